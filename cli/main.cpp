@@ -1,0 +1,3 @@
+#include "rules/config.h"
+
+int main() { return 0; }

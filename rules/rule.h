@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rules/address.h"
+#include "rules/diagnostic.h"
+#include "rules/flow.h"
+#include "rules/verdict.h"
+
+namespace warden::rules {
+
+struct PortRange {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;
+  bool contains(std::uint16_t port) const { return port >= first && port <= last; }
+};
+
+// One [[rule]] of warden.toml or of a profile. Absent keys match anything.
+// `ports` is the remote port for outbound flows and the local port for inbound ones.
+struct Rule {
+  Action action = Action::kAllow;
+  Direction direction = Direction::kOut;
+  Proto proto = Proto::kAny;
+  std::vector<Cidr> ip;            // empty: any
+  std::vector<PortRange> ports;    // empty: any
+  std::string host;                // empty: any; "*.example.org" = that domain and any subdomain
+  std::optional<Scope> scope;      // absent: any
+  bool log = true;
+  std::string comment;
+  SourceLocation where;            // the [[rule]] table's position
+
+  bool matches(const Flow& flow) const;
+};
+
+// First rule that matches, or nullptr.
+const Rule* firstMatch(const std::vector<Rule>& rules, const Flow& flow);
+
+}  // namespace warden::rules
