@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -224,7 +225,10 @@ void queue(nftnl_rule* rule, const TablePlan& plan) {
   nftnl_expr* e = nftnl_expr_alloc("target");
   nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
   nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
-  nftnl_expr_set_data(e, NFTNL_EXPR_TG_INFO, &target, sizeof target);
+  // Unlike other attributes, libnftnl keeps (and later frees) the target info pointer.
+  void* info = std::malloc(sizeof target);
+  std::memcpy(info, &target, sizeof target);
+  nftnl_expr_set_data(e, NFTNL_EXPR_TG_INFO, info, sizeof target);
   nftnl_rule_add_expr(rule, e);
 }
 
