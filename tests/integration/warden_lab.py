@@ -388,11 +388,11 @@ class Lab:
         elapsed = (time.monotonic() - start) * 1000
         if res.returncode == 0:
             outcome = "reply"
+        elif "not permitted" in res.stderr:
+            outcome = "blocked"  # sendmsg EPERM: netfilter refused it synchronously
         elif re.search(r"\+\d+ errors", res.stdout) or "prohibited" in res.stdout.lower() \
                 or "filtered" in res.stdout.lower() or "unreachable" in res.stdout.lower():
-            outcome = "error"
-        elif "not permitted" in res.stderr:
-            outcome = "blocked"
+            outcome = "error"  # an ICMP error came back
         elif res.returncode == 1:
             outcome = "timeout"
         else:
