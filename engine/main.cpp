@@ -1,1 +1,71 @@
-int main() { return 0; }
+// wardend: the warden engine daemon.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <string>
+
+#include "engine/daemon.h"
+#include "engine/logging.h"
+#include "engine/nft_table.h"
+#include "rules/config.h"
+
+namespace {
+
+using warden::engine::logError;
+using warden::engine::logInfo;
+
+void printDiagnostics(const warden::rules::Diagnostics& diagnostics) {
+  for (const auto& d : diagnostics) std::cerr << d.format() << '\n';
+}
+
+int cleanup() {
+  auto removed = warden::engine::NftTable::remove();
+  if (!removed) {
+    logError(removed.error().message());
+    return 1;
+  }
+  logInfo(*removed ? "removed table inet warden" : "no table inet warden to remove");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"wardend: the warden per-application firewall engine.\n"
+               "Runs in the foreground; stop it with SIGTERM or Ctrl-C, reload it with SIGHUP."};
+  std::string configPath{warden::rules::kDefaultConfigPath};
+  bool check = false;
+  bool doCleanup = false;
+  bool verbose = false;
+  app.add_option("-c,--config", configPath, "engine configuration file")
+      ->capture_default_str();
+  app.add_flag("--check", check, "validate the configuration and exit (1 on errors)");
+  app.add_flag("--cleanup", doCleanup,
+               "remove the nftables table a crashed wardend left behind, and exit");
+  app.add_flag("-v,--verbose", verbose, "log debug messages");
+  app.set_version_flag("--version", "wardend 0.1.0");
+  CLI11_PARSE(app, argc, argv);
+  warden::engine::setLogVerbose(verbose);
+
+  if (doCleanup) return cleanup();
+
+  warden::rules::Diagnostics warnings;
+  auto config = warden::rules::loadConfig(configPath, &warnings);
+  printDiagnostics(warnings);
+  if (!config) {
+    printDiagnostics(config.error());
+    if (!check) logError("not starting: ", configPath, " has errors");
+    return 1;
+  }
+  if (check) {
+    std::cerr << configPath << ": ok\n";
+    return 0;
+  }
+  if (geteuid() != 0) {
+    logError("must run as root (needs CAP_NET_ADMIN for nftables and NFQUEUE)");
+    return 1;
+  }
+  warden::engine::Daemon daemon(std::move(*config));
+  return daemon.run();
+}

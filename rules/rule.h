@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rules/address.h"
@@ -34,6 +35,10 @@ struct Rule {
 
   bool matches(const Flow& flow) const;
 };
+
+// Host-name pattern of a rule: an exact name, or "*.example.org" for that domain and any
+// subdomain. Case-insensitive, a trailing dot ignored; an empty host never matches.
+bool hostMatches(std::string_view pattern, std::string_view host);
 
 // First rule that matches, or nullptr.
 const Rule* firstMatch(const std::vector<Rule>& rules, const Flow& flow);

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace warden::engine {
+
+// Counters of one queue worker. Written only by that worker (so a relaxed load+store is
+// enough, no locked instruction on the packet path); read by the control thread at any time.
+struct alignas(64) QueueCounters {
+  std::atomic<std::uint64_t> packets{0};    // packets that reached userspace
+  std::atomic<std::uint64_t> allowed{0};    // verdicts, after learn mode
+  std::atomic<std::uint64_t> denied{0};
+  std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> learned{0};    // accepted only because of learn mode
+  std::atomic<std::uint64_t> kernel{0};     // packets of no socket
+  std::atomic<std::uint64_t> malformed{0};  // unparseable, given the `unknown` verdict
+  std::atomic<std::uint64_t> enobufs{0};    // the kernel could not deliver to us
+  std::atomic<std::uint64_t> verdictErrors{0};
+  std::atomic<std::uint64_t> maxLatencyNs{0};
+
+  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace warden::engine

@@ -1,0 +1,297 @@
+#include "engine/daemon.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/logging.h"
+
+namespace warden::engine {
+namespace {
+
+std::int64_t realtimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string queueRange(const std::vector<std::uint16_t>& queues) {
+  if (queues.size() == 1) return std::to_string(queues.front());
+  return std::to_string(queues.front()) + "-" + std::to_string(queues.back());
+}
+
+// Kernel-side drops per queue from /proc/net/netfilter/nfnetlink_queue (status only).
+struct KernelQueueStats {
+  std::uint64_t queueDropped = 0;  // the queue was full
+  std::uint64_t userDropped = 0;   // netlink could not deliver to us
+  std::uint64_t waiting = 0;
+};
+
+std::optional<KernelQueueStats> kernelQueueStats(std::uint16_t number) {
+  std::ifstream in("/proc/net/netfilter/nfnetlink_queue");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    unsigned queue = 0, portId = 0, total = 0, mode = 0, range = 0;
+    KernelQueueStats stats;
+    if (fields >> queue >> portId >> total >> mode >> range >> stats.queueDropped >>
+            stats.userDropped &&
+        queue == number) {
+      stats.waiting = total;
+      return stats;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Daemon::Daemon(rules::Config config) : config_(std::move(config)) {}
+
+Daemon::~Daemon() {
+  if (signalFd_ >= 0) close(signalFd_);
+}
+
+TablePlan Daemon::tablePlan(const rules::Config& config) const {
+  TablePlan plan;
+  plan.method = method_;
+  plan.firstQueue = config.queues.front();
+  plan.queueCount = static_cast<std::uint16_t>(config.queues.size());
+  plan.bypass = config.fail == rules::FailMode::kOpen;
+  plan.inbound = config.inbound;
+  plan.marks = MarkBits{config.markMask};
+  return plan;
+}
+
+void Daemon::publish(rules::Config config) {
+  auto snapshot = std::make_shared<PolicySnapshot>();
+  snapshot->config = std::move(config);
+  snapshot->revision = ++revision_;
+  snapshot->loadedAtNs = realtimeNs();
+  policy_.publish(std::move(snapshot));
+}
+
+bool Daemon::startUp() {
+  startedAtNs_ = realtimeNs();
+  publish(config_);
+
+  auto method = NftTable::probeQueueMethod();
+  if (!method) {
+    logError(method.error().message());
+    return false;
+  }
+  method_ = *method;
+  logInfo("queue method: ", toString(method_),
+          method_ == QueueMethod::kXtCompat ? " (this kernel has no nft_queue)" : "");
+
+  // Queues first: a second wardend fails here, before it could touch the first one's table.
+  for (std::uint16_t number : config_.queues) {
+    auto queue = NfQueue::open({number, config_.queueMaxLen, config_.fail == rules::FailMode::kOpen});
+    if (!queue) {
+      if (queue.error().code == EBUSY) {
+        logError("NFQUEUE ", number,
+                 " is already bound by another process (is another wardend running?)");
+      } else {
+        logError(queue.error().message());
+      }
+      return false;
+    }
+    workers_.push_back(std::make_unique<QueueWorker>(std::move(*queue), policy_,
+                                                     MarkBits{config_.markMask}));
+  }
+  for (auto& worker : workers_) worker->start();
+
+  if (auto installed = NftTable::install(tablePlan(config_)); !installed) {
+    logError(installed.error().message());
+    return false;
+  }
+  tableInstalled_ = true;
+
+  auto control = ControlServer::open(config_.controlSocket);
+  if (!control) {
+    logError(control.error().message());
+    return false;
+  }
+  control_.emplace(std::move(*control));
+  return true;
+}
+
+void Daemon::shutDown() {
+  // Table first, so nothing new is queued; then every queued packet gets its verdict.
+  if (tableInstalled_) {
+    if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
+    tableInstalled_ = false;
+  }
+  for (auto& worker : workers_) worker->drainAndStop();
+  std::uint64_t packets = 0, allowed = 0, denied = 0, rejected = 0;
+  for (auto& worker : workers_) {
+    worker->join();
+    const QueueCounters& c = worker->counters();
+    packets += c.packets.load();
+    allowed += c.allowed.load();
+    denied += c.denied.load();
+    rejected += c.rejected.load();
+  }
+  workers_.clear();
+  control_.reset();
+  logInfo("stopped: ", packets, " packets decided (", allowed, " allowed, ", denied, " denied, ",
+          rejected, " rejected); table inet warden removed");
+}
+
+void Daemon::reload() {
+  rules::Diagnostics warnings;
+  auto loaded = rules::loadConfig(config_.file, &warnings);
+  for (const auto& w : warnings) logWarning(w.format());
+  if (!loaded) {
+    for (const auto& d : loaded.error()) logError(d.format());
+    logError("reload refused: ", config_.file.string(), " has errors; policy revision ",
+             revision_, " stays in force");
+    return;
+  }
+  rules::Config next = std::move(*loaded);
+  // Queues are bound for the life of the process.
+  if (next.queues != config_.queues || next.queueMaxLen != config_.queueMaxLen ||
+      next.fail != config_.fail || next.controlSocket != config_.controlSocket) {
+    logWarning("queues, queue_maxlen, fail and the control socket change only at restart");
+    next.queues = config_.queues;
+    next.queueMaxLen = config_.queueMaxLen;
+    next.fail = config_.fail;
+    next.controlSocket = config_.controlSocket;
+  }
+  if (next.inbound != config_.inbound || next.markMask != config_.markMask) {
+    if (auto installed = NftTable::install(tablePlan(next)); !installed) {
+      logError("reload refused: ", installed.error().message());
+      return;
+    }
+  }
+  config_ = next;
+  publish(std::move(next));
+  logInfo("reloaded ", config_.file.string(), ": policy revision ", revision_);
+}
+
+std::string Daemon::statusJson() const {
+  using nlohmann::json;
+  json queues = json::array();
+  json totals = {{"packets", 0}, {"allow", 0},     {"deny", 0},          {"reject", 0},
+                 {"learn", 0},   {"kernel", 0},    {"malformed", 0},     {"enobufs", 0},
+                 {"queue_drops", 0}, {"verdict_errors", 0}};
+  auto add = [&totals](const char* key, std::uint64_t value) {
+    totals[key] = totals[key].get<std::uint64_t>() + value;
+  };
+  for (const auto& worker : workers_) {
+    const QueueCounters& c = worker->counters();
+    const auto kernel = kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{});
+    json q = {{"queue", worker->queueNumber()},
+              {"packets", c.packets.load()},
+              {"allow", c.allowed.load()},
+              {"deny", c.denied.load()},
+              {"reject", c.rejected.load()},
+              {"learn", c.learned.load()},
+              {"kernel", c.kernel.load()},
+              {"malformed", c.malformed.load()},
+              {"enobufs", c.enobufs.load()},
+              {"queue_drops", kernel.queueDropped + kernel.userDropped},
+              {"waiting", kernel.waiting},
+              {"verdict_errors", c.verdictErrors.load()},
+              {"max_latency_us", c.maxLatencyNs.load() / 1000}};
+    for (const char* key : {"packets", "allow", "deny", "reject", "learn", "kernel", "malformed",
+                            "enobufs", "queue_drops", "verdict_errors"}) {
+      add(key, q[key].get<std::uint64_t>());
+    }
+    queues.push_back(std::move(q));
+  }
+  const auto snapshot = policy_.current();
+  json status = {
+      {"running", true},
+      {"pid", getpid()},
+      {"started_at_ns", startedAtNs_},
+      {"mode", config_.mode == rules::Mode::kLearn ? "learn" : "enforce"},
+      {"fail", config_.fail == rules::FailMode::kOpen ? "open" : "closed"},
+      {"method", "none"},  // process attribution: not wired yet
+      {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},
+      {"queues", std::move(queues)},
+      {"totals", std::move(totals)},
+      {"policy",
+       {{"revision", snapshot->revision},
+        {"loaded_at_ns", snapshot->loadedAtNs},
+        {"config", config_.file.string()}}},
+  };
+  return json{{"version", 1}, {"ok", true}, {"status", std::move(status)}}.dump();
+}
+
+std::string Daemon::handleRequest(std::string_view request) {
+  using nlohmann::json;
+  const json parsed = json::parse(request, nullptr, /*allow_exceptions=*/false);
+  auto fail = [](std::string_view message) {
+    return json{{"version", 1}, {"ok", false}, {"error", message}}.dump();
+  };
+  if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
+    return fail("malformed request: expected {\"version\":1,\"command\":\"...\"}");
+  }
+  if (parsed.value("version", 0) != 1) return fail("unsupported protocol version");
+  const std::string command = parsed["command"];
+  if (command == "status") return statusJson();
+  if (command == "reload") {
+    const std::uint64_t before = revision_;
+    reload();
+    if (revision_ == before) return fail("reload refused: the configuration has errors");
+    return json{{"version", 1}, {"ok", true}, {"revision", revision_}}.dump();
+  }
+  return fail("unknown command '" + command + "'");
+}
+
+int Daemon::run() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  // Blocked before any thread starts, so workers inherit the mask and only signalfd sees them.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signalFd_ = signalfd(-1, &signals, SFD_CLOEXEC);
+
+  if (!startUp()) {
+    shutDown();
+    return 1;
+  }
+  logInfo("ready: queues ", queueRange(config_.queues), ", mode ",
+          config_.mode == rules::Mode::kLearn ? "learn" : "enforce", ", fail ",
+          config_.fail == rules::FailMode::kOpen ? "open" : "closed", ", policy revision ",
+          revision_);
+  sd_notify(0, "READY=1");
+
+  pollfd fds[2] = {{signalFd_, POLLIN, 0}, {control_->fd(), POLLIN, 0}};
+  for (;;) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      logError("poll failed: ", errno);
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (read(signalFd_, &info, sizeof info) != sizeof info) continue;
+      if (info.ssi_signo == SIGHUP) {
+        logInfo("SIGHUP: reloading");
+        reload();
+        continue;
+      }
+      logInfo(info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", ": stopping");
+      break;
+    }
+    if (fds[1].revents & POLLIN) {
+      control_->serveOne([this](std::string_view request) { return handleRequest(request); });
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  shutDown();
+  return 0;
+}
+
+}  // namespace warden::engine

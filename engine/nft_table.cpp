@@ -1,0 +1,415 @@
+#include "engine/nft_table.h"
+
+// netinet/in.h before the linux/ headers, which otherwise redefine its types.
+#include <netinet/in.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+#include <poll.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace warden::engine {
+namespace {
+
+constexpr std::size_t kBatchBufferSize = 1 << 16;
+constexpr int kAckTimeoutMs = 5000;
+
+struct MnlSocketCloser {
+  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
+};
+using MnlSocket = std::unique_ptr<mnl_socket, MnlSocketCloser>;
+
+struct NftnlTableFree {
+  void operator()(nftnl_table* t) const { nftnl_table_free(t); }
+};
+struct NftnlChainFree {
+  void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
+};
+struct NftnlRuleFree {
+  void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
+};
+using TablePtr = std::unique_ptr<nftnl_table, NftnlTableFree>;
+using ChainPtr = std::unique_ptr<nftnl_chain, NftnlChainFree>;
+using RulePtr = std::unique_ptr<nftnl_rule, NftnlRuleFree>;
+
+Result<MnlSocket> openNetfilterSocket() {
+  MnlSocket socket(mnl_socket_open(NETLINK_NETFILTER));
+  if (!socket) return std::unexpected(errnoError("opening a netfilter netlink socket"));
+  if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    return std::unexpected(errnoError("binding a netfilter netlink socket"));
+  }
+  return socket;
+}
+
+// One nf_tables transaction: begin, messages (each asking for an ack), end.
+class Transaction {
+ public:
+  Transaction() : buffer_(kBatchBufferSize) {
+    batch_ = mnl_nlmsg_batch_start(buffer_.data(), buffer_.size());
+    seq_ = static_cast<std::uint32_t>(::time(nullptr));
+    nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), seq_++);
+    mnl_nlmsg_batch_next(batch_);
+  }
+  ~Transaction() { mnl_nlmsg_batch_stop(batch_); }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  std::uint32_t addTable(std::uint16_t type, std::uint16_t flags) {
+    TablePtr table(nftnl_table_alloc());
+    nftnl_table_set_u32(table.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
+    nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, NftTable::kName);
+    nlmsghdr* nlh = header(type, flags);
+    nftnl_table_nlmsg_build_payload(nlh, table.get());
+    return commit();
+  }
+
+  std::uint32_t addChain(const nftnl_chain* chain, std::uint16_t type, std::uint16_t flags) {
+    nlmsghdr* nlh = header(type, flags);
+    nftnl_chain_nlmsg_build_payload(nlh, chain);
+    return commit();
+  }
+
+  std::uint32_t addRule(nftnl_rule* rule) {
+    nlmsghdr* nlh = header(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+    nftnl_rule_nlmsg_build_payload(nlh, rule);
+    return commit();
+  }
+
+  // Sends the transaction and collects one answer per message: sequence -> errno (0 = ok).
+  Result<std::map<std::uint32_t, int>> run() {
+    nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), seq_++);
+    mnl_nlmsg_batch_next(batch_);
+
+    auto socket = openNetfilterSocket();
+    if (!socket) return std::unexpected(socket.error());
+    if (mnl_socket_sendto(socket->get(), mnl_nlmsg_batch_head(batch_),
+                          mnl_nlmsg_batch_size(batch_)) < 0) {
+      return std::unexpected(errnoError("sending an nf_tables transaction"));
+    }
+    std::map<std::uint32_t, int> answers;
+    std::vector<char> reply(MNL_SOCKET_BUFFER_SIZE);
+    const int fd = mnl_socket_get_fd(socket->get());
+    while (answers.size() < expected_) {
+      pollfd pfd{fd, POLLIN, 0};
+      const int ready = ::poll(&pfd, 1, kAckTimeoutMs);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return std::unexpected(makeError(ETIMEDOUT, "waiting for nf_tables"));
+      const ssize_t n = mnl_socket_recvfrom(socket->get(), reply.data(), reply.size());
+      if (n < 0) return std::unexpected(errnoError("reading nf_tables answers"));
+      int length = static_cast<int>(n);
+      for (auto* nlh = reinterpret_cast<nlmsghdr*>(reply.data()); mnl_nlmsg_ok(nlh, length);
+           nlh = mnl_nlmsg_next(nlh, &length)) {
+        if (nlh->nlmsg_type != NLMSG_ERROR) continue;
+        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        answers[nlh->nlmsg_seq] = -err->error;
+      }
+    }
+    return answers;
+  }
+
+ private:
+  nlmsghdr* header(std::uint16_t type, std::uint16_t flags) {
+    return nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), type,
+                                 NFPROTO_INET, flags | NLM_F_ACK, seq_);
+  }
+  std::uint32_t commit() {
+    mnl_nlmsg_batch_next(batch_);
+    ++expected_;
+    return seq_++;
+  }
+
+  std::vector<char> buffer_;
+  mnl_nlmsg_batch* batch_ = nullptr;
+  std::uint32_t seq_ = 0;
+  std::size_t expected_ = 0;
+};
+
+// Small builders for the expressions the table uses. Each appends to `rule`, which owns them.
+void loadMeta(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
+  nftnl_expr* e = nftnl_expr_alloc("meta");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void storeMeta(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
+  nftnl_expr* e = nftnl_expr_alloc("meta");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, reg);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void loadCt(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
+  nftnl_expr* e = nftnl_expr_alloc("ct");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void storeCt(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
+  nftnl_expr* e = nftnl_expr_alloc("ct");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, reg);
+  nftnl_rule_add_expr(rule, e);
+}
+
+// reg = (reg & mask) ^ xorValue, on a 32-bit host-order value (marks, ct state).
+void bitwise32(nftnl_rule* rule, std::uint32_t mask, std::uint32_t xorValue) {
+  nftnl_expr* e = nftnl_expr_alloc("bitwise");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(std::uint32_t));
+  nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof mask);
+  nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, &xorValue, sizeof xorValue);
+  nftnl_rule_add_expr(rule, e);
+}
+
+template <typename T>
+void compare(nftnl_rule* rule, std::uint32_t op, T value) {
+  nftnl_expr* e = nftnl_expr_alloc("cmp");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+  nftnl_expr_set_data(e, NFTNL_EXPR_CMP_DATA, &value, sizeof value);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void verdict(nftnl_rule* rule, int code) {
+  nftnl_expr* e = nftnl_expr_alloc("immediate");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<std::uint32_t>(code));
+  nftnl_rule_add_expr(rule, e);
+}
+
+void reject(nftnl_rule* rule, std::uint32_t type, std::uint8_t code) {
+  nftnl_expr* e = nftnl_expr_alloc("reject");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void queue(nftnl_rule* rule, const TablePlan& plan) {
+  if (plan.method == QueueMethod::kNative) {
+    nftnl_expr* e = nftnl_expr_alloc("queue");
+    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, plan.firstQueue);
+    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, plan.queueCount);
+    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, plan.bypass ? NFT_QUEUE_FLAG_BYPASS : 0);
+    nftnl_rule_add_expr(rule, e);
+    return;
+  }
+  // xt_NFQUEUE revision 3; nft_compat wants the info padded to the xtables alignment (8).
+  struct {
+    xt_NFQ_info_v3 info;
+    std::uint16_t padding;
+  } target{};
+  static_assert(sizeof target == 8);
+  target.info.queuenum = plan.firstQueue;
+  target.info.queues_total = plan.queueCount;
+  target.info.flags = plan.bypass ? NFQ_FLAG_BYPASS : 0;
+  nftnl_expr* e = nftnl_expr_alloc("target");
+  nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+  // Unlike other attributes, libnftnl keeps (and later frees) the target info pointer.
+  void* info = std::malloc(sizeof target);
+  std::memcpy(info, &target, sizeof target);
+  nftnl_expr_set_data(e, NFTNL_EXPR_TG_INFO, info, sizeof target);
+  nftnl_rule_add_expr(rule, e);
+}
+
+RulePtr newRule(const char* chain) {
+  RulePtr rule(nftnl_rule_alloc());
+  nftnl_rule_set_u32(rule.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+  nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, NftTable::kName);
+  nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, chain);
+  return rule;
+}
+
+ChainPtr newChain(const char* name, std::uint32_t hook, int priority) {
+  ChainPtr chain(nftnl_chain_alloc());
+  nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, NftTable::kName);
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, name);
+  if (hook != ~0u) {
+    nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, hook);
+    nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, priority);
+    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, "filter");
+    nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+  }
+  return chain;
+}
+
+// The four rules of one hook's chain (see TablePlan).
+void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
+  const MarkBits& marks = plan.marks;
+  ChainPtr chain = newChain(name, hook, plan.priority);
+  tx.addChain(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+
+  {  // 1. accepted by a worker: remember it on the flow, give the packet its mark back
+    RulePtr rule = newRule(name);
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), marks.mask, 0);
+    compare(rule.get(), NFT_CMP_EQ, marks.accept());
+    loadCt(rule.get(), NFT_CT_MARK);
+    bitwise32(rule.get(), ~marks.mask, marks.accept());
+    storeCt(rule.get(), NFT_CT_MARK);
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), ~marks.mask, 0);
+    storeMeta(rule.get(), NFT_META_MARK);
+    verdict(rule.get(), NF_ACCEPT);
+    tx.addRule(rule.get());
+  }
+  {  // 2a. rejected TCP: a reset the client sees at once
+    RulePtr rule = newRule(name);
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), marks.mask, 0);
+    compare(rule.get(), NFT_CMP_EQ, marks.reject());
+    loadMeta(rule.get(), NFT_META_L4PROTO);
+    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_TCP));
+    reject(rule.get(), NFT_REJECT_TCP_RST, 0);
+    tx.addRule(rule.get());
+  }
+  {  // 2b. rejected anything else: ICMP / ICMPv6 administratively prohibited
+    RulePtr rule = newRule(name);
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), marks.mask, 0);
+    compare(rule.get(), NFT_CMP_EQ, marks.reject());
+    reject(rule.get(), NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    tx.addRule(rule.get());
+  }
+  {  // 3. a flow decided before: never leaves the kernel again
+    RulePtr rule = newRule(name);
+    loadCt(rule.get(), NFT_CT_MARK);
+    bitwise32(rule.get(), marks.mask, 0);
+    compare(rule.get(), NFT_CMP_EQ, marks.accept());
+    verdict(rule.get(), NF_ACCEPT);
+    tx.addRule(rule.get());
+  }
+  {  // 4. the first packet of a new flow goes to userspace
+    RulePtr rule = newRule(name);
+    loadCt(rule.get(), NFT_CT_STATE);
+    bitwise32(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW), 0);
+    compare(rule.get(), NFT_CMP_NEQ, 0u);
+    queue(rule.get(), plan);
+    tx.addRule(rule.get());
+  }
+}
+
+Error transactionError(const std::map<std::uint32_t, int>& answers, const char* what) {
+  for (const auto& [seq, code] : answers) {
+    if (code != 0) return makeError(code, what);
+  }
+  return makeError(EIO, what);
+}
+
+bool allOk(const std::map<std::uint32_t, int>& answers) {
+  for (const auto& [seq, code] : answers) {
+    if (code != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* toString(QueueMethod method) {
+  return method == QueueMethod::kNative ? "native nft queue expression"
+                                        : "xtables NFQUEUE target through nft_compat";
+}
+
+Result<QueueMethod> NftTable::probeQueueMethod() {
+  Transaction tx;
+  tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);
+  ChainPtr chain = newChain("queue-probe", ~0u, 0);
+  tx.addChain(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+  RulePtr rule = newRule("queue-probe");
+  TablePlan plan;
+  plan.method = QueueMethod::kNative;
+  queue(rule.get(), plan);
+  const std::uint32_t ruleSeq = tx.addRule(rule.get());
+  // Deleting a chain that cannot exist fails, so the kernel aborts the whole transaction.
+  ChainPtr missing = newChain("queue-probe-absent", ~0u, 0);
+  const std::uint32_t abortSeq = tx.addChain(missing.get(), NFT_MSG_DELCHAIN, 0);
+
+  auto answers = tx.run();
+  if (!answers) return std::unexpected(answers.error());
+  if ((*answers)[abortSeq] == 0) {
+    return std::unexpected(makeError(EPROTO, "probing nft_queue: the probe was not aborted"));
+  }
+  const int ruleError = (*answers)[ruleSeq];
+  if (ruleError == 0) return QueueMethod::kNative;
+  if (ruleError == ENOENT || ruleError == EOPNOTSUPP) return QueueMethod::kXtCompat;
+  return std::unexpected(makeError(ruleError, "probing nft_queue"));
+}
+
+Result<void> NftTable::install(const TablePlan& plan) {
+  Transaction tx;
+  tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);  // so that the delete below always applies
+  tx.addTable(NFT_MSG_DELTABLE, 0);
+  tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
+  addHookChain(tx, "output", NF_INET_LOCAL_OUT, plan);
+  if (plan.inbound) addHookChain(tx, "input", NF_INET_LOCAL_IN, plan);
+  auto answers = tx.run();
+  if (!answers) return std::unexpected(answers.error());
+  if (!allOk(*answers)) {
+    return std::unexpected(transactionError(*answers, "installing table inet warden"));
+  }
+  return {};
+}
+
+Result<bool> NftTable::remove() {
+  Transaction tx;
+  tx.addTable(NFT_MSG_DELTABLE, 0);
+  auto answers = tx.run();
+  if (!answers) return std::unexpected(answers.error());
+  const int code = answers->empty() ? EIO : answers->begin()->second;
+  if (code == 0) return true;
+  if (code == ENOENT) return false;
+  return std::unexpected(makeError(code, "deleting table inet warden"));
+}
+
+Result<bool> NftTable::exists() {
+  auto socket = openNetfilterSocket();
+  if (!socket) return std::unexpected(socket.error());
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+  TablePtr table(nftnl_table_alloc());
+  nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, kName);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 1);
+  nftnl_table_nlmsg_build_payload(nlh, table.get());
+  if (mnl_socket_sendto(socket->get(), nlh, nlh->nlmsg_len) < 0) {
+    return std::unexpected(errnoError("asking nf_tables for table inet warden"));
+  }
+  bool found = false;
+  for (;;) {
+    const ssize_t n = mnl_socket_recvfrom(socket->get(), buffer.data(), buffer.size());
+    if (n < 0) return std::unexpected(errnoError("reading nf_tables answer"));
+    int length = static_cast<int>(n);
+    for (auto* msg = reinterpret_cast<nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(msg, length);
+         msg = mnl_nlmsg_next(msg, &length)) {
+      if (msg->nlmsg_type == NLMSG_ERROR) {
+        const int code = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(msg))->error;
+        if (code == 0) return found;
+        if (code == ENOENT) return false;
+        return std::unexpected(makeError(code, "asking nf_tables for table inet warden"));
+      }
+      found = true;
+    }
+  }
+}
+
+}  // namespace warden::engine

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "rules/address.h"
+
+namespace warden::engine {
+
+// What the decision needs from the first packet of a flow: addresses, protocol, ports.
+// Parsed in place from the queued payload; no allocation.
+struct PacketInfo {
+  std::uint8_t ipVersion = 0;  // 4 or 6
+  std::uint8_t ipProto = 0;    // transport protocol after any IPv6 extension headers
+  rules::IpAddress source;
+  rules::IpAddress destination;
+  std::uint16_t sourcePort = 0;       // TCP/UDP only
+  std::uint16_t destinationPort = 0;  // TCP/UDP only
+  std::uint8_t icmpType = 0;          // ICMP/ICMPv6 only
+  std::uint8_t icmpCode = 0;
+  std::uint8_t tcpFlags = 0;
+  bool fragment = false;  // a non-first fragment: no transport header to read
+};
+
+enum class ParseError : std::uint8_t {
+  kTooShort,        // shorter than the IP header it claims to be
+  kBadVersion,      // neither IPv4 nor IPv6
+  kBadHeader,       // header length or total length inconsistent with the buffer
+  kTruncatedL4,     // transport header cut short
+  kBadExtension,    // IPv6 extension header chain malformed or too long
+};
+
+std::string_view toString(ParseError error);
+
+struct ParseResult {
+  bool ok = false;
+  ParseError error = ParseError::kTooShort;
+  PacketInfo info;
+};
+
+// Parses an IPv4 or IPv6 packet starting at its IP header (as NFQUEUE delivers it).
+// `length` may be shorter than the packet's total length when the queue copies only a prefix:
+// `wireLength` is the packet's real length (0 = same as the buffer).
+ParseResult parsePacket(std::span<const std::uint8_t> packet, std::size_t wireLength = 0);
+
+}  // namespace warden::engine

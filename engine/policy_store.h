@@ -1,0 +1,45 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "rules/config.h"
+
+namespace warden::engine {
+
+// The policy in force: immutable once published.
+struct PolicySnapshot {
+  rules::Config config;
+  std::uint64_t revision = 0;
+  std::int64_t loadedAtNs = 0;  // CLOCK_REALTIME
+};
+
+// Hands the control thread's latest snapshot to the workers. publish() swaps it whole;
+// a Reader (one per worker) sees the new snapshot at its next packet and takes the lock only
+// when something changed, so the packet path is lock-free in steady state.
+class PolicyStore {
+ public:
+  void publish(std::shared_ptr<const PolicySnapshot> snapshot);
+  std::shared_ptr<const PolicySnapshot> current() const;
+
+  class Reader {
+   public:
+    explicit Reader(const PolicyStore& store) : store_(store) {}
+    const PolicySnapshot& get();
+
+   private:
+    const PolicyStore& store_;
+    std::uint64_t generation_ = ~0ull;
+    std::shared_ptr<const PolicySnapshot> snapshot_;
+  };
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const PolicySnapshot> snapshot_;  // guarded by mutex_
+  std::atomic<std::uint64_t> generation_{0};
+};
+
+}  // namespace warden::engine

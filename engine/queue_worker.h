@@ -1,0 +1,45 @@
+#pragma once
+
+#include <thread>
+#include <vector>
+
+#include "engine/counters.h"
+#include "engine/marks.h"
+#include "engine/nfqueue.h"
+#include "engine/policy_store.h"
+
+namespace warden::engine {
+
+// The thread that serves one NFQUEUE: reads first packets, decides, and gives every packet
+// a verdict. Nothing on its path locks, allocates in steady state, or reads /proc.
+class QueueWorker {
+ public:
+  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks);
+  ~QueueWorker();
+  QueueWorker(const QueueWorker&) = delete;
+  QueueWorker& operator=(const QueueWorker&) = delete;
+
+  void start();
+  // Asks the worker to give a verdict to everything still queued, then stop. Call after the
+  // table is gone, so that nothing new arrives; then join().
+  void drainAndStop();
+  void join();
+
+  std::uint16_t queueNumber() const { return queue_.number(); }
+  const QueueCounters& counters() const { return counters_; }
+
+ private:
+  void run();
+  void serveWaiting();
+  void handle(const QueuedPacket& packet);
+
+  NfQueue queue_;
+  PolicyStore::Reader policy_;
+  MarkBits marks_;
+  QueueCounters counters_;
+  int stopFd_ = -1;  // eventfd
+  std::vector<QueuedPacket> batch_;
+  std::thread thread_;
+};
+
+}  // namespace warden::engine

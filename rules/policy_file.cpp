@@ -1,0 +1,101 @@
+#include "rules/policy_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace warden::rules {
+namespace {
+
+// Policy files are small; anything bigger is a mistake, not a policy.
+constexpr off_t kMaxPolicyFileSize = 16 * 1024 * 1024;
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Diagnostic fileError(const std::filesystem::path& file, std::string message) {
+  return Diagnostic{Severity::kError, SourceLocation{file.string(), 0, 0}, std::move(message)};
+}
+
+std::string errnoText(int error) { return std::strerror(error); }
+
+std::string octal(std::uint32_t mode) {
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "%04o", mode & 07777);
+  return buffer;
+}
+
+}  // namespace
+
+std::optional<std::string> unsafeOwnership(std::uint32_t ownerUid, std::uint32_t mode) {
+  if (ownerUid != 0) {
+    return "owned by uid " + std::to_string(ownerUid) + ", not root (chown root)";
+  }
+  if ((mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return "writable by group or others, mode " + octal(mode) + " (chmod go-w)";
+  }
+  return std::nullopt;
+}
+
+std::expected<std::string, Diagnostic> readPolicyFile(const std::filesystem::path& file) {
+  const FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (fd.get() < 0) return std::unexpected(fileError(file, "cannot open: " + errnoText(errno)));
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) {
+    return std::unexpected(fileError(file, "cannot stat: " + errnoText(errno)));
+  }
+  if (!S_ISREG(info.st_mode)) return std::unexpected(fileError(file, "not a regular file"));
+  if (::geteuid() == 0) {
+    if (auto why = unsafeOwnership(info.st_uid, info.st_mode)) {
+      return std::unexpected(fileError(file, "refusing policy file " + *why));
+    }
+  }
+  if (info.st_size > kMaxPolicyFileSize) {
+    return std::unexpected(
+        fileError(file, "file too large (" + std::to_string(info.st_size) + " bytes)"));
+  }
+  std::string text;
+  char buffer[16384];
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected(fileError(file, "cannot read: " + errnoText(errno)));
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > static_cast<std::size_t>(kMaxPolicyFileSize)) {
+      return std::unexpected(fileError(file, "file too large"));
+    }
+  }
+  return text;
+}
+
+std::optional<Diagnostic> checkPolicyDirectory(const std::filesystem::path& directory) {
+  struct stat info {};
+  if (::stat(directory.c_str(), &info) != 0) {
+    return fileError(directory, "cannot open directory: " + errnoText(errno));
+  }
+  if (!S_ISDIR(info.st_mode)) return fileError(directory, "not a directory");
+  if (::geteuid() == 0) {
+    if (auto why = unsafeOwnership(info.st_uid, info.st_mode)) {
+      return fileError(directory, "refusing policy directory " + *why);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace warden::rules
