@@ -17,10 +17,10 @@ namespace warden::db {
 // Reading the verdict log for `warden log` (SPEC section 8).
 
 struct LogFilter {
-  std::optional<std::string> profile;   // exact profile name
-  std::optional<rules::Action> action;  // the decided action
-  std::optional<std::int64_t> sinceNs;  // rows with time_ns >= this
-  std::size_t limit = 100;              // 0: no limit
+  std::optional<std::string> profile = {};   // exact profile name
+  std::optional<rules::Action> action = {};  // the decided action
+  std::optional<std::int64_t> sinceNs = {};  // rows with time_ns >= this
+  std::size_t limit = 100;                   // 0: no limit
 };
 
 // Where the decision came from in the policy files, when the stored revision knows it.
@@ -28,6 +28,8 @@ struct DecisionSource {
   std::string file;
   int line = 0;
   std::string summary;  // the rule's summary, or "default <action>" for a profile default
+
+  bool operator==(const DecisionSource&) const = default;
 };
 
 // One stored row, as read back. Texts are as stored (addresses and protocol as words); empty

@@ -20,6 +20,9 @@ std::string describe(sqlite3_stmt* stmt) {
   return "`" + text + "`";
 }
 
+// SQLite binds NULL for a null pointer, but an empty string_view may have one: bind ''.
+const char* textData(std::string_view text) { return text.data() == nullptr ? "" : text.data(); }
+
 }  // namespace
 
 void Statement::Finalizer::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
@@ -47,16 +50,16 @@ Statement& Statement::bindNull(int index) {
 }
 
 Statement& Statement::bindText(int index, std::string_view text) {
-  noteBind(sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT,
+  noteBind(sqlite3_bind_text64(stmt_.get(), index, textData(text), text.size(), SQLITE_TRANSIENT,
                                SQLITE_UTF8),
            index);
   return *this;
 }
 
 Statement& Statement::bindTextNoCopy(int index, std::string_view text) {
-  noteBind(
-      sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8),
-      index);
+  noteBind(sqlite3_bind_text64(stmt_.get(), index, textData(text), text.size(), SQLITE_STATIC,
+                               SQLITE_UTF8),
+           index);
   return *this;
 }
 
