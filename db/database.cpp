@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -20,6 +21,14 @@ std::string excerpt(std::string_view sql) {
   return out;
 }
 
+// Memory statistics make every SQLite allocation take a global mutex; warden never reads them.
+// This must run before SQLite initializes; if something in the process initialized it
+// earlier the call fails harmlessly and the statistics stay on.
+void configureSqliteOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 }  // namespace
 
 void Database::Closer::operator()(sqlite3* handle) const {
@@ -32,6 +41,7 @@ Database::Database(sqlite3* handle, std::string path, Access access)
     : handle_(handle), path_(std::move(path)), access_(access) {}
 
 Result<Database> Database::open(const std::filesystem::path& path, const OpenOptions& options) {
+  configureSqliteOnce();
   const std::string name = path.string();
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   flags |= options.access == Access::kReadOnly ? SQLITE_OPEN_READONLY

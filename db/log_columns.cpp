@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <utility>
 
 namespace warden::db {
@@ -63,15 +64,22 @@ std::string protocolName(std::uint8_t ipProto) {
 }
 
 std::string addressText(const rules::IpAddress& address) {
-  char text[INET6_ADDRSTRLEN] = {};
   const auto& b = address.bytes;
   const bool mapped = b[10] == 0xff && b[11] == 0xff &&
                       std::all_of(b.begin(), b.begin() + 10, [](std::uint8_t x) { return x == 0; });
   if (mapped) {
-    inet_ntop(AF_INET, b.data() + 12, text, sizeof text);
-  } else {
-    inet_ntop(AF_INET6, b.data(), text, sizeof text);
+    // Formatted by hand: glibc's inet_ntop goes through sprintf for IPv4, which showed up in
+    // the writer's profile.
+    char text[16];
+    char* out = text;
+    for (int i = 12; i < 16; ++i) {
+      if (i > 12) *out++ = '.';
+      out = std::to_chars(out, text + sizeof text, b[i]).ptr;
+    }
+    return std::string(text, out);
   }
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, b.data(), text, sizeof text);
   return text;
 }
 

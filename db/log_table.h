@@ -1,6 +1,10 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
+#include <unordered_map>
 
 #include "db/database.h"
 #include "db/error.h"
@@ -16,14 +20,29 @@ namespace warden::db {
 // Thread-safety: that of the Database it was created on, which must outlive it.
 class LogInserter {
  public:
+  static constexpr int kColumns = 20;
+  // Rows per multi-row INSERT: one statement execution opens the table and index cursors
+  // once for all of them, which is most of SQLite's per-row overhead.
+  static constexpr std::size_t kRowsPerStatement = 16;
+
   [[nodiscard]] static Result<LogInserter> create(Database& db);
 
   [[nodiscard]] Result<void> insert(const LogRow& row);
+  // Rows are stored in order; on an error, an unknown prefix may have been inserted (the
+  // caller's transaction decides what stays).
+  [[nodiscard]] Result<void> insert(std::span<const LogRow> rows);
 
  private:
-  explicit LogInserter(Statement insert) : insert_(std::move(insert)) {}
+  LogInserter(Statement one, Statement many) : one_(std::move(one)), many_(std::move(many)) {}
+  void bindRow(Statement& stmt, int base, const LogRow& row);
+  // Scrubbed JSON argv for a raw cmdline. A process usually opens many connections, so the
+  // last few processes' argv are remembered instead of split, scrubbed and encoded per row.
+  const std::string& argvJson(const std::string& cmdline);
 
-  Statement insert_;
+  Statement one_;
+  Statement many_;
+  std::unordered_map<std::string, std::string> argvCache_;  // raw cmdline -> stored text
+  std::size_t argvCacheBytes_ = 0;
 };
 
 // Deletes up to `limit` of the oldest rows older than `cutoffNs` in one statement and returns

@@ -26,6 +26,17 @@ Result<std::unique_ptr<LogWriter>> LogWriter::create(Database db, LogWriterOptio
   options.ringCapacity = std::max<std::size_t>(options.ringCapacity, 2);
   options.maxBatch = std::max<std::size_t>(options.maxBatch, 1);
   options.retentionChunk = std::max<std::int64_t>(options.retentionChunk, 1);
+  if (options.checkpointInterval.count() > 0) {
+    // The checkpointer thread keeps the WAL short; SQLite's own checkpoint in the writer stays
+    // only as a bound (64 MiB of 4 KiB pages) should the checkpointer fall behind. After a
+    // burst, the WAL file is cut back to the same size when it restarts.
+    if (auto ok = db.exec("PRAGMA wal_autocheckpoint = 16384; "
+                          "PRAGMA journal_size_limit = 67108864",
+                          "configure the log writer's connection");
+        !ok) {
+      return std::unexpected(std::move(ok.error()));
+    }
+  }
   auto inserter = LogInserter::create(db);
   if (!inserter) return std::unexpected(std::move(inserter.error()));
   // The statement lives in the connection, so it stays valid as the Database moves in.
@@ -55,6 +66,16 @@ LogProducer LogWriter::producer() {
 void LogWriter::start() {
   std::lock_guard lock(lifecycle_);
   if (thread_.joinable() || signal_->stopRequested.load()) return;
+  if (options_.checkpointInterval.count() > 0) {
+    auto checkpointer = Checkpointer::start(db_.path(), options_.checkpointInterval,
+                                            [this](const Error& error) { noteError(error); });
+    // Without it SQLite still checkpoints inside the writer's commits: slower, not wrong.
+    if (checkpointer) {
+      checkpointer_ = std::move(*checkpointer);
+    } else {
+      noteError(checkpointer.error());
+    }
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -73,6 +94,7 @@ void LogWriter::stop() {
     // Never started (or already stopped): flush here; no other thread uses the connection.
     drainAndCommit(channels(), std::numeric_limits<std::size_t>::max());
   }
+  if (checkpointer_ != nullptr) checkpointer_->stop();
 }
 
 LogCounters LogWriter::counters() const {
@@ -151,9 +173,7 @@ void LogWriter::commit() {
   };
   auto tx = Transaction::begin(db_);
   if (!tx) return fail(tx.error());
-  for (const LogRow& row : batch_) {
-    if (auto ok = inserter_.insert(row); !ok) return fail(ok.error());
-  }
+  if (auto ok = inserter_.insert(batch_); !ok) return fail(ok.error());
   if (auto ok = tx->commit(); !ok) return fail(ok.error());
   written_.fetch_add(batch_.size(), std::memory_order_relaxed);
   batches_.fetch_add(1, std::memory_order_relaxed);

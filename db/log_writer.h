@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "db/checkpointer.h"
 #include "db/database.h"
 #include "db/error.h"
 #include "db/log_producer.h"
@@ -33,6 +34,9 @@ struct LogWriterOptions {
   int retentionDays = 30;  // <= 0 keeps rows forever
   std::chrono::seconds retentionInterval{600};
   std::int64_t retentionChunk = 10000;  // rows deleted per statement
+  // WAL checkpoints run on a separate thread this often (see db/checkpointer.h); zero leaves
+  // them to SQLite inside the writer's commits, which then wait on the checkpoint's fsync.
+  std::chrono::milliseconds checkpointInterval{250};
 };
 
 // A consistent-enough view of the writer's counters for `warden status`. Each field is read
@@ -101,8 +105,9 @@ class LogWriter {
   std::vector<LogRow> batch_;    // writer thread only
   std::size_t nextChannel_ = 0;  // writer thread only: round-robin start
 
-  std::mutex lifecycle_;  // guards thread_ (start/stop)
+  std::mutex lifecycle_;  // guards thread_ and checkpointer_ (start/stop)
   std::thread thread_;
+  std::unique_ptr<Checkpointer> checkpointer_;
 
   mutable std::mutex mutex_;  // guards channels_, retired*, lastError_
   std::vector<std::shared_ptr<detail::LogChannel>> channels_;

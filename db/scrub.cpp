@@ -1,14 +1,15 @@
 #include "db/scrub.h"
 
 #include <array>
-#include <cctype>
 
 namespace warden::db {
 namespace {
 
 constexpr std::array<std::string_view, 4> kSecretWords = {"pass", "secret", "token", "key"};
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+// ASCII only, on purpose: option and variable names are ASCII, and std::tolower would consult
+// the locale for every byte.
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool containsIgnoringCase(std::string_view haystack, std::string_view needle) {
   if (needle.size() > haystack.size()) return false;
