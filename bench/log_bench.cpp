@@ -5,7 +5,9 @@
 //                           long-lived process and policy data, then tryEnqueue.
 //   BM_EnqueueWhileWriting  the same with the writer thread draining and inserting meanwhile.
 //   BM_WriterDrain          the writer's capacity: rings filled beforehand, timed from start()
-//                           until stop() returns with every row committed.
+//                           until stop() returns with every row committed; rows/cpu-s is the
+//                           same per second of CPU, which other load on the machine does not
+//                           change. With every row's argv the same, or every one different.
 //   BM_WriterSustained      an offered load (rows/s, paced by two producer threads like two
 //                           NFQUEUE workers) for one second: rows written per second and the
 //                           share dropped.
@@ -152,6 +154,9 @@ BENCHMARK(BM_EnqueueWhileWriting)->Iterations(kEnqueueRows)->Repetitions(5);
 
 void BM_WriterDrain(benchmark::State& state) {
   const auto rowsPerRing = static_cast<int>(state.range(0));
+  // 0: every row from the same process (argv encoded once, as for a browser's many flows);
+  // 1: every row from a different command line (each one scrubbed and encoded).
+  const bool uniqueArgv = state.range(1) != 0;
   const ProcessInfo process;
   std::uint64_t rows = 0;
   double cpuSeconds = 0;
@@ -164,8 +169,14 @@ void BM_WriterDrain(benchmark::State& state) {
     LogProducer first = log->producer();
     LogProducer second = log->producer();
     for (int i = 0; i < rowsPerRing; ++i) {
-      first.tryEnqueue(makeRow(process, std::uint16_t(i)));
-      second.tryEnqueue(makeRow(process, std::uint16_t(i)));
+      LogRow a = makeRow(process, std::uint16_t(i));
+      LogRow b = makeRow(process, std::uint16_t(i));
+      if (uniqueArgv) {
+        a.argv += "a" + std::to_string(i) + '\0';
+        b.argv += "b" + std::to_string(i) + '\0';
+      }
+      first.tryEnqueue(std::move(a));
+      second.tryEnqueue(std::move(b));
     }
     const double cpuBefore = processCpuSeconds();
     state.ResumeTiming();
@@ -185,7 +196,13 @@ void BM_WriterDrain(benchmark::State& state) {
   // Independent of other load on the machine, unlike items_per_second (wall clock).
   state.counters["rows/cpu-s"] = static_cast<double>(rows) / cpuSeconds;
 }
-BENCHMARK(BM_WriterDrain)->Arg(50'000)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_WriterDrain)
+    ->ArgNames({"rows_per_ring", "unique_argv"})
+    ->Args({50'000, 0})
+    ->Args({50'000, 1})
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_WriterSustained(benchmark::State& state) {
   const auto rate = static_cast<double>(state.range(0));  // rows/s offered in total

@@ -115,6 +115,11 @@ LogCounters LogWriter::counters() const {
     }
   }
   c.backlog = c.enqueued - std::min(c.enqueued, c.written + c.failed);
+  {
+    // The checkpointer only changes under lifecycle_, in start() and stop().
+    std::lock_guard lock(lifecycle_);
+    if (checkpointer_ != nullptr) c.checkpoints = checkpointer_->checkpoints();
+  }
   return c;
 }
 

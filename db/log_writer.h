@@ -42,13 +42,14 @@ struct LogWriterOptions {
 // A consistent-enough view of the writer's counters for `warden status`. Each field is read
 // atomically; the fields are not read at one instant, so backlog is approximate.
 struct LogCounters {
-  std::uint64_t enqueued = 0;  // rows accepted by tryEnqueue
-  std::uint64_t dropped = 0;   // rows refused by tryEnqueue: ring full or writer stopped
-  std::uint64_t written = 0;   // rows committed
-  std::uint64_t failed = 0;    // rows dequeued but lost to a database error (see lastError)
-  std::uint64_t batches = 0;   // transactions committed
-  std::uint64_t expired = 0;   // rows deleted by retention
-  std::uint64_t backlog = 0;   // rows enqueued and not yet committed or failed
+  std::uint64_t enqueued = 0;     // rows accepted by tryEnqueue
+  std::uint64_t dropped = 0;      // rows refused by tryEnqueue: ring full or writer stopped
+  std::uint64_t written = 0;      // rows committed
+  std::uint64_t failed = 0;       // rows dequeued but lost to a database error (see lastError)
+  std::uint64_t batches = 0;      // transactions committed
+  std::uint64_t expired = 0;      // rows deleted by retention
+  std::uint64_t checkpoints = 0;  // WAL checkpoints run by the checkpointer thread
+  std::uint64_t backlog = 0;      // rows enqueued and not yet committed or failed
 };
 
 // The verdict log's writer (SPEC section 7): a thread that drains every producer's ring and
@@ -105,7 +106,7 @@ class LogWriter {
   std::vector<LogRow> batch_;    // writer thread only
   std::size_t nextChannel_ = 0;  // writer thread only: round-robin start
 
-  std::mutex lifecycle_;  // guards thread_ and checkpointer_ (start/stop)
+  mutable std::mutex lifecycle_;  // guards thread_ and checkpointer_ (start/stop)
   std::thread thread_;
   std::unique_ptr<Checkpointer> checkpointer_;
 

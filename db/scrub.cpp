@@ -11,14 +11,12 @@ constexpr std::array<std::string_view, 4> kSecretWords = {"pass", "secret", "tok
 // the locale for every byte.
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool containsIgnoringCase(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    std::size_t j = 0;
-    while (j < needle.size() && lower(haystack[i + j]) == needle[j]) ++j;
-    if (j == needle.size()) return true;
+bool startsWithIgnoringCase(std::string_view text, std::string_view lowerPrefix) {
+  if (lowerPrefix.size() > text.size()) return false;
+  for (std::size_t i = 0; i < lowerPrefix.size(); ++i) {
+    if (lower(text[i]) != lowerPrefix[i]) return false;
   }
-  return false;
+  return true;
 }
 
 // `https://user:secret@host/...` -> `https://user:***@host/...`. Only the authority part (up
@@ -56,8 +54,14 @@ bool isOption(std::string_view arg) { return arg.size() > 1 && arg[0] == '-' && 
 }  // namespace
 
 bool isSecretName(std::string_view name) {
-  for (std::string_view word : kSecretWords) {
-    if (containsIgnoringCase(name, word)) return true;
+  // One pass: only a position holding a word's first letter is compared further.
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = lower(name[i]);
+    if (c != 'p' && c != 's' && c != 't' && c != 'k') continue;
+    const std::string_view rest = name.substr(i);
+    for (std::string_view word : kSecretWords) {
+      if (word[0] == c && startsWithIgnoringCase(rest, word)) return true;
+    }
   }
   return false;
 }
