@@ -5,6 +5,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "rules/config_draft.h"
 #include "rules/policy_file.h"
 #include "rules/policy_lint.h"
 #include "rules/profile_codec.h"
@@ -119,16 +120,25 @@ std::expected<Policy, Diagnostics> loadPolicy(Config config, Diagnostics* warnin
 
 std::expected<Policy, Diagnostics> loadPolicy(const std::filesystem::path& configFile,
                                               Diagnostics* warnings) {
-  Diagnostics configWarnings;
-  auto config = loadConfig(configFile, &configWarnings);
-  if (!config) return std::unexpected(std::move(config.error()));
-  auto policy = loadPolicy(std::move(*config), warnings);
+  auto text = readPolicyFile(configFile);
+  if (!text) return std::unexpected(Diagnostics{std::move(text.error())});
+  ConfigDraft draft = readConfigDraft(*text, configFile);
+  Diagnostics all = std::move(draft.diagnostics);
+  if (draft.failed) {
+    // Still read the profiles, for one run to report every error; the result is refused.
+    if (draft.config && draft.profilesDirKnown) {
+      Diagnostics profileWarnings;
+      auto policy = loadPolicy(std::move(*draft.config), &profileWarnings);
+      append(all, policy ? std::move(profileWarnings) : std::move(policy.error()));
+    }
+    return std::unexpected(std::move(all));
+  }
+  auto policy = loadPolicy(std::move(*draft.config), warnings);
   if (!policy) {
-    Diagnostics all = std::move(configWarnings);
     append(all, std::move(policy.error()));
     return std::unexpected(std::move(all));
   }
-  if (warnings) warnings->insert(warnings->begin(), configWarnings.begin(), configWarnings.end());
+  if (warnings) warnings->insert(warnings->begin(), all.begin(), all.end());
   return policy;
 }
 
