@@ -60,11 +60,23 @@ Decision CompiledPolicy::decide(const ProcessInfo* process, const Flow& flow) co
   Decision decision;
   if (decideGlobal(view, decision)) return decision;
   if (process == nullptr) return engineVerdict(policy_.config.unknownAction, DecidedBy::kUnknown);
+  return decideByProfile(selector_->select(*process), view);
+}
 
-  const ProfileSelection selection = selector_->select(*process);
-  if (selection.profile < 0) {
+Decision CompiledPolicy::decideFor(const ProfileSelection& selection, const Flow& flow) const {
+  const FlowView view(flow);
+  Decision decision;
+  if (decideGlobal(view, decision)) return decision;
+  return decideByProfile(selection, view);
+}
+
+Decision CompiledPolicy::decideByProfile(const ProfileSelection& selection,
+                                         const FlowView& view) const {
+  if (selection.profile < 0 ||
+      static_cast<std::size_t>(selection.profile) >= policy_.profiles.size()) {
     return engineVerdict(policy_.config.defaultAction, DecidedBy::kEngineDefault);
   }
+  Decision decision;
   const Profile& profile = policy_.profiles[selection.profile];
   decision.profileIndex = selection.profile;
   decision.profile = profile.name;

@@ -30,8 +30,13 @@ class CompiledPolicy {
   // A flow no socket owns (kernel-generated): global rules, then the engine `kernel` verdict.
   Decision decideKernel(const Flow& flow) const;
 
-  // The profile a process gets, and through which [[match]], for `warden explain`.
+  // Step 4 alone: the profile a process gets and through which [[match]]. It depends on
+  // the process only, so the engine may compute it once per process and policy (it is
+  // valid for this CompiledPolicy only) and decide each flow with decideFor(); `warden
+  // explain` shows it.
   ProfileSelection selectProfile(const ProcessInfo& process) const;
+  // decide() for an attributed process whose selectProfile() result is already known.
+  Decision decideFor(const ProfileSelection& selection, const Flow& flow) const;
 
   const Policy& policy() const { return policy_; }
   const Config& config() const { return policy_.config; }
@@ -45,6 +50,7 @@ class CompiledPolicy {
   // Steps 1 (global rules); fills `decision` and returns true if one matched.
   bool decideGlobal(const FlowView& flow, Decision& decision) const;
   Decision engineVerdict(Action action, DecidedBy by) const;
+  Decision decideByProfile(const ProfileSelection& selection, const FlowView& flow) const;
   void finish(Decision& decision) const;
 
   Policy policy_;

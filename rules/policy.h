@@ -18,7 +18,8 @@ struct Policy {
   std::vector<Profile> profiles;
 };
 
-// Loads warden.toml, then every *.toml of its profiles directory. Any error anywhere makes
+// Loads warden.toml, then every *.toml of its profiles directory (PolicyLoader does the
+// same and re-reads only changed files on the next load). Any error anywhere makes
 // the result unexpected, carrying every diagnostic of the run (errors and warnings).
 // Without errors, warnings (from the files and from lintPolicy) go to `warnings`; lint
 // runs only if `warnings` is given, so a reload that ignores them does not pay for it.

@@ -4,6 +4,7 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -24,6 +25,20 @@ RE2::Options regexOptions() {
 
 re2::StringPiece piece(std::string_view text) { return {text.data(), text.size()}; }
 
+// FNV-1a, which can be read off after any prefix.
+constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
+constexpr std::uint64_t kFnvPrime = 1099511628211ull;
+
+std::uint64_t fnvStep(std::uint64_t hash, char c) {
+  return (hash ^ static_cast<unsigned char>(c)) * kFnvPrime;
+}
+
+std::uint64_t pathHash(std::string_view text) {
+  std::uint64_t hash = kFnvOffset;
+  for (const char c : text) hash = fnvStep(hash, c);
+  return hash;
+}
+
 }  // namespace
 
 struct ProfileSelector::RegexSet {
@@ -34,8 +49,24 @@ struct ProfileSelector::RegexSet {
     return options;
   }
   RE2::Set set;
-  std::vector<std::int32_t> regexIds;  // set index -> regex id
 };
+
+namespace {
+
+// Per worker thread, reused by every select() so that steady state allocates nothing
+// here: which regexes matched the current cmdline, by generation stamp.
+struct RegexScratch {
+  std::vector<int> hits;
+  std::vector<std::uint64_t> stamps;  // by regex id; == generation: matched this time
+  std::uint64_t generation = 0;
+};
+
+RegexScratch& regexScratch() {
+  thread_local RegexScratch scratch;
+  return scratch;
+}
+
+}  // namespace
 
 std::size_t ProfileSelector::DigestHash::operator()(const Sha256& digest) const {
   std::size_t value = 0;
@@ -50,11 +81,11 @@ class ProfileSelector::Search {
       : selector_(selector), process_(process) {}
 
   // Takes the first candidate of `bucket` that beats the best so far and holds.
-  void consider(const Bucket& bucket, bool cmdlineMatched) {
+  void consider(const Bucket& bucket) {
     for (const std::uint32_t index : bucket) {
       const Candidate& candidate = selector_.candidates_[index];
       if (!beats(candidate)) return;
-      if (holds(candidate, cmdlineMatched)) {
+      if (holds(candidate)) {
         best_ = &candidate;
         return;
       }
@@ -73,6 +104,14 @@ class ProfileSelector::Search {
 
   const Candidate* best() const { return best_; }
 
+  // Runs every cmdline regex of the policy over the cmdline in one RE2::Set pass, once.
+  // Returns the ids that matched, or nothing if the set could not be used (then each
+  // regex is tried on its own).
+  const std::vector<int>* regexHits() {
+    if (!regexesRun_) runRegexes();
+    return setUsable_ ? &regexScratch().hits : nullptr;
+  }
+
  private:
   bool beats(const Candidate& c) const {
     if (best_ == nullptr) return true;
@@ -81,7 +120,7 @@ class ProfileSelector::Search {
   }
 
   // Every key of the match, cheapest first; a key needing a missing attribute fails.
-  bool holds(const Candidate& candidate, bool cmdlineMatched) {
+  bool holds(const Candidate& candidate) {
     const Match& m = *candidate.match;
     const ProcessInfo& p = process_;
     if (m.path && p.path != m.path) return false;
@@ -111,10 +150,7 @@ class ProfileSelector::Search {
       }
     }
     if (candidate.glob && (!p.path || !candidate.glob->matches(*p.path))) return false;
-    if (candidate.regex && !cmdlineMatched &&
-        (!p.cmdline || !RE2::PartialMatch(piece(*p.cmdline), *candidate.regex))) {
-      return false;
-    }
+    if (candidate.regex && !regexMatches(candidate)) return false;
     if (!m.sha256.empty()) {
       const Sha256* actual = digest();
       if (!actual || std::ranges::find(m.sha256, *actual) == m.sha256.end()) return false;
@@ -122,9 +158,36 @@ class ProfileSelector::Search {
     return true;
   }
 
+  bool regexMatches(const Candidate& candidate) {
+    if (!process_.cmdline) return false;
+    if (regexHits() != nullptr) return regexScratch().stamps[candidate.regexId] == generation_;
+    return RE2::PartialMatch(piece(*process_.cmdline), *candidate.regex);
+  }
+
+  void runRegexes() {
+    regexesRun_ = true;
+    if (!selector_.regexSet_ || !process_.cmdline) return;
+    RegexScratch& scratch = regexScratch();
+    generation_ = ++scratch.generation;
+    if (scratch.stamps.size() < selector_.regexes_.size()) {
+      scratch.stamps.resize(selector_.regexes_.size());
+    }
+    RE2::Set::ErrorInfo error{};
+    // Match allocates a small bookkeeping set per call (RE2's API); nothing else here does.
+    if (!selector_.regexSet_->set.Match(piece(*process_.cmdline), &scratch.hits, &error) &&
+        error.kind != RE2::Set::kNoError) {
+      return;  // out of DFA memory: each regex on its own
+    }
+    for (const int hit : scratch.hits) scratch.stamps[hit] = generation_;
+    setUsable_ = true;
+  }
+
   const ProfileSelector& selector_;
   const ProcessInfo& process_;
   const Candidate* best_ = nullptr;
+  bool regexesRun_ = false;
+  bool setUsable_ = false;
+  std::uint64_t generation_ = 0;
   bool digestAsked_ = false;
   std::optional<Sha256> digest_;
 };
@@ -160,11 +223,12 @@ ProfileSelector::ProfileSelector(const std::vector<Profile>& profiles) {
   for (std::uint32_t index = 0; index < candidates_.size(); ++index) {
     const Candidate& c = candidates_[index];
     if (c.match->path) {
-      byPath_[*c.match->path].push_back(index);
+      byPath_[pathHash(*c.match->path)].push_back(index);
     } else if (c.glob) {
-      byGlobDirectory_[std::string(c.glob->directoryPrefix())].push_back(index);
+      byGlobDirectory_[pathHash(c.glob->directoryPrefix())].push_back(index);
     } else if (c.regex) {
       byRegex_[c.regexId].push_back(index);
+      regexBucketBest_ = std::max(regexBucketBest_, c.score);
     } else if (!c.match->sha256.empty()) {
       for (const Sha256& digest : c.match->sha256) bySha256_[digest].push_back(index);
       sha256BucketBest_ = std::max(sha256BucketBest_, c.score);
@@ -178,15 +242,16 @@ ProfileSelector::ProfileSelector(const std::vector<Profile>& profiles) {
   for (auto& bucket : byRegex_) sortBucket(bucket);
   sortBucket(rest_);
 
-  regexSet_ = std::make_unique<RegexSet>();
-  for (std::size_t id = 0; id < byRegex_.size(); ++id) {
-    if (byRegex_[id].empty()) continue;
-    std::string error;
-    if (regexSet_->set.Add(piece(regexes_[id]->pattern()), &error) >= 0) {
-      regexSet_->regexIds.push_back(static_cast<std::int32_t>(id));
+  // One set over every distinct cmdline regex; set index == regex id.
+  if (!regexes_.empty()) {
+    regexSet_ = std::make_unique<RegexSet>();
+    bool complete = true;
+    for (const auto& regex : regexes_) {
+      std::string error;
+      complete = complete && regexSet_->set.Add(piece(regex->pattern()), &error) >= 0;
     }
+    if (!complete || !regexSet_->set.Compile()) regexSet_.reset();
   }
-  if (regexSet_->regexIds.empty() || !regexSet_->set.Compile()) regexSet_->regexIds.clear();
 }
 
 void ProfileSelector::sortBucket(Bucket& bucket) const {
@@ -201,38 +266,45 @@ void ProfileSelector::sortBucket(Bucket& bucket) const {
 ProfileSelection ProfileSelector::select(const ProcessInfo& process) const {
   Search search(*this, process);
   if (process.path) {
-    const std::string_view path = *process.path;
-    if (const auto it = byPath_.find(path); it != byPath_.end()) search.consider(it->second, false);
-    if (!byGlobDirectory_.empty()) {
-      for (auto slash = path.find('/'); slash != std::string_view::npos;
-           slash = path.find('/', slash + 1)) {
-        const auto it = byGlobDirectory_.find(path.substr(0, slash + 1));
-        if (it != byGlobDirectory_.end()) search.consider(it->second, false);
+    // Exact paths score higher than globs: trying them first lets most glob buckets stop
+    // at their first candidate. The order does not change the result, only the work.
+    constexpr std::size_t kKeptGlobBuckets = 16;
+    std::array<const Bucket*, kKeptGlobBuckets> globBuckets{};
+    std::size_t kept = 0;
+    std::uint64_t hash = kFnvOffset;
+    for (const char c : *process.path) {
+      hash = fnvStep(hash, c);
+      if (c != '/' || byGlobDirectory_.empty()) continue;
+      if (const auto it = byGlobDirectory_.find(hash); it != byGlobDirectory_.end()) {
+        if (kept < globBuckets.size()) {
+          globBuckets[kept++] = &it->second;
+        } else {
+          search.consider(it->second);
+        }
       }
     }
+    if (const auto it = byPath_.find(hash); it != byPath_.end()) search.consider(it->second);
+    for (std::size_t i = 0; i < kept; ++i) search.consider(*globBuckets[i]);
   }
   if (!bySha256_.empty() && search.couldBeat(sha256BucketBest_)) {
     if (const Sha256* digest = search.digest()) {
       if (const auto it = bySha256_.find(*digest); it != bySha256_.end()) {
-        search.consider(it->second, false);
+        search.consider(it->second);
       }
     }
   }
-  if (!regexSet_->regexIds.empty() && process.cmdline) {
-    // Reused per worker thread, so that steady state allocates nothing.
-    thread_local std::vector<int> hits;
-    RE2::Set::ErrorInfo error{};
-    if (regexSet_->set.Match(piece(*process.cmdline), &hits, &error)) {
-      for (const int hit : hits) search.consider(byRegex_[regexSet_->regexIds[hit]], true);
-    } else if (error.kind != RE2::Set::kNoError) {
-      for (const std::int32_t id : regexSet_->regexIds) {
-        if (RE2::PartialMatch(piece(*process.cmdline), *regexes_[id])) {
-          search.consider(byRegex_[id], true);
+  if (regexBucketBest_ > 0 && process.cmdline && search.couldBeat(regexBucketBest_)) {
+    if (const std::vector<int>* hits = search.regexHits()) {
+      for (const int id : *hits) search.consider(byRegex_[id]);
+    } else {
+      for (std::size_t id = 0; id < byRegex_.size(); ++id) {
+        if (!byRegex_[id].empty() && RE2::PartialMatch(piece(*process.cmdline), *regexes_[id])) {
+          search.consider(byRegex_[id]);
         }
       }
     }
   }
-  search.consider(rest_, false);
+  if (!rest_.empty() && search.couldBeat(candidates_[rest_.front()].score)) search.consider(rest_);
   const Candidate* best = search.best();
   if (best == nullptr) return {};
   return ProfileSelection{best->profile, best->matchIndex, best->score};

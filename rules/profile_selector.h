@@ -52,10 +52,6 @@ class ProfileSelector {
     std::int32_t regexId = -1;
   };
   using Bucket = std::vector<std::uint32_t>;  // candidate indexes, best first
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   struct DigestHash {
     std::size_t operator()(const Sha256& digest) const;
   };
@@ -68,10 +64,14 @@ class ProfileSelector {
 
   std::vector<Candidate> candidates_;
   std::vector<std::unique_ptr<re2::RE2>> regexes_;  // one per distinct pattern
-  std::unique_ptr<RegexSet> regexSet_;              // the patterns of byRegex_
-  Index<std::string, StringHash> byPath_;
-  Index<std::string, StringHash> byGlobDirectory_;
+  std::unique_ptr<RegexSet> regexSet_;              // all of regexes_, or null
+  // Keyed by pathHash() of the path or of the glob's directory prefix, so that one pass
+  // over a process's path yields the keys of its path and of every directory above it.
+  // A collision only adds candidates, which holds() then rejects.
+  Index<std::uint64_t> byPath_;
+  Index<std::uint64_t> byGlobDirectory_;
   std::vector<Bucket> byRegex_;  // by regex id
+  int regexBucketBest_ = 0;      // the highest score in byRegex_, 0 if empty
   Index<Sha256, DigestHash> bySha256_;
   int sha256BucketBest_ = 0;  // the highest score in bySha256_
   Bucket rest_;

@@ -1,4 +1,5 @@
 #include "rules/policy.h"
+#include "rules/policy_loader.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -171,6 +172,56 @@ TEST_F(PolicyFiles, AsRootRefusesWritableProfilesAndDirectories) {
   ::chmod((dir_.path() / "profiles.d").c_str(), 0777);
   EXPECT_THAT(errors(), ElementsAre("profiles.d: error: refusing policy directory writable by "
                                     "group or others, mode 0777 (chmod go-w)"));
+}
+
+std::vector<std::string> namesOf(const Policy& policy) {
+  std::vector<std::string> names;
+  for (const auto& p : policy.profiles) names.push_back(p.name);
+  return names;
+}
+
+TEST_F(PolicyFiles, LoaderParsesOnlyChangedFiles) {
+  profile("a.toml", "name = 'a'\n[[match]]\npath = '/a'\n");
+  profile("b.toml", "name = 'b'\n[[match]]\npath = '/b'\n");
+  profile("c.toml", "name = 'c'\n");
+  PolicyLoader loader;
+  Diagnostics warnings;
+  auto policy = loader.load(config_, &warnings);
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(loader.filesParsed(), 3u);
+  EXPECT_EQ(warnings.size(), 1u);
+
+  warnings.clear();
+  policy = loader.load(config_, &warnings);
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(loader.filesParsed(), 0u);
+  EXPECT_THAT(namesOf(*policy), ElementsAre("a", "b", "c"));
+  EXPECT_EQ(warnings.size(), 1u);  // a cached file keeps its warnings
+
+  profile("b.toml", "name = 'b2'\n[[match]]\npath = '/b'\n");
+  std::filesystem::remove(dir_.path() / "profiles.d/c.toml");
+  policy = loader.load(config_);
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(loader.filesParsed(), 1u);
+  EXPECT_THAT(namesOf(*policy), ElementsAre("a", "b2"));
+
+  profile("a.toml", "name = 'a'\n[[match]]\npath = 1\n");
+  EXPECT_FALSE(loader.load(config_));
+  profile("a.toml", "name = 'a'\n[[match]]\npath = '/a'\n");
+  policy = loader.load(config_);
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(loader.filesParsed(), 1u);
+}
+
+TEST_F(PolicyFiles, LoaderChecksOwnershipOfCachedFiles) {
+  if (::geteuid() != 0) GTEST_SKIP() << "ownership is only enforced for root";
+  const auto file = profile("a.toml", "name = 'a'\n[[match]]\npath = '/a'\n");
+  PolicyLoader loader;
+  ASSERT_TRUE(loader.load(config_));
+  ::chmod(file.c_str(), 0666);
+  EXPECT_FALSE(loader.load(config_));
+  ::chmod(file.c_str(), 0644);
+  EXPECT_TRUE(loader.load(config_));
 }
 
 TEST(ShippedPolicy, PassesWithoutWarnings) {
