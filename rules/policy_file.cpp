@@ -13,7 +13,7 @@ namespace warden::rules {
 namespace {
 
 // Policy files are small; anything bigger is a mistake, not a policy.
-constexpr off_t kMaxPolicyFileSize = 16 * 1024 * 1024;
+constexpr off_t kMaxPolicyFileSize = off_t{16} * 1024 * 1024;
 constexpr std::int64_t kNsPerSecond = 1000000000;
 
 Diagnostic fileError(const std::filesystem::path& file, std::string message) {

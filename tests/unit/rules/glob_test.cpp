@@ -1,6 +1,9 @@
 #include "rules/glob.h"
 
+#include <fnmatch.h>
 #include <gtest/gtest.h>
+
+#include <random>
 
 namespace warden::rules {
 namespace {
@@ -89,6 +92,26 @@ TEST(Glob, Errors) {
   EXPECT_EQ(errorOf("/usr/bin\\"), "ends with a lone '\\'");
   EXPECT_EQ(errorOf("/usr\\/bin"), "'\\/' cannot quote a '/'");
   EXPECT_EQ(errorOf("/usr/bin/[\\"), "unclosed '['");
+}
+
+// Without "**", a glob is what fnmatch(3) with FNM_PATHNAME does; compare on random input.
+TEST(Glob, AgreesWithFnmatchOnRandomInput) {
+  std::mt19937 random(7);
+  const auto pick = [&](std::string_view from) { return from[random() % from.size()]; };
+  const std::string_view patternPieces[] = {"a", "b", "/", "*", "?", "[ab]", "[!a]", "\\*", "-"};
+  for (int round = 0; round < 20000; ++round) {
+    std::string pattern = "/";
+    for (int i = 0, n = 1 + static_cast<int>(random() % 6); i < n; ++i) {
+      pattern += patternPieces[random() % std::size(patternPieces)];
+    }
+    if (("/" + pattern + "/").find("/**/") != std::string::npos) continue;  // ours, not fnmatch's
+    std::string path = "/";
+    for (int i = 0, n = static_cast<int>(random() % 7); i < n; ++i) path += pick("ab/*-");
+    const auto glob = Glob::compile(pattern);
+    ASSERT_TRUE(glob) << pattern;
+    const bool expected = ::fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME) == 0;
+    ASSERT_EQ(glob->matches(path), expected) << pattern << " on " << path;
+  }
 }
 
 }  // namespace
