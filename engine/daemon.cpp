@@ -7,7 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -25,6 +27,12 @@ std::int64_t realtimeNs() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t monotonicMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
 std::string queueRange(const std::vector<std::uint16_t>& queues) {
@@ -192,6 +200,13 @@ bool Daemon::startUp() {
     return false;
   }
   control_.emplace(std::move(*control));
+
+  if (auto watcher = PolicyWatcher::open(configFile_, config_.profilesDir); watcher) {
+    watcher_.emplace(std::move(*watcher));
+  } else {
+    logWarning("not watching the policy files: ", watcher.error().message(),
+               " (SIGHUP or `warden reload` still reload)");
+  }
   return true;
 }
 
@@ -256,6 +271,7 @@ void Daemon::reload() {
   if (auto installed = NftTable::install(tablePlan(config_)); !installed) {
     logError("reinstalling table inet warden: ", installed.error().message());
   }
+  if (watcher_) watcher_->watchProfiles(config_.profilesDir);
   logInfo("reloaded ", configFile_.string(), ": policy revision ", policy_.current()->revision());
 }
 
@@ -360,12 +376,27 @@ int Daemon::run() {
           policy_.current()->policy->policy().profiles.size(), " profiles");
   sd_notify(0, "READY=1");
 
-  pollfd fds[2] = {{signalFd_, POLLIN, 0}, {control_->fd(), POLLIN, 0}};
+  // A burst of file events (an editor's write, rename and chmod; a package manager dropping
+  // several files) becomes one reload, kReloadSettleMs after the last of them. Only file
+  // events move the deadline: control requests and signals in between do not delay it.
+  constexpr std::int64_t kReloadSettleMs = 200;
+  std::optional<std::int64_t> reloadAtMs;
+  pollfd fds[3] = {{signalFd_, POLLIN, 0},
+                   {control_->fd(), POLLIN, 0},
+                   {watcher_ ? watcher_->fd() : -1, POLLIN, 0}};
   for (;;) {
-    if (poll(fds, 2, -1) < 0) {
+    const int timeout =
+        reloadAtMs ? static_cast<int>(std::max<std::int64_t>(0, *reloadAtMs - monotonicMs())) : -1;
+    const int ready = poll(fds, 3, timeout);
+    if (ready < 0) {
       if (errno == EINTR) continue;
-      logError("poll failed: ", errno);
+      logError("poll failed: ", std::strerror(errno));
       break;
+    }
+    if (reloadAtMs && monotonicMs() >= *reloadAtMs) {
+      reloadAtMs.reset();
+      logInfo("policy files changed: reloading");
+      reload();
     }
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
@@ -380,6 +411,9 @@ int Daemon::run() {
     }
     if (fds[1].revents & POLLIN) {
       control_->serveOne([this](std::string_view request) { return handleRequest(request); });
+    }
+    if ((fds[2].revents & POLLIN) && watcher_->consumeEvents()) {
+      reloadAtMs = monotonicMs() + kReloadSettleMs;
     }
   }
   sd_notify(0, "STOPPING=1");

@@ -12,6 +12,7 @@
 #include "engine/control_server.h"
 #include "engine/nft_table.h"
 #include "engine/policy_store.h"
+#include "engine/policy_watcher.h"
 #include "engine/queue_worker.h"
 #include "rules/policy_loader.h"
 
@@ -49,6 +50,7 @@ class Daemon {
   QueueMethod method_ = QueueMethod::kXtCompat;
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::optional<ControlServer> control_;
+  std::optional<PolicyWatcher> watcher_;
   bool tableInstalled_ = false;
   int signalFd_ = -1;
   std::int64_t startedAtNs_ = 0;
