@@ -23,6 +23,8 @@ enum class ExitCode : int {
 struct Failure {
   ExitCode code = ExitCode::kError;
   std::string message;
+
+  bool operator==(const Failure&) const = default;
 };
 
 template <typename T>

@@ -25,7 +25,6 @@ namespace {
 int run(int argc, char** argv) {
   using namespace warden::cli;
   CLI::App app{"warden: per-application firewall, command-line tool"};
-  app.require_subcommand(1);
   app.footer(exitStatusHelp());
   std::string configPath(warden::rules::kDefaultConfigPath);
   app.add_option("--config", configPath,
@@ -50,6 +49,8 @@ int run(int argc, char** argv) {
   for (const auto& command : commands) {
     if (command.app->parsed()) return command.run();
   }
+  // Not required in the parser, so that `warden frob` is reported as what it is.
+  std::cerr << "warden: a command is required; `warden --help` lists them\n";
   return toInt(ExitCode::kUsage);
 }
 

@@ -1,5 +1,6 @@
 #include "cli/status_text.h"
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
@@ -49,7 +50,9 @@ std::string text(const json& object, std::string_view key, std::string_view fall
 
 std::uint64_t count(const json& object, std::string_view key) {
   const auto it = object.find(key);
-  return it != object.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+  if (it == object.end() || !it->is_number_integer()) return 0;
+  return it->is_number_unsigned() ? it->get<std::uint64_t>()
+                                  : static_cast<std::uint64_t>(std::max<std::int64_t>(0, *it));
 }
 
 std::int64_t number(const json& object, std::string_view key) {
@@ -163,7 +166,8 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
   if (!others.empty()) line(out, "", others);
 
   const json& log = member(status, "log");
-  const bool enabled = log.value("enabled", false);
+  const auto enabledField = log.find("enabled");
+  const bool enabled = enabledField != log.end() && *enabledField == true;
   line(out, "verdict log", text(log, "db") + (enabled ? "" : " (not written: see error)"));
   if (enabled) {
     line(out, "",
