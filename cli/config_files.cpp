@@ -2,14 +2,50 @@
 
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "db/store.h"
 
 namespace warden::cli {
+namespace {
 
-Outcome<rules::Config> readConfig(const std::filesystem::path& file) {
+// The paths of a warden.toml that parses as TOML, read as rules::loadConfig reads them
+// (relative to the file's directory), whatever errors the rest of it has; nothing if the
+// file is not TOML or a path is not a string.
+std::optional<rules::Config> pathsOnly(const std::filesystem::path& file) {
+  toml::table table;
+  try {
+    table = toml::parse_file(file.string());
+  } catch (const toml::parse_error&) {
+    return std::nullopt;
+  }
+  std::error_code error;
+  const auto base = std::filesystem::absolute(file, error).lexically_normal().parent_path();
+  rules::Config config;
+  config.file = file;
+  const auto path = [&](std::string_view section, std::string_view key,
+                        std::filesystem::path& out) {
+    const toml::node* node = table.at_path(std::string(section) + "." + std::string(key)).node();
+    if (node == nullptr) return true;
+    const auto* text = node->as_string();
+    if (text == nullptr || text->get().empty()) return false;
+    out = std::filesystem::path(text->get());
+    if (out.is_relative()) out = base / out;
+    return true;
+  };
+  if (!path("log", "db", config.logDb) || !path("profiles", "dir", config.profilesDir) ||
+      !path("control", "socket", config.controlSocket)) {
+    return std::nullopt;
+  }
+  return config;
+}
+
+}  // namespace
+
+Outcome<rules::Config> readConfig(const std::filesystem::path& file, std::ostream& err) {
   if (::access(file.c_str(), R_OK) != 0) {
     const int error = errno;
     std::string message = "cannot read " + file.string() + ": " + std::strerror(error);
@@ -18,6 +54,11 @@ Outcome<rules::Config> readConfig(const std::filesystem::path& file) {
   }
   auto config = rules::loadConfig(file);
   if (config) return std::move(*config);
+  if (auto paths = pathsOnly(file)) {
+    err << "warden: note: " << file.string()
+        << " has errors (`warden check` lists them); using its paths anyway\n";
+    return std::move(*paths);
+  }
   std::string message = file.string() + " has errors (`warden check` lists them all):";
   for (const auto& diagnostic : config.error()) {
     if (diagnostic.severity == rules::Severity::kError) message += "\n  " + diagnostic.format();

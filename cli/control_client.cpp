@@ -85,12 +85,15 @@ Outcome<nlohmann::json> askDaemon(const std::filesystem::path& socket, std::stri
   nlohmann::json request = {{"version", 1}, {"command", command}};
   if (fields.is_object()) request.update(fields);
   std::string line = request.dump() + '\n';
+  // A daemon that refuses the peer answers and closes without reading: the send then fails
+  // (EPIPE), but its answer is waiting to be read and says why.
+  int sendError = 0;
   for (std::string_view rest = line; !rest.empty();) {
     const ssize_t n = ::send(fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return std::unexpected(
-          failure(ExitCode::kError, "sending to wardend on " + path + ": " + errnoText(errno)));
+      sendError = n < 0 ? errno : EPIPE;
+      break;
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -113,6 +116,10 @@ Outcome<nlohmann::json> askDaemon(const std::filesystem::path& socket, std::stri
     answer.append(buffer, static_cast<std::size_t>(n));
   }
   if (const auto newline = answer.find('\n'); newline != std::string::npos) answer.resize(newline);
+  if (answer.empty() && sendError != 0) {
+    return std::unexpected(
+        failure(ExitCode::kError, "sending to wardend on " + path + ": " + errnoText(sendError)));
+  }
   if (answer.empty()) {
     return std::unexpected(
         failure(ExitCode::kError, "wardend closed the control connection without an answer"));

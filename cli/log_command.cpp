@@ -101,7 +101,7 @@ int follow(db::Database& db, const db::LogFilter& filter, std::int64_t lastId, L
 
 int runLog(const std::filesystem::path& configPath, const LogOptions& options, std::ostream& out,
            std::ostream& err) {
-  auto config = readConfig(configPath);
+  auto config = readConfig(configPath, err);
   if (!config) return report(config.error(), err);
   auto db = openLogDatabase(*config);
   if (!db) return report(db.error(), err);
@@ -127,6 +127,8 @@ int runLog(const std::filesystem::path& configPath, const LogOptions& options, s
 Command addLogCommand(CLI::App& app, std::string& configPath) {
   CLI::App* log =
       addSubcommand(app, "log", "The verdict log, newest first; -f follows new rows", configPath);
+  // As in most tools, an option given twice takes its last value (aliases, scripts).
+  log->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   auto options = std::make_shared<LogOptions>();
   log->add_flag("-f,--follow", options->follow,
                 "show the last rows, then new ones as they are written, until Ctrl-C");

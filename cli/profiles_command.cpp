@@ -53,7 +53,7 @@ void printProfiles(const PolicyView& view, std::int64_t nowNs, std::ostream& out
 
 int runProfiles(const std::filesystem::path& configPath, bool json, std::ostream& out,
                 std::ostream& err) {
-  auto config = readConfig(configPath);
+  auto config = readConfig(configPath, err);
   if (!config) return report(config.error(), err);
   auto view = policyInForce(configPath, *config);
   if (!view) return report(view.error(), err);

@@ -11,7 +11,7 @@ namespace warden::cli {
 
 int runReload(const std::filesystem::path& configPath, bool redecide, std::ostream& out,
               std::ostream& err) {
-  auto config = readConfig(configPath);
+  auto config = readConfig(configPath, err);
   if (!config) return report(config.error(), err);
   nlohmann::json fields = nlohmann::json::object();
   if (redecide) fields["redecide"] = true;

@@ -84,7 +84,7 @@ Outcome<void> printRules(const PolicyView& view, const std::optional<std::string
 
 int runRules(const std::filesystem::path& configPath, const std::optional<std::string>& profile,
              bool json, std::ostream& out, std::ostream& err) {
-  auto config = readConfig(configPath);
+  auto config = readConfig(configPath, err);
   if (!config) return report(config.error(), err);
   auto view = policyInForce(configPath, *config);
   if (!view) return report(view.error(), err);

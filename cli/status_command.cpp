@@ -14,7 +14,7 @@ namespace warden::cli {
 
 int runStatus(const std::filesystem::path& configPath, bool json, std::ostream& out,
               std::ostream& err) {
-  auto config = readConfig(configPath);
+  auto config = readConfig(configPath, err);
   if (!config) return report(config.error(), err);
   auto answer = askDaemon(config->controlSocket, "status");
   if (!answer) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "db/store.h"
 #include "tests/unit/db/temp_dir.h"
@@ -12,7 +13,8 @@ namespace warden::cli {
 namespace {
 
 TEST(ReadConfig, MissingFileSaysHowToNameAnother) {
-  auto config = readConfig("/nonexistent/warden.toml");
+  std::ostringstream notes;
+  auto config = readConfig("/nonexistent/warden.toml", notes);
   ASSERT_FALSE(config.has_value());
   EXPECT_EQ(config.error().code, ExitCode::kError);
   EXPECT_EQ(config.error().message,
@@ -20,15 +22,40 @@ TEST(ReadConfig, MissingFileSaysHowToNameAnother) {
             "configuration with --config)");
 }
 
-TEST(ReadConfig, ErrorsAreListedWithTheirPlace) {
+TEST(ReadConfig, ErrorsThatAreNotTomlAreListedWithTheirPlace) {
   db::testing::TempDir dir;
-  std::ofstream(dir.file("warden.toml")) << "[engine]\nmode = \"sometimes\"\n";
-  auto config = readConfig(dir.file("warden.toml"));
+  std::ofstream(dir.file("warden.toml")) << "[engine]\nmode = \n";
+  std::ostringstream notes;
+  auto config = readConfig(dir.file("warden.toml"), notes);
   ASSERT_FALSE(config.has_value());
   EXPECT_EQ(config.error().code, ExitCode::kError);
   EXPECT_NE(config.error().message.find(dir.file("warden.toml").string() + ":2:"),
             std::string::npos)
       << config.error().message;
+}
+
+TEST(ReadConfig, AFileWithErrorsStillGivesItsPathsWithANote) {
+  db::testing::TempDir dir;
+  std::ofstream(dir.file("warden.toml"))
+      << "[engine]\nmode = \"sometimes\"\n[log]\ndb = \"state/warden.db\"\n"
+         "[control]\nsocket = \"/run/test/control.sock\"\n[[rule]]\naction = \"permit\"\n";
+  std::ostringstream notes;
+  auto config = readConfig(dir.file("warden.toml"), notes);
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->logDb, dir.file("state/warden.db"));
+  EXPECT_EQ(config->controlSocket, "/run/test/control.sock");
+  EXPECT_EQ(config->profilesDir, "/etc/warden/profiles.d");  // the default: not in the file
+  EXPECT_EQ(notes.str(), "warden: note: " + dir.file("warden.toml").string() +
+                             " has errors (`warden check` lists them); using its paths anyway\n");
+}
+
+TEST(ReadConfig, APathOfTheWrongTypeIsAnError) {
+  db::testing::TempDir dir;
+  std::ofstream(dir.file("warden.toml")) << "[control]\nsocket = 5\n";
+  std::ostringstream notes;
+  auto config = readConfig(dir.file("warden.toml"), notes);
+  ASSERT_FALSE(config.has_value());
+  EXPECT_NE(config.error().message.find(":2:"), std::string::npos) << config.error().message;
 }
 
 TEST(OpenLogDatabase, NotCreatedYetIsItsOwnExitStatus) {
