@@ -83,8 +83,7 @@ std::string when(std::int64_t ns, std::int64_t nowNs) {
 
 std::string attribution(const std::string& method) {
   if (method == "none") {
-    return "none: process attribution is not active yet, so flows are decided without a "
-           "process (no attribution misses are counted)";
+    return "none (not active yet: flows are decided without a process, no misses counted)";
   }
   if (method == "ebpf") return "ebpf (connect-hook cache)";
   if (method == "sock_diag") return "sock_diag (+ /proc fallback)";

@@ -56,6 +56,16 @@ class Listener {
     });
   }
 
+  // Accepts one client and answers at once, without reading its request, then closes.
+  std::thread serveWithoutReading(std::string answer) {
+    return std::thread([this, answer] {
+      const int client = ::accept(fd_, nullptr, nullptr);
+      if (client < 0) return;
+      (void)!::write(client, answer.data(), answer.size());
+      ::close(client);
+    });
+  }
+
  private:
   int fd_ = -1;
   bool ok_ = false;
@@ -112,6 +122,22 @@ TEST(AskDaemon, ARefusalKeepsTheDaemonsMessage) {
   server.join();
   ASSERT_FALSE(answer.has_value());
   EXPECT_EQ(answer.error().code, ExitCode::kPermissionDenied);
+}
+
+TEST(AskDaemon, AnAnswerSentWithoutReadingTheRequestIsStillRead) {
+  // wardend refuses a non-root peer before reading anything, then closes: a request larger
+  // than the socket buffer then fails to send (EPIPE) while the answer waits to be read.
+  db::testing::TempDir dir;
+  Listener listener(dir.file("control.sock"));
+  ASSERT_TRUE(listener.ok());
+  std::thread server = listener.serveWithoutReading(
+      R"({"version":1,"ok":false,"error":"permission denied: the control socket is for root only"})"
+      "\n");
+  auto answer = askDaemon(dir.file("control.sock"), "status",
+                          {{"padding", std::string(8 * 1024 * 1024, 'x')}});
+  server.join();
+  ASSERT_FALSE(answer.has_value());
+  EXPECT_EQ(answer.error().code, ExitCode::kPermissionDenied) << answer.error().message;
 }
 
 TEST(AskDaemon, SilenceIsAnErrorAfterTheTimeout) {

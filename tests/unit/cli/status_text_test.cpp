@@ -53,7 +53,7 @@ TEST_F(StatusText, ShowsStateMethodsPolicyAndCounters) {
   for (const char* expected : {
            "wardend      running, pid 4242, up 3h 00m (since 2026-05-01 09:00:00)\n",
            "mode         learn, fail closed\n",
-           "attribution  none: process attribution is not active yet",
+           "attribution  none (not active yet: flows are decided without a process",
            "queues       0, 1 through nft_compat\n",
            "policy       revision 7, loaded 2026-05-01 11:56:48 (3m 12s ago), 1 profile\n",
            "             from /etc/warden/warden.toml\n",
