@@ -97,6 +97,26 @@ def test_second_start_while_running_does_not_duplicate(lab, wardend):
     assert warden_tables(lab.c) == []
 
 
+def test_overlapping_daemons_still_leave_a_firewall(lab, wardend):
+    """A second wardend on other queues (another config) while the first runs: one table either
+    way, and when the first one stops, the policy must still be enforced by the one that keeps
+    running (or the second must have refused to start). Stopping the first must not remove a
+    table it no longer owns."""
+    d1 = wardend(rules=DENY_7001)
+    d2 = wardend(tag="second", wait_ready=False, engine={"queues": [2, 3]}, rules=DENY_7001)
+    wait_until(lambda: not d2.alive() or "wardend: info: ready" in d2.stderr(), timeout=10)
+    assert warden_tables(lab.c) == TABLE
+    assert_policy_enforced(lab)
+    assert d1.terminate() == 0, d1.stderr()
+    if d2.alive():
+        assert warden_tables(lab.c) == TABLE, (
+            "the first wardend removed the table of the second, which still runs and now "
+            "enforces nothing")
+        assert_policy_enforced(lab)
+        assert d2.terminate() == 0, d2.stderr()
+    assert warden_tables(lab.c) == []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_exits_zero_and_removes_table(lab, wardend, sig):
     d = wardend(rules=DENY_7001)
