@@ -94,7 +94,8 @@ bool Daemon::startUp() {
 
   // Queues first: a second wardend fails here, before it could touch the first one's table.
   for (std::uint16_t number : config_.queues) {
-    auto queue = NfQueue::open({number, config_.queueMaxLen, config_.fail == rules::FailMode::kOpen});
+    auto queue =
+        NfQueue::open({number, config_.queueMaxLen, config_.fail == rules::FailMode::kOpen});
     if (!queue) {
       if (queue.error().code == EBUSY) {
         logError("NFQUEUE ", number,
@@ -104,8 +105,8 @@ bool Daemon::startUp() {
       }
       return false;
     }
-    workers_.push_back(std::make_unique<QueueWorker>(std::move(*queue), policy_,
-                                                     MarkBits{config_.markMask}));
+    workers_.push_back(
+        std::make_unique<QueueWorker>(std::move(*queue), policy_, MarkBits{config_.markMask}));
   }
   for (auto& worker : workers_) worker->start();
 
@@ -152,8 +153,8 @@ void Daemon::reload() {
   for (const auto& w : warnings) logWarning(w.format());
   if (!loaded) {
     for (const auto& d : loaded.error()) logError(d.format());
-    logError("reload refused: ", config_.file.string(), " has errors; policy revision ",
-             revision_, " stays in force");
+    logError("reload refused: ", config_.file.string(), " has errors; policy revision ", revision_,
+             " stays in force");
     return;
   }
   rules::Config next = std::move(*loaded);
@@ -180,8 +181,8 @@ void Daemon::reload() {
 std::string Daemon::statusJson() const {
   using nlohmann::json;
   json queues = json::array();
-  json totals = {{"packets", 0}, {"allow", 0},     {"deny", 0},          {"reject", 0},
-                 {"learn", 0},   {"kernel", 0},    {"malformed", 0},     {"enobufs", 0},
+  json totals = {{"packets", 0},     {"allow", 0},         {"deny", 0},      {"reject", 0},
+                 {"learn", 0},       {"kernel", 0},        {"malformed", 0}, {"enobufs", 0},
                  {"queue_drops", 0}, {"verdict_errors", 0}};
   auto add = [&totals](const char* key, std::uint64_t value) {
     totals[key] = totals[key].get<std::uint64_t>() + value;

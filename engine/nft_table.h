@@ -9,8 +9,8 @@ namespace warden::engine {
 
 // How new flows are handed to userspace.
 enum class QueueMethod : std::uint8_t {
-  kNative,     // the nft `queue` expression (nft_queue)
-  kXtCompat,   // the xtables NFQUEUE target through nft_compat, as iptables-nft does
+  kNative,    // the nft `queue` expression (nft_queue)
+  kXtCompat,  // the xtables NFQUEUE target through nft_compat, as iptables-nft does
 };
 
 const char* toString(QueueMethod method);

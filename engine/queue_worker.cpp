@@ -59,7 +59,9 @@ QueueWorker::~QueueWorker() {
   if (stopFd_ >= 0) close(stopFd_);
 }
 
-void QueueWorker::start() { thread_ = std::thread([this] { run(); }); }
+void QueueWorker::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void QueueWorker::drainAndStop() {
   const std::uint64_t one = 1;
