@@ -126,10 +126,13 @@ bool Daemon::startUp() {
 }
 
 void Daemon::shutDown() {
-  // Table first, so nothing new is queued; then every queued packet gets its verdict.
+  // First stop queueing but keep the table's hooks (unregistering a hook makes the kernel
+  // drop every packet waiting in a queue); then every queued packet gets its verdict; only
+  // then the table goes.
   if (tableInstalled_) {
-    if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
-    tableInstalled_ = false;
+    TablePlan plan = tablePlan(config_);
+    plan.queueing = false;
+    if (auto stopped = NftTable::install(plan); !stopped) logError(stopped.error().message());
   }
   for (auto& worker : workers_) worker->drainAndStop();
   std::uint64_t packets = 0, allowed = 0, denied = 0, rejected = 0;
@@ -142,6 +145,10 @@ void Daemon::shutDown() {
     rejected += c.rejected.load();
   }
   workers_.clear();
+  if (tableInstalled_) {
+    if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
+    tableInstalled_ = false;
+  }
   control_.reset();
   logInfo("stopped: ", packets, " packets decided (", allowed, " allowed, ", denied, " denied, ",
           rejected, " rejected); table inet warden removed");

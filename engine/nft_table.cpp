@@ -86,8 +86,9 @@ class Transaction {
     return commit();
   }
 
-  std::uint32_t addRule(nftnl_rule* rule) {
-    nlmsghdr* nlh = header(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+  std::uint32_t addRule(nftnl_rule* rule, std::uint16_t type = NFT_MSG_NEWRULE,
+                        std::uint16_t flags = NLM_F_CREATE | NLM_F_APPEND) {
+    nlmsghdr* nlh = header(type, flags);
     nftnl_rule_nlmsg_build_payload(nlh, rule);
     return commit();
   }
@@ -254,11 +255,13 @@ ChainPtr newChain(const char* name, std::uint32_t hook, int priority) {
   return chain;
 }
 
-// The four rules of one hook's chain (see TablePlan).
+// One hook's chain with its rules (see TablePlan); an existing chain's rules are replaced.
 void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
   const MarkBits& marks = plan.marks;
   ChainPtr chain = newChain(name, hook, plan.priority);
   tx.addChain(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+  RulePtr flush = newRule(name);
+  tx.addRule(flush.get(), NFT_MSG_DELRULE, 0);  // a DELRULE naming only the chain flushes it
 
   {  // 1. accepted by a worker: remember it on the flow, give the packet its mark back
     RulePtr rule = newRule(name);
@@ -300,13 +303,25 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     verdict(rule.get(), NF_ACCEPT);
     tx.addRule(rule.get());
   }
-  {  // 4. the first packet of a new flow goes to userspace
+  if (plan.queueing) {  // 4. the first packet of a new flow goes to userspace
     RulePtr rule = newRule(name);
     loadCt(rule.get(), NFT_CT_STATE);
     bitwise32(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW), 0);
     compare(rule.get(), NFT_CMP_NEQ, 0u);
     queue(rule.get(), plan);
     tx.addRule(rule.get());
+  }
+}
+
+void addTableBody(Transaction& tx, const TablePlan& plan) {
+  addHookChain(tx, "output", NF_INET_LOCAL_OUT, plan);
+  if (plan.inbound) {
+    addHookChain(tx, "input", NF_INET_LOCAL_IN, plan);
+  } else {  // make sure no input chain is left from an earlier configuration
+    ChainPtr input = newChain("input", NF_INET_LOCAL_IN, plan.priority);
+    tx.addChain(input.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+    ChainPtr gone = newChain("input", ~0u, 0);
+    tx.addChain(gone.get(), NFT_MSG_DELCHAIN, 0);
   }
 }
 
@@ -357,12 +372,20 @@ Result<QueueMethod> NftTable::probeQueueMethod() {
 }
 
 Result<void> NftTable::install(const TablePlan& plan) {
+  {  // In place: the table and its base chains stay, their rules are replaced.
+    Transaction tx;
+    tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);
+    addTableBody(tx, plan);
+    auto answers = tx.run();
+    if (!answers) return std::unexpected(answers.error());
+    if (allOk(*answers)) return {};
+  }
+  // A table this version cannot update (another priority, a stray chain): start afresh.
   Transaction tx;
   tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);  // so that the delete below always applies
   tx.addTable(NFT_MSG_DELTABLE, 0);
   tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
-  addHookChain(tx, "output", NF_INET_LOCAL_OUT, plan);
-  if (plan.inbound) addHookChain(tx, "input", NF_INET_LOCAL_IN, plan);
+  addTableBody(tx, plan);
   auto answers = tx.run();
   if (!answers) return std::unexpected(answers.error());
   if (!allOk(*answers)) {

@@ -30,6 +30,7 @@ struct TablePlan {
   bool inbound = true;
   MarkBits marks;
   int priority = 0;  // filter priority of both chains
+  bool queueing = true;  // false: rules 1-3 only, for draining the queues at shutdown
 };
 
 // Everything talks to nf_tables over netlink in single transactions; only the table
@@ -42,10 +43,13 @@ class NftTable {
   // sent with a final message that always fails, so the kernel aborts it and nothing changes.
   [[nodiscard]] static Result<QueueMethod> probeQueueMethod();
 
-  // Creates or atomically replaces the table (add, delete, add: one transaction).
+  // Creates the table or replaces its rules, in one transaction. An existing table keeps its
+  // base chains, so their hooks stay registered: unregistering a hook makes the kernel drop
+  // every packet still waiting in any queue. Only if the existing table cannot be updated in
+  // place (an incompatible chain) is it deleted and created anew, still in one transaction.
   [[nodiscard]] static Result<void> install(const TablePlan& plan);
 
-  // Deletes the table; true if there was one.
+  // Deletes the table; true if there was one. Drain the queues first (see install).
   [[nodiscard]] static Result<bool> remove();
 
   // Whether the table exists in this network namespace.
