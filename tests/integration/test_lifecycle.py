@@ -156,12 +156,14 @@ def test_sigterm_under_load_loses_no_flow(lab, wardend, fail):
     assert warden_tables(lab.c) == []
 
 
-@pytest.mark.parametrize("fail", ["open", "closed"])
-def test_sigterm_with_packets_pending(lab, wardend, fail):
+@pytest.mark.parametrize("fail,inbound", [("open", False), ("closed", False), ("closed", True)],
+                         ids=["open", "closed", "closed-inbound"])
+def test_sigterm_with_packets_pending(lab, wardend, fail, inbound):
     """Packets wait in the queue (the daemon is stopped with SIGSTOP) when SIGTERM arrives:
-    each must still get its verdict. The kernel drops every queued packet when the table's
-    hooks are unregistered, so the queue has to be drained before the table goes."""
-    d = wardend(engine={"fail": fail})
+    each must still get its verdict. The kernel drops every queued packet whenever any netfilter
+    hook of the namespace is unregistered (a base chain deleted, or the last conntrack user
+    gone), so nothing like that may happen before the queues are drained."""
+    d = wardend(engine={"fail": fail, "inbound": inbound})
     d.proc.signal(signal.SIGSTOP)
     try:
         probes = [lab.c.spawn([lab._client("udp_probe"), host, "7000", "--timeout-ms", "4000"],
