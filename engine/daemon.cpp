@@ -135,14 +135,20 @@ void Daemon::shutDown() {
     if (auto stopped = NftTable::install(plan); !stopped) logError(stopped.error().message());
   }
   for (auto& worker : workers_) worker->drainAndStop();
-  std::uint64_t packets = 0, allowed = 0, denied = 0, rejected = 0;
+  std::uint64_t packets = 0, allowed = 0, denied = 0, rejected = 0, errors = 0, enobufs = 0;
   for (auto& worker : workers_) {
     worker->join();
+    if (auto kernel = kernelQueueStats(worker->queueNumber()); kernel && kernel->waiting > 0) {
+      logError("NFQUEUE ", worker->queueNumber(), " still holds ", kernel->waiting,
+               " packets after draining; closing it drops them");
+    }
     const QueueCounters& c = worker->counters();
     packets += c.packets.load();
     allowed += c.allowed.load();
     denied += c.denied.load();
     rejected += c.rejected.load();
+    errors += c.verdictErrors.load();
+    enobufs += c.enobufs.load();
   }
   workers_.clear();
   if (tableInstalled_) {
@@ -151,7 +157,8 @@ void Daemon::shutDown() {
   }
   control_.reset();
   logInfo("stopped: ", packets, " packets decided (", allowed, " allowed, ", denied, " denied, ",
-          rejected, " rejected); table inet warden removed");
+          rejected, " rejected, ", errors, " verdict errors, ", enobufs,
+          " ENOBUFS); table inet warden removed");
 }
 
 void Daemon::reload() {
@@ -174,11 +181,11 @@ void Daemon::reload() {
     next.fail = config_.fail;
     next.controlSocket = config_.controlSocket;
   }
-  if (next.inbound != config_.inbound || next.markMask != config_.markMask) {
-    if (auto installed = NftTable::install(tablePlan(next)); !installed) {
-      logError("reload refused: ", installed.error().message());
-      return;
-    }
+  // Re-asserted on every reload: applies inbound and mark changes, and repairs a table that
+  // someone edited by hand. In place, so no queued packet is lost.
+  if (auto installed = NftTable::install(tablePlan(next)); !installed) {
+    logError("reload refused: ", installed.error().message());
+    return;
   }
   config_ = next;
   publish(std::move(next));

@@ -29,7 +29,7 @@ struct TablePlan {
   bool bypass = true;  // fail open: pass new flows when no process listens on the queue
   bool inbound = true;
   MarkBits marks;
-  int priority = 0;  // filter priority of both chains
+  int priority = 0;      // filter priority of both chains
   bool queueing = true;  // false: rules 1-3 only, for draining the queues at shutdown
 };
 
@@ -52,8 +52,8 @@ class NftTable {
   // Deletes the table; true if there was one. Drain the queues first (see install).
   [[nodiscard]] static Result<bool> remove();
 
-  // Whether the table exists in this network namespace.
-  [[nodiscard]] static Result<bool> exists();
+  // Whether the table (or, when named, one of its chains) exists in this network namespace.
+  [[nodiscard]] static Result<bool> exists(const char* chain = nullptr);
 };
 
 }  // namespace warden::engine
