@@ -19,10 +19,10 @@ static void usage(void) {
   exit(EXIT_USAGE);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  const char *host = NULL;
-  const char *port = NULL;
+  const char* host = NULL;
+  const char* port = NULL;
   long timeout_ms = 2000;
   long count = 1;
   long size = 32;
@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
   double start = now_ms();
   enum outcome result = OUT_OK;
   int icmp_type = -1, icmp_code = -1, err = 0;
-  if (connected && connect(fd, (struct sockaddr *)&ss, len) < 0) {
+  if (connected && connect(fd, (struct sockaddr*)&ss, len) < 0) {
     err = errno;
     result = outcome_from_errno(err);
   }
@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
     int hdr = snprintf(out, (size_t)size, "udp_probe %d %ld ", (int)getpid(), seq);
     (void)hdr;
     ssize_t sent = connected ? send(fd, out, (size_t)size, 0)
-                             : sendto(fd, out, (size_t)size, 0, (struct sockaddr *)&ss, len);
+                             : sendto(fd, out, (size_t)size, 0, (struct sockaddr*)&ss, len);
     if (sent < 0) {
       err = errno;
       int q = read_error_queue(fd, &icmp_type, &icmp_code);
