@@ -6,9 +6,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
-#include "engine/decision.h"
 #include "engine/logging.h"
 #include "engine/packet.h"
 
@@ -17,6 +18,26 @@ namespace {
 
 constexpr std::size_t kBatchReserve = 64;
 constexpr int kDrainQuietMs = 50;
+
+// Until process attribution is wired, a socket's owner is a process the engine knows nothing
+// about: no [[match]] key holds for it, so it gets no profile and the engine default.
+const rules::ProcessInfo kUndescribedProcess{};
+
+std::int64_t realtimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The engine `unknown` verdict for a packet that could not be parsed into a flow.
+rules::Decision unknownVerdict(const rules::Config& config) {
+  rules::Decision decision;
+  decision.action = config.unknownAction;
+  decision.by = rules::DecidedBy::kUnknown;
+  decision.learn = config.mode == rules::Mode::kLearn;
+  decision.enforced = decision.learn ? rules::Action::kAllow : decision.action;
+  return decision;
+}
 
 std::uint64_t monotonicNs() {
   timespec ts{};
@@ -46,8 +67,9 @@ rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
 
 }  // namespace
 
-QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks)
-    : queue_(std::move(queue)), policy_(policy), marks_(marks) {
+QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
+                         db::LogProducer log)
+    : queue_(std::move(queue)), policy_(policy), marks_(marks), log_(std::move(log)) {
   stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
 }
@@ -113,28 +135,31 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   const std::uint64_t started = monotonicNs();
   QueueCounters::bump(counters_.packets);
   const PolicySnapshot& snapshot = policy_.get();
-  const rules::Config& config = snapshot.config;
+  const rules::CompiledPolicy& policy = *snapshot.policy;
 
-  Decision decision;
+  rules::Decision decision;
+  rules::Flow flow;
   const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
   if (!parsed.ok) {
     QueueCounters::bump(counters_.malformed);
-    decision = decideMalformed(config);
+    decision = unknownVerdict(policy.config());
   } else {
-    const Owner owner =
-        packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid ? Owner::kKernel : Owner::kProcess;
-    if (owner == Owner::kKernel) QueueCounters::bump(counters_.kernel);
-    decision = decide(config, flowOf(parsed.info, packet.hook), owner);
+    flow = flowOf(parsed.info, packet.hook);
+    // The kernel names a uid only for packets of a process's socket (NFQA_UID); an outbound
+    // packet without one was made by the kernel itself.
+    if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
+      QueueCounters::bump(counters_.kernel);
+      decision = policy.decideKernel(flow);
+    } else {
+      decision = policy.decide(&kUndescribedProcess, flow);
+    }
   }
-
-  rules::Action action = decision.action;
-  if (config.mode == rules::Mode::kLearn && action != rules::Action::kAllow) {
+  if (decision.learn && decision.action != rules::Action::kAllow) {
     QueueCounters::bump(counters_.learned);
-    action = rules::Action::kAllow;
   }
 
   Result<void> sent;
-  switch (action) {
+  switch (decision.enforced) {
     case rules::Action::kAllow: {
       QueueCounters::bump(counters_.allowed);
       const std::uint32_t mark = marks_.withValue(packet.mark, marks_.accept());
@@ -158,6 +183,33 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
   }
+  const bool wanted =
+      decision.log && (decision.action != rules::Action::kAllow || policy.config().logAllowed);
+  if (wanted) logDecision(snapshot, decision, flow, elapsed);
+}
+
+void QueueWorker::logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
+                              const rules::Flow& flow, std::uint64_t latencyNs) {
+  static_assert(static_cast<int>(db::DecidedBy::kKernel) ==
+                static_cast<int>(rules::DecidedBy::kKernel));
+  db::LogRow row;
+  row.timeNs = realtimeNs();
+  row.revision = static_cast<std::int64_t>(snapshot.revision());
+  row.localAddr = flow.local;
+  row.remoteAddr = flow.remote;
+  row.localPort = flow.localPort;
+  row.remotePort = flow.remotePort;
+  row.ipProto = flow.ipProto;
+  row.direction = flow.direction;
+  row.action = decision.action;
+  row.mode = decision.learn ? rules::Mode::kLearn : rules::Mode::kEnforce;
+  row.decidedBy = static_cast<db::DecidedBy>(decision.by);
+  row.ruleIndex = decision.ruleIndex;
+  row.latencyNs = static_cast<std::uint32_t>(std::min<std::uint64_t>(latencyNs, UINT32_MAX));
+  row.profile.assign(decision.profile);
+  row.host.assign(flow.host);
+  // A full ring counts the row as dropped: the packet path never waits for the database.
+  log_.tryEnqueue(std::move(row));
 }
 
 }  // namespace warden::engine

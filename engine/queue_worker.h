@@ -3,6 +3,7 @@
 #include <thread>
 #include <vector>
 
+#include "db/log_producer.h"
 #include "engine/counters.h"
 #include "engine/marks.h"
 #include "engine/nfqueue.h"
@@ -14,7 +15,8 @@ namespace warden::engine {
 // a verdict. Nothing on its path locks, allocates in steady state, or reads /proc.
 class QueueWorker {
  public:
-  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks);
+  // `log` receives one row per decided flow (a detached producer: no verdict log).
+  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks, db::LogProducer log);
   ~QueueWorker();
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
@@ -32,10 +34,13 @@ class QueueWorker {
   void run();
   void serveWaiting();
   void handle(const QueuedPacket& packet);
+  void logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
+                   const rules::Flow& flow, std::uint64_t latencyNs);
 
   NfQueue queue_;
   PolicyStore::Reader policy_;
   MarkBits marks_;
+  db::LogProducer log_;
   QueueCounters counters_;
   int stopFd_ = -1;  // eventfd
   std::vector<QueuedPacket> batch_;
