@@ -99,23 +99,28 @@ def test_second_start_while_running_does_not_duplicate(lab, wardend):
 
 
 def test_overlapping_daemons_still_leave_a_firewall(lab, wardend):
-    """A second wardend on other queues (another config) while the first runs: one table either
-    way, and when the first one stops, the policy must still be enforced by the one that keeps
-    running (or the second must have refused to start). Stopping the first must not remove a
-    table it no longer owns."""
+    """A second wardend on other queues (another config) while the first runs: the table
+    records its owner, so the second refuses to start, naming the first, and touches nothing;
+    the first keeps enforcing and removes its table when it stops."""
     d1 = wardend(rules=DENY_7001)
     d2 = wardend(tag="second", wait_ready=False, engine={"queues": [2, 3]}, rules=DENY_7001)
-    wait_until(lambda: not d2.alive() or "wardend: info: ready" in d2.stderr(), timeout=10)
+    wait_until(lambda: not d2.alive(), timeout=10)
+    assert d2.proc.popen.returncode == 1, d2.stderr()
+    assert f"belongs to a running wardend (pid {d1.proc.pid})" in d2.stderr(), d2.stderr()
     assert warden_tables(lab.c) == TABLE
     assert_policy_enforced(lab)
+    assert d1.alive()
     assert d1.terminate() == 0, d1.stderr()
-    if d2.alive():
-        assert warden_tables(lab.c) == TABLE, (
-            "the first wardend removed the table of the second, which still runs and now "
-            "enforces nothing")
-        assert_policy_enforced(lab)
-        assert d2.terminate() == 0, d2.stderr()
     assert warden_tables(lab.c) == []
+
+
+def test_cleanup_refuses_while_the_owner_runs(lab, wardend):
+    d = wardend(rules=DENY_7001)
+    res = d.cleanup()
+    assert res.returncode == 1, res.stderr
+    assert "which is running" in res.stderr, res.stderr
+    assert warden_tables(lab.c) == TABLE
+    assert_policy_enforced(lab)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
