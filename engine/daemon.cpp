@@ -80,8 +80,18 @@ Daemon::~Daemon() {
   if (signalFd_ >= 0) close(signalFd_);
 }
 
+bool Daemon::ownsTable() const {
+  auto owner = NftTable::owner();
+  if (owner && *owner && **owner == owner_) return true;
+  logWarning("table inet warden ",
+             owner && *owner ? "now belongs to " + (**owner).substr(0, 64) : std::string("is gone"),
+             "; leaving it alone");
+  return false;
+}
+
 TablePlan Daemon::tablePlan(const rules::Config& config) const {
   TablePlan plan;
+  plan.owner = owner_;
   plan.method = method_;
   plan.firstQueue = config.queues.front();
   plan.queueCount = static_cast<std::uint16_t>(config.queues.size());
@@ -169,7 +179,26 @@ bool Daemon::startUp() {
   logInfo("queue method: ", toString(method_),
           method_ == QueueMethod::kXtCompat ? " (this kernel has no nft_queue)" : "");
 
-  // Queues first: a second wardend fails here, before it could touch the first one's table.
+  // One wardend per network namespace: a table whose owner still runs is not ours to take.
+  const TableOwner me = TableOwner::self();
+  owner_ = me.toString();
+  bool takeOver = false;
+  if (auto existing = NftTable::owner(); !existing) {
+    logError(existing.error().message());
+    return false;
+  } else if (*existing) {
+    const auto other = TableOwner::parse(**existing);
+    if (other && other->alive() && !(*other == me)) {
+      logError("table inet warden belongs to a running wardend (pid ", other->pid,
+               "): stop it first, or run this one in another network namespace");
+      return false;
+    }
+    takeOver = true;
+    logInfo("taking over table inet warden left by ",
+            other ? "wardend pid " + std::to_string(other->pid) : std::string("another program"));
+  }
+
+  // Queues next: a wardend on the same queues fails here, before touching the table.
   for (std::uint16_t number : config_.queues) {
     auto queue =
         NfQueue::open({number, config_.queueMaxLen, config_.fail == rules::FailMode::kOpen});
@@ -188,7 +217,9 @@ bool Daemon::startUp() {
   }
   for (auto& worker : workers_) worker->start();
 
-  if (auto installed = NftTable::install(tablePlan(config_)); !installed) {
+  TablePlan plan = tablePlan(config_);
+  plan.recreate = takeOver;  // the table's owner is recorded when it is created
+  if (auto installed = NftTable::install(plan); !installed) {
     logError(installed.error().message());
     return false;
   }
@@ -214,6 +245,9 @@ void Daemon::shutDown() {
   // First stop queueing but keep the table's hooks (unregistering a hook makes the kernel
   // drop every packet waiting in a queue); then every queued packet gets its verdict; only
   // then the table goes.
+  if (tableInstalled_ && !ownsTable()) {
+    tableInstalled_ = false;  // someone replaced it: not ours to change or delete
+  }
   if (tableInstalled_) {
     TablePlan plan = tablePlan(config_);
     plan.queueing = false;

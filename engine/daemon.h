@@ -38,6 +38,7 @@ class Daemon {
   std::string handleRequest(std::string_view request);
   std::string statusJson() const;
   TablePlan tablePlan(const rules::Config& config) const;
+  bool ownsTable() const;  // whether the table still records us as its owner
 
   std::filesystem::path configFile_;
   rules::PolicyLoader loader_;
@@ -52,6 +53,7 @@ class Daemon {
   std::optional<ControlServer> control_;
   std::optional<PolicyWatcher> watcher_;
   bool tableInstalled_ = false;
+  std::string owner_;  // TableOwner::self() as recorded in the table
   int signalFd_ = -1;
   std::int64_t startedAtNs_ = 0;
 };
