@@ -16,7 +16,7 @@ constexpr std::int64_t kNow = 1'777'636'800 * kSecond;  // 2026-05-01T12:00:00Z
 nlohmann::json sampleStatus() {
   return nlohmann::json::parse(R"({
     "running": true, "pid": 4242, "started_at_ns": )" +
-                               std::to_string(kNow - 3 * 3600 * kSecond) + R"(,
+                               std::to_string(kNow - kSecond * 3 * 3600) + R"(,
     "mode": "learn", "fail": "closed", "method": "none", "queue_method": "nft_compat",
     "queues": [
       {"queue": 0, "packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
