@@ -1,0 +1,339 @@
+// Privileged tier: the real programs, attached to a cgroup of the test's own, with real client
+// processes in throwaway network namespaces. Skips (with the reason) where that is impossible.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+// after netinet/in.h
+#include <linux/netfilter.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "engine/attributor.h"
+#include "engine/bpf_attribution.h"
+#include "engine/process_tracker.h"
+#include "tests/bpf/bpf_lab.h"
+
+namespace warden::engine {
+namespace {
+
+using testing::BpfLab;
+using testing::LabClient;
+
+constexpr uid_t kNobody = 65534;
+
+std::uint64_t inodeOf(const std::string& path) {
+  struct stat st{};
+  EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+  return st.st_ino;
+}
+
+rules::IpAddress address(const char* text) { return *rules::IpAddress::parse(text); }
+
+warden_flow_key flowKey(const LabClient& client, std::uint8_t protocol, const char* remote,
+                        std::uint16_t remotePort) {
+  PacketInfo packet;
+  packet.ipProto = protocol;
+  packet.destination = address(remote);
+  packet.sourcePort = client.localPort;
+  packet.destinationPort = remotePort;
+  return outboundFlowKey(packet, client.netnsCookie);
+}
+
+PacketInfo outboundPacket(const LabClient& client, std::uint8_t protocol, const char* local,
+                          const char* remote, std::uint16_t remotePort) {
+  PacketInfo packet;
+  packet.ipVersion = address(remote).isV4() ? 4 : 6;
+  packet.ipProto = protocol;
+  packet.source = address(local);
+  packet.destination = address(remote);
+  packet.sourcePort = client.localPort;
+  packet.destinationPort = remotePort;
+  return packet;
+}
+
+class BpfAttributionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto reason = BpfLab::unavailableReason()) GTEST_SKIP() << *reason;
+    lab_ = std::make_unique<BpfLab>();
+  }
+  void TearDown() override {
+    attributor_.reset();
+    bpf_.reset();
+    lab_.reset();
+  }
+
+  // The programs alone, attached to the lab cgroup.
+  void loadPrograms(std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES) {
+    BpfOptions options;
+    options.cgroup = lab_->cgroup();
+    options.flowEntries = flowEntries;
+    options.processEvents = false;
+    auto loaded = BpfAttribution::load(options);
+    ASSERT_TRUE(loaded) << loaded.error().message();
+    bpf_ = std::move(*loaded);
+  }
+
+  // The whole Attributor, living in namespace A as wardend would in its own.
+  void startAttributor(bool ebpf) {
+    lab_->enterNamespace(lab_->nsA());
+    AttributorOptions options;
+    options.ebpf = ebpf;
+    options.cgroup = lab_->cgroup();
+    options.fallbackWait = std::chrono::milliseconds(500);
+    attributor_ = Attributor::create(options);
+    ASSERT_EQ(attributor_->method(), ebpf ? AttributionMethod::kEbpf : AttributionMethod::kSockDiag);
+  }
+
+  // What every owner record must say about `client`.
+  void expectOwner(const warden_owner& owner, const LabClient& client, uid_t uid) {
+    EXPECT_EQ(owner.tgid, static_cast<std::uint32_t>(client.pid));
+    EXPECT_EQ(owner.pid, static_cast<std::uint32_t>(client.pid));
+    EXPECT_EQ(owner.uid, uid);
+    EXPECT_STREQ(owner.comm, "attr_client");
+    EXPECT_GE(owner.start_time_ns, client.forkedAtNs);
+    EXPECT_LE(owner.start_time_ns, client.startedByNs);
+    EXPECT_EQ(owner.exe_ino, inodeOf(BpfLab::clientPath()));
+    EXPECT_EQ(owner.cgroup_id, inodeOf(lab_->cgroup()));  // cgroup id = its kernfs inode
+    EXPECT_EQ(owner.ppid, static_cast<std::uint32_t>(getpid()));
+  }
+
+  std::unique_ptr<BpfLab> lab_;
+  std::unique_ptr<BpfAttribution> bpf_;
+  std::unique_ptr<Attributor> attributor_;
+};
+
+TEST_F(BpfAttributionTest, TcpConnectV4AndV6) {
+  loadPrograms();
+  for (const char* remote : {"127.0.0.1", "::1"}) {
+    SCOPED_TRACE(remote);
+    LabClient client = lab_->run(lab_->nsA(), {"tcp", remote, "9"}, kNobody);
+    warden_owner owner{};
+    ASSERT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_TCP, remote, 9), owner));
+    expectOwner(owner, client, kNobody);
+    EXPECT_EQ(client.wait(), 0);
+  }
+  EXPECT_EQ(bpf_->counters()[WARDEN_CTR_FLOW_INSERTS], 2u);
+}
+
+TEST_F(BpfAttributionTest, UdpSendtoFromAProcessThatExitsRightAway) {
+  loadPrograms();
+  for (const char* remote : {"127.0.0.1", "::1"}) {
+    SCOPED_TRACE(remote);
+    LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", remote, "5353"}, kNobody);
+    ASSERT_EQ(client.wait(), 0);  // gone before anyone looks
+    warden_owner owner{};
+    ASSERT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_UDP, remote, 5353), owner));
+    expectOwner(owner, client, kNobody);
+  }
+}
+
+TEST_F(BpfAttributionTest, UdpConnectThenSend) {
+  loadPrograms();
+  for (const char* remote : {"127.0.0.1", "::1"}) {
+    SCOPED_TRACE(remote);
+    LabClient client = lab_->run(lab_->nsA(), {"udp-connect", remote, "5354"});
+    ASSERT_EQ(client.wait(), 0);
+    warden_owner owner{};
+    ASSERT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_UDP, remote, 5354), owner));
+    expectOwner(owner, client, 0);
+  }
+  const BpfCounters c = bpf_->counters();
+  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_PENDING], 2u);
+  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_DONE], 2u);
+}
+
+TEST_F(BpfAttributionTest, ManyDatagramsToOnePeerWriteTheMapOnce) {
+  loadPrograms();
+  LabClient client =
+      lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "5355", "--count", "100"});
+  ASSERT_EQ(client.wait(), 0);
+  const BpfCounters c = bpf_->counters();
+  EXPECT_EQ(c[WARDEN_CTR_FLOW_INSERTS], 1u);
+  EXPECT_EQ(c[WARDEN_CTR_FLOW_UNCHANGED], 99u);
+}
+
+TEST_F(BpfAttributionTest, ListenersTcpAndUdp) {
+  loadPrograms();
+  LabClient tcp = lab_->run(lab_->nsA(), {"listen", "::", "8080", "--hold"}, kNobody);
+  LabClient udp = lab_->run(lab_->nsA(), {"listen", "udp", "8053", "--hold"}, kNobody);
+  warden_listener_key key{};
+  key.netns_cookie = tcp.netnsCookie;
+  key.local_port = 8080;
+  key.protocol = IPPROTO_TCP;
+  warden_owner owner{};
+  ASSERT_TRUE(bpf_->lookupListener(key, owner));
+  expectOwner(owner, tcp, kNobody);
+  key.local_port = 8053;
+  key.protocol = IPPROTO_UDP;
+  ASSERT_TRUE(bpf_->lookupListener(key, owner));
+  expectOwner(owner, udp, kNobody);
+  key.local_port = 8054;
+  EXPECT_FALSE(bpf_->lookupListener(key, owner));
+}
+
+TEST_F(BpfAttributionTest, TwoNamespacesWithTheSameTuple) {
+  loadPrograms();
+  // The same local port, remote address and port in both namespaces: only the namespace
+  // cookie tells the flows apart.
+  LabClient a = lab_->run(lab_->nsA(), {"tcp", "127.0.0.1", "9", "--bind-port", "40001"});
+  LabClient b = lab_->run(lab_->nsB(), {"tcp", "127.0.0.1", "9", "--bind-port", "40001"});
+  ASSERT_EQ(a.localPort, 40001);
+  ASSERT_EQ(b.localPort, 40001);
+  ASSERT_NE(a.netnsCookie, b.netnsCookie);
+  warden_owner owner{};
+  ASSERT_TRUE(bpf_->lookupFlow(flowKey(a, IPPROTO_TCP, "127.0.0.1", 9), owner));
+  EXPECT_EQ(owner.tgid, static_cast<std::uint32_t>(a.pid));
+  ASSERT_TRUE(bpf_->lookupFlow(flowKey(b, IPPROTO_TCP, "127.0.0.1", 9), owner));
+  EXPECT_EQ(owner.tgid, static_cast<std::uint32_t>(b.pid));
+}
+
+TEST_F(BpfAttributionTest, ProcessesOutsideTheCgroupAreNotRecorded) {
+  loadPrograms();
+  // This test process is not in the lab cgroup.
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(5356);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 1);
+  close(fd);
+  EXPECT_EQ(bpf_->counters()[WARDEN_CTR_FLOW_INSERTS], 0u);
+}
+
+TEST_F(BpfAttributionTest, LruEvictionsAreCounted) {
+  loadPrograms(/*flowEntries=*/64);
+  LabClient client =
+      lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "20000", "--ports", "300"});
+  ASSERT_EQ(client.wait(), 0);
+  const std::uint64_t inserts = bpf_->counters()[WARDEN_CTR_FLOW_INSERTS];
+  const std::size_t entries = bpf_->flowEntryCount().value();
+  EXPECT_EQ(inserts, 300u);
+  EXPECT_LE(entries, 64u);
+  EXPECT_GT(inserts - entries, 0u);
+  // The most recent flow survives.
+  warden_owner owner{};
+  EXPECT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_UDP, "127.0.0.1", 20299), owner));
+}
+
+TEST_F(BpfAttributionTest, ManyShortLivedClientsAreEachAttributed) {
+  loadPrograms();
+  constexpr int kClients = 200;
+  std::set<std::uint16_t> ports;
+  for (int i = 0; i < kClients; ++i) {
+    const bool v6 = i % 2;
+    const char* remote = v6 ? "::1" : "127.0.0.1";
+    const char* mode = (i / 2) % 2 ? "udp-connect" : "udp-sendto";
+    LabClient client = lab_->run(lab_->nsA(), {mode, remote, "6000"});
+    ASSERT_EQ(client.wait(), 0);
+    warden_owner owner{};
+    ASSERT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_UDP, remote, 6000), owner))
+        << "client " << i << " (" << mode << " " << remote << ")";
+    ASSERT_EQ(owner.tgid, static_cast<std::uint32_t>(client.pid)) << "client " << i;
+  }
+}
+
+// The whole chain as wardend uses it: exec event -> process table, packet -> flow map.
+TEST_F(BpfAttributionTest, AttributorDescribesAShortLivedProcess) {
+  startAttributor(/*ebpf=*/true);
+  LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "5400"}, kNobody);
+  ASSERT_EQ(client.wait(), 0);
+  const PacketInfo packet = outboundPacket(client, IPPROTO_UDP, "127.0.0.1", "127.0.0.1", 5400);
+  const Attribution found = attributor_->attribute(packet, NF_INET_LOCAL_OUT, /*hasUid=*/true);
+  ASSERT_EQ(found.kind, OwnerKind::kProcess);
+  EXPECT_EQ(found.via, Attribution::Via::kFlowMap);
+  EXPECT_EQ(found.owner.tgid, static_cast<std::uint32_t>(client.pid));
+  auto info = attributor_->processes().waitComplete(found.key, std::chrono::seconds(5));
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->path, BpfLab::clientPath());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{BpfLab::clientPath(), "udp-sendto",
+                                                  "127.0.0.1", "5400"}));
+  EXPECT_EQ(info->uid, kNobody);
+  EXPECT_EQ(info->user, "nobody");
+  EXPECT_EQ(info->key.pid, static_cast<std::uint32_t>(client.pid));
+  EXPECT_EQ(attributor_->describe(found), info);
+  EXPECT_FALSE(info->ancestorPaths.empty());  // the test binary that forked it
+
+  // Kernel traffic (no uid, no record) and a socket nobody recorded.
+  PacketInfo stray = packet;
+  stray.sourcePort = 1;
+  EXPECT_EQ(attributor_->attribute(stray, NF_INET_LOCAL_OUT, false).kind, OwnerKind::kKernel);
+  EXPECT_EQ(attributor_->attribute(stray, NF_INET_LOCAL_OUT, true).kind, OwnerKind::kUnknown);
+  const auto status = attributor_->statusJson();
+  EXPECT_EQ(status["method"], "ebpf");
+  EXPECT_GE(status["hits"].get<std::uint64_t>(), 1u);
+  EXPECT_GE(status["misses"].get<std::uint64_t>(), 1u);
+}
+
+TEST_F(BpfAttributionTest, AttributorInboundToAListener) {
+  startAttributor(/*ebpf=*/true);
+  LabClient server = lab_->run(lab_->nsA(), {"listen", "::", "8081", "--hold"});
+  PacketInfo syn;
+  syn.ipVersion = 4;
+  syn.ipProto = IPPROTO_TCP;
+  syn.source = address("127.0.0.1");
+  syn.destination = address("127.0.0.1");
+  syn.sourcePort = 50000;
+  syn.destinationPort = 8081;
+  const Attribution found = attributor_->attribute(syn, NF_INET_LOCAL_IN, false);
+  ASSERT_EQ(found.kind, OwnerKind::kProcess);
+  EXPECT_EQ(found.via, Attribution::Via::kListenerMap);
+  EXPECT_EQ(found.owner.tgid, static_cast<std::uint32_t>(server.pid));
+  // Nobody listens on 8082: the kernel answers that one itself.
+  syn.destinationPort = 8082;
+  EXPECT_EQ(attributor_->attribute(syn, NF_INET_LOCAL_IN, false).kind, OwnerKind::kKernel);
+}
+
+TEST_F(BpfAttributionTest, FallbackFindsLongLivedSockets) {
+  startAttributor(/*ebpf=*/false);
+  LabClient server = lab_->run(lab_->nsA(), {"listen", "127.0.0.1", "8090", "--hold"});
+  LabClient tcp = lab_->run(lab_->nsA(), {"tcp-hold", "127.0.0.1", "8090", "--hold"}, kNobody);
+  LabClient udp =
+      lab_->run(lab_->nsA(), {"udp-connect", "::1", "5500", "--hold"});
+
+  Attribution found = attributor_->attribute(
+      outboundPacket(tcp, IPPROTO_TCP, "127.0.0.1", "127.0.0.1", 8090), NF_INET_LOCAL_OUT, true);
+  ASSERT_EQ(found.kind, OwnerKind::kProcess);
+  EXPECT_EQ(found.via, Attribution::Via::kSockDiag);
+  EXPECT_EQ(found.owner.tgid, static_cast<std::uint32_t>(tcp.pid));
+  EXPECT_EQ(found.owner.uid, kNobody);
+  auto info = attributor_->describe(found);
+  if (!info) info = attributor_->processes().waitComplete(found.key, std::chrono::seconds(5));
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->path, BpfLab::clientPath());
+
+  found = attributor_->attribute(outboundPacket(udp, IPPROTO_UDP, "::1", "::1", 5500),
+                                 NF_INET_LOCAL_OUT, true);
+  ASSERT_EQ(found.kind, OwnerKind::kProcess);
+  EXPECT_EQ(found.owner.tgid, static_cast<std::uint32_t>(udp.pid));
+
+  PacketInfo syn;
+  syn.ipVersion = 4;
+  syn.ipProto = IPPROTO_TCP;
+  syn.source = address("127.0.0.1");
+  syn.destination = address("127.0.0.1");
+  syn.sourcePort = 50001;
+  syn.destinationPort = 8090;
+  found = attributor_->attribute(syn, NF_INET_LOCAL_IN, false);
+  ASSERT_EQ(found.kind, OwnerKind::kProcess);
+  EXPECT_EQ(found.owner.tgid, static_cast<std::uint32_t>(server.pid));
+
+  // No such socket: an outbound packet with a uid is `unknown`, an inbound one `kernel`.
+  PacketInfo none = outboundPacket(tcp, IPPROTO_TCP, "127.0.0.1", "127.0.0.1", 8091);
+  EXPECT_EQ(attributor_->attribute(none, NF_INET_LOCAL_OUT, true).kind, OwnerKind::kUnknown);
+  syn.destinationPort = 8092;
+  EXPECT_EQ(attributor_->attribute(syn, NF_INET_LOCAL_IN, false).kind, OwnerKind::kKernel);
+
+  const auto status = attributor_->statusJson();
+  EXPECT_EQ(status["method"], "sock_diag");
+  EXPECT_EQ(status["fallback_hits"].get<std::uint64_t>(), 3u);
+  EXPECT_EQ(status["misses"].get<std::uint64_t>(), 1u);
+}
+
+}  // namespace
+}  // namespace warden::engine
