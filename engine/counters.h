@@ -8,8 +8,8 @@ namespace warden::engine {
 // Counters of one queue worker. Written only by that worker (so a relaxed load+store is
 // enough, no locked instruction on the packet path); read by the control thread at any time.
 struct alignas(64) QueueCounters {
-  std::atomic<std::uint64_t> packets{0};    // packets that reached userspace
-  std::atomic<std::uint64_t> allowed{0};    // verdicts, after learn mode
+  std::atomic<std::uint64_t> packets{0};  // packets that reached userspace
+  std::atomic<std::uint64_t> allowed{0};  // verdicts, after learn mode
   std::atomic<std::uint64_t> denied{0};
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> learned{0};    // accepted only because of learn mode

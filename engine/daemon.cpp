@@ -94,7 +94,8 @@ bool Daemon::startUp() {
 
   // Queues first: a second wardend fails here, before it could touch the first one's table.
   for (std::uint16_t number : config_.queues) {
-    auto queue = NfQueue::open({number, config_.queueMaxLen, config_.fail == rules::FailMode::kOpen});
+    auto queue =
+        NfQueue::open({number, config_.queueMaxLen, config_.fail == rules::FailMode::kOpen});
     if (!queue) {
       if (queue.error().code == EBUSY) {
         logError("NFQUEUE ", number,
@@ -104,8 +105,8 @@ bool Daemon::startUp() {
       }
       return false;
     }
-    workers_.push_back(std::make_unique<QueueWorker>(std::move(*queue), policy_,
-                                                     MarkBits{config_.markMask}));
+    workers_.push_back(
+        std::make_unique<QueueWorker>(std::move(*queue), policy_, MarkBits{config_.markMask}));
   }
   for (auto& worker : workers_) worker->start();
 
@@ -125,25 +126,39 @@ bool Daemon::startUp() {
 }
 
 void Daemon::shutDown() {
-  // Table first, so nothing new is queued; then every queued packet gets its verdict.
+  // First stop queueing but keep the table's hooks (unregistering a hook makes the kernel
+  // drop every packet waiting in a queue); then every queued packet gets its verdict; only
+  // then the table goes.
   if (tableInstalled_) {
-    if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
-    tableInstalled_ = false;
+    TablePlan plan = tablePlan(config_);
+    plan.queueing = false;
+    if (auto stopped = NftTable::install(plan); !stopped) logError(stopped.error().message());
   }
   for (auto& worker : workers_) worker->drainAndStop();
-  std::uint64_t packets = 0, allowed = 0, denied = 0, rejected = 0;
+  std::uint64_t packets = 0, allowed = 0, denied = 0, rejected = 0, errors = 0, enobufs = 0;
   for (auto& worker : workers_) {
     worker->join();
+    if (auto kernel = kernelQueueStats(worker->queueNumber()); kernel && kernel->waiting > 0) {
+      logError("NFQUEUE ", worker->queueNumber(), " still holds ", kernel->waiting,
+               " packets after draining; closing it drops them");
+    }
     const QueueCounters& c = worker->counters();
     packets += c.packets.load();
     allowed += c.allowed.load();
     denied += c.denied.load();
     rejected += c.rejected.load();
+    errors += c.verdictErrors.load();
+    enobufs += c.enobufs.load();
   }
   workers_.clear();
+  if (tableInstalled_) {
+    if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
+    tableInstalled_ = false;
+  }
   control_.reset();
   logInfo("stopped: ", packets, " packets decided (", allowed, " allowed, ", denied, " denied, ",
-          rejected, " rejected); table inet warden removed");
+          rejected, " rejected, ", errors, " verdict errors, ", enobufs,
+          " ENOBUFS); table inet warden removed");
 }
 
 void Daemon::reload() {
@@ -152,8 +167,8 @@ void Daemon::reload() {
   for (const auto& w : warnings) logWarning(w.format());
   if (!loaded) {
     for (const auto& d : loaded.error()) logError(d.format());
-    logError("reload refused: ", config_.file.string(), " has errors; policy revision ",
-             revision_, " stays in force");
+    logError("reload refused: ", config_.file.string(), " has errors; policy revision ", revision_,
+             " stays in force");
     return;
   }
   rules::Config next = std::move(*loaded);
@@ -166,11 +181,11 @@ void Daemon::reload() {
     next.fail = config_.fail;
     next.controlSocket = config_.controlSocket;
   }
-  if (next.inbound != config_.inbound || next.markMask != config_.markMask) {
-    if (auto installed = NftTable::install(tablePlan(next)); !installed) {
-      logError("reload refused: ", installed.error().message());
-      return;
-    }
+  // Re-asserted on every reload: applies inbound and mark changes, and repairs a table that
+  // someone edited by hand. In place, so no queued packet is lost.
+  if (auto installed = NftTable::install(tablePlan(next)); !installed) {
+    logError("reload refused: ", installed.error().message());
+    return;
   }
   config_ = next;
   publish(std::move(next));
@@ -180,8 +195,8 @@ void Daemon::reload() {
 std::string Daemon::statusJson() const {
   using nlohmann::json;
   json queues = json::array();
-  json totals = {{"packets", 0}, {"allow", 0},     {"deny", 0},          {"reject", 0},
-                 {"learn", 0},   {"kernel", 0},    {"malformed", 0},     {"enobufs", 0},
+  json totals = {{"packets", 0},     {"allow", 0},         {"deny", 0},      {"reject", 0},
+                 {"learn", 0},       {"kernel", 0},        {"malformed", 0}, {"enobufs", 0},
                  {"queue_drops", 0}, {"verdict_errors", 0}};
   auto add = [&totals](const char* key, std::uint64_t value) {
     totals[key] = totals[key].get<std::uint64_t>() + value;

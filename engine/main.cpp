@@ -32,14 +32,14 @@ int cleanup() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"wardend: the warden per-application firewall engine.\n"
-               "Runs in the foreground; stop it with SIGTERM or Ctrl-C, reload it with SIGHUP."};
+  CLI::App app{
+      "wardend: the warden per-application firewall engine.\n"
+      "Runs in the foreground; stop it with SIGTERM or Ctrl-C, reload it with SIGHUP."};
   std::string configPath{warden::rules::kDefaultConfigPath};
   bool check = false;
   bool doCleanup = false;
   bool verbose = false;
-  app.add_option("-c,--config", configPath, "engine configuration file")
-      ->capture_default_str();
+  app.add_option("-c,--config", configPath, "engine configuration file")->capture_default_str();
   app.add_flag("--check", check, "validate the configuration and exit (1 on errors)");
   app.add_flag("--cleanup", doCleanup,
                "remove the nftables table a crashed wardend left behind, and exit");

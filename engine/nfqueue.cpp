@@ -141,8 +141,8 @@ Result<void> NfQueue::configure(const Options& options) {
 }
 
 Result<std::size_t> NfQueue::receive(std::vector<QueuedPacket>& out, bool wait) {
-  const ssize_t n = recv(fd(), receiveBuffer_.data(), receiveBuffer_.size(),
-                         wait ? 0 : MSG_DONTWAIT);
+  const ssize_t n =
+      recv(fd(), receiveBuffer_.data(), receiveBuffer_.size(), wait ? 0 : MSG_DONTWAIT);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
     return std::unexpected(errnoError("reading NFQUEUE " + std::to_string(number_)));

@@ -1,5 +1,7 @@
 #include "engine/nft_table.h"
 
+#include "engine/logging.h"
+
 // netinet/in.h before the linux/ headers, which otherwise redefine its types.
 #include <netinet/in.h>
 
@@ -86,8 +88,9 @@ class Transaction {
     return commit();
   }
 
-  std::uint32_t addRule(nftnl_rule* rule) {
-    nlmsghdr* nlh = header(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+  std::uint32_t addRule(nftnl_rule* rule, std::uint16_t type = NFT_MSG_NEWRULE,
+                        std::uint16_t flags = NLM_F_CREATE | NLM_F_APPEND) {
+    nlmsghdr* nlh = header(type, flags);
     nftnl_rule_nlmsg_build_payload(nlh, rule);
     return commit();
   }
@@ -254,11 +257,13 @@ ChainPtr newChain(const char* name, std::uint32_t hook, int priority) {
   return chain;
 }
 
-// The four rules of one hook's chain (see TablePlan).
+// One hook's chain with its rules (see TablePlan); an existing chain's rules are replaced.
 void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
   const MarkBits& marks = plan.marks;
   ChainPtr chain = newChain(name, hook, plan.priority);
   tx.addChain(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+  RulePtr flush = newRule(name);
+  tx.addRule(flush.get(), NFT_MSG_DELRULE, 0);  // a DELRULE naming only the chain flushes it
 
   {  // 1. accepted by a worker: remember it on the flow, give the packet its mark back
     RulePtr rule = newRule(name);
@@ -300,13 +305,26 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     verdict(rule.get(), NF_ACCEPT);
     tx.addRule(rule.get());
   }
-  {  // 4. the first packet of a new flow goes to userspace
+  if (plan.queueing) {  // 4. the first packet of a new flow goes to userspace
     RulePtr rule = newRule(name);
     loadCt(rule.get(), NFT_CT_STATE);
     bitwise32(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW), 0);
     compare(rule.get(), NFT_CMP_NEQ, 0u);
     queue(rule.get(), plan);
     tx.addRule(rule.get());
+  }
+}
+
+// `staleInput`: an input chain exists that the plan no longer wants. It is deleted only then:
+// creating a base chain registers its hook at once, so "create, then delete" in one
+// transaction would unregister a hook at commit, and that drops every queued packet.
+void addTableBody(Transaction& tx, const TablePlan& plan, bool staleInput) {
+  addHookChain(tx, "output", NF_INET_LOCAL_OUT, plan);
+  if (plan.inbound) {
+    addHookChain(tx, "input", NF_INET_LOCAL_IN, plan);
+  } else if (staleInput) {
+    ChainPtr gone = newChain("input", ~0u, 0);
+    tx.addChain(gone.get(), NFT_MSG_DELCHAIN, 0);
   }
 }
 
@@ -357,12 +375,28 @@ Result<QueueMethod> NftTable::probeQueueMethod() {
 }
 
 Result<void> NftTable::install(const TablePlan& plan) {
+  {  // In place: the table and its base chains stay, their rules are replaced.
+    bool staleInput = false;
+    if (!plan.inbound) {
+      auto input = exists("input");
+      if (!input) return std::unexpected(input.error());
+      staleInput = *input;
+    }
+    Transaction tx;
+    tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);
+    addTableBody(tx, plan, staleInput);
+    auto answers = tx.run();
+    if (!answers) return std::unexpected(answers.error());
+    if (allOk(*answers)) return {};
+    logWarning(transactionError(*answers, "updating table inet warden in place").message(),
+               "; creating it afresh");
+  }
+  // A table this version cannot update (another priority, a stray chain): start afresh.
   Transaction tx;
   tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);  // so that the delete below always applies
   tx.addTable(NFT_MSG_DELTABLE, 0);
   tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
-  addHookChain(tx, "output", NF_INET_LOCAL_OUT, plan);
-  if (plan.inbound) addHookChain(tx, "input", NF_INET_LOCAL_IN, plan);
+  addTableBody(tx, plan, /*staleInput=*/false);
   auto answers = tx.run();
   if (!answers) return std::unexpected(answers.error());
   if (!allOk(*answers)) {
@@ -382,17 +416,25 @@ Result<bool> NftTable::remove() {
   return std::unexpected(makeError(code, "deleting table inet warden"));
 }
 
-Result<bool> NftTable::exists() {
+Result<bool> NftTable::exists(const char* chain) {
   auto socket = openNetfilterSocket();
   if (!socket) return std::unexpected(socket.error());
+  const std::string what = chain == nullptr ? std::string("table inet warden")
+                                            : std::string("chain inet warden ") + chain;
   std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
-  TablePtr table(nftnl_table_alloc());
-  nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, kName);
-  nlmsghdr* nlh =
-      nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 1);
-  nftnl_table_nlmsg_build_payload(nlh, table.get());
+  nlmsghdr* nlh;
+  if (chain == nullptr) {
+    TablePtr table(nftnl_table_alloc());
+    nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, kName);
+    nlh = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 1);
+    nftnl_table_nlmsg_build_payload(nlh, table.get());
+  } else {
+    ChainPtr query = newChain(chain, ~0u, 0);
+    nlh = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, 1);
+    nftnl_chain_nlmsg_build_payload(nlh, query.get());
+  }
   if (mnl_socket_sendto(socket->get(), nlh, nlh->nlmsg_len) < 0) {
-    return std::unexpected(errnoError("asking nf_tables for table inet warden"));
+    return std::unexpected(errnoError("asking nf_tables for " + what));
   }
   bool found = false;
   for (;;) {
@@ -405,7 +447,7 @@ Result<bool> NftTable::exists() {
         const int code = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(msg))->error;
         if (code == 0) return found;
         if (code == ENOENT) return false;
-        return std::unexpected(makeError(code, "asking nf_tables for table inet warden"));
+        return std::unexpected(makeError(code, "asking nf_tables for " + what));
       }
       found = true;
     }

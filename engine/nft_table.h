@@ -9,8 +9,8 @@ namespace warden::engine {
 
 // How new flows are handed to userspace.
 enum class QueueMethod : std::uint8_t {
-  kNative,     // the nft `queue` expression (nft_queue)
-  kXtCompat,   // the xtables NFQUEUE target through nft_compat, as iptables-nft does
+  kNative,    // the nft `queue` expression (nft_queue)
+  kXtCompat,  // the xtables NFQUEUE target through nft_compat, as iptables-nft does
 };
 
 const char* toString(QueueMethod method);
@@ -29,7 +29,8 @@ struct TablePlan {
   bool bypass = true;  // fail open: pass new flows when no process listens on the queue
   bool inbound = true;
   MarkBits marks;
-  int priority = 0;  // filter priority of both chains
+  int priority = 0;      // filter priority of both chains
+  bool queueing = true;  // false: rules 1-3 only, for draining the queues at shutdown
 };
 
 // Everything talks to nf_tables over netlink in single transactions; only the table
@@ -42,14 +43,17 @@ class NftTable {
   // sent with a final message that always fails, so the kernel aborts it and nothing changes.
   [[nodiscard]] static Result<QueueMethod> probeQueueMethod();
 
-  // Creates or atomically replaces the table (add, delete, add: one transaction).
+  // Creates the table or replaces its rules, in one transaction. An existing table keeps its
+  // base chains, so their hooks stay registered: unregistering a hook makes the kernel drop
+  // every packet still waiting in any queue. Only if the existing table cannot be updated in
+  // place (an incompatible chain) is it deleted and created anew, still in one transaction.
   [[nodiscard]] static Result<void> install(const TablePlan& plan);
 
-  // Deletes the table; true if there was one.
+  // Deletes the table; true if there was one. Drain the queues first (see install).
   [[nodiscard]] static Result<bool> remove();
 
-  // Whether the table exists in this network namespace.
-  [[nodiscard]] static Result<bool> exists();
+  // Whether the table (or, when named, one of its chains) exists in this network namespace.
+  [[nodiscard]] static Result<bool> exists(const char* chain = nullptr);
 };
 
 }  // namespace warden::engine

@@ -25,11 +25,11 @@ struct PacketInfo {
 };
 
 enum class ParseError : std::uint8_t {
-  kTooShort,        // shorter than the IP header it claims to be
-  kBadVersion,      // neither IPv4 nor IPv6
-  kBadHeader,       // header length or total length inconsistent with the buffer
-  kTruncatedL4,     // transport header cut short
-  kBadExtension,    // IPv6 extension header chain malformed or too long
+  kTooShort,      // shorter than the IP header it claims to be
+  kBadVersion,    // neither IPv4 nor IPv6
+  kBadHeader,     // header length or total length inconsistent with the buffer
+  kTruncatedL4,   // transport header cut short
+  kBadExtension,  // IPv6 extension header chain malformed or too long
 };
 
 std::string_view toString(ParseError error);

@@ -16,6 +16,7 @@ namespace warden::engine {
 namespace {
 
 constexpr std::size_t kBatchReserve = 64;
+constexpr int kDrainQuietMs = 50;
 
 std::uint64_t monotonicNs() {
   timespec ts{};
@@ -59,7 +60,9 @@ QueueWorker::~QueueWorker() {
   if (stopFd_ >= 0) close(stopFd_);
 }
 
-void QueueWorker::start() { thread_ = std::thread([this] { run(); }); }
+void QueueWorker::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void QueueWorker::drainAndStop() {
   const std::uint64_t one = 1;
@@ -81,8 +84,11 @@ void QueueWorker::run() {
     if (fds[1].revents & POLLIN) break;
     serveWaiting();
   }
-  // Stopping: every packet that reached us still gets a verdict.
-  serveWaiting();
+  // Stopping: the table no longer queues, but a packet that met the old rules an instant ago
+  // may still be on its way; serve until the queue has been quiet for a moment.
+  do {
+    serveWaiting();
+  } while (poll(fds, 1, kDrainQuietMs) > 0);
 }
 
 void QueueWorker::serveWaiting() {

@@ -20,8 +20,8 @@ class QueueWorker {
   QueueWorker& operator=(const QueueWorker&) = delete;
 
   void start();
-  // Asks the worker to give a verdict to everything still queued, then stop. Call after the
-  // table is gone, so that nothing new arrives; then join().
+  // Asks the worker to give a verdict to everything still queued, then stop. Call once the
+  // table no longer queues, so that nothing new arrives; then join().
   void drainAndStop();
   void join();
 

@@ -38,7 +38,7 @@ Bytes ipv6(std::uint8_t next, const Bytes& rest) {
   put16(b, 4, static_cast<std::uint16_t>(rest.size()));
   b[6] = next;
   b[7] = 64;
-  b[8] = 0x20, b[9] = 0x01, b[10] = 0x0d, b[11] = 0xb8, b[23] = 1;   // 2001:db8::1
+  b[8] = 0x20, b[9] = 0x01, b[10] = 0x0d, b[11] = 0xb8, b[23] = 1;    // 2001:db8::1
   b[24] = 0x20, b[25] = 0x01, b[26] = 0x0d, b[27] = 0xb8, b[39] = 2;  // 2001:db8::2
   b.insert(b.end(), rest.begin(), rest.end());
   return b;
@@ -153,7 +153,7 @@ TEST(PacketParser, RejectsTruncatedAndBogus) {
   EXPECT_EQ(parsePacket(shortIhl).error, ParseError::kBadHeader);
 
   Bytes hugeIhl = ipv4(IPPROTO_TCP, tcp(1, 2));
-  hugeIhl[0] = 0x4f;  // 60-byte header: ok by itself...
+  hugeIhl[0] = 0x4f;      // 60-byte header: ok by itself...
   put16(hugeIhl, 2, 30);  // ...but total length shorter than it
   EXPECT_EQ(parsePacket(hugeIhl).error, ParseError::kBadHeader);
 

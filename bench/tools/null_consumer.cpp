@@ -1,0 +1,94 @@
+// null_consumer: the floor of the NFQUEUE design. Installs the same `inet warden` table as
+// wardend and serves the same queues with one thread each, but accepts every packet without
+// parsing or deciding anything. Runs until SIGINT/SIGTERM, then removes the table.
+//   null_consumer FIRST_QUEUE COUNT
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "engine/marks.h"
+#include "engine/nfqueue.h"
+#include "engine/nft_table.h"
+
+using namespace warden::engine;
+
+namespace {
+
+void serve(NfQueue& queue, MarkBits marks, int stopFd) {
+  std::vector<QueuedPacket> batch;
+  batch.reserve(64);
+  pollfd fds[2] = {{queue.fd(), POLLIN, 0}, {stopFd, POLLIN, 0}};
+  for (;;) {
+    if (poll(fds, 2, -1) < 0) continue;
+    for (;;) {
+      batch.clear();
+      auto got = queue.receive(batch, false);
+      if (!got || *got == 0) break;
+      for (const auto& packet : batch) {
+        const std::uint32_t mark = marks.withValue(packet.mark, marks.accept());
+        (void)queue.verdict(packet.id, Verdict::kRepeat, &mark);
+      }
+    }
+    if (fds[1].revents & POLLIN) return;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: null_consumer FIRST_QUEUE COUNT\n");
+    return 2;
+  }
+  const auto first = static_cast<std::uint16_t>(std::atoi(argv[1]));
+  const auto count = static_cast<std::uint16_t>(std::atoi(argv[2]));
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const int signalFd = signalfd(-1, &signals, 0);
+
+  const MarkBits marks{0x00f00000};
+  auto method = NftTable::probeQueueMethod();
+  if (!method) return 1;
+  std::vector<NfQueue> queues;
+  for (std::uint16_t q = first; q < first + count; ++q) {
+    auto queue = NfQueue::open({q, 4096, true});
+    if (!queue) {
+      std::fprintf(stderr, "null_consumer: %s\n", queue.error().message().c_str());
+      return 1;
+    }
+    queues.push_back(std::move(*queue));
+  }
+  TablePlan plan;
+  plan.method = *method;
+  plan.firstQueue = first;
+  plan.queueCount = count;
+  plan.marks = marks;
+  if (auto installed = NftTable::install(plan); !installed) {
+    std::fprintf(stderr, "null_consumer: %s\n", installed.error().message().c_str());
+    return 1;
+  }
+  const int stopFd = eventfd(0, 0);
+  std::vector<std::thread> threads;
+  for (auto& queue : queues) {
+    threads.emplace_back([&queue, marks, stopFd] { serve(queue, marks, stopFd); });
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  signalfd_siginfo info;
+  (void)!read(signalFd, &info, sizeof info);
+  (void)NftTable::remove();
+  const std::uint64_t one = 1;
+  (void)!write(stopFd, &one, sizeof one);
+  for (auto& t : threads) t.join();
+  return 0;
+}

@@ -1,0 +1,140 @@
+/* Shared by the integration-test clients: address parsing, clocks, and the one vocabulary of
+ * outcomes every client prints and exits with, so the pytest side parses one format. */
+#pragma once
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/ip_icmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* Outcome names and exit codes. "blocked" is a local EPERM: netfilter dropped our own packet
+ * in OUTPUT synchronously (e.g. a queue without listener and without bypass). "prohibited" is an
+ * ICMP "administratively prohibited" (v4 type 3 code 9/10/13, v6 type 1 code 1) or EACCES. */
+enum outcome {
+  OUT_OK = 0, /* connected / reply */
+  OUT_REFUSED = 1,
+  OUT_TIMEOUT = 2,
+  OUT_UNREACHABLE = 3,
+  OUT_PROHIBITED = 4,
+  OUT_BLOCKED = 5,
+  OUT_ERROR = 6,
+};
+#define EXIT_USAGE 64
+
+static inline const char *outcome_name(enum outcome o, const char *ok_name) {
+  switch (o) {
+    case OUT_OK: return ok_name;
+    case OUT_REFUSED: return "refused";
+    case OUT_TIMEOUT: return "timeout";
+    case OUT_UNREACHABLE: return "unreachable";
+    case OUT_PROHIBITED: return "prohibited";
+    case OUT_BLOCKED: return "blocked";
+    default: return "error";
+  }
+}
+
+static inline enum outcome outcome_from_errno(int err) {
+  switch (err) {
+    case ECONNREFUSED: return OUT_REFUSED;
+    case ETIMEDOUT: return OUT_TIMEOUT;
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENONET:
+      return OUT_UNREACHABLE;
+    case EACCES: return OUT_PROHIBITED;
+    case EPERM: return OUT_BLOCKED;
+    default: return OUT_ERROR;
+  }
+}
+
+/* Classifies one ICMP error from the socket's error queue (IP_RECVERR / IPV6_RECVERR). */
+static inline enum outcome outcome_from_icmp(const struct sock_extended_err *ee) {
+  if (ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == ICMP_DEST_UNREACH) {
+    if (ee->ee_code == ICMP_PORT_UNREACH) return OUT_REFUSED;
+    if (ee->ee_code == ICMP_PKT_FILTERED || ee->ee_code == ICMP_NET_ANO ||
+        ee->ee_code == ICMP_HOST_ANO)
+      return OUT_PROHIBITED;
+    return OUT_UNREACHABLE;
+  }
+  if (ee->ee_origin == SO_EE_ORIGIN_ICMP6 && ee->ee_type == ICMP6_DST_UNREACH) {
+    if (ee->ee_code == ICMP6_DST_UNREACH_NOPORT) return OUT_REFUSED;
+    if (ee->ee_code == ICMP6_DST_UNREACH_ADMIN) return OUT_PROHIBITED;
+    return OUT_UNREACHABLE;
+  }
+  if (ee->ee_origin == SO_EE_ORIGIN_LOCAL) return outcome_from_errno((int)ee->ee_errno);
+  return outcome_from_errno((int)ee->ee_errno);
+}
+
+/* Reads one queued error, if any, and classifies it; returns -1 when the queue is empty. */
+static inline int read_error_queue(int fd, int *icmp_type, int *icmp_code) {
+  char data[512];
+  char control[512];
+  struct sockaddr_storage from;
+  struct iovec iov = {data, sizeof data};
+  struct msghdr msg = {0};
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof from;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+        (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+      struct sock_extended_err ee;
+      memcpy(&ee, CMSG_DATA(c), sizeof ee);
+      *icmp_type = ee.ee_type;
+      *icmp_code = ee.ee_code;
+      return (int)outcome_from_icmp(&ee);
+    }
+  }
+  return -1;
+}
+
+static inline double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Numeric addresses only: the tests never resolve names. */
+static inline int parse_endpoint(const char *host, const char *port, struct sockaddr_storage *ss,
+                                 socklen_t *len) {
+  char *end = NULL;
+  long p = strtol(port, &end, 10);
+  if (!*port || *end || p <= 0 || p > 65535) return -1;
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((unsigned short)p);
+    *len = sizeof *v4;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((unsigned short)p);
+    *len = sizeof *v6;
+    return 0;
+  }
+  return -1;
+}
+
+static inline int parse_int_arg(const char *s, long min, long max, long *out) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || !*s || *end || v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}

@@ -1,0 +1,124 @@
+/* udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES]
+ *
+ * Sends COUNT datagrams from one socket (one flow), each waiting up to TIMEOUT for its echo.
+ * Prints one line "<outcome> <replies>/<count> <elapsed_ms>" and exits with the outcome's code:
+ * reply (0, every datagram echoed), refused (1, ICMP port unreachable), timeout (2),
+ * unreachable (3, other ICMP unreachable), prohibited (4, ICMP administratively prohibited),
+ * blocked (5, local EPERM on send), error (6). The outcome is that of the first failure.
+ *
+ * IP_RECVERR / IPV6_RECVERR is on, so ICMP errors are seen with and without --connect (an
+ * unconnected socket otherwise never learns of them), and their type and code are reported. */
+#include <poll.h>
+#include <unistd.h>
+
+#include "probe_common.h"
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES]\n");
+  exit(EXIT_USAGE);
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  const char *host = NULL;
+  const char *port = NULL;
+  long timeout_ms = 2000;
+  long count = 1;
+  long size = 32;
+  int connected = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
+      if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
+    } else if (!strcmp(argv[i], "--count") && i + 1 < argc) {
+      if (parse_int_arg(argv[++i], 1, 10000000, &count)) usage();
+    } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+      if (parse_int_arg(argv[++i], 16, 1400, &size)) usage();
+    } else if (!strcmp(argv[i], "--connect")) {
+      connected = 1;
+    } else if (!host) {
+      host = argv[i];
+    } else if (!port) {
+      port = argv[i];
+    } else {
+      usage();
+    }
+  }
+  if (!host || !port) usage();
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (parse_endpoint(host, port, &ss, &len)) usage();
+
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    perror("udp_probe: socket");
+    return OUT_ERROR;
+  }
+  int on = 1;
+  if (ss.ss_family == AF_INET)
+    setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof on);
+  else
+    setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+
+  double start = now_ms();
+  enum outcome result = OUT_OK;
+  int icmp_type = -1, icmp_code = -1, err = 0;
+  if (connected && connect(fd, (struct sockaddr *)&ss, len) < 0) {
+    err = errno;
+    result = outcome_from_errno(err);
+  }
+  long replies = 0;
+  char out[1500], in[1500];
+  for (long seq = 0; result == OUT_OK && seq < count; seq++) {
+    memset(out, 'u', (size_t)size);
+    int hdr = snprintf(out, (size_t)size, "udp_probe %d %ld ", (int)getpid(), seq);
+    (void)hdr;
+    ssize_t sent = connected ? send(fd, out, (size_t)size, 0)
+                             : sendto(fd, out, (size_t)size, 0, (struct sockaddr *)&ss, len);
+    if (sent < 0) {
+      err = errno;
+      int q = read_error_queue(fd, &icmp_type, &icmp_code);
+      result = q >= 0 ? (enum outcome)q : outcome_from_errno(err);
+      break;
+    }
+    double deadline = now_ms() + (double)timeout_ms;
+    for (;;) {
+      int left = (int)(deadline - now_ms());
+      if (left < 0) left = 0;
+      struct pollfd p = {fd, POLLIN, 0};
+      int n = poll(&p, 1, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        result = OUT_TIMEOUT;
+        break;
+      }
+      if (p.revents & POLLERR) {
+        int q = read_error_queue(fd, &icmp_type, &icmp_code);
+        if (q >= 0) {
+          result = (enum outcome)q;
+          break;
+        }
+      }
+      ssize_t got = recv(fd, in, sizeof in, MSG_DONTWAIT);
+      if (got < 0) {
+        if (errno == EAGAIN || errno == EINTR) continue;
+        err = errno;
+        int q = read_error_queue(fd, &icmp_type, &icmp_code);
+        result = q >= 0 ? (enum outcome)q : outcome_from_errno(err);
+        break;
+      }
+      /* Echo of an older datagram after a slow reply: keep waiting for this one. */
+      if (got == size && !memcmp(in, out, (size_t)size)) {
+        replies++;
+        break;
+      }
+    }
+  }
+  double elapsed = now_ms() - start;
+  printf("%s %ld/%ld %.1f", outcome_name(result, "reply"), replies, count, elapsed);
+  if (icmp_type >= 0) printf(" icmp=%d/%d", icmp_type, icmp_code);
+  printf("\n");
+  if (result == OUT_ERROR && err) fprintf(stderr, "udp_probe: %s\n", strerror(err));
+  close(fd);
+  return result;
+}
