@@ -2,7 +2,7 @@
 /*
  * The contract between bpf/attribution.bpf.c and wardend: every key, value and event that
  * crosses the kernel/user boundary is defined here and nowhere else. Included by the BPF
- * program (after vmlinux.h) and by C++ (after <linux/types.h>), so only __u8.. types.
+ * program (after vmlinux.h) and by C++, so only __u8.. types.
  *
  * Addresses are 16 bytes; IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) on both sides, which
  * also carries the family: a mapped address means an IPv4 packet on the wire, including the
@@ -10,6 +10,10 @@
  */
 #ifndef WARDEN_BPF_ATTRIBUTION_H
 #define WARDEN_BPF_ATTRIBUTION_H
+
+#ifndef __VMLINUX_H__ /* userspace; the BPF side has these types from vmlinux.h */
+#include <linux/types.h>
+#endif
 
 #define WARDEN_COMM_LEN 16
 #define WARDEN_FILENAME_LEN 256
