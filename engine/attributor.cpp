@@ -42,6 +42,13 @@ const char* toString(AttributionMethod method) {
   return "?";
 }
 
+AttributorOptions attributorOptions(const rules::Config& config) {
+  AttributorOptions options;
+  options.ebpf = config.ebpf;
+  options.cgroup = config.cgroup;
+  return options;
+}
+
 warden_flow_key outboundFlowKey(const PacketInfo& packet, std::uint64_t netnsCookie) {
   warden_flow_key key;
   std::memset(&key, 0, sizeof key);  // padding included: the kernel compares bytes
@@ -202,10 +209,10 @@ Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool
   }
   auto owner = inodes_->find((*socket)->inode);
   if (!owner && options_.fallbackWait.count() > 0) {
-    const std::uint64_t scan = inodes_->requestScan();
+    const std::uint64_t scan = inodes_->requestScan((*socket)->inode);
     if (inodes_->waitFor(scan, options_.fallbackWait)) owner = inodes_->find((*socket)->inode);
   } else if (!owner) {
-    inodes_->requestScan();
+    inodes_->requestScan((*socket)->inode);
   }
   if (!owner) {
     bump(counters_.misses);

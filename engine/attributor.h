@@ -14,6 +14,7 @@
 #include "engine/packet.h"
 #include "engine/process_info.h"
 #include "engine/process_table.h"
+#include "rules/config.h"
 
 namespace warden::engine {
 
@@ -58,7 +59,7 @@ struct AttributorOptions {
   // How long one verdict may wait for the /proc fd scan that names a sock_diag socket's
   // process. 0: never wait (the flow is `unknown` until a later packet finds the scan done).
   std::chrono::microseconds fallbackWait{20'000};
-  std::chrono::milliseconds fallbackScanInterval{100};  // rate limit of /proc fd scans
+  std::chrono::milliseconds fallbackScanInterval{10};  // rate limit of /proc fd scans
   ProcessTable::Limits table;
   std::size_t hashCacheEntries = 4096;
   std::string procRoot = "/proc";
@@ -130,6 +131,9 @@ class Attributor {
   mutable std::uint64_t entriesAtNs_ = 0;
   mutable std::size_t entries_ = 0;
 };
+
+// The options warden.toml's [attribution] section asks for.
+AttributorOptions attributorOptions(const rules::Config& config);
 
 // The flow-map key of an outbound packet, exactly as the BPF programs write it.
 warden_flow_key outboundFlowKey(const PacketInfo& packet, std::uint64_t netnsCookie);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "engine/attributor.h"
 #include "engine/logging.h"
 
 namespace warden::engine {
@@ -92,6 +93,10 @@ bool Daemon::startUp() {
   logInfo("queue method: ", toString(method_),
           method_ == QueueMethod::kXtCompat ? " (this kernel has no nft_queue)" : "");
 
+  // Process attribution: eBPF hooks on the configured cgroup, or sock_diag (logged) when eBPF
+  // is off or cannot load.
+  attributor_ = Attributor::create(attributorOptions(config_));
+
   // Queues first: a second wardend fails here, before it could touch the first one's table.
   for (std::uint16_t number : config_.queues) {
     auto queue =
@@ -106,7 +111,8 @@ bool Daemon::startUp() {
       return false;
     }
     workers_.push_back(
-        std::make_unique<QueueWorker>(std::move(*queue), policy_, MarkBits{config_.markMask}));
+        std::make_unique<QueueWorker>(std::move(*queue), policy_, MarkBits{config_.markMask},
+                                      attributor_.get()));
   }
   for (auto& worker : workers_) worker->start();
 
@@ -151,6 +157,7 @@ void Daemon::shutDown() {
     enobufs += c.enobufs.load();
   }
   workers_.clear();
+  attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
   if (tableInstalled_) {
     if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
     tableInstalled_ = false;
@@ -230,7 +237,8 @@ std::string Daemon::statusJson() const {
       {"started_at_ns", startedAtNs_},
       {"mode", config_.mode == rules::Mode::kLearn ? "learn" : "enforce"},
       {"fail", config_.fail == rules::FailMode::kOpen ? "open" : "closed"},
-      {"method", "none"},  // process attribution: not wired yet
+      {"method", attributor_ ? toString(attributor_->method()) : "none"},
+      {"attribution", attributor_ ? attributor_->statusJson() : json::object()},
       {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},
       {"queues", std::move(queues)},
       {"totals", std::move(totals)},

@@ -14,6 +14,8 @@
 
 namespace warden::engine {
 
+class Attributor;
+
 // wardend: owns the queues, the table and the control socket, and runs the control thread
 // (the caller's), which alone handles signals, reloads and control requests.
 class Daemon {
@@ -37,6 +39,7 @@ class Daemon {
   PolicyStore policy_;
   std::uint64_t revision_ = 0;
   QueueMethod method_ = QueueMethod::kXtCompat;
+  std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::optional<ControlServer> control_;
   bool tableInstalled_ = false;

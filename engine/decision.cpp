@@ -25,6 +25,7 @@ Decision decide(const rules::Config& config, const rules::Flow& flow, Owner owne
     }
   }
   if (owner == Owner::kKernel) return Decision{config.kernelAction, DecidedBy::kKernel};
+  if (owner == Owner::kUnknown) return Decision{config.unknownAction, DecidedBy::kUnknown};
   return Decision{config.defaultAction, DecidedBy::kEngineDefault};
 }
 

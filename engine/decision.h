@@ -13,6 +13,7 @@ namespace warden::engine {
 enum class Owner : std::uint8_t {
   kProcess,  // a socket of some process (attributed or not)
   kKernel,   // no socket: kernel-generated traffic
+  kUnknown,  // a socket, but no process could be attributed (SPEC section 4 step 3)
 };
 
 // What decided a flow (SPEC section 4); names are what the log and status show.

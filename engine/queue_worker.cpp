@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "engine/attributor.h"
 #include "engine/decision.h"
 #include "engine/logging.h"
 #include "engine/packet.h"
@@ -23,6 +24,23 @@ std::uint64_t monotonicNs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
          static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// SPEC section 4 steps 2 and 3: who owns the flow. Without an Attributor, the queue's uid
+// alone tells a process's packets from the kernel's.
+Owner ownerOf(Attributor* attributor, const QueuedPacket& packet, const PacketInfo& info) {
+  if (!attributor) {
+    return packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid ? Owner::kKernel : Owner::kProcess;
+  }
+  switch (attributor->attribute(info, packet.hook, packet.hasUid).kind) {
+    case OwnerKind::kKernel:
+      return Owner::kKernel;
+    case OwnerKind::kUnknown:
+      return Owner::kUnknown;
+    case OwnerKind::kProcess:
+      return Owner::kProcess;
+  }
+  return Owner::kUnknown;
 }
 
 rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
@@ -46,8 +64,9 @@ rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
 
 }  // namespace
 
-QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks)
-    : queue_(std::move(queue)), policy_(policy), marks_(marks) {
+QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
+                         Attributor* attributor)
+    : queue_(std::move(queue)), policy_(policy), marks_(marks), attributor_(attributor) {
   stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
 }
@@ -121,8 +140,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
     QueueCounters::bump(counters_.malformed);
     decision = decideMalformed(config);
   } else {
-    const Owner owner =
-        packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid ? Owner::kKernel : Owner::kProcess;
+    const Owner owner = ownerOf(attributor_, packet, parsed.info);
     if (owner == Owner::kKernel) QueueCounters::bump(counters_.kernel);
     decision = decide(config, flowOf(parsed.info, packet.hook), owner);
   }

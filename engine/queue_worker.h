@@ -10,11 +10,16 @@
 
 namespace warden::engine {
 
+class Attributor;
+
 // The thread that serves one NFQUEUE: reads first packets, decides, and gives every packet
 // a verdict. Nothing on its path locks, allocates in steady state, or reads /proc.
 class QueueWorker {
  public:
-  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks);
+  // `attributor` (may be null: then the queue's uid alone separates process from kernel
+  // packets) must outlive the worker.
+  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
+              Attributor* attributor = nullptr);
   ~QueueWorker();
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
@@ -37,6 +42,7 @@ class QueueWorker {
   PolicyStore::Reader policy_;
   MarkBits marks_;
   QueueCounters counters_;
+  Attributor* attributor_ = nullptr;  // process attribution (thread-safe, shared by workers)
   int stopFd_ = -1;  // eventfd
   std::vector<QueuedPacket> batch_;
   std::thread thread_;

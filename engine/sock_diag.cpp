@@ -8,11 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 namespace warden::engine {
 namespace {
+
+constexpr std::size_t kMaxMergedEntries = 16384;
 
 bool isMapped(const std::array<std::uint8_t, 16>& a) {
   static constexpr std::uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -133,10 +136,17 @@ std::optional<SocketInodeIndex::Owner> SocketInodeIndex::find(std::uint64_t inod
   return it->second;
 }
 
-std::uint64_t SocketInodeIndex::requestScan() {
+std::uint64_t SocketInodeIndex::requestScan(std::uint64_t inode) {
   std::uint64_t number;
   {
     std::lock_guard lock(mutex_);
+    if (inode == 0) {
+      wantFull_ = true;
+    } else if (wanted_.size() < 256) {
+      wanted_.push_back(inode);
+    } else {
+      wantFull_ = true;
+    }
     // A scan not started yet serves this request too.
     if (requested_ <= completed_.load()) requested_ = completed_.load() + 1;
     number = requested_;
@@ -164,8 +174,12 @@ void SocketInodeIndex::run() {
     }
     // Every request made up to here is served by the scan that starts now.
     const std::uint64_t serving = requested_;
+    std::vector<std::uint64_t> wanted;
+    if (!wantFull_) wanted.swap(wanted_);
+    wanted_.clear();
+    wantFull_ = false;
     lock.unlock();
-    scan();
+    scan(std::move(wanted));
     lastScan = std::chrono::steady_clock::now();
     lock.lock();
     completed_.store(serving);
@@ -173,16 +187,34 @@ void SocketInodeIndex::run() {
   }
 }
 
-void SocketInodeIndex::scan() {
+void SocketInodeIndex::scan(std::vector<std::uint64_t> wanted) {
+  std::size_t known;
+  {
+    std::lock_guard lock(mutex_);
+    known = map_->size();
+  }
+  // Merged scans keep closed sockets: a full one now and then bounds the map.
+  const bool full = wanted.empty() || known > kMaxMergedEntries;
   auto map = std::make_shared<Map>();
-  for (std::uint32_t pid : reader_.listPids()) {
+  std::vector<std::uint32_t> pids = reader_.listPids();
+  std::sort(pids.rbegin(), pids.rend());  // newest first, mostly
+  std::size_t found = 0;
+  for (std::uint32_t pid : pids) {
     const auto inodes = reader_.socketInodes(pid);
     if (inodes.empty()) continue;
     auto stat = reader_.stat(pid);
     if (!stat) continue;
-    for (std::uint64_t inode : inodes) map->emplace(inode, Owner{pid, stat->startTicks});
+    for (std::uint64_t inode : inodes) {
+      // The lowest pid sharing a socket (usually the parent that made it) keeps it.
+      (*map)[inode] = Owner{pid, stat->startTicks};
+      if (!full && std::find(wanted.begin(), wanted.end(), inode) != wanted.end()) ++found;
+    }
+    if (!full && found >= wanted.size()) break;
   }
   std::lock_guard lock(mutex_);
+  if (!full) {
+    for (const auto& [inode, owner] : *map_) map->try_emplace(inode, owner);
+  }
   map_ = std::move(map);
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/proc_reader.h"
@@ -51,8 +52,11 @@ class SockDiag {
   std::uint32_t sequence_ = 0;  // guarded by mutex_
 };
 
-// Socket inode -> the process holding it, from a scan of /proc/*/fd on a thread of its own,
-// never on the caller's. Scans run when asked, at most one per `minInterval`.
+// Socket inode -> the process holding it, from scans of /proc/*/fd on a thread of its own,
+// never on the caller's. Scans run when asked, at most one per `minInterval`. A scan asked for
+// particular inodes walks the newest pids first and stops once it has found them (a new
+// socket usually belongs to a new process), merging into what earlier scans found; a scan
+// that has to look at every process replaces the map, dropping closed sockets.
 //
 // Thread-safety: all members may be called from any thread. find() reads a snapshot
 // published whole after each scan.
@@ -70,8 +74,9 @@ class SocketInodeIndex {
   SocketInodeIndex& operator=(const SocketInodeIndex&) = delete;
 
   std::optional<Owner> find(std::uint64_t inode) const;
-  // Asks for a scan that starts after this call; returns its number for waitFor().
-  std::uint64_t requestScan();
+  // Asks for a scan that starts after this call and looks for `inode` (0: a full scan);
+  // returns its number for waitFor().
+  std::uint64_t requestScan(std::uint64_t inode = 0);
   // Waits up to `timeout` for scan `number` to finish; true when it did.
   bool waitFor(std::uint64_t number, std::chrono::microseconds timeout) const;
 
@@ -80,7 +85,7 @@ class SocketInodeIndex {
  private:
   using Map = std::unordered_map<std::uint64_t, Owner>;
   void run();
-  void scan();
+  void scan(std::vector<std::uint64_t> wanted);
 
   ProcReader reader_;
   const std::chrono::milliseconds minInterval_;
@@ -88,6 +93,8 @@ class SocketInodeIndex {
   mutable std::condition_variable changed_;
   std::shared_ptr<const Map> map_;  // guarded by mutex_
   std::uint64_t requested_ = 0;     // guarded by mutex_
+  std::vector<std::uint64_t> wanted_;  // inodes asked for; guarded by mutex_
+  bool wantFull_ = false;              // guarded by mutex_
   std::atomic<std::uint64_t> completed_{0};
   bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;
