@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -59,8 +60,15 @@ Result<std::string> cgroup2MountPoint() {
 }
 
 Result<std::string> resolveAttachCgroup(std::string_view configured) {
-  if (configured == "auto") return cgroup2MountPoint();
-  return std::string(configured);
+  if (configured != "auto") return std::string(configured);
+  auto mounted = cgroup2MountPoint();
+  if (mounted || mounted.error().code != ENOENT) return mounted;
+  for (const char* target : {"/sys/fs/cgroup", "/run/warden/cgroup2"}) {
+    std::error_code ignored;
+    std::filesystem::create_directories(target, ignored);
+    if (mount("cgroup2", target, "cgroup2", 0, nullptr) == 0) return std::string(target);
+  }
+  return std::unexpected(errnoError("mounting cgroup2 (none is mounted here)"));
 }
 
 Result<bool> ensureTracefs() {

@@ -17,7 +17,9 @@ std::optional<std::string> findMountPoint(std::string_view mountinfo, std::strin
 [[nodiscard]] Result<std::string> cgroup2MountPoint();
 
 // The cgroup v2 directory the attribution hooks attach to: `configured` as is, or the cgroup2
-// mount point for "auto".
+// mount point for "auto". When this mount namespace has no cgroup2 mount at all (as under
+// `ip netns exec`, which mounts a fresh /sys), "auto" mounts the hierarchy on /sys/fs/cgroup
+// (or a directory under /run/warden) first: it is the same hierarchy wherever it is mounted.
 [[nodiscard]] Result<std::string> resolveAttachCgroup(std::string_view configured);
 
 // Makes sure tracefs is reachable at /sys/kernel/tracing (tracepoint programs need the event
