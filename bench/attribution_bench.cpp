@@ -139,7 +139,7 @@ void BM_AttributeAndDescribe(benchmark::State& state) {
     return;
   }
   const Attribution first = f.attributor->attribute(f.packet, NF_INET_LOCAL_OUT, true);
-  f.attributor->processes().waitComplete(first.key, std::chrono::seconds(2));
+  f.attributor->describeWithin(first, std::chrono::seconds(2));
   std::vector<std::uint64_t> samples;
   samples.reserve(1 << 20);
   for (auto _ : state) {

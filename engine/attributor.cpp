@@ -231,15 +231,21 @@ Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool
 
 std::shared_ptr<const ProcessInfo> Attributor::describe(const Attribution& attribution) {
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
-  auto info = attribution.owner.exe_ino != 0
-                  ? table_.find(attribution.key, attribution.owner.exe_dev,
-                                attribution.owner.exe_ino)
-                  : table_.find(attribution.key);
+  auto info =
+      table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
   if (!info || !info->complete) {
     bump(counters_.describeMisses);
     if (!info) tracker_->requestDescribe(attribution.owner);
   }
   return info;
+}
+
+std::shared_ptr<const ProcessInfo> Attributor::describeWithin(const Attribution& attribution,
+                                                              std::chrono::microseconds wait) {
+  if (auto info = describe(attribution); info && info->complete) return info;
+  if (attribution.kind != OwnerKind::kProcess) return nullptr;
+  return table_.waitComplete(attribution.key, wait, attribution.owner.exe_dev,
+                             attribution.owner.exe_ino);
 }
 
 void Attributor::setImageHashing(bool enabled) { tracker_->setImageHashing(enabled); }

@@ -86,8 +86,14 @@ class Attributor {
   // queue named a uid (only packets of a process-owned socket carry one).
   Attribution attribute(const PacketInfo& packet, std::uint8_t hook, bool hasUid);
 
-  // The process an attribution names, or null when it is not described (yet).
+  // The process an attribution names, or null when it is not described (yet): then the
+  // tracker is asked to describe it. Never waits.
   std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
+  // The same, waiting up to `wait` for the tracker (the exec event of a process that has just
+  // started may still be in the ring buffer). For a caller that may block: a verdict that can
+  // be given later, `warden explain`, tests.
+  std::shared_ptr<const ProcessInfo> describeWithin(const Attribution& attribution,
+                                                    std::chrono::microseconds wait);
 
   // Hashes images in the background from exec on (a loaded profile pins sha256).
   void setImageHashing(bool enabled);

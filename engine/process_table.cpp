@@ -128,11 +128,12 @@ std::shared_ptr<const ProcessInfo> ProcessTable::find(const ProcessKey& key,
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
   const Entry& entry = it->second;
-  if (entry.current && sameImage(*entry.current, kernelDev, inode)) return entry.current;
+  if (!entry.current || inode == 0 || entry.current->exeInode == 0) return entry.current;
+  if (sameImage(*entry.current, kernelDev, inode)) return entry.current;
   for (const auto& earlier : entry.earlier) {
     if (earlier && sameImage(*earlier, kernelDev, inode)) return earlier;
   }
-  return entry.current;
+  return nullptr;
 }
 
 std::shared_ptr<const ProcessInfo> ProcessTable::findByPid(std::uint32_t pid) const {
@@ -150,13 +151,16 @@ bool ProcessTable::exited(const ProcessKey& key) const {
 }
 
 std::shared_ptr<const ProcessInfo> ProcessTable::waitComplete(
-    const ProcessKey& key, std::chrono::microseconds timeout) const {
+    const ProcessKey& key, std::chrono::microseconds timeout, std::uint32_t kernelDev,
+    std::uint64_t inode) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock wait(waitMutex_);
   for (;;) {
-    auto info = find(key);
+    auto info = find(key, kernelDev, inode);
     if (info && info->complete) return info;
-    if (completed_.wait_until(wait, deadline) == std::cv_status::timeout) return find(key);
+    if (completed_.wait_until(wait, deadline) == std::cv_status::timeout) {
+      return find(key, kernelDev, inode);
+    }
   }
 }
 

@@ -59,8 +59,10 @@ class ProcessTable {
 
   // The current description of `key`, or null.
   std::shared_ptr<const ProcessInfo> find(const ProcessKey& key) const;
-  // The description whose image is (kernelDev, inode), as a flow record names it, falling
-  // back to the current one when none matches.
+  // The description of `key` whose image is (kernelDev, inode), as a flow record names it; an
+  // inode of 0 (or a description without one) accepts the current description. Null when the
+  // process is known only with another image: a fork copy whose exec event is not handled
+  // yet must not stand in for what the process runs now.
   std::shared_ptr<const ProcessInfo> find(const ProcessKey& key, std::uint32_t kernelDev,
                                           std::uint64_t inode) const;
   // The most recent process the table knows under `pid`, running or not.
@@ -70,7 +72,9 @@ class ProcessTable {
   // Waits until `key` has a complete description or `timeout` passes; returns what is there
   // then. For callers that may wait (never the verdict path in steady state).
   std::shared_ptr<const ProcessInfo> waitComplete(const ProcessKey& key,
-                                                  std::chrono::microseconds timeout) const;
+                                                  std::chrono::microseconds timeout,
+                                                  std::uint32_t kernelDev = 0,
+                                                  std::uint64_t inode = 0) const;
 
   // Executable paths of the ancestors of `key`, parent first, at most `depth`.
   std::vector<std::string> ancestorPaths(std::uint32_t ppid, std::uint64_t parentStartTicks,

@@ -222,7 +222,9 @@ void ProcessTracker::onExit(const warden_exit_event& event) {
 
 void ProcessTracker::describeRequested(const warden_owner& owner) {
   const ProcessKey key = processKey(owner.tgid, owner.start_time_ns);
-  if (auto known = table_.find(key); known && known->complete) return;
+  if (auto known = table_.find(key, owner.exe_dev, owner.exe_ino); known && known->complete) {
+    return;
+  }
 
   ProcessInfo info;
   fillFromOwner(info, owner);

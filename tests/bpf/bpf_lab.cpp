@@ -123,6 +123,11 @@ BpfLab::~BpfLab() {
 }
 
 LabClient BpfLab::run(const std::string& ns, const std::vector<std::string>& args, uid_t uid) {
+  return runProgram(ns, clientPath(), args, uid);
+}
+
+LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
+                             const std::vector<std::string>& args, uid_t uid, bool announces) {
   LabClient client;
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
@@ -131,7 +136,7 @@ LabClient BpfLab::run(const std::string& ns, const std::vector<std::string>& arg
   }
   const std::string netnsPath = "/run/netns/" + ns;
   const std::string procs = cgroup_ + "/cgroup.procs";
-  std::vector<std::string> argv = {clientPath()};
+  std::vector<std::string> argv = {program};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
@@ -159,7 +164,8 @@ LabClient BpfLab::run(const std::string& ns, const std::vector<std::string>& arg
 
   pollfd pfd{out[0], POLLIN, 0};
   std::string line;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(announces ? 10 : 0);
   while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
     if (poll(&pfd, 1, 100) <= 0) continue;
     char buffer[256];
@@ -170,6 +176,7 @@ LabClient BpfLab::run(const std::string& ns, const std::vector<std::string>& arg
   close(out[0]);
   client.startedByNs = bootNs();
   client.line = line;
+  if (!announces) return client;
   unsigned port = 0;
   unsigned long long cookie = 0;
   int announcedPid = 0;

@@ -45,6 +45,11 @@ class BpfLab {
   // Runs attr_client with `args` in namespace `ns`, inside the lab cgroup, as `uid`, and
   // waits for its announcement line (fails the test without one in 10 s).
   LabClient run(const std::string& ns, const std::vector<std::string>& args, uid_t uid = 0);
+  // The same with another program (argv[0] = `program`); `announces` false: do not wait for
+  // an announcement line (the caller reads nothing; localPort and netnsCookie stay 0).
+  LabClient runProgram(const std::string& ns, const std::string& program,
+                       const std::vector<std::string>& args, uid_t uid = 0,
+                       bool announces = true);
 
   // Moves the calling thread into namespace `ns` (and back with leaveNamespace()).
   void enterNamespace(const std::string& ns);

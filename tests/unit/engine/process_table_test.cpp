@@ -109,7 +109,9 @@ TEST(ProcessTable, ExecKeepsTheEarlierImageForFlowsRecordedBefore) {
   EXPECT_EQ(table.find({50, 50})->path, "/usr/bin/curl");
   EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 111)->path, "/usr/bin/bash");
   EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 222)->path, "/usr/bin/curl");
-  EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 333)->path, "/usr/bin/curl");  // unknown: current
+  // An image the table does not know for that process: not described (yet).
+  EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 333), nullptr);
+  EXPECT_EQ(table.find({50, 50}, 0, 0)->path, "/usr/bin/curl");  // no image asked: current
   // The completion of the current image does not push it to the earlier ones.
   table.upsert(process(50, 50, "/usr/bin/curl", 222));
   EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 111)->path, "/usr/bin/bash");
