@@ -9,6 +9,7 @@
 
 #include "engine/bpf_attribution.h"
 #include "engine/logging.h"
+#include "engine/proc_reader.h"
 #include "engine/process_tracker.h"
 #include "engine/sock_diag.h"
 #include "engine/system_mounts.h"
@@ -40,6 +41,34 @@ const char* toString(AttributionMethod method) {
       return "none";
   }
   return "?";
+}
+
+nlohmann::json processJson(const ProcessInfo& info) {
+  nlohmann::json env = nlohmann::json::array();
+  for (const std::string& entry : info.env) env.push_back(entry.substr(0, entry.find('=')));
+  return {
+      {"pid", info.key.pid},
+      {"start_ticks", info.key.startTicks},
+      {"start_time_ns", info.startTimeNs},
+      {"ppid", info.ppid},
+      {"uid", info.uid},
+      {"gid", info.gid},
+      {"user", info.user},
+      {"comm", info.comm},
+      {"path", info.path},
+      {"path_deleted", info.pathDeleted},
+      {"argv", info.argv},
+      {"argv_truncated", info.argvTruncated},
+      {"env_known", info.envKnown},
+      {"env_names", std::move(env)},
+      {"cwd", info.cwd},
+      {"root", info.root},
+      {"cgroup", info.cgroupPath},
+      {"ancestors", info.ancestorPaths},
+      {"tags", info.tags},
+      {"source", std::string(toString(info.source))},
+      {"complete", info.complete},
+  };
 }
 
 AttributorOptions attributorOptions(const rules::Config& config) {
@@ -246,6 +275,28 @@ std::shared_ptr<const ProcessInfo> Attributor::describeWithin(const Attribution&
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
   return table_.waitComplete(attribution.key, wait, attribution.owner.exe_dev,
                              attribution.owner.exe_ino);
+}
+
+std::optional<nlohmann::json> Attributor::explainJson(std::uint32_t pid) {
+  auto info = table_.findByPid(pid);
+  ProcReader reader(options_.procRoot);
+  const auto stat = reader.stat(pid);
+  // The table's entry may be an exited process whose pid is now another one's.
+  if (stat && (!info || info->key.startTicks != stat->startTicks)) {
+    if (auto fresh = reader.describe(pid)) {
+      info = std::make_shared<const ProcessInfo>(std::move(*fresh));
+    }
+  }
+  if (!info) return std::nullopt;
+  nlohmann::json out = processJson(*info);
+  out["exited"] = table_.exited(info->key);
+  if (auto hash = hasher_.hashOf(*info, options_.procRoot); hash) {
+    out["sha256"] = *hash;
+  } else {
+    out["sha256"] = nullptr;
+    out["sha256_error"] = hash.error().message();
+  }
+  return out;
 }
 
 void Attributor::setImageHashing(bool enabled) { tracker_->setImageHashing(enabled); }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -102,6 +103,12 @@ class Attributor {
   ExeHasher& hasher() { return hasher_; }
   BpfAttribution* bpf() { return bpf_.get(); }
 
+  // How process `pid` is identified, for `warden explain`: its description (from the table,
+  // else read from /proc now), tags, ancestors and, when it can be read, the SHA-256 of its
+  // image (computed here: call from the control thread, never the verdict path). Null when
+  // no such process is known.
+  std::optional<nlohmann::json> explainJson(std::uint32_t pid);
+
   // Counters for `warden status`: {"method": ..., "hits": ..., "misses": ..., ...}.
   nlohmann::json statusJson() const;
 
@@ -137,6 +144,10 @@ class Attributor {
   mutable std::uint64_t entriesAtNs_ = 0;
   mutable std::size_t entries_ = 0;
 };
+
+// A description as JSON (what `warden explain` shows). Environment values are left out: only
+// the variable names, since values often hold secrets.
+nlohmann::json processJson(const ProcessInfo& info);
 
 // The options warden.toml's [attribution] section asks for.
 AttributorOptions attributorOptions(const rules::Config& config);

@@ -262,6 +262,15 @@ std::string Daemon::handleRequest(std::string_view request) {
   if (parsed.value("version", 0) != 1) return fail("unsupported protocol version");
   const std::string command = parsed["command"];
   if (command == "status") return statusJson();
+  if (command == "explain") {  // process identification for `warden explain PID`
+    if (!parsed.contains("pid") || !parsed["pid"].is_number_unsigned()) {
+      return fail("explain needs a numeric \"pid\"");
+    }
+    auto process =
+        attributor_ ? attributor_->explainJson(parsed["pid"].get<std::uint32_t>()) : std::nullopt;
+    if (!process) return fail("no such process");
+    return json{{"version", 1}, {"ok", true}, {"process", std::move(*process)}}.dump();
+  }
   if (command == "reload") {
     const std::uint64_t before = revision_;
     reload();

@@ -205,3 +205,19 @@ def test_status_counts(lab, cgroup, wardend):
         assert key in att, att
     assert att["flow_entries"] >= 1 and att["evictions"] == 0, att
     assert att["processes"]["execs"] >= 1, att
+
+
+def test_explain_a_running_process(lab, cgroup, wardend):
+    d = attributing(lab, wardend, cgroup)
+    server = lab.start_echo(lab.c, ports=(7310,), tag="echo-explained")
+    answer = d.request("explain", pid=server.pid)
+    assert answer["ok"], answer
+    p = answer["process"]
+    assert p["pid"] == server.pid
+    assert os.path.basename(p["path"]).startswith("python3"), p
+    assert os.path.realpath(p["path"]) == os.path.realpath(f"/proc/{server.pid}/exe"), p
+    script = os.path.join(HERE, "servers", "echo_server.py")
+    assert f"script:{script}" in p["tags"], p
+    assert re.fullmatch(r"[0-9a-f]{64}", p["sha256"] or ""), p
+    assert "PATH" in p["env_names"] and all("=" not in n for n in p["env_names"]), p
+    assert not d.request("explain", pid=2**22 + 1)["ok"]
