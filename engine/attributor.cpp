@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/bpf_attribution.h"
+#include "engine/db_hash_store.h"
 #include "engine/logging.h"
 #include "engine/proc_reader.h"
 #include "engine/process_tracker.h"
@@ -75,6 +76,7 @@ AttributorOptions attributorOptions(const rules::Config& config) {
   AttributorOptions options;
   options.ebpf = config.ebpf;
   options.cgroup = config.cgroup;
+  options.hashDb = config.logDb;
   return options;
 }
 
@@ -100,8 +102,9 @@ warden_listener_key inboundListenerKey(const PacketInfo& packet, std::uint64_t n
 
 Attributor::Attributor(const AttributorOptions& options)
     : options_(options),
+      hashStore_(options.hashDb.empty() ? nullptr : DbHashStore::open(options.hashDb)),
       table_(options.table),
-      hashCache_(options.hashCacheEntries),
+      hashCache_(options.hashCacheEntries, hashStore_.get()),
       hasher_(hashCache_) {}
 
 Attributor::~Attributor() {

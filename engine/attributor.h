@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 namespace warden::engine {
 
 class BpfAttribution;
+class DbHashStore;
 class ProcessTracker;
 class SockDiag;
 class SocketInodeIndex;
@@ -61,8 +63,14 @@ struct AttributorOptions {
   // process. 0: never wait (the flow is `unknown` until a later packet finds the scan done).
   std::chrono::microseconds fallbackWait{20'000};
   std::chrono::milliseconds fallbackScanInterval{10};  // rate limit of /proc fd scans
+  // How long a verdict may wait for the description of a process the table does not hold
+  // yet (its exec event still in the ring buffer, or /proc being read): normally well under
+  // a millisecond, and only for the first flow of a new process.
+  std::chrono::microseconds describeWait{50'000};
   ProcessTable::Limits table;
   std::size_t hashCacheEntries = 4096;
+  // warden.db, whose executable-hash table backs the in-memory cache (empty: memory only).
+  std::filesystem::path hashDb;
   std::string procRoot = "/proc";
 };
 
@@ -95,6 +103,10 @@ class Attributor {
   // be given later, `warden explain`, tests.
   std::shared_ptr<const ProcessInfo> describeWithin(const Attribution& attribution,
                                                     std::chrono::microseconds wait);
+  // describeWithin() with the configured describeWait: what a queue worker calls.
+  std::shared_ptr<const ProcessInfo> describeForVerdict(const Attribution& attribution) {
+    return describeWithin(attribution, options_.describeWait);
+  }
 
   // Hashes images in the background from exec on (a loaded profile pins sha256).
   void setImageHashing(bool enabled);
@@ -128,6 +140,7 @@ class Attributor {
 
   AttributorOptions options_;
   AttributionMethod method_ = AttributionMethod::kNone;
+  std::unique_ptr<DbHashStore> hashStore_;  // before the cache that uses it
   std::uint64_t netnsCookie_ = 0;
   ProcessTable table_;
   HashCache hashCache_;

@@ -12,8 +12,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "db/policy_store.h"
+#include "db/store.h"
 #include "engine/attributor.h"
 #include "engine/logging.h"
+#include "engine/policy_record.h"
+#include "rules/compiled_policy.h"
 
 namespace warden::engine {
 namespace {
@@ -27,6 +31,14 @@ std::int64_t realtimeNs() {
 std::string queueRange(const std::vector<std::uint16_t>& queues) {
   if (queues.size() == 1) return std::to_string(queues.front());
   return std::to_string(queues.front()) + "-" + std::to_string(queues.back());
+}
+
+const char* modeName(const rules::Config& config) {
+  return config.mode == rules::Mode::kLearn ? "learn" : "enforce";
+}
+
+const char* failName(const rules::Config& config) {
+  return config.fail == rules::FailMode::kOpen ? "open" : "closed";
 }
 
 // Kernel-side drops per queue from /proc/net/netfilter/nfnetlink_queue (status only).
@@ -55,7 +67,7 @@ std::optional<KernelQueueStats> kernelQueueStats(std::uint16_t number) {
 
 }  // namespace
 
-Daemon::Daemon(rules::Config config) : config_(std::move(config)) {}
+Daemon::Daemon(std::filesystem::path configFile) : configFile_(std::move(configFile)) {}
 
 Daemon::~Daemon() {
   if (signalFd_ >= 0) close(signalFd_);
@@ -72,17 +84,74 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
   return plan;
 }
 
-void Daemon::publish(rules::Config config) {
+bool Daemon::loadPolicy() {
+  rules::Diagnostics warnings;
+  auto loaded = loader_.load(configFile_, &warnings);
+  for (const auto& w : warnings) logWarning(w.format());
+  if (!loaded) {
+    for (const auto& d : loaded.error()) {
+      if (d.severity == rules::Severity::kError) logError(d.format());
+    }
+    return false;
+  }
+  const std::int64_t loadedAt = realtimeNs();
+  // The revision a log row names, stored so that `warden log` can explain it later.
+  std::uint64_t revision = localRevision_ + 1;
+  if (store_) {
+    if (auto stored = db::storeRevision(*store_, toRecord(*loaded, loadedAt)); stored) {
+      revision = static_cast<std::uint64_t>(*stored);
+    } else {
+      logError("storing the policy revision: ", stored.error().message);
+    }
+  }
+  rules::Config config = loaded->config;
+  auto compiled = rules::CompiledPolicy::compile(std::move(*loaded), revision);
+  if (!compiled) {
+    for (const auto& d : compiled.error()) logError(d.format());
+    return false;
+  }
+  localRevision_ = revision;
   auto snapshot = std::make_shared<PolicySnapshot>();
-  snapshot->config = std::move(config);
-  snapshot->revision = ++revision_;
-  snapshot->loadedAtNs = realtimeNs();
+  snapshot->policy = std::move(*compiled);
+  snapshot->loadedAtNs = loadedAt;
+  config_ = std::move(config);
   policy_.publish(std::move(snapshot));
+  return true;
+}
+
+void Daemon::openLog() {
+  // Two connections: the writer thread's, and the control thread's for policy revisions.
+  auto store = db::openStore(config_.logDb);
+  if (!store) {
+    logProblem_ = store.error().message;
+  } else if (auto writerDb = db::openStore(config_.logDb); !writerDb) {
+    logProblem_ = writerDb.error().message;
+  } else {
+    db::LogWriterOptions options;
+    options.retentionDays = config_.retentionDays;
+    if (auto writer = db::LogWriter::create(std::move(*writerDb), options); !writer) {
+      logProblem_ = writer.error().message;
+    } else {
+      store_.emplace(std::move(*store));
+      logWriter_ = std::move(*writer);
+      logWriter_->start();
+      return;
+    }
+  }
+  // Filtering matters more than its record: run on, say so once, and show it in status.
+  logError("running without a verdict log: ", logProblem_);
 }
 
 bool Daemon::startUp() {
   startedAtNs_ = realtimeNs();
-  publish(config_);
+  auto config = rules::loadConfig(configFile_);
+  if (!config) {
+    for (const auto& d : config.error()) logError(d.format());
+    return false;
+  }
+  config_ = std::move(*config);
+  openLog();
+  if (!loadPolicy()) return false;
 
   auto method = NftTable::probeQueueMethod();
   if (!method) {
@@ -112,6 +181,7 @@ bool Daemon::startUp() {
     }
     workers_.push_back(
         std::make_unique<QueueWorker>(std::move(*queue), policy_, MarkBits{config_.markMask},
+                                      logWriter_ ? logWriter_->producer() : db::LogProducer{},
                                       attributor_.get()));
   }
   for (auto& worker : workers_) worker->start();
@@ -158,6 +228,7 @@ void Daemon::shutDown() {
   }
   workers_.clear();
   attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
+  if (logWriter_) logWriter_->stop();  // after the workers: it commits every row they left
   if (tableInstalled_) {
     if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
     tableInstalled_ = false;
@@ -169,34 +240,30 @@ void Daemon::shutDown() {
 }
 
 void Daemon::reload() {
-  rules::Diagnostics warnings;
-  auto loaded = rules::loadConfig(config_.file, &warnings);
-  for (const auto& w : warnings) logWarning(w.format());
-  if (!loaded) {
-    for (const auto& d : loaded.error()) logError(d.format());
-    logError("reload refused: ", config_.file.string(), " has errors; policy revision ", revision_,
-             " stays in force");
+  const rules::Config before = config_;
+  if (!loadPolicy()) {
+    logError("reload refused: policy revision ", policy_.current()->revision(), " stays in force");
     return;
   }
-  rules::Config next = std::move(*loaded);
-  // Queues are bound for the life of the process.
-  if (next.queues != config_.queues || next.queueMaxLen != config_.queueMaxLen ||
-      next.fail != config_.fail || next.controlSocket != config_.controlSocket) {
-    logWarning("queues, queue_maxlen, fail and the control socket change only at restart");
-    next.queues = config_.queues;
-    next.queueMaxLen = config_.queueMaxLen;
-    next.fail = config_.fail;
-    next.controlSocket = config_.controlSocket;
+  // Queues are bound, and the log and control socket open, for the life of the process.
+  if (config_.queues != before.queues || config_.queueMaxLen != before.queueMaxLen ||
+      config_.fail != before.fail || config_.controlSocket != before.controlSocket ||
+      config_.logDb != before.logDb) {
+    logWarning(
+        "queues, queue_maxlen, fail, [log] db and [control] socket change only at "
+        "restart; the running values stay");
+    config_.queues = before.queues;
+    config_.queueMaxLen = before.queueMaxLen;
+    config_.fail = before.fail;
+    config_.controlSocket = before.controlSocket;
+    config_.logDb = before.logDb;
   }
   // Re-asserted on every reload: applies inbound and mark changes, and repairs a table that
   // someone edited by hand. In place, so no queued packet is lost.
-  if (auto installed = NftTable::install(tablePlan(next)); !installed) {
-    logError("reload refused: ", installed.error().message());
-    return;
+  if (auto installed = NftTable::install(tablePlan(config_)); !installed) {
+    logError("reinstalling table inet warden: ", installed.error().message());
   }
-  config_ = next;
-  publish(std::move(next));
-  logInfo("reloaded ", config_.file.string(), ": policy revision ", revision_);
+  logInfo("reloaded ", configFile_.string(), ": policy revision ", policy_.current()->revision());
 }
 
 std::string Daemon::statusJson() const {
@@ -205,9 +272,6 @@ std::string Daemon::statusJson() const {
   json totals = {{"packets", 0},     {"allow", 0},         {"deny", 0},      {"reject", 0},
                  {"learn", 0},       {"kernel", 0},        {"malformed", 0}, {"enobufs", 0},
                  {"queue_drops", 0}, {"verdict_errors", 0}};
-  auto add = [&totals](const char* key, std::uint64_t value) {
-    totals[key] = totals[key].get<std::uint64_t>() + value;
-  };
   for (const auto& worker : workers_) {
     const QueueCounters& c = worker->counters();
     const auto kernel = kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{});
@@ -224,28 +288,41 @@ std::string Daemon::statusJson() const {
               {"waiting", kernel.waiting},
               {"verdict_errors", c.verdictErrors.load()},
               {"max_latency_us", c.maxLatencyNs.load() / 1000}};
-    for (const char* key : {"packets", "allow", "deny", "reject", "learn", "kernel", "malformed",
-                            "enobufs", "queue_drops", "verdict_errors"}) {
-      add(key, q[key].get<std::uint64_t>());
+    for (auto& [key, value] : totals.items()) {
+      value = value.get<std::uint64_t>() + q[key].get<std::uint64_t>();
     }
     queues.push_back(std::move(q));
+  }
+  json log = {{"enabled", logWriter_ != nullptr}, {"db", config_.logDb.string()}};
+  if (logWriter_) {
+    const db::LogCounters c = logWriter_->counters();
+    log.update({{"written", c.written},
+                {"dropped", c.dropped},
+                {"failed", c.failed},
+                {"backlog", c.backlog},
+                {"expired", c.expired}});
+    if (auto problem = logWriter_->lastError()) log["error"] = *problem;
+  } else {
+    log["error"] = logProblem_;
   }
   const auto snapshot = policy_.current();
   json status = {
       {"running", true},
       {"pid", getpid()},
       {"started_at_ns", startedAtNs_},
-      {"mode", config_.mode == rules::Mode::kLearn ? "learn" : "enforce"},
-      {"fail", config_.fail == rules::FailMode::kOpen ? "open" : "closed"},
+      {"mode", modeName(config_)},
+      {"fail", failName(config_)},
       {"method", attributor_ ? toString(attributor_->method()) : "none"},
       {"attribution", attributor_ ? attributor_->statusJson() : json::object()},
       {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},
       {"queues", std::move(queues)},
       {"totals", std::move(totals)},
+      {"log", std::move(log)},
       {"policy",
-       {{"revision", snapshot->revision},
+       {{"revision", snapshot->revision()},
         {"loaded_at_ns", snapshot->loadedAtNs},
-        {"config", config_.file.string()}}},
+        {"config", configFile_.string()},
+        {"profiles", snapshot->policy->policy().profiles.size()}}},
   };
   return json{{"version", 1}, {"ok", true}, {"status", std::move(status)}}.dump();
 }
@@ -272,10 +349,11 @@ std::string Daemon::handleRequest(std::string_view request) {
     return json{{"version", 1}, {"ok", true}, {"process", std::move(*process)}}.dump();
   }
   if (command == "reload") {
-    const std::uint64_t before = revision_;
+    const auto before = policy_.current();
     reload();
-    if (revision_ == before) return fail("reload refused: the configuration has errors");
-    return json{{"version", 1}, {"ok", true}, {"revision", revision_}}.dump();
+    const auto after = policy_.current();
+    if (after == before) return fail("reload refused: the configuration has errors");
+    return json{{"version", 1}, {"ok", true}, {"revision", after->revision()}}.dump();
   }
   return fail("unknown command '" + command + "'");
 }
@@ -290,13 +368,13 @@ int Daemon::run() {
   signalFd_ = signalfd(-1, &signals, SFD_CLOEXEC);
 
   if (!startUp()) {
+    logError("not starting");
     shutDown();
     return 1;
   }
-  logInfo("ready: queues ", queueRange(config_.queues), ", mode ",
-          config_.mode == rules::Mode::kLearn ? "learn" : "enforce", ", fail ",
-          config_.fail == rules::FailMode::kOpen ? "open" : "closed", ", policy revision ",
-          revision_);
+  logInfo("ready: queues ", queueRange(config_.queues), ", mode ", modeName(config_), ", fail ",
+          failName(config_), ", policy revision ", policy_.current()->revision(), ", ",
+          policy_.current()->policy->policy().profiles.size(), " profiles");
   sd_notify(0, "READY=1");
 
   pollfd fds[2] = {{signalFd_, POLLIN, 0}, {control_->fd(), POLLIN, 0}};

@@ -1,26 +1,29 @@
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "db/database.h"
+#include "db/log_writer.h"
 #include "engine/control_server.h"
 #include "engine/nft_table.h"
 #include "engine/policy_store.h"
 #include "engine/queue_worker.h"
-#include "rules/config.h"
+#include "rules/policy_loader.h"
 
 namespace warden::engine {
 
 class Attributor;
 
-// wardend: owns the queues, the table and the control socket, and runs the control thread
-// (the caller's), which alone handles signals, reloads and control requests.
+// wardend: owns the queues, the table, the verdict log and the control socket, and runs the
+// control thread (the caller's), which alone handles signals, reloads and control requests.
 class Daemon {
  public:
-  explicit Daemon(rules::Config config);
+  explicit Daemon(std::filesystem::path configFile);
   ~Daemon();
 
   // Runs until SIGTERM/SIGINT; returns the process exit code.
@@ -29,15 +32,22 @@ class Daemon {
  private:
   bool startUp();
   void shutDown();
+  // Loads, validates, stores and publishes the policy; false (and logged) if refused.
+  bool loadPolicy();
   void reload();
+  void openLog();
   std::string handleRequest(std::string_view request);
   std::string statusJson() const;
   TablePlan tablePlan(const rules::Config& config) const;
-  void publish(rules::Config config);
 
+  std::filesystem::path configFile_;
+  rules::PolicyLoader loader_;
   rules::Config config_;  // the configuration in force (control thread only)
   PolicyStore policy_;
-  std::uint64_t revision_ = 0;
+  std::optional<db::Database> store_;  // revisions; the control thread's connection
+  std::unique_ptr<db::LogWriter> logWriter_;
+  std::string logProblem_;           // why there is no verdict log, if there is none
+  std::uint64_t localRevision_ = 0;  // revisions when no database could be opened
   QueueMethod method_ = QueueMethod::kXtCompat;
   std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::vector<std::unique_ptr<QueueWorker>> workers_;

@@ -9,6 +9,7 @@
 #include "engine/logging.h"
 #include "engine/nft_table.h"
 #include "rules/config.h"
+#include "rules/policy.h"
 
 namespace {
 
@@ -50,15 +51,12 @@ int main(int argc, char** argv) {
 
   if (doCleanup) return cleanup();
 
-  warden::rules::Diagnostics warnings;
-  auto config = warden::rules::loadConfig(configPath, &warnings);
-  printDiagnostics(warnings);
-  if (!config) {
-    printDiagnostics(config.error());
-    if (!check) logError("not starting: ", configPath, " has errors");
-    return 1;
-  }
   if (check) {
+    // The whole policy: warden.toml and every profile, every error of the run.
+    warden::rules::Diagnostics warnings;
+    auto policy = warden::rules::loadPolicy(std::filesystem::path(configPath), &warnings);
+    printDiagnostics(policy ? warnings : policy.error());
+    if (!policy) return 1;
     std::cerr << configPath << ": ok\n";
     return 0;
   }
@@ -66,6 +64,6 @@ int main(int argc, char** argv) {
     logError("must run as root (needs CAP_NET_ADMIN for nftables and NFQUEUE)");
     return 1;
   }
-  warden::engine::Daemon daemon(std::move(*config));
+  warden::engine::Daemon daemon(configPath);
   return daemon.run();
 }

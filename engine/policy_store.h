@@ -6,15 +6,17 @@
 #include <mutex>
 #include <utility>
 
-#include "rules/config.h"
+#include "rules/compiled_policy.h"
 
 namespace warden::engine {
 
 // The policy in force: immutable once published.
 struct PolicySnapshot {
-  rules::Config config;
-  std::uint64_t revision = 0;
-  std::int64_t loadedAtNs = 0;  // CLOCK_REALTIME
+  std::shared_ptr<const rules::CompiledPolicy> policy;  // never null once published
+  std::int64_t loadedAtNs = 0;                          // CLOCK_REALTIME
+
+  const rules::Config& config() const { return policy->config(); }
+  std::uint64_t revision() const { return policy->revision(); }
 };
 
 // Hands the control thread's latest snapshot to the workers. publish() swaps it whole;

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rules/process_info.h"
+
 namespace warden::engine {
 
 // Names one process for its whole life and never another one: a pid is reused, a pid together
@@ -118,6 +120,11 @@ struct ProcessInfo {
 
   ProcessSource source = ProcessSource::kOwnerOnly;
   bool complete = false;  // /proc was read (or could not be: the process was already gone)
+
+  // The same, as the profile matcher sees it (rules::ProcessInfo): built once when the
+  // description is published, so the verdict path neither copies nor allocates. Attributes
+  // warden could not obtain are left empty there, so keys needing them do not match.
+  std::shared_ptr<const rules::ProcessInfo> match;
 
   // The value of environment variable `name`, when the environment is known and has it.
   std::optional<std::string_view> envValue(std::string_view name) const;

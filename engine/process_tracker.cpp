@@ -59,6 +59,41 @@ std::string verifiedExecPath(const std::string& filename, std::uint64_t inode) {
 
 }  // namespace
 
+std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
+                                                    const std::string& procRoot) {
+  auto view = std::make_shared<rules::ProcessInfo>();
+  if (!info.path.empty()) view->path = info.path;
+  if (!info.argv.empty()) view->setArgv(info.argv);
+  if (info.envKnown) {
+    rules::Environment env;
+    for (const std::string& entry : info.env) {
+      const std::size_t eq = entry.find('=');
+      if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+    view->env = std::move(env);
+  }
+  view->tags = info.tags;
+  view->uid = info.uid;
+  if (!info.user.empty()) view->user = info.user;
+  if (!info.ancestorPaths.empty()) view->ancestors = info.ancestorPaths;
+  if (hasher) {
+    // Called by the matcher only when a candidate [[match]] pins sha256: from the cache when
+    // the tracker hashed the image in the background, else read now from the held image (or
+    // /proc/PID/exe while it is still the same image).
+    ProcessInfo image;
+    image.key = info.key;
+    image.image = info.image;
+    image.imageKnown = info.imageKnown;
+    image.imageHandle = info.imageHandle;
+    view->sha256 = [hasher, image = std::move(image), procRoot]() -> std::optional<rules::Sha256> {
+      auto hex = hasher->hashOf(image, procRoot);
+      if (!hex) return std::nullopt;
+      return rules::parseSha256(*hex);
+    };
+  }
+  return view;
+}
+
 std::uint64_t bootTimeNs() {
   timespec ts{};
   clock_gettime(CLOCK_BOOTTIME, &ts);
@@ -191,9 +226,7 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   full.exeInode = event.owner.exe_ino;
   finish(full);
   full.complete = true;
-  auto published = std::make_shared<const ProcessInfo>(std::move(full));
-  table_.upsert(published);
-  maybeHash(*published);
+  maybeHash(*publish(std::move(full)));
 }
 
 void ProcessTracker::onFork(const warden_fork_event& event) {
@@ -212,7 +245,7 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
     child->ancestorPaths.push_back(path);
   }
   child->source = ProcessSource::kForkEvent;
-  table_.upsert(std::move(child));
+  publish(std::move(*child));
 }
 
 void ProcessTracker::onExit(const warden_exit_event& event) {
@@ -249,7 +282,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   }
   finish(full);
   full.complete = true;
-  table_.upsert(std::make_shared<const ProcessInfo>(std::move(full)));
+  publish(std::move(full));
 }
 
 void ProcessTracker::scanProc() {
@@ -272,7 +305,7 @@ void ProcessTracker::scanProc() {
       info.parentStartTicks = parent->second;
     }
     finish(info);
-    table_.upsert(std::make_shared<const ProcessInfo>(std::move(info)));
+    publish(std::move(info));
   }
   counters_.scanned.fetch_add(found.size(), std::memory_order_relaxed);
 }
@@ -314,6 +347,13 @@ std::string ProcessTracker::userName(std::uint32_t uid) {
   }
   userNames_.emplace(uid, name);
   return name;
+}
+
+std::shared_ptr<const ProcessInfo> ProcessTracker::publish(ProcessInfo info) {
+  info.match = matchView(info, hasher_, options_.procRoot);
+  auto published = std::make_shared<const ProcessInfo>(std::move(info));
+  table_.upsert(published);
+  return published;
 }
 
 void ProcessTracker::maybeHash(const ProcessInfo& info) {

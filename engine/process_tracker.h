@@ -86,6 +86,8 @@ class ProcessTracker {
   void finish(ProcessInfo& info);
   std::string userName(std::uint32_t uid);
   void maybeHash(const ProcessInfo& info);
+  // Publishes `info` with its matcher view.
+  std::shared_ptr<const ProcessInfo> publish(ProcessInfo info);
 
   ProcessTable& table_;
   Options options_;
@@ -103,6 +105,10 @@ class ProcessTracker {
   std::uint64_t lastExpireNs_ = 0;
   std::thread thread_;
 };
+
+// The matcher's view of a description (see ProcessInfo::match); `hasher` null: no hashes.
+std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
+                                                    const std::string& procRoot = "/proc");
 
 // CLOCK_BOOTTIME in ns: the clock of the kernel's start_boottime and of event times.
 std::uint64_t bootTimeNs();

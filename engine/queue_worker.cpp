@@ -6,10 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 #include "engine/attributor.h"
-#include "engine/decision.h"
 #include "engine/logging.h"
 #include "engine/packet.h"
 
@@ -19,28 +20,31 @@ namespace {
 constexpr std::size_t kBatchReserve = 64;
 constexpr int kDrainQuietMs = 50;
 
+// Until process attribution is wired, a socket's owner is a process the engine knows nothing
+// about: no [[match]] key holds for it, so it gets no profile and the engine default.
+const rules::ProcessInfo kUndescribedProcess{};
+
+std::int64_t realtimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The engine `unknown` verdict for a packet that could not be parsed into a flow.
+rules::Decision unknownVerdict(const rules::Config& config) {
+  rules::Decision decision;
+  decision.action = config.unknownAction;
+  decision.by = rules::DecidedBy::kUnknown;
+  decision.learn = config.mode == rules::Mode::kLearn;
+  decision.enforced = decision.learn ? rules::Action::kAllow : decision.action;
+  return decision;
+}
+
 std::uint64_t monotonicNs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
          static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-// SPEC section 4 steps 2 and 3: who owns the flow. Without an Attributor, the queue's uid
-// alone tells a process's packets from the kernel's.
-Owner ownerOf(Attributor* attributor, const QueuedPacket& packet, const PacketInfo& info) {
-  if (!attributor) {
-    return packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid ? Owner::kKernel : Owner::kProcess;
-  }
-  switch (attributor->attribute(info, packet.hook, packet.hasUid).kind) {
-    case OwnerKind::kKernel:
-      return Owner::kKernel;
-    case OwnerKind::kUnknown:
-      return Owner::kUnknown;
-    case OwnerKind::kProcess:
-      return Owner::kProcess;
-  }
-  return Owner::kUnknown;
 }
 
 rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
@@ -65,8 +69,12 @@ rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
 }  // namespace
 
 QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
-                         Attributor* attributor)
-    : queue_(std::move(queue)), policy_(policy), marks_(marks), attributor_(attributor) {
+                         db::LogProducer log, Attributor* attributor)
+    : queue_(std::move(queue)),
+      policy_(policy),
+      marks_(marks),
+      log_(std::move(log)),
+      attributor_(attributor) {
   stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
 }
@@ -132,27 +140,34 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   const std::uint64_t started = monotonicNs();
   QueueCounters::bump(counters_.packets);
   const PolicySnapshot& snapshot = policy_.get();
-  const rules::Config& config = snapshot.config;
+  const rules::CompiledPolicy& policy = *snapshot.policy;
 
-  Decision decision;
+  rules::Decision decision;
+  rules::Flow flow;
+  FlowOwner owner;
   const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
   if (!parsed.ok) {
     QueueCounters::bump(counters_.malformed);
-    decision = decideMalformed(config);
+    decision = unknownVerdict(policy.config());
   } else {
-    const Owner owner = ownerOf(attributor_, packet, parsed.info);
-    if (owner == Owner::kKernel) QueueCounters::bump(counters_.kernel);
-    decision = decide(config, flowOf(parsed.info, packet.hook), owner);
+    flow = flowOf(parsed.info, packet.hook);
+    if (attributor_) {
+      decision = decideAttributed(snapshot, packet, parsed.info, flow, owner);
+    } else if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
+      // The kernel names a uid only for packets of a process's socket (NFQA_UID); an outbound
+      // packet without one was made by the kernel itself.
+      QueueCounters::bump(counters_.kernel);
+      decision = policy.decideKernel(flow);
+    } else {
+      decision = policy.decide(&kUndescribedProcess, flow);
+    }
   }
-
-  rules::Action action = decision.action;
-  if (config.mode == rules::Mode::kLearn && action != rules::Action::kAllow) {
+  if (decision.learn && decision.action != rules::Action::kAllow) {
     QueueCounters::bump(counters_.learned);
-    action = rules::Action::kAllow;
   }
 
   Result<void> sent;
-  switch (action) {
+  switch (decision.enforced) {
     case rules::Action::kAllow: {
       QueueCounters::bump(counters_.allowed);
       const std::uint32_t mark = marks_.withValue(packet.mark, marks_.accept());
@@ -176,6 +191,77 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
   }
+  const bool wanted =
+      decision.log && (decision.action != rules::Action::kAllow || policy.config().logAllowed);
+  if (wanted) logDecision(snapshot, decision, flow, elapsed, owner);
+}
+
+// ---- process attribution (SPEC section 4 steps 2-4) -------------------------------------
+
+rules::Decision QueueWorker::decideAttributed(const PolicySnapshot& snapshot,
+                                              const QueuedPacket& packet, const PacketInfo& info,
+                                              const rules::Flow& flow, FlowOwner& owner) {
+  const rules::CompiledPolicy& policy = *snapshot.policy;
+  if (snapshot.revision() != hashingRevision_) {
+    // Images are held and hashed from exec on only while some profile pins a sha256.
+    attributor_->setImageHashing(policy.usesSha256());
+    hashingRevision_ = snapshot.revision();
+  }
+  owner.attribution = attributor_->attribute(info, packet.hook, packet.hasUid);
+  switch (owner.attribution.kind) {
+    case OwnerKind::kKernel:
+      QueueCounters::bump(counters_.kernel);
+      return policy.decideKernel(flow);
+    case OwnerKind::kUnknown:
+      return policy.decide(nullptr, flow);
+    case OwnerKind::kProcess:
+      break;
+  }
+  // A process that has just started may not be described yet (its exec event still on its
+  // way): describeForVerdict waits a bounded moment for it. Failing that, the matcher sees
+  // only the uid the kernel recorded, and no key that needs more can match.
+  owner.process = attributor_->describeForVerdict(owner.attribution);
+  if (owner.process && owner.process->match) return policy.decide(owner.process->match.get(), flow);
+  rules::ProcessInfo bare;
+  bare.uid = owner.attribution.owner.uid;
+  return policy.decide(&bare, flow);
+}
+
+void QueueWorker::logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
+                              const rules::Flow& flow, std::uint64_t latencyNs,
+                              const FlowOwner& owner) {
+  static_assert(static_cast<int>(db::DecidedBy::kKernel) ==
+                static_cast<int>(rules::DecidedBy::kKernel));
+  db::LogRow row;
+  row.timeNs = realtimeNs();
+  row.revision = static_cast<std::int64_t>(snapshot.revision());
+  row.localAddr = flow.local;
+  row.remoteAddr = flow.remote;
+  row.localPort = flow.localPort;
+  row.remotePort = flow.remotePort;
+  row.ipProto = flow.ipProto;
+  row.direction = flow.direction;
+  row.action = decision.action;
+  row.mode = decision.learn ? rules::Mode::kLearn : rules::Mode::kEnforce;
+  row.decidedBy = static_cast<db::DecidedBy>(decision.by);
+  row.ruleIndex = decision.ruleIndex;
+  row.latencyNs = static_cast<std::uint32_t>(std::min<std::uint64_t>(latencyNs, UINT32_MAX));
+  row.profile.assign(decision.profile);
+  row.host.assign(flow.host);
+  if (owner.attribution.kind == OwnerKind::kProcess) {
+    row.pid = static_cast<std::int32_t>(owner.attribution.owner.tgid);
+    row.processStartNs = owner.attribution.owner.start_time_ns;
+    row.uid = owner.attribution.owner.uid;
+    if (owner.process) {
+      row.exe.assign(owner.process->path);
+      for (const std::string& arg : owner.process->argv) {
+        row.argv.append(arg);
+        row.argv.push_back('\0');
+      }
+    }
+  }
+  // A full ring counts the row as dropped: the packet path never waits for the database.
+  log_.tryEnqueue(std::move(row));
 }
 
 }  // namespace warden::engine

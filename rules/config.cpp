@@ -3,6 +3,7 @@
 #include <bit>
 #include <system_error>
 
+#include "rules/config_draft.h"
 #include "rules/policy_file.h"
 #include "rules/rule_codec.h"
 #include "rules/toml_reader.h"
@@ -50,7 +51,9 @@ class ConfigReader {
       } else if (name == "log") {
         section(value, name, &ConfigReader::readLog);
       } else if (name == "profiles") {
+        const std::size_t errorsBefore = reader_.errorCount();
         section(value, name, &ConfigReader::readProfiles);
+        profilesDirKnown_ = reader_.errorCount() == errorsBefore;
       } else if (name == "control") {
         section(value, name, &ConfigReader::readControl);
       } else if (name == "rule") {
@@ -65,6 +68,9 @@ class ConfigReader {
     }
     return std::move(config_);
   }
+
+  // False if the [profiles] section had an error, so profilesDir is not the user's.
+  bool profilesDirKnown() const { return profilesDirKnown_; }
 
  private:
   using SectionReader = void (ConfigReader::*)(const toml::table&);
@@ -195,27 +201,40 @@ class ConfigReader {
   TomlReader& reader_;
   std::filesystem::path base_;
   Config config_;
+  bool profilesDirKnown_ = true;
 };
 
 }  // namespace
 
+ConfigDraft readConfigDraft(std::string_view text, const std::filesystem::path& file) {
+  ConfigDraft draft;
+  try {
+    TomlReader reader(file.string());
+    if (auto root = reader.parse(text)) {
+      ConfigReader configReader(reader, file);
+      draft.config = configReader.read(*root);
+      draft.profilesDirKnown = configReader.profilesDirKnown();
+    }
+    draft.failed = reader.errorCount() > 0;
+    draft.diagnostics = reader.take();
+  } catch (const std::exception& e) {
+    // Only allocation failures get here; the boundary still must not throw.
+    draft.failed = true;
+    draft.diagnostics.push_back(
+        Diagnostic{Severity::kError, SourceLocation{file.string(), 0, 0}, e.what()});
+  }
+  return draft;
+}
+
 std::expected<Config, Diagnostics> parseConfig(std::string_view text,
                                                const std::filesystem::path& file,
                                                Diagnostics* warnings) {
-  try {
-    TomlReader reader(file.string());
-    std::optional<Config> config;
-    if (auto root = reader.parse(text)) config = ConfigReader(reader, file).read(*root);
-    const bool failed = reader.errorCount() > 0;
-    Diagnostics diagnostics = reader.take();
-    if (failed) return std::unexpected(std::move(diagnostics));
-    if (warnings) warnings->insert(warnings->end(), diagnostics.begin(), diagnostics.end());
-    return std::move(*config);
-  } catch (const std::exception& e) {
-    // Only allocation failures get here; the boundary still must not throw.
-    return std::unexpected(
-        Diagnostics{Diagnostic{Severity::kError, SourceLocation{file.string(), 0, 0}, e.what()}});
+  ConfigDraft draft = readConfigDraft(text, file);
+  if (draft.failed) return std::unexpected(std::move(draft.diagnostics));
+  if (warnings) {
+    warnings->insert(warnings->end(), draft.diagnostics.begin(), draft.diagnostics.end());
   }
+  return std::move(*draft.config);
 }
 
 std::expected<Config, Diagnostics> loadConfig(const std::filesystem::path& file,

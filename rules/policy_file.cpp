@@ -7,26 +7,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace warden::rules {
 namespace {
 
 // Policy files are small; anything bigger is a mistake, not a policy.
-constexpr off_t kMaxPolicyFileSize = 16 * 1024 * 1024;
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+constexpr off_t kMaxPolicyFileSize = off_t{16} * 1024 * 1024;
+constexpr std::int64_t kNsPerSecond = 1000000000;
 
 Diagnostic fileError(const std::filesystem::path& file, std::string message) {
   return Diagnostic{Severity::kError, SourceLocation{file.string(), 0, 0}, std::move(message)};
@@ -52,11 +40,13 @@ std::optional<std::string> unsafeOwnership(std::uint32_t ownerUid, std::uint32_t
   return std::nullopt;
 }
 
-std::expected<std::string, Diagnostic> readPolicyFile(const std::filesystem::path& file) {
-  const FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (fd.get() < 0) return std::unexpected(fileError(file, "cannot open: " + errnoText(errno)));
+std::expected<PolicyFile, Diagnostic> PolicyFile::open(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return std::unexpected(fileError(file, "cannot open: " + errnoText(errno)));
+  // Owned from here on, so that every return below closes it.
+  PolicyFile opened(file, fd, FileIdentity{});
   struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) {
+  if (::fstat(fd, &info) != 0) {
     return std::unexpected(fileError(file, "cannot stat: " + errnoText(errno)));
   }
   if (!S_ISREG(info.st_mode)) return std::unexpected(fileError(file, "not a regular file"));
@@ -69,19 +59,42 @@ std::expected<std::string, Diagnostic> readPolicyFile(const std::filesystem::pat
     return std::unexpected(
         fileError(file, "file too large (" + std::to_string(info.st_size) + " bytes)"));
   }
+  opened.identity_ = FileIdentity{info.st_dev, info.st_ino, info.st_size,
+                                  info.st_mtim.tv_sec * kNsPerSecond + info.st_mtim.tv_nsec,
+                                  info.st_ctim.tv_sec * kNsPerSecond + info.st_ctim.tv_nsec};
+  return opened;
+}
+
+PolicyFile::PolicyFile(PolicyFile&& other) noexcept
+    : file_(std::move(other.file_)),
+      fd_(std::exchange(other.fd_, -1)),
+      identity_(other.identity_) {}
+
+PolicyFile::~PolicyFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::expected<std::string, Diagnostic> PolicyFile::read() {
   std::string text;
+  text.reserve(static_cast<std::size_t>(identity_.size));
   char buffer[16384];
   while (true) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    const ssize_t n = ::read(fd_, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::unexpected(fileError(file, "cannot read: " + errnoText(errno)));
+    if (n < 0) return std::unexpected(fileError(file_, "cannot read: " + errnoText(errno)));
     if (n == 0) break;
     text.append(buffer, static_cast<std::size_t>(n));
     if (text.size() > static_cast<std::size_t>(kMaxPolicyFileSize)) {
-      return std::unexpected(fileError(file, "file too large"));
+      return std::unexpected(fileError(file_, "file too large"));
     }
   }
   return text;
+}
+
+std::expected<std::string, Diagnostic> readPolicyFile(const std::filesystem::path& file) {
+  auto opened = PolicyFile::open(file);
+  if (!opened) return std::unexpected(std::move(opened.error()));
+  return opened->read();
 }
 
 std::optional<Diagnostic> checkPolicyDirectory(const std::filesystem::path& directory) {

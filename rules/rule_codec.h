@@ -9,6 +9,7 @@
 
 namespace warden::rules {
 
+// Internal to rules/ (the TOML codecs).
 // Reads one [[rule]] table (SPEC section 3) of warden.toml or of a profile. Every bad key is
 // reported to `reader`; the rule is returned only if it had no error.
 std::optional<Rule> readRule(const toml::node& node, TomlReader& reader);

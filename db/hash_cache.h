@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "db/database.h"
+#include "db/error.h"
+#include "db/statement.h"
+
+namespace warden::db {
+
+// What identifies one version of an executable file without reading it (SPEC section 5): the
+// values of stat(2) on the image. Any change of size, mtime or ctime is a different version.
+struct FileIdentity {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::int64_t size = 0;
+  std::int64_t mtimeNs = 0;
+  std::int64_t ctimeNs = 0;
+
+  bool operator==(const FileIdentity&) const = default;
+};
+
+// The persistent half of the executable-hash cache: survives restarts so that images are not
+// hashed again. One row per (device, inode): storing a new version replaces the old one, which
+// bounds the table by the number of executables seen. The in-memory cache in front of it is
+// the engine's.
+//
+// Thread-safety: that of the Database it was created on, which must outlive it.
+class HashCache {
+ public:
+  [[nodiscard]] static Result<HashCache> create(Database& db);
+
+  // The lowercase hex SHA-256 stored for exactly this identity, if any.
+  [[nodiscard]] Result<std::optional<std::string>> lookup(const FileIdentity& file);
+
+  // `sha256Hex` must be 64 hex digits (stored lowercase). `seenAtNs` dates the entry for
+  // pruneHashes().
+  [[nodiscard]] Result<void> store(const FileIdentity& file, std::string_view sha256Hex,
+                                   std::int64_t seenAtNs);
+
+ private:
+  HashCache(Database& db, Statement lookup, Statement store)
+      : db_(&db), lookup_(std::move(lookup)), store_(std::move(store)) {}
+
+  Database* db_;
+  Statement lookup_;
+  Statement store_;
+};
+
+// Deletes entries stored before `cutoffNs`; returns how many. A pruned entry that is still in
+// use costs one more hash.
+[[nodiscard]] Result<std::int64_t> pruneHashes(Database& db, std::int64_t cutoffNs);
+
+}  // namespace warden::db

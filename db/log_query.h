@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/database.h"
+#include "db/error.h"
+#include "db/log_row.h"
+#include "rules/config.h"
+#include "rules/verdict.h"
+
+namespace warden::db {
+
+// Reading the verdict log for `warden log` (SPEC section 8).
+
+struct LogFilter {
+  std::optional<std::string> profile = {};   // exact profile name
+  std::optional<rules::Action> action = {};  // the decided action
+  std::optional<std::int64_t> sinceNs = {};  // rows with time_ns >= this
+  std::size_t limit = 100;                   // 0: no limit
+};
+
+// Where the decision came from in the policy files, when the stored revision knows it.
+struct DecisionSource {
+  std::string file;
+  int line = 0;
+  std::string summary;  // the rule's summary, or "default <action>" for a profile default
+
+  bool operator==(const DecisionSource&) const = default;
+};
+
+// One stored row, as read back. Texts are as stored (addresses and protocol as words); empty
+// strings and absent optionals mean the log did not know.
+struct LogEntry {
+  std::int64_t id = 0;  // increases with insertion; `warden log -f` resumes after it
+  std::int64_t timeNs = 0;
+  rules::Direction direction = rules::Direction::kOut;
+  std::string protocol;
+  std::string localAddr;
+  std::uint16_t localPort = 0;
+  std::string remoteAddr;
+  std::uint16_t remotePort = 0;
+  std::string host;
+  std::optional<std::int32_t> pid;
+  std::optional<std::int64_t> processStartNs;
+  std::optional<std::uint32_t> uid;
+  std::string exe;
+  std::vector<std::string> argv;  // scrubbed
+  std::string profile;
+  DecidedBy decidedBy = DecidedBy::kEngineDefault;
+  std::optional<int> ruleIndex;
+  rules::Action action = rules::Action::kAllow;
+  rules::Mode mode = rules::Mode::kEnforce;
+  std::int64_t revision = 0;
+  double latencyUs = 0;
+  std::optional<DecisionSource> source;
+};
+
+// Matching rows, newest first (by time, then id), at most filter.limit.
+[[nodiscard]] Result<std::vector<LogEntry>> queryLog(Database& db, const LogFilter& filter);
+
+// Matching rows with id > afterId, oldest first, at most filter.limit: what `warden log -f`
+// polls for after showing the newest rows.
+[[nodiscard]] Result<std::vector<LogEntry>> queryLogAfter(Database& db, std::int64_t afterId,
+                                                          const LogFilter& filter);
+
+}  // namespace warden::db

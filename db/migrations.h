@@ -1,0 +1,19 @@
+#pragma once
+
+#include "db/database.h"
+#include "db/error.h"
+
+namespace warden::db {
+
+// The schema version this code writes and understands, kept in `PRAGMA user_version`.
+inline constexpr int kSchemaVersion = 1;
+
+[[nodiscard]] Result<int> schemaVersion(Database& db);
+
+// Brings the schema up to kSchemaVersion: each missing migration runs in order, in its own
+// immediate transaction together with the user_version bump, so a crash leaves the database at
+// a version boundary and a second process opening at the same time waits instead of racing.
+// A database newer than this code is refused untouched.
+[[nodiscard]] Result<void> migrate(Database& db);
+
+}  // namespace warden::db

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <filesystem>
+
+#include "db/database.h"
+#include "db/error.h"
+
+namespace warden::db {
+
+// Opens warden.db the one way every component should: a read-write open creates the file if
+// needed and migrates it to kSchemaVersion; a read-only open (the `warden` tool) requires the
+// schema to be exactly kSchemaVersion, since it must not change the file and cannot read
+// another layout. A database newer than this code is refused in both cases.
+[[nodiscard]] Result<Database> openStore(const std::filesystem::path& path,
+                                         const OpenOptions& options = {});
+
+}  // namespace warden::db

@@ -1,0 +1,107 @@
+#include "rules/compiled_policy.h"
+
+namespace warden::rules {
+
+CompiledPolicy::CompiledPolicy(Policy policy, std::uint64_t revision)
+    : policy_(std::move(policy)),
+      revision_(revision),
+      globalRules_(policy_.config.globalRules),
+      selector_(std::make_unique<ProfileSelector>(policy_.profiles)) {
+  profileRules_.reserve(policy_.profiles.size());
+  for (const Profile& profile : policy_.profiles) profileRules_.emplace_back(profile.rules);
+}
+
+std::expected<std::shared_ptr<const CompiledPolicy>, Diagnostics> CompiledPolicy::compile(
+    Policy policy, std::uint64_t revision) {
+  try {
+    return std::shared_ptr<const CompiledPolicy>(new CompiledPolicy(std::move(policy), revision));
+  } catch (const std::exception& e) {
+    return std::unexpected(
+        Diagnostics{Diagnostic{Severity::kError, SourceLocation{},
+                               std::string("cannot compile the policy: ") + e.what()}});
+  }
+}
+
+void CompiledPolicy::finish(Decision& decision) const {
+  decision.learn = policy_.config.mode == Mode::kLearn;
+  decision.enforced = decision.learn ? Action::kAllow : decision.action;
+}
+
+Decision CompiledPolicy::engineVerdict(Action action, DecidedBy by) const {
+  Decision decision;
+  decision.action = action;
+  decision.by = by;
+  finish(decision);
+  return decision;
+}
+
+bool CompiledPolicy::decideGlobal(const FlowView& flow, Decision& decision) const {
+  const std::int32_t index = globalRules_.firstMatch(flow);
+  if (index < 0) return false;
+  const Rule& rule = policy_.config.globalRules[index];
+  decision.action = rule.action;
+  decision.by = DecidedBy::kGlobalRule;
+  decision.log = rule.log;
+  decision.ruleIndex = index;
+  decision.file = rule.where.file;
+  decision.line = rule.where.line;
+  finish(decision);
+  return true;
+}
+
+Decision CompiledPolicy::decideKernel(const Flow& flow) const {
+  Decision decision;
+  if (decideGlobal(FlowView(flow), decision)) return decision;
+  return engineVerdict(policy_.config.kernelAction, DecidedBy::kKernel);
+}
+
+Decision CompiledPolicy::decide(const ProcessInfo* process, const Flow& flow) const {
+  const FlowView view(flow);
+  Decision decision;
+  if (decideGlobal(view, decision)) return decision;
+  if (process == nullptr) return engineVerdict(policy_.config.unknownAction, DecidedBy::kUnknown);
+  return decideByProfile(selector_->select(*process), view);
+}
+
+Decision CompiledPolicy::decideFor(const ProfileSelection& selection, const Flow& flow) const {
+  const FlowView view(flow);
+  Decision decision;
+  if (decideGlobal(view, decision)) return decision;
+  return decideByProfile(selection, view);
+}
+
+Decision CompiledPolicy::decideByProfile(const ProfileSelection& selection,
+                                         const FlowView& view) const {
+  if (selection.profile < 0 ||
+      static_cast<std::size_t>(selection.profile) >= policy_.profiles.size()) {
+    return engineVerdict(policy_.config.defaultAction, DecidedBy::kEngineDefault);
+  }
+  Decision decision;
+  const Profile& profile = policy_.profiles[selection.profile];
+  decision.profileIndex = selection.profile;
+  decision.profile = profile.name;
+  decision.file = profile.file;
+  const std::int32_t index = profileRules_[selection.profile].firstMatch(view);
+  if (index >= 0) {
+    const Rule& rule = profile.rules[index];
+    decision.action = rule.action;
+    decision.by = DecidedBy::kProfileRule;
+    decision.log = rule.log;
+    decision.ruleIndex = index;
+    decision.line = rule.where.line;
+  } else if (profile.defaultAction) {
+    decision.action = *profile.defaultAction;
+    decision.by = DecidedBy::kProfileDefault;
+  } else {
+    decision.action = policy_.config.defaultAction;
+    decision.by = DecidedBy::kEngineDefault;
+  }
+  finish(decision);
+  return decision;
+}
+
+ProfileSelection CompiledPolicy::selectProfile(const ProcessInfo& process) const {
+  return selector_->select(process);
+}
+
+}  // namespace warden::rules

@@ -1,0 +1,24 @@
+#pragma once
+
+#include "rules/diagnostic.h"
+#include "rules/policy.h"
+#include "rules/rule.h"
+
+namespace warden::rules {
+
+// Warnings about a valid policy that probably does not do what its author meant:
+// - a rule shadowed by an earlier rule of the same list that matches every flow it does;
+// - a [[match]] with the same specificity as one of an earlier profile that may select
+//   the same processes (the earlier profile wins, SPEC section 4).
+// Overlap is judged by what can be proven disjoint: different exact paths, a path outside
+// a glob, different hashes, users, uids, parents, exact env values, single-valued tags;
+// two different cmdline regexes are taken as meant to be distinct.
+Diagnostics lintPolicy(const Policy& policy);
+
+// Whether `earlier` matches every flow `later` matches, so `later` can never decide.
+bool covers(const Rule& earlier, const Rule& later);
+
+// Whether some process might satisfy both matches (false only if provably not).
+bool mayOverlap(const Match& a, const Match& b);
+
+}  // namespace warden::rules

@@ -1,0 +1,52 @@
+#include "rules/process_info.h"
+
+namespace warden::rules {
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<Sha256> parseSha256(std::string_view hex) {
+  Sha256 digest{};
+  if (hex.size() != digest.size() * 2) return std::nullopt;
+  for (std::size_t i = 0; i < digest.size(); ++i) {
+    const int high = hexValue(hex[2 * i]);
+    const int low = hexValue(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    digest[i] = static_cast<std::uint8_t>(high * 16 + low);
+  }
+  return digest;
+}
+
+std::string toHex(const Sha256& digest) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(digest.size() * 2);
+  for (const std::uint8_t byte : digest) {
+    hex += kDigits[byte >> 4];
+    hex += kDigits[byte & 0xf];
+  }
+  return hex;
+}
+
+std::string joinArgv(const std::vector<std::string>& argv) {
+  std::string joined;
+  for (const auto& arg : argv) {
+    if (!joined.empty() || &arg != &argv.front()) joined += ' ';
+    joined += arg;
+  }
+  return joined;
+}
+
+void ProcessInfo::setArgv(std::vector<std::string> args) {
+  cmdline = joinArgv(args);
+  argv = std::move(args);
+}
+
+}  // namespace warden::rules

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "db/log_row.h"
+
+namespace warden::db::testing {
+
+inline std::int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline rules::IpAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+  rules::IpAddress address;
+  address.bytes[10] = 0xff;
+  address.bytes[11] = 0xff;
+  address.bytes[12] = a;
+  address.bytes[13] = b;
+  address.bytes[14] = c;
+  address.bytes[15] = d;
+  return address;
+}
+
+// A typical outbound TCP row from curl, decided by its profile's first rule.
+inline LogRow sampleRow(std::int64_t timeNs = nowNs()) {
+  using namespace std::string_literals;
+  LogRow row;
+  row.timeNs = timeNs;
+  row.revision = 1;
+  row.localAddr = v4(10, 0, 0, 2);
+  row.remoteAddr = v4(192, 0, 2, 10);
+  row.localPort = 40000;
+  row.remotePort = 443;
+  row.ipProto = 6;
+  row.pid = 4242;
+  row.processStartNs = 123456789;
+  row.uid = 1000;
+  row.latencyNs = 1500;
+  row.direction = rules::Direction::kOut;
+  row.action = rules::Action::kAllow;
+  row.mode = rules::Mode::kEnforce;
+  row.decidedBy = DecidedBy::kProfileRule;
+  row.ruleIndex = 0;
+  row.host = "www.example.org";
+  row.exe = "/usr/bin/curl";
+  row.argv = "curl\0-s\0--token\0abc\0https://www.example.org/\0"s;
+  row.profile = "curl";
+  return row;
+}
+
+}  // namespace warden::db::testing
