@@ -7,14 +7,16 @@ Profiles (allowed/denied by path) arrive with the policy work; until then these 
 what attribution alone decides: process / unknown / kernel."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
+from warden_daemon import toml_value
 from warden_expect import DROP_WAIT_MS, dropped, wait_until
-from warden_lab import C4, C6, HERE, PYTHON, S4, S6
+from warden_lab import C4, C6, HERE, PYTHON, S4, S6, wardend_path
 
 CLIENTS = int(os.environ.get("WARDEN_ATTR_CLIENTS", "500"))
 CG_RE = re.compile(r"^wt(\d+)x\d+$")
@@ -221,3 +223,174 @@ def test_explain_a_running_process(lab, cgroup, wardend):
     assert re.fullmatch(r"[0-9a-f]{64}", p["sha256"] or ""), p
     assert "PATH" in p["env_names"] and all("=" not in n for n in p["env_names"]), p
     assert not d.request("explain", pid=2**22 + 1)["ok"]
+
+
+# ---- profiles decided by attribution (the issue's scenarios) --------------------------------
+# Two copies of the same client under different paths: a profile allows one, another profile
+# rejects the other (reject, not deny, so that a refused flow shows at once).
+
+def attr_client_path():
+    path = os.path.join(os.path.dirname(os.path.abspath(wardend_path())), "..", "tests", "bpf",
+                        "clients", "attr_client")
+    return os.path.normpath(path)
+
+
+def install(src, dst):
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o755)
+    return dst
+
+
+def write_profiles(lab, profiles, tag="wardend"):
+    """profiles: {name: (default, {match key: value})}, one file each, written before the
+    daemon of that tag starts."""
+    directory = os.path.join(lab.tmp, tag, "profiles.d")
+    os.makedirs(directory, exist_ok=True)
+    for i, (name, (default, match)) in enumerate(profiles.items()):
+        lines = [f"name = {toml_value(name)}", f"default = {toml_value(default)}", "",
+                 "[[match]]"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in match.items()]
+        path = os.path.join(directory, f"{i:02d}-{name}.toml")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o644)
+
+
+@pytest.fixture
+def twins(lab):
+    """allowed/ and denied/ copies of the TCP and UDP probes."""
+    bins = {}
+    for kind in ("allowed", "denied"):
+        for tool in ("tcp_probe", "udp_probe"):
+            bins[(kind, tool)] = install(lab._client(tool),
+                                         os.path.join(lab.tmp, "bin", kind, tool))
+    return bins
+
+
+def profiled(lab, wardend, cg, profiles, **engine):
+    write_profiles(lab, profiles)
+    return attributing(lab, wardend, cg, **engine)
+
+
+def twin_profiles(bins, tools=("tcp_probe", "udp_probe")):
+    out = {}
+    for tool in tools:
+        out[f"allow-{tool}"] = ("allow", {"path": bins[("allowed", tool)]})
+        out[f"reject-{tool}"] = ("reject", {"path": bins[("denied", tool)]})
+    return out
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+def test_profiles_allow_and_reject_short_lived_tcp_clients(lab, cgroup, wardend, twins, server):
+    d = profiled(lab, wardend, cgroup, twin_profiles(twins, ("tcp_probe",)))
+    for kind, want, port in (("allowed", "connected", "7000"), ("denied", "refused", "7002")):
+        outcomes = batch(lab, cgroup, [twins[(kind, "tcp_probe")], server, port,
+                                       "--timeout-ms", "1000"], CLIENTS,
+                         timeout=CLIENTS * 0.5 + 30)
+        assert len(outcomes) == CLIENTS and set(outcomes) == {want}, \
+            f"{kind}: {summary(outcomes)}; attribution {d.status()['attribution']}"
+    assert d.status()["attribution"]["misses"] == 0
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+@pytest.mark.parametrize("connect", [False, True], ids=["sendto", "connect"])
+def test_profiles_allow_and_reject_short_lived_udp_senders(lab, cgroup, wardend, twins, server,
+                                                           connect):
+    d = profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)))
+    # Each copy talks to its own port: a UDP 5-tuple that repeats within conntrack's timeout
+    # (the kernel may hand the second sender the first one's port) is one flow, decided once.
+    for kind, want, port in (("allowed", "reply", "7001"), ("denied", "prohibited", "7002")):
+        argv = [twins[(kind, "udp_probe")], server, port, "--timeout-ms", "1000"]
+        if connect:
+            argv.append("--connect")
+        outcomes = batch(lab, cgroup, argv, CLIENTS, timeout=CLIENTS * 0.5 + 30)
+        assert len(outcomes) == CLIENTS and set(outcomes) == {want}, \
+            f"{kind}: {summary(outcomes)}; attribution {d.status()['attribution']}"
+
+
+def run_attr_client(lab, cg, program, args, prefix=()):
+    """One attr_client run (in cg, in the client namespace); returns its result= word."""
+    res = lab.c.run(in_cgroup(cg, list(prefix) + [program] + list(args)), timeout=30,
+                    check=False)
+    m = re.search(r"result=(\S+)", res.stdout)
+    assert m, f"attr_client said {res.stdout!r} {res.stderr!r}"
+    return m.group(1)
+
+
+def sha256_of(path):
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_profile_pinned_by_sha256(lab, cgroup, wardend):
+    """sha256 pins the content, wherever it runs from: the same path with other content gets
+    no profile (engine default reject), and the pinned image run from a tmpfs in another mount
+    namespace still gets its profile (hashed through /proc/PID/exe)."""
+    original = attr_client_path()
+    pinned = install(original, os.path.join(lab.tmp, "bin", "pinned", "client"))
+    d = profiled(lab, wardend, cgroup, {"pinned": ("allow", {"sha256": [sha256_of(original)]})},
+                 default="reject")
+    assert run_attr_client(lab, cgroup, pinned, ["tcp", S4, "7000"]) == "ok"
+    # Other content at the same path: a valid program still, but another hash.
+    with open(original, "rb") as f:
+        other = f.read() + b"\0not the pinned image"
+    os.unlink(pinned)
+    with open(pinned, "wb") as f:
+        f.write(other)
+    os.chmod(pinned, 0o755)
+    assert run_attr_client(lab, cgroup, pinned, ["tcp", S4, "7000"]) == "ECONNREFUSED"
+    # The pinned image in a private mount namespace, from a path nobody else can see.
+    script = ('mount -t tmpfs none /mnt && cp "$0" /mnt/hidden && exec /mnt/hidden "$@"')
+    res = lab.c.run(in_cgroup(cgroup, ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                       script, original, "tcp", S4, "7000"]),
+                    timeout=30, check=False)
+    assert "result=ok" in res.stdout, (res.stdout, res.stderr, d.status()["attribution"])
+    assert d.status()["attribution"]["hash_cache"]["entries"] >= 2
+
+
+def test_binary_deleted_after_start(lab, cgroup, wardend):
+    program = install(attr_client_path(), os.path.join(lab.tmp, "bin", "doomed", "client"))
+    d = profiled(lab, wardend, cgroup, {"doomed": ("allow", {"path": program})},
+                 default="reject")
+    p = lab.c.spawn(in_cgroup(cgroup, [program, "tcp", S4, "7000", "--delay-ms", "300"]),
+                    "doomed", lines=True)
+    time.sleep(0.1)
+    os.unlink(program)  # gone from disk before the process connects
+    line = p.wait_line(lambda t: "result=" in t, timeout=10)
+    assert line and "result=ok" in line, (line, p.stderr_text(), d.stderr())
+
+
+def test_script_run_by_an_interpreter(lab, cgroup, wardend):
+    script = os.path.join(lab.tmp, "bin", "fetch.py")
+    os.makedirs(os.path.dirname(script), exist_ok=True)
+    with open(script, "w") as f:
+        f.write("import socket, sys\n"
+                "s = socket.create_connection((sys.argv[1], 7000), timeout=2)\n"
+                "print('connected')\n")
+    other = os.path.join(lab.tmp, "bin", "other.py")
+    shutil.copyfile(script, other)
+    d = profiled(lab, wardend, cgroup, {"fetcher": ("allow", {"tags": [f"script:{script}"]})},
+                 default="reject")
+    ok = lab.c.run(in_cgroup(cgroup, [PYTHON, script, S4]), timeout=30, check=False)
+    assert ok.stdout.strip() == "connected", (ok.stdout, ok.stderr)
+    refused = lab.c.run(in_cgroup(cgroup, [PYTHON, other, S4]), timeout=30, check=False)
+    assert "ConnectionRefusedError" in refused.stderr, (refused.stdout, refused.stderr,
+                                                        d.status()["attribution"])
+
+
+def test_inbound_to_listeners_of_allowed_and_denied_programs(lab, cgroup, wardend):
+    allowed = install(attr_client_path(), os.path.join(lab.tmp, "bin", "allowed", "server"))
+    denied = install(attr_client_path(), os.path.join(lab.tmp, "bin", "denied", "server"))
+    d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": allowed}),
+                                        "denied": ("reject", {"path": denied})},
+                 inbound=True, kernel="deny")
+    for program, port in ((allowed, 7401), (denied, 7402)):
+        p = lab.c.spawn(in_cgroup(cgroup, [program, "listen", "::", str(port), "--hold"]),
+                        f"listener-{port}", lines=True, stdin=True)
+        assert p.wait_line(lambda t: "result=" in t, timeout=10), p.stderr_text()
+    for addr in (C4, C6):
+        assert lab.tcp_probe(addr, 7401, ns=lab.s).outcome == "connected"
+        r = lab.tcp_probe(addr, 7402, ns=lab.s)
+        assert r.outcome == "refused", (r, d.status()["attribution"])

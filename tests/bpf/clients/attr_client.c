@@ -2,12 +2,15 @@
  * attr_client: the socket calls the attribution tests check, one per run.
  *
  *   attr_client MODE ADDRESS PORT [--bind-port P] [--hold] [--count N] [--ports N]
+ *               [--delay-ms N]
  *
  * MODE: tcp (connect), udp-sendto, udp-connect (connect + send), listen (bind + listen, or
  * bind for UDP with ADDRESS "udp"), tcp-hold (connect and keep the connection).
- * Prints one line "pid=N local_port=P netns_cookie=C" after the socket call, then exits at
+ * Prints one line "pid=N local_port=P netns_cookie=C result=R" after the socket call (R: ok,
+ * or the errno name of a failed connect/send: ECONNREFUSED, ETIMEDOUT...), then exits at
  * once unless --hold, which waits until stdin closes (the test's signal to go). --count sends
- * N datagrams; --ports spreads sendto over N consecutive destination ports.
+ * N datagrams; --ports spreads sendto over N consecutive destination ports; --delay-ms waits
+ * before the socket call (time for a test to delete or replace the binary meanwhile).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -18,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SO_NETNS_COOKIE
@@ -75,7 +80,9 @@ static void bind_port(int fd, int family, int port)
 int main(int argc, char **argv)
 {
 	const char *mode, *address;
-	int port, bindp = 0, hold = 0, count = 1, ports = 1, fd, family, type, i;
+	int port, bindp = 0, hold = 0, count = 1, ports = 1, delay = 0, fd, family, type, i;
+	const char *result = "ok";
+	struct timeval tv = {2, 0};
 	struct sockaddr_storage ss;
 	socklen_t len;
 	uint64_t cookie = 0;
@@ -99,6 +106,8 @@ int main(int argc, char **argv)
 			count = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--ports") && i + 1 < argc)
 			ports = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--delay-ms") && i + 1 < argc)
+			delay = atoi(argv[++i]);
 	}
 
 	if (!strcmp(mode, "listen") && !strcmp(address, "udp")) {
@@ -117,11 +126,22 @@ int main(int argc, char **argv)
 	}
 	if (bindp)
 		bind_port(fd, family, bindp);
+	if (delay > 0) {
+		struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	/* a dropped SYN must not hold the client for the kernel's full retry time */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
 	if (!strcmp(mode, "tcp") || !strcmp(mode, "tcp-hold")) {
-		if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != ECONNREFUSED) {
-			perror("attr_client: connect");
-			return 4;
+		if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+			if (errno != ECONNREFUSED && errno != ETIMEDOUT && errno != EINPROGRESS &&
+			    errno != EAGAIN && errno != EACCES && errno != EPERM) {
+				perror("attr_client: connect");
+				return 4;
+			}
+			result = strerrorname_np(errno);
 		}
 	} else if (!strcmp(mode, "udp-sendto")) {
 		for (i = 0; i < count * ports; i++) {
@@ -152,8 +172,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cookie_len);
-	printf("pid=%d local_port=%d netns_cookie=%llu\n", getpid(), local_port(fd),
-	       (unsigned long long)cookie);
+	printf("pid=%d local_port=%d netns_cookie=%llu result=%s\n", getpid(), local_port(fd),
+	       (unsigned long long)cookie, result);
 	fflush(stdout);
 	if (hold) {
 		/* a listener accepts whatever arrives while it waits */
