@@ -95,9 +95,7 @@ struct Fixture {
     }
     return "/";
   }
-  static void moveTo(const std::string& dir) {
-    std::ofstream(dir + "/cgroup.procs") << getpid();
-  }
+  static void moveTo(const std::string& dir) { std::ofstream(dir + "/cgroup.procs") << getpid(); }
 };
 
 Fixture& fixture() {

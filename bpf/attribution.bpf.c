@@ -31,8 +31,8 @@
 
 #include "attribution.h"
 
-#define AF_INET 2
-#define AF_INET6 10
+#define AF_INET	    2
+#define AF_INET6    10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define EINPROGRESS 115

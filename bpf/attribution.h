@@ -15,14 +15,14 @@
 #include <linux/types.h>
 #endif
 
-#define WARDEN_COMM_LEN 16
+#define WARDEN_COMM_LEN	    16
 #define WARDEN_FILENAME_LEN 256
-#define WARDEN_ARGS_LEN 2048
+#define WARDEN_ARGS_LEN	    2048
 
 /* Map sizes the loader uses unless the configuration says otherwise. */
-#define WARDEN_DEFAULT_FLOW_ENTRIES 65536
+#define WARDEN_DEFAULT_FLOW_ENTRIES	65536
 #define WARDEN_DEFAULT_LISTENER_ENTRIES 8192
-#define WARDEN_DEFAULT_EVENTS_BYTES (4 * 1024 * 1024)
+#define WARDEN_DEFAULT_EVENTS_BYTES	(4 * 1024 * 1024)
 
 /*
  * A flow as the verdict path sees it in the first packet. The local address is left out on
@@ -59,7 +59,7 @@ struct warden_owner {
 	__u64 recorded_ns; /* bpf_ktime_get_boot_ns() when written */
 	__u32 exe_dev;
 	__u32 tgid;
-	__u32 pid; /* the thread */
+	__u32 pid;  /* the thread */
 	__u32 ppid; /* the parent's tgid */
 	__u32 uid;
 	__u32 gid;
@@ -68,10 +68,10 @@ struct warden_owner {
 
 /* Indexes of the per-CPU counters array. */
 enum warden_counter {
-	WARDEN_CTR_FLOW_INSERTS,	/* new keys written into flows */
-	WARDEN_CTR_FLOW_UPDATES,	/* keys written again (new owner, or a reused tuple) */
-	WARDEN_CTR_FLOW_UNCHANGED,	/* sendmsg of the same owner to the same peer: no write */
-	WARDEN_CTR_FLOW_ERRORS,		/* map update failures */
+	WARDEN_CTR_FLOW_INSERTS,   /* new keys written into flows */
+	WARDEN_CTR_FLOW_UPDATES,   /* keys written again (new owner, or a reused tuple) */
+	WARDEN_CTR_FLOW_UNCHANGED, /* sendmsg of the same owner to the same peer: no write */
+	WARDEN_CTR_FLOW_ERRORS,	   /* map update failures */
 	WARDEN_CTR_LISTENER_WRITES,
 	WARDEN_CTR_UDP_CONNECT_PENDING, /* UDP connect seen by the cgroup hook */
 	WARDEN_CTR_UDP_CONNECT_DONE,	/* ... and keyed at the syscall's exit */
@@ -89,7 +89,7 @@ enum warden_event_kind {
 /* Common head of every ring-buffer record; `kind` says which struct follows. */
 struct warden_event_head {
 	__u32 kind;
-	__u32 size; /* of the whole record */
+	__u32 size;    /* of the whole record */
 	__u64 time_ns; /* bpf_ktime_get_boot_ns() */
 };
 

@@ -18,9 +18,7 @@
 namespace warden::engine {
 namespace {
 
-void bump(std::atomic<std::uint64_t>& counter) {
-  counter.fetch_add(1, std::memory_order_relaxed);
-}
+void bump(std::atomic<std::uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
 
 Attribution kernelOwned() {
   Attribution kernel;
@@ -263,8 +261,7 @@ Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool
 
 std::shared_ptr<const ProcessInfo> Attributor::describe(const Attribution& attribution) {
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
-  auto info =
-      table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
+  auto info = table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
   if (!info || !info->complete) {
     bump(counters_.describeMisses);
     if (!info) tracker_->requestDescribe(attribution.owner);
@@ -306,9 +303,7 @@ void Attributor::setImageHashing(bool enabled) { tracker_->setImageHashing(enabl
 
 nlohmann::json Attributor::statusJson() const {
   using nlohmann::json;
-  auto load = [](const std::atomic<std::uint64_t>& c) {
-    return c.load(std::memory_order_relaxed);
-  };
+  auto load = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   const std::uint64_t hits =
       load(counters_.flowHits) + load(counters_.listenerHits) + load(counters_.fallbackHits);
   json status = {
@@ -363,9 +358,8 @@ nlohmann::json Attributor::statusJson() const {
                          {"completed_at_exec", load(t.procCompleted)},
                          {"gone_before_proc", load(t.procGone)},
                          {"described_on_request", load(t.requests)}};
-  status["hash_cache"] = {{"entries", hashCache_.size()},
-                          {"hits", hashCache_.hits()},
-                          {"misses", hashCache_.misses()}};
+  status["hash_cache"] = {
+      {"entries", hashCache_.size()}, {"hits", hashCache_.hits()}, {"misses", hashCache_.misses()}};
   if (inodes_) status["proc_fd_scans"] = inodes_->scans();
   return status;
 }

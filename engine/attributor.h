@@ -2,8 +2,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,8 +53,8 @@ struct Attribution {
 };
 
 struct AttributorOptions {
-  bool ebpf = true;              // [attribution] ebpf
-  std::string cgroup = "auto";   // [attribution] cgroup
+  bool ebpf = true;             // [attribution] ebpf
+  std::string cgroup = "auto";  // [attribution] cgroup
   std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES;
   std::uint32_t listenerEntries = WARDEN_DEFAULT_LISTENER_ENTRIES;
   std::uint32_t eventsBytes = WARDEN_DEFAULT_EVENTS_BYTES;

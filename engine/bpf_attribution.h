@@ -25,8 +25,8 @@ struct BpfOptions {
   std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES;
   std::uint32_t listenerEntries = WARDEN_DEFAULT_LISTENER_ENTRIES;
   std::uint32_t eventsBytes = WARDEN_DEFAULT_EVENTS_BYTES;  // a power of two, >= page size
-  bool captureArgs = true;    // exec events carry argv
-  bool processEvents = true;  // attach the exec/fork/exit tracepoints
+  bool captureArgs = true;                                  // exec events carry argv
+  bool processEvents = true;                                // attach the exec/fork/exit tracepoints
 };
 
 using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;
@@ -60,7 +60,7 @@ class BpfAttribution {
   // Hands every waiting record to the handler; returns how many.
   [[nodiscard]] Result<int> consumeEvents();
 
-  BpfCounters counters() const;               // summed over CPUs
+  BpfCounters counters() const;                              // summed over CPUs
   [[nodiscard]] Result<std::size_t> flowEntryCount() const;  // walks the map: not for hot paths
   std::uint32_t flowCapacity() const { return flowEntries_; }
   std::size_t programCount() const;  // attached programs

@@ -179,10 +179,9 @@ bool Daemon::startUp() {
       }
       return false;
     }
-    workers_.push_back(
-        std::make_unique<QueueWorker>(std::move(*queue), policy_, MarkBits{config_.markMask},
-                                      logWriter_ ? logWriter_->producer() : db::LogProducer{},
-                                      attributor_.get()));
+    workers_.push_back(std::make_unique<QueueWorker>(
+        std::move(*queue), policy_, MarkBits{config_.markMask},
+        logWriter_ ? logWriter_->producer() : db::LogProducer{}, attributor_.get()));
   }
   for (auto& worker : workers_) worker->start();
 
@@ -227,7 +226,7 @@ void Daemon::shutDown() {
     enobufs += c.enobufs.load();
   }
   workers_.clear();
-  attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
+  attributor_.reset();                 // BPF links detached, maps freed, tracker thread stopped
   if (logWriter_) logWriter_->stop();  // after the workers: it commits every row they left
   if (tableInstalled_) {
     if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());

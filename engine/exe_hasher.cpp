@@ -68,7 +68,7 @@ std::size_t HashCache::size() const {
 
 Result<std::string> sha256OfFd(int fd) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                   EVP_MD_CTX_free);
+                                                                  EVP_MD_CTX_free);
   if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1) {
     return std::unexpected(makeError(ENOMEM, "initialising SHA-256"));
   }
@@ -131,16 +131,16 @@ Result<std::string> ExeHasher::hashOf(const ProcessInfo& info, const std::string
   }
   ProcReader reader(procRoot);
   const int fd = reader.openImage(info.key.pid);
-  if (fd < 0) return std::unexpected(errnoError("opening the image of pid " +
-                                                std::to_string(info.key.pid)));
+  if (fd < 0)
+    return std::unexpected(errnoError("opening the image of pid " + std::to_string(info.key.pid)));
   std::unique_ptr<ImageHandle> handle(new ImageHandle(fd));
   // Still the image this description names? (The pid may have exec'd or been reused.)
   auto identity = identityOfFd(fd);
   auto stat = reader.stat(info.key.pid);
   if (!identity || !stat || stat->startTicks != info.key.startTicks ||
       (info.imageKnown && !(*identity == info.image))) {
-    return std::unexpected(makeError(ESRCH, "pid " + std::to_string(info.key.pid) +
-                                                " no longer runs the described image"));
+    return std::unexpected(makeError(
+        ESRCH, "pid " + std::to_string(info.key.pid) + " no longer runs the described image"));
   }
   return hashImage(fd);
 }

@@ -151,7 +151,7 @@ std::optional<std::string> parseCgroupV2(std::string_view text) {
 }
 
 std::optional<ImageIdentity> identityOfFd(int fd) {
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0) return std::nullopt;
   ImageIdentity id;
   id.device = st.st_dev;
@@ -210,7 +210,7 @@ bool ProcReader::complete(ProcessInfo& info) const {
     auto [path, deleted] = stripDeleted(*exe);
     info.path = std::move(path);
     info.pathDeleted = deleted;
-    struct stat st{};
+    struct stat st {};
     if (fstatat(dir.get(), "exe", &st, 0) == 0) {
       info.image.device = st.st_dev;
       info.image.inode = st.st_ino;

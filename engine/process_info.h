@@ -26,8 +26,7 @@ struct ProcessKey {
 
 struct ProcessKeyHash {
   std::size_t operator()(const ProcessKey& key) const noexcept {
-    return std::hash<std::uint64_t>{}((static_cast<std::uint64_t>(key.pid) << 40) ^
-                                      key.startTicks);
+    return std::hash<std::uint64_t>{}((static_cast<std::uint64_t>(key.pid) << 40) ^ key.startTicks);
   }
 };
 
@@ -97,7 +96,7 @@ struct ProcessInfo {
   std::string user;  // name of uid, empty when it has none
   std::string comm;
 
-  std::string path;       // executable as executed (/proc/PID/exe, " (deleted)" stripped)
+  std::string path;          // executable as executed (/proc/PID/exe, " (deleted)" stripped)
   bool pathDeleted = false;  // the image was deleted or replaced on disk after exec
   std::vector<std::string> argv;
   bool argvTruncated = false;
@@ -114,8 +113,8 @@ struct ProcessInfo {
   // inode): what flow records carry. Not always st_dev (btrfs subvolumes, overlayfs).
   std::uint32_t exeKernelDev = 0;
   std::uint64_t exeInode = 0;
-  ImageIdentity image;      // stat(2) of the image: what hashes are cached by
-  bool imageKnown = false;  // `image` was read
+  ImageIdentity image;                       // stat(2) of the image: what hashes are cached by
+  bool imageKnown = false;                   // `image` was read
   std::shared_ptr<ImageHandle> imageHandle;  // set when hashes may be needed
 
   ProcessSource source = ProcessSource::kOwnerOnly;

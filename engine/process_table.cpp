@@ -44,16 +44,13 @@ void ProcessTable::upsert(std::shared_ptr<const ProcessInfo> info) {
       // A new image (execve): keep the earlier one for flows recorded before.
       entry.earlier.insert(entry.earlier.begin(), entry.current);
       if (entry.earlier.size() + 1 > limits_.maxImagesPerProcess) {
-        entry.earlier.resize(limits_.maxImagesPerProcess > 0 ? limits_.maxImagesPerProcess - 1
-                                                            : 0);
+        entry.earlier.resize(limits_.maxImagesPerProcess > 0 ? limits_.maxImagesPerProcess - 1 : 0);
       }
     }
     entry.current = std::move(info);
     if (inserted && entries_.size() > limits_.maxEntries) evictForBoundLocked();
   }
-  {
-    std::lock_guard wake(waitMutex_);
-  }
+  { std::lock_guard wake(waitMutex_); }
   completed_.notify_all();
 }
 
@@ -76,10 +73,9 @@ void ProcessTable::evictForBoundLocked() {
     }
     if (evicted) continue;
     // No exited process left: the running one inserted first (it can be read again).
-    auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a,
-                                                                         const auto& b) {
-      return a.second.insertedSeq < b.second.insertedSeq;
-    });
+    auto oldest = std::min_element(
+        entries_.begin(), entries_.end(),
+        [](const auto& a, const auto& b) { return a.second.insertedSeq < b.second.insertedSeq; });
     if (oldest == entries_.end()) return;
     auto pid = byPid_.find(oldest->first.pid);
     if (pid != byPid_.end() && pid->second == oldest->first) byPid_.erase(pid);
@@ -150,9 +146,10 @@ bool ProcessTable::exited(const ProcessKey& key) const {
   return it != entries_.end() && it->second.exited;
 }
 
-std::shared_ptr<const ProcessInfo> ProcessTable::waitComplete(
-    const ProcessKey& key, std::chrono::microseconds timeout, std::uint32_t kernelDev,
-    std::uint64_t inode) const {
+std::shared_ptr<const ProcessInfo> ProcessTable::waitComplete(const ProcessKey& key,
+                                                              std::chrono::microseconds timeout,
+                                                              std::uint32_t kernelDev,
+                                                              std::uint64_t inode) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock wait(waitMutex_);
   for (;;) {

@@ -97,10 +97,10 @@ class ProcessTable {
   const Limits limits_;
   mutable std::shared_mutex mutex_;
   std::unordered_map<ProcessKey, Entry, ProcessKeyHash> entries_;  // guarded by mutex_
-  std::unordered_map<std::uint32_t, ProcessKey> byPid_;  // latest key of each pid; mutex_
-  std::deque<std::pair<ProcessKey, std::uint64_t>> exitOrder_;  // (key, exit ns); mutex_
-  std::uint64_t seq_ = 0;                                        // mutex_
-  Stats counters_;                                               // mutex_ (evicted...)
+  std::unordered_map<std::uint32_t, ProcessKey> byPid_;            // latest key of each pid; mutex_
+  std::deque<std::pair<ProcessKey, std::uint64_t>> exitOrder_;     // (key, exit ns); mutex_
+  std::uint64_t seq_ = 0;                                          // mutex_
+  Stats counters_;                                                 // mutex_ (evicted...)
 
   // waitComplete() sleepers; notified on every upsert.
   mutable std::mutex waitMutex_;

@@ -52,7 +52,7 @@ std::string verifiedExecPath(const std::string& filename, std::uint64_t inode) {
   if (filename.empty() || filename[0] != '/') return {};
   char resolved[PATH_MAX];
   if (!realpath(filename.c_str(), resolved)) return {};
-  struct stat st{};
+  struct stat st {};
   if (stat(resolved, &st) != 0 || st.st_ino != inode) return {};
   return resolved;
 }
@@ -269,8 +269,8 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
       full.exeKernelDev = owner.exe_dev;
       full.exeInode = owner.exe_ino;
     }
-  } else if (auto parent = table_.find(ProcessKey{owner.ppid,
-                                                  ticksFromBootNs(owner.parent_start_time_ns)});
+  } else if (auto parent =
+                 table_.find(ProcessKey{owner.ppid, ticksFromBootNs(owner.parent_start_time_ns)});
              parent && sameImage(*parent, owner.exe_dev, owner.exe_ino)) {
     // Gone, but a child that never exec'd runs its parent's image with its parent's argv.
     full = *parent;

@@ -54,7 +54,7 @@ class QueueWorker {
   PolicyStore::Reader policy_;
   MarkBits marks_;
   db::LogProducer log_;
-  Attributor* attributor_ = nullptr;  // process attribution (thread-safe, shared by workers)
+  Attributor* attributor_ = nullptr;       // process attribution (thread-safe, shared by workers)
   std::uint64_t hashingRevision_ = ~0ull;  // policy revision image hashing was set for
   QueueCounters counters_;
   int stopFd_ = -1;  // eventfd

@@ -111,8 +111,7 @@ Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std::uint
 }
 
 SocketInodeIndex::SocketInodeIndex(std::string procRoot, std::chrono::milliseconds minInterval)
-    : reader_(std::move(procRoot)), minInterval_(minInterval),
-      map_(std::make_shared<const Map>()) {
+    : reader_(std::move(procRoot)), minInterval_(minInterval), map_(std::make_shared<const Map>()) {
   thread_ = std::thread([this] { run(); });
 }
 

@@ -91,8 +91,8 @@ class SocketInodeIndex {
   const std::chrono::milliseconds minInterval_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  std::shared_ptr<const Map> map_;  // guarded by mutex_
-  std::uint64_t requested_ = 0;     // guarded by mutex_
+  std::shared_ptr<const Map> map_;     // guarded by mutex_
+  std::uint64_t requested_ = 0;        // guarded by mutex_
   std::vector<std::uint64_t> wanted_;  // inodes asked for; guarded by mutex_
   bool wantFull_ = false;              // guarded by mutex_
   std::atomic<std::uint64_t> completed_{0};

@@ -20,8 +20,8 @@ std::string unescape(std::string_view field) {
     if (field[i] == '\\' && i + 3 < field.size()) {
       const std::string_view digits = field.substr(i + 1, 3);
       if (digits.find_first_not_of("01234567") == std::string_view::npos) {
-        out.push_back(static_cast<char>((digits[0] - '0') * 64 + (digits[1] - '0') * 8 +
-                                        (digits[2] - '0')));
+        out.push_back(
+            static_cast<char>((digits[0] - '0') * 64 + (digits[1] - '0') * 8 + (digits[2] - '0')));
         i += 3;
         continue;
       }
@@ -72,7 +72,7 @@ Result<std::string> resolveAttachCgroup(std::string_view configured) {
 }
 
 Result<bool> ensureTracefs() {
-  struct stat st{};
+  struct stat st {};
   const std::string events = std::string(kTracefs) + "/events";
   if (stat(events.c_str(), &st) == 0) return false;
   if (mount("tracefs", kTracefs, "tracefs", 0, nullptr) != 0) {

@@ -222,7 +222,8 @@ std::optional<std::string> interpretedScript(std::string_view path,
 std::vector<std::string> computeTags(const TagInput& input) {
   std::vector<std::string> tags;
   if (auto id = flatpakAppId(input.cgroupPath, input.env)) tags.push_back("flatpak:" + *id);
-  if (auto name = snapName(input.path, input.cgroupPath, input.env)) tags.push_back("snap:" + *name);
+  if (auto name = snapName(input.path, input.cgroupPath, input.env))
+    tags.push_back("snap:" + *name);
   if (auto image = appImagePath(input.path, input.env)) tags.push_back("appimage:" + *image);
   if (auto unit = systemdUnit(input.cgroupPath)) tags.push_back("systemd:" + *unit);
   if (auto id = containerId(input.cgroupPath)) tags.push_back("container:" + *id);

@@ -30,7 +30,7 @@ using testing::LabClient;
 constexpr uid_t kNobody = 65534;
 
 std::uint64_t inodeOf(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
   return st.st_ino;
 }
@@ -90,7 +90,8 @@ class BpfAttributionTest : public ::testing::Test {
     options.cgroup = lab_->cgroup();
     options.fallbackWait = std::chrono::milliseconds(500);
     attributor_ = Attributor::create(options);
-    ASSERT_EQ(attributor_->method(), ebpf ? AttributionMethod::kEbpf : AttributionMethod::kSockDiag);
+    ASSERT_EQ(attributor_->method(),
+              ebpf ? AttributionMethod::kEbpf : AttributionMethod::kSockDiag);
   }
 
   // What every owner record must say about `client`.
@@ -153,8 +154,7 @@ TEST_F(BpfAttributionTest, UdpConnectThenSend) {
 
 TEST_F(BpfAttributionTest, ManyDatagramsToOnePeerWriteTheMapOnce) {
   loadPrograms();
-  LabClient client =
-      lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "5355", "--count", "100"});
+  LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "5355", "--count", "100"});
   ASSERT_EQ(client.wait(), 0);
   const BpfCounters c = bpf_->counters();
   EXPECT_EQ(c[WARDEN_CTR_FLOW_INSERTS], 1u);
@@ -211,8 +211,7 @@ TEST_F(BpfAttributionTest, ProcessesOutsideTheCgroupAreNotRecorded) {
 
 TEST_F(BpfAttributionTest, LruEvictionsAreCounted) {
   loadPrograms(/*flowEntries=*/64);
-  LabClient client =
-      lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "20000", "--ports", "300"});
+  LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "20000", "--ports", "300"});
   ASSERT_EQ(client.wait(), 0);
   const std::uint64_t inserts = bpf_->counters()[WARDEN_CTR_FLOW_INSERTS];
   const std::size_t entries = bpf_->flowEntryCount().value();
@@ -254,8 +253,8 @@ TEST_F(BpfAttributionTest, AttributorDescribesAShortLivedProcess) {
   auto info = attributor_->describeWithin(found, std::chrono::seconds(5));
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->path, BpfLab::clientPath());
-  EXPECT_EQ(info->argv, (std::vector<std::string>{BpfLab::clientPath(), "udp-sendto",
-                                                  "127.0.0.1", "5400"}));
+  EXPECT_EQ(info->argv,
+            (std::vector<std::string>{BpfLab::clientPath(), "udp-sendto", "127.0.0.1", "5400"}));
   EXPECT_EQ(info->uid, kNobody);
   EXPECT_EQ(info->user, "nobody");
   EXPECT_EQ(info->key.pid, static_cast<std::uint32_t>(client.pid));
@@ -296,8 +295,7 @@ TEST_F(BpfAttributionTest, FallbackFindsLongLivedSockets) {
   startAttributor(/*ebpf=*/false);
   LabClient server = lab_->run(lab_->nsA(), {"listen", "127.0.0.1", "8090", "--hold"});
   LabClient tcp = lab_->run(lab_->nsA(), {"tcp-hold", "127.0.0.1", "8090", "--hold"}, kNobody);
-  LabClient udp =
-      lab_->run(lab_->nsA(), {"udp-connect", "::1", "5500", "--hold"});
+  LabClient udp = lab_->run(lab_->nsA(), {"udp-connect", "::1", "5500", "--hold"});
 
   Attribution found = attributor_->attribute(
       outboundPacket(tcp, IPPROTO_TCP, "127.0.0.1", "127.0.0.1", 8090), NF_INET_LOCAL_OUT, true);
@@ -380,8 +378,7 @@ TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
   LabClient client =
       lab_->runProgram(lab_->nsA(), program, {"udp-sendto", "127.0.0.1", "5600", "--hold"});
   const Attribution found = attributor_->attribute(
-      outboundPacket(client, IPPROTO_UDP, "127.0.0.1", "127.0.0.1", 5600), NF_INET_LOCAL_OUT,
-      true);
+      outboundPacket(client, IPPROTO_UDP, "127.0.0.1", "127.0.0.1", 5600), NF_INET_LOCAL_OUT, true);
   ASSERT_EQ(found.kind, OwnerKind::kProcess);
   auto info = attributor_->describeWithin(found, std::chrono::seconds(5));
   ASSERT_NE(info, nullptr);
@@ -389,9 +386,7 @@ TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
   ASSERT_NE(info->imageHandle, nullptr);  // held from exec on
   // Replaced on disk (new inode at the same path), then the process exits.
   std::filesystem::remove(program);
-  {
-    std::ofstream(program) << "#!/bin/sh\necho another program\n";
-  }
+  { std::ofstream(program) << "#!/bin/sh\necho another program\n"; }
   ASSERT_EQ(client.wait(), 0);
   EXPECT_NE(sha256OfFile(program).value(), original);
   auto hash = attributor_->hasher().hashOf(*info);
@@ -403,8 +398,7 @@ TEST_F(BpfAttributionTest, DeletedBinaryIsDescribedWithoutTheSuffix) {
   startAttributor(/*ebpf=*/true);
   TempDirectory dir;
   const std::string program = copyTo(BpfLab::clientPath(), dir.path() + "/doomed");
-  LabClient client =
-      lab_->runProgram(lab_->nsA(), program, {"listen", "::", "8100", "--hold"});
+  LabClient client = lab_->runProgram(lab_->nsA(), program, {"listen", "::", "8100", "--hold"});
   std::filesystem::remove(program);
   // What /proc says now, as for a process warden first meets after the deletion.
   ProcReader reader;
@@ -442,8 +436,10 @@ TEST_F(BpfAttributionTest, ScriptRunByAnInterpreterIsTagged) {
   for (int i = 0; i < 100 && !info; ++i) {
     // (until the exec event is handled the pid is described as a copy of its parent)
     auto candidate = attributor_->processes().findByPid(static_cast<std::uint32_t>(shell.pid));
-    if (candidate && candidate->complete && candidate->path.ends_with("/bash")) info = candidate;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (candidate && candidate->complete && candidate->path.ends_with("/bash"))
+      info = candidate;
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_NE(info, nullptr);
   const std::vector<std::string>& tags = info->tags;

@@ -12,9 +12,9 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -164,8 +164,7 @@ LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
 
   pollfd pfd{out[0], POLLIN, 0};
   std::string line;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(announces ? 10 : 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(announces ? 10 : 0);
   while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
     if (poll(&pfd, 1, 100) <= 0) continue;
     char buffer[256];

@@ -13,7 +13,7 @@ namespace warden::engine::testing {
 struct LabClient {
   pid_t pid = -1;
   bool reaped = false;
-  int stdinFd = -1;   // closing it releases a --hold client
+  int stdinFd = -1;  // closing it releases a --hold client
   std::uint16_t localPort = 0;
   std::uint64_t netnsCookie = 0;
   std::uint64_t forkedAtNs = 0;   // CLOCK_BOOTTIME just before fork
@@ -48,8 +48,7 @@ class BpfLab {
   // The same with another program (argv[0] = `program`); `announces` false: do not wait for
   // an announcement line (the caller reads nothing; localPort and netnsCookie stay 0).
   LabClient runProgram(const std::string& ns, const std::string& program,
-                       const std::vector<std::string>& args, uid_t uid = 0,
-                       bool announces = true);
+                       const std::vector<std::string>& args, uid_t uid = 0, bool announces = true);
 
   // Moves the calling thread into namespace `ns` (and back with leaveNamespace()).
   void enterNamespace(const std::string& ns);

@@ -106,10 +106,10 @@ TEST(ProcReader, DescribesASyntheticProcess) {
   EXPECT_EQ(info->cgroupPath, "/user.slice/user-1000.slice/session-1.scope");
   EXPECT_TRUE(info->imageKnown);
   EXPECT_EQ(info->image.size, 12);
-  EXPECT_EQ(info->exeInode, std::filesystem::status(image).type() ==
-                                    std::filesystem::file_type::regular
-                                ? info->image.inode
-                                : 0u);
+  EXPECT_EQ(info->exeInode,
+            std::filesystem::status(image).type() == std::filesystem::file_type::regular
+                ? info->image.inode
+                : 0u);
   EXPECT_TRUE(info->complete);
   EXPECT_EQ(info->source, ProcessSource::kProcScan);
   EXPECT_EQ(reader.listPids(), (std::vector<std::uint32_t>{321}));
@@ -147,7 +147,7 @@ TEST(ProcReader, SocketInodesOfTheRealSelf) {
   // The real /proc: a socket this test holds shows up among its descriptors.
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(fd, 0);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(fstat(fd, &st), 0);
   ProcReader reader;
   const auto inodes = reader.socketInodes(static_cast<std::uint32_t>(getpid()));

@@ -122,8 +122,8 @@ TEST(ProcessTable, AncestorsFollowParentKeys) {
   table.upsert(process(1, 1, "/sbin/init"));
   table.upsert(process(10, 20, "/usr/sbin/cron", 0, 1, 1));
   table.upsert(process(30, 40, "/bin/sh", 0, 10, 20));
-  EXPECT_EQ(table.ancestorPaths(30, 40), (std::vector<std::string>{"/bin/sh", "/usr/sbin/cron",
-                                                                   "/sbin/init"}));
+  EXPECT_EQ(table.ancestorPaths(30, 40),
+            (std::vector<std::string>{"/bin/sh", "/usr/sbin/cron", "/sbin/init"}));
   EXPECT_EQ(table.ancestorPaths(30, 40, 2),
             (std::vector<std::string>{"/bin/sh", "/usr/sbin/cron"}));
   // A parent key with another start time is another process: the chain stops.

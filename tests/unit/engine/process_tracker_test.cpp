@@ -21,7 +21,7 @@ std::uint64_t nsOfTicks(std::uint64_t ticks) {
 }
 
 std::uint64_t inodeOf(const std::filesystem::path& path) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(stat(path.c_str(), &st), 0);
   return st.st_ino;
 }
@@ -44,10 +44,9 @@ class TrackerTest : public ::testing::Test {
     std::filesystem::create_symlink("/srv", dir_.path() / p / "cwd");
   }
 
-  static warden_exec_event execEvent(std::uint32_t pid, std::uint64_t ticks,
-                                     std::uint64_t inode, std::string_view filename,
-                                     std::string_view args, std::uint32_t ppid = 1,
-                                     std::uint64_t parentTicks = 1) {
+  static warden_exec_event execEvent(std::uint32_t pid, std::uint64_t ticks, std::uint64_t inode,
+                                     std::string_view filename, std::string_view args,
+                                     std::uint32_t ppid = 1, std::uint64_t parentTicks = 1) {
     warden_exec_event event{};
     event.head.kind = WARDEN_EVENT_EXEC;
     event.head.size = sizeof event;
@@ -78,7 +77,9 @@ class TrackerTest : public ::testing::Test {
 
 TEST_F(TrackerTest, ExecIsCompletedFromProc) {
   const auto exe = dir_.write("bin/python3.11", "#!");
-  fakeProcess(200, 1, 5000, exe, "python3\0/srv/app.py\0--port\0" "8080\0"s);
+  fakeProcess(200, 1, 5000, exe,
+              "python3\0/srv/app.py\0--port\0"
+              "8080\0"s);
   feed(execEvent(200, 5000, inodeOf(exe), "/usr/bin/python3", "python3\0/srv/app.py\0"s));
   auto info = table_.find({200, 5000});
   ASSERT_NE(info, nullptr);
@@ -171,8 +172,7 @@ TEST_F(TrackerTest, ScanInsertsParentsBeforeChildren) {
   auto info = table_.find({41, 30});
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->parentStartTicks, 20u);
-  EXPECT_EQ(info->ancestorPaths,
-            (std::vector<std::string>{shell.string(), init.string()}));
+  EXPECT_EQ(info->ancestorPaths, (std::vector<std::string>{shell.string(), init.string()}));
   EXPECT_EQ(tracker_.counters().scanned.load(), 3u);
 }
 

@@ -64,8 +64,7 @@ TEST(Tags, SnapFromScopeServiceEnvironmentOrPath) {
 
 TEST(Tags, AppImageNeedsTheRuntimeVariables) {
   const Strings env = {"APPIMAGE=/home/a/Apps/Obsidian.AppImage", "APPDIR=/tmp/.mount_ObsidXyz"};
-  EXPECT_EQ(appImagePath("/tmp/.mount_ObsidXyz/obsidian", &env),
-            "/home/a/Apps/Obsidian.AppImage");
+  EXPECT_EQ(appImagePath("/tmp/.mount_ObsidXyz/obsidian", &env), "/home/a/Apps/Obsidian.AppImage");
   const Strings onlyImage = {"APPIMAGE=/x.AppImage"};
   EXPECT_EQ(appImagePath("/usr/bin/curl", &onlyImage), std::nullopt);
   EXPECT_EQ(appImagePath("/tmp/.mount_ObsidXyz/obsidian", nullptr), std::nullopt);
@@ -77,7 +76,8 @@ TEST(Tags, ContainerIdsOfTheCommonRuntimes) {
   EXPECT_EQ(containerId("/docker/" + hex), hex);
   EXPECT_EQ(containerId("/system.slice/docker-" + hex + ".scope"), hex);
   EXPECT_EQ(containerId("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
-                        "cri-containerd-" + hex + ".scope"),
+                        "cri-containerd-" +
+                        hex + ".scope"),
             hex);
   EXPECT_EQ(containerId("/machine.slice/libpod-" + hex + ".scope/container"), hex);
   EXPECT_EQ(containerId("/kubepods/besteffort/pod123/" + hex), hex);
@@ -92,9 +92,9 @@ TEST(Tags, ContainerIdsOfTheCommonRuntimes) {
 TEST(Tags, InterpreterScripts) {
   EXPECT_EQ(interpretedScript("/usr/bin/python3.11", {"python3", "-u", "tool.py", "--x"}, "/srv"),
             "/srv/tool.py");
-  EXPECT_EQ(interpretedScript("/usr/bin/python3.11", {"/usr/bin/python3", "/opt/a/../b/run.py"},
-                              "/"),
-            "/opt/b/run.py");
+  EXPECT_EQ(
+      interpretedScript("/usr/bin/python3.11", {"/usr/bin/python3", "/opt/a/../b/run.py"}, "/"),
+      "/opt/b/run.py");
   EXPECT_EQ(interpretedScript("/usr/bin/python3", {"python3", "-W", "ignore", "x.py"}, "/h"),
             "/h/x.py");
   EXPECT_EQ(interpretedScript("/usr/bin/python3", {"python3", "-c", "print(1)"}, "/"),
@@ -125,8 +125,8 @@ TEST(Tags, AllAtOnceInAFixedOrder) {
   const Strings env = {"FLATPAK_ID=org.x.App", "SNAP_NAME=x"};
   const auto tags = tagsOf("/usr/bin/python3", {"python3", "main.py"}, &env,
                            "/system.slice/docker-" + hex + ".scope", "/app");
-  EXPECT_EQ(tags, (Strings{"flatpak:org.x.App", "snap:x", "container:" + hex,
-                           "script:/app/main.py"}));
+  EXPECT_EQ(tags,
+            (Strings{"flatpak:org.x.App", "snap:x", "container:" + hex, "script:/app/main.py"}));
 }
 
 TEST(Tags, UnknownEnvironmentGivesNoEnvironmentTags) {
