@@ -317,26 +317,31 @@ int warden_post_bind6(struct bpf_sock *sk)
 
 /* ---- process events ---------------------------------------------------------------------- */
 
+/* Exec events are built here and copied into the ring buffer only as long as their argv:
+ * most are a few hundred bytes, not the 2.4 KB of the whole struct. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct warden_exec_event);
+} exec_scratch SEC(".maps");
+
 SEC("tracepoint/sched/sched_process_exec")
 int warden_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
-	struct warden_exec_event *event;
+	const __u32 zero = 0;
+	struct warden_exec_event *event = bpf_map_lookup_elem(&exec_scratch, &zero);
 	struct task_struct *task;
 	unsigned long arg_start, arg_end;
-	__u32 len;
+	__u32 len = 0, size;
 
-	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-	if (!event) {
-		count(WARDEN_CTR_EVENTS_LOST);
+	if (!event)
 		return 0;
-	}
 	event->head.kind = WARDEN_EVENT_EXEC;
-	event->head.size = sizeof(*event);
 	event->head.time_ns = bpf_ktime_get_boot_ns();
 	fill_owner(&event->owner);
 	bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
 				  (void *)ctx + (ctx->__data_loc_filename & 0xffff));
-	event->args_len = 0;
 	event->args_truncated = 0;
 	if (capture_args) {
 		/* The new image's argv is on its fresh stack: present, so readable here. */
@@ -351,10 +356,19 @@ int warden_exec(struct trace_event_raw_sched_process_exec *ctx)
 		/* the mask on the very register handed to the helper is what the verifier needs */
 		barrier_var(len);
 		len &= WARDEN_ARGS_LEN - 1;
-		if (bpf_probe_read_user(event->args, len, (void *)arg_start) == 0)
-			event->args_len = len;
+		if (bpf_probe_read_user(event->args, len, (void *)arg_start) != 0)
+			len = 0;
 	}
-	bpf_ringbuf_submit(event, 0);
+	event->args_len = len;
+	size = sizeof(*event) - WARDEN_ARGS_LEN + len;
+	barrier_var(size);
+	if (size > sizeof(*event))
+		return 0;
+	event->head.size = size;
+	if (bpf_ringbuf_output(&events, event, size, 0) != 0) {
+		count(WARDEN_CTR_EVENTS_LOST);
+		return 0;
+	}
 	count(WARDEN_CTR_EVENTS);
 	return 0;
 }

@@ -22,7 +22,8 @@
 /* Map sizes the loader uses unless the configuration says otherwise. */
 #define WARDEN_DEFAULT_FLOW_ENTRIES	65536
 #define WARDEN_DEFAULT_LISTENER_ENTRIES 8192
-#define WARDEN_DEFAULT_EVENTS_BYTES	(4 * 1024 * 1024)
+/* The ring is mapped (twice) into wardend: its size counts in the daemon's RSS. */
+#define WARDEN_DEFAULT_EVENTS_BYTES	(1024 * 1024)
 
 /*
  * A flow as the verdict path sees it in the first packet. The local address is left out on
@@ -96,7 +97,8 @@ struct warden_event_head {
 /*
  * A new process image. filename is what execve() was given (not yet canonical); args holds
  * argv as NUL-separated strings, cut at WARDEN_ARGS_LEN - 1 bytes (args_truncated then says
- * so), so a process that is gone before /proc can be read is still described.
+ * so), so a process that is gone before /proc can be read is still described. The record in
+ * the ring buffer ends after args_len bytes of args (head.size says so).
  */
 struct warden_exec_event {
 	struct warden_event_head head;

@@ -45,6 +45,9 @@ const char* toString(AttributionMethod method) {
 nlohmann::json processJson(const ProcessInfo& info) {
   nlohmann::json env = nlohmann::json::array();
   for (const std::string& entry : info.env) env.push_back(entry.substr(0, entry.find('=')));
+  if (info.env.empty() && info.match && info.match->env) {
+    for (const auto& [name, value] : *info.match->env) env.push_back(name);
+  }
   return {
       {"pid", info.key.pid},
       {"start_ticks", info.key.startTicks},

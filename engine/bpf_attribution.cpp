@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,6 +101,9 @@ Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOptions& o
   if (auto attached = self->attach(options); !attached) {
     return std::unexpected(attached.error());
   }
+  // Loading parsed the kernel's BTF (several MB) for the CO-RE relocations and freed it: give
+  // those pages back rather than keep them in the heap for the daemon's life.
+  malloc_trim(0);
   return self;
 }
 

@@ -37,6 +37,11 @@ std::string_view toString(ProcessSource source) {
 
 std::optional<std::string_view> ProcessInfo::envValue(std::string_view name) const {
   if (!envKnown) return std::nullopt;
+  if (env.empty() && match && match->env) {
+    auto it = match->env->find(name);
+    if (it == match->env->end()) return std::nullopt;
+    return std::string_view(it->second);
+  }
   for (const std::string& entry : env) {
     if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
         entry[name.size()] == '=') {

@@ -100,8 +100,10 @@ struct ProcessInfo {
   bool pathDeleted = false;  // the image was deleted or replaced on disk after exec
   std::vector<std::string> argv;
   bool argvTruncated = false;
-  std::vector<std::string> env;  // "KEY=value"
-  bool envKnown = false;         // false: the environment could not be read (match nothing)
+  // "KEY=value" as read; once published, the environment lives in `match` only (envValue()
+  // looks there), so a table full of exited processes does not hold it twice.
+  std::vector<std::string> env;
+  bool envKnown = false;  // false: the environment could not be read (match nothing)
   std::string cwd;
   std::string root;        // /proc/PID/root: "/" unless chrooted or in another mount namespace
   std::string cgroupPath;  // cgroup v2 path, "/system.slice/foo.service"

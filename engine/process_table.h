@@ -33,8 +33,8 @@ namespace warden::engine {
 class ProcessTable {
  public:
   struct Limits {
-    std::size_t maxEntries = 32768;
-    std::uint64_t exitedTtlNs = 60'000'000'000ull;  // 60 s
+    std::size_t maxEntries = 16384;
+    std::uint64_t exitedTtlNs = 30'000'000'000ull;  // 30 s
     std::size_t maxImagesPerProcess = 4;
   };
 

@@ -31,6 +31,14 @@ const Event* recordAs(std::span<const std::byte> record) {
   return reinterpret_cast<const Event*>(record.data());
 }
 
+// Exec records end after their argv; the rest of the struct is not there.
+bool validExec(std::span<const std::byte> record) {
+  constexpr std::size_t kFixed = sizeof(warden_exec_event) - WARDEN_ARGS_LEN;
+  if (record.size() < kFixed) return false;
+  const auto* event = reinterpret_cast<const warden_exec_event*>(record.data());
+  return event->args_len <= WARDEN_ARGS_LEN && record.size() >= kFixed + event->args_len;
+}
+
 // The kernel's part of a description: what the owner record of a socket call or an exec
 // event carries.
 void fillFromOwner(ProcessInfo& info, const warden_owner& owner) {
@@ -64,13 +72,17 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, Exe
   auto view = std::make_shared<rules::ProcessInfo>();
   if (!info.path.empty()) view->path = info.path;
   if (!info.argv.empty()) view->setArgv(info.argv);
-  if (info.envKnown) {
+  if (info.envKnown && !info.env.empty()) {
     rules::Environment env;
     for (const std::string& entry : info.env) {
       const std::size_t eq = entry.find('=');
       if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
     }
     view->env = std::move(env);
+  } else if (info.envKnown && info.match && info.match->env) {
+    view->env = info.match->env;  // a copy of a published description (fork)
+  } else if (info.envKnown) {
+    view->env = rules::Environment{};
   }
   view->tags = info.tags;
   view->uid = info.uid;
@@ -185,7 +197,10 @@ void ProcessTracker::handleRecord(std::span<const std::byte> record) {
   }
   switch (head->kind) {
     case WARDEN_EVENT_EXEC:
-      if (const auto* event = recordAs<warden_exec_event>(record)) return onExec(*event);
+      if (validExec(record)) {
+        // Only the bytes present are read (args_len of them in args).
+        return onExec(*reinterpret_cast<const warden_exec_event*>(record.data()));
+      }
       break;
     case WARDEN_EVENT_FORK:
       if (const auto* event = recordAs<warden_fork_event>(record)) return onFork(*event);
@@ -351,6 +366,9 @@ std::string ProcessTracker::userName(std::uint32_t uid) {
 
 std::shared_ptr<const ProcessInfo> ProcessTracker::publish(ProcessInfo info) {
   info.match = matchView(info, hasher_, options_.procRoot);
+  // The environment is kept once, in the matcher's view.
+  info.env.clear();
+  info.env.shrink_to_fit();
   auto published = std::make_shared<const ProcessInfo>(std::move(info));
   table_.upsert(published);
   return published;
