@@ -4,6 +4,7 @@
 // after netinet/in.h, which it must not redefine
 #include <linux/netfilter.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -77,6 +78,8 @@ AttributorOptions attributorOptions(const rules::Config& config) {
   AttributorOptions options;
   options.ebpf = config.ebpf;
   options.cgroup = config.cgroup;
+  options.flowEntries = config.flowEntries;
+  options.listenerEntries = std::max<std::uint32_t>(1024, config.flowEntries / 8);
   options.hashDb = config.logDb;
   return options;
 }
