@@ -114,7 +114,7 @@ class BpfAttributionTest : public ::testing::Test {
 
 TEST_F(BpfAttributionTest, TcpConnectV4AndV6) {
   loadPrograms();
-  for (const char* remote : {"127.0.0.1", "::1"}) {
+  for (const char* remote : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
     SCOPED_TRACE(remote);
     LabClient client = lab_->run(lab_->nsA(), {"tcp", remote, "9"}, kNobody);
     warden_owner owner{};
@@ -122,12 +122,12 @@ TEST_F(BpfAttributionTest, TcpConnectV4AndV6) {
     expectOwner(owner, client, kNobody);
     EXPECT_EQ(client.wait(), 0);
   }
-  EXPECT_EQ(bpf_->counters()[WARDEN_CTR_FLOW_INSERTS], 2u);
+  EXPECT_EQ(bpf_->counters()[WARDEN_CTR_FLOW_INSERTS], 3u);
 }
 
 TEST_F(BpfAttributionTest, UdpSendtoFromAProcessThatExitsRightAway) {
   loadPrograms();
-  for (const char* remote : {"127.0.0.1", "::1"}) {
+  for (const char* remote : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
     SCOPED_TRACE(remote);
     LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", remote, "5353"}, kNobody);
     ASSERT_EQ(client.wait(), 0);  // gone before anyone looks
@@ -139,7 +139,7 @@ TEST_F(BpfAttributionTest, UdpSendtoFromAProcessThatExitsRightAway) {
 
 TEST_F(BpfAttributionTest, UdpConnectThenSend) {
   loadPrograms();
-  for (const char* remote : {"127.0.0.1", "::1"}) {
+  for (const char* remote : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
     SCOPED_TRACE(remote);
     LabClient client = lab_->run(lab_->nsA(), {"udp-connect", remote, "5354"});
     ASSERT_EQ(client.wait(), 0);
@@ -148,8 +148,8 @@ TEST_F(BpfAttributionTest, UdpConnectThenSend) {
     expectOwner(owner, client, 0);
   }
   const BpfCounters c = bpf_->counters();
-  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_PENDING], 2u);
-  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_DONE], 2u);
+  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_PENDING], 3u);
+  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_DONE], 3u);
 }
 
 TEST_F(BpfAttributionTest, ManyDatagramsToOnePeerWriteTheMapOnce) {
