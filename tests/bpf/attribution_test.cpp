@@ -450,3 +450,56 @@ TEST_F(BpfAttributionTest, ScriptRunByAnInterpreterIsTagged) {
 
 }  // namespace
 }  // namespace warden::engine
+
+#include <bpf/bpf.h>
+
+#include <algorithm>
+#include <iterator>
+
+namespace warden::engine {
+namespace {
+
+// Ids of the programs of this kernel whose name starts with "warden_". Tests compare sets of
+// ids rather than counts, so a wardend running meanwhile elsewhere on the host does not
+// matter (unless it starts within the same instant).
+std::set<__u32> wardenPrograms() {
+  std::set<__u32> ids;
+  __u32 id = 0;
+  while (bpf_prog_get_next_id(id, &id) == 0) {
+    const int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    __u32 length = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &length) == 0 &&
+        std::string_view(info.name).starts_with("warden_")) {
+      ids.insert(id);
+    }
+    close(fd);
+  }
+  return ids;
+}
+
+std::set<__u32> added(const std::set<__u32>& before, const std::set<__u32>& after) {
+  std::set<__u32> out;
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                      std::inserter(out, out.end()));
+  return out;
+}
+
+TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
+  const auto before = wardenPrograms();
+  loadPrograms();
+  EXPECT_EQ(added(before, wardenPrograms()).size(), 8u);  // 7 cgroup + sys_exit_connect
+  bpf_.reset();
+  EXPECT_TRUE(added(before, wardenPrograms()).empty());
+  // Attaching fails half-way (no such cgroup): what was loaded is released.
+  BpfOptions options;
+  options.cgroup = lab_->cgroup() + "/does-not-exist";
+  auto failed = BpfAttribution::load(options);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ENOENT);
+  EXPECT_TRUE(added(before, wardenPrograms()).empty());
+}
+
+}  // namespace
+}  // namespace warden::engine
