@@ -7,7 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -26,6 +28,12 @@ std::int64_t realtimeNs() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t monotonicMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
 std::string queueRange(const std::vector<std::uint16_t>& queues) {
@@ -73,8 +81,18 @@ Daemon::~Daemon() {
   if (signalFd_ >= 0) close(signalFd_);
 }
 
+bool Daemon::ownsTable() const {
+  auto owner = NftTable::owner();
+  if (owner && *owner && **owner == owner_) return true;
+  logWarning("table inet warden ",
+             owner && *owner ? "now belongs to " + (**owner).substr(0, 64) : std::string("is gone"),
+             "; leaving it alone");
+  return false;
+}
+
 TablePlan Daemon::tablePlan(const rules::Config& config) const {
   TablePlan plan;
+  plan.owner = owner_;
   plan.method = method_;
   plan.firstQueue = config.queues.front();
   plan.queueCount = static_cast<std::uint16_t>(config.queues.size());
@@ -162,11 +180,30 @@ bool Daemon::startUp() {
   logInfo("queue method: ", toString(method_),
           method_ == QueueMethod::kXtCompat ? " (this kernel has no nft_queue)" : "");
 
+  // One wardend per network namespace: a table whose owner still runs is not ours to take.
+  const TableOwner me = TableOwner::self();
+  owner_ = me.toString();
+  bool takeOver = false;
+  if (auto existing = NftTable::owner(); !existing) {
+    logError(existing.error().message());
+    return false;
+  } else if (*existing) {
+    const auto other = TableOwner::parse(**existing);
+    if (other && other->alive() && !(*other == me)) {
+      logError("table inet warden belongs to a running wardend (pid ", other->pid,
+               "): stop it first, or run this one in another network namespace");
+      return false;
+    }
+    takeOver = true;
+    logInfo("taking over table inet warden left by ",
+            other ? "wardend pid " + std::to_string(other->pid) : std::string("another program"));
+  }
+
   // Process attribution: eBPF hooks on the configured cgroup, or sock_diag (logged) when eBPF
   // is off or cannot load.
   attributor_ = Attributor::create(attributorOptions(config_));
 
-  // Queues first: a second wardend fails here, before it could touch the first one's table.
+  // Queues next: a wardend on the same queues fails here, before touching the table.
   for (std::uint16_t number : config_.queues) {
     auto queue =
         NfQueue::open({number, config_.queueMaxLen, config_.fail == rules::FailMode::kOpen});
@@ -185,7 +222,9 @@ bool Daemon::startUp() {
   }
   for (auto& worker : workers_) worker->start();
 
-  if (auto installed = NftTable::install(tablePlan(config_)); !installed) {
+  TablePlan plan = tablePlan(config_);
+  plan.recreate = takeOver;  // the table's owner is recorded when it is created
+  if (auto installed = NftTable::install(plan); !installed) {
     logError(installed.error().message());
     return false;
   }
@@ -197,6 +236,13 @@ bool Daemon::startUp() {
     return false;
   }
   control_.emplace(std::move(*control));
+
+  if (auto watcher = PolicyWatcher::open(configFile_, config_.profilesDir); watcher) {
+    watcher_.emplace(std::move(*watcher));
+  } else {
+    logWarning("not watching the policy files: ", watcher.error().message(),
+               " (SIGHUP or `warden reload` still reload)");
+  }
   return true;
 }
 
@@ -204,6 +250,9 @@ void Daemon::shutDown() {
   // First stop queueing but keep the table's hooks (unregistering a hook makes the kernel
   // drop every packet waiting in a queue); then every queued packet gets its verdict; only
   // then the table goes.
+  if (tableInstalled_ && !ownsTable()) {
+    tableInstalled_ = false;  // someone replaced it: not ours to change or delete
+  }
   if (tableInstalled_) {
     TablePlan plan = tablePlan(config_);
     plan.queueing = false;
@@ -262,6 +311,7 @@ void Daemon::reload() {
   if (auto installed = NftTable::install(tablePlan(config_)); !installed) {
     logError("reinstalling table inet warden: ", installed.error().message());
   }
+  if (watcher_) watcher_->watchProfiles(config_.profilesDir);
   logInfo("reloaded ", configFile_.string(), ": policy revision ", policy_.current()->revision());
 }
 
@@ -376,12 +426,27 @@ int Daemon::run() {
           policy_.current()->policy->policy().profiles.size(), " profiles");
   sd_notify(0, "READY=1");
 
-  pollfd fds[2] = {{signalFd_, POLLIN, 0}, {control_->fd(), POLLIN, 0}};
+  // A burst of file events (an editor's write, rename and chmod; a package manager dropping
+  // several files) becomes one reload, kReloadSettleMs after the last of them. Only file
+  // events move the deadline: control requests and signals in between do not delay it.
+  constexpr std::int64_t kReloadSettleMs = 200;
+  std::optional<std::int64_t> reloadAtMs;
+  pollfd fds[3] = {{signalFd_, POLLIN, 0},
+                   {control_->fd(), POLLIN, 0},
+                   {watcher_ ? watcher_->fd() : -1, POLLIN, 0}};
   for (;;) {
-    if (poll(fds, 2, -1) < 0) {
+    const int timeout =
+        reloadAtMs ? static_cast<int>(std::max<std::int64_t>(0, *reloadAtMs - monotonicMs())) : -1;
+    const int ready = poll(fds, 3, timeout);
+    if (ready < 0) {
       if (errno == EINTR) continue;
-      logError("poll failed: ", errno);
+      logError("poll failed: ", std::strerror(errno));
       break;
+    }
+    if (reloadAtMs && monotonicMs() >= *reloadAtMs) {
+      reloadAtMs.reset();
+      logInfo("policy files changed: reloading");
+      reload();
     }
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
@@ -396,6 +461,9 @@ int Daemon::run() {
     }
     if (fds[1].revents & POLLIN) {
       control_->serveOne([this](std::string_view request) { return handleRequest(request); });
+    }
+    if ((fds[2].revents & POLLIN) && watcher_->consumeEvents()) {
+      reloadAtMs = monotonicMs() + kReloadSettleMs;
     }
   }
   sd_notify(0, "STOPPING=1");

@@ -12,6 +12,7 @@
 #include "engine/control_server.h"
 #include "engine/nft_table.h"
 #include "engine/policy_store.h"
+#include "engine/policy_watcher.h"
 #include "engine/queue_worker.h"
 #include "rules/policy_loader.h"
 
@@ -39,6 +40,7 @@ class Daemon {
   std::string handleRequest(std::string_view request);
   std::string statusJson() const;
   TablePlan tablePlan(const rules::Config& config) const;
+  bool ownsTable() const;  // whether the table still records us as its owner
 
   std::filesystem::path configFile_;
   rules::PolicyLoader loader_;
@@ -52,7 +54,9 @@ class Daemon {
   std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::optional<ControlServer> control_;
+  std::optional<PolicyWatcher> watcher_;
   bool tableInstalled_ = false;
+  std::string owner_;  // TableOwner::self() as recorded in the table
   int signalFd_ = -1;
   std::int64_t startedAtNs_ = 0;
 };

@@ -21,7 +21,16 @@ void printDiagnostics(const warden::rules::Diagnostics& diagnostics) {
 }
 
 int cleanup() {
-  auto removed = warden::engine::NftTable::remove();
+  using warden::engine::NftTable;
+  using warden::engine::TableOwner;
+  if (auto owner = NftTable::owner(); owner && *owner) {
+    if (auto other = TableOwner::parse(**owner); other && other->alive()) {
+      logError("table inet warden belongs to wardend pid ", other->pid,
+               ", which is running: stop it (SIGTERM) instead");
+      return 1;
+    }
+  }
+  auto removed = NftTable::remove();
   if (!removed) {
     logError(removed.error().message());
     return 1;

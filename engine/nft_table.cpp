@@ -19,11 +19,17 @@
 #include <poll.h>
 #include <time.h>
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <cinttypes>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -73,10 +79,14 @@ class Transaction {
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
-  std::uint32_t addTable(std::uint16_t type, std::uint16_t flags) {
+  std::uint32_t addTable(std::uint16_t type, std::uint16_t flags, std::string_view owner = {}) {
     TablePtr table(nftnl_table_alloc());
     nftnl_table_set_u32(table.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
     nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, NftTable::kName);
+    if (!owner.empty()) {
+      nftnl_table_set_data(table.get(), NFTNL_TABLE_USERDATA, owner.data(),
+                           static_cast<std::uint32_t>(owner.size()));
+    }
     nlmsghdr* nlh = header(type, flags);
     nftnl_table_nlmsg_build_payload(nlh, table.get());
     return commit();
@@ -375,7 +385,9 @@ Result<QueueMethod> NftTable::probeQueueMethod() {
 }
 
 Result<void> NftTable::install(const TablePlan& plan) {
-  {  // In place: the table and its base chains stay, their rules are replaced.
+  auto present = exists();
+  if (!present) return std::unexpected(present.error());
+  if (*present && !plan.recreate) {  // In place: the table and its base chains stay.
     bool staleInput = false;
     if (!plan.inbound) {
       auto input = exists("input");
@@ -391,11 +403,12 @@ Result<void> NftTable::install(const TablePlan& plan) {
     logWarning(transactionError(*answers, "updating table inet warden in place").message(),
                "; creating it afresh");
   }
-  // A table this version cannot update (another priority, a stray chain): start afresh.
+  // No table yet, one to take over, or one this version cannot update (another priority, a
+  // stray chain): create it afresh, with our owner, in one transaction.
   Transaction tx;
   tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);  // so that the delete below always applies
   tx.addTable(NFT_MSG_DELTABLE, 0);
-  tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
+  tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, plan.owner);
   addTableBody(tx, plan, /*staleInput=*/false);
   auto answers = tx.run();
   if (!answers) return std::unexpected(answers.error());
@@ -452,6 +465,88 @@ Result<bool> NftTable::exists(const char* chain) {
       found = true;
     }
   }
+}
+
+Result<std::optional<std::string>> NftTable::owner() {
+  auto socket = openNetfilterSocket();
+  if (!socket) return std::unexpected(socket.error());
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+  TablePtr query(nftnl_table_alloc());
+  nftnl_table_set_str(query.get(), NFTNL_TABLE_NAME, kName);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 1);
+  nftnl_table_nlmsg_build_payload(nlh, query.get());
+  if (mnl_socket_sendto(socket->get(), nlh, nlh->nlmsg_len) < 0) {
+    return std::unexpected(errnoError("asking nf_tables for table inet warden"));
+  }
+  std::optional<std::string> owner;
+  for (;;) {
+    const ssize_t n = mnl_socket_recvfrom(socket->get(), buffer.data(), buffer.size());
+    if (n < 0) return std::unexpected(errnoError("reading nf_tables answer"));
+    int length = static_cast<int>(n);
+    for (auto* msg = reinterpret_cast<nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(msg, length);
+         msg = mnl_nlmsg_next(msg, &length)) {
+      if (msg->nlmsg_type == NLMSG_ERROR) {
+        const int code = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(msg))->error;
+        if (code == 0) return owner;
+        if (code == ENOENT) return std::nullopt;
+        return std::unexpected(makeError(code, "asking nf_tables for table inet warden"));
+      }
+      TablePtr table(nftnl_table_alloc());
+      owner.emplace();
+      if (nftnl_table_nlmsg_parse(msg, table.get()) == 0 &&
+          nftnl_table_is_set(table.get(), NFTNL_TABLE_USERDATA)) {
+        std::uint32_t size = 0;
+        const void* data = nftnl_table_get_data(table.get(), NFTNL_TABLE_USERDATA, &size);
+        owner->assign(static_cast<const char*>(data), size);
+      }
+    }
+  }
+}
+
+namespace {
+
+std::optional<std::uint64_t> processStartTime(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return std::nullopt;
+  // Field 22 (starttime), counted after the last ')' that closes the command name.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i < 22 && (fields >> field); ++i) {
+  }
+  std::uint64_t start = 0;
+  if (!(fields >> start)) return std::nullopt;
+  return start;
+}
+
+}  // namespace
+
+TableOwner TableOwner::self() {
+  TableOwner owner;
+  owner.pid = static_cast<int>(getpid());
+  owner.startTime = processStartTime(owner.pid).value_or(0);
+  return owner;
+}
+
+std::optional<TableOwner> TableOwner::parse(std::string_view text) {
+  TableOwner owner;
+  if (std::sscanf(std::string(text).c_str(), "wardend pid=%d start=%" SCNu64, &owner.pid,
+                  &owner.startTime) != 2) {
+    return std::nullopt;
+  }
+  return owner;
+}
+
+std::string TableOwner::toString() const {
+  return "wardend pid=" + std::to_string(pid) + " start=" + std::to_string(startTime);
+}
+
+bool TableOwner::alive() const {
+  const auto start = processStartTime(pid);
+  return start && *start == startTime;
 }
 
 }  // namespace warden::engine

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "engine/error.h"
 #include "engine/marks.h"
@@ -31,6 +34,23 @@ struct TablePlan {
   MarkBits marks;
   int priority = 0;      // filter priority of both chains
   bool queueing = true;  // false: rules 1-3 only, for draining the queues at shutdown
+  // Stored in the table's userdata when the table is created, so that a wardend can tell its
+  // own table from another live one's (see TableOwner).
+  std::string owner;
+  bool recreate = false;  // replace the table whole (and so take its ownership)
+};
+
+// Who created the table: "wardend pid=123 start=456789" (start = /proc/PID/stat starttime),
+// so that a reused pid is never mistaken for the owner.
+struct TableOwner {
+  int pid = 0;
+  std::uint64_t startTime = 0;
+
+  static TableOwner self();
+  static std::optional<TableOwner> parse(std::string_view text);
+  std::string toString() const;
+  bool alive() const;  // that very process still runs
+  bool operator==(const TableOwner&) const = default;
 };
 
 // Everything talks to nf_tables over netlink in single transactions; only the table
@@ -51,6 +71,9 @@ class NftTable {
 
   // Deletes the table; true if there was one. Drain the queues first (see install).
   [[nodiscard]] static Result<bool> remove();
+
+  // The owner recorded in the table; nullopt if there is no table, "" if it names none.
+  [[nodiscard]] static Result<std::optional<std::string>> owner();
 
   // Whether the table (or, when named, one of its chains) exists in this network namespace.
   [[nodiscard]] static Result<bool> exists(const char* chain = nullptr);

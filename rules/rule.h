@@ -25,13 +25,13 @@ struct Rule {
   Action action = Action::kAllow;
   Direction direction = Direction::kOut;
   Proto proto = Proto::kAny;
-  std::vector<Cidr> ip;            // empty: any
-  std::vector<PortRange> ports;    // empty: any
-  std::string host;                // empty: any; "*.example.org" = that domain and any subdomain
-  std::optional<Scope> scope;      // absent: any
+  std::vector<Cidr> ip;          // empty: any
+  std::vector<PortRange> ports;  // empty: any
+  std::string host;              // empty: any; "*.example.org" = that domain and any subdomain
+  std::optional<Scope> scope;    // absent: any
   bool log = true;
   std::string comment;
-  SourceLocation where;            // the [[rule]] table's position
+  SourceLocation where;  // the [[rule]] table's position
 
   bool matches(const Flow& flow) const;
 };

@@ -9,17 +9,13 @@ namespace {
 template <typename E, std::size_t N>
 using Names = std::array<std::pair<E, std::string_view>, N>;
 
-constexpr Names<Action, 3> kActions{{{Action::kAllow, "allow"},
-                                     {Action::kDeny, "deny"},
-                                     {Action::kReject, "reject"}}};
+constexpr Names<Action, 3> kActions{
+    {{Action::kAllow, "allow"}, {Action::kDeny, "deny"}, {Action::kReject, "reject"}}};
 constexpr Names<Direction, 2> kDirections{{{Direction::kOut, "out"}, {Direction::kIn, "in"}}};
-constexpr Names<Proto, 4> kProtos{{{Proto::kAny, "any"},
-                                   {Proto::kTcp, "tcp"},
-                                   {Proto::kUdp, "udp"},
-                                   {Proto::kIcmp, "icmp"}}};
-constexpr Names<Scope, 3> kScopes{{{Scope::kLocalhost, "localhost"},
-                                   {Scope::kLan, "lan"},
-                                   {Scope::kInternet, "internet"}}};
+constexpr Names<Proto, 4> kProtos{
+    {{Proto::kAny, "any"}, {Proto::kTcp, "tcp"}, {Proto::kUdp, "udp"}, {Proto::kIcmp, "icmp"}}};
+constexpr Names<Scope, 3> kScopes{
+    {{Scope::kLocalhost, "localhost"}, {Scope::kLan, "lan"}, {Scope::kInternet, "internet"}}};
 
 template <typename E, std::size_t N>
 std::string_view nameOf(const Names<E, N>& names, E value) {

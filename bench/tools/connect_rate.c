@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
 
   // Shared with the children: per process, a count, a failure count and latency samples.
   size_t per = sizeof(uint64_t) * 2 + sizeof(uint32_t) * MAX_SAMPLES_PER_PROCESS;
-  uint8_t* shared = mmap(NULL, per * processes, PROT_READ | PROT_WRITE,
-                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  uint8_t* shared =
+      mmap(NULL, per * processes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shared == MAP_FAILED) return 1;
 
   const uint64_t start = now_ns();
@@ -109,8 +109,9 @@ int main(int argc, char** argv) {
   qsort(all, nsamples, sizeof(uint32_t), cmp_u32);
   uint32_t p50 = nsamples ? all[nsamples / 2] : 0;
   uint32_t p99 = nsamples ? all[(nsamples * 99) / 100] : 0;
-  printf("{\"connections\": %llu, \"failures\": %llu, \"seconds\": %.3f, \"rate\": %.1f, "
-         "\"p50_us\": %u, \"p99_us\": %u}\n",
-         (unsigned long long)total, (unsigned long long)failed, elapsed, total / elapsed, p50, p99);
+  printf(
+      "{\"connections\": %llu, \"failures\": %llu, \"seconds\": %.3f, \"rate\": %.1f, "
+      "\"p50_us\": %u, \"p99_us\": %u}\n",
+      (unsigned long long)total, (unsigned long long)failed, elapsed, total / elapsed, p50, p99);
   return 0;
 }

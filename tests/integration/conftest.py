@@ -2,6 +2,7 @@
 echo servers) per test, wardend started inside it, and cleanup that runs even when a test fails
 or is interrupted. A session-level sweep removes what a killed earlier run left behind."""
 import os
+import signal
 
 import pytest
 
@@ -15,6 +16,18 @@ def _root_reason():
     if not os.path.isdir("/run/netns") and not os.access("/run", os.W_OK):
         return "cannot create network namespaces here"
     return None
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    # SIGTERM (and a SIGINT that a non-interactive shell set to "ignore" for a background job)
+    # become KeyboardInterrupt, so pytest still runs every fixture finalizer: namespaces,
+    # processes and temp dirs go away also when a run is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -106,8 +106,13 @@ def config_with(tmp, section, line):
         if line.startswith("action"):
             return base + "\n[[rule]]\n" + line + "\n"
         return base + '\n[[rule]]\naction = "deny"\n' + line + "\n"
-    out = []
+    key = line.split("=")[0].strip()
+    out, current = [], None
     for l in base.splitlines():
+        if l.startswith("["):
+            current = l
+        if current == section and l.split("=")[0].strip() == key:
+            continue  # the bad line replaces the good one
         out.append(l)
         if l == section:
             out.append(line)

@@ -51,6 +51,12 @@ def test_udp_outcomes(lab, host, connect):
     assert r.extra["icmp"] == ("3/13" if ":" not in host else "1/1"), r
 
 
+@pytest.mark.parametrize("ext", ["hop", "dst"])
+def test_udp_with_ipv6_extension_header(lab, ext):
+    r = lab.udp_probe(S6, 7000, count=3, ipv6_ext=ext)
+    assert (r.outcome, r.replies) == ("reply", 3), r
+
+
 def test_udp_thousand_datagrams_one_flow(lab):
     r = lab.udp_probe(S4, 7002, count=1000, connect=True)
     assert (r.outcome, r.replies) == ("reply", 1000), r

@@ -98,6 +98,31 @@ def test_second_start_while_running_does_not_duplicate(lab, wardend):
     assert warden_tables(lab.c) == []
 
 
+def test_overlapping_daemons_still_leave_a_firewall(lab, wardend):
+    """A second wardend on other queues (another config) while the first runs: the table
+    records its owner, so the second refuses to start, naming the first, and touches nothing;
+    the first keeps enforcing and removes its table when it stops."""
+    d1 = wardend(rules=DENY_7001)
+    d2 = wardend(tag="second", wait_ready=False, engine={"queues": [2, 3]}, rules=DENY_7001)
+    wait_until(lambda: not d2.alive(), timeout=10)
+    assert d2.proc.popen.returncode == 1, d2.stderr()
+    assert f"belongs to a running wardend (pid {d1.proc.pid})" in d2.stderr(), d2.stderr()
+    assert warden_tables(lab.c) == TABLE
+    assert_policy_enforced(lab)
+    assert d1.alive()
+    assert d1.terminate() == 0, d1.stderr()
+    assert warden_tables(lab.c) == []
+
+
+def test_cleanup_refuses_while_the_owner_runs(lab, wardend):
+    d = wardend(rules=DENY_7001)
+    res = d.cleanup()
+    assert res.returncode == 1, res.stderr
+    assert "which is running" in res.stderr, res.stderr
+    assert warden_tables(lab.c) == TABLE
+    assert_policy_enforced(lab)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_exits_zero_and_removes_table(lab, wardend, sig):
     d = wardend(rules=DENY_7001)
@@ -134,6 +159,61 @@ def test_sigterm_under_load_loses_no_flow(lab, wardend, fail):
     assert len(lines) == 600
     assert not lost, f"{len(lost)} of 600 flows lost around SIGTERM: {lost[:5]}"
     assert warden_tables(lab.c) == []
+
+
+@pytest.mark.parametrize("fail,inbound", [("open", False), ("closed", False), ("closed", True)],
+                         ids=["open", "closed", "closed-inbound"])
+def test_sigterm_with_packets_pending(lab, wardend, fail, inbound):
+    """Packets wait in the queue (the daemon is stopped with SIGSTOP) when SIGTERM arrives:
+    each must still get its verdict. The kernel drops every queued packet whenever any netfilter
+    hook of the namespace is unregistered (a base chain deleted, or the last conntrack user
+    gone), so nothing like that may happen before the queues are drained."""
+    d = wardend(engine={"fail": fail, "inbound": inbound})
+    d.proc.signal(signal.SIGSTOP)
+    try:
+        probes = [lab.c.spawn([lab._client("udp_probe"), host, "7000", "--timeout-ms", "4000"],
+                              f"pending-{i}")
+                  for i, host in enumerate((S4, S6) * 4)]
+        time.sleep(0.5)  # all eight first packets are now queued, waiting for a verdict
+        d.proc.signal(signal.SIGTERM)
+    finally:
+        d.proc.signal(signal.SIGCONT)
+    assert d.proc.wait(10) == 0, d.stderr()
+    outcomes = []
+    for p in probes:
+        p.wait(10)
+        outcomes.append(p.stdout_text().strip())
+    lost = [o for o in outcomes if not o.startswith("reply")]
+    assert not lost, f"{len(lost)} of {len(outcomes)} pending flows lost at SIGTERM: {lost}"
+    assert warden_tables(lab.c) == []
+
+
+@pytest.mark.parametrize("fail", ["open", "closed"])
+def test_queue_full_follows_fail_mode(lab, wardend, fail):
+    """The daemon is alive but not reading (SIGSTOP) and its queues hold 2 packets each: flows
+    beyond that pass at once with fail = open and are dropped with fail = closed (SPEC 6). The
+    queued ones are answered once the daemon runs again."""
+    d = wardend(engine={"fail": fail, "queues": [0], "queue_maxlen": 2})
+    d.proc.signal(signal.SIGSTOP)
+    try:
+        probes = [lab.c.spawn([lab._client("udp_probe"), S4, "7000", "--timeout-ms", "3000"],
+                              f"full-{i}") for i in range(8)]
+        time.sleep(1.0)
+        early = [p for p in probes if not p.alive()]
+    finally:
+        d.proc.signal(signal.SIGCONT)
+    outcomes = []
+    for p in probes:
+        p.wait(10)
+        outcomes.append(p.stdout_text().strip())
+    replies = [o for o in outcomes if o.startswith("reply")]
+    if fail == "open":
+        assert len(early) >= 6, f"with fail=open, flows beyond a full queue pass: {outcomes}"
+        assert len(replies) == 8, outcomes
+    else:
+        assert not early, f"with fail=closed nothing passes while the queue is full: {outcomes}"
+        assert len(replies) == 2, f"exactly the 2 queued flows are answered: {outcomes}"
+    assert d.status()["totals"]["queue_drops"] >= 6 or fail == "open", d.status()
 
 
 def test_fail_closed_killed_drops_new_flows_keeps_established(lab, wardend):

@@ -339,11 +339,14 @@ class Lab:
             out.elapsed_ms = float(words[1])
         return out
 
-    def udp_probe(self, host, port, ns=None, timeout_ms=1500, count=1, connect=False):
+    def udp_probe(self, host, port, ns=None, timeout_ms=1500, count=1, connect=False,
+                  ipv6_ext=None):
         argv = [self._client("udp_probe"), host, str(port), "--timeout-ms", str(timeout_ms),
                 "--count", str(count)]
         if connect:
             argv.append("--connect")
+        if ipv6_ext:
+            argv += ["--ipv6-ext", ipv6_ext]
         out, words = self._probe(ns, argv, timeout_ms / 1000 * count + 10)
         if len(words) >= 3:
             out.replies, out.count = (int(x) for x in words[1].split("/"))

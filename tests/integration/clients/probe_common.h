@@ -28,35 +28,47 @@ enum outcome {
 };
 #define EXIT_USAGE 64
 
-static inline const char *outcome_name(enum outcome o, const char *ok_name) {
+static inline const char* outcome_name(enum outcome o, const char* ok_name) {
   switch (o) {
-    case OUT_OK: return ok_name;
-    case OUT_REFUSED: return "refused";
-    case OUT_TIMEOUT: return "timeout";
-    case OUT_UNREACHABLE: return "unreachable";
-    case OUT_PROHIBITED: return "prohibited";
-    case OUT_BLOCKED: return "blocked";
-    default: return "error";
+    case OUT_OK:
+      return ok_name;
+    case OUT_REFUSED:
+      return "refused";
+    case OUT_TIMEOUT:
+      return "timeout";
+    case OUT_UNREACHABLE:
+      return "unreachable";
+    case OUT_PROHIBITED:
+      return "prohibited";
+    case OUT_BLOCKED:
+      return "blocked";
+    default:
+      return "error";
   }
 }
 
 static inline enum outcome outcome_from_errno(int err) {
   switch (err) {
-    case ECONNREFUSED: return OUT_REFUSED;
-    case ETIMEDOUT: return OUT_TIMEOUT;
+    case ECONNREFUSED:
+      return OUT_REFUSED;
+    case ETIMEDOUT:
+      return OUT_TIMEOUT;
     case EHOSTUNREACH:
     case ENETUNREACH:
     case EHOSTDOWN:
     case ENONET:
       return OUT_UNREACHABLE;
-    case EACCES: return OUT_PROHIBITED;
-    case EPERM: return OUT_BLOCKED;
-    default: return OUT_ERROR;
+    case EACCES:
+      return OUT_PROHIBITED;
+    case EPERM:
+      return OUT_BLOCKED;
+    default:
+      return OUT_ERROR;
   }
 }
 
 /* Classifies one ICMP error from the socket's error queue (IP_RECVERR / IPV6_RECVERR). */
-static inline enum outcome outcome_from_icmp(const struct sock_extended_err *ee) {
+static inline enum outcome outcome_from_icmp(const struct sock_extended_err* ee) {
   if (ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == ICMP_DEST_UNREACH) {
     if (ee->ee_code == ICMP_PORT_UNREACH) return OUT_REFUSED;
     if (ee->ee_code == ICMP_PKT_FILTERED || ee->ee_code == ICMP_NET_ANO ||
@@ -74,7 +86,7 @@ static inline enum outcome outcome_from_icmp(const struct sock_extended_err *ee)
 }
 
 /* Reads one queued error, if any, and classifies it; returns -1 when the queue is empty. */
-static inline int read_error_queue(int fd, int *icmp_type, int *icmp_code) {
+static inline int read_error_queue(int fd, int* icmp_type, int* icmp_code) {
   char data[512];
   char control[512];
   struct sockaddr_storage from;
@@ -87,7 +99,7 @@ static inline int read_error_queue(int fd, int *icmp_type, int *icmp_code) {
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
   if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return -1;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
         (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
       struct sock_extended_err ee;
@@ -107,14 +119,14 @@ static inline double now_ms(void) {
 }
 
 /* Numeric addresses only: the tests never resolve names. */
-static inline int parse_endpoint(const char *host, const char *port, struct sockaddr_storage *ss,
-                                 socklen_t *len) {
-  char *end = NULL;
+static inline int parse_endpoint(const char* host, const char* port, struct sockaddr_storage* ss,
+                                 socklen_t* len) {
+  char* end = NULL;
   long p = strtol(port, &end, 10);
   if (!*port || *end || p <= 0 || p > 65535) return -1;
   memset(ss, 0, sizeof *ss);
-  struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+  struct sockaddr_in* v4 = (struct sockaddr_in*)ss;
+  struct sockaddr_in6* v6 = (struct sockaddr_in6*)ss;
   if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons((unsigned short)p);
@@ -130,8 +142,8 @@ static inline int parse_endpoint(const char *host, const char *port, struct sock
   return -1;
 }
 
-static inline int parse_int_arg(const char *s, long min, long max, long *out) {
-  char *end = NULL;
+static inline int parse_int_arg(const char* s, long min, long max, long* out) {
+  char* end = NULL;
   errno = 0;
   long v = strtol(s, &end, 10);
   if (errno || !*s || *end || v < min || v > max) return -1;

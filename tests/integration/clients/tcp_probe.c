@@ -14,10 +14,10 @@ static void usage(void) {
   exit(EXIT_USAGE);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  const char *host = NULL;
-  const char *port = NULL;
+  const char* host = NULL;
+  const char* port = NULL;
   long timeout_ms = 3000;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
   double start = now_ms();
   enum outcome result = OUT_OK;
   int err = 0;
-  if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+  if (connect(fd, (struct sockaddr*)&ss, len) < 0) {
     if (errno != EINPROGRESS) {
       err = errno;
       result = outcome_from_errno(err);

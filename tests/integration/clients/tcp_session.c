@@ -46,10 +46,10 @@ static int wait_fd(int fd, short events, double deadline) {
   }
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  const char *host = NULL;
-  const char *port = NULL;
+  const char* host = NULL;
+  const char* port = NULL;
   long count = 1, interval_ms = 0, timeout_ms = 3000;
   int each = 0;
   for (int i = 1; i < argc; i++) {
@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   double start = now_ms();
   int err = 0;
-  if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+  if (connect(fd, (struct sockaddr*)&ss, len) < 0) {
     if (errno != EINPROGRESS) {
       err = errno;
     } else {

@@ -7,7 +7,10 @@
  * blocked (5, local EPERM on send), error (6). The outcome is that of the first failure.
  *
  * IP_RECVERR / IPV6_RECVERR is on, so ICMP errors are seen with and without --connect (an
- * unconnected socket otherwise never learns of them), and their type and code are reported. */
+ * unconnected socket otherwise never learns of them), and their type and code are reported.
+ *
+ * --ipv6-ext hop|dst puts an IPv6 hop-by-hop or destination-options extension header (one PadN
+ * option, 8 bytes) in front of UDP in every datagram: the packet parser must look past it. */
 #include <poll.h>
 #include <unistd.h>
 
@@ -15,18 +18,20 @@
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES]\n");
+          "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] "
+          "[--ipv6-ext hop|dst]\n");
   exit(EXIT_USAGE);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  const char *host = NULL;
-  const char *port = NULL;
+  const char* host = NULL;
+  const char* port = NULL;
   long timeout_ms = 2000;
   long count = 1;
   long size = 32;
   int connected = 0;
+  int ext_option = 0; /* IPV6_HOPOPTS or IPV6_DSTOPTS */
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
@@ -34,6 +39,14 @@ int main(int argc, char **argv) {
       if (parse_int_arg(argv[++i], 1, 10000000, &count)) usage();
     } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 16, 1400, &size)) usage();
+    } else if (!strcmp(argv[i], "--ipv6-ext") && i + 1 < argc) {
+      i++;
+      if (!strcmp(argv[i], "hop"))
+        ext_option = IPV6_HOPOPTS;
+      else if (!strcmp(argv[i], "dst"))
+        ext_option = IPV6_DSTOPTS;
+      else
+        usage();
     } else if (!strcmp(argv[i], "--connect")) {
       connected = 1;
     } else if (!host) {
@@ -60,10 +73,19 @@ int main(int argc, char **argv) {
   else
     setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
 
+  if (ext_option) {
+    /* next header (filled in by the kernel), length 0 (= 8 bytes), PadN of 4 zero bytes */
+    unsigned char ext[8] = {0, 0, 1, 4, 0, 0, 0, 0};
+    if (ss.ss_family != AF_INET6 || setsockopt(fd, IPPROTO_IPV6, ext_option, ext, sizeof ext)) {
+      perror("udp_probe: --ipv6-ext");
+      return OUT_ERROR;
+    }
+  }
+
   double start = now_ms();
   enum outcome result = OUT_OK;
   int icmp_type = -1, icmp_code = -1, err = 0;
-  if (connected && connect(fd, (struct sockaddr *)&ss, len) < 0) {
+  if (connected && connect(fd, (struct sockaddr*)&ss, len) < 0) {
     err = errno;
     result = outcome_from_errno(err);
   }
@@ -74,7 +96,7 @@ int main(int argc, char **argv) {
     int hdr = snprintf(out, (size_t)size, "udp_probe %d %ld ", (int)getpid(), seq);
     (void)hdr;
     ssize_t sent = connected ? send(fd, out, (size_t)size, 0)
-                             : sendto(fd, out, (size_t)size, 0, (struct sockaddr *)&ss, len);
+                             : sendto(fd, out, (size_t)size, 0, (struct sockaddr*)&ss, len);
     if (sent < 0) {
       err = errno;
       int q = read_error_queue(fd, &icmp_type, &icmp_code);
