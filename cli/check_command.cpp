@@ -51,15 +51,10 @@ int runCheck(const std::string& configPath, std::ostream& out, std::ostream& err
   return 0;
 }
 
-void addCheckCommand(CLI::App& app, std::string& configPath) {
-  auto* check =
-      app.add_subcommand("check", "Validate warden.toml and every profile; exit 1 on any error");
-  check->add_option("--config", configPath, "engine configuration (warden.toml)")
-      ->capture_default_str();
-  check->callback([&configPath] {
-    const int status = runCheck(configPath, std::cout, std::cerr);
-    if (status != 0) throw CLI::RuntimeError(status);
-  });
+Command addCheckCommand(CLI::App& app, std::string& configPath) {
+  CLI::App* check = addSubcommand(
+      app, "check", "Validate warden.toml and every profile; exit 1 on any error", configPath);
+  return {check, [&configPath] { return runCheck(configPath, std::cout, std::cerr); }};
 }
 
 }  // namespace warden::cli

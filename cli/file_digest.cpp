@@ -1,0 +1,62 @@
+#include "cli/file_digest.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "cli/unique_fd.h"
+
+namespace warden::cli {
+namespace {
+
+struct DigestContextFree {
+  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+
+Failure fileFailure(const std::filesystem::path& file, int error) {
+  return {exitCodeForErrno(error), "cannot read " + file.string() + ": " + std::strerror(error)};
+}
+
+}  // namespace
+
+Outcome<std::string> sha256File(const std::filesystem::path& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) return std::unexpected(fileFailure(file, errno));
+  struct stat info {};
+  if (fstat(fd.get(), &info) != 0) return std::unexpected(fileFailure(file, errno));
+  if (!S_ISREG(info.st_mode)) {
+    return std::unexpected(Failure{ExitCode::kError, file.string() + " is not a regular file"});
+  }
+
+  std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
+  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1) {
+    return std::unexpected(Failure{ExitCode::kError, "OpenSSL could not start a SHA-256"});
+  }
+  std::unique_ptr<unsigned char[]> buffer(new unsigned char[1 << 16]);
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer.get(), 1 << 16);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected(fileFailure(file, errno));
+    if (n == 0) break;
+    EVP_DigestUpdate(context.get(), buffer.get(), static_cast<std::size_t>(n));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(context.get(), digest, &length) != 1) {
+    return std::unexpected(Failure{ExitCode::kError, "OpenSSL could not finish the SHA-256"});
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 0xf];
+  }
+  return hex;
+}
+
+}  // namespace warden::cli

@@ -1,0 +1,15 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "cli/exit_code.h"
+
+namespace warden::cli {
+
+// The SHA-256 of a file's contents as 64 lowercase hex digits, read in chunks through
+// OpenSSL's EVP interface: the value a profile's `sha256 = [...]` pins. Symbolic links are
+// followed. Failures name the file and the reason (EACCES: kPermissionDenied).
+[[nodiscard]] Outcome<std::string> sha256File(const std::filesystem::path& file);
+
+}  // namespace warden::cli

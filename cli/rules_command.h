@@ -1,0 +1,29 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "cli/command.h"
+#include "cli/exit_code.h"
+#include "cli/policy_view.h"
+
+namespace warden::cli {
+
+// `warden rules [PROFILE] [--json]`: the rules of the policy in force in the order they are
+// checked: the global rules, then each profile's, each with its file:line and what happens
+// when none matches. With PROFILE, that profile's only (exit 1 if there is no such profile).
+Command addRulesCommand(CLI::App& app, std::string& configPath);
+
+int runRules(const std::filesystem::path& configPath, const std::optional<std::string>& profile,
+             bool json, std::ostream& out, std::ostream& err);
+
+// The text, for the tests; fails only for an unknown profile.
+[[nodiscard]] Outcome<void> printRules(const PolicyView& view,
+                                       const std::optional<std::string>& profile,
+                                       std::int64_t nowNs, std::ostream& out);
+
+}  // namespace warden::cli

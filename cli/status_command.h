@@ -1,0 +1,20 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <ostream>
+#include <string>
+
+#include "cli/command.h"
+
+namespace warden::cli {
+
+// `warden status [--json]`: the running daemon's state and counters. Exit 3 (with a line
+// saying so, or {"running":false,...} in JSON) when wardend is not running.
+Command addStatusCommand(CLI::App& app, std::string& configPath);
+
+int runStatus(const std::filesystem::path& configPath, bool json, std::ostream& out,
+              std::ostream& err);
+
+}  // namespace warden::cli

@@ -1,0 +1,185 @@
+#include "cli/status_text.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <string_view>
+
+#include "cli/table.h"
+#include "cli/time_text.h"
+
+namespace warden::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kLabelWidth = 13;
+
+// The per-queue and total counters the daemon sends, in the order the table shows them.
+struct Counter {
+  std::string_view key;
+  std::string_view header;
+};
+constexpr std::array kQueueCounters = {
+    Counter{"packets", "PACKETS"},
+    Counter{"allow", "ALLOW"},
+    Counter{"deny", "DENY"},
+    Counter{"reject", "REJECT"},
+    Counter{"learn", "LEARN"},
+    Counter{"kernel", "KERNEL"},
+    Counter{"malformed", "MALFORMED"},
+    Counter{"queue_drops", "DROPS"},
+    Counter{"enobufs", "ENOBUFS"},
+    Counter{"waiting", "WAITING"},
+    Counter{"verdict_errors", "ERRORS"},
+    Counter{"max_latency_us", "MAX_US"},
+};
+// Totals the lines below mention by name; any other is listed as it comes.
+constexpr std::array<std::string_view, 13> kKnownTotals = {
+    "packets",     "allow",   "deny",           "reject",  "learn",  "kernel",         "malformed",
+    "queue_drops", "enobufs", "verdict_errors", "waiting", "misses", "max_latency_us",
+};
+
+std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
+  const auto it = object.find(key);
+  if (it == object.end()) return std::string(fallback);
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_null()) return std::string(fallback);
+  return it->dump();
+}
+
+std::uint64_t count(const json& object, std::string_view key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_number_integer()) return 0;
+  return it->is_number_unsigned() ? it->get<std::uint64_t>()
+                                  : static_cast<std::uint64_t>(std::max<std::int64_t>(0, *it));
+}
+
+std::int64_t number(const json& object, std::string_view key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
+const json& member(const json& object, std::string_view key) {
+  static const json kEmpty = json::object();
+  const auto it = object.find(key);
+  return it != object.end() && it->is_object() ? *it : kEmpty;
+}
+
+std::string counted(std::uint64_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
+void line(std::ostream& out, std::string_view label, const std::string& value) {
+  std::string padded(label);
+  padded.resize(kLabelWidth, ' ');
+  out << padded << printable(value) << '\n';
+}
+
+std::string when(std::int64_t ns, std::int64_t nowNs) {
+  if (ns <= 0) return "at an unknown time";
+  return localTime(ns) + " (" + formatAge(nowNs - ns) + " ago)";
+}
+
+std::string attribution(const std::string& method) {
+  if (method == "none") {
+    return "none (not active yet: flows are decided without a process, no misses counted)";
+  }
+  if (method == "ebpf") return "ebpf (connect-hook cache)";
+  if (method == "sock_diag") return "sock_diag (+ /proc fallback)";
+  return method;
+}
+
+std::string queueList(const json& queues) {
+  std::string list;
+  if (!queues.is_array()) return "?";
+  for (const auto& queue : queues) {
+    if (!list.empty()) list += ", ";
+    list += text(queue, "queue");
+  }
+  return list.empty() ? "none" : list;
+}
+
+void printQueues(const json& status, std::ostream& out) {
+  const auto queues = status.find("queues");
+  if (queues == status.end() || !queues->is_array() || queues->empty()) return;
+  std::vector<Table::Column> columns = {{"QUEUE", Table::Align::kRight}};
+  for (const auto& counter : kQueueCounters) {
+    columns.push_back({std::string(counter.header), Table::Align::kRight});
+  }
+  Table table(std::move(columns));
+  for (const auto& queue : *queues) {
+    std::vector<std::string> cells = {text(queue, "queue")};
+    for (const auto& counter : kQueueCounters) cells.push_back(text(queue, counter.key, "-"));
+    table.addRow(std::move(cells));
+  }
+  out << '\n';
+  table.print(out);
+}
+
+}  // namespace
+
+void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
+  const std::int64_t started = number(status, "started_at_ns");
+  std::string daemon = "running, pid " + text(status, "pid");
+  if (started > 0) {
+    daemon += ", up " + formatAge(nowNs - started) + " (since " + localTime(started) + ")";
+  }
+  line(out, "wardend", daemon);
+  line(out, "mode", text(status, "mode") + ", fail " + text(status, "fail"));
+  line(out, "attribution", attribution(text(status, "method")));
+  line(out, "queues",
+       queueList(status.value("queues", json())) + " through " + text(status, "queue_method"));
+
+  const json& policy = member(status, "policy");
+  line(out, "policy",
+       "revision " + text(policy, "revision") + ", loaded " +
+           when(number(policy, "loaded_at_ns"), nowNs) + ", " +
+           counted(count(policy, "profiles"), "profile"));
+  if (policy.contains("config")) line(out, "", "from " + text(policy, "config"));
+
+  const json& totals = member(status, "totals");
+  line(out, "flows",
+       std::to_string(count(totals, "packets")) +
+           " decided: " + std::to_string(count(totals, "allow")) + " allowed, " +
+           std::to_string(count(totals, "deny")) + " denied, " +
+           std::to_string(count(totals, "reject")) + " rejected");
+  std::string detail = std::to_string(count(totals, "kernel")) + " kernel-generated";
+  if (totals.contains("misses")) {
+    detail += ", " + std::to_string(count(totals, "misses")) + " attribution misses";
+  }
+  detail += ", " + std::to_string(count(totals, "learn")) +
+            " blocked by the policy but accepted in learn mode";
+  line(out, "", detail);
+  line(out, "problems",
+       std::to_string(count(totals, "malformed")) + " malformed packets, " +
+           std::to_string(count(totals, "queue_drops")) + " queue drops, " +
+           std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
+           std::to_string(count(totals, "verdict_errors")) + " verdict errors");
+  std::string others;
+  for (const auto& [key, value] : totals.items()) {
+    bool known = false;
+    for (auto name : kKnownTotals) known = known || key == name;
+    if (!known) others += (others.empty() ? "" : ", ") + key + " " + value.dump();
+  }
+  if (!others.empty()) line(out, "", others);
+
+  const json& log = member(status, "log");
+  const auto enabledField = log.find("enabled");
+  const bool enabled = enabledField != log.end() && *enabledField == true;
+  line(out, "verdict log", text(log, "db") + (enabled ? "" : " (not written: see error)"));
+  if (enabled) {
+    line(out, "",
+         std::to_string(count(log, "written")) + " rows written, " +
+             std::to_string(count(log, "dropped")) + " dropped, " +
+             std::to_string(count(log, "failed")) + " failed, " +
+             std::to_string(count(log, "backlog")) + " waiting, " +
+             std::to_string(count(log, "expired")) + " expired by retention");
+  }
+  if (log.contains("error") && !text(log, "error", "").empty()) {
+    line(out, "", "error: " + text(log, "error"));
+  }
+  printQueues(status, out);
+}
+
+}  // namespace warden::cli

@@ -1,0 +1,212 @@
+#include "cli/time_text.h"
+
+#include <time.h>
+
+#include <charconv>
+#include <cstdio>
+#include <optional>
+
+namespace warden::cli {
+namespace {
+
+constexpr std::int64_t kNsPerSecond = 1'000'000'000;
+
+// Reads exactly `digits` decimal digits at text[pos] and advances pos.
+std::optional<int> fixedNumber(std::string_view text, std::size_t& pos, std::size_t digits) {
+  if (pos + digits > text.size()) return std::nullopt;
+  int value = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    const char c = text[pos + i];
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  pos += digits;
+  return value;
+}
+
+bool take(std::string_view text, std::size_t& pos, char c) {
+  if (pos < text.size() && text[pos] == c) {
+    ++pos;
+    return true;
+  }
+  return false;
+}
+
+std::optional<std::int64_t> parseSpan(std::string_view text) {
+  std::int64_t total = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::int64_t number = 0;
+    const auto [end, ec] = std::from_chars(text.data() + pos, text.data() + text.size(), number);
+    if (ec != std::errc() || number < 0 || end == text.data() + text.size()) return std::nullopt;
+    pos = static_cast<std::size_t>(end - text.data());
+    std::int64_t unit = 0;
+    switch (text[pos++]) {
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      case 'w':
+        unit = 7 * 86400;
+        break;
+      default:
+        return std::nullopt;
+    }
+    if (number > std::int64_t{100} * 366 * 86400 / unit)
+      return std::nullopt;  // beyond a century: a typo
+    total += number * unit;
+  }
+  return total * kNsPerSecond;
+}
+
+// YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]]][Z|(+|-)HH[:MM]]
+std::optional<std::int64_t> parseIso(std::string_view text) {
+  std::size_t pos = 0;
+  tm fields{};
+  const auto year = fixedNumber(text, pos, 4);
+  if (!year || !take(text, pos, '-')) return std::nullopt;
+  const auto month = fixedNumber(text, pos, 2);
+  if (!month || !take(text, pos, '-')) return std::nullopt;
+  const auto day = fixedNumber(text, pos, 2);
+  if (!day) return std::nullopt;
+  fields.tm_year = *year - 1900;
+  fields.tm_mon = *month - 1;
+  fields.tm_mday = *day;
+  std::int64_t fractionNs = 0;
+  if (take(text, pos, 'T') || take(text, pos, ' ')) {
+    const auto hour = fixedNumber(text, pos, 2);
+    if (!hour || !take(text, pos, ':')) return std::nullopt;
+    const auto minute = fixedNumber(text, pos, 2);
+    if (!minute) return std::nullopt;
+    fields.tm_hour = *hour;
+    fields.tm_min = *minute;
+    if (take(text, pos, ':')) {
+      const auto second = fixedNumber(text, pos, 2);
+      if (!second) return std::nullopt;
+      fields.tm_sec = *second;
+      if (take(text, pos, '.') || take(text, pos, ',')) {
+        std::int64_t scale = kNsPerSecond / 10;
+        const std::size_t first = pos;
+        for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos) {
+          fractionNs += (text[pos] - '0') * scale;
+          scale /= 10;
+        }
+        if (pos == first) return std::nullopt;
+      }
+    }
+  }
+  if (*month < 1 || *month > 12 || *day < 1 || *day > 31 || fields.tm_hour > 23 ||
+      fields.tm_min > 59 || fields.tm_sec > 60) {
+    return std::nullopt;
+  }
+  const tm asGiven = fields;
+  std::optional<std::int64_t> offsetSeconds;  // absent: local time
+  if (take(text, pos, 'Z') || take(text, pos, 'z')) {
+    offsetSeconds = 0;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const int sign = text[pos++] == '-' ? -1 : 1;
+    const auto hours = fixedNumber(text, pos, 2);
+    if (!hours) return std::nullopt;
+    take(text, pos, ':');
+    int minutes = 0;
+    if (pos < text.size()) {
+      const auto m = fixedNumber(text, pos, 2);
+      if (!m) return std::nullopt;
+      minutes = *m;
+    }
+    if (*hours > 23 || minutes > 59) return std::nullopt;
+    offsetSeconds = sign * (*hours * 3600 + minutes * 60);
+  }
+  if (pos != text.size()) return std::nullopt;
+
+  time_t seconds = 0;
+  if (offsetSeconds) {
+    seconds = timegm(&fields);
+    // timegm normalizes 2026-02-31 into March: refuse dates that do not exist.
+    if (fields.tm_mday != asGiven.tm_mday || fields.tm_mon != asGiven.tm_mon) return std::nullopt;
+    seconds -= *offsetSeconds;
+  } else {
+    fields.tm_isdst = -1;
+    seconds = mktime(&fields);
+    if (seconds == static_cast<time_t>(-1) || fields.tm_mday != asGiven.tm_mday ||
+        fields.tm_mon != asGiven.tm_mon) {
+      return std::nullopt;
+    }
+  }
+  return static_cast<std::int64_t>(seconds) * kNsPerSecond + fractionNs;
+}
+
+tm localFields(std::int64_t ns) {
+  const time_t seconds = static_cast<time_t>(ns / kNsPerSecond - (ns % kNsPerSecond < 0));
+  tm fields{};
+  localtime_r(&seconds, &fields);
+  return fields;
+}
+
+}  // namespace
+
+std::int64_t realtimeNowNs() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * kNsPerSecond + now.tv_nsec;
+}
+
+std::expected<std::int64_t, std::string> parseSince(std::string_view text, std::int64_t nowNs) {
+  if (!text.empty() && text.front() >= '0' && text.front() <= '9') {
+    if (auto span = parseSpan(text)) return nowNs - *span;
+    if (auto time = parseIso(text)) return *time;
+  }
+  return std::unexpected(
+      "invalid time '" + std::string(text) +
+      "': expected a span back from now such as 90s, 30m, 1h, 2d, 1w or 1h30m, or a date or "
+      "time such as 2026-05-01, 2026-05-01T12:00 or 2026-05-01 12:00:00Z");
+}
+
+std::string localTime(std::int64_t ns) {
+  const tm fields = localFields(ns);
+  char buffer[32];
+  strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &fields);
+  return buffer;
+}
+
+std::string isoTime(std::int64_t ns) {
+  const tm fields = localFields(ns);
+  char date[32];
+  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &fields);
+  const long offset = fields.tm_gmtoff;
+  const long absolute = offset < 0 ? -offset : offset;
+  const auto millis = ((ns % kNsPerSecond) + kNsPerSecond) % kNsPerSecond / 1'000'000;
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%s.%03lld%c%02ld:%02ld", date,
+                static_cast<long long>(millis), offset < 0 ? '-' : '+', absolute / 3600,
+                absolute % 3600 / 60);
+  return buffer;
+}
+
+std::string formatAge(std::int64_t ns) {
+  const std::int64_t s = ns > 0 ? ns / kNsPerSecond : 0;
+  char buffer[48];
+  if (s < 60) {
+    std::snprintf(buffer, sizeof buffer, "%llds", static_cast<long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(buffer, sizeof buffer, "%lldm %02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  } else if (s < 86400) {
+    std::snprintf(buffer, sizeof buffer, "%lldh %02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%lldd %lldh", static_cast<long long>(s / 86400),
+                  static_cast<long long>(s % 86400 / 3600));
+  }
+  return buffer;
+}
+
+}  // namespace warden::cli

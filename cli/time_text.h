@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace warden::cli {
+
+// Times as the commands read and show them. Times are ns since the Unix epoch (CLOCK_REALTIME),
+// as the verdict log and the daemon's status store them; shown in the local time zone.
+
+std::int64_t realtimeNowNs();
+
+// The start of `warden log --since`: a span back from `nowNs` ("90s", "30m", "1h", "2d",
+// "1w", or several as in "1h30m"), or an ISO 8601 date or time ("2026-05-01",
+// "2026-05-01T12:00", "2026-05-01 12:00:00.5", optionally ending in "Z" or "+02:00"; local
+// time without one). The error says what was expected.
+std::expected<std::int64_t, std::string> parseSince(std::string_view text, std::int64_t nowNs);
+
+// "2026-05-01 12:00:00", local time.
+std::string localTime(std::int64_t ns);
+// "2026-05-01T12:00:00.123+02:00": local time with its offset, for JSON.
+std::string isoTime(std::int64_t ns);
+// An elapsed time in at most two units: "42s", "3m 12s", "5h 02m", "3d 4h". Negative = "0s".
+std::string formatAge(std::int64_t ns);
+
+}  // namespace warden::cli

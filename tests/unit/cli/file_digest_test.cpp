@@ -1,0 +1,90 @@
+#include "cli/file_digest.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/hash_command.h"
+#include "tests/unit/db/temp_dir.h"
+
+namespace warden::cli {
+namespace {
+
+void writeFile(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+TEST(Sha256File, KnownDigests) {
+  db::testing::TempDir dir;
+  writeFile(dir.file("empty"), "");
+  writeFile(dir.file("abc"), "abc");
+  EXPECT_EQ(sha256File(dir.file("empty")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256File(dir.file("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Sha256File, LargerThanOneReadIsHashedWhole) {
+  db::testing::TempDir dir;
+  writeFile(dir.file("big"), std::string(1'000'000, 'a'));
+  // The FIPS 180-2 test vector: one million 'a'.
+  EXPECT_EQ(sha256File(dir.file("big")),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(Sha256File, FollowsSymbolicLinks) {
+  db::testing::TempDir dir;
+  writeFile(dir.file("abc"), "abc");
+  std::filesystem::create_symlink(dir.file("abc"), dir.file("link"));
+  EXPECT_EQ(sha256File(dir.file("link")), sha256File(dir.file("abc")));
+}
+
+TEST(Sha256File, MissingDirectoryAndUnreadable) {
+  db::testing::TempDir dir;
+  auto missing = sha256File(dir.file("nope"));
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ExitCode::kError);
+  EXPECT_EQ(missing.error().message,
+            "cannot read " + dir.file("nope").string() + ": No such file or directory");
+  auto directory = sha256File(dir.path());
+  ASSERT_FALSE(directory.has_value());
+  EXPECT_NE(directory.error().message.find("is not a regular file"), std::string::npos);
+  if (geteuid() != 0) {  // root reads anything
+    writeFile(dir.file("secret"), "x");
+    chmod(dir.file("secret").c_str(), 0);
+    auto denied = sha256File(dir.file("secret"));
+    ASSERT_FALSE(denied.has_value());
+    EXPECT_EQ(denied.error().code, ExitCode::kPermissionDenied);
+  }
+}
+
+TEST(HashCommand, PrintsALineToPasteAndReportsFailuresPerFile) {
+  db::testing::TempDir dir;
+  writeFile(dir.file("abc"), "abc");
+  std::filesystem::create_symlink(dir.file("abc"), dir.file("link"));
+  std::ostringstream out, err;
+  const int status =
+      runHash({dir.file("abc").string(), dir.file("nope").string(), dir.file("link").string()},
+              false, out, err);
+  EXPECT_EQ(status, 1);
+  const std::string digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  EXPECT_EQ(out.str(), "sha256 = [\"" + digest + "\"]  # " + dir.file("abc").string() + "\n" +
+                           "sha256 = [\"" + digest + "\"]  # " + dir.file("link").string() +
+                           " -> " + dir.file("abc").string() + "\n");
+  EXPECT_EQ(err.str(),
+            "warden: cannot read " + dir.file("nope").string() + ": No such file or directory\n");
+
+  std::ostringstream json;
+  EXPECT_EQ(runHash({dir.file("link").string()}, true, json, err), 0);
+  const auto parsed = nlohmann::json::parse(json.str());
+  EXPECT_EQ(parsed["sha256"], digest);
+  EXPECT_EQ(parsed["file"], dir.file("link").string());
+  EXPECT_EQ(parsed["path"], dir.file("abc").string());
+}
+
+}  // namespace
+}  // namespace warden::cli

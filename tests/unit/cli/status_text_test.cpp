@@ -1,0 +1,99 @@
+#include "cli/status_text.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <sstream>
+
+namespace warden::cli {
+namespace {
+
+constexpr std::int64_t kSecond = 1'000'000'000;
+constexpr std::int64_t kNow = 1'777'636'800 * kSecond;  // 2026-05-01T12:00:00Z
+
+// A status object as wardend sends it (engine/daemon.cpp, statusJson).
+nlohmann::json sampleStatus() {
+  return nlohmann::json::parse(R"({
+    "running": true, "pid": 4242, "started_at_ns": )" +
+                               std::to_string(kNow - 3 * 3600 * kSecond) + R"(,
+    "mode": "learn", "fail": "closed", "method": "none", "queue_method": "nft_compat",
+    "queues": [
+      {"queue": 0, "packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
+       "malformed": 1, "enobufs": 0, "queue_drops": 5, "waiting": 0, "verdict_errors": 0,
+       "max_latency_us": 88},
+      {"queue": 1, "packets": 0, "allow": 0, "deny": 0, "reject": 0, "learn": 0, "kernel": 0,
+       "malformed": 0, "enobufs": 7, "queue_drops": 0, "waiting": 0, "verdict_errors": 0,
+       "max_latency_us": 0}],
+    "totals": {"packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
+               "malformed": 1, "enobufs": 7, "queue_drops": 5, "verdict_errors": 0},
+    "log": {"enabled": true, "db": "/var/lib/warden/warden.db", "written": 9, "dropped": 1,
+            "failed": 0, "backlog": 2, "expired": 100},
+    "policy": {"revision": 7, "loaded_at_ns": )" +
+                               std::to_string(kNow - 192 * kSecond) + R"(,
+               "config": "/etc/warden/warden.toml", "profiles": 1}
+  })");
+}
+
+class StatusText : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("TZ", "UTC0", 1);
+    tzset();
+  }
+  std::string print(const nlohmann::json& status) {
+    std::ostringstream out;
+    printStatus(status, kNow, out);
+    return out.str();
+  }
+};
+
+TEST_F(StatusText, ShowsStateMethodsPolicyAndCounters) {
+  const std::string text = print(sampleStatus());
+  for (const char* expected : {
+           "wardend      running, pid 4242, up 3h 00m (since 2026-05-01 09:00:00)\n",
+           "mode         learn, fail closed\n",
+           "attribution  none (not active yet: flows are decided without a process",
+           "queues       0, 1 through nft_compat\n",
+           "policy       revision 7, loaded 2026-05-01 11:56:48 (3m 12s ago), 1 profile\n",
+           "             from /etc/warden/warden.toml\n",
+           "flows        10 decided: 6 allowed, 3 denied, 1 rejected\n",
+           "2 kernel-generated, 4 blocked by the policy but accepted in learn mode\n",
+           "problems     1 malformed packets, 5 queue drops, 7 ENOBUFS, 0 verdict errors\n",
+           "verdict log  /var/lib/warden/warden.db\n",
+           "9 rows written, 1 dropped, 0 failed, 2 waiting, 100 expired by retention\n",
+       }) {
+    EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
+  }
+  EXPECT_NE(text.find("QUEUE  PACKETS  ALLOW  DENY  REJECT"), std::string::npos) << text;
+  EXPECT_NE(text.find("    0       10      6     3       1"), std::string::npos) << text;
+}
+
+TEST_F(StatusText, AttributionMissesAndNewCountersShowWhenTheDaemonSendsThem) {
+  auto status = sampleStatus();
+  status["method"] = "ebpf";
+  status["totals"]["misses"] = 3;
+  status["totals"]["dns_answers"] = 12;
+  const std::string text = print(status);
+  EXPECT_NE(text.find("attribution  ebpf"), std::string::npos) << text;
+  EXPECT_NE(text.find(", 3 attribution misses"), std::string::npos) << text;
+  EXPECT_NE(text.find("dns_answers 12"), std::string::npos) << text;
+}
+
+TEST_F(StatusText, ALogThatCouldNotOpenShowsItsError) {
+  auto status = sampleStatus();
+  status["log"] = {{"enabled", false}, {"db", "/x/warden.db"}, {"error", "unable to open"}};
+  const std::string text = print(status);
+  EXPECT_NE(text.find("verdict log  /x/warden.db (not written: see error)"), std::string::npos);
+  EXPECT_NE(text.find("error: unable to open"), std::string::npos);
+}
+
+TEST_F(StatusText, MissingOrMistypedFieldsAreUnknownNotACrash) {
+  EXPECT_NO_THROW(print(nlohmann::json::object()));
+  const std::string text = print(nlohmann::json{{"mode", 5}, {"queues", "x"}, {"totals", 1}});
+  EXPECT_NE(text.find("mode         5, fail ?"), std::string::npos) << text;
+  EXPECT_NE(text.find("flows        0 decided"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace warden::cli
