@@ -23,7 +23,7 @@
 #define WARDEN_DEFAULT_FLOW_ENTRIES	65536
 #define WARDEN_DEFAULT_LISTENER_ENTRIES 8192
 /* The ring is mapped (twice) into wardend: its size counts in the daemon's RSS. */
-#define WARDEN_DEFAULT_EVENTS_BYTES	(1024 * 1024)
+#define WARDEN_DEFAULT_EVENTS_BYTES (1024 * 1024)
 
 /*
  * A flow as the verdict path sees it in the first packet. The local address is left out on

@@ -15,9 +15,9 @@ TEST(ConfigAttribution, FlowEntriesSizesTheFlowMap) {
 }
 
 TEST(ConfigAttribution, FlowEntriesOutOfRangeIsAnError) {
-  for (std::string_view text : {"[attribution]\nflow_entries = 10\n",
-                                "[attribution]\nflow_entries = 99999999\n",
-                                "[attribution]\nflow_entries = \"big\"\n"}) {
+  for (std::string_view text :
+       {"[attribution]\nflow_entries = 10\n", "[attribution]\nflow_entries = 99999999\n",
+        "[attribution]\nflow_entries = \"big\"\n"}) {
     auto config = parseConfig(text, kFile);
     ASSERT_FALSE(config) << text;
     EXPECT_EQ(config.error().front().where.line, 2) << text;
