@@ -16,6 +16,7 @@
 
 #include "db/policy_store.h"
 #include "db/store.h"
+#include "engine/attributor.h"
 #include "engine/logging.h"
 #include "engine/policy_record.h"
 #include "rules/compiled_policy.h"
@@ -198,6 +199,10 @@ bool Daemon::startUp() {
             other ? "wardend pid " + std::to_string(other->pid) : std::string("another program"));
   }
 
+  // Process attribution: eBPF hooks on the configured cgroup, or sock_diag (logged) when eBPF
+  // is off or cannot load.
+  attributor_ = Attributor::create(attributorOptions(config_));
+
   // Queues next: a wardend on the same queues fails here, before touching the table.
   for (std::uint16_t number : config_.queues) {
     auto queue =
@@ -211,9 +216,9 @@ bool Daemon::startUp() {
       }
       return false;
     }
-    workers_.push_back(
-        std::make_unique<QueueWorker>(std::move(*queue), policy_, MarkBits{config_.markMask},
-                                      logWriter_ ? logWriter_->producer() : db::LogProducer{}));
+    workers_.push_back(std::make_unique<QueueWorker>(
+        std::move(*queue), policy_, MarkBits{config_.markMask},
+        logWriter_ ? logWriter_->producer() : db::LogProducer{}, attributor_.get()));
   }
   for (auto& worker : workers_) worker->start();
 
@@ -270,6 +275,7 @@ void Daemon::shutDown() {
     enobufs += c.enobufs.load();
   }
   workers_.clear();
+  attributor_.reset();                 // BPF links detached, maps freed, tracker thread stopped
   if (logWriter_) logWriter_->stop();  // after the workers: it commits every row they left
   if (tableInstalled_) {
     if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
@@ -355,7 +361,8 @@ std::string Daemon::statusJson() const {
       {"started_at_ns", startedAtNs_},
       {"mode", modeName(config_)},
       {"fail", failName(config_)},
-      {"method", "none"},  // process attribution: not wired yet
+      {"method", attributor_ ? toString(attributor_->method()) : "none"},
+      {"attribution", attributor_ ? attributor_->statusJson() : json::object()},
       {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},
       {"queues", std::move(queues)},
       {"totals", std::move(totals)},
@@ -381,6 +388,15 @@ std::string Daemon::handleRequest(std::string_view request) {
   if (parsed.value("version", 0) != 1) return fail("unsupported protocol version");
   const std::string command = parsed["command"];
   if (command == "status") return statusJson();
+  if (command == "explain") {  // process identification for `warden explain PID`
+    if (!parsed.contains("pid") || !parsed["pid"].is_number_unsigned()) {
+      return fail("explain needs a numeric \"pid\"");
+    }
+    auto process =
+        attributor_ ? attributor_->explainJson(parsed["pid"].get<std::uint32_t>()) : std::nullopt;
+    if (!process) return fail("no such process");
+    return json{{"version", 1}, {"ok", true}, {"process", std::move(*process)}}.dump();
+  }
   if (command == "reload") {
     // Deciding accepted flows again needs the table to queue them once more; not built yet.
     // Refused whole, rather than doing a plain reload the caller did not ask for.

@@ -18,6 +18,8 @@
 
 namespace warden::engine {
 
+class Attributor;
+
 // wardend: owns the queues, the table, the verdict log and the control socket, and runs the
 // control thread (the caller's), which alone handles signals, reloads and control requests.
 class Daemon {
@@ -49,6 +51,7 @@ class Daemon {
   std::string logProblem_;           // why there is no verdict log, if there is none
   std::uint64_t localRevision_ = 0;  // revisions when no database could be opened
   QueueMethod method_ = QueueMethod::kXtCompat;
+  std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::optional<ControlServer> control_;
   std::optional<PolicyWatcher> watcher_;

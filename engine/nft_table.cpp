@@ -275,7 +275,16 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
   RulePtr flush = newRule(name);
   tx.addRule(flush.get(), NFT_MSG_DELRULE, 0);  // a DELRULE naming only the chain flushes it
 
-  {  // 1. accepted by a worker: remember it on the flow, give the packet its mark back
+  {  // 1. a flow decided before never leaves the kernel again; first, since it is what
+     //    nearly every packet of an established flow matches
+    RulePtr rule = newRule(name);
+    loadCt(rule.get(), NFT_CT_MARK);
+    bitwise32(rule.get(), marks.mask, 0);
+    compare(rule.get(), NFT_CMP_EQ, marks.accept());
+    verdict(rule.get(), NF_ACCEPT);
+    tx.addRule(rule.get());
+  }
+  {  // 2. accepted by a worker: remember it on the flow, give the packet its mark back
     RulePtr rule = newRule(name);
     loadMeta(rule.get(), NFT_META_MARK);
     bitwise32(rule.get(), marks.mask, 0);
@@ -289,7 +298,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     verdict(rule.get(), NF_ACCEPT);
     tx.addRule(rule.get());
   }
-  {  // 2a. rejected TCP: a reset the client sees at once
+  {  // 3a. rejected TCP: a reset the client sees at once
     RulePtr rule = newRule(name);
     loadMeta(rule.get(), NFT_META_MARK);
     bitwise32(rule.get(), marks.mask, 0);
@@ -299,20 +308,12 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     reject(rule.get(), NFT_REJECT_TCP_RST, 0);
     tx.addRule(rule.get());
   }
-  {  // 2b. rejected anything else: ICMP / ICMPv6 administratively prohibited
+  {  // 3b. rejected anything else: ICMP / ICMPv6 administratively prohibited
     RulePtr rule = newRule(name);
     loadMeta(rule.get(), NFT_META_MARK);
     bitwise32(rule.get(), marks.mask, 0);
     compare(rule.get(), NFT_CMP_EQ, marks.reject());
     reject(rule.get(), NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
-    tx.addRule(rule.get());
-  }
-  {  // 3. a flow decided before: never leaves the kernel again
-    RulePtr rule = newRule(name);
-    loadCt(rule.get(), NFT_CT_MARK);
-    bitwise32(rule.get(), marks.mask, 0);
-    compare(rule.get(), NFT_CMP_EQ, marks.accept());
-    verdict(rule.get(), NF_ACCEPT);
     tx.addRule(rule.get());
   }
   if (plan.queueing) {  // 4. the first packet of a new flow goes to userspace

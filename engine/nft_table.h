@@ -19,12 +19,13 @@ enum class QueueMethod : std::uint8_t {
 const char* toString(QueueMethod method);
 
 // The `inet warden` table warden installs: per hook (output, and input when inbound):
-//   1. packet mark says "accepted"  -> copy it to the ct mark, restore the packet mark, accept
-//   2. packet mark says "reject"    -> reject (TCP reset, else ICMP admin prohibited)
-//   3. ct mark says "accepted"      -> accept (a decided flow never leaves the kernel again)
+//   1. ct mark says "accepted"      -> accept (a decided flow never leaves the kernel again)
+//   2. packet mark says "accepted"  -> copy it to the ct mark, restore the packet mark, accept
+//   3. packet mark says "reject"    -> reject (TCP reset, else ICMP admin prohibited)
 //   4. ct state new                 -> queue (with bypass when failing open)
-// Rules 1 and 2 serve packets the workers hand back with NF_REPEAT and a mark: this kernel
-// build cannot set the ct mark from a queue verdict (no NETFILTER_NETLINK_GLUE_CT).
+// Rules 2 and 3 serve packets the workers hand back with NF_REPEAT and a mark: this kernel
+// build cannot set the ct mark from a queue verdict (no NETFILTER_NETLINK_GLUE_CT). Rule 1
+// comes first because nearly every packet of an established flow stops there.
 struct TablePlan {
   QueueMethod method = QueueMethod::kXtCompat;
   std::uint16_t firstQueue = 0;
@@ -33,7 +34,7 @@ struct TablePlan {
   bool inbound = true;
   MarkBits marks;
   int priority = 0;      // filter priority of both chains
-  bool queueing = true;  // false: rules 1-3 only, for draining the queues at shutdown
+  bool queueing = true;  // false: no rule 4, for draining the queues at shutdown
   // Stored in the table's userdata when the table is created, so that a wardend can tell its
   // own table from another live one's (see TableOwner).
   std::string owner;

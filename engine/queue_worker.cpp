@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "engine/attributor.h"
 #include "engine/logging.h"
 #include "engine/packet.h"
 
@@ -68,8 +69,12 @@ rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
 }  // namespace
 
 QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
-                         db::LogProducer log)
-    : queue_(std::move(queue)), policy_(policy), marks_(marks), log_(std::move(log)) {
+                         db::LogProducer log, Attributor* attributor)
+    : queue_(std::move(queue)),
+      policy_(policy),
+      marks_(marks),
+      log_(std::move(log)),
+      attributor_(attributor) {
   stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
 }
@@ -139,15 +144,18 @@ void QueueWorker::handle(const QueuedPacket& packet) {
 
   rules::Decision decision;
   rules::Flow flow;
+  FlowOwner owner;
   const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
   if (!parsed.ok) {
     QueueCounters::bump(counters_.malformed);
     decision = unknownVerdict(policy.config());
   } else {
     flow = flowOf(parsed.info, packet.hook);
-    // The kernel names a uid only for packets of a process's socket (NFQA_UID); an outbound
-    // packet without one was made by the kernel itself.
-    if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
+    if (attributor_) {
+      decision = decideAttributed(snapshot, packet, parsed.info, flow, owner);
+    } else if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
+      // The kernel names a uid only for packets of a process's socket (NFQA_UID); an outbound
+      // packet without one was made by the kernel itself.
       QueueCounters::bump(counters_.kernel);
       decision = policy.decideKernel(flow);
     } else {
@@ -185,11 +193,43 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   }
   const bool wanted =
       decision.log && (decision.action != rules::Action::kAllow || policy.config().logAllowed);
-  if (wanted) logDecision(snapshot, decision, flow, elapsed);
+  if (wanted) logDecision(snapshot, decision, flow, elapsed, owner);
+}
+
+// ---- process attribution (SPEC section 4 steps 2-4) -------------------------------------
+
+rules::Decision QueueWorker::decideAttributed(const PolicySnapshot& snapshot,
+                                              const QueuedPacket& packet, const PacketInfo& info,
+                                              const rules::Flow& flow, FlowOwner& owner) {
+  const rules::CompiledPolicy& policy = *snapshot.policy;
+  if (snapshot.revision() != hashingRevision_) {
+    // Images are held and hashed from exec on only while some profile pins a sha256.
+    attributor_->setImageHashing(policy.usesSha256());
+    hashingRevision_ = snapshot.revision();
+  }
+  owner.attribution = attributor_->attribute(info, packet.hook, packet.hasUid);
+  switch (owner.attribution.kind) {
+    case OwnerKind::kKernel:
+      QueueCounters::bump(counters_.kernel);
+      return policy.decideKernel(flow);
+    case OwnerKind::kUnknown:
+      return policy.decide(nullptr, flow);
+    case OwnerKind::kProcess:
+      break;
+  }
+  // A process that has just started may not be described yet (its exec event still on its
+  // way): describeForVerdict waits a bounded moment for it. Failing that, the matcher sees
+  // only the uid the kernel recorded, and no key that needs more can match.
+  owner.process = attributor_->describeForVerdict(owner.attribution);
+  if (owner.process && owner.process->match) return policy.decide(owner.process->match.get(), flow);
+  rules::ProcessInfo bare;
+  bare.uid = owner.attribution.owner.uid;
+  return policy.decide(&bare, flow);
 }
 
 void QueueWorker::logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
-                              const rules::Flow& flow, std::uint64_t latencyNs) {
+                              const rules::Flow& flow, std::uint64_t latencyNs,
+                              const FlowOwner& owner) {
   static_assert(static_cast<int>(db::DecidedBy::kKernel) ==
                 static_cast<int>(rules::DecidedBy::kKernel));
   db::LogRow row;
@@ -208,6 +248,18 @@ void QueueWorker::logDecision(const PolicySnapshot& snapshot, const rules::Decis
   row.latencyNs = static_cast<std::uint32_t>(std::min<std::uint64_t>(latencyNs, UINT32_MAX));
   row.profile.assign(decision.profile);
   row.host.assign(flow.host);
+  if (owner.attribution.kind == OwnerKind::kProcess) {
+    row.pid = static_cast<std::int32_t>(owner.attribution.owner.tgid);
+    row.processStartNs = owner.attribution.owner.start_time_ns;
+    row.uid = owner.attribution.owner.uid;
+    if (owner.process) {
+      row.exe.assign(owner.process->path);
+      for (const std::string& arg : owner.process->argv) {
+        row.argv.append(arg);
+        row.argv.push_back('\0');
+      }
+    }
+  }
   // A full ring counts the row as dropped: the packet path never waits for the database.
   log_.tryEnqueue(std::move(row));
 }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "db/log_producer.h"
+#include "engine/attributor.h"
 #include "engine/counters.h"
 #include "engine/marks.h"
 #include "engine/nfqueue.h"
@@ -11,12 +12,21 @@
 
 namespace warden::engine {
 
+// Who owns the flow of one packet, as process attribution found it.
+struct FlowOwner {
+  Attribution attribution;
+  std::shared_ptr<const ProcessInfo> process;  // null unless attributed and described
+};
+
 // The thread that serves one NFQUEUE: reads first packets, decides, and gives every packet
 // a verdict. Nothing on its path locks, allocates in steady state, or reads /proc.
 class QueueWorker {
  public:
   // `log` receives one row per decided flow (a detached producer: no verdict log).
-  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks, db::LogProducer log);
+  // `attributor` (may be null: then the queue's uid alone separates process from kernel
+  // packets) must outlive the worker.
+  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks, db::LogProducer log,
+              Attributor* attributor = nullptr);
   ~QueueWorker();
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
@@ -35,12 +45,17 @@ class QueueWorker {
   void serveWaiting();
   void handle(const QueuedPacket& packet);
   void logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
-                   const rules::Flow& flow, std::uint64_t latencyNs);
+                   const rules::Flow& flow, std::uint64_t latencyNs, const FlowOwner& owner);
+  rules::Decision decideAttributed(const PolicySnapshot& snapshot, const QueuedPacket& packet,
+                                   const PacketInfo& info, const rules::Flow& flow,
+                                   FlowOwner& owner);
 
   NfQueue queue_;
   PolicyStore::Reader policy_;
   MarkBits marks_;
   db::LogProducer log_;
+  Attributor* attributor_ = nullptr;       // process attribution (thread-safe, shared by workers)
+  std::uint64_t hashingRevision_ = ~0ull;  // policy revision image hashing was set for
   QueueCounters counters_;
   int stopFd_ = -1;  // eventfd
   std::vector<QueuedPacket> batch_;

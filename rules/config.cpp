@@ -168,8 +168,13 @@ class ConfigReader {
   }
 
   void readAttribution(const toml::table& table) {
-    reader_.rejectUnknownKeys(table, {"ebpf", "cgroup"}, "[attribution]");
+    reader_.rejectUnknownKeys(table, {"ebpf", "cgroup", "flow_entries"}, "[attribution]");
     boolean(table, "ebpf", config_.ebpf);
+    if (const auto* value = table.get("flow_entries")) {
+      if (auto entries = reader_.integerIn(*value, "flow_entries", 1024, 1 << 22)) {
+        config_.flowEntries = static_cast<std::uint32_t>(*entries);
+      }
+    }
     if (const auto* value = table.get("cgroup")) {
       if (auto text = reader_.nonEmptyString(*value, "cgroup")) {
         config_.cgroup = *text == "auto" ? std::string(*text) : resolve(*text).string();

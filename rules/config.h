@@ -37,6 +37,7 @@ struct Config {
   // [attribution]
   bool ebpf = true;
   std::string cgroup = "auto";
+  std::uint32_t flowEntries = 65536;  // flow_entries: size of the eBPF flow map (LRU)
 
   // [log]
   std::filesystem::path logDb = "/var/lib/warden/warden.db";

@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * warden process attribution: record, at the syscall and in the task's own context, which
+ * process a flow belongs to, keyed so that wardend finds it from the flow's first packet with
+ * one map lookup; and report exec/fork/exit so wardend keeps a process table.
+ *
+ * Hooks (all verified to load and attach on the build machine's 6.18 kernel, where fentry and
+ * kprobes are not available):
+ *   TCP out          sockops BPF_SOCK_OPS_TCP_CONNECT_CB: full 4-tuple, runs inside connect()
+ *                    (no cb flags needed for this callback)
+ *   UDP unconnected  cgroup/sendmsg4|6: the local port is already bound there
+ *   UDP connected    cgroup/connect4|6 remembers the socket per thread; the local port is
+ *                    bound only after that hook, so tracepoint sys_exit_connect reads the
+ *                    bound socket and writes the key. Connected sends skip the sendmsg hook.
+ *   inbound          cgroup/post_bind4|6: {netns, proto, port} -> the binder
+ *   processes        tracepoints sched_process_exec / sched_process_exit, raw_tp
+ *                    sched_process_fork, into one ring buffer
+ *
+ * Helper availability verified by loading one program per (type, helper) on this kernel:
+ * cgroup sock_addr, sock_ops and cgroup_sock (post_bind) may all call get_current_pid_tgid,
+ * get_current_uid_gid, get_current_comm, get_current_task, get_current_cgroup_id,
+ * get_netns_cookie and ktime_get_boot_ns. Tracepoints may not call get_netns_cookie: there the
+ * cookie is read from sock->sk_net with CO-RE. (bpftool 7.1 / libbpf 1.1 feature probes report
+ * every helper as available for every type on this kernel: do not trust them.)
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "attribution.h"
+
+#define AF_INET	    2
+#define AF_INET6    10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define EINPROGRESS 115
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile bool capture_args = true;
+
+/* Sizes are the defaults; the loader resizes flows, listeners and events before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WARDEN_DEFAULT_FLOW_ENTRIES);
+	__type(key, struct warden_flow_key);
+	__type(value, struct warden_owner);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WARDEN_DEFAULT_LISTENER_ENTRIES);
+	__type(key, struct warden_listener_key);
+	__type(value, struct warden_owner);
+} listeners SEC(".maps");
+
+/* Thread (pid_tgid) -> the UDP socket it is connecting, between the cgroup hook and the
+ * syscall's exit. LRU so that an entry a missed exit left behind cannot pin a slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} udp_connects SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WARDEN_CTR_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, WARDEN_DEFAULT_EVENTS_BYTES);
+} events SEC(".maps");
+
+static __always_inline void count(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &index);
+
+	if (value)
+		*value += 1;
+}
+
+static __always_inline __u64 leader_start(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
+/* Everything about the current task that the owner record holds. */
+static __always_inline void fill_owner(struct warden_owner *owner)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *parent;
+	struct file *exe;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	owner->tgid = pid_tgid >> 32;
+	owner->pid = (__u32)pid_tgid;
+	owner->uid = (__u32)uid_gid;
+	owner->gid = uid_gid >> 32;
+	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	owner->cgroup_id = bpf_get_current_cgroup_id();
+	owner->start_time_ns = leader_start(task);
+	parent = BPF_CORE_READ(task, group_leader, real_parent);
+	owner->ppid = BPF_CORE_READ(parent, tgid);
+	owner->parent_start_time_ns = leader_start(parent);
+	exe = BPF_CORE_READ(task, mm, exe_file);
+	owner->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	owner->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	owner->recorded_ns = bpf_ktime_get_boot_ns();
+}
+
+/* Writes key -> the current task, skipping the write when the same process already owns the
+ * key (a UDP socket sending many datagrams to one peer). */
+static __always_inline void record_flow(const struct warden_flow_key *key)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct warden_owner *old = bpf_map_lookup_elem(&flows, key);
+	struct warden_owner owner = {};
+
+	if (old) {
+		if (old->tgid == bpf_get_current_pid_tgid() >> 32 &&
+		    old->start_time_ns == leader_start(task)) {
+			count(WARDEN_CTR_FLOW_UNCHANGED);
+			return;
+		}
+		count(WARDEN_CTR_FLOW_UPDATES);
+	} else {
+		count(WARDEN_CTR_FLOW_INSERTS);
+	}
+	fill_owner(&owner);
+	if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY))
+		count(WARDEN_CTR_FLOW_ERRORS);
+}
+
+static __always_inline void set_v4_mapped(__u8 *addr, __u32 ip4_network_order)
+{
+	__builtin_memset(addr, 0, 10);
+	addr[10] = 0xff;
+	addr[11] = 0xff;
+	__builtin_memcpy(addr + 12, &ip4_network_order, 4);
+}
+
+/* ---- TCP outbound ---------------------------------------------------------------------- */
+
+SEC("sockops")
+int warden_sockops(struct bpf_sock_ops *ctx)
+{
+	struct warden_flow_key key;
+
+	if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.netns_cookie = bpf_get_netns_cookie(ctx);
+	key.protocol = IPPROTO_TCP;
+	key.local_port = ctx->local_port; /* host order */
+	/* remote_port holds the network-order port in its upper 16 bits (little endian) */
+	key.remote_port = bpf_ntohl(ctx->remote_port);
+	if (ctx->family == AF_INET) {
+		set_v4_mapped(key.remote_addr, ctx->remote_ip4);
+	} else if (ctx->family == AF_INET6) {
+		__u32 ip6[4] = {ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2],
+				ctx->remote_ip6[3]};
+
+		__builtin_memcpy(key.remote_addr, ip6, 16);
+	} else {
+		return 1;
+	}
+	record_flow(&key);
+	return 1;
+}
+
+/* ---- UDP unconnected ------------------------------------------------------------------- */
+
+static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct warden_flow_key key;
+
+	if (!sk || ctx->protocol != IPPROTO_UDP)
+		return;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.netns_cookie = bpf_get_netns_cookie(ctx);
+	key.protocol = IPPROTO_UDP;
+	key.local_port = sk->src_port; /* host order, bound before this hook */
+	key.remote_port = bpf_ntohs((__u16)ctx->user_port);
+	if (v6) {
+		__u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+				ctx->user_ip6[3]};
+
+		__builtin_memcpy(key.remote_addr, ip6, 16);
+	} else {
+		set_v4_mapped(key.remote_addr, ctx->user_ip4);
+	}
+	record_flow(&key);
+}
+
+SEC("cgroup/sendmsg4")
+int warden_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	udp_sendmsg(ctx, false);
+	return 1;
+}
+
+SEC("cgroup/sendmsg6")
+int warden_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	udp_sendmsg(ctx, true);
+	return 1;
+}
+
+/* ---- UDP connected --------------------------------------------------------------------- */
+
+static __always_inline void udp_connect(struct bpf_sock_addr *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 sk;
+
+	if (!ctx->sk || ctx->protocol != IPPROTO_UDP)
+		return;
+	/* The socket's address, read later with CO-RE from the tracepoint (privileged loaders
+	 * may keep a pointer in a map). */
+	sk = (__u64)ctx->sk;
+	if (bpf_map_update_elem(&udp_connects, &pid_tgid, &sk, BPF_ANY) == 0)
+		count(WARDEN_CTR_UDP_CONNECT_PENDING);
+}
+
+SEC("cgroup/connect4")
+int warden_connect4(struct bpf_sock_addr *ctx)
+{
+	udp_connect(ctx);
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int warden_connect6(struct bpf_sock_addr *ctx)
+{
+	udp_connect(ctx);
+	return 1;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int warden_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 *pending = bpf_map_lookup_elem(&udp_connects, &pid_tgid);
+	struct warden_flow_key key;
+	struct sock *sk;
+	__u16 family;
+
+	if (!pending)
+		return 0;
+	sk = (struct sock *)*pending;
+	bpf_map_delete_elem(&udp_connects, &pid_tgid);
+	if (ctx->ret != 0 && ctx->ret != -EINPROGRESS)
+		return 0;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.protocol = IPPROTO_UDP;
+	key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
+	key.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	key.remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		set_v4_mapped(key.remote_addr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&key.remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		return 0;
+	}
+	if (key.local_port == 0)
+		return 0;
+	record_flow(&key);
+	count(WARDEN_CTR_UDP_CONNECT_DONE);
+	return 0;
+}
+
+/* ---- inbound: whoever binds a port owns what arrives on it ------------------------------ */
+
+static __always_inline void post_bind(struct bpf_sock *sk)
+{
+	struct warden_listener_key key;
+	struct warden_owner owner = {};
+
+	if (sk->protocol != IPPROTO_TCP && sk->protocol != IPPROTO_UDP)
+		return;
+	if (sk->src_port == 0)
+		return;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.netns_cookie = bpf_get_netns_cookie(sk);
+	key.local_port = sk->src_port;
+	key.protocol = sk->protocol;
+	fill_owner(&owner);
+	if (bpf_map_update_elem(&listeners, &key, &owner, BPF_ANY) == 0)
+		count(WARDEN_CTR_LISTENER_WRITES);
+}
+
+SEC("cgroup/post_bind4")
+int warden_post_bind4(struct bpf_sock *sk)
+{
+	post_bind(sk);
+	return 1;
+}
+
+SEC("cgroup/post_bind6")
+int warden_post_bind6(struct bpf_sock *sk)
+{
+	post_bind(sk);
+	return 1;
+}
+
+/* ---- process events ---------------------------------------------------------------------- */
+
+/* Exec events are built here and copied into the ring buffer only as long as their argv:
+ * most are a few hundred bytes, not the 2.4 KB of the whole struct. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct warden_exec_event);
+} exec_scratch SEC(".maps");
+
+SEC("tracepoint/sched/sched_process_exec")
+int warden_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	const __u32 zero = 0;
+	struct warden_exec_event *event = bpf_map_lookup_elem(&exec_scratch, &zero);
+	struct task_struct *task;
+	unsigned long arg_start, arg_end;
+	__u32 len = 0, size;
+
+	if (!event)
+		return 0;
+	event->head.kind = WARDEN_EVENT_EXEC;
+	event->head.time_ns = bpf_ktime_get_boot_ns();
+	fill_owner(&event->owner);
+	bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
+				  (void *)ctx + (ctx->__data_loc_filename & 0xffff));
+	event->args_truncated = 0;
+	if (capture_args) {
+		/* The new image's argv is on its fresh stack: present, so readable here. */
+		task = (struct task_struct *)bpf_get_current_task();
+		arg_start = BPF_CORE_READ(task, mm, arg_start);
+		arg_end = BPF_CORE_READ(task, mm, arg_end);
+		len = arg_end > arg_start ? arg_end - arg_start : 0;
+		if (len > WARDEN_ARGS_LEN - 1) {
+			len = WARDEN_ARGS_LEN - 1;
+			event->args_truncated = 1;
+		}
+		/* the mask on the very register handed to the helper is what the verifier needs */
+		barrier_var(len);
+		len &= WARDEN_ARGS_LEN - 1;
+		if (bpf_probe_read_user(event->args, len, (void *)arg_start) != 0)
+			len = 0;
+	}
+	event->args_len = len;
+	size = sizeof(*event) - WARDEN_ARGS_LEN + len;
+	barrier_var(size);
+	if (size > sizeof(*event))
+		return 0;
+	event->head.size = size;
+	if (bpf_ringbuf_output(&events, event, size, 0) != 0) {
+		count(WARDEN_CTR_EVENTS_LOST);
+		return 0;
+	}
+	count(WARDEN_CTR_EVENTS);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_fork")
+int warden_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	struct warden_fork_event *event;
+	__u32 child_pid = BPF_CORE_READ(child, pid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+
+	if (child_pid != child_tgid) /* a new thread, not a new process */
+		return 0;
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(WARDEN_CTR_EVENTS_LOST);
+		return 0;
+	}
+	event->head.kind = WARDEN_EVENT_FORK;
+	event->head.size = sizeof(*event);
+	event->head.time_ns = bpf_ktime_get_boot_ns();
+	event->parent_tgid = BPF_CORE_READ(parent, tgid);
+	event->parent_start_time_ns = leader_start(parent);
+	event->child_tgid = child_tgid;
+	event->child_start_time_ns = BPF_CORE_READ(child, start_boottime);
+	bpf_ringbuf_submit(event, 0);
+	count(WARDEN_CTR_EVENTS);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int warden_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct warden_exit_event *event;
+
+	/* Every thread passes here; signal->live reaches 0 when the last one does. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(WARDEN_CTR_EVENTS_LOST);
+		return 0;
+	}
+	event->head.kind = WARDEN_EVENT_EXIT;
+	event->head.size = sizeof(*event);
+	event->head.time_ns = bpf_ktime_get_boot_ns();
+	event->tgid = BPF_CORE_READ(task, tgid);
+	event->exit_code = BPF_CORE_READ(task, exit_code);
+	event->start_time_ns = leader_start(task);
+	bpf_ringbuf_submit(event, 0);
+	count(WARDEN_CTR_EVENTS);
+	return 0;
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The contract between bpf/attribution.bpf.c and wardend: every key, value and event that
+ * crosses the kernel/user boundary is defined here and nowhere else. Included by the BPF
+ * program (after vmlinux.h) and by C++, so only __u8.. types.
+ *
+ * Addresses are 16 bytes; IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) on both sides, which
+ * also carries the family: a mapped address means an IPv4 packet on the wire, including the
+ * packets of an AF_INET6 socket talking to a mapped address. Ports are in host byte order.
+ */
+#ifndef WARDEN_BPF_ATTRIBUTION_H
+#define WARDEN_BPF_ATTRIBUTION_H
+
+#ifndef __VMLINUX_H__ /* userspace; the BPF side has these types from vmlinux.h */
+#include <linux/types.h>
+#endif
+
+#define WARDEN_COMM_LEN	    16
+#define WARDEN_FILENAME_LEN 256
+#define WARDEN_ARGS_LEN	    2048
+
+/* Map sizes the loader uses unless the configuration says otherwise. */
+#define WARDEN_DEFAULT_FLOW_ENTRIES	65536
+#define WARDEN_DEFAULT_LISTENER_ENTRIES 8192
+/* The ring is mapped (twice) into wardend: its size counts in the daemon's RSS. */
+#define WARDEN_DEFAULT_EVENTS_BYTES (1024 * 1024)
+
+/*
+ * A flow as the verdict path sees it in the first packet. The local address is left out on
+ * purpose: it is not known yet in the sendmsg hook. The network-namespace cookie keeps
+ * namespaces apart (several of them may use the same addresses and ports).
+ */
+struct warden_flow_key {
+	__u64 netns_cookie;
+	__u8 remote_addr[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad[3];   /* always zero: keys are compared bytewise */
+};
+
+/* A local port something bound: inbound flows to it belong to the binder. */
+struct warden_listener_key {
+	__u64 netns_cookie;
+	__u16 local_port;
+	__u8 protocol;
+	__u8 pad[5];
+};
+
+/*
+ * Who did it, read from the task at the syscall. start_time_ns is the thread-group leader's
+ * start_boottime (what /proc/PID/stat field 22 shows in clock ticks): with tgid it names the
+ * process across pid reuse. exe_dev is the kernel's dev_t encoding (major << 20 | minor).
+ */
+struct warden_owner {
+	__u64 start_time_ns;
+	__u64 parent_start_time_ns;
+	__u64 cgroup_id;
+	__u64 exe_ino;
+	__u64 recorded_ns; /* bpf_ktime_get_boot_ns() when written */
+	__u32 exe_dev;
+	__u32 tgid;
+	__u32 pid;  /* the thread */
+	__u32 ppid; /* the parent's tgid */
+	__u32 uid;
+	__u32 gid;
+	char comm[WARDEN_COMM_LEN];
+};
+
+/* Indexes of the per-CPU counters array. */
+enum warden_counter {
+	WARDEN_CTR_FLOW_INSERTS,   /* new keys written into flows */
+	WARDEN_CTR_FLOW_UPDATES,   /* keys written again (new owner, or a reused tuple) */
+	WARDEN_CTR_FLOW_UNCHANGED, /* sendmsg of the same owner to the same peer: no write */
+	WARDEN_CTR_FLOW_ERRORS,	   /* map update failures */
+	WARDEN_CTR_LISTENER_WRITES,
+	WARDEN_CTR_UDP_CONNECT_PENDING, /* UDP connect seen by the cgroup hook */
+	WARDEN_CTR_UDP_CONNECT_DONE,	/* ... and keyed at the syscall's exit */
+	WARDEN_CTR_EVENTS,		/* events written into the ring buffer */
+	WARDEN_CTR_EVENTS_LOST,		/* ring buffer full */
+	WARDEN_CTR_COUNT,
+};
+
+enum warden_event_kind {
+	WARDEN_EVENT_EXEC = 1,
+	WARDEN_EVENT_FORK = 2,
+	WARDEN_EVENT_EXIT = 3,
+};
+
+/* Common head of every ring-buffer record; `kind` says which struct follows. */
+struct warden_event_head {
+	__u32 kind;
+	__u32 size;    /* of the whole record */
+	__u64 time_ns; /* bpf_ktime_get_boot_ns() */
+};
+
+/*
+ * A new process image. filename is what execve() was given (not yet canonical); args holds
+ * argv as NUL-separated strings, cut at WARDEN_ARGS_LEN - 1 bytes (args_truncated then says
+ * so), so a process that is gone before /proc can be read is still described. The record in
+ * the ring buffer ends after args_len bytes of args (head.size says so).
+ */
+struct warden_exec_event {
+	struct warden_event_head head;
+	struct warden_owner owner;
+	__u32 args_len;
+	__u32 args_truncated;
+	char filename[WARDEN_FILENAME_LEN];
+	char args[WARDEN_ARGS_LEN];
+};
+
+/* A new process (not a thread): the child starts as a copy of its parent. */
+struct warden_fork_event {
+	struct warden_event_head head;
+	__u32 parent_tgid;
+	__u32 child_tgid;
+	__u64 parent_start_time_ns;
+	__u64 child_start_time_ns;
+};
+
+/* The last thread of a process is gone. */
+struct warden_exit_event {
+	struct warden_event_head head;
+	__u32 tgid;
+	__u32 exit_code;
+	__u64 start_time_ns;
+};
+
+#endif /* WARDEN_BPF_ATTRIBUTION_H */

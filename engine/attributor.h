@@ -1,0 +1,172 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "bpf/attribution.h"
+#include "engine/exe_hasher.h"
+#include "engine/packet.h"
+#include "engine/process_info.h"
+#include "engine/process_table.h"
+#include "rules/config.h"
+
+namespace warden::engine {
+
+class BpfAttribution;
+class DbHashStore;
+class ProcessTracker;
+class SockDiag;
+class SocketInodeIndex;
+
+// How flows are attributed to processes (what `warden status` shows as "method").
+enum class AttributionMethod : std::uint8_t {
+  kEbpf,      // the connect/sendmsg/bind hooks' flow map, sock_diag for what they missed
+  kSockDiag,  // netlink sock_diag + /proc only
+  kNone,      // neither works: every socket-owned flow is `unknown`
+};
+const char* toString(AttributionMethod method);
+
+// Who owns a flow, as far as SPEC section 4 steps 2 and 3 care.
+enum class OwnerKind : std::uint8_t {
+  kKernel,   // no socket owns it: engine `kernel` verdict
+  kUnknown,  // a socket, but no process could be named: engine `unknown` verdict
+  kProcess,  // a process: its profile decides
+};
+
+struct Attribution {
+  enum class Via : std::uint8_t { kNone, kFlowMap, kListenerMap, kSockDiag };
+
+  OwnerKind kind = OwnerKind::kUnknown;
+  Via via = Via::kNone;
+  ProcessKey key;  // kProcess: the process (pid + start time)
+  // kProcess via the maps: the kernel's record taken at the socket call. Via sock_diag only
+  // tgid, uid and start_time_ns are set.
+  warden_owner owner{};
+};
+
+struct AttributorOptions {
+  bool ebpf = true;             // [attribution] ebpf
+  std::string cgroup = "auto";  // [attribution] cgroup
+  std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES;
+  std::uint32_t listenerEntries = WARDEN_DEFAULT_LISTENER_ENTRIES;
+  std::uint32_t eventsBytes = WARDEN_DEFAULT_EVENTS_BYTES;
+  bool fallback = true;  // sock_diag for what the maps miss (and alone without eBPF)
+  // How long one verdict may wait for the /proc fd scan that names a sock_diag socket's
+  // process. 0: never wait (the flow is `unknown` until a later packet finds the scan done).
+  std::chrono::microseconds fallbackWait{20'000};
+  std::chrono::milliseconds fallbackScanInterval{10};  // rate limit of /proc fd scans
+  // How long a verdict may wait for the description of a process the table does not hold
+  // yet (its exec event still in the ring buffer, or /proc being read): normally well under
+  // a millisecond, and only for the first flow of a new process.
+  std::chrono::microseconds describeWait{50'000};
+  ProcessTable::Limits table;
+  std::size_t hashCacheEntries = 4096;
+  // warden.db, whose executable-hash table backs the in-memory cache (empty: memory only).
+  std::filesystem::path hashDb;
+  std::string procRoot = "/proc";
+};
+
+// The process attribution the verdict path asks: which process owns the flow of a queued
+// packet, and what is known about that process. Built once at start; falls back from eBPF to
+// sock_diag (and logs why) rather than failing.
+//
+// Thread-safety: attribute(), describe() and stats() may be called from every queue worker at
+// once. attribute() costs one bpf map lookup syscall with eBPF (a ring-buffer-fed userspace
+// mirror would avoid it); it reads no /proc. describe() is a shared-lock table lookup; on a
+// miss it queues a request to the tracker thread and returns null.
+class Attributor {
+ public:
+  static std::unique_ptr<Attributor> create(const AttributorOptions& options);
+  ~Attributor();
+  Attributor(const Attributor&) = delete;
+  Attributor& operator=(const Attributor&) = delete;
+
+  AttributionMethod method() const { return method_; }
+
+  // `hook` is the netfilter hook (NF_INET_LOCAL_OUT / NF_INET_LOCAL_IN); `hasUid` whether the
+  // queue named a uid (only packets of a process-owned socket carry one).
+  Attribution attribute(const PacketInfo& packet, std::uint8_t hook, bool hasUid);
+
+  // The process an attribution names, or null when it is not described (yet): then the
+  // tracker is asked to describe it. Never waits.
+  std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
+  // The same, waiting up to `wait` for the tracker (the exec event of a process that has just
+  // started may still be in the ring buffer). For a caller that may block: a verdict that can
+  // be given later, `warden explain`, tests.
+  std::shared_ptr<const ProcessInfo> describeWithin(const Attribution& attribution,
+                                                    std::chrono::microseconds wait);
+  // describeWithin() with the configured describeWait: what a queue worker calls.
+  std::shared_ptr<const ProcessInfo> describeForVerdict(const Attribution& attribution) {
+    return describeWithin(attribution, options_.describeWait);
+  }
+
+  // Hashes images in the background from exec on (a loaded profile pins sha256).
+  void setImageHashing(bool enabled);
+
+  ProcessTable& processes() { return table_; }
+  ExeHasher& hasher() { return hasher_; }
+  BpfAttribution* bpf() { return bpf_.get(); }
+
+  // How process `pid` is identified, for `warden explain`: its description (from the table,
+  // else read from /proc now), tags, ancestors and, when it can be read, the SHA-256 of its
+  // image (computed here: call from the control thread, never the verdict path). Null when
+  // no such process is known.
+  std::optional<nlohmann::json> explainJson(std::uint32_t pid);
+
+  // Counters for `warden status`: {"method": ..., "hits": ..., "misses": ..., ...}.
+  nlohmann::json statusJson() const;
+
+ private:
+  explicit Attributor(const AttributorOptions& options);
+  Attribution viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid);
+
+  struct Counters {
+    std::atomic<std::uint64_t> flowHits{0};
+    std::atomic<std::uint64_t> listenerHits{0};
+    std::atomic<std::uint64_t> fallbackHits{0};
+    std::atomic<std::uint64_t> misses{0};  // socket-owned, no process: `unknown`
+    std::atomic<std::uint64_t> kernel{0};  // no socket
+    std::atomic<std::uint64_t> fallbackErrors{0};
+    std::atomic<std::uint64_t> describeMisses{0};
+  };
+
+  AttributorOptions options_;
+  AttributionMethod method_ = AttributionMethod::kNone;
+  std::unique_ptr<DbHashStore> hashStore_;  // before the cache that uses it
+  std::uint64_t netnsCookie_ = 0;
+  ProcessTable table_;
+  HashCache hashCache_;
+  ExeHasher hasher_;
+  // Destroyed in reverse: tracker and index threads stop before the BPF object goes.
+  std::unique_ptr<BpfAttribution> bpf_;
+  std::unique_ptr<SockDiag> sockDiag_;
+  std::unique_ptr<SocketInodeIndex> inodes_;
+  std::unique_ptr<ProcessTracker> tracker_;
+  mutable Counters counters_;
+
+  // flowEntryCount() walks the whole map: status reuses a count for a second.
+  mutable std::mutex entriesMutex_;
+  mutable std::uint64_t entriesAtNs_ = 0;
+  mutable std::size_t entries_ = 0;
+};
+
+// A description as JSON (what `warden explain` shows). Environment values are left out: only
+// the variable names, since values often hold secrets.
+nlohmann::json processJson(const ProcessInfo& info);
+
+// The options warden.toml's [attribution] section asks for.
+AttributorOptions attributorOptions(const rules::Config& config);
+
+// The flow-map key of an outbound packet, exactly as the BPF programs write it.
+warden_flow_key outboundFlowKey(const PacketInfo& packet, std::uint64_t netnsCookie);
+warden_listener_key inboundListenerKey(const PacketInfo& packet, std::uint64_t netnsCookie);
+
+}  // namespace warden::engine

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <linux/types.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpf/attribution.h"
+#include "engine/error.h"
+
+struct attribution_bpf;
+struct bpf_link;
+struct ring_buffer;
+
+namespace warden::engine {
+
+struct BpfOptions {
+  std::string cgroup;  // cgroup v2 directory the socket hooks attach to (already resolved)
+  std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES;
+  std::uint32_t listenerEntries = WARDEN_DEFAULT_LISTENER_ENTRIES;
+  std::uint32_t eventsBytes = WARDEN_DEFAULT_EVENTS_BYTES;  // a power of two, >= page size
+  bool captureArgs = true;                                  // exec events carry argv
+  bool processEvents = true;                                // attach the exec/fork/exit tracepoints
+};
+
+using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;
+
+// The loaded attribution programs (bpf/attribution.bpf.c) attached to one cgroup: owns the
+// skeleton, every link and the ring-buffer reader, and releases them in its destructor (links
+// first, so nothing runs against freed maps). Neither copyable nor movable: held by unique_ptr.
+//
+// Thread-safety: the lookups, counters() and flowEntryCount() are bpf(2) syscalls on map fds
+// and may be called from any thread at once. The event calls (consumeEvents/pollEvents) belong
+// to one thread, the one that set the handler.
+class BpfAttribution {
+ public:
+  // One ring-buffer record: a warden_event_head followed by the struct its kind names.
+  using EventHandler = std::function<void(std::span<const std::byte> record)>;
+
+  // open -> size maps and set rodata -> load -> attach. Any failure releases what was made.
+  [[nodiscard]] static Result<std::unique_ptr<BpfAttribution>> load(const BpfOptions& options);
+
+  ~BpfAttribution();
+  BpfAttribution(const BpfAttribution&) = delete;
+  BpfAttribution& operator=(const BpfAttribution&) = delete;
+
+  // The owner recorded for a flow / a bound port. One bpf(BPF_MAP_LOOKUP_ELEM) syscall each.
+  bool lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept;
+  bool lookupListener(const warden_listener_key& key, warden_owner& owner) const noexcept;
+
+  // Starts reading the ring buffer into `handler`.
+  [[nodiscard]] Result<void> openEvents(EventHandler handler);
+  int eventsFd() const;  // epoll fd that turns readable when records wait; -1 before openEvents
+  // Hands every waiting record to the handler; returns how many.
+  [[nodiscard]] Result<int> consumeEvents();
+
+  BpfCounters counters() const;                              // summed over CPUs
+  [[nodiscard]] Result<std::size_t> flowEntryCount() const;  // walks the map: not for hot paths
+  std::uint32_t flowCapacity() const { return flowEntries_; }
+  std::size_t programCount() const;  // attached programs
+
+  // The cookie of the caller's network namespace (SO_NETNS_COOKIE), as the programs see it.
+  [[nodiscard]] static Result<std::uint64_t> currentNetnsCookie();
+
+ private:
+  BpfAttribution() = default;
+  Result<void> attach(const BpfOptions& options);
+
+  struct SkeletonDeleter {
+    void operator()(attribution_bpf* skeleton) const;
+  };
+  struct LinkDeleter {
+    void operator()(bpf_link* link) const;
+  };
+  struct RingDeleter {
+    void operator()(ring_buffer* ring) const;
+  };
+  struct FdCloser {
+    void operator()(int* fd) const;
+  };
+
+  // Declaration order is destruction order reversed: ring reader and links go before the
+  // skeleton that owns the maps and programs.
+  std::unique_ptr<attribution_bpf, SkeletonDeleter> skeleton_;
+  std::unique_ptr<int, FdCloser> cgroupFd_;
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  EventHandler handler_;
+  std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  int flowsFd_ = -1;
+  int listenersFd_ = -1;
+  int countersFd_ = -1;
+  std::uint32_t flowEntries_ = 0;
+};
+
+}  // namespace warden::engine

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/process_info.h"
+
+namespace warden::engine {
+
+// Fields of /proc/PID/stat warden uses.
+struct ProcStat {
+  std::string comm;
+  char state = '?';
+  std::uint32_t ppid = 0;
+  std::uint64_t startTicks = 0;  // field 22
+};
+
+// Parsers of /proc file contents: pure, so tests feed them synthetic text.
+std::optional<ProcStat> parseStat(std::string_view text);
+// Real uid and gid from /proc/PID/status.
+std::optional<std::pair<std::uint32_t, std::uint32_t>> parseStatusIds(std::string_view text);
+// cmdline/environ: NUL-terminated strings (a missing final NUL is tolerated).
+std::vector<std::string> splitNulSeparated(std::string_view data);
+// The target of /proc/PID/exe with a trailing " (deleted)" removed; second = it was there.
+std::pair<std::string, bool> stripDeleted(std::string_view link);
+// The cgroup v2 path from /proc/PID/cgroup (the "0::" line).
+std::optional<std::string> parseCgroupV2(std::string_view text);
+
+// Reads processes from a proc tree (the real /proc, or a synthetic directory in tests).
+// Every read of one process goes through a descriptor of its /proc/PID directory, opened once,
+// so a pid reused during the reads is detected rather than mixed in. Stateless apart from the
+// root path: safe from any thread. Never used on the verdict path.
+class ProcReader {
+ public:
+  explicit ProcReader(std::string root = "/proc") : root_(std::move(root)) {}
+
+  std::vector<std::uint32_t> listPids() const;
+  std::optional<ProcStat> stat(std::uint32_t pid) const;
+
+  // Fills `info` from /proc/PID if it still is the process `info.key` names (startTicks 0 =
+  // whichever process has the pid; the key is then set from stat). Kernel-provided fields
+  // already in `info` (argv from the exec event, uid...) are overwritten only by values read
+  // successfully. Returns false when the process is gone or is another one.
+  bool complete(ProcessInfo& info) const;
+
+  // A description of a running process from /proc alone.
+  std::optional<ProcessInfo> describe(std::uint32_t pid) const;
+
+  // Socket inodes among the process's open descriptors ("socket:[N]").
+  std::vector<std::uint64_t> socketInodes(std::uint32_t pid) const;
+
+  // A read-only descriptor of the running image (works for deleted binaries too), or -1.
+  int openImage(std::uint32_t pid) const;
+
+ private:
+  std::string root_;
+};
+
+// stat(2) fields of an open image.
+std::optional<ImageIdentity> identityOfFd(int fd);
+
+}  // namespace warden::engine

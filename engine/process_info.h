@@ -1,0 +1,136 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/process_info.h"
+
+namespace warden::engine {
+
+// Names one process for its whole life and never another one: a pid is reused, a pid together
+// with its start time is not. The start time is in clock ticks since boot, the unit of
+// /proc/PID/stat field 22, so keys made from /proc and from the kernel's nanoseconds agree.
+struct ProcessKey {
+  std::uint32_t pid = 0;
+  std::uint64_t startTicks = 0;
+
+  bool operator==(const ProcessKey&) const = default;
+};
+
+struct ProcessKeyHash {
+  std::size_t operator()(const ProcessKey& key) const noexcept {
+    return std::hash<std::uint64_t>{}((static_cast<std::uint64_t>(key.pid) << 40) ^ key.startTicks);
+  }
+};
+
+// Clock ticks per second of /proc (USER_HZ), read once.
+std::uint64_t clockTicksPerSecond();
+// Converts the kernel's start_boottime nanoseconds into /proc's ticks.
+std::uint64_t ticksFromBootNs(std::uint64_t ns);
+inline ProcessKey processKey(std::uint32_t tgid, std::uint64_t startBootNs) {
+  return ProcessKey{tgid, ticksFromBootNs(startBootNs)};
+}
+
+// What identifies one version of an executable file without reading it: stat(2) of the image.
+// Any change of size, mtime or ctime is a different version.
+struct ImageIdentity {
+  std::uint64_t device = 0;  // st_dev (userspace encoding)
+  std::uint64_t inode = 0;
+  std::int64_t size = 0;
+  std::int64_t mtimeNs = 0;
+  std::int64_t ctimeNs = 0;
+
+  bool operator==(const ImageIdentity&) const = default;
+};
+
+struct ImageIdentityHash {
+  std::size_t operator()(const ImageIdentity& id) const noexcept {
+    std::uint64_t h = id.device * 0x9e3779b97f4a7c15ull ^ id.inode;
+    h ^= static_cast<std::uint64_t>(id.size) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h ^= static_cast<std::uint64_t>(id.mtimeNs) + (h << 6) + (h >> 2);
+    h ^= static_cast<std::uint64_t>(id.ctimeNs) + (h << 6) + (h >> 2);
+    return static_cast<std::size_t>(h);
+  }
+};
+
+// An open descriptor of a process's executable image, held from the exec event so that the
+// image can still be hashed after the process is gone or the file was replaced.
+class ImageHandle {
+ public:
+  explicit ImageHandle(int fd) : fd_(fd) {}
+  ~ImageHandle();
+  ImageHandle(const ImageHandle&) = delete;
+  ImageHandle& operator=(const ImageHandle&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Where a description came from.
+enum class ProcessSource : std::uint8_t {
+  kExecEvent,  // the kernel's exec event, completed from /proc
+  kForkEvent,  // a child that has not executed anything: a copy of its parent
+  kProcScan,   // /proc, for processes that were running before wardend (or missed events)
+  kOwnerOnly,  // only the kernel's record at the socket call: nothing from /proc
+};
+
+std::string_view toString(ProcessSource source);
+
+// Everything warden knows about one process image: what profiles match on (SPEC section 3)
+// and what `warden explain` shows. Published immutable through shared_ptr<const>.
+struct ProcessInfo {
+  ProcessKey key;
+  std::uint64_t startTimeNs = 0;  // boot-time ns; tick precision when it came from /proc
+  std::uint32_t ppid = 0;
+  std::uint64_t parentStartTicks = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string user;  // name of uid, empty when it has none
+  std::string comm;
+
+  std::string path;          // executable as executed (/proc/PID/exe, " (deleted)" stripped)
+  bool pathDeleted = false;  // the image was deleted or replaced on disk after exec
+  std::vector<std::string> argv;
+  bool argvTruncated = false;
+  // "KEY=value" as read; once published, the environment lives in `match` only (envValue()
+  // looks there), so a table full of exited processes does not hold it twice.
+  std::vector<std::string> env;
+  bool envKnown = false;  // false: the environment could not be read (match nothing)
+  std::string cwd;
+  std::string root;        // /proc/PID/root: "/" unless chrooted or in another mount namespace
+  std::string cgroupPath;  // cgroup v2 path, "/system.slice/foo.service"
+  std::uint64_t cgroupId = 0;
+  std::vector<std::string> ancestorPaths;  // parent first, then its parent, ...
+  std::vector<std::string> tags;           // SPEC section 5
+
+  // The image as the kernel names it (exe_file's super_block dev_t, raw kernel encoding, and
+  // inode): what flow records carry. Not always st_dev (btrfs subvolumes, overlayfs).
+  std::uint32_t exeKernelDev = 0;
+  std::uint64_t exeInode = 0;
+  ImageIdentity image;                       // stat(2) of the image: what hashes are cached by
+  bool imageKnown = false;                   // `image` was read
+  std::shared_ptr<ImageHandle> imageHandle;  // set when hashes may be needed
+
+  ProcessSource source = ProcessSource::kOwnerOnly;
+  bool complete = false;  // /proc was read (or could not be: the process was already gone)
+
+  // The same, as the profile matcher sees it (rules::ProcessInfo): built once when the
+  // description is published, so the verdict path neither copies nor allocates. Attributes
+  // warden could not obtain are left empty there, so keys needing them do not match.
+  std::shared_ptr<const rules::ProcessInfo> match;
+
+  // The value of environment variable `name`, when the environment is known and has it.
+  std::optional<std::string_view> envValue(std::string_view name) const;
+  // argv joined by single spaces (what `cmdline` regexes see).
+  std::string commandLine() const;
+};
+
+}  // namespace warden::engine

@@ -1,0 +1,387 @@
+#include "engine/process_tracker.h"
+
+#include <poll.h>
+#include <pwd.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+
+#include "engine/bpf_attribution.h"
+#include "engine/logging.h"
+#include "engine/tags.h"
+
+namespace warden::engine {
+namespace {
+
+constexpr std::size_t kMaxAncestors = 16;
+
+std::string fixedString(const char* data, std::size_t size) {
+  return std::string(data, strnlen(data, size));
+}
+
+template <typename Event>
+const Event* recordAs(std::span<const std::byte> record) {
+  if (record.size() < sizeof(Event)) return nullptr;
+  return reinterpret_cast<const Event*>(record.data());
+}
+
+// Exec records end after their argv; the rest of the struct is not there.
+bool validExec(std::span<const std::byte> record) {
+  constexpr std::size_t kFixed = sizeof(warden_exec_event) - WARDEN_ARGS_LEN;
+  if (record.size() < kFixed) return false;
+  const auto* event = reinterpret_cast<const warden_exec_event*>(record.data());
+  return event->args_len <= WARDEN_ARGS_LEN && record.size() >= kFixed + event->args_len;
+}
+
+// The kernel's part of a description: what the owner record of a socket call or an exec
+// event carries.
+void fillFromOwner(ProcessInfo& info, const warden_owner& owner) {
+  info.key = processKey(owner.tgid, owner.start_time_ns);
+  info.startTimeNs = owner.start_time_ns;
+  info.ppid = owner.ppid;
+  info.parentStartTicks = ticksFromBootNs(owner.parent_start_time_ns);
+  info.uid = owner.uid;
+  info.gid = owner.gid;
+  info.comm = fixedString(owner.comm, sizeof owner.comm);
+  info.cgroupId = owner.cgroup_id;
+  info.exeKernelDev = owner.exe_dev;
+  info.exeInode = owner.exe_ino;
+}
+
+// For a process gone before /proc could be read: the path execve() was given, when it is
+// absolute and resolves to the very inode the kernel ran.
+std::string verifiedExecPath(const std::string& filename, std::uint64_t inode) {
+  if (filename.empty() || filename[0] != '/') return {};
+  char resolved[PATH_MAX];
+  if (!realpath(filename.c_str(), resolved)) return {};
+  struct stat st {};
+  if (stat(resolved, &st) != 0 || st.st_ino != inode) return {};
+  return resolved;
+}
+
+}  // namespace
+
+std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
+                                                    const std::string& procRoot) {
+  auto view = std::make_shared<rules::ProcessInfo>();
+  if (!info.path.empty()) view->path = info.path;
+  if (!info.argv.empty()) view->setArgv(info.argv);
+  if (info.envKnown && !info.env.empty()) {
+    rules::Environment env;
+    for (const std::string& entry : info.env) {
+      const std::size_t eq = entry.find('=');
+      if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+    view->env = std::move(env);
+  } else if (info.envKnown && info.match && info.match->env) {
+    view->env = info.match->env;  // a copy of a published description (fork)
+  } else if (info.envKnown) {
+    view->env = rules::Environment{};
+  }
+  view->tags = info.tags;
+  view->uid = info.uid;
+  if (!info.user.empty()) view->user = info.user;
+  if (!info.ancestorPaths.empty()) view->ancestors = info.ancestorPaths;
+  if (hasher) {
+    // Called by the matcher only when a candidate [[match]] pins sha256: from the cache when
+    // the tracker hashed the image in the background, else read now from the held image (or
+    // /proc/PID/exe while it is still the same image).
+    ProcessInfo image;
+    image.key = info.key;
+    image.image = info.image;
+    image.imageKnown = info.imageKnown;
+    image.imageHandle = info.imageHandle;
+    view->sha256 = [hasher, image = std::move(image), procRoot]() -> std::optional<rules::Sha256> {
+      auto hex = hasher->hashOf(image, procRoot);
+      if (!hex) return std::nullopt;
+      return rules::parseSha256(*hex);
+    };
+  }
+  return view;
+}
+
+std::uint64_t bootTimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+ProcessTracker::ProcessTracker(ProcessTable& table, Options options, ExeHasher* hasher)
+    : table_(table), options_(std::move(options)), hasher_(hasher), reader_(options_.procRoot) {
+  wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+ProcessTracker::~ProcessTracker() {
+  stop();
+  if (wakeFd_ >= 0) close(wakeFd_);
+}
+
+Result<void> ProcessTracker::start(BpfAttribution* events) {
+  if (wakeFd_ < 0) return std::unexpected(makeError(EMFILE, "creating the tracker eventfd"));
+  events_ = events;
+  if (events_) {
+    auto opened = events_->openEvents([this](std::span<const std::byte> r) { handleRecord(r); });
+    if (!opened) return opened;
+  }
+  scanProc();
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void ProcessTracker::stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true);
+  const std::uint64_t one = 1;
+  (void)!write(wakeFd_, &one, sizeof one);
+  thread_.join();
+}
+
+void ProcessTracker::requestDescribe(const warden_owner& owner) {
+  {
+    std::lock_guard lock(requestsMutex_);
+    if (requests_.size() >= options_.maxPendingRequests) {
+      counters_.requestsDropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    requests_.push_back(owner);
+  }
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t one = 1;
+  (void)!write(wakeFd_, &one, sizeof one);
+}
+
+void ProcessTracker::run() {
+  while (!stopping_.load()) {
+    pollfd fds[2] = {{wakeFd_, POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
+    const int ready = poll(fds, events_ ? 2 : 1, 250);
+    if (ready < 0 && errno != EINTR) {
+      logError("process tracker: poll failed: ", std::strerror(errno));
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      std::uint64_t value = 0;
+      (void)!read(wakeFd_, &value, sizeof value);
+    }
+    if (events_) {
+      if (auto consumed = events_->consumeEvents(); !consumed) {
+        logError("process tracker: ", consumed.error().message());
+      }
+    }
+    std::vector<warden_owner> requests;
+    {
+      std::lock_guard lock(requestsMutex_);
+      requests.swap(requests_);
+    }
+    for (const warden_owner& owner : requests) describeRequested(owner);
+
+    const std::uint64_t now = bootTimeNs();
+    if (now - lastExpireNs_ >= options_.expireEveryNs) {
+      table_.expire(now);
+      lastExpireNs_ = now;
+    }
+  }
+}
+
+void ProcessTracker::handleRecord(std::span<const std::byte> record) {
+  const auto* head = recordAs<warden_event_head>(record);
+  if (!head) {
+    counters_.badRecords.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  switch (head->kind) {
+    case WARDEN_EVENT_EXEC:
+      if (validExec(record)) {
+        // Only the bytes present are read (args_len of them in args).
+        return onExec(*reinterpret_cast<const warden_exec_event*>(record.data()));
+      }
+      break;
+    case WARDEN_EVENT_FORK:
+      if (const auto* event = recordAs<warden_fork_event>(record)) return onFork(*event);
+      break;
+    case WARDEN_EVENT_EXIT:
+      if (const auto* event = recordAs<warden_exit_event>(record)) return onExit(*event);
+      break;
+    default:
+      break;
+  }
+  counters_.badRecords.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ProcessTracker::onExec(const warden_exec_event& event) {
+  counters_.execs.fetch_add(1, std::memory_order_relaxed);
+  ProcessInfo info;
+  fillFromOwner(info, event.owner);
+  info.source = ProcessSource::kExecEvent;
+  const std::size_t argsLen = std::min<std::size_t>(event.args_len, sizeof event.args);
+  info.argv = splitNulSeparated(std::string_view(event.args, argsLen));
+  info.argvTruncated = event.args_truncated != 0;
+  const std::string filename = fixedString(event.filename, sizeof event.filename);
+  // Published at once with what the kernel gave, then completed from /proc.
+  table_.upsert(std::make_shared<const ProcessInfo>(info));
+
+  ProcessInfo full = info;
+  const bool read = reader_.complete(full);
+  // /proc may already show a later image (the process exec'd again): then this image's
+  // description rests on the event alone.
+  if (read && full.image.inode == event.owner.exe_ino) {
+    counters_.procCompleted.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    counters_.procGone.fetch_add(1, std::memory_order_relaxed);
+    full = info;
+    full.path = verifiedExecPath(filename, event.owner.exe_ino);
+  }
+  full.exeKernelDev = event.owner.exe_dev;
+  full.exeInode = event.owner.exe_ino;
+  finish(full);
+  full.complete = true;
+  maybeHash(*publish(std::move(full)));
+}
+
+void ProcessTracker::onFork(const warden_fork_event& event) {
+  counters_.forks.fetch_add(1, std::memory_order_relaxed);
+  auto parent = table_.find(processKey(event.parent_tgid, event.parent_start_time_ns));
+  if (!parent) return;  // described on demand if it ever opens a socket
+  auto child = std::make_shared<ProcessInfo>(*parent);
+  child->key = processKey(event.child_tgid, event.child_start_time_ns);
+  child->startTimeNs = event.child_start_time_ns;
+  child->ppid = event.parent_tgid;
+  child->parentStartTicks = parent->key.startTicks;
+  child->ancestorPaths.clear();
+  child->ancestorPaths.push_back(parent->path);
+  for (const auto& path : parent->ancestorPaths) {
+    if (child->ancestorPaths.size() >= kMaxAncestors) break;
+    child->ancestorPaths.push_back(path);
+  }
+  child->source = ProcessSource::kForkEvent;
+  publish(std::move(*child));
+}
+
+void ProcessTracker::onExit(const warden_exit_event& event) {
+  counters_.exits.fetch_add(1, std::memory_order_relaxed);
+  table_.markExited(processKey(event.tgid, event.start_time_ns), event.head.time_ns);
+}
+
+void ProcessTracker::describeRequested(const warden_owner& owner) {
+  const ProcessKey key = processKey(owner.tgid, owner.start_time_ns);
+  if (auto known = table_.find(key, owner.exe_dev, owner.exe_ino); known && known->complete) {
+    return;
+  }
+
+  ProcessInfo info;
+  fillFromOwner(info, owner);
+  ProcessInfo full = info;
+  // (exe_ino 0: the request came from sock_diag, which knows no image)
+  if (reader_.complete(full) && (owner.exe_ino == 0 || full.image.inode == owner.exe_ino)) {
+    full.source = ProcessSource::kProcScan;
+    if (owner.exe_ino != 0) {
+      full.exeKernelDev = owner.exe_dev;
+      full.exeInode = owner.exe_ino;
+    }
+  } else if (auto parent =
+                 table_.find(ProcessKey{owner.ppid, ticksFromBootNs(owner.parent_start_time_ns)});
+             parent && sameImage(*parent, owner.exe_dev, owner.exe_ino)) {
+    // Gone, but a child that never exec'd runs its parent's image with its parent's argv.
+    full = *parent;
+    fillFromOwner(full, owner);
+    full.source = ProcessSource::kForkEvent;
+  } else {
+    full = info;
+    full.source = ProcessSource::kOwnerOnly;
+  }
+  finish(full);
+  full.complete = true;
+  publish(std::move(full));
+}
+
+void ProcessTracker::scanProc() {
+  std::vector<ProcessInfo> found;
+  std::unordered_map<std::uint32_t, std::uint64_t> startOf;
+  for (std::uint32_t pid : reader_.listPids()) {
+    auto info = reader_.describe(pid);
+    if (!info) continue;
+    startOf[pid] = info->key.startTicks;
+    found.push_back(std::move(*info));
+  }
+  // Parents start before their children: inserting in start order lets each process find
+  // its ancestors already in the table.
+  std::sort(found.begin(), found.end(), [](const ProcessInfo& a, const ProcessInfo& b) {
+    return a.key.startTicks != b.key.startTicks ? a.key.startTicks < b.key.startTicks
+                                                : a.key.pid < b.key.pid;
+  });
+  for (ProcessInfo& info : found) {
+    if (auto parent = startOf.find(info.ppid); parent != startOf.end()) {
+      info.parentStartTicks = parent->second;
+    }
+    finish(info);
+    publish(std::move(info));
+  }
+  counters_.scanned.fetch_add(found.size(), std::memory_order_relaxed);
+}
+
+void ProcessTracker::finish(ProcessInfo& info) {
+  info.user = userName(info.uid);
+  if (info.ppid != 0) {
+    info.ancestorPaths = table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors);
+  }
+  TagInput input;
+  input.path = info.path;
+  input.argv = &info.argv;
+  input.env = info.envKnown ? &info.env : nullptr;
+  input.cwd = info.cwd;
+  input.cgroupPath = info.cgroupPath;
+  info.tags = computeTags(input);
+  if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
+    const int fd = reader_.openImage(info.key.pid);
+    if (fd >= 0) {
+      auto handle = std::make_shared<ImageHandle>(fd);
+      auto identity = identityOfFd(fd);
+      if (identity && (info.exeInode == 0 || identity->inode == info.exeInode)) {
+        info.imageHandle = std::move(handle);
+        info.image = *identity;
+        info.imageKnown = true;
+      }
+    }
+  }
+}
+
+std::string ProcessTracker::userName(std::uint32_t uid) {
+  if (auto it = userNames_.find(uid); it != userNames_.end()) return it->second;
+  std::string name;
+  passwd entry{};
+  passwd* result = nullptr;
+  char buffer[4096];
+  if (getpwuid_r(uid, &entry, buffer, sizeof buffer, &result) == 0 && result) {
+    name = result->pw_name;
+  }
+  userNames_.emplace(uid, name);
+  return name;
+}
+
+std::shared_ptr<const ProcessInfo> ProcessTracker::publish(ProcessInfo info) {
+  info.match = matchView(info, hasher_, options_.procRoot);
+  // The environment is kept once, in the matcher's view.
+  info.env.clear();
+  info.env.shrink_to_fit();
+  auto published = std::make_shared<const ProcessInfo>(std::move(info));
+  table_.upsert(published);
+  return published;
+}
+
+void ProcessTracker::maybeHash(const ProcessInfo& info) {
+  if (!hasher_ || !hashing_.load(std::memory_order_relaxed) || !info.imageHandle) return;
+  if (info.imageKnown && hasher_->cache().findInMemory(info.image)) return;
+  if (auto hash = hasher_->hashImage(info.imageHandle->fd()); hash) {
+    counters_.hashed.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    counters_.hashErrors.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace warden::engine

@@ -1,0 +1,207 @@
+#include "tests/bpf/bpf_lab.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "engine/system_mounts.h"
+
+namespace warden::engine::testing {
+namespace {
+
+constexpr const char* kPrefix = "wbpf";
+
+bool alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+int shell(const std::string& command) {
+  const int status = std::system((command + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void killCgroup(const std::string& cgroup) {
+  for (int round = 0; round < 100; ++round) {
+    std::ifstream procs(cgroup + "/cgroup.procs");
+    std::vector<pid_t> pids;
+    for (pid_t pid; procs >> pid;) pids.push_back(pid);
+    if (pids.empty()) break;
+    for (pid_t pid : pids) kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  rmdir(cgroup.c_str());
+}
+
+// Namespaces and cgroups named after a test process that is gone.
+void sweep(const std::string& cgroupRoot) {
+  const std::regex name(std::string("^") + kPrefix + "(\\d+)[ab]?$");
+  std::smatch m;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    const std::string n = entry.path().filename().string();
+    if (std::regex_match(n, m, name) && !alive(std::stoi(m[1]))) shell("ip netns del " + n);
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(cgroupRoot, ec)) {
+    const std::string n = entry.path().filename().string();
+    if (std::regex_match(n, m, name) && !alive(std::stoi(m[1]))) killCgroup(entry.path());
+  }
+}
+
+}  // namespace
+
+void LabClient::release() {
+  if (stdinFd >= 0) close(stdinFd);
+  stdinFd = -1;
+}
+
+int LabClient::wait() {
+  release();
+  if (pid <= 0 || reaped) return -1;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  reaped = true;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::optional<std::string> BpfLab::unavailableReason() {
+  if (geteuid() != 0) return "needs root (cgroups, network namespaces, BPF)";
+  if (!cgroup2MountPoint()) return "no cgroup2 mount";
+  if (shell("ip -V") != 0) return "no `ip` (iproute2)";
+  if (access(clientPath().c_str(), X_OK) != 0) return "attr_client not built at " + clientPath();
+  return std::nullopt;
+}
+
+std::string BpfLab::clientPath() { return WARDEN_ATTR_CLIENT; }
+
+std::uint64_t BpfLab::bootNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+BpfLab::BpfLab() {
+  const std::string root = cgroup2MountPoint().value();
+  sweep(root);
+  const std::string base = kPrefix + std::to_string(getpid());
+  cgroup_ = root + "/" + base;
+  if (mkdir(cgroup_.c_str(), 0755) != 0 && errno != EEXIST) {
+    ADD_FAILURE() << "mkdir " << cgroup_ << ": " << std::strerror(errno);
+  }
+  nsA_ = base + "a";
+  nsB_ = base + "b";
+  for (const auto& ns : {nsA_, nsB_}) {
+    shell("ip netns del " + ns);
+    if (shell("ip netns add " + ns) != 0 || shell("ip -n " + ns + " link set lo up") != 0) {
+      ADD_FAILURE() << "cannot set up network namespace " << ns;
+    }
+  }
+}
+
+BpfLab::~BpfLab() {
+  leaveNamespace();
+  // Only what is still in the lab cgroup is killed (a pid already reaped may be reused).
+  killCgroup(cgroup_);
+  for (pid_t pid : started_) waitpid(pid, nullptr, WNOHANG);
+  shell("ip netns del " + nsA_);
+  shell("ip netns del " + nsB_);
+}
+
+LabClient BpfLab::run(const std::string& ns, const std::vector<std::string>& args, uid_t uid) {
+  return runProgram(ns, clientPath(), args, uid);
+}
+
+LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
+                             const std::vector<std::string>& args, uid_t uid, bool announces) {
+  LabClient client;
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+    return client;
+  }
+  const std::string netnsPath = "/run/netns/" + ns;
+  const std::string procs = cgroup_ + "/cgroup.procs";
+  std::vector<std::string> argv = {program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+
+  client.forkedAtNs = bootNs();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // Child: into the cgroup and the namespace, drop to uid, become the client.
+    const int cg = open(procs.c_str(), O_WRONLY);
+    if (cg < 0 || write(cg, "0", 1) != 1) _exit(120);
+    const int netns = open(netnsPath.c_str(), O_RDONLY);
+    if (netns < 0 || setns(netns, CLONE_NEWNET) != 0) _exit(121);
+    if (uid != 0 && (setgid(uid) != 0 || setuid(uid) != 0)) _exit(122);
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    execv(cargv[0], cargv.data());
+    _exit(123);
+  }
+  close(in[0]);
+  close(out[1]);
+  client.pid = pid;
+  client.stdinFd = in[1];
+  started_.push_back(pid);
+
+  pollfd pfd{out[0], POLLIN, 0};
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(announces ? 10 : 0);
+  while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    char buffer[256];
+    const ssize_t n = read(out[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    line.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(out[0]);
+  client.startedByNs = bootNs();
+  client.line = line;
+  if (!announces) return client;
+  unsigned port = 0;
+  unsigned long long cookie = 0;
+  int announcedPid = 0;
+  if (std::sscanf(line.c_str(), "pid=%d local_port=%u netns_cookie=%llu", &announcedPid, &port,
+                  &cookie) != 3 ||
+      announcedPid != pid) {
+    ADD_FAILURE() << "client " << args.front() << " did not announce itself: '" << line << "'";
+  }
+  client.localPort = static_cast<std::uint16_t>(port);
+  client.netnsCookie = cookie;
+  return client;
+}
+
+void BpfLab::enterNamespace(const std::string& ns) {
+  if (savedNetns_ < 0) savedNetns_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  const int fd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(setns(fd, CLONE_NEWNET), 0) << std::strerror(errno);
+  close(fd);
+}
+
+void BpfLab::leaveNamespace() {
+  if (savedNetns_ < 0) return;
+  setns(savedNetns_, CLONE_NEWNET);
+  close(savedNetns_);
+  savedNetns_ = -1;
+}
+
+}  // namespace warden::engine::testing

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace warden::engine::testing {
+
+// A client program started by BpfLab: its announced line, and the means to let it go.
+struct LabClient {
+  pid_t pid = -1;
+  bool reaped = false;
+  int stdinFd = -1;  // closing it releases a --hold client
+  std::uint16_t localPort = 0;
+  std::uint64_t netnsCookie = 0;
+  std::uint64_t forkedAtNs = 0;   // CLOCK_BOOTTIME just before fork
+  std::uint64_t startedByNs = 0;  // ... and once the client had announced itself
+  std::string line;
+
+  void release();  // closes stdin
+  int wait();      // releases, reaps, returns the exit status (or -1)
+};
+
+// What the privileged attribution tests run in: a cgroup of their own under the cgroup2 mount
+// (the programs attach there and see nothing else) and two network namespaces with loopback
+// up, so the same addresses and ports exist twice. Everything is removed by the destructor,
+// also when a test fails; leftovers of a killed earlier run are swept at construction.
+class BpfLab {
+ public:
+  // Why the lab cannot be built here (not root, no cgroup2, no `ip`), or nullopt.
+  static std::optional<std::string> unavailableReason();
+
+  BpfLab();
+  ~BpfLab();
+  BpfLab(const BpfLab&) = delete;
+  BpfLab& operator=(const BpfLab&) = delete;
+
+  const std::string& cgroup() const { return cgroup_; }
+  const std::string& nsA() const { return nsA_; }
+  const std::string& nsB() const { return nsB_; }
+
+  // Runs attr_client with `args` in namespace `ns`, inside the lab cgroup, as `uid`, and
+  // waits for its announcement line (fails the test without one in 10 s).
+  LabClient run(const std::string& ns, const std::vector<std::string>& args, uid_t uid = 0);
+  // The same with another program (argv[0] = `program`); `announces` false: do not wait for
+  // an announcement line (the caller reads nothing; localPort and netnsCookie stay 0).
+  LabClient runProgram(const std::string& ns, const std::string& program,
+                       const std::vector<std::string>& args, uid_t uid = 0, bool announces = true);
+
+  // Moves the calling thread into namespace `ns` (and back with leaveNamespace()).
+  void enterNamespace(const std::string& ns);
+  void leaveNamespace();
+
+  static std::string clientPath();
+  static std::uint64_t bootNs();
+
+ private:
+  std::string cgroup_;
+  std::string nsA_, nsB_;
+  std::vector<pid_t> started_;
+  int savedNetns_ = -1;
+};
+
+}  // namespace warden::engine::testing

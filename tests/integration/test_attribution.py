@@ -1,0 +1,396 @@
+"""Process attribution through the real wardend (SPEC sections 4 and 5): with unknown = "deny",
+a flow whose process cannot be named is dropped, so every flow that gets through was
+attributed. The eBPF hooks attach to a cgroup of the test's own (never the host's root) and the
+clients run inside it; the fallback (ebpf = false) uses sock_diag + /proc.
+
+Profiles (allowed/denied by path) arrive with the policy work; until then these tests check
+what attribution alone decides: process / unknown / kernel."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from warden_daemon import toml_value
+from warden_expect import DROP_WAIT_MS, dropped, wait_until
+from warden_lab import C4, C6, HERE, PYTHON, S4, S6, wardend_path
+
+CLIENTS = int(os.environ.get("WARDEN_ATTR_CLIENTS", "500"))
+CG_RE = re.compile(r"^wt(\d+)x\d+$")
+TMP_MOUNT_RE = re.compile(r"^/tmp/wt(\d+)x\d+-[^/]*/cg2$")
+FAMILIES = [pytest.param(S4, id="ipv4"), pytest.param(S6, id="ipv6")]
+
+
+def _cgroup2_mounts():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0] == "cgroup2":
+                yield left.split()[4]
+
+
+def _kill_and_remove(path):
+    for _ in range(100):
+        try:
+            with open(os.path.join(path, "cgroup.procs")) as f:
+                pids = [int(p) for p in f.read().split()]
+        except FileNotFoundError:
+            return
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _unmount(mountpoint):
+    for entry in os.listdir(mountpoint):
+        if CG_RE.match(entry):
+            _kill_and_remove(os.path.join(mountpoint, entry))
+    subprocess.run(["umount", "-l", mountpoint], check=False)
+
+
+@pytest.fixture
+def cgroup(lab):
+    """A cgroup v2 directory for this test's clients; the hooks attach here. The hierarchy is
+    mounted again inside the lab's temporary directory: `ip netns exec` (how wardend and the
+    clients run) mounts a fresh /sys, so /sys/fs/cgroup is not reachable from there."""
+    if next(_cgroup2_mounts(), None) is None:
+        pytest.skip("no cgroup2 mount")
+    for mountpoint in list(_cgroup2_mounts()):  # what a killed earlier run left behind
+        m = TMP_MOUNT_RE.match(mountpoint)
+        if m and not os.path.exists(f"/proc/{m.group(1)}"):
+            _unmount(mountpoint)
+    mountpoint = os.path.join(lab.tmp, "cg2")
+    os.mkdir(mountpoint)
+    subprocess.run(["mount", "-t", "cgroup2", "cgroup2", mountpoint], check=True)
+    path = os.path.join(mountpoint, lab.id)
+    try:
+        os.mkdir(path)
+        yield path
+    finally:
+        _kill_and_remove(path)
+        subprocess.run(["umount", "-l", mountpoint], check=False)
+
+
+def in_cgroup(cg, argv):
+    """argv run as a child of a shell that first moved itself into cg."""
+    return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" || exit 99; exec "$@"', cg] + list(argv)
+
+
+def batch(lab, cg, argv, n, timeout):
+    """Runs argv n times one after the other, each a new short-lived process in cg and in the
+    client namespace; returns the first word of every output line (the outcome)."""
+    script = ('cg=$1; n=$2; shift 2; echo $$ > "$cg/cgroup.procs" || exit 99; i=0; '
+              'while [ $i -lt $n ]; do "$@"; i=$((i+1)); done')
+    res = lab.c.run(["sh", "-c", script, "sh", cg, str(n)] + list(argv), timeout=timeout,
+                    check=False)
+    assert res.returncode != 99, f"could not join {cg}: {res.stderr}"
+    return [line.split()[0] for line in res.stdout.splitlines() if line.split()]
+
+
+def attributing(lab, wardend, cg, ebpf=True, **engine):
+    # Neighbour discovery before wardend, so that no first datagram of a test waits on it.
+    for server in (S4, S6):
+        lab.ping(server)
+    eng = {"unknown": "deny", "default": "allow", "kernel": "allow"}
+    eng.update(engine)
+    return wardend(engine=eng, attribution={"ebpf": ebpf, "cgroup": cg})
+
+
+def summary(outcomes):
+    counts = {}
+    for o in outcomes:
+        counts[o] = counts.get(o, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+def test_short_lived_tcp_clients_are_all_attributed(lab, cgroup, wardend, server):
+    d = attributing(lab, wardend, cgroup)
+    status = d.status()
+    assert status["method"] == "ebpf", status
+    tcp_probe = lab._client("tcp_probe")
+    outcomes = batch(lab, cgroup, [tcp_probe, server, "7000", "--timeout-ms", "1000"], CLIENTS,
+                     timeout=CLIENTS * 0.5 + 30)
+    att = d.status()["attribution"]
+    assert len(outcomes) == CLIENTS and set(outcomes) == {"connected"}, \
+        f"{summary(outcomes)}; attribution {att}"
+    assert att["misses"] == 0, att
+    assert att["flow_hits"] >= CLIENTS, att
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+@pytest.mark.parametrize("connect", [False, True], ids=["sendto", "connect"])
+def test_short_lived_udp_senders_are_all_attributed(lab, cgroup, wardend, server, connect):
+    d = attributing(lab, wardend, cgroup)
+    argv = [lab._client("udp_probe"), server, "7001", "--timeout-ms", "1000"]
+    if connect:
+        argv.append("--connect")
+    outcomes = batch(lab, cgroup, argv, CLIENTS, timeout=CLIENTS * 0.5 + 30)
+    att = d.status()["attribution"]
+    assert len(outcomes) == CLIENTS and set(outcomes) == {"reply"}, \
+        f"{summary(outcomes)}; attribution {att}"
+    assert att["misses"] == 0, att
+    if connect:
+        assert att["bpf"]["udp_connects"] >= CLIENTS, att
+
+
+def test_unattributable_flows_get_the_unknown_verdict(lab, cgroup, wardend):
+    """A flow from a socket that belongs to no process any more: unknown = deny drops it.
+    The listener-less port on the server side makes no difference; what matters is that the
+    engine verdicts apply to what attribution cannot name, and kernel traffic stays kernel."""
+    d = attributing(lab, wardend, cgroup, kernel="deny")
+    # ICMP from ping: a socket-owned flow the hooks do not record (TCP and UDP only).
+    r = lab.ping(S4)
+    assert r.outcome in ("timeout", "blocked"), r
+    att = d.status()["attribution"]
+    assert att["misses"] >= 1, att
+
+
+def test_inbound_to_listeners(lab, cgroup, wardend):
+    """Inbound connections are attributed to the process that bound the port: one listener
+    started inside the attached cgroup after wardend (the bind hook records it), one started
+    before wardend outside it (sock_diag finds it). A port nobody listens on is kernel's."""
+    before = lab.start_echo(lab.c, ports=(7300,), tag="echo-before")
+    d = attributing(lab, wardend, cgroup, inbound=True, kernel="deny")
+    after = lab.c.spawn(in_cgroup(cgroup, [PYTHON, os.path.join(HERE, "servers",
+                                                                 "echo_server.py"),
+                                           "--ports", "7301"]), "echo-after", lines=True)
+    assert after.wait_line(lambda t: t == "ready", timeout=10), after.stderr_text()
+    for addr in (C4, C6):
+        r = lab.tcp_probe(addr, 7300, ns=lab.s)
+        assert r.outcome == "connected", r
+        r = lab.tcp_probe(addr, 7301, ns=lab.s)
+        assert r.outcome == "connected", r
+        r = lab.udp_probe(addr, 7301, ns=lab.s)
+        assert r.outcome == "reply", r
+        r = lab.tcp_probe(addr, 7399, ns=lab.s, timeout_ms=DROP_WAIT_MS)
+        assert dropped(r), f"closed port with kernel = deny: {r}"
+    att = d.status()["attribution"]
+    assert att["listener_hits"] >= 4, att
+    assert att["fallback_hits"] >= 2, att
+    assert before.alive()
+
+
+def test_fallback_without_ebpf(lab, cgroup, wardend):
+    d = attributing(lab, wardend, cgroup, ebpf=False)
+    assert d.status()["method"] == "sock_diag"
+    session = lab.tcp_session(S4, 7000, interval_ms=50)
+    for server in (S4, S6):
+        outcomes = batch(lab, cgroup, [lab._client("tcp_probe"), server, "7000",
+                                       "--timeout-ms", "2000"], 20, timeout=120)
+        assert set(outcomes) == {"connected"}, summary(outcomes)
+    assert session.alive()
+    att = wait_until(lambda: d.status()["attribution"], 1)
+    assert att["method"] == "sock_diag", att
+    assert att["fallback_hits"] >= 41, att
+    assert att["misses"] == 0, att
+
+
+def test_status_counts(lab, cgroup, wardend):
+    d = attributing(lab, wardend, cgroup)
+    lab.c.run(in_cgroup(cgroup, [lab._client("udp_probe"), S4, "7001"]), check=False)
+    att = d.status()["attribution"]
+    for key in ("method", "hits", "misses", "evictions", "flow_entries", "flow_capacity",
+                "processes", "hash_cache"):
+        assert key in att, att
+    assert att["flow_entries"] >= 1 and att["evictions"] == 0, att
+    assert att["processes"]["execs"] >= 1, att
+
+
+def test_explain_a_running_process(lab, cgroup, wardend):
+    d = attributing(lab, wardend, cgroup)
+    server = lab.start_echo(lab.c, ports=(7310,), tag="echo-explained")
+    answer = d.request("explain", pid=server.pid)
+    assert answer["ok"], answer
+    p = answer["process"]
+    assert p["pid"] == server.pid
+    assert os.path.basename(p["path"]).startswith("python3"), p
+    assert os.path.realpath(p["path"]) == os.path.realpath(f"/proc/{server.pid}/exe"), p
+    script = os.path.join(HERE, "servers", "echo_server.py")
+    assert f"script:{script}" in p["tags"], p
+    assert re.fullmatch(r"[0-9a-f]{64}", p["sha256"] or ""), p
+    assert "PATH" in p["env_names"] and all("=" not in n for n in p["env_names"]), p
+    assert not d.request("explain", pid=2**22 + 1)["ok"]
+
+
+# ---- profiles decided by attribution (the issue's scenarios) --------------------------------
+# Two copies of the same client under different paths: a profile allows one, another profile
+# rejects the other (reject, not deny, so that a refused flow shows at once).
+
+def attr_client_path():
+    path = os.path.join(os.path.dirname(os.path.abspath(wardend_path())), "..", "tests", "bpf",
+                        "clients", "attr_client")
+    return os.path.normpath(path)
+
+
+def install(src, dst):
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o755)
+    return dst
+
+
+def write_profiles(lab, profiles, tag="wardend"):
+    """profiles: {name: (default, {match key: value})}, one file each, written before the
+    daemon of that tag starts."""
+    directory = os.path.join(lab.tmp, tag, "profiles.d")
+    os.makedirs(directory, exist_ok=True)
+    for i, (name, (default, match)) in enumerate(profiles.items()):
+        lines = [f"name = {toml_value(name)}", f"default = {toml_value(default)}", "",
+                 "[[match]]"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in match.items()]
+        path = os.path.join(directory, f"{i:02d}-{name}.toml")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o644)
+
+
+@pytest.fixture
+def twins(lab):
+    """allowed/ and denied/ copies of the TCP and UDP probes."""
+    bins = {}
+    for kind in ("allowed", "denied"):
+        for tool in ("tcp_probe", "udp_probe"):
+            bins[(kind, tool)] = install(lab._client(tool),
+                                         os.path.join(lab.tmp, "bin", kind, tool))
+    return bins
+
+
+def profiled(lab, wardend, cg, profiles, **engine):
+    write_profiles(lab, profiles)
+    return attributing(lab, wardend, cg, **engine)
+
+
+def twin_profiles(bins, tools=("tcp_probe", "udp_probe")):
+    out = {}
+    for tool in tools:
+        out[f"allow-{tool}"] = ("allow", {"path": bins[("allowed", tool)]})
+        out[f"reject-{tool}"] = ("reject", {"path": bins[("denied", tool)]})
+    return out
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+def test_profiles_allow_and_reject_short_lived_tcp_clients(lab, cgroup, wardend, twins, server):
+    d = profiled(lab, wardend, cgroup, twin_profiles(twins, ("tcp_probe",)))
+    for kind, want, port in (("allowed", "connected", "7000"), ("denied", "refused", "7002")):
+        outcomes = batch(lab, cgroup, [twins[(kind, "tcp_probe")], server, port,
+                                       "--timeout-ms", "1000"], CLIENTS,
+                         timeout=CLIENTS * 0.5 + 30)
+        assert len(outcomes) == CLIENTS and set(outcomes) == {want}, \
+            f"{kind}: {summary(outcomes)}; attribution {d.status()['attribution']}"
+    assert d.status()["attribution"]["misses"] == 0
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+@pytest.mark.parametrize("connect", [False, True], ids=["sendto", "connect"])
+def test_profiles_allow_and_reject_short_lived_udp_senders(lab, cgroup, wardend, twins, server,
+                                                           connect):
+    d = profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)))
+    # Each copy talks to its own port: a UDP 5-tuple that repeats within conntrack's timeout
+    # (the kernel may hand the second sender the first one's port) is one flow, decided once.
+    for kind, want, port in (("allowed", "reply", "7001"), ("denied", "prohibited", "7002")):
+        argv = [twins[(kind, "udp_probe")], server, port, "--timeout-ms", "1000"]
+        if connect:
+            argv.append("--connect")
+        outcomes = batch(lab, cgroup, argv, CLIENTS, timeout=CLIENTS * 0.5 + 30)
+        assert len(outcomes) == CLIENTS and set(outcomes) == {want}, \
+            f"{kind}: {summary(outcomes)}; attribution {d.status()['attribution']}"
+
+
+def run_attr_client(lab, cg, program, args, prefix=()):
+    """One attr_client run (in cg, in the client namespace); returns its result= word."""
+    res = lab.c.run(in_cgroup(cg, list(prefix) + [program] + list(args)), timeout=30,
+                    check=False)
+    m = re.search(r"result=(\S+)", res.stdout)
+    assert m, f"attr_client said {res.stdout!r} {res.stderr!r}"
+    return m.group(1)
+
+
+def sha256_of(path):
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_profile_pinned_by_sha256(lab, cgroup, wardend):
+    """sha256 pins the content, wherever it runs from: the same path with other content gets
+    no profile (engine default reject), and the pinned image run from a tmpfs in another mount
+    namespace still gets its profile (hashed through /proc/PID/exe)."""
+    original = attr_client_path()
+    pinned = install(original, os.path.join(lab.tmp, "bin", "pinned", "client"))
+    d = profiled(lab, wardend, cgroup, {"pinned": ("allow", {"sha256": [sha256_of(original)]})},
+                 default="reject")
+    assert run_attr_client(lab, cgroup, pinned, ["tcp", S4, "7000"]) == "ok"
+    # Other content at the same path: a valid program still, but another hash.
+    with open(original, "rb") as f:
+        other = f.read() + b"\0not the pinned image"
+    os.unlink(pinned)
+    with open(pinned, "wb") as f:
+        f.write(other)
+    os.chmod(pinned, 0o755)
+    assert run_attr_client(lab, cgroup, pinned, ["tcp", S4, "7000"]) == "ECONNREFUSED"
+    # The pinned image in a private mount namespace, from a path nobody else can see.
+    script = ('mount -t tmpfs none /mnt && cp "$0" /mnt/hidden && exec /mnt/hidden "$@"')
+    res = lab.c.run(in_cgroup(cgroup, ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                       script, original, "tcp", S4, "7000"]),
+                    timeout=30, check=False)
+    assert "result=ok" in res.stdout, (res.stdout, res.stderr, d.status()["attribution"])
+    assert d.status()["attribution"]["hash_cache"]["entries"] >= 2
+
+
+def test_binary_deleted_after_start(lab, cgroup, wardend):
+    program = install(attr_client_path(), os.path.join(lab.tmp, "bin", "doomed", "client"))
+    d = profiled(lab, wardend, cgroup, {"doomed": ("allow", {"path": program})},
+                 default="reject")
+    p = lab.c.spawn(in_cgroup(cgroup, [program, "tcp", S4, "7000", "--delay-ms", "300"]),
+                    "doomed", lines=True)
+    time.sleep(0.1)
+    os.unlink(program)  # gone from disk before the process connects
+    line = p.wait_line(lambda t: "result=" in t, timeout=10)
+    assert line and "result=ok" in line, (line, p.stderr_text(), d.stderr())
+
+
+def test_script_run_by_an_interpreter(lab, cgroup, wardend):
+    script = os.path.join(lab.tmp, "bin", "fetch.py")
+    os.makedirs(os.path.dirname(script), exist_ok=True)
+    with open(script, "w") as f:
+        f.write("import socket, sys\n"
+                "s = socket.create_connection((sys.argv[1], 7000), timeout=2)\n"
+                "print('connected')\n")
+    other = os.path.join(lab.tmp, "bin", "other.py")
+    shutil.copyfile(script, other)
+    d = profiled(lab, wardend, cgroup, {"fetcher": ("allow", {"tags": [f"script:{script}"]})},
+                 default="reject")
+    ok = lab.c.run(in_cgroup(cgroup, [PYTHON, script, S4]), timeout=30, check=False)
+    assert ok.stdout.strip() == "connected", (ok.stdout, ok.stderr)
+    refused = lab.c.run(in_cgroup(cgroup, [PYTHON, other, S4]), timeout=30, check=False)
+    assert "ConnectionRefusedError" in refused.stderr, (refused.stdout, refused.stderr,
+                                                        d.status()["attribution"])
+
+
+def test_inbound_to_listeners_of_allowed_and_denied_programs(lab, cgroup, wardend):
+    allowed = install(attr_client_path(), os.path.join(lab.tmp, "bin", "allowed", "server"))
+    denied = install(attr_client_path(), os.path.join(lab.tmp, "bin", "denied", "server"))
+    d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": allowed}),
+                                        "denied": ("reject", {"path": denied})},
+                 inbound=True, kernel="deny")
+    for program, port in ((allowed, 7401), (denied, 7402)):
+        p = lab.c.spawn(in_cgroup(cgroup, [program, "listen", "::", str(port), "--hold"]),
+                        f"listener-{port}", lines=True, stdin=True)
+        assert p.wait_line(lambda t: "result=" in t, timeout=10), p.stderr_text()
+    for addr in (C4, C6):
+        assert lab.tcp_probe(addr, 7401, ns=lab.s).outcome == "connected"
+        r = lab.tcp_probe(addr, 7402, ns=lab.s)
+        assert r.outcome == "refused", (r, d.status()["attribution"])

@@ -1,0 +1,220 @@
+#include "engine/process_tracker.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "tests/unit/rules/test_files.h"
+
+namespace warden::engine {
+namespace {
+
+using rules::testing::TempDir;
+using namespace std::string_literals;
+using namespace std::string_view_literals;
+
+std::uint64_t nsOfTicks(std::uint64_t ticks) {
+  return ticks * (1'000'000'000ull / clockTicksPerSecond());
+}
+
+std::uint64_t inodeOf(const std::filesystem::path& path) {
+  struct stat st {};
+  EXPECT_EQ(stat(path.c_str(), &st), 0);
+  return st.st_ino;
+}
+
+// Synthetic /proc plus hand-made kernel events: the tracker without a kernel.
+class TrackerTest : public ::testing::Test {
+ protected:
+  void fakeProcess(std::uint32_t pid, std::uint32_t ppid, std::uint64_t ticks,
+                   const std::filesystem::path& exe, std::string_view cmdline,
+                   std::string_view environ = "PATH=/bin\0"sv) {
+    const std::string p = std::to_string(pid);
+    dir_.write(p + "/stat", p + " (x) S " + std::to_string(ppid) +
+                                " 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " + std::to_string(ticks) +
+                                " 0 0\n");
+    dir_.write(p + "/status", "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n");
+    dir_.write(p + "/cmdline", cmdline);
+    dir_.write(p + "/environ", environ);
+    dir_.write(p + "/cgroup", "0::/system.slice/demo.service\n");
+    std::filesystem::create_symlink(exe, dir_.path() / p / "exe");
+    std::filesystem::create_symlink("/srv", dir_.path() / p / "cwd");
+  }
+
+  static warden_exec_event execEvent(std::uint32_t pid, std::uint64_t ticks, std::uint64_t inode,
+                                     std::string_view filename, std::string_view args,
+                                     std::uint32_t ppid = 1, std::uint64_t parentTicks = 1) {
+    warden_exec_event event{};
+    event.head.kind = WARDEN_EVENT_EXEC;
+    event.head.size = sizeof event;
+    event.owner.tgid = event.owner.pid = pid;
+    event.owner.start_time_ns = nsOfTicks(ticks);
+    event.owner.ppid = ppid;
+    event.owner.parent_start_time_ns = nsOfTicks(parentTicks);
+    event.owner.uid = 1000;
+    event.owner.exe_ino = inode;
+    event.owner.exe_dev = 0x0fe00000;
+    std::strncpy(event.owner.comm, "x", sizeof event.owner.comm);
+    std::memcpy(event.filename, filename.data(), std::min(filename.size(), sizeof event.filename));
+    std::memcpy(event.args, args.data(), args.size());
+    event.args_len = static_cast<__u32>(args.size());
+    return event;
+  }
+
+  template <typename Event>
+  void feed(const Event& event) {
+    tracker_.handleRecord(
+        std::span<const std::byte>(reinterpret_cast<const std::byte*>(&event), sizeof event));
+  }
+
+  TempDir dir_;
+  ProcessTable table_;
+  ProcessTracker tracker_{table_, ProcessTracker::Options{.procRoot = dir_.path().string()}};
+};
+
+TEST_F(TrackerTest, ExecIsCompletedFromProc) {
+  const auto exe = dir_.write("bin/python3.11", "#!");
+  fakeProcess(200, 1, 5000, exe,
+              "python3\0/srv/app.py\0--port\0"
+              "8080\0"s);
+  feed(execEvent(200, 5000, inodeOf(exe), "/usr/bin/python3", "python3\0/srv/app.py\0"s));
+  auto info = table_.find({200, 5000});
+  ASSERT_NE(info, nullptr);
+  EXPECT_TRUE(info->complete);
+  EXPECT_EQ(info->source, ProcessSource::kExecEvent);
+  EXPECT_EQ(info->path, exe.string());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"python3", "/srv/app.py", "--port", "8080"}));
+  EXPECT_EQ(info->envValue("PATH"), "/bin");
+  EXPECT_EQ(info->cwd, "/srv");
+  EXPECT_EQ(info->cgroupPath, "/system.slice/demo.service");
+  EXPECT_EQ(info->tags, (std::vector<std::string>{"systemd:demo.service", "script:/srv/app.py"}));
+  EXPECT_EQ(info->exeKernelDev, 0x0fe00000u);
+  EXPECT_EQ(tracker_.counters().procCompleted.load(), 1u);
+}
+
+TEST_F(TrackerTest, ProcessGoneBeforeProcKeepsTheKernelsDescription) {
+  const auto exe = dir_.write("bin/client", "ELF");
+  // No /proc entry: the process exited before the tracker got to it.
+  feed(execEvent(300, 7000, inodeOf(exe), exe.string(), "client\0-4\0host\0"s));
+  auto info = table_.find({300, 7000});
+  ASSERT_NE(info, nullptr);
+  EXPECT_TRUE(info->complete);
+  EXPECT_EQ(info->path, exe.string());  // the execve path, verified by its inode
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"client", "-4", "host"}));
+  EXPECT_FALSE(info->envKnown);  // an env key can then never match
+  EXPECT_EQ(info->uid, 1000u);
+  EXPECT_EQ(tracker_.counters().procGone.load(), 1u);
+}
+
+TEST_F(TrackerTest, UnverifiablePathIsLeftEmpty) {
+  const auto other = dir_.write("bin/other", "x");
+  feed(execEvent(301, 7001, inodeOf(other) + 12345, other.string(), "a\0"s));
+  EXPECT_EQ(table_.find({301, 7001})->path, "");
+  feed(execEvent(302, 7002, 1, "./relative", "a\0"s));
+  EXPECT_EQ(table_.find({302, 7002})->path, "");
+}
+
+TEST_F(TrackerTest, ProcShowingALaterImageIsNotMixedIn) {
+  const auto first = dir_.write("bin/wrapper", "1");
+  const auto second = dir_.write("bin/real", "2");
+  // /proc already shows the second image when the first exec event is handled.
+  fakeProcess(400, 1, 9000, second, "real\0"s);
+  feed(execEvent(400, 9000, inodeOf(first), first.string(), "wrapper\0--go\0"s));
+  auto info = table_.find({400, 9000});
+  EXPECT_EQ(info->path, first.string());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"wrapper", "--go"}));
+  feed(execEvent(400, 9000, inodeOf(second), second.string(), "real\0"s));
+  EXPECT_EQ(table_.find({400, 9000})->path, second.string());
+  // The flow recorded while the wrapper ran still finds the wrapper.
+  EXPECT_EQ(table_.find({400, 9000}, 0x0fe00000, inodeOf(first))->path, first.string());
+}
+
+TEST_F(TrackerTest, ForkCopiesTheParentAndExitMarks) {
+  const auto exe = dir_.write("bin/server", "s");
+  fakeProcess(500, 1, 100, exe, "server\0"s);
+  feed(execEvent(500, 100, inodeOf(exe), exe.string(), "server\0"s));
+  warden_fork_event fork{};
+  fork.head.kind = WARDEN_EVENT_FORK;
+  fork.parent_tgid = 500;
+  fork.parent_start_time_ns = nsOfTicks(100);
+  fork.child_tgid = 501;
+  fork.child_start_time_ns = nsOfTicks(150);
+  feed(fork);
+  auto child = table_.find({501, 150});
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->source, ProcessSource::kForkEvent);
+  EXPECT_EQ(child->path, exe.string());
+  EXPECT_EQ(child->ppid, 500u);
+  EXPECT_EQ(child->ancestorPaths.front(), exe.string());
+
+  warden_exit_event exit{};
+  exit.head.kind = WARDEN_EVENT_EXIT;
+  exit.head.time_ns = 42;
+  exit.tgid = 501;
+  exit.start_time_ns = nsOfTicks(150);
+  feed(exit);
+  EXPECT_TRUE(table_.exited({501, 150}));
+  EXPECT_FALSE(table_.exited({500, 100}));
+  EXPECT_EQ(tracker_.counters().exits.load(), 1u);
+}
+
+TEST_F(TrackerTest, ScanInsertsParentsBeforeChildren) {
+  const auto init = dir_.write("bin/init", "i");
+  const auto shell = dir_.write("bin/sh", "s");
+  const auto tool = dir_.write("bin/tool", "t");
+  fakeProcess(1, 0, 1, init, "init\0"s);
+  fakeProcess(40, 1, 20, shell, "sh\0"s);
+  fakeProcess(41, 40, 30, tool, "tool\0"s);
+  tracker_.scanProc();
+  auto info = table_.find({41, 30});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->parentStartTicks, 20u);
+  EXPECT_EQ(info->ancestorPaths, (std::vector<std::string>{shell.string(), init.string()}));
+  EXPECT_EQ(tracker_.counters().scanned.load(), 3u);
+}
+
+TEST_F(TrackerTest, TruncatedAndMalformedRecords) {
+  warden_event_head head{};
+  head.kind = WARDEN_EVENT_EXEC;  // but far too short for an exec event
+  feed(head);
+  head.kind = 99;
+  feed(head);
+  tracker_.handleRecord({});
+  EXPECT_EQ(tracker_.counters().badRecords.load(), 3u);
+  EXPECT_EQ(table_.size(), 0u);
+}
+
+TEST_F(TrackerTest, RequestedDescriptionOnTheTrackerThread) {
+  const auto exe = dir_.write("bin/daemon", "d");
+  fakeProcess(600, 1, 60, exe, "daemon\0-f\0"s);
+  ASSERT_TRUE(tracker_.start(nullptr));
+  warden_owner owner{};
+  owner.tgid = owner.pid = 600;
+  owner.start_time_ns = nsOfTicks(60);
+  owner.exe_ino = inodeOf(exe);
+  tracker_.requestDescribe(owner);
+  auto info = table_.waitComplete({600, 60}, std::chrono::seconds(5));
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->path, exe.string());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"daemon", "-f"}));
+  // Gone from /proc and unknown parent: described from the kernel record alone.
+  warden_owner gone{};
+  gone.tgid = 601;
+  gone.start_time_ns = nsOfTicks(61);
+  gone.uid = 7;
+  std::strncpy(gone.comm, "ghost", sizeof gone.comm);
+  tracker_.requestDescribe(gone);
+  auto ghost = table_.waitComplete({601, 61}, std::chrono::seconds(5));
+  ASSERT_NE(ghost, nullptr);
+  EXPECT_EQ(ghost->source, ProcessSource::kOwnerOnly);
+  EXPECT_EQ(ghost->comm, "ghost");
+  EXPECT_EQ(ghost->uid, 7u);
+  EXPECT_TRUE(ghost->path.empty());
+  tracker_.stop();
+}
+
+}  // namespace
+}  // namespace warden::engine
