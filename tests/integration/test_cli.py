@@ -495,6 +495,55 @@ ports = [80, 443]
     assert unknown.returncode == ERROR and "no profile 'firefox'" in unknown.stderr
 
 
+def test_explain_shows_how_a_process_is_identified_and_its_profile(lab, wardend):
+    d = wardend()
+    session_exe = os.path.join(os.path.realpath(clients_dir()), "tcp_session")
+    write_profile(d, "10-session.toml", f'''name = "session"
+default = "allow"
+[[match]]
+path = "/usr/bin/nothing-here"
+[[match]]
+path = "{session_exe}"
+user = "root"
+[[rule]]
+action = "deny"
+proto = "udp"
+''')
+    assert wait_until(lambda: d.status()["policy"]["profiles"] == 1, timeout=5), d.stderr()
+    session = lab.tcp_session(S4, 7000)  # a running client whose socket wardend has seen
+
+    res = cli(d, "explain", str(session.pid))
+    assert res.returncode == OK, res.stderr
+    text = res.stdout
+    assert f"process      {session.pid} (tcp_session), parent " in text, text
+    assert "user root (uid 0)" in text
+    assert f"executable   {session_exe}\n" in text, text
+    assert f"command      {session_exe} {S4} 7000 --count 0" in text, text
+    assert "profile      session (10-session.toml:1)" in text, text
+    assert f"through [[match]] 2 of 2 (10-session.toml:5): path={session_exe} user=root, " \
+           "specificity 5" in text, text
+    assert "then its 1 rule (`warden rules session`), otherwise allow (profile default)" in text
+
+    doc = json.loads(cli(d, "explain", str(session.pid), "--json").stdout)
+    assert doc["process"]["pid"] == session.pid and doc["process"]["path"] == session_exe
+    assert doc["profile"]["name"] == "session" and doc["profile"]["score"] == 5
+    assert doc["profile"]["match"]["index"] == 1 and doc["profile"]["match"]["line"] == 5
+    assert doc["revision"] == d.status()["policy"]["revision"] and not doc["files_changed"]
+    # The hash wardend computed is the one `warden hash` prints for the file.
+    pinned = cli(d, "hash", session_exe).stdout
+    assert pinned.startswith(f'sha256 = ["{doc["process"]["sha256"]}"]'), (pinned, doc)
+
+    # A process no profile matches: this test itself.
+    mine = cli(d, "explain", str(os.getpid()))
+    assert mine.returncode == OK, mine.stderr
+    assert "profile      none: no profile's [[match]] holds" in mine.stdout, mine.stdout
+    assert "then the [engine] default: allow" in mine.stdout
+
+    gone = cli(d, "explain", "999999999")
+    assert gone.returncode == ERROR and "no process 999999999" in gone.stderr, gone
+    session.kill()
+
+
 # ---- when the daemon is down, and for other users ----------------------------------------------
 
 def test_messages_and_exit_statuses_when_wardend_is_not_running(lab, wardend):
