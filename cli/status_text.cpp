@@ -94,7 +94,8 @@ void printAttribution(const json& status, std::ostream& out) {
   const json& a = member(status, "attribution");
   if (a.empty()) return;
   std::string flows = std::to_string(count(a, "hits")) + " flows attributed, " +
-                      std::to_string(count(a, "misses")) + " misses, " +
+                      std::to_string(count(a, "misses")) +
+                      (count(a, "misses") == 1 ? " miss, " : " misses, ") +
                       std::to_string(count(a, "kernel")) + " kernel-owned";
   if (count(a, "describe_misses") > 0) {
     flows += ", " + std::to_string(count(a, "describe_misses")) + " decided before described";
