@@ -3,24 +3,69 @@
 #include <iostream>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
+#include "cli/config_files.h"
+#include "cli/control_client.h"
 #include "cli/exit_code.h"
 
 namespace warden::cli {
 
-int runExplain(const std::filesystem::path& configPath, const ExplainOptions& options,
-               std::ostream& /*out*/, std::ostream& err) {
-  std::error_code ec;
-  if (!std::filesystem::exists("/proc/" + std::to_string(options.pid), ec)) {
-    return report({ExitCode::kError, "no process " + std::to_string(options.pid)}, err);
+namespace {
+
+std::string text(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "(unknown)";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+void printList(std::ostream& out, const char* label, const nlohmann::json& list) {
+  out << label;
+  if (!list.is_array() || list.empty()) {
+    out << " (none)\n";
+    return;
   }
-  // What comes here: describe the process the way the engine does (its ProcessInfo), compile
-  // the policy in force (from --config, or the daemon's revision) and print
-  // CompiledPolicy::selectProfile() with the scores of each candidate [[match]].
-  (void)configPath;
-  return report({ExitCode::kError,
-                 "explain needs the engine's process attribution, which comes with issue 4; "
-                 "until then `warden log --json` shows what decided each flow"},
-                err);
+  for (const auto& item : list)
+    out << ' ' << (item.is_string() ? item.get<std::string>() : item.dump());
+  out << '\n';
+}
+
+}  // namespace
+
+int runExplain(const std::filesystem::path& configPath, const ExplainOptions& options,
+               std::ostream& out, std::ostream& err) {
+  auto config = readConfig(configPath, err);
+  if (!config) return report(config.error(), err);
+  // The daemon describes the process exactly as its verdict path does, and selects the
+  // profile with the policy in force.
+  auto answer = askDaemon(config->controlSocket, "explain", nlohmann::json{{"pid", options.pid}},
+                          std::chrono::seconds(10));
+  if (!answer) return report(answer.error(), err);
+  const nlohmann::json& process = (*answer)["process"];
+  if (options.json) {
+    out << process.dump() << '\n';
+    return toInt(ExitCode::kOk);
+  }
+  out << "process " << options.pid << (process.value("exited", false) ? " (exited)" : "") << '\n';
+  out << "  executable  " << text(process, "path") << '\n';
+  out << "  sha256      " << text(process, "sha256") << '\n';
+  out << "  user        " << text(process, "user") << " (uid " << text(process, "uid") << ")\n";
+  for (const char* key : {"argv", "tags", "ancestors"}) {
+    std::string label = std::string("  ") + key;
+    label.resize(13, ' ');
+    printList(out, label.c_str(), process.value(key, nlohmann::json::array()));
+  }
+  if (process.contains("profile")) {
+    const auto& profile = process["profile"];
+    if (profile.is_null()) {
+      out << "  profile     none: " << text(process, "profile_reason") << '\n';
+    } else {
+      out << "  profile     " << text(profile, "name") << " (" << text(profile, "file") << ':'
+          << text(profile, "match_line") << ", [[match]] #" << text(profile, "match_index")
+          << ", specificity " << text(profile, "score") << ", policy revision "
+          << text(profile, "revision") << ")\n";
+    }
+  }
+  return toInt(ExitCode::kOk);
 }
 
 Command addExplainCommand(CLI::App& app, std::string& configPath) {
