@@ -9,30 +9,15 @@
 #include "cli/explain_text.h"
 #include "cli/json_output.h"
 #include "cli/policy_in_force.h"
-#include "cli/process_view.h"
-#include "rules/compiled_policy.h"
 
 namespace warden::cli {
-namespace {
-
-Outcome<rules::Policy> loadFiles(const std::filesystem::path& configPath) {
-  auto policy = rules::loadPolicy(configPath);
-  if (policy) return std::move(*policy);
-  std::string message =
-      "the policy files have errors, so no profile can be selected (`warden check` lists "
-      "them):";
-  for (const auto& diagnostic : policy.error()) {
-    if (diagnostic.severity == rules::Severity::kError) message += "\n  " + diagnostic.format();
-  }
-  return std::unexpected(Failure{ExitCode::kError, std::move(message)});
-}
-
-}  // namespace
 
 int runExplain(const std::filesystem::path& configPath, const ExplainOptions& options,
                std::ostream& out, std::ostream& err) {
   auto config = readConfig(configPath, err);
   if (!config) return report(config.error(), err);
+  // wardend describes the process exactly as its verdict path sees it, and selects the
+  // profile with the policy in force.
   auto answer = askDaemon(config->controlSocket, "explain", {{"pid", options.pid}});
   if (!answer) {
     Failure failure = std::move(answer.error());
@@ -43,38 +28,15 @@ int runExplain(const std::filesystem::path& configPath, const ExplainOptions& op
   }
   Explanation explanation;
   explanation.process = answer->value("process", nlohmann::json::object());
-
-  // Profiles are selected from the files, since stored revisions do not keep [[match]]
-  // tables; wardend says which revision runs and when it was loaded.
-  auto files = loadFiles(configPath);
-  if (!files) return report(files.error(), err);
-  if (auto status = askDaemon(config->controlSocket, "status")) {
-    const auto policy =
-        status->value(nlohmann::json::json_pointer("/status/policy"), nlohmann::json::object());
-    explanation.revision = policy.value("revision", std::int64_t{0});
-    explanation.filesChanged =
-        !filesUnchangedSince(*config, policy.value("loaded_at_ns", std::int64_t{0}));
+  // The policy view adds what the selection alone does not say: the [[match]] in words, the
+  // profile's default and rules. Without it the selection is still shown.
+  auto view = policyInForce(configPath, *config);
+  if (view) {
+    for (const auto& note : view->notes) err << "warden: note: " << note << '\n';
+    explanation.policy = &*view;
+  } else {
+    err << "warden: note: " << view.error().message << '\n';
   }
-  if (explanation.filesChanged) {
-    err << "warden: note: the policy files changed after revision " << *explanation.revision
-        << " was loaded; the profile shown is the one the files select now\n";
-  }
-
-  std::optional<rules::Environment> env;
-  if (explanation.process.value("env_known", false)) {
-    env = readEnvironment(options.pid, explanation.process.value("start_ticks", std::uint64_t{0}));
-  }
-  explanation.environmentRead = env.has_value();
-  const rules::ProcessInfo process = processInfoOf(explanation.process, std::move(env));
-
-  auto compiled = rules::CompiledPolicy::compile(std::move(*files));
-  if (!compiled) {
-    return report({ExitCode::kError,
-                   "the policy files could not be compiled: " + compiled.error().front().format()},
-                  err);
-  }
-  explanation.policy = &(*compiled)->policy();
-  explanation.selection = (*compiled)->selectProfile(process);
   if (options.json) {
     out << jsonLine(explanationJson(explanation)) << '\n';
   } else {

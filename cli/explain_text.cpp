@@ -4,7 +4,6 @@
 #include <string>
 #include <string_view>
 
-#include "cli/match_text.h"
 #include "cli/table.h"
 
 namespace warden::cli {
@@ -42,38 +41,47 @@ bool flag(const json& object, std::string_view key) {
   return it != object.end() && *it == true;
 }
 
-std::string location(const rules::SourceLocation& where, const std::string& file) {
-  const std::string& named = where.file.empty() ? file : where.file;
-  return std::filesystem::path(named).filename().string() + ":" + std::to_string(where.line);
+std::int64_t integer(const json& object, std::string_view key, std::int64_t fallback = -1) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
 }
 
-const rules::Profile* selectedProfile(const Explanation& e) {
-  if (e.policy == nullptr || e.selection.profile < 0 ||
-      static_cast<std::size_t>(e.selection.profile) >= e.policy->profiles.size()) {
+std::string fileName(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
+}
+
+// The selected profile as the policy view knows it, when the view is of the same revision.
+const ProfileView* viewed(const Explanation& e, const json& selected) {
+  if (e.policy == nullptr || !selected.is_object()) return nullptr;
+  const std::int64_t revision = integer(selected, "revision", 0);
+  if (e.policy->source == PolicyView::Source::kRevision && revision != 0 &&
+      revision != e.policy->revision) {
     return nullptr;
   }
-  return &e.policy->profiles[static_cast<std::size_t>(e.selection.profile)];
+  return e.policy->findProfile(text(selected, "name", ""));
 }
 
-const rules::Match* selectedMatch(const Explanation& e, const rules::Profile& profile) {
-  if (e.selection.match < 0 ||
-      static_cast<std::size_t>(e.selection.match) >= profile.matches.size()) {
-    return nullptr;
+// The winning [[match]] in words, when the view has the [[match]] lines.
+std::optional<std::string> matchText(const ProfileView* profile, const json& selected) {
+  const std::int64_t index = integer(selected, "match_index");
+  if (profile == nullptr || !profile->matches || index < 0 ||
+      static_cast<std::size_t>(index) >= profile->matches->size()) {
+    return std::nullopt;
   }
-  return &profile.matches[static_cast<std::size_t>(e.selection.match)];
+  return (*profile->matches)[static_cast<std::size_t>(index)];
 }
 
-std::string otherwise(const rules::Profile& profile, const rules::Policy& policy) {
-  if (profile.defaultAction) {
-    return std::string(rules::toString(*profile.defaultAction)) + " (profile default)";
+std::string otherwise(const ProfileView* profile, const PolicyView* policy) {
+  if (profile != nullptr && profile->defaultAction) {
+    return std::string(rules::toString(*profile->defaultAction)) + " (profile default)";
   }
-  return std::string(rules::toString(policy.config.defaultAction)) + " ([engine] default)";
+  if (policy != nullptr && policy->engineDefault) {
+    return std::string(rules::toString(*policy->engineDefault)) + " ([engine] default)";
+  }
+  return profile != nullptr ? "the [engine] default" : "its default";
 }
 
-}  // namespace
-
-void printExplanation(const Explanation& e, std::ostream& out) {
-  const json& p = e.process;
+void printIdentity(const json& p, std::ostream& out) {
   std::string who = text(p, "pid") + " (" + text(p, "comm") + "), parent " + text(p, "ppid") +
                     ", user " + text(p, "user", "") + " (uid " + text(p, "uid") + ")";
   if (flag(p, "exited")) who += ", exited";
@@ -93,68 +101,69 @@ void printExplanation(const Explanation& e, std::ostream& out) {
   line(out, "parents", parents.empty() ? "unknown" : parents);
   const std::string tags = joined(p, "tags", ", ");
   line(out, "tags", tags.empty() ? "none" : tags);
-  if (!flag(p, "env_known")) {
-    line(out, "environment", "unknown (`env` matches do not hold)");
-  } else {
+  if (flag(p, "env_known")) {
     const auto names = p.find("env_names");
-    std::string env = std::to_string(names != p.end() && names->is_array() ? names->size() : 0) +
-                      " variables (values not shown)";
-    if (!e.environmentRead) env += "; not readable here, so `env` matches were not tried";
-    line(out, "environment", env);
+    const std::size_t count = names != p.end() && names->is_array() ? names->size() : 0;
+    line(out, "environment", std::to_string(count) + " variables (values not shown)");
+  } else {
+    line(out, "environment", "unknown (`env` matches do not hold)");
   }
   line(out, "cgroup", text(p, "cgroup", "unknown"));
   line(out, "described",
-       "from " + text(p, "source") +
-           (flag(p, "complete") ? "" : " (incomplete: /proc was not read)"));
+       "from " + text(p, "source") + (flag(p, "complete") ? "" : " (incomplete: /proc unread)"));
+}
 
-  if (e.policy == nullptr) return;
-  const rules::Profile* profile = selectedProfile(e);
-  if (profile == nullptr) {
-    line(out, "profile", "none: no profile's [[match]] holds");
-    line(out, "",
-         "its flows get the global rules, then the [engine] default: " +
-             std::string(rules::toString(e.policy->config.defaultAction)));
+}  // namespace
+
+void printExplanation(const Explanation& e, std::ostream& out) {
+  const json& p = e.process;
+  printIdentity(p, out);
+  const auto selected = p.find("profile");
+  if (selected == p.end()) return;  // wardend selected nothing: no policy to select with
+  if (!selected->is_object()) {
+    line(out, "profile", "none: " + text(p, "profile_reason", "no profile's [[match]] holds"));
+    line(out, "", "its flows get the global rules, then " + otherwise(nullptr, e.policy));
     return;
   }
-  line(out, "profile", profile->name + " (" + location(profile->where, profile->file) + ")");
-  if (const rules::Match* match = selectedMatch(e, *profile)) {
-    line(out, "",
-         "through [[match]] " + std::to_string(e.selection.match + 1) + " of " +
-             std::to_string(profile->matches.size()) + " (" +
-             location(match->where, profile->file) + "): " + describeMatch(*match) +
-             ", specificity " + std::to_string(e.selection.score));
+  const ProfileView* profile = viewed(e, *selected);
+  const std::string where = profile != nullptr
+                                ? fileName(profile->file) + ":" + std::to_string(profile->line)
+                                : fileName(text(*selected, "file"));
+  line(
+      out, "profile",
+      text(*selected, "name") + " (" + where + "), policy revision " + text(*selected, "revision"));
+  std::string through =
+      "through [[match]] " + std::to_string(integer(*selected, "match_index") + 1) + " (" +
+      fileName(text(*selected, "file")) + ":" + text(*selected, "match_line") + ")";
+  if (auto match = matchText(profile, *selected)) through += ": " + *match;
+  line(out, "", through + ", specificity " + text(*selected, "score"));
+  std::string then = "its flows get the global rules, then ";
+  if (profile != nullptr) {
+    then += "its " + std::to_string(profile->rules.size()) +
+            (profile->rules.size() == 1 ? " rule" : " rules") + " (`warden rules " + profile->name +
+            "`), otherwise " + otherwise(profile, e.policy);
+  } else {
+    then += "its rules (`warden rules " + text(*selected, "name") + "`)";
   }
-  line(out, "",
-       "its flows get the global rules, then its " + std::to_string(profile->rules.size()) +
-           (profile->rules.size() == 1 ? " rule" : " rules") + " (`warden rules " + profile->name +
-           "`), otherwise " + otherwise(*profile, *e.policy));
+  line(out, "", then);
 }
 
 json explanationJson(const Explanation& e) {
-  json out = {{"process", e.process},
-              {"environment_read", e.environmentRead},
-              {"revision", e.revision ? json(*e.revision) : json()},
-              {"files_changed", e.filesChanged},
-              {"profile", nullptr}};
-  if (e.policy == nullptr) return out;
-  out["engine_default"] = rules::toString(e.policy->config.defaultAction);
-  if (const rules::Profile* profile = selectedProfile(e)) {
-    json selected = {
-        {"name", profile->name},
-        {"file", profile->file},
-        {"line", profile->where.line},
-        {"default",
-         profile->defaultAction ? json(rules::toString(*profile->defaultAction)) : json()},
-        {"rule_count", profile->rules.size()},
-        {"score", e.selection.score}};
-    if (const rules::Match* match = selectedMatch(e, *profile)) {
-      selected["match"] = {{"index", e.selection.match},
-                           {"file", match->where.file.empty() ? profile->file : match->where.file},
-                           {"line", match->where.line},
-                           {"text", describeMatch(*match)}};
-    }
-    out["profile"] = std::move(selected);
+  const json& p = e.process;
+  json out = {{"process", p}, {"profile", nullptr}, {"revision", nullptr}};
+  const auto selected = p.find("profile");
+  if (selected == p.end() || !selected->is_object()) return out;
+  json profile = *selected;
+  out["revision"] = profile.value("revision", json());
+  if (const ProfileView* viewedProfile = viewed(e, *selected)) {
+    profile["line"] = viewedProfile->line;
+    profile["default"] = viewedProfile->defaultAction
+                             ? json(rules::toString(*viewedProfile->defaultAction))
+                             : json();
+    profile["rule_count"] = viewedProfile->rules.size();
+    if (auto match = matchText(viewedProfile, *selected)) profile["match_text"] = *match;
   }
+  out["profile"] = std::move(profile);
   return out;
 }
 

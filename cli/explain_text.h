@@ -1,31 +1,28 @@
 #pragma once
 
-#include <cstdint>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <ostream>
 
-#include "rules/policy.h"
-#include "rules/profile_selector.h"
+#include "cli/policy_view.h"
 
 namespace warden::cli {
 
-// What `warden explain PID` found: wardend's description of the process, and the profile
-// the policy selects for it.
+// What `warden explain PID` shows: wardend's description of the process and the profile its
+// own matcher selects under the policy in force (the "process" member of its answer to
+// {"command":"explain"}, with "profile" or "profile_reason"), completed from the policy
+// view where it says more: the [[match]] in words, the profile's default and rules.
 struct Explanation {
-  nlohmann::json process;        // the "process" member of wardend's explain answer
-  bool environmentRead = false;  // the environment's values were there for `env` matches
-  const rules::Policy* policy = nullptr;
-  rules::ProfileSelection selection;
-  std::optional<std::int64_t> revision;  // the revision in force, when wardend said
-  bool filesChanged = false;             // the files differ from that revision
+  nlohmann::json process;
+  const PolicyView* policy = nullptr;  // the policy in force, if it could be read
 };
 
 // Labelled lines: how the process is identified (executable, hash, command line, user,
-// parents, tags, cgroup), then its profile, the [[match]] that won and its specificity, and
-// what decides its flows.
+// parents, tags, environment, cgroup), then its profile, the [[match]] that won with its
+// specificity, and what then decides its flows.
 void printExplanation(const Explanation& explanation, std::ostream& out);
 
+// {"process": wardend's description, "profile": the selection with what the view adds, or
+// null, "revision": the policy revision it was selected under}.
 nlohmann::json explanationJson(const Explanation& explanation);
 
 }  // namespace warden::cli

@@ -283,7 +283,8 @@ std::shared_ptr<const ProcessInfo> Attributor::describeWithin(const Attribution&
                              attribution.owner.exe_ino);
 }
 
-std::optional<nlohmann::json> Attributor::explainJson(std::uint32_t pid) {
+std::optional<nlohmann::json> Attributor::explainJson(std::uint32_t pid,
+                                                      const rules::CompiledPolicy* policy) {
   auto info = table_.findByPid(pid);
   ProcReader reader(options_.procRoot);
   const auto stat = reader.stat(pid);
@@ -301,6 +302,20 @@ std::optional<nlohmann::json> Attributor::explainJson(std::uint32_t pid) {
   } else {
     out["sha256"] = nullptr;
     out["sha256_error"] = hash.error().message();
+  }
+  if (policy != nullptr && info->match) {
+    const rules::ProfileSelection selection = policy->selectProfile(*info->match);
+    if (selection.profile < 0) {
+      out["profile"] = nullptr;
+      out["profile_reason"] = "no profile's [[match]] holds: the engine default applies";
+    } else {
+      const rules::Profile& profile =
+          policy->policy().profiles[static_cast<std::size_t>(selection.profile)];
+      const rules::Match& match = profile.matches[static_cast<std::size_t>(selection.match)];
+      out["profile"] = {{"name", profile.name},           {"file", profile.file},
+                        {"match_index", selection.match}, {"match_line", match.where.line},
+                        {"score", selection.score},       {"revision", policy->revision()}};
+    }
   }
   return out;
 }

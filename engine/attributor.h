@@ -1,5 +1,7 @@
 #pragma once
 
+#include "rules/compiled_policy.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -119,7 +121,9 @@ class Attributor {
   // else read from /proc now), tags, ancestors and, when it can be read, the SHA-256 of its
   // image (computed here: call from the control thread, never the verdict path). Null when
   // no such process is known.
-  std::optional<nlohmann::json> explainJson(std::uint32_t pid);
+  // With `policy`, also the profile the process gets, through which [[match]] and its score.
+  std::optional<nlohmann::json> explainJson(std::uint32_t pid,
+                                            const rules::CompiledPolicy* policy = nullptr);
 
   // Counters for `warden status`: {"method": ..., "hits": ..., "misses": ..., ...}.
   nlohmann::json statusJson() const;

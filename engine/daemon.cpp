@@ -392,8 +392,9 @@ std::string Daemon::handleRequest(std::string_view request) {
     if (!parsed.contains("pid") || !parsed["pid"].is_number_unsigned()) {
       return fail("explain needs a numeric \"pid\"");
     }
-    auto process =
-        attributor_ ? attributor_->explainJson(parsed["pid"].get<std::uint32_t>()) : std::nullopt;
+    auto process = attributor_ ? attributor_->explainJson(parsed["pid"].get<std::uint32_t>(),
+                                                          policy_.current()->policy.get())
+                               : std::nullopt;
     if (!process) return fail("no such process");
     return json{{"version", 1}, {"ok", true}, {"process", std::move(*process)}}.dump();
   }
