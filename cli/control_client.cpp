@@ -11,7 +11,7 @@
 namespace warden::cli {
 namespace {
 
-constexpr std::size_t kMaxAnswerBytes = 16 * 1024 * 1024;
+constexpr std::size_t kMaxAnswerBytes = std::size_t{16} << 20;
 constexpr std::string_view kPermissionPrefix = "permission denied";
 
 Failure failure(ExitCode code, std::string message) { return {code, std::move(message)}; }
@@ -42,7 +42,7 @@ Failure connectFailure(const std::filesystem::path& socket, int error) {
 
 Outcome<nlohmann::json> interpretAnswer(const std::filesystem::path& socket,
                                         std::string_view line) {
-  const auto answer = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  auto answer = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!answer.is_object() || !answer.contains("ok") || !answer["ok"].is_boolean()) {
     return std::unexpected(
         failure(ExitCode::kError, "wardend sent an answer this warden does not understand on " +

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <ostream>
 #include <string>
@@ -9,7 +10,7 @@ namespace warden::cli {
 
 // The exit status of `warden`: what a script can tell apart without parsing messages.
 // The numbers are part of the interface (documented in `warden --help`); never renumber.
-enum class ExitCode : int {
+enum class ExitCode : std::uint8_t {
   kOk = 0,
   kError = 1,             // any error, or the daemon refused the request
   kUsage = 2,             // unknown command or option, bad option value

@@ -3,30 +3,28 @@
 #include <iostream>
 #include <memory>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/config_files.h"
 #include "cli/control_client.h"
 #include "cli/exit_code.h"
+#include "cli/explain_text.h"
+#include "cli/json_output.h"
+#include "cli/policy_in_force.h"
+#include "cli/process_view.h"
+#include "rules/compiled_policy.h"
 
 namespace warden::cli {
-
 namespace {
 
-std::string text(const nlohmann::json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "(unknown)";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
-}
-
-void printList(std::ostream& out, const char* label, const nlohmann::json& list) {
-  out << label;
-  if (!list.is_array() || list.empty()) {
-    out << " (none)\n";
-    return;
+Outcome<rules::Policy> loadFiles(const std::filesystem::path& configPath) {
+  auto policy = rules::loadPolicy(configPath);
+  if (policy) return std::move(*policy);
+  std::string message =
+      "the policy files have errors, so no profile can be selected (`warden check` lists "
+      "them):";
+  for (const auto& diagnostic : policy.error()) {
+    if (diagnostic.severity == rules::Severity::kError) message += "\n  " + diagnostic.format();
   }
-  for (const auto& item : list)
-    out << ' ' << (item.is_string() ? item.get<std::string>() : item.dump());
-  out << '\n';
+  return std::unexpected(Failure{ExitCode::kError, std::move(message)});
 }
 
 }  // namespace
@@ -35,35 +33,52 @@ int runExplain(const std::filesystem::path& configPath, const ExplainOptions& op
                std::ostream& out, std::ostream& err) {
   auto config = readConfig(configPath, err);
   if (!config) return report(config.error(), err);
-  // The daemon describes the process exactly as its verdict path does, and selects the
-  // profile with the policy in force.
-  auto answer = askDaemon(config->controlSocket, "explain", nlohmann::json{{"pid", options.pid}},
-                          std::chrono::seconds(10));
-  if (!answer) return report(answer.error(), err);
-  const nlohmann::json& process = (*answer)["process"];
-  if (options.json) {
-    out << process.dump() << '\n';
-    return toInt(ExitCode::kOk);
-  }
-  out << "process " << options.pid << (process.value("exited", false) ? " (exited)" : "") << '\n';
-  out << "  executable  " << text(process, "path") << '\n';
-  out << "  sha256      " << text(process, "sha256") << '\n';
-  out << "  user        " << text(process, "user") << " (uid " << text(process, "uid") << ")\n";
-  for (const char* key : {"argv", "tags", "ancestors"}) {
-    std::string label = std::string("  ") + key;
-    label.resize(13, ' ');
-    printList(out, label.c_str(), process.value(key, nlohmann::json::array()));
-  }
-  if (process.contains("profile")) {
-    const auto& profile = process["profile"];
-    if (profile.is_null()) {
-      out << "  profile     none: " << text(process, "profile_reason") << '\n';
-    } else {
-      out << "  profile     " << text(profile, "name") << " (" << text(profile, "file") << ':'
-          << text(profile, "match_line") << ", [[match]] #" << text(profile, "match_index")
-          << ", specificity " << text(profile, "score") << ", policy revision "
-          << text(profile, "revision") << ")\n";
+  auto answer = askDaemon(config->controlSocket, "explain", {{"pid", options.pid}});
+  if (!answer) {
+    Failure failure = std::move(answer.error());
+    if (failure.message == "wardend: no such process") {
+      failure.message = "no process " + std::to_string(options.pid) + " (wardend knows none)";
     }
+    return report(failure, err);
+  }
+  Explanation explanation;
+  explanation.process = answer->value("process", nlohmann::json::object());
+
+  // Profiles are selected from the files, since stored revisions do not keep [[match]]
+  // tables; wardend says which revision runs and when it was loaded.
+  auto files = loadFiles(configPath);
+  if (!files) return report(files.error(), err);
+  if (auto status = askDaemon(config->controlSocket, "status")) {
+    const auto policy =
+        status->value(nlohmann::json::json_pointer("/status/policy"), nlohmann::json::object());
+    explanation.revision = policy.value("revision", std::int64_t{0});
+    explanation.filesChanged =
+        !filesUnchangedSince(*config, policy.value("loaded_at_ns", std::int64_t{0}));
+  }
+  if (explanation.filesChanged) {
+    err << "warden: note: the policy files changed after revision " << *explanation.revision
+        << " was loaded; the profile shown is the one the files select now\n";
+  }
+
+  std::optional<rules::Environment> env;
+  if (explanation.process.value("env_known", false)) {
+    env = readEnvironment(options.pid, explanation.process.value("start_ticks", std::uint64_t{0}));
+  }
+  explanation.environmentRead = env.has_value();
+  const rules::ProcessInfo process = processInfoOf(explanation.process, std::move(env));
+
+  auto compiled = rules::CompiledPolicy::compile(std::move(*files));
+  if (!compiled) {
+    return report({ExitCode::kError,
+                   "the policy files could not be compiled: " + compiled.error().front().format()},
+                  err);
+  }
+  explanation.policy = &(*compiled)->policy();
+  explanation.selection = (*compiled)->selectProfile(process);
+  if (options.json) {
+    out << jsonLine(explanationJson(explanation)) << '\n';
+  } else {
+    printExplanation(explanation, out);
   }
   return toInt(ExitCode::kOk);
 }

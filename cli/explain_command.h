@@ -15,9 +15,10 @@ struct ExplainOptions {
   bool json = false;
 };
 
-// `warden explain PID`: how a running process is identified (path, argv, tags, user,
-// parents), which profile it gets through which [[match]], and why. It needs the engine's
-// process attribution (issue 4); until that lands it checks the pid and says so (exit 1).
+// `warden explain PID`: how wardend identifies a running process (executable, hash, command
+// line, user, parents, tags), which profile the policy gives it through which [[match]], and
+// what then decides its flows. wardend must be running (exit 3 otherwise): the description
+// is its own, the one flows are decided with.
 Command addExplainCommand(CLI::App& app, std::string& configPath);
 
 int runExplain(const std::filesystem::path& configPath, const ExplainOptions& options,

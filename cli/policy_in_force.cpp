@@ -76,14 +76,15 @@ Outcome<PolicyView> policyInForce(const std::filesystem::path& configPath,
   }
   auto record = db::loadRevision(*db, revision);
   if (!record) return std::unexpected(Failure{ExitCode::kError, record.error().message});
-  if (!*record) {
+  const std::optional<db::PolicyRecord>& stored = *record;
+  if (!stored) {
     return viewOfFilesNow(configPath, "wardend runs policy revision " + std::to_string(revision) +
                                           ", which is not in " + config.logDb.string() +
                                           " (is wardend running without its database?); "
                                           "showing the policy files");
   }
 
-  PolicyView view = viewOfRevision(**record);
+  PolicyView view = viewOfRevision(*stored);
   if (!sameFile(view.configPath, configPath)) {
     view.notes.push_back("wardend loaded " + view.configPath + ", not " + configPath.string() +
                          "; [[match]] details are not shown");

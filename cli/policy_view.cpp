@@ -39,9 +39,9 @@ PolicyView viewOfRevision(const db::PolicyRecord& record) {
     if (r.kind == db::RuleKind::kGlobal) {
       view.globalRules.push_back(std::move(rule));
     } else {
-      for (auto& profile : view.profiles) {
-        if (profile.name == r.profile) profile.rules.push_back(std::move(rule));
-      }
+      // Profile names are unique within a revision.
+      const auto profile = std::ranges::find(view.profiles, r.profile, &ProfileView::name);
+      if (profile != view.profiles.end()) profile->rules.push_back(std::move(rule));
     }
   }
   const auto byIndex = [](const RuleView& a, const RuleView& b) { return a.index < b.index; };
@@ -77,6 +77,7 @@ void addFileDetails(PolicyView& view, const rules::Policy& policy) {
     for (auto& profile : view.profiles) {
       if (profile.name != p.name) continue;
       std::vector<std::string> matches;
+      matches.reserve(p.matches.size());
       for (const auto& match : p.matches) matches.push_back(describeMatch(match));
       profile.matches = std::move(matches);
     }

@@ -81,13 +81,42 @@ std::string when(std::int64_t ns, std::int64_t nowNs) {
   return localTime(ns) + " (" + formatAge(nowNs - ns) + " ago)";
 }
 
-std::string attribution(const std::string& method) {
-  if (method == "none") {
-    return "none (not active yet: flows are decided without a process, no misses counted)";
-  }
-  if (method == "ebpf") return "ebpf (connect-hook cache)";
-  if (method == "sock_diag") return "sock_diag (+ /proc fallback)";
+std::string methodText(const std::string& method) {
+  if (method == "none") return "none: no process can be attributed, every flow is unknown";
+  if (method == "ebpf") return "ebpf (connect-hook flow map)";
+  if (method == "sock_diag") return "sock_diag (+ /proc fallback; eBPF is off or unavailable)";
   return method;
+}
+
+// The attribution method and its counters (the daemon's "attribution" object).
+void printAttribution(const json& status, std::ostream& out) {
+  line(out, "attribution", methodText(text(status, "method")));
+  const json& a = member(status, "attribution");
+  if (a.empty()) return;
+  std::string flows = std::to_string(count(a, "hits")) + " flows attributed, " +
+                      std::to_string(count(a, "misses")) +
+                      (count(a, "misses") == 1 ? " miss, " : " misses, ") +
+                      std::to_string(count(a, "kernel")) + " kernel-owned";
+  if (count(a, "describe_misses") > 0) {
+    flows += ", " + std::to_string(count(a, "describe_misses")) + " decided before described";
+  }
+  if (count(a, "fallback_errors") > 0) {
+    flows += ", " + std::to_string(count(a, "fallback_errors")) + " sock_diag errors";
+  }
+  line(out, "", flows);
+  if (a.contains("flow_capacity")) {
+    line(out, "",
+         "flow map " + std::to_string(count(a, "flow_entries")) + " of " +
+             std::to_string(count(a, "flow_capacity")) + " entries, " +
+             std::to_string(count(a, "evictions")) + " evicted, " +
+             std::to_string(count(member(a, "bpf"), "events_lost")) + " events lost");
+  }
+  const json& processes = member(a, "processes");
+  if (!processes.empty()) {
+    line(out, "",
+         std::to_string(count(processes, "entries")) + " processes known, " +
+             std::to_string(count(member(a, "hash_cache"), "entries")) + " image hashes cached");
+  }
 }
 
 std::string queueList(const json& queues) {
@@ -127,7 +156,7 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
   }
   line(out, "wardend", daemon);
   line(out, "mode", text(status, "mode") + ", fail " + text(status, "fail"));
-  line(out, "attribution", attribution(text(status, "method")));
+  printAttribution(status, out);
   line(out, "queues",
        queueList(status.value("queues", json())) + " through " + text(status, "queue_method"));
 

@@ -72,6 +72,7 @@ void Table::addRow(std::vector<std::string> cells) {
 
 std::vector<std::size_t> Table::widths() const {
   std::vector<std::size_t> widths;
+  widths.reserve(columns_.size());
   for (const auto& column : columns_) {
     widths.push_back(std::max(column.minWidth, displayWidth(column.header)));
   }
@@ -104,6 +105,7 @@ std::string Table::layout(const std::vector<std::string>& cells,
 
 std::string Table::formatHeader(const std::vector<std::size_t>& widths) const {
   std::vector<std::string> headers;
+  headers.reserve(columns_.size());
   for (const auto& column : columns_) headers.push_back(column.header);
   return layout(headers, widths);
 }

@@ -79,8 +79,7 @@ expect 0 "path=/usr/bin/curl" "$warden" profiles $config
 expect 0 "otherwise: deny (\[engine\] default)" "$warden" rules curl $config
 expect 0 '"source":"files"' "$warden" rules --json $config
 expect 1 "no profile 'firefox'" "$warden" rules firefox $config
-expect 1 "no process 999999999" "$warden" explain 999999999 $config
-expect 1 "comes with issue 4" "$warden" explain 1 $config
+expect 3 "^warden: wardend is not running" "$warden" explain 1 $config
 # A socket file nobody listens on, as a killed daemon leaves it.
 /usr/bin/python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" \
   "$tmp/control.sock"

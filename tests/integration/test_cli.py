@@ -14,7 +14,7 @@ import time
 import pytest
 
 from warden_expect import DROP_WAIT_MS, wait_until
-from warden_lab import C4, C6, PYTHON, S4, S6, build_dir, run
+from warden_lab import C4, C6, PYTHON, S4, S6, build_dir, clients_dir, run
 
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86400 * NS_PER_S
@@ -142,13 +142,16 @@ def test_log_rows_name_what_decided_each_flow(lab, wardend):
     assert (rejected["action"], rejected["decided_by"], rejected["rule_index"]) == \
         ("reject", "global-rule", 1)
 
+    # Attributed to the client programs that opened the sockets.
+    for row in (tcp_allowed, denied, rejected):
+        assert row["exe"] == os.path.join(os.path.realpath(clients_dir()), "tcp_probe"), row
+    assert udp_allowed["exe"] == os.path.join(os.path.realpath(clients_dir()), "udp_probe")
     for row in allowed + [denied, rejected]:
         assert row["direction"] == "out" and row["mode"] == "enforce", row
         assert row["revision"] == revision, row
         assert row["local_port"] > 0 and row["latency_us"] >= 0, row
-        # The fixture runs with ebpf = false: the sock_diag + /proc fallback names the client.
-        assert isinstance(row["pid"], int) and row["pid"] > 0, row
-        assert os.path.basename(row["exe"] or "") in ("tcp_probe", "udp_probe"), row
+        assert isinstance(row["pid"], int) and row["uid"] == 0, row
+        assert row["profile"] is None, "no profile matches the test clients"
         assert abs(row["time_ns"] - time.time_ns()) < 60 * NS_PER_S, row
 
     # The table a person reads: one line per flow with what decided it.
@@ -158,9 +161,64 @@ def test_log_rows_name_what_decided_each_flow(lab, wardend):
     assert header.split()[:6] == ["TIME", "ACTION", "DIR", "PROTO", "REMOTE", "HOST"], header
     line = next(l for l in lines if f"[{S6}]:7001" in l)
     assert " deny " in line and " out " in line and " enforce " in line, line
+    assert f" {denied['pid']} " in line and "/tcp_probe " in line, line
     assert line.endswith(f"global rule warden.toml:{rule_line(d, 'no 7001')} "
                          "deny out tcp ports=7001"), line
     assert any(f"{S4}:7000" in l and l.endswith("engine default") for l in lines), lines
+
+
+def probe_profile():
+    return f'''name = "probe"
+description = "the test clients"
+default = "reject"
+[[match]]
+path = "{os.path.join(os.path.realpath(clients_dir()), "tcp_probe")}"
+[[rule]]
+action = "allow"
+proto = "tcp"
+ports = [7000]
+[[rule]]
+action = "deny"
+proto = "tcp"
+ports = [7001]
+'''
+
+
+def with_probe_profile(d):
+    write_profile(d, "10-probe.toml", probe_profile())
+    assert wait_until(lambda: d.status()["policy"]["profiles"] == 1, timeout=5), d.stderr()
+
+
+def test_log_rows_of_a_profiled_process_name_its_rule_or_default(lab, wardend):
+    d = wardend()
+    with_probe_profile(d)
+    profile_file = os.path.join(d.dir, "profiles.d", "10-probe.toml")
+    assert lab.tcp_probe(S4, 7000).outcome == "connected"
+    assert lab.tcp_probe(S4, 7001, timeout_ms=DROP_WAIT_MS).outcome == "timeout"
+    assert lab.tcp_probe(S6, 7002).outcome == "refused"
+    assert lab.udp_probe(S4, 7002).outcome == "reply"  # udp_probe has no profile
+
+    by_rule = rows_to(d, 7000)[0]
+    assert (by_rule["action"], by_rule["profile"], by_rule["decided_by"]) == \
+        ("allow", "probe", "rule")
+    assert by_rule["source"] == {"file": profile_file, "line": 6,
+                                 "rule": "allow out tcp ports=7000"}
+    denied = rows_to(d, 7001)[0]
+    assert (denied["action"], denied["decided_by"], denied["rule_index"]) == ("deny", "rule", 1)
+    by_default = next(r for r in rows_to(d, 7002, count=2) if r["protocol"] == "tcp")
+    assert (by_default["action"], by_default["decided_by"]) == ("reject", "profile-default")
+    assert by_default["source"] == {"file": profile_file, "line": 1, "rule": "default reject"}
+    unprofiled = next(r for r in rows_to(d, 7002, count=2) if r["protocol"] == "udp")
+    assert (unprofiled["profile"], unprofiled["decided_by"]) == (None, "engine-default")
+
+    assert {r["remote_port"] for r in log_rows(d, "--profile", "probe")} == {7000, 7001, 7002}
+    assert [r["remote_port"] for r in log_rows(d, "--profile", "probe", "--action", "reject")] \
+        == [7002]
+    table = cli(d, "log", "--profile", "probe").stdout.splitlines()
+    assert len(table) >= 4, table  # a dropped SYN may be sent (and decided) again
+    assert table[1].endswith("profile default reject (10-probe.toml:1)"), table
+    assert table[-1].endswith("rule 10-probe.toml:6 allow out tcp ports=7000"), table
+    assert all(" probe " in l and "tcp_probe" in l for l in table[1:]), table
 
 
 def test_log_in_learn_mode_records_the_verdict_that_was_not_enforced(lab, wardend):
@@ -343,7 +401,8 @@ def test_status_shows_state_counters_and_policy(lab, wardend):
     status = d.status()
     assert f"running, pid {d.proc.pid}," in text, text
     assert "mode         enforce, fail closed" in text
-    assert "attribution  sock_diag" in text  # the fixture turns eBPF off
+    assert "attribution  sock_diag" in text, "the test config turns eBPF off"
+    assert "flows attributed" in text and " misses, " in text
     assert "queues       3, 4 through nft_compat" in text
     assert f"policy       revision {status['policy']['revision']}, loaded " in text
     assert "ago), 0 profiles" in text
@@ -434,6 +493,55 @@ ports = [80, 443]
 
     unknown = cli(d, "rules", "firefox")
     assert unknown.returncode == ERROR and "no profile 'firefox'" in unknown.stderr
+
+
+def test_explain_shows_how_a_process_is_identified_and_its_profile(lab, wardend):
+    d = wardend()
+    session_exe = os.path.join(os.path.realpath(clients_dir()), "tcp_session")
+    write_profile(d, "10-session.toml", f'''name = "session"
+default = "allow"
+[[match]]
+path = "/usr/bin/nothing-here"
+[[match]]
+path = "{session_exe}"
+user = "root"
+[[rule]]
+action = "deny"
+proto = "udp"
+''')
+    assert wait_until(lambda: d.status()["policy"]["profiles"] == 1, timeout=5), d.stderr()
+    session = lab.tcp_session(S4, 7000)  # a running client whose socket wardend has seen
+
+    res = cli(d, "explain", str(session.pid))
+    assert res.returncode == OK, res.stderr
+    text = res.stdout
+    assert f"process      {session.pid} (tcp_session), parent " in text, text
+    assert "user root (uid 0)" in text
+    assert f"executable   {session_exe}\n" in text, text
+    assert f"command      {session_exe} {S4} 7000 --count 0" in text, text
+    assert "profile      session (10-session.toml:1)" in text, text
+    assert f"through [[match]] 2 of 2 (10-session.toml:5): path={session_exe} user=root, " \
+           "specificity 5" in text, text
+    assert "then its 1 rule (`warden rules session`), otherwise allow (profile default)" in text
+
+    doc = json.loads(cli(d, "explain", str(session.pid), "--json").stdout)
+    assert doc["process"]["pid"] == session.pid and doc["process"]["path"] == session_exe
+    assert doc["profile"]["name"] == "session" and doc["profile"]["score"] == 5
+    assert doc["profile"]["match"]["index"] == 1 and doc["profile"]["match"]["line"] == 5
+    assert doc["revision"] == d.status()["policy"]["revision"] and not doc["files_changed"]
+    # The hash wardend computed is the one `warden hash` prints for the file.
+    pinned = cli(d, "hash", session_exe).stdout
+    assert pinned.startswith(f'sha256 = ["{doc["process"]["sha256"]}"]'), (pinned, doc)
+
+    # A process no profile matches: this test itself.
+    mine = cli(d, "explain", str(os.getpid()))
+    assert mine.returncode == OK, mine.stderr
+    assert "profile      none: no profile's [[match]] holds" in mine.stdout, mine.stdout
+    assert "then the [engine] default: allow" in mine.stdout
+
+    gone = cli(d, "explain", "999999999")
+    assert gone.returncode == ERROR and "no process 999999999" in gone.stderr, gone
+    session.kill()
 
 
 # ---- when the daemon is down, and for other users ----------------------------------------------

@@ -37,7 +37,7 @@ class Listener {
 
   // Accepts one client, reads its request line into `request`, and answers `answer` (nothing
   // if empty); with `hold`, keeps the connection open that long before closing it.
-  std::thread serveOnce(std::string answer, std::string* request,
+  std::thread serveOnce(const std::string& answer, std::string* request,
                         std::chrono::milliseconds hold = 0ms) {
     return std::thread([this, answer, request, hold] {
       const int client = ::accept(fd_, nullptr, nullptr);
@@ -57,7 +57,7 @@ class Listener {
   }
 
   // Accepts one client and answers at once, without reading its request, then closes.
-  std::thread serveWithoutReading(std::string answer) {
+  std::thread serveWithoutReading(const std::string& answer) {
     return std::thread([this, answer] {
       const int client = ::accept(fd_, nullptr, nullptr);
       if (client < 0) return;
@@ -134,7 +134,7 @@ TEST(AskDaemon, AnAnswerSentWithoutReadingTheRequestIsStillRead) {
       R"({"version":1,"ok":false,"error":"permission denied: the control socket is for root only"})"
       "\n");
   auto answer = askDaemon(dir.file("control.sock"), "status",
-                          {{"padding", std::string(8 * 1024 * 1024, 'x')}});
+                          {{"padding", std::string(std::size_t{8} << 20, 'x')}});
   server.join();
   ASSERT_FALSE(answer.has_value());
   EXPECT_EQ(answer.error().code, ExitCode::kPermissionDenied) << answer.error().message;

@@ -16,7 +16,7 @@ constexpr std::int64_t kNow = 1'777'636'800 * kSecond;  // 2026-05-01T12:00:00Z
 nlohmann::json sampleStatus() {
   return nlohmann::json::parse(R"({
     "running": true, "pid": 4242, "started_at_ns": )" +
-                               std::to_string(kNow - 3 * 3600 * kSecond) + R"(,
+                               std::to_string(kNow - kSecond * 3 * 3600) + R"(,
     "mode": "learn", "fail": "closed", "method": "none", "queue_method": "nft_compat",
     "queues": [
       {"queue": 0, "packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
@@ -53,7 +53,7 @@ TEST_F(StatusText, ShowsStateMethodsPolicyAndCounters) {
   for (const char* expected : {
            "wardend      running, pid 4242, up 3h 00m (since 2026-05-01 09:00:00)\n",
            "mode         learn, fail closed\n",
-           "attribution  none (not active yet: flows are decided without a process",
+           "attribution  none: no process can be attributed",
            "queues       0, 1 through nft_compat\n",
            "policy       revision 7, loaded 2026-05-01 11:56:48 (3m 12s ago), 1 profile\n",
            "             from /etc/warden/warden.toml\n",
@@ -72,10 +72,30 @@ TEST_F(StatusText, ShowsStateMethodsPolicyAndCounters) {
 TEST_F(StatusText, AttributionMissesAndNewCountersShowWhenTheDaemonSendsThem) {
   auto status = sampleStatus();
   status["method"] = "ebpf";
+  status["attribution"] = {{"method", "ebpf"},
+                           {"hits", 40},
+                           {"misses", 3},
+                           {"kernel", 2},
+                           {"flow_entries", 120},
+                           {"flow_capacity", 65536},
+                           {"evictions", 0},
+                           {"bpf", {{"events_lost", 1}}},
+                           {"describe_misses", 4},
+                           {"fallback_errors", 0},
+                           {"processes", {{"entries", 57}}},
+                           {"hash_cache", {{"entries", 9}}}};
   status["totals"]["misses"] = 3;
   status["totals"]["dns_answers"] = 12;
   const std::string text = print(status);
-  EXPECT_NE(text.find("attribution  ebpf"), std::string::npos) << text;
+  EXPECT_NE(text.find("attribution  ebpf (connect-hook flow map)\n"), std::string::npos) << text;
+  EXPECT_NE(
+      text.find("40 flows attributed, 3 misses, 2 kernel-owned, 4 decided before described\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("flow map 120 of 65536 entries, 0 evicted, 1 events lost\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("57 processes known, 9 image hashes cached\n"), std::string::npos) << text;
   EXPECT_NE(text.find(", 3 attribution misses"), std::string::npos) << text;
   EXPECT_NE(text.find("dns_answers 12"), std::string::npos) << text;
 }

@@ -46,10 +46,10 @@ using FormatTime = InTimeZone;
 TEST_F(ParseSince, SpansCountBackFromNow) {
   const std::int64_t now = kMay1Noon;
   EXPECT_EQ(parseSince("90s", now), now - 90 * kSecond);
-  EXPECT_EQ(parseSince("30m", now), now - 30 * 60 * kSecond);
+  EXPECT_EQ(parseSince("30m", now), now - kSecond * 30 * 60);
   EXPECT_EQ(parseSince("1h", now), now - 3600 * kSecond);
-  EXPECT_EQ(parseSince("2d", now), now - 2 * 86400 * kSecond);
-  EXPECT_EQ(parseSince("1w", now), now - 7 * 86400 * kSecond);
+  EXPECT_EQ(parseSince("2d", now), now - kSecond * 2 * 86400);
+  EXPECT_EQ(parseSince("1w", now), now - kSecond * 7 * 86400);
   EXPECT_EQ(parseSince("1h30m", now), now - 5400 * kSecond);
   EXPECT_EQ(parseSince("0s", now), now);
 }
@@ -60,7 +60,7 @@ TEST_F(ParseSince, IsoTimesWithAndWithoutZone) {
   EXPECT_EQ(parseSince("2026-05-01T14:00+02:00", 0), kMay1Noon);
   EXPECT_EQ(parseSince("2026-05-01T07:00-0500", 0), kMay1Noon);
   EXPECT_EQ(parseSince("2026-05-01T12:00:00.25Z", 0), kMay1Noon + kSecond / 4);
-  EXPECT_EQ(parseSince("2026-05-01", 0), kMay1Noon - 12 * 3600 * kSecond);  // local = UTC
+  EXPECT_EQ(parseSince("2026-05-01", 0), kMay1Noon - kSecond * 12 * 3600);  // local = UTC
   use("CET-1CEST,M3.5.0,M10.5.0/3");  // Central Europe: UTC+2 in May
   EXPECT_EQ(parseSince("2026-05-01T14:00", 0), kMay1Noon);
   EXPECT_EQ(parseSince("2026-05-01T12:00Z", 0), kMay1Noon);  // a zone given wins
