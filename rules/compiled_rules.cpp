@@ -5,27 +5,6 @@
 namespace warden::rules {
 namespace {
 
-constexpr std::uint8_t kIpProtoIcmp = 1;
-constexpr std::uint8_t kIpProtoTcp = 6;
-constexpr std::uint8_t kIpProtoUdp = 17;
-constexpr std::uint8_t kIpProtoIcmpV6 = 58;
-
-bool isIcmp(std::uint8_t ipProto) { return ipProto == kIpProtoIcmp || ipProto == kIpProtoIcmpV6; }
-
-bool protoMatches(Proto proto, std::uint8_t ipProto) {
-  switch (proto) {
-    case Proto::kAny:
-      return true;
-    case Proto::kTcp:
-      return ipProto == kIpProtoTcp;
-    case Proto::kUdp:
-      return ipProto == kIpProtoUdp;
-    case Proto::kIcmp:
-      return isIcmp(ipProto);
-  }
-  return false;
-}
-
 // Sorts and merges overlapping or adjacent ranges, so that a lookup is one binary search.
 template <typename Range>
 std::vector<Range> mergeRanges(std::vector<Range> ranges) {

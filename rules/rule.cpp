@@ -10,6 +10,20 @@ constexpr std::uint8_t kIpProtoTcp = 6;
 constexpr std::uint8_t kIpProtoUdp = 17;
 constexpr std::uint8_t kIpProtoIcmpV6 = 58;
 
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
+}
+
+std::string_view withoutTrailingDot(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  return name;
+}
+
+}  // namespace
+
 bool isIcmp(std::uint8_t ipProto) { return ipProto == kIpProtoIcmp || ipProto == kIpProtoIcmpV6; }
 
 bool protoMatches(Proto proto, std::uint8_t ipProto) {
@@ -25,20 +39,6 @@ bool protoMatches(Proto proto, std::uint8_t ipProto) {
   }
   return false;
 }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::string_view withoutTrailingDot(std::string_view name) {
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  return name;
-}
-
-}  // namespace
 
 bool hostMatches(std::string_view pattern, std::string_view host) {
   pattern = withoutTrailingDot(pattern);

@@ -40,6 +40,10 @@ struct Rule {
 // subdomain. Case-insensitive, a trailing dot ignored; an empty host never matches.
 bool hostMatches(std::string_view pattern, std::string_view host);
 
+// Whether a packet's IP protocol number is the one `proto` names (kIcmp: ICMP or ICMPv6).
+bool protoMatches(Proto proto, std::uint8_t ipProto);
+bool isIcmp(std::uint8_t ipProto);
+
 // First rule that matches, or nullptr.
 const Rule* firstMatch(const std::vector<Rule>& rules, const Flow& flow);
 
