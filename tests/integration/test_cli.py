@@ -121,6 +121,7 @@ def test_log_rows_name_what_decided_each_flow(lab, wardend):
     assert lab.tcp_probe(S6, 7001, timeout_ms=DROP_WAIT_MS).outcome == "timeout"
     assert lab.tcp_probe(S4, 7002).outcome == "refused"
     assert lab.udp_probe(S6, 7000).outcome == "reply"
+    assert lab.ping(S4).outcome == "reply"
     revision = d.status()["policy"]["revision"]
 
     allowed = rows_to(d, 7000, count=2)
@@ -141,6 +142,15 @@ def test_log_rows_name_what_decided_each_flow(lab, wardend):
     rejected = rows_to(d, 7002)[0]
     assert (rejected["action"], rejected["decided_by"], rejected["rule_index"]) == \
         ("reject", "global-rule", 1)
+
+    # ICMP is not attributed to a process: [engine] unknown decides it (allow in the fixture).
+    def ping_row():
+        return next((r for r in log_rows(d) if r["protocol"] == "icmp"), None)
+    unknown = wait_until(ping_row, timeout=5)
+    assert unknown, log_rows(d)
+    assert (unknown["action"], unknown["decided_by"], unknown["remote_addr"]) == \
+        ("allow", "unknown", S4)
+    assert unknown["pid"] is None and unknown["exe"] is None and unknown["source"] is None
 
     # Attributed to the client programs that opened the sockets.
     for row in (tcp_allowed, denied, rejected):
