@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -71,6 +73,25 @@ std::optional<KernelQueueStats> kernelQueueStats(std::uint16_t number) {
     }
   }
   return std::nullopt;
+}
+
+// Creates the database's directory (0700) when missing, and takes group and other access away
+// from a database (and its WAL and shared-memory files) that an older run left readable.
+void keepPrivate(const std::filesystem::path& db) {
+  std::error_code ec;
+  if (db.has_parent_path() && !std::filesystem::exists(db.parent_path(), ec)) {
+    if (std::filesystem::create_directories(db.parent_path(), ec)) {
+      std::filesystem::permissions(db.parent_path(), std::filesystem::perms::owner_all, ec);
+    }
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::filesystem::path file = db.string() + suffix;
+    struct stat st {};
+    if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0) continue;
+    if (chmod(file.c_str(), st.st_mode & 0700) == 0) {
+      logWarning(file.string(), ": was readable by other users; access now owner-only");
+    }
+  }
 }
 
 }  // namespace
@@ -138,6 +159,9 @@ bool Daemon::loadPolicy() {
 }
 
 void Daemon::openLog() {
+  // The log names executables, command lines, hosts and users: root's alone, like the
+  // directory it lives in (created here when missing, as StateDirectory= would).
+  keepPrivate(config_.logDb);
   // Two connections: the writer thread's, and the control thread's for policy revisions.
   auto store = db::openStore(config_.logDb);
   if (!store) {

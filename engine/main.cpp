@@ -1,4 +1,5 @@
 // wardend: the warden engine daemon.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -73,6 +74,9 @@ int main(int argc, char** argv) {
     logError("must run as root (needs CAP_NET_ADMIN for nftables and NFQUEUE)");
     return 1;
   }
+  // Everything wardend creates (database, control socket, mounts' files) is root's alone,
+  // also when it runs outside the systemd unit (which sets UMask=0077 as well).
+  umask(0077);
   warden::engine::Daemon daemon(configPath);
   return daemon.run();
 }

@@ -247,6 +247,18 @@ bool ProcReader::complete(ProcessInfo& info) const {
   return statAgain && statAgain->startTicks == stat->startTicks;
 }
 
+std::optional<std::string> ProcReader::exePath(std::uint32_t pid, std::uint64_t startTicks) const {
+  const std::string dirPath = root_ + "/" + std::to_string(pid);
+  Fd dir(open(dirPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.ok()) return std::nullopt;
+  auto exe = readLinkAt(dir.get(), "exe");
+  if (!exe) return std::nullopt;
+  auto text = readAt(dir.get(), "stat", 4096);
+  auto stat = text ? parseStat(*text) : std::nullopt;
+  if (!stat || stat->startTicks != startTicks) return std::nullopt;
+  return stripDeleted(*exe).first;
+}
+
 std::optional<ProcessInfo> ProcReader::describe(std::uint32_t pid) const {
   ProcessInfo info;
   info.key.pid = pid;

@@ -47,6 +47,10 @@ class ProcReader {
   // successfully. Returns false when the process is gone or is another one.
   bool complete(ProcessInfo& info) const;
 
+  // The executable path of process `pid` if it still started at `startTicks` (" (deleted)"
+  // stripped); nullopt for kernel threads and processes gone or replaced.
+  std::optional<std::string> exePath(std::uint32_t pid, std::uint64_t startTicks) const;
+
   // A description of a running process from /proc alone.
   std::optional<ProcessInfo> describe(std::uint32_t pid) const;
 

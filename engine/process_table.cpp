@@ -163,13 +163,17 @@ std::shared_ptr<const ProcessInfo> ProcessTable::waitComplete(const ProcessKey& 
 
 std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
                                                      std::uint64_t parentStartTicks,
-                                                     std::size_t depth) const {
+                                                     std::size_t depth, ProcessKey* missing) const {
   std::vector<std::string> paths;
   std::shared_lock lock(mutex_);
   ProcessKey key{ppid, parentStartTicks};
+  if (missing) *missing = ProcessKey{};
   while (paths.size() < depth && key.pid != 0) {
     auto it = entries_.find(key);
-    if (it == entries_.end() || !it->second.current) break;
+    if (it == entries_.end() || !it->second.current) {
+      if (missing) *missing = key;
+      break;
+    }
     const ProcessInfo& info = *it->second.current;
     paths.push_back(info.path);
     if (info.ppid == key.pid) break;

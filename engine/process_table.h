@@ -76,9 +76,12 @@ class ProcessTable {
                                                   std::uint32_t kernelDev = 0,
                                                   std::uint64_t inode = 0) const;
 
-  // Executable paths of the ancestors of `key`, parent first, at most `depth`.
+  // Executable paths of the ancestors of `key`, parent first, at most `depth`. When the walk
+  // stops at an ancestor the table does not hold, `missing` (if given) names it; otherwise
+  // it is left {0, 0}.
   std::vector<std::string> ancestorPaths(std::uint32_t ppid, std::uint64_t parentStartTicks,
-                                         std::size_t depth = 16) const;
+                                         std::size_t depth = 16,
+                                         ProcessKey* missing = nullptr) const;
 
   Stats stats() const;
   std::size_t size() const;

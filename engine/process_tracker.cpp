@@ -316,7 +316,9 @@ void ProcessTracker::scanProc() {
                                                 : a.key.pid < b.key.pid;
   });
   for (ProcessInfo& info : found) {
-    if (auto parent = startOf.find(info.ppid); parent != startOf.end()) {
+    // A "parent" younger than its child holds a pid reused after the real parent died.
+    if (auto parent = startOf.find(info.ppid);
+        parent != startOf.end() && parent->second <= info.key.startTicks) {
       info.parentStartTicks = parent->second;
     }
     finish(info);
@@ -325,10 +327,37 @@ void ProcessTracker::scanProc() {
   counters_.scanned.fetch_add(found.size(), std::memory_order_relaxed);
 }
 
+// Ancestors the table does not hold (they started before the scan, or were never described:
+// a description made on demand knows its parent's pid but not its start time) are read from
+// /proc, here on the tracker thread. Without a start time to compare, an ancestor must have
+// started no later than its child, or the pid was reused and the walk stops.
+void ProcessTracker::appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
+                                             std::uint64_t childStartTicks) const {
+  while (paths.size() < kMaxAncestors && key.pid != 0) {
+    auto stat = reader_.stat(key.pid);
+    if (!stat) break;
+    const bool same = key.startTicks != 0
+                          ? stat->startTicks == key.startTicks
+                          : childStartTicks == 0 || stat->startTicks <= childStartTicks;
+    if (!same) break;
+    auto path = reader_.exePath(key.pid, stat->startTicks);
+    if (!path) break;  // a kernel thread, or gone
+    paths.push_back(std::move(*path));
+    if (stat->ppid == key.pid) break;
+    childStartTicks = stat->startTicks;
+    key = ProcessKey{stat->ppid, 0};
+  }
+}
+
 void ProcessTracker::finish(ProcessInfo& info) {
   info.user = userName(info.uid);
   if (info.ppid != 0) {
-    info.ancestorPaths = table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors);
+    ProcessKey missing;
+    info.ancestorPaths =
+        table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors, &missing);
+    if (missing.pid != 0) {
+      appendAncestorsFromProc(info.ancestorPaths, missing, info.key.startTicks);
+    }
   }
   TagInput input;
   input.path = info.path;

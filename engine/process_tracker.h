@@ -84,6 +84,8 @@ class ProcessTracker {
   void describeRequested(const warden_owner& owner);
   // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
   void finish(ProcessInfo& info);
+  void appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
+                               std::uint64_t childStartTicks) const;
   std::string userName(std::uint32_t uid);
   void maybeHash(const ProcessInfo& info);
   // Publishes `info` with its matcher view.

@@ -8,12 +8,14 @@ import json
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
+import sys
 import time
 
 import pytest
 
-from warden_expect import DROP_WAIT_MS, wait_until
+from warden_expect import DROP_WAIT_MS, dropped, wait_until
 from warden_lab import C4, C6, PYTHON, S4, S6, build_dir, clients_dir, run
 
 NS_PER_S = 1_000_000_000
@@ -529,6 +531,9 @@ proto = "udp"
     assert "user root (uid 0)" in text
     assert f"executable   {session_exe}\n" in text, text
     assert f"command      {session_exe} {S4} 7000 --count 0" in text, text
+    # Its parent is this test's python (`ip netns exec` replaced itself with the client),
+    # read from /proc although no event ever described it.
+    assert f"parents      {os.path.realpath(sys.executable)}" in text, text
     revision = d.status()["policy"]["revision"]
     assert f"profile      session (10-session.toml:1), policy revision {revision}\n" in text, text
     assert f"through [[match]] 2 (10-session.toml:5): path={session_exe} user=root, " \
@@ -617,3 +622,27 @@ def test_non_root_callers_are_refused(lab, wardend):
         assert "permission denied: the control socket is for root only" in res.stderr, res.stderr
     assert d.status()["policy"]["revision"] == before, "a refused reload changes nothing"
     assert d.alive()
+
+
+def test_the_verdict_log_is_readable_by_root_alone(lab, wardend):
+    # Created owner-only, whatever umask started wardend (scripts/start runs it from a shell).
+    d = wardend(rules=[DENY_7001])
+    assert dropped(lab.tcp_probe(S4, 7001, timeout_ms=DROP_WAIT_MS))
+    db = os.path.join(d.dir, "warden.db")
+    rows_to(d, 7001)
+    for path in (db, db + "-wal", db + "-shm"):
+        if os.path.exists(path):
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+    assert d.terminate() == 0
+    # A database an older run left readable by everyone is made private again at start.
+    os.chmod(db, 0o644)
+    d.start()
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    assert "readable by other users" in d.stderr()
+    # Its directory, when wardend has to create it, is root's alone too.
+    fresh = os.path.join(d.dir, "state", "warden.db")
+    d.terminate()
+    d.write_config(log={"db": fresh})
+    d.start()
+    assert stat.S_IMODE(os.stat(os.path.dirname(fresh)).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o600

@@ -176,6 +176,43 @@ TEST_F(TrackerTest, ScanInsertsParentsBeforeChildren) {
   EXPECT_EQ(tracker_.counters().scanned.load(), 3u);
 }
 
+TEST_F(TrackerTest, AncestorsTheTableLacksAreReadFromProc) {
+  // Described on demand (as with sock_diag): the parent's start time is unknown, and neither
+  // parent nor grandparent is in the table.
+  const auto init = dir_.write("bin/init", "i");
+  const auto shell = dir_.write("bin/sh", "s");
+  const auto tool = dir_.write("bin/tool", "t");
+  ASSERT_TRUE(tracker_.start(nullptr));  // its scan of /proc finds nothing yet
+  fakeProcess(1, 0, 1, init, "init\0"s);
+  fakeProcess(70, 1, 20, shell, "sh\0"s);
+  fakeProcess(71, 70, 30, tool, "tool\0"s);
+  warden_owner owner{};
+  owner.tgid = owner.pid = 71;
+  owner.start_time_ns = nsOfTicks(30);
+  tracker_.requestDescribe(owner);
+  auto info = table_.waitComplete({71, 30}, std::chrono::seconds(5));
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->ppid, 70u);
+  EXPECT_EQ(info->ancestorPaths, (std::vector<std::string>{shell.string(), init.string()}));
+}
+
+TEST_F(TrackerTest, AncestorWalkStopsAtAReusedPid) {
+  // pid 80 is now a process younger than its supposed child: the parent died and its pid was
+  // taken again, so it is nobody's ancestor.
+  const auto newcomer = dir_.write("bin/newcomer", "n");
+  const auto tool = dir_.write("bin/tool", "t");
+  fakeProcess(80, 1, 500, newcomer, "newcomer\0"s);
+  fakeProcess(81, 80, 30, tool, "tool\0"s);
+  ASSERT_TRUE(tracker_.start(nullptr));  // the scan at start must not link them either
+  warden_owner owner{};
+  owner.tgid = owner.pid = 81;
+  owner.start_time_ns = nsOfTicks(30);
+  tracker_.requestDescribe(owner);
+  auto info = table_.waitComplete({81, 30}, std::chrono::seconds(5));
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->ancestorPaths, std::vector<std::string>{});
+}
+
 TEST_F(TrackerTest, TruncatedAndMalformedRecords) {
   warden_event_head head{};
   head.kind = WARDEN_EVENT_EXEC;  // but far too short for an exec event
