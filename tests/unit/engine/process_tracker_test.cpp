@@ -64,6 +64,15 @@ class TrackerTest : public ::testing::Test {
     return event;
   }
 
+  // What sock_diag attribution asks for: a process known by pid and start time alone.
+  std::shared_ptr<const ProcessInfo> describeOnDemand(std::uint32_t pid, std::uint64_t ticks) {
+    warden_owner owner{};
+    owner.tgid = owner.pid = pid;
+    owner.start_time_ns = nsOfTicks(ticks);
+    tracker_.requestDescribe(owner);
+    return table_.waitComplete({pid, ticks}, std::chrono::seconds(5));
+  }
+
   template <typename Event>
   void feed(const Event& event) {
     tracker_.handleRecord(
@@ -186,11 +195,7 @@ TEST_F(TrackerTest, AncestorsTheTableLacksAreReadFromProc) {
   fakeProcess(1, 0, 1, init, "init\0"s);
   fakeProcess(70, 1, 20, shell, "sh\0"s);
   fakeProcess(71, 70, 30, tool, "tool\0"s);
-  warden_owner owner{};
-  owner.tgid = owner.pid = 71;
-  owner.start_time_ns = nsOfTicks(30);
-  tracker_.requestDescribe(owner);
-  auto info = table_.waitComplete({71, 30}, std::chrono::seconds(5));
+  auto info = describeOnDemand(71, 30);
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->ppid, 70u);
   EXPECT_EQ(info->ancestorPaths, (std::vector<std::string>{shell.string(), init.string()}));
@@ -204,11 +209,7 @@ TEST_F(TrackerTest, AncestorWalkStopsAtAReusedPid) {
   fakeProcess(80, 1, 500, newcomer, "newcomer\0"s);
   fakeProcess(81, 80, 30, tool, "tool\0"s);
   ASSERT_TRUE(tracker_.start(nullptr));  // the scan at start must not link them either
-  warden_owner owner{};
-  owner.tgid = owner.pid = 81;
-  owner.start_time_ns = nsOfTicks(30);
-  tracker_.requestDescribe(owner);
-  auto info = table_.waitComplete({81, 30}, std::chrono::seconds(5));
+  auto info = describeOnDemand(81, 30);
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->ancestorPaths, std::vector<std::string>{});
 }
