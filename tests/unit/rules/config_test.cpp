@@ -47,6 +47,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(config.fail, FailMode::kOpen);
   EXPECT_EQ(config.queues, (std::vector<std::uint16_t>{0, 1}));
   EXPECT_TRUE(config.inbound);
+  EXPECT_TRUE(config.dns);
   EXPECT_EQ(config.markMask, 0x00f00000u);
   EXPECT_EQ(config.queueMaxLen, 4096u);
   EXPECT_TRUE(config.ebpf);
@@ -69,6 +70,7 @@ kernel = "deny"
 fail = "closed"
 queues = [4, 5, 6]
 inbound = false
+dns = false
 mark_mask = 0x0000ff00
 queue_maxlen = 1024
 
@@ -108,6 +110,7 @@ log = false
   EXPECT_EQ(config.fail, FailMode::kClosed);
   EXPECT_EQ(config.queues, (std::vector<std::uint16_t>{4, 5, 6}));
   EXPECT_FALSE(config.inbound);
+  EXPECT_FALSE(config.dns);
   EXPECT_EQ(config.markMask, 0x0000ff00u);
   EXPECT_EQ(config.queueMaxLen, 1024u);
   EXPECT_FALSE(config.ebpf);
@@ -219,6 +222,8 @@ TEST(ConfigErrors, WrongTypes) {
               ElementsAre("2:8: expected a string for 'mode', got integer"));
   EXPECT_THAT(errorsOf("[engine]\ninbound = 'yes'\n"),
               ElementsAre("2:11: expected true or false for 'inbound', got string"));
+  EXPECT_THAT(errorsOf("[engine]\ndns = 'on'\n"),
+              ElementsAre("2:7: expected true or false for 'dns', got string"));
   EXPECT_THAT(errorsOf("[engine]\nqueues = 0\n"),
               ElementsAre("2:10: expected an array for 'queues', got integer"));
   EXPECT_THAT(errorsOf("[engine]\nqueue_maxlen = 1.5\n"),
