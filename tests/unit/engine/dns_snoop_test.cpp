@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,7 +35,7 @@ Bytes dnsAnswer() {
 
 // An IPv4/UDP datagram from 192.0.2.2:53 carrying `payload`.
 Bytes udp4(const Bytes& payload, int udpLengthDelta = 0) {
-  Bytes b(28, 0);
+  Bytes b(28 + payload.size(), 0);
   b[0] = 0x45;
   put16(b, 2, static_cast<std::uint16_t>(28 + payload.size()));
   b[8] = 64;
@@ -44,7 +45,7 @@ Bytes udp4(const Bytes& payload, int udpLengthDelta = 0) {
   put16(b, 20, 53);
   put16(b, 22, 40000);
   put16(b, 24, static_cast<std::uint16_t>(8 + payload.size() + udpLengthDelta));
-  b.insert(b.end(), payload.begin(), payload.end());
+  std::copy(payload.begin(), payload.end(), b.begin() + 28);
   return b;
 }
 

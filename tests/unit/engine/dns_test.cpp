@@ -205,7 +205,9 @@ DnsStatus statusOf(const Bytes& message, bool prefixOnly = false) {
   DnsResponse r;
   const DnsStatus status = parseDnsResponse(message, prefixOnly, r);
   EXPECT_EQ(status, r.status);
-  if (status != DnsStatus::kAnswers) EXPECT_EQ(r.addressCount, 0);
+  if (status != DnsStatus::kAnswers) {
+    EXPECT_EQ(r.addressCount, 0);
+  }
   return status;
 }
 

@@ -129,7 +129,7 @@ log = false
   EXPECT_TRUE(first.log);
   EXPECT_EQ(first.direction, Direction::kOut);
   EXPECT_EQ(first.proto, Proto::kAny);
-  EXPECT_EQ(first.where.line, 28);
+  EXPECT_EQ(first.where.line, 29);
   EXPECT_EQ(first.where.column, 1);
 
   const Rule& second = config.globalRules[1];
@@ -146,7 +146,7 @@ log = false
   EXPECT_EQ(second.ports[1].last, 6010);
   EXPECT_EQ(second.host, "*.example.org");
   EXPECT_FALSE(second.log);
-  EXPECT_EQ(second.where.line, 33);
+  EXPECT_EQ(second.where.line, 34);
 }
 
 TEST(Config, SingleValuesForIpAndPorts) {
