@@ -109,8 +109,8 @@ void HostCache::record(const rules::IpAddress& address, std::string_view name, s
   chosen->sequence.store(sequence + 2, std::memory_order_release);
 }
 
-bool HostCache::readSlot(const Slot& slot, const rules::IpAddress& address, DnsName& out,
-                         std::uint64_t nowSeconds) const {
+HostCache::SlotRead HostCache::readSlot(const Slot& slot, const rules::IpAddress& address,
+                                        DnsName& out, std::uint64_t nowSeconds) const {
   const AddressWords want = wordsOf(address);
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     const std::uint32_t before = slot.sequence.load(std::memory_order_acquire);
@@ -128,12 +128,12 @@ bool HostCache::readSlot(const Slot& slot, const rules::IpAddress& address, DnsN
     }
     std::atomic_thread_fence(std::memory_order_acquire);
     if (slot.sequence.load(std::memory_order_relaxed) != before) continue;  // torn: again
-    if (!found) return false;
+    if (!found) return expires == 0 ? SlotRead::kNeverSet : SlotRead::kOther;
     std::memcpy(out.text.data(), words, length);
     out.length = static_cast<std::uint8_t>(length);
-    return true;
+    return SlotRead::kFound;
   }
-  return false;  // a slot rewritten that often is as good as unknown for this flow
+  return SlotRead::kOther;  // a slot rewritten that often is as good as unknown for this flow
 }
 
 bool HostCache::lookup(const rules::IpAddress& address, DnsName& out,
@@ -141,7 +141,16 @@ bool HostCache::lookup(const rules::IpAddress& address, DnsName& out,
   out.length = 0;
   const std::size_t base = home(address);
   for (std::size_t i = 0; i < kWindow; ++i) {
-    if (readSlot(slots_[(base + i) & mask_], address, out, nowSeconds)) return true;
+    switch (readSlot(slots_[(base + i) & mask_], address, out, nowSeconds)) {
+      case SlotRead::kFound:
+        return true;
+      case SlotRead::kNeverSet:
+        // Slots are never emptied, and record() takes the first free slot of the window: an
+        // address was never put past a slot that is still unset.
+        return false;
+      case SlotRead::kOther:
+        break;
+    }
   }
   return false;
 }

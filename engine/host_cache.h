@@ -59,9 +59,11 @@ class HostCache {
  private:
   struct Slot;
 
+  enum class SlotRead : std::uint8_t { kFound, kOther, kNeverSet };
+
   std::size_t home(const rules::IpAddress& address) const;
-  bool readSlot(const Slot& slot, const rules::IpAddress& address, DnsName& out,
-                std::uint64_t nowSeconds) const;
+  SlotRead readSlot(const Slot& slot, const rules::IpAddress& address, DnsName& out,
+                    std::uint64_t nowSeconds) const;
 
   std::unique_ptr<Slot[]> slots_;
   std::size_t mask_ = 0;
