@@ -204,7 +204,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
 // ---- host names (SPEC section 3 `host`) -------------------------------------------------
 
 // A DNS reply to an accepted flow, queued only to be read: it is never decided nor logged,
-// and is accepted whatever it holds. Our mark bits go back to what they were.
+// and is accepted whatever it holds, with the tag in our mark bits cleared again.
 void QueueWorker::passDnsReply(const QueuedPacket& packet) {
   if (hosts_) learnFromDnsReply(packet, *hosts_, counters_);
   const std::uint32_t mark = marks_.withValue(packet.mark, 0);
