@@ -35,9 +35,10 @@ constexpr std::array kQueueCounters = {
     Counter{"max_latency_us", "MAX_US"},
 };
 // Totals the lines below mention by name; any other is listed as it comes.
-constexpr std::array<std::string_view, 13> kKnownTotals = {
-    "packets",     "allow",   "deny",           "reject",  "learn",  "kernel",         "malformed",
-    "queue_drops", "enobufs", "verdict_errors", "waiting", "misses", "max_latency_us",
+constexpr std::array<std::string_view, 16> kKnownTotals = {
+    "packets",        "allow",       "deny",        "reject",         "learn",   "kernel",
+    "malformed",      "queue_drops", "enobufs",     "verdict_errors", "waiting", "misses",
+    "max_latency_us", "dns_replies", "dns_answers", "dns_malformed",
 };
 
 std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
@@ -119,6 +120,26 @@ void printAttribution(const json& status, std::ostream& out) {
   }
 }
 
+// Host names learned from DNS replies (the daemon's "dns" object and dns_* totals).
+void printDns(const json& status, std::ostream& out) {
+  const json& dns = member(status, "dns");
+  if (dns.empty()) return;
+  const auto enabled = dns.find("enabled");
+  if (enabled == dns.end() || *enabled != true) {
+    line(out, "dns", "off: no flow has a host name, no `host` rule matches");
+    return;
+  }
+  const json& totals = member(status, "totals");
+  const std::uint64_t replies = count(totals, "dns_replies");
+  const std::uint64_t answers = count(totals, "dns_answers");
+  line(out, "dns",
+       std::to_string(replies) + (replies == 1 ? " reply" : " replies") + " read, " +
+           std::to_string(answers) + (answers == 1 ? " address" : " addresses") + " learned, " +
+           std::to_string(count(totals, "dns_malformed")) + " malformed; " +
+           std::to_string(count(dns, "hosts")) + " of " + std::to_string(count(dns, "capacity")) +
+           " host names kept");
+}
+
 std::string queueList(const json& queues) {
   std::string list;
   if (!queues.is_array()) return "?";
@@ -192,6 +213,7 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
     if (!known) others += (others.empty() ? "" : ", ") + key + " " + value.dump();
   }
   if (!others.empty()) line(out, "", others);
+  printDns(status, out);
 
   const json& log = member(status, "log");
   const auto enabledField = log.find("enabled");

@@ -18,6 +18,11 @@ struct alignas(64) QueueCounters {
   std::atomic<std::uint64_t> enobufs{0};    // the kernel could not deliver to us
   std::atomic<std::uint64_t> verdictErrors{0};
   std::atomic<std::uint64_t> maxLatencyNs{0};
+  // DNS replies read for host names (never decided, so not in `packets`), the addresses they
+  // gave, and the replies that were broken or hostile (accepted all the same).
+  std::atomic<std::uint64_t> dnsReplies{0};
+  std::atomic<std::uint64_t> dnsAnswers{0};
+  std::atomic<std::uint64_t> dnsMalformed{0};
 
   static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);

@@ -119,6 +119,7 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
   plan.queueCount = static_cast<std::uint16_t>(config.queues.size());
   plan.bypass = config.fail == rules::FailMode::kOpen;
   plan.inbound = config.inbound;
+  plan.dns = config.dns;
   plan.marks = MarkBits{config.markMask};
   return plan;
 }
@@ -227,6 +228,9 @@ bool Daemon::startUp() {
   // is off or cannot load.
   attributor_ = Attributor::create(attributorOptions(config_));
 
+  // Always there, so that `dns` can be switched on by a reload; fixed memory (~1.3 MB).
+  hosts_ = std::make_unique<HostCache>();
+
   // Queues next: a wardend on the same queues fails here, before touching the table.
   for (std::uint16_t number : config_.queues) {
     auto queue =
@@ -242,7 +246,7 @@ bool Daemon::startUp() {
     }
     workers_.push_back(std::make_unique<QueueWorker>(
         std::move(*queue), policy_, MarkBits{config_.markMask},
-        logWriter_ ? logWriter_->producer() : db::LogProducer{}, attributor_.get()));
+        logWriter_ ? logWriter_->producer() : db::LogProducer{}, attributor_.get(), hosts_.get()));
   }
   for (auto& worker : workers_) worker->start();
 
@@ -299,7 +303,8 @@ void Daemon::shutDown() {
     enobufs += c.enobufs.load();
   }
   workers_.clear();
-  attributor_.reset();                 // BPF links detached, maps freed, tracker thread stopped
+  attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
+  hosts_.reset();
   if (logWriter_) logWriter_->stop();  // after the workers: it commits every row they left
   if (tableInstalled_) {
     if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
@@ -342,9 +347,10 @@ void Daemon::reload() {
 std::string Daemon::statusJson() const {
   using nlohmann::json;
   json queues = json::array();
-  json totals = {{"packets", 0},     {"allow", 0},         {"deny", 0},      {"reject", 0},
-                 {"learn", 0},       {"kernel", 0},        {"malformed", 0}, {"enobufs", 0},
-                 {"queue_drops", 0}, {"verdict_errors", 0}};
+  json totals = {{"packets", 0},      {"allow", 0},          {"deny", 0},        {"reject", 0},
+                 {"learn", 0},        {"kernel", 0},         {"malformed", 0},   {"enobufs", 0},
+                 {"queue_drops", 0},  {"verdict_errors", 0}, {"dns_replies", 0}, {"dns_answers", 0},
+                 {"dns_malformed", 0}};
   for (const auto& worker : workers_) {
     const QueueCounters& c = worker->counters();
     const auto kernel = kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{});
@@ -360,6 +366,9 @@ std::string Daemon::statusJson() const {
               {"queue_drops", kernel.queueDropped + kernel.userDropped},
               {"waiting", kernel.waiting},
               {"verdict_errors", c.verdictErrors.load()},
+              {"dns_replies", c.dnsReplies.load()},
+              {"dns_answers", c.dnsAnswers.load()},
+              {"dns_malformed", c.dnsMalformed.load()},
               {"max_latency_us", c.maxLatencyNs.load() / 1000}};
     for (auto& [key, value] : totals.items()) {
       value = value.get<std::uint64_t>() + q[key].get<std::uint64_t>();
@@ -390,6 +399,10 @@ std::string Daemon::statusJson() const {
       {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},
       {"queues", std::move(queues)},
       {"totals", std::move(totals)},
+      {"dns",
+       {{"enabled", config_.dns},
+        {"hosts", hosts_ ? hosts_->entries() : 0},
+        {"capacity", hosts_ ? hosts_->capacity() : 0}}},
       {"log", std::move(log)},
       {"policy",
        {{"revision", snapshot->revision()},

@@ -52,6 +52,7 @@ class Daemon {
   std::uint64_t localRevision_ = 0;  // revisions when no database could be opened
   QueueMethod method_ = QueueMethod::kXtCompat;
   std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
+  std::unique_ptr<HostCache> hosts_;        // names from DNS replies; outlives the workers too
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::optional<ControlServer> control_;
   std::optional<PolicyWatcher> watcher_;

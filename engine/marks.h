@@ -6,14 +6,25 @@
 namespace warden::engine {
 
 // The mark bits warden owns, shared by the nft rules and the queue workers.
-// Inside the mask, value 1 means "accepted" and 2 means "reject this packet". On the packet
-// mark they are the verdict's request to the table's first rules; on the conntrack mark,
-// "accepted" remembers the decision so the flow's later packets never leave the kernel.
+// Inside the mask, the lowest bit means "accepted" and the next one "reject this packet" (for
+// a contiguous mask, the values 1 and 2). On the packet mark they are the verdict's request to
+// the table's first rules; on the conntrack mark, "accepted" remembers the decision so the
+// flow's later packets never leave the kernel. Both bits together tag, on the packet mark
+// only, a DNS reply the table queues to be read (never a decision): see NftTable.
+// The values are taken from the mask's own bits so that a mask with gaps (0x101) still holds
+// them; a value outside the mask would never match the table's masked comparisons.
 struct MarkBits {
   std::uint32_t mask = 0;
 
-  std::uint32_t accept() const { return 1u << std::countr_zero(mask); }
-  std::uint32_t reject() const { return 2u << std::countr_zero(mask); }
+  std::uint32_t accept() const { return mask & (~mask + 1); }
+  std::uint32_t reject() const {
+    const std::uint32_t rest = mask & ~accept();
+    return rest & (~rest + 1);
+  }
+  std::uint32_t dnsReply() const { return accept() | reject(); }
+  bool isDnsReply(std::uint32_t packetMark) const {
+    return mask != 0 && (packetMark & mask) == dnsReply();
+  }
 
   // The packet mark to hand back with a verdict: foreign bits kept, ours replaced.
   std::uint32_t withValue(std::uint32_t packetMark, std::uint32_t value) const {

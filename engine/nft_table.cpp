@@ -267,6 +267,16 @@ ChainPtr newChain(const char* name, std::uint32_t hook, int priority) {
   return chain;
 }
 
+// Loads `length` bytes of the transport header at `offset` into register 1.
+void loadTransport(nftnl_rule* rule, std::uint32_t offset, std::uint32_t length) {
+  nftnl_expr* e = nftnl_expr_alloc("payload");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, length);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+  nftnl_rule_add_expr(rule, e);
+}
+
 // One hook's chain with its rules (see TablePlan); an existing chain's rules are replaced.
 void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
   const MarkBits& marks = plan.marks;
@@ -274,6 +284,25 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
   tx.addChain(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
   RulePtr flush = newRule(name);
   tx.addRule(flush.get(), NFT_MSG_DELRULE, 0);  // a DELRULE naming only the chain flushes it
+
+  if (hook == NF_INET_LOCAL_IN && plan.dns && plan.queueing) {
+    // 0. a DNS reply to an accepted flow: tagged, so the workers read it instead of deciding
+    RulePtr rule = newRule(name);
+    loadMeta(rule.get(), NFT_META_L4PROTO);
+    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_UDP));
+    loadTransport(rule.get(), 0, sizeof(std::uint16_t));  // the source port
+    compare(rule.get(), NFT_CMP_EQ, htons(53));
+    loadCt(rule.get(), NFT_CT_MARK);
+    bitwise32(rule.get(), marks.mask, 0);
+    compare(rule.get(), NFT_CMP_EQ, marks.accept());
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
+    storeMeta(rule.get(), NFT_META_MARK);
+    TablePlan bypassing = plan;
+    bypassing.bypass = true;
+    queue(rule.get(), bypassing);
+    tx.addRule(rule.get());
+  }
 
   {  // 1. a flow decided before never leaves the kernel again; first, since it is what
      //    nearly every packet of an established flow matches
@@ -316,7 +345,8 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     reject(rule.get(), NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
     tx.addRule(rule.get());
   }
-  if (plan.queueing) {  // 4. the first packet of a new flow goes to userspace
+  if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
+    // 4. the first packet of a new flow goes to userspace
     RulePtr rule = newRule(name);
     loadCt(rule.get(), NFT_CT_STATE);
     bitwise32(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW), 0);
@@ -326,12 +356,14 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
   }
 }
 
+bool wantsInput(const TablePlan& plan) { return plan.inbound || plan.dns; }
+
 // `staleInput`: an input chain exists that the plan no longer wants. It is deleted only then:
 // creating a base chain registers its hook at once, so "create, then delete" in one
 // transaction would unregister a hook at commit, and that drops every queued packet.
 void addTableBody(Transaction& tx, const TablePlan& plan, bool staleInput) {
   addHookChain(tx, "output", NF_INET_LOCAL_OUT, plan);
-  if (plan.inbound) {
+  if (wantsInput(plan)) {
     addHookChain(tx, "input", NF_INET_LOCAL_IN, plan);
   } else if (staleInput) {
     ChainPtr gone = newChain("input", ~0u, 0);
@@ -390,7 +422,7 @@ Result<void> NftTable::install(const TablePlan& plan) {
   if (!present) return std::unexpected(present.error());
   if (*present && !plan.recreate) {  // In place: the table and its base chains stay.
     bool staleInput = false;
-    if (!plan.inbound) {
+    if (!wantsInput(plan)) {
       auto input = exists("input");
       if (!input) return std::unexpected(input.error());
       staleInput = *input;

@@ -21,14 +21,16 @@ ParseResult fail(ParseError error) {
   return r;
 }
 
-// Reads the transport header at `l4`, `available` bytes of it present in the buffer.
-ParseResult parseTransport(PacketInfo info, const std::uint8_t* l4, std::size_t available) {
+// Reads the transport header at `offset` of `p`, `available` bytes of it present there.
+ParseResult parseTransport(PacketInfo info, const std::uint8_t* p, std::size_t offset,
+                           std::size_t available) {
   ParseResult r;
   if (info.fragment) {
     r.ok = true;
     r.info = info;
     return r;
   }
+  const std::uint8_t* l4 = p + offset;
   switch (info.ipProto) {
     case IPPROTO_TCP:
       if (available < 20) return fail(ParseError::kTruncatedL4);
@@ -56,6 +58,8 @@ ParseResult parseTransport(PacketInfo info, const std::uint8_t* l4, std::size_t 
     default:
       break;  // other protocols carry no ports; the decision sees only addresses
   }
+  info.transportOffset = static_cast<std::uint32_t>(offset);
+  info.transportEnd = static_cast<std::uint32_t>(offset + available);
   r.ok = true;
   r.info = info;
   return r;
@@ -80,7 +84,7 @@ ParseResult parseIpv4(std::span<const std::uint8_t> p, std::size_t wireLength) {
   const std::uint16_t fragmentOffset = readBe16(&p[6]) & 0x1fff;
   info.fragment = fragmentOffset != 0;
   const std::size_t end = std::min(p.size(), totalLength);
-  return parseTransport(info, p.data() + headerLength, end - headerLength);
+  return parseTransport(info, p.data(), headerLength, end - headerLength);
 }
 
 ParseResult parseIpv6(std::span<const std::uint8_t> p, std::size_t wireLength) {
@@ -130,7 +134,7 @@ ParseResult parseIpv6(std::span<const std::uint8_t> p, std::size_t wireLength) {
       case IPPROTO_NONE:
         info.ipProto = next;
         info.fragment = true;  // nothing follows: treat like a packet without ports
-        return parseTransport(info, nullptr, 0);
+        return parseTransport(info, nullptr, 0, 0);
       default:
         break;
     }
@@ -138,7 +142,7 @@ ParseResult parseIpv6(std::span<const std::uint8_t> p, std::size_t wireLength) {
   }
   if (offset > end) return fail(ParseError::kBadExtension);
   info.ipProto = next;
-  return parseTransport(info, p.data() + offset, end - offset);
+  return parseTransport(info, p.data(), offset, end - offset);
 }
 
 }  // namespace

@@ -22,6 +22,10 @@ struct PacketInfo {
   std::uint8_t icmpCode = 0;
   std::uint8_t tcpFlags = 0;
   bool fragment = false;  // a non-first fragment: no transport header to read
+  // Where the transport header starts in the buffer, and where the packet's data ends in it
+  // (the buffer may hold only a prefix of the packet); both 0 when there is no header.
+  std::uint32_t transportOffset = 0;
+  std::uint32_t transportEnd = 0;
 };
 
 enum class ParseError : std::uint8_t {

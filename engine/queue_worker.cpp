@@ -11,6 +11,7 @@
 #include <climits>
 
 #include "engine/attributor.h"
+#include "engine/dns_snoop.h"
 #include "engine/logging.h"
 #include "engine/packet.h"
 
@@ -69,12 +70,13 @@ rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
 }  // namespace
 
 QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
-                         db::LogProducer log, Attributor* attributor)
+                         db::LogProducer log, Attributor* attributor, HostCache* hosts)
     : queue_(std::move(queue)),
       policy_(policy),
       marks_(marks),
       log_(std::move(log)),
-      attributor_(attributor) {
+      attributor_(attributor),
+      hosts_(hosts) {
   stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
 }
@@ -137,6 +139,7 @@ void QueueWorker::serveWaiting() {
 }
 
 void QueueWorker::handle(const QueuedPacket& packet) {
+  if (marks_.isDnsReply(packet.mark)) return passDnsReply(packet);
   const std::uint64_t started = monotonicNs();
   QueueCounters::bump(counters_.packets);
   const PolicySnapshot& snapshot = policy_.get();
@@ -144,6 +147,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
 
   rules::Decision decision;
   rules::Flow flow;
+  DnsName host;  // flow.host points here, through the decision and the log row
   FlowOwner owner;
   const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
   if (!parsed.ok) {
@@ -151,6 +155,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
     decision = unknownVerdict(policy.config());
   } else {
     flow = flowOf(parsed.info, packet.hook);
+    nameRemote(flow, host);
     if (attributor_) {
       decision = decideAttributed(snapshot, packet, parsed.info, flow, owner);
     } else if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
@@ -194,6 +199,26 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   const bool wanted =
       decision.log && (decision.action != rules::Action::kAllow || policy.config().logAllowed);
   if (wanted) logDecision(snapshot, decision, flow, elapsed, owner);
+}
+
+// ---- host names (SPEC section 3 `host`) -------------------------------------------------
+
+// A DNS reply to an accepted flow, queued only to be read: it is never decided nor logged,
+// and is accepted whatever it holds, with the tag in our mark bits cleared again.
+void QueueWorker::passDnsReply(const QueuedPacket& packet) {
+  if (hosts_) learnFromDnsReply(packet, *hosts_, counters_);
+  const std::uint32_t mark = marks_.withValue(packet.mark, 0);
+  if (!queue_.verdict(packet.id, Verdict::kAccept, &mark)) {
+    QueueCounters::bump(counters_.verdictErrors);
+  }
+}
+
+// The name DNS gave an outbound flow's remote address, if any. Inbound flows stay nameless:
+// their source address was not looked up by anyone here.
+void QueueWorker::nameRemote(rules::Flow& flow, DnsName& name) const {
+  if (hosts_ && flow.direction == rules::Direction::kOut && hosts_->lookup(flow.remote, name)) {
+    flow.host = name.view();
+  }
 }
 
 // ---- process attribution (SPEC section 4 steps 2-4) -------------------------------------

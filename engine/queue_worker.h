@@ -6,6 +6,7 @@
 #include "db/log_producer.h"
 #include "engine/attributor.h"
 #include "engine/counters.h"
+#include "engine/host_cache.h"
 #include "engine/marks.h"
 #include "engine/nfqueue.h"
 #include "engine/policy_store.h"
@@ -24,9 +25,11 @@ class QueueWorker {
  public:
   // `log` receives one row per decided flow (a detached producer: no verdict log).
   // `attributor` (may be null: then the queue's uid alone separates process from kernel
-  // packets) must outlive the worker.
+  // packets) must outlive the worker. `hosts` (may be null: no host names) is where DNS
+  // replies are recorded and outbound flows' remote addresses are named; it must outlive
+  // the worker too.
   QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks, db::LogProducer log,
-              Attributor* attributor = nullptr);
+              Attributor* attributor = nullptr, HostCache* hosts = nullptr);
   ~QueueWorker();
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
@@ -44,6 +47,8 @@ class QueueWorker {
   void run();
   void serveWaiting();
   void handle(const QueuedPacket& packet);
+  void passDnsReply(const QueuedPacket& packet);
+  void nameRemote(rules::Flow& flow, DnsName& name) const;
   void logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
                    const rules::Flow& flow, std::uint64_t latencyNs, const FlowOwner& owner);
   rules::Decision decideAttributed(const PolicySnapshot& snapshot, const QueuedPacket& packet,
@@ -55,6 +60,7 @@ class QueueWorker {
   MarkBits marks_;
   db::LogProducer log_;
   Attributor* attributor_ = nullptr;       // process attribution (thread-safe, shared by workers)
+  HostCache* hosts_ = nullptr;             // host names from DNS (thread-safe, shared)
   std::uint64_t hashingRevision_ = ~0ull;  // policy revision image hashing was set for
   QueueCounters counters_;
   int stopFd_ = -1;  // eventfd

@@ -108,7 +108,7 @@ class ConfigReader {
   void readEngine(const toml::table& table) {
     reader_.rejectUnknownKeys(table,
                               {"mode", "default", "unknown", "kernel", "fail", "queues", "inbound",
-                               "mark_mask", "queue_maxlen"},
+                               "dns", "mark_mask", "queue_maxlen"},
                               "[engine]");
     enumeration(table, "mode", parseMode, "enforce or learn", config_.mode);
     constexpr std::string_view kActions = "allow, deny or reject";
@@ -118,6 +118,7 @@ class ConfigReader {
     enumeration(table, "fail", parseFailMode, "open or closed", config_.fail);
     if (const auto* value = table.get("queues")) readQueues(*value);
     boolean(table, "inbound", config_.inbound);
+    boolean(table, "dns", config_.dns);
     if (const auto* value = table.get("mark_mask")) {
       if (auto mask = reader_.integerIn(*value, "mark_mask", 0, 0xffffffff)) {
         if (std::popcount(static_cast<std::uint64_t>(*mask)) < 2) {

@@ -30,6 +30,9 @@ struct Config {
   FailMode fail = FailMode::kOpen;
   std::vector<std::uint16_t> queues = {0, 1};  // consecutive, ascending
   bool inbound = true;
+  // Read the DNS replies of accepted flows to learn remote host names (for `host` rules and
+  // the log's host column). Off: no flow has a host name, so no `host` rule matches.
+  bool dns = true;
   // Conntrack-mark bits warden owns (at least two bits); other bits are preserved.
   std::uint32_t markMask = 0x00f00000;
   std::uint32_t queueMaxLen = 4096;  // packets waiting in each kernel queue

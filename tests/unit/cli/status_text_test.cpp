@@ -85,7 +85,7 @@ TEST_F(StatusText, AttributionMissesAndNewCountersShowWhenTheDaemonSendsThem) {
                            {"processes", {{"entries", 57}}},
                            {"hash_cache", {{"entries", 9}}}};
   status["totals"]["misses"] = 3;
-  status["totals"]["dns_answers"] = 12;
+  status["totals"]["future_counter"] = 12;
   const std::string text = print(status);
   EXPECT_NE(text.find("attribution  ebpf (connect-hook flow map)\n"), std::string::npos) << text;
   EXPECT_NE(
@@ -97,7 +97,25 @@ TEST_F(StatusText, AttributionMissesAndNewCountersShowWhenTheDaemonSendsThem) {
       << text;
   EXPECT_NE(text.find("57 processes known, 9 image hashes cached\n"), std::string::npos) << text;
   EXPECT_NE(text.find(", 3 attribution misses"), std::string::npos) << text;
-  EXPECT_NE(text.find("dns_answers 12"), std::string::npos) << text;
+  EXPECT_NE(text.find("future_counter 12"), std::string::npos) << text;
+}
+
+TEST_F(StatusText, DnsShowsRepliesAddressesAndHostNamesKept) {
+  auto status = sampleStatus();
+  EXPECT_EQ(print(status).find("\ndns "), std::string::npos) << "no dns object, no line";
+  status["dns"] = {{"enabled", true}, {"hosts", 4}, {"capacity", 4096}};
+  status["totals"]["dns_replies"] = 3;
+  status["totals"]["dns_answers"] = 1;
+  status["totals"]["dns_malformed"] = 2;
+  std::string text = print(status);
+  EXPECT_NE(text.find("dns          3 replies read, 1 address learned, 2 malformed; 4 of 4096 "
+                      "host names kept\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("dns_replies"), std::string::npos) << "not repeated as an unknown counter";
+  status["dns"]["enabled"] = false;
+  text = print(status);
+  EXPECT_NE(text.find("dns          off: no flow has a host name"), std::string::npos) << text;
 }
 
 TEST_F(StatusText, ALogThatCouldNotOpenShowsItsError) {

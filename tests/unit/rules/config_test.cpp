@@ -47,6 +47,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(config.fail, FailMode::kOpen);
   EXPECT_EQ(config.queues, (std::vector<std::uint16_t>{0, 1}));
   EXPECT_TRUE(config.inbound);
+  EXPECT_TRUE(config.dns);
   EXPECT_EQ(config.markMask, 0x00f00000u);
   EXPECT_EQ(config.queueMaxLen, 4096u);
   EXPECT_TRUE(config.ebpf);
@@ -69,6 +70,7 @@ kernel = "deny"
 fail = "closed"
 queues = [4, 5, 6]
 inbound = false
+dns = false
 mark_mask = 0x0000ff00
 queue_maxlen = 1024
 
@@ -108,6 +110,7 @@ log = false
   EXPECT_EQ(config.fail, FailMode::kClosed);
   EXPECT_EQ(config.queues, (std::vector<std::uint16_t>{4, 5, 6}));
   EXPECT_FALSE(config.inbound);
+  EXPECT_FALSE(config.dns);
   EXPECT_EQ(config.markMask, 0x0000ff00u);
   EXPECT_EQ(config.queueMaxLen, 1024u);
   EXPECT_FALSE(config.ebpf);
@@ -126,7 +129,7 @@ log = false
   EXPECT_TRUE(first.log);
   EXPECT_EQ(first.direction, Direction::kOut);
   EXPECT_EQ(first.proto, Proto::kAny);
-  EXPECT_EQ(first.where.line, 28);
+  EXPECT_EQ(first.where.line, 29);
   EXPECT_EQ(first.where.column, 1);
 
   const Rule& second = config.globalRules[1];
@@ -143,7 +146,7 @@ log = false
   EXPECT_EQ(second.ports[1].last, 6010);
   EXPECT_EQ(second.host, "*.example.org");
   EXPECT_FALSE(second.log);
-  EXPECT_EQ(second.where.line, 33);
+  EXPECT_EQ(second.where.line, 34);
 }
 
 TEST(Config, SingleValuesForIpAndPorts) {
@@ -219,6 +222,8 @@ TEST(ConfigErrors, WrongTypes) {
               ElementsAre("2:8: expected a string for 'mode', got integer"));
   EXPECT_THAT(errorsOf("[engine]\ninbound = 'yes'\n"),
               ElementsAre("2:11: expected true or false for 'inbound', got string"));
+  EXPECT_THAT(errorsOf("[engine]\ndns = 'on'\n"),
+              ElementsAre("2:7: expected true or false for 'dns', got string"));
   EXPECT_THAT(errorsOf("[engine]\nqueues = 0\n"),
               ElementsAre("2:10: expected an array for 'queues', got integer"));
   EXPECT_THAT(errorsOf("[engine]\nqueue_maxlen = 1.5\n"),
