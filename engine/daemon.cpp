@@ -322,13 +322,16 @@ void Daemon::reload() {
     logError("reload refused: policy revision ", policy_.current()->revision(), " stays in force");
     return;
   }
-  // Queues are bound, and the log and control socket open, for the life of the process.
+  // Queues are bound, and the log and control socket open, for the life of the process; the
+  // workers' verdict marks and the conntrack marks of decided flows use the mark bits it
+  // started with.
   if (config_.queues != before.queues || config_.queueMaxLen != before.queueMaxLen ||
       config_.fail != before.fail || config_.controlSocket != before.controlSocket ||
-      config_.logDb != before.logDb) {
+      config_.logDb != before.logDb || config_.markMask != before.markMask) {
     logWarning(
-        "queues, queue_maxlen, fail, [log] db and [control] socket change only at "
+        "queues, queue_maxlen, fail, mark_mask, [log] db and [control] socket change only at "
         "restart; the running values stay");
+    config_.markMask = before.markMask;
     config_.queues = before.queues;
     config_.queueMaxLen = before.queueMaxLen;
     config_.fail = before.fail;

@@ -86,3 +86,19 @@ def test_reload_changes_mode(lab, wardend):
     d.hup()
     assert wait_until(lambda: d.status()["mode"] == "learn", timeout=5), d.stderr()
     assert lab.tcp_probe(S4, 7001).outcome == "connected"
+
+
+def test_settings_bound_at_start_stay_until_a_restart(lab, wardend):
+    # The queues are bound and the workers mark verdicts with the bits they started with: a
+    # reload that changes them keeps the running values (and says so) while the policy changes.
+    d = wardend(rules=deny_port(7001))
+    held = lab.tcp_session(S4, 7000)
+    d.write_config(engine={"mark_mask": 0x0000000f, "queues": [3]}, rules=deny_port(7000))
+    assert d.request("reload").get("ok") is True
+    assert wait_until(lambda: switched_to(lab, 7001), timeout=5), d.stderr()
+    assert "change only at restart; the running values stay" in d.stderr()
+    assert policy_denies(lab, denied=7000, allowed=7001)
+    assert sorted(q["queue"] for q in d.status()["queues"]) == [0, 1]
+    ruleset = lab.c.run(["nft", "list", "table", "inet", "warden"]).stdout
+    assert "0x00f00000" in ruleset and "0x0000000f" not in ruleset, ruleset
+    assert not any(t.startswith("fail") for _, t in held.lines), held.stdout_text()
