@@ -6,17 +6,12 @@
 #include "db/log_producer.h"
 #include "engine/attributor.h"
 #include "engine/counters.h"
+#include "engine/flow_decision.h"
 #include "engine/marks.h"
 #include "engine/nfqueue.h"
 #include "engine/policy_store.h"
 
 namespace warden::engine {
-
-// Who owns the flow of one packet, as process attribution found it.
-struct FlowOwner {
-  Attribution attribution;
-  std::shared_ptr<const ProcessInfo> process;  // null unless attributed and described
-};
 
 // The thread that serves one NFQUEUE: reads first packets, decides, and gives every packet
 // a verdict. Nothing on its path locks, allocates in steady state, or reads /proc.
