@@ -17,7 +17,7 @@ namespace warden::engine {
 namespace {
 
 constexpr int kReplyTimeoutMs = 5000;
-constexpr std::size_t kRequestBytes = 512;  // a tuple is well under 200 bytes
+constexpr std::size_t kRequestBytes = 512;       // a tuple is well under 200 bytes
 constexpr std::size_t kDumpBufferBytes = 32768;  // what the kernel fills per dump read, at most
 
 std::uint16_t ctnlType(std::uint8_t message) {
@@ -139,8 +139,7 @@ std::optional<ConntrackEntry> parseConntrackEntry(std::span<const std::uint8_t> 
   }
   const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
   Attributes<CTA_MAX> top;
-  if (mnl_attr_parse(nlh, sizeof(nfgenmsg), collect<CTA_MAX>, &top) < 0 ||
-      !top[CTA_TUPLE_ORIG]) {
+  if (mnl_attr_parse(nlh, sizeof(nfgenmsg), collect<CTA_MAX>, &top) < 0 || !top[CTA_TUPLE_ORIG]) {
     return std::nullopt;
   }
   ConntrackEntry entry;
@@ -180,8 +179,7 @@ Result<void> Conntrack::send(const std::vector<std::uint8_t>& message, const cha
   return {};
 }
 
-Result<std::vector<ConntrackEntry>> Conntrack::dumpMarked(std::uint32_t value,
-                                                          std::uint32_t mask) {
+Result<std::vector<ConntrackEntry>> Conntrack::dumpMarked(std::uint32_t value, std::uint32_t mask) {
   constexpr const char* kWhat = "dumping conntrack entries";
   const std::uint32_t seq = ++seq_;
   if (auto sent = send(conntrackDumpRequest(value, mask, seq), kWhat); !sent) {
@@ -200,8 +198,8 @@ Result<std::vector<ConntrackEntry>> Conntrack::dumpMarked(std::uint32_t value,
   for (;;) {
     const ssize_t n = mnl_socket_recvfrom(socket_.get(), buffer.data(), buffer.size());
     if (n < 0) return std::unexpected(errnoError(kWhat));
-    const int run = mnl_cb_run(buffer.data(), static_cast<std::size_t>(n), seq, portId, onEntry,
-                               &entries);
+    const int run =
+        mnl_cb_run(buffer.data(), static_cast<std::size_t>(n), seq, portId, onEntry, &entries);
     if (run == MNL_CB_STOP) return entries;
     if (run < 0) return std::unexpected(errnoError(kWhat));
   }

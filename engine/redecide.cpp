@@ -34,13 +34,11 @@ struct IfaddrsFree {
 }  // namespace
 
 nlohmann::json RedecideCounts::toJson() const {
-  return {{"examined", examined}, {"kept", kept},         {"revoked", revoked()},
-          {"denied", denied},     {"rejected", rejected}, {"learned", learned},
-          {"gone", gone},         {"failed", failed}};
+  return {{"examined", examined}, {"kept", kept},       {"revoked", revoked()}, {"denied", denied},
+          {"rejected", rejected}, {"learned", learned}, {"gone", gone},         {"failed", failed}};
 }
 
-std::uint8_t decidingHook(const ConntrackTuple& original,
-                          std::span<const rules::IpAddress> local) {
+std::uint8_t decidingHook(const ConntrackTuple& original, std::span<const rules::IpAddress> local) {
   const bool ours = std::find(local.begin(), local.end(), original.source) != local.end();
   return ours ? NF_INET_LOCAL_OUT : NF_INET_LOCAL_IN;
 }

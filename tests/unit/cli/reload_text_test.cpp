@@ -12,12 +12,17 @@ TEST(ReloadText, PlainReloadNamesTheRevision) {
 }
 
 TEST(ReloadText, RedecideCounts) {
-  const nlohmann::json answer = {
-      {"ok", true},
-      {"revision", 7},
-      {"redecide",
-       {{"examined", 12}, {"kept", 10}, {"revoked", 2}, {"denied", 1}, {"rejected", 1},
-        {"learned", 0}, {"gone", 0}, {"failed", 0}}}};
+  const nlohmann::json answer = {{"ok", true},
+                                 {"revision", 7},
+                                 {"redecide",
+                                  {{"examined", 12},
+                                   {"kept", 10},
+                                   {"revoked", 2},
+                                   {"denied", 1},
+                                   {"rejected", 1},
+                                   {"learned", 0},
+                                   {"gone", 0},
+                                   {"failed", 0}}}};
   EXPECT_EQ(reloadText(answer),
             "reloaded: policy revision 7 in force; redecided 12 flows: 10 kept, 2 revoked "
             "(1 denied, 1 rejected)\n");
@@ -27,8 +32,7 @@ TEST(ReloadText, LearnModeGoneAndFailed) {
   const nlohmann::json answer = {
       {"ok", true},
       {"revision", 3},
-      {"redecide",
-       {{"examined", 1}, {"kept", 1}, {"revoked", 0}, {"learned", 1}, {"gone", 0}}}};
+      {"redecide", {{"examined", 1}, {"kept", 1}, {"revoked", 0}, {"learned", 1}, {"gone", 0}}}};
   EXPECT_EQ(reloadText(answer),
             "reloaded: policy revision 3 in force; redecided 1 flow: 1 kept (1 only by learn "
             "mode), 0 revoked\n");

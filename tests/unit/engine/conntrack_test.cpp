@@ -59,8 +59,7 @@ Bytes dumpEntry(int family, std::uint8_t proto, const Endpoints& original, std::
   nfg->nfgen_family = static_cast<std::uint8_t>(family);
   putTuple(nlh, CTA_TUPLE_ORIG, family, proto, original);
   putTuple(nlh, CTA_TUPLE_REPLY, family, proto,
-           {original.destination, original.source, original.destinationPort,
-            original.sourcePort});
+           {original.destination, original.source, original.destinationPort, original.sourcePort});
   mnl_attr_put_u32(nlh, CTA_STATUS, htonl(0x8));
   mnl_attr_put_u32(nlh, CTA_MARK, htonl(mark));
   if (zone >= 0) mnl_attr_put_u16(nlh, CTA_ZONE, htons(static_cast<std::uint16_t>(zone)));

@@ -33,20 +33,17 @@ const std::vector<rules::IpAddress> kLocal = {ip("127.0.0.1"), ip("::1"), ip("19
                                               ip("2001:db8::1")};
 
 TEST(Redecide, AFlowFromALocalAddressWasDecidedOnOutput) {
-  EXPECT_EQ(decidingHook(tuple("192.0.2.1", "192.0.2.2", 40000, 7000), kLocal),
-            NF_INET_LOCAL_OUT);
+  EXPECT_EQ(decidingHook(tuple("192.0.2.1", "192.0.2.2", 40000, 7000), kLocal), NF_INET_LOCAL_OUT);
   EXPECT_EQ(decidingHook(tuple("2001:db8::1", "2001:db8::2", 40000, 7000), kLocal),
             NF_INET_LOCAL_OUT);
   // Loopback: both ends are local, and the output hook saw the first packet first.
-  EXPECT_EQ(decidingHook(tuple("127.0.0.1", "127.0.0.1", 40000, 7000), kLocal),
-            NF_INET_LOCAL_OUT);
+  EXPECT_EQ(decidingHook(tuple("127.0.0.1", "127.0.0.1", 40000, 7000), kLocal), NF_INET_LOCAL_OUT);
   EXPECT_EQ(decidingHook(tuple("::1", "::1", 40000, 7000), kLocal), NF_INET_LOCAL_OUT);
 }
 
 TEST(Redecide, AFlowFromElsewhereWasDecidedOnInput) {
   EXPECT_EQ(decidingHook(tuple("192.0.2.2", "192.0.2.1", 50000, 22), kLocal), NF_INET_LOCAL_IN);
-  EXPECT_EQ(decidingHook(tuple("2001:db8::2", "2001:db8::1", 50000, 22), kLocal),
-            NF_INET_LOCAL_IN);
+  EXPECT_EQ(decidingHook(tuple("2001:db8::2", "2001:db8::1", 50000, 22), kLocal), NF_INET_LOCAL_IN);
   // Not a prefix match: another host of our own network is still remote.
   EXPECT_EQ(decidingHook(tuple("192.0.2.3", "192.0.2.1", 50000, 22), kLocal), NF_INET_LOCAL_IN);
   EXPECT_EQ(decidingHook(tuple("192.0.2.1", "192.0.2.2", 1, 2), {}), NF_INET_LOCAL_IN);
