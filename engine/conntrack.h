@@ -29,8 +29,8 @@ struct ConntrackEntry {
   ConntrackTuple original;
   std::uint32_t mark = 0;
   std::optional<std::uint16_t> zone;  // CTA_ZONE, when the kernel named one
-  // CTA_TUPLE_ORIG exactly as the kernel sent it (the nested attribute, header included):
-  // an update names the entry with it, whatever the protocol's tuple holds (ICMP ids, ...).
+  // The payload of CTA_TUPLE_ORIG (its nested attributes) exactly as the kernel sent it: an
+  // update names the entry with it, whatever the protocol's tuple holds (ICMP ids, ...).
   std::vector<std::uint8_t> tupleAttribute;
 };
 
