@@ -6,10 +6,32 @@
 
 #include "cli/config_files.h"
 #include "cli/control_client.h"
+#include "cli/json_output.h"
 
 namespace warden::cli {
 
-int runReload(const std::filesystem::path& configPath, bool redecide, std::ostream& out,
+std::string reloadText(const nlohmann::json& answer) {
+  std::string text = "reloaded: policy revision " +
+                     answer.value("revision", nlohmann::json()).dump() + " in force";
+  const auto redecide = answer.find("redecide");
+  if (redecide == answer.end() || !redecide->is_object()) return text + "\n";
+  auto count = [&](const char* key) { return redecide->value(key, std::uint64_t{0}); };
+  auto flows = [](std::uint64_t n) { return std::to_string(n) + (n == 1 ? " flow" : " flows"); };
+  text +=
+      "; redecided " + flows(count("examined")) + ": " + std::to_string(count("kept")) + " kept";
+  if (count("learned") > 0)
+    text += " (" + std::to_string(count("learned")) + " only by learn mode)";
+  text += ", " + std::to_string(count("revoked")) + " revoked";
+  if (count("revoked") > 0) {
+    text += " (" + std::to_string(count("denied")) + " denied, " +
+            std::to_string(count("rejected")) + " rejected)";
+  }
+  if (count("gone") > 0) text += ", " + std::to_string(count("gone")) + " gone meanwhile";
+  if (count("failed") > 0) text += ", " + std::to_string(count("failed")) + " failed";
+  return text + "\n";
+}
+
+int runReload(const std::filesystem::path& configPath, bool redecide, bool json, std::ostream& out,
               std::ostream& err) {
   auto config = readConfig(configPath, err);
   if (!config) return report(config.error(), err);
@@ -25,8 +47,19 @@ int runReload(const std::filesystem::path& configPath, bool redecide, std::ostre
     }
     return report(failure, err);
   }
-  out << "reloaded: policy revision " << answer->value("revision", nlohmann::json()).dump()
-      << " in force\n";
+  if (json) {
+    nlohmann::json shown = {{"revision", answer->value("revision", nlohmann::json())}};
+    if (answer->contains("redecide")) shown["redecide"] = (*answer)["redecide"];
+    out << jsonLine(shown) << '\n';
+  } else {
+    out << reloadText(*answer);
+  }
+  const auto failed = answer->value("redecide", nlohmann::json::object()).value("failed", 0);
+  if (failed > 0) {
+    return report({ExitCode::kError, "the marks of " + std::to_string(failed) +
+                                         " flows could not be changed (wardend's log says why)"},
+                  err);
+  }
   return toInt(ExitCode::kOk);
 }
 
@@ -35,10 +68,13 @@ Command addReloadCommand(CLI::App& app, std::string& configPath) {
       app, "reload", "Make wardend load the policy files now; a broken policy is refused",
       configPath);
   auto redecide = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
   reload->add_flag("--redecide", *redecide,
-                   "also decide flows already decided again under the new policy");
-  return {reload, [&configPath, redecide] {
-            return runReload(configPath, *redecide, std::cout, std::cerr);
+                   "also decide the flows accepted before again under the new policy, and cut "
+                   "those it refuses");
+  reload->add_flag("--json", *json, "print the revision (and redecide counts) as one JSON line");
+  return {reload, [&configPath, redecide, json] {
+            return runReload(configPath, *redecide, *json, std::cout, std::cerr);
           }};
 }
 

@@ -21,6 +21,7 @@
 #include "engine/attributor.h"
 #include "engine/logging.h"
 #include "engine/policy_record.h"
+#include "engine/redecide.h"
 #include "rules/compiled_policy.h"
 
 namespace warden::engine {
@@ -177,6 +178,7 @@ void Daemon::openLog() {
     } else {
       store_.emplace(std::move(*store));
       logWriter_ = std::move(*writer);
+      controlLog_ = logWriter_->producer();
       logWriter_->start();
       return;
     }
@@ -439,21 +441,40 @@ std::string Daemon::handleRequest(std::string_view request) {
     return json{{"version", 1}, {"ok", true}, {"process", std::move(*process)}}.dump();
   }
   if (command == "reload") {
-    // Deciding accepted flows again needs the table to queue them once more; not built yet.
-    // Refused whole, rather than doing a plain reload the caller did not ask for.
-    if (const auto redecide = parsed.find("redecide");
-        redecide != parsed.end() && *redecide != false) {
-      return fail(
-          "reload --redecide is not supported yet (flows already decided keep their "
-          "verdict); nothing was reloaded");
+    const auto redecide = parsed.find("redecide");
+    if (redecide != parsed.end() && !redecide->is_boolean()) {
+      return fail("\"redecide\" must be true or false; nothing was reloaded");
     }
-    const auto before = policy_.current();
-    reload();
-    const auto after = policy_.current();
-    if (after == before) return fail("reload refused: the configuration has errors");
-    return json{{"version", 1}, {"ok", true}, {"revision", after->revision()}}.dump();
+    return reloadRequest(redecide != parsed.end() && redecide->get<bool>());
   }
   return fail("unknown command '" + command + "'");
+}
+
+std::string Daemon::reloadRequest(bool redecide) {
+  using nlohmann::json;
+  auto fail = [](std::string_view message) {
+    return json{{"version", 1}, {"ok", false}, {"error", message}}.dump();
+  };
+  const auto before = policy_.current();
+  reload();
+  const auto after = policy_.current();
+  if (after == before) return fail("reload refused: the configuration has errors");
+  json answer = {{"version", 1}, {"ok", true}, {"revision", after->revision()}};
+  if (!redecide) return answer.dump();
+  // The table was re-asserted by reload(), so the rules that hold revoked flows are in place.
+  auto counts =
+      redecideAccepted(*after, MarkBits{config_.markMask}, *attributor_, hosts_.get(), controlLog_);
+  if (!counts) {
+    logError("redecide: ", counts.error().message());
+    return fail("reloaded revision " + std::to_string(after->revision()) +
+                ", but deciding the accepted flows again failed: " + counts.error().message());
+  }
+  logInfo("redecided ", counts->examined, " accepted flows under policy revision ",
+          after->revision(), ": ", counts->kept, " kept (", counts->learned,
+          " only by learn mode), ", counts->denied, " denied, ", counts->rejected, " rejected, ",
+          counts->gone, " gone, ", counts->failed, " failed");
+  answer["redecide"] = counts->toJson();
+  return answer.dump();
 }
 
 int Daemon::run() {

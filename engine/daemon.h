@@ -38,6 +38,8 @@ class Daemon {
   void reload();
   void openLog();
   std::string handleRequest(std::string_view request);
+  // The control request `reload`, with "redecide": true also for the flows accepted before.
+  std::string reloadRequest(bool redecide);
   std::string statusJson() const;
   TablePlan tablePlan(const rules::Config& config) const;
   bool ownsTable() const;  // whether the table still records us as its owner
@@ -48,6 +50,7 @@ class Daemon {
   PolicyStore policy_;
   std::optional<db::Database> store_;  // revisions; the control thread's connection
   std::unique_ptr<db::LogWriter> logWriter_;
+  db::LogProducer controlLog_;       // the control thread's verdict-log rows (reload --redecide)
   std::string logProblem_;           // why there is no verdict log, if there is none
   std::uint64_t localRevision_ = 0;  // revisions when no database could be opened
   QueueMethod method_ = QueueMethod::kXtCompat;

@@ -31,6 +31,13 @@ struct MarkBits {
     return (packetMark & ~mask) | value;
   }
   static bool valid(std::uint32_t mask) { return std::popcount(mask) >= 2; }
+
+  // On the conntrack mark only: an accepted flow that `warden reload --redecide` decided
+  // again and the new policy refuses. The table drops, or rejects, its every later packet.
+  // Built from the two values above so that any valid mask holds them; on the ct mark
+  // "reject" alone never meant anything before (it only ever travels on the packet mark).
+  std::uint32_t revokedReject() const { return reject(); }
+  std::uint32_t revokedDrop() const { return accept() | reject(); }
 };
 
 }  // namespace warden::engine

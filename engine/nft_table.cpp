@@ -277,6 +277,44 @@ void loadTransport(nftnl_rule* rule, std::uint32_t offset, std::uint32_t length)
   nftnl_rule_add_expr(rule, e);
 }
 
+// Rules 1b and 1c of TablePlan: a flow `warden reload --redecide` revoked is dropped, or
+// rejected, at each of its packets. The reject spares packets the conntrack entry only relates
+// to: the reset or ICMP error the reject itself makes is attached to the revoked entry, and
+// rejecting it in turn would drop it before the socket learns of the refusal.
+void addRevokedRules(Transaction& tx, const char* name, const MarkBits& marks) {
+  auto revoked = [&](nftnl_rule* rule, std::uint32_t value) {
+    loadCt(rule, NFT_CT_MARK);
+    bitwise32(rule, marks.mask, 0);
+    compare(rule, NFT_CMP_EQ, value);
+  };
+  auto ownPacket = [&](nftnl_rule* rule) {
+    revoked(rule, marks.revokedReject());
+    loadCt(rule, NFT_CT_STATE);
+    bitwise32(rule, NF_CT_STATE_BIT(IP_CT_RELATED), 0);
+    compare(rule, NFT_CMP_EQ, 0u);
+  };
+  {  // 1b. revoked: drop
+    RulePtr rule = newRule(name);
+    revoked(rule.get(), marks.revokedDrop());
+    verdict(rule.get(), NF_DROP);
+    tx.addRule(rule.get());
+  }
+  {  // 1c. revoked: reject, TCP with a reset
+    RulePtr rule = newRule(name);
+    ownPacket(rule.get());
+    loadMeta(rule.get(), NFT_META_L4PROTO);
+    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_TCP));
+    reject(rule.get(), NFT_REJECT_TCP_RST, 0);
+    tx.addRule(rule.get());
+  }
+  {  // 1c. revoked: reject, anything else with ICMP / ICMPv6 administratively prohibited
+    RulePtr rule = newRule(name);
+    ownPacket(rule.get());
+    reject(rule.get(), NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    tx.addRule(rule.get());
+  }
+}
+
 // One hook's chain with its rules (see TablePlan); an existing chain's rules are replaced.
 void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
   const MarkBits& marks = plan.marks;
@@ -313,6 +351,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     verdict(rule.get(), NF_ACCEPT);
     tx.addRule(rule.get());
   }
+  addRevokedRules(tx, name, marks);
   {  // 2. accepted by a worker: remember it on the flow, give the packet its mark back
     RulePtr rule = newRule(name);
     loadMeta(rule.get(), NFT_META_MARK);

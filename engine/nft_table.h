@@ -19,20 +19,25 @@ enum class QueueMethod : std::uint8_t {
 const char* toString(QueueMethod method);
 
 // The `inet warden` table warden installs: per hook (output, and input when inbound or dns):
-//   0. input only, when dns: UDP from port 53 and ct mark says "accepted"
-//                                   -> tag the packet mark "DNS reply", queue (always bypass)
-//   1. ct mark says "accepted"      -> accept (a decided flow never leaves the kernel again)
-//   2. packet mark says "accepted"  -> copy it to the ct mark, restore the packet mark, accept
-//   3. packet mark says "reject"    -> reject (TCP reset, else ICMP admin prohibited)
-//   4. ct state new                 -> queue (with bypass when failing open); on input only
-//                                      when inbound
+//   0.  input only, when dns: UDP from port 53 and ct mark says "accepted"
+//                                      -> tag the packet mark "DNS reply", queue (always bypass)
+//   1.  ct mark says "accepted"        -> accept (a decided flow never leaves the kernel again)
+//   1b. ct mark says "revoked: drop"   -> drop
+//   1c. ct mark says "revoked: reject" -> reject (TCP reset, else ICMP admin prohibited), but
+//                                         not packets only related to the flow
+//   2.  packet mark says "accepted"    -> copy it to the ct mark, restore the packet mark, accept
+//   3.  packet mark says "reject"      -> reject (TCP reset, else ICMP admin prohibited)
+//   4.  ct state new                   -> queue (with bypass when failing open); on input only
+//                                         when inbound
 // Rules 2 and 3 serve packets the workers hand back with NF_REPEAT and a mark: this kernel
 // build cannot set the ct mark from a queue verdict (no NETFILTER_NETLINK_GLUE_CT). Rule 1
 // comes first because nearly every packet of an established flow stops there, except the DNS
 // replies rule 0 hands to the workers to read host names from (they accept them unchanged,
 // mark restored). Only replies of accepted flows are read, so that a flow still to be decided
 // is never waved through as "DNS"; and rule 0 always bypasses, since an accepted flow must
-// keep working while no wardend listens, whatever `fail` says.
+// keep working while no wardend listens, whatever `fail` says. Rules 1b and 1c hold the flows
+// `warden reload --redecide` revoked by rewriting their ct mark; only accepted flows can be
+// revoked, as a denied flow's conntrack entry never outlives its first packet.
 struct TablePlan {
   QueueMethod method = QueueMethod::kXtCompat;
   std::uint16_t firstQueue = 0;

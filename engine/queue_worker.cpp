@@ -25,12 +25,6 @@ constexpr int kDrainQuietMs = 50;
 // about: no [[match]] key holds for it, so it gets no profile and the engine default.
 const rules::ProcessInfo kUndescribedProcess{};
 
-std::int64_t realtimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 // The engine `unknown` verdict for a packet that could not be parsed into a flow.
 rules::Decision unknownVerdict(const rules::Config& config) {
   rules::Decision decision;
@@ -46,25 +40,6 @@ std::uint64_t monotonicNs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
          static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
-  rules::Flow flow;
-  flow.ipProto = info.ipProto;
-  if (hook == NF_INET_LOCAL_IN) {
-    flow.direction = rules::Direction::kIn;
-    flow.local = info.destination;
-    flow.remote = info.source;
-    flow.localPort = info.destinationPort;
-    flow.remotePort = info.sourcePort;
-  } else {
-    flow.direction = rules::Direction::kOut;
-    flow.local = info.source;
-    flow.remote = info.destination;
-    flow.localPort = info.sourcePort;
-    flow.remotePort = info.destinationPort;
-  }
-  return flow;
 }
 
 }  // namespace
@@ -155,7 +130,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
     decision = unknownVerdict(policy.config());
   } else {
     flow = flowOf(parsed.info, packet.hook);
-    nameRemote(flow, host);
+    nameRemote(hosts_, flow, host);
     if (attributor_) {
       decision = decideAttributed(snapshot, packet, parsed.info, flow, owner);
     } else if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
@@ -196,9 +171,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
   }
-  const bool wanted =
-      decision.log && (decision.action != rules::Action::kAllow || policy.config().logAllowed);
-  if (wanted) logDecision(snapshot, decision, flow, elapsed, owner);
+  if (wantsLogRow(policy.config(), decision)) logDecision(snapshot, decision, flow, elapsed, owner);
 }
 
 // ---- host names (SPEC section 3 `host`) -------------------------------------------------
@@ -213,14 +186,6 @@ void QueueWorker::passDnsReply(const QueuedPacket& packet) {
   }
 }
 
-// The name DNS gave an outbound flow's remote address, if any. Inbound flows stay nameless:
-// their source address was not looked up by anyone here.
-void QueueWorker::nameRemote(rules::Flow& flow, DnsName& name) const {
-  if (hosts_ && flow.direction == rules::Direction::kOut && hosts_->lookup(flow.remote, name)) {
-    flow.host = name.view();
-  }
-}
-
 // ---- process attribution (SPEC section 4 steps 2-4) -------------------------------------
 
 rules::Decision QueueWorker::decideAttributed(const PolicySnapshot& snapshot,
@@ -232,59 +197,16 @@ rules::Decision QueueWorker::decideAttributed(const PolicySnapshot& snapshot,
     attributor_->setImageHashing(policy.usesSha256());
     hashingRevision_ = snapshot.revision();
   }
-  owner.attribution = attributor_->attribute(info, packet.hook, packet.hasUid);
-  switch (owner.attribution.kind) {
-    case OwnerKind::kKernel:
-      QueueCounters::bump(counters_.kernel);
-      return policy.decideKernel(flow);
-    case OwnerKind::kUnknown:
-      return policy.decide(nullptr, flow);
-    case OwnerKind::kProcess:
-      break;
-  }
-  // A process that has just started may not be described yet (its exec event still on its
-  // way): describeForVerdict waits a bounded moment for it. Failing that, the matcher sees
-  // only the uid the kernel recorded, and no key that needs more can match.
-  owner.process = attributor_->describeForVerdict(owner.attribution);
-  if (owner.process && owner.process->match) return policy.decide(owner.process->match.get(), flow);
-  rules::ProcessInfo bare;
-  bare.uid = owner.attribution.owner.uid;
-  return policy.decide(&bare, flow);
+  rules::Decision decision =
+      decideOwned(policy, *attributor_, info, flow, packet.hook, packet.hasUid, owner);
+  if (owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
+  return decision;
 }
 
 void QueueWorker::logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
                               const rules::Flow& flow, std::uint64_t latencyNs,
                               const FlowOwner& owner) {
-  static_assert(static_cast<int>(db::DecidedBy::kKernel) ==
-                static_cast<int>(rules::DecidedBy::kKernel));
-  db::LogRow row;
-  row.timeNs = realtimeNs();
-  row.revision = static_cast<std::int64_t>(snapshot.revision());
-  row.localAddr = flow.local;
-  row.remoteAddr = flow.remote;
-  row.localPort = flow.localPort;
-  row.remotePort = flow.remotePort;
-  row.ipProto = flow.ipProto;
-  row.direction = flow.direction;
-  row.action = decision.action;
-  row.mode = decision.learn ? rules::Mode::kLearn : rules::Mode::kEnforce;
-  row.decidedBy = static_cast<db::DecidedBy>(decision.by);
-  row.ruleIndex = decision.ruleIndex;
-  row.latencyNs = static_cast<std::uint32_t>(std::min<std::uint64_t>(latencyNs, UINT32_MAX));
-  row.profile.assign(decision.profile);
-  row.host.assign(flow.host);
-  if (owner.attribution.kind == OwnerKind::kProcess) {
-    row.pid = static_cast<std::int32_t>(owner.attribution.owner.tgid);
-    row.processStartNs = owner.attribution.owner.start_time_ns;
-    row.uid = owner.attribution.owner.uid;
-    if (owner.process) {
-      row.exe.assign(owner.process->path);
-      for (const std::string& arg : owner.process->argv) {
-        row.argv.append(arg);
-        row.argv.push_back('\0');
-      }
-    }
-  }
+  db::LogRow row = verdictRow(snapshot, decision, flow, latencyNs, owner);
   // A full ring counts the row as dropped: the packet path never waits for the database.
   log_.tryEnqueue(std::move(row));
 }

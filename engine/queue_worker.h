@@ -6,18 +6,13 @@
 #include "db/log_producer.h"
 #include "engine/attributor.h"
 #include "engine/counters.h"
+#include "engine/flow_decision.h"
 #include "engine/host_cache.h"
 #include "engine/marks.h"
 #include "engine/nfqueue.h"
 #include "engine/policy_store.h"
 
 namespace warden::engine {
-
-// Who owns the flow of one packet, as process attribution found it.
-struct FlowOwner {
-  Attribution attribution;
-  std::shared_ptr<const ProcessInfo> process;  // null unless attributed and described
-};
 
 // The thread that serves one NFQUEUE: reads first packets, decides, and gives every packet
 // a verdict. Nothing on its path locks, allocates in steady state, or reads /proc.
@@ -48,7 +43,6 @@ class QueueWorker {
   void serveWaiting();
   void handle(const QueuedPacket& packet);
   void passDnsReply(const QueuedPacket& packet);
-  void nameRemote(rules::Flow& flow, DnsName& name) const;
   void logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
                    const rules::Flow& flow, std::uint64_t latencyNs, const FlowOwner& owner);
   rules::Decision decideAttributed(const PolicySnapshot& snapshot, const QueuedPacket& packet,

@@ -441,9 +441,10 @@ def test_reload_prints_the_new_revision_or_the_refusal(lab, wardend):
     assert d.status()["policy"]["revision"] == before + 1
 
     redecide = cli(d, "reload", "--redecide")
-    assert redecide.returncode == ERROR
-    assert "not supported yet" in redecide.stderr, redecide.stderr
-    assert d.status()["policy"]["revision"] == before + 1, "nothing was reloaded"
+    assert redecide.returncode == OK, redecide.stderr
+    assert redecide.stdout.startswith(f"reloaded: policy revision {before + 2} in force; "
+                                      "redecided "), redecide.stdout
+    assert d.status()["policy"]["revision"] == before + 2
 
     # A broken policy: refused, with the way to the details; the running one stays.
     with open(d.config_path, "a") as f:
@@ -452,7 +453,7 @@ def test_reload_prints_the_new_revision_or_the_refusal(lab, wardend):
     refused = cli(d, "reload")
     assert refused.returncode == ERROR, refused
     assert "refused" in refused.stderr and "warden check" in refused.stderr, refused.stderr
-    assert d.status()["policy"]["revision"] == before + 1
+    assert d.status()["policy"]["revision"] == before + 2
     assert lab.tcp_probe(S4, 7001, timeout_ms=DROP_WAIT_MS).outcome == "timeout"
 
 

@@ -1,0 +1,106 @@
+#include "engine/flow_decision.h"
+
+#include <linux/netfilter.h>
+#include <time.h>
+
+#include <algorithm>
+#include <climits>
+
+namespace warden::engine {
+namespace {
+
+std::int64_t realtimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
+  rules::Flow flow;
+  flow.ipProto = info.ipProto;
+  if (hook == NF_INET_LOCAL_IN) {
+    flow.direction = rules::Direction::kIn;
+    flow.local = info.destination;
+    flow.remote = info.source;
+    flow.localPort = info.destinationPort;
+    flow.remotePort = info.sourcePort;
+  } else {
+    flow.direction = rules::Direction::kOut;
+    flow.local = info.source;
+    flow.remote = info.destination;
+    flow.localPort = info.sourcePort;
+    flow.remotePort = info.destinationPort;
+  }
+  return flow;
+}
+
+void nameRemote(const HostCache* hosts, rules::Flow& flow, DnsName& name) {
+  if (hosts && flow.direction == rules::Direction::kOut && hosts->lookup(flow.remote, name)) {
+    flow.host = name.view();
+  }
+}
+
+rules::Decision decideOwned(const rules::CompiledPolicy& policy, Attributor& attributor,
+                            const PacketInfo& info, const rules::Flow& flow, std::uint8_t hook,
+                            bool hasUid, FlowOwner& owner) {
+  owner.attribution = attributor.attribute(info, hook, hasUid);
+  switch (owner.attribution.kind) {
+    case OwnerKind::kKernel:
+      return policy.decideKernel(flow);
+    case OwnerKind::kUnknown:
+      return policy.decide(nullptr, flow);
+    case OwnerKind::kProcess:
+      break;
+  }
+  // A process that has just started may not be described yet (its exec event still on its
+  // way): describeForVerdict waits a bounded moment for it. Failing that, the matcher sees
+  // only the uid the kernel recorded, and no key that needs more can match.
+  owner.process = attributor.describeForVerdict(owner.attribution);
+  if (owner.process && owner.process->match) return policy.decide(owner.process->match.get(), flow);
+  rules::ProcessInfo bare;
+  bare.uid = owner.attribution.owner.uid;
+  return policy.decide(&bare, flow);
+}
+
+bool wantsLogRow(const rules::Config& config, const rules::Decision& decision) {
+  return decision.log && (decision.action != rules::Action::kAllow || config.logAllowed);
+}
+
+db::LogRow verdictRow(const PolicySnapshot& snapshot, const rules::Decision& decision,
+                      const rules::Flow& flow, std::uint64_t latencyNs, const FlowOwner& owner) {
+  static_assert(static_cast<int>(db::DecidedBy::kKernel) ==
+                static_cast<int>(rules::DecidedBy::kKernel));
+  db::LogRow row;
+  row.timeNs = realtimeNs();
+  row.revision = static_cast<std::int64_t>(snapshot.revision());
+  row.localAddr = flow.local;
+  row.remoteAddr = flow.remote;
+  row.localPort = flow.localPort;
+  row.remotePort = flow.remotePort;
+  row.ipProto = flow.ipProto;
+  row.direction = flow.direction;
+  row.action = decision.action;
+  row.mode = decision.learn ? rules::Mode::kLearn : rules::Mode::kEnforce;
+  row.decidedBy = static_cast<db::DecidedBy>(decision.by);
+  row.ruleIndex = decision.ruleIndex;
+  row.latencyNs = static_cast<std::uint32_t>(std::min<std::uint64_t>(latencyNs, UINT32_MAX));
+  row.profile.assign(decision.profile);
+  row.host.assign(flow.host);
+  if (owner.attribution.kind == OwnerKind::kProcess) {
+    row.pid = static_cast<std::int32_t>(owner.attribution.owner.tgid);
+    row.processStartNs = owner.attribution.owner.start_time_ns;
+    row.uid = owner.attribution.owner.uid;
+    if (owner.process) {
+      row.exe.assign(owner.process->path);
+      for (const std::string& arg : owner.process->argv) {
+        row.argv.append(arg);
+        row.argv.push_back('\0');
+      }
+    }
+  }
+  return row;
+}
+
+}  // namespace warden::engine

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "db/log_row.h"
+#include "engine/attributor.h"
+#include "engine/host_cache.h"
+#include "engine/packet.h"
+#include "engine/policy_store.h"
+#include "rules/decision.h"
+#include "rules/flow.h"
+
+namespace warden::engine {
+
+// How a flow is decided, shared by the queue workers (a flow's first packet) and `warden
+// reload --redecide` (a flow accepted before), so that both decide and log alike.
+
+// Who owns the flow of one packet, as process attribution found it.
+struct FlowOwner {
+  Attribution attribution;
+  std::shared_ptr<const ProcessInfo> process;  // null unless attributed and described
+};
+
+// The flow of a flow's first packet, seen at netfilter hook `hook` (NF_INET_LOCAL_OUT: the
+// packet's source is the local end; NF_INET_LOCAL_IN: its destination is).
+rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook);
+
+// Sets `flow.host` to the name DNS gave an outbound flow's remote address, copied into `name`
+// (which must outlive the flow's use). Inbound flows stay nameless: their source address was
+// not looked up by anyone here. `hosts` may be null (no names).
+void nameRemote(const HostCache* hosts, rules::Flow& flow, DnsName& name);
+
+// SPEC section 4 steps 2-4: who owns the flow (filled into `owner`), then what `policy` says.
+// `hasUid`: whether the packet came from a process's socket (the queue's NFQA_UID). May wait
+// a bounded moment for the description of a process that has just started.
+rules::Decision decideOwned(const rules::CompiledPolicy& policy, Attributor& attributor,
+                            const PacketInfo& info, const rules::Flow& flow, std::uint8_t hook,
+                            bool hasUid, FlowOwner& owner);
+
+// Whether a decision gets a verdict-log row: every refusal, allowed flows only with
+// [log] allowed, and never one whose rule says `log = false`.
+bool wantsLogRow(const rules::Config& config, const rules::Decision& decision);
+
+// The verdict-log row of a decided flow (SPEC section 7).
+db::LogRow verdictRow(const PolicySnapshot& snapshot, const rules::Decision& decision,
+                      const rules::Flow& flow, std::uint64_t latencyNs, const FlowOwner& owner);
+
+}  // namespace warden::engine
