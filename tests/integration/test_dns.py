@@ -224,3 +224,27 @@ def test_dns_off_learns_no_names(lab, dns_server, wardend):
     assert lab.tcp_probe(S4B, PORT, timeout_ms=DROP_WAIT_MS).outcome == "timeout"
     assert row_to(d, S4B)["host"] is None
     assert d.status()["totals"]["dns_replies"] == 0
+
+
+def test_redecide_keeps_a_flow_its_host_name_allows(lab, dns_server, wardend):
+    # Decided again after `reload --redecide`, a flow still carries the name DNS gave its
+    # address: the host rule that allowed it allows it again, and it is not cut.
+    d = prepared(lab, wardend)
+    session_exe = os.path.join(os.path.realpath(clients_dir()), "tcp_session")
+    path = os.path.join(d.dir, "profiles.d", "20-session.toml")
+    with open(path, "w") as f:
+        f.write(f'name = "session"\ndefault = "deny"\n[[match]]\npath = "{session_exe}"\n'
+                '[[rule]]\naction = "allow"\nhost = "*.test.example"\n')
+    os.chmod(path, 0o644)
+    assert wait_until(lambda: d.status()["policy"]["profiles"] == 2, timeout=5), d.stderr()
+    assert query(lab, S4, ALLOWED) == ("reply", [S4B])
+    session = lab.tcp_session(S4B, PORT)
+    assert session.wait_line(lambda l: l.startswith("ok "), timeout=5), session.stdout_text()
+    res = cli(d, "reload", "--redecide", "--json")
+    assert res.returncode == 0, res.stderr
+    counts = json.loads(res.stdout)["redecide"]
+    assert counts["revoked"] == 0 and counts["kept"] >= 1, counts
+    seen = len(session.lines)
+    assert wait_until(lambda: len(session.lines) >= seen + 5, timeout=5), session.stdout_text()
+    assert not any(t.startswith("fail") for _, t in session.lines), session.stdout_text()
+    session.kill()
