@@ -54,8 +54,9 @@ LogWriter::LogWriter(Database db, LogInserter inserter, LogWriterOptions options
 
 LogWriter::~LogWriter() { stop(); }
 
-LogProducer LogWriter::producer() {
-  auto channel = std::make_shared<detail::LogChannel>(options_.ringCapacity, signal_);
+LogProducer LogWriter::producer(std::size_t capacity) {
+  auto channel =
+      std::make_shared<detail::LogChannel>(capacity ? capacity : options_.ringCapacity, signal_);
   {
     std::lock_guard lock(mutex_);
     channels_.push_back(channel);

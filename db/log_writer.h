@@ -74,8 +74,9 @@ class LogWriter {
   ~LogWriter();
 
   // A new ring for one producer thread. Rows may be enqueued before start(); they wait (or
-  // are dropped once the ring is full) until the writer runs.
-  [[nodiscard]] LogProducer producer();
+  // are dropped once the ring is full) until the writer runs. `capacity` 0: the options'
+  // ringCapacity (a ring's rows are allocated up front: smaller for a seldom producer).
+  [[nodiscard]] LogProducer producer(std::size_t capacity = 0);
 
   // Starts the writer thread; later calls do nothing.
   void start();

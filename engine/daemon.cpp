@@ -33,6 +33,8 @@ std::int64_t realtimeNs() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+constexpr std::size_t kControlLogRows = 256;
+
 std::int64_t monotonicMs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -178,7 +180,9 @@ void Daemon::openLog() {
     } else {
       store_.emplace(std::move(*store));
       logWriter_ = std::move(*writer);
-      controlLog_ = logWriter_->producer();
+      // Only `reload --redecide` writes rows here, each after a netlink round trip, which the
+      // writer outpaces: no need for a worker's 8192 preallocated rows (1.7 MB).
+      controlLog_ = logWriter_->producer(kControlLogRows);
       logWriter_->start();
       return;
     }

@@ -1,10 +1,14 @@
 #include "engine/host_cache.h"
 
+#include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstring>
+#include <new>
+#include <type_traits>
 
 namespace warden::engine {
 namespace {
@@ -28,21 +32,46 @@ AddressWords wordsOf(const rules::IpAddress& address) {
 
 }  // namespace
 
-// Every field is an atomic word, read and written relaxed between the sequence's fences (the
-// C++ form of a seqlock: no data race even while a reader overlaps a writer). An odd sequence
-// means a writer is inside; a reader that sees the sequence change throws its copy away.
+// Every field is a word read and written atomically (std::atomic_ref), relaxed between the
+// sequence's fences (the C++ form of a seqlock: no data race even while a reader overlaps a
+// writer). An odd sequence means a writer is inside; a reader that sees the sequence change
+// throws its copy away. Plain integers, so that the slots can live in pages the kernel hands
+// out zeroed (all zero is every slot's "never set" state) and only become resident, 64 bytes
+// a slot at a time, as answers fill them: no 1.3 MB touched up front for a cache mostly empty.
 struct alignas(64) HostCache::Slot {
-  std::atomic<std::uint32_t> sequence{0};
-  std::atomic<std::uint64_t> addressHigh{0};
-  std::atomic<std::uint64_t> addressLow{0};
-  std::atomic<std::uint64_t> expiresAt{0};  // seconds on nowSeconds()'s clock; 0 = never set
-  std::atomic<std::uint64_t> length{0};
-  std::atomic<std::uint64_t> name[kNameWords] = {};
+  std::uint32_t sequence;
+  std::uint64_t addressHigh;
+  std::uint64_t addressLow;
+  std::uint64_t expiresAt;  // seconds on nowSeconds()'s clock; 0 = never set
+  std::uint64_t length;
+  std::uint64_t name[kNameWords];
 };
 
+namespace {
+
+template <typename T>
+T load(const T& word, std::memory_order order = std::memory_order_relaxed) {
+  return std::atomic_ref<T>(const_cast<T&>(word)).load(order);
+}
+template <typename T>
+void store(T& word, std::type_identity_t<T> value,
+           std::memory_order order = std::memory_order_relaxed) {
+  std::atomic_ref<T>(word).store(value, order);
+}
+
+}  // namespace
+
+void HostCache::Unmap::operator()(Slot* slots) const { munmap(slots, bytes); }
+
 HostCache::HostCache(std::size_t capacity) {
+  static_assert(std::is_trivially_default_constructible_v<Slot> &&
+                std::is_trivially_destructible_v<Slot>);
   const std::size_t size = std::bit_ceil(std::max(capacity, kWindow));
-  slots_ = std::make_unique<Slot[]>(size);
+  const std::size_t bytes = size * sizeof(Slot);
+  void* pages = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (pages == MAP_FAILED) throw std::bad_alloc();
+  // Zeroed pages hold `size` never-set slots: trivial types, whose lifetime the storage begins.
+  slots_ = std::unique_ptr<Slot[], Unmap>(static_cast<Slot*>(pages), Unmap{bytes});
   mask_ = size - 1;
 }
 
@@ -78,56 +107,56 @@ void HostCache::record(const rules::IpAddress& address, std::string_view name, s
   const std::size_t base = home(address);
   for (std::size_t i = 0; i < kWindow; ++i) {
     Slot& slot = slots_[(base + i) & mask_];
-    const std::uint64_t slotExpires = slot.expiresAt.load(std::memory_order_relaxed);
-    if (slotExpires != 0 && slot.addressHigh.load(std::memory_order_relaxed) == want.high &&
-        slot.addressLow.load(std::memory_order_relaxed) == want.low) {
+    const std::uint64_t slotExpires = load(slot.expiresAt, std::memory_order_relaxed);
+    if (slotExpires != 0 && load(slot.addressHigh, std::memory_order_relaxed) == want.high &&
+        load(slot.addressLow, std::memory_order_relaxed) == want.low) {
       chosen = &slot;
       break;
     }
     if (!free && slotExpires <= nowSeconds) free = &slot;
-    if (!oldest || slotExpires < oldest->expiresAt.load(std::memory_order_relaxed)) {
+    if (!oldest || slotExpires < load(oldest->expiresAt, std::memory_order_relaxed)) {
       oldest = &slot;
     }
   }
   if (!chosen) chosen = free ? free : oldest;
-  if (chosen->expiresAt.load(std::memory_order_relaxed) == 0) {
+  if (load(chosen->expiresAt, std::memory_order_relaxed) == 0) {
     entries_.fetch_add(1, std::memory_order_relaxed);
   }
 
   std::uint64_t words[kNameWords] = {};
   std::memcpy(words, name.data(), name.size());
-  const std::uint32_t sequence = chosen->sequence.load(std::memory_order_relaxed);
-  chosen->sequence.store(sequence + 1, std::memory_order_relaxed);
+  const std::uint32_t sequence = load(chosen->sequence, std::memory_order_relaxed);
+  store(chosen->sequence, sequence + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
-  chosen->addressHigh.store(want.high, std::memory_order_relaxed);
-  chosen->addressLow.store(want.low, std::memory_order_relaxed);
-  chosen->expiresAt.store(expires, std::memory_order_relaxed);
-  chosen->length.store(name.size(), std::memory_order_relaxed);
+  store(chosen->addressHigh, want.high, std::memory_order_relaxed);
+  store(chosen->addressLow, want.low, std::memory_order_relaxed);
+  store(chosen->expiresAt, expires, std::memory_order_relaxed);
+  store(chosen->length, name.size(), std::memory_order_relaxed);
   for (std::size_t i = 0; i < (name.size() + 7) / 8; ++i) {
-    chosen->name[i].store(words[i], std::memory_order_relaxed);
+    store(chosen->name[i], words[i], std::memory_order_relaxed);
   }
-  chosen->sequence.store(sequence + 2, std::memory_order_release);
+  store(chosen->sequence, sequence + 2, std::memory_order_release);
 }
 
 HostCache::SlotRead HostCache::readSlot(const Slot& slot, const rules::IpAddress& address,
                                         DnsName& out, std::uint64_t nowSeconds) const {
   const AddressWords want = wordsOf(address);
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
-    const std::uint32_t before = slot.sequence.load(std::memory_order_acquire);
+    const std::uint32_t before = load(slot.sequence, std::memory_order_acquire);
     if (before & 1) continue;  // a writer is inside: its few stores take nanoseconds
-    const bool same = slot.addressHigh.load(std::memory_order_relaxed) == want.high &&
-                      slot.addressLow.load(std::memory_order_relaxed) == want.low;
-    const std::uint64_t expires = slot.expiresAt.load(std::memory_order_relaxed);
-    const std::uint64_t length = slot.length.load(std::memory_order_relaxed);
+    const bool same = load(slot.addressHigh, std::memory_order_relaxed) == want.high &&
+                      load(slot.addressLow, std::memory_order_relaxed) == want.low;
+    const std::uint64_t expires = load(slot.expiresAt, std::memory_order_relaxed);
+    const std::uint64_t length = load(slot.length, std::memory_order_relaxed);
     const bool found = same && expires > nowSeconds && length > 0 && length <= DnsName::kMaxLength;
     std::uint64_t words[kNameWords];
     if (found) {
       for (std::size_t i = 0; i < (length + 7) / 8; ++i) {
-        words[i] = slot.name[i].load(std::memory_order_relaxed);
+        words[i] = load(slot.name[i], std::memory_order_relaxed);
       }
     }
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (slot.sequence.load(std::memory_order_relaxed) != before) continue;  // torn: again
+    if (load(slot.sequence, std::memory_order_relaxed) != before) continue;  // torn: again
     if (!found) return expires == 0 ? SlotRead::kNeverSet : SlotRead::kOther;
     std::memcpy(out.text.data(), words, length);
     out.length = static_cast<std::uint8_t>(length);

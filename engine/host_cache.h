@@ -65,7 +65,11 @@ class HostCache {
   SlotRead readSlot(const Slot& slot, const rules::IpAddress& address, DnsName& out,
                     std::uint64_t nowSeconds) const;
 
-  std::unique_ptr<Slot[]> slots_;
+  struct Unmap {
+    std::size_t bytes;
+    void operator()(Slot* slots) const;
+  };
+  std::unique_ptr<Slot[], Unmap> slots_;
   std::size_t mask_ = 0;
   std::atomic<std::size_t> entries_{0};
   std::mutex writer_;
