@@ -33,7 +33,7 @@ struct LogRow {
   std::uint64_t processStartNs = 0;  // ns since boot; with pid, identifies the process
   std::int32_t pid = 0;              // 0: no process attributed
   std::uint32_t uid = kNoUid;
-  std::uint32_t latencyNs = 0;  // packet arrival to verdict; stored in microseconds
+  std::uint32_t latencyNs = 0;  // packet read to verdict chosen; stored in microseconds
   std::int32_t ruleIndex = -1;  // with kGlobalRule / kProfileRule: 0-based rule position
   std::uint16_t localPort = 0;
   std::uint16_t remotePort = 0;

@@ -146,6 +146,11 @@ void QueueWorker::handle(const QueuedPacket& packet) {
     QueueCounters::bump(counters_.learned);
   }
 
+  // The decision's latency (what the log row records): packet read to verdict chosen. Sending
+  // the verdict is left out: with NF_REPEAT the kernel re-runs the chain and, on a veth or
+  // loopback path, delivers the packet to its receiver inside that very sendmsg, which costs
+  // a do-nothing consumer just the same.
+  const std::uint64_t elapsed = monotonicNs() - started;
   Result<void> sent;
   switch (decision.enforced) {
     case rules::Action::kAllow: {
@@ -167,7 +172,6 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   }
   if (!sent) QueueCounters::bump(counters_.verdictErrors);
 
-  const std::uint64_t elapsed = monotonicNs() - started;
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
   }
