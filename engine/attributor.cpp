@@ -275,6 +275,11 @@ std::shared_ptr<const ProcessInfo> Attributor::describe(const Attribution& attri
   return info;
 }
 
+std::shared_ptr<const ProcessInfo> Attributor::described(const Attribution& attribution) const {
+  if (attribution.kind != OwnerKind::kProcess) return nullptr;
+  return table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
+}
+
 std::shared_ptr<const ProcessInfo> Attributor::describeWithin(const Attribution& attribution,
                                                               std::chrono::microseconds wait) {
   if (auto info = describe(attribution); info && info->complete) return info;

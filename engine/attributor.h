@@ -105,7 +105,12 @@ class Attributor {
   // be given later, `warden explain`, tests.
   std::shared_ptr<const ProcessInfo> describeWithin(const Attribution& attribution,
                                                     std::chrono::microseconds wait);
-  // describeWithin() with the configured describeWait: what a queue worker calls.
+  // What the table holds for the process now, complete or not, asking nobody: for a verdict
+  // that waits (parked) for a description describe() has already requested.
+  std::shared_ptr<const ProcessInfo> described(const Attribution& attribution) const;
+  std::chrono::microseconds describeWait() const { return options_.describeWait; }
+  // describeWithin() with the configured describeWait: what a queue worker calls when it
+  // cannot park the packet.
   std::shared_ptr<const ProcessInfo> describeForVerdict(const Attribution& attribution) {
     return describeWithin(attribution, options_.describeWait);
   }

@@ -18,6 +18,10 @@ struct alignas(64) QueueCounters {
   std::atomic<std::uint64_t> enobufs{0};    // the kernel could not deliver to us
   std::atomic<std::uint64_t> verdictErrors{0};
   std::atomic<std::uint64_t> maxLatencyNs{0};
+  // First packets that waited (parked, the queue served meanwhile) for their process's
+  // description, and those whose wait ended without one.
+  std::atomic<std::uint64_t> parked{0};
+  std::atomic<std::uint64_t> parkedUndescribed{0};
   // DNS replies read for host names (never decided, so not in `packets`), the addresses they
   // gave, and the replies that were broken or hostile (accepted all the same).
   std::atomic<std::uint64_t> dnsReplies{0};

@@ -356,10 +356,11 @@ void Daemon::reload() {
 std::string Daemon::statusJson() const {
   using nlohmann::json;
   json queues = json::array();
-  json totals = {{"packets", 0},      {"allow", 0},          {"deny", 0},        {"reject", 0},
-                 {"learn", 0},        {"kernel", 0},         {"malformed", 0},   {"enobufs", 0},
-                 {"queue_drops", 0},  {"verdict_errors", 0}, {"dns_replies", 0}, {"dns_answers", 0},
-                 {"dns_malformed", 0}};
+  json totals = {{"packets", 0},        {"allow", 0},       {"deny", 0},
+                 {"reject", 0},         {"learn", 0},       {"kernel", 0},
+                 {"malformed", 0},      {"enobufs", 0},     {"queue_drops", 0},
+                 {"verdict_errors", 0}, {"dns_replies", 0}, {"dns_answers", 0},
+                 {"dns_malformed", 0},  {"parked", 0},      {"parked_undescribed", 0}};
   for (const auto& worker : workers_) {
     const QueueCounters& c = worker->counters();
     const auto kernel = kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{});
@@ -378,6 +379,8 @@ std::string Daemon::statusJson() const {
               {"dns_replies", c.dnsReplies.load()},
               {"dns_answers", c.dnsAnswers.load()},
               {"dns_malformed", c.dnsMalformed.load()},
+              {"parked", c.parked.load()},
+              {"parked_undescribed", c.parkedUndescribed.load()},
               {"max_latency_us", c.maxLatencyNs.load() / 1000}};
     for (auto& [key, value] : totals.items()) {
       value = value.get<std::uint64_t>() + q[key].get<std::uint64_t>();

@@ -46,6 +46,16 @@ rules::Decision decideOwned(const rules::CompiledPolicy& policy, Attributor& att
                             const PacketInfo& info, const rules::Flow& flow, std::uint8_t hook,
                             bool hasUid, FlowOwner& owner) {
   owner.attribution = attributor.attribute(info, hook, hasUid);
+  // A process that has just started may not be described yet (its exec event still on its
+  // way): describeForVerdict waits a bounded moment for it.
+  if (owner.attribution.kind == OwnerKind::kProcess) {
+    owner.process = attributor.describeForVerdict(owner.attribution);
+  }
+  return decideForOwner(policy, flow, owner);
+}
+
+rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
+                               const FlowOwner& owner) {
   switch (owner.attribution.kind) {
     case OwnerKind::kKernel:
       return policy.decideKernel(flow);
@@ -54,10 +64,6 @@ rules::Decision decideOwned(const rules::CompiledPolicy& policy, Attributor& att
     case OwnerKind::kProcess:
       break;
   }
-  // A process that has just started may not be described yet (its exec event still on its
-  // way): describeForVerdict waits a bounded moment for it. Failing that, the matcher sees
-  // only the uid the kernel recorded, and no key that needs more can match.
-  owner.process = attributor.describeForVerdict(owner.attribution);
   if (owner.process && owner.process->match) return policy.decide(owner.process->match.get(), flow);
   rules::ProcessInfo bare;
   bare.uid = owner.attribution.owner.uid;

@@ -31,6 +31,13 @@ rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook);
 // not looked up by anyone here. `hosts` may be null (no names).
 void nameRemote(const HostCache* hosts, rules::Flow& flow, DnsName& name);
 
+// SPEC section 4 steps 2-4 for an owner already attributed (and, for a process, described as
+// far as it is): the engine `kernel` or `unknown` verdict, or the process's profile. A process
+// without a description is matched by the uid the kernel recorded alone, so no key that needs
+// more can match.
+rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
+                               const FlowOwner& owner);
+
 // SPEC section 4 steps 2-4: who owns the flow (filled into `owner`), then what `policy` says.
 // `hasUid`: whether the packet came from a process's socket (the queue's NFQA_UID). May wait
 // a bounded moment for the description of a process that has just started.

@@ -20,9 +20,11 @@ namespace {
 
 constexpr std::size_t kBatchReserve = 64;
 constexpr int kDrainQuietMs = 50;
+constexpr std::size_t kMaxParked = 128;  // first packets waiting for their process's description
+constexpr int kParkedPollMs = 1;
 
-// Until process attribution is wired, a socket's owner is a process the engine knows nothing
-// about: no [[match]] key holds for it, so it gets no profile and the engine default.
+// Without an attributor, a socket's owner is a process the engine knows nothing about: no
+// [[match]] key holds for it, so it gets no profile and the engine default.
 const rules::ProcessInfo kUndescribedProcess{};
 
 // The engine `unknown` verdict for a packet that could not be parsed into a flow.
@@ -54,6 +56,7 @@ QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits mark
       hosts_(hosts) {
   stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
+  parked_.reserve(kMaxParked);
 }
 
 QueueWorker::~QueueWorker() {
@@ -80,19 +83,23 @@ void QueueWorker::join() {
 void QueueWorker::run() {
   pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {stopFd_, POLLIN, 0}};
   for (;;) {
-    if (poll(fds, 2, -1) < 0) {
+    // While packets are parked, look at their descriptions every millisecond.
+    if (poll(fds, 2, parked_.empty() ? -1 : kParkedPollMs) < 0) {
       if (errno == EINTR) continue;
       logError("NFQUEUE ", queue_.number(), ": poll failed: ", errno);
       break;
     }
     if (fds[1].revents & POLLIN) break;
-    serveWaiting();
+    if (fds[0].revents & POLLIN) serveWaiting();
+    if (!parked_.empty()) serveParked();
   }
   // Stopping: the table no longer queues, but a packet that met the old rules an instant ago
-  // may still be on its way; serve until the queue has been quiet for a moment.
+  // may still be on its way; serve until the queue has been quiet for a moment and every
+  // parked packet has had its verdict (their waits are bounded).
   do {
     serveWaiting();
-  } while (poll(fds, 1, kDrainQuietMs) > 0);
+    if (!parked_.empty()) serveParked();
+  } while (poll(fds, 1, parked_.empty() ? kDrainQuietMs : kParkedPollMs) > 0 || !parked_.empty());
 }
 
 void QueueWorker::serveWaiting() {
@@ -115,58 +122,113 @@ void QueueWorker::serveWaiting() {
 
 void QueueWorker::handle(const QueuedPacket& packet) {
   if (marks_.isDnsReply(packet.mark)) return passDnsReply(packet);
-  const std::uint64_t started = monotonicNs();
   QueueCounters::bump(counters_.packets);
   const PolicySnapshot& snapshot = policy_.get();
   const rules::CompiledPolicy& policy = *snapshot.policy;
 
-  rules::Decision decision;
-  rules::Flow flow;
-  DnsName host;  // flow.host points here, through the decision and the log row
-  FlowOwner owner;
+  Pending pending;
+  pending.id = packet.id;
+  pending.mark = packet.mark;
+  pending.started = monotonicNs();
   const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
   if (!parsed.ok) {
     QueueCounters::bump(counters_.malformed);
-    decision = unknownVerdict(policy.config());
-  } else {
-    flow = flowOf(parsed.info, packet.hook);
-    nameRemote(hosts_, flow, host);
-    if (attributor_) {
-      decision = decideAttributed(snapshot, packet, parsed.info, flow, owner);
-    } else if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
+    return conclude(snapshot, pending, unknownVerdict(policy.config()));
+  }
+  pending.flow = flowOf(parsed.info, packet.hook);
+  nameRemote(hosts_, pending.flow, pending.host);
+  pending.flow.host = {};
+  if (!attributor_) {
+    if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
       // The kernel names a uid only for packets of a process's socket (NFQA_UID); an outbound
       // packet without one was made by the kernel itself.
       QueueCounters::bump(counters_.kernel);
-      decision = policy.decideKernel(flow);
-    } else {
-      decision = policy.decide(&kUndescribedProcess, flow);
+      return conclude(snapshot, pending, policy.decideKernel(pending.named()));
+    }
+    return conclude(snapshot, pending, policy.decide(&kUndescribedProcess, pending.named()));
+  }
+
+  // SPEC section 4 steps 2-4: who owns the flow, then what that owner's profile says.
+  followHashing(snapshot);
+  FlowOwner& owner = pending.owner;
+  owner.attribution = attributor_->attribute(parsed.info, packet.hook, packet.hasUid);
+  if (owner.attribution.kind == OwnerKind::kProcess) {
+    owner.process = attributor_->describe(owner.attribution);
+    if (!owner.process || !owner.process->complete) {
+      if (parked_.size() < parked_.capacity()) {
+        pending.deadline = pending.started +
+                           static_cast<std::uint64_t>(attributor_->describeWait().count()) * 1000;
+        parked_.push_back(std::move(pending));
+        QueueCounters::bump(counters_.parked);
+        return;
+      }
+      // Every parking place taken (a storm of new processes): wait here, as bounded.
+      owner.process = attributor_->describeForVerdict(owner.attribution);
     }
   }
+  decideOwned(snapshot, pending);
+}
+
+// Parked packets whose description has arrived, or whose wait is over, get their verdict
+// (under the policy in force now).
+void QueueWorker::serveParked() {
+  const std::uint64_t now = monotonicNs();
+  const PolicySnapshot& snapshot = policy_.get();
+  for (std::size_t i = 0; i < parked_.size();) {
+    Pending& pending = parked_[i];
+    auto described = attributor_->described(pending.owner.attribution);
+    const bool complete = described && described->complete;
+    if (!complete && now < pending.deadline) {
+      ++i;
+      continue;
+    }
+    if (!complete) QueueCounters::bump(counters_.parkedUndescribed);
+    pending.owner.process = std::move(described);
+    decideOwned(snapshot, pending);
+    if (i + 1 != parked_.size()) pending = std::move(parked_.back());
+    parked_.pop_back();
+  }
+}
+
+// Images are held and hashed from exec on only while some profile pins a sha256.
+void QueueWorker::followHashing(const PolicySnapshot& snapshot) {
+  if (snapshot.revision() == hashingRevision_) return;
+  attributor_->setImageHashing(snapshot.policy->usesSha256());
+  hashingRevision_ = snapshot.revision();
+}
+
+void QueueWorker::decideOwned(const PolicySnapshot& snapshot, const Pending& pending) {
+  if (pending.owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
+  conclude(snapshot, pending, decideForOwner(*snapshot.policy, pending.named(), pending.owner));
+}
+
+// Gives the packet its verdict, counts it, and logs the decision.
+void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pending,
+                           const rules::Decision& decision) {
   if (decision.learn && decision.action != rules::Action::kAllow) {
     QueueCounters::bump(counters_.learned);
   }
-
   // The decision's latency (what the log row records): packet read to verdict chosen. Sending
   // the verdict is left out: with NF_REPEAT the kernel re-runs the chain and, on a veth or
   // loopback path, delivers the packet to its receiver inside that very sendmsg, which costs
   // a do-nothing consumer just the same.
-  const std::uint64_t elapsed = monotonicNs() - started;
+  const std::uint64_t elapsed = monotonicNs() - pending.started;
   Result<void> sent;
   switch (decision.enforced) {
     case rules::Action::kAllow: {
       QueueCounters::bump(counters_.allowed);
-      const std::uint32_t mark = marks_.withValue(packet.mark, marks_.accept());
-      sent = queue_.verdict(packet.id, Verdict::kRepeat, &mark);
+      const std::uint32_t mark = marks_.withValue(pending.mark, marks_.accept());
+      sent = queue_.verdict(pending.id, Verdict::kRepeat, &mark);
       break;
     }
     case rules::Action::kDeny:
       QueueCounters::bump(counters_.denied);
-      sent = queue_.verdict(packet.id, Verdict::kDrop);
+      sent = queue_.verdict(pending.id, Verdict::kDrop);
       break;
     case rules::Action::kReject: {
       QueueCounters::bump(counters_.rejected);
-      const std::uint32_t mark = marks_.withValue(packet.mark, marks_.reject());
-      sent = queue_.verdict(packet.id, Verdict::kRepeat, &mark);
+      const std::uint32_t mark = marks_.withValue(pending.mark, marks_.reject());
+      sent = queue_.verdict(pending.id, Verdict::kRepeat, &mark);
       break;
     }
   }
@@ -175,7 +237,16 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
   }
-  if (wantsLogRow(policy.config(), decision)) logDecision(snapshot, decision, flow, elapsed, owner);
+  if (wantsLogRow(snapshot.policy->config(), decision)) {
+    // A full ring counts the row as dropped: the packet path never waits for the database.
+    log_.tryEnqueue(verdictRow(snapshot, decision, pending.named(), elapsed, pending.owner));
+  }
+}
+
+rules::Flow QueueWorker::Pending::named() const {
+  rules::Flow named = flow;
+  if (host.length > 0) named.host = host.view();
+  return named;
 }
 
 // ---- host names (SPEC section 3 `host`) -------------------------------------------------
@@ -188,31 +259,6 @@ void QueueWorker::passDnsReply(const QueuedPacket& packet) {
   if (!queue_.verdict(packet.id, Verdict::kAccept, &mark)) {
     QueueCounters::bump(counters_.verdictErrors);
   }
-}
-
-// ---- process attribution (SPEC section 4 steps 2-4) -------------------------------------
-
-rules::Decision QueueWorker::decideAttributed(const PolicySnapshot& snapshot,
-                                              const QueuedPacket& packet, const PacketInfo& info,
-                                              const rules::Flow& flow, FlowOwner& owner) {
-  const rules::CompiledPolicy& policy = *snapshot.policy;
-  if (snapshot.revision() != hashingRevision_) {
-    // Images are held and hashed from exec on only while some profile pins a sha256.
-    attributor_->setImageHashing(policy.usesSha256());
-    hashingRevision_ = snapshot.revision();
-  }
-  rules::Decision decision =
-      decideOwned(policy, *attributor_, info, flow, packet.hook, packet.hasUid, owner);
-  if (owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
-  return decision;
-}
-
-void QueueWorker::logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
-                              const rules::Flow& flow, std::uint64_t latencyNs,
-                              const FlowOwner& owner) {
-  db::LogRow row = verdictRow(snapshot, decision, flow, latencyNs, owner);
-  // A full ring counts the row as dropped: the packet path never waits for the database.
-  log_.tryEnqueue(std::move(row));
 }
 
 }  // namespace warden::engine

@@ -16,6 +16,10 @@ namespace warden::engine {
 
 // The thread that serves one NFQUEUE: reads first packets, decides, and gives every packet
 // a verdict. Nothing on its path locks, allocates in steady state, or reads /proc.
+// A first packet of a process whose description is not there yet (it has just started, its
+// exec event still on its way to the tracker) is parked: the kernel keeps the packet while
+// the worker serves the rest of its queue, and it gets its verdict once the description
+// arrives or the attributor's describeWait is over, whichever comes first.
 class QueueWorker {
  public:
   // `log` receives one row per decided flow (a detached producer: no verdict log).
@@ -39,15 +43,29 @@ class QueueWorker {
   const QueueCounters& counters() const { return counters_; }
 
  private:
+  // A first packet between its reading and its verdict.
+  struct Pending {
+    std::uint32_t id = 0;
+    std::uint32_t mark = 0;
+    std::uint64_t started = 0;   // monotonic ns, when it was read
+    std::uint64_t deadline = 0;  // parked: when to stop waiting for the description
+    rules::Flow flow;            // host left empty: see named()
+    DnsName host;                // the remote address's name, if DNS gave one
+    FlowOwner owner;
+
+    // The flow with its host name (a view into `host`, so taken after every move).
+    rules::Flow named() const;
+  };
+
   void run();
   void serveWaiting();
+  void serveParked();
   void handle(const QueuedPacket& packet);
   void passDnsReply(const QueuedPacket& packet);
-  void logDecision(const PolicySnapshot& snapshot, const rules::Decision& decision,
-                   const rules::Flow& flow, std::uint64_t latencyNs, const FlowOwner& owner);
-  rules::Decision decideAttributed(const PolicySnapshot& snapshot, const QueuedPacket& packet,
-                                   const PacketInfo& info, const rules::Flow& flow,
-                                   FlowOwner& owner);
+  void followHashing(const PolicySnapshot& snapshot);
+  void decideOwned(const PolicySnapshot& snapshot, const Pending& pending);
+  void conclude(const PolicySnapshot& snapshot, const Pending& pending,
+                const rules::Decision& decision);
 
   NfQueue queue_;
   PolicyStore::Reader policy_;
@@ -59,6 +77,7 @@ class QueueWorker {
   QueueCounters counters_;
   int stopFd_ = -1;  // eventfd
   std::vector<QueuedPacket> batch_;
+  std::vector<Pending> parked_;  // capacity reserved up front, never grown
   std::thread thread_;
 };
 
