@@ -19,6 +19,7 @@
 #include "db/policy_store.h"
 #include "db/store.h"
 #include "engine/attributor.h"
+#include "engine/clock.h"
 #include "engine/logging.h"
 #include "engine/policy_record.h"
 #include "engine/redecide.h"
@@ -26,12 +27,6 @@
 
 namespace warden::engine {
 namespace {
-
-std::int64_t realtimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 constexpr std::size_t kControlLogRows = 256;
 

@@ -4,6 +4,7 @@
 
 #include "db/hash_cache.h"
 #include "db/store.h"
+#include "engine/clock.h"
 #include "engine/logging.h"
 
 namespace warden::engine {
@@ -11,12 +12,6 @@ namespace {
 
 db::FileIdentity fileIdentity(const ImageIdentity& image) {
   return db::FileIdentity{image.device, image.inode, image.size, image.mtimeNs, image.ctimeNs};
-}
-
-std::int64_t realtimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace

@@ -6,16 +6,9 @@
 #include <algorithm>
 #include <climits>
 
+#include "engine/clock.h"
+
 namespace warden::engine {
-namespace {
-
-std::int64_t realtimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook) {
   rules::Flow flow;

@@ -11,6 +11,7 @@
 #include <climits>
 
 #include "engine/attributor.h"
+#include "engine/clock.h"
 #include "engine/dns_snoop.h"
 #include "engine/logging.h"
 #include "engine/packet.h"
@@ -35,13 +36,6 @@ rules::Decision unknownVerdict(const rules::Config& config) {
   decision.learn = config.mode == rules::Mode::kLearn;
   decision.enforced = decision.learn ? rules::Action::kAllow : decision.action;
   return decision;
-}
-
-std::uint64_t monotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace

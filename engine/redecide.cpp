@@ -14,18 +14,12 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/attributor.h"
+#include "engine/clock.h"
 #include "engine/flow_decision.h"
 #include "engine/logging.h"
 
 namespace warden::engine {
 namespace {
-
-std::uint64_t monotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 struct IfaddrsFree {
   void operator()(ifaddrs* list) const { freeifaddrs(list); }
