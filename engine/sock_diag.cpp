@@ -165,6 +165,20 @@ void SocketInodeIndex::run() {
   for (;;) {
     changed_.wait(lock, [&] { return stopping_ || requested_ > completed_.load(); });
     if (stopping_) return;
+    if (!wantFull_ && !wanted_.empty()) {
+      const std::uint64_t serving = requested_;
+      const std::vector<std::uint64_t> wanted = wanted_;
+      lock.unlock();
+      const bool all = scanRecentOwners(wanted);
+      lock.lock();
+      if (all && !wantFull_ && wanted_.size() == wanted.size()) {
+        // Nothing asked meanwhile: every request so far is served.
+        wanted_.clear();
+        completed_.store(serving);
+        changed_.notify_all();
+        continue;
+      }
+    }
     // Rate limit: a burst of misses costs one scan per interval.
     const auto earliest = lastScan + minInterval_;
     if (std::chrono::steady_clock::now() < earliest) {
@@ -206,7 +220,10 @@ void SocketInodeIndex::scan(std::vector<std::uint64_t> wanted) {
     for (std::uint64_t inode : inodes) {
       // The lowest pid sharing a socket (usually the parent that made it) keeps it.
       (*map)[inode] = Owner{pid, stat->startTicks};
-      if (!full && std::find(wanted.begin(), wanted.end(), inode) != wanted.end()) ++found;
+      if (std::find(wanted.begin(), wanted.end(), inode) != wanted.end()) {
+        ++found;
+        noteOwner(Owner{pid, stat->startTicks});
+      }
     }
     if (!full && found >= wanted.size()) break;
   }
@@ -215,6 +232,46 @@ void SocketInodeIndex::scan(std::vector<std::uint64_t> wanted) {
     for (const auto& [inode, owner] : *map_) map->try_emplace(inode, owner);
   }
   map_ = std::move(map);
+}
+
+bool SocketInodeIndex::scanRecentOwners(const std::vector<std::uint64_t>& wanted) {
+  std::vector<std::pair<std::uint64_t, Owner>> found;
+  for (std::size_t i = 0; i < recentOwners_.size() && found.size() < wanted.size();) {
+    const Owner owner = recentOwners_[i];
+    auto stat = reader_.stat(owner.pid);
+    if (!stat || stat->startTicks != owner.startTicks) {  // gone, or the pid is another's now
+      recentOwners_.erase(recentOwners_.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
+    for (std::uint64_t inode : reader_.socketInodes(owner.pid)) {
+      if (std::find(wanted.begin(), wanted.end(), inode) != wanted.end()) {
+        found.emplace_back(inode, owner);
+      }
+    }
+    ++i;
+  }
+  if (found.empty()) return false;
+  for (const auto& [inode, owner] : found) noteOwner(owner);
+  std::lock_guard lock(mutex_);
+  auto map = std::make_shared<Map>(*map_);
+  for (const auto& [inode, owner] : found) (*map)[inode] = owner;
+  map_ = std::move(map);
+  return std::all_of(wanted.begin(), wanted.end(), [&](std::uint64_t inode) {
+    return std::any_of(found.begin(), found.end(), [&](const auto& f) { return f.first == inode; });
+  });
+}
+
+void SocketInodeIndex::noteOwner(const Owner& owner) {
+  auto same = [&](const Owner& o) {
+    return o.pid == owner.pid && o.startTicks == owner.startTicks;
+  };
+  if (auto it = std::find_if(recentOwners_.begin(), recentOwners_.end(), same);
+      it != recentOwners_.end()) {
+    std::rotate(recentOwners_.begin(), it, it + 1);  // to the front
+    return;
+  }
+  if (recentOwners_.size() == kRecentOwners) recentOwners_.pop_back();
+  recentOwners_.insert(recentOwners_.begin(), owner);
 }
 
 }  // namespace warden::engine

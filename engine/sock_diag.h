@@ -53,10 +53,14 @@ class SockDiag {
 };
 
 // Socket inode -> the process holding it, from scans of /proc/*/fd on a thread of its own,
-// never on the caller's. Scans run when asked, at most one per `minInterval`. A scan asked for
-// particular inodes walks the newest pids first and stops once it has found them (a new
-// socket usually belongs to a new process), merging into what earlier scans found; a scan
-// that has to look at every process replaces the map, dropping closed sockets.
+// never on the caller's. Asked for particular inodes, it first looks only at the few
+// processes that owned the last sockets it found (a process that connects once usually
+// connects again): that costs a directory read or two, so it is not rate-limited and a busy
+// client's new sockets are named within microseconds. Failing that, scans run at most one per
+// `minInterval`: one asked for particular inodes walks the newest pids first and stops once it
+// has found them (a new socket usually belongs to a new process), merging into what earlier
+// scans found; a scan that has to look at every process replaces the map, dropping closed
+// sockets.
 //
 // Thread-safety: all members may be called from any thread. find() reads a snapshot
 // published whole after each scan.
@@ -84,8 +88,14 @@ class SocketInodeIndex {
 
  private:
   using Map = std::unordered_map<std::uint64_t, Owner>;
+  static constexpr std::size_t kRecentOwners = 8;
+
   void run();
   void scan(std::vector<std::uint64_t> wanted);
+  // Looks for `wanted` among the recent owners' sockets only; publishes what it found and
+  // says whether that was all of them.
+  bool scanRecentOwners(const std::vector<std::uint64_t>& wanted);
+  void noteOwner(const Owner& owner);  // scanning thread only
 
   ProcReader reader_;
   const std::chrono::milliseconds minInterval_;
@@ -96,7 +106,8 @@ class SocketInodeIndex {
   std::vector<std::uint64_t> wanted_;  // inodes asked for; guarded by mutex_
   bool wantFull_ = false;              // guarded by mutex_
   std::atomic<std::uint64_t> completed_{0};
-  bool stopping_ = false;  // guarded by mutex_
+  bool stopping_ = false;            // guarded by mutex_
+  std::vector<Owner> recentOwners_;  // most recent first; scanning thread only
   std::thread thread_;
 };
 
