@@ -56,11 +56,11 @@ class TempDb {
 
 // What the engine keeps per process and per policy, outliving any one flow.
 struct ProcessInfo {
-  std::string exe = "/usr/lib/firefox-esr/firefox-esr";
-  std::string cmdline =
-      "/usr/lib/firefox-esr/firefox-esr\0-contentproc\0-childID\0"
-      "7\0-isForBrowser\0-prefsLen\0"
-      "31034\0tab\0"s;
+  std::shared_ptr<const LogProcess> logged = std::make_shared<const LogProcess>(
+      LogProcess{"/usr/lib/firefox-esr/firefox-esr",
+                 "/usr/lib/firefox-esr/firefox-esr\0-contentproc\0-childID\0"
+                 "7\0-isForBrowser\0-prefsLen\0"
+                 "31034\0tab\0"s});
   std::string profile = "firefox";
   std::string host = "detectportal.firefox.com";
 };
@@ -83,8 +83,7 @@ LogRow makeRow(const ProcessInfo& process, std::uint16_t port) {
   row.decidedBy = DecidedBy::kProfileRule;
   row.ruleIndex = 2;
   row.host = process.host;
-  row.exe = process.exe;
-  row.argv = process.cmdline;
+  row.process = process.logged;
   row.profile = process.profile;
   return row;
 }
@@ -171,9 +170,11 @@ void BM_WriterDrain(benchmark::State& state) {
     for (int i = 0; i < rowsPerRing; ++i) {
       LogRow a = makeRow(process, std::uint16_t(i));
       LogRow b = makeRow(process, std::uint16_t(i));
-      if (uniqueArgv) {
-        a.argv += "a" + std::to_string(i) + '\0';
-        b.argv += "b" + std::to_string(i) + '\0';
+      if (uniqueArgv) {  // every row a process of its own
+        a.process = std::make_shared<const LogProcess>(
+            LogProcess{process.logged->exe, process.logged->argv + "a" + std::to_string(i) + '\0'});
+        b.process = std::make_shared<const LogProcess>(
+            LogProcess{process.logged->exe, process.logged->argv + "b" + std::to_string(i) + '\0'});
       }
       first.tryEnqueue(std::move(a));
       second.tryEnqueue(std::move(b));

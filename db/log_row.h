@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "rules/address.h"
@@ -21,10 +22,19 @@ enum class DecidedBy : std::uint8_t {
 
 inline constexpr std::uint32_t kNoUid = 0xffffffff;  // (uid_t)-1, as the kernel spells "none"
 
+// What the log records of a process: built once when the process is described (off the
+// verdict path) and shared by every row of that process, which holds a reference to it rather
+// than copies of its strings.
+struct LogProcess {
+  std::string exe;   // executable path; empty: unknown
+  std::string argv;  // raw, NUL-separated as in /proc/PID/cmdline; scrubbed when stored
+};
+
 // One verdict-log row as the verdict path hands it over (SPEC section 7). Numbers and
-// addresses are inline; the four strings are the only copies the verdict path must make,
-// and empty means unknown. Everything costly (address text, argv scrubbing and JSON) is
-// done by the writer thread, off the verdict path.
+// addresses are inline; the process's strings are shared (LogProcess), so the verdict path
+// copies only the host and profile names (short ones fit in the strings themselves). Empty
+// means unknown. Everything costly (address text, argv scrubbing and JSON) is done by the
+// writer thread, off the verdict path.
 struct LogRow {
   std::int64_t timeNs = 0;    // CLOCK_REALTIME, ns since the Unix epoch
   std::int64_t revision = 0;  // policy revision in force (0: none stored)
@@ -43,10 +53,9 @@ struct LogRow {
   rules::Mode mode = rules::Mode::kEnforce;
   DecidedBy decidedBy = DecidedBy::kEngineDefault;
 
-  std::string host;     // remote host name learned from DNS
-  std::string exe;      // executable path
-  std::string argv;     // raw, NUL-separated as in /proc/PID/cmdline; scrubbed when stored
-  std::string profile;  // the process's profile
+  std::string host;                           // remote host name learned from DNS
+  std::string profile;                        // the process's profile
+  std::shared_ptr<const LogProcess> process;  // null: no process described
 };
 
 }  // namespace warden::db

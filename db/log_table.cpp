@@ -83,11 +83,12 @@ void LogInserter::bindRow(Statement& stmt, int base, const LogRow& row) {
   integer(9, row.pid, attributed);
   integer(10, static_cast<std::int64_t>(row.processStartNs), attributed);
   integer(11, row.uid, row.uid != kNoUid);
-  text(12, row.exe);
-  if (row.argv.empty()) {
+  static const std::string kUnknown;  // (an lvalue: the text is bound without a copy)
+  text(12, row.process ? row.process->exe : kUnknown);
+  if (!row.process || row.process->argv.empty()) {
     stmt.bindNull(base + 13);
   } else {
-    stmt.bindText(base + 13, argvJson(row.argv));  // copied: the cache may drop it
+    stmt.bindText(base + 13, argvJson(row.process->argv));  // copied: the cache may drop it
   }
   text(14, row.profile);
   stmt.bindTextNoCopy(base + 15, toString(row.decidedBy));

@@ -91,13 +91,7 @@ db::LogRow verdictRow(const PolicySnapshot& snapshot, const rules::Decision& dec
     row.pid = static_cast<std::int32_t>(owner.attribution.owner.tgid);
     row.processStartNs = owner.attribution.owner.start_time_ns;
     row.uid = owner.attribution.owner.uid;
-    if (owner.process) {
-      row.exe.assign(owner.process->path);
-      for (const std::string& arg : owner.process->argv) {
-        row.argv.append(arg);
-        row.argv.push_back('\0');
-      }
-    }
+    if (owner.process) row.process = loggedProcess(*owner.process);
   }
   return row;
 }

@@ -60,4 +60,15 @@ std::string ProcessInfo::commandLine() const {
   return line;
 }
 
+std::shared_ptr<const db::LogProcess> loggedProcess(const ProcessInfo& info) {
+  if (info.logged) return info.logged;
+  auto logged = std::make_shared<db::LogProcess>();
+  logged->exe = info.path;
+  for (const std::string& arg : info.argv) {
+    logged->argv.append(arg);
+    logged->argv.push_back('\0');
+  }
+  return logged;
+}
+
 }  // namespace warden::engine

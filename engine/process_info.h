@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "db/log_row.h"
 #include "rules/process_info.h"
 
 namespace warden::engine {
@@ -84,6 +85,11 @@ enum class ProcessSource : std::uint8_t {
 
 std::string_view toString(ProcessSource source);
 
+struct ProcessInfo;
+// The verdict log's record of a process: its `logged` when the tracker published it, else
+// built now (a description the tracker never published: explain, tests).
+std::shared_ptr<const db::LogProcess> loggedProcess(const ProcessInfo& info);
+
 // Everything warden knows about one process image: what profiles match on (SPEC section 3)
 // and what `warden explain` shows. Published immutable through shared_ptr<const>.
 struct ProcessInfo {
@@ -126,6 +132,9 @@ struct ProcessInfo {
   // description is published, so the verdict path neither copies nor allocates. Attributes
   // warden could not obtain are left empty there, so keys needing them do not match.
   std::shared_ptr<const rules::ProcessInfo> match;
+  // What verdict-log rows record of it (path and argv), shared by every row: set when the
+  // tracker publishes the description, so the verdict path copies no strings.
+  std::shared_ptr<const db::LogProcess> logged;
 
   // The value of environment variable `name`, when the environment is known and has it.
   std::optional<std::string_view> envValue(std::string_view name) const;

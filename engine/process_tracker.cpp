@@ -395,6 +395,8 @@ std::string ProcessTracker::userName(std::uint32_t uid) {
 
 std::shared_ptr<const ProcessInfo> ProcessTracker::publish(ProcessInfo info) {
   info.match = matchView(info, hasher_, options_.procRoot);
+  info.logged = nullptr;  // rebuilt: a copy of another description (a fork's) carries its
+  info.logged = loggedProcess(info);
   // The environment is kept once, in the matcher's view.
   info.env.clear();
   info.env.shrink_to_fit();

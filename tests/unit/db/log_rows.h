@@ -46,8 +46,8 @@ inline LogRow sampleRow(std::int64_t timeNs = nowNs()) {
   row.decidedBy = DecidedBy::kProfileRule;
   row.ruleIndex = 0;
   row.host = "www.example.org";
-  row.exe = "/usr/bin/curl";
-  row.argv = "curl\0-s\0--token\0abc\0https://www.example.org/\0"s;
+  row.process = std::make_shared<const LogProcess>(
+      LogProcess{"/usr/bin/curl", "curl\0-s\0--token\0abc\0https://www.example.org/\0"s});
   row.profile = "curl";
   return row;
 }
