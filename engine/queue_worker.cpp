@@ -147,7 +147,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   FlowOwner& owner = pending.owner;
   owner.attribution = attributor_->attribute(parsed.info, packet.hook, packet.hasUid);
   if (owner.attribution.kind == OwnerKind::kProcess) {
-    owner.process = attributor_->describe(owner.attribution);
+    owner.process = describe(owner.attribution);
     if (!owner.process || !owner.process->complete) {
       if (parked_.size() < parked_.capacity()) {
         pending.deadline = pending.started +
@@ -161,6 +161,22 @@ void QueueWorker::handle(const QueuedPacket& packet) {
     }
   }
   decideOwned(snapshot, pending);
+}
+
+// The process's description: from this worker's own memory of complete ones when it can (no
+// lock), else from the attributor (which asks the tracker for a process it does not hold).
+std::shared_ptr<const ProcessInfo> QueueWorker::describe(const Attribution& attribution) {
+  const ProcessKey& key = attribution.key;
+  KnownProcess& slot = known_[ProcessKeyHash{}(key) % kKnownProcesses];
+  if (slot.info && slot.key == key && slot.exeDev == attribution.owner.exe_dev &&
+      slot.exeIno == attribution.owner.exe_ino) {
+    return slot.info;
+  }
+  auto info = attributor_->describe(attribution);
+  if (info && info->complete) {
+    slot = KnownProcess{key, attribution.owner.exe_dev, attribution.owner.exe_ino, info};
+  }
+  return info;
 }
 
 // Parked packets whose description has arrived, or whose wait is over, get their verdict

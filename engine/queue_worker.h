@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <thread>
 #include <vector>
 
@@ -15,7 +16,11 @@
 namespace warden::engine {
 
 // The thread that serves one NFQUEUE: reads first packets, decides, and gives every packet
-// a verdict. Nothing on its path locks, allocates in steady state, or reads /proc.
+// a verdict. Nothing on its path reads /proc or waits on the database. Per first packet it
+// makes one bpf map lookup (attribution) beside the queue's own syscalls; a process it has
+// met before is described from its own memory (no lock); a logged flow's row shares the
+// process's strings and copies only host and profile names (allocating when they are
+// longer than a std::string holds inline).
 // A first packet of a process whose description is not there yet (it has just started, its
 // exec event still on its way to the tracker) is parked: the kernel keeps the packet while
 // the worker serves the rest of its queue, and it gets its verdict once the description
@@ -57,9 +62,20 @@ class QueueWorker {
     rules::Flow named() const;
   };
 
+  // A complete description this worker has used, by process and image. Complete descriptions
+  // never change, so a hit needs neither the process table's lock nor the tracker.
+  struct KnownProcess {
+    ProcessKey key;
+    std::uint32_t exeDev = 0;
+    std::uint64_t exeIno = 0;
+    std::shared_ptr<const ProcessInfo> info;
+  };
+  static constexpr std::size_t kKnownProcesses = 64;  // direct-mapped; bounds what it keeps alive
+
   void run();
   void serveWaiting();
   void serveParked();
+  std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
   void handle(const QueuedPacket& packet);
   void passDnsReply(const QueuedPacket& packet);
   void followHashing(const PolicySnapshot& snapshot);
@@ -78,6 +94,7 @@ class QueueWorker {
   int stopFd_ = -1;  // eventfd
   std::vector<QueuedPacket> batch_;
   std::vector<Pending> parked_;  // capacity reserved up front, never grown
+  std::array<KnownProcess, kKnownProcesses> known_;
   std::thread thread_;
 };
 
