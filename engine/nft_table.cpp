@@ -184,14 +184,20 @@ void storeCt(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1)
 }
 
 // reg = (reg & mask) ^ xorValue, on a 32-bit host-order value (marks, ct state).
-void bitwise32(nftnl_rule* rule, std::uint32_t mask, std::uint32_t xorValue) {
+// register 1 = (register 1 & mask) ^ xorValue, over sizeof(T) bytes.
+template <typename T>
+void bitwise(nftnl_rule* rule, T mask, T xorValue) {
   nftnl_expr* e = nftnl_expr_alloc("bitwise");
   nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
   nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(std::uint32_t));
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(T));
   nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof mask);
   nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, &xorValue, sizeof xorValue);
   nftnl_rule_add_expr(rule, e);
+}
+
+void bitwise32(nftnl_rule* rule, std::uint32_t mask, std::uint32_t xorValue) {
+  bitwise<std::uint32_t>(rule, mask, xorValue);
 }
 
 template <typename T>
@@ -267,6 +273,10 @@ ChainPtr newChain(const char* name, std::uint32_t hook, int priority) {
   return chain;
 }
 
+constexpr std::uint32_t kTcpFlagsOffset = 13;  // the TCP header's flags byte
+constexpr std::uint8_t kTcpSyn = 0x02;
+constexpr std::uint8_t kTcpAck = 0x10;
+
 // Loads `length` bytes of the transport header at `offset` into register 1.
 void loadTransport(nftnl_rule* rule, std::uint32_t offset, std::uint32_t length) {
   nftnl_expr* e = nftnl_expr_alloc("payload");
@@ -339,6 +349,28 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     TablePlan bypassing = plan;
     bypassing.bypass = true;
     queue(rule.get(), bypassing);
+    tx.addRule(rule.get());
+  }
+
+  if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
+    // 0b. a TCP SYN on a flow conntrack remembers as accepted: a new connection reusing the
+    //     4-tuple of one whose end conntrack never saw (it ignores such a SYN rather than
+    //     starting a new entry), possibly from another process. Decided like any new flow,
+    //     not waved through on the old verdict. The verdict comes back with our mark set,
+    //     which this rule leaves alone and rule 1 then accepts.
+    RulePtr rule = newRule(name);
+    loadMeta(rule.get(), NFT_META_L4PROTO);
+    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_TCP));
+    loadTransport(rule.get(), kTcpFlagsOffset, 1);
+    bitwise<std::uint8_t>(rule.get(), kTcpSyn | kTcpAck, 0);
+    compare(rule.get(), NFT_CMP_EQ, kTcpSyn);
+    loadCt(rule.get(), NFT_CT_MARK);
+    bitwise32(rule.get(), marks.mask, 0);
+    compare(rule.get(), NFT_CMP_EQ, marks.accept());
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), marks.mask, 0);
+    compare(rule.get(), NFT_CMP_EQ, 0u);
+    queue(rule.get(), plan);
     tx.addRule(rule.get());
   }
 

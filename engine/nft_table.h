@@ -21,6 +21,9 @@ const char* toString(QueueMethod method);
 // The `inet warden` table warden installs: per hook (output, and input when inbound or dns):
 //   0.  input only, when dns: UDP from port 53 and ct mark says "accepted"
 //                                      -> tag the packet mark "DNS reply", queue (always bypass)
+//   0b. TCP SYN (no ACK), ct mark says "accepted", packet mark has none of ours
+//                                      -> queue: a new connection on an old flow's 4-tuple
+//                                         (on input only when inbound)
 //   1.  ct mark says "accepted"        -> accept (a decided flow never leaves the kernel again)
 //   1b. ct mark says "revoked: drop"   -> drop
 //   1c. ct mark says "revoked: reject" -> reject (TCP reset, else ICMP admin prohibited), but

@@ -1,9 +1,12 @@
 """The packet path as a user sees it: global [[rule]]s and the engine default decide new TCP,
 UDP and ICMP flows over IPv4 and IPv6; reject is seen at once; learn mode accepts everything;
 and only the first packet of a flow ever reaches wardend."""
+import os
+import shutil
+
 import pytest
 
-from warden_expect import AT_ONCE_MS, DROP_WAIT_MS, dropped
+from warden_expect import AT_ONCE_MS, DROP_WAIT_MS, dropped, wait_until
 from warden_lab import HTTP_BODY, S4, S4B, S6, S6B
 
 # (the server address rules leave alone, the server's other address, that address's prefix)
@@ -204,3 +207,32 @@ def test_learn_mode_accepts_what_would_be_denied(lab, wardend):
         assert lab.tcp_probe(host, 7000).outcome == "connected"
         assert lab.udp_probe(host, 7000).outcome == "reply"
         assert lab.ping(host).outcome == "reply"
+
+
+def test_a_new_connection_on_an_old_flows_tuple_is_decided_again(lab, wardend):
+    """A connection whose end conntrack never saw (closed with TCP_REPAIR: no FIN, no reset)
+    leaves its entry ESTABLISHED with warden's "accepted" mark. Another process that binds the
+    same source port and connects to the same server sends a SYN conntrack files under that
+    entry: it must be decided for that process, not waved through on the old verdict."""
+    allowed = os.path.realpath(lab._client("tcp_probe"))
+    denied = os.path.join(lab.tmp, "tcp_probe_denied")
+    shutil.copy(allowed, denied)
+    os.chmod(denied, 0o755)
+    d = wardend(engine=same_default("allow"))
+    path = os.path.join(d.dir, "profiles.d", "10-denied.toml")
+    with open(path, "w") as f:
+        f.write(f'name = "denied"\ndefault = "deny"\n[[match]]\npath = "{denied}"\n')
+    os.chmod(path, 0o644)
+    assert wait_until(lambda: d.status()["policy"]["profiles"] == 1, timeout=5), d.stderr()
+
+    port = "47123"
+    first = lab.c.run([allowed, S4, "7000", "--source-port", port, "--vanish"], check=False)
+    assert first.stdout.startswith("connected"), first
+    before = d.packets()
+    second = lab.c.run([denied, S4, "7000", "--source-port", port, "--timeout-ms",
+                        str(DROP_WAIT_MS)], check=False, timeout=10)
+    assert second.stdout.startswith("timeout"), f"the denied process got through: {second}"
+    assert d.packets() > before, "its SYN never reached wardend"
+    # And the allowed process may still make that connection again.
+    again = lab.c.run([allowed, S4, "7000", "--source-port", port], check=False)
+    assert again.stdout.startswith("connected"), again

@@ -1,8 +1,11 @@
-/* tcp_probe HOST PORT [--timeout-ms N]
+/* tcp_probe HOST PORT [--timeout-ms N] [--source-port N] [--vanish]
  *
  * Opens one TCP connection and reports how it ended, as one line "<outcome> <elapsed_ms>":
  * connected (exit 0), refused (1, a reset), timeout (2), unreachable (3), prohibited (4, EACCES),
- * blocked (5, local EPERM), error (6). The connection is closed at once after it is made. */
+ * blocked (5, local EPERM), error (6). The connection is closed at once after it is made.
+ * --source-port binds that local port first (SO_REUSEADDR). --vanish closes the connection
+ * without a FIN or a reset (TCP_REPAIR, root only), so that conntrack still holds it open. */
+#include <netinet/tcp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -10,7 +13,7 @@
 #include "probe_common.h"
 
 static void usage(void) {
-  fprintf(stderr, "usage: tcp_probe HOST PORT [--timeout-ms N]\n");
+  fprintf(stderr, "usage: tcp_probe HOST PORT [--timeout-ms N] [--source-port N] [--vanish]\n");
   exit(EXIT_USAGE);
 }
 
@@ -19,9 +22,15 @@ int main(int argc, char** argv) {
   const char* host = NULL;
   const char* port = NULL;
   long timeout_ms = 3000;
+  long source_port = 0;
+  int vanish = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
+    } else if (!strcmp(argv[i], "--source-port") && i + 1 < argc) {
+      if (parse_int_arg(argv[++i], 1, 65535, &source_port)) usage();
+    } else if (!strcmp(argv[i], "--vanish")) {
+      vanish = 1;
     } else if (!host) {
       host = argv[i];
     } else if (!port) {
@@ -39,6 +48,22 @@ int main(int argc, char** argv) {
   if (fd < 0) {
     perror("tcp_probe: socket");
     return OUT_ERROR;
+  }
+  if (source_port) {
+    int one = 1;
+    struct sockaddr_storage local;
+    memset(&local, 0, sizeof local);
+    local.ss_family = ss.ss_family;
+    if (ss.ss_family == AF_INET) {
+      ((struct sockaddr_in*)&local)->sin_port = htons((uint16_t)source_port);
+    } else {
+      ((struct sockaddr_in6*)&local)->sin6_port = htons((uint16_t)source_port);
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, (struct sockaddr*)&local, len) < 0) {
+      perror("tcp_probe: bind");
+      return OUT_ERROR;
+    }
   }
   double start = now_ms();
   enum outcome result = OUT_OK;
@@ -75,6 +100,10 @@ int main(int argc, char** argv) {
   double elapsed = now_ms() - start;
   printf("%s %.1f\n", outcome_name(result, "connected"), elapsed);
   if (result == OUT_ERROR && err) fprintf(stderr, "tcp_probe: %s\n", strerror(err));
+  if (vanish && result == OUT_OK) {
+    int on = 1;  // in repair mode a close sends nothing
+    if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) < 0) perror("tcp_probe: repair");
+  }
   close(fd);
   return result;
 }
