@@ -5,8 +5,8 @@
  * blocked (5, local EPERM), error (6). The connection is closed at once after it is made.
  * --source-port binds that local port first (SO_REUSEADDR). --vanish closes the connection
  * without a FIN or a reset (TCP_REPAIR, root only), so that conntrack still holds it open. */
-#include <netinet/tcp.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <unistd.h>
 
