@@ -28,7 +28,8 @@ struct FileIdentity {
 // bounds the table by the number of executables seen. The in-memory cache in front of it is
 // the engine's.
 //
-// Thread-safety: that of the Database it was created on, which must outlive it.
+// Thread-safety: that of the Database it was created on, which must outlive it and stay where
+// it is (not be moved from) meanwhile.
 class HashCache {
  public:
   [[nodiscard]] static Result<HashCache> create(Database& db);

@@ -14,7 +14,8 @@
 
 namespace warden::db {
 
-// Reading the verdict log for `warden log` (SPEC section 8).
+// Reading the verdict log for `warden log` (SPEC section 8). A read-only connection is enough;
+// WAL lets these run while wardend writes. Thread-safety: that of the connection passed in.
 
 struct LogFilter {
   std::optional<std::string> profile = {};   // exact profile name

@@ -8,6 +8,7 @@ namespace warden::db {
 // The schema version this code writes and understands, kept in `PRAGMA user_version`.
 inline constexpr int kSchemaVersion = 1;
 
+// Both use the caller's connection, under its rules (database.h).
 [[nodiscard]] Result<int> schemaVersion(Database& db);
 
 // Brings the schema up to kSchemaVersion: each missing migration runs in order, in its own

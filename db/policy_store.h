@@ -16,6 +16,8 @@ namespace warden::db {
 // the revision and a rule index) can later be explained: which file, which line, what rule.
 // The records are plain descriptions filled by whoever compiled the policy; this module does
 // not know the policy model.
+//
+// Thread-safety: the functions use the caller's connection, under its rules (database.h).
 
 enum class RuleKind : std::uint8_t { kGlobal, kProfile };
 

@@ -10,7 +10,8 @@ namespace warden::db {
 // Secret scrubbing for the argv the verdict log stores (SPEC section 7). It lives in db/
 // because it is the log's storage policy: whatever writes argv to the database applies it, so
 // a secret never reaches the file. It is pure and has no SQLite dependency, so the `warden`
-// tool can apply it to argv it prints from a live process too.
+// tool can apply it to argv it prints from a live process too. Pure functions: safe from any
+// thread.
 //
 // A *secret name* contains "pass", "secret", "token" or "key" in any case. Scrubbed, with
 // the value replaced by kScrubbed:
