@@ -15,8 +15,9 @@ import time
 
 import pytest
 
+from warden_cli import _cli_built, cli, warden_cli  # noqa: F401 (_cli_built: a fixture)
 from warden_expect import DROP_WAIT_MS, dropped, wait_until
-from warden_lab import C4, C6, PYTHON, S4, S6, build_dir, clients_dir, run
+from warden_lab import C4, C6, PYTHON, S4, S6, clients_dir, run
 
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86400 * NS_PER_S
@@ -27,25 +28,6 @@ DENY_UDP_7001 = {"action": "deny", "proto": "udp", "ports": 7001}
 
 # Exit statuses of `warden` (cli/exit_code.h).
 OK, ERROR, USAGE, DAEMON_DOWN, PERMISSION_DENIED, NO_DATABASE = 0, 1, 2, 3, 4, 5
-
-
-def warden_cli():
-    return os.environ.get("WARDEN_CLI", os.path.join(build_dir(), "cli", "warden"))
-
-
-@pytest.fixture(autouse=True)
-def _cli_built():
-    if not os.access(warden_cli(), os.X_OK):
-        pytest.fail(f"warden not built at {warden_cli()} (set WARDEN_CLI)")
-
-
-def cli(d, *args, as_nobody=False, timeout=20):
-    """Runs `warden ARGS --config <d's warden.toml>` on the host (the control socket and the
-    database are files, reachable from any namespace)."""
-    cmd = [warden_cli(), *args, "--config", d.config_path]
-    if as_nobody:
-        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + cmd
-    return run(cmd, timeout=timeout, check=False)
 
 
 def log_rows(d, *args):

@@ -10,17 +10,14 @@ import shutil
 
 import pytest
 
+from warden_cli import _cli_built, cli  # noqa: F401 (_cli_built: a fixture)
 from warden_expect import DROP_WAIT_MS, wait_until
-from warden_lab import C4, HERE, PYTHON, S4, S4B, S6, S6B, build_dir, clients_dir, run
+from warden_lab import C4, HERE, PYTHON, S4, S4B, S6, S6B, clients_dir, run
 
 ALLOWED = "files.test.example"  # -> S4B and S6B, allowed by "*.test.example"
 ALIAS = "alias.test.example"     # CNAME -> origin.example.net -> S4B: named after the alias
 OTHER = "elsewhere.example.net"  # -> S4, a name the profile does not allow
 PORT = 7000
-
-
-def warden_cli():
-    return os.environ.get("WARDEN_CLI", os.path.join(build_dir(), "cli", "warden"))
 
 
 def tcp_probe_path():
@@ -76,10 +73,6 @@ comment = "only the test domain"
     os.chmod(path + ".new", 0o644)
     os.rename(path + ".new", path)
     assert wait_until(lambda: d.status()["policy"]["profiles"] == 1, timeout=5), d.stderr()
-
-
-def cli(d, *args):
-    return run([warden_cli(), *args, "--config", d.config_path], timeout=20, check=False)
 
 
 def log_rows(d):

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
+from warden_cli import _cli_built, cli  # noqa: F401 (_cli_built: a fixture)
 from warden_expect import wait_until
-from warden_lab import C4, C6, PYTHON, S4, S6, build_dir, run
+from warden_lab import C4, C6, PYTHON, S4, S6, run
 
 OK, ERROR = 0, 1
 MARK_MASK = 0x00F00000
@@ -75,20 +76,6 @@ while True:
     seq += 1
     time.sleep(0.1)
 """
-
-
-def warden_cli():
-    return os.environ.get("WARDEN_CLI", os.path.join(build_dir(), "cli", "warden"))
-
-
-@pytest.fixture(autouse=True)
-def _cli_built():
-    if not os.access(warden_cli(), os.X_OK):
-        pytest.fail(f"warden not built at {warden_cli()} (set WARDEN_CLI)")
-
-
-def cli(d, *args):
-    return run([warden_cli(), *args, "--config", d.config_path], timeout=60, check=False)
 
 
 def udp_session(lab, host, port, ns=None):
