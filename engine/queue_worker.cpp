@@ -84,7 +84,9 @@ void QueueWorker::run() {
       break;
     }
     if (fds[1].revents & POLLIN) break;
-    if (fds[0].revents & POLLIN) serveWaiting();
+    // Any event (POLLERR too: an overrun is reported as ENOBUFS by the next receive, which
+    // clears it); none when the wait for parked packets timed out.
+    if (fds[0].revents != 0) serveWaiting();
     if (!parked_.empty()) serveParked();
   }
   // Stopping: the table no longer queues, but a packet that met the old rules an instant ago
