@@ -1,6 +1,7 @@
 #include "engine/nft_table.h"
 
 #include "engine/logging.h"
+#include "engine/proc_reader.h"
 
 // netinet/in.h before the linux/ headers, which otherwise redefine its types.
 #include <netinet/in.h>
@@ -26,10 +27,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -533,27 +533,18 @@ Result<bool> NftTable::remove() {
   return std::unexpected(makeError(code, "deleting table inet warden"));
 }
 
-Result<bool> NftTable::exists(const char* chain) {
+namespace {
+
+// Sends one nf_tables GET (`nlh`, built in `buffer`) and reads the answer, handing each object
+// message to `onObject`. False when the kernel says there is no such object (or sends none).
+Result<bool> getObject(nlmsghdr* nlh, std::vector<char>& buffer, const std::string& what,
+                       const std::function<void(const nlmsghdr*)>& onObject) {
   auto socket = openNetfilterSocket();
   if (!socket) return std::unexpected(socket.error());
-  const std::string what = chain == nullptr ? std::string("table inet warden")
-                                            : std::string("chain inet warden ") + chain;
-  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh;
-  if (chain == nullptr) {
-    TablePtr table(nftnl_table_alloc());
-    nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, kName);
-    nlh = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 1);
-    nftnl_table_nlmsg_build_payload(nlh, table.get());
-  } else {
-    ChainPtr query = newChain(chain, ~0u, 0);
-    nlh = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, 1);
-    nftnl_chain_nlmsg_build_payload(nlh, query.get());
-  }
   if (mnl_socket_sendto(socket->get(), nlh, nlh->nlmsg_len) < 0) {
     return std::unexpected(errnoError("asking nf_tables for " + what));
   }
-  bool found = false;
+  bool any = false;
   for (;;) {
     const ssize_t n = mnl_socket_recvfrom(socket->get(), buffer.data(), buffer.size());
     if (n < 0) return std::unexpected(errnoError("reading nf_tables answer"));
@@ -562,71 +553,62 @@ Result<bool> NftTable::exists(const char* chain) {
          msg = mnl_nlmsg_next(msg, &length)) {
       if (msg->nlmsg_type == NLMSG_ERROR) {
         const int code = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(msg))->error;
-        if (code == 0) return found;
+        if (code == 0) return any;
         if (code == ENOENT) return false;
         return std::unexpected(makeError(code, "asking nf_tables for " + what));
       }
-      found = true;
+      any = true;
+      onObject(msg);
     }
   }
 }
 
-Result<std::optional<std::string>> NftTable::owner() {
-  auto socket = openNetfilterSocket();
-  if (!socket) return std::unexpected(socket.error());
-  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
-  TablePtr query(nftnl_table_alloc());
-  nftnl_table_set_str(query.get(), NFTNL_TABLE_NAME, kName);
+nlmsghdr* tableQuery(std::vector<char>& buffer) {
+  TablePtr table(nftnl_table_alloc());
+  nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, NftTable::kName);
   nlmsghdr* nlh =
       nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 1);
-  nftnl_table_nlmsg_build_payload(nlh, query.get());
-  if (mnl_socket_sendto(socket->get(), nlh, nlh->nlmsg_len) < 0) {
-    return std::unexpected(errnoError("asking nf_tables for table inet warden"));
-  }
-  std::optional<std::string> owner;
-  for (;;) {
-    const ssize_t n = mnl_socket_recvfrom(socket->get(), buffer.data(), buffer.size());
-    if (n < 0) return std::unexpected(errnoError("reading nf_tables answer"));
-    int length = static_cast<int>(n);
-    for (auto* msg = reinterpret_cast<nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(msg, length);
-         msg = mnl_nlmsg_next(msg, &length)) {
-      if (msg->nlmsg_type == NLMSG_ERROR) {
-        const int code = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(msg))->error;
-        if (code == 0) return owner;
-        if (code == ENOENT) return std::nullopt;
-        return std::unexpected(makeError(code, "asking nf_tables for table inet warden"));
-      }
-      TablePtr table(nftnl_table_alloc());
-      owner.emplace();
-      if (nftnl_table_nlmsg_parse(msg, table.get()) == 0 &&
-          nftnl_table_is_set(table.get(), NFTNL_TABLE_USERDATA)) {
-        std::uint32_t size = 0;
-        const void* data = nftnl_table_get_data(table.get(), NFTNL_TABLE_USERDATA, &size);
-        owner->assign(static_cast<const char*>(data), size);
-      }
-    }
-  }
+  nftnl_table_nlmsg_build_payload(nlh, table.get());
+  return nlh;
 }
 
-namespace {
-
 std::optional<std::uint64_t> processStartTime(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return std::nullopt;
-  // Field 22 (starttime), counted after the last ')' that closes the command name.
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  for (int i = 3; i < 22 && (fields >> field); ++i) {
-  }
-  std::uint64_t start = 0;
-  if (!(fields >> start)) return std::nullopt;
-  return start;
+  auto stat = ProcReader().stat(static_cast<std::uint32_t>(pid));
+  if (!stat) return std::nullopt;
+  return stat->startTicks;
 }
 
 }  // namespace
+
+Result<bool> NftTable::exists(const char* chain) {
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+  if (chain == nullptr) {
+    return getObject(tableQuery(buffer), buffer, "table inet warden", [](const nlmsghdr*) {});
+  }
+  ChainPtr query = newChain(chain, ~0u, 0);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, 1);
+  nftnl_chain_nlmsg_build_payload(nlh, query.get());
+  return getObject(nlh, buffer, std::string("chain inet warden ") + chain, [](const nlmsghdr*) {});
+}
+
+Result<std::optional<std::string>> NftTable::owner() {
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+  std::optional<std::string> owner;
+  auto found = getObject(tableQuery(buffer), buffer, "table inet warden", [&](const nlmsghdr* msg) {
+    TablePtr table(nftnl_table_alloc());
+    owner.emplace();
+    if (nftnl_table_nlmsg_parse(msg, table.get()) == 0 &&
+        nftnl_table_is_set(table.get(), NFTNL_TABLE_USERDATA)) {
+      std::uint32_t size = 0;
+      const void* data = nftnl_table_get_data(table.get(), NFTNL_TABLE_USERDATA, &size);
+      owner->assign(static_cast<const char*>(data), size);
+    }
+  });
+  if (!found) return std::unexpected(found.error());
+  if (!*found) return std::nullopt;
+  return owner;
+}
 
 TableOwner TableOwner::self() {
   TableOwner owner;
