@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli/unique_fd.h"
+#include "rules/process_info.h"
 
 namespace warden::cli {
 namespace {
@@ -45,18 +46,11 @@ Outcome<std::string> sha256File(const std::filesystem::path& file) {
     if (n == 0) break;
     EVP_DigestUpdate(context.get(), buffer.get(), static_cast<std::size_t>(n));
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_DigestFinal_ex(context.get(), digest, &length) != 1) {
+  rules::Sha256 digest{};  // EVP_sha256 writes exactly its 32 bytes
+  if (EVP_DigestFinal_ex(context.get(), digest.data(), nullptr) != 1) {
     return std::unexpected(Failure{ExitCode::kError, "OpenSSL could not finish the SHA-256"});
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
+  return rules::toHex(digest);
 }
 
 }  // namespace warden::cli

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "engine/proc_reader.h"
+#include "rules/process_info.h"
 
 namespace warden::engine {
 
@@ -87,19 +88,11 @@ Result<std::string> sha256OfFd(int fd) {
     }
     offset += n;
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_DigestFinal_ex(context.get(), digest, &length) != 1) {
+  rules::Sha256 digest{};  // EVP_sha256 writes exactly its 32 bytes
+  if (EVP_DigestFinal_ex(context.get(), digest.data(), nullptr) != 1) {
     return std::unexpected(makeError(EIO, "finishing SHA-256"));
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
+  return rules::toHex(digest);
 }
 
 Result<std::string> sha256OfFile(const std::string& path) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 
+#include "rules/process_info.h"
 #include "rules/rule_text.h"
 
 namespace warden::engine {
@@ -25,16 +26,9 @@ std::string sourcesDigest(const rules::Policy& policy) {
     EVP_DigestUpdate(ctx.get(), file.data(), file.size() + 1);  // the NUL separates name/text
     EVP_DigestUpdate(ctx.get(), text.data(), text.size());
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
+  rules::Sha256 digest{};  // EVP_sha256 writes exactly its 32 bytes
+  EVP_DigestFinal_ex(ctx.get(), digest.data(), nullptr);
+  return rules::toHex(digest);
 }
 
 db::PolicyRecord toRecord(const rules::Policy& policy, std::int64_t loadedAtNs) {
