@@ -101,4 +101,14 @@ Outcome<PolicyView> policyInForce(const std::filesystem::path& configPath,
   return view;
 }
 
+Outcome<PolicyView> policyInForce(const std::filesystem::path& configPath, std::ostream& err) {
+  auto config = readConfig(configPath, err);
+  if (!config) return std::unexpected(config.error());
+  auto view = policyInForce(configPath, *config);
+  if (view) {
+    for (const auto& note : view->notes) err << "warden: note: " << note << '\n';
+  }
+  return view;
+}
+
 }  // namespace warden::cli

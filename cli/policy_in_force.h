@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <ostream>
 
 #include "cli/exit_code.h"
 #include "cli/policy_view.h"
@@ -16,6 +17,9 @@ namespace warden::cli {
 // now, with a note saying so. Notes go into PolicyView::notes.
 [[nodiscard]] Outcome<PolicyView> policyInForce(const std::filesystem::path& configPath,
                                                 const rules::Config& config);
+// The same from warden.toml alone (readConfig), with the view's notes written to `err`.
+[[nodiscard]] Outcome<PolicyView> policyInForce(const std::filesystem::path& configPath,
+                                                std::ostream& err);
 
 // Whether warden.toml, the profiles directory and every profile file in it were last
 // modified at or before `ns` (ns since the epoch): then the files are what was loaded then.

@@ -4,7 +4,6 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/config_files.h"
 #include "cli/json_output.h"
 #include "cli/policy_in_force.h"
 #include "cli/table.h"
@@ -53,11 +52,8 @@ void printProfiles(const PolicyView& view, std::int64_t nowNs, std::ostream& out
 
 int runProfiles(const std::filesystem::path& configPath, bool json, std::ostream& out,
                 std::ostream& err) {
-  auto config = readConfig(configPath, err);
-  if (!config) return report(config.error(), err);
-  auto view = policyInForce(configPath, *config);
+  auto view = policyInForce(configPath, err);
   if (!view) return report(view.error(), err);
-  for (const auto& note : view->notes) err << "warden: note: " << note << '\n';
   if (json) {
     out << jsonLine(policyJson(*view, /*withRules=*/false)) << '\n';
   } else {

@@ -5,7 +5,6 @@
 #include <memory>
 #include <sstream>
 
-#include "cli/config_files.h"
 #include "cli/json_output.h"
 #include "cli/policy_in_force.h"
 #include "cli/table.h"
@@ -84,11 +83,8 @@ Outcome<void> printRules(const PolicyView& view, const std::optional<std::string
 
 int runRules(const std::filesystem::path& configPath, const std::optional<std::string>& profile,
              bool json, std::ostream& out, std::ostream& err) {
-  auto config = readConfig(configPath, err);
-  if (!config) return report(config.error(), err);
-  auto view = policyInForce(configPath, *config);
+  auto view = policyInForce(configPath, err);
   if (!view) return report(view.error(), err);
-  for (const auto& note : view->notes) err << "warden: note: " << note << '\n';
   if (json) {
     if (profile && view->findProfile(*profile) == nullptr) {
       return report({ExitCode::kError, "no profile '" + *profile + "'"}, err);
