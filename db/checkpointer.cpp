@@ -1,5 +1,7 @@
 #include "db/checkpointer.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace warden::db {
@@ -36,6 +38,7 @@ void Checkpointer::stop() {
 }
 
 void Checkpointer::run() {
+  pthread_setname_np(pthread_self(), "wardend-ckpt");
   for (;;) {
     bool last = false;
     {

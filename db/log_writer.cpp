@@ -1,5 +1,7 @@
 #include "db/log_writer.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <limits>
 #include <utility>
@@ -203,6 +205,7 @@ bool LogWriter::retentionStep() {
 }
 
 void LogWriter::run() {
+  pthread_setname_np(pthread_self(), "wardend-log");
   using Clock = std::chrono::steady_clock;
   // Retention runs first on start, then every retentionInterval, a chunk per round so that a
   // large expiry does not hold up the log.

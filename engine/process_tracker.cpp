@@ -1,6 +1,7 @@
 #include "engine/process_tracker.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -158,6 +159,7 @@ void ProcessTracker::requestDescribe(const warden_owner& owner) {
 }
 
 void ProcessTracker::run() {
+  pthread_setname_np(pthread_self(), "wardend-track");
   while (!stopping_.load()) {
     pollfd fds[2] = {{wakeFd_, POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
     const int ready = poll(fds, events_ ? 2 : 1, 250);

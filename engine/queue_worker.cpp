@@ -2,6 +2,7 @@
 
 #include <linux/netfilter.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <string>
 
 #include "engine/attributor.h"
 #include "engine/clock.h"
@@ -75,6 +77,9 @@ void QueueWorker::join() {
 }
 
 void QueueWorker::run() {
+  // Named per queue so that top -H and perf tell the workers apart.
+  const std::string name = "wardend-q" + std::to_string(queue_.number());
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {stopFd_, POLLIN, 0}};
   for (;;) {
     // While packets are parked, look at their descriptions every millisecond.

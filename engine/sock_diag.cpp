@@ -1,6 +1,7 @@
 #include "engine/sock_diag.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -160,6 +161,7 @@ bool SocketInodeIndex::waitFor(std::uint64_t number, std::chrono::microseconds t
 }
 
 void SocketInodeIndex::run() {
+  pthread_setname_np(pthread_self(), "wardend-diag");
   auto lastScan = std::chrono::steady_clock::now() - minInterval_;
   std::unique_lock lock(mutex_);
   for (;;) {
