@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * warden process attribution: record, at the syscall and in the task's own context, which
- * process a flow belongs to, keyed so that wardend finds it from the flow's first packet with
- * one map lookup; and report exec/fork/exit so wardend keeps a process table.
+ * process a flow belongs to, keyed so that wardend finds it from the flow's first packet (in
+ * a mirror it reads from memory, else with one map lookup); and report exec/fork/exit so
+ * wardend keeps a process table.
  *
  * Hooks (all verified to load and attach on the build machine's 6.18 kernel, where fentry and
  * kprobes are not available):
@@ -41,6 +42,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
 const volatile bool capture_args = true;
+const volatile __u32 flow_slot_mask = WARDEN_DEFAULT_FLOW_SLOTS - 1;
+const volatile __u32 listener_slot_mask = WARDEN_DEFAULT_LISTENER_SLOTS - 1;
 
 /* Sizes are the defaults; the loader resizes flows, listeners and events before load. */
 struct {
@@ -56,6 +59,23 @@ struct {
 	__type(key, struct warden_listener_key);
 	__type(value, struct warden_owner);
 } listeners SEC(".maps");
+
+/* The mirrors of flows and listeners that wardend reads without a syscall (attribution.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, WARDEN_DEFAULT_FLOW_SLOTS);
+	__type(key, __u32);
+	__type(value, struct warden_flow_slot);
+} flow_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, WARDEN_DEFAULT_LISTENER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct warden_listener_slot);
+} listener_slots SEC(".maps");
 
 /* Thread (pid_tgid) -> the UDP socket it is connecting, between the cgroup hook and the
  * syscall's exit. LRU so that an entry a missed exit left behind cannot pin a slot. */
@@ -116,6 +136,56 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	owner->recorded_ns = bpf_ktime_get_boot_ns();
 }
 
+/* Takes a mirror slot for writing (seq becomes odd); false when another writer has it. Never
+ * waits: the reader falls back to the hash map for a key the slot does not hold. */
+static __always_inline bool slot_claim(__u32 *seq)
+{
+	__u32 seen = *(volatile __u32 *)seq;
+
+	if (seen & 1)
+		return false;
+	return __sync_val_compare_and_swap(seq, seen, seen + 1) == seen;
+}
+
+static __always_inline void slot_release(__u32 *seq)
+{
+	__sync_fetch_and_add(seq, 1);
+}
+
+static __always_inline void mirror_flow(const struct warden_flow_key *key,
+					const struct warden_owner *owner)
+{
+	__u32 index = warden_flow_slot_index(key, flow_slot_mask);
+	struct warden_flow_slot *slot = bpf_map_lookup_elem(&flow_slots, &index);
+
+	if (!slot)
+		return;
+	if (!slot_claim(&slot->seq)) {
+		count(WARDEN_CTR_SLOT_BUSY);
+		return;
+	}
+	slot->key = *key;
+	slot->owner = *owner;
+	slot_release(&slot->seq);
+}
+
+static __always_inline void mirror_listener(const struct warden_listener_key *key,
+					    const struct warden_owner *owner)
+{
+	__u32 index = warden_listener_slot_index(key, listener_slot_mask);
+	struct warden_listener_slot *slot = bpf_map_lookup_elem(&listener_slots, &index);
+
+	if (!slot)
+		return;
+	if (!slot_claim(&slot->seq)) {
+		count(WARDEN_CTR_SLOT_BUSY);
+		return;
+	}
+	slot->key = *key;
+	slot->owner = *owner;
+	slot_release(&slot->seq);
+}
+
 /* Writes key -> the current task, skipping the write when the same process already owns the
  * key (a UDP socket sending many datagrams to one peer). */
 static __always_inline void record_flow(const struct warden_flow_key *key)
@@ -137,6 +207,7 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 	fill_owner(&owner);
 	if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY))
 		count(WARDEN_CTR_FLOW_ERRORS);
+	mirror_flow(key, &owner);
 }
 
 static __always_inline void set_v4_mapped(__u8 *addr, __u32 ip4_network_order)
@@ -299,6 +370,7 @@ static __always_inline void post_bind(struct bpf_sock *sk)
 	fill_owner(&owner);
 	if (bpf_map_update_elem(&listeners, &key, &owner, BPF_ANY) == 0)
 		count(WARDEN_CTR_LISTENER_WRITES);
+	mirror_listener(&key, &owner);
 }
 
 SEC("cgroup/post_bind4")

@@ -67,6 +67,65 @@ struct warden_owner {
 	char comm[WARDEN_COMM_LEN];
 };
 
+/* Slots of the mirrors (powers of two; the loader may change them). */
+#define WARDEN_DEFAULT_FLOW_SLOTS     4096
+#define WARDEN_DEFAULT_LISTENER_SLOTS 1024
+
+/*
+ * The mirrors: what the programs write into `flows` and `listeners`, also written into a
+ * direct-mapped array that wardend maps into its memory (BPF_F_MMAPABLE), so that the verdict
+ * path finds a flow's owner without a bpf(2) syscall. The slot is chosen by hashing the key
+ * (warden_*_slot_index below: the same code on both sides). The hash maps stay the truth: a slot
+ * that holds another key, or is being written, sends wardend to the map.
+ *
+ * seq is odd while a program writes the slot. A program claims the slot by compare-and-swap
+ * from an even value and never waits: if another writer holds it, the slot is left to that
+ * writer (whose key then replaces whatever the slot held). Readers copy the slot and use the
+ * copy only if seq was even and unchanged around it.
+ */
+struct warden_flow_slot {
+	__u32 seq;
+	__u32 pad;
+	struct warden_flow_key key;
+	struct warden_owner owner;
+};
+
+struct warden_listener_slot {
+	__u32 seq;
+	__u32 pad;
+	struct warden_listener_key key;
+	struct warden_owner owner;
+};
+
+/* One multiply-xor round per 8 bytes of key; the index comes from the well-mixed high half. */
+static inline __u64 warden_mix(__u64 hash, const void *key, __u32 offset)
+{
+	__u64 word;
+
+	__builtin_memcpy(&word, (const char *)key + offset, sizeof(word));
+	return (hash ^ word) * 0x9e3779b97f4a7c15ULL;
+}
+
+static inline __u32 warden_flow_slot_index(const struct warden_flow_key *key, __u32 mask)
+{
+	__u64 hash = 0;
+
+	hash = warden_mix(hash, key, 0);
+	hash = warden_mix(hash, key, 8);
+	hash = warden_mix(hash, key, 16);
+	hash = warden_mix(hash, key, 24);
+	return (__u32)(hash >> 32) & mask;
+}
+
+static inline __u32 warden_listener_slot_index(const struct warden_listener_key *key, __u32 mask)
+{
+	__u64 hash = 0;
+
+	hash = warden_mix(hash, key, 0);
+	hash = warden_mix(hash, key, 8);
+	return (__u32)(hash >> 32) & mask;
+}
+
 /* Indexes of the per-CPU counters array. */
 enum warden_counter {
 	WARDEN_CTR_FLOW_INSERTS,   /* new keys written into flows */
@@ -78,6 +137,7 @@ enum warden_counter {
 	WARDEN_CTR_UDP_CONNECT_DONE,	/* ... and keyed at the syscall's exit */
 	WARDEN_CTR_EVENTS,		/* events written into the ring buffer */
 	WARDEN_CTR_EVENTS_LOST,		/* ring buffer full */
+	WARDEN_CTR_SLOT_BUSY,		/* a mirror slot held by another writer: not written */
 	WARDEN_CTR_COUNT,
 };
 

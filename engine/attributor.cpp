@@ -368,7 +368,9 @@ nlohmann::json Attributor::statusJson() const {
                      {"listener_writes", c[WARDEN_CTR_LISTENER_WRITES]},
                      {"udp_connects", c[WARDEN_CTR_UDP_CONNECT_DONE]},
                      {"events", c[WARDEN_CTR_EVENTS]},
-                     {"events_lost", c[WARDEN_CTR_EVENTS_LOST]}};
+                     {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
+                     {"slot_busy", c[WARDEN_CTR_SLOT_BUSY]},
+                     {"lookups_by_syscall", bpf_->mirrorMisses()}};
   } else {
     status["evictions"] = 0;
   }

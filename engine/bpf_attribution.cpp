@@ -4,12 +4,14 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 
 #include "attribution.skel.h"
 #include "engine/logging.h"
@@ -48,6 +50,32 @@ Error libbpfError(int result, std::string where) {
   return makeError(result < 0 ? -result : errno, std::move(where));
 }
 
+static_assert(sizeof(warden_flow_key) == 32 && sizeof(warden_listener_key) == 16,
+              "warden_*_slot_index() hash the keys as 4 and 2 words");
+
+// A copy of the slot if it holds `key` and no program wrote it while it was copied (the
+// sequence count is even and unchanged around the copy; see bpf/attribution.h).
+template <typename Slot, typename Key>
+bool readSlot(const Slot& slot, const Key& key, warden_owner& owner) {
+  const std::uint32_t before = __atomic_load_n(&slot.seq, __ATOMIC_ACQUIRE);
+  if ((before & 1u) != 0) return false;
+  Key seen;
+  warden_owner copy;
+  std::memcpy(&seen, &slot.key, sizeof seen);
+  std::memcpy(&copy, &slot.owner, sizeof copy);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (__atomic_load_n(&slot.seq, __ATOMIC_RELAXED) != before) return false;
+  if (std::memcmp(&seen, &key, sizeof key) != 0) return false;
+  owner = copy;
+  return true;
+}
+
+std::uint32_t powerOfTwoAtLeast(std::uint32_t n) {
+  std::uint32_t p = 1;
+  while (p < n && p < (1u << 24)) p <<= 1;
+  return p;
+}
+
 }  // namespace
 
 void BpfAttribution::SkeletonDeleter::operator()(attribution_bpf* skeleton) const {
@@ -60,7 +88,26 @@ void BpfAttribution::FdCloser::operator()(int* fd) const {
   delete fd;
 }
 
+template <typename Slot>
+BpfAttribution::Mirror<Slot>::~Mirror() {
+  if (slots != nullptr) munmap(const_cast<Slot*>(slots), bytes);
+}
+
 BpfAttribution::~BpfAttribution() = default;
+
+template <typename Slot>
+Result<void> BpfAttribution::mapMirror(int mapFd, std::uint32_t slots, Mirror<Slot>& mirror) {
+  // An array map's values are 8-byte aligned and the mapping is whole pages.
+  static_assert(sizeof(Slot) % 8 == 0);
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  const std::size_t bytes = (sizeof(Slot) * slots + page - 1) / page * page;
+  void* mapped = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, mapFd, 0);
+  if (mapped == MAP_FAILED) return std::unexpected(errnoError("mapping an attribution mirror"));
+  mirror.slots = static_cast<const Slot*>(mapped);
+  mirror.bytes = bytes;
+  mirror.mask = slots - 1;
+  return {};
+}
 
 Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOptions& options) {
   libbpf_set_print(printLibbpf);
@@ -81,7 +128,17 @@ Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOptions& o
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.eventsBytes); err) {
     return std::unexpected(libbpfError(err, "sizing the event ring buffer"));
   }
+  const std::uint32_t flowSlots = powerOfTwoAtLeast(options.flowSlots);
+  const std::uint32_t listenerSlots = powerOfTwoAtLeast(options.listenerSlots);
+  if (int err = bpf_map__set_max_entries(skel->maps.flow_slots, flowSlots); err) {
+    return std::unexpected(libbpfError(err, "sizing the flow mirror"));
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.listener_slots, listenerSlots); err) {
+    return std::unexpected(libbpfError(err, "sizing the listener mirror"));
+  }
   skel->rodata->capture_args = options.captureArgs;
+  skel->rodata->flow_slot_mask = flowSlots - 1;
+  skel->rodata->listener_slot_mask = listenerSlots - 1;
   if (!options.processEvents) {
     bpf_program__set_autoload(skel->progs.warden_exec, false);
     bpf_program__set_autoload(skel->progs.warden_fork, false);
@@ -96,6 +153,15 @@ Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOptions& o
   self->listenersFd_ = bpf_map__fd(skel->maps.listeners);
   self->countersFd_ = bpf_map__fd(skel->maps.counters);
   self->flowEntries_ = options.flowEntries;
+  if (auto mapped = mapMirror(bpf_map__fd(skel->maps.flow_slots), flowSlots, self->flowMirror_);
+      !mapped) {
+    return std::unexpected(mapped.error());
+  }
+  if (auto mapped =
+          mapMirror(bpf_map__fd(skel->maps.listener_slots), listenerSlots, self->listenerMirror_);
+      !mapped) {
+    return std::unexpected(mapped.error());
+  }
 
   // attach
   if (auto attached = self->attach(options); !attached) {
@@ -141,12 +207,28 @@ Result<void> BpfAttribution::attach(const BpfOptions& options) {
   return {};
 }
 
+bool BpfAttribution::mirroredFlow(const warden_flow_key& key, warden_owner& owner) const noexcept {
+  if (flowMirror_.slots == nullptr) return false;
+  return readSlot(flowMirror_.slots[warden_flow_slot_index(&key, flowMirror_.mask)], key, owner);
+}
+
+bool BpfAttribution::mirroredListener(const warden_listener_key& key,
+                                      warden_owner& owner) const noexcept {
+  if (listenerMirror_.slots == nullptr) return false;
+  return readSlot(listenerMirror_.slots[warden_listener_slot_index(&key, listenerMirror_.mask)],
+                  key, owner);
+}
+
 bool BpfAttribution::lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept {
+  if (mirroredFlow(key, owner)) return true;
+  mirrorMisses_.fetch_add(1, std::memory_order_relaxed);
   return bpf_map_lookup_elem(flowsFd_, &key, &owner) == 0;
 }
 
 bool BpfAttribution::lookupListener(const warden_listener_key& key,
                                     warden_owner& owner) const noexcept {
+  if (mirroredListener(key, owner)) return true;
+  mirrorMisses_.fetch_add(1, std::memory_order_relaxed);
   return bpf_map_lookup_elem(listenersFd_, &key, &owner) == 0;
 }
 

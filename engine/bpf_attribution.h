@@ -3,6 +3,7 @@
 #include <linux/types.h>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -24,9 +25,11 @@ struct BpfOptions {
   std::string cgroup;  // cgroup v2 directory the socket hooks attach to (already resolved)
   std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES;
   std::uint32_t listenerEntries = WARDEN_DEFAULT_LISTENER_ENTRIES;
-  std::uint32_t eventsBytes = WARDEN_DEFAULT_EVENTS_BYTES;  // a power of two, >= page size
-  bool captureArgs = true;                                  // exec events carry argv
-  bool processEvents = true;                                // attach the exec/fork/exit tracepoints
+  std::uint32_t eventsBytes = WARDEN_DEFAULT_EVENTS_BYTES;      // a power of two, >= page size
+  std::uint32_t flowSlots = WARDEN_DEFAULT_FLOW_SLOTS;          // mirror slots, a power of two
+  std::uint32_t listenerSlots = WARDEN_DEFAULT_LISTENER_SLOTS;  // likewise
+  bool captureArgs = true;                                      // exec events carry argv
+  bool processEvents = true;  // attach the exec/fork/exit tracepoints
 };
 
 using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;
@@ -35,9 +38,10 @@ using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;
 // skeleton, every link and the ring-buffer reader, and releases them in its destructor (links
 // first, so nothing runs against freed maps). Neither copyable nor movable: held by unique_ptr.
 //
-// Thread-safety: the lookups, counters() and flowEntryCount() are bpf(2) syscalls on map fds
-// and may be called from any thread at once. The event calls (consumeEvents/pollEvents) belong
-// to one thread, the one that set the handler.
+// Thread-safety: the lookups read the mirrors (memory shared with the programs, see
+// bpf/attribution.h) and fall back to bpf(2) syscalls on map fds; they, counters() and
+// flowEntryCount() may be called from any thread at once. The event calls
+// (consumeEvents/pollEvents) belong to one thread, the one that set the handler.
 class BpfAttribution {
  public:
   // One ring-buffer record: a warden_event_head followed by the struct its kind names.
@@ -50,9 +54,15 @@ class BpfAttribution {
   BpfAttribution(const BpfAttribution&) = delete;
   BpfAttribution& operator=(const BpfAttribution&) = delete;
 
-  // The owner recorded for a flow / a bound port. One bpf(BPF_MAP_LOOKUP_ELEM) syscall each.
+  // The owner recorded for a flow / a bound port: from the mirror when its slot holds the key
+  // (no syscall), else one bpf(BPF_MAP_LOOKUP_ELEM) on the hash map.
   bool lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept;
   bool lookupListener(const warden_listener_key& key, warden_owner& owner) const noexcept;
+  // The mirrors alone (what the lookups try first).
+  bool mirroredFlow(const warden_flow_key& key, warden_owner& owner) const noexcept;
+  bool mirroredListener(const warden_listener_key& key, warden_owner& owner) const noexcept;
+  // Lookups the mirrors could not answer, which cost a syscall.
+  std::uint64_t mirrorMisses() const { return mirrorMisses_.load(std::memory_order_relaxed); }
 
   // Starts reading the ring buffer into `handler`.
   [[nodiscard]] Result<void> openEvents(EventHandler handler);
@@ -84,12 +94,28 @@ class BpfAttribution {
   struct FdCloser {
     void operator()(int* fd) const;
   };
+  // A mirror: a BPF array of Slot mapped read-only into this process.
+  template <typename Slot>
+  struct Mirror {
+    const Slot* slots = nullptr;
+    std::uint32_t mask = 0;  // slot count - 1
+    std::size_t bytes = 0;
+    Mirror() = default;
+    Mirror(const Mirror&) = delete;
+    Mirror& operator=(const Mirror&) = delete;
+    ~Mirror();
+  };
+  template <typename Slot>
+  static Result<void> mapMirror(int mapFd, std::uint32_t slots, Mirror<Slot>& mirror);
 
   // Declaration order is destruction order reversed: ring reader and links go before the
   // skeleton that owns the maps and programs.
   std::unique_ptr<attribution_bpf, SkeletonDeleter> skeleton_;
   std::unique_ptr<int, FdCloser> cgroupFd_;
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  Mirror<warden_flow_slot> flowMirror_;
+  Mirror<warden_listener_slot> listenerMirror_;
+  mutable std::atomic<std::uint64_t> mirrorMisses_{0};
   EventHandler handler_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   int flowsFd_ = -1;

@@ -1,11 +1,11 @@
 #include "engine/sock_diag.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -72,10 +72,12 @@ class BpfAttributionTest : public ::testing::Test {
   }
 
   // The programs alone, attached to the lab cgroup.
-  void loadPrograms(std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES) {
+  void loadPrograms(std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES,
+                    std::uint32_t flowSlots = WARDEN_DEFAULT_FLOW_SLOTS) {
     BpfOptions options;
     options.cgroup = lab_->cgroup();
     options.flowEntries = flowEntries;
+    options.flowSlots = flowSlots;
     options.processEvents = false;
     auto loaded = BpfAttribution::load(options);
     ASSERT_TRUE(loaded) << loaded.error().message();
@@ -178,6 +180,64 @@ TEST_F(BpfAttributionTest, ListenersTcpAndUdp) {
   expectOwner(owner, udp, kNobody);
   key.local_port = 8054;
   EXPECT_FALSE(bpf_->lookupListener(key, owner));
+}
+
+// The verdict path reads the mirrors, not the maps: every kind of flow and listener must be
+// there, with the very owner the map holds, and found without a syscall.
+TEST_F(BpfAttributionTest, MirrorsAnswerWithoutASyscall) {
+  loadPrograms();
+  struct Case {
+    std::vector<std::string> args;
+    std::uint8_t protocol;
+    const char* remote;
+    std::uint16_t port;
+    uid_t uid;
+  };
+  for (const Case& c :
+       {Case{{"tcp", "127.0.0.1", "9"}, IPPROTO_TCP, "127.0.0.1", 9, kNobody},
+        Case{{"tcp", "::1", "9"}, IPPROTO_TCP, "::1", 9, kNobody},
+        Case{{"udp-sendto", "::1", "5353"}, IPPROTO_UDP, "::1", 5353, kNobody},
+        Case{{"udp-connect", "127.0.0.1", "5354"}, IPPROTO_UDP, "127.0.0.1", 5354, 0}}) {
+    SCOPED_TRACE(c.args[0] + " " + c.remote);
+    LabClient client = lab_->run(lab_->nsA(), c.args, c.uid);
+    ASSERT_EQ(client.wait(), 0);
+    const warden_flow_key key = flowKey(client, c.protocol, c.remote, c.port);
+    warden_owner mirrored{}, mapped{};
+    ASSERT_TRUE(bpf_->mirroredFlow(key, mirrored));
+    expectOwner(mirrored, client, c.uid);
+    ASSERT_TRUE(bpf_->lookupFlow(key, mapped));
+    EXPECT_EQ(std::memcmp(&mirrored, &mapped, sizeof mapped), 0);
+  }
+  LabClient server = lab_->run(lab_->nsA(), {"listen", "::", "8080", "--hold"}, kNobody);
+  warden_listener_key key{};
+  key.netns_cookie = server.netnsCookie;
+  key.local_port = 8080;
+  key.protocol = IPPROTO_TCP;
+  warden_owner owner{};
+  ASSERT_TRUE(bpf_->mirroredListener(key, owner));
+  expectOwner(owner, server, kNobody);
+  ASSERT_TRUE(bpf_->lookupListener(key, owner));
+  EXPECT_EQ(bpf_->mirrorMisses(), 0u);
+  EXPECT_EQ(bpf_->counters()[WARDEN_CTR_SLOT_BUSY], 0u);
+}
+
+// A mirror of one slot holds only the latest flow: the earlier one is still found, in the map,
+// at the price of a syscall; a key the slot does not hold is never taken for another.
+TEST_F(BpfAttributionTest, FlowsTheMirrorLostAreFoundInTheMap) {
+  loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, /*flowSlots=*/1);
+  LabClient first = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "6001"}, kNobody);
+  ASSERT_EQ(first.wait(), 0);
+  LabClient second = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "6002"});
+  ASSERT_EQ(second.wait(), 0);
+  warden_owner owner{};
+  const warden_flow_key firstKey = flowKey(first, IPPROTO_UDP, "127.0.0.1", 6001);
+  EXPECT_FALSE(bpf_->mirroredFlow(firstKey, owner));
+  ASSERT_TRUE(bpf_->lookupFlow(firstKey, owner));
+  expectOwner(owner, first, kNobody);
+  EXPECT_EQ(bpf_->mirrorMisses(), 1u);
+  ASSERT_TRUE(bpf_->lookupFlow(flowKey(second, IPPROTO_UDP, "127.0.0.1", 6002), owner));
+  expectOwner(owner, second, 0);
+  EXPECT_EQ(bpf_->mirrorMisses(), 1u);
 }
 
 TEST_F(BpfAttributionTest, TwoNamespacesWithTheSameTuple) {
