@@ -57,6 +57,12 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
 
   // A file that is not a database opens fine and only fails on first read: this is that read.
   if (options.access == Access::kReadWrite) {
+    // Pages of 16 KiB for a new database (a no-op for an existing one): the verdict log's
+    // writer dirties and rewrites fewer pages per row than with 4 KiB (about 12% less CPU per
+    // row in bench/log_bench). Only possible before the switch to WAL.
+    if (auto ok = db.exec("PRAGMA page_size = 16384", "configure connection"); !ok) {
+      return std::unexpected(std::move(ok.error()));
+    }
     auto mode = db.prepare("PRAGMA journal_mode = WAL");
     if (!mode) return std::unexpected(std::move(mode.error()));
     auto row = mode->step();

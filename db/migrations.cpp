@@ -93,8 +93,18 @@ CREATE TABLE exe_hash (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: the index by action covers only refused flows. Allowed rows are most of the log
+// and were paying a third index insert each (about a sixth of the writer's time per row); a
+// query for allowed rows reads the time index instead, where they are the majority anyway.
+// Queries for deny/reject repeat the index's condition so that the planner may use it.
+constexpr std::string_view kSchemaV2 = R"sql(
+DROP INDEX verdict_log_action;
+CREATE INDEX verdict_log_refused ON verdict_log (action, time_ns) WHERE action <> 'allow';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 static_assert(std::span(kMigrations).back().version == kSchemaVersion,

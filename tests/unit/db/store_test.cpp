@@ -48,6 +48,31 @@ TEST(Store, ReopenIsIdempotent) {
   EXPECT_EQ(again->queryInt("SELECT count(*) FROM exe_hash").value(), 1);
 }
 
+// A version-1 database (as earlier releases left it) gets the version-2 index by action.
+TEST(Store, MigratesVersionOneIndexByAction) {
+  TempDir dir;
+  {
+    auto db = openStore(dir.file("warden.db"));
+    ASSERT_TRUE(db.has_value()) << db.error().message;
+    ASSERT_TRUE(db->exec("DROP INDEX verdict_log_refused; "
+                         "CREATE INDEX verdict_log_action ON verdict_log (action, time_ns); "
+                         "PRAGMA user_version = 1",
+                         "back to version 1")
+                    .has_value());
+  }
+  auto db = openStore(dir.file("warden.db"));
+  ASSERT_TRUE(db.has_value()) << db.error().message;
+  EXPECT_EQ(schemaVersion(*db).value(), 2);
+  const auto indexes = [&](const char* name) {
+    return db
+        ->queryInt(std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") + name + "'")
+        .value();
+  };
+  EXPECT_EQ(indexes("verdict_log_action"), 0);
+  EXPECT_EQ(indexes("verdict_log_refused"), 1);
+  EXPECT_EQ(db->queryInt("PRAGMA page_size").value(), 16384);
+}
+
 TEST(Store, RefusesNewerSchemaUntouched) {
   TempDir dir;
   {
