@@ -126,11 +126,13 @@ SocketInodeIndex::~SocketInodeIndex() {
 }
 
 std::optional<SocketInodeIndex::Owner> SocketInodeIndex::find(std::uint64_t inode) const {
-  std::shared_ptr<const Map> map;
+  std::shared_ptr<const Map> map, recent;
   {
     std::lock_guard lock(mutex_);
     map = map_;
+    recent = recent_;
   }
+  if (auto it = recent->find(inode); it != recent->end()) return it->second;
   auto it = map->find(inode);
   if (it == map->end()) return std::nullopt;
   return it->second;
@@ -231,9 +233,11 @@ void SocketInodeIndex::scan(std::vector<std::uint64_t> wanted) {
   }
   std::lock_guard lock(mutex_);
   if (!full) {
+    for (const auto& [inode, owner] : *recent_) map->try_emplace(inode, owner);
     for (const auto& [inode, owner] : *map_) map->try_emplace(inode, owner);
   }
   map_ = std::move(map);
+  recent_ = std::make_shared<Map>();
 }
 
 bool SocketInodeIndex::scanRecentOwners(const std::vector<std::uint64_t>& wanted) {
@@ -254,10 +258,14 @@ bool SocketInodeIndex::scanRecentOwners(const std::vector<std::uint64_t>& wanted
   }
   if (found.empty()) return false;
   for (const auto& [inode, owner] : found) noteOwner(owner);
+  // Published through the small map of recent finds, whose copy is cheap; the big one is
+  // copied only by scans, which fold the recent finds in. Past its bound the recent map starts
+  // over: the dropped finds are still found by the next scan.
   std::lock_guard lock(mutex_);
-  auto map = std::make_shared<Map>(*map_);
-  for (const auto& [inode, owner] : found) (*map)[inode] = owner;
-  map_ = std::move(map);
+  auto recent = recent_->size() + found.size() > kRecentFinds ? std::make_shared<Map>()
+                                                              : std::make_shared<Map>(*recent_);
+  for (const auto& [inode, owner] : found) (*recent)[inode] = owner;
+  recent_ = std::move(recent);
   return std::all_of(wanted.begin(), wanted.end(), [&](std::uint64_t inode) {
     return std::any_of(found.begin(), found.end(), [&](const auto& f) { return f.first == inode; });
   });

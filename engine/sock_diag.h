@@ -89,6 +89,7 @@ class SocketInodeIndex {
  private:
   using Map = std::unordered_map<std::uint64_t, Owner>;
   static constexpr std::size_t kRecentOwners = 8;
+  static constexpr std::size_t kRecentFinds = 256;
 
   void run();
   void scan(std::vector<std::uint64_t> wanted);
@@ -101,7 +102,9 @@ class SocketInodeIndex {
   const std::chrono::milliseconds minInterval_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  std::shared_ptr<const Map> map_;     // guarded by mutex_
+  std::shared_ptr<const Map> map_;  // guarded by mutex_
+  // Sockets found through the recent owners since the last scan; guarded by mutex_.
+  std::shared_ptr<const Map> recent_ = std::make_shared<Map>();
   std::uint64_t requested_ = 0;        // guarded by mutex_
   std::vector<std::uint64_t> wanted_;  // inodes asked for; guarded by mutex_
   bool wantFull_ = false;              // guarded by mutex_

@@ -67,6 +67,26 @@ TEST_F(SocketInodeIndexTest, ARecentOwnersNewSocketIsNamedWithoutWaitingForTheNe
   EXPECT_FALSE(lookUp(index, 8003, 300ms));
 }
 
+// Finds through recent owners go into a small bounded map that starts over when full: more
+// new sockets than it holds, between scans, are all named, and the ones it dropped are named
+// again through their owner.
+TEST_F(SocketInodeIndexTest, ManyNewSocketsBetweenScansAreAllNamed) {
+  fakeProcess(600, 100);
+  giveSocket(600, 3, 10000);
+  SocketInodeIndex index(dir_.path().string(), 60s);
+  ASSERT_TRUE(lookUp(index, 10000, 5s));  // the first scan runs at once; the next in a minute
+  constexpr int kSockets = 300;           // more than the recent finds' bound
+  for (int i = 1; i <= kSockets; ++i) {
+    giveSocket(600, 3 + i, 10000 + static_cast<std::uint64_t>(i));
+    ASSERT_TRUE(lookUp(index, 10000 + static_cast<std::uint64_t>(i), 5s)) << i;
+  }
+  for (int i = 0; i <= kSockets; ++i) {
+    auto owner = lookUp(index, 10000 + static_cast<std::uint64_t>(i), 5s);
+    ASSERT_TRUE(owner) << i;
+    EXPECT_EQ(owner->pid, 600u);
+  }
+}
+
 TEST_F(SocketInodeIndexTest, AReusedPidIsNotARecentOwner) {
   fakeProcess(500, 80);
   giveSocket(500, 3, 9001);
