@@ -5,8 +5,11 @@
 #include <linux/netfilter.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "engine/bpf_attribution.h"
 #include "engine/db_hash_store.h"
@@ -28,6 +31,29 @@ Attribution kernelOwned() {
 }
 
 bool tracked(std::uint8_t protocol) { return protocol == IPPROTO_TCP || protocol == IPPROTO_UDP; }
+
+// WARDEN_TEST_SLOW_EXEC=COMM:MS, for tests only: the tracker holds back the description of
+// images named COMM for MS milliseconds, and first packets wait for descriptions twice as long,
+// so that a test can hold one process's first packet deterministically (parked) and watch
+// the queue go on serving others.
+void applySlowExecHook(ProcessTracker::Options& tracker, std::chrono::microseconds& describeWait) {
+  const char* hook = std::getenv("WARDEN_TEST_SLOW_EXEC");
+  if (hook == nullptr) return;
+  const std::string_view text(hook);
+  const auto colon = text.rfind(':');
+  int ms = 0;
+  if (colon == std::string_view::npos || colon == 0 ||
+      std::from_chars(text.data() + colon + 1, text.data() + text.size(), ms).ec != std::errc{} ||
+      ms <= 0 || ms > 60'000) {
+    logWarning("attribution: ignoring WARDEN_TEST_SLOW_EXEC='", text, "' (expected COMM:MS)");
+    return;
+  }
+  tracker.slowExecComm = std::string(text.substr(0, colon));
+  tracker.slowExecDelay = std::chrono::milliseconds(ms);
+  describeWait = std::max<std::chrono::microseconds>(describeWait, 2 * tracker.slowExecDelay);
+  logWarning("attribution: test hook: descriptions of '", tracker.slowExecComm, "' held back ", ms,
+             " ms");
+}
 
 }  // namespace
 
@@ -166,6 +192,7 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
 
   ProcessTracker::Options trackerOptions;
   trackerOptions.procRoot = options.procRoot;
+  applySlowExecHook(trackerOptions, self->options_.describeWait);
   self->tracker_ = std::make_unique<ProcessTracker>(self->table_, trackerOptions, &self->hasher_);
   if (auto started = self->tracker_->start(self->bpf_.get()); !started) {
     logWarning("attribution: process events unavailable: ", started.error().message());

@@ -81,8 +81,8 @@ struct AttributorOptions {
 // sock_diag (and logs why) rather than failing.
 //
 // Thread-safety: attribute(), describe() and stats() may be called from every queue worker at
-// once. attribute() costs one bpf map lookup syscall with eBPF (a ring-buffer-fed userspace
-// mirror would avoid it); it reads no /proc. describe() is a shared-lock table lookup; on a
+// once. attribute() reads the eBPF mirrors (no syscall; one bpf map lookup when a mirror slot
+// lost the flow); it reads no /proc. describe() is a shared-lock table lookup; on a
 // miss it queues a request to the tracker thread and returns null.
 class Attributor {
  public:

@@ -79,10 +79,10 @@ def wardend(lab, request):
     made = []
     request.node.warden_daemons = made
 
-    def start(tag="wardend", wait_ready=True, **config):
+    def start(tag="wardend", wait_ready=True, env=None, **config):
         d = Daemon(lab, tag=f"{tag}{len(made) or ''}", **config)
         made.append(d)
-        return d.start(wait_ready=wait_ready)
+        return d.start(wait_ready=wait_ready, env=env)
 
     return start
 

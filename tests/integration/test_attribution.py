@@ -394,3 +394,66 @@ def test_inbound_to_listeners_of_allowed_and_denied_programs(lab, cgroup, warden
         assert lab.tcp_probe(addr, 7401, ns=lab.s).outcome == "connected"
         r = lab.tcp_probe(addr, 7402, ns=lab.s)
         assert r.outcome == "refused", (r, d.status()["attribution"])
+
+
+# Connects to HOST PORT once per line read, printing "connected MS" or "failed WHY".
+CONNECTOR = r"""
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+print("ready", flush=True)
+for line in sys.stdin:
+    start = time.monotonic()
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+        print("connected", round((time.monotonic() - start) * 1000), flush=True)
+    except OSError as e:
+        print("failed", e, flush=True)
+"""
+
+
+def _totals(d):
+    return d.status()["totals"]
+
+
+def test_a_packet_waiting_for_its_process_does_not_hold_up_the_queue(lab, cgroup, wardend):
+    """A new process's first packet can arrive before the tracker has described the process;
+    the worker parks it and goes on serving its queue. A test hook (WARDEN_TEST_SLOW_EXEC) makes
+    the tracker hold tcp_probe's description back 1.5 s; meanwhile another process's new
+    connection through the same queue (same addresses) must be decided at once, and the parked
+    one must get its verdict with the description once it arrives."""
+    hold_ms = 1500
+    for server in (S4, S6):
+        lab.ping(server)
+    d = wardend(engine={"unknown": "deny", "default": "allow", "kernel": "allow"},
+                attribution={"ebpf": True, "cgroup": cgroup},
+                env={"WARDEN_TEST_SLOW_EXEC": f"tcp_probe:{hold_ms}"})
+    assert "held back" in d.stderr(), d.stderr()
+    connector = lab.c.spawn(in_cgroup(cgroup, [PYTHON, "-c", CONNECTOR, S4, "7000"]),
+                            "connector", lines=True, stdin=True)
+    assert connector.wait_line(lambda t: t == "ready", timeout=10), connector.stderr_text()
+
+    def connect():
+        answered = len(connector.lines)
+        connector.popen.stdin.write(b"go\n")
+        connector.popen.stdin.flush()
+        assert wait_until(lambda: len(connector.lines) > answered, 15), connector.stderr_text()
+        line = connector.lines[answered][1]
+        assert line.startswith("connected"), (line, connector.stderr_text())
+        return int(line.split()[1])
+
+    connect()  # the connector is described now, as is every process the worker has met
+    before = _totals(d)
+    slow = lab.c.spawn(in_cgroup(cgroup, [lab._client("tcp_probe"), S4, "7000",
+                                          "--timeout-ms", "10000"]), "slow", lines=True)
+    # The worker has read tcp_probe's SYN (and parked it, or would be holding it up).
+    assert wait_until(lambda: _totals(d)["packets"] > before["packets"], 5), _totals(d)
+    assert slow.alive(), slow.stdout_text()
+    quick_ms = connect()
+    line = slow.wait_line(lambda t: t.split()[:1] == ["connected"], timeout=15)
+    assert line, f"{slow.stdout_text()} {slow.stderr_text()}"
+    slow_ms = float(line.split()[1])
+    assert quick_ms < hold_ms / 3, f"the parked packet held the queue up: {quick_ms} ms"
+    assert slow_ms >= hold_ms / 2, f"tcp_probe was not held back: {slow_ms} ms"
+    totals = _totals(d)
+    assert totals["parked"] > before["parked"], totals
+    assert totals["parked_undescribed"] == 0, totals

@@ -76,8 +76,11 @@ class Daemon:
         os.rename(tmp, self.config_path)  # a reload never sees a half-written file
 
     # ---- lifecycle -----------------------------------------------------------------------
-    def start(self, wait_ready=True, timeout=10):
-        self.proc = self.lab.c.spawn([wardend_path(), "--config", self.config_path], self.tag)
+    def start(self, wait_ready=True, timeout=10, env=None):
+        """env: variables for wardend's environment (test hooks such as WARDEN_TEST_SLOW_EXEC)."""
+        prefix = ["env"] + [f"{k}={v}" for k, v in env.items()] if env else []
+        self.proc = self.lab.c.spawn(prefix + [wardend_path(), "--config", self.config_path],
+                                     self.tag)
         if wait_ready:
             self.wait_ready(timeout)
         return self
