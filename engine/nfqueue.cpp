@@ -5,12 +5,20 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink_queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string>
 
 namespace warden::engine {
+
+void preferQueueThread() {
+  constexpr int kQueueThreadNice = -5;
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kQueueThreadNice);
+}
+
 namespace {
 
 // Big enough for a burst of queued first packets; root may exceed rmem_max with FORCE.

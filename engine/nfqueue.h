@@ -24,6 +24,11 @@ struct QueuedPacket {
   std::uint32_t uid = 0;
 };
 
+// Raises the calling thread's scheduling priority (nice -5) for a thread that serves a queue:
+// every new connection of every program waits in the queue for it, so it should get a core
+// before those programs do. Best effort (needs CAP_SYS_NICE; nothing happens without it).
+void preferQueueThread();
+
 // Userspace verdicts; the numbers are the kernel's.
 enum class Verdict : std::uint32_t { kDrop = 0, kAccept = 1, kRepeat = 4 };
 

@@ -80,6 +80,7 @@ void QueueWorker::run() {
   // Named per queue so that top -H and perf tell the workers apart.
   const std::string name = "wardend-q" + std::to_string(queue_.number());
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+  preferQueueThread();
   pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {stopFd_, POLLIN, 0}};
   for (;;) {
     // While packets are parked, look at their descriptions every millisecond.

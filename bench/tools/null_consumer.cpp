@@ -22,6 +22,7 @@ using namespace warden::engine;
 namespace {
 
 void serve(NfQueue& queue, MarkBits marks, int stopFd) {
+  preferQueueThread();  // as wardend's workers do: the floor gets the same scheduling
   std::vector<QueuedPacket> batch;
   batch.reserve(64);
   pollfd fds[2] = {{queue.fd(), POLLIN, 0}, {stopFd, POLLIN, 0}};
