@@ -19,8 +19,8 @@ namespace warden::engine {
 // a verdict. Nothing on its path reads /proc or waits on the database. Per first packet it
 // makes one bpf map lookup (attribution) beside the queue's own syscalls; a process it has
 // met before is described from its own memory (no lock); a logged flow's row shares the
-// process's strings and copies only host and profile names (allocating when they are
-// longer than a std::string holds inline).
+// process's strings and the profile's name and holds the host name inline: building it
+// allocates nothing (but see db::LogHost for very long host names).
 // A first packet of a process whose description is not there yet (it has just started, its
 // exec event still on its way to the tracker) is parked: the kernel keeps the packet while
 // the worker serves the rest of its queue, and it gets its verdict once the description
