@@ -61,7 +61,7 @@ struct ProcessInfo {
                  "/usr/lib/firefox-esr/firefox-esr\0-contentproc\0-childID\0"
                  "7\0-isForBrowser\0-prefsLen\0"
                  "31034\0tab\0"s});
-  std::string profile = "firefox";
+  std::shared_ptr<const std::string> profile = std::make_shared<const std::string>("firefox");
   std::string host = "detectportal.firefox.com";
 };
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "db/log_host.h"
 #include "rules/address.h"
 #include "rules/config.h"
 #include "rules/verdict.h"
@@ -30,11 +31,11 @@ struct LogProcess {
   std::string argv;  // raw, NUL-separated as in /proc/PID/cmdline; scrubbed when stored
 };
 
-// One verdict-log row as the verdict path hands it over (SPEC section 7). Numbers and
-// addresses are inline; the process's strings are shared (LogProcess), so the verdict path
-// copies only the host and profile names (short ones fit in the strings themselves). Empty
-// means unknown. Everything costly (address text, argv scrubbing and JSON) is done by the
-// writer thread, off the verdict path.
+// One verdict-log row as the verdict path hands it over (SPEC section 7). Numbers, addresses
+// and the host name are inline (see LogHost for names too long for that); the profile's name
+// and the process's strings are shared, so the verdict path copies no string and only counts
+// references. Empty or null means unknown. Everything costly (address text, argv scrubbing and
+// JSON) is done by the writer thread, off the verdict path.
 struct LogRow {
   std::int64_t timeNs = 0;    // CLOCK_REALTIME, ns since the Unix epoch
   std::int64_t revision = 0;  // policy revision in force (0: none stored)
@@ -53,8 +54,10 @@ struct LogRow {
   rules::Mode mode = rules::Mode::kEnforce;
   DecidedBy decidedBy = DecidedBy::kEngineDefault;
 
-  std::string host;                           // remote host name learned from DNS
-  std::string profile;                        // the process's profile
+  LogHost host;  // remote host name learned from DNS
+  // The process's profile; null: none. Shared with the policy that decided (which a reload may
+  // drop before the writer reads the row): see rules::Decision::profileName.
+  std::shared_ptr<const std::string> profile;
   std::shared_ptr<const LogProcess> process;  // null: no process described
 };
 

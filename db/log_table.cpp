@@ -54,7 +54,7 @@ Result<LogInserter> LogInserter::create(Database& db) {
 void LogInserter::bindRow(Statement& stmt, int base, const LogRow& row) {
   // Texts built here are copied by SQLite (bindText); the row's own strings and the static
   // words outlive the step and are not (bindTextNoCopy). Empty and zero mean unknown: NULL.
-  const auto text = [&](int column, const std::string& value) {
+  const auto text = [&](int column, std::string_view value) {
     if (value.empty()) {
       stmt.bindNull(base + column);
     } else {
@@ -79,18 +79,17 @@ void LogInserter::bindRow(Statement& stmt, int base, const LogRow& row) {
   stmt.bindInt64(base + 5, row.localPort);
   stmt.bindText(base + 6, addressText(row.remoteAddr));
   stmt.bindInt64(base + 7, row.remotePort);
-  text(8, row.host);
+  text(8, row.host.view());
   integer(9, row.pid, attributed);
   integer(10, static_cast<std::int64_t>(row.processStartNs), attributed);
   integer(11, row.uid, row.uid != kNoUid);
-  static const std::string kUnknown;  // (an lvalue: the text is bound without a copy)
-  text(12, row.process ? row.process->exe : kUnknown);
+  text(12, row.process ? std::string_view(row.process->exe) : std::string_view());
   if (!row.process || row.process->argv.empty()) {
     stmt.bindNull(base + 13);
   } else {
     stmt.bindText(base + 13, argvJson(row.process->argv));  // copied: the cache may drop it
   }
-  text(14, row.profile);
+  text(14, row.profile ? std::string_view(*row.profile) : std::string_view());
   stmt.bindTextNoCopy(base + 15, toString(row.decidedBy));
   integer(16, row.ruleIndex, byRule && row.ruleIndex >= 0);
   stmt.bindTextNoCopy(base + 17, rules::toString(row.action));

@@ -176,7 +176,7 @@ void Daemon::openLog() {
       store_.emplace(std::move(*store));
       logWriter_ = std::move(*writer);
       // Only `reload --redecide` writes rows here, each after a netlink round trip, which the
-      // writer outpaces: no need for a worker's 8192 preallocated rows (1.7 MB).
+      // writer outpaces: no need for a worker's 8192 preallocated rows (1.5 MB).
       controlLog_ = logWriter_->producer(kControlLogRows);
       logWriter_->start();
       return;

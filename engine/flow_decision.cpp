@@ -71,6 +71,7 @@ db::LogRow verdictRow(const PolicySnapshot& snapshot, const rules::Decision& dec
                       const rules::Flow& flow, std::uint64_t latencyNs, const FlowOwner& owner) {
   static_assert(static_cast<int>(db::DecidedBy::kKernel) ==
                 static_cast<int>(rules::DecidedBy::kKernel));
+  static_assert(DnsName::kMaxLength <= db::LogHost::kMaxLength, "a row records names whole");
   db::LogRow row;
   row.timeNs = realtimeNs();
   row.revision = static_cast<std::int64_t>(snapshot.revision());
@@ -85,7 +86,9 @@ db::LogRow verdictRow(const PolicySnapshot& snapshot, const rules::Decision& dec
   row.decidedBy = static_cast<db::DecidedBy>(decision.by);
   row.ruleIndex = decision.ruleIndex;
   row.latencyNs = static_cast<std::uint32_t>(std::min<std::uint64_t>(latencyNs, UINT32_MAX));
-  row.profile.assign(decision.profile);
+  // Neither allocates: the profile's name is shared with the policy, which a reload may drop
+  // before the writer thread reads the row; the host is copied inline (but see LogHost).
+  if (decision.profileName) row.profile = *decision.profileName;
   row.host.assign(flow.host);
   if (owner.attribution.kind == OwnerKind::kProcess) {
     row.pid = static_cast<std::int32_t>(owner.attribution.owner.tgid);

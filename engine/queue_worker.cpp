@@ -83,6 +83,9 @@ void QueueWorker::run() {
   preferQueueThread();
   pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {stopFd_, POLLIN, 0}};
   for (;;) {
+    // The queue has been emptied (or nothing came yet): a moment to free what packets' paths
+    // put off.
+    retired_.releaseAll();
     // While packets are parked, look at their descriptions every millisecond.
     if (poll(fds, 2, parked_.empty() ? -1 : kParkedPollMs) < 0) {
       if (errno == EINTR) continue;
@@ -182,6 +185,10 @@ std::shared_ptr<const ProcessInfo> QueueWorker::describe(const Attribution& attr
   }
   auto info = attributor_->describe(attribution);
   if (info && info->complete) {
+    // The entry giving way may hold the last reference to its description: it is freed when
+    // the worker is idle. Until then, should retired_ be full, the slot keeps its entry and
+    // this process is described by the attributor again next time.
+    if (slot.info && !retired_.take(slot.info)) return info;
     slot = KnownProcess{key, attribution.owner.exe_dev, attribution.owner.exe_ino, info};
   }
   return info;

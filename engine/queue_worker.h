@@ -7,6 +7,7 @@
 #include "db/log_producer.h"
 #include "engine/attributor.h"
 #include "engine/counters.h"
+#include "engine/deferred_release.h"
 #include "engine/flow_decision.h"
 #include "engine/host_cache.h"
 #include "engine/marks.h"
@@ -19,8 +20,9 @@ namespace warden::engine {
 // a verdict. Nothing on its path reads /proc or waits on the database. Per first packet it
 // makes one bpf map lookup (attribution) beside the queue's own syscalls; a process it has
 // met before is described from its own memory (no lock); a logged flow's row shares the
-// process's strings and copies only host and profile names (allocating when they are
-// longer than a std::string holds inline).
+// process's strings and the profile's name and holds the host name inline. Once warm, the
+// path neither allocates nor frees (but see db::LogHost for very long host names): what it
+// would free is put off until the queue is empty (see retired_).
 // A first packet of a process whose description is not there yet (it has just started, its
 // exec event still on its way to the tracker) is parked: the kernel keeps the packet while
 // the worker serves the rest of its queue, and it gets its verdict once the description
@@ -71,6 +73,8 @@ class QueueWorker {
     std::shared_ptr<const ProcessInfo> info;
   };
   static constexpr std::size_t kKnownProcesses = 64;  // direct-mapped; bounds what it keeps alive
+  // Descriptions displaced from known_ between two idle moments, at most.
+  static constexpr std::size_t kRetiredProcesses = 64;
 
   void run();
   void serveWaiting();
@@ -95,6 +99,10 @@ class QueueWorker {
   std::vector<QueuedPacket> batch_;
   std::vector<Pending> parked_;  // capacity reserved up front, never grown
   std::array<KnownProcess, kKnownProcesses> known_;
+  // Descriptions that gave way in known_: one may be the last reference to an exited
+  // process's, whose strings and vectors run() frees when the queue is empty rather than on a
+  // packet's path.
+  DeferredRelease<const ProcessInfo, kRetiredProcesses> retired_;
   std::thread thread_;
 };
 

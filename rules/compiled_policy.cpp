@@ -8,7 +8,11 @@ CompiledPolicy::CompiledPolicy(Policy policy, std::uint64_t revision)
       globalRules_(policy_.config.globalRules),
       selector_(std::make_unique<ProfileSelector>(policy_.profiles)) {
   profileRules_.reserve(policy_.profiles.size());
-  for (const Profile& profile : policy_.profiles) profileRules_.emplace_back(profile.rules);
+  profileNames_.reserve(policy_.profiles.size());
+  for (const Profile& profile : policy_.profiles) {
+    profileRules_.emplace_back(profile.rules);
+    profileNames_.push_back(std::make_shared<const std::string>(profile.name));
+  }
 }
 
 std::expected<std::shared_ptr<const CompiledPolicy>, Diagnostics> CompiledPolicy::compile(
@@ -79,7 +83,8 @@ Decision CompiledPolicy::decideByProfile(const ProfileSelection& selection,
   Decision decision;
   const Profile& profile = policy_.profiles[selection.profile];
   decision.profileIndex = selection.profile;
-  decision.profile = profile.name;
+  decision.profileName = &profileNames_[selection.profile];
+  decision.profile = **decision.profileName;
   decision.file = profile.file;
   const std::int32_t index = profileRules_[selection.profile].firstMatch(view);
   if (index >= 0) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "rules/compiled_rules.h"
@@ -57,6 +58,9 @@ class CompiledPolicy {
   std::uint64_t revision_;
   CompiledRules globalRules_;
   std::vector<CompiledRules> profileRules_;
+  // The profiles' names, made once so that decisions hand them out shared (Decision::
+  // profileName) rather than to be copied.
+  std::vector<std::shared_ptr<const std::string>> profileNames_;
   std::unique_ptr<ProfileSelector> selector_;
 };
 

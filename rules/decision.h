@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
 
 #include "rules/verdict.h"
@@ -19,8 +21,9 @@ enum class DecidedBy : std::uint8_t {
 
 std::string_view toString(DecidedBy by);
 
-// The outcome of CompiledPolicy::decide. The string views point into the CompiledPolicy
-// that made the decision and live as long as it does: keep its shared_ptr while using them.
+// The outcome of CompiledPolicy::decide. The string views and pointers point into the
+// CompiledPolicy that made the decision and live as long as it does: keep its shared_ptr while
+// using them.
 struct Decision {
   Action action = Action::kAllow;    // the policy's verdict: what the log records
   Action enforced = Action::kAllow;  // what happens to the packet (allow in learn mode)
@@ -30,6 +33,9 @@ struct Decision {
   std::int32_t ruleIndex = -1;     // 0-based, among the global rules or the profile's rules
   std::int32_t profileIndex = -1;  // the process's profile, -1 if none (or not looked up)
   std::string_view profile;        // its name
+  // The same name, for whoever keeps it longer than the policy lives: a verdict-log row shares
+  // it (a reference count, no copy) until the writer thread has stored the row. Null: none.
+  const std::shared_ptr<const std::string>* profileName = nullptr;
   std::string_view file;  // the file of the deciding rule or of the profile; empty otherwise
   int line = 0;           // of the deciding rule ([[rule]] header), 0 if not a rule
 };

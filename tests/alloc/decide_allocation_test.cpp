@@ -1,46 +1,15 @@
-// The decision runs on the packet path: after warm-up it must not touch the heap. This
-// binary replaces the global operator new to count allocations made while a test asks.
+// The decision runs on the packet path: after warm-up it must not touch the heap.
 #include <gtest/gtest.h>
-
-#include <cstdlib>
-#include <new>
 
 #include "rules/compiled_policy.h"
 #include "rules/config.h"
 #include "rules/profile_codec.h"
-
-namespace {
-
-thread_local bool counting = false;
-thread_local std::size_t allocations = 0;
-
-void* allocate(std::size_t size) {
-  if (counting) ++allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-
-}  // namespace
-
-void* operator new(std::size_t size) { return allocate(size); }
-void* operator new[](std::size_t size) { return allocate(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#include "tests/alloc/allocation_counter.h"
 
 namespace warden::rules {
 namespace {
 
-// Allocations made by `work` on this thread.
-template <typename Work>
-std::size_t allocationsOf(Work work) {
-  allocations = 0;
-  counting = true;
-  work();
-  counting = false;
-  return allocations;
-}
+using warden::testing::allocationsOf;
 
 std::shared_ptr<const CompiledPolicy> policy() {
   Policy policy;

@@ -112,6 +112,19 @@ TEST_F(LogQueryTest, UnattributedKernelFlowStoresNulls) {
             1);
 }
 
+TEST_F(LogQueryTest, LongHostAndProfileNamesAreStoredWhole) {
+  // Past what LogHost holds inline, and past std::string's inline 15.
+  const std::string host = std::string(63, 'a') + "." + std::string(63, 'b') + ".example.org";
+  LogRow row = sampleRow(1);
+  row.host = host;
+  row.profile = std::make_shared<const std::string>("corporate-web-browser");
+  insert(row);
+  const auto rows = query({});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].host, host);
+  EXPECT_EQ(rows[0].profile, "corporate-web-browser");
+}
+
 TEST_F(LogQueryTest, ArgvThatIsNotUtf8IsStoredReplaced) {
   using namespace std::string_literals;
   LogRow row = sampleRow(1);
@@ -127,7 +140,7 @@ TEST_F(LogQueryTest, NewestFirstWithFilters) {
   const std::int64_t base = 1'000'000'000;
   for (int i = 0; i < 10; ++i) {
     LogRow row = sampleRow(base + i);
-    row.profile = i % 2 == 0 ? "curl" : "ssh";
+    row.profile = std::make_shared<const std::string>(i % 2 == 0 ? "curl" : "ssh");
     row.action = i % 3 == 0 ? rules::Action::kDeny : rules::Action::kAllow;
     row.remotePort = static_cast<std::uint16_t>(i);
     insert(row);
@@ -263,7 +276,7 @@ TEST_F(LogQueryTest, NamesTheRuleOrProfileThatDecided) {
   LogRow byEngine = sampleRow(4);
   byEngine.revision = revision;
   byEngine.decidedBy = DecidedBy::kEngineDefault;
-  byEngine.profile.clear();
+  byEngine.profile.reset();
   insert(byEngine);
 
   const auto rows = query({});

@@ -48,7 +48,7 @@ inline LogRow sampleRow(std::int64_t timeNs = nowNs()) {
   row.host = "www.example.org";
   row.process = std::make_shared<const LogProcess>(
       LogProcess{"/usr/bin/curl", "curl\0-s\0--token\0abc\0https://www.example.org/\0"s});
-  row.profile = "curl";
+  row.profile = std::make_shared<const std::string>("curl");
   return row;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -72,6 +73,29 @@ TEST_F(LogWriterTest, CommitsInBatchesOfAtMostMaxBatch) {
   EXPECT_EQ(c.failed, 0u);
   EXPECT_EQ(c.backlog, 0u);
   EXPECT_EQ(rowCount(), 1050);
+}
+
+TEST_F(LogWriterTest, HostNamesOfEveryLengthCrossTheRing) {
+  // Inline and heap-held names alike survive the moves into the ring and out to the batch.
+  const std::vector<std::string> hosts = {"", "example.org", std::string(LogHost::kInline, 'a'),
+                                          std::string(LogHost::kMaxLength, 'b')};
+  auto log = writer({.ringCapacity = 4, .retentionDays = 0});
+  LogProducer producer = log->producer();
+  for (const std::string& host : hosts) {
+    LogRow row = sampleRow();
+    row.host = host;
+    ASSERT_TRUE(producer.tryEnqueue(std::move(row)));
+  }
+  log->stop();
+  ASSERT_EQ(log->counters().written, hosts.size());
+  Database db = open();
+  for (const std::string& host : hosts) {
+    auto stmt = db.prepare("SELECT count(*) FROM verdict_log WHERE ifnull(host, '') = ?");
+    ASSERT_TRUE(stmt.has_value());
+    stmt->bindText(1, host);
+    ASSERT_TRUE(stmt->step().value());
+    EXPECT_EQ(stmt->columnInt64(0), 1) << host;
+  }
 }
 
 TEST_F(LogWriterTest, FlushesWithinTheIntervalWithoutBeingAsked) {

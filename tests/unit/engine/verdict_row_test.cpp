@@ -1,0 +1,69 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/flow_decision.h"
+#include "tests/unit/engine/verdict_rows.h"
+
+namespace warden::engine {
+namespace {
+
+using testing::browserOwner;
+using testing::browserPolicy;
+using testing::kBrowserPath;
+using testing::kBrowserProfile;
+using testing::outboundFlow;
+
+TEST(VerdictRow, RecordsTheFlowTheProcessAndTheDecision) {
+  const PolicySnapshot snapshot = browserPolicy();
+  const FlowOwner owner = browserOwner();
+  const rules::Flow flow = outboundFlow("telemetry.eu-west-1.browser-vendor.example");
+  const rules::Decision decision = decideForOwner(*snapshot.policy, flow, owner);
+  ASSERT_TRUE(wantsLogRow(snapshot.config(), decision));
+
+  const db::LogRow row = verdictRow(snapshot, decision, flow, 1500, owner);
+  EXPECT_EQ(row.revision, 7);
+  EXPECT_EQ(row.remoteAddr, flow.remote);
+  EXPECT_EQ(row.remotePort, 443);
+  EXPECT_EQ(row.action, rules::Action::kDeny);
+  EXPECT_EQ(row.decidedBy, db::DecidedBy::kProfileDefault);
+  EXPECT_EQ(row.latencyNs, 1500u);
+  EXPECT_EQ(row.pid, 4242);
+  EXPECT_EQ(row.uid, 1000u);
+  EXPECT_EQ(row.host.view(), "telemetry.eu-west-1.browser-vendor.example");
+  ASSERT_NE(row.profile, nullptr);
+  EXPECT_EQ(*row.profile, kBrowserProfile);
+  ASSERT_NE(row.process, nullptr);
+  EXPECT_EQ(row.process->exe, kBrowserPath);
+}
+
+TEST(VerdictRow, ProfileNameOutlivesThePolicy) {
+  // A reload may drop the policy while its rows still wait for the writer thread.
+  PolicySnapshot snapshot = browserPolicy();
+  const std::weak_ptr<const rules::CompiledPolicy> policy = snapshot.policy;
+  const FlowOwner owner = browserOwner();
+  const rules::Flow flow = outboundFlow("");
+  db::LogRow row =
+      verdictRow(snapshot, decideForOwner(*snapshot.policy, flow, owner), flow, 0, owner);
+  snapshot = PolicySnapshot{};
+  ASSERT_TRUE(policy.expired());
+  ASSERT_NE(row.profile, nullptr);
+  EXPECT_EQ(*row.profile, kBrowserProfile);
+  EXPECT_TRUE(row.host.empty());
+}
+
+TEST(VerdictRow, NoProfileNoName) {
+  const PolicySnapshot snapshot = browserPolicy();
+  FlowOwner owner = browserOwner();
+  owner.process = nullptr;  // not described: matched by uid alone, which no profile asks for
+  const rules::Flow flow = outboundFlow("example.org");
+  const rules::Decision decision = decideForOwner(*snapshot.policy, flow, owner);
+  EXPECT_EQ(decision.by, rules::DecidedBy::kEngineDefault);
+  const db::LogRow row = verdictRow(snapshot, decision, flow, 0, owner);
+  EXPECT_EQ(row.profile, nullptr);
+  EXPECT_EQ(row.process, nullptr);
+  EXPECT_EQ(row.host.view(), "example.org");
+}
+
+}  // namespace
+}  // namespace warden::engine
