@@ -17,10 +17,11 @@
 namespace warden::engine {
 
 // The thread that serves one NFQUEUE: reads first packets, decides, and gives every packet
-// a verdict. Nothing on its path reads /proc or waits on the database. Per first packet it
-// makes one bpf map lookup (attribution) beside the queue's own syscalls; a process it has
-// met before is described from its own memory (no lock); a logged flow's row shares the
-// process's strings and the profile's name and holds the host name inline. Once warm, the
+// a verdict. Nothing on its path reads /proc or waits on the database. Beside the queue's
+// own syscalls it makes none: attribution reads the eBPF mirror in memory (a bpf map lookup
+// only for a flow the mirror lost); a process it has met before is described from its own
+// memory (no lock); a logged flow's row shares the process's strings and the profile's name
+// and holds the host name inline. Once warm, the
 // path neither allocates nor frees (but see db::LogHost for very long host names): what it
 // would free is put off until the queue is empty (see retired_).
 // A first packet of a process whose description is not there yet (it has just started, its
