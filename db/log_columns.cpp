@@ -71,10 +71,11 @@ std::string addressText(const rules::IpAddress& address) {
     // Formatted by hand: glibc's inet_ntop goes through sprintf for IPv4, which showed up in
     // the writer's profile.
     char text[16];
+    char* const end = text + sizeof text;
     char* out = text;
     for (int i = 12; i < 16; ++i) {
-      if (i > 12) *out++ = '.';
-      out = std::to_chars(out, text + sizeof text, b[i]).ptr;
+      if (i > 12 && out < end) *out++ = '.';  // always room (15 characters at most)
+      out = std::to_chars(out, end, b[i]).ptr;
     }
     return std::string(text, out);
   }

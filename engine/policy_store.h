@@ -31,6 +31,8 @@ class PolicyStore {
    public:
     explicit Reader(const PolicyStore& store) : store_(store) {}
     const PolicySnapshot& get();
+    // Which publish get() last returned: changes with every reload, never repeats.
+    std::uint64_t generation() const { return generation_; }
 
    private:
     const PolicyStore& store_;

@@ -223,8 +223,29 @@ void QueueWorker::followHashing(const PolicySnapshot& snapshot) {
 }
 
 void QueueWorker::decideOwned(const PolicySnapshot& snapshot, const Pending& pending) {
-  if (pending.owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
-  conclude(snapshot, pending, decideForOwner(*snapshot.policy, pending.named(), pending.owner));
+  const FlowOwner& owner = pending.owner;
+  if (owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
+  if (owner.attribution.kind == OwnerKind::kProcess && owner.process && owner.process->match) {
+    // decideForOwner() would choose the profile again; a known process keeps its choice.
+    const rules::ProfileSelection selection = selectionFor(snapshot, owner);
+    return conclude(snapshot, pending, snapshot.policy->decideFor(selection, pending.named()));
+  }
+  conclude(snapshot, pending, decideForOwner(*snapshot.policy, pending.named(), owner));
+}
+
+// The profile a described process gets under the policy in force: chosen once per process and
+// policy when the process is one this worker keeps in known_, else chosen now.
+rules::ProfileSelection QueueWorker::selectionFor(const PolicySnapshot& snapshot,
+                                                  const FlowOwner& owner) {
+  KnownProcess& slot = known_[ProcessKeyHash{}(owner.attribution.key) % kKnownProcesses];
+  const bool kept = slot.info == owner.process;
+  if (kept && slot.selectedIn == policy_.generation()) return slot.selection;
+  const rules::ProfileSelection selection = snapshot.policy->selectProfile(*owner.process->match);
+  if (kept) {
+    slot.selection = selection;
+    slot.selectedIn = policy_.generation();
+  }
+  return selection;
 }
 
 // Gives the packet its verdict, counts it, and logs the decision.

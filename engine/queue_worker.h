@@ -67,11 +67,15 @@ class QueueWorker {
 
   // A complete description this worker has used, by process and image. Complete descriptions
   // never change, so a hit needs neither the process table's lock nor the tracker.
+  // The profile it gets depends on the process alone, so it is kept here too, for the policy
+  // it was chosen under (a reload publishes a new generation).
   struct KnownProcess {
     ProcessKey key;
     std::uint32_t exeDev = 0;
     std::uint64_t exeIno = 0;
     std::shared_ptr<const ProcessInfo> info;
+    std::uint64_t selectedIn = ~0ull;  // PolicyStore generation of `selection`
+    rules::ProfileSelection selection;
   };
   static constexpr std::size_t kKnownProcesses = 64;  // direct-mapped; bounds what it keeps alive
   // Descriptions displaced from known_ between two idle moments, at most.
@@ -85,6 +89,7 @@ class QueueWorker {
   void passDnsReply(const QueuedPacket& packet);
   void followHashing(const PolicySnapshot& snapshot);
   void decideOwned(const PolicySnapshot& snapshot, const Pending& pending);
+  rules::ProfileSelection selectionFor(const PolicySnapshot& snapshot, const FlowOwner& owner);
   void conclude(const PolicySnapshot& snapshot, const Pending& pending,
                 const rules::Decision& decision);
 

@@ -457,3 +457,50 @@ def test_a_packet_waiting_for_its_process_does_not_hold_up_the_queue(lab, cgroup
     totals = _totals(d)
     assert totals["parked"] > before["parked"], totals
     assert totals["parked_undescribed"] == 0, totals
+
+
+def test_a_reload_chooses_a_known_process_profile_again(lab, cgroup, wardend):
+    """Workers keep the profile they chose for a process they know (it depends on the process
+    alone); a reload that gives the same long-lived process another profile must take effect
+    for its next connection, and one that gives it back its old profile too."""
+    for server in (S4, S6):
+        lab.ping(server)
+    d = wardend(engine={"unknown": "deny", "default": "deny", "kernel": "allow"},
+                attribution={"ebpf": True, "cgroup": cgroup})
+    python = os.path.realpath(PYTHON)
+    profiles = os.path.join(d.dir, "profiles.d")
+    broad = (f'name = "python"\ndefault = "deny"\n[[match]]\npath = "{python}"\n'
+             '[[rule]]\naction = "allow"\nports = 7000\n')
+    narrow = (f'name = "connector"\ndefault = "deny"\n[[match]]\npath = "{python}"\n'
+              'cmdline = "socket\\\\.create_connection"\n')
+
+    def set_profiles(*texts):
+        for name in os.listdir(profiles):
+            os.unlink(os.path.join(profiles, name))
+        for i, text in enumerate(texts):
+            path = os.path.join(profiles, f"{i:02d}.toml")
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o600)
+        before = d.status()["policy"]["revision"]
+        d.hup()
+        assert wait_until(lambda: d.status()["policy"]["revision"] > before, 5), d.stderr()
+        assert d.status()["policy"]["profiles"] == len(texts)
+
+    set_profiles(broad)
+    connector = lab.c.spawn(in_cgroup(cgroup, [PYTHON, "-c", CONNECTOR, S4, "7000"]),
+                            "connector", lines=True, stdin=True)
+    assert connector.wait_line(lambda t: t == "ready", timeout=10), connector.stderr_text()
+
+    def connect():
+        answered = len(connector.lines)
+        connector.popen.stdin.write(b"go\n")
+        connector.popen.stdin.flush()
+        assert wait_until(lambda: len(connector.lines) > answered, 15), connector.stderr_text()
+        return connector.lines[answered][1].split()[0]
+
+    assert [connect() for _ in range(3)] == ["connected"] * 3  # known and its choice kept
+    set_profiles(broad, narrow)  # more specific: the connector's command line matches it
+    assert connect() == "failed"
+    set_profiles(broad)
+    assert connect() == "connected"
