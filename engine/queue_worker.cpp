@@ -189,10 +189,11 @@ std::shared_ptr<const ProcessInfo> QueueWorker::describe(const Attribution& attr
     // the worker is idle. Until then, should retired_ be full, the slot keeps its entry and
     // this process is described by the attributor again next time.
     if (slot.info && !retired_.take(slot.info)) return info;
-    slot = KnownProcess{.key = key,
-                        .exeDev = attribution.owner.exe_dev,
-                        .exeIno = attribution.owner.exe_ino,
-                        .info = info};
+    slot = KnownProcess{};  // no profile chosen yet
+    slot.key = key;
+    slot.exeDev = attribution.owner.exe_dev;
+    slot.exeIno = attribution.owner.exe_ino;
+    slot.info = info;
   }
   return info;
 }
