@@ -17,8 +17,9 @@ namespace warden::rules {
 // Loads policies (see loadPolicy) and remembers each profile file it parsed, so that the
 // next load parses only the files that changed (by device, inode, size, mtime and ctime):
 // a reload after editing one profile costs that file, not the whole directory. Every
-// file is still opened and checked on every load. Not thread-safe: one owner, the
-// daemon's control thread.
+// file is still opened and checked on every load. Many files are read and parsed on a few
+// threads at once (a start-up or a reload of a large policy is mostly TOML parsing); the
+// result does not depend on it. Not thread-safe: one owner, the daemon's control thread.
 class PolicyLoader {
  public:
   std::expected<Policy, Diagnostics> load(const std::filesystem::path& configFile,
@@ -35,9 +36,19 @@ class PolicyLoader {
     Diagnostics warnings;
   };
 
-  // Adds the file's profiles to `policy` and its findings to `diagnostics`; false on error.
-  bool loadProfileFile(const std::filesystem::path& file, Policy& policy, Diagnostics& diagnostics,
-                       std::map<std::string, CachedFile>& nextCache);
+  // What one profile file gave this load: found unchanged in the cache, or parsed now.
+  struct FileLoad {
+    FileIdentity identity;
+    bool cached = false;
+    std::vector<Profile> profiles;  // parsed now
+    Diagnostics warnings;           // parsed now
+    Diagnostics errors;             // not empty: the file is refused
+  };
+
+  // Opens `file` and parses it unless the cache holds this version. Only reads cache_, so
+  // several threads may load files at once.
+  FileLoad loadFile(const std::filesystem::path& file) const;
+  std::vector<FileLoad> loadFiles(const std::vector<std::filesystem::path>& files) const;
 
   std::map<std::string, CachedFile> cache_;
   std::size_t filesParsed_ = 0;

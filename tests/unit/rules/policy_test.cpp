@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "tests/unit/rules/test_files.h"
 
 namespace warden::rules {
@@ -211,6 +213,49 @@ TEST_F(PolicyFiles, LoaderParsesOnlyChangedFiles) {
   policy = loader.load(config_);
   ASSERT_TRUE(policy);
   EXPECT_EQ(loader.filesParsed(), 1u);
+}
+
+// Enough files for the loader to parse on several threads: profiles, errors and warnings
+// still come in file order, and a second load takes them all from the cache.
+TEST_F(PolicyFiles, ManyFilesLoadInFileOrder) {
+  constexpr int kFiles = 200;
+  std::vector<std::string> expected;
+  for (int i = 0; i < kFiles; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "%03d.toml", i);
+    const std::string n = std::to_string(i);
+    // Every tenth profile has no [[match]]: a warning (it can never be chosen).
+    profile(name,
+            "name = 'p" + n + "'\n" + (i % 10 == 0 ? "" : "[[match]]\npath = '/p" + n + "'\n"));
+    expected.push_back("p" + n);
+  }
+  PolicyLoader loader;
+  Diagnostics warnings;
+  auto policy = loader.load(config_, &warnings);
+  ASSERT_TRUE(policy) << policy.error().front().format();
+  EXPECT_EQ(loader.filesParsed(), static_cast<std::size_t>(kFiles));
+  EXPECT_EQ(namesOf(*policy), expected);
+  ASSERT_EQ(warnings.size(), static_cast<std::size_t>(kFiles / 10));
+  for (int i = 0; i < kFiles / 10; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "%03d.toml", i * 10);
+    EXPECT_EQ(std::filesystem::path(warnings[i].where.file).filename().string(), name);
+  }
+  policy = loader.load(config_);
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(loader.filesParsed(), 0u);
+  EXPECT_EQ(namesOf(*policy), expected);
+
+  // Two broken files among them: both reported, in file order.
+  profile("150.toml", "name = 'p150'\n[[match]]\npath = 'relative'\n");
+  profile("050.toml", "name = 'p50'\n[[match]\n");
+  std::vector<std::string> errorsOnly;
+  for (const std::string& line : errors()) {
+    if (line.find(": error: ") != std::string::npos) errorsOnly.push_back(line);
+  }
+  ASSERT_EQ(errorsOnly.size(), 2u);
+  EXPECT_THAT(errorsOnly[0], ::testing::StartsWith("profiles.d/050.toml:2:"));
+  EXPECT_THAT(errorsOnly[1], ::testing::StartsWith("profiles.d/150.toml:3:8: error"));
 }
 
 TEST_F(PolicyFiles, LoaderChecksOwnershipOfCachedFiles) {
