@@ -152,38 +152,36 @@ static __always_inline void slot_release(__u32 *seq)
 	__sync_fetch_and_add(seq, 1);
 }
 
+/* Copies *key and *owner into slot `index` of mirror `map` (whose values are `slot_type`),
+ * unless another writer holds the slot. A macro: the two mirrors differ only in types. */
+#define write_slot(map, slot_type, index, key, owner)                                  \
+	do {                                                                           \
+		__u32 slot_index = (index);                                            \
+		slot_type *slot = bpf_map_lookup_elem(&(map), &slot_index);           \
+                                                                                       \
+		if (!slot)                                                             \
+			break;                                                         \
+		if (!slot_claim(&slot->seq)) {                                         \
+			count(WARDEN_CTR_SLOT_BUSY);                                   \
+			break;                                                         \
+		}                                                                      \
+		slot->key = *(key);                                                    \
+		slot->owner = *(owner);                                                \
+		slot_release(&slot->seq);                                              \
+	} while (0)
+
 static __always_inline void mirror_flow(const struct warden_flow_key *key,
 					const struct warden_owner *owner)
 {
-	__u32 index = warden_flow_slot_index(key, flow_slot_mask);
-	struct warden_flow_slot *slot = bpf_map_lookup_elem(&flow_slots, &index);
-
-	if (!slot)
-		return;
-	if (!slot_claim(&slot->seq)) {
-		count(WARDEN_CTR_SLOT_BUSY);
-		return;
-	}
-	slot->key = *key;
-	slot->owner = *owner;
-	slot_release(&slot->seq);
+	write_slot(flow_slots, struct warden_flow_slot, warden_flow_slot_index(key, flow_slot_mask),
+		   key, owner);
 }
 
 static __always_inline void mirror_listener(const struct warden_listener_key *key,
 					    const struct warden_owner *owner)
 {
-	__u32 index = warden_listener_slot_index(key, listener_slot_mask);
-	struct warden_listener_slot *slot = bpf_map_lookup_elem(&listener_slots, &index);
-
-	if (!slot)
-		return;
-	if (!slot_claim(&slot->seq)) {
-		count(WARDEN_CTR_SLOT_BUSY);
-		return;
-	}
-	slot->key = *key;
-	slot->owner = *owner;
-	slot_release(&slot->seq);
+	write_slot(listener_slots, struct warden_listener_slot,
+		   warden_listener_slot_index(key, listener_slot_mask), key, owner);
 }
 
 /* Writes key -> the current task, skipping the write when the same process already owns the

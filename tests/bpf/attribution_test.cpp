@@ -47,6 +47,15 @@ warden_flow_key flowKey(const LabClient& client, std::uint8_t protocol, const ch
   return outboundFlowKey(packet, client.netnsCookie);
 }
 
+// The listener key of what `server` bound, as the inbound path builds it.
+warden_listener_key listenerKey(const LabClient& server, std::uint8_t protocol,
+                                std::uint16_t port) {
+  PacketInfo packet;
+  packet.ipProto = protocol;
+  packet.destinationPort = port;
+  return inboundListenerKey(packet, server.netnsCookie);
+}
+
 PacketInfo outboundPacket(const LabClient& client, std::uint8_t protocol, const char* local,
                           const char* remote, std::uint16_t remotePort) {
   PacketInfo packet;
@@ -167,15 +176,11 @@ TEST_F(BpfAttributionTest, ListenersTcpAndUdp) {
   loadPrograms();
   LabClient tcp = lab_->run(lab_->nsA(), {"listen", "::", "8080", "--hold"}, kNobody);
   LabClient udp = lab_->run(lab_->nsA(), {"listen", "udp", "8053", "--hold"}, kNobody);
-  warden_listener_key key{};
-  key.netns_cookie = tcp.netnsCookie;
-  key.local_port = 8080;
-  key.protocol = IPPROTO_TCP;
+  warden_listener_key key = listenerKey(tcp, IPPROTO_TCP, 8080);
   warden_owner owner{};
   ASSERT_TRUE(bpf_->lookupListener(key, owner));
   expectOwner(owner, tcp, kNobody);
-  key.local_port = 8053;
-  key.protocol = IPPROTO_UDP;
+  key = listenerKey(udp, IPPROTO_UDP, 8053);
   ASSERT_TRUE(bpf_->lookupListener(key, owner));
   expectOwner(owner, udp, kNobody);
   key.local_port = 8054;
@@ -209,10 +214,7 @@ TEST_F(BpfAttributionTest, MirrorsAnswerWithoutASyscall) {
     EXPECT_EQ(std::memcmp(&mirrored, &mapped, sizeof mapped), 0);
   }
   LabClient server = lab_->run(lab_->nsA(), {"listen", "::", "8080", "--hold"}, kNobody);
-  warden_listener_key key{};
-  key.netns_cookie = server.netnsCookie;
-  key.local_port = 8080;
-  key.protocol = IPPROTO_TCP;
+  const warden_listener_key key = listenerKey(server, IPPROTO_TCP, 8080);
   warden_owner owner{};
   ASSERT_TRUE(bpf_->mirroredListener(key, owner));
   expectOwner(owner, server, kNobody);

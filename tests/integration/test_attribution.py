@@ -411,6 +411,24 @@ for line in sys.stdin:
 """
 
 
+class Connector:
+    """A long-lived python process in `cg` that connects to host:port each time it is asked."""
+
+    def __init__(self, lab, cg, host, port):
+        self.proc = lab.c.spawn(in_cgroup(cg, [PYTHON, "-c", CONNECTOR, host, str(port)]),
+                                "connector", lines=True, stdin=True)
+        assert self.proc.wait_line(lambda t: t == "ready", timeout=10), self.proc.stderr_text()
+
+    def connect(self):
+        """("connected", ms) or ("failed", reason) for one new connection."""
+        answered = len(self.proc.lines)
+        self.proc.popen.stdin.write(b"go\n")
+        self.proc.popen.stdin.flush()
+        assert wait_until(lambda: len(self.proc.lines) > answered, 15), self.proc.stderr_text()
+        outcome, _, detail = self.proc.lines[answered][1].partition(" ")
+        return outcome, detail
+
+
 def _totals(d):
     return d.status()["totals"]
 
@@ -428,18 +446,12 @@ def test_a_packet_waiting_for_its_process_does_not_hold_up_the_queue(lab, cgroup
                 attribution={"ebpf": True, "cgroup": cgroup},
                 env={"WARDEN_TEST_SLOW_EXEC": f"tcp_probe:{hold_ms}"})
     assert "held back" in d.stderr(), d.stderr()
-    connector = lab.c.spawn(in_cgroup(cgroup, [PYTHON, "-c", CONNECTOR, S4, "7000"]),
-                            "connector", lines=True, stdin=True)
-    assert connector.wait_line(lambda t: t == "ready", timeout=10), connector.stderr_text()
+    connector = Connector(lab, cgroup, S4, 7000)
 
     def connect():
-        answered = len(connector.lines)
-        connector.popen.stdin.write(b"go\n")
-        connector.popen.stdin.flush()
-        assert wait_until(lambda: len(connector.lines) > answered, 15), connector.stderr_text()
-        line = connector.lines[answered][1]
-        assert line.startswith("connected"), (line, connector.stderr_text())
-        return int(line.split()[1])
+        outcome, detail = connector.connect()
+        assert outcome == "connected", (outcome, detail)
+        return int(detail)
 
     connect()  # the connector is described now, as is every process the worker has met
     before = _totals(d)
@@ -488,16 +500,10 @@ def test_a_reload_chooses_a_known_process_profile_again(lab, cgroup, wardend):
         assert d.status()["policy"]["profiles"] == len(texts)
 
     set_profiles(broad)
-    connector = lab.c.spawn(in_cgroup(cgroup, [PYTHON, "-c", CONNECTOR, S4, "7000"]),
-                            "connector", lines=True, stdin=True)
-    assert connector.wait_line(lambda t: t == "ready", timeout=10), connector.stderr_text()
+    connector = Connector(lab, cgroup, S4, 7000)
 
     def connect():
-        answered = len(connector.lines)
-        connector.popen.stdin.write(b"go\n")
-        connector.popen.stdin.flush()
-        assert wait_until(lambda: len(connector.lines) > answered, 15), connector.stderr_text()
-        return connector.lines[answered][1].split()[0]
+        return connector.connect()[0]
 
     assert [connect() for _ in range(3)] == ["connected"] * 3  # known and its choice kept
     set_profiles(broad, narrow)  # more specific: the connector's command line matches it
