@@ -154,20 +154,20 @@ static __always_inline void slot_release(__u32 *seq)
 
 /* Copies *key and *owner into slot `index` of mirror `map` (whose values are `slot_type`),
  * unless another writer holds the slot. A macro: the two mirrors differ only in types. */
-#define write_slot(map, slot_type, index, key, owner)                                  \
-	do {                                                                           \
-		__u32 slot_index = (index);                                            \
-		slot_type *slot = bpf_map_lookup_elem(&(map), &slot_index);           \
-                                                                                       \
-		if (!slot)                                                             \
-			break;                                                         \
-		if (!slot_claim(&slot->seq)) {                                         \
-			count(WARDEN_CTR_SLOT_BUSY);                                   \
-			break;                                                         \
-		}                                                                      \
-		slot->key = *(key);                                                    \
-		slot->owner = *(owner);                                                \
-		slot_release(&slot->seq);                                              \
+#define write_slot(map, slot_type, index, key, owner)                                              \
+	do {                                                                                       \
+		__u32 slot_index = (index);                                                        \
+		slot_type *slot = bpf_map_lookup_elem(&(map), &slot_index);                        \
+                                                                                                   \
+		if (!slot)                                                                         \
+			break;                                                                     \
+		if (!slot_claim(&slot->seq)) {                                                     \
+			count(WARDEN_CTR_SLOT_BUSY);                                               \
+			break;                                                                     \
+		}                                                                                  \
+		slot->key = *(key);                                                                \
+		slot->owner = *(owner);                                                            \
+		slot_release(&slot->seq);                                                          \
 	} while (0)
 
 static __always_inline void mirror_flow(const struct warden_flow_key *key,
