@@ -136,38 +136,41 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	owner->recorded_ns = bpf_ktime_get_boot_ns();
 }
 
-/* Takes a mirror slot for writing (seq becomes odd); false when another writer has it. Never
- * waits: the reader falls back to the hash map for a key the slot does not hold. */
-static __always_inline bool slot_claim(__u32 *seq)
+/* Takes a mirror slot for writing: seq becomes odd (*claimed); false when another writer has
+ * it. Never waits: the reader falls back to the hash map for a key the slot does not hold. */
+static __always_inline bool slot_claim(__u32 *seq, __u32 *claimed)
 {
 	__u32 seen = *(volatile __u32 *)seq;
 
 	if (seen & 1)
 		return false;
+	*claimed = seen + 1;
 	return __sync_val_compare_and_swap(seq, seen, seen + 1) == seen;
 }
 
-static __always_inline void slot_release(__u32 *seq)
+/* Ends the write: seq even again. An exchange, fully ordered on every architecture (a plain
+ * atomic add is relaxed on arm64, where readers could see the new seq before the data). */
+static __always_inline void slot_release(__u32 *seq, __u32 claimed)
 {
-	__sync_fetch_and_add(seq, 1);
+	__atomic_exchange_n(seq, claimed + 1, __ATOMIC_SEQ_CST);
 }
 
 /* Copies *key and *owner into slot `index` of mirror `map` (whose values are `slot_type`),
  * unless another writer holds the slot. A macro: the two mirrors differ only in types. */
 #define write_slot(map, slot_type, index, key, owner)                                              \
 	do {                                                                                       \
-		__u32 slot_index = (index);                                                        \
+		__u32 slot_index = (index), claimed;                                               \
 		slot_type *slot = bpf_map_lookup_elem(&(map), &slot_index);                        \
                                                                                                    \
 		if (!slot)                                                                         \
 			break;                                                                     \
-		if (!slot_claim(&slot->seq)) {                                                     \
+		if (!slot_claim(&slot->seq, &claimed)) {                                           \
 			count(WARDEN_CTR_SLOT_BUSY);                                               \
 			break;                                                                     \
 		}                                                                                  \
 		slot->key = *(key);                                                                \
 		slot->owner = *(owner);                                                            \
-		slot_release(&slot->seq);                                                          \
+		slot_release(&slot->seq, claimed);                                                 \
 	} while (0)
 
 static __always_inline void mirror_flow(const struct warden_flow_key *key,
@@ -184,6 +187,32 @@ static __always_inline void mirror_listener(const struct warden_listener_key *ke
 		   warden_listener_slot_index(key, listener_slot_mask), key, owner);
 }
 
+static __always_inline bool same_flow_key(const struct warden_flow_key *a,
+					  const struct warden_flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* Writes key -> owner (what the map holds) into the flow mirror unless its slot already says
+ * so. The slot may say otherwise after two processes sent on one key at once (map updates and
+ * slot writes can land in different orders, and a busy slot is skipped), or after another key
+ * took the slot: without this, the map's later unchanged sends would never correct it. */
+static __always_inline void mirror_flow_if_stale(const struct warden_flow_key *key,
+						 const struct warden_owner *owner)
+{
+	__u32 index = warden_flow_slot_index(key, flow_slot_mask);
+	struct warden_flow_slot *slot = bpf_map_lookup_elem(&flow_slots, &index);
+
+	if (!slot)
+		return;
+	if (same_flow_key(&slot->key, key) && slot->owner.tgid == owner->tgid &&
+	    slot->owner.start_time_ns == owner->start_time_ns)
+		return;
+	mirror_flow(key, owner);
+}
+
 /* Writes key -> the current task, skipping the write when the same process already owns the
  * key (a UDP socket sending many datagrams to one peer). */
 static __always_inline void record_flow(const struct warden_flow_key *key)
@@ -196,6 +225,7 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 		if (old->tgid == bpf_get_current_pid_tgid() >> 32 &&
 		    old->start_time_ns == leader_start(task)) {
 			count(WARDEN_CTR_FLOW_UNCHANGED);
+			mirror_flow_if_stale(key, old);
 			return;
 		}
 		count(WARDEN_CTR_FLOW_UPDATES);

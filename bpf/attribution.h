@@ -76,7 +76,9 @@ struct warden_owner {
  * direct-mapped array that wardend maps into its memory (BPF_F_MMAPABLE), so that the verdict
  * path finds a flow's owner without a bpf(2) syscall. The slot is chosen by hashing the key
  * (warden_*_slot_index below: the same code on both sides). The hash maps stay the truth: a slot
- * that holds another key, or is being written, sends wardend to the map.
+ * that holds another key, or is being written, sends wardend to the map; and a program that
+ * finds the map already right (a send of the key's owner again) rewrites a slot that says
+ * otherwise, so a slot that lost a race between two writers of one key is corrected.
  *
  * seq is odd while a program writes the slot. A program claims the slot by compare-and-swap
  * from an even value and never waits: if another writer holds it, the slot is left to that

@@ -242,6 +242,26 @@ TEST_F(BpfAttributionTest, FlowsTheMirrorLostAreFoundInTheMap) {
   EXPECT_EQ(bpf_->mirrorMisses(), 1u);
 }
 
+// A process whose key lost its slot, sending again on it (the map's unchanged path), writes
+// the slot again: the mirror never keeps saying something the map does not.
+TEST_F(BpfAttributionTest, AnUnchangedSendRepairsItsSlot) {
+  loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, /*flowSlots=*/1);
+  LabClient first =
+      lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "6011", "--hold", "--resend"}, kNobody);
+  const warden_flow_key firstKey = flowKey(first, IPPROTO_UDP, "127.0.0.1", 6011);
+  warden_owner owner{};
+  ASSERT_TRUE(bpf_->mirroredFlow(firstKey, owner));
+  LabClient second = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "6012"});
+  ASSERT_EQ(second.wait(), 0);
+  EXPECT_FALSE(bpf_->mirroredFlow(firstKey, owner)) << "the one slot went to the second key";
+  ASSERT_EQ(first.wait(), 0);  // released: it sends once more on its key
+  ASSERT_TRUE(bpf_->mirroredFlow(firstKey, owner));
+  expectOwner(owner, first, kNobody);
+  const BpfCounters c = bpf_->counters();
+  EXPECT_EQ(c[WARDEN_CTR_FLOW_UNCHANGED], 1u);
+  EXPECT_EQ(c[WARDEN_CTR_FLOW_INSERTS], 2u);
+}
+
 TEST_F(BpfAttributionTest, TwoNamespacesWithTheSameTuple) {
   loadPrograms();
   // The same local port, remote address and port in both namespaces: only the namespace

@@ -2,7 +2,7 @@
  * attr_client: the socket calls the attribution tests check, one per run.
  *
  *   attr_client MODE ADDRESS PORT [--bind-port P] [--hold] [--count N] [--ports N]
- *               [--delay-ms N]
+ *               [--delay-ms N] [--resend]
  *
  * MODE: tcp (connect), udp-sendto, udp-connect (connect + send), listen (bind + listen, or
  * bind for UDP with ADDRESS "udp"), tcp-hold (connect and keep the connection).
@@ -10,7 +10,8 @@
  * or the errno name of a failed connect/send: ECONNREFUSED, ETIMEDOUT...), then exits at
  * once unless --hold, which waits until stdin closes (the test's signal to go). --count sends
  * N datagrams; --ports spreads sendto over N consecutive destination ports; --delay-ms waits
- * before the socket call (time for a test to delete or replace the binary meanwhile).
+ * before the socket call (time for a test to delete or replace the binary meanwhile);
+ * --resend (udp-sendto with --hold) sends the datagram once more when released.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -74,7 +75,7 @@ static void bind_port(int fd, int family, int port) {
 
 int main(int argc, char** argv) {
   const char *mode, *address;
-  int port, bindp = 0, hold = 0, count = 1, ports = 1, delay = 0, fd, family, type, i;
+  int port, bindp = 0, hold = 0, count = 1, ports = 1, delay = 0, resend = 0, fd, family, type, i;
   const char* result = "ok";
   struct timeval tv = {2, 0};
   struct sockaddr_storage ss;
@@ -103,6 +104,8 @@ int main(int argc, char** argv) {
       ports = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--delay-ms") && i + 1 < argc)
       delay = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--resend"))
+      resend = 1;
   }
 
   if (!strcmp(mode, "listen") && !strcmp(address, "udp")) {
@@ -172,6 +175,11 @@ int main(int argc, char** argv) {
     /* a listener accepts whatever arrives while it waits */
     while (read(0, &c, 1) > 0)
       ;
+    if (resend && !strcmp(mode, "udp-sendto") &&
+        sendto(fd, "x", 1, 0, (struct sockaddr*)&ss, len) != 1) {
+      perror("attr_client: sendto");
+      return 4;
+    }
   }
   return 0;
 }
