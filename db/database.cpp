@@ -55,7 +55,8 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
   }
   sqlite3_busy_timeout(raw, static_cast<int>(options.busyTimeout.count()));
 
-  // A file that is not a database opens fine and only fails on first read: this is that read.
+  // A file that is not a database opens fine and only fails on first read: the first
+  // statements below are that read (page_size for a writer, schema_version for a reader).
   if (options.access == Access::kReadWrite) {
     // Pages of 16 KiB for a new database (a no-op for an existing one): the verdict log's
     // writer dirties and rewrites fewer pages per row than with 4 KiB (about 12% less CPU per

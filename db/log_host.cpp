@@ -34,7 +34,8 @@ void LogHost::assign(std::string_view name) {
     std::memmove(text_.data(), name.data(), name.size());
     spill_.reset();
   } else {
-    // Always the longest size, so that a row given another long name reuses it.
+    // Always the longest size, so that a host assigned another long name keeps its buffer
+    // (rows themselves are built anew for every flow: each long name costs one allocation).
     if (!spill_) spill_ = std::make_unique_for_overwrite<char[]>(kMaxLength);
     std::memmove(spill_.get(), name.data(), name.size());
   }

@@ -32,10 +32,12 @@ Attribution kernelOwned() {
 
 bool tracked(std::uint8_t protocol) { return protocol == IPPROTO_TCP || protocol == IPPROTO_UDP; }
 
-// WARDEN_TEST_SLOW_EXEC=COMM:MS, for tests only: the tracker holds back the description of
-// images named COMM for MS milliseconds, and first packets wait for descriptions twice as long,
-// so that a test can hold one process's first packet deterministically (parked) and watch
-// the queue go on serving others.
+// WARDEN_TEST_SLOW_EXEC=COMM:MS (at most 5000), for tests only: on the exec of an image named
+// COMM the tracker thread sleeps MS milliseconds between publishing the bare event and
+// completing the description (every other event waits meanwhile, as when the tracker falls
+// behind), and first packets of any process wait up to twice MS for their description. A test
+// holds one process's first packet (parked) with it and watches the queue serve others.
+// Announced with a warning at start; without the variable nothing changes.
 void applySlowExecHook(ProcessTracker::Options& tracker, std::chrono::microseconds& describeWait) {
   const char* hook = std::getenv("WARDEN_TEST_SLOW_EXEC");
   if (hook == nullptr) return;
@@ -44,7 +46,7 @@ void applySlowExecHook(ProcessTracker::Options& tracker, std::chrono::microsecon
   int ms = 0;
   if (colon == std::string_view::npos || colon == 0 ||
       std::from_chars(text.data() + colon + 1, text.data() + text.size(), ms).ec != std::errc{} ||
-      ms <= 0 || ms > 60'000) {
+      ms <= 0 || ms > 5'000) {
     logWarning("attribution: ignoring WARDEN_TEST_SLOW_EXEC='", text, "' (expected COMM:MS)");
     return;
   }

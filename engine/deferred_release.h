@@ -18,6 +18,7 @@ class DeferredRelease {
  public:
   // Moves `ref` in, or leaves it untouched and returns false when N are held already.
   bool take(std::shared_ptr<T>& ref) {
+    if (!ref) return true;  // nothing to hold
     if (count_ == N) return false;
     held_[count_++] = std::move(ref);
     return true;

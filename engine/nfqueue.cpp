@@ -9,14 +9,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <string>
+
+#include "engine/logging.h"
 
 namespace warden::engine {
 
 void preferQueueThread() {
   constexpr int kQueueThreadNice = -5;
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kQueueThreadNice);
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kQueueThreadNice) == 0) return;
+  static std::atomic_flag told;
+  if (!told.test_and_set()) {
+    logWarning("queue threads keep the default priority (nice ", kQueueThreadNice,
+               " refused: ", std::strerror(errno), ")");
+  }
 }
 
 namespace {

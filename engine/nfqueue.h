@@ -26,7 +26,8 @@ struct QueuedPacket {
 
 // Raises the calling thread's scheduling priority (nice -5) for a thread that serves a queue:
 // every new connection of every program waits in the queue for it, so it should get a core
-// before those programs do. Best effort (needs CAP_SYS_NICE; nothing happens without it).
+// before those programs do. Best effort: needs CAP_SYS_NICE or an RLIMIT_NICE of 25 (the
+// systemd unit sets LimitNICE=-5); logs once when it cannot.
 void preferQueueThread();
 
 // Userspace verdicts; the numbers are the kernel's.

@@ -212,8 +212,12 @@ void QueueWorker::serveParked() {
       continue;
     }
     if (!complete) QueueCounters::bump(counters_.parkedUndescribed);
+    // The descriptions a parked packet let go of may be their last references: freed when
+    // the worker is idle (or here, should 64 be waiting already).
+    (void)retired_.take(pending.owner.process);
     pending.owner.process = std::move(described);
     decideOwned(snapshot, pending);
+    (void)retired_.take(pending.owner.process);
     if (i + 1 != parked_.size()) pending = std::move(parked_.back());
     parked_.pop_back();
   }
@@ -231,18 +235,20 @@ void QueueWorker::decideOwned(const PolicySnapshot& snapshot, const Pending& pen
   if (owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
   if (owner.attribution.kind == OwnerKind::kProcess && owner.process && owner.process->match) {
     // decideForOwner() would choose the profile again; a known process keeps its choice.
-    const rules::ProfileSelection selection = selectionFor(snapshot, owner);
-    return conclude(snapshot, pending, snapshot.policy->decideFor(selection, pending.named()));
+    return conclude(snapshot, pending,
+                    snapshot.policy->decideWith([&] { return selectionFor(snapshot, owner); },
+                                                pending.named()));
   }
   conclude(snapshot, pending, decideForOwner(*snapshot.policy, pending.named(), owner));
 }
 
 // The profile a described process gets under the policy in force: chosen once per process and
-// policy when the process is one this worker keeps in known_, else chosen now.
+// policy when the process is one this worker keeps in known_, else chosen now. Not kept when
+// the policy pins sha256: the choice may then rest on a hash that could not be had this time.
 rules::ProfileSelection QueueWorker::selectionFor(const PolicySnapshot& snapshot,
                                                   const FlowOwner& owner) {
   KnownProcess& slot = known_[ProcessKeyHash{}(owner.attribution.key) % kKnownProcesses];
-  const bool kept = slot.info == owner.process;
+  const bool kept = slot.info == owner.process && !snapshot.policy->usesSha256();
   if (kept && slot.selectedIn == policy_.generation()) return slot.selection;
   const rules::ProfileSelection selection = snapshot.policy->selectProfile(*owner.process->match);
   if (kept) {

@@ -68,10 +68,7 @@ Decision CompiledPolicy::decide(const ProcessInfo* process, const Flow& flow) co
 }
 
 Decision CompiledPolicy::decideFor(const ProfileSelection& selection, const Flow& flow) const {
-  const FlowView view(flow);
-  Decision decision;
-  if (decideGlobal(view, decision)) return decision;
-  return decideByProfile(selection, view);
+  return decideWith([&] { return selection; }, flow);
 }
 
 Decision CompiledPolicy::decideByProfile(const ProfileSelection& selection,

@@ -38,6 +38,15 @@ class CompiledPolicy {
   ProfileSelection selectProfile(const ProcessInfo& process) const;
   // decide() for an attributed process whose selectProfile() result is already known.
   Decision decideFor(const ProfileSelection& selection, const Flow& flow) const;
+  // decide() with the profile choice left to `select()` (returning a ProfileSelection), which
+  // is called only when no global rule decides the flow, as decide() would choose it.
+  template <typename Select>
+  Decision decideWith(Select&& select, const Flow& flow) const {
+    const FlowView view(flow);
+    Decision decision;
+    if (decideGlobal(view, decision)) return decision;
+    return decideByProfile(select(), view);
+  }
 
   const Policy& policy() const { return policy_; }
   const Config& config() const { return policy_.config; }

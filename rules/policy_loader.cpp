@@ -4,6 +4,7 @@
 #include <atomic>
 #include <future>
 #include <iterator>
+#include <system_error>
 #include <thread>
 #include <tuple>
 
@@ -65,6 +66,7 @@ PolicyLoader::FileLoad PolicyLoader::loadFile(const std::filesystem::path& file)
     load.cached = true;
     return load;
   }
+  load.parsed = true;
   auto text = opened->read();
   if (!text) {
     load.errors.push_back(std::move(text.error()));
@@ -96,7 +98,13 @@ std::vector<PolicyLoader::FileLoad> PolicyLoader::loadFiles(
   };
   // Declared after `loads`, so destroyed (waited for) first, also when work() throws.
   std::vector<std::future<void>> helpers;
-  for (std::size_t t = 1; t < threads; ++t) helpers.push_back(std::async(std::launch::async, work));
+  for (std::size_t t = 1; t < threads; ++t) {
+    try {
+      helpers.push_back(std::async(std::launch::async, work));
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: the others (at least this one) do the rest
+    }
+  }
   work();
   for (auto& helper : helpers) helper.get();  // rethrows what a helper threw
   return loads;
@@ -125,6 +133,7 @@ std::expected<Policy, Diagnostics> PolicyLoader::load(Config config, Diagnostics
       const std::string key = (*files)[i].string();
       fileOrder.push_back(key);
       FileLoad& load = loads[i];
+      filesParsed_ += load.parsed ? 1 : 0;
       if (!load.errors.empty()) {
         append(diagnostics, std::move(load.errors));
         failed = true;
@@ -137,7 +146,6 @@ std::expected<Policy, Diagnostics> PolicyLoader::load(Config config, Diagnostics
                                cached.profiles.end());
         continue;
       }
-      ++filesParsed_;
       append(diagnostics, load.warnings);
       policy.profiles.insert(policy.profiles.end(), load.profiles.begin(), load.profiles.end());
       nextCache.emplace(

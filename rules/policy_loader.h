@@ -40,6 +40,7 @@ class PolicyLoader {
   struct FileLoad {
     FileIdentity identity;
     bool cached = false;
+    bool parsed = false;            // read and parsed now (successfully or not)
     std::vector<Profile> profiles;  // parsed now
     Diagnostics warnings;           // parsed now
     Diagnostics errors;             // not empty: the file is refused
