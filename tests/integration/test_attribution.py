@@ -483,7 +483,7 @@ def test_a_reload_chooses_a_known_process_profile_again(lab, cgroup, wardend):
     profiles = os.path.join(d.dir, "profiles.d")
     broad = (f'name = "python"\ndefault = "deny"\n[[match]]\npath = "{python}"\n'
              '[[rule]]\naction = "allow"\nports = 7000\n')
-    narrow = (f'name = "connector"\ndefault = "deny"\n[[match]]\npath = "{python}"\n'
+    narrow = (f'name = "connector"\ndefault = "reject"\n[[match]]\npath = "{python}"\n'
               'cmdline = "socket\\\\.create_connection"\n')
 
     def set_profiles(*texts):
