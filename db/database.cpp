@@ -115,7 +115,10 @@ Result<std::int64_t> Database::queryInt(std::string_view sql) {
   auto row = stmt->step();
   if (!row) return std::unexpected(std::move(row.error()));
   if (!*row) {
-    return std::unexpected(detail::plainError(path_, "`" + excerpt(sql) + "` returned no row"));
+    // (Built by appending: GCC 12 misreads "literal" + std::string&& as overlapping copies.)
+    std::string message = "`";
+    message.append(excerpt(sql)).append("` returned no row");
+    return std::unexpected(detail::plainError(path_, std::move(message)));
   }
   return stmt->columnInt64(0);
 }
