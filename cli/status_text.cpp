@@ -106,11 +106,15 @@ void printAttribution(const json& status, std::ostream& out) {
   }
   line(out, "", flows);
   if (a.contains("flow_capacity")) {
-    line(out, "",
-         "flow map " + std::to_string(count(a, "flow_entries")) + " of " +
-             std::to_string(count(a, "flow_capacity")) + " entries, " +
-             std::to_string(count(a, "evictions")) + " evicted, " +
-             std::to_string(count(member(a, "bpf"), "events_lost")) + " events lost");
+    std::string map = "flow map " + std::to_string(count(a, "flow_entries")) + " of " +
+                      std::to_string(count(a, "flow_capacity")) + " entries, " +
+                      std::to_string(count(a, "evictions")) + " evicted, " +
+                      std::to_string(count(member(a, "bpf"), "events_lost")) + " events lost";
+    // Lookups the in-memory mirror could not answer cost a syscall each: worth seeing if many.
+    if (const std::uint64_t slow = count(member(a, "bpf"), "lookups_by_syscall"); slow > 0) {
+      map += ", " + std::to_string(slow) + " looked up by syscall";
+    }
+    line(out, "", map);
   }
   const json& processes = member(a, "processes");
   if (!processes.empty()) {

@@ -79,7 +79,7 @@ TEST_F(StatusText, AttributionMissesAndNewCountersShowWhenTheDaemonSendsThem) {
                            {"flow_entries", 120},
                            {"flow_capacity", 65536},
                            {"evictions", 0},
-                           {"bpf", {{"events_lost", 1}}},
+                           {"bpf", {{"events_lost", 1}, {"lookups_by_syscall", 5}}},
                            {"describe_misses", 4},
                            {"fallback_errors", 0},
                            {"processes", {{"entries", 57}}},
@@ -92,7 +92,8 @@ TEST_F(StatusText, AttributionMissesAndNewCountersShowWhenTheDaemonSendsThem) {
       text.find("40 flows attributed, 3 misses, 2 kernel-owned, 4 decided before described\n"),
       std::string::npos)
       << text;
-  EXPECT_NE(text.find("flow map 120 of 65536 entries, 0 evicted, 1 events lost\n"),
+  EXPECT_NE(text.find("flow map 120 of 65536 entries, 0 evicted, 1 events lost, 5 looked up by "
+                      "syscall\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("57 processes known, 9 image hashes cached\n"), std::string::npos) << text;
