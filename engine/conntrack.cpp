@@ -184,19 +184,27 @@ Result<Conntrack> Conntrack::open() {
   return Conntrack(std::move(socket));
 }
 
-Result<void> Conntrack::send(const std::vector<std::uint8_t>& message, const char* what) {
+// Sends `message` and hands every answer to `onMessage` (null: acks only) until the kernel
+// says it is done; an error answer (NLMSG_ERROR with an errno) fails with that errno.
+Result<void> Conntrack::exchange(const std::vector<std::uint8_t>& message, OnMessage onMessage,
+                                 void* data, std::size_t bufferBytes, const char* what) {
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(message.data());
   if (mnl_socket_sendto(socket_.get(), message.data(), message.size()) < 0) {
     return std::unexpected(errnoError(what));
   }
-  return {};
+  std::vector<std::uint8_t> buffer(bufferBytes);
+  const unsigned portId = mnl_socket_get_portid(socket_.get());
+  for (;;) {
+    const ssize_t n = mnl_socket_recvfrom(socket_.get(), buffer.data(), buffer.size());
+    if (n < 0) return std::unexpected(errnoError(what));
+    const int run = mnl_cb_run(buffer.data(), static_cast<std::size_t>(n), nlh->nlmsg_seq, portId,
+                               onMessage, data);
+    if (run == MNL_CB_STOP) return {};
+    if (run < 0) return std::unexpected(errnoError(what));
+  }
 }
 
 Result<std::vector<ConntrackEntry>> Conntrack::dumpMarked(std::uint32_t value, std::uint32_t mask) {
-  constexpr const char* kWhat = "dumping conntrack entries";
-  const std::uint32_t seq = ++seq_;
-  if (auto sent = send(conntrackDumpRequest(value, mask, seq), kWhat); !sent) {
-    return std::unexpected(sent.error());
-  }
   std::vector<ConntrackEntry> entries;
   auto onEntry = [](const nlmsghdr* nlh, void* data) {
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(nlh);
@@ -205,34 +213,19 @@ Result<std::vector<ConntrackEntry>> Conntrack::dumpMarked(std::uint32_t value, s
     }
     return MNL_CB_OK;
   };
-  std::vector<std::uint8_t> buffer(kDumpBufferBytes);
-  const unsigned portId = mnl_socket_get_portid(socket_.get());
-  for (;;) {
-    const ssize_t n = mnl_socket_recvfrom(socket_.get(), buffer.data(), buffer.size());
-    if (n < 0) return std::unexpected(errnoError(kWhat));
-    const int run =
-        mnl_cb_run(buffer.data(), static_cast<std::size_t>(n), seq, portId, onEntry, &entries);
-    if (run == MNL_CB_STOP) return entries;
-    if (run < 0) return std::unexpected(errnoError(kWhat));
+  if (auto done = exchange(conntrackDumpRequest(value, mask, ++seq_), onEntry, &entries,
+                           kDumpBufferBytes, "dumping conntrack entries");
+      !done) {
+    return std::unexpected(done.error());
   }
+  return entries;
 }
 
 Result<void> Conntrack::setMark(const ConntrackEntry& entry, std::uint32_t value,
                                 std::uint32_t mask) {
-  constexpr const char* kWhat = "changing a conntrack mark";
-  const std::uint32_t seq = ++seq_;
-  if (auto sent = send(conntrackMarkUpdate(entry, value, mask, seq), kWhat); !sent) return sent;
-  std::vector<std::uint8_t> buffer(MNL_SOCKET_BUFFER_SIZE);
-  const unsigned portId = mnl_socket_get_portid(socket_.get());
-  for (;;) {
-    const ssize_t n = mnl_socket_recvfrom(socket_.get(), buffer.data(), buffer.size());
-    if (n < 0) return std::unexpected(errnoError(kWhat));
-    // The ack is an NLMSG_ERROR: mnl_cb_run stops at a zero one and fails (errno) otherwise.
-    const int run =
-        mnl_cb_run(buffer.data(), static_cast<std::size_t>(n), seq, portId, nullptr, nullptr);
-    if (run == MNL_CB_STOP) return {};
-    if (run < 0) return std::unexpected(errnoError(kWhat));
-  }
+  // The answer is an ack (NLMSG_ERROR): mnl_cb_run stops at a zero one.
+  return exchange(conntrackMarkUpdate(entry, value, mask, ++seq_), nullptr, nullptr,
+                  MNL_SOCKET_BUFFER_SIZE, "changing a conntrack mark");
 }
 
 }  // namespace warden::engine

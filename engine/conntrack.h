@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "rules/address.h"
 
 struct mnl_socket;
+struct nlmsghdr;
 
 namespace warden::engine {
 
@@ -69,7 +71,9 @@ class Conntrack {
     void operator()(mnl_socket* socket) const;
   };
   explicit Conntrack(std::unique_ptr<mnl_socket, Closer> socket) : socket_(std::move(socket)) {}
-  Result<void> send(const std::vector<std::uint8_t>& message, const char* what);
+  using OnMessage = int (*)(const nlmsghdr* message, void* data);  // libmnl's mnl_cb_t
+  Result<void> exchange(const std::vector<std::uint8_t>& message, OnMessage onMessage, void* data,
+                        std::size_t bufferBytes, const char* what);
 
   std::unique_ptr<mnl_socket, Closer> socket_;
   std::uint32_t seq_ = 0;

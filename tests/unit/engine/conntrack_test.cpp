@@ -92,17 +92,23 @@ std::vector<const nlattr*> attributesOf(const Bytes& message) {
 
 rules::IpAddress ip(const char* text) { return *rules::IpAddress::parse(text); }
 
+// What a parsed entry's original tuple must hold.
+void expectTuple(const ConntrackTuple& tuple, int family, std::uint8_t proto,
+                 const Endpoints& ends) {
+  EXPECT_EQ(tuple.family, family);
+  EXPECT_EQ(tuple.ipProto, proto);
+  EXPECT_EQ(tuple.source, ip(ends.source));
+  EXPECT_EQ(tuple.destination, ip(ends.destination));
+  EXPECT_EQ(tuple.sourcePort, ends.sourcePort);
+  EXPECT_EQ(tuple.destinationPort, ends.destinationPort);
+}
+
 TEST(Conntrack, ParsesAnIpv4EntryFromItsOriginalTuple) {
-  const Bytes message =
-      dumpEntry(AF_INET, IPPROTO_TCP, {"192.0.2.1", "192.0.2.2", 40000, 7000}, 0x00100042);
+  const Endpoints ends{"192.0.2.1", "192.0.2.2", 40000, 7000};
+  const Bytes message = dumpEntry(AF_INET, IPPROTO_TCP, ends, 0x00100042);
   const auto entry = parseConntrackEntry(message);
   ASSERT_TRUE(entry);
-  EXPECT_EQ(entry->original.family, AF_INET);
-  EXPECT_EQ(entry->original.ipProto, IPPROTO_TCP);
-  EXPECT_EQ(entry->original.source, ip("192.0.2.1"));
-  EXPECT_EQ(entry->original.destination, ip("192.0.2.2"));
-  EXPECT_EQ(entry->original.sourcePort, 40000);
-  EXPECT_EQ(entry->original.destinationPort, 7000);
+  expectTuple(entry->original, AF_INET, IPPROTO_TCP, ends);
   EXPECT_EQ(entry->mark, 0x00100042u);
   EXPECT_FALSE(entry->zone);
   // The tuple is kept as sent: the nested attribute's payload.
@@ -113,16 +119,11 @@ TEST(Conntrack, ParsesAnIpv4EntryFromItsOriginalTuple) {
 }
 
 TEST(Conntrack, ParsesAnIpv6UdpEntryAndItsZone) {
-  const Bytes message =
-      dumpEntry(AF_INET6, IPPROTO_UDP, {"2001:db8::2", "2001:db8::1", 5353, 41000}, 1, 7);
+  const Endpoints ends{"2001:db8::2", "2001:db8::1", 5353, 41000};
+  const Bytes message = dumpEntry(AF_INET6, IPPROTO_UDP, ends, 1, 7);
   const auto entry = parseConntrackEntry(message);
   ASSERT_TRUE(entry);
-  EXPECT_EQ(entry->original.family, AF_INET6);
-  EXPECT_EQ(entry->original.ipProto, IPPROTO_UDP);
-  EXPECT_EQ(entry->original.source, ip("2001:db8::2"));
-  EXPECT_EQ(entry->original.destination, ip("2001:db8::1"));
-  EXPECT_EQ(entry->original.sourcePort, 5353);
-  EXPECT_EQ(entry->original.destinationPort, 41000);
+  expectTuple(entry->original, AF_INET6, IPPROTO_UDP, ends);
   EXPECT_EQ(entry->zone, 7);
 }
 

@@ -29,6 +29,18 @@ ConntrackTuple tuple(const char* source, const char* destination, std::uint16_t 
   return t;
 }
 
+// What the flow a worker saw must hold.
+void expectFlow(const rules::Flow& flow, rules::Direction direction, std::uint8_t proto,
+                const char* local, std::uint16_t localPort, const char* remote,
+                std::uint16_t remotePort) {
+  EXPECT_EQ(flow.direction, direction);
+  EXPECT_EQ(flow.ipProto, proto);
+  EXPECT_EQ(flow.local, ip(local));
+  EXPECT_EQ(flow.remote, ip(remote));
+  EXPECT_EQ(flow.localPort, localPort);
+  EXPECT_EQ(flow.remotePort, remotePort);
+}
+
 const std::vector<rules::IpAddress> kLocal = {ip("127.0.0.1"), ip("::1"), ip("192.0.2.1"),
                                               ip("2001:db8::1")};
 
@@ -53,26 +65,16 @@ TEST(Redecide, OutboundTupleBecomesTheFlowAWorkerSaw) {
   const ConntrackTuple t = tuple("2001:db8::1", "2001:db8::2", 40000, 7000, IPPROTO_UDP);
   const PacketInfo info = firstPacketOf(t);
   EXPECT_EQ(info.ipVersion, 6);
-  const rules::Flow flow = flowOf(info, decidingHook(t, kLocal));
-  EXPECT_EQ(flow.direction, rules::Direction::kOut);
-  EXPECT_EQ(flow.ipProto, IPPROTO_UDP);
-  EXPECT_EQ(flow.local, ip("2001:db8::1"));
-  EXPECT_EQ(flow.remote, ip("2001:db8::2"));
-  EXPECT_EQ(flow.localPort, 40000);
-  EXPECT_EQ(flow.remotePort, 7000);
+  expectFlow(flowOf(info, decidingHook(t, kLocal)), rules::Direction::kOut, IPPROTO_UDP,
+             "2001:db8::1", 40000, "2001:db8::2", 7000);
 }
 
 TEST(Redecide, InboundTupleHasTheLocalEndAsDestination) {
   const ConntrackTuple t = tuple("198.51.100.2", "192.0.2.1", 50000, 22);
   const PacketInfo info = firstPacketOf(t);
   EXPECT_EQ(info.ipVersion, 4);
-  const rules::Flow flow = flowOf(info, decidingHook(t, kLocal));
-  EXPECT_EQ(flow.direction, rules::Direction::kIn);
-  EXPECT_EQ(flow.ipProto, IPPROTO_TCP);
-  EXPECT_EQ(flow.local, ip("192.0.2.1"));
-  EXPECT_EQ(flow.remote, ip("198.51.100.2"));
-  EXPECT_EQ(flow.localPort, 22);
-  EXPECT_EQ(flow.remotePort, 50000);
+  expectFlow(flowOf(info, decidingHook(t, kLocal)), rules::Direction::kIn, IPPROTO_TCP, "192.0.2.1",
+             22, "198.51.100.2", 50000);
 }
 
 TEST(Redecide, IcmpTupleHasNoPorts) {
