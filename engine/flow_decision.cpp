@@ -49,18 +49,9 @@ rules::Decision decideOwned(const rules::CompiledPolicy& policy, Attributor& att
 
 rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
                                const FlowOwner& owner) {
-  switch (owner.attribution.kind) {
-    case OwnerKind::kKernel:
-      return policy.decideKernel(flow);
-    case OwnerKind::kUnknown:
-      return policy.decide(nullptr, flow);
-    case OwnerKind::kProcess:
-      break;
-  }
-  if (owner.process && owner.process->match) return policy.decide(owner.process->match.get(), flow);
-  rules::ProcessInfo bare;
-  bare.uid = owner.attribution.owner.uid;
-  return policy.decide(&bare, flow);
+  return decideForOwner(policy, flow, owner, [&](const rules::ProcessInfo& process) {
+    return policy.selectProfile(process);
+  });
 }
 
 bool wantsLogRow(const rules::Config& config, const rules::Decision& decision) {

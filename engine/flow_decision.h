@@ -34,7 +34,28 @@ void nameRemote(const HostCache* hosts, rules::Flow& flow, DnsName& name);
 // SPEC section 4 steps 2-4 for an owner already attributed (and, for a process, described as
 // far as it is): the engine `kernel` or `unknown` verdict, or the process's profile. A process
 // without a description is matched by the uid the kernel recorded alone, so no key that needs
-// more can match.
+// more can match. `select(match)` chooses a described process's profile (a queue worker
+// remembers its choices); it is asked only when no global rule decides the flow.
+template <typename Select>
+rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
+                               const FlowOwner& owner, Select&& select) {
+  switch (owner.attribution.kind) {
+    case OwnerKind::kKernel:
+      return policy.decideKernel(flow);
+    case OwnerKind::kUnknown:
+      return policy.decide(nullptr, flow);
+    case OwnerKind::kProcess:
+      break;
+  }
+  if (owner.process && owner.process->match) {
+    return policy.decideWith([&] { return select(*owner.process->match); }, flow);
+  }
+  rules::ProcessInfo bare;
+  bare.uid = owner.attribution.owner.uid;
+  return policy.decide(&bare, flow);
+}
+
+// The same with the policy's own choice of profile.
 rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
                                const FlowOwner& owner);
 

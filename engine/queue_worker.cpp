@@ -233,13 +233,11 @@ void QueueWorker::followHashing(const PolicySnapshot& snapshot) {
 void QueueWorker::decideOwned(const PolicySnapshot& snapshot, const Pending& pending) {
   const FlowOwner& owner = pending.owner;
   if (owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
-  if (owner.attribution.kind == OwnerKind::kProcess && owner.process && owner.process->match) {
-    // decideForOwner() would choose the profile again; a known process keeps its choice.
-    return conclude(snapshot, pending,
-                    snapshot.policy->decideWith([&] { return selectionFor(snapshot, owner); },
-                                                pending.named()));
-  }
-  conclude(snapshot, pending, decideForOwner(*snapshot.policy, pending.named(), owner));
+  // A process this worker knows keeps its choice of profile (selectionFor).
+  conclude(snapshot, pending,
+           decideForOwner(*snapshot.policy, pending.named(), owner, [&](const rules::ProcessInfo&) {
+             return selectionFor(snapshot, owner);
+           }));
 }
 
 // The profile a described process gets under the policy in force: chosen once per process and

@@ -21,9 +21,9 @@ namespace warden::engine {
 // own syscalls it makes none: attribution reads the eBPF mirror in memory (a bpf map lookup
 // only for a flow the mirror lost); a process it has met before is described from its own
 // memory (no lock); a logged flow's row shares the process's strings and the profile's name
-// and holds the host name inline. Once warm, the
-// path neither allocates nor frees (but see db::LogHost for very long host names): what it
-// would free is put off until the queue is empty (see retired_).
+// and holds the host name inline. Once warm, the path neither allocates nor frees (but see
+// db::LogHost for very long host names): what it would free is put off until the queue is
+// empty (see retired_).
 // A first packet of a process whose description is not there yet (it has just started, its
 // exec event still on its way to the tracker) is parked: the kernel keeps the packet while
 // the worker serves the rest of its queue, and it gets its verdict once the description

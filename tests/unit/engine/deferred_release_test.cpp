@@ -57,5 +57,12 @@ TEST(DeferredRelease, RefusesWhenFullAndLeavesTheReference) {
   EXPECT_EQ(destroyed, 3);
 }
 
+TEST(DeferredRelease, NothingToHoldTakesNoRoom) {
+  DeferredRelease<const int, 1> retired;
+  std::shared_ptr<const int> none;
+  EXPECT_TRUE(retired.take(none));
+  EXPECT_EQ(retired.size(), 0u);
+}
+
 }  // namespace
 }  // namespace warden::engine

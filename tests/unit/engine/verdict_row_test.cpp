@@ -65,5 +65,34 @@ TEST(VerdictRow, NoProfileNoName) {
   EXPECT_EQ(row.host.view(), "example.org");
 }
 
+// A queue worker hands decideForOwner its remembered choice of profile: used as given, and
+// asked for only when no global rule decides the flow.
+TEST(DecideForOwner, AsksForTheProfileOnlyAfterTheGlobalRules) {
+  rules::Policy policy;
+  policy.config = *rules::parseConfig("[[rule]]\naction = 'allow'\nports = 53\n", "/t/warden.toml");
+  policy.profiles = browserPolicy().policy->policy().profiles;
+  const auto compiled = *rules::CompiledPolicy::compile(std::move(policy), 8);
+  const FlowOwner owner = browserOwner();
+  int asked = 0;
+  const auto remembered = [&](const rules::ProcessInfo&) {
+    ++asked;
+    return compiled->selectProfile(*owner.process->match);
+  };
+  rules::Flow dns = outboundFlow("");
+  dns.remotePort = 53;
+  EXPECT_EQ(decideForOwner(*compiled, dns, owner, remembered).by, rules::DecidedBy::kGlobalRule);
+  EXPECT_EQ(asked, 0);
+  const rules::Flow web = outboundFlow("");
+  const rules::Decision decision = decideForOwner(*compiled, web, owner, remembered);
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(decision.profile, kBrowserProfile);
+  EXPECT_EQ(decision.by, rules::DecidedBy::kProfileDefault);
+  // No profile chosen (what a selection of none says): the engine default decides.
+  EXPECT_EQ(decideForOwner(*compiled, web, owner,
+                           [](const rules::ProcessInfo&) { return rules::ProfileSelection{}; })
+                .by,
+            rules::DecidedBy::kEngineDefault);
+}
+
 }  // namespace
 }  // namespace warden::engine
