@@ -20,18 +20,12 @@
 
 #include "engine/attributor.h"
 #include "engine/bpf_attribution.h"
+#include "engine/clock.h"
 #include "engine/system_mounts.h"
 
 namespace {
 
 using namespace warden::engine;
-
-std::uint64_t nowNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 // One cgroup with the programs attached, and one recorded UDP flow from this process.
 struct Fixture {
@@ -120,9 +114,9 @@ void BM_AttributeFlowHit(benchmark::State& state) {
   std::vector<std::uint64_t> samples;
   samples.reserve(1 << 20);
   for (auto _ : state) {
-    const std::uint64_t t0 = nowNs();
+    const std::uint64_t t0 = monotonicNs();
     benchmark::DoNotOptimize(f.attributor->attribute(f.packet, NF_INET_LOCAL_OUT, true));
-    const std::uint64_t t1 = nowNs();
+    const std::uint64_t t1 = monotonicNs();
     if (samples.size() < samples.capacity()) samples.push_back(t1 - t0);
   }
   reportPercentiles(state, samples);
@@ -141,10 +135,10 @@ void BM_AttributeAndDescribe(benchmark::State& state) {
   std::vector<std::uint64_t> samples;
   samples.reserve(1 << 20);
   for (auto _ : state) {
-    const std::uint64_t t0 = nowNs();
+    const std::uint64_t t0 = monotonicNs();
     const Attribution a = f.attributor->attribute(f.packet, NF_INET_LOCAL_OUT, true);
     benchmark::DoNotOptimize(f.attributor->describe(a));
-    const std::uint64_t t1 = nowNs();
+    const std::uint64_t t1 = monotonicNs();
     if (samples.size() < samples.capacity()) samples.push_back(t1 - t0);
   }
   reportPercentiles(state, samples);
@@ -163,9 +157,9 @@ void BM_AttributeKernelMiss(benchmark::State& state) {
   std::vector<std::uint64_t> samples;
   samples.reserve(1 << 20);
   for (auto _ : state) {
-    const std::uint64_t t0 = nowNs();
+    const std::uint64_t t0 = monotonicNs();
     benchmark::DoNotOptimize(f.attributor->attribute(stray, NF_INET_LOCAL_OUT, false));
-    const std::uint64_t t1 = nowNs();
+    const std::uint64_t t1 = monotonicNs();
     if (samples.size() < samples.capacity()) samples.push_back(t1 - t0);
   }
   reportPercentiles(state, samples);

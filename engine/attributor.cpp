@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "engine/bpf_attribution.h"
+#include "engine/clock.h"
 #include "engine/db_hash_store.h"
 #include "engine/logging.h"
 #include "engine/proc_reader.h"

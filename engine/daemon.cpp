@@ -30,11 +30,7 @@ namespace {
 
 constexpr std::size_t kControlLogRows = 256;
 
-std::int64_t monotonicMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
+std::int64_t monotonicMs() { return static_cast<std::int64_t>(monotonicNs() / 1'000'000); }
 
 std::string queueRange(const std::vector<std::uint16_t>& queues) {
   if (queues.size() == 1) return std::to_string(queues.front());

@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "engine/bpf_attribution.h"
+#include "engine/clock.h"
 #include "engine/logging.h"
 #include "engine/tags.h"
 
@@ -105,13 +106,6 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, Exe
     };
   }
   return view;
-}
-
-std::uint64_t bootTimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 ProcessTracker::ProcessTracker(ProcessTable& table, Options options, ExeHasher* hasher)

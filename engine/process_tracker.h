@@ -119,7 +119,4 @@ class ProcessTracker {
 std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
                                                     const std::string& procRoot = "/proc");
 
-// CLOCK_BOOTTIME in ns: the clock of the kernel's start_boottime and of event times.
-std::uint64_t bootTimeNs();
-
 }  // namespace warden::engine
