@@ -259,11 +259,16 @@ bool SocketInodeIndex::scanRecentOwners(const std::vector<std::uint64_t>& wanted
   if (found.empty()) return false;
   for (const auto& [inode, owner] : found) noteOwner(owner);
   // Published through the small map of recent finds, whose copy is cheap; the big one is
-  // copied only by scans, which fold the recent finds in. Past its bound the recent map starts
-  // over: the dropped finds are still found by the next scan.
+  // copied by scans, which fold the recent finds in, and when the recent map is full (once
+  // per kRecentFinds finds).
   std::lock_guard lock(mutex_);
-  auto recent = recent_->size() + found.size() > kRecentFinds ? std::make_shared<Map>()
-                                                              : std::make_shared<Map>(*recent_);
+  if (recent_->size() + found.size() > kRecentFinds) {
+    auto map = std::make_shared<Map>(*map_);
+    for (const auto& [inode, owner] : *recent_) (*map)[inode] = owner;
+    map_ = std::move(map);
+    recent_ = std::make_shared<Map>();
+  }
+  auto recent = std::make_shared<Map>(*recent_);
   for (const auto& [inode, owner] : found) (*recent)[inode] = owner;
   recent_ = std::move(recent);
   return std::all_of(wanted.begin(), wanted.end(), [&](std::uint64_t inode) {
