@@ -35,10 +35,10 @@ constexpr std::array kQueueCounters = {
     Counter{"max_latency_us", "MAX_US"},
 };
 // Totals the lines below mention by name; any other is listed as it comes.
-constexpr std::array<std::string_view, 16> kKnownTotals = {
+constexpr std::array<std::string_view, 17> kKnownTotals = {
     "packets",        "allow",       "deny",        "reject",         "learn",   "kernel",
     "malformed",      "queue_drops", "enobufs",     "verdict_errors", "waiting", "misses",
-    "max_latency_us", "dns_replies", "dns_answers", "dns_malformed",
+    "max_latency_us", "dns_replies", "dns_answers", "dns_malformed",  "invalid",
 };
 
 std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
@@ -209,7 +209,9 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
        std::to_string(count(totals, "malformed")) + " malformed packets, " +
            std::to_string(count(totals, "queue_drops")) + " queue drops, " +
            std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
-           std::to_string(count(totals, "verdict_errors")) + " verdict errors");
+           std::to_string(count(totals, "verdict_errors")) + " verdict errors, " +
+           std::to_string(count(totals, "invalid")) + " invalid packets (" +
+           text(status, "invalid", "drop") + ")");
   std::string others;
   for (const auto& [key, value] : totals.items()) {
     bool known = false;

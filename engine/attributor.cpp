@@ -239,6 +239,24 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
   return viaSockDiag(packet, inbound, hasUid);
 }
 
+void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept {
+  if (!bpf_ || flow.ipProto != IPPROTO_UDP || flow.direction != rules::Direction::kOut ||
+      attribution.via != Attribution::Via::kFlowMap || attribution.owner.generation == 0) {
+    return;
+  }
+  warden_flow_key key;
+  std::memset(&key, 0, sizeof key);
+  key.netns_cookie = netnsCookie_;
+  std::memcpy(key.remote_addr, flow.remote.bytes.data(), 16);
+  key.local_port = flow.localPort;
+  key.remote_port = flow.remotePort;
+  key.protocol = IPPROTO_UDP;
+  // A failed update costs the flow's next packet another decision, never a pass.
+  if (!bpf_->markDecided(key, attribution.owner.generation)) bump(counters_.decidedErrors);
+}
+
+int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd() : -1; }
+
 Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid) {
   Attribution result;
   if (!sockDiag_) {
@@ -372,6 +390,7 @@ nlohmann::json Attributor::statusJson() const {
       {"fallback_hits", load(counters_.fallbackHits)},
       {"fallback_errors", load(counters_.fallbackErrors)},
       {"describe_misses", load(counters_.describeMisses)},
+      {"decided_errors", load(counters_.decidedErrors)},
   };
   if (bpf_) {
     const BpfCounters c = bpf_->counters();

@@ -122,6 +122,9 @@ Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOptions& o
   if (int err = bpf_map__set_max_entries(skel->maps.flows, options.flowEntries); err) {
     return std::unexpected(libbpfError(err, "sizing the flow map"));
   }
+  if (int err = bpf_map__set_max_entries(skel->maps.decided, options.flowEntries); err) {
+    return std::unexpected(libbpfError(err, "sizing the map of decided UDP flows"));
+  }
   if (int err = bpf_map__set_max_entries(skel->maps.listeners, options.listenerEntries); err) {
     return std::unexpected(libbpfError(err, "sizing the listener map"));
   }
@@ -152,6 +155,7 @@ Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOptions& o
   self->flowsFd_ = bpf_map__fd(skel->maps.flows);
   self->listenersFd_ = bpf_map__fd(skel->maps.listeners);
   self->countersFd_ = bpf_map__fd(skel->maps.counters);
+  self->decidedFd_ = bpf_map__fd(skel->maps.decided);
   self->flowEntries_ = options.flowEntries;
   if (auto mapped = mapMirror(bpf_map__fd(skel->maps.flow_slots), flowSlots, self->flowMirror_);
       !mapped) {
@@ -217,6 +221,15 @@ bool BpfAttribution::mirroredListener(const warden_listener_key& key,
   if (listenerMirror_.slots == nullptr) return false;
   return readSlot(listenerMirror_.slots[warden_listener_slot_index(&key, listenerMirror_.mask)],
                   key, owner);
+}
+
+bool BpfAttribution::markDecided(const warden_flow_key& key,
+                                 std::uint64_t generation) const noexcept {
+  return bpf_map_update_elem(decidedFd_, &key, &generation, BPF_ANY) == 0;
+}
+
+int BpfAttribution::udpReuseFilterFd() const {
+  return bpf_program__fd(skeleton_->progs.warden_udp_reused);
 }
 
 bool BpfAttribution::lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept {

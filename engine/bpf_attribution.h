@@ -61,6 +61,13 @@ class BpfAttribution {
   // The mirrors alone (what the lookups try first).
   bool mirroredFlow(const warden_flow_key& key, warden_owner& owner) const noexcept;
   bool mirroredListener(const warden_listener_key& key, warden_owner& owner) const noexcept;
+  // Records that a UDP flow's verdict was made for the owner record of that generation
+  // (bpf `decided`): the table's reuse check then lets the flow's later packets through while
+  // that record owns the key. One bpf(2) call; false when the update failed.
+  bool markDecided(const warden_flow_key& key, std::uint64_t generation) const noexcept;
+  // The socket filter program of that check, for the table's xt_bpf match.
+  int udpReuseFilterFd() const;
+
   // Lookups the mirrors could not answer, which cost a syscall.
   std::uint64_t mirrorMisses() const { return mirrorMisses_.load(std::memory_order_relaxed); }
 
@@ -121,6 +128,7 @@ class BpfAttribution {
   int flowsFd_ = -1;
   int listenersFd_ = -1;
   int countersFd_ = -1;
+  int decidedFd_ = -1;
   std::uint32_t flowEntries_ = 0;
 };
 

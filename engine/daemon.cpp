@@ -114,6 +114,8 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
   plan.bypass = config.fail == rules::FailMode::kOpen;
   plan.inbound = config.inbound;
   plan.dns = config.dns;
+  plan.dropInvalid = config.dropInvalid;
+  plan.udpReuseFilterFd = attributor_ ? attributor_->udpReuseFilterFd() : -1;
   plan.marks = MarkBits{config.markMask};
   return plan;
 }
@@ -378,6 +380,8 @@ std::string Daemon::statusJson() const {
     }
     queues.push_back(std::move(q));
   }
+  // Counted by the table itself (rule 1d), not by a worker: such packets are never queued.
+  totals["invalid"] = NftTable::invalidPackets().value_or(0);
   json log = {{"enabled", logWriter_ != nullptr}, {"db", config_.logDb.string()}};
   if (logWriter_) {
     const db::LogCounters c = logWriter_->counters();
@@ -397,6 +401,7 @@ std::string Daemon::statusJson() const {
       {"started_at_ns", startedAtNs_},
       {"mode", modeName(config_)},
       {"fail", failName(config_)},
+      {"invalid", config_.dropInvalid ? "drop" : "accept"},
       {"method", attributor_ ? toString(attributor_->method()) : "none"},
       {"attribution", attributor_ ? attributor_->statusJson() : json::object()},
       {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},

@@ -263,16 +263,18 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
     QueueCounters::bump(counters_.learned);
   }
   // The decision's latency (what the log row records): packet read to verdict chosen. Sending
-  // the verdict is left out: with NF_REPEAT the kernel re-runs the chain and, on a veth or
-  // loopback path, delivers the packet to its receiver inside that very sendmsg, which costs
-  // a do-nothing consumer just the same.
+  // the verdict is left out: the kernel runs the verdict chain and, on a veth or loopback
+  // path, delivers the packet to its receiver inside that very sendmsg, which costs a
+  // do-nothing consumer just the same.
   const std::uint64_t elapsed = monotonicNs() - pending.started;
   Result<void> sent;
   switch (decision.enforced) {
     case rules::Action::kAllow: {
       QueueCounters::bump(counters_.allowed);
+      // Before the verdict: the flow's next packet may follow at once (see noteUdpAccepted).
+      if (attributor_) attributor_->noteUdpAccepted(pending.flow, pending.owner.attribution);
       const std::uint32_t mark = marks_.withValue(pending.mark, marks_.accept());
-      sent = queue_.verdict(pending.id, Verdict::kRepeat, &mark);
+      sent = queue_.verdict(pending.id, Verdict::kAccept, &mark);
       break;
     }
     case rules::Action::kDeny:
@@ -282,7 +284,7 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
     case rules::Action::kReject: {
       QueueCounters::bump(counters_.rejected);
       const std::uint32_t mark = marks_.withValue(pending.mark, marks_.reject());
-      sent = queue_.verdict(pending.id, Verdict::kRepeat, &mark);
+      sent = queue_.verdict(pending.id, Verdict::kAccept, &mark);
       break;
     }
   }
