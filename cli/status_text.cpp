@@ -205,13 +205,15 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
   detail += ", " + std::to_string(count(totals, "learn")) +
             " blocked by the policy but accepted in learn mode";
   line(out, "", detail);
-  line(out, "problems",
-       std::to_string(count(totals, "malformed")) + " malformed packets, " +
-           std::to_string(count(totals, "queue_drops")) + " queue drops, " +
-           std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
-           std::to_string(count(totals, "verdict_errors")) + " verdict errors, " +
-           std::to_string(count(totals, "invalid")) + " invalid packets (" +
-           text(status, "invalid", "drop") + ")");
+  std::string problems = std::to_string(count(totals, "malformed")) + " malformed packets, " +
+                         std::to_string(count(totals, "queue_drops")) + " queue drops, " +
+                         std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
+                         std::to_string(count(totals, "verdict_errors")) + " verdict errors";
+  if (totals.contains("invalid")) {  // counted by the table (rule 1d), not by the workers
+    problems += ", " + std::to_string(count(totals, "invalid")) + " invalid packets " +
+                (text(status, "invalid") == "accept" ? "accepted" : "dropped");
+  }
+  line(out, "problems", problems);
   std::string others;
   for (const auto& [key, value] : totals.items()) {
     bool known = false;
