@@ -5,6 +5,7 @@ clients run inside it; the fallback (ebpf = false) uses sock_diag + /proc.
 
 Profiles (allowed/denied by path) arrive with the policy work; until then these tests check
 what attribution alone decides: process / unknown / kernel."""
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import time
 
 import pytest
 
+from warden_cli import cli
 from warden_daemon import toml_value
 from warden_expect import DROP_WAIT_MS, dropped, wait_until
 from warden_lab import C4, C6, HERE, PYTHON, S4, S6, wardend_path
@@ -378,6 +380,44 @@ def test_script_run_by_an_interpreter(lab, cgroup, wardend):
     refused = lab.c.run(in_cgroup(cgroup, [PYTHON, other, S4]), timeout=30, check=False)
     assert "ConnectionRefusedError" in refused.stderr, (refused.stdout, refused.stderr,
                                                         d.status()["attribution"])
+
+
+def test_inline_code_next_to_a_trusted_script_does_not_get_its_tag(lab, cgroup, wardend):
+    """SPEC 5: script:<path> is given only when the interpreter runs that file as its program.
+    Inline code (-c, also glued or after clustered options) with the trusted script's path as
+    its first argument gets no profile (default deny): its connection is dropped and its log
+    rows name no profile. The script itself still gets its profile."""
+    trusted = os.path.join(lab.tmp, "bin", "trusted.py")
+    os.makedirs(os.path.dirname(trusted), exist_ok=True)
+    with open(trusted, "w") as f:
+        f.write("import socket, sys\n"
+                "socket.create_connection((sys.argv[1], 7000), timeout=2)\n"
+                "print('connected')\n")
+    d = profiled(lab, wardend, cgroup, {"trusted": ("allow", {"tags": [f"script:{trusted}"]})},
+                 default="deny")
+    ok = lab.c.run(in_cgroup(cgroup, [PYTHON, trusted, S4]), timeout=30, check=False)
+    assert ok.stdout.strip() == "connected", (ok.stdout, ok.stderr)
+    # sys.argv is then ["-c", trusted, S4, port]: the code's own connection, each form to a port
+    # of its own. Nothing listens there: let through, the server refuses it; denied (dropped),
+    # it times out.
+    code = ("import socket, sys; socket.create_connection((sys.argv[2], int(sys.argv[3])), "
+            "timeout=1.5); print('connected')")
+    forms = {7101: ["-c" + code], 7102: ["-Ic", code], 7103: ["-c", code]}
+    for port, options in forms.items():
+        res = lab.c.run(in_cgroup(cgroup, [PYTHON, *options, trusted, S4, str(port)]),
+                        timeout=30, check=False)
+        assert "connected" not in res.stdout and "timed out" in res.stderr, \
+            (options, res.stdout, res.stderr, d.status()["attribution"])
+
+    def rows():
+        out = cli(d, "log", "--json", "--limit", "0")
+        found = [json.loads(line) for line in out.stdout.splitlines()]
+        return found if {r["remote_port"] for r in found} >= {7000, *forms} else None
+    logged = wait_until(rows, timeout=5)
+    assert logged, cli(d, "log").stdout
+    assert {r["profile"] for r in logged if r["remote_port"] == 7000} == {"trusted"}, logged
+    inline = [r for r in logged if r["remote_port"] in forms]
+    assert inline and all(r["profile"] is None and r["action"] == "deny" for r in inline), inline
 
 
 def test_inbound_to_listeners_of_allowed_and_denied_programs(lab, cgroup, wardend):
