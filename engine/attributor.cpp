@@ -89,6 +89,7 @@ nlohmann::json processJson(const ProcessInfo& info) {
       {"comm", info.comm},
       {"path", info.path},
       {"path_deleted", info.pathDeleted},
+      {"path_on_host", info.pathOnHost},
       {"argv", info.argv},
       {"argv_truncated", info.argvTruncated},
       {"env_known", info.envKnown},

@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,13 +58,16 @@ void fillFromOwner(ProcessInfo& info, const warden_owner& owner) {
 }
 
 // For a process gone before /proc could be read: the path execve() was given, when it is
-// absolute and resolves to the very inode the kernel ran.
-std::string verifiedExecPath(const std::string& filename, std::uint64_t inode) {
+// absolute and resolves, in wardend's mount namespace, to the very file the kernel ran. The
+// kernel's device is the superblock's; where stat(2) reports another one (btrfs subvolumes)
+// the path stays unknown.
+std::string verifiedExecPath(const std::string& filename, std::uint32_t kernelDev,
+                             std::uint64_t inode) {
   if (filename.empty() || filename[0] != '/') return {};
   char resolved[PATH_MAX];
   if (!realpath(filename.c_str(), resolved)) return {};
-  struct stat st {};
-  if (stat(resolved, &st) != 0 || st.st_ino != inode) return {};
+  // The kernel's dev_t is major << 20 | minor.
+  if (!isFileAt(resolved, makedev(kernelDev >> 20, kernelDev & 0xfffff), inode)) return {};
   return resolved;
 }
 
@@ -72,7 +76,8 @@ std::string verifiedExecPath(const std::string& filename, std::uint64_t inode) {
 std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
                                                     const std::string& procRoot) {
   auto view = std::make_shared<rules::ProcessInfo>();
-  if (!info.path.empty()) view->path = info.path;
+  // A path the process sees another file at than the host does names nothing a profile means.
+  if (!info.path.empty() && info.pathOnHost) view->path = info.path;
   if (!info.argv.empty()) view->setArgv(info.argv);
   if (info.envKnown && !info.env.empty()) {
     rules::Environment env;
@@ -234,7 +239,8 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   } else {
     counters_.procGone.fetch_add(1, std::memory_order_relaxed);
     full = info;
-    full.path = verifiedExecPath(filename, event.owner.exe_ino);
+    full.path = verifiedExecPath(filename, event.owner.exe_dev, event.owner.exe_ino);
+    full.pathOnHost = !full.path.empty();
   }
   full.exeKernelDev = event.owner.exe_dev;
   full.exeInode = event.owner.exe_ino;
@@ -253,7 +259,7 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
   child->ppid = event.parent_tgid;
   child->parentStartTicks = parent->key.startTicks;
   child->ancestorPaths.clear();
-  child->ancestorPaths.push_back(parent->path);
+  child->ancestorPaths.push_back(parent->pathOnHost ? parent->path : std::string());
   for (const auto& path : parent->ancestorPaths) {
     if (child->ancestorPaths.size() >= kMaxAncestors) break;
     child->ancestorPaths.push_back(path);
