@@ -60,9 +60,7 @@ def storm_while_refused_program_connects(lab, cg, wardend, env=None):
     d = attributing(lab, wardend, cg, default="allow", unknown="deny", env=env)
     # The probe is described once before the storm: the profile refuses it.
     warm = lab.c.run(in_cgroup(cg, [refused, S4, str(PORT), "--timeout-ms", "400"]), check=False)
-    if warm.stdout.split()[:1] != ["refused"]:
-        print("ROWS", log_rows(d))
-    assert warm.stdout.split()[:1] == ["refused"], (warm.stdout, d.stderr())
+    assert warm.stdout.split()[:1] == ["refused"], f"{warm.stdout} {log_rows(d)}"
 
     storm = lab.c.spawn(in_cgroup(cg, ["setpriv", "--reuid", "65534", "--regid", "65534",
                                        "--clear-groups", PYTHON, "-c", STORM,
