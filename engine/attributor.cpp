@@ -435,7 +435,8 @@ nlohmann::json Attributor::statusJson() const {
                          {"exits", load(t.exits)},
                          {"completed_at_exec", load(t.procCompleted)},
                          {"gone_before_proc", load(t.procGone)},
-                         {"described_on_request", load(t.requests)}};
+                         {"described_on_request", load(t.requests)},
+                         {"described_before_exec", load(t.describedBeforeExec)}};
   status["hash_cache"] = {
       {"entries", hashCache_.size()}, {"hits", hashCache_.hits()}, {"misses", hashCache_.misses()}};
   if (inodes_) status["proc_fd_scans"] = inodes_->scans();

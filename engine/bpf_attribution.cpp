@@ -39,11 +39,9 @@ int printLibbpf(enum libbpf_print_level level, const char* format, va_list args)
   return 0;
 }
 
-int onRecord(void* context, void* data, std::size_t size) {
-  auto* handler = static_cast<BpfAttribution::EventHandler*>(context);
-  (*handler)(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
-  return 0;
-}
+// What onRecord returns to make ring_buffer__consume stop (after the record, which counts as
+// consumed) when the handler asks it to: libbpf passes it on as the call's result.
+constexpr int kStopConsuming = -ECANCELED;
 
 // libbpf returns -errno (and sets errno) from its int-returning calls.
 Error libbpfError(int result, std::string where) {
@@ -245,9 +243,17 @@ bool BpfAttribution::lookupListener(const warden_listener_key& key,
   return bpf_map_lookup_elem(listenersFd_, &key, &owner) == 0;
 }
 
+int BpfAttribution::onRecord(void* context, void* data, std::size_t size) {
+  auto* reader = static_cast<EventReader*>(context);
+  ++reader->handled;
+  const bool more =
+      reader->handler(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
+  return more ? 0 : kStopConsuming;
+}
+
 Result<void> BpfAttribution::openEvents(EventHandler handler) {
-  handler_ = std::move(handler);
-  ring_.reset(ring_buffer__new(bpf_map__fd(skeleton_->maps.events), onRecord, &handler_, nullptr));
+  reader_.handler = std::move(handler);
+  ring_.reset(ring_buffer__new(bpf_map__fd(skeleton_->maps.events), onRecord, &reader_, nullptr));
   if (!ring_) return std::unexpected(errnoError("opening the event ring buffer"));
   return {};
 }
@@ -256,9 +262,12 @@ int BpfAttribution::eventsFd() const { return ring_ ? ring_buffer__epoll_fd(ring
 
 Result<int> BpfAttribution::consumeEvents() {
   if (!ring_) return 0;
+  reader_.handled = 0;
   const int n = ring_buffer__consume(ring_.get());
-  if (n < 0) return std::unexpected(libbpfError(n, "reading the event ring buffer"));
-  return n;
+  if (n < 0 && n != kStopConsuming) {
+    return std::unexpected(libbpfError(n, "reading the event ring buffer"));
+  }
+  return reader_.handled;
 }
 
 BpfCounters BpfAttribution::counters() const {

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 
 #include "db/policy_store.h"
 #include "db/store.h"
@@ -277,6 +278,9 @@ void Daemon::shutDown() {
   // First stop queueing but keep the table's hooks (unregistering a hook makes the kernel
   // drop every packet waiting in a queue); then every queued packet gets its verdict; only
   // then the table goes.
+  // The last line says what became of the table, and only what happened: a start refused
+  // before installing it (another wardend owns the table) never touched it.
+  std::string_view table = "table inet warden left untouched";
   if (tableInstalled_ && !ownsTable()) {
     tableInstalled_ = false;  // someone replaced it: not ours to change or delete
   }
@@ -306,13 +310,17 @@ void Daemon::shutDown() {
   hosts_.reset();
   if (logWriter_) logWriter_->stop();  // after the workers: it commits every row they left
   if (tableInstalled_) {
-    if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
+    if (auto removed = NftTable::remove(); !removed) {
+      logError(removed.error().message());
+      table = "table inet warden NOT removed";
+    } else {
+      table = *removed ? "table inet warden removed" : "table inet warden was already gone";
+    }
     tableInstalled_ = false;
   }
   control_.reset();
   logInfo("stopped: ", packets, " packets decided (", allowed, " allowed, ", denied, " denied, ",
-          rejected, " rejected, ", errors, " verdict errors, ", enobufs,
-          " ENOBUFS); table inet warden removed");
+          rejected, " rejected, ", errors, " verdict errors, ", enobufs, " ENOBUFS); ", table);
 }
 
 void Daemon::reload() {

@@ -134,6 +134,9 @@ struct ProcessInfo {
 
   ProcessSource source = ProcessSource::kOwnerOnly;
   bool complete = false;  // /proc was read (or could not be: the process was already gone)
+  // Boot-time ns when the tracker began reading /proc for a verdict's request (0: it did
+  // not): a description read after an exec describes that exec's image.
+  std::uint64_t requestReadNs = 0;
 
   // The same, as the profile matcher sees it (rules::ProcessInfo): built once when the
   // description is published, so the verdict path neither copies nor allocates. Attributes

@@ -101,13 +101,14 @@ def batch(lab, cg, argv, n, timeout):
     return [line.split()[0] for line in res.stdout.splitlines() if line.split()]
 
 
-def attributing(lab, wardend, cg, ebpf=True, **engine):
+def attributing(lab, wardend, cg, ebpf=True, env=None, **engine):
+    """env: variables for wardend's environment (test hooks)."""
     # Neighbour discovery before wardend, so that no first datagram of a test waits on it.
     for server in (S4, S6):
         lab.ping(server)
     eng = {"unknown": "deny", "default": "allow", "kernel": "allow"}
     eng.update(engine)
-    return wardend(engine=eng, attribution={"ebpf": ebpf, "cgroup": cg})
+    return wardend(engine=eng, attribution={"ebpf": ebpf, "cgroup": cg}, env=env)
 
 
 def summary(outcomes):

@@ -311,6 +311,51 @@ TEST_F(TrackerTest, RequestedDescriptionOnTheTrackerThread) {
   EXPECT_EQ(ghost->uid, 7u);
   EXPECT_TRUE(ghost->path.empty());
   tracker_.stop();
+  // Its child copies nothing it could be judged by: still only the kernel's record.
+  warden_fork_event fork{};
+  fork.head.kind = WARDEN_EVENT_FORK;
+  fork.parent_tgid = 601;
+  fork.parent_start_time_ns = nsOfTicks(61);
+  fork.child_tgid = 602;
+  fork.child_start_time_ns = nsOfTicks(62);
+  feed(fork);
+  auto child = table_.find({602, 62});
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->source, ProcessSource::kOwnerOnly);
+}
+
+// A verdict's request may be served ahead of the exec event still in the ring (a launch
+// storm): the event then changes nothing, unless it is a later exec than the /proc read saw.
+TEST_F(TrackerTest, AnExecDescribedOnRequestIsNotPublishedBareAgain) {
+  const auto exe = dir_.write("bin/tool", "t");
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(700, 1, 70, exe, "tool\0--fetch\0"s);
+  warden_owner owner{};
+  owner.tgid = owner.pid = 700;
+  owner.start_time_ns = nsOfTicks(70);
+  owner.exe_ino = inodeOf(exe);
+  owner.exe_dev = 0x0fe00000;
+  tracker_.requestDescribe(owner);
+  auto requested = table_.waitComplete({700, 70}, std::chrono::seconds(5));
+  tracker_.stop();
+  ASSERT_NE(requested, nullptr);
+  EXPECT_EQ(requested->source, ProcessSource::kProcScan);
+  EXPECT_GT(requested->requestReadNs, 0u);
+
+  warden_exec_event exec = execEvent(700, 70, inodeOf(exe), exe.string(), "tool\0--fetch\0"s);
+  exec.head.time_ns = requested->requestReadNs - 1;  // the exec the request already saw
+  feed(exec);
+  EXPECT_EQ(table_.find({700, 70}), requested);
+  EXPECT_EQ(tracker_.counters().describedBeforeExec.load(), 1u);
+
+  exec.head.time_ns = requested->requestReadNs + 1;  // a later exec of the same image
+  feed(exec);
+  auto again = table_.find({700, 70});
+  ASSERT_NE(again, nullptr);
+  EXPECT_NE(again, requested);
+  EXPECT_TRUE(again->complete);
+  EXPECT_EQ(again->source, ProcessSource::kExecEvent);
+  EXPECT_EQ(tracker_.counters().describedBeforeExec.load(), 1u);
 }
 
 }  // namespace
