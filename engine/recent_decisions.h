@@ -55,7 +55,8 @@ class RecentDecisions {
  public:
   static constexpr std::size_t kSlots = 1024;
   // TCP's SYN retransmissions of one connection attempt: with the default tcp_syn_retries (6)
-  // the last is sent 63 s after the first, and connect() fails at 127 s.
+  // the last is sent at most 63 s after the first (sooner where tcp_syn_linear_timeouts makes
+  // the first ones a second apart), and connect() fails by 127 s.
   static constexpr std::uint64_t kWindowNs = 130'000'000'000ull;
 
   RecentDecisions();

@@ -253,7 +253,8 @@ def test_a_flow_decided_again_the_same_way_is_logged_once(lab, wardend):
     repeats are counted. Another connection (another source port) is another flow."""
     d = wardend(rules=[DENY_7001, DENY_UDP_7001], log={"allowed": True})
     before = d.status()["totals"]
-    # A refused connection attempt of 4 s: the SYN at 0 s, sent again at 1 s and 3 s.
+    # A refused connection attempt of 4 s: the SYN at 0 s, sent again at 1 s and 3 s (or every
+    # second, where tcp_syn_linear_timeouts says so).
     assert lab.tcp_probe(S4, 7001, timeout_ms=4000, source_port=41001).outcome == "timeout"
     # Another connection to the same port: its SYN at 0 s and 1 s.
     assert lab.tcp_probe(S4, 7001, timeout_ms=1500, source_port=41002).outcome == "timeout"
@@ -280,10 +281,10 @@ def test_a_flow_decided_again_the_same_way_is_logged_once(lab, wardend):
         ["deny", "deny", "allow"]
     assert (by_port[41004][0]["protocol"], by_port[41004][0]["action"]) == ("udp", "deny")
     # Every packet was decided; all but the first of each flow counted as repeats: every
-    # refusal but the three logged ones, and the accepted SYN's two or three retransmissions.
+    # refusal but the three logged ones, and the accepted SYN's two to four retransmissions.
     denied = totals["deny"] - before["deny"]
     repeats = totals["repeats"] - before["repeats"]
-    assert denied - 3 + 2 <= repeats <= denied - 3 + 3, (before, totals)
+    assert denied - 3 + 2 <= repeats <= denied - 3 + 4, (before, totals)
     status = cli(d, "status")
     assert status.returncode == OK, status.stderr
     assert f"{totals['repeats']} repeated decisions not written again" in status.stdout, \
