@@ -35,10 +35,11 @@ constexpr std::array kQueueCounters = {
     Counter{"max_latency_us", "MAX_US"},
 };
 // Totals the lines below mention by name; any other is listed as it comes.
-constexpr std::array<std::string_view, 17> kKnownTotals = {
+constexpr std::array<std::string_view, 18> kKnownTotals = {
     "packets",        "allow",       "deny",        "reject",         "learn",   "kernel",
     "malformed",      "queue_drops", "enobufs",     "verdict_errors", "waiting", "misses",
     "max_latency_us", "dns_replies", "dns_answers", "dns_malformed",  "invalid",
+    "repeats",
 };
 
 std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
@@ -234,6 +235,11 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
              std::to_string(count(log, "failed")) + " failed, " +
              std::to_string(count(log, "backlog")) + " waiting, " +
              std::to_string(count(log, "expired")) + " expired by retention");
+    if (totals.contains("repeats")) {
+      line(out, "",
+           std::to_string(count(totals, "repeats")) +
+               " repeated decisions not written again (the same flow, process and verdict)");
+    }
   }
   if (log.contains("error") && !text(log, "error", "").empty()) {
     line(out, "", "error: " + text(log, "error"));

@@ -264,15 +264,7 @@ Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool
     bump(counters_.misses);
     return result;
   }
-  SocketEnd local, remote;
-  if (inbound) {
-    local = {packet.destination.bytes, packet.destinationPort};
-    remote = {packet.source.bytes, packet.sourcePort};
-  } else {
-    local = {packet.source.bytes, packet.sourcePort};
-    remote = {packet.destination.bytes, packet.destinationPort};
-  }
-  auto socket = sockDiag_->find(packet.ipProto, local, remote);
+  auto socket = findSocket(packet, inbound);
   if (!socket) {
     bump(counters_.fallbackErrors);
     bump(counters_.misses);
@@ -312,6 +304,24 @@ Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool
   result.owner.start_time_ns = owner->startTicks * (1'000'000'000ull / clockTicksPerSecond());
   bump(counters_.fallbackHits);
   return result;
+}
+
+Result<std::optional<DiagSocket>> Attributor::findSocket(const PacketInfo& packet, bool inbound) {
+  SocketEnd local, remote;
+  if (inbound) {
+    local = {packet.destination.bytes, packet.destinationPort};
+    remote = {packet.source.bytes, packet.sourcePort};
+  } else {
+    local = {packet.source.bytes, packet.sourcePort};
+    remote = {packet.destination.bytes, packet.destinationPort};
+  }
+  return sockDiag_->find(packet.ipProto, local, remote);
+}
+
+bool Attributor::socketGone(const PacketInfo& packet, std::uint8_t hook) {
+  if (!sockDiag_ || !tracked(packet.ipProto)) return false;
+  auto socket = findSocket(packet, hook == NF_INET_LOCAL_IN);
+  return socket && !*socket;
 }
 
 std::shared_ptr<const ProcessInfo> Attributor::describe(const Attribution& attribution) {

@@ -27,6 +27,7 @@ class BpfAttribution;
 class DbHashStore;
 class ProcessTracker;
 class SockDiag;
+struct DiagSocket;
 class SocketInodeIndex;
 
 // How flows are attributed to processes (what `warden status` shows as "method").
@@ -106,6 +107,14 @@ class Attributor {
   // The check's socket filter program for the table's xt_bpf match; -1 without eBPF.
   int udpReuseFilterFd() const;
 
+  // Whether no socket holds the flow of `packet` (seen at `hook`) any more, as sock_diag
+  // tells: its process closed it, or exited (a connection attempt that never got an answer,
+  // left in conntrack as SYN_SENT). False while a socket holds it, owned by a process or not,
+  // when sock_diag cannot tell, and for protocols other than TCP and UDP; for an inbound TCP
+  // flow a listener on its port counts as a socket. One netlink round trip: for the control
+  // thread (`warden reload --redecide`), not the verdict path.
+  bool socketGone(const PacketInfo& packet, std::uint8_t hook);
+
   // The process an attribution names, or null when it is not described (yet): then the
   // tracker is asked to describe it. Never waits.
   std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
@@ -145,6 +154,8 @@ class Attributor {
  private:
   explicit Attributor(const AttributorOptions& options);
   Attribution viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid);
+  // The socket sock_diag finds for the flow (sockDiag_ must be set).
+  Result<std::optional<DiagSocket>> findSocket(const PacketInfo& packet, bool inbound);
 
   struct Counters {
     std::atomic<std::uint64_t> flowHits{0};

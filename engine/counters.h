@@ -22,6 +22,9 @@ struct alignas(64) QueueCounters {
   // description, and those whose wait ended without one.
   std::atomic<std::uint64_t> parked{0};
   std::atomic<std::uint64_t> parkedUndescribed{0};
+  // Decisions not logged since the same flow was decided the same way for the same process
+  // a moment before (a TCP SYN sent again, another datagram of a refused UDP flow).
+  std::atomic<std::uint64_t> repeats{0};
   // DNS replies read for host names (never decided, so not in `packets`), the addresses they
   // gave, and the replies that were broken or hostile (accepted all the same).
   std::atomic<std::uint64_t> dnsReplies{0};

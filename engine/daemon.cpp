@@ -361,7 +361,8 @@ std::string Daemon::statusJson() const {
                  {"reject", 0},         {"learn", 0},       {"kernel", 0},
                  {"malformed", 0},      {"enobufs", 0},     {"queue_drops", 0},
                  {"verdict_errors", 0}, {"dns_replies", 0}, {"dns_answers", 0},
-                 {"dns_malformed", 0},  {"parked", 0},      {"parked_undescribed", 0}};
+                 {"dns_malformed", 0},  {"parked", 0},      {"parked_undescribed", 0},
+                 {"repeats", 0}};
   for (const auto& worker : workers_) {
     const QueueCounters& c = worker->counters();
     const auto kernel = kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{});
@@ -382,6 +383,7 @@ std::string Daemon::statusJson() const {
               {"dns_malformed", c.dnsMalformed.load()},
               {"parked", c.parked.load()},
               {"parked_undescribed", c.parkedUndescribed.load()},
+              {"repeats", c.repeats.load()},
               {"max_latency_us", c.maxLatencyNs.load() / 1000}};
     for (auto& [key, value] : totals.items()) {
       value = value.get<std::uint64_t>() + q[key].get<std::uint64_t>();

@@ -141,6 +141,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
     return conclude(snapshot, pending, unknownVerdict(policy.config()));
   }
   pending.flow = flowOf(parsed.info, packet.hook);
+  pending.portsNameFlow = portsNameFlow(parsed.info);
   nameRemote(hosts_, pending.flow, pending.host);
   pending.flow.host = {};
   if (!attributor_) {
@@ -293,9 +294,18 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
   }
-  if (wantsLogRow(snapshot.policy->config(), decision)) {
-    // A full ring counts the row as dropped: the packet path never waits for the database.
-    log_.tryEnqueue(verdictRow(snapshot, decision, pending.named(), elapsed, pending.owner));
+  if (!wantsLogRow(snapshot.policy->config(), decision)) return;
+  // One row per flow decision, not per packet: a repeat of a decision logged lately is counted.
+  const DecisionKey key = decisionKeyOf(pending.flow, pending.owner, decision, snapshot.revision());
+  if (pending.portsNameFlow && recentDecisions_.repeat(key, pending.started + elapsed)) {
+    QueueCounters::bump(counters_.repeats);
+    return;
+  }
+  // A full ring counts the row as dropped: the packet path never waits for the database. A
+  // repeat may then have its row.
+  if (!log_.tryEnqueue(verdictRow(snapshot, decision, pending.named(), elapsed, pending.owner)) &&
+      pending.portsNameFlow) {
+    recentDecisions_.forget(key);
   }
 }
 

@@ -13,6 +13,7 @@
 #include "engine/marks.h"
 #include "engine/nfqueue.h"
 #include "engine/policy_store.h"
+#include "engine/recent_decisions.h"
 
 namespace warden::engine {
 
@@ -60,6 +61,7 @@ class QueueWorker {
     rules::Flow flow;            // host left empty: see named()
     DnsName host;                // the remote address's name, if DNS gave one
     FlowOwner owner;
+    bool portsNameFlow = false;  // see recentDecisions_
 
     // The flow with its host name (a view into `host`, so taken after every move).
     rules::Flow named() const;
@@ -109,6 +111,9 @@ class QueueWorker {
   // process's, whose strings and vectors run() frees when the queue is empty rather than on a
   // packet's path.
   DeferredRelease<const ProcessInfo, kRetiredProcesses> retired_;
+  // The decisions logged lately: a flow decided again the same way (a SYN sent again) is not
+  // logged again, only counted (counters_.repeats).
+  RecentDecisions recentDecisions_;
   std::thread thread_;
 };
 

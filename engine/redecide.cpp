@@ -92,11 +92,18 @@ Result<RedecideCounts> redecideAccepted(const PolicySnapshot& snapshot, MarkBits
       continue;
     }
     const PacketInfo info = firstPacketOf(entry.original);
+    if (attributor.socketGone(info, hook)) {
+      // Nobody holds the flow any more (a connection attempt that never got an answer, whose
+      // process has exited): no owner to decide for. Left to conntrack to forget; a new
+      // connection on its 4-tuple is decided afresh (its SYN is queued again).
+      ++counts.gone;
+      continue;
+    }
     rules::Flow flow = flowOf(info, hook);
     DnsName host;  // flow.host points here
     nameRemote(hosts, flow, host);
     FlowOwner owner;
-    // The socket most likely still exists, so the flow is a process's (hasUid).
+    // A socket holds the flow (or none could be looked up), so it is a process's (hasUid).
     const rules::Decision decision =
         decideOwned(policy, attributor, info, flow, hook, /*hasUid=*/true, owner);
     if (decision.enforced == rules::Action::kAllow) {

@@ -26,7 +26,7 @@ struct RedecideCounts {
   std::uint64_t denied = 0;    // revoked: dropped from now on
   std::uint64_t rejected = 0;  // revoked: rejected from now on
   std::uint64_t learned = 0;   // among kept: refused by the policy, kept by learn mode
-  std::uint64_t gone = 0;      // ended (TCP closed both ways, or gone before re-marking)
+  std::uint64_t gone = 0;      // ended: closed both ways, socket gone, or gone before re-marking
   std::uint64_t failed = 0;    // their mark could not be changed
 
   std::uint64_t revoked() const { return denied + rejected; }
@@ -45,10 +45,11 @@ PacketInfo firstPacketOf(const ConntrackTuple& original);
 [[nodiscard]] Result<std::vector<rules::IpAddress>> localAddresses();
 
 // Decides every flow the table accepted before again (with the host names DNS gave their
-// remote ends, from `hosts`, which may be null) under `snapshot`, exactly as a queue
-// worker decides a first packet, and marks those it now refuses as revoked (learn mode only
-// counts them). One verdict-log row per revoked flow goes to `log`. Control thread only;
-// blocks while it talks to the kernel and describes processes.
+// remote ends, from `hosts`, which may be null) under `snapshot`, exactly as a queue worker
+// decides a first packet, and marks those it now refuses as revoked (learn mode only counts
+// them). A flow no socket holds any more is only counted gone: there is nobody to decide for.
+// One verdict-log row per revoked flow goes to `log`. Control thread only; blocks while it
+// talks to the kernel and describes processes.
 [[nodiscard]] Result<RedecideCounts> redecideAccepted(const PolicySnapshot& snapshot,
                                                       MarkBits marks, Attributor& attributor,
                                                       const HostCache* hosts, db::LogProducer& log);

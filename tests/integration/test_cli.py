@@ -17,7 +17,7 @@ import pytest
 
 from warden_cli import _cli_built, cli, warden_cli  # noqa: F401 (_cli_built: a fixture)
 from warden_expect import DROP_WAIT_MS, dropped, wait_until
-from warden_lab import C4, C6, PYTHON, S4, S6, clients_dir, run
+from warden_lab import BLACKHOLE4, C4, C6, PYTHON, S4, S6, clients_dir, run
 
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86400 * NS_PER_S
@@ -229,6 +229,66 @@ def test_log_in_learn_mode_records_the_verdict_that_was_not_enforced(lab, warden
     assert learned.returncode == OK
     assert all(" learn " in l for l in learned.stdout.splitlines()[1:]), learned.stdout
     assert d.status()["totals"]["learn"] >= 2
+
+
+# Datagrams to HOST PORT from one socket (one flow), DELAY s apart, not waiting for answers.
+UDP_DATAGRAMS = r"""
+import socket, sys, time
+host, port, count, delay = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", int(sys.argv[5])))
+for _ in range(count):
+    try:
+        s.sendto(b"again", (host, port))
+    except OSError:
+        pass  # a refused datagram of our own may be reported at once (EPERM)
+    time.sleep(delay)
+"""
+
+
+def test_a_flow_decided_again_the_same_way_is_logged_once(lab, wardend):
+    """A refused SYN leaves no conntrack entry, so each retransmission is queued and decided
+    again (as is a SYN sent again on an accepted flow that got no answer, and each datagram of a
+    refused UDP flow): every one gets its verdict, but the flow gets one log row, and the
+    repeats are counted. Another connection (another source port) is another flow."""
+    d = wardend(rules=[DENY_7001, DENY_UDP_7001], log={"allowed": True})
+    before = d.status()["totals"]
+    # A refused connection attempt of 4 s: the SYN at 0 s, sent again at 1 s and 3 s (or every
+    # second, where tcp_syn_linear_timeouts says so).
+    assert lab.tcp_probe(S4, 7001, timeout_ms=4000, source_port=41001).outcome == "timeout"
+    # Another connection to the same port: its SYN at 0 s and 1 s.
+    assert lab.tcp_probe(S4, 7001, timeout_ms=1500, source_port=41002).outcome == "timeout"
+    # An accepted SYN that nobody answers: sent again on the accepted flow, decided again.
+    assert lab.tcp_probe(BLACKHOLE4, 7000, timeout_ms=4000, source_port=41003).outcome == \
+        "timeout"
+    # Three datagrams of one refused UDP flow.
+    res = lab.c.run([PYTHON, "-c", UDP_DATAGRAMS, S6, "7001", "3", "0.3", "41004"], timeout=10)
+    assert res.returncode == OK, res.stderr
+
+    def settled():
+        t = d.status()["totals"]
+        return t if t["deny"] - before["deny"] >= 3 + 2 + 3 else None
+    totals = wait_until(settled, timeout=5)
+    assert totals, d.status()["totals"]
+    time.sleep(0.5)  # rows are committed in batches
+    rows = [r for r in log_rows(d) if r["local_port"] in (41001, 41002, 41003, 41004)]
+    by_port = {}
+    for r in rows:
+        by_port.setdefault(r["local_port"], []).append(r)
+    assert {p: len(rs) for p, rs in by_port.items()} == {41001: 1, 41002: 1, 41003: 1, 41004: 1}, \
+        [(r["local_port"], r["action"], r["protocol"], r["time_ns"]) for r in rows]
+    assert [r["action"] for p in (41001, 41002, 41003) for r in by_port[p]] == \
+        ["deny", "deny", "allow"]
+    assert (by_port[41004][0]["protocol"], by_port[41004][0]["action"]) == ("udp", "deny")
+    # Every packet was decided; all but the first of each flow counted as repeats: every
+    # refusal but the three logged ones, and the accepted SYN's two to four retransmissions.
+    denied = totals["deny"] - before["deny"]
+    repeats = totals["repeats"] - before["repeats"]
+    assert denied - 3 + 2 <= repeats <= denied - 3 + 4, (before, totals)
+    status = cli(d, "status")
+    assert status.returncode == OK, status.stderr
+    assert f"{totals['repeats']} repeated decisions not written again" in status.stdout, \
+        status.stdout
 
 
 def test_log_filters_and_json(lab, wardend):

@@ -3,7 +3,8 @@ reload, and are decided again under the new policy with --redecide: those it den
 (their next packets vanish), those it rejects are reset (TCP) or refused with ICMP (UDP), the
 rest keep working. The counts are printed, every revoked flow gets a log row, conntrack mark
 bits outside warden's mask survive, learn mode revokes nothing, and a broken policy is refused
-with nothing redecided."""
+with nothing redecided. A flow no socket holds any more (a connection attempt nobody answered,
+whose process has exited) is counted gone, not decided for an owner nobody can name."""
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import pytest
 
 from warden_cli import _cli_built, cli  # noqa: F401 (_cli_built: a fixture)
 from warden_expect import wait_until
-from warden_lab import C4, C6, PYTHON, S4, S6, run
+from warden_lab import BLACKHOLE4, BLACKHOLE6, C4, C6, PYTHON, S4, S6, run
 
 OK, ERROR = 0, 1
 MARK_MASK = 0x00F00000
@@ -272,3 +273,26 @@ def test_learn_mode_revokes_nothing_and_a_broken_policy_nothing_at_all(lab, ward
     assert d.status()["policy"]["revision"] == before
     assert working_since(cut, time.monotonic(), oks=10), cut.stdout_text()
     assert ct_marks(lab, "tcp", CUT) == [0x00100000]
+
+
+def test_attempts_whose_process_has_exited_are_gone_not_revoked(lab, wardend):
+    # unknown = "deny": a flow decided for an owner nobody can name would be revoked.
+    d = wardend(engine={"unknown": "deny"})
+    live = lab.tcp_session(S4, KEEP, interval_ms=100, timeout_ms=2000)
+    # Accepted SYNs that nobody answers (the addresses' packets vanish): conntrack keeps the
+    # attempts as SYN_SENT, marked accepted, after the clients have given up and exited.
+    for host in (BLACKHOLE4, BLACKHOLE6):
+        assert lab.tcp_probe(host, CUT, timeout_ms=1200).outcome == "timeout"
+    res = lab.c.run(["conntrack", "-L", "-p", "tcp", "--dport", str(CUT)], check=False)
+    assert res.stdout.count("SYN_SENT") == 2, res.stdout + res.stderr
+    assert ct_marks(lab, "tcp", CUT) == [0x00100000, 0x00100000], res.stdout
+
+    # The policy is unchanged: nothing is revoked, the attempts are gone, the session kept.
+    counts = json.loads(redecide(d, "--json").stdout)["redecide"]
+    assert counts["revoked"] == 0 and counts["gone"] == 2, counts
+    assert counts["kept"] == counts["examined"] - 2 and counts["kept"] >= 1, counts
+    assert ct_marks(lab, "tcp", CUT) == [0x00100000, 0x00100000]
+    assert working_since(live, time.monotonic(), oks=5), live.stdout_text()
+    assert not [r for r in all_log_rows(d) if r["action"] != "allow"]
+    text = redecide(d).stdout
+    assert "0 revoked" in text and "2 gone meanwhile" in text, text

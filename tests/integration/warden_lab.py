@@ -331,10 +331,11 @@ class Lab:
                           returncode=res.returncode, stdout=res.stdout, stderr=res.stderr)
         return out, words
 
-    def tcp_probe(self, host, port, ns=None, timeout_ms=1500):
-        out, words = self._probe(ns, [self._client("tcp_probe"), host, str(port),
-                                      "--timeout-ms", str(timeout_ms)],
-                                 timeout_ms / 1000 + 5)
+    def tcp_probe(self, host, port, ns=None, timeout_ms=1500, source_port=None):
+        argv = [self._client("tcp_probe"), host, str(port), "--timeout-ms", str(timeout_ms)]
+        if source_port:
+            argv += ["--source-port", str(source_port)]
+        out, words = self._probe(ns, argv, timeout_ms / 1000 + 5)
         if len(words) >= 2:
             out.elapsed_ms = float(words[1])
         return out

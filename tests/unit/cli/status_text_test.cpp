@@ -104,6 +104,19 @@ TEST_F(StatusText, AttributionMissesAndNewCountersShowWhenTheDaemonSendsThem) {
   EXPECT_NE(text.find("future_counter 12"), std::string::npos) << text;
 }
 
+TEST_F(StatusText, RepeatedDecisionsShowUnderTheVerdictLog) {
+  auto status = sampleStatus();
+  EXPECT_EQ(print(status).find("repeated decisions"), std::string::npos) << "none sent, no line";
+  status["totals"]["repeats"] = 5;
+  const std::string text = print(status);
+  EXPECT_NE(text.find("100 expired by retention\n"
+                      "             5 repeated decisions not written again (the same flow, "
+                      "process and verdict)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("repeats 5"), std::string::npos) << "not listed again among others";
+}
+
 TEST_F(StatusText, DnsShowsRepliesAddressesAndHostNamesKept) {
   auto status = sampleStatus();
   EXPECT_EQ(print(status).find("\ndns "), std::string::npos) << "no dns object, no line";
