@@ -38,8 +38,7 @@ constexpr std::array kQueueCounters = {
 constexpr std::array<std::string_view, 18> kKnownTotals = {
     "packets",        "allow",       "deny",        "reject",         "learn",   "kernel",
     "malformed",      "queue_drops", "enobufs",     "verdict_errors", "waiting", "misses",
-    "max_latency_us", "dns_replies", "dns_answers", "dns_malformed",  "invalid",
-    "repeats",
+    "max_latency_us", "dns_replies", "dns_answers", "dns_malformed",  "invalid", "repeats",
 };
 
 std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
