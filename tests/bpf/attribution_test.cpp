@@ -513,8 +513,10 @@ TEST_F(BpfAttributionTest, ScriptRunByAnInterpreterIsTagged) {
   TempDirectory dir;
   const std::string script = dir.path() + "/notify.sh";
   {
-    // bash's /dev/udp: socket + connect + write, by the interpreter itself.
-    std::ofstream(script) << "echo ping > /dev/udp/127.0.0.1/5700\n";
+    // bash's /dev/udp: socket + connect + write, by the interpreter itself. It stays a moment
+    // so that its environment can be read: a script whose environment is unknown gets no tag
+    // (BASH_ENV there could run other code first).
+    std::ofstream(script) << "echo ping > /dev/udp/127.0.0.1/5700\nsleep 0.5\n";
   }
   LabClient shell = lab_->runProgram(lab_->nsA(), "/bin/bash", {script}, 0, /*announces=*/false);
   ASSERT_EQ(shell.wait(), 0);
