@@ -352,6 +352,26 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     tx.addRule(rule.get());
   }
 
+  if (hook == NF_INET_LOCAL_OUT && plan.dns && plan.queueing) {
+    // 0q. a DNS query of an accepted flow (a later one: the first starts the flow and is
+    //     decided): tagged like a reply, so the workers know every query a reply may answer
+    RulePtr rule = newRule(name);
+    loadMeta(rule.get(), NFT_META_L4PROTO);
+    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_UDP));
+    loadTransport(rule.get(), sizeof(std::uint16_t), sizeof(std::uint16_t));  // destination port
+    compare(rule.get(), NFT_CMP_EQ, htons(53));
+    loadCt(rule.get(), NFT_CT_MARK);
+    bitwise32(rule.get(), marks.mask, 0);
+    compare(rule.get(), NFT_CMP_EQ, marks.accept());
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
+    storeMeta(rule.get(), NFT_META_MARK);
+    TablePlan bypassing = plan;
+    bypassing.bypass = true;
+    queue(rule.get(), bypassing);
+    tx.addRule(rule.get());
+  }
+
   if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
     // 0b. a TCP SYN on a flow conntrack remembers as accepted: a new connection reusing the
     //     4-tuple of one whose end conntrack never saw (it ignores such a SYN rather than

@@ -21,6 +21,8 @@ const char* toString(QueueMethod method);
 // The `inet warden` table warden installs: per hook (output, and input when inbound or dns):
 //   0.  input only, when dns: UDP from port 53 and ct mark says "accepted"
 //                                      -> tag the packet mark "DNS reply", queue (always bypass)
+//   0q. output only, when dns: UDP to port 53 and ct mark says "accepted"
+//                                      -> the same (a DNS query, read and accepted unchanged)
 //   0b. TCP SYN (no ACK), ct mark says "accepted", packet mark has none of ours
 //                                      -> queue: a new connection on an old flow's 4-tuple
 //                                         (on input only when inbound)
@@ -47,7 +49,7 @@ struct TablePlan {
   std::uint16_t queueCount = 1;
   bool bypass = true;  // fail open: pass new flows when no process listens on the queue
   bool inbound = true;
-  bool dns = true;  // rule 0: queue DNS replies to learn host names
+  bool dns = true;  // rules 0 and 0q: queue DNS replies and queries to learn host names
   MarkBits marks;
   int priority = 0;      // filter priority of both chains
   bool queueing = true;  // false: no rules 0 and 4, for draining the queues at shutdown
