@@ -86,6 +86,24 @@ struct {
 	__type(value, __u64);
 } udp_connects SEC(".maps");
 
+/* The generation the next owner record gets (attribution.h, warden_owner.generation). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} generations SEC(".maps");
+
+/* UDP flow key -> the generation of the owner record wardend allowed the flow for, written by
+ * wardend before it accepts the flow's first packet. warden_udp_reused compares it with the
+ * key's current owner record. LRU: a lost entry costs one more decision, never a pass. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WARDEN_DEFAULT_FLOW_ENTRIES);
+	__type(key, struct warden_flow_key);
+	__type(value, __u64);
+} decided SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, WARDEN_CTR_COUNT);
@@ -104,6 +122,15 @@ static __always_inline void count(__u32 index)
 
 	if (value)
 		*value += 1;
+}
+
+/* Never 0, so that 0 can mean "none". */
+static __always_inline __u64 next_generation(void)
+{
+	__u32 zero = 0;
+	__u64 *next = bpf_map_lookup_elem(&generations, &zero);
+
+	return next ? __sync_fetch_and_add(next, 1) + 1 : 0;
 }
 
 static __always_inline __u64 leader_start(struct task_struct *task)
@@ -134,6 +161,7 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	owner->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
 	owner->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 	owner->recorded_ns = bpf_ktime_get_boot_ns();
+	owner->generation = next_generation();
 }
 
 /* Takes a mirror slot for writing: seq becomes odd (*claimed); false when another writer has
@@ -524,4 +552,82 @@ int warden_exit(void *ctx)
 	bpf_ringbuf_submit(event, 0);
 	count(WARDEN_CTR_EVENTS);
 	return 0;
+}
+
+/* ---- UDP reuse: the table's check on packets of accepted UDP flows ------------------------ */
+
+#define ETH_P_IPV6_VERSION 6
+#define NEXTHDR_HOP	   0
+#define NEXTHDR_ROUTING	   43
+#define NEXTHDR_FRAGMENT   44
+#define NEXTHDR_DEST	   60
+#define IPV6_EXT_MAX	   4
+
+/*
+ * Run by the output chain's xt_bpf match (through nft_compat) on each UDP packet of a flow
+ * conntrack remembers as accepted: 1 ("decide it again") unless the flow's key is owned by the
+ * very owner record wardend allowed it for. A conntrack entry outlives the socket that made it,
+ * so another process that binds the same local port and sends to the same peer would otherwise
+ * ride the old verdict. Keys no hook ever recorded (raw sockets, processes outside the attached
+ * cgroup) answer 0: there is no owner to compare. skb->data is the network header here.
+ */
+SEC("socket")
+int warden_udp_reused(struct __sk_buff *skb)
+{
+	struct warden_flow_key key;
+	struct warden_owner *owner;
+	__u64 *generation;
+	__u32 offset = 0;
+	__u8 first, next;
+	__u16 ports[2];
+
+	if (bpf_skb_load_bytes(skb, 0, &first, 1))
+		return 0;
+	__builtin_memset(&key, 0, sizeof(key));
+	if (first >> 4 == 4) {
+		__u32 daddr;
+		__u8 protocol;
+		__u16 fragment;
+
+		if (bpf_skb_load_bytes(skb, 9, &protocol, 1) || protocol != IPPROTO_UDP ||
+		    bpf_skb_load_bytes(skb, 6, &fragment, 2) ||
+		    bpf_skb_load_bytes(skb, 16, &daddr, 4))
+			return 0;
+		if (bpf_ntohs(fragment) & 0x1fff) /* a later fragment: no ports to read */
+			return 0;
+		set_v4_mapped(key.remote_addr, daddr);
+		offset = (first & 0x0f) * 4;
+	} else if (first >> 4 == ETH_P_IPV6_VERSION) {
+		if (bpf_skb_load_bytes(skb, 6, &next, 1) ||
+		    bpf_skb_load_bytes(skb, 24, key.remote_addr, 16))
+			return 0;
+		offset = 40;
+#pragma unroll
+		for (int i = 0; i < IPV6_EXT_MAX; i++) {
+			__u8 ext[2];
+
+			if (next != NEXTHDR_HOP && next != NEXTHDR_ROUTING &&
+			    next != NEXTHDR_DEST && next != NEXTHDR_FRAGMENT)
+				break;
+			if (bpf_skb_load_bytes(skb, offset, ext, 2))
+				return 1;
+			offset += next == NEXTHDR_FRAGMENT ? 8 : (ext[1] + 1) * 8;
+			next = ext[0];
+		}
+		if (next != IPPROTO_UDP)
+			return 1; /* headers we do not walk: decide it rather than guess */
+	} else {
+		return 0;
+	}
+	if (bpf_skb_load_bytes(skb, offset, ports, sizeof(ports)))
+		return 0;
+	key.netns_cookie = bpf_get_netns_cookie(skb);
+	key.protocol = IPPROTO_UDP;
+	key.local_port = bpf_ntohs(ports[0]);
+	key.remote_port = bpf_ntohs(ports[1]);
+	owner = bpf_map_lookup_elem(&flows, &key);
+	if (!owner)
+		return 0;
+	generation = bpf_map_lookup_elem(&decided, &key);
+	return !generation || *generation != owner->generation;
 }

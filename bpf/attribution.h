@@ -58,6 +58,9 @@ struct warden_owner {
 	__u64 cgroup_id;
 	__u64 exe_ino;
 	__u64 recorded_ns; /* bpf_ktime_get_boot_ns() when written */
+	/* Unique to this record among all the programs have written since load: a new owner of a
+	 * key gets a new one. The table's UDP reuse check compares it with `decided`. */
+	__u64 generation;
 	__u32 exe_dev;
 	__u32 tgid;
 	__u32 pid;  /* the thread */

@@ -25,13 +25,18 @@ std::string text(const json& object, std::string_view key, std::string_view fall
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-std::string joined(const json& object, std::string_view key, std::string_view separator) {
+std::string joined(const json& object, std::string_view key, std::string_view separator,
+                   std::string_view empty = "") {
   const auto it = object.find(key);
   if (it == object.end() || !it->is_array()) return {};
   std::string out;
   for (const auto& element : *it) {
     if (!out.empty()) out += separator;
-    out += element.is_string() ? element.get<std::string>() : element.dump();
+    if (element == "") {
+      out += empty;
+    } else {
+      out += element.is_string() ? element.get<std::string>() : element.dump();
+    }
   }
   return out;
 }
@@ -89,6 +94,14 @@ void printIdentity(const json& p, std::ostream& out) {
   std::string path = text(p, "path", "unknown");
   if (flag(p, "path_deleted")) path += " (deleted or replaced since it started)";
   line(out, "executable", path);
+  // (absent from an older wardend's answer: nothing to say then)
+  const auto onHost = p.find("path_on_host");
+  if (onHost != p.end() && *onHost == false && p.contains("path")) {
+    line(out, "",
+         "is not the host's file at that path (the process sees another file there, "
+         "e.g. one mounted over it in a namespace of its own, or it was replaced): "
+         "path, path_glob, parent_path and ancestor_path do not match it");
+  }
   if (p.contains("sha256") && p["sha256"].is_string()) {
     line(out, "", "sha256 " + p["sha256"].get<std::string>());
   } else if (p.contains("sha256_error")) {
@@ -97,7 +110,8 @@ void printIdentity(const json& p, std::ostream& out) {
   std::string command = joined(p, "argv", " ");
   if (flag(p, "argv_truncated")) command += " …";
   line(out, "command", command.empty() ? "unknown" : command);
-  const std::string parents = joined(p, "ancestors", ", ");
+  // An ancestor seen at a path that is not its host file comes as "".
+  const std::string parents = joined(p, "ancestors", ", ", "(unknown, or not the host's file)");
   line(out, "parents", parents.empty() ? "unknown" : parents);
   const std::string tags = joined(p, "tags", ", ");
   line(out, "tags", tags.empty() ? "none" : tags);

@@ -35,7 +35,7 @@ constexpr std::array kQueueCounters = {
     Counter{"max_latency_us", "MAX_US"},
 };
 // Totals the lines below mention by name; any other is listed as it comes.
-constexpr std::array<std::string_view, 19> kKnownTotals = {
+constexpr std::array<std::string_view, 20> kKnownTotals = {
     "packets",
     "allow",
     "deny",
@@ -55,6 +55,7 @@ constexpr std::array<std::string_view, 19> kKnownTotals = {
     "dns_unsolicited",
     "dns_queries",
     "dns_queries_evicted",
+    "invalid",
 };
 
 std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
@@ -227,11 +228,15 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
   detail += ", " + std::to_string(count(totals, "learn")) +
             " blocked by the policy but accepted in learn mode";
   line(out, "", detail);
-  line(out, "problems",
-       std::to_string(count(totals, "malformed")) + " malformed packets, " +
-           std::to_string(count(totals, "queue_drops")) + " queue drops, " +
-           std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
-           std::to_string(count(totals, "verdict_errors")) + " verdict errors");
+  std::string problems = std::to_string(count(totals, "malformed")) + " malformed packets, " +
+                         std::to_string(count(totals, "queue_drops")) + " queue drops, " +
+                         std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
+                         std::to_string(count(totals, "verdict_errors")) + " verdict errors";
+  if (totals.contains("invalid")) {  // counted by the table (rule 1d), not by the workers
+    problems += ", " + std::to_string(count(totals, "invalid")) + " invalid packets " +
+                (text(status, "invalid") == "accept" ? "accepted" : "dropped");
+  }
+  line(out, "problems", problems);
   std::string others;
   for (const auto& [key, value] : totals.items()) {
     bool known = false;

@@ -89,6 +89,7 @@ nlohmann::json processJson(const ProcessInfo& info) {
       {"comm", info.comm},
       {"path", info.path},
       {"path_deleted", info.pathDeleted},
+      {"path_on_host", info.pathOnHost},
       {"argv", info.argv},
       {"argv_truncated", info.argvTruncated},
       {"env_known", info.envKnown},
@@ -239,6 +240,24 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
   return viaSockDiag(packet, inbound, hasUid);
 }
 
+void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept {
+  if (!bpf_ || flow.ipProto != IPPROTO_UDP || flow.direction != rules::Direction::kOut ||
+      attribution.via != Attribution::Via::kFlowMap || attribution.owner.generation == 0) {
+    return;
+  }
+  warden_flow_key key;
+  std::memset(&key, 0, sizeof key);
+  key.netns_cookie = netnsCookie_;
+  std::memcpy(key.remote_addr, flow.remote.bytes.data(), 16);
+  key.local_port = flow.localPort;
+  key.remote_port = flow.remotePort;
+  key.protocol = IPPROTO_UDP;
+  // A failed update costs the flow's next packet another decision, never a pass.
+  if (!bpf_->markDecided(key, attribution.owner.generation)) bump(counters_.decidedErrors);
+}
+
+int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd() : -1; }
+
 Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid) {
   Attribution result;
   if (!sockDiag_) {
@@ -372,6 +391,7 @@ nlohmann::json Attributor::statusJson() const {
       {"fallback_hits", load(counters_.fallbackHits)},
       {"fallback_errors", load(counters_.fallbackErrors)},
       {"describe_misses", load(counters_.describeMisses)},
+      {"decided_errors", load(counters_.decidedErrors)},
   };
   if (bpf_) {
     const BpfCounters c = bpf_->counters();
@@ -415,7 +435,8 @@ nlohmann::json Attributor::statusJson() const {
                          {"exits", load(t.exits)},
                          {"completed_at_exec", load(t.procCompleted)},
                          {"gone_before_proc", load(t.procGone)},
-                         {"described_on_request", load(t.requests)}};
+                         {"described_on_request", load(t.requests)},
+                         {"described_before_exec", load(t.describedBeforeExec)}};
   status["hash_cache"] = {
       {"entries", hashCache_.size()}, {"hits", hashCache_.hits()}, {"misses", hashCache_.misses()}};
   if (inodes_) status["proc_fd_scans"] = inodes_->scans();

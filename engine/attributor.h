@@ -19,6 +19,7 @@
 #include "engine/process_info.h"
 #include "engine/process_table.h"
 #include "rules/config.h"
+#include "rules/flow.h"
 
 namespace warden::engine {
 
@@ -97,6 +98,14 @@ class Attributor {
   // queue named a uid (only packets of a process-owned socket carry one).
   Attribution attribute(const PacketInfo& packet, std::uint8_t hook, bool hasUid);
 
+  // Called before an outbound UDP flow's first packet is accepted: records the owner record
+  // the verdict was made for, so that the table's reuse check (bpf/attribution.bpf.c,
+  // warden_udp_reused) decides the flow again once another process owns its 4-tuple. One map
+  // update, only for UDP flows attributed through the flow map.
+  void noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept;
+  // The check's socket filter program for the table's xt_bpf match; -1 without eBPF.
+  int udpReuseFilterFd() const;
+
   // The process an attribution names, or null when it is not described (yet): then the
   // tracker is asked to describe it. Never waits.
   std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
@@ -145,6 +154,7 @@ class Attributor {
     std::atomic<std::uint64_t> kernel{0};  // no socket
     std::atomic<std::uint64_t> fallbackErrors{0};
     std::atomic<std::uint64_t> describeMisses{0};
+    std::atomic<std::uint64_t> decidedErrors{0};  // noteUdpAccepted's map update failed
   };
 
   AttributorOptions options_;

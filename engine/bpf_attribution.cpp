@@ -39,11 +39,9 @@ int printLibbpf(enum libbpf_print_level level, const char* format, va_list args)
   return 0;
 }
 
-int onRecord(void* context, void* data, std::size_t size) {
-  auto* handler = static_cast<BpfAttribution::EventHandler*>(context);
-  (*handler)(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
-  return 0;
-}
+// What onRecord returns to make ring_buffer__consume stop (after the record, which counts as
+// consumed) when the handler asks it to: libbpf passes it on as the call's result.
+constexpr int kStopConsuming = -ECANCELED;
 
 // libbpf returns -errno (and sets errno) from its int-returning calls.
 Error libbpfError(int result, std::string where) {
@@ -122,6 +120,9 @@ Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOptions& o
   if (int err = bpf_map__set_max_entries(skel->maps.flows, options.flowEntries); err) {
     return std::unexpected(libbpfError(err, "sizing the flow map"));
   }
+  if (int err = bpf_map__set_max_entries(skel->maps.decided, options.flowEntries); err) {
+    return std::unexpected(libbpfError(err, "sizing the map of decided UDP flows"));
+  }
   if (int err = bpf_map__set_max_entries(skel->maps.listeners, options.listenerEntries); err) {
     return std::unexpected(libbpfError(err, "sizing the listener map"));
   }
@@ -152,6 +153,7 @@ Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOptions& o
   self->flowsFd_ = bpf_map__fd(skel->maps.flows);
   self->listenersFd_ = bpf_map__fd(skel->maps.listeners);
   self->countersFd_ = bpf_map__fd(skel->maps.counters);
+  self->decidedFd_ = bpf_map__fd(skel->maps.decided);
   self->flowEntries_ = options.flowEntries;
   if (auto mapped = mapMirror(bpf_map__fd(skel->maps.flow_slots), flowSlots, self->flowMirror_);
       !mapped) {
@@ -219,6 +221,15 @@ bool BpfAttribution::mirroredListener(const warden_listener_key& key,
                   key, owner);
 }
 
+bool BpfAttribution::markDecided(const warden_flow_key& key,
+                                 std::uint64_t generation) const noexcept {
+  return bpf_map_update_elem(decidedFd_, &key, &generation, BPF_ANY) == 0;
+}
+
+int BpfAttribution::udpReuseFilterFd() const {
+  return bpf_program__fd(skeleton_->progs.warden_udp_reused);
+}
+
 bool BpfAttribution::lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept {
   if (mirroredFlow(key, owner)) return true;
   mirrorMisses_.fetch_add(1, std::memory_order_relaxed);
@@ -232,9 +243,17 @@ bool BpfAttribution::lookupListener(const warden_listener_key& key,
   return bpf_map_lookup_elem(listenersFd_, &key, &owner) == 0;
 }
 
+int BpfAttribution::onRecord(void* context, void* data, std::size_t size) {
+  auto* reader = static_cast<EventReader*>(context);
+  ++reader->handled;
+  const bool more =
+      reader->handler(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
+  return more ? 0 : kStopConsuming;
+}
+
 Result<void> BpfAttribution::openEvents(EventHandler handler) {
-  handler_ = std::move(handler);
-  ring_.reset(ring_buffer__new(bpf_map__fd(skeleton_->maps.events), onRecord, &handler_, nullptr));
+  reader_.handler = std::move(handler);
+  ring_.reset(ring_buffer__new(bpf_map__fd(skeleton_->maps.events), onRecord, &reader_, nullptr));
   if (!ring_) return std::unexpected(errnoError("opening the event ring buffer"));
   return {};
 }
@@ -243,9 +262,12 @@ int BpfAttribution::eventsFd() const { return ring_ ? ring_buffer__epoll_fd(ring
 
 Result<int> BpfAttribution::consumeEvents() {
   if (!ring_) return 0;
+  reader_.handled = 0;
   const int n = ring_buffer__consume(ring_.get());
-  if (n < 0) return std::unexpected(libbpfError(n, "reading the event ring buffer"));
-  return n;
+  if (n < 0 && n != kStopConsuming) {
+    return std::unexpected(libbpfError(n, "reading the event ring buffer"));
+  }
+  return reader_.handled;
 }
 
 BpfCounters BpfAttribution::counters() const {

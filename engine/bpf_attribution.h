@@ -45,7 +45,8 @@ using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;
 class BpfAttribution {
  public:
   // One ring-buffer record: a warden_event_head followed by the struct its kind names.
-  using EventHandler = std::function<void(std::span<const std::byte> record)>;
+  // Returns false to stop consumeEvents() after this record (the rest stays in the ring).
+  using EventHandler = std::function<bool(std::span<const std::byte> record)>;
 
   // open -> size maps and set rodata -> load -> attach. Any failure releases what was made.
   [[nodiscard]] static Result<std::unique_ptr<BpfAttribution>> load(const BpfOptions& options);
@@ -61,13 +62,20 @@ class BpfAttribution {
   // The mirrors alone (what the lookups try first).
   bool mirroredFlow(const warden_flow_key& key, warden_owner& owner) const noexcept;
   bool mirroredListener(const warden_listener_key& key, warden_owner& owner) const noexcept;
+  // Records that a UDP flow's verdict was made for the owner record of that generation
+  // (bpf `decided`): the table's reuse check then lets the flow's later packets through while
+  // that record owns the key. One bpf(2) call; false when the update failed.
+  bool markDecided(const warden_flow_key& key, std::uint64_t generation) const noexcept;
+  // The socket filter program of that check, for the table's xt_bpf match.
+  int udpReuseFilterFd() const;
+
   // Lookups the mirrors could not answer, which cost a syscall.
   std::uint64_t mirrorMisses() const { return mirrorMisses_.load(std::memory_order_relaxed); }
 
   // Starts reading the ring buffer into `handler`.
   [[nodiscard]] Result<void> openEvents(EventHandler handler);
   int eventsFd() const;  // epoll fd that turns readable when records wait; -1 before openEvents
-  // Hands every waiting record to the handler; returns how many.
+  // Hands every waiting record to the handler, until it asks to stop; returns how many.
   [[nodiscard]] Result<int> consumeEvents();
 
   BpfCounters counters() const;                              // summed over CPUs
@@ -116,11 +124,17 @@ class BpfAttribution {
   Mirror<warden_flow_slot> flowMirror_;
   Mirror<warden_listener_slot> listenerMirror_;
   mutable std::atomic<std::uint64_t> mirrorMisses_{0};
-  EventHandler handler_;
+  struct EventReader {
+    EventHandler handler;
+    int handled = 0;  // records handed to it by the consumeEvents() in progress
+  };
+  static int onRecord(void* context, void* data, std::size_t size);  // ring_buffer_sample_fn
+  EventReader reader_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   int flowsFd_ = -1;
   int listenersFd_ = -1;
   int countersFd_ = -1;
+  int decidedFd_ = -1;
   std::uint32_t flowEntries_ = 0;
 };
 

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 
 #include "db/policy_store.h"
 #include "db/store.h"
@@ -114,6 +115,8 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
   plan.bypass = config.fail == rules::FailMode::kOpen;
   plan.inbound = config.inbound;
   plan.dns = config.dns;
+  plan.dropInvalid = config.dropInvalid;
+  plan.udpReuseFilterFd = attributor_ ? attributor_->udpReuseFilterFd() : -1;
   plan.marks = MarkBits{config.markMask};
   return plan;
 }
@@ -277,6 +280,9 @@ void Daemon::shutDown() {
   // First stop queueing but keep the table's hooks (unregistering a hook makes the kernel
   // drop every packet waiting in a queue); then every queued packet gets its verdict; only
   // then the table goes.
+  // The last line says what became of the table, and only what happened: a start refused
+  // before installing it (another wardend owns the table) never touched it.
+  std::string_view table = "table inet warden left untouched";
   if (tableInstalled_ && !ownsTable()) {
     tableInstalled_ = false;  // someone replaced it: not ours to change or delete
   }
@@ -307,13 +313,17 @@ void Daemon::shutDown() {
   dnsQueries_.reset();
   if (logWriter_) logWriter_->stop();  // after the workers: it commits every row they left
   if (tableInstalled_) {
-    if (auto removed = NftTable::remove(); !removed) logError(removed.error().message());
+    if (auto removed = NftTable::remove(); !removed) {
+      logError(removed.error().message());
+      table = "table inet warden NOT removed";
+    } else {
+      table = *removed ? "table inet warden removed" : "table inet warden was already gone";
+    }
     tableInstalled_ = false;
   }
   control_.reset();
   logInfo("stopped: ", packets, " packets decided (", allowed, " allowed, ", denied, " denied, ",
-          rejected, " rejected, ", errors, " verdict errors, ", enobufs,
-          " ENOBUFS); table inet warden removed");
+          rejected, " rejected, ", errors, " verdict errors, ", enobufs, " ENOBUFS); ", table);
 }
 
 void Daemon::reload() {
@@ -388,6 +398,8 @@ std::string Daemon::statusJson() const {
     }
     queues.push_back(std::move(q));
   }
+  // Counted by the table itself (rule 1d), not by a worker: such packets are never queued.
+  totals["invalid"] = NftTable::invalidPackets().value_or(0);
   json log = {{"enabled", logWriter_ != nullptr}, {"db", config_.logDb.string()}};
   if (logWriter_) {
     const db::LogCounters c = logWriter_->counters();
@@ -407,6 +419,7 @@ std::string Daemon::statusJson() const {
       {"started_at_ns", startedAtNs_},
       {"mode", modeName(config_)},
       {"fail", failName(config_)},
+      {"invalid", config_.dropInvalid ? "drop" : "accept"},
       {"method", attributor_ ? toString(attributor_->method()) : "none"},
       {"attribution", attributor_ ? attributor_->statusJson() : json::object()},
       {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},

@@ -31,11 +31,21 @@ rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook);
 // not looked up by anyone here. `hosts` may be null (no names).
 void nameRemote(const HostCache* hosts, rules::Flow& flow, DnsName& name);
 
+// Whether `process` describes a process well enough for profiles to judge it: complete (its
+// /proc was read, or its exec event said what it ran), not the kernel's record of the socket
+// call alone (kOwnerOnly: its exec event lost and the process gone before /proc was read).
+inline bool describedForPolicy(const ProcessInfo* process) {
+  return process != nullptr && process->complete && process->match != nullptr &&
+         process->source != ProcessSource::kOwnerOnly;
+}
+
 // SPEC section 4 steps 2-4 for an owner already attributed (and, for a process, described as
 // far as it is): the engine `kernel` or `unknown` verdict, or the process's profile. A process
-// without a description is matched by the uid the kernel recorded alone, so no key that needs
-// more can match. `select(match)` chooses a described process's profile (a queue worker
-// remembers its choices); it is asked only when no global rule decides the flow.
+// known by pid but not described (describedForPolicy: its description late, as under a launch
+// storm, or never had) gets the engine `unknown` verdict, never `default`: lacking knowledge
+// must not be more permissive than knowing. `select(match)` chooses a described process's
+// profile (a queue worker remembers its choices); it is asked only when no global rule decides
+// the flow.
 template <typename Select>
 rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
                                const FlowOwner& owner, Select&& select) {
@@ -47,12 +57,8 @@ rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules:
     case OwnerKind::kProcess:
       break;
   }
-  if (owner.process && owner.process->match) {
-    return policy.decideWith([&] { return select(*owner.process->match); }, flow);
-  }
-  rules::ProcessInfo bare;
-  bare.uid = owner.attribution.owner.uid;
-  return policy.decide(&bare, flow);
+  if (!describedForPolicy(owner.process.get())) return policy.decide(nullptr, flow);
+  return policy.decideWith([&] { return select(*owner.process->match); }, flow);
 }
 
 // The same with the policy's own choice of profile.

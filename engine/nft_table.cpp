@@ -10,6 +10,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
@@ -17,6 +18,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
+#include <linux/netfilter/xt_bpf.h>
 #include <poll.h>
 #include <time.h>
 
@@ -30,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,7 +58,11 @@ struct NftnlRuleFree {
 };
 using TablePtr = std::unique_ptr<nftnl_table, NftnlTableFree>;
 using ChainPtr = std::unique_ptr<nftnl_chain, NftnlChainFree>;
+struct NftnlObjFree {
+  void operator()(nftnl_obj* o) const { nftnl_obj_free(o); }
+};
 using RulePtr = std::unique_ptr<nftnl_rule, NftnlRuleFree>;
+using ObjPtr = std::unique_ptr<nftnl_obj, NftnlObjFree>;
 
 Result<MnlSocket> openNetfilterSocket() {
   MnlSocket socket(mnl_socket_open(NETLINK_NETFILTER));
@@ -95,6 +102,18 @@ class Transaction {
   std::uint32_t addChain(const nftnl_chain* chain, std::uint16_t type, std::uint16_t flags) {
     nlmsghdr* nlh = header(type, flags);
     nftnl_chain_nlmsg_build_payload(nlh, chain);
+    return commit();
+  }
+
+  // A named counter object; one that exists already keeps its count.
+  std::uint32_t addCounter(const char* name) {
+    ObjPtr counter(nftnl_obj_alloc());
+    nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_FAMILY, NFPROTO_INET);
+    nftnl_obj_set_str(counter.get(), NFTNL_OBJ_TABLE, NftTable::kName);
+    nftnl_obj_set_str(counter.get(), NFTNL_OBJ_NAME, name);
+    nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+    nlmsghdr* nlh = header(NFT_MSG_NEWOBJ, NLM_F_CREATE);
+    nftnl_obj_nlmsg_build_payload(nlh, counter.get());
     return commit();
   }
 
@@ -251,6 +270,23 @@ void queue(nftnl_rule* rule, const TablePlan& plan) {
   nftnl_rule_add_expr(rule, e);
 }
 
+// The xtables `bpf` match (xt_bpf revision 1, through nft_compat) running the socket filter
+// program `programFd` of this process: the rule goes on while the program returns non-zero.
+void bpfMatch(nftnl_rule* rule, int programFd) {
+  xt_bpf_info_v1 match{};
+  match.mode = XT_BPF_MODE_FD_ELF;
+  match.fd = programFd;
+  static_assert(sizeof match % 8 == 0, "nft_compat wants the info at the xtables alignment");
+  nftnl_expr* e = nftnl_expr_alloc("match");
+  nftnl_expr_set_str(e, NFTNL_EXPR_MT_NAME, "bpf");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_MT_REV, 1);
+  // As for the target: libnftnl keeps (and later frees) the info pointer.
+  void* info = std::malloc(sizeof match);
+  std::memcpy(info, &match, sizeof match);
+  nftnl_expr_set_data(e, NFTNL_EXPR_MT_INFO, info, sizeof match);
+  nftnl_rule_add_expr(rule, e);
+}
+
 RulePtr newRule(const char* chain) {
   RulePtr rule(nftnl_rule_alloc());
   nftnl_rule_set_u32(rule.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
@@ -287,33 +323,54 @@ void loadTransport(nftnl_rule* rule, std::uint32_t offset, std::uint32_t length)
   nftnl_rule_add_expr(rule, e);
 }
 
+// Loads the ct mark's warden bits into register 1 and compares them with `value`.
+void ctMarkIs(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
+  loadCt(rule, NFT_CT_MARK);
+  bitwise32(rule, marks.mask, 0);
+  compare(rule, NFT_CMP_EQ, value);
+}
+
+// The same for the packet mark.
+void packetMarkIs(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
+  loadMeta(rule, NFT_META_MARK);
+  bitwise32(rule, marks.mask, 0);
+  compare(rule, NFT_CMP_EQ, value);
+}
+
+void protocolIs(nftnl_rule* rule, std::uint8_t protocol) {
+  loadMeta(rule, NFT_META_L4PROTO);
+  compare(rule, NFT_CMP_EQ, protocol);
+}
+
+// Adds `counter name "<name>"` to the rule: the named counter object the table holds.
+void namedCounter(nftnl_rule* rule, const char* name) {
+  nftnl_expr* e = nftnl_expr_alloc("objref");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
+  nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, name);
+  nftnl_rule_add_expr(rule, e);
+}
+
 // Rules 1b and 1c of TablePlan: a flow `warden reload --redecide` revoked is dropped, or
 // rejected, at each of its packets. The reject spares packets the conntrack entry only relates
 // to: the reset or ICMP error the reject itself makes is attached to the revoked entry, and
 // rejecting it in turn would drop it before the socket learns of the refusal.
 void addRevokedRules(Transaction& tx, const char* name, const MarkBits& marks) {
-  auto revoked = [&](nftnl_rule* rule, std::uint32_t value) {
-    loadCt(rule, NFT_CT_MARK);
-    bitwise32(rule, marks.mask, 0);
-    compare(rule, NFT_CMP_EQ, value);
-  };
   auto ownPacket = [&](nftnl_rule* rule) {
-    revoked(rule, marks.revokedReject());
+    ctMarkIs(rule, marks, marks.revokedReject());
     loadCt(rule, NFT_CT_STATE);
     bitwise32(rule, NF_CT_STATE_BIT(IP_CT_RELATED), 0);
     compare(rule, NFT_CMP_EQ, 0u);
   };
   {  // 1b. revoked: drop
     RulePtr rule = newRule(name);
-    revoked(rule.get(), marks.revokedDrop());
+    ctMarkIs(rule.get(), marks, marks.revokedDrop());
     verdict(rule.get(), NF_DROP);
     tx.addRule(rule.get());
   }
   {  // 1c. revoked: reject, TCP with a reset
     RulePtr rule = newRule(name);
     ownPacket(rule.get());
-    loadMeta(rule.get(), NFT_META_L4PROTO);
-    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_TCP));
+    protocolIs(rule.get(), IPPROTO_TCP);
     reject(rule.get(), NFT_REJECT_TCP_RST, 0);
     tx.addRule(rule.get());
   }
@@ -325,7 +382,8 @@ void addRevokedRules(Transaction& tx, const char* name, const MarkBits& marks) {
   }
 }
 
-// One hook's chain with its rules (see TablePlan); an existing chain's rules are replaced.
+// One hook's deciding chain with its rules (see TablePlan); an existing chain's rules are
+// replaced.
 void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
   const MarkBits& marks = plan.marks;
   ChainPtr chain = newChain(name, hook, plan.priority);
@@ -333,36 +391,26 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
   RulePtr flush = newRule(name);
   tx.addRule(flush.get(), NFT_MSG_DELRULE, 0);  // a DELRULE naming only the chain flushes it
 
-  if (hook == NF_INET_LOCAL_IN && plan.dns && plan.queueing) {
-    // 0. a DNS reply to an accepted flow: tagged, so the workers read it instead of deciding
+  {  // 0. our bits of the packet mark are cleared before anything reads them. A process may
+     //    set any packet mark it likes (SO_MARK and its sendmsg control message need only
+     //    CAP_NET_RAW; so does a raw socket), so in this chain a mark is never a verdict: the
+     //    workers' verdicts come back with NF_ACCEPT and are read by the verdict chain only,
+     //    which a packet reaches after this chain has passed it (nf_reinject resumes at the
+     //    next hook entry). Verified on this kernel by test_packet_path.py's forged-mark tests.
     RulePtr rule = newRule(name);
-    loadMeta(rule.get(), NFT_META_L4PROTO);
-    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_UDP));
-    loadTransport(rule.get(), 0, sizeof(std::uint16_t));  // the source port
-    compare(rule.get(), NFT_CMP_EQ, htons(53));
-    loadCt(rule.get(), NFT_CT_MARK);
-    bitwise32(rule.get(), marks.mask, 0);
-    compare(rule.get(), NFT_CMP_EQ, marks.accept());
     loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
+    bitwise32(rule.get(), ~marks.mask, 0);
     storeMeta(rule.get(), NFT_META_MARK);
-    TablePlan bypassing = plan;
-    bypassing.bypass = true;
-    queue(rule.get(), bypassing);
     tx.addRule(rule.get());
   }
 
-  if (hook == NF_INET_LOCAL_OUT && plan.dns && plan.queueing) {
-    // 0q. a DNS query of an accepted flow (a later one: the first starts the flow and is
-    //     decided): tagged like a reply, so the workers know every query a reply may answer
+  if (hook == NF_INET_LOCAL_IN && plan.dns && plan.queueing) {
+    // 0a. a DNS reply to an accepted flow: tagged, so the workers read it instead of deciding
     RulePtr rule = newRule(name);
-    loadMeta(rule.get(), NFT_META_L4PROTO);
-    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_UDP));
-    loadTransport(rule.get(), sizeof(std::uint16_t), sizeof(std::uint16_t));  // destination port
+    protocolIs(rule.get(), IPPROTO_UDP);
+    loadTransport(rule.get(), 0, sizeof(std::uint16_t));  // the source port
     compare(rule.get(), NFT_CMP_EQ, htons(53));
-    loadCt(rule.get(), NFT_CT_MARK);
-    bitwise32(rule.get(), marks.mask, 0);
-    compare(rule.get(), NFT_CMP_EQ, marks.accept());
+    ctMarkIs(rule.get(), marks, marks.accept());
     loadMeta(rule.get(), NFT_META_MARK);
     bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
     storeMeta(rule.get(), NFT_META_MARK);
@@ -376,64 +424,65 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     // 0b. a TCP SYN on a flow conntrack remembers as accepted: a new connection reusing the
     //     4-tuple of one whose end conntrack never saw (it ignores such a SYN rather than
     //     starting a new entry), possibly from another process. Decided like any new flow,
-    //     not waved through on the old verdict. The verdict comes back with our mark set,
-    //     which this rule leaves alone and rule 1 then accepts.
+    //     not waved through on the old verdict.
     RulePtr rule = newRule(name);
-    loadMeta(rule.get(), NFT_META_L4PROTO);
-    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_TCP));
+    protocolIs(rule.get(), IPPROTO_TCP);
     loadTransport(rule.get(), kTcpFlagsOffset, 1);
     bitwise<std::uint8_t>(rule.get(), kTcpSyn | kTcpAck, 0);
     compare(rule.get(), NFT_CMP_EQ, kTcpSyn);
-    loadCt(rule.get(), NFT_CT_MARK);
-    bitwise32(rule.get(), marks.mask, 0);
-    compare(rule.get(), NFT_CMP_EQ, marks.accept());
-    loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), marks.mask, 0);
-    compare(rule.get(), NFT_CMP_EQ, 0u);
+    ctMarkIs(rule.get(), marks, marks.accept());
     queue(rule.get(), plan);
     tx.addRule(rule.get());
   }
 
-  {  // 1. a flow decided before never leaves the kernel again; first, since it is what
-     //    nearly every packet of an established flow matches
+  if (plan.queueing && hook == NF_INET_LOCAL_OUT && plan.udpReuseFilterFd >= 0) {
+    // 0c. a UDP packet of an accepted flow whose 4-tuple is now owned by another process than
+    //     the one it was allowed for (a conntrack entry outlives its socket: the next process
+    //     to bind the port and send to the same peer would ride the old verdict). The eBPF
+    //     socket filter compares the flow map's owner record with the one wardend allowed.
     RulePtr rule = newRule(name);
-    loadCt(rule.get(), NFT_CT_MARK);
-    bitwise32(rule.get(), marks.mask, 0);
-    compare(rule.get(), NFT_CMP_EQ, marks.accept());
+    protocolIs(rule.get(), IPPROTO_UDP);
+    ctMarkIs(rule.get(), marks, marks.accept());
+    bpfMatch(rule.get(), plan.udpReuseFilterFd);
+    queue(rule.get(), plan);
+    tx.addRule(rule.get());
+  }
+
+  if (hook == NF_INET_LOCAL_OUT && plan.dns && plan.queueing) {
+    // 0q. a DNS query of an accepted flow (a later one: the first starts the flow and is
+    //     decided): tagged like a reply, so the workers know every query a reply may answer.
+    //     After 0c, so that the query of a process riding another's 4-tuple is decided first.
+    RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_UDP);
+    loadTransport(rule.get(), sizeof(std::uint16_t), sizeof(std::uint16_t));  // destination port
+    compare(rule.get(), NFT_CMP_EQ, htons(53));
+    ctMarkIs(rule.get(), marks, marks.accept());
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
+    storeMeta(rule.get(), NFT_META_MARK);
+    TablePlan bypassing = plan;
+    bypassing.bypass = true;
+    queue(rule.get(), bypassing);
+    tx.addRule(rule.get());
+  }
+
+  {  // 1. a flow decided before never leaves the kernel again; early, since it is what nearly
+     //    every packet of an established flow matches
+    RulePtr rule = newRule(name);
+    ctMarkIs(rule.get(), marks, marks.accept());
     verdict(rule.get(), NF_ACCEPT);
     tx.addRule(rule.get());
   }
   addRevokedRules(tx, name, marks);
-  {  // 2. accepted by a worker: remember it on the flow, give the packet its mark back
+  {  // 1d. a packet conntrack calls invalid (no flow it could belong to, such as a TCP segment
+     //     with SYN+FIN or no flags at all) is never queued as new: counted, and dropped
+     //     unless `[engine] invalid = "accept"`
     RulePtr rule = newRule(name);
-    loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), marks.mask, 0);
-    compare(rule.get(), NFT_CMP_EQ, marks.accept());
-    loadCt(rule.get(), NFT_CT_MARK);
-    bitwise32(rule.get(), ~marks.mask, marks.accept());
-    storeCt(rule.get(), NFT_CT_MARK);
-    loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), ~marks.mask, 0);
-    storeMeta(rule.get(), NFT_META_MARK);
-    verdict(rule.get(), NF_ACCEPT);
-    tx.addRule(rule.get());
-  }
-  {  // 3a. rejected TCP: a reset the client sees at once
-    RulePtr rule = newRule(name);
-    loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), marks.mask, 0);
-    compare(rule.get(), NFT_CMP_EQ, marks.reject());
-    loadMeta(rule.get(), NFT_META_L4PROTO);
-    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IPPROTO_TCP));
-    reject(rule.get(), NFT_REJECT_TCP_RST, 0);
-    tx.addRule(rule.get());
-  }
-  {  // 3b. rejected anything else: ICMP / ICMPv6 administratively prohibited
-    RulePtr rule = newRule(name);
-    loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), marks.mask, 0);
-    compare(rule.get(), NFT_CMP_EQ, marks.reject());
-    reject(rule.get(), NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    loadCt(rule.get(), NFT_CT_STATE);
+    bitwise32(rule.get(), NF_CT_STATE_INVALID_BIT, 0);
+    compare(rule.get(), NFT_CMP_NEQ, 0u);
+    namedCounter(rule.get(), NftTable::kInvalidCounter);
+    if (plan.dropInvalid) verdict(rule.get(), NF_DROP);
     tx.addRule(rule.get());
   }
   if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
@@ -447,17 +496,64 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
   }
 }
 
+// One hook's verdict chain, right after the deciding chain: it sees the packets a worker
+// handed back (and those the deciding chain let through, whose warden bits it cleared).
+void addVerdictChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
+  const MarkBits& marks = plan.marks;
+  ChainPtr chain = newChain(name, hook, plan.priority + 1);
+  tx.addChain(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+  RulePtr flush = newRule(name);
+  tx.addRule(flush.get(), NFT_MSG_DELRULE, 0);
+  {  // 2. accepted by a worker: remember it on the flow, give the packet its mark back
+    RulePtr rule = newRule(name);
+    packetMarkIs(rule.get(), marks, marks.accept());
+    loadCt(rule.get(), NFT_CT_MARK);
+    bitwise32(rule.get(), ~marks.mask, marks.accept());
+    storeCt(rule.get(), NFT_CT_MARK);
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), ~marks.mask, 0);
+    storeMeta(rule.get(), NFT_META_MARK);
+    verdict(rule.get(), NF_ACCEPT);
+    tx.addRule(rule.get());
+  }
+  {  // 3a. rejected TCP: a reset the client sees at once
+    RulePtr rule = newRule(name);
+    packetMarkIs(rule.get(), marks, marks.reject());
+    protocolIs(rule.get(), IPPROTO_TCP);
+    reject(rule.get(), NFT_REJECT_TCP_RST, 0);
+    tx.addRule(rule.get());
+  }
+  {  // 3b. rejected anything else: ICMP / ICMPv6 administratively prohibited
+    RulePtr rule = newRule(name);
+    packetMarkIs(rule.get(), marks, marks.reject());
+    reject(rule.get(), NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    tx.addRule(rule.get());
+  }
+}
+
+// The named counter object of rule 1d; creating one that exists keeps its count.
+void addInvalidCounter(Transaction& tx) { tx.addCounter(NftTable::kInvalidCounter); }
+
 bool wantsInput(const TablePlan& plan) { return plan.inbound || plan.dns; }
 
-// `staleInput`: an input chain exists that the plan no longer wants. It is deleted only then:
+using StaleChains = std::set<std::string_view>;
+
+// `stale`: the input chains that exist although the plan no longer wants them. They are deleted
+// only then:
 // creating a base chain registers its hook at once, so "create, then delete" in one
 // transaction would unregister a hook at commit, and that drops every queued packet.
-void addTableBody(Transaction& tx, const TablePlan& plan, bool staleInput) {
+void addTableBody(Transaction& tx, const TablePlan& plan, const StaleChains& stale) {
+  addInvalidCounter(tx);
   addHookChain(tx, "output", NF_INET_LOCAL_OUT, plan);
+  addVerdictChain(tx, "output_verdict", NF_INET_LOCAL_OUT, plan);
   if (wantsInput(plan)) {
     addHookChain(tx, "input", NF_INET_LOCAL_IN, plan);
-  } else if (staleInput) {
-    ChainPtr gone = newChain("input", ~0u, 0);
+    addVerdictChain(tx, "input_verdict", NF_INET_LOCAL_IN, plan);
+    return;
+  }
+  for (const char* name : {"input", "input_verdict"}) {
+    if (!stale.contains(name)) continue;
+    ChainPtr gone = newChain(name, ~0u, 0);
     tx.addChain(gone.get(), NFT_MSG_DELCHAIN, 0);
   }
 }
@@ -512,15 +608,17 @@ Result<void> NftTable::install(const TablePlan& plan) {
   auto present = exists();
   if (!present) return std::unexpected(present.error());
   if (*present && !plan.recreate) {  // In place: the table and its base chains stay.
-    bool staleInput = false;
+    StaleChains stale;
     if (!wantsInput(plan)) {
-      auto input = exists("input");
-      if (!input) return std::unexpected(input.error());
-      staleInput = *input;
+      for (const char* name : {"input", "input_verdict"}) {
+        auto input = exists(name);
+        if (!input) return std::unexpected(input.error());
+        if (*input) stale.insert(name);
+      }
     }
     Transaction tx;
     tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);
-    addTableBody(tx, plan, staleInput);
+    addTableBody(tx, plan, stale);
     auto answers = tx.run();
     if (!answers) return std::unexpected(answers.error());
     if (allOk(*answers)) return {};
@@ -533,7 +631,7 @@ Result<void> NftTable::install(const TablePlan& plan) {
   tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);  // so that the delete below always applies
   tx.addTable(NFT_MSG_DELTABLE, 0);
   tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, plan.owner);
-  addTableBody(tx, plan, /*staleInput=*/false);
+  addTableBody(tx, plan, StaleChains{});
   auto answers = tx.run();
   if (!answers) return std::unexpected(answers.error());
   if (!allOk(*answers)) {
@@ -610,6 +708,27 @@ Result<bool> NftTable::exists(const char* chain) {
       nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, 1);
   nftnl_chain_nlmsg_build_payload(nlh, query.get());
   return getObject(nlh, buffer, std::string("chain inet warden ") + chain, [](const nlmsghdr*) {});
+}
+
+Result<std::uint64_t> NftTable::invalidPackets() {
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+  ObjPtr query(nftnl_obj_alloc());
+  nftnl_obj_set_u32(query.get(), NFTNL_OBJ_FAMILY, NFPROTO_INET);
+  nftnl_obj_set_str(query.get(), NFTNL_OBJ_TABLE, kName);
+  nftnl_obj_set_str(query.get(), NFTNL_OBJ_NAME, kInvalidCounter);
+  nftnl_obj_set_u32(query.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETOBJ, NFPROTO_INET, NLM_F_ACK, 1);
+  nftnl_obj_nlmsg_build_payload(nlh, query.get());
+  std::uint64_t packets = 0;
+  auto found =
+      getObject(nlh, buffer, std::string("counter ") + kInvalidCounter, [&](const nlmsghdr* msg) {
+        ObjPtr counter(nftnl_obj_alloc());
+        if (nftnl_obj_nlmsg_parse(msg, counter.get()) == 0) {
+          packets = nftnl_obj_get_u64(counter.get(), NFTNL_OBJ_CTR_PKTS);
+        }
+      });
+  if (!found) return std::unexpected(found.error());
+  return packets;
 }
 
 Result<std::optional<std::string>> NftTable::owner() {

@@ -162,6 +162,12 @@ std::optional<ImageIdentity> identityOfFd(int fd) {
   return id;
 }
 
+bool isFileAt(const std::string& path, std::uint64_t device, std::uint64_t inode) {
+  if (path.empty() || path.front() != '/') return false;
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && st.st_dev == device && st.st_ino == inode;
+}
+
 std::vector<std::uint32_t> ProcReader::listPids() const {
   std::vector<std::uint32_t> pids;
   DIR* dir = opendir(root_.c_str());
@@ -210,8 +216,11 @@ bool ProcReader::complete(ProcessInfo& info) const {
     auto [path, deleted] = stripDeleted(*exe);
     info.path = std::move(path);
     info.pathDeleted = deleted;
+    info.pathOnHost = false;
     struct stat st {};
+    // stat through the link reaches the image itself, wherever the process sees it.
     if (fstatat(dir.get(), "exe", &st, 0) == 0) {
+      info.pathOnHost = isFileAt(info.path, st.st_dev, st.st_ino);
       info.image.device = st.st_dev;
       info.image.inode = st.st_ino;
       info.image.size = st.st_size;
@@ -253,10 +262,14 @@ std::optional<std::string> ProcReader::exePath(std::uint32_t pid, std::uint64_t 
   if (!dir.ok()) return std::nullopt;
   auto exe = readLinkAt(dir.get(), "exe");
   if (!exe) return std::nullopt;
+  struct stat image {};
+  const bool imageKnown = fstatat(dir.get(), "exe", &image, 0) == 0;
   auto text = readAt(dir.get(), "stat", 4096);
   auto stat = text ? parseStat(*text) : std::nullopt;
   if (!stat || stat->startTicks != startTicks) return std::nullopt;
-  return stripDeleted(*exe).first;
+  std::string path = stripDeleted(*exe).first;
+  if (!imageKnown || !isFileAt(path, image.st_dev, image.st_ino)) return std::string();
+  return path;
 }
 
 std::optional<ProcessInfo> ProcReader::describe(std::uint32_t pid) const {

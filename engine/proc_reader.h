@@ -48,7 +48,8 @@ class ProcReader {
   bool complete(ProcessInfo& info) const;
 
   // The executable path of process `pid` if it still started at `startTicks` (" (deleted)"
-  // stripped); nullopt for kernel threads and processes gone or replaced.
+  // stripped), empty when that path is not its host file (isFileAt); nullopt for kernel
+  // threads and processes gone or replaced.
   std::optional<std::string> exePath(std::uint32_t pid, std::uint64_t startTicks) const;
 
   // A description of a running process from /proc alone.
@@ -66,5 +67,10 @@ class ProcReader {
 
 // stat(2) fields of an open image.
 std::optional<ImageIdentity> identityOfFd(int fd);
+
+// Whether `path`, looked up in the caller's mount namespace, is the file with this st_dev and
+// st_ino: a process's /proc/PID/exe names the path as the process sees it, which in a mount
+// namespace of its own may hold another file than the host's.
+bool isFileAt(const std::string& path, std::uint64_t device, std::uint64_t inode);
 
 }  // namespace warden::engine

@@ -104,6 +104,11 @@ struct ProcessInfo {
 
   std::string path;          // executable as executed (/proc/PID/exe, " (deleted)" stripped)
   bool pathDeleted = false;  // the image was deleted or replaced on disk after exec
+  // `path`, looked up in wardend's (the initial) mount namespace, is the image the kernel ran:
+  // the same st_dev and st_ino. Only then do path, path_glob, parent_path and ancestor_path
+  // see the path (SPEC section 5). False for a binary bind-mounted over the path in a mount
+  // namespace of its own, for an image deleted or replaced since, and when it was not checked.
+  bool pathOnHost = false;
   std::vector<std::string> argv;
   bool argvTruncated = false;
   // "KEY=value" as read; once published, the environment lives in `match` only (envValue()
@@ -114,8 +119,10 @@ struct ProcessInfo {
   std::string root;        // /proc/PID/root: "/" unless chrooted or in another mount namespace
   std::string cgroupPath;  // cgroup v2 path, "/system.slice/foo.service"
   std::uint64_t cgroupId = 0;
-  std::vector<std::string> ancestorPaths;  // parent first, then its parent, ...
-  std::vector<std::string> tags;           // SPEC section 5
+  // Executables of the parent first, then its parent, ...; an ancestor whose path is not its
+  // host file (pathOnHost) is kept as an empty string, so that [0] stays the parent.
+  std::vector<std::string> ancestorPaths;
+  std::vector<std::string> tags;  // SPEC section 5
 
   // The image as the kernel names it (exe_file's super_block dev_t, raw kernel encoding, and
   // inode): what flow records carry. Not always st_dev (btrfs subvolumes, overlayfs).
@@ -127,6 +134,9 @@ struct ProcessInfo {
 
   ProcessSource source = ProcessSource::kOwnerOnly;
   bool complete = false;  // /proc was read (or could not be: the process was already gone)
+  // Boot-time ns when the tracker began reading /proc for a verdict's request (0: it did
+  // not): a description read after an exec describes that exec's image.
+  std::uint64_t requestReadNs = 0;
 
   // The same, as the profile matcher sees it (rules::ProcessInfo): built once when the
   // description is published, so the verdict path neither copies nor allocates. Attributes

@@ -175,7 +175,7 @@ std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
       break;
     }
     const ProcessInfo& info = *it->second.current;
-    paths.push_back(info.path);
+    paths.push_back(info.pathOnHost ? info.path : std::string());
     if (info.ppid == key.pid) break;
     key = ProcessKey{info.ppid, info.parentStartTicks};
   }

@@ -4,7 +4,9 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@ namespace warden::engine {
 namespace {
 
 constexpr std::size_t kMaxAncestors = 16;
+constexpr int kTrackerNice = -5;  // as the queue threads (preferQueueThread)
 
 std::string fixedString(const char* data, std::size_t size) {
   return std::string(data, strnlen(data, size));
@@ -57,13 +60,16 @@ void fillFromOwner(ProcessInfo& info, const warden_owner& owner) {
 }
 
 // For a process gone before /proc could be read: the path execve() was given, when it is
-// absolute and resolves to the very inode the kernel ran.
-std::string verifiedExecPath(const std::string& filename, std::uint64_t inode) {
+// absolute and resolves, in wardend's mount namespace, to the very file the kernel ran. The
+// kernel's device is the superblock's; where stat(2) reports another one (btrfs subvolumes)
+// the path stays unknown.
+std::string verifiedExecPath(const std::string& filename, std::uint32_t kernelDev,
+                             std::uint64_t inode) {
   if (filename.empty() || filename[0] != '/') return {};
   char resolved[PATH_MAX];
   if (!realpath(filename.c_str(), resolved)) return {};
-  struct stat st {};
-  if (stat(resolved, &st) != 0 || st.st_ino != inode) return {};
+  // The kernel's dev_t is major << 20 | minor.
+  if (!isFileAt(resolved, makedev(kernelDev >> 20, kernelDev & 0xfffff), inode)) return {};
   return resolved;
 }
 
@@ -72,7 +78,8 @@ std::string verifiedExecPath(const std::string& filename, std::uint64_t inode) {
 std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
                                                     const std::string& procRoot) {
   auto view = std::make_shared<rules::ProcessInfo>();
-  if (!info.path.empty()) view->path = info.path;
+  // A path the process sees another file at than the host does names nothing a profile means.
+  if (!info.path.empty() && info.pathOnHost) view->path = info.path;
   if (!info.argv.empty()) view->setArgv(info.argv);
   if (info.envKnown && !info.env.empty()) {
     rules::Environment env;
@@ -122,7 +129,13 @@ Result<void> ProcessTracker::start(BpfAttribution* events) {
   if (wakeFd_ < 0) return std::unexpected(makeError(EMFILE, "creating the tracker eventfd"));
   events_ = events;
   if (events_) {
-    auto opened = events_->openEvents([this](std::span<const std::byte> r) { handleRecord(r); });
+    auto opened = events_->openEvents([this](std::span<const std::byte> record) {
+      handleRecord(record);
+      // A verdict waiting for a description goes ahead of whatever backlog the ring holds (a
+      // launch storm): between two records, not after the last one.
+      serveRequests();
+      return !stopping_.load(std::memory_order_relaxed);
+    });
     if (!opened) return opened;
   }
   scanProc();
@@ -146,14 +159,32 @@ void ProcessTracker::requestDescribe(const warden_owner& owner) {
       return;
     }
     requests_.push_back(owner);
+    requestsWaiting_.store(true, std::memory_order_release);
   }
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t one = 1;
   (void)!write(wakeFd_, &one, sizeof one);
 }
 
+void ProcessTracker::serveRequests() {
+  if (!requestsWaiting_.load(std::memory_order_acquire)) return;
+  std::vector<warden_owner> requests;
+  {
+    std::lock_guard lock(requestsMutex_);
+    requests.swap(requests_);
+    requestsWaiting_.store(false, std::memory_order_relaxed);
+  }
+  for (const warden_owner& owner : requests) describeRequested(owner);
+}
+
 void ProcessTracker::run() {
   pthread_setname_np(pthread_self(), "wardend-track");
+  // First packets of new processes wait for this thread: it must not lose the CPU to the very
+  // storm of new processes it describes (the queue workers run at the same priority).
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kTrackerNice) != 0) {
+    logWarning("process tracker keeps the default priority (nice ", kTrackerNice,
+               " refused: ", std::strerror(errno), ")");
+  }
   while (!stopping_.load()) {
     pollfd fds[2] = {{wakeFd_, POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
     const int ready = poll(fds, events_ ? 2 : 1, 250);
@@ -170,12 +201,7 @@ void ProcessTracker::run() {
         logError("process tracker: ", consumed.error().message());
       }
     }
-    std::vector<warden_owner> requests;
-    {
-      std::lock_guard lock(requestsMutex_);
-      requests.swap(requests_);
-    }
-    for (const warden_owner& owner : requests) describeRequested(owner);
+    serveRequests();
 
     const std::uint64_t now = bootTimeNs();
     if (now - lastExpireNs_ >= options_.expireEveryNs) {
@@ -218,6 +244,14 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   const std::size_t argsLen = std::min<std::size_t>(event.args_len, sizeof event.args);
   info.argv = splitNulSeparated(std::string_view(event.args, argsLen));
   info.argvTruncated = event.args_truncated != 0;
+  // Described already, on a verdict's request that came before this event (see
+  // serveRequests): the same process and image, read from /proc after this exec. Publishing
+  // the bare event again would only make its flows wait once more.
+  if (auto known = table_.find(info.key, event.owner.exe_dev, event.owner.exe_ino);
+      known && known->complete && known->requestReadNs >= event.head.time_ns) {
+    counters_.describedBeforeExec.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   const std::string filename = fixedString(event.filename, sizeof event.filename);
   // Published at once with what the kernel gave, then completed from /proc.
   table_.upsert(std::make_shared<const ProcessInfo>(info));
@@ -234,7 +268,8 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   } else {
     counters_.procGone.fetch_add(1, std::memory_order_relaxed);
     full = info;
-    full.path = verifiedExecPath(filename, event.owner.exe_ino);
+    full.path = verifiedExecPath(filename, event.owner.exe_dev, event.owner.exe_ino);
+    full.pathOnHost = !full.path.empty();
   }
   full.exeKernelDev = event.owner.exe_dev;
   full.exeInode = event.owner.exe_ino;
@@ -253,12 +288,14 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
   child->ppid = event.parent_tgid;
   child->parentStartTicks = parent->key.startTicks;
   child->ancestorPaths.clear();
-  child->ancestorPaths.push_back(parent->path);
+  child->ancestorPaths.push_back(parent->pathOnHost ? parent->path : std::string());
   for (const auto& path : parent->ancestorPaths) {
     if (child->ancestorPaths.size() >= kMaxAncestors) break;
     child->ancestorPaths.push_back(path);
   }
-  child->source = ProcessSource::kForkEvent;
+  // A copy of a parent known only by its socket record knows no more than it did.
+  if (parent->source != ProcessSource::kOwnerOnly) child->source = ProcessSource::kForkEvent;
+  child->requestReadNs = 0;
   publish(std::move(*child));
 }
 
@@ -276,6 +313,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   ProcessInfo info;
   fillFromOwner(info, owner);
   ProcessInfo full = info;
+  full.requestReadNs = bootTimeNs();
   // (exe_ino 0: the request came from sock_diag, which knows no image)
   if (reader_.complete(full) && (owner.exe_ino == 0 || full.image.inode == owner.exe_ino)) {
     full.source = ProcessSource::kProcScan;
@@ -285,11 +323,13 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     }
   } else if (auto parent =
                  table_.find(ProcessKey{owner.ppid, ticksFromBootNs(owner.parent_start_time_ns)});
-             parent && sameImage(*parent, owner.exe_dev, owner.exe_ino)) {
+             parent && parent->source != ProcessSource::kOwnerOnly &&
+             sameImage(*parent, owner.exe_dev, owner.exe_ino)) {
     // Gone, but a child that never exec'd runs its parent's image with its parent's argv.
     full = *parent;
     fillFromOwner(full, owner);
     full.source = ProcessSource::kForkEvent;
+    full.requestReadNs = 0;
   } else {
     full = info;
     full.source = ProcessSource::kOwnerOnly;

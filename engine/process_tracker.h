@@ -52,6 +52,7 @@ class ProcessTracker {
     std::atomic<std::uint64_t> procGone{0};       // process gone before /proc could be read
     std::atomic<std::uint64_t> scanned{0};
     std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> describedBeforeExec{0};  // on request, ahead of the exec event
     std::atomic<std::uint64_t> requestsDropped{0};
     std::atomic<std::uint64_t> hashed{0};
     std::atomic<std::uint64_t> hashErrors{0};
@@ -88,6 +89,8 @@ class ProcessTracker {
   void onExec(const warden_exec_event& event);
   void onFork(const warden_fork_event& event);
   void onExit(const warden_exit_event& event);
+  // Describes the processes verdicts asked for (requestDescribe), if any wait.
+  void serveRequests();
   void describeRequested(const warden_owner& owner);
   // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
   void finish(ProcessInfo& info);
@@ -106,8 +109,9 @@ class ProcessTracker {
   std::atomic<bool> hashing_{false};
 
   std::mutex requestsMutex_;
-  std::vector<warden_owner> requests_;  // guarded by requestsMutex_
-  int wakeFd_ = -1;                     // eventfd: requests waiting, or stop
+  std::vector<warden_owner> requests_;        // guarded by requestsMutex_
+  std::atomic<bool> requestsWaiting_{false};  // requests_ is not empty (checked per record)
+  int wakeFd_ = -1;                           // eventfd: requests waiting, or stop
   std::atomic<bool> stopping_{false};
   BpfAttribution* events_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only

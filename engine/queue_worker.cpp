@@ -269,18 +269,20 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
     QueueCounters::bump(counters_.learned);
   }
   // The decision's latency (what the log row records): packet read to verdict chosen. Sending
-  // the verdict is left out: with NF_REPEAT the kernel re-runs the chain and, on a veth or
-  // loopback path, delivers the packet to its receiver inside that very sendmsg, which costs
-  // a do-nothing consumer just the same.
+  // the verdict is left out: the kernel runs the verdict chain and, on a veth or loopback
+  // path, delivers the packet to its receiver inside that very sendmsg, which costs a
+  // do-nothing consumer just the same.
   const std::uint64_t elapsed = monotonicNs() - pending.started;
   Result<void> sent;
   switch (decision.enforced) {
     case rules::Action::kAllow: {
       QueueCounters::bump(counters_.allowed);
-      // Before the verdict: the reply may come back before this thread runs again.
+      // Before the verdict: the flow's next packet may follow at once (see noteUdpAccepted),
+      // and a DNS query's reply may come back before this thread runs again.
+      if (attributor_) attributor_->noteUdpAccepted(pending.flow, pending.owner.attribution);
       if (pending.dnsQuery) rememberDnsQuery(pending.query, *dnsQueries_, counters_);
       const std::uint32_t mark = marks_.withValue(pending.mark, marks_.accept());
-      sent = queue_.verdict(pending.id, Verdict::kRepeat, &mark);
+      sent = queue_.verdict(pending.id, Verdict::kAccept, &mark);
       break;
     }
     case rules::Action::kDeny:
@@ -290,7 +292,7 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
     case rules::Action::kReject: {
       QueueCounters::bump(counters_.rejected);
       const std::uint32_t mark = marks_.withValue(pending.mark, marks_.reject());
-      sent = queue_.verdict(pending.id, Verdict::kRepeat, &mark);
+      sent = queue_.verdict(pending.id, Verdict::kAccept, &mark);
       break;
     }
   }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <filesystem>
 
 namespace warden::engine {
 namespace {
@@ -31,11 +30,6 @@ std::vector<std::string_view> components(std::string_view path) {
   return parts;
 }
 
-std::string_view baseName(std::string_view path) {
-  const std::size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
 bool isHex(std::string_view text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -56,72 +50,6 @@ std::optional<std::string> hexIdIn(std::string_view component) {
   }
   if (name.size() == 64 && isHex(name)) return std::string(name);
   return std::nullopt;
-}
-
-// "python", "python3", "python3.11", "pypy3"...: the name, then digits and dots.
-bool nameWithVersion(std::string_view base, std::string_view name) {
-  if (!base.starts_with(name)) return false;
-  const std::string_view rest = base.substr(name.size());
-  return std::all_of(rest.begin(), rest.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
-}
-
-enum class Interpreter { kNone, kPython, kPerl, kRuby, kNode, kShell };
-
-Interpreter interpreterOf(std::string_view path) {
-  const std::string_view base = baseName(path);
-  if (nameWithVersion(base, "python") || nameWithVersion(base, "pypy")) return Interpreter::kPython;
-  if (nameWithVersion(base, "perl")) return Interpreter::kPerl;
-  if (nameWithVersion(base, "ruby")) return Interpreter::kRuby;
-  if (base == "node" || base == "nodejs" || nameWithVersion(base, "node")) {
-    return Interpreter::kNode;
-  }
-  for (std::string_view shell : {"sh", "bash", "zsh", "dash"}) {
-    if (base == shell) return Interpreter::kShell;
-  }
-  return Interpreter::kNone;
-}
-
-// Options after which the program comes from the command line, not a file.
-bool inlineCodeOption(Interpreter interpreter, std::string_view arg) {
-  switch (interpreter) {
-    case Interpreter::kPython:
-      return arg == "-c" || arg == "-m" || arg == "-";
-    case Interpreter::kPerl:
-      return arg == "-e" || arg == "-E";
-    case Interpreter::kRuby:
-      return arg == "-e";
-    case Interpreter::kNode:
-      return arg == "-e" || arg == "--eval" || arg == "-p" || arg == "--print" || arg == "-";
-    case Interpreter::kShell:
-      // "-c", and clustered forms like "-ec" or "-xc"
-      return arg == "-" || arg == "-s" ||
-             (arg.size() >= 2 && arg[0] == '-' && arg.find('c') != std::string_view::npos &&
-              arg.find_first_not_of("abefhkmnptuvxBCHPc", 1) == std::string_view::npos);
-    case Interpreter::kNone:
-      return false;
-  }
-  return false;
-}
-
-// Options that consume the next argument.
-bool optionTakesValue(Interpreter interpreter, std::string_view arg) {
-  switch (interpreter) {
-    case Interpreter::kPython:
-      return arg == "-W" || arg == "-X" || arg == "--check-hash-based-pycs";
-    case Interpreter::kPerl:
-      return arg == "-I" || arg == "-M" || arg == "-m" || arg == "-x";
-    case Interpreter::kRuby:
-      return arg == "-I" || arg == "-r" || arg == "-E" || arg == "-C";
-    case Interpreter::kNode:
-      return arg == "-r" || arg == "--require" || arg == "--import" || arg == "--loader";
-    case Interpreter::kShell:
-      return arg == "-o" || arg == "+o" || arg == "-O" || arg == "+O" || arg == "--rcfile" ||
-             arg == "--init-file";
-    case Interpreter::kNone:
-      return false;
-  }
-  return false;
 }
 
 }  // namespace
@@ -192,33 +120,6 @@ std::optional<std::string> containerId(std::string_view cgroupPath) {
   return std::nullopt;
 }
 
-std::optional<std::string> interpretedScript(std::string_view path,
-                                             const std::vector<std::string>& argv,
-                                             std::string_view cwd) {
-  const Interpreter interpreter = interpreterOf(path);
-  if (interpreter == Interpreter::kNone) return std::nullopt;
-  for (std::size_t i = 1; i < argv.size(); ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--") {
-      if (i + 1 < argv.size()) {
-        std::filesystem::path script(argv[i + 1]);
-        if (script.is_relative() && !cwd.empty()) script = std::filesystem::path(cwd) / script;
-        return script.lexically_normal().string();
-      }
-      return std::nullopt;
-    }
-    if (inlineCodeOption(interpreter, arg)) return std::nullopt;
-    if (arg.starts_with("-") || arg.starts_with("+")) {
-      if (optionTakesValue(interpreter, arg)) ++i;
-      continue;
-    }
-    std::filesystem::path script{std::string(arg)};
-    if (script.is_relative() && !cwd.empty()) script = std::filesystem::path(cwd) / script;
-    return script.lexically_normal().string();
-  }
-  return std::nullopt;
-}
-
 std::vector<std::string> computeTags(const TagInput& input) {
   std::vector<std::string> tags;
   if (auto id = flatpakAppId(input.cgroupPath, input.env)) tags.push_back("flatpak:" + *id);
@@ -228,7 +129,7 @@ std::vector<std::string> computeTags(const TagInput& input) {
   if (auto unit = systemdUnit(input.cgroupPath)) tags.push_back("systemd:" + *unit);
   if (auto id = containerId(input.cgroupPath)) tags.push_back("container:" + *id);
   if (input.argv) {
-    if (auto script = interpretedScript(input.path, *input.argv, input.cwd)) {
+    if (auto script = interpretedScript(input.path, *input.argv, input.env, input.cwd)) {
       tags.push_back("script:" + *script);
     }
   }

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/interpreter_script.h"
+
 namespace warden::engine {
 
 // What the tag rules look at; views into a ProcessInfo (or test data).
@@ -28,10 +30,5 @@ std::optional<std::string> snapName(std::string_view path, std::string_view cgro
 std::optional<std::string> appImagePath(std::string_view path, const std::vector<std::string>* env);
 std::optional<std::string> systemdUnit(std::string_view cgroupPath);
 std::optional<std::string> containerId(std::string_view cgroupPath);
-// The script an interpreter (python, perl, ruby, node, sh, bash, zsh, dash) runs, made absolute
-// against `cwd`; nullopt for other programs and for code given inline (-c, -e, -m ...).
-std::optional<std::string> interpretedScript(std::string_view path,
-                                             const std::vector<std::string>& argv,
-                                             std::string_view cwd);
 
 }  // namespace warden::engine

@@ -26,6 +26,13 @@ std::optional<FailMode> parseFailMode(std::string_view text) {
   return std::nullopt;
 }
 
+// `[engine] invalid`: true = "drop".
+std::optional<bool> parseInvalid(std::string_view text) {
+  if (text == "drop") return true;
+  if (text == "accept") return false;
+  return std::nullopt;
+}
+
 std::filesystem::path directoryOf(const std::filesystem::path& file) {
   std::error_code error;
   auto absolute = std::filesystem::absolute(file, error);
@@ -108,7 +115,7 @@ class ConfigReader {
   void readEngine(const toml::table& table) {
     reader_.rejectUnknownKeys(table,
                               {"mode", "default", "unknown", "kernel", "fail", "queues", "inbound",
-                               "dns", "mark_mask", "queue_maxlen"},
+                               "dns", "invalid", "mark_mask", "queue_maxlen"},
                               "[engine]");
     enumeration(table, "mode", parseMode, "enforce or learn", config_.mode);
     constexpr std::string_view kActions = "allow, deny or reject";
@@ -119,6 +126,7 @@ class ConfigReader {
     if (const auto* value = table.get("queues")) readQueues(*value);
     boolean(table, "inbound", config_.inbound);
     boolean(table, "dns", config_.dns);
+    enumeration(table, "invalid", parseInvalid, "drop or accept", config_.dropInvalid);
     if (const auto* value = table.get("mark_mask")) {
       if (auto mask = reader_.integerIn(*value, "mark_mask", 0, 0xffffffff)) {
         if (std::popcount(static_cast<std::uint64_t>(*mask)) < 2) {

@@ -33,6 +33,9 @@ struct Config {
   // Read the DNS replies of accepted flows to learn remote host names (for `host` rules and
   // the log's host column). Off: no flow has a host name, so no `host` rule matches.
   bool dns = true;
+  // `invalid`: drop (true, the default) or accept the packets conntrack calls invalid (no flow
+  // they could belong to, such as TCP segments with impossible flags). Counted either way.
+  bool dropInvalid = true;
   // Conntrack-mark bits warden owns (at least two bits); other bits are preserved.
   std::uint32_t markMask = 0x00f00000;
   std::uint32_t queueMaxLen = 4096;  // packets waiting in each kernel queue

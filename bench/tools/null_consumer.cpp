@@ -34,7 +34,7 @@ void serve(NfQueue& queue, MarkBits marks, int stopFd) {
       if (!got || *got == 0) break;
       for (const auto& packet : batch) {
         const std::uint32_t mark = marks.withValue(packet.mark, marks.accept());
-        (void)queue.verdict(packet.id, Verdict::kRepeat, &mark);
+        (void)queue.verdict(packet.id, Verdict::kAccept, &mark);
       }
     }
     if (fds[1].revents & POLLIN) return;

@@ -19,6 +19,7 @@
 #include "engine/bpf_attribution.h"
 #include "engine/proc_reader.h"
 #include "engine/process_tracker.h"
+#include "engine/system_mounts.h"
 #include "tests/bpf/bpf_lab.h"
 
 namespace warden::engine {
@@ -72,6 +73,10 @@ class BpfAttributionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto reason = BpfLab::unavailableReason()) GTEST_SKIP() << *reason;
+    // The tracepoint programs need tracefs, which a fresh machine may not have mounted (SPEC
+    // section 13): mounted here the way wardend mounts it.
+    auto tracefs = ensureTracefs();
+    ASSERT_TRUE(tracefs) << tracefs.error().message();
     lab_ = std::make_unique<BpfLab>();
   }
   void TearDown() override {
@@ -124,7 +129,7 @@ class BpfAttributionTest : public ::testing::Test {
 };
 
 TEST_F(BpfAttributionTest, TcpConnectV4AndV6) {
-  loadPrograms();
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
   for (const char* remote : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
     SCOPED_TRACE(remote);
     LabClient client = lab_->run(lab_->nsA(), {"tcp", remote, "9"}, kNobody);
@@ -137,7 +142,7 @@ TEST_F(BpfAttributionTest, TcpConnectV4AndV6) {
 }
 
 TEST_F(BpfAttributionTest, UdpSendtoFromAProcessThatExitsRightAway) {
-  loadPrograms();
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
   for (const char* remote : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
     SCOPED_TRACE(remote);
     LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", remote, "5353"}, kNobody);
@@ -149,7 +154,7 @@ TEST_F(BpfAttributionTest, UdpSendtoFromAProcessThatExitsRightAway) {
 }
 
 TEST_F(BpfAttributionTest, UdpConnectThenSend) {
-  loadPrograms();
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
   for (const char* remote : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
     SCOPED_TRACE(remote);
     LabClient client = lab_->run(lab_->nsA(), {"udp-connect", remote, "5354"});
@@ -164,7 +169,7 @@ TEST_F(BpfAttributionTest, UdpConnectThenSend) {
 }
 
 TEST_F(BpfAttributionTest, ManyDatagramsToOnePeerWriteTheMapOnce) {
-  loadPrograms();
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
   LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "5355", "--count", "100"});
   ASSERT_EQ(client.wait(), 0);
   const BpfCounters c = bpf_->counters();
@@ -173,7 +178,7 @@ TEST_F(BpfAttributionTest, ManyDatagramsToOnePeerWriteTheMapOnce) {
 }
 
 TEST_F(BpfAttributionTest, ListenersTcpAndUdp) {
-  loadPrograms();
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
   LabClient tcp = lab_->run(lab_->nsA(), {"listen", "::", "8080", "--hold"}, kNobody);
   LabClient udp = lab_->run(lab_->nsA(), {"listen", "udp", "8053", "--hold"}, kNobody);
   warden_listener_key key = listenerKey(tcp, IPPROTO_TCP, 8080);
@@ -190,7 +195,7 @@ TEST_F(BpfAttributionTest, ListenersTcpAndUdp) {
 // The verdict path reads the mirrors, not the maps: every kind of flow and listener must be
 // there, with the very owner the map holds, and found without a syscall.
 TEST_F(BpfAttributionTest, MirrorsAnswerWithoutASyscall) {
-  loadPrograms();
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
   struct Case {
     std::vector<std::string> args;
     std::uint8_t protocol;
@@ -226,7 +231,7 @@ TEST_F(BpfAttributionTest, MirrorsAnswerWithoutASyscall) {
 // A mirror of one slot holds only the latest flow: the earlier one is still found, in the map,
 // at the price of a syscall; a key the slot does not hold is never taken for another.
 TEST_F(BpfAttributionTest, FlowsTheMirrorLostAreFoundInTheMap) {
-  loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, /*flowSlots=*/1);
+  ASSERT_NO_FATAL_FAILURE(loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, /*flowSlots=*/1));
   LabClient first = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "6001"}, kNobody);
   ASSERT_EQ(first.wait(), 0);
   LabClient second = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "6002"});
@@ -245,7 +250,7 @@ TEST_F(BpfAttributionTest, FlowsTheMirrorLostAreFoundInTheMap) {
 // A process whose key lost its slot, sending again on it (the map's unchanged path), writes
 // the slot again: the mirror never keeps saying something the map does not.
 TEST_F(BpfAttributionTest, AnUnchangedSendRepairsItsSlot) {
-  loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, /*flowSlots=*/1);
+  ASSERT_NO_FATAL_FAILURE(loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, /*flowSlots=*/1));
   LabClient first =
       lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "6011", "--hold", "--resend"}, kNobody);
   const warden_flow_key firstKey = flowKey(first, IPPROTO_UDP, "127.0.0.1", 6011);
@@ -263,7 +268,7 @@ TEST_F(BpfAttributionTest, AnUnchangedSendRepairsItsSlot) {
 }
 
 TEST_F(BpfAttributionTest, TwoNamespacesWithTheSameTuple) {
-  loadPrograms();
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
   // The same local port, remote address and port in both namespaces: only the namespace
   // cookie tells the flows apart.
   LabClient a = lab_->run(lab_->nsA(), {"tcp", "127.0.0.1", "9", "--bind-port", "40001"});
@@ -279,7 +284,7 @@ TEST_F(BpfAttributionTest, TwoNamespacesWithTheSameTuple) {
 }
 
 TEST_F(BpfAttributionTest, ProcessesOutsideTheCgroupAreNotRecorded) {
-  loadPrograms();
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
   // This test process is not in the lab cgroup.
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_in to{};
@@ -292,7 +297,7 @@ TEST_F(BpfAttributionTest, ProcessesOutsideTheCgroupAreNotRecorded) {
 }
 
 TEST_F(BpfAttributionTest, LruEvictionsAreCounted) {
-  loadPrograms(/*flowEntries=*/64);
+  ASSERT_NO_FATAL_FAILURE(loadPrograms(/*flowEntries=*/64));
   LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "20000", "--ports", "300"});
   ASSERT_EQ(client.wait(), 0);
   const std::uint64_t inserts = bpf_->counters()[WARDEN_CTR_FLOW_INSERTS];
@@ -306,7 +311,7 @@ TEST_F(BpfAttributionTest, LruEvictionsAreCounted) {
 }
 
 TEST_F(BpfAttributionTest, ManyShortLivedClientsAreEachAttributed) {
-  loadPrograms();
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
   constexpr int kClients = 200;
   std::set<std::uint16_t> ports;
   for (int i = 0; i < kClients; ++i) {
@@ -324,7 +329,7 @@ TEST_F(BpfAttributionTest, ManyShortLivedClientsAreEachAttributed) {
 
 // The whole chain as wardend uses it: exec event -> process table, packet -> flow map.
 TEST_F(BpfAttributionTest, AttributorDescribesAShortLivedProcess) {
-  startAttributor(/*ebpf=*/true);
+  ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
   LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "5400"}, kNobody);
   ASSERT_EQ(client.wait(), 0);
   const PacketInfo packet = outboundPacket(client, IPPROTO_UDP, "127.0.0.1", "127.0.0.1", 5400);
@@ -355,7 +360,7 @@ TEST_F(BpfAttributionTest, AttributorDescribesAShortLivedProcess) {
 }
 
 TEST_F(BpfAttributionTest, AttributorInboundToAListener) {
-  startAttributor(/*ebpf=*/true);
+  ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
   LabClient server = lab_->run(lab_->nsA(), {"listen", "::", "8081", "--hold"});
   PacketInfo syn;
   syn.ipVersion = 4;
@@ -374,7 +379,7 @@ TEST_F(BpfAttributionTest, AttributorInboundToAListener) {
 }
 
 TEST_F(BpfAttributionTest, FallbackFindsLongLivedSockets) {
-  startAttributor(/*ebpf=*/false);
+  ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/false));
   LabClient server = lab_->run(lab_->nsA(), {"listen", "127.0.0.1", "8090", "--hold"});
   LabClient tcp = lab_->run(lab_->nsA(), {"tcp-hold", "127.0.0.1", "8090", "--hold"}, kNobody);
   LabClient udp = lab_->run(lab_->nsA(), {"udp-connect", "::1", "5500", "--hold"});
@@ -452,7 +457,7 @@ class TempDirectory {
 // SPEC section 5: the hash is of the running image, also when the file was replaced on disk
 // after the start and when the process is gone before anyone asked.
 TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
-  startAttributor(/*ebpf=*/true);
+  ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
   attributor_->setImageHashing(true);
   TempDirectory dir;
   const std::string program = copyTo(BpfLab::clientPath(), dir.path() + "/client");
@@ -477,7 +482,7 @@ TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
 }
 
 TEST_F(BpfAttributionTest, DeletedBinaryIsDescribedWithoutTheSuffix) {
-  startAttributor(/*ebpf=*/true);
+  ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
   TempDirectory dir;
   const std::string program = copyTo(BpfLab::clientPath(), dir.path() + "/doomed");
   LabClient client = lab_->runProgram(lab_->nsA(), program, {"listen", "::", "8100", "--hold"});
@@ -504,7 +509,7 @@ TEST_F(BpfAttributionTest, DeletedBinaryIsDescribedWithoutTheSuffix) {
 
 TEST_F(BpfAttributionTest, ScriptRunByAnInterpreterIsTagged) {
   if (access("/bin/bash", X_OK) != 0) GTEST_SKIP() << "no /bin/bash";
-  startAttributor(/*ebpf=*/true);
+  ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
   TempDirectory dir;
   const std::string script = dir.path() + "/notify.sh";
   {
@@ -570,8 +575,9 @@ std::set<__u32> added(const std::set<__u32>& before, const std::set<__u32>& afte
 
 TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   const auto before = wardenPrograms();
-  loadPrograms();
-  EXPECT_EQ(added(before, wardenPrograms()).size(), 8u);  // 7 cgroup + sys_exit_connect
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
+  // 7 cgroup + sys_exit_connect + the UDP reuse socket filter (loaded, not attached)
+  EXPECT_EQ(added(before, wardenPrograms()).size(), 9u);
   bpf_.reset();
   EXPECT_TRUE(added(before, wardenPrograms()).empty());
   // Attaching fails half-way (no such cgroup): what was loaded is released.

@@ -5,6 +5,7 @@ clients run inside it; the fallback (ebpf = false) uses sock_diag + /proc.
 
 Profiles (allowed/denied by path) arrive with the policy work; until then these tests check
 what attribution alone decides: process / unknown / kernel."""
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import time
 
 import pytest
 
+from warden_cli import cli
 from warden_daemon import toml_value
 from warden_expect import DROP_WAIT_MS, dropped, wait_until
 from warden_lab import C4, C6, HERE, PYTHON, S4, S6, wardend_path
@@ -99,13 +101,14 @@ def batch(lab, cg, argv, n, timeout):
     return [line.split()[0] for line in res.stdout.splitlines() if line.split()]
 
 
-def attributing(lab, wardend, cg, ebpf=True, **engine):
+def attributing(lab, wardend, cg, ebpf=True, env=None, **engine):
+    """env: variables for wardend's environment (test hooks)."""
     # Neighbour discovery before wardend, so that no first datagram of a test waits on it.
     for server in (S4, S6):
         lab.ping(server)
     eng = {"unknown": "deny", "default": "allow", "kernel": "allow"}
     eng.update(engine)
-    return wardend(engine=eng, attribution={"ebpf": ebpf, "cgroup": cg})
+    return wardend(engine=eng, attribution={"ebpf": ebpf, "cgroup": cg}, env=env)
 
 
 def summary(outcomes):
@@ -378,6 +381,118 @@ def test_script_run_by_an_interpreter(lab, cgroup, wardend):
     refused = lab.c.run(in_cgroup(cgroup, [PYTHON, other, S4]), timeout=30, check=False)
     assert "ConnectionRefusedError" in refused.stderr, (refused.stdout, refused.stderr,
                                                         d.status()["attribution"])
+
+
+def test_inline_code_next_to_a_trusted_script_does_not_get_its_tag(lab, cgroup, wardend):
+    """SPEC 5: script:<path> is given only when the interpreter runs that file as its program.
+    Inline code (-c, also glued or after clustered options) with the trusted script's path as
+    its first argument gets no profile (default deny): its connection is dropped and its log
+    rows name no profile. The script itself still gets its profile."""
+    trusted = os.path.join(lab.tmp, "bin", "trusted.py")
+    os.makedirs(os.path.dirname(trusted), exist_ok=True)
+    with open(trusted, "w") as f:
+        f.write("import socket, sys\n"
+                "socket.create_connection((sys.argv[1], 7000), timeout=2)\n"
+                "print('connected')\n")
+    d = profiled(lab, wardend, cgroup, {"trusted": ("allow", {"tags": [f"script:{trusted}"]})},
+                 default="deny")
+    ok = lab.c.run(in_cgroup(cgroup, [PYTHON, trusted, S4]), timeout=30, check=False)
+    assert ok.stdout.strip() == "connected", (ok.stdout, ok.stderr)
+    # sys.argv is then ["-c", trusted, S4, port]: the code's own connection, each form to a port
+    # of its own. Nothing listens there: let through, the server refuses it; denied (dropped),
+    # it times out.
+    code = ("import socket, sys; socket.create_connection((sys.argv[2], int(sys.argv[3])), "
+            "timeout=1.5); print('connected')")
+    forms = {7101: ["-c" + code], 7102: ["-Ic", code], 7103: ["-c", code]}
+    for port, options in forms.items():
+        res = lab.c.run(in_cgroup(cgroup, [PYTHON, *options, trusted, S4, str(port)]),
+                        timeout=30, check=False)
+        assert "connected" not in res.stdout and "timed out" in res.stderr, \
+            (options, res.stdout, res.stderr, d.status()["attribution"])
+
+    def rows():
+        out = cli(d, "log", "--json", "--limit", "0")
+        found = [json.loads(line) for line in out.stdout.splitlines()]
+        return found if {r["remote_port"] for r in found} >= {7000, *forms} else None
+    logged = wait_until(rows, timeout=5)
+    assert logged, cli(d, "log").stdout
+    assert {r["profile"] for r in logged if r["remote_port"] == 7000} == {"trusted"}, logged
+    inline = [r for r in logged if r["remote_port"] in forms]
+    assert inline and all(r["profile"] is None and r["action"] == "deny" for r in inline), inline
+
+
+def _reachable_by_everyone(lab, *paths):
+    """Directories from lab.tmp down to each path get o+rx (mkdtemp makes lab.tmp 0700)."""
+    for path in paths:
+        d = os.path.dirname(path)
+        while True:
+            os.chmod(d, os.stat(d).st_mode | 0o755)
+            if os.path.samefile(d, lab.tmp) or d == "/":
+                break
+            d = os.path.dirname(d)
+
+
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+
+def _userns_allowed():
+    res = subprocess.run(NOBODY + ["unshare", "-Urm", "true"], capture_output=True, timeout=10)
+    return res.returncode == 0
+
+
+def test_binary_bind_mounted_over_an_allowed_path_in_a_user_namespace(lab, cgroup, wardend):
+    """SPEC 5: path keys name files of the host. An unprivileged user makes a user and mount
+    namespace of its own, bind-mounts another binary over the path a profile allows and runs it
+    from there: /proc/PID/exe shows the allowed path, but the executed file is not the host's
+    file at that path, so the flow gets no profile (default deny) and `warden explain` says so."""
+    if not _userns_allowed():
+        pytest.skip("unprivileged user namespaces are not allowed here")
+    allowed = install(lab._client("tcp_probe"), os.path.join(lab.tmp, "bin", "allowed",
+                                                              "tcp_probe"))
+    planted = install(lab._client("tcp_probe"), os.path.join(lab.tmp, "bin", "planted",
+                                                              "tcp_probe"))
+    sleeper = install(shutil.which("sleep"), os.path.join(lab.tmp, "bin", "planted", "sleep"))
+    _reachable_by_everyone(lab, allowed, planted, sleeper)
+    d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": allowed})},
+                 default="deny")
+    ok = lab.c.run(in_cgroup(cgroup, NOBODY + [allowed, S4, "7000", "--timeout-ms", "1500"]),
+                   timeout=30, check=False)
+    assert ok.stdout.split()[:1] == ["connected"], (ok.stdout, ok.stderr)
+
+    attack = 'mount --bind "$0" "$1" && shift && exec "$@"'
+    res = lab.c.run(in_cgroup(cgroup, NOBODY + ["unshare", "-Urm", "sh", "-c", attack, planted,
+                                                allowed, allowed, S4, "7001", "--timeout-ms",
+                                                "1500"]),
+                    timeout=30, check=False)
+    assert res.stdout.split()[:1] == ["timeout"], (res.stdout, res.stderr,
+                                                   d.status()["attribution"])
+
+    def rows():
+        out = cli(d, "log", "--json", "--limit", "0")
+        found = [json.loads(line) for line in out.stdout.splitlines()]
+        return found if {r["remote_port"] for r in found} >= {7000, 7001} else None
+    logged = wait_until(rows, timeout=5)
+    assert logged, cli(d, "log").stdout
+    assert {r["profile"] for r in logged if r["remote_port"] == 7000} == {"allowed"}, logged
+    planted_rows = [r for r in logged if r["remote_port"] == 7001]
+    assert all(r["profile"] != "allowed" and r["action"] == "deny" for r in planted_rows), \
+        planted_rows
+
+    # A process running that way, explained.
+    p = lab.c.spawn(in_cgroup(cgroup, NOBODY + ["unshare", "-Urm", "sh", "-c", attack, sleeper,
+                                                allowed, allowed, "30"]), "planted-sleep")
+
+    def explained():
+        answer = d.request("explain", pid=p.popen.pid)
+        return answer if answer.get("ok") and answer["process"]["path"] == allowed else None
+    answer = wait_until(explained, timeout=5)
+    assert answer, d.request("explain", pid=p.popen.pid)
+    assert answer["process"]["path_on_host"] is False, answer
+    assert answer["process"]["profile"] is None, answer
+    text = cli(d, "explain", str(p.popen.pid)).stdout
+    assert "is not the host's file at that path" in text, text
+    p.popen.kill()
+    p.popen.wait(timeout=10)
 
 
 def test_inbound_to_listeners_of_allowed_and_denied_programs(lab, cgroup, wardend):

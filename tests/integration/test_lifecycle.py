@@ -107,6 +107,9 @@ def test_overlapping_daemons_still_leave_a_firewall(lab, wardend):
     wait_until(lambda: not d2.alive(), timeout=10)
     assert d2.proc.popen.returncode == 1, d2.stderr()
     assert f"belongs to a running wardend (pid {d1.proc.pid})" in d2.stderr(), d2.stderr()
+    # It removed nothing, and must not say it did: the first daemon's table is still there.
+    assert "removed" not in d2.stderr(), d2.stderr()
+    assert "table inet warden left untouched" in d2.stderr(), d2.stderr()
     assert warden_tables(lab.c) == TABLE
     assert_policy_enforced(lab)
     assert d1.alive()

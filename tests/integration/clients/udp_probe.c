@@ -1,4 +1,4 @@
-/* udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES]
+/* udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] [--source-port N]
  *
  * Sends COUNT datagrams from one socket (one flow), each waiting up to TIMEOUT for its echo.
  * Prints one line "<outcome> <replies>/<count> <elapsed_ms>" and exits with the outcome's code:
@@ -10,7 +10,8 @@
  * unconnected socket otherwise never learns of them), and their type and code are reported.
  *
  * --ipv6-ext hop|dst puts an IPv6 hop-by-hop or destination-options extension header (one PadN
- * option, 8 bytes) in front of UDP in every datagram: the packet parser must look past it. */
+ * option, 8 bytes) in front of UDP in every datagram: the packet parser must look past it.
+ * --source-port binds that local port first (SO_REUSEADDR). */
 #include <poll.h>
 #include <unistd.h>
 
@@ -19,7 +20,7 @@
 static void usage(void) {
   fprintf(stderr,
           "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] "
-          "[--ipv6-ext hop|dst]\n");
+          "[--ipv6-ext hop|dst] [--source-port N]\n");
   exit(EXIT_USAGE);
 }
 
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   long count = 1;
   long size = 32;
   int connected = 0;
+  long source_port = 0;
   int ext_option = 0; /* IPV6_HOPOPTS or IPV6_DSTOPTS */
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
         ext_option = IPV6_DSTOPTS;
       else
         usage();
+    } else if (!strcmp(argv[i], "--source-port") && i + 1 < argc) {
+      if (parse_int_arg(argv[++i], 1, 65535, &source_port)) usage();
     } else if (!strcmp(argv[i], "--connect")) {
       connected = 1;
     } else if (!host) {
@@ -72,6 +76,21 @@ int main(int argc, char** argv) {
     setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof on);
   else
     setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+
+  if (source_port) {
+    struct sockaddr_storage local;
+    memset(&local, 0, sizeof local);
+    local.ss_family = ss.ss_family;
+    if (ss.ss_family == AF_INET)
+      ((struct sockaddr_in*)&local)->sin_port = htons((uint16_t)source_port);
+    else
+      ((struct sockaddr_in6*)&local)->sin6_port = htons((uint16_t)source_port);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (bind(fd, (struct sockaddr*)&local, len) < 0) {
+      perror("udp_probe: --source-port");
+      return OUT_ERROR;
+    }
+  }
 
   if (ext_option) {
     /* next header (filled in by the kernel), length 0 (= 8 bytes), PadN of 4 zero bytes */

@@ -115,6 +115,19 @@ TEST(Explanation, NoProfileMeansTheEngineDefault) {
   EXPECT_TRUE(explanationJson(e)["profile"].is_null());
 }
 
+TEST(Explanation, SaysWhenThePathIsNotTheHostsFile) {
+  auto process = curlProcess();
+  process["path_on_host"] = false;
+  process["ancestors"] = {"", "/usr/sbin/sshd"};
+  process["profile"] = nullptr;
+  const std::string text = print({process, nullptr});
+  expectLines(text, {"executable   /usr/bin/curl\n             is not the host's file at that path",
+                     "path, path_glob, parent_path and ancestor_path do not match it\n",
+                     "parents      (unknown, or not the host's file), /usr/sbin/sshd\n"});
+  process["path_on_host"] = true;
+  EXPECT_EQ(print({process, nullptr}).find("not the host's file at that path"), std::string::npos);
+}
+
 TEST(Explanation, OddAnswersDoNotThrow) {
   EXPECT_NO_THROW(print({nlohmann::json::object(), nullptr}));
   EXPECT_NO_THROW(print({nlohmann::json{{"profile", {{"name", 5}}}, {"argv", "x"}}, nullptr}));

@@ -17,7 +17,8 @@ nlohmann::json sampleStatus() {
   return nlohmann::json::parse(R"({
     "running": true, "pid": 4242, "started_at_ns": )" +
                                std::to_string(kNow - kSecond * 3 * 3600) + R"(,
-    "mode": "learn", "fail": "closed", "method": "none", "queue_method": "nft_compat",
+    "mode": "learn", "fail": "closed", "invalid": "drop", "method": "none",
+    "queue_method": "nft_compat",
     "queues": [
       {"queue": 0, "packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
        "malformed": 1, "enobufs": 0, "queue_drops": 5, "waiting": 0, "verdict_errors": 0,
@@ -26,7 +27,8 @@ nlohmann::json sampleStatus() {
        "malformed": 0, "enobufs": 7, "queue_drops": 0, "waiting": 0, "verdict_errors": 0,
        "max_latency_us": 0}],
     "totals": {"packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
-               "malformed": 1, "enobufs": 7, "queue_drops": 5, "verdict_errors": 0},
+               "malformed": 1, "enobufs": 7, "queue_drops": 5, "verdict_errors": 0,
+               "invalid": 3},
     "log": {"enabled": true, "db": "/var/lib/warden/warden.db", "written": 9, "dropped": 1,
             "failed": 0, "backlog": 2, "expired": 100},
     "policy": {"revision": 7, "loaded_at_ns": )" +
@@ -59,7 +61,8 @@ TEST_F(StatusText, ShowsStateMethodsPolicyAndCounters) {
            "             from /etc/warden/warden.toml\n",
            "flows        10 decided: 6 allowed, 3 denied, 1 rejected\n",
            "2 kernel-generated, 4 blocked by the policy but accepted in learn mode\n",
-           "problems     1 malformed packets, 5 queue drops, 7 ENOBUFS, 0 verdict errors\n",
+           "problems     1 malformed packets, 5 queue drops, 7 ENOBUFS, 0 verdict errors, 3 "
+           "invalid packets dropped\n",
            "verdict log  /var/lib/warden/warden.db\n",
            "9 rows written, 1 dropped, 0 failed, 2 waiting, 100 expired by retention\n",
        }) {

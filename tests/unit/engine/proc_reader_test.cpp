@@ -133,6 +133,42 @@ TEST(ProcReader, DeletedImageAndWrongStartTime) {
   EXPECT_FALSE(reader.describe(6));
 }
 
+TEST(ProcReader, IsFileAtComparesDeviceAndInode) {
+  TempDir dir;
+  const auto file = dir.write("a", "a");
+  const auto other = dir.write("b", "b");
+  struct stat st {};
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_TRUE(isFileAt(file.string(), st.st_dev, st.st_ino));
+  EXPECT_FALSE(isFileAt(other.string(), st.st_dev, st.st_ino));
+  EXPECT_FALSE(isFileAt(file.string(), st.st_dev + 1, st.st_ino));
+  EXPECT_FALSE(isFileAt((dir.path() / "missing").string(), st.st_dev, st.st_ino));
+  EXPECT_FALSE(isFileAt("a", st.st_dev, st.st_ino));  // relative: not a host path
+}
+
+// As in a mount namespace of the process's own: the link names a path, but leads to another
+// file than the host's at that path (the " (deleted)" suffix the reader strips stands in).
+TEST(ProcReader, PathIsOnTheHostOnlyWhenTheImageIsTheFileThere) {
+  TempDir dir;
+  const auto image = dir.write("bin/tool", "real");
+  fakeProcess(dir, 40, 1, 100, image);
+  const auto host = dir.write("bin/curl", "host");
+  dir.write("bin/curl (deleted)", "planted");
+  fakeProcess(dir, 41, 1, 101, host, /*deleted=*/true);
+  ProcReader reader(dir.path().string());
+  auto plain = reader.describe(40);
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(plain->pathOnHost);
+  auto planted = reader.describe(41);
+  ASSERT_TRUE(planted);
+  EXPECT_EQ(planted->path, host.string());
+  EXPECT_TRUE(planted->imageKnown);
+  EXPECT_FALSE(planted->pathOnHost);
+  EXPECT_EQ(reader.exePath(40, 100), image.string());
+  EXPECT_EQ(reader.exePath(41, 101), "");  // known, but not as a host path
+  EXPECT_EQ(reader.exePath(41, 102), std::nullopt);
+}
+
 TEST(ProcReader, UnreadableEnvironmentIsUnknownNotEmpty) {
   TempDir dir;
   fakeProcess(dir, 8, 1, 10, "/bin/x");
@@ -157,6 +193,7 @@ TEST(ProcReader, SocketInodesOfTheRealSelf) {
   ASSERT_TRUE(self);
   EXPECT_EQ(self->uid, getuid());
   EXPECT_FALSE(self->path.empty());
+  EXPECT_TRUE(self->pathOnHost);
 }
 
 }  // namespace

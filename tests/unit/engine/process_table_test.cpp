@@ -19,6 +19,7 @@ std::shared_ptr<const ProcessInfo> process(std::uint32_t pid, std::uint64_t star
   info->key = {pid, startTicks};
   info->startTimeNs = startTicks * 10'000'000ull;
   info->path = std::move(path);
+  info->pathOnHost = !info->path.empty();
   info->exeInode = inode;
   info->exeKernelDev = inode ? 0x0fe00000 : 0;
   info->ppid = ppid;
@@ -128,6 +129,16 @@ TEST(ProcessTable, AncestorsFollowParentKeys) {
             (std::vector<std::string>{"/bin/sh", "/usr/sbin/cron"}));
   // A parent key with another start time is another process: the chain stops.
   EXPECT_TRUE(table.ancestorPaths(30, 41).empty());
+}
+
+TEST(ProcessTable, AnAncestorSeenAtAPathThatIsNotItsHostFileKeepsOnlyItsPlace) {
+  ProcessTable table;
+  table.upsert(process(1, 1, "/sbin/init"));
+  auto mounted = std::make_shared<ProcessInfo>(*process(10, 20, "/usr/bin/curl", 0, 1, 1));
+  mounted->pathOnHost = false;  // another file bind-mounted over /usr/bin/curl
+  table.upsert(mounted);
+  table.upsert(process(30, 40, "/bin/sh", 0, 10, 20));
+  EXPECT_EQ(table.ancestorPaths(30, 40), (std::vector<std::string>{"/bin/sh", "", "/sbin/init"}));
 }
 
 TEST(ProcessTable, WaitCompleteWakesOnUpsert) {

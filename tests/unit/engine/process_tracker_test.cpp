@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cstring>
 #include <filesystem>
@@ -26,6 +27,13 @@ std::uint64_t inodeOf(const std::filesystem::path& path) {
   return st.st_ino;
 }
 
+// The device of `path` as the kernel's exec event gives it (major << 20 | minor).
+std::uint32_t kernelDevOf(const std::filesystem::path& path) {
+  struct stat st {};
+  EXPECT_EQ(stat(path.c_str(), &st), 0);
+  return major(st.st_dev) << 20 | minor(st.st_dev);
+}
+
 // Synthetic /proc plus hand-made kernel events: the tracker without a kernel.
 class TrackerTest : public ::testing::Test {
  protected:
@@ -46,7 +54,8 @@ class TrackerTest : public ::testing::Test {
 
   static warden_exec_event execEvent(std::uint32_t pid, std::uint64_t ticks, std::uint64_t inode,
                                      std::string_view filename, std::string_view args,
-                                     std::uint32_t ppid = 1, std::uint64_t parentTicks = 1) {
+                                     std::uint32_t ppid = 1, std::uint64_t parentTicks = 1,
+                                     std::uint32_t kernelDev = 0x0fe00000) {
     warden_exec_event event{};
     event.head.kind = WARDEN_EVENT_EXEC;
     event.head.size = sizeof event;
@@ -56,7 +65,7 @@ class TrackerTest : public ::testing::Test {
     event.owner.parent_start_time_ns = nsOfTicks(parentTicks);
     event.owner.uid = 1000;
     event.owner.exe_ino = inode;
-    event.owner.exe_dev = 0x0fe00000;
+    event.owner.exe_dev = kernelDev;
     std::strncpy(event.owner.comm, "x", sizeof event.owner.comm);
     std::memcpy(event.filename, filename.data(), std::min(filename.size(), sizeof event.filename));
     std::memcpy(event.args, args.data(), args.size());
@@ -101,17 +110,22 @@ TEST_F(TrackerTest, ExecIsCompletedFromProc) {
   EXPECT_EQ(info->cgroupPath, "/system.slice/demo.service");
   EXPECT_EQ(info->tags, (std::vector<std::string>{"systemd:demo.service", "script:/srv/app.py"}));
   EXPECT_EQ(info->exeKernelDev, 0x0fe00000u);
+  EXPECT_TRUE(info->pathOnHost);
+  EXPECT_EQ(info->match->path, exe.string());
   EXPECT_EQ(tracker_.counters().procCompleted.load(), 1u);
 }
 
 TEST_F(TrackerTest, ProcessGoneBeforeProcKeepsTheKernelsDescription) {
   const auto exe = dir_.write("bin/client", "ELF");
   // No /proc entry: the process exited before the tracker got to it.
-  feed(execEvent(300, 7000, inodeOf(exe), exe.string(), "client\0-4\0host\0"s));
+  feed(execEvent(300, 7000, inodeOf(exe), exe.string(), "client\0-4\0host\0"s, 1, 1,
+                 kernelDevOf(exe)));
   auto info = table_.find({300, 7000});
   ASSERT_NE(info, nullptr);
   EXPECT_TRUE(info->complete);
-  EXPECT_EQ(info->path, exe.string());  // the execve path, verified by its inode
+  EXPECT_EQ(info->path, exe.string());  // the execve path, verified by its device and inode
+  EXPECT_TRUE(info->pathOnHost);
+  EXPECT_EQ(info->match->path, exe.string());
   EXPECT_EQ(info->argv, (std::vector<std::string>{"client", "-4", "host"}));
   EXPECT_FALSE(info->envKnown);  // an env key can then never match
   EXPECT_EQ(info->uid, 1000u);
@@ -124,6 +138,51 @@ TEST_F(TrackerTest, UnverifiablePathIsLeftEmpty) {
   EXPECT_EQ(table_.find({301, 7001})->path, "");
   feed(execEvent(302, 7002, 1, "./relative", "a\0"s));
   EXPECT_EQ(table_.find({302, 7002})->path, "");
+  // The same inode on another device (a file of a tmpfs in the exec's own mount namespace
+  // can be given any inode number by creating enough files) is not the file.
+  feed(execEvent(303, 7003, inodeOf(other), other.string(), "a\0"s, 1, 1, kernelDevOf(other) + 1));
+  EXPECT_EQ(table_.find({303, 7003})->path, "");
+  EXPECT_FALSE(table_.find({303, 7003})->pathOnHost);
+}
+
+// From outside, a binary bind-mounted over a path in a mount namespace of its own looks like
+// this: /proc/PID/exe names the path, and following the link reaches another file than the
+// host's at that path. (Played here by the " (deleted)" suffix, which the reader strips: the
+// link's target is the planted image, the stripped path the host's file.)
+TEST_F(TrackerTest, PathWhereTheHostHasAnotherFileMatchesNoPathKey) {
+  const auto host = dir_.write("bin/curl", "the host's curl");
+  const auto planted = dir_.write("bin/curl (deleted)", "another program");
+  fakeProcess(600, 1, 300, planted, "curl\0https://example.org\0"s);
+  feed(execEvent(600, 300, inodeOf(planted), host.string(), "curl\0"s));
+  auto info = table_.find({600, 300});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->path, host.string());  // what the process sees, for explain and the log
+  EXPECT_FALSE(info->pathOnHost);
+  ASSERT_NE(info->match, nullptr);
+  EXPECT_FALSE(info->match->path);  // path and path_glob keys cannot hold
+  EXPECT_TRUE(info->match->argv);
+
+  // Its children cannot claim it as parent_path or ancestor_path either.
+  warden_fork_event fork{};
+  fork.head.kind = WARDEN_EVENT_FORK;
+  fork.parent_tgid = 600;
+  fork.parent_start_time_ns = nsOfTicks(300);
+  fork.child_tgid = 601;
+  fork.child_start_time_ns = nsOfTicks(310);
+  feed(fork);
+  auto child = table_.find({601, 310});
+  ASSERT_NE(child, nullptr);
+  EXPECT_FALSE(child->match->path);
+  EXPECT_EQ(child->ancestorPaths, (std::vector<std::string>{""}));
+  const auto grandchildExe = dir_.write("bin/tool", "t");
+  fakeProcess(602, 601, 320, grandchildExe, "tool\0"s);
+  feed(execEvent(602, 320, inodeOf(grandchildExe), grandchildExe.string(), "tool\0"s, 601, 310));
+  auto grandchild = table_.find({602, 320});
+  ASSERT_NE(grandchild, nullptr);
+  EXPECT_TRUE(grandchild->pathOnHost);
+  EXPECT_EQ(grandchild->match->path, grandchildExe.string());
+  EXPECT_EQ(grandchild->ancestorPaths.at(0), "");
+  EXPECT_EQ(grandchild->ancestorPaths.at(1), "");
 }
 
 TEST_F(TrackerTest, ProcShowingALaterImageIsNotMixedIn) {
@@ -252,6 +311,51 @@ TEST_F(TrackerTest, RequestedDescriptionOnTheTrackerThread) {
   EXPECT_EQ(ghost->uid, 7u);
   EXPECT_TRUE(ghost->path.empty());
   tracker_.stop();
+  // Its child copies nothing it could be judged by: still only the kernel's record.
+  warden_fork_event fork{};
+  fork.head.kind = WARDEN_EVENT_FORK;
+  fork.parent_tgid = 601;
+  fork.parent_start_time_ns = nsOfTicks(61);
+  fork.child_tgid = 602;
+  fork.child_start_time_ns = nsOfTicks(62);
+  feed(fork);
+  auto child = table_.find({602, 62});
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->source, ProcessSource::kOwnerOnly);
+}
+
+// A verdict's request may be served ahead of the exec event still in the ring (a launch
+// storm): the event then changes nothing, unless it is a later exec than the /proc read saw.
+TEST_F(TrackerTest, AnExecDescribedOnRequestIsNotPublishedBareAgain) {
+  const auto exe = dir_.write("bin/tool", "t");
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(700, 1, 70, exe, "tool\0--fetch\0"s);
+  warden_owner owner{};
+  owner.tgid = owner.pid = 700;
+  owner.start_time_ns = nsOfTicks(70);
+  owner.exe_ino = inodeOf(exe);
+  owner.exe_dev = 0x0fe00000;
+  tracker_.requestDescribe(owner);
+  auto requested = table_.waitComplete({700, 70}, std::chrono::seconds(5));
+  tracker_.stop();
+  ASSERT_NE(requested, nullptr);
+  EXPECT_EQ(requested->source, ProcessSource::kProcScan);
+  EXPECT_GT(requested->requestReadNs, 0u);
+
+  warden_exec_event exec = execEvent(700, 70, inodeOf(exe), exe.string(), "tool\0--fetch\0"s);
+  exec.head.time_ns = requested->requestReadNs - 1;  // the exec the request already saw
+  feed(exec);
+  EXPECT_EQ(table_.find({700, 70}), requested);
+  EXPECT_EQ(tracker_.counters().describedBeforeExec.load(), 1u);
+
+  exec.head.time_ns = requested->requestReadNs + 1;  // a later exec of the same image
+  feed(exec);
+  auto again = table_.find({700, 70});
+  ASSERT_NE(again, nullptr);
+  EXPECT_NE(again, requested);
+  EXPECT_TRUE(again->complete);
+  EXPECT_EQ(again->source, ProcessSource::kExecEvent);
+  EXPECT_EQ(tracker_.counters().describedBeforeExec.load(), 1u);
 }
 
 }  // namespace

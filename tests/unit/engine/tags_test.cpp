@@ -89,37 +89,6 @@ TEST(Tags, ContainerIdsOfTheCommonRuntimes) {
   EXPECT_EQ(systemdUnit("/system.slice/docker-" + hex + ".scope"), std::nullopt);
 }
 
-TEST(Tags, InterpreterScripts) {
-  EXPECT_EQ(interpretedScript("/usr/bin/python3.11", {"python3", "-u", "tool.py", "--x"}, "/srv"),
-            "/srv/tool.py");
-  EXPECT_EQ(
-      interpretedScript("/usr/bin/python3.11", {"/usr/bin/python3", "/opt/a/../b/run.py"}, "/"),
-      "/opt/b/run.py");
-  EXPECT_EQ(interpretedScript("/usr/bin/python3", {"python3", "-W", "ignore", "x.py"}, "/h"),
-            "/h/x.py");
-  EXPECT_EQ(interpretedScript("/usr/bin/python3", {"python3", "-c", "print(1)"}, "/"),
-            std::nullopt);
-  EXPECT_EQ(interpretedScript("/usr/bin/python3", {"python3", "-m", "http.server"}, "/"),
-            std::nullopt);
-  EXPECT_EQ(interpretedScript("/usr/bin/python3", {"python3"}, "/"), std::nullopt);
-  EXPECT_EQ(interpretedScript("/usr/bin/bash", {"bash", "-x", "./deploy.sh", "prod"}, "/ops"),
-            "/ops/deploy.sh");
-  EXPECT_EQ(interpretedScript("/usr/bin/dash", {"sh", "-ec", "echo hi"}, "/"), std::nullopt);
-  EXPECT_EQ(interpretedScript("/usr/bin/bash", {"bash", "-c", "curl x"}, "/"), std::nullopt);
-  EXPECT_EQ(interpretedScript("/usr/bin/bash", {"-bash"}, "/"), std::nullopt);
-  EXPECT_EQ(interpretedScript("/usr/bin/zsh", {"zsh", "-o", "errexit", "s.zsh"}, "/"), "/s.zsh");
-  EXPECT_EQ(interpretedScript("/usr/bin/perl", {"perl", "-w", "/usr/bin/cloc"}, "/"),
-            "/usr/bin/cloc");
-  EXPECT_EQ(interpretedScript("/usr/bin/perl", {"perl", "-e", "print 1"}, "/"), std::nullopt);
-  EXPECT_EQ(interpretedScript("/usr/bin/ruby3.1", {"ruby", "-I", "lib", "app.rb"}, "/w"),
-            "/w/app.rb");
-  EXPECT_EQ(interpretedScript("/usr/bin/node", {"node", "--require", "x", "server.js"}, "/n"),
-            "/n/server.js");
-  EXPECT_EQ(interpretedScript("/usr/bin/node", {"node", "-e", "1"}, "/"), std::nullopt);
-  EXPECT_EQ(interpretedScript("/usr/bin/curl", {"curl", "x.py"}, "/"), std::nullopt);
-  EXPECT_EQ(interpretedScript("/usr/bin/bashful", {"bashful", "x.sh"}, "/"), std::nullopt);
-}
-
 TEST(Tags, AllAtOnceInAFixedOrder) {
   const std::string hex(64, 'f');
   const Strings env = {"FLATPAK_ID=org.x.App", "SNAP_NAME=x"};

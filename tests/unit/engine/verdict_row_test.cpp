@@ -55,14 +55,53 @@ TEST(VerdictRow, ProfileNameOutlivesThePolicy) {
 TEST(VerdictRow, NoProfileNoName) {
   const PolicySnapshot snapshot = browserPolicy();
   FlowOwner owner = browserOwner();
-  owner.process = nullptr;  // not described: matched by uid alone, which no profile asks for
+  owner.process = nullptr;  // not described: the engine `unknown` verdict, with the pid
   const rules::Flow flow = outboundFlow("example.org");
   const rules::Decision decision = decideForOwner(*snapshot.policy, flow, owner);
-  EXPECT_EQ(decision.by, rules::DecidedBy::kEngineDefault);
+  EXPECT_EQ(decision.by, rules::DecidedBy::kUnknown);
   const db::LogRow row = verdictRow(snapshot, decision, flow, 0, owner);
+  EXPECT_EQ(row.decidedBy, db::DecidedBy::kUnknown);
+  EXPECT_EQ(row.pid, 4242);
   EXPECT_EQ(row.profile, nullptr);
   EXPECT_EQ(row.process, nullptr);
   EXPECT_EQ(row.host.view(), "example.org");
+}
+
+// SPEC section 4: a process known by pid whose description is late (a launch storm) or rests
+// on the kernel's socket record alone gets the engine `unknown` verdict, never `default`, even
+// when `default` is more permissive ("allow" here, `unknown` "reject").
+TEST(DecideForOwner, AProcessNotDescribedGetsUnknownNotDefault) {
+  rules::Policy policy;
+  policy.config = *rules::parseConfig(
+      "[engine]\ndefault = 'allow'\nunknown = 'reject'\n[[rule]]\naction = 'allow'\n"
+      "ports = 53\n",
+      "/t/warden.toml");
+  policy.profiles = browserPolicy().policy->policy().profiles;
+  const auto compiled = *rules::CompiledPolicy::compile(std::move(policy), 8);
+  const rules::Flow web = outboundFlow("");
+  const FlowOwner described = browserOwner();
+  ASSERT_EQ(decideForOwner(*compiled, web, described).by, rules::DecidedBy::kProfileDefault);
+
+  auto late = std::make_shared<ProcessInfo>(*described.process);
+  late->complete = false;  // published by the exec event, /proc not read yet
+  auto ownerOnly = std::make_shared<ProcessInfo>(*described.process);
+  ownerOnly->source = ProcessSource::kOwnerOnly;
+  auto bare = std::make_shared<ProcessInfo>(*described.process);
+  bare->match = nullptr;
+  for (const auto& process :
+       {std::shared_ptr<const ProcessInfo>{}, std::shared_ptr<const ProcessInfo>(late),
+        std::shared_ptr<const ProcessInfo>(ownerOnly), std::shared_ptr<const ProcessInfo>(bare)}) {
+    FlowOwner owner = described;
+    owner.process = process;
+    const rules::Decision decision = decideForOwner(*compiled, web, owner);
+    EXPECT_EQ(decision.by, rules::DecidedBy::kUnknown);
+    EXPECT_EQ(decision.action, rules::Action::kReject);
+    EXPECT_EQ(verdictRow(browserPolicy(), decision, web, 0, owner).pid, 4242);
+    // Global rules still see the flow first (SPEC section 4 step 1).
+    rules::Flow dns = web;
+    dns.remotePort = 53;
+    EXPECT_EQ(decideForOwner(*compiled, dns, owner).by, rules::DecidedBy::kGlobalRule);
+  }
 }
 
 // A queue worker hands decideForOwner its remembered choice of profile: used as given, and

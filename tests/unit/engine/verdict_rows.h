@@ -39,6 +39,7 @@ inline FlowOwner browserOwner() {
   auto info = std::make_shared<ProcessInfo>();
   info->path = kBrowserPath;
   info->argv = {std::string(kBrowserPath), "--no-sandbox"};
+  info->source = ProcessSource::kExecEvent;
   info->complete = true;
   info->match = std::move(match);
   info->logged = loggedProcess(*info);

@@ -48,6 +48,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(config.queues, (std::vector<std::uint16_t>{0, 1}));
   EXPECT_TRUE(config.inbound);
   EXPECT_TRUE(config.dns);
+  EXPECT_TRUE(config.dropInvalid);
   EXPECT_EQ(config.markMask, 0x00f00000u);
   EXPECT_EQ(config.queueMaxLen, 4096u);
   EXPECT_TRUE(config.ebpf);
@@ -215,6 +216,13 @@ TEST(ConfigErrors, UnknownKeysAndSections) {
   EXPECT_THAT(errorsOf("\n[engines]\n"), ElementsAre("2:2: unknown section [engines]"));
   EXPECT_THAT(errorsOf("[[rules]]\n"), ElementsAre("1:3: unknown section [[rules]]"));
   EXPECT_THAT(errorsOf("mode = 'learn'\n"), ElementsAre("1:1: unknown key 'mode'"));
+}
+
+TEST(Config, InvalidPacketsAreDroppedUnlessAccepted) {
+  EXPECT_TRUE(parsed("[engine]\ninvalid = 'drop'\n").dropInvalid);
+  EXPECT_FALSE(parsed("[engine]\ninvalid = 'accept'\n").dropInvalid);
+  EXPECT_THAT(errorsOf("[engine]\ninvalid = 'reject'\n"),
+              ElementsAre("2:11: invalid value 'reject' for 'invalid' (expected drop or accept)"));
 }
 
 TEST(ConfigErrors, WrongTypes) {

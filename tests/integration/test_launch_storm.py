@@ -1,0 +1,122 @@
+"""A launch storm must not open the firewall (SPEC section 4, issue 11). While an unprivileged
+user (uid 65534) starts a short-lived process every 2 ms inside the attached cgroup, a program
+that a profile refuses connects again and again, each time as a new process whose description
+the tracker has to produce in the middle of the storm. A description that comes too late gets
+the engine `unknown` verdict, never the engine `default` (here "allow"): no connection of the
+refused program may succeed, and no log row may be decided by the engine default.
+
+Outcomes tell the deciding path apart: the profile rejects (the probe sees "refused" at once),
+`unknown` drops ("timeout"), and only the engine default lets it connect."""
+import json
+
+import pytest
+
+from test_attribution import attributing, cgroup, in_cgroup, install, write_profiles  # noqa: F401
+from warden_cli import _cli_built, cli  # noqa: F401 (_cli_built: a fixture)
+from warden_expect import wait_until
+from warden_lab import PYTHON, S4
+
+STORM_SECONDS = 4
+STORM_INTERVAL_S = 0.002
+PORT = 7000
+
+# Starts /bin/true every `interval` seconds for `duration` seconds, reaping as it goes.
+STORM = r"""
+import os, sys, time
+duration, interval = float(sys.argv[1]), float(sys.argv[2])
+start = time.monotonic()
+due, spawned = start, 0
+print("storming", flush=True)
+while time.monotonic() - start < duration:
+    os.posix_spawn("/bin/true", ["true"], {})
+    spawned += 1
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+    due += interval
+    time.sleep(max(0.0, due - time.monotonic()))
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+print("spawned", spawned, flush=True)
+"""
+
+
+def log_rows(d):
+    res = cli(d, "log", "--json", "--limit", "0")
+    assert res.returncode == 0, res.stderr
+    return [json.loads(line) for line in res.stdout.splitlines()]
+
+
+def storm_while_refused_program_connects(lab, cg, wardend, env=None):
+    refused = install(lab._client("tcp_probe"), f"{lab.tmp}/bin/refused/tcp_probe")
+    write_profiles(lab, {"refused": ("reject", {"path": refused})})
+    d = attributing(lab, wardend, cg, default="allow", unknown="deny", env=env)
+    # The probe is described once before the storm: the profile refuses it.
+    warm = lab.c.run(in_cgroup(cg, [refused, S4, str(PORT), "--timeout-ms", "400"]), check=False)
+    assert warm.stdout.split()[:1] == ["refused"], f"{warm.stdout} {log_rows(d)}"
+
+    storm = lab.c.spawn(in_cgroup(cg, ["setpriv", "--reuid", "65534", "--regid", "65534",
+                                       "--clear-groups", PYTHON, "-c", STORM,
+                                       str(STORM_SECONDS), str(STORM_INTERVAL_S)]),
+                        "storm", lines=True)
+    try:
+        assert storm.wait_line(lambda t: t == "storming", timeout=10), storm.stderr_text()
+        outcomes = []
+        while storm.alive() and len(outcomes) < 200:
+            res = lab.c.run(in_cgroup(cg, [refused, S4, str(PORT), "--timeout-ms", "400"]),
+                            timeout=10, check=False)
+            outcomes.append((res.stdout.split() or ["?"])[0])
+        done = storm.wait_line(lambda t: t.startswith("spawned"), timeout=STORM_SECONDS + 20)
+        assert done, storm.stderr_text()
+    finally:
+        storm.kill()
+    spawned = int(done.split()[1])
+    status = d.status()
+    summary = {o: outcomes.count(o) for o in set(outcomes)}
+    report = (f"outcomes {summary}; storm spawned {spawned}; totals {status['totals']}; "
+              f"processes {status['attribution']['processes']}; "
+              f"bpf {status['attribution'].get('bpf')}")
+    print(report)
+    # The attack was made: a storm of hundreds of processes, the refused program many times.
+    assert spawned >= 300, report
+    assert len(outcomes) >= 5, report
+    assert "connected" not in outcomes, report
+    assert set(outcomes) <= {"refused", "timeout"}, report
+
+    expected = 1 + len(outcomes)
+    rows = wait_until(lambda: [r for r in log_rows(d) if r["remote_port"] == PORT]
+                      if len([r for r in log_rows(d) if r["remote_port"] == PORT]) >= expected
+                      else None, timeout=10)
+    assert rows, f"fewer than {expected} rows for port {PORT}: {report}"
+    by_default = [r for r in rows if r["decided_by"] == "engine-default"]
+    assert not by_default, f"decided by the engine default: {by_default[:3]}; {report}"
+    for row in rows:
+        assert row["decided_by"] in ("profile-default", "unknown"), row
+        # A flow whose process is known by pid says so, also when decided `unknown`.
+        assert row["pid"] is not None, row
+    return d, outcomes, status
+
+
+def test_a_launch_storm_never_lets_a_refused_program_through(lab, cgroup, wardend):
+    """The storm as it comes: the tracker must keep up, and where it cannot, `unknown`."""
+    storm_while_refused_program_connects(lab, cgroup, wardend)
+
+
+def test_a_tracker_far_behind_still_describes_the_process_a_packet_waits_for(lab, cgroup,
+                                                                            wardend):
+    """A test hook (WARDEN_TEST_SLOW_EXEC) stalls the tracker 100 ms on every exec of the
+    storm's `true`, so that it falls ever further behind the ring buffer (as a slow machine
+    would), and first packets wait up to 200 ms for their description. The process a parked
+    packet waits for must be described first, ahead of the backlog: the refused program is
+    refused by its profile every time, not dropped as `unknown`, and never let through."""
+    _, outcomes, status = storm_while_refused_program_connects(
+        lab, cgroup, wardend, env={"WARDEN_TEST_SLOW_EXEC": "true:100"})
+    assert set(outcomes) == {"refused"}, (outcomes, status["totals"])
+    assert status["totals"]["parked_undescribed"] == 0, status["totals"]

@@ -1,0 +1,40 @@
+"""A flow decided for one process is not inherited by another that reuses its 4-tuple (SPEC
+section 6). A conntrack entry outlives the socket that made it: once an allowed program has
+sent from a local port to a server, a denied program that binds the same port and sends to the
+same server finds that entry, marked "accepted". It must be decided for itself instead.
+TCP's form of this attack (a SYN on an old flow's 4-tuple) is in test_packet_path.py."""
+import pytest
+
+from test_attribution import (FAMILIES, batch, cgroup, profiled,  # noqa: F401 (fixtures)
+                              twin_profiles, twins)
+
+REUSED_PORT = 45000
+
+
+def send_from(lab, cg, binary, server, port, connect, count=1):
+    argv = [binary, server, "7000", "--source-port", str(port), "--timeout-ms", "1000",
+            "--count", str(count)]
+    if connect:
+        argv.append("--connect")
+    outcomes = batch(lab, cg, argv, 1, timeout=20)
+    assert len(outcomes) == 1, outcomes
+    return outcomes[0]
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+@pytest.mark.parametrize("connect", [False, True], ids=["sendto", "connected"])
+def test_a_reused_udp_4tuple_is_decided_for_its_new_owner(lab, cgroup, wardend, twins, server,
+                                                          connect):
+    d = profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)), default="deny")
+    allowed, denied = twins[("allowed", "udp_probe")], twins[("denied", "udp_probe")]
+    port = REUSED_PORT + (1 if connect else 0) + (2 if ":" in server else 0)
+    assert send_from(lab, cgroup, allowed, server, port, connect, count=3) == "reply"
+    # The same 4-tuple from the denied program (its profile rejects): not a reply riding the
+    # allowed program's conntrack entry, but its own verdict.
+    for _ in range(3):
+        assert send_from(lab, cgroup, denied, server, port, connect) == "prohibited"
+    # And back: the allowed program gets the flow decided for it again.
+    assert send_from(lab, cgroup, allowed, server, port, connect, count=3) == "reply"
+    status = d.status()
+    assert status["totals"]["reject"] >= 3, status["totals"]
+    assert status["attribution"]["decided_errors"] == 0, status["attribution"]
