@@ -107,7 +107,7 @@ void BM_DnsParseCdnReply(benchmark::State& state) {
   const std::vector<std::uint8_t> message = cdnReply();
   DnsResponse response;
   for (auto _ : state) {
-    const auto status = warden::engine::parseDnsResponse(message, false, response);
+    const auto status = warden::engine::parseDnsResponse(message, response);
     benchmark::DoNotOptimize(status);
     benchmark::DoNotOptimize(response);
   }

@@ -35,10 +35,28 @@ constexpr std::array kQueueCounters = {
     Counter{"max_latency_us", "MAX_US"},
 };
 // Totals the lines below mention by name; any other is listed as it comes.
-constexpr std::array<std::string_view, 18> kKnownTotals = {
-    "packets",        "allow",       "deny",        "reject",         "learn",   "kernel",
-    "malformed",      "queue_drops", "enobufs",     "verdict_errors", "waiting", "misses",
-    "max_latency_us", "dns_replies", "dns_answers", "dns_malformed",  "invalid", "repeats",
+constexpr std::array<std::string_view, 21> kKnownTotals = {
+    "packets",
+    "allow",
+    "deny",
+    "reject",
+    "learn",
+    "kernel",
+    "malformed",
+    "queue_drops",
+    "enobufs",
+    "verdict_errors",
+    "waiting",
+    "misses",
+    "max_latency_us",
+    "dns_replies",
+    "dns_answers",
+    "dns_malformed",
+    "dns_unsolicited",
+    "dns_queries",
+    "dns_queries_evicted",
+    "invalid",
+    "repeats",
 };
 
 std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
@@ -134,14 +152,20 @@ void printDns(const json& status, std::ostream& out) {
     return;
   }
   const json& totals = member(status, "totals");
+  const std::uint64_t queries = count(totals, "dns_queries");
   const std::uint64_t replies = count(totals, "dns_replies");
   const std::uint64_t answers = count(totals, "dns_answers");
+  const std::uint64_t evicted = count(totals, "dns_queries_evicted");
+  // Replies that answer no query of their flow teach nothing (SPEC section 7).
   line(out, "dns",
-       std::to_string(replies) + (replies == 1 ? " reply" : " replies") + " read, " +
+       std::to_string(queries) + (queries == 1 ? " query, " : " queries, ") +
+           std::to_string(replies) + (replies == 1 ? " reply" : " replies") + " read, " +
            std::to_string(answers) + (answers == 1 ? " address" : " addresses") + " learned, " +
-           std::to_string(count(totals, "dns_malformed")) + " malformed; " +
-           std::to_string(count(dns, "hosts")) + " of " + std::to_string(count(dns, "capacity")) +
-           " host names kept");
+           std::to_string(count(totals, "dns_malformed")) + " malformed, " +
+           std::to_string(count(totals, "dns_unsolicited")) + " unsolicited" +
+           (evicted ? ", " + std::to_string(evicted) + " unanswered queries pushed out" : "") +
+           "; " + std::to_string(count(dns, "hosts")) + " of " +
+           std::to_string(count(dns, "capacity")) + " host names kept");
 }
 
 std::string queueList(const json& queues) {

@@ -30,6 +30,13 @@ struct alignas(64) QueueCounters {
   std::atomic<std::uint64_t> dnsReplies{0};
   std::atomic<std::uint64_t> dnsAnswers{0};
   std::atomic<std::uint64_t> dnsMalformed{0};
+  // Well-formed replies that answer no query their flow sent (another id, question, server or
+  // port, an answer given twice, or one too late): they teach nothing.
+  std::atomic<std::uint64_t> dnsUnsolicited{0};
+  // Queries of accepted flows remembered for their replies, and those pushed out unanswered
+  // because the table of pending queries was full.
+  std::atomic<std::uint64_t> dnsQueries{0};
+  std::atomic<std::uint64_t> dnsQueriesEvicted{0};
 
   static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);

@@ -230,6 +230,7 @@ bool Daemon::startUp() {
 
   // Always there, so that `dns` can be switched on by a reload; fixed memory (~1.3 MB).
   hosts_ = std::make_unique<HostCache>();
+  dnsQueries_ = std::make_unique<PendingDnsQueries>();
 
   // Queues next: a wardend on the same queues fails here, before touching the table.
   for (std::uint16_t number : config_.queues) {
@@ -244,9 +245,10 @@ bool Daemon::startUp() {
       }
       return false;
     }
-    workers_.push_back(std::make_unique<QueueWorker>(
-        std::move(*queue), policy_, MarkBits{config_.markMask},
-        logWriter_ ? logWriter_->producer() : db::LogProducer{}, attributor_.get(), hosts_.get()));
+    workers_.push_back(
+        std::make_unique<QueueWorker>(std::move(*queue), policy_, MarkBits{config_.markMask},
+                                      logWriter_ ? logWriter_->producer() : db::LogProducer{},
+                                      attributor_.get(), hosts_.get(), dnsQueries_.get()));
   }
   for (auto& worker : workers_) worker->start();
 
@@ -308,6 +310,7 @@ void Daemon::shutDown() {
   workers_.clear();
   attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
   hosts_.reset();
+  dnsQueries_.reset();
   if (logWriter_) logWriter_->stop();  // after the workers: it commits every row they left
   if (tableInstalled_) {
     if (auto removed = NftTable::remove(); !removed) {
@@ -357,11 +360,15 @@ void Daemon::reload() {
 std::string Daemon::statusJson() const {
   using nlohmann::json;
   json queues = json::array();
-  json totals = {{"packets", 0},        {"allow", 0},       {"deny", 0},
-                 {"reject", 0},         {"learn", 0},       {"kernel", 0},
-                 {"malformed", 0},      {"enobufs", 0},     {"queue_drops", 0},
-                 {"verdict_errors", 0}, {"dns_replies", 0}, {"dns_answers", 0},
-                 {"dns_malformed", 0},  {"parked", 0},      {"parked_undescribed", 0},
+  json totals = {{"packets", 0},       {"allow", 0},
+                 {"deny", 0},          {"reject", 0},
+                 {"learn", 0},         {"kernel", 0},
+                 {"malformed", 0},     {"enobufs", 0},
+                 {"queue_drops", 0},   {"verdict_errors", 0},
+                 {"dns_replies", 0},   {"dns_answers", 0},
+                 {"dns_malformed", 0}, {"dns_unsolicited", 0},
+                 {"dns_queries", 0},   {"dns_queries_evicted", 0},
+                 {"parked", 0},        {"parked_undescribed", 0},
                  {"repeats", 0}};
   for (const auto& worker : workers_) {
     const QueueCounters& c = worker->counters();
@@ -381,6 +388,9 @@ std::string Daemon::statusJson() const {
               {"dns_replies", c.dnsReplies.load()},
               {"dns_answers", c.dnsAnswers.load()},
               {"dns_malformed", c.dnsMalformed.load()},
+              {"dns_unsolicited", c.dnsUnsolicited.load()},
+              {"dns_queries", c.dnsQueries.load()},
+              {"dns_queries_evicted", c.dnsQueriesEvicted.load()},
               {"parked", c.parked.load()},
               {"parked_undescribed", c.parkedUndescribed.load()},
               {"repeats", c.repeats.load()},
@@ -420,7 +430,8 @@ std::string Daemon::statusJson() const {
       {"dns",
        {{"enabled", config_.dns},
         {"hosts", hosts_ ? hosts_->entries() : 0},
-        {"capacity", hosts_ ? hosts_->capacity() : 0}}},
+        {"capacity", hosts_ ? hosts_->capacity() : 0},
+        {"pending_queries", dnsQueries_ ? dnsQueries_->pending(monotonicNs()) : 0}}},
       {"log", std::move(log)},
       {"policy",
        {{"revision", snapshot->revision()},

@@ -56,6 +56,7 @@ class Daemon {
   QueueMethod method_ = QueueMethod::kXtCompat;
   std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::unique_ptr<HostCache> hosts_;        // names from DNS replies; outlives the workers too
+  std::unique_ptr<PendingDnsQueries> dnsQueries_;  // what those replies must answer; same
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::optional<ControlServer> control_;
   std::optional<PolicyWatcher> watcher_;

@@ -10,7 +10,7 @@ constexpr std::size_t kHeaderSize = 12;
 constexpr std::size_t kRecordFixedSize = 10;  // type, class, ttl, rdlength after the owner
 constexpr std::size_t kMaxMessage = 65535;    // what a UDP datagram can carry
 constexpr int kMaxPointerHops = 32;      // pointers already only go backwards; this caps the work
-constexpr std::size_t kMaxRecords = 64;  // answer records looked at; the rest is not read
+constexpr std::size_t kMaxRecords = 64;  // answer records used; the rest is checked, not used
 constexpr std::size_t kMaxChain = 8;     // names reachable from the question through CNAMEs
 
 constexpr std::uint16_t kTypeA = 1;
@@ -38,9 +38,10 @@ bool hostCharacter(std::uint8_t c) {
 enum class Read : std::uint8_t { kOk, kShort, kMalformed };
 
 // Reads the (possibly compressed) name at `offset` into `out`; `next` is where the record
-// continues after the name's bytes in place.
-Read readName(std::span<const std::uint8_t> m, std::size_t offset, DnsName& out,
-              std::size_t& next) {
+// continues after the name's bytes in place. `hostName`: refuse characters no host name has
+// (else only the name's form is checked: names a rule never sees may hold any byte).
+Read readName(std::span<const std::uint8_t> m, std::size_t offset, DnsName& out, std::size_t& next,
+              bool hostName = true) {
   out.length = 0;
   std::size_t pos = offset;
   std::size_t sequenceStart = offset;  // a pointer must point before this
@@ -80,7 +81,7 @@ Read readName(std::span<const std::uint8_t> m, std::size_t offset, DnsName& out,
     if (separator) out.text[out.length++] = '.';
     for (std::size_t i = 0; i < length; ++i) {
       const std::uint8_t c = m[pos + 1 + i];
-      if (!hostCharacter(c)) return Read::kMalformed;
+      if (hostName && !hostCharacter(c)) return Read::kMalformed;
       out.text[out.length++] =
           static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : static_cast<char>(c));
     }
@@ -124,52 +125,73 @@ std::string_view toString(DnsStatus status) {
   return "?";
 }
 
-DnsStatus parseDnsResponse(std::span<const std::uint8_t> m, bool prefixOnly, DnsResponse& out) {
+namespace {
+
+// The header and the question of `m`, when it has exactly one: `pos` is left after it.
+Read readQuestion(std::span<const std::uint8_t> m, DnsQuestion& out, std::size_t& pos) {
+  out.id = read16(&m[0]);
+  pos = kHeaderSize;
+  const Read name = readName(m, pos, out.name, pos);
+  if (name != Read::kOk) return name;
+  if (pos + 4 > m.size()) return Read::kShort;
+  out.type = read16(&m[pos]);
+  out.qclass = read16(&m[pos + 2]);
+  pos += 4;
+  return Read::kOk;
+}
+
+}  // namespace
+
+bool parseDnsQuery(std::span<const std::uint8_t> m, DnsQuestion& out) {
   out.name.length = 0;
+  if (m.size() < kHeaderSize || m.size() > kMaxMessage) return false;
+  const std::uint16_t flags = read16(&m[2]);
+  const bool response = (flags & 0x8000) != 0;
+  const unsigned opcode = (flags >> 11) & 0xf;
+  if (response || opcode != 0 || read16(&m[4]) != 1) return false;
+  std::size_t pos = 0;
+  return readQuestion(m, out, pos) == Read::kOk && out.name.length > 0;
+}
+
+DnsStatus parseDnsResponse(std::span<const std::uint8_t> m, DnsResponse& out) {
+  out.hasQuestion = false;
+  out.question.name.length = 0;
   out.addressCount = 0;
-  out.cut = false;
-  if (m.size() > kMaxMessage) m = m.first(kMaxMessage);  // keeps offsets in 16 bits
-  if (m.size() < kHeaderSize) return finish(out, DnsStatus::kMalformed);
+  if (m.size() < kHeaderSize || m.size() > kMaxMessage) return finish(out, DnsStatus::kMalformed);
   const std::uint16_t flags = read16(&m[2]);
   const bool response = (flags & 0x8000) != 0;
   const unsigned opcode = (flags >> 11) & 0xf;
   const unsigned rcode = flags & 0xf;
   const std::uint16_t questions = read16(&m[4]);
   const std::uint16_t answers = read16(&m[6]);
-  // Only a successful answer to one standard query says what a name is.
-  if (!response || opcode != 0 || rcode != 0 || questions != 1) {
+  const std::size_t records = std::size_t{answers} + read16(&m[8]) + read16(&m[10]);
+  if (!response || questions != 1) return finish(out, DnsStatus::kIgnored);
+
+  std::size_t pos = 0;
+  // A question the message cuts off is as useless as a broken one.
+  if (readQuestion(m, out.question, pos) != Read::kOk) return finish(out, DnsStatus::kMalformed);
+  out.hasQuestion = true;
+  // Only a successful answer to a standard class IN query says what a name is.
+  if (opcode != 0 || rcode != 0 || out.question.qclass != kClassIn ||
+      out.question.name.length == 0) {
     return finish(out, DnsStatus::kIgnored);
   }
 
-  std::size_t pos = kHeaderSize;
-  switch (readName(m, pos, out.name, pos)) {
-    case Read::kOk:
-      break;
-    case Read::kShort:  // a question the capture cut off is as useless as a broken one
-    case Read::kMalformed:
-      return finish(out, DnsStatus::kMalformed);
-  }
-  if (pos + 4 > m.size()) return finish(out, DnsStatus::kMalformed);
-  const std::uint16_t questionClass = read16(&m[pos + 2]);
-  pos += 4;
-  if (questionClass != kClassIn || out.name.length == 0) return finish(out, DnsStatus::kIgnored);
-
-  // Pass 1: every answer record is checked whole (names, lengths, data sizes) before any of it
-  // is used, so a message that is broken anywhere teaches nothing.
-  std::array<RecordRef, kMaxRecords> records;
+  // Pass 1: every record of every section is checked whole (names, lengths, data sizes), and
+  // the message must end with the last one, before any of it is used: a message that is
+  // broken anywhere teaches nothing. The answers' A, AAAA and CNAME records are remembered
+  // (the first kMaxRecords of them).
+  std::array<RecordRef, kMaxRecords> refs;
   std::size_t recordCount = 0;
   DnsName scratch;
-  const std::size_t toRead = std::min<std::size_t>(answers, kMaxRecords);
-  for (std::size_t i = 0; i < toRead; ++i) {
+  for (std::size_t i = 0; i < records; ++i) {
+    const bool answer = i < answers;
     RecordRef record;
     record.owner = static_cast<std::uint16_t>(pos);
     std::size_t after = 0;
-    const Read owner = readName(m, pos, scratch, after);
-    if (owner == Read::kMalformed) return finish(out, DnsStatus::kMalformed);
-    if (owner == Read::kShort || after + kRecordFixedSize > m.size()) {
-      if (!prefixOnly) return finish(out, DnsStatus::kMalformed);
-      out.cut = true;
-      break;
+    if (readName(m, pos, scratch, after, answer) != Read::kOk ||
+        after + kRecordFixedSize > m.size()) {
+      return finish(out, DnsStatus::kMalformed);
     }
     record.type = read16(&m[after]);
     const std::uint16_t recordClass = read16(&m[after + 2]);
@@ -177,14 +199,11 @@ DnsStatus parseDnsResponse(std::span<const std::uint8_t> m, bool prefixOnly, Dns
     record.ttl = (ttl & 0x80000000u) ? 0 : ttl;  // RFC 2181 8: a TTL with the top bit is zero
     record.rdlength = read16(&m[after + 8]);
     const std::size_t rdata = after + kRecordFixedSize;
-    if (rdata + record.rdlength > m.size()) {
-      if (!prefixOnly) return finish(out, DnsStatus::kMalformed);
-      out.cut = true;
-      break;
-    }
+    if (rdata + record.rdlength > m.size()) return finish(out, DnsStatus::kMalformed);
     record.rdata = static_cast<std::uint16_t>(rdata);
     pos = rdata + record.rdlength;
-    if (recordClass != kClassIn) continue;  // another class names nothing on the Internet
+    // Another class names nothing on the Internet; the other sections name nothing asked.
+    if (!answer || recordClass != kClassIn) continue;
     switch (record.type) {
       case kTypeA:
         if (record.rdlength != 4) return finish(out, DnsStatus::kMalformed);
@@ -204,21 +223,22 @@ DnsStatus parseDnsResponse(std::span<const std::uint8_t> m, bool prefixOnly, Dns
       default:
         continue;  // a type that says nothing about addresses
     }
-    records[recordCount++] = record;
+    if (recordCount < kMaxRecords) refs[recordCount++] = record;
   }
+  if (pos != m.size()) return finish(out, DnsStatus::kMalformed);  // bytes after the last record
 
   // Pass 2: the names that stand for the question: itself, and what its CNAMEs lead to. The
   // TTL of each is the smallest along the way, since the chain breaks when any link expires.
   std::array<DnsName, kMaxChain> chain;
   std::array<std::uint32_t, kMaxChain> chainTtl;
   std::size_t chainLength = 1;
-  chain[0] = out.name;
+  chain[0] = out.question.name;
   chainTtl[0] = UINT32_MAX;
   std::size_t unused = 0;
   for (bool grew = true; grew && chainLength < kMaxChain;) {
     grew = false;
     for (std::size_t r = 0; r < recordCount && chainLength < kMaxChain; ++r) {
-      const RecordRef& record = records[r];
+      const RecordRef& record = refs[r];
       if (record.type != kTypeCname) continue;
       (void)readName(m, record.owner, scratch, unused);  // checked in pass 1
       std::size_t from = chainLength;
@@ -239,7 +259,7 @@ DnsStatus parseDnsResponse(std::span<const std::uint8_t> m, bool prefixOnly, Dns
 
   // Pass 3: the addresses of any of those names.
   for (std::size_t r = 0; r < recordCount && out.addressCount < DnsResponse::kMaxAddresses; ++r) {
-    const RecordRef& record = records[r];
+    const RecordRef& record = refs[r];
     if (record.type != kTypeA && record.type != kTypeAaaa) continue;
     (void)readName(m, record.owner, scratch, unused);
     for (std::size_t c = 0; c < chainLength; ++c) {

@@ -29,12 +29,26 @@ struct DnsAddress {
 };
 
 enum class DnsStatus : std::uint8_t {
-  kAnswers,    // a response to a class IN question: `addresses` (possibly none) belong to `name`
+  kAnswers,    // a response to a class IN question: `addresses` (possibly none) belong to it
   kIgnored,    // well formed, nothing to learn: a query, another opcode, an error code, ...
   kMalformed,  // broken or hostile: nothing of it is used
 };
 
 std::string_view toString(DnsStatus status);
+
+// A message's transaction id and its one question. The name is kept in lower case, so that
+// comparing two questions ignores the case a resolver randomized (DNS 0x20).
+struct DnsQuestion {
+  std::uint16_t id = 0;
+  std::uint16_t type = 0;
+  std::uint16_t qclass = 0;
+  DnsName name;
+
+  bool operator==(const DnsQuestion& other) const {
+    return id == other.id && type == other.type && qclass == other.qclass &&
+           name.view() == other.name.view();
+  }
+};
 
 // What a DNS response says about the name that was asked for: the addresses of its A and AAAA
 // answers, found directly or through a chain of CNAMEs (so a CDN's address maps to the name
@@ -43,22 +57,28 @@ struct DnsResponse {
   static constexpr std::size_t kMaxAddresses = 32;  // more answers than that are not recorded
 
   DnsStatus status = DnsStatus::kIgnored;
-  DnsName name;  // the question's name
+  // Whether `question` was read: a response with exactly one question, whose name, type and
+  // class are whole (also when the status is kIgnored, e.g. an NXDOMAIN answer).
+  bool hasQuestion = false;
+  DnsQuestion question;
   std::array<DnsAddress, kMaxAddresses> addresses{};
   std::uint8_t addressCount = 0;
-  bool cut = false;  // the buffer ended inside the answers: only the records before were read
 
   std::span<const DnsAddress> answers() const { return {addresses.data(), addressCount}; }
 };
 
-// Reads a DNS response from a UDP payload. `prefixOnly`: the buffer holds only the start of
-// the message (the queue copies a prefix of each packet), so running out of bytes inside the
-// answer section ends the reading instead of making the message malformed.
+// Reads a DNS response from a whole UDP payload. Only a message that parses to its last byte
+// is believed: every record of every section is checked (framing, names, lengths) before any
+// of it is used, and bytes after the last record make it malformed.
 // Hostile input is expected: every read is bounds-checked, compression pointers must point
 // backwards (so they cannot loop) and are followed a bounded number of times, names longer
-// than 253 characters or with characters no host name has are refused. Bounded time, no
+// than 253 characters or with characters no host name has are refused (in the answer
+// section; names in the other sections are only checked for their form). Bounded time, no
 // allocation; `out` is the only memory written. Thread-safe (no shared state).
-DnsStatus parseDnsResponse(std::span<const std::uint8_t> message, bool prefixOnly,
-                           DnsResponse& out);
+DnsStatus parseDnsResponse(std::span<const std::uint8_t> message, DnsResponse& out);
+
+// Reads the question of a DNS query (a standard query with exactly one question whose name is
+// a host name). False when the message is anything else. Same care and bounds as above.
+bool parseDnsQuery(std::span<const std::uint8_t> message, DnsQuestion& out);
 
 }  // namespace warden::engine

@@ -3,13 +3,27 @@
 #include "engine/counters.h"
 #include "engine/host_cache.h"
 #include "engine/nfqueue.h"
+#include "engine/packet.h"
+#include "engine/pending_dns_queries.h"
 
 namespace warden::engine {
 
-// Reads a DNS reply that the table queued to be read (an answer to an already accepted flow,
-// tagged with MarkBits::dnsReply) and records the addresses it gives in `hosts`. Counts the
-// reply, its addresses, or that it was malformed, in `counters`. Gives no verdict: the caller
-// accepts the packet whatever it holds. No allocation, no lock but the cache's writer mutex.
-void learnFromDnsReply(const QueuedPacket& packet, HostCache& hosts, QueueCounters& counters);
+// The DNS query an outbound UDP packet to port 53 carries (`info` is the packet parsed), in
+// `out`; false when it carries none that could be answered with names (not a standard query
+// for one host name, or not captured whole).
+bool readDnsQuery(const QueuedPacket& packet, const PacketInfo& info, DnsExchange& out);
+
+// Reads a DNS packet the table queued to be read (a packet of an already accepted UDP flow to
+// or from port 53, tagged with MarkBits::dnsReply): a query the flow sends is remembered in
+// `queries`; a reply it receives records the addresses it gives in `hosts`, but only if it
+// answers one of those queries (same ends, id and question; the query is then forgotten) and
+// parses whole. Counts what it saw in `counters`. Gives no verdict: the caller accepts the
+// packet whatever it holds. No allocation; locks: `queries`' and the cache's writer mutex.
+void readDnsPacket(const QueuedPacket& packet, PendingDnsQueries& queries, HostCache& hosts,
+                   QueueCounters& counters);
+
+// Remembers a query the flow sends, counting it (and an older query it pushed out).
+void rememberDnsQuery(const DnsExchange& query, PendingDnsQueries& queries,
+                      QueueCounters& counters);
 
 }  // namespace warden::engine

@@ -32,8 +32,10 @@ namespace {
 
 // Big enough for a burst of queued first packets; root may exceed rmem_max with FORCE.
 constexpr int kSocketBufferBytes = 16 << 20;
-// First packets are small; headers are all the decision reads.
-constexpr int kCopyRange = 1024;
+// Whole packets (the most NFQUEUE copies): a decision reads only headers, but a DNS reply is
+// believed only when all of it parses (SPEC section 7), and the kernel copies no more than a
+// packet's length, so first packets, nearly all small, cost no more.
+constexpr int kCopyRange = 0xffff;
 constexpr std::size_t kReceiveBufferBytes = 0xffff + 8192;  // a whole GSO packet + headers
 
 struct ParseContext {

@@ -448,6 +448,24 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     tx.addRule(rule.get());
   }
 
+  if (hook == NF_INET_LOCAL_OUT && plan.dns && plan.queueing) {
+    // 0q. a DNS query of an accepted flow (a later one: the first starts the flow and is
+    //     decided): tagged like a reply, so the workers know every query a reply may answer.
+    //     After 0c, so that the query of a process riding another's 4-tuple is decided first.
+    RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_UDP);
+    loadTransport(rule.get(), sizeof(std::uint16_t), sizeof(std::uint16_t));  // destination port
+    compare(rule.get(), NFT_CMP_EQ, htons(53));
+    ctMarkIs(rule.get(), marks, marks.accept());
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
+    storeMeta(rule.get(), NFT_META_MARK);
+    TablePlan bypassing = plan;
+    bypassing.bypass = true;
+    queue(rule.get(), bypassing);
+    tx.addRule(rule.get());
+  }
+
   {  // 1. a flow decided before never leaves the kernel again; early, since it is what nearly
      //    every packet of an established flow matches
     RulePtr rule = newRule(name);

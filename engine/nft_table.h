@@ -30,6 +30,11 @@ const char* toString(QueueMethod method);
 //   0c. output only, with eBPF: UDP, ct mark says "accepted", and the eBPF socket filter says
 //       another process than the one the flow was allowed for owns its 4-tuple now
 //                                      -> queue: decided again for its new owner
+//   0q. output only, when dns: UDP to port 53 and ct mark says "accepted" (after 0c, so that a
+//       query of a process reusing another's 4-tuple is decided first)
+//                                      -> tag the packet mark "DNS reply", queue (always
+//                                         bypass): a later DNS query of the flow, read (its
+//                                         reply must answer it) and accepted unchanged
 //   1.  ct mark says "accepted"        -> accept (a decided flow never leaves the kernel again)
 //   1b. ct mark says "revoked: drop"   -> drop
 //   1c. ct mark says "revoked: reject" -> reject (TCP reset, else ICMP admin prohibited), but
@@ -44,7 +49,7 @@ const char* toString(QueueMethod method);
 // Rules 2 and 3 serve packets the workers hand back with a mark: this kernel build cannot set
 // the ct mark from a queue verdict (no NETFILTER_NETLINK_GLUE_CT). Since rule 0 clears our bits
 // before the deciding chain reads or queues anything, every mark the verdict chain sees was set
-// by a worker (or by rule 0a's tag, which the workers clear again): no process can claim a
+// by a worker (or by the tag of rules 0a and 0q, which the workers clear): no process can claim a
 // verdict by marking its own packets. Rule 1 comes early because nearly every packet of an
 // established flow stops there, except the DNS replies rule 0a hands to the workers to read
 // host names from (they accept them unchanged, tag cleared). Only replies of accepted flows are
@@ -59,12 +64,12 @@ struct TablePlan {
   std::uint16_t queueCount = 1;
   bool bypass = true;  // fail open: pass new flows when no process listens on the queue
   bool inbound = true;
-  bool dns = true;            // rule 0a: queue DNS replies to learn host names
+  bool dns = true;            // rules 0a and 0q: queue DNS replies and queries to read them
   bool dropInvalid = true;    // rule 1d: drop what conntrack calls invalid (else only count it)
   int udpReuseFilterFd = -1;  // rule 0c's socket filter program (eBPF attribution only)
   MarkBits marks;
   int priority = 0;      // filter priority of the deciding chains (verdict chains: + 1)
-  bool queueing = true;  // false: no rules 0a, 0b and 4, for draining the queues at shutdown
+  bool queueing = true;  // false: no rules 0a, 0q, 0b and 4, for draining the queues at shutdown
   // Stored in the table's userdata when the table is created, so that a wardend can tell its
   // own table from another live one's (see TableOwner).
   std::string owner;

@@ -43,13 +43,15 @@ rules::Decision unknownVerdict(const rules::Config& config) {
 }  // namespace
 
 QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
-                         db::LogProducer log, Attributor* attributor, HostCache* hosts)
+                         db::LogProducer log, Attributor* attributor, HostCache* hosts,
+                         PendingDnsQueries* dnsQueries)
     : queue_(std::move(queue)),
       policy_(policy),
       marks_(marks),
       log_(std::move(log)),
       attributor_(attributor),
-      hosts_(hosts) {
+      hosts_(hosts),
+      dnsQueries_(dnsQueries) {
   stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
   parked_.reserve(kMaxParked);
@@ -126,7 +128,7 @@ void QueueWorker::serveWaiting() {
 }
 
 void QueueWorker::handle(const QueuedPacket& packet) {
-  if (marks_.isDnsReply(packet.mark)) return passDnsReply(packet);
+  if (marks_.isDnsReply(packet.mark)) return passDns(packet);
   QueueCounters::bump(counters_.packets);
   const PolicySnapshot& snapshot = policy_.get();
   const rules::CompiledPolicy& policy = *snapshot.policy;
@@ -144,6 +146,10 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   pending.portsNameFlow = portsNameFlow(parsed.info);
   nameRemote(hosts_, pending.flow, pending.host);
   pending.flow.host = {};
+  // The first query of a DNS flow: its replies will have to answer it.
+  if (dnsQueries_ && packet.hook == NF_INET_LOCAL_OUT && policy.config().dns) {
+    pending.dnsQuery = readDnsQuery(packet, parsed.info, pending.query);
+  }
   if (!attributor_) {
     if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
       // The kernel names a uid only for packets of a process's socket (NFQA_UID); an outbound
@@ -272,8 +278,10 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   switch (decision.enforced) {
     case rules::Action::kAllow: {
       QueueCounters::bump(counters_.allowed);
-      // Before the verdict: the flow's next packet may follow at once (see noteUdpAccepted).
+      // Before the verdict: the flow's next packet may follow at once (see noteUdpAccepted),
+      // and a DNS query's reply may come back before this thread runs again.
       if (attributor_) attributor_->noteUdpAccepted(pending.flow, pending.owner.attribution);
+      if (pending.dnsQuery) rememberDnsQuery(pending.query, *dnsQueries_, counters_);
       const std::uint32_t mark = marks_.withValue(pending.mark, marks_.accept());
       sent = queue_.verdict(pending.id, Verdict::kAccept, &mark);
       break;
@@ -317,10 +325,10 @@ rules::Flow QueueWorker::Pending::named() const {
 
 // ---- host names (SPEC section 3 `host`) -------------------------------------------------
 
-// A DNS reply to an accepted flow, queued only to be read: it is never decided nor logged,
-// and is accepted whatever it holds, with the tag in our mark bits cleared again.
-void QueueWorker::passDnsReply(const QueuedPacket& packet) {
-  if (hosts_) learnFromDnsReply(packet, *hosts_, counters_);
+// A DNS query or reply of an accepted flow, queued only to be read: it is never decided nor
+// logged, and is accepted whatever it holds, with the tag in our mark bits cleared again.
+void QueueWorker::passDns(const QueuedPacket& packet) {
+  if (hosts_ && dnsQueries_) readDnsPacket(packet, *dnsQueries_, *hosts_, counters_);
   const std::uint32_t mark = marks_.withValue(packet.mark, 0);
   if (!queue_.verdict(packet.id, Verdict::kAccept, &mark)) {
     QueueCounters::bump(counters_.verdictErrors);

@@ -12,6 +12,7 @@
 #include "engine/host_cache.h"
 #include "engine/marks.h"
 #include "engine/nfqueue.h"
+#include "engine/pending_dns_queries.h"
 #include "engine/policy_store.h"
 #include "engine/recent_decisions.h"
 
@@ -34,10 +35,12 @@ class QueueWorker {
   // `log` receives one row per decided flow (a detached producer: no verdict log).
   // `attributor` (may be null: then the queue's uid alone separates process from kernel
   // packets) must outlive the worker. `hosts` (may be null: no host names) is where DNS
-  // replies are recorded and outbound flows' remote addresses are named; it must outlive
-  // the worker too.
+  // replies are recorded and outbound flows' remote addresses are named, `dnsQueries` where
+  // the queries those replies must answer are kept (both or neither); they must outlive the
+  // worker too.
   QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks, db::LogProducer log,
-              Attributor* attributor = nullptr, HostCache* hosts = nullptr);
+              Attributor* attributor = nullptr, HostCache* hosts = nullptr,
+              PendingDnsQueries* dnsQueries = nullptr);
   ~QueueWorker();
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
@@ -62,6 +65,8 @@ class QueueWorker {
     DnsName host;                // the remote address's name, if DNS gave one
     FlowOwner owner;
     bool portsNameFlow = false;  // see recentDecisions_
+    bool dnsQuery = false;       // the packet is a DNS query: remembered if the flow is accepted
+    DnsExchange query;
 
     // The flow with its host name (a view into `host`, so taken after every move).
     rules::Flow named() const;
@@ -88,7 +93,7 @@ class QueueWorker {
   void serveParked();
   std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
   void handle(const QueuedPacket& packet);
-  void passDnsReply(const QueuedPacket& packet);
+  void passDns(const QueuedPacket& packet);
   void followHashing(const PolicySnapshot& snapshot);
   void decideOwned(const PolicySnapshot& snapshot, const Pending& pending);
   rules::ProfileSelection selectionFor(const PolicySnapshot& snapshot, const FlowOwner& owner);
@@ -99,9 +104,10 @@ class QueueWorker {
   PolicyStore::Reader policy_;
   MarkBits marks_;
   db::LogProducer log_;
-  Attributor* attributor_ = nullptr;       // process attribution (thread-safe, shared by workers)
-  HostCache* hosts_ = nullptr;             // host names from DNS (thread-safe, shared)
-  std::uint64_t hashingRevision_ = ~0ull;  // policy revision image hashing was set for
+  Attributor* attributor_ = nullptr;         // process attribution (thread-safe, shared by workers)
+  HostCache* hosts_ = nullptr;               // host names from DNS (thread-safe, shared)
+  PendingDnsQueries* dnsQueries_ = nullptr;  // what DNS replies must answer (same)
+  std::uint64_t hashingRevision_ = ~0ull;    // policy revision image hashing was set for
   QueueCounters counters_;
   int stopFd_ = -1;  // eventfd
   std::vector<QueuedPacket> batch_;

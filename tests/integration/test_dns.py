@@ -191,6 +191,56 @@ def test_hostile_replies_are_counted_accepted_and_teach_nothing(lab, dns_server,
     assert lab.tcp_probe(S4B, PORT + 1).outcome == "connected"
 
 
+def test_replies_nobody_asked_for_teach_nothing(lab, dns_server, wardend):
+    """Issue 11, bypass 6: the server a program may reach answers its query, then sends more
+    replies to the same port from the same address and port: one with another id and another
+    question, one with the query's id and another question, and the query's answer once more
+    with another address. Only the first answers a query the flow sent; the forged name must
+    not reach 198.51.100.2, whose flows the profile's host rule would then allow."""
+    hostile = lab.s.spawn([PYTHON, os.path.join(HERE, "servers", "hostile_dns.py"),
+                           "--address", S4B], "hostile-dns", lines=True)
+    assert hostile.wait_line(lambda t: t == "ready", timeout=10), hostile.stderr_text()
+    d = prepared(lab, wardend)
+    assert query(lab, S4B, "forge.test.example") == ("reply", [S4])
+    # Every reply read (old code: learned) before the probe asks for the forged address.
+    status = wait_until(lambda: (lambda s: s if s["totals"]["dns_replies"] >= 4 else None)(
+        d.status()), timeout=5)
+    assert status, d.status()
+    assert lab.tcp_probe(S4B, PORT, timeout_ms=DROP_WAIT_MS).outcome == "timeout"
+    row = row_to(d, S4B)
+    assert (row["action"], row["host"], row["decided_by"]) == \
+        ("deny", None, "profile-default"), row
+    # The genuine answer was learned, and the others counted.
+    assert lab.tcp_probe(S4, PORT).outcome == "connected"
+    assert row_to(d, S4)["host"] == "forge.test.example"
+    status = d.status()
+    assert status["totals"]["dns_unsolicited"] == 3, status
+    assert status["totals"]["dns_answers"] == 1, status
+    assert status["totals"]["dns_malformed"] == 0, status
+    assert "3 unsolicited" in cli(d, "status").stdout
+
+
+def test_every_query_of_a_flow_is_answered(lab, dns_server, wardend):
+    """A stub resolver asks for A and then AAAA on one socket (glibc does): the second query
+    travels on a flow already accepted, and its answer teaches its name all the same."""
+    d = prepared(lab, wardend)
+    script = ("import socket,struct,sys\n"
+              "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(3)\n"
+              f"s.connect(('{S4}',53))\n"
+              "name=b''.join(bytes([len(l)])+l for l in sys.argv[1].encode().split(b'.'))+b'\\0'\n"
+              "for i,t in enumerate((1,28)):\n"
+              "  s.send(struct.pack('!HHHHHH',0x3000+i,0x0100,1,0,0,0)+name+struct.pack('!HH',t,1))\n"
+              "  r=s.recv(4096); print('reply',t,len(r),flush=True)\n")
+    res = lab.c.run([PYTHON, "-c", script, ALLOWED], timeout=10, check=False)
+    assert [line.split()[:2] for line in res.stdout.splitlines()] == \
+        [["reply", "1"], ["reply", "28"]], res
+    assert lab.tcp_probe(S6B, PORT).outcome == "connected"
+    assert row_to(d, S6B)["host"] == ALLOWED
+    status = d.status()
+    assert status["totals"]["dns_queries"] >= 2, status
+    assert status["totals"]["dns_unsolicited"] == 0, status
+
+
 def test_a_new_flow_from_port_53_is_decided_not_waved_through(lab, dns_server, wardend):
     """Only replies of accepted flows are read as DNS: a datagram from port 53 that starts a
     flow is decided like any other (here: denied by an inbound rule)."""

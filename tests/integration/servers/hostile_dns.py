@@ -12,8 +12,12 @@ The first label of the question picks the kind of reply:
   long     a CNAME target of 300 characters
   cut      one answer announced, half of it sent
   mixed    a good A answer for the question, then a pointer loop: nothing of it may be used
-Every reply carries the query's id, so the client takes it as its answer. Prints "ready" once
-bound; runs until killed.
+  forge    a good answer (192.0.2.2), then unsolicited replies from the same address and port
+           to the client's port, each saying forged.test.example is 198.51.100.2: one with
+           another id, one with the query's id but that other question, and one repeating the
+           query's id and question (an answer given twice)
+Every reply carries the query's id, so the client takes it as its answer (the forge kind's
+extra replies come after it). Prints "ready" once bound; runs until killed.
 """
 import argparse
 import socket
@@ -37,6 +41,25 @@ def first_label(query):
 
 def a_record(owner, address):
     return owner + struct.pack("!HHIH", 1, 1, 300, 4) + socket.inet_aton(address)
+
+
+FORGE_REAL = "192.0.2.2"
+FORGE_FORGED = "198.51.100.2"
+FORGED_NAME = b"\x06forged\x04test\x07example\x00"
+
+
+def forged_replies(query, question):
+    """The forge kind: the real answer first, then what nobody asked for."""
+    def message(qid, q, address):
+        return (qid + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0) + q
+                + a_record(b"\xc0\x0c", address))
+    qid = query[:2]
+    other_id = struct.pack("!H", struct.unpack("!H", qid)[0] ^ 0x5a5a)
+    forged_question = FORGED_NAME + question[-4:]
+    return [message(qid, question, FORGE_REAL),
+            message(other_id, forged_question, FORGE_FORGED),
+            message(qid, forged_question, FORGE_FORGED),
+            message(qid, question, FORGE_FORGED)]
 
 
 def reply(query):
@@ -64,6 +87,8 @@ def reply(query):
                 + target)
     if kind == "cut":
         return header(1) + question + a_record(b"\xc0\x0c", "198.51.100.2")[:9]
+    if kind == "forge":
+        return forged_replies(query, question)
     if kind == "mixed":
         good = a_record(b"\xc0\x0c", "198.51.100.2")
         loop_at = answer_at + len(good)
@@ -86,7 +111,9 @@ def main():
         if len(query) < 12:
             continue
         try:
-            sock.sendto(reply(query), peer)
+            answers = reply(query)
+            for answer in answers if isinstance(answers, list) else [answers]:
+                sock.sendto(answer, peer)
         except OSError as e:
             print(f"send failed: {e}", file=sys.stderr, flush=True)
 

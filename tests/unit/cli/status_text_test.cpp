@@ -124,12 +124,22 @@ TEST_F(StatusText, DnsShowsRepliesAddressesAndHostNamesKept) {
   status["totals"]["dns_replies"] = 3;
   status["totals"]["dns_answers"] = 1;
   status["totals"]["dns_malformed"] = 2;
+  status["totals"]["dns_unsolicited"] = 5;
+  status["totals"]["dns_queries"] = 6;
+  status["totals"]["dns_queries_evicted"] = 0;
   std::string text = print(status);
-  EXPECT_NE(text.find("dns          3 replies read, 1 address learned, 2 malformed; 4 of 4096 "
-                      "host names kept\n"),
+  EXPECT_NE(text.find("dns          6 queries, 3 replies read, 1 address learned, 2 malformed, "
+                      "5 unsolicited; 4 of 4096 host names kept\n"),
             std::string::npos)
       << text;
-  EXPECT_EQ(text.find("dns_replies"), std::string::npos) << "not repeated as an unknown counter";
+  for (const char* key : {"dns_replies", "dns_unsolicited", "dns_queries"}) {
+    EXPECT_EQ(text.find(key), std::string::npos) << key << ": not repeated as an unknown counter";
+  }
+  status["totals"]["dns_queries_evicted"] = 2;
+  text = print(status);
+  EXPECT_NE(text.find("5 unsolicited, 2 unanswered queries pushed out; 4 of 4096"),
+            std::string::npos)
+      << text;
   status["dns"]["enabled"] = false;
   text = print(status);
   EXPECT_NE(text.find("dns          off: no flow has a host name"), std::string::npos) << text;

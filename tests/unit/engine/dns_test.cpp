@@ -99,9 +99,9 @@ Bytes v6Doc(std::uint8_t last) {  // 2001:db8::<last>
   return b;
 }
 
-DnsResponse parse(const Bytes& message, bool prefixOnly = false) {
+DnsResponse parse(const Bytes& message) {
   DnsResponse response;
-  parseDnsResponse(message, prefixOnly, response);
+  parseDnsResponse(message, response);
   return response;
 }
 
@@ -119,11 +119,14 @@ TEST(DnsParse, AAndAaaaAnswersBelongToTheQuestion) {
       .record(pointer(kQuestionOffset), kAaaa, v6Doc(7), 30);
   const DnsResponse r = parse(m.build());
   ASSERT_EQ(r.status, DnsStatus::kAnswers);
-  EXPECT_EQ(r.name.view(), "www.example.org");  // lower case, no trailing dot
+  EXPECT_TRUE(r.hasQuestion);
+  EXPECT_EQ(r.question.id, 0x1234);
+  EXPECT_EQ(r.question.type, kA);
+  EXPECT_EQ(r.question.qclass, kIn);
+  EXPECT_EQ(r.question.name.view(), "www.example.org");  // lower case, no trailing dot
   EXPECT_EQ(addresses(r), (Strings{"198.51.100.7", "2001:db8::7"}));
   EXPECT_EQ(r.addresses[0].ttl, 120u);
   EXPECT_EQ(r.addresses[1].ttl, 30u);
-  EXPECT_FALSE(r.cut);
 }
 
 TEST(DnsParse, UncompressedOwnerNamesMatchToo) {
@@ -144,7 +147,7 @@ TEST(DnsParse, CnameChainsLeadAddressesBackToTheQueriedName) {
   m.record(name("unrelated.example"), kA, v4(198, 51, 100, 10), 300);  // not on the chain
   const DnsResponse r = parse(m.build());
   ASSERT_EQ(r.status, DnsStatus::kAnswers);
-  EXPECT_EQ(r.name.view(), "www.shop.example");
+  EXPECT_EQ(r.question.name.view(), "www.shop.example");
   EXPECT_EQ(addresses(r), (Strings{"198.51.100.9"}));
   EXPECT_EQ(r.addresses[0].ttl, 60u) << "the shortest TTL along the chain";
 }
@@ -201,9 +204,9 @@ TEST(DnsParse, TopBitTtlIsZero) {
 
 // ---- hostile and broken messages ------------------------------------------------------------
 
-DnsStatus statusOf(const Bytes& message, bool prefixOnly = false) {
+DnsStatus statusOf(const Bytes& message) {
   DnsResponse r;
-  const DnsStatus status = parseDnsResponse(message, prefixOnly, r);
+  const DnsStatus status = parseDnsResponse(message, r);
   EXPECT_EQ(status, r.status);
   if (status != DnsStatus::kAnswers) {
     EXPECT_EQ(r.addressCount, 0);
@@ -228,19 +231,103 @@ TEST(DnsHostile, EveryTruncationOfAGoodMessageIsMalformed) {
   }
 }
 
-TEST(DnsHostile, APrefixOfACapturedMessageKeepsItsCompleteRecords) {
+TEST(DnsHostile, BytesAfterTheLastRecordAreMalformed) {
   Message m("q.example");
   m.record(pointer(kQuestionOffset), kA, v4(192, 0, 2, 1));
-  const std::size_t firstEnd = m.bytes.size();
-  m.record(pointer(kQuestionOffset), kA, v4(192, 0, 2, 2));
-  const Bytes whole = m.build();
-  const Bytes prefix(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(firstEnd + 7));
-  const DnsResponse r = parse(prefix, /*prefixOnly=*/true);
-  EXPECT_EQ(r.status, DnsStatus::kAnswers);
-  EXPECT_TRUE(r.cut);
-  EXPECT_EQ(addresses(r), (Strings{"192.0.2.1"}));
-  // The question itself cut off: nothing to learn, counted as malformed.
-  EXPECT_EQ(statusOf(Bytes(whole.begin(), whole.begin() + 16), true), DnsStatus::kMalformed);
+  Bytes trailing = m.build();
+  ASSERT_EQ(statusOf(trailing), DnsStatus::kAnswers);
+  trailing.push_back(0);
+  EXPECT_EQ(statusOf(trailing), DnsStatus::kMalformed);
+}
+
+// The case: 64 good answers, then a broken one. Only 64 records are used, but the
+// whole message must parse before any of it is.
+TEST(DnsHostile, ARecordBrokenAfterTheFirst64AnswersSpoilsTheMessage) {
+  Message m("q.example");
+  for (int i = 0; i < 64; ++i) {
+    m.record(pointer(kQuestionOffset), kA, v4(192, 0, 2, static_cast<std::uint8_t>(i)));
+  }
+  ASSERT_EQ(statusOf(m.build()), DnsStatus::kAnswers);
+  Message broken = m;
+  broken.record(pointer(broken.here()), kA, v4(192, 0, 2, 99));  // an owner pointing at itself
+  EXPECT_EQ(statusOf(broken.build()), DnsStatus::kMalformed);
+  Message wrongLength = m;
+  wrongLength.record(pointer(kQuestionOffset), kA, Bytes{1, 2, 3});
+  EXPECT_EQ(statusOf(wrongLength.build()), DnsStatus::kMalformed);
+  Message lying = m;
+  Bytes announced = lying.build();
+  announced[7] = 66;  // 66 answers announced, 64 present
+  EXPECT_EQ(statusOf(announced), DnsStatus::kMalformed);
+}
+
+// Authority and additional records are not used, but they are part of the message.
+TEST(DnsHostile, BrokenAuthorityOrAdditionalRecordsSpoilTheMessage) {
+  Message m("q.example");
+  m.record(pointer(kQuestionOffset), kA, v4(192, 0, 2, 1));
+  Bytes good = m.build();
+  // An additional OPT record (EDNS): the root as owner, any bytes in its data.
+  const Bytes opt = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+  Bytes withOpt = concat(good, opt);
+  withOpt[11] = 1;
+  EXPECT_EQ(statusOf(withOpt), DnsStatus::kAnswers);
+  // An authority record whose owner name uses characters no host name has is only data.
+  Bytes withAuthority =
+      concat(good, concat(Bytes{3, '0', '/', '2', 0}, Bytes{0, 2, 0, 1, 0, 0, 0, 1, 0, 1, 0}));
+  withAuthority[9] = 1;
+  EXPECT_EQ(statusOf(withAuthority), DnsStatus::kAnswers);
+  // An additional record announced but missing, or running past the end.
+  Bytes missing = good;
+  missing[11] = 1;
+  EXPECT_EQ(statusOf(missing), DnsStatus::kMalformed);
+  Bytes overlong = concat(good, Bytes{0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 9, 1, 2});
+  overlong[11] = 1;
+  EXPECT_EQ(statusOf(overlong), DnsStatus::kMalformed);
+  Bytes looping = good;
+  const auto at = static_cast<std::uint16_t>(looping.size());
+  looping = concat(looping, concat(pointer(at), Bytes{0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4}));
+  looping[9] = 1;
+  EXPECT_EQ(statusOf(looping), DnsStatus::kMalformed);
+}
+
+TEST(DnsParse, ErrorAnswersStillNameTheirQuestion) {
+  const DnsResponse r = parse(Message("Q.Example", kAaaa, /*flags=*/0x8183).build());
+  EXPECT_EQ(r.status, DnsStatus::kIgnored);
+  EXPECT_TRUE(r.hasQuestion);
+  EXPECT_EQ(r.question.name.view(), "q.example");
+  EXPECT_EQ(r.question.type, kAaaa);
+  // A query has no answer to give.
+  EXPECT_FALSE(parse(Message("q.example", kA, /*flags=*/0x0100).build()).hasQuestion);
+}
+
+TEST(DnsQuery, ReadsIdAndQuestionInLowerCase) {
+  DnsQuestion q;
+  ASSERT_TRUE(parseDnsQuery(Message("WwW.ExAmPlE.oRg", kAaaa, /*flags=*/0x0100).build(), q));
+  EXPECT_EQ(q.id, 0x1234);
+  EXPECT_EQ(q.type, kAaaa);
+  EXPECT_EQ(q.qclass, kIn);
+  EXPECT_EQ(q.name.view(), "www.example.org");
+  // An EDNS OPT record after the question is fine.
+  Bytes edns = Message("q.example", kA, 0x0100).build();
+  edns[11] = 1;
+  edns = concat(edns, Bytes{0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_TRUE(parseDnsQuery(edns, q));
+}
+
+TEST(DnsQuery, AnythingButAStandardQueryForOneHostNameIsNone) {
+  DnsQuestion q;
+  EXPECT_FALSE(parseDnsQuery(Message("q.example").build(), q)) << "a response";
+  EXPECT_FALSE(parseDnsQuery(Message("q.example", kA, 0x2900).build(), q)) << "an update";
+  Bytes two = Message("q.example", kA, 0x0100).build();
+  two[5] = 2;
+  EXPECT_FALSE(parseDnsQuery(two, q)) << "two questions";
+  Bytes cut = Message("q.example", kA, 0x0100).build();
+  cut.pop_back();
+  EXPECT_FALSE(parseDnsQuery(cut, q));
+  EXPECT_FALSE(parseDnsQuery(Bytes(11, 0), q));
+  Bytes odd = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'a', ' ', 'b', 0, 0, 1, 0, 1};
+  EXPECT_FALSE(parseDnsQuery(odd, q)) << "not a host name";
+  Bytes root = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1};
+  EXPECT_FALSE(parseDnsQuery(root, q)) << "the root names no host";
 }
 
 TEST(DnsHostile, PointerLoops) {
@@ -306,7 +393,7 @@ TEST(DnsHostile, LabelsAndNamesBeyondTheirLimits) {
   ok.record(pointer(kQuestionOffset), kA, v4(192, 0, 2, 1));
   const DnsResponse r = parse(ok.build());
   EXPECT_EQ(r.status, DnsStatus::kAnswers);
-  EXPECT_EQ(r.name.view(), longest);
+  EXPECT_EQ(r.question.name.view(), longest);
   // 254 is not.
   EXPECT_EQ(statusOf(Message(longest + "b").build()), DnsStatus::kMalformed);
 }
@@ -396,11 +483,11 @@ TEST(DnsHostile, RandomAndMutatedInputsNeverCrash) {
       }
     }
     DnsResponse r;
-    const DnsStatus status = parseDnsResponse(input, round % 2 == 0, r);
+    const DnsStatus status = parseDnsResponse(input, r);
     ASSERT_EQ(status, r.status);
     ASSERT_LE(r.addressCount, DnsResponse::kMaxAddresses);
-    ASSERT_LE(r.name.length, DnsName::kMaxLength);
-    for (char c : r.name.view()) {
+    ASSERT_LE(r.question.name.length, DnsName::kMaxLength);
+    for (char c : r.question.name.view()) {
       ASSERT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
                   c == '.')
           << int{c};
