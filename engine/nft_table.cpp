@@ -382,6 +382,26 @@ void addRevokedRules(Transaction& tx, const char* name, const MarkBits& marks) {
   }
 }
 
+// Rules 0a and 0q: a UDP packet of an accepted flow whose port at `portOffset` of the
+// transport header is 53 is tagged "DNS" on our mark bits and queued to be read (never
+// decided), always with bypass: an accepted flow must keep working while no wardend listens.
+void addDnsTapRule(Transaction& tx, const char* name, const TablePlan& plan,
+                   std::uint32_t portOffset) {
+  const MarkBits& marks = plan.marks;
+  RulePtr rule = newRule(name);
+  protocolIs(rule.get(), IPPROTO_UDP);
+  loadTransport(rule.get(), portOffset, sizeof(std::uint16_t));
+  compare(rule.get(), NFT_CMP_EQ, htons(53));
+  ctMarkIs(rule.get(), marks, marks.accept());
+  loadMeta(rule.get(), NFT_META_MARK);
+  bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
+  storeMeta(rule.get(), NFT_META_MARK);
+  TablePlan bypassing = plan;
+  bypassing.bypass = true;
+  queue(rule.get(), bypassing);
+  tx.addRule(rule.get());
+}
+
 // One hook's deciding chain with its rules (see TablePlan); an existing chain's rules are
 // replaced.
 void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
@@ -406,18 +426,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
 
   if (hook == NF_INET_LOCAL_IN && plan.dns && plan.queueing) {
     // 0a. a DNS reply to an accepted flow: tagged, so the workers read it instead of deciding
-    RulePtr rule = newRule(name);
-    protocolIs(rule.get(), IPPROTO_UDP);
-    loadTransport(rule.get(), 0, sizeof(std::uint16_t));  // the source port
-    compare(rule.get(), NFT_CMP_EQ, htons(53));
-    ctMarkIs(rule.get(), marks, marks.accept());
-    loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
-    storeMeta(rule.get(), NFT_META_MARK);
-    TablePlan bypassing = plan;
-    bypassing.bypass = true;
-    queue(rule.get(), bypassing);
-    tx.addRule(rule.get());
+    addDnsTapRule(tx, name, plan, /*portOffset=*/0);  // the source port
   }
 
   if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
@@ -452,18 +461,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     // 0q. a DNS query of an accepted flow (a later one: the first starts the flow and is
     //     decided): tagged like a reply, so the workers know every query a reply may answer.
     //     After 0c, so that the query of a process riding another's 4-tuple is decided first.
-    RulePtr rule = newRule(name);
-    protocolIs(rule.get(), IPPROTO_UDP);
-    loadTransport(rule.get(), sizeof(std::uint16_t), sizeof(std::uint16_t));  // destination port
-    compare(rule.get(), NFT_CMP_EQ, htons(53));
-    ctMarkIs(rule.get(), marks, marks.accept());
-    loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
-    storeMeta(rule.get(), NFT_META_MARK);
-    TablePlan bypassing = plan;
-    bypassing.bypass = true;
-    queue(rule.get(), bypassing);
-    tx.addRule(rule.get());
+    addDnsTapRule(tx, name, plan, /*portOffset=*/sizeof(std::uint16_t));  // destination port
   }
 
   {  // 1. a flow decided before never leaves the kernel again; early, since it is what nearly
