@@ -250,8 +250,14 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 	struct warden_owner owner = {};
 
 	if (old) {
+		/* The same process running the same image: a process that exec'd another program
+		 * keeps its pid and start time, but is not the owner the flow was decided for. */
+		struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+
 		if (old->tgid == bpf_get_current_pid_tgid() >> 32 &&
-		    old->start_time_ns == leader_start(task)) {
+		    old->start_time_ns == leader_start(task) &&
+		    old->exe_ino == BPF_CORE_READ(exe, i_ino) &&
+		    old->exe_dev == BPF_CORE_READ(exe, i_sb, s_dev)) {
 			count(WARDEN_CTR_FLOW_UNCHANGED);
 			mirror_flow_if_stale(key, old);
 			return;
@@ -305,13 +311,13 @@ int warden_sockops(struct bpf_sock_ops *ctx)
 
 /* ---- UDP unconnected ------------------------------------------------------------------- */
 
-static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
+/* The flow key of a UDP socket sending to (or connecting to) the address in ctx; the local port
+ * must be bound already. */
+static __always_inline void udp_key(struct bpf_sock_addr *ctx, struct bpf_sock *sk, bool v6,
+				    struct warden_flow_key *out)
 {
-	struct bpf_sock *sk = ctx->sk;
 	struct warden_flow_key key;
 
-	if (!sk || ctx->protocol != IPPROTO_UDP)
-		return;
 	__builtin_memset(&key, 0, sizeof(key));
 	key.netns_cookie = bpf_get_netns_cookie(ctx);
 	key.protocol = IPPROTO_UDP;
@@ -325,6 +331,17 @@ static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 	} else {
 		set_v4_mapped(key.remote_addr, ctx->user_ip4);
 	}
+	*out = key;
+}
+
+static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct warden_flow_key key;
+
+	if (!sk || ctx->protocol != IPPROTO_UDP)
+		return;
+	udp_key(ctx, sk, v6, &key);
 	record_flow(&key);
 }
 
@@ -344,16 +361,26 @@ int warden_sendmsg6(struct bpf_sock_addr *ctx)
 
 /* ---- UDP connected --------------------------------------------------------------------- */
 
-static __always_inline void udp_connect(struct bpf_sock_addr *ctx)
+static __always_inline void udp_connect(struct bpf_sock_addr *ctx, bool v6)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct bpf_sock *bound = ctx->sk;
 	__u64 sk;
 
-	if (!ctx->sk || ctx->protocol != IPPROTO_UDP)
+	if (!bound || ctx->protocol != IPPROTO_UDP)
 		return;
+	/* A socket bound before connect (a chosen source port, the way to reuse another flow's
+	 * 4-tuple) is keyed here already: the exit tracepoint below never sees a connect made
+	 * without the connect syscall (io_uring) or through the 32-bit compat entry. */
+	if (bound->src_port) {
+		struct warden_flow_key key;
+
+		udp_key(ctx, bound, v6, &key);
+		record_flow(&key);
+	}
 	/* The socket's address, read later with CO-RE from the tracepoint (privileged loaders
 	 * may keep a pointer in a map). */
-	sk = (__u64)ctx->sk;
+	sk = (__u64)bound;
 	if (bpf_map_update_elem(&udp_connects, &pid_tgid, &sk, BPF_ANY) == 0)
 		count(WARDEN_CTR_UDP_CONNECT_PENDING);
 }
@@ -361,14 +388,14 @@ static __always_inline void udp_connect(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect4")
 int warden_connect4(struct bpf_sock_addr *ctx)
 {
-	udp_connect(ctx);
+	udp_connect(ctx, false);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int warden_connect6(struct bpf_sock_addr *ctx)
 {
-	udp_connect(ctx);
+	udp_connect(ctx, true);
 	return 1;
 }
 

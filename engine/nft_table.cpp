@@ -15,6 +15,7 @@
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
@@ -489,6 +490,18 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     loadCt(rule.get(), NFT_CT_STATE);
     bitwise32(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW), 0);
     compare(rule.get(), NFT_CMP_NEQ, 0u);
+    queue(rule.get(), plan);
+    tx.addRule(rule.get());
+  }
+  if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
+    // 4b. a later packet, in the direction that opened it, of a flow nobody decided: one
+    //     that passed while the queue was full or nobody listened (fail open), or before
+    //     wardend started, or a related flow (an expectation's first packet is not "new").
+    //     Decided now, so that failing open never keeps a flow open for good.
+    RulePtr rule = newRule(name);
+    loadCt(rule.get(), NFT_CT_DIRECTION);
+    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IP_CT_DIR_ORIGINAL));
+    ctMarkIs(rule.get(), marks, 0);
     queue(rule.get(), plan);
     tx.addRule(rule.get());
   }

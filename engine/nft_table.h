@@ -42,6 +42,9 @@ const char* toString(QueueMethod method);
 //   1d. ct state invalid               -> count; drop unless `[engine] invalid = "accept"`
 //   4.  ct state new                   -> queue (with bypass when failing open); on input only
 //                                         when inbound
+//   4b. ct direction original, none of our bits on the ct mark
+//                                      -> queue: a flow that passed undecided (failing open,
+//                                         before wardend ran, a related flow) is decided now
 // and a verdict chain at `priority + 1`, which a packet reaches only once the deciding chain
 // (or a worker's NF_ACCEPT verdict, which resumes at the next hook entry) let it through:
 //   2.  packet mark says "accepted"    -> copy it to the ct mark, restore the packet mark, accept

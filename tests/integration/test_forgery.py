@@ -122,3 +122,20 @@ def test_invalid_accept_lets_them_pass_but_counts_them(lab, wardend, raw_listene
         raw_listener.lines
     assert wait_until(lambda: d.status()["totals"]["invalid"] >= 1, timeout=3)
     assert d.status()["invalid"] == "accept"
+
+
+def test_a_flow_that_passed_undecided_is_decided_at_its_next_packet(lab, wardend):
+    """A flow that no wardend decided (opened while none ran, or passed while the queue was
+    full and `fail = "open"`) is decided at its next packet, not kept open for good."""
+    denied = lab.tcp_session(S4, DENIED_PORT, interval_ms=100, tag="before-denied")
+    allowed = lab.tcp_session(S4, ALLOWED_PORT, interval_ms=100, tag="before-allowed")
+    d = denying(wardend)
+    assert wait_until(lambda: any(t.startswith("fail") for _, t in denied.lines), timeout=5), \
+        denied.lines[-3:]
+    time.sleep(0.5)
+    started = len(allowed.lines)
+    time.sleep(1)
+    recent = [t for _, t in allowed.lines[started:]]
+    assert recent and not any(t.startswith("fail") for t in recent), recent
+    totals = d.status()["totals"]
+    assert totals["deny"] >= 1 and totals["allow"] >= 1, totals

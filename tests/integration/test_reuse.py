@@ -5,7 +5,7 @@ same server finds that entry, marked "accepted". It must be decided for itself i
 TCP's form of this attack (a SYN on an old flow's 4-tuple) is in test_packet_path.py."""
 import pytest
 
-from test_attribution import (FAMILIES, batch, cgroup, profiled,  # noqa: F401 (fixtures)
+from test_attribution import (FAMILIES, S4, batch, cgroup, profiled,  # noqa: F401 (fixtures)
                               twin_profiles, twins)
 
 REUSED_PORT = 45000
@@ -38,3 +38,29 @@ def test_a_reused_udp_4tuple_is_decided_for_its_new_owner(lab, cgroup, wardend, 
     status = d.status()
     assert status["totals"]["reject"] >= 3, status["totals"]
     assert status["attribution"]["decided_errors"] == 0, status["attribution"]
+
+
+def test_a_reused_udp_4tuple_connected_through_io_uring_is_decided(lab, cgroup, wardend, twins):
+    """io_uring's IORING_OP_CONNECT never passes the connect syscall's exit, where a connected
+    UDP socket bound by the kernel is keyed; a socket bound beforehand is keyed at the connect
+    hook itself, which every way of connecting passes."""
+    profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)), default="deny")
+    allowed, denied = twins[("allowed", "udp_probe")], twins[("denied", "udp_probe")]
+    port = REUSED_PORT + 10
+    assert send_from(lab, cgroup, allowed, S4, port, connect=False, count=3) == "reply"
+    argv = [denied, S4, "7000", "--source-port", str(port), "--timeout-ms", "1000",
+            "--uring-connect"]
+    assert batch(lab, cgroup, argv, 1, timeout=20) == ["prohibited"]
+
+
+def test_a_process_that_execs_another_program_does_not_keep_its_udp_flow(lab, cgroup, wardend,
+                                                                         twins):
+    """Same pid, same start time, another image: the flow is decided for the program it runs
+    now. (A socket kept open across the exec keeps its flow: see the README.)"""
+    d = profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)), default="deny")
+    allowed, denied = twins[("allowed", "udp_probe")], twins[("denied", "udp_probe")]
+    port = REUSED_PORT + 11
+    tail = [S4, "7000", "--source-port", str(port), "--timeout-ms", "1000"]
+    outcomes = batch(lab, cgroup, [allowed] + tail + ["--then-exec", denied] + tail, 1,
+                     timeout=20)
+    assert outcomes == ["reply", "prohibited"], (outcomes, d.status()["attribution"])

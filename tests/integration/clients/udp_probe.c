@@ -1,4 +1,5 @@
-/* udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] [--source-port N]
+/* udp_probe HOST PORT [--connect | --uring-connect] [--count N] [--timeout-ms N] [--size BYTES]
+ *           [--source-port N] [--then-exec PROGRAM ARG...]
  *
  * Sends COUNT datagrams from one socket (one flow), each waiting up to TIMEOUT for its echo.
  * Prints one line "<outcome> <replies>/<count> <elapsed_ms>" and exits with the outcome's code:
@@ -11,17 +12,64 @@
  *
  * --ipv6-ext hop|dst puts an IPv6 hop-by-hop or destination-options extension header (one PadN
  * option, 8 bytes) in front of UDP in every datagram: the packet parser must look past it.
- * --source-port binds that local port first (SO_REUSEADDR). */
+ * --source-port binds that local port first (SO_REUSEADDR). --uring-connect connects through
+ * io_uring (IORING_OP_CONNECT) instead of connect(2): the same kernel path without the syscall.
+ * --then-exec replaces this process with PROGRAM ARG... once done (same pid, another image);
+ * everything after it is PROGRAM's. */
+#include <linux/io_uring.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "probe_common.h"
 
 static void usage(void) {
-  fprintf(stderr,
-          "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] "
-          "[--ipv6-ext hop|dst] [--source-port N]\n");
+  fprintf(
+      stderr,
+      "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] "
+      "[--ipv6-ext hop|dst] [--source-port N] [--uring-connect] [--then-exec PROGRAM ARG...]\n");
   exit(EXIT_USAGE);
+}
+
+/* connect(2) through io_uring: one IORING_OP_CONNECT, waited for. Returns 0 or -errno. */
+static int uring_connect(int fd, const struct sockaddr* sa, socklen_t len) {
+  struct io_uring_params params;
+  memset(&params, 0, sizeof params);
+  int ring = (int)syscall(__NR_io_uring_setup, 4, &params);
+  if (ring < 0) return -errno;
+  size_t sq_size = params.sq_off.array + params.sq_entries * sizeof(unsigned);
+  size_t cq_size = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
+  size_t sqes_size = params.sq_entries * sizeof(struct io_uring_sqe);
+  char* sq = mmap(NULL, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
+                  IORING_OFF_SQ_RING);
+  char* cq = mmap(NULL, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
+                  IORING_OFF_CQ_RING);
+  struct io_uring_sqe* sqes = mmap(NULL, sqes_size, PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+  if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) return -ENOMEM;
+  unsigned* tail = (unsigned*)(sq + params.sq_off.tail);
+  unsigned index = *tail & *(unsigned*)(sq + params.sq_off.ring_mask);
+  struct io_uring_sqe* sqe = &sqes[index];
+  memset(sqe, 0, sizeof *sqe);
+  sqe->opcode = IORING_OP_CONNECT;
+  sqe->fd = fd;
+  sqe->addr = (unsigned long)sa;
+  sqe->off = len;
+  ((unsigned*)(sq + params.sq_off.array))[index] = index;
+  __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+  if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0) {
+    return -errno;
+  }
+  unsigned* head = (unsigned*)(cq + params.cq_off.head);
+  struct io_uring_cqe* cqes = (struct io_uring_cqe*)(cq + params.cq_off.cqes);
+  int result = cqes[*head & *(unsigned*)(cq + params.cq_off.ring_mask)].res;
+  __atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
+  munmap(sq, sq_size);
+  munmap(cq, cq_size);
+  munmap(sqes, sqes_size);
+  close(ring);
+  return result;
 }
 
 int main(int argc, char** argv) {
@@ -32,6 +80,8 @@ int main(int argc, char** argv) {
   long count = 1;
   long size = 32;
   int connected = 0;
+  int uring = 0;
+  char** then_exec = NULL;
   long source_port = 0;
   int ext_option = 0; /* IPV6_HOPOPTS or IPV6_DSTOPTS */
   for (int i = 1; i < argc; i++) {
@@ -53,6 +103,11 @@ int main(int argc, char** argv) {
       if (parse_int_arg(argv[++i], 1, 65535, &source_port)) usage();
     } else if (!strcmp(argv[i], "--connect")) {
       connected = 1;
+    } else if (!strcmp(argv[i], "--uring-connect")) {
+      connected = uring = 1;
+    } else if (!strcmp(argv[i], "--then-exec") && i + 1 < argc) {
+      then_exec = &argv[i + 1];
+      break;
     } else if (!host) {
       host = argv[i];
     } else if (!port) {
@@ -104,7 +159,13 @@ int main(int argc, char** argv) {
   double start = now_ms();
   enum outcome result = OUT_OK;
   int icmp_type = -1, icmp_code = -1, err = 0;
-  if (connected && connect(fd, (struct sockaddr*)&ss, len) < 0) {
+  if (uring) {
+    int r = uring_connect(fd, (struct sockaddr*)&ss, len);
+    if (r < 0) {
+      err = -r;
+      result = outcome_from_errno(err);
+    }
+  } else if (connected && connect(fd, (struct sockaddr*)&ss, len) < 0) {
     err = errno;
     result = outcome_from_errno(err);
   }
@@ -161,5 +222,10 @@ int main(int argc, char** argv) {
   printf("\n");
   if (result == OUT_ERROR && err) fprintf(stderr, "udp_probe: %s\n", strerror(err));
   close(fd);
+  if (then_exec) {
+    execv(then_exec[0], then_exec);
+    perror("udp_probe: --then-exec");
+    return OUT_ERROR;
+  }
   return result;
 }
