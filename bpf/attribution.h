@@ -61,6 +61,9 @@ struct warden_owner {
 	/* Unique to this record among all the programs have written since load: a new owner of a
 	 * key gets a new one. The table's UDP reuse check compares it with `decided`. */
 	__u64 generation;
+	/* The image inode's ctime: with exe_dev and exe_ino it names the file even where inode
+	 * numbers repeat (a tmpfs of the process's own counts from 2), and nobody can set it. */
+	__u64 exe_ctime_ns;
 	__u32 exe_dev;
 	__u32 tgid;
 	__u32 pid;  /* the thread */

@@ -44,6 +44,17 @@ bool validExec(std::span<const std::byte> record) {
   return event->args_len <= WARDEN_ARGS_LEN && record.size() >= kFixed + event->args_len;
 }
 
+// Whether the image /proc shows (stat of /proc/PID/exe) is the file the kernel recorded: the
+// same inode number and ctime. The inode number alone repeats across filesystems (a tmpfs of
+// the process's own hands out small ones), and the kernel's device number is the superblock's,
+// which differs from stat's on btrfs subvolumes and overlayfs; ctime agrees on all of them and
+// nobody can set it. (exe_ctime_ns 0: a record without it.)
+bool isImage(const ImageIdentity& image, const warden_owner& owner) {
+  return image.inode == owner.exe_ino &&
+         (owner.exe_ctime_ns == 0 ||
+          static_cast<std::uint64_t>(image.ctimeNs) == owner.exe_ctime_ns);
+}
+
 // The kernel's part of a description: what the owner record of a socket call or an exec
 // event carries.
 void fillFromOwner(ProcessInfo& info, const warden_owner& owner) {
@@ -263,7 +274,7 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   const bool read = reader_.complete(full);
   // /proc may already show a later image (the process exec'd again): then this image's
   // description rests on the event alone.
-  if (read && full.image.inode == event.owner.exe_ino) {
+  if (read && isImage(full.image, event.owner)) {
     counters_.procCompleted.fetch_add(1, std::memory_order_relaxed);
   } else {
     counters_.procGone.fetch_add(1, std::memory_order_relaxed);
@@ -315,7 +326,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   ProcessInfo full = info;
   full.requestReadNs = bootTimeNs();
   // (exe_ino 0: the request came from sock_diag, which knows no image)
-  if (reader_.complete(full) && (owner.exe_ino == 0 || full.image.inode == owner.exe_ino)) {
+  if (reader_.complete(full) && (owner.exe_ino == 0 || isImage(full.image, owner))) {
     full.source = ProcessSource::kProcScan;
     if (owner.exe_ino != 0) {
       full.exeKernelDev = owner.exe_dev;

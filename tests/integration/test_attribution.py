@@ -495,6 +495,47 @@ def test_binary_bind_mounted_over_an_allowed_path_in_a_user_namespace(lab, cgrou
     p.popen.wait(timeout=10)
 
 
+def test_a_file_with_the_allowed_binarys_inode_number_on_another_filesystem(lab, cgroup,
+                                                                           wardend):
+    """The allowed binary lives on a tmpfs, where inode numbers count up from the same start
+    in every instance. An unprivileged user mounts a tmpfs of its own in a user namespace,
+    copies its program there (same inode number), sends, and at once execs the allowed binary,
+    while the description of its first exec is held back (test hook): /proc then shows the
+    allowed binary. The datagram is still the planted program's and gets no profile."""
+    if not _userns_allowed():
+        pytest.skip("unprivileged user namespaces are not allowed here")
+    fs = os.path.join(lab.tmp, "allowedfs")
+    os.makedirs(fs)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "none", fs], check=True)
+    try:
+        allowed = install(lab._client("udp_probe"), os.path.join(fs, "udp_probe"))
+        planted = install(lab._client("udp_probe"), os.path.join(lab.tmp, "bin", "planted", "evil"))
+        _reachable_by_everyone(lab, planted)
+        d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": allowed})},
+                     default="deny", env={"WARDEN_TEST_SLOW_EXEC": "evil:300"})
+        attack = ('mount -t tmpfs none /mnt && cat "$0" > /mnt/evil && chmod 755 /mnt/evil && '
+                  'echo inode $(stat -c %i /mnt/evil) && exec /mnt/evil "$@"')
+        res = lab.c.run(in_cgroup(cgroup, NOBODY + [
+            "unshare", "-Urm", "sh", "-c", attack, planted, S4, "7001", "--timeout-ms", "1",
+            "--then-exec", allowed, S4, "7000", "--timeout-ms", "1500"]), timeout=30, check=False)
+        words = res.stdout.split()
+        if words[:2] != ["inode", str(os.stat(allowed).st_ino)]:
+            pytest.skip(f"the two tmpfs gave other inode numbers: {res.stdout!r} {res.stderr!r}")
+
+        def rows():
+            out = cli(d, "log", "--json", "--limit", "0")
+            found = [json.loads(line) for line in out.stdout.splitlines()]
+            return found if {r["remote_port"] for r in found} >= {7000, 7001} else None
+        logged = wait_until(rows, timeout=5)
+        assert logged, (res.stdout, res.stderr, cli(d, "log").stdout)
+        assert {r["profile"] for r in logged if r["remote_port"] == 7000} == {"allowed"}, logged
+        planted_rows = [r for r in logged if r["remote_port"] == 7001]
+        assert planted_rows and all(r["profile"] != "allowed" and r["action"] == "deny"
+                                    for r in planted_rows), planted_rows
+    finally:
+        subprocess.run(["umount", "-l", fs], check=False)
+
+
 def test_inbound_to_listeners_of_allowed_and_denied_programs(lab, cgroup, wardend):
     allowed = install(attr_client_path(), os.path.join(lab.tmp, "bin", "allowed", "server"))
     denied = install(attr_client_path(), os.path.join(lab.tmp, "bin", "denied", "server"))

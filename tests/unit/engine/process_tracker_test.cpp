@@ -200,6 +200,31 @@ TEST_F(TrackerTest, ProcShowingALaterImageIsNotMixedIn) {
   EXPECT_EQ(table_.find({400, 9000}, 0x0fe00000, inodeOf(first))->path, first.string());
 }
 
+TEST_F(TrackerTest, ProcShowingAnotherFileWithTheSameInodeNumberIsNotMixedIn) {
+  // The exec ran a file of another filesystem that has the allowed binary's inode number (a
+  // tmpfs in the process's own mount namespace), then exec'd the allowed binary before the
+  // tracker read /proc: the ctime tells the two apart.
+  const auto allowed = dir_.write("bin/allowed", "ELF");
+  struct stat st {};
+  ASSERT_EQ(stat(allowed.c_str(), &st), 0);
+  const std::uint64_t ctime = st.st_ctim.tv_sec * 1'000'000'000ull + st.st_ctim.tv_nsec;
+  fakeProcess(410, 1, 9100, allowed, "allowed\0"s);
+  auto event = execEvent(410, 9100, inodeOf(allowed), "/mnt/evil", "evil\0"s);
+  event.owner.exe_ctime_ns = ctime + 1;
+  feed(event);
+  auto info = table_.find({410, 9100});
+  ASSERT_NE(info, nullptr);
+  EXPECT_NE(info->path, allowed.string());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"evil"}));
+  EXPECT_EQ(tracker_.counters().procGone.load(), 1u);
+  // The same record with the file's own ctime is that file.
+  fakeProcess(411, 1, 9200, allowed, "allowed\0"s);
+  event = execEvent(411, 9200, inodeOf(allowed), allowed.string(), "allowed\0"s);
+  event.owner.exe_ctime_ns = ctime;
+  feed(event);
+  EXPECT_EQ(table_.find({411, 9200})->path, allowed.string());
+}
+
 TEST_F(TrackerTest, ForkCopiesTheParentAndExitMarks) {
   const auto exe = dir_.write("bin/server", "s");
   fakeProcess(500, 1, 100, exe, "server\0"s);
