@@ -160,8 +160,10 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	exe = BPF_CORE_READ(task, mm, exe_file);
 	owner->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
 	owner->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	/* The top bit of i_ctime_nsec is the kernel's "ctime was queried" flag (multigrain
+	 * timestamps), not part of the time: inode_get_ctime_nsec() masks it, and so do we. */
 	owner->exe_ctime_ns = BPF_CORE_READ(exe, f_inode, i_ctime_sec) * 1000000000ULL +
-			      BPF_CORE_READ(exe, f_inode, i_ctime_nsec);
+			      (BPF_CORE_READ(exe, f_inode, i_ctime_nsec) & 0x3fffffff);
 	owner->recorded_ns = bpf_ktime_get_boot_ns();
 	owner->generation = next_generation();
 }

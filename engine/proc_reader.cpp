@@ -168,6 +168,13 @@ bool isFileAt(const std::string& path, std::uint64_t device, std::uint64_t inode
   return ::stat(path.c_str(), &st) == 0 && st.st_dev == device && st.st_ino == inode;
 }
 
+bool ProcReader::seesHostFile(std::uint32_t pid, const std::string& path) const {
+  if (path.empty() || path.front() != '/') return false;
+  struct stat seen {};
+  const std::string through = root_ + "/" + std::to_string(pid) + "/root" + path;
+  return ::stat(through.c_str(), &seen) == 0 && isFileAt(path, seen.st_dev, seen.st_ino);
+}
+
 std::vector<std::uint32_t> ProcReader::listPids() const {
   std::vector<std::uint32_t> pids;
   DIR* dir = opendir(root_.c_str());

@@ -61,6 +61,11 @@ class ProcReader {
   // A read-only descriptor of the running image (works for deleted binaries too), or -1.
   int openImage(std::uint32_t pid) const;
 
+  // Whether the absolute `path`, looked up as process `pid` sees it (through /proc/PID/root,
+  // so in its own mount namespace), is the file found at that path in ours: false for a file
+  // bind-mounted over it in a namespace of the process's own, and when either is missing.
+  bool seesHostFile(std::uint32_t pid, const std::string& path) const;
+
  private:
   std::string root_;
 };

@@ -416,6 +416,12 @@ void ProcessTracker::finish(ProcessInfo& info) {
   input.cwd = info.cwd;
   input.cgroupPath = info.cgroupPath;
   info.tags = computeTags(input);
+  // A script tag names a file of the host, like a path key: not one bind-mounted over it in a
+  // mount namespace of the process's own. Checked while the process runs; once it is gone
+  // nothing can be checked, and it gets no such tag.
+  std::erase_if(info.tags, [&](const std::string& tag) {
+    return tag.starts_with("script:") && !reader_.seesHostFile(info.key.pid, tag.substr(7));
+  });
   if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
     const int fd = reader_.openImage(info.key.pid);
     if (fd >= 0) {

@@ -495,6 +495,46 @@ def test_binary_bind_mounted_over_an_allowed_path_in_a_user_namespace(lab, cgrou
     p.popen.wait(timeout=10)
 
 
+def test_a_script_bind_mounted_over_a_trusted_one_does_not_get_its_tag(lab, cgroup, wardend):
+    """SPEC 5: script:<path> names the host's file. An unprivileged user bind-mounts its own
+    script over the trusted one in a user and mount namespace of its own and runs the
+    interpreter on the trusted path: the file it runs is not the host's, so no tag."""
+    if not _userns_allowed():
+        pytest.skip("unprivileged user namespaces are not allowed here")
+    scripts = {}
+    for name in ("trusted", "planted"):
+        scripts[name] = os.path.join(lab.tmp, "bin", f"{name}.py")
+        os.makedirs(os.path.dirname(scripts[name]), exist_ok=True)
+        with open(scripts[name], "w") as f:
+            f.write("import socket, sys, time\n"
+                    f"port = {7000 if name == 'trusted' else 7001}\n"
+                    "time.sleep(0.3)\n"  # running while wardend describes it
+                    "socket.create_connection((sys.argv[1], port), timeout=1.5)\n"
+                    "print('connected')\n")
+    _reachable_by_everyone(lab, *scripts.values())
+    d = profiled(lab, wardend, cgroup,
+                 {"trusted": ("allow", {"tags": [f"script:{scripts['trusted']}"]})},
+                 default="deny")
+    ok = lab.c.run(in_cgroup(cgroup, [PYTHON, scripts["trusted"], S4]), timeout=30,
+                   check=False)
+    assert ok.stdout.strip() == "connected", (ok.stdout, ok.stderr)
+    attack = 'mount --bind "$0" "$1" && exec "$2" "$1" "$3"'
+    res = lab.c.run(in_cgroup(cgroup, NOBODY + ["unshare", "-Urm", "sh", "-c", attack,
+                                                scripts["planted"], scripts["trusted"], PYTHON,
+                                                S4]), timeout=30, check=False)
+    assert "connected" not in res.stdout and "timed out" in res.stderr, (res.stdout, res.stderr)
+
+    def rows():
+        out = cli(d, "log", "--json", "--limit", "0")
+        found = [json.loads(line) for line in out.stdout.splitlines()]
+        return found if {r["remote_port"] for r in found} >= {7000, 7001} else None
+    logged = wait_until(rows, timeout=5)
+    assert logged, cli(d, "log").stdout
+    planted = [r for r in logged if r["remote_port"] == 7001]
+    assert planted and all(r["profile"] is None and r["action"] == "deny" for r in planted), \
+        planted
+
+
 def test_a_file_with_the_allowed_binarys_inode_number_on_another_filesystem(lab, cgroup,
                                                                            wardend):
     """The allowed binary lives on a tmpfs, where inode numbers count up from the same start

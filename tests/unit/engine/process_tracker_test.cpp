@@ -50,6 +50,7 @@ class TrackerTest : public ::testing::Test {
     dir_.write(p + "/cgroup", "0::/system.slice/demo.service\n");
     std::filesystem::create_symlink(exe, dir_.path() / p / "exe");
     std::filesystem::create_symlink("/srv", dir_.path() / p / "cwd");
+    std::filesystem::create_symlink("/", dir_.path() / p / "root");
   }
 
   static warden_exec_event execEvent(std::uint32_t pid, std::uint64_t ticks, std::uint64_t inode,
@@ -95,20 +96,19 @@ class TrackerTest : public ::testing::Test {
 
 TEST_F(TrackerTest, ExecIsCompletedFromProc) {
   const auto exe = dir_.write("bin/python3.11", "#!");
-  fakeProcess(200, 1, 5000, exe,
-              "python3\0/srv/app.py\0--port\0"
-              "8080\0"s);
-  feed(execEvent(200, 5000, inodeOf(exe), "/usr/bin/python3", "python3\0/srv/app.py\0"s));
+  const std::string app = dir_.write("srv/app.py", "print()").string();
+  fakeProcess(200, 1, 5000, exe, "python3\0"s + app + "\0--port\0"s + "8080\0"s);
+  feed(execEvent(200, 5000, inodeOf(exe), "/usr/bin/python3", "python3\0"s + app + "\0"s));
   auto info = table_.find({200, 5000});
   ASSERT_NE(info, nullptr);
   EXPECT_TRUE(info->complete);
   EXPECT_EQ(info->source, ProcessSource::kExecEvent);
   EXPECT_EQ(info->path, exe.string());
-  EXPECT_EQ(info->argv, (std::vector<std::string>{"python3", "/srv/app.py", "--port", "8080"}));
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"python3", app, "--port", "8080"}));
   EXPECT_EQ(info->envValue("PATH"), "/bin");
   EXPECT_EQ(info->cwd, "/srv");
   EXPECT_EQ(info->cgroupPath, "/system.slice/demo.service");
-  EXPECT_EQ(info->tags, (std::vector<std::string>{"systemd:demo.service", "script:/srv/app.py"}));
+  EXPECT_EQ(info->tags, (std::vector<std::string>{"systemd:demo.service", "script:" + app}));
   EXPECT_EQ(info->exeKernelDev, 0x0fe00000u);
   EXPECT_TRUE(info->pathOnHost);
   EXPECT_EQ(info->match->path, exe.string());
@@ -223,6 +223,21 @@ TEST_F(TrackerTest, ProcShowingAnotherFileWithTheSameInodeNumberIsNotMixedIn) {
   event.owner.exe_ctime_ns = ctime;
   feed(event);
   EXPECT_EQ(table_.find({411, 9200})->path, allowed.string());
+}
+
+TEST_F(TrackerTest, AScriptTheProcessSeesAsAnotherFileGetsNoTag) {
+  // In a mount namespace of its own, another file is bind-mounted over the trusted script:
+  // the process's root shows a different file at the script's path.
+  const auto exe = dir_.write("bin/python3.11", "#!");
+  const std::string trusted = dir_.write("srv/trusted.py", "print()").string();
+  dir_.write("otherroot" + trusted, "import evil");
+  fakeProcess(210, 1, 5100, exe, "python3\0"s + trusted + "\0"s);
+  std::filesystem::remove(dir_.path() / "210" / "root");
+  std::filesystem::create_symlink(dir_.path() / "otherroot", dir_.path() / "210" / "root");
+  feed(execEvent(210, 5100, inodeOf(exe), "/usr/bin/python3", "python3\0"s + trusted + "\0"s));
+  auto info = table_.find({210, 5100});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->tags, (std::vector<std::string>{"systemd:demo.service"}));
 }
 
 TEST_F(TrackerTest, ForkCopiesTheParentAndExitMarks) {
