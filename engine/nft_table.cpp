@@ -243,6 +243,24 @@ void reject(nftnl_rule* rule, std::uint32_t type, std::uint8_t code) {
   nftnl_rule_add_expr(rule, e);
 }
 
+enum class XtKind { kMatch, kTarget };
+
+// An xtables match or target through nft_compat, with its info struct (already padded to the
+// xtables alignment). Unlike other attributes, libnftnl keeps (and later frees) the info
+// pointer: it gets a copy of its own.
+void xtablesExpr(nftnl_rule* rule, XtKind kind, const char* name, std::uint32_t revision,
+                 const void* data, std::size_t size) {
+  const bool match = kind == XtKind::kMatch;
+  nftnl_expr* e = nftnl_expr_alloc(match ? "match" : "target");
+  nftnl_expr_set_str(e, match ? NFTNL_EXPR_MT_NAME : NFTNL_EXPR_TG_NAME, name);
+  nftnl_expr_set_u32(e, match ? NFTNL_EXPR_MT_REV : NFTNL_EXPR_TG_REV, revision);
+  void* info = std::malloc(size);
+  std::memcpy(info, data, size);
+  nftnl_expr_set_data(e, match ? NFTNL_EXPR_MT_INFO : NFTNL_EXPR_TG_INFO, info,
+                      static_cast<std::uint32_t>(size));
+  nftnl_rule_add_expr(rule, e);
+}
+
 void queue(nftnl_rule* rule, const TablePlan& plan) {
   if (plan.method == QueueMethod::kNative) {
     nftnl_expr* e = nftnl_expr_alloc("queue");
@@ -261,14 +279,7 @@ void queue(nftnl_rule* rule, const TablePlan& plan) {
   target.info.queuenum = plan.firstQueue;
   target.info.queues_total = plan.queueCount;
   target.info.flags = plan.bypass ? NFQ_FLAG_BYPASS : 0;
-  nftnl_expr* e = nftnl_expr_alloc("target");
-  nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
-  // Unlike other attributes, libnftnl keeps (and later frees) the target info pointer.
-  void* info = std::malloc(sizeof target);
-  std::memcpy(info, &target, sizeof target);
-  nftnl_expr_set_data(e, NFTNL_EXPR_TG_INFO, info, sizeof target);
-  nftnl_rule_add_expr(rule, e);
+  xtablesExpr(rule, XtKind::kTarget, "NFQUEUE", 3, &target, sizeof target);
 }
 
 // The xtables `bpf` match (xt_bpf revision 1, through nft_compat) running the socket filter
@@ -278,14 +289,7 @@ void bpfMatch(nftnl_rule* rule, int programFd) {
   match.mode = XT_BPF_MODE_FD_ELF;
   match.fd = programFd;
   static_assert(sizeof match % 8 == 0, "nft_compat wants the info at the xtables alignment");
-  nftnl_expr* e = nftnl_expr_alloc("match");
-  nftnl_expr_set_str(e, NFTNL_EXPR_MT_NAME, "bpf");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_MT_REV, 1);
-  // As for the target: libnftnl keeps (and later frees) the info pointer.
-  void* info = std::malloc(sizeof match);
-  std::memcpy(info, &match, sizeof match);
-  nftnl_expr_set_data(e, NFTNL_EXPR_MT_INFO, info, sizeof match);
-  nftnl_rule_add_expr(rule, e);
+  xtablesExpr(rule, XtKind::kMatch, "bpf", 1, &match, sizeof match);
 }
 
 RulePtr newRule(const char* chain) {
