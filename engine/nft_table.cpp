@@ -250,14 +250,17 @@ enum class XtKind { kMatch, kTarget };
 // pointer: it gets a copy of its own.
 void xtablesExpr(nftnl_rule* rule, XtKind kind, const char* name, std::uint32_t revision,
                  const void* data, std::size_t size) {
+  // The attribute numbers of the two kinds are different enums in libnftnl.
   const bool match = kind == XtKind::kMatch;
+  const std::uint16_t nameAttr = match ? +NFTNL_EXPR_MT_NAME : +NFTNL_EXPR_TG_NAME;
+  const std::uint16_t revAttr = match ? +NFTNL_EXPR_MT_REV : +NFTNL_EXPR_TG_REV;
+  const std::uint16_t infoAttr = match ? +NFTNL_EXPR_MT_INFO : +NFTNL_EXPR_TG_INFO;
   nftnl_expr* e = nftnl_expr_alloc(match ? "match" : "target");
-  nftnl_expr_set_str(e, match ? NFTNL_EXPR_MT_NAME : NFTNL_EXPR_TG_NAME, name);
-  nftnl_expr_set_u32(e, match ? NFTNL_EXPR_MT_REV : NFTNL_EXPR_TG_REV, revision);
+  nftnl_expr_set_str(e, nameAttr, name);
+  nftnl_expr_set_u32(e, revAttr, revision);
   void* info = std::malloc(size);
   std::memcpy(info, data, size);
-  nftnl_expr_set_data(e, match ? NFTNL_EXPR_MT_INFO : NFTNL_EXPR_TG_INFO, info,
-                      static_cast<std::uint32_t>(size));
+  nftnl_expr_set_data(e, infoAttr, info, static_cast<std::uint32_t>(size));
   nftnl_rule_add_expr(rule, e);
 }
 
