@@ -486,6 +486,13 @@ TEST_F(BpfAttributionTest, DeletedBinaryIsDescribedWithoutTheSuffix) {
   TempDirectory dir;
   const std::string program = copyTo(BpfLab::clientPath(), dir.path() + "/doomed");
   LabClient client = lab_->runProgram(lab_->nsA(), program, {"listen", "::", "8100", "--hold"});
+  // The exec is described while the file is still there (read after the deletion, the path
+  // would not be the host's file any more, and would not be given).
+  for (int i = 0; i < 250; ++i) {
+    auto known = attributor_->processes().findByPid(static_cast<std::uint32_t>(client.pid));
+    if (known && known->complete && known->path == program) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   std::filesystem::remove(program);
   // What /proc says now, as for a process warden first meets after the deletion.
   ProcReader reader;
