@@ -308,8 +308,17 @@ def test_profiles_allow_and_reject_short_lived_udp_senders(lab, cgroup, wardend,
         if connect:
             argv.append("--connect")
         outcomes = batch(lab, cgroup, argv, CLIENTS, timeout=CLIENTS * 0.5 + 30)
-        assert len(outcomes) == CLIENTS and set(outcomes) == {want}, \
-            f"{kind}: {summary(outcomes)}; attribution {d.status()['attribution']}"
+        detail = f"{kind}: {summary(outcomes)}; attribution {d.status()['attribution']}"
+        assert len(outcomes) == CLIENTS, detail
+        if kind == "allowed":
+            assert set(outcomes) == {want}, detail
+        else:
+            # Never a reply. A refusal seen as a timeout instead of the ICMP error is allowed
+            # rarely: the kernel rate-limits ICMP errors, and a sender whose description came
+            # too late gets the engine `unknown` verdict (deny, silent) per SPEC section 4.
+            assert "reply" not in outcomes, detail
+            assert set(outcomes) <= {want, "timeout"}, detail
+            assert outcomes.count(want) >= CLIENTS * 0.99, detail
 
 
 def run_attr_client(lab, cg, program, args, prefix=()):
