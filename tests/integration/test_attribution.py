@@ -419,15 +419,21 @@ def test_inline_code_next_to_a_trusted_script_does_not_get_its_tag(lab, cgroup, 
         assert "connected" not in res.stdout and "timed out" in res.stderr, \
             (options, res.stdout, res.stderr, d.status()["attribution"])
 
-    def rows():
-        out = cli(d, "log", "--json", "--limit", "0")
-        found = [json.loads(line) for line in out.stdout.splitlines()]
-        return found if {r["remote_port"] for r in found} >= {7000, *forms} else None
-    logged = wait_until(rows, timeout=5)
+    logged = logged_rows(d, {7000, *forms})
     assert logged, cli(d, "log").stdout
     assert {r["profile"] for r in logged if r["remote_port"] == 7000} == {"trusted"}, logged
     inline = [r for r in logged if r["remote_port"] in forms]
     assert inline and all(r["profile"] is None and r["action"] == "deny" for r in inline), inline
+
+
+def logged_rows(d, ports, timeout=5):
+    """The verdict log's rows (warden log --json) once some name each remote port in ports;
+    None if they do not all appear in time."""
+    def rows():
+        out = cli(d, "log", "--json", "--limit", "0")
+        found = [json.loads(line) for line in out.stdout.splitlines()]
+        return found if {r["remote_port"] for r in found} >= set(ports) else None
+    return wait_until(rows, timeout=timeout)
 
 
 def _reachable_by_everyone(lab, *paths):
@@ -476,11 +482,7 @@ def test_binary_bind_mounted_over_an_allowed_path_in_a_user_namespace(lab, cgrou
     assert res.stdout.split()[:1] == ["timeout"], (res.stdout, res.stderr,
                                                    d.status()["attribution"])
 
-    def rows():
-        out = cli(d, "log", "--json", "--limit", "0")
-        found = [json.loads(line) for line in out.stdout.splitlines()]
-        return found if {r["remote_port"] for r in found} >= {7000, 7001} else None
-    logged = wait_until(rows, timeout=5)
+    logged = logged_rows(d, {7000, 7001})
     assert logged, cli(d, "log").stdout
     assert {r["profile"] for r in logged if r["remote_port"] == 7000} == {"allowed"}, logged
     planted_rows = [r for r in logged if r["remote_port"] == 7001]
@@ -533,11 +535,7 @@ def test_a_script_bind_mounted_over_a_trusted_one_does_not_get_its_tag(lab, cgro
                                                 S4]), timeout=30, check=False)
     assert "connected" not in res.stdout and "timed out" in res.stderr, (res.stdout, res.stderr)
 
-    def rows():
-        out = cli(d, "log", "--json", "--limit", "0")
-        found = [json.loads(line) for line in out.stdout.splitlines()]
-        return found if {r["remote_port"] for r in found} >= {7000, 7001} else None
-    logged = wait_until(rows, timeout=5)
+    logged = logged_rows(d, {7000, 7001})
     assert logged, cli(d, "log").stdout
     planted = [r for r in logged if r["remote_port"] == 7001]
     assert planted and all(r["profile"] is None and r["action"] == "deny" for r in planted), \
@@ -571,11 +569,7 @@ def test_a_file_with_the_allowed_binarys_inode_number_on_another_filesystem(lab,
         if words[:2] != ["inode", str(os.stat(allowed).st_ino)]:
             pytest.skip(f"the two tmpfs gave other inode numbers: {res.stdout!r} {res.stderr!r}")
 
-        def rows():
-            out = cli(d, "log", "--json", "--limit", "0")
-            found = [json.loads(line) for line in out.stdout.splitlines()]
-            return found if {r["remote_port"] for r in found} >= {7000, 7001} else None
-        logged = wait_until(rows, timeout=5)
+        logged = logged_rows(d, {7000, 7001})
         assert logged, (res.stdout, res.stderr, cli(d, "log").stdout)
         assert {r["profile"] for r in logged if r["remote_port"] == 7000} == {"allowed"}, logged
         planted_rows = [r for r in logged if r["remote_port"] == 7001]
