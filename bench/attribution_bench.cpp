@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/attributor.h"
-#include "engine/bpf_attribution.h"
-#include "engine/clock.h"
-#include "engine/system_mounts.h"
+#include "base/clock.h"
+#include "engine/attribution/attributor.h"
+#include "engine/attribution/bpf_attribution.h"
+#include "engine/attribution/system_mounts.h"
 
 namespace {
 
@@ -114,9 +114,9 @@ void BM_AttributeFlowHit(benchmark::State& state) {
   std::vector<std::uint64_t> samples;
   samples.reserve(1 << 20);
   for (auto _ : state) {
-    const std::uint64_t t0 = monotonicNs();
+    const std::uint64_t t0 = warden::base::monotonicNs();
     benchmark::DoNotOptimize(f.attributor->attribute(f.packet, NF_INET_LOCAL_OUT, true));
-    const std::uint64_t t1 = monotonicNs();
+    const std::uint64_t t1 = warden::base::monotonicNs();
     if (samples.size() < samples.capacity()) samples.push_back(t1 - t0);
   }
   reportPercentiles(state, samples);
@@ -135,10 +135,10 @@ void BM_AttributeAndDescribe(benchmark::State& state) {
   std::vector<std::uint64_t> samples;
   samples.reserve(1 << 20);
   for (auto _ : state) {
-    const std::uint64_t t0 = monotonicNs();
+    const std::uint64_t t0 = warden::base::monotonicNs();
     const Attribution a = f.attributor->attribute(f.packet, NF_INET_LOCAL_OUT, true);
     benchmark::DoNotOptimize(f.attributor->describe(a));
-    const std::uint64_t t1 = monotonicNs();
+    const std::uint64_t t1 = warden::base::monotonicNs();
     if (samples.size() < samples.capacity()) samples.push_back(t1 - t0);
   }
   reportPercentiles(state, samples);
@@ -157,9 +157,9 @@ void BM_AttributeKernelMiss(benchmark::State& state) {
   std::vector<std::uint64_t> samples;
   samples.reserve(1 << 20);
   for (auto _ : state) {
-    const std::uint64_t t0 = monotonicNs();
+    const std::uint64_t t0 = warden::base::monotonicNs();
     benchmark::DoNotOptimize(f.attributor->attribute(stray, NF_INET_LOCAL_OUT, false));
-    const std::uint64_t t1 = monotonicNs();
+    const std::uint64_t t1 = warden::base::monotonicNs();
     if (samples.size() < samples.capacity()) samples.push_back(t1 - t0);
   }
   reportPercentiles(state, samples);

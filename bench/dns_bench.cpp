@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/dns.h"
-#include "engine/host_cache.h"
+#include "engine/dns/dns.h"
+#include "engine/dns/host_cache.h"
 
 namespace {
 

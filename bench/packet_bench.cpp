@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/packet.h"
+#include "engine/netfilter/packet.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "cli/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace warden::cli {
 namespace {
@@ -70,7 +70,7 @@ Outcome<nlohmann::json> askDaemon(const std::filesystem::path& socket, std::stri
   }
   std::memcpy(address.sun_path, path.data(), path.size());
 
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return std::unexpected(failure(ExitCode::kError, "socket: " + errnoText(errno)));
   // Both bound connect (a full backlog) and the wait for the answer (a reload takes time).
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();

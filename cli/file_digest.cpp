@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-#include "cli/unique_fd.h"
+#include "base/unique_fd.h"
 #include "rules/process_info.h"
 
 namespace warden::cli {
@@ -26,7 +26,7 @@ Failure fileFailure(const std::filesystem::path& file, int error) {
 }  // namespace
 
 Outcome<std::string> sha256File(const std::filesystem::path& file) {
-  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  base::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd) return std::unexpected(fileFailure(file, errno));
   struct stat info {};
   if (fstat(fd.get(), &info) != 0) return std::unexpected(fileFailure(file, errno));

@@ -9,11 +9,11 @@
 #include <memory>
 #include <ranges>
 
+#include "base/unique_fd.h"
 #include "cli/config_files.h"
 #include "cli/json_output.h"
 #include "cli/log_text.h"
 #include "cli/time_text.h"
-#include "cli/unique_fd.h"
 #include "db/log_query.h"
 
 namespace warden::cli {
@@ -60,7 +60,7 @@ class LogPrinter {
 };
 
 // SIGINT and SIGTERM as a file descriptor, so that the wait between polls ends at once.
-Outcome<UniqueFd> stopSignals() {
+Outcome<base::UniqueFd> stopSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -68,7 +68,7 @@ Outcome<UniqueFd> stopSignals() {
   if (sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) {
     return std::unexpected(Failure{ExitCode::kError, "blocking SIGINT failed"});
   }
-  UniqueFd fd(signalfd(-1, &signals, SFD_CLOEXEC));
+  base::UniqueFd fd(signalfd(-1, &signals, SFD_CLOEXEC));
   if (!fd) return std::unexpected(Failure{ExitCode::kError, "signalfd failed"});
   return fd;
 }

@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
-#include "engine/marks.h"
-#include "engine/nfqueue.h"
-#include "engine/nft_table.h"
+#include "engine/netfilter/marks.h"
+#include "engine/netfilter/nfqueue.h"
+#include "engine/netfilter/nft_table.h"
 
 using namespace warden::engine;
 

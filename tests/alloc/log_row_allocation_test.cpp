@@ -6,10 +6,10 @@
 
 #include "db/log_writer.h"
 #include "db/store.h"
-#include "engine/flow_decision.h"
+#include "engine/verdict/flow_decision.h"
 #include "tests/alloc/allocation_counter.h"
 #include "tests/unit/db/temp_dir.h"
-#include "tests/unit/engine/verdict_rows.h"
+#include "tests/unit/engine/verdict/verdict_rows.h"
 
 namespace warden::engine {
 namespace {

@@ -15,11 +15,11 @@
 #include <set>
 #include <thread>
 
-#include "engine/attributor.h"
-#include "engine/bpf_attribution.h"
-#include "engine/proc_reader.h"
-#include "engine/process_tracker.h"
-#include "engine/system_mounts.h"
+#include "engine/attribution/attributor.h"
+#include "engine/attribution/bpf_attribution.h"
+#include "engine/attribution/proc_reader.h"
+#include "engine/attribution/process_tracker.h"
+#include "engine/attribution/system_mounts.h"
 #include "tests/bpf/bpf_lab.h"
 
 namespace warden::engine {

@@ -21,7 +21,7 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/system_mounts.h"
+#include "engine/attribution/system_mounts.h"
 
 namespace warden::engine::testing {
 namespace {

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace warden::base {
+
+// Fields of /proc/PID/stat warden uses. A process is named by its pid and its start time
+// (startTicks): a reused pid has another start time, so it never inherits an identity.
+struct ProcStat {
+  std::string comm;
+  char state = '?';
+  std::uint32_t ppid = 0;
+  std::uint64_t startTicks = 0;  // field 22
+};
+
+// Parses the text of /proc/PID/stat: pure, so tests feed it synthetic text.
+std::optional<ProcStat> parseStat(std::string_view text);
+
+// Reads `procRoot`/PID/stat; nullopt when the process is gone or the file is not readable.
+std::optional<ProcStat> readProcStat(std::uint32_t pid, const std::string& procRoot = "/proc");
+
+}  // namespace warden::base

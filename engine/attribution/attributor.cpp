@@ -1,0 +1,457 @@
+#include "engine/attribution/attributor.h"
+
+#include <netinet/in.h>
+// after netinet/in.h, which it must not redefine
+#include <linux/netfilter.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "base/clock.h"
+#include "base/logging.h"
+#include "engine/attribution/bpf_attribution.h"
+#include "engine/attribution/db_hash_store.h"
+#include "engine/attribution/proc_reader.h"
+#include "engine/attribution/process_tracker.h"
+#include "engine/attribution/sock_diag.h"
+#include "engine/attribution/system_mounts.h"
+
+namespace warden::engine {
+namespace {
+
+void bump(std::atomic<std::uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
+
+Attribution kernelOwned() {
+  Attribution kernel;
+  kernel.kind = OwnerKind::kKernel;
+  return kernel;
+}
+
+bool tracked(std::uint8_t protocol) { return protocol == IPPROTO_TCP || protocol == IPPROTO_UDP; }
+
+// WARDEN_TEST_SLOW_EXEC=COMM:MS (at most 5000), for tests only: on the exec of an image named
+// COMM the tracker thread sleeps MS milliseconds between publishing the bare event and
+// completing the description (every other event waits meanwhile, as when the tracker falls
+// behind), and first packets of any process wait up to twice MS for their description. A test
+// holds one process's first packet (parked) with it and watches the queue serve others.
+// Announced with a warning at start; without the variable nothing changes.
+void applySlowExecHook(ProcessTracker::Options& tracker, std::chrono::microseconds& describeWait) {
+  const char* hook = std::getenv("WARDEN_TEST_SLOW_EXEC");
+  if (hook == nullptr) return;
+  const std::string_view text(hook);
+  const auto colon = text.rfind(':');
+  int ms = 0;
+  if (colon == std::string_view::npos || colon == 0 ||
+      std::from_chars(text.data() + colon + 1, text.data() + text.size(), ms).ec != std::errc{} ||
+      ms <= 0 || ms > 5'000) {
+    base::logWarning("attribution: ignoring WARDEN_TEST_SLOW_EXEC='", text, "' (expected COMM:MS)");
+    return;
+  }
+  tracker.slowExecComm = std::string(text.substr(0, colon));
+  tracker.slowExecDelay = std::chrono::milliseconds(ms);
+  describeWait = std::max<std::chrono::microseconds>(describeWait, 2 * tracker.slowExecDelay);
+  base::logWarning("attribution: test hook: descriptions of '", tracker.slowExecComm,
+                   "' held back ", ms, " ms");
+}
+
+}  // namespace
+
+const char* toString(AttributionMethod method) {
+  switch (method) {
+    case AttributionMethod::kEbpf:
+      return "ebpf";
+    case AttributionMethod::kSockDiag:
+      return "sock_diag";
+    case AttributionMethod::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+nlohmann::json processJson(const ProcessInfo& info) {
+  nlohmann::json env = nlohmann::json::array();
+  for (const std::string& entry : info.env) env.push_back(entry.substr(0, entry.find('=')));
+  if (info.env.empty() && info.match && info.match->env) {
+    for (const auto& [name, value] : *info.match->env) env.push_back(name);
+  }
+  return {
+      {"pid", info.key.pid},
+      {"start_ticks", info.key.startTicks},
+      {"start_time_ns", info.startTimeNs},
+      {"ppid", info.ppid},
+      {"uid", info.uid},
+      {"gid", info.gid},
+      {"user", info.user},
+      {"comm", info.comm},
+      {"path", info.path},
+      {"path_deleted", info.pathDeleted},
+      {"path_on_host", info.pathOnHost},
+      {"argv", info.argv},
+      {"argv_truncated", info.argvTruncated},
+      {"env_known", info.envKnown},
+      {"env_names", std::move(env)},
+      {"cwd", info.cwd},
+      {"root", info.root},
+      {"cgroup", info.cgroupPath},
+      {"ancestors", info.ancestorPaths},
+      {"tags", info.tags},
+      {"source", std::string(toString(info.source))},
+      {"complete", info.complete},
+  };
+}
+
+AttributorOptions attributorOptions(const rules::Config& config) {
+  AttributorOptions options;
+  options.ebpf = config.ebpf;
+  options.cgroup = config.cgroup;
+  options.flowEntries = config.flowEntries;
+  options.listenerEntries = std::max<std::uint32_t>(1024, config.flowEntries / 8);
+  options.hashDb = config.logDb;
+  return options;
+}
+
+warden_flow_key outboundFlowKey(const PacketInfo& packet, std::uint64_t netnsCookie) {
+  warden_flow_key key;
+  std::memset(&key, 0, sizeof key);  // padding included: the kernel compares bytes
+  key.netns_cookie = netnsCookie;
+  std::memcpy(key.remote_addr, packet.destination.bytes.data(), 16);
+  key.local_port = packet.sourcePort;
+  key.remote_port = packet.destinationPort;
+  key.protocol = packet.ipProto;
+  return key;
+}
+
+warden_listener_key inboundListenerKey(const PacketInfo& packet, std::uint64_t netnsCookie) {
+  warden_listener_key key;
+  std::memset(&key, 0, sizeof key);
+  key.netns_cookie = netnsCookie;
+  key.local_port = packet.destinationPort;
+  key.protocol = packet.ipProto;
+  return key;
+}
+
+Attributor::Attributor(const AttributorOptions& options)
+    : options_(options),
+      hashStore_(options.hashDb.empty() ? nullptr : DbHashStore::open(options.hashDb)),
+      table_(options.table),
+      hashCache_(options.hashCacheEntries, hashStore_.get()),
+      hasher_(hashCache_) {}
+
+Attributor::~Attributor() {
+  if (tracker_) tracker_->stop();
+}
+
+std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options) {
+  std::unique_ptr<Attributor> self(new Attributor(options));
+
+  if (options.ebpf) {
+    if (auto mounted = ensureTracefs(); !mounted) {
+      base::logWarning("attribution: ", mounted.error().message());
+    } else if (*mounted) {
+      base::logInfo("attribution: mounted tracefs on /sys/kernel/tracing");
+    }
+    auto cgroup = resolveAttachCgroup(options.cgroup);
+    if (!cgroup) {
+      base::logWarning("attribution: eBPF unavailable: ", cgroup.error().message());
+    } else {
+      BpfOptions bpfOptions;
+      bpfOptions.cgroup = *cgroup;
+      bpfOptions.flowEntries = options.flowEntries;
+      bpfOptions.listenerEntries = options.listenerEntries;
+      bpfOptions.eventsBytes = options.eventsBytes;
+      auto loaded = BpfAttribution::load(bpfOptions);
+      if (loaded) {
+        self->bpf_ = std::move(*loaded);
+        base::logInfo("attribution: eBPF programs attached to cgroup ", *cgroup, " (",
+                      self->bpf_->programCount(), " programs, flow map of ", options.flowEntries,
+                      " entries)");
+      } else {
+        base::logWarning("attribution: eBPF unavailable (", loaded.error().message(),
+                         "); falling back to sock_diag");
+      }
+    }
+  }
+  if (auto cookie = BpfAttribution::currentNetnsCookie(); cookie) {
+    self->netnsCookie_ = *cookie;
+  } else if (self->bpf_) {
+    base::logWarning("attribution: ", cookie.error().message(), "; eBPF flow lookups disabled");
+    self->bpf_.reset();
+  }
+  if (options.fallback || !self->bpf_) {
+    if (auto diag = SockDiag::open(); diag) {
+      self->sockDiag_ = std::move(*diag);
+      self->inodes_ =
+          std::make_unique<SocketInodeIndex>(options.procRoot, options.fallbackScanInterval);
+    } else {
+      base::logWarning("attribution: sock_diag unavailable: ", diag.error().message());
+    }
+  }
+  self->method_ = self->bpf_        ? AttributionMethod::kEbpf
+                  : self->sockDiag_ ? AttributionMethod::kSockDiag
+                                    : AttributionMethod::kNone;
+
+  ProcessTracker::Options trackerOptions;
+  trackerOptions.procRoot = options.procRoot;
+  applySlowExecHook(trackerOptions, self->options_.describeWait);
+  self->tracker_ = std::make_unique<ProcessTracker>(self->table_, trackerOptions, &self->hasher_);
+  if (auto started = self->tracker_->start(self->bpf_.get()); !started) {
+    base::logWarning("attribution: process events unavailable: ", started.error().message());
+    (void)self->tracker_->start(nullptr);
+  }
+  base::logInfo("attribution method: ", toString(self->method_), "; ", self->table_.size(),
+                " running processes described");
+  return self;
+}
+
+Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, bool hasUid) {
+  const bool inbound = hook == NF_INET_LOCAL_IN;
+  if (!tracked(packet.ipProto)) {
+    // Only TCP and UDP flows are recorded by the hooks and found by sock_diag.
+    Attribution none;
+    none.kind = !inbound && !hasUid ? OwnerKind::kKernel : OwnerKind::kUnknown;
+    bump(none.kind == OwnerKind::kKernel ? counters_.kernel : counters_.misses);
+    return none;
+  }
+  if (bpf_) {
+    Attribution found;
+    bool hit;
+    if (inbound) {
+      hit = bpf_->lookupListener(inboundListenerKey(packet, netnsCookie_), found.owner);
+      found.via = Attribution::Via::kListenerMap;
+    } else {
+      hit = bpf_->lookupFlow(outboundFlowKey(packet, netnsCookie_), found.owner);
+      found.via = Attribution::Via::kFlowMap;
+    }
+    if (hit) {
+      found.kind = OwnerKind::kProcess;
+      found.key = processKey(found.owner.tgid, found.owner.start_time_ns);
+      bump(inbound ? counters_.listenerHits : counters_.flowHits);
+      return found;
+    }
+  }
+  if (!inbound && !hasUid) {
+    bump(counters_.kernel);
+    return kernelOwned();
+  }
+  return viaSockDiag(packet, inbound, hasUid);
+}
+
+void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept {
+  if (!bpf_ || flow.ipProto != IPPROTO_UDP || flow.direction != rules::Direction::kOut ||
+      attribution.via != Attribution::Via::kFlowMap || attribution.owner.generation == 0) {
+    return;
+  }
+  warden_flow_key key;
+  std::memset(&key, 0, sizeof key);
+  key.netns_cookie = netnsCookie_;
+  std::memcpy(key.remote_addr, flow.remote.bytes.data(), 16);
+  key.local_port = flow.localPort;
+  key.remote_port = flow.remotePort;
+  key.protocol = IPPROTO_UDP;
+  // A failed update costs the flow's next packet another decision, never a pass.
+  if (!bpf_->markDecided(key, attribution.owner.generation)) bump(counters_.decidedErrors);
+}
+
+int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd() : -1; }
+
+Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid) {
+  Attribution result;
+  if (!sockDiag_) {
+    bump(counters_.misses);
+    return result;
+  }
+  auto socket = findSocket(packet, inbound);
+  if (!socket) {
+    bump(counters_.fallbackErrors);
+    bump(counters_.misses);
+    return result;
+  }
+  if (!*socket) {
+    // Nobody holds the flow: an inbound packet to a closed port, or (outbound with a uid) a
+    // socket closed meanwhile.
+    if (inbound || !hasUid) {
+      bump(counters_.kernel);
+      return kernelOwned();
+    }
+    bump(counters_.misses);
+    return result;
+  }
+  if ((*socket)->inode == 0) {
+    bump(counters_.misses);
+    return result;
+  }
+  auto owner = inodes_->find((*socket)->inode);
+  if (!owner && options_.fallbackWait.count() > 0) {
+    const std::uint64_t scan = inodes_->requestScan((*socket)->inode);
+    if (inodes_->waitFor(scan, options_.fallbackWait)) owner = inodes_->find((*socket)->inode);
+  } else if (!owner) {
+    inodes_->requestScan((*socket)->inode);
+  }
+  if (!owner) {
+    bump(counters_.misses);
+    return result;
+  }
+  result.kind = OwnerKind::kProcess;
+  result.via = Attribution::Via::kSockDiag;
+  result.key = ProcessKey{owner->pid, owner->startTicks};
+  result.owner.tgid = owner->pid;
+  result.owner.pid = owner->pid;
+  result.owner.uid = (*socket)->uid;
+  result.owner.start_time_ns = owner->startTicks * (1'000'000'000ull / clockTicksPerSecond());
+  bump(counters_.fallbackHits);
+  return result;
+}
+
+base::Result<std::optional<DiagSocket>> Attributor::findSocket(const PacketInfo& packet,
+                                                               bool inbound) {
+  SocketEnd local, remote;
+  if (inbound) {
+    local = {packet.destination.bytes, packet.destinationPort};
+    remote = {packet.source.bytes, packet.sourcePort};
+  } else {
+    local = {packet.source.bytes, packet.sourcePort};
+    remote = {packet.destination.bytes, packet.destinationPort};
+  }
+  return sockDiag_->find(packet.ipProto, local, remote);
+}
+
+bool Attributor::socketGone(const PacketInfo& packet, std::uint8_t hook) {
+  if (!sockDiag_ || !tracked(packet.ipProto)) return false;
+  auto socket = findSocket(packet, hook == NF_INET_LOCAL_IN);
+  return socket && !*socket;
+}
+
+std::shared_ptr<const ProcessInfo> Attributor::describe(const Attribution& attribution) {
+  if (attribution.kind != OwnerKind::kProcess) return nullptr;
+  auto info = table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
+  if (!info || !info->complete) {
+    bump(counters_.describeMisses);
+    if (!info) tracker_->requestDescribe(attribution.owner);
+  }
+  return info;
+}
+
+std::shared_ptr<const ProcessInfo> Attributor::described(const Attribution& attribution) const {
+  if (attribution.kind != OwnerKind::kProcess) return nullptr;
+  return table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
+}
+
+std::shared_ptr<const ProcessInfo> Attributor::describeWithin(const Attribution& attribution,
+                                                              std::chrono::microseconds wait) {
+  if (auto info = describe(attribution); info && info->complete) return info;
+  if (attribution.kind != OwnerKind::kProcess) return nullptr;
+  return table_.waitComplete(attribution.key, wait, attribution.owner.exe_dev,
+                             attribution.owner.exe_ino);
+}
+
+std::optional<nlohmann::json> Attributor::explainJson(std::uint32_t pid,
+                                                      const rules::CompiledPolicy* policy) {
+  auto info = table_.findByPid(pid);
+  ProcReader reader(options_.procRoot);
+  const auto stat = reader.stat(pid);
+  // The table's entry may be an exited process whose pid is now another one's.
+  if (stat && (!info || info->key.startTicks != stat->startTicks)) {
+    if (auto fresh = reader.describe(pid)) {
+      info = std::make_shared<const ProcessInfo>(std::move(*fresh));
+    }
+  }
+  if (!info) return std::nullopt;
+  nlohmann::json out = processJson(*info);
+  out["exited"] = table_.exited(info->key);
+  if (auto hash = hasher_.hashOf(*info, options_.procRoot); hash) {
+    out["sha256"] = *hash;
+  } else {
+    out["sha256"] = nullptr;
+    out["sha256_error"] = hash.error().message();
+  }
+  if (policy != nullptr && info->match) {
+    const rules::ProfileSelection selection = policy->selectProfile(*info->match);
+    if (selection.profile < 0) {
+      out["profile"] = nullptr;
+      out["profile_reason"] = "no profile's [[match]] holds: the engine default applies";
+    } else {
+      const rules::Profile& profile =
+          policy->policy().profiles[static_cast<std::size_t>(selection.profile)];
+      const rules::Match& match = profile.matches[static_cast<std::size_t>(selection.match)];
+      out["profile"] = {{"name", profile.name},           {"file", profile.file},
+                        {"match_index", selection.match}, {"match_line", match.where.line},
+                        {"score", selection.score},       {"revision", policy->revision()}};
+    }
+  }
+  return out;
+}
+
+void Attributor::setImageHashing(bool enabled) { tracker_->setImageHashing(enabled); }
+
+nlohmann::json Attributor::statusJson() const {
+  using nlohmann::json;
+  auto load = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  const std::uint64_t hits =
+      load(counters_.flowHits) + load(counters_.listenerHits) + load(counters_.fallbackHits);
+  json status = {
+      {"method", toString(method_)},
+      {"hits", hits},
+      {"misses", load(counters_.misses)},
+      {"kernel", load(counters_.kernel)},
+      {"flow_hits", load(counters_.flowHits)},
+      {"listener_hits", load(counters_.listenerHits)},
+      {"fallback_hits", load(counters_.fallbackHits)},
+      {"fallback_errors", load(counters_.fallbackErrors)},
+      {"describe_misses", load(counters_.describeMisses)},
+      {"decided_errors", load(counters_.decidedErrors)},
+  };
+  if (bpf_) {
+    const BpfCounters c = bpf_->counters();
+    std::size_t entries;
+    {
+      std::lock_guard lock(entriesMutex_);
+      const std::uint64_t now = base::bootTimeNs();
+      if (now - entriesAtNs_ > 1'000'000'000ull || entriesAtNs_ == 0) {
+        entries_ = bpf_->flowEntryCount().value_or(entries_);
+        entriesAtNs_ = now;
+      }
+      entries = entries_;
+    }
+    // The programs never delete flow keys: whatever was inserted and is not there any more
+    // was evicted by the LRU.
+    const std::uint64_t inserts = c[WARDEN_CTR_FLOW_INSERTS];
+    status["flow_entries"] = entries;
+    status["flow_capacity"] = bpf_->flowCapacity();
+    status["evictions"] = inserts > entries ? inserts - entries : 0;
+    status["bpf"] = {{"flow_inserts", inserts},
+                     {"flow_updates", c[WARDEN_CTR_FLOW_UPDATES]},
+                     {"flow_unchanged", c[WARDEN_CTR_FLOW_UNCHANGED]},
+                     {"flow_errors", c[WARDEN_CTR_FLOW_ERRORS]},
+                     {"listener_writes", c[WARDEN_CTR_LISTENER_WRITES]},
+                     {"udp_connects", c[WARDEN_CTR_UDP_CONNECT_DONE]},
+                     {"events", c[WARDEN_CTR_EVENTS]},
+                     {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
+                     {"slot_busy", c[WARDEN_CTR_SLOT_BUSY]},
+                     {"lookups_by_syscall", bpf_->mirrorMisses()}};
+  } else {
+    status["evictions"] = 0;
+  }
+  const ProcessTable::Stats table = table_.stats();
+  const ProcessTracker::Counters& t = tracker_->counters();
+  status["processes"] = {{"entries", table.entries},
+                         {"exited", table.exited},
+                         {"evicted", table.evicted},
+                         {"expired", table.expired},
+                         {"pid_reuses", table.pidReuses},
+                         {"execs", load(t.execs)},
+                         {"exits", load(t.exits)},
+                         {"completed_at_exec", load(t.procCompleted)},
+                         {"gone_before_proc", load(t.procGone)},
+                         {"described_on_request", load(t.requests)},
+                         {"described_before_exec", load(t.describedBeforeExec)}};
+  status["hash_cache"] = {
+      {"entries", hashCache_.size()}, {"hits", hashCache_.hits()}, {"misses", hashCache_.misses()}};
+  if (inodes_) status["proc_fd_scans"] = inodes_->scans();
+  return status;
+}
+
+}  // namespace warden::engine

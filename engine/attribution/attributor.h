@@ -1,0 +1,202 @@
+#pragma once
+
+#include "rules/compiled_policy.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "bpf/attribution.h"
+#include "engine/attribution/exe_hasher.h"
+#include "engine/attribution/process_info.h"
+#include "engine/attribution/process_table.h"
+#include "engine/netfilter/packet.h"
+#include "rules/config.h"
+#include "rules/flow.h"
+
+namespace warden::engine {
+
+class BpfAttribution;
+class DbHashStore;
+class ProcessTracker;
+class SockDiag;
+struct DiagSocket;
+class SocketInodeIndex;
+
+// How flows are attributed to processes (what `warden status` shows as "method").
+enum class AttributionMethod : std::uint8_t {
+  kEbpf,      // the connect/sendmsg/bind hooks' flow map, sock_diag for what they missed
+  kSockDiag,  // netlink sock_diag + /proc only
+  kNone,      // neither works: every socket-owned flow is `unknown`
+};
+const char* toString(AttributionMethod method);
+
+// Who owns a flow, as far as SPEC section 4 steps 2 and 3 care.
+enum class OwnerKind : std::uint8_t {
+  kKernel,   // no socket owns it: engine `kernel` verdict
+  kUnknown,  // a socket, but no process could be named: engine `unknown` verdict
+  kProcess,  // a process: its profile decides
+};
+
+struct Attribution {
+  enum class Via : std::uint8_t { kNone, kFlowMap, kListenerMap, kSockDiag };
+
+  OwnerKind kind = OwnerKind::kUnknown;
+  Via via = Via::kNone;
+  ProcessKey key;  // kProcess: the process (pid + start time)
+  // kProcess via the maps: the kernel's record taken at the socket call. Via sock_diag only
+  // tgid, uid and start_time_ns are set.
+  warden_owner owner{};
+};
+
+struct AttributorOptions {
+  bool ebpf = true;             // [attribution] ebpf
+  std::string cgroup = "auto";  // [attribution] cgroup
+  std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES;
+  std::uint32_t listenerEntries = WARDEN_DEFAULT_LISTENER_ENTRIES;
+  std::uint32_t eventsBytes = WARDEN_DEFAULT_EVENTS_BYTES;
+  bool fallback = true;  // sock_diag for what the maps miss (and alone without eBPF)
+  // How long one verdict may wait for the /proc fd scan that names a sock_diag socket's
+  // process. 0: never wait (the flow is `unknown` until a later packet finds the scan done).
+  std::chrono::microseconds fallbackWait{20'000};
+  std::chrono::milliseconds fallbackScanInterval{10};  // rate limit of /proc fd scans
+  // How long a verdict may wait for the description of a process the table does not hold
+  // yet (its exec event still in the ring buffer, or /proc being read): normally well under
+  // a millisecond, and only for the first flow of a new process.
+  std::chrono::microseconds describeWait{50'000};
+  ProcessTable::Limits table;
+  std::size_t hashCacheEntries = 4096;
+  // warden.db, whose executable-hash table backs the in-memory cache (empty: memory only).
+  std::filesystem::path hashDb;
+  std::string procRoot = "/proc";
+};
+
+// The process attribution the verdict path asks: which process owns the flow of a queued
+// packet, and what is known about that process. Built once at start; falls back from eBPF to
+// sock_diag (and logs why) rather than failing.
+//
+// Thread-safety: attribute(), describe() and stats() may be called from every queue worker at
+// once. attribute() reads the eBPF mirrors (no syscall; one bpf map lookup when a mirror slot
+// lost the flow); it reads no /proc. describe() is a shared-lock table lookup; on a
+// miss it queues a request to the tracker thread and returns null.
+class Attributor {
+ public:
+  static std::unique_ptr<Attributor> create(const AttributorOptions& options);
+  ~Attributor();
+  Attributor(const Attributor&) = delete;
+  Attributor& operator=(const Attributor&) = delete;
+
+  AttributionMethod method() const { return method_; }
+
+  // `hook` is the netfilter hook (NF_INET_LOCAL_OUT / NF_INET_LOCAL_IN); `hasUid` whether the
+  // queue named a uid (only packets of a process-owned socket carry one).
+  Attribution attribute(const PacketInfo& packet, std::uint8_t hook, bool hasUid);
+
+  // Called before an outbound UDP flow's first packet is accepted: records the owner record
+  // the verdict was made for, so that the table's reuse check (bpf/attribution.bpf.c,
+  // warden_udp_reused) decides the flow again once another process owns its 4-tuple. One map
+  // update, only for UDP flows attributed through the flow map.
+  void noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept;
+  // The check's socket filter program for the table's xt_bpf match; -1 without eBPF.
+  int udpReuseFilterFd() const;
+
+  // Whether no socket holds the flow of `packet` (seen at `hook`) any more, as sock_diag
+  // tells: its process closed it, or exited (a connection attempt that never got an answer,
+  // left in conntrack as SYN_SENT). False while a socket holds it, owned by a process or not,
+  // when sock_diag cannot tell, and for protocols other than TCP and UDP; for an inbound TCP
+  // flow a listener on its port counts as a socket. One netlink round trip: for the control
+  // thread (`warden reload --redecide`), not the verdict path.
+  bool socketGone(const PacketInfo& packet, std::uint8_t hook);
+
+  // The process an attribution names, or null when it is not described (yet): then the
+  // tracker is asked to describe it. Never waits.
+  std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
+  // The same, waiting up to `wait` for the tracker (the exec event of a process that has just
+  // started may still be in the ring buffer). For a caller that may block: a verdict that can
+  // be given later, `warden explain`, tests.
+  std::shared_ptr<const ProcessInfo> describeWithin(const Attribution& attribution,
+                                                    std::chrono::microseconds wait);
+  // What the table holds for the process now, complete or not, asking nobody: for a verdict
+  // that waits (parked) for a description describe() has already requested.
+  std::shared_ptr<const ProcessInfo> described(const Attribution& attribution) const;
+  std::chrono::microseconds describeWait() const { return options_.describeWait; }
+  // describeWithin() with the configured describeWait: what a queue worker calls when it
+  // cannot park the packet.
+  std::shared_ptr<const ProcessInfo> describeForVerdict(const Attribution& attribution) {
+    return describeWithin(attribution, options_.describeWait);
+  }
+
+  // Hashes images in the background from exec on (a loaded profile pins sha256).
+  void setImageHashing(bool enabled);
+
+  ProcessTable& processes() { return table_; }
+  ExeHasher& hasher() { return hasher_; }
+  BpfAttribution* bpf() { return bpf_.get(); }
+
+  // How process `pid` is identified, for `warden explain`: its description (from the table,
+  // else read from /proc now), tags, ancestors and, when it can be read, the SHA-256 of its
+  // image (computed here: call from the control thread, never the verdict path). Null when
+  // no such process is known.
+  // With `policy`, also the profile the process gets, through which [[match]] and its score.
+  std::optional<nlohmann::json> explainJson(std::uint32_t pid,
+                                            const rules::CompiledPolicy* policy = nullptr);
+
+  // Counters for `warden status`: {"method": ..., "hits": ..., "misses": ..., ...}.
+  nlohmann::json statusJson() const;
+
+ private:
+  explicit Attributor(const AttributorOptions& options);
+  Attribution viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid);
+  // The socket sock_diag finds for the flow (sockDiag_ must be set).
+  base::Result<std::optional<DiagSocket>> findSocket(const PacketInfo& packet, bool inbound);
+
+  struct Counters {
+    std::atomic<std::uint64_t> flowHits{0};
+    std::atomic<std::uint64_t> listenerHits{0};
+    std::atomic<std::uint64_t> fallbackHits{0};
+    std::atomic<std::uint64_t> misses{0};  // socket-owned, no process: `unknown`
+    std::atomic<std::uint64_t> kernel{0};  // no socket
+    std::atomic<std::uint64_t> fallbackErrors{0};
+    std::atomic<std::uint64_t> describeMisses{0};
+    std::atomic<std::uint64_t> decidedErrors{0};  // noteUdpAccepted's map update failed
+  };
+
+  AttributorOptions options_;
+  AttributionMethod method_ = AttributionMethod::kNone;
+  std::unique_ptr<DbHashStore> hashStore_;  // before the cache that uses it
+  std::uint64_t netnsCookie_ = 0;
+  ProcessTable table_;
+  HashCache hashCache_;
+  ExeHasher hasher_;
+  // Destroyed in reverse: tracker and index threads stop before the BPF object goes.
+  std::unique_ptr<BpfAttribution> bpf_;
+  std::unique_ptr<SockDiag> sockDiag_;
+  std::unique_ptr<SocketInodeIndex> inodes_;
+  std::unique_ptr<ProcessTracker> tracker_;
+  mutable Counters counters_;
+
+  // flowEntryCount() walks the whole map: status reuses a count for a second.
+  mutable std::mutex entriesMutex_;
+  mutable std::uint64_t entriesAtNs_ = 0;
+  mutable std::size_t entries_ = 0;
+};
+
+// A description as JSON (what `warden explain` shows). Environment values are left out: only
+// the variable names, since values often hold secrets.
+nlohmann::json processJson(const ProcessInfo& info);
+
+// The options warden.toml's [attribution] section asks for.
+AttributorOptions attributorOptions(const rules::Config& config);
+
+// The flow-map key of an outbound packet, exactly as the BPF programs write it.
+warden_flow_key outboundFlowKey(const PacketInfo& packet, std::uint64_t netnsCookie);
+warden_listener_key inboundListenerKey(const PacketInfo& packet, std::uint64_t netnsCookie);
+
+}  // namespace warden::engine

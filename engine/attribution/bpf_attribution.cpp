@@ -1,0 +1,322 @@
+#include "engine/attribution/bpf_attribution.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "attribution.skel.h"
+#include "base/logging.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+namespace warden::engine {
+namespace {
+
+// libbpf reports through a global callback: its warnings go to our log, its debug chatter
+// only to the verbose log.
+int printLibbpf(enum libbpf_print_level level, const char* format, va_list args) {
+  char line[1024];
+  const int n = vsnprintf(line, sizeof line, format, args);
+  if (n <= 0) return 0;
+  std::string_view text(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1));
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (level == LIBBPF_WARN) {
+    base::logWarning("libbpf: ", text);
+  } else {
+    base::logDebug("libbpf: ", text);
+  }
+  return 0;
+}
+
+// What onRecord returns to make ring_buffer__consume stop (after the record, which counts as
+// consumed) when the handler asks it to: libbpf passes it on as the call's result.
+constexpr int kStopConsuming = -ECANCELED;
+
+// libbpf returns -errno (and sets errno) from its int-returning calls.
+base::Error libbpfError(int result, std::string where) {
+  return base::makeError(result < 0 ? -result : errno, std::move(where));
+}
+
+static_assert(sizeof(warden_flow_key) == 32 && sizeof(warden_listener_key) == 16,
+              "warden_*_slot_index() hash the keys as 4 and 2 words");
+
+// A copy of the slot if it holds `key` and no program wrote it while it was copied (the
+// sequence count is even and unchanged around the copy; see bpf/attribution.h).
+template <typename Slot, typename Key>
+bool readSlot(const Slot& slot, const Key& key, warden_owner& owner) {
+  const std::uint32_t before = __atomic_load_n(&slot.seq, __ATOMIC_ACQUIRE);
+  if ((before & 1u) != 0) return false;
+  Key seen;
+  warden_owner copy;
+  std::memcpy(&seen, &slot.key, sizeof seen);
+  std::memcpy(&copy, &slot.owner, sizeof copy);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (__atomic_load_n(&slot.seq, __ATOMIC_RELAXED) != before) return false;
+  if (std::memcmp(&seen, &key, sizeof key) != 0) return false;
+  owner = copy;
+  return true;
+}
+
+std::uint32_t powerOfTwoAtLeast(std::uint32_t n) {
+  std::uint32_t p = 1;
+  while (p < n && p < (1u << 24)) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+void BpfAttribution::SkeletonDeleter::operator()(attribution_bpf* skeleton) const {
+  attribution_bpf__destroy(skeleton);
+}
+void BpfAttribution::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
+void BpfAttribution::RingDeleter::operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
+void BpfAttribution::FdCloser::operator()(int* fd) const {
+  if (*fd >= 0) close(*fd);
+  delete fd;
+}
+
+template <typename Slot>
+BpfAttribution::Mirror<Slot>::~Mirror() {
+  if (slots != nullptr) munmap(const_cast<Slot*>(slots), bytes);
+}
+
+BpfAttribution::~BpfAttribution() = default;
+
+template <typename Slot>
+base::Result<void> BpfAttribution::mapMirror(int mapFd, std::uint32_t slots, Mirror<Slot>& mirror) {
+  // An array map's values are 8-byte aligned and the mapping is whole pages.
+  static_assert(sizeof(Slot) % 8 == 0);
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  const std::size_t bytes = (sizeof(Slot) * slots + page - 1) / page * page;
+  void* mapped = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, mapFd, 0);
+  if (mapped == MAP_FAILED)
+    return std::unexpected(base::errnoError("mapping an attribution mirror"));
+  mirror.slots = static_cast<const Slot*>(mapped);
+  mirror.bytes = bytes;
+  mirror.mask = slots - 1;
+  return {};
+}
+
+base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOptions& options) {
+  libbpf_set_print(printLibbpf);
+  std::unique_ptr<BpfAttribution> self(new BpfAttribution());
+
+  // open
+  self->skeleton_.reset(attribution_bpf__open());
+  if (!self->skeleton_)
+    return std::unexpected(base::errnoError("opening the attribution BPF object"));
+  attribution_bpf* skel = self->skeleton_.get();
+
+  // size maps, set rodata, switch off what is not wanted
+  if (int err = bpf_map__set_max_entries(skel->maps.flows, options.flowEntries); err) {
+    return std::unexpected(libbpfError(err, "sizing the flow map"));
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.decided, options.flowEntries); err) {
+    return std::unexpected(libbpfError(err, "sizing the map of decided UDP flows"));
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.listeners, options.listenerEntries); err) {
+    return std::unexpected(libbpfError(err, "sizing the listener map"));
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.events, options.eventsBytes); err) {
+    return std::unexpected(libbpfError(err, "sizing the event ring buffer"));
+  }
+  const std::uint32_t flowSlots = powerOfTwoAtLeast(options.flowSlots);
+  const std::uint32_t listenerSlots = powerOfTwoAtLeast(options.listenerSlots);
+  if (int err = bpf_map__set_max_entries(skel->maps.flow_slots, flowSlots); err) {
+    return std::unexpected(libbpfError(err, "sizing the flow mirror"));
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.listener_slots, listenerSlots); err) {
+    return std::unexpected(libbpfError(err, "sizing the listener mirror"));
+  }
+  skel->rodata->capture_args = options.captureArgs;
+  skel->rodata->flow_slot_mask = flowSlots - 1;
+  skel->rodata->listener_slot_mask = listenerSlots - 1;
+  if (!options.processEvents) {
+    bpf_program__set_autoload(skel->progs.warden_exec, false);
+    bpf_program__set_autoload(skel->progs.warden_fork, false);
+    bpf_program__set_autoload(skel->progs.warden_exit, false);
+  }
+
+  // load
+  if (int err = attribution_bpf__load(skel); err) {
+    return std::unexpected(libbpfError(err, "loading the attribution BPF programs"));
+  }
+  self->flowsFd_ = bpf_map__fd(skel->maps.flows);
+  self->listenersFd_ = bpf_map__fd(skel->maps.listeners);
+  self->countersFd_ = bpf_map__fd(skel->maps.counters);
+  self->decidedFd_ = bpf_map__fd(skel->maps.decided);
+  self->flowEntries_ = options.flowEntries;
+  if (auto mapped = mapMirror(bpf_map__fd(skel->maps.flow_slots), flowSlots, self->flowMirror_);
+      !mapped) {
+    return std::unexpected(mapped.error());
+  }
+  if (auto mapped =
+          mapMirror(bpf_map__fd(skel->maps.listener_slots), listenerSlots, self->listenerMirror_);
+      !mapped) {
+    return std::unexpected(mapped.error());
+  }
+
+  // attach
+  if (auto attached = self->attach(options); !attached) {
+    return std::unexpected(attached.error());
+  }
+  // Loading parsed the kernel's BTF (several MB) for the CO-RE relocations and freed it: give
+  // those pages back rather than keep them in the heap for the daemon's life.
+  malloc_trim(0);
+  return self;
+}
+
+base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
+  attribution_bpf* skel = skeleton_.get();
+  const int cgroupFd = open(options.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cgroupFd < 0) return std::unexpected(base::errnoError("opening cgroup " + options.cgroup));
+  cgroupFd_.reset(new int(cgroupFd));
+
+  // bpf_link attachments: they detach when their fd closes, so nothing outlives wardend.
+  for (bpf_program* program :
+       {skel->progs.warden_sockops, skel->progs.warden_sendmsg4, skel->progs.warden_sendmsg6,
+        skel->progs.warden_connect4, skel->progs.warden_connect6, skel->progs.warden_post_bind4,
+        skel->progs.warden_post_bind6}) {
+    bpf_link* link = bpf_program__attach_cgroup(program, cgroupFd);
+    if (!link) {
+      return std::unexpected(base::errnoError(
+          std::string("attaching ") + bpf_program__name(program) + " to cgroup " + options.cgroup));
+    }
+    links_.emplace_back(link);
+  }
+  std::vector<bpf_program*> tracing = {skel->progs.warden_exit_connect};
+  if (options.processEvents) {
+    tracing.insert(tracing.end(),
+                   {skel->progs.warden_exec, skel->progs.warden_fork, skel->progs.warden_exit});
+  }
+  for (bpf_program* program : tracing) {
+    bpf_link* link = bpf_program__attach(program);
+    if (!link) {
+      return std::unexpected(base::errnoError(std::string("attaching tracepoint program ") +
+                                              bpf_program__name(program)));
+    }
+    links_.emplace_back(link);
+  }
+  return {};
+}
+
+bool BpfAttribution::mirroredFlow(const warden_flow_key& key, warden_owner& owner) const noexcept {
+  if (flowMirror_.slots == nullptr) return false;
+  return readSlot(flowMirror_.slots[warden_flow_slot_index(&key, flowMirror_.mask)], key, owner);
+}
+
+bool BpfAttribution::mirroredListener(const warden_listener_key& key,
+                                      warden_owner& owner) const noexcept {
+  if (listenerMirror_.slots == nullptr) return false;
+  return readSlot(listenerMirror_.slots[warden_listener_slot_index(&key, listenerMirror_.mask)],
+                  key, owner);
+}
+
+bool BpfAttribution::markDecided(const warden_flow_key& key,
+                                 std::uint64_t generation) const noexcept {
+  return bpf_map_update_elem(decidedFd_, &key, &generation, BPF_ANY) == 0;
+}
+
+int BpfAttribution::udpReuseFilterFd() const {
+  return bpf_program__fd(skeleton_->progs.warden_udp_reused);
+}
+
+bool BpfAttribution::lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept {
+  if (mirroredFlow(key, owner)) return true;
+  mirrorMisses_.fetch_add(1, std::memory_order_relaxed);
+  return bpf_map_lookup_elem(flowsFd_, &key, &owner) == 0;
+}
+
+bool BpfAttribution::lookupListener(const warden_listener_key& key,
+                                    warden_owner& owner) const noexcept {
+  if (mirroredListener(key, owner)) return true;
+  mirrorMisses_.fetch_add(1, std::memory_order_relaxed);
+  return bpf_map_lookup_elem(listenersFd_, &key, &owner) == 0;
+}
+
+int BpfAttribution::onRecord(void* context, void* data, std::size_t size) {
+  auto* reader = static_cast<EventReader*>(context);
+  ++reader->handled;
+  const bool more =
+      reader->handler(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
+  return more ? 0 : kStopConsuming;
+}
+
+base::Result<void> BpfAttribution::openEvents(EventHandler handler) {
+  reader_.handler = std::move(handler);
+  ring_.reset(ring_buffer__new(bpf_map__fd(skeleton_->maps.events), onRecord, &reader_, nullptr));
+  if (!ring_) return std::unexpected(base::errnoError("opening the event ring buffer"));
+  return {};
+}
+
+int BpfAttribution::eventsFd() const { return ring_ ? ring_buffer__epoll_fd(ring_.get()) : -1; }
+
+base::Result<int> BpfAttribution::consumeEvents() {
+  if (!ring_) return 0;
+  reader_.handled = 0;
+  const int n = ring_buffer__consume(ring_.get());
+  if (n < 0 && n != kStopConsuming) {
+    return std::unexpected(libbpfError(n, "reading the event ring buffer"));
+  }
+  return reader_.handled;
+}
+
+BpfCounters BpfAttribution::counters() const {
+  BpfCounters sums{};
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return sums;
+  std::vector<std::uint64_t> perCpu(static_cast<std::size_t>(cpus));
+  for (std::uint32_t i = 0; i < WARDEN_CTR_COUNT; ++i) {
+    if (bpf_map_lookup_elem(countersFd_, &i, perCpu.data()) != 0) continue;
+    for (std::uint64_t v : perCpu) sums[i] += v;
+  }
+  return sums;
+}
+
+base::Result<std::size_t> BpfAttribution::flowEntryCount() const {
+  constexpr std::uint32_t kBatch = 4096;
+  std::vector<warden_flow_key> keys(kBatch);
+  std::vector<warden_owner> values(kBatch);
+  std::size_t total = 0;
+  std::uint64_t inBatch = 0, outBatch = 0;
+  bool first = true;
+  for (;;) {
+    std::uint32_t count = kBatch;
+    const int err = bpf_map_lookup_batch(flowsFd_, first ? nullptr : &inBatch, &outBatch,
+                                         keys.data(), values.data(), &count, nullptr);
+    first = false;
+    if (err != 0 && errno != ENOENT)
+      return std::unexpected(base::errnoError("walking the flow map"));
+    total += count;
+    if (err != 0) break;  // ENOENT: that was the last batch
+    inBatch = outBatch;
+  }
+  return total;
+}
+
+std::size_t BpfAttribution::programCount() const { return links_.size(); }
+
+base::Result<std::uint64_t> BpfAttribution::currentNetnsCookie() {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected(base::errnoError("creating a socket for SO_NETNS_COOKIE"));
+  std::uint64_t cookie = 0;
+  socklen_t size = sizeof cookie;
+  const int rc = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &size);
+  const int saved = errno;
+  close(fd);
+  if (rc != 0) return std::unexpected(base::makeError(saved, "reading SO_NETNS_COOKIE"));
+  return cookie;
+}
+
+}  // namespace warden::engine

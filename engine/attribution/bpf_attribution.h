@@ -1,0 +1,143 @@
+#pragma once
+
+#include <linux/types.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "bpf/attribution.h"
+
+struct attribution_bpf;
+struct bpf_link;
+struct ring_buffer;
+
+namespace warden::engine {
+
+struct BpfOptions {
+  std::string cgroup;  // cgroup v2 directory the socket hooks attach to (already resolved)
+  std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES;
+  std::uint32_t listenerEntries = WARDEN_DEFAULT_LISTENER_ENTRIES;
+  std::uint32_t eventsBytes = WARDEN_DEFAULT_EVENTS_BYTES;      // a power of two, >= page size
+  std::uint32_t flowSlots = WARDEN_DEFAULT_FLOW_SLOTS;          // mirror slots, a power of two
+  std::uint32_t listenerSlots = WARDEN_DEFAULT_LISTENER_SLOTS;  // likewise
+  bool captureArgs = true;                                      // exec events carry argv
+  bool processEvents = true;  // attach the exec/fork/exit tracepoints
+};
+
+using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;
+
+// The loaded attribution programs (bpf/attribution.bpf.c) attached to one cgroup: owns the
+// skeleton, every link and the ring-buffer reader, and releases them in its destructor (links
+// first, so nothing runs against freed maps). Neither copyable nor movable: held by unique_ptr.
+//
+// Thread-safety: the lookups read the mirrors (memory shared with the programs, see
+// bpf/attribution.h) and fall back to bpf(2) syscalls on map fds; they, counters() and
+// flowEntryCount() may be called from any thread at once. The event calls
+// (consumeEvents/pollEvents) belong to one thread, the one that set the handler.
+class BpfAttribution {
+ public:
+  // One ring-buffer record: a warden_event_head followed by the struct its kind names.
+  // Returns false to stop consumeEvents() after this record (the rest stays in the ring).
+  using EventHandler = std::function<bool(std::span<const std::byte> record)>;
+
+  // open -> size maps and set rodata -> load -> attach. Any failure releases what was made.
+  [[nodiscard]] static base::Result<std::unique_ptr<BpfAttribution>> load(
+      const BpfOptions& options);
+
+  ~BpfAttribution();
+  BpfAttribution(const BpfAttribution&) = delete;
+  BpfAttribution& operator=(const BpfAttribution&) = delete;
+
+  // The owner recorded for a flow / a bound port: from the mirror when its slot holds the key
+  // (no syscall), else one bpf(BPF_MAP_LOOKUP_ELEM) on the hash map.
+  bool lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept;
+  bool lookupListener(const warden_listener_key& key, warden_owner& owner) const noexcept;
+  // The mirrors alone (what the lookups try first).
+  bool mirroredFlow(const warden_flow_key& key, warden_owner& owner) const noexcept;
+  bool mirroredListener(const warden_listener_key& key, warden_owner& owner) const noexcept;
+  // Records that a UDP flow's verdict was made for the owner record of that generation
+  // (bpf `decided`): the table's reuse check then lets the flow's later packets through while
+  // that record owns the key. One bpf(2) call; false when the update failed.
+  bool markDecided(const warden_flow_key& key, std::uint64_t generation) const noexcept;
+  // The socket filter program of that check, for the table's xt_bpf match.
+  int udpReuseFilterFd() const;
+
+  // Lookups the mirrors could not answer, which cost a syscall.
+  std::uint64_t mirrorMisses() const { return mirrorMisses_.load(std::memory_order_relaxed); }
+
+  // Starts reading the ring buffer into `handler`.
+  [[nodiscard]] base::Result<void> openEvents(EventHandler handler);
+  int eventsFd() const;  // epoll fd that turns readable when records wait; -1 before openEvents
+  // Hands every waiting record to the handler, until it asks to stop; returns how many.
+  [[nodiscard]] base::Result<int> consumeEvents();
+
+  BpfCounters counters() const;  // summed over CPUs
+  [[nodiscard]] base::Result<std::size_t> flowEntryCount()
+      const;  // walks the map: not for hot paths
+  std::uint32_t flowCapacity() const { return flowEntries_; }
+  std::size_t programCount() const;  // attached programs
+
+  // The cookie of the caller's network namespace (SO_NETNS_COOKIE), as the programs see it.
+  [[nodiscard]] static base::Result<std::uint64_t> currentNetnsCookie();
+
+ private:
+  BpfAttribution() = default;
+  base::Result<void> attach(const BpfOptions& options);
+
+  struct SkeletonDeleter {
+    void operator()(attribution_bpf* skeleton) const;
+  };
+  struct LinkDeleter {
+    void operator()(bpf_link* link) const;
+  };
+  struct RingDeleter {
+    void operator()(ring_buffer* ring) const;
+  };
+  struct FdCloser {
+    void operator()(int* fd) const;
+  };
+  // A mirror: a BPF array of Slot mapped read-only into this process.
+  template <typename Slot>
+  struct Mirror {
+    const Slot* slots = nullptr;
+    std::uint32_t mask = 0;  // slot count - 1
+    std::size_t bytes = 0;
+    Mirror() = default;
+    Mirror(const Mirror&) = delete;
+    Mirror& operator=(const Mirror&) = delete;
+    ~Mirror();
+  };
+  template <typename Slot>
+  static base::Result<void> mapMirror(int mapFd, std::uint32_t slots, Mirror<Slot>& mirror);
+
+  // Declaration order is destruction order reversed: ring reader and links go before the
+  // skeleton that owns the maps and programs.
+  std::unique_ptr<attribution_bpf, SkeletonDeleter> skeleton_;
+  std::unique_ptr<int, FdCloser> cgroupFd_;
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  Mirror<warden_flow_slot> flowMirror_;
+  Mirror<warden_listener_slot> listenerMirror_;
+  mutable std::atomic<std::uint64_t> mirrorMisses_{0};
+  struct EventReader {
+    EventHandler handler;
+    int handled = 0;  // records handed to it by the consumeEvents() in progress
+  };
+  static int onRecord(void* context, void* data, std::size_t size);  // ring_buffer_sample_fn
+  EventReader reader_;
+  std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  int flowsFd_ = -1;
+  int listenersFd_ = -1;
+  int countersFd_ = -1;
+  int decidedFd_ = -1;
+  std::uint32_t flowEntries_ = 0;
+};
+
+}  // namespace warden::engine

@@ -1,0 +1,65 @@
+#include "engine/attribution/db_hash_store.h"
+
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/logging.h"
+#include "db/hash_cache.h"
+#include "db/store.h"
+
+namespace warden::engine {
+namespace {
+
+db::FileIdentity fileIdentity(const ImageIdentity& image) {
+  return db::FileIdentity{image.device, image.inode, image.size, image.mtimeNs, image.ctimeNs};
+}
+
+}  // namespace
+
+std::unique_ptr<DbHashStore> DbHashStore::open(const std::filesystem::path& dbPath) {
+  auto database = db::openStore(dbPath);
+  if (!database) {
+    base::logWarning("executable hashes are cached in memory only: ", database.error().message);
+    return nullptr;
+  }
+  auto owned = std::make_unique<db::Database>(std::move(*database));
+  auto table = db::HashCache::create(*owned);
+  if (!table) {
+    base::logWarning("executable hashes are cached in memory only: ", table.error().message);
+    return nullptr;
+  }
+  return std::unique_ptr<DbHashStore>(
+      new DbHashStore(std::move(owned), std::make_unique<db::HashCache>(std::move(*table))));
+}
+
+DbHashStore::DbHashStore(std::unique_ptr<db::Database> database,
+                         std::unique_ptr<db::HashCache> table)
+    : database_(std::move(database)), table_(std::move(table)) {}
+
+// The statements go before the connection they were prepared on.
+DbHashStore::~DbHashStore() { table_.reset(); }
+
+void DbHashStore::failed(const std::string& message) {
+  if (errors_.fetch_add(1, std::memory_order_relaxed) == 0) {
+    base::logWarning("executable-hash table: ", message, " (further errors only counted)");
+  }
+}
+
+std::optional<std::string> DbHashStore::load(const ImageIdentity& image) {
+  std::lock_guard lock(mutex_);
+  auto found = table_->lookup(fileIdentity(image));
+  if (!found) {
+    failed(found.error().message);
+    return std::nullopt;
+  }
+  return *found;
+}
+
+void DbHashStore::save(const ImageIdentity& image, std::string_view sha256Hex) {
+  std::lock_guard lock(mutex_);
+  if (auto stored = table_->store(fileIdentity(image), sha256Hex, base::realtimeNs()); !stored) {
+    failed(stored.error().message);
+  }
+}
+
+}  // namespace warden::engine

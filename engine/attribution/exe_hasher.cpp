@@ -1,0 +1,142 @@
+#include "engine/attribution/exe_hasher.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "engine/attribution/proc_reader.h"
+#include "rules/process_info.h"
+
+namespace warden::engine {
+
+HashCache::HashCache(std::size_t capacity, HashStore* store)
+    : capacity_(capacity == 0 ? 1 : capacity), store_(store) {}
+
+std::optional<std::string> HashCache::findInMemory(const ImageIdentity& image) {
+  std::lock_guard lock(mutex_);
+  auto it = index_.find(image);
+  if (it == index_.end()) return std::nullopt;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return it->second->second;
+}
+
+std::optional<std::string> HashCache::find(const ImageIdentity& image) {
+  if (auto hit = findInMemory(image)) {
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return hit;
+  }
+  if (store_) {
+    if (auto stored = store_->load(image)) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lock(mutex_);
+      insertLocked(image, *stored);
+      return stored;
+    }
+  }
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  return std::nullopt;
+}
+
+void HashCache::insert(const ImageIdentity& image, const std::string& sha256Hex) {
+  {
+    std::lock_guard lock(mutex_);
+    insertLocked(image, sha256Hex);
+  }
+  if (store_) store_->save(image, sha256Hex);
+}
+
+void HashCache::insertLocked(const ImageIdentity& image, const std::string& sha256Hex) {
+  if (auto it = index_.find(image); it != index_.end()) {
+    it->second->second = sha256Hex;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return;
+  }
+  lru_.emplace_front(image, sha256Hex);
+  index_.emplace(image, lru_.begin());
+  while (lru_.size() > capacity_) {
+    index_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+}
+
+std::size_t HashCache::size() const {
+  std::lock_guard lock(mutex_);
+  return lru_.size();
+}
+
+base::Result<std::string> sha256OfFd(int fd) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                  EVP_MD_CTX_free);
+  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1) {
+    return std::unexpected(base::makeError(ENOMEM, "initialising SHA-256"));
+  }
+  constexpr std::size_t kChunk = 1 << 16;
+  auto buffer = std::make_unique<unsigned char[]>(kChunk);
+  off_t offset = 0;
+  for (;;) {
+    const ssize_t n = pread(fd, buffer.get(), kChunk, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(base::errnoError("reading the image to hash"));
+    }
+    if (n == 0) break;
+    if (EVP_DigestUpdate(context.get(), buffer.get(), static_cast<std::size_t>(n)) != 1) {
+      return std::unexpected(base::makeError(EIO, "hashing the image"));
+    }
+    offset += n;
+  }
+  rules::Sha256 digest{};  // EVP_sha256 writes exactly its 32 bytes
+  if (EVP_DigestFinal_ex(context.get(), digest.data(), nullptr) != 1) {
+    return std::unexpected(base::makeError(EIO, "finishing SHA-256"));
+  }
+  return rules::toHex(digest);
+}
+
+base::Result<std::string> sha256OfFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(base::errnoError("opening " + path));
+  auto hash = sha256OfFd(fd);
+  close(fd);
+  return hash;
+}
+
+base::Result<std::string> ExeHasher::hashImage(int fd) {
+  auto identity = identityOfFd(fd);
+  if (!identity) return std::unexpected(base::errnoError("stat of the image"));
+  if (auto cached = cache_.find(*identity)) return *cached;
+  auto hash = sha256OfFd(fd);
+  if (!hash) return hash;
+  // Hashed while it changed? Then the bytes belong to no single version: do not cache.
+  auto after = identityOfFd(fd);
+  if (after && *after == *identity) cache_.insert(*identity, *hash);
+  return hash;
+}
+
+base::Result<std::string> ExeHasher::hashOf(const ProcessInfo& info, const std::string& procRoot) {
+  if (info.imageKnown) {
+    if (auto cached = cache_.find(info.image)) return *cached;
+  }
+  if (info.imageHandle && info.imageHandle->fd() >= 0) {
+    return hashImage(info.imageHandle->fd());
+  }
+  ProcReader reader(procRoot);
+  const int fd = reader.openImage(info.key.pid);
+  if (fd < 0)
+    return std::unexpected(
+        base::errnoError("opening the image of pid " + std::to_string(info.key.pid)));
+  std::unique_ptr<ImageHandle> handle(new ImageHandle(fd));
+  // Still the image this description names? (The pid may have exec'd or been reused.)
+  auto identity = identityOfFd(fd);
+  auto stat = reader.stat(info.key.pid);
+  if (!identity || !stat || stat->startTicks != info.key.startTicks ||
+      (info.imageKnown && !(*identity == info.image))) {
+    return std::unexpected(base::makeError(
+        ESRCH, "pid " + std::to_string(info.key.pid) + " no longer runs the described image"));
+  }
+  return hashImage(fd);
+}
+
+}  // namespace warden::engine

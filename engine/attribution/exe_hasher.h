@@ -1,0 +1,83 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "base/error.h"
+#include "engine/attribution/process_info.h"
+
+namespace warden::engine {
+
+// Where hashes outlive the daemon (the database's executable-hash table). Calls may block;
+// they are made only off the verdict path. Implementations decide their own thread-safety:
+// HashCache calls them with its lock released, possibly from several threads.
+class HashStore {
+ public:
+  virtual ~HashStore() = default;
+  virtual std::optional<std::string> load(const ImageIdentity& image) = 0;
+  virtual void save(const ImageIdentity& image, std::string_view sha256Hex) = 0;
+};
+
+// Executable hashes by image identity (device, inode, size, mtime, ctime): a bounded LRU in
+// memory in front of an optional HashStore. Thread-safe.
+class HashCache {
+ public:
+  explicit HashCache(std::size_t capacity = 4096, HashStore* store = nullptr);
+
+  // Memory first; on a miss the store (what it has is kept in memory). Null when unknown.
+  std::optional<std::string> find(const ImageIdentity& image);
+  // Memory only: never blocks on the store (for the verdict path).
+  std::optional<std::string> findInMemory(const ImageIdentity& image);
+  void insert(const ImageIdentity& image, const std::string& sha256Hex);
+
+  std::size_t size() const;
+  std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  std::uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+
+ private:
+  void insertLocked(const ImageIdentity& image, const std::string& sha256Hex);
+
+  using Lru = std::list<std::pair<ImageIdentity, std::string>>;
+  const std::size_t capacity_;
+  HashStore* store_;
+  mutable std::mutex mutex_;
+  Lru lru_;  // most recent first; guarded by mutex_
+  std::unordered_map<ImageIdentity, Lru::iterator, ImageIdentityHash> index_;  // mutex_
+  std::atomic<std::uint64_t> hits_{0};
+  std::atomic<std::uint64_t> misses_{0};
+};
+
+// Lowercase hex SHA-256 (OpenSSL EVP) of everything `fd` refers to, read from offset 0 with
+// pread so a shared descriptor's offset is left alone.
+[[nodiscard]] base::Result<std::string> sha256OfFd(int fd);
+[[nodiscard]] base::Result<std::string> sha256OfFile(const std::string& path);
+
+// Hashes running images on demand, through the cache. Thread-safe (the cache is; hashing
+// itself uses only the caller's descriptors). Reads files: never call it on the verdict path.
+class ExeHasher {
+ public:
+  explicit ExeHasher(HashCache& cache) : cache_(cache) {}
+
+  // The hash of the image `fd` refers to; cached by the identity fstat gives.
+  [[nodiscard]] base::Result<std::string> hashImage(int fd);
+
+  // The hash of what `info` runs: through its held image handle when it has one, else
+  // through /proc/PID/exe (under `procRoot`) when that is still the same image. A replaced
+  // or deleted file is hashed as what runs, since both descriptors reach the running inode.
+  [[nodiscard]] base::Result<std::string> hashOf(const ProcessInfo& info,
+                                                 const std::string& procRoot = "/proc");
+
+  HashCache& cache() { return cache_; }
+
+ private:
+  HashCache& cache_;
+};
+
+}  // namespace warden::engine

@@ -1,0 +1,281 @@
+#include "engine/attribution/proc_reader.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace warden::engine {
+namespace {
+
+constexpr std::size_t kMaxProcFile = 256 * 1024;  // environ and cmdline are bounded here
+constexpr std::string_view kDeleted = " (deleted)";
+
+// An fd closed on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+std::optional<std::string> readAt(int dirFd, const char* name, std::size_t limit = kMaxProcFile) {
+  Fd fd(openat(dirFd, name, O_RDONLY | O_CLOEXEC));
+  if (!fd.ok()) return std::nullopt;
+  std::string data;
+  char buffer[4096];
+  while (data.size() < limit) {
+    const ssize_t n = read(fd.get(), buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (data.size() > limit) data.resize(limit);
+  return data;
+}
+
+std::optional<std::string> readLinkAt(int dirFd, const char* name) {
+  char buffer[4096];
+  const ssize_t n = readlinkat(dirFd, name, buffer, sizeof buffer);
+  if (n < 0 || static_cast<std::size_t>(n) >= sizeof buffer) return std::nullopt;
+  return std::string(buffer, static_cast<std::size_t>(n));
+}
+
+template <typename T>
+bool parseNumber(std::string_view text, T& out) {
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+}  // namespace
+
+std::optional<std::pair<std::uint32_t, std::uint32_t>> parseStatusIds(std::string_view text) {
+  std::optional<std::uint32_t> uid, gid;
+  auto firstValue = [](std::string_view line) -> std::optional<std::uint32_t> {
+    std::size_t i = line.find(':');
+    if (i == std::string_view::npos) return std::nullopt;
+    ++i;
+    while (i < line.size() && (line[i] == '\t' || line[i] == ' ')) ++i;
+    std::size_t j = i;
+    while (j < line.size() && line[j] >= '0' && line[j] <= '9') ++j;
+    std::uint32_t value = 0;
+    if (j == i || !parseNumber(line.substr(i, j - i), value)) return std::nullopt;
+    return value;
+  };
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(start, end - start);
+    if (line.starts_with("Uid:")) uid = firstValue(line);
+    if (line.starts_with("Gid:")) gid = firstValue(line);
+    start = end + 1;
+  }
+  if (!uid || !gid) return std::nullopt;
+  return std::make_pair(*uid, *gid);
+}
+
+std::vector<std::string> splitNulSeparated(std::string_view data) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < data.size()) {
+    std::size_t end = data.find('\0', start);
+    if (end == std::string_view::npos) end = data.size();
+    out.emplace_back(data.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::pair<std::string, bool> stripDeleted(std::string_view link) {
+  if (link.ends_with(kDeleted)) {
+    return {std::string(link.substr(0, link.size() - kDeleted.size())), true};
+  }
+  return {std::string(link), false};
+}
+
+std::optional<std::string> parseCgroupV2(std::string_view text) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(start, end - start);
+    if (line.starts_with("0::")) return std::string(line.substr(3));
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<ImageIdentity> identityOfFd(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return std::nullopt;
+  ImageIdentity id;
+  id.device = st.st_dev;
+  id.inode = st.st_ino;
+  id.size = st.st_size;
+  id.mtimeNs = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  id.ctimeNs = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  return id;
+}
+
+bool isFileAt(const std::string& path, std::uint64_t device, std::uint64_t inode) {
+  if (path.empty() || path.front() != '/') return false;
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && st.st_dev == device && st.st_ino == inode;
+}
+
+bool ProcReader::seesHostFile(std::uint32_t pid, const std::string& path) const {
+  if (path.empty() || path.front() != '/') return false;
+  struct stat seen {};
+  const std::string through = root_ + "/" + std::to_string(pid) + "/root" + path;
+  return ::stat(through.c_str(), &seen) == 0 && isFileAt(path, seen.st_dev, seen.st_ino);
+}
+
+std::vector<std::uint32_t> ProcReader::listPids() const {
+  std::vector<std::uint32_t> pids;
+  DIR* dir = opendir(root_.c_str());
+  if (!dir) return pids;
+  while (dirent* entry = readdir(dir)) {
+    std::uint32_t pid = 0;
+    if (parseNumber(std::string_view(entry->d_name), pid) && pid > 0) pids.push_back(pid);
+  }
+  closedir(dir);
+  return pids;
+}
+
+std::optional<base::ProcStat> ProcReader::stat(std::uint32_t pid) const {
+  return base::readProcStat(pid, root_);
+}
+
+bool ProcReader::complete(ProcessInfo& info) const {
+  const std::string dirPath = root_ + "/" + std::to_string(info.key.pid);
+  Fd dir(open(dirPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.ok()) return false;
+  auto statText = readAt(dir.get(), "stat", 4096);
+  if (!statText) return false;
+  auto stat = base::parseStat(*statText);
+  if (!stat) return false;
+  if (info.key.startTicks != 0 && stat->startTicks != info.key.startTicks) return false;
+  info.key.startTicks = stat->startTicks;
+  if (info.startTimeNs == 0) {
+    info.startTimeNs = stat->startTicks * (1'000'000'000ull / clockTicksPerSecond());
+  }
+  if (info.comm.empty()) info.comm = stat->comm;
+  if (info.ppid == 0) info.ppid = stat->ppid;
+
+  if (auto status = readAt(dir.get(), "status", 16384)) {
+    if (auto ids = parseStatusIds(*status)) {
+      info.uid = ids->first;
+      info.gid = ids->second;
+    }
+  }
+  if (auto exe = readLinkAt(dir.get(), "exe")) {
+    auto [path, deleted] = stripDeleted(*exe);
+    info.path = std::move(path);
+    info.pathDeleted = deleted;
+    info.pathOnHost = false;
+    struct stat st {};
+    // stat through the link reaches the image itself, wherever the process sees it.
+    if (fstatat(dir.get(), "exe", &st, 0) == 0) {
+      info.pathOnHost = isFileAt(info.path, st.st_dev, st.st_ino);
+      info.image.device = st.st_dev;
+      info.image.inode = st.st_ino;
+      info.image.size = st.st_size;
+      info.image.mtimeNs =
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+      info.image.ctimeNs =
+          static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+      info.imageKnown = true;
+      if (info.exeInode == 0) info.exeInode = st.st_ino;
+    }
+  }
+  if (auto cmdline = readAt(dir.get(), "cmdline")) {
+    // Empty for kernel threads and zombies: keep what the exec event gave then.
+    if (!cmdline->empty()) {
+      info.argv = splitNulSeparated(*cmdline);
+      info.argvTruncated = cmdline->size() >= kMaxProcFile;
+    }
+  }
+  if (auto environ = readAt(dir.get(), "environ")) {
+    info.env = splitNulSeparated(*environ);
+    info.envKnown = true;
+  }
+  if (auto cwd = readLinkAt(dir.get(), "cwd")) info.cwd = stripDeleted(*cwd).first;
+  if (auto root = readLinkAt(dir.get(), "root")) info.root = *root;
+  if (auto cgroup = readAt(dir.get(), "cgroup", 16384)) {
+    if (auto path = parseCgroupV2(*cgroup)) info.cgroupPath = std::move(*path);
+  }
+  // The same process still? (A pid reused meanwhile would show another start time; reads
+  // through the old directory fd fail rather than describe the new process, but be sure.)
+  auto again = readAt(dir.get(), "stat", 4096);
+  if (!again) return false;
+  auto statAgain = base::parseStat(*again);
+  return statAgain && statAgain->startTicks == stat->startTicks;
+}
+
+std::optional<std::string> ProcReader::exePath(std::uint32_t pid, std::uint64_t startTicks) const {
+  const std::string dirPath = root_ + "/" + std::to_string(pid);
+  Fd dir(open(dirPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.ok()) return std::nullopt;
+  auto exe = readLinkAt(dir.get(), "exe");
+  if (!exe) return std::nullopt;
+  struct stat image {};
+  const bool imageKnown = fstatat(dir.get(), "exe", &image, 0) == 0;
+  auto text = readAt(dir.get(), "stat", 4096);
+  auto stat = text ? base::parseStat(*text) : std::nullopt;
+  if (!stat || stat->startTicks != startTicks) return std::nullopt;
+  std::string path = stripDeleted(*exe).first;
+  if (!imageKnown || !isFileAt(path, image.st_dev, image.st_ino)) return std::string();
+  return path;
+}
+
+std::optional<ProcessInfo> ProcReader::describe(std::uint32_t pid) const {
+  ProcessInfo info;
+  info.key.pid = pid;
+  info.source = ProcessSource::kProcScan;
+  if (!complete(info)) return std::nullopt;
+  info.complete = true;
+  return info;
+}
+
+std::vector<std::uint64_t> ProcReader::socketInodes(std::uint32_t pid) const {
+  std::vector<std::uint64_t> inodes;
+  const std::string fdDir = root_ + "/" + std::to_string(pid) + "/fd";
+  Fd dirFd(open(fdDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirFd.ok()) return inodes;
+  DIR* dir = fdopendir(dup(dirFd.get()));
+  if (!dir) return inodes;
+  constexpr std::string_view kPrefix = "socket:[";
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    auto link = readLinkAt(dirFd.get(), entry->d_name);
+    if (!link || !link->starts_with(kPrefix) || !link->ends_with("]")) continue;
+    std::uint64_t inode = 0;
+    const std::string_view digits =
+        std::string_view(*link).substr(kPrefix.size(), link->size() - kPrefix.size() - 1);
+    if (parseNumber(digits, inode)) inodes.push_back(inode);
+  }
+  closedir(dir);
+  return inodes;
+}
+
+int ProcReader::openImage(std::uint32_t pid) const {
+  const std::string path = root_ + "/" + std::to_string(pid) + "/exe";
+  return open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+}  // namespace warden::engine

@@ -1,0 +1,199 @@
+#include "engine/attribution/process_table.h"
+
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+
+namespace warden::engine {
+
+std::uint64_t deviceFromKernel(std::uint32_t kernelDev) {
+  return makedev(kernelDev >> 20, kernelDev & ((1u << 20) - 1));
+}
+
+bool sameImage(const ProcessInfo& info, std::uint32_t kernelDev, std::uint64_t inode) {
+  if (info.exeInode == 0 || info.exeInode != inode) return false;
+  return info.exeKernelDev == 0 || kernelDev == 0 || info.exeKernelDev == kernelDev;
+}
+
+ProcessTable::ProcessTable(Limits limits) : limits_(limits) {}
+
+void ProcessTable::upsert(std::shared_ptr<const ProcessInfo> info) {
+  if (!info) return;
+  {
+    std::unique_lock lock(mutex_);
+    const ProcessKey key = info->key;
+    auto [it, inserted] = entries_.try_emplace(key);
+    Entry& entry = it->second;
+    if (inserted) {
+      entry.insertedSeq = ++seq_;
+      // A new process on a pid the table knows: the old one is gone (its exit event may have
+      // been lost); it keeps its own key and expires as an exited process.
+      auto pid = byPid_.find(key.pid);
+      if (pid != byPid_.end() && !(pid->second == key)) {
+        auto old = entries_.find(pid->second);
+        if (old != entries_.end() && !old->second.exited) {
+          old->second.exited = true;
+          old->second.exitTimeNs = info->startTimeNs;
+          exitOrder_.emplace_back(old->first, info->startTimeNs);
+        }
+        ++counters_.pidReuses;
+      }
+      byPid_[key.pid] = key;
+    } else if (entry.current && entry.current->exeInode != 0 && info->exeInode != 0 &&
+               !sameImage(*entry.current, info->exeKernelDev, info->exeInode)) {
+      // A new image (execve): keep the earlier one for flows recorded before.
+      entry.earlier.insert(entry.earlier.begin(), entry.current);
+      if (entry.earlier.size() + 1 > limits_.maxImagesPerProcess) {
+        entry.earlier.resize(limits_.maxImagesPerProcess > 0 ? limits_.maxImagesPerProcess - 1 : 0);
+      }
+    }
+    entry.current = std::move(info);
+    if (inserted && entries_.size() > limits_.maxEntries) evictForBoundLocked();
+  }
+  { std::lock_guard wake(waitMutex_); }
+  completed_.notify_all();
+}
+
+void ProcessTable::evictForBoundLocked() {
+  while (entries_.size() > limits_.maxEntries) {
+    // Oldest exit first.
+    bool evicted = false;
+    while (!exitOrder_.empty()) {
+      const ProcessKey key = exitOrder_.front().first;
+      exitOrder_.pop_front();
+      auto it = entries_.find(key);
+      if (it != entries_.end() && it->second.exited) {
+        auto pid = byPid_.find(key.pid);
+        if (pid != byPid_.end() && pid->second == key) byPid_.erase(pid);
+        entries_.erase(it);
+        ++counters_.evicted;
+        evicted = true;
+        break;
+      }
+    }
+    if (evicted) continue;
+    // No exited process left: the running one inserted first (it can be read again).
+    auto oldest = std::min_element(
+        entries_.begin(), entries_.end(),
+        [](const auto& a, const auto& b) { return a.second.insertedSeq < b.second.insertedSeq; });
+    if (oldest == entries_.end()) return;
+    auto pid = byPid_.find(oldest->first.pid);
+    if (pid != byPid_.end() && pid->second == oldest->first) byPid_.erase(pid);
+    entries_.erase(oldest);
+    ++counters_.evicted;
+  }
+}
+
+void ProcessTable::markExited(const ProcessKey& key, std::uint64_t timeNs) {
+  std::unique_lock lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.exited) return;
+  it->second.exited = true;
+  it->second.exitTimeNs = timeNs;
+  exitOrder_.emplace_back(key, timeNs);
+}
+
+std::size_t ProcessTable::expire(std::uint64_t nowNs) {
+  std::unique_lock lock(mutex_);
+  std::size_t removed = 0;
+  while (!exitOrder_.empty()) {
+    const auto [key, exitNs] = exitOrder_.front();
+    if (exitNs + limits_.exitedTtlNs > nowNs) break;
+    exitOrder_.pop_front();
+    auto it = entries_.find(key);
+    if (it == entries_.end() || !it->second.exited) continue;
+    auto pid = byPid_.find(key.pid);
+    if (pid != byPid_.end() && pid->second == key) byPid_.erase(pid);
+    entries_.erase(it);
+    ++removed;
+  }
+  counters_.expired += removed;
+  return removed;
+}
+
+std::shared_ptr<const ProcessInfo> ProcessTable::find(const ProcessKey& key) const {
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : it->second.current;
+}
+
+std::shared_ptr<const ProcessInfo> ProcessTable::find(const ProcessKey& key,
+                                                      std::uint32_t kernelDev,
+                                                      std::uint64_t inode) const {
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  const Entry& entry = it->second;
+  if (!entry.current || inode == 0 || entry.current->exeInode == 0) return entry.current;
+  if (sameImage(*entry.current, kernelDev, inode)) return entry.current;
+  for (const auto& earlier : entry.earlier) {
+    if (earlier && sameImage(*earlier, kernelDev, inode)) return earlier;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<const ProcessInfo> ProcessTable::findByPid(std::uint32_t pid) const {
+  std::shared_lock lock(mutex_);
+  auto key = byPid_.find(pid);
+  if (key == byPid_.end()) return nullptr;
+  auto it = entries_.find(key->second);
+  return it == entries_.end() ? nullptr : it->second.current;
+}
+
+bool ProcessTable::exited(const ProcessKey& key) const {
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(key);
+  return it != entries_.end() && it->second.exited;
+}
+
+std::shared_ptr<const ProcessInfo> ProcessTable::waitComplete(const ProcessKey& key,
+                                                              std::chrono::microseconds timeout,
+                                                              std::uint32_t kernelDev,
+                                                              std::uint64_t inode) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock wait(waitMutex_);
+  for (;;) {
+    auto info = find(key, kernelDev, inode);
+    if (info && info->complete) return info;
+    if (completed_.wait_until(wait, deadline) == std::cv_status::timeout) {
+      return find(key, kernelDev, inode);
+    }
+  }
+}
+
+std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
+                                                     std::uint64_t parentStartTicks,
+                                                     std::size_t depth, ProcessKey* missing) const {
+  std::vector<std::string> paths;
+  std::shared_lock lock(mutex_);
+  ProcessKey key{ppid, parentStartTicks};
+  if (missing) *missing = ProcessKey{};
+  while (paths.size() < depth && key.pid != 0) {
+    auto it = entries_.find(key);
+    if (it == entries_.end() || !it->second.current) {
+      if (missing) *missing = key;
+      break;
+    }
+    const ProcessInfo& info = *it->second.current;
+    paths.push_back(info.pathOnHost ? info.path : std::string());
+    if (info.ppid == key.pid) break;
+    key = ProcessKey{info.ppid, info.parentStartTicks};
+  }
+  return paths;
+}
+
+ProcessTable::Stats ProcessTable::stats() const {
+  std::shared_lock lock(mutex_);
+  Stats stats = counters_;
+  stats.entries = entries_.size();
+  stats.exited = static_cast<std::size_t>(std::count_if(
+      entries_.begin(), entries_.end(), [](const auto& e) { return e.second.exited; }));
+  return stats;
+}
+
+std::size_t ProcessTable::size() const {
+  std::shared_lock lock(mutex_);
+  return entries_.size();
+}
+
+}  // namespace warden::engine

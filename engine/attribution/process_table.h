@@ -1,0 +1,121 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/attribution/process_info.h"
+
+namespace warden::engine {
+
+// The processes warden knows, keyed by pid + start time (a reused pid is a new key and never
+// sees the old process's identity). Fed by one writer (the process tracker thread: exec, fork
+// and exit events, /proc scans); read by the verdict path.
+//
+// A key can hold more than one image: a process that connects and then calls execve keeps its
+// earlier description for the flows recorded before, told apart by the executable's
+// (device, inode) the kernel recorded with each flow.
+//
+// Exited processes stay for `exitedTtl` so that the flows they left in flight are still
+// described; the table never holds more than `maxEntries` keys (exited ones are dropped
+// first, oldest exit first; then the oldest running ones, which /proc can describe again).
+//
+// Thread-safety: all members are safe to call concurrently. Lookups take a shared lock and
+// return shared_ptrs to immutable descriptions; writers take the lock exclusively, briefly.
+class ProcessTable {
+ public:
+  struct Limits {
+    std::size_t maxEntries = 16384;
+    std::uint64_t exitedTtlNs = 30'000'000'000ull;  // 30 s
+    std::size_t maxImagesPerProcess = 4;
+  };
+
+  struct Stats {
+    std::size_t entries = 0;
+    std::size_t exited = 0;
+    std::uint64_t evicted = 0;  // dropped for the bound, not by expiry
+    std::uint64_t expired = 0;
+    std::uint64_t pidReuses = 0;  // a new process took a pid the table still knew
+  };
+
+  ProcessTable() : ProcessTable(Limits{}) {}
+  explicit ProcessTable(Limits limits);
+
+  // Inserts or replaces the description of info->key. An image other than the current one
+  // (by device+inode) becomes the current one and the old one is kept as an earlier image.
+  void upsert(std::shared_ptr<const ProcessInfo> info);
+  // The process ended at `timeNs` (boot-time ns). Unknown keys are ignored.
+  void markExited(const ProcessKey& key, std::uint64_t timeNs);
+  // Drops exited entries older than the TTL at `nowNs`; returns how many.
+  std::size_t expire(std::uint64_t nowNs);
+
+  // The current description of `key`, or null.
+  std::shared_ptr<const ProcessInfo> find(const ProcessKey& key) const;
+  // The description of `key` whose image is (kernelDev, inode), as a flow record names it; an
+  // inode of 0 (or a description without one) accepts the current description. Null when the
+  // process is known only with another image: a fork copy whose exec event is not handled
+  // yet must not stand in for what the process runs now.
+  std::shared_ptr<const ProcessInfo> find(const ProcessKey& key, std::uint32_t kernelDev,
+                                          std::uint64_t inode) const;
+  // The most recent process the table knows under `pid`, running or not.
+  std::shared_ptr<const ProcessInfo> findByPid(std::uint32_t pid) const;
+  bool exited(const ProcessKey& key) const;
+
+  // Waits until `key` has a complete description or `timeout` passes; returns what is there
+  // then. For callers that may wait (never the verdict path in steady state).
+  std::shared_ptr<const ProcessInfo> waitComplete(const ProcessKey& key,
+                                                  std::chrono::microseconds timeout,
+                                                  std::uint32_t kernelDev = 0,
+                                                  std::uint64_t inode = 0) const;
+
+  // Executable paths of the ancestors of `key`, parent first, at most `depth`. When the walk
+  // stops at an ancestor the table does not hold, `missing` (if given) names it; otherwise
+  // it is left {0, 0}.
+  std::vector<std::string> ancestorPaths(std::uint32_t ppid, std::uint64_t parentStartTicks,
+                                         std::size_t depth = 16,
+                                         ProcessKey* missing = nullptr) const;
+
+  Stats stats() const;
+  std::size_t size() const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<const ProcessInfo> current;
+    std::vector<std::shared_ptr<const ProcessInfo>> earlier;  // most recent first
+    bool exited = false;
+    std::uint64_t exitTimeNs = 0;
+    std::uint64_t insertedSeq = 0;
+  };
+
+  void evictForBoundLocked();
+
+  const Limits limits_;
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<ProcessKey, Entry, ProcessKeyHash> entries_;  // guarded by mutex_
+  std::unordered_map<std::uint32_t, ProcessKey> byPid_;            // latest key of each pid; mutex_
+  std::deque<std::pair<ProcessKey, std::uint64_t>> exitOrder_;     // (key, exit ns); mutex_
+  std::uint64_t seq_ = 0;                                          // mutex_
+  Stats counters_;                                                 // mutex_ (evicted...)
+
+  // waitComplete() sleepers; notified on every upsert.
+  mutable std::mutex waitMutex_;
+  mutable std::condition_variable completed_;
+};
+
+// The userspace dev_t (as in st_dev) of the kernel's internal encoding (major << 20 | minor)
+// that BPF programs read from super_block->s_dev.
+std::uint64_t deviceFromKernel(std::uint32_t kernelDev);
+
+// Whether `info` describes the image (kernelDev, inode); a zero kernelDev on either side
+// (/proc-only descriptions) compares the inode alone.
+bool sameImage(const ProcessInfo& info, std::uint32_t kernelDev, std::uint64_t inode);
+
+}  // namespace warden::engine

@@ -1,0 +1,474 @@
+#include "engine/attribution/process_tracker.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+
+#include "base/clock.h"
+#include "base/logging.h"
+#include "engine/attribution/bpf_attribution.h"
+#include "engine/attribution/tags.h"
+
+namespace warden::engine {
+namespace {
+
+constexpr std::size_t kMaxAncestors = 16;
+constexpr int kTrackerNice = -5;  // as the queue threads (preferQueueThread)
+
+std::string fixedString(const char* data, std::size_t size) {
+  return std::string(data, strnlen(data, size));
+}
+
+template <typename Event>
+const Event* recordAs(std::span<const std::byte> record) {
+  if (record.size() < sizeof(Event)) return nullptr;
+  return reinterpret_cast<const Event*>(record.data());
+}
+
+// Exec records end after their argv; the rest of the struct is not there.
+bool validExec(std::span<const std::byte> record) {
+  constexpr std::size_t kFixed = sizeof(warden_exec_event) - WARDEN_ARGS_LEN;
+  if (record.size() < kFixed) return false;
+  const auto* event = reinterpret_cast<const warden_exec_event*>(record.data());
+  return event->args_len <= WARDEN_ARGS_LEN && record.size() >= kFixed + event->args_len;
+}
+
+// Whether the image /proc shows (stat of /proc/PID/exe) is the file the kernel recorded: the
+// same inode number and ctime. The inode number alone repeats across filesystems (a tmpfs of
+// the process's own hands out small ones), and the kernel's device number is the superblock's,
+// which differs from stat's on btrfs subvolumes and overlayfs; ctime agrees on all of them and
+// nobody can set it. (exe_ctime_ns 0: a record without it.)
+bool isImage(const ImageIdentity& image, const warden_owner& owner) {
+  return image.inode == owner.exe_ino &&
+         (owner.exe_ctime_ns == 0 ||
+          static_cast<std::uint64_t>(image.ctimeNs) == owner.exe_ctime_ns);
+}
+
+// The kernel's part of a description: what the owner record of a socket call or an exec
+// event carries.
+void fillFromOwner(ProcessInfo& info, const warden_owner& owner) {
+  info.key = processKey(owner.tgid, owner.start_time_ns);
+  info.startTimeNs = owner.start_time_ns;
+  info.ppid = owner.ppid;
+  info.parentStartTicks = ticksFromBootNs(owner.parent_start_time_ns);
+  info.uid = owner.uid;
+  info.gid = owner.gid;
+  info.comm = fixedString(owner.comm, sizeof owner.comm);
+  info.cgroupId = owner.cgroup_id;
+  info.exeKernelDev = owner.exe_dev;
+  info.exeInode = owner.exe_ino;
+}
+
+// For a process gone before /proc could be read: the path execve() was given, when it is
+// absolute and resolves, in wardend's mount namespace, to the very file the kernel ran. The
+// kernel's device is the superblock's; where stat(2) reports another one (btrfs subvolumes)
+// the path stays unknown.
+std::string verifiedExecPath(const std::string& filename, std::uint32_t kernelDev,
+                             std::uint64_t inode) {
+  if (filename.empty() || filename[0] != '/') return {};
+  char resolved[PATH_MAX];
+  if (!realpath(filename.c_str(), resolved)) return {};
+  // The kernel's dev_t is major << 20 | minor.
+  if (!isFileAt(resolved, makedev(kernelDev >> 20, kernelDev & 0xfffff), inode)) return {};
+  return resolved;
+}
+
+}  // namespace
+
+std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
+                                                    const std::string& procRoot) {
+  auto view = std::make_shared<rules::ProcessInfo>();
+  // A path the process sees another file at than the host does names nothing a profile means.
+  if (!info.path.empty() && info.pathOnHost) view->path = info.path;
+  if (!info.argv.empty()) view->setArgv(info.argv);
+  if (info.envKnown && !info.env.empty()) {
+    rules::Environment env;
+    for (const std::string& entry : info.env) {
+      const std::size_t eq = entry.find('=');
+      if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+    view->env = std::move(env);
+  } else if (info.envKnown && info.match && info.match->env) {
+    view->env = info.match->env;  // a copy of a published description (fork)
+  } else if (info.envKnown) {
+    view->env = rules::Environment{};
+  }
+  view->tags = info.tags;
+  view->uid = info.uid;
+  if (!info.user.empty()) view->user = info.user;
+  if (!info.ancestorPaths.empty()) view->ancestors = info.ancestorPaths;
+  if (hasher) {
+    // Called by the matcher only when a candidate [[match]] pins sha256: from the cache when
+    // the tracker hashed the image in the background, else read now from the held image (or
+    // /proc/PID/exe while it is still the same image).
+    ProcessInfo image;
+    image.key = info.key;
+    image.image = info.image;
+    image.imageKnown = info.imageKnown;
+    image.imageHandle = info.imageHandle;
+    view->sha256 = [hasher, image = std::move(image), procRoot]() -> std::optional<rules::Sha256> {
+      auto hex = hasher->hashOf(image, procRoot);
+      if (!hex) return std::nullopt;
+      return rules::parseSha256(*hex);
+    };
+  }
+  return view;
+}
+
+ProcessTracker::ProcessTracker(ProcessTable& table, Options options, ExeHasher* hasher)
+    : table_(table), options_(std::move(options)), hasher_(hasher), reader_(options_.procRoot) {
+  wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+ProcessTracker::~ProcessTracker() {
+  stop();
+  if (wakeFd_ >= 0) close(wakeFd_);
+}
+
+base::Result<void> ProcessTracker::start(BpfAttribution* events) {
+  if (wakeFd_ < 0) return std::unexpected(base::makeError(EMFILE, "creating the tracker eventfd"));
+  events_ = events;
+  if (events_) {
+    auto opened = events_->openEvents([this](std::span<const std::byte> record) {
+      handleRecord(record);
+      // A verdict waiting for a description goes ahead of whatever backlog the ring holds (a
+      // launch storm): between two records, not after the last one.
+      serveRequests();
+      return !stopping_.load(std::memory_order_relaxed);
+    });
+    if (!opened) return opened;
+  }
+  scanProc();
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void ProcessTracker::stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true);
+  const std::uint64_t one = 1;
+  (void)!write(wakeFd_, &one, sizeof one);
+  thread_.join();
+}
+
+void ProcessTracker::requestDescribe(const warden_owner& owner) {
+  {
+    std::lock_guard lock(requestsMutex_);
+    if (requests_.size() >= options_.maxPendingRequests) {
+      counters_.requestsDropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    requests_.push_back(owner);
+    requestsWaiting_.store(true, std::memory_order_release);
+  }
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t one = 1;
+  (void)!write(wakeFd_, &one, sizeof one);
+}
+
+void ProcessTracker::serveRequests() {
+  if (!requestsWaiting_.load(std::memory_order_acquire)) return;
+  std::vector<warden_owner> requests;
+  {
+    std::lock_guard lock(requestsMutex_);
+    requests.swap(requests_);
+    requestsWaiting_.store(false, std::memory_order_relaxed);
+  }
+  for (const warden_owner& owner : requests) describeRequested(owner);
+}
+
+void ProcessTracker::run() {
+  pthread_setname_np(pthread_self(), "wardend-track");
+  // First packets of new processes wait for this thread: it must not lose the CPU to the very
+  // storm of new processes it describes (the queue workers run at the same priority).
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kTrackerNice) != 0) {
+    base::logWarning("process tracker keeps the default priority (nice ", kTrackerNice,
+                     " refused: ", std::strerror(errno), ")");
+  }
+  while (!stopping_.load()) {
+    pollfd fds[2] = {{wakeFd_, POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
+    const int ready = poll(fds, events_ ? 2 : 1, 250);
+    if (ready < 0 && errno != EINTR) {
+      base::logError("process tracker: poll failed: ", std::strerror(errno));
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      std::uint64_t value = 0;
+      (void)!read(wakeFd_, &value, sizeof value);
+    }
+    if (events_) {
+      if (auto consumed = events_->consumeEvents(); !consumed) {
+        base::logError("process tracker: ", consumed.error().message());
+      }
+    }
+    serveRequests();
+
+    const std::uint64_t now = base::bootTimeNs();
+    if (now - lastExpireNs_ >= options_.expireEveryNs) {
+      table_.expire(now);
+      lastExpireNs_ = now;
+    }
+  }
+}
+
+void ProcessTracker::handleRecord(std::span<const std::byte> record) {
+  const auto* head = recordAs<warden_event_head>(record);
+  if (!head) {
+    counters_.badRecords.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  switch (head->kind) {
+    case WARDEN_EVENT_EXEC:
+      if (validExec(record)) {
+        // Only the bytes present are read (args_len of them in args).
+        return onExec(*reinterpret_cast<const warden_exec_event*>(record.data()));
+      }
+      break;
+    case WARDEN_EVENT_FORK:
+      if (const auto* event = recordAs<warden_fork_event>(record)) return onFork(*event);
+      break;
+    case WARDEN_EVENT_EXIT:
+      if (const auto* event = recordAs<warden_exit_event>(record)) return onExit(*event);
+      break;
+    default:
+      break;
+  }
+  counters_.badRecords.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ProcessTracker::onExec(const warden_exec_event& event) {
+  counters_.execs.fetch_add(1, std::memory_order_relaxed);
+  ProcessInfo info;
+  fillFromOwner(info, event.owner);
+  info.source = ProcessSource::kExecEvent;
+  const std::size_t argsLen = std::min<std::size_t>(event.args_len, sizeof event.args);
+  info.argv = splitNulSeparated(std::string_view(event.args, argsLen));
+  info.argvTruncated = event.args_truncated != 0;
+  // Described already, on a verdict's request that came before this event (see
+  // serveRequests): the same process and image, read from /proc after this exec. Publishing
+  // the bare event again would only make its flows wait once more.
+  if (auto known = table_.find(info.key, event.owner.exe_dev, event.owner.exe_ino);
+      known && known->complete && known->requestReadNs >= event.head.time_ns) {
+    counters_.describedBeforeExec.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const std::string filename = fixedString(event.filename, sizeof event.filename);
+  // Published at once with what the kernel gave, then completed from /proc.
+  table_.upsert(std::make_shared<const ProcessInfo>(info));
+  if (!options_.slowExecComm.empty() && info.comm == options_.slowExecComm) {
+    std::this_thread::sleep_for(options_.slowExecDelay);
+  }
+
+  ProcessInfo full = info;
+  const bool read = reader_.complete(full);
+  // /proc may already show a later image (the process exec'd again): then this image's
+  // description rests on the event alone.
+  if (read && isImage(full.image, event.owner)) {
+    counters_.procCompleted.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    counters_.procGone.fetch_add(1, std::memory_order_relaxed);
+    full = info;
+    full.path = verifiedExecPath(filename, event.owner.exe_dev, event.owner.exe_ino);
+    full.pathOnHost = !full.path.empty();
+  }
+  full.exeKernelDev = event.owner.exe_dev;
+  full.exeInode = event.owner.exe_ino;
+  finish(full);
+  full.complete = true;
+  maybeHash(*publish(std::move(full)));
+}
+
+void ProcessTracker::onFork(const warden_fork_event& event) {
+  counters_.forks.fetch_add(1, std::memory_order_relaxed);
+  auto parent = table_.find(processKey(event.parent_tgid, event.parent_start_time_ns));
+  if (!parent) return;  // described on demand if it ever opens a socket
+  auto child = std::make_shared<ProcessInfo>(*parent);
+  child->key = processKey(event.child_tgid, event.child_start_time_ns);
+  child->startTimeNs = event.child_start_time_ns;
+  child->ppid = event.parent_tgid;
+  child->parentStartTicks = parent->key.startTicks;
+  child->ancestorPaths.clear();
+  child->ancestorPaths.push_back(parent->pathOnHost ? parent->path : std::string());
+  for (const auto& path : parent->ancestorPaths) {
+    if (child->ancestorPaths.size() >= kMaxAncestors) break;
+    child->ancestorPaths.push_back(path);
+  }
+  // A copy of a parent known only by its socket record knows no more than it did.
+  if (parent->source != ProcessSource::kOwnerOnly) child->source = ProcessSource::kForkEvent;
+  child->requestReadNs = 0;
+  publish(std::move(*child));
+}
+
+void ProcessTracker::onExit(const warden_exit_event& event) {
+  counters_.exits.fetch_add(1, std::memory_order_relaxed);
+  table_.markExited(processKey(event.tgid, event.start_time_ns), event.head.time_ns);
+}
+
+void ProcessTracker::describeRequested(const warden_owner& owner) {
+  const ProcessKey key = processKey(owner.tgid, owner.start_time_ns);
+  if (auto known = table_.find(key, owner.exe_dev, owner.exe_ino); known && known->complete) {
+    return;
+  }
+
+  ProcessInfo info;
+  fillFromOwner(info, owner);
+  ProcessInfo full = info;
+  full.requestReadNs = base::bootTimeNs();
+  // (exe_ino 0: the request came from sock_diag, which knows no image)
+  if (reader_.complete(full) && (owner.exe_ino == 0 || isImage(full.image, owner))) {
+    full.source = ProcessSource::kProcScan;
+    if (owner.exe_ino != 0) {
+      full.exeKernelDev = owner.exe_dev;
+      full.exeInode = owner.exe_ino;
+    }
+  } else if (auto parent =
+                 table_.find(ProcessKey{owner.ppid, ticksFromBootNs(owner.parent_start_time_ns)});
+             parent && parent->source != ProcessSource::kOwnerOnly &&
+             sameImage(*parent, owner.exe_dev, owner.exe_ino)) {
+    // Gone, but a child that never exec'd runs its parent's image with its parent's argv.
+    full = *parent;
+    fillFromOwner(full, owner);
+    full.source = ProcessSource::kForkEvent;
+    full.requestReadNs = 0;
+  } else {
+    full = info;
+    full.source = ProcessSource::kOwnerOnly;
+  }
+  finish(full);
+  full.complete = true;
+  publish(std::move(full));
+}
+
+void ProcessTracker::scanProc() {
+  std::vector<ProcessInfo> found;
+  std::unordered_map<std::uint32_t, std::uint64_t> startOf;
+  for (std::uint32_t pid : reader_.listPids()) {
+    auto info = reader_.describe(pid);
+    if (!info) continue;
+    startOf[pid] = info->key.startTicks;
+    found.push_back(std::move(*info));
+  }
+  // Parents start before their children: inserting in start order lets each process find
+  // its ancestors already in the table.
+  std::sort(found.begin(), found.end(), [](const ProcessInfo& a, const ProcessInfo& b) {
+    return a.key.startTicks != b.key.startTicks ? a.key.startTicks < b.key.startTicks
+                                                : a.key.pid < b.key.pid;
+  });
+  for (ProcessInfo& info : found) {
+    // A "parent" younger than its child holds a pid reused after the real parent died.
+    if (auto parent = startOf.find(info.ppid);
+        parent != startOf.end() && parent->second <= info.key.startTicks) {
+      info.parentStartTicks = parent->second;
+    }
+    finish(info);
+    publish(std::move(info));
+  }
+  counters_.scanned.fetch_add(found.size(), std::memory_order_relaxed);
+}
+
+// Ancestors the table does not hold (they started before the scan, or were never described:
+// a description made on demand knows its parent's pid but not its start time) are read from
+// /proc, here on the tracker thread. Without a start time to compare, an ancestor must have
+// started no later than its child, or the pid was reused and the walk stops.
+void ProcessTracker::appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
+                                             std::uint64_t childStartTicks) const {
+  while (paths.size() < kMaxAncestors && key.pid != 0) {
+    auto stat = reader_.stat(key.pid);
+    if (!stat) break;
+    const bool same = key.startTicks != 0
+                          ? stat->startTicks == key.startTicks
+                          : childStartTicks == 0 || stat->startTicks <= childStartTicks;
+    if (!same) break;
+    auto path = reader_.exePath(key.pid, stat->startTicks);
+    if (!path) break;  // a kernel thread, or gone
+    paths.push_back(std::move(*path));
+    if (stat->ppid == key.pid) break;
+    childStartTicks = stat->startTicks;
+    key = ProcessKey{stat->ppid, 0};
+  }
+}
+
+void ProcessTracker::finish(ProcessInfo& info) {
+  info.user = userName(info.uid);
+  if (info.ppid != 0) {
+    ProcessKey missing;
+    info.ancestorPaths =
+        table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors, &missing);
+    if (missing.pid != 0) {
+      appendAncestorsFromProc(info.ancestorPaths, missing, info.key.startTicks);
+    }
+  }
+  TagInput input;
+  input.path = info.path;
+  input.argv = &info.argv;
+  input.env = info.envKnown ? &info.env : nullptr;
+  input.cwd = info.cwd;
+  input.cgroupPath = info.cgroupPath;
+  info.tags = computeTags(input);
+  // A script tag names a file of the host, like a path key: not one bind-mounted over it in a
+  // mount namespace of the process's own. Checked while the process runs; once it is gone
+  // nothing can be checked, and it gets no such tag.
+  std::erase_if(info.tags, [&](const std::string& tag) {
+    return tag.starts_with("script:") && !reader_.seesHostFile(info.key.pid, tag.substr(7));
+  });
+  if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
+    const int fd = reader_.openImage(info.key.pid);
+    if (fd >= 0) {
+      auto handle = std::make_shared<ImageHandle>(fd);
+      auto identity = identityOfFd(fd);
+      if (identity && (info.exeInode == 0 || identity->inode == info.exeInode)) {
+        info.imageHandle = std::move(handle);
+        info.image = *identity;
+        info.imageKnown = true;
+      }
+    }
+  }
+}
+
+std::string ProcessTracker::userName(std::uint32_t uid) {
+  if (auto it = userNames_.find(uid); it != userNames_.end()) return it->second;
+  std::string name;
+  passwd entry{};
+  passwd* result = nullptr;
+  char buffer[4096];
+  if (getpwuid_r(uid, &entry, buffer, sizeof buffer, &result) == 0 && result) {
+    name = result->pw_name;
+  }
+  userNames_.emplace(uid, name);
+  return name;
+}
+
+std::shared_ptr<const ProcessInfo> ProcessTracker::publish(ProcessInfo info) {
+  info.match = matchView(info, hasher_, options_.procRoot);
+  info.logged = nullptr;  // rebuilt: a copy of another description (a fork's) carries its
+  info.logged = loggedProcess(info);
+  // The environment is kept once, in the matcher's view.
+  info.env.clear();
+  info.env.shrink_to_fit();
+  auto published = std::make_shared<const ProcessInfo>(std::move(info));
+  table_.upsert(published);
+  return published;
+}
+
+void ProcessTracker::maybeHash(const ProcessInfo& info) {
+  if (!hasher_ || !hashing_.load(std::memory_order_relaxed) || !info.imageHandle) return;
+  if (info.imageKnown && hasher_->cache().findInMemory(info.image)) return;
+  if (auto hash = hasher_->hashImage(info.imageHandle->fd()); hash) {
+    counters_.hashed.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    counters_.hashErrors.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace warden::engine

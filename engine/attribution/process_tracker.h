@@ -1,0 +1,126 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/error.h"
+#include "bpf/attribution.h"
+#include "engine/attribution/exe_hasher.h"
+#include "engine/attribution/proc_reader.h"
+#include "engine/attribution/process_table.h"
+
+namespace warden::engine {
+
+class BpfAttribution;
+
+// Keeps the process table current: the one thread that reads /proc. It takes the kernel's
+// exec/fork/exit events (ring buffer), completes each new process from /proc right away (so
+// that even a short-lived one is described before it is gone), scans /proc once at start for
+// processes already running, describes on request processes the table missed, expires exited
+// ones, and, when profiles pin hashes, holds and hashes images.
+//
+// Thread-safety: requestDescribe(), setImageHashing() and counters are safe from any thread.
+// handleRecord() and scanProc() run on the tracker thread once start() was called (tests call
+// them directly on a tracker that was never started).
+class ProcessTracker {
+ public:
+  struct Options {
+    std::string procRoot = "/proc";
+    std::size_t maxPendingRequests = 1024;
+    std::uint64_t expireEveryNs = 1'000'000'000;
+    // Test hook (WARDEN_TEST_SLOW_EXEC, see attributor.cpp): on the exec of an image of this
+    // name the tracker thread sleeps `slowExecDelay` after publishing the bare event, holding
+    // back that description and every event after it, as a tracker falling behind would.
+    // Empty: never.
+    std::string slowExecComm{};
+    std::chrono::milliseconds slowExecDelay{0};
+  };
+
+  struct Counters {
+    std::atomic<std::uint64_t> execs{0};
+    std::atomic<std::uint64_t> forks{0};
+    std::atomic<std::uint64_t> exits{0};
+    std::atomic<std::uint64_t> procCompleted{0};  // /proc read at the exec event
+    std::atomic<std::uint64_t> procGone{0};       // process gone before /proc could be read
+    std::atomic<std::uint64_t> scanned{0};
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> describedBeforeExec{0};  // on request, ahead of the exec event
+    std::atomic<std::uint64_t> requestsDropped{0};
+    std::atomic<std::uint64_t> hashed{0};
+    std::atomic<std::uint64_t> hashErrors{0};
+    std::atomic<std::uint64_t> badRecords{0};
+  };
+
+  ProcessTracker(ProcessTable& table, Options options, ExeHasher* hasher = nullptr);
+  ~ProcessTracker();
+  ProcessTracker(const ProcessTracker&) = delete;
+  ProcessTracker& operator=(const ProcessTracker&) = delete;
+
+  // Scans /proc, then starts the thread; `events` (may be null) supplies kernel events and
+  // must outlive the tracker's thread (stop() first).
+  [[nodiscard]] base::Result<void> start(BpfAttribution* events);
+  void stop();
+
+  // Verdict path: asks for a description of the process a flow record names. Never blocks
+  // (a full queue drops the request and counts it).
+  void requestDescribe(const warden_owner& owner);
+
+  // Whether executable images are held open from exec and hashed in the background (when a
+  // loaded profile pins sha256).
+  void setImageHashing(bool enabled) { hashing_.store(enabled, std::memory_order_relaxed); }
+
+  // One ring-buffer record (warden_event_head + body).
+  void handleRecord(std::span<const std::byte> record);
+  // Describes every running process from /proc (parents before children).
+  void scanProc();
+
+  const Counters& counters() const { return counters_; }
+
+ private:
+  void run();
+  void onExec(const warden_exec_event& event);
+  void onFork(const warden_fork_event& event);
+  void onExit(const warden_exit_event& event);
+  // Describes the processes verdicts asked for (requestDescribe), if any wait.
+  void serveRequests();
+  void describeRequested(const warden_owner& owner);
+  // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
+  void finish(ProcessInfo& info);
+  void appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
+                               std::uint64_t childStartTicks) const;
+  std::string userName(std::uint32_t uid);
+  void maybeHash(const ProcessInfo& info);
+  // Publishes `info` with its matcher view.
+  std::shared_ptr<const ProcessInfo> publish(ProcessInfo info);
+
+  ProcessTable& table_;
+  Options options_;
+  ExeHasher* hasher_;
+  ProcReader reader_;
+  Counters counters_;
+  std::atomic<bool> hashing_{false};
+
+  std::mutex requestsMutex_;
+  std::vector<warden_owner> requests_;        // guarded by requestsMutex_
+  std::atomic<bool> requestsWaiting_{false};  // requests_ is not empty (checked per record)
+  int wakeFd_ = -1;                           // eventfd: requests waiting, or stop
+  std::atomic<bool> stopping_{false};
+  BpfAttribution* events_ = nullptr;
+  std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only
+  std::uint64_t lastExpireNs_ = 0;
+  std::thread thread_;
+};
+
+// The matcher's view of a description (see ProcessInfo::match); `hasher` null: no hashes.
+std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
+                                                    const std::string& procRoot = "/proc");
+
+}  // namespace warden::engine

@@ -1,0 +1,118 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/error.h"
+#include "engine/attribution/proc_reader.h"
+
+namespace warden::engine {
+
+// One end of a flow for a socket lookup: 16-byte address (IPv4 mapped) and host-order port.
+struct SocketEnd {
+  std::array<std::uint8_t, 16> address{};
+  std::uint16_t port = 0;
+};
+
+// What sock_diag says about the socket that owns a flow.
+struct DiagSocket {
+  std::uint64_t inode = 0;  // 0 for sockets without a file (kernel sockets, time-wait)
+  std::uint32_t uid = 0;
+};
+
+// NETLINK_SOCK_DIAG exact lookups (inet_diag by 5-tuple, no dump): the socket the kernel
+// would deliver the flow to, in the caller's network namespace. One netlink round trip, no
+// /proc. Thread-safe (one socket, used under a mutex).
+class SockDiag {
+ public:
+  [[nodiscard]] static base::Result<std::unique_ptr<SockDiag>> open();
+  ~SockDiag();
+  SockDiag(const SockDiag&) = delete;
+  SockDiag& operator=(const SockDiag&) = delete;
+
+  // nullopt: no such socket. `protocol` is IPPROTO_TCP or IPPROTO_UDP.
+  [[nodiscard]] base::Result<std::optional<DiagSocket>> find(std::uint8_t protocol,
+                                                             const SocketEnd& local,
+                                                             const SocketEnd& remote);
+
+ private:
+  explicit SockDiag(int fd) : fd_(fd) {}
+  base::Result<std::optional<DiagSocket>> query(std::uint8_t family, std::uint8_t protocol,
+                                                const SocketEnd& source,
+                                                const SocketEnd& destination);
+  std::mutex mutex_;
+  int fd_;
+  std::uint32_t sequence_ = 0;  // guarded by mutex_
+};
+
+// Socket inode -> the process holding it, from scans of /proc/*/fd on a thread of its own,
+// never on the caller's. Asked for particular inodes, it first looks only at the few
+// processes that owned the last sockets it found (a process that connects once usually
+// connects again): that costs a directory read or two, so it is not rate-limited and a busy
+// client's new sockets are named within microseconds. Failing that, scans run at most one per
+// `minInterval`: one asked for particular inodes walks the newest pids first and stops once it
+// has found them (a new socket usually belongs to a new process), merging into what earlier
+// scans found; a scan that has to look at every process replaces the map, dropping closed
+// sockets.
+//
+// Thread-safety: all members may be called from any thread. find() reads a snapshot
+// published whole after each scan.
+class SocketInodeIndex {
+ public:
+  struct Owner {
+    std::uint32_t pid = 0;
+    std::uint64_t startTicks = 0;
+  };
+
+  explicit SocketInodeIndex(std::string procRoot = "/proc",
+                            std::chrono::milliseconds minInterval = std::chrono::milliseconds(100));
+  ~SocketInodeIndex();
+  SocketInodeIndex(const SocketInodeIndex&) = delete;
+  SocketInodeIndex& operator=(const SocketInodeIndex&) = delete;
+
+  std::optional<Owner> find(std::uint64_t inode) const;
+  // Asks for a scan that starts after this call and looks for `inode` (0: a full scan);
+  // returns its number for waitFor().
+  std::uint64_t requestScan(std::uint64_t inode = 0);
+  // Waits up to `timeout` for scan `number` to finish; true when it did.
+  bool waitFor(std::uint64_t number, std::chrono::microseconds timeout) const;
+
+  std::uint64_t scans() const { return completed_.load(); }
+
+ private:
+  using Map = std::unordered_map<std::uint64_t, Owner>;
+  static constexpr std::size_t kRecentOwners = 8;
+  static constexpr std::size_t kRecentFinds = 256;
+
+  void run();
+  void scan(std::vector<std::uint64_t> wanted);
+  // Looks for `wanted` among the recent owners' sockets only; publishes what it found and
+  // says whether that was all of them.
+  bool scanRecentOwners(const std::vector<std::uint64_t>& wanted);
+  void noteOwner(const Owner& owner);  // scanning thread only
+
+  ProcReader reader_;
+  const std::chrono::milliseconds minInterval_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::shared_ptr<const Map> map_;  // guarded by mutex_
+  // Sockets found through the recent owners since the last scan; guarded by mutex_.
+  std::shared_ptr<const Map> recent_ = std::make_shared<Map>();
+  std::uint64_t requested_ = 0;        // guarded by mutex_
+  std::vector<std::uint64_t> wanted_;  // inodes asked for; guarded by mutex_
+  bool wantFull_ = false;              // guarded by mutex_
+  std::atomic<std::uint64_t> completed_{0};
+  bool stopping_ = false;            // guarded by mutex_
+  std::vector<Owner> recentOwners_;  // most recent first; scanning thread only
+  std::thread thread_;
+};
+
+}  // namespace warden::engine

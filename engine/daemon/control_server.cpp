@@ -1,0 +1,106 @@
+#include "engine/daemon/control_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "base/logging.h"
+
+namespace warden::engine {
+namespace {
+
+constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+constexpr int kClientTimeoutMs = 1000;
+
+std::string errorResponse(std::string_view message) {
+  std::string out = R"({"version":1,"ok":false,"error":")";
+  for (char c : message) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += "\"}";
+  return out;
+}
+
+}  // namespace
+
+base::Result<ControlServer> ControlServer::open(const std::filesystem::path& path) {
+  const std::string where = "opening control socket " + path.string();
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.string().size() >= sizeof address.sun_path) {
+    return std::unexpected(base::makeError(ENAMETOOLONG, where));
+  }
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return std::unexpected(base::makeError(ec.value(), where));
+
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return std::unexpected(base::errnoError(where));
+  ControlServer server(fd, path);
+
+  // A socket file left by a crashed run is in the way; a live daemon holds the queues, so
+  // reaching this point means nobody else serves it.
+  if (::unlink(path.c_str()) < 0 && errno != ENOENT)
+    return std::unexpected(base::errnoError(where));
+  // Created 0600 from the start: no window in which others could connect.
+  const mode_t old = umask(0177);
+  const int bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  umask(old);
+  if (bound < 0) return std::unexpected(base::errnoError(where));
+  if (listen(fd, 16) < 0) return std::unexpected(base::errnoError(where));
+  return server;
+}
+
+ControlServer::ControlServer(ControlServer&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+
+ControlServer::~ControlServer() {
+  if (fd_ >= 0) {
+    close(fd_);
+    ::unlink(path_.c_str());
+  }
+}
+
+void ControlServer::serveOne(const Handler& handler) {
+  const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (client < 0) return;
+  timeval timeout{0, kClientTimeoutMs * 1000};
+  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+
+  std::string response;
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &length) < 0 || peer.uid != 0) {
+    response = errorResponse("permission denied: the control socket is for root only");
+  } else {
+    std::string request;
+    char buffer[4096];
+    while (request.find('\n') == std::string::npos && request.size() < kMaxRequestBytes) {
+      const ssize_t n = read(client, buffer, sizeof buffer);
+      if (n <= 0) break;
+      request.append(buffer, static_cast<std::size_t>(n));
+    }
+    if (const auto newline = request.find('\n'); newline != std::string::npos) {
+      request.resize(newline);
+    }
+    response = request.empty() ? errorResponse("empty request") : handler(request);
+  }
+  response += '\n';
+  for (std::string_view rest = response; !rest.empty();) {
+    const ssize_t n = write(client, rest.data(), rest.size());
+    if (n <= 0) break;
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  close(client);
+}
+
+}  // namespace warden::engine

@@ -1,0 +1,573 @@
+#include "engine/daemon/daemon.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string_view>
+
+#include "base/clock.h"
+#include "base/logging.h"
+#include "db/policy_store.h"
+#include "db/store.h"
+#include "engine/attribution/attributor.h"
+#include "engine/daemon/policy_record.h"
+#include "engine/verdict/redecide.h"
+#include "rules/compiled_policy.h"
+
+namespace warden::engine {
+namespace {
+
+constexpr std::size_t kControlLogRows = 256;
+
+std::int64_t monotonicMs() { return static_cast<std::int64_t>(base::monotonicNs() / 1'000'000); }
+
+std::string queueRange(const std::vector<std::uint16_t>& queues) {
+  if (queues.size() == 1) return std::to_string(queues.front());
+  return std::to_string(queues.front()) + "-" + std::to_string(queues.back());
+}
+
+const char* modeName(const rules::Config& config) {
+  return config.mode == rules::Mode::kLearn ? "learn" : "enforce";
+}
+
+const char* failName(const rules::Config& config) {
+  return config.fail == rules::FailMode::kOpen ? "open" : "closed";
+}
+
+// Kernel-side drops per queue from /proc/net/netfilter/nfnetlink_queue (status only).
+struct KernelQueueStats {
+  std::uint64_t queueDropped = 0;  // the queue was full
+  std::uint64_t userDropped = 0;   // netlink could not deliver to us
+  std::uint64_t waiting = 0;
+};
+
+std::optional<KernelQueueStats> kernelQueueStats(std::uint16_t number) {
+  std::ifstream in("/proc/net/netfilter/nfnetlink_queue");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    unsigned queue = 0, portId = 0, total = 0, mode = 0, range = 0;
+    KernelQueueStats stats;
+    if (fields >> queue >> portId >> total >> mode >> range >> stats.queueDropped >>
+            stats.userDropped &&
+        queue == number) {
+      stats.waiting = total;
+      return stats;
+    }
+  }
+  return std::nullopt;
+}
+
+// Creates the database's directory (0700) when missing, and takes group and other access away
+// from a database (and its WAL and shared-memory files) that an older run left readable.
+void keepPrivate(const std::filesystem::path& db) {
+  std::error_code ec;
+  if (db.has_parent_path() && !std::filesystem::exists(db.parent_path(), ec)) {
+    if (std::filesystem::create_directories(db.parent_path(), ec)) {
+      std::filesystem::permissions(db.parent_path(), std::filesystem::perms::owner_all, ec);
+    }
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::filesystem::path file = db.string() + suffix;
+    struct stat st {};
+    if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0) continue;
+    if (chmod(file.c_str(), st.st_mode & 0700) == 0) {
+      base::logWarning(file.string(), ": was readable by other users; access now owner-only");
+    }
+  }
+}
+
+}  // namespace
+
+Daemon::Daemon(std::filesystem::path configFile) : configFile_(std::move(configFile)) {}
+
+Daemon::~Daemon() {
+  if (signalFd_ >= 0) close(signalFd_);
+}
+
+bool Daemon::ownsTable() const {
+  auto owner = NftTable::owner();
+  if (owner && *owner && **owner == owner_) return true;
+  base::logWarning(
+      "table inet warden ",
+      owner && *owner ? "now belongs to " + (**owner).substr(0, 64) : std::string("is gone"),
+      "; leaving it alone");
+  return false;
+}
+
+TablePlan Daemon::tablePlan(const rules::Config& config) const {
+  TablePlan plan;
+  plan.owner = owner_;
+  plan.method = method_;
+  plan.firstQueue = config.queues.front();
+  plan.queueCount = static_cast<std::uint16_t>(config.queues.size());
+  plan.bypass = config.fail == rules::FailMode::kOpen;
+  plan.inbound = config.inbound;
+  plan.dns = config.dns;
+  plan.dropInvalid = config.dropInvalid;
+  plan.udpReuseFilterFd = attributor_ ? attributor_->udpReuseFilterFd() : -1;
+  plan.marks = MarkBits{config.markMask};
+  return plan;
+}
+
+bool Daemon::loadPolicy() {
+  rules::Diagnostics warnings;
+  auto loaded = loader_.load(configFile_, &warnings);
+  for (const auto& w : warnings) base::logWarning(w.format());
+  if (!loaded) {
+    for (const auto& d : loaded.error()) {
+      if (d.severity == rules::Severity::kError) base::logError(d.format());
+    }
+    return false;
+  }
+  const std::int64_t loadedAt = base::realtimeNs();
+  // The revision a log row names, stored so that `warden log` can explain it later.
+  std::uint64_t revision = localRevision_ + 1;
+  if (store_) {
+    if (auto stored = db::storeRevision(*store_, toRecord(*loaded, loadedAt)); stored) {
+      revision = static_cast<std::uint64_t>(*stored);
+    } else {
+      base::logError("storing the policy revision: ", stored.error().message);
+    }
+  }
+  rules::Config config = loaded->config;
+  auto compiled = rules::CompiledPolicy::compile(std::move(*loaded), revision);
+  if (!compiled) {
+    for (const auto& d : compiled.error()) base::logError(d.format());
+    return false;
+  }
+  localRevision_ = revision;
+  auto snapshot = std::make_shared<PolicySnapshot>();
+  snapshot->policy = std::move(*compiled);
+  snapshot->loadedAtNs = loadedAt;
+  config_ = std::move(config);
+  policy_.publish(std::move(snapshot));
+  return true;
+}
+
+void Daemon::openLog() {
+  // The log names executables, command lines, hosts and users: root's alone, like the
+  // directory it lives in (created here when missing, as StateDirectory= would).
+  keepPrivate(config_.logDb);
+  // Two connections: the writer thread's, and the control thread's for policy revisions.
+  auto store = db::openStore(config_.logDb);
+  if (!store) {
+    logProblem_ = store.error().message;
+  } else if (auto writerDb = db::openStore(config_.logDb); !writerDb) {
+    logProblem_ = writerDb.error().message;
+  } else {
+    db::LogWriterOptions options;
+    options.retentionDays = config_.retentionDays;
+    if (auto writer = db::LogWriter::create(std::move(*writerDb), options); !writer) {
+      logProblem_ = writer.error().message;
+    } else {
+      store_.emplace(std::move(*store));
+      logWriter_ = std::move(*writer);
+      // Only `reload --redecide` writes rows here, each after a netlink round trip, which the
+      // writer outpaces: no need for a worker's 8192 preallocated rows (1.5 MB).
+      controlLog_ = logWriter_->producer(kControlLogRows);
+      logWriter_->start();
+      return;
+    }
+  }
+  // Filtering matters more than its record: run on, say so once, and show it in status.
+  base::logError("running without a verdict log: ", logProblem_);
+}
+
+bool Daemon::startUp() {
+  startedAtNs_ = base::realtimeNs();
+  auto config = rules::loadConfig(configFile_);
+  if (!config) {
+    for (const auto& d : config.error()) base::logError(d.format());
+    return false;
+  }
+  config_ = std::move(*config);
+  openLog();
+  if (!loadPolicy()) return false;
+
+  auto method = NftTable::probeQueueMethod();
+  if (!method) {
+    base::logError(method.error().message());
+    return false;
+  }
+  method_ = *method;
+  base::logInfo("queue method: ", toString(method_),
+                method_ == QueueMethod::kXtCompat ? " (this kernel has no nft_queue)" : "");
+
+  // One wardend per network namespace: a table whose owner still runs is not ours to take.
+  const TableOwner me = TableOwner::self();
+  owner_ = me.toString();
+  bool takeOver = false;
+  if (auto existing = NftTable::owner(); !existing) {
+    base::logError(existing.error().message());
+    return false;
+  } else if (*existing) {
+    const auto other = TableOwner::parse(**existing);
+    if (other && other->alive() && !(*other == me)) {
+      base::logError("table inet warden belongs to a running wardend (pid ", other->pid,
+                     "): stop it first, or run this one in another network namespace");
+      return false;
+    }
+    takeOver = true;
+    base::logInfo(
+        "taking over table inet warden left by ",
+        other ? "wardend pid " + std::to_string(other->pid) : std::string("another program"));
+  }
+
+  // Process attribution: eBPF hooks on the configured cgroup, or sock_diag (logged) when eBPF
+  // is off or cannot load.
+  attributor_ = Attributor::create(attributorOptions(config_));
+
+  // Always there, so that `dns` can be switched on by a reload; fixed memory (~1.3 MB).
+  hosts_ = std::make_unique<HostCache>();
+  dnsQueries_ = std::make_unique<PendingDnsQueries>();
+
+  // Queues next: a wardend on the same queues fails here, before touching the table.
+  for (std::uint16_t number : config_.queues) {
+    auto queue =
+        NfQueue::open({number, config_.queueMaxLen, config_.fail == rules::FailMode::kOpen});
+    if (!queue) {
+      if (queue.error().code == EBUSY) {
+        base::logError("NFQUEUE ", number,
+                       " is already bound by another process (is another wardend running?)");
+      } else {
+        base::logError(queue.error().message());
+      }
+      return false;
+    }
+    workers_.push_back(
+        std::make_unique<QueueWorker>(std::move(*queue), policy_, MarkBits{config_.markMask},
+                                      logWriter_ ? logWriter_->producer() : db::LogProducer{},
+                                      attributor_.get(), hosts_.get(), dnsQueries_.get()));
+  }
+  for (auto& worker : workers_) worker->start();
+
+  TablePlan plan = tablePlan(config_);
+  plan.recreate = takeOver;  // the table's owner is recorded when it is created
+  if (auto installed = NftTable::install(plan); !installed) {
+    base::logError(installed.error().message());
+    return false;
+  }
+  tableInstalled_ = true;
+
+  auto control = ControlServer::open(config_.controlSocket);
+  if (!control) {
+    base::logError(control.error().message());
+    return false;
+  }
+  control_.emplace(std::move(*control));
+
+  if (auto watcher = PolicyWatcher::open(configFile_, config_.profilesDir); watcher) {
+    watcher_.emplace(std::move(*watcher));
+  } else {
+    base::logWarning("not watching the policy files: ", watcher.error().message(),
+                     " (SIGHUP or `warden reload` still reload)");
+  }
+  return true;
+}
+
+void Daemon::shutDown() {
+  // First stop queueing but keep the table's hooks (unregistering a hook makes the kernel
+  // drop every packet waiting in a queue); then every queued packet gets its verdict; only
+  // then the table goes.
+  // The last line says what became of the table, and only what happened: a start refused
+  // before installing it (another wardend owns the table) never touched it.
+  std::string_view table = "table inet warden left untouched";
+  if (tableInstalled_ && !ownsTable()) {
+    tableInstalled_ = false;  // someone replaced it: not ours to change or delete
+  }
+  if (tableInstalled_) {
+    TablePlan plan = tablePlan(config_);
+    plan.queueing = false;
+    if (auto stopped = NftTable::install(plan); !stopped) base::logError(stopped.error().message());
+  }
+  for (auto& worker : workers_) worker->drainAndStop();
+  std::uint64_t packets = 0, allowed = 0, denied = 0, rejected = 0, errors = 0, enobufs = 0;
+  for (auto& worker : workers_) {
+    worker->join();
+    if (auto kernel = kernelQueueStats(worker->queueNumber()); kernel && kernel->waiting > 0) {
+      base::logError("NFQUEUE ", worker->queueNumber(), " still holds ", kernel->waiting,
+                     " packets after draining; closing it drops them");
+    }
+    const QueueCounters& c = worker->counters();
+    packets += c.packets.load();
+    allowed += c.allowed.load();
+    denied += c.denied.load();
+    rejected += c.rejected.load();
+    errors += c.verdictErrors.load();
+    enobufs += c.enobufs.load();
+  }
+  workers_.clear();
+  attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
+  hosts_.reset();
+  dnsQueries_.reset();
+  if (logWriter_) logWriter_->stop();  // after the workers: it commits every row they left
+  if (tableInstalled_) {
+    if (auto removed = NftTable::remove(); !removed) {
+      base::logError(removed.error().message());
+      table = "table inet warden NOT removed";
+    } else {
+      table = *removed ? "table inet warden removed" : "table inet warden was already gone";
+    }
+    tableInstalled_ = false;
+  }
+  control_.reset();
+  base::logInfo("stopped: ", packets, " packets decided (", allowed, " allowed, ", denied,
+                " denied, ", rejected, " rejected, ", errors, " verdict errors, ", enobufs,
+                " ENOBUFS); ", table);
+}
+
+void Daemon::reload() {
+  const rules::Config before = config_;
+  if (!loadPolicy()) {
+    base::logError("reload refused: policy revision ", policy_.current()->revision(),
+                   " stays in force");
+    return;
+  }
+  // Queues are bound, and the log and control socket open, for the life of the process; the
+  // workers' verdict marks and the conntrack marks of decided flows use the mark bits it
+  // started with.
+  if (config_.queues != before.queues || config_.queueMaxLen != before.queueMaxLen ||
+      config_.fail != before.fail || config_.controlSocket != before.controlSocket ||
+      config_.logDb != before.logDb || config_.markMask != before.markMask) {
+    base::logWarning(
+        "queues, queue_maxlen, fail, mark_mask, [log] db and [control] socket change only at "
+        "restart; the running values stay");
+    config_.markMask = before.markMask;
+    config_.queues = before.queues;
+    config_.queueMaxLen = before.queueMaxLen;
+    config_.fail = before.fail;
+    config_.controlSocket = before.controlSocket;
+    config_.logDb = before.logDb;
+  }
+  // Re-asserted on every reload: applies inbound and mark changes, and repairs a table that
+  // someone edited by hand. In place, so no queued packet is lost.
+  if (auto installed = NftTable::install(tablePlan(config_)); !installed) {
+    base::logError("reinstalling table inet warden: ", installed.error().message());
+  }
+  if (watcher_) watcher_->watchProfiles(config_.profilesDir);
+  base::logInfo("reloaded ", configFile_.string(), ": policy revision ",
+                policy_.current()->revision());
+}
+
+std::string Daemon::statusJson() const {
+  using nlohmann::json;
+  json queues = json::array();
+  json totals = {{"packets", 0},       {"allow", 0},
+                 {"deny", 0},          {"reject", 0},
+                 {"learn", 0},         {"kernel", 0},
+                 {"malformed", 0},     {"enobufs", 0},
+                 {"queue_drops", 0},   {"verdict_errors", 0},
+                 {"dns_replies", 0},   {"dns_answers", 0},
+                 {"dns_malformed", 0}, {"dns_unsolicited", 0},
+                 {"dns_queries", 0},   {"dns_queries_evicted", 0},
+                 {"parked", 0},        {"parked_undescribed", 0},
+                 {"repeats", 0}};
+  for (const auto& worker : workers_) {
+    const QueueCounters& c = worker->counters();
+    const auto kernel = kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{});
+    json q = {{"queue", worker->queueNumber()},
+              {"packets", c.packets.load()},
+              {"allow", c.allowed.load()},
+              {"deny", c.denied.load()},
+              {"reject", c.rejected.load()},
+              {"learn", c.learned.load()},
+              {"kernel", c.kernel.load()},
+              {"malformed", c.malformed.load()},
+              {"enobufs", c.enobufs.load()},
+              {"queue_drops", kernel.queueDropped + kernel.userDropped},
+              {"waiting", kernel.waiting},
+              {"verdict_errors", c.verdictErrors.load()},
+              {"dns_replies", c.dnsReplies.load()},
+              {"dns_answers", c.dnsAnswers.load()},
+              {"dns_malformed", c.dnsMalformed.load()},
+              {"dns_unsolicited", c.dnsUnsolicited.load()},
+              {"dns_queries", c.dnsQueries.load()},
+              {"dns_queries_evicted", c.dnsQueriesEvicted.load()},
+              {"parked", c.parked.load()},
+              {"parked_undescribed", c.parkedUndescribed.load()},
+              {"repeats", c.repeats.load()},
+              {"max_latency_us", c.maxLatencyNs.load() / 1000}};
+    for (auto& [key, value] : totals.items()) {
+      value = value.get<std::uint64_t>() + q[key].get<std::uint64_t>();
+    }
+    queues.push_back(std::move(q));
+  }
+  // Counted by the table itself (rule 1d), not by a worker: such packets are never queued.
+  totals["invalid"] = NftTable::invalidPackets().value_or(0);
+  json log = {{"enabled", logWriter_ != nullptr}, {"db", config_.logDb.string()}};
+  if (logWriter_) {
+    const db::LogCounters c = logWriter_->counters();
+    log.update({{"written", c.written},
+                {"dropped", c.dropped},
+                {"failed", c.failed},
+                {"backlog", c.backlog},
+                {"expired", c.expired}});
+    if (auto problem = logWriter_->lastError()) log["error"] = *problem;
+  } else {
+    log["error"] = logProblem_;
+  }
+  const auto snapshot = policy_.current();
+  json status = {
+      {"running", true},
+      {"pid", getpid()},
+      {"started_at_ns", startedAtNs_},
+      {"mode", modeName(config_)},
+      {"fail", failName(config_)},
+      {"invalid", config_.dropInvalid ? "drop" : "accept"},
+      {"method", attributor_ ? toString(attributor_->method()) : "none"},
+      {"attribution", attributor_ ? attributor_->statusJson() : json::object()},
+      {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},
+      {"queues", std::move(queues)},
+      {"totals", std::move(totals)},
+      {"dns",
+       {{"enabled", config_.dns},
+        {"hosts", hosts_ ? hosts_->entries() : 0},
+        {"capacity", hosts_ ? hosts_->capacity() : 0},
+        {"pending_queries", dnsQueries_ ? dnsQueries_->pending(base::monotonicNs()) : 0}}},
+      {"log", std::move(log)},
+      {"policy",
+       {{"revision", snapshot->revision()},
+        {"loaded_at_ns", snapshot->loadedAtNs},
+        {"config", configFile_.string()},
+        {"profiles", snapshot->policy->policy().profiles.size()}}},
+  };
+  return json{{"version", 1}, {"ok", true}, {"status", std::move(status)}}.dump();
+}
+
+std::string Daemon::handleRequest(std::string_view request) {
+  using nlohmann::json;
+  const json parsed = json::parse(request, nullptr, /*allow_exceptions=*/false);
+  auto fail = [](std::string_view message) {
+    return json{{"version", 1}, {"ok", false}, {"error", message}}.dump();
+  };
+  if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
+    return fail("malformed request: expected {\"version\":1,\"command\":\"...\"}");
+  }
+  if (parsed.value("version", 0) != 1) return fail("unsupported protocol version");
+  const std::string command = parsed["command"];
+  if (command == "status") return statusJson();
+  if (command == "explain") {  // process identification for `warden explain PID`
+    if (!parsed.contains("pid") || !parsed["pid"].is_number_unsigned()) {
+      return fail("explain needs a numeric \"pid\"");
+    }
+    auto process = attributor_ ? attributor_->explainJson(parsed["pid"].get<std::uint32_t>(),
+                                                          policy_.current()->policy.get())
+                               : std::nullopt;
+    if (!process) return fail("no such process");
+    return json{{"version", 1}, {"ok", true}, {"process", std::move(*process)}}.dump();
+  }
+  if (command == "reload") {
+    const auto redecide = parsed.find("redecide");
+    if (redecide != parsed.end() && !redecide->is_boolean()) {
+      return fail("\"redecide\" must be true or false; nothing was reloaded");
+    }
+    return reloadRequest(redecide != parsed.end() && redecide->get<bool>());
+  }
+  return fail("unknown command '" + command + "'");
+}
+
+std::string Daemon::reloadRequest(bool redecide) {
+  using nlohmann::json;
+  auto fail = [](std::string_view message) {
+    return json{{"version", 1}, {"ok", false}, {"error", message}}.dump();
+  };
+  const auto before = policy_.current();
+  reload();
+  const auto after = policy_.current();
+  if (after == before) return fail("reload refused: the configuration has errors");
+  json answer = {{"version", 1}, {"ok", true}, {"revision", after->revision()}};
+  if (!redecide) return answer.dump();
+  // The table was re-asserted by reload(), so the rules that hold revoked flows are in place.
+  auto counts =
+      redecideAccepted(*after, MarkBits{config_.markMask}, *attributor_, hosts_.get(), controlLog_);
+  if (!counts) {
+    base::logError("redecide: ", counts.error().message());
+    return fail("reloaded revision " + std::to_string(after->revision()) +
+                ", but deciding the accepted flows again failed: " + counts.error().message());
+  }
+  base::logInfo("redecided ", counts->examined, " accepted flows under policy revision ",
+                after->revision(), ": ", counts->kept, " kept (", counts->learned,
+                " only by learn mode), ", counts->denied, " denied, ", counts->rejected,
+                " rejected, ", counts->gone, " gone, ", counts->failed, " failed");
+  answer["redecide"] = counts->toJson();
+  return answer.dump();
+}
+
+int Daemon::run() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  // Blocked before any thread starts, so workers inherit the mask and only signalfd sees them.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signalFd_ = signalfd(-1, &signals, SFD_CLOEXEC);
+
+  if (!startUp()) {
+    base::logError("not starting");
+    shutDown();
+    return 1;
+  }
+  base::logInfo("ready: queues ", queueRange(config_.queues), ", mode ", modeName(config_),
+                ", fail ", failName(config_), ", policy revision ", policy_.current()->revision(),
+                ", ", policy_.current()->policy->policy().profiles.size(), " profiles");
+  sd_notify(0, "READY=1");
+
+  // A burst of file events (an editor's write, rename and chmod; a package manager dropping
+  // several files) becomes one reload, kReloadSettleMs after the last of them. Only file
+  // events move the deadline: control requests and signals in between do not delay it.
+  constexpr std::int64_t kReloadSettleMs = 200;
+  std::optional<std::int64_t> reloadAtMs;
+  pollfd fds[3] = {{signalFd_, POLLIN, 0},
+                   {control_->fd(), POLLIN, 0},
+                   {watcher_ ? watcher_->fd() : -1, POLLIN, 0}};
+  for (;;) {
+    const int timeout =
+        reloadAtMs ? static_cast<int>(std::max<std::int64_t>(0, *reloadAtMs - monotonicMs())) : -1;
+    const int ready = poll(fds, 3, timeout);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      base::logError("poll failed: ", std::strerror(errno));
+      break;
+    }
+    if (reloadAtMs && monotonicMs() >= *reloadAtMs) {
+      reloadAtMs.reset();
+      base::logInfo("policy files changed: reloading");
+      reload();
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (read(signalFd_, &info, sizeof info) != sizeof info) continue;
+      if (info.ssi_signo == SIGHUP) {
+        base::logInfo("SIGHUP: reloading");
+        reload();
+        continue;
+      }
+      base::logInfo(info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", ": stopping");
+      break;
+    }
+    if (fds[1].revents & POLLIN) {
+      control_->serveOne([this](std::string_view request) { return handleRequest(request); });
+    }
+    if ((fds[2].revents & POLLIN) && watcher_->consumeEvents()) {
+      reloadAtMs = monotonicMs() + kReloadSettleMs;
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  shutDown();
+  return 0;
+}
+
+}  // namespace warden::engine

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "db/database.h"
+#include "db/log_writer.h"
+#include "engine/daemon/control_server.h"
+#include "engine/daemon/policy_watcher.h"
+#include "engine/netfilter/nft_table.h"
+#include "engine/verdict/policy_store.h"
+#include "engine/verdict/queue_worker.h"
+#include "rules/policy_loader.h"
+
+namespace warden::engine {
+
+class Attributor;
+
+// wardend: owns the queues, the table, the verdict log and the control socket, and runs the
+// control thread (the caller's), which alone handles signals, reloads and control requests.
+class Daemon {
+ public:
+  explicit Daemon(std::filesystem::path configFile);
+  ~Daemon();
+
+  // Runs until SIGTERM/SIGINT; returns the process exit code.
+  int run();
+
+ private:
+  bool startUp();
+  void shutDown();
+  // Loads, validates, stores and publishes the policy; false (and logged) if refused.
+  bool loadPolicy();
+  void reload();
+  void openLog();
+  std::string handleRequest(std::string_view request);
+  // The control request `reload`, with "redecide": true also for the flows accepted before.
+  std::string reloadRequest(bool redecide);
+  std::string statusJson() const;
+  TablePlan tablePlan(const rules::Config& config) const;
+  bool ownsTable() const;  // whether the table still records us as its owner
+
+  std::filesystem::path configFile_;
+  rules::PolicyLoader loader_;
+  rules::Config config_;  // the configuration in force (control thread only)
+  PolicyStore policy_;
+  std::optional<db::Database> store_;  // revisions; the control thread's connection
+  std::unique_ptr<db::LogWriter> logWriter_;
+  db::LogProducer controlLog_;       // the control thread's verdict-log rows (reload --redecide)
+  std::string logProblem_;           // why there is no verdict log, if there is none
+  std::uint64_t localRevision_ = 0;  // revisions when no database could be opened
+  QueueMethod method_ = QueueMethod::kXtCompat;
+  std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
+  std::unique_ptr<HostCache> hosts_;        // names from DNS replies; outlives the workers too
+  std::unique_ptr<PendingDnsQueries> dnsQueries_;  // what those replies must answer; same
+  std::vector<std::unique_ptr<QueueWorker>> workers_;
+  std::optional<ControlServer> control_;
+  std::optional<PolicyWatcher> watcher_;
+  bool tableInstalled_ = false;
+  std::string owner_;  // TableOwner::self() as recorded in the table
+  int signalFd_ = -1;
+  std::int64_t startedAtNs_ = 0;
+};
+
+}  // namespace warden::engine

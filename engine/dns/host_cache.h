@@ -1,0 +1,78 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+
+#include "engine/dns/dns.h"
+#include "rules/address.h"
+
+namespace warden::engine {
+
+// Remote address -> host name, learned from the DNS answers the queue workers read, so that a
+// new flow's `host` rules can match. One per daemon, shared by every worker.
+//
+// Fixed memory: `capacity` slots allocated once. An address lives in one of a few slots next to
+// its hash; when they are all taken, the entry closest to expiring gives way. An address keeps
+// the last name it was given (addresses shared by many names, as on a CDN, name the latest).
+//
+// Thread-safety: lookup() takes no lock and never allocates (each slot is a seqlock, read
+// optimistically and read again if a writer was in it); record() calls are serialized by a
+// mutex, which only the rare DNS replies take.
+class HostCache {
+ public:
+  // Entries live as long as the answer's TTL says, but no less than kMinTtl (applications
+  // keep addresses longer than their TTL: a short one would leave their later connections
+  // nameless) and no more than kMaxTtl.
+  static constexpr std::uint32_t kMinTtl = 60;
+  static constexpr std::uint32_t kMaxTtl = 86400;
+  static constexpr std::size_t kDefaultCapacity = 4096;
+
+  explicit HostCache(std::size_t capacity = kDefaultCapacity);  // rounded up to a power of 2
+  ~HostCache();
+  HostCache(const HostCache&) = delete;
+  HostCache& operator=(const HostCache&) = delete;
+
+  // Remembers that `address` is `name` for `ttl` seconds (clamped) from `nowSeconds`.
+  void record(const rules::IpAddress& address, std::string_view name, std::uint32_t ttl,
+              std::uint64_t nowSeconds);
+  void record(const rules::IpAddress& address, std::string_view name, std::uint32_t ttl) {
+    record(address, name, ttl, nowSeconds());
+  }
+
+  // Copies the name of `address` into `out`; false (and `out` empty) if none is known or it
+  // expired.
+  bool lookup(const rules::IpAddress& address, DnsName& out, std::uint64_t nowSeconds) const;
+  bool lookup(const rules::IpAddress& address, DnsName& out) const {
+    return lookup(address, out, nowSeconds());
+  }
+
+  std::size_t capacity() const { return mask_ + 1; }
+  std::size_t entries() const { return entries_.load(std::memory_order_relaxed); }  // ever set
+
+  // The clock entries expire by: seconds of CLOCK_MONOTONIC (coarse: cheap on the verdict path).
+  static std::uint64_t nowSeconds();
+
+ private:
+  struct Slot;
+
+  enum class SlotRead : std::uint8_t { kFound, kOther, kNeverSet };
+
+  std::size_t home(const rules::IpAddress& address) const;
+  SlotRead readSlot(const Slot& slot, const rules::IpAddress& address, DnsName& out,
+                    std::uint64_t nowSeconds) const;
+
+  struct Unmap {
+    std::size_t bytes;
+    void operator()(Slot* slots) const;
+  };
+  std::unique_ptr<Slot[], Unmap> slots_;
+  std::size_t mask_ = 0;
+  std::atomic<std::size_t> entries_{0};
+  std::mutex writer_;
+};
+
+}  // namespace warden::engine

@@ -1,0 +1,795 @@
+#include "engine/netfilter/nft_table.h"
+
+#include "base/logging.h"
+#include "base/proc_stat.h"
+
+// netinet/in.h before the linux/ headers, which otherwise redefine its types.
+#include <netinet/in.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+#include <linux/netfilter/xt_bpf.h>
+#include <poll.h>
+#include <time.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace warden::engine {
+namespace {
+
+constexpr std::size_t kBatchBufferSize = 1 << 16;
+constexpr int kAckTimeoutMs = 5000;
+
+struct MnlSocketCloser {
+  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
+};
+using MnlSocket = std::unique_ptr<mnl_socket, MnlSocketCloser>;
+
+struct NftnlTableFree {
+  void operator()(nftnl_table* t) const { nftnl_table_free(t); }
+};
+struct NftnlChainFree {
+  void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
+};
+struct NftnlRuleFree {
+  void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
+};
+using TablePtr = std::unique_ptr<nftnl_table, NftnlTableFree>;
+using ChainPtr = std::unique_ptr<nftnl_chain, NftnlChainFree>;
+struct NftnlObjFree {
+  void operator()(nftnl_obj* o) const { nftnl_obj_free(o); }
+};
+using RulePtr = std::unique_ptr<nftnl_rule, NftnlRuleFree>;
+using ObjPtr = std::unique_ptr<nftnl_obj, NftnlObjFree>;
+
+base::Result<MnlSocket> openNetfilterSocket() {
+  MnlSocket socket(mnl_socket_open(NETLINK_NETFILTER));
+  if (!socket) return std::unexpected(base::errnoError("opening a netfilter netlink socket"));
+  if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    return std::unexpected(base::errnoError("binding a netfilter netlink socket"));
+  }
+  return socket;
+}
+
+// One nf_tables transaction: begin, messages (each asking for an ack), end.
+class Transaction {
+ public:
+  Transaction() : buffer_(kBatchBufferSize) {
+    batch_ = mnl_nlmsg_batch_start(buffer_.data(), buffer_.size());
+    seq_ = static_cast<std::uint32_t>(::time(nullptr));
+    nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), seq_++);
+    mnl_nlmsg_batch_next(batch_);
+  }
+  ~Transaction() { mnl_nlmsg_batch_stop(batch_); }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  std::uint32_t addTable(std::uint16_t type, std::uint16_t flags, std::string_view owner = {}) {
+    TablePtr table(nftnl_table_alloc());
+    nftnl_table_set_u32(table.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
+    nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, NftTable::kName);
+    if (!owner.empty()) {
+      nftnl_table_set_data(table.get(), NFTNL_TABLE_USERDATA, owner.data(),
+                           static_cast<std::uint32_t>(owner.size()));
+    }
+    nlmsghdr* nlh = header(type, flags);
+    nftnl_table_nlmsg_build_payload(nlh, table.get());
+    return commit();
+  }
+
+  std::uint32_t addChain(const nftnl_chain* chain, std::uint16_t type, std::uint16_t flags) {
+    nlmsghdr* nlh = header(type, flags);
+    nftnl_chain_nlmsg_build_payload(nlh, chain);
+    return commit();
+  }
+
+  // A named counter object; one that exists already keeps its count.
+  std::uint32_t addCounter(const char* name) {
+    ObjPtr counter(nftnl_obj_alloc());
+    nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_FAMILY, NFPROTO_INET);
+    nftnl_obj_set_str(counter.get(), NFTNL_OBJ_TABLE, NftTable::kName);
+    nftnl_obj_set_str(counter.get(), NFTNL_OBJ_NAME, name);
+    nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+    nlmsghdr* nlh = header(NFT_MSG_NEWOBJ, NLM_F_CREATE);
+    nftnl_obj_nlmsg_build_payload(nlh, counter.get());
+    return commit();
+  }
+
+  std::uint32_t addRule(nftnl_rule* rule, std::uint16_t type = NFT_MSG_NEWRULE,
+                        std::uint16_t flags = NLM_F_CREATE | NLM_F_APPEND) {
+    nlmsghdr* nlh = header(type, flags);
+    nftnl_rule_nlmsg_build_payload(nlh, rule);
+    return commit();
+  }
+
+  // Sends the transaction and collects one answer per message: sequence -> errno (0 = ok).
+  base::Result<std::map<std::uint32_t, int>> run() {
+    nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), seq_++);
+    mnl_nlmsg_batch_next(batch_);
+
+    auto socket = openNetfilterSocket();
+    if (!socket) return std::unexpected(socket.error());
+    if (mnl_socket_sendto(socket->get(), mnl_nlmsg_batch_head(batch_),
+                          mnl_nlmsg_batch_size(batch_)) < 0) {
+      return std::unexpected(base::errnoError("sending an nf_tables transaction"));
+    }
+    std::map<std::uint32_t, int> answers;
+    std::vector<char> reply(MNL_SOCKET_BUFFER_SIZE);
+    const int fd = mnl_socket_get_fd(socket->get());
+    while (answers.size() < expected_) {
+      pollfd pfd{fd, POLLIN, 0};
+      const int ready = ::poll(&pfd, 1, kAckTimeoutMs);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return std::unexpected(base::makeError(ETIMEDOUT, "waiting for nf_tables"));
+      const ssize_t n = mnl_socket_recvfrom(socket->get(), reply.data(), reply.size());
+      if (n < 0) return std::unexpected(base::errnoError("reading nf_tables answers"));
+      int length = static_cast<int>(n);
+      for (auto* nlh = reinterpret_cast<nlmsghdr*>(reply.data()); mnl_nlmsg_ok(nlh, length);
+           nlh = mnl_nlmsg_next(nlh, &length)) {
+        if (nlh->nlmsg_type != NLMSG_ERROR) continue;
+        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        answers[nlh->nlmsg_seq] = -err->error;
+      }
+    }
+    return answers;
+  }
+
+ private:
+  nlmsghdr* header(std::uint16_t type, std::uint16_t flags) {
+    return nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), type,
+                                 NFPROTO_INET, flags | NLM_F_ACK, seq_);
+  }
+  std::uint32_t commit() {
+    mnl_nlmsg_batch_next(batch_);
+    ++expected_;
+    return seq_++;
+  }
+
+  std::vector<char> buffer_;
+  mnl_nlmsg_batch* batch_ = nullptr;
+  std::uint32_t seq_ = 0;
+  std::size_t expected_ = 0;
+};
+
+// Small builders for the expressions the table uses. Each appends to `rule`, which owns them.
+void loadMeta(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
+  nftnl_expr* e = nftnl_expr_alloc("meta");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void storeMeta(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
+  nftnl_expr* e = nftnl_expr_alloc("meta");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, reg);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void loadCt(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
+  nftnl_expr* e = nftnl_expr_alloc("ct");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void storeCt(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
+  nftnl_expr* e = nftnl_expr_alloc("ct");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, reg);
+  nftnl_rule_add_expr(rule, e);
+}
+
+// reg = (reg & mask) ^ xorValue, on a 32-bit host-order value (marks, ct state).
+// register 1 = (register 1 & mask) ^ xorValue, over sizeof(T) bytes.
+template <typename T>
+void bitwise(nftnl_rule* rule, T mask, T xorValue) {
+  nftnl_expr* e = nftnl_expr_alloc("bitwise");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(T));
+  nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof mask);
+  nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, &xorValue, sizeof xorValue);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void bitwise32(nftnl_rule* rule, std::uint32_t mask, std::uint32_t xorValue) {
+  bitwise<std::uint32_t>(rule, mask, xorValue);
+}
+
+template <typename T>
+void compare(nftnl_rule* rule, std::uint32_t op, T value) {
+  nftnl_expr* e = nftnl_expr_alloc("cmp");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+  nftnl_expr_set_data(e, NFTNL_EXPR_CMP_DATA, &value, sizeof value);
+  nftnl_rule_add_expr(rule, e);
+}
+
+void verdict(nftnl_rule* rule, int code) {
+  nftnl_expr* e = nftnl_expr_alloc("immediate");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<std::uint32_t>(code));
+  nftnl_rule_add_expr(rule, e);
+}
+
+void reject(nftnl_rule* rule, std::uint32_t type, std::uint8_t code) {
+  nftnl_expr* e = nftnl_expr_alloc("reject");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+  nftnl_rule_add_expr(rule, e);
+}
+
+enum class XtKind { kMatch, kTarget };
+
+// An xtables match or target through nft_compat, with its info struct (already padded to the
+// xtables alignment). Unlike other attributes, libnftnl keeps (and later frees) the info
+// pointer: it gets a copy of its own.
+void xtablesExpr(nftnl_rule* rule, XtKind kind, const char* name, std::uint32_t revision,
+                 const void* data, std::size_t size) {
+  // The attribute numbers of the two kinds are different enums in libnftnl.
+  const bool match = kind == XtKind::kMatch;
+  const std::uint16_t nameAttr = match ? +NFTNL_EXPR_MT_NAME : +NFTNL_EXPR_TG_NAME;
+  const std::uint16_t revAttr = match ? +NFTNL_EXPR_MT_REV : +NFTNL_EXPR_TG_REV;
+  const std::uint16_t infoAttr = match ? +NFTNL_EXPR_MT_INFO : +NFTNL_EXPR_TG_INFO;
+  nftnl_expr* e = nftnl_expr_alloc(match ? "match" : "target");
+  nftnl_expr_set_str(e, nameAttr, name);
+  nftnl_expr_set_u32(e, revAttr, revision);
+  void* info = std::malloc(size);
+  std::memcpy(info, data, size);
+  nftnl_expr_set_data(e, infoAttr, info, static_cast<std::uint32_t>(size));
+  nftnl_rule_add_expr(rule, e);
+}
+
+void queue(nftnl_rule* rule, const TablePlan& plan) {
+  if (plan.method == QueueMethod::kNative) {
+    nftnl_expr* e = nftnl_expr_alloc("queue");
+    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, plan.firstQueue);
+    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, plan.queueCount);
+    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, plan.bypass ? NFT_QUEUE_FLAG_BYPASS : 0);
+    nftnl_rule_add_expr(rule, e);
+    return;
+  }
+  // xt_NFQUEUE revision 3; nft_compat wants the info padded to the xtables alignment (8).
+  struct {
+    xt_NFQ_info_v3 info;
+    std::uint16_t padding;
+  } target{};
+  static_assert(sizeof target == 8);
+  target.info.queuenum = plan.firstQueue;
+  target.info.queues_total = plan.queueCount;
+  target.info.flags = plan.bypass ? NFQ_FLAG_BYPASS : 0;
+  xtablesExpr(rule, XtKind::kTarget, "NFQUEUE", 3, &target, sizeof target);
+}
+
+// The xtables `bpf` match (xt_bpf revision 1, through nft_compat) running the socket filter
+// program `programFd` of this process: the rule goes on while the program returns non-zero.
+void bpfMatch(nftnl_rule* rule, int programFd) {
+  xt_bpf_info_v1 match{};
+  match.mode = XT_BPF_MODE_FD_ELF;
+  match.fd = programFd;
+  static_assert(sizeof match % 8 == 0, "nft_compat wants the info at the xtables alignment");
+  xtablesExpr(rule, XtKind::kMatch, "bpf", 1, &match, sizeof match);
+}
+
+RulePtr newRule(const char* chain) {
+  RulePtr rule(nftnl_rule_alloc());
+  nftnl_rule_set_u32(rule.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+  nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, NftTable::kName);
+  nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, chain);
+  return rule;
+}
+
+ChainPtr newChain(const char* name, std::uint32_t hook, int priority) {
+  ChainPtr chain(nftnl_chain_alloc());
+  nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, NftTable::kName);
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, name);
+  if (hook != ~0u) {
+    nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, hook);
+    nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, priority);
+    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, "filter");
+    nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+  }
+  return chain;
+}
+
+constexpr std::uint32_t kTcpFlagsOffset = 13;  // the TCP header's flags byte
+constexpr std::uint8_t kTcpSyn = 0x02;
+constexpr std::uint8_t kTcpAck = 0x10;
+
+// Loads `length` bytes of the transport header at `offset` into register 1.
+void loadTransport(nftnl_rule* rule, std::uint32_t offset, std::uint32_t length) {
+  nftnl_expr* e = nftnl_expr_alloc("payload");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, length);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+  nftnl_rule_add_expr(rule, e);
+}
+
+// Loads the ct mark's warden bits into register 1 and compares them with `value`.
+void ctMarkIs(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
+  loadCt(rule, NFT_CT_MARK);
+  bitwise32(rule, marks.mask, 0);
+  compare(rule, NFT_CMP_EQ, value);
+}
+
+// The same for the packet mark.
+void packetMarkIs(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
+  loadMeta(rule, NFT_META_MARK);
+  bitwise32(rule, marks.mask, 0);
+  compare(rule, NFT_CMP_EQ, value);
+}
+
+void protocolIs(nftnl_rule* rule, std::uint8_t protocol) {
+  loadMeta(rule, NFT_META_L4PROTO);
+  compare(rule, NFT_CMP_EQ, protocol);
+}
+
+// Adds `counter name "<name>"` to the rule: the named counter object the table holds.
+void namedCounter(nftnl_rule* rule, const char* name) {
+  nftnl_expr* e = nftnl_expr_alloc("objref");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
+  nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, name);
+  nftnl_rule_add_expr(rule, e);
+}
+
+// Rules 1b and 1c of TablePlan: a flow `warden reload --redecide` revoked is dropped, or
+// rejected, at each of its packets. The reject spares packets the conntrack entry only relates
+// to: the reset or ICMP error the reject itself makes is attached to the revoked entry, and
+// rejecting it in turn would drop it before the socket learns of the refusal.
+void addRevokedRules(Transaction& tx, const char* name, const MarkBits& marks) {
+  auto ownPacket = [&](nftnl_rule* rule) {
+    ctMarkIs(rule, marks, marks.revokedReject());
+    loadCt(rule, NFT_CT_STATE);
+    bitwise32(rule, NF_CT_STATE_BIT(IP_CT_RELATED), 0);
+    compare(rule, NFT_CMP_EQ, 0u);
+  };
+  {  // 1b. revoked: drop
+    RulePtr rule = newRule(name);
+    ctMarkIs(rule.get(), marks, marks.revokedDrop());
+    verdict(rule.get(), NF_DROP);
+    tx.addRule(rule.get());
+  }
+  {  // 1c. revoked: reject, TCP with a reset
+    RulePtr rule = newRule(name);
+    ownPacket(rule.get());
+    protocolIs(rule.get(), IPPROTO_TCP);
+    reject(rule.get(), NFT_REJECT_TCP_RST, 0);
+    tx.addRule(rule.get());
+  }
+  {  // 1c. revoked: reject, anything else with ICMP / ICMPv6 administratively prohibited
+    RulePtr rule = newRule(name);
+    ownPacket(rule.get());
+    reject(rule.get(), NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    tx.addRule(rule.get());
+  }
+}
+
+// Rules 0a and 0q: a UDP packet of an accepted flow whose port at `portOffset` of the
+// transport header is 53 is tagged "DNS" on our mark bits and queued to be read (never
+// decided), always with bypass: an accepted flow must keep working while no wardend listens.
+void addDnsTapRule(Transaction& tx, const char* name, const TablePlan& plan,
+                   std::uint32_t portOffset) {
+  const MarkBits& marks = plan.marks;
+  RulePtr rule = newRule(name);
+  protocolIs(rule.get(), IPPROTO_UDP);
+  loadTransport(rule.get(), portOffset, sizeof(std::uint16_t));
+  compare(rule.get(), NFT_CMP_EQ, htons(53));
+  ctMarkIs(rule.get(), marks, marks.accept());
+  loadMeta(rule.get(), NFT_META_MARK);
+  bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
+  storeMeta(rule.get(), NFT_META_MARK);
+  TablePlan bypassing = plan;
+  bypassing.bypass = true;
+  queue(rule.get(), bypassing);
+  tx.addRule(rule.get());
+}
+
+// One hook's deciding chain with its rules (see TablePlan); an existing chain's rules are
+// replaced.
+void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
+  const MarkBits& marks = plan.marks;
+  ChainPtr chain = newChain(name, hook, plan.priority);
+  tx.addChain(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+  RulePtr flush = newRule(name);
+  tx.addRule(flush.get(), NFT_MSG_DELRULE, 0);  // a DELRULE naming only the chain flushes it
+
+  {  // 0. our bits of the packet mark are cleared before anything reads them. A process may
+     //    set any packet mark it likes (SO_MARK and its sendmsg control message need only
+     //    CAP_NET_RAW; so does a raw socket), so in this chain a mark is never a verdict: the
+     //    workers' verdicts come back with NF_ACCEPT and are read by the verdict chain only,
+     //    which a packet reaches after this chain has passed it (nf_reinject resumes at the
+     //    next hook entry). Verified on this kernel by test_packet_path.py's forged-mark tests.
+    RulePtr rule = newRule(name);
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), ~marks.mask, 0);
+    storeMeta(rule.get(), NFT_META_MARK);
+    tx.addRule(rule.get());
+  }
+
+  if (hook == NF_INET_LOCAL_IN && plan.dns && plan.queueing) {
+    // 0a. a DNS reply to an accepted flow: tagged, so the workers read it instead of deciding
+    addDnsTapRule(tx, name, plan, /*portOffset=*/0);  // the source port
+  }
+
+  if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
+    // 0b. a TCP SYN on a flow conntrack remembers as accepted: a new connection reusing the
+    //     4-tuple of one whose end conntrack never saw (it ignores such a SYN rather than
+    //     starting a new entry), possibly from another process. Decided like any new flow,
+    //     not waved through on the old verdict.
+    RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_TCP);
+    loadTransport(rule.get(), kTcpFlagsOffset, 1);
+    bitwise<std::uint8_t>(rule.get(), kTcpSyn | kTcpAck, 0);
+    compare(rule.get(), NFT_CMP_EQ, kTcpSyn);
+    ctMarkIs(rule.get(), marks, marks.accept());
+    queue(rule.get(), plan);
+    tx.addRule(rule.get());
+  }
+
+  if (plan.queueing && hook == NF_INET_LOCAL_OUT && plan.udpReuseFilterFd >= 0) {
+    // 0c. a UDP packet of an accepted flow whose 4-tuple is now owned by another process than
+    //     the one it was allowed for (a conntrack entry outlives its socket: the next process
+    //     to bind the port and send to the same peer would ride the old verdict). The eBPF
+    //     socket filter compares the flow map's owner record with the one wardend allowed.
+    RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_UDP);
+    ctMarkIs(rule.get(), marks, marks.accept());
+    bpfMatch(rule.get(), plan.udpReuseFilterFd);
+    queue(rule.get(), plan);
+    tx.addRule(rule.get());
+  }
+
+  if (hook == NF_INET_LOCAL_OUT && plan.dns && plan.queueing) {
+    // 0q. a DNS query of an accepted flow (a later one: the first starts the flow and is
+    //     decided): tagged like a reply, so the workers know every query a reply may answer.
+    //     After 0c, so that the query of a process riding another's 4-tuple is decided first.
+    addDnsTapRule(tx, name, plan, /*portOffset=*/sizeof(std::uint16_t));  // destination port
+  }
+
+  {  // 1. a flow decided before never leaves the kernel again; early, since it is what nearly
+     //    every packet of an established flow matches
+    RulePtr rule = newRule(name);
+    ctMarkIs(rule.get(), marks, marks.accept());
+    verdict(rule.get(), NF_ACCEPT);
+    tx.addRule(rule.get());
+  }
+  addRevokedRules(tx, name, marks);
+  {  // 1d. a packet conntrack calls invalid (no flow it could belong to, such as a TCP segment
+     //     with SYN+FIN or no flags at all) is never queued as new: counted, and dropped
+     //     unless `[engine] invalid = "accept"`
+    RulePtr rule = newRule(name);
+    loadCt(rule.get(), NFT_CT_STATE);
+    bitwise32(rule.get(), NF_CT_STATE_INVALID_BIT, 0);
+    compare(rule.get(), NFT_CMP_NEQ, 0u);
+    namedCounter(rule.get(), NftTable::kInvalidCounter);
+    if (plan.dropInvalid) verdict(rule.get(), NF_DROP);
+    tx.addRule(rule.get());
+  }
+  if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
+    // 4. the first packet of a new flow goes to userspace
+    RulePtr rule = newRule(name);
+    loadCt(rule.get(), NFT_CT_STATE);
+    bitwise32(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW), 0);
+    compare(rule.get(), NFT_CMP_NEQ, 0u);
+    queue(rule.get(), plan);
+    tx.addRule(rule.get());
+  }
+  if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
+    // 4b. a later packet, in the direction that opened it, of a flow nobody decided: one
+    //     that passed while the queue was full or nobody listened (fail open), or before
+    //     wardend started, or a related flow (an expectation's first packet is not "new").
+    //     Decided now, so that failing open never keeps a flow open for good.
+    RulePtr rule = newRule(name);
+    loadCt(rule.get(), NFT_CT_DIRECTION);
+    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IP_CT_DIR_ORIGINAL));
+    ctMarkIs(rule.get(), marks, 0);
+    queue(rule.get(), plan);
+    tx.addRule(rule.get());
+  }
+}
+
+// One hook's verdict chain, right after the deciding chain: it sees the packets a worker
+// handed back (and those the deciding chain let through, whose warden bits it cleared).
+void addVerdictChain(Transaction& tx, const char* name, std::uint32_t hook, const TablePlan& plan) {
+  const MarkBits& marks = plan.marks;
+  ChainPtr chain = newChain(name, hook, plan.priority + 1);
+  tx.addChain(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+  RulePtr flush = newRule(name);
+  tx.addRule(flush.get(), NFT_MSG_DELRULE, 0);
+  {  // 2. accepted by a worker: remember it on the flow, give the packet its mark back
+    RulePtr rule = newRule(name);
+    packetMarkIs(rule.get(), marks, marks.accept());
+    loadCt(rule.get(), NFT_CT_MARK);
+    bitwise32(rule.get(), ~marks.mask, marks.accept());
+    storeCt(rule.get(), NFT_CT_MARK);
+    loadMeta(rule.get(), NFT_META_MARK);
+    bitwise32(rule.get(), ~marks.mask, 0);
+    storeMeta(rule.get(), NFT_META_MARK);
+    verdict(rule.get(), NF_ACCEPT);
+    tx.addRule(rule.get());
+  }
+  {  // 3a. rejected TCP: a reset the client sees at once
+    RulePtr rule = newRule(name);
+    packetMarkIs(rule.get(), marks, marks.reject());
+    protocolIs(rule.get(), IPPROTO_TCP);
+    reject(rule.get(), NFT_REJECT_TCP_RST, 0);
+    tx.addRule(rule.get());
+  }
+  {  // 3b. rejected anything else: ICMP / ICMPv6 administratively prohibited
+    RulePtr rule = newRule(name);
+    packetMarkIs(rule.get(), marks, marks.reject());
+    reject(rule.get(), NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    tx.addRule(rule.get());
+  }
+}
+
+// The named counter object of rule 1d; creating one that exists keeps its count.
+void addInvalidCounter(Transaction& tx) { tx.addCounter(NftTable::kInvalidCounter); }
+
+bool wantsInput(const TablePlan& plan) { return plan.inbound || plan.dns; }
+
+using StaleChains = std::set<std::string_view>;
+
+// `stale`: the input chains that exist although the plan no longer wants them. They are deleted
+// only then:
+// creating a base chain registers its hook at once, so "create, then delete" in one
+// transaction would unregister a hook at commit, and that drops every queued packet.
+void addTableBody(Transaction& tx, const TablePlan& plan, const StaleChains& stale) {
+  addInvalidCounter(tx);
+  addHookChain(tx, "output", NF_INET_LOCAL_OUT, plan);
+  addVerdictChain(tx, "output_verdict", NF_INET_LOCAL_OUT, plan);
+  if (wantsInput(plan)) {
+    addHookChain(tx, "input", NF_INET_LOCAL_IN, plan);
+    addVerdictChain(tx, "input_verdict", NF_INET_LOCAL_IN, plan);
+    return;
+  }
+  for (const char* name : {"input", "input_verdict"}) {
+    if (!stale.contains(name)) continue;
+    ChainPtr gone = newChain(name, ~0u, 0);
+    tx.addChain(gone.get(), NFT_MSG_DELCHAIN, 0);
+  }
+}
+
+base::Error transactionError(const std::map<std::uint32_t, int>& answers, const char* what) {
+  for (const auto& [seq, code] : answers) {
+    if (code != 0) return base::makeError(code, what);
+  }
+  return base::makeError(EIO, what);
+}
+
+bool allOk(const std::map<std::uint32_t, int>& answers) {
+  for (const auto& [seq, code] : answers) {
+    if (code != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* toString(QueueMethod method) {
+  return method == QueueMethod::kNative ? "native nft queue expression"
+                                        : "xtables NFQUEUE target through nft_compat";
+}
+
+base::Result<QueueMethod> NftTable::probeQueueMethod() {
+  Transaction tx;
+  tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);
+  ChainPtr chain = newChain("queue-probe", ~0u, 0);
+  tx.addChain(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+  RulePtr rule = newRule("queue-probe");
+  TablePlan plan;
+  plan.method = QueueMethod::kNative;
+  queue(rule.get(), plan);
+  const std::uint32_t ruleSeq = tx.addRule(rule.get());
+  // Deleting a chain that cannot exist fails, so the kernel aborts the whole transaction.
+  ChainPtr missing = newChain("queue-probe-absent", ~0u, 0);
+  const std::uint32_t abortSeq = tx.addChain(missing.get(), NFT_MSG_DELCHAIN, 0);
+
+  auto answers = tx.run();
+  if (!answers) return std::unexpected(answers.error());
+  if ((*answers)[abortSeq] == 0) {
+    return std::unexpected(base::makeError(EPROTO, "probing nft_queue: the probe was not aborted"));
+  }
+  const int ruleError = (*answers)[ruleSeq];
+  if (ruleError == 0) return QueueMethod::kNative;
+  if (ruleError == ENOENT || ruleError == EOPNOTSUPP) return QueueMethod::kXtCompat;
+  return std::unexpected(base::makeError(ruleError, "probing nft_queue"));
+}
+
+base::Result<void> NftTable::install(const TablePlan& plan) {
+  auto present = exists();
+  if (!present) return std::unexpected(present.error());
+  if (*present && !plan.recreate) {  // In place: the table and its base chains stay.
+    StaleChains stale;
+    if (!wantsInput(plan)) {
+      for (const char* name : {"input", "input_verdict"}) {
+        auto input = exists(name);
+        if (!input) return std::unexpected(input.error());
+        if (*input) stale.insert(name);
+      }
+    }
+    Transaction tx;
+    tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);
+    addTableBody(tx, plan, stale);
+    auto answers = tx.run();
+    if (!answers) return std::unexpected(answers.error());
+    if (allOk(*answers)) return {};
+    base::logWarning(transactionError(*answers, "updating table inet warden in place").message(),
+                     "; creating it afresh");
+  }
+  // No table yet, one to take over, or one this version cannot update (another priority, a
+  // stray chain): create it afresh, with our owner, in one transaction.
+  Transaction tx;
+  tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE);  // so that the delete below always applies
+  tx.addTable(NFT_MSG_DELTABLE, 0);
+  tx.addTable(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, plan.owner);
+  addTableBody(tx, plan, StaleChains{});
+  auto answers = tx.run();
+  if (!answers) return std::unexpected(answers.error());
+  if (!allOk(*answers)) {
+    return std::unexpected(transactionError(*answers, "installing table inet warden"));
+  }
+  return {};
+}
+
+base::Result<bool> NftTable::remove() {
+  Transaction tx;
+  tx.addTable(NFT_MSG_DELTABLE, 0);
+  auto answers = tx.run();
+  if (!answers) return std::unexpected(answers.error());
+  const int code = answers->empty() ? EIO : answers->begin()->second;
+  if (code == 0) return true;
+  if (code == ENOENT) return false;
+  return std::unexpected(base::makeError(code, "deleting table inet warden"));
+}
+
+namespace {
+
+// Sends one nf_tables GET (`nlh`, built in `buffer`) and reads the answer, handing each object
+// message to `onObject`. False when the kernel says there is no such object (or sends none).
+base::Result<bool> getObject(nlmsghdr* nlh, std::vector<char>& buffer, const std::string& what,
+                             const std::function<void(const nlmsghdr*)>& onObject) {
+  auto socket = openNetfilterSocket();
+  if (!socket) return std::unexpected(socket.error());
+  if (mnl_socket_sendto(socket->get(), nlh, nlh->nlmsg_len) < 0) {
+    return std::unexpected(base::errnoError("asking nf_tables for " + what));
+  }
+  bool any = false;
+  for (;;) {
+    const ssize_t n = mnl_socket_recvfrom(socket->get(), buffer.data(), buffer.size());
+    if (n < 0) return std::unexpected(base::errnoError("reading nf_tables answer"));
+    int length = static_cast<int>(n);
+    for (auto* msg = reinterpret_cast<nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(msg, length);
+         msg = mnl_nlmsg_next(msg, &length)) {
+      if (msg->nlmsg_type == NLMSG_ERROR) {
+        const int code = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(msg))->error;
+        if (code == 0) return any;
+        if (code == ENOENT) return false;
+        return std::unexpected(base::makeError(code, "asking nf_tables for " + what));
+      }
+      any = true;
+      onObject(msg);
+    }
+  }
+}
+
+nlmsghdr* tableQuery(std::vector<char>& buffer) {
+  TablePtr table(nftnl_table_alloc());
+  nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, NftTable::kName);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 1);
+  nftnl_table_nlmsg_build_payload(nlh, table.get());
+  return nlh;
+}
+
+std::optional<std::uint64_t> processStartTime(int pid) {
+  auto stat = base::readProcStat(static_cast<std::uint32_t>(pid));
+  if (!stat) return std::nullopt;
+  return stat->startTicks;
+}
+
+}  // namespace
+
+base::Result<bool> NftTable::exists(const char* chain) {
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+  if (chain == nullptr) {
+    return getObject(tableQuery(buffer), buffer, "table inet warden", [](const nlmsghdr*) {});
+  }
+  ChainPtr query = newChain(chain, ~0u, 0);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, 1);
+  nftnl_chain_nlmsg_build_payload(nlh, query.get());
+  return getObject(nlh, buffer, std::string("chain inet warden ") + chain, [](const nlmsghdr*) {});
+}
+
+base::Result<std::uint64_t> NftTable::invalidPackets() {
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+  ObjPtr query(nftnl_obj_alloc());
+  nftnl_obj_set_u32(query.get(), NFTNL_OBJ_FAMILY, NFPROTO_INET);
+  nftnl_obj_set_str(query.get(), NFTNL_OBJ_TABLE, kName);
+  nftnl_obj_set_str(query.get(), NFTNL_OBJ_NAME, kInvalidCounter);
+  nftnl_obj_set_u32(query.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETOBJ, NFPROTO_INET, NLM_F_ACK, 1);
+  nftnl_obj_nlmsg_build_payload(nlh, query.get());
+  std::uint64_t packets = 0;
+  auto found =
+      getObject(nlh, buffer, std::string("counter ") + kInvalidCounter, [&](const nlmsghdr* msg) {
+        ObjPtr counter(nftnl_obj_alloc());
+        if (nftnl_obj_nlmsg_parse(msg, counter.get()) == 0) {
+          packets = nftnl_obj_get_u64(counter.get(), NFTNL_OBJ_CTR_PKTS);
+        }
+      });
+  if (!found) return std::unexpected(found.error());
+  return packets;
+}
+
+base::Result<std::optional<std::string>> NftTable::owner() {
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+  std::optional<std::string> owner;
+  auto found = getObject(tableQuery(buffer), buffer, "table inet warden", [&](const nlmsghdr* msg) {
+    TablePtr table(nftnl_table_alloc());
+    owner.emplace();
+    if (nftnl_table_nlmsg_parse(msg, table.get()) == 0 &&
+        nftnl_table_is_set(table.get(), NFTNL_TABLE_USERDATA)) {
+      std::uint32_t size = 0;
+      const void* data = nftnl_table_get_data(table.get(), NFTNL_TABLE_USERDATA, &size);
+      owner->assign(static_cast<const char*>(data), size);
+    }
+  });
+  if (!found) return std::unexpected(found.error());
+  if (!*found) return std::nullopt;
+  return owner;
+}
+
+TableOwner TableOwner::self() {
+  TableOwner owner;
+  owner.pid = static_cast<int>(getpid());
+  owner.startTime = processStartTime(owner.pid).value_or(0);
+  return owner;
+}
+
+std::optional<TableOwner> TableOwner::parse(std::string_view text) {
+  TableOwner owner;
+  if (std::sscanf(std::string(text).c_str(), "wardend pid=%d start=%" SCNu64, &owner.pid,
+                  &owner.startTime) != 2) {
+    return std::nullopt;
+  }
+  return owner;
+}
+
+std::string TableOwner::toString() const {
+  return "wardend pid=" + std::to_string(pid) + " start=" + std::to_string(startTime);
+}
+
+bool TableOwner::alive() const {
+  const auto start = processStartTime(pid);
+  return start && *start == startTime;
+}
+
+}  // namespace warden::engine

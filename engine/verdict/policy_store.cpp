@@ -1,0 +1,29 @@
+#include "engine/verdict/policy_store.h"
+
+namespace warden::engine {
+
+void PolicyStore::publish(std::shared_ptr<const PolicySnapshot> snapshot) {
+  std::shared_ptr<const PolicySnapshot> previous;
+  {
+    std::lock_guard lock(mutex_);
+    previous = std::exchange(snapshot_, std::move(snapshot));
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  // `previous` dies here, outside the lock, unless a reader still holds it.
+}
+
+std::shared_ptr<const PolicySnapshot> PolicyStore::current() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+const PolicySnapshot& PolicyStore::Reader::get() {
+  const std::uint64_t generation = store_.generation_.load(std::memory_order_acquire);
+  if (generation != generation_) {
+    snapshot_ = store_.current();
+    generation_ = generation;
+  }
+  return *snapshot_;
+}
+
+}  // namespace warden::engine

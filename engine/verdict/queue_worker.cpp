@@ -1,0 +1,338 @@
+#include "engine/verdict/queue_worker.h"
+
+#include <linux/netfilter.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <string>
+
+#include "base/clock.h"
+#include "base/logging.h"
+#include "engine/attribution/attributor.h"
+#include "engine/dns/dns_snoop.h"
+#include "engine/netfilter/packet.h"
+
+namespace warden::engine {
+namespace {
+
+constexpr std::size_t kBatchReserve = 64;
+constexpr int kDrainQuietMs = 50;
+constexpr std::size_t kMaxParked = 128;  // first packets waiting for their process's description
+constexpr int kParkedPollMs = 1;
+
+// Without an attributor, a socket's owner is a process the engine knows nothing about: no
+// [[match]] key holds for it, so it gets no profile and the engine default.
+const rules::ProcessInfo kUndescribedProcess{};
+
+// The engine `unknown` verdict for a packet that could not be parsed into a flow.
+rules::Decision unknownVerdict(const rules::Config& config) {
+  rules::Decision decision;
+  decision.action = config.unknownAction;
+  decision.by = rules::DecidedBy::kUnknown;
+  decision.learn = config.mode == rules::Mode::kLearn;
+  decision.enforced = decision.learn ? rules::Action::kAllow : decision.action;
+  return decision;
+}
+
+}  // namespace
+
+QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
+                         db::LogProducer log, Attributor* attributor, HostCache* hosts,
+                         PendingDnsQueries* dnsQueries)
+    : queue_(std::move(queue)),
+      policy_(policy),
+      marks_(marks),
+      log_(std::move(log)),
+      attributor_(attributor),
+      hosts_(hosts),
+      dnsQueries_(dnsQueries) {
+  stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  batch_.reserve(kBatchReserve);
+  parked_.reserve(kMaxParked);
+}
+
+QueueWorker::~QueueWorker() {
+  if (thread_.joinable()) {
+    drainAndStop();
+    join();
+  }
+  if (stopFd_ >= 0) close(stopFd_);
+}
+
+void QueueWorker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void QueueWorker::drainAndStop() {
+  const std::uint64_t one = 1;
+  (void)!write(stopFd_, &one, sizeof one);
+}
+
+void QueueWorker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void QueueWorker::run() {
+  // Named per queue so that top -H and perf tell the workers apart.
+  const std::string name = "wardend-q" + std::to_string(queue_.number());
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+  preferQueueThread();
+  pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {stopFd_, POLLIN, 0}};
+  for (;;) {
+    // The queue has been emptied (or nothing came yet): a moment to free what packets' paths
+    // put off.
+    retired_.releaseAll();
+    // While packets are parked, look at their descriptions every millisecond.
+    if (poll(fds, 2, parked_.empty() ? -1 : kParkedPollMs) < 0) {
+      if (errno == EINTR) continue;
+      base::logError("NFQUEUE ", queue_.number(), ": poll failed: ", errno);
+      break;
+    }
+    if (fds[1].revents & POLLIN) break;
+    // Any event (POLLERR too: an overrun is reported as ENOBUFS by the next receive, which
+    // clears it); none when the wait for parked packets timed out.
+    if (fds[0].revents != 0) serveWaiting();
+    if (!parked_.empty()) serveParked();
+  }
+  // Stopping: the table no longer queues, but a packet that met the old rules an instant ago
+  // may still be on its way; serve until the queue has been quiet for a moment and every
+  // parked packet has had its verdict (their waits are bounded).
+  do {
+    serveWaiting();
+    if (!parked_.empty()) serveParked();
+  } while (poll(fds, 1, parked_.empty() ? kDrainQuietMs : kParkedPollMs) > 0 || !parked_.empty());
+}
+
+void QueueWorker::serveWaiting() {
+  for (;;) {
+    batch_.clear();
+    auto received = queue_.receive(batch_, /*wait=*/false);
+    if (!received) {
+      if (received.error().code == ENOBUFS) {
+        QueueCounters::bump(counters_.enobufs);
+        continue;
+      }
+      if (received.error().code == EINTR) continue;
+      base::logError(received.error().message());
+      return;
+    }
+    if (*received == 0) return;
+    for (const QueuedPacket& packet : batch_) handle(packet);
+  }
+}
+
+void QueueWorker::handle(const QueuedPacket& packet) {
+  if (marks_.isDnsReply(packet.mark)) return passDns(packet);
+  QueueCounters::bump(counters_.packets);
+  const PolicySnapshot& snapshot = policy_.get();
+  const rules::CompiledPolicy& policy = *snapshot.policy;
+
+  Pending pending;
+  pending.id = packet.id;
+  pending.mark = packet.mark;
+  pending.started = base::monotonicNs();
+  const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
+  if (!parsed.ok) {
+    QueueCounters::bump(counters_.malformed);
+    return conclude(snapshot, pending, unknownVerdict(policy.config()));
+  }
+  pending.flow = flowOf(parsed.info, packet.hook);
+  pending.portsNameFlow = portsNameFlow(parsed.info);
+  nameRemote(hosts_, pending.flow, pending.host);
+  pending.flow.host = {};
+  // The first query of a DNS flow: its replies will have to answer it.
+  if (dnsQueries_ && packet.hook == NF_INET_LOCAL_OUT && policy.config().dns) {
+    pending.dnsQuery = readDnsQuery(packet, parsed.info, pending.query);
+  }
+  if (!attributor_) {
+    if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
+      // The kernel names a uid only for packets of a process's socket (NFQA_UID); an outbound
+      // packet without one was made by the kernel itself.
+      QueueCounters::bump(counters_.kernel);
+      return conclude(snapshot, pending, policy.decideKernel(pending.named()));
+    }
+    return conclude(snapshot, pending, policy.decide(&kUndescribedProcess, pending.named()));
+  }
+
+  // SPEC section 4 steps 2-4: who owns the flow, then what that owner's profile says.
+  followHashing(snapshot);
+  FlowOwner& owner = pending.owner;
+  owner.attribution = attributor_->attribute(parsed.info, packet.hook, packet.hasUid);
+  if (owner.attribution.kind == OwnerKind::kProcess) {
+    owner.process = describe(owner.attribution);
+    if (!owner.process || !owner.process->complete) {
+      if (parked_.size() < parked_.capacity()) {
+        pending.deadline = pending.started +
+                           static_cast<std::uint64_t>(attributor_->describeWait().count()) * 1000;
+        parked_.push_back(std::move(pending));
+        QueueCounters::bump(counters_.parked);
+        return;
+      }
+      // Every parking place taken (a storm of new processes): wait here, as bounded.
+      owner.process = attributor_->describeForVerdict(owner.attribution);
+    }
+  }
+  decideOwned(snapshot, pending);
+}
+
+// The process's description: from this worker's own memory of complete ones when it can (no
+// lock), else from the attributor (which asks the tracker for a process it does not hold).
+std::shared_ptr<const ProcessInfo> QueueWorker::describe(const Attribution& attribution) {
+  const ProcessKey& key = attribution.key;
+  KnownProcess& slot = known_[ProcessKeyHash{}(key) % kKnownProcesses];
+  if (slot.info && slot.key == key && slot.exeDev == attribution.owner.exe_dev &&
+      slot.exeIno == attribution.owner.exe_ino) {
+    return slot.info;
+  }
+  auto info = attributor_->describe(attribution);
+  if (info && info->complete) {
+    // The entry giving way may hold the last reference to its description: it is freed when
+    // the worker is idle. Until then, should retired_ be full, the slot keeps its entry and
+    // this process is described by the attributor again next time.
+    if (slot.info && !retired_.take(slot.info)) return info;
+    slot = KnownProcess{};  // no profile chosen yet
+    slot.key = key;
+    slot.exeDev = attribution.owner.exe_dev;
+    slot.exeIno = attribution.owner.exe_ino;
+    slot.info = info;
+  }
+  return info;
+}
+
+// Parked packets whose description has arrived, or whose wait is over, get their verdict
+// (under the policy in force now).
+void QueueWorker::serveParked() {
+  const std::uint64_t now = base::monotonicNs();
+  const PolicySnapshot& snapshot = policy_.get();
+  for (std::size_t i = 0; i < parked_.size();) {
+    Pending& pending = parked_[i];
+    auto described = attributor_->described(pending.owner.attribution);
+    const bool complete = described && described->complete;
+    if (!complete && now < pending.deadline) {
+      ++i;
+      continue;
+    }
+    if (!complete) QueueCounters::bump(counters_.parkedUndescribed);
+    // The descriptions a parked packet let go of may be their last references: freed when
+    // the worker is idle (or here, should 64 be waiting already).
+    (void)retired_.take(pending.owner.process);
+    pending.owner.process = std::move(described);
+    decideOwned(snapshot, pending);
+    (void)retired_.take(pending.owner.process);
+    if (i + 1 != parked_.size()) pending = std::move(parked_.back());
+    parked_.pop_back();
+  }
+}
+
+// Images are held and hashed from exec on only while some profile pins a sha256.
+void QueueWorker::followHashing(const PolicySnapshot& snapshot) {
+  if (snapshot.revision() == hashingRevision_) return;
+  attributor_->setImageHashing(snapshot.policy->usesSha256());
+  hashingRevision_ = snapshot.revision();
+}
+
+void QueueWorker::decideOwned(const PolicySnapshot& snapshot, const Pending& pending) {
+  const FlowOwner& owner = pending.owner;
+  if (owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
+  // A process this worker knows keeps its choice of profile (selectionFor).
+  conclude(snapshot, pending,
+           decideForOwner(*snapshot.policy, pending.named(), owner, [&](const rules::ProcessInfo&) {
+             return selectionFor(snapshot, owner);
+           }));
+}
+
+// The profile a described process gets under the policy in force: chosen once per process and
+// policy when the process is one this worker keeps in known_, else chosen now. Not kept when
+// the policy pins sha256: the choice may then rest on a hash that could not be had this time.
+rules::ProfileSelection QueueWorker::selectionFor(const PolicySnapshot& snapshot,
+                                                  const FlowOwner& owner) {
+  KnownProcess& slot = known_[ProcessKeyHash{}(owner.attribution.key) % kKnownProcesses];
+  const bool kept = slot.info == owner.process && !snapshot.policy->usesSha256();
+  if (kept && slot.selectedIn == policy_.generation()) return slot.selection;
+  const rules::ProfileSelection selection = snapshot.policy->selectProfile(*owner.process->match);
+  if (kept) {
+    slot.selection = selection;
+    slot.selectedIn = policy_.generation();
+  }
+  return selection;
+}
+
+// Gives the packet its verdict, counts it, and logs the decision.
+void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pending,
+                           const rules::Decision& decision) {
+  if (decision.learn && decision.action != rules::Action::kAllow) {
+    QueueCounters::bump(counters_.learned);
+  }
+  // The decision's latency (what the log row records): packet read to verdict chosen. Sending
+  // the verdict is left out: the kernel runs the verdict chain and, on a veth or loopback
+  // path, delivers the packet to its receiver inside that very sendmsg, which costs a
+  // do-nothing consumer just the same.
+  const std::uint64_t elapsed = base::monotonicNs() - pending.started;
+  base::Result<void> sent;
+  switch (decision.enforced) {
+    case rules::Action::kAllow: {
+      QueueCounters::bump(counters_.allowed);
+      // Before the verdict: the flow's next packet may follow at once (see noteUdpAccepted),
+      // and a DNS query's reply may come back before this thread runs again.
+      if (attributor_) attributor_->noteUdpAccepted(pending.flow, pending.owner.attribution);
+      if (pending.dnsQuery) rememberDnsQuery(pending.query, *dnsQueries_, counters_);
+      const std::uint32_t mark = marks_.withValue(pending.mark, marks_.accept());
+      sent = queue_.verdict(pending.id, Verdict::kAccept, &mark);
+      break;
+    }
+    case rules::Action::kDeny:
+      QueueCounters::bump(counters_.denied);
+      sent = queue_.verdict(pending.id, Verdict::kDrop);
+      break;
+    case rules::Action::kReject: {
+      QueueCounters::bump(counters_.rejected);
+      const std::uint32_t mark = marks_.withValue(pending.mark, marks_.reject());
+      sent = queue_.verdict(pending.id, Verdict::kAccept, &mark);
+      break;
+    }
+  }
+  if (!sent) QueueCounters::bump(counters_.verdictErrors);
+
+  if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
+    counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
+  }
+  if (!wantsLogRow(snapshot.policy->config(), decision)) return;
+  // One row per flow decision, not per packet: a repeat of a decision logged lately is counted.
+  const DecisionKey key = decisionKeyOf(pending.flow, pending.owner, decision, snapshot.revision());
+  if (pending.portsNameFlow && recentDecisions_.repeat(key, pending.started + elapsed)) {
+    QueueCounters::bump(counters_.repeats);
+    return;
+  }
+  // A full ring counts the row as dropped: the packet path never waits for the database. A
+  // repeat may then have its row.
+  if (!log_.tryEnqueue(verdictRow(snapshot, decision, pending.named(), elapsed, pending.owner)) &&
+      pending.portsNameFlow) {
+    recentDecisions_.forget(key);
+  }
+}
+
+rules::Flow QueueWorker::Pending::named() const {
+  rules::Flow named = flow;
+  if (host.length > 0) named.host = host.view();
+  return named;
+}
+
+// ---- host names (SPEC section 3 `host`) -------------------------------------------------
+
+// A DNS query or reply of an accepted flow, queued only to be read: it is never decided nor
+// logged, and is accepted whatever it holds, with the tag in our mark bits cleared again.
+void QueueWorker::passDns(const QueuedPacket& packet) {
+  if (hosts_ && dnsQueries_) readDnsPacket(packet, *dnsQueries_, *hosts_, counters_);
+  const std::uint32_t mark = marks_.withValue(packet.mark, 0);
+  if (!queue_.verdict(packet.id, Verdict::kAccept, &mark)) {
+    QueueCounters::bump(counters_.verdictErrors);
+  }
+}
+
+}  // namespace warden::engine

@@ -1,0 +1,126 @@
+#pragma once
+
+#include <array>
+#include <thread>
+#include <vector>
+
+#include "db/log_producer.h"
+#include "engine/attribution/attributor.h"
+#include "engine/dns/host_cache.h"
+#include "engine/dns/pending_dns_queries.h"
+#include "engine/netfilter/marks.h"
+#include "engine/netfilter/nfqueue.h"
+#include "engine/netfilter/queue_counters.h"
+#include "engine/verdict/deferred_release.h"
+#include "engine/verdict/flow_decision.h"
+#include "engine/verdict/policy_store.h"
+#include "engine/verdict/recent_decisions.h"
+
+namespace warden::engine {
+
+// The thread that serves one NFQUEUE: reads first packets, decides, and gives every packet
+// a verdict. Nothing on its path reads /proc or waits on the database. Beside the queue's
+// own syscalls it makes none: attribution reads the eBPF mirror in memory (a bpf map lookup
+// only for a flow the mirror lost); a process it has met before is described from its own
+// memory (no lock); a logged flow's row shares the process's strings and the profile's name
+// and holds the host name inline. Once warm, the path neither allocates nor frees (but see
+// db::LogHost for very long host names): what it would free is put off until the queue is
+// empty (see retired_).
+// A first packet of a process whose description is not there yet (it has just started, its
+// exec event still on its way to the tracker) is parked: the kernel keeps the packet while
+// the worker serves the rest of its queue, and it gets its verdict once the description
+// arrives or the attributor's describeWait is over, whichever comes first.
+class QueueWorker {
+ public:
+  // `log` receives one row per decided flow (a detached producer: no verdict log).
+  // `attributor` (may be null: then the queue's uid alone separates process from kernel
+  // packets) must outlive the worker. `hosts` (may be null: no host names) is where DNS
+  // replies are recorded and outbound flows' remote addresses are named, `dnsQueries` where
+  // the queries those replies must answer are kept (both or neither); they must outlive the
+  // worker too.
+  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks, db::LogProducer log,
+              Attributor* attributor = nullptr, HostCache* hosts = nullptr,
+              PendingDnsQueries* dnsQueries = nullptr);
+  ~QueueWorker();
+  QueueWorker(const QueueWorker&) = delete;
+  QueueWorker& operator=(const QueueWorker&) = delete;
+
+  void start();
+  // Asks the worker to give a verdict to everything still queued, then stop. Call once the
+  // table no longer queues, so that nothing new arrives; then join().
+  void drainAndStop();
+  void join();
+
+  std::uint16_t queueNumber() const { return queue_.number(); }
+  const QueueCounters& counters() const { return counters_; }
+
+ private:
+  // A first packet between its reading and its verdict.
+  struct Pending {
+    std::uint32_t id = 0;
+    std::uint32_t mark = 0;
+    std::uint64_t started = 0;   // monotonic ns, when it was read
+    std::uint64_t deadline = 0;  // parked: when to stop waiting for the description
+    rules::Flow flow;            // host left empty: see named()
+    DnsName host;                // the remote address's name, if DNS gave one
+    FlowOwner owner;
+    bool portsNameFlow = false;  // see recentDecisions_
+    bool dnsQuery = false;       // the packet is a DNS query: remembered if the flow is accepted
+    DnsExchange query;
+
+    // The flow with its host name (a view into `host`, so taken after every move).
+    rules::Flow named() const;
+  };
+
+  // A complete description this worker has used, by process and image. Complete descriptions
+  // never change, so a hit needs neither the process table's lock nor the tracker.
+  // The profile it gets depends on the process alone, so it is kept here too, for the policy
+  // it was chosen under (a reload publishes a new generation).
+  struct KnownProcess {
+    ProcessKey key;
+    std::uint32_t exeDev = 0;
+    std::uint64_t exeIno = 0;
+    std::shared_ptr<const ProcessInfo> info;
+    std::uint64_t selectedIn = ~0ull;  // PolicyStore generation of `selection`
+    rules::ProfileSelection selection;
+  };
+  static constexpr std::size_t kKnownProcesses = 64;  // direct-mapped; bounds what it keeps alive
+  // Descriptions displaced from known_ between two idle moments, at most.
+  static constexpr std::size_t kRetiredProcesses = 64;
+
+  void run();
+  void serveWaiting();
+  void serveParked();
+  std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
+  void handle(const QueuedPacket& packet);
+  void passDns(const QueuedPacket& packet);
+  void followHashing(const PolicySnapshot& snapshot);
+  void decideOwned(const PolicySnapshot& snapshot, const Pending& pending);
+  rules::ProfileSelection selectionFor(const PolicySnapshot& snapshot, const FlowOwner& owner);
+  void conclude(const PolicySnapshot& snapshot, const Pending& pending,
+                const rules::Decision& decision);
+
+  NfQueue queue_;
+  PolicyStore::Reader policy_;
+  MarkBits marks_;
+  db::LogProducer log_;
+  Attributor* attributor_ = nullptr;         // process attribution (thread-safe, shared by workers)
+  HostCache* hosts_ = nullptr;               // host names from DNS (thread-safe, shared)
+  PendingDnsQueries* dnsQueries_ = nullptr;  // what DNS replies must answer (same)
+  std::uint64_t hashingRevision_ = ~0ull;    // policy revision image hashing was set for
+  QueueCounters counters_;
+  int stopFd_ = -1;  // eventfd
+  std::vector<QueuedPacket> batch_;
+  std::vector<Pending> parked_;  // capacity reserved up front, never grown
+  std::array<KnownProcess, kKnownProcesses> known_;
+  // Descriptions that gave way in known_: one may be the last reference to an exited
+  // process's, whose strings and vectors run() frees when the queue is empty rather than on a
+  // packet's path.
+  DeferredRelease<const ProcessInfo, kRetiredProcesses> retired_;
+  // The decisions logged lately: a flow decided again the same way (a SYN sent again) is not
+  // logged again, only counted (counters_.repeats).
+  RecentDecisions recentDecisions_;
+  std::thread thread_;
+};
+
+}  // namespace warden::engine

@@ -1,0 +1,150 @@
+#include "engine/attribution/exe_hasher.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "engine/attribution/proc_reader.h"
+#include "tests/unit/rules/test_files.h"
+
+namespace warden::engine {
+namespace {
+
+using rules::testing::TempDir;
+
+// sha256("abc") and sha256("")
+constexpr const char* kAbc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+constexpr const char* kEmpty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+ImageIdentity identity(std::uint64_t inode, std::int64_t mtime = 1) {
+  return ImageIdentity{.device = 1, .inode = inode, .size = 10, .mtimeNs = mtime, .ctimeNs = 1};
+}
+
+class MemoryStore : public HashStore {
+ public:
+  std::optional<std::string> load(const ImageIdentity& image) override {
+    ++loads;
+    for (const auto& [id, hex] : rows) {
+      if (id == image) return hex;
+    }
+    return std::nullopt;
+  }
+  void save(const ImageIdentity& image, std::string_view hex) override {
+    rows.emplace_back(image, std::string(hex));
+  }
+  std::vector<std::pair<ImageIdentity, std::string>> rows;
+  int loads = 0;
+};
+
+TEST(Sha256, KnownDigests) {
+  TempDir dir;
+  EXPECT_EQ(sha256OfFile(dir.write("abc", "abc").string()).value(), kAbc);
+  EXPECT_EQ(sha256OfFile(dir.write("empty", "").string()).value(), kEmpty);
+  EXPECT_FALSE(sha256OfFile((dir.path() / "missing").string()));
+  // Larger than one read chunk.
+  const std::string big(200'000, 'x');
+  const auto a = sha256OfFile(dir.write("big", big).string());
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->size(), 64u);
+  EXPECT_NE(*a, kEmpty);
+}
+
+TEST(Sha256, LeavesTheDescriptorOffsetAlone) {
+  TempDir dir;
+  const auto file = dir.write("abc", "abc");
+  const int fd = open(file.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(lseek(fd, 2, SEEK_SET), 2);
+  EXPECT_EQ(sha256OfFd(fd).value(), kAbc);
+  EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 2);
+  close(fd);
+}
+
+TEST(HashCache, KeyedByTheWholeIdentity) {
+  HashCache cache(8);
+  cache.insert(identity(1), "h1");
+  EXPECT_EQ(cache.find(identity(1)), "h1");
+  EXPECT_EQ(cache.find(identity(1, /*mtime=*/2)), std::nullopt);  // a new version of the file
+  EXPECT_EQ(cache.find(identity(2)), std::nullopt);
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.misses(), 2u);
+}
+
+TEST(HashCache, BoundedLeastRecentlyUsed) {
+  HashCache cache(2);
+  cache.insert(identity(1), "h1");
+  cache.insert(identity(2), "h2");
+  EXPECT_TRUE(cache.find(identity(1)));  // 1 is now the most recent
+  cache.insert(identity(3), "h3");       // evicts 2
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_TRUE(cache.findInMemory(identity(1)));
+  EXPECT_FALSE(cache.findInMemory(identity(2)));
+  EXPECT_TRUE(cache.findInMemory(identity(3)));
+  cache.insert(identity(3), "h3b");  // replace in place
+  EXPECT_EQ(cache.findInMemory(identity(3)), "h3b");
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(HashCache, BackedByAStore) {
+  MemoryStore store;
+  store.rows.emplace_back(identity(7), "stored");
+  HashCache cache(4, &store);
+  EXPECT_EQ(cache.findInMemory(identity(7)), std::nullopt);  // memory only: no store read
+  EXPECT_EQ(store.loads, 0);
+  EXPECT_EQ(cache.find(identity(7)), "stored");
+  EXPECT_EQ(store.loads, 1);
+  EXPECT_EQ(cache.find(identity(7)), "stored");  // from memory now
+  EXPECT_EQ(store.loads, 1);
+  cache.insert(identity(8), "new");
+  ASSERT_EQ(store.rows.size(), 2u);
+  EXPECT_EQ(store.rows.back().second, "new");
+}
+
+TEST(ExeHasher, HashesOnceThenFromCache) {
+  TempDir dir;
+  const auto file = dir.write("prog", "abc");
+  HashCache cache;
+  ExeHasher hasher(cache);
+  const int fd = open(file.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(hasher.hashImage(fd).value(), kAbc);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(hasher.hashImage(fd).value(), kAbc);
+  EXPECT_EQ(cache.hits(), 1u);
+  close(fd);
+}
+
+TEST(ExeHasher, HeldImageOutlivesTheFileOnDisk) {
+  TempDir dir;
+  const auto file = dir.write("prog", "abc");
+  ProcessInfo info;
+  info.key = {999999, 1};  // no such process: only the held image can be hashed
+  info.imageHandle = std::make_shared<ImageHandle>(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  // The file is replaced on disk after "exec": the held descriptor still reads what ran.
+  std::filesystem::remove(file);
+  dir.write("prog", "something else");
+  HashCache cache;
+  ExeHasher hasher(cache);
+  EXPECT_EQ(hasher.hashOf(info).value(), kAbc);
+  info.imageHandle.reset();
+  EXPECT_FALSE(hasher.hashOf(info));  // nothing left to read
+}
+
+TEST(ExeHasher, RunningProcessThroughProcExe) {
+  ProcessInfo info;
+  info.key.pid = static_cast<std::uint32_t>(getpid());
+  info.key.startTicks = ProcReader().stat(info.key.pid)->startTicks;
+  HashCache cache;
+  ExeHasher hasher(cache);
+  auto hash = hasher.hashOf(info);
+  ASSERT_TRUE(hash) << hash.error().message();
+  EXPECT_EQ(*hash, sha256OfFile("/proc/self/exe").value());
+  // A description with another start time is another process: refused.
+  info.key.startTicks += 1;
+  EXPECT_FALSE(hasher.hashOf(info));
+}
+
+}  // namespace
+}  // namespace warden::engine

@@ -1,0 +1,176 @@
+#include "engine/attribution/process_table.h"
+
+#include <gtest/gtest.h>
+#include <sys/sysmacros.h>
+
+#include <chrono>
+#include <thread>
+
+namespace warden::engine {
+namespace {
+
+constexpr std::uint64_t kSecond = 1'000'000'000ull;
+
+std::shared_ptr<const ProcessInfo> process(std::uint32_t pid, std::uint64_t startTicks,
+                                           std::string path, std::uint64_t inode = 0,
+                                           std::uint32_t ppid = 0, std::uint64_t parentTicks = 0,
+                                           bool complete = true) {
+  auto info = std::make_shared<ProcessInfo>();
+  info->key = {pid, startTicks};
+  info->startTimeNs = startTicks * 10'000'000ull;
+  info->path = std::move(path);
+  info->pathOnHost = !info->path.empty();
+  info->exeInode = inode;
+  info->exeKernelDev = inode ? 0x0fe00000 : 0;
+  info->ppid = ppid;
+  info->parentStartTicks = parentTicks;
+  info->complete = complete;
+  return info;
+}
+
+TEST(ProcessTable, FindsByPidAndStartTimeOnly) {
+  ProcessTable table;
+  table.upsert(process(100, 5000, "/usr/bin/curl"));
+  ASSERT_NE(table.find({100, 5000}), nullptr);
+  EXPECT_EQ(table.find({100, 5000})->path, "/usr/bin/curl");
+  EXPECT_EQ(table.find({100, 5001}), nullptr);
+  EXPECT_EQ(table.find({101, 5000}), nullptr);
+}
+
+TEST(ProcessTable, AReusedPidNeverInheritsTheOldIdentity) {
+  ProcessTable table;
+  table.upsert(process(100, 5000, "/usr/bin/curl"));
+  // pid 100 dies (its exit event lost) and is reused by another program.
+  table.upsert(process(100, 9000, "/usr/bin/evil"));
+  EXPECT_EQ(table.find({100, 5000})->path, "/usr/bin/curl");
+  EXPECT_EQ(table.find({100, 9000})->path, "/usr/bin/evil");
+  EXPECT_EQ(table.findByPid(100)->path, "/usr/bin/evil");
+  EXPECT_TRUE(table.exited({100, 5000}));  // the old one is taken as gone
+  EXPECT_FALSE(table.exited({100, 9000}));
+  EXPECT_EQ(table.stats().pidReuses, 1u);
+  // A flow the kernel recorded for the new process never resolves to the old one.
+  EXPECT_EQ(table.find({100, 9000}, 0, 0)->path, "/usr/bin/evil");
+}
+
+TEST(ProcessTable, ExitedEntriesLiveForTheTtlThenExpire) {
+  ProcessTable table(ProcessTable::Limits{.maxEntries = 100, .exitedTtlNs = 5 * kSecond});
+  table.upsert(process(1, 1, "/a"));
+  table.upsert(process(2, 2, "/b"));
+  table.markExited({1, 1}, 100 * kSecond);
+  EXPECT_TRUE(table.exited({1, 1}));
+  EXPECT_EQ(table.expire(104 * kSecond), 0u);
+  ASSERT_NE(table.find({1, 1}), nullptr);  // still described just after its exit
+  EXPECT_EQ(table.expire(105 * kSecond), 1u);
+  EXPECT_EQ(table.find({1, 1}), nullptr);
+  EXPECT_NE(table.find({2, 2}), nullptr);  // running processes never expire
+  EXPECT_EQ(table.stats().expired, 1u);
+  // Exiting twice or exiting an unknown key changes nothing.
+  table.markExited({2, 2}, 200 * kSecond);
+  table.markExited({2, 2}, 100 * kSecond);
+  table.markExited({3, 3}, 100 * kSecond);
+  EXPECT_EQ(table.expire(204 * kSecond), 0u);
+  EXPECT_EQ(table.expire(205 * kSecond), 1u);
+}
+
+TEST(ProcessTable, BoundDropsExitedProcessesFirstOldestExitFirst) {
+  ProcessTable table(ProcessTable::Limits{.maxEntries = 3, .exitedTtlNs = 3600 * kSecond});
+  table.upsert(process(1, 1, "/init"));
+  table.upsert(process(2, 2, "/a"));
+  table.upsert(process(3, 3, "/b"));
+  table.markExited({3, 3}, 10);
+  table.markExited({2, 2}, 20);
+  table.upsert(process(4, 4, "/c"));
+  EXPECT_EQ(table.size(), 3u);
+  EXPECT_EQ(table.find({3, 3}), nullptr);  // exited first
+  EXPECT_NE(table.find({2, 2}), nullptr);
+  table.upsert(process(5, 5, "/d"));
+  EXPECT_EQ(table.find({2, 2}), nullptr);
+  EXPECT_NE(table.find({1, 1}), nullptr);
+  // Nothing exited left: the oldest running entry goes (/proc can describe it again).
+  table.upsert(process(6, 6, "/e"));
+  EXPECT_EQ(table.size(), 3u);
+  EXPECT_EQ(table.find({1, 1}), nullptr);
+  EXPECT_NE(table.find({6, 6}), nullptr);
+  EXPECT_EQ(table.stats().evicted, 3u);
+}
+
+TEST(ProcessTable, UpsertOfTheSameKeyReplacesWithoutGrowing) {
+  ProcessTable table(ProcessTable::Limits{.maxEntries = 2});
+  table.upsert(process(7, 7, "", 0, 0, 0, /*complete=*/false));
+  table.upsert(process(7, 7, "/usr/bin/x"));
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_TRUE(table.find({7, 7})->complete);
+  EXPECT_EQ(table.find({7, 7})->path, "/usr/bin/x");
+}
+
+TEST(ProcessTable, ExecKeepsTheEarlierImageForFlowsRecordedBefore) {
+  ProcessTable table;
+  table.upsert(process(50, 50, "/usr/bin/bash", 111));
+  table.upsert(process(50, 50, "/usr/bin/curl", 222));  // execve: same key, new image
+  EXPECT_EQ(table.find({50, 50})->path, "/usr/bin/curl");
+  EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 111)->path, "/usr/bin/bash");
+  EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 222)->path, "/usr/bin/curl");
+  // An image the table does not know for that process: not described (yet).
+  EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 333), nullptr);
+  EXPECT_EQ(table.find({50, 50}, 0, 0)->path, "/usr/bin/curl");  // no image asked: current
+  // The completion of the current image does not push it to the earlier ones.
+  table.upsert(process(50, 50, "/usr/bin/curl", 222));
+  EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 111)->path, "/usr/bin/bash");
+}
+
+TEST(ProcessTable, AncestorsFollowParentKeys) {
+  ProcessTable table;
+  table.upsert(process(1, 1, "/sbin/init"));
+  table.upsert(process(10, 20, "/usr/sbin/cron", 0, 1, 1));
+  table.upsert(process(30, 40, "/bin/sh", 0, 10, 20));
+  EXPECT_EQ(table.ancestorPaths(30, 40),
+            (std::vector<std::string>{"/bin/sh", "/usr/sbin/cron", "/sbin/init"}));
+  EXPECT_EQ(table.ancestorPaths(30, 40, 2),
+            (std::vector<std::string>{"/bin/sh", "/usr/sbin/cron"}));
+  // A parent key with another start time is another process: the chain stops.
+  EXPECT_TRUE(table.ancestorPaths(30, 41).empty());
+}
+
+TEST(ProcessTable, AnAncestorSeenAtAPathThatIsNotItsHostFileKeepsOnlyItsPlace) {
+  ProcessTable table;
+  table.upsert(process(1, 1, "/sbin/init"));
+  auto mounted = std::make_shared<ProcessInfo>(*process(10, 20, "/usr/bin/curl", 0, 1, 1));
+  mounted->pathOnHost = false;  // another file bind-mounted over /usr/bin/curl
+  table.upsert(mounted);
+  table.upsert(process(30, 40, "/bin/sh", 0, 10, 20));
+  EXPECT_EQ(table.ancestorPaths(30, 40), (std::vector<std::string>{"/bin/sh", "", "/sbin/init"}));
+}
+
+TEST(ProcessTable, WaitCompleteWakesOnUpsert) {
+  ProcessTable table;
+  table.upsert(process(9, 9, "", 0, 0, 0, /*complete=*/false));
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    table.upsert(process(9, 9, "/done"));
+  });
+  auto info = table.waitComplete({9, 9}, std::chrono::seconds(5));
+  writer.join();
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->path, "/done");
+  // A key nobody completes: back after the timeout with what there is.
+  auto none = table.waitComplete({10, 10}, std::chrono::milliseconds(5));
+  EXPECT_EQ(none, nullptr);
+}
+
+TEST(ProcessTable, KernelDeviceEncoding) {
+  // major 8, minor 1 (sda1) in the kernel's internal encoding.
+  EXPECT_EQ(deviceFromKernel((8u << 20) | 1u), makedev(8, 1));
+  EXPECT_EQ(deviceFromKernel((259u << 20) | 300u), makedev(259, 300));
+}
+
+TEST(ProcessKey, TicksFromKernelNanoseconds) {
+  const std::uint64_t hz = clockTicksPerSecond();
+  const std::uint64_t perTick = 1'000'000'000ull / hz;
+  EXPECT_EQ(ticksFromBootNs(0), 0u);
+  EXPECT_EQ(ticksFromBootNs(perTick - 1), 0u);
+  EXPECT_EQ(ticksFromBootNs(perTick * 1234 + 5), 1234u);
+  EXPECT_EQ(processKey(42, perTick * 7), (ProcessKey{42, 7}));
+}
+
+}  // namespace
+}  // namespace warden::engine

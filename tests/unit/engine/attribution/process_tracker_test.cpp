@@ -1,0 +1,402 @@
+#include "engine/attribution/process_tracker.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "tests/unit/rules/test_files.h"
+
+namespace warden::engine {
+namespace {
+
+using rules::testing::TempDir;
+using namespace std::string_literals;
+using namespace std::string_view_literals;
+
+std::uint64_t nsOfTicks(std::uint64_t ticks) {
+  return ticks * (1'000'000'000ull / clockTicksPerSecond());
+}
+
+std::uint64_t inodeOf(const std::filesystem::path& path) {
+  struct stat st {};
+  EXPECT_EQ(stat(path.c_str(), &st), 0);
+  return st.st_ino;
+}
+
+// The device of `path` as the kernel's exec event gives it (major << 20 | minor).
+std::uint32_t kernelDevOf(const std::filesystem::path& path) {
+  struct stat st {};
+  EXPECT_EQ(stat(path.c_str(), &st), 0);
+  return major(st.st_dev) << 20 | minor(st.st_dev);
+}
+
+// Synthetic /proc plus hand-made kernel events: the tracker without a kernel.
+class TrackerTest : public ::testing::Test {
+ protected:
+  void fakeProcess(std::uint32_t pid, std::uint32_t ppid, std::uint64_t ticks,
+                   const std::filesystem::path& exe, std::string_view cmdline,
+                   std::string_view environ = "PATH=/bin\0"sv) {
+    const std::string p = std::to_string(pid);
+    dir_.write(p + "/stat", p + " (x) S " + std::to_string(ppid) +
+                                " 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " + std::to_string(ticks) +
+                                " 0 0\n");
+    dir_.write(p + "/status", "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n");
+    dir_.write(p + "/cmdline", cmdline);
+    dir_.write(p + "/environ", environ);
+    dir_.write(p + "/cgroup", "0::/system.slice/demo.service\n");
+    std::filesystem::create_symlink(exe, dir_.path() / p / "exe");
+    std::filesystem::create_symlink("/srv", dir_.path() / p / "cwd");
+    std::filesystem::create_symlink("/", dir_.path() / p / "root");
+  }
+
+  static warden_exec_event execEvent(std::uint32_t pid, std::uint64_t ticks, std::uint64_t inode,
+                                     std::string_view filename, std::string_view args,
+                                     std::uint32_t ppid = 1, std::uint64_t parentTicks = 1,
+                                     std::uint32_t kernelDev = 0x0fe00000) {
+    warden_exec_event event{};
+    event.head.kind = WARDEN_EVENT_EXEC;
+    event.head.size = sizeof event;
+    event.owner.tgid = event.owner.pid = pid;
+    event.owner.start_time_ns = nsOfTicks(ticks);
+    event.owner.ppid = ppid;
+    event.owner.parent_start_time_ns = nsOfTicks(parentTicks);
+    event.owner.uid = 1000;
+    event.owner.exe_ino = inode;
+    event.owner.exe_dev = kernelDev;
+    std::strncpy(event.owner.comm, "x", sizeof event.owner.comm);
+    std::memcpy(event.filename, filename.data(), std::min(filename.size(), sizeof event.filename));
+    std::memcpy(event.args, args.data(), args.size());
+    event.args_len = static_cast<__u32>(args.size());
+    return event;
+  }
+
+  // What sock_diag attribution asks for: a process known by pid and start time alone.
+  std::shared_ptr<const ProcessInfo> describeOnDemand(std::uint32_t pid, std::uint64_t ticks) {
+    warden_owner owner{};
+    owner.tgid = owner.pid = pid;
+    owner.start_time_ns = nsOfTicks(ticks);
+    tracker_.requestDescribe(owner);
+    return table_.waitComplete({pid, ticks}, std::chrono::seconds(5));
+  }
+
+  template <typename Event>
+  void feed(const Event& event) {
+    tracker_.handleRecord(
+        std::span<const std::byte>(reinterpret_cast<const std::byte*>(&event), sizeof event));
+  }
+
+  TempDir dir_;
+  ProcessTable table_;
+  ProcessTracker tracker_{table_, ProcessTracker::Options{.procRoot = dir_.path().string()}};
+};
+
+TEST_F(TrackerTest, ExecIsCompletedFromProc) {
+  const auto exe = dir_.write("bin/python3.11", "#!");
+  const std::string app = dir_.write("srv/app.py", "print()").string();
+  fakeProcess(200, 1, 5000, exe, "python3\0"s + app + "\0--port\0"s + "8080\0"s);
+  feed(execEvent(200, 5000, inodeOf(exe), "/usr/bin/python3", "python3\0"s + app + "\0"s));
+  auto info = table_.find({200, 5000});
+  ASSERT_NE(info, nullptr);
+  EXPECT_TRUE(info->complete);
+  EXPECT_EQ(info->source, ProcessSource::kExecEvent);
+  EXPECT_EQ(info->path, exe.string());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"python3", app, "--port", "8080"}));
+  EXPECT_EQ(info->envValue("PATH"), "/bin");
+  EXPECT_EQ(info->cwd, "/srv");
+  EXPECT_EQ(info->cgroupPath, "/system.slice/demo.service");
+  EXPECT_EQ(info->tags, (std::vector<std::string>{"systemd:demo.service", "script:" + app}));
+  EXPECT_EQ(info->exeKernelDev, 0x0fe00000u);
+  EXPECT_TRUE(info->pathOnHost);
+  EXPECT_EQ(info->match->path, exe.string());
+  EXPECT_EQ(tracker_.counters().procCompleted.load(), 1u);
+}
+
+TEST_F(TrackerTest, ProcessGoneBeforeProcKeepsTheKernelsDescription) {
+  const auto exe = dir_.write("bin/client", "ELF");
+  // No /proc entry: the process exited before the tracker got to it.
+  feed(execEvent(300, 7000, inodeOf(exe), exe.string(), "client\0-4\0host\0"s, 1, 1,
+                 kernelDevOf(exe)));
+  auto info = table_.find({300, 7000});
+  ASSERT_NE(info, nullptr);
+  EXPECT_TRUE(info->complete);
+  EXPECT_EQ(info->path, exe.string());  // the execve path, verified by its device and inode
+  EXPECT_TRUE(info->pathOnHost);
+  EXPECT_EQ(info->match->path, exe.string());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"client", "-4", "host"}));
+  EXPECT_FALSE(info->envKnown);  // an env key can then never match
+  EXPECT_EQ(info->uid, 1000u);
+  EXPECT_EQ(tracker_.counters().procGone.load(), 1u);
+}
+
+TEST_F(TrackerTest, UnverifiablePathIsLeftEmpty) {
+  const auto other = dir_.write("bin/other", "x");
+  feed(execEvent(301, 7001, inodeOf(other) + 12345, other.string(), "a\0"s));
+  EXPECT_EQ(table_.find({301, 7001})->path, "");
+  feed(execEvent(302, 7002, 1, "./relative", "a\0"s));
+  EXPECT_EQ(table_.find({302, 7002})->path, "");
+  // The same inode on another device (a file of a tmpfs in the exec's own mount namespace
+  // can be given any inode number by creating enough files) is not the file.
+  feed(execEvent(303, 7003, inodeOf(other), other.string(), "a\0"s, 1, 1, kernelDevOf(other) + 1));
+  EXPECT_EQ(table_.find({303, 7003})->path, "");
+  EXPECT_FALSE(table_.find({303, 7003})->pathOnHost);
+}
+
+// From outside, a binary bind-mounted over a path in a mount namespace of its own looks like
+// this: /proc/PID/exe names the path, and following the link reaches another file than the
+// host's at that path. (Played here by the " (deleted)" suffix, which the reader strips: the
+// link's target is the planted image, the stripped path the host's file.)
+TEST_F(TrackerTest, PathWhereTheHostHasAnotherFileMatchesNoPathKey) {
+  const auto host = dir_.write("bin/curl", "the host's curl");
+  const auto planted = dir_.write("bin/curl (deleted)", "another program");
+  fakeProcess(600, 1, 300, planted, "curl\0https://example.org\0"s);
+  feed(execEvent(600, 300, inodeOf(planted), host.string(), "curl\0"s));
+  auto info = table_.find({600, 300});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->path, host.string());  // what the process sees, for explain and the log
+  EXPECT_FALSE(info->pathOnHost);
+  ASSERT_NE(info->match, nullptr);
+  EXPECT_FALSE(info->match->path);  // path and path_glob keys cannot hold
+  EXPECT_TRUE(info->match->argv);
+
+  // Its children cannot claim it as parent_path or ancestor_path either.
+  warden_fork_event fork{};
+  fork.head.kind = WARDEN_EVENT_FORK;
+  fork.parent_tgid = 600;
+  fork.parent_start_time_ns = nsOfTicks(300);
+  fork.child_tgid = 601;
+  fork.child_start_time_ns = nsOfTicks(310);
+  feed(fork);
+  auto child = table_.find({601, 310});
+  ASSERT_NE(child, nullptr);
+  EXPECT_FALSE(child->match->path);
+  EXPECT_EQ(child->ancestorPaths, (std::vector<std::string>{""}));
+  const auto grandchildExe = dir_.write("bin/tool", "t");
+  fakeProcess(602, 601, 320, grandchildExe, "tool\0"s);
+  feed(execEvent(602, 320, inodeOf(grandchildExe), grandchildExe.string(), "tool\0"s, 601, 310));
+  auto grandchild = table_.find({602, 320});
+  ASSERT_NE(grandchild, nullptr);
+  EXPECT_TRUE(grandchild->pathOnHost);
+  EXPECT_EQ(grandchild->match->path, grandchildExe.string());
+  EXPECT_EQ(grandchild->ancestorPaths.at(0), "");
+  EXPECT_EQ(grandchild->ancestorPaths.at(1), "");
+}
+
+TEST_F(TrackerTest, ProcShowingALaterImageIsNotMixedIn) {
+  const auto first = dir_.write("bin/wrapper", "1");
+  const auto second = dir_.write("bin/real", "2");
+  // /proc already shows the second image when the first exec event is handled.
+  fakeProcess(400, 1, 9000, second, "real\0"s);
+  feed(execEvent(400, 9000, inodeOf(first), first.string(), "wrapper\0--go\0"s));
+  auto info = table_.find({400, 9000});
+  EXPECT_EQ(info->path, first.string());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"wrapper", "--go"}));
+  feed(execEvent(400, 9000, inodeOf(second), second.string(), "real\0"s));
+  EXPECT_EQ(table_.find({400, 9000})->path, second.string());
+  // The flow recorded while the wrapper ran still finds the wrapper.
+  EXPECT_EQ(table_.find({400, 9000}, 0x0fe00000, inodeOf(first))->path, first.string());
+}
+
+TEST_F(TrackerTest, ProcShowingAnotherFileWithTheSameInodeNumberIsNotMixedIn) {
+  // The exec ran a file of another filesystem that has the allowed binary's inode number (a
+  // tmpfs in the process's own mount namespace), then exec'd the allowed binary before the
+  // tracker read /proc: the ctime tells the two apart.
+  const auto allowed = dir_.write("bin/allowed", "ELF");
+  struct stat st {};
+  ASSERT_EQ(stat(allowed.c_str(), &st), 0);
+  const std::uint64_t ctime = st.st_ctim.tv_sec * 1'000'000'000ull + st.st_ctim.tv_nsec;
+  fakeProcess(410, 1, 9100, allowed, "allowed\0"s);
+  auto event = execEvent(410, 9100, inodeOf(allowed), "/mnt/evil", "evil\0"s);
+  event.owner.exe_ctime_ns = ctime + 1;
+  feed(event);
+  auto info = table_.find({410, 9100});
+  ASSERT_NE(info, nullptr);
+  EXPECT_NE(info->path, allowed.string());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"evil"}));
+  EXPECT_EQ(tracker_.counters().procGone.load(), 1u);
+  // The same record with the file's own ctime is that file.
+  fakeProcess(411, 1, 9200, allowed, "allowed\0"s);
+  event = execEvent(411, 9200, inodeOf(allowed), allowed.string(), "allowed\0"s);
+  event.owner.exe_ctime_ns = ctime;
+  feed(event);
+  EXPECT_EQ(table_.find({411, 9200})->path, allowed.string());
+}
+
+TEST_F(TrackerTest, AScriptTheProcessSeesAsAnotherFileGetsNoTag) {
+  // In a mount namespace of its own, another file is bind-mounted over the trusted script:
+  // the process's root shows a different file at the script's path.
+  const auto exe = dir_.write("bin/python3.11", "#!");
+  const std::string trusted = dir_.write("srv/trusted.py", "print()").string();
+  dir_.write("otherroot" + trusted, "import evil");
+  fakeProcess(210, 1, 5100, exe, "python3\0"s + trusted + "\0"s);
+  std::filesystem::remove(dir_.path() / "210" / "root");
+  std::filesystem::create_symlink(dir_.path() / "otherroot", dir_.path() / "210" / "root");
+  feed(execEvent(210, 5100, inodeOf(exe), "/usr/bin/python3", "python3\0"s + trusted + "\0"s));
+  auto info = table_.find({210, 5100});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->tags, (std::vector<std::string>{"systemd:demo.service"}));
+}
+
+TEST_F(TrackerTest, ForkCopiesTheParentAndExitMarks) {
+  const auto exe = dir_.write("bin/server", "s");
+  fakeProcess(500, 1, 100, exe, "server\0"s);
+  feed(execEvent(500, 100, inodeOf(exe), exe.string(), "server\0"s));
+  warden_fork_event fork{};
+  fork.head.kind = WARDEN_EVENT_FORK;
+  fork.parent_tgid = 500;
+  fork.parent_start_time_ns = nsOfTicks(100);
+  fork.child_tgid = 501;
+  fork.child_start_time_ns = nsOfTicks(150);
+  feed(fork);
+  auto child = table_.find({501, 150});
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->source, ProcessSource::kForkEvent);
+  EXPECT_EQ(child->path, exe.string());
+  EXPECT_EQ(child->ppid, 500u);
+  EXPECT_EQ(child->ancestorPaths.front(), exe.string());
+
+  warden_exit_event exit{};
+  exit.head.kind = WARDEN_EVENT_EXIT;
+  exit.head.time_ns = 42;
+  exit.tgid = 501;
+  exit.start_time_ns = nsOfTicks(150);
+  feed(exit);
+  EXPECT_TRUE(table_.exited({501, 150}));
+  EXPECT_FALSE(table_.exited({500, 100}));
+  EXPECT_EQ(tracker_.counters().exits.load(), 1u);
+}
+
+TEST_F(TrackerTest, ScanInsertsParentsBeforeChildren) {
+  const auto init = dir_.write("bin/init", "i");
+  const auto shell = dir_.write("bin/sh", "s");
+  const auto tool = dir_.write("bin/tool", "t");
+  fakeProcess(1, 0, 1, init, "init\0"s);
+  fakeProcess(40, 1, 20, shell, "sh\0"s);
+  fakeProcess(41, 40, 30, tool, "tool\0"s);
+  tracker_.scanProc();
+  auto info = table_.find({41, 30});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->parentStartTicks, 20u);
+  EXPECT_EQ(info->ancestorPaths, (std::vector<std::string>{shell.string(), init.string()}));
+  EXPECT_EQ(tracker_.counters().scanned.load(), 3u);
+}
+
+TEST_F(TrackerTest, AncestorsTheTableLacksAreReadFromProc) {
+  // Described on demand (as with sock_diag): the parent's start time is unknown, and neither
+  // parent nor grandparent is in the table.
+  const auto init = dir_.write("bin/init", "i");
+  const auto shell = dir_.write("bin/sh", "s");
+  const auto tool = dir_.write("bin/tool", "t");
+  ASSERT_TRUE(tracker_.start(nullptr));  // its scan of /proc finds nothing yet
+  fakeProcess(1, 0, 1, init, "init\0"s);
+  fakeProcess(70, 1, 20, shell, "sh\0"s);
+  fakeProcess(71, 70, 30, tool, "tool\0"s);
+  auto info = describeOnDemand(71, 30);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->ppid, 70u);
+  EXPECT_EQ(info->ancestorPaths, (std::vector<std::string>{shell.string(), init.string()}));
+}
+
+TEST_F(TrackerTest, AncestorWalkStopsAtAReusedPid) {
+  // pid 80 is now a process younger than its supposed child: the parent died and its pid was
+  // taken again, so it is nobody's ancestor.
+  const auto newcomer = dir_.write("bin/newcomer", "n");
+  const auto tool = dir_.write("bin/tool", "t");
+  fakeProcess(80, 1, 500, newcomer, "newcomer\0"s);
+  fakeProcess(81, 80, 30, tool, "tool\0"s);
+  ASSERT_TRUE(tracker_.start(nullptr));  // the scan at start must not link them either
+  auto info = describeOnDemand(81, 30);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->ancestorPaths, std::vector<std::string>{});
+}
+
+TEST_F(TrackerTest, TruncatedAndMalformedRecords) {
+  warden_event_head head{};
+  head.kind = WARDEN_EVENT_EXEC;  // but far too short for an exec event
+  feed(head);
+  head.kind = 99;
+  feed(head);
+  tracker_.handleRecord({});
+  EXPECT_EQ(tracker_.counters().badRecords.load(), 3u);
+  EXPECT_EQ(table_.size(), 0u);
+}
+
+TEST_F(TrackerTest, RequestedDescriptionOnTheTrackerThread) {
+  const auto exe = dir_.write("bin/daemon", "d");
+  fakeProcess(600, 1, 60, exe, "daemon\0-f\0"s);
+  ASSERT_TRUE(tracker_.start(nullptr));
+  warden_owner owner{};
+  owner.tgid = owner.pid = 600;
+  owner.start_time_ns = nsOfTicks(60);
+  owner.exe_ino = inodeOf(exe);
+  tracker_.requestDescribe(owner);
+  auto info = table_.waitComplete({600, 60}, std::chrono::seconds(5));
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->path, exe.string());
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"daemon", "-f"}));
+  // Gone from /proc and unknown parent: described from the kernel record alone.
+  warden_owner gone{};
+  gone.tgid = 601;
+  gone.start_time_ns = nsOfTicks(61);
+  gone.uid = 7;
+  std::strncpy(gone.comm, "ghost", sizeof gone.comm);
+  tracker_.requestDescribe(gone);
+  auto ghost = table_.waitComplete({601, 61}, std::chrono::seconds(5));
+  ASSERT_NE(ghost, nullptr);
+  EXPECT_EQ(ghost->source, ProcessSource::kOwnerOnly);
+  EXPECT_EQ(ghost->comm, "ghost");
+  EXPECT_EQ(ghost->uid, 7u);
+  EXPECT_TRUE(ghost->path.empty());
+  tracker_.stop();
+  // Its child copies nothing it could be judged by: still only the kernel's record.
+  warden_fork_event fork{};
+  fork.head.kind = WARDEN_EVENT_FORK;
+  fork.parent_tgid = 601;
+  fork.parent_start_time_ns = nsOfTicks(61);
+  fork.child_tgid = 602;
+  fork.child_start_time_ns = nsOfTicks(62);
+  feed(fork);
+  auto child = table_.find({602, 62});
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->source, ProcessSource::kOwnerOnly);
+}
+
+// A verdict's request may be served ahead of the exec event still in the ring (a launch
+// storm): the event then changes nothing, unless it is a later exec than the /proc read saw.
+TEST_F(TrackerTest, AnExecDescribedOnRequestIsNotPublishedBareAgain) {
+  const auto exe = dir_.write("bin/tool", "t");
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(700, 1, 70, exe, "tool\0--fetch\0"s);
+  warden_owner owner{};
+  owner.tgid = owner.pid = 700;
+  owner.start_time_ns = nsOfTicks(70);
+  owner.exe_ino = inodeOf(exe);
+  owner.exe_dev = 0x0fe00000;
+  tracker_.requestDescribe(owner);
+  auto requested = table_.waitComplete({700, 70}, std::chrono::seconds(5));
+  tracker_.stop();
+  ASSERT_NE(requested, nullptr);
+  EXPECT_EQ(requested->source, ProcessSource::kProcScan);
+  EXPECT_GT(requested->requestReadNs, 0u);
+
+  warden_exec_event exec = execEvent(700, 70, inodeOf(exe), exe.string(), "tool\0--fetch\0"s);
+  exec.head.time_ns = requested->requestReadNs - 1;  // the exec the request already saw
+  feed(exec);
+  EXPECT_EQ(table_.find({700, 70}), requested);
+  EXPECT_EQ(tracker_.counters().describedBeforeExec.load(), 1u);
+
+  exec.head.time_ns = requested->requestReadNs + 1;  // a later exec of the same image
+  feed(exec);
+  auto again = table_.find({700, 70});
+  ASSERT_NE(again, nullptr);
+  EXPECT_NE(again, requested);
+  EXPECT_TRUE(again->complete);
+  EXPECT_EQ(again->source, ProcessSource::kExecEvent);
+  EXPECT_EQ(tracker_.counters().describedBeforeExec.load(), 1u);
+}
+
+}  // namespace
+}  // namespace warden::engine

@@ -1,0 +1,137 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/verdict/flow_decision.h"
+#include "tests/unit/engine/verdict/verdict_rows.h"
+
+namespace warden::engine {
+namespace {
+
+using testing::browserOwner;
+using testing::browserPolicy;
+using testing::kBrowserPath;
+using testing::kBrowserProfile;
+using testing::outboundFlow;
+
+TEST(VerdictRow, RecordsTheFlowTheProcessAndTheDecision) {
+  const PolicySnapshot snapshot = browserPolicy();
+  const FlowOwner owner = browserOwner();
+  const rules::Flow flow = outboundFlow("telemetry.eu-west-1.browser-vendor.example");
+  const rules::Decision decision = decideForOwner(*snapshot.policy, flow, owner);
+  ASSERT_TRUE(wantsLogRow(snapshot.config(), decision));
+
+  const db::LogRow row = verdictRow(snapshot, decision, flow, 1500, owner);
+  EXPECT_EQ(row.revision, 7);
+  EXPECT_EQ(row.remoteAddr, flow.remote);
+  EXPECT_EQ(row.remotePort, 443);
+  EXPECT_EQ(row.action, rules::Action::kDeny);
+  EXPECT_EQ(row.decidedBy, db::DecidedBy::kProfileDefault);
+  EXPECT_EQ(row.latencyNs, 1500u);
+  EXPECT_EQ(row.pid, 4242);
+  EXPECT_EQ(row.uid, 1000u);
+  EXPECT_EQ(row.host.view(), "telemetry.eu-west-1.browser-vendor.example");
+  ASSERT_NE(row.profile, nullptr);
+  EXPECT_EQ(*row.profile, kBrowserProfile);
+  ASSERT_NE(row.process, nullptr);
+  EXPECT_EQ(row.process->exe, kBrowserPath);
+}
+
+TEST(VerdictRow, ProfileNameOutlivesThePolicy) {
+  // A reload may drop the policy while its rows still wait for the writer thread.
+  PolicySnapshot snapshot = browserPolicy();
+  const std::weak_ptr<const rules::CompiledPolicy> policy = snapshot.policy;
+  const FlowOwner owner = browserOwner();
+  const rules::Flow flow = outboundFlow("");
+  db::LogRow row =
+      verdictRow(snapshot, decideForOwner(*snapshot.policy, flow, owner), flow, 0, owner);
+  snapshot = PolicySnapshot{};
+  ASSERT_TRUE(policy.expired());
+  ASSERT_NE(row.profile, nullptr);
+  EXPECT_EQ(*row.profile, kBrowserProfile);
+  EXPECT_TRUE(row.host.empty());
+}
+
+TEST(VerdictRow, NoProfileNoName) {
+  const PolicySnapshot snapshot = browserPolicy();
+  FlowOwner owner = browserOwner();
+  owner.process = nullptr;  // not described: the engine `unknown` verdict, with the pid
+  const rules::Flow flow = outboundFlow("example.org");
+  const rules::Decision decision = decideForOwner(*snapshot.policy, flow, owner);
+  EXPECT_EQ(decision.by, rules::DecidedBy::kUnknown);
+  const db::LogRow row = verdictRow(snapshot, decision, flow, 0, owner);
+  EXPECT_EQ(row.decidedBy, db::DecidedBy::kUnknown);
+  EXPECT_EQ(row.pid, 4242);
+  EXPECT_EQ(row.profile, nullptr);
+  EXPECT_EQ(row.process, nullptr);
+  EXPECT_EQ(row.host.view(), "example.org");
+}
+
+// SPEC section 4: a process known by pid whose description is late (a launch storm) or rests
+// on the kernel's socket record alone gets the engine `unknown` verdict, never `default`, even
+// when `default` is more permissive ("allow" here, `unknown` "reject").
+TEST(DecideForOwner, AProcessNotDescribedGetsUnknownNotDefault) {
+  rules::Policy policy;
+  policy.config = *rules::parseConfig(
+      "[engine]\ndefault = 'allow'\nunknown = 'reject'\n[[rule]]\naction = 'allow'\n"
+      "ports = 53\n",
+      "/t/warden.toml");
+  policy.profiles = browserPolicy().policy->policy().profiles;
+  const auto compiled = *rules::CompiledPolicy::compile(std::move(policy), 8);
+  const rules::Flow web = outboundFlow("");
+  const FlowOwner described = browserOwner();
+  ASSERT_EQ(decideForOwner(*compiled, web, described).by, rules::DecidedBy::kProfileDefault);
+
+  auto late = std::make_shared<ProcessInfo>(*described.process);
+  late->complete = false;  // published by the exec event, /proc not read yet
+  auto ownerOnly = std::make_shared<ProcessInfo>(*described.process);
+  ownerOnly->source = ProcessSource::kOwnerOnly;
+  auto bare = std::make_shared<ProcessInfo>(*described.process);
+  bare->match = nullptr;
+  for (const auto& process :
+       {std::shared_ptr<const ProcessInfo>{}, std::shared_ptr<const ProcessInfo>(late),
+        std::shared_ptr<const ProcessInfo>(ownerOnly), std::shared_ptr<const ProcessInfo>(bare)}) {
+    FlowOwner owner = described;
+    owner.process = process;
+    const rules::Decision decision = decideForOwner(*compiled, web, owner);
+    EXPECT_EQ(decision.by, rules::DecidedBy::kUnknown);
+    EXPECT_EQ(decision.action, rules::Action::kReject);
+    EXPECT_EQ(verdictRow(browserPolicy(), decision, web, 0, owner).pid, 4242);
+    // Global rules still see the flow first (SPEC section 4 step 1).
+    rules::Flow dns = web;
+    dns.remotePort = 53;
+    EXPECT_EQ(decideForOwner(*compiled, dns, owner).by, rules::DecidedBy::kGlobalRule);
+  }
+}
+
+// A queue worker hands decideForOwner its remembered choice of profile: used as given, and
+// asked for only when no global rule decides the flow.
+TEST(DecideForOwner, AsksForTheProfileOnlyAfterTheGlobalRules) {
+  rules::Policy policy;
+  policy.config = *rules::parseConfig("[[rule]]\naction = 'allow'\nports = 53\n", "/t/warden.toml");
+  policy.profiles = browserPolicy().policy->policy().profiles;
+  const auto compiled = *rules::CompiledPolicy::compile(std::move(policy), 8);
+  const FlowOwner owner = browserOwner();
+  int asked = 0;
+  const auto remembered = [&](const rules::ProcessInfo&) {
+    ++asked;
+    return compiled->selectProfile(*owner.process->match);
+  };
+  rules::Flow dns = outboundFlow("");
+  dns.remotePort = 53;
+  EXPECT_EQ(decideForOwner(*compiled, dns, owner, remembered).by, rules::DecidedBy::kGlobalRule);
+  EXPECT_EQ(asked, 0);
+  const rules::Flow web = outboundFlow("");
+  const rules::Decision decision = decideForOwner(*compiled, web, owner, remembered);
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(decision.profile, kBrowserProfile);
+  EXPECT_EQ(decision.by, rules::DecidedBy::kProfileDefault);
+  // No profile chosen (what a selection of none says): the engine default decides.
+  EXPECT_EQ(decideForOwner(*compiled, web, owner,
+                           [](const rules::ProcessInfo&) { return rules::ProfileSelection{}; })
+                .by,
+            rules::DecidedBy::kEngineDefault);
+}
+
+}  // namespace
+}  // namespace warden::engine
