@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   const char* port = "53";
   long timeout_ms = 2000;
   unsigned qtype = 1;
+  const char** const positional[] = {&server, &name};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
@@ -91,11 +92,7 @@ int main(int argc, char** argv) {
         qtype = 28;
       else
         usage();
-    } else if (!server) {
-      server = argv[i];
-    } else if (!name) {
-      name = argv[i];
-    } else {
+    } else if (take_positional(argv[i], positional, 2)) {
       usage();
     }
   }

@@ -224,6 +224,7 @@ int main(int argc, char** argv) {
   long timeout_ms = 1500;
   unsigned long mark = 0;
   int flags = 0;
+  const char** const positional[] = {&host, &port, &mode};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
@@ -233,13 +234,7 @@ int main(int argc, char** argv) {
       if (*end || mark > 0xffffffffUL) usage();
     } else if (!strcmp(argv[i], "--flags") && i + 1 < argc) {
       if ((flags = parse_flags(argv[++i])) < 0) usage();
-    } else if (!host) {
-      host = argv[i];
-    } else if (!port) {
-      port = argv[i];
-    } else if (!mode) {
-      mode = argv[i];
-    } else {
+    } else if (take_positional(argv[i], positional, 3)) {
       usage();
     }
   }

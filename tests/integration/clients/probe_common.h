@@ -28,6 +28,18 @@ enum outcome {
 };
 #define EXIT_USAGE 64
 
+/* Stores a positional argument in the first of `slots` still empty; -1 when every one is
+ * taken already (a usage error). */
+static inline int take_positional(const char* arg, const char** const slots[], int n) {
+  for (int i = 0; i < n; i++) {
+    if (!*slots[i]) {
+      *slots[i] = arg;
+      return 0;
+    }
+  }
+  return -1;
+}
+
 static inline const char* outcome_name(enum outcome o, const char* ok_name) {
   switch (o) {
     case OUT_OK:

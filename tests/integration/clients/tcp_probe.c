@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   long timeout_ms = 3000;
   long source_port = 0;
   int vanish = 0;
+  const char** const positional[] = {&host, &port};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
@@ -31,11 +32,7 @@ int main(int argc, char** argv) {
       if (parse_int_arg(argv[++i], 1, 65535, &source_port)) usage();
     } else if (!strcmp(argv[i], "--vanish")) {
       vanish = 1;
-    } else if (!host) {
-      host = argv[i];
-    } else if (!port) {
-      port = argv[i];
-    } else {
+    } else if (take_positional(argv[i], positional, 2)) {
       usage();
     }
   }

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   const char* port = NULL;
   long count = 1, interval_ms = 0, timeout_ms = 3000;
   int each = 0;
+  const char** const positional[] = {&host, &port};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--count") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 0, 100000000, &count)) usage();
@@ -61,11 +62,7 @@ int main(int argc, char** argv) {
       if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
     } else if (!strcmp(argv[i], "--each")) {
       each = 1;
-    } else if (!host) {
-      host = argv[i];
-    } else if (!port) {
-      port = argv[i];
-    } else {
+    } else if (take_positional(argv[i], positional, 2)) {
       usage();
     }
   }

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   char** then_exec = NULL;
   long source_port = 0;
   int ext_option = 0; /* IPV6_HOPOPTS or IPV6_DSTOPTS */
+  const char** const positional[] = {&host, &port};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
@@ -108,11 +109,7 @@ int main(int argc, char** argv) {
     } else if (!strcmp(argv[i], "--then-exec") && i + 1 < argc) {
       then_exec = &argv[i + 1];
       break;
-    } else if (!host) {
-      host = argv[i];
-    } else if (!port) {
-      port = argv[i];
-    } else {
+    } else if (take_positional(argv[i], positional, 2)) {
       usage();
     }
   }
