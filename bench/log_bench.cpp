@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "db/log_writer.h"
 #include "db/store.h"
 
@@ -67,12 +68,10 @@ struct ProcessInfo {
 
 LogRow makeRow(const ProcessInfo& process, std::uint16_t port) {
   LogRow row;
-  row.timeNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+  row.timeNs = warden::base::realtimeNs();
   row.revision = 1;
-  row.localAddr.bytes = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2};
-  row.remoteAddr.bytes = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 10};
+  row.localAddr = warden::rules::IpAddress::v4(10, 0, 0, 2);
+  row.remoteAddr = warden::rules::IpAddress::v4(192, 0, 2, 10);
   row.localPort = port;
   row.remotePort = 443;
   row.ipProto = 6;

@@ -24,14 +24,7 @@ std::optional<int> parsePrefixLength(std::string_view text) {
 }
 
 constexpr IpAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
-  IpAddress address;
-  address.bytes[10] = 0xff;
-  address.bytes[11] = 0xff;
-  address.bytes[12] = a;
-  address.bytes[13] = b;
-  address.bytes[14] = c;
-  address.bytes[15] = d;
-  return address;
+  return IpAddress::v4(a, b, c, d);
 }
 
 constexpr IpAddress v6(std::uint8_t first, std::uint8_t second, std::uint8_t last = 0) {

@@ -15,6 +15,17 @@ namespace warden::rules {
 struct IpAddress {
   std::array<std::uint8_t, 16> bytes{};
 
+  // a.b.c.d, in its IPv4-mapped form.
+  static constexpr IpAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+    IpAddress address;
+    address.bytes[10] = 0xff;
+    address.bytes[11] = 0xff;
+    address.bytes[12] = a;
+    address.bytes[13] = b;
+    address.bytes[14] = c;
+    address.bytes[15] = d;
+    return address;
+  }
   static IpAddress fromV4(std::uint32_t networkOrder);
   static IpAddress fromV6(const std::uint8_t (&raw)[16]);
   static std::optional<IpAddress> parse(std::string_view text);

@@ -1,32 +1,20 @@
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 
+#include "base/clock.h"
 #include "db/log_row.h"
 
 namespace warden::db::testing {
 
-inline std::int64_t nowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-inline rules::IpAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
-  rules::IpAddress address;
-  address.bytes[10] = 0xff;
-  address.bytes[11] = 0xff;
-  address.bytes[12] = a;
-  address.bytes[13] = b;
-  address.bytes[14] = c;
-  address.bytes[15] = d;
-  return address;
+inline constexpr rules::IpAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c,
+                                     std::uint8_t d) {
+  return rules::IpAddress::v4(a, b, c, d);
 }
 
 // A typical outbound TCP row from curl, decided by its profile's first rule.
-inline LogRow sampleRow(std::int64_t timeNs = nowNs()) {
+inline LogRow sampleRow(std::int64_t timeNs = base::realtimeNs()) {
   using namespace std::string_literals;
   LogRow row;
   row.timeNs = timeNs;

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "db/log_table.h"
 #include "db/store.h"
 #include "db/transaction.h"
@@ -19,7 +20,6 @@ namespace warden::db {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::nowNs;
 using testing::sampleRow;
 using testing::TempDir;
 
@@ -205,10 +205,10 @@ TEST_F(LogWriterTest, RetentionDeletesOldRowsOnStart) {
     auto inserter = LogInserter::create(db);
     ASSERT_TRUE(inserter.has_value());
     for (int i = 0; i < 7; ++i) {
-      ASSERT_TRUE(inserter->insert(sampleRow(nowNs() - 40 * kDayNs + i)).has_value());
+      ASSERT_TRUE(inserter->insert(sampleRow(base::realtimeNs() - 40 * kDayNs + i)).has_value());
     }
     for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(inserter->insert(sampleRow(nowNs() - 29 * kDayNs)).has_value());
+      ASSERT_TRUE(inserter->insert(sampleRow(base::realtimeNs() - 29 * kDayNs)).has_value());
     }
   }
   // Small chunks: the deletion takes several rounds.
@@ -224,7 +224,7 @@ TEST_F(LogWriterTest, RetentionOffKeepsEverything) {
     Database db = open();
     auto inserter = LogInserter::create(db);
     ASSERT_TRUE(inserter.has_value());
-    ASSERT_TRUE(inserter->insert(sampleRow(nowNs() - 4000 * kDayNs)).has_value());
+    ASSERT_TRUE(inserter->insert(sampleRow(base::realtimeNs() - 4000 * kDayNs)).has_value());
   }
   auto log = writer({.retentionDays = 0});
   log->start();
