@@ -64,9 +64,10 @@ rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules:
   return policy.decide(rules::Subject::process(*owner.process->match, remembered), flow);
 }
 
-rules::Decision decideOwned(const rules::CompiledPolicy& policy, Attributor& attributor,
-                            const PacketInfo& info, const rules::Flow& flow, std::uint8_t hook,
-                            bool hasUid, FlowOwner& owner) {
+rules::Decision decideWaitingForDescription(const rules::CompiledPolicy& policy,
+                                            Attributor& attributor, const PacketInfo& info,
+                                            const rules::Flow& flow, std::uint8_t hook, bool hasUid,
+                                            FlowOwner& owner) {
   owner.attribution = attributor.attribute(info, hook, hasUid);
   if (owner.attribution.kind == OwnerKind::kProcess) {
     owner.process = attributor.describeForVerdict(owner.attribution);

@@ -50,9 +50,10 @@ rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules:
 // waits a bounded moment (Attributor::describeForVerdict) for the description of a process
 // that has just started. For the control thread (`warden reload --redecide`); a queue worker
 // parks such a packet instead.
-rules::Decision decideOwned(const rules::CompiledPolicy& policy, Attributor& attributor,
-                            const PacketInfo& info, const rules::Flow& flow, std::uint8_t hook,
-                            bool hasUid, FlowOwner& owner);
+rules::Decision decideWaitingForDescription(const rules::CompiledPolicy& policy,
+                                            Attributor& attributor, const PacketInfo& info,
+                                            const rules::Flow& flow, std::uint8_t hook, bool hasUid,
+                                            FlowOwner& owner);
 
 // Whether a decision gets a verdict-log row: every refusal, allowed flows only with
 // [log] allowed, and never one whose rule says `log = false`.

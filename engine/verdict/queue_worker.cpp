@@ -169,7 +169,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
       owner.process = attributor_->describeForVerdict(owner.attribution);
     }
   }
-  decideOwned(snapshot, pending);
+  decideAttributed(snapshot, pending);
 }
 
 // The process's description: from this worker's own memory of complete ones when it can (no
@@ -214,7 +214,7 @@ void QueueWorker::serveParked() {
     // the worker is idle (or here, should 64 be waiting already).
     (void)retired_.take(pending.owner.process);
     pending.owner.process = std::move(described);
-    decideOwned(snapshot, pending);
+    decideAttributed(snapshot, pending);
     (void)retired_.take(pending.owner.process);
     if (i + 1 != parked_.size()) pending = std::move(parked_.back());
     parked_.pop_back();
@@ -228,7 +228,9 @@ void QueueWorker::followHashing(const PolicySnapshot& snapshot) {
   hashingRevision_ = snapshot.revision();
 }
 
-void QueueWorker::decideOwned(const PolicySnapshot& snapshot, const Pending& pending) {
+// Decides a first packet whose owner is attributed (and described as far as it will be: a
+// parked packet's wait is over), and concludes it. Never waits.
+void QueueWorker::decideAttributed(const PolicySnapshot& snapshot, const Pending& pending) {
   const FlowOwner& owner = pending.owner;
   if (owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
   // A process this worker knows keeps its choice of profile (rememberedSelection).

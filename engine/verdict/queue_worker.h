@@ -96,7 +96,7 @@ class QueueWorker {
   void handle(const QueuedPacket& packet);
   void passDns(const QueuedPacket& packet);
   void followHashing(const PolicySnapshot& snapshot);
-  void decideOwned(const PolicySnapshot& snapshot, const Pending& pending);
+  void decideAttributed(const PolicySnapshot& snapshot, const Pending& pending);
   std::optional<rules::ProfileSelection>* rememberedSelection(const PolicySnapshot& snapshot,
                                                               const FlowOwner& owner);
   void conclude(const PolicySnapshot& snapshot, const Pending& pending,
