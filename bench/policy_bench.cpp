@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -212,7 +213,7 @@ void BM_Decide(benchmark::State& state) {
   const auto procs = processes(state.range(0));
   const auto fs = flows();
   measure(state, [&](std::size_t i) {
-    return policy->decide(&procs[i % procs.size()], fs[i % fs.size()]);
+    return policy->decide(Subject::process(procs[i % procs.size()]), fs[i % fs.size()]);
   });
 }
 BENCHMARK(BM_Decide)
@@ -223,15 +224,16 @@ BENCHMARK(BM_Decide)
     ->Arg(static_cast<int>(Kind::kPathAndRegex))
     ->Iterations(300000);
 
-// The engine's steady state: the profile selected once per process, then decideFor.
+// The engine's steady state: the profile selected once per process and remembered.
 void BM_DecideSelected(benchmark::State& state) {
   const auto policy = loadCompiled();
   const auto procs = processes(-1);
-  std::vector<ProfileSelection> selections;
-  for (const auto& p : procs) selections.push_back(policy->selectProfile(p));
+  std::vector<std::optional<ProfileSelection>> selections;
+  for (const auto& p : procs) selections.emplace_back(policy->selectProfile(p));
   const auto fs = flows();
   measure(state, [&](std::size_t i) {
-    return policy->decideFor(selections[i % selections.size()], fs[i % fs.size()]);
+    const std::size_t p = i % procs.size();
+    return policy->decide(Subject::process(procs[p], &selections[p]), fs[i % fs.size()]);
   });
 }
 BENCHMARK(BM_DecideSelected)->Iterations(300000);

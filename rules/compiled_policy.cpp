@@ -53,22 +53,30 @@ bool CompiledPolicy::decideGlobal(const FlowView& flow, Decision& decision) cons
   return true;
 }
 
-Decision CompiledPolicy::decideKernel(const Flow& flow) const {
-  Decision decision;
-  if (decideGlobal(FlowView(flow), decision)) return decision;
-  return engineVerdict(policy_.config.kernelAction, DecidedBy::kKernel);
-}
-
-Decision CompiledPolicy::decide(const ProcessInfo* process, const Flow& flow) const {
+Decision CompiledPolicy::decide(const Subject& subject, const Flow& flow) const {
   const FlowView view(flow);
   Decision decision;
   if (decideGlobal(view, decision)) return decision;
-  if (process == nullptr) return engineVerdict(policy_.config.unknownAction, DecidedBy::kUnknown);
-  return decideByProfile(selector_->select(*process), view);
+  switch (subject.kind()) {
+    case Subject::Kind::kKernel:
+      return engineVerdict(policy_.config.kernelAction, DecidedBy::kKernel);
+    case Subject::Kind::kUnknown:
+      return engineVerdict(policy_.config.unknownAction, DecidedBy::kUnknown);
+    case Subject::Kind::kProcess:
+      break;
+  }
+  return decideByProfile(selectionOf(subject), view);
 }
 
-Decision CompiledPolicy::decideFor(const ProfileSelection& selection, const Flow& flow) const {
-  return decideWith([&] { return selection; }, flow);
+Decision CompiledPolicy::decideUnreadable() const {
+  return engineVerdict(policy_.config.unknownAction, DecidedBy::kUnknown);
+}
+
+ProfileSelection CompiledPolicy::selectionOf(const Subject& subject) const {
+  std::optional<ProfileSelection>* remembered = subject.remembered();
+  if (remembered == nullptr) return selector_->select(subject.processInfo());
+  if (!*remembered) *remembered = selector_->select(subject.processInfo());
+  return **remembered;
 }
 
 Decision CompiledPolicy::decideByProfile(const ProfileSelection& selection,

@@ -13,40 +13,32 @@
 #include "rules/policy.h"
 #include "rules/process_info.h"
 #include "rules/profile_selector.h"
+#include "rules/subject.h"
 
 namespace warden::rules {
 
 // The policy in force: an immutable snapshot built from a validated Policy, shared by the
 // worker threads through a shared_ptr and replaced whole on reload. decide() is
-// thread-safe, takes no lock and allocates nothing in the steady state.
+// thread-safe, takes no lock and allocates nothing in the steady state (a Subject's
+// remembered selection is the caller's to guard).
 class CompiledPolicy {
  public:
   // Builds the matcher. Fails only on input that loadPolicy would have refused.
   static std::expected<std::shared_ptr<const CompiledPolicy>, Diagnostics> compile(
       Policy policy, std::uint64_t revision = 0);
 
-  // SPEC section 4 for a flow whose socket has an owner. `process` is what attribution
-  // found, or nullptr when no process could be attributed (the engine `unknown` verdict).
-  Decision decide(const ProcessInfo* process, const Flow& flow) const;
-  // A flow no socket owns (kernel-generated): global rules, then the engine `kernel` verdict.
-  Decision decideKernel(const Flow& flow) const;
+  // SPEC section 4: the global rules, then what `subject` gets (the engine `kernel` or
+  // `unknown` verdict, or what its process's profile says), under the engine's mode. The one
+  // way a flow is decided.
+  Decision decide(const Subject& subject, const Flow& flow) const;
+  // A packet that could not be read as a flow: the engine `unknown` verdict. No global rule is
+  // asked, for there is no flow to judge.
+  Decision decideUnreadable() const;
 
-  // Step 4 alone: the profile a process gets and through which [[match]]. It depends on
-  // the process only, so the engine may compute it once per process and policy (it is
-  // valid for this CompiledPolicy only) and decide each flow with decideFor(); `warden
-  // explain` shows it.
+  // Step 4 alone: the profile a process gets and through which [[match]]. It depends on the
+  // process only (and is valid for this CompiledPolicy only), so an engine may keep it for
+  // the process's next flows (Subject::process); `warden explain` shows it.
   ProfileSelection selectProfile(const ProcessInfo& process) const;
-  // decide() for an attributed process whose selectProfile() result is already known.
-  Decision decideFor(const ProfileSelection& selection, const Flow& flow) const;
-  // decide() with the profile choice left to `select()` (returning a ProfileSelection), which
-  // is called only when no global rule decides the flow, as decide() would choose it.
-  template <typename Select>
-  Decision decideWith(Select&& select, const Flow& flow) const {
-    const FlowView view(flow);
-    Decision decision;
-    if (decideGlobal(view, decision)) return decision;
-    return decideByProfile(select(), view);
-  }
 
   const Policy& policy() const { return policy_; }
   const Config& config() const { return policy_.config; }
@@ -57,9 +49,12 @@ class CompiledPolicy {
  private:
   CompiledPolicy(Policy policy, std::uint64_t revision);
 
-  // Steps 1 (global rules); fills `decision` and returns true if one matched.
+  // Step 1 (global rules); fills `decision` and returns true if one matched.
   bool decideGlobal(const FlowView& flow, Decision& decision) const;
   Decision engineVerdict(Action action, DecidedBy by) const;
+  // Step 4 for a kProcess subject: its remembered selection, else selectProfile().
+  ProfileSelection selectionOf(const Subject& subject) const;
+  // Step 5.
   Decision decideByProfile(const ProfileSelection& selection, const FlowView& flow) const;
   void finish(Decision& decision) const;
 

@@ -348,39 +348,26 @@ std::shared_ptr<const ProcessInfo> Attributor::describeWithin(const Attribution&
                              attribution.owner.exe_ino);
 }
 
-std::optional<nlohmann::json> Attributor::explainJson(std::uint32_t pid,
-                                                      const rules::CompiledPolicy* policy) {
+std::shared_ptr<const ProcessInfo> Attributor::describePid(std::uint32_t pid) {
   auto info = table_.findByPid(pid);
   ProcReader reader(options_.procRoot);
   const auto stat = reader.stat(pid);
-  // The table's entry may be an exited process whose pid is now another one's.
   if (stat && (!info || info->key.startTicks != stat->startTicks)) {
     if (auto fresh = reader.describe(pid)) {
       info = std::make_shared<const ProcessInfo>(std::move(*fresh));
     }
   }
-  if (!info) return std::nullopt;
-  nlohmann::json out = processJson(*info);
-  out["exited"] = table_.exited(info->key);
-  if (auto hash = hasher_.hashOf(*info, options_.procRoot); hash) {
+  return info;
+}
+
+nlohmann::json Attributor::explainJson(const ProcessInfo& process) {
+  nlohmann::json out = processJson(process);
+  out["exited"] = table_.exited(process.key);
+  if (auto hash = hasher_.hashOf(process, options_.procRoot); hash) {
     out["sha256"] = *hash;
   } else {
     out["sha256"] = nullptr;
     out["sha256_error"] = hash.error().message();
-  }
-  if (policy != nullptr && info->match) {
-    const rules::ProfileSelection selection = policy->selectProfile(*info->match);
-    if (selection.profile < 0) {
-      out["profile"] = nullptr;
-      out["profile_reason"] = "no profile's [[match]] holds: the engine default applies";
-    } else {
-      const rules::Profile& profile =
-          policy->policy().profiles[static_cast<std::size_t>(selection.profile)];
-      const rules::Match& match = profile.matches[static_cast<std::size_t>(selection.match)];
-      out["profile"] = {{"name", profile.name},           {"file", profile.file},
-                        {"match_index", selection.match}, {"match_line", match.where.line},
-                        {"score", selection.score},       {"revision", policy->revision()}};
-    }
   }
   return out;
 }

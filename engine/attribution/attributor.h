@@ -1,7 +1,5 @@
 #pragma once
 
-#include "rules/compiled_policy.h"
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -140,13 +138,14 @@ class Attributor {
   ExeHasher& hasher() { return hasher_; }
   BpfAttribution* bpf() { return bpf_.get(); }
 
-  // How process `pid` is identified, for `warden explain`: its description (from the table,
-  // else read from /proc now), tags, ancestors and, when it can be read, the SHA-256 of its
-  // image (computed here: call from the control thread, never the verdict path). Null when
-  // no such process is known.
-  // With `policy`, also the profile the process gets, through which [[match]] and its score.
-  std::optional<nlohmann::json> explainJson(std::uint32_t pid,
-                                            const rules::CompiledPolicy* policy = nullptr);
+  // Process `pid` as the table holds it, else as /proc describes it now (the table's entry
+  // may be an exited process whose pid is now another one's). Null when no such process is
+  // known. Reads /proc: for the control thread (`warden explain`), never the verdict path.
+  std::shared_ptr<const ProcessInfo> describePid(std::uint32_t pid);
+  // How `process` is identified, for `warden explain`: its description (processJson), whether
+  // it has exited and, when it can be read, the SHA-256 of its image (computed here: call from
+  // the control thread, never the verdict path).
+  nlohmann::json explainJson(const ProcessInfo& process);
 
   // Counters for `warden status`: {"method": ..., "hits": ..., "misses": ..., ...}.
   nlohmann::json statusJson() const;

@@ -23,6 +23,7 @@
 #include "db/store.h"
 #include "engine/attribution/attributor.h"
 #include "engine/daemon/policy_record.h"
+#include "engine/verdict/process_explanation.h"
 #include "engine/verdict/redecide.h"
 #include "rules/compiled_policy.h"
 
@@ -463,8 +464,8 @@ std::string Daemon::handleRequest(std::string_view request) {
     if (!parsed.contains("pid") || !parsed["pid"].is_number_unsigned()) {
       return fail("explain needs a numeric \"pid\"");
     }
-    auto process = attributor_ ? attributor_->explainJson(parsed["pid"].get<std::uint32_t>(),
-                                                          policy_.current()->policy.get())
+    auto process = attributor_ ? explainProcess(*attributor_, parsed["pid"].get<std::uint32_t>(),
+                                                *policy_.current()->policy)
                                : std::nullopt;
     if (!process) return fail("no such process");
     return json{{"version", 1}, {"ok", true}, {"process", std::move(*process)}}.dump();

@@ -35,23 +35,44 @@ void nameRemote(const HostCache* hosts, rules::Flow& flow, DnsName& name) {
   }
 }
 
-rules::Decision decideOwned(const rules::CompiledPolicy& policy, Attributor& attributor,
-                            const PacketInfo& info, const rules::Flow& flow, std::uint8_t hook,
-                            bool hasUid, FlowOwner& owner) {
+namespace {
+
+// Whether `process` describes a process well enough for profiles to judge it: complete (its
+// /proc was read, or its exec event said what it ran), not the kernel's record of the socket
+// call alone (kOwnerOnly: its exec event lost and the process gone before /proc was read).
+bool describedForPolicy(const ProcessInfo* process) {
+  return process != nullptr && process->complete && process->match != nullptr &&
+         process->source != ProcessSource::kOwnerOnly;
+}
+
+}  // namespace
+
+rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
+                               const FlowOwner& owner,
+                               std::optional<rules::ProfileSelection>* remembered) {
+  switch (owner.attribution.kind) {
+    case OwnerKind::kKernel:
+      return policy.decide(rules::Subject::kernel(), flow);
+    case OwnerKind::kUnknown:
+      return policy.decide(rules::Subject::unknown(), flow);
+    case OwnerKind::kProcess:
+      break;
+  }
+  if (!describedForPolicy(owner.process.get())) {
+    return policy.decide(rules::Subject::unknown(), flow);
+  }
+  return policy.decide(rules::Subject::process(*owner.process->match, remembered), flow);
+}
+
+rules::Decision decideWaitingForDescription(const rules::CompiledPolicy& policy,
+                                            Attributor& attributor, const PacketInfo& info,
+                                            const rules::Flow& flow, std::uint8_t hook, bool hasUid,
+                                            FlowOwner& owner) {
   owner.attribution = attributor.attribute(info, hook, hasUid);
-  // A process that has just started may not be described yet (its exec event still on its
-  // way): describeForVerdict waits a bounded moment for it.
   if (owner.attribution.kind == OwnerKind::kProcess) {
     owner.process = attributor.describeForVerdict(owner.attribution);
   }
   return decideForOwner(policy, flow, owner);
-}
-
-rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
-                               const FlowOwner& owner) {
-  return decideForOwner(policy, flow, owner, [&](const rules::ProcessInfo& process) {
-    return policy.selectProfile(process);
-  });
 }
 
 bool wantsLogRow(const rules::Config& config, const rules::Decision& decision) {

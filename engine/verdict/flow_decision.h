@@ -2,14 +2,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "db/log_row.h"
 #include "engine/attribution/attributor.h"
 #include "engine/dns/host_cache.h"
 #include "engine/netfilter/packet.h"
 #include "engine/verdict/policy_store.h"
+#include "rules/compiled_policy.h"
 #include "rules/decision.h"
 #include "rules/flow.h"
+#include "rules/profile_selector.h"
 
 namespace warden::engine {
 
@@ -31,46 +34,26 @@ rules::Flow flowOf(const PacketInfo& info, std::uint8_t hook);
 // not looked up by anyone here. `hosts` may be null (no names).
 void nameRemote(const HostCache* hosts, rules::Flow& flow, DnsName& name);
 
-// Whether `process` describes a process well enough for profiles to judge it: complete (its
-// /proc was read, or its exec event said what it ran), not the kernel's record of the socket
-// call alone (kOwnerOnly: its exec event lost and the process gone before /proc was read).
-inline bool describedForPolicy(const ProcessInfo* process) {
-  return process != nullptr && process->complete && process->match != nullptr &&
-         process->source != ProcessSource::kOwnerOnly;
-}
-
-// SPEC section 4 steps 2-4 for an owner already attributed (and, for a process, described as
-// far as it is): the engine `kernel` or `unknown` verdict, or the process's profile. A process
-// known by pid but not described (describedForPolicy: its description late, as under a launch
-// storm, or never had) gets the engine `unknown` verdict, never `default`: lacking knowledge
-// must not be more permissive than knowing. `select(match)` chooses a described process's
-// profile (a queue worker remembers its choices); it is asked only when no global rule decides
-// the flow.
-template <typename Select>
+// SPEC section 4 for a flow whose owner is attributed (and, for a process, described as far as
+// it is): the one way the engine decides a flow. A process known by pid but not described well
+// enough for profiles to judge it (its description late, as under a launch storm; only the
+// kernel's record of its socket call; never had) gets the engine `unknown` verdict, never
+// `default`: lacking knowledge must not be more permissive than knowing. `remembered` (may be
+// null) is where the caller keeps the profile chosen for a described process under `policy`
+// (rules::Subject::process); the choice is made only when no global rule decides the flow.
 rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
-                               const FlowOwner& owner, Select&& select) {
-  switch (owner.attribution.kind) {
-    case OwnerKind::kKernel:
-      return policy.decideKernel(flow);
-    case OwnerKind::kUnknown:
-      return policy.decide(nullptr, flow);
-    case OwnerKind::kProcess:
-      break;
-  }
-  if (!describedForPolicy(owner.process.get())) return policy.decide(nullptr, flow);
-  return policy.decideWith([&] { return select(*owner.process->match); }, flow);
-}
+                               const FlowOwner& owner,
+                               std::optional<rules::ProfileSelection>* remembered = nullptr);
 
-// The same with the policy's own choice of profile.
-rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules::Flow& flow,
-                               const FlowOwner& owner);
-
-// SPEC section 4 steps 2-4: who owns the flow (filled into `owner`), then what `policy` says.
-// `hasUid`: whether the packet came from a process's socket (the queue's NFQA_UID). May wait
-// a bounded moment for the description of a process that has just started.
-rules::Decision decideOwned(const rules::CompiledPolicy& policy, Attributor& attributor,
-                            const PacketInfo& info, const rules::Flow& flow, std::uint8_t hook,
-                            bool hasUid, FlowOwner& owner);
+// Finds who owns the flow of `info` (into `owner`), then decides it with decideForOwner.
+// `hasUid`: whether the packet came from a process's socket (the queue's NFQA_UID). Blocks: it
+// waits a bounded moment (Attributor::describeForVerdict) for the description of a process
+// that has just started. For the control thread (`warden reload --redecide`); a queue worker
+// parks such a packet instead.
+rules::Decision decideWaitingForDescription(const rules::CompiledPolicy& policy,
+                                            Attributor& attributor, const PacketInfo& info,
+                                            const rules::Flow& flow, std::uint8_t hook, bool hasUid,
+                                            FlowOwner& owner);
 
 // Whether a decision gets a verdict-log row: every refusal, allowed flows only with
 // [log] allowed, and never one whose rule says `log = false`.

@@ -30,16 +30,6 @@ constexpr int kParkedPollMs = 1;
 // [[match]] key holds for it, so it gets no profile and the engine default.
 const rules::ProcessInfo kUndescribedProcess{};
 
-// The engine `unknown` verdict for a packet that could not be parsed into a flow.
-rules::Decision unknownVerdict(const rules::Config& config) {
-  rules::Decision decision;
-  decision.action = config.unknownAction;
-  decision.by = rules::DecidedBy::kUnknown;
-  decision.learn = config.mode == rules::Mode::kLearn;
-  decision.enforced = decision.learn ? rules::Action::kAllow : decision.action;
-  return decision;
-}
-
 }  // namespace
 
 QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
@@ -140,7 +130,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
   if (!parsed.ok) {
     QueueCounters::bump(counters_.malformed);
-    return conclude(snapshot, pending, unknownVerdict(policy.config()));
+    return conclude(snapshot, pending, policy.decideUnreadable());
   }
   pending.flow = flowOf(parsed.info, packet.hook);
   pending.portsNameFlow = portsNameFlow(parsed.info);
@@ -155,9 +145,10 @@ void QueueWorker::handle(const QueuedPacket& packet) {
       // The kernel names a uid only for packets of a process's socket (NFQA_UID); an outbound
       // packet without one was made by the kernel itself.
       QueueCounters::bump(counters_.kernel);
-      return conclude(snapshot, pending, policy.decideKernel(pending.named()));
+      return conclude(snapshot, pending, policy.decide(rules::Subject::kernel(), pending.named()));
     }
-    return conclude(snapshot, pending, policy.decide(&kUndescribedProcess, pending.named()));
+    return conclude(snapshot, pending,
+                    policy.decide(rules::Subject::process(kUndescribedProcess), pending.named()));
   }
 
   // SPEC section 4 steps 2-4: who owns the flow, then what that owner's profile says.
@@ -178,7 +169,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
       owner.process = attributor_->describeForVerdict(owner.attribution);
     }
   }
-  decideOwned(snapshot, pending);
+  decideAttributed(snapshot, pending);
 }
 
 // The process's description: from this worker's own memory of complete ones when it can (no
@@ -223,7 +214,7 @@ void QueueWorker::serveParked() {
     // the worker is idle (or here, should 64 be waiting already).
     (void)retired_.take(pending.owner.process);
     pending.owner.process = std::move(described);
-    decideOwned(snapshot, pending);
+    decideAttributed(snapshot, pending);
     (void)retired_.take(pending.owner.process);
     if (i + 1 != parked_.size()) pending = std::move(parked_.back());
     parked_.pop_back();
@@ -237,30 +228,31 @@ void QueueWorker::followHashing(const PolicySnapshot& snapshot) {
   hashingRevision_ = snapshot.revision();
 }
 
-void QueueWorker::decideOwned(const PolicySnapshot& snapshot, const Pending& pending) {
+// Decides a first packet whose owner is attributed (and described as far as it will be: a
+// parked packet's wait is over), and concludes it. Never waits.
+void QueueWorker::decideAttributed(const PolicySnapshot& snapshot, const Pending& pending) {
   const FlowOwner& owner = pending.owner;
   if (owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
-  // A process this worker knows keeps its choice of profile (selectionFor).
+  // A process this worker knows keeps its choice of profile (rememberedSelection).
   conclude(snapshot, pending,
-           decideForOwner(*snapshot.policy, pending.named(), owner, [&](const rules::ProcessInfo&) {
-             return selectionFor(snapshot, owner);
-           }));
+           decideForOwner(*snapshot.policy, pending.named(), owner,
+                          rememberedSelection(snapshot, owner)));
 }
 
-// The profile a described process gets under the policy in force: chosen once per process and
-// policy when the process is one this worker keeps in known_, else chosen now. Not kept when
-// the policy pins sha256: the choice may then rest on a hash that could not be had this time.
-rules::ProfileSelection QueueWorker::selectionFor(const PolicySnapshot& snapshot,
-                                                  const FlowOwner& owner) {
+// Where the profile a described process gets under the policy in force is kept: with the
+// process in known_, once per process and policy (a choice of an earlier policy is dropped).
+// Null, so chosen for each flow, when the process is not one this worker keeps, or when the
+// policy pins sha256: the choice may then rest on a hash that could not be had this time.
+std::optional<rules::ProfileSelection>* QueueWorker::rememberedSelection(
+    const PolicySnapshot& snapshot, const FlowOwner& owner) {
+  if (!owner.process || snapshot.policy->usesSha256()) return nullptr;
   KnownProcess& slot = known_[ProcessKeyHash{}(owner.attribution.key) % kKnownProcesses];
-  const bool kept = slot.info == owner.process && !snapshot.policy->usesSha256();
-  if (kept && slot.selectedIn == policy_.generation()) return slot.selection;
-  const rules::ProfileSelection selection = snapshot.policy->selectProfile(*owner.process->match);
-  if (kept) {
-    slot.selection = selection;
+  if (slot.info != owner.process) return nullptr;
+  if (slot.selectedIn != policy_.generation()) {
+    slot.selection.reset();
     slot.selectedIn = policy_.generation();
   }
-  return selection;
+  return &slot.selection;
 }
 
 // Gives the packet its verdict, counts it, and logs the decision.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -82,7 +83,7 @@ class QueueWorker {
     std::uint64_t exeIno = 0;
     std::shared_ptr<const ProcessInfo> info;
     std::uint64_t selectedIn = ~0ull;  // PolicyStore generation of `selection`
-    rules::ProfileSelection selection;
+    std::optional<rules::ProfileSelection> selection;
   };
   static constexpr std::size_t kKnownProcesses = 64;  // direct-mapped; bounds what it keeps alive
   // Descriptions displaced from known_ between two idle moments, at most.
@@ -95,8 +96,9 @@ class QueueWorker {
   void handle(const QueuedPacket& packet);
   void passDns(const QueuedPacket& packet);
   void followHashing(const PolicySnapshot& snapshot);
-  void decideOwned(const PolicySnapshot& snapshot, const Pending& pending);
-  rules::ProfileSelection selectionFor(const PolicySnapshot& snapshot, const FlowOwner& owner);
+  void decideAttributed(const PolicySnapshot& snapshot, const Pending& pending);
+  std::optional<rules::ProfileSelection>* rememberedSelection(const PolicySnapshot& snapshot,
+                                                              const FlowOwner& owner);
   void conclude(const PolicySnapshot& snapshot, const Pending& pending,
                 const rules::Decision& decision);
 

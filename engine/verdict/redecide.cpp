@@ -105,7 +105,7 @@ base::Result<RedecideCounts> redecideAccepted(const PolicySnapshot& snapshot, Ma
     FlowOwner owner;
     // A socket holds the flow (or none could be looked up), so it is a process's (hasUid).
     const rules::Decision decision =
-        decideOwned(policy, attributor, info, flow, hook, /*hasUid=*/true, owner);
+        decideWaitingForDescription(policy, attributor, info, flow, hook, /*hasUid=*/true, owner);
     if (decision.enforced == rules::Action::kAllow) {
       ++counts.kept;
       if (decision.action == rules::Action::kAllow) continue;

@@ -1,6 +1,8 @@
 // The decision runs on the packet path: after warm-up it must not touch the heap.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "rules/compiled_policy.h"
 #include "rules/config.h"
 #include "rules/profile_codec.h"
@@ -67,15 +69,17 @@ TEST(DecideAllocation, PathGlobHashAndRulesAllocateNothing) {
   const Sha256 digest = *parseSha256(std::string(64, 'a'));
   pinned.sha256 = [digest] { return std::optional<Sha256>(digest); };
   const Flow f = flow();
-  for (const ProcessInfo* p : {&curl, &vendor, &pinned}) compiled->decide(p, f);  // warm-up
+  for (const ProcessInfo* p : {&curl, &vendor, &pinned}) {
+    compiled->decide(Subject::process(*p), f);  // warm-up
+  }
 
   Decision decisions[5];
   EXPECT_EQ(allocationsOf([&] {
-              decisions[0] = compiled->decide(&curl, f);
-              decisions[1] = compiled->decide(&vendor, f);
-              decisions[2] = compiled->decide(&pinned, f);
-              decisions[3] = compiled->decide(nullptr, f);
-              decisions[4] = compiled->decideKernel(f);
+              decisions[0] = compiled->decide(Subject::process(curl), f);
+              decisions[1] = compiled->decide(Subject::process(vendor), f);
+              decisions[2] = compiled->decide(Subject::process(pinned), f);
+              decisions[3] = compiled->decide(Subject::unknown(), f);
+              decisions[4] = compiled->decide(Subject::kernel(), f);
             }),
             0u);
   EXPECT_EQ(decisions[0].action, Action::kAllow);
@@ -85,15 +89,18 @@ TEST(DecideAllocation, PathGlobHashAndRulesAllocateNothing) {
   EXPECT_EQ(decisions[4].by, DecidedBy::kKernel);
 }
 
-TEST(DecideAllocation, DecideForAllocatesNothing) {
+// The engine's steady state: the process's profile chosen for its first flow and remembered.
+TEST(DecideAllocation, ARememberedProfileAllocatesNothing) {
   const auto compiled = policy();
   ProcessInfo job;
   job.setArgv({"worker", "--job=12"});
-  const ProfileSelection selection = compiled->selectProfile(job);
-  ASSERT_EQ(selection.profile, 3);
   const Flow f = flow();
-  compiled->decideFor(selection, f);
-  EXPECT_EQ(allocationsOf([&] { compiled->decideFor(selection, f); }), 0u);
+  std::optional<ProfileSelection> remembered;
+  compiled->decide(Subject::process(job, &remembered), f);
+  ASSERT_TRUE(remembered.has_value());
+  ASSERT_EQ(remembered->profile, 3);
+  EXPECT_EQ(allocationsOf([&] { compiled->decide(Subject::process(job, &remembered), f); }), 0u);
+  EXPECT_EQ(allocationsOf([&] { compiled->decideUnreadable(); }), 0u);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ namespace {
 
 const std::string kDigest = "58824afa640f512e07e895c0f2d1e1fe2c3fd1456acab689b6e4c1c75cef2593";
 
-// As wardend sends it (engine/attributor.cpp, explainJson).
+// As wardend sends it (engine/verdict/process_explanation.cpp, explainProcess).
 nlohmann::json curlProcess() {
   return nlohmann::json::parse(R"({
     "pid": 4242, "start_ticks": 1000, "ppid": 4000, "uid": 1000, "gid": 1000, "user": "alice",

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "tests/unit/rules/policy_test_support.h"
 
 namespace warden::rules {
@@ -31,7 +33,7 @@ ProcessInfo processAt(std::string_view path) {
 
 // The name of the profile a process gets, "" for none.
 std::string profileOf(const CompiledPolicy& policy, const ProcessInfo& process) {
-  const Decision decision = policy.decide(&process, flowTo("8.8.8.8"));
+  const Decision decision = policy.decide(Subject::process(process), flowTo("8.8.8.8"));
   return std::string(decision.profile);
 }
 
@@ -54,9 +56,9 @@ default = "deny"
 path_glob = "/**"
 )");
   const ProcessInfo process = processAt("/usr/bin/curl");
-  for (const Decision& d : {policy->decide(&process, flowTo("8.8.8.8", 25)),
-                            policy->decide(nullptr, flowTo("8.8.8.8", 25)),
-                            policy->decideKernel(flowTo("8.8.8.8", 25))}) {
+  for (const Decision& d : {policy->decide(Subject::process(process), flowTo("8.8.8.8", 25)),
+                            policy->decide(Subject::unknown(), flowTo("8.8.8.8", 25)),
+                            policy->decide(Subject::kernel(), flowTo("8.8.8.8", 25))}) {
     EXPECT_EQ(d.action, Action::kReject);
     EXPECT_EQ(d.by, DecidedBy::kGlobalRule);
     EXPECT_EQ(d.ruleIndex, 0);
@@ -65,7 +67,7 @@ path_glob = "/**"
     EXPECT_TRUE(d.log);
     EXPECT_EQ(d.profileIndex, -1);
   }
-  const Decision local = policy->decide(&process, flowTo("127.0.0.1", 8080));
+  const Decision local = policy->decide(Subject::process(process), flowTo("127.0.0.1", 8080));
   EXPECT_EQ(local.action, Action::kAllow);
   EXPECT_EQ(local.ruleIndex, 1);
   EXPECT_FALSE(local.log);
@@ -73,11 +75,11 @@ path_glob = "/**"
 
 TEST(Decide, KernelAndUnknownVerdicts) {
   const auto policy = compile("[engine]\nunknown = 'reject'\nkernel = 'deny'\n", "");
-  const Decision kernel = policy->decideKernel(flowTo("8.8.8.8"));
+  const Decision kernel = policy->decide(Subject::kernel(), flowTo("8.8.8.8"));
   EXPECT_EQ(kernel.action, Action::kDeny);
   EXPECT_EQ(kernel.by, DecidedBy::kKernel);
   EXPECT_EQ(kernel.ruleIndex, -1);
-  const Decision unknown = policy->decide(nullptr, flowTo("8.8.8.8"));
+  const Decision unknown = policy->decide(Subject::unknown(), flowTo("8.8.8.8"));
   EXPECT_EQ(unknown.action, Action::kReject);
   EXPECT_EQ(unknown.by, DecidedBy::kUnknown);
   EXPECT_EQ(unknown.enforced, Action::kReject);
@@ -90,7 +92,7 @@ TEST(Decide, NoProfileGetsTheEngineDefault) {
 path = "/usr/bin/curl"
 )");
   const ProcessInfo process = processAt("/usr/bin/wget");
-  const Decision d = policy->decide(&process, flowTo("8.8.8.8"));
+  const Decision d = policy->decide(Subject::process(process), flowTo("8.8.8.8"));
   EXPECT_EQ(d.action, Action::kDeny);
   EXPECT_EQ(d.by, DecidedBy::kEngineDefault);
   EXPECT_EQ(d.profileIndex, -1);
@@ -127,7 +129,7 @@ ports = 22
 TEST(Decide, ProfileRulesFirstMatchWins) {
   const auto policy = compile("", kCurl);
   const ProcessInfo curl = processAt("/usr/bin/curl");
-  Decision d = policy->decide(&curl, flowTo("8.8.8.8", 443));
+  Decision d = policy->decide(Subject::process(curl), flowTo("8.8.8.8", 443));
   EXPECT_EQ(d.action, Action::kAllow);
   EXPECT_EQ(d.by, DecidedBy::kProfileRule);
   EXPECT_EQ(d.ruleIndex, 1);
@@ -137,11 +139,11 @@ TEST(Decide, ProfileRulesFirstMatchWins) {
   EXPECT_EQ(d.line, 11);
   EXPECT_TRUE(d.log);
 
-  d = policy->decide(&curl, flowTo("8.8.8.8", 443, kUdp));
+  d = policy->decide(Subject::process(curl), flowTo("8.8.8.8", 443, kUdp));
   EXPECT_EQ(d.action, Action::kDeny);
   EXPECT_EQ(d.ruleIndex, 2);
 
-  d = policy->decide(&curl, flowTo("8.8.8.8", 80));
+  d = policy->decide(Subject::process(curl), flowTo("8.8.8.8", 80));
   EXPECT_EQ(d.action, Action::kDeny);
   EXPECT_EQ(d.ruleIndex, 0);
   EXPECT_FALSE(d.log);
@@ -150,14 +152,14 @@ TEST(Decide, ProfileRulesFirstMatchWins) {
 TEST(Decide, ProfileDefaultThenEngineDefault) {
   const auto policy = compile("[engine]\ndefault = 'allow'\n", kCurl);
   const ProcessInfo curl = processAt("/usr/bin/curl");
-  Decision d = policy->decide(&curl, flowTo("8.8.8.8", 21));
+  Decision d = policy->decide(Subject::process(curl), flowTo("8.8.8.8", 21));
   EXPECT_EQ(d.action, Action::kReject);
   EXPECT_EQ(d.by, DecidedBy::kProfileDefault);
   EXPECT_EQ(d.profile, "curl");
   EXPECT_EQ(d.ruleIndex, -1);
 
   const ProcessInfo wget = processAt("/usr/bin/wget");
-  d = policy->decide(&wget, flowTo("8.8.8.8", 443));
+  d = policy->decide(Subject::process(wget), flowTo("8.8.8.8", 443));
   EXPECT_EQ(d.action, Action::kAllow);
   EXPECT_EQ(d.by, DecidedBy::kEngineDefault);
   EXPECT_EQ(d.profile, "wget");  // the process has a profile, without a default
@@ -179,31 +181,76 @@ scope = "lan"
   Flow in = flowTo("192.168.1.9", 51000);
   in.direction = Direction::kIn;
   in.localPort = 22;
-  EXPECT_EQ(policy->decide(&sshd, in).action, Action::kAllow);
+  EXPECT_EQ(policy->decide(Subject::process(sshd), in).action, Action::kAllow);
   in.remote = *IpAddress::parse("203.0.113.1");
-  EXPECT_EQ(policy->decide(&sshd, in).action, Action::kDeny);
+  EXPECT_EQ(policy->decide(Subject::process(sshd), in).action, Action::kDeny);
   in.remote = *IpAddress::parse("fe80::1");
-  EXPECT_EQ(policy->decide(&sshd, in).action, Action::kAllow);
+  EXPECT_EQ(policy->decide(Subject::process(sshd), in).action, Action::kAllow);
   // The same port outbound is not the inbound rule's business.
-  EXPECT_EQ(policy->decide(&sshd, flowTo("192.168.1.9", 22)).action, Action::kDeny);
+  EXPECT_EQ(policy->decide(Subject::process(sshd), flowTo("192.168.1.9", 22)).action,
+            Action::kDeny);
 }
 
 TEST(Decide, LearnModeAcceptsAndReportsTheVerdict) {
   const auto policy =
       compile("[engine]\nmode = 'learn'\ndefault = 'deny'\nkernel = 'reject'\n", kCurl);
   const ProcessInfo curl = processAt("/usr/bin/curl");
-  Decision d = policy->decide(&curl, flowTo("8.8.8.8", 80));
+  Decision d = policy->decide(Subject::process(curl), flowTo("8.8.8.8", 80));
   EXPECT_TRUE(d.learn);
   EXPECT_EQ(d.action, Action::kDeny);
   EXPECT_EQ(d.enforced, Action::kAllow);
-  d = policy->decideKernel(flowTo("8.8.8.8"));
+  d = policy->decide(Subject::kernel(), flowTo("8.8.8.8"));
   EXPECT_EQ(d.action, Action::kReject);
   EXPECT_EQ(d.enforced, Action::kAllow);
   const ProcessInfo other = processAt("/usr/bin/nc");
-  d = policy->decide(&other, flowTo("8.8.8.8"));
+  d = policy->decide(Subject::process(other), flowTo("8.8.8.8"));
   EXPECT_EQ(d.action, Action::kDeny);
   EXPECT_EQ(d.enforced, Action::kAllow);
-  EXPECT_FALSE(compile("", "")->decide(nullptr, flowTo("8.8.8.8")).learn);
+  EXPECT_FALSE(compile("", "")->decide(Subject::unknown(), flowTo("8.8.8.8")).learn);
+}
+
+// A packet that could not be read is not a flow: the engine `unknown` verdict, even where a
+// global rule would take every flow.
+TEST(Decide, UnreadablePacketsGetTheUnknownVerdict) {
+  const auto policy = compile("[engine]\nunknown = 'reject'\n[[rule]]\naction = 'allow'\n", "");
+  EXPECT_EQ(policy->decide(Subject::unknown(), flowTo("8.8.8.8")).by, DecidedBy::kGlobalRule);
+  const Decision d = policy->decideUnreadable();
+  EXPECT_EQ(d.action, Action::kReject);
+  EXPECT_EQ(d.by, DecidedBy::kUnknown);
+  EXPECT_EQ(d.enforced, Action::kReject);
+  EXPECT_EQ(d.ruleIndex, -1);
+  EXPECT_FALSE(d.learn);
+  EXPECT_TRUE(d.log);
+  const Decision learned =
+      compile("[engine]\nmode = 'learn'\nunknown = 'deny'\n", "")->decideUnreadable();
+  EXPECT_EQ(learned.action, Action::kDeny);
+  EXPECT_EQ(learned.enforced, Action::kAllow);
+  EXPECT_TRUE(learned.learn);
+}
+
+// An engine keeps a process's profile for its next flows (Subject::process, `remembered`): it is
+// chosen only when no global rule decides, once, and used as it is from then on.
+TEST(Decide, ARememberedProfileIsChosenOnceAndOnlyWhenNeeded) {
+  const auto policy = compile("[[rule]]\naction = 'allow'\nports = 53\n", kCurl);
+  const ProcessInfo curl = processAt("/usr/bin/curl");
+  std::optional<ProfileSelection> remembered;
+  EXPECT_EQ(policy->decide(Subject::process(curl, &remembered), flowTo("8.8.8.8", 53)).by,
+            DecidedBy::kGlobalRule);
+  EXPECT_FALSE(remembered.has_value());
+  const Decision d = policy->decide(Subject::process(curl, &remembered), flowTo("8.8.8.8", 443));
+  EXPECT_EQ(d.by, DecidedBy::kProfileRule);
+  EXPECT_EQ(d.profile, "curl");
+  ASSERT_TRUE(remembered.has_value());
+  EXPECT_EQ(remembered->profile, 0);
+  EXPECT_EQ(remembered->score, 4);
+  // Not chosen again: what is remembered decides (here wget's profile, for curl's process).
+  remembered = policy->selectProfile(processAt("/usr/bin/wget"));
+  EXPECT_EQ(policy->decide(Subject::process(curl, &remembered), flowTo("8.8.8.8", 443)).profile,
+            "wget");
+  // A remembered choice of no profile: the engine default.
+  remembered = ProfileSelection{};
+  EXPECT_EQ(policy->decide(Subject::process(curl, &remembered), flowTo("8.8.8.8", 443)).by,
+            DecidedBy::kEngineDefault);
 }
 
 const std::string kHashA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";

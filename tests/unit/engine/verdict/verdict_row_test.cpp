@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "engine/verdict/flow_decision.h"
@@ -104,33 +105,52 @@ TEST(DecideForOwner, AProcessNotDescribedGetsUnknownNotDefault) {
   }
 }
 
-// A queue worker hands decideForOwner its remembered choice of profile: used as given, and
-// asked for only when no global rule decides the flow.
-TEST(DecideForOwner, AsksForTheProfileOnlyAfterTheGlobalRules) {
+// A queue worker hands decideForOwner where it keeps a process's choice of profile: chosen only
+// when no global rule decides the flow, kept there, and used as given from then on.
+TEST(DecideForOwner, ChoosesTheProfileOnlyAfterTheGlobalRulesAndRemembersIt) {
   rules::Policy policy;
   policy.config = *rules::parseConfig("[[rule]]\naction = 'allow'\nports = 53\n", "/t/warden.toml");
   policy.profiles = browserPolicy().policy->policy().profiles;
   const auto compiled = *rules::CompiledPolicy::compile(std::move(policy), 8);
   const FlowOwner owner = browserOwner();
-  int asked = 0;
-  const auto remembered = [&](const rules::ProcessInfo&) {
-    ++asked;
-    return compiled->selectProfile(*owner.process->match);
-  };
+  std::optional<rules::ProfileSelection> remembered;
   rules::Flow dns = outboundFlow("");
   dns.remotePort = 53;
-  EXPECT_EQ(decideForOwner(*compiled, dns, owner, remembered).by, rules::DecidedBy::kGlobalRule);
-  EXPECT_EQ(asked, 0);
+  EXPECT_EQ(decideForOwner(*compiled, dns, owner, &remembered).by, rules::DecidedBy::kGlobalRule);
+  EXPECT_FALSE(remembered.has_value());
   const rules::Flow web = outboundFlow("");
-  const rules::Decision decision = decideForOwner(*compiled, web, owner, remembered);
-  EXPECT_EQ(asked, 1);
+  const rules::Decision decision = decideForOwner(*compiled, web, owner, &remembered);
   EXPECT_EQ(decision.profile, kBrowserProfile);
   EXPECT_EQ(decision.by, rules::DecidedBy::kProfileDefault);
+  ASSERT_TRUE(remembered.has_value());
+  EXPECT_EQ(remembered->profile, 0);
   // No profile chosen (what a selection of none says): the engine default decides.
-  EXPECT_EQ(decideForOwner(*compiled, web, owner,
-                           [](const rules::ProcessInfo&) { return rules::ProfileSelection{}; })
-                .by,
+  remembered = rules::ProfileSelection{};
+  EXPECT_EQ(decideForOwner(*compiled, web, owner, &remembered).by,
             rules::DecidedBy::kEngineDefault);
+  // A process not described is not judged by a profile, remembered or not.
+  FlowOwner late = owner;
+  late.process = nullptr;
+  remembered = compiled->selectProfile(*owner.process->match);
+  EXPECT_EQ(decideForOwner(*compiled, web, late, &remembered).by, rules::DecidedBy::kUnknown);
+}
+
+// The kernel and an owner that could not be named get the engine verdicts for them.
+TEST(DecideForOwner, KernelAndUnknownOwners) {
+  rules::Policy policy;
+  policy.config =
+      *rules::parseConfig("[engine]\nkernel = 'reject'\nunknown = 'deny'\n", "/t/warden.toml");
+  policy.profiles = browserPolicy().policy->policy().profiles;
+  const auto compiled = *rules::CompiledPolicy::compile(std::move(policy), 8);
+  FlowOwner owner;
+  owner.attribution.kind = OwnerKind::kKernel;
+  const rules::Decision kernel = decideForOwner(*compiled, outboundFlow(""), owner);
+  EXPECT_EQ(kernel.by, rules::DecidedBy::kKernel);
+  EXPECT_EQ(kernel.action, rules::Action::kReject);
+  owner.attribution.kind = OwnerKind::kUnknown;
+  const rules::Decision unknown = decideForOwner(*compiled, outboundFlow(""), owner);
+  EXPECT_EQ(unknown.by, rules::DecidedBy::kUnknown);
+  EXPECT_EQ(unknown.action, rules::Action::kDeny);
 }
 
 }  // namespace
