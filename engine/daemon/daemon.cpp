@@ -12,9 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string_view>
 
 #include "base/clock.h"
@@ -23,6 +21,7 @@
 #include "db/store.h"
 #include "engine/attribution/attributor.h"
 #include "engine/daemon/policy_record.h"
+#include "engine/daemon/queue_status.h"
 #include "engine/verdict/redecide.h"
 #include "rules/compiled_policy.h"
 
@@ -44,30 +43,6 @@ const char* modeName(const rules::Config& config) {
 
 const char* failName(const rules::Config& config) {
   return config.fail == rules::FailMode::kOpen ? "open" : "closed";
-}
-
-// Kernel-side drops per queue from /proc/net/netfilter/nfnetlink_queue (status only).
-struct KernelQueueStats {
-  std::uint64_t queueDropped = 0;  // the queue was full
-  std::uint64_t userDropped = 0;   // netlink could not deliver to us
-  std::uint64_t waiting = 0;
-};
-
-std::optional<KernelQueueStats> kernelQueueStats(std::uint16_t number) {
-  std::ifstream in("/proc/net/netfilter/nfnetlink_queue");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    unsigned queue = 0, portId = 0, total = 0, mode = 0, range = 0;
-    KernelQueueStats stats;
-    if (fields >> queue >> portId >> total >> mode >> range >> stats.queueDropped >>
-            stats.userDropped &&
-        queue == number) {
-      stats.waiting = total;
-      return stats;
-    }
-  }
-  return std::nullopt;
 }
 
 // Creates the database's directory (0700) when missing, and takes group and other access away
@@ -294,20 +269,15 @@ void Daemon::shutDown() {
     if (auto stopped = NftTable::install(plan); !stopped) base::logError(stopped.error().message());
   }
   for (auto& worker : workers_) worker->drainAndStop();
-  std::uint64_t packets = 0, allowed = 0, denied = 0, rejected = 0, errors = 0, enobufs = 0;
+  QueueStatus queues;
   for (auto& worker : workers_) {
     worker->join();
-    if (auto kernel = kernelQueueStats(worker->queueNumber()); kernel && kernel->waiting > 0) {
+    const auto kernel = kernelQueueStats(worker->queueNumber());
+    if (kernel && kernel->waiting > 0) {
       base::logError("NFQUEUE ", worker->queueNumber(), " still holds ", kernel->waiting,
                      " packets after draining; closing it drops them");
     }
-    const QueueCounters& c = worker->counters();
-    packets += c.packets.load();
-    allowed += c.allowed.load();
-    denied += c.denied.load();
-    rejected += c.rejected.load();
-    errors += c.verdictErrors.load();
-    enobufs += c.enobufs.load();
+    queues.add(worker->queueNumber(), worker->counters(), kernel.value_or(KernelQueueStats{}));
   }
   workers_.clear();
   attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
@@ -324,9 +294,7 @@ void Daemon::shutDown() {
     tableInstalled_ = false;
   }
   control_.reset();
-  base::logInfo("stopped: ", packets, " packets decided (", allowed, " allowed, ", denied,
-                " denied, ", rejected, " rejected, ", errors, " verdict errors, ", enobufs,
-                " ENOBUFS); ", table);
+  base::logInfo("stopped: ", queues.stoppedSummary(), "; ", table);
 }
 
 void Daemon::reload() {
@@ -364,47 +332,12 @@ void Daemon::reload() {
 
 std::string Daemon::statusJson() const {
   using nlohmann::json;
-  json queues = json::array();
-  json totals = {{"packets", 0},       {"allow", 0},
-                 {"deny", 0},          {"reject", 0},
-                 {"learn", 0},         {"kernel", 0},
-                 {"malformed", 0},     {"enobufs", 0},
-                 {"queue_drops", 0},   {"verdict_errors", 0},
-                 {"dns_replies", 0},   {"dns_answers", 0},
-                 {"dns_malformed", 0}, {"dns_unsolicited", 0},
-                 {"dns_queries", 0},   {"dns_queries_evicted", 0},
-                 {"parked", 0},        {"parked_undescribed", 0},
-                 {"repeats", 0}};
+  QueueStatus queues;
   for (const auto& worker : workers_) {
-    const QueueCounters& c = worker->counters();
-    const auto kernel = kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{});
-    json q = {{"queue", worker->queueNumber()},
-              {"packets", c.packets.load()},
-              {"allow", c.allowed.load()},
-              {"deny", c.denied.load()},
-              {"reject", c.rejected.load()},
-              {"learn", c.learned.load()},
-              {"kernel", c.kernel.load()},
-              {"malformed", c.malformed.load()},
-              {"enobufs", c.enobufs.load()},
-              {"queue_drops", kernel.queueDropped + kernel.userDropped},
-              {"waiting", kernel.waiting},
-              {"verdict_errors", c.verdictErrors.load()},
-              {"dns_replies", c.dnsReplies.load()},
-              {"dns_answers", c.dnsAnswers.load()},
-              {"dns_malformed", c.dnsMalformed.load()},
-              {"dns_unsolicited", c.dnsUnsolicited.load()},
-              {"dns_queries", c.dnsQueries.load()},
-              {"dns_queries_evicted", c.dnsQueriesEvicted.load()},
-              {"parked", c.parked.load()},
-              {"parked_undescribed", c.parkedUndescribed.load()},
-              {"repeats", c.repeats.load()},
-              {"max_latency_us", c.maxLatencyNs.load() / 1000}};
-    for (auto& [key, value] : totals.items()) {
-      value = value.get<std::uint64_t>() + q[key].get<std::uint64_t>();
-    }
-    queues.push_back(std::move(q));
+    queues.add(worker->queueNumber(), worker->counters(),
+               kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{}));
   }
+  json totals = queues.totals();
   // Counted by the table itself (rule 1d), not by a worker: such packets are never queued.
   totals["invalid"] = NftTable::invalidPackets().value_or(0);
   json log = {{"enabled", logWriter_ != nullptr}, {"db", config_.logDb.string()}};
@@ -430,7 +363,7 @@ std::string Daemon::statusJson() const {
       {"method", attributor_ ? toString(attributor_->method()) : "none"},
       {"attribution", attributor_ ? attributor_->statusJson() : json::object()},
       {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},
-      {"queues", std::move(queues)},
+      {"queues", queues.queues()},
       {"totals", std::move(totals)},
       {"dns",
        {{"enabled", config_.dns},
