@@ -330,7 +330,7 @@ void Daemon::reload() {
                 policy_.current()->revision());
 }
 
-std::string Daemon::statusJson() const {
+nlohmann::json Daemon::status() {
   using nlohmann::json;
   QueueStatus queues;
   for (const auto& worker : workers_) {
@@ -377,66 +377,36 @@ std::string Daemon::statusJson() const {
         {"config", configFile_.string()},
         {"profiles", snapshot->policy->policy().profiles.size()}}},
   };
-  return json{{"version", 1}, {"ok", true}, {"status", std::move(status)}}.dump();
+  return status;
 }
 
-std::string Daemon::handleRequest(std::string_view request) {
-  using nlohmann::json;
-  const json parsed = json::parse(request, nullptr, /*allow_exceptions=*/false);
-  auto fail = [](std::string_view message) {
-    return json{{"version", 1}, {"ok", false}, {"error", message}}.dump();
-  };
-  if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
-    return fail("malformed request: expected {\"version\":1,\"command\":\"...\"}");
-  }
-  if (parsed.value("version", 0) != 1) return fail("unsupported protocol version");
-  const std::string command = parsed["command"];
-  if (command == "status") return statusJson();
-  if (command == "explain") {  // process identification for `warden explain PID`
-    if (!parsed.contains("pid") || !parsed["pid"].is_number_unsigned()) {
-      return fail("explain needs a numeric \"pid\"");
-    }
-    auto process = attributor_ ? attributor_->explainJson(parsed["pid"].get<std::uint32_t>(),
-                                                          policy_.current()->policy.get())
-                               : std::nullopt;
-    if (!process) return fail("no such process");
-    return json{{"version", 1}, {"ok", true}, {"process", std::move(*process)}}.dump();
-  }
-  if (command == "reload") {
-    const auto redecide = parsed.find("redecide");
-    if (redecide != parsed.end() && !redecide->is_boolean()) {
-      return fail("\"redecide\" must be true or false; nothing was reloaded");
-    }
-    return reloadRequest(redecide != parsed.end() && redecide->get<bool>());
-  }
-  return fail("unknown command '" + command + "'");
+std::optional<nlohmann::json> Daemon::explain(std::uint32_t pid) {
+  if (!attributor_) return std::nullopt;
+  return attributor_->explainJson(pid, policy_.current()->policy.get());
 }
 
-std::string Daemon::reloadRequest(bool redecide) {
-  using nlohmann::json;
-  auto fail = [](std::string_view message) {
-    return json{{"version", 1}, {"ok", false}, {"error", message}}.dump();
-  };
+std::expected<ControlCommands::Reloaded, std::string> Daemon::reloadPolicy(bool redecide) {
   const auto before = policy_.current();
   reload();
   const auto after = policy_.current();
-  if (after == before) return fail("reload refused: the configuration has errors");
-  json answer = {{"version", 1}, {"ok", true}, {"revision", after->revision()}};
-  if (!redecide) return answer.dump();
+  if (after == before) return std::unexpected("reload refused: the configuration has errors");
+  Reloaded reloaded{.revision = after->revision(), .redecide = std::nullopt};
+  if (!redecide) return reloaded;
   // The table was re-asserted by reload(), so the rules that hold revoked flows are in place.
   auto counts =
       redecideAccepted(*after, MarkBits{config_.markMask}, *attributor_, hosts_.get(), controlLog_);
   if (!counts) {
     base::logError("redecide: ", counts.error().message());
-    return fail("reloaded revision " + std::to_string(after->revision()) +
-                ", but deciding the accepted flows again failed: " + counts.error().message());
+    return std::unexpected(
+        "reloaded revision " + std::to_string(after->revision()) +
+        ", but deciding the accepted flows again failed: " + counts.error().message());
   }
   base::logInfo("redecided ", counts->examined, " accepted flows under policy revision ",
                 after->revision(), ": ", counts->kept, " kept (", counts->learned,
                 " only by learn mode), ", counts->denied, " denied, ", counts->rejected,
                 " rejected, ", counts->gone, " gone, ", counts->failed, " failed");
-  answer["redecide"] = counts->toJson();
-  return answer.dump();
+  reloaded.redecide = counts->toJson();
+  return reloaded;
 }
 
 int Daemon::run() {
@@ -492,7 +462,7 @@ int Daemon::run() {
       break;
     }
     if (fds[1].revents & POLLIN) {
-      control_->serveOne([this](std::string_view request) { return handleRequest(request); });
+      control_->serveOne(*this);
     }
     if ((fds[2].revents & POLLIN) && watcher_->consumeEvents()) {
       reloadAtMs = monotonicMs() + kReloadSettleMs;
