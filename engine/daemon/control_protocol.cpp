@@ -9,15 +9,30 @@ using nlohmann::json;
 
 constexpr int kVersion = 1;
 
+// An answer line. Strings that are not UTF-8 (a process's argv or path is any bytes its owner
+// chose) get U+FFFD for each bad byte: json::dump would throw, and stop wardend.
+template <typename Json>
+std::string line(const Json& answer) {
+  return answer.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+}
+
 // A command's refusal; like every command answer, its keys come out sorted (nlohmann::json).
 std::string refusal(std::string_view message) {
-  return json{{"version", kVersion}, {"ok", false}, {"error", message}}.dump();
+  return line(json{{"version", kVersion}, {"ok", false}, {"error", message}});
 }
 
 std::string answer(json fields) {
   fields["version"] = kVersion;
   fields["ok"] = true;
-  return fields.dump();
+  return line(fields);
+}
+
+// "version" read as the protocol always has (a number, even a boolean, converted to int); any
+// other type is no version. json::value would throw for it, and stop wardend.
+int versionOf(const json& request) {
+  const auto version = request.find("version");
+  if (version == request.end() || !(version->is_number() || version->is_boolean())) return 0;
+  return version->get<int>();
 }
 
 }  // namespace
@@ -27,7 +42,7 @@ std::expected<ControlRequest, std::string> parseControlRequest(std::string_view 
   if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
     return std::unexpected("malformed request: expected {\"version\":1,\"command\":\"...\"}");
   }
-  if (parsed.value("version", 0) != kVersion) {
+  if (versionOf(parsed) != kVersion) {
     return std::unexpected("unsupported protocol version");
   }
   const std::string command = parsed["command"];
@@ -70,7 +85,7 @@ std::string answerControlRequest(std::string_view line, ControlCommands& command
 std::string socketRefusal(std::string_view message) {
   // These refusals have always listed "version" first (command answers are sorted by key);
   // clients parse either, and the bytes stay as they were.
-  return nlohmann::ordered_json{{"version", kVersion}, {"ok", false}, {"error", message}}.dump();
+  return line(nlohmann::ordered_json{{"version", kVersion}, {"ok", false}, {"error", message}});
 }
 
 bool requestComplete(std::string_view received) {

@@ -77,6 +77,19 @@ TEST(ParseControlRequest, OtherVersionsAreRefused) {
   }
 }
 
+// A version of another type once threw out of json::value, and the exception stopped wardend.
+TEST(ParseControlRequest, VersionOfAnotherTypeIsRefusedNotThrown) {
+  for (const char* line :
+       {R"({"version":"1","command":"status"})", R"({"version":null,"command":"status"})",
+        R"({"version":[1],"command":"status"})", R"({"version":{},"command":"status"})"}) {
+    const auto parsed = parseControlRequest(line);
+    ASSERT_FALSE(parsed.has_value()) << line;
+    EXPECT_EQ(parsed.error(), "unsupported protocol version") << line;
+  }
+  // Numbers keep being read as they always were.
+  EXPECT_TRUE(parseControlRequest(R"({"version":1.0,"command":"status"})").has_value());
+}
+
 TEST(ParseControlRequest, UnknownCommandIsNamed) {
   const auto parsed = parseControlRequest(R"({"version":1,"command":"frobnicate"})");
   ASSERT_FALSE(parsed.has_value());
@@ -118,6 +131,16 @@ TEST_F(ControlProtocol, ExplainAnswersTheProcessOrNoSuchProcess) {
   EXPECT_EQ(answer(R"({"version":1,"command":"explain","pid":99})"),
             R"({"ok":true,"process":{"exe":"/usr/bin/curl","pid":99},"version":1})");
   EXPECT_EQ(commands_.calls, (std::vector<std::string>{"explain 99", "explain 99"}));
+}
+
+// Any user can run a process whose argv is not UTF-8; explaining it once stopped wardend (the
+// answer's json::dump threw).
+TEST_F(ControlProtocol, BytesThatAreNotUtf8AreReplacedNotThrown) {
+  const std::string notUtf8 = std::string("sl") + '\xff' + "eep";
+  const std::string replaced = std::string("sl") + "\xef\xbf\xbd" + "eep";  // U+FFFD
+  commands_.process = json{{"argv", {notUtf8, "20"}}};
+  EXPECT_EQ(answer(R"({"version":1,"command":"explain","pid":99})"),
+            R"({"ok":true,"process":{"argv":[")" + replaced + R"(","20"]},"version":1})");
 }
 
 TEST_F(ControlProtocol, ReloadAnswersTheRevisionAndWhatRedecidingDid) {
