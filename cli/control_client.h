@@ -10,7 +10,7 @@
 
 namespace warden::cli {
 
-// The client side of wardend's control socket (engine/control_server.h): one JSON request
+// The client side of wardend's control socket (engine/daemon/control_protocol.h): one JSON request
 // line per connection, one JSON answer line back, protocol version 1.
 
 // Sends {"version":1,"command":COMMAND, ...fields} and returns the answer if it says

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "base/logging.h"
@@ -14,18 +16,7 @@
 namespace warden::engine {
 namespace {
 
-constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 constexpr int kClientTimeoutMs = 1000;
-
-std::string errorResponse(std::string_view message) {
-  std::string out = R"({"version":1,"ok":false,"error":")";
-  for (char c : message) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += "\"}";
-  return out;
-}
 
 }  // namespace
 
@@ -69,7 +60,7 @@ ControlServer::~ControlServer() {
   }
 }
 
-void ControlServer::serveOne(const Handler& handler) {
+void ControlServer::serveOne(ControlCommands& commands) {
   const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
   if (client < 0) return;
   timeval timeout{0, kClientTimeoutMs * 1000};
@@ -80,19 +71,16 @@ void ControlServer::serveOne(const Handler& handler) {
   ucred peer{};
   socklen_t length = sizeof peer;
   if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &length) < 0 || peer.uid != 0) {
-    response = errorResponse("permission denied: the control socket is for root only");
+    response = socketRefusal("permission denied: the control socket is for root only");
   } else {
-    std::string request;
+    std::string received;
     char buffer[4096];
-    while (request.find('\n') == std::string::npos && request.size() < kMaxRequestBytes) {
+    while (!requestComplete(received)) {
       const ssize_t n = read(client, buffer, sizeof buffer);
       if (n <= 0) break;
-      request.append(buffer, static_cast<std::size_t>(n));
+      received.append(buffer, static_cast<std::size_t>(n));
     }
-    if (const auto newline = request.find('\n'); newline != std::string::npos) {
-      request.resize(newline);
-    }
-    response = request.empty() ? errorResponse("empty request") : handler(request);
+    response = answerControlRequest(requestLine(received), commands);
   }
   response += '\n';
   for (std::string_view rest = response; !rest.empty();) {

@@ -1,30 +1,26 @@
 #pragma once
 
 #include <filesystem>
-#include <functional>
-#include <string>
-#include <string_view>
 
 #include "base/error.h"
+#include "engine/daemon/control_protocol.h"
 
 namespace warden::engine {
 
 // The control socket: a unix stream socket, mode 0600, that only root may talk to (checked
-// with SO_PEERCRED). One JSON request line per connection, one JSON answer line back.
-// Owned and served by the control thread; not thread-safe.
+// with SO_PEERCRED). One JSON request line per connection, one JSON answer line back (what
+// they say is control_protocol.h's). Owned and served by the control thread; not thread-safe.
 class ControlServer {
  public:
-  // Answers one request line with one response line (without the newline).
-  using Handler = std::function<std::string(std::string_view request)>;
-
   [[nodiscard]] static base::Result<ControlServer> open(const std::filesystem::path& path);
   ControlServer(ControlServer&& other) noexcept;
   ControlServer& operator=(ControlServer&&) = delete;
   ~ControlServer();
 
   int fd() const { return fd_; }
-  // Accepts one waiting connection and serves it; never blocks for long.
-  void serveOne(const Handler& handler);
+  // Accepts one waiting connection and answers its request with `commands`; never blocks for
+  // long.
+  void serveOne(ControlCommands& commands);
 
  private:
   ControlServer(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}

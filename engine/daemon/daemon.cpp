@@ -12,9 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string_view>
 
 #include "base/clock.h"
@@ -23,6 +21,7 @@
 #include "db/store.h"
 #include "engine/attribution/attributor.h"
 #include "engine/daemon/policy_record.h"
+#include "engine/daemon/queue_status.h"
 #include "engine/verdict/process_explanation.h"
 #include "engine/verdict/redecide.h"
 #include "rules/compiled_policy.h"
@@ -45,30 +44,6 @@ const char* modeName(const rules::Config& config) {
 
 const char* failName(const rules::Config& config) {
   return config.fail == rules::FailMode::kOpen ? "open" : "closed";
-}
-
-// Kernel-side drops per queue from /proc/net/netfilter/nfnetlink_queue (status only).
-struct KernelQueueStats {
-  std::uint64_t queueDropped = 0;  // the queue was full
-  std::uint64_t userDropped = 0;   // netlink could not deliver to us
-  std::uint64_t waiting = 0;
-};
-
-std::optional<KernelQueueStats> kernelQueueStats(std::uint16_t number) {
-  std::ifstream in("/proc/net/netfilter/nfnetlink_queue");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    unsigned queue = 0, portId = 0, total = 0, mode = 0, range = 0;
-    KernelQueueStats stats;
-    if (fields >> queue >> portId >> total >> mode >> range >> stats.queueDropped >>
-            stats.userDropped &&
-        queue == number) {
-      stats.waiting = total;
-      return stats;
-    }
-  }
-  return std::nullopt;
 }
 
 // Creates the database's directory (0700) when missing, and takes group and other access away
@@ -295,20 +270,15 @@ void Daemon::shutDown() {
     if (auto stopped = NftTable::install(plan); !stopped) base::logError(stopped.error().message());
   }
   for (auto& worker : workers_) worker->drainAndStop();
-  std::uint64_t packets = 0, allowed = 0, denied = 0, rejected = 0, errors = 0, enobufs = 0;
+  QueueStatus queues;
   for (auto& worker : workers_) {
     worker->join();
-    if (auto kernel = kernelQueueStats(worker->queueNumber()); kernel && kernel->waiting > 0) {
+    const auto kernel = kernelQueueStats(worker->queueNumber());
+    if (kernel && kernel->waiting > 0) {
       base::logError("NFQUEUE ", worker->queueNumber(), " still holds ", kernel->waiting,
                      " packets after draining; closing it drops them");
     }
-    const QueueCounters& c = worker->counters();
-    packets += c.packets.load();
-    allowed += c.allowed.load();
-    denied += c.denied.load();
-    rejected += c.rejected.load();
-    errors += c.verdictErrors.load();
-    enobufs += c.enobufs.load();
+    queues.add(worker->queueNumber(), worker->counters(), kernel.value_or(KernelQueueStats{}));
   }
   workers_.clear();
   attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
@@ -325,9 +295,7 @@ void Daemon::shutDown() {
     tableInstalled_ = false;
   }
   control_.reset();
-  base::logInfo("stopped: ", packets, " packets decided (", allowed, " allowed, ", denied,
-                " denied, ", rejected, " rejected, ", errors, " verdict errors, ", enobufs,
-                " ENOBUFS); ", table);
+  base::logInfo("stopped: ", queues.stoppedSummary(), "; ", table);
 }
 
 void Daemon::reload() {
@@ -363,49 +331,14 @@ void Daemon::reload() {
                 policy_.current()->revision());
 }
 
-std::string Daemon::statusJson() const {
+nlohmann::json Daemon::status() {
   using nlohmann::json;
-  json queues = json::array();
-  json totals = {{"packets", 0},       {"allow", 0},
-                 {"deny", 0},          {"reject", 0},
-                 {"learn", 0},         {"kernel", 0},
-                 {"malformed", 0},     {"enobufs", 0},
-                 {"queue_drops", 0},   {"verdict_errors", 0},
-                 {"dns_replies", 0},   {"dns_answers", 0},
-                 {"dns_malformed", 0}, {"dns_unsolicited", 0},
-                 {"dns_queries", 0},   {"dns_queries_evicted", 0},
-                 {"parked", 0},        {"parked_undescribed", 0},
-                 {"repeats", 0}};
+  QueueStatus queues;
   for (const auto& worker : workers_) {
-    const QueueCounters& c = worker->counters();
-    const auto kernel = kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{});
-    json q = {{"queue", worker->queueNumber()},
-              {"packets", c.packets.load()},
-              {"allow", c.allowed.load()},
-              {"deny", c.denied.load()},
-              {"reject", c.rejected.load()},
-              {"learn", c.learned.load()},
-              {"kernel", c.kernel.load()},
-              {"malformed", c.malformed.load()},
-              {"enobufs", c.enobufs.load()},
-              {"queue_drops", kernel.queueDropped + kernel.userDropped},
-              {"waiting", kernel.waiting},
-              {"verdict_errors", c.verdictErrors.load()},
-              {"dns_replies", c.dnsReplies.load()},
-              {"dns_answers", c.dnsAnswers.load()},
-              {"dns_malformed", c.dnsMalformed.load()},
-              {"dns_unsolicited", c.dnsUnsolicited.load()},
-              {"dns_queries", c.dnsQueries.load()},
-              {"dns_queries_evicted", c.dnsQueriesEvicted.load()},
-              {"parked", c.parked.load()},
-              {"parked_undescribed", c.parkedUndescribed.load()},
-              {"repeats", c.repeats.load()},
-              {"max_latency_us", c.maxLatencyNs.load() / 1000}};
-    for (auto& [key, value] : totals.items()) {
-      value = value.get<std::uint64_t>() + q[key].get<std::uint64_t>();
-    }
-    queues.push_back(std::move(q));
+    queues.add(worker->queueNumber(), worker->counters(),
+               kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{}));
   }
+  json totals = queues.totals();
   // Counted by the table itself (rule 1d), not by a worker: such packets are never queued.
   totals["invalid"] = NftTable::invalidPackets().value_or(0);
   json log = {{"enabled", logWriter_ != nullptr}, {"db", config_.logDb.string()}};
@@ -431,7 +364,7 @@ std::string Daemon::statusJson() const {
       {"method", attributor_ ? toString(attributor_->method()) : "none"},
       {"attribution", attributor_ ? attributor_->statusJson() : json::object()},
       {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},
-      {"queues", std::move(queues)},
+      {"queues", queues.queues()},
       {"totals", std::move(totals)},
       {"dns",
        {{"enabled", config_.dns},
@@ -445,66 +378,36 @@ std::string Daemon::statusJson() const {
         {"config", configFile_.string()},
         {"profiles", snapshot->policy->policy().profiles.size()}}},
   };
-  return json{{"version", 1}, {"ok", true}, {"status", std::move(status)}}.dump();
+  return status;
 }
 
-std::string Daemon::handleRequest(std::string_view request) {
-  using nlohmann::json;
-  const json parsed = json::parse(request, nullptr, /*allow_exceptions=*/false);
-  auto fail = [](std::string_view message) {
-    return json{{"version", 1}, {"ok", false}, {"error", message}}.dump();
-  };
-  if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
-    return fail("malformed request: expected {\"version\":1,\"command\":\"...\"}");
-  }
-  if (parsed.value("version", 0) != 1) return fail("unsupported protocol version");
-  const std::string command = parsed["command"];
-  if (command == "status") return statusJson();
-  if (command == "explain") {  // process identification for `warden explain PID`
-    if (!parsed.contains("pid") || !parsed["pid"].is_number_unsigned()) {
-      return fail("explain needs a numeric \"pid\"");
-    }
-    auto process = attributor_ ? explainProcess(*attributor_, parsed["pid"].get<std::uint32_t>(),
-                                                *policy_.current()->policy)
-                               : std::nullopt;
-    if (!process) return fail("no such process");
-    return json{{"version", 1}, {"ok", true}, {"process", std::move(*process)}}.dump();
-  }
-  if (command == "reload") {
-    const auto redecide = parsed.find("redecide");
-    if (redecide != parsed.end() && !redecide->is_boolean()) {
-      return fail("\"redecide\" must be true or false; nothing was reloaded");
-    }
-    return reloadRequest(redecide != parsed.end() && redecide->get<bool>());
-  }
-  return fail("unknown command '" + command + "'");
+std::optional<nlohmann::json> Daemon::explain(std::uint32_t pid) {
+  if (!attributor_) return std::nullopt;
+  return explainProcess(*attributor_, pid, *policy_.current()->policy);
 }
 
-std::string Daemon::reloadRequest(bool redecide) {
-  using nlohmann::json;
-  auto fail = [](std::string_view message) {
-    return json{{"version", 1}, {"ok", false}, {"error", message}}.dump();
-  };
+std::expected<ControlCommands::Reloaded, std::string> Daemon::reloadPolicy(bool redecide) {
   const auto before = policy_.current();
   reload();
   const auto after = policy_.current();
-  if (after == before) return fail("reload refused: the configuration has errors");
-  json answer = {{"version", 1}, {"ok", true}, {"revision", after->revision()}};
-  if (!redecide) return answer.dump();
+  if (after == before) return std::unexpected("reload refused: the configuration has errors");
+  Reloaded reloaded{.revision = after->revision(), .redecide = std::nullopt};
+  if (!redecide) return reloaded;
   // The table was re-asserted by reload(), so the rules that hold revoked flows are in place.
   auto counts =
       redecideAccepted(*after, MarkBits{config_.markMask}, *attributor_, hosts_.get(), controlLog_);
   if (!counts) {
     base::logError("redecide: ", counts.error().message());
-    return fail("reloaded revision " + std::to_string(after->revision()) +
-                ", but deciding the accepted flows again failed: " + counts.error().message());
+    return std::unexpected(
+        "reloaded revision " + std::to_string(after->revision()) +
+        ", but deciding the accepted flows again failed: " + counts.error().message());
   }
   base::logInfo("redecided ", counts->examined, " accepted flows under policy revision ",
                 after->revision(), ": ", counts->kept, " kept (", counts->learned,
                 " only by learn mode), ", counts->denied, " denied, ", counts->rejected,
                 " rejected, ", counts->gone, " gone, ", counts->failed, " failed");
-  answer["redecide"] = counts->toJson();
-  return answer.dump();
+  reloaded.redecide = counts->toJson();
+  return reloaded;
 }
 
 int Daemon::run() {
@@ -560,7 +463,7 @@ int Daemon::run() {
       break;
     }
     if (fds[1].revents & POLLIN) {
-      control_->serveOne([this](std::string_view request) { return handleRequest(request); });
+      control_->serveOne(*this);
     }
     if ((fds[2].revents & POLLIN) && watcher_->consumeEvents()) {
       reloadAtMs = monotonicMs() + kReloadSettleMs;

@@ -4,11 +4,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "db/database.h"
 #include "db/log_writer.h"
+#include "engine/daemon/control_protocol.h"
 #include "engine/daemon/control_server.h"
 #include "engine/daemon/policy_watcher.h"
 #include "engine/netfilter/nft_table.h"
@@ -22,10 +22,10 @@ class Attributor;
 
 // wardend: owns the queues, the table, the verdict log and the control socket, and runs the
 // control thread (the caller's), which alone handles signals, reloads and control requests.
-class Daemon {
+class Daemon : private ControlCommands {
  public:
   explicit Daemon(std::filesystem::path configFile);
-  ~Daemon();
+  ~Daemon() override;
 
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int run();
@@ -37,10 +37,10 @@ class Daemon {
   bool loadPolicy();
   void reload();
   void openLog();
-  std::string handleRequest(std::string_view request);
-  // The control request `reload`, with "redecide": true also for the flows accepted before.
-  std::string reloadRequest(bool redecide);
-  std::string statusJson() const;
+  // The control commands (see control_protocol.h).
+  nlohmann::json status() override;
+  std::optional<nlohmann::json> explain(std::uint32_t pid) override;
+  std::expected<Reloaded, std::string> reloadPolicy(bool redecide) override;
   TablePlan tablePlan(const rules::Config& config) const;
   bool ownsTable() const;  // whether the table still records us as its owner
 

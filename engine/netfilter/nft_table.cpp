@@ -203,7 +203,6 @@ void storeCt(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1)
   nftnl_rule_add_expr(rule, e);
 }
 
-// reg = (reg & mask) ^ xorValue, on a 32-bit host-order value (marks, ct state).
 // register 1 = (register 1 & mask) ^ xorValue, over sizeof(T) bytes.
 template <typename T>
 void bitwise(nftnl_rule* rule, T mask, T xorValue) {
@@ -216,10 +215,6 @@ void bitwise(nftnl_rule* rule, T mask, T xorValue) {
   nftnl_rule_add_expr(rule, e);
 }
 
-void bitwise32(nftnl_rule* rule, std::uint32_t mask, std::uint32_t xorValue) {
-  bitwise<std::uint32_t>(rule, mask, xorValue);
-}
-
 template <typename T>
 void compare(nftnl_rule* rule, std::uint32_t op, T value) {
   nftnl_expr* e = nftnl_expr_alloc("cmp");
@@ -227,6 +222,14 @@ void compare(nftnl_rule* rule, std::uint32_t op, T value) {
   nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
   nftnl_expr_set_data(e, NFTNL_EXPR_CMP_DATA, &value, sizeof value);
   nftnl_rule_add_expr(rule, e);
+}
+
+// register 1 & mask compared with `value`, over sizeof(T) bytes: how every condition on some
+// of a value's bits (marks, ct state, TCP flags) ends, after the load of that value.
+template <typename T>
+void maskedCompare(nftnl_rule* rule, std::uint32_t op, T mask, T value) {
+  bitwise<T>(rule, mask, T{0});
+  compare(rule, op, value);
 }
 
 void verdict(nftnl_rule* rule, int code) {
@@ -331,23 +334,63 @@ void loadTransport(nftnl_rule* rule, std::uint32_t offset, std::uint32_t length)
   nftnl_rule_add_expr(rule, e);
 }
 
-// Loads the ct mark's warden bits into register 1 and compares them with `value`.
+// The conditions a rule is made of, each a load into register 1 and a comparison. On the marks
+// only warden's bits count.
 void ctMarkIs(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
   loadCt(rule, NFT_CT_MARK);
-  bitwise32(rule, marks.mask, 0);
-  compare(rule, NFT_CMP_EQ, value);
+  maskedCompare(rule, NFT_CMP_EQ, marks.mask, value);
 }
 
-// The same for the packet mark.
 void packetMarkIs(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
   loadMeta(rule, NFT_META_MARK);
-  bitwise32(rule, marks.mask, 0);
-  compare(rule, NFT_CMP_EQ, value);
+  maskedCompare(rule, NFT_CMP_EQ, marks.mask, value);
+}
+
+// Any of the ct state `bits` (NF_CT_STATE_*BIT*) is set.
+void ctStateHas(nftnl_rule* rule, std::uint32_t bits) {
+  loadCt(rule, NFT_CT_STATE);
+  maskedCompare(rule, NFT_CMP_NEQ, bits, 0u);
+}
+
+// None of the ct state `bits` is set.
+void ctStateLacks(nftnl_rule* rule, std::uint32_t bits) {
+  loadCt(rule, NFT_CT_STATE);
+  maskedCompare(rule, NFT_CMP_EQ, bits, 0u);
+}
+
+void ctDirectionIs(nftnl_rule* rule, ip_conntrack_dir direction) {
+  loadCt(rule, NFT_CT_DIRECTION);
+  compare(rule, NFT_CMP_EQ, static_cast<std::uint8_t>(direction));
 }
 
 void protocolIs(nftnl_rule* rule, std::uint8_t protocol) {
   loadMeta(rule, NFT_META_L4PROTO);
   compare(rule, NFT_CMP_EQ, protocol);
+}
+
+// The TCP flags under `mask` are `flags`.
+void tcpFlagsAre(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags) {
+  loadTransport(rule, kTcpFlagsOffset, 1);
+  maskedCompare(rule, NFT_CMP_EQ, mask, flags);
+}
+
+// The transport header's port at `offset` (0: source, 2: destination) is `port`.
+void transportPortIs(nftnl_rule* rule, std::uint32_t offset, std::uint16_t port) {
+  loadTransport(rule, offset, sizeof(std::uint16_t));
+  compare(rule, NFT_CMP_EQ, htons(port));
+}
+
+// Actions: warden's bits of the packet's, or its flow's, mark set to `value`, the others kept.
+void setPacketMark(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
+  loadMeta(rule, NFT_META_MARK);
+  bitwise<std::uint32_t>(rule, ~marks.mask, value);
+  storeMeta(rule, NFT_META_MARK);
+}
+
+void setCtMark(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
+  loadCt(rule, NFT_CT_MARK);
+  bitwise<std::uint32_t>(rule, ~marks.mask, value);
+  storeCt(rule, NFT_CT_MARK);
 }
 
 // Adds `counter name "<name>"` to the rule: the named counter object the table holds.
@@ -365,9 +408,7 @@ void namedCounter(nftnl_rule* rule, const char* name) {
 void addRevokedRules(Transaction& tx, const char* name, const MarkBits& marks) {
   auto ownPacket = [&](nftnl_rule* rule) {
     ctMarkIs(rule, marks, marks.revokedReject());
-    loadCt(rule, NFT_CT_STATE);
-    bitwise32(rule, NF_CT_STATE_BIT(IP_CT_RELATED), 0);
-    compare(rule, NFT_CMP_EQ, 0u);
+    ctStateLacks(rule, NF_CT_STATE_BIT(IP_CT_RELATED));
   };
   {  // 1b. revoked: drop
     RulePtr rule = newRule(name);
@@ -398,12 +439,9 @@ void addDnsTapRule(Transaction& tx, const char* name, const TablePlan& plan,
   const MarkBits& marks = plan.marks;
   RulePtr rule = newRule(name);
   protocolIs(rule.get(), IPPROTO_UDP);
-  loadTransport(rule.get(), portOffset, sizeof(std::uint16_t));
-  compare(rule.get(), NFT_CMP_EQ, htons(53));
+  transportPortIs(rule.get(), portOffset, 53);
   ctMarkIs(rule.get(), marks, marks.accept());
-  loadMeta(rule.get(), NFT_META_MARK);
-  bitwise32(rule.get(), ~marks.mask, marks.dnsReply());
-  storeMeta(rule.get(), NFT_META_MARK);
+  setPacketMark(rule.get(), marks, marks.dnsReply());
   TablePlan bypassing = plan;
   bypassing.bypass = true;
   queue(rule.get(), bypassing);
@@ -426,9 +464,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
      //    which a packet reaches after this chain has passed it (nf_reinject resumes at the
      //    next hook entry). Verified on this kernel by test_packet_path.py's forged-mark tests.
     RulePtr rule = newRule(name);
-    loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), ~marks.mask, 0);
-    storeMeta(rule.get(), NFT_META_MARK);
+    setPacketMark(rule.get(), marks, 0);
     tx.addRule(rule.get());
   }
 
@@ -444,9 +480,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     //     not waved through on the old verdict.
     RulePtr rule = newRule(name);
     protocolIs(rule.get(), IPPROTO_TCP);
-    loadTransport(rule.get(), kTcpFlagsOffset, 1);
-    bitwise<std::uint8_t>(rule.get(), kTcpSyn | kTcpAck, 0);
-    compare(rule.get(), NFT_CMP_EQ, kTcpSyn);
+    tcpFlagsAre(rule.get(), kTcpSyn | kTcpAck, kTcpSyn);
     ctMarkIs(rule.get(), marks, marks.accept());
     queue(rule.get(), plan);
     tx.addRule(rule.get());
@@ -484,9 +518,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
      //     with SYN+FIN or no flags at all) is never queued as new: counted, and dropped
      //     unless `[engine] invalid = "accept"`
     RulePtr rule = newRule(name);
-    loadCt(rule.get(), NFT_CT_STATE);
-    bitwise32(rule.get(), NF_CT_STATE_INVALID_BIT, 0);
-    compare(rule.get(), NFT_CMP_NEQ, 0u);
+    ctStateHas(rule.get(), NF_CT_STATE_INVALID_BIT);
     namedCounter(rule.get(), NftTable::kInvalidCounter);
     if (plan.dropInvalid) verdict(rule.get(), NF_DROP);
     tx.addRule(rule.get());
@@ -494,9 +526,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
   if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
     // 4. the first packet of a new flow goes to userspace
     RulePtr rule = newRule(name);
-    loadCt(rule.get(), NFT_CT_STATE);
-    bitwise32(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW), 0);
-    compare(rule.get(), NFT_CMP_NEQ, 0u);
+    ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
     queue(rule.get(), plan);
     tx.addRule(rule.get());
   }
@@ -506,8 +536,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     //     wardend started, or a related flow (an expectation's first packet is not "new").
     //     Decided now, so that failing open never keeps a flow open for good.
     RulePtr rule = newRule(name);
-    loadCt(rule.get(), NFT_CT_DIRECTION);
-    compare(rule.get(), NFT_CMP_EQ, static_cast<std::uint8_t>(IP_CT_DIR_ORIGINAL));
+    ctDirectionIs(rule.get(), IP_CT_DIR_ORIGINAL);
     ctMarkIs(rule.get(), marks, 0);
     queue(rule.get(), plan);
     tx.addRule(rule.get());
@@ -525,12 +554,8 @@ void addVerdictChain(Transaction& tx, const char* name, std::uint32_t hook, cons
   {  // 2. accepted by a worker: remember it on the flow, give the packet its mark back
     RulePtr rule = newRule(name);
     packetMarkIs(rule.get(), marks, marks.accept());
-    loadCt(rule.get(), NFT_CT_MARK);
-    bitwise32(rule.get(), ~marks.mask, marks.accept());
-    storeCt(rule.get(), NFT_CT_MARK);
-    loadMeta(rule.get(), NFT_META_MARK);
-    bitwise32(rule.get(), ~marks.mask, 0);
-    storeMeta(rule.get(), NFT_META_MARK);
+    setCtMark(rule.get(), marks, marks.accept());
+    setPacketMark(rule.get(), marks, 0);
     verdict(rule.get(), NF_ACCEPT);
     tx.addRule(rule.get());
   }

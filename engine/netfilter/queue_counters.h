@@ -1,12 +1,15 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 
 namespace warden::engine {
 
-// Counters of one queue worker. Written only by that worker (so a relaxed load+store is
-// enough, no locked instruction on the packet path); read by the control thread at any time.
+// Counters of one queue worker (each one also listed in kQueueCounterFields below). Written only by
+// that worker (so a relaxed load+store is enough, no locked instruction on the packet path); read
+// by the control thread at any time.
 struct alignas(64) QueueCounters {
   std::atomic<std::uint64_t> packets{0};  // packets that reached userspace
   std::atomic<std::uint64_t> allowed{0};  // verdicts, after learn mode
@@ -41,6 +44,41 @@ struct alignas(64) QueueCounters {
   static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
+};
+
+// How a counter is shown: its key in `warden status` (in each queue's object, and summed in
+// the totals unless it is a peak) and, for the few wardend's "stopped:" log line names, the
+// words after its total there.
+struct QueueCounterField {
+  std::string_view key;
+  std::atomic<std::uint64_t> QueueCounters::*member;
+  std::string_view stoppedWords = {};
+  bool peakNs = false;  // a high-water mark in ns: shown in µs, per queue only, never summed
+};
+
+// Every counter, once: `warden status` (whose keys cli/status_text.cpp and the tests read),
+// its totals and the "stopped:" line all go through this list, so a new counter needs only
+// its member above and its line here. The "stopped:" line names its counters in this order.
+inline constexpr std::array kQueueCounterFields = {
+    QueueCounterField{"packets", &QueueCounters::packets, "packets decided"},
+    QueueCounterField{"allow", &QueueCounters::allowed, "allowed"},
+    QueueCounterField{"deny", &QueueCounters::denied, "denied"},
+    QueueCounterField{"reject", &QueueCounters::rejected, "rejected"},
+    QueueCounterField{"verdict_errors", &QueueCounters::verdictErrors, "verdict errors"},
+    QueueCounterField{"enobufs", &QueueCounters::enobufs, "ENOBUFS"},
+    QueueCounterField{"learn", &QueueCounters::learned},
+    QueueCounterField{"kernel", &QueueCounters::kernel},
+    QueueCounterField{"malformed", &QueueCounters::malformed},
+    QueueCounterField{"dns_replies", &QueueCounters::dnsReplies},
+    QueueCounterField{"dns_answers", &QueueCounters::dnsAnswers},
+    QueueCounterField{"dns_malformed", &QueueCounters::dnsMalformed},
+    QueueCounterField{"dns_unsolicited", &QueueCounters::dnsUnsolicited},
+    QueueCounterField{"dns_queries", &QueueCounters::dnsQueries},
+    QueueCounterField{"dns_queries_evicted", &QueueCounters::dnsQueriesEvicted},
+    QueueCounterField{"parked", &QueueCounters::parked},
+    QueueCounterField{"parked_undescribed", &QueueCounters::parkedUndescribed},
+    QueueCounterField{"repeats", &QueueCounters::repeats},
+    QueueCounterField{"max_latency_us", &QueueCounters::maxLatencyNs, {}, /*peakNs=*/true},
 };
 
 }  // namespace warden::engine

@@ -12,7 +12,7 @@ namespace {
 constexpr std::int64_t kSecond = 1'000'000'000;
 constexpr std::int64_t kNow = 1'777'636'800 * kSecond;  // 2026-05-01T12:00:00Z
 
-// A status object as wardend sends it (engine/daemon.cpp, statusJson).
+// A status object as wardend sends it (engine/daemon/daemon.cpp, Daemon::status).
 nlohmann::json sampleStatus() {
   return nlohmann::json::parse(R"({
     "running": true, "pid": 4242, "started_at_ns": )" +

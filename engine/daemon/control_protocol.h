@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace warden::engine {
+
+// wardend's control protocol, version 1 (cli/control_client.h is the other side): one JSON
+// request line per connection, one JSON answer line back.
+//   {"version":1,"command":"status"}                     -> "status": {...}
+//   {"version":1,"command":"explain","pid":N}            -> "process": {...}
+//   {"version":1,"command":"reload"[,"redecide":true]}   -> "revision": N[, "redecide": {...}]
+// Every answer has "version": 1 and "ok"; a refusal says why in "error". Pure: no sockets, so
+// the tests drive it with a fake daemon (ControlServer does the socket's side).
+
+struct StatusRequest {
+  bool operator==(const StatusRequest&) const = default;
+};
+struct ExplainRequest {
+  std::uint32_t pid = 0;
+  bool operator==(const ExplainRequest&) const = default;
+};
+struct ReloadRequest {
+  bool redecide = false;  // also decide again the flows accepted before
+  bool operator==(const ReloadRequest&) const = default;
+};
+using ControlRequest = std::variant<StatusRequest, ExplainRequest, ReloadRequest>;
+
+// One request line parsed; the error is the message the refusal gives.
+[[nodiscard]] std::expected<ControlRequest, std::string> parseControlRequest(std::string_view line);
+
+// What the daemon answers each command with. Called on the control thread only.
+class ControlCommands {
+ public:
+  struct Reloaded {
+    std::uint64_t revision = 0;              // the policy revision now in force
+    std::optional<nlohmann::json> redecide;  // what deciding the accepted flows again did
+  };
+
+  virtual ~ControlCommands() = default;
+  virtual nlohmann::json status() = 0;
+  // nullopt when there is no such process to explain.
+  virtual std::optional<nlohmann::json> explain(std::uint32_t pid) = 0;
+  // The error is the refusal's message: nothing reloaded, or reloaded but not redecided.
+  virtual std::expected<Reloaded, std::string> reloadPolicy(bool redecide) = 0;
+};
+
+// The answer line (without its newline) to one request line, the command run on `commands`.
+std::string answerControlRequest(std::string_view line, ControlCommands& commands);
+
+// A refusal from the socket itself, before any request is read (the peer is not root).
+std::string socketRefusal(std::string_view message);
+
+// Framing: a request is the bytes up to the first newline. A client that sends no newline gets
+// its first kMaxRequestBytes or a little more (one read's worth) taken as the request, which
+// then fails to parse; one that stops sending gets what it sent.
+inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+// Whether `received` holds a whole request (or as much of one as is read).
+bool requestComplete(std::string_view received);
+// The request in `received`: up to the first newline, if there is one.
+std::string_view requestLine(std::string_view received);
+
+}  // namespace warden::engine
