@@ -323,7 +323,25 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
 }
 
 void QueueWorker::sendVerdict(std::uint32_t id, Verdict verdict, const std::uint32_t* mark) {
-  if (!source_->verdict(id, verdict, mark)) QueueCounters::bump(counters_.verdictErrors);
+  for (int attempt = 1;; ++attempt) {
+    auto sent = source_->verdict(id, verdict, mark);
+    if (sent) return;
+    const int code = sent.error().code;
+    const bool passing = code == ENOBUFS || code == ENOMEM || code == EINTR || code == EAGAIN;
+    if (passing && attempt < kVerdictAttempts) {
+      QueueCounters::bump(counters_.verdictRetries);
+      continue;
+    }
+    // Lost: the packet waits in the kernel until the queue is unbound.
+    QueueCounters::bump(counters_.verdictErrors);
+    if (!verdictLossLogged_) {
+      verdictLossLogged_ = true;
+      base::logError(sent.error().message(), " (packet ", id, ", after ", attempt,
+                     attempt == 1 ? " attempt" : " attempts",
+                     "); later lost verdicts are only counted");
+    }
+    return;
+  }
 }
 
 rules::Flow QueueWorker::Pending::named() const {

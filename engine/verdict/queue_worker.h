@@ -37,11 +37,15 @@ namespace warden::engine {
 // exec event still on its way to the tracker) is parked: the kernel keeps the packet while
 // the worker serves the rest of its queue, and it gets its verdict once the description
 // arrives or the owner lookup's describeWait is over, whichever comes first.
+// A verdict that fails to send for a passing reason (ENOBUFS, ENOMEM, EINTR, EAGAIN) is sent
+// again, up to kVerdictAttempts times in all: a packet without a verdict stays in the kernel
+// until the queue goes, its connection hanging.
 class QueueWorker {
  public:
   // Monotonic nanoseconds: what latencies and parked packets' waits are measured by (tests
   // move it by hand).
   using Clock = std::uint64_t (*)();
+  static constexpr int kVerdictAttempts = 3;
   // First packets parked at most: once every place is taken (a storm of new processes), a
   // packet waits for its description on the worker's thread (describeForVerdict), as bounded.
   static constexpr std::size_t kMaxParked = 128;
@@ -118,7 +122,7 @@ class QueueWorker {
   rules::ProfileSelection selectionFor(const PolicySnapshot& snapshot, const FlowOwner& owner);
   void conclude(const PolicySnapshot& snapshot, const Pending& pending,
                 const rules::Decision& decision);
-  // Sends a verdict; counts it when it could not be sent.
+  // Sends a verdict, again while it fails for a passing reason; counts what it could not send.
   void sendVerdict(std::uint32_t id, Verdict verdict, const std::uint32_t* mark);
 
   std::unique_ptr<PacketSource> source_;
@@ -130,6 +134,7 @@ class QueueWorker {
   PendingDnsQueries* dnsQueries_ = nullptr;  // what DNS replies must answer (same)
   Clock clock_;                              // what waits and latencies are timed by
   std::uint64_t hashingRevision_ = ~0ull;    // policy revision image hashing was set for
+  bool verdictLossLogged_ = false;           // the first lost verdict is logged, all counted
   QueueCounters counters_;
   int stopFd_ = -1;  // eventfd
   std::vector<QueuedPacket> batch_;
