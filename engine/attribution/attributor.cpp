@@ -5,11 +5,8 @@
 #include <linux/netfilter.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <string_view>
 
 #include "base/clock.h"
 #include "base/logging.h"
@@ -32,31 +29,6 @@ Attribution kernelOwned() {
 }
 
 bool tracked(std::uint8_t protocol) { return protocol == IPPROTO_TCP || protocol == IPPROTO_UDP; }
-
-// WARDEN_TEST_SLOW_EXEC=COMM:MS (at most 5000), for tests only: on the exec of an image named
-// COMM the tracker thread sleeps MS milliseconds between publishing the bare event and
-// completing the description (every other event waits meanwhile, as when the tracker falls
-// behind), and first packets of any process wait up to twice MS for their description. A test
-// holds one process's first packet (parked) with it and watches the queue serve others.
-// Announced with a warning at start; without the variable nothing changes.
-void applySlowExecHook(ProcessTracker::Options& tracker, std::chrono::microseconds& describeWait) {
-  const char* hook = std::getenv("WARDEN_TEST_SLOW_EXEC");
-  if (hook == nullptr) return;
-  const std::string_view text(hook);
-  const auto colon = text.rfind(':');
-  int ms = 0;
-  if (colon == std::string_view::npos || colon == 0 ||
-      std::from_chars(text.data() + colon + 1, text.data() + text.size(), ms).ec != std::errc{} ||
-      ms <= 0 || ms > 5'000) {
-    base::logWarning("attribution: ignoring WARDEN_TEST_SLOW_EXEC='", text, "' (expected COMM:MS)");
-    return;
-  }
-  tracker.slowExecComm = std::string(text.substr(0, colon));
-  tracker.slowExecDelay = std::chrono::milliseconds(ms);
-  describeWait = std::max<std::chrono::microseconds>(describeWait, 2 * tracker.slowExecDelay);
-  base::logWarning("attribution: test hook: descriptions of '", tracker.slowExecComm,
-                   "' held back ", ms, " ms");
-}
 
 }  // namespace
 
@@ -196,7 +168,6 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
 
   ProcessTracker::Options trackerOptions;
   trackerOptions.procRoot = options.procRoot;
-  applySlowExecHook(trackerOptions, self->options_.describeWait);
   self->tracker_ = std::make_unique<ProcessTracker>(self->table_, trackerOptions, &self->hasher_);
   if (auto started = self->tracker_->start(self->bpf_.get()); !started) {
     base::logWarning("attribution: process events unavailable: ", started.error().message());

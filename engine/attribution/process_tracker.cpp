@@ -266,9 +266,6 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   const std::string filename = fixedString(event.filename, sizeof event.filename);
   // Published at once with what the kernel gave, then completed from /proc.
   table_.upsert(std::make_shared<const ProcessInfo>(info));
-  if (!options_.slowExecComm.empty() && info.comm == options_.slowExecComm) {
-    std::this_thread::sleep_for(options_.slowExecDelay);
-  }
 
   ProcessInfo full = info;
   const bool read = reader_.complete(full);

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -36,12 +35,6 @@ class ProcessTracker {
     std::string procRoot = "/proc";
     std::size_t maxPendingRequests = 1024;
     std::uint64_t expireEveryNs = 1'000'000'000;
-    // Test hook (WARDEN_TEST_SLOW_EXEC, see attributor.cpp): on the exec of an image of this
-    // name the tracker thread sleeps `slowExecDelay` after publishing the bare event, holding
-    // back that description and every event after it, as a tracker falling behind would.
-    // Empty: never.
-    std::string slowExecComm{};
-    std::chrono::milliseconds slowExecDelay{0};
   };
 
   struct Counters {

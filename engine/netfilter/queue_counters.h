@@ -19,6 +19,9 @@ struct alignas(64) QueueCounters {
   std::atomic<std::uint64_t> kernel{0};     // packets of no socket
   std::atomic<std::uint64_t> malformed{0};  // unparseable, given the `unknown` verdict
   std::atomic<std::uint64_t> enobufs{0};    // the kernel could not deliver to us
+  // Verdicts sent again after a passing failure (ENOBUFS, EINTR, ...), and those lost all the
+  // same: their packets wait in the kernel until the queue is unbound.
+  std::atomic<std::uint64_t> verdictRetries{0};
   std::atomic<std::uint64_t> verdictErrors{0};
   std::atomic<std::uint64_t> maxLatencyNs{0};
   // First packets that waited (parked, the queue served meanwhile) for their process's

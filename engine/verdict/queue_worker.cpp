@@ -23,29 +23,36 @@ namespace {
 
 constexpr std::size_t kBatchReserve = 64;
 constexpr int kDrainQuietMs = 50;
-constexpr std::size_t kMaxParked = 128;  // first packets waiting for their process's description
 constexpr int kParkedPollMs = 1;
 
-// Without an attributor, a socket's owner is a process the engine knows nothing about: no
+// Without an owner lookup, a socket's owner is a process the engine knows nothing about: no
 // [[match]] key holds for it, so it gets no profile and the engine default.
 const rules::ProcessInfo kUndescribedProcess{};
 
 }  // namespace
 
-QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
-                         db::LogProducer log, Attributor* attributor, HostCache* hosts,
-                         PendingDnsQueries* dnsQueries)
-    : queue_(std::move(queue)),
+QueueWorker::QueueWorker(std::unique_ptr<PacketSource> source, const PolicyStore& policy,
+                         MarkBits marks, db::LogProducer log, std::unique_ptr<OwnerLookup> owners,
+                         HostCache* hosts, PendingDnsQueries* dnsQueries, Clock clock)
+    : source_(std::move(source)),
       policy_(policy),
       marks_(marks),
       log_(std::move(log)),
-      attributor_(attributor),
+      owners_(std::move(owners)),
       hosts_(hosts),
-      dnsQueries_(dnsQueries) {
+      dnsQueries_(dnsQueries),
+      clock_(clock) {
   stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
   parked_.reserve(kMaxParked);
 }
+
+QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
+                         db::LogProducer log, Attributor* attributor, HostCache* hosts,
+                         PendingDnsQueries* dnsQueries)
+    : QueueWorker(std::make_unique<NfQueueSource>(std::move(queue)), policy, marks, std::move(log),
+                  attributor ? std::make_unique<AttributorLookup>(*attributor) : nullptr, hosts,
+                  dnsQueries) {}
 
 QueueWorker::~QueueWorker() {
   if (thread_.joinable()) {
@@ -70,10 +77,10 @@ void QueueWorker::join() {
 
 void QueueWorker::run() {
   // Named per queue so that top -H and perf tell the workers apart.
-  const std::string name = "wardend-q" + std::to_string(queue_.number());
+  const std::string name = "wardend-q" + std::to_string(source_->number());
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   preferQueueThread();
-  pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {stopFd_, POLLIN, 0}};
+  pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {stopFd_, POLLIN, 0}};
   for (;;) {
     // The queue has been emptied (or nothing came yet): a moment to free what packets' paths
     // put off.
@@ -81,7 +88,7 @@ void QueueWorker::run() {
     // While packets are parked, look at their descriptions every millisecond.
     if (poll(fds, 2, parked_.empty() ? -1 : kParkedPollMs) < 0) {
       if (errno == EINTR) continue;
-      base::logError("NFQUEUE ", queue_.number(), ": poll failed: ", errno);
+      base::logError("NFQUEUE ", source_->number(), ": poll failed: ", errno);
       break;
     }
     if (fds[1].revents & POLLIN) break;
@@ -102,7 +109,7 @@ void QueueWorker::run() {
 void QueueWorker::serveWaiting() {
   for (;;) {
     batch_.clear();
-    auto received = queue_.receive(batch_, /*wait=*/false);
+    auto received = source_->receive(batch_);
     if (!received) {
       if (received.error().code == ENOBUFS) {
         QueueCounters::bump(counters_.enobufs);
@@ -126,7 +133,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   Pending pending;
   pending.id = packet.id;
   pending.mark = packet.mark;
-  pending.started = base::monotonicNs();
+  pending.started = clock_();
   const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
   if (!parsed.ok) {
     QueueCounters::bump(counters_.malformed);
@@ -140,7 +147,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   if (dnsQueries_ && packet.hook == NF_INET_LOCAL_OUT && policy.config().dns) {
     pending.dnsQuery = readDnsQuery(packet, parsed.info, pending.query);
   }
-  if (!attributor_) {
+  if (!owners_) {
     if (packet.hook == NF_INET_LOCAL_OUT && !packet.hasUid) {
       // The kernel names a uid only for packets of a process's socket (NFQA_UID); an outbound
       // packet without one was made by the kernel itself.
@@ -154,26 +161,26 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   // SPEC section 4 steps 2-4: who owns the flow, then what that owner's profile says.
   followHashing(snapshot);
   FlowOwner& owner = pending.owner;
-  owner.attribution = attributor_->attribute(parsed.info, packet.hook, packet.hasUid);
+  owner.attribution = owners_->attribute(parsed.info, packet.hook, packet.hasUid);
   if (owner.attribution.kind == OwnerKind::kProcess) {
     owner.process = describe(owner.attribution);
     if (!owner.process || !owner.process->complete) {
       if (parked_.size() < parked_.capacity()) {
-        pending.deadline = pending.started +
-                           static_cast<std::uint64_t>(attributor_->describeWait().count()) * 1000;
+        pending.deadline =
+            pending.started + static_cast<std::uint64_t>(owners_->describeWait().count()) * 1000;
         parked_.push_back(std::move(pending));
         QueueCounters::bump(counters_.parked);
         return;
       }
       // Every parking place taken (a storm of new processes): wait here, as bounded.
-      owner.process = attributor_->describeForVerdict(owner.attribution);
+      owner.process = owners_->describeForVerdict(owner.attribution);
     }
   }
   decideAttributed(snapshot, pending);
 }
 
 // The process's description: from this worker's own memory of complete ones when it can (no
-// lock), else from the attributor (which asks the tracker for a process it does not hold).
+// lock), else from the owner lookup (which asks the tracker for a process it does not hold).
 std::shared_ptr<const ProcessInfo> QueueWorker::describe(const Attribution& attribution) {
   const ProcessKey& key = attribution.key;
   KnownProcess& slot = known_[ProcessKeyHash{}(key) % kKnownProcesses];
@@ -181,11 +188,11 @@ std::shared_ptr<const ProcessInfo> QueueWorker::describe(const Attribution& attr
       slot.exeIno == attribution.owner.exe_ino) {
     return slot.info;
   }
-  auto info = attributor_->describe(attribution);
+  auto info = owners_->describe(attribution);
   if (info && info->complete) {
     // The entry giving way may hold the last reference to its description: it is freed when
     // the worker is idle. Until then, should retired_ be full, the slot keeps its entry and
-    // this process is described by the attributor again next time.
+    // this process is described by the owner lookup again next time.
     if (slot.info && !retired_.take(slot.info)) return info;
     slot = KnownProcess{};  // no profile chosen yet
     slot.key = key;
@@ -199,11 +206,11 @@ std::shared_ptr<const ProcessInfo> QueueWorker::describe(const Attribution& attr
 // Parked packets whose description has arrived, or whose wait is over, get their verdict
 // (under the policy in force now).
 void QueueWorker::serveParked() {
-  const std::uint64_t now = base::monotonicNs();
+  const std::uint64_t now = clock_();
   const PolicySnapshot& snapshot = policy_.get();
   for (std::size_t i = 0; i < parked_.size();) {
     Pending& pending = parked_[i];
-    auto described = attributor_->described(pending.owner.attribution);
+    auto described = owners_->described(pending.owner.attribution);
     const bool complete = described && described->complete;
     if (!complete && now < pending.deadline) {
       ++i;
@@ -224,7 +231,7 @@ void QueueWorker::serveParked() {
 // Images are held and hashed from exec on only while some profile pins a sha256.
 void QueueWorker::followHashing(const PolicySnapshot& snapshot) {
   if (snapshot.revision() == hashingRevision_) return;
-  attributor_->setImageHashing(snapshot.policy->usesSha256());
+  owners_->setImageHashing(snapshot.policy->usesSha256());
   hashingRevision_ = snapshot.revision();
 }
 
@@ -265,31 +272,29 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   // the verdict is left out: the kernel runs the verdict chain and, on a veth or loopback
   // path, delivers the packet to its receiver inside that very sendmsg, which costs a
   // do-nothing consumer just the same.
-  const std::uint64_t elapsed = base::monotonicNs() - pending.started;
-  base::Result<void> sent;
+  const std::uint64_t elapsed = clock_() - pending.started;
   switch (decision.enforced) {
     case rules::Action::kAllow: {
       QueueCounters::bump(counters_.allowed);
       // Before the verdict: the flow's next packet may follow at once (see noteUdpAccepted),
       // and a DNS query's reply may come back before this thread runs again.
-      if (attributor_) attributor_->noteUdpAccepted(pending.flow, pending.owner.attribution);
+      if (owners_) owners_->noteUdpAccepted(pending.flow, pending.owner.attribution);
       if (pending.dnsQuery) rememberDnsQuery(pending.query, *dnsQueries_, counters_);
       const std::uint32_t mark = marks_.withValue(pending.mark, marks_.accept());
-      sent = queue_.verdict(pending.id, Verdict::kAccept, &mark);
+      sendVerdict(pending.id, Verdict::kAccept, &mark);
       break;
     }
     case rules::Action::kDeny:
       QueueCounters::bump(counters_.denied);
-      sent = queue_.verdict(pending.id, Verdict::kDrop);
+      sendVerdict(pending.id, Verdict::kDrop, nullptr);
       break;
     case rules::Action::kReject: {
       QueueCounters::bump(counters_.rejected);
       const std::uint32_t mark = marks_.withValue(pending.mark, marks_.reject());
-      sent = queue_.verdict(pending.id, Verdict::kAccept, &mark);
+      sendVerdict(pending.id, Verdict::kAccept, &mark);
       break;
     }
   }
-  if (!sent) QueueCounters::bump(counters_.verdictErrors);
 
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
@@ -309,6 +314,28 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   }
 }
 
+void QueueWorker::sendVerdict(std::uint32_t id, Verdict verdict, const std::uint32_t* mark) {
+  for (int attempt = 1;; ++attempt) {
+    auto sent = source_->verdict(id, verdict, mark);
+    if (sent) return;
+    const int code = sent.error().code;
+    const bool passing = code == ENOBUFS || code == ENOMEM || code == EINTR || code == EAGAIN;
+    if (passing && attempt < kVerdictAttempts) {
+      QueueCounters::bump(counters_.verdictRetries);
+      continue;
+    }
+    // Lost: the packet waits in the kernel until the queue is unbound.
+    QueueCounters::bump(counters_.verdictErrors);
+    if (!verdictLossLogged_) {
+      verdictLossLogged_ = true;
+      base::logError(sent.error().message(), " (packet ", id, ", after ", attempt,
+                     attempt == 1 ? " attempt" : " attempts",
+                     "); later lost verdicts are only counted");
+    }
+    return;
+  }
+}
+
 rules::Flow QueueWorker::Pending::named() const {
   rules::Flow named = flow;
   if (host.length > 0) named.host = host.view();
@@ -322,9 +349,7 @@ rules::Flow QueueWorker::Pending::named() const {
 void QueueWorker::passDns(const QueuedPacket& packet) {
   if (hosts_ && dnsQueries_) readDnsPacket(packet, *dnsQueries_, *hosts_, counters_);
   const std::uint32_t mark = marks_.withValue(packet.mark, 0);
-  if (!queue_.verdict(packet.id, Verdict::kAccept, &mark)) {
-    QueueCounters::bump(counters_.verdictErrors);
-  }
+  sendVerdict(packet.id, Verdict::kAccept, &mark);
 }
 
 }  // namespace warden::engine

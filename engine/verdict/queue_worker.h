@@ -1,10 +1,13 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "db/log_producer.h"
 #include "engine/attribution/attributor.h"
 #include "engine/dns/host_cache.h"
@@ -14,6 +17,8 @@
 #include "engine/netfilter/queue_counters.h"
 #include "engine/verdict/deferred_release.h"
 #include "engine/verdict/flow_decision.h"
+#include "engine/verdict/owner_lookup.h"
+#include "engine/verdict/packet_source.h"
 #include "engine/verdict/policy_store.h"
 #include "engine/verdict/recent_decisions.h"
 
@@ -27,18 +32,36 @@ namespace warden::engine {
 // and holds the host name inline. Once warm, the path neither allocates nor frees (but see
 // db::LogHost for very long host names): what it would free is put off until the queue is
 // empty (see retired_).
+// It has its queue and attribution through PacketSource and OwnerLookup, so that tests serve
+// it fakes, with no kernel.
 // A first packet of a process whose description is not there yet (it has just started, its
 // exec event still on its way to the tracker) is parked: the kernel keeps the packet while
 // the worker serves the rest of its queue, and it gets its verdict once the description
-// arrives or the attributor's describeWait is over, whichever comes first.
+// arrives or the owner lookup's describeWait is over, whichever comes first.
+// A verdict that fails to send for a passing reason (ENOBUFS, ENOMEM, EINTR, EAGAIN) is sent
+// again, up to kVerdictAttempts times in all: a packet without a verdict stays in the kernel
+// until the queue goes, its connection hanging.
 class QueueWorker {
  public:
-  // `log` receives one row per decided flow (a detached producer: no verdict log).
-  // `attributor` (may be null: then the queue's uid alone separates process from kernel
-  // packets) must outlive the worker. `hosts` (may be null: no host names) is where DNS
-  // replies are recorded and outbound flows' remote addresses are named, `dnsQueries` where
-  // the queries those replies must answer are kept (both or neither); they must outlive the
-  // worker too.
+  // Monotonic nanoseconds: what latencies and parked packets' waits are measured by (tests
+  // move it by hand).
+  using Clock = std::uint64_t (*)();
+  static constexpr int kVerdictAttempts = 3;
+  // First packets parked at most: once every place is taken (a storm of new processes), a
+  // packet waits for its description on the worker's thread (describeForVerdict), as bounded.
+  static constexpr std::size_t kMaxParked = 128;
+
+  // Serves `source`; `owners` (may be null: then the queue's uid alone separates process from
+  // kernel packets) names the process behind each packet. `log` receives one row per decided
+  // flow (a detached producer: no verdict log). `hosts` (may be null: no host names) is where
+  // DNS replies are recorded and outbound flows' remote addresses are named, `dnsQueries`
+  // where the queries those replies must answer are kept (both or neither); they must outlive
+  // the worker.
+  QueueWorker(std::unique_ptr<PacketSource> source, const PolicyStore& policy, MarkBits marks,
+              db::LogProducer log, std::unique_ptr<OwnerLookup> owners, HostCache* hosts,
+              PendingDnsQueries* dnsQueries, Clock clock = base::monotonicNs);
+  // The daemon's: serves `queue` and asks `attributor` (may be null; shared by the workers, it
+  // must outlive them).
   QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks, db::LogProducer log,
               Attributor* attributor = nullptr, HostCache* hosts = nullptr,
               PendingDnsQueries* dnsQueries = nullptr);
@@ -52,7 +75,7 @@ class QueueWorker {
   void drainAndStop();
   void join();
 
-  std::uint16_t queueNumber() const { return queue_.number(); }
+  std::uint16_t queueNumber() const { return source_->number(); }
   const QueueCounters& counters() const { return counters_; }
 
  private:
@@ -101,15 +124,19 @@ class QueueWorker {
                                                               const FlowOwner& owner);
   void conclude(const PolicySnapshot& snapshot, const Pending& pending,
                 const rules::Decision& decision);
+  // Sends a verdict, again while it fails for a passing reason; counts what it could not send.
+  void sendVerdict(std::uint32_t id, Verdict verdict, const std::uint32_t* mark);
 
-  NfQueue queue_;
+  std::unique_ptr<PacketSource> source_;
   PolicyStore::Reader policy_;
   MarkBits marks_;
   db::LogProducer log_;
-  Attributor* attributor_ = nullptr;         // process attribution (thread-safe, shared by workers)
+  std::unique_ptr<OwnerLookup> owners_;      // process attribution (null: none)
   HostCache* hosts_ = nullptr;               // host names from DNS (thread-safe, shared)
   PendingDnsQueries* dnsQueries_ = nullptr;  // what DNS replies must answer (same)
+  Clock clock_;                              // what waits and latencies are timed by
   std::uint64_t hashingRevision_ = ~0ull;    // policy revision image hashing was set for
+  bool verdictLossLogged_ = false;           // the first lost verdict is logged, all counted
   QueueCounters counters_;
   int stopFd_ = -1;  // eventfd
   std::vector<QueuedPacket> batch_;

@@ -101,14 +101,13 @@ def batch(lab, cg, argv, n, timeout):
     return [line.split()[0] for line in res.stdout.splitlines() if line.split()]
 
 
-def attributing(lab, wardend, cg, ebpf=True, env=None, **engine):
-    """env: variables for wardend's environment (test hooks)."""
+def attributing(lab, wardend, cg, ebpf=True, **engine):
     # Neighbour discovery before wardend, so that no first datagram of a test waits on it.
     for server in (S4, S6):
         lab.ping(server)
     eng = {"unknown": "deny", "default": "allow", "kernel": "allow"}
     eng.update(engine)
-    return wardend(engine=eng, attribution={"ebpf": ebpf, "cgroup": cg}, env=env)
+    return wardend(engine=eng, attribution={"ebpf": ebpf, "cgroup": cg})
 
 
 def summary(outcomes):
@@ -546,9 +545,11 @@ def test_a_file_with_the_allowed_binarys_inode_number_on_another_filesystem(lab,
                                                                            wardend):
     """The allowed binary lives on a tmpfs, where inode numbers count up from the same start
     in every instance. An unprivileged user mounts a tmpfs of its own in a user namespace,
-    copies its program there (same inode number), sends, and at once execs the allowed binary,
-    while the description of its first exec is held back (test hook): /proc then shows the
-    allowed binary. The datagram is still the planted program's and gets no profile."""
+    copies its program there (same inode number), sends, and at once execs the allowed binary.
+    The datagram is still the planted program's and gets no profile, whether the tracker read
+    /proc before the second exec or after it, when /proc shows the allowed binary (that late
+    read, which a run here meets only by chance, is pinned by the tracker's unit test
+    ProcShowingAnotherFileWithTheSameInodeNumberIsNotMixedIn)."""
     if not _userns_allowed():
         pytest.skip("unprivileged user namespaces are not allowed here")
     fs = os.path.join(lab.tmp, "allowedfs")
@@ -559,7 +560,7 @@ def test_a_file_with_the_allowed_binarys_inode_number_on_another_filesystem(lab,
         planted = install(lab._client("udp_probe"), os.path.join(lab.tmp, "bin", "planted", "evil"))
         _reachable_by_everyone(lab, planted)
         d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": allowed})},
-                     default="deny", env={"WARDEN_TEST_SLOW_EXEC": "evil:300"})
+                     default="deny")
         attack = ('mount -t tmpfs none /mnt && cat "$0" > /mnt/evil && chmod 755 /mnt/evil && '
                   'echo inode $(stat -c %i /mnt/evil) && exec /mnt/evil "$@"')
         res = lab.c.run(in_cgroup(cgroup, NOBODY + [
@@ -626,48 +627,6 @@ class Connector:
         assert wait_until(lambda: len(self.proc.lines) > answered, 15), self.proc.stderr_text()
         outcome, _, detail = self.proc.lines[answered][1].partition(" ")
         return outcome, detail
-
-
-def _totals(d):
-    return d.status()["totals"]
-
-
-def test_a_packet_waiting_for_its_process_does_not_hold_up_the_queue(lab, cgroup, wardend):
-    """A new process's first packet can arrive before the tracker has described the process;
-    the worker parks it and goes on serving its queue. A test hook (WARDEN_TEST_SLOW_EXEC) makes
-    the tracker hold tcp_probe's description back 1.5 s; meanwhile another process's new
-    connection through the same queue (same addresses) must be decided at once, and the parked
-    one must get its verdict with the description once it arrives."""
-    hold_ms = 1500
-    for server in (S4, S6):
-        lab.ping(server)
-    d = wardend(engine={"unknown": "deny", "default": "allow", "kernel": "allow"},
-                attribution={"ebpf": True, "cgroup": cgroup},
-                env={"WARDEN_TEST_SLOW_EXEC": f"tcp_probe:{hold_ms}"})
-    assert "held back" in d.stderr(), d.stderr()
-    connector = Connector(lab, cgroup, S4, 7000)
-
-    def connect():
-        outcome, detail = connector.connect()
-        assert outcome == "connected", (outcome, detail)
-        return int(detail)
-
-    connect()  # the connector is described now, as is every process the worker has met
-    before = _totals(d)
-    slow = lab.c.spawn(in_cgroup(cgroup, [lab._client("tcp_probe"), S4, "7000",
-                                          "--timeout-ms", "10000"]), "slow", lines=True)
-    # The worker has read tcp_probe's SYN (and parked it, or would be holding it up).
-    assert wait_until(lambda: _totals(d)["packets"] > before["packets"], 5), _totals(d)
-    assert slow.alive(), slow.stdout_text()
-    quick_ms = connect()
-    line = slow.wait_line(lambda t: t.split()[:1] == ["connected"], timeout=15)
-    assert line, f"{slow.stdout_text()} {slow.stderr_text()}"
-    slow_ms = float(line.split()[1])
-    assert quick_ms < hold_ms / 3, f"the parked packet held the queue up: {quick_ms} ms"
-    assert slow_ms >= hold_ms / 2, f"tcp_probe was not held back: {slow_ms} ms"
-    totals = _totals(d)
-    assert totals["parked"] > before["parked"], totals
-    assert totals["parked_undescribed"] == 0, totals
 
 
 def test_a_reload_chooses_a_known_process_profile_again(lab, cgroup, wardend):

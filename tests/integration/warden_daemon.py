@@ -77,7 +77,7 @@ class Daemon:
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self, wait_ready=True, timeout=10, env=None):
-        """env: variables for wardend's environment (test hooks such as WARDEN_TEST_SLOW_EXEC)."""
+        """env: variables to add to wardend's environment."""
         prefix = ["env"] + [f"{k}={v}" for k, v in env.items()] if env else []
         self.proc = self.lab.c.spawn(prefix + [wardend_path(), "--config", self.config_path],
                                      self.tag)

@@ -1,0 +1,444 @@
+// The queue worker's packet path without a kernel: a fake queue feeds it synthetic first
+// packets and records its verdicts, a fake attribution says who sent them and when their
+// descriptions arrive, and a clock the test moves by hand times their waits.
+#include "engine/verdict/queue_worker.h"
+
+// netinet/in.h before the linux/ headers, which otherwise redefine its types.
+#include <netinet/in.h>
+
+#include <gtest/gtest.h>
+#include <linux/netfilter.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "rules/config.h"
+#include "rules/profile_codec.h"
+#include "tests/unit/engine/verdict/fake_owner_lookup.h"
+#include "tests/unit/engine/verdict/fake_packet_source.h"
+#include "tests/unit/engine/verdict/synthetic_packets.h"
+
+namespace warden::engine {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeOwnerLookup;
+using testing::FakePacketSource;
+using testing::ipv4TcpSyn;
+using testing::ipv6Udp;
+
+// ---- the clock the worker reads: moved by the test only ---------------------------------
+
+constexpr std::uint64_t kStartNs = 1'000'000'000'000;
+std::atomic<std::uint64_t> nowNs{kStartNs};
+std::atomic<std::uint64_t> clockReads{0};
+
+std::uint64_t fakeNow() {
+  clockReads.fetch_add(1);
+  return nowNs.load();
+}
+
+// Moves the clock on by `by`, then waits until the worker has looked at its parked packets
+// at least once at the new time (it reads the clock once per look, every millisecond while
+// any is parked: a second read after the move means a whole look saw it).
+void passTime(std::chrono::nanoseconds by) {
+  nowNs.fetch_add(static_cast<std::uint64_t>(by.count()));
+  const std::uint64_t before = clockReads.load();
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (clockReads.load() < before + 2 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+template <typename Done>
+bool eventually(Done&& done) {
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// ---- policies: each outcome names what decided ------------------------------------------
+
+// The profile `app` allows, the engine default denies, and `unknown` rejects: a verdict
+// tells which of the three decided.
+constexpr std::string_view kEngine = R"(
+[engine]
+default = "deny"
+unknown = "reject"
+kernel = "allow"
+)";
+constexpr std::string_view kApp = R"(
+[[profile]]
+name = "app"
+default = "allow"
+[[profile.match]]
+path = "/usr/bin/app"
+)";
+constexpr std::string_view kAppPath = "/usr/bin/app";
+
+std::shared_ptr<const PolicySnapshot> policyOf(std::string_view engine, std::string_view profiles,
+                                               std::uint64_t revision) {
+  auto config = rules::parseConfig(engine, "/t/warden.toml");
+  auto parsed = rules::parseProfiles(profiles, "/t/profiles.toml");
+  EXPECT_TRUE(config.has_value());
+  EXPECT_TRUE(parsed.has_value());
+  if (!config || !parsed) return nullptr;
+  rules::Policy policy;
+  policy.config = std::move(*config);
+  policy.profiles = std::move(*parsed);
+  auto compiled = rules::CompiledPolicy::compile(std::move(policy), revision);
+  EXPECT_TRUE(compiled.has_value());
+  if (!compiled) return nullptr;
+  return std::make_shared<const PolicySnapshot>(PolicySnapshot{std::move(*compiled)});
+}
+
+// ---- processes ---------------------------------------------------------------------------
+
+// Process `pid` as the eBPF flow map names it.
+Attribution processOwner(std::uint32_t pid) {
+  Attribution owner;
+  owner.kind = OwnerKind::kProcess;
+  owner.via = Attribution::Via::kFlowMap;
+  owner.key = ProcessKey{pid, 1000 + pid};
+  owner.owner.tgid = owner.owner.pid = pid;
+  owner.owner.uid = 1000;
+  owner.owner.start_time_ns = (1000 + pid) * 10'000'000ull;
+  owner.owner.exe_dev = 0x0fe00001;
+  owner.owner.exe_ino = 5000 + pid;
+  owner.owner.generation = pid;
+  return owner;
+}
+
+// The description of `owner` running `path`: complete, or only the kernel's exec event
+// (`complete` false), which the tracker publishes at once and completes from /proc later.
+std::shared_ptr<const ProcessInfo> description(const Attribution& owner, std::string_view path,
+                                               std::vector<std::string> argv = {},
+                                               bool complete = true) {
+  if (argv.empty()) argv = {std::string(path)};
+  auto match = std::make_shared<rules::ProcessInfo>();
+  match->path = std::string(path);
+  match->setArgv(argv);
+  auto info = std::make_shared<ProcessInfo>();
+  info->key = owner.key;
+  info->path = std::string(path);
+  info->pathOnHost = true;
+  info->argv = std::move(argv);
+  info->exeKernelDev = owner.owner.exe_dev;
+  info->exeInode = owner.owner.exe_ino;
+  info->source = ProcessSource::kExecEvent;
+  info->complete = complete;
+  info->match = std::move(match);
+  info->logged = loggedProcess(*info);
+  return info;
+}
+
+// ---- verdicts ----------------------------------------------------------------------------
+
+const MarkBits kMarks{0x3};                    // accept = 0x1, reject = 0x2
+constexpr std::uint32_t kForeignMark = 0x100;  // someone else's bit: kept through the verdict
+
+enum class Outcome { kNone, kAllowed, kRejected, kDropped, kOther };
+
+std::ostream& operator<<(std::ostream& out, Outcome outcome) {
+  constexpr const char* kNames[] = {"no verdict", "allowed", "rejected", "dropped", "other"};
+  return out << kNames[static_cast<int>(outcome)];
+}
+
+class QueueWorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    nowNs = kStartNs;
+    auto source = std::make_unique<FakePacketSource>();
+    auto owners = std::make_unique<FakeOwnerLookup>();
+    source_ = source.get();
+    owners_ = owners.get();
+    ownedSource_ = std::move(source);
+    ownedOwners_ = std::move(owners);
+  }
+
+  void TearDown() override {
+    if (!worker_) return;
+    worker_->drainAndStop();
+    nowNs += 3'600'000'000'000ull;  // whatever is still parked gets its verdict
+    worker_->join();
+    EXPECT_EQ(source_->strayVerdicts(), 0) << "a packet got two verdicts, or one never read";
+  }
+
+  void start(std::shared_ptr<const PolicySnapshot> policy) {
+    ASSERT_NE(policy, nullptr);
+    store_.publish(std::move(policy));
+    worker_ =
+        std::make_unique<QueueWorker>(std::move(ownedSource_), store_, kMarks, db::LogProducer{},
+                                      std::move(ownedOwners_), nullptr, nullptr, fakeNow);
+    worker_->start();
+  }
+
+  // A new outbound TCP connection from local port `port`.
+  std::uint32_t connect(std::uint16_t port, bool quietly = false) {
+    return source_->push(ipv4TcpSyn(port, 443), NF_INET_LOCAL_OUT, kForeignMark, quietly);
+  }
+  // A first UDP datagram from local port `port`, over IPv6.
+  std::uint32_t send(std::uint16_t port) {
+    return source_->push(ipv6Udp(port, 53), NF_INET_LOCAL_OUT, kForeignMark);
+  }
+
+  Outcome outcomeOf(std::uint32_t id) const {
+    const auto sent = source_->verdictFor(id);
+    if (!sent) return Outcome::kNone;
+    if (sent->verdict == Verdict::kDrop && !sent->mark) return Outcome::kDropped;
+    if (sent->verdict != Verdict::kAccept || !sent->mark) return Outcome::kOther;
+    if (*sent->mark == (kForeignMark | kMarks.accept())) return Outcome::kAllowed;
+    if (*sent->mark == (kForeignMark | kMarks.reject())) return Outcome::kRejected;
+    return Outcome::kOther;
+  }
+  bool decided(std::uint32_t id) const { return source_->verdictFor(id).has_value(); }
+  std::uint64_t parked() const { return worker_->counters().parked.load(); }
+  std::chrono::nanoseconds describeWait() const { return owners_->describeWait(); }
+
+  PolicyStore store_;
+  FakePacketSource* source_ = nullptr;  // owned by the worker once it is made
+  FakeOwnerLookup* owners_ = nullptr;
+  std::unique_ptr<FakePacketSource> ownedSource_;
+  std::unique_ptr<FakeOwnerLookup> ownedOwners_;
+  std::unique_ptr<QueueWorker> worker_;
+};
+
+// ---- parking -----------------------------------------------------------------------------
+
+TEST_F(QueueWorkerTest, AFirstPacketWaitsForItsDescriptionWhileTheQueueIsServed) {
+  const Attribution starting = processOwner(100);  // its exec event still on its way
+  const Attribution running = processOwner(200);
+  owners_->own(40001, starting);
+  owners_->own(40002, running);
+  owners_->setDescription(running.key, description(running, kAppPath));
+  start(policyOf(kEngine, kApp, 1));
+
+  const std::uint32_t first = connect(40001);
+  ASSERT_TRUE(eventually([&] { return parked() == 1; }));
+  // Another process's packet behind it, IPv6 and UDP, is decided meanwhile.
+  const std::uint32_t other = send(40002);
+  ASSERT_TRUE(eventually([&] { return decided(other); }));
+  EXPECT_EQ(outcomeOf(other), Outcome::kAllowed);
+  EXPECT_EQ(outcomeOf(first), Outcome::kNone);
+
+  owners_->setDescription(starting.key, description(starting, kAppPath));
+  ASSERT_TRUE(eventually([&] { return decided(first); }));
+  // Decided by its profile with the description that arrived, not by the deadline (the
+  // clock never moved) and not by waiting on the worker's thread.
+  EXPECT_EQ(outcomeOf(first), Outcome::kAllowed);
+  EXPECT_EQ(nowNs.load(), kStartNs);
+  EXPECT_EQ(owners_->describeForVerdictCalls(), 0);
+  EXPECT_EQ(worker_->counters().parkedUndescribed.load(), 0u);
+  EXPECT_EQ(owners_->udpAccepted(), 1);  // the accepted UDP flow was noted for its owner
+}
+
+// SPEC section 4: a process known by pid but not described in time gets the engine `unknown`
+// verdict, never the profile's or the engine's default.
+TEST_F(QueueWorkerTest, APacketStillUndescribedAtTheDeadlineIsDecidedUnknown) {
+  const Attribution silent = processOwner(100);  // no description ever comes
+  const Attribution bare = processOwner(300);    // only the kernel's exec event comes
+  owners_->own(40001, silent);
+  owners_->own(40003, bare);
+  // Were it taken as it is, the bare description would get the allowing profile.
+  owners_->setDescription(bare.key, description(bare, kAppPath, {}, /*complete=*/false));
+  start(policyOf(kEngine, kApp, 1));
+
+  const std::uint32_t fromSilent = connect(40001);
+  const std::uint32_t fromBare = send(40003);
+  ASSERT_TRUE(eventually([&] { return parked() == 2; }));
+  passTime(describeWait() - 1ns);
+  EXPECT_EQ(outcomeOf(fromSilent), Outcome::kNone);
+  EXPECT_EQ(outcomeOf(fromBare), Outcome::kNone);
+
+  passTime(1ns);
+  ASSERT_TRUE(eventually([&] { return decided(fromSilent) && decided(fromBare); }));
+  EXPECT_EQ(outcomeOf(fromSilent), Outcome::kRejected);  // `unknown`; the default denies
+  EXPECT_EQ(outcomeOf(fromBare), Outcome::kRejected);    // `unknown`; the profile allows
+  EXPECT_EQ(worker_->counters().parkedUndescribed.load(), 2u);
+
+  // The description that came too late serves the process's next flow.
+  owners_->setDescription(silent.key, description(silent, kAppPath));
+  const std::uint32_t later = connect(40001);
+  ASSERT_TRUE(eventually([&] { return decided(later); }));
+  EXPECT_EQ(outcomeOf(later), Outcome::kAllowed);
+}
+
+TEST_F(QueueWorkerTest, WhenEveryParkingPlaceIsTakenAPacketWaitsOnTheWorkersThread) {
+  for (std::uint16_t i = 0; i <= QueueWorker::kMaxParked; ++i) {
+    owners_->own(static_cast<std::uint16_t>(41000 + i), processOwner(1000u + i));
+  }
+  start(policyOf(kEngine, kApp, 1));
+  for (std::uint16_t i = 0; i < QueueWorker::kMaxParked; ++i) {
+    connect(static_cast<std::uint16_t>(41000 + i));
+  }
+  ASSERT_TRUE(eventually([&] { return parked() == QueueWorker::kMaxParked; }));
+
+  const std::uint32_t overflow =
+      connect(static_cast<std::uint16_t>(41000 + QueueWorker::kMaxParked));
+  ASSERT_TRUE(eventually([&] { return decided(overflow); }));
+  EXPECT_EQ(owners_->describeForVerdictCalls(), 1);
+  EXPECT_EQ(outcomeOf(overflow), Outcome::kRejected);  // the fake had nothing either
+  EXPECT_EQ(parked(), QueueWorker::kMaxParked);
+  EXPECT_EQ(source_->verdictCount(), 1u);
+
+  passTime(describeWait());
+  ASSERT_TRUE(eventually([&] { return source_->verdictCount() == QueueWorker::kMaxParked + 1; }));
+  EXPECT_EQ(worker_->counters().parkedUndescribed.load(), QueueWorker::kMaxParked);
+}
+
+// ---- the worker's memory of processes ---------------------------------------------------
+
+TEST_F(QueueWorkerTest, AKnownProcessIsNotDescribedAgainButAReloadChoosesItsProfileAgain) {
+  // Anything but the two profiles rejects; `app` allows, the more specific `fetcher` denies.
+  constexpr std::string_view kEngineRejecting = R"(
+[engine]
+default = "reject"
+unknown = "reject"
+)";
+  const std::string both = std::string(kApp) + R"(
+[[profile]]
+name = "fetcher"
+default = "deny"
+[[profile.match]]
+path = "/usr/bin/app"
+cmdline = "--fetch"
+)";
+  const Attribution app = processOwner(100);
+  for (std::uint16_t port : {40001, 40002, 40003, 40004}) owners_->own(port, app);
+  owners_->setDescription(app.key, description(app, kAppPath, {"app", "--fetch"}));
+  start(policyOf(kEngineRejecting, kApp, 1));
+
+  const std::uint32_t first = connect(40001);
+  ASSERT_TRUE(eventually([&] { return decided(first); }));
+  EXPECT_EQ(outcomeOf(first), Outcome::kAllowed);
+  EXPECT_EQ(owners_->describeCalls(), 1);
+
+  const std::uint32_t second = send(40002);
+  ASSERT_TRUE(eventually([&] { return decided(second); }));
+  EXPECT_EQ(outcomeOf(second), Outcome::kAllowed);
+  EXPECT_EQ(owners_->describeCalls(), 1) << "a known process was described again";
+
+  store_.publish(policyOf(kEngineRejecting, both, 2));
+  const std::uint32_t afterReload = connect(40003);
+  ASSERT_TRUE(eventually([&] { return decided(afterReload); }));
+  EXPECT_EQ(outcomeOf(afterReload), Outcome::kDropped) << "the profile chosen before was kept";
+
+  store_.publish(policyOf(kEngineRejecting, kApp, 3));
+  const std::uint32_t afterSecondReload = connect(40004);
+  ASSERT_TRUE(eventually([&] { return decided(afterSecondReload); }));
+  EXPECT_EQ(outcomeOf(afterSecondReload), Outcome::kAllowed);
+  EXPECT_EQ(owners_->describeCalls(), 1);
+}
+
+TEST_F(QueueWorkerTest, ImageHashingIsSetOncePerPolicyRevision) {
+  owners_->own(40001, processOwner(100));
+  start(policyOf(kEngine, kApp, 1));
+  // The process is never described: its packets stay parked, which tells they were read.
+  connect(40001);
+  connect(40001);
+  ASSERT_TRUE(eventually([&] { return parked() == 2; }));
+  EXPECT_EQ(owners_->imageHashing(), std::vector<bool>{false});
+
+  store_.publish(policyOf(kEngine, R"(
+[[profile]]
+name = "pinned"
+default = "allow"
+[[profile.match]]
+sha256 = ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+)",
+                          2));
+  connect(40001);
+  ASSERT_TRUE(eventually([&] { return parked() == 3; }));
+  EXPECT_EQ(owners_->imageHashing(), (std::vector<bool>{false, true}));
+}
+
+TEST_F(QueueWorkerTest, AnUnreadablePacketGetsTheUnknownVerdict) {
+  start(policyOf(kEngine, kApp, 1));
+  const std::uint32_t id = source_->push({0x45, 0x00, 0x00}, NF_INET_LOCAL_OUT, kForeignMark);
+  ASSERT_TRUE(eventually([&] { return decided(id); }));
+  EXPECT_EQ(outcomeOf(id), Outcome::kRejected);
+  EXPECT_EQ(worker_->counters().malformed.load(), 1u);
+}
+
+// ---- stopping ----------------------------------------------------------------------------
+
+TEST_F(QueueWorkerTest, DrainingGivesEveryPacketAVerdictParkedOnesIncluded) {
+  const Attribution silent = processOwner(100);
+  const Attribution late = processOwner(200);
+  owners_->own(40001, silent);
+  owners_->own(40002, late);
+  start(policyOf(kEngine, kApp, 1));
+  const std::uint32_t fromSilent = connect(40001);
+  const std::uint32_t fromLate = connect(40002);
+  ASSERT_TRUE(eventually([&] { return parked() == 2; }));
+  // Met the table an instant before it stopped queuing: nothing wakes the worker for it.
+  const std::uint32_t inFlight = connect(40009, /*quietly=*/true);
+  EXPECT_EQ(source_->unread(), 1u);
+
+  worker_->drainAndStop();
+  ASSERT_TRUE(eventually([&] { return decided(inFlight); }));
+  EXPECT_EQ(outcomeOf(inFlight), Outcome::kRejected);  // no process owns port 40009
+  owners_->setDescription(late.key, description(late, kAppPath));
+  ASSERT_TRUE(eventually([&] { return decided(fromLate); }));
+  EXPECT_EQ(outcomeOf(fromLate), Outcome::kAllowed);
+  EXPECT_EQ(outcomeOf(fromSilent), Outcome::kNone);  // its wait is not over
+
+  nowNs += static_cast<std::uint64_t>(describeWait().count());
+  worker_->join();
+  EXPECT_EQ(outcomeOf(fromSilent), Outcome::kRejected);
+  EXPECT_EQ(source_->verdictCount(), 3u);
+  EXPECT_EQ(source_->unread(), 0u);
+}
+
+// ---- verdicts that fail to send ----------------------------------------------------------
+
+TEST_F(QueueWorkerTest, AVerdictThatFailsForAPassingReasonIsSentAgain) {
+  start(policyOf(kEngine, kApp, 1));
+  source_->failNextVerdicts({ENOBUFS, EINTR});
+  const std::uint32_t id = connect(40001);
+  ASSERT_TRUE(eventually([&] { return decided(id); }));
+  EXPECT_EQ(outcomeOf(id), Outcome::kRejected);
+  EXPECT_EQ(source_->attemptsFor(id), 3);
+  EXPECT_EQ(worker_->counters().verdictRetries.load(), 2u);
+  EXPECT_EQ(worker_->counters().verdictErrors.load(), 0u);
+}
+
+TEST_F(QueueWorkerTest, AVerdictStillFailingAfterEveryAttemptIsCountedAndTheQueueGoesOn) {
+  start(policyOf(kEngine, kApp, 1));
+  source_->failNextVerdicts({ENOBUFS, EAGAIN, ENOBUFS, ENOBUFS});
+  const std::uint32_t lost = connect(40001);
+  const std::uint32_t next = connect(40002);
+  ASSERT_TRUE(eventually([&] { return decided(next); }));
+  EXPECT_EQ(outcomeOf(lost), Outcome::kNone);
+  EXPECT_EQ(source_->attemptsFor(lost), QueueWorker::kVerdictAttempts);
+  // The fourth failure was the next packet's first attempt.
+  EXPECT_EQ(source_->attemptsFor(next), 2);
+  EXPECT_EQ(outcomeOf(next), Outcome::kRejected);
+  EXPECT_EQ(worker_->counters().verdictErrors.load(), 1u);
+  EXPECT_EQ(worker_->counters().verdictRetries.load(), 3u);
+}
+
+TEST_F(QueueWorkerTest, AVerdictRefusedForGoodIsNotSentAgain) {
+  start(policyOf(kEngine, kApp, 1));
+  source_->failNextVerdicts({EINVAL});
+  const std::uint32_t refused = connect(40001);
+  const std::uint32_t next = connect(40002);
+  ASSERT_TRUE(eventually([&] { return decided(next); }));
+  EXPECT_EQ(source_->attemptsFor(refused), 1);
+  EXPECT_EQ(outcomeOf(refused), Outcome::kNone);
+  EXPECT_EQ(worker_->counters().verdictErrors.load(), 1u);
+  EXPECT_EQ(worker_->counters().verdictRetries.load(), 0u);
+}
+
+}  // namespace
+}  // namespace warden::engine
