@@ -35,7 +35,7 @@ constexpr std::array kQueueCounters = {
     Counter{"max_latency_us", "MAX_US"},
 };
 // Totals the lines below mention by name; any other is listed as it comes.
-constexpr std::array<std::string_view, 21> kKnownTotals = {
+constexpr std::array<std::string_view, 22> kKnownTotals = {
     "packets",
     "allow",
     "deny",
@@ -46,6 +46,7 @@ constexpr std::array<std::string_view, 21> kKnownTotals = {
     "queue_drops",
     "enobufs",
     "verdict_errors",
+    "verdict_retries",
     "waiting",
     "misses",
     "max_latency_us",
@@ -233,6 +234,9 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
                          std::to_string(count(totals, "queue_drops")) + " queue drops, " +
                          std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
                          std::to_string(count(totals, "verdict_errors")) + " verdict errors";
+  if (totals.contains("verdict_retries")) {  // sends of a verdict that had failed for a passing reason
+    problems += " (" + std::to_string(count(totals, "verdict_retries")) + " retries)";
+  }
   if (totals.contains("invalid")) {  // counted by the table (rule 1d), not by the workers
     problems += ", " + std::to_string(count(totals, "invalid")) + " invalid packets " +
                 (text(status, "invalid") == "accept" ? "accepted" : "dropped");

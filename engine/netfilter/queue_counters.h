@@ -69,6 +69,7 @@ inline constexpr std::array kQueueCounterFields = {
     QueueCounterField{"reject", &QueueCounters::rejected, "rejected"},
     QueueCounterField{"verdict_errors", &QueueCounters::verdictErrors, "verdict errors"},
     QueueCounterField{"enobufs", &QueueCounters::enobufs, "ENOBUFS"},
+    QueueCounterField{"verdict_retries", &QueueCounters::verdictRetries},
     QueueCounterField{"learn", &QueueCounters::learned},
     QueueCounterField{"kernel", &QueueCounters::kernel},
     QueueCounterField{"malformed", &QueueCounters::malformed},

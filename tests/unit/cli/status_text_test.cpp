@@ -28,7 +28,7 @@ nlohmann::json sampleStatus() {
        "max_latency_us": 0}],
     "totals": {"packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
                "malformed": 1, "enobufs": 7, "queue_drops": 5, "verdict_errors": 0,
-               "invalid": 3},
+               "verdict_retries": 2, "invalid": 3},
     "log": {"enabled": true, "db": "/var/lib/warden/warden.db", "written": 9, "dropped": 1,
             "failed": 0, "backlog": 2, "expired": 100},
     "policy": {"revision": 7, "loaded_at_ns": )" +
@@ -61,8 +61,8 @@ TEST_F(StatusText, ShowsStateMethodsPolicyAndCounters) {
            "             from /etc/warden/warden.toml\n",
            "flows        10 decided: 6 allowed, 3 denied, 1 rejected\n",
            "2 kernel-generated, 4 blocked by the policy but accepted in learn mode\n",
-           "problems     1 malformed packets, 5 queue drops, 7 ENOBUFS, 0 verdict errors, 3 "
-           "invalid packets dropped\n",
+           "problems     1 malformed packets, 5 queue drops, 7 ENOBUFS, 0 verdict errors (2 "
+           "retries), 3 invalid packets dropped\n",
            "verdict log  /var/lib/warden/warden.db\n",
            "9 rows written, 1 dropped, 0 failed, 2 waiting, 100 expired by retention\n",
        }) {
