@@ -234,7 +234,8 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
                          std::to_string(count(totals, "queue_drops")) + " queue drops, " +
                          std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
                          std::to_string(count(totals, "verdict_errors")) + " verdict errors";
-  if (totals.contains("verdict_retries")) {  // sends of a verdict that had failed for a passing reason
+  if (totals.contains(
+          "verdict_retries")) {  // sends of a verdict that had failed for a passing reason
     problems += " (" + std::to_string(count(totals, "verdict_retries")) + " retries)";
   }
   if (totals.contains("invalid")) {  // counted by the table (rule 1d), not by the workers
