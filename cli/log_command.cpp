@@ -83,7 +83,7 @@ int follow(db::Database& db, const db::LogFilter& filter, std::int64_t lastId, L
   while (out) {
     for (;;) {
       auto rows = db::queryLogAfter(db, lastId, batch);
-      if (!rows) return report({ExitCode::kError, rows.error().message}, err);
+      if (!rows) return report({ExitCode::kError, rows.error().message()}, err);
       if (rows->empty()) break;
       lastId = rows->back().id;
       printer.printMore(*rows);
@@ -109,7 +109,7 @@ int runLog(const std::filesystem::path& configPath, const LogOptions& options, s
   db::LogFilter filter{options.profile, options.action, options.sinceNs,
                        options.limit.value_or(options.follow ? kFollowBacklog : kDefaultLimit)};
   auto rows = db::queryLog(*db, filter);
-  if (!rows) return report({ExitCode::kError, rows.error().message}, err);
+  if (!rows) return report({ExitCode::kError, rows.error().message()}, err);
 
   LogPrinter printer(options.json, options.follow, out);
   if (!options.follow) {

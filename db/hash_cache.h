@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/error.h"
 #include "db/database.h"
-#include "db/error.h"
 #include "db/statement.h"
 
 namespace warden::db {
@@ -32,15 +32,15 @@ struct FileIdentity {
 // it is (not be moved from) meanwhile.
 class HashCache {
  public:
-  [[nodiscard]] static Result<HashCache> create(Database& db);
+  [[nodiscard]] static base::Result<HashCache> create(Database& db);
 
   // The lowercase hex SHA-256 stored for exactly this identity, if any.
-  [[nodiscard]] Result<std::optional<std::string>> lookup(const FileIdentity& file);
+  [[nodiscard]] base::Result<std::optional<std::string>> lookup(const FileIdentity& file);
 
   // `sha256Hex` must be 64 hex digits (stored lowercase). `seenAtNs` dates the entry for
   // pruneHashes().
-  [[nodiscard]] Result<void> store(const FileIdentity& file, std::string_view sha256Hex,
-                                   std::int64_t seenAtNs);
+  [[nodiscard]] base::Result<void> store(const FileIdentity& file, std::string_view sha256Hex,
+                                         std::int64_t seenAtNs);
 
  private:
   HashCache(Database& db, Statement lookup, Statement store)
@@ -53,6 +53,6 @@ class HashCache {
 
 // Deletes entries stored before `cutoffNs`; returns how many. A pruned entry that is still in
 // use costs one more hash.
-[[nodiscard]] Result<std::int64_t> pruneHashes(Database& db, std::int64_t cutoffNs);
+[[nodiscard]] base::Result<std::int64_t> pruneHashes(Database& db, std::int64_t cutoffNs);
 
 }  // namespace warden::db

@@ -139,7 +139,7 @@ bool Daemon::loadPolicy() {
     if (auto stored = db::storeRevision(*store_, toRecord(*loaded, loadedAt)); stored) {
       revision = static_cast<std::uint64_t>(*stored);
     } else {
-      base::logError("storing the policy revision: ", stored.error().message);
+      base::logError("storing the policy revision: ", stored.error().message());
     }
   }
   rules::Config config = loaded->config;
@@ -164,14 +164,14 @@ void Daemon::openLog() {
   // Two connections: the writer thread's, and the control thread's for policy revisions.
   auto store = db::openStore(config_.logDb);
   if (!store) {
-    logProblem_ = store.error().message;
+    logProblem_ = store.error().message();
   } else if (auto writerDb = db::openStore(config_.logDb); !writerDb) {
-    logProblem_ = writerDb.error().message;
+    logProblem_ = writerDb.error().message();
   } else {
     db::LogWriterOptions options;
     options.retentionDays = config_.retentionDays;
     if (auto writer = db::LogWriter::create(std::move(*writerDb), options); !writer) {
-      logProblem_ = writer.error().message;
+      logProblem_ = writer.error().message();
     } else {
       store_.emplace(std::move(*store));
       logWriter_ = std::move(*writer);

@@ -23,10 +23,10 @@ class LogRowAllocation : public ::testing::Test {
  protected:
   void SetUp() override {
     auto db = db::openStore(dir_.file("warden.db"));
-    ASSERT_TRUE(db.has_value()) << db.error().message;
+    ASSERT_TRUE(db.has_value()) << db.error().message();
     // Not started: the rows wait in the ring, as they do between two of the writer's rounds.
     auto writer = db::LogWriter::create(std::move(*db), {.ringCapacity = 16, .retentionDays = 0});
-    ASSERT_TRUE(writer.has_value()) << writer.error().message;
+    ASSERT_TRUE(writer.has_value()) << writer.error().message();
     writer_ = std::move(*writer);
     producer_ = writer_->producer();
   }

@@ -72,7 +72,7 @@ TEST(LogCrash, SigkillMidBurstKeepsEveryCommittedRowAndAnIntactFile) {
   ASSERT_GE(reported, 20000u);
 
   auto db = openStore(path);
-  ASSERT_TRUE(db.has_value()) << db.error().message;
+  ASSERT_TRUE(db.has_value()) << db.error().message();
   auto check = db->prepare("PRAGMA integrity_check");
   ASSERT_TRUE(check.has_value());
   ASSERT_TRUE(check->step().value());
