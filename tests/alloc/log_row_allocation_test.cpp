@@ -8,7 +8,7 @@
 #include "db/store.h"
 #include "engine/verdict/flow_decision.h"
 #include "tests/alloc/allocation_counter.h"
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/engine/verdict/verdict_rows.h"
 
 namespace warden::engine {
@@ -38,7 +38,7 @@ class LogRowAllocation : public ::testing::Test {
            producer_.tryEnqueue(verdictRow(snapshot_, decision, flow, 1000, owner_));
   }
 
-  db::testing::TempDir dir_;
+  warden::testing::TempDir dir_;
   std::unique_ptr<db::LogWriter> writer_;
   db::LogProducer producer_;
   const PolicySnapshot snapshot_ = browserPolicy();

@@ -21,6 +21,7 @@
 #include "engine/attribution/process_tracker.h"
 #include "engine/attribution/system_mounts.h"
 #include "tests/bpf/bpf_lab.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
@@ -437,30 +438,14 @@ std::string copyTo(const std::string& from, const std::string& to) {
   return to;
 }
 
-class TempDirectory {
- public:
-  TempDirectory() {
-    std::string pattern = "/tmp/warden-bpftest-XXXXXX";
-    path_ = mkdtemp(pattern.data());
-    chmod(path_.c_str(), 0755);
-  }
-  ~TempDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // SPEC section 5: the hash is of the running image, also when the file was replaced on disk
 // after the start and when the process is gone before anyone asked.
 TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
   ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
   attributor_->setImageHashing(true);
-  TempDirectory dir;
-  const std::string program = copyTo(BpfLab::clientPath(), dir.path() + "/client");
+  warden::testing::TempDir dir;
+  dir.openToOthers();
+  const std::string program = copyTo(BpfLab::clientPath(), dir.file("client").string());
   const std::string original = sha256OfFile(program).value();
   LabClient client =
       lab_->runProgram(lab_->nsA(), program, {"udp-sendto", "127.0.0.1", "5600", "--hold"});
@@ -483,8 +468,9 @@ TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
 
 TEST_F(BpfAttributionTest, DeletedBinaryIsDescribedWithoutTheSuffix) {
   ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
-  TempDirectory dir;
-  const std::string program = copyTo(BpfLab::clientPath(), dir.path() + "/doomed");
+  warden::testing::TempDir dir;
+  dir.openToOthers();
+  const std::string program = copyTo(BpfLab::clientPath(), dir.file("doomed").string());
   LabClient client = lab_->runProgram(lab_->nsA(), program, {"listen", "::", "8100", "--hold"});
   // The exec is described while the file is still there (read after the deletion, the path
   // would not be the host's file any more, and would not be given).
@@ -517,8 +503,9 @@ TEST_F(BpfAttributionTest, DeletedBinaryIsDescribedWithoutTheSuffix) {
 TEST_F(BpfAttributionTest, ScriptRunByAnInterpreterIsTagged) {
   if (access("/bin/bash", X_OK) != 0) GTEST_SKIP() << "no /bin/bash";
   ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
-  TempDirectory dir;
-  const std::string script = dir.path() + "/notify.sh";
+  warden::testing::TempDir dir;
+  dir.openToOthers();
+  const std::string script = dir.file("notify.sh").string();
   {
     // bash's /dev/udp: socket + connect + write, by the interpreter itself. It stays a moment
     // so that its environment can be read: a script whose environment is unknown gets no tag

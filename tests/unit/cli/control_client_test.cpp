@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::cli {
 namespace {
@@ -72,7 +72,7 @@ class Listener {
 };
 
 TEST(AskDaemon, NoSocketFileMeansNotRunning) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   auto answer = askDaemon(dir.file("control.sock"), "status");
   ASSERT_FALSE(answer.has_value());
   EXPECT_EQ(answer.error().code, ExitCode::kDaemonDown);
@@ -82,7 +82,7 @@ TEST(AskDaemon, NoSocketFileMeansNotRunning) {
 }
 
 TEST(AskDaemon, ASocketLeftByACrashedDaemonMeansNotRunning) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   listener.close();
@@ -93,7 +93,7 @@ TEST(AskDaemon, ASocketLeftByACrashedDaemonMeansNotRunning) {
 }
 
 TEST(AskDaemon, SendsOneVersionedLineAndReturnsTheAnswer) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::string request;
@@ -111,7 +111,7 @@ TEST(AskDaemon, SendsOneVersionedLineAndReturnsTheAnswer) {
 }
 
 TEST(AskDaemon, ARefusalKeepsTheDaemonsMessage) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::thread server = listener.serveOnce(
@@ -127,7 +127,7 @@ TEST(AskDaemon, ARefusalKeepsTheDaemonsMessage) {
 TEST(AskDaemon, AnAnswerSentWithoutReadingTheRequestIsStillRead) {
   // wardend refuses a non-root peer before reading anything, then closes: a request larger
   // than the socket buffer then fails to send (EPIPE) while the answer waits to be read.
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::thread server = listener.serveWithoutReading(
@@ -141,7 +141,7 @@ TEST(AskDaemon, AnAnswerSentWithoutReadingTheRequestIsStillRead) {
 }
 
 TEST(AskDaemon, SilenceIsAnErrorAfterTheTimeout) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::thread server = listener.serveOnce("", nullptr, 1s);
@@ -156,7 +156,7 @@ TEST(AskDaemon, SilenceIsAnErrorAfterTheTimeout) {
 }
 
 TEST(AskDaemon, AConnectionClosedWithoutAnswerIsAnError) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::thread server = listener.serveOnce("", nullptr);
@@ -168,7 +168,7 @@ TEST(AskDaemon, AConnectionClosedWithoutAnswerIsAnError) {
 }
 
 TEST(AskDaemon, ARegularFileIsNotASocket) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   {
     std::FILE* f = std::fopen(dir.file("control.sock").c_str(), "w");
     std::fclose(f);

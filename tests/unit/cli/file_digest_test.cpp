@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "cli/hash_command.h"
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::cli {
 namespace {
@@ -19,7 +19,7 @@ void writeFile(const std::filesystem::path& path, const std::string& text) {
 }
 
 TEST(Sha256File, KnownDigests) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   writeFile(dir.file("empty"), "");
   writeFile(dir.file("abc"), "abc");
   EXPECT_EQ(sha256File(dir.file("empty")),
@@ -29,7 +29,7 @@ TEST(Sha256File, KnownDigests) {
 }
 
 TEST(Sha256File, LargerThanOneReadIsHashedWhole) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   writeFile(dir.file("big"), std::string(1'000'000, 'a'));
   // The FIPS 180-2 test vector: one million 'a'.
   EXPECT_EQ(sha256File(dir.file("big")),
@@ -37,14 +37,14 @@ TEST(Sha256File, LargerThanOneReadIsHashedWhole) {
 }
 
 TEST(Sha256File, FollowsSymbolicLinks) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   writeFile(dir.file("abc"), "abc");
   std::filesystem::create_symlink(dir.file("abc"), dir.file("link"));
   EXPECT_EQ(sha256File(dir.file("link")), sha256File(dir.file("abc")));
 }
 
 TEST(Sha256File, MissingDirectoryAndUnreadable) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   auto missing = sha256File(dir.file("nope"));
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code, ExitCode::kError);
@@ -63,7 +63,7 @@ TEST(Sha256File, MissingDirectoryAndUnreadable) {
 }
 
 TEST(HashCommand, PrintsALineToPasteAndReportsFailuresPerFile) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   writeFile(dir.file("abc"), "abc");
   std::filesystem::create_symlink(dir.file("abc"), dir.file("link"));
   std::ostringstream out, err;

@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "db/store.h"
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::db {
 namespace {
 
-using testing::TempDir;
+using warden::testing::TempDir;
 
 const std::string kHashA(64, 'a');
 const std::string kHashB = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";

@@ -12,8 +12,8 @@
 
 #include "db/log_writer.h"
 #include "db/store.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/db/log_rows.h"
-#include "tests/unit/db/temp_dir.h"
 
 namespace warden::db {
 namespace {
@@ -39,7 +39,7 @@ using namespace std::chrono_literals;
 }
 
 TEST(LogCrash, SigkillMidBurstKeepsEveryCommittedRowAndAnIntactFile) {
-  testing::TempDir dir;
+  warden::testing::TempDir dir;
   const auto path = dir.file("warden.db");
   ASSERT_TRUE(openStore(path).has_value());  // schema exists before the child starts
   int fds[2];

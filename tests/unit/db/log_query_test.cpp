@@ -6,15 +6,15 @@
 #include "db/log_table.h"
 #include "db/policy_store.h"
 #include "db/store.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/db/log_rows.h"
-#include "tests/unit/db/temp_dir.h"
 
 namespace warden::db {
 namespace {
 
 using ::testing::ElementsAre;
 using testing::sampleRow;
-using testing::TempDir;
+using warden::testing::TempDir;
 
 class LogQueryTest : public ::testing::Test {
  protected:

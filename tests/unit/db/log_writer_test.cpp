@@ -12,8 +12,8 @@
 #include "db/log_table.h"
 #include "db/store.h"
 #include "db/transaction.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/db/log_rows.h"
-#include "tests/unit/db/temp_dir.h"
 
 namespace warden::db {
 namespace {
@@ -21,7 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::nowNs;
 using testing::sampleRow;
-using testing::TempDir;
+using warden::testing::TempDir;
 
 constexpr std::int64_t kDayNs = 86'400LL * 1'000'000'000LL;
 

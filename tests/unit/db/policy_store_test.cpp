@@ -4,13 +4,13 @@
 
 #include "db/log_table.h"
 #include "db/store.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/db/log_rows.h"
-#include "tests/unit/db/temp_dir.h"
 
 namespace warden::db {
 namespace {
 
-using testing::TempDir;
+using warden::testing::TempDir;
 
 PolicyRecord samplePolicy(std::int64_t loadedAtNs = 1000) {
   PolicyRecord policy;

@@ -5,12 +5,12 @@
 #include <fstream>
 
 #include "db/migrations.h"
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::db {
 namespace {
 
-using testing::TempDir;
+using warden::testing::TempDir;
 
 TEST(Store, CreatesSchemaFromEmpty) {
   TempDir dir;

@@ -7,12 +7,12 @@
 #include <map>
 
 #include "engine/attribution/proc_reader.h"
-#include "tests/unit/rules/test_files.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
 
-using rules::testing::TempDir;
+using warden::testing::TempDir;
 
 // sha256("abc") and sha256("")
 constexpr const char* kAbc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";

@@ -9,12 +9,12 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/unit/rules/test_files.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
 
-using rules::testing::TempDir;
+using warden::testing::TempDir;
 using namespace std::string_literals;
 
 std::string statLine(std::uint32_t pid, std::string_view comm, std::uint32_t ppid,

@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/unit/rules/test_files.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
 
-using rules::testing::TempDir;
+using warden::testing::TempDir;
 using namespace std::string_literals;
 using namespace std::string_view_literals;
 
