@@ -26,8 +26,9 @@ Failure fileFailure(const std::filesystem::path& file, int error) {
 }  // namespace
 
 Outcome<std::string> sha256File(const std::filesystem::path& file) {
-  base::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd) return std::unexpected(fileFailure(file, errno));
+  auto opened = base::openFile(file, O_RDONLY | O_NOCTTY);
+  if (!opened) return std::unexpected(fileFailure(file, opened.error().code));
+  const base::UniqueFd fd = std::move(*opened);
   struct stat info {};
   if (fstat(fd.get(), &info) != 0) return std::unexpected(fileFailure(file, errno));
   if (!S_ISREG(info.st_mode)) {

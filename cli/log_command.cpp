@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 
 #include <algorithm>
 #include <iostream>
@@ -61,16 +60,9 @@ class LogPrinter {
 
 // SIGINT and SIGTERM as a file descriptor, so that the wait between polls ends at once.
 Outcome<base::UniqueFd> stopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  if (sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) {
-    return std::unexpected(Failure{ExitCode::kError, "blocking SIGINT failed"});
-  }
-  base::UniqueFd fd(signalfd(-1, &signals, SFD_CLOEXEC));
-  if (!fd) return std::unexpected(Failure{ExitCode::kError, "signalfd failed"});
-  return fd;
+  auto fd = base::makeSignalFd({SIGINT, SIGTERM});
+  if (!fd) return std::unexpected(Failure{ExitCode::kError, fd.error().message()});
+  return std::move(*fd);
 }
 
 int follow(db::Database& db, const db::LogFilter& filter, std::int64_t lastId, LogPrinter& printer,

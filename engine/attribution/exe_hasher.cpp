@@ -96,11 +96,9 @@ base::Result<std::string> sha256OfFd(int fd) {
 }
 
 base::Result<std::string> sha256OfFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(base::errnoError("opening " + path));
-  auto hash = sha256OfFd(fd);
-  close(fd);
-  return hash;
+  auto fd = base::openFile(path, O_RDONLY);
+  if (!fd) return std::unexpected(fd.error());
+  return sha256OfFd(fd->get());
 }
 
 base::Result<std::string> ExeHasher::hashImage(int fd) {
@@ -123,11 +121,12 @@ base::Result<std::string> ExeHasher::hashOf(const ProcessInfo& info, const std::
     return hashImage(info.imageHandle->fd());
   }
   ProcReader reader(procRoot);
-  const int fd = reader.openImage(info.key.pid);
-  if (fd < 0)
-    return std::unexpected(
-        base::errnoError("opening the image of pid " + std::to_string(info.key.pid)));
-  std::unique_ptr<ImageHandle> handle(new ImageHandle(fd));
+  auto image = reader.openImage(info.key.pid);
+  if (!image) {
+    return std::unexpected(base::makeError(
+        image.error().code, "opening the image of pid " + std::to_string(info.key.pid)));
+  }
+  const int fd = image->get();
   // Still the image this description names? (The pid may have exec'd or been reused.)
   auto identity = identityOfFd(fd);
   auto stat = reader.stat(info.key.pid);

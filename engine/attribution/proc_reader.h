@@ -7,7 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/error.h"
 #include "base/proc_stat.h"
+#include "base/unique_fd.h"
 #include "engine/attribution/process_info.h"
 
 namespace warden::engine {
@@ -50,8 +52,8 @@ class ProcReader {
   // Socket inodes among the process's open descriptors ("socket:[N]").
   std::vector<std::uint64_t> socketInodes(std::uint32_t pid) const;
 
-  // A read-only descriptor of the running image (works for deleted binaries too), or -1.
-  int openImage(std::uint32_t pid) const;
+  // A read-only descriptor of the running image (works for deleted binaries too).
+  [[nodiscard]] base::Result<base::UniqueFd> openImage(std::uint32_t pid) const;
 
   // Whether the absolute `path`, looked up as process `pid` sees it (through /proc/PID/root,
   // so in its own mount namespace), is the file found at that path in ours: false for a file

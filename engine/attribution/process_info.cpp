@@ -17,10 +17,6 @@ std::uint64_t ticksFromBootNs(std::uint64_t ns) {
   return ns / (1'000'000'000ull / clockTicksPerSecond());
 }
 
-ImageHandle::~ImageHandle() {
-  if (fd_ >= 0) close(fd_);
-}
-
 std::string_view toString(ProcessSource source) {
   switch (source) {
     case ProcessSource::kExecEvent:

@@ -8,8 +8,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "db/log_row.h"
 #include "rules/process_info.h"
 
@@ -65,14 +67,11 @@ struct ImageIdentityHash {
 // image can still be hashed after the process is gone or the file was replaced.
 class ImageHandle {
  public:
-  explicit ImageHandle(int fd) : fd_(fd) {}
-  ~ImageHandle();
-  ImageHandle(const ImageHandle&) = delete;
-  ImageHandle& operator=(const ImageHandle&) = delete;
-  int fd() const { return fd_; }
+  explicit ImageHandle(base::UniqueFd fd) : fd_(std::move(fd)) {}
+  int fd() const { return fd_.get(); }
 
  private:
-  int fd_;
+  base::UniqueFd fd_;
 };
 
 // Where a description came from.

@@ -128,16 +128,19 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, Exe
 
 ProcessTracker::ProcessTracker(ProcessTable& table, Options options, ExeHasher* hasher)
     : table_(table), options_(std::move(options)), hasher_(hasher), reader_(options_.procRoot) {
-  wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // Made here rather than in start(), so that requestDescribe() may be called from any thread
+  // at any time; a failure is start()'s to report.
+  if (auto wake = base::makeEventFd(EFD_NONBLOCK, "creating the tracker eventfd")) {
+    wakeFd_ = std::move(*wake);
+  } else {
+    wakeFdError_ = std::move(wake.error());
+  }
 }
 
-ProcessTracker::~ProcessTracker() {
-  stop();
-  if (wakeFd_ >= 0) close(wakeFd_);
-}
+ProcessTracker::~ProcessTracker() { stop(); }
 
 base::Result<void> ProcessTracker::start(BpfAttribution* events) {
-  if (wakeFd_ < 0) return std::unexpected(base::makeError(EMFILE, "creating the tracker eventfd"));
+  if (!wakeFd_) return std::unexpected(*wakeFdError_);
   events_ = events;
   if (events_) {
     auto opened = events_->openEvents([this](std::span<const std::byte> record) {
@@ -158,7 +161,7 @@ void ProcessTracker::stop() {
   if (!thread_.joinable()) return;
   stopping_.store(true);
   const std::uint64_t one = 1;
-  (void)!write(wakeFd_, &one, sizeof one);
+  (void)!write(wakeFd_.get(), &one, sizeof one);
   thread_.join();
 }
 
@@ -174,7 +177,7 @@ void ProcessTracker::requestDescribe(const warden_owner& owner) {
   }
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t one = 1;
-  (void)!write(wakeFd_, &one, sizeof one);
+  (void)!write(wakeFd_.get(), &one, sizeof one);
 }
 
 void ProcessTracker::serveRequests() {
@@ -197,7 +200,7 @@ void ProcessTracker::run() {
                      " refused: ", std::strerror(errno), ")");
   }
   while (!stopping_.load()) {
-    pollfd fds[2] = {{wakeFd_, POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
+    pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
     const int ready = poll(fds, events_ ? 2 : 1, 250);
     if (ready < 0 && errno != EINTR) {
       base::logError("process tracker: poll failed: ", std::strerror(errno));
@@ -205,7 +208,7 @@ void ProcessTracker::run() {
     }
     if (fds[0].revents & POLLIN) {
       std::uint64_t value = 0;
-      (void)!read(wakeFd_, &value, sizeof value);
+      (void)!read(wakeFd_.get(), &value, sizeof value);
     }
     if (events_) {
       if (auto consumed = events_->consumeEvents(); !consumed) {
@@ -423,12 +426,10 @@ void ProcessTracker::finish(ProcessInfo& info) {
     return tag.starts_with("script:") && !reader_.seesHostFile(info.key.pid, tag.substr(7));
   });
   if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
-    const int fd = reader_.openImage(info.key.pid);
-    if (fd >= 0) {
-      auto handle = std::make_shared<ImageHandle>(fd);
-      auto identity = identityOfFd(fd);
+    if (auto image = reader_.openImage(info.key.pid)) {
+      auto identity = identityOfFd(image->get());
       if (identity && (info.exeInode == 0 || identity->inode == info.exeInode)) {
-        info.imageHandle = std::move(handle);
+        info.imageHandle = std::make_shared<ImageHandle>(std::move(*image));
         info.image = *identity;
         info.imageKnown = true;
       }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "bpf/attribution.h"
 #include "engine/attribution/exe_hasher.h"
 #include "engine/attribution/proc_reader.h"
@@ -111,7 +113,8 @@ class ProcessTracker {
   std::mutex requestsMutex_;
   std::vector<warden_owner> requests_;        // guarded by requestsMutex_
   std::atomic<bool> requestsWaiting_{false};  // requests_ is not empty (checked per record)
-  int wakeFd_ = -1;                           // eventfd: requests waiting, or stop
+  base::UniqueFd wakeFd_;                     // eventfd: requests waiting, or stop
+  std::optional<base::Error> wakeFdError_;    // why there is no wakeFd_
   std::atomic<bool> stopping_{false};
   BpfAttribution* events_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only

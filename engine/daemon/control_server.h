@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 
 namespace warden::engine {
 
@@ -22,13 +23,14 @@ class ControlServer {
   ControlServer& operator=(ControlServer&&) = delete;
   ~ControlServer();
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // Accepts one waiting connection and serves it; never blocks for long.
   void serveOne(const Handler& handler);
 
  private:
-  ControlServer(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
-  int fd_ = -1;
+  ControlServer(base::UniqueFd fd, std::filesystem::path path)
+      : fd_(std::move(fd)), path_(std::move(path)) {}
+  base::UniqueFd fd_;
   std::filesystem::path path_;
 };
 

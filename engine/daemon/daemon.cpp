@@ -93,9 +93,7 @@ void keepPrivate(const std::filesystem::path& db) {
 
 Daemon::Daemon(std::filesystem::path configFile) : configFile_(std::move(configFile)) {}
 
-Daemon::~Daemon() {
-  if (signalFd_ >= 0) close(signalFd_);
-}
+Daemon::~Daemon() = default;
 
 bool Daemon::ownsTable() const {
   auto owner = NftTable::owner();
@@ -252,7 +250,12 @@ bool Daemon::startUp() {
                                       logWriter_ ? logWriter_->producer() : db::LogProducer{},
                                       attributor_.get(), hosts_.get(), dnsQueries_.get()));
   }
-  for (auto& worker : workers_) worker->start();
+  for (auto& worker : workers_) {
+    if (auto started = worker->start(); !started) {
+      base::logError(started.error().message());
+      return false;
+    }
+  }
 
   TablePlan plan = tablePlan(config_);
   plan.recreate = takeOver;  // the table's owner is recorded when it is created
@@ -507,13 +510,14 @@ std::string Daemon::reloadRequest(bool redecide) {
 }
 
 int Daemon::run() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   // Blocked before any thread starts, so workers inherit the mask and only signalfd sees them.
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto signalFd = base::makeSignalFd({SIGTERM, SIGINT, SIGHUP});
+  if (!signalFd) {
+    base::logError(signalFd.error().message(), "; not starting");
+    return 1;
+  }
+  signalFd_ = std::move(*signalFd);
   signal(SIGPIPE, SIG_IGN);
-  signalFd_ = signalfd(-1, &signals, SFD_CLOEXEC);
 
   if (!startUp()) {
     base::logError("not starting");
@@ -530,7 +534,7 @@ int Daemon::run() {
   // events move the deadline: control requests and signals in between do not delay it.
   constexpr std::int64_t kReloadSettleMs = 200;
   std::optional<std::int64_t> reloadAtMs;
-  pollfd fds[3] = {{signalFd_, POLLIN, 0},
+  pollfd fds[3] = {{signalFd_.get(), POLLIN, 0},
                    {control_->fd(), POLLIN, 0},
                    {watcher_ ? watcher_->fd() : -1, POLLIN, 0}};
   for (;;) {
@@ -549,7 +553,7 @@ int Daemon::run() {
     }
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
-      if (read(signalFd_, &info, sizeof info) != sizeof info) continue;
+      if (read(signalFd_.get(), &info, sizeof info) != sizeof info) continue;
       if (info.ssi_signo == SIGHUP) {
         base::logInfo("SIGHUP: reloading");
         reload();

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "db/database.h"
 #include "db/log_writer.h"
 #include "engine/daemon/control_server.h"
@@ -62,7 +63,7 @@ class Daemon {
   std::optional<PolicyWatcher> watcher_;
   bool tableInstalled_ = false;
   std::string owner_;  // TableOwner::self() as recorded in the table
-  int signalFd_ = -1;
+  base::UniqueFd signalFd_;
   std::int64_t startedAtNs_ = 0;
 };
 

@@ -52,7 +52,6 @@ QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits mark
       attributor_(attributor),
       hosts_(hosts),
       dnsQueries_(dnsQueries) {
-  stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
   parked_.reserve(kMaxParked);
 }
@@ -62,16 +61,20 @@ QueueWorker::~QueueWorker() {
     drainAndStop();
     join();
   }
-  if (stopFd_ >= 0) close(stopFd_);
 }
 
-void QueueWorker::start() {
+base::Result<void> QueueWorker::start() {
+  auto stopFd = base::makeEventFd(
+      EFD_NONBLOCK, "creating the stop eventfd of NFQUEUE " + std::to_string(queue_.number()));
+  if (!stopFd) return std::unexpected(stopFd.error());
+  stopFd_ = std::move(*stopFd);
   thread_ = std::thread([this] { run(); });
+  return {};
 }
 
 void QueueWorker::drainAndStop() {
   const std::uint64_t one = 1;
-  (void)!write(stopFd_, &one, sizeof one);
+  (void)!write(stopFd_.get(), &one, sizeof one);
 }
 
 void QueueWorker::join() {
@@ -83,7 +86,7 @@ void QueueWorker::run() {
   const std::string name = "wardend-q" + std::to_string(queue_.number());
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   preferQueueThread();
-  pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {stopFd_, POLLIN, 0}};
+  pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {stopFd_.get(), POLLIN, 0}};
   for (;;) {
     // The queue has been emptied (or nothing came yet): a moment to free what packets' paths
     // put off.

@@ -4,6 +4,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/error.h"
+#include "base/unique_fd.h"
 #include "db/log_producer.h"
 #include "engine/attribution/attributor.h"
 #include "engine/dns/host_cache.h"
@@ -45,7 +47,7 @@ class QueueWorker {
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
 
-  void start();
+  [[nodiscard]] base::Result<void> start();
   // Asks the worker to give a verdict to everything still queued, then stop. Call once the
   // table no longer queues, so that nothing new arrives; then join().
   void drainAndStop();
@@ -109,7 +111,7 @@ class QueueWorker {
   PendingDnsQueries* dnsQueries_ = nullptr;  // what DNS replies must answer (same)
   std::uint64_t hashingRevision_ = ~0ull;    // policy revision image hashing was set for
   QueueCounters counters_;
-  int stopFd_ = -1;  // eventfd
+  base::UniqueFd stopFd_;  // eventfd, made by start()
   std::vector<QueuedPacket> batch_;
   std::vector<Pending> parked_;  // capacity reserved up front, never grown
   std::array<KnownProcess, kKnownProcesses> known_;

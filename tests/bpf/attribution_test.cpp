@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "base/unique_fd.h"
 #include "engine/attribution/attributor.h"
 #include "engine/attribution/bpf_attribution.h"
 #include "engine/attribution/proc_reader.h"
@@ -287,13 +288,13 @@ TEST_F(BpfAttributionTest, TwoNamespacesWithTheSameTuple) {
 TEST_F(BpfAttributionTest, ProcessesOutsideTheCgroupAreNotRecorded) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
   // This test process is not in the lab cgroup.
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  auto fd = base::makeSocket(AF_INET, SOCK_DGRAM, 0, "a socket outside the cgroup");
+  ASSERT_TRUE(fd) << fd.error().message();
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(5356);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 1);
-  close(fd);
+  ASSERT_EQ(sendto(fd->get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 1);
   EXPECT_EQ(bpf_->counters()[WARDEN_CTR_FLOW_INSERTS], 0u);
 }
 
@@ -549,15 +550,14 @@ std::set<__u32> wardenPrograms() {
   std::set<__u32> ids;
   __u32 id = 0;
   while (bpf_prog_get_next_id(id, &id) == 0) {
-    const int fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0) continue;
+    const base::UniqueFd fd(bpf_prog_get_fd_by_id(id));
+    if (!fd) continue;
     bpf_prog_info info{};
     __u32 length = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &length) == 0 &&
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &length) == 0 &&
         std::string_view(info.name).starts_with("warden_")) {
       ids.insert(id);
     }
-    close(fd);
   }
   return ids;
 }

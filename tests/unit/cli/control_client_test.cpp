@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "base/unique_fd.h"
 #include "tests/support/temp_dir.h"
 
 namespace warden::cli {
@@ -21,18 +22,16 @@ using namespace std::chrono_literals;
 class Listener {
  public:
   explicit Listener(const std::filesystem::path& path) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (auto fd = base::makeSocket(AF_UNIX, SOCK_STREAM, 0, "a test listener")) {
+      fd_ = std::move(*fd);
+    }
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-    ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-          ::listen(fd_, 4) == 0;
+    ok_ = fd_ && ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+          ::listen(fd_.get(), 4) == 0;
   }
-  ~Listener() { close(); }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
+  void close() { fd_.reset(); }
   bool ok() const { return ok_; }
 
   // Accepts one client, reads its request line into `request`, and answers `answer` (nothing
@@ -40,34 +39,32 @@ class Listener {
   std::thread serveOnce(const std::string& answer, std::string* request,
                         std::chrono::milliseconds hold = 0ms) {
     return std::thread([this, answer, request, hold] {
-      const int client = ::accept(fd_, nullptr, nullptr);
-      if (client < 0) return;
+      auto client = base::acceptConnection(fd_.get(), "accepting");
+      if (!client) return;
       char buffer[4096];
       std::string line;
       while (line.find('\n') == std::string::npos) {
-        const ssize_t n = ::read(client, buffer, sizeof buffer);
+        const ssize_t n = ::read(client->get(), buffer, sizeof buffer);
         if (n <= 0) break;
         line.append(buffer, static_cast<std::size_t>(n));
       }
       if (request != nullptr) *request = line;
-      if (!answer.empty()) (void)!::write(client, answer.data(), answer.size());
+      if (!answer.empty()) (void)!::write(client->get(), answer.data(), answer.size());
       std::this_thread::sleep_for(hold);
-      ::close(client);
     });
   }
 
   // Accepts one client and answers at once, without reading its request, then closes.
   std::thread serveWithoutReading(const std::string& answer) {
     return std::thread([this, answer] {
-      const int client = ::accept(fd_, nullptr, nullptr);
-      if (client < 0) return;
-      (void)!::write(client, answer.data(), answer.size());
-      ::close(client);
+      auto client = base::acceptConnection(fd_.get(), "accepting");
+      if (!client) return;
+      (void)!::write(client->get(), answer.data(), answer.size());
     });
   }
 
  private:
-  int fd_ = -1;
+  base::UniqueFd fd_;
   bool ok_ = false;
 };
 

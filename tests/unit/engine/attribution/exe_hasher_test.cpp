@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "base/unique_fd.h"
 #include "engine/attribution/proc_reader.h"
 #include "tests/support/temp_dir.h"
 
@@ -54,12 +55,11 @@ TEST(Sha256, KnownDigests) {
 TEST(Sha256, LeavesTheDescriptorOffsetAlone) {
   TempDir dir;
   const auto file = dir.write("abc", "abc");
-  const int fd = open(file.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(lseek(fd, 2, SEEK_SET), 2);
-  EXPECT_EQ(sha256OfFd(fd).value(), kAbc);
-  EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 2);
-  close(fd);
+  auto fd = base::openFile(file, O_RDONLY);
+  ASSERT_TRUE(fd) << fd.error().message();
+  ASSERT_EQ(lseek(fd->get(), 2, SEEK_SET), 2);
+  EXPECT_EQ(sha256OfFd(fd->get()).value(), kAbc);
+  EXPECT_EQ(lseek(fd->get(), 0, SEEK_CUR), 2);
 }
 
 TEST(HashCache, KeyedByTheWholeIdentity) {
@@ -107,13 +107,12 @@ TEST(ExeHasher, HashesOnceThenFromCache) {
   const auto file = dir.write("prog", "abc");
   HashCache cache;
   ExeHasher hasher(cache);
-  const int fd = open(file.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  EXPECT_EQ(hasher.hashImage(fd).value(), kAbc);
+  auto fd = base::openFile(file, O_RDONLY);
+  ASSERT_TRUE(fd) << fd.error().message();
+  EXPECT_EQ(hasher.hashImage(fd->get()).value(), kAbc);
   EXPECT_EQ(cache.size(), 1u);
-  EXPECT_EQ(hasher.hashImage(fd).value(), kAbc);
+  EXPECT_EQ(hasher.hashImage(fd->get()).value(), kAbc);
   EXPECT_EQ(cache.hits(), 1u);
-  close(fd);
 }
 
 TEST(ExeHasher, HeldImageOutlivesTheFileOnDisk) {
@@ -121,7 +120,9 @@ TEST(ExeHasher, HeldImageOutlivesTheFileOnDisk) {
   const auto file = dir.write("prog", "abc");
   ProcessInfo info;
   info.key = {999999, 1};  // no such process: only the held image can be hashed
-  info.imageHandle = std::make_shared<ImageHandle>(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  auto image = base::openFile(file, O_RDONLY);
+  ASSERT_TRUE(image) << image.error().message();
+  info.imageHandle = std::make_shared<ImageHandle>(std::move(*image));
   // The file is replaced on disk after "exec": the held descriptor still reads what ran.
   std::filesystem::remove(file);
   dir.write("prog", "something else");

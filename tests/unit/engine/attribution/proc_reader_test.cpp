@@ -1,4 +1,5 @@
 #include "engine/attribution/proc_reader.h"
+#include "base/unique_fd.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -181,13 +182,13 @@ TEST(ProcReader, UnreadableEnvironmentIsUnknownNotEmpty) {
 
 TEST(ProcReader, SocketInodesOfTheRealSelf) {
   // The real /proc: a socket this test holds shows up among its descriptors.
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
+  auto fd = base::makeSocket(AF_INET, SOCK_DGRAM, 0, "a socket to look for");
+  ASSERT_TRUE(fd) << fd.error().message();
   struct stat st {};
-  ASSERT_EQ(fstat(fd, &st), 0);
+  ASSERT_EQ(fstat(fd->get(), &st), 0);
   ProcReader reader;
   const auto inodes = reader.socketInodes(static_cast<std::uint32_t>(getpid()));
-  close(fd);
+  fd->reset();
   EXPECT_NE(std::find(inodes.begin(), inodes.end(), st.st_ino), inodes.end());
   auto self = reader.describe(static_cast<std::uint32_t>(getpid()));
   ASSERT_TRUE(self);
