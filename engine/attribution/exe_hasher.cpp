@@ -1,14 +1,9 @@
 #include "engine/attribution/exe_hasher.h"
 
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <unistd.h>
-
 #include <cerrno>
-#include <memory>
 
+#include "base/sha256.h"
 #include "engine/attribution/proc_reader.h"
-#include "rules/process_info.h"
 
 namespace warden::engine {
 
@@ -67,45 +62,11 @@ std::size_t HashCache::size() const {
   return lru_.size();
 }
 
-base::Result<std::string> sha256OfFd(int fd) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                  EVP_MD_CTX_free);
-  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1) {
-    return std::unexpected(base::makeError(ENOMEM, "initialising SHA-256"));
-  }
-  constexpr std::size_t kChunk = 1 << 16;
-  auto buffer = std::make_unique<unsigned char[]>(kChunk);
-  off_t offset = 0;
-  for (;;) {
-    const ssize_t n = pread(fd, buffer.get(), kChunk, offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(base::errnoError("reading the image to hash"));
-    }
-    if (n == 0) break;
-    if (EVP_DigestUpdate(context.get(), buffer.get(), static_cast<std::size_t>(n)) != 1) {
-      return std::unexpected(base::makeError(EIO, "hashing the image"));
-    }
-    offset += n;
-  }
-  rules::Sha256 digest{};  // EVP_sha256 writes exactly its 32 bytes
-  if (EVP_DigestFinal_ex(context.get(), digest.data(), nullptr) != 1) {
-    return std::unexpected(base::makeError(EIO, "finishing SHA-256"));
-  }
-  return rules::toHex(digest);
-}
-
-base::Result<std::string> sha256OfFile(const std::string& path) {
-  auto fd = base::openFile(path, O_RDONLY);
-  if (!fd) return std::unexpected(fd.error());
-  return sha256OfFd(fd->get());
-}
-
 base::Result<std::string> ExeHasher::hashImage(int fd) {
   auto identity = identityOfFd(fd);
   if (!identity) return std::unexpected(base::errnoError("stat of the image"));
   if (auto cached = cache_.find(*identity)) return *cached;
-  auto hash = sha256OfFd(fd);
+  auto hash = base::sha256HexOfFd(fd);
   if (!hash) return hash;
   // Hashed while it changed? Then the bytes belong to no single version: do not cache.
   auto after = identityOfFd(fd);

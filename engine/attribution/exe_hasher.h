@@ -54,13 +54,9 @@ class HashCache {
   std::atomic<std::uint64_t> misses_{0};
 };
 
-// Lowercase hex SHA-256 (OpenSSL EVP) of everything `fd` refers to, read from offset 0 with
-// pread so a shared descriptor's offset is left alone.
-[[nodiscard]] base::Result<std::string> sha256OfFd(int fd);
-[[nodiscard]] base::Result<std::string> sha256OfFile(const std::string& path);
-
-// Hashes running images on demand, through the cache. Thread-safe (the cache is; hashing
-// itself uses only the caller's descriptors). Reads files: never call it on the verdict path.
+// Hashes running images on demand (base/sha256.h, as `warden hash` does), through the cache.
+// Thread-safe (the cache is; hashing itself uses only the caller's descriptors). Reads files: never
+// call it on the verdict path.
 class ExeHasher {
  public:
   explicit ExeHasher(HashCache& cache) : cache_(cache) {}

@@ -134,7 +134,7 @@ bool Daemon::loadPolicy() {
   // The revision a log row names, stored so that `warden log` can explain it later.
   std::uint64_t revision = localRevision_ + 1;
   if (store_) {
-    if (auto stored = db::storeRevision(*store_, toRecord(*loaded, loadedAt)); stored) {
+    if (auto stored = storeRecord(*store_, *loaded, loadedAt); stored) {
       revision = static_cast<std::uint64_t>(*stored);
     } else {
       base::logError("storing the policy revision: ", stored.error().message());

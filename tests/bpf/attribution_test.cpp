@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "base/sha256.h"
 #include "base/unique_fd.h"
 #include "engine/attribution/attributor.h"
 #include "engine/attribution/bpf_attribution.h"
@@ -447,7 +448,7 @@ TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
   warden::testing::TempDir dir;
   dir.openToOthers();
   const std::string program = copyTo(BpfLab::clientPath(), dir.file("client").string());
-  const std::string original = sha256OfFile(program).value();
+  const std::string original = base::sha256HexOfFile(program).value();
   LabClient client =
       lab_->runProgram(lab_->nsA(), program, {"udp-sendto", "127.0.0.1", "5600", "--hold"});
   const Attribution found = attributor_->attribute(
@@ -461,7 +462,7 @@ TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
   std::filesystem::remove(program);
   { std::ofstream(program) << "#!/bin/sh\necho another program\n"; }
   ASSERT_EQ(client.wait(), 0);
-  EXPECT_NE(sha256OfFile(program).value(), original);
+  EXPECT_NE(base::sha256HexOfFile(program).value(), original);
   auto hash = attributor_->hasher().hashOf(*info);
   ASSERT_TRUE(hash) << hash.error().message();
   EXPECT_EQ(*hash, original);

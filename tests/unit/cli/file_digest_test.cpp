@@ -1,5 +1,6 @@
 #include "cli/file_digest.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,7 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/sha256.h"
+#include "base/unique_fd.h"
 #include "cli/hash_command.h"
+#include "engine/attribution/exe_hasher.h"
+#include "rules/process_info.h"
 #include "tests/support/temp_dir.h"
 
 namespace warden::cli {
@@ -60,6 +65,28 @@ TEST(Sha256File, MissingDirectoryAndUnreadable) {
     ASSERT_FALSE(denied.has_value());
     EXPECT_EQ(denied.error().code, ExitCode::kPermissionDenied);
   }
+}
+
+// What `warden hash` prints is what the engine's matcher compares: the same digest of the same
+// bytes, over a file larger than one read and with every byte value in it.
+TEST(Sha256File, AgreesWithTheEngineByteForByte) {
+  warden::testing::TempDir dir;
+  std::string bytes(3 * 1024 * 1024 + 5, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 % 256);
+  writeFile(dir.file("prog"), bytes);
+  const auto printed = sha256File(dir.file("prog"));
+  ASSERT_TRUE(printed.has_value()) << printed.error().message;
+
+  engine::HashCache cache;
+  engine::ExeHasher hasher(cache);
+  auto image = base::openFile(dir.file("prog"), O_RDONLY);
+  ASSERT_TRUE(image) << image.error().message();
+  const auto hashed = hasher.hashImage(image->get());
+  ASSERT_TRUE(hashed) << hashed.error().message();
+  EXPECT_EQ(*printed, *hashed);
+  // A profile pins the printed text; the matcher parses both into the same digest.
+  EXPECT_EQ(rules::parseSha256(*printed), rules::parseSha256(*hashed));
+  EXPECT_EQ(*printed, base::sha256Hex(bytes).value());
 }
 
 TEST(HashCommand, PrintsALineToPasteAndReportsFailuresPerFile) {
