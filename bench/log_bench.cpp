@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "db/log_writer.h"
 #include "db/store.h"
 
@@ -67,9 +68,7 @@ struct ProcessInfo {
 
 LogRow makeRow(const ProcessInfo& process, std::uint16_t port) {
   LogRow row;
-  row.timeNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+  row.timeNs = base::realtimeNs();
   row.revision = 1;
   row.localAddr.bytes = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2};
   row.remoteAddr.bytes = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 10};
@@ -89,9 +88,7 @@ LogRow makeRow(const ProcessInfo& process, std::uint16_t port) {
 }
 
 double processCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+  return static_cast<double>(base::clockNs(CLOCK_PROCESS_CPUTIME_ID)) / 1e9;
 }
 
 void reportCounters(benchmark::State& state, const LogCounters& c) {

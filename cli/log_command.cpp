@@ -8,6 +8,7 @@
 #include <memory>
 #include <ranges>
 
+#include "base/clock.h"
 #include "base/unique_fd.h"
 #include "cli/config_files.h"
 #include "cli/json_output.h"
@@ -133,13 +134,13 @@ Command addLogCommand(CLI::App& app, std::string& configPath) {
   log->add_option_function<std::string>(
          "--since",
          [options](const std::string& text) {
-           if (auto since = parseSince(text, realtimeNowNs())) options->sinceNs = *since;
+           if (auto since = parseSince(text, base::realtimeNs())) options->sinceNs = *since;
          },
          "only flows from this time on: a span back from now (90s, 30m, 1h, 2d, 1w) or a date "
          "or time (2026-05-01, 2026-05-01T12:00, with Z or +02:00 for other than local time)")
       ->check(CLI::Validator(
           [](std::string& text) {
-            auto since = parseSince(text, realtimeNowNs());
+            auto since = parseSince(text, base::realtimeNs());
             return since ? std::string() : since.error();
           },
           "", "time"))

@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "base/clock.h"
 #include "db/hash_cache.h"
 #include "db/log_channel.h"
 #include "db/policy_store.h"
@@ -15,12 +16,6 @@ namespace warden::db {
 namespace {
 
 constexpr std::int64_t kNsPerDay = 86'400LL * 1'000'000'000LL;
-
-std::int64_t realtimeNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -190,7 +185,7 @@ void LogWriter::commit() {
 }
 
 bool LogWriter::retentionStep() {
-  const std::int64_t cutoff = realtimeNs() - options_.retentionDays * kNsPerDay;
+  const std::int64_t cutoff = base::realtimeNs() - options_.retentionDays * kNsPerDay;
   auto deleted = deleteLogRowsBefore(db_, cutoff, options_.retentionChunk);
   if (!deleted) {
     noteError(deleted.error());

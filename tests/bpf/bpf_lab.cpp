@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/clock.h"
 #include "engine/attribution/system_mounts.h"
 
 namespace warden::engine::testing {
@@ -85,13 +86,6 @@ std::optional<std::string> BpfLab::unavailableReason() {
 
 std::string BpfLab::clientPath() { return WARDEN_ATTR_CLIENT; }
 
-std::uint64_t BpfLab::bootNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 BpfLab::BpfLab() {
   const std::string root = cgroup2MountPoint().value();
   sweep(root);
@@ -140,7 +134,7 @@ LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
 
-  client.forkedAtNs = bootNs();
+  client.forkedAtNs = base::bootTimeNs();
   const pid_t pid = fork();
   if (pid == 0) {
     // Child: into the cgroup and the namespace, drop to uid, become the client.
@@ -171,7 +165,7 @@ LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
     line.append(buffer, static_cast<std::size_t>(n));
   }
   out->readEnd.reset();
-  client.startedByNs = bootNs();
+  client.startedByNs = base::bootTimeNs();
   client.line = line;
   if (!announces) return client;
   unsigned port = 0;

@@ -57,7 +57,6 @@ class BpfLab {
   void leaveNamespace();
 
   static std::string clientPath();
-  static std::uint64_t bootNs();
 
  private:
   std::string cgroup_;

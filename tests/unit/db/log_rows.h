@@ -1,18 +1,14 @@
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 
+#include "base/clock.h"
 #include "db/log_row.h"
 
 namespace warden::db::testing {
 
-inline std::int64_t nowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+inline std::int64_t nowNs() { return base::realtimeNs(); }
 
 inline rules::IpAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
   rules::IpAddress address;
