@@ -26,7 +26,7 @@ struct FileIdentity {
 // The persistent half of the executable-hash cache: survives restarts so that images are not
 // hashed again. One row per (device, inode): storing a new version replaces the old one, which
 // bounds the table by the number of executables seen. The in-memory cache in front of it is
-// the engine's.
+// the engine's (engine::ImageHashLru).
 //
 // Thread-safety: that of the Database it was created on, which must outlive it and stay where
 // it is (not be moved from) meanwhile.

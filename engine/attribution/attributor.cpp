@@ -72,7 +72,7 @@ const char* toString(AttributionMethod method) {
   return "?";
 }
 
-nlohmann::json processJson(const ProcessInfo& info) {
+nlohmann::json processJson(const ProcessDescription& info) {
   nlohmann::json env = nlohmann::json::array();
   for (const std::string& entry : info.env) env.push_back(entry.substr(0, entry.find('=')));
   if (info.env.empty() && info.match && info.match->env) {
@@ -325,7 +325,7 @@ bool Attributor::socketGone(const PacketInfo& packet, std::uint8_t hook) {
   return socket && !*socket;
 }
 
-std::shared_ptr<const ProcessInfo> Attributor::describe(const Attribution& attribution) {
+std::shared_ptr<const ProcessDescription> Attributor::describe(const Attribution& attribution) {
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
   auto info = table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
   if (!info || !info->complete) {
@@ -335,13 +335,14 @@ std::shared_ptr<const ProcessInfo> Attributor::describe(const Attribution& attri
   return info;
 }
 
-std::shared_ptr<const ProcessInfo> Attributor::described(const Attribution& attribution) const {
+std::shared_ptr<const ProcessDescription> Attributor::described(
+    const Attribution& attribution) const {
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
   return table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
 }
 
-std::shared_ptr<const ProcessInfo> Attributor::describeWithin(const Attribution& attribution,
-                                                              std::chrono::microseconds wait) {
+std::shared_ptr<const ProcessDescription> Attributor::describeWithin(
+    const Attribution& attribution, std::chrono::microseconds wait) {
   if (auto info = describe(attribution); info && info->complete) return info;
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
   return table_.waitComplete(attribution.key, wait, attribution.owner.exe_dev,
@@ -356,7 +357,7 @@ std::optional<nlohmann::json> Attributor::explainJson(std::uint32_t pid,
   // The table's entry may be an exited process whose pid is now another one's.
   if (stat && (!info || info->key.startTicks != stat->startTicks)) {
     if (auto fresh = reader.describe(pid)) {
-      info = std::make_shared<const ProcessInfo>(std::move(*fresh));
+      info = std::make_shared<const ProcessDescription>(std::move(*fresh));
     }
   }
   if (!info) return std::nullopt;

@@ -7,10 +7,10 @@
 
 namespace warden::engine {
 
-HashCache::HashCache(std::size_t capacity, HashStore* store)
+ImageHashLru::ImageHashLru(std::size_t capacity, HashStore* store)
     : capacity_(capacity == 0 ? 1 : capacity), store_(store) {}
 
-std::optional<std::string> HashCache::findInMemory(const ImageIdentity& image) {
+std::optional<std::string> ImageHashLru::findInMemory(const ImageIdentity& image) {
   std::lock_guard lock(mutex_);
   auto it = index_.find(image);
   if (it == index_.end()) return std::nullopt;
@@ -18,7 +18,7 @@ std::optional<std::string> HashCache::findInMemory(const ImageIdentity& image) {
   return it->second->second;
 }
 
-std::optional<std::string> HashCache::find(const ImageIdentity& image) {
+std::optional<std::string> ImageHashLru::find(const ImageIdentity& image) {
   if (auto hit = findInMemory(image)) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     return hit;
@@ -35,7 +35,7 @@ std::optional<std::string> HashCache::find(const ImageIdentity& image) {
   return std::nullopt;
 }
 
-void HashCache::insert(const ImageIdentity& image, const std::string& sha256Hex) {
+void ImageHashLru::insert(const ImageIdentity& image, const std::string& sha256Hex) {
   {
     std::lock_guard lock(mutex_);
     insertLocked(image, sha256Hex);
@@ -43,7 +43,7 @@ void HashCache::insert(const ImageIdentity& image, const std::string& sha256Hex)
   if (store_) store_->save(image, sha256Hex);
 }
 
-void HashCache::insertLocked(const ImageIdentity& image, const std::string& sha256Hex) {
+void ImageHashLru::insertLocked(const ImageIdentity& image, const std::string& sha256Hex) {
   if (auto it = index_.find(image); it != index_.end()) {
     it->second->second = sha256Hex;
     lru_.splice(lru_.begin(), lru_, it->second);
@@ -57,7 +57,7 @@ void HashCache::insertLocked(const ImageIdentity& image, const std::string& sha2
   }
 }
 
-std::size_t HashCache::size() const {
+std::size_t ImageHashLru::size() const {
   std::lock_guard lock(mutex_);
   return lru_.size();
 }
@@ -74,7 +74,8 @@ base::Result<std::string> ExeHasher::hashImage(int fd) {
   return hash;
 }
 
-base::Result<std::string> ExeHasher::hashOf(const ProcessInfo& info, const std::string& procRoot) {
+base::Result<std::string> ExeHasher::hashOf(const ProcessDescription& info,
+                                            const std::string& procRoot) {
   if (info.imageKnown) {
     if (auto cached = cache_.find(info.image)) return *cached;
   }

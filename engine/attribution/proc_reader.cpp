@@ -150,7 +150,7 @@ std::optional<base::ProcStat> ProcReader::stat(std::uint32_t pid) const {
   return base::readProcStat(pid, root_);
 }
 
-bool ProcReader::complete(ProcessInfo& info) const {
+bool ProcReader::complete(ProcessDescription& info) const {
   auto opened = base::openFile(root_ + "/" + std::to_string(info.key.pid), O_RDONLY | O_DIRECTORY);
   if (!opened) return false;
   const base::UniqueFd dir = std::move(*opened);
@@ -232,8 +232,8 @@ std::optional<std::string> ProcReader::exePath(std::uint32_t pid, std::uint64_t 
   return path;
 }
 
-std::optional<ProcessInfo> ProcReader::describe(std::uint32_t pid) const {
-  ProcessInfo info;
+std::optional<ProcessDescription> ProcReader::describe(std::uint32_t pid) const {
+  ProcessDescription info;
   info.key.pid = pid;
   info.source = ProcessSource::kProcScan;
   if (!complete(info)) return std::nullopt;

@@ -57,7 +57,7 @@ bool isImage(const ImageIdentity& image, const warden_owner& owner) {
 
 // The kernel's part of a description: what the owner record of a socket call or an exec
 // event carries.
-void fillFromOwner(ProcessInfo& info, const warden_owner& owner) {
+void fillFromOwner(ProcessDescription& info, const warden_owner& owner) {
   info.key = processKey(owner.tgid, owner.start_time_ns);
   info.startTimeNs = owner.start_time_ns;
   info.ppid = owner.ppid;
@@ -86,7 +86,8 @@ std::string verifiedExecPath(const std::string& filename, std::uint32_t kernelDe
 
 }  // namespace
 
-std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
+std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& info,
+                                                    ExeHasher* hasher,
                                                     const std::string& procRoot) {
   auto view = std::make_shared<rules::ProcessInfo>();
   // A path the process sees another file at than the host does names nothing a profile means.
@@ -112,7 +113,7 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, Exe
     // Called by the matcher only when a candidate [[match]] pins sha256: from the cache when
     // the tracker hashed the image in the background, else read now from the held image (or
     // /proc/PID/exe while it is still the same image).
-    ProcessInfo image;
+    ProcessDescription image;
     image.key = info.key;
     image.image = info.image;
     image.imageKnown = info.imageKnown;
@@ -252,7 +253,7 @@ void ProcessTracker::handleRecord(std::span<const std::byte> record) {
 
 void ProcessTracker::onExec(const warden_exec_event& event) {
   counters_.execs.fetch_add(1, std::memory_order_relaxed);
-  ProcessInfo info;
+  ProcessDescription info;
   fillFromOwner(info, event.owner);
   info.source = ProcessSource::kExecEvent;
   const std::size_t argsLen = std::min<std::size_t>(event.args_len, sizeof event.args);
@@ -268,12 +269,12 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   }
   const std::string filename = fixedString(event.filename, sizeof event.filename);
   // Published at once with what the kernel gave, then completed from /proc.
-  table_.upsert(std::make_shared<const ProcessInfo>(info));
+  table_.upsert(std::make_shared<const ProcessDescription>(info));
   if (!options_.slowExecComm.empty() && info.comm == options_.slowExecComm) {
     std::this_thread::sleep_for(options_.slowExecDelay);
   }
 
-  ProcessInfo full = info;
+  ProcessDescription full = info;
   const bool read = reader_.complete(full);
   // /proc may already show a later image (the process exec'd again): then this image's
   // description rests on the event alone.
@@ -296,7 +297,7 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
   counters_.forks.fetch_add(1, std::memory_order_relaxed);
   auto parent = table_.find(processKey(event.parent_tgid, event.parent_start_time_ns));
   if (!parent) return;  // described on demand if it ever opens a socket
-  auto child = std::make_shared<ProcessInfo>(*parent);
+  auto child = std::make_shared<ProcessDescription>(*parent);
   child->key = processKey(event.child_tgid, event.child_start_time_ns);
   child->startTimeNs = event.child_start_time_ns;
   child->ppid = event.parent_tgid;
@@ -324,9 +325,9 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     return;
   }
 
-  ProcessInfo info;
+  ProcessDescription info;
   fillFromOwner(info, owner);
-  ProcessInfo full = info;
+  ProcessDescription full = info;
   full.requestReadNs = base::bootTimeNs();
   // (exe_ino 0: the request came from sock_diag, which knows no image)
   if (reader_.complete(full) && (owner.exe_ino == 0 || isImage(full.image, owner))) {
@@ -354,7 +355,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
 }
 
 void ProcessTracker::scanProc() {
-  std::vector<ProcessInfo> found;
+  std::vector<ProcessDescription> found;
   std::unordered_map<std::uint32_t, std::uint64_t> startOf;
   for (std::uint32_t pid : reader_.listPids()) {
     auto info = reader_.describe(pid);
@@ -364,11 +365,12 @@ void ProcessTracker::scanProc() {
   }
   // Parents start before their children: inserting in start order lets each process find
   // its ancestors already in the table.
-  std::sort(found.begin(), found.end(), [](const ProcessInfo& a, const ProcessInfo& b) {
-    return a.key.startTicks != b.key.startTicks ? a.key.startTicks < b.key.startTicks
-                                                : a.key.pid < b.key.pid;
-  });
-  for (ProcessInfo& info : found) {
+  std::sort(found.begin(), found.end(),
+            [](const ProcessDescription& a, const ProcessDescription& b) {
+              return a.key.startTicks != b.key.startTicks ? a.key.startTicks < b.key.startTicks
+                                                          : a.key.pid < b.key.pid;
+            });
+  for (ProcessDescription& info : found) {
     // A "parent" younger than its child holds a pid reused after the real parent died.
     if (auto parent = startOf.find(info.ppid);
         parent != startOf.end() && parent->second <= info.key.startTicks) {
@@ -402,7 +404,7 @@ void ProcessTracker::appendAncestorsFromProc(std::vector<std::string>& paths, Pr
   }
 }
 
-void ProcessTracker::finish(ProcessInfo& info) {
+void ProcessTracker::finish(ProcessDescription& info) {
   info.user = userName(info.uid);
   if (info.ppid != 0) {
     ProcessKey missing;
@@ -450,19 +452,19 @@ std::string ProcessTracker::userName(std::uint32_t uid) {
   return name;
 }
 
-std::shared_ptr<const ProcessInfo> ProcessTracker::publish(ProcessInfo info) {
+std::shared_ptr<const ProcessDescription> ProcessTracker::publish(ProcessDescription info) {
   info.match = matchView(info, hasher_, options_.procRoot);
   info.logged = nullptr;  // rebuilt: a copy of another description (a fork's) carries its
   info.logged = loggedProcess(info);
   // The environment is kept once, in the matcher's view.
   info.env.clear();
   info.env.shrink_to_fit();
-  auto published = std::make_shared<const ProcessInfo>(std::move(info));
+  auto published = std::make_shared<const ProcessDescription>(std::move(info));
   table_.upsert(published);
   return published;
 }
 
-void ProcessTracker::maybeHash(const ProcessInfo& info) {
+void ProcessTracker::maybeHash(const ProcessDescription& info) {
   if (!hasher_ || !hashing_.load(std::memory_order_relaxed) || !info.imageHandle) return;
   if (info.imageKnown && hasher_->cache().findInMemory(info.image)) return;
   if (auto hash = hasher_->hashImage(info.imageHandle->fd()); hash) {

@@ -95,13 +95,13 @@ class ProcessTracker {
   void serveRequests();
   void describeRequested(const warden_owner& owner);
   // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
-  void finish(ProcessInfo& info);
+  void finish(ProcessDescription& info);
   void appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
                                std::uint64_t childStartTicks) const;
   std::string userName(std::uint32_t uid);
-  void maybeHash(const ProcessInfo& info);
+  void maybeHash(const ProcessDescription& info);
   // Publishes `info` with its matcher view.
-  std::shared_ptr<const ProcessInfo> publish(ProcessInfo info);
+  std::shared_ptr<const ProcessDescription> publish(ProcessDescription info);
 
   ProcessTable& table_;
   Options options_;
@@ -122,8 +122,9 @@ class ProcessTracker {
   std::thread thread_;
 };
 
-// The matcher's view of a description (see ProcessInfo::match); `hasher` null: no hashes.
-std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
+// The matcher's view of a description (see ProcessDescription::match); `hasher` null: no hashes.
+std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& info,
+                                                    ExeHasher* hasher,
                                                     const std::string& procRoot = "/proc");
 
 }  // namespace warden::engine

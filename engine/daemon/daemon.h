@@ -13,7 +13,7 @@
 #include "engine/daemon/control_server.h"
 #include "engine/daemon/policy_watcher.h"
 #include "engine/netfilter/nft_table.h"
-#include "engine/verdict/policy_store.h"
+#include "engine/verdict/policy_slot.h"
 #include "engine/verdict/queue_worker.h"
 #include "rules/policy_loader.h"
 
@@ -48,7 +48,7 @@ class Daemon {
   std::filesystem::path configFile_;
   rules::PolicyLoader loader_;
   rules::Config config_;  // the configuration in force (control thread only)
-  PolicyStore policy_;
+  PolicySlot policy_;
   std::optional<db::Database> store_;  // revisions; the control thread's connection
   std::unique_ptr<db::LogWriter> logWriter_;
   db::LogProducer controlLog_;       // the control thread's verdict-log rows (reload --redecide)

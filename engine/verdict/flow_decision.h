@@ -7,7 +7,7 @@
 #include "engine/attribution/attributor.h"
 #include "engine/dns/host_cache.h"
 #include "engine/netfilter/packet.h"
-#include "engine/verdict/policy_store.h"
+#include "engine/verdict/policy_slot.h"
 #include "rules/decision.h"
 #include "rules/flow.h"
 
@@ -19,7 +19,7 @@ namespace warden::engine {
 // Who owns the flow of one packet, as process attribution found it.
 struct FlowOwner {
   Attribution attribution;
-  std::shared_ptr<const ProcessInfo> process;  // null unless attributed and described
+  std::shared_ptr<const ProcessDescription> process;  // null unless attributed and described
 };
 
 // The flow of a flow's first packet, seen at netfilter hook `hook` (NF_INET_LOCAL_OUT: the
@@ -34,7 +34,7 @@ void nameRemote(const HostCache* hosts, rules::Flow& flow, DnsName& name);
 // Whether `process` describes a process well enough for profiles to judge it: complete (its
 // /proc was read, or its exec event said what it ran), not the kernel's record of the socket
 // call alone (kOwnerOnly: its exec event lost and the process gone before /proc was read).
-inline bool describedForPolicy(const ProcessInfo* process) {
+inline bool describedForPolicy(const ProcessDescription* process) {
   return process != nullptr && process->complete && process->match != nullptr &&
          process->source != ProcessSource::kOwnerOnly;
 }

@@ -42,7 +42,7 @@ rules::Decision unknownVerdict(const rules::Config& config) {
 
 }  // namespace
 
-QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
+QueueWorker::QueueWorker(NfQueue queue, const PolicySlot& policy, MarkBits marks,
                          db::LogProducer log, Attributor* attributor, HostCache* hosts,
                          PendingDnsQueries* dnsQueries)
     : queue_(std::move(queue)),
@@ -186,7 +186,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
 
 // The process's description: from this worker's own memory of complete ones when it can (no
 // lock), else from the attributor (which asks the tracker for a process it does not hold).
-std::shared_ptr<const ProcessInfo> QueueWorker::describe(const Attribution& attribution) {
+std::shared_ptr<const ProcessDescription> QueueWorker::describe(const Attribution& attribution) {
   const ProcessKey& key = attribution.key;
   KnownProcess& slot = known_[ProcessKeyHash{}(key) % kKnownProcesses];
   if (slot.info && slot.key == key && slot.exeDev == attribution.owner.exe_dev &&

@@ -15,7 +15,7 @@
 #include "engine/netfilter/queue_counters.h"
 #include "engine/verdict/deferred_release.h"
 #include "engine/verdict/flow_decision.h"
-#include "engine/verdict/policy_store.h"
+#include "engine/verdict/policy_slot.h"
 #include "engine/verdict/recent_decisions.h"
 
 namespace warden::engine {
@@ -40,7 +40,7 @@ class QueueWorker {
   // replies are recorded and outbound flows' remote addresses are named, `dnsQueries` where
   // the queries those replies must answer are kept (both or neither); they must outlive the
   // worker too.
-  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks, db::LogProducer log,
+  QueueWorker(NfQueue queue, const PolicySlot& policy, MarkBits marks, db::LogProducer log,
               Attributor* attributor = nullptr, HostCache* hosts = nullptr,
               PendingDnsQueries* dnsQueries = nullptr);
   ~QueueWorker();
@@ -82,8 +82,8 @@ class QueueWorker {
     ProcessKey key;
     std::uint32_t exeDev = 0;
     std::uint64_t exeIno = 0;
-    std::shared_ptr<const ProcessInfo> info;
-    std::uint64_t selectedIn = ~0ull;  // PolicyStore generation of `selection`
+    std::shared_ptr<const ProcessDescription> info;
+    std::uint64_t selectedIn = ~0ull;  // PolicySlot generation of `selection`
     rules::ProfileSelection selection;
   };
   static constexpr std::size_t kKnownProcesses = 64;  // direct-mapped; bounds what it keeps alive
@@ -93,7 +93,7 @@ class QueueWorker {
   void run();
   void serveWaiting();
   void serveParked();
-  std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
+  std::shared_ptr<const ProcessDescription> describe(const Attribution& attribution);
   void handle(const QueuedPacket& packet);
   void passDns(const QueuedPacket& packet);
   void followHashing(const PolicySnapshot& snapshot);
@@ -103,7 +103,7 @@ class QueueWorker {
                 const rules::Decision& decision);
 
   NfQueue queue_;
-  PolicyStore::Reader policy_;
+  PolicySlot::Reader policy_;
   MarkBits marks_;
   db::LogProducer log_;
   Attributor* attributor_ = nullptr;         // process attribution (thread-safe, shared by workers)
@@ -118,7 +118,7 @@ class QueueWorker {
   // Descriptions that gave way in known_: one may be the last reference to an exited
   // process's, whose strings and vectors run() frees when the queue is empty rather than on a
   // packet's path.
-  DeferredRelease<const ProcessInfo, kRetiredProcesses> retired_;
+  DeferredRelease<const ProcessDescription, kRetiredProcesses> retired_;
   // The decisions logged lately: a flow decided again the same way (a SYN sent again) is not
   // logged again, only counted (counters_.repeats).
   RecentDecisions recentDecisions_;

@@ -517,7 +517,7 @@ TEST_F(BpfAttributionTest, ScriptRunByAnInterpreterIsTagged) {
   LabClient shell = lab_->runProgram(lab_->nsA(), "/bin/bash", {script}, 0, /*announces=*/false);
   ASSERT_EQ(shell.wait(), 0);
   // The flow's local port is not known here: find the record by walking the table instead.
-  std::shared_ptr<const ProcessInfo> info;
+  std::shared_ptr<const ProcessDescription> info;
   for (int i = 0; i < 100 && !info; ++i) {
     // (until the exec event is handled the pid is described as a copy of its parent)
     auto candidate = attributor_->processes().findByPid(static_cast<std::uint32_t>(shell.pid));

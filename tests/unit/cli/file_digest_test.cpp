@@ -77,7 +77,7 @@ TEST(Sha256File, AgreesWithTheEngineByteForByte) {
   const auto printed = sha256File(dir.file("prog"));
   ASSERT_TRUE(printed.has_value()) << printed.error().message;
 
-  engine::HashCache cache;
+  engine::ImageHashLru cache;
   engine::ExeHasher hasher(cache);
   auto image = base::openFile(dir.file("prog"), O_RDONLY);
   ASSERT_TRUE(image) << image.error().message();

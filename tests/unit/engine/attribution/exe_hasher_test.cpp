@@ -39,8 +39,8 @@ class MemoryStore : public HashStore {
   int loads = 0;
 };
 
-TEST(HashCache, KeyedByTheWholeIdentity) {
-  HashCache cache(8);
+TEST(ImageHashLru, KeyedByTheWholeIdentity) {
+  ImageHashLru cache(8);
   cache.insert(identity(1), "h1");
   EXPECT_EQ(cache.find(identity(1)), "h1");
   EXPECT_EQ(cache.find(identity(1, /*mtime=*/2)), std::nullopt);  // a new version of the file
@@ -49,8 +49,8 @@ TEST(HashCache, KeyedByTheWholeIdentity) {
   EXPECT_EQ(cache.misses(), 2u);
 }
 
-TEST(HashCache, BoundedLeastRecentlyUsed) {
-  HashCache cache(2);
+TEST(ImageHashLru, BoundedLeastRecentlyUsed) {
+  ImageHashLru cache(2);
   cache.insert(identity(1), "h1");
   cache.insert(identity(2), "h2");
   EXPECT_TRUE(cache.find(identity(1)));  // 1 is now the most recent
@@ -64,10 +64,10 @@ TEST(HashCache, BoundedLeastRecentlyUsed) {
   EXPECT_EQ(cache.size(), 2u);
 }
 
-TEST(HashCache, BackedByAStore) {
+TEST(ImageHashLru, BackedByAStore) {
   MemoryStore store;
   store.rows.emplace_back(identity(7), "stored");
-  HashCache cache(4, &store);
+  ImageHashLru cache(4, &store);
   EXPECT_EQ(cache.findInMemory(identity(7)), std::nullopt);  // memory only: no store read
   EXPECT_EQ(store.loads, 0);
   EXPECT_EQ(cache.find(identity(7)), "stored");
@@ -82,7 +82,7 @@ TEST(HashCache, BackedByAStore) {
 TEST(ExeHasher, HashesOnceThenFromCache) {
   TempDir dir;
   const auto file = dir.write("prog", "abc");
-  HashCache cache;
+  ImageHashLru cache;
   ExeHasher hasher(cache);
   auto fd = base::openFile(file, O_RDONLY);
   ASSERT_TRUE(fd) << fd.error().message();
@@ -95,7 +95,7 @@ TEST(ExeHasher, HashesOnceThenFromCache) {
 TEST(ExeHasher, HeldImageOutlivesTheFileOnDisk) {
   TempDir dir;
   const auto file = dir.write("prog", "abc");
-  ProcessInfo info;
+  ProcessDescription info;
   info.key = {999999, 1};  // no such process: only the held image can be hashed
   auto image = base::openFile(file, O_RDONLY);
   ASSERT_TRUE(image) << image.error().message();
@@ -103,7 +103,7 @@ TEST(ExeHasher, HeldImageOutlivesTheFileOnDisk) {
   // The file is replaced on disk after "exec": the held descriptor still reads what ran.
   std::filesystem::remove(file);
   dir.write("prog", "something else");
-  HashCache cache;
+  ImageHashLru cache;
   ExeHasher hasher(cache);
   EXPECT_EQ(hasher.hashOf(info).value(), kAbc);
   info.imageHandle.reset();
@@ -111,10 +111,10 @@ TEST(ExeHasher, HeldImageOutlivesTheFileOnDisk) {
 }
 
 TEST(ExeHasher, RunningProcessThroughProcExe) {
-  ProcessInfo info;
+  ProcessDescription info;
   info.key.pid = static_cast<std::uint32_t>(getpid());
   info.key.startTicks = ProcReader().stat(info.key.pid)->startTicks;
-  HashCache cache;
+  ImageHashLru cache;
   ExeHasher hasher(cache);
   auto hash = hasher.hashOf(info);
   ASSERT_TRUE(hash) << hash.error().message();

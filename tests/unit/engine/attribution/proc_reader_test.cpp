@@ -120,14 +120,14 @@ TEST(ProcReader, DeletedImageAndWrongStartTime) {
   TempDir dir;
   fakeProcess(dir, 5, 1, 900, "/usr/bin/gone", /*deleted=*/true);
   ProcReader reader(dir.path().string());
-  ProcessInfo info;
+  ProcessDescription info;
   info.key = {5, 900};
   ASSERT_TRUE(reader.complete(info));
   EXPECT_EQ(info.path, "/usr/bin/gone");
   EXPECT_TRUE(info.pathDeleted);
   EXPECT_FALSE(info.imageKnown);  // the synthetic target does not exist
   // Another start time: another process under the same pid; nothing is read into it.
-  ProcessInfo other;
+  ProcessDescription other;
   other.key = {5, 901};
   EXPECT_FALSE(reader.complete(other));
   EXPECT_TRUE(other.path.empty());

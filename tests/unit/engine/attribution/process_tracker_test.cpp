@@ -75,7 +75,8 @@ class TrackerTest : public ::testing::Test {
   }
 
   // What sock_diag attribution asks for: a process known by pid and start time alone.
-  std::shared_ptr<const ProcessInfo> describeOnDemand(std::uint32_t pid, std::uint64_t ticks) {
+  std::shared_ptr<const ProcessDescription> describeOnDemand(std::uint32_t pid,
+                                                             std::uint64_t ticks) {
     warden_owner owner{};
     owner.tgid = owner.pid = pid;
     owner.start_time_ns = nsOfTicks(ticks);

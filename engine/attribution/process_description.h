@@ -84,14 +84,14 @@ enum class ProcessSource : std::uint8_t {
 
 std::string_view toString(ProcessSource source);
 
-struct ProcessInfo;
+struct ProcessDescription;
 // The verdict log's record of a process: its `logged` when the tracker published it, else
 // built now (a description the tracker never published: explain, tests).
-std::shared_ptr<const db::LogProcess> loggedProcess(const ProcessInfo& info);
+std::shared_ptr<const db::LogProcess> loggedProcess(const ProcessDescription& info);
 
 // Everything warden knows about one process image: what profiles match on (SPEC section 3)
 // and what `warden explain` shows. Published immutable through shared_ptr<const>.
-struct ProcessInfo {
+struct ProcessDescription {
   ProcessKey key;
   std::uint64_t startTimeNs = 0;  // boot-time ns; tick precision when it came from /proc
   std::uint32_t ppid = 0;
