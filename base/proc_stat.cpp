@@ -50,11 +50,10 @@ std::optional<ProcStat> parseStat(std::string_view text) {
 }
 
 std::optional<ProcStat> readProcStat(std::uint32_t pid, const std::string& procRoot) {
-  const std::string path = procRoot + "/" + std::to_string(pid) + "/stat";
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  auto fd = openFile(procRoot + "/" + std::to_string(pid) + "/stat", O_RDONLY);
   if (!fd) return std::nullopt;
   char buffer[1024];
-  const ssize_t n = read(fd.get(), buffer, sizeof buffer - 1);
+  const ssize_t n = read(fd->get(), buffer, sizeof buffer - 1);
   if (n <= 0) return std::nullopt;
   return parseStat(std::string_view(buffer, static_cast<std::size_t>(n)));
 }

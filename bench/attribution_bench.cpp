@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/unique_fd.h"
 #include "engine/attribution/attributor.h"
 #include "engine/attribution/bpf_attribution.h"
 #include "engine/attribution/system_mounts.h"
@@ -56,16 +57,20 @@ struct Fixture {
       return;
     }
     moveTo(cgroup);
-    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    auto fd = warden::base::makeSocket(AF_INET, SOCK_DGRAM, 0, "a socket to attribute");
+    if (!fd) {
+      error = fd.error().message();
+      return;
+    }
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(9);
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    sendto(fd->get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
     sockaddr_in local{};
     socklen_t length = sizeof local;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length);
-    close(fd);
+    getsockname(fd->get(), reinterpret_cast<sockaddr*>(&local), &length);
+    fd->reset();
     moveTo(original);
     packet.ipVersion = 4;
     packet.ipProto = IPPROTO_UDP;

@@ -88,9 +88,7 @@ LogRow makeRow(const ProcessInfo& process, std::uint16_t port) {
 }
 
 double processCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+  return static_cast<double>(base::clockNs(CLOCK_PROCESS_CPUTIME_ID)) / 1e9;
 }
 
 void reportCounters(benchmark::State& state, const LogCounters& c) {

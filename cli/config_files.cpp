@@ -87,9 +87,9 @@ Outcome<db::Database> openLogDatabase(const rules::Config& config) {
   // root's; for anyone else that is the likely reason.
   if (::geteuid() != 0) {
     return std::unexpected(
-        Failure{ExitCode::kPermissionDenied, db.error().message + " (run warden as root)"});
+        Failure{ExitCode::kPermissionDenied, db.error().message() + " (run warden as root)"});
   }
-  return std::unexpected(Failure{ExitCode::kError, db.error().message});
+  return std::unexpected(Failure{ExitCode::kError, db.error().message()});
 }
 
 }  // namespace warden::cli

@@ -70,8 +70,9 @@ Outcome<nlohmann::json> askDaemon(const std::filesystem::path& socket, std::stri
   }
   std::memcpy(address.sun_path, path.data(), path.size());
 
-  base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return std::unexpected(failure(ExitCode::kError, "socket: " + errnoText(errno)));
+  auto opened = base::makeSocket(AF_UNIX, SOCK_STREAM, 0, "socket");
+  if (!opened) return std::unexpected(failure(ExitCode::kError, opened.error().message()));
+  const base::UniqueFd fd = std::move(*opened);
   // Both bound connect (a full backlog) and the wait for the answer (a reload takes time).
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
   const timeval limit{static_cast<time_t>(micros / 1'000'000),

@@ -2,13 +2,13 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 
 #include <algorithm>
 #include <iostream>
 #include <memory>
 #include <ranges>
 
+#include "base/clock.h"
 #include "base/unique_fd.h"
 #include "cli/config_files.h"
 #include "cli/json_output.h"
@@ -61,16 +61,9 @@ class LogPrinter {
 
 // SIGINT and SIGTERM as a file descriptor, so that the wait between polls ends at once.
 Outcome<base::UniqueFd> stopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  if (sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) {
-    return std::unexpected(Failure{ExitCode::kError, "blocking SIGINT failed"});
-  }
-  base::UniqueFd fd(signalfd(-1, &signals, SFD_CLOEXEC));
-  if (!fd) return std::unexpected(Failure{ExitCode::kError, "signalfd failed"});
-  return fd;
+  auto fd = base::makeSignalFd({SIGINT, SIGTERM});
+  if (!fd) return std::unexpected(Failure{ExitCode::kError, fd.error().message()});
+  return std::move(*fd);
 }
 
 int follow(db::Database& db, const db::LogFilter& filter, std::int64_t lastId, LogPrinter& printer,
@@ -83,7 +76,7 @@ int follow(db::Database& db, const db::LogFilter& filter, std::int64_t lastId, L
   while (out) {
     for (;;) {
       auto rows = db::queryLogAfter(db, lastId, batch);
-      if (!rows) return report({ExitCode::kError, rows.error().message}, err);
+      if (!rows) return report({ExitCode::kError, rows.error().message()}, err);
       if (rows->empty()) break;
       lastId = rows->back().id;
       printer.printMore(*rows);
@@ -109,7 +102,7 @@ int runLog(const std::filesystem::path& configPath, const LogOptions& options, s
   db::LogFilter filter{options.profile, options.action, options.sinceNs,
                        options.limit.value_or(options.follow ? kFollowBacklog : kDefaultLimit)};
   auto rows = db::queryLog(*db, filter);
-  if (!rows) return report({ExitCode::kError, rows.error().message}, err);
+  if (!rows) return report({ExitCode::kError, rows.error().message()}, err);
 
   LogPrinter printer(options.json, options.follow, out);
   if (!options.follow) {
@@ -141,13 +134,13 @@ Command addLogCommand(CLI::App& app, std::string& configPath) {
   log->add_option_function<std::string>(
          "--since",
          [options](const std::string& text) {
-           if (auto since = parseSince(text, realtimeNowNs())) options->sinceNs = *since;
+           if (auto since = parseSince(text, base::realtimeNs())) options->sinceNs = *since;
          },
          "only flows from this time on: a span back from now (90s, 30m, 1h, 2d, 1w) or a date "
          "or time (2026-05-01, 2026-05-01T12:00, with Z or +02:00 for other than local time)")
       ->check(CLI::Validator(
           [](std::string& text) {
-            auto since = parseSince(text, realtimeNowNs());
+            auto since = parseSince(text, base::realtimeNs());
             return since ? std::string() : since.error();
           },
           "", "time"))

@@ -75,7 +75,7 @@ Outcome<PolicyView> policyInForce(const std::filesystem::path& configPath,
                                           db.error().message + "); showing the policy files");
   }
   auto record = db::loadRevision(*db, revision);
-  if (!record) return std::unexpected(Failure{ExitCode::kError, record.error().message});
+  if (!record) return std::unexpected(Failure{ExitCode::kError, record.error().message()});
   const std::optional<db::PolicyRecord>& stored = *record;
   if (!stored) {
     return viewOfFilesNow(configPath, "wardend runs policy revision " + std::to_string(revision) +

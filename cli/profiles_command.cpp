@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "base/clock.h"
 #include "cli/json_output.h"
 #include "cli/policy_in_force.h"
 #include "cli/table.h"
@@ -57,7 +58,7 @@ int runProfiles(const std::filesystem::path& configPath, bool json, std::ostream
   if (json) {
     out << jsonLine(policyJson(*view, /*withRules=*/false)) << '\n';
   } else {
-    printProfiles(*view, realtimeNowNs(), out);
+    printProfiles(*view, base::realtimeNs(), out);
   }
   return toInt(ExitCode::kOk);
 }

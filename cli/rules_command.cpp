@@ -5,6 +5,7 @@
 #include <memory>
 #include <sstream>
 
+#include "base/clock.h"
 #include "cli/json_output.h"
 #include "cli/policy_in_force.h"
 #include "cli/table.h"
@@ -100,7 +101,7 @@ int runRules(const std::filesystem::path& configPath, const std::optional<std::s
     out << jsonLine(document) << '\n';
     return toInt(ExitCode::kOk);
   }
-  if (auto printed = printRules(*view, profile, realtimeNowNs(), out); !printed) {
+  if (auto printed = printRules(*view, profile, base::realtimeNs(), out); !printed) {
     return report(printed.error(), err);
   }
   return toInt(ExitCode::kOk);

@@ -4,6 +4,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "cli/config_files.h"
 #include "cli/control_client.h"
 #include "cli/json_output.h"
@@ -36,7 +37,7 @@ int runStatus(const std::filesystem::path& configPath, bool json, std::ostream& 
   if (json) {
     out << jsonLine(*status) << '\n';
   } else {
-    printStatus(*status, realtimeNowNs(), out);
+    printStatus(*status, base::realtimeNs(), out);
   }
   return toInt(ExitCode::kOk);
 }

@@ -153,12 +153,6 @@ tm localFields(std::int64_t ns) {
 
 }  // namespace
 
-std::int64_t realtimeNowNs() {
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * kNsPerSecond + now.tv_nsec;
-}
-
 std::expected<std::int64_t, std::string> parseSince(std::string_view text, std::int64_t nowNs) {
   if (!text.empty() && text.front() >= '0' && text.front() <= '9') {
     if (auto span = parseSpan(text)) return nowNs - *span;

@@ -8,9 +8,8 @@
 namespace warden::cli {
 
 // Times as the commands read and show them. Times are ns since the Unix epoch (CLOCK_REALTIME),
-// as the verdict log and the daemon's status store them; shown in the local time zone.
-
-std::int64_t realtimeNowNs();
+// as the verdict log and the daemon's status store them (base::realtimeNs() is now); shown in
+// the local time zone.
 
 // The start of `warden log --since`: a span back from `nowNs` ("90s", "30m", "1h", "2d",
 // "1w", or several as in "1h30m"), or an ISO 8601 date or time ("2026-05-01",

@@ -11,9 +11,9 @@ constexpr std::chrono::milliseconds kBusyTimeout{200};
 
 }  // namespace
 
-Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::filesystem::path& path,
-                                                          std::chrono::milliseconds interval,
-                                                          ErrorSink onError) {
+base::Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::filesystem::path& path,
+                                                                std::chrono::milliseconds interval,
+                                                                ErrorSink onError) {
   // A short busy timeout: the final TRUNCATE waits for readers, and shutdown must not.
   auto db = Database::open(path, {.access = Access::kReadWrite, .busyTimeout = kBusyTimeout});
   if (!db) return std::unexpected(std::move(db.error()));

@@ -10,8 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include "base/error.h"
 #include "db/database.h"
-#include "db/error.h"
 
 namespace warden::db {
 
@@ -25,9 +25,9 @@ namespace warden::db {
 // callback on the checkpointer's thread.
 class Checkpointer {
  public:
-  using ErrorSink = std::function<void(const Error&)>;
+  using ErrorSink = std::function<void(const base::Error&)>;
 
-  [[nodiscard]] static Result<std::unique_ptr<Checkpointer>> start(
+  [[nodiscard]] static base::Result<std::unique_ptr<Checkpointer>> start(
       const std::filesystem::path& path, std::chrono::milliseconds interval, ErrorSink onError);
 
   Checkpointer(const Checkpointer&) = delete;

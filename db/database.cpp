@@ -40,7 +40,8 @@ void Database::Closer::operator()(sqlite3* handle) const {
 Database::Database(sqlite3* handle, std::string path, Access access)
     : handle_(handle), path_(std::move(path)), access_(access) {}
 
-Result<Database> Database::open(const std::filesystem::path& path, const OpenOptions& options) {
+base::Result<Database> Database::open(const std::filesystem::path& path,
+                                      const OpenOptions& options) {
   configureSqliteOnce();
   const std::string name = path.string();
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
@@ -89,7 +90,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
   return db;
 }
 
-Result<void> Database::exec(std::string_view sql, std::string_view what) {
+base::Result<void> Database::exec(std::string_view sql, std::string_view what) {
   // sqlite3_exec needs a terminated string; statements here are short and rare.
   const std::string text(sql);
   const int rc = sqlite3_exec(handle(), text.c_str(), nullptr, nullptr, nullptr);
@@ -97,7 +98,7 @@ Result<void> Database::exec(std::string_view sql, std::string_view what) {
   return {};
 }
 
-Result<Statement> Database::prepare(std::string_view sql) {
+base::Result<Statement> Database::prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v3(handle(), sql.data(), static_cast<int>(sql.size()),
                                     SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
@@ -109,7 +110,7 @@ Result<Statement> Database::prepare(std::string_view sql) {
   return Statement(stmt);
 }
 
-Result<std::int64_t> Database::queryInt(std::string_view sql) {
+base::Result<std::int64_t> Database::queryInt(std::string_view sql) {
   auto stmt = prepare(sql);
   if (!stmt) return std::unexpected(std::move(stmt.error()));
   auto row = stmt->step();

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "db/error.h"
+#include "base/error.h"
 #include "db/statement.h"
 
 struct sqlite3;
@@ -36,20 +36,20 @@ struct OpenOptions {
 // thread between uses. Use one connection per thread.
 class Database {
  public:
-  [[nodiscard]] static Result<Database> open(const std::filesystem::path& path,
-                                             const OpenOptions& options = {});
+  [[nodiscard]] static base::Result<Database> open(const std::filesystem::path& path,
+                                                   const OpenOptions& options = {});
 
   Database(Database&&) noexcept = default;
   Database& operator=(Database&&) noexcept = default;
   ~Database() = default;
 
   // Runs one or more statements that return no rows. `what` names the step in an error.
-  [[nodiscard]] Result<void> exec(std::string_view sql, std::string_view what);
+  [[nodiscard]] base::Result<void> exec(std::string_view sql, std::string_view what);
 
-  [[nodiscard]] Result<Statement> prepare(std::string_view sql);
+  [[nodiscard]] base::Result<Statement> prepare(std::string_view sql);
 
   // The first column of the first row of a query that yields one integer (PRAGMA, count).
-  [[nodiscard]] Result<std::int64_t> queryInt(std::string_view sql);
+  [[nodiscard]] base::Result<std::int64_t> queryInt(std::string_view sql);
 
   // Rows changed by the most recent INSERT, UPDATE or DELETE on this connection.
   std::int64_t changes() const;

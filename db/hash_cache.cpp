@@ -20,7 +20,7 @@ bool isHexDigest(std::string_view text) {
 
 }  // namespace
 
-Result<HashCache> HashCache::create(Database& db) {
+base::Result<HashCache> HashCache::create(Database& db) {
   auto lookup = db.prepare(
       "SELECT sha256 FROM exe_hash WHERE device = ? AND inode = ? AND size = ? "
       "AND mtime_ns = ? AND ctime_ns = ?");
@@ -35,7 +35,7 @@ Result<HashCache> HashCache::create(Database& db) {
   return HashCache(db, std::move(*lookup), std::move(*store));
 }
 
-Result<std::optional<std::string>> HashCache::lookup(const FileIdentity& file) {
+base::Result<std::optional<std::string>> HashCache::lookup(const FileIdentity& file) {
   lookup_.bindInt64(1, asStored(file.device))
       .bindInt64(2, asStored(file.inode))
       .bindInt64(3, file.size)
@@ -49,8 +49,8 @@ Result<std::optional<std::string>> HashCache::lookup(const FileIdentity& file) {
   return hash;
 }
 
-Result<void> HashCache::store(const FileIdentity& file, std::string_view sha256Hex,
-                              std::int64_t seenAtNs) {
+base::Result<void> HashCache::store(const FileIdentity& file, std::string_view sha256Hex,
+                                    std::int64_t seenAtNs) {
   if (!isHexDigest(sha256Hex)) {
     return std::unexpected(
         detail::plainError(db_->path(), "store executable hash: not a SHA-256 hex digest: \"" +
@@ -69,7 +69,7 @@ Result<void> HashCache::store(const FileIdentity& file, std::string_view sha256H
   return store_.run();
 }
 
-Result<std::int64_t> pruneHashes(Database& db, std::int64_t cutoffNs) {
+base::Result<std::int64_t> pruneHashes(Database& db, std::int64_t cutoffNs) {
   auto stmt = db.prepare("DELETE FROM exe_hash WHERE seen_at_ns < ?");
   if (!stmt) return std::unexpected(std::move(stmt.error()));
   stmt->bindInt64(1, cutoffNs);

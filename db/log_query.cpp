@@ -71,8 +71,8 @@ LogEntry readEntry(const Statement& s) {
   return e;
 }
 
-Result<std::vector<LogEntry>> run(Database& db, std::optional<std::int64_t> afterId,
-                                  const LogFilter& filter) {
+base::Result<std::vector<LogEntry>> run(Database& db, std::optional<std::int64_t> afterId,
+                                        const LogFilter& filter) {
   std::string sql(kSelect);
   std::string where;
   const auto add = [&where](std::string_view condition) {
@@ -114,12 +114,12 @@ Result<std::vector<LogEntry>> run(Database& db, std::optional<std::int64_t> afte
 
 }  // namespace
 
-Result<std::vector<LogEntry>> queryLog(Database& db, const LogFilter& filter) {
+base::Result<std::vector<LogEntry>> queryLog(Database& db, const LogFilter& filter) {
   return run(db, std::nullopt, filter);
 }
 
-Result<std::vector<LogEntry>> queryLogAfter(Database& db, std::int64_t afterId,
-                                            const LogFilter& filter) {
+base::Result<std::vector<LogEntry>> queryLogAfter(Database& db, std::int64_t afterId,
+                                                  const LogFilter& filter) {
   return run(db, afterId, filter);
 }
 

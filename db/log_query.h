@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "db/database.h"
-#include "db/error.h"
 #include "db/log_row.h"
 #include "rules/config.h"
 #include "rules/verdict.h"
@@ -61,11 +61,11 @@ struct LogEntry {
 };
 
 // Matching rows, newest first (by time, then id), at most filter.limit.
-[[nodiscard]] Result<std::vector<LogEntry>> queryLog(Database& db, const LogFilter& filter);
+[[nodiscard]] base::Result<std::vector<LogEntry>> queryLog(Database& db, const LogFilter& filter);
 
 // Matching rows with id > afterId, oldest first, at most filter.limit: what `warden log -f`
 // polls for after showing the newest rows.
-[[nodiscard]] Result<std::vector<LogEntry>> queryLogAfter(Database& db, std::int64_t afterId,
-                                                          const LogFilter& filter);
+[[nodiscard]] base::Result<std::vector<LogEntry>> queryLogAfter(Database& db, std::int64_t afterId,
+                                                                const LogFilter& filter);
 
 }  // namespace warden::db

@@ -43,7 +43,7 @@ std::string encodeArgv(std::string_view cmdline) {
 
 }  // namespace
 
-Result<LogInserter> LogInserter::create(Database& db) {
+base::Result<LogInserter> LogInserter::create(Database& db) {
   auto one = db.prepare(insertSql(1));
   if (!one) return std::unexpected(std::move(one.error()));
   auto many = db.prepare(insertSql(kRowsPerStatement));
@@ -111,12 +111,12 @@ const std::string& LogInserter::argvJson(const std::string& cmdline) {
   return argvCache_.emplace(cmdline, std::move(encoded)).first->second;
 }
 
-Result<void> LogInserter::insert(const LogRow& row) {
+base::Result<void> LogInserter::insert(const LogRow& row) {
   bindRow(one_, 0, row);
   return one_.run();
 }
 
-Result<void> LogInserter::insert(std::span<const LogRow> rows) {
+base::Result<void> LogInserter::insert(std::span<const LogRow> rows) {
   while (rows.size() >= kRowsPerStatement) {
     for (std::size_t i = 0; i < kRowsPerStatement; ++i) {
       bindRow(many_, static_cast<int>(i) * kColumns, rows[i]);
@@ -130,7 +130,8 @@ Result<void> LogInserter::insert(std::span<const LogRow> rows) {
   return {};
 }
 
-Result<std::int64_t> deleteLogRowsBefore(Database& db, std::int64_t cutoffNs, std::int64_t limit) {
+base::Result<std::int64_t> deleteLogRowsBefore(Database& db, std::int64_t cutoffNs,
+                                               std::int64_t limit) {
   auto stmt = db.prepare(
       "DELETE FROM verdict_log WHERE id IN "
       "(SELECT id FROM verdict_log WHERE time_ns < ? ORDER BY time_ns LIMIT ?)");

@@ -6,8 +6,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "base/error.h"
 #include "db/database.h"
-#include "db/error.h"
 #include "db/log_row.h"
 #include "db/statement.h"
 
@@ -25,12 +25,12 @@ class LogInserter {
   // once for all of them, which is most of SQLite's per-row overhead.
   static constexpr std::size_t kRowsPerStatement = 16;
 
-  [[nodiscard]] static Result<LogInserter> create(Database& db);
+  [[nodiscard]] static base::Result<LogInserter> create(Database& db);
 
-  [[nodiscard]] Result<void> insert(const LogRow& row);
+  [[nodiscard]] base::Result<void> insert(const LogRow& row);
   // Rows are stored in order; on an error, an unknown prefix may have been inserted (the
   // caller's transaction decides what stays).
-  [[nodiscard]] Result<void> insert(std::span<const LogRow> rows);
+  [[nodiscard]] base::Result<void> insert(std::span<const LogRow> rows);
 
  private:
   LogInserter(Statement one, Statement many) : one_(std::move(one)), many_(std::move(many)) {}
@@ -47,7 +47,7 @@ class LogInserter {
 
 // Deletes up to `limit` of the oldest rows older than `cutoffNs` in one statement and returns
 // how many went. Small chunks keep the write lock short when a long backlog expires at once.
-[[nodiscard]] Result<std::int64_t> deleteLogRowsBefore(Database& db, std::int64_t cutoffNs,
-                                                       std::int64_t limit);
+[[nodiscard]] base::Result<std::int64_t> deleteLogRowsBefore(Database& db, std::int64_t cutoffNs,
+                                                             std::int64_t limit);
 
 }  // namespace warden::db

@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "base/clock.h"
 #include "db/hash_cache.h"
 #include "db/log_channel.h"
 #include "db/policy_store.h"
@@ -16,15 +17,9 @@ namespace {
 
 constexpr std::int64_t kNsPerDay = 86'400LL * 1'000'000'000LL;
 
-std::int64_t realtimeNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
-Result<std::unique_ptr<LogWriter>> LogWriter::create(Database db, LogWriterOptions options) {
+base::Result<std::unique_ptr<LogWriter>> LogWriter::create(Database db, LogWriterOptions options) {
   options.ringCapacity = std::max<std::size_t>(options.ringCapacity, 2);
   options.maxBatch = std::max<std::size_t>(options.maxBatch, 1);
   options.retentionChunk = std::max<std::int64_t>(options.retentionChunk, 1);
@@ -71,7 +66,7 @@ void LogWriter::start() {
   if (thread_.joinable() || signal_->stopRequested.load()) return;
   if (options_.checkpointInterval.count() > 0) {
     auto checkpointer = Checkpointer::start(db_.path(), options_.checkpointInterval,
-                                            [this](const Error& error) { noteError(error); });
+                                            [this](const base::Error& error) { noteError(error); });
     // Without it SQLite still checkpoints inside the writer's commits (every 64 MiB of WAL):
     // slower, not wrong.
     if (checkpointer) {
@@ -132,9 +127,9 @@ std::optional<std::string> LogWriter::lastError() const {
   return lastError_;
 }
 
-void LogWriter::noteError(const Error& error) {
+void LogWriter::noteError(const base::Error& error) {
   std::lock_guard lock(mutex_);
-  lastError_ = error.message;
+  lastError_ = error.message();
 }
 
 std::vector<std::shared_ptr<detail::LogChannel>> LogWriter::channels() {
@@ -175,7 +170,7 @@ std::size_t LogWriter::drainAndCommit(
 
 void LogWriter::commit() {
   if (batch_.empty()) return;
-  const auto fail = [this](const Error& error) {
+  const auto fail = [this](const base::Error& error) {
     failed_.fetch_add(batch_.size(), std::memory_order_relaxed);
     noteError(error);
     batch_.clear();
@@ -190,7 +185,7 @@ void LogWriter::commit() {
 }
 
 bool LogWriter::retentionStep() {
-  const std::int64_t cutoff = realtimeNs() - options_.retentionDays * kNsPerDay;
+  const std::int64_t cutoff = base::realtimeNs() - options_.retentionDays * kNsPerDay;
   auto deleted = deleteLogRowsBefore(db_, cutoff, options_.retentionChunk);
   if (!deleted) {
     noteError(deleted.error());

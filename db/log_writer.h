@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/error.h"
 #include "db/checkpointer.h"
 #include "db/database.h"
-#include "db/error.h"
 #include "db/log_producer.h"
 #include "db/log_row.h"
 #include "db/log_table.h"
@@ -66,8 +66,8 @@ struct LogCounters {
 // enqueued concurrently with stop() may be refused (counted) or, rarely, never drained.
 class LogWriter {
  public:
-  [[nodiscard]] static Result<std::unique_ptr<LogWriter>> create(Database db,
-                                                                 LogWriterOptions options = {});
+  [[nodiscard]] static base::Result<std::unique_ptr<LogWriter>> create(
+      Database db, LogWriterOptions options = {});
 
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
@@ -98,7 +98,7 @@ class LogWriter {
   void commit();
   // One retention step; returns true while more expired rows may remain.
   bool retentionStep();
-  void noteError(const Error& error);
+  void noteError(const base::Error& error);
 
   Database db_;
   LogInserter inserter_;

@@ -112,7 +112,7 @@ constexpr Migration kMigrations[] = {
 static_assert(std::span(kMigrations).back().version == kSchemaVersion,
               "the last migration must reach kSchemaVersion");
 
-Result<void> apply(Database& db, const Migration& migration) {
+base::Result<void> apply(Database& db, const Migration& migration) {
   auto tx = Transaction::begin(db, Transaction::Kind::kImmediate);
   if (!tx) return std::unexpected(std::move(tx.error()));
   // Re-read under the write lock: another process may have migrated while we waited.
@@ -130,13 +130,13 @@ Result<void> apply(Database& db, const Migration& migration) {
 
 }  // namespace
 
-Result<int> schemaVersion(Database& db) {
+base::Result<int> schemaVersion(Database& db) {
   auto version = db.queryInt("PRAGMA user_version");
   if (!version) return std::unexpected(std::move(version.error()));
   return static_cast<int>(*version);
 }
 
-Result<void> migrate(Database& db) {
+base::Result<void> migrate(Database& db) {
   auto current = schemaVersion(db);
   if (!current) return std::unexpected(std::move(current.error()));
   if (*current > kSchemaVersion) {

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "base/error.h"
 #include "db/database.h"
-#include "db/error.h"
 
 namespace warden::db {
 
@@ -9,12 +9,12 @@ namespace warden::db {
 inline constexpr int kSchemaVersion = 2;
 
 // Both use the caller's connection, under its rules (database.h).
-[[nodiscard]] Result<int> schemaVersion(Database& db);
+[[nodiscard]] base::Result<int> schemaVersion(Database& db);
 
 // Brings the schema up to kSchemaVersion: each missing migration runs in order, in its own
 // immediate transaction together with the user_version bump, so a crash leaves the database at
 // a version boundary and a second process opening at the same time waits instead of racing.
 // A database newer than this code is refused untouched.
-[[nodiscard]] Result<void> migrate(Database& db);
+[[nodiscard]] base::Result<void> migrate(Database& db);
 
 }  // namespace warden::db

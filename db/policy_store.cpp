@@ -8,7 +8,7 @@ namespace warden::db {
 namespace {
 
 template <typename T>
-Result<T> fail(Error error) {
+base::Result<T> fail(base::Error error) {
   return std::unexpected(std::move(error));
 }
 
@@ -44,7 +44,7 @@ std::string_view toString(RuleKind kind) {
   return kind == RuleKind::kGlobal ? "global" : "profile";
 }
 
-Result<std::int64_t> storeRevision(Database& db, const PolicyRecord& policy) {
+base::Result<std::int64_t> storeRevision(Database& db, const PolicyRecord& policy) {
   auto tx = Transaction::begin(db);
   if (!tx) return fail<std::int64_t>(std::move(tx.error()));
 
@@ -95,7 +95,7 @@ Result<std::int64_t> storeRevision(Database& db, const PolicyRecord& policy) {
   return id;
 }
 
-Result<std::optional<RevisionRecord>> latestRevision(Database& db) {
+base::Result<std::optional<RevisionRecord>> latestRevision(Database& db) {
   auto stmt = db.prepare(
       "SELECT id, loaded_at_ns, config_path, sources_digest FROM policy_revision "
       "ORDER BY id DESC LIMIT 1");
@@ -111,7 +111,7 @@ Result<std::optional<RevisionRecord>> latestRevision(Database& db) {
   return revision;
 }
 
-Result<std::optional<PolicyRecord>> loadRevision(Database& db, std::int64_t id) {
+base::Result<std::optional<PolicyRecord>> loadRevision(Database& db, std::int64_t id) {
   using Out = std::optional<PolicyRecord>;
   // One read transaction, so the three queries see the same state.
   auto tx = Transaction::begin(db, Transaction::Kind::kDeferred);
@@ -164,8 +164,8 @@ Result<std::optional<PolicyRecord>> loadRevision(Database& db, std::int64_t id) 
   return policy;
 }
 
-Result<std::optional<RuleRecord>> findRule(Database& db, std::int64_t revision, RuleKind kind,
-                                           std::string_view profile, int index) {
+base::Result<std::optional<RuleRecord>> findRule(Database& db, std::int64_t revision, RuleKind kind,
+                                                 std::string_view profile, int index) {
   using Out = std::optional<RuleRecord>;
   auto stmt =
       db.prepare(std::string("SELECT ") + std::string(kRuleColumns) +
@@ -181,7 +181,7 @@ Result<std::optional<RuleRecord>> findRule(Database& db, std::int64_t revision, 
   return readRule(*stmt);
 }
 
-Result<std::int64_t> pruneRevisions(Database& db) {
+base::Result<std::int64_t> pruneRevisions(Database& db) {
   // Revisions grow with time and retention deletes the oldest rows, so the oldest rows carry
   // the oldest revision still referenced. A sample rather than one row absorbs workers that
   // logged a little out of order around a reload.

@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/error.h"
 #include "db/database.h"
-#include "db/error.h"
 #include "rules/verdict.h"
 
 namespace warden::db {
@@ -54,20 +54,20 @@ struct PolicyRecord {
 
 // Stores the whole policy in one transaction and returns the new revision id (always greater
 // than any before it).
-[[nodiscard]] Result<std::int64_t> storeRevision(Database& db, const PolicyRecord& policy);
+[[nodiscard]] base::Result<std::int64_t> storeRevision(Database& db, const PolicyRecord& policy);
 
-[[nodiscard]] Result<std::optional<RevisionRecord>> latestRevision(Database& db);
+[[nodiscard]] base::Result<std::optional<RevisionRecord>> latestRevision(Database& db);
 
 // The stored policy of one revision; absent if there is no such revision.
-[[nodiscard]] Result<std::optional<PolicyRecord>> loadRevision(Database& db, std::int64_t id);
+[[nodiscard]] base::Result<std::optional<PolicyRecord>> loadRevision(Database& db, std::int64_t id);
 
-[[nodiscard]] Result<std::optional<RuleRecord>> findRule(Database& db, std::int64_t revision,
-                                                         RuleKind kind, std::string_view profile,
-                                                         int index);
+[[nodiscard]] base::Result<std::optional<RuleRecord>> findRule(Database& db, std::int64_t revision,
+                                                               RuleKind kind,
+                                                               std::string_view profile, int index);
 
 // Deletes revisions that no remaining log row refers to, never the latest one. Cheap: it looks
 // only at the oldest log rows (revisions only grow with time). Returns how many were deleted.
-[[nodiscard]] Result<std::int64_t> pruneRevisions(Database& db);
+[[nodiscard]] base::Result<std::int64_t> pruneRevisions(Database& db);
 
 std::string_view toString(RuleKind kind);
 

@@ -35,33 +35,32 @@ std::string_view primaryName(int code) {
 
 }  // namespace
 
-Error sqliteError(sqlite3* db, int code, std::string_view path, std::string_view what) {
-  std::string message(path);
-  message += ": ";
-  message += what;
-  message += ": ";
+base::Error sqliteError(sqlite3* db, int code, std::string_view path, std::string_view what) {
+  std::string where(path);
+  where += ": ";
+  where += what;
   // sqlite3_errmsg describes the most recent failure on this connection, which is the one
   // being reported; without a connection only the generic text of the code is available.
-  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
-  message += " (";
-  message += primaryName(code);
+  std::string reason = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+  reason += " (";
+  reason += primaryName(code);
   if (code != (code & 0xff)) {
-    message += ", extended code ";
-    message += std::to_string(code);
+    reason += ", extended code ";
+    reason += std::to_string(code);
   }
-  message += ')';
-  return Error{std::move(message), code};
+  reason += ')';
+  return base::makeSqliteError(code, std::move(where), std::move(reason));
 }
 
-Error sqliteError(sqlite3* db, int code, std::string_view what) {
+base::Error sqliteError(sqlite3* db, int code, std::string_view what) {
   return sqliteError(db, code, filenameOf(db), what);
 }
 
-Error plainError(std::string_view path, std::string_view what) {
-  std::string message(path);
-  message += ": ";
-  message += what;
-  return Error{std::move(message), 0};
+base::Error plainError(std::string_view path, std::string_view what) {
+  std::string where(path);
+  where += ": ";
+  where += what;
+  return base::makeError(0, std::move(where));
 }
 
 }  // namespace warden::db::detail

@@ -71,7 +71,7 @@ Statement& Statement::bindOptionalText(int index, std::optional<std::string_view
   return text ? bindText(index, *text) : bindNull(index);
 }
 
-Result<bool> Statement::step() {
+base::Result<bool> Statement::step() {
   sqlite3* db = sqlite3_db_handle(stmt_.get());
   if (bindError_ != 0) {
     const int rc = bindError_;
@@ -83,13 +83,13 @@ Result<bool> Statement::step() {
   const int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Error error = detail::sqliteError(db, rc, "run " + describe(stmt_.get()));
+  base::Error error = detail::sqliteError(db, rc, "run " + describe(stmt_.get()));
   sqlite3_reset(stmt_.get());
   return std::unexpected(std::move(error));
 }
 
-Result<void> Statement::run() {
-  Result<bool> row;
+base::Result<void> Statement::run() {
+  base::Result<bool> row;
   do {
     row = step();
   } while (row && *row);

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string_view>
 
-#include "db/error.h"
+#include "base/error.h"
 
 struct sqlite3_stmt;
 
@@ -38,9 +38,9 @@ class Statement {
   Statement& bindOptionalText(int index, std::optional<std::string_view> text);
 
   // Advances: true when a row is available, false when the statement is done.
-  [[nodiscard]] Result<bool> step();
+  [[nodiscard]] base::Result<bool> step();
   // Steps to completion (rows are discarded) and resets, ready for the next binds.
-  [[nodiscard]] Result<void> run();
+  [[nodiscard]] base::Result<void> run();
   // Makes the statement runnable again; bindings are kept.
   void reset();
 

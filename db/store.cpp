@@ -8,7 +8,7 @@
 
 namespace warden::db {
 
-Result<Database> openStore(const std::filesystem::path& path, const OpenOptions& options) {
+base::Result<Database> openStore(const std::filesystem::path& path, const OpenOptions& options) {
   auto db = Database::open(path, options);
   if (!db) return db;
   if (options.access == Access::kReadWrite) {

@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
+#include "base/error.h"
 #include "db/database.h"
-#include "db/error.h"
 
 namespace warden::db {
 
@@ -11,7 +11,7 @@ namespace warden::db {
 // needed and migrates it to kSchemaVersion; a read-only open (the `warden` tool) requires the
 // schema to be exactly kSchemaVersion, since it must not change the file and cannot read
 // another layout. A database newer than this code is refused in both cases.
-[[nodiscard]] Result<Database> openStore(const std::filesystem::path& path,
-                                         const OpenOptions& options = {});
+[[nodiscard]] base::Result<Database> openStore(const std::filesystem::path& path,
+                                               const OpenOptions& options = {});
 
 }  // namespace warden::db

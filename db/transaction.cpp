@@ -6,7 +6,7 @@
 
 namespace warden::db {
 
-Result<Transaction> Transaction::begin(Database& db, Kind kind) {
+base::Result<Transaction> Transaction::begin(Database& db, Kind kind) {
   auto ok =
       db.exec(kind == Kind::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", "begin transaction");
   if (!ok) return std::unexpected(std::move(ok.error()));
@@ -23,7 +23,7 @@ Transaction::~Transaction() {
   }
 }
 
-Result<void> Transaction::commit() {
+base::Result<void> Transaction::commit() {
   auto ok = db_->exec("COMMIT", "commit transaction");
   // A failed COMMIT (SQLITE_BUSY) leaves the transaction open; the destructor rolls it back.
   if (ok) db_ = nullptr;

@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "db/error.h"
+#include "base/error.h"
 
 namespace warden::db {
 
@@ -16,7 +16,7 @@ class Transaction {
  public:
   enum class Kind : std::uint8_t { kDeferred, kImmediate };
 
-  [[nodiscard]] static Result<Transaction> begin(Database& db, Kind kind = Kind::kImmediate);
+  [[nodiscard]] static base::Result<Transaction> begin(Database& db, Kind kind = Kind::kImmediate);
 
   Transaction(Transaction&& other) noexcept;
   Transaction& operator=(Transaction&&) = delete;
@@ -24,7 +24,7 @@ class Transaction {
   Transaction& operator=(const Transaction&) = delete;
   ~Transaction();
 
-  [[nodiscard]] Result<void> commit();
+  [[nodiscard]] base::Result<void> commit();
 
  private:
   explicit Transaction(Database& db) : db_(&db) {}

@@ -41,12 +41,11 @@ std::optional<std::string> unsafeOwnership(std::uint32_t ownerUid, std::uint32_t
 }
 
 std::expected<PolicyFile, Diagnostic> PolicyFile::open(const std::filesystem::path& file) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return std::unexpected(fileError(file, "cannot open: " + errnoText(errno)));
-  // Owned from here on, so that every return below closes it.
-  PolicyFile opened(file, fd, FileIdentity{});
+  auto fd = base::openFile(file, O_RDONLY | O_NOCTTY);
+  if (!fd) return std::unexpected(fileError(file, "cannot open: " + errnoText(fd.error().code)));
+  PolicyFile opened(file, std::move(*fd), FileIdentity{});
   struct stat info {};
-  if (::fstat(fd, &info) != 0) {
+  if (::fstat(opened.fd_.get(), &info) != 0) {
     return std::unexpected(fileError(file, "cannot stat: " + errnoText(errno)));
   }
   if (!S_ISREG(info.st_mode)) return std::unexpected(fileError(file, "not a regular file"));
@@ -65,21 +64,12 @@ std::expected<PolicyFile, Diagnostic> PolicyFile::open(const std::filesystem::pa
   return opened;
 }
 
-PolicyFile::PolicyFile(PolicyFile&& other) noexcept
-    : file_(std::move(other.file_)),
-      fd_(std::exchange(other.fd_, -1)),
-      identity_(other.identity_) {}
-
-PolicyFile::~PolicyFile() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 std::expected<std::string, Diagnostic> PolicyFile::read() {
   std::string text;
   text.reserve(static_cast<std::size_t>(identity_.size));
   char buffer[16384];
   while (true) {
-    const ssize_t n = ::read(fd_, buffer, sizeof buffer);
+    const ssize_t n = ::read(fd_.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return std::unexpected(fileError(file_, "cannot read: " + errnoText(errno)));
     if (n == 0) break;

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 
+#include "base/unique_fd.h"
 #include "rules/diagnostic.h"
 
 namespace warden::rules {
@@ -32,20 +34,16 @@ struct FileIdentity {
 class PolicyFile {
  public:
   static std::expected<PolicyFile, Diagnostic> open(const std::filesystem::path& file);
-  PolicyFile(PolicyFile&& other) noexcept;
-  PolicyFile& operator=(PolicyFile&&) = delete;
-  PolicyFile(const PolicyFile&) = delete;
-  ~PolicyFile();
 
   const FileIdentity& identity() const { return identity_; }
   std::expected<std::string, Diagnostic> read();
 
  private:
-  PolicyFile(std::filesystem::path file, int fd, FileIdentity identity)
-      : file_(std::move(file)), fd_(fd), identity_(identity) {}
+  PolicyFile(std::filesystem::path file, base::UniqueFd fd, FileIdentity identity)
+      : file_(std::move(file)), fd_(std::move(fd)), identity_(identity) {}
 
   std::filesystem::path file_;
-  int fd_;
+  base::UniqueFd fd_;
   FileIdentity identity_;
 };
 

@@ -1,5 +1,7 @@
 #include "rules/process_info.h"
 
+#include "base/sha256.h"
+
 namespace warden::rules {
 namespace {
 
@@ -24,16 +26,7 @@ std::optional<Sha256> parseSha256(std::string_view hex) {
   return digest;
 }
 
-std::string toHex(const Sha256& digest) {
-  constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(digest.size() * 2);
-  for (const std::uint8_t byte : digest) {
-    hex += kDigits[byte >> 4];
-    hex += kDigits[byte & 0xf];
-  }
-  return hex;
-}
+std::string toHex(const Sha256& digest) { return base::lowercaseHex(digest); }
 
 std::string joinArgv(const std::vector<std::string>& argv) {
   std::string joined;

@@ -4,7 +4,6 @@
 //   null_consumer FIRST_QUEUE COUNT
 #include <poll.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "engine/netfilter/marks.h"
 #include "engine/netfilter/nfqueue.h"
 #include "engine/netfilter/nft_table.h"
@@ -50,12 +50,11 @@ int main(int argc, char** argv) {
   }
   const auto first = static_cast<std::uint16_t>(std::atoi(argv[1]));
   const auto count = static_cast<std::uint16_t>(std::atoi(argv[2]));
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  const int signalFd = signalfd(-1, &signals, 0);
+  auto signalFd = warden::base::makeSignalFd({SIGINT, SIGTERM});
+  if (!signalFd) {
+    std::fprintf(stderr, "null_consumer: %s\n", signalFd.error().message().c_str());
+    return 1;
+  }
 
   const MarkBits marks{0x00f00000};
   auto method = NftTable::probeQueueMethod();
@@ -78,18 +77,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "null_consumer: %s\n", installed.error().message().c_str());
     return 1;
   }
-  const int stopFd = eventfd(0, 0);
+  auto stopFd = warden::base::makeEventFd(0, "creating the stop eventfd");
+  if (!stopFd) {
+    std::fprintf(stderr, "null_consumer: %s\n", stopFd.error().message().c_str());
+    (void)NftTable::remove();
+    return 1;
+  }
   std::vector<std::thread> threads;
   for (auto& queue : queues) {
-    threads.emplace_back([&queue, marks, stopFd] { serve(queue, marks, stopFd); });
+    threads.emplace_back([&queue, marks, fd = stopFd->get()] { serve(queue, marks, fd); });
   }
   std::printf("ready\n");
   std::fflush(stdout);
   signalfd_siginfo info;
-  (void)!read(signalFd, &info, sizeof info);
+  (void)!read(signalFd->get(), &info, sizeof info);
   (void)NftTable::remove();
   const std::uint64_t one = 1;
-  (void)!write(stopFd, &one, sizeof one);
+  (void)!write(stopFd->get(), &one, sizeof one);
   for (auto& t : threads) t.join();
   return 0;
 }

@@ -44,7 +44,7 @@ const char* toString(AttributionMethod method) {
   return "?";
 }
 
-nlohmann::json processJson(const ProcessInfo& info) {
+nlohmann::json processJson(const ProcessDescription& info) {
   nlohmann::json env = nlohmann::json::array();
   for (const std::string& entry : info.env) env.push_back(entry.substr(0, entry.find('=')));
   if (info.env.empty() && info.match && info.match->env) {
@@ -296,7 +296,7 @@ bool Attributor::socketGone(const PacketInfo& packet, std::uint8_t hook) {
   return socket && !*socket;
 }
 
-std::shared_ptr<const ProcessInfo> Attributor::describe(const Attribution& attribution) {
+std::shared_ptr<const ProcessDescription> Attributor::describe(const Attribution& attribution) {
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
   auto info = table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
   if (!info || !info->complete) {
@@ -306,32 +306,33 @@ std::shared_ptr<const ProcessInfo> Attributor::describe(const Attribution& attri
   return info;
 }
 
-std::shared_ptr<const ProcessInfo> Attributor::described(const Attribution& attribution) const {
+std::shared_ptr<const ProcessDescription> Attributor::described(
+    const Attribution& attribution) const {
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
   return table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
 }
 
-std::shared_ptr<const ProcessInfo> Attributor::describeWithin(const Attribution& attribution,
-                                                              std::chrono::microseconds wait) {
+std::shared_ptr<const ProcessDescription> Attributor::describeWithin(
+    const Attribution& attribution, std::chrono::microseconds wait) {
   if (auto info = describe(attribution); info && info->complete) return info;
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
   return table_.waitComplete(attribution.key, wait, attribution.owner.exe_dev,
                              attribution.owner.exe_ino);
 }
 
-std::shared_ptr<const ProcessInfo> Attributor::describePid(std::uint32_t pid) {
+std::shared_ptr<const ProcessDescription> Attributor::describePid(std::uint32_t pid) {
   auto info = table_.findByPid(pid);
   ProcReader reader(options_.procRoot);
   const auto stat = reader.stat(pid);
   if (stat && (!info || info->key.startTicks != stat->startTicks)) {
     if (auto fresh = reader.describe(pid)) {
-      info = std::make_shared<const ProcessInfo>(std::move(*fresh));
+      info = std::make_shared<const ProcessDescription>(std::move(*fresh));
     }
   }
   return info;
 }
 
-nlohmann::json Attributor::explainJson(const ProcessInfo& process) {
+nlohmann::json Attributor::explainJson(const ProcessDescription& process) {
   nlohmann::json out = processJson(process);
   out["exited"] = table_.exited(process.key);
   if (auto hash = hasher_.hashOf(process, options_.procRoot); hash) {

@@ -13,7 +13,7 @@
 
 #include "bpf/attribution.h"
 #include "engine/attribution/exe_hasher.h"
-#include "engine/attribution/process_info.h"
+#include "engine/attribution/process_description.h"
 #include "engine/attribution/process_table.h"
 #include "engine/netfilter/packet.h"
 #include "rules/config.h"
@@ -115,19 +115,19 @@ class Attributor {
 
   // The process an attribution names, or null when it is not described (yet): then the
   // tracker is asked to describe it. Never waits.
-  std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
+  std::shared_ptr<const ProcessDescription> describe(const Attribution& attribution);
   // The same, waiting up to `wait` for the tracker (the exec event of a process that has just
   // started may still be in the ring buffer). For a caller that may block: a verdict that can
   // be given later, `warden explain`, tests.
-  std::shared_ptr<const ProcessInfo> describeWithin(const Attribution& attribution,
-                                                    std::chrono::microseconds wait);
+  std::shared_ptr<const ProcessDescription> describeWithin(const Attribution& attribution,
+                                                           std::chrono::microseconds wait);
   // What the table holds for the process now, complete or not, asking nobody: for a verdict
   // that waits (parked) for a description describe() has already requested.
-  std::shared_ptr<const ProcessInfo> described(const Attribution& attribution) const;
+  std::shared_ptr<const ProcessDescription> described(const Attribution& attribution) const;
   std::chrono::microseconds describeWait() const { return options_.describeWait; }
   // describeWithin() with the configured describeWait: what a queue worker calls when it
   // cannot park the packet.
-  std::shared_ptr<const ProcessInfo> describeForVerdict(const Attribution& attribution) {
+  std::shared_ptr<const ProcessDescription> describeForVerdict(const Attribution& attribution) {
     return describeWithin(attribution, options_.describeWait);
   }
 
@@ -141,11 +141,11 @@ class Attributor {
   // Process `pid` as the table holds it, else as /proc describes it now (the table's entry
   // may be an exited process whose pid is now another one's). Null when no such process is
   // known. Reads /proc: for the control thread (`warden explain`), never the verdict path.
-  std::shared_ptr<const ProcessInfo> describePid(std::uint32_t pid);
+  std::shared_ptr<const ProcessDescription> describePid(std::uint32_t pid);
   // How `process` is identified, for `warden explain`: its description (processJson), whether
   // it has exited and, when it can be read, the SHA-256 of its image (computed here: call from
   // the control thread, never the verdict path).
-  nlohmann::json explainJson(const ProcessInfo& process);
+  nlohmann::json explainJson(const ProcessDescription& process);
 
   // Counters for `warden status`: {"method": ..., "hits": ..., "misses": ..., ...}.
   nlohmann::json statusJson() const;
@@ -172,7 +172,7 @@ class Attributor {
   std::unique_ptr<DbHashStore> hashStore_;  // before the cache that uses it
   std::uint64_t netnsCookie_ = 0;
   ProcessTable table_;
-  HashCache hashCache_;
+  ImageHashLru hashCache_;
   ExeHasher hasher_;
   // Destroyed in reverse: tracker and index threads stop before the BPF object goes.
   std::unique_ptr<BpfAttribution> bpf_;
@@ -189,7 +189,7 @@ class Attributor {
 
 // A description as JSON (what `warden explain` shows). Environment values are left out: only
 // the variable names, since values often hold secrets.
-nlohmann::json processJson(const ProcessInfo& info);
+nlohmann::json processJson(const ProcessDescription& info);
 
 // The options warden.toml's [attribution] section asks for.
 AttributorOptions attributorOptions(const rules::Config& config);

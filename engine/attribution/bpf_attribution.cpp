@@ -81,10 +81,6 @@ void BpfAttribution::SkeletonDeleter::operator()(attribution_bpf* skeleton) cons
 }
 void BpfAttribution::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
 void BpfAttribution::RingDeleter::operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
-void BpfAttribution::FdCloser::operator()(int* fd) const {
-  if (*fd >= 0) close(*fd);
-  delete fd;
-}
 
 template <typename Slot>
 BpfAttribution::Mirror<Slot>::~Mirror() {
@@ -179,16 +175,19 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
 
 base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
   attribution_bpf* skel = skeleton_.get();
-  const int cgroupFd = open(options.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (cgroupFd < 0) return std::unexpected(base::errnoError("opening cgroup " + options.cgroup));
-  cgroupFd_.reset(new int(cgroupFd));
+  auto cgroupFd = base::openFile(options.cgroup, O_RDONLY | O_DIRECTORY);
+  if (!cgroupFd) {
+    return std::unexpected(
+        base::makeError(cgroupFd.error().code, "opening cgroup " + options.cgroup));
+  }
+  cgroupFd_ = std::move(*cgroupFd);
 
   // bpf_link attachments: they detach when their fd closes, so nothing outlives wardend.
   for (bpf_program* program :
        {skel->progs.warden_sockops, skel->progs.warden_sendmsg4, skel->progs.warden_sendmsg6,
         skel->progs.warden_connect4, skel->progs.warden_connect6, skel->progs.warden_post_bind4,
         skel->progs.warden_post_bind6}) {
-    bpf_link* link = bpf_program__attach_cgroup(program, cgroupFd);
+    bpf_link* link = bpf_program__attach_cgroup(program, cgroupFd_.get());
     if (!link) {
       return std::unexpected(base::errnoError(
           std::string("attaching ") + bpf_program__name(program) + " to cgroup " + options.cgroup));
@@ -308,14 +307,13 @@ base::Result<std::size_t> BpfAttribution::flowEntryCount() const {
 std::size_t BpfAttribution::programCount() const { return links_.size(); }
 
 base::Result<std::uint64_t> BpfAttribution::currentNetnsCookie() {
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::unexpected(base::errnoError("creating a socket for SO_NETNS_COOKIE"));
+  auto fd = base::makeSocket(AF_INET, SOCK_DGRAM, 0, "creating a socket for SO_NETNS_COOKIE");
+  if (!fd) return std::unexpected(fd.error());
   std::uint64_t cookie = 0;
   socklen_t size = sizeof cookie;
-  const int rc = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &size);
-  const int saved = errno;
-  close(fd);
-  if (rc != 0) return std::unexpected(base::makeError(saved, "reading SO_NETNS_COOKIE"));
+  if (getsockopt(fd->get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &size) != 0) {
+    return std::unexpected(base::errnoError("reading SO_NETNS_COOKIE"));
+  }
   return cookie;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "bpf/attribution.h"
 
 struct attribution_bpf;
@@ -101,9 +102,6 @@ class BpfAttribution {
   struct RingDeleter {
     void operator()(ring_buffer* ring) const;
   };
-  struct FdCloser {
-    void operator()(int* fd) const;
-  };
   // A mirror: a BPF array of Slot mapped read-only into this process.
   template <typename Slot>
   struct Mirror {
@@ -121,7 +119,7 @@ class BpfAttribution {
   // Declaration order is destruction order reversed: ring reader and links go before the
   // skeleton that owns the maps and programs.
   std::unique_ptr<attribution_bpf, SkeletonDeleter> skeleton_;
-  std::unique_ptr<int, FdCloser> cgroupFd_;
+  base::UniqueFd cgroupFd_;
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
   Mirror<warden_flow_slot> flowMirror_;
   Mirror<warden_listener_slot> listenerMirror_;
@@ -133,6 +131,7 @@ class BpfAttribution {
   static int onRecord(void* context, void* data, std::size_t size);  // ring_buffer_sample_fn
   EventReader reader_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  // The maps' descriptors, owned by the skeleton: borrowed, never closed here.
   int flowsFd_ = -1;
   int listenersFd_ = -1;
   int countersFd_ = -1;

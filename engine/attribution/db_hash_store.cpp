@@ -19,13 +19,13 @@ db::FileIdentity fileIdentity(const ImageIdentity& image) {
 std::unique_ptr<DbHashStore> DbHashStore::open(const std::filesystem::path& dbPath) {
   auto database = db::openStore(dbPath);
   if (!database) {
-    base::logWarning("executable hashes are cached in memory only: ", database.error().message);
+    base::logWarning("executable hashes are cached in memory only: ", database.error().message());
     return nullptr;
   }
   auto owned = std::make_unique<db::Database>(std::move(*database));
   auto table = db::HashCache::create(*owned);
   if (!table) {
-    base::logWarning("executable hashes are cached in memory only: ", table.error().message);
+    base::logWarning("executable hashes are cached in memory only: ", table.error().message());
     return nullptr;
   }
   return std::unique_ptr<DbHashStore>(
@@ -49,7 +49,7 @@ std::optional<std::string> DbHashStore::load(const ImageIdentity& image) {
   std::lock_guard lock(mutex_);
   auto found = table_->lookup(fileIdentity(image));
   if (!found) {
-    failed(found.error().message);
+    failed(found.error().message());
     return std::nullopt;
   }
   return *found;
@@ -58,7 +58,7 @@ std::optional<std::string> DbHashStore::load(const ImageIdentity& image) {
 void DbHashStore::save(const ImageIdentity& image, std::string_view sha256Hex) {
   std::lock_guard lock(mutex_);
   if (auto stored = table_->store(fileIdentity(image), sha256Hex, base::realtimeNs()); !stored) {
-    failed(stored.error().message);
+    failed(stored.error().message());
   }
 }
 

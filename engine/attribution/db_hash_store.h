@@ -17,7 +17,7 @@ class HashCache;
 
 namespace warden::engine {
 
-// The executable-hash table of warden.db behind the in-memory HashCache, on a connection of
+// The executable-hash table of warden.db behind the in-memory ImageHashLru, on a connection of
 // its own. Failures are logged once and counted; a lookup that fails is a miss (the image is
 // hashed again), a store that fails only costs a hash after the next restart.
 //

@@ -1,21 +1,16 @@
 #include "engine/attribution/exe_hasher.h"
 
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <unistd.h>
-
 #include <cerrno>
-#include <memory>
 
+#include "base/sha256.h"
 #include "engine/attribution/proc_reader.h"
-#include "rules/process_info.h"
 
 namespace warden::engine {
 
-HashCache::HashCache(std::size_t capacity, HashStore* store)
+ImageHashLru::ImageHashLru(std::size_t capacity, HashStore* store)
     : capacity_(capacity == 0 ? 1 : capacity), store_(store) {}
 
-std::optional<std::string> HashCache::findInMemory(const ImageIdentity& image) {
+std::optional<std::string> ImageHashLru::findInMemory(const ImageIdentity& image) {
   std::lock_guard lock(mutex_);
   auto it = index_.find(image);
   if (it == index_.end()) return std::nullopt;
@@ -23,7 +18,7 @@ std::optional<std::string> HashCache::findInMemory(const ImageIdentity& image) {
   return it->second->second;
 }
 
-std::optional<std::string> HashCache::find(const ImageIdentity& image) {
+std::optional<std::string> ImageHashLru::find(const ImageIdentity& image) {
   if (auto hit = findInMemory(image)) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     return hit;
@@ -40,7 +35,7 @@ std::optional<std::string> HashCache::find(const ImageIdentity& image) {
   return std::nullopt;
 }
 
-void HashCache::insert(const ImageIdentity& image, const std::string& sha256Hex) {
+void ImageHashLru::insert(const ImageIdentity& image, const std::string& sha256Hex) {
   {
     std::lock_guard lock(mutex_);
     insertLocked(image, sha256Hex);
@@ -48,7 +43,7 @@ void HashCache::insert(const ImageIdentity& image, const std::string& sha256Hex)
   if (store_) store_->save(image, sha256Hex);
 }
 
-void HashCache::insertLocked(const ImageIdentity& image, const std::string& sha256Hex) {
+void ImageHashLru::insertLocked(const ImageIdentity& image, const std::string& sha256Hex) {
   if (auto it = index_.find(image); it != index_.end()) {
     it->second->second = sha256Hex;
     lru_.splice(lru_.begin(), lru_, it->second);
@@ -62,52 +57,16 @@ void HashCache::insertLocked(const ImageIdentity& image, const std::string& sha2
   }
 }
 
-std::size_t HashCache::size() const {
+std::size_t ImageHashLru::size() const {
   std::lock_guard lock(mutex_);
   return lru_.size();
-}
-
-base::Result<std::string> sha256OfFd(int fd) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                  EVP_MD_CTX_free);
-  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1) {
-    return std::unexpected(base::makeError(ENOMEM, "initialising SHA-256"));
-  }
-  constexpr std::size_t kChunk = 1 << 16;
-  auto buffer = std::make_unique<unsigned char[]>(kChunk);
-  off_t offset = 0;
-  for (;;) {
-    const ssize_t n = pread(fd, buffer.get(), kChunk, offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(base::errnoError("reading the image to hash"));
-    }
-    if (n == 0) break;
-    if (EVP_DigestUpdate(context.get(), buffer.get(), static_cast<std::size_t>(n)) != 1) {
-      return std::unexpected(base::makeError(EIO, "hashing the image"));
-    }
-    offset += n;
-  }
-  rules::Sha256 digest{};  // EVP_sha256 writes exactly its 32 bytes
-  if (EVP_DigestFinal_ex(context.get(), digest.data(), nullptr) != 1) {
-    return std::unexpected(base::makeError(EIO, "finishing SHA-256"));
-  }
-  return rules::toHex(digest);
-}
-
-base::Result<std::string> sha256OfFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(base::errnoError("opening " + path));
-  auto hash = sha256OfFd(fd);
-  close(fd);
-  return hash;
 }
 
 base::Result<std::string> ExeHasher::hashImage(int fd) {
   auto identity = identityOfFd(fd);
   if (!identity) return std::unexpected(base::errnoError("stat of the image"));
   if (auto cached = cache_.find(*identity)) return *cached;
-  auto hash = sha256OfFd(fd);
+  auto hash = base::sha256HexOfFd(fd);
   if (!hash) return hash;
   // Hashed while it changed? Then the bytes belong to no single version: do not cache.
   auto after = identityOfFd(fd);
@@ -115,7 +74,8 @@ base::Result<std::string> ExeHasher::hashImage(int fd) {
   return hash;
 }
 
-base::Result<std::string> ExeHasher::hashOf(const ProcessInfo& info, const std::string& procRoot) {
+base::Result<std::string> ExeHasher::hashOf(const ProcessDescription& info,
+                                            const std::string& procRoot) {
   if (info.imageKnown) {
     if (auto cached = cache_.find(info.image)) return *cached;
   }
@@ -123,11 +83,12 @@ base::Result<std::string> ExeHasher::hashOf(const ProcessInfo& info, const std::
     return hashImage(info.imageHandle->fd());
   }
   ProcReader reader(procRoot);
-  const int fd = reader.openImage(info.key.pid);
-  if (fd < 0)
-    return std::unexpected(
-        base::errnoError("opening the image of pid " + std::to_string(info.key.pid)));
-  std::unique_ptr<ImageHandle> handle(new ImageHandle(fd));
+  auto image = reader.openImage(info.key.pid);
+  if (!image) {
+    return std::unexpected(base::makeError(
+        image.error().code, "opening the image of pid " + std::to_string(info.key.pid)));
+  }
+  const int fd = image->get();
   // Still the image this description names? (The pid may have exec'd or been reused.)
   auto identity = identityOfFd(fd);
   auto stat = reader.stat(info.key.pid);

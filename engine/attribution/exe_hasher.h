@@ -11,13 +11,13 @@
 #include <unordered_map>
 
 #include "base/error.h"
-#include "engine/attribution/process_info.h"
+#include "engine/attribution/process_description.h"
 
 namespace warden::engine {
 
 // Where hashes outlive the daemon (the database's executable-hash table). Calls may block;
 // they are made only off the verdict path. Implementations decide their own thread-safety:
-// HashCache calls them with its lock released, possibly from several threads.
+// ImageHashLru calls them with its lock released, possibly from several threads.
 class HashStore {
  public:
   virtual ~HashStore() = default;
@@ -27,9 +27,9 @@ class HashStore {
 
 // Executable hashes by image identity (device, inode, size, mtime, ctime): a bounded LRU in
 // memory in front of an optional HashStore. Thread-safe.
-class HashCache {
+class ImageHashLru {
  public:
-  explicit HashCache(std::size_t capacity = 4096, HashStore* store = nullptr);
+  explicit ImageHashLru(std::size_t capacity = 4096, HashStore* store = nullptr);
 
   // Memory first; on a miss the store (what it has is kept in memory). Null when unknown.
   std::optional<std::string> find(const ImageIdentity& image);
@@ -54,16 +54,12 @@ class HashCache {
   std::atomic<std::uint64_t> misses_{0};
 };
 
-// Lowercase hex SHA-256 (OpenSSL EVP) of everything `fd` refers to, read from offset 0 with
-// pread so a shared descriptor's offset is left alone.
-[[nodiscard]] base::Result<std::string> sha256OfFd(int fd);
-[[nodiscard]] base::Result<std::string> sha256OfFile(const std::string& path);
-
-// Hashes running images on demand, through the cache. Thread-safe (the cache is; hashing
-// itself uses only the caller's descriptors). Reads files: never call it on the verdict path.
+// Hashes running images on demand (base/sha256.h, as `warden hash` does), through the cache.
+// Thread-safe (the cache is; hashing itself uses only the caller's descriptors). Reads files: never
+// call it on the verdict path.
 class ExeHasher {
  public:
-  explicit ExeHasher(HashCache& cache) : cache_(cache) {}
+  explicit ExeHasher(ImageHashLru& cache) : cache_(cache) {}
 
   // The hash of the image `fd` refers to; cached by the identity fstat gives.
   [[nodiscard]] base::Result<std::string> hashImage(int fd);
@@ -71,13 +67,13 @@ class ExeHasher {
   // The hash of what `info` runs: through its held image handle when it has one, else
   // through /proc/PID/exe (under `procRoot`) when that is still the same image. A replaced
   // or deleted file is hashed as what runs, since both descriptors reach the running inode.
-  [[nodiscard]] base::Result<std::string> hashOf(const ProcessInfo& info,
+  [[nodiscard]] base::Result<std::string> hashOf(const ProcessDescription& info,
                                                  const std::string& procRoot = "/proc");
 
-  HashCache& cache() { return cache_; }
+  ImageHashLru& cache() { return cache_; }
 
  private:
-  HashCache& cache_;
+  ImageHashLru& cache_;
 };
 
 }  // namespace warden::engine

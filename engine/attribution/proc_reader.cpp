@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <memory>
 
 namespace warden::engine {
 namespace {
@@ -14,29 +15,18 @@ namespace {
 constexpr std::size_t kMaxProcFile = 256 * 1024;  // environ and cmdline are bounded here
 constexpr std::string_view kDeleted = " (deleted)";
 
-// An fd closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
+struct DirCloser {
+  void operator()(DIR* dir) const { closedir(dir); }
 };
+using Dir = std::unique_ptr<DIR, DirCloser>;
 
 std::optional<std::string> readAt(int dirFd, const char* name, std::size_t limit = kMaxProcFile) {
-  Fd fd(openat(dirFd, name, O_RDONLY | O_CLOEXEC));
-  if (!fd.ok()) return std::nullopt;
+  auto fd = base::openAt(dirFd, name, O_RDONLY);
+  if (!fd) return std::nullopt;
   std::string data;
   char buffer[4096];
   while (data.size() < limit) {
-    const ssize_t n = read(fd.get(), buffer, sizeof buffer);
+    const ssize_t n = read(fd->get(), buffer, sizeof buffer);
     if (n < 0) {
       if (errno == EINTR) continue;
       return std::nullopt;
@@ -147,13 +137,12 @@ bool ProcReader::seesHostFile(std::uint32_t pid, const std::string& path) const 
 
 std::vector<std::uint32_t> ProcReader::listPids() const {
   std::vector<std::uint32_t> pids;
-  DIR* dir = opendir(root_.c_str());
+  Dir dir(opendir(root_.c_str()));
   if (!dir) return pids;
-  while (dirent* entry = readdir(dir)) {
+  while (dirent* entry = readdir(dir.get())) {
     std::uint32_t pid = 0;
     if (parseNumber(std::string_view(entry->d_name), pid) && pid > 0) pids.push_back(pid);
   }
-  closedir(dir);
   return pids;
 }
 
@@ -161,10 +150,10 @@ std::optional<base::ProcStat> ProcReader::stat(std::uint32_t pid) const {
   return base::readProcStat(pid, root_);
 }
 
-bool ProcReader::complete(ProcessInfo& info) const {
-  const std::string dirPath = root_ + "/" + std::to_string(info.key.pid);
-  Fd dir(open(dirPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir.ok()) return false;
+bool ProcReader::complete(ProcessDescription& info) const {
+  auto opened = base::openFile(root_ + "/" + std::to_string(info.key.pid), O_RDONLY | O_DIRECTORY);
+  if (!opened) return false;
+  const base::UniqueFd dir = std::move(*opened);
   auto statText = readAt(dir.get(), "stat", 4096);
   if (!statText) return false;
   auto stat = base::parseStat(*statText);
@@ -228,9 +217,9 @@ bool ProcReader::complete(ProcessInfo& info) const {
 }
 
 std::optional<std::string> ProcReader::exePath(std::uint32_t pid, std::uint64_t startTicks) const {
-  const std::string dirPath = root_ + "/" + std::to_string(pid);
-  Fd dir(open(dirPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir.ok()) return std::nullopt;
+  auto opened = base::openFile(root_ + "/" + std::to_string(pid), O_RDONLY | O_DIRECTORY);
+  if (!opened) return std::nullopt;
+  const base::UniqueFd dir = std::move(*opened);
   auto exe = readLinkAt(dir.get(), "exe");
   if (!exe) return std::nullopt;
   struct stat image {};
@@ -243,8 +232,8 @@ std::optional<std::string> ProcReader::exePath(std::uint32_t pid, std::uint64_t 
   return path;
 }
 
-std::optional<ProcessInfo> ProcReader::describe(std::uint32_t pid) const {
-  ProcessInfo info;
+std::optional<ProcessDescription> ProcReader::describe(std::uint32_t pid) const {
+  ProcessDescription info;
   info.key.pid = pid;
   info.source = ProcessSource::kProcScan;
   if (!complete(info)) return std::nullopt;
@@ -254,28 +243,28 @@ std::optional<ProcessInfo> ProcReader::describe(std::uint32_t pid) const {
 
 std::vector<std::uint64_t> ProcReader::socketInodes(std::uint32_t pid) const {
   std::vector<std::uint64_t> inodes;
-  const std::string fdDir = root_ + "/" + std::to_string(pid) + "/fd";
-  Fd dirFd(open(fdDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dirFd.ok()) return inodes;
-  DIR* dir = fdopendir(dup(dirFd.get()));
+  auto dirFd = base::openFile(root_ + "/" + std::to_string(pid) + "/fd", O_RDONLY | O_DIRECTORY);
+  if (!dirFd) return inodes;
+  // The DIR stream gets a descriptor of its own: readLinkAt keeps using dirFd meanwhile.
+  base::UniqueFd copy(fcntl(dirFd->get(), F_DUPFD_CLOEXEC, 0));
+  Dir dir(copy ? fdopendir(copy.get()) : nullptr);
   if (!dir) return inodes;
+  (void)copy.release();  // the stream closes it
   constexpr std::string_view kPrefix = "socket:[";
-  while (dirent* entry = readdir(dir)) {
+  while (dirent* entry = readdir(dir.get())) {
     if (entry->d_name[0] == '.') continue;
-    auto link = readLinkAt(dirFd.get(), entry->d_name);
+    auto link = readLinkAt(dirFd->get(), entry->d_name);
     if (!link || !link->starts_with(kPrefix) || !link->ends_with("]")) continue;
     std::uint64_t inode = 0;
     const std::string_view digits =
         std::string_view(*link).substr(kPrefix.size(), link->size() - kPrefix.size() - 1);
     if (parseNumber(digits, inode)) inodes.push_back(inode);
   }
-  closedir(dir);
   return inodes;
 }
 
-int ProcReader::openImage(std::uint32_t pid) const {
-  const std::string path = root_ + "/" + std::to_string(pid) + "/exe";
-  return open(path.c_str(), O_RDONLY | O_CLOEXEC);
+base::Result<base::UniqueFd> ProcReader::openImage(std::uint32_t pid) const {
+  return base::openFile(root_ + "/" + std::to_string(pid) + "/exe", O_RDONLY);
 }
 
 }  // namespace warden::engine

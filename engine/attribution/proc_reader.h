@@ -7,8 +7,10 @@
 #include <utility>
 #include <vector>
 
+#include "base/error.h"
 #include "base/proc_stat.h"
-#include "engine/attribution/process_info.h"
+#include "base/unique_fd.h"
+#include "engine/attribution/process_description.h"
 
 namespace warden::engine {
 
@@ -37,7 +39,7 @@ class ProcReader {
   // whichever process has the pid; the key is then set from stat). Kernel-provided fields
   // already in `info` (argv from the exec event, uid...) are overwritten only by values read
   // successfully. Returns false when the process is gone or is another one.
-  bool complete(ProcessInfo& info) const;
+  bool complete(ProcessDescription& info) const;
 
   // The executable path of process `pid` if it still started at `startTicks` (" (deleted)"
   // stripped), empty when that path is not its host file (isFileAt); nullopt for kernel
@@ -45,13 +47,13 @@ class ProcReader {
   std::optional<std::string> exePath(std::uint32_t pid, std::uint64_t startTicks) const;
 
   // A description of a running process from /proc alone.
-  std::optional<ProcessInfo> describe(std::uint32_t pid) const;
+  std::optional<ProcessDescription> describe(std::uint32_t pid) const;
 
   // Socket inodes among the process's open descriptors ("socket:[N]").
   std::vector<std::uint64_t> socketInodes(std::uint32_t pid) const;
 
-  // A read-only descriptor of the running image (works for deleted binaries too), or -1.
-  int openImage(std::uint32_t pid) const;
+  // A read-only descriptor of the running image (works for deleted binaries too).
+  [[nodiscard]] base::Result<base::UniqueFd> openImage(std::uint32_t pid) const;
 
   // Whether the absolute `path`, looked up as process `pid` sees it (through /proc/PID/root,
   // so in its own mount namespace), is the file found at that path in ours: false for a file

@@ -10,14 +10,14 @@ std::uint64_t deviceFromKernel(std::uint32_t kernelDev) {
   return makedev(kernelDev >> 20, kernelDev & ((1u << 20) - 1));
 }
 
-bool sameImage(const ProcessInfo& info, std::uint32_t kernelDev, std::uint64_t inode) {
+bool sameImage(const ProcessDescription& info, std::uint32_t kernelDev, std::uint64_t inode) {
   if (info.exeInode == 0 || info.exeInode != inode) return false;
   return info.exeKernelDev == 0 || kernelDev == 0 || info.exeKernelDev == kernelDev;
 }
 
 ProcessTable::ProcessTable(Limits limits) : limits_(limits) {}
 
-void ProcessTable::upsert(std::shared_ptr<const ProcessInfo> info) {
+void ProcessTable::upsert(std::shared_ptr<const ProcessDescription> info) {
   if (!info) return;
   {
     std::unique_lock lock(mutex_);
@@ -111,15 +111,15 @@ std::size_t ProcessTable::expire(std::uint64_t nowNs) {
   return removed;
 }
 
-std::shared_ptr<const ProcessInfo> ProcessTable::find(const ProcessKey& key) const {
+std::shared_ptr<const ProcessDescription> ProcessTable::find(const ProcessKey& key) const {
   std::shared_lock lock(mutex_);
   auto it = entries_.find(key);
   return it == entries_.end() ? nullptr : it->second.current;
 }
 
-std::shared_ptr<const ProcessInfo> ProcessTable::find(const ProcessKey& key,
-                                                      std::uint32_t kernelDev,
-                                                      std::uint64_t inode) const {
+std::shared_ptr<const ProcessDescription> ProcessTable::find(const ProcessKey& key,
+                                                             std::uint32_t kernelDev,
+                                                             std::uint64_t inode) const {
   std::shared_lock lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
@@ -132,7 +132,7 @@ std::shared_ptr<const ProcessInfo> ProcessTable::find(const ProcessKey& key,
   return nullptr;
 }
 
-std::shared_ptr<const ProcessInfo> ProcessTable::findByPid(std::uint32_t pid) const {
+std::shared_ptr<const ProcessDescription> ProcessTable::findByPid(std::uint32_t pid) const {
   std::shared_lock lock(mutex_);
   auto key = byPid_.find(pid);
   if (key == byPid_.end()) return nullptr;
@@ -146,10 +146,9 @@ bool ProcessTable::exited(const ProcessKey& key) const {
   return it != entries_.end() && it->second.exited;
 }
 
-std::shared_ptr<const ProcessInfo> ProcessTable::waitComplete(const ProcessKey& key,
-                                                              std::chrono::microseconds timeout,
-                                                              std::uint32_t kernelDev,
-                                                              std::uint64_t inode) const {
+std::shared_ptr<const ProcessDescription> ProcessTable::waitComplete(
+    const ProcessKey& key, std::chrono::microseconds timeout, std::uint32_t kernelDev,
+    std::uint64_t inode) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock wait(waitMutex_);
   for (;;) {
@@ -174,7 +173,7 @@ std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
       if (missing) *missing = key;
       break;
     }
-    const ProcessInfo& info = *it->second.current;
+    const ProcessDescription& info = *it->second.current;
     paths.push_back(info.pathOnHost ? info.path : std::string());
     if (info.ppid == key.pid) break;
     key = ProcessKey{info.ppid, info.parentStartTicks};

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/attribution/process_info.h"
+#include "engine/attribution/process_description.h"
 
 namespace warden::engine {
 
@@ -51,30 +51,30 @@ class ProcessTable {
 
   // Inserts or replaces the description of info->key. An image other than the current one
   // (by device+inode) becomes the current one and the old one is kept as an earlier image.
-  void upsert(std::shared_ptr<const ProcessInfo> info);
+  void upsert(std::shared_ptr<const ProcessDescription> info);
   // The process ended at `timeNs` (boot-time ns). Unknown keys are ignored.
   void markExited(const ProcessKey& key, std::uint64_t timeNs);
   // Drops exited entries older than the TTL at `nowNs`; returns how many.
   std::size_t expire(std::uint64_t nowNs);
 
   // The current description of `key`, or null.
-  std::shared_ptr<const ProcessInfo> find(const ProcessKey& key) const;
+  std::shared_ptr<const ProcessDescription> find(const ProcessKey& key) const;
   // The description of `key` whose image is (kernelDev, inode), as a flow record names it; an
   // inode of 0 (or a description without one) accepts the current description. Null when the
   // process is known only with another image: a fork copy whose exec event is not handled
   // yet must not stand in for what the process runs now.
-  std::shared_ptr<const ProcessInfo> find(const ProcessKey& key, std::uint32_t kernelDev,
-                                          std::uint64_t inode) const;
+  std::shared_ptr<const ProcessDescription> find(const ProcessKey& key, std::uint32_t kernelDev,
+                                                 std::uint64_t inode) const;
   // The most recent process the table knows under `pid`, running or not.
-  std::shared_ptr<const ProcessInfo> findByPid(std::uint32_t pid) const;
+  std::shared_ptr<const ProcessDescription> findByPid(std::uint32_t pid) const;
   bool exited(const ProcessKey& key) const;
 
   // Waits until `key` has a complete description or `timeout` passes; returns what is there
   // then. For callers that may wait (never the verdict path in steady state).
-  std::shared_ptr<const ProcessInfo> waitComplete(const ProcessKey& key,
-                                                  std::chrono::microseconds timeout,
-                                                  std::uint32_t kernelDev = 0,
-                                                  std::uint64_t inode = 0) const;
+  std::shared_ptr<const ProcessDescription> waitComplete(const ProcessKey& key,
+                                                         std::chrono::microseconds timeout,
+                                                         std::uint32_t kernelDev = 0,
+                                                         std::uint64_t inode = 0) const;
 
   // Executable paths of the ancestors of `key`, parent first, at most `depth`. When the walk
   // stops at an ancestor the table does not hold, `missing` (if given) names it; otherwise
@@ -88,8 +88,8 @@ class ProcessTable {
 
  private:
   struct Entry {
-    std::shared_ptr<const ProcessInfo> current;
-    std::vector<std::shared_ptr<const ProcessInfo>> earlier;  // most recent first
+    std::shared_ptr<const ProcessDescription> current;
+    std::vector<std::shared_ptr<const ProcessDescription>> earlier;  // most recent first
     bool exited = false;
     std::uint64_t exitTimeNs = 0;
     std::uint64_t insertedSeq = 0;
@@ -116,6 +116,6 @@ std::uint64_t deviceFromKernel(std::uint32_t kernelDev);
 
 // Whether `info` describes the image (kernelDev, inode); a zero kernelDev on either side
 // (/proc-only descriptions) compares the inode alone.
-bool sameImage(const ProcessInfo& info, std::uint32_t kernelDev, std::uint64_t inode);
+bool sameImage(const ProcessDescription& info, std::uint32_t kernelDev, std::uint64_t inode);
 
 }  // namespace warden::engine

@@ -57,7 +57,7 @@ bool isImage(const ImageIdentity& image, const warden_owner& owner) {
 
 // The kernel's part of a description: what the owner record of a socket call or an exec
 // event carries.
-void fillFromOwner(ProcessInfo& info, const warden_owner& owner) {
+void fillFromOwner(ProcessDescription& info, const warden_owner& owner) {
   info.key = processKey(owner.tgid, owner.start_time_ns);
   info.startTimeNs = owner.start_time_ns;
   info.ppid = owner.ppid;
@@ -86,7 +86,8 @@ std::string verifiedExecPath(const std::string& filename, std::uint32_t kernelDe
 
 }  // namespace
 
-std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
+std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& info,
+                                                    ExeHasher* hasher,
                                                     const std::string& procRoot) {
   auto view = std::make_shared<rules::ProcessInfo>();
   // A path the process sees another file at than the host does names nothing a profile means.
@@ -112,7 +113,7 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, Exe
     // Called by the matcher only when a candidate [[match]] pins sha256: from the cache when
     // the tracker hashed the image in the background, else read now from the held image (or
     // /proc/PID/exe while it is still the same image).
-    ProcessInfo image;
+    ProcessDescription image;
     image.key = info.key;
     image.image = info.image;
     image.imageKnown = info.imageKnown;
@@ -128,16 +129,19 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, Exe
 
 ProcessTracker::ProcessTracker(ProcessTable& table, Options options, ExeHasher* hasher)
     : table_(table), options_(std::move(options)), hasher_(hasher), reader_(options_.procRoot) {
-  wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // Made here rather than in start(), so that requestDescribe() may be called from any thread
+  // at any time; a failure is start()'s to report.
+  if (auto wake = base::makeEventFd(EFD_NONBLOCK, "creating the tracker eventfd")) {
+    wakeFd_ = std::move(*wake);
+  } else {
+    wakeFdError_ = std::move(wake.error());
+  }
 }
 
-ProcessTracker::~ProcessTracker() {
-  stop();
-  if (wakeFd_ >= 0) close(wakeFd_);
-}
+ProcessTracker::~ProcessTracker() { stop(); }
 
 base::Result<void> ProcessTracker::start(BpfAttribution* events) {
-  if (wakeFd_ < 0) return std::unexpected(base::makeError(EMFILE, "creating the tracker eventfd"));
+  if (!wakeFd_) return std::unexpected(*wakeFdError_);
   events_ = events;
   if (events_) {
     auto opened = events_->openEvents([this](std::span<const std::byte> record) {
@@ -158,7 +162,7 @@ void ProcessTracker::stop() {
   if (!thread_.joinable()) return;
   stopping_.store(true);
   const std::uint64_t one = 1;
-  (void)!write(wakeFd_, &one, sizeof one);
+  (void)!write(wakeFd_.get(), &one, sizeof one);
   thread_.join();
 }
 
@@ -174,7 +178,7 @@ void ProcessTracker::requestDescribe(const warden_owner& owner) {
   }
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t one = 1;
-  (void)!write(wakeFd_, &one, sizeof one);
+  (void)!write(wakeFd_.get(), &one, sizeof one);
 }
 
 void ProcessTracker::serveRequests() {
@@ -197,7 +201,7 @@ void ProcessTracker::run() {
                      " refused: ", std::strerror(errno), ")");
   }
   while (!stopping_.load()) {
-    pollfd fds[2] = {{wakeFd_, POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
+    pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
     const int ready = poll(fds, events_ ? 2 : 1, 250);
     if (ready < 0 && errno != EINTR) {
       base::logError("process tracker: poll failed: ", std::strerror(errno));
@@ -205,7 +209,7 @@ void ProcessTracker::run() {
     }
     if (fds[0].revents & POLLIN) {
       std::uint64_t value = 0;
-      (void)!read(wakeFd_, &value, sizeof value);
+      (void)!read(wakeFd_.get(), &value, sizeof value);
     }
     if (events_) {
       if (auto consumed = events_->consumeEvents(); !consumed) {
@@ -249,7 +253,7 @@ void ProcessTracker::handleRecord(std::span<const std::byte> record) {
 
 void ProcessTracker::onExec(const warden_exec_event& event) {
   counters_.execs.fetch_add(1, std::memory_order_relaxed);
-  ProcessInfo info;
+  ProcessDescription info;
   fillFromOwner(info, event.owner);
   info.source = ProcessSource::kExecEvent;
   const std::size_t argsLen = std::min<std::size_t>(event.args_len, sizeof event.args);
@@ -265,9 +269,9 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   }
   const std::string filename = fixedString(event.filename, sizeof event.filename);
   // Published at once with what the kernel gave, then completed from /proc.
-  table_.upsert(std::make_shared<const ProcessInfo>(info));
+  table_.upsert(std::make_shared<const ProcessDescription>(info));
 
-  ProcessInfo full = info;
+  ProcessDescription full = info;
   const bool read = reader_.complete(full);
   // /proc may already show a later image (the process exec'd again): then this image's
   // description rests on the event alone.
@@ -290,7 +294,7 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
   counters_.forks.fetch_add(1, std::memory_order_relaxed);
   auto parent = table_.find(processKey(event.parent_tgid, event.parent_start_time_ns));
   if (!parent) return;  // described on demand if it ever opens a socket
-  auto child = std::make_shared<ProcessInfo>(*parent);
+  auto child = std::make_shared<ProcessDescription>(*parent);
   child->key = processKey(event.child_tgid, event.child_start_time_ns);
   child->startTimeNs = event.child_start_time_ns;
   child->ppid = event.parent_tgid;
@@ -318,9 +322,9 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     return;
   }
 
-  ProcessInfo info;
+  ProcessDescription info;
   fillFromOwner(info, owner);
-  ProcessInfo full = info;
+  ProcessDescription full = info;
   full.requestReadNs = base::bootTimeNs();
   // (exe_ino 0: the request came from sock_diag, which knows no image)
   if (reader_.complete(full) && (owner.exe_ino == 0 || isImage(full.image, owner))) {
@@ -348,7 +352,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
 }
 
 void ProcessTracker::scanProc() {
-  std::vector<ProcessInfo> found;
+  std::vector<ProcessDescription> found;
   std::unordered_map<std::uint32_t, std::uint64_t> startOf;
   for (std::uint32_t pid : reader_.listPids()) {
     auto info = reader_.describe(pid);
@@ -358,11 +362,12 @@ void ProcessTracker::scanProc() {
   }
   // Parents start before their children: inserting in start order lets each process find
   // its ancestors already in the table.
-  std::sort(found.begin(), found.end(), [](const ProcessInfo& a, const ProcessInfo& b) {
-    return a.key.startTicks != b.key.startTicks ? a.key.startTicks < b.key.startTicks
-                                                : a.key.pid < b.key.pid;
-  });
-  for (ProcessInfo& info : found) {
+  std::sort(found.begin(), found.end(),
+            [](const ProcessDescription& a, const ProcessDescription& b) {
+              return a.key.startTicks != b.key.startTicks ? a.key.startTicks < b.key.startTicks
+                                                          : a.key.pid < b.key.pid;
+            });
+  for (ProcessDescription& info : found) {
     // A "parent" younger than its child holds a pid reused after the real parent died.
     if (auto parent = startOf.find(info.ppid);
         parent != startOf.end() && parent->second <= info.key.startTicks) {
@@ -396,7 +401,7 @@ void ProcessTracker::appendAncestorsFromProc(std::vector<std::string>& paths, Pr
   }
 }
 
-void ProcessTracker::finish(ProcessInfo& info) {
+void ProcessTracker::finish(ProcessDescription& info) {
   info.user = userName(info.uid);
   if (info.ppid != 0) {
     ProcessKey missing;
@@ -420,12 +425,10 @@ void ProcessTracker::finish(ProcessInfo& info) {
     return tag.starts_with("script:") && !reader_.seesHostFile(info.key.pid, tag.substr(7));
   });
   if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
-    const int fd = reader_.openImage(info.key.pid);
-    if (fd >= 0) {
-      auto handle = std::make_shared<ImageHandle>(fd);
-      auto identity = identityOfFd(fd);
+    if (auto image = reader_.openImage(info.key.pid)) {
+      auto identity = identityOfFd(image->get());
       if (identity && (info.exeInode == 0 || identity->inode == info.exeInode)) {
-        info.imageHandle = std::move(handle);
+        info.imageHandle = std::make_shared<ImageHandle>(std::move(*image));
         info.image = *identity;
         info.imageKnown = true;
       }
@@ -446,19 +449,19 @@ std::string ProcessTracker::userName(std::uint32_t uid) {
   return name;
 }
 
-std::shared_ptr<const ProcessInfo> ProcessTracker::publish(ProcessInfo info) {
+std::shared_ptr<const ProcessDescription> ProcessTracker::publish(ProcessDescription info) {
   info.match = matchView(info, hasher_, options_.procRoot);
   info.logged = nullptr;  // rebuilt: a copy of another description (a fork's) carries its
   info.logged = loggedProcess(info);
   // The environment is kept once, in the matcher's view.
   info.env.clear();
   info.env.shrink_to_fit();
-  auto published = std::make_shared<const ProcessInfo>(std::move(info));
+  auto published = std::make_shared<const ProcessDescription>(std::move(info));
   table_.upsert(published);
   return published;
 }
 
-void ProcessTracker::maybeHash(const ProcessInfo& info) {
+void ProcessTracker::maybeHash(const ProcessDescription& info) {
   if (!hasher_ || !hashing_.load(std::memory_order_relaxed) || !info.imageHandle) return;
   if (info.imageKnown && hasher_->cache().findInMemory(info.image)) return;
   if (auto hash = hasher_->hashImage(info.imageHandle->fd()); hash) {

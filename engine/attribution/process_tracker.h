@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "bpf/attribution.h"
 #include "engine/attribution/exe_hasher.h"
 #include "engine/attribution/proc_reader.h"
@@ -86,13 +88,13 @@ class ProcessTracker {
   void serveRequests();
   void describeRequested(const warden_owner& owner);
   // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
-  void finish(ProcessInfo& info);
+  void finish(ProcessDescription& info);
   void appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
                                std::uint64_t childStartTicks) const;
   std::string userName(std::uint32_t uid);
-  void maybeHash(const ProcessInfo& info);
+  void maybeHash(const ProcessDescription& info);
   // Publishes `info` with its matcher view.
-  std::shared_ptr<const ProcessInfo> publish(ProcessInfo info);
+  std::shared_ptr<const ProcessDescription> publish(ProcessDescription info);
 
   ProcessTable& table_;
   Options options_;
@@ -104,7 +106,8 @@ class ProcessTracker {
   std::mutex requestsMutex_;
   std::vector<warden_owner> requests_;        // guarded by requestsMutex_
   std::atomic<bool> requestsWaiting_{false};  // requests_ is not empty (checked per record)
-  int wakeFd_ = -1;                           // eventfd: requests waiting, or stop
+  base::UniqueFd wakeFd_;                     // eventfd: requests waiting, or stop
+  std::optional<base::Error> wakeFdError_;    // why there is no wakeFd_
   std::atomic<bool> stopping_{false};
   BpfAttribution* events_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only
@@ -112,8 +115,9 @@ class ProcessTracker {
   std::thread thread_;
 };
 
-// The matcher's view of a description (see ProcessInfo::match); `hasher` null: no hashes.
-std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessInfo& info, ExeHasher* hasher,
+// The matcher's view of a description (see ProcessDescription::match); `hasher` null: no hashes.
+std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& info,
+                                                    ExeHasher* hasher,
                                                     const std::string& procRoot = "/proc");
 
 }  // namespace warden::engine

@@ -35,15 +35,12 @@ void putAddress(__be32 (&out)[4], const std::array<std::uint8_t, 16>& address, b
 }  // namespace
 
 base::Result<std::unique_ptr<SockDiag>> SockDiag::open() {
-  const int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) return std::unexpected(base::errnoError("opening a NETLINK_SOCK_DIAG socket"));
+  auto fd = base::makeSocket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG,
+                             "opening a NETLINK_SOCK_DIAG socket");
+  if (!fd) return std::unexpected(fd.error());
   timeval timeout{0, 200'000};  // a kernel that does not answer must not hang a worker
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  return std::unique_ptr<SockDiag>(new SockDiag(fd));
-}
-
-SockDiag::~SockDiag() {
-  if (fd_ >= 0) close(fd_);
+  setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return std::unique_ptr<SockDiag>(new SockDiag(std::move(*fd)));
 }
 
 base::Result<std::optional<DiagSocket>> SockDiag::find(std::uint8_t protocol,
@@ -82,13 +79,13 @@ base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std
 
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (sendto(fd_, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+  if (sendto(fd_.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
              sizeof kernel) < 0) {
     return std::unexpected(base::errnoError("sending a sock_diag request"));
   }
   alignas(nlmsghdr) char buffer[8192];
   for (;;) {
-    const ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
+    const ssize_t n = recv(fd_.get(), buffer, sizeof buffer, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return std::unexpected(base::errnoError("reading the sock_diag answer"));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "engine/attribution/proc_reader.h"
 
 namespace warden::engine {
@@ -34,7 +35,6 @@ struct DiagSocket {
 class SockDiag {
  public:
   [[nodiscard]] static base::Result<std::unique_ptr<SockDiag>> open();
-  ~SockDiag();
   SockDiag(const SockDiag&) = delete;
   SockDiag& operator=(const SockDiag&) = delete;
 
@@ -44,12 +44,12 @@ class SockDiag {
                                                              const SocketEnd& remote);
 
  private:
-  explicit SockDiag(int fd) : fd_(fd) {}
+  explicit SockDiag(base::UniqueFd fd) : fd_(std::move(fd)) {}
   base::Result<std::optional<DiagSocket>> query(std::uint8_t family, std::uint8_t protocol,
                                                 const SocketEnd& source,
                                                 const SocketEnd& destination);
   std::mutex mutex_;
-  int fd_;
+  base::UniqueFd fd_;
   std::uint32_t sequence_ = 0;  // guarded by mutex_
 };
 

@@ -9,7 +9,7 @@
 
 namespace warden::engine {
 
-// What the tag rules look at; views into a ProcessInfo (or test data).
+// What the tag rules look at; views into a ProcessDescription (or test data).
 struct TagInput {
   std::string_view path;  // the executable
   const std::vector<std::string>* argv = nullptr;

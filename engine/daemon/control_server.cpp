@@ -33,9 +33,9 @@ base::Result<ControlServer> ControlServer::open(const std::filesystem::path& pat
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return std::unexpected(base::makeError(ec.value(), where));
 
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return std::unexpected(base::errnoError(where));
-  ControlServer server(fd, path);
+  auto fd = base::makeSocket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, where);
+  if (!fd) return std::unexpected(fd.error());
+  ControlServer server(std::move(*fd), path);
 
   // A socket file left by a crashed run is in the way; a live daemon holds the queues, so
   // reaching this point means nobody else serves it.
@@ -43,26 +43,27 @@ base::Result<ControlServer> ControlServer::open(const std::filesystem::path& pat
     return std::unexpected(base::errnoError(where));
   // Created 0600 from the start: no window in which others could connect.
   const mode_t old = umask(0177);
-  const int bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  const int bound = bind(server.fd(), reinterpret_cast<sockaddr*>(&address), sizeof address);
   umask(old);
   if (bound < 0) return std::unexpected(base::errnoError(where));
-  if (listen(fd, 16) < 0) return std::unexpected(base::errnoError(where));
+  if (listen(server.fd(), 16) < 0) return std::unexpected(base::errnoError(where));
   return server;
 }
 
 ControlServer::ControlServer(ControlServer&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+    : fd_(std::move(other.fd_)), path_(std::move(other.path_)) {}
 
 ControlServer::~ControlServer() {
-  if (fd_ >= 0) {
-    close(fd_);
+  if (fd_) {
+    fd_.reset();
     ::unlink(path_.c_str());
   }
 }
 
 void ControlServer::serveOne(ControlCommands& commands) {
-  const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  if (client < 0) return;
+  auto accepted = base::acceptConnection(fd_.get(), "accepting a control connection");
+  if (!accepted) return;
+  const int client = accepted->get();
   timeval timeout{0, kClientTimeoutMs * 1000};
   setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
@@ -88,7 +89,6 @@ void ControlServer::serveOne(ControlCommands& commands) {
     if (n <= 0) break;
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
-  close(client);
 }
 
 }  // namespace warden::engine

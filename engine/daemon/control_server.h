@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "engine/daemon/control_protocol.h"
 
 namespace warden::engine {
@@ -17,14 +18,15 @@ class ControlServer {
   ControlServer& operator=(ControlServer&&) = delete;
   ~ControlServer();
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // Accepts one waiting connection and answers its request with `commands`; never blocks for
   // long.
   void serveOne(ControlCommands& commands);
 
  private:
-  ControlServer(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
-  int fd_ = -1;
+  ControlServer(base::UniqueFd fd, std::filesystem::path path)
+      : fd_(std::move(fd)), path_(std::move(path)) {}
+  base::UniqueFd fd_;
   std::filesystem::path path_;
 };
 

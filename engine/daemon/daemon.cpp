@@ -69,9 +69,7 @@ void keepPrivate(const std::filesystem::path& db) {
 
 Daemon::Daemon(std::filesystem::path configFile) : configFile_(std::move(configFile)) {}
 
-Daemon::~Daemon() {
-  if (signalFd_ >= 0) close(signalFd_);
-}
+Daemon::~Daemon() = default;
 
 bool Daemon::ownsTable() const {
   auto owner = NftTable::owner();
@@ -112,10 +110,10 @@ bool Daemon::loadPolicy() {
   // The revision a log row names, stored so that `warden log` can explain it later.
   std::uint64_t revision = localRevision_ + 1;
   if (store_) {
-    if (auto stored = db::storeRevision(*store_, toRecord(*loaded, loadedAt)); stored) {
+    if (auto stored = storeRecord(*store_, *loaded, loadedAt); stored) {
       revision = static_cast<std::uint64_t>(*stored);
     } else {
-      base::logError("storing the policy revision: ", stored.error().message);
+      base::logError("storing the policy revision: ", stored.error().message());
     }
   }
   rules::Config config = loaded->config;
@@ -140,14 +138,14 @@ void Daemon::openLog() {
   // Two connections: the writer thread's, and the control thread's for policy revisions.
   auto store = db::openStore(config_.logDb);
   if (!store) {
-    logProblem_ = store.error().message;
+    logProblem_ = store.error().message();
   } else if (auto writerDb = db::openStore(config_.logDb); !writerDb) {
-    logProblem_ = writerDb.error().message;
+    logProblem_ = writerDb.error().message();
   } else {
     db::LogWriterOptions options;
     options.retentionDays = config_.retentionDays;
     if (auto writer = db::LogWriter::create(std::move(*writerDb), options); !writer) {
-      logProblem_ = writer.error().message;
+      logProblem_ = writer.error().message();
     } else {
       store_.emplace(std::move(*store));
       logWriter_ = std::move(*writer);
@@ -228,7 +226,12 @@ bool Daemon::startUp() {
                                       logWriter_ ? logWriter_->producer() : db::LogProducer{},
                                       attributor_.get(), hosts_.get(), dnsQueries_.get()));
   }
-  for (auto& worker : workers_) worker->start();
+  for (auto& worker : workers_) {
+    if (auto started = worker->start(); !started) {
+      base::logError(started.error().message());
+      return false;
+    }
+  }
 
   TablePlan plan = tablePlan(config_);
   plan.recreate = takeOver;  // the table's owner is recorded when it is created
@@ -411,13 +414,14 @@ std::expected<ControlCommands::Reloaded, std::string> Daemon::reloadPolicy(bool 
 }
 
 int Daemon::run() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   // Blocked before any thread starts, so workers inherit the mask and only signalfd sees them.
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto signalFd = base::makeSignalFd({SIGTERM, SIGINT, SIGHUP});
+  if (!signalFd) {
+    base::logError(signalFd.error().message(), "; not starting");
+    return 1;
+  }
+  signalFd_ = std::move(*signalFd);
   signal(SIGPIPE, SIG_IGN);
-  signalFd_ = signalfd(-1, &signals, SFD_CLOEXEC);
 
   if (!startUp()) {
     base::logError("not starting");
@@ -434,7 +438,7 @@ int Daemon::run() {
   // events move the deadline: control requests and signals in between do not delay it.
   constexpr std::int64_t kReloadSettleMs = 200;
   std::optional<std::int64_t> reloadAtMs;
-  pollfd fds[3] = {{signalFd_, POLLIN, 0},
+  pollfd fds[3] = {{signalFd_.get(), POLLIN, 0},
                    {control_->fd(), POLLIN, 0},
                    {watcher_ ? watcher_->fd() : -1, POLLIN, 0}};
   for (;;) {
@@ -453,7 +457,7 @@ int Daemon::run() {
     }
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
-      if (read(signalFd_, &info, sizeof info) != sizeof info) continue;
+      if (read(signalFd_.get(), &info, sizeof info) != sizeof info) continue;
       if (info.ssi_signo == SIGHUP) {
         base::logInfo("SIGHUP: reloading");
         reload();

@@ -6,13 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "db/database.h"
 #include "db/log_writer.h"
 #include "engine/daemon/control_protocol.h"
 #include "engine/daemon/control_server.h"
 #include "engine/daemon/policy_watcher.h"
 #include "engine/netfilter/nft_table.h"
-#include "engine/verdict/policy_store.h"
+#include "engine/verdict/policy_slot.h"
 #include "engine/verdict/queue_worker.h"
 #include "rules/policy_loader.h"
 
@@ -47,7 +48,7 @@ class Daemon : private ControlCommands {
   std::filesystem::path configFile_;
   rules::PolicyLoader loader_;
   rules::Config config_;  // the configuration in force (control thread only)
-  PolicyStore policy_;
+  PolicySlot policy_;
   std::optional<db::Database> store_;  // revisions; the control thread's connection
   std::unique_ptr<db::LogWriter> logWriter_;
   db::LogProducer controlLog_;       // the control thread's verdict-log rows (reload --redecide)
@@ -62,7 +63,7 @@ class Daemon : private ControlCommands {
   std::optional<PolicyWatcher> watcher_;
   bool tableInstalled_ = false;
   std::string owner_;  // TableOwner::self() as recorded in the table
-  int signalFd_ = -1;
+  base::UniqueFd signalFd_;
   std::int64_t startedAtNs_ = 0;
 };
 

@@ -1,20 +1,20 @@
 #include "engine/daemon/policy_record.h"
 
-#include <openssl/evp.h>
-
 #include <fstream>
 #include <iterator>
-#include <memory>
 #include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
 
-#include "rules/process_info.h"
+#include "base/sha256.h"
 #include "rules/rule_text.h"
 
 namespace warden::engine {
 
-std::string sourcesDigest(const rules::Policy& policy) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+base::Result<std::string> sourcesDigest(const rules::Policy& policy) {
+  auto hash = base::Sha256::start();
+  if (!hash) return std::unexpected(hash.error());
   std::vector<std::string> files = {policy.config.file.string()};
   std::set<std::string> seen;
   for (const auto& profile : policy.profiles) {
@@ -23,19 +23,22 @@ std::string sourcesDigest(const rules::Policy& policy) {
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    EVP_DigestUpdate(ctx.get(), file.data(), file.size() + 1);  // the NUL separates name/text
-    EVP_DigestUpdate(ctx.get(), text.data(), text.size());
+    // The name with its NUL, which separates it from the text.
+    if (auto named = hash->update(std::string_view(file.data(), file.size() + 1)); !named) {
+      return std::unexpected(named.error());
+    }
+    if (auto read = hash->update(text); !read) return std::unexpected(read.error());
   }
-  rules::Sha256 digest{};  // EVP_sha256 writes exactly its 32 bytes
-  EVP_DigestFinal_ex(ctx.get(), digest.data(), nullptr);
-  return rules::toHex(digest);
+  return hash->finishHex();
 }
 
-db::PolicyRecord toRecord(const rules::Policy& policy, std::int64_t loadedAtNs) {
+base::Result<db::PolicyRecord> toRecord(const rules::Policy& policy, std::int64_t loadedAtNs) {
   db::PolicyRecord record;
   record.revision.loadedAtNs = loadedAtNs;
   record.revision.configPath = policy.config.file.string();
-  record.revision.sourcesDigest = sourcesDigest(policy);
+  auto digest = sourcesDigest(policy);
+  if (!digest) return std::unexpected(digest.error());
+  record.revision.sourcesDigest = std::move(*digest);
   const auto& globals = policy.config.globalRules;
   for (std::size_t i = 0; i < globals.size(); ++i) {
     record.rules.push_back({db::RuleKind::kGlobal, "", static_cast<int>(i),
@@ -52,6 +55,13 @@ db::PolicyRecord toRecord(const rules::Policy& policy, std::int64_t loadedAtNs) 
     }
   }
   return record;
+}
+
+base::Result<std::int64_t> storeRecord(db::Database& db, const rules::Policy& policy,
+                                       std::int64_t loadedAtNs) {
+  auto record = toRecord(policy, loadedAtNs);
+  if (!record) return std::unexpected(record.error());
+  return db::storeRevision(db, *record);
 }
 
 }  // namespace warden::engine

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "base/error.h"
+#include "db/database.h"
 #include "db/policy_store.h"
 #include "rules/policy.h"
 
@@ -11,9 +13,14 @@ namespace warden::engine {
 // The stored form of an accepted policy: every profile and rule with its file and line, so
 // that a log row (revision + rule index) can be explained later. `digest` is the SHA-256 of
 // the sources (see sourcesDigest), which tells revisions apart.
-db::PolicyRecord toRecord(const rules::Policy& policy, std::int64_t loadedAtNs);
+[[nodiscard]] base::Result<db::PolicyRecord> toRecord(const rules::Policy& policy,
+                                                      std::int64_t loadedAtNs);
+
+// toRecord, then db::storeRevision: the new revision's id.
+[[nodiscard]] base::Result<std::int64_t> storeRecord(db::Database& db, const rules::Policy& policy,
+                                                     std::int64_t loadedAtNs);
 
 // SHA-256 (hex) of warden.toml and every profile file, in load order.
-std::string sourcesDigest(const rules::Policy& policy);
+[[nodiscard]] base::Result<std::string> sourcesDigest(const rules::Policy& policy);
 
 }  // namespace warden::engine

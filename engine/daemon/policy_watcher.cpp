@@ -25,12 +25,12 @@ bool isProfileFile(std::string_view name) {
 
 base::Result<PolicyWatcher> PolicyWatcher::open(const std::filesystem::path& configFile,
                                                 const std::filesystem::path& profilesDir) {
-  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd < 0) return std::unexpected(base::errnoError("inotify_init1"));
-  PolicyWatcher watcher(fd, configFile);
+  auto fd = base::makeInotify(IN_NONBLOCK, "inotify_init1");
+  if (!fd) return std::unexpected(fd.error());
+  PolicyWatcher watcher(std::move(*fd), configFile);
   const auto directory =
       configFile.parent_path().empty() ? std::filesystem::path(".") : configFile.parent_path();
-  watcher.configWatch_ = inotify_add_watch(fd, directory.c_str(), kDirectoryEvents);
+  watcher.configWatch_ = inotify_add_watch(watcher.fd(), directory.c_str(), kDirectoryEvents);
   if (watcher.configWatch_ < 0) {
     return std::unexpected(base::errnoError("watching " + directory.string()));
   }
@@ -39,24 +39,20 @@ base::Result<PolicyWatcher> PolicyWatcher::open(const std::filesystem::path& con
 }
 
 PolicyWatcher::PolicyWatcher(PolicyWatcher&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : fd_(std::move(other.fd_)),
       configFile_(std::move(other.configFile_)),
       profilesDir_(std::move(other.profilesDir_)),
       configWatch_(other.configWatch_),
       profilesWatch_(other.profilesWatch_) {}
 
-PolicyWatcher::~PolicyWatcher() {
-  if (fd_ >= 0) close(fd_);
-}
-
 void PolicyWatcher::watchProfiles(const std::filesystem::path& profilesDir) {
   if (profilesDir == profilesDir_ && profilesWatch_ >= 0) return;
   if (profilesWatch_ >= 0 && profilesWatch_ != configWatch_) {
-    inotify_rm_watch(fd_, profilesWatch_);
+    inotify_rm_watch(fd_.get(), profilesWatch_);
   }
   profilesDir_ = profilesDir;
   // The same directory as warden.toml yields the same watch descriptor: fine.
-  profilesWatch_ = inotify_add_watch(fd_, profilesDir.c_str(), kDirectoryEvents);
+  profilesWatch_ = inotify_add_watch(fd_.get(), profilesDir.c_str(), kDirectoryEvents);
   if (profilesWatch_ < 0) {
     base::logWarning("not watching ", profilesDir.string(), " for changes: ", std::strerror(errno),
                      " (SIGHUP or `warden reload` still reload)");
@@ -67,7 +63,7 @@ bool PolicyWatcher::consumeEvents() {
   alignas(inotify_event) char buffer[8192];
   bool relevant = false;
   for (;;) {
-    const ssize_t n = read(fd_, buffer, sizeof buffer);
+    const ssize_t n = read(fd_.get(), buffer, sizeof buffer);
     if (n <= 0) break;
     for (char* p = buffer; p < buffer + n;) {
       const auto* event = reinterpret_cast<const inotify_event*>(p);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 
 namespace warden::engine {
 
@@ -17,9 +18,8 @@ class PolicyWatcher {
                                                         const std::filesystem::path& profilesDir);
   PolicyWatcher(PolicyWatcher&& other) noexcept;
   PolicyWatcher& operator=(PolicyWatcher&&) = delete;
-  ~PolicyWatcher();
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
   // Reads the pending events; true if one of them concerns the policy (warden.toml, or a
   // *.toml in the profiles directory, or the directory itself).
@@ -29,10 +29,10 @@ class PolicyWatcher {
   void watchProfiles(const std::filesystem::path& profilesDir);
 
  private:
-  PolicyWatcher(int fd, std::filesystem::path configFile)
-      : fd_(fd), configFile_(std::move(configFile)) {}
+  PolicyWatcher(base::UniqueFd fd, std::filesystem::path configFile)
+      : fd_(std::move(fd)), configFile_(std::move(configFile)) {}
 
-  int fd_ = -1;
+  base::UniqueFd fd_;
   std::filesystem::path configFile_;
   std::filesystem::path profilesDir_;
   int configWatch_ = -1;

@@ -10,6 +10,8 @@
 #include <new>
 #include <type_traits>
 
+#include "base/clock.h"
+
 namespace warden::engine {
 namespace {
 
@@ -78,9 +80,7 @@ HostCache::HostCache(std::size_t capacity) {
 HostCache::~HostCache() = default;
 
 std::uint64_t HostCache::nowSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec);
+  return base::clockNs(CLOCK_MONOTONIC_COARSE) / 1'000'000'000;
 }
 
 std::size_t HostCache::home(const rules::IpAddress& address) const {

@@ -40,7 +40,7 @@ namespace {
 // Whether `process` describes a process well enough for profiles to judge it: complete (its
 // /proc was read, or its exec event said what it ran), not the kernel's record of the socket
 // call alone (kOwnerOnly: its exec event lost and the process gone before /proc was read).
-bool describedForPolicy(const ProcessInfo* process) {
+bool describedForPolicy(const ProcessDescription* process) {
   return process != nullptr && process->complete && process->match != nullptr &&
          process->source != ProcessSource::kOwnerOnly;
 }

@@ -8,7 +8,7 @@
 #include "engine/attribution/attributor.h"
 #include "engine/dns/host_cache.h"
 #include "engine/netfilter/packet.h"
-#include "engine/verdict/policy_store.h"
+#include "engine/verdict/policy_slot.h"
 #include "rules/compiled_policy.h"
 #include "rules/decision.h"
 #include "rules/flow.h"
@@ -22,7 +22,7 @@ namespace warden::engine {
 // Who owns the flow of one packet, as process attribution found it.
 struct FlowOwner {
   Attribution attribution;
-  std::shared_ptr<const ProcessInfo> process;  // null unless attributed and described
+  std::shared_ptr<const ProcessDescription> process;  // null unless attributed and described
 };
 
 // The flow of a flow's first packet, seen at netfilter hook `hook` (NF_INET_LOCAL_OUT: the

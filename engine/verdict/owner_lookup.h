@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "engine/attribution/attributor.h"
-#include "engine/attribution/process_info.h"
+#include "engine/attribution/process_description.h"
 #include "engine/netfilter/packet.h"
 #include "rules/flow.h"
 
@@ -25,15 +25,17 @@ class OwnerLookup {
   virtual Attribution attribute(const PacketInfo& packet, std::uint8_t hook, bool hasUid) = 0;
   // The process an attribution names, or null when it is not described yet: then its
   // description is asked for. Never waits.
-  virtual std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution) = 0;
+  virtual std::shared_ptr<const ProcessDescription> describe(const Attribution& attribution) = 0;
   // What is known of the process now, complete or not, asking nobody: for a packet parked
   // until a description describe() asked for arrives.
-  virtual std::shared_ptr<const ProcessInfo> described(const Attribution& attribution) const = 0;
+  virtual std::shared_ptr<const ProcessDescription> described(
+      const Attribution& attribution) const = 0;
   // How long a first packet may wait for its process's description.
   virtual std::chrono::microseconds describeWait() const = 0;
   // describe(), waiting up to describeWait() for a complete description: for a packet that
   // cannot be parked.
-  virtual std::shared_ptr<const ProcessInfo> describeForVerdict(const Attribution& attribution) = 0;
+  virtual std::shared_ptr<const ProcessDescription> describeForVerdict(
+      const Attribution& attribution) = 0;
   // Whether images are held and hashed from exec on (some profile pins a sha256).
   virtual void setImageHashing(bool enabled) = 0;
   // Called before an outbound UDP flow's first packet is accepted, with the owner it was
@@ -50,14 +52,16 @@ class AttributorLookup final : public OwnerLookup {
   Attribution attribute(const PacketInfo& packet, std::uint8_t hook, bool hasUid) override {
     return attributor_.attribute(packet, hook, hasUid);
   }
-  std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution) override {
+  std::shared_ptr<const ProcessDescription> describe(const Attribution& attribution) override {
     return attributor_.describe(attribution);
   }
-  std::shared_ptr<const ProcessInfo> described(const Attribution& attribution) const override {
+  std::shared_ptr<const ProcessDescription> described(
+      const Attribution& attribution) const override {
     return attributor_.described(attribution);
   }
   std::chrono::microseconds describeWait() const override { return attributor_.describeWait(); }
-  std::shared_ptr<const ProcessInfo> describeForVerdict(const Attribution& attribution) override {
+  std::shared_ptr<const ProcessDescription> describeForVerdict(
+      const Attribution& attribution) override {
     return attributor_.describeForVerdict(attribution);
   }
   void setImageHashing(bool enabled) override { attributor_.setImageHashing(enabled); }

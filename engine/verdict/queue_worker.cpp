@@ -31,7 +31,7 @@ const rules::ProcessInfo kUndescribedProcess{};
 
 }  // namespace
 
-QueueWorker::QueueWorker(std::unique_ptr<PacketSource> source, const PolicyStore& policy,
+QueueWorker::QueueWorker(std::unique_ptr<PacketSource> source, const PolicySlot& policy,
                          MarkBits marks, db::LogProducer log, std::unique_ptr<OwnerLookup> owners,
                          HostCache* hosts, PendingDnsQueries* dnsQueries, Clock clock)
     : source_(std::move(source)),
@@ -42,12 +42,11 @@ QueueWorker::QueueWorker(std::unique_ptr<PacketSource> source, const PolicyStore
       hosts_(hosts),
       dnsQueries_(dnsQueries),
       clock_(clock) {
-  stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   batch_.reserve(kBatchReserve);
   parked_.reserve(kMaxParked);
 }
 
-QueueWorker::QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks,
+QueueWorker::QueueWorker(NfQueue queue, const PolicySlot& policy, MarkBits marks,
                          db::LogProducer log, Attributor* attributor, HostCache* hosts,
                          PendingDnsQueries* dnsQueries)
     : QueueWorker(std::make_unique<NfQueueSource>(std::move(queue)), policy, marks, std::move(log),
@@ -59,16 +58,20 @@ QueueWorker::~QueueWorker() {
     drainAndStop();
     join();
   }
-  if (stopFd_ >= 0) close(stopFd_);
 }
 
-void QueueWorker::start() {
+base::Result<void> QueueWorker::start() {
+  auto stopFd = base::makeEventFd(
+      EFD_NONBLOCK, "creating the stop eventfd of NFQUEUE " + std::to_string(source_->number()));
+  if (!stopFd) return std::unexpected(stopFd.error());
+  stopFd_ = std::move(*stopFd);
   thread_ = std::thread([this] { run(); });
+  return {};
 }
 
 void QueueWorker::drainAndStop() {
   const std::uint64_t one = 1;
-  (void)!write(stopFd_, &one, sizeof one);
+  (void)!write(stopFd_.get(), &one, sizeof one);
 }
 
 void QueueWorker::join() {
@@ -80,7 +83,7 @@ void QueueWorker::run() {
   const std::string name = "wardend-q" + std::to_string(source_->number());
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   preferQueueThread();
-  pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {stopFd_, POLLIN, 0}};
+  pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {stopFd_.get(), POLLIN, 0}};
   for (;;) {
     // The queue has been emptied (or nothing came yet): a moment to free what packets' paths
     // put off.
@@ -181,7 +184,7 @@ void QueueWorker::handle(const QueuedPacket& packet) {
 
 // The process's description: from this worker's own memory of complete ones when it can (no
 // lock), else from the owner lookup (which asks the tracker for a process it does not hold).
-std::shared_ptr<const ProcessInfo> QueueWorker::describe(const Attribution& attribution) {
+std::shared_ptr<const ProcessDescription> QueueWorker::describe(const Attribution& attribution) {
   const ProcessKey& key = attribution.key;
   KnownProcess& slot = known_[ProcessKeyHash{}(key) % kKnownProcesses];
   if (slot.info && slot.key == key && slot.exeDev == attribution.owner.exe_dev &&

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/error.h"
+#include "base/unique_fd.h"
 #include "db/log_producer.h"
 #include "engine/attribution/attributor.h"
 #include "engine/dns/host_cache.h"
@@ -19,7 +21,7 @@
 #include "engine/verdict/flow_decision.h"
 #include "engine/verdict/owner_lookup.h"
 #include "engine/verdict/packet_source.h"
-#include "engine/verdict/policy_store.h"
+#include "engine/verdict/policy_slot.h"
 #include "engine/verdict/recent_decisions.h"
 
 namespace warden::engine {
@@ -57,19 +59,19 @@ class QueueWorker {
   // DNS replies are recorded and outbound flows' remote addresses are named, `dnsQueries`
   // where the queries those replies must answer are kept (both or neither); they must outlive
   // the worker.
-  QueueWorker(std::unique_ptr<PacketSource> source, const PolicyStore& policy, MarkBits marks,
+  QueueWorker(std::unique_ptr<PacketSource> source, const PolicySlot& policy, MarkBits marks,
               db::LogProducer log, std::unique_ptr<OwnerLookup> owners, HostCache* hosts,
               PendingDnsQueries* dnsQueries, Clock clock = base::monotonicNs);
   // The daemon's: serves `queue` and asks `attributor` (may be null; shared by the workers, it
   // must outlive them).
-  QueueWorker(NfQueue queue, const PolicyStore& policy, MarkBits marks, db::LogProducer log,
+  QueueWorker(NfQueue queue, const PolicySlot& policy, MarkBits marks, db::LogProducer log,
               Attributor* attributor = nullptr, HostCache* hosts = nullptr,
               PendingDnsQueries* dnsQueries = nullptr);
   ~QueueWorker();
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
 
-  void start();
+  [[nodiscard]] base::Result<void> start();
   // Asks the worker to give a verdict to everything still queued, then stop. Call once the
   // table no longer queues, so that nothing new arrives; then join().
   void drainAndStop();
@@ -104,8 +106,8 @@ class QueueWorker {
     ProcessKey key;
     std::uint32_t exeDev = 0;
     std::uint64_t exeIno = 0;
-    std::shared_ptr<const ProcessInfo> info;
-    std::uint64_t selectedIn = ~0ull;  // PolicyStore generation of `selection`
+    std::shared_ptr<const ProcessDescription> info;
+    std::uint64_t selectedIn = ~0ull;  // PolicySlot generation of `selection`
     std::optional<rules::ProfileSelection> selection;
   };
   static constexpr std::size_t kKnownProcesses = 64;  // direct-mapped; bounds what it keeps alive
@@ -115,7 +117,7 @@ class QueueWorker {
   void run();
   void serveWaiting();
   void serveParked();
-  std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution);
+  std::shared_ptr<const ProcessDescription> describe(const Attribution& attribution);
   void handle(const QueuedPacket& packet);
   void passDns(const QueuedPacket& packet);
   void followHashing(const PolicySnapshot& snapshot);
@@ -128,7 +130,7 @@ class QueueWorker {
   void sendVerdict(std::uint32_t id, Verdict verdict, const std::uint32_t* mark);
 
   std::unique_ptr<PacketSource> source_;
-  PolicyStore::Reader policy_;
+  PolicySlot::Reader policy_;
   MarkBits marks_;
   db::LogProducer log_;
   std::unique_ptr<OwnerLookup> owners_;      // process attribution (null: none)
@@ -138,14 +140,14 @@ class QueueWorker {
   std::uint64_t hashingRevision_ = ~0ull;    // policy revision image hashing was set for
   bool verdictLossLogged_ = false;           // the first lost verdict is logged, all counted
   QueueCounters counters_;
-  int stopFd_ = -1;  // eventfd
+  base::UniqueFd stopFd_;  // eventfd, made by start()
   std::vector<QueuedPacket> batch_;
   std::vector<Pending> parked_;  // capacity reserved up front, never grown
   std::array<KnownProcess, kKnownProcesses> known_;
   // Descriptions that gave way in known_: one may be the last reference to an exited
   // process's, whose strings and vectors run() frees when the queue is empty rather than on a
   // packet's path.
-  DeferredRelease<const ProcessInfo, kRetiredProcesses> retired_;
+  DeferredRelease<const ProcessDescription, kRetiredProcesses> retired_;
   // The decisions logged lately: a flow decided again the same way (a SYN sent again) is not
   // logged again, only counted (counters_.repeats).
   RecentDecisions recentDecisions_;

@@ -11,7 +11,7 @@
 #include "engine/netfilter/conntrack.h"
 #include "engine/netfilter/marks.h"
 #include "engine/netfilter/packet.h"
-#include "engine/verdict/policy_store.h"
+#include "engine/verdict/policy_slot.h"
 
 namespace warden::engine {
 

@@ -8,7 +8,7 @@
 #include "db/store.h"
 #include "engine/verdict/flow_decision.h"
 #include "tests/alloc/allocation_counter.h"
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/engine/verdict/verdict_rows.h"
 
 namespace warden::engine {
@@ -23,10 +23,10 @@ class LogRowAllocation : public ::testing::Test {
  protected:
   void SetUp() override {
     auto db = db::openStore(dir_.file("warden.db"));
-    ASSERT_TRUE(db.has_value()) << db.error().message;
+    ASSERT_TRUE(db.has_value()) << db.error().message();
     // Not started: the rows wait in the ring, as they do between two of the writer's rounds.
     auto writer = db::LogWriter::create(std::move(*db), {.ringCapacity = 16, .retentionDays = 0});
-    ASSERT_TRUE(writer.has_value()) << writer.error().message;
+    ASSERT_TRUE(writer.has_value()) << writer.error().message();
     writer_ = std::move(*writer);
     producer_ = writer_->producer();
   }
@@ -38,7 +38,7 @@ class LogRowAllocation : public ::testing::Test {
            producer_.tryEnqueue(verdictRow(snapshot_, decision, flow, 1000, owner_));
   }
 
-  db::testing::TempDir dir_;
+  warden::testing::TempDir dir_;
   std::unique_ptr<db::LogWriter> writer_;
   db::LogProducer producer_;
   const PolicySnapshot snapshot_ = browserPolicy();

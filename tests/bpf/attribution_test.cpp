@@ -15,12 +15,15 @@
 #include <set>
 #include <thread>
 
+#include "base/sha256.h"
+#include "base/unique_fd.h"
 #include "engine/attribution/attributor.h"
 #include "engine/attribution/bpf_attribution.h"
 #include "engine/attribution/proc_reader.h"
 #include "engine/attribution/process_tracker.h"
 #include "engine/attribution/system_mounts.h"
 #include "tests/bpf/bpf_lab.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
@@ -286,13 +289,13 @@ TEST_F(BpfAttributionTest, TwoNamespacesWithTheSameTuple) {
 TEST_F(BpfAttributionTest, ProcessesOutsideTheCgroupAreNotRecorded) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
   // This test process is not in the lab cgroup.
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  auto fd = base::makeSocket(AF_INET, SOCK_DGRAM, 0, "a socket outside the cgroup");
+  ASSERT_TRUE(fd) << fd.error().message();
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(5356);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 1);
-  close(fd);
+  ASSERT_EQ(sendto(fd->get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 1);
   EXPECT_EQ(bpf_->counters()[WARDEN_CTR_FLOW_INSERTS], 0u);
 }
 
@@ -437,31 +440,15 @@ std::string copyTo(const std::string& from, const std::string& to) {
   return to;
 }
 
-class TempDirectory {
- public:
-  TempDirectory() {
-    std::string pattern = "/tmp/warden-bpftest-XXXXXX";
-    path_ = mkdtemp(pattern.data());
-    chmod(path_.c_str(), 0755);
-  }
-  ~TempDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // SPEC section 5: the hash is of the running image, also when the file was replaced on disk
 // after the start and when the process is gone before anyone asked.
 TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
   ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
   attributor_->setImageHashing(true);
-  TempDirectory dir;
-  const std::string program = copyTo(BpfLab::clientPath(), dir.path() + "/client");
-  const std::string original = sha256OfFile(program).value();
+  warden::testing::TempDir dir;
+  dir.openToOthers();
+  const std::string program = copyTo(BpfLab::clientPath(), dir.file("client").string());
+  const std::string original = base::sha256HexOfFile(program).value();
   LabClient client =
       lab_->runProgram(lab_->nsA(), program, {"udp-sendto", "127.0.0.1", "5600", "--hold"});
   const Attribution found = attributor_->attribute(
@@ -475,7 +462,7 @@ TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
   std::filesystem::remove(program);
   { std::ofstream(program) << "#!/bin/sh\necho another program\n"; }
   ASSERT_EQ(client.wait(), 0);
-  EXPECT_NE(sha256OfFile(program).value(), original);
+  EXPECT_NE(base::sha256HexOfFile(program).value(), original);
   auto hash = attributor_->hasher().hashOf(*info);
   ASSERT_TRUE(hash) << hash.error().message();
   EXPECT_EQ(*hash, original);
@@ -483,8 +470,9 @@ TEST_F(BpfAttributionTest, HashOfTheRunningImageAfterReplacementAndExit) {
 
 TEST_F(BpfAttributionTest, DeletedBinaryIsDescribedWithoutTheSuffix) {
   ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
-  TempDirectory dir;
-  const std::string program = copyTo(BpfLab::clientPath(), dir.path() + "/doomed");
+  warden::testing::TempDir dir;
+  dir.openToOthers();
+  const std::string program = copyTo(BpfLab::clientPath(), dir.file("doomed").string());
   LabClient client = lab_->runProgram(lab_->nsA(), program, {"listen", "::", "8100", "--hold"});
   // The exec is described while the file is still there (read after the deletion, the path
   // would not be the host's file any more, and would not be given).
@@ -517,8 +505,9 @@ TEST_F(BpfAttributionTest, DeletedBinaryIsDescribedWithoutTheSuffix) {
 TEST_F(BpfAttributionTest, ScriptRunByAnInterpreterIsTagged) {
   if (access("/bin/bash", X_OK) != 0) GTEST_SKIP() << "no /bin/bash";
   ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
-  TempDirectory dir;
-  const std::string script = dir.path() + "/notify.sh";
+  warden::testing::TempDir dir;
+  dir.openToOthers();
+  const std::string script = dir.file("notify.sh").string();
   {
     // bash's /dev/udp: socket + connect + write, by the interpreter itself. It stays a moment
     // so that its environment can be read: a script whose environment is unknown gets no tag
@@ -528,7 +517,7 @@ TEST_F(BpfAttributionTest, ScriptRunByAnInterpreterIsTagged) {
   LabClient shell = lab_->runProgram(lab_->nsA(), "/bin/bash", {script}, 0, /*announces=*/false);
   ASSERT_EQ(shell.wait(), 0);
   // The flow's local port is not known here: find the record by walking the table instead.
-  std::shared_ptr<const ProcessInfo> info;
+  std::shared_ptr<const ProcessDescription> info;
   for (int i = 0; i < 100 && !info; ++i) {
     // (until the exec event is handled the pid is described as a copy of its parent)
     auto candidate = attributor_->processes().findByPid(static_cast<std::uint32_t>(shell.pid));
@@ -562,15 +551,14 @@ std::set<__u32> wardenPrograms() {
   std::set<__u32> ids;
   __u32 id = 0;
   while (bpf_prog_get_next_id(id, &id) == 0) {
-    const int fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0) continue;
+    const base::UniqueFd fd(bpf_prog_get_fd_by_id(id));
+    if (!fd) continue;
     bpf_prog_info info{};
     __u32 length = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &length) == 0 &&
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &length) == 0 &&
         std::string_view(info.name).starts_with("warden_")) {
       ids.insert(id);
     }
-    close(fd);
   }
   return ids;
 }

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/clock.h"
 #include "engine/attribution/system_mounts.h"
 
 namespace warden::engine::testing {
@@ -64,10 +65,7 @@ void sweep(const std::string& cgroupRoot) {
 
 }  // namespace
 
-void LabClient::release() {
-  if (stdinFd >= 0) close(stdinFd);
-  stdinFd = -1;
-}
+void LabClient::release() { stdinFd.reset(); }
 
 int LabClient::wait() {
   release();
@@ -87,13 +85,6 @@ std::optional<std::string> BpfLab::unavailableReason() {
 }
 
 std::string BpfLab::clientPath() { return WARDEN_ATTR_CLIENT; }
-
-std::uint64_t BpfLab::bootNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 BpfLab::BpfLab() {
   const std::string root = cgroup2MountPoint().value();
@@ -129,9 +120,10 @@ LabClient BpfLab::run(const std::string& ns, const std::vector<std::string>& arg
 LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
                              const std::vector<std::string>& args, uid_t uid, bool announces) {
   LabClient client;
-  int in[2], out[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+  auto in = base::makePipe();
+  auto out = base::makePipe();
+  if (!in || !out) {
+    ADD_FAILURE() << (in ? out : in).error().message();
     return client;
   }
   const std::string netnsPath = "/run/netns/" + ns;
@@ -142,7 +134,7 @@ LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
 
-  client.forkedAtNs = bootNs();
+  client.forkedAtNs = base::bootTimeNs();
   const pid_t pid = fork();
   if (pid == 0) {
     // Child: into the cgroup and the namespace, drop to uid, become the client.
@@ -151,29 +143,29 @@ LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
     const int netns = open(netnsPath.c_str(), O_RDONLY);
     if (netns < 0 || setns(netns, CLONE_NEWNET) != 0) _exit(121);
     if (uid != 0 && (setgid(uid) != 0 || setuid(uid) != 0)) _exit(122);
-    dup2(in[0], 0);
-    dup2(out[1], 1);
+    dup2(in->readEnd.get(), 0);
+    dup2(out->writeEnd.get(), 1);
     execv(cargv[0], cargv.data());
     _exit(123);
   }
-  close(in[0]);
-  close(out[1]);
+  in->readEnd.reset();
+  out->writeEnd.reset();
   client.pid = pid;
-  client.stdinFd = in[1];
+  client.stdinFd = std::move(in->writeEnd);
   started_.push_back(pid);
 
-  pollfd pfd{out[0], POLLIN, 0};
+  pollfd pfd{out->readEnd.get(), POLLIN, 0};
   std::string line;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(announces ? 10 : 0);
   while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
     if (poll(&pfd, 1, 100) <= 0) continue;
     char buffer[256];
-    const ssize_t n = read(out[0], buffer, sizeof buffer);
+    const ssize_t n = read(out->readEnd.get(), buffer, sizeof buffer);
     if (n <= 0) break;
     line.append(buffer, static_cast<std::size_t>(n));
   }
-  close(out[0]);
-  client.startedByNs = bootNs();
+  out->readEnd.reset();
+  client.startedByNs = base::bootTimeNs();
   client.line = line;
   if (!announces) return client;
   unsigned port = 0;
@@ -190,18 +182,20 @@ LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
 }
 
 void BpfLab::enterNamespace(const std::string& ns) {
-  if (savedNetns_ < 0) savedNetns_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  const int fd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(setns(fd, CLONE_NEWNET), 0) << std::strerror(errno);
-  close(fd);
+  if (!savedNetns_) {
+    auto saved = base::openFile("/proc/thread-self/ns/net", O_RDONLY);
+    ASSERT_TRUE(saved) << saved.error().message();
+    savedNetns_ = std::move(*saved);
+  }
+  auto fd = base::openFile("/run/netns/" + ns, O_RDONLY);
+  ASSERT_TRUE(fd) << fd.error().message();
+  ASSERT_EQ(setns(fd->get(), CLONE_NEWNET), 0) << std::strerror(errno);
 }
 
 void BpfLab::leaveNamespace() {
-  if (savedNetns_ < 0) return;
-  setns(savedNetns_, CLONE_NEWNET);
-  close(savedNetns_);
-  savedNetns_ = -1;
+  if (!savedNetns_) return;
+  setns(savedNetns_.get(), CLONE_NEWNET);
+  savedNetns_.reset();
 }
 
 }  // namespace warden::engine::testing

@@ -7,13 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
+
 namespace warden::engine::testing {
 
 // A client program started by BpfLab: its announced line, and the means to let it go.
 struct LabClient {
   pid_t pid = -1;
   bool reaped = false;
-  int stdinFd = -1;  // closing it releases a --hold client
+  base::UniqueFd stdinFd;  // closing it releases a --hold client
   std::uint16_t localPort = 0;
   std::uint64_t netnsCookie = 0;
   std::uint64_t forkedAtNs = 0;   // CLOCK_BOOTTIME just before fork
@@ -55,13 +57,12 @@ class BpfLab {
   void leaveNamespace();
 
   static std::string clientPath();
-  static std::uint64_t bootNs();
 
  private:
   std::string cgroup_;
   std::string nsA_, nsB_;
   std::vector<pid_t> started_;
-  int savedNetns_ = -1;
+  base::UniqueFd savedNetns_;
 };
 
 }  // namespace warden::engine::testing

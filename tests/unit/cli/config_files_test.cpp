@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "db/store.h"
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::cli {
 namespace {
@@ -23,7 +23,7 @@ TEST(ReadConfig, MissingFileSaysHowToNameAnother) {
 }
 
 TEST(ReadConfig, ErrorsThatAreNotTomlAreListedWithTheirPlace) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   std::ofstream(dir.file("warden.toml")) << "[engine]\nmode = \n";
   std::ostringstream notes;
   auto config = readConfig(dir.file("warden.toml"), notes);
@@ -35,7 +35,7 @@ TEST(ReadConfig, ErrorsThatAreNotTomlAreListedWithTheirPlace) {
 }
 
 TEST(ReadConfig, AFileWithErrorsStillGivesItsPathsWithANote) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   std::ofstream(dir.file("warden.toml"))
       << "[engine]\nmode = \"sometimes\"\n[log]\ndb = \"state/warden.db\"\n"
          "[control]\nsocket = \"/run/test/control.sock\"\n[[rule]]\naction = \"permit\"\n";
@@ -50,7 +50,7 @@ TEST(ReadConfig, AFileWithErrorsStillGivesItsPathsWithANote) {
 }
 
 TEST(ReadConfig, APathOfTheWrongTypeIsAnError) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   std::ofstream(dir.file("warden.toml")) << "[control]\nsocket = 5\n";
   std::ostringstream notes;
   auto config = readConfig(dir.file("warden.toml"), notes);
@@ -59,7 +59,7 @@ TEST(ReadConfig, APathOfTheWrongTypeIsAnError) {
 }
 
 TEST(OpenLogDatabase, NotCreatedYetIsItsOwnExitStatus) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   rules::Config config;
   config.file = dir.file("warden.toml");
   config.logDb = dir.file("warden.db");
@@ -71,7 +71,7 @@ TEST(OpenLogDatabase, NotCreatedYetIsItsOwnExitStatus) {
 }
 
 TEST(OpenLogDatabase, OpensAnExistingStoreReadOnly) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   rules::Config config;
   config.logDb = dir.file("warden.db");
   ASSERT_TRUE(db::openStore(config.logDb).has_value());
@@ -81,7 +81,7 @@ TEST(OpenLogDatabase, OpensAnExistingStoreReadOnly) {
 }
 
 TEST(OpenLogDatabase, AFileThatIsNotADatabaseIsAnError) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   rules::Config config;
   config.logDb = dir.file("warden.db");
   std::ofstream(config.logDb) << "this is not sqlite, but long enough to look like a header....";

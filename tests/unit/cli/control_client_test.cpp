@@ -10,7 +10,8 @@
 #include <string>
 #include <thread>
 
-#include "tests/unit/db/temp_dir.h"
+#include "base/unique_fd.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::cli {
 namespace {
@@ -21,18 +22,16 @@ using namespace std::chrono_literals;
 class Listener {
  public:
   explicit Listener(const std::filesystem::path& path) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (auto fd = base::makeSocket(AF_UNIX, SOCK_STREAM, 0, "a test listener")) {
+      fd_ = std::move(*fd);
+    }
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-    ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-          ::listen(fd_, 4) == 0;
+    ok_ = fd_ && ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+          ::listen(fd_.get(), 4) == 0;
   }
-  ~Listener() { close(); }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
+  void close() { fd_.reset(); }
   bool ok() const { return ok_; }
 
   // Accepts one client, reads its request line into `request`, and answers `answer` (nothing
@@ -40,39 +39,37 @@ class Listener {
   std::thread serveOnce(const std::string& answer, std::string* request,
                         std::chrono::milliseconds hold = 0ms) {
     return std::thread([this, answer, request, hold] {
-      const int client = ::accept(fd_, nullptr, nullptr);
-      if (client < 0) return;
+      auto client = base::acceptConnection(fd_.get(), "accepting");
+      if (!client) return;
       char buffer[4096];
       std::string line;
       while (line.find('\n') == std::string::npos) {
-        const ssize_t n = ::read(client, buffer, sizeof buffer);
+        const ssize_t n = ::read(client->get(), buffer, sizeof buffer);
         if (n <= 0) break;
         line.append(buffer, static_cast<std::size_t>(n));
       }
       if (request != nullptr) *request = line;
-      if (!answer.empty()) (void)!::write(client, answer.data(), answer.size());
+      if (!answer.empty()) (void)!::write(client->get(), answer.data(), answer.size());
       std::this_thread::sleep_for(hold);
-      ::close(client);
     });
   }
 
   // Accepts one client and answers at once, without reading its request, then closes.
   std::thread serveWithoutReading(const std::string& answer) {
     return std::thread([this, answer] {
-      const int client = ::accept(fd_, nullptr, nullptr);
-      if (client < 0) return;
-      (void)!::write(client, answer.data(), answer.size());
-      ::close(client);
+      auto client = base::acceptConnection(fd_.get(), "accepting");
+      if (!client) return;
+      (void)!::write(client->get(), answer.data(), answer.size());
     });
   }
 
  private:
-  int fd_ = -1;
+  base::UniqueFd fd_;
   bool ok_ = false;
 };
 
 TEST(AskDaemon, NoSocketFileMeansNotRunning) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   auto answer = askDaemon(dir.file("control.sock"), "status");
   ASSERT_FALSE(answer.has_value());
   EXPECT_EQ(answer.error().code, ExitCode::kDaemonDown);
@@ -82,7 +79,7 @@ TEST(AskDaemon, NoSocketFileMeansNotRunning) {
 }
 
 TEST(AskDaemon, ASocketLeftByACrashedDaemonMeansNotRunning) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   listener.close();
@@ -93,7 +90,7 @@ TEST(AskDaemon, ASocketLeftByACrashedDaemonMeansNotRunning) {
 }
 
 TEST(AskDaemon, SendsOneVersionedLineAndReturnsTheAnswer) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::string request;
@@ -111,7 +108,7 @@ TEST(AskDaemon, SendsOneVersionedLineAndReturnsTheAnswer) {
 }
 
 TEST(AskDaemon, ARefusalKeepsTheDaemonsMessage) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::thread server = listener.serveOnce(
@@ -127,7 +124,7 @@ TEST(AskDaemon, ARefusalKeepsTheDaemonsMessage) {
 TEST(AskDaemon, AnAnswerSentWithoutReadingTheRequestIsStillRead) {
   // wardend refuses a non-root peer before reading anything, then closes: a request larger
   // than the socket buffer then fails to send (EPIPE) while the answer waits to be read.
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::thread server = listener.serveWithoutReading(
@@ -141,7 +138,7 @@ TEST(AskDaemon, AnAnswerSentWithoutReadingTheRequestIsStillRead) {
 }
 
 TEST(AskDaemon, SilenceIsAnErrorAfterTheTimeout) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::thread server = listener.serveOnce("", nullptr, 1s);
@@ -156,7 +153,7 @@ TEST(AskDaemon, SilenceIsAnErrorAfterTheTimeout) {
 }
 
 TEST(AskDaemon, AConnectionClosedWithoutAnswerIsAnError) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   Listener listener(dir.file("control.sock"));
   ASSERT_TRUE(listener.ok());
   std::thread server = listener.serveOnce("", nullptr);
@@ -168,7 +165,7 @@ TEST(AskDaemon, AConnectionClosedWithoutAnswerIsAnError) {
 }
 
 TEST(AskDaemon, ARegularFileIsNotASocket) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   {
     std::FILE* f = std::fopen(dir.file("control.sock").c_str(), "w");
     std::fclose(f);

@@ -1,5 +1,6 @@
 #include "cli/file_digest.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,8 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/sha256.h"
+#include "base/unique_fd.h"
 #include "cli/hash_command.h"
-#include "tests/unit/db/temp_dir.h"
+#include "engine/attribution/exe_hasher.h"
+#include "rules/process_info.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::cli {
 namespace {
@@ -19,7 +24,7 @@ void writeFile(const std::filesystem::path& path, const std::string& text) {
 }
 
 TEST(Sha256File, KnownDigests) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   writeFile(dir.file("empty"), "");
   writeFile(dir.file("abc"), "abc");
   EXPECT_EQ(sha256File(dir.file("empty")),
@@ -29,7 +34,7 @@ TEST(Sha256File, KnownDigests) {
 }
 
 TEST(Sha256File, LargerThanOneReadIsHashedWhole) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   writeFile(dir.file("big"), std::string(1'000'000, 'a'));
   // The FIPS 180-2 test vector: one million 'a'.
   EXPECT_EQ(sha256File(dir.file("big")),
@@ -37,14 +42,14 @@ TEST(Sha256File, LargerThanOneReadIsHashedWhole) {
 }
 
 TEST(Sha256File, FollowsSymbolicLinks) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   writeFile(dir.file("abc"), "abc");
   std::filesystem::create_symlink(dir.file("abc"), dir.file("link"));
   EXPECT_EQ(sha256File(dir.file("link")), sha256File(dir.file("abc")));
 }
 
 TEST(Sha256File, MissingDirectoryAndUnreadable) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   auto missing = sha256File(dir.file("nope"));
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code, ExitCode::kError);
@@ -62,8 +67,30 @@ TEST(Sha256File, MissingDirectoryAndUnreadable) {
   }
 }
 
+// What `warden hash` prints is what the engine's matcher compares: the same digest of the same
+// bytes, over a file larger than one read and with every byte value in it.
+TEST(Sha256File, AgreesWithTheEngineByteForByte) {
+  warden::testing::TempDir dir;
+  std::string bytes(3 * 1024 * 1024 + 5, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 % 256);
+  writeFile(dir.file("prog"), bytes);
+  const auto printed = sha256File(dir.file("prog"));
+  ASSERT_TRUE(printed.has_value()) << printed.error().message;
+
+  engine::ImageHashLru cache;
+  engine::ExeHasher hasher(cache);
+  auto image = base::openFile(dir.file("prog"), O_RDONLY);
+  ASSERT_TRUE(image) << image.error().message();
+  const auto hashed = hasher.hashImage(image->get());
+  ASSERT_TRUE(hashed) << hashed.error().message();
+  EXPECT_EQ(*printed, *hashed);
+  // A profile pins the printed text; the matcher parses both into the same digest.
+  EXPECT_EQ(rules::parseSha256(*printed), rules::parseSha256(*hashed));
+  EXPECT_EQ(*printed, base::sha256Hex(bytes).value());
+}
+
 TEST(HashCommand, PrintsALineToPasteAndReportsFailuresPerFile) {
-  db::testing::TempDir dir;
+  warden::testing::TempDir dir;
   writeFile(dir.file("abc"), "abc");
   std::filesystem::create_symlink(dir.file("abc"), dir.file("link"));
   std::ostringstream out, err;

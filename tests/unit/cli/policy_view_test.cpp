@@ -13,7 +13,7 @@
 #include "cli/profiles_command.h"
 #include "cli/rules_command.h"
 #include "rules/policy.h"
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::cli {
 namespace {
@@ -176,7 +176,7 @@ class PolicyFilesView : public PolicyViewTest {
       setModified(dir_.file(name), ns);
     }
   }
-  db::testing::TempDir dir_;
+  warden::testing::TempDir dir_;
 };
 
 TEST_F(PolicyFilesView, FilesViewHasMatchesAndTheEngineDefault) {

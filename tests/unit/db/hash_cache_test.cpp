@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "db/store.h"
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::db {
 namespace {
 
-using testing::TempDir;
+using warden::testing::TempDir;
 
 const std::string kHashA(64, 'a');
 const std::string kHashB = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";
@@ -24,7 +24,7 @@ TEST(HashCache, RoundTripsAndSurvivesReopen) {
     auto db = openStore(dir.file("warden.db"));
     ASSERT_TRUE(db.has_value());
     auto cache = HashCache::create(*db);
-    ASSERT_TRUE(cache.has_value()) << cache.error().message;
+    ASSERT_TRUE(cache.has_value()) << cache.error().message();
     EXPECT_EQ(cache->lookup(curl).value(), std::nullopt);
     ASSERT_TRUE(cache->store(curl, kHashB, 10).has_value());
     EXPECT_EQ(cache->lookup(curl).value(),
@@ -73,7 +73,7 @@ TEST(HashCache, RefusesWhatIsNotADigestAndPrunesOldEntries) {
   const FileIdentity file{.device = 1, .inode = 2, .size = 3, .mtimeNs = 4, .ctimeNs = 5};
   auto bad = cache->store(file, "xyz", 1);
   ASSERT_FALSE(bad.has_value());
-  EXPECT_NE(bad.error().message.find("warden.db"), std::string::npos);
+  EXPECT_NE(bad.error().message().find("warden.db"), std::string::npos);
   EXPECT_FALSE(cache->store(file, std::string(64, 'g'), 1).has_value());
 
   ASSERT_TRUE(cache->store(file, kHashA, 100).has_value());

@@ -10,10 +10,11 @@
 #include <cstdint>
 #include <thread>
 
+#include "base/unique_fd.h"
 #include "db/log_writer.h"
 #include "db/store.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/db/log_rows.h"
-#include "tests/unit/db/temp_dir.h"
 
 namespace warden::db {
 namespace {
@@ -39,25 +40,25 @@ using namespace std::chrono_literals;
 }
 
 TEST(LogCrash, SigkillMidBurstKeepsEveryCommittedRowAndAnIntactFile) {
-  testing::TempDir dir;
+  warden::testing::TempDir dir;
   const auto path = dir.file("warden.db");
   ASSERT_TRUE(openStore(path).has_value());  // schema exists before the child starts
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
+  auto reports = base::makePipe();
+  ASSERT_TRUE(reports) << reports.error().message();
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    close(fds[0]);
-    writeUntilKilled(path, fds[1]);
+    reports->readEnd.reset();
+    writeUntilKilled(path, reports->writeEnd.get());
   }
-  close(fds[1]);
+  reports->writeEnd.reset();
 
   // Let it commit a good number of batches, then kill it without warning.
   std::uint64_t reported = 0;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (reported < 20000 && std::chrono::steady_clock::now() < deadline) {
     std::uint64_t value = 0;
-    if (read(fds[0], &value, sizeof value) != sizeof value) break;
+    if (read(reports->readEnd.get(), &value, sizeof value) != sizeof value) break;
     reported = value;
   }
   ASSERT_EQ(kill(child, SIGKILL), 0);
@@ -65,14 +66,15 @@ TEST(LogCrash, SigkillMidBurstKeepsEveryCommittedRowAndAnIntactFile) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
   // Reports still in the pipe were sent before the kill: they are committed too.
-  for (std::uint64_t value = 0; read(fds[0], &value, sizeof value) == sizeof value;) {
+  for (std::uint64_t value = 0;
+       read(reports->readEnd.get(), &value, sizeof value) == sizeof value;) {
     reported = value;
   }
-  close(fds[0]);
+  reports->readEnd.reset();
   ASSERT_GE(reported, 20000u);
 
   auto db = openStore(path);
-  ASSERT_TRUE(db.has_value()) << db.error().message;
+  ASSERT_TRUE(db.has_value()) << db.error().message();
   auto check = db->prepare("PRAGMA integrity_check");
   ASSERT_TRUE(check.has_value());
   ASSERT_TRUE(check->step().value());

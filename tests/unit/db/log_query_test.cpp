@@ -6,35 +6,35 @@
 #include "db/log_table.h"
 #include "db/policy_store.h"
 #include "db/store.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/db/log_rows.h"
-#include "tests/unit/db/temp_dir.h"
 
 namespace warden::db {
 namespace {
 
 using ::testing::ElementsAre;
 using testing::sampleRow;
-using testing::TempDir;
+using warden::testing::TempDir;
 
 class LogQueryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto db = openStore(dir_.file("warden.db"));
-    ASSERT_TRUE(db.has_value()) << db.error().message;
+    ASSERT_TRUE(db.has_value()) << db.error().message();
     db_.emplace(std::move(*db));
     auto inserter = LogInserter::create(*db_);
-    ASSERT_TRUE(inserter.has_value()) << inserter.error().message;
+    ASSERT_TRUE(inserter.has_value()) << inserter.error().message();
     inserter_.emplace(std::move(*inserter));
   }
 
   void insert(const LogRow& row) {
     auto ok = inserter_->insert(row);
-    ASSERT_TRUE(ok.has_value()) << ok.error().message;
+    ASSERT_TRUE(ok.has_value()) << ok.error().message();
   }
 
   std::vector<LogEntry> query(const LogFilter& filter) {
     auto rows = queryLog(*db_, filter);
-    EXPECT_TRUE(rows.has_value()) << rows.error().message;
+    EXPECT_TRUE(rows.has_value()) << rows.error().message();
     return rows.value_or(std::vector<LogEntry>{});
   }
 
@@ -179,7 +179,7 @@ TEST_F(LogQueryTest, IndexByActionHoldsRefusedRowsOnly) {
   auto plan = db_->prepare(
       "EXPLAIN QUERY PLAN SELECT v.id FROM verdict_log v WHERE v.action = 'deny' "
       "AND v.action <> 'allow' ORDER BY v.time_ns DESC, v.id DESC");
-  ASSERT_TRUE(plan.has_value()) << plan.error().message;
+  ASSERT_TRUE(plan.has_value()) << plan.error().message();
   std::string steps;
   while (plan->step().value_or(false)) {
     steps += plan->columnText(3);

@@ -13,15 +13,15 @@
 #include "db/log_table.h"
 #include "db/store.h"
 #include "db/transaction.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/db/log_rows.h"
-#include "tests/unit/db/temp_dir.h"
 
 namespace warden::db {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::sampleRow;
-using testing::TempDir;
+using warden::testing::TempDir;
 
 constexpr std::int64_t kDayNs = 86'400LL * 1'000'000'000LL;
 
@@ -39,13 +39,13 @@ class LogWriterTest : public ::testing::Test {
  protected:
   Database open() {
     auto db = openStore(path(), {.busyTimeout = 5000ms});
-    EXPECT_TRUE(db.has_value()) << db.error().message;
+    EXPECT_TRUE(db.has_value()) << db.error().message();
     return std::move(*db);
   }
 
   std::unique_ptr<LogWriter> writer(LogWriterOptions options) {
     auto writer = LogWriter::create(open(), options);
-    EXPECT_TRUE(writer.has_value()) << writer.error().message;
+    EXPECT_TRUE(writer.has_value()) << writer.error().message();
     return std::move(*writer);
   }
 
@@ -133,7 +133,7 @@ TEST_F(LogWriterTest, SlowDatabaseMakesDropsNotWaits) {
   // Another connection holds the write lock: the writer is stuck in its busy wait.
   Database blocker = open();
   auto tx = Transaction::begin(blocker, Transaction::Kind::kImmediate);
-  ASSERT_TRUE(tx.has_value()) << tx.error().message;
+  ASSERT_TRUE(tx.has_value()) << tx.error().message();
 
   constexpr int kRows = 300;
   const auto start = std::chrono::steady_clock::now();
@@ -299,7 +299,7 @@ TEST_F(LogWriterTest, ManyBatchesFromSeveralThreadsKeepTheFileIntact) {
       "SELECT count(*) FROM verdict_log AS a JOIN verdict_log AS b ON a.pid = b.pid "
       "AND a.id < b.id AND a.remote_port > b.remote_port AND b.id = (SELECT min(id) FROM "
       "verdict_log WHERE pid = a.pid AND id > a.id)");
-  ASSERT_TRUE(order.has_value()) << order.error().message;
+  ASSERT_TRUE(order.has_value()) << order.error().message();
   EXPECT_EQ(*order, 0);
 }
 

@@ -4,13 +4,13 @@
 
 #include "db/log_table.h"
 #include "db/store.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/db/log_rows.h"
-#include "tests/unit/db/temp_dir.h"
 
 namespace warden::db {
 namespace {
 
-using testing::TempDir;
+using warden::testing::TempDir;
 
 PolicyRecord samplePolicy(std::int64_t loadedAtNs = 1000) {
   PolicyRecord policy;
@@ -66,7 +66,7 @@ class PolicyStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto db = openStore(dir_.file("warden.db"));
-    ASSERT_TRUE(db.has_value()) << db.error().message;
+    ASSERT_TRUE(db.has_value()) << db.error().message();
     db_.emplace(std::move(*db));
   }
 
@@ -77,7 +77,7 @@ class PolicyStoreTest : public ::testing::Test {
 TEST_F(PolicyStoreTest, StoresAndLoadsARevision) {
   EXPECT_EQ(latestRevision(*db_).value(), std::nullopt);
   auto id = storeRevision(*db_, samplePolicy());
-  ASSERT_TRUE(id.has_value()) << id.error().message;
+  ASSERT_TRUE(id.has_value()) << id.error().message();
   EXPECT_GT(*id, 0);
 
   auto latest = latestRevision(*db_);
@@ -87,7 +87,7 @@ TEST_F(PolicyStoreTest, StoresAndLoadsARevision) {
   EXPECT_EQ((*latest)->sourcesDigest, std::string(64, 'c'));
 
   auto loaded = loadRevision(*db_, *id);
-  ASSERT_TRUE(loaded.has_value() && loaded->has_value()) << loaded.error().message;
+  ASSERT_TRUE(loaded.has_value() && loaded->has_value()) << loaded.error().message();
   const PolicyRecord& policy = **loaded;
   EXPECT_EQ(policy.revision.loadedAtNs, 1000);
   ASSERT_EQ(policy.profiles.size(), 2u);
@@ -135,7 +135,7 @@ TEST_F(PolicyStoreTest, RevisionsIncreaseAndAFailedStoreLeavesNothing) {
   broken.rules.push_back(broken.rules.front());  // duplicate primary key
   auto failed = storeRevision(*db_, broken);
   ASSERT_FALSE(failed.has_value());
-  EXPECT_NE(failed.error().message.find("UNIQUE"), std::string::npos) << failed.error().message;
+  EXPECT_NE(failed.error().message().find("UNIQUE"), std::string::npos) << failed.error().message();
   EXPECT_EQ(latestRevision(*db_).value()->id, second);
   EXPECT_EQ(db_->queryInt("SELECT count(*) FROM policy_rule").value(), 8);
 }

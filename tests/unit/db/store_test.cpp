@@ -5,23 +5,23 @@
 #include <fstream>
 
 #include "db/migrations.h"
-#include "tests/unit/db/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::db {
 namespace {
 
-using testing::TempDir;
+using warden::testing::TempDir;
 
 TEST(Store, CreatesSchemaFromEmpty) {
   TempDir dir;
   auto db = openStore(dir.file("warden.db"));
-  ASSERT_TRUE(db.has_value()) << db.error().message;
+  ASSERT_TRUE(db.has_value()) << db.error().message();
   EXPECT_EQ(schemaVersion(*db).value(), kSchemaVersion);
   for (const char* table :
        {"policy_revision", "policy_profile", "policy_rule", "verdict_log", "exe_hash"}) {
     auto count = db->queryInt(std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +
                               table + "'");
-    ASSERT_TRUE(count.has_value()) << count.error().message;
+    ASSERT_TRUE(count.has_value()) << count.error().message();
     EXPECT_EQ(*count, 1) << table;
   }
   auto journal = db->prepare("PRAGMA journal_mode");
@@ -36,14 +36,14 @@ TEST(Store, ReopenIsIdempotent) {
   TempDir dir;
   {
     auto db = openStore(dir.file("warden.db"));
-    ASSERT_TRUE(db.has_value()) << db.error().message;
+    ASSERT_TRUE(db.has_value()) << db.error().message();
     ASSERT_TRUE(
         db->exec("INSERT INTO exe_hash VALUES (1, 2, 3, 4, 5, '" + std::string(64, 'a') + "', 6)",
                  "seed")
             .has_value());
   }
   auto again = openStore(dir.file("warden.db"));
-  ASSERT_TRUE(again.has_value()) << again.error().message;
+  ASSERT_TRUE(again.has_value()) << again.error().message();
   EXPECT_EQ(schemaVersion(*again).value(), kSchemaVersion);
   EXPECT_EQ(again->queryInt("SELECT count(*) FROM exe_hash").value(), 1);
 }
@@ -53,7 +53,7 @@ TEST(Store, MigratesVersionOneIndexByAction) {
   TempDir dir;
   {
     auto db = openStore(dir.file("warden.db"));
-    ASSERT_TRUE(db.has_value()) << db.error().message;
+    ASSERT_TRUE(db.has_value()) << db.error().message();
     ASSERT_TRUE(db->exec("DROP INDEX verdict_log_refused; "
                          "CREATE INDEX verdict_log_action ON verdict_log (action, time_ns); "
                          "PRAGMA user_version = 1",
@@ -61,7 +61,7 @@ TEST(Store, MigratesVersionOneIndexByAction) {
                     .has_value());
   }
   auto db = openStore(dir.file("warden.db"));
-  ASSERT_TRUE(db.has_value()) << db.error().message;
+  ASSERT_TRUE(db.has_value()) << db.error().message();
   EXPECT_EQ(schemaVersion(*db).value(), 2);
   const auto indexes = [&](const char* name) {
     return db
@@ -83,10 +83,10 @@ TEST(Store, RefusesNewerSchemaUntouched) {
   for (Access access : {Access::kReadWrite, Access::kReadOnly}) {
     auto db = openStore(dir.file("warden.db"), {.access = access});
     ASSERT_FALSE(db.has_value());
-    EXPECT_NE(db.error().message.find(dir.file("warden.db").string()), std::string::npos)
-        << db.error().message;
-    EXPECT_NE(db.error().message.find("99"), std::string::npos) << db.error().message;
-    EXPECT_NE(db.error().message.find("newer"), std::string::npos) << db.error().message;
+    EXPECT_NE(db.error().message().find(dir.file("warden.db").string()), std::string::npos)
+        << db.error().message();
+    EXPECT_NE(db.error().message().find("99"), std::string::npos) << db.error().message();
+    EXPECT_NE(db.error().message().find("newer"), std::string::npos) << db.error().message();
   }
   auto raw = Database::open(dir.file("warden.db"));
   ASSERT_TRUE(raw.has_value());
@@ -104,23 +104,23 @@ TEST(Store, RefusesForeignDatabase) {
   }
   auto db = openStore(dir.file("other.db"));
   ASSERT_FALSE(db.has_value());
-  EXPECT_NE(db.error().message.find("not a warden database"), std::string::npos)
-      << db.error().message;
+  EXPECT_NE(db.error().message().find("not a warden database"), std::string::npos)
+      << db.error().message();
 }
 
 TEST(Store, ReadOnlyNeedsAnExistingInitializedFile) {
   TempDir dir;
   auto missing = openStore(dir.file("missing.db"), {.access = Access::kReadOnly});
   ASSERT_FALSE(missing.has_value());
-  EXPECT_NE(missing.error().message.find("missing.db"), std::string::npos);
+  EXPECT_NE(missing.error().message().find("missing.db"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir.file("missing.db")));
 
   ASSERT_TRUE(openStore(dir.file("warden.db")).has_value());
   auto reader = openStore(dir.file("warden.db"), {.access = Access::kReadOnly});
-  ASSERT_TRUE(reader.has_value()) << reader.error().message;
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
   auto write = reader->exec("DELETE FROM verdict_log", "try to write");
   ASSERT_FALSE(write.has_value());
-  EXPECT_NE(write.error().message.find("readonly"), std::string::npos) << write.error().message;
+  EXPECT_NE(write.error().message().find("readonly"), std::string::npos) << write.error().message();
 }
 
 TEST(Store, ErrorNamesPathAndSqliteReason) {
@@ -131,17 +131,17 @@ TEST(Store, ErrorNamesPathAndSqliteReason) {
   }
   auto db = openStore(dir.file("garbage.db"));
   ASSERT_FALSE(db.has_value());
-  EXPECT_NE(db.error().message.find(dir.file("garbage.db").string()), std::string::npos)
-      << db.error().message;
-  EXPECT_NE(db.error().message.find("SQLITE_NOTADB"), std::string::npos) << db.error().message;
+  EXPECT_NE(db.error().message().find(dir.file("garbage.db").string()), std::string::npos)
+      << db.error().message();
+  EXPECT_NE(db.error().message().find("SQLITE_NOTADB"), std::string::npos) << db.error().message();
 
   auto good = openStore(dir.file("warden.db"));
   ASSERT_TRUE(good.has_value());
   auto bad = good->prepare("SELECT nope FROM verdict_log");
   ASSERT_FALSE(bad.has_value());
-  EXPECT_NE(bad.error().message.find("no such column: nope"), std::string::npos)
-      << bad.error().message;
-  EXPECT_NE(bad.error().message.find("warden.db"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message().find("no such column: nope"), std::string::npos)
+      << bad.error().message();
+  EXPECT_NE(bad.error().message().find("warden.db"), std::string::npos) << bad.error().message();
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
 #include "tests/unit/rules/test_files.h"
 
 namespace warden::rules {
@@ -10,7 +11,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using testing::TempDir;
+using warden::testing::TempDir;
 
 constexpr std::string_view kFile = "/etc/warden/warden.toml";
 

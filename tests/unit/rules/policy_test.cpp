@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "tests/support/temp_dir.h"
 #include "tests/unit/rules/test_files.h"
 
 namespace warden::rules {
@@ -13,7 +14,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using testing::TempDir;
+using warden::testing::TempDir;
 
 // A config and profiles directory in a temporary directory.
 class PolicyFiles : public ::testing::Test {

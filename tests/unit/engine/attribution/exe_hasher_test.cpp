@@ -6,17 +6,18 @@
 
 #include <map>
 
+#include "base/sha256.h"
+#include "base/unique_fd.h"
 #include "engine/attribution/proc_reader.h"
-#include "tests/unit/rules/test_files.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
 
-using rules::testing::TempDir;
+using warden::testing::TempDir;
 
-// sha256("abc") and sha256("")
+// sha256("abc"); the digest itself is base/sha256.h's, tested there.
 constexpr const char* kAbc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-constexpr const char* kEmpty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 ImageIdentity identity(std::uint64_t inode, std::int64_t mtime = 1) {
   return ImageIdentity{.device = 1, .inode = inode, .size = 10, .mtimeNs = mtime, .ctimeNs = 1};
@@ -38,32 +39,8 @@ class MemoryStore : public HashStore {
   int loads = 0;
 };
 
-TEST(Sha256, KnownDigests) {
-  TempDir dir;
-  EXPECT_EQ(sha256OfFile(dir.write("abc", "abc").string()).value(), kAbc);
-  EXPECT_EQ(sha256OfFile(dir.write("empty", "").string()).value(), kEmpty);
-  EXPECT_FALSE(sha256OfFile((dir.path() / "missing").string()));
-  // Larger than one read chunk.
-  const std::string big(200'000, 'x');
-  const auto a = sha256OfFile(dir.write("big", big).string());
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->size(), 64u);
-  EXPECT_NE(*a, kEmpty);
-}
-
-TEST(Sha256, LeavesTheDescriptorOffsetAlone) {
-  TempDir dir;
-  const auto file = dir.write("abc", "abc");
-  const int fd = open(file.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(lseek(fd, 2, SEEK_SET), 2);
-  EXPECT_EQ(sha256OfFd(fd).value(), kAbc);
-  EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 2);
-  close(fd);
-}
-
-TEST(HashCache, KeyedByTheWholeIdentity) {
-  HashCache cache(8);
+TEST(ImageHashLru, KeyedByTheWholeIdentity) {
+  ImageHashLru cache(8);
   cache.insert(identity(1), "h1");
   EXPECT_EQ(cache.find(identity(1)), "h1");
   EXPECT_EQ(cache.find(identity(1, /*mtime=*/2)), std::nullopt);  // a new version of the file
@@ -72,8 +49,8 @@ TEST(HashCache, KeyedByTheWholeIdentity) {
   EXPECT_EQ(cache.misses(), 2u);
 }
 
-TEST(HashCache, BoundedLeastRecentlyUsed) {
-  HashCache cache(2);
+TEST(ImageHashLru, BoundedLeastRecentlyUsed) {
+  ImageHashLru cache(2);
   cache.insert(identity(1), "h1");
   cache.insert(identity(2), "h2");
   EXPECT_TRUE(cache.find(identity(1)));  // 1 is now the most recent
@@ -87,10 +64,10 @@ TEST(HashCache, BoundedLeastRecentlyUsed) {
   EXPECT_EQ(cache.size(), 2u);
 }
 
-TEST(HashCache, BackedByAStore) {
+TEST(ImageHashLru, BackedByAStore) {
   MemoryStore store;
   store.rows.emplace_back(identity(7), "stored");
-  HashCache cache(4, &store);
+  ImageHashLru cache(4, &store);
   EXPECT_EQ(cache.findInMemory(identity(7)), std::nullopt);  // memory only: no store read
   EXPECT_EQ(store.loads, 0);
   EXPECT_EQ(cache.find(identity(7)), "stored");
@@ -105,27 +82,28 @@ TEST(HashCache, BackedByAStore) {
 TEST(ExeHasher, HashesOnceThenFromCache) {
   TempDir dir;
   const auto file = dir.write("prog", "abc");
-  HashCache cache;
+  ImageHashLru cache;
   ExeHasher hasher(cache);
-  const int fd = open(file.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  EXPECT_EQ(hasher.hashImage(fd).value(), kAbc);
+  auto fd = base::openFile(file, O_RDONLY);
+  ASSERT_TRUE(fd) << fd.error().message();
+  EXPECT_EQ(hasher.hashImage(fd->get()).value(), kAbc);
   EXPECT_EQ(cache.size(), 1u);
-  EXPECT_EQ(hasher.hashImage(fd).value(), kAbc);
+  EXPECT_EQ(hasher.hashImage(fd->get()).value(), kAbc);
   EXPECT_EQ(cache.hits(), 1u);
-  close(fd);
 }
 
 TEST(ExeHasher, HeldImageOutlivesTheFileOnDisk) {
   TempDir dir;
   const auto file = dir.write("prog", "abc");
-  ProcessInfo info;
+  ProcessDescription info;
   info.key = {999999, 1};  // no such process: only the held image can be hashed
-  info.imageHandle = std::make_shared<ImageHandle>(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  auto image = base::openFile(file, O_RDONLY);
+  ASSERT_TRUE(image) << image.error().message();
+  info.imageHandle = std::make_shared<ImageHandle>(std::move(*image));
   // The file is replaced on disk after "exec": the held descriptor still reads what ran.
   std::filesystem::remove(file);
   dir.write("prog", "something else");
-  HashCache cache;
+  ImageHashLru cache;
   ExeHasher hasher(cache);
   EXPECT_EQ(hasher.hashOf(info).value(), kAbc);
   info.imageHandle.reset();
@@ -133,14 +111,14 @@ TEST(ExeHasher, HeldImageOutlivesTheFileOnDisk) {
 }
 
 TEST(ExeHasher, RunningProcessThroughProcExe) {
-  ProcessInfo info;
+  ProcessDescription info;
   info.key.pid = static_cast<std::uint32_t>(getpid());
   info.key.startTicks = ProcReader().stat(info.key.pid)->startTicks;
-  HashCache cache;
+  ImageHashLru cache;
   ExeHasher hasher(cache);
   auto hash = hasher.hashOf(info);
   ASSERT_TRUE(hash) << hash.error().message();
-  EXPECT_EQ(*hash, sha256OfFile("/proc/self/exe").value());
+  EXPECT_EQ(*hash, base::sha256HexOfFile("/proc/self/exe").value());
   // A description with another start time is another process: refused.
   info.key.startTicks += 1;
   EXPECT_FALSE(hasher.hashOf(info));

@@ -1,4 +1,5 @@
 #include "engine/attribution/proc_reader.h"
+#include "base/unique_fd.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -9,12 +10,12 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/unit/rules/test_files.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
 
-using rules::testing::TempDir;
+using warden::testing::TempDir;
 using namespace std::string_literals;
 
 std::string statLine(std::uint32_t pid, std::string_view comm, std::uint32_t ppid,
@@ -119,14 +120,14 @@ TEST(ProcReader, DeletedImageAndWrongStartTime) {
   TempDir dir;
   fakeProcess(dir, 5, 1, 900, "/usr/bin/gone", /*deleted=*/true);
   ProcReader reader(dir.path().string());
-  ProcessInfo info;
+  ProcessDescription info;
   info.key = {5, 900};
   ASSERT_TRUE(reader.complete(info));
   EXPECT_EQ(info.path, "/usr/bin/gone");
   EXPECT_TRUE(info.pathDeleted);
   EXPECT_FALSE(info.imageKnown);  // the synthetic target does not exist
   // Another start time: another process under the same pid; nothing is read into it.
-  ProcessInfo other;
+  ProcessDescription other;
   other.key = {5, 901};
   EXPECT_FALSE(reader.complete(other));
   EXPECT_TRUE(other.path.empty());
@@ -181,13 +182,13 @@ TEST(ProcReader, UnreadableEnvironmentIsUnknownNotEmpty) {
 
 TEST(ProcReader, SocketInodesOfTheRealSelf) {
   // The real /proc: a socket this test holds shows up among its descriptors.
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
+  auto fd = base::makeSocket(AF_INET, SOCK_DGRAM, 0, "a socket to look for");
+  ASSERT_TRUE(fd) << fd.error().message();
   struct stat st {};
-  ASSERT_EQ(fstat(fd, &st), 0);
+  ASSERT_EQ(fstat(fd->get(), &st), 0);
   ProcReader reader;
   const auto inodes = reader.socketInodes(static_cast<std::uint32_t>(getpid()));
-  close(fd);
+  fd->reset();
   EXPECT_NE(std::find(inodes.begin(), inodes.end(), st.st_ino), inodes.end());
   auto self = reader.describe(static_cast<std::uint32_t>(getpid()));
   ASSERT_TRUE(self);

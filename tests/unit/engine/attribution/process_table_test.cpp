@@ -11,11 +11,12 @@ namespace {
 
 constexpr std::uint64_t kSecond = 1'000'000'000ull;
 
-std::shared_ptr<const ProcessInfo> process(std::uint32_t pid, std::uint64_t startTicks,
-                                           std::string path, std::uint64_t inode = 0,
-                                           std::uint32_t ppid = 0, std::uint64_t parentTicks = 0,
-                                           bool complete = true) {
-  auto info = std::make_shared<ProcessInfo>();
+std::shared_ptr<const ProcessDescription> process(std::uint32_t pid, std::uint64_t startTicks,
+                                                  std::string path, std::uint64_t inode = 0,
+                                                  std::uint32_t ppid = 0,
+                                                  std::uint64_t parentTicks = 0,
+                                                  bool complete = true) {
+  auto info = std::make_shared<ProcessDescription>();
   info->key = {pid, startTicks};
   info->startTimeNs = startTicks * 10'000'000ull;
   info->path = std::move(path);
@@ -134,7 +135,7 @@ TEST(ProcessTable, AncestorsFollowParentKeys) {
 TEST(ProcessTable, AnAncestorSeenAtAPathThatIsNotItsHostFileKeepsOnlyItsPlace) {
   ProcessTable table;
   table.upsert(process(1, 1, "/sbin/init"));
-  auto mounted = std::make_shared<ProcessInfo>(*process(10, 20, "/usr/bin/curl", 0, 1, 1));
+  auto mounted = std::make_shared<ProcessDescription>(*process(10, 20, "/usr/bin/curl", 0, 1, 1));
   mounted->pathOnHost = false;  // another file bind-mounted over /usr/bin/curl
   table.upsert(mounted);
   table.upsert(process(30, 40, "/bin/sh", 0, 10, 20));

@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/unit/rules/test_files.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
 
-using rules::testing::TempDir;
+using warden::testing::TempDir;
 using namespace std::string_literals;
 using namespace std::string_view_literals;
 
@@ -75,7 +75,8 @@ class TrackerTest : public ::testing::Test {
   }
 
   // What sock_diag attribution asks for: a process known by pid and start time alone.
-  std::shared_ptr<const ProcessInfo> describeOnDemand(std::uint32_t pid, std::uint64_t ticks) {
+  std::shared_ptr<const ProcessDescription> describeOnDemand(std::uint32_t pid,
+                                                             std::uint64_t ticks) {
     warden_owner owner{};
     owner.tgid = owner.pid = pid;
     owner.start_time_ns = nsOfTicks(ticks);

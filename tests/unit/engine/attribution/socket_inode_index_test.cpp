@@ -5,13 +5,13 @@
 #include <string>
 
 #include "engine/attribution/sock_diag.h"
-#include "tests/unit/rules/test_files.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
 
 using namespace std::chrono_literals;
-using rules::testing::TempDir;
+using warden::testing::TempDir;
 
 // A synthetic /proc whose processes hold sockets: fd links read "socket:[INODE]".
 class SocketInodeIndexTest : public ::testing::Test {

@@ -24,15 +24,25 @@ std::set<std::string> keys(const json& object) {
 
 // The keys `warden status` has always sent (cli/status_text.cpp and the integration tests read
 // them): a counter added to kQueueCounterFields belongs here too.
-const std::set<std::string> kTotalKeys = {"packets",       "allow",
-                                          "deny",          "reject",
-                                          "learn",         "kernel",
-                                          "malformed",     "enobufs",
-                                          "queue_drops",   "verdict_errors",
-                                          "dns_replies",   "dns_answers",
-                                          "dns_malformed", "dns_unsolicited",
-                                          "dns_queries",   "dns_queries_evicted",
-                                          "parked",        "parked_undescribed",
+const std::set<std::string> kTotalKeys = {"packets",
+                                          "allow",
+                                          "deny",
+                                          "reject",
+                                          "learn",
+                                          "kernel",
+                                          "malformed",
+                                          "enobufs",
+                                          "queue_drops",
+                                          "verdict_errors",
+                                          "verdict_retries",
+                                          "dns_replies",
+                                          "dns_answers",
+                                          "dns_malformed",
+                                          "dns_unsolicited",
+                                          "dns_queries",
+                                          "dns_queries_evicted",
+                                          "parked",
+                                          "parked_undescribed",
                                           "repeats"};
 
 TEST(QueueStatus, QueueObjectHasEveryCounterUnderItsKey) {
@@ -46,6 +56,7 @@ TEST(QueueStatus, QueueObjectHasEveryCounterUnderItsKey) {
   c.malformed = 5;
   c.enobufs = 7;
   c.verdictErrors = 8;
+  c.verdictRetries = 22;
   c.maxLatencyNs = 88'999;
   c.parked = 11;
   c.parkedUndescribed = 12;
@@ -63,7 +74,7 @@ TEST(QueueStatus, QueueObjectHasEveryCounterUnderItsKey) {
   EXPECT_EQ(status.queues()[0], json::parse(R"({
       "queue": 3, "packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
       "malformed": 5, "enobufs": 7, "queue_drops": 21, "waiting": 9, "verdict_errors": 8,
-      "dns_replies": 14, "dns_answers": 15, "dns_malformed": 16, "dns_unsolicited": 17,
+      "verdict_retries": 22,      "dns_replies": 14, "dns_answers": 15, "dns_malformed": 16, "dns_unsolicited": 17,
       "dns_queries": 18, "dns_queries_evicted": 19, "parked": 11, "parked_undescribed": 12,
       "repeats": 13, "max_latency_us": 88})"));
 }

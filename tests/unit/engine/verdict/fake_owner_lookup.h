@@ -32,7 +32,7 @@ class FakeOwnerLookup final : public OwnerLookup {
     owners_[port] = owner;
   }
   // What the table holds for process `key` from now on (null: nothing).
-  void setDescription(const ProcessKey& key, std::shared_ptr<const ProcessInfo> info) {
+  void setDescription(const ProcessKey& key, std::shared_ptr<const ProcessDescription> info) {
     std::lock_guard lock(mutex_);
     descriptions_[{key.pid, key.startTicks}] = std::move(info);
   }
@@ -67,12 +67,13 @@ class FakeOwnerLookup final : public OwnerLookup {
     none.kind = !inbound && !hasUid ? OwnerKind::kKernel : OwnerKind::kUnknown;
     return none;
   }
-  std::shared_ptr<const ProcessInfo> describe(const Attribution& attribution) override {
+  std::shared_ptr<const ProcessDescription> describe(const Attribution& attribution) override {
     std::lock_guard lock(mutex_);
     ++describeCalls_;
     return find(attribution);
   }
-  std::shared_ptr<const ProcessInfo> described(const Attribution& attribution) const override {
+  std::shared_ptr<const ProcessDescription> described(
+      const Attribution& attribution) const override {
     std::lock_guard lock(mutex_);
     return find(attribution);
   }
@@ -81,7 +82,8 @@ class FakeOwnerLookup final : public OwnerLookup {
     return describeWait_;
   }
   // Waits for nothing: what the test has set is all there will be.
-  std::shared_ptr<const ProcessInfo> describeForVerdict(const Attribution& attribution) override {
+  std::shared_ptr<const ProcessDescription> describeForVerdict(
+      const Attribution& attribution) override {
     std::lock_guard lock(mutex_);
     ++describeForVerdictCalls_;
     return find(attribution);
@@ -96,7 +98,7 @@ class FakeOwnerLookup final : public OwnerLookup {
   }
 
  private:
-  std::shared_ptr<const ProcessInfo> find(const Attribution& attribution) const {
+  std::shared_ptr<const ProcessDescription> find(const Attribution& attribution) const {
     if (attribution.kind != OwnerKind::kProcess) return nullptr;
     auto it = descriptions_.find({attribution.key.pid, attribution.key.startTicks});
     return it == descriptions_.end() ? nullptr : it->second;
@@ -104,7 +106,7 @@ class FakeOwnerLookup final : public OwnerLookup {
 
   mutable std::mutex mutex_;
   std::map<std::uint16_t, Attribution> owners_;
-  std::map<std::pair<std::uint32_t, std::uint64_t>, std::shared_ptr<const ProcessInfo>>
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::shared_ptr<const ProcessDescription>>
       descriptions_;
   std::chrono::microseconds describeWait_{50'000};
   int describeCalls_ = 0;

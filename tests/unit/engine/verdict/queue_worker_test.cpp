@@ -121,14 +121,15 @@ Attribution processOwner(std::uint32_t pid) {
 
 // The description of `owner` running `path`: complete, or only the kernel's exec event
 // (`complete` false), which the tracker publishes at once and completes from /proc later.
-std::shared_ptr<const ProcessInfo> description(const Attribution& owner, std::string_view path,
-                                               std::vector<std::string> argv = {},
-                                               bool complete = true) {
+std::shared_ptr<const ProcessDescription> description(const Attribution& owner,
+                                                      std::string_view path,
+                                                      std::vector<std::string> argv = {},
+                                                      bool complete = true) {
   if (argv.empty()) argv = {std::string(path)};
   auto match = std::make_shared<rules::ProcessInfo>();
   match->path = std::string(path);
   match->setArgv(argv);
-  auto info = std::make_shared<ProcessInfo>();
+  auto info = std::make_shared<ProcessDescription>();
   info->key = owner.key;
   info->path = std::string(path);
   info->pathOnHost = true;
@@ -180,7 +181,7 @@ class QueueWorkerTest : public ::testing::Test {
     worker_ =
         std::make_unique<QueueWorker>(std::move(ownedSource_), store_, kMarks, db::LogProducer{},
                                       std::move(ownedOwners_), nullptr, nullptr, fakeNow);
-    worker_->start();
+    ASSERT_TRUE(worker_->start().has_value());
   }
 
   // A new outbound TCP connection from local port `port`.
@@ -205,7 +206,7 @@ class QueueWorkerTest : public ::testing::Test {
   std::uint64_t parked() const { return worker_->counters().parked.load(); }
   std::chrono::nanoseconds describeWait() const { return owners_->describeWait(); }
 
-  PolicyStore store_;
+  PolicySlot store_;
   FakePacketSource* source_ = nullptr;  // owned by the worker once it is made
   FakeOwnerLookup* owners_ = nullptr;
   std::unique_ptr<FakePacketSource> ownedSource_;

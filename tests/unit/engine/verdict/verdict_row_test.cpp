@@ -83,15 +83,16 @@ TEST(DecideForOwner, AProcessNotDescribedGetsUnknownNotDefault) {
   const FlowOwner described = browserOwner();
   ASSERT_EQ(decideForOwner(*compiled, web, described).by, rules::DecidedBy::kProfileDefault);
 
-  auto late = std::make_shared<ProcessInfo>(*described.process);
+  auto late = std::make_shared<ProcessDescription>(*described.process);
   late->complete = false;  // published by the exec event, /proc not read yet
-  auto ownerOnly = std::make_shared<ProcessInfo>(*described.process);
+  auto ownerOnly = std::make_shared<ProcessDescription>(*described.process);
   ownerOnly->source = ProcessSource::kOwnerOnly;
-  auto bare = std::make_shared<ProcessInfo>(*described.process);
+  auto bare = std::make_shared<ProcessDescription>(*described.process);
   bare->match = nullptr;
-  for (const auto& process :
-       {std::shared_ptr<const ProcessInfo>{}, std::shared_ptr<const ProcessInfo>(late),
-        std::shared_ptr<const ProcessInfo>(ownerOnly), std::shared_ptr<const ProcessInfo>(bare)}) {
+  for (const auto& process : {std::shared_ptr<const ProcessDescription>{},
+                              std::shared_ptr<const ProcessDescription>(late),
+                              std::shared_ptr<const ProcessDescription>(ownerOnly),
+                              std::shared_ptr<const ProcessDescription>(bare)}) {
     FlowOwner owner = described;
     owner.process = process;
     const rules::Decision decision = decideForOwner(*compiled, web, owner);

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/attribution/process_info.h"
+#include "engine/attribution/process_description.h"
 #include "engine/verdict/flow_decision.h"
 #include "rules/compiled_policy.h"
 #include "rules/config.h"
@@ -36,7 +36,7 @@ path = "/usr/lib/browser/browser"
 inline FlowOwner browserOwner() {
   auto match = std::make_shared<rules::ProcessInfo>();
   match->path = kBrowserPath;
-  auto info = std::make_shared<ProcessInfo>();
+  auto info = std::make_shared<ProcessDescription>();
   info->path = kBrowserPath;
   info->argv = {std::string(kBrowserPath), "--no-sandbox"};
   info->source = ProcessSource::kExecEvent;

@@ -1,4 +1,4 @@
-#include "engine/attribution/process_info.h"
+#include "engine/attribution/process_description.h"
 
 #include <unistd.h>
 
@@ -17,10 +17,6 @@ std::uint64_t ticksFromBootNs(std::uint64_t ns) {
   return ns / (1'000'000'000ull / clockTicksPerSecond());
 }
 
-ImageHandle::~ImageHandle() {
-  if (fd_ >= 0) close(fd_);
-}
-
 std::string_view toString(ProcessSource source) {
   switch (source) {
     case ProcessSource::kExecEvent:
@@ -35,7 +31,7 @@ std::string_view toString(ProcessSource source) {
   return "?";
 }
 
-std::optional<std::string_view> ProcessInfo::envValue(std::string_view name) const {
+std::optional<std::string_view> ProcessDescription::envValue(std::string_view name) const {
   if (!envKnown) return std::nullopt;
   if (env.empty() && match && match->env) {
     auto it = match->env->find(name);
@@ -51,7 +47,7 @@ std::optional<std::string_view> ProcessInfo::envValue(std::string_view name) con
   return std::nullopt;
 }
 
-std::string ProcessInfo::commandLine() const {
+std::string ProcessDescription::commandLine() const {
   std::string line;
   for (const std::string& arg : argv) {
     if (!line.empty()) line.push_back(' ');
@@ -60,7 +56,7 @@ std::string ProcessInfo::commandLine() const {
   return line;
 }
 
-std::shared_ptr<const db::LogProcess> loggedProcess(const ProcessInfo& info) {
+std::shared_ptr<const db::LogProcess> loggedProcess(const ProcessDescription& info) {
   if (info.logged) return info.logged;
   auto logged = std::make_shared<db::LogProcess>();
   logged->exe = info.path;

@@ -22,20 +22,20 @@ struct PolicySnapshot {
 // Hands the control thread's latest snapshot to the workers. publish() swaps it whole;
 // a Reader (one per worker) sees the new snapshot at its next packet and takes the lock only
 // when something changed, so the packet path is lock-free in steady state.
-class PolicyStore {
+class PolicySlot {
  public:
   void publish(std::shared_ptr<const PolicySnapshot> snapshot);
   std::shared_ptr<const PolicySnapshot> current() const;
 
   class Reader {
    public:
-    explicit Reader(const PolicyStore& store) : store_(store) {}
+    explicit Reader(const PolicySlot& store) : store_(store) {}
     const PolicySnapshot& get();
     // Which publish get() last returned: changes with every reload, never repeats.
     std::uint64_t generation() const { return generation_; }
 
    private:
-    const PolicyStore& store_;
+    const PolicySlot& store_;
     std::uint64_t generation_ = ~0ull;
     std::shared_ptr<const PolicySnapshot> snapshot_;
   };

@@ -8,8 +8,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "db/log_row.h"
 #include "rules/process_info.h"
 
@@ -65,14 +67,11 @@ struct ImageIdentityHash {
 // image can still be hashed after the process is gone or the file was replaced.
 class ImageHandle {
  public:
-  explicit ImageHandle(int fd) : fd_(fd) {}
-  ~ImageHandle();
-  ImageHandle(const ImageHandle&) = delete;
-  ImageHandle& operator=(const ImageHandle&) = delete;
-  int fd() const { return fd_; }
+  explicit ImageHandle(base::UniqueFd fd) : fd_(std::move(fd)) {}
+  int fd() const { return fd_.get(); }
 
  private:
-  int fd_;
+  base::UniqueFd fd_;
 };
 
 // Where a description came from.
@@ -85,14 +84,14 @@ enum class ProcessSource : std::uint8_t {
 
 std::string_view toString(ProcessSource source);
 
-struct ProcessInfo;
+struct ProcessDescription;
 // The verdict log's record of a process: its `logged` when the tracker published it, else
 // built now (a description the tracker never published: explain, tests).
-std::shared_ptr<const db::LogProcess> loggedProcess(const ProcessInfo& info);
+std::shared_ptr<const db::LogProcess> loggedProcess(const ProcessDescription& info);
 
 // Everything warden knows about one process image: what profiles match on (SPEC section 3)
 // and what `warden explain` shows. Published immutable through shared_ptr<const>.
-struct ProcessInfo {
+struct ProcessDescription {
   ProcessKey key;
   std::uint64_t startTimeNs = 0;  // boot-time ns; tick precision when it came from /proc
   std::uint32_t ppid = 0;

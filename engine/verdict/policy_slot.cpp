@@ -1,8 +1,8 @@
-#include "engine/verdict/policy_store.h"
+#include "engine/verdict/policy_slot.h"
 
 namespace warden::engine {
 
-void PolicyStore::publish(std::shared_ptr<const PolicySnapshot> snapshot) {
+void PolicySlot::publish(std::shared_ptr<const PolicySnapshot> snapshot) {
   std::shared_ptr<const PolicySnapshot> previous;
   {
     std::lock_guard lock(mutex_);
@@ -12,12 +12,12 @@ void PolicyStore::publish(std::shared_ptr<const PolicySnapshot> snapshot) {
   // `previous` dies here, outside the lock, unless a reader still holds it.
 }
 
-std::shared_ptr<const PolicySnapshot> PolicyStore::current() const {
+std::shared_ptr<const PolicySnapshot> PolicySlot::current() const {
   std::lock_guard lock(mutex_);
   return snapshot_;
 }
 
-const PolicySnapshot& PolicyStore::Reader::get() {
+const PolicySnapshot& PolicySlot::Reader::get() {
   const std::uint64_t generation = store_.generation_.load(std::memory_order_acquire);
   if (generation != generation_) {
     snapshot_ = store_.current();
