@@ -35,7 +35,7 @@ base::Result<HashCache> HashCache::create(Database& db) {
   return HashCache(db, std::move(*lookup), std::move(*store));
 }
 
-base::Result<std::optional<std::string>> HashCache::lookup(const FileIdentity& file) {
+base::Result<std::optional<std::string>> HashCache::lookup(const base::FileIdentity& file) {
   lookup_.bindInt64(1, asStored(file.device))
       .bindInt64(2, asStored(file.inode))
       .bindInt64(3, file.size)
@@ -49,7 +49,7 @@ base::Result<std::optional<std::string>> HashCache::lookup(const FileIdentity& f
   return hash;
 }
 
-base::Result<void> HashCache::store(const FileIdentity& file, std::string_view sha256Hex,
+base::Result<void> HashCache::store(const base::FileIdentity& file, std::string_view sha256Hex,
                                     std::int64_t seenAtNs) {
   if (!isHexDigest(sha256Hex)) {
     return std::unexpected(

@@ -6,22 +6,11 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/file_identity.h"
 #include "db/database.h"
 #include "db/statement.h"
 
 namespace warden::db {
-
-// What identifies one version of an executable file without reading it (SPEC section 5): the
-// values of stat(2) on the image. Any change of size, mtime or ctime is a different version.
-struct FileIdentity {
-  std::uint64_t device = 0;
-  std::uint64_t inode = 0;
-  std::int64_t size = 0;
-  std::int64_t mtimeNs = 0;
-  std::int64_t ctimeNs = 0;
-
-  bool operator==(const FileIdentity&) const = default;
-};
 
 // The persistent half of the executable-hash cache: survives restarts so that images are not
 // hashed again. One row per (device, inode): storing a new version replaces the old one, which
@@ -35,11 +24,11 @@ class HashCache {
   [[nodiscard]] static base::Result<HashCache> create(Database& db);
 
   // The lowercase hex SHA-256 stored for exactly this identity, if any.
-  [[nodiscard]] base::Result<std::optional<std::string>> lookup(const FileIdentity& file);
+  [[nodiscard]] base::Result<std::optional<std::string>> lookup(const base::FileIdentity& file);
 
   // `sha256Hex` must be 64 hex digits (stored lowercase). `seenAtNs` dates the entry for
   // pruneHashes().
-  [[nodiscard]] base::Result<void> store(const FileIdentity& file, std::string_view sha256Hex,
+  [[nodiscard]] base::Result<void> store(const base::FileIdentity& file, std::string_view sha256Hex,
                                          std::int64_t seenAtNs);
 
  private:

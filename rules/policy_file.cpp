@@ -14,7 +14,6 @@ namespace {
 
 // Policy files are small; anything bigger is a mistake, not a policy.
 constexpr off_t kMaxPolicyFileSize = off_t{16} * 1024 * 1024;
-constexpr std::int64_t kNsPerSecond = 1000000000;
 
 Diagnostic fileError(const std::filesystem::path& file, std::string message) {
   return Diagnostic{Severity::kError, SourceLocation{file.string(), 0, 0}, std::move(message)};
@@ -43,7 +42,7 @@ std::optional<std::string> unsafeOwnership(std::uint32_t ownerUid, std::uint32_t
 std::expected<PolicyFile, Diagnostic> PolicyFile::open(const std::filesystem::path& file) {
   auto fd = base::openFile(file, O_RDONLY | O_NOCTTY);
   if (!fd) return std::unexpected(fileError(file, "cannot open: " + errnoText(fd.error().code)));
-  PolicyFile opened(file, std::move(*fd), FileIdentity{});
+  PolicyFile opened(file, std::move(*fd), base::FileIdentity{});
   struct stat info {};
   if (::fstat(opened.fd_.get(), &info) != 0) {
     return std::unexpected(fileError(file, "cannot stat: " + errnoText(errno)));
@@ -58,9 +57,7 @@ std::expected<PolicyFile, Diagnostic> PolicyFile::open(const std::filesystem::pa
     return std::unexpected(
         fileError(file, "file too large (" + std::to_string(info.st_size) + " bytes)"));
   }
-  opened.identity_ = FileIdentity{info.st_dev, info.st_ino, info.st_size,
-                                  info.st_mtim.tv_sec * kNsPerSecond + info.st_mtim.tv_nsec,
-                                  info.st_ctim.tv_sec * kNsPerSecond + info.st_ctim.tv_nsec};
+  opened.identity_ = base::FileIdentity::of(info);
   return opened;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "base/file_identity.h"
 #include "base/unique_fd.h"
 #include "rules/diagnostic.h"
 
@@ -17,17 +18,6 @@ namespace warden::rules {
 // with this owner and mode is unsafe for a root process, or nothing.
 std::optional<std::string> unsafeOwnership(std::uint32_t ownerUid, std::uint32_t mode);
 
-// What tells one version of a file from another without reading it; chmod and chown change
-// ctime, so a cached parse is never reused across an ownership change.
-struct FileIdentity {
-  std::uint64_t device = 0;
-  std::uint64_t inode = 0;
-  std::int64_t size = 0;
-  std::int64_t mtimeNs = 0;
-  std::int64_t ctimeNs = 0;
-  bool operator==(const FileIdentity&) const = default;
-};
-
 // An open policy file (warden.toml or a profile) that passed the checks: a regular file,
 // not too large, and, when the process runs as root, owned by root and not writable by
 // group or others. Failures are one diagnostic naming the file at line 0.
@@ -35,16 +25,16 @@ class PolicyFile {
  public:
   static std::expected<PolicyFile, Diagnostic> open(const std::filesystem::path& file);
 
-  const FileIdentity& identity() const { return identity_; }
+  const base::FileIdentity& identity() const { return identity_; }
   std::expected<std::string, Diagnostic> read();
 
  private:
-  PolicyFile(std::filesystem::path file, base::UniqueFd fd, FileIdentity identity)
+  PolicyFile(std::filesystem::path file, base::UniqueFd fd, base::FileIdentity identity)
       : file_(std::move(file)), fd_(std::move(fd)), identity_(identity) {}
 
   std::filesystem::path file_;
   base::UniqueFd fd_;
-  FileIdentity identity_;
+  base::FileIdentity identity_;
 };
 
 // PolicyFile::open and read in one.

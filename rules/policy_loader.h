@@ -31,14 +31,14 @@ class PolicyLoader {
 
  private:
   struct CachedFile {
-    FileIdentity identity;
+    base::FileIdentity identity;
     std::vector<Profile> profiles;
     Diagnostics warnings;
   };
 
   // What one profile file gave this load: found unchanged in the cache, or parsed now.
   struct FileLoad {
-    FileIdentity identity;
+    base::FileIdentity identity;
     bool cached = false;
     bool parsed = false;            // read and parsed now (successfully or not)
     std::vector<Profile> profiles;  // parsed now

@@ -8,13 +8,6 @@
 #include "db/store.h"
 
 namespace warden::engine {
-namespace {
-
-db::FileIdentity fileIdentity(const ImageIdentity& image) {
-  return db::FileIdentity{image.device, image.inode, image.size, image.mtimeNs, image.ctimeNs};
-}
-
-}  // namespace
 
 std::unique_ptr<DbHashStore> DbHashStore::open(const std::filesystem::path& dbPath) {
   auto database = db::openStore(dbPath);
@@ -45,9 +38,9 @@ void DbHashStore::failed(const std::string& message) {
   }
 }
 
-std::optional<std::string> DbHashStore::load(const ImageIdentity& image) {
+std::optional<std::string> DbHashStore::load(const base::FileIdentity& image) {
   std::lock_guard lock(mutex_);
-  auto found = table_->lookup(fileIdentity(image));
+  auto found = table_->lookup(image);
   if (!found) {
     failed(found.error().message());
     return std::nullopt;
@@ -55,9 +48,9 @@ std::optional<std::string> DbHashStore::load(const ImageIdentity& image) {
   return *found;
 }
 
-void DbHashStore::save(const ImageIdentity& image, std::string_view sha256Hex) {
+void DbHashStore::save(const base::FileIdentity& image, std::string_view sha256Hex) {
   std::lock_guard lock(mutex_);
-  if (auto stored = table_->store(fileIdentity(image), sha256Hex, base::realtimeNs()); !stored) {
+  if (auto stored = table_->store(image, sha256Hex, base::realtimeNs()); !stored) {
     failed(stored.error().message());
   }
 }

@@ -27,8 +27,8 @@ class DbHashStore : public HashStore {
   static std::unique_ptr<DbHashStore> open(const std::filesystem::path& dbPath);
   ~DbHashStore() override;
 
-  std::optional<std::string> load(const ImageIdentity& image) override;
-  void save(const ImageIdentity& image, std::string_view sha256Hex) override;
+  std::optional<std::string> load(const base::FileIdentity& image) override;
+  void save(const base::FileIdentity& image, std::string_view sha256Hex) override;
 
   std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
 

@@ -10,7 +10,7 @@ namespace warden::engine {
 ImageHashLru::ImageHashLru(std::size_t capacity, HashStore* store)
     : capacity_(capacity == 0 ? 1 : capacity), store_(store) {}
 
-std::optional<std::string> ImageHashLru::findInMemory(const ImageIdentity& image) {
+std::optional<std::string> ImageHashLru::findInMemory(const base::FileIdentity& image) {
   std::lock_guard lock(mutex_);
   auto it = index_.find(image);
   if (it == index_.end()) return std::nullopt;
@@ -18,7 +18,7 @@ std::optional<std::string> ImageHashLru::findInMemory(const ImageIdentity& image
   return it->second->second;
 }
 
-std::optional<std::string> ImageHashLru::find(const ImageIdentity& image) {
+std::optional<std::string> ImageHashLru::find(const base::FileIdentity& image) {
   if (auto hit = findInMemory(image)) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     return hit;
@@ -35,7 +35,7 @@ std::optional<std::string> ImageHashLru::find(const ImageIdentity& image) {
   return std::nullopt;
 }
 
-void ImageHashLru::insert(const ImageIdentity& image, const std::string& sha256Hex) {
+void ImageHashLru::insert(const base::FileIdentity& image, const std::string& sha256Hex) {
   {
     std::lock_guard lock(mutex_);
     insertLocked(image, sha256Hex);
@@ -43,7 +43,7 @@ void ImageHashLru::insert(const ImageIdentity& image, const std::string& sha256H
   if (store_) store_->save(image, sha256Hex);
 }
 
-void ImageHashLru::insertLocked(const ImageIdentity& image, const std::string& sha256Hex) {
+void ImageHashLru::insertLocked(const base::FileIdentity& image, const std::string& sha256Hex) {
   if (auto it = index_.find(image); it != index_.end()) {
     it->second->second = sha256Hex;
     lru_.splice(lru_.begin(), lru_, it->second);

@@ -21,8 +21,8 @@ namespace warden::engine {
 class HashStore {
  public:
   virtual ~HashStore() = default;
-  virtual std::optional<std::string> load(const ImageIdentity& image) = 0;
-  virtual void save(const ImageIdentity& image, std::string_view sha256Hex) = 0;
+  virtual std::optional<std::string> load(const base::FileIdentity& image) = 0;
+  virtual void save(const base::FileIdentity& image, std::string_view sha256Hex) = 0;
 };
 
 // Executable hashes by image identity (device, inode, size, mtime, ctime): a bounded LRU in
@@ -32,24 +32,24 @@ class ImageHashLru {
   explicit ImageHashLru(std::size_t capacity = 4096, HashStore* store = nullptr);
 
   // Memory first; on a miss the store (what it has is kept in memory). Null when unknown.
-  std::optional<std::string> find(const ImageIdentity& image);
+  std::optional<std::string> find(const base::FileIdentity& image);
   // Memory only: never blocks on the store (for the verdict path).
-  std::optional<std::string> findInMemory(const ImageIdentity& image);
-  void insert(const ImageIdentity& image, const std::string& sha256Hex);
+  std::optional<std::string> findInMemory(const base::FileIdentity& image);
+  void insert(const base::FileIdentity& image, const std::string& sha256Hex);
 
   std::size_t size() const;
   std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   std::uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
 
  private:
-  void insertLocked(const ImageIdentity& image, const std::string& sha256Hex);
+  void insertLocked(const base::FileIdentity& image, const std::string& sha256Hex);
 
-  using Lru = std::list<std::pair<ImageIdentity, std::string>>;
+  using Lru = std::list<std::pair<base::FileIdentity, std::string>>;
   const std::size_t capacity_;
   HashStore* store_;
   mutable std::mutex mutex_;
   Lru lru_;  // most recent first; guarded by mutex_
-  std::unordered_map<ImageIdentity, Lru::iterator, ImageIdentityHash> index_;  // mutex_
+  std::unordered_map<base::FileIdentity, Lru::iterator, base::FileIdentityHash> index_;  // mutex_
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> misses_{0};
 };

@@ -110,16 +110,10 @@ std::optional<std::string> parseCgroupV2(std::string_view text) {
   return std::nullopt;
 }
 
-std::optional<ImageIdentity> identityOfFd(int fd) {
+std::optional<base::FileIdentity> identityOfFd(int fd) {
   struct stat st {};
   if (fstat(fd, &st) != 0) return std::nullopt;
-  ImageIdentity id;
-  id.device = st.st_dev;
-  id.inode = st.st_ino;
-  id.size = st.st_size;
-  id.mtimeNs = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  id.ctimeNs = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
-  return id;
+  return base::FileIdentity::of(st);
 }
 
 bool isFileAt(const std::string& path, std::uint64_t device, std::uint64_t inode) {

@@ -65,7 +65,7 @@ class ProcReader {
 };
 
 // stat(2) fields of an open image.
-std::optional<ImageIdentity> identityOfFd(int fd);
+std::optional<base::FileIdentity> identityOfFd(int fd);
 
 // Whether `path`, looked up in the caller's mount namespace, is the file with this st_dev and
 // st_ino: a process's /proc/PID/exe names the path as the process sees it, which in a mount

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/file_identity.h"
 #include "base/unique_fd.h"
 #include "db/log_row.h"
 #include "rules/process_info.h"
@@ -40,28 +41,6 @@ std::uint64_t ticksFromBootNs(std::uint64_t ns);
 inline ProcessKey processKey(std::uint32_t tgid, std::uint64_t startBootNs) {
   return ProcessKey{tgid, ticksFromBootNs(startBootNs)};
 }
-
-// What identifies one version of an executable file without reading it: stat(2) of the image.
-// Any change of size, mtime or ctime is a different version.
-struct ImageIdentity {
-  std::uint64_t device = 0;  // st_dev (userspace encoding)
-  std::uint64_t inode = 0;
-  std::int64_t size = 0;
-  std::int64_t mtimeNs = 0;
-  std::int64_t ctimeNs = 0;
-
-  bool operator==(const ImageIdentity&) const = default;
-};
-
-struct ImageIdentityHash {
-  std::size_t operator()(const ImageIdentity& id) const noexcept {
-    std::uint64_t h = id.device * 0x9e3779b97f4a7c15ull ^ id.inode;
-    h ^= static_cast<std::uint64_t>(id.size) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    h ^= static_cast<std::uint64_t>(id.mtimeNs) + (h << 6) + (h >> 2);
-    h ^= static_cast<std::uint64_t>(id.ctimeNs) + (h << 6) + (h >> 2);
-    return static_cast<std::size_t>(h);
-  }
-};
 
 // An open descriptor of a process's executable image, held from the exec event so that the
 // image can still be hashed after the process is gone or the file was replaced.
@@ -127,7 +106,7 @@ struct ProcessDescription {
   // inode): what flow records carry. Not always st_dev (btrfs subvolumes, overlayfs).
   std::uint32_t exeKernelDev = 0;
   std::uint64_t exeInode = 0;
-  ImageIdentity image;                       // stat(2) of the image: what hashes are cached by
+  base::FileIdentity image;                  // stat(2) of the image: what hashes are cached by
   bool imageKnown = false;                   // `image` was read
   std::shared_ptr<ImageHandle> imageHandle;  // set when hashes may be needed
 

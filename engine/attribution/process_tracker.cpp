@@ -49,7 +49,7 @@ bool validExec(std::span<const std::byte> record) {
 // the process's own hands out small ones), and the kernel's device number is the superblock's,
 // which differs from stat's on btrfs subvolumes and overlayfs; ctime agrees on all of them and
 // nobody can set it. (exe_ctime_ns 0: a record without it.)
-bool isImage(const ImageIdentity& image, const warden_owner& owner) {
+bool isImage(const base::FileIdentity& image, const warden_owner& owner) {
   return image.inode == owner.exe_ino &&
          (owner.exe_ctime_ns == 0 ||
           static_cast<std::uint64_t>(image.ctimeNs) == owner.exe_ctime_ns);

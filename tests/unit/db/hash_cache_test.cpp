@@ -15,11 +15,11 @@ const std::string kHashB = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D
 
 TEST(HashCache, RoundTripsAndSurvivesReopen) {
   TempDir dir;
-  const FileIdentity curl{.device = 0xfd01,
-                          .inode = 0xffffffffffff0001,  // above INT64_MAX: stored as bits
-                          .size = 260328,
-                          .mtimeNs = 1700000000123456789,
-                          .ctimeNs = 1700000000223456789};
+  const base::FileIdentity curl{.device = 0xfd01,
+                                .inode = 0xffffffffffff0001,  // above INT64_MAX: stored as bits
+                                .size = 260328,
+                                .mtimeNs = 1700000000123456789,
+                                .ctimeNs = 1700000000223456789};
   {
     auto db = openStore(dir.file("warden.db"));
     ASSERT_TRUE(db.has_value());
@@ -43,20 +43,21 @@ TEST(HashCache, AnyChangeOfTheFileIsAMiss) {
   ASSERT_TRUE(db.has_value());
   auto cache = HashCache::create(*db);
   ASSERT_TRUE(cache.has_value());
-  const FileIdentity file{.device = 1, .inode = 2, .size = 3, .mtimeNs = 4, .ctimeNs = 5};
+  const base::FileIdentity file{.device = 1, .inode = 2, .size = 3, .mtimeNs = 4, .ctimeNs = 5};
   ASSERT_TRUE(cache->store(file, kHashA, 10).has_value());
 
-  for (auto change : {&FileIdentity::size, &FileIdentity::mtimeNs, &FileIdentity::ctimeNs}) {
-    FileIdentity other = file;
+  for (auto change :
+       {&base::FileIdentity::size, &base::FileIdentity::mtimeNs, &base::FileIdentity::ctimeNs}) {
+    base::FileIdentity other = file;
     other.*change += 1;
     EXPECT_EQ(cache->lookup(other).value(), std::nullopt);
   }
-  FileIdentity otherInode = file;
+  base::FileIdentity otherInode = file;
   otherInode.inode = 3;
   EXPECT_EQ(cache->lookup(otherInode).value(), std::nullopt);
 
   // A new version of the same file replaces the old entry.
-  FileIdentity rebuilt = file;
+  base::FileIdentity rebuilt = file;
   rebuilt.mtimeNs = 40;
   ASSERT_TRUE(cache->store(rebuilt, kHashB, 20).has_value());
   EXPECT_EQ(cache->lookup(file).value(), std::nullopt);
@@ -70,14 +71,14 @@ TEST(HashCache, RefusesWhatIsNotADigestAndPrunesOldEntries) {
   ASSERT_TRUE(db.has_value());
   auto cache = HashCache::create(*db);
   ASSERT_TRUE(cache.has_value());
-  const FileIdentity file{.device = 1, .inode = 2, .size = 3, .mtimeNs = 4, .ctimeNs = 5};
+  const base::FileIdentity file{.device = 1, .inode = 2, .size = 3, .mtimeNs = 4, .ctimeNs = 5};
   auto bad = cache->store(file, "xyz", 1);
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message().find("warden.db"), std::string::npos);
   EXPECT_FALSE(cache->store(file, std::string(64, 'g'), 1).has_value());
 
   ASSERT_TRUE(cache->store(file, kHashA, 100).has_value());
-  FileIdentity newer = file;
+  base::FileIdentity newer = file;
   newer.inode = 9;
   ASSERT_TRUE(cache->store(newer, kHashA, 300).has_value());
   EXPECT_EQ(pruneHashes(*db, 200).value(), 1);

@@ -19,23 +19,24 @@ using warden::testing::TempDir;
 // sha256("abc"); the digest itself is base/sha256.h's, tested there.
 constexpr const char* kAbc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
-ImageIdentity identity(std::uint64_t inode, std::int64_t mtime = 1) {
-  return ImageIdentity{.device = 1, .inode = inode, .size = 10, .mtimeNs = mtime, .ctimeNs = 1};
+base::FileIdentity identity(std::uint64_t inode, std::int64_t mtime = 1) {
+  return base::FileIdentity{
+      .device = 1, .inode = inode, .size = 10, .mtimeNs = mtime, .ctimeNs = 1};
 }
 
 class MemoryStore : public HashStore {
  public:
-  std::optional<std::string> load(const ImageIdentity& image) override {
+  std::optional<std::string> load(const base::FileIdentity& image) override {
     ++loads;
     for (const auto& [id, hex] : rows) {
       if (id == image) return hex;
     }
     return std::nullopt;
   }
-  void save(const ImageIdentity& image, std::string_view hex) override {
+  void save(const base::FileIdentity& image, std::string_view hex) override {
     rows.emplace_back(image, std::string(hex));
   }
-  std::vector<std::pair<ImageIdentity, std::string>> rows;
+  std::vector<std::pair<base::FileIdentity, std::string>> rows;
   int loads = 0;
 };
 
