@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <map>
 #include <string>
-#include <unordered_map>
 
 #include "rules/glob.h"
+#include "rules/match_overlap.h"
+#include "rules/rule_shadow.h"
 
 namespace warden::rules {
 namespace {
@@ -14,23 +15,10 @@ std::string formatLocation(const SourceLocation& where) {
   return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
 }
 
-std::vector<PortRange> merged(std::vector<PortRange> ranges) {
-  std::ranges::sort(ranges, {}, &PortRange::first);
-  std::vector<PortRange> out;
-  for (const auto& range : ranges) {
-    if (!out.empty() && range.first <= out.back().last + 1) {
-      out.back().last = std::max(out.back().last, range.last);
-    } else {
-      out.push_back(range);
-    }
-  }
-  return out;
-}
-
 bool portsCover(const std::vector<PortRange>& earlier, const std::vector<PortRange>& later) {
   if (earlier.empty()) return true;
   if (later.empty()) return false;
-  const auto blocks = merged(earlier);
+  const auto blocks = mergedPortRanges(earlier);
   return std::ranges::all_of(later, [&](const PortRange& range) {
     return std::ranges::any_of(blocks, [&](const PortRange& block) {
       return block.first <= range.first && range.last <= block.last;
@@ -103,18 +91,18 @@ bool hashesDisjoint(const std::vector<Sha256>& a, const std::vector<Sha256>& b) 
                               [&](const Sha256& x) { return std::ranges::find(b, x) != b.end(); });
 }
 
-void lintRules(const std::vector<Rule>& rules, Diagnostics& out) {
-  for (std::size_t later = 1; later < rules.size(); ++later) {
-    for (std::size_t earlier = 0; earlier < later; ++earlier) {
-      if (covers(rules[earlier], rules[later])) {
-        out.push_back(Diagnostic{Severity::kWarning, rules[later].where,
-                                 "rule can never match: the rule at " +
-                                     formatLocation(rules[earlier].where) +
-                                     " matches every flow it matches"});
-        break;
-      }
+void lintRules(const std::vector<Rule>& rules, Diagnostics& out, LintWork& work) {
+  ShadowIndex index;
+  for (const Rule& rule : rules) {
+    const std::int64_t earlier = index.addAndFindCover(rule);
+    if (earlier >= 0) {
+      out.push_back(Diagnostic{Severity::kWarning, rule.where,
+                               "rule can never match: the rule at " +
+                                   formatLocation(rules[earlier].where) +
+                                   " matches every flow it matches"});
     }
   }
+  work.ruleComparisons += index.comparisons();
 }
 
 struct MatchRef {
@@ -133,36 +121,16 @@ void warnOverlap(const MatchRef& later, const MatchRef& earlier, int score, Diag
                                earlier.profile->name + "' wins because it is loaded first"});
 }
 
-// Within one specificity: matches with an exact path can only meet others with the same
-// path or without one, which keeps this near-linear for the usual path-per-profile policy.
-void lintOverlaps(int score, const std::vector<MatchRef>& group, Diagnostics& out) {
-  std::unordered_map<std::string_view, std::vector<const MatchRef*>> byPath;
-  std::vector<const MatchRef*> withoutPath;
+// Within one specificity, in load order: the first match of an earlier profile that may
+// select the same processes.
+void lintOverlaps(int score, const std::vector<MatchRef>& group, Diagnostics& out,
+                  LintWork& work) {
+  OverlapIndex index;
   for (const MatchRef& ref : group) {
-    const auto* earlierOnes = ref.match->path ? &byPath[*ref.match->path] : nullptr;
-    const MatchRef* conflict = nullptr;
-    const auto consider = [&](const std::vector<const MatchRef*>& candidates) {
-      for (const MatchRef* other : candidates) {
-        if (other->order == ref.order) continue;
-        if (conflict && conflict->order <= other->order) break;
-        if (mayOverlap(*other->match, *ref.match)) {
-          conflict = other;
-          break;
-        }
-      }
-    };
-    if (earlierOnes) consider(*earlierOnes);
-    consider(withoutPath);
-    if (!ref.match->path) {
-      for (const auto& [path, refs] : byPath) consider(refs);
-    }
-    if (conflict) warnOverlap(ref, *conflict, score, out);
-    if (earlierOnes) {
-      byPath[*ref.match->path].push_back(&ref);
-    } else {
-      withoutPath.push_back(&ref);
-    }
+    const std::int64_t earlier = index.addAndFindOverlap(*ref.match, ref.order);
+    if (earlier >= 0) warnOverlap(ref, group[earlier], score, out);
   }
+  work.matchComparisons += index.comparisons();
 }
 
 }  // namespace
@@ -187,18 +155,20 @@ bool mayOverlap(const Match& a, const Match& b) {
   return true;
 }
 
-Diagnostics lintPolicy(const Policy& policy) {
+Diagnostics lintPolicy(const Policy& policy, LintWork* work) {
+  LintWork counted;
   Diagnostics out;
-  lintRules(policy.config.globalRules, out);
+  lintRules(policy.config.globalRules, out, counted);
   std::map<int, std::vector<MatchRef>> byScore;
   for (std::size_t i = 0; i < policy.profiles.size(); ++i) {
     const Profile& profile = policy.profiles[i];
-    lintRules(profile.rules, out);
+    lintRules(profile.rules, out, counted);
     for (const Match& match : profile.matches) {
       byScore[match.specificity()].push_back(MatchRef{&profile, &match, i});
     }
   }
-  for (const auto& [score, group] : byScore) lintOverlaps(score, group, out);
+  for (const auto& [score, group] : byScore) lintOverlaps(score, group, out, counted);
+  if (work) *work = counted;
   return out;
 }
 

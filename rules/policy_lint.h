@@ -1,10 +1,19 @@
 #pragma once
 
+#include <cstddef>
+
 #include "rules/diagnostic.h"
 #include "rules/policy.h"
 #include "rules/rule.h"
 
 namespace warden::rules {
+
+// What lintPolicy did, for tests that hold it to linear work: a policy of n rules must not
+// cost n * n comparisons.
+struct LintWork {
+  std::size_t ruleComparisons = 0;   // `covers` asked
+  std::size_t matchComparisons = 0;  // `mayOverlap` asked
+};
 
 // Warnings about a valid policy that probably does not do what its author meant:
 // - a rule shadowed by an earlier rule of the same list that matches every flow it does;
@@ -13,7 +22,7 @@ namespace warden::rules {
 // Overlap is judged by what can be proven disjoint: different exact paths, a path outside
 // a glob, different hashes, users, uids, parents, exact env values, single-valued tags;
 // two different cmdline regexes are taken as meant to be distinct.
-Diagnostics lintPolicy(const Policy& policy);
+Diagnostics lintPolicy(const Policy& policy, LintWork* work = nullptr);
 
 // Whether `earlier` matches every flow `later` matches, so `later` can never decide.
 bool covers(const Rule& earlier, const Rule& later);

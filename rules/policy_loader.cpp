@@ -7,6 +7,7 @@
 #include <system_error>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 
 #include "rules/config_draft.h"
 #include "rules/policy_lint.h"
@@ -43,9 +44,13 @@ void checkUniqueNames(const std::vector<Profile>& profiles, Diagnostics& diagnos
 
 // Diagnostics in the order a user reads them: file by file in load order, top to bottom.
 void sortDiagnostics(Diagnostics& diagnostics, const std::vector<std::string>& fileOrder) {
+  // Ranked once, not searched for in every comparison: thousands of files may each warn.
+  std::unordered_map<std::string_view, std::size_t> fileRank;
+  for (std::size_t i = 0; i < fileOrder.size(); ++i) fileRank.emplace(fileOrder[i], i);
   const auto rank = [&](const Diagnostic& d) {
-    const auto it = std::ranges::find(fileOrder, d.where.file);
-    return std::tuple(it - fileOrder.begin(), d.where.line, d.where.column);
+    const auto it = fileRank.find(d.where.file);
+    return std::tuple(it == fileRank.end() ? fileOrder.size() : it->second, d.where.line,
+                      d.where.column);
   };
   std::ranges::stable_sort(
       diagnostics, [&](const Diagnostic& a, const Diagnostic& b) { return rank(a) < rank(b); });
