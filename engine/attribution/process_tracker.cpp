@@ -25,6 +25,8 @@ namespace warden::engine {
 namespace {
 
 constexpr std::size_t kMaxAncestors = 16;
+constexpr std::size_t kMaxUserNames = 256;
+constexpr std::uint64_t kQuietTrimNs = 10'000'000'000ull;
 constexpr int kTrackerNice = -5;  // as the queue threads (preferQueueThread)
 
 std::string fixedString(const char* data, std::size_t size) {
@@ -451,6 +453,9 @@ std::string ProcessTracker::userName(std::uint32_t uid) {
   if (getpwuid_r(uid, &entry, buffer, sizeof buffer, &result) == 0 && result) {
     name = result->pw_name;
   }
+  // Bounded: a machine has a few users, but root can start processes under any number of
+  // uids; past the bound the names are looked up afresh.
+  if (userNames_.size() >= kMaxUserNames) userNames_.clear();
   userNames_.emplace(uid, name);
   return name;
 }
@@ -470,8 +475,12 @@ std::shared_ptr<const ProcessDescription> ProcessTracker::publish(ProcessDescrip
 void ProcessTracker::maybeTrim() {
   const ProcessTable::Stats stats = table_.stats();
   const std::uint64_t drops = stats.evicted + stats.expired;
-  if (drops - dropsAtTrim_ < options_.trimAfterDrops) return;
+  const std::uint64_t now = base::bootTimeNs();
+  // Also what the last few drops freed, once a storm is over.
+  const bool quiet = drops > dropsAtTrim_ && now - trimmedAtNs_ >= kQuietTrimNs;
+  if (drops - dropsAtTrim_ < options_.trimAfterDrops && !quiet) return;
   dropsAtTrim_ = drops;
+  trimmedAtNs_ = now;
   malloc_trim(0);
   trims_.fetch_add(1, std::memory_order_relaxed);
 }

@@ -103,7 +103,7 @@ class ProcessTracker {
   std::string userName(std::uint32_t uid);
   void maybeHash(const ProcessDescription& info);
   // Gives freed memory back once the table dropped trimAfterDrops descriptions since the last
-  // time (tracker thread).
+  // time, or any at all 10 s after the last time (tracker thread).
   void maybeTrim();
   // Publishes `info` with its matcher view.
   std::shared_ptr<const ProcessDescription> publish(ProcessDescription info);
@@ -117,6 +117,7 @@ class ProcessTracker {
   HeldImages heldImages_;
   EnvironmentPool environments_;   // tracker thread only (and scanProc before it starts)
   std::uint64_t dropsAtTrim_ = 0;  // tracker thread only
+  std::uint64_t trimmedAtNs_ = 0;  // tracker thread only
   std::atomic<std::uint64_t> trims_{0};
 
   std::mutex requestsMutex_;
@@ -126,7 +127,7 @@ class ProcessTracker {
   std::optional<base::Error> wakeFdError_;    // why there is no wakeFd_
   std::atomic<bool> stopping_{false};
   BpfAttribution* events_ = nullptr;
-  std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only
+  std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only; bounded
   std::uint64_t lastExpireNs_ = 0;
   std::thread thread_;
 };

@@ -71,7 +71,8 @@ TEST(HeldImages, NoMoreThanTheBoundOfDistinctImages) {
   // An image no description holds any more makes room.
   kept.erase(kept.begin());
   Opened next = openImage(dir.write("bin/next", "ELF"));
-  EXPECT_NE(held.hold(next.identity, std::move(next.fd)), nullptr);
+  kept.push_back(held.hold(next.identity, std::move(next.fd)));
+  EXPECT_NE(kept.back(), nullptr);
   EXPECT_EQ(held.held(), 3u);
   EXPECT_EQ(held.refused(), 7u);
 }
