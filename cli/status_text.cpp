@@ -140,6 +140,17 @@ void printAttribution(const json& status, std::ostream& out) {
     line(out, "",
          std::to_string(count(processes, "entries")) + " processes known, " +
              std::to_string(count(member(a, "hash_cache"), "entries")) + " image hashes cached");
+    // What a storm of processes cost: only worth a line once a bound was reached.
+    const json& held = member(a, "held_images");
+    if (count(processes, "evicted") > 0 || count(held, "refused") > 0) {
+      line(out, "",
+           std::to_string(count(processes, "evicted")) + " dropped at the bounds (" +
+               std::to_string(count(processes, "bound")) + " processes, " +
+               std::to_string(count(processes, "exited_bound")) + " exited), " +
+               std::to_string(count(held, "held")) + " images held open of " +
+               std::to_string(count(held, "bound")) + ", " +
+               std::to_string(count(held, "refused")) + " refused");
+    }
   }
 }
 

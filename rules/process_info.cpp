@@ -37,6 +37,27 @@ std::string joinArgv(const std::vector<std::string>& argv) {
   return joined;
 }
 
+std::size_t Environment::erase(std::string_view name) {
+  if (find(name) == end()) return 0;
+  Map& map = own();
+  map.erase(map.find(name));
+  return 1;
+}
+
+const Environment::Map& Environment::map() const {
+  static const Map kEmpty;
+  return map_ ? *map_ : kEmpty;
+}
+
+Environment::Map& Environment::own() {
+  if (!map_) {
+    map_ = std::make_shared<Map>();
+  } else if (map_.use_count() > 1) {
+    map_ = std::make_shared<Map>(*map_);
+  }
+  return *map_;
+}
+
 void ProcessInfo::setArgv(std::vector<std::string> args) {
   cmdline = joinArgv(args);
   argv = std::move(args);

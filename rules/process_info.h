@@ -3,10 +3,13 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace warden::rules {
@@ -17,7 +20,45 @@ using Sha256 = std::array<std::uint8_t, 32>;
 std::optional<Sha256> parseSha256(std::string_view hex);
 std::string toHex(const Sha256& digest);
 
-using Environment = std::map<std::string, std::string, std::less<>>;
+// A process's environment as the matcher sees it: variable names to values. Copies share one
+// map, so that the many processes a shell or a build starts with one environment hold it once
+// (the engine keeps thousands of descriptions); changing a copy gives it a map of its own.
+// Like a std::map, one object must not be changed while another thread reads it.
+class Environment {
+ public:
+  using Map = std::map<std::string, std::string, std::less<>>;
+  using const_iterator = Map::const_iterator;
+
+  Environment() = default;
+  Environment(std::initializer_list<Map::value_type> entries)
+      : map_(std::make_shared<Map>(entries)) {}
+  explicit Environment(Map map) : map_(std::make_shared<Map>(std::move(map))) {}
+
+  const_iterator find(std::string_view name) const { return map().find(name); }
+  const_iterator begin() const { return map().begin(); }
+  const_iterator end() const { return map().end(); }
+  std::size_t size() const { return map().size(); }
+  bool empty() const { return map().empty(); }
+
+  std::string& operator[](const std::string& name) { return own()[name]; }
+  template <typename... Args>
+  std::pair<Map::iterator, bool> emplace(Args&&... args) {
+    return own().emplace(std::forward<Args>(args)...);
+  }
+  std::size_t erase(std::string_view name);
+
+  bool operator==(const Environment& other) const {
+    return map_ == other.map_ || map() == other.map();
+  }
+  // Whether both hold the very same map (not only equal ones).
+  bool sharesWith(const Environment& other) const { return map_ && map_ == other.map_; }
+
+ private:
+  const Map& map() const;
+  Map& own();
+
+  std::shared_ptr<Map> map_;  // null: empty
+};
 
 // What the engine learned about the process owning a flow's socket, as the matcher sees
 // it. Every attribute is optional: one the engine could not obtain is left empty, and a

@@ -406,7 +406,13 @@ nlohmann::json Attributor::statusJson() const {
                          {"completed_at_exec", load(t.procCompleted)},
                          {"gone_before_proc", load(t.procGone)},
                          {"described_on_request", load(t.requests)},
-                         {"described_before_exec", load(t.describedBeforeExec)}};
+                         {"described_before_exec", load(t.describedBeforeExec)},
+                         {"bound", table_.limits().maxEntries},
+                         {"exited_bound", table_.limits().maxExited},
+                         {"memory_trims", tracker_->trims()}};
+  const HeldImages& held = tracker_->heldImages();
+  status["held_images"] = {
+      {"held", held.held()}, {"bound", held.maxHeld()}, {"refused", held.refused()}};
   status["hash_cache"] = {
       {"entries", hashCache_.size()}, {"hits", hashCache_.hits()}, {"misses", hashCache_.misses()}};
   if (inodes_) status["proc_fd_scans"] = inodes_->scans();

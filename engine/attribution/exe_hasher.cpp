@@ -74,14 +74,11 @@ base::Result<std::string> ExeHasher::hashImage(int fd) {
   return hash;
 }
 
-base::Result<std::string> ExeHasher::hashOf(const ProcessDescription& info,
-                                            const std::string& procRoot) {
+base::Result<std::string> ExeHasher::hashOf(const ImageRef& info, const std::string& procRoot) {
   if (info.imageKnown) {
     if (auto cached = cache_.find(info.image)) return *cached;
   }
-  if (info.imageHandle && info.imageHandle->fd() >= 0) {
-    return hashImage(info.imageHandle->fd());
-  }
+  if (info.handle && info.handle->fd() >= 0) return hashImage(info.handle->fd());
   ProcReader reader(procRoot);
   auto image = reader.openImage(info.key.pid);
   if (!image) {

@@ -54,6 +54,19 @@ class ImageHashLru {
   std::atomic<std::uint64_t> misses_{0};
 };
 
+// What hashing a process's image needs of its description: small enough for the matcher's
+// sha256 callback to carry in every description.
+struct ImageRef {
+  ProcessKey key;
+  base::FileIdentity image;
+  bool imageKnown = false;
+  std::shared_ptr<ImageHandle> handle;
+
+  static ImageRef of(const ProcessDescription& info) {
+    return ImageRef{info.key, info.image, info.imageKnown, info.imageHandle};
+  }
+};
+
 // Hashes running images on demand (base/sha256.h, as `warden hash` does), through the cache.
 // Thread-safe (the cache is; hashing itself uses only the caller's descriptors). Reads files: never
 // call it on the verdict path.
@@ -67,8 +80,12 @@ class ExeHasher {
   // The hash of what `info` runs: through its held image handle when it has one, else
   // through /proc/PID/exe (under `procRoot`) when that is still the same image. A replaced
   // or deleted file is hashed as what runs, since both descriptors reach the running inode.
-  [[nodiscard]] base::Result<std::string> hashOf(const ProcessDescription& info,
+  [[nodiscard]] base::Result<std::string> hashOf(const ImageRef& info,
                                                  const std::string& procRoot = "/proc");
+  [[nodiscard]] base::Result<std::string> hashOf(const ProcessDescription& info,
+                                                 const std::string& procRoot = "/proc") {
+    return hashOf(ImageRef::of(info), procRoot);
+  }
 
   ImageHashLru& cache() { return cache_; }
 

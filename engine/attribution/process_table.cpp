@@ -35,6 +35,7 @@ void ProcessTable::upsert(std::shared_ptr<const ProcessDescription> info) {
           old->second.exited = true;
           old->second.exitTimeNs = info->startTimeNs;
           exitOrder_.emplace_back(old->first, info->startTimeNs);
+          ++exitedCount_;
         }
         ++counters_.pidReuses;
       }
@@ -48,10 +49,32 @@ void ProcessTable::upsert(std::shared_ptr<const ProcessDescription> info) {
       }
     }
     entry.current = std::move(info);
-    if (inserted && entries_.size() > limits_.maxEntries) evictForBoundLocked();
+    if (inserted) {
+      evictExitedLocked();
+      if (entries_.size() > limits_.maxEntries) evictForBoundLocked();
+    }
   }
   { std::lock_guard wake(waitMutex_); }
   completed_.notify_all();
+}
+
+void ProcessTable::eraseLocked(std::unordered_map<ProcessKey, Entry, ProcessKeyHash>::iterator it) {
+  auto pid = byPid_.find(it->first.pid);
+  if (pid != byPid_.end() && pid->second == it->first) byPid_.erase(pid);
+  if (it->second.exited) --exitedCount_;
+  entries_.erase(it);
+}
+
+void ProcessTable::evictExitedLocked() {
+  // exitOrder_ holds each exited key once, in exit order; keys already gone are skipped.
+  while (exitedCount_ > limits_.maxExited && !exitOrder_.empty()) {
+    const ProcessKey key = exitOrder_.front().first;
+    exitOrder_.pop_front();
+    auto it = entries_.find(key);
+    if (it == entries_.end() || !it->second.exited) continue;
+    eraseLocked(it);
+    ++counters_.evicted;
+  }
 }
 
 void ProcessTable::evictForBoundLocked() {
@@ -63,9 +86,7 @@ void ProcessTable::evictForBoundLocked() {
       exitOrder_.pop_front();
       auto it = entries_.find(key);
       if (it != entries_.end() && it->second.exited) {
-        auto pid = byPid_.find(key.pid);
-        if (pid != byPid_.end() && pid->second == key) byPid_.erase(pid);
-        entries_.erase(it);
+        eraseLocked(it);
         ++counters_.evicted;
         evicted = true;
         break;
@@ -77,9 +98,7 @@ void ProcessTable::evictForBoundLocked() {
         entries_.begin(), entries_.end(),
         [](const auto& a, const auto& b) { return a.second.insertedSeq < b.second.insertedSeq; });
     if (oldest == entries_.end()) return;
-    auto pid = byPid_.find(oldest->first.pid);
-    if (pid != byPid_.end() && pid->second == oldest->first) byPid_.erase(pid);
-    entries_.erase(oldest);
+    eraseLocked(oldest);
     ++counters_.evicted;
   }
 }
@@ -91,6 +110,8 @@ void ProcessTable::markExited(const ProcessKey& key, std::uint64_t timeNs) {
   it->second.exited = true;
   it->second.exitTimeNs = timeNs;
   exitOrder_.emplace_back(key, timeNs);
+  ++exitedCount_;
+  evictExitedLocked();
 }
 
 std::size_t ProcessTable::expire(std::uint64_t nowNs) {
@@ -102,9 +123,7 @@ std::size_t ProcessTable::expire(std::uint64_t nowNs) {
     exitOrder_.pop_front();
     auto it = entries_.find(key);
     if (it == entries_.end() || !it->second.exited) continue;
-    auto pid = byPid_.find(key.pid);
-    if (pid != byPid_.end() && pid->second == key) byPid_.erase(pid);
-    entries_.erase(it);
+    eraseLocked(it);
     ++removed;
   }
   counters_.expired += removed;
@@ -185,8 +204,7 @@ ProcessTable::Stats ProcessTable::stats() const {
   std::shared_lock lock(mutex_);
   Stats stats = counters_;
   stats.entries = entries_.size();
-  stats.exited = static_cast<std::size_t>(std::count_if(
-      entries_.begin(), entries_.end(), [](const auto& e) { return e.second.exited; }));
+  stats.exited = exitedCount_;
   return stats;
 }
 

@@ -1,5 +1,6 @@
 #include "engine/attribution/process_tracker.h"
 
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -24,6 +25,8 @@ namespace warden::engine {
 namespace {
 
 constexpr std::size_t kMaxAncestors = 16;
+constexpr std::size_t kMaxUserNames = 256;
+constexpr std::uint64_t kQuietTrimNs = 10'000'000'000ull;
 constexpr int kTrackerNice = -5;  // as the queue threads (preferQueueThread)
 
 std::string fixedString(const char* data, std::size_t size) {
@@ -87,19 +90,20 @@ std::string verifiedExecPath(const std::string& filename, std::uint32_t kernelDe
 }  // namespace
 
 std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& info,
-                                                    ExeHasher* hasher,
-                                                    const std::string& procRoot) {
+                                                    ExeHasher* hasher, const std::string& procRoot,
+                                                    EnvironmentPool* environments) {
   auto view = std::make_shared<rules::ProcessInfo>();
   // A path the process sees another file at than the host does names nothing a profile means.
   if (!info.path.empty() && info.pathOnHost) view->path = info.path;
   if (!info.argv.empty()) view->setArgv(info.argv);
   if (info.envKnown && !info.env.empty()) {
-    rules::Environment env;
+    rules::Environment::Map env;
     for (const std::string& entry : info.env) {
       const std::size_t eq = entry.find('=');
       if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
     }
-    view->env = std::move(env);
+    rules::Environment built(std::move(env));
+    view->env = environments ? environments->intern(std::move(built)) : std::move(built);
   } else if (info.envKnown && info.match && info.match->env) {
     view->env = info.match->env;  // a copy of a published description (fork)
   } else if (info.envKnown) {
@@ -113,12 +117,8 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
     // Called by the matcher only when a candidate [[match]] pins sha256: from the cache when
     // the tracker hashed the image in the background, else read now from the held image (or
     // /proc/PID/exe while it is still the same image).
-    ProcessDescription image;
-    image.key = info.key;
-    image.image = info.image;
-    image.imageKnown = info.imageKnown;
-    image.imageHandle = info.imageHandle;
-    view->sha256 = [hasher, image = std::move(image), procRoot]() -> std::optional<rules::Sha256> {
+    view->sha256 = [hasher, image = ImageRef::of(info),
+                    procRoot]() -> std::optional<rules::Sha256> {
       auto hex = hasher->hashOf(image, procRoot);
       if (!hex) return std::nullopt;
       return rules::parseSha256(*hex);
@@ -128,7 +128,11 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
 }
 
 ProcessTracker::ProcessTracker(ProcessTable& table, Options options, ExeHasher* hasher)
-    : table_(table), options_(std::move(options)), hasher_(hasher), reader_(options_.procRoot) {
+    : table_(table),
+      options_(std::move(options)),
+      hasher_(hasher),
+      reader_(options_.procRoot),
+      heldImages_(options_.maxHeldImages) {
   // Made here rather than in start(), so that requestDescribe() may be called from any thread
   // at any time; a failure is start()'s to report.
   if (auto wake = base::makeEventFd(EFD_NONBLOCK, "creating the tracker eventfd")) {
@@ -222,6 +226,7 @@ void ProcessTracker::run() {
     if (now - lastExpireNs_ >= options_.expireEveryNs) {
       table_.expire(now);
       lastExpireNs_ = now;
+      maybeTrim();
     }
   }
 }
@@ -428,9 +433,12 @@ void ProcessTracker::finish(ProcessDescription& info) {
     if (auto image = reader_.openImage(info.key.pid)) {
       auto identity = identityOfFd(image->get());
       if (identity && (info.exeInode == 0 || identity->inode == info.exeInode)) {
-        info.imageHandle = std::make_shared<ImageHandle>(std::move(*image));
         info.image = *identity;
         info.imageKnown = true;
+        // An image whose hash is known needs no descriptor: the hash is found by identity.
+        if (!hasher_ || !hasher_->cache().findInMemory(*identity)) {
+          info.imageHandle = heldImages_.hold(*identity, std::move(*image));
+        }
       }
     }
   }
@@ -445,12 +453,15 @@ std::string ProcessTracker::userName(std::uint32_t uid) {
   if (getpwuid_r(uid, &entry, buffer, sizeof buffer, &result) == 0 && result) {
     name = result->pw_name;
   }
+  // Bounded: a machine has a few users, but root can start processes under any number of
+  // uids; past the bound the names are looked up afresh.
+  if (userNames_.size() >= kMaxUserNames) userNames_.clear();
   userNames_.emplace(uid, name);
   return name;
 }
 
 std::shared_ptr<const ProcessDescription> ProcessTracker::publish(ProcessDescription info) {
-  info.match = matchView(info, hasher_, options_.procRoot);
+  info.match = matchView(info, hasher_, options_.procRoot, &environments_);
   info.logged = nullptr;  // rebuilt: a copy of another description (a fork's) carries its
   info.logged = loggedProcess(info);
   // The environment is kept once, in the matcher's view.
@@ -459,6 +470,19 @@ std::shared_ptr<const ProcessDescription> ProcessTracker::publish(ProcessDescrip
   auto published = std::make_shared<const ProcessDescription>(std::move(info));
   table_.upsert(published);
   return published;
+}
+
+void ProcessTracker::maybeTrim() {
+  const ProcessTable::Stats stats = table_.stats();
+  const std::uint64_t drops = stats.evicted + stats.expired;
+  const std::uint64_t now = base::bootTimeNs();
+  // Also what the last few drops freed, once a storm is over.
+  const bool quiet = drops > dropsAtTrim_ && now - trimmedAtNs_ >= kQuietTrimNs;
+  if (drops - dropsAtTrim_ < options_.trimAfterDrops && !quiet) return;
+  dropsAtTrim_ = drops;
+  trimmedAtNs_ = now;
+  malloc_trim(0);
+  trims_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ProcessTracker::maybeHash(const ProcessDescription& info) {

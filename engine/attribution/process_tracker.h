@@ -14,7 +14,9 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "bpf/attribution.h"
+#include "engine/attribution/environment_pool.h"
 #include "engine/attribution/exe_hasher.h"
+#include "engine/attribution/held_images.h"
 #include "engine/attribution/proc_reader.h"
 #include "engine/attribution/process_table.h"
 
@@ -37,6 +39,11 @@ class ProcessTracker {
     std::string procRoot = "/proc";
     std::size_t maxPendingRequests = 1024;
     std::uint64_t expireEveryNs = 1'000'000'000;
+    std::size_t maxHeldImages = HeldImages::kDefaultMaxHeld;
+    // After the table dropped this many descriptions, free memory goes back to the system
+    // (malloc_trim): a storm's descriptions are allocated on this thread and freed wherever
+    // the last reference went, and glibc keeps freed memory in its arenas otherwise.
+    std::size_t trimAfterDrops = 512;
   };
 
   struct Counters {
@@ -78,6 +85,8 @@ class ProcessTracker {
   void scanProc();
 
   const Counters& counters() const { return counters_; }
+  const HeldImages& heldImages() const { return heldImages_; }
+  std::uint64_t trims() const { return trims_.load(std::memory_order_relaxed); }
 
  private:
   void run();
@@ -93,6 +102,9 @@ class ProcessTracker {
                                std::uint64_t childStartTicks) const;
   std::string userName(std::uint32_t uid);
   void maybeHash(const ProcessDescription& info);
+  // Gives freed memory back once the table dropped trimAfterDrops descriptions since the last
+  // time, or any at all 10 s after the last time (tracker thread).
+  void maybeTrim();
   // Publishes `info` with its matcher view.
   std::shared_ptr<const ProcessDescription> publish(ProcessDescription info);
 
@@ -102,6 +114,11 @@ class ProcessTracker {
   ProcReader reader_;
   Counters counters_;
   std::atomic<bool> hashing_{false};
+  HeldImages heldImages_;
+  EnvironmentPool environments_;   // tracker thread only (and scanProc before it starts)
+  std::uint64_t dropsAtTrim_ = 0;  // tracker thread only
+  std::uint64_t trimmedAtNs_ = 0;  // tracker thread only
+  std::atomic<std::uint64_t> trims_{0};
 
   std::mutex requestsMutex_;
   std::vector<warden_owner> requests_;        // guarded by requestsMutex_
@@ -110,14 +127,16 @@ class ProcessTracker {
   std::optional<base::Error> wakeFdError_;    // why there is no wakeFd_
   std::atomic<bool> stopping_{false};
   BpfAttribution* events_ = nullptr;
-  std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only
+  std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only; bounded
   std::uint64_t lastExpireNs_ = 0;
   std::thread thread_;
 };
 
-// The matcher's view of a description (see ProcessDescription::match); `hasher` null: no hashes.
+// The matcher's view of a description (see ProcessDescription::match); `hasher` null: no hashes;
+// `environments` (may be null) shares the environment with earlier descriptions that have it.
 std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& info,
                                                     ExeHasher* hasher,
-                                                    const std::string& procRoot = "/proc");
+                                                    const std::string& procRoot = "/proc",
+                                                    EnvironmentPool* environments = nullptr);
 
 }  // namespace warden::engine

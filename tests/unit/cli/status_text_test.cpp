@@ -104,6 +104,22 @@ TEST_F(StatusText, AttributionMissesAndNewCountersShowWhenTheDaemonSendsThem) {
   EXPECT_NE(text.find("future_counter 12"), std::string::npos) << text;
 }
 
+TEST_F(StatusText, ProcessStormBoundsShowOnceReached) {
+  auto status = sampleStatus();
+  status["attribution"] = {
+      {"method", "ebpf"},
+      {"processes", {{"entries", 1100}, {"bound", 8192}, {"exited_bound", 1024}, {"evicted", 0}}},
+      {"held_images", {{"held", 3}, {"bound", 256}, {"refused", 0}}},
+      {"hash_cache", {{"entries", 3}}}};
+  EXPECT_EQ(print(status).find("dropped at the bounds"), std::string::npos) << "none reached";
+  status["attribution"]["processes"]["evicted"] = 7131;
+  const std::string text = print(status);
+  EXPECT_NE(text.find("7131 dropped at the bounds (8192 processes, 1024 exited), 3 images held "
+                      "open of 256, 0 refused\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(StatusText, RepeatedDecisionsShowUnderTheVerdictLog) {
   auto status = sampleStatus();
   EXPECT_EQ(print(status).find("repeated decisions"), std::string::npos) << "none sent, no line";
