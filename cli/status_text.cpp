@@ -180,6 +180,22 @@ void printDns(const json& status, std::ostream& out) {
            std::to_string(count(dns, "capacity")) + " host names kept");
 }
 
+// What the control socket's deadlines and bounds did (the daemon's "control" object); shown
+// only once they cut a client off, as nothing is wrong before.
+void printControl(const json& status, std::ostream& out) {
+  const json& control = member(status, "control");
+  const std::uint64_t late = count(control, "request_late");
+  const std::uint64_t tooLong = count(control, "request_too_long");
+  const std::uint64_t notTaken = count(control, "answer_not_taken");
+  const std::uint64_t evicted = count(control, "evicted");
+  if (late + tooLong + notTaken + evicted == 0) return;
+  line(out, "control",
+       "clients cut off: " + std::to_string(late) + " sent no request in time, " +
+           std::to_string(tooLong) + " sent a request too long, " + std::to_string(notTaken) +
+           " did not take their answer in time, " + std::to_string(evicted) +
+           " closed for newer ones (at most " + text(control, "max_clients") + " at once)");
+}
+
 std::string queueList(const json& queues) {
   std::string list;
   if (!queues.is_array()) return "?";
@@ -283,6 +299,7 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
   if (log.contains("error") && !text(log, "error", "").empty()) {
     line(out, "", "error: " + text(log, "error"));
   }
+  printControl(status, out);
   printQueues(status, out);
 }
 

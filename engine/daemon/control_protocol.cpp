@@ -88,12 +88,4 @@ std::string socketRefusal(std::string_view message) {
   return line(nlohmann::ordered_json{{"version", kVersion}, {"ok", false}, {"error", message}});
 }
 
-bool requestComplete(std::string_view received) {
-  return received.find('\n') != std::string_view::npos || received.size() >= kMaxRequestBytes;
-}
-
-std::string_view requestLine(std::string_view received) {
-  return received.substr(0, received.find('\n'));
-}
-
 }  // namespace warden::engine

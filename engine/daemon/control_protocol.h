@@ -57,13 +57,9 @@ std::string answerControlRequest(std::string_view line, ControlCommands& command
 // A refusal from the socket itself, before any request is read (the peer is not root).
 std::string socketRefusal(std::string_view message);
 
-// Framing: a request is the bytes up to the first newline. A client that sends no newline gets
-// its first kMaxRequestBytes or a little more (one read's worth) taken as the request, which
-// then fails to parse; one that stops sending gets what it sent.
+// Framing: a request is the bytes up to the first newline, at most kMaxRequestBytes with it. A
+// client that sends more without a newline is refused and read no further; one that shuts its
+// side without a newline gets what it sent answered (ControlSession does this).
 inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
-// Whether `received` holds a whole request (or as much of one as is read).
-bool requestComplete(std::string_view received);
-// The request in `received`: up to the first newline, if there is one.
-std::string_view requestLine(std::string_view received);
 
 }  // namespace warden::engine

@@ -1,26 +1,48 @@
 #include "engine/daemon/control_server.h"
 
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
-#include <string_view>
 #include <utility>
 
+#include "base/clock.h"
 #include "base/logging.h"
 
 namespace warden::engine {
 namespace {
 
-constexpr int kClientTimeoutMs = 1000;
+// Events taken per epoll_wait; more wait for the next call, which serve() makes at once.
+constexpr int kEventBatch = 64;
+// How long accepting pauses when the process is out of descriptors or memory.
+constexpr std::int64_t kAcceptPauseMs = 100;
+
+std::int64_t monotonicMs() { return static_cast<std::int64_t>(base::monotonicNs() / 1'000'000); }
+
+bool watch(int epoll, int op, int fd, std::uint32_t events) {
+  epoll_event event{};
+  event.events = events;
+  event.data.fd = fd;
+  return epoll_ctl(epoll, op, fd, &event) == 0;
+}
+
+bool peerIsRoot(int fd) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.uid == 0;
+}
 
 }  // namespace
 
-base::Result<ControlServer> ControlServer::open(const std::filesystem::path& path) {
+base::Result<ControlServer> ControlServer::open(const std::filesystem::path& path,
+                                                const ControlLimits& limits, Clock clock) {
   const std::string where = "opening control socket " + path.string();
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -35,7 +57,10 @@ base::Result<ControlServer> ControlServer::open(const std::filesystem::path& pat
 
   auto fd = base::makeSocket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, where);
   if (!fd) return std::unexpected(fd.error());
-  ControlServer server(std::move(*fd), path);
+  const int epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll < 0) return std::unexpected(base::errnoError(where));
+  ControlServer server(std::move(*fd), base::UniqueFd(epoll), path, limits,
+                       clock ? std::move(clock) : Clock(monotonicMs));
 
   // A socket file left by a crashed run is in the way; a live daemon holds the queues, so
   // reaching this point means nobody else serves it.
@@ -43,52 +68,204 @@ base::Result<ControlServer> ControlServer::open(const std::filesystem::path& pat
     return std::unexpected(base::errnoError(where));
   // Created 0600 from the start: no window in which others could connect.
   const mode_t old = umask(0177);
-  const int bound = bind(server.fd(), reinterpret_cast<sockaddr*>(&address), sizeof address);
+  const int bound =
+      bind(server.listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
   umask(old);
   if (bound < 0) return std::unexpected(base::errnoError(where));
-  if (listen(server.fd(), 16) < 0) return std::unexpected(base::errnoError(where));
+  if (listen(server.listener_.get(), static_cast<int>(limits.maxClients)) < 0 ||
+      !watch(epoll, EPOLL_CTL_ADD, server.listener_.get(), EPOLLIN)) {
+    return std::unexpected(base::errnoError(where));
+  }
   return server;
 }
 
-ControlServer::ControlServer(ControlServer&& other) noexcept
-    : fd_(std::move(other.fd_)), path_(std::move(other.path_)) {}
+ControlServer::ControlServer(base::UniqueFd listener, base::UniqueFd epoll,
+                             std::filesystem::path path, const ControlLimits& limits, Clock clock)
+    : listener_(std::move(listener)),
+      epoll_(std::move(epoll)),
+      path_(std::move(path)),
+      limits_(limits),
+      clock_(std::move(clock)) {}
 
 ControlServer::~ControlServer() {
-  if (fd_) {
-    fd_.reset();
+  if (listener_) {
+    listener_.reset();
     ::unlink(path_.c_str());
   }
 }
 
-void ControlServer::serveOne(ControlCommands& commands) {
-  auto accepted = base::acceptConnection(fd_.get(), "accepting a control connection");
-  if (!accepted) return;
-  const int client = accepted->get();
-  timeval timeout{0, kClientTimeoutMs * 1000};
-  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-
-  std::string response;
-  ucred peer{};
-  socklen_t length = sizeof peer;
-  if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &length) < 0 || peer.uid != 0) {
-    response = socketRefusal("permission denied: the control socket is for root only");
-  } else {
-    std::string received;
-    char buffer[4096];
-    while (!requestComplete(received)) {
-      const ssize_t n = read(client, buffer, sizeof buffer);
-      if (n <= 0) break;
-      received.append(buffer, static_cast<std::size_t>(n));
+void ControlServer::serve(ControlCommands& commands) {
+  if (acceptPausedUntilMs_ && clock_() >= *acceptPausedUntilMs_) resumeAccepting();
+  epoll_event events[kEventBatch];
+  const int ready = epoll_wait(epoll_.get(), events, kEventBatch, 0);
+  for (int i = 0; i < ready; ++i) {
+    const int fd = events[i].data.fd;
+    if (fd == listener_.get()) {
+      acceptWaiting(commands);
+    } else if (Client* client = find(fd)) {
+      advance(*client, commands);
     }
-    response = answerControlRequest(requestLine(received), commands);
   }
-  response += '\n';
-  for (std::string_view rest = response; !rest.empty();) {
-    const ssize_t n = write(client, rest.data(), rest.size());
-    if (n <= 0) break;
-    rest.remove_prefix(static_cast<std::size_t>(n));
+  // A client past its deadline gets one last look first: its request (or its reading of the
+  // answer) may have come while a long command (a reload) kept the loop busy.
+  for (Client& client : clients_) {
+    if (client.session.need() == ControlSession::Need::kClose) continue;
+    if (clock_() < client.session.deadlineMs()) continue;
+    advance(client, commands);
+    if (client.session.expire(clock_())) client.fd.reset();
   }
+  sweep();
+}
+
+std::size_t ControlServer::clients() const {
+  return static_cast<std::size_t>(std::count_if(
+      clients_.begin(), clients_.end(), [](const Client& client) { return bool(client.fd); }));
+}
+
+std::optional<std::int64_t> ControlServer::nextDeadlineMs() const {
+  std::optional<std::int64_t> next = acceptPausedUntilMs_;
+  for (const Client& client : clients_) {
+    if (client.session.need() == ControlSession::Need::kClose) continue;
+    next = std::min(next.value_or(client.session.deadlineMs()), client.session.deadlineMs());
+  }
+  return next;
+}
+
+void ControlServer::acceptWaiting(ControlCommands& commands) {
+  // At most one bound's worth per call, so that a flood of connections cannot keep the
+  // control thread here.
+  for (std::size_t n = 0; n < limits_.maxClients; ++n) {
+    auto accepted = base::acceptConnection(listener_.get(), "accepting a control connection");
+    if (!accepted) {
+      const int error = accepted.error().code;
+      if (error == EAGAIN || error == EWOULDBLOCK) return;
+      if (error == EINTR || error == ECONNABORTED) continue;
+      pauseAccepting(accepted.error());  // EMFILE, ENFILE, ENOBUFS, ENOMEM
+      return;
+    }
+    acceptFailureLogged_ = false;
+    // At the bound the oldest goes: clients that behave are done within milliseconds, so the
+    // oldest is the likeliest to be idle, and a new `warden status` is always answered.
+    if (clients() >= limits_.maxClients) {
+      for (Client& client : clients_) {
+        if (!client.fd) continue;
+        client.session.close(ControlSession::Ending::kEvicted);
+        client.fd.reset();
+        break;
+      }
+    }
+    const int fd = accepted->get();
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+        !watch(epoll_.get(), EPOLL_CTL_ADD, fd, EPOLLIN)) {
+      base::logWarning("watching a control connection: ", std::strerror(errno));
+      continue;  // closed as it goes out of scope
+    }
+    clients_.push_back({std::move(*accepted), ControlSession(clock_(), limits_)});
+    Client& client = clients_.back();
+    if (!peerIsRoot(fd)) {
+      client.session.answer(socketRefusal("permission denied: the control socket is for root only"),
+                            clock_());
+      writeAnswer(client);
+    } else {
+      advance(client, commands);  // a client sends its request with its connect: read it now
+    }
+  }
+}
+
+void ControlServer::pauseAccepting(const base::Error& error) {
+  if (!acceptFailureLogged_) {
+    base::logWarning(error.message(), "; control connections wait until it passes");
+    acceptFailureLogged_ = true;
+  }
+  // Not watched when resuming failed; the pause is what matters.
+  (void)watch(epoll_.get(), EPOLL_CTL_DEL, listener_.get(), 0);
+  acceptPausedUntilMs_ = clock_() + kAcceptPauseMs;
+}
+
+void ControlServer::resumeAccepting() {
+  acceptPausedUntilMs_.reset();
+  if (!watch(epoll_.get(), EPOLL_CTL_ADD, listener_.get(), EPOLLIN)) {
+    pauseAccepting(base::errnoError("watching the control socket"));
+  }
+}
+
+ControlServer::Client* ControlServer::find(int fd) {
+  for (Client& client : clients_) {
+    if (client.fd.get() == fd) return &client;
+  }
+  return nullptr;
+}
+
+void ControlServer::advance(Client& client, ControlCommands& commands) {
+  using Need = ControlSession::Need;
+  ControlSession& session = client.session;
+  char buffer[4096];
+  while (session.need() == Need::kBytes) {
+    const ssize_t n = ::read(client.fd.get(), buffer, std::min(sizeof buffer, session.room()));
+    if (n > 0) {
+      session.received({buffer, static_cast<std::size_t>(n)}, clock_());
+    } else if (n == 0) {
+      session.hungUp();
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      break;
+    } else if (errno != EINTR) {
+      session.close(ControlSession::Ending::kHungUp);
+    }
+  }
+  if (session.need() == Need::kAnswer) {
+    std::string answer = answerControlRequest(session.request(), commands);
+    session.answer(std::move(answer), clock_());
+  }
+  writeAnswer(client);
+}
+
+void ControlServer::writeAnswer(Client& client) {
+  ControlSession& session = client.session;
+  while (session.need() == ControlSession::Need::kWrite) {
+    const std::string_view rest = session.output();
+    const ssize_t n =
+        ::send(client.fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      session.wrote(static_cast<std::size_t>(n));
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // Written on when the client makes room: level-triggered, so until then no event.
+      if (!watch(epoll_.get(), EPOLL_CTL_MOD, client.fd.get(), EPOLLOUT)) {
+        session.close(ControlSession::Ending::kHungUp);
+      }
+      break;
+    } else if (n == 0 || errno != EINTR) {
+      session.close(ControlSession::Ending::kHungUp);
+    }
+  }
+  if (session.need() == ControlSession::Need::kClose) client.fd.reset();
+}
+
+void ControlServer::sweep() {
+  using Ending = ControlSession::Ending;
+  std::erase_if(clients_, [this](const Client& client) {
+    if (client.session.need() != ControlSession::Need::kClose) return false;
+    switch (client.session.ending()) {
+      case Ending::kAnswered:
+        ++counters_.answered;
+        break;
+      case Ending::kRequestLate:
+        ++counters_.requestLate;
+        break;
+      case Ending::kRequestTooLong:
+        ++counters_.requestTooLong;
+        break;
+      case Ending::kAnswerNotTaken:
+        ++counters_.answerNotTaken;
+        break;
+      case Ending::kEvicted:
+        ++counters_.evicted;
+        break;
+      case Ending::kNone:
+      case Ending::kHungUp:
+        break;
+    }
+    return true;
+  });
 }
 
 }  // namespace warden::engine

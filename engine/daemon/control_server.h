@@ -1,33 +1,87 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
+#include <vector>
 
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "engine/daemon/control_protocol.h"
+#include "engine/daemon/control_session.h"
 
 namespace warden::engine {
 
+// What the client bounds and deadlines did since start (status shows them).
+struct ControlCounters {
+  std::uint64_t answered = 0;        // answers taken whole
+  std::uint64_t requestLate = 0;     // no whole request within the request deadline
+  std::uint64_t requestTooLong = 0;  // a request line over the size bound
+  std::uint64_t answerNotTaken = 0;  // an answer not read within the answer deadline
+  std::uint64_t evicted = 0;         // the oldest client closed for a newer one at the bound
+};
+
 // The control socket: a unix stream socket, mode 0600, that only root may talk to (checked
 // with SO_PEERCRED). One JSON request line per connection, one JSON answer line back (what
-// they say is control_protocol.h's). Owned and served by the control thread; not thread-safe.
+// they say is control_protocol.h's). Clients are served side by side without ever blocking:
+// non-blocking sockets on an epoll set, each with its deadlines and its bounded request
+// (ControlSession), so that one idle, slow or flooding client holds up neither the others nor
+// the control thread's signals, reloads and shutdown. Owned and served by the control
+// thread; not thread-safe.
 class ControlServer {
  public:
-  [[nodiscard]] static base::Result<ControlServer> open(const std::filesystem::path& path);
-  ControlServer(ControlServer&& other) noexcept;
+  using Clock = std::function<std::int64_t()>;  // monotonic milliseconds
+
+  [[nodiscard]] static base::Result<ControlServer> open(const std::filesystem::path& path,
+                                                        const ControlLimits& limits = {},
+                                                        Clock clock = {});
+  ControlServer(ControlServer&& other) noexcept = default;
   ControlServer& operator=(ControlServer&&) = delete;
   ~ControlServer();
 
-  int fd() const { return fd_.get(); }
-  // Accepts one waiting connection and answers its request with `commands`; never blocks for
-  // long.
-  void serveOne(ControlCommands& commands);
+  // Readable when a connection waits to be accepted or a client to be served.
+  int fd() const { return epoll_.get(); }
+  // Accepts, reads, answers with `commands` and writes whatever is ready, then closes the
+  // clients past their deadlines. Never blocks; call it when fd() is readable or
+  // nextDeadlineMs() has come.
+  void serve(ControlCommands& commands);
+  // The earliest client deadline (or end of a pause in accepting), if there is one.
+  std::optional<std::int64_t> nextDeadlineMs() const;
+
+  std::size_t clients() const;  // connected now
+  const ControlLimits& limits() const { return limits_; }
+  const ControlCounters& counters() const { return counters_; }
 
  private:
-  ControlServer(base::UniqueFd fd, std::filesystem::path path)
-      : fd_(std::move(fd)), path_(std::move(path)) {}
-  base::UniqueFd fd_;
+  struct Client {
+    base::UniqueFd fd;
+    ControlSession session;
+  };
+
+  ControlServer(base::UniqueFd listener, base::UniqueFd epoll, std::filesystem::path path,
+                const ControlLimits& limits, Clock clock);
+  void acceptWaiting(ControlCommands& commands);
+  Client* find(int fd);
+  // Reads what the client sent and, once its request is whole, answers it and starts writing.
+  void advance(Client& client, ControlCommands& commands);
+  void writeAnswer(Client& client);
+  // Counts and drops the sessions that have ended (their descriptors close).
+  void sweep();
+  // Out of descriptors or memory: the waiting connection stays readable, so accepting pauses
+  // for a moment instead of spinning (and the cause is logged once).
+  void pauseAccepting(const base::Error& error);
+  void resumeAccepting();
+
+  base::UniqueFd listener_;
+  base::UniqueFd epoll_;
   std::filesystem::path path_;
+  ControlLimits limits_;
+  Clock clock_;
+  std::vector<Client> clients_;  // oldest first
+  std::optional<std::int64_t> acceptPausedUntilMs_;
+  bool acceptFailureLogged_ = false;
+  ControlCounters counters_;
 };
 
 }  // namespace warden::engine

@@ -375,6 +375,7 @@ nlohmann::json Daemon::status() {
         {"capacity", hosts_ ? hosts_->capacity() : 0},
         {"pending_queries", dnsQueries_ ? dnsQueries_->pending(base::monotonicNs()) : 0}}},
       {"log", std::move(log)},
+      {"control", controlStatus()},
       {"policy",
        {{"revision", snapshot->revision()},
         {"loaded_at_ns", snapshot->loadedAtNs},
@@ -382,6 +383,17 @@ nlohmann::json Daemon::status() {
         {"profiles", snapshot->policy->policy().profiles.size()}}},
   };
   return status;
+}
+
+nlohmann::json Daemon::controlStatus() const {
+  const ControlCounters& c = control_->counters();
+  return {{"clients", control_->clients()},
+          {"max_clients", control_->limits().maxClients},
+          {"answered", c.answered},
+          {"request_late", c.requestLate},
+          {"request_too_long", c.requestTooLong},
+          {"answer_not_taken", c.answerNotTaken},
+          {"evicted", c.evicted}};
 }
 
 std::optional<nlohmann::json> Daemon::explain(std::uint32_t pid) {
@@ -442,8 +454,13 @@ int Daemon::run() {
                    {control_->fd(), POLLIN, 0},
                    {watcher_ ? watcher_->fd() : -1, POLLIN, 0}};
   for (;;) {
+    // Woken for the next settled reload or the next control client's deadline.
+    std::optional<std::int64_t> wakeAtMs = reloadAtMs;
+    if (const auto clientDeadline = control_->nextDeadlineMs()) {
+      wakeAtMs = std::min(wakeAtMs.value_or(*clientDeadline), *clientDeadline);
+    }
     const int timeout =
-        reloadAtMs ? static_cast<int>(std::max<std::int64_t>(0, *reloadAtMs - monotonicMs())) : -1;
+        wakeAtMs ? static_cast<int>(std::max<std::int64_t>(0, *wakeAtMs - monotonicMs())) : -1;
     const int ready = poll(fds, 3, timeout);
     if (ready < 0) {
       if (errno == EINTR) continue;
@@ -466,9 +483,8 @@ int Daemon::run() {
       base::logInfo(info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", ": stopping");
       break;
     }
-    if (fds[1].revents & POLLIN) {
-      control_->serveOne(*this);
-    }
+    // Also when nothing came: clients past their deadlines are closed here.
+    control_->serve(*this);
     if ((fds[2].revents & POLLIN) && watcher_->consumeEvents()) {
       reloadAtMs = monotonicMs() + kReloadSettleMs;
     }

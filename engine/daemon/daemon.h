@@ -40,6 +40,7 @@ class Daemon : private ControlCommands {
   void openLog();
   // The control commands (see control_protocol.h).
   nlohmann::json status() override;
+  nlohmann::json controlStatus() const;  // what the client bounds and deadlines did
   std::optional<nlohmann::json> explain(std::uint32_t pid) override;
   std::expected<Reloaded, std::string> reloadPolicy(bool redecide) override;
   TablePlan tablePlan(const rules::Config& config) const;

@@ -161,6 +161,22 @@ TEST_F(StatusText, DnsShowsRepliesAddressesAndHostNamesKept) {
   EXPECT_NE(text.find("dns          off: no flow has a host name"), std::string::npos) << text;
 }
 
+TEST_F(StatusText, ControlClientsCutOffShowOnceThereAreAny) {
+  auto status = sampleStatus();
+  status["control"] = {{"clients", 1},      {"max_clients", 32},     {"answered", 12},
+                       {"request_late", 0}, {"request_too_long", 0}, {"answer_not_taken", 0},
+                       {"evicted", 0}};
+  EXPECT_EQ(print(status).find("\ncontrol "), std::string::npos) << "nothing cut off, no line";
+  status["control"]["request_late"] = 3;
+  status["control"]["evicted"] = 2;
+  const std::string text = print(status);
+  EXPECT_NE(text.find("control      clients cut off: 3 sent no request in time, 0 sent a request "
+                      "too long, 0 did not take their answer in time, 2 closed for newer ones "
+                      "(at most 32 at once)\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(StatusText, ALogThatCouldNotOpenShowsItsError) {
   auto status = sampleStatus();
   status["log"] = {{"enabled", false}, {"db", "/x/warden.db"}, {"error", "unable to open"}};

@@ -177,31 +177,5 @@ TEST_F(ControlProtocol, EmptyRequestAndSocketRefusalsListVersionFirst) {
   EXPECT_TRUE(commands_.calls.empty());
 }
 
-TEST(RequestFraming, ARequestEndsAtItsFirstNewline) {
-  EXPECT_FALSE(requestComplete(""));
-  EXPECT_FALSE(requestComplete(R"({"version":1,"command":"sta)"));
-  EXPECT_TRUE(requestComplete("{\"version\":1,\"command\":\"status\"}\n"));
-  EXPECT_EQ(requestLine("{\"version\":1}\nmore\n"), "{\"version\":1}");
-  EXPECT_EQ(requestLine("no newline"), "no newline");  // the client stopped sending
-  EXPECT_EQ(requestLine("\n"), "");
-}
-
-// What ControlServer does with a client that sends more than kMaxRequestBytes without a
-// newline: reads in 4 KiB pieces until there is enough, and answers what it read.
-TEST_F(ControlProtocol, OversizeRequestIsCutAndRefusedAsMalformed) {
-  const std::string huge = R"({"version":1,"command":"status","padding":")" +
-                           std::string(2 * kMaxRequestBytes, 'x') + "\"}\n";
-  std::string received;
-  for (std::size_t at = 0; !requestComplete(received); at += 4096) {
-    received += huge.substr(at, 4096);
-  }
-  EXPECT_GE(received.size(), kMaxRequestBytes);
-  EXPECT_LT(received.size(), kMaxRequestBytes + 4096);
-  EXPECT_EQ(answer(requestLine(received)),
-            R"({"error":"malformed request: expected {\"version\":1,\"command\":\"...\"}",)"
-            R"("ok":false,"version":1})");
-  EXPECT_TRUE(commands_.calls.empty());
-}
-
 }  // namespace
 }  // namespace warden::engine
