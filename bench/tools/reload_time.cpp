@@ -63,8 +63,8 @@ int main(int argc, char** argv) {
     record.push_back(seconds(recorded - loaded));
     compile.push_back(seconds(end - recorded));
   }
-  const nlohmann::json out = {{"rules", rules},   {"warnings", warnings}, {"seconds", total},
-                               {"load", load},     {"record", record},     {"compile", compile}};
+  const nlohmann::json out = {{"rules", rules}, {"warnings", warnings}, {"seconds", total},
+                              {"load", load},   {"record", record},     {"compile", compile}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }
