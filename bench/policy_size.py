@@ -6,14 +6,15 @@
 
 Writes policies of 1k, 2k, 5k, 10k and 20k rules of mixed kinds (addresses and blocks, v4 and
 v6, ports and port ranges, host names and domains, scopes, protocols, both directions; a few
-rules repeated so that the shadow lint has something to say) in two layouts: all in ONE
-profile, and spread over profiles of 10 rules (10 profiles a file, matches by exact path,
-glob, cmdline and path plus cmdline). Times the real `warden check` (wall and CPU, the median
-of the rounds) and bench/tools/reload_time (what wardend does on a reload between the signal
-and the new snapshot: load with warnings, store the revision in SQLite, compile), and prints
-time per rule and the ratio 20k / 1k: about 20 when linear, about 400 when quadratic.
-`--against BUILD` also times that build's `warden check` (an earlier commit's, say) in the
-same rounds. bench/run runs this too and keeps the figures in bench/results/latest.json.
+rules repeated so that the shadow lint has something to say) in three layouts: all in ONE
+profile; spread over profiles of 10 rules (10 profiles a file); one rule a profile (100
+profiles a file). Profiles match by exact path, glob, cmdline, or path and cmdline. Times the
+real `warden check` (wall and CPU, the median of the rounds) and bench/tools/reload_time
+(what wardend does on a reload between the signal and the new snapshot: load with warnings,
+store the revision in SQLite, compile), and prints time per rule and the ratio 20k / 1k:
+about 20 when linear, about 400 when quadratic. `--against BUILD` also times that build's
+`warden check` (an earlier commit's, say), and its reload_time if it has one, in the same
+rounds. bench/run runs this too and keeps the figures in bench/results/latest.json.
 """
 
 import argparse
@@ -29,7 +30,8 @@ from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
 SIZES = (1000, 2000, 5000, 10000, 20000)
-LAYOUTS = ("one profile", "profiles of 10")
+# Rules in one profile; in profiles of 10 (10 profiles a file); one rule a profile (100 a file).
+LAYOUTS = {"one profile": (None, None), "profiles of 10": (10, 10), "profiles of 1": (1, 100)}
 
 
 def rule(i):
@@ -50,7 +52,8 @@ def rule(i):
     elif kind == 3:
         body = f'host = "h{i}.example.net"\nproto = "tcp"\n'
     elif kind == 4:
-        body = f'scope = "{("lan", "internet")[i % 2]}"\nproto = "tcp"\nports = {1 + i * 7 % 65535}\n'
+        scope = ("lan", "internet")[i % 2]
+        body = f'scope = "{scope}"\nproto = "tcp"\nports = {1 + i * 7 % 65535}\n'
     else:
         body = (f'direction = "in"\nproto = "tcp"\nports = {1 + i * 13 % 65535}\n'
                 f'ip = "198.51.100.{i % 256}"\n')
@@ -74,12 +77,12 @@ def write_policy(directory, rules, layout):
     profiles_dir.mkdir(parents=True)
     config = directory / "warden.toml"
     config.write_text('[profiles]\ndir = "profiles.d"\n')
-    if layout == "one profile":
+    per_profile, per_file = LAYOUTS[layout]
+    if per_profile is None:
         (profiles_dir / "large.toml").write_text(
             'name = "large"\ndefault = "deny"\n[[match]]\npath = "/usr/bin/large"\n' +
             "".join(f"[[rule]]\n{rule(i)}" for i in range(rules)))
     else:
-        per_profile, per_file = 10, 10
         profiles = rules // per_profile
         for first in range(0, profiles, per_file):
             text = []
@@ -126,21 +129,30 @@ def measure(build, rounds, against=None, sizes=SIZES):
                     entry[f"{name}_check_wall_s"] = statistics.median(c[0] for c in checks)
                     entry[f"{name}_check_cpu_s"] = statistics.median(c[1] for c in checks)
                     entry[f"{name}_check_output"] = checks[-1][2]
-                tool = Path(build) / "bench/tools/reload_time"
-                out = subprocess.run([str(tool), str(config), str(directory / "warden.db"),
-                                      str(rounds)], check=True, capture_output=True, text=True,
-                                     timeout=600)
-                reload = json.loads(out.stdout)
-                entry["reload_s"] = statistics.median(reload["seconds"])
-                for step in ("load", "record", "compile"):
-                    entry[f"reload_{step}_s"] = statistics.median(reload[step])
-                entry["reload_warnings"] = reload["warnings"]
+                for name, variant in variants.items():
+                    tool = variant / "bench/tools/reload_time"
+                    if not tool.is_file():
+                        continue  # an --against build from before the tool
+                    prefix = "" if name == "warden" else f"{name}_"
+                    out = subprocess.run([str(tool), str(config), str(directory / f"{name}.db"),
+                                          str(rounds)], check=True, capture_output=True,
+                                         text=True, timeout=1800)
+                    reload = json.loads(out.stdout)
+                    entry[f"{prefix}reload_s"] = statistics.median(reload["seconds"])
+                    if "cpu_seconds" in reload:
+                        entry[f"{prefix}reload_cpu_s"] = statistics.median(reload["cpu_seconds"])
+                    for step in ("load", "record", "compile"):
+                        entry[f"{prefix}reload_{step}_s"] = statistics.median(reload[step])
+                    entry[f"{prefix}reload_warnings"] = reload["warnings"]
                 results.setdefault(layout, {})[str(n)] = entry
                 shutil.rmtree(directory)
-                print(f"policy size: {layout}, {n} rules: check {entry['warden_check_wall_s']:.3f} s"
-                      f" (CPU {entry['warden_check_cpu_s']:.3f} s), reload {entry['reload_s']:.3f} s"
+                print(f"policy size: {layout}, {n} rules: "
+                      f"check {entry['warden_check_wall_s']:.3f} s "
+                      f"(CPU {entry['warden_check_cpu_s']:.3f} s), reload {entry['reload_s']:.3f} s"
                       + (f"; before: check {entry['before_check_wall_s']:.3f} s"
-                         if against else ""), flush=True)
+                         if against else "")
+                      + (f", reload {entry['before_reload_s']:.3f} s"
+                         if "before_reload_s" in entry else ""), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return results
@@ -163,10 +175,15 @@ def rows(results):
             out.append((f"{label}, {sizes[-1]} rules, {layout} (s; CPU {span})",
                         f"{wall:.2f}; {ratio:.0f}", "<= 1 s" if name == "warden" else "",
                         wall <= 1.0 if name == "warden" else None))
-        reload = last["reload_s"]
-        out.append((f"reload's policy half, {sizes[-1]} rules, {layout} (s; {span})",
-                    f"{reload:.3f}; {reload / max(first['reload_s'], 1e-4):.0f}", "<= 1 s",
-                    reload <= 1.0))
+        for key, label in (("reload_s", "reload's policy half"),
+                           ("before_reload_s", "  reload's policy half, --against")):
+            if key not in last:
+                continue
+            reload = last[key]
+            mine = key == "reload_s"
+            out.append((f"{label}, {sizes[-1]} rules, {layout} (s; {span})",
+                        f"{reload:.3f}; {reload / max(first[key], 1e-4):.0f}",
+                        "<= 1 s" if mine else "", reload <= 1.0 if mine else None))
     return out
 
 
@@ -176,25 +193,29 @@ def print_table(results):
         has_before = "before_check_wall_s" in by_size[str(sizes[0])]
         print(f"\n{layout}:")
         header = f"{'rules':>6}  {'check s':>8}  {'CPU s':>7}  {'us/rule':>8}  {'reload s':>8}  " \
-                 f"{'us/rule':>8}" + (f"  {'before s':>8}  {'CPU s':>7}" if has_before else "")
+                 f"{'CPU s':>7}  {'us/rule':>8}" + (f"  {'before s':>8}  {'CPU s':>7}  {'reload s':>8}"
+                                      if has_before else "")
         print(header)
         for n in sizes:
             e = by_size[str(n)]
             line = (f"{n:>6}  {e['warden_check_wall_s']:>8.3f}  {e['warden_check_cpu_s']:>7.3f}  "
                     f"{e['warden_check_wall_s'] / n * 1e6:>8.1f}  {e['reload_s']:>8.3f}  "
-                    f"{e['reload_s'] / n * 1e6:>8.1f}")
+                    f"{e.get('reload_cpu_s', float('nan')):>7.3f}  {e['reload_s'] / n * 1e6:>8.1f}")
             if has_before:
-                line += f"  {e['before_check_wall_s']:>8.3f}  {e['before_check_cpu_s']:>7.3f}"
+                line += (f"  {e['before_check_wall_s']:>8.3f}  {e['before_check_cpu_s']:>7.3f}"
+                         f"  {e.get('before_reload_s', float('nan')):>8.3f}")
             print(line)
         first, last = by_size[str(sizes[0])], by_size[str(sizes[-1])]
         scale = sizes[-1] / sizes[0]
         ratio = lambda key: last[key] / max(first[key], 1e-3)
-        text = (f"{sizes[-1]} / {sizes[0]} rules (linear {scale:.0f}, quadratic {scale ** 2:.0f}): "
-                f"check {ratio('warden_check_wall_s'):.1f} (CPU {ratio('warden_check_cpu_s'):.1f}), "
-                f"reload {ratio('reload_s'):.1f}")
+        text = (f"{sizes[-1]} / {sizes[0]} rules (linear {scale:.0f}, "
+                f"quadratic {scale ** 2:.0f}): check {ratio('warden_check_wall_s'):.1f} "
+                f"(CPU {ratio('warden_check_cpu_s'):.1f}), reload {ratio('reload_s'):.1f}")
         if has_before:
             text += (f"; before: check {ratio('before_check_wall_s'):.1f} "
                      f"(CPU {ratio('before_check_cpu_s'):.1f})")
+            if "before_reload_s" in first:
+                text += f", reload {ratio('before_reload_s'):.1f}"
         print(text)
 
 

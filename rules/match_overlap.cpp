@@ -90,14 +90,12 @@ void OverlapIndex::add(const Match& match, std::int64_t position) {
   all_.push_back(position);
   if (match.path) {
     byPath_[*match.path].push_back(position);
-    forEachDirectory(*match.path, [&](std::string key) {
-      pathsUnder_[std::move(key)].push_back(position);
-    });
+    forEachDirectory(*match.path,
+                     [&](std::string key) { pathsUnder_[std::move(key)].push_back(position); });
   } else if (const auto literal = globLiteral(match)) {
     globByLiteral_[*literal].push_back(position);
-    forEachDirectory(*literal, [&](std::string key) {
-      globsUnder_[std::move(key)].push_back(position);
-    });
+    forEachDirectory(*literal,
+                     [&](std::string key) { globsUnder_[std::move(key)].push_back(position); });
   } else {
     pathless_.push_back(position);
   }

@@ -42,13 +42,13 @@ class OverlapIndex {
 
   std::vector<Entry> entries_;
   Bucket all_;
-  Bucket pathless_;                                       // neither path nor a valid glob
-  std::unordered_map<std::string, Bucket> byPath_;        // exact path
-  std::unordered_map<std::string, Bucket> pathsUnder_;    // path, by each directory prefix
+  Bucket pathless_;                                        // neither path nor a valid glob
+  std::unordered_map<std::string, Bucket> byPath_;         // exact path
+  std::unordered_map<std::string, Bucket> pathsUnder_;     // path, by each directory prefix
   std::unordered_map<std::string, Bucket> globByLiteral_;  // glob without path, by literal prefix
-  std::unordered_map<std::string, Bucket> globsUnder_;    // the same, by each directory prefix
-  std::unordered_map<std::string, Bucket> byValue_;       // key letter + user/cmdline/...
-  Bucket lacking_[4];                                     // without user, cmdline, parent, uid
+  std::unordered_map<std::string, Bucket> globsUnder_;     // the same, by each directory prefix
+  std::unordered_map<std::string, Bucket> byValue_;        // key letter + user/cmdline/...
+  Bucket lacking_[4];                                      // without user, cmdline, parent, uid
   std::size_t comparisons_ = 0;
 };
 

@@ -123,8 +123,7 @@ void warnOverlap(const MatchRef& later, const MatchRef& earlier, int score, Diag
 
 // Within one specificity, in load order: the first match of an earlier profile that may
 // select the same processes.
-void lintOverlaps(int score, const std::vector<MatchRef>& group, Diagnostics& out,
-                  LintWork& work) {
+void lintOverlaps(int score, const std::vector<MatchRef>& group, Diagnostics& out, LintWork& work) {
   OverlapIndex index;
   for (const MatchRef& ref : group) {
     const std::int64_t earlier = index.addAndFindOverlap(*ref.match, ref.order);

@@ -31,13 +31,19 @@ Cidr cidr(std::string_view text) {
 std::vector<Rule> randomRules(std::size_t count, unsigned seed) {
   std::mt19937 random(seed);
   const auto pick = [&](std::size_t n) { return static_cast<std::size_t>(random() % n); };
-  const std::vector<std::string> hosts = {"",         "",           "a.example.org", "*.example.org",
-                                          "*.a.example.org", "example.org", "*.org", "b.example.net"};
-  const std::vector<std::string> blocks = {"10.0.0.0/8",  "10.1.0.0/16", "10.1.2.3",
-                                           "10.2.0.0/16", "0.0.0.0/0",   "2001:db8::/32",
+  const std::vector<std::string> hosts = {"",
+                                          "",
+                                          "a.example.org",
+                                          "*.example.org",
+                                          "*.a.example.org",
+                                          "example.org",
+                                          "*.org",
+                                          "b.example.net"};
+  const std::vector<std::string> blocks = {"10.0.0.0/8",      "10.1.0.0/16",  "10.1.2.3",
+                                           "10.2.0.0/16",     "0.0.0.0/0",    "2001:db8::/32",
                                            "2001:db8:1::/48", "192.0.2.0/25", "192.0.2.128/25"};
-  const std::vector<PortRange> ports = {{22, 22},   {443, 443}, {1, 1024}, {1000, 2000},
-                                        {80, 80},   {1025, 1030}, {2001, 3000}, {1, 65535}};
+  const std::vector<PortRange> ports = {{22, 22}, {443, 443},   {1, 1024},    {1000, 2000},
+                                        {80, 80}, {1025, 1030}, {2001, 3000}, {1, 65535}};
   std::vector<Rule> rules;
   for (std::size_t i = 0; i < count; ++i) {
     Rule rule;
@@ -79,14 +85,14 @@ TEST(ShadowIndex, HostPortsAndBlocks) {
     return rule;
   };
   const std::vector<Rule> rules = {
-      make("*.example.org", {}, {}),                           // 0
-      make("a.b.example.org", {}, {{443, 443}}),               // 1: under 0
-      make("example.net", {cidr("10.0.0.0/8")}, {{1, 100}}),   // 2
-      make("example.net", {cidr("10.9.0.0/16")}, {{50, 60}}),  // 3: under 2
-      make("example.net", {cidr("11.0.0.0/16")}, {{50, 60}}),  // 4: another block
-      make("example.net", {cidr("10.9.0.0/16")}, {{90, 101}}), // 5: past 2's ports
-      make("", {}, {{1, 100}, {101, 200}}),                    // 6
-      make("", {}, {{150, 160}}),                              // 7: under 6 (merged blocks)
+      make("*.example.org", {}, {}),                            // 0
+      make("a.b.example.org", {}, {{443, 443}}),                // 1: under 0
+      make("example.net", {cidr("10.0.0.0/8")}, {{1, 100}}),    // 2
+      make("example.net", {cidr("10.9.0.0/16")}, {{50, 60}}),   // 3: under 2
+      make("example.net", {cidr("11.0.0.0/16")}, {{50, 60}}),   // 4: another block
+      make("example.net", {cidr("10.9.0.0/16")}, {{90, 101}}),  // 5: past 2's ports
+      make("", {}, {{1, 100}, {101, 200}}),                     // 6
+      make("", {}, {{150, 160}}),                               // 7: under 6 (merged blocks)
   };
   ShadowIndex index;
   std::vector<std::int64_t> found;
