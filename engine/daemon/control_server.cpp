@@ -112,9 +112,10 @@ void ControlServer::serve(ControlCommands& commands) {
     if (client.session.need() == ControlSession::Need::kClose) continue;
     if (clock_() < client.session.deadlineMs()) continue;
     advance(client, commands);
-    if (client.session.expire(clock_())) client.fd.reset();
+    if (client.session.expire(clock_())) finishIfClosed(client);
   }
-  sweep();
+  // Ended sessions go; their descriptors were closed as they ended.
+  std::erase_if(clients_, [](const Client& client) { return !client.fd; });
 }
 
 std::size_t ControlServer::clients() const {
@@ -150,7 +151,7 @@ void ControlServer::acceptWaiting(ControlCommands& commands) {
       for (Client& client : clients_) {
         if (!client.fd) continue;
         client.session.close(ControlSession::Ending::kEvicted);
-        client.fd.reset();
+        finishIfClosed(client);
         break;
       }
     }
@@ -237,35 +238,33 @@ void ControlServer::writeAnswer(Client& client) {
       session.close(ControlSession::Ending::kHungUp);
     }
   }
-  if (session.need() == ControlSession::Need::kClose) client.fd.reset();
+  finishIfClosed(client);
 }
 
-void ControlServer::sweep() {
+void ControlServer::finishIfClosed(Client& client) {
   using Ending = ControlSession::Ending;
-  std::erase_if(clients_, [this](const Client& client) {
-    if (client.session.need() != ControlSession::Need::kClose) return false;
-    switch (client.session.ending()) {
-      case Ending::kAnswered:
-        ++counters_.answered;
-        break;
-      case Ending::kRequestLate:
-        ++counters_.requestLate;
-        break;
-      case Ending::kRequestTooLong:
-        ++counters_.requestTooLong;
-        break;
-      case Ending::kAnswerNotTaken:
-        ++counters_.answerNotTaken;
-        break;
-      case Ending::kEvicted:
-        ++counters_.evicted;
-        break;
-      case Ending::kNone:
-      case Ending::kHungUp:
-        break;
-    }
-    return true;
-  });
+  if (!client.fd || client.session.need() != ControlSession::Need::kClose) return;
+  client.fd.reset();
+  switch (client.session.ending()) {
+    case Ending::kAnswered:
+      ++counters_.answered;
+      break;
+    case Ending::kRequestLate:
+      ++counters_.requestLate;
+      break;
+    case Ending::kRequestTooLong:
+      ++counters_.requestTooLong;
+      break;
+    case Ending::kAnswerNotTaken:
+      ++counters_.answerNotTaken;
+      break;
+    case Ending::kEvicted:
+      ++counters_.evicted;
+      break;
+    case Ending::kNone:
+    case Ending::kHungUp:
+      break;
+  }
 }
 
 }  // namespace warden::engine

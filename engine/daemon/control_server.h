@@ -66,8 +66,9 @@ class ControlServer {
   // Reads what the client sent and, once its request is whole, answers it and starts writing.
   void advance(Client& client, ControlCommands& commands);
   void writeAnswer(Client& client);
-  // Counts and drops the sessions that have ended (their descriptors close).
-  void sweep();
+  // Once the session has ended: closes its descriptor and counts how it ended (at once, so
+  // that a status answer made in the same pass already counts it).
+  void finishIfClosed(Client& client);
   // Out of descriptors or memory: the waiting connection stays readable, so accepting pauses
   // for a moment instead of spinning (and the cause is logged once).
   void pauseAccepting(const base::Error& error);
