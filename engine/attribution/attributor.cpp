@@ -148,8 +148,6 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
                          "); falling back to sock_diag");
       }
     }
-  } else {
-    self->ebpfProblem_ = "off in the configuration (ebpf = false)";
   }
   if (auto cookie = BpfAttribution::currentNetnsCookie(); cookie) {
     self->netnsCookie_ = *cookie;
