@@ -35,29 +35,15 @@ constexpr std::array kQueueCounters = {
     Counter{"max_latency_us", "MAX_US"},
 };
 // Totals the lines below mention by name; any other is listed as it comes.
-constexpr std::array<std::string_view, 22> kKnownTotals = {
-    "packets",
-    "allow",
-    "deny",
-    "reject",
-    "learn",
-    "kernel",
-    "malformed",
-    "queue_drops",
-    "enobufs",
-    "verdict_errors",
-    "verdict_retries",
-    "waiting",
-    "misses",
-    "max_latency_us",
-    "dns_replies",
-    "dns_answers",
-    "dns_malformed",
-    "dns_unsolicited",
-    "dns_queries",
-    "dns_queries_evicted",
-    "invalid",
-    "repeats",
+constexpr std::array<std::string_view, 23> kKnownTotals = {
+    "packets",         "allow",          "deny",
+    "reject",          "learn",          "kernel",
+    "malformed",       "queue_drops",    "passed_undecided",
+    "enobufs",         "verdict_errors", "verdict_retries",
+    "waiting",         "misses",         "max_latency_us",
+    "dns_replies",     "dns_answers",    "dns_malformed",
+    "dns_unsolicited", "dns_queries",    "dns_queries_evicted",
+    "invalid",         "repeats",
 };
 
 std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
@@ -113,6 +99,7 @@ void printAttribution(const json& status, std::ostream& out) {
   line(out, "attribution", methodText(text(status, "method")));
   const json& a = member(status, "attribution");
   if (a.empty()) return;
+  if (a.contains("ebpf_error")) line(out, "", "eBPF not used: " + text(a, "ebpf_error"));
   std::string flows = std::to_string(count(a, "hits")) + " flows attributed, " +
                       std::to_string(count(a, "misses")) +
                       (count(a, "misses") == 1 ? " miss, " : " misses, ") +
@@ -258,9 +245,12 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
             " blocked by the policy but accepted in learn mode";
   line(out, "", detail);
   std::string problems = std::to_string(count(totals, "malformed")) + " malformed packets, " +
-                         std::to_string(count(totals, "queue_drops")) + " queue drops, " +
-                         std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
-                         std::to_string(count(totals, "verdict_errors")) + " verdict errors";
+                         std::to_string(count(totals, "queue_drops")) + " queue drops, ";
+  if (totals.contains("passed_undecided")) {  // the kernel passed them: a full queue failing open
+    problems += std::to_string(count(totals, "passed_undecided")) + " passed undecided, ";
+  }
+  problems += std::to_string(count(totals, "enobufs")) + " ENOBUFS, " +
+              std::to_string(count(totals, "verdict_errors")) + " verdict errors";
   if (totals.contains(
           "verdict_retries")) {  // sends of a verdict that had failed for a passing reason
     problems += " (" + std::to_string(count(totals, "verdict_retries")) + " retries)";

@@ -130,6 +130,7 @@ std::optional<std::string> LogWriter::lastError() const {
 void LogWriter::noteError(const base::Error& error) {
   std::lock_guard lock(mutex_);
   lastError_ = error.message();
+  errorLog_.note("verdict log: ", *lastError_);
 }
 
 std::vector<std::shared_ptr<detail::LogChannel>> LogWriter::channels() {
@@ -226,6 +227,10 @@ void LogWriter::run() {
       }
     }
     if (moreWork) continue;
+    {
+      std::lock_guard lock(mutex_);
+      errorLog_.flush();
+    }
     std::unique_lock lock(signal_->mutex);
     signal_->cv.wait_for(lock, options_.flushInterval, [this] {
       return signal_->wakeRequested.exchange(false, std::memory_order_acq_rel) ||

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/repeated_log.h"
 #include "db/checkpointer.h"
 #include "db/database.h"
 #include "db/log_producer.h"
@@ -111,11 +112,12 @@ class LogWriter {
   std::thread thread_;
   std::unique_ptr<Checkpointer> checkpointer_;
 
-  mutable std::mutex mutex_;  // guards channels_, retired*, lastError_
+  mutable std::mutex mutex_;  // guards channels_, retired*, lastError_, errorLog_
   std::vector<std::shared_ptr<detail::LogChannel>> channels_;
   std::uint64_t retiredEnqueued_ = 0;  // counters of channels forgotten after their producer
   std::uint64_t retiredDropped_ = 0;
   std::optional<std::string> lastError_;
+  base::RepeatedLog errorLog_;  // each error logged, at most once a minute (guarded by mutex_)
 
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> failed_{0};

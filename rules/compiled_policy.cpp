@@ -18,7 +18,11 @@ CompiledPolicy::CompiledPolicy(Policy policy, std::uint64_t revision)
 std::expected<std::shared_ptr<const CompiledPolicy>, Diagnostics> CompiledPolicy::compile(
     Policy policy, std::uint64_t revision) {
   try {
-    return std::shared_ptr<const CompiledPolicy>(new CompiledPolicy(std::move(policy), revision));
+    std::shared_ptr<const CompiledPolicy> compiled(new CompiledPolicy(std::move(policy), revision));
+    if (!compiled->selector_->errors().empty()) {
+      return std::unexpected(compiled->selector_->errors());
+    }
+    return compiled;
   } catch (const std::exception& e) {
     return std::unexpected(
         Diagnostics{Diagnostic{Severity::kError, SourceLocation{},

@@ -202,10 +202,16 @@ ProfileSelector::ProfileSelector(const std::vector<Profile>& profiles) {
       const Match& match = matches[i];
       Candidate candidate{&match, static_cast<std::int32_t>(p), static_cast<std::int32_t>(i),
                           match.specificity(), std::nullopt};
+      // Validated when the profile was read, with the same compilers; should one fail here
+      // all the same (a policy built without validation), the policy is refused: a match
+      // left out would silently never hold.
       if (match.pathGlob) {
-        // Validated when the profile was read; a failure here leaves the match unusable.
         auto glob = Glob::compile(*match.pathGlob);
-        if (!glob) continue;
+        if (!glob) {
+          errors_.push_back(Diagnostic{Severity::kError, match.where,
+                                       "path_glob does not compile: " + glob.error()});
+          continue;
+        }
         candidate.glob = std::move(*glob);
       }
       if (match.cmdline) {
@@ -213,7 +219,12 @@ ProfileSelector::ProfileSelector(const std::vector<Profile>& profiles) {
         if (added) regexes_.push_back(std::make_unique<RE2>(piece(*match.cmdline), regexOptions()));
         candidate.regexId = it->second;
         candidate.regex = regexes_[it->second].get();
-        if (!candidate.regex->ok()) continue;
+        if (!candidate.regex->ok()) {
+          errors_.push_back(
+              Diagnostic{Severity::kError, match.where,
+                         "cmdline regex does not compile: " + candidate.regex->error()});
+          continue;
+        }
       }
       usesSha256_ = usesSha256_ || !match.sha256.empty();
       candidates_.push_back(std::move(candidate));

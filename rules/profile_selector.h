@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "rules/diagnostic.h"
 #include "rules/glob.h"
 #include "rules/process_info.h"
 #include "rules/profile.h"
@@ -40,6 +41,9 @@ class ProfileSelector {
 
   ProfileSelection select(const ProcessInfo& process) const;
   bool usesSha256() const { return usesSha256_; }
+  // The matches whose glob or regex failed to compile (each left out): a policy with any is
+  // refused (see CompiledPolicy::compile).
+  const Diagnostics& errors() const { return errors_; }
 
  private:
   struct Candidate {
@@ -76,6 +80,7 @@ class ProfileSelector {
   int sha256BucketBest_ = 0;  // the highest score in bySha256_
   Bucket rest_;
   bool usesSha256_ = false;
+  Diagnostics errors_;
 };
 
 }  // namespace warden::rules

@@ -128,7 +128,8 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
     }
     auto cgroup = resolveAttachCgroup(options.cgroup);
     if (!cgroup) {
-      base::logWarning("attribution: eBPF unavailable: ", cgroup.error().message());
+      self->ebpfProblem_ = cgroup.error().message();
+      base::logWarning("attribution: eBPF unavailable: ", self->ebpfProblem_);
     } else {
       BpfOptions bpfOptions;
       bpfOptions.cgroup = *cgroup;
@@ -142,7 +143,8 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
                       self->bpf_->programCount(), " programs, flow map of ", options.flowEntries,
                       " entries)");
       } else {
-        base::logWarning("attribution: eBPF unavailable (", loaded.error().message(),
+        self->ebpfProblem_ = loaded.error().message();
+        base::logWarning("attribution: eBPF unavailable (", self->ebpfProblem_,
                          "); falling back to sock_diag");
       }
     }
@@ -150,7 +152,8 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
   if (auto cookie = BpfAttribution::currentNetnsCookie(); cookie) {
     self->netnsCookie_ = *cookie;
   } else if (self->bpf_) {
-    base::logWarning("attribution: ", cookie.error().message(), "; eBPF flow lookups disabled");
+    self->ebpfProblem_ = cookie.error().message();
+    base::logWarning("attribution: ", self->ebpfProblem_, "; eBPF flow lookups disabled");
     self->bpf_.reset();
   }
   if (options.fallback || !self->bpf_) {
@@ -224,7 +227,13 @@ void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& att
   key.remote_port = flow.remotePort;
   key.protocol = IPPROTO_UDP;
   // A failed update costs the flow's next packet another decision, never a pass.
-  if (!bpf_->markDecided(key, attribution.owner.generation)) bump(counters_.decidedErrors);
+  if (!bpf_->markDecided(key, attribution.owner.generation)) {
+    bump(counters_.decidedErrors);
+    std::lock_guard lock(errorLogMutex_);
+    decidedErrorLog_.note(
+        "attribution: an accepted UDP flow could not be recorded in the eBPF flow map; its next "
+        "packet is decided again");
+  }
 }
 
 int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd() : -1; }
@@ -239,6 +248,9 @@ Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool
   if (!socket) {
     bump(counters_.fallbackErrors);
     bump(counters_.misses);
+    std::lock_guard lock(errorLogMutex_);
+    fallbackErrorLog_.note("attribution: sock_diag: ", socket.error().message(),
+                           "; the flow gets the `unknown` verdict");
     return result;
   }
   if (!*socket) {
@@ -363,6 +375,8 @@ nlohmann::json Attributor::statusJson() const {
       {"describe_misses", load(counters_.describeMisses)},
       {"decided_errors", load(counters_.decidedErrors)},
   };
+  // Why eBPF is not what attributes (the fallback took over), when it is not.
+  if (!bpf_ && !ebpfProblem_.empty()) status["ebpf_error"] = ebpfProblem_;
   if (bpf_) {
     const BpfCounters c = bpf_->counters();
     std::size_t entries;

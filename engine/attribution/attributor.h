@@ -11,6 +11,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "base/repeated_log.h"
 #include "bpf/attribution.h"
 #include "engine/attribution/exe_hasher.h"
 #include "engine/attribution/process_description.h"
@@ -180,6 +181,12 @@ class Attributor {
   std::unique_ptr<SocketInodeIndex> inodes_;
   std::unique_ptr<ProcessTracker> tracker_;
   mutable Counters counters_;
+  std::string ebpfProblem_;  // why eBPF does not attribute, if it does not (set by create())
+  // The verdict path's errors, each logged at most once a minute (the lock is taken only when
+  // one happens).
+  std::mutex errorLogMutex_;
+  base::RepeatedLog fallbackErrorLog_{base::LogLevel::kWarning};  // guarded by errorLogMutex_
+  base::RepeatedLog decidedErrorLog_{base::LogLevel::kWarning};   // guarded by errorLogMutex_
 
   // flowEntryCount() walks the whole map: status reuses a count for a second.
   mutable std::mutex entriesMutex_;

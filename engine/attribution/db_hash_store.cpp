@@ -33,9 +33,8 @@ DbHashStore::DbHashStore(std::unique_ptr<db::Database> database,
 DbHashStore::~DbHashStore() { table_.reset(); }
 
 void DbHashStore::failed(const std::string& message) {
-  if (errors_.fetch_add(1, std::memory_order_relaxed) == 0) {
-    base::logWarning("executable-hash table: ", message, " (further errors only counted)");
-  }
+  errors_.fetch_add(1, std::memory_order_relaxed);
+  errorLog_.note("executable-hash table: ", message);
 }
 
 std::optional<std::string> DbHashStore::load(const base::FileIdentity& image) {

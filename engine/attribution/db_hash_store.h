@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/repeated_log.h"
 #include "engine/attribution/exe_hasher.h"
 
 namespace warden::db {
@@ -40,6 +41,7 @@ class DbHashStore : public HashStore {
   std::unique_ptr<db::Database> database_;  // guarded by mutex_
   std::unique_ptr<db::HashCache> table_;    // guarded by mutex_
   std::atomic<std::uint64_t> errors_{0};
+  base::RepeatedLog errorLog_{base::LogLevel::kWarning};  // guarded by mutex_
 };
 
 }  // namespace warden::engine

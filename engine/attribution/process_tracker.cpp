@@ -217,10 +217,11 @@ void ProcessTracker::run() {
     }
     if (events_) {
       if (auto consumed = events_->consumeEvents(); !consumed) {
-        base::logError("process tracker: ", consumed.error().message());
+        eventErrors_.note("process tracker: ", consumed.error().message());
       }
     }
     serveRequests();
+    eventErrors_.flush();
 
     const std::uint64_t now = base::bootTimeNs();
     if (now - lastExpireNs_ >= options_.expireEveryNs) {

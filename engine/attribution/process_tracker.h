@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/repeated_log.h"
 #include "base/unique_fd.h"
 #include "bpf/attribution.h"
 #include "engine/attribution/environment_pool.h"
@@ -129,6 +130,7 @@ class ProcessTracker {
   BpfAttribution* events_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only; bounded
   std::uint64_t lastExpireNs_ = 0;
+  base::RepeatedLog eventErrors_;  // the tracker thread's: reading exec/exit events failed
   std::thread thread_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -208,6 +210,13 @@ bool Daemon::startUp() {
   hosts_ = std::make_unique<HostCache>();
   dnsQueries_ = std::make_unique<PendingDnsQueries>();
 
+  auto failedFd = base::makeEventFd(EFD_NONBLOCK | EFD_CLOEXEC, "creating the workers' eventfd");
+  if (!failedFd) {
+    base::logError(failedFd.error().message());
+    return false;
+  }
+  workerFailedFd_ = std::move(*failedFd);
+
   // Queues next: a wardend on the same queues fails here, before touching the table.
   for (std::uint16_t number : config_.queues) {
     auto queue =
@@ -227,12 +236,30 @@ bool Daemon::startUp() {
                                       attributor_.get(), hosts_.get(), dnsQueries_.get()));
   }
   for (auto& worker : workers_) {
+    // A worker that lost its queue tells the control thread, which stops wardend.
+    worker->onFailure([this](const base::Error& error) {
+      {
+        std::lock_guard lock(failureMutex_);
+        if (failure_.empty()) failure_ = error.message();
+      }
+      const std::uint64_t one = 1;
+      if (write(workerFailedFd_.get(), &one, sizeof one) != sizeof one) {
+        base::logError(base::errnoError("waking the control thread").message(), ": ",
+                       error.message());
+      }
+    });
     if (auto started = worker->start(); !started) {
       base::logError(started.error().message());
       return false;
     }
   }
 
+  // The table is created here (taken over: created anew), its counters at 0.
+  std::vector<KernelQueueStats> kernel;
+  for (auto& worker : workers_) {
+    kernel.push_back(kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{}));
+  }
+  undecided_.start(0, kernel);
   TablePlan plan = tablePlan(config_);
   plan.recreate = takeOver;  // the table's owner is recorded when it is created
   if (auto installed = NftTable::install(plan); !installed) {
@@ -257,13 +284,23 @@ bool Daemon::startUp() {
   return true;
 }
 
-void Daemon::shutDown() {
+void Daemon::shutDown(bool failed) {
   // First stop queueing but keep the table's hooks (unregistering a hook makes the kernel
   // drop every packet waiting in a queue); then every queued packet gets its verdict; only
   // then the table goes.
   // The last line says what became of the table, and only what happened: a start refused
   // before installing it (another wardend owns the table) never touched it.
   std::string_view table = "table inet warden left untouched";
+  if (failed && tableInstalled_) {
+    // As after a crash: the table stays and its fail mode decides new flows until wardend
+    // runs again (the next start takes the table over; `wardend --cleanup` removes it).
+    tableInstalled_ = false;
+    table = config_.fail == rules::FailMode::kOpen
+                ? "table inet warden left in place: new flows pass undecided (fail = \"open\") "
+                  "until wardend runs again"
+                : "table inet warden left in place: new flows are dropped (fail = \"closed\") "
+                  "until wardend runs again";
+  }
   if (tableInstalled_ && !ownsTable()) {
     tableInstalled_ = false;  // someone replaced it: not ours to change or delete
   }
@@ -298,7 +335,16 @@ void Daemon::shutDown() {
     tableInstalled_ = false;
   }
   control_.reset();
-  base::logInfo("stopped: ", queues.stoppedSummary(), "; ", table);
+  if (failed) {
+    base::logError("stopped after a failure: ", queues.stoppedSummary(), "; ", table);
+  } else {
+    base::logInfo("stopped: ", queues.stoppedSummary(), "; ", table);
+  }
+}
+
+void Daemon::fatal(const std::string& why) {
+  base::logError(why, "; stopping with exit status 1 so that wardend is restarted");
+  sd_notifyf(0, "STATUS=failed: %s", why.c_str());
 }
 
 void Daemon::reload() {
@@ -334,14 +380,27 @@ void Daemon::reload() {
                 policy_.current()->revision());
 }
 
+std::uint64_t Daemon::sampleQueues(std::vector<KernelQueueStats>& kernel) {
+  // The counter first, then the queues: a packet is counted by its rule before it takes an id.
+  const auto sent = NftTable::queuedPackets();
+  kernel.clear();
+  for (const auto& worker : workers_) {
+    kernel.push_back(kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{}));
+  }
+  return sent ? undecided_.sample(*sent, kernel) : undecided_.last();
+}
+
 nlohmann::json Daemon::status() {
   using nlohmann::json;
+  std::vector<KernelQueueStats> kernel;
+  const std::uint64_t passed = sampleQueues(kernel);
   QueueStatus queues;
-  for (const auto& worker : workers_) {
-    queues.add(worker->queueNumber(), worker->counters(),
-               kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{}));
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    queues.add(workers_[i]->queueNumber(), workers_[i]->counters(), kernel[i]);
   }
   json totals = queues.totals();
+  // Passed by the kernel without a decision: a full queue failing open (see UndecidedPasses).
+  totals["passed_undecided"] = passed;
   // Counted by the table itself (rule 1d), not by a worker: such packets are never queued.
   totals["invalid"] = NftTable::invalidPackets().value_or(0);
   json log = {{"enabled", logWriter_ != nullptr}, {"db", config_.logDb.string()}};
@@ -449,32 +508,61 @@ int Daemon::run() {
   // several files) becomes one reload, kReloadSettleMs after the last of them. Only file
   // events move the deadline: control requests and signals in between do not delay it.
   constexpr std::int64_t kReloadSettleMs = 200;
-  std::optional<std::int64_t> reloadAtMs;
-  pollfd fds[3] = {{signalFd_.get(), POLLIN, 0},
+  constexpr std::int64_t kNoReload = std::numeric_limits<std::int64_t>::max();
+  std::int64_t reloadAtMs = kNoReload;
+  // The queues' numbers are read now and then, so that a 32-bit queue id cannot wrap unseen
+  // between two `warden status` (see UndecidedPasses).
+  constexpr std::int64_t kSampleEveryMs = 60'000;
+  std::int64_t sampleAtMs = monotonicMs() + kSampleEveryMs;
+  bool failed = false;
+  pollfd fds[4] = {{signalFd_.get(), POLLIN, 0},
                    {control_->fd(), POLLIN, 0},
-                   {watcher_ ? watcher_->fd() : -1, POLLIN, 0}};
+                   {watcher_ ? watcher_->fd() : -1, POLLIN, 0},
+                   {workerFailedFd_.get(), POLLIN, 0}};
   for (;;) {
-    // Woken for the next settled reload or the next control client's deadline.
-    std::optional<std::int64_t> wakeAtMs = reloadAtMs;
+    // Woken for the next settled reload, queue sample or control client's deadline.
+    std::int64_t wakeAtMs = std::min(reloadAtMs, sampleAtMs);
     if (const auto clientDeadline = control_->nextDeadlineMs()) {
-      wakeAtMs = std::min(wakeAtMs.value_or(*clientDeadline), *clientDeadline);
+      wakeAtMs = std::min(wakeAtMs, *clientDeadline);
     }
-    const int timeout =
-        wakeAtMs ? static_cast<int>(std::max<std::int64_t>(0, *wakeAtMs - monotonicMs())) : -1;
-    const int ready = poll(fds, 3, timeout);
+    const int timeout = static_cast<int>(std::max<std::int64_t>(0, wakeAtMs - monotonicMs()));
+    const int ready = poll(fds, 4, timeout);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      base::logError("poll failed: ", std::strerror(errno));
+      // Without its loop wardend hears no signal, reload or control request.
+      fatal(base::errnoError("the control thread's poll").message());
+      failed = true;
       break;
     }
-    if (reloadAtMs && monotonicMs() >= *reloadAtMs) {
-      reloadAtMs.reset();
+    if (fds[3].revents & POLLIN) {
+      std::string why;
+      {
+        std::lock_guard lock(failureMutex_);
+        why = failure_;
+      }
+      fatal(why + ": the queue is no longer served");
+      failed = true;
+      break;
+    }
+    if (monotonicMs() >= sampleAtMs) {
+      std::vector<KernelQueueStats> kernel;
+      (void)sampleQueues(kernel);
+      sampleAtMs = monotonicMs() + kSampleEveryMs;
+    }
+    if (monotonicMs() >= reloadAtMs) {
+      reloadAtMs = kNoReload;
       base::logInfo("policy files changed: reloading");
       reload();
     }
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
-      if (read(signalFd_.get(), &info, sizeof info) != sizeof info) continue;
+      if (const ssize_t n = read(signalFd_.get(), &info, sizeof info); n != sizeof info) {
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        fatal(n < 0 ? base::errnoError("reading the signalfd").message()
+                    : "reading the signalfd: a short read");
+        failed = true;
+        break;
+      }
       if (info.ssi_signo == SIGHUP) {
         base::logInfo("SIGHUP: reloading");
         reload();
@@ -490,8 +578,8 @@ int Daemon::run() {
     }
   }
   sd_notify(0, "STOPPING=1");
-  shutDown();
-  return 0;
+  shutDown(failed);
+  return failed ? 1 : 0;
 }
 
 }  // namespace warden::engine

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "engine/daemon/control_protocol.h"
 #include "engine/daemon/control_server.h"
 #include "engine/daemon/policy_watcher.h"
+#include "engine/daemon/queue_status.h"
+#include "engine/daemon/undecided_passes.h"
 #include "engine/netfilter/nft_table.h"
 #include "engine/verdict/policy_slot.h"
 #include "engine/verdict/queue_worker.h"
@@ -33,7 +36,11 @@ class Daemon : private ControlCommands {
 
  private:
   bool startUp();
-  void shutDown();
+  // `failed`: wardend stops because something it cannot do without failed (a queue, its own
+  // loop): the table stays, as after a crash, so that its fail mode holds until the restart.
+  void shutDown(bool failed = false);
+  // Says loudly why wardend cannot go on; run() then stops with exit status 1.
+  void fatal(const std::string& why);
   // Loads, validates, stores and publishes the policy; false (and logged) if refused.
   bool loadPolicy();
   void reload();
@@ -44,6 +51,9 @@ class Daemon : private ControlCommands {
   std::optional<nlohmann::json> explain(std::uint32_t pid) override;
   std::expected<Reloaded, std::string> reloadPolicy(bool redecide) override;
   TablePlan tablePlan(const rules::Config& config) const;
+  // Each queue's numbers from the kernel, into `kernel`, and the flows passed undecided
+  // (see UndecidedPasses).
+  std::uint64_t sampleQueues(std::vector<KernelQueueStats>& kernel);
   bool ownsTable() const;  // whether the table still records us as its owner
 
   std::filesystem::path configFile_;
@@ -60,11 +70,16 @@ class Daemon : private ControlCommands {
   std::unique_ptr<HostCache> hosts_;        // names from DNS replies; outlives the workers too
   std::unique_ptr<PendingDnsQueries> dnsQueries_;  // what those replies must answer; same
   std::vector<std::unique_ptr<QueueWorker>> workers_;
+  UndecidedPasses undecided_;
   std::optional<ControlServer> control_;
   std::optional<PolicyWatcher> watcher_;
   bool tableInstalled_ = false;
   std::string owner_;  // TableOwner::self() as recorded in the table
   base::UniqueFd signalFd_;
+  // Readable once a worker has lost its queue (the workers write it; failure_ says why).
+  base::UniqueFd workerFailedFd_;
+  std::mutex failureMutex_;
+  std::string failure_;  // the first worker failure (guarded by failureMutex_)
   std::int64_t startedAtNs_ = 0;
 };
 

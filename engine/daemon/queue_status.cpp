@@ -14,8 +14,10 @@ std::optional<KernelQueueStats> kernelQueueStats(std::uint16_t number) {
     std::istringstream fields(line);
     unsigned queue = 0, portId = 0, total = 0, mode = 0, range = 0;
     KernelQueueStats stats;
+    // queue_number peer_portid queue_total copy_mode copy_range queue_dropped
+    // queue_user_dropped id_sequence 1
     if (fields >> queue >> portId >> total >> mode >> range >> stats.queueDropped >>
-            stats.userDropped &&
+            stats.userDropped >> stats.idSequence &&
         queue == number) {
       stats.waiting = total;
       return stats;

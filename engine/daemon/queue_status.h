@@ -11,10 +11,16 @@
 namespace warden::engine {
 
 // What the kernel says of one queue in /proc/net/netfilter/nfnetlink_queue.
+// Verified in net/netfilter/nfnetlink_queue.c (__nfqnl_enqueue_packet): a packet that finds
+// the queue full is counted in queueDropped only when the queue fails closed; failing open it
+// is passed (accepted) and counted nowhere. One that enters the queue takes the next id
+// (idSequence) before it is sent to us; if the sending fails, failing closed counts it in
+// userDropped, failing open passes it uncounted.
 struct KernelQueueStats {
-  std::uint64_t queueDropped = 0;  // the queue was full
-  std::uint64_t userDropped = 0;   // netlink could not deliver to us
+  std::uint64_t queueDropped = 0;  // the queue was full (failing closed)
+  std::uint64_t userDropped = 0;   // netlink could not deliver to us (failing closed)
   std::uint64_t waiting = 0;
+  std::uint32_t idSequence = 0;  // the id of the last packet queued; wraps at 2^32
 };
 
 // nullopt when the kernel lists no such queue (nobody has bound it).

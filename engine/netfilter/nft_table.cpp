@@ -401,6 +401,14 @@ void namedCounter(nftnl_rule* rule, const char* name) {
   nftnl_rule_add_expr(rule, e);
 }
 
+// A queue rule's verdict, counted first in the named counter of every packet a rule sent to
+// the queues: those that never entered one passed undecided (see NftTable::queuedPackets).
+// The counter changes nothing of the rule's effect.
+void countedQueue(nftnl_rule* rule, const TablePlan& plan) {
+  namedCounter(rule, NftTable::kQueuedCounter);
+  queue(rule, plan);
+}
+
 // Rules 1b and 1c of TablePlan: a flow `warden reload --redecide` revoked is dropped, or
 // rejected, at each of its packets. The reject spares packets the conntrack entry only relates
 // to: the reset or ICMP error the reject itself makes is attached to the revoked entry, and
@@ -444,7 +452,7 @@ void addDnsTapRule(Transaction& tx, const char* name, const TablePlan& plan,
   setPacketMark(rule.get(), marks, marks.dnsReply());
   TablePlan bypassing = plan;
   bypassing.bypass = true;
-  queue(rule.get(), bypassing);
+  countedQueue(rule.get(), bypassing);
   tx.addRule(rule.get());
 }
 
@@ -482,7 +490,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     protocolIs(rule.get(), IPPROTO_TCP);
     tcpFlagsAre(rule.get(), kTcpSyn | kTcpAck, kTcpSyn);
     ctMarkIs(rule.get(), marks, marks.accept());
-    queue(rule.get(), plan);
+    countedQueue(rule.get(), plan);
     tx.addRule(rule.get());
   }
 
@@ -495,7 +503,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     protocolIs(rule.get(), IPPROTO_UDP);
     ctMarkIs(rule.get(), marks, marks.accept());
     bpfMatch(rule.get(), plan.udpReuseFilterFd);
-    queue(rule.get(), plan);
+    countedQueue(rule.get(), plan);
     tx.addRule(rule.get());
   }
 
@@ -527,7 +535,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     // 4. the first packet of a new flow goes to userspace
     RulePtr rule = newRule(name);
     ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
-    queue(rule.get(), plan);
+    countedQueue(rule.get(), plan);
     tx.addRule(rule.get());
   }
   if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
@@ -538,7 +546,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     RulePtr rule = newRule(name);
     ctDirectionIs(rule.get(), IP_CT_DIR_ORIGINAL);
     ctMarkIs(rule.get(), marks, 0);
-    queue(rule.get(), plan);
+    countedQueue(rule.get(), plan);
     tx.addRule(rule.get());
   }
 }
@@ -574,8 +582,12 @@ void addVerdictChain(Transaction& tx, const char* name, std::uint32_t hook, cons
   }
 }
 
-// The named counter object of rule 1d; creating one that exists keeps its count.
-void addInvalidCounter(Transaction& tx) { tx.addCounter(NftTable::kInvalidCounter); }
+// The named counter objects (rule 1d's, and the queue rules'); creating one that exists keeps
+// its count.
+void addCounters(Transaction& tx) {
+  tx.addCounter(NftTable::kInvalidCounter);
+  tx.addCounter(NftTable::kQueuedCounter);
+}
 
 bool wantsInput(const TablePlan& plan) { return plan.inbound || plan.dns; }
 
@@ -586,7 +598,7 @@ using StaleChains = std::set<std::string_view>;
 // creating a base chain registers its hook at once, so "create, then delete" in one
 // transaction would unregister a hook at commit, and that drops every queued packet.
 void addTableBody(Transaction& tx, const TablePlan& plan, const StaleChains& stale) {
-  addInvalidCounter(tx);
+  addCounters(tx);
   addHookChain(tx, "output", NF_INET_LOCAL_OUT, plan);
   addVerdictChain(tx, "output_verdict", NF_INET_LOCAL_OUT, plan);
   if (wantsInput(plan)) {
@@ -753,23 +765,26 @@ base::Result<bool> NftTable::exists(const char* chain) {
   return getObject(nlh, buffer, std::string("chain inet warden ") + chain, [](const nlmsghdr*) {});
 }
 
-base::Result<std::uint64_t> NftTable::invalidPackets() {
+base::Result<std::uint64_t> NftTable::invalidPackets() { return counterPackets(kInvalidCounter); }
+
+base::Result<std::uint64_t> NftTable::queuedPackets() { return counterPackets(kQueuedCounter); }
+
+base::Result<std::uint64_t> NftTable::counterPackets(const char* name) {
   std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
   ObjPtr query(nftnl_obj_alloc());
   nftnl_obj_set_u32(query.get(), NFTNL_OBJ_FAMILY, NFPROTO_INET);
   nftnl_obj_set_str(query.get(), NFTNL_OBJ_TABLE, kName);
-  nftnl_obj_set_str(query.get(), NFTNL_OBJ_NAME, kInvalidCounter);
+  nftnl_obj_set_str(query.get(), NFTNL_OBJ_NAME, name);
   nftnl_obj_set_u32(query.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETOBJ, NFPROTO_INET, NLM_F_ACK, 1);
   nftnl_obj_nlmsg_build_payload(nlh, query.get());
   std::uint64_t packets = 0;
-  auto found =
-      getObject(nlh, buffer, std::string("counter ") + kInvalidCounter, [&](const nlmsghdr* msg) {
-        ObjPtr counter(nftnl_obj_alloc());
-        if (nftnl_obj_nlmsg_parse(msg, counter.get()) == 0) {
-          packets = nftnl_obj_get_u64(counter.get(), NFTNL_OBJ_CTR_PKTS);
-        }
-      });
+  auto found = getObject(nlh, buffer, std::string("counter ") + name, [&](const nlmsghdr* msg) {
+    ObjPtr counter(nftnl_obj_alloc());
+    if (nftnl_obj_nlmsg_parse(msg, counter.get()) == 0) {
+      packets = nftnl_obj_get_u64(counter.get(), NFTNL_OBJ_CTR_PKTS);
+    }
+  });
   if (!found) return std::unexpected(found.error());
   return packets;
 }

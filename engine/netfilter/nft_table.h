@@ -99,6 +99,8 @@ class NftTable {
   static constexpr const char* kName = "warden";
   // The named counter of packets conntrack called invalid (rule 1d).
   static constexpr const char* kInvalidCounter = "invalid";
+  // The named counter of packets the queue rules (0a, 0b, 0c, 0q, 4, 4b) sent to the queues.
+  static constexpr const char* kQueuedCounter = "queued";
 
   // Whether the kernel has the native queue expression: a transaction that would add it is
   // sent with a final message that always fails, so the kernel aborts it and nothing changes.
@@ -115,12 +117,21 @@ class NftTable {
 
   // Packets rule 1d counted as invalid since the table was created.
   [[nodiscard]] static base::Result<std::uint64_t> invalidPackets();
+  // Packets the queue rules sent to the queues since the table was created, whether they
+  // entered a queue or not: the kernel passes one without a queue entry when the queue is full
+  // and fails open (NFQA_CFG_F_FAIL_OPEN) or nobody listens (bypass), and drops one when the
+  // queue is full and fails closed.
+  [[nodiscard]] static base::Result<std::uint64_t> queuedPackets();
 
   // The owner recorded in the table; nullopt if there is no table, "" if it names none.
   [[nodiscard]] static base::Result<std::optional<std::string>> owner();
 
   // Whether the table (or, when named, one of its chains) exists in this network namespace.
   [[nodiscard]] static base::Result<bool> exists(const char* chain = nullptr);
+
+ private:
+  // The packets counted by the table's named counter `name`.
+  [[nodiscard]] static base::Result<std::uint64_t> counterPackets(const char* name);
 };
 
 }  // namespace warden::engine

@@ -23,6 +23,7 @@ namespace {
 
 constexpr std::size_t kBatchReserve = 64;
 constexpr int kDrainQuietMs = 50;
+constexpr std::uint64_t kDrainMaxMs = 2000;
 constexpr int kParkedPollMs = 1;
 
 // Without an owner lookup, a socket's owner is a process the engine knows nothing about: no
@@ -41,7 +42,9 @@ QueueWorker::QueueWorker(std::unique_ptr<PacketSource> source, const PolicySlot&
       owners_(std::move(owners)),
       hosts_(hosts),
       dnsQueries_(dnsQueries),
-      clock_(clock) {
+      clock_(clock),
+      verdictLoss_(base::LogLevel::kError, base::RepeatedLog::kDefaultInterval, clock),
+      overruns_(base::LogLevel::kWarning, base::RepeatedLog::kDefaultInterval, clock) {
   batch_.reserve(kBatchReserve);
   parked_.reserve(kMaxParked);
 }
@@ -71,7 +74,13 @@ base::Result<void> QueueWorker::start() {
 
 void QueueWorker::drainAndStop() {
   const std::uint64_t one = 1;
-  (void)!write(stopFd_.get(), &one, sizeof one);
+  // Fails only without start() (no eventfd) or with the counter at its maximum (never: one
+  // write per stop); said, since join() would then wait for good.
+  if (write(stopFd_.get(), &one, sizeof one) != sizeof one) {
+    base::logError(base::errnoError("asking the worker of NFQUEUE " +
+                                    std::to_string(source_->number()) + " to stop")
+                       .message());
+  }
 }
 
 void QueueWorker::join() {
@@ -83,47 +92,74 @@ void QueueWorker::run() {
   const std::string name = "wardend-q" + std::to_string(source_->number());
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   preferQueueThread();
+  const std::string queue = "NFQUEUE " + std::to_string(source_->number());
   pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {stopFd_.get(), POLLIN, 0}};
   for (;;) {
     // The queue has been emptied (or nothing came yet): a moment to free what packets' paths
-    // put off.
+    // put off, and to report errors that were only counted.
     retired_.releaseAll();
+    verdictLoss_.flush();
+    overruns_.flush();
     // While packets are parked, look at their descriptions every millisecond.
     if (poll(fds, 2, parked_.empty() ? -1 : kParkedPollMs) < 0) {
       if (errno == EINTR) continue;
-      base::logError("NFQUEUE ", source_->number(), ": poll failed: ", errno);
-      break;
+      return fail(base::errnoError(queue + ": waiting for packets (poll)"));
     }
     if (fds[1].revents & POLLIN) break;
+    if (fds[0].revents & POLLNVAL) {
+      return fail(base::makeError(EBADF, queue + ": its socket was closed under the worker"));
+    }
     // Any event (POLLERR too: an overrun is reported as ENOBUFS by the next receive, which
     // clears it); none when the wait for parked packets timed out.
-    if (fds[0].revents != 0) serveWaiting();
+    if (fds[0].revents != 0) {
+      if (auto served = serveWaiting(); !served) return fail(served.error());
+    }
     if (!parked_.empty()) serveParked();
   }
   // Stopping: the table no longer queues, but a packet that met the old rules an instant ago
-  // may still be on its way; serve until the queue has been quiet for a moment and every
-  // parked packet has had its verdict (their waits are bounded).
+  // may still be on its way; serve until the queue has been quiet for a moment (for at most
+  // kDrainMaxMs: after a failure elsewhere the table still queues) and every parked packet has
+  // had its verdict (their waits are bounded).
+  const std::uint64_t drainEnd = base::monotonicNs() + kDrainMaxMs * 1'000'000ull;
   do {
-    serveWaiting();
+    if (auto served = serveWaiting(); !served) return fail(served.error());
     if (!parked_.empty()) serveParked();
-  } while (poll(fds, 1, parked_.empty() ? kDrainQuietMs : kParkedPollMs) > 0 || !parked_.empty());
+  } while ((poll(fds, 1, parked_.empty() ? kDrainQuietMs : kParkedPollMs) > 0 &&
+            base::monotonicNs() < drainEnd) ||
+           !parked_.empty());
 }
 
-void QueueWorker::serveWaiting() {
+base::Result<void> QueueWorker::serveWaiting() {
   for (;;) {
     batch_.clear();
     auto received = source_->receive(batch_);
     if (!received) {
+      // ENOBUFS: the kernel could not deliver some packets to us (they were dropped, or
+      // passed when failing open); the socket goes on. EINTR: nothing happened.
       if (received.error().code == ENOBUFS) {
         QueueCounters::bump(counters_.enobufs);
+        overruns_.note(received.error().message(),
+                       ": the kernel could not hand packets to wardend (its socket was full); "
+                       "they were dropped, or passed undecided when failing open");
         continue;
       }
       if (received.error().code == EINTR) continue;
-      base::logError(received.error().message());
-      return;
+      return std::unexpected(received.error());
     }
-    if (*received == 0) return;
+    if (*received == 0) return {};
     for (const QueuedPacket& packet : batch_) handle(packet);
+  }
+}
+
+void QueueWorker::fail(const base::Error& error) {
+  // What it read has had its verdict but the parked packets: they get theirs now, decided on
+  // what is known of their processes (the verdict of a process not described is `unknown`).
+  for (Pending& pending : parked_) pending.deadline = 0;
+  if (!parked_.empty()) serveParked();
+  if (onFailure_) {
+    onFailure_(error);
+  } else {
+    base::logError(error.message(), "; this queue is no longer served");
   }
 }
 
@@ -329,12 +365,9 @@ void QueueWorker::sendVerdict(std::uint32_t id, Verdict verdict, const std::uint
     }
     // Lost: the packet waits in the kernel until the queue is unbound.
     QueueCounters::bump(counters_.verdictErrors);
-    if (!verdictLossLogged_) {
-      verdictLossLogged_ = true;
-      base::logError(sent.error().message(), " (packet ", id, ", after ", attempt,
-                     attempt == 1 ? " attempt" : " attempts",
-                     "); later lost verdicts are only counted");
-    }
+    verdictLoss_.note(sent.error().message(), " (packet ", id, ", after ", attempt,
+                      attempt == 1 ? " attempt" : " attempts",
+                      "): it waits in the kernel until wardend stops");
     return;
   }
 }

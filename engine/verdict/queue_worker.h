@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -9,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/repeated_log.h"
 #include "base/unique_fd.h"
 #include "db/log_producer.h"
 #include "engine/attribution/attributor.h"
@@ -43,8 +45,15 @@ namespace warden::engine {
 // A verdict that fails to send for a passing reason (ENOBUFS, ENOMEM, EINTR, EAGAIN) is sent
 // again, up to kVerdictAttempts times in all: a packet without a verdict stays in the kernel
 // until the queue goes, its connection hanging.
+// A queue that fails for good (poll or receive with anything but EINTR or ENOBUFS, which are
+// retried and counted) ends the worker: every packet it holds gets its verdict, then its
+// owner is told (onFailure), who must stop the daemon: a queue nobody reads drops or passes
+// every new flow (as `fail` says) without a decision.
 class QueueWorker {
  public:
+  // Called once, on the worker's thread, when its queue failed for good and every packet it
+  // held has had its verdict; the thread ends right after.
+  using FailureHandler = std::function<void(const base::Error& error)>;
   // Monotonic nanoseconds: what latencies and parked packets' waits are measured by (tests
   // move it by hand).
   using Clock = std::uint64_t (*)();
@@ -71,6 +80,8 @@ class QueueWorker {
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
 
+  // Before start(). Without a handler a failure is only logged.
+  void onFailure(FailureHandler handler) { onFailure_ = std::move(handler); }
   [[nodiscard]] base::Result<void> start();
   // Asks the worker to give a verdict to everything still queued, then stop. Call once the
   // table no longer queues, so that nothing new arrives; then join().
@@ -115,7 +126,10 @@ class QueueWorker {
   static constexpr std::size_t kRetiredProcesses = 64;
 
   void run();
-  void serveWaiting();
+  // Reads and serves what waits; an error only when the queue failed for good.
+  [[nodiscard]] base::Result<void> serveWaiting();
+  // The queue is lost: verdicts for what is parked, then the owner is told.
+  void fail(const base::Error& error);
   void serveParked();
   std::shared_ptr<const ProcessDescription> describe(const Attribution& attribution);
   void handle(const QueuedPacket& packet);
@@ -138,8 +152,11 @@ class QueueWorker {
   PendingDnsQueries* dnsQueries_ = nullptr;  // what DNS replies must answer (same)
   Clock clock_;                              // what waits and latencies are timed by
   std::uint64_t hashingRevision_ = ~0ull;    // policy revision image hashing was set for
-  bool verdictLossLogged_ = false;           // the first lost verdict is logged, all counted
+  // Lost verdicts and overruns are counted, and logged at most once a minute each.
+  base::RepeatedLog verdictLoss_;
+  base::RepeatedLog overruns_;
   QueueCounters counters_;
+  FailureHandler onFailure_;
   base::UniqueFd stopFd_;  // eventfd, made by start()
   std::vector<QueuedPacket> batch_;
   std::vector<Pending> parked_;  // capacity reserved up front, never grown

@@ -28,7 +28,7 @@ nlohmann::json sampleStatus() {
        "max_latency_us": 0}],
     "totals": {"packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
                "malformed": 1, "enobufs": 7, "queue_drops": 5, "verdict_errors": 0,
-               "verdict_retries": 2, "invalid": 3},
+               "verdict_retries": 2, "invalid": 3, "passed_undecided": 12},
     "log": {"enabled": true, "db": "/var/lib/warden/warden.db", "written": 9, "dropped": 1,
             "failed": 0, "backlog": 2, "expired": 100},
     "policy": {"revision": 7, "loaded_at_ns": )" +
@@ -61,8 +61,8 @@ TEST_F(StatusText, ShowsStateMethodsPolicyAndCounters) {
            "             from /etc/warden/warden.toml\n",
            "flows        10 decided: 6 allowed, 3 denied, 1 rejected\n",
            "2 kernel-generated, 4 blocked by the policy but accepted in learn mode\n",
-           "problems     1 malformed packets, 5 queue drops, 7 ENOBUFS, 0 verdict errors (2 "
-           "retries), 3 invalid packets dropped\n",
+           "problems     1 malformed packets, 5 queue drops, 12 passed undecided, 7 ENOBUFS, 0 "
+           "verdict errors (2 retries), 3 invalid packets dropped\n",
            "verdict log  /var/lib/warden/warden.db\n",
            "9 rows written, 1 dropped, 0 failed, 2 waiting, 100 expired by retention\n",
        }) {
@@ -190,6 +190,22 @@ TEST_F(StatusText, MissingOrMistypedFieldsAreUnknownNotACrash) {
   const std::string text = print(nlohmann::json{{"mode", 5}, {"queues", "x"}, {"totals", 1}});
   EXPECT_NE(text.find("mode         5, fail ?"), std::string::npos) << text;
   EXPECT_NE(text.find("flows        0 decided"), std::string::npos) << text;
+}
+
+TEST_F(StatusText, SaysWhyEbpfIsNotUsedWhenTheFallbackAttributes) {
+  auto status = sampleStatus();
+  status["method"] = "sock_diag";
+  status["attribution"] = {{"method", "sock_diag"},
+                           {"hits", 4},
+                           {"misses", 0},
+                           {"kernel", 0},
+                           {"ebpf_error", "loading the eBPF programs: Operation not permitted"}};
+  const std::string text = print(status);
+  EXPECT_NE(text.find("attribution  sock_diag (+ /proc fallback; eBPF is off or unavailable)\n"
+                      "             eBPF not used: loading the eBPF programs: Operation not "
+                      "permitted\n"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

@@ -569,5 +569,37 @@ user = "svc"
   EXPECT_EQ(profileOf(*policy, p), "deep");
 }
 
+// ---- a policy that skipped validation -------------------------------------------------
+
+// A glob or regex that does not compile (the profile reader refuses one, but a policy can be
+// built without it) refuses the whole policy, at the [[match]]'s place: left out, the match
+// would silently never hold.
+TEST(Compile, AMatchWhoseRegexOrGlobDoesNotCompileRefusesThePolicy) {
+  Policy policy = testing::policyFrom("", R"(name = "app"
+[[match]]
+path = "/usr/bin/app"
+)");
+  ASSERT_EQ(policy.profiles.size(), 1u);
+  ASSERT_TRUE(CompiledPolicy::compile(policy));
+  policy.profiles[0].matches[0].cmdline = "--proxy(";
+  auto refused = CompiledPolicy::compile(policy);
+  ASSERT_FALSE(refused);
+  ASSERT_EQ(refused.error().size(), 1u);
+  const std::string text = refused.error()[0].format();
+  // file:line:column of the [[match]] table
+  EXPECT_EQ(text.find(std::string(testing::kProfilesFile) + ":2:"), 0u) << text;
+  EXPECT_NE(text.find(": error: cmdline regex does not compile: "), std::string::npos) << text;
+
+  policy.profiles[0].matches[0].cmdline.reset();
+  policy.profiles[0].matches[0].pathGlob = "/opt/[a-";
+  refused = CompiledPolicy::compile(policy);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error()[0].format().find(":2:"), std::string::npos)
+      << refused.error()[0].format();
+  EXPECT_NE(refused.error()[0].format().find(": error: path_glob does not compile: "),
+            std::string::npos)
+      << refused.error()[0].format();
+}
+
 }  // namespace
 }  // namespace warden::rules

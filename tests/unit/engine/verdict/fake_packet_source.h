@@ -63,6 +63,20 @@ class FakePacketSource final : public PacketSource {
     failures_.insert(failures_.end(), errors.begin(), errors.end());
   }
 
+  // The next reads fail with `error`: once, or from now on (`forever`), as a socket that is
+  // gone would. The worker is woken to meet it.
+  void failReceive(int error, bool forever) {
+    std::lock_guard lock(mutex_);
+    receiveError_ = error;
+    receiveFailsForever_ = forever;
+    const std::uint64_t one = 1;
+    (void)!write(fd_, &one, sizeof one);
+  }
+  int receiveFailures() const {
+    std::lock_guard lock(mutex_);
+    return receiveFailures_;
+  }
+
   // The verdict packet `id` got, if one was sent.
   std::optional<SentVerdict> verdictFor(std::uint32_t id) const {
     std::lock_guard lock(mutex_);
@@ -95,6 +109,12 @@ class FakePacketSource final : public PacketSource {
 
   base::Result<std::size_t> receive(std::vector<QueuedPacket>& out) override {
     std::lock_guard lock(mutex_);
+    if (receiveError_ != 0) {
+      const int error = receiveError_;
+      ++receiveFailures_;
+      if (!receiveFailsForever_) receiveError_ = 0;
+      return std::unexpected(base::makeError(error, "reading the fake queue"));
+    }
     // The payloads of the batch before are valid until now, as NfQueue's receive buffer is.
     batch_.clear();
     for (; !waiting_.empty(); waiting_.pop_front()) {
@@ -137,6 +157,9 @@ class FakePacketSource final : public PacketSource {
   std::vector<Bytes> batch_;  // what the last receive() handed out
   std::set<std::uint32_t> read_;
   std::deque<int> failures_;
+  int receiveError_ = 0;
+  bool receiveFailsForever_ = false;
+  int receiveFailures_ = 0;
   std::map<std::uint32_t, SentVerdict> verdicts_;
   std::map<std::uint32_t, int> attempts_;
   int stray_ = 0;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <linux/netfilter.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -181,6 +182,11 @@ class QueueWorkerTest : public ::testing::Test {
     worker_ =
         std::make_unique<QueueWorker>(std::move(ownedSource_), store_, kMarks, db::LogProducer{},
                                       std::move(ownedOwners_), nullptr, nullptr, fakeNow);
+    worker_->onFailure([this](const base::Error& error) {
+      failureMessage_ = error.message();
+      failures_.fetch_add(1);
+      failureCode_.store(error.code);
+    });
     ASSERT_TRUE(worker_->start().has_value());
   }
 
@@ -212,6 +218,10 @@ class QueueWorkerTest : public ::testing::Test {
   std::unique_ptr<FakePacketSource> ownedSource_;
   std::unique_ptr<FakeOwnerLookup> ownedOwners_;
   std::unique_ptr<QueueWorker> worker_;
+  // What the worker told its owner when its queue failed (written before failures_).
+  std::string failureMessage_;
+  std::atomic<int> failureCode_{0};
+  std::atomic<int> failures_{0};
 };
 
 // ---- parking -----------------------------------------------------------------------------
@@ -439,6 +449,68 @@ TEST_F(QueueWorkerTest, AVerdictRefusedForGoodIsNotSentAgain) {
   EXPECT_EQ(outcomeOf(refused), Outcome::kNone);
   EXPECT_EQ(worker_->counters().verdictErrors.load(), 1u);
   EXPECT_EQ(worker_->counters().verdictRetries.load(), 0u);
+}
+
+TEST_F(QueueWorkerTest, LostVerdictsAreLoggedOnceThenWithACountAtMostOnceAMinute) {
+  start(policyOf(kEngine, kApp, 1));
+  ::testing::internal::CaptureStderr();
+  source_->failNextVerdicts({EINVAL, EINVAL, EINVAL});
+  const std::uint32_t first = connect(40001);
+  connect(40002);
+  const std::uint32_t third = connect(40003);
+  ASSERT_TRUE(eventually([&] { return source_->attemptsFor(third) == 1; }));
+  nowNs += 61'000'000'000ull;
+  source_->failNextVerdicts({EINVAL});
+  const std::uint32_t fourth = connect(40004);
+  ASSERT_TRUE(eventually([&] { return worker_->counters().verdictErrors.load() == 4; }));
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(outcomeOf(first), Outcome::kNone);
+  EXPECT_EQ(outcomeOf(fourth), Outcome::kNone);
+  // The first loss at once; the two after it only counted; a minute on, one line with their
+  // count (the worker's idle flush, or the next loss, whichever comes first).
+  EXPECT_EQ(std::count(logged.begin(), logged.end(), '\n'), 2) << logged;
+  EXPECT_EQ(logged.find("wardend: error: sending a verdict on the fake queue: Invalid argument "
+                        "(packet " +
+                        std::to_string(first) + ", after 1 attempt)"),
+            0u)
+      << logged;
+  const std::string_view suffix = " (and 2 more like it in the last 61 s)\n";
+  ASSERT_GT(logged.size(), suffix.size());
+  EXPECT_EQ(logged.substr(logged.size() - suffix.size()), suffix) << logged;
+}
+
+// ---- a queue that fails ------------------------------------------------------------------
+
+TEST_F(QueueWorkerTest, AQueueLostForGoodEndsTheWorkerAndItsOwnerIsToldAfterTheVerdicts) {
+  const Attribution silent = processOwner(100);
+  owners_->own(40001, silent);
+  start(policyOf(kEngine, kApp, 1));
+  const std::uint32_t held = connect(40001);
+  ASSERT_TRUE(eventually([&] { return parked() == 1; }));
+
+  source_->failReceive(EBADF, /*forever=*/true);
+  ASSERT_TRUE(eventually([&] { return failures_.load() == 1; }));
+  // The parked packet did not wait out its description: it has its verdict (no process
+  // described: the `unknown` verdict), given before the owner was told.
+  EXPECT_EQ(outcomeOf(held), Outcome::kRejected);
+  EXPECT_EQ(failureCode_.load(), EBADF);
+  EXPECT_NE(failureMessage_.find("reading the fake queue"), std::string::npos) << failureMessage_;
+  // The thread has ended of itself: join() returns without drainAndStop(), after one read.
+  worker_->join();
+  EXPECT_EQ(source_->receiveFailures(), 1);
+  EXPECT_EQ(failures_.load(), 1);
+}
+
+TEST_F(QueueWorkerTest, PassingReadErrorsAreCountedAndTheQueueGoesOn) {
+  start(policyOf(kEngine, kApp, 1));
+  source_->failReceive(ENOBUFS, /*forever=*/false);
+  ASSERT_TRUE(eventually([&] { return worker_->counters().enobufs.load() == 1; }));
+  source_->failReceive(EINTR, /*forever=*/false);
+  ASSERT_TRUE(eventually([&] { return source_->receiveFailures() == 2; }));
+  const std::uint32_t id = connect(40001);
+  ASSERT_TRUE(eventually([&] { return decided(id); }));
+  EXPECT_EQ(outcomeOf(id), Outcome::kRejected);
+  EXPECT_EQ(failures_.load(), 0);
 }
 
 }  // namespace
