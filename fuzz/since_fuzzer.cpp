@@ -1,6 +1,7 @@
 // cli::parseSince (`warden log --since TEXT`) on any text, and the time formatting the log
-// shows times with, on what it returns. In a fixed time zone with daylight saving time (a POSIX TZ rule, so no
-// tzdata is needed) for mktime's local-time path to be the same on every machine.
+// shows times with, on what it returns. In a fixed time zone with daylight saving time (a
+// POSIX TZ rule, so no tzdata is needed) for mktime's local-time path to be the same on every
+// machine.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
