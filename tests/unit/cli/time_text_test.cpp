@@ -89,7 +89,8 @@ TEST_F(ParseSince, RefusesWhatTheClockCannotCount) {
   // The ends of what it can count still count, and a century is still a span.
   EXPECT_EQ(parseSince("2262-04-11Z", 0), std::int64_t{9'223'286'400} * kSecond);
   EXPECT_EQ(parseSince("1677-09-22Z", 0), std::int64_t{-9'223'286'400} * kSecond);
-  EXPECT_EQ(parseSince("3162240000s", kMay1Noon), kMay1Noon - std::int64_t{3'162'240'000} * kSecond);
+  EXPECT_EQ(parseSince("3162240000s", kMay1Noon),
+            kMay1Noon - std::int64_t{3'162'240'000} * kSecond);
 }
 
 TEST_F(FormatTime, LocalAndIso) {

@@ -94,8 +94,8 @@ TEST(ParseControlRequest, VersionOfAnotherTypeIsRefusedNotThrown) {
 // undefined behaviour (a sanitizer stops there), and 4294967297 or -4294967295 wrapped to 1 and
 // were taken for version 1.
 TEST(ParseControlRequest, VersionsNoIntHoldsAreRefused) {
-  for (const char* version : {"4294967297", "-4294967295", "18446744073709551617", "1e300",
-                              "-1e300", "0.5", "2.0"}) {
+  for (const char* version :
+       {"4294967297", "-4294967295", "18446744073709551617", "1e300", "-1e300", "0.5", "2.0"}) {
     const std::string line = std::string(R"({"command":"status","version":)") + version + "}";
     const auto parsed = parseControlRequest(line);
     ASSERT_FALSE(parsed.has_value()) << line;
