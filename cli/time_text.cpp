@@ -4,12 +4,17 @@
 
 #include <charconv>
 #include <cstdio>
+#include <limits>
 #include <optional>
 
 namespace warden::cli {
 namespace {
 
 constexpr std::int64_t kNsPerSecond = 1'000'000'000;
+constexpr std::int64_t kCenturySeconds = std::int64_t{100} * 366 * 86400;
+// The seconds whose nanoseconds (plus a fraction) fit in an int64: 1677-09-21 to 2262-04-11.
+constexpr std::int64_t kMinSeconds = std::numeric_limits<std::int64_t>::min() / kNsPerSecond;
+constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / kNsPerSecond - 1;
 
 // Reads exactly `digits` decimal digits at text[pos] and advances pos.
 std::optional<int> fixedNumber(std::string_view text, std::size_t& pos, std::size_t digits) {
@@ -60,9 +65,11 @@ std::optional<std::int64_t> parseSpan(std::string_view text) {
       default:
         return std::nullopt;
     }
-    if (number > std::int64_t{100} * 366 * 86400 / unit)
-      return std::nullopt;  // beyond a century: a typo
+    // Beyond a century is a typo. The total is bounded too: several parts of a century each
+    // would overflow the count of nanoseconds (and "now" minus it).
+    if (number > kCenturySeconds / unit) return std::nullopt;
     total += number * unit;
+    if (total > kCenturySeconds) return std::nullopt;
   }
   return total * kNsPerSecond;
 }
@@ -141,6 +148,8 @@ std::optional<std::int64_t> parseIso(std::string_view text) {
       return std::nullopt;
     }
   }
+  // A date the log's clock cannot count to (year 9999) is refused, not wrapped around.
+  if (seconds < kMinSeconds || seconds > kMaxSeconds) return std::nullopt;
   return static_cast<std::int64_t>(seconds) * kNsPerSecond + fractionNs;
 }
 

@@ -1,5 +1,8 @@
 #include "engine/daemon/control_protocol.h"
 
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <utility>
 
 namespace warden::engine {
@@ -27,12 +30,31 @@ std::string answer(json fields) {
   return line(fields);
 }
 
-// "version" read as the protocol always has (a number, even a boolean, converted to int); any
-// other type is no version. json::value would throw for it, and stop wardend.
-int versionOf(const json& request) {
+// Whether "version" says 1 as the protocol always read it (a number, even a boolean, converted
+// to int: true, 1.0 and 1.5 are 1); any other type is no version (json::value would throw for
+// it, and stop wardend). Compared without converting to int: 1e300 to int is undefined, and
+// 4294967297 wrapped to 1.
+bool isKnownVersion(const json& request) {
   const auto version = request.find("version");
-  if (version == request.end() || !(version->is_number() || version->is_boolean())) return 0;
-  return version->get<int>();
+  if (version == request.end()) return false;
+  if (version->is_boolean()) return static_cast<int>(version->get<bool>()) == kVersion;
+  if (version->is_number_unsigned()) return version->get<std::uint64_t>() == kVersion;
+  if (version->is_number_integer()) return version->get<std::int64_t>() == kVersion;
+  if (version->is_number_float()) {
+    const double value = version->get<double>();
+    return value >= kVersion && value < kVersion + 1;  // false for NaN
+  }
+  return false;
+}
+
+// The pid of an explain request: an unsigned number a pid can be. A larger one wrapped into
+// another process's pid (4294967297 explained pid 1).
+std::optional<std::uint32_t> pidOf(const json& request) {
+  const auto pid = request.find("pid");
+  if (pid == request.end() || !pid->is_number_unsigned()) return std::nullopt;
+  const auto value = pid->get<std::uint64_t>();
+  if (value > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+  return static_cast<std::uint32_t>(value);
 }
 
 }  // namespace
@@ -42,16 +64,15 @@ std::expected<ControlRequest, std::string> parseControlRequest(std::string_view 
   if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
     return std::unexpected("malformed request: expected {\"version\":1,\"command\":\"...\"}");
   }
-  if (versionOf(parsed) != kVersion) {
+  if (!isKnownVersion(parsed)) {
     return std::unexpected("unsupported protocol version");
   }
   const std::string command = parsed["command"];
   if (command == "status") return StatusRequest{};
   if (command == "explain") {  // process identification for `warden explain PID`
-    if (!parsed.contains("pid") || !parsed["pid"].is_number_unsigned()) {
-      return std::unexpected("explain needs a numeric \"pid\"");
-    }
-    return ExplainRequest{parsed["pid"].get<std::uint32_t>()};
+    const auto pid = pidOf(parsed);
+    if (!pid) return std::unexpected("explain needs a numeric \"pid\"");
+    return ExplainRequest{*pid};
   }
   if (command == "reload") {
     const auto redecide = parsed.find("redecide");

@@ -79,6 +79,20 @@ TEST_F(ParseSince, RefusesWhatIsNeitherWithAMessage) {
   }
 }
 
+// Found by fuzz/since_fuzzer: "9999-05-11" overflowed the nanoseconds (undefined behaviour,
+// in practice a time in 1685), and so did spans of several centuries' parts.
+TEST_F(ParseSince, RefusesWhatTheClockCannotCount) {
+  for (const char* bad : {"9999-05-11", "2262-04-12Z", "1600-01-01T00:00Z", "0000-01-01",
+                          "3162240000s3162240000s3162240000s", "5000w5000w5000w5000w5000w"}) {
+    EXPECT_FALSE(parseSince(bad, kMay1Noon).has_value()) << bad;
+  }
+  // The ends of what it can count still count, and a century is still a span.
+  EXPECT_EQ(parseSince("2262-04-11Z", 0), std::int64_t{9'223'286'400} * kSecond);
+  EXPECT_EQ(parseSince("1677-09-22Z", 0), std::int64_t{-9'223'286'400} * kSecond);
+  EXPECT_EQ(parseSince("3162240000s", kMay1Noon),
+            kMay1Noon - std::int64_t{3'162'240'000} * kSecond);
+}
+
 TEST_F(FormatTime, LocalAndIso) {
   EXPECT_EQ(localTime(kMay1Noon), "2026-05-01 12:00:00");
   EXPECT_EQ(isoTime(kMay1Noon + 123'456'789), "2026-05-01T12:00:00.123+00:00");

@@ -90,6 +90,23 @@ TEST(ParseControlRequest, VersionOfAnotherTypeIsRefusedNotThrown) {
   EXPECT_TRUE(parseControlRequest(R"({"version":1.0,"command":"status"})").has_value());
 }
 
+// Found by fuzz/control_fuzzer: a version no int holds was converted to one anyway: 1e300 is
+// undefined behaviour (a sanitizer stops there), and 4294967297 or -4294967295 wrapped to 1 and
+// were taken for version 1.
+TEST(ParseControlRequest, VersionsNoIntHoldsAreRefused) {
+  for (const char* version :
+       {"4294967297", "-4294967295", "18446744073709551617", "1e300", "-1e300", "0.5", "2.0"}) {
+    const std::string line = std::string(R"({"command":"status","version":)") + version + "}";
+    const auto parsed = parseControlRequest(line);
+    ASSERT_FALSE(parsed.has_value()) << line;
+    EXPECT_EQ(parsed.error(), "unsupported protocol version") << line;
+  }
+  for (const char* version : {"1", "1.5", "true"}) {
+    const std::string line = std::string(R"({"command":"status","version":)") + version + "}";
+    EXPECT_TRUE(parseControlRequest(line).has_value()) << line;
+  }
+}
+
 TEST(ParseControlRequest, UnknownCommandIsNamed) {
   const auto parsed = parseControlRequest(R"({"version":1,"command":"frobnicate"})");
   ASSERT_FALSE(parsed.has_value());
@@ -105,6 +122,19 @@ TEST(ParseControlRequest, ExplainNeedsAPid) {
     ASSERT_FALSE(parsed.has_value()) << line;
     EXPECT_EQ(parsed.error(), R"(explain needs a numeric "pid")") << line;
   }
+}
+
+// Found by fuzz/control_fuzzer: a pid past 2^32 - 1 wrapped into another process's pid
+// (4294967297 explained pid 1).
+TEST(ParseControlRequest, PidsNoProcessCanHaveAreRefused) {
+  for (const char* line : {R"({"version":1,"command":"explain","pid":4294967297})",
+                           R"({"version":1,"command":"explain","pid":18446744073709551615})"}) {
+    const auto parsed = parseControlRequest(line);
+    ASSERT_FALSE(parsed.has_value()) << line;
+    EXPECT_EQ(parsed.error(), R"(explain needs a numeric "pid")") << line;
+  }
+  EXPECT_EQ(parseControlRequest(R"({"version":1,"command":"explain","pid":4294967295})"),
+            ControlRequest{ExplainRequest{4294967295u}});
 }
 
 TEST(ParseControlRequest, RedecideMustBeABoolean) {
