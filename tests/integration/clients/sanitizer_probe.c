@@ -2,10 +2,10 @@
  *
  * Does one thing a sanitizer reports, so that the integration harness can show it notices a
  * report: in a sanitizer build (scripts/test with WARDEN_SANITIZE) this program is built with the
- * same flags as wardend and run with the same *SAN_OPTIONS. leak: loses a heap block (LeakSanitizer,
- * at exit); overflow: signed integer overflow (UBSan); race: two threads write one variable
- * without a lock (ThreadSanitizer); clean: nothing, exits 0. Without the sanitizer in question
- * each mode just exits 0. */
+ * same flags as wardend and run with the same *SAN_OPTIONS. leak: loses a heap block
+ * (LeakSanitizer, at exit); overflow: signed integer overflow (UBSan); race: two threads write one
+ * variable without a lock (ThreadSanitizer); clean: nothing, exits 0. Without the sanitizer in
+ * question each mode just exits 0. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
