@@ -29,9 +29,10 @@ LogHost& LogHost::operator=(LogHost&& other) noexcept {
 
 void LogHost::assign(std::string_view name) {
   name = name.substr(0, kMaxLength);
-  // memmove: `name` may be this host's own text.
+  // memmove: `name` may be this host's own text. Never with an empty view: its data() may be
+  // null (a flow without a host name), and memmove from null is undefined even for 0 bytes.
   if (name.size() <= kInline) {
-    std::memmove(text_.data(), name.data(), name.size());
+    if (!name.empty()) std::memmove(text_.data(), name.data(), name.size());
     spill_.reset();
   } else {
     // Always the longest size, so that a host assigned another long name keeps its buffer

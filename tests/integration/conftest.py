@@ -8,6 +8,7 @@ import pytest
 
 from warden_daemon import Daemon
 from warden_lab import Lab, clients_dir, sweep_leftovers, wardend_path
+from warden_sanitizer import SANITIZE, check_output
 
 
 def _root_reason():
@@ -84,7 +85,31 @@ def wardend(lab, request):
         made.append(d)
         return d.start(wait_ready=wait_ready, env=env)
 
-    return start
+    yield start
+    _check_daemons(made)
+
+
+def _check_daemons(daemons):
+    """At teardown: each daemon's stderr must hold no sanitizer report. In a sanitizer build a
+    daemon still running is stopped as systemd would (SIGTERM), so that LeakSanitizer runs at its
+    exit and a report printed then is seen too, and its exit status must not be the sanitizers'."""
+    problems = []
+    for d in daemons:
+        if d.proc is None:
+            continue
+        alive = d.alive()  # polls: an exit not yet reaped gets its code
+        code = d.proc.popen.returncode
+        if SANITIZE and alive:
+            code = d.terminate(timeout=60)
+            if code is None:
+                problems.append(f"{d.tag} did not exit within 60 s of SIGTERM:\n{d.stderr()}")
+                continue
+        try:
+            check_output(d.tag, d.stderr(), code)
+        except AssertionError as e:
+            problems.append(str(e))
+    if problems:
+        pytest.fail("\n".join(problems))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -62,9 +62,14 @@ def rule_line(d, snippet):
 
 def open_for_others(d):
     """Lets other users reach d's warden.toml (as an installed /etc/warden would be)."""
+    reloads = d.stderr().count("info: reloaded ")
     for path in (d.lab.tmp, d.dir, os.path.join(d.dir, "profiles.d")):
         os.chmod(path, 0o755)
     os.chmod(d.config_path, 0o644)
+    # The watcher sees the mode change and reloads 200 ms later (a new revision): wait for it,
+    # so that it cannot land among what the test then counts (slow runs, as under the
+    # sanitizers, took longer than 200 ms to get there).
+    wait_until(lambda: d.stderr().count("info: reloaded ") > reloads, timeout=5)
 
 
 def write_profile(d, name, text):

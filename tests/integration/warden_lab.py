@@ -19,6 +19,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from warden_sanitizer import check_output
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 PYTHON = "/usr/bin/python3"
@@ -69,6 +71,7 @@ def wardend_path():
 def run(cmd, timeout=10, check=True, **kw):
     """Runs a command to completion with a bound on its time; output captured as text."""
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    check_output(" ".join(cmd), res.stderr, res.returncode)
     if check and res.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {res.returncode}: {res.stderr.strip()}")
     return res
@@ -304,8 +307,15 @@ class Lab:
         raise RuntimeError(f"http server did not start: {p.stderr_text()}")
 
     def close(self):
+        """Kills and removes everything; then fails if a program it ran in the background
+        left a sanitizer report (wardend's own exit is checked by the fixture that ran it)."""
+        reports = []
         for p in reversed(self.procs):
             p.kill()
+            try:
+                check_output(p.tag, p.stderr_text())
+            except AssertionError as e:
+                reports.append(str(e))
         for name in reversed(self._made):
             pids = run(["ip", "netns", "pids", name], check=False).stdout.split()
             for pid in pids:
@@ -316,6 +326,8 @@ class Lab:
             run(["ip", "netns", "del", name], check=False)
         self._made = []
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if reports:
+            raise AssertionError("\n".join(reports))
 
     # ---- clients -------------------------------------------------------------------------
     def _client(self, name):
