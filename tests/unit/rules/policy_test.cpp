@@ -222,7 +222,7 @@ TEST_F(PolicyFiles, ManyFilesLoadInFileOrder) {
   constexpr int kFiles = 200;
   std::vector<std::string> expected;
   for (int i = 0; i < kFiles; ++i) {
-    char name[16];
+    char name[32];
     std::snprintf(name, sizeof name, "%03d.toml", i);
     const std::string n = std::to_string(i);
     // Every tenth profile has no [[match]]: a warning (it can never be chosen).
@@ -238,7 +238,7 @@ TEST_F(PolicyFiles, ManyFilesLoadInFileOrder) {
   EXPECT_EQ(namesOf(*policy), expected);
   ASSERT_EQ(warnings.size(), static_cast<std::size_t>(kFiles / 10));
   for (int i = 0; i < kFiles / 10; ++i) {
-    char name[16];
+    char name[32];
     std::snprintf(name, sizeof name, "%03d.toml", i * 10);
     EXPECT_EQ(std::filesystem::path(warnings[i].where.file).filename().string(), name);
   }
