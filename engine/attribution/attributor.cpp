@@ -171,6 +171,7 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
 
   ProcessTracker::Options trackerOptions;
   trackerOptions.procRoot = options.procRoot;
+  trackerOptions.onFailure = options.onTrackerFailure;
   self->tracker_ = std::make_unique<ProcessTracker>(self->table_, trackerOptions, &self->hasher_);
   if (auto started = self->tracker_->start(self->bpf_.get()); !started) {
     base::logWarning("attribution: process events unavailable: ", started.error().message());

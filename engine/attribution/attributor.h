@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "base/error.h"
 #include "base/repeated_log.h"
 #include "bpf/attribution.h"
 #include "engine/attribution/exe_hasher.h"
@@ -70,6 +72,8 @@ struct AttributorOptions {
   // yet (its exec event still in the ring buffer, or /proc being read): normally well under
   // a millisecond, and only for the first flow of a new process.
   std::chrono::microseconds describeWait{50'000};
+  // The process tracker thread cannot go on (see ProcessTracker::Options::onFailure).
+  std::function<void(const base::Error&)> onTrackerFailure;
   ProcessTable::Limits table;
   std::size_t hashCacheEntries = 4096;
   // warden.db, whose executable-hash table backs the in-memory cache (empty: memory only).

@@ -208,7 +208,11 @@ void ProcessTracker::run() {
     pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
     const int ready = poll(fds, events_ ? 2 : 1, 250);
     if (ready < 0 && errno != EINTR) {
-      base::logError("process tracker: poll failed: ", std::strerror(errno));
+      const base::Error error =
+          base::errnoError("process tracker: waiting for process events (poll)");
+      if (!options_.onFailure)
+        base::logError(error.message(), ": no process is described any more");
+      if (options_.onFailure) options_.onFailure(error);
       break;
     }
     if (fds[0].revents & POLLIN) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -45,6 +46,9 @@ class ProcessTracker {
     // (malloc_trim): a storm's descriptions are allocated on this thread and freed wherever
     // the last reference went, and glibc keeps freed memory in its arenas otherwise.
     std::size_t trimAfterDrops = 512;
+    // Told once, from the tracker thread, when it cannot go on (its poll fails): without it
+    // no process is described any more, so the owner must stop the daemon.
+    std::function<void(const base::Error&)> onFailure;
   };
 
   struct Counters {

@@ -202,20 +202,24 @@ bool Daemon::startUp() {
         other ? "wardend pid " + std::to_string(other->pid) : std::string("another program"));
   }
 
-  // Process attribution: eBPF hooks on the configured cgroup, or sock_diag (logged) when eBPF
-  // is off or cannot load.
-  attributor_ = Attributor::create(attributorOptions(config_));
-
-  // Always there, so that `dns` can be switched on by a reload; fixed memory (~1.3 MB).
-  hosts_ = std::make_unique<HostCache>();
-  dnsQueries_ = std::make_unique<PendingDnsQueries>();
-
-  auto failedFd = base::makeEventFd(EFD_NONBLOCK | EFD_CLOEXEC, "creating the workers' eventfd");
+  auto failedFd = base::makeEventFd(EFD_NONBLOCK | EFD_CLOEXEC, "creating the failure eventfd");
   if (!failedFd) {
     base::logError(failedFd.error().message());
     return false;
   }
-  workerFailedFd_ = std::move(*failedFd);
+  failedFd_ = std::move(*failedFd);
+
+  // Process attribution: eBPF hooks on the configured cgroup, or sock_diag (logged) when eBPF
+  // is off or cannot load.
+  AttributorOptions attribution = attributorOptions(config_);
+  attribution.onTrackerFailure = [this](const base::Error& error) {
+    threadFailed(error.message() + ": no process is described any more");
+  };
+  attributor_ = Attributor::create(attribution);
+
+  // Always there, so that `dns` can be switched on by a reload; fixed memory (~1.3 MB).
+  hosts_ = std::make_unique<HostCache>();
+  dnsQueries_ = std::make_unique<PendingDnsQueries>();
 
   // Queues next: a wardend on the same queues fails here, before touching the table.
   for (std::uint16_t number : config_.queues) {
@@ -238,15 +242,7 @@ bool Daemon::startUp() {
   for (auto& worker : workers_) {
     // A worker that lost its queue tells the control thread, which stops wardend.
     worker->onFailure([this](const base::Error& error) {
-      {
-        std::lock_guard lock(failureMutex_);
-        if (failure_.empty()) failure_ = error.message();
-      }
-      const std::uint64_t one = 1;
-      if (write(workerFailedFd_.get(), &one, sizeof one) != sizeof one) {
-        base::logError(base::errnoError("waking the control thread").message(), ": ",
-                       error.message());
-      }
+      threadFailed(error.message() + ": the queue is no longer served");
     });
     if (auto started = worker->start(); !started) {
       base::logError(started.error().message());
@@ -339,6 +335,17 @@ void Daemon::shutDown(bool failed) {
     base::logError("stopped after a failure: ", queues.stoppedSummary(), "; ", table);
   } else {
     base::logInfo("stopped: ", queues.stoppedSummary(), "; ", table);
+  }
+}
+
+void Daemon::threadFailed(const std::string& why) {
+  {
+    std::lock_guard lock(failureMutex_);
+    if (failure_.empty()) failure_ = why;
+  }
+  const std::uint64_t one = 1;
+  if (write(failedFd_.get(), &one, sizeof one) != sizeof one) {
+    base::logError(base::errnoError("waking the control thread").message(), ": ", why);
   }
 }
 
@@ -518,7 +525,7 @@ int Daemon::run() {
   pollfd fds[4] = {{signalFd_.get(), POLLIN, 0},
                    {control_->fd(), POLLIN, 0},
                    {watcher_ ? watcher_->fd() : -1, POLLIN, 0},
-                   {workerFailedFd_.get(), POLLIN, 0}};
+                   {failedFd_.get(), POLLIN, 0}};
   for (;;) {
     // Woken for the next settled reload, queue sample or control client's deadline.
     std::int64_t wakeAtMs = std::min(reloadAtMs, sampleAtMs);
@@ -540,7 +547,7 @@ int Daemon::run() {
         std::lock_guard lock(failureMutex_);
         why = failure_;
       }
-      fatal(why + ": the queue is no longer served");
+      fatal(why);
       failed = true;
       break;
     }

@@ -41,6 +41,9 @@ class Daemon : private ControlCommands {
   void shutDown(bool failed = false);
   // Says loudly why wardend cannot go on; run() then stops with exit status 1.
   void fatal(const std::string& why);
+  // From a thread wardend cannot go on without (a queue worker that lost its queue, the
+  // process tracker): records why (the first reason wins) and wakes the control thread.
+  void threadFailed(const std::string& why);
   // Loads, validates, stores and publishes the policy; false (and logged) if refused.
   bool loadPolicy();
   void reload();
@@ -76,10 +79,10 @@ class Daemon : private ControlCommands {
   bool tableInstalled_ = false;
   std::string owner_;  // TableOwner::self() as recorded in the table
   base::UniqueFd signalFd_;
-  // Readable once a worker has lost its queue (the workers write it; failure_ says why).
-  base::UniqueFd workerFailedFd_;
+  // Readable once a thread wardend needs has failed (threadFailed writes it; failure_ says why).
+  base::UniqueFd failedFd_;
   std::mutex failureMutex_;
-  std::string failure_;  // the first worker failure (guarded by failureMutex_)
+  std::string failure_;  // the first such failure (guarded by failureMutex_)
   std::int64_t startedAtNs_ = 0;
 };
 

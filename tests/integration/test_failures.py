@@ -28,7 +28,9 @@ def lower_fd_limit(pid, limit):
 
 @pytest.mark.parametrize("fail", ["closed", "open"])
 def test_a_queue_that_fails_stops_wardend_loudly_and_leaves_the_table(lab, wardend, fail):
-    d = wardend(engine={"fail": fail, "queues": [0]})
+    # Without eBPF the process tracker waits on one descriptor, which the lowered limit still
+    # allows: the queue's worker is the one that fails (the tracker has a test of its own).
+    d = wardend(engine={"fail": fail, "queues": [0]}, attribution={"ebpf": False})
     assert lab.udp_probe(S4, 7000).outcome == "reply"
     # Both threads wait in poll already; the queue's worker polls again after its next packet
     # (and fails), the control thread is woken by the worker and never polls again.
@@ -58,6 +60,23 @@ def test_a_queue_that_fails_stops_wardend_loudly_and_leaves_the_table(lab, warde
         assert d.status()["totals"]["packets"] >= 1
         assert d.terminate() == 0
     assert lab.udp_probe(S4, 7001).outcome == "reply"
+
+
+def test_a_process_tracker_that_fails_stops_wardend_loudly(lab, wardend):
+    """The thread that describes new processes from their exec events: without it every new
+    program's flows would get `unknown` until a restart, so losing it stops wardend like a lost
+    queue. Its poll (two descriptors with eBPF, every 250 ms) fails first under a limit of one."""
+    d = wardend(engine={"fail": "open", "queues": [0]}, attribution={"ebpf": True})
+    assert lab.udp_probe(S4, 7000).outcome == "reply"
+    lower_fd_limit(d.proc.pid, 1)
+    rc = d.proc.wait(15)
+    err = d.stderr()
+    assert rc == 1, f"wardend must stop with status 1 when its tracker fails (rc {rc}):\n{err}"
+    assert re.search(r"process tracker: waiting for process events \(poll\): Invalid argument: no "
+                     r"process is described any more; stopping with exit status 1", err), err
+    assert warden_tables(lab.c) == TABLE
+    assert d.cleanup().returncode == 0
+    assert warden_tables(lab.c) == []
 
 
 def test_a_verdict_log_that_cannot_open_is_said_and_filtering_goes_on(lab, wardend):
