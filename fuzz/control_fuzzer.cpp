@@ -1,8 +1,10 @@
-// The control protocol on any bytes a client could send: framing (requestLine), parsing and the
+// The control protocol on any bytes a client could send: framing (ControlSession, the bytes fed
+// in pieces of a size the input's length picks, then a hang-up), parsing and the
 // answer, with a fake daemon whose answers carry the request's bytes (a process's path or argv
 // is any bytes its owner chose, not always UTF-8). An exception stops wardend, so any that
 // escapes is a finding (libFuzzer reports it as a crash). Every answer must be one JSON line
 // with "ok", and an explain request must name the pid the JSON gave.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,6 +13,7 @@
 #include <variant>
 
 #include "engine/daemon/control_protocol.h"
+#include "engine/daemon/control_session.h"
 
 namespace {
 
@@ -50,10 +53,27 @@ void checkPid(std::string_view line, std::uint32_t pid) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view received(reinterpret_cast<const char*>(data), size);
-  (void)warden::engine::requestComplete(received);
-  const std::string_view line = warden::engine::requestLine(received);
-  if (line.find('\n') != std::string_view::npos) std::abort();
+  using Need = warden::engine::ControlSession::Need;
+  // Small limits, so that the size bound is reached too.
+  warden::engine::ControlLimits limits;
+  limits.maxRequestBytes = 512;
+  const std::size_t piece = 1 + size % 61;
+  std::string_view rest(reinterpret_cast<const char*>(data), size);
+  warden::engine::ControlSession session(0, limits);
+  while (session.need() == Need::kBytes && !rest.empty()) {
+    const std::size_t n = std::min({piece, rest.size(), session.room()});
+    session.received(rest.substr(0, n), 0);
+    rest.remove_prefix(n);
+  }
+  if (session.need() == Need::kBytes) session.hungUp();
+  if (session.need() != Need::kAnswer) {
+    // Only a request over the bound, or none at all, is not answered.
+    const std::string_view refusal = session.output();
+    if (session.need() == Need::kWrite && refusal.find('\n') + 1 != refusal.size()) std::abort();
+    return 0;
+  }
+  const std::string line(session.request());
+  if (line.size() >= limits.maxRequestBytes || line.find('\n') != std::string::npos) std::abort();
 
   const auto request = warden::engine::parseControlRequest(line);
   if (request) {
