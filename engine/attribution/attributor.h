@@ -73,7 +73,7 @@ struct AttributorOptions {
   // a millisecond, and only for the first flow of a new process.
   std::chrono::microseconds describeWait{50'000};
   // The process tracker thread cannot go on (see ProcessTracker::Options::onFailure).
-  std::function<void(const base::Error&)> onTrackerFailure;
+  std::function<void(const base::Error&)> onTrackerFailure = nullptr;
   ProcessTable::Limits table;
   std::size_t hashCacheEntries = 4096;
   // warden.db, whose executable-hash table backs the in-memory cache (empty: memory only).

@@ -48,7 +48,7 @@ class ProcessTracker {
     std::size_t trimAfterDrops = 512;
     // Told once, from the tracker thread, when it cannot go on (its poll fails): without it
     // no process is described any more, so the owner must stop the daemon.
-    std::function<void(const base::Error&)> onFailure;
+    std::function<void(const base::Error&)> onFailure = nullptr;
   };
 
   struct Counters {
