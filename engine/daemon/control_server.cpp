@@ -21,6 +21,8 @@ namespace {
 
 // Events taken per epoll_wait; more wait for the next call, which serve() makes at once.
 constexpr int kEventBatch = 64;
+// SO_SNDBUF of a client's socket; answers larger than this are written as the client reads.
+constexpr int kClientSendBuffer = 32 * 1024;
 // How long accepting pauses when the process is out of descriptors or memory.
 constexpr std::int64_t kAcceptPauseMs = 100;
 
@@ -156,6 +158,9 @@ void ControlServer::acceptWaiting(ControlCommands& commands) {
       }
     }
     const int fd = accepted->get();
+    // The kernel holds at most this much of an answer for a client (doubled by the kernel):
+    // 32 clients that do not read cost ~2 MB, not 32 x net.core.wmem_default. Best effort.
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kClientSendBuffer, sizeof kClientSendBuffer);
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
         !watch(epoll_.get(), EPOLL_CTL_ADD, fd, EPOLLIN)) {
       base::logWarning("watching a control connection: ", std::strerror(errno));
