@@ -22,10 +22,9 @@
 #include "db/policy_store.h"
 #include "db/store.h"
 #include "engine/attribution/attributor.h"
+#include "engine/daemon/config_names.h"
 #include "engine/daemon/policy_record.h"
 #include "engine/daemon/queue_status.h"
-#include "engine/verdict/process_explanation.h"
-#include "engine/verdict/redecide.h"
 #include "rules/compiled_policy.h"
 
 namespace warden::engine {
@@ -38,14 +37,6 @@ std::int64_t monotonicMs() { return static_cast<std::int64_t>(base::monotonicNs(
 std::string queueRange(const std::vector<std::uint16_t>& queues) {
   if (queues.size() == 1) return std::to_string(queues.front());
   return std::to_string(queues.front()) + "-" + std::to_string(queues.back());
-}
-
-const char* modeName(const rules::Config& config) {
-  return config.mode == rules::Mode::kLearn ? "learn" : "enforce";
-}
-
-const char* failName(const rules::Config& config) {
-  return config.fail == rules::FailMode::kOpen ? "open" : "closed";
 }
 
 // Creates the database's directory (0700) when missing, and takes group and other access away
@@ -385,110 +376,6 @@ void Daemon::reload() {
   if (watcher_) watcher_->watchProfiles(config_.profilesDir);
   base::logInfo("reloaded ", configFile_.string(), ": policy revision ",
                 policy_.current()->revision());
-}
-
-std::uint64_t Daemon::sampleQueues(std::vector<KernelQueueStats>& kernel) {
-  // The counter first, then the queues: a packet is counted by its rule before it takes an id.
-  const auto sent = NftTable::queuedPackets();
-  kernel.clear();
-  for (const auto& worker : workers_) {
-    kernel.push_back(kernelQueueStats(worker->queueNumber()).value_or(KernelQueueStats{}));
-  }
-  return sent ? undecided_.sample(*sent, kernel) : undecided_.last();
-}
-
-nlohmann::json Daemon::status() {
-  using nlohmann::json;
-  std::vector<KernelQueueStats> kernel;
-  const std::uint64_t passed = sampleQueues(kernel);
-  QueueStatus queues;
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
-    queues.add(workers_[i]->queueNumber(), workers_[i]->counters(), kernel[i]);
-  }
-  json totals = queues.totals();
-  // Passed by the kernel without a decision: a full queue failing open (see UndecidedPasses).
-  totals["passed_undecided"] = passed;
-  // Counted by the table itself (rule 1d), not by a worker: such packets are never queued.
-  totals["invalid"] = NftTable::invalidPackets().value_or(0);
-  json log = {{"enabled", logWriter_ != nullptr}, {"db", config_.logDb.string()}};
-  if (logWriter_) {
-    const db::LogCounters c = logWriter_->counters();
-    log.update({{"written", c.written},
-                {"dropped", c.dropped},
-                {"failed", c.failed},
-                {"backlog", c.backlog},
-                {"expired", c.expired}});
-    if (auto problem = logWriter_->lastError()) log["error"] = *problem;
-  } else {
-    log["error"] = logProblem_;
-  }
-  const auto snapshot = policy_.current();
-  json status = {
-      {"running", true},
-      {"pid", getpid()},
-      {"started_at_ns", startedAtNs_},
-      {"mode", modeName(config_)},
-      {"fail", failName(config_)},
-      {"invalid", config_.dropInvalid ? "drop" : "accept"},
-      {"method", attributor_ ? toString(attributor_->method()) : "none"},
-      {"attribution", attributor_ ? attributor_->statusJson() : json::object()},
-      {"queue_method", method_ == QueueMethod::kNative ? "native" : "nft_compat"},
-      {"queues", queues.queues()},
-      {"totals", std::move(totals)},
-      {"dns",
-       {{"enabled", config_.dns},
-        {"hosts", hosts_ ? hosts_->entries() : 0},
-        {"capacity", hosts_ ? hosts_->capacity() : 0},
-        {"pending_queries", dnsQueries_ ? dnsQueries_->pending(base::monotonicNs()) : 0}}},
-      {"log", std::move(log)},
-      {"control", controlStatus()},
-      {"policy",
-       {{"revision", snapshot->revision()},
-        {"loaded_at_ns", snapshot->loadedAtNs},
-        {"config", configFile_.string()},
-        {"profiles", snapshot->policy->policy().profiles.size()}}},
-  };
-  return status;
-}
-
-nlohmann::json Daemon::controlStatus() const {
-  const ControlCounters& c = control_->counters();
-  return {{"clients", control_->clients()},
-          {"max_clients", control_->limits().maxClients},
-          {"answered", c.answered},
-          {"request_late", c.requestLate},
-          {"request_too_long", c.requestTooLong},
-          {"answer_not_taken", c.answerNotTaken},
-          {"evicted", c.evicted}};
-}
-
-std::optional<nlohmann::json> Daemon::explain(std::uint32_t pid) {
-  if (!attributor_) return std::nullopt;
-  return explainProcess(*attributor_, pid, *policy_.current()->policy);
-}
-
-std::expected<ControlCommands::Reloaded, std::string> Daemon::reloadPolicy(bool redecide) {
-  const auto before = policy_.current();
-  reload();
-  const auto after = policy_.current();
-  if (after == before) return std::unexpected("reload refused: the configuration has errors");
-  Reloaded reloaded{.revision = after->revision(), .redecide = std::nullopt};
-  if (!redecide) return reloaded;
-  // The table was re-asserted by reload(), so the rules that hold revoked flows are in place.
-  auto counts =
-      redecideAccepted(*after, MarkBits{config_.markMask}, *attributor_, hosts_.get(), controlLog_);
-  if (!counts) {
-    base::logError("redecide: ", counts.error().message());
-    return std::unexpected(
-        "reloaded revision " + std::to_string(after->revision()) +
-        ", but deciding the accepted flows again failed: " + counts.error().message());
-  }
-  base::logInfo("redecided ", counts->examined, " accepted flows under policy revision ",
-                after->revision(), ": ", counts->kept, " kept (", counts->learned,
-                " only by learn mode), ", counts->denied, " denied, ", counts->rejected,
-                " rejected, ", counts->gone, " gone, ", counts->failed, " failed");
-  reloaded.redecide = counts->toJson();
-  return reloaded;
 }
 
 int Daemon::run() {
