@@ -210,9 +210,11 @@ void ProcessTracker::run() {
     if (ready < 0 && errno != EINTR) {
       const base::Error error =
           base::errnoError("process tracker: waiting for process events (poll)");
-      if (!options_.onFailure)
+      if (options_.onFailure) {
+        options_.onFailure(error);
+      } else {
         base::logError(error.message(), ": no process is described any more");
-      if (options_.onFailure) options_.onFailure(error);
+      }
       break;
     }
     if (fds[0].revents & POLLIN) {

@@ -14,38 +14,13 @@ import pytest
 from test_attribution import attributing, cgroup, in_cgroup, install, write_profiles  # noqa: F401
 from warden_cli import _cli_built, cli  # noqa: F401 (_cli_built: a fixture)
 from warden_expect import wait_until
-from warden_lab import PYTHON, S4
+from warden_lab import S4
+from warden_storm import storm_command
 
 STORM_SECONDS = 4
 STORM_INTERVAL_S = 0.002
 PORT = 7000
 
-# Starts /bin/true every `interval` seconds for `duration` seconds, reaping as it goes.
-STORM = r"""
-import os, sys, time
-duration, interval = float(sys.argv[1]), float(sys.argv[2])
-start = time.monotonic()
-due, spawned = start, 0
-print("storming", flush=True)
-while time.monotonic() - start < duration:
-    os.posix_spawn("/bin/true", ["true"], {})
-    spawned += 1
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
-    due += interval
-    time.sleep(max(0.0, due - time.monotonic()))
-while True:
-    try:
-        os.wait()
-    except ChildProcessError:
-        break
-print("spawned", spawned, flush=True)
-"""
 
 
 def log_rows(d):
@@ -63,8 +38,8 @@ def storm_while_refused_program_connects(lab, cg, wardend):
     assert warm.stdout.split()[:1] == ["refused"], f"{warm.stdout} {log_rows(d)}"
 
     storm = lab.c.spawn(in_cgroup(cg, ["setpriv", "--reuid", "65534", "--regid", "65534",
-                                       "--clear-groups", PYTHON, "-c", STORM,
-                                       str(STORM_SECONDS), str(STORM_INTERVAL_S)]),
+                                       "--clear-groups"] +
+                                  storm_command(STORM_SECONDS, STORM_INTERVAL_S)),
                         "storm", lines=True)
     try:
         assert storm.wait_line(lambda t: t == "storming", timeout=10), storm.stderr_text()

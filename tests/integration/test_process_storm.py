@@ -9,44 +9,13 @@ import os
 import time
 
 from test_attribution import attributing, cgroup, in_cgroup, sha256_of, write_profiles  # noqa: F401
-from warden_lab import PYTHON, S4
+from warden_lab import S4
+from warden_storm import storm_command
 
 STORM_SECONDS = 5
 STORM_INTERVAL_S = 0.001
 PORT = 7000
 
-# Starts /bin/true every `interval` seconds for `duration` seconds (every 20th start is a
-# tcp_probe connecting to the server instead), reaping as it goes.
-STORM = r"""
-import os, sys, time
-duration, interval, probe, server, port = (float(sys.argv[1]), float(sys.argv[2]), sys.argv[3],
-                                           sys.argv[4], sys.argv[5])
-start = time.monotonic()
-due, spawned = start, 0
-print("storming", flush=True)
-while time.monotonic() - start < duration:
-    if spawned % 20 == 0:
-        os.posix_spawn(probe, [probe, server, port, "--timeout-ms", "500"], dict(os.environ),
-                       file_actions=[(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0)])
-    else:
-        os.posix_spawn("/bin/true", ["true"], dict(os.environ))
-    spawned += 1
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
-    due += interval
-    time.sleep(max(0.0, due - time.monotonic()))
-while True:
-    try:
-        os.wait()
-    except ChildProcessError:
-        break
-print("spawned", spawned, flush=True)
-"""
 
 
 def open_fds(pid):
@@ -70,9 +39,8 @@ def test_a_process_storm_leaves_descriptors_and_tables_bounded(lab, cgroup, ward
     time.sleep(0.5)
     baseline = open_fds(pid)
 
-    storm = lab.c.spawn(in_cgroup(cgroup, ["env", "WARDEN_STORM_TEST=1", PYTHON, "-c", STORM,
-                                           str(STORM_SECONDS), str(STORM_INTERVAL_S), probe, S4,
-                                           str(PORT)]),
+    storm = lab.c.spawn(in_cgroup(cgroup, ["env", "WARDEN_STORM_TEST=1"] +
+                                  storm_command(STORM_SECONDS, STORM_INTERVAL_S, probe, S4, PORT)),
                         "storm", lines=True)
     peak_fds, peak_entries = baseline, 0
     try:
