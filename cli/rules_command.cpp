@@ -18,6 +18,11 @@ std::string location(const std::string& file, int line) {
   return std::filesystem::path(file).filename().string() + ":" + std::to_string(line);
 }
 
+std::string painted(rules::Action action, const Palette& palette) {
+  const std::string_view word = rules::toString(action);
+  return palette.paint(word, actionTone(word));
+}
+
 void printRuleTable(const std::vector<RuleView>& rules, std::ostream& out, const Palette& palette) {
   if (rules.empty()) {
     out << "  (no rules)\n";
@@ -43,11 +48,9 @@ void printProfile(const ProfileView& p, const PolicyView& view, std::ostream& ou
   printRuleTable(p.rules, out, palette);
   out << "  otherwise: ";
   if (p.defaultAction) {
-    out << palette.paint(rules::toString(*p.defaultAction),
-                         actionTone(rules::toString(*p.defaultAction)))
-        << " (profile default)\n";
+    out << painted(*p.defaultAction, palette) << " (profile default)\n";
   } else if (view.engineDefault) {
-    out << rules::toString(*view.engineDefault) << " ([engine] default)\n";
+    out << painted(*view.engineDefault, palette) << " ([engine] default)\n";
   } else {
     out << "the [engine] default\n";
   }
@@ -80,7 +83,7 @@ Outcome<void> printRules(const PolicyView& view, const std::optional<std::string
   for (const auto& p : view.profiles) printProfile(p, view, out, palette);
   out << "\na process no profile matches: ";
   if (view.engineDefault) {
-    out << rules::toString(*view.engineDefault) << " ([engine] default)\n";
+    out << painted(*view.engineDefault, palette) << " ([engine] default)\n";
   } else {
     out << "the [engine] default\n";
   }
