@@ -218,6 +218,11 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
   if (started > 0) {
     daemon += ", up " + formatAge(nowNs - started) + " (since " + localTime(started) + ")";
   }
+  // An older wardend sends no version: the line then says nothing about it.
+  if (const auto version = status.find("version");
+      version != status.end() && version->is_string()) {
+    daemon += ", version " + version->get<std::string>();
+  }
   line(out, "wardend", daemon);
   line(out, "mode", text(status, "mode") + ", fail " + text(status, "fail"));
   printAttribution(status, out);
