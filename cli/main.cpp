@@ -46,6 +46,9 @@ int run(int argc, char** argv) {
       ->check(oneOf({"auto", "always", "never"}))
       ->type_name("WHEN");
 
+  // The global options also after the command (`warden log --no-pager`), as systemctl takes
+  // them: subcommands made from here on hand what they do not know to this parser.
+  app.fallthrough();
   const std::vector<Command> commands = {
       addCheckCommand(app, configPath, output),   addStatusCommand(app, configPath, output),
       addReloadCommand(app, configPath),          addProfilesCommand(app, configPath, output),

@@ -149,6 +149,12 @@ if ! "$warden" --color always rules $config 2>&1 | grep -q "${esc}\[32mallow"; t
   failures=$((failures + 1))
 fi
 expect 0 "otherwise: deny" "$warden" --no-pager rules curl $config
+# The global options after the command too, as systemctl takes them.
+expect 0 "otherwise: deny" "$warden" rules --no-pager curl $config
+if ! "$warden" rules curl --color always $config 2>&1 | grep -q "${esc}\[31mdeny"; then
+  echo "FAIL: --color always after the command did not colour 'deny' red"
+  failures=$((failures + 1))
+fi
 # A socket file nobody listens on, as a killed daemon leaves it.
 /usr/bin/python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" \
   "$tmp/control.sock"
