@@ -57,15 +57,16 @@ int runReload(const std::filesystem::path& configPath, bool redecide, bool json,
     }
     return report(failure, err);
   }
+  const auto failed = answer->value("redecide", nlohmann::json::object()).value("failed", 0);
   if (json) {
-    nlohmann::json shown = {{"ok", true},
+    // "ok" agrees with the exit status: a redecide whose marks failed is not a success.
+    nlohmann::json shown = {{"ok", failed == 0},
                             {"revision", answer->value("revision", nlohmann::json())}};
     if (answer->contains("redecide")) shown["redecide"] = (*answer)["redecide"];
     out << jsonLine(shown) << '\n';
   } else {
     out << reloadText(*answer);
   }
-  const auto failed = answer->value("redecide", nlohmann::json::object()).value("failed", 0);
   if (failed > 0) {
     return report({ExitCode::kError, "the marks of " + std::to_string(failed) +
                                          " flows could not be changed (wardend's log says why)"},
