@@ -2,7 +2,9 @@
 # The manual pages and the bash completion keep up with the programs: every command and every
 # option that the built `warden` and `wardend` list in their --help must be documented in
 # man/warden.8.scd / man/wardend.8.scd and offered by completion/warden.bash. The lists come
-# from the binaries, so adding an option without documenting it fails here.
+# from the binaries, so adding an option without documenting it fails here. Likewise every key
+# the policy codecs (rules/*_codec.cpp, rules/config.cpp) accept must be in warden.toml(5) or
+# warden-profiles(5).
 # Usage: docs_test.sh WARDEN_BINARY WARDEND_BINARY SOURCE_DIR
 set -u
 warden=$1
@@ -84,8 +86,51 @@ for option in $wardend_options; do
   offers "$offered" "$option" || fail "wardend $option: not offered by the completion"
 done
 
+# The keys of the policy files, from the codecs' lists of known keys (every key the parser
+# accepts is in one: anything else is refused as unknown), documented in the right section.
+# known_keys FILE: one line per rejectUnknownKeys call, its keys then its "[section]" if any.
+known_keys() {
+  tr '\n' ' ' < "$1" | grep -o 'rejectUnknownKeys([^;]*;' | grep -v 'initializer_list' |
+    while IFS= read -r call; do
+      printf '%s\n' "$call" | grep -o '"[^"]*"' | tr -d '"' | xargs
+    done
+}
+
+# check_keys SOURCE PAGE HEADING: every key SOURCE's calls know is in PAGE under HEADING, or,
+# for a call that names its section ("[engine]"), under "# [engine]".
+check_keys() {
+  local source_file=$source/$1 page=$source/man/$2 heading=$3 line key keys text where
+  local found=0
+  while IFS= read -r line; do
+    where=$heading
+    keys=""
+    for key in $line; do
+      case $key in
+        \[*) where="# $key" ;;
+        *) keys="$keys $key" ;;
+      esac
+    done
+    # scdoc needs '_' escaped in bold text (path\_glob); the reader sees path_glob.
+    text=$(section "$page" "$where" | sed 's/\\_/_/g')
+    [ -n "$text" ] || fail "man/$2 has no section '$where'"
+    for key in $keys; do
+      found=$((found + 1))
+      printf '%s\n' "$text" | grep -qF -- "*$key*" ||
+        fail "key '$key' ($1): not documented under '$where' in man/$2"
+    done
+  done < <(known_keys "$source_file")
+  [ "$found" -gt 0 ] || fail "no known keys found in $1 (has rejectUnknownKeys changed?)"
+}
+
+check_keys rules/config.cpp warden.toml.5.scd ""
+check_keys rules/profile_codec.cpp warden-profiles.5.scd "# PROFILE KEYS"
+check_keys rules/match_codec.cpp warden-profiles.5.scd "# MATCH KEYS"
+check_keys rules/rule_codec.cpp warden-profiles.5.scd "# RULE KEYS"
+
 if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s): document the option in man/*.scd and add it to completion/warden.bash"
+  echo "$failures failure(s): document the option or key in man/*.scd (options also in"
+  echo "completion/warden.bash)"
   exit 1
 fi
-echo "ok: $(printf "%s\n" "$commands" | grep -c .) commands and their options documented and completed"
+echo "ok: $(printf "%s\n" "$commands" | grep -c .) commands and their options documented and completed;"
+echo "    the keys of warden.toml and of the profiles documented"
