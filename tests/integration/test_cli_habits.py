@@ -4,12 +4,15 @@ the errors, `log --since/--until` take words and clock times and bound the rows 
 and `log -f --until` stops by itself once that time has passed."""
 import json
 import os
+import pty
 import re
+import select
 import subprocess
 import time
 
 from test_cli import DENY_7001, NS_PER_S, created_then_stopped, seed_rows
 from warden_cli import _cli_built, cli, warden_cli  # noqa: F401 (_cli_built: a fixture)
+from warden_expect import wait_until
 from warden_lab import S4
 
 OK, ERROR, USAGE = 0, 1, 2
@@ -115,3 +118,51 @@ def test_follow_with_until_stops_once_it_has_passed(lab, wardend):
         res.stdout
     # --until is a whole second about 2.5 s ahead; rows are waited for 2 s past it.
     assert took < 8, f"log -f --until ran {took:.1f} s"
+
+
+def on_terminal(argv, env, timeout=15):
+    """Runs argv on a new pseudo-terminal; returns (exit status, what it wrote there)."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    screen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the program closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    try:
+        return proc.wait(5), screen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_log_is_paged_and_coloured_on_a_terminal_but_never_while_following(lab, wardend):
+    d = wardend(rules=[DENY_7001])
+    lab.tcp_probe(S4, 7001, timeout_ms=300)
+    assert wait_until(lambda: '"remote_port":7001' in cli(d, "log", "--json").stdout, timeout=5)
+    paged = os.path.join(d.dir, "paged")
+    env = dict(os.environ, TERM="xterm", WARDEN_PAGER=f"cat > {paged}")
+    env.pop("NO_COLOR", None)
+    status, screen = on_terminal([warden_cli(), "log", "--config", d.config_path], env)
+    assert status == OK, screen
+    with open(paged, "rb") as f:
+        text = f.read()
+    assert b"\x1b[31mdeny\x1b[0m" in text, text
+    os.unlink(paged)
+    until = time.strftime("%H:%M:%S", time.localtime(time.time() + 1))
+    status, screen = on_terminal([warden_cli(), "log", "-f", "--until", until,
+                                  "--config", d.config_path], env)
+    assert status == OK, screen
+    assert not os.path.exists(paged), "log -f went through the pager"
+    assert b"\x1b[31mdeny" in screen and b"7001" in screen, screen
