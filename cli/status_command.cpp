@@ -14,7 +14,7 @@
 namespace warden::cli {
 
 int runStatus(const std::filesystem::path& configPath, bool json, std::ostream& out,
-              std::ostream& err) {
+              std::ostream& err, const Palette& palette) {
   auto config = readConfig(configPath, err);
   if (!config) return reportFailure(config.error(), json, out, err);
   auto answer = askDaemon(config->controlSocket, "status");
@@ -38,7 +38,7 @@ int runStatus(const std::filesystem::path& configPath, bool json, std::ostream& 
   if (json) {
     out << jsonLine(*status) << '\n';
   } else {
-    printStatus(*status, base::realtimeNs(), out);
+    printStatus(*status, base::realtimeNs(), out, palette);
   }
   return toInt(ExitCode::kOk);
 }
@@ -50,8 +50,8 @@ Command addStatusCommand(CLI::App& app, std::string& configPath, const OutputOpt
   auto json = std::make_shared<bool>(false);
   status->add_flag("--json", *json, "print the daemon's status object as one JSON line");
   return {status, [&configPath, &output, json] {
-            return printPaged(output, !*json, [&](std::ostream& out, const Palette&) {
-              return runStatus(configPath, *json, out, std::cerr);
+            return printPaged(output, !*json, [&](std::ostream& out, const Palette& palette) {
+              return runStatus(configPath, *json, out, std::cerr, palette);
             });
           }};
 }

@@ -17,6 +17,6 @@ namespace warden::cli {
 Command addStatusCommand(CLI::App& app, std::string& configPath, const OutputOptions& output);
 
 int runStatus(const std::filesystem::path& configPath, bool json, std::ostream& out,
-              std::ostream& err);
+              std::ostream& err, const Palette& palette = Palette());
 
 }  // namespace warden::cli

@@ -143,6 +143,14 @@ TEST_F(StatusText, TheDaemonsVersionWhenItSendsOne) {
       << print(status);
 }
 
+TEST_F(StatusText, TheQueueTableHeaderIsBoldWhenColoured) {
+  std::ostringstream plain, painted;
+  printStatus(sampleStatus(), kNow, plain);
+  printStatus(sampleStatus(), kNow, painted, Palette(true));
+  EXPECT_EQ(plain.str().find('\x1b'), std::string::npos);
+  EXPECT_NE(painted.str().find("\x1b[1mQUEUE\x1b[0m"), std::string::npos) << painted.str();
+}
+
 TEST_F(StatusText, DnsShowsRepliesAddressesAndHostNamesKept) {
   auto status = sampleStatus();
   EXPECT_EQ(print(status).find("\ndns "), std::string::npos) << "no dns object, no line";
