@@ -8,14 +8,21 @@
 #include "cli/exit_code.h"
 #include "cli/explain_text.h"
 #include "cli/json_output.h"
+#include "cli/option_checks.h"
 #include "cli/policy_in_force.h"
 
 namespace warden::cli {
+namespace {
+
+// PID_MAX_LIMIT of the kernel (include/linux/threads.h on 64-bit): no pid is larger.
+constexpr std::int64_t kMaxPid = 4'194'304;
+
+}  // namespace
 
 int runExplain(const std::filesystem::path& configPath, const ExplainOptions& options,
                std::ostream& out, std::ostream& err) {
   auto config = readConfig(configPath, err);
-  if (!config) return report(config.error(), err);
+  if (!config) return reportFailure(config.error(), options.json, out, err);
   // wardend describes the process exactly as its verdict path sees it, and selects the
   // profile with the policy in force.
   auto answer = askDaemon(config->controlSocket, "explain", {{"pid", options.pid}});
@@ -24,7 +31,7 @@ int runExplain(const std::filesystem::path& configPath, const ExplainOptions& op
     if (failure.message == "wardend: no such process") {
       failure.message = "no process " + std::to_string(options.pid) + " (wardend knows none)";
     }
-    return report(failure, err);
+    return reportFailure(failure, options.json, out, err);
   }
   Explanation explanation;
   explanation.process = answer->value("process", nlohmann::json::object());
@@ -45,15 +52,19 @@ int runExplain(const std::filesystem::path& configPath, const ExplainOptions& op
   return toInt(ExitCode::kOk);
 }
 
-Command addExplainCommand(CLI::App& app, std::string& configPath) {
+Command addExplainCommand(CLI::App& app, std::string& configPath, const OutputOptions& output) {
   CLI::App* explain = addSubcommand(
       app, "explain", "How a running process is identified and which profile it gets, and why",
       configPath);
   auto options = std::make_shared<ExplainOptions>();
-  explain->add_option("PID", options->pid, "the process")->required()->check(CLI::PositiveNumber);
+  explain->add_option("PID", options->pid, "the process")
+      ->required()
+      ->check(wholeNumber(1, kMaxPid));
   explain->add_flag("--json", options->json, "one JSON object");
-  return {explain, [&configPath, options] {
-            return runExplain(configPath, *options, std::cout, std::cerr);
+  return {explain, [&configPath, &output, options] {
+            return printPaged(output, !options->json, [&](std::ostream& out, const Palette&) {
+              return runExplain(configPath, *options, out, std::cerr);
+            });
           }};
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/output.h"
 
 namespace warden::cli {
 
@@ -19,7 +20,7 @@ struct ExplainOptions {
 // line, user, parents, tags), which profile the policy gives it through which [[match]], and
 // what then decides its flows. wardend must be running (exit 3 otherwise): the description
 // is its own, the one flows are decided with.
-Command addExplainCommand(CLI::App& app, std::string& configPath);
+Command addExplainCommand(CLI::App& app, std::string& configPath, const OutputOptions& output);
 
 int runExplain(const std::filesystem::path& configPath, const ExplainOptions& options,
                std::ostream& out, std::ostream& err);

@@ -18,6 +18,12 @@ int runHash(const std::vector<std::string>& files, bool json, std::ostream& out,
     auto digest = sha256File(file);
     if (!digest) {
       if (status == ExitCode::kOk) status = digest.error().code;
+      // With --json every file gets its line, the unreadable ones {"file", "ok": false, ...}.
+      if (json) {
+        nlohmann::json failed = failureJson(digest.error());
+        failed["file"] = file;
+        out << jsonLine(failed) << '\n';
+      }
       report(digest.error(), err);
       continue;
     }
@@ -42,7 +48,9 @@ Command addHashCommand(CLI::App& app, std::string& configPath) {
   auto files = std::make_shared<std::vector<std::string>>();
   auto json = std::make_shared<bool>(false);
   hash->add_option("FILE", *files, "the executable (or any file) to hash")->required();
-  hash->add_flag("--json", *json, "one JSON object per file: file, path (links resolved), sha256");
+  hash->add_flag("--json", *json,
+                 "one JSON object per file: file, path (links resolved), sha256; or "
+                 "file, ok false and the error");
   return {hash, [files, json] { return runHash(*files, *json, std::cout, std::cerr); }};
 }
 

@@ -13,6 +13,7 @@
 #include "cli/config_files.h"
 #include "cli/json_output.h"
 #include "cli/log_text.h"
+#include "cli/option_checks.h"
 #include "cli/time_text.h"
 #include "db/log_query.h"
 
@@ -20,16 +21,23 @@ namespace warden::cli {
 namespace {
 
 constexpr std::size_t kDefaultLimit = 100;
+// More rows than any log keeps; a larger number is a typo (0 asks for every row).
+constexpr std::int64_t kMaxLimit = 1'000'000'000;
 constexpr std::size_t kFollowBacklog = 10;  // rows shown before following, as journalctl -f
 constexpr int kPollIntervalMs = 250;        // the writer commits every 100 ms
 constexpr std::size_t kFollowBatch = 1000;
+// How long after --until `-f` still looks for rows timed before it: the writer batches rows
+// for 100 ms, and a busy one falls behind a little.
+constexpr std::int64_t kCommitDelayNs = 2'000'000'000;
 
 // Prints rows in the order given: a table (its header once, rows that arrive later laid out
 // with the widths of the first) or NDJSON.
 class LogPrinter {
  public:
-  LogPrinter(bool json, bool follow, std::ostream& out)
-      : json_(json), follow_(follow), table_(logTable(follow)), out_(out) {}
+  LogPrinter(bool json, bool follow, std::ostream& out, const Palette& palette)
+      : json_(json), follow_(follow), table_(logTable(follow)), out_(out) {
+    table_.paint(palette);
+  }
 
   void printFirst(const std::vector<db::LogEntry>& entries) {
     if (json_) {
@@ -74,6 +82,8 @@ int follow(db::Database& db, const db::LogFilter& filter, std::int64_t lastId, L
   batch.limit = kFollowBatch;
   pollfd wait{stop->get(), POLLIN, 0};
   while (out) {
+    // Past --until and the rows before it committed: one last look, then done.
+    const bool last = filter.untilNs && base::realtimeNs() > *filter.untilNs + kCommitDelayNs;
     for (;;) {
       auto rows = db::queryLogAfter(db, lastId, batch);
       if (!rows) return report({ExitCode::kError, rows.error().message()}, err);
@@ -83,6 +93,7 @@ int follow(db::Database& db, const db::LogFilter& filter, std::int64_t lastId, L
       if (rows->size() < batch.limit) break;
     }
     out.flush();
+    if (last) break;
     const int ready = poll(&wait, 1, kPollIntervalMs);
     if (ready > 0) break;  // SIGINT or SIGTERM: the user is done
     if (ready < 0 && errno != EINTR) break;
@@ -93,18 +104,21 @@ int follow(db::Database& db, const db::LogFilter& filter, std::int64_t lastId, L
 }  // namespace
 
 int runLog(const std::filesystem::path& configPath, const LogOptions& options, std::ostream& out,
-           std::ostream& err) {
+           std::ostream& err, const Palette& palette) {
+  const bool json = options.json;
+  auto range = parseTimeRange(options.since, options.until, base::realtimeNs());
+  if (!range) return reportFailure({ExitCode::kUsage, range.error()}, json, out, err);
   auto config = readConfig(configPath, err);
-  if (!config) return report(config.error(), err);
+  if (!config) return reportFailure(config.error(), json, out, err);
   auto db = openLogDatabase(*config);
-  if (!db) return report(db.error(), err);
+  if (!db) return reportFailure(db.error(), json, out, err);
 
-  db::LogFilter filter{options.profile, options.action, options.sinceNs,
+  db::LogFilter filter{options.profile, options.action, range->sinceNs, range->untilNs,
                        options.limit.value_or(options.follow ? kFollowBacklog : kDefaultLimit)};
   auto rows = db::queryLog(*db, filter);
-  if (!rows) return report({ExitCode::kError, rows.error().message()}, err);
+  if (!rows) return reportFailure({ExitCode::kError, rows.error().message()}, json, out, err);
 
-  LogPrinter printer(options.json, options.follow, out);
+  LogPrinter printer(json, options.follow, out, palette);
   if (!options.follow) {
     printer.printFirst(*rows);
     return toInt(ExitCode::kOk);
@@ -117,41 +131,54 @@ int runLog(const std::filesystem::path& configPath, const LogOptions& options, s
   return follow(*db, filter, lastId, printer, out, err);
 }
 
-Command addLogCommand(CLI::App& app, std::string& configPath) {
+Command addLogCommand(CLI::App& app, std::string& configPath, const OutputOptions& output) {
   CLI::App* log =
       addSubcommand(app, "log", "The verdict log, newest first; -f follows new rows", configPath);
   // As in most tools, an option given twice takes its last value (aliases, scripts).
   log->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   auto options = std::make_shared<LogOptions>();
   log->add_flag("-f,--follow", options->follow,
-                "show the last rows, then new ones as they are written, until Ctrl-C");
+                "show the last rows, then new ones as they are written, until Ctrl-C (or until "
+                "--until has passed)");
   log->add_option("--profile", options->profile, "only flows of processes with this profile");
   log->add_option_function<std::string>(
          "--action",
          [options](const std::string& text) { options->action = rules::parseAction(text); },
-         "only flows decided this way")
-      ->check(CLI::IsMember({"allow", "deny", "reject"}));
-  log->add_option_function<std::string>(
-         "--since",
-         [options](const std::string& text) {
-           if (auto since = parseSince(text, base::realtimeNs())) options->sinceNs = *since;
-         },
-         "only flows from this time on: a span back from now (90s, 30m, 1h, 2d, 1w) or a date "
-         "or time (2026-05-01, 2026-05-01T12:00, with Z or +02:00 for other than local time)")
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            auto since = parseSince(text, base::realtimeNs());
-            return since ? std::string() : since.error();
-          },
-          "", "time"))
+         "only flows decided this way: allow, deny or reject")
+      ->check(oneOf({"allow", "deny", "reject"}))
+      ->type_name("ACTION");
+  // Checked here for the form, so that a typo is a usage error at once; read in runLog with
+  // one "now" for both bounds.
+  const CLI::Validator time(
+      [](std::string& text) {
+        auto bound = parseTimeBound(text, base::realtimeNs());
+        return bound ? std::string() : bound.error();
+      },
+      "", "time");
+  log->add_option("--since", options->since,
+                  "only flows from this time on: today, yesterday, a span back from now (90s, "
+                  "30m, 1h, 2d, 1w), a time today (14:00) or a date or time (2026-05-01, "
+                  "2026-05-01 14:00, with Z or +02:00 for other than local time)")
+      ->check(time)
+      ->type_name("TIME");
+  log->add_option("--until", options->until,
+                  "only flows before this time, in the forms of --since; with -f, stop "
+                  "following once it has passed")
+      ->check(time)
       ->type_name("TIME");
   log->add_option("-n,--limit", options->limit,
                   "at most this many rows (default 100; with -f, the last 10 before following); "
                   "0 for no limit")
-      ->check(CLI::NonNegativeNumber);
+      ->check(wholeNumber(0, kMaxLimit))
+      ->type_name("N");
   log->add_flag("--json", options->json, "one JSON object per row and line (NDJSON)");
-  return {log,
-          [&configPath, options] { return runLog(configPath, *options, std::cout, std::cerr); }};
+  return {log, [&configPath, &output, options] {
+            const bool pageable = !options->json && !options->follow;
+            return printPaged(output, pageable, [&](std::ostream& out, const Palette& palette) {
+              return runLog(configPath, *options, out, std::cerr,
+                            options->json ? Palette() : palette);
+            });
+          }};
 }
 
 }  // namespace warden::cli

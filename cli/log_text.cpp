@@ -31,7 +31,7 @@ bool isIcmp(const std::string& protocol) { return protocol == "icmp" || protocol
 Table logTable(bool follow) {
   auto width = [follow](std::size_t w) { return follow ? w : 0; };
   return Table({{"TIME", Table::Align::kLeft, width(19)},
-                {"ACTION", Table::Align::kLeft, width(6)},
+                {"ACTION", Table::Align::kLeft, width(6), actionTone},
                 {"DIR", Table::Align::kLeft, width(3)},
                 {"PROTO", Table::Align::kLeft, width(6)},
                 {"REMOTE", Table::Align::kLeft, width(21)},

@@ -14,10 +14,13 @@
 #include "cli/explain_command.h"
 #include "cli/hash_command.h"
 #include "cli/log_command.h"
+#include "cli/option_checks.h"
+#include "cli/output.h"
 #include "cli/profiles_command.h"
 #include "cli/reload_command.h"
 #include "cli/rules_command.h"
 #include "cli/status_command.h"
+#include "cli/version_command.h"
 #include "rules/config.h"
 
 namespace {
@@ -27,15 +30,30 @@ int run(int argc, char** argv) {
   CLI::App app{"warden: per-application firewall, command-line tool"};
   app.footer(exitStatusHelp());
   std::string configPath(warden::rules::kDefaultConfigPath);
+  OutputOptions output;
+  bool version = false;
   app.add_option("--config", configPath,
                  "engine configuration (warden.toml); every command also takes it")
       ->capture_default_str();
+  app.add_flag("--version", version,
+               "print warden's version and, when it answers, the running wardend's");
+  app.add_flag("--no-pager", output.noPager,
+               "never page output (by default long output on a terminal goes through "
+               "$WARDEN_PAGER, else $PAGER, else less)");
+  app.add_option_function<std::string>(
+         "--color", [&output](const std::string& text) { output.color = *parseColorMode(text); },
+         "colour: auto (on a terminal, unless NO_COLOR is set or TERM=dumb), always or never")
+      ->check(oneOf({"auto", "always", "never"}))
+      ->type_name("WHEN");
 
+  // The global options also after the command (`warden log --no-pager`), as systemctl takes
+  // them: subcommands made from here on hand what they do not know to this parser.
+  app.fallthrough();
   const std::vector<Command> commands = {
-      addCheckCommand(app, configPath),   addStatusCommand(app, configPath),
-      addReloadCommand(app, configPath),  addProfilesCommand(app, configPath),
-      addRulesCommand(app, configPath),   addLogCommand(app, configPath),
-      addExplainCommand(app, configPath), addHashCommand(app, configPath),
+      addCheckCommand(app, configPath, output),   addStatusCommand(app, configPath, output),
+      addReloadCommand(app, configPath),          addProfilesCommand(app, configPath, output),
+      addRulesCommand(app, configPath, output),   addLogCommand(app, configPath, output),
+      addExplainCommand(app, configPath, output), addHashCommand(app, configPath),
   };
 
   try {
@@ -46,11 +64,15 @@ int run(int argc, char** argv) {
     const int status = app.exit(e);
     return status == 0 ? 0 : toInt(ExitCode::kUsage);
   }
+  if (version) return runVersion(configPath, std::cout);
   for (const auto& command : commands) {
     if (command.app->parsed()) return command.run();
   }
-  // Not required in the parser, so that `warden frob` is reported as what it is.
-  std::cerr << "warden: a command is required; `warden --help` lists them\n";
+  // Bare `warden`: the help, on stdout so that it can be paged or searched, as git and docker
+  // do. Still a usage error (2) like any incomplete command line, so that a script running
+  // `warden $command` with an empty variable does not pass for a success; `warden --help` is
+  // the way to ask for help with status 0.
+  std::cout << app.help();
   return toInt(ExitCode::kUsage);
 }
 

@@ -28,17 +28,21 @@ std::string joinMatches(const std::vector<std::string>& matches) {
 
 }  // namespace
 
-void printProfiles(const PolicyView& view, std::int64_t nowNs, std::ostream& out) {
+void printProfiles(const PolicyView& view, std::int64_t nowNs, std::ostream& out,
+                   const Palette& palette) {
   out << describeSource(view, nowNs) << ": " << view.profiles.size()
       << (view.profiles.size() == 1 ? " profile\n" : " profiles\n");
   if (view.profiles.empty()) return;
   bool matchesKnown = false;
   for (const auto& profile : view.profiles) matchesKnown = matchesKnown || profile.matches;
-  std::vector<Table::Column> columns = {
-      {"PROFILE"}, {"DEFAULT"}, {"RULES", Table::Align::kRight}, {"SOURCE"}};
+  std::vector<Table::Column> columns = {{"PROFILE"},
+                                        {"DEFAULT", Table::Align::kLeft, 0, actionTone},
+                                        {"RULES", Table::Align::kRight},
+                                        {"SOURCE"}};
   if (matchesKnown) columns.push_back({"MATCH"});
   columns.push_back({"DESCRIPTION"});
   Table table(std::move(columns));
+  table.paint(palette);
   for (const auto& p : view.profiles) {
     std::vector<std::string> cells = {
         p.name, defaultText(p, view), std::to_string(p.rules.size()),
@@ -52,24 +56,27 @@ void printProfiles(const PolicyView& view, std::int64_t nowNs, std::ostream& out
 }
 
 int runProfiles(const std::filesystem::path& configPath, bool json, std::ostream& out,
-                std::ostream& err) {
+                std::ostream& err, const Palette& palette) {
   auto view = policyInForce(configPath, err);
-  if (!view) return report(view.error(), err);
+  if (!view) return reportFailure(view.error(), json, out, err);
   if (json) {
     out << jsonLine(policyJson(*view, /*withRules=*/false)) << '\n';
   } else {
-    printProfiles(*view, base::realtimeNs(), out);
+    printProfiles(*view, base::realtimeNs(), out, palette);
   }
   return toInt(ExitCode::kOk);
 }
 
-Command addProfilesCommand(CLI::App& app, std::string& configPath) {
+Command addProfilesCommand(CLI::App& app, std::string& configPath, const OutputOptions& output) {
   CLI::App* profiles =
       addSubcommand(app, "profiles", "The profiles of the policy in force", configPath);
   auto json = std::make_shared<bool>(false);
   profiles->add_flag("--json", *json, "one JSON object");
-  return {profiles,
-          [&configPath, json] { return runProfiles(configPath, *json, std::cout, std::cerr); }};
+  return {profiles, [&configPath, &output, json] {
+            return printPaged(output, !*json, [&](std::ostream& out, const Palette& palette) {
+              return runProfiles(configPath, *json, out, std::cerr, palette);
+            });
+          }};
 }
 
 }  // namespace warden::cli

@@ -18,12 +18,19 @@ std::string location(const std::string& file, int line) {
   return std::filesystem::path(file).filename().string() + ":" + std::to_string(line);
 }
 
-void printRuleTable(const std::vector<RuleView>& rules, std::ostream& out) {
+std::string painted(rules::Action action, const Palette& palette) {
+  const std::string_view word = rules::toString(action);
+  return palette.paint(word, actionTone(word));
+}
+
+void printRuleTable(const std::vector<RuleView>& rules, std::ostream& out, const Palette& palette) {
   if (rules.empty()) {
     out << "  (no rules)\n";
     return;
   }
-  Table table({{"#", Table::Align::kRight}, {"RULE"}, {"SOURCE"}});
+  Table table(
+      {{"#", Table::Align::kRight}, {"RULE", Table::Align::kLeft, 0, actionTone}, {"SOURCE"}});
+  table.paint(palette);
   for (const auto& rule : rules) {
     table.addRow({std::to_string(rule.index), rule.text, location(rule.file, rule.line)});
   }
@@ -33,16 +40,17 @@ void printRuleTable(const std::vector<RuleView>& rules, std::ostream& out) {
   for (std::string line; std::getline(lines, line);) out << "  " << line << '\n';
 }
 
-void printProfile(const ProfileView& p, const PolicyView& view, std::ostream& out) {
+void printProfile(const ProfileView& p, const PolicyView& view, std::ostream& out,
+                  const Palette& palette) {
   out << "\nprofile " << printable(p.name) << " (" << location(p.file, p.line) << ")";
   if (!p.description.empty()) out << ": " << printable(p.description);
   out << '\n';
-  printRuleTable(p.rules, out);
+  printRuleTable(p.rules, out, palette);
   out << "  otherwise: ";
   if (p.defaultAction) {
-    out << rules::toString(*p.defaultAction) << " (profile default)\n";
+    out << painted(*p.defaultAction, palette) << " (profile default)\n";
   } else if (view.engineDefault) {
-    out << rules::toString(*view.engineDefault) << " ([engine] default)\n";
+    out << painted(*view.engineDefault, palette) << " ([engine] default)\n";
   } else {
     out << "the [engine] default\n";
   }
@@ -51,7 +59,7 @@ void printProfile(const ProfileView& p, const PolicyView& view, std::ostream& ou
 }  // namespace
 
 Outcome<void> printRules(const PolicyView& view, const std::optional<std::string>& profile,
-                         std::int64_t nowNs, std::ostream& out) {
+                         std::int64_t nowNs, std::ostream& out, const Palette& palette) {
   if (profile) {
     const ProfileView* found = view.findProfile(*profile);
     if (found == nullptr) {
@@ -62,7 +70,7 @@ Outcome<void> printRules(const PolicyView& view, const std::optional<std::string
                                 " (profiles: " + (names.empty() ? "none" : names) + ")"});
     }
     out << describeSource(view, nowNs) << '\n';
-    printProfile(*found, view, out);
+    printProfile(*found, view, out, palette);
     out << "\n"
         << view.globalRules.size()
         << " global rules are checked before these (`warden rules` lists them)\n";
@@ -71,11 +79,11 @@ Outcome<void> printRules(const PolicyView& view, const std::optional<std::string
   out << describeSource(view, nowNs) << '\n';
   out << "\nglobal rules (" << std::filesystem::path(view.configPath).filename().string()
       << "), checked first for every flow:\n";
-  printRuleTable(view.globalRules, out);
-  for (const auto& p : view.profiles) printProfile(p, view, out);
+  printRuleTable(view.globalRules, out, palette);
+  for (const auto& p : view.profiles) printProfile(p, view, out, palette);
   out << "\na process no profile matches: ";
   if (view.engineDefault) {
-    out << rules::toString(*view.engineDefault) << " ([engine] default)\n";
+    out << painted(*view.engineDefault, palette) << " ([engine] default)\n";
   } else {
     out << "the [engine] default\n";
   }
@@ -83,12 +91,12 @@ Outcome<void> printRules(const PolicyView& view, const std::optional<std::string
 }
 
 int runRules(const std::filesystem::path& configPath, const std::optional<std::string>& profile,
-             bool json, std::ostream& out, std::ostream& err) {
+             bool json, std::ostream& out, std::ostream& err, const Palette& palette) {
   auto view = policyInForce(configPath, err);
-  if (!view) return report(view.error(), err);
+  if (!view) return reportFailure(view.error(), json, out, err);
   if (json) {
     if (profile && view->findProfile(*profile) == nullptr) {
-      return report({ExitCode::kError, "no profile '" + *profile + "'"}, err);
+      return reportFailure({ExitCode::kError, "no profile '" + *profile + "'"}, json, out, err);
     }
     nlohmann::json document = policyJson(*view, /*withRules=*/true);
     if (profile) {
@@ -101,21 +109,23 @@ int runRules(const std::filesystem::path& configPath, const std::optional<std::s
     out << jsonLine(document) << '\n';
     return toInt(ExitCode::kOk);
   }
-  if (auto printed = printRules(*view, profile, base::realtimeNs(), out); !printed) {
+  if (auto printed = printRules(*view, profile, base::realtimeNs(), out, palette); !printed) {
     return report(printed.error(), err);
   }
   return toInt(ExitCode::kOk);
 }
 
-Command addRulesCommand(CLI::App& app, std::string& configPath) {
+Command addRulesCommand(CLI::App& app, std::string& configPath, const OutputOptions& output) {
   CLI::App* rules = addSubcommand(
       app, "rules", "The rules of the policy in force, in the order they are checked", configPath);
   auto profile = std::make_shared<std::optional<std::string>>();
   auto json = std::make_shared<bool>(false);
   rules->add_option("PROFILE", *profile, "only this profile's rules");
   rules->add_flag("--json", *json, "one JSON object");
-  return {rules, [&configPath, profile, json] {
-            return runRules(configPath, *profile, *json, std::cout, std::cerr);
+  return {rules, [&configPath, &output, profile, json] {
+            return printPaged(output, !*json, [&](std::ostream& out, const Palette& palette) {
+              return runRules(configPath, *profile, *json, out, std::cerr, palette);
+            });
           }};
 }
 

@@ -7,8 +7,10 @@
 #include <ostream>
 #include <string>
 
+#include "cli/color.h"
 #include "cli/command.h"
 #include "cli/exit_code.h"
+#include "cli/output.h"
 #include "cli/policy_view.h"
 
 namespace warden::cli {
@@ -16,14 +18,15 @@ namespace warden::cli {
 // `warden rules [PROFILE] [--json]`: the rules of the policy in force in the order they are
 // checked: the global rules, then each profile's, each with its file:line and what happens
 // when none matches. With PROFILE, that profile's only (exit 1 if there is no such profile).
-Command addRulesCommand(CLI::App& app, std::string& configPath);
+Command addRulesCommand(CLI::App& app, std::string& configPath, const OutputOptions& output);
 
 int runRules(const std::filesystem::path& configPath, const std::optional<std::string>& profile,
-             bool json, std::ostream& out, std::ostream& err);
+             bool json, std::ostream& out, std::ostream& err, const Palette& palette = Palette());
 
 // The text, for the tests; fails only for an unknown profile.
 [[nodiscard]] Outcome<void> printRules(const PolicyView& view,
                                        const std::optional<std::string>& profile,
-                                       std::int64_t nowNs, std::ostream& out);
+                                       std::int64_t nowNs, std::ostream& out,
+                                       const Palette& palette = Palette());
 
 }  // namespace warden::cli

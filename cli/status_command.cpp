@@ -14,9 +14,9 @@
 namespace warden::cli {
 
 int runStatus(const std::filesystem::path& configPath, bool json, std::ostream& out,
-              std::ostream& err) {
+              std::ostream& err, const Palette& palette) {
   auto config = readConfig(configPath, err);
-  if (!config) return report(config.error(), err);
+  if (!config) return reportFailure(config.error(), json, out, err);
   auto answer = askDaemon(config->controlSocket, "status");
   if (!answer) {
     if (answer.error().code == ExitCode::kDaemonDown) {
@@ -28,28 +28,32 @@ int runStatus(const std::filesystem::path& configPath, bool json, std::ostream& 
       }
       return toInt(ExitCode::kDaemonDown);
     }
-    return report(answer.error(), err);
+    return reportFailure(answer.error(), json, out, err);
   }
   const auto status = answer->find("status");
   if (status == answer->end() || !status->is_object()) {
-    return report({ExitCode::kError, "wardend's status answer has no status object"}, err);
+    return reportFailure({ExitCode::kError, "wardend's status answer has no status object"}, json,
+                         out, err);
   }
   if (json) {
     out << jsonLine(*status) << '\n';
   } else {
-    printStatus(*status, base::realtimeNs(), out);
+    printStatus(*status, base::realtimeNs(), out, palette);
   }
   return toInt(ExitCode::kOk);
 }
 
-Command addStatusCommand(CLI::App& app, std::string& configPath) {
+Command addStatusCommand(CLI::App& app, std::string& configPath, const OutputOptions& output) {
   CLI::App* status = addSubcommand(
       app, "status", "Whether wardend runs; its mode, methods, policy revision and counters",
       configPath);
   auto json = std::make_shared<bool>(false);
   status->add_flag("--json", *json, "print the daemon's status object as one JSON line");
-  return {status,
-          [&configPath, json] { return runStatus(configPath, *json, std::cout, std::cerr); }};
+  return {status, [&configPath, &output, json] {
+            return printPaged(output, !*json, [&](std::ostream& out, const Palette& palette) {
+              return runStatus(configPath, *json, out, std::cerr, palette);
+            });
+          }};
 }
 
 }  // namespace warden::cli

@@ -193,7 +193,7 @@ std::string queueList(const json& queues) {
   return list.empty() ? "none" : list;
 }
 
-void printQueues(const json& status, std::ostream& out) {
+void printQueues(const json& status, std::ostream& out, const Palette& palette) {
   const auto queues = status.find("queues");
   if (queues == status.end() || !queues->is_array() || queues->empty()) return;
   std::vector<Table::Column> columns = {{"QUEUE", Table::Align::kRight}};
@@ -201,6 +201,7 @@ void printQueues(const json& status, std::ostream& out) {
     columns.push_back({std::string(counter.header), Table::Align::kRight});
   }
   Table table(std::move(columns));
+  table.paint(palette);
   for (const auto& queue : *queues) {
     std::vector<std::string> cells = {text(queue, "queue")};
     for (const auto& counter : kQueueCounters) cells.push_back(text(queue, counter.key, "-"));
@@ -212,11 +213,17 @@ void printQueues(const json& status, std::ostream& out) {
 
 }  // namespace
 
-void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
+void printStatus(const json& status, std::int64_t nowNs, std::ostream& out,
+                 const Palette& palette) {
   const std::int64_t started = number(status, "started_at_ns");
   std::string daemon = "running, pid " + text(status, "pid");
   if (started > 0) {
     daemon += ", up " + formatAge(nowNs - started) + " (since " + localTime(started) + ")";
+  }
+  // An older wardend sends no version: the line then says nothing about it.
+  if (const auto version = status.find("version");
+      version != status.end() && version->is_string()) {
+    daemon += ", version " + version->get<std::string>();
   }
   line(out, "wardend", daemon);
   line(out, "mode", text(status, "mode") + ", fail " + text(status, "fail"));
@@ -290,7 +297,7 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out) {
     line(out, "", "error: " + text(log, "error"));
   }
   printControl(status, out);
-  printQueues(status, out);
+  printQueues(status, out, palette);
 }
 
 }  // namespace warden::cli

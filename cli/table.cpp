@@ -85,17 +85,21 @@ std::vector<std::size_t> Table::widths() const {
 }
 
 std::string Table::layout(const std::vector<std::string>& cells,
-                          const std::vector<std::size_t>& widths) const {
+                          const std::vector<std::size_t>& widths, bool header) const {
   std::string line;
   for (std::size_t i = 0; i < columns_.size(); ++i) {
     if (i > 0) line += kGap;
     const std::size_t width = i < widths.size() ? widths[i] : 0;
     const std::size_t used = displayWidth(cells[i]);
     const std::string padding(width > used ? width - used : 0, ' ');
+    const Tone tone = header                        ? Tone::kHeader
+                      : columns_[i].tone != nullptr ? columns_[i].tone(cells[i])
+                                                    : Tone::kPlain;
+    const std::string cell = palette_.paint(cells[i], tone);
     if (columns_[i].align == Align::kRight) {
-      line += padding + cells[i];
+      line += padding + cell;
     } else {
-      line += cells[i] + padding;
+      line += cell + padding;
     }
   }
   // The last column's padding (and an empty last cell's gap) is just trailing blanks.
@@ -107,20 +111,20 @@ std::string Table::formatHeader(const std::vector<std::size_t>& widths) const {
   std::vector<std::string> headers;
   headers.reserve(columns_.size());
   for (const auto& column : columns_) headers.push_back(column.header);
-  return layout(headers, widths);
+  return layout(headers, widths, /*header=*/true);
 }
 
 std::string Table::formatRow(std::vector<std::string> cells,
                              const std::vector<std::size_t>& widths) const {
   cells.resize(columns_.size());
   for (auto& cell : cells) cell = printable(cell);
-  return layout(cells, widths);
+  return layout(cells, widths, /*header=*/false);
 }
 
 void Table::print(std::ostream& out) const {
   const auto w = widths();
   out << formatHeader(w) << '\n';
-  for (const auto& row : rows_) out << layout(row, w) << '\n';
+  for (const auto& row : rows_) out << layout(row, w, /*header=*/false) << '\n';
 }
 
 }  // namespace warden::cli

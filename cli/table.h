@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/color.h"
+
 namespace warden::cli {
 
 // A plain-text table as the commands print it: a header of column names, then rows, columns
@@ -20,9 +22,15 @@ class Table {
     std::string header;
     Align align = Align::kLeft;
     std::size_t minWidth = 0;  // for tables printed row by row (`warden log -f`)
+    // How a cell of this column is coloured (actionTone for actions); none: plain.
+    Tone (*tone)(std::string_view cell) = nullptr;
   };
 
   explicit Table(std::vector<Column> columns);
+
+  // Colours the header (bold) and the cells of columns with a tone, when the palette is on.
+  // Widths are those of the text alone.
+  void paint(Palette palette) { palette_ = palette; }
 
   // Missing cells are empty; extra cells are ignored.
   void addRow(std::vector<std::string> cells);
@@ -39,11 +47,12 @@ class Table {
                         const std::vector<std::size_t>& widths) const;
 
  private:
-  std::string layout(const std::vector<std::string>& cells,
-                     const std::vector<std::size_t>& widths) const;
+  std::string layout(const std::vector<std::string>& cells, const std::vector<std::size_t>& widths,
+                     bool header) const;
 
   std::vector<Column> columns_;
   std::vector<std::vector<std::string>> rows_;
+  Palette palette_;
 };
 
 // `text` with every control character (C0, DEL, C1 and invalid UTF-8 bytes) replaced by a

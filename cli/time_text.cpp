@@ -153,6 +153,40 @@ std::optional<std::int64_t> parseIso(std::string_view text) {
   return static_cast<std::int64_t>(seconds) * kNsPerSecond + fractionNs;
 }
 
+// Local midnight `daysFromToday` days from the day of `nowNs` (mktime counts the days, so a
+// day of 23 or 25 hours at a DST change is still midnight to midnight).
+std::optional<std::int64_t> localMidnight(std::int64_t nowNs, int daysFromToday, int hour = 0,
+                                          int minute = 0, int second = 0) {
+  const time_t now = static_cast<time_t>(nowNs / kNsPerSecond - (nowNs % kNsPerSecond < 0));
+  tm fields{};
+  if (localtime_r(&now, &fields) == nullptr) return std::nullopt;
+  fields.tm_mday += daysFromToday;
+  fields.tm_hour = hour;
+  fields.tm_min = minute;
+  fields.tm_sec = second;
+  fields.tm_isdst = -1;
+  const time_t seconds = mktime(&fields);
+  if (seconds == static_cast<time_t>(-1)) return std::nullopt;
+  return static_cast<std::int64_t>(seconds) * kNsPerSecond;
+}
+
+// HH:MM[:SS]: that time today, local.
+std::optional<std::int64_t> parseClockTime(std::string_view text, std::int64_t nowNs) {
+  std::size_t pos = 0;
+  const auto hour = fixedNumber(text, pos, 2);
+  if (!hour || !take(text, pos, ':')) return std::nullopt;
+  const auto minute = fixedNumber(text, pos, 2);
+  if (!minute) return std::nullopt;
+  int second = 0;
+  if (take(text, pos, ':')) {
+    const auto s = fixedNumber(text, pos, 2);
+    if (!s) return std::nullopt;
+    second = *s;
+  }
+  if (pos != text.size() || *hour > 23 || *minute > 59 || second > 59) return std::nullopt;
+  return localMidnight(nowNs, 0, *hour, *minute, second);
+}
+
 tm localFields(std::int64_t ns) {
   const time_t seconds = static_cast<time_t>(ns / kNsPerSecond - (ns % kNsPerSecond < 0));
   tm fields{};
@@ -162,15 +196,45 @@ tm localFields(std::int64_t ns) {
 
 }  // namespace
 
-std::expected<std::int64_t, std::string> parseSince(std::string_view text, std::int64_t nowNs) {
-  if (!text.empty() && text.front() >= '0' && text.front() <= '9') {
+std::expected<std::int64_t, std::string> parseTimeBound(std::string_view text, std::int64_t nowNs) {
+  if (text == "now") return nowNs;
+  if (text == "today") {
+    if (auto midnight = localMidnight(nowNs, 0)) return *midnight;
+  } else if (text == "yesterday") {
+    if (auto midnight = localMidnight(nowNs, -1)) return *midnight;
+  } else if (text == "tomorrow") {
+    if (auto midnight = localMidnight(nowNs, 1)) return *midnight;
+  } else if (!text.empty() && text.front() >= '0' && text.front() <= '9') {
     if (auto span = parseSpan(text)) return nowNs - *span;
+    if (auto time = parseClockTime(text, nowNs)) return *time;
     if (auto time = parseIso(text)) return *time;
   }
-  return std::unexpected(
-      "invalid time '" + std::string(text) +
-      "': expected a span back from now such as 90s, 30m, 1h, 2d, 1w or 1h30m, or a date or "
-      "time such as 2026-05-01, 2026-05-01T12:00 or 2026-05-01 12:00:00Z");
+  return std::unexpected("invalid time '" + std::string(text) +
+                         "': expected today, yesterday, now, a span back from now such as 90s, "
+                         "30m, 1h, 2d, 1w or 1h30m, a time today such as 14:00, or a date or "
+                         "time such as 2026-05-01, 2026-05-01 14:00 or 2026-05-01T12:00:00Z");
+}
+
+std::expected<TimeRange, std::string> parseTimeRange(const std::optional<std::string>& since,
+                                                     const std::optional<std::string>& until,
+                                                     std::int64_t nowNs) {
+  TimeRange range;
+  if (since) {
+    auto start = parseTimeBound(*since, nowNs);
+    if (!start) return std::unexpected("--since: " + start.error());
+    range.sinceNs = *start;
+  }
+  if (until) {
+    auto end = parseTimeBound(*until, nowNs);
+    if (!end) return std::unexpected("--until: " + end.error());
+    range.untilNs = *end;
+  }
+  if (range.sinceNs && range.untilNs && *range.untilNs <= *range.sinceNs) {
+    return std::unexpected("--until " + *until + " (" + localTime(*range.untilNs) +
+                           ") is not after --since " + *since + " (" + localTime(*range.sinceNs) +
+                           "): no row can be in between");
+  }
+  return range;
 }
 
 std::string localTime(std::int64_t ns) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,11 +12,25 @@ namespace warden::cli {
 // as the verdict log and the daemon's status store them (base::realtimeNs() is now); shown in
 // the local time zone.
 
-// The start of `warden log --since`: a span back from `nowNs` ("90s", "30m", "1h", "2d",
-// "1w", or several as in "1h30m"), or an ISO 8601 date or time ("2026-05-01",
-// "2026-05-01T12:00", "2026-05-01 12:00:00.5", optionally ending in "Z" or "+02:00"; local
-// time without one). The error says what was expected.
-std::expected<std::int64_t, std::string> parseSince(std::string_view text, std::int64_t nowNs);
+// A bound of `warden log --since/--until`: "now", "today", "yesterday" or "tomorrow" (local
+// midnight), a span back from `nowNs` ("90s", "30m", "1h", "2d", "1w", or several as in
+// "1h30m"), a time today ("14:00", "14:00:30", local), or an ISO 8601 date or time
+// ("2026-05-01", "2026-05-01T12:00", "2026-05-01 12:00:00.5", optionally ending in "Z" or
+// "+02:00"; local time without one). The error says what was expected.
+std::expected<std::int64_t, std::string> parseTimeBound(std::string_view text, std::int64_t nowNs);
+
+// Rows from sinceNs on (inclusive) and before untilNs (exclusive, so that `--since yesterday
+// --until today` is exactly yesterday); absent: unbounded.
+struct TimeRange {
+  std::optional<std::int64_t> sinceNs;
+  std::optional<std::int64_t> untilNs;
+};
+
+// Both bounds read with the same "now"; an --until that is not after --since is an error
+// that shows both as local times.
+std::expected<TimeRange, std::string> parseTimeRange(const std::optional<std::string>& since,
+                                                     const std::optional<std::string>& until,
+                                                     std::int64_t nowNs);
 
 // "2026-05-01 12:00:00", local time.
 std::string localTime(std::int64_t ns);

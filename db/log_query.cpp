@@ -88,6 +88,7 @@ base::Result<std::vector<LogEntry>> run(Database& db, std::optional<std::int64_t
     if (*filter.action != rules::Action::kAllow) add("v.action <> 'allow'");
   }
   if (filter.sinceNs) add("v.time_ns >= :since");
+  if (filter.untilNs) add("v.time_ns < :until");
   sql += where;
   sql += afterId ? " ORDER BY v.id" : " ORDER BY v.time_ns DESC, v.id DESC";
   if (filter.limit > 0) sql += " LIMIT :limit";
@@ -100,6 +101,7 @@ base::Result<std::vector<LogEntry>> run(Database& db, std::optional<std::int64_t
   if (filter.profile) stmt->bindText(index++, *filter.profile);
   if (filter.action) stmt->bindText(index++, rules::toString(*filter.action));
   if (filter.sinceNs) stmt->bindInt64(index++, *filter.sinceNs);
+  if (filter.untilNs) stmt->bindInt64(index++, *filter.untilNs);
   if (filter.limit > 0) stmt->bindInt64(index++, static_cast<std::int64_t>(filter.limit));
 
   std::vector<LogEntry> entries;

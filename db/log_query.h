@@ -21,6 +21,7 @@ struct LogFilter {
   std::optional<std::string> profile = {};   // exact profile name
   std::optional<rules::Action> action = {};  // the decided action
   std::optional<std::int64_t> sinceNs = {};  // rows with time_ns >= this
+  std::optional<std::int64_t> untilNs = {};  // rows with time_ns < this
   std::size_t limit = 100;                   // 0: no limit
 };
 

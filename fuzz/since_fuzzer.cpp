@@ -1,4 +1,4 @@
-// cli::parseSince (`warden log --since TEXT`) on any text, and the time formatting the log
+// cli::parseTimeBound (`warden log --since TEXT`) on any text, and the time formatting the log
 // shows times with, on what it returns. In a fixed time zone with daylight saving time (a
 // POSIX TZ rule, so no tzdata is needed) for mktime's local-time path to be the same on every
 // machine.
@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const auto since = warden::cli::parseSince(text, kNowNs);
+  const auto since = warden::cli::parseTimeBound(text, kNowNs);
   if (!since) {
     if (since.error().empty()) std::abort();
     return 0;

@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/logging.h"
+#include "base/version.h"
 #include "engine/attribution/attributor.h"
 #include "engine/daemon/config_names.h"
 #include "engine/daemon/daemon.h"
@@ -54,6 +55,7 @@ nlohmann::json Daemon::status() {
   const auto snapshot = policy_.current();
   json status = {
       {"running", true},
+      {"version", base::kWardenVersion},
       {"pid", getpid()},
       {"started_at_ns", startedAtNs_},
       {"mode", modeName(config_)},

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/logging.h"
+#include "base/version.h"
 #include "engine/daemon/daemon.h"
 #include "engine/netfilter/nft_table.h"
 #include "rules/config.h"
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
   app.add_flag("--cleanup", doCleanup,
                "remove the nftables table a crashed wardend left behind, and exit");
   app.add_flag("-v,--verbose", verbose, "log debug messages");
-  app.set_version_flag("--version", "wardend 0.1.0");
+  app.set_version_flag("--version", "wardend " + std::string(base::kWardenVersion));
   CLI11_PARSE(app, argc, argv);
   base::setLogVerbose(verbose);
 

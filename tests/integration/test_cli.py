@@ -606,8 +606,13 @@ proto = "udp"
     assert "profile      none: no profile's [[match]] holds" in mine.stdout, mine.stdout
     assert "then allow ([engine] default)" in mine.stdout, mine.stdout
 
-    gone = cli(d, "explain", "999999999")
-    assert gone.returncode == ERROR and "no process 999999999" in gone.stderr, gone
+    # A pid no process has (the largest the kernel could give, PID_MAX_LIMIT - 1, and down).
+    free = next(p for p in range(4194303, 1, -1) if not os.path.exists(f"/proc/{p}"))
+    gone = cli(d, "explain", str(free))
+    assert gone.returncode == ERROR and f"no process {free}" in gone.stderr, gone
+    beyond = cli(d, "explain", "999999999")
+    assert beyond.returncode == USAGE, beyond
+    assert "PID: must be a whole number from 1 to 4194304, got '999999999'" in beyond.stderr
     session.kill()
 
 

@@ -133,6 +133,24 @@ TEST_F(StatusText, RepeatedDecisionsShowUnderTheVerdictLog) {
   EXPECT_EQ(text.find("repeats 5"), std::string::npos) << "not listed again among others";
 }
 
+TEST_F(StatusText, TheDaemonsVersionWhenItSendsOne) {
+  auto status = sampleStatus();
+  EXPECT_EQ(print(status).find("version"), std::string::npos) << "an older wardend: not shown";
+  status["version"] = "0.1.0";
+  EXPECT_NE(print(status).find("wardend      running, pid 4242, up 3h 00m (since 2026-05-01 "
+                               "09:00:00), version 0.1.0\n"),
+            std::string::npos)
+      << print(status);
+}
+
+TEST_F(StatusText, TheQueueTableHeaderIsBoldWhenColoured) {
+  std::ostringstream plain, painted;
+  printStatus(sampleStatus(), kNow, plain);
+  printStatus(sampleStatus(), kNow, painted, Palette(true));
+  EXPECT_EQ(plain.str().find('\x1b'), std::string::npos);
+  EXPECT_NE(painted.str().find("\x1b[1mQUEUE\x1b[0m"), std::string::npos) << painted.str();
+}
+
 TEST_F(StatusText, DnsShowsRepliesAddressesAndHostNamesKept) {
   auto status = sampleStatus();
   EXPECT_EQ(print(status).find("\ndns "), std::string::npos) << "no dns object, no line";

@@ -158,6 +158,10 @@ TEST_F(LogQueryTest, NewestFirstWithFilters) {
   EXPECT_THAT(ports(query({.sinceNs = base + 7})), ElementsAre(9, 8, 7));
   EXPECT_THAT(ports(query({.profile = "curl", .sinceNs = base + 3, .limit = 2})),
               ElementsAre(8, 6));
+  // --until is exclusive: `--since yesterday --until today` is yesterday, not a row more.
+  EXPECT_THAT(ports(query({.untilNs = base + 3})), ElementsAre(2, 1, 0));
+  EXPECT_THAT(ports(query({.sinceNs = base + 3, .untilNs = base + 6})), ElementsAre(5, 4, 3));
+  EXPECT_THAT(ports(queryLogAfter(*db_, 0, {.untilNs = base + 2}).value()), ElementsAre(0, 1));
   EXPECT_TRUE(query({.profile = "nobody"}).empty());
   EXPECT_TRUE(query({.action = rules::Action::kReject}).empty());
 }

@@ -1,0 +1,81 @@
+#include "cli/pager.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/temp_dir.h"
+
+namespace warden::cli {
+namespace {
+
+TEST(PagerCommand, WardenPagerThenPagerThenLess) {
+  EXPECT_EQ(pagerCommand(nullptr, nullptr), "less");
+  EXPECT_EQ(pagerCommand(nullptr, "more"), "more");
+  EXPECT_EQ(pagerCommand("less -S", "more"), "less -S");
+}
+
+// systemd's habit: an empty pager variable or cat means "do not page"; WARDEN_PAGER set to
+// either wins over a PAGER that names a pager.
+TEST(PagerCommand, EmptyOrCatMeansNone) {
+  EXPECT_EQ(pagerCommand("", "less"), std::nullopt);
+  EXPECT_EQ(pagerCommand("cat", "less"), std::nullopt);
+  EXPECT_EQ(pagerCommand(nullptr, ""), std::nullopt);
+  EXPECT_EQ(pagerCommand(nullptr, "cat"), std::nullopt);
+}
+
+std::string slurp(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class ShowPaged : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const char* less = getenv("LESS")) saved_ = less;
+    unsetenv("LESS");
+  }
+  void TearDown() override {
+    if (saved_) {
+      setenv("LESS", saved_->c_str(), 1);
+    } else {
+      unsetenv("LESS");
+    }
+  }
+
+ private:
+  std::optional<std::string> saved_;
+};
+
+// The pager gets the whole text on its stdin, and LESS=FRXMK when LESS is not set.
+TEST_F(ShowPaged, ThePagerReadsEverythingWithLessOptions) {
+  warden::testing::TempDir dir;
+  const auto got = dir.file("got");
+  const auto less = dir.file("less");
+  const std::string text = std::string(200'000, 'x') + "\nend\n";  // more than a pipe holds
+  showPaged(text, "printf %s \"$LESS\" > '" + less.string() + "'; cat > '" + got.string() + "'");
+  EXPECT_EQ(slurp(got), text);
+  EXPECT_EQ(slurp(less), "FRXMK");
+}
+
+TEST_F(ShowPaged, AGivenLessIsKept) {
+  warden::testing::TempDir dir;
+  setenv("LESS", "-S", 1);
+  const auto less = dir.file("less");
+  showPaged("text\n", "printf %s \"$LESS\" > '" + less.string() + "'; cat > /dev/null");
+  EXPECT_EQ(slurp(less), "-S");
+}
+
+// A pager that quits before reading everything (q in less) ends the output quietly: no
+// SIGPIPE kills the tool.
+TEST_F(ShowPaged, APagerThatQuitsEarlyIsNoError) {
+  showPaged(std::string(1'000'000, 'y'), "head -c 10 > /dev/null");
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace warden::cli
