@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "log debug messages");
   app.set_version_flag("--version", "wardend 0.1.0");
   CLI11_PARSE(app, argc, argv);
+  base::detectLogSink();
   base::setLogVerbose(verbose);
 
   if (doCleanup) return cleanup();
