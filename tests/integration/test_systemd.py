@@ -153,3 +153,69 @@ def test_plain_lines_when_journal_stream_names_another_file(lab, wardend):
     st = os.stat(other)
     d = wardend(rules=[DENY_7001], env={"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
     assert "<6>" not in d.stderr() and "wardend: info: ready" in d.stderr()
+
+
+PTRACE_DETACH = 17
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+WALL = 0x40000000
+
+
+class StoppedThread:
+    """One thread of a process stopped alone (ptrace: seized and interrupted), the others
+    running on: a hung thread, as a worker stuck in a syscall would be. Released by detaching
+    (also by the kernel, should the test die)."""
+
+    def __init__(self, tid):
+        import ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                                     ctypes.c_void_p]
+        self.tid = tid
+        self._call(PTRACE_SEIZE)
+        self._call(PTRACE_INTERRUPT)
+        os.waitpid(tid, WALL)  # the thread is in its ptrace stop
+
+    def _call(self, request):
+        import ctypes
+        if self.libc.ptrace(request, self.tid, None, None) != 0:
+            raise OSError(ctypes.get_errno(), f"ptrace {request:#x} of thread {self.tid}")
+
+    def release(self):
+        self._call(PTRACE_DETACH)
+
+
+def thread_named(pid, name):
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            if f.read().strip() == name:
+                return int(tid)
+    raise AssertionError(f"no thread {name} in wardend {pid}")
+
+
+def test_a_hung_queue_worker_stops_the_watchdog_pings(lab, wardend, notify):
+    d = wardend(rules=[DENY_7001],
+                env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"})
+    assert wait_until(lambda: notify.times("WATCHDOG"), timeout=3), d.stderr()
+    worker = StoppedThread(thread_named(d.proc.pid, "wardend-q1"))
+    try:
+        hung = time.monotonic()
+        # Stale after 10 s (Watchdog::kStaleAfter): pings go on until then, and then stop.
+        stale = wait_until(lambda: "has not run for" in d.stderr(), timeout=14)
+        assert stale, d.stderr()
+        assert 9.5 < time.monotonic() - hung < 13
+        assert re.search(r"^wardend: error: watchdog: the worker of NFQUEUE 1 has not run for "
+                         r"1\d s; no WATCHDOG=1 any more", d.stderr(), re.M), d.stderr()
+        quiet = time.monotonic()
+        time.sleep(2)
+        assert notify.times("WATCHDOG", since=quiet) == []
+        assert any("the worker of NFQUEUE 1 has not run for" in s and s.endswith(
+            "watchdog not fed") for s in notify.values("STATUS", since=quiet - 1)), \
+            notify.values("STATUS")
+        assert d.alive()
+    finally:
+        worker.release()
+    resumed = time.monotonic()
+    assert wait_until(lambda: notify.times("WATCHDOG", since=resumed), timeout=3), d.stderr()
+    assert "WATCHDOG=1 resumed" in d.stderr()
+    assert notify.values("STATUS")[-1] == notify.values("STATUS")[0]  # as at ready
