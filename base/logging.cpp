@@ -102,8 +102,7 @@ std::string formatLogLine(LogLevel level, std::string_view message, bool journal
 
 void logLine(LogLevel level, std::string_view message) {
   if (level == LogLevel::kDebug && !gVerbose.load(std::memory_order_relaxed)) return;
-  const std::string line =
-      formatLogLine(level, message, gJournal.load(std::memory_order_relaxed));
+  const std::string line = formatLogLine(level, message, gJournal.load(std::memory_order_relaxed));
   // One write(2) per line so lines from several threads never interleave mid-line.
   std::lock_guard lock(gLogMutex);
   for (std::string_view rest = line; !rest.empty();) {

@@ -76,10 +76,10 @@ class Daemon : private ControlCommands {
   std::unique_ptr<db::LogWriter> logWriter_;
   db::LogProducer controlLog_;       // the control thread's verdict-log rows (reload --redecide)
   std::string logProblem_;           // why there is no verdict log, if there is none
-  std::uint64_t localRevision_ = 0;
+  std::uint64_t localRevision_ = 0;  // revisions when no database could be opened
   std::string refusal_;  // the first error of the last policy refused, until one is loaded
-  std::optional<Watchdog> watchdog_;
-  bool watchdogStarved_ = false;  // a watched thread is stale: said once, no pings  // revisions when no database could be opened
+  std::optional<Watchdog> watchdog_;  // when systemd asks for WATCHDOG=1
+  bool watchdogStarved_ = false;      // a watched thread is stale: said once, no pings
   QueueMethod method_ = QueueMethod::kXtCompat;
   std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::unique_ptr<HostCache> hosts_;        // names from DNS replies; outlives the workers too

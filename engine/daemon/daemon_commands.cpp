@@ -101,9 +101,9 @@ std::expected<ControlCommands::Reloaded, std::string> Daemon::reloadPolicy(bool 
   reload();
   const auto after = policy_.current();
   if (after == before) {
-    return std::unexpected("reload refused: " +
-                           (refusal_.empty() ? std::string("the configuration has errors")
-                                             : refusal_));
+    return std::unexpected("reload refused: " + (refusal_.empty()
+                                                     ? std::string("the configuration has errors")
+                                                     : refusal_));
   }
   Reloaded reloaded{.revision = after->revision(), .redecide = std::nullopt};
   if (!redecide) return reloaded;

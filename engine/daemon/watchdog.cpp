@@ -30,8 +30,8 @@ Watchdog::Check Watchdog::check() {
   for (const Watched& w : watched_) {
     const std::uint64_t last = std::max(w.heartbeat->lastNs(), w.sinceNs);
     if (now > last && now - last > staleAfterNs_) {
-      result.stale = w.name + " has not run for " + std::to_string((now - last) / 1'000'000'000) +
-                     " s";
+      result.stale =
+          w.name + " has not run for " + std::to_string((now - last) / 1'000'000'000) + " s";
       return result;
     }
   }
