@@ -165,7 +165,10 @@ bool Daemon::startUp() {
   startedAtNs_ = base::realtimeNs();
   auto config = rules::loadConfig(configFile_);
   if (!config) {
-    for (const auto& d : config.error()) base::logError(d.format());
+    for (const auto& d : config.error()) {
+      base::logError(d.format());
+      if (refusal_.empty()) refusal_ = d.format();  // for STATUS=
+    }
     return false;
   }
   config_ = std::move(*config);

@@ -219,3 +219,15 @@ def test_a_hung_queue_worker_stops_the_watchdog_pings(lab, wardend, notify):
     assert wait_until(lambda: notify.times("WATCHDOG", since=resumed), timeout=3), d.stderr()
     assert "WATCHDOG=1 resumed" in d.stderr()
     assert notify.values("STATUS")[-1] == notify.values("STATUS")[0]  # as at ready
+
+
+def test_a_refused_start_says_why_in_status(lab, notify):
+    from warden_daemon import Daemon
+    d = Daemon(lab, tag="refused")
+    d.write_config(text=render_config(d.dir, rules=[DENY_7001]) + '\n[[rule]]\naction = "permit"\n')
+    d.start(wait_ready=False, env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"})
+    assert d.proc.wait(10) == 1, d.stderr()
+    status = wait_until(lambda: notify.values("STATUS"), timeout=2)
+    assert status and status[-1].startswith("not starting: policy refused: " + d.config_path + ":"), \
+        status
+    assert notify.values("READY") == [] and notify.values("WATCHDOG") == []
