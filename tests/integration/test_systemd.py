@@ -13,6 +13,7 @@ import pytest
 
 from warden_daemon import render_config
 from warden_expect import wait_until
+from warden_sanitizer import SANITIZE
 
 DENY_7001 = {"action": "deny", "proto": "tcp", "ports": 7001}
 
@@ -82,10 +83,13 @@ def test_ready_status_watchdog_pings_and_stopping(lab, wardend, notify):
     start = time.monotonic()
     time.sleep(3.2)
     pings = notify.times("WATCHDOG", since=start)
-    # 6 expected in 3.2 s; a loaded machine may lose one or two, never double them.
-    assert 4 <= len(pings) <= 7, f"{len(pings)} WATCHDOG=1 in 3.2 s:\n{d.stderr()}"
+    # 6 expected in 3.2 s; a loaded machine may lose one or two, never double them. A
+    # sanitizer's slower control loop gets more slack, but no more pings either.
+    slack = 0.4 if SANITIZE else 0.0
+    assert (3 if SANITIZE else 4) <= len(pings) <= 7, \
+        f"{len(pings)} WATCHDOG=1 in 3.2 s:\n{d.stderr()}"
     gaps = [b - a for a, b in zip(pings, pings[1:])]
-    assert all(0.3 < g < 0.9 for g in gaps), gaps
+    assert all(0.3 < g < 0.9 + slack for g in gaps), gaps
 
     # A refused reload says so, with the revision that stays and the first error.
     d.write_config(text=render_config(d.dir, rules=[DENY_7001]) + '\n[[rule]]\naction = "permit"\n')
@@ -194,6 +198,12 @@ def thread_named(pid, name):
 
 
 def test_a_hung_queue_worker_stops_the_watchdog_pings(lab, wardend, notify):
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            if f.read().strip() == "3":
+                pytest.skip("ptrace is switched off here (kernel.yama.ptrace_scope = 3)")
+    except FileNotFoundError:
+        pass
     d = wardend(rules=[DENY_7001],
                 env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"})
     assert wait_until(lambda: notify.times("WATCHDOG"), timeout=3), d.stderr()
@@ -201,9 +211,9 @@ def test_a_hung_queue_worker_stops_the_watchdog_pings(lab, wardend, notify):
     try:
         hung = time.monotonic()
         # Stale after 10 s (Watchdog::kStaleAfter): pings go on until then, and then stop.
-        stale = wait_until(lambda: "has not run for" in d.stderr(), timeout=14)
+        stale = wait_until(lambda: "has not run for" in d.stderr(), timeout=17)
         assert stale, d.stderr()
-        assert 9.5 < time.monotonic() - hung < 13
+        assert 9.5 < time.monotonic() - hung < (16 if SANITIZE else 13)
         assert re.search(r"^wardend: error: watchdog: the worker of NFQUEUE 1 has not run for "
                          r"1\d s; no WATCHDOG=1 any more", d.stderr(), re.M), d.stderr()
         quiet = time.monotonic()
