@@ -359,6 +359,8 @@ nlohmann::json Attributor::explainJson(const ProcessDescription& process) {
 
 void Attributor::setImageHashing(bool enabled) { tracker_->setImageHashing(enabled); }
 
+const base::Heartbeat& Attributor::trackerHeartbeat() const { return tracker_->heartbeat(); }
+
 nlohmann::json Attributor::statusJson() const {
   using nlohmann::json;
   auto load = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };

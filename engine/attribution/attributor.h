@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "base/error.h"
+#include "base/heartbeat.h"
 #include "base/repeated_log.h"
 #include "bpf/attribution.h"
 #include "engine/attribution/exe_hasher.h"
@@ -97,6 +98,8 @@ class Attributor {
   Attributor& operator=(const Attributor&) = delete;
 
   AttributionMethod method() const { return method_; }
+  // The process tracker thread's (see ProcessTracker::heartbeat).
+  const base::Heartbeat& trackerHeartbeat() const;
 
   // `hook` is the netfilter hook (NF_INET_LOCAL_OUT / NF_INET_LOCAL_IN); `hasUid` whether the
   // queue named a uid (only packets of a process-owned socket carry one).

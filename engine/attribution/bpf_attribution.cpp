@@ -307,7 +307,9 @@ base::Result<std::size_t> BpfAttribution::flowEntryCount() const {
 std::size_t BpfAttribution::programCount() const { return links_.size(); }
 
 base::Result<std::uint64_t> BpfAttribution::currentNetnsCookie() {
-  auto fd = base::makeSocket(AF_INET, SOCK_DGRAM, 0, "creating a socket for SO_NETNS_COOKIE");
+  // Any socket carries its network namespace's cookie; a unix one keeps wardend free of
+  // internet sockets, so that the unit can forbid them (RestrictAddressFamilies=).
+  auto fd = base::makeSocket(AF_UNIX, SOCK_DGRAM, 0, "creating a socket for SO_NETNS_COOKIE");
   if (!fd) return std::unexpected(fd.error());
   std::uint64_t cookie = 0;
   socklen_t size = sizeof cookie;

@@ -205,6 +205,7 @@ void ProcessTracker::run() {
                      " refused: ", std::strerror(errno), ")");
   }
   while (!stopping_.load()) {
+    heartbeat_.beat(base::monotonicNs());
     pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
     const int ready = poll(fds, events_ ? 2 : 1, 250);
     if (ready < 0 && errno != EINTR) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/heartbeat.h"
 #include "base/repeated_log.h"
 #include "base/unique_fd.h"
 #include "bpf/attribution.h"
@@ -90,6 +91,8 @@ class ProcessTracker {
   void scanProc();
 
   const Counters& counters() const { return counters_; }
+  // Beaten (monotonic ns) at every turn of the thread's loop: at least every 250 ms.
+  const base::Heartbeat& heartbeat() const { return heartbeat_; }
   const HeldImages& heldImages() const { return heldImages_; }
   std::uint64_t trims() const { return trims_.load(std::memory_order_relaxed); }
 
@@ -118,6 +121,7 @@ class ProcessTracker {
   ExeHasher* hasher_;
   ProcReader reader_;
   Counters counters_;
+  base::Heartbeat heartbeat_;
   std::atomic<bool> hashing_{false};
   HeldImages heldImages_;
   EnvironmentPool environments_;   // tracker thread only (and scanProc before it starts)

@@ -97,6 +97,7 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::serve(ControlCommands& commands) {
+  watchFailures_.flush();
   if (acceptPausedUntilMs_ && clock_() >= *acceptPausedUntilMs_) resumeAccepting();
   epoll_event events[kEventBatch];
   const int ready = epoll_wait(epoll_.get(), events, kEventBatch, 0);
@@ -163,7 +164,9 @@ void ControlServer::acceptWaiting(ControlCommands& commands) {
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kClientSendBuffer, sizeof kClientSendBuffer);
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
         !watch(epoll_.get(), EPOLL_CTL_ADD, fd, EPOLLIN)) {
-      base::logWarning("watching a control connection: ", std::strerror(errno));
+      // Per connection (epoll's ENOSPC or ENOMEM): a client that connects in a loop must not
+      // fill the journal.
+      watchFailures_.note("watching a control connection: ", std::strerror(errno));
       continue;  // closed as it goes out of scope
     }
     clients_.push_back({std::move(*accepted), ControlSession(clock_(), limits_)});

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/repeated_log.h"
 #include "base/unique_fd.h"
 #include "engine/daemon/control_protocol.h"
 #include "engine/daemon/control_session.h"
@@ -82,6 +83,7 @@ class ControlServer {
   std::vector<Client> clients_;  // oldest first
   std::optional<std::int64_t> acceptPausedUntilMs_;
   bool acceptFailureLogged_ = false;
+  base::RepeatedLog watchFailures_{base::LogLevel::kWarning};
   ControlCounters counters_;
 };
 

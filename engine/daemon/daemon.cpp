@@ -94,8 +94,11 @@ bool Daemon::loadPolicy() {
   auto loaded = loader_.load(configFile_, &warnings);
   for (const auto& w : warnings) base::logWarning(w.format());
   if (!loaded) {
+    refusal_.clear();
     for (const auto& d : loaded.error()) {
-      if (d.severity == rules::Severity::kError) base::logError(d.format());
+      if (d.severity != rules::Severity::kError) continue;
+      base::logError(d.format());
+      if (refusal_.empty()) refusal_ = d.format();
     }
     return false;
   }
@@ -112,9 +115,14 @@ bool Daemon::loadPolicy() {
   rules::Config config = loaded->config;
   auto compiled = rules::CompiledPolicy::compile(std::move(*loaded), revision);
   if (!compiled) {
-    for (const auto& d : compiled.error()) base::logError(d.format());
+    refusal_.clear();
+    for (const auto& d : compiled.error()) {
+      base::logError(d.format());
+      if (refusal_.empty()) refusal_ = d.format();
+    }
     return false;
   }
+  refusal_.clear();
   localRevision_ = revision;
   auto snapshot = std::make_shared<PolicySnapshot>();
   snapshot->policy = std::move(*compiled);
@@ -157,7 +165,10 @@ bool Daemon::startUp() {
   startedAtNs_ = base::realtimeNs();
   auto config = rules::loadConfig(configFile_);
   if (!config) {
-    for (const auto& d : config.error()) base::logError(d.format());
+    for (const auto& d : config.error()) {
+      base::logError(d.format());
+      if (refusal_.empty()) refusal_ = d.format();  // for STATUS=
+    }
     return false;
   }
   config_ = std::move(*config);
@@ -345,11 +356,62 @@ void Daemon::fatal(const std::string& why) {
   sd_notifyf(0, "STATUS=failed: %s", why.c_str());
 }
 
+std::string Daemon::statusText() const {
+  const auto current = policy_.current();
+  std::string text = base::concat("policy revision ", current->revision(), ", ",
+                                  current->policy->policy().profiles.size(), " profiles, queues ",
+                                  queueRange(config_.queues), ", mode ", modeName(config_));
+  if (!refusal_.empty()) text += "; reload refused: " + refusal_;
+  return text;
+}
+
+void Daemon::notifyStatus(std::string_view more) {
+  std::string text = statusText();
+  if (!more.empty()) text.append("; ").append(more);
+  sd_notifyf(0, "STATUS=%s", text.c_str());
+}
+
+void Daemon::startWatchdog() {
+  std::uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+  watchdog_.emplace(usec * 1000);
+  for (const auto& worker : workers_) {
+    watchdog_->watch(base::concat("the worker of NFQUEUE ", worker->queueNumber()),
+                     worker->heartbeat());
+  }
+  if (attributor_) watchdog_->watch("the process tracker", attributor_->trackerHeartbeat());
+  base::logInfo("watchdog: WATCHDOG=1 every ", usec / 2000,
+                " ms while every queue worker and the process tracker runs");
+}
+
+void Daemon::feedWatchdog() {
+  if (!watchdog_) return;
+  const Watchdog::Check check = watchdog_->check();
+  if (!check.due) return;
+  if (check.ping) {
+    if (watchdogStarved_) {
+      watchdogStarved_ = false;
+      base::logInfo("watchdog: every thread runs again; WATCHDOG=1 resumed");
+      notifyStatus();
+    }
+    sd_notify(0, "WATCHDOG=1");
+    return;
+  }
+  // Said once; systemd's timer runs out meanwhile and it restarts wardend (SIGABRT first).
+  if (!watchdogStarved_) {
+    watchdogStarved_ = true;
+    base::logError("watchdog: ", check.stale,
+                   "; no WATCHDOG=1 any more, so that systemd restarts wardend");
+  }
+  notifyStatus(check.stale + ": watchdog not fed");
+}
+
 void Daemon::reload() {
   const rules::Config before = config_;
   if (!loadPolicy()) {
     base::logError("reload refused: policy revision ", policy_.current()->revision(),
                    " stays in force");
+    notifyStatus();
     return;
   }
   // Queues are bound, and the log and control socket open, for the life of the process; the
@@ -376,6 +438,7 @@ void Daemon::reload() {
   if (watcher_) watcher_->watchProfiles(config_.profilesDir);
   base::logInfo("reloaded ", configFile_.string(), ": policy revision ",
                 policy_.current()->revision());
+  notifyStatus();
 }
 
 int Daemon::run() {
@@ -390,13 +453,17 @@ int Daemon::run() {
 
   if (!startUp()) {
     base::logError("not starting");
+    sd_notifyf(0, "STATUS=not starting: %s",
+               refusal_.empty() ? "see wardend's log" : ("policy refused: " + refusal_).c_str());
     shutDown();
     return 1;
   }
   base::logInfo("ready: queues ", queueRange(config_.queues), ", mode ", modeName(config_),
                 ", fail ", failName(config_), ", policy revision ", policy_.current()->revision(),
                 ", ", policy_.current()->policy->policy().profiles.size(), " profiles");
+  notifyStatus();
   sd_notify(0, "READY=1");
+  startWatchdog();
 
   // A burst of file events (an editor's write, rename and chmod; a package manager dropping
   // several files) becomes one reload, kReloadSettleMs after the last of them. Only file
@@ -414,8 +481,14 @@ int Daemon::run() {
                    {watcher_ ? watcher_->fd() : -1, POLLIN, 0},
                    {failedFd_.get(), POLLIN, 0}};
   for (;;) {
-    // Woken for the next settled reload, queue sample or control client's deadline.
+    feedWatchdog();
+    // Woken for the next settled reload, queue sample, control client's deadline or watchdog
+    // check.
     std::int64_t wakeAtMs = std::min(reloadAtMs, sampleAtMs);
+    if (watchdog_) {
+      const std::uint64_t checkAtMs = (watchdog_->nextCheckNs() + 999'999) / 1'000'000;
+      wakeAtMs = std::min(wakeAtMs, static_cast<std::int64_t>(checkAtMs));
+    }
     if (const auto clientDeadline = control_->nextDeadlineMs()) {
       wakeAtMs = std::min(wakeAtMs, *clientDeadline);
     }

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -15,6 +16,7 @@
 #include "engine/daemon/policy_watcher.h"
 #include "engine/daemon/queue_status.h"
 #include "engine/daemon/undecided_passes.h"
+#include "engine/daemon/watchdog.h"
 #include "engine/netfilter/nft_table.h"
 #include "engine/verdict/policy_slot.h"
 #include "engine/verdict/queue_worker.h"
@@ -44,6 +46,13 @@ class Daemon : private ControlCommands {
   // From a thread wardend cannot go on without (a queue worker that lost its queue, the
   // process tracker): records why (the first reason wins) and wakes the control thread.
   void threadFailed(const std::string& why);
+  // systemd's STATUS=: "policy revision N, M profiles, queues a-b, mode X", and the last
+  // reload's refusal while the revision before it stays in force.
+  std::string statusText() const;
+  void notifyStatus(std::string_view more = {});
+  // WATCHDOG=1 when systemd asks for it (WatchdogSec=), only while the threads it needs run.
+  void startWatchdog();
+  void feedWatchdog();
   // Loads, validates, stores and publishes the policy; false (and logged) if refused.
   bool loadPolicy();
   void reload();
@@ -68,6 +77,9 @@ class Daemon : private ControlCommands {
   db::LogProducer controlLog_;       // the control thread's verdict-log rows (reload --redecide)
   std::string logProblem_;           // why there is no verdict log, if there is none
   std::uint64_t localRevision_ = 0;  // revisions when no database could be opened
+  std::string refusal_;  // the first error of the last policy refused, until one is loaded
+  std::optional<Watchdog> watchdog_;  // when systemd asks for WATCHDOG=1
+  bool watchdogStarved_ = false;      // a watched thread is stale: said once, no pings
   QueueMethod method_ = QueueMethod::kXtCompat;
   std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::unique_ptr<HostCache> hosts_;        // names from DNS replies; outlives the workers too

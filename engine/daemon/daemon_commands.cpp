@@ -102,7 +102,11 @@ std::expected<ControlCommands::Reloaded, std::string> Daemon::reloadPolicy(bool 
   const auto before = policy_.current();
   reload();
   const auto after = policy_.current();
-  if (after == before) return std::unexpected("reload refused: the configuration has errors");
+  if (after == before) {
+    return std::unexpected("reload refused: " + (refusal_.empty()
+                                                     ? std::string("the configuration has errors")
+                                                     : refusal_));
+  }
   Reloaded reloaded{.revision = after->revision(), .redecide = std::nullopt};
   if (!redecide) return reloaded;
   // The table was re-asserted by reload(), so the rules that hold revoked flows are in place.

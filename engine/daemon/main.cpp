@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "log debug messages");
   app.set_version_flag("--version", "wardend " + std::string(base::kWardenVersion));
   CLI11_PARSE(app, argc, argv);
+  base::detectLogSink();
   base::setLogVerbose(verbose);
 
   if (doCleanup) return cleanup();

@@ -25,6 +25,8 @@ constexpr std::size_t kBatchReserve = 64;
 constexpr int kDrainQuietMs = 50;
 constexpr std::uint64_t kDrainMaxMs = 2000;
 constexpr int kParkedPollMs = 1;
+// An idle worker still turns once a second, so that its heartbeat tells idle from hung.
+constexpr int kIdlePollMs = 1000;
 
 // Without an owner lookup, a socket's owner is a process the engine knows nothing about: no
 // [[match]] key holds for it, so it gets no profile and the engine default.
@@ -97,11 +99,12 @@ void QueueWorker::run() {
   for (;;) {
     // The queue has been emptied (or nothing came yet): a moment to free what packets' paths
     // put off, and to report errors that were only counted.
+    heartbeat_.beat(clock_());
     retired_.releaseAll();
     verdictLoss_.flush();
     overruns_.flush();
     // While packets are parked, look at their descriptions every millisecond.
-    if (poll(fds, 2, parked_.empty() ? -1 : kParkedPollMs) < 0) {
+    if (poll(fds, 2, parked_.empty() ? kIdlePollMs : kParkedPollMs) < 0) {
       if (errno == EINTR) continue;
       return fail(base::errnoError(queue + ": waiting for packets (poll)"));
     }
@@ -147,6 +150,8 @@ base::Result<void> QueueWorker::serveWaiting() {
       return std::unexpected(received.error());
     }
     if (*received == 0) return {};
+    // A queue that never runs dry (a flood) keeps the worker in here: alive, so it says so.
+    heartbeat_.beat(clock_());
     for (const QueuedPacket& packet : batch_) handle(packet);
   }
 }

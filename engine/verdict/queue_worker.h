@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/heartbeat.h"
 #include "base/repeated_log.h"
 #include "base/unique_fd.h"
 #include "db/log_producer.h"
@@ -90,6 +91,9 @@ class QueueWorker {
 
   std::uint16_t queueNumber() const { return source_->number(); }
   const QueueCounters& counters() const { return counters_; }
+  // Beaten (on clock_) at every turn of the worker's loop, at least once a second even when
+  // no packet comes, and for every batch read: the daemon's watchdog reads it.
+  const base::Heartbeat& heartbeat() const { return heartbeat_; }
 
  private:
   // A first packet between its reading and its verdict.
@@ -156,6 +160,7 @@ class QueueWorker {
   base::RepeatedLog verdictLoss_;
   base::RepeatedLog overruns_;
   QueueCounters counters_;
+  base::Heartbeat heartbeat_;
   FailureHandler onFailure_;
   base::UniqueFd stopFd_;  // eventfd, made by start()
   std::vector<QueuedPacket> batch_;

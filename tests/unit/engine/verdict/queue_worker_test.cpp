@@ -513,5 +513,22 @@ TEST_F(QueueWorkerTest, PassingReadErrorsAreCountedAndTheQueueGoesOn) {
   EXPECT_EQ(failures_.load(), 0);
 }
 
+// The watchdog (engine/daemon/watchdog.h) tells a hung worker from an idle one by its
+// heartbeat: a worker with nothing to do must still turn, at least every second or so.
+TEST_F(QueueWorkerTest, AnIdleWorkerBeatsAtLeastOnceASecondAndABusyOneOnEveryBatch) {
+  start(policyOf(kEngine, kApp, 1));
+  ASSERT_TRUE(eventually([&] { return worker_->heartbeat().lastNs() == kStartNs; }));
+  // No packet comes: the beat still follows the clock, within the idle poll's second.
+  nowNs += 60'000'000'000ull;
+  const auto movedAt = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return worker_->heartbeat().lastNs() == nowNs.load(); }));
+  EXPECT_LT(std::chrono::steady_clock::now() - movedAt, 2s);
+  // A packet wakes it at once, and its batch beats.
+  nowNs += 60'000'000'000ull;
+  const std::uint32_t id = connect(40001);
+  ASSERT_TRUE(eventually([&] { return decided(id); }));
+  EXPECT_EQ(worker_->heartbeat().lastNs(), nowNs.load());
+}
+
 }  // namespace
 }  // namespace warden::engine
