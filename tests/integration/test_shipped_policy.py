@@ -1,7 +1,7 @@
 """Installing warden must not cut the machine off: wardend with the shipped policy (the files of
 etc/warden as the package installs them, with the system paths moved into the test's folder)
-keeps ssh in both directions and DNS working on its first start, and still enforces the shipped
-profiles. The client namespace plays the machine: a real sshd listens on port 22 there; the
+keeps ssh in both directions, DNS and ping working on its first start, and still enforces the
+shipped profiles. The client namespace plays the machine: a real sshd listens on port 22 there; the
 server namespace plays the rest of the world (192.0.2.0/24 is "internet" scope, as an
 administrator's address is for a rented server): a real sshd, a real DNS server (dnsmasq) and a
 web server on port 80. Attribution is the sock_diag fallback (ebpf = false), since the shipped
@@ -15,7 +15,7 @@ import pytest
 from warden_cli import _cli_built, cli  # noqa: F401 (_cli_built: a fixture)
 from warden_daemon import Daemon
 from warden_expect import DROP_WAIT_MS, wait_until
-from warden_lab import C4, C6, REPO, S4, clients_dir, run
+from warden_lab import C4, C6, REPO, S4, S6, clients_dir, run
 
 SHIPPED = os.path.join(REPO, "etc", "warden")
 SSHD = "/usr/sbin/sshd"
@@ -130,6 +130,12 @@ def test_first_start_keeps_ssh_and_dns_and_enforces_the_profiles(world, wardend,
     web = lab.c.run(["curl", "-sS", "--max-time", "5", f"http://{WEB_NAME}/hello.txt"],
                     timeout=15, check=False)
     assert web.returncode == 0, f"curl http://{WEB_NAME}/ failed: {web.stderr.strip()}"
+
+    # ICMP (no process owns it in warden's eyes): the machine pings and answers pings.
+    for address in (S4, S6):
+        assert lab.ping(address).outcome == "reply", f"ping {address} from the machine"
+    for address in (C4, C6):
+        assert lab.ping(address, ns=lab.s).outcome == "reply", f"ping of the machine {address}"
 
     # The shipped profiles are in force: curl may not reach port 7000.
     blocked = lab.curl(S4, port=7000, timeout_s=DROP_WAIT_MS / 1000 + 1)
