@@ -51,6 +51,31 @@ check_install() {
   ct dpkg-query -W -f='${Version} ${db:Status-Status}\n' warden
 }
 
+# Where Debian puts things: programs stripped, the unit in /lib/systemd/system, configuration
+# as conffiles naming the system paths.
+check_files() {
+  local files conffiles path
+  files=$(ct dpkg -L warden)
+  for path in /usr/sbin/wardend /usr/bin/warden /lib/systemd/system/warden.service \
+    /usr/share/doc/warden/copyright /usr/share/doc/warden/changelog.gz; do
+    grep -qx "$path" <<<"$files" || { echo "not in the package: $path"; return 1; }
+  done
+  conffiles=$(ct dpkg-query -W -f='${Conffiles}\n' warden | awk 'NF { print $1 }')
+  for path in /etc/warden/warden.toml /etc/warden/profiles.d/30-ssh.toml; do
+    grep -qx "$path" <<<"$conffiles" || { echo "not a conffile: $path"; return 1; }
+  done
+  for path in /usr/sbin/wardend /usr/bin/warden; do
+    if readelf -S "$work/root$path" | grep -q '\.debug_info'; then
+      echo "$path is not stripped"
+      return 1
+    fi
+  done
+  for path in /var/lib/warden/warden.db /run/warden/control.sock /etc/warden/profiles.d; do
+    ct grep -q "\"$path\"" /etc/warden/warden.toml || { echo "warden.toml lacks $path"; return 1; }
+  done
+  echo "$(grep -c . <<<"$conffiles") conffiles; wardend $(stat -c %s "$work/root/usr/sbin/wardend") bytes"
+}
+
 check_enabled_and_started() {
   [ "$(ct systemctl is-enabled warden)" = enabled ] || { echo "not enabled"; return 1; }
   wait_active
@@ -226,6 +251,7 @@ check_purge() {
 
 run_checks() {
   check "apt install ./$debname" check_install
+  check "files where Debian puts them, configuration as conffiles" check_files
   check "enabled and active after install" check_enabled_and_started
   check "systemctl restart warden: active" check_start
   check "nft: table inet warden present" check_table
