@@ -69,7 +69,29 @@ std::optional<std::string> pagerCommand(const char* wardenPager, const char* pag
   return std::string(command);
 }
 
+bool pagerFound(std::string_view command, const char* path) {
+  if (command.find_first_of("'\"\\$`|&;<>(){}*?[]~=") != std::string_view::npos) return true;
+  const std::size_t begin = command.find_first_not_of(" \t");
+  if (begin == std::string_view::npos) return false;
+  const std::size_t end = command.find_first_of(" \t", begin);
+  const std::string program(command.substr(begin, end - begin));
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  for (std::string_view dirs = path != nullptr ? path : ""; !dirs.empty();) {
+    const std::size_t colon = dirs.find(':');
+    const std::string_view dir = dirs.substr(0, colon);
+    const std::string candidate = std::string(dir.empty() ? "." : dir) + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) return true;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return false;
+}
+
 void showPaged(std::string_view text, const std::string& command) {
+  if (!pagerFound(command, std::getenv("PATH"))) {
+    writeAll(STDOUT_FILENO, text);
+    return;
+  }
   auto pipe = base::makePipe();
   if (!pipe) {
     writeAll(STDOUT_FILENO, text);

@@ -60,8 +60,10 @@ def build_dir():
 
 
 def clients_dir():
-    return os.environ.get("WARDEN_CLIENTS_DIR",
-                          os.path.join(build_dir(), "tests", "integration", "clients"))
+    # Resolved: tests compare a client's path with what wardend read from /proc, which has no
+    # ".." in it.
+    return os.path.realpath(os.environ.get(
+        "WARDEN_CLIENTS_DIR", os.path.join(build_dir(), "tests", "integration", "clients")))
 
 
 def wardend_path():

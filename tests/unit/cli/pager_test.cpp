@@ -26,6 +26,32 @@ TEST(PagerCommand, EmptyOrCatMeansNone) {
   EXPECT_EQ(pagerCommand(nullptr, "cat"), std::nullopt);
 }
 
+// A pager that is not installed (less is missing from minimal systems) must not swallow the
+// output: showPaged then writes it to stdout itself.
+TEST(PagerFound, LooksUpTheFirstWordInPath) {
+  warden::testing::TempDir dir;
+  const auto pager = dir.file("mypager");
+  std::ofstream(pager) << "#!/bin/sh\ncat\n";
+  std::filesystem::permissions(pager, std::filesystem::perms::owner_all);
+  const std::string path = "/nonexistent:" + dir.path().string();
+  EXPECT_TRUE(pagerFound("mypager", path.c_str()));
+  EXPECT_TRUE(pagerFound("  mypager -S -R", path.c_str()));
+  EXPECT_TRUE(pagerFound(pager.string(), nullptr));
+  EXPECT_FALSE(pagerFound("mypager", "/nonexistent"));
+  EXPECT_FALSE(pagerFound("mypager", nullptr));
+  EXPECT_FALSE(pagerFound((dir.path() / "absent").string() + " -S", path.c_str()));
+  EXPECT_FALSE(pagerFound("", path.c_str()));
+  // Shell syntax: only the shell can tell, so it is run.
+  EXPECT_TRUE(pagerFound("absent-pager | cat", "/nonexistent"));
+  EXPECT_TRUE(pagerFound("$HOME/bin/pager", "/nonexistent"));
+}
+
+TEST(ShowPagedMissing, AMissingPagerLeavesTheTextOnStdout) {
+  ::testing::internal::CaptureStdout();
+  showPaged("the whole text\n", "/nonexistent/less -S");
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(), "the whole text\n");
+}
+
 std::string slurp(const std::filesystem::path& file) {
   std::ifstream in(file);
   std::ostringstream text;
