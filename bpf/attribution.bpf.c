@@ -197,7 +197,7 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	owner->pid = owner->tgid ? ns_pid(BPF_CORE_READ(task, thread_pid)) : 0;
 	if (!owner->tgid)
 		count(WARDEN_CTR_OUTSIDE_PIDNS);
-	/* The initial user namespace's ids: wardend runs there (loading BPF needs CAP_BPF in it). */
+	/* The initial user namespace's ids: wardend runs there (loading needs CAP_BPF in it). */
 	owner->uid = (__u32)uid_gid;
 	owner->gid = uid_gid >> 32;
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
@@ -307,8 +307,7 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 		 * keeps its pid and start time, but is not the owner the flow was decided for. */
 		struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
 
-		if (old->tgid == ns_tgid(task) &&
-		    old->start_time_ns == leader_start(task) &&
+		if (old->tgid == ns_tgid(task) && old->start_time_ns == leader_start(task) &&
 		    old->exe_ino == BPF_CORE_READ(exe, i_ino) &&
 		    old->exe_dev == BPF_CORE_READ(exe, i_sb, s_dev)) {
 			count(WARDEN_CTR_FLOW_UNCHANGED);

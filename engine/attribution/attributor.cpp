@@ -411,7 +411,8 @@ nlohmann::json Attributor::statusJson() const {
     const std::uint64_t inserts = c[WARDEN_CTR_FLOW_INSERTS];
     status["flow_entries"] = entries;
     status["flow_capacity"] = bpf_->flowCapacity();
-    status["pid_namespace"] = bpf_->pidNamespaceInode();  // nsfs inode: `readlink /proc/self/ns/pid`
+    // The nsfs inode the pids are of, as `readlink /proc/self/ns/pid` shows it.
+    status["pid_namespace"] = bpf_->pidNamespaceInode();
     status["evictions"] = inserts > entries ? inserts - entries : 0;
     status["bpf"] = {{"flow_inserts", inserts},
                      {"flow_updates", c[WARDEN_CTR_FLOW_UPDATES]},

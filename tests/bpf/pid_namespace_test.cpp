@@ -139,8 +139,8 @@ class BpfPidNamespaceTest : public ::testing::Test {
 };
 
 TEST_F(BpfPidNamespaceTest, AProcessInsideIsNumberedAsTheNamespaceNumbersIt) {
-  LabClient client = lab_->runInPidNamespace(lab_->nsA(), namespace_->fd(),
-                                             {"tcp", "127.0.0.1", "9"});
+  LabClient client =
+      lab_->runInPidNamespace(lab_->nsA(), namespace_->fd(), {"tcp", "127.0.0.1", "9"});
   ASSERT_EQ(client.wait(), 0);
   ASSERT_GT(client.announcedPid, 1);
   ASSERT_NE(client.announcedPid, client.pid);  // its parent's pid, outside: not its own
