@@ -58,6 +58,9 @@ const volatile __u32 listener_slot_mask = WARDEN_DEFAULT_LISTENER_SLOTS - 1;
  * /proc/self/ns/pid. Every namespace's inode is on the one nsfs, so the number alone names it
  * (what the kernel's ns_match compares besides is that filesystem's device). */
 const volatile __u32 pidns_inum = 0;
+/* wardend runs in the initial pid namespace (as on most machines): the task's own numbers are
+ * that namespace's, every task has one there, and nothing needs translating. */
+const volatile bool pidns_initial = false;
 
 /* Sizes are the defaults; the loader resizes flows, listeners and events before load. */
 struct {
@@ -182,7 +185,19 @@ static __always_inline __u32 ns_pid(struct pid *pid)
 /* A process's id (its thread group's) in wardend's pid namespace; 0: none there. */
 static __always_inline __u32 ns_tgid(struct task_struct *task)
 {
+	if (pidns_initial)
+		return BPF_CORE_READ(task, tgid);
 	return ns_pid(BPF_CORE_READ(task, signal, pids[PIDTYPE_TGID]));
+}
+
+/* A thread's id there, given its process's (`tgid`, from ns_tgid). */
+static __always_inline __u32 ns_thread_id(struct task_struct *task, __u32 tgid)
+{
+	if (pidns_initial)
+		return BPF_CORE_READ(task, pid);
+	if (!tgid || BPF_CORE_READ(task, pid) == BPF_CORE_READ(task, tgid))
+		return tgid; /* none there, or the leader, whose number is the process's */
+	return ns_pid(BPF_CORE_READ(task, thread_pid));
 }
 
 /* Everything about the current task that the owner record holds. */
@@ -194,7 +209,7 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
 	owner->tgid = ns_tgid(task);
-	owner->pid = owner->tgid ? ns_pid(BPF_CORE_READ(task, thread_pid)) : 0;
+	owner->pid = ns_thread_id(task, owner->tgid);
 	if (!owner->tgid)
 		count(WARDEN_CTR_OUTSIDE_PIDNS);
 	/* The initial user namespace's ids: wardend runs there (loading needs CAP_BPF in it). */

@@ -146,6 +146,7 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
     self->pidNamespaceInode_ = own->inode;
   }
   skel->rodata->pidns_inum = self->pidNamespaceInode_;
+  skel->rodata->pidns_initial = self->pidNamespaceInode_ == kInitialPidNamespaceInode;
   if (!options.processEvents) {
     bpf_program__set_autoload(skel->progs.warden_exec, false);
     bpf_program__set_autoload(skel->progs.warden_fork, false);
