@@ -9,12 +9,11 @@ namespace; its pid 1 is a small reaper, and wardend and the clients enter it wit
 import json
 import os
 import re
-import time
 
 import pytest
 
-from test_attribution import (attr_client_path, attributing, cgroup, in_cgroup,  # noqa: F401
-                              install, logged_rows, sha256_of, write_profiles)
+from test_attribution import (attr_client_path, cgroup, in_cgroup, install,  # noqa: F401
+                              logged_rows, sha256_of, write_profiles)
 from warden_cli import cli
 from warden_expect import DROP_WAIT_MS, wait_until
 from warden_lab import HERE, PYTHON, S4, run
@@ -72,12 +71,10 @@ def pidns(lab, cgroup):  # noqa: F811 (cgroup first: its mount must be there whe
 
 def start_inside(lab, pidns, wardend, cg, ebpf=True, **engine):
     """wardend inside the namespace (as a container's would run), attributing the clients of cg."""
-    for server in (S4,):
-        lab.ping(server)  # neighbour discovery before wardend
+    lab.ping(S4)  # neighbour discovery before wardend
     eng = {"unknown": "deny", "default": "allow", "kernel": "allow"}
     eng.update(engine)
-    d = wardend(engine=eng, attribution={"ebpf": ebpf, "cgroup": cg}, launcher=pidns.enter([]))
-    return d
+    return wardend(engine=eng, attribution={"ebpf": ebpf, "cgroup": cg}, launcher=pidns.enter([]))
 
 
 def attr_client(pidns, cg, program, args):
