@@ -195,3 +195,25 @@ def test_a_process_numbered_like_another_is_not_taken_for_it(lab, cgroup, pidns,
     rows = [r for r in logged_rows(d, {7000}) or [] if r["remote_port"] == 7000]
     assert rows and all(r["pid"] == result["program_ns_pid"] and r["profile"] is None
                         for r in rows), (result, rows)
+
+
+def test_a_proc_of_an_ancestor_namespace_leaves_attribution_to_sock_diag(lab, cgroup,  # noqa: F811
+                                                                         wardend):
+    """`unshare --pid --fork` without --mount-proc: wardend's /proc still numbers as the initial
+    namespace. The programs cannot be told that namespace, so eBPF is refused with the reason,
+    and sock_diag, which reads everything from that one /proc, attributes consistently."""
+    program = install(attr_client_path(), os.path.join(lab.tmp, "bin", "rejected", "client"))
+    write_profiles(lab, {"rejected": ("reject", {"path": program})})
+    lab.ping(S4)
+    d = wardend(engine={"unknown": "deny", "default": "allow", "kernel": "allow"},
+                attribution={"ebpf": True, "cgroup": cgroup},
+                launcher=lab.c.cmd(["unshare", "--pid", "--fork", "--kill-child"]))
+    att = d.status()["attribution"]
+    assert att["method"] == "sock_diag", att
+    assert "ancestor of wardend's pid namespace" in att.get("ebpf_error", ""), att
+    res = lab.c.run(in_cgroup(cgroup, [program, "tcp", S4, "7000"]), check=False,
+                    timeout=30)
+    assert "result=ECONNREFUSED" in res.stdout, (res.stdout, res.stderr, att)
+    pid = int(re.search(r"pid=(\d+)", res.stdout).group(1))
+    rows = [r for r in logged_rows(d, {7000}) or [] if r["remote_port"] == 7000]
+    assert rows and all(r["pid"] == pid and r["profile"] == "rejected" for r in rows), (pid, rows)
