@@ -23,6 +23,16 @@
  * get_netns_cookie and ktime_get_boot_ns. Tracepoints may not call get_netns_cookie: there the
  * cookie is read from sock->sk_net with CO-RE. (bpftool 7.1 / libbpf 1.1 feature probes report
  * every helper as available for every type on this kernel: do not trust them.)
+ *
+ * Pid namespaces: get_current_pid_tgid and task->pid/tgid are the initial namespace's numbers,
+ * while wardend reads the /proc of its own namespace (a container's). Every pid written here is
+ * translated into wardend's namespace (ns_pid below). get_ns_current_pid_tgid loads in every
+ * type used here (sock_ops, cgroup sock_addr, cgroup_sock, tracepoint, raw_tp, socket: checked
+ * by loading one program of each on 6.18), but it answers only for a task whose own namespace
+ * IS the one named, and fails for one nested below it (a sandbox's, a container's inside the
+ * container) that wardend's /proc does show; and it knows nothing of parents or forked
+ * children. So the programs read the task's struct pid instead: it holds one number per level,
+ * each with the namespace it belongs to.
  */
 #include "vmlinux.h"
 
@@ -44,6 +54,13 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool capture_args = true;
 const volatile __u32 flow_slot_mask = WARDEN_DEFAULT_FLOW_SLOTS - 1;
 const volatile __u32 listener_slot_mask = WARDEN_DEFAULT_LISTENER_SLOTS - 1;
+/* The nsfs inode number of wardend's pid namespace (the one its /proc numbers): stat(2) of
+ * /proc/self/ns/pid. Every namespace's inode is on the one nsfs, so the number alone names it
+ * (what the kernel's ns_match compares besides is that filesystem's device). */
+const volatile __u32 pidns_inum = 0;
+/* wardend runs in the initial pid namespace (as on most machines): the task's own numbers are
+ * that namespace's, every task has one there, and nothing needs translating. */
+const volatile bool pidns_initial = false;
 
 /* Sizes are the defaults; the loader resizes flows, listeners and events before load. */
 struct {
@@ -138,24 +155,71 @@ static __always_inline __u64 leader_start(struct task_struct *task)
 	return BPF_CORE_READ(task, group_leader, start_boottime);
 }
 
+/* MAX_PID_NS_LEVEL: a struct pid holds at most this many numbers + 1. */
+#define WARDEN_MAX_PID_NS_LEVEL 32
+
+/*
+ * The number `pid` has in wardend's pid namespace, or 0 when it has none there (a task of an
+ * ancestor namespace, or of a sibling's: wardend's /proc does not show it). numbers[i] is the
+ * number in the namespace of level i, from the initial (0) to the task's own (pid->level);
+ * searched from the task's own level down, since most tasks live in wardend's namespace itself.
+ */
+static __always_inline __u32 ns_pid(struct pid *pid)
+{
+	unsigned int level = BPF_CORE_READ(pid, level);
+	__u64 base = (__u64)pid + bpf_core_field_offset(struct pid, numbers);
+	__u64 size = bpf_core_type_size(struct upid);
+
+	for (int i = 0; i <= WARDEN_MAX_PID_NS_LEVEL; i++) {
+		struct upid *number;
+
+		if (i > level)
+			break;
+		number = (struct upid *)(base + (level - i) * size);
+		if (BPF_CORE_READ(number, ns, ns.inum) == pidns_inum)
+			return BPF_CORE_READ(number, nr);
+	}
+	return 0;
+}
+
+/* A process's id (its thread group's) in wardend's pid namespace; 0: none there. */
+static __always_inline __u32 ns_tgid(struct task_struct *task)
+{
+	if (pidns_initial)
+		return BPF_CORE_READ(task, tgid);
+	return ns_pid(BPF_CORE_READ(task, signal, pids[PIDTYPE_TGID]));
+}
+
+/* A thread's id there, given its process's (`tgid`, from ns_tgid). */
+static __always_inline __u32 ns_thread_id(struct task_struct *task, __u32 tgid)
+{
+	if (pidns_initial)
+		return BPF_CORE_READ(task, pid);
+	if (!tgid || BPF_CORE_READ(task, pid) == BPF_CORE_READ(task, tgid))
+		return tgid; /* none there, or the leader, whose number is the process's */
+	return ns_pid(BPF_CORE_READ(task, thread_pid));
+}
+
 /* Everything about the current task that the owner record holds. */
 static __always_inline void fill_owner(struct warden_owner *owner)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct task_struct *parent;
 	struct file *exe;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
-	owner->tgid = pid_tgid >> 32;
-	owner->pid = (__u32)pid_tgid;
+	owner->tgid = ns_tgid(task);
+	owner->pid = ns_thread_id(task, owner->tgid);
+	if (!owner->tgid)
+		count(WARDEN_CTR_OUTSIDE_PIDNS);
+	/* The initial user namespace's ids: wardend runs there (loading needs CAP_BPF in it). */
 	owner->uid = (__u32)uid_gid;
 	owner->gid = uid_gid >> 32;
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
 	owner->cgroup_id = bpf_get_current_cgroup_id();
 	owner->start_time_ns = leader_start(task);
 	parent = BPF_CORE_READ(task, group_leader, real_parent);
-	owner->ppid = BPF_CORE_READ(parent, tgid);
+	owner->ppid = ns_tgid(parent);
 	owner->parent_start_time_ns = leader_start(parent);
 	exe = BPF_CORE_READ(task, mm, exe_file);
 	owner->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
@@ -258,8 +322,7 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 		 * keeps its pid and start time, but is not the owner the flow was decided for. */
 		struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
 
-		if (old->tgid == bpf_get_current_pid_tgid() >> 32 &&
-		    old->start_time_ns == leader_start(task) &&
+		if (old->tgid == ns_tgid(task) && old->start_time_ns == leader_start(task) &&
 		    old->exe_ino == BPF_CORE_READ(exe, i_ino) &&
 		    old->exe_dev == BPF_CORE_READ(exe, i_sb, s_dev)) {
 			count(WARDEN_CTR_FLOW_UNCHANGED);
@@ -499,6 +562,8 @@ int warden_exec(struct trace_event_raw_sched_process_exec *ctx)
 	event->head.kind = WARDEN_EVENT_EXEC;
 	event->head.time_ns = bpf_ktime_get_boot_ns();
 	fill_owner(&event->owner);
+	if (!event->owner.tgid) /* wardend cannot describe it (counted by fill_owner) */
+		return 0;
 	bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
 				  (void *)ctx + (ctx->__data_loc_filename & 0xffff));
 	event->args_truncated = 0;
@@ -538,11 +603,15 @@ int warden_fork(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *parent = (struct task_struct *)ctx->args[0];
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
 	struct warden_fork_event *event;
-	__u32 child_pid = BPF_CORE_READ(child, pid);
-	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	__u32 child_tgid;
 
-	if (child_pid != child_tgid) /* a new thread, not a new process */
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid)) /* a thread, not a process */
 		return 0;
+	child_tgid = ns_tgid(child);
+	if (!child_tgid) {
+		count(WARDEN_CTR_OUTSIDE_PIDNS);
+		return 0;
+	}
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 	if (!event) {
 		count(WARDEN_CTR_EVENTS_LOST);
@@ -551,7 +620,7 @@ int warden_fork(struct bpf_raw_tracepoint_args *ctx)
 	event->head.kind = WARDEN_EVENT_FORK;
 	event->head.size = sizeof(*event);
 	event->head.time_ns = bpf_ktime_get_boot_ns();
-	event->parent_tgid = BPF_CORE_READ(parent, tgid);
+	event->parent_tgid = ns_tgid(parent);
 	event->parent_start_time_ns = leader_start(parent);
 	event->child_tgid = child_tgid;
 	event->child_start_time_ns = BPF_CORE_READ(child, start_boottime);
@@ -565,10 +634,16 @@ int warden_exit(void *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct warden_exit_event *event;
+	__u32 tgid;
 
 	/* Every thread passes here; signal->live reaches 0 when the last one does. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
+	tgid = ns_tgid(task);
+	if (!tgid) {
+		count(WARDEN_CTR_OUTSIDE_PIDNS);
+		return 0;
+	}
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 	if (!event) {
 		count(WARDEN_CTR_EVENTS_LOST);
@@ -577,7 +652,7 @@ int warden_exit(void *ctx)
 	event->head.kind = WARDEN_EVENT_EXIT;
 	event->head.size = sizeof(*event);
 	event->head.time_ns = bpf_ktime_get_boot_ns();
-	event->tgid = BPF_CORE_READ(task, tgid);
+	event->tgid = tgid;
 	event->exit_code = BPF_CORE_READ(task, exit_code);
 	event->start_time_ns = leader_start(task);
 	bpf_ringbuf_submit(event, 0);

@@ -65,6 +65,10 @@ struct warden_owner {
 	 * numbers repeat (a tmpfs of the process's own counts from 2), and nobody can set it. */
 	__u64 exe_ctime_ns;
 	__u32 exe_dev;
+	/* pids as wardend's pid namespace (the one its /proc shows) numbers them, not the kernel's
+	 * initial namespace. tgid 0: the task has no pid there (it runs in an ancestor or sibling
+	 * namespace), so nothing wardend reads names it: the flow is unattributable. ppid 0: the
+	 * parent has none there (a namespace's first process). */
 	__u32 tgid;
 	__u32 pid;  /* the thread */
 	__u32 ppid; /* the parent's tgid */
@@ -146,6 +150,9 @@ enum warden_counter {
 	WARDEN_CTR_EVENTS,		/* events written into the ring buffer */
 	WARDEN_CTR_EVENTS_LOST,		/* ring buffer full */
 	WARDEN_CTR_SLOT_BUSY,		/* a mirror slot held by another writer: not written */
+	/* A task wardend's pid namespace does not show: recorded with tgid 0 (socket calls) or
+	 * not reported (process events). See warden_owner.tgid. */
+	WARDEN_CTR_OUTSIDE_PIDNS,
 	WARDEN_CTR_COUNT,
 };
 
@@ -177,7 +184,9 @@ struct warden_exec_event {
 	char args[WARDEN_ARGS_LEN];
 };
 
-/* A new process (not a thread): the child starts as a copy of its parent. */
+/* A new process (not a thread): the child starts as a copy of its parent. Pids as in
+ * warden_owner; a child outside wardend's pid namespace is not reported, a parent outside it
+ * is reported as 0. Events of processes outside it are not reported at all. */
 struct warden_fork_event {
 	struct warden_event_head head;
 	__u32 parent_tgid;

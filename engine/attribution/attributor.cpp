@@ -12,6 +12,7 @@
 #include "base/logging.h"
 #include "engine/attribution/bpf_attribution.h"
 #include "engine/attribution/db_hash_store.h"
+#include "engine/attribution/pid_namespace.h"
 #include "engine/attribution/proc_reader.h"
 #include "engine/attribution/process_tracker.h"
 #include "engine/attribution/sock_diag.h"
@@ -127,8 +128,11 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
       base::logInfo("attribution: mounted tracefs on /sys/kernel/tracing");
     }
     auto cgroup = resolveAttachCgroup(options.cgroup);
-    if (!cgroup) {
-      self->ebpfProblem_ = cgroup.error().message();
+    // The programs number processes as this /proc does; without knowing how, they would name
+    // the wrong ones. sock_diag reads everything from that /proc and stays consistent.
+    auto pidns = procPidNamespace(options.procRoot);
+    if (!cgroup || !pidns) {
+      self->ebpfProblem_ = !cgroup ? cgroup.error().message() : pidns.error().message();
       base::logWarning("attribution: eBPF unavailable: ", self->ebpfProblem_);
     } else {
       BpfOptions bpfOptions;
@@ -136,12 +140,13 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
       bpfOptions.flowEntries = options.flowEntries;
       bpfOptions.listenerEntries = options.listenerEntries;
       bpfOptions.eventsBytes = options.eventsBytes;
+      bpfOptions.pidNamespaceInode = pidns->inode;
       auto loaded = BpfAttribution::load(bpfOptions);
       if (loaded) {
         self->bpf_ = std::move(*loaded);
         base::logInfo("attribution: eBPF programs attached to cgroup ", *cgroup, " (",
                       self->bpf_->programCount(), " programs, flow map of ", options.flowEntries,
-                      " entries)");
+                      " entries, pids of namespace pid:[", pidns->inode, "])");
       } else {
         self->ebpfProblem_ = loaded.error().message();
         base::logWarning("attribution: eBPF unavailable (", self->ebpfProblem_,
@@ -200,6 +205,14 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
     } else {
       hit = bpf_->lookupFlow(outboundFlowKey(packet, netnsCookie_), found.owner);
       found.via = Attribution::Via::kFlowMap;
+    }
+    if (hit && found.owner.tgid == 0) {
+      // A task outside wardend's pid namespace (bpf/attribution.h): no pid of ours names it,
+      // and /proc cannot describe it.
+      found.kind = OwnerKind::kUnknown;
+      bump(counters_.outsidePidNamespace);
+      bump(counters_.misses);
+      return found;
     }
     if (hit) {
       found.kind = OwnerKind::kProcess;
@@ -377,6 +390,7 @@ nlohmann::json Attributor::statusJson() const {
       {"fallback_errors", load(counters_.fallbackErrors)},
       {"describe_misses", load(counters_.describeMisses)},
       {"decided_errors", load(counters_.decidedErrors)},
+      {"outside_pid_namespace", load(counters_.outsidePidNamespace)},
   };
   // Why eBPF is not what attributes (the fallback took over), when it is not.
   if (!bpf_ && !ebpfProblem_.empty()) status["ebpf_error"] = ebpfProblem_;
@@ -397,6 +411,8 @@ nlohmann::json Attributor::statusJson() const {
     const std::uint64_t inserts = c[WARDEN_CTR_FLOW_INSERTS];
     status["flow_entries"] = entries;
     status["flow_capacity"] = bpf_->flowCapacity();
+    // The nsfs inode the pids are of, as `readlink /proc/self/ns/pid` shows it.
+    status["pid_namespace"] = bpf_->pidNamespaceInode();
     status["evictions"] = inserts > entries ? inserts - entries : 0;
     status["bpf"] = {{"flow_inserts", inserts},
                      {"flow_updates", c[WARDEN_CTR_FLOW_UPDATES]},
@@ -407,6 +423,7 @@ nlohmann::json Attributor::statusJson() const {
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      {"slot_busy", c[WARDEN_CTR_SLOT_BUSY]},
+                     {"outside_pid_namespace", c[WARDEN_CTR_OUTSIDE_PIDNS]},
                      {"lookups_by_syscall", bpf_->mirrorMisses()}};
   } else {
     status["evictions"] = 0;

@@ -173,6 +173,8 @@ class Attributor {
     std::atomic<std::uint64_t> fallbackErrors{0};
     std::atomic<std::uint64_t> describeMisses{0};
     std::atomic<std::uint64_t> decidedErrors{0};  // noteUdpAccepted's map update failed
+    // Flows of tasks outside wardend's pid namespace (also counted in misses): `unknown`.
+    std::atomic<std::uint64_t> outsidePidNamespace{0};
   };
 
   AttributorOptions options_;

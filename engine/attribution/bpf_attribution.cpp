@@ -15,6 +15,7 @@
 
 #include "attribution.skel.h"
 #include "base/logging.h"
+#include "engine/attribution/pid_namespace.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -138,6 +139,14 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
   skel->rodata->capture_args = options.captureArgs;
   skel->rodata->flow_slot_mask = flowSlots - 1;
   skel->rodata->listener_slot_mask = listenerSlots - 1;
+  self->pidNamespaceInode_ = options.pidNamespaceInode;
+  if (self->pidNamespaceInode_ == 0) {
+    auto own = procPidNamespace();
+    if (!own) return std::unexpected(own.error());
+    self->pidNamespaceInode_ = own->inode;
+  }
+  skel->rodata->pidns_inum = self->pidNamespaceInode_;
+  skel->rodata->pidns_initial = self->pidNamespaceInode_ == kInitialPidNamespaceInode;
   if (!options.processEvents) {
     bpf_program__set_autoload(skel->progs.warden_exec, false);
     bpf_program__set_autoload(skel->progs.warden_fork, false);

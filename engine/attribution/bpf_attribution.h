@@ -31,6 +31,9 @@ struct BpfOptions {
   std::uint32_t listenerSlots = WARDEN_DEFAULT_LISTENER_SLOTS;  // likewise
   bool captureArgs = true;                                      // exec events carry argv
   bool processEvents = true;  // attach the exec/fork/exit tracepoints
+  // The nsfs inode of the pid namespace the programs number processes in (PidNamespace);
+  // 0: the one the loading process's /proc shows (procPidNamespace).
+  std::uint32_t pidNamespaceInode = 0;
 };
 
 using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;
@@ -85,6 +88,7 @@ class BpfAttribution {
       const;  // walks the map: not for hot paths
   std::uint32_t flowCapacity() const { return flowEntries_; }
   std::size_t programCount() const;  // attached programs
+  std::uint32_t pidNamespaceInode() const { return pidNamespaceInode_; }
 
   // The cookie of the caller's network namespace (SO_NETNS_COOKIE), as the programs see it.
   [[nodiscard]] static base::Result<std::uint64_t> currentNetnsCookie();
@@ -137,6 +141,7 @@ class BpfAttribution {
   int countersFd_ = -1;
   int decidedFd_ = -1;
   std::uint32_t flowEntries_ = 0;
+  std::uint32_t pidNamespaceInode_ = 0;
 };
 
 }  // namespace warden::engine

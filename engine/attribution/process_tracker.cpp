@@ -265,6 +265,12 @@ void ProcessTracker::handleRecord(std::span<const std::byte> record) {
 }
 
 void ProcessTracker::onExec(const warden_exec_event& event) {
+  // The programs report no process outside wardend's pid namespace (tgid 0): one would be a
+  // bad record.
+  if (event.owner.tgid == 0) {
+    counters_.badRecords.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   counters_.execs.fetch_add(1, std::memory_order_relaxed);
   ProcessDescription info;
   fillFromOwner(info, event.owner);

@@ -119,6 +119,17 @@ LabClient BpfLab::run(const std::string& ns, const std::vector<std::string>& arg
 
 LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
                              const std::vector<std::string>& args, uid_t uid, bool announces) {
+  return start(ns, program, args, uid, announces, -1);
+}
+
+LabClient BpfLab::runInPidNamespace(const std::string& ns, int pidNamespaceFd,
+                                    const std::vector<std::string>& args) {
+  return start(ns, clientPath(), args, 0, true, pidNamespaceFd);
+}
+
+LabClient BpfLab::start(const std::string& ns, const std::string& program,
+                        const std::vector<std::string>& args, uid_t uid, bool announces,
+                        int pidNamespaceFd) {
   LabClient client;
   auto in = base::makePipe();
   auto out = base::makePipe();
@@ -143,6 +154,21 @@ LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
     const int netns = open(netnsPath.c_str(), O_RDONLY);
     if (netns < 0 || setns(netns, CLONE_NEWNET) != 0) _exit(121);
     if (uid != 0 && (setgid(uid) != 0 || setuid(uid) != 0)) _exit(122);
+    if (pidNamespaceFd >= 0) {
+      // Only children are born into the namespace: the client is one, waited for here.
+      if (setns(pidNamespaceFd, CLONE_NEWPID) != 0) _exit(124);
+      const pid_t inside = fork();
+      if (inside < 0) _exit(125);
+      if (inside > 0) {
+        // Not exec'd, so the test's pipe ends are still open here: a client waiting for its
+        // stdin to close would wait for this process too.
+        close(in->writeEnd.get());
+        close(out->readEnd.get());
+        int status = 0;
+        if (waitpid(inside, &status, 0) != inside) _exit(126);
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+      }
+    }
     dup2(in->readEnd.get(), 0);
     dup2(out->writeEnd.get(), 1);
     execv(cargv[0], cargv.data());
@@ -173,11 +199,12 @@ LabClient BpfLab::runProgram(const std::string& ns, const std::string& program,
   int announcedPid = 0;
   if (std::sscanf(line.c_str(), "pid=%d local_port=%u netns_cookie=%llu", &announcedPid, &port,
                   &cookie) != 3 ||
-      announcedPid != pid) {
+      (pidNamespaceFd < 0 && announcedPid != pid)) {
     ADD_FAILURE() << "client " << args.front() << " did not announce itself: '" << line << "'";
   }
   client.localPort = static_cast<std::uint16_t>(port);
   client.netnsCookie = cookie;
+  client.announcedPid = announcedPid;
   return client;
 }
 

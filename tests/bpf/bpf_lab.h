@@ -21,6 +21,7 @@ struct LabClient {
   std::uint64_t forkedAtNs = 0;   // CLOCK_BOOTTIME just before fork
   std::uint64_t startedByNs = 0;  // ... and once the client had announced itself
   std::string line;
+  int announcedPid = 0;  // the pid the client said it has (getpid() in its pid namespace)
 
   void release();  // closes stdin
   int wait();      // releases, reaps, returns the exit status (or -1)
@@ -51,6 +52,11 @@ class BpfLab {
   // an announcement line (the caller reads nothing; localPort and netnsCookie stay 0).
   LabClient runProgram(const std::string& ns, const std::string& program,
                        const std::vector<std::string>& args, uid_t uid = 0, bool announces = true);
+  // attr_client as run() starts it, but as a process of the pid namespace `pidNamespaceFd` (an
+  // open /proc/PID/ns/pid): LabClient::pid is then its parent, outside that namespace, which
+  // exits with the client's status; announcedPid is the client's pid in the namespace.
+  LabClient runInPidNamespace(const std::string& ns, int pidNamespaceFd,
+                              const std::vector<std::string>& args);
 
   // Moves the calling thread into namespace `ns` (and back with leaveNamespace()).
   void enterNamespace(const std::string& ns);
@@ -59,6 +65,10 @@ class BpfLab {
   static std::string clientPath();
 
  private:
+  LabClient start(const std::string& ns, const std::string& program,
+                  const std::vector<std::string>& args, uid_t uid, bool announces,
+                  int pidNamespaceFd);
+
   std::string cgroup_;
   std::string nsA_, nsB_;
   std::vector<pid_t> started_;

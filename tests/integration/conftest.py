@@ -80,10 +80,10 @@ def wardend(lab, request):
     made = []
     request.node.warden_daemons = made
 
-    def start(tag="wardend", wait_ready=True, env=None, **config):
+    def start(tag="wardend", wait_ready=True, env=None, launcher=None, **config):
         d = Daemon(lab, tag=f"{tag}{len(made) or ''}", **config)
         made.append(d)
-        return d.start(wait_ready=wait_ready, env=env)
+        return d.start(wait_ready=wait_ready, env=env, launcher=launcher)
 
     yield start
     _check_daemons(made)

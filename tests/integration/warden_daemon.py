@@ -76,11 +76,16 @@ class Daemon:
         os.rename(tmp, self.config_path)  # a reload never sees a half-written file
 
     # ---- lifecycle -----------------------------------------------------------------------
-    def start(self, wait_ready=True, timeout=10, env=None):
-        """env: variables to add to wardend's environment."""
+    def start(self, wait_ready=True, timeout=10, env=None, launcher=None):
+        """env: variables to add to wardend's environment. launcher: an argv prefix that runs
+        wardend where it belongs instead of `ip netns exec` into lab.c (a namespace of its own
+        entered with nsenter); killed with the lab like every process it spawns."""
         prefix = ["env"] + [f"{k}={v}" for k, v in env.items()] if env else []
-        self.proc = self.lab.c.spawn(prefix + [wardend_path(), "--config", self.config_path],
-                                     self.tag)
+        argv = prefix + [wardend_path(), "--config", self.config_path]
+        if launcher:
+            self.proc = self.lab.spawn(list(launcher) + argv, self.tag)
+        else:
+            self.proc = self.lab.c.spawn(argv, self.tag)
         if wait_ready:
             self.wait_ready(timeout)
         return self
