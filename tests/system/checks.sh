@@ -154,6 +154,22 @@ check_flows() {
   grep -qE ' deny +out +tcp +192\.0\.2\.1:8080 ' <<<"$out" || { echo "$out"; return 1; }
 }
 
+# wardend runs in the container's pid namespace: the log names a process by the pid the
+# container knows it by, not by the host's (a host number could name another process there).
+check_log_pid() {
+  local pid out
+  pid=$(ct_run sh -c 'echo $$; exec curl -sS --max-time 3 http://192.0.2.1:8080/ 2>/dev/null' |
+    head -1)
+  [ -n "$pid" ] || { echo "no pid from the client"; return 1; }
+  for _ in $(seq 30); do
+    out=$(ct warden log --profile curl --action deny --limit 5 --json)
+    grep -q "\"pid\":$pid[,}]" <<<"$out" && break
+    sleep 0.2
+  done
+  echo "client pid $pid in the container; the log: $(grep -o '"pid":[0-9]*' <<<"$out" | head -3 | tr '\n' ' ')"
+  grep -q "\"pid\":$pid[,}]" <<<"$out"
+}
+
 check_reload_refused() {
   local before after status
   before=$(revision)
@@ -260,6 +276,7 @@ run_checks() {
   check "ssh out and into the machine keeps working" check_ssh
   if start_web; then
     check "a flow is decided: curl allowed to :80, denied to :8080, logged" check_flows
+    check "the log names the process by its pid in the container" check_log_pid
   else
     check "a flow is decided (web server in the container)" false
   fi
