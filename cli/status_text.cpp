@@ -107,6 +107,12 @@ void printAttribution(const json& status, std::ostream& out) {
   if (count(a, "describe_misses") > 0) {
     flows += ", " + std::to_string(count(a, "describe_misses")) + " decided before described";
   }
+  // Owners that wardend's pid namespace does not number (it runs in a container and the
+  // attached cgroup holds processes of the host): decided as unknown.
+  if (count(a, "outside_pid_namespace") > 0) {
+    flows += ", " + std::to_string(count(a, "outside_pid_namespace")) +
+             " outside wardend's pid namespace (unknown)";
+  }
   if (count(a, "fallback_errors") > 0) {
     flows += ", " + std::to_string(count(a, "fallback_errors")) + " sock_diag errors";
   }

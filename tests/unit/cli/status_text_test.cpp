@@ -104,6 +104,19 @@ TEST_F(StatusText, AttributionMissesAndNewCountersShowWhenTheDaemonSendsThem) {
   EXPECT_NE(text.find("future_counter 12"), std::string::npos) << text;
 }
 
+TEST_F(StatusText, OwnersOutsideThePidNamespaceShowWhenCounted) {
+  auto status = sampleStatus();
+  status["attribution"] = {
+      {"method", "ebpf"}, {"hits", 5}, {"misses", 0}, {"kernel", 1}, {"outside_pid_namespace", 0}};
+  EXPECT_EQ(print(status).find("pid namespace"), std::string::npos) << print(status);
+  status["attribution"]["outside_pid_namespace"] = 7;
+  const std::string text = print(status);
+  EXPECT_NE(text.find("5 flows attributed, 0 misses, 1 kernel-owned, 7 outside wardend's pid "
+                      "namespace (unknown)\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(StatusText, ProcessStormBoundsShowOnceReached) {
   auto status = sampleStatus();
   status["attribution"] = {
