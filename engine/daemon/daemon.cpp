@@ -89,17 +89,24 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
   return plan;
 }
 
+void Daemon::refuse(const rules::Diagnostics& diagnostics) {
+  refusal_.clear();
+  for (const auto& d : diagnostics) {
+    if (d.severity != rules::Severity::kError) {
+      base::logWarning(d.format());
+      continue;
+    }
+    base::logError(d.format());
+    if (refusal_.empty()) refusal_ = d.format();  // for STATUS= and the control answer
+  }
+}
+
 bool Daemon::loadPolicy() {
   rules::Diagnostics warnings;
   auto loaded = loader_.load(configFile_, &warnings);
   for (const auto& w : warnings) base::logWarning(w.format());
   if (!loaded) {
-    refusal_.clear();
-    for (const auto& d : loaded.error()) {
-      if (d.severity != rules::Severity::kError) continue;
-      base::logError(d.format());
-      if (refusal_.empty()) refusal_ = d.format();
-    }
+    refuse(loaded.error());
     return false;
   }
   const std::int64_t loadedAt = base::realtimeNs();
@@ -115,11 +122,7 @@ bool Daemon::loadPolicy() {
   rules::Config config = loaded->config;
   auto compiled = rules::CompiledPolicy::compile(std::move(*loaded), revision);
   if (!compiled) {
-    refusal_.clear();
-    for (const auto& d : compiled.error()) {
-      base::logError(d.format());
-      if (refusal_.empty()) refusal_ = d.format();
-    }
+    refuse(compiled.error());
     return false;
   }
   refusal_.clear();
@@ -165,10 +168,7 @@ bool Daemon::startUp() {
   startedAtNs_ = base::realtimeNs();
   auto config = rules::loadConfig(configFile_);
   if (!config) {
-    for (const auto& d : config.error()) {
-      base::logError(d.format());
-      if (refusal_.empty()) refusal_ = d.format();  // for STATUS=
-    }
+    refuse(config.error());
     return false;
   }
   config_ = std::move(*config);

@@ -55,6 +55,8 @@ class Daemon : private ControlCommands {
   void feedWatchdog();
   // Loads, validates, stores and publishes the policy; false (and logged) if refused.
   bool loadPolicy();
+  // Logs a refused policy's diagnostics and keeps its first error in refusal_.
+  void refuse(const rules::Diagnostics& diagnostics);
   void reload();
   void openLog();
   // The control commands (see control_protocol.h).
