@@ -1,7 +1,9 @@
 // null_consumer: the floor of the NFQUEUE design. Installs the same `inet warden` table as
 // wardend and serves the same queues with one thread each, but accepts every packet without
 // parsing or deciding anything. Runs until SIGINT/SIGTERM, then removes the table.
-//   null_consumer FIRST_QUEUE COUNT
+//   null_consumer FIRST_QUEUE COUNT [--blocking]
+// --blocking: each thread waits in a blocking recv (as bench/tools/plain_consumer does) instead
+// of wardend's loop (poll, then read until the queue is empty): what that loop costs.
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -9,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -41,6 +44,22 @@ void serve(NfQueue& queue, MarkBits marks, int stopFd) {
   }
 }
 
+// One blocking recv per wake-up, nothing else: the thread ends with the process (_exit).
+void serveBlocking(NfQueue& queue, MarkBits marks) {
+  preferQueueThread();
+  std::vector<QueuedPacket> batch;
+  batch.reserve(64);
+  for (;;) {
+    batch.clear();
+    auto got = queue.receive(batch, true);
+    if (!got) continue;
+    for (const auto& packet : batch) {
+      const std::uint32_t mark = marks.withValue(packet.mark, marks.accept());
+      (void)queue.verdict(packet.id, Verdict::kAccept, &mark);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,6 +69,7 @@ int main(int argc, char** argv) {
   }
   const auto first = static_cast<std::uint16_t>(std::atoi(argv[1]));
   const auto count = static_cast<std::uint16_t>(std::atoi(argv[2]));
+  const bool blocking = argc > 3 && std::string_view(argv[3]) == "--blocking";
   auto signalFd = warden::base::makeSignalFd({SIGINT, SIGTERM});
   if (!signalFd) {
     std::fprintf(stderr, "null_consumer: %s\n", signalFd.error().message().c_str());
@@ -85,6 +105,10 @@ int main(int argc, char** argv) {
   }
   std::vector<std::thread> threads;
   for (auto& queue : queues) {
+    if (blocking) {
+      std::thread([&queue, marks] { serveBlocking(queue, marks); }).detach();
+      continue;
+    }
     threads.emplace_back([&queue, marks, fd = stopFd->get()] { serve(queue, marks, fd); });
   }
   std::printf("ready\n");
@@ -92,6 +116,7 @@ int main(int argc, char** argv) {
   signalfd_siginfo info;
   (void)!read(signalFd->get(), &info, sizeof info);
   (void)NftTable::remove();
+  if (blocking) _exit(0);  // its threads still wait in recv on the queues main would free
   const std::uint64_t one = 1;
   (void)!write(stopFd->get(), &one, sizeof one);
   for (auto& t : threads) t.join();
