@@ -58,8 +58,12 @@ PolicyView viewOfFiles(const rules::Policy& policy) {
   const auto& globals = policy.config.globalRules;
   const auto globalKeys = rules::hitKeysOf(globals);
   for (std::size_t i = 0; i < globals.size(); ++i) {
-    view.globalRules.push_back({static_cast<int>(i), view.configPath, globals[i].where.line,
-                                rules::describe(globals[i]), globalKeys[i], {}});
+    view.globalRules.push_back({static_cast<int>(i),
+                                view.configPath,
+                                globals[i].where.line,
+                                rules::describe(globals[i]),
+                                globalKeys[i],
+                                {}});
   }
   for (const auto& p : policy.profiles) {
     ProfileView profile{p.name,
@@ -74,8 +78,12 @@ PolicyView viewOfFiles(const rules::Policy& policy) {
                         {}};
     const auto keys = rules::hitKeysOf(p.rules);
     for (std::size_t i = 0; i < p.rules.size(); ++i) {
-      profile.rules.push_back({static_cast<int>(i), p.file, p.rules[i].where.line,
-                               rules::describe(p.rules[i]), keys[i], {}});
+      profile.rules.push_back({static_cast<int>(i),
+                               p.file,
+                               p.rules[i].where.line,
+                               rules::describe(p.rules[i]),
+                               keys[i],
+                               {}});
     }
     view.profiles.push_back(std::move(profile));
   }

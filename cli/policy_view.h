@@ -20,8 +20,8 @@ struct RuleView {
   int index = 0;  // 0-based among the global rules or the profile's rules
   std::string file;
   int line = 0;
-  std::string text;  // rules/rule_text.h: "deny out tcp ports=7001"
-  std::string hitKey;  // rules::HitKey's rule part; known from the files only
+  std::string text;                     // rules/rule_text.h: "deny out tcp ports=7001"
+  std::string hitKey;                   // rules::HitKey's rule part; known from the files only
   std::optional<rules::HitCount> hits;  // absent: not known (see PolicyView::hitsNote)
 };
 
@@ -35,8 +35,8 @@ struct ProfileView {
   // One line per [[match]]; absent when the stored revision is all there is (revisions do
   // not keep [[match]] tables) and the files changed since it was loaded.
   std::optional<std::vector<std::string>> matches;
-  std::optional<rules::Mode> mode;      // absent: the engine's
-  std::string defaultHitKey;            // known from the files only
+  std::optional<rules::Mode> mode;             // absent: the engine's
+  std::string defaultHitKey;                   // known from the files only
   std::optional<rules::HitCount> defaultHits;  // the flows the fallback decided
 };
 

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "base/clock.h"
-#include "cli/json_output.h"
 #include "cli/config_files.h"
+#include "cli/json_output.h"
 #include "cli/policy_in_force.h"
 #include "cli/rule_hits_view.h"
 #include "cli/table.h"
@@ -84,8 +84,8 @@ void printProfile(const ProfileView& p, const PolicyView& view, const RulesOptio
     out << "the [engine] default";
   }
   if (p.defaultHits) {
-    out << ", " << p.defaultHits->hits << (p.defaultHits->hits == 1 ? " hit" : " hits")
-        << ", last " << lastText(p.defaultHits, options.nowNs);
+    out << ", " << p.defaultHits->hits << (p.defaultHits->hits == 1 ? " hit" : " hits") << ", last "
+        << lastText(p.defaultHits, options.nowNs);
   }
   out << '\n';
 }

@@ -10,8 +10,8 @@ base::Result<void> saveRuleHits(Database& db, const std::vector<StoredHits>& hit
   auto tx = Transaction::begin(db);
   if (!tx) return std::unexpected(std::move(tx.error()));
   if (auto ok = db.exec("DELETE FROM rule_hits", "forget the stored rule hits"); !ok) return ok;
-  auto insert =
-      db.prepare("INSERT OR REPLACE INTO rule_hits (profile, rule, hits, last_ns) VALUES (?, ?, ?, ?)");
+  auto insert = db.prepare(
+      "INSERT OR REPLACE INTO rule_hits (profile, rule, hits, last_ns) VALUES (?, ?, ?, ?)");
   if (!insert) return std::unexpected(std::move(insert.error()));
   for (const StoredHits& h : hits) {
     if (h.hits == 0) continue;

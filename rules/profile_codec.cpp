@@ -23,7 +23,8 @@ class ProfileReader {
 
   std::optional<Profile> read(const toml::table& table, std::string_view section) {
     const std::size_t errorsBefore = reader_.errorCount();
-    reader_.rejectUnknownKeys(table, {"name", "description", "default", "mode", "match", "rule"}, section);
+    reader_.rejectUnknownKeys(table, {"name", "description", "default", "mode", "match", "rule"},
+                              section);
     Profile profile;
     profile.file = file_;
     profile.where = reader_.at(table);

@@ -28,8 +28,7 @@ base::Result<void> HitRecorder::store(db::Database& db, const rules::RuleHits& h
   rows.reserve(entries.size());
   for (const auto& entry : entries) {
     rows.push_back(db::StoredHits{entry.key.profile, entry.key.rule,
-                                  static_cast<std::int64_t>(entry.count.hits),
-                                  entry.count.lastNs});
+                                  static_cast<std::int64_t>(entry.count.hits), entry.count.lastNs});
   }
   if (auto saved = db::saveRuleHits(db, rows); !saved) return saved;
   storedSum_ = sum;

@@ -111,9 +111,8 @@ TEST_F(PolicyViewTest, ProfilesTableShowsMatchesOnlyWhenKnown) {
   std::ostringstream without;
   printProfiles(view, kNow, without);
   EXPECT_EQ(without.str().find("MATCH"), std::string::npos);
-  EXPECT_NE(
-      without.str().find("PROFILE  MODE    DEFAULT  RULES  SOURCE             DESCRIPTION"),
-      std::string::npos)
+  EXPECT_NE(without.str().find("PROFILE  MODE    DEFAULT  RULES  SOURCE             DESCRIPTION"),
+            std::string::npos)
       << without.str();
   EXPECT_NE(without.str().find("firefox  learn   deny         1"), std::string::npos)
       << without.str();

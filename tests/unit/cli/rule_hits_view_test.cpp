@@ -34,8 +34,8 @@ ports = 80
 )";
 
 PolicyView filesView() {
-  return viewOfFiles(rules::testing::policyFrom("[[rule]]\naction = 'deny'\nports = 25\n",
-                                                kProfiles));
+  return viewOfFiles(
+      rules::testing::policyFrom("[[rule]]\naction = 'deny'\nports = 25\n", kProfiles));
 }
 
 TEST(RuleHitsView, LiveCountsAreMatchedByProfileAndIndex) {

@@ -100,8 +100,8 @@ TEST(RuleHits, LearnModeDecisionsCount) {
   EXPECT_EQ(countOf(*policy, "audited", "default=reject").hits, 1u);
   EXPECT_EQ(countOf(*policy, "audited", "default=reject").lastNs, 700);
   // Engine learn mode too.
-  const auto learning = compile(std::string("[engine]\nmode = 'learn'\n") + std::string(kConfig),
-                                kProfiles);
+  const auto learning =
+      compile(std::string("[engine]\nmode = 'learn'\n") + std::string(kConfig), kProfiles);
   decideAndCount(*learning, "/usr/bin/curl", 7001, 800);
   EXPECT_EQ(countOf(*learning, "", "deny out ports=7001").hits, 1u);
 }
