@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "rules/compiled_policy.h"
 #include "rules/policy.h"
 #include "rules/policy_lint.h"
@@ -238,6 +239,24 @@ void BM_DecideSelected(benchmark::State& state) {
 }
 BENCHMARK(BM_DecideSelected)->Iterations(300000);
 
+// The same plus what a queue worker adds per flow since issue 15: the deciding rule's hit
+// counted (two relaxed atomics) with the coarse wall clock. Compare with BM_DecideSelected.
+void BM_DecideSelectedCounted(benchmark::State& state) {
+  const auto policy = loadCompiled();
+  const auto procs = processes(-1);
+  std::vector<std::optional<ProfileSelection>> selections;
+  for (const auto& p : procs) selections.emplace_back(policy->selectProfile(p));
+  const auto fs = flows();
+  measure(state, [&](std::size_t i) {
+    const std::size_t p = i % procs.size();
+    const Decision decision =
+        policy->decide(Subject::process(procs[p], &selections[p]), fs[i % fs.size()]);
+    policy->hits().record(decision, base::coarseRealtimeNs());
+    return decision;
+  });
+}
+BENCHMARK(BM_DecideSelectedCounted)->Iterations(300000);
+
 // What a reload costs: read and validate every file, then compile the snapshot.
 void BM_Reload(benchmark::State& state) {
   tree();
@@ -269,6 +288,17 @@ void BM_CompileOnly(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CompileOnly)->Unit(benchmark::kMillisecond)->Iterations(10);
+
+// A reload's compile: every unchanged rule takes over the hit counter of the policy before.
+void BM_CompileKeepingHits(benchmark::State& state) {
+  const auto policy = *loadPolicy(tree().config());
+  const auto previous = *CompiledPolicy::compile(Policy(policy));
+  for (auto _ : state) {
+    Policy copy = policy;
+    benchmark::DoNotOptimize(CompiledPolicy::compile(std::move(copy), 0, previous.get()));
+  }
+}
+BENCHMARK(BM_CompileKeepingHits)->Unit(benchmark::kMillisecond)->Iterations(10);
 
 // `warden check` also lints; the daemon does not have to.
 void BM_Lint(benchmark::State& state) {

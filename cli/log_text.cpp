@@ -53,7 +53,7 @@ std::vector<std::string> logCells(const db::LogEntry& e) {
           e.pid ? std::to_string(*e.pid) : "-",
           orDash(e.exe),
           orDash(e.profile),
-          std::string(db::toString(e.mode)),
+          std::string(rules::toString(e.mode)),
           decidedByText(e)};
 }
 
@@ -99,7 +99,7 @@ json logJson(const db::LogEntry& e) {
           {"time_ns", e.timeNs},
           {"time", isoTime(e.timeNs)},
           {"action", rules::toString(e.action)},
-          {"mode", db::toString(e.mode)},
+          {"mode", rules::toString(e.mode)},
           {"direction", rules::toString(e.direction)},
           {"protocol", e.protocol},
           {"local_addr", e.localAddr},

@@ -8,6 +8,7 @@
 
 #include "db/policy_store.h"
 #include "rules/policy.h"
+#include "rules/rule_hits.h"
 
 namespace warden::cli {
 
@@ -19,7 +20,9 @@ struct RuleView {
   int index = 0;  // 0-based among the global rules or the profile's rules
   std::string file;
   int line = 0;
-  std::string text;  // rules/rule_text.h: "deny out tcp ports=7001"
+  std::string text;                     // rules/rule_text.h: "deny out tcp ports=7001"
+  std::string hitKey;                   // rules::HitKey's rule part; known from the files only
+  std::optional<rules::HitCount> hits;  // absent: not known (see PolicyView::hitsNote)
 };
 
 struct ProfileView {
@@ -32,6 +35,9 @@ struct ProfileView {
   // One line per [[match]]; absent when the stored revision is all there is (revisions do
   // not keep [[match]] tables) and the files changed since it was loaded.
   std::optional<std::vector<std::string>> matches;
+  std::optional<rules::Mode> mode;             // absent: the engine's
+  std::string defaultHitKey;                   // known from the files only
+  std::optional<rules::HitCount> defaultHits;  // the flows the fallback decided
 };
 
 struct PolicyView {
@@ -41,6 +47,8 @@ struct PolicyView {
   std::int64_t loadedAtNs = 0;
   std::string configPath;
   std::optional<rules::Action> engineDefault;  // known from the files only
+  std::optional<rules::Mode> engineMode;       // known from the files only
+  bool hitsKnown = false;                      // RuleView::hits filled (see rule_hits_view.h)
   std::vector<RuleView> globalRules;
   std::vector<ProfileView> profiles;
   std::vector<std::string> notes;  // why this source, what is missing; for stderr
@@ -61,5 +69,7 @@ std::string describeSource(const PolicyView& view, std::int64_t nowNs);
 // included); otherwise profiles carry their rule count.
 nlohmann::json policyJson(const PolicyView& view, bool withRules);
 nlohmann::json ruleJson(const RuleView& rule);
+// How the view shows a profile's mode: "learn", "enforce", or "engine (learn)".
+std::string modeText(const ProfileView& profile, const PolicyView& view);
 
 }  // namespace warden::cli

@@ -36,6 +36,7 @@ void printProfiles(const PolicyView& view, std::int64_t nowNs, std::ostream& out
   bool matchesKnown = false;
   for (const auto& profile : view.profiles) matchesKnown = matchesKnown || profile.matches;
   std::vector<Table::Column> columns = {{"PROFILE"},
+                                        {"MODE"},
                                         {"DEFAULT", Table::Align::kLeft, 0, actionTone},
                                         {"RULES", Table::Align::kRight},
                                         {"SOURCE"}};
@@ -45,7 +46,7 @@ void printProfiles(const PolicyView& view, std::int64_t nowNs, std::ostream& out
   table.paint(palette);
   for (const auto& p : view.profiles) {
     std::vector<std::string> cells = {
-        p.name, defaultText(p, view), std::to_string(p.rules.size()),
+        p.name, modeText(p, view), defaultText(p, view), std::to_string(p.rules.size()),
         std::filesystem::path(p.file).filename().string() + ":" + std::to_string(p.line)};
     if (matchesKnown) cells.push_back(p.matches ? joinMatches(*p.matches) : "?");
     cells.push_back(p.description);

@@ -20,13 +20,22 @@ namespace warden::cli {
 // when none matches. With PROFILE, that profile's only (exit 1 if there is no such profile).
 Command addRulesCommand(CLI::App& app, std::string& configPath, const OutputOptions& output);
 
+// Each rule and profile default also shows its hit count and the age of its last flow
+// (HITS, LAST: live from wardend, or as it last stored them when it is not running).
+// `--unused`: only the rules and defaults that decided no flow.
 int runRules(const std::filesystem::path& configPath, const std::optional<std::string>& profile,
-             bool json, std::ostream& out, std::ostream& err, const Palette& palette = Palette());
+             bool json, bool unusedOnly, std::ostream& out, std::ostream& err,
+             const Palette& palette = Palette());
+
+struct RulesOptions {
+  std::int64_t nowNs = 0;   // for the LAST column's ages
+  bool unusedOnly = false;  // --unused
+};
 
 // The text, for the tests; fails only for an unknown profile.
 [[nodiscard]] Outcome<void> printRules(const PolicyView& view,
                                        const std::optional<std::string>& profile,
-                                       std::int64_t nowNs, std::ostream& out,
+                                       const RulesOptions& options, std::ostream& out,
                                        const Palette& palette = Palette());
 
 }  // namespace warden::cli

@@ -12,7 +12,8 @@ _warden_global_options="--config --no-pager --color --help -h --version"
 # The options of each command, besides the global ones (which every command takes too).
 _warden_command_options() {
   case $1 in
-    check | status | profiles | rules | explain | hash) echo "--json" ;;
+    check | status | profiles | explain | hash) echo "--json" ;;
+    rules) echo "--unused --json" ;;
     reload) echo "--redecide --json" ;;
     log) echo "--follow -f --profile --action --since --until --limit -n --json" ;;
   esac

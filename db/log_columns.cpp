@@ -36,16 +36,6 @@ std::optional<DecidedBy> parseDecidedBy(std::string_view text) {
   return std::nullopt;
 }
 
-std::string_view toString(rules::Mode mode) {
-  return mode == rules::Mode::kLearn ? "learn" : "enforce";
-}
-
-std::optional<rules::Mode> parseMode(std::string_view text) {
-  if (text == "enforce") return rules::Mode::kEnforce;
-  if (text == "learn") return rules::Mode::kLearn;
-  return std::nullopt;
-}
-
 std::string protocolName(std::uint8_t ipProto) {
   switch (ipProto) {
     case IPPROTO_ICMP:

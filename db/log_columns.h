@@ -16,9 +16,6 @@ namespace warden::db {
 std::string_view toString(DecidedBy decidedBy);
 std::optional<DecidedBy> parseDecidedBy(std::string_view text);
 
-std::string_view toString(rules::Mode mode);
-std::optional<rules::Mode> parseMode(std::string_view text);
-
 // "tcp", "udp", "icmp", "icmpv6", "sctp", or the protocol number for anything else.
 std::string protocolName(std::uint8_t ipProto);
 

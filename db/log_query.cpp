@@ -61,7 +61,7 @@ LogEntry readEntry(const Statement& s) {
   e.decidedBy = parseDecidedBy(s.columnText(15)).value_or(DecidedBy::kEngineDefault);
   if (auto index = s.columnOptionalInt64(16)) e.ruleIndex = static_cast<int>(*index);
   e.action = rules::parseAction(s.columnText(17)).value_or(rules::Action::kDeny);
-  e.mode = parseMode(s.columnText(18)).value_or(rules::Mode::kEnforce);
+  e.mode = rules::parseMode(s.columnText(18)).value_or(rules::Mode::kEnforce);
   e.revision = s.columnInt64(19);
   e.latencyUs = s.columnDouble(20);
   if (!s.columnIsNull(21)) {

@@ -93,7 +93,7 @@ void LogInserter::bindRow(Statement& stmt, int base, const LogRow& row) {
   stmt.bindTextNoCopy(base + 15, toString(row.decidedBy));
   integer(16, row.ruleIndex, byRule && row.ruleIndex >= 0);
   stmt.bindTextNoCopy(base + 17, rules::toString(row.action));
-  stmt.bindTextNoCopy(base + 18, toString(row.mode));
+  stmt.bindTextNoCopy(base + 18, rules::toString(row.mode));
   stmt.bindInt64(base + 19, row.revision);
   stmt.bindDouble(base + 20, static_cast<double>(row.latencyNs) / 1000.0);
 }

@@ -104,9 +104,25 @@ DROP INDEX IF EXISTS verdict_log_action;
 CREATE INDEX verdict_log_refused ON verdict_log (action, time_ns) WHERE action <> 'allow';
 )sql";
 
+// Version 3: a profile's own `mode` in the stored policy (NULL: the engine's), and the hit
+// counts of rules and profile defaults, kept across restarts. A counter is named by its
+// profile ('' for the global rules) and the rule's content ('default=<action>' for a profile's
+// fallback), not by revision: an unchanged rule keeps its count whatever revision it is in.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE policy_profile ADD COLUMN mode TEXT CHECK (mode IN ('enforce', 'learn'));
+CREATE TABLE rule_hits (
+  profile TEXT NOT NULL,
+  rule    TEXT NOT NULL,
+  hits    INTEGER NOT NULL,
+  last_ns INTEGER NOT NULL,  -- ns since the Unix epoch of the last flow decided; 0: never
+  PRIMARY KEY (profile, rule)
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 
 static_assert(std::span(kMigrations).back().version == kSchemaVersion,

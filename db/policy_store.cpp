@@ -59,19 +59,22 @@ base::Result<std::int64_t> storeRevision(Database& db, const PolicyRecord& polic
 
   auto profile = db.prepare(
       "INSERT INTO policy_profile (revision, name, position, file, line, default_action, "
-      "description) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "description, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   if (!profile) return fail<std::int64_t>(std::move(profile.error()));
   for (std::size_t i = 0; i < policy.profiles.size(); ++i) {
     const ProfileRecord& p = policy.profiles[i];
     std::optional<std::string_view> defaultAction;
     if (p.defaultAction) defaultAction = rules::toString(*p.defaultAction);
+    std::optional<std::string_view> mode;
+    if (p.mode) mode = rules::toString(*p.mode);
     profile->bindInt64(1, id)
         .bindText(2, p.name)
         .bindInt64(3, static_cast<std::int64_t>(i))
         .bindText(4, p.file)
         .bindInt64(5, p.line)
         .bindOptionalText(6, defaultAction)
-        .bindText(7, p.description);
+        .bindText(7, p.description)
+        .bindOptionalText(8, mode);
     if (auto ok = profile->run(); !ok) return fail<std::int64_t>(std::move(ok.error()));
   }
 
@@ -131,7 +134,7 @@ base::Result<std::optional<PolicyRecord>> loadRevision(Database& db, std::int64_
   policy.revision.sourcesDigest = revision->columnText(2);
 
   auto profiles = db.prepare(
-      "SELECT name, file, line, default_action, description FROM policy_profile "
+      "SELECT name, file, line, default_action, description, mode FROM policy_profile "
       "WHERE revision = ? ORDER BY position");
   if (!profiles) return fail<Out>(std::move(profiles.error()));
   profiles->bindInt64(1, id);
@@ -145,6 +148,7 @@ base::Result<std::optional<PolicyRecord>> loadRevision(Database& db, std::int64_
     p.line = static_cast<int>(profiles->columnInt64(2));
     if (!profiles->columnIsNull(3)) p.defaultAction = actionOf(profiles->columnText(3));
     p.description = profiles->columnText(4);
+    if (!profiles->columnIsNull(5)) p.mode = rules::parseMode(profiles->columnText(5));
   }
 
   // Global rules first, then each profile's in load order, each in rule order.

@@ -34,6 +34,7 @@ struct ProfileRecord {
   int line = 0;
   std::optional<rules::Action> defaultAction;  // absent: the engine default applies
   std::string description;
+  std::optional<rules::Mode> mode;  // absent: the engine's mode applies
 };
 
 struct RuleRecord {

@@ -2,11 +2,13 @@
 
 namespace warden::rules {
 
-CompiledPolicy::CompiledPolicy(Policy policy, std::uint64_t revision)
+CompiledPolicy::CompiledPolicy(Policy policy, std::uint64_t revision,
+                               const CompiledPolicy* previous)
     : policy_(std::move(policy)),
       revision_(revision),
       globalRules_(policy_.config.globalRules),
-      selector_(std::make_unique<ProfileSelector>(policy_.profiles)) {
+      selector_(std::make_unique<ProfileSelector>(policy_.profiles)),
+      hits_(policy_, previous != nullptr ? &previous->hits_ : nullptr) {
   profileRules_.reserve(policy_.profiles.size());
   profileNames_.reserve(policy_.profiles.size());
   for (const Profile& profile : policy_.profiles) {
@@ -16,9 +18,10 @@ CompiledPolicy::CompiledPolicy(Policy policy, std::uint64_t revision)
 }
 
 std::expected<std::shared_ptr<const CompiledPolicy>, Diagnostics> CompiledPolicy::compile(
-    Policy policy, std::uint64_t revision) {
+    Policy policy, std::uint64_t revision, const CompiledPolicy* previous) {
   try {
-    std::shared_ptr<const CompiledPolicy> compiled(new CompiledPolicy(std::move(policy), revision));
+    std::shared_ptr<const CompiledPolicy> compiled(
+        new CompiledPolicy(std::move(policy), revision, previous));
     if (!compiled->selector_->errors().empty()) {
       return std::unexpected(compiled->selector_->errors());
     }
@@ -30,8 +33,8 @@ std::expected<std::shared_ptr<const CompiledPolicy>, Diagnostics> CompiledPolicy
   }
 }
 
-void CompiledPolicy::finish(Decision& decision) const {
-  decision.learn = policy_.config.mode == Mode::kLearn;
+void CompiledPolicy::finish(Decision& decision, Mode mode) const {
+  decision.learn = mode == Mode::kLearn;
   decision.enforced = decision.learn ? Action::kAllow : decision.action;
 }
 
@@ -39,7 +42,7 @@ Decision CompiledPolicy::engineVerdict(Action action, DecidedBy by) const {
   Decision decision;
   decision.action = action;
   decision.by = by;
-  finish(decision);
+  finish(decision, policy_.config.mode);
   return decision;
 }
 
@@ -53,7 +56,7 @@ bool CompiledPolicy::decideGlobal(const FlowView& flow, Decision& decision) cons
   decision.ruleIndex = index;
   decision.file = rule.where.file;
   decision.line = rule.where.line;
-  finish(decision);
+  finish(decision, policy_.config.mode);
   return true;
 }
 
@@ -110,7 +113,8 @@ Decision CompiledPolicy::decideByProfile(const ProfileSelection& selection,
     decision.action = policy_.config.defaultAction;
     decision.by = DecidedBy::kEngineDefault;
   }
-  finish(decision);
+  // A profile's own mode covers whatever decided for it, its stand-in engine default included.
+  finish(decision, profile.mode.value_or(policy_.config.mode));
   return decision;
 }
 

@@ -13,6 +13,7 @@
 #include "rules/policy.h"
 #include "rules/process_info.h"
 #include "rules/profile_selector.h"
+#include "rules/rule_hits.h"
 #include "rules/subject.h"
 
 namespace warden::rules {
@@ -23,9 +24,10 @@ namespace warden::rules {
 // remembered selection is the caller's to guard).
 class CompiledPolicy {
  public:
-  // Builds the matcher. Fails only on input that loadPolicy would have refused.
+  // Builds the matcher. Fails only on input that loadPolicy would have refused. `previous`:
+  // the policy this one replaces, whose hit counters of unchanged rules it takes over.
   static std::expected<std::shared_ptr<const CompiledPolicy>, Diagnostics> compile(
-      Policy policy, std::uint64_t revision = 0);
+      Policy policy, std::uint64_t revision = 0, const CompiledPolicy* previous = nullptr);
 
   // SPEC section 4: the global rules, then what `subject` gets (the engine `kernel` or
   // `unknown` verdict, or what its process's profile says), under the engine's mode. The one
@@ -40,6 +42,11 @@ class CompiledPolicy {
   // the process's next flows (Subject::process); `warden explain` shows it.
   ProfileSelection selectProfile(const ProcessInfo& process) const;
 
+  // The counters of the rules and profile defaults. The engine records the decisions that
+  // gave a flow its verdict (hits().record(), cheap and lock-free); decide() counts nothing,
+  // so that asking again (re-deciding after a reload, a benchmark) does not inflate them.
+  const RuleHits& hits() const { return hits_; }
+
   const Policy& policy() const { return policy_; }
   const Config& config() const { return policy_.config; }
   std::uint64_t revision() const { return revision_; }
@@ -47,7 +54,7 @@ class CompiledPolicy {
   bool usesSha256() const { return selector_->usesSha256(); }
 
  private:
-  CompiledPolicy(Policy policy, std::uint64_t revision);
+  CompiledPolicy(Policy policy, std::uint64_t revision, const CompiledPolicy* previous);
 
   // Step 1 (global rules); fills `decision` and returns true if one matched.
   bool decideGlobal(const FlowView& flow, Decision& decision) const;
@@ -56,7 +63,8 @@ class CompiledPolicy {
   ProfileSelection selectionOf(const Subject& subject) const;
   // Step 5.
   Decision decideByProfile(const ProfileSelection& selection, const FlowView& flow) const;
-  void finish(Decision& decision) const;
+  // Sets what the packet gets under `mode` (the engine's, or the deciding profile's).
+  void finish(Decision& decision, Mode mode) const;
 
   Policy policy_;
   std::uint64_t revision_;
@@ -66,6 +74,7 @@ class CompiledPolicy {
   // profileName) rather than to be copied.
   std::vector<std::shared_ptr<const std::string>> profileNames_;
   std::unique_ptr<ProfileSelector> selector_;
+  RuleHits hits_;
 };
 
 }  // namespace warden::rules

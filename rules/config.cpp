@@ -14,12 +14,6 @@ namespace {
 constexpr std::int64_t kMaxQueueLength = 1048576;
 constexpr std::int64_t kMaxRetentionDays = 36500;
 
-std::optional<Mode> parseMode(std::string_view text) {
-  if (text == "enforce") return Mode::kEnforce;
-  if (text == "learn") return Mode::kLearn;
-  return std::nullopt;
-}
-
 std::optional<FailMode> parseFailMode(std::string_view text) {
   if (text == "open") return FailMode::kOpen;
   if (text == "closed") return FailMode::kClosed;

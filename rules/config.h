@@ -13,7 +13,6 @@
 
 namespace warden::rules {
 
-enum class Mode : std::uint8_t { kEnforce, kLearn };
 enum class FailMode : std::uint8_t { kOpen, kClosed };
 
 // The engine configuration, warden.toml (SPEC section 2). Relative paths in the file are

@@ -44,6 +44,9 @@ struct Profile {
   std::string name;
   std::string description;
   std::optional<Action> defaultAction;  // absent: the engine default
+  // Absent: the engine's mode. Applies to the flows this profile decides (its rules, its
+  // default, or the engine default standing in for it), never to global rules.
+  std::optional<Mode> mode;
   std::vector<Match> matches;
   std::vector<Rule> rules;  // first match wins
   std::string file;         // the profiles.d file it came from

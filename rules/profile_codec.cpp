@@ -23,7 +23,8 @@ class ProfileReader {
 
   std::optional<Profile> read(const toml::table& table, std::string_view section) {
     const std::size_t errorsBefore = reader_.errorCount();
-    reader_.rejectUnknownKeys(table, {"name", "description", "default", "match", "rule"}, section);
+    reader_.rejectUnknownKeys(table, {"name", "description", "default", "mode", "match", "rule"},
+                              section);
     Profile profile;
     profile.file = file_;
     profile.where = reader_.at(table);
@@ -50,6 +51,9 @@ class ProfileReader {
     if (const auto* value = table.get("default")) {
       profile.defaultAction =
           reader_.enumeration(*value, "default", parseAction, "allow, deny or reject");
+    }
+    if (const auto* value = table.get("mode")) {
+      profile.mode = reader_.enumeration(*value, "mode", parseMode, "learn or enforce");
     }
     if (const auto* value = table.get("match")) readMatches(*value, profile);
     if (const auto* value = table.get("rule")) profile.rules = readRules(*value, reader_);

@@ -69,6 +69,7 @@ std::expected<ControlRequest, std::string> parseControlRequest(std::string_view 
   }
   const std::string command = parsed["command"];
   if (command == "status") return StatusRequest{};
+  if (command == "hits") return HitsRequest{};
   if (command == "explain") {  // process identification for `warden explain PID`
     const auto pid = pidOf(parsed);
     if (!pid) return std::unexpected("explain needs a numeric \"pid\"");
@@ -91,6 +92,7 @@ std::string answerControlRequest(std::string_view line, ControlCommands& command
   if (std::holds_alternative<StatusRequest>(*request)) {
     return answer({{"status", commands.status()}});
   }
+  if (std::holds_alternative<HitsRequest>(*request)) return answer(commands.hits());
   if (const auto* explain = std::get_if<ExplainRequest>(&*request)) {
     auto process = commands.explain(explain->pid);
     if (!process) return refusal("no such process");

@@ -16,6 +16,10 @@ namespace warden::engine {
 //   {"version":1,"command":"status"}                     -> "status": {...}
 //   {"version":1,"command":"explain","pid":N}            -> "process": {...}
 //   {"version":1,"command":"reload"[,"redecide":true]}   -> "revision": N[, "redecide": {...}]
+//   {"version":1,"command":"hits"}                       -> "revision": N, "hits": [...]
+// "hits" are the live hit counts of the policy in force, one object per counter in policy
+// order: {"profile": NAME or "" for a global rule, "rule": index or -1 for the profile's
+// default, "key": the counter's name (rules::HitKey), "hits": N, "last_ns": ns or 0 (never)}.
 // Every answer has "version": 1 and "ok"; a refusal says why in "error". Pure: no sockets, so
 // the tests drive it with a fake daemon (ControlServer does the socket's side).
 
@@ -30,7 +34,10 @@ struct ReloadRequest {
   bool redecide = false;  // also decide again the flows accepted before
   bool operator==(const ReloadRequest&) const = default;
 };
-using ControlRequest = std::variant<StatusRequest, ExplainRequest, ReloadRequest>;
+struct HitsRequest {
+  bool operator==(const HitsRequest&) const = default;
+};
+using ControlRequest = std::variant<StatusRequest, ExplainRequest, ReloadRequest, HitsRequest>;
 
 // One request line parsed; the error is the message the refusal gives.
 [[nodiscard]] std::expected<ControlRequest, std::string> parseControlRequest(std::string_view line);
@@ -49,6 +56,8 @@ class ControlCommands {
   virtual std::optional<nlohmann::json> explain(std::uint32_t pid) = 0;
   // The error is the refusal's message: nothing reloaded, or reloaded but not redecided.
   virtual std::expected<Reloaded, std::string> reloadPolicy(bool redecide) = 0;
+  // {"revision": N, "hits": [...]} (see above).
+  virtual nlohmann::json hits() = 0;
 };
 
 // The answer line (without its newline) to one request line, the command run on `commands`.

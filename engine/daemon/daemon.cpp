@@ -120,18 +120,29 @@ bool Daemon::loadPolicy() {
     }
   }
   rules::Config config = loaded->config;
-  auto compiled = rules::CompiledPolicy::compile(std::move(*loaded), revision);
+  // Unchanged rules keep their hit counters (shared with the policy in force, so that a flow a
+  // worker still decides under it is not lost); at start, the database has them.
+  const auto previous = policy_.current();
+  auto compiled = rules::CompiledPolicy::compile(std::move(*loaded), revision,
+                                                 previous ? previous->policy.get() : nullptr);
   if (!compiled) {
     refuse(compiled.error());
     return false;
   }
   refusal_.clear();
   localRevision_ = revision;
+  if (!previous && store_) {
+    if (auto restored = hitRecorder_.restore(*store_, (*compiled)->hits()); !restored) {
+      base::logError("reading the stored rule hit counts: ", restored.error().message());
+    }
+  }
   auto snapshot = std::make_shared<PolicySnapshot>();
   snapshot->policy = std::move(*compiled);
   snapshot->loadedAtNs = loadedAt;
   config_ = std::move(config);
   policy_.publish(std::move(snapshot));
+  // The counters of rules gone or changed are forgotten in the database too.
+  if (previous) storeHits(/*force=*/true);
   return true;
 }
 
@@ -323,6 +334,7 @@ void Daemon::shutDown(bool failed) {
   hosts_.reset();
   dnsQueries_.reset();
   if (logWriter_) logWriter_->stop();  // after the workers: it commits every row they left
+  if (policy_.current()) storeHits(/*force=*/false);  // every flow of the workers counted
   if (tableInstalled_) {
     if (auto removed = NftTable::remove(); !removed) {
       base::logError(removed.error().message());
@@ -475,6 +487,9 @@ int Daemon::run() {
   // between two `warden status` (see UndecidedPasses).
   constexpr std::int64_t kSampleEveryMs = 60'000;
   std::int64_t sampleAtMs = monotonicMs() + kSampleEveryMs;
+  // Rule hit counts reach the database this often (and at reload and stop), from here only.
+  constexpr std::int64_t kStoreHitsEveryMs = 30'000;
+  std::int64_t storeHitsAtMs = monotonicMs() + kStoreHitsEveryMs;
   bool failed = false;
   pollfd fds[4] = {{signalFd_.get(), POLLIN, 0},
                    {control_->fd(), POLLIN, 0},
@@ -484,7 +499,7 @@ int Daemon::run() {
     feedWatchdog();
     // Woken for the next settled reload, queue sample, control client's deadline or watchdog
     // check.
-    std::int64_t wakeAtMs = std::min(reloadAtMs, sampleAtMs);
+    std::int64_t wakeAtMs = std::min({reloadAtMs, sampleAtMs, storeHitsAtMs});
     if (watchdog_) {
       const std::uint64_t checkAtMs = (watchdog_->nextCheckNs() + 999'999) / 1'000'000;
       wakeAtMs = std::min(wakeAtMs, static_cast<std::int64_t>(checkAtMs));
@@ -515,6 +530,10 @@ int Daemon::run() {
       std::vector<KernelQueueStats> kernel;
       (void)sampleQueues(kernel);
       sampleAtMs = monotonicMs() + kSampleEveryMs;
+    }
+    if (monotonicMs() >= storeHitsAtMs) {
+      storeHits(/*force=*/false);
+      storeHitsAtMs = monotonicMs() + kStoreHitsEveryMs;
     }
     if (monotonicMs() >= reloadAtMs) {
       reloadAtMs = kNoReload;

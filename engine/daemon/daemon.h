@@ -13,6 +13,7 @@
 #include "db/log_writer.h"
 #include "engine/daemon/control_protocol.h"
 #include "engine/daemon/control_server.h"
+#include "engine/daemon/hit_records.h"
 #include "engine/daemon/policy_watcher.h"
 #include "engine/daemon/queue_status.h"
 #include "engine/daemon/undecided_passes.h"
@@ -64,6 +65,9 @@ class Daemon : private ControlCommands {
   nlohmann::json controlStatus() const;  // what the client bounds and deadlines did
   std::optional<nlohmann::json> explain(std::uint32_t pid) override;
   std::expected<Reloaded, std::string> reloadPolicy(bool redecide) override;
+  nlohmann::json hits() override;
+  // Stores the rule hit counts (when they changed, or `force`); a failure is logged.
+  void storeHits(bool force);
   TablePlan tablePlan(const rules::Config& config) const;
   // Each queue's numbers from the kernel, into `kernel`, and the flows passed undecided
   // (see UndecidedPasses).
@@ -79,6 +83,7 @@ class Daemon : private ControlCommands {
   db::LogProducer controlLog_;       // the control thread's verdict-log rows (reload --redecide)
   std::string logProblem_;           // why there is no verdict log, if there is none
   std::uint64_t localRevision_ = 0;  // revisions when no database could be opened
+  HitRecorder hitRecorder_;          // rule hit counts kept in the database (control thread)
   std::string refusal_;  // the first error of the last policy refused, until one is loaded
   std::optional<Watchdog> watchdog_;  // when systemd asks for WATCHDOG=1
   bool watchdogStarved_ = false;      // a watched thread is stale: said once, no pings

@@ -1,4 +1,4 @@
-// What the control socket asks of the daemon (ControlCommands): status, explain, reload.
+// What the control socket asks of the daemon (ControlCommands): status, explain, reload, hits.
 // Run on the control thread, like the rest of Daemon.
 #include <unistd.h>
 
@@ -91,6 +91,19 @@ nlohmann::json Daemon::controlStatus() const {
           {"request_too_long", c.requestTooLong},
           {"answer_not_taken", c.answerNotTaken},
           {"evicted", c.evicted}};
+}
+
+nlohmann::json Daemon::hits() {
+  const auto snapshot = policy_.current();
+  return {{"revision", snapshot->revision()}, {"hits", hitsJson(snapshot->policy->hits())}};
+}
+
+void Daemon::storeHits(bool force) {
+  if (!store_) return;
+  if (auto stored = hitRecorder_.store(*store_, policy_.current()->policy->hits(), force);
+      !stored) {
+    base::logError("storing the rule hit counts: ", stored.error().message());
+  }
 }
 
 std::optional<nlohmann::json> Daemon::explain(std::uint32_t pid) {

@@ -47,7 +47,7 @@ base::Result<db::PolicyRecord> toRecord(const rules::Policy& policy, std::int64_
   }
   for (const auto& profile : policy.profiles) {
     record.profiles.push_back({profile.name, profile.file, profile.where.line,
-                               profile.defaultAction, profile.description});
+                               profile.defaultAction, profile.description, profile.mode});
     for (std::size_t i = 0; i < profile.rules.size(); ++i) {
       const auto& rule = profile.rules[i];
       record.rules.push_back({db::RuleKind::kProfile, profile.name, static_cast<int>(i),

@@ -343,13 +343,20 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
   }
-  if (!wantsLogRow(snapshot.policy->config(), decision)) return;
+  // The deciding rule's hit: once per flow, so a repeat (a SYN sent again after a drop) is not
+  // counted again where the log can tell it; flows that are not logged are rarely repeated.
+  const rules::RuleHits& hits = snapshot.policy->hits();
+  if (!wantsLogRow(snapshot.policy->config(), decision)) {
+    hits.record(decision, base::coarseRealtimeNs());
+    return;
+  }
   // One row per flow decision, not per packet: a repeat of a decision logged lately is counted.
   const DecisionKey key = decisionKeyOf(pending.flow, pending.owner, decision, snapshot.revision());
   if (pending.portsNameFlow && recentDecisions_.repeat(key, pending.started + elapsed)) {
     QueueCounters::bump(counters_.repeats);
     return;
   }
+  hits.record(decision, base::coarseRealtimeNs());
   // A full ring counts the row as dropped: the packet path never waits for the database. A
   // repeat may then have its row.
   if (!log_.tryEnqueue(verdictRow(snapshot, decision, pending.named(), elapsed, pending.owner)) &&

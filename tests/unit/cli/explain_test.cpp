@@ -36,7 +36,7 @@ PolicyView revisionNine() {
   curl.file = "/etc/warden/profiles.d/20-http.toml";
   curl.line = 1;
   curl.defaultAction = rules::Action::kDeny;
-  curl.rules = {{0, curl.file, 10, "allow out tcp ports=443"}};
+  curl.rules = {{0, curl.file, 10, "allow out tcp ports=443", {}, {}}};
   curl.matches = std::vector<std::string>{"path=/usr/bin/curl", "path=/usr/bin/curl env=PROXY=*"};
   view.profiles.push_back(curl);
   return view;

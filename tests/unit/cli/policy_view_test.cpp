@@ -26,8 +26,9 @@ db::PolicyRecord sampleRecord() {
   db::PolicyRecord record;
   record.revision = {7, kNow - 60 * kSecond, "/etc/warden/warden.toml", "digest"};
   record.profiles = {
-      {"firefox", "/etc/warden/profiles.d/10-browser.toml", 3, rules::Action::kDeny, "browser"},
-      {"curl", "/etc/warden/profiles.d/20-http.toml", 1, std::nullopt, ""},
+      {"firefox", "/etc/warden/profiles.d/10-browser.toml", 3, rules::Action::kDeny, "browser",
+       rules::Mode::kLearn},
+      {"curl", "/etc/warden/profiles.d/20-http.toml", 1, std::nullopt, "", std::nullopt},
   };
   using db::RuleKind;
   record.rules = {
@@ -69,18 +70,18 @@ TEST_F(PolicyViewTest, RevisionGroupsRulesByProfileInIndexOrder) {
 TEST_F(PolicyViewTest, RulesListedInCheckingOrderWithWhatHappensOtherwise) {
   PolicyView view = viewOfRevision(sampleRecord());
   std::ostringstream out;
-  ASSERT_TRUE(printRules(view, std::nullopt, kNow, out).has_value());
+  ASSERT_TRUE(printRules(view, std::nullopt, RulesOptions{kNow}, out).has_value());
   EXPECT_EQ(out.str(),
             "policy revision 7 in force, loaded 2026-05-01 11:59:00 (1m 00s ago)\n"
             "\n"
             "global rules (warden.toml), checked first for every flow:\n"
-            "  #  RULE                       SOURCE\n"
-            "  0  allow out scope=localhost  warden.toml:31\n"
-            "  1  deny out tcp ports=25      warden.toml:40\n"
+            "  #  RULE                       HITS  LAST  SOURCE\n"
+            "  0  allow out scope=localhost     -  -     warden.toml:31\n"
+            "  1  deny out tcp ports=25         -  -     warden.toml:40\n"
             "\n"
-            "profile firefox (10-browser.toml:3): browser\n"
-            "  #  RULE                     SOURCE\n"
-            "  0  allow out tcp ports=443  10-browser.toml:9\n"
+            "profile firefox (10-browser.toml:3): browser [learn mode: its flows are accepted]\n"
+            "  #  RULE                     HITS  LAST  SOURCE\n"
+            "  0  allow out tcp ports=443     -  -     10-browser.toml:9\n"
             "  otherwise: deny (profile default)\n"
             "\n"
             "profile curl (20-http.toml:1)\n"
@@ -94,11 +95,11 @@ TEST_F(PolicyViewTest, OneProfilesRulesOrAClearErrorForAnUnknownOne) {
   PolicyView view = viewOfRevision(sampleRecord());
   view.engineDefault = rules::Action::kReject;
   std::ostringstream out;
-  ASSERT_TRUE(printRules(view, "curl", kNow, out).has_value());
+  ASSERT_TRUE(printRules(view, "curl", RulesOptions{kNow}, out).has_value());
   EXPECT_NE(out.str().find("otherwise: reject ([engine] default)"), std::string::npos);
   EXPECT_NE(out.str().find("2 global rules are checked before these"), std::string::npos);
   EXPECT_EQ(out.str().find("firefox"), std::string::npos);
-  auto missing = printRules(view, "thunderbird", kNow, out);
+  auto missing = printRules(view, "thunderbird", RulesOptions{kNow}, out);
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code, ExitCode::kError);
   EXPECT_NE(missing.error().message.find("no profile 'thunderbird'"), std::string::npos);
@@ -110,10 +111,13 @@ TEST_F(PolicyViewTest, ProfilesTableShowsMatchesOnlyWhenKnown) {
   std::ostringstream without;
   printProfiles(view, kNow, without);
   EXPECT_EQ(without.str().find("MATCH"), std::string::npos);
-  EXPECT_NE(without.str().find("PROFILE  DEFAULT  RULES  SOURCE             DESCRIPTION"),
+  EXPECT_NE(without.str().find("PROFILE  MODE    DEFAULT  RULES  SOURCE             DESCRIPTION"),
             std::string::npos)
       << without.str();
-  EXPECT_NE(without.str().find("curl     engine       0  20-http.toml:1"), std::string::npos)
+  EXPECT_NE(without.str().find("firefox  learn   deny         1"), std::string::npos)
+      << without.str();
+  EXPECT_NE(without.str().find("curl     engine  engine       0  20-http.toml:1"),
+            std::string::npos)
       << without.str();
 
   view.engineDefault = rules::Action::kAllow;
@@ -136,7 +140,9 @@ TEST_F(PolicyViewTest, JsonForScripts) {
   EXPECT_EQ(withRules["global_rules"][0], (nlohmann::json{{"index", 0},
                                                           {"file", "/etc/warden/warden.toml"},
                                                           {"line", 31},
-                                                          {"rule", "allow out scope=localhost"}}));
+                                                          {"rule", "allow out scope=localhost"},
+                                                          {"hits", nullptr},
+                                                          {"last_ns", nullptr}}));
   EXPECT_EQ(withRules["profiles"][0]["default"], "deny");
   EXPECT_TRUE(withRules["profiles"][1]["default"].is_null());
   EXPECT_TRUE(withRules["profiles"][0]["matches"].is_null());

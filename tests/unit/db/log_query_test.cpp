@@ -248,7 +248,8 @@ TEST_F(LogQueryTest, NamesTheRuleOrProfileThatDecided) {
                       .file = "/w/profiles.d/curl.toml",
                       .line = 2,
                       .defaultAction = rules::Action::kReject,
-                      .description = ""}};
+                      .description = "",
+                      .mode = std::nullopt}};
   policy.rules = {{.kind = RuleKind::kGlobal,
                    .profile = "",
                    .index = 0,

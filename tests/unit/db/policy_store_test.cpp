@@ -22,12 +22,14 @@ PolicyRecord samplePolicy(std::int64_t loadedAtNs = 1000) {
        .file = "/etc/warden/profiles.d/20-ssh.toml",
        .line = 1,
        .defaultAction = std::nullopt,
-       .description = "OpenSSH client"},
+       .description = "OpenSSH client",
+       .mode = std::nullopt},
       {.name = "curl",
        .file = "/etc/warden/profiles.d/10-curl.toml",
        .line = 3,
        .defaultAction = rules::Action::kDeny,
-       .description = "HTTP client"},
+       .description = "HTTP client",
+       .mode = std::nullopt},
   };
   policy.rules = {
       {.kind = RuleKind::kProfile,

@@ -26,8 +26,13 @@ class FakeCommands : public ControlCommands {
     calls.push_back(redecide ? "reload redecide" : "reload");
     return reloaded;
   }
+  json hits() override {
+    calls.push_back("hits");
+    return hitsObject;
+  }
 
   std::vector<std::string> calls;
+  json hitsObject = {{"revision", 3}, {"hits", json::array({{{"profile", "curl"}, {"hits", 2}}})}};
   json statusObject = {{"running", true}};
   std::optional<json> process;
   std::expected<Reloaded, std::string> reloaded = Reloaded{.revision = 7, .redecide = std::nullopt};
@@ -51,6 +56,8 @@ TEST(ParseControlRequest, ReadsEachCommand) {
             ControlRequest{ReloadRequest{false}});
   EXPECT_EQ(parseControlRequest(R"({"version":1,"command":"reload","redecide":true})"),
             ControlRequest{ReloadRequest{true}});
+  EXPECT_EQ(parseControlRequest(R"({"version":1,"command":"hits"})"),
+            ControlRequest{HitsRequest{}});
   // Fields a command does not use are ignored.
   EXPECT_EQ(parseControlRequest(R"({"version":1,"command":"status","pid":1,"extra":[1]})"),
             ControlRequest{StatusRequest{}});
@@ -154,6 +161,11 @@ TEST_F(ControlProtocol, StatusAnswerWrapsTheDaemonsStatus) {
   EXPECT_EQ(commands_.calls, std::vector<std::string>{"status"});
 }
 
+TEST_F(ControlProtocol, HitsAnswerCarriesTheDaemonsCounts) {
+  EXPECT_EQ(answer(R"({"version":1,"command":"hits"})"),
+            R"({"hits":[{"hits":2,"profile":"curl"}],"ok":true,"revision":3,"version":1})");
+  EXPECT_EQ(commands_.calls, std::vector<std::string>{"hits"});
+}
 TEST_F(ControlProtocol, ExplainAnswersTheProcessOrNoSuchProcess) {
   EXPECT_EQ(answer(R"({"version":1,"command":"explain","pid":99})"),
             R"({"error":"no such process","ok":false,"version":1})");

@@ -30,6 +30,7 @@ class FakeCommands : public ControlCommands {
   std::expected<Reloaded, std::string> reloadPolicy(bool) override {
     return Reloaded{.revision = 1, .redecide = std::nullopt};
   }
+  json hits() override { return {{"revision", 1}, {"hits", json::array()}}; }
   int statusCalls = 0;
   json statusObject = {{"running", true}};
 };
