@@ -4,10 +4,11 @@ that expires by itself (gone from the policy and the file, also across a restart
 no profile gets one; a value the schema refuses changes nothing. Real wardend, real clients."""
 import json
 import os
+import subprocess
 import time
 
-from warden_cli import cli
-from warden_lab import S4, clients_dir
+from warden_cli import cli, warden_cli
+from warden_lab import S4, clients_dir, run
 
 PROBE_PROFILE = """name = "probe"
 default = "deny"
@@ -170,3 +171,32 @@ def test_a_persons_drop_in_is_never_rewritten(lab, wardend):
     assert res.returncode == 1 and "was not written by warden" in res.stderr, res.stderr
     assert snapshot(profiles_dir(d)) == before
     assert open(mine).read() == 'extends = "probe"\n'
+
+
+def test_a_read_only_profiles_dir_is_a_clear_error(lab, wardend):
+    d = start_with_probe_profile(wardend)
+    directory = profiles_dir(d)
+    before = snapshot(directory)
+    # A read-only bind mount in a mount namespace of the command's own: the host is untouched.
+    res = run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+               'mount --bind -o ro "$0" "$0" && exec "$@"', directory,
+               warden_cli(), "allow", probe_path(), "--port", "7000", "--config", d.config_path],
+              check=False)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert f"cannot write in {directory}: read-only file system" in res.stderr, res.stderr
+    assert snapshot(directory) == before
+
+
+def test_concurrent_edits_of_one_file_both_land(lab, wardend):
+    d = start_with_probe_profile(wardend)
+    procs = [subprocess.Popen([warden_cli(), "allow", probe_path(), "--port", str(port),
+                               "--config", d.config_path],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for port in range(7100, 7106)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    text = open(os.path.join(profiles_dir(d), "probe.local.toml")).read()
+    for port in range(7100, 7106):
+        assert f"ports = [{port}]" in text, text
+    assert text.count("[[rule]]") == 6
