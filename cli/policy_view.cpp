@@ -79,7 +79,7 @@ PolicyView viewOfFiles(const rules::Policy& policy) {
     const auto keys = rules::hitKeysOf(p.rules);
     for (std::size_t i = 0; i < p.rules.size(); ++i) {
       profile.rules.push_back({static_cast<int>(i),
-                               p.file,
+                               p.rules[i].where.file,
                                p.rules[i].where.line,
                                rules::describe(p.rules[i]),
                                keys[i],
