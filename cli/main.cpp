@@ -20,6 +20,7 @@
 #include "cli/reload_command.h"
 #include "cli/rules_command.h"
 #include "cli/status_command.h"
+#include "cli/suggest_command.h"
 #include "cli/version_command.h"
 #include "rules/config.h"
 
@@ -54,6 +55,7 @@ int run(int argc, char** argv) {
       addReloadCommand(app, configPath),          addProfilesCommand(app, configPath, output),
       addRulesCommand(app, configPath, output),   addLogCommand(app, configPath, output),
       addExplainCommand(app, configPath, output), addHashCommand(app, configPath),
+      addSuggestCommand(app, configPath),
   };
 
   try {
