@@ -41,6 +41,14 @@ bool nameStart(char c) {
 
 }  // namespace
 
+bool DraftRule::operator==(const DraftRule& other) const {
+  const auto samePorts = std::ranges::equal(ports, other.ports, [](const auto& a, const auto& b) {
+    return a.first == b.first && a.last == b.last;
+  });
+  return direction == other.direction && proto == other.proto && host == other.host &&
+         scope == other.scope && ip == other.ip && samePorts && flows == other.flows;
+}
+
 std::string ProfileDraft::fileName() const {
   return name + (kind == DraftKind::kAddition ? ".suggested.toml" : ".toml");
 }

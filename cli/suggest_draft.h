@@ -29,7 +29,7 @@ struct DraftRule {
   std::vector<rules::PortRange> ports;  // remote port (out) or local port (in); empty: any
   std::size_t flows = 0;                // log rows it covers
 
-  bool operator==(const DraftRule&) const = default;
+  bool operator==(const DraftRule& other) const;
 };
 
 enum class DraftKind : std::uint8_t {

@@ -56,13 +56,14 @@ TEST(Store, MigratesVersionOneIndexByAction) {
     ASSERT_TRUE(db.has_value()) << db.error().message();
     ASSERT_TRUE(db->exec("DROP INDEX verdict_log_refused; "
                          "CREATE INDEX verdict_log_action ON verdict_log (action, time_ns); "
+                         "ALTER TABLE verdict_log DROP COLUMN tags; "
                          "PRAGMA user_version = 1",
                          "back to version 1")
                     .has_value());
   }
   auto db = openStore(dir.file("warden.db"));
   ASSERT_TRUE(db.has_value()) << db.error().message();
-  EXPECT_EQ(schemaVersion(*db).value(), 2);
+  EXPECT_EQ(schemaVersion(*db).value(), kSchemaVersion);
   const auto indexes = [&](const char* name) {
     return db
         ->queryInt(std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") + name + "'")
@@ -71,6 +72,11 @@ TEST(Store, MigratesVersionOneIndexByAction) {
   EXPECT_EQ(indexes("verdict_log_action"), 0);
   EXPECT_EQ(indexes("verdict_log_refused"), 1);
   EXPECT_EQ(db->queryInt("PRAGMA page_size").value(), 16384);
+  // Version 3: the tags column, NULL in rows written before it.
+  EXPECT_EQ(db->queryInt("SELECT count(*) FROM pragma_table_info('verdict_log') "
+                         "WHERE name = 'tags'")
+                .value(),
+            1);
 }
 
 TEST(Store, RefusesNewerSchemaUntouched) {
