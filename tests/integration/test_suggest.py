@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
-from warden_cli import _cli_built, cli  # noqa: F401 (_cli_built: a fixture)
+from warden_cli import _cli_built, cli, warden_cli  # noqa: F401 (_cli_built: a fixture)
 from warden_daemon import render_config
 from warden_expect import DROP_WAIT_MS, wait_until
-from warden_lab import S4, S4B, S6, S6B, clients_dir
+from warden_lab import S4, S4B, S6, S6B, clients_dir, run
 
 FILES = "files.suggest.example"  # -> S4B: TCP to two ports
 ONE = "one.cdn.example"          # -> S6B: UDP
@@ -113,7 +113,7 @@ def test_learned_flows_become_an_enforced_policy(lab, dns, wardend):
     check_config = os.path.join(d.dir, "check.toml")
     with open(check_config, "w") as f:
         f.write(enforce)
-    checked = cli(d, "check", "--config", check_config)
+    checked = run([warden_cli(), "check", "--config", check_config], check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     # Enforced with the drafts loaded: the same clients get through...
