@@ -11,7 +11,7 @@ import pytest
 from warden_cli import _cli_built, cli, warden_cli  # noqa: F401 (_cli_built: a fixture)
 from warden_daemon import render_config
 from warden_expect import DROP_WAIT_MS, wait_until
-from warden_lab import S4, S4B, S6, S6B, clients_dir, run
+from warden_lab import PYTHON, S4, S4B, S6, S6B, clients_dir, run
 
 FILES = "files.suggest.example"  # -> S4B: TCP to two ports
 ONE = "one.cdn.example"          # -> S6B: UDP
@@ -160,6 +160,24 @@ def test_suggest_prints_toml_and_json_and_filters_by_profile(lab, dns, wardend):
     assert draft["rules"] == [{"action": "allow", "direction": "out", "proto": "tcp",
                                "host": FILES, "ports": [7000], "flows": 1}], draft
     assert len(draft["match"]["sha256"][0]) == 64, draft
+
+    # Tags are logged and drafted: a script run by the interpreter is `script:<path>`.
+    script = os.path.join(d.dir, "fetch.py")
+    with open(script, "w") as f:
+        f.write("import socket\n"
+                f"socket.create_connection(('{S4B}', 7001), timeout=2).close()\n")
+    ran = lab.c.run([PYTHON, script], check=False)
+    assert ran.returncode == 0, ran.stderr
+    python = os.path.realpath(PYTHON)
+
+    def python_rows():
+        return [r for r in log_rows(d) if r["exe"] == python]
+    assert wait_until(python_rows, timeout=5), log_rows(d)
+    assert f"script:{script}" in python_rows()[0]["tags"], python_rows()
+    doc = json.loads(cli(d, "suggest", "--json").stdout)
+    drafted = next(x for x in doc["drafts"] if x["match"]["path"] == python)
+    assert drafted["name"] == os.path.basename(python), drafted
+    assert drafted["match"]["tags"] == [f"script:{script}"], drafted
 
     # Nothing since a moment from now.
     none = cli(d, "suggest", "--since", "2099-01-01")
