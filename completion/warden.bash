@@ -6,7 +6,7 @@
 # Plain bash (no helper from the bash-completion package), so that the tests can drive it
 # in a bare shell: COMP_WORDS=(warden lo); COMP_CWORD=1; _warden; echo "${COMPREPLY[*]}"
 
-_warden_commands="check status reload profiles rules log explain hash"
+_warden_commands="check status reload profiles rules log explain hash suggest"
 _warden_global_options="--config --no-pager --color --help -h --version"
 
 # The options of each command, besides the global ones (which every command takes too).
@@ -15,6 +15,7 @@ _warden_command_options() {
     check | status | profiles | rules | explain | hash) echo "--json" ;;
     reload) echo "--redecide --json" ;;
     log) echo "--follow -f --profile --action --since --until --limit -n --json" ;;
+    suggest) echo "--since --profile --out --json" ;;
   esac
 }
 
@@ -67,7 +68,7 @@ _warden() {
   for ((i = 1; i < cword; i++)); do
     word=${COMP_WORDS[i]}
     case $word in
-      --config | --color | --profile | --action | --since | --until | --limit | -n)
+      --config | --color | --profile | --action | --since | --until | --limit | -n | --out)
         if [[ ${COMP_WORDS[i + 1]} == "=" ]]; then ((i++)); fi
         ((i + 1 < cword)) && [[ $word == --config ]] && config=${COMP_WORDS[i + 1]}
         ((i++))
@@ -105,6 +106,12 @@ _warden() {
       return 0
       ;;
     --limit | -n)
+      return 0
+      ;;
+    --out)
+      local line
+      while IFS= read -r line; do COMPREPLY+=("$line"); done < <(compgen -d -- "$cur")
+      compopt -o filenames 2>/dev/null
       return 0
       ;;
   esac

@@ -129,7 +129,7 @@ TEST_F(LogQueryTest, LongHostAndProfileNamesAreStoredWhole) {
 TEST_F(LogQueryTest, ArgvThatIsNotUtf8IsStoredReplaced) {
   using namespace std::string_literals;
   LogRow row = sampleRow(1);
-  row.process = std::make_shared<const LogProcess>(LogProcess{"/bin/prog", "prog\0\xff\xfe\0"s});
+  row.process = std::make_shared<const LogProcess>(LogProcess{"/bin/prog", "prog\0\xff\xfe\0"s, ""});
   insert(row);
   const auto rows = query({});
   ASSERT_EQ(rows.size(), 1u);
