@@ -84,8 +84,8 @@ Outcome<void> writeNewFiles(const std::filesystem::path& dir, const std::vector<
     }
   }
   if (!existing.empty()) {
-    return std::unexpected(Failure{
-        ExitCode::kError, "not overwriting what exists; nothing was written:" + existing});
+    return std::unexpected(
+        Failure{ExitCode::kError, "not overwriting what exists; nothing was written:" + existing});
   }
   std::vector<std::string> written;
   for (const NewFile& file : files) {

@@ -83,10 +83,8 @@ int runSuggest(const std::filesystem::path& configPath, const SuggestOptions& op
   if (!db) return reportFailure(db.error(), json, out, err);
 
   PolicyDrafter drafter(names);
-  auto scanned =
-      db::scanDraftableRows(*db, since, std::nullopt, [&](const db::LogEntry& row) {
-        drafter.add(row);
-      });
+  auto scanned = db::scanDraftableRows(*db, since, std::nullopt,
+                                       [&](const db::LogEntry& row) { drafter.add(row); });
   if (!scanned) {
     return reportFailure({ExitCode::kError, scanned.error().message()}, json, out, err);
   }
@@ -111,7 +109,8 @@ int runSuggest(const std::filesystem::path& configPath, const SuggestOptions& op
 
   const std::string head = header(config->logDb.string(), drafter.rowsUsed(), since, nowNs);
   std::vector<NewFile> files;
-  for (const ProfileDraft& draft : drafts) files.push_back({draft.fileName(), draftToml(draft, head)});
+  for (const ProfileDraft& draft : drafts)
+    files.push_back({draft.fileName(), draftToml(draft, head)});
 
   if (options.out && !files.empty()) {
     if (auto ok = writeNewFiles(*options.out, files); !ok) {

@@ -25,14 +25,13 @@ bool refused(const db::LogEntry& row) { return row.action != rules::Action::kAll
 // systemd are made per launch (session-3.scope, run-u42.scope), services are not.
 bool identifies(const std::string& tag) {
   if (tag.starts_with("systemd:")) return tag.ends_with(".service");
-  return tag.starts_with("flatpak:") || tag.starts_with("snap:") ||
-         tag.starts_with("container:") || tag.starts_with("appimage:") ||
-         tag.starts_with("script:");
+  return tag.starts_with("flatpak:") || tag.starts_with("snap:") || tag.starts_with("container:") ||
+         tag.starts_with("appimage:") || tag.starts_with("script:");
 }
 
 bool nameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '_' || c == '-' || c == ':' || c == '@' || c == '+';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-' || c == ':' || c == '@' || c == '+';
 }
 
 bool nameStart(char c) {
@@ -207,9 +206,8 @@ std::vector<DraftRule> PolicyDrafter::draftRules(const Subject& subject) {
     for (const auto& p : r.ports) ports.push_back((std::uint32_t{p.first} << 16) | p.last);
     return std::tuple(r.direction, r.proto, peer, r.host, r.ip, ports);
   };
-  std::ranges::sort(drafted, [&](const DraftRule& a, const DraftRule& b) {
-    return order(a) < order(b);
-  });
+  std::ranges::sort(drafted,
+                    [&](const DraftRule& a, const DraftRule& b) { return order(a) < order(b); });
   return drafted;
 }
 

@@ -23,11 +23,11 @@ namespace warden::cli {
 struct DraftRule {
   rules::Direction direction = rules::Direction::kOut;
   rules::Proto proto = rules::Proto::kAny;
-  std::string host;                   // a name or "*.domain"; empty: not by name
-  std::optional<rules::Scope> scope;  // localhost or lan instead of their addresses
-  std::vector<std::string> ip;        // remote addresses (internet, no name known)
-  std::vector<rules::PortRange> ports;  // remote port (out) or local port (in); empty: any
-  std::size_t flows = 0;                // log rows it covers
+  std::string host = {};                     // a name or "*.domain"; empty: not by name
+  std::optional<rules::Scope> scope = {};    // localhost or lan instead of their addresses
+  std::vector<std::string> ip = {};          // remote addresses (internet, no name known)
+  std::vector<rules::PortRange> ports = {};  // remote port (out) or local port (in); empty: any
+  std::size_t flows = 0;                     // log rows it covers
 
   bool operator==(const DraftRule& other) const;
 };

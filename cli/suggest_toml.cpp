@@ -142,8 +142,9 @@ std::string draftToml(const ProfileDraft& draft, std::string_view header) {
     out += "extends = " + tomlString(draft.name) + "\n";
   } else {
     out += "name = " + tomlString(draft.name) + "\n";
-    out += "description = " +
-           tomlString("drafted by warden suggest from " + flowsText(draft.flows)) + "\n";
+    out +=
+        "description = " + tomlString("drafted by warden suggest from " + flowsText(draft.flows)) +
+        "\n";
     out += "default = \"deny\"\n";
     out += "\n[[match]]\n";
     out += "path = " + tomlString(draft.path) + "\n";

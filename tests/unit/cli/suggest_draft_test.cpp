@@ -11,11 +11,11 @@
 namespace warden::cli {
 namespace {
 
-using ::testing::ElementsAre;
-using testing::Row;
 using rules::Direction;
 using rules::Proto;
 using rules::Scope;
+using ::testing::ElementsAre;
+using testing::Row;
 
 std::vector<ProfileDraft> draft(const std::vector<Row>& rows, std::set<std::string> taken = {}) {
   PolicyDrafter drafter(std::move(taken));
@@ -109,14 +109,9 @@ TEST(PolicyDrafterTest, SeveralSubdomainsOfOneDomainBecomeOneWildcardRule) {
 }
 
 TEST(PolicyDrafterTest, InboundFlowsAreRulesOnTheLocalPort) {
-  const auto drafts = draft({{.remote = "192.168.1.9",
-                              .port = 51000,
-                              .direction = Direction::kIn,
-                              .localPort = 8080},
-                             {.remote = "192.168.1.10",
-                              .port = 51001,
-                              .direction = Direction::kIn,
-                              .localPort = 8080}});
+  const auto drafts = draft(
+      {{.remote = "192.168.1.9", .port = 51000, .direction = Direction::kIn, .localPort = 8080},
+       {.remote = "192.168.1.10", .port = 51001, .direction = Direction::kIn, .localPort = 8080}});
   ASSERT_EQ(drafts[0].rules.size(), 1u);
   EXPECT_EQ(drafts[0].rules[0].direction, Direction::kIn);
   EXPECT_THAT(drafts[0].rules[0].ports, ElementsAre(PortRangeIs(8080, 8080)));
@@ -124,9 +119,8 @@ TEST(PolicyDrafterTest, InboundFlowsAreRulesOnTheLocalPort) {
 }
 
 TEST(PolicyDrafterTest, IcmpHasNoPortsAndOtherProtocolsAreAny) {
-  const auto drafts =
-      draft({{.protocol = "icmpv6", .remote = "2001:db8::1", .port = 0},
-             {.protocol = "sctp", .remote = "2001:db8::1", .port = 9}});
+  const auto drafts = draft({{.protocol = "icmpv6", .remote = "2001:db8::1", .port = 0},
+                             {.protocol = "sctp", .remote = "2001:db8::1", .port = 9}});
   ASSERT_EQ(drafts[0].rules.size(), 2u);
   EXPECT_EQ(drafts[0].rules[0].proto, Proto::kAny);
   EXPECT_TRUE(drafts[0].rules[0].ports.empty());
@@ -137,13 +131,12 @@ TEST(PolicyDrafterTest, IcmpHasNoPortsAndOtherProtocolsAreAny) {
 TEST(PolicyDrafterTest, TagsEveryRowHadThatNameTheApplication) {
   const std::vector<std::string> firefox = {"flatpak:org.mozilla.firefox",
                                             "systemd:app-flatpak-x-1.scope"};
-  const auto drafts =
-      draft({{.tags = firefox},
-             {.port = 80, .tags = {"flatpak:org.mozilla.firefox", "systemd:app-flatpak-x-2.scope"}},
-             {.exe = "/usr/sbin/ntpd", .protocol = "udp", .port = 123,
-              .tags = {"systemd:ntp.service"}},
-             {.exe = "/usr/bin/mixed", .tags = {"snap:one"}},
-             {.exe = "/usr/bin/mixed", .tags = {"snap:two"}}});
+  const auto drafts = draft(
+      {{.tags = firefox},
+       {.port = 80, .tags = {"flatpak:org.mozilla.firefox", "systemd:app-flatpak-x-2.scope"}},
+       {.exe = "/usr/sbin/ntpd", .protocol = "udp", .port = 123, .tags = {"systemd:ntp.service"}},
+       {.exe = "/usr/bin/mixed", .tags = {"snap:one"}},
+       {.exe = "/usr/bin/mixed", .tags = {"snap:two"}}});
   ASSERT_EQ(drafts.size(), 3u);
   EXPECT_THAT(drafts[0].tags, ElementsAre("flatpak:org.mozilla.firefox"));  // curl
   EXPECT_TRUE(drafts[1].tags.empty());                                      // mixed
@@ -151,10 +144,9 @@ TEST(PolicyDrafterTest, TagsEveryRowHadThatNameTheApplication) {
 }
 
 TEST(PolicyDrafterTest, NamesAreUniqueAgainstThePolicyAndEachOther) {
-  const auto drafts = draft({{.exe = "/usr/bin/curl"},
-                             {.exe = "/opt/curl/bin/curl"},
-                             {.exe = "/usr/local/bin/curl"}},
-                            {"curl"});
+  const auto drafts = draft(
+      {{.exe = "/usr/bin/curl"}, {.exe = "/opt/curl/bin/curl"}, {.exe = "/usr/local/bin/curl"}},
+      {"curl"});
   ASSERT_EQ(drafts.size(), 3u);
   // Numbered in path order, whatever order the rows came in.
   EXPECT_EQ(drafts[0].name, "curl-2");
@@ -166,12 +158,18 @@ TEST(PolicyDrafterTest, NamesAreUniqueAgainstThePolicyAndEachOther) {
 
 TEST(PolicyDrafterTest, RefusedFlowsOfAProfileAreAdditionsToIt) {
   const auto drafts = draft({
-      {.action = rules::Action::kReject, .mode = rules::Mode::kEnforce, .profile = "browser",
+      {.action = rules::Action::kReject,
+       .mode = rules::Mode::kEnforce,
+       .profile = "browser",
        .decidedBy = db::DecidedBy::kProfileRule},
-      {.port = 80, .mode = rules::Mode::kEnforce, .profile = "browser",
+      {.port = 80,
+       .mode = rules::Mode::kEnforce,
+       .profile = "browser",
        .decidedBy = db::DecidedBy::kProfileDefault},
       // Already allowed by the profile: nothing to add.
-      {.port = 22, .action = rules::Action::kAllow, .profile = "browser",
+      {.port = 22,
+       .action = rules::Action::kAllow,
+       .profile = "browser",
        .decidedBy = db::DecidedBy::kProfileRule},
   });
   ASSERT_EQ(drafts.size(), 1u);
@@ -198,9 +196,9 @@ TEST(PolicyDrafterTest, AllowedFlowsAloneDraftNothingButAreCoveredWithTheRest) {
   const auto none = draft({{.action = rules::Action::kAllow, .mode = rules::Mode::kEnforce}});
   EXPECT_TRUE(none.empty());
   // Once a flow of it was refused, its profile must keep the allowed ones allowed.
-  const auto drafts = draft({{.port = 80, .action = rules::Action::kAllow,
-                              .mode = rules::Mode::kEnforce},
-                             {.port = 443, .mode = rules::Mode::kEnforce}});
+  const auto drafts =
+      draft({{.port = 80, .action = rules::Action::kAllow, .mode = rules::Mode::kEnforce},
+             {.port = 443, .mode = rules::Mode::kEnforce}});
   ASSERT_EQ(drafts.size(), 1u);
   EXPECT_THAT(drafts[0].rules[0].ports, ElementsAre(PortRangeIs(80, 80), PortRangeIs(443, 443)));
 }
@@ -241,8 +239,7 @@ TEST(ProfileNameForTest, TheBaseNameMadeValid) {
 TEST(MergePortsTest, RunsOfThreeOrMoreBecomeRanges) {
   EXPECT_THAT(mergePorts({1, 2, 3, 5, 7, 8, 65534, 65535}),
               ElementsAre(PortRangeIs(1, 3), PortRangeIs(5, 5), PortRangeIs(7, 7),
-                          PortRangeIs(8, 8), PortRangeIs(65534, 65534),
-                          PortRangeIs(65535, 65535)));
+                          PortRangeIs(8, 8), PortRangeIs(65534, 65534), PortRangeIs(65535, 65535)));
   EXPECT_THAT(mergePorts({65533, 65534, 65535}), ElementsAre(PortRangeIs(65533, 65535)));
   EXPECT_TRUE(mergePorts({}).empty());
 }

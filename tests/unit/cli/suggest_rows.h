@@ -13,14 +13,14 @@ struct Row {
   std::string protocol = "tcp";
   std::string remote = "192.0.2.10";
   std::uint16_t port = 443;
-  std::string host;
+  std::string host = {};
   rules::Direction direction = rules::Direction::kOut;
   std::uint16_t localPort = 40000;
   rules::Action action = rules::Action::kDeny;
   rules::Mode mode = rules::Mode::kLearn;
-  std::string profile;
+  std::string profile = {};
   db::DecidedBy decidedBy = db::DecidedBy::kEngineDefault;
-  std::vector<std::string> tags;
+  std::vector<std::string> tags = {};
   std::int64_t timeNs = 1'800'000'000'000'000'000;
 
   db::LogEntry entry() const {

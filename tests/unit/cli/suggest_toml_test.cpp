@@ -15,8 +15,7 @@ using testing::Row;
 // What a drafted file says, read back by the profile codec wardend and `warden check` use.
 rules::Profile parseOne(const std::string& text) {
   auto parsed = rules::parseProfiles(text, "/etc/warden/profiles.d/draft.toml");
-  EXPECT_TRUE(parsed.has_value()) << text << "\n"
-                                  << (parsed ? "" : parsed.error().front().message);
+  EXPECT_TRUE(parsed.has_value()) << text << "\n" << (parsed ? "" : parsed.error().front().message);
   if (!parsed || parsed->size() != 1) return {};
   return parsed->front();
 }
@@ -48,9 +47,9 @@ TEST(IsUtf8Test, RefusesWhatATomlFileCannotHold) {
   EXPECT_TRUE(isUtf8("/usr/bin/caf\xc3\xa9"));
   EXPECT_TRUE(isUtf8("\xf0\x9f\x94\xa5"));
   EXPECT_FALSE(isUtf8("/usr/bin/\xff"));
-  EXPECT_FALSE(isUtf8("\xc0\xaf"));          // overlong "/"
-  EXPECT_FALSE(isUtf8("\xed\xa0\x80"));      // a surrogate
-  EXPECT_FALSE(isUtf8("\xe2\x82"));          // cut short
+  EXPECT_FALSE(isUtf8("\xc0\xaf"));      // overlong "/"
+  EXPECT_FALSE(isUtf8("\xed\xa0\x80"));  // a surrogate
+  EXPECT_FALSE(isUtf8("\xe2\x82"));      // cut short
   ProfileDraft draft;
   draft.path = "/usr/bin/\xfe";
   EXPECT_FALSE(writable(draft));
@@ -65,8 +64,10 @@ TEST(DraftTomlTest, ANewProfileReadsBackAndAllowsExactlyWhatWasObserved) {
       {.exe = "/opt/my \"app\"/run", .port = 8002, .host = "files.other.example"},
       {.exe = "/opt/my \"app\"/run", .protocol = "udp", .remote = "192.0.2.53", .port = 53},
       {.exe = "/opt/my \"app\"/run", .remote = "10.0.0.4", .port = 22},
-      {.exe = "/opt/my \"app\"/run", .remote = "192.168.3.3",
-       .direction = rules::Direction::kIn, .localPort = 8080},
+      {.exe = "/opt/my \"app\"/run",
+       .remote = "192.168.3.3",
+       .direction = rules::Direction::kIn,
+       .localPort = 8080},
       {.exe = "/opt/my \"app\"/run", .tags = {}},
   };
   PolicyDrafter drafter({});

@@ -129,7 +129,8 @@ TEST_F(LogQueryTest, LongHostAndProfileNamesAreStoredWhole) {
 TEST_F(LogQueryTest, ArgvThatIsNotUtf8IsStoredReplaced) {
   using namespace std::string_literals;
   LogRow row = sampleRow(1);
-  row.process = std::make_shared<const LogProcess>(LogProcess{"/bin/prog", "prog\0\xff\xfe\0"s, ""});
+  row.process =
+      std::make_shared<const LogProcess>(LogProcess{"/bin/prog", "prog\0\xff\xfe\0"s, ""});
   insert(row);
   const auto rows = query({});
   ASSERT_EQ(rows.size(), 1u);
@@ -318,7 +319,7 @@ TEST_F(LogQueryTest, DraftableRowsAreRefusedOrOfProcessesWithoutAProfile) {
   add(5, rules::Action::kDeny, DecidedBy::kEngineDefault, false);
   add(6, rules::Action::kDeny, DecidedBy::kGlobalRule, false);  // no profile changes it
   add(7, rules::Action::kDeny, DecidedBy::kUnknown, false, false);
-  add(8, rules::Action::kDeny, DecidedBy::kEngineDefault, false, false);  // no executable
+  add(8, rules::Action::kDeny, DecidedBy::kEngineDefault, false, false);      // no executable
   add(9, rules::Action::kDeny, DecidedBy::kEngineDefault, false, true, 100);  // too old
   std::vector<int> ports;
   std::vector<std::string> tags;
