@@ -18,6 +18,7 @@
 #include "cli/time_text.h"
 #include "db/hash_cache.h"
 #include "db/log_query.h"
+#include "rules/policy.h"
 
 namespace warden::cli {
 namespace {
@@ -83,6 +84,17 @@ int runSuggest(const std::filesystem::path& configPath, const SuggestOptions& op
   if (!db) return reportFailure(db.error(), json, out, err);
 
   PolicyDrafter drafter(names);
+  // Programs that got a profile since some of their rows were logged: by the policy files
+  // (the rules themselves are not stored with a revision). Unreadable files claim nothing.
+  if (auto files = rules::loadPolicy(*config)) {
+    for (const rules::Profile& profile : files->profiles) {
+      for (const rules::Match& match : profile.matches) {
+        if (!match.path) continue;
+        drafter.claim(*match.path, profile.name, profile.rules,
+                      profile.defaultAction.value_or(files->config.defaultAction));
+      }
+    }
+  }
   auto scanned = db::scanDraftableRows(*db, since, std::nullopt,
                                        [&](const db::LogEntry& row) { drafter.add(row); });
   if (!scanned) {

@@ -21,6 +21,35 @@ rules::Proto protoOf(const std::string& protocol) {
 
 bool refused(const db::LogEntry& row) { return row.action != rules::Action::kAllow; }
 
+std::uint8_t ipProtoOf(const std::string& protocol) {
+  if (protocol == "tcp") return 6;
+  if (protocol == "udp") return 17;
+  if (protocol == "icmp") return 1;
+  if (protocol == "icmpv6") return 58;
+  int number = 0;
+  for (const char c : protocol) {
+    if (c < '0' || c > '9' || number > 255) return 0;
+    number = number * 10 + (c - '0');
+  }
+  return number <= 255 ? static_cast<std::uint8_t>(number) : 0;
+}
+
+// The flow a row records, as the decision sees it; nullopt when its addresses do not parse.
+std::optional<rules::Flow> flowOf(const db::LogEntry& row) {
+  auto local = rules::IpAddress::parse(row.localAddr);
+  auto remote = rules::IpAddress::parse(row.remoteAddr);
+  if (!local || !remote) return std::nullopt;
+  rules::Flow flow;
+  flow.direction = row.direction;
+  flow.ipProto = ipProtoOf(row.protocol);
+  flow.local = *local;
+  flow.remote = *remote;
+  flow.localPort = row.localPort;
+  flow.remotePort = row.remotePort;
+  flow.host = row.host;
+  return flow;
+}
+
 // Tags worth pinning a profile to: they name the application, not one run of it. Scopes of
 // systemd are made per launch (session-3.scope, run-u42.scope), services are not.
 bool identifies(const std::string& tag) {
@@ -130,6 +159,11 @@ void PolicyDrafter::note(Subject& subject, const db::LogEntry& row) {
   ++subject.flows;
 }
 
+void PolicyDrafter::claim(const std::string& path, const std::string& profile,
+                          std::vector<rules::Rule> rules, rules::Action fallback) {
+  claims_.try_emplace(path, Claim{profile, std::move(rules), fallback});
+}
+
 void PolicyDrafter::add(const db::LogEntry& row) {
   if (row.exe.empty()) return;
   switch (row.decidedBy) {
@@ -141,6 +175,15 @@ void PolicyDrafter::add(const db::LogEntry& row) {
       return;  // global rules, unknown and kernel flows: no profile decides them
   }
   if (row.profile.empty()) {
+    if (auto claim = claims_.find(row.exe); claim != claims_.end()) {
+      const auto flow = flowOf(row);
+      const rules::Rule* rule = flow ? rules::firstMatch(claim->second.rules, *flow) : nullptr;
+      const rules::Action now = rule ? rule->action : claim->second.fallback;
+      if (now == rules::Action::kAllow) return;  // its profile allows it now
+      note(profiles_[claim->second.profile], row);
+      ++rowsUsed_;
+      return;
+    }
     Subject& subject = executables_[row.exe];
     if (row.mode == rules::Mode::kLearn || refused(row)) subject.drafted = true;
     note(subject, row);

@@ -74,6 +74,13 @@ class PolicyDrafter {
   // `takenNames`: profile names of the policy in force, which a new profile must not take.
   explicit PolicyDrafter(std::set<std::string> takenNames) : taken_(std::move(takenNames)) {}
 
+  // A profile of the policy in force whose [[match]] names `path`: rows of that executable
+  // logged before the profile existed are put to its rules now (`fallback`: its default, or
+  // the engine's). What they allow needs nothing; what they refuse becomes an addition to it,
+  // not a second profile for the same program. The first claim of a path holds.
+  void claim(const std::string& path, const std::string& profile, std::vector<rules::Rule> rules,
+             rules::Action fallback);
+
   void add(const db::LogEntry& row);
   [[nodiscard]] std::vector<ProfileDraft> finish() const;
 
@@ -99,7 +106,14 @@ class PolicyDrafter {
   static void note(Subject& subject, const db::LogEntry& row);
   static std::vector<DraftRule> draftRules(const Subject& subject);
 
+  struct Claim {
+    std::string profile;
+    std::vector<rules::Rule> rules;
+    rules::Action fallback = rules::Action::kDeny;
+  };
+
   std::set<std::string> taken_;
+  std::map<std::string, Claim> claims_;         // by executable path
   std::map<std::string, Subject> executables_;  // by path: processes without a profile
   std::map<std::string, Subject> profiles_;     // by name: refused flows of a profile
   std::size_t rowsUsed_ = 0;

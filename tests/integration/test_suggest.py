@@ -139,6 +139,27 @@ def test_learned_flows_become_an_enforced_policy(lab, dns, wardend):
     assert denied[("tcp_session", S4B, 7000)] == ("deny", "enforce", None,
                                                   "engine-default"), denied
 
+    # What was refused since: additions to the profiles that refused it, and a new profile for
+    # the other program. The rows of the learn phase are put to the profiles loaded since,
+    # which allow them: no second profile for the same program.
+    def later():
+        doc = json.loads(cli(d, "suggest", "--json").stdout)
+        drafts = {x["file"]: x for x in doc["drafts"]}
+        return drafts if len(drafts) >= 3 else None
+    drafts = wait_until(later, timeout=5)
+    assert drafts, cli(d, "suggest", "--json").stdout
+    assert sorted(drafts) == ["tcp_probe.suggested.toml", "tcp_session.toml",
+                              "udp_probe.suggested.toml"], drafts.keys()
+    addition = drafts["tcp_probe.suggested.toml"]
+    assert addition["kind"] == "addition" and addition["extends"] == "tcp_probe", addition
+    # (A dropped SYN retried may be logged twice: flow counts are not compared.)
+    assert [{k: v for k, v in r.items() if k != "flows"} for r in addition["rules"]] == [
+        {"action": "allow", "direction": "out", "proto": "tcp", "host": FILES, "ports": [7002]},
+        {"action": "allow", "direction": "out", "proto": "tcp", "host": ONE, "ports": [7000]},
+    ], addition
+    assert addition["toml"].count('\nextends = "tcp_probe"\n') == 1, addition["toml"]
+    assert "[[match]]" not in addition["toml"], addition["toml"]
+
 
 def test_suggest_prints_toml_and_json_and_filters_by_profile(lab, dns, wardend):
     d = wardend(engine={"mode": "learn", "default": "deny"})

@@ -246,3 +246,36 @@ TEST(MergePortsTest, RunsOfThreeOrMoreBecomeRanges) {
 
 }  // namespace
 }  // namespace warden::cli
+
+namespace warden::cli {
+namespace {
+
+// Rows logged before the program got a profile are put to that profile's rules as they are
+// now: what it allows needs nothing, what it refuses is an addition, never a second profile.
+TEST(PolicyDrafterTest, RowsFromBeforeAProfileClaimedThePathGoToIt) {
+  rules::Rule https;
+  https.proto = rules::Proto::kTcp;
+  https.ports = {{443, 443}};
+  PolicyDrafter drafter({"curl"});
+  drafter.claim("/usr/bin/curl", "curl", {https}, rules::Action::kDeny);
+  drafter.add(Row{.port = 443}.entry());
+  drafter.add(Row{.port = 80, .host = "www.example.org"}.entry());
+  drafter.add(Row{.exe = "/usr/bin/wget", .port = 80}.entry());
+  const auto drafts = drafter.finish();
+  ASSERT_EQ(drafts.size(), 2u);
+  EXPECT_EQ(drafts[0].kind, DraftKind::kAddition);
+  EXPECT_EQ(drafts[0].name, "curl");
+  ASSERT_EQ(drafts[0].rules.size(), 1u);
+  EXPECT_EQ(drafts[0].rules[0].host, "www.example.org");
+  EXPECT_THAT(drafts[0].rules[0].ports, ElementsAre(PortRangeIs(80, 80)));
+  EXPECT_EQ(drafts[1].kind, DraftKind::kNewProfile);
+  EXPECT_EQ(drafts[1].name, "wget");
+  // A profile whose default allows claims everything it sees.
+  PolicyDrafter open({"curl"});
+  open.claim("/usr/bin/curl", "curl", {}, rules::Action::kAllow);
+  open.add(Row{.port = 80}.entry());
+  EXPECT_TRUE(open.finish().empty());
+}
+
+}  // namespace
+}  // namespace warden::cli
