@@ -160,6 +160,19 @@ def test_learned_flows_become_an_enforced_policy(lab, dns, wardend):
     assert addition["toml"].count('\nextends = "tcp_probe"\n') == 1, addition["toml"]
     assert "[[match]]" not in addition["toml"], addition["toml"]
 
+    # Written, checked and loaded next to the profiles, the additions let those flows through.
+    more = os.path.join(d.dir, "more")
+    res = cli(d, "suggest", "--out", more, "--profile", "tcp_probe")
+    assert res.returncode == 0, res.stderr
+    assert os.listdir(more) == ["tcp_probe.suggested.toml"], res.stdout
+    shutil.copy(os.path.join(more, "tcp_probe.suggested.toml"), out)
+    checked = run([warden_cli(), "check", "--config", check_config], check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert cli(d, "reload").returncode == 0
+    assert resolve(lab, FILES) == [S4B]
+    assert lab.tcp_probe(S4B, 7002).outcome == "connected"
+    assert lab.tcp_probe(S4B, 7003, timeout_ms=DROP_WAIT_MS).outcome == "timeout"
+
 
 def test_suggest_prints_toml_and_json_and_filters_by_profile(lab, dns, wardend):
     d = wardend(engine={"mode": "learn", "default": "deny"})
