@@ -61,7 +61,8 @@ struct ProcessInfo {
       LogProcess{"/usr/lib/firefox-esr/firefox-esr",
                  "/usr/lib/firefox-esr/firefox-esr\0-contentproc\0-childID\0"
                  "7\0-isForBrowser\0-prefsLen\0"
-                 "31034\0tab\0"s});
+                 "31034\0tab\0"s,
+                 tagsJson({"systemd:session-2.scope"})});
   std::shared_ptr<const std::string> profile = std::make_shared<const std::string>("firefox");
   std::string host = "detectportal.firefox.com";
 };
@@ -169,9 +170,11 @@ void BM_WriterDrain(benchmark::State& state) {
       LogRow b = makeRow(process, std::uint16_t(i));
       if (uniqueArgv) {  // every row a process of its own
         a.process = std::make_shared<const LogProcess>(
-            LogProcess{process.logged->exe, process.logged->argv + "a" + std::to_string(i) + '\0'});
+            LogProcess{process.logged->exe, process.logged->argv + "a" + std::to_string(i) + '\0',
+                       process.logged->tags});
         b.process = std::make_shared<const LogProcess>(
-            LogProcess{process.logged->exe, process.logged->argv + "b" + std::to_string(i) + '\0'});
+            LogProcess{process.logged->exe, process.logged->argv + "b" + std::to_string(i) + '\0',
+                       process.logged->tags});
       }
       first.tryEnqueue(std::move(a));
       second.tryEnqueue(std::move(b));

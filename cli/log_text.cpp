@@ -112,6 +112,7 @@ json logJson(const db::LogEntry& e) {
           {"uid", orNull(e.uid)},
           {"exe", orNull(e.exe)},
           {"argv", e.argv},
+          {"tags", e.tags},
           {"profile", orNull(e.profile)},
           {"decided_by", db::toString(e.decidedBy)},
           {"rule_index", orNull(e.ruleIndex)},

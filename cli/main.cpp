@@ -21,6 +21,7 @@
 #include "cli/reload_command.h"
 #include "cli/rules_command.h"
 #include "cli/status_command.h"
+#include "cli/suggest_command.h"
 #include "cli/version_command.h"
 #include "rules/config.h"
 
@@ -55,6 +56,7 @@ int run(int argc, char** argv) {
       addReloadCommand(app, configPath),          addProfilesCommand(app, configPath, output),
       addRulesCommand(app, configPath, output),   addLogCommand(app, configPath, output),
       addExplainCommand(app, configPath, output), addHashCommand(app, configPath),
+      addSuggestCommand(app, configPath),
   };
   // warden allow|deny|reject
   for (auto& command : addEditCommands(app, configPath)) commands.push_back(std::move(command));

@@ -6,7 +6,7 @@
 # Plain bash (no helper from the bash-completion package), so that the tests can drive it
 # in a bare shell: COMP_WORDS=(warden lo); COMP_CWORD=1; _warden; echo "${COMPREPLY[*]}"
 
-_warden_commands="check status reload profiles rules log explain hash allow deny reject"
+_warden_commands="check status reload profiles rules log explain hash allow deny reject suggest"
 _warden_global_options="--config --no-pager --color --help -h --version"
 
 # The options of each command, besides the global ones (which every command takes too).
@@ -19,6 +19,7 @@ _warden_command_options() {
     allow | deny | reject)
       echo "--proto --port --host --ip --scope --direction --for --json"
       ;;
+    suggest) echo "--since --profile --out --json" ;;
   esac
 }
 
@@ -72,7 +73,7 @@ _warden() {
     word=${COMP_WORDS[i]}
     case $word in
       --config | --color | --profile | --action | --since | --until | --limit | -n | \
-        --proto | --port | --host | --ip | --scope | --direction | --for)
+        --proto | --port | --host | --ip | --scope | --direction | --for | --out)
         if [[ ${COMP_WORDS[i + 1]} == "=" ]]; then ((i++)); fi
         ((i + 1 < cword)) && [[ $word == --config ]] && config=${COMP_WORDS[i + 1]}
         ((i++))
@@ -126,6 +127,12 @@ _warden() {
       ;;
     --for)
       _warden_add_words "10m 1h 1d" "$cur"
+      return 0
+      ;;
+    --out)
+      local line
+      while IFS= read -r line; do COMPREPLY+=("$line"); done < <(compgen -d -- "$cur")
+      compopt -o filenames 2>/dev/null
       return 0
       ;;
   esac

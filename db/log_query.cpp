@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,7 +20,7 @@ constexpr std::string_view kSelect =
     "v.remote_addr, v.remote_port, v.host, v.pid, v.process_start_ns, v.uid, v.exe, v.argv, "
     "v.profile, v.decided_by, v.rule_index, v.action, v.mode, v.revision, v.latency_us, "
     "coalesce(r.file, p.file), coalesce(r.line, p.line), "
-    "coalesce(r.summary, 'default ' || p.default_action) "
+    "coalesce(r.summary, 'default ' || p.default_action), v.tags "
     "FROM verdict_log AS v "
     "LEFT JOIN policy_rule AS r ON v.decided_by IN ('rule', 'global-rule') "
     "AND r.revision = v.revision "
@@ -29,7 +30,8 @@ constexpr std::string_view kSelect =
     "LEFT JOIN policy_profile AS p ON v.decided_by = 'profile-default' "
     "AND p.revision = v.revision AND p.name = v.profile ";
 
-std::vector<std::string> parseArgv(std::string_view json) {
+// argv and tags are stored as JSON arrays of strings (LogInserter).
+std::vector<std::string> parseStrings(std::string_view json) {
   std::vector<std::string> argv;
   if (json.empty()) return argv;
   // Stored by LogInserter as an array of strings; anything else is shown as one element.
@@ -56,7 +58,7 @@ LogEntry readEntry(const Statement& s) {
   e.processStartNs = s.columnOptionalInt64(10);
   if (auto uid = s.columnOptionalInt64(11)) e.uid = static_cast<std::uint32_t>(*uid);
   e.exe = s.columnText(12);
-  e.argv = parseArgv(s.columnText(13));
+  e.argv = parseStrings(s.columnText(13));
   e.profile = s.columnText(14);
   e.decidedBy = parseDecidedBy(s.columnText(15)).value_or(DecidedBy::kEngineDefault);
   if (auto index = s.columnOptionalInt64(16)) e.ruleIndex = static_cast<int>(*index);
@@ -68,6 +70,7 @@ LogEntry readEntry(const Statement& s) {
     e.source = DecisionSource{std::string(s.columnText(21)), static_cast<int>(s.columnInt64(22)),
                               std::string(s.columnText(23))};
   }
+  e.tags = parseStrings(s.columnText(24));
   return e;
 }
 
@@ -115,6 +118,33 @@ base::Result<std::vector<LogEntry>> run(Database& db, std::optional<std::int64_t
 }
 
 }  // namespace
+
+base::Result<std::size_t> scanDraftableRows(Database& db, std::optional<std::int64_t> sinceNs,
+                                            std::optional<std::int64_t> untilNs,
+                                            const std::function<void(const LogEntry&)>& visit) {
+  std::string sql(kSelect);
+  sql +=
+      "WHERE v.exe IS NOT NULL "
+      "AND v.decided_by IN ('rule', 'profile-default', 'engine-default') "
+      "AND (v.action <> 'allow' OR v.profile IS NULL)";
+  if (sinceNs) sql += " AND v.time_ns >= :since";
+  if (untilNs) sql += " AND v.time_ns < :until";
+  sql += " ORDER BY v.id";
+  auto stmt = db.prepare(sql);
+  if (!stmt) return std::unexpected(std::move(stmt.error()));
+  int index = 1;
+  if (sinceNs) stmt->bindInt64(index++, *sinceNs);
+  if (untilNs) stmt->bindInt64(index++, *untilNs);
+  std::size_t count = 0;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return std::unexpected(std::move(row.error()));
+    if (!*row) break;
+    visit(readEntry(*stmt));
+    ++count;
+  }
+  return count;
+}
 
 base::Result<std::vector<LogEntry>> queryLog(Database& db, const LogFilter& filter) {
   return run(db, std::nullopt, filter);

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,7 @@ struct LogEntry {
   std::optional<std::uint32_t> uid;
   std::string exe;
   std::vector<std::string> argv;  // scrubbed
+  std::vector<std::string> tags;  // the process's tags (SPEC section 5) when it was described
   std::string profile;
   DecidedBy decidedBy = DecidedBy::kEngineDefault;
   std::optional<int> ruleIndex;
@@ -68,5 +70,15 @@ struct LogEntry {
 // polls for after showing the newest rows.
 [[nodiscard]] base::Result<std::vector<LogEntry>> queryLogAfter(Database& db, std::int64_t afterId,
                                                                 const LogFilter& filter);
+
+// The rows `warden suggest` drafts policy from, oldest first, one at a time (a long log is not
+// held in memory): rows of a described process decided by a profile rule, a profile default or
+// the engine default that were refused (deny or reject, whatever the mode), and every such row
+// of a process without a profile (the profile drafted for it must cover its allowed flows too).
+// Global rules, unknown and kernel flows are left out: no profile can change their verdict.
+// Returns how many rows were visited.
+[[nodiscard]] base::Result<std::size_t> scanDraftableRows(
+    Database& db, std::optional<std::int64_t> sinceNs, std::optional<std::int64_t> untilNs,
+    const std::function<void(const LogEntry&)>& visit);
 
 }  // namespace warden::db

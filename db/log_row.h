@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "db/log_host.h"
 #include "rules/address.h"
@@ -29,7 +30,12 @@ inline constexpr std::uint32_t kNoUid = 0xffffffff;  // (uid_t)-1, as the kernel
 struct LogProcess {
   std::string exe;   // executable path; empty: unknown
   std::string argv;  // raw, NUL-separated as in /proc/PID/cmdline; scrubbed when stored
+  std::string tags;  // JSON array of the process's tags (tagsJson); empty: none
 };
+
+// The stored form of a process's tags: a JSON array of strings, or empty for none. Made once
+// when the process is described, so the writer binds it as it is.
+std::string tagsJson(const std::vector<std::string>& tags);
 
 // One verdict-log row as the verdict path hands it over (SPEC section 7). Numbers, addresses
 // and the host name are inline (see LogHost for names too long for that); the profile's name

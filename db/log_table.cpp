@@ -16,7 +16,7 @@ namespace {
 constexpr std::string_view kInsertColumns =
     "INSERT INTO verdict_log (time_ns, direction, protocol, local_addr, local_port, "
     "remote_addr, remote_port, host, pid, process_start_ns, uid, exe, argv, profile, "
-    "decided_by, rule_index, action, mode, revision, latency_us) VALUES ";
+    "decided_by, rule_index, action, mode, revision, latency_us, tags) VALUES ";
 
 constexpr std::size_t kArgvCacheBytes = 1 << 20;
 
@@ -42,6 +42,11 @@ std::string encodeArgv(std::string_view cmdline) {
 }
 
 }  // namespace
+
+std::string tagsJson(const std::vector<std::string>& tags) {
+  if (tags.empty()) return {};
+  return nlohmann::json(tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 base::Result<LogInserter> LogInserter::create(Database& db) {
   auto one = db.prepare(insertSql(1));
@@ -96,6 +101,7 @@ void LogInserter::bindRow(Statement& stmt, int base, const LogRow& row) {
   stmt.bindTextNoCopy(base + 18, rules::toString(row.mode));
   stmt.bindInt64(base + 19, row.revision);
   stmt.bindDouble(base + 20, static_cast<double>(row.latencyNs) / 1000.0);
+  text(21, row.process ? std::string_view(row.process->tags) : std::string_view());
 }
 
 const std::string& LogInserter::argvJson(const std::string& cmdline) {

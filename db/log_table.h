@@ -20,7 +20,7 @@ namespace warden::db {
 // Thread-safety: that of the Database it was created on, which must outlive it.
 class LogInserter {
  public:
-  static constexpr int kColumns = 20;
+  static constexpr int kColumns = 21;
   // Rows per multi-row INSERT: one statement execution opens the table and index cursors
   // once for all of them, which is most of SQLite's per-row overhead.
   static constexpr std::size_t kRowsPerStatement = 16;

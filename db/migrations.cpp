@@ -119,10 +119,18 @@ CREATE TABLE rule_hits (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 4: the tags of the process (SPEC section 5) on each row, as a JSON array of strings
+// (NULL: none known), so that `warden suggest` can draft a [[match]] that names a flatpak, snap,
+// systemd unit or container. Older rows keep NULL.
+constexpr std::string_view kSchemaV4 = R"sql(
+ALTER TABLE verdict_log ADD COLUMN tags TEXT;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 };
 
 static_assert(std::span(kMigrations).back().version == kSchemaVersion,

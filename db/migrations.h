@@ -6,7 +6,7 @@
 namespace warden::db {
 
 // The schema version this code writes and understands, kept in `PRAGMA user_version`.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Both use the caller's connection, under its rules (database.h).
 [[nodiscard]] base::Result<int> schemaVersion(Database& db);

@@ -64,6 +64,7 @@ std::shared_ptr<const db::LogProcess> loggedProcess(const ProcessDescription& in
     logged->argv.append(arg);
     logged->argv.push_back('\0');
   }
+  logged->tags = db::tagsJson(info.tags);
   return logged;
 }
 

@@ -74,7 +74,7 @@ touch "$tmp/bin/tool-one" "$tmp/bin/tool-two" "$tmp/bin/other"
 # Commands and options.
 expect _warden "log" warden lo
 expect _warden "reject reload rules" warden r
-expect _warden "allow check deny explain hash log profiles reject reload rules status" warden ""
+expect _warden "allow check deny explain hash log profiles reject reload rules status suggest" warden ""
 expect _warden "--redecide" warden reload --re
 expect _warden "--port --proto" warden allow /bin/true --p
 expect _warden "lan" warden deny x --scope la
@@ -102,6 +102,10 @@ expect _warden "$tmp/warden.toml" warden check --config "$tmp/warden."
 expect_among _warden "$$" warden explain "$$"
 expect_among _warden "1" warden explain ""
 expect _warden "" warden explain "$$" ""
+# suggest: its options, profile names, and directories (not files) for --out.
+expect _warden "--out" warden suggest --o
+expect _warden "chromium curl" "$warden" suggest --config "$tmp/warden.toml" --profile c
+expect _warden "$tmp/bin" warden suggest --since 1h --out "$tmp/bi"
 # wardend.
 expect _wardend "--check --cleanup --config" wardend --c
 expect _wardend "$tmp/warden.toml" wardend -c "$tmp/warden."

@@ -57,6 +57,7 @@ TEST_F(LogQueryTest, StoresEveryFieldOfARow) {
   EXPECT_EQ(e.remoteAddr, "192.0.2.10");
   EXPECT_EQ(e.remotePort, 443);
   EXPECT_EQ(e.host, "www.example.org");
+  EXPECT_THAT(e.tags, ElementsAre("systemd:curl.service", "script:/opt/a \"b\""));
   EXPECT_EQ(e.pid, 4242);
   EXPECT_EQ(e.processStartNs, 123456789);
   EXPECT_EQ(e.uid, 1000u);
@@ -128,7 +129,8 @@ TEST_F(LogQueryTest, LongHostAndProfileNamesAreStoredWhole) {
 TEST_F(LogQueryTest, ArgvThatIsNotUtf8IsStoredReplaced) {
   using namespace std::string_literals;
   LogRow row = sampleRow(1);
-  row.process = std::make_shared<const LogProcess>(LogProcess{"/bin/prog", "prog\0\xff\xfe\0"s});
+  row.process =
+      std::make_shared<const LogProcess>(LogProcess{"/bin/prog", "prog\0\xff\xfe\0"s, ""});
   insert(row);
   const auto rows = query({});
   ASSERT_EQ(rows.size(), 1u);
@@ -290,6 +292,46 @@ TEST_F(LogQueryTest, NamesTheRuleOrProfileThatDecided) {
   EXPECT_EQ(rows[2].source, (DecisionSource{"/w/warden.toml", 40, "allow scope=localhost"}));
   EXPECT_EQ(rows[1].source, (DecisionSource{"/w/profiles.d/curl.toml", 2, "default reject"}));
   EXPECT_EQ(rows[0].source, std::nullopt);
+}
+
+}  // namespace
+}  // namespace warden::db
+
+namespace warden::db {
+namespace {
+
+// `warden suggest` reads refused rows of profiles and every engine-default row of processes
+// without one; never allowed rows of a profile, global rules, or rows without a process.
+TEST_F(LogQueryTest, DraftableRowsAreRefusedOrOfProcessesWithoutAProfile) {
+  const auto add = [&](std::uint16_t port, rules::Action action, DecidedBy by, bool profile,
+                       bool process = true, std::int64_t time = 5000) {
+    LogRow row = sampleRow(time);
+    row.remotePort = port;
+    row.action = action;
+    row.decidedBy = by;
+    if (!profile) row.profile.reset();
+    if (!process) row.process.reset();
+    insert(row);
+  };
+  add(1, rules::Action::kDeny, DecidedBy::kProfileRule, true);
+  add(2, rules::Action::kAllow, DecidedBy::kProfileRule, true);  // allowed by its profile
+  add(3, rules::Action::kReject, DecidedBy::kProfileDefault, true);
+  add(4, rules::Action::kAllow, DecidedBy::kEngineDefault, false);
+  add(5, rules::Action::kDeny, DecidedBy::kEngineDefault, false);
+  add(6, rules::Action::kDeny, DecidedBy::kGlobalRule, false);  // no profile changes it
+  add(7, rules::Action::kDeny, DecidedBy::kUnknown, false, false);
+  add(8, rules::Action::kDeny, DecidedBy::kEngineDefault, false, false);      // no executable
+  add(9, rules::Action::kDeny, DecidedBy::kEngineDefault, false, true, 100);  // too old
+  std::vector<int> ports;
+  std::vector<std::string> tags;
+  auto visited = scanDraftableRows(*db_, 1000, std::nullopt, [&](const LogEntry& e) {
+    ports.push_back(e.remotePort);
+    tags = e.tags;
+  });
+  ASSERT_TRUE(visited.has_value()) << visited.error().message();
+  EXPECT_EQ(*visited, 4u);
+  EXPECT_THAT(ports, ElementsAre(1, 3, 4, 5));
+  EXPECT_THAT(tags, ElementsAre("systemd:curl.service", "script:/opt/a \"b\""));
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ inline LogRow sampleRow(std::int64_t timeNs = base::realtimeNs()) {
   row.ruleIndex = 0;
   row.host = "www.example.org";
   row.process = std::make_shared<const LogProcess>(
-      LogProcess{"/usr/bin/curl", "curl\0-s\0--token\0abc\0https://www.example.org/\0"s});
+      LogProcess{"/usr/bin/curl", "curl\0-s\0--token\0abc\0https://www.example.org/\0"s,
+                 tagsJson({"systemd:curl.service", "script:/opt/a \"b\""})});
   row.profile = std::make_shared<const std::string>("curl");
   return row;
 }

@@ -57,6 +57,7 @@ TEST(Store, MigratesVersionOneIndexByAction) {
     ASSERT_TRUE(db->exec("DROP INDEX verdict_log_refused; "
                          "CREATE INDEX verdict_log_action ON verdict_log (action, time_ns); "
                          "DROP TABLE rule_hits; ALTER TABLE policy_profile DROP COLUMN mode; "
+                         "ALTER TABLE verdict_log DROP COLUMN tags; "
                          "PRAGMA user_version = 1",
                          "back to version 1")
                     .has_value());
@@ -73,6 +74,11 @@ TEST(Store, MigratesVersionOneIndexByAction) {
   EXPECT_EQ(indexes("verdict_log_refused"), 1);
   EXPECT_EQ(indexes("rule_hits"), 1);  // version 3
   EXPECT_EQ(db->queryInt("PRAGMA page_size").value(), 16384);
+  // Version 4: the tags column, NULL in rows written before it.
+  EXPECT_EQ(db->queryInt("SELECT count(*) FROM pragma_table_info('verdict_log') "
+                         "WHERE name = 'tags'")
+                .value(),
+            1);
 }
 
 TEST(Store, RefusesNewerSchemaUntouched) {

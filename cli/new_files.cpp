@@ -1,0 +1,103 @@
+#include "cli/new_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "base/unique_fd.h"
+
+namespace warden::cli {
+namespace {
+
+Failure failure(const std::filesystem::path& path, std::string_view what, int error) {
+  return {exitCodeForErrno(error),
+          "cannot " + std::string(what) + " " + path.string() + ": " + std::strerror(error)};
+}
+
+Outcome<void> writeAll(int fd, std::string_view data, const std::filesystem::path& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected(failure(path, "write", errno));
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+// One file: a temporary next to it, then a rename that refuses to replace anything.
+Outcome<void> writeOne(int dirFd, const std::filesystem::path& dir, const NewFile& file) {
+  const std::filesystem::path target = dir / file.name;
+  const std::string temp = "." + file.name + ".tmp." + std::to_string(::getpid());
+  auto opened = base::openAt(dirFd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW);
+  if (!opened) return std::unexpected(failure(dir / temp, "create", opened.error().code));
+  const base::UniqueFd fd = std::move(*opened);
+  const auto discard = [&] { ::unlinkat(dirFd, temp.c_str(), 0); };
+  // fchmod, not the open's mode: the umask must not decide what wardend accepts.
+  if (::fchmod(fd.get(), 0644) != 0) {
+    const int error = errno;
+    discard();
+    return std::unexpected(failure(dir / temp, "set the mode of", error));
+  }
+  if (auto ok = writeAll(fd.get(), file.content, dir / temp); !ok) {
+    discard();
+    return ok;
+  }
+  if (::fsync(fd.get()) != 0) {
+    const int error = errno;
+    discard();
+    return std::unexpected(failure(dir / temp, "fsync", error));
+  }
+  if (::renameat2(dirFd, temp.c_str(), dirFd, file.name.c_str(), RENAME_NOREPLACE) != 0) {
+    const int error = errno;
+    discard();
+    if (error == EEXIST) {
+      return std::unexpected(
+          Failure{ExitCode::kError, target.string() + " appeared meanwhile; it was left alone"});
+    }
+    return std::unexpected(failure(target, "create", error));
+  }
+  return {};
+}
+
+}  // namespace
+
+Outcome<void> writeNewFiles(const std::filesystem::path& dir, const std::vector<NewFile>& files) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return std::unexpected(failure(dir, "create directory", errno));
+  }
+  auto opened = base::openFile(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (!opened) return std::unexpected(failure(dir, "open directory", opened.error().code));
+  const base::UniqueFd dirFd = std::move(*opened);
+
+  std::string existing;
+  for (const NewFile& file : files) {
+    struct stat st {};
+    if (::fstatat(dirFd.get(), file.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      existing += "\n  " + (dir / file.name).string();
+    } else if (errno != ENOENT) {
+      return std::unexpected(failure(dir / file.name, "check", errno));
+    }
+  }
+  if (!existing.empty()) {
+    return std::unexpected(
+        Failure{ExitCode::kError, "not overwriting what exists; nothing was written:" + existing});
+  }
+  std::vector<std::string> written;
+  for (const NewFile& file : files) {
+    if (auto ok = writeOne(dirFd.get(), dir, file); !ok) {
+      for (const std::string& name : written) ::unlinkat(dirFd.get(), name.c_str(), 0);
+      ::fsync(dirFd.get());
+      return ok;
+    }
+    written.push_back(file.name);
+  }
+  if (::fsync(dirFd.get()) != 0) return std::unexpected(failure(dir, "fsync", errno));
+  return {};
+}
+
+}  // namespace warden::cli
