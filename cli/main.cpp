@@ -17,6 +17,7 @@
 #include "cli/option_checks.h"
 #include "cli/output.h"
 #include "cli/profiles_command.h"
+#include "cli/prompt_command.h"
 #include "cli/reload_command.h"
 #include "cli/rules_command.h"
 #include "cli/status_command.h"
@@ -54,6 +55,7 @@ int run(int argc, char** argv) {
       addReloadCommand(app, configPath),          addProfilesCommand(app, configPath, output),
       addRulesCommand(app, configPath, output),   addLogCommand(app, configPath, output),
       addExplainCommand(app, configPath, output), addHashCommand(app, configPath),
+      addPromptCommand(app, configPath),
   };
 
   try {

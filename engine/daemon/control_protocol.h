@@ -18,6 +18,17 @@ namespace warden::engine {
 //   {"version":1,"command":"reload"[,"redecide":true]}   -> "revision": N[, "redecide": {...}]
 // Every answer has "version": 1 and "ok"; a refusal says why in "error". Pure: no sockets, so
 // the tests drive it with a fake daemon (ControlServer does the socket's side).
+//
+// Prompt clients (`warden prompt`, engine/daemon/prompt_protocol.h has the lines):
+//   {"version":1,"command":"prompt"}  -> {"version":1,"ok":true,"prompt":{"timeout":S,"hold":N}}
+// and the connection stays open, without deadline, one JSON line per message each way:
+//   wardend -> client  {"event":"question","id":N,"exe":...,"timeout_ms":M,...}  (prompt_protocol.h)
+//                      {"event":"closed","id":N,"reason":"answered"|"timeout"|"released"}
+//                      {"event":"answer","id":N,"ok":true|false[,"error":"..."]}  (to the answerer)
+//   client -> wardend  {"answer":N,"action":"allow"|"deny","scope":"once"|"restart"}
+// Every question open when a client connects is sent to it after the greeting; the first
+// answer to a question wins, a later one is told "answered elsewhere". Root only, like every
+// control connection; at most ControlServer::kMaxPromptClients at once.
 
 struct StatusRequest {
   bool operator==(const StatusRequest&) const = default;
@@ -30,7 +41,11 @@ struct ReloadRequest {
   bool redecide = false;  // also decide again the flows accepted before
   bool operator==(const ReloadRequest&) const = default;
 };
-using ControlRequest = std::variant<StatusRequest, ExplainRequest, ReloadRequest>;
+// Turns the connection into a prompt client's (see "Prompt clients" above).
+struct PromptRequest {
+  bool operator==(const PromptRequest&) const = default;
+};
+using ControlRequest = std::variant<StatusRequest, ExplainRequest, ReloadRequest, PromptRequest>;
 
 // One request line parsed; the error is the message the refusal gives.
 [[nodiscard]] std::expected<ControlRequest, std::string> parseControlRequest(std::string_view line);

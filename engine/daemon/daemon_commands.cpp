@@ -73,6 +73,7 @@ nlohmann::json Daemon::status() {
         {"pending_queries", dnsQueries_ ? dnsQueries_->pending(base::monotonicNs()) : 0}}},
       {"log", std::move(log)},
       {"control", controlStatus()},
+      {"prompt", promptStatus()},
       {"policy",
        {{"revision", snapshot->revision()},
         {"loaded_at_ns", snapshot->loadedAtNs},
@@ -91,6 +92,22 @@ nlohmann::json Daemon::controlStatus() const {
           {"request_too_long", c.requestTooLong},
           {"answer_not_taken", c.answerNotTaken},
           {"evicted", c.evicted}};
+}
+
+nlohmann::json Daemon::promptStatus() const {
+  const PromptCounters c = prompts_->counters();
+  return {{"clients", control_->promptClients()},
+          {"held", prompts_->openQuestions().size()},
+          {"timeout", config_.promptTimeoutS},
+          {"hold", config_.promptHold},
+          {"questions", c.questions},
+          {"answers", c.answers},
+          {"timeouts", c.timeouts},
+          {"released", c.released},
+          {"hold_full", c.holdFull},
+          {"duplicates_dropped", c.duplicates},
+          {"remembered_decisions", c.remembered},
+          {"remembered_answers", c.rememberedEntries}};
 }
 
 std::optional<nlohmann::json> Daemon::explain(std::uint32_t pid) {
