@@ -228,16 +228,26 @@ TEST_F(QueueWorkerPromptTest, AHeldFlowWaitsForItsAnswerAndItsRetransmitsAreDrop
   ASSERT_TRUE(eventually([&] { return questions() == 2; }));
 }
 
-TEST_F(QueueWorkerPromptTest, ADenyAnswerDrops) {
+TEST_F(QueueWorkerPromptTest, ADenyAnswerDropsAndNothingOfTheFlowPassesMeanwhile) {
   broker_->setClients(2);
   start(engineText("allow"));
   const std::uint32_t id = connect(40000);
   ASSERT_TRUE(eventually([&] { return questions() == 1; }));
+  // The flow's next packet, which the engine default would accept, is dropped while it waits.
+  const std::uint32_t again = connect(40000);
+  ASSERT_TRUE(eventually([&] { return decided(again); }));
+  EXPECT_EQ(outcomeOf(again), Outcome::kDropped);
+  EXPECT_EQ(outcomeOf(id), Outcome::kNone);
   ASSERT_EQ(broker_->answer(lastQuestion().id, rules::Action::kDeny, PromptScope::kOnce),
             PromptBroker::Answered::kDone);
   ASSERT_TRUE(eventually([&] { return decided(id); }));
   EXPECT_EQ(outcomeOf(id), Outcome::kDropped);
   EXPECT_EQ(broker_->counters().answers, 1u);
+  // Sent again after the answer (TCP retries a dropped SYN): the answer holds, no new question.
+  const std::uint32_t later = connect(40000);
+  ASSERT_TRUE(eventually([&] { return decided(later); }));
+  EXPECT_EQ(outcomeOf(later), Outcome::kDropped);
+  EXPECT_EQ(questions(), 1u);
 }
 
 TEST_F(QueueWorkerPromptTest, AtTheDeadlineTheEngineVerdictIsGiven) {
