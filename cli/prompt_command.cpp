@@ -2,6 +2,8 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -17,6 +19,8 @@
 #include "cli/config_files.h"
 #include "cli/control_client.h"
 #include "cli/prompt_view.h"
+
+extern char** environ;
 
 namespace warden::cli {
 namespace {
@@ -75,6 +79,42 @@ std::optional<std::string> takeLine(std::string& buffer) {
   std::string line = buffer.substr(0, newline);
   buffer.erase(0, newline + 1);
   return line;
+}
+
+// Runs this same `warden` with `args` (and the configuration) to write a rule into the policy
+// files, its output on the terminal; its exit status.
+int runEdit(const std::vector<std::string>& args, const std::filesystem::path& configPath) {
+  std::vector<std::string> argv = {"warden"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--config", configPath.string(), "--no-pager"});
+  std::vector<char*> pointers;
+  for (std::string& arg : argv) pointers.push_back(arg.data());
+  pointers.push_back(nullptr);
+  // The child gets the signals this process reads from its signalfd back.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = 0;
+  const int spawned =
+      posix_spawn(&pid, "/proc/self/exe", nullptr, &attr, pointers.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  if (spawned != 0) {
+    std::cout << "could not run warden " << args.front() << ": " << std::strerror(spawned) << "\n";
+    return -1;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string shellWords(const std::vector<std::string>& args) {
+  std::string out = "warden";
+  for (const std::string& arg : args) out += " " + arg;
+  return out;
 }
 
 }  // namespace
@@ -141,6 +181,14 @@ int runPrompt(const std::filesystem::path& configPath) {
       if (keyed.send && !sendLine(socket.get(), *keyed.send)) {
         std::cout << "wardend closed the connection (it stopped?)\n" << std::flush;
         return toInt(ExitCode::kDaemonDown);
+      }
+      if (!keyed.edit.empty()) {
+        std::cout << "writing the rule: " << shellWords(keyed.edit) << "\n" << std::flush;
+        const int status = runEdit(keyed.edit, configPath);
+        if (status != 0) {
+          std::cout << "the rule was not written (exit status " << status
+                    << "); the held flow got the answer all the same\n";
+        }
       }
       std::cout << keyed.text << std::flush;
     }

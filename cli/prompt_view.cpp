@@ -131,6 +131,27 @@ std::string PromptView::received(const std::string& line) {
   return "";
 }
 
+std::vector<std::string> PromptView::editArguments(const json& q, std::string_view action,
+                                                  std::string_view duration) {
+  std::vector<std::string> args = {std::string(action), text(q, "exe")};
+  std::string proto = text(q, "proto");
+  if (proto == "icmpv6") proto = "icmp";
+  const bool in = text(q, "direction") == "in";
+  args.insert(args.end(), {"--proto", proto});
+  if (proto == "tcp" || proto == "udp") {
+    args.insert(args.end(), {"--port", text(q, in ? "local_port" : "remote_port")});
+  }
+  if (in) args.insert(args.end(), {"--direction", "in"});
+  // A name covers every address it resolves to; without one, the address is the destination.
+  if (q.contains("host") && q["host"].is_string()) {
+    args.insert(args.end(), {"--host", q["host"].get<std::string>()});
+  } else {
+    args.insert(args.end(), {"--ip", text(q, "remote")});
+  }
+  if (!duration.empty()) args.insert(args.end(), {"--for", std::string(duration)});
+  return args;
+}
+
 PromptView::Keyed PromptView::key(char key) {
   Keyed keyed;
   if (key == 'q' || key == 'Q' || key == 3 || key == 4) {  // also Ctrl-C, Ctrl-D
@@ -139,20 +160,34 @@ PromptView::Keyed PromptView::key(char key) {
   }
   if (questions_.empty()) return keyed;
   std::string action;
-  std::string scope;
+  std::string scope = "once";
   std::string words;
+  std::string duration;  // with `edit`: "" always, else --for's value
+  bool edit = false;
   switch (key) {
     case 'a':
-      action = "allow", scope = "once", words = "allowed once";
+      action = "allow", words = "allowed once";
       break;
     case 'r':
       action = "allow", scope = "restart", words = "allowed until wardend restarts";
       break;
+    case 't':
+      action = "allow", words = "allowed for 10 minutes", duration = "10m", edit = true;
+      break;
+    case 'A':
+      action = "allow", words = "allowed always", edit = true;
+      break;
     case 'd':
-      action = "deny", scope = "once", words = "denied once";
+      action = "deny", words = "denied once";
+      break;
+    case 'R':
+      action = "deny", scope = "restart", words = "denied until wardend restarts";
+      break;
+    case 'T':
+      action = "deny", words = "denied for 10 minutes", duration = "10m", edit = true;
       break;
     case 'D':
-      action = "deny", scope = "restart", words = "denied until wardend restarts";
+      action = "deny", words = "denied always", edit = true;
       break;
     default:
       keyed.text = "keys: " + std::string(kKeys) + "\n";
@@ -160,7 +195,10 @@ PromptView::Keyed PromptView::key(char key) {
   }
   const json& q = questions_.front().body;
   const std::uint64_t id = q.value("id", std::uint64_t{0});
+  // The held flow gets the verdict from wardend at once; the rule for the flows after it is
+  // written into the policy files as `warden allow|deny` does.
   keyed.send = json{{"answer", id}, {"action", action}, {"scope", scope}}.dump();
+  if (edit) keyed.edit = editArguments(q, action, duration);
   answered_.emplace_back(id, "question " + std::to_string(id) + ": " + words + ": " + target(q));
   // It leaves the screen now; wardend's "closed" for it then finds nothing to remove.
   questions_.erase(questions_.begin());

@@ -17,14 +17,22 @@ class PromptView {
   // What one key did.
   struct Keyed {
     std::optional<std::string> send;  // the answer line for wardend, without newline
-    std::string text;                 // what to print now
+    // For "10 minutes" and "always": the `warden` arguments (after the program's name) that
+    // write the rule into the policy files, to run once wardend has the answer.
+    std::vector<std::string> edit;
+    std::string text;  // what to print now
     bool quit = false;
   };
 
   // The keys, as shown under each question.
   static constexpr std::string_view kKeys =
-      "a allow once   r allow until wardend restarts   d deny once   D deny until restart   "
-      "q quit";
+      "a allow once  t allow 10 min  r allow until restart  A allow always\n"
+      "  d deny once   T deny 10 min   R deny until restart   D deny always   q quit";
+
+  // `warden allow|deny EXE --proto P --port N --host H|--ip A [--direction in] [--for 10m]`
+  // for question `q` (a JSON question line), without the program's name.
+  static std::vector<std::string> editArguments(const nlohmann::json& q, std::string_view action,
+                                                std::string_view duration);
 
   // A line from wardend (after the greeting): returns what to print (may be empty).
   std::string received(const std::string& line);

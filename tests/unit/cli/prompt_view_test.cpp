@@ -43,8 +43,12 @@ TEST(PromptView, EachKeyAnswersTheQuestionShown) {
   const std::pair<char, json> cases[] = {
       {'a', {{"answer", 1}, {"action", "allow"}, {"scope", "once"}}},
       {'r', {{"answer", 1}, {"action", "allow"}, {"scope", "restart"}}},
+      {'t', {{"answer", 1}, {"action", "allow"}, {"scope", "once"}}},
+      {'A', {{"answer", 1}, {"action", "allow"}, {"scope", "once"}}},
       {'d', {{"answer", 1}, {"action", "deny"}, {"scope", "once"}}},
-      {'D', {{"answer", 1}, {"action", "deny"}, {"scope", "restart"}}},
+      {'R', {{"answer", 1}, {"action", "deny"}, {"scope", "restart"}}},
+      {'T', {{"answer", 1}, {"action", "deny"}, {"scope", "once"}}},
+      {'D', {{"answer", 1}, {"action", "deny"}, {"scope", "once"}}},
   };
   for (const auto& [key, sent] : cases) {
     PromptView view;
@@ -56,6 +60,33 @@ TEST(PromptView, EachKeyAnswersTheQuestionShown) {
     // The next question comes up at once.
     EXPECT_THAT(keyed.text, HasSubstr("question 2: /opt/other")) << key;
   }
+}
+
+TEST(PromptView, TenMinutesAndAlwaysWriteTheRuleAsWardenAllowDoes) {
+  PromptView view;
+  view.received(question(1));
+  EXPECT_EQ(view.key('t').edit,
+            (std::vector<std::string>{"allow", "/opt/tool/bin/tool", "--proto", "tcp", "--port",
+                                      "7100", "--host", "example.org", "--for", "10m"}));
+  auto q = json::parse(question(2));
+  q["host"] = nullptr;
+  q["proto"] = "udp";
+  view.received(q.dump());
+  EXPECT_EQ(view.key('D').edit,
+            (std::vector<std::string>{"deny", "/opt/tool/bin/tool", "--proto", "udp", "--port",
+                                      "7100", "--ip", "192.0.2.2"}));
+  q["id"] = 3;
+  q["direction"] = "in";
+  q["local_port"] = 22;
+  q["proto"] = "icmpv6";
+  view.received(q.dump());
+  EXPECT_EQ(view.key('A').edit,
+            (std::vector<std::string>{"allow", "/opt/tool/bin/tool", "--proto", "icmp",
+                                      "--direction", "in", "--ip", "192.0.2.2"}));
+  view.received(question(4));
+  EXPECT_TRUE(view.key('a').edit.empty());
+  view.received(question(5));
+  EXPECT_TRUE(view.key('r').edit.empty());
 }
 
 TEST(PromptView, SaysWhatWasDoneOnceWardendConfirms) {
