@@ -3,9 +3,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -98,8 +98,7 @@ int runEdit(const std::vector<std::string>& args, const std::filesystem::path& c
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  const int spawned =
-      posix_spawn(&pid, "/proc/self/exe", nullptr, &attr, pointers.data(), environ);
+  const int spawned = posix_spawn(&pid, "/proc/self/exe", nullptr, &attr, pointers.data(), environ);
   posix_spawnattr_destroy(&attr);
   if (spawned != 0) {
     std::cout << "could not run warden " << args.front() << ": " << std::strerror(spawned) << "\n";
@@ -136,8 +135,7 @@ int runPrompt(const std::filesystem::path& configPath) {
   std::optional<std::string> first;
   while (!(first = takeLine(buffer))) {
     if (!readSome(socket.get(), buffer)) {
-      return report(failure("wardend closed the control connection without an answer"),
-                    std::cerr);
+      return report(failure("wardend closed the control connection without an answer"), std::cerr);
     }
   }
   auto greeting = interpretAnswer(config->controlSocket, *first);
@@ -155,7 +153,8 @@ int runPrompt(const std::filesystem::path& configPath) {
 
   PromptView view;
   std::cout << PromptView::greeting(*greeting) << "waiting for questions...\n" << std::flush;
-  pollfd fds[3] = {{socket.get(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}, {signalFd.get(), POLLIN, 0}};
+  pollfd fds[3] = {
+      {socket.get(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}, {signalFd.get(), POLLIN, 0}};
   for (;;) {
     while (auto line = takeLine(buffer)) std::cout << view.received(*line);
     std::cout << std::flush;
@@ -193,8 +192,7 @@ int runPrompt(const std::filesystem::path& configPath) {
       std::cout << keyed.text << std::flush;
     }
   }
-  std::cout << "leaving: " << view.open()
-            << " open questions get the engine verdict from wardend\n"
+  std::cout << "leaving: " << view.open() << " open questions get the engine verdict from wardend\n"
             << std::flush;
   return toInt(ExitCode::kOk);
 }

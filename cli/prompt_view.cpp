@@ -51,9 +51,10 @@ std::string PromptView::target(const json& q) const {
   const std::string remote = text(q, "remote");
   const bool v6 = remote.find(':') != std::string::npos;
   std::string where = (v6 ? "[" + remote + "]" : remote) + ":" + text(q, "remote_port");
-  if (text(q, "direction") == "in") where = "local port " + text(q, "local_port") + " from " + remote;
-  std::string out = text(q, "exe") + " " + text(q, "direction") + " " + text(q, "proto") + " " +
-                    where;
+  if (text(q, "direction") == "in")
+    where = "local port " + text(q, "local_port") + " from " + remote;
+  std::string out =
+      text(q, "exe") + " " + text(q, "direction") + " " + text(q, "proto") + " " + where;
   if (q.contains("host") && q["host"].is_string()) out += " (" + q["host"].get<std::string>() + ")";
   return out;
 }
@@ -104,8 +105,8 @@ std::string PromptView::received(const std::string& line) {
     if (message.value("ok", false)) {
       out = mine != answered_.end() ? mine->second + "\n" : "";
     } else {
-      out = "question " + std::to_string(id) + ": not applied: " +
-            message.value("error", std::string("refused")) + "\n";
+      out = "question " + std::to_string(id) +
+            ": not applied: " + message.value("error", std::string("refused")) + "\n";
     }
     if (mine != answered_.end()) answered_.erase(mine);
     return out;
@@ -124,7 +125,8 @@ std::string PromptView::received(const std::string& line) {
       out = "question " + std::to_string(id) + " (" + what +
             "): no answer in time, the engine verdict was given\n";
     } else {
-      out = "question " + std::to_string(id) + " (" + what + "): released with the engine verdict\n";
+      out =
+          "question " + std::to_string(id) + " (" + what + "): released with the engine verdict\n";
     }
     return shown ? out + show() : out;
   }
@@ -132,7 +134,7 @@ std::string PromptView::received(const std::string& line) {
 }
 
 std::vector<std::string> PromptView::editArguments(const json& q, std::string_view action,
-                                                  std::string_view duration) {
+                                                   std::string_view duration) {
   std::vector<std::string> args = {std::string(action), text(q, "exe")};
   std::string proto = text(q, "proto");
   if (proto == "icmpv6") proto = "icmp";

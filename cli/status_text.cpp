@@ -198,8 +198,8 @@ void printPrompt(const json& status, std::ostream& out) {
   if (clients + questions + count(prompt, "remembered_answers") == 0) return;
   line(out, "prompt",
        counted(clients, "client") + ", " + counted(count(prompt, "held"), "flow") +
-           " held now (timeout " + text(prompt, "timeout") + " s, hold " +
-           text(prompt, "hold") + "); " + counted(questions, "question") + ": " +
+           " held now (timeout " + text(prompt, "timeout") + " s, hold " + text(prompt, "hold") +
+           "); " + counted(questions, "question") + ": " +
            std::to_string(count(prompt, "answers")) + " answered, " +
            std::to_string(count(prompt, "timeouts")) + " timed out, " +
            std::to_string(count(prompt, "released")) + " released");

@@ -22,7 +22,7 @@ namespace warden::engine {
 // Prompt clients (`warden prompt`, engine/daemon/prompt_protocol.h has the lines):
 //   {"version":1,"command":"prompt"}  -> {"version":1,"ok":true,"prompt":{"timeout":S,"hold":N}}
 // and the connection stays open, without deadline, one JSON line per message each way:
-//   wardend -> client  {"event":"question","id":N,"exe":...,"timeout_ms":M,...}  (prompt_protocol.h)
+//   wardend -> client  {"event":"question","id":N,"exe":...,"timeout_ms":M,...} (prompt_protocol.h)
 //                      {"event":"closed","id":N,"reason":"answered"|"timeout"|"released"}
 //                      {"event":"answer","id":N,"ok":true|false[,"error":"..."]}  (to the answerer)
 //   client -> wardend  {"answer":N,"action":"allow"|"deny","scope":"once"|"restart"}

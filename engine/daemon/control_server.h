@@ -42,7 +42,7 @@ class ControlServer {
 
   // What prompt clients did since the last takePromptTraffic().
   struct PromptTraffic {
-    std::vector<std::uint64_t> joined;                            // new prompt clients
+    std::vector<std::uint64_t> joined;                         // new prompt clients
     std::vector<std::pair<std::uint64_t, std::string>> lines;  // each line a client sent
   };
 

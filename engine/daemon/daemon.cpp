@@ -330,7 +330,7 @@ void Daemon::shutDown(bool failed) {
   }
   workers_.clear();
   promptDesk_.reset();
-  prompts_.reset();  // after the workers, which released what they held for it
+  prompts_.reset();     // after the workers, which released what they held for it
   attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
   hosts_.reset();
   dnsQueries_.reset();

@@ -14,7 +14,7 @@ namespace warden::engine {
 // Not thread-safe.
 class PromptStream {
  public:
-  static constexpr std::size_t kMaxLineBytes = 4096;         // an answer line, with its newline
+  static constexpr std::size_t kMaxLineBytes = 4096;        // an answer line, with its newline
   static constexpr std::size_t kMaxBacklogBytes = 1 << 20;  // not yet taken by the client
 
   // Bytes read from the client: each whole line (without its newline) is appended to `lines`.

@@ -141,8 +141,7 @@ std::optional<PromptResolution> PromptBroker::close(std::size_t slot, std::uint6
   return PromptResolution{id, outcome, rules::Action::kAllow};
 }
 
-void PromptBroker::noteClosedLocked(const Open& open, PromptOutcome outcome,
-                                    rules::Action action) {
+void PromptBroker::noteClosedLocked(const Open& open, PromptOutcome outcome, rules::Action action) {
   if (closed_.size() >= kClosedKept) closed_.pop_front();
   closed_.emplace_back(open.question.id, outcome);
   if (recentFlows_.size() >= kRecentFlows) recentFlows_.pop_front();

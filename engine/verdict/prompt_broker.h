@@ -77,13 +77,13 @@ struct PromptEvent {
 };
 
 struct PromptCounters {
-  std::uint64_t questions = 0;    // flows held and asked about
-  std::uint64_t answers = 0;      // answered in time
-  std::uint64_t timeouts = 0;     // not answered in time: engine verdict
-  std::uint64_t released = 0;     // let go with the engine verdict as the last client left
-  std::uint64_t holdFull = 0;     // not held, [prompt] hold reached: engine verdict
-  std::uint64_t duplicates = 0;   // later packets of a held flow, dropped
-  std::uint64_t remembered = 0;   // flows decided by an until-restart answer, no question
+  std::uint64_t questions = 0;          // flows held and asked about
+  std::uint64_t answers = 0;            // answered in time
+  std::uint64_t timeouts = 0;           // not answered in time: engine verdict
+  std::uint64_t released = 0;           // let go with the engine verdict as the last client left
+  std::uint64_t holdFull = 0;           // not held, [prompt] hold reached: engine verdict
+  std::uint64_t duplicates = 0;         // later packets of a held flow, dropped
+  std::uint64_t remembered = 0;         // flows decided by an until-restart answer, no question
   std::uint64_t rememberedEntries = 0;  // until-restart answers kept now
 };
 
@@ -135,8 +135,7 @@ class PromptBroker {
   // The worker lets a question go on its own (its deadline passed, or it stops): clients are
   // told, and an answer that comes later is refused. Should the question have been resolved
   // since the worker took its resolutions, that resolution is returned (and taken) instead.
-  std::optional<PromptResolution> close(std::size_t slot, std::uint64_t id,
-                                        PromptOutcome outcome);
+  std::optional<PromptResolution> close(std::size_t slot, std::uint64_t id, PromptOutcome outcome);
   int wakeFd(std::size_t slot) const { return wake_[slot].get(); }
 
   // ---- control thread ----
@@ -183,7 +182,7 @@ class PromptBroker {
   mutable std::mutex mutex_;
   // Guarded by mutex_:
   std::uint64_t nextId_ = 1;
-  std::vector<Open> open_;  // oldest first
+  std::vector<Open> open_;                                  // oldest first
   std::vector<std::vector<PromptResolution>> resolutions_;  // per worker slot
   std::vector<PromptEvent> pendingEvents_;
   std::deque<Remembered> remembered_;  // oldest first

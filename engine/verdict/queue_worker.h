@@ -196,7 +196,7 @@ class QueueWorker {
   FailureHandler onFailure_;
   base::UniqueFd stopFd_;  // eventfd, made by start()
   std::vector<QueuedPacket> batch_;
-  std::vector<Pending> parked_;  // capacity reserved up front, never grown
+  std::vector<Pending> parked_;      // capacity reserved up front, never grown
   PromptBroker* prompts_ = nullptr;  // null: nothing is held for a prompt
   std::size_t promptSlot_ = 0;
   bool holding_ = true;  // false once stopping: nothing new is held

@@ -12,12 +12,22 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 std::string question(std::uint64_t id, std::string exe = "/opt/tool/bin/tool") {
-  return json{{"event", "question"}, {"id", id},          {"pid", 4242},
-              {"uid", 1000},         {"user", "alice"},   {"exe", exe},
-              {"argv", {exe, "--fetch"}},                 {"parent", "/usr/bin/bash"},
-              {"tags", {"systemd:demo.service"}},         {"direction", "out"},
-              {"proto", "tcp"},      {"remote", "192.0.2.2"}, {"remote_port", 7100},
-              {"local", "192.0.2.1"}, {"local_port", 40000},  {"host", "example.org"},
+  return json{{"event", "question"},
+              {"id", id},
+              {"pid", 4242},
+              {"uid", 1000},
+              {"user", "alice"},
+              {"exe", exe},
+              {"argv", {exe, "--fetch"}},
+              {"parent", "/usr/bin/bash"},
+              {"tags", {"systemd:demo.service"}},
+              {"direction", "out"},
+              {"proto", "tcp"},
+              {"remote", "192.0.2.2"},
+              {"remote_port", 7100},
+              {"local", "192.0.2.1"},
+              {"local_port", 40000},
+              {"host", "example.org"},
               {"timeout_ms", 29500}}
       .dump();
 }

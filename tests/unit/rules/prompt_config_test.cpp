@@ -51,8 +51,7 @@ TEST(PromptConfig, PreciseErrors) {
               ElementsAre("2:8: 'hold' must be between 1 and 1024, got 1025"));
   EXPECT_THAT(errorsOf("[prompt]\ntimeout = '30s'\n"),
               ElementsAre("2:11: expected an integer for 'timeout', got string"));
-  EXPECT_THAT(errorsOf("[prompt]\nwait = 3\n"),
-              ElementsAre("2:1: unknown key 'wait' in [prompt]"));
+  EXPECT_THAT(errorsOf("[prompt]\nwait = 3\n"), ElementsAre("2:1: unknown key 'wait' in [prompt]"));
   EXPECT_THAT(errorsOf("prompt = 3\n"),
               ElementsAre("1:10: expected a table for 'prompt', got integer"));
 }

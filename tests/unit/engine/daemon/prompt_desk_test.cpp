@@ -121,7 +121,8 @@ TEST_F(PromptDeskTest, AClientIsGreetedThenGetsQuestionsAndItsAnswerDecides) {
   EXPECT_TRUE(broker_->active());
   auto greeting = lines(client);
   ASSERT_EQ(greeting.size(), 1u);
-  EXPECT_EQ(greeting[0], json::parse(R"({"version":1,"ok":true,"prompt":{"timeout":30,"hold":64}})"));
+  EXPECT_EQ(greeting[0],
+            json::parse(R"({"version":1,"ok":true,"prompt":{"timeout":30,"hold":64}})"));
 
   const std::uint64_t id = ask(40000);
   serve();
@@ -214,7 +215,8 @@ TEST_F(PromptDeskTest, PromptClientsHaveNoDeadlineAndAreNotEvicted) {
 TEST_F(PromptDeskTest, ABadAnswerIsRefusedAndTheConnectionStays) {
   const base::UniqueFd client = promptClient();
   lines(client);
-  send(client, "{\"answer\":1,\"action\":\"maybe\"}\nnot json\n{\"answer\":77,\"action\":\"allow\"}\n");
+  send(client,
+       "{\"answer\":1,\"action\":\"maybe\"}\nnot json\n{\"answer\":77,\"action\":\"allow\"}\n");
   serve();
   auto replies = lines(client);
   ASSERT_EQ(replies.size(), 3u);

@@ -138,9 +138,9 @@ class QueueWorkerPromptTest : public ::testing::Test {
     auto policy = policyOf(engine);
     ASSERT_NE(policy, nullptr);
     store_.publish(std::move(policy));
-    worker_ = std::make_unique<QueueWorker>(std::move(ownedSource_), store_, kMarks,
-                                            db::LogProducer{}, std::move(ownedOwners_), nullptr,
-                                            nullptr, fakeNow);
+    worker_ =
+        std::make_unique<QueueWorker>(std::move(ownedSource_), store_, kMarks, db::LogProducer{},
+                                      std::move(ownedOwners_), nullptr, nullptr, fakeNow);
     worker_->servePrompts(broker_.get(), 0);
     ASSERT_TRUE(worker_->start().has_value());
   }
