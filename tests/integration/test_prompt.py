@@ -258,3 +258,41 @@ def test_prompt_needs_a_terminal(lab, wardend):
     res = cli(d, "prompt")
     assert res.returncode == 1
     assert "needs a terminal" in res.stderr
+
+
+def test_always_answers_at_once_and_writes_a_profile_for_the_next_flows(lab, wardend, terminals,
+                                                                         server):
+    d = start_daemon(wardend)
+    t = terminals(d)
+    p = probe(lab)
+    t.wait_for("question 1:")
+    t.type("A")
+    assert outcome(p) == "connected"
+    t.wait_for("writing the rule: warden allow ")
+    at = t.wait_for("question 1: allowed always")
+    assert "the rule was not written" not in t.screen, t.screen
+    profiles = os.path.join(d.dir, "profiles.d")
+    written = [open(os.path.join(profiles, f)).read() for f in sorted(os.listdir(profiles))]
+    assert any("tcp_probe" in w and "7100" in w and S4 in w for w in written), written
+    # Once wardend has reloaded, the program has a profile: its next flow is not asked about.
+    deadline = time.monotonic() + 10
+    while d.status()["policy"]["profiles"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert outcome(probe(lab)) == "connected"
+    t.drain(0.5)
+    assert "question 2:" not in t.screen[at:]
+    assert d.status()["prompt"]["questions"] == 1
+
+
+def test_ten_minutes_writes_a_rule_that_expires(lab, wardend, terminals, server):
+    d = start_daemon(wardend, default="allow")
+    t = terminals(d)
+    p = probe(lab, timeout_ms=3000)
+    t.wait_for("question 1:")
+    t.type("T")
+    t.wait_for("question 1: denied for 10 minutes")
+    assert outcome(p) == "timeout"
+    assert "--for 10m" in t.screen
+    profiles = os.path.join(d.dir, "profiles.d")
+    written = "".join(open(os.path.join(profiles, f)).read() for f in os.listdir(profiles))
+    assert "expires" in written and '"deny"' in written, written
