@@ -1,5 +1,6 @@
 #include "cli/explain_text.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -153,9 +154,18 @@ void printExplanation(const Explanation& e, std::ostream& out) {
   line(out, "", through + ", specificity " + text(*selected, "score"));
   std::string then = "its flows get the global rules, then ";
   if (profile != nullptr) {
+    // Drop-in rules (extends) come first and keep their own file: name those files.
+    std::vector<std::string> dropIns;
+    for (const auto& rule : profile->rules) {
+      if (rule.file == profile->file) continue;
+      const std::string name = fileName(rule.file);
+      if (std::ranges::find(dropIns, name) == dropIns.end()) dropIns.push_back(name);
+    }
+    std::string from;
+    for (const auto& name : dropIns) from += (from.empty() ? ", drop-ins first: " : ", ") + name;
     then += "its " + std::to_string(profile->rules.size()) +
             (profile->rules.size() == 1 ? " rule" : " rules") + " (`warden rules " + profile->name +
-            "`), otherwise " + otherwise(profile, e.policy);
+            "`" + from + "), otherwise " + otherwise(profile, e.policy);
   } else {
     then += "its rules (`warden rules " + text(*selected, "name") + "`)";
   }

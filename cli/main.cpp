@@ -10,6 +10,7 @@
 
 #include "cli/check_command.h"
 #include "cli/command.h"
+#include "cli/edit_command.h"
 #include "cli/exit_code.h"
 #include "cli/explain_command.h"
 #include "cli/hash_command.h"
@@ -50,13 +51,15 @@ int run(int argc, char** argv) {
   // The global options also after the command (`warden log --no-pager`), as systemctl takes
   // them: subcommands made from here on hand what they do not know to this parser.
   app.fallthrough();
-  const std::vector<Command> commands = {
+  std::vector<Command> commands = {
       addCheckCommand(app, configPath, output),   addStatusCommand(app, configPath, output),
       addReloadCommand(app, configPath),          addProfilesCommand(app, configPath, output),
       addRulesCommand(app, configPath, output),   addLogCommand(app, configPath, output),
       addExplainCommand(app, configPath, output), addHashCommand(app, configPath),
       addPromptCommand(app, configPath),
   };
+  // warden allow|deny|reject
+  for (auto& command : addEditCommands(app, configPath)) commands.push_back(std::move(command));
 
   try {
     app.parse(argc, argv);

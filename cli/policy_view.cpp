@@ -62,8 +62,8 @@ PolicyView viewOfFiles(const rules::Policy& policy) {
   for (const auto& p : policy.profiles) {
     ProfileView profile{p.name, p.description, p.defaultAction, p.file, p.where.line, {}, {}};
     for (std::size_t i = 0; i < p.rules.size(); ++i) {
-      profile.rules.push_back(
-          {static_cast<int>(i), p.file, p.rules[i].where.line, rules::describe(p.rules[i])});
+      profile.rules.push_back({static_cast<int>(i), p.rules[i].where.file, p.rules[i].where.line,
+                               rules::describe(p.rules[i])});
     }
     view.profiles.push_back(std::move(profile));
   }

@@ -237,6 +237,8 @@ std::expected<TimeRange, std::string> parseTimeRange(const std::optional<std::st
   return range;
 }
 
+std::optional<std::int64_t> parseDurationNs(std::string_view text) { return parseSpan(text); }
+
 std::string localTime(std::int64_t ns) {
   const tm fields = localFields(ns);
   char buffer[32];

@@ -19,6 +19,10 @@ namespace warden::cli {
 // "+02:00"; local time without one). The error says what was expected.
 std::expected<std::int64_t, std::string> parseTimeBound(std::string_view text, std::int64_t nowNs);
 
+// A span such as "90s", "10m", "2h", "1d", "1w" or "1h30m" in nanoseconds (at most a
+// century), or nothing.
+std::optional<std::int64_t> parseDurationNs(std::string_view text);
+
 // Rows from sinceNs on (inclusive) and before untilNs (exclusive, so that `--since yesterday
 // --until today` is exactly yesterday); absent: unbounded.
 struct TimeRange {

@@ -6,7 +6,7 @@
 # Plain bash (no helper from the bash-completion package), so that the tests can drive it
 # in a bare shell: COMP_WORDS=(warden lo); COMP_CWORD=1; _warden; echo "${COMPREPLY[*]}"
 
-_warden_commands="check status reload profiles rules log explain hash prompt"
+_warden_commands="check status reload profiles rules log explain hash allow deny reject prompt"
 _warden_global_options="--config --no-pager --color --help -h --version"
 
 # The options of each command, besides the global ones (which every command takes too).
@@ -15,6 +15,9 @@ _warden_command_options() {
     check | status | profiles | rules | explain | hash) echo "--json" ;;
     reload) echo "--redecide --json" ;;
     log) echo "--follow -f --profile --action --since --until --limit -n --json" ;;
+    allow | deny | reject)
+      echo "--proto --port --host --ip --scope --direction --for --json"
+      ;;
   esac
 }
 
@@ -67,7 +70,8 @@ _warden() {
   for ((i = 1; i < cword; i++)); do
     word=${COMP_WORDS[i]}
     case $word in
-      --config | --color | --profile | --action | --since | --until | --limit | -n)
+      --config | --color | --profile | --action | --since | --until | --limit | -n | \
+        --proto | --port | --host | --ip | --scope | --direction | --for)
         if [[ ${COMP_WORDS[i + 1]} == "=" ]]; then ((i++)); fi
         ((i + 1 < cword)) && [[ $word == --config ]] && config=${COMP_WORDS[i + 1]}
         ((i++))
@@ -104,7 +108,23 @@ _warden() {
       _warden_add_words "today yesterday 10m 1h 1d 1w" "$cur"
       return 0
       ;;
-    --limit | -n)
+    --limit | -n | --port | --host | --ip)
+      return 0
+      ;;
+    --proto)
+      _warden_add_words "tcp udp icmp any" "$cur"
+      return 0
+      ;;
+    --scope)
+      _warden_add_words "localhost lan internet" "$cur"
+      return 0
+      ;;
+    --direction)
+      _warden_add_words "out in" "$cur"
+      return 0
+      ;;
+    --for)
+      _warden_add_words "10m 1h 1d" "$cur"
       return 0
       ;;
   esac
@@ -126,6 +146,13 @@ _warden() {
       fi
       ;;
     hash) _warden_add_files "$cur" ;;
+    allow | deny | reject)
+      if ((positionals == 0)); then
+        _warden_add_files "$cur"
+        local name
+        while IFS= read -r name; do COMPREPLY+=("$name"); done < <(compgen -c -- "$cur")
+      fi
+      ;;
   esac
   return 0
 }

@@ -102,6 +102,7 @@ Decision CompiledPolicy::decideByProfile(const ProfileSelection& selection,
     decision.by = DecidedBy::kProfileRule;
     decision.log = rule.log;
     decision.ruleIndex = index;
+    decision.file = rule.where.file;  // a drop-in's rule names the drop-in
     decision.line = rule.where.line;
   } else if (profile.defaultAction) {
     decision.action = *profile.defaultAction;

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <chrono>
 #include <expected>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "rules/config.h"
@@ -15,7 +18,16 @@ namespace warden::rules {
 // file order). Plain data; compile it into a CompiledPolicy to decide with it.
 struct Policy {
   Config config;
-  std::vector<Profile> profiles;
+  std::vector<Profile> profiles;  // drop-in rules already put in front of their profile's
+  // Rules whose `expires` had passed when the policy was loaded: left out of it.
+  struct ExpiredRule {
+    SourceLocation where;
+    std::chrono::sys_seconds expires;
+    bool managed = false;  // its file starts with kManagedMarker: wardend may remove it
+  };
+  std::vector<ExpiredRule> expired;
+  // The earliest `expires` still ahead: the policy changes by itself then (wardend reloads).
+  std::optional<std::chrono::sys_seconds> nextExpiry;
 };
 
 // Loads warden.toml, then every *.toml of its profiles directory (PolicyLoader does the

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <future>
 #include <iterator>
+#include <set>
 #include <system_error>
 #include <thread>
 #include <tuple>
@@ -56,10 +57,85 @@ void sortDiagnostics(Diagnostics& diagnostics, const std::vector<std::string>& f
       diagnostics, [&](const Diagnostic& a, const Diagnostic& b) { return rank(a) < rank(b); });
 }
 
+// Copies what one file holds into the policy being built (the cache keeps its own copy).
+void take(const ProfileFile& parsed, Policy& policy, std::vector<DropIn>& dropIns,
+          std::set<std::string>& managedFiles) {
+  policy.profiles.insert(policy.profiles.end(), parsed.profiles.begin(), parsed.profiles.end());
+  if (parsed.dropIn) dropIns.push_back(*parsed.dropIn);
+  if (parsed.managed) {
+    if (parsed.dropIn) managedFiles.insert(parsed.dropIn->file);
+    for (const Profile& profile : parsed.profiles) managedFiles.insert(profile.file);
+  }
+}
+
+// Drop-ins in load order, each put in front of the rules that follow: the first drop-in's
+// rules come first, then the next one's, ..., then the profile's own.
+void applyDropIns(const std::vector<DropIn>& dropIns, std::vector<Profile>& profiles,
+                  Diagnostics& diagnostics) {
+  if (dropIns.empty()) return;
+  std::unordered_map<std::string_view, Profile*> byName;
+  for (Profile& profile : profiles) byName.emplace(profile.name, &profile);
+  std::unordered_map<Profile*, std::vector<Rule>> added;
+  for (const DropIn& dropIn : dropIns) {
+    const auto it = byName.find(dropIn.extends);
+    if (it == byName.end()) {
+      diagnostics.push_back(
+          Diagnostic{Severity::kError, dropIn.where,
+                     "drop-in extends profile '" + dropIn.extends + "', which does not exist"});
+      continue;
+    }
+    auto& rules = added[it->second];
+    rules.insert(rules.end(), dropIn.rules.begin(), dropIn.rules.end());
+  }
+  for (auto& [profile, rules] : added) {
+    rules.insert(rules.end(), std::make_move_iterator(profile->rules.begin()),
+                 std::make_move_iterator(profile->rules.end()));
+    profile->rules = std::move(rules);
+  }
+}
+
+// SPEC: from its `expires` on a rule is not in the policy. A person's file keeps it (warden
+// never edits what a person wrote), so `warden check` says it is ignored.
+void leaveOutExpired(Policy& policy, const std::set<std::string>& managedFiles,
+                     std::chrono::sys_seconds now, Diagnostics& diagnostics) {
+  const auto sift = [&](std::vector<Rule>& rules) {
+    std::erase_if(rules, [&](const Rule& rule) {
+      if (!rule.expires) return false;
+      if (*rule.expires > now) {
+        if (!policy.nextExpiry || *rule.expires < *policy.nextExpiry) {
+          policy.nextExpiry = *rule.expires;
+        }
+        return false;
+      }
+      const bool managed = managedFiles.contains(rule.where.file);
+      policy.expired.push_back({rule.where, *rule.expires, managed});
+      if (!managed) {
+        diagnostics.push_back(Diagnostic{Severity::kWarning, rule.where,
+                                         "rule expired at " + formatUtc(*rule.expires) +
+                                             " and is ignored; remove it from this file"});
+      }
+      return true;
+    });
+  };
+  sift(policy.config.globalRules);
+  for (Profile& profile : policy.profiles) sift(profile.rules);
+}
+
+std::chrono::sys_seconds systemNow() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
 }  // namespace
 
 PolicyLoader::FileLoad PolicyLoader::loadFile(const std::filesystem::path& file) const {
   FileLoad load;
+  if (pending_ && pending_->first == file) {
+    load.parsedNow = true;  // never cached: its identity is not the text's
+    auto parsed = parseProfileFile(pending_->second, file, &load.warnings);
+    if (parsed) load.parsed = std::move(*parsed);
+    if (!parsed) load.errors = std::move(parsed.error());
+    return load;
+  }
   auto opened = PolicyFile::open(file);
   if (!opened) {
     load.errors.push_back(std::move(opened.error()));
@@ -71,18 +147,18 @@ PolicyLoader::FileLoad PolicyLoader::loadFile(const std::filesystem::path& file)
     load.cached = true;
     return load;
   }
-  load.parsed = true;
+  load.parsedNow = true;
   auto text = opened->read();
   if (!text) {
     load.errors.push_back(std::move(text.error()));
     return load;
   }
-  auto profiles = parseProfiles(*text, file, &load.warnings);
-  if (!profiles) {
-    load.errors = std::move(profiles.error());
+  auto parsed = parseProfileFile(*text, file, &load.warnings);
+  if (!parsed) {
+    load.errors = std::move(parsed.error());
     return load;
   }
-  load.profiles = std::move(*profiles);
+  load.parsed = std::move(*parsed);
   return load;
 }
 
@@ -119,18 +195,27 @@ std::expected<Policy, Diagnostics> PolicyLoader::load(Config config, Diagnostics
   const std::string configFile = config.file.string();
   filesParsed_ = 0;
   try {
-    Policy policy{std::move(config), {}};
+    Policy policy;
+    policy.config = std::move(config);
     Diagnostics diagnostics;
     auto files = listProfileFiles(policy.config.profilesDir);
     if (!files) {
       diagnostics.push_back(std::move(files.error()));
       return std::unexpected(std::move(diagnostics));
     }
+    if (pending_ && std::ranges::find(*files, pending_->first) == files->end()) {
+      files->push_back(pending_->first);
+      std::ranges::sort(*files, [](const auto& a, const auto& b) {
+        return a.filename().string() < b.filename().string();
+      });
+    }
     std::vector<std::string> fileOrder = {configFile};
     if (!policy.config.globalRules.empty()) {
       fileOrder.push_back(policy.config.globalRules.front().where.file);
     }
     bool failed = false;
+    std::vector<DropIn> dropIns;
+    std::set<std::string> managedFiles;
     std::map<std::string, CachedFile> nextCache;
     std::vector<FileLoad> loads = loadFiles(*files);
     // In file order, whatever order the threads finished in.
@@ -138,28 +223,33 @@ std::expected<Policy, Diagnostics> PolicyLoader::load(Config config, Diagnostics
       const std::string key = (*files)[i].string();
       fileOrder.push_back(key);
       FileLoad& load = loads[i];
-      filesParsed_ += load.parsed ? 1 : 0;
+      filesParsed_ += load.parsedNow ? 1 : 0;
       if (!load.errors.empty()) {
         append(diagnostics, std::move(load.errors));
         failed = true;
         continue;
       }
+      if (load.parsedNow && pending_ && pending_->first == (*files)[i]) {
+        append(diagnostics, load.warnings);
+        take(load.parsed, policy, dropIns, managedFiles);
+        continue;
+      }
       if (load.cached) {
         CachedFile& cached = nextCache.emplace(key, std::move(cache_.at(key))).first->second;
         append(diagnostics, cached.warnings);
-        policy.profiles.insert(policy.profiles.end(), cached.profiles.begin(),
-                               cached.profiles.end());
+        take(cached.parsed, policy, dropIns, managedFiles);
         continue;
       }
       append(diagnostics, load.warnings);
-      policy.profiles.insert(policy.profiles.end(), load.profiles.begin(), load.profiles.end());
+      take(load.parsed, policy, dropIns, managedFiles);
       nextCache.emplace(
-          key, CachedFile{load.identity, std::move(load.profiles), std::move(load.warnings)});
+          key, CachedFile{load.identity, std::move(load.parsed), std::move(load.warnings)});
     }
     cache_ = std::move(nextCache);  // files gone from the directory are forgotten
-    const std::size_t before = diagnostics.size();
     checkUniqueNames(policy.profiles, diagnostics);
-    failed = failed || diagnostics.size() != before;
+    applyDropIns(dropIns, policy.profiles, diagnostics);
+    leaveOutExpired(policy, managedFiles, now_ ? now_() : systemNow(), diagnostics);
+    failed = failed || hasErrors(diagnostics);
     if (failed || warnings) append(diagnostics, lintPolicy(policy));
     sortDiagnostics(diagnostics, fileOrder);
     if (failed) return std::unexpected(std::move(diagnostics));

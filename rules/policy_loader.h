@@ -1,16 +1,21 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rules/config.h"
 #include "rules/diagnostic.h"
 #include "rules/policy.h"
 #include "rules/policy_file.h"
+#include "rules/profile_codec.h"
 
 namespace warden::rules {
 
@@ -29,10 +34,20 @@ class PolicyLoader {
   // How many profile files the last load had to parse (the rest came from the cache).
   std::size_t filesParsed() const { return filesParsed_; }
 
+  // Loads `text` as profiles.d file `file` (which need not exist yet) in place of what is on
+  // disk, from the next load on: a command checks the whole policy with the file it is about
+  // to write before writing it.
+  void setPendingFile(std::filesystem::path file, std::string text) {
+    pending_.emplace(std::move(file), std::move(text));
+  }
+
+  // The clock that decides which rules have expired (tests set their own).
+  void setClock(std::function<std::chrono::sys_seconds()> now) { now_ = std::move(now); }
+
  private:
   struct CachedFile {
     base::FileIdentity identity;
-    std::vector<Profile> profiles;
+    ProfileFile parsed;
     Diagnostics warnings;
   };
 
@@ -40,10 +55,10 @@ class PolicyLoader {
   struct FileLoad {
     base::FileIdentity identity;
     bool cached = false;
-    bool parsed = false;            // read and parsed now (successfully or not)
-    std::vector<Profile> profiles;  // parsed now
-    Diagnostics warnings;           // parsed now
-    Diagnostics errors;             // not empty: the file is refused
+    bool parsedNow = false;  // read and parsed now (successfully or not)
+    ProfileFile parsed;      // parsed now
+    Diagnostics warnings;    // parsed now
+    Diagnostics errors;      // not empty: the file is refused
   };
 
   // Opens `file` and parses it unless the cache holds this version. Only reads cache_, so
@@ -52,6 +67,8 @@ class PolicyLoader {
   std::vector<FileLoad> loadFiles(const std::vector<std::filesystem::path>& files) const;
 
   std::map<std::string, CachedFile> cache_;
+  std::function<std::chrono::sys_seconds()> now_;
+  std::optional<std::pair<std::filesystem::path, std::string>> pending_;
   std::size_t filesParsed_ = 0;
 };
 

@@ -45,9 +45,19 @@ struct Profile {
   std::string description;
   std::optional<Action> defaultAction;  // absent: the engine default
   std::vector<Match> matches;
-  std::vector<Rule> rules;  // first match wins
+  std::vector<Rule> rules;  // first match wins; drop-in rules first (see DropIn)
   std::string file;         // the profiles.d file it came from
   SourceLocation where;     // the profile's position (its name, or its [[profile]] table)
+};
+
+// A drop-in: a profiles.d file whose top level is `extends = "NAME"` plus [[rule]] tables.
+// Its rules are put before the rules of profile NAME (drop-ins in file-name order, then file
+// order), so that a rule added later by a command decides before what a person wrote.
+struct DropIn {
+  std::string extends;
+  std::vector<Rule> rules;  // each keeps its own file and line
+  std::string file;
+  SourceLocation where;  // the `extends` value
 };
 
 // Points of each [[match]] key, for `warden explain` and the tests.

@@ -78,6 +78,38 @@ class ProfileReader {
   std::string file_;
 };
 
+// A drop-in: `extends` and [[rule]] tables, nothing that would make it a profile.
+std::optional<DropIn> readDropIn(const toml::table& root, TomlReader& reader) {
+  const std::size_t errorsBefore = reader.errorCount();
+  for (auto&& [key, value] : root) {
+    if (key.str() == "extends" || key.str() == "rule") continue;
+    const bool profileKey = key.str() == "name" || key.str() == "description" ||
+                            key.str() == "default" || key.str() == "match" ||
+                            key.str() == "profile";
+    reader.error(reader.at(key), profileKey ? "'" + std::string(key.str()) +
+                                                  "' is not allowed in a drop-in (a file with "
+                                                  "'extends' holds only [[rule]] tables)"
+                                            : "unknown key '" + std::string(key.str()) +
+                                                  "' in a drop-in (a file with 'extends' holds "
+                                                  "only [[rule]] tables)");
+  }
+  DropIn dropIn;
+  dropIn.file = reader.file();
+  const toml::node& extends = *root.get("extends");
+  dropIn.where = reader.at(extends);
+  if (const auto name = reader.string(extends, "extends")) {
+    if (isValidProfileName(*name)) {
+      dropIn.extends = std::string(*name);
+    } else {
+      reader.error(dropIn.where, "invalid profile name '" + std::string(*name) + "' in 'extends'");
+    }
+  }
+  if (const auto* value = root.get("rule")) dropIn.rules = readRules(*value, reader);
+  if (reader.errorCount() != errorsBefore) return std::nullopt;
+  if (dropIn.rules.empty()) reader.warning(dropIn.where, "drop-in without [[rule]]");
+  return dropIn;
+}
+
 std::vector<Profile> readFile(const toml::table& root, TomlReader& reader) {
   std::vector<Profile> profiles;
   ProfileReader profileReader(reader, reader.file());
@@ -121,22 +153,43 @@ bool isValidProfileName(std::string_view name) {
   return alphanumeric && std::ranges::all_of(name, isNameCharacter);
 }
 
-std::expected<std::vector<Profile>, Diagnostics> parseProfiles(std::string_view text,
-                                                               const std::filesystem::path& file,
-                                                               Diagnostics* warnings) {
+bool isManagedText(std::string_view text) { return text.starts_with(kManagedMarker); }
+
+std::expected<ProfileFile, Diagnostics> parseProfileFile(std::string_view text,
+                                                         const std::filesystem::path& file,
+                                                         Diagnostics* warnings) {
   try {
     TomlReader reader(file.string());
-    std::vector<Profile> profiles;
-    if (auto root = reader.parse(text)) profiles = readFile(*root, reader);
+    ProfileFile parsed;
+    parsed.managed = isManagedText(text);
+    if (auto root = reader.parse(text)) {
+      if (root->contains("extends")) {
+        parsed.dropIn = readDropIn(*root, reader);
+      } else {
+        parsed.profiles = readFile(*root, reader);
+      }
+    }
     const bool failed = reader.errorCount() > 0;
     Diagnostics diagnostics = reader.take();
     if (failed) return std::unexpected(std::move(diagnostics));
     if (warnings) warnings->insert(warnings->end(), diagnostics.begin(), diagnostics.end());
-    return profiles;
+    return parsed;
   } catch (const std::exception& e) {
     return std::unexpected(
         Diagnostics{Diagnostic{Severity::kError, SourceLocation{file.string(), 0, 0}, e.what()}});
   }
+}
+
+std::expected<std::vector<Profile>, Diagnostics> parseProfiles(std::string_view text,
+                                                               const std::filesystem::path& file,
+                                                               Diagnostics* warnings) {
+  auto parsed = parseProfileFile(text, file, warnings);
+  if (!parsed) return std::unexpected(std::move(parsed.error()));
+  if (parsed->dropIn) {
+    return std::unexpected(Diagnostics{Diagnostic{Severity::kError, parsed->dropIn->where,
+                                                  "a drop-in (extends) is not a profile"}});
+  }
+  return std::move(parsed->profiles);
 }
 
 }  // namespace warden::rules

@@ -1,6 +1,7 @@
 #include "rules/rule.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace warden::rules {
 namespace {
@@ -69,6 +70,17 @@ bool Rule::matches(const Flow& flow) const {
   if (scope && scopeOf(flow.remote) != *scope) return false;
   if (!host.empty() && !hostMatches(host, flow.host)) return false;
   return true;
+}
+
+std::string formatUtc(std::chrono::sys_seconds when) {
+  const std::chrono::sys_days day = std::chrono::floor<std::chrono::days>(when);
+  const std::chrono::year_month_day date(day);
+  const std::chrono::hh_mm_ss time(when - day);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", int(date.year()),
+                unsigned(date.month()), unsigned(date.day()), long(time.hours().count()),
+                long(time.minutes().count()), long(time.seconds().count()));
+  return text;
 }
 
 const Rule* firstMatch(const std::vector<Rule>& rules, const Flow& flow) {

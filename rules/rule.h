@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,7 +32,9 @@ struct Rule {
   std::optional<Scope> scope;    // absent: any
   bool log = true;
   std::string comment;
-  SourceLocation where;  // the [[rule]] table's position
+  // From this instant on the rule is not in the policy (the loader leaves it out).
+  std::optional<std::chrono::sys_seconds> expires;
+  SourceLocation where;  // the [[rule]] table's position; its file for drop-in rules too
 
   bool matches(const Flow& flow) const;
 };
@@ -43,6 +46,9 @@ bool hostMatches(std::string_view pattern, std::string_view host);
 // Whether a packet's IP protocol number is the one `proto` names (kIcmp: ICMP or ICMPv6).
 bool protoMatches(Proto proto, std::uint8_t ipProto);
 bool isIcmp(std::uint8_t ipProto);
+
+// `when` as an offset date-time in UTC, the way `expires` is written: 2026-12-03T22:10:00Z.
+std::string formatUtc(std::chrono::sys_seconds when);
 
 // First rule that matches, or nullptr.
 const Rule* firstMatch(const std::vector<Rule>& rules, const Flow& flow);

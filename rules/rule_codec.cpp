@@ -89,6 +89,30 @@ void readPorts(const toml::node& value, TomlReader& reader, Rule& rule) {
   }
 }
 
+// The expires key: an offset date-time (2026-12-03T22:10:00Z); a local one would change
+// meaning with the machine's time zone.
+void readExpires(const toml::node& value, TomlReader& reader, Rule& rule) {
+  const auto* stamp = value.as_date_time();
+  if (!stamp || !stamp->get().offset) {
+    reader.error(reader.at(value),
+                 "expected a date-time with a time zone for 'expires' (such as "
+                 "2026-12-03T22:10:00Z), got " +
+                     std::string(stamp ? "a date-time without one" : TomlReader::typeName(value)));
+    return;
+  }
+  const toml::date_time& when = stamp->get();
+  const std::chrono::year_month_day day{std::chrono::year(when.date.year),
+                                        std::chrono::month(when.date.month),
+                                        std::chrono::day(when.date.day)};
+  if (!day.ok()) {
+    reader.error(reader.at(value), "invalid date in 'expires'");
+    return;
+  }
+  rule.expires = std::chrono::sys_days(day) + std::chrono::hours(when.time.hour) +
+                 std::chrono::minutes(when.time.minute) + std::chrono::seconds(when.time.second) -
+                 std::chrono::minutes(when.offset->minutes);
+}
+
 }  // namespace
 
 std::optional<PortRange> parsePortRange(std::string_view text) {
@@ -128,7 +152,8 @@ std::optional<Rule> readRule(const toml::node& node, TomlReader& reader) {
   }
   const std::size_t errorsBefore = reader.errorCount();
   reader.rejectUnknownKeys(
-      *table, {"action", "direction", "proto", "ip", "ports", "host", "scope", "log", "comment"},
+      *table,
+      {"action", "direction", "proto", "ip", "ports", "host", "scope", "log", "comment", "expires"},
       kSection);
   Rule rule;
   rule.where = reader.at(node);
@@ -176,6 +201,7 @@ std::optional<Rule> readRule(const toml::node& node, TomlReader& reader) {
   if (const auto* value = table->get("comment")) {
     if (auto comment = reader.string(*value, "comment")) rule.comment = std::string(*comment);
   }
+  if (const auto* value = table->get("expires")) readExpires(*value, reader, rule);
   if (reader.errorCount() != errorsBefore) return std::nullopt;
   return rule;
 }

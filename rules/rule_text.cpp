@@ -1,16 +1,12 @@
 #include "rules/rule_text.h"
 
 namespace warden::rules {
-namespace {
-
 std::string cidrText(const Cidr& cidr) {
   std::string text = cidr.base.toString();
   const int prefix = cidr.base.isV4() ? cidr.prefix - 96 : cidr.prefix;
   if (prefix != (cidr.base.isV4() ? 32 : 128)) text += '/' + std::to_string(prefix);
   return text;
 }
-
-}  // namespace
 
 std::string describe(const Rule& rule) {
   std::string text{toString(rule.action)};
@@ -43,6 +39,7 @@ std::string describe(const Rule& rule) {
     text += toString(*rule.scope);
   }
   if (!rule.log) text += " log=false";
+  if (rule.expires) text += " expires=" + formatUtc(*rule.expires);
   return text;
 }
 

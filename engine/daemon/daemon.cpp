@@ -25,6 +25,7 @@
 #include "engine/daemon/config_names.h"
 #include "engine/daemon/policy_record.h"
 #include "engine/daemon/queue_status.h"
+#include "engine/daemon/rule_expiry.h"
 #include "rules/compiled_policy.h"
 
 namespace warden::engine {
@@ -120,6 +121,9 @@ bool Daemon::loadPolicy() {
     }
   }
   rules::Config config = loaded->config;
+  // Also at start: rules that expired while wardend was down leave warden's files now.
+  removeExpiredRules(loaded->config.profilesDir, loaded->expired,
+                     std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
   auto compiled = rules::CompiledPolicy::compile(std::move(*loaded), revision);
   if (!compiled) {
     refuse(compiled.error());
@@ -127,6 +131,7 @@ bool Daemon::loadPolicy() {
   }
   refusal_.clear();
   localRevision_ = revision;
+  nextExpiry_ = (*compiled)->policy().nextExpiry;
   auto snapshot = std::make_shared<PolicySnapshot>();
   snapshot->policy = std::move(*compiled);
   snapshot->loadedAtNs = loadedAt;
@@ -505,6 +510,7 @@ int Daemon::run() {
     if (const auto clientDeadline = control_->nextDeadlineMs()) {
       wakeAtMs = std::min(wakeAtMs, *clientDeadline);
     }
+    if (const auto expiry = expiryAtMs()) wakeAtMs = std::min(wakeAtMs, *expiry);
     const int timeout = static_cast<int>(std::max<std::int64_t>(0, wakeAtMs - monotonicMs()));
     const int ready = poll(fds, 5, timeout);
     if (ready < 0) {
@@ -529,6 +535,7 @@ int Daemon::run() {
       (void)sampleQueues(kernel);
       sampleAtMs = monotonicMs() + kSampleEveryMs;
     }
+    if (const auto expiry = expiryAtMs(); expiry && monotonicMs() >= *expiry) expireRules();
     if (monotonicMs() >= reloadAtMs) {
       reloadAtMs = kNoReload;
       base::logInfo("policy files changed: reloading");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -59,6 +60,12 @@ class Daemon : private ControlCommands {
   // Logs a refused policy's diagnostics and keeps its first error in refusal_.
   void refuse(const rules::Diagnostics& diagnostics);
   void reload();
+  // At the earliest `expires` of the policy in force: a reload, which leaves the rule out and
+  // removes it from warden's own files; if that reload is refused, the policy in force
+  // without the expired rules (daemon_expiry.cpp).
+  void expireRules();
+  // When expireRules() is due, in CLOCK_MONOTONIC milliseconds, or nothing.
+  std::optional<std::int64_t> expiryAtMs() const;
   void openLog();
   // The control commands (see control_protocol.h).
   nlohmann::json status() override;
@@ -81,6 +88,8 @@ class Daemon : private ControlCommands {
   db::LogProducer controlLog_;       // the control thread's verdict-log rows (reload --redecide)
   std::string logProblem_;           // why there is no verdict log, if there is none
   std::uint64_t localRevision_ = 0;  // revisions when no database could be opened
+  // The earliest `expires` still ahead in the policy in force (wall-clock time).
+  std::optional<std::chrono::sys_seconds> nextExpiry_;
   std::string refusal_;  // the first error of the last policy refused, until one is loaded
   std::optional<Watchdog> watchdog_;  // when systemd asks for WATCHDOG=1
   bool watchdogStarved_ = false;      // a watched thread is stale: said once, no pings

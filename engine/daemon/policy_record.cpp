@@ -19,6 +19,9 @@ base::Result<std::string> sourcesDigest(const rules::Policy& policy) {
   std::set<std::string> seen;
   for (const auto& profile : policy.profiles) {
     if (seen.insert(profile.file).second) files.push_back(profile.file);
+    for (const auto& rule : profile.rules) {  // drop-ins
+      if (seen.insert(rule.where.file).second) files.push_back(rule.where.file);
+    }
   }
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
@@ -51,7 +54,8 @@ base::Result<db::PolicyRecord> toRecord(const rules::Policy& policy, std::int64_
     for (std::size_t i = 0; i < profile.rules.size(); ++i) {
       const auto& rule = profile.rules[i];
       record.rules.push_back({db::RuleKind::kProfile, profile.name, static_cast<int>(i),
-                              profile.file, rule.where.line, rule.action, rules::describe(rule)});
+                              rule.where.file, rule.where.line, rule.action,
+                              rules::describe(rule)});
     }
   }
   return record;

@@ -73,11 +73,13 @@ touch "$tmp/bin/tool-one" "$tmp/bin/tool-two" "$tmp/bin/other"
 
 # Commands and options.
 expect _warden "log" warden lo
-expect _warden "reload rules" warden r
-expect _warden "check explain hash log profiles prompt reload rules status" warden ""
+expect _warden "reject reload rules" warden r
+expect _warden "allow check deny explain hash log profiles prompt reject reload rules status" warden ""
 expect _warden "profiles prompt" warden p
 expect _warden "" warden prompt ""
 expect _warden "--redecide" warden reload --re
+expect _warden "--port --proto" warden allow /bin/true --p
+expect _warden "lan" warden deny x --scope la
 expect _warden "--follow" warden --config x log --json --f
 expect _warden "--limit" warden log -f --l
 expect _warden "" warden status ""

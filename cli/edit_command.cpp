@@ -1,0 +1,154 @@
+#include "cli/edit_command.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "cli/config_files.h"
+#include "cli/control_client.h"
+#include "cli/exe_profile.h"
+#include "cli/json_output.h"
+#include "cli/option_checks.h"
+#include "cli/policy_edit.h"
+#include "cli/time_text.h"
+#include "rules/rule_text.h"
+
+namespace warden::cli {
+namespace {
+
+constexpr std::int64_t kNsPerSecond = 1'000'000'000;
+
+// "allow out tcp ports=443 host=example.org", without the expiry (said apart, in local time).
+std::string ruleSummary(rules::Rule rule) {
+  rule.expires.reset();
+  return rules::describe(rule);
+}
+
+}  // namespace
+
+int runEdit(const std::filesystem::path& configPath, const std::string& exe,
+            const RuleOptions& options, bool json, std::ostream& out, std::ostream& err) {
+  auto config = readConfig(configPath, err);
+  if (!config) return reportFailure(config.error(), json, out, err);
+  const std::int64_t nowNs = base::realtimeNs();
+  auto rule = ruleFromOptions(options, nowNs);
+  if (!rule) return reportFailure(rule.error(), json, out, err);
+  const char* path = std::getenv("PATH");
+  auto file = resolveExecutable(exe, path ? path : "/usr/local/bin:/usr/bin:/bin");
+  if (!file) return reportFailure(file.error(), json, out, err);
+  auto edited = applyRuleEdit(configPath, *config, RuleEdit{*file, *rule});
+  if (!edited) return reportFailure(edited.error(), json, out, err);
+
+  const std::string where = edited->file.string() + ":" + std::to_string(edited->line);
+  std::string expiry;
+  std::optional<std::int64_t> expiresNs;
+  if (rule->expires) {
+    expiresNs = rule->expires->time_since_epoch().count() * kNsPerSecond;
+    expiry = ", expires " + localTime(*expiresNs) + " (in " + formatAge(*expiresNs - nowNs) + ")";
+  }
+  // wardend reloads on the file's change by itself; asked here so that the rule is in force
+  // (or its refusal known) when the command returns.
+  auto reloaded = askDaemon(config->controlSocket, "reload", nlohmann::json::object(),
+                            std::chrono::seconds(60));
+  if (json) {
+    nlohmann::json shown = {
+        {"ok", reloaded || reloaded.error().code == ExitCode::kDaemonDown},
+        {"profile", edited->profile},
+        {"created_profile", edited->createdProfile},
+        {"file", edited->file.string()},
+        {"line", edited->line},
+        {"exe", file->string()},
+        {"rule", ruleSummary(*rule)},
+        {"expires",
+         rule->expires ? nlohmann::json(rules::formatUtc(*rule->expires)) : nlohmann::json()},
+        {"replaced", edited->replaced},
+        {"reloaded", reloaded.has_value()},
+        {"notes", edited->notes}};
+    if (reloaded) shown["revision"] = reloaded->value("revision", nlohmann::json());
+    if (!reloaded) shown["reload_error"] = reloaded.error().message;
+    out << jsonLine(shown) << '\n';
+  } else {
+    if (edited->createdProfile) {
+      out << "created profile " << edited->profile << " for " << file->string() << " in "
+          << edited->file.string() << "\n";
+    }
+    for (const auto& old : edited->replaced) out << "replaced: " << old << "\n";
+    out << "added to " << where << ": " << ruleSummary(*rule) << expiry << "\n";
+  }
+  for (const auto& note : edited->notes) err << "warden: note: " << note << "\n";
+  if (reloaded) {
+    if (!json) {
+      out << "reloaded: policy revision " << reloaded->value("revision", nlohmann::json()).dump()
+          << " in force\n";
+    }
+    return toInt(ExitCode::kOk);
+  }
+  if (reloaded.error().code == ExitCode::kDaemonDown) {
+    err << "warden: wardend is not running; the rule applies when it starts\n";
+    return toInt(ExitCode::kOk);
+  }
+  Failure failure = reloaded.error();
+  failure.message = "the file was written, but the reload failed: " + failure.message;
+  return report(failure, err);
+}
+
+std::vector<Command> addEditCommands(CLI::App& app, std::string& configPath) {
+  std::vector<Command> commands;
+  const std::pair<const char*, const char*> actions[] = {
+      {"allow", "Allow a program's flows: adds the rule to its profile's drop-in file"},
+      {"deny", "Drop a program's flows: adds the rule to its profile's drop-in file"},
+      {"reject",
+       "Refuse a program's flows (TCP reset, ICMP): adds the rule to its profile's "
+       "drop-in file"},
+  };
+  for (const auto& [action, description] : actions) {
+    CLI::App* command = addSubcommand(app, action, description, configPath);
+    auto exe = std::make_shared<std::string>();
+    auto options = std::make_shared<RuleOptions>();
+    auto json = std::make_shared<bool>(false);
+    options->action = action;
+    command
+        ->add_option("EXE", *exe,
+                     "the program: a path, or a name looked up in PATH; its profile is the one "
+                     "wardend gives a process running it (none: a new profile pinning the "
+                     "file by path and sha256)")
+        ->required();
+    command->add_option("--proto", options->proto, "tcp, udp, icmp or any (default any)")
+        ->check(oneOf({"tcp", "udp", "icmp", "any"}))
+        ->type_name("PROTO");
+    command
+        ->add_option("--port", options->ports,
+                     "remote port (local port with --direction in): a list such as "
+                     "443,8000-8100")
+        ->type_name("LIST");
+    command
+        ->add_option("--host", options->host,
+                     "remote host name learned from DNS (*.example.org: the domain and "
+                     "its subdomains)")
+        ->type_name("HOST");
+    command->add_option("--ip", options->ip, "remote address or CIDR; repeat for several")
+        ->type_name("CIDR");
+    command->add_option("--scope", options->scope, "localhost, lan or internet")
+        ->check(oneOf({"localhost", "lan", "internet"}))
+        ->type_name("SCOPE");
+    command->add_option("--direction", options->direction, "out (default) or in")
+        ->check(oneOf({"out", "in"}))
+        ->type_name("DIR");
+    command
+        ->add_option("--for", options->duration,
+                     "the rule expires by itself after this long (30s, 10m, 2h, 1d): "
+                     "gone from the policy and from the file")
+        ->type_name("DURATION");
+    command->add_flag("--json", *json,
+                      "one JSON object: ok, profile, created_profile, file, line, exe, rule, "
+                      "expires, replaced, reloaded, revision, notes");
+    commands.push_back({command, [&configPath, exe, options, json] {
+                          return runEdit(configPath, *exe, *options, *json, std::cout, std::cerr);
+                        }});
+  }
+  return commands;
+}
+
+}  // namespace warden::cli

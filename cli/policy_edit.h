@@ -1,0 +1,39 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/exit_code.h"
+#include "rules/config.h"
+#include "rules/rule.h"
+
+namespace warden::cli {
+
+// What `warden allow|deny|reject` changes in the policy files (SPEC section 8): `rule` goes to
+// the top of the drop-in `<profiles dir>/<PROFILE>.local.toml` of the profile a process
+// running `exe` gets (created with the managed marker and `extends`; the rest of the file is
+// kept byte for byte, and a rule there with the same selectors is replaced rather than left
+// under the new one). With no profile for `exe`, a new profile file `<name>.toml` pins the file
+// by path and sha256 and holds the rule. Before anything is written the whole policy is loaded
+// with the new text in place; any error refuses the edit. Edits of one profiles directory are
+// serialised by a lock file in it, and a file changed meanwhile by someone not taking it
+// (an editor) refuses the edit: nothing is ever half-written (temporary file, fsync, rename).
+struct RuleEdit {
+  std::filesystem::path exe;  // resolved (resolveExecutable)
+  rules::Rule rule;
+};
+
+struct EditResult {
+  std::string profile;
+  bool createdProfile = false;
+  std::filesystem::path file;
+  int line = 0;                       // of the new rule's [[rule]] header
+  std::vector<std::string> replaced;  // the rules it replaced (rules::describe)
+  std::vector<std::string> notes;  // what the user should know (a profile the file cannot rule out)
+};
+
+[[nodiscard]] Outcome<EditResult> applyRuleEdit(const std::filesystem::path& configFile,
+                                                const rules::Config& config, const RuleEdit& edit);
+
+}  // namespace warden::cli
