@@ -472,6 +472,9 @@ void QueueWorker::serveHeld(bool releaseAll) {
       ++i;
       continue;
     }
+    // A person's time to answer is not the engine's: the latency a row records (and the
+    // queue's slowest decision) starts again now.
+    held.pending.started = now;
     if (resolution->outcome == PromptOutcome::kAnswered) {
       conclude(snapshot, held.pending, promptDecision(resolution->action));
     } else {
