@@ -163,8 +163,14 @@ def test_a_held_flow_waits_for_allow_once(lab, wardend, terminals, server):
     assert wait_accepted(server, 1) == 1
     status = d.status()["prompt"]
     assert status["questions"] == 1 and status["answers"] == 1 and status["clients"] == 1
-    rows = cli(d, "log", "--json", "--no-pager").stdout.splitlines()
-    assert any('"decided_by":"prompt"' in r.replace(" ", "") and '"allow"' in r for r in rows), rows
+    # The writer thread stores rows in batches: wait for the flow's.
+    deadline = time.monotonic() + 5
+    while True:
+        rows = cli(d, "log", "--json", "--no-pager").stdout.splitlines()
+        if any('"decided_by":"prompt"' in r.replace(" ", "") and '"allow"' in r for r in rows):
+            break
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.2)
 
 
 def test_deny_once_refuses_and_the_syns_sent_again_are_not_asked_again(lab, wardend, terminals,
