@@ -59,6 +59,23 @@ Outcome<nlohmann::json> interpretAnswer(const std::filesystem::path& socket,
   return std::unexpected(failure(ExitCode::kError, "wardend: " + message));
 }
 
+Outcome<base::UniqueFd> connectDaemon(const std::filesystem::path& socket) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string path = socket.string();
+  if (path.empty() || path.size() >= sizeof address.sun_path) {
+    return std::unexpected(failure(
+        ExitCode::kError, "control socket path '" + path + "' is empty or too long for a socket"));
+  }
+  std::memcpy(address.sun_path, path.data(), path.size());
+  auto opened = base::makeSocket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, "socket");
+  if (!opened) return std::unexpected(failure(ExitCode::kError, opened.error().message()));
+  if (::connect(opened->get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0) {
+    return std::unexpected(connectFailure(socket, errno));
+  }
+  return std::move(*opened);
+}
+
 Outcome<nlohmann::json> askDaemon(const std::filesystem::path& socket, std::string_view command,
                                   const nlohmann::json& fields, std::chrono::milliseconds timeout) {
   sockaddr_un address{};

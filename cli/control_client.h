@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/unique_fd.h"
 #include "cli/exit_code.h"
 
 namespace warden::cli {
@@ -21,6 +22,10 @@ namespace warden::cli {
     const std::filesystem::path& socket, std::string_view command,
     const nlohmann::json& fields = nlohmann::json::object(),
     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// A connection to the control socket, for a command that keeps it (`warden prompt`). Failures
+// as askDaemon's.
+[[nodiscard]] Outcome<base::UniqueFd> connectDaemon(const std::filesystem::path& socket);
 
 // The pieces of askDaemon that decide what a failure means, separate for the tests.
 

@@ -79,6 +79,8 @@ std::string decidedByText(const db::LogEntry& e) {
       return "unknown";
     case db::DecidedBy::kKernel:
       return "kernel";
+    case db::DecidedBy::kPrompt:
+      return "prompt";
   }
   return "?";
 }

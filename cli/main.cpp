@@ -18,6 +18,7 @@
 #include "cli/option_checks.h"
 #include "cli/output.h"
 #include "cli/profiles_command.h"
+#include "cli/prompt_command.h"
 #include "cli/reload_command.h"
 #include "cli/rules_command.h"
 #include "cli/status_command.h"
@@ -57,6 +58,7 @@ int run(int argc, char** argv) {
       addRulesCommand(app, configPath, output),   addLogCommand(app, configPath, output),
       addExplainCommand(app, configPath, output), addHashCommand(app, configPath),
       addSuggestCommand(app, configPath),
+      addPromptCommand(app, configPath),
   };
   // warden allow|deny|reject
   for (auto& command : addEditCommands(app, configPath)) commands.push_back(std::move(command));

@@ -189,6 +189,28 @@ void printControl(const json& status, std::ostream& out) {
            " closed for newer ones (at most " + text(control, "max_clients") + " at once)");
 }
 
+// What `warden prompt` was asked and answered (the daemon's "prompt" object); shown once a
+// prompt client has connected or an until-restart answer decides flows.
+void printPrompt(const json& status, std::ostream& out) {
+  const json& prompt = member(status, "prompt");
+  const std::uint64_t clients = count(prompt, "clients");
+  const std::uint64_t questions = count(prompt, "questions");
+  if (clients + questions + count(prompt, "remembered_answers") == 0) return;
+  line(out, "prompt",
+       counted(clients, "client") + ", " + counted(count(prompt, "held"), "flow") +
+           " held now (timeout " + text(prompt, "timeout") + " s, hold " + text(prompt, "hold") +
+           "); " + counted(questions, "question") + ": " +
+           std::to_string(count(prompt, "answers")) + " answered, " +
+           std::to_string(count(prompt, "timeouts")) + " timed out, " +
+           std::to_string(count(prompt, "released")) + " released");
+  line(out, "",
+       std::to_string(count(prompt, "hold_full")) + " not held (hold full), " +
+           std::to_string(count(prompt, "duplicates_dropped")) +
+           " packets of held flows dropped, " +
+           std::to_string(count(prompt, "remembered_decisions")) + " flows decided by " +
+           std::to_string(count(prompt, "remembered_answers")) + " until-restart answers");
+}
+
 std::string queueList(const json& queues) {
   std::string list;
   if (!queues.is_array()) return "?";
@@ -303,6 +325,7 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out,
     line(out, "", "error: " + text(log, "error"));
   }
   printControl(status, out);
+  printPrompt(status, out);
   printQueues(status, out, palette);
 }
 

@@ -6,7 +6,7 @@
 # Plain bash (no helper from the bash-completion package), so that the tests can drive it
 # in a bare shell: COMP_WORDS=(warden lo); COMP_CWORD=1; _warden; echo "${COMPREPLY[*]}"
 
-_warden_commands="check status reload profiles rules log explain hash allow deny reject suggest"
+_warden_commands="check status reload profiles rules log explain hash allow deny reject prompt suggest"
 _warden_global_options="--config --no-pager --color --help -h --version"
 
 # The options of each command, besides the global ones (which every command takes too).

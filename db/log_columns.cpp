@@ -11,13 +11,14 @@
 namespace warden::db {
 namespace {
 
-constexpr std::array<std::pair<DecidedBy, std::string_view>, 6> kDecidedBy{{
+constexpr std::array<std::pair<DecidedBy, std::string_view>, 7> kDecidedBy{{
     {DecidedBy::kGlobalRule, "global-rule"},
     {DecidedBy::kProfileRule, "rule"},
     {DecidedBy::kProfileDefault, "profile-default"},
     {DecidedBy::kEngineDefault, "engine-default"},
     {DecidedBy::kUnknown, "unknown"},
     {DecidedBy::kKernel, "kernel"},
+    {DecidedBy::kPrompt, "prompt"},
 }};
 
 }  // namespace

@@ -20,6 +20,7 @@ enum class DecidedBy : std::uint8_t {
   kEngineDefault,   // [engine] default: no profile, or a profile without a default
   kUnknown,         // socket owned but no process attributable: [engine] unknown
   kKernel,          // no owning socket: [engine] kernel
+  kPrompt,          // answered through `warden prompt`
 };
 
 inline constexpr std::uint32_t kNoUid = 0xffffffff;  // (uid_t)-1, as the kernel spells "none"

@@ -13,6 +13,10 @@ namespace {
 
 constexpr std::int64_t kMaxQueueLength = 1048576;
 constexpr std::int64_t kMaxRetentionDays = 36500;
+// A question longer than five minutes holds a connection past every client's patience; more
+// than 1024 held flows would be a queue of questions nobody reads.
+constexpr std::int64_t kMaxPromptTimeoutS = 300;
+constexpr std::int64_t kMaxPromptHold = 1024;
 
 std::optional<FailMode> parseFailMode(std::string_view text) {
   if (text == "open") return FailMode::kOpen;
@@ -57,6 +61,8 @@ class ConfigReader {
         profilesDirKnown_ = reader_.errorCount() == errorsBefore;
       } else if (name == "control") {
         section(value, name, &ConfigReader::readControl);
+      } else if (name == "prompt") {
+        section(value, name, &ConfigReader::readPrompt);
       } else if (name == "rule") {
         config_.globalRules = readRules(value, reader_);
       } else if (value.is_array_of_tables()) {
@@ -204,6 +210,20 @@ class ConfigReader {
   void readControl(const toml::table& table) {
     reader_.rejectUnknownKeys(table, {"socket"}, "[control]");
     path(table, "socket", config_.controlSocket);
+  }
+
+  void readPrompt(const toml::table& table) {
+    reader_.rejectUnknownKeys(table, {"timeout", "hold"}, "[prompt]");
+    if (const auto* value = table.get("timeout")) {
+      if (auto seconds = reader_.integerIn(*value, "timeout", 1, kMaxPromptTimeoutS)) {
+        config_.promptTimeoutS = static_cast<std::uint32_t>(*seconds);
+      }
+    }
+    if (const auto* value = table.get("hold")) {
+      if (auto hold = reader_.integerIn(*value, "hold", 1, kMaxPromptHold)) {
+        config_.promptHold = static_cast<std::uint32_t>(*hold);
+      }
+    }
   }
 
   TomlReader& reader_;

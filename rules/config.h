@@ -55,6 +55,12 @@ struct Config {
   // [control]
   std::filesystem::path controlSocket = "/run/warden/control.sock";
 
+  // [prompt]: while a `warden prompt` client is connected, the first packet of a flow whose
+  // process no profile matches waits for its answer at most promptTimeoutS seconds, and at
+  // most promptHold such flows wait at once (across every queue).
+  std::uint32_t promptTimeoutS = 30;
+  std::uint32_t promptHold = 64;
+
   // [[rule]]
   std::vector<Rule> globalRules;
 };

@@ -16,6 +16,8 @@ std::string_view toString(DecidedBy by) {
       return "unknown";
     case DecidedBy::kKernel:
       return "kernel";
+    case DecidedBy::kPrompt:
+      return "prompt";
   }
   return "?";
 }

@@ -17,6 +17,7 @@ enum class DecidedBy : std::uint8_t {
   kEngineDefault,   // [engine] default: no profile, or a profile without default
   kUnknown,         // [engine] unknown: the socket has an owner but no process was found
   kKernel,          // [engine] kernel: no socket owns the flow
+  kPrompt,          // an answer given through `warden prompt` (a process without profile)
 };
 
 std::string_view toString(DecidedBy by);

@@ -75,6 +75,7 @@ std::expected<ControlRequest, std::string> parseControlRequest(std::string_view 
     if (!pid) return std::unexpected("explain needs a numeric \"pid\"");
     return ExplainRequest{*pid};
   }
+  if (command == "prompt") return PromptRequest{};
   if (command == "reload") {
     const auto redecide = parsed.find("redecide");
     if (redecide != parsed.end() && !redecide->is_boolean()) {
@@ -97,6 +98,10 @@ std::string answerControlRequest(std::string_view line, ControlCommands& command
     auto process = commands.explain(explain->pid);
     if (!process) return refusal("no such process");
     return answer({{"process", std::move(*process)}});
+  }
+  if (std::holds_alternative<PromptRequest>(*request)) {
+    // ControlServer turns such a connection into a prompt client's before it gets here.
+    return refusal("prompt is a connection of its own: use `warden prompt`");
   }
   auto reloaded = commands.reloadPolicy(std::get<ReloadRequest>(*request).redecide);
   if (!reloaded) return refusal(reloaded.error());

@@ -22,6 +22,17 @@ namespace warden::engine {
 // default, "key": the counter's name (rules::HitKey), "hits": N, "last_ns": ns or 0 (never)}.
 // Every answer has "version": 1 and "ok"; a refusal says why in "error". Pure: no sockets, so
 // the tests drive it with a fake daemon (ControlServer does the socket's side).
+//
+// Prompt clients (`warden prompt`, engine/daemon/prompt_protocol.h has the lines):
+//   {"version":1,"command":"prompt"}  -> {"version":1,"ok":true,"prompt":{"timeout":S,"hold":N}}
+// and the connection stays open, without deadline, one JSON line per message each way:
+//   wardend -> client  {"event":"question","id":N,"exe":...,"timeout_ms":M,...} (prompt_protocol.h)
+//                      {"event":"closed","id":N,"reason":"answered"|"timeout"|"released"}
+//                      {"event":"answer","id":N,"ok":true|false[,"error":"..."]}  (to the answerer)
+//   client -> wardend  {"answer":N,"action":"allow"|"deny","scope":"once"|"restart"}
+// Every question open when a client connects is sent to it after the greeting; the first
+// answer to a question wins, a later one is told "answered elsewhere". Root only, like every
+// control connection; at most ControlServer::kMaxPromptClients at once.
 
 struct StatusRequest {
   bool operator==(const StatusRequest&) const = default;
@@ -37,7 +48,12 @@ struct ReloadRequest {
 struct HitsRequest {
   bool operator==(const HitsRequest&) const = default;
 };
-using ControlRequest = std::variant<StatusRequest, ExplainRequest, ReloadRequest, HitsRequest>;
+// Turns the connection into a prompt client's (see "Prompt clients" above).
+struct PromptRequest {
+  bool operator==(const PromptRequest&) const = default;
+};
+using ControlRequest = std::variant<StatusRequest, ExplainRequest, ReloadRequest, HitsRequest,
+                                    PromptRequest>;
 
 // One request line parsed; the error is the message the refusal gives.
 [[nodiscard]] std::expected<ControlRequest, std::string> parseControlRequest(std::string_view line);

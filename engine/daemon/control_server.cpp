@@ -106,13 +106,17 @@ void ControlServer::serve(ControlCommands& commands) {
     if (fd == listener_.get()) {
       acceptWaiting(commands);
     } else if (Client* client = find(fd)) {
-      advance(*client, commands);
+      if (client->prompt) {
+        advancePrompt(*client);
+      } else {
+        advance(*client, commands);
+      }
     }
   }
   // A client past its deadline gets one last look first: its request (or its reading of the
   // answer) may have come while a long command (a reload) kept the loop busy.
   for (Client& client : clients_) {
-    if (client.session.need() == ControlSession::Need::kClose) continue;
+    if (client.prompt || client.session.need() == ControlSession::Need::kClose) continue;
     if (clock_() < client.session.deadlineMs()) continue;
     advance(client, commands);
     if (client.session.expire(clock_())) finishIfClosed(client);
@@ -126,10 +130,28 @@ std::size_t ControlServer::clients() const {
       clients_.begin(), clients_.end(), [](const Client& client) { return bool(client.fd); }));
 }
 
+std::size_t ControlServer::promptClients() const {
+  return static_cast<std::size_t>(
+      std::count_if(clients_.begin(), clients_.end(),
+                    [](const Client& client) { return client.fd && client.prompt; }));
+}
+
+std::vector<std::uint64_t> ControlServer::promptClientIds() const {
+  std::vector<std::uint64_t> ids;
+  for (const Client& client : clients_) {
+    if (client.fd && client.prompt) ids.push_back(client.id);
+  }
+  return ids;
+}
+
+ControlServer::PromptTraffic ControlServer::takePromptTraffic() {
+  return std::exchange(promptTraffic_, PromptTraffic{});
+}
+
 std::optional<std::int64_t> ControlServer::nextDeadlineMs() const {
   std::optional<std::int64_t> next = acceptPausedUntilMs_;
   for (const Client& client : clients_) {
-    if (client.session.need() == ControlSession::Need::kClose) continue;
+    if (client.prompt || client.session.need() == ControlSession::Need::kClose) continue;
     next = std::min(next.value_or(client.session.deadlineMs()), client.session.deadlineMs());
   }
   return next;
@@ -150,9 +172,10 @@ void ControlServer::acceptWaiting(ControlCommands& commands) {
     acceptFailureLogged_ = false;
     // At the bound the oldest goes: clients that behave are done within milliseconds, so the
     // oldest is the likeliest to be idle, and a new `warden status` is always answered.
-    if (clients() >= limits_.maxClients) {
+    // Prompt clients have places of their own (kMaxPromptClients).
+    if (clients() - promptClients() >= limits_.maxClients) {
       for (Client& client : clients_) {
-        if (!client.fd) continue;
+        if (!client.fd || client.prompt) continue;  // a prompt client waits on purpose
         client.session.close(ControlSession::Ending::kEvicted);
         finishIfClosed(client);
         break;
@@ -169,7 +192,8 @@ void ControlServer::acceptWaiting(ControlCommands& commands) {
       watchFailures_.note("watching a control connection: ", std::strerror(errno));
       continue;  // closed as it goes out of scope
     }
-    clients_.push_back({std::move(*accepted), ControlSession(clock_(), limits_)});
+    clients_.push_back(
+        {std::move(*accepted), ControlSession(clock_(), limits_), nextClientId_++, std::nullopt});
     Client& client = clients_.back();
     if (!peerIsRoot(fd)) {
       client.session.answer(socketRefusal("permission denied: the control socket is for root only"),
@@ -222,6 +246,7 @@ void ControlServer::advance(Client& client, ControlCommands& commands) {
     }
   }
   if (session.need() == Need::kAnswer) {
+    if (startPrompt(client)) return;
     std::string answer = answerControlRequest(session.request(), commands);
     session.answer(std::move(answer), clock_());
   }
@@ -247,6 +272,80 @@ void ControlServer::writeAnswer(Client& client) {
     }
   }
   finishIfClosed(client);
+}
+
+bool ControlServer::startPrompt(Client& client) {
+  const auto request = parseControlRequest(client.session.request());
+  if (!request || !std::holds_alternative<PromptRequest>(*request)) return false;
+  if (promptClients() >= kMaxPromptClients) {
+    client.session.answer(socketRefusal("too many prompt clients (at most " +
+                                        std::to_string(kMaxPromptClients) + ")"),
+                          clock_());
+    writeAnswer(client);
+    return true;
+  }
+  client.prompt.emplace();
+  promptTraffic_.joined.push_back(client.id);
+  return true;
+}
+
+void ControlServer::advancePrompt(Client& client) {
+  char buffer[4096];
+  std::vector<std::string> lines;
+  bool open = true;
+  for (;;) {
+    const ssize_t n = ::read(client.fd.get(), buffer, sizeof buffer);
+    if (n > 0) {
+      if (!client.prompt->received({buffer, static_cast<std::size_t>(n)}, lines)) {
+        open = false;  // a line longer than any answer: not a prompt client
+        break;
+      }
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else {
+      open = false;  // hung up, or its socket failed
+      break;
+    }
+  }
+  for (std::string& line : lines) promptTraffic_.lines.emplace_back(client.id, std::move(line));
+  if (!open) {
+    client.fd.reset();
+    return;
+  }
+  writePrompt(client);
+}
+
+void ControlServer::sendPrompt(std::uint64_t id, std::string_view line) {
+  for (Client& client : clients_) {
+    if (client.id != id || !client.fd || !client.prompt) continue;
+    if (!client.prompt->queue(line)) {
+      client.fd.reset();  // more than a megabyte unread: it does not read
+      return;
+    }
+    writePrompt(client);
+  }
+}
+
+void ControlServer::writePrompt(Client& client) {
+  PromptStream& stream = *client.prompt;
+  while (!stream.output().empty()) {
+    const std::string_view rest = stream.output();
+    const ssize_t n =
+        ::send(client.fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      stream.wrote(static_cast<std::size_t>(n));
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else if (n == 0 || errno != EINTR) {
+      client.fd.reset();
+      return;
+    }
+  }
+  // Readable always (answers, hang-up); writable only while something waits to be sent.
+  const std::uint32_t events = stream.output().empty() ? EPOLLIN : (EPOLLIN | EPOLLOUT);
+  if (!watch(epoll_.get(), EPOLL_CTL_MOD, client.fd.get(), events)) client.fd.reset();
 }
 
 void ControlServer::finishIfClosed(Client& client) {

@@ -239,6 +239,14 @@ bool Daemon::startUp() {
   hosts_ = std::make_unique<HostCache>();
   dnsQueries_ = std::make_unique<PendingDnsQueries>();
 
+  auto prompts = PromptBroker::create(config_.queues.size());
+  if (!prompts) {
+    base::logError(prompts.error().message());
+    return false;
+  }
+  prompts_ = std::move(*prompts);
+  promptDesk_.emplace(*prompts_);
+
   // Queues next: a wardend on the same queues fails here, before touching the table.
   for (std::uint16_t number : config_.queues) {
     auto queue =
@@ -257,7 +265,9 @@ bool Daemon::startUp() {
                                       logWriter_ ? logWriter_->producer() : db::LogProducer{},
                                       attributor_.get(), hosts_.get(), dnsQueries_.get()));
   }
-  for (auto& worker : workers_) {
+  for (std::size_t slot = 0; slot < workers_.size(); ++slot) {
+    auto& worker = workers_[slot];
+    worker->servePrompts(prompts_.get(), slot);
     // A worker that lost its queue tells the control thread, which stops wardend.
     worker->onFailure([this](const base::Error& error) {
       threadFailed(error.message() + ": the queue is no longer served");
@@ -335,6 +345,8 @@ void Daemon::shutDown(bool failed) {
     queues.add(worker->queueNumber(), worker->counters(), kernel.value_or(KernelQueueStats{}));
   }
   workers_.clear();
+  promptDesk_.reset();
+  prompts_.reset();     // after the workers, which released what they held for it
   attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped
   hosts_.reset();
   dnsQueries_.reset();
@@ -496,10 +508,11 @@ int Daemon::run() {
   constexpr std::int64_t kStoreHitsEveryMs = 30'000;
   std::int64_t storeHitsAtMs = monotonicMs() + kStoreHitsEveryMs;
   bool failed = false;
-  pollfd fds[4] = {{signalFd_.get(), POLLIN, 0},
+  pollfd fds[5] = {{signalFd_.get(), POLLIN, 0},
                    {control_->fd(), POLLIN, 0},
                    {watcher_ ? watcher_->fd() : -1, POLLIN, 0},
-                   {failedFd_.get(), POLLIN, 0}};
+                   {failedFd_.get(), POLLIN, 0},
+                   {prompts_->eventFd(), POLLIN, 0}};
   for (;;) {
     feedWatchdog();
     // Woken for the next settled reload, queue sample, control client's deadline or watchdog
@@ -514,7 +527,7 @@ int Daemon::run() {
     }
     if (const auto expiry = expiryAtMs()) wakeAtMs = std::min(wakeAtMs, *expiry);
     const int timeout = static_cast<int>(std::max<std::int64_t>(0, wakeAtMs - monotonicMs()));
-    const int ready = poll(fds, 4, timeout);
+    const int ready = poll(fds, 5, timeout);
     if (ready < 0) {
       if (errno == EINTR) continue;
       // Without its loop wardend hears no signal, reload or control request.
@@ -566,6 +579,8 @@ int Daemon::run() {
     }
     // Also when nothing came: clients past their deadlines are closed here.
     control_->serve(*this);
+    // Prompt clients that came or went, their answers, and the workers' questions.
+    promptDesk_->serve(*control_, config_.promptTimeoutS, config_.promptHold);
     if ((fds[2].revents & POLLIN) && watcher_->consumeEvents()) {
       reloadAtMs = monotonicMs() + kReloadSettleMs;
     }

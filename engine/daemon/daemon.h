@@ -16,6 +16,7 @@
 #include "engine/daemon/control_server.h"
 #include "engine/daemon/hit_records.h"
 #include "engine/daemon/policy_watcher.h"
+#include "engine/daemon/prompt_desk.h"
 #include "engine/daemon/queue_status.h"
 #include "engine/daemon/undecided_passes.h"
 #include "engine/daemon/watchdog.h"
@@ -70,6 +71,7 @@ class Daemon : private ControlCommands {
   // The control commands (see control_protocol.h).
   nlohmann::json status() override;
   nlohmann::json controlStatus() const;  // what the client bounds and deadlines did
+  nlohmann::json promptStatus() const;   // what `warden prompt` asked and was answered
   std::optional<nlohmann::json> explain(std::uint32_t pid) override;
   std::expected<Reloaded, std::string> reloadPolicy(bool redecide) override;
   nlohmann::json hits() override;
@@ -100,6 +102,8 @@ class Daemon : private ControlCommands {
   std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::unique_ptr<HostCache> hosts_;        // names from DNS replies; outlives the workers too
   std::unique_ptr<PendingDnsQueries> dnsQueries_;  // what those replies must answer; same
+  std::unique_ptr<PromptBroker> prompts_;  // flows held for `warden prompt`; outlives them too
+  std::optional<PromptDesk> promptDesk_;   // its prompt clients' side (control thread)
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   UndecidedPasses undecided_;
   std::optional<ControlServer> control_;

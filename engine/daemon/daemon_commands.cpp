@@ -73,6 +73,7 @@ nlohmann::json Daemon::status() {
         {"pending_queries", dnsQueries_ ? dnsQueries_->pending(base::monotonicNs()) : 0}}},
       {"log", std::move(log)},
       {"control", controlStatus()},
+      {"prompt", promptStatus()},
       {"policy",
        {{"revision", snapshot->revision()},
         {"loaded_at_ns", snapshot->loadedAtNs},
@@ -104,6 +105,22 @@ void Daemon::storeHits(bool force) {
       !stored) {
     base::logError("storing the rule hit counts: ", stored.error().message());
   }
+}
+
+nlohmann::json Daemon::promptStatus() const {
+  const PromptCounters c = prompts_->counters();
+  return {{"clients", control_->promptClients()},
+          {"held", prompts_->openQuestions().size()},
+          {"timeout", config_.promptTimeoutS},
+          {"hold", config_.promptHold},
+          {"questions", c.questions},
+          {"answers", c.answers},
+          {"timeouts", c.timeouts},
+          {"released", c.released},
+          {"hold_full", c.holdFull},
+          {"duplicates_dropped", c.duplicates},
+          {"remembered_decisions", c.remembered},
+          {"remembered_answers", c.rememberedEntries}};
 }
 
 std::optional<nlohmann::json> Daemon::explain(std::uint32_t pid) {

@@ -83,6 +83,8 @@ db::LogRow verdictRow(const PolicySnapshot& snapshot, const rules::Decision& dec
                       const rules::Flow& flow, std::uint64_t latencyNs, const FlowOwner& owner) {
   static_assert(static_cast<int>(db::DecidedBy::kKernel) ==
                 static_cast<int>(rules::DecidedBy::kKernel));
+  static_assert(static_cast<int>(db::DecidedBy::kPrompt) ==
+                static_cast<int>(rules::DecidedBy::kPrompt));
   static_assert(DnsName::kMaxLength <= db::LogHost::kMaxLength, "a row records names whole");
   db::LogRow row;
   row.timeNs = base::realtimeNs();

@@ -32,6 +32,15 @@ constexpr int kIdlePollMs = 1000;
 // [[match]] key holds for it, so it gets no profile and the engine default.
 const rules::ProcessInfo kUndescribedProcess{};
 
+// A flow decided by a prompt's answer (given now, or until restart).
+rules::Decision promptDecision(rules::Action action) {
+  rules::Decision decision;
+  decision.action = action;
+  decision.enforced = action;
+  decision.by = rules::DecidedBy::kPrompt;
+  return decision;
+}
+
 }  // namespace
 
 QueueWorker::QueueWorker(std::unique_ptr<PacketSource> source, const PolicySlot& policy,
@@ -95,7 +104,9 @@ void QueueWorker::run() {
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   preferQueueThread();
   const std::string queue = "NFQUEUE " + std::to_string(source_->number());
-  pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {stopFd_.get(), POLLIN, 0}};
+  pollfd fds[3] = {{source_->fd(), POLLIN, 0},
+                   {stopFd_.get(), POLLIN, 0},
+                   {prompts_ ? prompts_->wakeFd(promptSlot_) : -1, POLLIN, 0}};
   for (;;) {
     // The queue has been emptied (or nothing came yet): a moment to free what packets' paths
     // put off, and to report errors that were only counted.
@@ -104,7 +115,7 @@ void QueueWorker::run() {
     verdictLoss_.flush();
     overruns_.flush();
     // While packets are parked, look at their descriptions every millisecond.
-    if (poll(fds, 2, parked_.empty() ? kIdlePollMs : kParkedPollMs) < 0) {
+    if (poll(fds, 3, pollTimeoutMs()) < 0) {
       if (errno == EINTR) continue;
       return fail(base::errnoError(queue + ": waiting for packets (poll)"));
     }
@@ -118,7 +129,11 @@ void QueueWorker::run() {
       if (auto served = serveWaiting(); !served) return fail(served.error());
     }
     if (!parked_.empty()) serveParked();
+    if (!held_.empty() || (fds[2].revents & POLLIN)) serveHeld(false);
   }
+  // Nothing waits for a prompt's answer once stopping: the engine verdict, now.
+  holding_ = false;
+  if (prompts_) serveHeld(true);
   // Stopping: the table no longer queues, but a packet that met the old rules an instant ago
   // may still be on its way; serve until the queue has been quiet for a moment (for at most
   // kDrainMaxMs: after a failure elsewhere the table still queues) and every parked packet has
@@ -157,6 +172,8 @@ base::Result<void> QueueWorker::serveWaiting() {
 }
 
 void QueueWorker::fail(const base::Error& error) {
+  holding_ = false;
+  if (prompts_) serveHeld(true);
   // What it read has had its verdict but the parked packets: they get theirs now, decided on
   // what is known of their processes (the verdict of a process not described is `unknown`).
   for (Pending& pending : parked_) pending.deadline = 0;
@@ -281,13 +298,26 @@ void QueueWorker::followHashing(const PolicySnapshot& snapshot) {
 
 // Decides a first packet whose owner is attributed (and described as far as it will be: a
 // parked packet's wait is over), and concludes it. Never waits.
-void QueueWorker::decideAttributed(const PolicySnapshot& snapshot, const Pending& pending) {
+void QueueWorker::decideAttributed(const PolicySnapshot& snapshot, const Pending& pending,
+                                   bool mayHold) {
   const FlowOwner& owner = pending.owner;
   if (owner.attribution.kind == OwnerKind::kKernel) QueueCounters::bump(counters_.kernel);
   // A process this worker knows keeps its choice of profile (rememberedSelection).
-  conclude(snapshot, pending,
-           decideForOwner(*snapshot.policy, pending.named(), owner,
-                          rememberedSelection(snapshot, owner)));
+  const rules::Decision decision = decideForOwner(*snapshot.policy, pending.named(), owner,
+                                                  rememberedSelection(snapshot, owner));
+  if (prompts_ && asksAbout(decision, owner)) {
+    // An until-restart answer decides without a question, prompt client or not.
+    if (prompts_->hasRemembered()) {
+      if (auto action = prompts_->recall(promptTargetOf(owner.process->path, pending.named()))) {
+        return conclude(snapshot, pending, promptDecision(*action));
+      }
+    }
+    if (mayHold && holding_ && (prompts_->active() || prompts_->hasRecentFlows()) &&
+        hold(snapshot, pending)) {
+      return;
+    }
+  }
+  conclude(snapshot, pending, decision);
 }
 
 // Where the profile a described process gets under the policy in force is kept: with the
@@ -382,6 +412,96 @@ void QueueWorker::sendVerdict(std::uint32_t id, Verdict verdict, const std::uint
                       "): it waits in the kernel until wardend stops");
     return;
   }
+}
+
+// ---- prompts (warden prompt) -------------------------------------------------------------
+
+bool QueueWorker::asksAbout(const rules::Decision& decision, const FlowOwner& owner) {
+  return decision.by == rules::DecidedBy::kEngineDefault && decision.profileIndex < 0 &&
+         !decision.learn && owner.attribution.kind == OwnerKind::kProcess && owner.process &&
+         owner.process->complete;
+}
+
+bool QueueWorker::hold(const PolicySnapshot& snapshot, const Pending& pending) {
+  const ProcessDescription& process = *pending.owner.process;
+  PromptQuestion question;
+  question.flow = pending.flow;
+  question.target = promptTargetOf(process.path, pending.named());
+  question.pid = pending.owner.attribution.owner.tgid;
+  question.uid = process.uid;
+  question.user = process.user;
+  question.argv = process.argv;
+  if (!process.ancestorPaths.empty()) question.parent = process.ancestorPaths.front();
+  question.tags = process.tags;
+  question.queue = source_->number();
+  const std::uint64_t now = clock_();
+  question.deadlineNs = now + snapshot.config().promptTimeoutS * 1'000'000'000ull;
+  const PromptBroker::AskResult asked =
+      prompts_->ask(promptSlot_, question, snapshot.config().promptHold);
+  switch (asked.asked) {
+    case PromptBroker::Asked::kAnswered:
+      conclude(snapshot, pending, promptDecision(asked.action));
+      return true;
+    case PromptBroker::Asked::kHeld:
+      held_.push_back({pending, question.id, question.deadlineNs});
+      return true;
+    case PromptBroker::Asked::kDuplicate:
+      // The flow's first packet waits for an answer: this one must not pass before it (nor be
+      // logged: the flow has one row, when it is decided).
+      sendVerdict(pending.id, Verdict::kDrop, nullptr);
+      return true;
+    case PromptBroker::Asked::kNoClient:
+    case PromptBroker::Asked::kFull:
+    case PromptBroker::Asked::kLapsed:
+      return false;
+  }
+  return false;
+}
+
+void QueueWorker::serveHeld(bool releaseAll) {
+  resolutions_.clear();
+  prompts_->takeResolutions(promptSlot_, resolutions_);
+  const std::uint64_t now = clock_();
+  const PolicySnapshot& snapshot = policy_.get();
+  for (std::size_t i = 0; i < held_.size();) {
+    Held& held = held_[i];
+    std::optional<PromptResolution> resolution;
+    for (const PromptResolution& r : resolutions_) {
+      if (r.id == held.question) resolution = r;
+    }
+    if (!resolution && (releaseAll || now >= held.deadline)) {
+      // An answer may have come since the resolutions were taken: then it decides.
+      const PromptOutcome why = releaseAll ? PromptOutcome::kReleased : PromptOutcome::kTimedOut;
+      resolution = prompts_->close(promptSlot_, held.question, why)
+                       .value_or(PromptResolution{held.question, why, rules::Action::kAllow});
+    }
+    if (!resolution) {
+      ++i;
+      continue;
+    }
+    // A person's time to answer is not the engine's: the latency a row records (and the
+    // queue's slowest decision) starts again now.
+    held.pending.started = now;
+    if (resolution->outcome == PromptOutcome::kAnswered) {
+      conclude(snapshot, held.pending, promptDecision(resolution->action));
+    } else {
+      // The engine verdict (or, after a reload, what the policy now says), as without a prompt.
+      decideAttributed(snapshot, held.pending, /*mayHold=*/false);
+    }
+    (void)retired_.take(held.pending.owner.process);
+    if (i + 1 != held_.size()) held = std::move(held_.back());
+    held_.pop_back();
+  }
+}
+
+int QueueWorker::pollTimeoutMs() const {
+  if (!parked_.empty()) return kParkedPollMs;
+  if (held_.empty()) return kIdlePollMs;
+  std::uint64_t next = held_.front().deadline;
+  for (const Held& held : held_) next = std::min(next, held.deadline);
+  const std::uint64_t now = clock_();
+  if (next <= now) return 0;
+  return static_cast<int>(std::min<std::uint64_t>(kIdlePollMs, (next - now + 999'999) / 1'000'000));
 }
 
 rules::Flow QueueWorker::Pending::named() const {

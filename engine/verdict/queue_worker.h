@@ -25,6 +25,7 @@
 #include "engine/verdict/owner_lookup.h"
 #include "engine/verdict/packet_source.h"
 #include "engine/verdict/policy_slot.h"
+#include "engine/verdict/prompt_broker.h"
 #include "engine/verdict/recent_decisions.h"
 
 namespace warden::engine {
@@ -43,6 +44,12 @@ namespace warden::engine {
 // exec event still on its way to the tracker) is parked: the kernel keeps the packet while
 // the worker serves the rest of its queue, and it gets its verdict once the description
 // arrives or the owner lookup's describeWait is over, whichever comes first.
+// While a `warden prompt` client is connected (see PromptBroker), a first packet that the
+// engine default would decide for a process no profile matches is held too, a second kind of
+// wait: until an answer comes, [prompt] timeout passes (the engine verdict), or the last
+// client leaves (the engine verdict, at once); at most [prompt] hold such flows across the
+// workers. A later packet of a held flow (a SYN sent again, another datagram) is dropped
+// meanwhile: nothing of the flow passes before the answer.
 // A verdict that fails to send for a passing reason (ENOBUFS, ENOMEM, EINTR, EAGAIN) is sent
 // again, up to kVerdictAttempts times in all: a packet without a verdict stays in the kernel
 // until the queue goes, its connection hanging.
@@ -81,6 +88,12 @@ class QueueWorker {
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
 
+  // Before start(): holds flows for `broker`'s prompt clients, as its worker `slot` (see
+  // PromptBroker::wakeFd). The broker must outlive the worker.
+  void servePrompts(PromptBroker* broker, std::size_t slot) {
+    prompts_ = broker;
+    promptSlot_ = slot;
+  }
   // Before start(). Without a handler a failure is only logged.
   void onFailure(FailureHandler handler) { onFailure_ = std::move(handler); }
   [[nodiscard]] base::Result<void> start();
@@ -129,7 +142,24 @@ class QueueWorker {
   // Descriptions displaced from known_ between two idle moments, at most.
   static constexpr std::size_t kRetiredProcesses = 64;
 
+  // A first packet held for a prompt's answer.
+  struct Held {
+    Pending pending;
+    std::uint64_t question = 0;
+    std::uint64_t deadline = 0;  // clock_: when the engine verdict is given instead
+  };
+
   void run();
+  // Whether a flow decided so is one to ask about: the engine default for a process no
+  // profile matches, enforced.
+  static bool asksAbout(const rules::Decision& decision, const FlowOwner& owner);
+  // Holds the packet for a question; false when it is to be decided now.
+  bool hold(const PolicySnapshot& snapshot, const Pending& pending);
+  // Held packets whose question was resolved or whose deadline passed get their verdict;
+  // every one of them with `releaseAll` (stopping, or the queue lost).
+  void serveHeld(bool releaseAll);
+  // The poll timeout while packets wait (parked or held).
+  int pollTimeoutMs() const;
   // Reads and serves what waits; an error only when the queue failed for good.
   [[nodiscard]] base::Result<void> serveWaiting();
   // The queue is lost: verdicts for what is parked, then the owner is told.
@@ -139,7 +169,9 @@ class QueueWorker {
   void handle(const QueuedPacket& packet);
   void passDns(const QueuedPacket& packet);
   void followHashing(const PolicySnapshot& snapshot);
-  void decideAttributed(const PolicySnapshot& snapshot, const Pending& pending);
+  // `mayHold`: false for a held packet let go without an answer (it is not asked about again).
+  void decideAttributed(const PolicySnapshot& snapshot, const Pending& pending,
+                        bool mayHold = true);
   std::optional<rules::ProfileSelection>* rememberedSelection(const PolicySnapshot& snapshot,
                                                               const FlowOwner& owner);
   void conclude(const PolicySnapshot& snapshot, const Pending& pending,
@@ -164,7 +196,12 @@ class QueueWorker {
   FailureHandler onFailure_;
   base::UniqueFd stopFd_;  // eventfd, made by start()
   std::vector<QueuedPacket> batch_;
-  std::vector<Pending> parked_;  // capacity reserved up front, never grown
+  std::vector<Pending> parked_;      // capacity reserved up front, never grown
+  PromptBroker* prompts_ = nullptr;  // null: nothing is held for a prompt
+  std::size_t promptSlot_ = 0;
+  bool holding_ = true;  // false once stopping: nothing new is held
+  std::vector<Held> held_;
+  std::vector<PromptResolution> resolutions_;
   std::array<KnownProcess, kKnownProcesses> known_;
   // Descriptions that gave way in known_: one may be the last reference to an exited
   // process's, whose strings and vectors run() frees when the queue is empty rather than on a

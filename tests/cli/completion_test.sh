@@ -74,7 +74,9 @@ touch "$tmp/bin/tool-one" "$tmp/bin/tool-two" "$tmp/bin/other"
 # Commands and options.
 expect _warden "log" warden lo
 expect _warden "reject reload rules" warden r
-expect _warden "allow check deny explain hash log profiles reject reload rules status suggest" warden ""
+expect _warden "allow check deny explain hash log profiles prompt reject reload rules status suggest" warden ""
+expect _warden "profiles prompt" warden p
+expect _warden "" warden prompt ""
 expect _warden "--redecide" warden reload --re
 expect _warden "--port --proto" warden allow /bin/true --p
 expect _warden "lan" warden deny x --scope la
