@@ -169,6 +169,12 @@ void printExplanation(const Explanation& e, std::ostream& out) {
   } else {
     then += "its rules (`warden rules " + text(*selected, "name") + "`)";
   }
+  // Learn mode changes what the verdicts do; say so where the profile is named.
+  if (profile != nullptr &&
+      (profile->mode == rules::Mode::kLearn ||
+       (!profile->mode && e.policy && e.policy->engineMode == rules::Mode::kLearn))) {
+    then += "; learn mode: they are logged but accepted";
+  }
   line(out, "", then);
 }
 
@@ -185,6 +191,7 @@ json explanationJson(const Explanation& e) {
                              ? json(rules::toString(*viewedProfile->defaultAction))
                              : json();
     profile["rule_count"] = viewedProfile->rules.size();
+    profile["mode"] = viewedProfile->mode ? json(rules::toString(*viewedProfile->mode)) : json();
     if (auto match = matchText(viewedProfile, *selected)) profile["match_text"] = *match;
   }
   out["profile"] = std::move(profile);

@@ -529,13 +529,16 @@ ports = [80, 443]
     assert doc["profiles"][0]["default"] == "deny" and doc["profiles"][0]["rule_count"] == 1
     table = cli(d, "profiles").stdout
     assert f"policy revision {revision} in force" in table
-    assert "curl     deny         1  10-curl.toml:1  path=/usr/bin/curl  command-line HTTP" \
-        in table, table
+    assert "curl     engine (enforce)  deny         1  10-curl.toml:1  path=/usr/bin/curl  " \
+        "command-line HTTP" in table, table
 
     rules = cli(d, "rules")
     assert rules.returncode == OK and rules.stderr == ""
-    assert f"0  deny out tcp ports=7001  warden.toml:{rule_line(d, 'no 7001')}" in rules.stdout
-    assert "0  allow out tcp ports=80,443  10-curl.toml:6" in rules.stdout
+    # Each rule with its hit count and the age of its last flow (none yet: "never").
+    assert f"0  deny out tcp ports=7001     0  never  warden.toml:{rule_line(d, 'no 7001')}" \
+        in rules.stdout, rules.stdout
+    assert "0  allow out tcp ports=80,443     0  never  10-curl.toml:6" in rules.stdout, \
+        rules.stdout
     assert "otherwise: deny (profile default)" in rules.stdout
     assert "a process no profile matches: allow ([engine] default)" in rules.stdout
 

@@ -74,6 +74,13 @@ TEST(Explanation, IdentityThenTheProfileWithWhatTheViewAdds) {
                             "default)\n",
                         });
   const auto json = explanationJson(e);
+  EXPECT_EQ(json["profile"]["mode"], nullptr);
+  // A profile in learn mode says so.
+  PolicyView learning = revisionNine();
+  learning.profiles[0].mode = rules::Mode::kLearn;
+  expectLines(print(Explanation{curlProcess(), &learning}),
+              {"default); learn mode: they are logged but accepted\n"});
+  EXPECT_EQ(explanationJson(Explanation{curlProcess(), &learning})["profile"]["mode"], "learn");
   EXPECT_EQ(json["process"]["pid"], 4242);
   EXPECT_EQ(json["revision"], 9);
   EXPECT_EQ(json["profile"]["name"], "curl");
