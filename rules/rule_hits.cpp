@@ -89,6 +89,7 @@ std::size_t RuleHits::slotOf(const Decision& decision) const {
     }
     case DecidedBy::kUnknown:
     case DecidedBy::kKernel:
+    case DecidedBy::kPrompt:  // a person's answer, not a rule of the files
       break;
   }
   return kNoSlot;

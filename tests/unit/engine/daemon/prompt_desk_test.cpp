@@ -28,6 +28,7 @@ class NoCommands : public ControlCommands {
   std::expected<Reloaded, std::string> reloadPolicy(bool) override {
     return Reloaded{.revision = 1, .redecide = std::nullopt};
   }
+  json hits() override { return {{"revision", 1}, {"hits", json::array()}}; }
 };
 
 constexpr std::string_view kPromptRequest = "{\"version\":1,\"command\":\"prompt\"}\n";
