@@ -57,8 +57,7 @@ int run(int argc, char** argv) {
       addReloadCommand(app, configPath),          addProfilesCommand(app, configPath, output),
       addRulesCommand(app, configPath, output),   addLogCommand(app, configPath, output),
       addExplainCommand(app, configPath, output), addHashCommand(app, configPath),
-      addSuggestCommand(app, configPath),
-      addPromptCommand(app, configPath),
+      addSuggestCommand(app, configPath),         addPromptCommand(app, configPath),
   };
   // warden allow|deny|reject
   for (auto& command : addEditCommands(app, configPath)) commands.push_back(std::move(command));

@@ -52,8 +52,8 @@ struct HitsRequest {
 struct PromptRequest {
   bool operator==(const PromptRequest&) const = default;
 };
-using ControlRequest = std::variant<StatusRequest, ExplainRequest, ReloadRequest, HitsRequest,
-                                    PromptRequest>;
+using ControlRequest =
+    std::variant<StatusRequest, ExplainRequest, ReloadRequest, HitsRequest, PromptRequest>;
 
 // One request line parsed; the error is the message the refusal gives.
 [[nodiscard]] std::expected<ControlRequest, std::string> parseControlRequest(std::string_view line);
