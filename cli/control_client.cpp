@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "base/unique_fd.h"
 
@@ -59,7 +60,10 @@ Outcome<nlohmann::json> interpretAnswer(const std::filesystem::path& socket,
   return std::unexpected(failure(ExitCode::kError, "wardend: " + message));
 }
 
-Outcome<base::UniqueFd> connectDaemon(const std::filesystem::path& socket) {
+namespace {
+
+// The control socket's address; refused when the path does not fit in one.
+Outcome<sockaddr_un> socketAddress(const std::filesystem::path& socket) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   const std::string path = socket.string();
@@ -68,37 +72,43 @@ Outcome<base::UniqueFd> connectDaemon(const std::filesystem::path& socket) {
         ExitCode::kError, "control socket path '" + path + "' is empty or too long for a socket"));
   }
   std::memcpy(address.sun_path, path.data(), path.size());
+  return address;
+}
+
+// A unix stream socket connected to the control socket; `timeout`, if given, also bounds
+// connect (a full backlog) and every later send and receive.
+Outcome<base::UniqueFd> connectTo(const std::filesystem::path& socket,
+                                  std::optional<std::chrono::milliseconds> timeout) {
+  const auto address = socketAddress(socket);
+  if (!address) return std::unexpected(address.error());
   auto opened = base::makeSocket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, "socket");
   if (!opened) return std::unexpected(failure(ExitCode::kError, opened.error().message()));
-  if (::connect(opened->get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0) {
+  if (timeout) {
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(*timeout).count();
+    const timeval limit{static_cast<time_t>(micros / 1'000'000),
+                        static_cast<suseconds_t>(micros % 1'000'000)};
+    setsockopt(opened->get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    setsockopt(opened->get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  }
+  if (::connect(opened->get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) < 0) {
     return std::unexpected(connectFailure(socket, errno));
   }
   return std::move(*opened);
 }
 
+}  // namespace
+
+Outcome<base::UniqueFd> connectDaemon(const std::filesystem::path& socket) {
+  return connectTo(socket, std::nullopt);
+}
+
 Outcome<nlohmann::json> askDaemon(const std::filesystem::path& socket, std::string_view command,
                                   const nlohmann::json& fields, std::chrono::milliseconds timeout) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
+  // Both bound: connect (a full backlog) and the wait for the answer (a reload takes time).
+  auto connected = connectTo(socket, timeout);
+  if (!connected) return std::unexpected(connected.error());
+  const base::UniqueFd fd = std::move(*connected);
   const std::string path = socket.string();
-  if (path.empty() || path.size() >= sizeof address.sun_path) {
-    return std::unexpected(failure(
-        ExitCode::kError, "control socket path '" + path + "' is empty or too long for a socket"));
-  }
-  std::memcpy(address.sun_path, path.data(), path.size());
-
-  auto opened = base::makeSocket(AF_UNIX, SOCK_STREAM, 0, "socket");
-  if (!opened) return std::unexpected(failure(ExitCode::kError, opened.error().message()));
-  const base::UniqueFd fd = std::move(*opened);
-  // Both bound connect (a full backlog) and the wait for the answer (a reload takes time).
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
-  const timeval limit{static_cast<time_t>(micros / 1'000'000),
-                      static_cast<suseconds_t>(micros % 1'000'000)};
-  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0) {
-    return std::unexpected(connectFailure(socket, errno));
-  }
 
   nlohmann::json request = {{"version", 1}, {"command", command}};
   if (fields.is_object()) request.update(fields);
