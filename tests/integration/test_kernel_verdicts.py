@@ -36,6 +36,16 @@ OUTCOME = {  # what the client sees for each verdict
     "udp": {"allow": "reply", "deny": "timeout", "reject": "prohibited"},
     "udpc": {"allow": "reply", "deny": "timeout", "reject": "prohibited"},
 }
+# A UDP datagram that a held deny drops in the output chain is dropped while send() still runs,
+# which then fails with EPERM ("blocked"); the queue drops it later, unseen ("timeout"). Either
+# way nothing reaches the server and nothing answers. TCP's connect() ignores the local drop
+# of its SYN and times out in both cases.
+SEEN_AS = {("udp", "deny"): {"timeout", "blocked"}, ("udpc", "deny"): {"timeout", "blocked"}}
+
+
+def seen_as(mode, verdict, outcome):
+    """Whether `outcome` is what a flow of `mode` shows for `verdict`."""
+    return outcome in SEEN_AS.get((mode, verdict), {OUTCOME[mode][verdict]})
 
 
 # ---- the client ------------------------------------------------------------------------------
@@ -220,7 +230,8 @@ def test_repeat_flows_of_a_process_are_decided_in_the_kernel(lab, cgroup, warden
     rep = Repeater(lab, cgroup, program, "app")
     verdicts = {7000: "allow", 7001: "deny", 7002: "reject"}
     for port, verdict in verdicts.items():
-        assert rep.expect(mode, server, port, verdict) == OUTCOME[mode][verdict], (port, verdict)
+        outcome = rep.expect(mode, server, port, verdict)
+        assert seen_as(mode, verdict, outcome), (port, verdict, outcome)
     kv = w.wait_held(3)
     queued, before = w.queued(), hits(kv)
     status_before = w.status()["totals"]
@@ -228,7 +239,7 @@ def test_repeat_flows_of_a_process_are_decided_in_the_kernel(lab, cgroup, warden
         for port, verdict in verdicts.items():
             outcome, ms = rep.flow(mode, server, port,
                                    DENY_WAIT_MS if verdict == "deny" else ANSWER_WAIT_MS)
-            assert outcome == OUTCOME[mode][verdict], (port, verdict, outcome, w.kv())
+            assert seen_as(mode, verdict, outcome), (port, verdict, outcome, w.kv())
             if verdict == "reject":
                 assert ms < AT_ONCE_MS, f"a held reject took {ms} ms"
     assert w.queued() == queued, "repeat flows reached the queue"
@@ -259,7 +270,7 @@ def test_status_and_explain_show_the_held_verdicts(lab, cgroup, wardend):
     for key in ("reload", "dns", "expired"):
         assert key in kv["invalidations"], kv
     text = cli(w.d, "status").stdout
-    assert "kernel verdicts" in text, text
+    assert "kernel-held" in text and "of 512 verdicts live (ttl 120 s)" in text, text
 
     doc = json.loads(cli(w.d, "explain", str(rep.pid), "--json").stdout)
     held = {(e["protocol"], e["remote"], e["port"]): e for e in doc["kernel_verdicts"]}
@@ -268,7 +279,7 @@ def test_status_and_explain_show_the_held_verdicts(lab, cgroup, wardend):
     assert held[("tcp", S4B, 7002)]["action"] == "reject"
     assert 0 < held[("tcp", S4, 7000)]["expires_in_s"] <= 120
     text = cli(w.d, "explain", str(rep.pid)).stdout
-    assert S4B in text and "reject" in text, text
+    assert f"reject tcp {S4B}:7002" in text and f"allow udp [{S6}]:7001" in text, text
 
 
 def test_held_flows_are_logged_as_the_profile_says(lab, cgroup, wardend):
@@ -450,8 +461,10 @@ def host_profile(program):
 
 
 def test_a_held_allow_ends_with_the_dns_answer_it_relied_on(lab, cgroup, wardend):
-    """A host rule allows a name whose answer lives 2 s: the allow is held while the answer
-    lives, and the flow goes to the queue again once it expired."""
+    """A host rule allows a name whose answer lives 2 s: the allow is held, but not for the
+    600 s of kernel_verdicts_ttl: only as long as wardend keeps the name (answers shorter than a
+    minute are kept a minute), which `warden explain` shows. With
+    WARDEN_KV_SLOW=1 the test also waits for that end and sees the flow reach the queue."""
     start_dnsmasq(lab, ttl=2)
     program = flow_repeat_copy(lab, "app")
     w = Warden(lab, wardend, cgroup, profiles={"app": host_profile(program)})
@@ -462,8 +475,15 @@ def test_a_held_allow_ends_with_the_dns_answer_it_relied_on(lab, cgroup, wardend
     queued = w.queued()
     assert rep.outcome("tcp", S4B, 7000) == "connected"
     assert w.queued() == queued, f"the allow by host rule was not held: {w.kv()}"
-    time.sleep(2.5)
-    rep.outcome("tcp", S4B, 7000)  # whatever the queue decides now (names outlive short ttls)
+    assert w.kv()["ttl"] == 600
+    doc = json.loads(cli(w.d, "explain", str(rep.pid), "--json").stdout)
+    held = [e for e in doc["kernel_verdicts"] if (e["remote"], e["port"]) == (S4B, 7000)]
+    assert len(held) == 1 and held[0]["action"] == "allow", doc["kernel_verdicts"]
+    assert 0 < held[0]["expires_in_s"] < 60, f"held beyond its host name's life: {held}"
+    if os.environ.get("WARDEN_KV_SLOW") != "1":
+        return
+    time.sleep(held[0]["expires_in_s"] + 1.5)
+    rep.outcome("tcp", S4B, 7000)  # whatever the queue decides now
     assert w.queued() == queued + 1, f"held past its DNS answer: {w.kv()}"
 
 
@@ -488,31 +508,36 @@ def test_a_new_name_for_the_address_drops_its_held_verdicts(lab, cgroup, wardend
 
 
 def test_a_table_smaller_than_the_destinations_keeps_every_verdict_right(lab, cgroup, wardend):
-    """kernel_verdicts_entries = 4 and twelve destinations (allowed, rejected, denied): the
-    table never holds more than 4, every flow gets its verdict, and what fits is still held."""
+    """kernel_verdicts_entries = 16 (the smallest allowed) and 48 destinations (4 addresses, 6
+    ports, TCP and UDP; allowed, rejected, denied): the table never holds more than 16, every
+    flow gets its verdict in every round, and a destination used again and again is held."""
+    ports = PORTS + (7003, 7004, 7005)
+    lab.start_echo(lab.s, ports=ports[3:], tag="echo-more")
     program = flow_repeat_copy(lab, "app")
-    w = Warden(lab, wardend, cgroup, kernel_verdicts_entries=4, profiles={
+    w = Warden(lab, wardend, cgroup, kernel_verdicts_entries=16, profiles={
         "app": profile_text("app", {"path": program}, default="allow", rules=[
-            {"action": "reject", "ports": 7002},
+            {"action": "reject", "ports": [7002, 7005]},
             {"action": "deny", "ip": S6B, "ports": 7001}])})
     rep = Repeater(lab, cgroup, program, "app")
 
     def verdict(host, port):
-        return "reject" if port == 7002 else "deny" if (host, port) == (S6B, 7001) else "allow"
+        if port in (7002, 7005):
+            return "reject"
+        return "deny" if (host, port) == (S6B, 7001) else "allow"
 
-    destinations = [(h, p) for h in ADDRESSES for p in PORTS]
+    destinations = [(m, h, p) for m in ("tcp", "udpc") for h in ADDRESSES for p in ports]
     rng = random.Random(16)
     for round_ in range(3):
         rng.shuffle(destinations)
-        for host, port in destinations:
+        for mode, host, port in destinations:
             want = verdict(host, port)
-            assert rep.expect("tcp", host, port, want) == OUTCOME["tcp"][want], \
-                (round_, host, port, w.kv())
+            outcome = rep.expect(mode, host, port, want)
+            assert seen_as(mode, want, outcome), (round_, mode, host, port, outcome, w.kv())
         kv = w.kv()
-        assert kv["capacity"] == 4 and kv["entries"] <= 4, kv
+        assert kv["capacity"] == 16 and kv["entries"] <= 16 and kv["stored"] <= 16, kv
     # One destination again and again: held within the bound.
     queued = w.queued()
-    for _ in range(3):
+    for _ in range(4):
         assert rep.outcome("tcp", S4, 7000) == "connected"
     assert w.queued() <= queued + 1, w.kv()
 
@@ -532,8 +557,10 @@ def test_kernel_verdicts_off_holds_nothing(lab, cgroup, wardend):
         assert rep.outcome("tcp", S4, 7002) == "refused"
     assert w.queued() == queued + 12
     kv = w.kv()
-    assert kv["enabled"] is False and kv["entries"] == 0, kv
-    assert sum(kv["hits"].values()) == 0 and kv["written"] == 0, kv
+    assert kv["enabled"] is False, kv
+    assert kv.get("entries", 0) == 0 and kv.get("written", 0) == 0, kv
+    assert sum(kv.get("hits", {}).values()) == 0, kv
+    assert "kernel-held" in cli(w.d, "status").stdout
 
 
 # ---- 3. held verdicts agree with the policy --------------------------------------------------
@@ -640,7 +667,7 @@ def test_held_verdicts_agree_with_the_policy_over_random_policies_and_flows(lab,
             want = expected_verdict(policy, name, proto, host, port)
             outcome = reps[name].expect(mode, host, port, want)
             history.append((name, mode, host, port, want, outcome))
-            if outcome != OUTCOME[mode][want]:
+            if not seen_as(mode, want, outcome):
                 trail = "\n".join(str(h) for h in history[-25:])
                 pytest.fail(f"seed {seed}, round {round_}, flow {i}: {name} {mode} "
                             f"{host}:{port} should be {want} ({OUTCOME[mode][want]}), got "
