@@ -697,5 +697,6 @@ def test_held_verdicts_agree_with_the_policy_over_random_policies_and_flows(lab,
                             f"{outcome}\npolicy {policy}\nkernel verdicts {w.kv()}\n"
                             f"last flows:\n{trail}")
     kv = w.kv()
+    print(f"kernel-held hits {kv['hits']}, invalidations {kv['invalidations']}")
     assert sum(kv["hits"].values()) > 0, f"nothing was ever held: {kv}"
     assert kv["invalidations"]["reload"] >= 4, kv
