@@ -138,8 +138,8 @@ TEST_F(KernelVerdictsTest, ANewNameForTheAddressEndsWhatWasDecidedBefore) {
   held_->forgetAddress(*rules::IpAddress::parse("192.0.2.2"));
   // The entry stays in the map, but the number the hooks compare changed under it.
   EXPECT_TRUE(stored(flowTo("192.0.2.2", 443)));
-  const auto entries = held_->entriesOf(owner_.attribution.owner.tgid,
-                                        owner_.attribution.key.startTicks);
+  const auto entries =
+      held_->entriesOf(owner_.attribution.owner.tgid, owner_.attribution.key.startTicks);
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].remote.toString(), "192.0.2.3");
   // A decision that began before the name changed is not held at all.
