@@ -6,19 +6,19 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <fcntl.h>
+
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "base/clock.h"
 #include "engine/attribution/bpf_attribution.h"
-#include "engine/attribution/system_mounts.h"
 #include "engine/dns/host_cache.h"
 #include "tests/bpf/bpf_lab.h"
 
 namespace warden::engine {
 namespace {
-
-using testing::BpfLab;
 
 constexpr std::uint64_t kCookie = 0x5eed;
 
@@ -42,13 +42,11 @@ rules::Flow flowTo(const char* remote, std::uint16_t port) {
   return flow;
 }
 
-class KernelVerdictsTest : public ::testing::Test {
+class KernelVerdictsTest : public testing::BpfLabTest {
  protected:
   void SetUp() override {
-    if (auto reason = BpfLab::unavailableReason()) GTEST_SKIP() << *reason;
-    auto tracefs = ensureTracefs();
-    ASSERT_TRUE(tracefs) << tracefs.error().message();
-    lab_ = std::make_unique<BpfLab>();
+    BpfLabTest::SetUp();
+    if (stopped()) return;
     BpfOptions options;
     options.cgroup = lab_->cgroup();
     options.processEvents = false;
@@ -63,7 +61,7 @@ class KernelVerdictsTest : public ::testing::Test {
   void TearDown() override {
     held_.reset();
     bpf_.reset();
-    lab_.reset();
+    BpfLabTest::TearDown();
   }
 
   warden_held_state state() const {
@@ -87,7 +85,6 @@ class KernelVerdictsTest : public ::testing::Test {
     held_->hold(generation, held_->namesVersion(), flow, host, owner_, action, nullptr);
   }
 
-  std::unique_ptr<BpfLab> lab_;
   std::unique_ptr<BpfAttribution> bpf_;
   std::unique_ptr<KernelVerdicts> held_;
   FlowOwner owner_{processOwner(), nullptr};
@@ -179,6 +176,33 @@ TEST_F(KernelVerdictsTest, RetiringEverythingMovesTheEpochForTheSamePolicy) {
   EXPECT_EQ(live(), 0u);
   hold(1, flowTo("192.0.2.2", 443));  // the same policy goes on being held
   EXPECT_EQ(live(), 1u);
+}
+
+// The programs attached to `cgroup` for `type` (not through links alone: every attachment).
+std::vector<__u32> attachedTo(const std::string& cgroup, bpf_attach_type type) {
+  const base::UniqueFd fd(open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  __u32 ids[64] = {};
+  __u32 count = 64;
+  __u32 flags = 0;
+  if (!fd || bpf_prog_query(fd.get(), type, 0, &flags, ids, &count) != 0) return {};
+  return std::vector<__u32>(ids, ids + count);
+}
+
+TEST_F(KernelVerdictsTest, HooksAreDetachedByTheirOwnerAndSparedWhileItLives) {
+  // The connect and sendmsg hooks: attached without a link, so that they would outlive us.
+  for (bpf_attach_type type : {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT,
+                               BPF_CGROUP_UDP4_SENDMSG, BPF_CGROUP_UDP6_SENDMSG}) {
+    EXPECT_EQ(attachedTo(lab_->cgroup(), type).size(), 1u) << type;
+  }
+  // Their owner runs: `wardend --cleanup` leaves them alone.
+  auto spared = BpfAttribution::detachStaleHooks(lab_->cgroup());
+  ASSERT_TRUE(spared) << spared.error().message();
+  EXPECT_EQ(*spared, 0);
+  EXPECT_EQ(attachedTo(lab_->cgroup(), BPF_CGROUP_INET4_CONNECT).size(), 1u);
+  held_.reset();
+  bpf_.reset();
+  EXPECT_TRUE(attachedTo(lab_->cgroup(), BPF_CGROUP_INET4_CONNECT).empty());
+  EXPECT_TRUE(attachedTo(lab_->cgroup(), BPF_CGROUP_UDP6_SENDMSG).empty());
 }
 
 }  // namespace
