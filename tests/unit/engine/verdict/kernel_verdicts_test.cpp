@@ -90,8 +90,8 @@ TEST_F(Holdable, NotWhenSwitchedOffOrLearningOrDecidedByAnythingButThePolicy) {
   learn.learn = true;
   learn.enforced = rules::Action::kAllow;
   EXPECT_FALSE(holdable(config_, learn, owner_, flow_));
-  for (auto by : {rules::DecidedBy::kUnknown, rules::DecidedBy::kKernel,
-                  rules::DecidedBy::kPrompt}) {
+  for (auto by :
+       {rules::DecidedBy::kUnknown, rules::DecidedBy::kKernel, rules::DecidedBy::kPrompt}) {
     rules::Decision decision = byRule(rules::Action::kAllow);
     decision.by = by;
     EXPECT_FALSE(holdable(config_, decision, owner_, flow_)) << static_cast<int>(by);
@@ -128,15 +128,13 @@ TEST_F(Holdable, NotWhenTheDescriptionIsOfAnotherImageOrUidOrIncomplete) {
                         withDescription([](ProcessDescription& d) { d.execId = 0; }), flow_));
   EXPECT_FALSE(holdable(config_, allow,
                         withDescription([](ProcessDescription& d) { d.exeInode += 1; }), flow_));
-  EXPECT_FALSE(holdable(config_, allow, withDescription([](ProcessDescription& d) { d.uid = 0; }),
-                        flow_));
+  EXPECT_FALSE(
+      holdable(config_, allow, withDescription([](ProcessDescription& d) { d.uid = 0; }), flow_));
   EXPECT_FALSE(holdable(config_, allow,
-                        withDescription([](ProcessDescription& d) { d.complete = false; }),
-                        flow_));
+                        withDescription([](ProcessDescription& d) { d.complete = false; }), flow_));
   EXPECT_FALSE(holdable(
       config_, allow,
-      withDescription([](ProcessDescription& d) { d.source = ProcessSource::kOwnerOnly; }),
-      flow_));
+      withDescription([](ProcessDescription& d) { d.source = ProcessSource::kOwnerOnly; }), flow_));
   FlowOwner viaSockDiag = owner_;
   viaSockDiag.attribution.via = Attribution::Via::kSockDiag;
   EXPECT_FALSE(holdable(config_, allow, viaSockDiag, flow_));
