@@ -295,8 +295,11 @@ struct warden_held_socket {
 	struct warden_held_key key; /* the entry, whose destination the packet must have */
 	__u64 epoch;
 	__u32 action;
-	__u32 log;
+	__u32 log; /* 1: report the flow; WARDEN_HELD_SOCKET_SEEN: its TCP SYN was counted */
 };
+/* Set in warden_held_socket.log once a connect's SYN was matched: its retransmissions (the same
+ * flow) are decided alike but not counted or reported again. */
+#define WARDEN_HELD_SOCKET_SEEN 2
 
 /* A flow a held verdict decided, for its verdict-log row: the entry's key, and the local end
  * read from the packet. */
