@@ -355,55 +355,116 @@ def twins(lab):
 
 
 def twin_policy(lab, wardend, cgroup, twins):
+    """allowed/held_client is allowed everywhere; denied/held_client, and allowed/held_client
+    started as `--as denied` or running as nobody (the same image, another profile), are
+    denied everywhere."""
     write_profiles(lab, {"allowed": ("allow", {"path": twins["allowed"]}),
-                         "denied": ("deny", {"path": twins["denied"]})})
+                         "denied": ("deny", {"path": twins["denied"]}),
+                         "denied-by-cmdline": ("deny", {"path": twins["allowed"],
+                                                        "cmdline": "--as denied"}),
+                         "denied-as-nobody": ("deny", {"path": twins["allowed"],
+                                                       "uid": NOBODY})})
     return start(lab, wardend, cgroup, fail="open", default="deny")
 
 
-def test_an_inherited_udp_socket_does_not_carry_a_held_allow_across_exec(lab, cgroup, wardend,
-                                                                         twins, counter):
-    """The allowed program sends to X on an unconnected socket it keeps without CLOEXEC (the
-    second datagram decided by the verdict held for it), then execs the denied program, which
-    sends to X on that socket: nothing more reaches X."""
-    d = twin_policy(lab, wardend, cgroup, twins)
-    p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
+def hold_x_and_y(d, p, counter):
+    """p (the allowed program) sends to X three times on the socket it keeps across exec and
+    fork, and to Y twice from fresh sockets: verdicts held for both, a flow of the kept socket
+    with X only. Returns the kept socket's descriptor."""
     for _ in range(3):
         answer = p.ask(f"keep {S4} {COUNTED_X} 1500")
         assert answer.startswith("reply"), answer
-    fd = answer.split("fd=")[1]
-    wait_held(d, 1)
-    arrived = counter.seen(COUNTED_X)
-    assert arrived == 3, arrived
-    answer = p.ask(f"exec {twins['denied']} --send-fd {fd} {S4} {COUNTED_X} --count 3 "
-                   f"--timeout-ms {DROP_WAIT_MS}", timeout=20)
-    assert answer.split()[0] != "reply" and answer.split()[1].startswith("0/"), answer
-    assert counter.seen(COUNTED_X) == arrived, \
-        f"the denied program's datagrams reached X on the inherited socket: {answer}"
-    assert d.status()["totals"]["deny"] >= 1, d.status()["totals"]
+    for _ in range(2):
+        assert p.flow("udp", S4, COUNTED_Y) == "reply"
+    wait_held(d, 2)
+    assert (counter.seen(COUNTED_X), counter.seen(COUNTED_Y)) == (3, 2)
+    return answer.split("fd=")[1]
 
 
-def test_an_inherited_udp_socket_after_fork_is_decided_for_each_child(lab, cgroup, wardend, twins,
-                                                                      counter):
-    """A forked child of the allowed program sends to X on the kept socket (allowed: it runs
-    the allowed program); a forked child that execs the denied program does not get through."""
+# The program a process execs: argv[0] and the words after the ones the test adds.
+EXECED = {"another program": lambda twins: [twins["denied"]],
+          "the same program": lambda twins: [twins["allowed"], "--as", "denied"]}
+
+
+@pytest.mark.parametrize("execed", list(EXECED))
+def test_an_inherited_udp_socket_does_not_carry_a_held_allow_across_exec(
+        lab, cgroup, wardend, twins, counter, execed):
+    """The allowed program holds allows for X (on an unconnected socket it keeps without
+    CLOEXEC) and Y, then execs a program the policy denies (another one, or itself under a
+    command line a deny profile matches): what it sends on the inherited socket reaches
+    neither X (the kept socket's flow) nor Y (a new flow of that socket)."""
+    d = twin_policy(lab, wardend, cgroup, twins)
+    p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
+    fd = hold_x_and_y(d, p, counter)
+    pid = p.ask("pid")
+    p.proc.popen.stdin.write((" ".join(["exec"] + EXECED[execed](twins)) + "\n").encode())
+    p.proc.popen.stdin.flush()
+    assert p.ask("pid") == pid, "exec keeps the pid"
+    for port in (COUNTED_X, COUNTED_Y):
+        answer = p.ask(f"send {fd} {S4} {port} {DROP_WAIT_MS}")
+        assert refused(answer.split()[0]), (port, answer)
+    assert refused(p.flow("udp", S4, COUNTED_Y, timeout_ms=DROP_WAIT_MS))
+    assert (counter.seen(COUNTED_X), counter.seen(COUNTED_Y)) == (3, 2), \
+        "the denied program's datagrams arrived"
+    assert d.status()["totals"]["deny"] >= 2, d.status()["totals"]
+
+
+@pytest.mark.parametrize("execed", list(EXECED))
+def test_an_inherited_udp_socket_after_fork_is_decided_for_each_child(
+        lab, cgroup, wardend, twins, counter, execed):
+    """A forked child of the allowed program sends on the kept socket (it runs the allowed
+    program: it gets through); a forked child that execs a denied program gets to neither X
+    nor Y; the parent keeps its allows."""
+    d = twin_policy(lab, wardend, cgroup, twins)
+    p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
+    fd = hold_x_and_y(d, p, counter)
+    answer = p.ask(f"fork-send {S4} {COUNTED_X} 1500")
+    assert answer.startswith("reply"), f"the allowed forked child: {answer}"
+    image = EXECED[execed](twins)
+    answer = p.ask(" ".join(["fork-exec", image[0], "--send-fd", fd, S4,
+                             f"{COUNTED_X},{COUNTED_Y}", "--count", "2", "--timeout-ms",
+                             str(DROP_WAIT_MS)] + image[1:]), timeout=20)
+    assert answer.split()[1].startswith("0/"), f"the denied child: {answer}"
+    assert (counter.seen(COUNTED_X), counter.seen(COUNTED_Y)) == (4, 2), \
+        "the denied child's datagrams arrived"
+    assert p.ask(f"keep {S4} {COUNTED_X} 1500").startswith("reply")
+    assert p.flow("udp", S4, COUNTED_Y) == "reply"
+    assert d.status()["totals"]["deny"] >= 2, d.status()["totals"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap, not of the held verdicts alone: a connected UDP socket's flow is attributed to "
+    "the process that connected it (the key is written at connect), so the queue decides its "
+    "first datagram for the allowed program too; and the connect hook's word on the socket "
+    "(held_sockets, keyed by cookie and thread id) survives exec and setuid"))
+@pytest.mark.parametrize("change", ["exec", "setuid"])
+def test_a_connected_udp_socket_prepared_before_exec_or_setuid_carries_no_allow(
+        lab, cgroup, wardend, twins, counter, change):
+    """The allowed program holds an allow for Y and connects a UDP socket to Y (the connect
+    hook finds the allow) without sending; then it execs a denied program, or drops to a uid
+    the policy denies, and sends on that socket with send(2), which passes no hook of its own:
+    nothing reaches Y."""
     d = twin_policy(lab, wardend, cgroup, twins)
     p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
     for _ in range(2):
-        answer = p.ask(f"keep {S4} {COUNTED_X} 1500")
-        assert answer.startswith("reply"), answer
-    fd = answer.split("fd=")[1]
+        assert p.flow("udp", S4, COUNTED_Y) == "reply"
     wait_held(d, 1)
-    answer = p.ask(f"fork-send {S4} {COUNTED_X} 1500")
-    assert answer.startswith("reply"), f"the allowed forked child: {answer}"
-    arrived = counter.seen(COUNTED_X)
-    assert arrived == 3, arrived
-    answer = p.ask(f"fork-exec {twins['denied']} --send-fd {fd} {S4} {COUNTED_X} --count 3 "
-                   f"--timeout-ms {DROP_WAIT_MS}", timeout=20)
-    assert answer.split()[0] != "reply" and answer.split()[1].startswith("0/"), answer
-    assert counter.seen(COUNTED_X) == arrived, \
-        f"the denied child's datagrams reached X on the inherited socket: {answer}"
-    # The parent still holds its allow.
-    assert p.ask(f"keep {S4} {COUNTED_X} 1500").startswith("reply")
+    # The control: connected, then sent on, by the allowed program itself.
+    fd = p.ask(f"keepc {S4} {COUNTED_Y}").split("fd=")[1]
+    assert p.ask(f"sendc {fd} 1500").startswith("reply")
+    assert counter.seen(COUNTED_Y) == 3
+    fd = p.ask(f"keepc {S4} {COUNTED_Y}").split("fd=")[1]
+    if change == "exec":
+        pid = p.ask("pid")
+        p.proc.popen.stdin.write(f"exec {twins['denied']}\n".encode())
+        p.proc.popen.stdin.flush()
+        assert p.ask("pid") == pid
+    else:
+        assert p.ask(f"setuid {NOBODY}") == f"uid {NOBODY}"
+    answer = p.ask(f"sendc {fd} {DROP_WAIT_MS}")
+    assert refused(answer.split()[0]) and counter.seen(COUNTED_Y) == 3, \
+        f"after {change}, the socket the allowed program connected took the denied " \
+        f"program's datagram to Y: {answer}"
     assert d.status()["totals"]["deny"] >= 1, d.status()["totals"]
 
 

@@ -4,11 +4,15 @@
  * socket marks set on many sockets at once, a UDP socket inherited across exec or fork, and
  * threads sending on one unconnected UDP socket at once.
  *
- *   held_client                     reads commands on stdin, answers each with one line
- *   held_client --send-fd FD HOST PORT [--count N] [--timeout-ms N]
- *                                   sends COUNT datagrams to HOST PORT on the inherited UDP
- *                                   socket FD, each waiting for its echo; prints
- *                                   "<outcome> <replies>/<count> <ms> pid=<pid>"
+ *   held_client [--as NAME]         reads commands on stdin, answers each with one line
+ *                                   (NAME only shows in the command line, for profiles to
+ *                                   match; stdin is read unbuffered, so that after `exec` the
+ *                                   new image reads the commands that follow)
+ *   held_client --send-fd FD HOST PORT[,PORT...] [--count N] [--timeout-ms N] [--as NAME]
+ *                                   sends COUNT datagrams to each HOST PORT on the inherited
+ *                                   UDP socket FD, each waiting for its echo; prints
+ *                                   "<outcome> <replies>/<sent> <ms> pid=<pid>" (the outcome
+ *                                   of the first datagram that got no echo)
  *
  * Commands (outcomes as in probe_common.h; one line each):
  *   tcp HOST PORT TIMEOUT_MS        a new TCP connection          -> "<outcome> <ms>"
@@ -38,11 +42,21 @@
  *                                   alternating; each first sends one datagram and waits 300 ms
  *                                   (a first flow decided by wardend) -> "sent x=<n> y=<n>
  *                                   alt=<n> errors=<n>" (errors: sends that failed, e.g. EPERM)
+ *   send FD HOST PORT TIMEOUT_MS    one datagram on the inherited socket FD and its echo
+ *                                   -> "<outcome> <ms>"
+ *   keepc HOST PORT                 a UDP socket kept open across exec, connected to HOST PORT
+ *                                   and nothing sent yet -> "connected fd=<fd>" or the outcome
+ *   sendc FD TIMEOUT_MS             one datagram on the connected socket FD with send(2) (no
+ *                                   address: the cgroup sendmsg hook does not run) and its echo
+ *                                   -> "<outcome> <ms>"
+ *   setuid UID                      drops to UID (groups cleared, real, effective and saved)
+ *                                   -> "uid <uid>"
  *   pid                             -> "pid <pid>"
  *   quit                            exits */
+#define _GNU_SOURCE /* setresuid, setresgid */
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,8 +69,9 @@ static int kept_fd = -1;
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: held_client (commands on stdin)\n"
-          "       held_client --send-fd FD HOST PORT [--count N] [--timeout-ms N]\n");
+          "usage: held_client [--as NAME] (commands on stdin)\n"
+          "       held_client --send-fd FD HOST PORT[,PORT...] [--count N] [--timeout-ms N] "
+          "[--as NAME]\n");
   exit(EXIT_USAGE);
 }
 
@@ -466,37 +481,103 @@ static void command_exec(char** w, int nw, int in_child) {
 /* ---- the inherited socket's user ------------------------------------------------------ */
 
 static int send_fd_main(int argc, char** argv) {
-  const char *fd_text = NULL, *host = NULL, *port = NULL;
+  const char *fd_text = NULL, *host = NULL, *ports = NULL;
   long count = 1, timeout_ms = 1500, fd;
-  const char** const positional[] = {&fd_text, &host, &port};
+  const char** const positional[] = {&fd_text, &host, &ports};
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--count") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 10000, &count)) usage();
     } else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
+    } else if (!strcmp(argv[i], "--as") && i + 1 < argc) {
+      i++; /* for profiles to match, as in the interactive mode */
     } else if (take_positional(argv[i], positional, 3)) {
       usage();
     }
   }
-  struct sockaddr_storage ss;
-  socklen_t len;
-  if (!fd_text || !host || !port || parse_int_arg(fd_text, 0, 65535, &fd) ||
-      parse_endpoint(host, port, &ss, &len))
-    usage();
+  if (!fd_text || !host || !ports || parse_int_arg(fd_text, 0, 65535, &fd)) usage();
+  char list[256];
+  snprintf(list, sizeof list, "%s", ports);
   drain((int)fd);
   double start = now_ms();
   enum outcome result = OUT_OK;
-  long replies = 0;
-  for (long i = 0; i < count; i++) {
-    enum outcome o = udp_exchange((int)fd, &ss, len, 0, timeout_ms);
-    if (o == OUT_OK)
-      replies++;
-    else if (result == OUT_OK)
-      result = o;
+  long replies = 0, sent = 0;
+  for (char* port = strtok(list, ","); port; port = strtok(NULL, ",")) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (parse_endpoint(host, port, &ss, &len)) usage();
+    for (long i = 0; i < count; i++, sent++) {
+      enum outcome o = udp_exchange((int)fd, &ss, len, 0, timeout_ms);
+      if (o == OUT_OK)
+        replies++;
+      else if (result == OUT_OK)
+        result = o;
+    }
   }
-  printf("%s %ld/%ld %.1f pid=%d\n", outcome_name(result, "reply"), replies, count,
+  printf("%s %ld/%ld %.1f pid=%d\n", outcome_name(result, "reply"), replies, sent,
          now_ms() - start, (int)getpid());
   return (int)result;
+}
+
+static void command_send(char** w, int nw) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  long timeout_ms, fd;
+  if (nw != 5 || parse_int_arg(w[1], 0, 65535, &fd) || endpoint(w[2], w[3], &ss, &len) ||
+      timeout_arg(w[4], &timeout_ms)) {
+    if (nw != 5) printf("error usage: send FD HOST PORT TIMEOUT_MS\n");
+    return;
+  }
+  drain((int)fd);
+  double start = now_ms();
+  enum outcome o = udp_exchange((int)fd, &ss, len, 0, timeout_ms);
+  printf("%s %.1f\n", outcome_name(o, "reply"), now_ms() - start);
+}
+
+static void command_keepc(char** w, int nw) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (nw != 3 || endpoint(w[1], w[2], &ss, &len)) return;
+  int fd = socket(ss.ss_family, SOCK_DGRAM, 0); /* no CLOEXEC: it is to be inherited */
+  if (fd < 0) {
+    printf("error socket: %s\n", strerror(errno));
+    return;
+  }
+  recv_errors_on(fd, ss.ss_family);
+  if (connect(fd, (struct sockaddr*)&ss, len) < 0) {
+    printf("%s\n", outcome_name(outcome_from_errno(errno), "connected"));
+    close(fd);
+    return;
+  }
+  printf("connected fd=%d\n", fd);
+}
+
+static void command_sendc(char** w, int nw) {
+  long fd, timeout_ms;
+  if (nw != 3 || parse_int_arg(w[1], 0, 65535, &fd) || timeout_arg(w[2], &timeout_ms)) {
+    if (nw != 3) printf("error usage: sendc FD TIMEOUT_MS\n");
+    return;
+  }
+  struct sockaddr_storage unused;
+  memset(&unused, 0, sizeof unused);
+  drain((int)fd);
+  double start = now_ms();
+  enum outcome o = udp_exchange((int)fd, &unused, 0, 1, timeout_ms);
+  printf("%s %.1f\n", outcome_name(o, "reply"), now_ms() - start);
+}
+
+static void command_setuid(char** w, int nw) {
+  long uid;
+  if (nw != 2 || parse_int_arg(w[1], 0, 0x7fffffff, &uid)) {
+    printf("error usage: setuid UID\n");
+    return;
+  }
+  if (setgroups(0, NULL) || setresgid((gid_t)uid, (gid_t)uid, (gid_t)uid) ||
+      setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid)) {
+    printf("error setuid %ld: %s\n", uid, strerror(errno));
+    return;
+  }
+  printf("uid %d\n", (int)getuid());
 }
 
 /* ---- the command loop ----------------------------------------------------------------- */
@@ -530,7 +611,8 @@ static void command_flow(char** w, int nw, int kind) {
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1 && !strcmp(argv[1], "--send-fd")) return send_fd_main(argc, argv);
-  if (argc > 1) usage();
+  if (argc > 1 && (argc != 3 || strcmp(argv[1], "--as"))) usage();
+  setvbuf(stdin, NULL, _IONBF, 0);
   char line[4096];
   while (fgets(line, sizeof line, stdin)) {
     char* w[MAX_WORDS + 1];
@@ -559,6 +641,14 @@ int main(int argc, char** argv) {
       command_exec(w, nw, 0);
     else if (!strcmp(w[0], "threads"))
       command_threads(w, nw);
+    else if (!strcmp(w[0], "send"))
+      command_send(w, nw);
+    else if (!strcmp(w[0], "keepc"))
+      command_keepc(w, nw);
+    else if (!strcmp(w[0], "sendc"))
+      command_sendc(w, nw);
+    else if (!strcmp(w[0], "setuid"))
+      command_setuid(w, nw);
     else if (!strcmp(w[0], "pid"))
       printf("pid %d\n", (int)getpid());
     else if (!strcmp(w[0], "quit"))
