@@ -121,6 +121,39 @@ struct {
 	__type(value, __u64);
 } decided SEC(".maps");
 
+/* Kernel-held verdicts (attribution.h). held_verdicts is sized by the loader
+ * ([engine] kernel_verdicts_entries); LRU, so that the bound costs a queued decision, never
+ * a wrong one. held_sockets: what a hook found for a thread's call on a socket, for that
+ * call's packets; an entry of a socket long closed is simply never looked up again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WARDEN_DEFAULT_HELD_ENTRIES);
+	__type(key, struct warden_held_key);
+	__type(value, struct warden_held_verdict);
+} held_verdicts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WARDEN_HELD_SOCKET_ENTRIES);
+	__type(key, struct warden_held_socket_key);
+	__type(value, struct warden_held_socket);
+} held_sockets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct warden_held_state);
+} held_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, WARDEN_HELD_NAME_ENTRIES);
+	__type(key, __u8[16]);
+	__type(value, __u64);
+} held_names SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, WARDEN_CTR_COUNT);
@@ -228,6 +261,7 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	 * timestamps), not part of the time: inode_get_ctime_nsec() masks it, and so do we. */
 	owner->exe_ctime_ns = BPF_CORE_READ(exe, f_inode, i_ctime_sec) * 1000000000ULL +
 			      (BPF_CORE_READ(exe, f_inode, i_ctime_nsec) & 0x3fffffff);
+	owner->exec_id = BPF_CORE_READ(task, group_leader, self_exec_id);
 	owner->recorded_ns = bpf_ktime_get_boot_ns();
 	owner->generation = next_generation();
 }
@@ -318,11 +352,13 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 	struct warden_owner owner = {};
 
 	if (old) {
-		/* The same process running the same image: a process that exec'd another program
-		 * keeps its pid and start time, but is not the owner the flow was decided for. */
+		/* The same process running the same image: a process that exec'd (another program,
+		 * or the same one anew) keeps its pid and start time, but is not the owner the flow
+		 * was decided for. */
 		struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
 
 		if (old->tgid == ns_tgid(task) && old->start_time_ns == leader_start(task) &&
+		    old->exec_id == BPF_CORE_READ(task, group_leader, self_exec_id) &&
 		    old->exe_ino == BPF_CORE_READ(exe, i_ino) &&
 		    old->exe_dev == BPF_CORE_READ(exe, i_sb, s_dev)) {
 			count(WARDEN_CTR_FLOW_UNCHANGED);
@@ -345,6 +381,86 @@ static __always_inline void set_v4_mapped(__u8 *addr, __u32 ip4_network_order)
 	addr[10] = 0xff;
 	addr[11] = 0xff;
 	__builtin_memcpy(addr + 12, &ip4_network_order, 4);
+}
+
+/* ---- Kernel-held verdicts: the hooks ----------------------------------------------------- */
+
+/* What held_names says of the address now (0: nothing). */
+static __always_inline __u64 name_gen(const __u8 *addr)
+{
+	__u64 *gen = bpf_map_lookup_elem(&held_names, addr);
+
+	return gen ? *gen : 0;
+}
+
+static __always_inline struct warden_held_state *held_state_now(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&held_state, &zero);
+}
+
+/*
+ * Called by the connect and sendmsg hooks for the call in ctx (TCP or UDP, the destination in
+ * user_ip4/6 and user_port): finds the held verdict of the calling process for that
+ * destination, and leaves it in held_sockets for this call's packets. When there is none (or
+ * none that may be used), any word an earlier call of this thread left on the socket is taken
+ * back: the socket may have gone to another process image (an exec keeps descriptors) or the
+ * policy may have changed since.
+ */
+static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct warden_held_socket_key socket_key;
+	struct warden_held_socket armed;
+	struct warden_held_state *state = held_state_now();
+	struct warden_held_key *key = &armed.key;
+	struct warden_held_verdict *verdict;
+
+	/* Epoch 0: nothing is held (kernel_verdicts off, or wardend has no policy yet); word left
+	 * on sockets before names an epoch the matches no longer accept. */
+	if (!state || !state->epoch)
+		return;
+	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
+		return;
+	socket_key.cookie = bpf_get_socket_cookie(ctx);
+	socket_key.pid_tgid = bpf_get_current_pid_tgid();
+	__builtin_memset(&armed, 0, sizeof(armed));
+	key->tgid = ns_tgid(task);
+	key->start_time_ns = leader_start(task);
+	key->exec_id = BPF_CORE_READ(task, group_leader, self_exec_id);
+	key->uid = (__u32)bpf_get_current_uid_gid();
+	key->netns_cookie = bpf_get_netns_cookie(ctx);
+	key->remote_port = bpf_ntohs((__u16)ctx->user_port);
+	key->protocol = ctx->protocol;
+	key->direction = WARDEN_HELD_OUT;
+	if (v6) {
+		__u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+				ctx->user_ip6[3]};
+
+		__builtin_memcpy(key->remote_addr, ip6, 16);
+	} else {
+		set_v4_mapped(key->remote_addr, ctx->user_ip4);
+	}
+
+	verdict = key->tgid ? bpf_map_lookup_elem(&held_verdicts, key) : NULL;
+	if (verdict) {
+		if (verdict->epoch != state->epoch) {
+			count(WARDEN_CTR_HELD_STALE);
+		} else if (bpf_ktime_get_boot_ns() >= verdict->expires_ns) {
+			count(WARDEN_CTR_HELD_EXPIRED);
+		} else if (verdict->name_gen != name_gen(key->remote_addr)) {
+			count(WARDEN_CTR_HELD_STALE);
+		} else {
+			armed.epoch = verdict->epoch;
+			armed.action = verdict->action;
+			armed.log = verdict->log;
+			bpf_map_update_elem(&held_sockets, &socket_key, &armed, BPF_ANY);
+			return;
+		}
+	}
+	if (bpf_map_lookup_elem(&held_sockets, &socket_key))
+		bpf_map_delete_elem(&held_sockets, &socket_key);
 }
 
 /* ---- TCP outbound ---------------------------------------------------------------------- */
@@ -416,6 +532,7 @@ SEC("cgroup/sendmsg4")
 int warden_sendmsg4(struct bpf_sock_addr *ctx)
 {
 	udp_sendmsg(ctx, false);
+	held_arm(ctx, false);
 	return 1;
 }
 
@@ -423,6 +540,7 @@ SEC("cgroup/sendmsg6")
 int warden_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	udp_sendmsg(ctx, true);
+	held_arm(ctx, true);
 	return 1;
 }
 
@@ -456,6 +574,7 @@ SEC("cgroup/connect4")
 int warden_connect4(struct bpf_sock_addr *ctx)
 {
 	udp_connect(ctx, false);
+	held_arm(ctx, false);
 	return 1;
 }
 
@@ -463,6 +582,7 @@ SEC("cgroup/connect6")
 int warden_connect6(struct bpf_sock_addr *ctx)
 {
 	udp_connect(ctx, true);
+	held_arm(ctx, true);
 	return 1;
 }
 
@@ -736,4 +856,165 @@ int warden_udp_reused(struct __sk_buff *skb)
 		return 0;
 	generation = bpf_map_lookup_elem(&decided, &key);
 	return !generation || *generation != owner->generation;
+}
+
+/* ---- Kernel-held verdicts: the table's matches ------------------------------------------- */
+
+/* The end points of a TCP or UDP packet as seen leaving this host. */
+struct held_packet {
+	__u8 remote_addr[16];
+	__u8 local_addr[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 protocol;
+};
+
+/* Reads an IPv4 or IPv6 TCP/UDP packet (skb->data is the network header); false for anything
+ * else, or anything not read whole: then no held verdict applies and the packet is queued. */
+static __always_inline bool read_held_packet(struct __sk_buff *skb, struct held_packet *out)
+{
+	__u32 offset = 0;
+	__u8 first, next;
+	__u16 ports[2];
+
+	if (bpf_skb_load_bytes(skb, 0, &first, 1))
+		return false;
+	if (first >> 4 == 4) {
+		__u32 addrs[2];
+		__u16 fragment;
+
+		if (bpf_skb_load_bytes(skb, 9, &next, 1) ||
+		    bpf_skb_load_bytes(skb, 6, &fragment, 2) ||
+		    bpf_skb_load_bytes(skb, 12, addrs, sizeof(addrs)))
+			return false;
+		if (bpf_ntohs(fragment) & 0x1fff)
+			return false;
+		set_v4_mapped(out->local_addr, addrs[0]);
+		set_v4_mapped(out->remote_addr, addrs[1]);
+		offset = (first & 0x0f) * 4;
+	} else if (first >> 4 == ETH_P_IPV6_VERSION) {
+		if (bpf_skb_load_bytes(skb, 6, &next, 1) ||
+		    bpf_skb_load_bytes(skb, 8, out->local_addr, 16) ||
+		    bpf_skb_load_bytes(skb, 24, out->remote_addr, 16))
+			return false;
+		offset = 40; /* extension headers: not walked, such a packet is queued */
+	} else {
+		return false;
+	}
+	if (next != IPPROTO_TCP && next != IPPROTO_UDP)
+		return false;
+	if (bpf_skb_load_bytes(skb, offset, ports, sizeof(ports)))
+		return false;
+	out->protocol = next;
+	out->local_port = bpf_ntohs(ports[0]);
+	out->remote_port = bpf_ntohs(ports[1]);
+	return true;
+}
+
+static __always_inline bool same_addr(const __u8 *a, const __u8 *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* A UDP flow a held verdict allowed is recorded as decided for its current owner record, as
+ * wardend does for the flows it allows (OwnerLookup::noteUdpAccepted): else the table's reuse
+ * check (warden_udp_reused) would queue its every later packet. */
+static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct held_packet *p)
+{
+	struct warden_flow_key key;
+	struct warden_owner *owner;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.netns_cookie = bpf_get_netns_cookie(skb);
+	__builtin_memcpy(key.remote_addr, p->remote_addr, 16);
+	key.local_port = p->local_port;
+	key.remote_port = p->remote_port;
+	key.protocol = IPPROTO_UDP;
+	owner = bpf_map_lookup_elem(&flows, &key);
+	if (owner)
+		bpf_map_update_elem(&decided, &key, &owner->generation, BPF_ANY);
+}
+
+/*
+ * 1 when the packet is the first of a flow that a held verdict of `action` decides: the
+ * thread sending it (the packet of a connect or sendmsg leaves inside that call) made the
+ * call a hook armed on this socket, the packet goes to the destination the entry is for,
+ * and the policy it was decided under is still in force.
+ */
+static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
+{
+	struct warden_held_socket_key socket_key;
+	struct warden_held_verdict *verdict;
+	struct warden_held_socket *armed;
+	struct warden_held_state *state;
+	struct warden_held_event *event;
+	struct held_packet packet;
+	__u64 now;
+
+	socket_key.cookie = bpf_get_socket_cookie(skb);
+	if (!socket_key.cookie)
+		return 0;
+	socket_key.pid_tgid = bpf_get_current_pid_tgid();
+	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
+	if (!armed || armed->action != action)
+		return 0;
+	state = held_state_now();
+	if (!state || state->epoch != armed->epoch)
+		return 0;
+	if (!read_held_packet(skb, &packet) || packet.protocol != armed->key.protocol ||
+	    packet.remote_port != armed->key.remote_port ||
+	    !same_addr(packet.remote_addr, armed->key.remote_addr) ||
+	    bpf_get_netns_cookie(skb) != armed->key.netns_cookie)
+		return 0;
+
+	now = bpf_ktime_get_boot_ns();
+	verdict = bpf_map_lookup_elem(&held_verdicts, &armed->key);
+	if (verdict) {
+		__sync_fetch_and_add(&verdict->hits, 1);
+		verdict->last_hit_ns = now;
+	}
+	count(WARDEN_CTR_HELD_ALLOW + action - WARDEN_HELD_ALLOW);
+	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_UDP)
+		held_udp_decided(skb, &packet);
+	if (!armed->log)
+		return 1;
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(WARDEN_CTR_EVENTS_LOST);
+		return 1;
+	}
+	event->head.kind = WARDEN_EVENT_HELD;
+	event->head.size = sizeof(*event);
+	event->head.time_ns = now;
+	event->key = armed->key;
+	__builtin_memcpy(event->local_addr, packet.local_addr, 16);
+	event->local_port = packet.local_port;
+	event->pad = 0;
+	event->action = action;
+	bpf_ringbuf_submit(event, 0);
+	count(WARDEN_CTR_EVENTS);
+	return 1;
+}
+
+/* Run by the output chain's xt_bpf matches (through nft_compat) on packets of new flows; see
+ * NftTable. Verified on 6.18 by loading: socket filter programs may call get_socket_cookie,
+ * get_current_pid_tgid, get_netns_cookie, ktime_get_boot_ns and the ring buffer helpers. */
+SEC("socket")
+int warden_held_allow(struct __sk_buff *skb)
+{
+	return held_match(skb, WARDEN_HELD_ALLOW);
+}
+
+SEC("socket")
+int warden_held_deny(struct __sk_buff *skb)
+{
+	return held_match(skb, WARDEN_HELD_DENY);
+}
+
+SEC("socket")
+int warden_held_reject(struct __sk_buff *skb)
+{
+	return held_match(skb, WARDEN_HELD_REJECT);
 }

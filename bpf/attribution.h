@@ -64,6 +64,9 @@ struct warden_owner {
 	/* The image inode's ctime: with exe_dev and exe_ino it names the file even where inode
 	 * numbers repeat (a tmpfs of the process's own counts from 2), and nobody can set it. */
 	__u64 exe_ctime_ns;
+	/* The thread group leader's self_exec_id: one more at every exec, inherited by fork. With
+	 * tgid and start time it names one image a process ran (see warden_held_key). */
+	__u64 exec_id;
 	__u32 exe_dev;
 	/* pids as wardend's pid namespace (the one its /proc shows) numbers them, not the kernel's
 	 * initial namespace. tgid 0: the task has no pid there (it runs in an ancestor or sibling
@@ -153,6 +156,13 @@ enum warden_counter {
 	/* A task wardend's pid namespace does not show: recorded with tgid 0 (socket calls) or
 	 * not reported (process events). See warden_owner.tgid. */
 	WARDEN_CTR_OUTSIDE_PIDNS,
+	/* Kernel-held verdicts (see warden_held_key): flows decided by them, per action ... */
+	WARDEN_CTR_HELD_ALLOW,
+	WARDEN_CTR_HELD_DENY,
+	WARDEN_CTR_HELD_REJECT,
+	/* ... entries a hook found but could not use: decided under another policy, or expired */
+	WARDEN_CTR_HELD_STALE,
+	WARDEN_CTR_HELD_EXPIRED,
 	WARDEN_CTR_COUNT,
 };
 
@@ -160,6 +170,7 @@ enum warden_event_kind {
 	WARDEN_EVENT_EXEC = 1,
 	WARDEN_EVENT_FORK = 2,
 	WARDEN_EVENT_EXIT = 3,
+	WARDEN_EVENT_HELD = 4,
 };
 
 /* Common head of every ring-buffer record; `kind` says which struct follows. */
@@ -201,6 +212,98 @@ struct warden_exit_event {
 	__u32 tgid;
 	__u32 exit_code;
 	__u64 start_time_ns;
+};
+
+/* ---- Kernel-held verdicts (SPEC section 12) ------------------------------------------------
+ *
+ * wardend writes a decision it made for a process into `held_verdicts`; the cgroup connect and
+ * sendmsg hooks look the calling process and the call's destination up there and, when a valid
+ * entry says what to do, leave word for the packets of that very call in `held_sockets`, keyed
+ * by the socket's cookie and the calling thread: the output chain's xt_bpf matches (programs
+ * warden_held_allow/deny/reject) find it there and accept, drop or reject the flow's first
+ * packet without queueing it, provided the packet goes where the entry says. Nothing of it is a
+ * mark: no process can set a cookie, a thread id or a map entry.
+ */
+#define WARDEN_DEFAULT_HELD_ENTRIES 16384
+#define WARDEN_HELD_SOCKET_ENTRIES  8192
+/* held_names: remote address (16 bytes) -> a number wardend makes anew (ever increasing) each
+ * time DNS gives the address another name. Not LRU: a forgotten number would let an entry
+ * decided with the old name apply again. When it is full wardend retires every entry instead. */
+#define WARDEN_HELD_NAME_ENTRIES 65536
+
+enum warden_held_action {
+	WARDEN_HELD_ALLOW = 1,
+	WARDEN_HELD_DENY = 2,
+	WARDEN_HELD_REJECT = 3,
+};
+
+#define WARDEN_HELD_OUT 1 /* direction: the only one held so far */
+
+/*
+ * Everything a held decision depended on. The process: tgid (wardend's pid namespace) and its
+ * leader's start time name it across pid reuse, exec_id the image it runs now (an exec makes a
+ * new one), uid the real uid (a setuid makes another key). The destination: network namespace,
+ * remote address (IPv4-mapped for IPv4), port (host order), protocol, direction. What else a
+ * decision rests on is bounded by the value: the policy (epoch) and the DNS answer (expires_ns).
+ */
+struct warden_held_key {
+	__u64 start_time_ns;
+	__u64 exec_id;
+	__u64 netns_cookie;
+	__u8 remote_addr[16];
+	__u32 tgid;
+	__u32 uid;
+	__u16 remote_port;
+	__u8 protocol;
+	__u8 direction;
+	__u8 pad[4]; /* always zero: keys are compared bytewise */
+};
+
+struct warden_held_verdict {
+	__u64 epoch; /* the policy it was decided under: valid while warden_held_state says so */
+	__u64 expires_ns; /* bpf_ktime_get_boot_ns() after which it is not used */
+	/* held_names' value for the remote address when it was decided (0: none there): a new
+	 * name for the address changes that value, and the entry stops applying. */
+	__u64 name_gen;
+	__u64 hits; /* flows decided by it (added to by the programs) */
+	__u64 last_hit_ns;
+	__u32 action; /* enum warden_held_action */
+	__u32 log;    /* 1: every flow it decides is reported (WARDEN_EVENT_HELD) for a log row */
+};
+
+/* The one entry of `held_state`, written by wardend. The hooks that look verdicts up stay
+ * attached when wardend dies (so that its decisions keep being applied); the owner names the
+ * wardend that loaded them, so that a later one tells a dead instance's hooks from a live one's
+ * (pid and /proc start time, as the table's owner). */
+struct warden_held_state {
+	__u64 epoch; /* the policy in force; 0: none, nothing is used */
+	__u64 owner_start_ticks;
+	__u32 owner_pid;
+	__u32 pad;
+};
+
+struct warden_held_socket_key {
+	__u64 cookie;	/* bpf_get_socket_cookie: unique for the boot */
+	__u64 pid_tgid; /* the thread that made the call */
+};
+
+/* What a hook found for the call a thread is making on a socket. */
+struct warden_held_socket {
+	struct warden_held_key key; /* the entry, whose destination the packet must have */
+	__u64 epoch;
+	__u32 action;
+	__u32 log;
+};
+
+/* A flow a held verdict decided, for its verdict-log row: the entry's key, and the local end
+ * read from the packet. */
+struct warden_held_event {
+	struct warden_event_head head;
+	struct warden_held_key key;
+	__u8 local_addr[16];
+	__u16 local_port;
+	__u16 pad;
+	__u32 action;
 };
 
 #endif /* WARDEN_BPF_ATTRIBUTION_H */

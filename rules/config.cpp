@@ -17,6 +17,10 @@ constexpr std::int64_t kMaxRetentionDays = 36500;
 // than 1024 held flows would be a queue of questions nobody reads.
 constexpr std::int64_t kMaxPromptTimeoutS = 300;
 constexpr std::int64_t kMaxPromptHold = 1024;
+// A held verdict lives a day at most; tables of a few entries would only churn.
+constexpr std::int64_t kMaxHeldTtlS = 86400;
+constexpr std::int64_t kMinHeldEntries = 16;
+constexpr std::int64_t kMaxHeldEntries = 1 << 20;
 
 std::optional<FailMode> parseFailMode(std::string_view text) {
   if (text == "open") return FailMode::kOpen;
@@ -115,7 +119,8 @@ class ConfigReader {
   void readEngine(const toml::table& table) {
     reader_.rejectUnknownKeys(table,
                               {"mode", "default", "unknown", "kernel", "fail", "queues", "inbound",
-                               "dns", "invalid", "mark_mask", "queue_maxlen"},
+                               "dns", "invalid", "mark_mask", "queue_maxlen", "kernel_verdicts",
+                               "kernel_verdicts_ttl", "kernel_verdicts_entries"},
                               "[engine]");
     enumeration(table, "mode", parseMode, "enforce or learn", config_.mode);
     constexpr std::string_view kActions = "allow, deny or reject";
@@ -139,6 +144,18 @@ class ConfigReader {
     if (const auto* value = table.get("queue_maxlen")) {
       if (auto length = reader_.integerIn(*value, "queue_maxlen", 1, kMaxQueueLength)) {
         config_.queueMaxLen = static_cast<std::uint32_t>(*length);
+      }
+    }
+    boolean(table, "kernel_verdicts", config_.kernelVerdicts);
+    if (const auto* value = table.get("kernel_verdicts_ttl")) {
+      if (auto seconds = reader_.integerIn(*value, "kernel_verdicts_ttl", 1, kMaxHeldTtlS)) {
+        config_.kernelVerdictsTtlS = static_cast<std::uint32_t>(*seconds);
+      }
+    }
+    if (const auto* value = table.get("kernel_verdicts_entries")) {
+      if (auto entries = reader_.integerIn(*value, "kernel_verdicts_entries", kMinHeldEntries,
+                                           kMaxHeldEntries)) {
+        config_.kernelVerdictsEntries = static_cast<std::uint32_t>(*entries);
       }
     }
   }

@@ -38,6 +38,12 @@ struct Config {
   // Conntrack-mark bits warden owns (at least two bits); other bits are preserved.
   std::uint32_t markMask = 0x00f00000;
   std::uint32_t queueMaxLen = 4096;  // packets waiting in each kernel queue
+  // Kernel-held verdicts (SPEC section 12): decisions also kept in eBPF maps, so that a known
+  // process's repeat flows are decided at the syscall; each lives at most the TTL (seconds),
+  // in a table of at most `entries` (least recently used go first). Needs eBPF attribution.
+  bool kernelVerdicts = true;
+  std::uint32_t kernelVerdictsTtlS = 600;
+  std::uint32_t kernelVerdictsEntries = 16384;
 
   // [attribution]
   bool ebpf = true;

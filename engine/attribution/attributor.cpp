@@ -83,6 +83,7 @@ AttributorOptions attributorOptions(const rules::Config& config) {
   options.cgroup = config.cgroup;
   options.flowEntries = config.flowEntries;
   options.listenerEntries = std::max<std::uint32_t>(1024, config.flowEntries / 8);
+  options.heldEntries = config.kernelVerdicts ? config.kernelVerdictsEntries : 0;
   options.hashDb = config.logDb;
   return options;
 }
@@ -141,6 +142,7 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
       bpfOptions.listenerEntries = options.listenerEntries;
       bpfOptions.eventsBytes = options.eventsBytes;
       bpfOptions.pidNamespaceInode = pidns->inode;
+      bpfOptions.heldEntries = options.heldEntries;
       auto loaded = BpfAttribution::load(bpfOptions);
       if (loaded) {
         self->bpf_ = std::move(*loaded);
@@ -177,6 +179,7 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
   ProcessTracker::Options trackerOptions;
   trackerOptions.procRoot = options.procRoot;
   trackerOptions.onFailure = options.onTrackerFailure;
+  trackerOptions.onHeldFlow = options.onHeldFlow;
   self->tracker_ = std::make_unique<ProcessTracker>(self->table_, trackerOptions, &self->hasher_);
   if (auto started = self->tracker_->start(self->bpf_.get()); !started) {
     base::logWarning("attribution: process events unavailable: ", started.error().message());

@@ -64,7 +64,8 @@ struct AttributorOptions {
   std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES;
   std::uint32_t listenerEntries = WARDEN_DEFAULT_LISTENER_ENTRIES;
   std::uint32_t eventsBytes = WARDEN_DEFAULT_EVENTS_BYTES;
-  bool fallback = true;  // sock_diag for what the maps miss (and alone without eBPF)
+  std::uint32_t heldEntries = 0;  // kernel-held verdicts (BpfOptions::heldEntries); 0: off
+  bool fallback = true;           // sock_diag for what the maps miss (and alone without eBPF)
   // How long one verdict may wait for the /proc fd scan that names a sock_diag socket's
   // process. 0: never wait (the flow is `unknown` until a later packet finds the scan done).
   std::chrono::microseconds fallbackWait{20'000};
@@ -75,6 +76,8 @@ struct AttributorOptions {
   std::chrono::microseconds describeWait{50'000};
   // The process tracker thread cannot go on (see ProcessTracker::Options::onFailure).
   std::function<void(const base::Error&)> onTrackerFailure = nullptr;
+  // A flow a kernel-held verdict decided (ProcessTracker::Options::onHeldFlow).
+  std::function<void(const warden_held_event&)> onHeldFlow = nullptr;
   ProcessTable::Limits table;
   std::size_t hashCacheEntries = 4096;
   // warden.db, whose executable-hash table backs the in-memory cache (empty: memory only).
@@ -145,6 +148,8 @@ class Attributor {
   ProcessTable& processes() { return table_; }
   ExeHasher& hasher() { return hasher_; }
   BpfAttribution* bpf() { return bpf_.get(); }
+  // The cookie of wardend's network namespace, as the eBPF programs see it.
+  std::uint64_t netnsCookie() const { return netnsCookie_; }
 
   // Process `pid` as the table holds it, else as /proc describes it now (the table's entry
   // may be an exited process whose pid is now another one's). Null when no such process is

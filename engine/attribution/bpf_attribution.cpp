@@ -12,9 +12,12 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "attribution.skel.h"
 #include "base/logging.h"
+#include "base/proc_stat.h"
 #include "engine/attribution/pid_namespace.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -88,7 +91,14 @@ BpfAttribution::Mirror<Slot>::~Mirror() {
   if (slots != nullptr) munmap(const_cast<Slot*>(slots), bytes);
 }
 
-BpfAttribution::~BpfAttribution() = default;
+BpfAttribution::~BpfAttribution() {
+  // Hooks attached without a link stay until detached; the skeleton still owns their fds here.
+  for (const auto& [fd, type] : persistent_) {
+    if (bpf_prog_detach2(fd, cgroupFd_.get(), static_cast<bpf_attach_type>(type)) != 0) {
+      base::logWarning("detaching a held-verdict hook: ", std::strerror(errno));
+    }
+  }
+}
 
 template <typename Slot>
 base::Result<void> BpfAttribution::mapMirror(int mapFd, std::uint32_t slots, Mirror<Slot>& mirror) {
@@ -124,6 +134,11 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
   }
   if (int err = bpf_map__set_max_entries(skel->maps.listeners, options.listenerEntries); err) {
     return std::unexpected(libbpfError(err, "sizing the listener map"));
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.held_verdicts,
+                                         std::max<std::uint32_t>(options.heldEntries, 16));
+      err) {
+    return std::unexpected(libbpfError(err, "sizing the held-verdict map"));
   }
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.eventsBytes); err) {
     return std::unexpected(libbpfError(err, "sizing the event ring buffer"));
@@ -162,6 +177,20 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
   self->countersFd_ = bpf_map__fd(skel->maps.counters);
   self->decidedFd_ = bpf_map__fd(skel->maps.decided);
   self->flowEntries_ = options.flowEntries;
+  self->heldVerdictsFd_ = bpf_map__fd(skel->maps.held_verdicts);
+  self->heldStateFd_ = bpf_map__fd(skel->maps.held_state);
+  self->heldNamesFd_ = bpf_map__fd(skel->maps.held_names);
+  self->heldEntries_ = options.heldEntries;
+  {  // Who loaded the hooks, for detachStaleHooks(); epoch 0: nothing held yet.
+    warden_held_state state{};
+    state.owner_pid = static_cast<std::uint32_t>(getpid());
+    state.owner_start_ticks =
+        base::readProcStat(state.owner_pid).value_or(base::ProcStat{}).startTicks;
+    const std::uint32_t zero = 0;
+    if (bpf_map_update_elem(self->heldStateFd_, &zero, &state, BPF_ANY) != 0) {
+      return std::unexpected(base::errnoError("writing the held-verdict state"));
+    }
+  }
   if (auto mapped = mapMirror(bpf_map__fd(skel->maps.flow_slots), flowSlots, self->flowMirror_);
       !mapped) {
     return std::unexpected(mapped.error());
@@ -191,11 +220,29 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
   }
   cgroupFd_ = std::move(*cgroupFd);
 
-  // bpf_link attachments: they detach when their fd closes, so nothing outlives wardend.
-  for (bpf_program* program :
-       {skel->progs.warden_sockops, skel->progs.warden_sendmsg4, skel->progs.warden_sendmsg6,
-        skel->progs.warden_connect4, skel->progs.warden_connect6, skel->progs.warden_post_bind4,
-        skel->progs.warden_post_bind6}) {
+  // The hooks that apply held verdicts (when held at all) are attached so that they outlive
+  // wardend: a legacy attachment stays until detached (destructor, detachStaleHooks).
+  if (options.heldEntries > 0) {
+    for (bpf_program* program : {skel->progs.warden_sendmsg4, skel->progs.warden_sendmsg6,
+                                 skel->progs.warden_connect4, skel->progs.warden_connect6}) {
+      const int fd = bpf_program__fd(program);
+      const bpf_attach_type type = bpf_program__expected_attach_type(program);
+      if (bpf_prog_attach(fd, cgroupFd_.get(), type, BPF_F_ALLOW_MULTI) != 0) {
+        return std::unexpected(base::errnoError(std::string("attaching ") +
+                                                bpf_program__name(program) + " to cgroup " +
+                                                options.cgroup));
+      }
+      persistent_.emplace_back(fd, static_cast<int>(type));
+    }
+  }
+  // The other hooks are bpf_link attachments: they detach when their fd closes.
+  std::vector<bpf_program*> linked = {skel->progs.warden_sockops, skel->progs.warden_post_bind4,
+                                      skel->progs.warden_post_bind6};
+  if (options.heldEntries == 0) {
+    linked.insert(linked.end(), {skel->progs.warden_sendmsg4, skel->progs.warden_sendmsg6,
+                                 skel->progs.warden_connect4, skel->progs.warden_connect6});
+  }
+  for (bpf_program* program : linked) {
     bpf_link* link = bpf_program__attach_cgroup(program, cgroupFd_.get());
     if (!link) {
       return std::unexpected(base::errnoError(
@@ -313,7 +360,80 @@ base::Result<std::size_t> BpfAttribution::flowEntryCount() const {
   return total;
 }
 
-std::size_t BpfAttribution::programCount() const { return links_.size(); }
+std::size_t BpfAttribution::programCount() const { return links_.size() + persistent_.size(); }
+
+HeldMatchFds BpfAttribution::heldMatchFds() const {
+  if (!holdsVerdicts()) return {};
+  return {bpf_program__fd(skeleton_->progs.warden_held_allow),
+          bpf_program__fd(skeleton_->progs.warden_held_deny),
+          bpf_program__fd(skeleton_->progs.warden_held_reject)};
+}
+
+namespace {
+
+constexpr bpf_attach_type kHeldHookTypes[] = {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT,
+                                              BPF_CGROUP_UDP4_SENDMSG, BPF_CGROUP_UDP6_SENDMSG};
+
+// The held_state entry of the program `fd` uses: its owner, when the program is a wardend's.
+std::optional<warden_held_state> heldStateOf(int fd) {
+  std::uint32_t mapIds[16] = {};
+  bpf_prog_info info{};
+  info.nr_map_ids = std::size(mapIds);
+  info.map_ids = reinterpret_cast<std::uintptr_t>(mapIds);
+  std::uint32_t size = sizeof info;
+  if (bpf_obj_get_info_by_fd(fd, &info, &size) != 0) return std::nullopt;
+  if (std::string_view(info.name).substr(0, 7) != "warden_") return std::nullopt;
+  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(info.nr_map_ids, std::size(mapIds)); ++i) {
+    base::UniqueFd map(bpf_map_get_fd_by_id(mapIds[i]));
+    if (!map) continue;
+    bpf_map_info mapInfo{};
+    std::uint32_t mapSize = sizeof mapInfo;
+    if (bpf_obj_get_info_by_fd(map.get(), &mapInfo, &mapSize) != 0) continue;
+    if (std::string_view(mapInfo.name) != "held_state") continue;
+    warden_held_state state{};
+    const std::uint32_t zero = 0;
+    if (bpf_map_lookup_elem(map.get(), &zero, &state) != 0) return std::nullopt;
+    return state;
+  }
+  return std::nullopt;
+}
+
+base::Result<int> detachStale(int cgroupFd, std::uint32_t ownPid) {
+  int detached = 0;
+  for (bpf_attach_type type : kHeldHookTypes) {
+    std::uint32_t ids[64] = {};
+    std::uint32_t count = std::size(ids);
+    std::uint32_t flags = 0;
+    if (bpf_prog_query(cgroupFd, type, 0, &flags, ids, &count) != 0) {
+      return std::unexpected(base::errnoError("listing the cgroup's BPF programs"));
+    }
+    for (std::uint32_t i = 0; i < count; ++i) {
+      base::UniqueFd program(bpf_prog_get_fd_by_id(ids[i]));
+      if (!program) continue;
+      const auto state = heldStateOf(program.get());
+      if (!state || state->owner_pid == ownPid) continue;
+      const auto stat = base::readProcStat(state->owner_pid);
+      if (stat && stat->startTicks == state->owner_start_ticks) continue;  // a live wardend's
+      if (bpf_prog_detach2(program.get(), cgroupFd, type) != 0) {
+        return std::unexpected(base::errnoError("detaching a stale held-verdict hook"));
+      }
+      ++detached;
+    }
+  }
+  return detached;
+}
+
+}  // namespace
+
+base::Result<int> BpfAttribution::detachStaleHooks() const {
+  return detachStale(cgroupFd_.get(), static_cast<std::uint32_t>(getpid()));
+}
+
+base::Result<int> BpfAttribution::detachStaleHooks(const std::string& cgroup) {
+  auto fd = base::openFile(cgroup, O_RDONLY | O_DIRECTORY);
+  if (!fd) return std::unexpected(base::makeError(fd.error().code, "opening cgroup " + cgroup));
+  return detachStale(fd->get(), 0);
+}
 
 base::Result<std::uint64_t> BpfAttribution::currentNetnsCookie() {
   // Any socket carries its network namespace's cookie; a unix one keeps wardend free of

@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -34,6 +35,18 @@ struct BpfOptions {
   // The nsfs inode of the pid namespace the programs number processes in (PidNamespace);
   // 0: the one the loading process's /proc shows (procPidNamespace).
   std::uint32_t pidNamespaceInode = 0;
+  // Kernel-held verdicts ([engine] kernel_verdicts): the size of held_verdicts, and the
+  // connect and sendmsg hooks attached so that they outlive this process (a legacy
+  // BPF_PROG_ATTACH, not a link), which keeps wardend's decisions applied while it is down.
+  // 0: off; every hook is a link, gone with wardend.
+  std::uint32_t heldEntries = 0;
+};
+
+// The descriptors of the output chain's held-verdict matches (xt_bpf), by action.
+struct HeldMatchFds {
+  int allow = -1;
+  int deny = -1;
+  int reject = -1;
 };
 
 using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;
@@ -93,6 +106,22 @@ class BpfAttribution {
   // The cookie of the caller's network namespace (SO_NETNS_COOKIE), as the programs see it.
   [[nodiscard]] static base::Result<std::uint64_t> currentNetnsCookie();
 
+  // Kernel-held verdicts (bpf/attribution.h): the maps KernelVerdicts writes (-1 when off)
+  // and the table's matches.
+  bool holdsVerdicts() const { return heldEntries_ > 0; }
+  std::uint32_t heldCapacity() const { return heldEntries_; }
+  int heldVerdictsFd() const { return holdsVerdicts() ? heldVerdictsFd_ : -1; }
+  int heldStateFd() const { return holdsVerdicts() ? heldStateFd_ : -1; }
+  int heldNamesFd() const { return holdsVerdicts() ? heldNamesFd_ : -1; }
+  HeldMatchFds heldMatchFds() const;
+  // Detaches from `cgroup` the held-verdict hooks a wardend that no longer runs left there
+  // (killed, crashed); never this one's nor a live one's. Call once this wardend's own hooks
+  // and table are in place, so that its predecessor's decisions applied until then. Returns
+  // how many it detached.
+  [[nodiscard]] base::Result<int> detachStaleHooks() const;
+  // The same for `wardend --cleanup`, given the cgroup directory.
+  [[nodiscard]] static base::Result<int> detachStaleHooks(const std::string& cgroup);
+
  private:
   BpfAttribution() = default;
   base::Result<void> attach(const BpfOptions& options);
@@ -142,6 +171,13 @@ class BpfAttribution {
   int decidedFd_ = -1;
   std::uint32_t flowEntries_ = 0;
   std::uint32_t pidNamespaceInode_ = 0;
+  int heldVerdictsFd_ = -1;
+  int heldStateFd_ = -1;
+  int heldNamesFd_ = -1;
+  std::uint32_t heldEntries_ = 0;
+  // Hooks attached without a link (see BpfOptions::heldEntries): program fd and attach type,
+  // detached by the destructor.
+  std::vector<std::pair<int, int>> persistent_;
 };
 
 }  // namespace warden::engine

@@ -106,6 +106,10 @@ struct ProcessDescription {
   // inode): what flow records carry. Not always st_dev (btrfs subvolumes, overlayfs).
   std::uint32_t exeKernelDev = 0;
   std::uint64_t exeInode = 0;
+  // The kernel's exec generation of the image (warden_owner.exec_id), from the event or socket
+  // record it was described for; 0: not known (a /proc scan). A kernel-held verdict is keyed
+  // by it, so only a description that names it can have its decisions held.
+  std::uint64_t execId = 0;
   base::FileIdentity image;                  // stat(2) of the image: what hashes are cached by
   bool imageKnown = false;                   // `image` was read
   std::shared_ptr<ImageHandle> imageHandle;  // set when hashes may be needed

@@ -71,6 +71,7 @@ void fillFromOwner(ProcessDescription& info, const warden_owner& owner) {
   info.cgroupId = owner.cgroup_id;
   info.exeKernelDev = owner.exe_dev;
   info.exeInode = owner.exe_ino;
+  info.execId = owner.exec_id;
 }
 
 // For a process gone before /proc could be read: the path execve() was given, when it is
@@ -257,6 +258,12 @@ void ProcessTracker::handleRecord(std::span<const std::byte> record) {
       break;
     case WARDEN_EVENT_EXIT:
       if (const auto* event = recordAs<warden_exit_event>(record)) return onExit(*event);
+      break;
+    case WARDEN_EVENT_HELD:
+      if (const auto* event = recordAs<warden_held_event>(record)) {
+        if (options_.onHeldFlow) options_.onHeldFlow(*event);
+        return;
+      }
       break;
     default:
       break;

@@ -50,6 +50,9 @@ class ProcessTracker {
     // Told once, from the tracker thread, when it cannot go on (its poll fails): without it
     // no process is described any more, so the owner must stop the daemon.
     std::function<void(const base::Error&)> onFailure = nullptr;
+    // Given, on the tracker thread, each flow a kernel-held verdict decided that is to be
+    // logged (WARDEN_EVENT_HELD, which shares the ring with the process events).
+    std::function<void(const warden_held_event&)> onHeldFlow = nullptr;
   };
 
   struct Counters {

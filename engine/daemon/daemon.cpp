@@ -1,4 +1,5 @@
 #include "engine/daemon/daemon.h"
+#include "engine/attribution/bpf_attribution.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -32,6 +33,9 @@ namespace warden::engine {
 namespace {
 
 constexpr std::size_t kControlLogRows = 256;
+// The rows of flows kernel-held verdicts decided, as the process tracker's thread hands them
+// over: a burst of held flows outruns the writer for a moment, as a queue's does.
+constexpr std::size_t kHeldLogRows = 4096;
 
 std::int64_t monotonicMs() { return static_cast<std::int64_t>(base::monotonicNs() / 1'000'000); }
 
@@ -86,6 +90,13 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
   plan.dns = config.dns;
   plan.dropInvalid = config.dropInvalid;
   plan.udpReuseFilterFd = attributor_ ? attributor_->udpReuseFilterFd() : -1;
+  if (BpfAttribution* bpf = attributor_ ? attributor_->bpf() : nullptr;
+      bpf && bpf->holdsVerdicts() && config.kernelVerdicts) {
+    const HeldMatchFds held = bpf->heldMatchFds();
+    plan.heldAllowFd = held.allow;
+    plan.heldDenyFd = held.deny;
+    plan.heldRejectFd = held.reject;
+  }
   plan.marks = MarkBits{config.markMask};
   return plan;
 }
@@ -145,10 +156,38 @@ bool Daemon::loadPolicy() {
   snapshot->policy = std::move(*compiled);
   snapshot->loadedAtNs = loadedAt;
   config_ = std::move(config);
-  policy_.publish(std::move(snapshot));
+  publishPolicy(std::move(snapshot));
   // The counters of rules gone or changed are forgotten in the database too.
   if (previous) storeHits(/*force=*/true);
   return true;
+}
+
+void Daemon::publishPolicy(std::shared_ptr<PolicySnapshot> snapshot) {
+  policy_.publish(std::move(snapshot));
+  // What was held under the policy before stops applying; only decisions made under this one
+  // are held from now on.
+  if (held_) {
+    held_->setPolicy(policy_.generation(), config_.kernelVerdicts, config_.kernelVerdictsTtlS);
+  }
+}
+
+void Daemon::startHolding() {
+  BpfAttribution* bpf = attributor_ ? attributor_->bpf() : nullptr;
+  if (!config_.kernelVerdicts) return;
+  if (!bpf || !bpf->holdsVerdicts()) {
+    base::logWarning("kernel-held verdicts need eBPF attribution: every flow goes to the queue");
+    return;
+  }
+  held_ = std::make_unique<KernelVerdicts>(
+      KernelVerdicts::Maps{bpf->heldVerdictsFd(), bpf->heldStateFd(), bpf->heldNamesFd()},
+      bpf->heldCapacity(), attributor_->netnsCookie(),
+      logWriter_ ? logWriter_->producer(kHeldLogRows) : db::LogProducer{});
+  heldSink_.store(held_.get(), std::memory_order_release);
+  hosts_->onChange(
+      [held = held_.get()](const rules::IpAddress& address) { held->forgetAddress(address); });
+  held_->setPolicy(policy_.generation(), config_.kernelVerdicts, config_.kernelVerdictsTtlS);
+  base::logInfo("kernel-held verdicts: up to ", bpf->heldCapacity(), " for ",
+                config_.kernelVerdictsTtlS, " s each");
 }
 
 void Daemon::openLog() {
@@ -233,10 +272,14 @@ bool Daemon::startUp() {
   attribution.onTrackerFailure = [this](const base::Error& error) {
     threadFailed(error.message() + ": no process is described any more");
   };
+  attribution.onHeldFlow = [this](const warden_held_event& event) {
+    if (KernelVerdicts* held = heldSink_.load(std::memory_order_acquire)) held->logHeld(event);
+  };
   attributor_ = Attributor::create(attribution);
 
   // Always there, so that `dns` can be switched on by a reload; fixed memory (~1.3 MB).
   hosts_ = std::make_unique<HostCache>();
+  startHolding();
   dnsQueries_ = std::make_unique<PendingDnsQueries>();
 
   auto prompts = PromptBroker::create(config_.queues.size());
@@ -268,6 +311,7 @@ bool Daemon::startUp() {
   for (std::size_t slot = 0; slot < workers_.size(); ++slot) {
     auto& worker = workers_[slot];
     worker->servePrompts(prompts_.get(), slot);
+    worker->holdVerdicts(held_.get());
     // A worker that lost its queue tells the control thread, which stops wardend.
     worker->onFailure([this](const base::Error& error) {
       threadFailed(error.message() + ": the queue is no longer served");
@@ -291,6 +335,15 @@ bool Daemon::startUp() {
     return false;
   }
   tableInstalled_ = true;
+  // A killed predecessor's hooks applied its held verdicts until this table replaced its own.
+  if (BpfAttribution* bpf = attributor_->bpf(); bpf && bpf->holdsVerdicts()) {
+    if (auto stale = bpf->detachStaleHooks(); !stale) {
+      base::logWarning("kernel-held verdicts: ", stale.error().message());
+    } else if (*stale > 0) {
+      base::logInfo("kernel-held verdicts: detached ", *stale,
+                    " hooks a stopped wardend left on the cgroup");
+    }
+  }
 
   auto control = ControlServer::open(config_.controlSocket);
   if (!control) {
@@ -551,6 +604,7 @@ int Daemon::run() {
       sampleAtMs = monotonicMs() + kSampleEveryMs;
     }
     if (monotonicMs() >= storeHitsAtMs) {
+      if (held_) held_->maintain();
       storeHits(/*force=*/false);
       storeHitsAtMs = monotonicMs() + kStoreHitsEveryMs;
     }
@@ -581,6 +635,11 @@ int Daemon::run() {
     control_->serve(*this);
     // Prompt clients that came or went, their answers, and the workers' questions.
     promptDesk_->serve(*control_, config_.promptTimeoutS, config_.promptHold);
+    if (const bool active = prompts_->active(); active != promptsActive_) {
+      // Flows a new prompt client is to be asked about may be held, decided without it.
+      if (active && held_) held_->retireAll();
+      promptsActive_ = active;
+    }
     if ((fds[2].revents & POLLIN) && watcher_->consumeEvents()) {
       reloadAtMs = monotonicMs() + kReloadSettleMs;
     }

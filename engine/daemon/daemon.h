@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "engine/daemon/undecided_passes.h"
 #include "engine/daemon/watchdog.h"
 #include "engine/netfilter/nft_table.h"
+#include "engine/verdict/kernel_verdicts.h"
 #include "engine/verdict/policy_slot.h"
 #include "engine/verdict/queue_worker.h"
 #include "rules/policy_loader.h"
@@ -58,6 +60,10 @@ class Daemon : private ControlCommands {
   void feedWatchdog();
   // Loads, validates, stores and publishes the policy; false (and logged) if refused.
   bool loadPolicy();
+  // Makes `snapshot` the policy in force: the workers' and the kernel-held verdicts'.
+  void publishPolicy(std::shared_ptr<PolicySnapshot> snapshot);
+  // Starts holding verdicts in the kernel when the eBPF programs can (startUp).
+  void startHolding();
   // Logs a refused policy's diagnostics and keeps its first error in refusal_.
   void refuse(const rules::Diagnostics& diagnostics);
   void reload();
@@ -72,6 +78,7 @@ class Daemon : private ControlCommands {
   nlohmann::json status() override;
   nlohmann::json controlStatus() const;  // what the client bounds and deadlines did
   nlohmann::json promptStatus() const;   // what `warden prompt` asked and was answered
+  nlohmann::json heldStatus() const;     // the kernel-held verdicts
   std::optional<nlohmann::json> explain(std::uint32_t pid) override;
   std::expected<Reloaded, std::string> reloadPolicy(bool redecide) override;
   nlohmann::json hits() override;
@@ -99,6 +106,12 @@ class Daemon : private ControlCommands {
   std::optional<Watchdog> watchdog_;  // when systemd asks for WATCHDOG=1
   bool watchdogStarved_ = false;      // a watched thread is stale: said once, no pings
   QueueMethod method_ = QueueMethod::kXtCompat;
+  // Kernel-held verdicts (null: not held). Destroyed after the attributor, whose process
+  // tracker hands it the held flows' events (through heldSink_); its maps are the
+  // attributor's, which it does not touch once the workers are gone.
+  std::unique_ptr<KernelVerdicts> held_;
+  std::atomic<KernelVerdicts*> heldSink_{nullptr};
+  bool promptsActive_ = false;  // a `warden prompt` client was connected at the last turn
   std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::unique_ptr<HostCache> hosts_;        // names from DNS replies; outlives the workers too
   std::unique_ptr<PendingDnsQueries> dnsQueries_;  // what those replies must answer; same

@@ -8,6 +8,7 @@
 #include "base/logging.h"
 #include "base/version.h"
 #include "engine/attribution/attributor.h"
+#include "engine/attribution/bpf_attribution.h"
 #include "engine/daemon/config_names.h"
 #include "engine/daemon/daemon.h"
 #include "engine/daemon/queue_status.h"
@@ -74,6 +75,7 @@ nlohmann::json Daemon::status() {
       {"log", std::move(log)},
       {"control", controlStatus()},
       {"prompt", promptStatus()},
+      {"kernel_verdicts", heldStatus()},
       {"policy",
        {{"revision", snapshot->revision()},
         {"loaded_at_ns", snapshot->loadedAtNs},
@@ -81,6 +83,35 @@ nlohmann::json Daemon::status() {
         {"profiles", snapshot->policy->policy().profiles.size()}}},
   };
   return status;
+}
+
+nlohmann::json Daemon::heldStatus() const {
+  if (!held_) {
+    return {{"enabled", false},
+            {"reason", !config_.kernelVerdicts ? "kernel_verdicts = false"
+                                               : "needs eBPF attribution (restart to start)"}};
+  }
+  const HeldSummary s = held_->summary();
+  const BpfCounters c = attributor_->bpf()->counters();
+  return {{"enabled", s.enabled},
+          {"entries", s.entries},
+          {"stored", s.stored},
+          {"capacity", s.capacity},
+          {"ttl", s.ttlS},
+          {"written", s.written},
+          {"write_errors", s.writeErrors},
+          {"hits",
+           {{"allow", c[WARDEN_CTR_HELD_ALLOW]},
+            {"deny", c[WARDEN_CTR_HELD_DENY]},
+            {"reject", c[WARDEN_CTR_HELD_REJECT]}}},
+          {"invalidations",
+           {{"reload", s.reloads},
+            {"dns", s.dnsForgotten},
+            {"stale", c[WARDEN_CTR_HELD_STALE]},
+            {"expired", c[WARDEN_CTR_HELD_EXPIRED]}}},
+          {"logged", s.logged},
+          {"unlogged", s.unlogged},
+          {"not_held_log_full", s.logFull}};
 }
 
 nlohmann::json Daemon::controlStatus() const {
@@ -125,7 +156,7 @@ nlohmann::json Daemon::promptStatus() const {
 
 std::optional<nlohmann::json> Daemon::explain(std::uint32_t pid) {
   if (!attributor_) return std::nullopt;
-  return explainProcess(*attributor_, pid, *policy_.current()->policy);
+  return explainProcess(*attributor_, pid, *policy_.current()->policy, held_.get());
 }
 
 std::expected<ControlCommands::Reloaded, std::string> Daemon::reloadPolicy(bool redecide) {

@@ -47,7 +47,7 @@ void Daemon::expireRules() {
   auto snapshot = std::make_shared<PolicySnapshot>();
   snapshot->policy = std::move(*compiled);
   snapshot->loadedAtNs = current->loadedAtNs;
-  policy_.publish(std::move(snapshot));
+  publishPolicy(std::move(snapshot));
   base::logWarning("expired rules removed from policy revision ", current->revision(),
                    ", which stays in force while the files are refused");
 }

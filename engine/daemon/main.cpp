@@ -8,6 +8,8 @@
 
 #include "base/logging.h"
 #include "base/version.h"
+#include "engine/attribution/bpf_attribution.h"
+#include "engine/attribution/system_mounts.h"
 #include "engine/daemon/daemon.h"
 #include "engine/netfilter/nft_table.h"
 #include "rules/config.h"
@@ -21,7 +23,7 @@ void printDiagnostics(const warden::rules::Diagnostics& diagnostics) {
   for (const auto& d : diagnostics) std::cerr << d.format() << '\n';
 }
 
-int cleanup() {
+int cleanup(const std::string& configPath) {
   using warden::engine::NftTable;
   using warden::engine::TableOwner;
   if (auto owner = NftTable::owner(); owner && *owner) {
@@ -37,6 +39,28 @@ int cleanup() {
     return 1;
   }
   base::logInfo(*removed ? "removed table inet warden" : "no table inet warden to remove");
+  // The hooks that applied its kernel-held verdicts, on the cgroup the configuration names
+  // (never a running wardend's).
+  auto config = warden::rules::loadConfig(configPath);
+  if (!config) {
+    base::logWarning("not reading ", configPath,
+                     ": kernel-held verdict hooks a crashed wardend left on its cgroup stay");
+    return 0;
+  }
+  if (!config->ebpf) return 0;
+  auto cgroup = warden::engine::resolveAttachCgroup(config->cgroup);
+  if (!cgroup) {
+    base::logWarning(cgroup.error().message());
+    return 0;
+  }
+  auto detached = warden::engine::BpfAttribution::detachStaleHooks(*cgroup);
+  if (!detached) {
+    base::logError(detached.error().message());
+    return 1;
+  }
+  if (*detached > 0) {
+    base::logInfo("detached ", *detached, " kernel-held verdict hooks from cgroup ", *cgroup);
+  }
   return 0;
 }
 
@@ -53,14 +77,15 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", configPath, "engine configuration file")->capture_default_str();
   app.add_flag("--check", check, "validate the configuration and exit (1 on errors)");
   app.add_flag("--cleanup", doCleanup,
-               "remove the nftables table a crashed wardend left behind, and exit");
+               "remove the nftables table (and the kernel-held verdict hooks) a crashed "
+               "wardend left behind, and exit");
   app.add_flag("-v,--verbose", verbose, "log debug messages");
   app.set_version_flag("--version", "wardend " + std::string(base::kWardenVersion));
   CLI11_PARSE(app, argc, argv);
   base::detectLogSink();
   base::setLogVerbose(verbose);
 
-  if (doCleanup) return cleanup();
+  if (doCleanup) return cleanup(configPath);
 
   if (check) {
     // The whole policy: warden.toml and every profile, every error of the run.

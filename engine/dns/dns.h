@@ -17,6 +17,8 @@ struct DnsName {
 
   std::array<char, kMaxLength> text{};
   std::uint8_t length = 0;
+  // When the name stops being the address's (HostCache::nowSeconds), if it came from there.
+  std::uint64_t expiresAt = 0;
 
   std::string_view view() const { return {text.data(), length}; }
   void assign(std::string_view name);  // cut to kMaxLength; the caller passes a valid name

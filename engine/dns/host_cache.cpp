@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <type_traits>
 
 #include "base/clock.h"
@@ -30,6 +31,20 @@ AddressWords wordsOf(const rules::IpAddress& address) {
   std::memcpy(&w.high, address.bytes.data(), 8);
   std::memcpy(&w.low, address.bytes.data() + 8, 8);
   return w;
+}
+
+// Whether the name words of a slot (only this writer's thread stores them) spell `name`.
+bool sameWords(const std::uint64_t* stored, std::string_view name) {
+  std::uint64_t words[kNameWords] = {};
+  std::memcpy(words, name.data(), name.size());
+  for (std::size_t i = 0; i < (name.size() + 7) / 8; ++i) {
+    const std::uint64_t word = std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(stored[i]))
+                                   .load(std::memory_order_relaxed);
+    if (word != words[i]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -118,9 +133,23 @@ void HostCache::record(const rules::IpAddress& address, std::string_view name, s
       oldest = &slot;
     }
   }
+  const bool own = chosen != nullptr;
   if (!chosen) chosen = free ? free : oldest;
-  if (load(chosen->expiresAt, std::memory_order_relaxed) == 0) {
+  const std::uint64_t replacedExpires = load(chosen->expiresAt, std::memory_order_relaxed);
+  if (replacedExpires == 0) {
     entries_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // What changes, told to the observer once the new name is in place (so that whatever it
+  // retires was decided before, with the old name: see KernelVerdicts::forgetAddress).
+  const bool renamed = !own || replacedExpires <= nowSeconds ||
+                       load(chosen->length, std::memory_order_relaxed) != name.size() ||
+                       !sameWords(chosen->name, name);
+  std::optional<rules::IpAddress> evicted;
+  if (!own && replacedExpires > nowSeconds) {  // an unexpired name of another address gives way
+    const std::uint64_t words[2] = {load(chosen->addressHigh, std::memory_order_relaxed),
+                                    load(chosen->addressLow, std::memory_order_relaxed)};
+    evicted.emplace();
+    std::memcpy(evicted->bytes.data(), words, sizeof words);
   }
 
   std::uint64_t words[kNameWords] = {};
@@ -136,6 +165,10 @@ void HostCache::record(const rules::IpAddress& address, std::string_view name, s
     store(chosen->name[i], words[i], std::memory_order_relaxed);
   }
   store(chosen->sequence, sequence + 2, std::memory_order_release);
+  if (onChange_) {
+    if (renamed) onChange_(address);
+    if (evicted) onChange_(*evicted);
+  }
 }
 
 HostCache::SlotRead HostCache::readSlot(const Slot& slot, const rules::IpAddress& address,
@@ -160,6 +193,7 @@ HostCache::SlotRead HostCache::readSlot(const Slot& slot, const rules::IpAddress
     if (!found) return expires == 0 ? SlotRead::kNeverSet : SlotRead::kOther;
     std::memcpy(out.text.data(), words, length);
     out.length = static_cast<std::uint8_t>(length);
+    out.expiresAt = expires;
     return SlotRead::kFound;
   }
   return SlotRead::kOther;  // a slot rewritten that often is as good as unknown for this flow

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -35,6 +36,12 @@ class HostCache {
   ~HostCache();
   HostCache(const HostCache&) = delete;
   HostCache& operator=(const HostCache&) = delete;
+
+  // Called (inside record(), under its lock) with every address whose name record() changed:
+  // one that had none or another one, and one whose unexpired name gave way to make room.
+  // What relied on the old answer (a kernel-held verdict) is to be forgotten. Set before use.
+  using ChangeObserver = std::function<void(const rules::IpAddress& address)>;
+  void onChange(ChangeObserver observer) { onChange_ = std::move(observer); }
 
   // Remembers that `address` is `name` for `ttl` seconds (clamped) from `nowSeconds`.
   void record(const rules::IpAddress& address, std::string_view name, std::uint32_t ttl,
@@ -73,6 +80,7 @@ class HostCache {
   std::size_t mask_ = 0;
   std::atomic<std::size_t> entries_{0};
   std::mutex writer_;
+  ChangeObserver onChange_;
 };
 
 }  // namespace warden::engine

@@ -439,6 +439,44 @@ void addRevokedRules(Transaction& tx, const char* name, const MarkBits& marks) {
   }
 }
 
+// Rules 3h: the first packet of a flow a kernel-held verdict decides. Each match runs the eBPF
+// program of one action, which counts the flows it matches: the protocol test comes first in
+// the reject rules, so that a packet runs each program once at most.
+void addHeldRules(Transaction& tx, const char* name, const TablePlan& plan) {
+  const MarkBits& marks = plan.marks;
+  {  // allowed: remembered on the flow like a worker's accept
+    RulePtr rule = newRule(name);
+    ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
+    bpfMatch(rule.get(), plan.heldAllowFd);
+    setCtMark(rule.get(), marks, marks.accept());
+    verdict(rule.get(), NF_ACCEPT);
+    tx.addRule(rule.get());
+  }
+  {  // denied: silently
+    RulePtr rule = newRule(name);
+    ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
+    bpfMatch(rule.get(), plan.heldDenyFd);
+    verdict(rule.get(), NF_DROP);
+    tx.addRule(rule.get());
+  }
+  {  // rejected TCP: a reset
+    RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_TCP);
+    ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
+    bpfMatch(rule.get(), plan.heldRejectFd);
+    reject(rule.get(), NFT_REJECT_TCP_RST, 0);
+    tx.addRule(rule.get());
+  }
+  {  // rejected anything else: ICMP / ICMPv6 administratively prohibited
+    RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_UDP);
+    ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
+    bpfMatch(rule.get(), plan.heldRejectFd);
+    reject(rule.get(), NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    tx.addRule(rule.get());
+  }
+}
+
 // Rules 0a and 0q: a UDP packet of an accepted flow whose port at `portOffset` of the
 // transport header is 53 is tagged "DNS" on our mark bits and queued to be read (never
 // decided), always with bypass: an accepted flow must keep working while no wardend listens.
@@ -530,6 +568,9 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     namedCounter(rule.get(), NftTable::kInvalidCounter);
     if (plan.dropInvalid) verdict(rule.get(), NF_DROP);
     tx.addRule(rule.get());
+  }
+  if (plan.queueing && hook == NF_INET_LOCAL_OUT && plan.heldAllowFd >= 0) {
+    addHeldRules(tx, name, plan);
   }
   if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
     // 4. the first packet of a new flow goes to userspace

@@ -40,6 +40,12 @@ const char* toString(QueueMethod method);
 //   1c. ct mark says "revoked: reject" -> reject (TCP reset, else ICMP admin prohibited), but
 //                                         not packets only related to the flow
 //   1d. ct state invalid               -> count; drop unless `[engine] invalid = "accept"`
+//   3h. output only, with kernel-held verdicts: ct state new, and an eBPF match says a held
+//       verdict decides the packet (the hook of the very connect or sendmsg that sends it
+//       found one for its process and destination, see bpf/attribution.h)
+//                                      -> allow: ct mark "accepted", accept; deny: drop;
+//                                         reject: as rule 3. Never queued, so these keep
+//                                         working while no wardend listens.
 //   4.  ct state new                   -> queue (with bypass when failing open); on input only
 //                                         when inbound
 //   4b. ct direction original, none of our bits on the ct mark
@@ -70,6 +76,10 @@ struct TablePlan {
   bool dns = true;            // rules 0a and 0q: queue DNS replies and queries to read them
   bool dropInvalid = true;    // rule 1d: drop what conntrack calls invalid (else only count it)
   int udpReuseFilterFd = -1;  // rule 0c's socket filter program (eBPF attribution only)
+  // Rules 3h's programs (kernel-held verdicts only; -1: no such rules).
+  int heldAllowFd = -1;
+  int heldDenyFd = -1;
+  int heldRejectFd = -1;
   MarkBits marks;
   int priority = 0;      // filter priority of the deciding chains (verdict chains: + 1)
   bool queueing = true;  // false: no rules 0a, 0q, 0b and 4, for draining the queues at shutdown

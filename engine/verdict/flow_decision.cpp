@@ -61,6 +61,16 @@ rules::Decision decideForOwner(const rules::CompiledPolicy& policy, const rules:
   if (!describedForPolicy(owner.process.get())) {
     return policy.decide(rules::Subject::unknown(), flow);
   }
+  if (const std::uint32_t uid = owner.attribution.owner.uid;
+      owner.attribution.via == Attribution::Via::kFlowMap && uid != owner.process->uid) {
+    // The process changed its uid (setuid) since the image was described: judged by the uid
+    // the kernel recorded at the socket call. Its user name is not looked up on this path, so
+    // a `user` key does not hold; the profile chosen for the old uid is not reused.
+    rules::ProcessInfo now = *owner.process->match;
+    now.uid = uid;
+    now.user.reset();
+    return policy.decide(rules::Subject::process(now), flow);
+  }
   return policy.decide(rules::Subject::process(*owner.process->match, remembered), flow);
 }
 

@@ -26,6 +26,8 @@ class PolicySlot {
  public:
   void publish(std::shared_ptr<const PolicySnapshot> snapshot);
   std::shared_ptr<const PolicySnapshot> current() const;
+  // Which publish is in force: what Reader::generation() says of a snapshot read after it.
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   class Reader {
    public:

@@ -1,15 +1,30 @@
 #include "engine/verdict/process_explanation.h"
 
+#include <netinet/in.h>
+
 #include <nlohmann/json.hpp>
 
 namespace warden::engine {
 
 std::optional<nlohmann::json> explainProcess(Attributor& attributor, std::uint32_t pid,
-                                             const rules::CompiledPolicy& policy) {
+                                             const rules::CompiledPolicy& policy,
+                                             const KernelVerdicts* held) {
   const auto process = attributor.describePid(pid);
   if (!process) return std::nullopt;
   nlohmann::json out = attributor.explainJson(*process);
   if (process->match) explainProfile(policy, *process->match, out);
+  if (held) {
+    nlohmann::json entries = nlohmann::json::array();
+    for (const HeldEntry& entry : held->entriesOf(process->key.pid, process->key.startTicks)) {
+      entries.push_back({{"action", rules::toString(entry.action)},
+                         {"protocol", entry.protocol == IPPROTO_TCP ? "tcp" : "udp"},
+                         {"remote", entry.remote.toString()},
+                         {"port", entry.remotePort},
+                         {"hits", entry.hits},
+                         {"expires_in_s", entry.expiresInNs / 1'000'000'000}});
+    }
+    out["kernel_verdicts"] = std::move(entries);
+  }
   return out;
 }
 

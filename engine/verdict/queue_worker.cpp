@@ -202,6 +202,8 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   }
   pending.flow = flowOf(parsed.info, packet.hook);
   pending.portsNameFlow = portsNameFlow(parsed.info);
+  if (kernelVerdicts_)
+    pending.namesVersion = kernelVerdicts_->namesVersion();  // before the name is looked up
   nameRemote(hosts_, pending.flow, pending.host);
   pending.flow.host = {};
   // The first query of a DNS flow: its replies will have to answer it.
@@ -372,6 +374,19 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
 
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
+  }
+  // After the verdict, so that its bpf(2) calls cost the flow no latency.
+  // Not what a connected prompt client is to be asked about: its next flow is a question too.
+  if (kernelVerdicts_ && holdable(snapshot.config(), decision, pending.owner, pending.flow) &&
+      !(prompts_ && prompts_->active() && asksAbout(decision, pending.owner))) {
+    if (wantsLogRow(snapshot.config(), decision)) {
+      const db::LogRow row = verdictRow(snapshot, decision, pending.named(), 0, pending.owner);
+      kernelVerdicts_->hold(policy_.generation(), pending.namesVersion, pending.flow, pending.host,
+                            pending.owner, decision.enforced, &row);
+    } else {
+      kernelVerdicts_->hold(policy_.generation(), pending.namesVersion, pending.flow, pending.host,
+                            pending.owner, decision.enforced, nullptr);
+    }
   }
   // The deciding rule's hit: once per flow, so a repeat (a SYN sent again after a drop) is not
   // counted again where the log can tell it; flows that are not logged are rarely repeated.

@@ -22,6 +22,7 @@
 #include "engine/netfilter/queue_counters.h"
 #include "engine/verdict/deferred_release.h"
 #include "engine/verdict/flow_decision.h"
+#include "engine/verdict/kernel_verdicts.h"
 #include "engine/verdict/owner_lookup.h"
 #include "engine/verdict/packet_source.h"
 #include "engine/verdict/policy_slot.h"
@@ -94,6 +95,9 @@ class QueueWorker {
     prompts_ = broker;
     promptSlot_ = slot;
   }
+  // Before start(): also holds its decisions in the kernel (see KernelVerdicts), which must
+  // outlive the worker.
+  void holdVerdicts(KernelVerdicts* kernelVerdicts) { kernelVerdicts_ = kernelVerdicts; }
   // Before start(). Without a handler a failure is only logged.
   void onFailure(FailureHandler handler) { onFailure_ = std::move(handler); }
   [[nodiscard]] base::Result<void> start();
@@ -120,6 +124,7 @@ class QueueWorker {
     FlowOwner owner;
     bool portsNameFlow = false;  // see recentDecisions_
     bool dnsQuery = false;       // the packet is a DNS query: remembered if the flow is accepted
+    std::uint64_t namesVersion = 0;  // KernelVerdicts::namesVersion() before `host` was read
     DnsExchange query;
 
     // The flow with its host name (a view into `host`, so taken after every move).
@@ -196,8 +201,9 @@ class QueueWorker {
   FailureHandler onFailure_;
   base::UniqueFd stopFd_;  // eventfd, made by start()
   std::vector<QueuedPacket> batch_;
-  std::vector<Pending> parked_;      // capacity reserved up front, never grown
-  PromptBroker* prompts_ = nullptr;  // null: nothing is held for a prompt
+  std::vector<Pending> parked_;               // capacity reserved up front, never grown
+  PromptBroker* prompts_ = nullptr;           // null: nothing is held for a prompt
+  KernelVerdicts* kernelVerdicts_ = nullptr;  // null: decisions are not held in the kernel
   std::size_t promptSlot_ = 0;
   bool holding_ = true;  // false once stopping: nothing new is held
   std::vector<Held> held_;

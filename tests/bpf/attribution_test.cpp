@@ -1,6 +1,7 @@
 // Privileged tier: the real programs, attached to a cgroup of the test's own, with real client
 // processes in throwaway network namespaces. Skips (with the reason) where that is impossible.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -573,8 +574,9 @@ std::set<__u32> added(const std::set<__u32>& before, const std::set<__u32>& afte
 TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   const auto before = wardenPrograms();
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
-  // 7 cgroup + sys_exit_connect + the UDP reuse socket filter (loaded, not attached)
-  EXPECT_EQ(added(before, wardenPrograms()).size(), 9u);
+  // 7 cgroup + sys_exit_connect + the UDP reuse socket filter and the three held-verdict
+  // matches (loaded, not attached)
+  EXPECT_EQ(added(before, wardenPrograms()).size(), 12u);
   bpf_.reset();
   EXPECT_TRUE(added(before, wardenPrograms()).empty());
   // Attaching fails half-way (no such cgroup): what was loaded is released.
@@ -584,6 +586,38 @@ TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, ENOENT);
   EXPECT_TRUE(added(before, wardenPrograms()).empty());
+}
+
+// The programs attached to `cgroup` for `type` (not through links alone: every attachment).
+std::vector<__u32> attachedTo(const std::string& cgroup, bpf_attach_type type) {
+  const base::UniqueFd fd(open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  __u32 ids[64] = {};
+  __u32 count = 64;
+  __u32 flags = 0;
+  if (!fd || bpf_prog_query(fd.get(), type, 0, &flags, ids, &count) != 0) return {};
+  return std::vector<__u32>(ids, ids + count);
+}
+
+TEST_F(BpfAttributionTest, HeldVerdictHooksAreDetachedByTheirOwnerAndSparedWhileItLives) {
+  BpfOptions options;
+  options.cgroup = lab_->cgroup();
+  options.processEvents = false;
+  options.heldEntries = 64;
+  auto loaded = BpfAttribution::load(options);
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  // The connect and sendmsg hooks: attached without a link, so that they would outlive us.
+  for (bpf_attach_type type : {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT,
+                               BPF_CGROUP_UDP4_SENDMSG, BPF_CGROUP_UDP6_SENDMSG}) {
+    EXPECT_EQ(attachedTo(lab_->cgroup(), type).size(), 1u) << type;
+  }
+  // Their owner runs: `wardend --cleanup` leaves them alone.
+  auto spared = BpfAttribution::detachStaleHooks(lab_->cgroup());
+  ASSERT_TRUE(spared) << spared.error().message();
+  EXPECT_EQ(*spared, 0);
+  EXPECT_EQ(attachedTo(lab_->cgroup(), BPF_CGROUP_INET4_CONNECT).size(), 1u);
+  loaded->reset();
+  EXPECT_TRUE(attachedTo(lab_->cgroup(), BPF_CGROUP_INET4_CONNECT).empty());
+  EXPECT_TRUE(attachedTo(lab_->cgroup(), BPF_CGROUP_UDP6_SENDMSG).empty());
 }
 
 }  // namespace

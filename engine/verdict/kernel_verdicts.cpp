@@ -1,0 +1,305 @@
+#include "engine/verdict/kernel_verdicts.h"
+
+#include <bpf/bpf.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/clock.h"
+#include "base/logging.h"
+#include "engine/dns/host_cache.h"
+
+namespace warden::engine {
+namespace {
+
+constexpr std::uint64_t kNsPerSecond = 1'000'000'000;
+
+std::uint32_t heldAction(rules::Action action) {
+  switch (action) {
+    case rules::Action::kAllow:
+      return WARDEN_HELD_ALLOW;
+    case rules::Action::kDeny:
+      return WARDEN_HELD_DENY;
+    case rules::Action::kReject:
+      return WARDEN_HELD_REJECT;
+  }
+  return WARDEN_HELD_DENY;
+}
+
+rules::Action actionOf(std::uint32_t held) {
+  switch (held) {
+    case WARDEN_HELD_ALLOW:
+      return rules::Action::kAllow;
+    case WARDEN_HELD_REJECT:
+      return rules::Action::kReject;
+    default:
+      return rules::Action::kDeny;
+  }
+}
+
+}  // namespace
+
+bool holdable(const rules::Config& config, const rules::Decision& decision, const FlowOwner& owner,
+              const rules::Flow& flow) {
+  if (!config.kernelVerdicts || decision.learn) return false;
+  switch (decision.by) {
+    case rules::DecidedBy::kGlobalRule:
+    case rules::DecidedBy::kProfileRule:
+    case rules::DecidedBy::kProfileDefault:
+    case rules::DecidedBy::kEngineDefault:
+      break;
+    case rules::DecidedBy::kUnknown:  // what is not known now may be known at the next flow
+    case rules::DecidedBy::kKernel:
+    case rules::DecidedBy::kPrompt:  // a person's answer, "once" included
+      return false;
+  }
+  if (flow.direction != rules::Direction::kOut) return false;
+  if (flow.ipProto != IPPROTO_TCP && flow.ipProto != IPPROTO_UDP) return false;
+  if (config.dns && flow.remotePort == 53) return false;
+  const Attribution& attribution = owner.attribution;
+  if (attribution.kind != OwnerKind::kProcess || attribution.via != Attribution::Via::kFlowMap) {
+    return false;
+  }
+  const ProcessDescription* process = owner.process.get();
+  return process != nullptr && process->complete && process->match != nullptr &&
+         process->source != ProcessSource::kOwnerOnly && process->execId != 0 &&
+         process->execId == attribution.owner.exec_id &&
+         process->exeKernelDev == attribution.owner.exe_dev &&
+         process->exeInode == attribution.owner.exe_ino && process->uid == attribution.owner.uid;
+}
+
+warden_held_key heldKeyOf(const rules::Flow& flow, const warden_owner& owner,
+                          std::uint64_t netnsCookie) {
+  warden_held_key key;
+  std::memset(&key, 0, sizeof key);
+  key.start_time_ns = owner.start_time_ns;
+  key.exec_id = owner.exec_id;
+  key.netns_cookie = netnsCookie;
+  std::memcpy(key.remote_addr, flow.remote.bytes.data(), sizeof key.remote_addr);
+  key.tgid = owner.tgid;
+  key.uid = owner.uid;
+  key.remote_port = flow.remotePort;
+  key.protocol = flow.ipProto;
+  key.direction = WARDEN_HELD_OUT;
+  return key;
+}
+
+std::size_t KernelVerdicts::KeyHash::operator()(const warden_held_key& key) const noexcept {
+  std::uint64_t words[sizeof key / 8];
+  std::memcpy(words, &key, sizeof key);
+  std::uint64_t hash = 0;
+  for (std::uint64_t word : words) hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
+  return static_cast<std::size_t>(hash ^ (hash >> 29));
+}
+
+bool KernelVerdicts::KeyEqual::operator()(const warden_held_key& a,
+                                          const warden_held_key& b) const noexcept {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+static_assert(sizeof(warden_held_key) % 8 == 0, "KeyHash reads the key as words");
+
+KernelVerdicts::KernelVerdicts(Maps maps, std::uint32_t capacity, std::uint64_t netnsCookie,
+                               db::LogProducer log)
+    : maps_(maps), capacity_(capacity), netnsCookie_(netnsCookie), log_(std::move(log)) {}
+
+std::uint32_t KernelVerdicts::epoch() const {
+  return static_cast<std::uint32_t>(current_.load(std::memory_order_acquire));
+}
+
+bool KernelVerdicts::newEpoch(std::optional<std::uint64_t> policyGeneration) {
+  std::lock_guard lock(epochMutex_);
+  const std::uint64_t current = current_.load(std::memory_order_relaxed);
+  std::uint32_t next = static_cast<std::uint32_t>(current) + 1;
+  if (next == 0) next = 1;
+  const std::uint64_t generation =
+      policyGeneration ? (*policyGeneration & 0xffffffffu) : (current >> 32);
+  // Workers see the new epoch before the kernel does: what they write from now on waits for
+  // the kernel to name it, and nothing written before can apply after the kernel's write.
+  current_.store(generation << 32 | next, std::memory_order_release);
+  warden_held_state state{};
+  const std::uint32_t zero = 0;
+  if (bpf_map_lookup_elem(maps_.state, &zero, &state) != 0) {
+    base::logError("reading the held-verdict state: ", std::strerror(errno));
+    return false;
+  }
+  state.epoch = enabled_.load(std::memory_order_relaxed) ? next : 0;
+  if (bpf_map_update_elem(maps_.state, &zero, &state, BPF_ANY) != 0) {
+    base::logError("writing the held-verdict state: ", std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+bool KernelVerdicts::setPolicy(std::uint64_t policyGeneration, bool enabled, std::uint32_t ttlS) {
+  if (epoch() != 0) reloads_.fetch_add(1, std::memory_order_relaxed);
+  enabled_.store(enabled, std::memory_order_relaxed);
+  ttlS_.store(ttlS, std::memory_order_relaxed);
+  const bool written = newEpoch(policyGeneration);
+  std::lock_guard lock(rowsMutex_);
+  rows_.clear();
+  return written;
+}
+
+void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVersion,
+                          const rules::Flow& flow, const DnsName& host, const FlowOwner& owner,
+                          rules::Action action, const db::LogRow* row) {
+  if (!enabled_.load(std::memory_order_relaxed)) return;
+  const std::uint64_t current = current_.load(std::memory_order_acquire);
+  if ((current >> 32) != (policyGeneration & 0xffffffffu)) return;  // decided under another
+  if (namesVersion_.load(std::memory_order_acquire) != namesVersion) return;
+
+  const warden_held_key key = heldKeyOf(flow, owner.attribution.owner, netnsCookie_);
+  warden_held_verdict value{};
+  value.epoch = static_cast<std::uint32_t>(current);
+  const std::uint64_t now = base::bootTimeNs();
+  value.expires_ns = now + ttlS_.load(std::memory_order_relaxed) * kNsPerSecond;
+  if (host.length > 0) {
+    // The name's expiry is in whole seconds of another clock: a second is taken off, so that
+    // the entry never outlives the answer.
+    const std::uint64_t nowSeconds = HostCache::nowSeconds();
+    if (host.expiresAt <= nowSeconds + 1) return;
+    value.expires_ns =
+        std::min<std::uint64_t>(value.expires_ns, now + (host.expiresAt - nowSeconds - 1) * kNsPerSecond);
+  }
+  if (bpf_map_lookup_elem(maps_.names, key.remote_addr, &value.name_gen) != 0) {
+    value.name_gen = 0;
+  }
+  value.action = heldAction(action);
+  value.log = row != nullptr;
+  if (row) {
+    std::lock_guard lock(rowsMutex_);
+    if (rows_.size() >= kMaxRows) {
+      std::erase_if(rows_, [&](const auto& kept) {
+        return kept.second.epoch != value.epoch || kept.second.expiresNs <= now;
+      });
+    }
+    if (rows_.size() >= kMaxRows && !rows_.contains(key)) {
+      logFull_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    rows_.insert_or_assign(key, KeptRow{*row, value.epoch, value.expires_ns});
+  }
+  // After the name's number was read: a name changed since the decision either shows here or
+  // changes the number after it was read (see forgetAddress).
+  if (namesVersion_.load(std::memory_order_acquire) != namesVersion) return;
+  if (bpf_map_update_elem(maps_.verdicts, &key, &value, BPF_ANY) != 0) {
+    writeErrors_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  written_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void KernelVerdicts::forgetAddress(const rules::IpAddress& address) {
+  namesVersion_.fetch_add(1, std::memory_order_acq_rel);
+  dnsForgotten_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t number = nameGeneration_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (bpf_map_update_elem(maps_.names, address.bytes.data(), &number, BPF_ANY) == 0) return;
+  // Full (or failing): the address's number cannot change, so every entry goes instead.
+  namesFull_.store(true, std::memory_order_relaxed);
+  newEpoch(std::nullopt);
+}
+
+void KernelVerdicts::maintain() {
+  if (!namesFull_.exchange(false, std::memory_order_relaxed)) return;
+  std::vector<rules::IpAddress> addresses;
+  rules::IpAddress key, next;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(maps_.names, previous, next.bytes.data()) == 0) {
+    addresses.push_back(next);
+    key = next;
+    previous = key.bytes.data();
+  }
+  for (const auto& address : addresses) bpf_map_delete_elem(maps_.names, address.bytes.data());
+  // An entry decided with a name whose number was just deleted would match "no number" again.
+  newEpoch(std::nullopt);
+  base::logInfo("kernel-held verdicts: the table of host-name changes was full; emptied it (",
+                addresses.size(), " addresses) and retired every held verdict");
+}
+
+void KernelVerdicts::logHeld(const warden_held_event& event) {
+  db::LogRow row;
+  {
+    std::lock_guard lock(rowsMutex_);
+    const auto kept = rows_.find(event.key);
+    if (kept == rows_.end()) {
+      unlogged_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    row = kept->second.row;
+  }
+  const std::uint64_t bootNow = base::bootTimeNs();
+  const std::uint64_t ago = bootNow > event.head.time_ns ? bootNow - event.head.time_ns : 0;
+  row.timeNs = base::realtimeNs() - static_cast<std::int64_t>(ago);
+  std::memcpy(row.localAddr.bytes.data(), event.local_addr, sizeof event.local_addr);
+  row.localPort = event.local_port;
+  std::memcpy(row.remoteAddr.bytes.data(), event.key.remote_addr, sizeof event.key.remote_addr);
+  row.remotePort = event.key.remote_port;
+  row.ipProto = event.key.protocol;
+  row.action = actionOf(event.action);
+  row.latencyNs = 0;  // decided at the syscall, without a round trip
+  if (log_.tryEnqueue(std::move(row))) logged_.fetch_add(1, std::memory_order_relaxed);
+}
+
+template <typename Visit>
+void KernelVerdicts::walk(Visit visit) const {
+  warden_held_key key{}, next{};
+  const void* previous = nullptr;
+  std::size_t visited = 0;
+  while (visited++ <= capacity_ &&
+         bpf_map_get_next_key(maps_.verdicts, previous, &next) == 0) {
+    key = next;
+    previous = &key;
+    warden_held_verdict value{};
+    if (bpf_map_lookup_elem(maps_.verdicts, &key, &value) == 0) visit(key, value);
+  }
+}
+
+HeldSummary KernelVerdicts::summary() const {
+  HeldSummary s;
+  s.enabled = enabled_.load(std::memory_order_relaxed);
+  s.capacity = capacity_;
+  s.ttlS = ttlS_.load(std::memory_order_relaxed);
+  const std::uint32_t current = epoch();
+  const std::uint64_t now = base::bootTimeNs();
+  walk([&](const warden_held_key&, const warden_held_verdict& value) {
+    ++s.stored;
+    if (s.enabled && value.epoch == current && value.expires_ns > now) ++s.entries;
+  });
+  s.written = written_.load(std::memory_order_relaxed);
+  s.writeErrors = writeErrors_.load(std::memory_order_relaxed);
+  s.reloads = reloads_.load(std::memory_order_relaxed);
+  s.dnsForgotten = dnsForgotten_.load(std::memory_order_relaxed);
+  s.logged = logged_.load(std::memory_order_relaxed);
+  s.unlogged = unlogged_.load(std::memory_order_relaxed);
+  s.logFull = logFull_.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::vector<HeldEntry> KernelVerdicts::entriesOf(std::uint32_t tgid,
+                                                 std::uint64_t startTicks) const {
+  std::vector<HeldEntry> entries;
+  if (!enabled_.load(std::memory_order_relaxed)) return entries;
+  const std::uint32_t current = epoch();
+  const std::uint64_t now = base::bootTimeNs();
+  walk([&](const warden_held_key& key, const warden_held_verdict& value) {
+    if (key.tgid != tgid || ticksFromBootNs(key.start_time_ns) != startTicks) return;
+    if (value.epoch != current || value.expires_ns <= now) return;
+    std::uint64_t number = 0;
+    if (bpf_map_lookup_elem(maps_.names, key.remote_addr, &number) != 0) number = 0;
+    if (number != value.name_gen) return;
+    HeldEntry entry;
+    entry.action = actionOf(value.action);
+    entry.protocol = key.protocol;
+    std::memcpy(entry.remote.bytes.data(), key.remote_addr, sizeof key.remote_addr);
+    entry.remotePort = key.remote_port;
+    entry.hits = value.hits;
+    entry.expiresInNs = value.expires_ns - now;
+    entries.push_back(entry);
+  });
+  return entries;
+}
+
+}  // namespace warden::engine

@@ -1,0 +1,183 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "bpf/attribution.h"
+#include "db/log_producer.h"
+#include "db/log_row.h"
+#include "engine/dns/dns.h"
+#include "engine/verdict/flow_decision.h"
+#include "rules/address.h"
+#include "rules/config.h"
+#include "rules/decision.h"
+#include "rules/flow.h"
+
+namespace warden::engine {
+
+// Whether a decision may be held in the kernel (SPEC section 12), so that the process's next
+// flow to the same destination is decided at its connect or sendmsg: an outbound TCP or UDP
+// flow, decided and enforced by a rule or a default (not learn mode, not a prompt's answer,
+// not the `unknown`/`kernel` verdicts), of a process the eBPF hooks recorded at the socket call
+// and that was described for exactly that call's image (exec generation, executable) and uid,
+// so that the key the hooks compute names what the decision was made for. DNS queries are
+// never held while `dns` is on: their replies teach host names only to the flows wardend
+// saw the query of.
+bool holdable(const rules::Config& config, const rules::Decision& decision, const FlowOwner& owner,
+              const rules::Flow& flow);
+
+// The held_verdicts key of an outbound flow decided for `owner`, in the network namespace of
+// cookie `netnsCookie` (wardend's: its table sees only that namespace's packets).
+warden_held_key heldKeyOf(const rules::Flow& flow, const warden_owner& owner,
+                          std::uint64_t netnsCookie);
+
+// One live entry, as `warden explain` lists it.
+struct HeldEntry {
+  rules::Action action = rules::Action::kAllow;
+  std::uint8_t protocol = 0;
+  rules::IpAddress remote;
+  std::uint16_t remotePort = 0;
+  std::uint64_t hits = 0;
+  std::uint64_t expiresInNs = 0;
+};
+
+// What `warden status` shows.
+struct HeldSummary {
+  bool enabled = false;
+  std::uint32_t capacity = 0;
+  std::uint32_t ttlS = 0;
+  std::uint64_t entries = 0;  // live: decided under the policy in force, not expired
+  std::uint64_t stored = 0;   // in the map, live or not (the LRU drops the rest by and by)
+  std::uint64_t written = 0;
+  std::uint64_t writeErrors = 0;
+  std::uint64_t reloads = 0;       // policies replaced: everything held before stopped applying
+  std::uint64_t dnsForgotten = 0;  // entries dropped because their address's name changed
+  std::uint64_t logged = 0;        // rows of held flows handed to the log
+  std::uint64_t unlogged = 0;      // held flows whose row could not be made (no record of it)
+  std::uint64_t logFull = 0;       // decisions not held: no room to keep their row's record
+};
+
+// The decisions held in the kernel: what the workers decided, written into the map the
+// connect and sendmsg hooks read (bpf/attribution.h), and the bookkeeping around it. The maps
+// are the eBPF program's; this class only writes, reads and deletes their entries.
+//
+// Validity: every entry carries the epoch it was decided under, and the hooks apply it only
+// while held_state names that epoch: one write retires everything held before. A new epoch
+// begins with every policy (setPolicy: the PolicySlot generation a decision was made under
+// must be the one in force) and whenever held_names is full. An entry also ends with its TTL,
+// with the DNS answer that named its remote address (its expiry), and when DNS gives that
+// address another name (held_names, see forgetAddress). What the key holds (exec generation,
+// uid) retires it when the process execs or changes uid.
+//
+// Verdict-log rows of held flows: a decision whose flow is logged keeps its row here (its
+// process, profile and rule), keyed like the entry, and every held flow the programs report
+// gets a copy stamped with its time and local end. At most kMaxRows are kept; a decision
+// whose row finds no room is not held (its flows go on through the queue, and are logged).
+//
+// Thread-safety: hold() and namesVersion() from the workers, logHeld() from the process
+// tracker's thread (the only user of the log producer), forgetAddress() from whichever thread
+// records DNS answers, the rest from the control thread.
+class KernelVerdicts {
+ public:
+  static constexpr std::size_t kMaxRows = 4096;
+
+  struct Maps {
+    int verdicts = -1;  // held_verdicts
+    int state = -1;     // held_state
+    int names = -1;     // held_names
+  };
+
+  // `maps` are borrowed (they must outlive this); `capacity` is held_verdicts' size. `log`
+  // receives the rows of held flows.
+  KernelVerdicts(Maps maps, std::uint32_t capacity, std::uint64_t netnsCookie,
+                 db::LogProducer log);
+  KernelVerdicts(const KernelVerdicts&) = delete;
+  KernelVerdicts& operator=(const KernelVerdicts&) = delete;
+
+  // The policy in force (its PolicySlot generation), and whether to hold at all; what was held
+  // before stops applying. False when the kernel's state could not be written.
+  bool setPolicy(std::uint64_t policyGeneration, bool enabled, std::uint32_t ttlS);
+
+  // Changes with every forgetAddress(): a worker reads it before it looks up the name of a
+  // flow's remote address, and hands it to hold(), which holds nothing when a name changed
+  // meanwhile (the decision may rest on the old one).
+  std::uint64_t namesVersion() const { return namesVersion_.load(std::memory_order_acquire); }
+
+  // Holds `action` for the flow, decided for `owner` under the policy of generation
+  // `policyGeneration` (see holdable()); `host` is the name the decision saw for the remote
+  // address (empty: none), whose expiry bounds the entry's. `row`: the flow's verdict-log row
+  // when it is logged. Call after the flow's verdict was given: it makes bpf(2) calls.
+  void hold(std::uint64_t policyGeneration, std::uint64_t namesVersion, const rules::Flow& flow,
+            const DnsName& host, const FlowOwner& owner, rules::Action action,
+            const db::LogRow* row);
+
+  // The name of `address` changed (HostCache's observer, called once the new name is in
+  // place): whatever was decided with the old one (or with none) stops applying.
+  void forgetAddress(const rules::IpAddress& address);
+
+  // A held flow the programs reported (WARDEN_EVENT_HELD): its row goes to the log.
+  void logHeld(const warden_held_event& event);
+
+  // Everything held so far stops applying (a `warden prompt` client connected: flows it is
+  // to be asked about may have been decided without it).
+  void retireAll() { newEpoch(std::nullopt); }
+
+  // Control thread, now and then: empties held_names once it filled up (retiring every
+  // entry, which may have been decided with a name it forgot).
+  void maintain();
+
+  HeldSummary summary() const;
+  // The live entries of process `tgid` started at `startTicks` (ProcessKey's clock ticks).
+  std::vector<HeldEntry> entriesOf(std::uint32_t tgid, std::uint64_t startTicks) const;
+
+ private:
+  struct KeyHash {
+    std::size_t operator()(const warden_held_key& key) const noexcept;
+  };
+  struct KeyEqual {
+    bool operator()(const warden_held_key& a, const warden_held_key& b) const noexcept;
+  };
+  struct KeptRow {
+    db::LogRow row;
+    std::uint64_t epoch = 0;
+    std::uint64_t expiresNs = 0;
+  };
+  // Calls `visit(key, value)` for every entry of held_verdicts.
+  template <typename Visit>
+  void walk(Visit visit) const;
+  // Starts a new epoch (for the same policy unless `policyGeneration` is given) and writes it
+  // into held_state: everything held before stops applying.
+  bool newEpoch(std::optional<std::uint64_t> policyGeneration);
+  std::uint32_t epoch() const;
+
+  const Maps maps_;
+  const std::uint32_t capacity_;
+  const std::uint64_t netnsCookie_;
+  // The policy generation (high half, truncated) and the epoch entries are written with (low
+  // half; 0 never, as held_state's 0 means "nothing held"): read together by the workers.
+  std::atomic<std::uint64_t> current_{0};
+  std::atomic<std::uint32_t> ttlS_{600};
+  std::atomic<bool> enabled_{false};
+  std::mutex epochMutex_;  // serializes newEpoch()
+  std::atomic<std::uint64_t> namesVersion_{0};
+  std::atomic<std::uint64_t> nameGeneration_{0};
+  std::atomic<bool> namesFull_{false};
+
+  mutable std::mutex rowsMutex_;
+  std::unordered_map<warden_held_key, KeptRow, KeyHash, KeyEqual> rows_;  // guarded
+  db::LogProducer log_;
+
+  std::atomic<std::uint64_t> written_{0};
+  std::atomic<std::uint64_t> writeErrors_{0};
+  std::atomic<std::uint64_t> reloads_{0};
+  std::atomic<std::uint64_t> dnsForgotten_{0};
+  std::atomic<std::uint64_t> logged_{0};
+  std::atomic<std::uint64_t> unlogged_{0};
+  std::atomic<std::uint64_t> logFull_{0};
+};
+
+}  // namespace warden::engine
