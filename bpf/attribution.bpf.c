@@ -401,6 +401,20 @@ static __always_inline struct warden_held_state *held_state_now(void)
 }
 
 /*
+ * The thread part of a held_sockets key. UDP: the calling thread, since threads sharing an
+ * unconnected socket send to different destinations at once. TCP: none (0). A TCP socket
+ * connects once, to one destination, and its SYN is sent again by the kernel's retransmission
+ * timer, in whatever task that timer interrupted: keyed by the thread, a retransmitted SYN of a
+ * held deny found no word, went to the queue, and passed while no wardend listened with
+ * `fail = "open"` (test_kernel_verdicts_attacks.py). A connect always passes the connect hook,
+ * which arms or clears the word first.
+ */
+static __always_inline __u64 held_socket_thread(__u32 protocol)
+{
+	return protocol == IPPROTO_TCP ? 0 : bpf_get_current_pid_tgid();
+}
+
+/*
  * Called by the connect and sendmsg hooks for the call in ctx (TCP or UDP, the destination in
  * user_ip4/6 and user_port): finds the held verdict of the calling process for that
  * destination, and leaves it in held_sockets for this call's packets. When there is none (or
@@ -424,7 +438,7 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
 		return;
 	socket_key.cookie = bpf_get_socket_cookie(ctx);
-	socket_key.pid_tgid = bpf_get_current_pid_tgid();
+	socket_key.pid_tgid = held_socket_thread(ctx->protocol);
 	__builtin_memset(&armed, 0, sizeof(armed));
 	key->tgid = ns_tgid(task);
 	key->start_time_ns = leader_start(task);
@@ -954,16 +968,16 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	__u64 now;
 
 	socket_key.cookie = bpf_get_socket_cookie(skb);
-	if (!socket_key.cookie)
+	if (!socket_key.cookie || !read_held_packet(skb, &packet))
 		return 0;
-	socket_key.pid_tgid = bpf_get_current_pid_tgid();
+	socket_key.pid_tgid = held_socket_thread(packet.protocol);
 	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
 	if (!armed || armed->action != action)
 		return 0;
 	state = held_state_now();
 	if (!state || state->epoch != armed->epoch)
 		return 0;
-	if (!read_held_packet(skb, &packet) || packet.protocol != armed->key.protocol ||
+	if (packet.protocol != armed->key.protocol ||
 	    packet.remote_port != armed->key.remote_port ||
 	    !same_addr(packet.remote_addr, armed->key.remote_addr) ||
 	    bpf_get_netns_cookie(skb) != armed->key.netns_cookie)

@@ -219,9 +219,10 @@ struct warden_exit_event {
  * wardend writes a decision it made for a process into `held_verdicts`; the cgroup connect and
  * sendmsg hooks look the calling process and the call's destination up there and, when a valid
  * entry says what to do, leave word for the packets of that very call in `held_sockets`, keyed
- * by the socket's cookie and the calling thread: the output chain's xt_bpf matches (programs
- * warden_held_allow/deny/reject) find it there and accept, drop or reject the flow's first
- * packet without queueing it, provided the packet goes where the entry says. Nothing of it is a
+ * by the socket's cookie and (UDP) the calling thread: the output chain's xt_bpf matches
+ * (programs warden_held_allow/deny/reject) find it there and accept, drop or reject the flow's
+ * first packet (and a TCP SYN's retransmissions) without queueing it, provided the packet goes
+ * where the entry says. Nothing of it is a
  * mark: no process can set a cookie, a thread id or a map entry.
  */
 #define WARDEN_DEFAULT_HELD_ENTRIES 16384
@@ -284,7 +285,7 @@ struct warden_held_state {
 
 struct warden_held_socket_key {
 	__u64 cookie;	/* bpf_get_socket_cookie: unique for the boot */
-	__u64 pid_tgid; /* the thread that made the call */
+	__u64 pid_tgid; /* the thread that made the call; 0 for TCP (see held_socket_thread) */
 };
 
 /* What a hook found for the call a thread is making on a socket. */
