@@ -130,8 +130,8 @@ static enum outcome udp_exchange(int fd, const struct sockaddr_storage* ss, sock
   }
 }
 
-static enum outcome tcp_connect(const struct sockaddr_storage* ss, socklen_t len,
-                                long timeout_ms, int exchange, int* stalled) {
+static enum outcome tcp_connect(const struct sockaddr_storage* ss, socklen_t len, long timeout_ms,
+                                int exchange, int* stalled) {
   int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return OUT_ERROR;
   enum outcome result = OUT_OK;
@@ -250,8 +250,8 @@ static void command_marks(char** w, int nw) {
   }
   char payload[MAX_MARKS][32];
   for (int i = 0; i < count; i++) {
-    int fd = socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       printf("error socket: %s\n", strerror(errno));
       goto out;
@@ -404,8 +404,8 @@ static void command_threads(char** w, int nw) {
   for (int i = 0; i < 3; i++) pthread_create(&threads[i], NULL, send_loop, &senders[i]);
   for (int i = 0; i < 3; i++) pthread_join(threads[i], NULL);
   close(fd);
-  printf("sent x=%ld y=%ld alt=%ld errors=%ld\n", senders[0].sent, senders[1].sent,
-         senders[2].sent, senders[0].errors + senders[1].errors + senders[2].errors);
+  printf("sent x=%ld y=%ld alt=%ld errors=%ld\n", senders[0].sent, senders[1].sent, senders[2].sent,
+         senders[0].errors + senders[1].errors + senders[2].errors);
 }
 
 /* ---- the kept socket, fork and exec --------------------------------------------------- */
@@ -514,8 +514,8 @@ static int send_fd_main(int argc, char** argv) {
         result = o;
     }
   }
-  printf("%s %ld/%ld %.1f pid=%d\n", outcome_name(result, "reply"), replies, sent,
-         now_ms() - start, (int)getpid());
+  printf("%s %ld/%ld %.1f pid=%d\n", outcome_name(result, "reply"), replies, sent, now_ms() - start,
+         (int)getpid());
   return (int)result;
 }
 
