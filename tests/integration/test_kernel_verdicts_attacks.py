@@ -142,6 +142,10 @@ def assert_all_gone(lab, cg):
 
 def test_fail_closed_held_allows_outlive_a_killed_wardend_and_new_flows_are_dropped(
         lab, cgroup, wardend):
+    """A process's TCP (with a round trip), UDP and connected UDP flows to one destination,
+    held as allowed; wardend killed with SIGKILL (fail closed): each new flow of that process to
+    that destination still works, any other new flow is dropped; `wardend --cleanup` removes
+    the table and every program from the cgroup."""
     d = start(lab, wardend, cgroup, fail="closed")
     assert SOCK_ADDR_HOOKS <= hook_types(cgroup), attached(cgroup)
     p = Holder(lab, cgroup, "holder")
@@ -244,6 +248,9 @@ def test_held_flows_work_through_a_restart_and_the_new_wardend_enforces_its_poli
 
 def test_fail_open_held_refusals_outlive_a_killed_wardend_and_new_flows_pass(lab, cgroup,
                                                                              wardend):
+    """Denied and rejected TCP and UDP flows of a process, held; wardend killed with SIGKILL
+    (fail open): the process's next flows there are still refused, the same way (deny silent,
+    TCP SYN retransmissions included; reject at once), while new flows pass."""
     d = start(lab, wardend, cgroup, fail="open", rules=[
         {"action": "deny", "proto": "any", "ports": 7001},
         {"action": "reject", "proto": "any", "ports": 7002}])
