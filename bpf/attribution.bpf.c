@@ -166,6 +166,13 @@ struct {
 	__uint(max_entries, WARDEN_DEFAULT_EVENTS_BYTES);
 } events SEC(".maps");
 
+/* The flows held verdicts decided, for their log rows: a ring of their own, so that a process
+ * making held flows as fast as it can never crowds the exec events out of `events`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, WARDEN_HELD_EVENTS_BYTES);
+} held_events SEC(".maps");
+
 static __always_inline void count(__u32 index)
 {
 	__u64 *value = bpf_map_lookup_elem(&counters, &index);
@@ -964,6 +971,7 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	struct warden_held_socket *armed;
 	struct warden_held_state *state;
 	struct warden_held_event *event;
+	struct task_struct *task;
 	struct held_packet packet;
 	__u64 now;
 
@@ -973,6 +981,14 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	socket_key.pid_tgid = held_socket_thread(packet.protocol);
 	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
 	if (!armed || armed->action != action)
+		return 0;
+	/* The sender still is the process image and uid the hook looked up: a packet that leaves
+	 * after the thread exec'd or changed its uid (a connected UDP socket sends without the
+	 * sendmsg hook) is not decided by the word left before. */
+	task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, group_leader, self_exec_id) != armed->key.exec_id ||
+	    leader_start(task) != armed->key.start_time_ns ||
+	    (__u32)bpf_get_current_uid_gid() != armed->key.uid)
 		return 0;
 	state = held_state_now();
 	if (!state || state->epoch != armed->epoch)
@@ -994,9 +1010,9 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 		held_udp_decided(skb, &packet);
 	if (!armed->log)
 		return 1;
-	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	event = bpf_ringbuf_reserve(&held_events, sizeof(*event), 0);
 	if (!event) {
-		count(WARDEN_CTR_EVENTS_LOST);
+		count(WARDEN_CTR_HELD_EVENTS_LOST);
 		return 1;
 	}
 	event->head.kind = WARDEN_EVENT_HELD;
@@ -1008,13 +1024,19 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	event->pad = 0;
 	event->action = action;
 	bpf_ringbuf_submit(event, 0);
-	count(WARDEN_CTR_EVENTS);
 	return 1;
 }
 
 /* Run by the output chain's xt_bpf matches (through nft_compat) on packets of new flows; see
  * NftTable. Verified on 6.18 by loading: socket filter programs may call get_socket_cookie,
- * get_current_pid_tgid, get_netns_cookie, ktime_get_boot_ns and the ring buffer helpers. */
+ * get_current_pid_tgid, get_current_uid_gid, get_current_task (and read it with CO-RE),
+ * get_netns_cookie, ktime_get_boot_ns and the ring buffer helpers. The cgroup connect and
+ * sendmsg programs may call get_socket_cookie and bpf_setsockopt (SO_MARK among others), and
+ * returning 0 from them fails the call with EPERM: a refusal warden does not use, since it
+ * would not look like today's (a silent drop, a reset); cgroup/setsockopt programs load too.
+ * The connect hook and the packet of a TCP SYN or a UDP datagram run in the calling thread,
+ * so the thread and its task are the caller's; a SYN sent again from a timer is not, and is
+ * left to the queue. */
 SEC("socket")
 int warden_held_allow(struct __sk_buff *skb)
 {

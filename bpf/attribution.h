@@ -163,6 +163,7 @@ enum warden_counter {
 	/* ... entries a hook found but could not use: decided under another policy, or expired */
 	WARDEN_CTR_HELD_STALE,
 	WARDEN_CTR_HELD_EXPIRED,
+	WARDEN_CTR_HELD_EVENTS_LOST, /* held flows not reported for their log row: ring full */
 	WARDEN_CTR_COUNT,
 };
 
@@ -227,6 +228,7 @@ struct warden_exit_event {
  */
 #define WARDEN_DEFAULT_HELD_ENTRIES 16384
 #define WARDEN_HELD_SOCKET_ENTRIES  8192
+#define WARDEN_HELD_EVENTS_BYTES    (256 * 1024) /* their own ring: see held_events */
 /* held_names: remote address (16 bytes) -> a number wardend makes anew (ever increasing) each
  * time DNS gives the address another name. Not LRU: a forgotten number would let an entry
  * decided with the old name apply again. When it is full wardend retires every entry instead. */

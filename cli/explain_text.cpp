@@ -128,11 +128,28 @@ void printIdentity(const json& p, std::ostream& out) {
        "from " + text(p, "source") + (flag(p, "complete") ? "" : " (incomplete: /proc unread)"));
 }
 
-}  // namespace
+// The verdicts held in the kernel for the process (SPEC section 12): one line each.
+void printHeld(const json& p, std::ostream& out) {
+  const auto held = p.find("kernel_verdicts");
+  if (held == p.end() || !held->is_array()) return;  // not held at all (or an older wardend)
+  if (held->empty()) {
+    line(out, "kernel-held", "none: its next flows go to wardend");
+    return;
+  }
+  std::string label = "kernel-held";
+  for (const auto& entry : *held) {
+    const std::string remote = text(entry, "remote");
+    const bool v6 = remote.find(':') != std::string::npos;
+    line(out, label,
+         text(entry, "action") + " " + text(entry, "protocol") + " " + (v6 ? "[" : "") + remote +
+             (v6 ? "]" : "") + ":" + text(entry, "port") + ", " + text(entry, "hits") +
+             " flows decided, ends in " + text(entry, "expires_in_s") + " s");
+    label.clear();
+  }
+}
 
-void printExplanation(const Explanation& e, std::ostream& out) {
+void printProfile(const Explanation& e, std::ostream& out) {
   const json& p = e.process;
-  printIdentity(p, out);
   const auto selected = p.find("profile");
   if (selected == p.end()) return;  // wardend selected nothing: no policy to select with
   if (!selected->is_object()) {
@@ -176,6 +193,14 @@ void printExplanation(const Explanation& e, std::ostream& out) {
     then += "; learn mode: they are logged but accepted";
   }
   line(out, "", then);
+}
+
+}  // namespace
+
+void printExplanation(const Explanation& e, std::ostream& out) {
+  printIdentity(e.process, out);
+  printProfile(e, out);
+  printHeld(e.process, out);
 }
 
 json explanationJson(const Explanation& e) {

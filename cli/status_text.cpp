@@ -173,6 +173,32 @@ void printDns(const json& status, std::ostream& out) {
            std::to_string(count(dns, "capacity")) + " host names kept");
 }
 
+// The decisions held in the kernel (the daemon's "kernel_verdicts" object; SPEC section 12).
+void printHeld(const json& status, std::ostream& out) {
+  const auto found = status.find("kernel_verdicts");
+  if (found == status.end() || !found->is_object()) return;  // an older wardend
+  const json& held = *found;
+  const auto enabled = held.find("enabled");
+  if (enabled == held.end() || *enabled != true) {
+    line(out, "kernel-held", "off: " + text(held, "reason", "kernel_verdicts = false"));
+    return;
+  }
+  const json& hits = member(held, "hits");
+  const json& gone = member(held, "invalidations");
+  line(out, "kernel-held",
+       std::to_string(count(held, "entries")) + " of " + text(held, "capacity") +
+           " verdicts live (ttl " + text(held, "ttl") + " s), " +
+           std::to_string(count(held, "written")) +
+           " held so far; flows decided by them: " + std::to_string(count(hits, "allow")) +
+           " allowed, " + std::to_string(count(hits, "deny")) + " denied, " +
+           std::to_string(count(hits, "reject")) + " rejected");
+  line(out, "",
+       "ended by " + std::to_string(count(gone, "reload")) + " policy changes, " +
+           std::to_string(count(gone, "dns")) + " new host names; " +
+           std::to_string(count(gone, "stale")) + " lookups found one out of date, " +
+           std::to_string(count(gone, "expired")) + " expired");
+}
+
 // What the control socket's deadlines and bounds did (the daemon's "control" object); shown
 // only once they cut a client off, as nothing is wrong before.
 void printControl(const json& status, std::ostream& out) {
@@ -303,6 +329,7 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out,
   }
   if (!others.empty()) line(out, "", others);
   printDns(status, out);
+  printHeld(status, out);
 
   const json& log = member(status, "log");
   const auto enabledField = log.find("enabled");

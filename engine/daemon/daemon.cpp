@@ -173,7 +173,7 @@ void Daemon::publishPolicy(std::shared_ptr<PolicySnapshot> snapshot) {
 
 void Daemon::startHolding() {
   BpfAttribution* bpf = attributor_ ? attributor_->bpf() : nullptr;
-  if (!config_.kernelVerdicts) return;
+  if (!config_.kernelVerdicts || !config_.ebpf) return;  // nothing to say: neither was asked for
   if (!bpf || !bpf->holdsVerdicts()) {
     base::logWarning("kernel-held verdicts need eBPF attribution: every flow goes to the queue");
     return;

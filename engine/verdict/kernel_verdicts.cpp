@@ -161,8 +161,8 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
     // the entry never outlives the answer.
     const std::uint64_t nowSeconds = HostCache::nowSeconds();
     if (host.expiresAt <= nowSeconds + 1) return;
-    value.expires_ns =
-        std::min<std::uint64_t>(value.expires_ns, now + (host.expiresAt - nowSeconds - 1) * kNsPerSecond);
+    value.expires_ns = std::min<std::uint64_t>(
+        value.expires_ns, now + (host.expiresAt - nowSeconds - 1) * kNsPerSecond);
   }
   if (bpf_map_lookup_elem(maps_.names, key.remote_addr, &value.name_gen) != 0) {
     value.name_gen = 0;
@@ -248,8 +248,7 @@ void KernelVerdicts::walk(Visit visit) const {
   warden_held_key key{}, next{};
   const void* previous = nullptr;
   std::size_t visited = 0;
-  while (visited++ <= capacity_ &&
-         bpf_map_get_next_key(maps_.verdicts, previous, &next) == 0) {
+  while (visited++ <= capacity_ && bpf_map_get_next_key(maps_.verdicts, previous, &next) == 0) {
     key = next;
     previous = &key;
     warden_held_verdict value{};

@@ -93,8 +93,7 @@ class KernelVerdicts {
 
   // `maps` are borrowed (they must outlive this); `capacity` is held_verdicts' size. `log`
   // receives the rows of held flows.
-  KernelVerdicts(Maps maps, std::uint32_t capacity, std::uint64_t netnsCookie,
-                 db::LogProducer log);
+  KernelVerdicts(Maps maps, std::uint32_t capacity, std::uint64_t netnsCookie, db::LogProducer log);
   KernelVerdicts(const KernelVerdicts&) = delete;
   KernelVerdicts& operator=(const KernelVerdicts&) = delete;
 

@@ -30,6 +30,7 @@ namespace warden::engine {
 namespace {
 
 using testing::BpfLab;
+using testing::BpfLabTest;
 using testing::LabClient;
 
 constexpr uid_t kNobody = 65534;
@@ -73,20 +74,12 @@ PacketInfo outboundPacket(const LabClient& client, std::uint8_t protocol, const 
   return packet;
 }
 
-class BpfAttributionTest : public ::testing::Test {
+class BpfAttributionTest : public BpfLabTest {
  protected:
-  void SetUp() override {
-    if (auto reason = BpfLab::unavailableReason()) GTEST_SKIP() << *reason;
-    // The tracepoint programs need tracefs, which a fresh machine may not have mounted (SPEC
-    // section 13): mounted here the way wardend mounts it.
-    auto tracefs = ensureTracefs();
-    ASSERT_TRUE(tracefs) << tracefs.error().message();
-    lab_ = std::make_unique<BpfLab>();
-  }
   void TearDown() override {
     attributor_.reset();
     bpf_.reset();
-    lab_.reset();
+    BpfLabTest::TearDown();
   }
 
   // The programs alone, attached to the lab cgroup.
@@ -127,7 +120,6 @@ class BpfAttributionTest : public ::testing::Test {
     EXPECT_EQ(owner.ppid, static_cast<std::uint32_t>(getpid()));
   }
 
-  std::unique_ptr<BpfLab> lab_;
   std::unique_ptr<BpfAttribution> bpf_;
   std::unique_ptr<Attributor> attributor_;
 };
@@ -586,38 +578,6 @@ TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, ENOENT);
   EXPECT_TRUE(added(before, wardenPrograms()).empty());
-}
-
-// The programs attached to `cgroup` for `type` (not through links alone: every attachment).
-std::vector<__u32> attachedTo(const std::string& cgroup, bpf_attach_type type) {
-  const base::UniqueFd fd(open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  __u32 ids[64] = {};
-  __u32 count = 64;
-  __u32 flags = 0;
-  if (!fd || bpf_prog_query(fd.get(), type, 0, &flags, ids, &count) != 0) return {};
-  return std::vector<__u32>(ids, ids + count);
-}
-
-TEST_F(BpfAttributionTest, HeldVerdictHooksAreDetachedByTheirOwnerAndSparedWhileItLives) {
-  BpfOptions options;
-  options.cgroup = lab_->cgroup();
-  options.processEvents = false;
-  options.heldEntries = 64;
-  auto loaded = BpfAttribution::load(options);
-  ASSERT_TRUE(loaded) << loaded.error().message();
-  // The connect and sendmsg hooks: attached without a link, so that they would outlive us.
-  for (bpf_attach_type type : {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT,
-                               BPF_CGROUP_UDP4_SENDMSG, BPF_CGROUP_UDP6_SENDMSG}) {
-    EXPECT_EQ(attachedTo(lab_->cgroup(), type).size(), 1u) << type;
-  }
-  // Their owner runs: `wardend --cleanup` leaves them alone.
-  auto spared = BpfAttribution::detachStaleHooks(lab_->cgroup());
-  ASSERT_TRUE(spared) << spared.error().message();
-  EXPECT_EQ(*spared, 0);
-  EXPECT_EQ(attachedTo(lab_->cgroup(), BPF_CGROUP_INET4_CONNECT).size(), 1u);
-  loaded->reset();
-  EXPECT_TRUE(attachedTo(lab_->cgroup(), BPF_CGROUP_INET4_CONNECT).empty());
-  EXPECT_TRUE(attachedTo(lab_->cgroup(), BPF_CGROUP_UDP6_SENDMSG).empty());
 }
 
 }  // namespace

@@ -225,4 +225,11 @@ void BpfLab::leaveNamespace() {
   savedNetns_.reset();
 }
 
+void BpfLabTest::SetUp() {
+  if (auto reason = BpfLab::unavailableReason()) GTEST_SKIP() << *reason;
+  auto tracefs = ensureTracefs();
+  ASSERT_TRUE(tracefs) << tracefs.error().message();
+  lab_ = std::make_unique<BpfLab>();
+}
+
 }  // namespace warden::engine::testing

@@ -2,7 +2,10 @@
 
 #include <sys/types.h>
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +76,19 @@ class BpfLab {
   std::string nsA_, nsB_;
   std::vector<pid_t> started_;
   base::UniqueFd savedNetns_;
+};
+
+// The fixture of the tests that load the programs: skips the test (with the reason) where the
+// lab cannot be built; mounts tracefs, which the tracepoint programs need and a fresh machine
+// may not have mounted (SPEC section 13), the way wardend mounts it; and builds the lab. A
+// derived SetUp calls this one first and stops if it skipped or failed.
+class BpfLabTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override { lab_.reset(); }
+  bool stopped() const { return IsSkipped() || HasFatalFailure(); }
+
+  std::unique_ptr<BpfLab> lab_;
 };
 
 }  // namespace warden::engine::testing

@@ -89,13 +89,11 @@ warden_flow_key tcpKey(const LabClient& client, std::uint16_t remotePort) {
   return outboundFlowKey(packet, client.netnsCookie);
 }
 
-class BpfPidNamespaceTest : public ::testing::Test {
+class BpfPidNamespaceTest : public testing::BpfLabTest {
  protected:
   void SetUp() override {
-    if (auto reason = BpfLab::unavailableReason()) GTEST_SKIP() << *reason;
-    auto tracefs = ensureTracefs();
-    ASSERT_TRUE(tracefs) << tracefs.error().message();
-    lab_ = std::make_unique<BpfLab>();
+    BpfLabTest::SetUp();
+    if (stopped()) return;
     namespace_ = std::make_unique<PidNamespaceHolder>();
     ASSERT_NE(namespace_->inode(), 0u);
     BpfOptions options;
@@ -113,7 +111,7 @@ class BpfPidNamespaceTest : public ::testing::Test {
   void TearDown() override {
     bpf_.reset();
     namespace_.reset();
-    lab_.reset();
+    BpfLabTest::TearDown();
   }
 
   // Every record the ring holds now, as structs of `kind`.
@@ -132,7 +130,6 @@ class BpfPidNamespaceTest : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<BpfLab> lab_;
   std::unique_ptr<PidNamespaceHolder> namespace_;
   std::unique_ptr<BpfAttribution> bpf_;
   std::vector<std::vector<std::byte>> records_;

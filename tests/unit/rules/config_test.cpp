@@ -52,6 +52,9 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_TRUE(config.dropInvalid);
   EXPECT_EQ(config.markMask, 0x00f00000u);
   EXPECT_EQ(config.queueMaxLen, 4096u);
+  EXPECT_TRUE(config.kernelVerdicts);
+  EXPECT_EQ(config.kernelVerdictsTtlS, 600u);
+  EXPECT_EQ(config.kernelVerdictsEntries, 16384u);
   EXPECT_TRUE(config.ebpf);
   EXPECT_EQ(config.cgroup, "auto");
   EXPECT_EQ(config.logDb, "/var/lib/warden/warden.db");
@@ -75,6 +78,9 @@ inbound = false
 dns = false
 mark_mask = 0x0000ff00
 queue_maxlen = 1024
+kernel_verdicts = false
+kernel_verdicts_ttl = 30
+kernel_verdicts_entries = 256
 
 [attribution]
 ebpf = false
@@ -115,6 +121,9 @@ log = false
   EXPECT_FALSE(config.dns);
   EXPECT_EQ(config.markMask, 0x0000ff00u);
   EXPECT_EQ(config.queueMaxLen, 1024u);
+  EXPECT_FALSE(config.kernelVerdicts);
+  EXPECT_EQ(config.kernelVerdictsTtlS, 30u);
+  EXPECT_EQ(config.kernelVerdictsEntries, 256u);
   EXPECT_FALSE(config.ebpf);
   EXPECT_EQ(config.cgroup, "/sys/fs/cgroup/unified");
   EXPECT_EQ(config.logDb, "/srv/warden/log.db");
@@ -131,7 +140,7 @@ log = false
   EXPECT_TRUE(first.log);
   EXPECT_EQ(first.direction, Direction::kOut);
   EXPECT_EQ(first.proto, Proto::kAny);
-  EXPECT_EQ(first.where.line, 29);
+  EXPECT_EQ(first.where.line, 32);
   EXPECT_EQ(first.where.column, 1);
 
   const Rule& second = config.globalRules[1];
@@ -148,7 +157,7 @@ log = false
   EXPECT_EQ(second.ports[1].last, 6010);
   EXPECT_EQ(second.host, "*.example.org");
   EXPECT_FALSE(second.log);
-  EXPECT_EQ(second.where.line, 34);
+  EXPECT_EQ(second.where.line, 37);
 }
 
 TEST(Config, SingleValuesForIpAndPorts) {
@@ -306,6 +315,13 @@ TEST(ConfigErrors, Ranges) {
               ElementsAre("2:16: 'queue_maxlen' must be between 1 and 1048576, got 0"));
   EXPECT_THAT(errorsOf("[engine]\nqueue_maxlen = 1048577\n"),
               ElementsAre("2:16: 'queue_maxlen' must be between 1 and 1048576, got 1048577"));
+  EXPECT_THAT(errorsOf("[engine]\nkernel_verdicts_ttl = 0\n"),
+              ElementsAre("2:23: 'kernel_verdicts_ttl' must be between 1 and 86400, got 0"));
+  EXPECT_THAT(
+      errorsOf("[engine]\nkernel_verdicts_entries = 15\n"),
+      ElementsAre("2:27: 'kernel_verdicts_entries' must be between 16 and 1048576, got 15"));
+  EXPECT_THAT(errorsOf("[engine]\nkernel_verdicts = \"yes\"\n"),
+              ElementsAre("2:19: expected true or false for 'kernel_verdicts', got string"));
   EXPECT_THAT(errorsOf("[log]\nretention_days = 0\n"),
               ElementsAre("2:18: 'retention_days' must be between 1 and 36500, got 0"));
   EXPECT_THAT(errorsOf("[log]\ndb = ''\n"), ElementsAre("2:6: 'db' must not be empty"));

@@ -45,6 +45,33 @@ TEST(HostCache, RemembersTheLatestNameOfEachAddress) {
   EXPECT_EQ(cache.entries(), 2u);
 }
 
+// What the observer is told: every address whose name changed (what was decided with the
+// old one must be forgotten), once the new name can be read.
+TEST(HostCache, TellsTheObserverOfEveryNameThatChanged) {
+  HostCache cache(8);  // one window: the ninth address pushes one out
+  std::vector<std::string> told;
+  cache.onChange([&](const rules::IpAddress& address) {
+    told.push_back(address.toString() + "=" + lookup(cache, address));
+  });
+  cache.record(ip("198.51.100.7"), "a.test.example", 300, kNow);  // had none
+  cache.record(ip("198.51.100.7"), "a.test.example", 600, kNow);  // the same name: no change
+  cache.record(ip("198.51.100.7"), "b.test.example", 300, kNow);  // another name
+  EXPECT_EQ(told, (std::vector<std::string>{"198.51.100.7=a.test.example",
+                                            "198.51.100.7=b.test.example"}));
+  // Expired, then named again, even alike: its name was gone meanwhile.
+  told.clear();
+  cache.record(ip("198.51.100.7"), "b.test.example", 300, kNow + 10'000);
+  EXPECT_EQ(told, std::vector<std::string>{"198.51.100.7=b.test.example"});
+  // A full window: the address closest to expiring gives way, unexpired, and is told too.
+  told.clear();
+  for (std::uint32_t n = 1; n < 8; ++n) cache.record(nth(n), nameOf(n), 3600, kNow + 10'000);
+  ASSERT_EQ(told.size(), 7u);
+  told.clear();
+  cache.record(nth(100), nameOf(100), 3600, kNow + 10'000);
+  EXPECT_EQ(told, (std::vector<std::string>{nth(100).toString() + "=" + nameOf(100),
+                                            "198.51.100.7=(none)"}));
+}
+
 TEST(HostCache, ExpiresByTtlWithinItsFloorAndCap) {
   HostCache cache(64);
   cache.record(ip("192.0.2.1"), "short.example", 5, kNow);  // raised to kMinTtl

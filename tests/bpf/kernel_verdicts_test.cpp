@@ -1,0 +1,209 @@
+// KernelVerdicts against the real maps of the loaded programs: what it writes, when a written
+// entry stops counting as live, and what the hooks will find (held_state, held_names).
+#include "engine/verdict/kernel_verdicts.h"
+
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include <fcntl.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "base/clock.h"
+#include "engine/attribution/bpf_attribution.h"
+#include "engine/dns/host_cache.h"
+#include "tests/bpf/bpf_lab.h"
+
+namespace warden::engine {
+namespace {
+
+constexpr std::uint64_t kCookie = 0x5eed;
+
+Attribution processOwner() {
+  Attribution owner;
+  owner.kind = OwnerKind::kProcess;
+  owner.via = Attribution::Via::kFlowMap;
+  owner.owner.tgid = owner.owner.pid = 4242;
+  owner.owner.uid = 1000;
+  owner.owner.start_time_ns = 123'000'000'000ull;
+  owner.owner.exec_id = 3;
+  owner.key = processKey(owner.owner.tgid, owner.owner.start_time_ns);
+  return owner;
+}
+
+rules::Flow flowTo(const char* remote, std::uint16_t port) {
+  rules::Flow flow;
+  flow.ipProto = IPPROTO_TCP;
+  flow.remote = *rules::IpAddress::parse(remote);
+  flow.remotePort = port;
+  return flow;
+}
+
+class KernelVerdictsTest : public testing::BpfLabTest {
+ protected:
+  void SetUp() override {
+    BpfLabTest::SetUp();
+    if (stopped()) return;
+    BpfOptions options;
+    options.cgroup = lab_->cgroup();
+    options.processEvents = false;
+    options.heldEntries = 64;
+    auto loaded = BpfAttribution::load(options);
+    ASSERT_TRUE(loaded) << loaded.error().message();
+    bpf_ = std::move(*loaded);
+    held_ = std::make_unique<KernelVerdicts>(
+        KernelVerdicts::Maps{bpf_->heldVerdictsFd(), bpf_->heldStateFd(), bpf_->heldNamesFd()},
+        bpf_->heldCapacity(), kCookie, db::LogProducer{});
+  }
+  void TearDown() override {
+    held_.reset();
+    bpf_.reset();
+    BpfLabTest::TearDown();
+  }
+
+  warden_held_state state() const {
+    warden_held_state s{};
+    const std::uint32_t zero = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(bpf_->heldStateFd(), &zero, &s), 0);
+    return s;
+  }
+  std::optional<warden_held_verdict> stored(const rules::Flow& flow) const {
+    const warden_held_key key = heldKeyOf(flow, owner_.attribution.owner, kCookie);
+    warden_held_verdict value{};
+    if (bpf_map_lookup_elem(bpf_->heldVerdictsFd(), &key, &value) != 0) return std::nullopt;
+    return value;
+  }
+  std::size_t live() const {
+    return held_->entriesOf(owner_.attribution.owner.tgid, owner_.attribution.key.startTicks)
+        .size();
+  }
+  void hold(std::uint64_t generation, const rules::Flow& flow,
+            rules::Action action = rules::Action::kAllow, const DnsName& host = DnsName{}) {
+    held_->hold(generation, held_->namesVersion(), flow, host, owner_, action, nullptr);
+  }
+
+  std::unique_ptr<BpfAttribution> bpf_;
+  std::unique_ptr<KernelVerdicts> held_;
+  FlowOwner owner_{processOwner(), nullptr};
+};
+
+TEST_F(KernelVerdictsTest, NothingAppliesBeforeAPolicyNorWhenSwitchedOff) {
+  EXPECT_EQ(state().epoch, 0u);  // the hooks look nothing up
+  EXPECT_EQ(static_cast<int>(state().owner_pid), getpid());
+  hold(1, flowTo("192.0.2.2", 443));
+  EXPECT_FALSE(stored(flowTo("192.0.2.2", 443)));
+  ASSERT_TRUE(held_->setPolicy(1, /*enabled=*/false, 60));
+  EXPECT_EQ(state().epoch, 0u);
+  hold(1, flowTo("192.0.2.2", 443));
+  EXPECT_FALSE(stored(flowTo("192.0.2.2", 443)));
+}
+
+TEST_F(KernelVerdictsTest, HoldsUnderThePolicyInForceOnly) {
+  ASSERT_TRUE(held_->setPolicy(7, true, 60));
+  const std::uint64_t epoch = state().epoch;
+  EXPECT_NE(epoch, 0u);
+  hold(7, flowTo("192.0.2.2", 443), rules::Action::kReject);
+  const auto value = stored(flowTo("192.0.2.2", 443));
+  ASSERT_TRUE(value);
+  EXPECT_EQ(value->epoch, epoch);
+  EXPECT_EQ(value->action, static_cast<std::uint32_t>(WARDEN_HELD_REJECT));
+  EXPECT_EQ(value->name_gen, 0u);
+  const std::uint64_t now = base::bootTimeNs();
+  EXPECT_GT(value->expires_ns, now + 55'000'000'000ull);
+  EXPECT_LE(value->expires_ns, now + 60'000'000'000ull);
+  EXPECT_EQ(live(), 1u);
+  // Decided under the policy before: never written.
+  hold(6, flowTo("192.0.2.2", 8443));
+  EXPECT_FALSE(stored(flowTo("192.0.2.2", 8443)));
+  // A new policy: what was held stops applying at once (the kernel's epoch moved on).
+  ASSERT_TRUE(held_->setPolicy(8, true, 60));
+  EXPECT_NE(state().epoch, epoch);
+  EXPECT_EQ(live(), 0u);
+  EXPECT_EQ(held_->summary().entries, 0u);
+  EXPECT_EQ(held_->summary().stored, 1u);
+  EXPECT_EQ(held_->summary().reloads, 1u);
+}
+
+TEST_F(KernelVerdictsTest, ANewNameForTheAddressEndsWhatWasDecidedBefore) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  hold(1, flowTo("192.0.2.2", 443));
+  hold(1, flowTo("192.0.2.3", 443));
+  ASSERT_EQ(live(), 2u);
+  held_->forgetAddress(*rules::IpAddress::parse("192.0.2.2"));
+  // The entry stays in the map, but the number the hooks compare changed under it.
+  EXPECT_TRUE(stored(flowTo("192.0.2.2", 443)));
+  const auto entries =
+      held_->entriesOf(owner_.attribution.owner.tgid, owner_.attribution.key.startTicks);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].remote.toString(), "192.0.2.3");
+  // A decision that began before the name changed is not held at all.
+  const std::uint64_t before = held_->namesVersion();
+  held_->forgetAddress(*rules::IpAddress::parse("192.0.2.9"));
+  held_->hold(1, before, flowTo("192.0.2.9", 443), DnsName{}, owner_, rules::Action::kAllow,
+              nullptr);
+  EXPECT_FALSE(stored(flowTo("192.0.2.9", 443)));
+  // One made after it is, with the address's new number.
+  hold(1, flowTo("192.0.2.2", 443));
+  const auto again = stored(flowTo("192.0.2.2", 443));
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->name_gen, 0u);
+  EXPECT_EQ(live(), 2u);
+}
+
+TEST_F(KernelVerdictsTest, NeverOutlivesTheDnsAnswerItsHostNameCameFrom) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 600));
+  DnsName host;
+  host.assign("a.test.example");
+  host.expiresAt = HostCache::nowSeconds() + 30;
+  hold(1, flowTo("192.0.2.2", 443), rules::Action::kAllow, host);
+  const auto value = stored(flowTo("192.0.2.2", 443));
+  ASSERT_TRUE(value);
+  EXPECT_LE(value->expires_ns, base::bootTimeNs() + 29'000'000'000ull);
+  // An answer about to expire: not held.
+  host.expiresAt = HostCache::nowSeconds() + 1;
+  hold(1, flowTo("192.0.2.4", 443), rules::Action::kAllow, host);
+  EXPECT_FALSE(stored(flowTo("192.0.2.4", 443)));
+}
+
+TEST_F(KernelVerdictsTest, RetiringEverythingMovesTheEpochForTheSamePolicy) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  hold(1, flowTo("192.0.2.2", 443));
+  ASSERT_EQ(live(), 1u);
+  held_->retireAll();
+  EXPECT_EQ(live(), 0u);
+  hold(1, flowTo("192.0.2.2", 443));  // the same policy goes on being held
+  EXPECT_EQ(live(), 1u);
+}
+
+// The programs attached to `cgroup` for `type` (not through links alone: every attachment).
+std::vector<__u32> attachedTo(const std::string& cgroup, bpf_attach_type type) {
+  const base::UniqueFd fd(open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  __u32 ids[64] = {};
+  __u32 count = 64;
+  __u32 flags = 0;
+  if (!fd || bpf_prog_query(fd.get(), type, 0, &flags, ids, &count) != 0) return {};
+  return std::vector<__u32>(ids, ids + count);
+}
+
+TEST_F(KernelVerdictsTest, HooksAreDetachedByTheirOwnerAndSparedWhileItLives) {
+  // The connect and sendmsg hooks: attached without a link, so that they would outlive us.
+  for (bpf_attach_type type : {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT,
+                               BPF_CGROUP_UDP4_SENDMSG, BPF_CGROUP_UDP6_SENDMSG}) {
+    EXPECT_EQ(attachedTo(lab_->cgroup(), type).size(), 1u) << type;
+  }
+  // Their owner runs: `wardend --cleanup` leaves them alone.
+  auto spared = BpfAttribution::detachStaleHooks(lab_->cgroup());
+  ASSERT_TRUE(spared) << spared.error().message();
+  EXPECT_EQ(*spared, 0);
+  EXPECT_EQ(attachedTo(lab_->cgroup(), BPF_CGROUP_INET4_CONNECT).size(), 1u);
+  held_.reset();
+  bpf_.reset();
+  EXPECT_TRUE(attachedTo(lab_->cgroup(), BPF_CGROUP_INET4_CONNECT).empty());
+  EXPECT_TRUE(attachedTo(lab_->cgroup(), BPF_CGROUP_UDP6_SENDMSG).empty());
+}
+
+}  // namespace
+}  // namespace warden::engine
