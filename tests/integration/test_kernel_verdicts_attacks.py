@@ -446,10 +446,9 @@ def test_an_inherited_udp_socket_after_fork_is_decided_for_each_child(
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "known gap, not of the held verdicts alone: a connected UDP socket's flow is attributed to "
-    "the process that connected it (the key is written at connect), so the queue decides its "
-    "first datagram for the allowed program too; and the connect hook's word on the socket "
-    "(held_sockets, keyed by cookie and thread id) survives exec and setuid"))
+    "known gap, not of the held verdicts (kernel_verdicts = false fails alike): a connected UDP "
+    "socket's flow is attributed to the process that connected it (the flow key is written at "
+    "connect), so the queue decides its first datagram for the allowed program"))
 @pytest.mark.parametrize("change", ["exec", "setuid"])
 def test_a_connected_udp_socket_prepared_before_exec_or_setuid_carries_no_allow(
         lab, cgroup, wardend, twins, counter, change):
