@@ -982,19 +982,18 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
 	if (!armed || armed->action != action)
 		return 0;
-	/* UDP: the sender still is the process image and uid the hook looked up: a packet that
-	 * leaves after the thread exec'd or changed its uid (a connected UDP socket sends without
-	 * the sendmsg hook) is not decided by the word left before. Not TCP: every packet a held
-	 * verdict decides there is a SYN of the connect that armed the word, and its
-	 * retransmissions leave from the kernel's timer, in whatever task it interrupted (checked,
-	 * a held deny's retransmitted SYN went to the queue and passed while no wardend listened
-	 * with fail = "open": test_kernel_verdicts_attacks.py). */
-	task = (struct task_struct *)bpf_get_current_task();
-	if (packet.protocol == IPPROTO_UDP &&
-	    (BPF_CORE_READ(task, group_leader, self_exec_id) != armed->key.exec_id ||
-	     leader_start(task) != armed->key.start_time_ns ||
-	     (__u32)bpf_get_current_uid_gid() != armed->key.uid))
-		return 0;
+	/* UDP: the sender still is the process image and uid the hook looked up, so that a
+	 * datagram sent after the thread exec'd or changed its uid (a connected socket sends
+	 * without the sendmsg hook) is not decided by the word left before. (A TCP SYN leaves
+	 * inside the connect that armed the word; its retransmissions, from a timer in whatever
+	 * task it interrupted, belong to that connection.) */
+	if (packet.protocol == IPPROTO_UDP) {
+		task = (struct task_struct *)bpf_get_current_task();
+		if (BPF_CORE_READ(task, group_leader, self_exec_id) != armed->key.exec_id ||
+		    leader_start(task) != armed->key.start_time_ns ||
+		    (__u32)bpf_get_current_uid_gid() != armed->key.uid)
+			return 0;
+	}
 	state = held_state_now();
 	if (!state || state->epoch != armed->epoch)
 		return 0;
@@ -1040,8 +1039,8 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
  * returning 0 from them fails the call with EPERM: a refusal warden does not use, since it
  * would not look like today's (a silent drop, a reset); cgroup/setsockopt programs load too.
  * The connect hook and the packet of a TCP SYN or a UDP datagram run in the calling thread,
- * so the thread and its task are the caller's; a SYN sent again from a timer is not, and is
- * left to the queue. */
+ * so the thread and its task are the caller's; a SYN sent again from a timer is not (see
+ * held_socket_thread). */
 SEC("socket")
 int warden_held_allow(struct __sk_buff *skb)
 {
