@@ -1033,7 +1033,13 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	event->local_port = packet.local_port;
 	event->pad = 0;
 	event->action = action;
-	bpf_ringbuf_submit(event, 0);
+	/* No wake-up per record: at a held flow's pace that would be a context switch each (the
+	 * tracker's poll, which reads them within 250 ms anyway), costing the flow more than the
+	 * queue round trip it saved. A ring a quarter full wakes the reader. */
+	bpf_ringbuf_submit(event, bpf_ringbuf_query(&held_events, BPF_RB_AVAIL_DATA) >
+					  WARDEN_HELD_EVENTS_BYTES / 4
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
 	return 1;
 }
 
