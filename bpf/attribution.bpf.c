@@ -475,7 +475,7 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 		} else {
 			armed.epoch = verdict->epoch;
 			armed.action = verdict->action;
-			armed.log = verdict->log;
+			armed.flags = verdict->log ? WARDEN_HELD_SOCKET_LOG : 0;
 			bpf_map_update_elem(&held_sockets, &socket_key, &armed, BPF_ANY);
 			return;
 		}
@@ -1004,10 +1004,10 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 		return 0;
 	/* A TCP SYN retransmitted by the kernel's timer is the flow matched already: decided
 	 * alike, counted (hits, log row) once. A new connect arms the socket anew. */
-	if (armed->log & WARDEN_HELD_SOCKET_SEEN)
+	if (armed->flags & WARDEN_HELD_SOCKET_SEEN)
 		return 1;
 	if (packet.protocol == IPPROTO_TCP)
-		armed->log |= WARDEN_HELD_SOCKET_SEEN;
+		armed->flags |= WARDEN_HELD_SOCKET_SEEN;
 
 	now = bpf_ktime_get_boot_ns();
 	verdict = bpf_map_lookup_elem(&held_verdicts, &armed->key);
@@ -1018,7 +1018,7 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	count(WARDEN_CTR_HELD_ALLOW + action - WARDEN_HELD_ALLOW);
 	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_UDP)
 		held_udp_decided(skb, &packet);
-	if (!(armed->log & 1))
+	if (!(armed->flags & WARDEN_HELD_SOCKET_LOG))
 		return 1;
 	event = bpf_ringbuf_reserve(&held_events, sizeof(*event), 0);
 	if (!event) {
