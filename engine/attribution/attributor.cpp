@@ -331,8 +331,15 @@ std::shared_ptr<const ProcessDescription> Attributor::describe(const Attribution
   if (!info || !info->complete) {
     bump(counters_.describeMisses);
     if (!info) tracker_->requestDescribe(attribution.owner);
+  } else if (needsExecId(*info, attribution)) {
+    tracker_->requestDescribe(attribution.owner);
   }
   return info;
+}
+
+bool needsExecId(const ProcessDescription& info, const Attribution& attribution) {
+  return info.execId == 0 && attribution.via == Attribution::Via::kFlowMap &&
+         attribution.owner.exec_id != 0;
 }
 
 std::shared_ptr<const ProcessDescription> Attributor::described(

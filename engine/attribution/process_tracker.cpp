@@ -344,7 +344,11 @@ void ProcessTracker::onExit(const warden_exit_event& event) {
 
 void ProcessTracker::describeRequested(const warden_owner& owner) {
   const ProcessKey key = processKey(owner.tgid, owner.start_time_ns);
-  if (auto known = table_.find(key, owner.exe_dev, owner.exe_ino); known && known->complete) {
+  // A description that lacks the exec generation (a /proc scan's) is read again: /proc, read
+  // after the socket call, shows that call's image or a later one, so it may carry the call's
+  // generation (a later image's decisions then sit under a key no flow will have).
+  if (auto known = table_.find(key, owner.exe_dev, owner.exe_ino);
+      known && known->complete && (known->execId != 0 || owner.exec_id == 0)) {
     return;
   }
 

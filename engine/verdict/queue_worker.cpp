@@ -248,7 +248,7 @@ std::shared_ptr<const ProcessDescription> QueueWorker::describe(const Attributio
   const ProcessKey& key = attribution.key;
   KnownProcess& slot = known_[ProcessKeyHash{}(key) % kKnownProcesses];
   if (slot.info && slot.key == key && slot.exeDev == attribution.owner.exe_dev &&
-      slot.exeIno == attribution.owner.exe_ino) {
+      slot.exeIno == attribution.owner.exe_ino && !needsExecId(*slot.info, attribution)) {
     return slot.info;
   }
   auto info = owners_->describe(attribution);

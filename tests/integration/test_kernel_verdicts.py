@@ -263,6 +263,30 @@ def test_repeat_flows_of_a_process_are_decided_in_the_kernel(lab, cgroup, warden
     assert kv["enabled"] is True and kv["written"] >= 3, kv
 
 
+def test_a_process_older_than_wardend_is_held_after_it_is_described_again(lab, cgroup,
+                                                                          wardend):
+    """A process already running when wardend starts is described from /proc, which does not
+    say its exec generation: its first flow is decided by the queue, which then has it described
+    again (after that socket call, with the generation the call carried), and its flows from
+    then on are held like anyone's."""
+    program = flow_repeat_copy(lab, "old")
+    rep = Repeater(lab, cgroup, program, "old")  # before wardend
+    w = Warden(lab, wardend, cgroup, profiles={"old": profile_text(
+        "old", {"path": program}, default="deny", rules=[{"action": "allow", "ports": 7000}])})
+    queued = w.queued()
+    for _ in range(3):  # the queue's, until the description names the generation
+        assert rep.flow("tcp", S4, 7000)[0] == "connected"
+        if w.kv()["entries"] >= 1:
+            break
+    kv = w.wait_held(1)
+    assert w.queued() > queued
+    queued, before = w.queued(), hits(kv)
+    for _ in range(3):
+        assert rep.flow("tcp", S4, 7000)[0] == "connected"
+    assert w.queued() == queued, "flows of the older process still reached the queue"
+    assert grew(hits(w.kv()), before)["allow"] == 3, w.kv()
+
+
 def test_status_and_explain_show_the_held_verdicts(lab, cgroup, wardend):
     """`warden status` has a kernel-held line and its JSON the counters; `warden explain
     PID` lists what the kernel holds for that process, with each entry's hits."""
