@@ -166,6 +166,13 @@ struct {
 	__uint(max_entries, WARDEN_DEFAULT_EVENTS_BYTES);
 } events SEC(".maps");
 
+/* The flows held verdicts decided, for their log rows: a ring of their own, so that a process
+ * making held flows as fast as it can never crowds the exec events out of `events`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, WARDEN_HELD_EVENTS_BYTES);
+} held_events SEC(".maps");
+
 static __always_inline void count(__u32 index)
 {
 	__u64 *value = bpf_map_lookup_elem(&counters, &index);
@@ -434,6 +441,20 @@ static __always_inline struct warden_held_state *held_state_now(void)
 }
 
 /*
+ * The thread part of a held_sockets key. UDP: the calling thread, since threads sharing an
+ * unconnected socket send to different destinations at once. TCP: none (0). A TCP socket
+ * connects once, to one destination, and its SYN is sent again by the kernel's retransmission
+ * timer, in whatever task that timer interrupted: keyed by the thread, a retransmitted SYN of a
+ * held deny found no word, went to the queue, and passed while no wardend listened with
+ * `fail = "open"` (test_kernel_verdicts_attacks.py). A connect always passes the connect hook,
+ * which arms or clears the word first.
+ */
+static __always_inline __u64 held_socket_thread(__u32 protocol)
+{
+	return protocol == IPPROTO_TCP ? 0 : bpf_get_current_pid_tgid();
+}
+
+/*
  * Called by the connect and sendmsg hooks for the call in ctx (TCP or UDP, the destination in
  * user_ip4/6 and user_port): finds the held verdict of the calling process for that
  * destination, and leaves it in held_sockets for this call's packets. When there is none (or
@@ -457,7 +478,7 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
 		return;
 	socket_key.cookie = bpf_get_socket_cookie(ctx);
-	socket_key.pid_tgid = bpf_get_current_pid_tgid();
+	socket_key.pid_tgid = held_socket_thread(ctx->protocol);
 	__builtin_memset(&armed, 0, sizeof(armed));
 	key->tgid = ns_tgid(task);
 	key->start_time_ns = leader_start(task);
@@ -988,24 +1009,28 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	__u64 now;
 
 	socket_key.cookie = bpf_get_socket_cookie(skb);
-	if (!socket_key.cookie)
+	if (!socket_key.cookie || !read_held_packet(skb, &packet))
 		return 0;
-	socket_key.pid_tgid = bpf_get_current_pid_tgid();
+	socket_key.pid_tgid = held_socket_thread(packet.protocol);
 	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
 	if (!armed || armed->action != action)
 		return 0;
-	/* The sender still is the process image and uid the hook looked up: a packet that leaves
-	 * after the thread exec'd or changed its uid (a connected UDP socket sends without the
-	 * sendmsg hook) is not decided by the word left before. */
-	task = (struct task_struct *)bpf_get_current_task();
-	if (BPF_CORE_READ(task, group_leader, self_exec_id) != armed->key.exec_id ||
-	    leader_start(task) != armed->key.start_time_ns ||
-	    (__u32)bpf_get_current_uid_gid() != armed->key.uid)
-		return 0;
+	/* UDP: the sender still is the process image and uid the hook looked up, so that a
+	 * datagram sent after the thread exec'd or changed its uid (a connected socket sends
+	 * without the sendmsg hook) is not decided by the word left before. (A TCP SYN leaves
+	 * inside the connect that armed the word; its retransmissions, from a timer in whatever
+	 * task it interrupted, belong to that connection.) */
+	if (packet.protocol == IPPROTO_UDP) {
+		task = (struct task_struct *)bpf_get_current_task();
+		if (BPF_CORE_READ(task, group_leader, self_exec_id) != armed->key.exec_id ||
+		    leader_start(task) != armed->key.start_time_ns ||
+		    (__u32)bpf_get_current_uid_gid() != armed->key.uid)
+			return 0;
+	}
 	state = held_state_now();
 	if (!state || state->epoch != armed->epoch)
 		return 0;
-	if (!read_held_packet(skb, &packet) || packet.protocol != armed->key.protocol ||
+	if (packet.protocol != armed->key.protocol ||
 	    packet.remote_port != armed->key.remote_port ||
 	    !same_addr(packet.remote_addr, armed->key.remote_addr) ||
 	    bpf_get_netns_cookie(skb) != armed->key.netns_cookie)
@@ -1022,9 +1047,9 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 		held_udp_decided(skb, &packet);
 	if (!armed->log)
 		return 1;
-	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	event = bpf_ringbuf_reserve(&held_events, sizeof(*event), 0);
 	if (!event) {
-		count(WARDEN_CTR_EVENTS_LOST);
+		count(WARDEN_CTR_HELD_EVENTS_LOST);
 		return 1;
 	}
 	event->head.kind = WARDEN_EVENT_HELD;
@@ -1035,8 +1060,13 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	event->local_port = packet.local_port;
 	event->pad = 0;
 	event->action = action;
-	bpf_ringbuf_submit(event, 0);
-	count(WARDEN_CTR_EVENTS);
+	/* No wake-up per record: at a held flow's pace that would be a context switch each (the
+	 * tracker's poll, which reads them within 250 ms anyway), costing the flow more than the
+	 * queue round trip it saved. A ring a quarter full wakes the reader. */
+	bpf_ringbuf_submit(event, bpf_ringbuf_query(&held_events, BPF_RB_AVAIL_DATA) >
+					  WARDEN_HELD_EVENTS_BYTES / 4
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
 	return 1;
 }
 
@@ -1048,8 +1078,8 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
  * returning 0 from them fails the call with EPERM: a refusal warden does not use, since it
  * would not look like today's (a silent drop, a reset); cgroup/setsockopt programs load too.
  * The connect hook and the packet of a TCP SYN or a UDP datagram run in the calling thread,
- * so the thread and its task are the caller's; a SYN sent again from a timer is not, and is
- * left to the queue. */
+ * so the thread and its task are the caller's; a SYN sent again from a timer is not (see
+ * held_socket_thread). */
 SEC("socket")
 int warden_held_allow(struct __sk_buff *skb)
 {

@@ -163,6 +163,7 @@ enum warden_counter {
 	/* ... entries a hook found but could not use: decided under another policy, or expired */
 	WARDEN_CTR_HELD_STALE,
 	WARDEN_CTR_HELD_EXPIRED,
+	WARDEN_CTR_HELD_EVENTS_LOST, /* held flows not reported for their log row: ring full */
 	WARDEN_CTR_COUNT,
 };
 
@@ -219,13 +220,15 @@ struct warden_exit_event {
  * wardend writes a decision it made for a process into `held_verdicts`; the cgroup connect and
  * sendmsg hooks look the calling process and the call's destination up there and, when a valid
  * entry says what to do, leave word for the packets of that very call in `held_sockets`, keyed
- * by the socket's cookie and the calling thread: the output chain's xt_bpf matches (programs
- * warden_held_allow/deny/reject) find it there and accept, drop or reject the flow's first
- * packet without queueing it, provided the packet goes where the entry says. Nothing of it is a
+ * by the socket's cookie and (UDP) the calling thread: the output chain's xt_bpf matches
+ * (programs warden_held_allow/deny/reject) find it there and accept, drop or reject the flow's
+ * first packet (and a TCP SYN's retransmissions) without queueing it, provided the packet goes
+ * where the entry says. Nothing of it is a
  * mark: no process can set a cookie, a thread id or a map entry.
  */
 #define WARDEN_DEFAULT_HELD_ENTRIES 16384
 #define WARDEN_HELD_SOCKET_ENTRIES  8192
+#define WARDEN_HELD_EVENTS_BYTES    (256 * 1024) /* their own ring: see held_events */
 /* held_names: remote address (16 bytes) -> a number wardend makes anew (ever increasing) each
  * time DNS gives the address another name. Not LRU: a forgotten number would let an entry
  * decided with the old name apply again. When it is full wardend retires every entry instead. */
@@ -284,7 +287,7 @@ struct warden_held_state {
 
 struct warden_held_socket_key {
 	__u64 cookie;	/* bpf_get_socket_cookie: unique for the boot */
-	__u64 pid_tgid; /* the thread that made the call */
+	__u64 pid_tgid; /* the thread that made the call; 0 for TCP (see held_socket_thread) */
 };
 
 /* What a hook found for the call a thread is making on a socket. */

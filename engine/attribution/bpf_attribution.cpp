@@ -312,6 +312,12 @@ base::Result<void> BpfAttribution::openEvents(EventHandler handler) {
   reader_.handler = std::move(handler);
   ring_.reset(ring_buffer__new(bpf_map__fd(skeleton_->maps.events), onRecord, &reader_, nullptr));
   if (!ring_) return std::unexpected(base::errnoError("opening the event ring buffer"));
+  // The held flows' ring: the same reader and handler (records say what they are).
+  if (int err = ring_buffer__add(ring_.get(), bpf_map__fd(skeleton_->maps.held_events), onRecord,
+                                 &reader_);
+      err) {
+    return std::unexpected(libbpfError(err, "opening the held-flow ring buffer"));
+  }
   return {};
 }
 

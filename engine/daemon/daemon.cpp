@@ -34,8 +34,8 @@ namespace {
 
 constexpr std::size_t kControlLogRows = 256;
 // The rows of flows kernel-held verdicts decided, as the process tracker's thread hands them
-// over: a burst of held flows outruns the writer for a moment, as a queue's does.
-constexpr std::size_t kHeldLogRows = 4096;
+// over, up to a ring's quarter at once (see held_events): room for that burst, not a queue's 8192
+constexpr std::size_t kHeldLogRows = 2048;
 
 std::int64_t monotonicMs() { return static_cast<std::int64_t>(base::monotonicNs() / 1'000'000); }
 

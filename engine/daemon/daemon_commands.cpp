@@ -110,7 +110,7 @@ nlohmann::json Daemon::heldStatus() const {
             {"stale", c[WARDEN_CTR_HELD_STALE]},
             {"expired", c[WARDEN_CTR_HELD_EXPIRED]}}},
           {"logged", s.logged},
-          {"unlogged", s.unlogged},
+          {"unlogged", s.unlogged + c[WARDEN_CTR_HELD_EVENTS_LOST]},
           {"not_held_log_full", s.logFull}};
 }
 

@@ -122,6 +122,25 @@ TEST(Explanation, NoProfileMeansTheEngineDefault) {
   EXPECT_TRUE(explanationJson(e)["profile"].is_null());
 }
 
+TEST(Explanation, ListsTheVerdictsHeldInTheKernelAfterTheProfile) {
+  auto process = curlProcess();
+  process["kernel_verdicts"] = nlohmann::json::parse(R"([
+    {"action": "allow", "protocol": "tcp", "remote": "192.0.2.2", "port": 443, "hits": 12,
+     "expires_in_s": 540},
+    {"action": "reject", "protocol": "udp", "remote": "2001:db8::9", "port": 53, "hits": 0,
+     "expires_in_s": 30}])");
+  const PolicyView view = revisionNine();
+  const std::string text = print(Explanation{process, &view});
+  expectLines(text, {"kernel-held  allow tcp 192.0.2.2:443, 12 flows decided, ends in 540 s\n",
+                     "             reject udp [2001:db8::9]:53, 0 flows decided, ends in 30 s\n"});
+  EXPECT_LT(text.find("profile "), text.find("kernel-held"));
+  process["kernel_verdicts"] = nlohmann::json::array();
+  expectLines(print(Explanation{process, &view}),
+              {"kernel-held  none: its next flows go to wardend\n"});
+  process.erase("kernel_verdicts");  // not held at all (or an older wardend): no line
+  EXPECT_EQ(print(Explanation{process, &view}).find("kernel-held"), std::string::npos);
+}
+
 TEST(Explanation, SaysWhenThePathIsNotTheHostsFile) {
   auto process = curlProcess();
   process["path_on_host"] = false;

@@ -208,6 +208,25 @@ TEST_F(StatusText, ControlClientsCutOffShowOnceThereAreAny) {
       << text;
 }
 
+TEST_F(StatusText, KernelHeldVerdictsShowWhatIsHeldAndWhatEndedIt) {
+  auto status = sampleStatus();
+  EXPECT_EQ(print(status).find("kernel-held"), std::string::npos) << "an older wardend";
+  status["kernel_verdicts"] = {{"enabled", false}, {"reason", "kernel_verdicts = false"}};
+  EXPECT_NE(print(status).find("kernel-held  off: kernel_verdicts = false\n"), std::string::npos);
+  status["kernel_verdicts"] = nlohmann::json::parse(R"({
+    "enabled": true, "entries": 5, "stored": 9, "capacity": 16384, "ttl": 600, "written": 11,
+    "write_errors": 0, "hits": {"allow": 120, "deny": 3, "reject": 1},
+    "invalidations": {"reload": 2, "dns": 4, "stale": 6, "expired": 1},
+    "logged": 124, "unlogged": 0, "not_held_log_full": 0})");
+  const std::string text = print(status);
+  EXPECT_NE(text.find("kernel-held  5 of 16384 verdicts live (ttl 600 s), 11 held so far; flows "
+                      "decided by them: 120 allowed, 3 denied, 1 rejected\n"
+                      "             ended by 2 policy changes, 4 new host names; 6 lookups found "
+                      "one out of date, 1 expired\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(StatusText, ALogThatCouldNotOpenShowsItsError) {
   auto status = sampleStatus();
   status["log"] = {{"enabled", false}, {"db", "/x/warden.db"}, {"error", "unable to open"}};

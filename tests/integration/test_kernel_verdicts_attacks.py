@@ -1,0 +1,543 @@
+"""Kernel-held verdicts (SPEC section 12) under attack and after a crash. wardend holds the
+decisions it made for a process in eBPF maps, read by the cgroup connect/sendmsg hooks and the
+table's xt_bpf matches; here the hooks attach to a cgroup of the test's own, and every client
+runs in it, as one long-lived process (clients/held_client) so that its next flow to the same
+destination is the one a held verdict decides.
+
+What an administrator and an attacker would check:
+- wardend killed with SIGKILL, `fail = "closed"`: what was held as allowed keeps working, every
+  new flow is dropped; `wardend --cleanup`, a restart and a normal stop leave no hook behind,
+  and a restarted wardend enforces its own policy, not the dead one's verdicts.
+- SIGKILL with `fail = "open"`: held refusals stay refused, new flows pass.
+- No process can ride another's held allow: not with a forged socket mark, not with a UDP
+  socket inherited across exec or fork, not from another thread of the same socket.
+- Nobody but root reads or writes the maps.
+"""
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from test_attribution import cgroup, install, in_cgroup, write_profiles  # noqa: F401 (fixture)
+from warden_daemon import warden_tables
+from warden_expect import AT_ONCE_MS, DROP_WAIT_MS, wait_until
+from warden_lab import HERE, PYTHON, S4, S4B, S6, clients_dir, run
+
+TABLE = ["table inet warden"]
+OK = {"tcp": "connected", "tcpx": "connected", "udp": "reply", "udpc": "reply"}
+FLOWS = ("tcpx", "udp", "udpc")  # TCP with a round trip, unconnected and connected UDP
+# A TCP SYN that is dropped is sent again 1 s later, and again 2 s after that (not by the
+# connecting thread: from the kernel's timer): a refusal must hold for both.
+RETRY_WAIT_MS = 3500
+# Every value of the default mark_mask (0x00F00000), and all 32 bits.
+EVERY_MARK = [v << 20 for v in range(16)] + [0xFFFFFFFF]
+NOBODY = 65534
+# The attacker: nobody, with CAP_NET_RAW as its only capability (enough for SO_MARK and the
+# SO_MARK control message of sendmsg).
+ATTACKER = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            "--inh-caps=-all,+net_raw", "--ambient-caps=-all,+net_raw",
+            "--bounding-set=-all,+net_raw"]
+COUNTED_X, COUNTED_Y = 7100, 7101  # the counting UDP echo server's ports
+
+
+def held_client():
+    return os.path.join(clients_dir(), "held_client")
+
+
+@pytest.fixture(autouse=True)
+def _tools():
+    if not os.access(held_client(), os.X_OK):
+        pytest.fail(f"held_client not built in {clients_dir()}")
+    if subprocess.run(["bpftool", "version"], capture_output=True).returncode != 0:
+        pytest.skip("bpftool is needed to see what is attached to the cgroup")
+
+
+class Holder:
+    """A held_client in the test's cgroup and the client namespace, told what to do one line at
+    a time; each command answers with one line."""
+
+    def __init__(self, lab, cg, tag, prefix=(), binary=None):
+        self.tag = tag
+        self.proc = lab.c.spawn(in_cgroup(cg, list(prefix) + [binary or held_client()]), tag,
+                                lines=True, stdin=True)
+
+    def ask(self, line, timeout=15):
+        seen = len(self.proc.lines)
+        self.proc.popen.stdin.write((line + "\n").encode())
+        self.proc.popen.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while len(self.proc.lines) <= seen:
+            if time.monotonic() > deadline or not self.proc.alive():
+                raise AssertionError(f"{self.tag}: no answer to {line!r} (exit "
+                                     f"{self.proc.popen.poll()}): {self.proc.stderr_text()}")
+            time.sleep(0.01)
+        answer = self.proc.lines[seen][1]
+        assert not answer.startswith("error"), f"{self.tag}: {line!r}: {answer}"
+        return answer
+
+    def flow(self, kind, host, port, timeout_ms=1500):
+        """A new flow of this process: its outcome (connected, reply, timeout, ...)."""
+        return self.ask(f"{kind} {host} {port} {timeout_ms}", timeout=timeout_ms / 1000 + 10) \
+            .split()[0]
+
+
+def refused(outcome):
+    return outcome not in ("connected", "reply", "stalled")
+
+
+def start(lab, wardend, cg, tag="wardend", rules=(), warm=True, **engine):
+    """wardend with eBPF attribution (the hooks) on cg; the engine verdicts allow by default,
+    an unattributed flow is denied (nothing the tests see was let through unattributed).
+    warm: neighbour discovery first, so that no first flow of a test waits on it."""
+    for server in (S4, S4B, S6) if warm else ():
+        lab.ping(server)
+    eng = {"unknown": "deny", "default": "allow", "kernel": "allow"}
+    eng.update(engine)
+    return wardend(tag=tag, engine=eng, attribution={"ebpf": True, "cgroup": cg},
+                   rules=list(rules))
+
+
+def kv(d):
+    status = d.status()
+    assert "kernel_verdicts" in status, f"warden status has no kernel_verdicts: {sorted(status)}"
+    return status["kernel_verdicts"]
+
+
+def hits(d):
+    return sum(kv(d)["hits"].values())
+
+
+def wait_held(d, entries):
+    """Until wardend holds at least `entries` verdicts (written after the queue's decision)."""
+    got = wait_until(lambda: kv(d)["entries"] >= entries, timeout=5)
+    assert got, f"wardend holds fewer than {entries} verdicts: {kv(d)}"
+
+
+def attached(cg):
+    """The programs attached to the cgroup itself (bpftool cgroup show), as (type, name)."""
+    res = run(["bpftool", "-j", "cgroup", "show", cg], timeout=10, check=False)
+    assert res.returncode == 0, res.stderr
+    progs = json.loads(res.stdout) if res.stdout.strip() else []
+    return sorted((p.get("attach_type", "?"), p.get("name", "?")) for p in progs)
+
+
+def hook_types(cg):
+    return {t for t, _ in attached(cg)}
+
+
+SOCK_ADDR_HOOKS = {"cgroup_inet4_connect", "cgroup_inet6_connect", "cgroup_udp4_sendmsg",
+                   "cgroup_udp6_sendmsg"}
+
+
+def assert_all_gone(lab, cg):
+    assert warden_tables(lab.c) == [], "the table is still there"
+    assert attached(cg) == [], f"programs still attached to the test's cgroup: {attached(cg)}"
+
+
+# ---- SIGKILL ------------------------------------------------------------------------------
+
+
+def test_fail_closed_held_allows_outlive_a_killed_wardend_and_new_flows_are_dropped(
+        lab, cgroup, wardend):
+    """A process's TCP (with a round trip), UDP and connected UDP flows to one destination,
+    held as allowed; wardend killed with SIGKILL (fail closed): each new flow of that process to
+    that destination still works, any other new flow is dropped; `wardend --cleanup` removes
+    the table and every program from the cgroup."""
+    d = start(lab, wardend, cgroup, fail="closed")
+    assert SOCK_ADDR_HOOKS <= hook_types(cgroup), attached(cgroup)
+    p = Holder(lab, cgroup, "holder")
+    for host in (S4, S6):
+        for kind in FLOWS:
+            assert p.flow(kind, host, 7000) == OK[kind], (kind, host)
+    wait_held(d, 4)  # TCP and UDP (connected or not: one key) to each address
+    before = hits(d)
+    for host in (S4, S6):
+        for kind in FLOWS:
+            assert p.flow(kind, host, 7000) == OK[kind], (kind, host)
+    assert wait_until(lambda: hits(d) >= before + 2 * len(FLOWS), timeout=3), \
+        f"the repeat flows were not decided by held verdicts: {kv(d)}"
+
+    d.kill9()
+    assert warden_tables(lab.c) == TABLE, "a crash leaves the table"
+    assert SOCK_ADDR_HOOKS <= hook_types(cgroup), \
+        f"a crash must leave the held verdicts' hooks attached: {attached(cgroup)}"
+    # What the process held as allowed keeps working, again and again, each a new flow.
+    for _ in range(3):
+        for host in (S4, S6):
+            for kind in FLOWS:
+                outcome = p.flow(kind, host, 7000)
+                assert outcome == OK[kind], f"held allow {kind} {host}:7000 after SIGKILL: " \
+                                            f"{outcome}"
+    # New flows are dropped: another destination of the same process, the same destination of
+    # another process.
+    for kind, host, port in (("tcp", S4, 7001), ("udp", S4, 7001), ("udpc", S4, 7001),
+                             ("tcp", S4B, 7000), ("udp", S6, 7002)):
+        outcome = p.flow(kind, host, port, timeout_ms=DROP_WAIT_MS)
+        assert refused(outcome), f"new flow {kind} {host}:{port} passed with fail closed"
+    q = Holder(lab, cgroup, "newcomer")
+    for kind in ("tcp", "udp", "udpc"):
+        outcome = q.flow(kind, S4, 7000, timeout_ms=DROP_WAIT_MS)
+        assert refused(outcome), f"another process's {kind} to S4:7000 passed with fail closed"
+
+    res = d.cleanup()
+    assert res.returncode == 0, res.stderr
+    assert_all_gone(lab, cgroup)
+    # Nothing filters any more.
+    assert q.flow("tcpx", S4, 7001) == "connected"
+    assert q.flow("udp", S4, 7001) == "reply"
+
+
+def test_held_flows_work_through_a_restart_and_the_new_wardend_enforces_its_policy(
+        lab, cgroup, wardend):
+    """wardend killed, then started again (as systemd would) with a policy that now denies
+    port 7001: the held allow to 7000 works before, during and after the restart; the allow to
+    7001 that the dead wardend held does not outlive the new policy."""
+    d = start(lab, wardend, cgroup, fail="closed")
+    p = Holder(lab, cgroup, "holder")
+    for port in (7000, 7001):
+        for kind in ("tcpx", "udp"):
+            assert p.flow(kind, S4, port) == OK[kind]
+    wait_held(d, 4)
+    d.kill9()
+
+    outcomes, stop = [], threading.Event()
+
+    def keep_going():
+        while not stop.is_set():
+            for kind in ("tcpx", "udp"):
+                # Below the SYN's first retransmission: a dropped first packet is a failure.
+                outcomes.append((time.monotonic(), kind, p.flow(kind, S4, 7000, timeout_ms=900)))
+            time.sleep(0.02)
+
+    t = threading.Thread(target=keep_going, daemon=True)
+    t.start()
+    try:
+        time.sleep(0.5)
+        d2 = start(lab, wardend, cgroup, tag="restarted", warm=False, fail="closed", rules=[
+            {"action": "deny", "proto": "any", "ports": 7001, "comment": "new policy"}])
+        ready = time.monotonic()
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        t.join(timeout=15)
+    failed = [(round(when - ready, 2), kind, o) for when, kind, o in outcomes if o != OK[kind]]
+    assert not failed, f"held flows failed around the restart (s after ready): {failed}"
+    assert any(when < ready for when, _, _ in outcomes) and \
+        any(when > ready for when, _, _ in outcomes), outcomes
+    assert "taking over table inet warden" in d2.stderr(), d2.stderr()
+
+    # The new wardend's policy, not the dead one's held verdicts.
+    for kind in ("tcp", "udp", "udpc"):
+        outcome = p.flow(kind, S4, 7001, timeout_ms=RETRY_WAIT_MS)
+        assert refused(outcome), \
+            f"{kind} to 7001 passed: an allow held by the killed wardend outlived its policy"
+    q = Holder(lab, cgroup, "newcomer")
+    assert q.flow("tcpx", S4, 7000) == "connected"
+    assert refused(q.flow("tcp", S4, 7001, timeout_ms=DROP_WAIT_MS))
+    totals = d2.status()["totals"]
+    assert totals["deny"] >= 4 and totals["allow"] >= 1, totals
+    # The new wardend holds its own decisions.
+    wait_held(d2, 2)
+
+    assert d2.terminate() == 0, d2.stderr()
+    assert_all_gone(lab, cgroup)
+
+
+def test_fail_open_held_refusals_outlive_a_killed_wardend_and_new_flows_pass(lab, cgroup,
+                                                                             wardend):
+    """Denied and rejected TCP and UDP flows of a process, held; wardend killed with SIGKILL
+    (fail open): the process's next flows there are still refused, the same way (deny silent,
+    TCP SYN retransmissions included; reject at once), while new flows pass."""
+    d = start(lab, wardend, cgroup, fail="open", rules=[
+        {"action": "deny", "proto": "any", "ports": 7001},
+        {"action": "reject", "proto": "any", "ports": 7002}])
+    p = Holder(lab, cgroup, "holder")
+    refusals = [(kind, host, port) for port in (7001, 7002) for host in (S4, S6)
+                for kind in ("tcp", "udp")]
+    for kind, host, port in refusals:
+        assert refused(p.flow(kind, host, port, timeout_ms=DROP_WAIT_MS)), (kind, host, port)
+    wait_held(d, len(refusals))
+    before = kv(d)["hits"]
+    for kind, host, port in refusals:
+        assert refused(p.flow(kind, host, port, timeout_ms=DROP_WAIT_MS)), (kind, host, port)
+    after = wait_until(lambda: (lambda h: h if h["deny"] >= before["deny"] + 4 and
+                                h["reject"] >= before["reject"] + 4 else None)(kv(d)["hits"]),
+                       timeout=3)
+    assert after, f"the repeat refusals were not decided by held verdicts: {kv(d)}"
+
+    d.kill9()
+    assert warden_tables(lab.c) == TABLE
+    seen = {}
+    for kind, host, port in refusals:
+        # TCP: long enough for the SYN's retransmissions, which no thread of the process sends.
+        wait_ms = RETRY_WAIT_MS if kind == "tcp" else DROP_WAIT_MS
+        outcome = p.ask(f"{kind} {host} {port} {wait_ms}", timeout=15).split()
+        assert refused(outcome[0]), \
+            f"held {'deny' if port == 7001 else 'reject'} of {kind} {host}:{port} passed " \
+            f"after SIGKILL with fail open ({' '.join(outcome)})"
+        seen[(kind, host, port)] = (outcome[0], float(outcome[1]))
+    # As outwardly as while wardend ran: deny silent, reject answered at once.
+    for (kind, host, port), (outcome, ms) in seen.items():
+        if port == 7001:
+            assert outcome in ("timeout", "blocked"), (kind, host, port, outcome)
+        else:
+            want = "refused" if kind == "tcp" else "prohibited"
+            assert outcome == want and ms < AT_ONCE_MS, (kind, host, port, outcome, ms)
+
+    # New flows pass: other destinations of the same process, and the refused destination for
+    # another process (the refusal was this process's).
+    assert p.flow("tcpx", S4, 7000) == "connected"
+    assert p.flow("udp", S6, 7000) == "reply"
+    q = Holder(lab, cgroup, "newcomer")
+    assert q.flow("tcpx", S4, 7001) == "connected"
+    assert q.flow("udp", S4, 7002) == "reply"
+
+    res = d.cleanup()
+    assert res.returncode == 0, res.stderr
+    assert_all_gone(lab, cgroup)
+    assert p.flow("tcpx", S4, 7001) == "connected"
+
+
+# ---- forgery ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", [S4, S6], ids=["ipv4", "ipv6"])
+def test_a_forged_mark_rides_no_held_allow(lab, cgroup, wardend, host):
+    """nobody with CAP_NET_RAW, whom the policy denies, sets every value of warden's mark bits
+    (and all 32 bits) on its sockets and in sendmsg's SO_MARK control message, to the very
+    destination another process holds an allow for: nothing gets through."""
+    write_profiles(lab, {"nobody": ("deny", {"uid": NOBODY})})
+    d = start(lab, wardend, cgroup, fail="open", rules=[
+        {"action": "allow", "proto": "any", "ports": 7002, "comment": "the attacker's control"}])
+    owner = Holder(lab, cgroup, "owner")
+    for _ in range(2):
+        for kind in ("tcpx", "udp"):
+            assert owner.flow(kind, host, 7000) == OK[kind]
+    wait_held(d, 2)
+    attacker = Holder(lab, cgroup, "attacker", prefix=ATTACKER)
+    marks = " ".join(hex(m) for m in EVERY_MARK)
+    n = len(EVERY_MARK)
+    for kind in ("tcp", "udp", "udp-cmsg"):
+        # The control: the attacker's marked sockets work where the policy lets it go.
+        got = attacker.ask(f"marks {kind} {host} 7002 3000 {marks}", timeout=20)
+        assert got.startswith(f"passed {n}/{n}"), f"{kind} control: {got}"
+        for _ in range(2):  # once decided by the queue, once by what wardend then holds
+            got = attacker.ask(f"marks {kind} {host} 7000 {DROP_WAIT_MS} {marks}", timeout=20)
+            assert got.startswith(f"passed 0/{n}"), f"{kind} with forged marks got through: {got}"
+        # And the owner's held allow still works (the attack broke nothing).
+        assert owner.flow("tcpx" if kind == "tcp" else "udp", host, 7000) == \
+            ("connected" if kind == "tcp" else "reply")
+    assert d.status()["totals"]["deny"] >= 3, d.status()["totals"]
+
+
+@pytest.fixture
+def counter(lab):
+    """A UDP echo server in the server namespace that counts what arrives on COUNTED_X and
+    COUNTED_Y; counter.seen(port) is the count so far."""
+    p = lab.s.spawn([PYTHON, os.path.join(HERE, "servers", "udp_counter.py"), "--ports",
+                     f"{COUNTED_X},{COUNTED_Y}"], "udp-counter", lines=True)
+    if p.wait_line(lambda t: t == "ready", timeout=10) is None:
+        raise RuntimeError(f"udp_counter did not start: {p.stderr_text()}")
+
+    def seen(port):
+        time.sleep(0.2)  # its report of the last datagrams
+        lines = [t for _, t in list(p.lines) if t.startswith("counts ")]
+        if not lines:
+            return 0
+        counts = dict(w.split("=") for w in lines[-1].split()[1:])
+        return int(counts[str(port)])
+
+    p.seen = seen
+    return p
+
+
+@pytest.fixture
+def twins(lab):
+    """held_client as two programs: allowed/held_client and denied/held_client."""
+    return {kind: install(held_client(), os.path.join(lab.tmp, "bin", kind, "held_client"))
+            for kind in ("allowed", "denied")}
+
+
+def twin_policy(lab, wardend, cgroup, twins):
+    """allowed/held_client is allowed everywhere; denied/held_client, and allowed/held_client
+    started as `--as denied` or running as nobody (the same image, another profile), are
+    denied everywhere."""
+    write_profiles(lab, {"allowed": ("allow", {"path": twins["allowed"]}),
+                         "denied": ("deny", {"path": twins["denied"]}),
+                         "denied-by-cmdline": ("deny", {"path": twins["allowed"],
+                                                        "cmdline": "--as denied"}),
+                         "denied-as-nobody": ("deny", {"path": twins["allowed"],
+                                                       "uid": NOBODY})})
+    return start(lab, wardend, cgroup, fail="open", default="deny")
+
+
+def hold_x_and_y(d, p, counter):
+    """p (the allowed program) sends to X three times on the socket it keeps across exec and
+    fork, and to Y twice from fresh sockets: verdicts held for both, a flow of the kept socket
+    with X only. Returns the kept socket's descriptor."""
+    for _ in range(3):
+        answer = p.ask(f"keep {S4} {COUNTED_X} 1500")
+        assert answer.startswith("reply"), answer
+    for _ in range(2):
+        assert p.flow("udp", S4, COUNTED_Y) == "reply"
+    wait_held(d, 2)
+    assert (counter.seen(COUNTED_X), counter.seen(COUNTED_Y)) == (3, 2)
+    return answer.split("fd=")[1]
+
+
+# The program a process execs: argv[0] and the words after the ones the test adds.
+EXECED = {"another program": lambda twins: [twins["denied"]],
+          "the same program": lambda twins: [twins["allowed"], "--as", "denied"]}
+SAME_IMAGE_GAP = pytest.mark.xfail(strict=True, reason=(
+    "known gap, not of the held verdicts (kernel_verdicts = false fails alike): the flow the "
+    "kept socket carries to X is decided again after an exec only when the image changes "
+    "(another executable); an exec of the same executable under a denied command line rides "
+    "it (README, 'Sockets handed over')"))
+
+
+@pytest.mark.parametrize("execed", [
+    "another program", pytest.param("the same program", marks=SAME_IMAGE_GAP)])
+def test_an_inherited_udp_socket_does_not_carry_a_held_allow_across_exec(
+        lab, cgroup, wardend, twins, counter, execed):
+    """The allowed program holds allows for X (on an unconnected socket it keeps without
+    CLOEXEC) and Y, then execs a program the policy denies (another one, or itself under a
+    command line a deny profile matches): what it sends on the inherited socket reaches
+    neither X (the kept socket's flow) nor Y (a new flow of that socket)."""
+    d = twin_policy(lab, wardend, cgroup, twins)
+    p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
+    fd = hold_x_and_y(d, p, counter)
+    pid = p.ask("pid")
+    p.proc.popen.stdin.write((" ".join(["exec"] + EXECED[execed](twins)) + "\n").encode())
+    p.proc.popen.stdin.flush()
+    assert p.ask("pid") == pid, "exec keeps the pid"
+    for port in (COUNTED_X, COUNTED_Y):
+        answer = p.ask(f"send {fd} {S4} {port} {DROP_WAIT_MS}")
+        assert refused(answer.split()[0]), (port, answer)
+    assert refused(p.flow("udp", S4, COUNTED_Y, timeout_ms=DROP_WAIT_MS))
+    assert (counter.seen(COUNTED_X), counter.seen(COUNTED_Y)) == (3, 2), \
+        "the denied program's datagrams arrived"
+    assert d.status()["totals"]["deny"] >= 2, d.status()["totals"]
+
+
+@pytest.mark.parametrize("execed", list(EXECED))
+def test_an_inherited_udp_socket_after_fork_is_decided_for_each_child(
+        lab, cgroup, wardend, twins, counter, execed):
+    """A forked child of the allowed program sends on the kept socket (it runs the allowed
+    program: it gets through); a forked child that execs a denied program gets to neither X
+    nor Y; the parent keeps its allows."""
+    d = twin_policy(lab, wardend, cgroup, twins)
+    p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
+    fd = hold_x_and_y(d, p, counter)
+    answer = p.ask(f"fork-send {S4} {COUNTED_X} 1500")
+    assert answer.startswith("reply"), f"the allowed forked child: {answer}"
+    image = EXECED[execed](twins)
+    answer = p.ask(" ".join(["fork-exec", image[0], "--send-fd", fd, S4,
+                             f"{COUNTED_X},{COUNTED_Y}", "--count", "2", "--timeout-ms",
+                             str(DROP_WAIT_MS)] + image[1:]), timeout=20)
+    assert answer.split()[1].startswith("0/"), f"the denied child: {answer}"
+    assert (counter.seen(COUNTED_X), counter.seen(COUNTED_Y)) == (4, 2), \
+        "the denied child's datagrams arrived"
+    assert p.ask(f"keep {S4} {COUNTED_X} 1500").startswith("reply")
+    assert p.flow("udp", S4, COUNTED_Y) == "reply"
+    assert d.status()["totals"]["deny"] >= 2, d.status()["totals"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap, not of the held verdicts (kernel_verdicts = false fails alike): a connected UDP "
+    "socket's flow is attributed to the process that connected it (the flow key is written at "
+    "connect), so the queue decides its first datagram for the allowed program"))
+@pytest.mark.parametrize("change", ["exec", "setuid"])
+def test_a_connected_udp_socket_prepared_before_exec_or_setuid_carries_no_allow(
+        lab, cgroup, wardend, twins, counter, change):
+    """The allowed program holds an allow for Y and connects a UDP socket to Y (the connect
+    hook finds the allow) without sending; then it execs a denied program, or drops to a uid
+    the policy denies, and sends on that socket with send(2), which passes no hook of its own:
+    nothing reaches Y."""
+    d = twin_policy(lab, wardend, cgroup, twins)
+    p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
+    for _ in range(2):
+        assert p.flow("udp", S4, COUNTED_Y) == "reply"
+    wait_held(d, 1)
+    # The control: connected, then sent on, by the allowed program itself.
+    fd = p.ask(f"keepc {S4} {COUNTED_Y}").split("fd=")[1]
+    assert p.ask(f"sendc {fd} 1500").startswith("reply")
+    assert counter.seen(COUNTED_Y) == 3
+    fd = p.ask(f"keepc {S4} {COUNTED_Y}").split("fd=")[1]
+    if change == "exec":
+        pid = p.ask("pid")
+        p.proc.popen.stdin.write(f"exec {twins['denied']}\n".encode())
+        p.proc.popen.stdin.flush()
+        assert p.ask("pid") == pid
+    else:
+        assert p.ask(f"setuid {NOBODY}") == f"uid {NOBODY}"
+    answer = p.ask(f"sendc {fd} {DROP_WAIT_MS}")
+    assert refused(answer.split()[0]) and counter.seen(COUNTED_Y) == 3, \
+        f"after {change}, the socket the allowed program connected took the denied " \
+        f"program's datagram to Y: {answer}"
+    assert d.status()["totals"]["deny"] >= 1, d.status()["totals"]
+
+
+# ---- unconnected UDP, per datagram --------------------------------------------------------
+
+
+def test_threads_sending_on_one_udp_socket_get_each_datagram_decided(lab, cgroup, wardend,
+                                                                     counter):
+    """One unconnected socket, three threads sending as fast as they can at once: one to X
+    (allowed), one to Y (denied), one alternating. An allow held for X never carries over to a
+    datagram for Y."""
+    d = start(lab, wardend, cgroup, fail="closed", rules=[
+        {"action": "deny", "proto": "udp", "ports": COUNTED_Y}])
+    p = Holder(lab, cgroup, "sender")
+    for host in (S4, S6):
+        answer = p.ask(f"threads {host} {COUNTED_X} {COUNTED_Y} 1500", timeout=30)
+        sent = dict(w.split("=") for w in answer.split()[1:])
+        assert int(sent["x"]) > 100 and int(sent["alt"]) > 100, answer
+        assert counter.seen(COUNTED_Y) == 0, f"datagrams for Y reached Y ({host}): {answer}"
+        assert counter.seen(COUNTED_X) > 0, f"nothing reached X ({host}): {answer}"
+    held = kv(d)
+    assert held["hits"]["deny"] > 0, f"no datagram for Y was refused by a held deny: {held}"
+
+
+# ---- the maps -----------------------------------------------------------------------------
+
+
+def test_nobody_but_root_reads_or_writes_the_held_verdicts(lab, cgroup, wardend):
+    """The maps behind the hooks, found from the programs attached to the test's cgroup:
+    bpftool as root reads them; as an unprivileged user, or as root of a new user namespace,
+    it can neither read nor write them."""
+    d = start(lab, wardend, cgroup)
+    p = Holder(lab, cgroup, "holder")
+    assert p.flow("tcpx", S4, 7000) == "connected"
+    wait_held(d, 1)
+    progs = json.loads(run(["bpftool", "-j", "cgroup", "show", cgroup]).stdout)
+    map_ids = set()
+    for prog in progs:
+        info = json.loads(run(["bpftool", "-j", "prog", "show", "id", str(prog["id"])]).stdout)
+        map_ids.update(info.get("map_ids", []))
+    maps = {i: json.loads(run(["bpftool", "-j", "map", "show", "id", str(i)]).stdout)
+            for i in sorted(map_ids)}
+    names = sorted(m.get("name", "") for m in maps.values())
+    assert any("held" in n for n in names), f"no held-verdict map among {names}"
+    unprivileged = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    assert run(unprivileged + ["bpftool", "version"]).returncode == 0
+    for i, m in maps.items():
+        if "held" not in m.get("name", ""):
+            continue
+        assert run(["bpftool", "map", "dump", "id", str(i)], timeout=30).returncode == 0
+        key = " ".join(["00"] * m["bytes_key"])
+        value = " ".join(["00"] * m["bytes_value"])
+        for who in (unprivileged, ["unshare", "-Urn"]):
+            for cmd in (["map", "dump", "id", str(i)],
+                        ["map", "update", "id", str(i), "key", "hex", *key.split(),
+                         "value", "hex", *value.split()],
+                        ["map", "delete", "id", str(i), "key", "hex", *key.split()]):
+                res = run(who + ["bpftool"] + cmd, timeout=30, check=False)
+                assert res.returncode != 0, \
+                    f"{' '.join(who)} bpftool {' '.join(cmd[:3])} ({m['name']}) worked: " \
+                    f"{res.stdout[:300]}"
+    # Still held, still working.
+    assert p.flow("tcpx", S4, 7000) == "connected"
+    assert kv(d)["entries"] >= 1
