@@ -508,7 +508,7 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 		} else {
 			armed.epoch = verdict->epoch;
 			armed.action = verdict->action;
-			armed.log = verdict->log;
+			armed.flags = verdict->log ? WARDEN_HELD_SOCKET_LOG : 0;
 			bpf_map_update_elem(&held_sockets, &socket_key, &armed, BPF_ANY);
 			return;
 		}
@@ -1035,6 +1035,12 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	    !same_addr(packet.remote_addr, armed->key.remote_addr) ||
 	    bpf_get_netns_cookie(skb) != armed->key.netns_cookie)
 		return 0;
+	/* A TCP SYN retransmitted by the kernel's timer is the flow matched already: decided
+	 * alike, counted (hits, log row) once. A new connect arms the socket anew. */
+	if (armed->flags & WARDEN_HELD_SOCKET_SEEN)
+		return 1;
+	if (packet.protocol == IPPROTO_TCP)
+		armed->flags |= WARDEN_HELD_SOCKET_SEEN;
 
 	now = bpf_ktime_get_boot_ns();
 	verdict = bpf_map_lookup_elem(&held_verdicts, &armed->key);
@@ -1045,7 +1051,7 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	count(WARDEN_CTR_HELD_ALLOW + action - WARDEN_HELD_ALLOW);
 	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_UDP)
 		held_udp_decided(skb, &packet);
-	if (!armed->log)
+	if (!(armed->flags & WARDEN_HELD_SOCKET_LOG))
 		return 1;
 	event = bpf_ringbuf_reserve(&held_events, sizeof(*event), 0);
 	if (!event) {

@@ -295,8 +295,13 @@ struct warden_held_socket {
 	struct warden_held_key key; /* the entry, whose destination the packet must have */
 	__u64 epoch;
 	__u32 action;
-	__u32 log;
+	__u32 flags; /* WARDEN_HELD_SOCKET_* */
 };
+/* warden_held_socket.flags: report the flow (the entry's `log`) ... */
+#define WARDEN_HELD_SOCKET_LOG 1
+/* ... and, once a connect's SYN was matched, that its retransmissions (the same flow) are
+ * decided alike but not counted or reported again. */
+#define WARDEN_HELD_SOCKET_SEEN 2
 
 /* A flow a held verdict decided, for its verdict-log row: the entry's key, and the local end
  * read from the packet. */
