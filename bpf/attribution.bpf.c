@@ -240,16 +240,34 @@ static __always_inline __u32 ns_thread_id(struct task_struct *task, __u32 tgid)
 	return ns_pid(BPF_CORE_READ(task, thread_pid));
 }
 
-/* Everything about the current task that the owner record holds. */
+/*
+ * Everything about the current task that the owner record holds. Read through the task's BTF
+ * pointer: each field is a plain load (the verifier makes a fault read 0), where
+ * BPF_CORE_READ calls bpf_probe_read_kernel once per step, about 20 of them, on the path of
+ * every connect(). Only the search of a pid namespace other than the initial one reads through
+ * the helper (ns_tgid, ns_thread_id: numbers[] is indexed by a level known at run time).
+ * bpf_get_current_task_btf is among the base helpers of every program type that calls this
+ * (sock_ops, cgroup sock_addr, cgroup sock, tracepoint): verified by loading on 6.18.
+ */
 static __always_inline void fill_owner(struct warden_owner *owner)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct task_struct *parent;
-	struct file *exe;
+	struct task_struct *current = bpf_get_current_task_btf();
+	struct task_struct *leader = current->group_leader;
+	struct task_struct *parent = leader->real_parent;
+	struct inode *exe = current->mm->exe_file->f_inode;
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
-	owner->tgid = ns_tgid(task);
-	owner->pid = ns_thread_id(task, owner->tgid);
+	if (pidns_initial) {
+		owner->tgid = current->tgid;
+		owner->pid = current->pid;
+		owner->ppid = parent->tgid;
+	} else {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+		owner->tgid = ns_tgid(task);
+		owner->pid = ns_thread_id(task, owner->tgid);
+		owner->ppid = ns_tgid(BPF_CORE_READ(task, group_leader, real_parent));
+	}
 	if (!owner->tgid)
 		count(WARDEN_CTR_OUTSIDE_PIDNS);
 	/* The initial user namespace's ids: wardend runs there (loading needs CAP_BPF in it). */
@@ -257,18 +275,14 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	owner->gid = uid_gid >> 32;
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
 	owner->cgroup_id = bpf_get_current_cgroup_id();
-	owner->start_time_ns = leader_start(task);
-	parent = BPF_CORE_READ(task, group_leader, real_parent);
-	owner->ppid = ns_tgid(parent);
-	owner->parent_start_time_ns = leader_start(parent);
-	exe = BPF_CORE_READ(task, mm, exe_file);
-	owner->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
-	owner->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	owner->start_time_ns = leader->start_boottime;
+	owner->parent_start_time_ns = parent->group_leader->start_boottime;
+	owner->exe_ino = exe->i_ino;
+	owner->exe_dev = exe->i_sb->s_dev;
 	/* The top bit of i_ctime_nsec is the kernel's "ctime was queried" flag (multigrain
 	 * timestamps), not part of the time: inode_get_ctime_nsec() masks it, and so do we. */
-	owner->exe_ctime_ns = BPF_CORE_READ(exe, f_inode, i_ctime_sec) * 1000000000ULL +
-			      (BPF_CORE_READ(exe, f_inode, i_ctime_nsec) & 0x3fffffff);
-	owner->exec_id = BPF_CORE_READ(task, group_leader, self_exec_id);
+	owner->exe_ctime_ns = exe->i_ctime_sec * 1000000000ULL + (exe->i_ctime_nsec & 0x3fffffff);
+	owner->exec_id = leader->self_exec_id;
 	owner->recorded_ns = bpf_ktime_get_boot_ns();
 	owner->generation = next_generation();
 }
@@ -380,6 +394,25 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 	if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY))
 		count(WARDEN_CTR_FLOW_ERRORS);
 	mirror_flow(key, &owner);
+}
+
+/* record_flow for a key that is nearly always new (a TCP connect's 4-tuple): the owner is
+ * written with BPF_NOEXIST straight away, one walk of the hash bucket where record_flow's
+ * lookup and update take two, on the connecting task's own path. A key already there (a reused
+ * 4-tuple, or a failed insert) takes record_flow's path, which compares and writes it. That
+ * path is rare and pays one owner record more; on a full LRU map the refused insert may also
+ * have evicted another key, which costs a miss, never a wrong owner. */
+static __always_inline void record_new_flow(const struct warden_flow_key *key)
+{
+	struct warden_owner owner = {};
+
+	fill_owner(&owner);
+	if (bpf_map_update_elem(&flows, key, &owner, BPF_NOEXIST) == 0) {
+		count(WARDEN_CTR_FLOW_INSERTS);
+		mirror_flow(key, &owner);
+		return;
+	}
+	record_flow(key);
 }
 
 static __always_inline void set_v4_mapped(__u8 *addr, __u32 ip4_network_order)
@@ -509,7 +542,7 @@ int warden_sockops(struct bpf_sock_ops *ctx)
 	} else {
 		return 1;
 	}
-	record_flow(&key);
+	record_new_flow(&key);
 	return 1;
 }
 

@@ -53,6 +53,9 @@ const char* toString(QueueMethod method);
 //                                         before wardend ran, a related flow) is decided now
 // and a verdict chain at `priority + 1`, which a packet reaches only once the deciding chain
 // (or a worker's NF_ACCEPT verdict, which resumes at the next hook entry) let it through:
+//   2u. none of our bits on the packet mark
+//                                      -> accept: every packet passes this chain, nearly all
+//                                         without a verdict (rules 2 and 3 never match them)
 //   2.  packet mark says "accepted"    -> copy it to the ct mark, restore the packet mark, accept
 //   3.  packet mark says "reject"      -> reject (TCP reset, else ICMP admin prohibited)
 // Rules 2 and 3 serve packets the workers hand back with a mark: this kernel build cannot set
