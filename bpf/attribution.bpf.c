@@ -240,6 +240,26 @@ static __always_inline __u32 ns_thread_id(struct task_struct *task, __u32 tgid)
 	return ns_pid(BPF_CORE_READ(task, thread_pid));
 }
 
+/* The calling process as wardend's pid namespace numbers it, its start time and the exec
+ * generation of the image it runs: what names it in an owner record and in a held verdict's
+ * key. Plain loads through the task's BTF pointer, as in fill_owner below. */
+struct current_process {
+	__u32 tgid;
+	__u64 start_time_ns;
+	__u64 exec_id;
+};
+
+static __always_inline void current_process(struct current_process *out)
+{
+	struct task_struct *current = bpf_get_current_task_btf();
+	struct task_struct *leader = current->group_leader;
+
+	out->tgid =
+	    pidns_initial ? current->tgid : ns_tgid((struct task_struct *)bpf_get_current_task());
+	out->start_time_ns = leader->start_boottime;
+	out->exec_id = leader->self_exec_id;
+}
+
 /*
  * Everything about the current task that the owner record holds. Read through the task's BTF
  * pointer: each field is a plain load (the verifier makes a fault read 0), where
@@ -368,7 +388,6 @@ static __always_inline void mirror_flow_if_stale(const struct warden_flow_key *k
  * key (a UDP socket sending many datagrams to one peer). */
 static __always_inline void record_flow(const struct warden_flow_key *key)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct warden_owner *old = bpf_map_lookup_elem(&flows, key);
 	struct warden_owner owner = {};
 
@@ -376,12 +395,13 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 		/* The same process running the same image: a process that exec'd (another program,
 		 * or the same one anew) keeps its pid and start time, but is not the owner the flow
 		 * was decided for. */
-		struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+		struct inode *exe = bpf_get_current_task_btf()->mm->exe_file->f_inode;
+		struct current_process now;
 
-		if (old->tgid == ns_tgid(task) && old->start_time_ns == leader_start(task) &&
-		    old->exec_id == BPF_CORE_READ(task, group_leader, self_exec_id) &&
-		    old->exe_ino == BPF_CORE_READ(exe, i_ino) &&
-		    old->exe_dev == BPF_CORE_READ(exe, i_sb, s_dev)) {
+		current_process(&now);
+		if (old->tgid == now.tgid && old->start_time_ns == now.start_time_ns &&
+		    old->exec_id == now.exec_id && old->exe_ino == exe->i_ino &&
+		    old->exe_dev == exe->i_sb->s_dev) {
 			count(WARDEN_CTR_FLOW_UNCHANGED);
 			mirror_flow_if_stale(key, old);
 			return;
@@ -464,8 +484,8 @@ static __always_inline __u64 held_socket_thread(__u32 protocol)
  */
 static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct warden_held_socket_key socket_key;
+	struct current_process caller;
 	struct warden_held_socket armed;
 	struct warden_held_state *state = held_state_now();
 	struct warden_held_key *key = &armed.key;
@@ -480,9 +500,10 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 	socket_key.cookie = bpf_get_socket_cookie(ctx);
 	socket_key.pid_tgid = held_socket_thread(ctx->protocol);
 	__builtin_memset(&armed, 0, sizeof(armed));
-	key->tgid = ns_tgid(task);
-	key->start_time_ns = leader_start(task);
-	key->exec_id = BPF_CORE_READ(task, group_leader, self_exec_id);
+	current_process(&caller);
+	key->tgid = caller.tgid;
+	key->start_time_ns = caller.start_time_ns;
+	key->exec_id = caller.exec_id;
 	key->uid = (__u32)bpf_get_current_uid_gid();
 	key->netns_cookie = bpf_get_netns_cookie(ctx);
 	key->remote_port = bpf_ntohs((__u16)ctx->user_port);

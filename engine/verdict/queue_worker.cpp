@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <optional>
 #include <string>
 
 #include "base/clock.h"
@@ -375,23 +376,22 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   if (elapsed > counters_.maxLatencyNs.load(std::memory_order_relaxed)) {
     counters_.maxLatencyNs.store(elapsed, std::memory_order_relaxed);
   }
-  // After the verdict, so that its bpf(2) calls cost the flow no latency.
-  // Not what a connected prompt client is to be asked about: its next flow is a question too.
+  // The flow's row, made once: for the log, and kept with a held verdict for its held flows.
+  std::optional<db::LogRow> row;
+  if (wantsLogRow(snapshot.config(), decision)) {
+    row.emplace(verdictRow(snapshot, decision, pending.named(), elapsed, pending.owner));
+  }
+  // After the verdict, so that its bpf(2) calls cost the flow no latency. Not what a connected
+  // prompt client is to be asked about: its next flow is a question too.
   if (kernelVerdicts_ && holdable(snapshot.config(), decision, pending.owner, pending.flow) &&
       !(prompts_ && prompts_->active() && asksAbout(decision, pending.owner))) {
-    if (wantsLogRow(snapshot.config(), decision)) {
-      const db::LogRow row = verdictRow(snapshot, decision, pending.named(), 0, pending.owner);
-      kernelVerdicts_->hold(policy_.generation(), pending.namesVersion, pending.flow, pending.host,
-                            pending.owner, decision.enforced, &row);
-    } else {
-      kernelVerdicts_->hold(policy_.generation(), pending.namesVersion, pending.flow, pending.host,
-                            pending.owner, decision.enforced, nullptr);
-    }
+    kernelVerdicts_->hold(policy_.generation(), pending.namesVersion, pending.flow, pending.host,
+                          pending.owner, decision.enforced, row ? &*row : nullptr);
   }
   // The deciding rule's hit: once per flow, so a repeat (a SYN sent again after a drop) is not
   // counted again where the log can tell it; flows that are not logged are rarely repeated.
   const rules::RuleHits& hits = snapshot.policy->hits();
-  if (!wantsLogRow(snapshot.policy->config(), decision)) {
+  if (!row) {
     hits.record(decision, base::coarseRealtimeNs());
     return;
   }
@@ -404,8 +404,7 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   hits.record(decision, base::coarseRealtimeNs());
   // A full ring counts the row as dropped: the packet path never waits for the database. A
   // repeat may then have its row.
-  if (!log_.tryEnqueue(verdictRow(snapshot, decision, pending.named(), elapsed, pending.owner)) &&
-      pending.portsNameFlow) {
+  if (!log_.tryEnqueue(std::move(*row)) && pending.portsNameFlow) {
     recentDecisions_.forget(key);
   }
 }
