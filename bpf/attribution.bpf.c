@@ -540,6 +540,44 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 
 /* ---- TCP outbound ---------------------------------------------------------------------- */
 
+/*
+ * Whether the connect hook just armed this socket with a held verdict of the epoch in force:
+ * then its SYN is decided by the table's held rules, and no owner record is needed (writing
+ * one was half the kernel's cost of a repeat connection: an LRU insert and its mirror). The
+ * SYN may still reach the queue: the word gone stale before it left (a reload in between), the
+ * SYN dropped further on and sent again, a conntrack entry of the 4-tuple's earlier flow (rule
+ * 0b). There it must find no record rather than the one an earlier connection from the same
+ * 4-tuple left, maybe another process's: forget_flow removes that, and sock_diag names the
+ * owner, as for any flow the maps missed.
+ */
+static __always_inline bool held_decides(struct bpf_sock_ops *ctx)
+{
+	struct warden_held_socket_key socket_key = {
+	    .cookie = bpf_get_socket_cookie(ctx),
+	    .pid_tgid = held_socket_thread(IPPROTO_TCP),
+	};
+	struct warden_held_socket *armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
+	struct warden_held_state *state;
+
+	if (!armed)
+		return false;
+	state = held_state_now();
+	return state && state->epoch && state->epoch == armed->epoch;
+}
+
+/* Removes key's owner record from the map and from its mirror slot. */
+static __always_inline void forget_flow(const struct warden_flow_key *key)
+{
+	__u32 index = warden_flow_slot_index(key, flow_slot_mask), claimed;
+	struct warden_flow_slot *slot = bpf_map_lookup_elem(&flow_slots, &index);
+
+	bpf_map_delete_elem(&flows, key);
+	if (slot && same_flow_key(&slot->key, key) && slot_claim(&slot->seq, &claimed)) {
+		__builtin_memset(&slot->key, 0, sizeof(slot->key));
+		slot_release(&slot->seq, claimed);
+	}
+}
+
 SEC("sockops")
 int warden_sockops(struct bpf_sock_ops *ctx)
 {
@@ -561,6 +599,11 @@ int warden_sockops(struct bpf_sock_ops *ctx)
 
 		__builtin_memcpy(key.remote_addr, ip6, 16);
 	} else {
+		return 1;
+	}
+	if (held_decides(ctx)) {
+		forget_flow(&key);
+		count(WARDEN_CTR_HELD_UNRECORDED);
 		return 1;
 	}
 	record_new_flow(&key);
@@ -1012,6 +1055,33 @@ static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct
 		bpf_map_update_elem(&decided, &key, &owner->generation, BPF_ANY);
 }
 
+/* The held flow's report, for its log row (`armed`: the word that decided it). */
+static __always_inline void held_report(const struct warden_held_socket *armed,
+					const struct held_packet *packet, __u32 action, __u64 now)
+{
+	struct warden_held_event *event = bpf_ringbuf_reserve(&held_events, sizeof(*event), 0);
+
+	if (!event) {
+		count(WARDEN_CTR_HELD_EVENTS_LOST);
+		return;
+	}
+	event->head.kind = WARDEN_EVENT_HELD;
+	event->head.size = sizeof(*event);
+	event->head.time_ns = now;
+	event->key = armed->key;
+	__builtin_memcpy(event->local_addr, packet->local_addr, 16);
+	event->local_port = packet->local_port;
+	event->pad = 0;
+	event->action = action;
+	/* No wake-up per record: at a held flow's pace that would be a context switch each (the
+	 * tracker's poll, which reads them within 250 ms anyway), costing the flow more than the
+	 * queue round trip it saved. A ring a quarter full wakes the reader. */
+	bpf_ringbuf_submit(event, bpf_ringbuf_query(&held_events, BPF_RB_AVAIL_DATA) >
+					  WARDEN_HELD_EVENTS_BYTES / 4
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
+}
+
 /*
  * 1 when the packet is the first of a flow that a held verdict of `action` decides: the
  * thread sending it (the packet of a connect or sendmsg leaves inside that call) made the
@@ -1024,7 +1094,6 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	struct warden_held_verdict *verdict;
 	struct warden_held_socket *armed;
 	struct warden_held_state *state;
-	struct warden_held_event *event;
 	struct task_struct *task;
 	struct held_packet packet;
 	__u64 now;
@@ -1057,7 +1126,10 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	    bpf_get_netns_cookie(skb) != armed->key.netns_cookie)
 		return 0;
 	/* A TCP SYN retransmitted by the kernel's timer is the flow matched already: decided
-	 * alike, counted (hits, log row) once. A new connect arms the socket anew. */
+	 * alike, counted (hits, log row) once. A new connect arms the socket anew. An allowed
+	 * SYN leaves its flow's ct mark "accepted", which decides its retransmissions before this
+	 * rule (rule 1): the word has served and goes, so that the next connect's word takes its
+	 * place in the map instead of evicting another. */
 	if (armed->flags & WARDEN_HELD_SOCKET_SEEN)
 		return 1;
 	if (packet.protocol == IPPROTO_TCP)
@@ -1072,28 +1144,11 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	count(WARDEN_CTR_HELD_ALLOW + action - WARDEN_HELD_ALLOW);
 	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_UDP)
 		held_udp_decided(skb, &packet);
-	if (!(armed->flags & WARDEN_HELD_SOCKET_LOG))
-		return 1;
-	event = bpf_ringbuf_reserve(&held_events, sizeof(*event), 0);
-	if (!event) {
-		count(WARDEN_CTR_HELD_EVENTS_LOST);
-		return 1;
-	}
-	event->head.kind = WARDEN_EVENT_HELD;
-	event->head.size = sizeof(*event);
-	event->head.time_ns = now;
-	event->key = armed->key;
-	__builtin_memcpy(event->local_addr, packet.local_addr, 16);
-	event->local_port = packet.local_port;
-	event->pad = 0;
-	event->action = action;
-	/* No wake-up per record: at a held flow's pace that would be a context switch each (the
-	 * tracker's poll, which reads them within 250 ms anyway), costing the flow more than the
-	 * queue round trip it saved. A ring a quarter full wakes the reader. */
-	bpf_ringbuf_submit(event, bpf_ringbuf_query(&held_events, BPF_RB_AVAIL_DATA) >
-					  WARDEN_HELD_EVENTS_BYTES / 4
-				      ? BPF_RB_FORCE_WAKEUP
-				      : BPF_RB_NO_WAKEUP);
+	if (armed->flags & WARDEN_HELD_SOCKET_LOG)
+		held_report(armed, &packet, action, now);
+	/* Last: a deleted LRU entry may be taken by another CPU's insert at once. */
+	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_TCP)
+		bpf_map_delete_elem(&held_sockets, &socket_key);
 	return 1;
 }
 

@@ -164,6 +164,7 @@ enum warden_counter {
 	WARDEN_CTR_HELD_STALE,
 	WARDEN_CTR_HELD_EXPIRED,
 	WARDEN_CTR_HELD_EVENTS_LOST, /* held flows not reported for their log row: ring full */
+	WARDEN_CTR_HELD_UNRECORDED,  /* TCP connects a held verdict decides: no owner record */
 	WARDEN_CTR_COUNT,
 };
 

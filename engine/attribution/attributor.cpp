@@ -430,6 +430,8 @@ nlohmann::json Attributor::statusJson() const {
                      {"flow_errors", c[WARDEN_CTR_FLOW_ERRORS]},
                      {"listener_writes", c[WARDEN_CTR_LISTENER_WRITES]},
                      {"udp_connects", c[WARDEN_CTR_UDP_CONNECT_DONE]},
+                     // TCP connects a kernel-held verdict decided: no owner record written
+                     {"held_unrecorded", c[WARDEN_CTR_HELD_UNRECORDED]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      {"slot_busy", c[WARDEN_CTR_SLOT_BUSY]},

@@ -14,6 +14,7 @@ import json
 import os
 import random
 import shutil
+import threading
 import time
 
 import pytest
@@ -87,12 +88,14 @@ class Repeater:
         self.proc.popen.stdin.flush()
         return self._next_line(timeout)
 
-    def flow(self, mode, host, port, timeout_ms=ANSWER_WAIT_MS):
-        """One new flow; returns (outcome, elapsed ms)."""
+    def flow(self, mode, host, port, timeout_ms=ANSWER_WAIT_MS, source_port=None):
+        """One new flow (TCP: from source_port when given); returns (outcome, elapsed ms)."""
         command = f"{mode} {host} {port} {timeout_ms}"
         if mode in ("udp", "udpc"):
             Repeater.next_port += 1
             command += f" {Repeater.next_port}"
+        elif source_port:
+            command += f" {source_port}"
         words = self.say(command, timeout=timeout_ms / 1000 + 5).split()
         return words[0], float(words[1])
 
@@ -242,6 +245,7 @@ def test_repeat_flows_of_a_process_are_decided_in_the_kernel(lab, cgroup, warden
     kv = w.wait_held(3)
     queued, before = w.queued(), hits(kv)
     status_before = w.status()["totals"]
+    bpf_before = w.status()["attribution"]["bpf"]
     for _ in range(3):
         for port, verdict in verdicts.items():
             outcome, ms = rep.flow(mode, server, port,
@@ -261,6 +265,11 @@ def test_repeat_flows_of_a_process_are_decided_in_the_kernel(lab, cgroup, warden
     denied = 4 if mode == "tcp" else 3
     assert grew(hits(kv), before) == {"allow": 3, "deny": denied, "reject": 3}, kv
     assert kv["enabled"] is True and kv["written"] >= 3, kv
+    if mode == "tcp":
+        # A connect the kernel decides needs no owner record: none was written for the ten.
+        bpf = w.status()["attribution"]["bpf"]
+        assert bpf["held_unrecorded"] - bpf_before["held_unrecorded"] == 10, (bpf, bpf_before)
+        assert bpf["flow_inserts"] == bpf_before["flow_inserts"], (bpf, bpf_before)
 
 
 def test_a_process_older_than_wardend_is_held_after_it_is_described_again(lab, cgroup,
@@ -383,6 +392,46 @@ def test_one_unconnected_socket_gets_each_destinations_own_verdict(lab, cgroup, 
         assert rep.outcome("keep", S4, 7000) == "reply"
     kv = w.kv()
     assert kv["hits"]["reject"] >= 1 and kv["hits"]["allow"] >= 1, kv
+
+
+def test_a_held_syn_sent_again_through_the_queue_is_named_after_its_own_process(
+        lab, cgroup, wardend):
+    """A held allow decides a connect's SYN, which another table then drops; its retransmission
+    goes to the queue (the held word served the first SYN). No owner record is written for a
+    connect the kernel decides, so the queue must not find the record an earlier connection
+    from the same 4-tuple left: here a process whose profile denies the server, whose verdict
+    the retransmission would then get. It is named after its own process and connects."""
+    app, other = flow_repeat_copy(lab, "app"), flow_repeat_copy(lab, "other")
+    w = Warden(lab, wardend, cgroup, profiles={
+        "app": profile_text("app", {"path": app}, default="reject",
+                            rules=[{"action": "allow", "ports": 7000}]),
+        "other": profile_text("other", {"path": other}, default="deny")})
+    rep, rival = Repeater(lab, cgroup, app, "app"), Repeater(lab, cgroup, other, "other")
+    assert rep.outcome("tcp", S4, 7000) == "connected"
+    w.wait_held(1)
+    sport = 21999  # below the ephemeral range: taken by nobody else
+    assert rival.flow("tcp", S4, 7000, DENY_WAIT_MS, sport)[0] == "timeout"
+    queued = w.queued()
+    # A later table on the output hook drops the SYN the held verdict accepted, once.
+    rules = os.path.join(lab.tmp, "heldtest.nft")
+    with open(rules, "w") as f:
+        f.write("table inet heldtest {\n chain out {\n  type filter hook output priority 10;\n"
+                "  tcp dport 7000 tcp flags syn counter drop\n }\n}\n")
+    lab.c.run(["nft", "-f", rules])
+    timer = threading.Timer(0.3, lambda: lab.c.run(
+        ["nft", "delete", "table", "inet", "heldtest"], check=False))
+    timer.start()
+    try:
+        outcome = rep.flow("tcp", S4, 7000, 3000, sport)[0]
+    finally:
+        timer.cancel()
+        lab.c.run(["nft", "delete", "table", "inet", "heldtest"], check=False)
+    assert outcome == "connected", (outcome, w.kv(), w.status()["attribution"])
+    assert w.queued() == queued + 1, "the retransmission was not decided by the queue"
+    res = cli(w.d, "log", "--json", "--limit", "0")
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    mine = [r for r in rows if r["local_port"] == sport and r["action"] == "allow"]
+    assert mine and {r["pid"] for r in mine} == {rep.pid}, rows
 
 
 # ---- 2. invalidations ------------------------------------------------------------------------

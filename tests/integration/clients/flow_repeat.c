@@ -4,11 +4,13 @@
  *
  * Prints "ready <pid> <uid>" at start, then reads commands from stdin, one a line, and answers
  * each with one line, flushed at once:
- *   tcp HOST PORT TIMEOUT_MS          a new TCP connection; when it is up, one 16-byte echo
+ *   tcp HOST PORT TIMEOUT_MS [SPORT]  a new TCP connection; when it is up, one 16-byte echo
  *                                     round trip on it (the connection's later packets pass
  *                                     too). "<outcome> <ms>": connected, refused, timeout,
  *                                     prohibited, blocked, unreachable, error; "stalled" when
  *                                     the connection came up but the echo did not come back.
+ *                                     SPORT: from that local port, closed with a reset, so
+ *                                     that the next connection may take the same 4-tuple.
  *   udp HOST PORT TIMEOUT_MS SPORT    a new unconnected UDP socket (sendto), bound to local port
  *                                     SPORT (0: the kernel's choice), one datagram, its echo
  *                                     awaited: "<outcome> <ms>" (reply, prohibited, timeout...).
@@ -57,13 +59,42 @@ static void say(const char* outcome, double start) {
   printf("%s %.1f\n", outcome, now_ms() - start);
 }
 
-static void tcp_flow(const struct sockaddr_storage* ss, socklen_t len, long timeout_ms) {
+/* Binds fd to local port source_port (SO_REUSEADDR) of ss's family: 0 on success. */
+static int bind_source_port(int fd, const struct sockaddr_storage* ss, socklen_t len,
+                            long source_port) {
+  int on = 1;
+  struct sockaddr_storage local;
+  memset(&local, 0, sizeof local);
+  local.ss_family = ss->ss_family;
+  if (ss->ss_family == AF_INET)
+    ((struct sockaddr_in*)&local)->sin_port = htons((uint16_t)source_port);
+  else
+    ((struct sockaddr_in6*)&local)->sin6_port = htons((uint16_t)source_port);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (bind(fd, (struct sockaddr*)&local, len) < 0) {
+    fprintf(stderr, "flow_repeat: bind %ld: %s\n", source_port, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static void tcp_flow(const struct sockaddr_storage* ss, socklen_t len, long timeout_ms,
+                     long source_port) {
   double start = now_ms();
   double deadline = start + (double)timeout_ms;
   int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     say("error", start);
     return;
+  }
+  if (source_port) {
+    struct linger reset = {1, 0}; /* no TIME_WAIT: the 4-tuple is free again at once */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    if (bind_source_port(fd, ss, len, source_port) < 0) {
+      say("error", start);
+      close(fd);
+      return;
+    }
   }
   enum outcome result = OUT_OK;
   if (connect(fd, (const struct sockaddr*)ss, len) < 0) {
@@ -150,22 +181,10 @@ static void udp_flow(const struct sockaddr_storage* ss, socklen_t len, long time
     return;
   }
   recv_err_on(fd, ss->ss_family);
-  if (source_port) {
-    int on = 1;
-    struct sockaddr_storage local;
-    memset(&local, 0, sizeof local);
-    local.ss_family = ss->ss_family;
-    if (ss->ss_family == AF_INET)
-      ((struct sockaddr_in*)&local)->sin_port = htons((uint16_t)source_port);
-    else
-      ((struct sockaddr_in6*)&local)->sin6_port = htons((uint16_t)source_port);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(fd, (struct sockaddr*)&local, len) < 0) {
-      fprintf(stderr, "flow_repeat: bind %ld: %s\n", source_port, strerror(errno));
-      say("error", start);
-      close(fd);
-      return;
-    }
+  if (source_port && bind_source_port(fd, ss, len, source_port) < 0) {
+    say("error", start);
+    close(fd);
+    return;
   }
   enum outcome result = OUT_OK;
   if (connected && connect(fd, (const struct sockaddr*)ss, len) < 0) {
@@ -227,7 +246,7 @@ int main(int argc, char** argv) {
       continue;
     }
     if (!strcmp(verb, "tcp")) {
-      tcp_flow(&ss, len, timeout_ms);
+      tcp_flow(&ss, len, timeout_ms, fields >= 5 ? source_port : 0);
     } else if (!strcmp(verb, "udp") || !strcmp(verb, "udpc")) {
       udp_flow(&ss, len, timeout_ms, fields >= 5 ? source_port : 0, !strcmp(verb, "udpc"));
     } else if (!strcmp(verb, "keep")) {
