@@ -273,6 +273,10 @@ struct warden_held_verdict {
 	__u64 last_hit_ns;
 	__u32 action; /* enum warden_held_action */
 	__u32 log;    /* 1: every flow it decides is reported (WARDEN_EVENT_HELD) for a log row */
+	/* wardend's number of the hit counter of the rule (or profile default) that decided it,
+	 * plus 1 (0: none), so that `warden rules` counts the flows it decides here too */
+	__u32 hit_counter;
+	__u32 pad;
 };
 
 /* The one entry of `held_state`, written by wardend. The hooks that look verdicts up stay

@@ -103,6 +103,21 @@ void RuleHits::record(const Decision& decision, std::int64_t nowNs) const {
   counter.lastNs.store(nowNs, std::memory_order_relaxed);
 }
 
+std::optional<std::uint32_t> RuleHits::counterOf(const Decision& decision) const {
+  const std::size_t slot = slotOf(decision);
+  if (slot >= counters_.size()) return std::nullopt;
+  return static_cast<std::uint32_t>(slot);
+}
+
+void RuleHits::add(std::uint32_t counter, std::uint64_t hits, std::int64_t lastNs) const {
+  if (counter >= counters_.size() || hits == 0) return;
+  Counter& c = *counters_[counter];
+  c.hits.fetch_add(hits, std::memory_order_relaxed);
+  if (lastNs > c.lastNs.load(std::memory_order_relaxed)) {
+    c.lastNs.store(lastNs, std::memory_order_relaxed);
+  }
+}
+
 std::vector<RuleHits::Entry> RuleHits::entries() const {
   std::vector<Entry> all = layout_;
   for (std::size_t i = 0; i < all.size(); ++i) {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,12 @@ class RuleHits {
   // Counts `decision` if a rule or a profile's fallback made it; engine verdicts for flows
   // without a profile are not counted.
   void record(const Decision& decision, std::int64_t nowNs) const;
+
+  // The number of the counter record() counts `decision` on; nullopt when it counts none. For
+  // flows decided elsewhere on the policy's behalf (kernel-held verdicts), credited with add().
+  std::optional<std::uint32_t> counterOf(const Decision& decision) const;
+  // Adds `hits` flows to counter `counter` (of counterOf), the last of them at `lastNs`.
+  void add(std::uint32_t counter, std::uint64_t hits, std::int64_t lastNs) const;
 
   // Every counter with its key, in policy order (global rules, then each profile's rules and
   // its default).

@@ -163,6 +163,10 @@ bool Daemon::loadPolicy() {
 }
 
 void Daemon::publishPolicy(std::shared_ptr<PolicySnapshot> snapshot) {
+  // The flows held verdicts decided under the policy going out count for its rules.
+  if (const auto going = policy_.current(); held_ && going) {
+    held_->creditHits(going->policy->hits());
+  }
   policy_.publish(std::move(snapshot));
   // What was held under the policy before stops applying; only decisions made under this one
   // are held from now on.

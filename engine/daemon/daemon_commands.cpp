@@ -127,11 +127,13 @@ nlohmann::json Daemon::controlStatus() const {
 
 nlohmann::json Daemon::hits() {
   const auto snapshot = policy_.current();
+  if (held_) held_->creditHits(snapshot->policy->hits());
   return {{"revision", snapshot->revision()}, {"hits", hitsJson(snapshot->policy->hits())}};
 }
 
 void Daemon::storeHits(bool force) {
   if (!store_) return;
+  if (held_) held_->creditHits(policy_.current()->policy->hits());
   if (auto stored = hitRecorder_.store(*store_, policy_.current()->policy->hits(), force);
       !stored) {
     base::logError("storing the rule hit counts: ", stored.error().message());

@@ -119,6 +119,7 @@ bool KernelVerdicts::newEpoch(std::optional<std::uint64_t> policyGeneration) {
   // Workers see the new epoch before the kernel does: what they write from now on waits for
   // the kernel to name it, and nothing written before can apply after the kernel's write.
   current_.store(generation << 32 | next, std::memory_order_release);
+  if (policyGeneration) policyEpoch_.store(next, std::memory_order_relaxed);
   warden_held_state state{};
   const std::uint32_t zero = 0;
   if (bpf_map_lookup_elem(maps_.state, &zero, &state) != 0) {
@@ -145,7 +146,8 @@ bool KernelVerdicts::setPolicy(std::uint64_t policyGeneration, bool enabled, std
 
 void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVersion,
                           const rules::Flow& flow, const DnsName& host, const FlowOwner& owner,
-                          rules::Action action, const db::LogRow* row) {
+                          rules::Action action, std::optional<std::uint32_t> hitCounter,
+                          const db::LogRow* row) {
   if (!enabled_.load(std::memory_order_relaxed)) return;
   const std::uint64_t current = current_.load(std::memory_order_acquire);
   if ((current >> 32) != (policyGeneration & 0xffffffffu)) return;  // decided under another
@@ -169,6 +171,7 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
   }
   value.action = heldAction(action);
   value.log = row != nullptr;
+  value.hit_counter = hitCounter ? *hitCounter + 1 : 0;
   if (row) {
     std::lock_guard lock(rowsMutex_);
     if (rows_.size() >= kMaxRows) {
@@ -217,6 +220,30 @@ void KernelVerdicts::maintain() {
   newEpoch(std::nullopt);
   base::logInfo("kernel-held verdicts: the table of host-name changes was full; emptied it (",
                 addresses.size(), " addresses) and retired every held verdict");
+}
+
+void KernelVerdicts::creditHits(const rules::RuleHits& hits) {
+  const std::uint32_t first = policyEpoch_.load(std::memory_order_relaxed);
+  const std::uint32_t span = epoch() - first;  // unsigned: right across a wrap of the number
+  const std::uint64_t bootNow = base::bootTimeNs();
+  const std::int64_t realNow = base::realtimeNs();
+  decltype(credited_) seen;
+  walk([&](const warden_held_key& key, const warden_held_verdict& value) {
+    // Entries of an earlier policy were credited to it before it was replaced.
+    if (value.hit_counter == 0 || value.epoch - first > span) return;
+    Credited credited;
+    if (const auto before = credited_.find(key);
+        before != credited_.end() && before->second.expiresNs == value.expires_ns) {
+      credited = before->second;
+    }
+    if (value.hits > credited.hits) {
+      const std::uint64_t ago = bootNow > value.last_hit_ns ? bootNow - value.last_hit_ns : 0;
+      hits.add(value.hit_counter - 1, value.hits - credited.hits,
+               realNow - static_cast<std::int64_t>(ago));
+    }
+    seen.emplace(key, Credited{value.expires_ns, value.hits});
+  });
+  credited_ = std::move(seen);
 }
 
 void KernelVerdicts::logHeld(const warden_held_event& event) {

@@ -16,6 +16,7 @@
 #include "rules/config.h"
 #include "rules/decision.h"
 #include "rules/flow.h"
+#include "rules/rule_hits.h"
 
 namespace warden::engine {
 
@@ -108,11 +109,21 @@ class KernelVerdicts {
 
   // Holds `action` for the flow, decided for `owner` under the policy of generation
   // `policyGeneration` (see holdable()); `host` is the name the decision saw for the remote
-  // address (empty: none), whose expiry bounds the entry's. `row`: the flow's verdict-log row
-  // when it is logged. Call after the flow's verdict was given: it makes bpf(2) calls.
+  // address (empty: none), whose expiry bounds the entry's. `hitCounter`: the policy's hit
+  // counter of the deciding rule (RuleHits::counterOf), which creditHits() adds its flows to.
+  // `row`: the flow's verdict-log row when it is logged. Call after the flow's verdict was
+  // given: it makes bpf(2) calls.
   void hold(std::uint64_t policyGeneration, std::uint64_t namesVersion, const rules::Flow& flow,
             const DnsName& host, const FlowOwner& owner, rules::Action action,
-            const db::LogRow* row);
+            std::optional<std::uint32_t> hitCounter, const db::LogRow* row);
+
+  // Control thread: adds the flows held verdicts decided since the last call to the hit
+  // counters of the rules that made them (`hits`: the RuleHits of the policy in force, whose
+  // counters the entries name), so that `warden rules` counts them as it counts the queue's.
+  // Call before a new policy is set, with the one it replaces: what was held under it counts
+  // there. Flows an entry decided after the last call are lost when a later decision of the
+  // queue replaces the entry (it starts again from 0).
+  void creditHits(const rules::RuleHits& hits);
 
   // The name of `address` changed (HostCache's observer, called once the new name is in
   // place): whatever was decided with the old one (or with none) stops applying.
@@ -161,10 +172,19 @@ class KernelVerdicts {
   std::atomic<std::uint64_t> current_{0};
   std::atomic<std::uint32_t> ttlS_{600};
   std::atomic<bool> enabled_{false};
-  std::mutex epochMutex_;  // serializes newEpoch()
+  std::mutex epochMutex_;                      // serializes newEpoch()
+  std::atomic<std::uint32_t> policyEpoch_{0};  // the first epoch of the policy in force
   std::atomic<std::uint64_t> namesVersion_{0};
   std::atomic<std::uint64_t> nameGeneration_{0};
   std::atomic<bool> namesFull_{false};
+
+  // Per entry, the flows already credited (creditHits), and which holding of the key they were
+  // of (its expiry: a new decision for the key writes another). Control thread only.
+  struct Credited {
+    std::uint64_t expiresNs = 0;
+    std::uint64_t hits = 0;
+  };
+  std::unordered_map<warden_held_key, Credited, KeyHash, KeyEqual> credited_;
 
   mutable std::mutex rowsMutex_;
   std::unordered_map<warden_held_key, KeptRow, KeyHash, KeyEqual> rows_;  // guarded

@@ -386,7 +386,8 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   if (kernelVerdicts_ && holdable(snapshot.config(), decision, pending.owner, pending.flow) &&
       !(prompts_ && prompts_->active() && asksAbout(decision, pending.owner))) {
     kernelVerdicts_->hold(policy_.generation(), pending.namesVersion, pending.flow, pending.host,
-                          pending.owner, decision.enforced, row ? &*row : nullptr);
+                          pending.owner, decision.enforced,
+                          snapshot.policy->hits().counterOf(decision), row ? &*row : nullptr);
   }
   // The deciding rule's hit: once per flow, so a repeat (a SYN sent again after a drop) is not
   // counted again where the log can tell it; flows that are not logged are rarely repeated.

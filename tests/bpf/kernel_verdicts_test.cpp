@@ -15,7 +15,9 @@
 #include "base/clock.h"
 #include "engine/attribution/bpf_attribution.h"
 #include "engine/dns/host_cache.h"
+#include "rules/subject.h"
 #include "tests/bpf/bpf_lab.h"
+#include "tests/unit/rules/policy_test_support.h"
 
 namespace warden::engine {
 namespace {
@@ -82,7 +84,8 @@ class KernelVerdictsTest : public testing::BpfLabTest {
   }
   void hold(std::uint64_t generation, const rules::Flow& flow,
             rules::Action action = rules::Action::kAllow, const DnsName& host = DnsName{}) {
-    held_->hold(generation, held_->namesVersion(), flow, host, owner_, action, nullptr);
+    held_->hold(generation, held_->namesVersion(), flow, host, owner_, action, std::nullopt,
+                nullptr);
   }
 
   std::unique_ptr<BpfAttribution> bpf_;
@@ -99,6 +102,70 @@ TEST_F(KernelVerdictsTest, NothingAppliesBeforeAPolicyNorWhenSwitchedOff) {
   EXPECT_EQ(state().epoch, 0u);
   hold(1, flowTo("192.0.2.2", 443));
   EXPECT_FALSE(stored(flowTo("192.0.2.2", 443)));
+}
+
+TEST_F(KernelVerdictsTest, TheFlowsHeldVerdictsDecideCountForTheirRules) {
+  const auto policy = rules::testing::compile("", R"(
+name = "app"
+default = "deny"
+[[match]]
+path = "/usr/bin/app"
+[[rule]]
+action = "allow"
+ports = 443
+)");
+  ASSERT_TRUE(policy);
+  const rules::Flow flow = flowTo("192.0.2.2", 443);
+  rules::ProcessInfo app;
+  app.path = "/usr/bin/app";
+  const auto counter = policy->hits().counterOf(policy->decide(rules::Subject::process(app), flow));
+  ASSERT_TRUE(counter);
+  auto holdIt = [&](std::uint64_t generation) {
+    held_->hold(generation, held_->namesVersion(), flow, DnsName{}, owner_, rules::Action::kAllow,
+                counter, nullptr);
+    ASSERT_TRUE(stored(flow));
+  };
+  // What the held-verdict match does for each flow it decides.
+  auto flowsDecided = [&](std::uint64_t total) {
+    const warden_held_key key = heldKeyOf(flow, owner_.attribution.owner, kCookie);
+    warden_held_verdict value = *stored(flow);
+    value.hits = total;
+    value.last_hit_ns = base::bootTimeNs();
+    ASSERT_EQ(bpf_map_update_elem(bpf_->heldVerdictsFd(), &key, &value, BPF_EXIST), 0);
+  };
+  auto hits = [&] {
+    for (const auto& entry : policy->hits().entries()) {
+      if (entry.rule == 0) return entry.count;
+    }
+    return rules::HitCount{};
+  };
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  holdIt(1);
+  flowsDecided(3);
+  held_->creditHits(policy->hits());
+  EXPECT_EQ(hits().hits, 3u);
+  EXPECT_NEAR(static_cast<double>(hits().lastNs), static_cast<double>(base::realtimeNs()), 1e9);
+  held_->creditHits(policy->hits());  // no flow since: nothing more
+  EXPECT_EQ(hits().hits, 3u);
+  flowsDecided(5);
+  held_->creditHits(policy->hits());
+  EXPECT_EQ(hits().hits, 5u);
+  // The queue decides the key again (a new entry, counting from 0).
+  holdIt(1);
+  flowsDecided(1);
+  held_->creditHits(policy->hits());
+  EXPECT_EQ(hits().hits, 6u);
+  // Retired under the same policy: what the entry decided before still counts.
+  flowsDecided(2);
+  held_->retireAll();
+  held_->creditHits(policy->hits());
+  EXPECT_EQ(hits().hits, 7u);
+  // Another policy: the entries of the one before are no longer credited (the daemon credits
+  // them to it before it sets the new one).
+  flowsDecided(4);
+  ASSERT_TRUE(held_->setPolicy(2, true, 60));
+  held_->creditHits(policy->hits());
+  EXPECT_EQ(hits().hits, 7u);
 }
 
 TEST_F(KernelVerdictsTest, HoldsUnderThePolicyInForceOnly) {
@@ -143,7 +210,7 @@ TEST_F(KernelVerdictsTest, ANewNameForTheAddressEndsWhatWasDecidedBefore) {
   const std::uint64_t before = held_->namesVersion();
   held_->forgetAddress(*rules::IpAddress::parse("192.0.2.9"));
   held_->hold(1, before, flowTo("192.0.2.9", 443), DnsName{}, owner_, rules::Action::kAllow,
-              nullptr);
+              std::nullopt, nullptr);
   EXPECT_FALSE(stored(flowTo("192.0.2.9", 443)));
   // One made after it is, with the address's new number.
   hold(1, flowTo("192.0.2.2", 443));

@@ -434,6 +434,36 @@ def test_a_held_syn_sent_again_through_the_queue_is_named_after_its_own_process(
     assert mine and {r["pid"] for r in mine} == {rep.pid}, rows
 
 
+def test_warden_rules_counts_the_flows_decided_in_the_kernel(lab, cgroup, wardend):
+    """`warden rules` counts each flow a rule or a profile default decided, whether the queue
+    or a held verdict decided it, also across a reload: four flows to each of two ports, a
+    reload, two more to each, and both lines show 6."""
+    program = flow_repeat_copy(lab, "app")
+    w = Warden(lab, wardend, cgroup, profiles={"app": profile_text(
+        "app", {"path": program}, default="reject", rules=[{"action": "allow", "ports": 7000}])})
+    rep = Repeater(lab, cgroup, program, "app")
+
+    def flows(count):
+        for _ in range(count):
+            assert rep.outcome("tcp", S4, 7000) == "connected"
+            assert rep.outcome("udpc", S4, 7002) == "prohibited"
+
+    flows(1)
+    w.wait_held(2)
+    before = hits(w.kv())
+    flows(3)
+    assert reload(w.d) > 1
+    flows(1)
+    w.wait_held(2)
+    flows(1)
+    # Two flows of each port went through the queue, four were held.
+    assert grew(hits(w.kv()), before) == {"allow": 4, "deny": 0, "reject": 4}, w.kv()
+    document = json.loads(cli(w.d, "rules", "--json", "app").stdout)
+    profile = document["profiles"][0]
+    assert [r["hits"] for r in profile["rules"]] == [6], profile
+    assert profile["default_hits"] == 6, profile
+
+
 # ---- 2. invalidations ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", ["warden-reload", "sighup"])

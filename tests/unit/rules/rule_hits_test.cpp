@@ -92,6 +92,24 @@ TEST(RuleHits, EachRuleAndDefaultCountsTheFlowsItDecided) {
   EXPECT_EQ(entries[4].key, (HitKey{"audited", "default=reject"}));
 }
 
+TEST(RuleHits, FlowsDecidedElsewhereAreAddedToTheCounterOfTheirDecision) {
+  const auto policy = compile(kConfig, kProfiles);
+  ProcessInfo curl;
+  curl.path = "/usr/bin/curl";
+  const Decision https = policy->decide(Subject::process(curl), flowTo(443));
+  const auto counter = policy->hits().counterOf(https);
+  ASSERT_TRUE(counter.has_value());
+  policy->hits().add(*counter, 5, 900);
+  policy->hits().add(*counter, 2, 800);  // an older last flow leaves the newer time
+  policy->hits().add(*counter, 0, 1000);
+  EXPECT_EQ(countOf(*policy, "curl", "allow out ports=80,443").hits, 7u);
+  EXPECT_EQ(countOf(*policy, "curl", "allow out ports=80,443").lastNs, 900);
+  policy->hits().add(99, 1, 1000);  // no such counter: nothing
+  ProcessInfo nobody;
+  nobody.path = "/usr/bin/nobody";
+  EXPECT_FALSE(policy->hits().counterOf(policy->decide(Subject::process(nobody), flowTo(22))));
+}
+
 TEST(RuleHits, LearnModeDecisionsCount) {
   const auto policy = compile(kConfig, kProfiles);
   const Decision d = decideAndCount(*policy, "/usr/bin/audited", 443, 700);
