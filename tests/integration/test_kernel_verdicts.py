@@ -215,6 +215,16 @@ class Warden:
         return kv
 
 
+def repeat_held(w, rep, flows, rounds):
+    """`rounds` rounds of `flows`, (mode, host, port, outcome) each, made by one process: each
+    must have its outcome; after the first round (the queue's decisions), every one is held."""
+    for i in range(rounds):
+        for mode, host, port, want in flows:
+            assert rep.outcome(mode, host, port) == want, (mode, host, port, w.kv())
+        if i == 0:
+            w.wait_held(len(flows))
+
+
 def hits(kv):
     return dict(kv["hits"])
 
@@ -304,12 +314,8 @@ def test_status_and_explain_show_the_held_verdicts(lab, cgroup, wardend):
                profiles={"app": profile_text("app", {"path": program}, default="allow",
                                              rules=[{"action": "reject", "ports": 7002}])})
     rep = Repeater(lab, cgroup, program, "app")
-    for i in range(3):
-        assert rep.outcome("tcp", S4, 7000) == "connected"
-        assert rep.outcome("udpc", S6, 7001) == "reply"
-        assert rep.outcome("tcp", S4B, 7002) == "refused"
-        if i == 0:
-            w.wait_held(3)
+    repeat_held(w, rep, [("tcp", S4, 7000, "connected"), ("udpc", S6, 7001, "reply"),
+                         ("tcp", S4B, 7002, "refused")], rounds=3)
     kv = w.kv()
     assert (kv["enabled"], kv["capacity"], kv["ttl"]) == (True, 512, 120), kv
     assert kv["entries"] >= 3 and kv["written"] >= 3, kv
@@ -477,12 +483,8 @@ def test_a_reload_drops_held_verdicts(lab, cgroup, wardend, how):
     w = Warden(lab, wardend, cgroup, profiles={"app": profile_text(
         "app", {"path": program}, default="reject", rules=before_rules)})
     rep = Repeater(lab, cgroup, program, "app")
-    for i in range(2):
-        assert rep.outcome("tcp", S4, 7000) == "connected"
-        assert rep.outcome("udpc", S4, 7001) == "reply"
-        assert rep.outcome("tcp", S4, 7002) == "refused"
-        if i == 0:
-            w.wait_held(3)
+    repeat_held(w, rep, [("tcp", S4, 7000, "connected"), ("udpc", S4, 7001, "reply"),
+                         ("tcp", S4, 7002, "refused")], rounds=2)
     kv = w.kv()
     assert sum(kv["hits"].values()) >= 3, f"nothing was held: {kv}"
     revision = w.status()["policy"]["revision"]
@@ -508,12 +510,8 @@ def test_a_process_that_execs_a_denied_program_loses_its_held_verdicts(lab, cgro
         "allowed": profile_text("allowed", {"path": allowed}, default="allow"),
         "denied": profile_text("denied", {"path": denied}, default="reject")})
     rep = Repeater(lab, cgroup, allowed, "app")
-    for i in range(3):
-        assert rep.outcome("tcp", S4, 7000) == "connected"
-        assert rep.outcome("udpc", S6, 7001) == "reply"
-        assert rep.outcome("udp", S4, 7002) == "reply"
-        if i == 0:
-            w.wait_held(3)
+    repeat_held(w, rep, [("tcp", S4, 7000, "connected"), ("udpc", S6, 7001, "reply"),
+                         ("udp", S4, 7002, "reply")], rounds=3)
     kv = w.kv()
     assert kv["hits"]["allow"] >= 6, f"nothing was held: {kv}"
     rep.exec(denied)
@@ -532,11 +530,7 @@ def test_a_process_that_drops_root_loses_its_held_verdicts(lab, cgroup, wardend)
         "root": profile_text("root", {"uid": 0}, default="allow")})
     rep = Repeater(lab, cgroup, program, "app")
     assert rep.uid == 0
-    for i in range(3):
-        assert rep.outcome("tcp", S4, 7000) == "connected"
-        assert rep.outcome("udpc", S4, 7001) == "reply"
-        if i == 0:
-            w.wait_held(2)
+    repeat_held(w, rep, [("tcp", S4, 7000, "connected"), ("udpc", S4, 7001, "reply")], rounds=3)
     kv = w.kv()
     assert kv["hits"]["allow"] >= 4, f"nothing was held: {kv}"
     rep.setuid(65534)
@@ -631,11 +625,7 @@ def test_a_new_name_for_the_address_drops_its_held_verdicts(lab, cgroup, wardend
     w = Warden(lab, wardend, cgroup, profiles={"app": host_profile(program)})
     rep = Repeater(lab, cgroup, program, "app")
     assert dns_query(lab, cgroup, DNS_NAME) == [S4B]
-    for i in range(3):
-        assert rep.outcome("tcp", S4B, 7000) == "connected"
-        assert rep.outcome("udpc", S4B, 7001) == "reply"
-        if i == 0:
-            w.wait_held(2)
+    repeat_held(w, rep, [("tcp", S4B, 7000, "connected"), ("udpc", S4B, 7001, "reply")], rounds=3)
     kv = w.kv()
     assert kv["hits"]["allow"] >= 4, f"the allow by host rule was not held: {kv}"
     assert dns_query(lab, cgroup, OTHER_NAME) == [S4B]

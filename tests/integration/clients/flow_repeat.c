@@ -141,35 +141,10 @@ static void tcp_flow(const struct sockaddr_storage* ss, socklen_t len, long time
 static enum outcome udp_exchange(int fd, const struct sockaddr_storage* ss, socklen_t len,
                                  int connected, long timeout_ms) {
   static unsigned seq;
-  char out[32], in[64];
+  char out[32];
   memset(out, 'u', sizeof out);
   snprintf(out, sizeof out, "flow_repeat %d %u ", (int)getpid(), ++seq);
-  ssize_t sent = connected ? send(fd, out, sizeof out, 0)
-                           : sendto(fd, out, sizeof out, 0, (const struct sockaddr*)ss, len);
-  int type, code;
-  if (sent < 0) {
-    int err = errno;
-    int q = read_error_queue(fd, &type, &code);
-    return q >= 0 ? (enum outcome)q : outcome_from_errno(err);
-  }
-  double deadline = now_ms() + (double)timeout_ms;
-  for (;;) {
-    int revents = wait_fd(fd, POLLIN, deadline);
-    if (!revents) return OUT_TIMEOUT;
-    if (revents & POLLERR) {
-      int q = read_error_queue(fd, &type, &code);
-      if (q >= 0) return (enum outcome)q;
-    }
-    ssize_t n = recv(fd, in, sizeof in, MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      int err = errno;
-      int q = read_error_queue(fd, &type, &code);
-      return q >= 0 ? (enum outcome)q : outcome_from_errno(err);
-    }
-    if (n == (ssize_t)sizeof out && !memcmp(in, out, sizeof out)) return OUT_OK;
-    /* an older datagram's late echo: keep waiting for this one */
-  }
+  return udp_echo(fd, ss, len, connected, out, sizeof out, timeout_ms);
 }
 
 static void udp_flow(const struct sockaddr_storage* ss, socklen_t len, long timeout_ms,

@@ -96,38 +96,10 @@ static void drain(int fd) {
 /* One datagram to ss on fd (sendto unless connected) and its echo within timeout_ms. */
 static enum outcome udp_exchange(int fd, const struct sockaddr_storage* ss, socklen_t len,
                                  int connected, long timeout_ms) {
-  char out[64], in[1500];
   static unsigned long seq;
+  char out[64];
   int n = snprintf(out, sizeof out, "held_client %d %lu", (int)getpid(), seq++);
-  ssize_t sent = connected ? send(fd, out, (size_t)n, 0)
-                           : sendto(fd, out, (size_t)n, 0, (const struct sockaddr*)ss, len);
-  int type, code;
-  if (sent < 0) {
-    int err = errno;
-    int q = read_error_queue(fd, &type, &code);
-    return q >= 0 ? (enum outcome)q : outcome_from_errno(err);
-  }
-  const double deadline = now_ms() + (double)timeout_ms;
-  for (;;) {
-    int left = (int)(deadline - now_ms());
-    if (left <= 0) return OUT_TIMEOUT;
-    struct pollfd p = {fd, POLLIN, 0};
-    int r = poll(&p, 1, left);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return OUT_TIMEOUT;
-    if (p.revents & POLLERR) {
-      int q = read_error_queue(fd, &type, &code);
-      if (q >= 0) return (enum outcome)q;
-    }
-    ssize_t got = recv(fd, in, sizeof in, MSG_DONTWAIT);
-    if (got < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      int err = errno;
-      int q = read_error_queue(fd, &type, &code);
-      return q >= 0 ? (enum outcome)q : outcome_from_errno(err);
-    }
-    if (got == n && !memcmp(in, out, (size_t)n)) return OUT_OK;
-  }
+  return udp_echo(fd, ss, len, connected, out, (size_t)n, timeout_ms);
 }
 
 static enum outcome tcp_connect(const struct sockaddr_storage* ss, socklen_t len, long timeout_ms,

@@ -8,6 +8,7 @@
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,44 @@ static inline double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Sends the n bytes of payload on fd (to ss with sendto, or on the socket's own peer when
+ * connected) and waits up to timeout_ms for them to come back from an echo server: OUT_OK, the
+ * outcome of an ICMP error from the error queue (IP_RECVERR must be on), of the send's errno,
+ * or OUT_TIMEOUT. Late echoes of earlier datagrams are skipped. */
+static inline enum outcome udp_echo(int fd, const struct sockaddr_storage* ss, socklen_t len,
+                                    int connected, const char* payload, size_t n, long timeout_ms) {
+  char in[1500];
+  int type, code;
+  ssize_t sent = connected ? send(fd, payload, n, 0)
+                           : sendto(fd, payload, n, 0, (const struct sockaddr*)ss, len);
+  if (sent < 0) {
+    int err = errno;
+    int q = read_error_queue(fd, &type, &code);
+    return q >= 0 ? (enum outcome)q : outcome_from_errno(err);
+  }
+  const double deadline = now_ms() + (double)timeout_ms;
+  for (;;) {
+    int left = (int)(deadline - now_ms());
+    if (left <= 0) return OUT_TIMEOUT;
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = poll(&p, 1, left);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return OUT_TIMEOUT;
+    if (p.revents & POLLERR) {
+      int q = read_error_queue(fd, &type, &code);
+      if (q >= 0) return (enum outcome)q;
+    }
+    ssize_t got = recv(fd, in, sizeof in, MSG_DONTWAIT);
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      int err = errno;
+      int q = read_error_queue(fd, &type, &code);
+      return q >= 0 ? (enum outcome)q : outcome_from_errno(err);
+    }
+    if ((size_t)got == n && !memcmp(in, payload, n)) return OUT_OK;
+  }
 }
 
 /* Numeric addresses only: the tests never resolve names. */
