@@ -52,7 +52,7 @@ class KernelVerdictsTest : public testing::BpfLabTest {
     BpfOptions options;
     options.cgroup = lab_->cgroup();
     options.processEvents = false;
-    options.heldEntries = 64;
+    options.heldEntries = 1024;  // more than one batch of KernelVerdicts' map walk
     auto loaded = BpfAttribution::load(options);
     ASSERT_TRUE(loaded) << loaded.error().message();
     bpf_ = std::move(*loaded);
@@ -166,6 +166,17 @@ ports = 443
   ASSERT_TRUE(held_->setPolicy(2, true, 60));
   held_->creditHits(policy->hits());
   EXPECT_EQ(hits().hits, 7u);
+}
+
+TEST_F(KernelVerdictsTest, EveryEntryIsSeenWhenTheTableHoldsManyBatches) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  constexpr int kEntries = 700;  // the walk reads 256 at a time
+  for (int i = 0; i < kEntries; ++i) {
+    hold(1, flowTo(i % 2 ? "192.0.2.2" : "2001:db8::2", static_cast<std::uint16_t>(1000 + i)));
+  }
+  EXPECT_EQ(held_->summary().stored, static_cast<std::uint64_t>(kEntries));
+  EXPECT_EQ(held_->summary().entries, static_cast<std::uint64_t>(kEntries));
+  EXPECT_EQ(live(), static_cast<std::size_t>(kEntries));
 }
 
 TEST_F(KernelVerdictsTest, HoldsUnderThePolicyInForceOnly) {
