@@ -439,6 +439,13 @@ void addRevokedRules(Transaction& tx, const char* name, const MarkBits& marks) {
   }
 }
 
+// A queue number outside warden's own, which nobody binds (binding one takes CAP_NET_ADMIN).
+std::uint16_t silentDropQueue(const TablePlan& plan) {
+  constexpr std::uint32_t kHighest = 65535;
+  const std::uint32_t last = std::uint32_t{plan.firstQueue} + plan.queueCount - 1;
+  return static_cast<std::uint16_t>(last < kHighest ? kHighest : plan.firstQueue - 1);
+}
+
 // Rules 3h: the first packet of a flow a kernel-held verdict decides. Each match runs the eBPF
 // program of one action, which counts the flows it matches: the protocol test comes first in
 // the reject rules, so that a packet runs each program once at most.
@@ -452,11 +459,27 @@ void addHeldRules(Transaction& tx, const char* name, const TablePlan& plan) {
     verdict(rule.get(), NF_ACCEPT);
     tx.addRule(rule.get());
   }
-  {  // denied: silently
+  {  // denied TCP: dropped (connect() takes a dropped SYN as lost, and sends it again)
     RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_TCP);
     ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
     bpfMatch(rule.get(), plan.heldDenyFd);
     verdict(rule.get(), NF_DROP);
+    tx.addRule(rule.get());
+  }
+  {  // denied anything else: handed to a queue nobody listens on, without bypass. A packet a
+     // rule drops in the output hook fails the send() that made it with EPERM, where a flow
+     // the queue denies is dropped after that send() returned, unseen: a queue without a
+     // listener frees the packet and reports it taken (nf_queue), so that send() succeeds as
+     // it does for the queue's deny (verified on this kernel by test_kernel_verdicts.py).
+    RulePtr rule = newRule(name);
+    ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
+    bpfMatch(rule.get(), plan.heldDenyFd);
+    TablePlan nowhere = plan;
+    nowhere.firstQueue = silentDropQueue(plan);
+    nowhere.queueCount = 1;
+    nowhere.bypass = false;
+    queue(rule.get(), nowhere);
     tx.addRule(rule.get());
   }
   {  // rejected TCP: a reset

@@ -43,9 +43,11 @@ const char* toString(QueueMethod method);
 //   3h. output only, with kernel-held verdicts: ct state new, and an eBPF match says a held
 //       verdict decides the packet (the hook of the very connect or sendmsg that sends it
 //       found one for its process and destination, see bpf/attribution.h)
-//                                      -> allow: ct mark "accepted", accept; deny: drop;
-//                                         reject: as rule 3. Never queued, so these keep
-//                                         working while no wardend listens.
+//                                      -> allow: ct mark "accepted", accept; deny: TCP drop,
+//                                         else a queue nobody listens on (no bypass: a
+//                                         silent drop, where a drop fails the send() with
+//                                         EPERM); reject: as rule 3. Never queued to wardend,
+//                                         so these keep working while no wardend listens.
 //   4.  ct state new                   -> queue (with bypass when failing open); on input only
 //                                         when inbound
 //   4b. ct direction original, none of our bits on the ct mark

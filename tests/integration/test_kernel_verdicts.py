@@ -37,16 +37,15 @@ OUTCOME = {  # what the client sees for each verdict
     "udp": {"allow": "reply", "deny": "timeout", "reject": "prohibited"},
     "udpc": {"allow": "reply", "deny": "timeout", "reject": "prohibited"},
 }
-# A UDP datagram that a held deny drops in the output chain is dropped while send() still runs,
-# which then fails with EPERM ("blocked"); the queue drops it later, unseen ("timeout"). Either
-# way nothing reaches the server and nothing answers. TCP's connect() ignores the local drop
-# of its SYN and times out in both cases.
-SEEN_AS = {("udp", "deny"): {"timeout", "blocked"}, ("udpc", "deny"): {"timeout", "blocked"}}
+# A denied flow is silent whoever decides it: a UDP send() succeeds and no answer comes (a held
+# deny that failed the send() with EPERM would show "blocked"), a TCP connect() times out.
+# A UDP datagram a held verdict rejects fails its send() with EPERM, its ICMP error read from
+# the error queue ("prohibited"), where the queue's reject lets send() succeed first.
 
 
 def seen_as(mode, verdict, outcome):
     """Whether `outcome` is what a flow of `mode` shows for `verdict`."""
-    return outcome in SEEN_AS.get((mode, verdict), {OUTCOME[mode][verdict]})
+    return outcome == OUTCOME[mode][verdict]
 
 
 # ---- the client ------------------------------------------------------------------------------
