@@ -255,6 +255,8 @@ void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& att
 
 int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd() : -1; }
 
+int Attributor::udpConnectedFd() const { return bpf_ ? bpf_->udpConnectedFd() : -1; }
+
 Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid) {
   Attribution result;
   if (!sockDiag_) {

@@ -40,6 +40,12 @@ const char* toString(QueueMethod method);
 //   1c. ct mark says "revoked: reject" -> reject (TCP reset, else ICMP admin prohibited), but
 //                                         not packets only related to the flow
 //   1d. ct state invalid               -> count; drop unless `[engine] invalid = "accept"`
+//   1u. output only, with eBPF: UDP    -> no verdict: the eBPF socket filter keys the flow of a
+//                                         connected socket's first datagram with the owner the
+//                                         connect hook kept (its local port was not bound at
+//                                         the hook), before rules 3h, 4 and 4b read it. Rule
+//                                         0c's program does the same for datagrams on accepted
+//                                         flows, before it compares their owner.
 //   3h. output only, with kernel-held verdicts: ct state new, and an eBPF match says a held
 //       verdict decides the packet (the hook of the very connect or sendmsg that sends it
 //       found one for its process and destination, see bpf/attribution.h)
@@ -79,6 +85,7 @@ struct TablePlan {
   bool dns = true;            // rules 0a and 0q: queue DNS replies and queries to read them
   bool dropInvalid = true;    // rule 1d: drop what conntrack calls invalid (else only count it)
   int udpReuseFilterFd = -1;  // rule 0c's socket filter program (eBPF attribution only)
+  int udpConnectedFd = -1;    // rule 1u's socket filter program (eBPF attribution only)
   // Rules 3h's programs (kernel-held verdicts only; -1: no such rules).
   int heldAllowFd = -1;
   int heldDenyFd = -1;
