@@ -352,6 +352,7 @@ TEST_F(BpfAttributionTest, LruEvictionsAreCounted) {
 
 TEST_F(BpfAttributionTest, ManyShortLivedClientsAreEachAttributed) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
+  ASSERT_NO_FATAL_FAILURE(installTableIn(lab_->nsA()));  // keys connected UDP
   constexpr int kClients = 200;
   std::set<std::uint16_t> ports;
   for (int i = 0; i < kClients; ++i) {
