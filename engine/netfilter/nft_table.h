@@ -28,7 +28,8 @@ const char* toString(QueueMethod method);
 //                                      -> queue: a new connection on an old flow's 4-tuple
 //                                         (on input only when inbound)
 //   0c. output only, with eBPF: UDP, ct mark says "accepted", and the eBPF socket filter says
-//       another process than the one the flow was allowed for owns its 4-tuple now
+//       another process than the one the flow was allowed for owns its 4-tuple now (having
+//       first keyed a connected socket's first datagram, as rule 1u does)
 //                                      -> queue: decided again for its new owner
 //   0q. output only, when dns: UDP to port 53 and ct mark says "accepted" (after 0c, so that a
 //       query of a process reusing another's 4-tuple is decided first)
