@@ -1041,8 +1041,12 @@ static __always_inline void udp_connected_first(struct __sk_buff *skb,
  * owner's. Folded in here rather than a rule of its own before 0c, since this program already
  * runs on every packet of accepted UDP flows (QUIC, media): the fold adds one hash lookup by
  * socket cookie to it, where a separate rule would add a second xt_bpf call (nft_compat's
- * match, the program's run and its packet reads) to each. UDP packets of flows not accepted
- * take warden_udp_connected instead (rule 1u).
+ * match, the program's run and its packet reads) to each. Measured with the kernel's BPF
+ * run-time statistics (kernel.bpf_stats_enabled) over the 20,000 datagrams of one accepted
+ * connected flow, on the shared 2-core build machine: 300 to 320 ns a run without the fold, 370
+ * to 420 with it. Socket-local storage would be cheaper than the hash lookup and go with the
+ * socket, but socket filter programs may not call bpf_sk_storage_get on 6.18 (verified by
+ * loading). UDP packets of flows not accepted take warden_udp_connected instead (rule 1u).
  */
 SEC("socket")
 int warden_udp_reused(struct __sk_buff *skb)
