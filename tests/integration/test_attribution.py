@@ -156,6 +156,21 @@ def test_short_lived_udp_senders_are_all_attributed(lab, cgroup, wardend, server
         assert att["bpf"]["udp_connects"] >= CLIENTS, att
 
 
+def test_no_syscall_tracepoint_is_attached(lab, cgroup, wardend):
+    """Any attached syscall tracepoint puts every syscall of every task on the machine on the
+    traced slow path: wardend attaches only the sched tracepoints (its process table), and
+    keys connected UDP in its table instead."""
+    if subprocess.run(["bpftool", "version"], capture_output=True).returncode != 0:
+        pytest.skip("bpftool is needed to list the attached tracepoints")
+    d = attributing(lab, wardend, cgroup)
+    out = subprocess.run(["bpftool", "perf", "show", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    ours = [e for e in json.loads(out) if e.get("pid") == d.proc.pid]
+    tracepoints = {e.get("tracepoint") for e in ours}
+    assert "sched_process_exec" in tracepoints, ours  # the listing does show wardend's
+    assert not [t for t in tracepoints if t and t.startswith("sys_")], ours
+
+
 def test_unattributable_flows_get_the_unknown_verdict(lab, cgroup, wardend):
     """A flow from a socket that belongs to no process any more: unknown = deny drops it.
     The listener-less port on the server side makes no difference; what matters is that the
