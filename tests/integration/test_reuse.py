@@ -41,9 +41,9 @@ def test_a_reused_udp_4tuple_is_decided_for_its_new_owner(lab, cgroup, wardend, 
 
 
 def test_a_reused_udp_4tuple_connected_through_io_uring_is_decided(lab, cgroup, wardend, twins):
-    """io_uring's IORING_OP_CONNECT never passes the connect syscall's exit, where a connected
-    UDP socket bound by the kernel is keyed; a socket bound beforehand is keyed at the connect
-    hook itself, which every way of connecting passes."""
+    """io_uring's IORING_OP_CONNECT makes no connect syscall, but passes the connect hook, as
+    every way of connecting does: a socket bound beforehand is keyed there. (One the kernel
+    binds inside the connect is keyed at its first datagram: the test below.)"""
     profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)), default="deny")
     allowed, denied = twins[("allowed", "udp_probe")], twins[("denied", "udp_probe")]
     port = REUSED_PORT + 10
