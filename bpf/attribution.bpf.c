@@ -10,9 +10,11 @@
  *   TCP out          sockops BPF_SOCK_OPS_TCP_CONNECT_CB: full 4-tuple, runs inside connect()
  *                    (no cb flags needed for this callback)
  *   UDP unconnected  cgroup/sendmsg4|6: the local port is already bound there
- *   UDP connected    cgroup/connect4|6 remembers the socket per thread; the local port is
- *                    bound only after that hook, so tracepoint sys_exit_connect reads the
- *                    bound socket and writes the key. Connected sends skip the sendmsg hook.
+ *   UDP connected    cgroup/connect4|6: a socket bound already is keyed there; else the
+ *                    local port is bound only after that hook, so the hook keeps the owner
+ *                    by socket cookie and the table's socket filters (warden_udp_connected,
+ *                    warden_udp_reused) key the flow at its first datagram, read from the
+ *                    packet. Connected sends skip the sendmsg hook.
  *   inbound          cgroup/post_bind4|6: {netns, proto, port} -> the binder
  *   processes        tracepoints sched_process_exec / sched_process_exit, raw_tp
  *                    sched_process_fork, into one ring buffer
@@ -20,9 +22,10 @@
  * Helper availability verified by loading one program per (type, helper) on this kernel:
  * cgroup sock_addr, sock_ops and cgroup_sock (post_bind) may all call get_current_pid_tgid,
  * get_current_uid_gid, get_current_comm, get_current_task, get_current_cgroup_id,
- * get_netns_cookie and ktime_get_boot_ns. Tracepoints may not call get_netns_cookie: there the
- * cookie is read from sock->sk_net with CO-RE. (bpftool 7.1 / libbpf 1.1 feature probes report
- * every helper as available for every type on this kernel: do not trust them.)
+ * get_netns_cookie and ktime_get_boot_ns. Tracepoints may not call get_netns_cookie (none of
+ * them needs it). Socket filters: see warden_udp_connected and warden_held_allow. (bpftool 7.1 /
+ * libbpf 1.1 feature probes report every helper as available for every type on this kernel: do
+ * not trust them.)
  *
  * Pid namespaces: get_current_pid_tgid and task->pid/tgid are the initial namespace's numbers,
  * while wardend reads the /proc of its own namespace (a container's). Every pid written here is
@@ -46,7 +49,6 @@
 #define AF_INET6    10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
-#define EINPROGRESS 115
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -94,13 +96,22 @@ struct {
 	__type(value, struct warden_listener_slot);
 } listener_slots SEC(".maps");
 
-/* Thread (pid_tgid) -> the UDP socket it is connecting, between the cgroup hook and the
- * syscall's exit. LRU so that an entry a missed exit left behind cannot pin a slot. */
+/* A UDP socket connected before its local port was bound: who connected it, and where to,
+ * until its first datagram keys the flow (see udp_connect). */
+struct udp_pending {
+	struct warden_owner owner;
+	__u8 remote_addr[16]; /* v4-mapped for IPv4; all zero: any (the kernel picks one) */
+	__u16 remote_port;
+	__u8 pad[6];
+};
+
+/* Socket cookie -> its pending connect. LRU so that the entry of a socket that never sends
+ * cannot pin a slot; an entry evicted before its datagram costs a sock_diag lookup. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct udp_pending);
 } udp_connects SEC(".maps");
 
 /* The generation the next owner record gets (attribution.h, warden_owner.generation). */
@@ -366,6 +377,13 @@ static __always_inline bool same_flow_key(const struct warden_flow_key *a,
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
+static __always_inline bool same_addr(const __u8 *a, const __u8 *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
 /* Writes key -> owner (what the map holds) into the flow mirror unless its slot already says
  * so. The slot may say otherwise after two processes sent on one key at once (map updates and
  * slot writes can land in different orders, and a busy slot is skipped), or after another key
@@ -433,6 +451,33 @@ static __always_inline void record_new_flow(const struct warden_flow_key *key)
 		return;
 	}
 	record_flow(key);
+}
+
+/* record_flow for an owner read earlier (a UDP connect's, kept until its first datagram) and
+ * written now from another context: the same comparison with the key's record, against the
+ * kept owner instead of the current task. `kept` gets this write's time and generation. */
+static __always_inline void record_kept_flow(const struct warden_flow_key *key,
+					     struct warden_owner *kept)
+{
+	struct warden_owner *old = bpf_map_lookup_elem(&flows, key);
+
+	if (old) {
+		if (old->tgid == kept->tgid && old->start_time_ns == kept->start_time_ns &&
+		    old->exec_id == kept->exec_id && old->exe_ino == kept->exe_ino &&
+		    old->exe_dev == kept->exe_dev) {
+			count(WARDEN_CTR_FLOW_UNCHANGED);
+			mirror_flow_if_stale(key, old);
+			return;
+		}
+		count(WARDEN_CTR_FLOW_UPDATES);
+	} else {
+		count(WARDEN_CTR_FLOW_INSERTS);
+	}
+	kept->recorded_ns = bpf_ktime_get_boot_ns();
+	kept->generation = next_generation();
+	if (bpf_map_update_elem(&flows, key, kept, BPF_ANY))
+		count(WARDEN_CTR_FLOW_ERRORS);
+	mirror_flow(key, kept);
 }
 
 static __always_inline void set_v4_mapped(__u8 *addr, __u32 ip4_network_order)
@@ -664,28 +709,50 @@ int warden_sendmsg6(struct bpf_sock_addr *ctx)
 
 /* ---- UDP connected --------------------------------------------------------------------- */
 
+/*
+ * A UDP connect. A socket bound before it (a chosen source port, the way to reuse another
+ * flow's 4-tuple; or connected before) is keyed here at once. An unbound one gets its local
+ * port only after this hook, inside the connect, so the flow key is not known yet: the owner
+ * is read now, while the connecting task is current, and kept by socket cookie until the
+ * socket's first datagram, where the table's socket filter reads the key from the packet and
+ * writes it (udp_connected_first). That covers every way of connecting (the connect syscall,
+ * its 32-bit compat entry, io_uring), which all pass this hook; a syscall tracepoint at the
+ * connect's exit, used before, missed the last two, and attaching any syscall tracepoint puts
+ * every syscall of every task on the machine on the slow path.
+ */
 static __always_inline void udp_connect(struct bpf_sock_addr *ctx, bool v6)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct bpf_sock *bound = ctx->sk;
-	__u64 sk;
+	struct udp_pending pending;
+	__u64 cookie;
 
 	if (!bound || ctx->protocol != IPPROTO_UDP)
 		return;
-	/* A socket bound before connect (a chosen source port, the way to reuse another flow's
-	 * 4-tuple) is keyed here already: the exit tracepoint below never sees a connect made
-	 * without the connect syscall (io_uring) or through the 32-bit compat entry. */
+	count(WARDEN_CTR_UDP_CONNECT_PENDING);
+	cookie = bpf_get_socket_cookie(ctx);
 	if (bound->src_port) {
 		struct warden_flow_key key;
 
 		udp_key(ctx, bound, v6, &key);
 		record_flow(&key);
+		count(WARDEN_CTR_UDP_CONNECT_DONE);
+		/* What an earlier connect that sent nothing left is for another destination. */
+		if (bpf_map_lookup_elem(&udp_connects, &cookie))
+			bpf_map_delete_elem(&udp_connects, &cookie);
+		return;
 	}
-	/* The socket's address, read later with CO-RE from the tracepoint (privileged loaders
-	 * may keep a pointer in a map). */
-	sk = (__u64)bound;
-	if (bpf_map_update_elem(&udp_connects, &pid_tgid, &sk, BPF_ANY) == 0)
-		count(WARDEN_CTR_UDP_CONNECT_PENDING);
+	__builtin_memset(&pending, 0, sizeof(pending));
+	fill_owner(&pending.owner);
+	pending.remote_port = bpf_ntohs((__u16)ctx->user_port);
+	if (v6) {
+		__u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+				ctx->user_ip6[3]};
+
+		__builtin_memcpy(pending.remote_addr, ip6, 16);
+	} else if (ctx->user_ip4) {
+		set_v4_mapped(pending.remote_addr, ctx->user_ip4);
+	}
+	bpf_map_update_elem(&udp_connects, &cookie, &pending, BPF_ANY);
 }
 
 SEC("cgroup/connect4")
@@ -702,42 +769,6 @@ int warden_connect6(struct bpf_sock_addr *ctx)
 	udp_connect(ctx, true);
 	held_arm(ctx, true);
 	return 1;
-}
-
-SEC("tracepoint/syscalls/sys_exit_connect")
-int warden_exit_connect(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 *pending = bpf_map_lookup_elem(&udp_connects, &pid_tgid);
-	struct warden_flow_key key;
-	struct sock *sk;
-	__u16 family;
-
-	if (!pending)
-		return 0;
-	sk = (struct sock *)*pending;
-	bpf_map_delete_elem(&udp_connects, &pid_tgid);
-	if (ctx->ret != 0 && ctx->ret != -EINPROGRESS)
-		return 0;
-
-	__builtin_memset(&key, 0, sizeof(key));
-	key.protocol = IPPROTO_UDP;
-	key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
-	key.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	key.remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family == AF_INET) {
-		set_v4_mapped(key.remote_addr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
-	} else if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&key.remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else {
-		return 0;
-	}
-	if (key.local_port == 0)
-		return 0;
-	record_flow(&key);
-	count(WARDEN_CTR_UDP_CONNECT_DONE);
-	return 0;
 }
 
 /* ---- inbound: whoever binds a port owns what arrives on it ------------------------------ */
@@ -898,7 +929,7 @@ int warden_exit(void *ctx)
 	return 0;
 }
 
-/* ---- UDP reuse: the table's check on packets of accepted UDP flows ------------------------ */
+/* ---- UDP in the table: connected sockets' first datagrams, and the reuse check ---------- */
 
 #define ETH_P_IPV6_VERSION 6
 #define NEXTHDR_HOP	   0
@@ -907,27 +938,21 @@ int warden_exit(void *ctx)
 #define NEXTHDR_DEST	   60
 #define IPV6_EXT_MAX	   4
 
-/*
- * Run by the output chain's xt_bpf match (through nft_compat) on each UDP packet of a flow
- * conntrack remembers as accepted: 1 ("decide it again") unless the flow's key is owned by the
- * very owner record wardend allowed it for. A conntrack entry outlives the socket that made it,
- * so another process that binds the same local port and sends to the same peer would otherwise
- * ride the old verdict. Keys no hook ever recorded (raw sockets, processes outside the attached
- * cgroup) answer 0: there is no owner to compare. skb->data is the network header here.
- */
-SEC("socket")
-int warden_udp_reused(struct __sk_buff *skb)
+/* Reads the flow key of an outgoing UDP packet (skb->data is the network header): 0, or
+ * READ_NOT_UDP for anything else or anything not read whole, or READ_UNWALKED for an IPv6
+ * packet whose extension headers are not walked here. */
+#define READ_NOT_UDP  -1
+#define READ_UNWALKED -2
+
+static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flow_key *key)
 {
-	struct warden_flow_key key;
-	struct warden_owner *owner;
-	__u64 *generation;
 	__u32 offset = 0;
 	__u8 first, next;
 	__u16 ports[2];
 
 	if (bpf_skb_load_bytes(skb, 0, &first, 1))
-		return 0;
-	__builtin_memset(&key, 0, sizeof(key));
+		return READ_NOT_UDP;
+	__builtin_memset(key, 0, sizeof(*key));
 	if (first >> 4 == 4) {
 		__u32 daddr;
 		__u8 protocol;
@@ -936,15 +961,15 @@ int warden_udp_reused(struct __sk_buff *skb)
 		if (bpf_skb_load_bytes(skb, 9, &protocol, 1) || protocol != IPPROTO_UDP ||
 		    bpf_skb_load_bytes(skb, 6, &fragment, 2) ||
 		    bpf_skb_load_bytes(skb, 16, &daddr, 4))
-			return 0;
+			return READ_NOT_UDP;
 		if (bpf_ntohs(fragment) & 0x1fff) /* a later fragment: no ports to read */
-			return 0;
-		set_v4_mapped(key.remote_addr, daddr);
+			return READ_NOT_UDP;
+		set_v4_mapped(key->remote_addr, daddr);
 		offset = (first & 0x0f) * 4;
 	} else if (first >> 4 == ETH_P_IPV6_VERSION) {
 		if (bpf_skb_load_bytes(skb, 6, &next, 1) ||
-		    bpf_skb_load_bytes(skb, 24, key.remote_addr, 16))
-			return 0;
+		    bpf_skb_load_bytes(skb, 24, key->remote_addr, 16))
+			return READ_NOT_UDP;
 		offset = 40;
 #pragma unroll
 		for (int i = 0; i < IPV6_EXT_MAX; i++) {
@@ -954,26 +979,112 @@ int warden_udp_reused(struct __sk_buff *skb)
 			    next != NEXTHDR_DEST && next != NEXTHDR_FRAGMENT)
 				break;
 			if (bpf_skb_load_bytes(skb, offset, ext, 2))
-				return 1;
+				return READ_UNWALKED;
 			offset += next == NEXTHDR_FRAGMENT ? 8 : (ext[1] + 1) * 8;
 			next = ext[0];
 		}
 		if (next != IPPROTO_UDP)
-			return 1; /* headers we do not walk: decide it rather than guess */
+			return READ_UNWALKED;
 	} else {
-		return 0;
+		return READ_NOT_UDP;
 	}
 	if (bpf_skb_load_bytes(skb, offset, ports, sizeof(ports)))
+		return READ_NOT_UDP;
+	key->netns_cookie = bpf_get_netns_cookie(skb);
+	key->protocol = IPPROTO_UDP;
+	key->local_port = bpf_ntohs(ports[0]);
+	key->remote_port = bpf_ntohs(ports[1]);
+	return 0;
+}
+
+/*
+ * The first datagram of a socket udp_connect kept an owner for: its flow is keyed now, with
+ * that owner, before any rule reads the key's owner record (the reuse check 0c, the held
+ * verdicts 3h, the queue 4 and 4b; see NftTable). Matched on the socket cookie and on the
+ * destination the connect named, so that a datagram sent elsewhere with sendto() (after a
+ * connect that failed) keeps the owner its sendmsg hook recorded.
+ */
+static __always_inline void udp_connected_first(struct __sk_buff *skb,
+						const struct warden_flow_key *key)
+{
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct udp_pending *found;
+	struct udp_pending pending;
+	const __u64 *any;
+
+	if (!cookie)
+		return;
+	found = bpf_map_lookup_elem(&udp_connects, &cookie);
+	if (!found)
+		return;
+	/* A copy: a connect again on another CPU may rewrite the entry meanwhile. */
+	pending = *found;
+	any = (const __u64 *)pending.remote_addr;
+	if (pending.remote_port != key->remote_port ||
+	    (!same_addr(pending.remote_addr, key->remote_addr) && (any[0] || any[1])))
+		return;
+	record_kept_flow(key, &pending.owner);
+	bpf_map_delete_elem(&udp_connects, &cookie);
+	count(WARDEN_CTR_UDP_CONNECT_DONE);
+}
+
+/*
+ * Run by the output chain's xt_bpf match (through nft_compat) on each UDP packet of a flow
+ * conntrack remembers as accepted (rule 0c): 1 ("decide it again") unless the flow's key is
+ * owned by the very owner record wardend allowed it for. A conntrack entry outlives the socket
+ * that made it, so another process that binds the same local port and sends to the same peer
+ * would otherwise ride the old verdict. Keys no hook ever recorded (raw sockets, processes
+ * outside the attached cgroup) answer 0: there is no owner to compare.
+ *
+ * It first keys the flow of a connected socket's first datagram (udp_connected_first): such a
+ * datagram may be on an accepted 4-tuple another socket used, and must be compared as its new
+ * owner's. Folded in here rather than a rule of its own before 0c, since this program already
+ * runs on every packet of accepted UDP flows (QUIC, media): the fold adds one hash lookup by
+ * socket cookie to it, where a separate rule would add a second xt_bpf call (nft_compat's
+ * match, the program's run and its packet reads) to each. Measured with the kernel's BPF
+ * run-time statistics (kernel.bpf_stats_enabled) over the 20,000 datagrams of one accepted
+ * connected flow, on the shared 2-core build machine: 300 to 320 ns a run without the fold, 370
+ * to 420 with it. Socket-local storage would be cheaper than the hash lookup and go with the
+ * socket, but socket filter programs may not call bpf_sk_storage_get on 6.18 (verified by
+ * loading). UDP packets of flows not accepted take warden_udp_connected instead (rule 1u).
+ */
+SEC("socket")
+int warden_udp_reused(struct __sk_buff *skb)
+{
+	struct warden_flow_key key;
+	struct warden_owner *owner;
+	__u64 *generation;
+	int read = read_udp_key(skb, &key);
+
+	if (read == READ_UNWALKED)
+		return 1; /* headers we do not walk: decide it rather than guess */
+	if (read)
 		return 0;
-	key.netns_cookie = bpf_get_netns_cookie(skb);
-	key.protocol = IPPROTO_UDP;
-	key.local_port = bpf_ntohs(ports[0]);
-	key.remote_port = bpf_ntohs(ports[1]);
+	udp_connected_first(skb, &key);
 	owner = bpf_map_lookup_elem(&flows, &key);
 	if (!owner)
 		return 0;
 	generation = bpf_map_lookup_elem(&decided, &key);
 	return !generation || *generation != owner->generation;
+}
+
+/*
+ * Run by the output chain's xt_bpf match on UDP packets that rule 1 did not accept (new flows,
+ * and flows still to be decided), before the rules that read a flow's owner (3h, 4, 4b): keys
+ * a connected socket's first datagram (udp_connected_first). Never matches.
+ *
+ * Helpers verified on 6.18 by loading this program and warden_udp_reused: socket filter
+ * programs may call get_socket_cookie (the skb's socket's), get_netns_cookie, skb_load_bytes,
+ * ktime_get_boot_ns and the map lookup, update and delete helpers.
+ */
+SEC("socket")
+int warden_udp_connected(struct __sk_buff *skb)
+{
+	struct warden_flow_key key;
+
+	if (read_udp_key(skb, &key) == 0)
+		udp_connected_first(skb, &key);
+	return 0;
 }
 
 /* ---- Kernel-held verdicts: the table's matches ------------------------------------------- */
@@ -1027,13 +1138,6 @@ static __always_inline bool read_held_packet(struct __sk_buff *skb, struct held_
 	out->local_port = bpf_ntohs(ports[0]);
 	out->remote_port = bpf_ntohs(ports[1]);
 	return true;
-}
-
-static __always_inline bool same_addr(const __u8 *a, const __u8 *b)
-{
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-
-	return x[0] == y[0] && x[1] == y[1];
 }
 
 /* A UDP flow a held verdict allowed is recorded as decided for its current owner record, as

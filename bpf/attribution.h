@@ -148,11 +148,13 @@ enum warden_counter {
 	WARDEN_CTR_FLOW_UNCHANGED, /* sendmsg of the same owner to the same peer: no write */
 	WARDEN_CTR_FLOW_ERRORS,	   /* map update failures */
 	WARDEN_CTR_LISTENER_WRITES,
-	WARDEN_CTR_UDP_CONNECT_PENDING, /* UDP connect seen by the cgroup hook */
-	WARDEN_CTR_UDP_CONNECT_DONE,	/* ... and keyed at the syscall's exit */
-	WARDEN_CTR_EVENTS,		/* events written into the ring buffer */
-	WARDEN_CTR_EVENTS_LOST,		/* ring buffer full */
-	WARDEN_CTR_SLOT_BUSY,		/* a mirror slot held by another writer: not written */
+	WARDEN_CTR_UDP_CONNECT_PENDING, /* UDP connects seen by the cgroup hook */
+	/* ... and their flows keyed: at the hook when the socket was bound already, else at its
+	 * first datagram, by the table's socket filters */
+	WARDEN_CTR_UDP_CONNECT_DONE,
+	WARDEN_CTR_EVENTS,	/* events written into the ring buffer */
+	WARDEN_CTR_EVENTS_LOST, /* ring buffer full */
+	WARDEN_CTR_SLOT_BUSY,	/* a mirror slot held by another writer: not written */
 	/* A task wardend's pid namespace does not show: recorded with tgid 0 (socket calls) or
 	 * not reported (process events). See warden_owner.tgid. */
 	WARDEN_CTR_OUTSIDE_PIDNS,

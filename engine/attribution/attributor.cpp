@@ -255,6 +255,8 @@ void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& att
 
 int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd() : -1; }
 
+int Attributor::udpConnectedFd() const { return bpf_ ? bpf_->udpConnectedFd() : -1; }
+
 Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid) {
   Attribution result;
   if (!sockDiag_) {
@@ -429,6 +431,8 @@ nlohmann::json Attributor::statusJson() const {
                      {"flow_unchanged", c[WARDEN_CTR_FLOW_UNCHANGED]},
                      {"flow_errors", c[WARDEN_CTR_FLOW_ERRORS]},
                      {"listener_writes", c[WARDEN_CTR_LISTENER_WRITES]},
+                     // connected UDP flows recorded: at the connect hook when the socket
+                     // was bound already, else at its first datagram, by the table
                      {"udp_connects", c[WARDEN_CTR_UDP_CONNECT_DONE]},
                      // TCP connects a kernel-held verdict decided: no owner record written
                      {"held_unrecorded", c[WARDEN_CTR_HELD_UNRECORDED]},

@@ -115,6 +115,9 @@ class Attributor {
   void noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept;
   // The check's socket filter program for the table's xt_bpf match; -1 without eBPF.
   int udpReuseFilterFd() const;
+  // The program that keys connected UDP flows at their first datagram (table rule 1u; see
+  // BpfAttribution::udpConnectedFd); -1 without eBPF.
+  int udpConnectedFd() const;
 
   // Whether no socket holds the flow of `packet` (seen at `hook`) any more, as sock_diag
   // tells: its process closed it, or exited (a connection attempt that never got an answer,

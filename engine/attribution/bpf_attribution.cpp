@@ -250,10 +250,9 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
     }
     links_.emplace_back(link);
   }
-  std::vector<bpf_program*> tracing = {skel->progs.warden_exit_connect};
+  std::vector<bpf_program*> tracing;
   if (options.processEvents) {
-    tracing.insert(tracing.end(),
-                   {skel->progs.warden_exec, skel->progs.warden_fork, skel->progs.warden_exit});
+    tracing = {skel->progs.warden_exec, skel->progs.warden_fork, skel->progs.warden_exit};
   }
   for (bpf_program* program : tracing) {
     bpf_link* link = bpf_program__attach(program);
@@ -285,6 +284,10 @@ bool BpfAttribution::markDecided(const warden_flow_key& key,
 
 int BpfAttribution::udpReuseFilterFd() const {
   return bpf_program__fd(skeleton_->progs.warden_udp_reused);
+}
+
+int BpfAttribution::udpConnectedFd() const {
+  return bpf_program__fd(skeleton_->progs.warden_udp_connected);
 }
 
 bool BpfAttribution::lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept {

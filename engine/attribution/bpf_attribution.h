@@ -84,8 +84,13 @@ class BpfAttribution {
   // (bpf `decided`): the table's reuse check then lets the flow's later packets through while
   // that record owns the key. One bpf(2) call; false when the update failed.
   bool markDecided(const warden_flow_key& key, std::uint64_t generation) const noexcept;
-  // The socket filter program of that check, for the table's xt_bpf match.
+  // The socket filter program of that check, for the table's xt_bpf match (rule 0c). It also
+  // keys the flow of a connected UDP socket's first datagram, as the next one does.
   int udpReuseFilterFd() const;
+  // The socket filter program that keys a connected UDP socket's flow at its first datagram
+  // when that is not on an accepted flow (rule 1u): the connect hook could not, the socket's
+  // local port being bound only after it. Without the table, nothing keys such a flow.
+  int udpConnectedFd() const;
 
   // Lookups the mirrors could not answer, which cost a syscall.
   std::uint64_t mirrorMisses() const { return mirrorMisses_.load(std::memory_order_relaxed); }

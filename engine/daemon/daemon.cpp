@@ -90,6 +90,7 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
   plan.dns = config.dns;
   plan.dropInvalid = config.dropInvalid;
   plan.udpReuseFilterFd = attributor_ ? attributor_->udpReuseFilterFd() : -1;
+  plan.udpConnectedFd = attributor_ ? attributor_->udpConnectedFd() : -1;
   if (BpfAttribution* bpf = attributor_ ? attributor_->bpf() : nullptr;
       bpf && bpf->holdsVerdicts() && config.kernelVerdicts) {
     const HeldMatchFds held = bpf->heldMatchFds();

@@ -592,6 +592,17 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     if (plan.dropInvalid) verdict(rule.get(), NF_DROP);
     tx.addRule(rule.get());
   }
+  if (plan.queueing && hook == NF_INET_LOCAL_OUT && plan.udpConnectedFd >= 0) {
+    // 1u. a UDP packet of a flow not accepted (rule 1 took those; rule 0c's program keyed a
+    //     connected socket's first datagram on one): the eBPF socket filter keys the flow of a
+    //     connected socket's first datagram, before rules 3h, 4 and 4b read its owner. The
+    //     program never matches. Only UDP runs it, and established accepted flows never reach
+    //     it: on them the key was written by 0c's program, whose run they pay already.
+    RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_UDP);
+    bpfMatch(rule.get(), plan.udpConnectedFd);
+    tx.addRule(rule.get());
+  }
   if (plan.queueing && hook == NF_INET_LOCAL_OUT && plan.heldAllowFd >= 0) {
     addHeldRules(tx, name, plan);
   }

@@ -28,7 +28,8 @@ const char* toString(QueueMethod method);
 //                                      -> queue: a new connection on an old flow's 4-tuple
 //                                         (on input only when inbound)
 //   0c. output only, with eBPF: UDP, ct mark says "accepted", and the eBPF socket filter says
-//       another process than the one the flow was allowed for owns its 4-tuple now
+//       another process than the one the flow was allowed for owns its 4-tuple now (having
+//       first keyed a connected socket's first datagram, as rule 1u does)
 //                                      -> queue: decided again for its new owner
 //   0q. output only, when dns: UDP to port 53 and ct mark says "accepted" (after 0c, so that a
 //       query of a process reusing another's 4-tuple is decided first)
@@ -40,6 +41,12 @@ const char* toString(QueueMethod method);
 //   1c. ct mark says "revoked: reject" -> reject (TCP reset, else ICMP admin prohibited), but
 //                                         not packets only related to the flow
 //   1d. ct state invalid               -> count; drop unless `[engine] invalid = "accept"`
+//   1u. output only, with eBPF: UDP    -> no verdict: the eBPF socket filter keys the flow of a
+//                                         connected socket's first datagram with the owner the
+//                                         connect hook kept (its local port was not bound at
+//                                         the hook), before rules 3h, 4 and 4b read it. Rule
+//                                         0c's program does the same for datagrams on accepted
+//                                         flows, before it compares their owner.
 //   3h. output only, with kernel-held verdicts: ct state new, and an eBPF match says a held
 //       verdict decides the packet (the hook of the very connect or sendmsg that sends it
 //       found one for its process and destination, see bpf/attribution.h)
@@ -81,6 +88,7 @@ struct TablePlan {
   bool dns = true;            // rules 0a and 0q: queue DNS replies and queries to read them
   bool dropInvalid = true;    // rule 1d: drop what conntrack calls invalid (else only count it)
   int udpReuseFilterFd = -1;  // rule 0c's socket filter program (eBPF attribution only)
+  int udpConnectedFd = -1;    // rule 1u's socket filter program (eBPF attribution only)
   // Rules 3h's programs (kernel-held verdicts only; -1: no such rules).
   int heldAllowFd = -1;
   int heldDenyFd = -1;

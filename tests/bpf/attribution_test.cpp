@@ -23,6 +23,7 @@
 #include "engine/attribution/proc_reader.h"
 #include "engine/attribution/process_tracker.h"
 #include "engine/attribution/system_mounts.h"
+#include "engine/netfilter/nft_table.h"
 #include "tests/bpf/bpf_lab.h"
 #include "tests/support/temp_dir.h"
 
@@ -107,6 +108,28 @@ class BpfAttributionTest : public BpfLabTest {
               ebpf ? AttributionMethod::kEbpf : AttributionMethod::kSockDiag);
   }
 
+  // warden's table, as wardend installs it, in the network namespace of the calling thread:
+  // a UDP socket connected before its local port was bound is keyed at its first datagram,
+  // by the table's socket filters; without them, nothing keys it. Nothing listens on its
+  // queues, which pass new flows (bypass). Goes with the namespace.
+  void installTable(const BpfAttribution& bpf) {
+    TablePlan plan;
+    plan.owner = "bpf_tests";
+    plan.inbound = false;
+    plan.dns = false;
+    plan.udpReuseFilterFd = bpf.udpReuseFilterFd();
+    plan.udpConnectedFd = bpf.udpConnectedFd();
+    plan.marks = MarkBits{0x00f00000};
+    auto installed = NftTable::install(plan);
+    ASSERT_TRUE(installed) << installed.error().message();
+  }
+
+  void installTableIn(const std::string& ns) {
+    lab_->enterNamespace(ns);
+    installTable(*bpf_);
+    lab_->leaveNamespace();
+  }
+
   // What every owner record must say about `client`.
   void expectOwner(const warden_owner& owner, const LabClient& client, uid_t uid) {
     EXPECT_EQ(owner.tgid, static_cast<std::uint32_t>(client.pid));
@@ -151,6 +174,7 @@ TEST_F(BpfAttributionTest, UdpSendtoFromAProcessThatExitsRightAway) {
 
 TEST_F(BpfAttributionTest, UdpConnectThenSend) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
+  ASSERT_NO_FATAL_FAILURE(installTableIn(lab_->nsA()));
   for (const char* remote : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
     SCOPED_TRACE(remote);
     LabClient client = lab_->run(lab_->nsA(), {"udp-connect", remote, "5354"});
@@ -162,6 +186,24 @@ TEST_F(BpfAttributionTest, UdpConnectThenSend) {
   const BpfCounters c = bpf_->counters();
   EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_PENDING], 3u);
   EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_DONE], 3u);
+}
+
+// Without the table, a connect that binds the socket's port keys nothing: the hook cannot (the
+// port is bound after it) and no program sees the datagram. A socket bound before its connect
+// is keyed at the hook itself.
+TEST_F(BpfAttributionTest, UdpConnectOfAnUnboundSocketIsKeyedByTheTable) {
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
+  LabClient unbound = lab_->run(lab_->nsB(), {"udp-connect", "127.0.0.1", "5357"});
+  ASSERT_EQ(unbound.wait(), 0);
+  warden_owner owner{};
+  EXPECT_FALSE(bpf_->lookupFlow(flowKey(unbound, IPPROTO_UDP, "127.0.0.1", 5357), owner));
+  EXPECT_EQ(bpf_->counters()[WARDEN_CTR_UDP_CONNECT_DONE], 0u);
+  LabClient bound =
+      lab_->run(lab_->nsB(), {"udp-connect", "127.0.0.1", "5357", "--bind-port", "40002"});
+  ASSERT_EQ(bound.wait(), 0);
+  ASSERT_TRUE(bpf_->lookupFlow(flowKey(bound, IPPROTO_UDP, "127.0.0.1", 5357), owner));
+  expectOwner(owner, bound, 0);
+  EXPECT_EQ(bpf_->counters()[WARDEN_CTR_UDP_CONNECT_DONE], 1u);
 }
 
 TEST_F(BpfAttributionTest, ManyDatagramsToOnePeerWriteTheMapOnce) {
@@ -192,6 +234,7 @@ TEST_F(BpfAttributionTest, ListenersTcpAndUdp) {
 // there, with the very owner the map holds, and found without a syscall.
 TEST_F(BpfAttributionTest, MirrorsAnswerWithoutASyscall) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
+  ASSERT_NO_FATAL_FAILURE(installTableIn(lab_->nsA()));  // keys connected UDP
   struct Case {
     std::vector<std::string> args;
     std::uint8_t protocol;
@@ -203,7 +246,8 @@ TEST_F(BpfAttributionTest, MirrorsAnswerWithoutASyscall) {
        {Case{{"tcp", "127.0.0.1", "9"}, IPPROTO_TCP, "127.0.0.1", 9, kNobody},
         Case{{"tcp", "::1", "9"}, IPPROTO_TCP, "::1", 9, kNobody},
         Case{{"udp-sendto", "::1", "5353"}, IPPROTO_UDP, "::1", 5353, kNobody},
-        Case{{"udp-connect", "127.0.0.1", "5354"}, IPPROTO_UDP, "127.0.0.1", 5354, 0}}) {
+        Case{{"udp-connect", "127.0.0.1", "5354"}, IPPROTO_UDP, "127.0.0.1", 5354, 0},
+        Case{{"udp-connect", "::1", "5354"}, IPPROTO_UDP, "::1", 5354, kNobody}}) {
     SCOPED_TRACE(c.args[0] + " " + c.remote);
     LabClient client = lab_->run(lab_->nsA(), c.args, c.uid);
     ASSERT_EQ(client.wait(), 0);
@@ -308,6 +352,7 @@ TEST_F(BpfAttributionTest, LruEvictionsAreCounted) {
 
 TEST_F(BpfAttributionTest, ManyShortLivedClientsAreEachAttributed) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
+  ASSERT_NO_FATAL_FAILURE(installTableIn(lab_->nsA()));  // keys connected UDP
   constexpr int kClients = 200;
   std::set<std::uint16_t> ports;
   for (int i = 0; i < kClients; ++i) {
@@ -498,6 +543,7 @@ TEST_F(BpfAttributionTest, DeletedBinaryIsDescribedWithoutTheSuffix) {
 TEST_F(BpfAttributionTest, ScriptRunByAnInterpreterIsTagged) {
   if (access("/bin/bash", X_OK) != 0) GTEST_SKIP() << "no /bin/bash";
   ASSERT_NO_FATAL_FAILURE(startAttributor(/*ebpf=*/true));
+  ASSERT_NO_FATAL_FAILURE(installTable(*attributor_->bpf()));  // in namespace A, as wardend's
   warden::testing::TempDir dir;
   dir.openToOthers();
   const std::string script = dir.file("notify.sh").string();
@@ -566,7 +612,7 @@ std::set<__u32> added(const std::set<__u32>& before, const std::set<__u32>& afte
 TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   const auto before = wardenPrograms();
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
-  // 7 cgroup + sys_exit_connect + the UDP reuse socket filter and the three held-verdict
+  // 7 cgroup + the two UDP socket filters (reuse, connected) and the three held-verdict
   // matches (loaded, not attached)
   EXPECT_EQ(added(before, wardenPrograms()).size(), 12u);
   bpf_.reset();

@@ -133,13 +133,20 @@ def test_short_lived_tcp_clients_are_all_attributed(lab, cgroup, wardend, server
     assert att["flow_hits"] >= CLIENTS, att
 
 
+# How a UDP client sends: sendto() on an unconnected socket, or connect() first (the kernel
+# binds the local port inside the connect, after the connect hook: the table keys the flow at
+# its first datagram), through the syscall or through io_uring, which passes the same hook but
+# no syscall.
+SEND_MODES = [pytest.param([], id="sendto"), pytest.param(["--connect"], id="connect"),
+              pytest.param(["--uring-connect"], id="uring")]
+
+
 @pytest.mark.parametrize("server", FAMILIES)
-@pytest.mark.parametrize("connect", [False, True], ids=["sendto", "connect"])
-def test_short_lived_udp_senders_are_all_attributed(lab, cgroup, wardend, server, connect):
+@pytest.mark.parametrize("mode", SEND_MODES)
+def test_short_lived_udp_senders_are_all_attributed(lab, cgroup, wardend, server, mode):
     d = attributing(lab, wardend, cgroup)
-    argv = [lab._client("udp_probe"), server, "7001", "--timeout-ms", "1000"]
-    if connect:
-        argv.append("--connect")
+    argv = [lab._client("udp_probe"), server, "7001", "--timeout-ms", "1000"] + mode
+    connect = bool(mode)
     outcomes = batch(lab, cgroup, argv, CLIENTS, timeout=CLIENTS * 0.5 + 30)
     att = d.status()["attribution"]
     assert len(outcomes) == CLIENTS and set(outcomes) == {"reply"}, \
@@ -147,6 +154,21 @@ def test_short_lived_udp_senders_are_all_attributed(lab, cgroup, wardend, server
     assert att["misses"] == 0, att
     if connect:
         assert att["bpf"]["udp_connects"] >= CLIENTS, att
+
+
+def test_no_syscall_tracepoint_is_attached(lab, cgroup, wardend):
+    """Any attached syscall tracepoint puts every syscall of every task on the machine on the
+    traced slow path: wardend attaches only the sched tracepoints (its process table), and
+    keys connected UDP in its table instead."""
+    if subprocess.run(["bpftool", "version"], capture_output=True).returncode != 0:
+        pytest.skip("bpftool is needed to list the attached tracepoints")
+    d = attributing(lab, wardend, cgroup)
+    out = subprocess.run(["bpftool", "perf", "show", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    ours = [e for e in json.loads(out) if e.get("pid") == d.proc.pid]
+    tracepoints = {e.get("tracepoint") for e in ours}
+    assert "sched_process_exec" in tracepoints, ours  # the listing does show wardend's
+    assert not [t for t in tracepoints if t and t.startswith("sys_")], ours
 
 
 def test_unattributable_flows_get_the_unknown_verdict(lab, cgroup, wardend):
@@ -300,16 +322,14 @@ def test_profiles_allow_and_reject_short_lived_tcp_clients(lab, cgroup, wardend,
 
 
 @pytest.mark.parametrize("server", FAMILIES)
-@pytest.mark.parametrize("connect", [False, True], ids=["sendto", "connect"])
+@pytest.mark.parametrize("mode", SEND_MODES)
 def test_profiles_allow_and_reject_short_lived_udp_senders(lab, cgroup, wardend, twins, server,
-                                                           connect):
+                                                           mode):
     d = profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)))
     # Each copy talks to its own port: a UDP 5-tuple that repeats within conntrack's timeout
     # (the kernel may hand the second sender the first one's port) is one flow, decided once.
     for kind, want, port in (("allowed", "reply", "7001"), ("denied", "prohibited", "7002")):
-        argv = [twins[(kind, "udp_probe")], server, port, "--timeout-ms", "1000"]
-        if connect:
-            argv.append("--connect")
+        argv = [twins[(kind, "udp_probe")], server, port, "--timeout-ms", "1000"] + mode
         outcomes = batch(lab, cgroup, argv, CLIENTS, timeout=CLIENTS * 0.5 + 30)
         detail = f"{kind}: {summary(outcomes)}; attribution {d.status()['attribution']}"
         assert len(outcomes) == CLIENTS, detail
@@ -322,6 +342,42 @@ def test_profiles_allow_and_reject_short_lived_udp_senders(lab, cgroup, wardend,
             assert "reply" not in outcomes, detail
             assert set(outcomes) <= {want, "timeout"}, detail
             assert outcomes.count(want) >= CLIENTS * 0.99, detail
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+@pytest.mark.parametrize("mode", SEND_MODES[1:])
+def test_a_udp_socket_connected_again_is_decided_for_each_destination(lab, cgroup, wardend,
+                                                                       twins, server, mode):
+    """One socket, connected to one port (its local port bound inside that connect, its flow
+    keyed at its first datagram), then connected again to another (keyed at the connect hook):
+    both flows are the process's, each decided by its own rule. With unknown = "deny", a flow
+    not attributed would be dropped silently (a timeout)."""
+    program = twins[("allowed", "udp_probe")]
+    directory = os.path.join(lab.tmp, "wardend", "profiles.d")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "00-app.toml")
+    with open(path, "w") as f:
+        f.write(f'name = "app"\ndefault = "allow"\n\n[[match]]\npath = {toml_value(program)}\n\n'
+                '[[rule]]\naction = "reject"\nproto = "udp"\nports = [7002]\n')
+    os.chmod(path, 0o644)
+    d = attributing(lab, wardend, cgroup)
+    argv = [program, server, "7000", "--timeout-ms", "1000", "--count", "2"] + mode
+    assert batch(lab, cgroup, argv + ["--then-connect", "7001"], 1, timeout=20) == ["reply"], \
+        d.status()["attribution"]
+    # The rule refuses the second destination only: the first one's echoes came back.
+    assert batch(lab, cgroup, argv + ["--then-connect", "7002"], 1, timeout=20) == \
+        ["prohibited"], d.status()["attribution"]
+    rows = logged_rows(d, {7000, 7001, 7002})
+    assert rows, cli(d, "log", "--json", "--limit", "0").stdout
+    for row in rows:
+        if row["remote_port"] in (7000, 7001, 7002):
+            assert row["profile"] == "app", row
+            want = "reject" if row["remote_port"] == 7002 else "allow"
+            assert row["action"] == want, row
+    att = d.status()["attribution"]
+    assert att["bpf"]["udp_connects"] >= 4, att
+    # Each flow's first datagram was found in the flow map, none through sock_diag.
+    assert att["fallback_hits"] == 0 and att["misses"] == 0, att
 
 
 def run_attr_client(lab, cg, program, args, prefix=()):

@@ -41,9 +41,9 @@ def test_a_reused_udp_4tuple_is_decided_for_its_new_owner(lab, cgroup, wardend, 
 
 
 def test_a_reused_udp_4tuple_connected_through_io_uring_is_decided(lab, cgroup, wardend, twins):
-    """io_uring's IORING_OP_CONNECT never passes the connect syscall's exit, where a connected
-    UDP socket bound by the kernel is keyed; a socket bound beforehand is keyed at the connect
-    hook itself, which every way of connecting passes."""
+    """io_uring's IORING_OP_CONNECT makes no connect syscall, but passes the connect hook, as
+    every way of connecting does: a socket bound beforehand is keyed there. (One the kernel
+    binds inside the connect is keyed at its first datagram: the test below.)"""
     profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)), default="deny")
     allowed, denied = twins[("allowed", "udp_probe")], twins[("denied", "udp_probe")]
     port = REUSED_PORT + 10
@@ -51,6 +51,33 @@ def test_a_reused_udp_4tuple_connected_through_io_uring_is_decided(lab, cgroup, 
     argv = [denied, S4, "7000", "--source-port", str(port), "--timeout-ms", "1000",
             "--uring-connect"]
     assert batch(lab, cgroup, argv, 1, timeout=20) == ["prohibited"]
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+@pytest.mark.parametrize("mode", [["--connect"], ["--uring-connect"]], ids=["connect", "uring"])
+def test_a_reused_udp_4tuple_connected_from_an_unbound_socket_is_decided(lab, cgroup, wardend,
+                                                                         twins, server, mode):
+    """A socket connected before it was bound gets its local port inside the connect, after
+    the connect hook: its flow is keyed at its first datagram. When that datagram is on a
+    4-tuple an accepted flow of another process used, the table's reuse check (rule 0c) keys
+    it first and compares it as its new owner's, instead of letting it ride the old verdict.
+    The namespace hands out one local port only, so that every connect takes that 4-tuple."""
+    profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)), default="deny")
+    allowed, denied = twins[("allowed", "udp_probe")], twins[("denied", "udp_probe")]
+    port = REUSED_PORT + 20 + (1 if "--uring-connect" in mode else 0) + \
+        (2 if ":" in server else 0)
+    lab.c.run(["sysctl", "-q", "-w", f"net.ipv4.ip_local_port_range={port} {port}"])
+
+    def connected(binary, count=1):
+        argv = [binary, server, "7000", "--timeout-ms", "1000", "--count", str(count)] + mode
+        outcomes = batch(lab, cgroup, argv, 1, timeout=20)
+        assert len(outcomes) == 1, outcomes
+        return outcomes[0]
+
+    assert connected(allowed, count=3) == "reply"
+    for _ in range(3):
+        assert connected(denied) == "prohibited"
+    assert connected(allowed, count=3) == "reply"
 
 
 def test_a_process_that_execs_another_program_does_not_keep_its_udp_flow(lab, cgroup, wardend,

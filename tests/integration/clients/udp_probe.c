@@ -1,5 +1,5 @@
 /* udp_probe HOST PORT [--connect | --uring-connect] [--count N] [--timeout-ms N] [--size BYTES]
- *           [--source-port N] [--then-exec PROGRAM ARG...]
+ *           [--source-port N] [--then-connect PORT2] [--then-exec PROGRAM ARG...]
  *
  * Sends COUNT datagrams from one socket (one flow), each waiting up to TIMEOUT for its echo.
  * Prints one line "<outcome> <replies>/<count> <elapsed_ms>" and exits with the outcome's code:
@@ -14,6 +14,9 @@
  * option, 8 bytes) in front of UDP in every datagram: the packet parser must look past it.
  * --source-port binds that local port first (SO_REUSEADDR). --uring-connect connects through
  * io_uring (IORING_OP_CONNECT) instead of connect(2): the same kernel path without the syscall.
+ * --then-connect (with --connect or --uring-connect) connects the same socket again, to HOST
+ * PORT2, once the first COUNT datagrams are echoed, and sends COUNT more there (a second flow
+ * from the same local port).
  * --then-exec replaces this process with PROGRAM ARG... once done (same pid, another image);
  * everything after it is PROGRAM's. */
 #include <linux/io_uring.h>
@@ -25,10 +28,10 @@
 #include "probe_common.h"
 
 static void usage(void) {
-  fprintf(
-      stderr,
-      "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] "
-      "[--ipv6-ext hop|dst] [--source-port N] [--uring-connect] [--then-exec PROGRAM ARG...]\n");
+  fprintf(stderr,
+          "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] "
+          "[--ipv6-ext hop|dst] [--source-port N] [--uring-connect] [--then-connect PORT2] "
+          "[--then-exec PROGRAM ARG...]\n");
   exit(EXIT_USAGE);
 }
 
@@ -82,6 +85,7 @@ int main(int argc, char** argv) {
   int connected = 0;
   int uring = 0;
   char** then_exec = NULL;
+  const char* then_port = NULL;
   long source_port = 0;
   int ext_option = 0; /* IPV6_HOPOPTS or IPV6_DSTOPTS */
   const char** const positional[] = {&host, &port};
@@ -106,6 +110,8 @@ int main(int argc, char** argv) {
       connected = 1;
     } else if (!strcmp(argv[i], "--uring-connect")) {
       connected = uring = 1;
+    } else if (!strcmp(argv[i], "--then-connect") && i + 1 < argc) {
+      then_port = argv[++i];
     } else if (!strcmp(argv[i], "--then-exec") && i + 1 < argc) {
       then_exec = &argv[i + 1];
       break;
@@ -113,7 +119,7 @@ int main(int argc, char** argv) {
       usage();
     }
   }
-  if (!host || !port) usage();
+  if (!host || !port || (then_port && !connected)) usage();
   struct sockaddr_storage ss;
   socklen_t len;
   if (parse_endpoint(host, port, &ss, &len)) usage();
@@ -168,53 +174,66 @@ int main(int argc, char** argv) {
   }
   long replies = 0;
   char out[1500], in[1500];
-  for (long seq = 0; result == OUT_OK && seq < count; seq++) {
-    memset(out, 'u', (size_t)size);
-    int hdr = snprintf(out, (size_t)size, "udp_probe %d %ld ", (int)getpid(), seq);
-    (void)hdr;
-    ssize_t sent = connected ? send(fd, out, (size_t)size, 0)
-                             : sendto(fd, out, (size_t)size, 0, (struct sockaddr*)&ss, len);
-    if (sent < 0) {
-      err = errno;
-      int q = read_error_queue(fd, &icmp_type, &icmp_code);
-      result = q >= 0 ? (enum outcome)q : outcome_from_errno(err);
-      break;
-    }
-    double deadline = now_ms() + (double)timeout_ms;
-    for (;;) {
-      int left = (int)(deadline - now_ms());
-      if (left < 0) left = 0;
-      struct pollfd p = {fd, POLLIN, 0};
-      int n = poll(&p, 1, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        result = OUT_TIMEOUT;
+  for (int phase = 0; phase < (then_port ? 2 : 1) && result == OUT_OK; phase++) {
+    if (phase == 1) {
+      if (parse_endpoint(host, then_port, &ss, &len)) usage();
+      int r = uring ? uring_connect(fd, (struct sockaddr*)&ss, len)
+                    : (connect(fd, (struct sockaddr*)&ss, len) < 0 ? -errno : 0);
+      if (r < 0) {
+        err = -r;
+        result = outcome_from_errno(err);
         break;
       }
-      if (p.revents & POLLERR) {
-        int q = read_error_queue(fd, &icmp_type, &icmp_code);
-        if (q >= 0) {
-          result = (enum outcome)q;
-          break;
-        }
-      }
-      ssize_t got = recv(fd, in, sizeof in, MSG_DONTWAIT);
-      if (got < 0) {
-        if (errno == EAGAIN || errno == EINTR) continue;
+    }
+    for (long seq = 0; result == OUT_OK && seq < count; seq++) {
+      memset(out, 'u', (size_t)size);
+      int hdr = snprintf(out, (size_t)size, "udp_probe %d %ld ", (int)getpid(), seq);
+      (void)hdr;
+      ssize_t sent = connected ? send(fd, out, (size_t)size, 0)
+                               : sendto(fd, out, (size_t)size, 0, (struct sockaddr*)&ss, len);
+      if (sent < 0) {
         err = errno;
         int q = read_error_queue(fd, &icmp_type, &icmp_code);
         result = q >= 0 ? (enum outcome)q : outcome_from_errno(err);
         break;
       }
-      /* Echo of an older datagram after a slow reply: keep waiting for this one. */
-      if (got == size && !memcmp(in, out, (size_t)size)) {
-        replies++;
-        break;
+      double deadline = now_ms() + (double)timeout_ms;
+      for (;;) {
+        int left = (int)(deadline - now_ms());
+        if (left < 0) left = 0;
+        struct pollfd p = {fd, POLLIN, 0};
+        int n = poll(&p, 1, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          result = OUT_TIMEOUT;
+          break;
+        }
+        if (p.revents & POLLERR) {
+          int q = read_error_queue(fd, &icmp_type, &icmp_code);
+          if (q >= 0) {
+            result = (enum outcome)q;
+            break;
+          }
+        }
+        ssize_t got = recv(fd, in, sizeof in, MSG_DONTWAIT);
+        if (got < 0) {
+          if (errno == EAGAIN || errno == EINTR) continue;
+          err = errno;
+          int q = read_error_queue(fd, &icmp_type, &icmp_code);
+          result = q >= 0 ? (enum outcome)q : outcome_from_errno(err);
+          break;
+        }
+        /* Echo of an older datagram after a slow reply: keep waiting for this one. */
+        if (got == size && !memcmp(in, out, (size_t)size)) {
+          replies++;
+          break;
+        }
       }
     }
   }
   double elapsed = now_ms() - start;
-  printf("%s %ld/%ld %.1f", outcome_name(result, "reply"), replies, count, elapsed);
+  printf("%s %ld/%ld %.1f", outcome_name(result, "reply"), replies, then_port ? 2 * count : count,
+         elapsed);
   if (icmp_type >= 0) printf(" icmp=%d/%d", icmp_type, icmp_code);
   printf("\n");
   if (result == OUT_ERROR && err) fprintf(stderr, "udp_probe: %s\n", strerror(err));
