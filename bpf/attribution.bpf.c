@@ -610,13 +610,16 @@ static __always_inline bool held_decides(struct bpf_sock_ops *ctx)
 	return state && state->epoch && state->epoch == armed->epoch;
 }
 
-/* Removes key's owner record from the map and from its mirror slot. */
+/* Removes key's owner record from the map and from its mirror slot. The key is nearly always
+ * absent (a new connection's 4-tuple): a lookup, which takes no lock, comes first, since a
+ * delete takes the bucket's lock even for a key that is not there (0.3 us a connect). */
 static __always_inline void forget_flow(const struct warden_flow_key *key)
 {
 	__u32 index = warden_flow_slot_index(key, flow_slot_mask), claimed;
 	struct warden_flow_slot *slot = bpf_map_lookup_elem(&flow_slots, &index);
 
-	bpf_map_delete_elem(&flows, key);
+	if (bpf_map_lookup_elem(&flows, key))
+		bpf_map_delete_elem(&flows, key);
 	if (slot && same_flow_key(&slot->key, key) && slot_claim(&slot->seq, &claimed)) {
 		__builtin_memset(&slot->key, 0, sizeof(slot->key));
 		slot_release(&slot->seq, claimed);
