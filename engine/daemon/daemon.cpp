@@ -565,6 +565,12 @@ int Daemon::run() {
   // Rule hit counts reach the database this often (and at reload and stop), from here only.
   constexpr std::int64_t kStoreHitsEveryMs = 30'000;
   std::int64_t storeHitsAtMs = monotonicMs() + kStoreHitsEveryMs;
+  // The flows kernel-held verdicts decided are added to the rules' hit counts this often: an
+  // entry the queue writes anew (its verdict expired, say) starts from 0, and what it decided
+  // since the last credit is lost (see KernelVerdicts::creditHits).
+  constexpr std::int64_t kCreditHeldEveryMs = 2'000;
+  constexpr std::int64_t kNoCredit = std::numeric_limits<std::int64_t>::max();
+  std::int64_t creditHeldAtMs = held_ ? monotonicMs() + kCreditHeldEveryMs : kNoCredit;
   bool failed = false;
   pollfd fds[5] = {{signalFd_.get(), POLLIN, 0},
                    {control_->fd(), POLLIN, 0},
@@ -575,7 +581,7 @@ int Daemon::run() {
     feedWatchdog();
     // Woken for the next settled reload, queue sample, control client's deadline or watchdog
     // check.
-    std::int64_t wakeAtMs = std::min({reloadAtMs, sampleAtMs, storeHitsAtMs});
+    std::int64_t wakeAtMs = std::min({reloadAtMs, sampleAtMs, storeHitsAtMs, creditHeldAtMs});
     if (watchdog_) {
       const std::uint64_t checkAtMs = (watchdog_->nextCheckNs() + 999'999) / 1'000'000;
       wakeAtMs = std::min(wakeAtMs, static_cast<std::int64_t>(checkAtMs));
@@ -607,6 +613,10 @@ int Daemon::run() {
       std::vector<KernelQueueStats> kernel;
       (void)sampleQueues(kernel);
       sampleAtMs = monotonicMs() + kSampleEveryMs;
+    }
+    if (monotonicMs() >= creditHeldAtMs) {
+      held_->creditHits(policy_.current()->policy->hits());
+      creditHeldAtMs = monotonicMs() + kCreditHeldEveryMs;
     }
     if (monotonicMs() >= storeHitsAtMs) {
       if (held_) held_->maintain();

@@ -122,7 +122,7 @@ class KernelVerdicts {
   // counters the entries name), so that `warden rules` counts them as it counts the queue's.
   // Call before a new policy is set, with the one it replaces: what was held under it counts
   // there. Flows an entry decided after the last call are lost when a later decision of the
-  // queue replaces the entry (it starts again from 0).
+  // queue replaces the entry (it starts again from 0): the daemon calls this every 2 s.
   void creditHits(const rules::RuleHits& hits);
 
   // The name of `address` changed (HostCache's observer, called once the new name is in

@@ -469,6 +469,23 @@ def test_warden_rules_counts_the_flows_decided_in_the_kernel(lab, cgroup, warden
     assert profile["default_hits"] == 6, profile
 
 
+def test_what_an_expired_held_verdict_decided_still_counts_for_its_rule(lab, cgroup, wardend):
+    """A held verdict decides three flows and expires (kernel_verdicts_ttl = 2); the next flow
+    goes to the queue, whose decision replaces the entry (counting from 0). The three still
+    count in `warden rules`: wardend adds held hits to the rules every 2 s."""
+    program = flow_repeat_copy(lab, "app")
+    w = Warden(lab, wardend, cgroup, kernel_verdicts_ttl=2, profiles={"app": profile_text(
+        "app", {"path": program}, default="reject", rules=[{"action": "allow", "ports": 7000}])})
+    rep = Repeater(lab, cgroup, program, "app")
+    repeat_held(w, rep, [("tcp", S4, 7000, "connected")], rounds=4)
+    time.sleep(2.5)  # past the entry's ttl, and past one crediting of held hits
+    queued = w.queued()
+    repeat_held(w, rep, [("tcp", S4, 7000, "connected")], rounds=2)
+    assert w.queued() == queued + 1, "the expired verdict was not decided again by the queue"
+    document = json.loads(cli(w.d, "rules", "--json", "app").stdout)
+    assert [r["hits"] for r in document["profiles"][0]["rules"]] == [6], document
+
+
 # ---- 2. invalidations ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", ["warden-reload", "sighup"])
