@@ -402,32 +402,42 @@ static __always_inline void mirror_flow_if_stale(const struct warden_flow_key *k
 	mirror_flow(key, owner);
 }
 
+/* Before key's record is written for a process: true when the record there already names it,
+ * running the same image (a process that exec'd, another program or the same one anew, keeps
+ * its pid and start time, but is not the owner the flow was decided for). Then nothing is
+ * written (counted) and only the mirror is corrected. Counts the write to come otherwise. */
+static __always_inline bool flow_recorded_for(const struct warden_flow_key *key, __u32 tgid,
+					      __u64 start_time_ns, __u32 exec_id, __u64 exe_ino,
+					      __u32 exe_dev)
+{
+	struct warden_owner *old = bpf_map_lookup_elem(&flows, key);
+
+	if (!old) {
+		count(WARDEN_CTR_FLOW_INSERTS);
+		return false;
+	}
+	if (old->tgid == tgid && old->start_time_ns == start_time_ns && old->exec_id == exec_id &&
+	    old->exe_ino == exe_ino && old->exe_dev == exe_dev) {
+		count(WARDEN_CTR_FLOW_UNCHANGED);
+		mirror_flow_if_stale(key, old);
+		return true;
+	}
+	count(WARDEN_CTR_FLOW_UPDATES);
+	return false;
+}
+
 /* Writes key -> the current task, skipping the write when the same process already owns the
  * key (a UDP socket sending many datagrams to one peer). */
 static __always_inline void record_flow(const struct warden_flow_key *key)
 {
-	struct warden_owner *old = bpf_map_lookup_elem(&flows, key);
+	struct inode *exe = bpf_get_current_task_btf()->mm->exe_file->f_inode;
 	struct warden_owner owner = {};
+	struct current_process now;
 
-	if (old) {
-		/* The same process running the same image: a process that exec'd (another program,
-		 * or the same one anew) keeps its pid and start time, but is not the owner the flow
-		 * was decided for. */
-		struct inode *exe = bpf_get_current_task_btf()->mm->exe_file->f_inode;
-		struct current_process now;
-
-		current_process(&now);
-		if (old->tgid == now.tgid && old->start_time_ns == now.start_time_ns &&
-		    old->exec_id == now.exec_id && old->exe_ino == exe->i_ino &&
-		    old->exe_dev == exe->i_sb->s_dev) {
-			count(WARDEN_CTR_FLOW_UNCHANGED);
-			mirror_flow_if_stale(key, old);
-			return;
-		}
-		count(WARDEN_CTR_FLOW_UPDATES);
-	} else {
-		count(WARDEN_CTR_FLOW_INSERTS);
-	}
+	current_process(&now);
+	if (flow_recorded_for(key, now.tgid, now.start_time_ns, now.exec_id, exe->i_ino,
+			      exe->i_sb->s_dev))
+		return;
 	fill_owner(&owner);
 	if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY))
 		count(WARDEN_CTR_FLOW_ERRORS);
@@ -459,20 +469,9 @@ static __always_inline void record_new_flow(const struct warden_flow_key *key)
 static __always_inline void record_kept_flow(const struct warden_flow_key *key,
 					     struct warden_owner *kept)
 {
-	struct warden_owner *old = bpf_map_lookup_elem(&flows, key);
-
-	if (old) {
-		if (old->tgid == kept->tgid && old->start_time_ns == kept->start_time_ns &&
-		    old->exec_id == kept->exec_id && old->exe_ino == kept->exe_ino &&
-		    old->exe_dev == kept->exe_dev) {
-			count(WARDEN_CTR_FLOW_UNCHANGED);
-			mirror_flow_if_stale(key, old);
-			return;
-		}
-		count(WARDEN_CTR_FLOW_UPDATES);
-	} else {
-		count(WARDEN_CTR_FLOW_INSERTS);
-	}
+	if (flow_recorded_for(key, kept->tgid, kept->start_time_ns, kept->exec_id, kept->exe_ino,
+			      kept->exe_dev))
+		return;
 	kept->recorded_ns = bpf_ktime_get_boot_ns();
 	kept->generation = next_generation();
 	if (bpf_map_update_elem(&flows, key, kept, BPF_ANY))
