@@ -596,17 +596,17 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
  */
 static __always_inline bool held_decides(struct bpf_sock_ops *ctx)
 {
-	struct warden_held_socket_key socket_key = {
-	    .cookie = bpf_get_socket_cookie(ctx),
-	    .pid_tgid = held_socket_thread(IPPROTO_TCP),
-	};
-	struct warden_held_socket *armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
-	struct warden_held_state *state;
+	struct warden_held_state *state = held_state_now();
+	struct warden_held_socket_key socket_key;
+	struct warden_held_socket *armed;
 
-	if (!armed)
+	/* The array first: with nothing held (kernel_verdicts off) no connect pays the hash. */
+	if (!state || !state->epoch)
 		return false;
-	state = held_state_now();
-	return state && state->epoch && state->epoch == armed->epoch;
+	socket_key.cookie = bpf_get_socket_cookie(ctx);
+	socket_key.pid_tgid = held_socket_thread(IPPROTO_TCP);
+	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
+	return armed && state->epoch == armed->epoch;
 }
 
 /* Removes key's owner record from the map and from its mirror slot. The key is nearly always

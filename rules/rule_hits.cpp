@@ -110,7 +110,7 @@ std::optional<std::uint32_t> RuleHits::counterOf(const Decision& decision) const
 }
 
 void RuleHits::add(std::uint32_t counter, std::uint64_t hits, std::int64_t lastNs) const {
-  if (counter >= counters_.size() || hits == 0) return;
+  if (counter >= counters_.size()) return;
   Counter& c = *counters_[counter];
   c.hits.fetch_add(hits, std::memory_order_relaxed);
   if (lastNs > c.lastNs.load(std::memory_order_relaxed)) {
@@ -133,12 +133,8 @@ void RuleHits::add(const std::vector<std::pair<HitKey, HitCount>>& stored) const
   for (std::size_t i = 0; i < layout_.size(); ++i) slots.emplace(layout_[i].key, i);
   for (const auto& [key, count] : stored) {
     const auto found = slots.find(key);
-    if (found == slots.end()) continue;
-    Counter& counter = *counters_[found->second];
-    counter.hits.fetch_add(count.hits, std::memory_order_relaxed);
-    if (count.lastNs > counter.lastNs.load(std::memory_order_relaxed)) {
-      counter.lastNs.store(count.lastNs, std::memory_order_relaxed);
-    }
+    if (found != slots.end())
+      add(static_cast<std::uint32_t>(found->second), count.hits, count.lastNs);
   }
 }
 

@@ -241,7 +241,7 @@ void KernelVerdicts::creditHits(const rules::RuleHits& hits) {
       hits.add(value.hit_counter - 1, value.hits - credited.hits,
                realNow - static_cast<std::int64_t>(ago));
     }
-    seen.emplace(key, Credited{value.expires_ns, value.hits});
+    if (value.hits > 0) seen.emplace(key, Credited{value.expires_ns, value.hits});
   });
   credited_ = std::move(seen);
 }

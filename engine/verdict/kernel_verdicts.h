@@ -178,8 +178,9 @@ class KernelVerdicts {
   std::atomic<std::uint64_t> nameGeneration_{0};
   std::atomic<bool> namesFull_{false};
 
-  // Per entry, the flows already credited (creditHits), and which holding of the key they were
-  // of (its expiry: a new decision for the key writes another). Control thread only.
+  // Per entry that decided any flow, the flows already credited (creditHits), and which holding
+  // of the key they were of (its expiry: a new decision for the key writes another). Control
+  // thread only.
   struct Credited {
     std::uint64_t expiresNs = 0;
     std::uint64_t hits = 0;
