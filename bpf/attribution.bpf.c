@@ -931,7 +931,7 @@ int warden_exit(void *ctx)
 	return 0;
 }
 
-/* ---- UDP in the table: connected sockets' first datagrams, and the reuse check ---------- */
+/* ---- Packets in the table: what the socket filter programs read ------------------------ */
 
 #define ETH_P_IPV6_VERSION 6
 #define NEXTHDR_HOP	   0
@@ -940,38 +940,53 @@ int warden_exit(void *ctx)
 #define NEXTHDR_DEST	   60
 #define IPV6_EXT_MAX	   4
 
-/* Reads the flow key of an outgoing UDP packet (skb->data is the network header): 0, or
- * READ_NOT_UDP for anything else or anything not read whole, or READ_UNWALKED for an IPv6
- * packet whose extension headers are not walked here. */
-#define READ_NOT_UDP  -1
+/* The end points of a TCP or UDP packet leaving this host. */
+struct packet_ends {
+	__u8 remote_addr[16];
+	__u8 local_addr[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 protocol;
+};
+
+/* What read_packet() answers besides 0: not TCP or UDP (or not read whole, or a later
+ * fragment, which has no ports); or an IPv6 packet that is neither TCP nor UDP after the
+ * extension headers walked here (more than IPV6_EXT_MAX of them, or other kinds: its protocol
+ * is not known here). */
+#define READ_NO_PORTS -1
 #define READ_UNWALKED -2
 
-static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flow_key *key)
+/* Reads an outgoing IPv4 or IPv6 packet's end points (skb->data is the network header). The
+ * local address only when `local` (a constant: the branch folds away): the flow key has none,
+ * and rule 0c's program runs on every packet of accepted UDP flows. */
+static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends *out,
+				       const bool local)
 {
 	__u32 offset = 0;
 	__u8 first, next;
 	__u16 ports[2];
 
 	if (bpf_skb_load_bytes(skb, 0, &first, 1))
-		return READ_NOT_UDP;
-	__builtin_memset(key, 0, sizeof(*key));
+		return READ_NO_PORTS;
 	if (first >> 4 == 4) {
-		__u32 daddr;
-		__u8 protocol;
+		__u32 addrs[2];
 		__u16 fragment;
 
-		if (bpf_skb_load_bytes(skb, 9, &protocol, 1) || protocol != IPPROTO_UDP ||
+		if (bpf_skb_load_bytes(skb, 9, &next, 1) ||
 		    bpf_skb_load_bytes(skb, 6, &fragment, 2) ||
-		    bpf_skb_load_bytes(skb, 16, &daddr, 4))
-			return READ_NOT_UDP;
-		if (bpf_ntohs(fragment) & 0x1fff) /* a later fragment: no ports to read */
-			return READ_NOT_UDP;
-		set_v4_mapped(key->remote_addr, daddr);
+		    bpf_skb_load_bytes(skb, 12, addrs, sizeof(addrs)))
+			return READ_NO_PORTS;
+		if (bpf_ntohs(fragment) & 0x1fff)
+			return READ_NO_PORTS;
+		if (local)
+			set_v4_mapped(out->local_addr, addrs[0]);
+		set_v4_mapped(out->remote_addr, addrs[1]);
 		offset = (first & 0x0f) * 4;
 	} else if (first >> 4 == ETH_P_IPV6_VERSION) {
 		if (bpf_skb_load_bytes(skb, 6, &next, 1) ||
-		    bpf_skb_load_bytes(skb, 24, key->remote_addr, 16))
-			return READ_NOT_UDP;
+		    (local && bpf_skb_load_bytes(skb, 8, out->local_addr, 16)) ||
+		    bpf_skb_load_bytes(skb, 24, out->remote_addr, 16))
+			return READ_NO_PORTS;
 		offset = 40;
 #pragma unroll
 		for (int i = 0; i < IPV6_EXT_MAX; i++) {
@@ -985,19 +1000,49 @@ static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flo
 			offset += next == NEXTHDR_FRAGMENT ? 8 : (ext[1] + 1) * 8;
 			next = ext[0];
 		}
-		if (next != IPPROTO_UDP)
+		if (next != IPPROTO_TCP && next != IPPROTO_UDP)
 			return READ_UNWALKED;
 	} else {
-		return READ_NOT_UDP;
+		return READ_NO_PORTS;
 	}
+	if (next != IPPROTO_TCP && next != IPPROTO_UDP)
+		return READ_NO_PORTS;
 	if (bpf_skb_load_bytes(skb, offset, ports, sizeof(ports)))
-		return READ_NOT_UDP;
-	key->netns_cookie = bpf_get_netns_cookie(skb);
-	key->protocol = IPPROTO_UDP;
-	key->local_port = bpf_ntohs(ports[0]);
-	key->remote_port = bpf_ntohs(ports[1]);
+		return READ_NO_PORTS;
+	out->protocol = next;
+	out->local_port = bpf_ntohs(ports[0]);
+	out->remote_port = bpf_ntohs(ports[1]);
 	return 0;
 }
+
+/* The flow key of a UDP packet's end points, in the packet's network namespace. */
+static __always_inline void udp_key_of(struct __sk_buff *skb, const struct packet_ends *p,
+				       struct warden_flow_key *key)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->netns_cookie = bpf_get_netns_cookie(skb);
+	__builtin_memcpy(key->remote_addr, p->remote_addr, 16);
+	key->local_port = p->local_port;
+	key->remote_port = p->remote_port;
+	key->protocol = IPPROTO_UDP;
+}
+
+/* Reads the flow key of an outgoing UDP packet: 0, READ_NO_PORTS for anything else, or
+ * READ_UNWALKED (see read_packet). */
+static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flow_key *key)
+{
+	struct packet_ends p;
+	int read = read_packet(skb, &p, false);
+
+	if (read)
+		return read;
+	if (p.protocol != IPPROTO_UDP)
+		return READ_NO_PORTS;
+	udp_key_of(skb, &p, key);
+	return 0;
+}
+
+/* ---- UDP in the table: connected sockets' first datagrams, and the reuse check ---------- */
 
 /*
  * The first datagram of a socket udp_connect kept an owner for: its flow is keyed now, with
@@ -1091,71 +1136,15 @@ int warden_udp_connected(struct __sk_buff *skb)
 
 /* ---- Kernel-held verdicts: the table's matches ------------------------------------------- */
 
-/* The end points of a TCP or UDP packet as seen leaving this host. */
-struct held_packet {
-	__u8 remote_addr[16];
-	__u8 local_addr[16];
-	__u16 local_port;
-	__u16 remote_port;
-	__u8 protocol;
-};
-
-/* Reads an IPv4 or IPv6 TCP/UDP packet (skb->data is the network header); false for anything
- * else, or anything not read whole: then no held verdict applies and the packet is queued. */
-static __always_inline bool read_held_packet(struct __sk_buff *skb, struct held_packet *out)
-{
-	__u32 offset = 0;
-	__u8 first, next;
-	__u16 ports[2];
-
-	if (bpf_skb_load_bytes(skb, 0, &first, 1))
-		return false;
-	if (first >> 4 == 4) {
-		__u32 addrs[2];
-		__u16 fragment;
-
-		if (bpf_skb_load_bytes(skb, 9, &next, 1) ||
-		    bpf_skb_load_bytes(skb, 6, &fragment, 2) ||
-		    bpf_skb_load_bytes(skb, 12, addrs, sizeof(addrs)))
-			return false;
-		if (bpf_ntohs(fragment) & 0x1fff)
-			return false;
-		set_v4_mapped(out->local_addr, addrs[0]);
-		set_v4_mapped(out->remote_addr, addrs[1]);
-		offset = (first & 0x0f) * 4;
-	} else if (first >> 4 == ETH_P_IPV6_VERSION) {
-		if (bpf_skb_load_bytes(skb, 6, &next, 1) ||
-		    bpf_skb_load_bytes(skb, 8, out->local_addr, 16) ||
-		    bpf_skb_load_bytes(skb, 24, out->remote_addr, 16))
-			return false;
-		offset = 40; /* extension headers: not walked, such a packet is queued */
-	} else {
-		return false;
-	}
-	if (next != IPPROTO_TCP && next != IPPROTO_UDP)
-		return false;
-	if (bpf_skb_load_bytes(skb, offset, ports, sizeof(ports)))
-		return false;
-	out->protocol = next;
-	out->local_port = bpf_ntohs(ports[0]);
-	out->remote_port = bpf_ntohs(ports[1]);
-	return true;
-}
-
 /* A UDP flow a held verdict allowed is recorded as decided for its current owner record, as
  * wardend does for the flows it allows (OwnerLookup::noteUdpAccepted): else the table's reuse
  * check (warden_udp_reused) would queue its every later packet. */
-static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct held_packet *p)
+static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct packet_ends *p)
 {
 	struct warden_flow_key key;
 	struct warden_owner *owner;
 
-	__builtin_memset(&key, 0, sizeof(key));
-	key.netns_cookie = bpf_get_netns_cookie(skb);
-	__builtin_memcpy(key.remote_addr, p->remote_addr, 16);
-	key.local_port = p->local_port;
-	key.remote_port = p->remote_port;
-	key.protocol = IPPROTO_UDP;
+	udp_key_of(skb, p, &key);
 	owner = bpf_map_lookup_elem(&flows, &key);
 	if (owner)
 		bpf_map_update_elem(&decided, &key, &owner->generation, BPF_ANY);
@@ -1163,7 +1152,7 @@ static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct
 
 /* The held flow's report, for its log row (`armed`: the word that decided it). */
 static __always_inline void held_report(const struct warden_held_socket *armed,
-					const struct held_packet *packet, __u32 action, __u64 now)
+					const struct packet_ends *packet, __u32 action, __u64 now)
 {
 	struct warden_held_event *event = bpf_ringbuf_reserve(&held_events, sizeof(*event), 0);
 
@@ -1201,15 +1190,25 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	struct warden_held_socket *armed;
 	struct warden_held_state *state;
 	struct task_struct *task;
-	struct held_packet packet;
+	struct packet_ends packet;
 	__u64 now;
 
 	socket_key.cookie = bpf_get_socket_cookie(skb);
-	if (!socket_key.cookie || !read_held_packet(skb, &packet))
+	if (!socket_key.cookie)
 		return 0;
-	socket_key.pid_tgid = held_socket_thread(packet.protocol);
+	/* The word before the packet: nearly every packet these rules see (a new flow's first)
+	 * finds none, and the lookups cost less than reading it. The key's thread part is 0 for
+	 * TCP, the thread for UDP (held_socket_thread); a socket is of one protocol, so whichever
+	 * finds a word names the socket's, and the word's protocol is compared below. */
+	socket_key.pid_tgid = held_socket_thread(IPPROTO_TCP);
 	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
-	if (!armed || armed->action != action)
+	if (!armed) {
+		socket_key.pid_tgid = bpf_get_current_pid_tgid();
+		armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
+	}
+	if (!armed || armed->action != action || read_packet(skb, &packet, true))
+		return 0;
+	if (socket_key.pid_tgid != held_socket_thread(packet.protocol))
 		return 0;
 	/* UDP: the sender still is the process image and uid the hook looked up, so that a
 	 * datagram sent after the thread exec'd or changed its uid (a connected socket sends

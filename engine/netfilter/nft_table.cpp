@@ -448,7 +448,7 @@ std::uint16_t silentDropQueue(const TablePlan& plan) {
 
 // Rules 3h: the first packet of a flow a kernel-held verdict decides. Each match runs the eBPF
 // program of one action, which counts the flows it matches: the protocol test comes first in
-// the reject rules, so that a packet runs each program once at most.
+// the deny and reject rules, so that a packet runs each program once at most.
 void addHeldRules(Transaction& tx, const char* name, const TablePlan& plan) {
   const MarkBits& marks = plan.marks;
   {  // allowed: remembered on the flow like a worker's accept
@@ -467,12 +467,14 @@ void addHeldRules(Transaction& tx, const char* name, const TablePlan& plan) {
     verdict(rule.get(), NF_DROP);
     tx.addRule(rule.get());
   }
-  {  // denied anything else: handed to a queue nobody listens on, without bypass. A packet a
-     // rule drops in the output hook fails the send() that made it with EPERM, where a flow
-     // the queue denies is dropped after that send() returned, unseen: a queue without a
-     // listener frees the packet and reports it taken (nf_queue), so that send() succeeds as
-     // it does for the queue's deny (verified on this kernel by test_kernel_verdicts.py).
+  {  // denied UDP (held verdicts are for TCP and UDP only): handed to a queue nobody listens
+     // on, without bypass. A packet a rule drops in the output hook fails the send() that
+     // made it with EPERM, where a flow the queue denies is dropped after that send()
+     // returned, unseen: a queue without a listener frees the packet and reports it taken
+     // (nf_queue), so that send() succeeds as it does for the queue's deny (verified on this
+     // kernel by test_kernel_verdicts.py).
     RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_UDP);
     ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
     bpfMatch(rule.get(), plan.heldDenyFd);
     TablePlan nowhere = plan;

@@ -51,7 +51,7 @@ const char* toString(QueueMethod method);
 //       verdict decides the packet (the hook of the very connect or sendmsg that sends it
 //       found one for its process and destination, see bpf/attribution.h)
 //                                      -> allow: ct mark "accepted", accept; deny: TCP drop,
-//                                         else a queue nobody listens on (no bypass: a
+//                                         UDP a queue nobody listens on (no bypass: a
 //                                         silent drop, where a drop fails the send() with
 //                                         EPERM); reject: as rule 3. Never queued to wardend,
 //                                         so these keep working while no wardend listens.
