@@ -338,14 +338,18 @@ base::Result<int> BpfAttribution::consumeEvents() {
 
 BpfCounters BpfAttribution::counters() const {
   BpfCounters sums{};
-  const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return sums;
-  std::vector<std::uint64_t> perCpu(static_cast<std::size_t>(cpus));
-  for (std::uint32_t i = 0; i < WARDEN_CTR_COUNT; ++i) {
-    if (bpf_map_lookup_elem(countersFd_, &i, perCpu.data()) != 0) continue;
-    for (std::uint64_t v : perCpu) sums[i] += v;
-  }
+  for (std::uint32_t i = 0; i < WARDEN_CTR_COUNT; ++i) sums[i] = counter(countersFd_, i).value_or(0);
   return sums;
+}
+
+std::optional<std::uint64_t> BpfAttribution::counter(int countersFd, std::uint32_t index) {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return std::nullopt;
+  std::vector<std::uint64_t> perCpu(static_cast<std::size_t>(cpus));
+  if (bpf_map_lookup_elem(countersFd, &index, perCpu.data()) != 0) return std::nullopt;
+  std::uint64_t sum = 0;
+  for (std::uint64_t v : perCpu) sum += v;
+  return sum;
 }
 
 base::Result<std::size_t> BpfAttribution::flowEntryCount() const {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -102,6 +103,10 @@ class BpfAttribution {
   [[nodiscard]] base::Result<int> consumeEvents();
 
   BpfCounters counters() const;  // summed over CPUs
+  // One counter of the programs' per-CPU counters map `countersFd`, summed over CPUs (one
+  // bpf(2) call); nullopt when it cannot be read.
+  static std::optional<std::uint64_t> counter(int countersFd, std::uint32_t index);
+  int countersFd() const { return countersFd_; }
   [[nodiscard]] base::Result<std::size_t> flowEntryCount()
       const;  // walks the map: not for hot paths
   std::uint32_t flowCapacity() const { return flowEntries_; }

@@ -184,7 +184,8 @@ void Daemon::startHolding() {
     return;
   }
   held_ = std::make_unique<KernelVerdicts>(
-      KernelVerdicts::Maps{bpf->heldVerdictsFd(), bpf->heldStateFd(), bpf->heldNamesFd()},
+      KernelVerdicts::Maps{bpf->heldVerdictsFd(), bpf->heldStateFd(), bpf->heldNamesFd(),
+                           bpf->countersFd()},
       bpf->heldCapacity(), attributor_->netnsCookie(),
       logWriter_ ? logWriter_->producer(kHeldLogRows) : db::LogProducer{});
   heldSink_.store(held_.get(), std::memory_order_release);
@@ -567,7 +568,8 @@ int Daemon::run() {
   std::int64_t storeHitsAtMs = monotonicMs() + kStoreHitsEveryMs;
   // The flows kernel-held verdicts decided are added to the rules' hit counts this often: an
   // entry the queue writes anew (its verdict expired, say) starts from 0, and what it decided
-  // since the last credit is lost (see KernelVerdicts::creditHits).
+  // since the last credit is lost (see KernelVerdicts::creditHits). Their kept log rows are
+  // swept as often (KernelVerdicts::maintain): a full store holds nothing new.
   constexpr std::int64_t kCreditHeldEveryMs = 2'000;
   constexpr std::int64_t kNoCredit = std::numeric_limits<std::int64_t>::max();
   std::int64_t creditHeldAtMs = held_ ? monotonicMs() + kCreditHeldEveryMs : kNoCredit;
@@ -616,10 +618,10 @@ int Daemon::run() {
     }
     if (monotonicMs() >= creditHeldAtMs) {
       held_->creditHits(policy_.current()->policy->hits());
+      held_->maintain();
       creditHeldAtMs = monotonicMs() + kCreditHeldEveryMs;
     }
     if (monotonicMs() >= storeHitsAtMs) {
-      if (held_) held_->maintain();
       storeHits(/*force=*/false);
       storeHitsAtMs = monotonicMs() + kStoreHitsEveryMs;
     }

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/logging.h"
+#include "engine/attribution/bpf_attribution.h"
 #include "engine/dns/host_cache.h"
 
 namespace warden::engine {
@@ -174,11 +175,8 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
   value.hit_counter = hitCounter ? *hitCounter + 1 : 0;
   if (row) {
     std::lock_guard lock(rowsMutex_);
-    if (rows_.size() >= kMaxRows) {
-      std::erase_if(rows_, [&](const auto& kept) {
-        return kept.second.epoch != value.epoch || kept.second.expiresNs <= now;
-      });
-    }
+    // Full: not held until maintain() made room (sweeping the rows here would put a walk of
+    // kMaxRows on a worker's every decision while they stay full).
     if (rows_.size() >= kMaxRows && !rows_.contains(key)) {
       logFull_.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -206,6 +204,14 @@ void KernelVerdicts::forgetAddress(const rules::IpAddress& address) {
 }
 
 void KernelVerdicts::maintain() {
+  {
+    const std::uint32_t current = epoch();
+    const std::uint64_t now = base::bootTimeNs();
+    std::lock_guard lock(rowsMutex_);
+    std::erase_if(rows_, [&](const auto& kept) {
+      return kept.second.epoch != current || kept.second.expiresNs <= now;
+    });
+  }
   if (!namesFull_.exchange(false, std::memory_order_relaxed)) return;
   std::vector<rules::IpAddress> addresses;
   rules::IpAddress key, next;
@@ -222,7 +228,22 @@ void KernelVerdicts::maintain() {
                 addresses.size(), " addresses) and retired every held verdict");
 }
 
+std::optional<std::uint64_t> KernelVerdicts::heldFlows() const {
+  if (maps_.counters < 0) return std::nullopt;
+  std::uint64_t total = 0;
+  for (std::uint32_t i = WARDEN_CTR_HELD_ALLOW; i <= WARDEN_CTR_HELD_REJECT; ++i) {
+    const auto counted = BpfAttribution::counter(maps_.counters, i);
+    if (!counted) return std::nullopt;
+    total += *counted;
+  }
+  return total;
+}
+
 void KernelVerdicts::creditHits(const rules::RuleHits& hits) {
+  // The programs count a flow after adding it to its entry's hits: read first, a count that
+  // has not moved since the last walk began means no entry has new hits to credit.
+  const std::optional<std::uint64_t> flows = heldFlows();
+  if (flows && flows == creditedFlows_) return;
   const std::uint32_t first = policyEpoch_.load(std::memory_order_relaxed);
   const std::uint32_t span = epoch() - first;  // unsigned: right across a wrap of the number
   const std::uint64_t bootNow = base::bootTimeNs();
@@ -244,6 +265,7 @@ void KernelVerdicts::creditHits(const rules::RuleHits& hits) {
     if (value.hits > 0) seen.emplace(key, Credited{value.expires_ns, value.hits});
   });
   credited_ = std::move(seen);
+  creditedFlows_ = flows;
 }
 
 void KernelVerdicts::logHeld(const warden_held_event& event) {

@@ -77,7 +77,8 @@ struct HeldSummary {
 // Verdict-log rows of held flows: a decision whose flow is logged keeps its row here (its
 // process, profile and rule), keyed like the entry, and every held flow the programs report
 // gets a copy stamped with its time and local end. At most kMaxRows are kept; a decision
-// whose row finds no room is not held (its flows go on through the queue, and are logged).
+// whose row finds no room is not held (its flows go on through the queue, and are logged)
+// until maintain() drops the rows of entries that no longer apply.
 //
 // Thread-safety: hold() and namesVersion() from the workers, logHeld() from the process
 // tracker's thread (the only user of the log producer), forgetAddress() from whichever thread
@@ -90,6 +91,9 @@ class KernelVerdicts {
     int verdicts = -1;  // held_verdicts
     int state = -1;     // held_state
     int names = -1;     // held_names
+    // The programs' per-CPU counters (WARDEN_CTR_*): creditHits() skips its walk of
+    // held_verdicts while the held flows counted there stay as they were. -1: always walks.
+    int counters = -1;
   };
 
   // `maps` are borrowed (they must outlive this); `capacity` is held_verdicts' size. `log`
@@ -136,8 +140,10 @@ class KernelVerdicts {
   // to be asked about may have been decided without it).
   void retireAll() { newEpoch(std::nullopt); }
 
-  // Control thread, now and then: empties held_names once it filled up (retiring every
-  // entry, which may have been decided with a name it forgot).
+  // Control thread, every few seconds: drops the kept rows of entries that no longer apply
+  // (expired, or of an epoch before), so that hold() on the workers never has to; empties
+  // held_names once it filled up (retiring every entry, which may have been decided with a
+  // name it forgot).
   void maintain();
 
   HeldSummary summary() const;
@@ -156,6 +162,9 @@ class KernelVerdicts {
     std::uint64_t epoch = 0;
     std::uint64_t expiresNs = 0;
   };
+  // The flows the programs counted as decided by a held verdict (WARDEN_CTR_HELD_ALLOW to
+  // _REJECT); nullopt when unknown.
+  std::optional<std::uint64_t> heldFlows() const;
   // Calls `visit(key, value)` for every entry of held_verdicts.
   template <typename Visit>
   void walk(Visit visit) const;
@@ -186,6 +195,7 @@ class KernelVerdicts {
     std::uint64_t hits = 0;
   };
   std::unordered_map<warden_held_key, Credited, KeyHash, KeyEqual> credited_;
+  std::optional<std::uint64_t> creditedFlows_;  // heldFlows() when the last walk began
 
   mutable std::mutex rowsMutex_;
   std::unordered_map<warden_held_key, KeptRow, KeyHash, KeyEqual> rows_;  // guarded

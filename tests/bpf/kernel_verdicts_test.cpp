@@ -3,6 +3,7 @@
 #include "engine/verdict/kernel_verdicts.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
@@ -57,7 +58,8 @@ class KernelVerdictsTest : public testing::BpfLabTest {
     ASSERT_TRUE(loaded) << loaded.error().message();
     bpf_ = std::move(*loaded);
     held_ = std::make_unique<KernelVerdicts>(
-        KernelVerdicts::Maps{bpf_->heldVerdictsFd(), bpf_->heldStateFd(), bpf_->heldNamesFd()},
+        KernelVerdicts::Maps{bpf_->heldVerdictsFd(), bpf_->heldStateFd(), bpf_->heldNamesFd(),
+                             bpf_->countersFd()},
         bpf_->heldCapacity(), kCookie, db::LogProducer{});
   }
   void TearDown() override {
@@ -81,6 +83,16 @@ class KernelVerdictsTest : public testing::BpfLabTest {
   std::size_t live() const {
     return held_->entriesOf(owner_.attribution.owner.tgid, owner_.attribution.key.startTicks)
         .size();
+  }
+  // Adds `flows` to the programs' count of held flows (on CPU 0), as their matches do.
+  void countHeldFlows(std::uint64_t flows) const {
+    const int cpus = libbpf_num_possible_cpus();
+    ASSERT_GT(cpus, 0);
+    std::vector<std::uint64_t> perCpu(static_cast<std::size_t>(cpus));
+    const std::uint32_t index = WARDEN_CTR_HELD_ALLOW;
+    ASSERT_EQ(bpf_map_lookup_elem(bpf_->countersFd(), &index, perCpu.data()), 0);
+    perCpu[0] += flows;
+    ASSERT_EQ(bpf_map_update_elem(bpf_->countersFd(), &index, perCpu.data(), BPF_ANY), 0);
   }
   void hold(std::uint64_t generation, const rules::Flow& flow,
             rules::Action action = rules::Action::kAllow, const DnsName& host = DnsName{}) {
@@ -125,13 +137,17 @@ ports = 443
                 counter, nullptr);
     ASSERT_TRUE(stored(flow));
   };
-  // What the held-verdict match does for each flow it decides.
-  auto flowsDecided = [&](std::uint64_t total) {
+  // What the held-verdict match does for each flow it decides: the entry's hits, then the
+  // programs' counter (unless `counted` is false).
+  auto flowsDecided = [&](std::uint64_t total, bool counted = true) {
     const warden_held_key key = heldKeyOf(flow, owner_.attribution.owner, kCookie);
     warden_held_verdict value = *stored(flow);
+    ASSERT_GT(total, value.hits);
+    const std::uint64_t more = total - value.hits;
     value.hits = total;
     value.last_hit_ns = base::bootTimeNs();
     ASSERT_EQ(bpf_map_update_elem(bpf_->heldVerdictsFd(), &key, &value, BPF_EXIST), 0);
+    if (counted) countHeldFlows(more);
   };
   auto hits = [&] {
     for (const auto& entry : policy->hits().entries()) {
@@ -150,22 +166,57 @@ ports = 443
   flowsDecided(5);
   held_->creditHits(policy->hits());
   EXPECT_EQ(hits().hits, 5u);
+  // The programs' counter has not moved: no walk, so nothing credited yet (an idle table is
+  // not read every 2 s); once it moves, the entry's hits are.
+  flowsDecided(6, /*counted=*/false);
+  held_->creditHits(policy->hits());
+  EXPECT_EQ(hits().hits, 5u);
+  countHeldFlows(1);
+  held_->creditHits(policy->hits());
+  EXPECT_EQ(hits().hits, 6u);
   // The queue decides the key again (a new entry, counting from 0).
   holdIt(1);
   flowsDecided(1);
   held_->creditHits(policy->hits());
-  EXPECT_EQ(hits().hits, 6u);
+  EXPECT_EQ(hits().hits, 7u);
   // Retired under the same policy: what the entry decided before still counts.
   flowsDecided(2);
   held_->retireAll();
   held_->creditHits(policy->hits());
-  EXPECT_EQ(hits().hits, 7u);
+  EXPECT_EQ(hits().hits, 8u);
   // Another policy: the entries of the one before are no longer credited (the daemon credits
   // them to it before it sets the new one).
   flowsDecided(4);
   ASSERT_TRUE(held_->setPolicy(2, true, 60));
   held_->creditHits(policy->hits());
-  EXPECT_EQ(hits().hits, 7u);
+  EXPECT_EQ(hits().hits, 8u);
+}
+
+TEST_F(KernelVerdictsTest, AFullStoreOfLogRowsHoldsNothingNewUntilMaintainSweepsIt) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  const db::LogRow row;
+  auto holdLogged = [&](std::size_t i) {
+    held_->hold(1, held_->namesVersion(), flowTo("192.0.2.2", static_cast<std::uint16_t>(1000 + i)),
+                DnsName{}, owner_, rules::Action::kAllow, std::nullopt, &row);
+  };
+  constexpr std::size_t kFull = KernelVerdicts::kMaxRows;
+  for (std::size_t i = 0; i < kFull; ++i) holdLogged(i);
+  EXPECT_EQ(held_->summary().logFull, 0u);
+  EXPECT_EQ(held_->summary().written, kFull);
+  holdLogged(kFull);  // no room for its row: not held
+  EXPECT_EQ(held_->summary().logFull, 1u);
+  held_->maintain();  // every row still applies: none goes
+  holdLogged(kFull);
+  EXPECT_EQ(held_->summary().logFull, 2u);
+  // Retired: their rows no longer apply, but a worker's hold() does not sweep them (that would
+  // be a walk of the store on every decision while it stays full); the control thread does.
+  held_->retireAll();
+  holdLogged(kFull);
+  EXPECT_EQ(held_->summary().logFull, 3u);
+  held_->maintain();
+  holdLogged(kFull);
+  EXPECT_EQ(held_->summary().logFull, 3u);
+  EXPECT_EQ(held_->summary().written, kFull + 1);
 }
 
 TEST_F(KernelVerdictsTest, EveryEntryIsSeenWhenTheTableHoldsManyBatches) {
