@@ -338,7 +338,8 @@ base::Result<int> BpfAttribution::consumeEvents() {
 
 BpfCounters BpfAttribution::counters() const {
   BpfCounters sums{};
-  for (std::uint32_t i = 0; i < WARDEN_CTR_COUNT; ++i) sums[i] = counter(countersFd_, i).value_or(0);
+  for (std::uint32_t i = 0; i < WARDEN_CTR_COUNT; ++i)
+    sums[i] = counter(countersFd_, i).value_or(0);
   return sums;
 }
 
