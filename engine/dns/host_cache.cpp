@@ -113,7 +113,7 @@ void HostCache::record(const rules::IpAddress& address, std::string_view name, s
   const std::uint64_t expires = nowSeconds + std::clamp(ttl, kMinTtl, kMaxTtl);
   const AddressWords want = wordsOf(address);
 
-  std::lock_guard lock(writer_);
+  std::unique_lock lock(writer_);
   // The address's own slot if it has one; else a free or expired slot; else the one that
   // would expire first. Only this thread writes, so relaxed reads see the current values.
   Slot* chosen = nullptr;
@@ -165,6 +165,8 @@ void HostCache::record(const rules::IpAddress& address, std::string_view name, s
     store(chosen->name[i], words[i], std::memory_order_relaxed);
   }
   store(chosen->sequence, sequence + 2, std::memory_order_release);
+  // Outside the lock: the observer makes a syscall, and other workers' DNS replies wait for it.
+  lock.unlock();
   if (onChange_) {
     if (renamed) onChange_(address);
     if (evicted) onChange_(*evicted);

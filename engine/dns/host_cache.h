@@ -37,7 +37,7 @@ class HostCache {
   HostCache(const HostCache&) = delete;
   HostCache& operator=(const HostCache&) = delete;
 
-  // Called (inside record(), under its lock) with every address whose name record() changed:
+  // Called by record() (after its lock is let go) with every address whose name it changed:
   // one that had none or another one, and one whose unexpired name gave way to make room.
   // What relied on the old answer (a kernel-held verdict) is to be forgotten. Set before use.
   using ChangeObserver = std::function<void(const rules::IpAddress& address)>;
