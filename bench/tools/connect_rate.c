@@ -1,7 +1,10 @@
-// connect_rate HOST PORT SECONDS PROCESSES [MAX_CONNECTIONS]
+// connect_rate HOST PORT SECONDS PROCESSES [MAX_CONNECTIONS [SPREAD [FIRST]]]
 // Opens and closes TCP connections as fast as PROCESSES client processes can for SECONDS (or
-// until MAX_CONNECTIONS in all), timing each connect(). Prints one JSON line: connections,
-// failures, rate per second, and connect() latency percentiles in microseconds.
+// until MAX_CONNECTIONS in all; 0: no limit), timing each connect(). Prints one JSON line:
+// connections, failures, rate per second, and connect() latency percentiles in microseconds.
+// SPREAD > 1: each process's connections go to SPREAD addresses in turn, HOST's last 32 bits
+// plus FIRST, FIRST + 1, ... (so that no process connects to one destination twice, as long
+// as SPREAD is larger than its connections: every connection a first flow).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -54,6 +57,11 @@ int main(int argc, char** argv) {
   const double seconds = atof(argv[3]);
   const int processes = atoi(argv[4]);
   const long max_total = argc > 5 ? atol(argv[5]) : -1;
+  const uint32_t spread = argc > 6 ? (uint32_t)strtoul(argv[6], NULL, 10) : 1;
+  const uint32_t first = argc > 7 ? (uint32_t)strtoul(argv[7], NULL, 10) : 0;
+  // The address's last 32 bits, in host order, that SPREAD counts from.
+  uint32_t* low = family == AF_INET ? &v4->sin_addr.s_addr : &v6->sin6_addr.s6_addr32[3];
+  const uint32_t base = ntohl(*low);
   const long max_each = max_total > 0 ? (max_total + processes - 1) / processes : -1;
 
   // Shared with the children: per process, a count, a failure count and latency samples.
@@ -69,7 +77,9 @@ int main(int argc, char** argv) {
       uint64_t* count = (uint64_t*)(shared + per * p);
       uint64_t* failures = count + 1;
       uint32_t* samples = (uint32_t*)(count + 2);
-      while (now_ns() < deadline && (max_each < 0 || (long)(*count + *failures) < max_each)) {
+      for (uint32_t i = 0;
+           now_ns() < deadline && (max_each < 0 || (long)(*count + *failures) < max_each); ++i) {
+        if (spread > 1) *low = htonl(base + first + i % spread);
         int fd = socket(family, SOCK_STREAM, 0);
         struct linger lg = {1, 0};  // RST on close: no TIME_WAIT pile-up on either side
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
