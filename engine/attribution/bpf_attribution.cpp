@@ -412,7 +412,7 @@ std::optional<warden_held_state> heldStateOf(int fd) {
   return std::nullopt;
 }
 
-base::Result<int> detachStale(int cgroupFd, std::uint32_t ownPid) {
+base::Result<int> detachStale(int cgroupFd) {
   int detached = 0;
   for (bpf_attach_type type : kHeldHookTypes) {
     std::uint32_t ids[64] = {};
@@ -425,7 +425,7 @@ base::Result<int> detachStale(int cgroupFd, std::uint32_t ownPid) {
       base::UniqueFd program(bpf_prog_get_fd_by_id(ids[i]));
       if (!program) continue;
       const auto state = heldStateOf(program.get());
-      if (!state || state->owner_pid == ownPid) continue;
+      if (!state) continue;
       const auto stat = base::readProcStat(state->owner_pid);
       if (stat && stat->startTicks == state->owner_start_ticks) continue;  // a live wardend's
       if (bpf_prog_detach2(program.get(), cgroupFd, type) != 0) {
@@ -439,14 +439,10 @@ base::Result<int> detachStale(int cgroupFd, std::uint32_t ownPid) {
 
 }  // namespace
 
-base::Result<int> BpfAttribution::detachStaleHooks() const {
-  return detachStale(cgroupFd_.get(), static_cast<std::uint32_t>(getpid()));
-}
-
 base::Result<int> BpfAttribution::detachStaleHooks(const std::string& cgroup) {
   auto fd = base::openFile(cgroup, O_RDONLY | O_DIRECTORY);
   if (!fd) return std::unexpected(base::makeError(fd.error().code, "opening cgroup " + cgroup));
-  return detachStale(fd->get(), 0);
+  return detachStale(fd->get());
 }
 
 base::Result<std::uint64_t> BpfAttribution::currentNetnsCookie() {

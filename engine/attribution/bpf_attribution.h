@@ -124,12 +124,10 @@ class BpfAttribution {
   int heldStateFd() const { return holdsVerdicts() ? heldStateFd_ : -1; }
   int heldNamesFd() const { return holdsVerdicts() ? heldNamesFd_ : -1; }
   HeldMatchFds heldMatchFds() const;
-  // Detaches from `cgroup` the held-verdict hooks a wardend that no longer runs left there
-  // (killed, crashed); never this one's nor a live one's. Call once this wardend's own hooks
-  // and table are in place, so that its predecessor's decisions applied until then. Returns
-  // how many it detached.
-  [[nodiscard]] base::Result<int> detachStaleHooks() const;
-  // The same for `wardend --cleanup`, given the cgroup directory.
+  // Detaches from the cgroup directory `cgroup` the held-verdict hooks a wardend that no
+  // longer runs left there (killed, crashed); never a live wardend's, the caller's included.
+  // wardend calls it once its own hooks and table are in place, so that its predecessor's
+  // decisions applied until then. Returns how many it detached.
   [[nodiscard]] static base::Result<int> detachStaleHooks(const std::string& cgroup);
 
  private:

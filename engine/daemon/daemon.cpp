@@ -23,7 +23,9 @@
 #include "db/policy_store.h"
 #include "db/store.h"
 #include "engine/attribution/attributor.h"
+#include "engine/attribution/system_mounts.h"
 #include "engine/daemon/config_names.h"
+#include "engine/daemon/hook_record.h"
 #include "engine/daemon/policy_record.h"
 #include "engine/daemon/queue_status.h"
 #include "engine/daemon/rule_expiry.h"
@@ -281,7 +283,25 @@ bool Daemon::startUp() {
   attribution.onHeldFlow = [this](const warden_held_event& event) {
     if (KernelVerdicts* held = heldSink_.load(std::memory_order_acquire)) held->logHeld(event);
   };
+  // Where the hooks go is recorded before they are attached (see HookRecord), beside the
+  // cgroups an earlier run recorded, whose hooks are detached once the table is in place.
+  const HookRecord hookRecord = HookRecord::besideSocket(config_.controlSocket);
+  const std::vector<std::string> hookCgroups = hookRecord.read();
+  std::string ownHooks;
+  if (config_.ebpf) {
+    if (auto cgroup = resolveAttachCgroup(config_.cgroup); cgroup) ownHooks = *cgroup;
+  }
+  if (!ownHooks.empty() && std::ranges::find(hookCgroups, ownHooks) == hookCgroups.end()) {
+    std::vector<std::string> recorded = hookCgroups;
+    recorded.push_back(ownHooks);
+    if (auto written = hookRecord.write(recorded); !written) {
+      base::logWarning("recording where the eBPF hooks go: ", written.error().message(),
+                       ": should this wardend be killed, the next one detaches its hooks only "
+                       "if configured with the same cgroup");
+    }
+  }
   attributor_ = Attributor::create(attribution);
+  if (!attributor_->bpf()) ownHooks.clear();
 
   // Always there, so that `dns` can be switched on by a reload; fixed memory (~1.3 MB).
   hosts_ = std::make_unique<HostCache>();
@@ -342,13 +362,11 @@ bool Daemon::startUp() {
   }
   tableInstalled_ = true;
   // A killed predecessor's hooks applied its held verdicts until this table replaced its own.
-  if (BpfAttribution* bpf = attributor_->bpf(); bpf && bpf->holdsVerdicts()) {
-    if (auto stale = bpf->detachStaleHooks(); !stale) {
-      base::logWarning("kernel-held verdicts: ", stale.error().message());
-    } else if (*stale > 0) {
-      base::logInfo("kernel-held verdicts: detached ", *stale,
-                    " hooks a stopped wardend left on the cgroup");
-    }
+  if (auto detached = detachStaleHooks(hookRecord, {ownHooks}, ownHooks); !detached) {
+    base::logWarning("kernel-held verdicts: ", detached.error().message());
+  } else if (*detached > 0) {
+    base::logInfo("kernel-held verdicts: detached ", *detached,
+                  " hooks that a stopped wardend left");
   }
 
   auto control = ControlServer::open(config_.controlSocket);

@@ -8,9 +8,9 @@
 
 #include "base/logging.h"
 #include "base/version.h"
-#include "engine/attribution/bpf_attribution.h"
 #include "engine/attribution/system_mounts.h"
 #include "engine/daemon/daemon.h"
+#include "engine/daemon/hook_record.h"
 #include "engine/netfilter/nft_table.h"
 #include "rules/config.h"
 #include "rules/policy.h"
@@ -40,27 +40,28 @@ int cleanup(const std::string& configPath) {
   }
   base::logInfo(*removed ? "removed table inet warden" : "no table inet warden to remove");
   // The hooks that applied its kernel-held verdicts, on the cgroup the configuration names
-  // (never a running wardend's).
+  // and on those a run recorded (never a running wardend's).
   auto config = warden::rules::loadConfig(configPath);
   if (!config) {
     base::logWarning("not reading ", configPath,
                      ": kernel-held verdict hooks a crashed wardend left on its cgroup stay");
     return 0;
   }
-  if (!config->ebpf) return 0;
-  auto cgroup = warden::engine::resolveAttachCgroup(config->cgroup);
-  if (!cgroup) {
-    base::logWarning(cgroup.error().message());
-    return 0;
+  std::vector<std::string> cgroups;
+  if (config->ebpf) {
+    if (auto cgroup = warden::engine::resolveAttachCgroup(config->cgroup); cgroup) {
+      cgroups.push_back(*cgroup);
+    } else {
+      base::logWarning(cgroup.error().message());
+    }
   }
-  auto detached = warden::engine::BpfAttribution::detachStaleHooks(*cgroup);
+  const auto record = warden::engine::HookRecord::besideSocket(config->controlSocket);
+  auto detached = warden::engine::detachStaleHooks(record, cgroups, "");
   if (!detached) {
     base::logError(detached.error().message());
     return 1;
   }
-  if (*detached > 0) {
-    base::logInfo("detached ", *detached, " kernel-held verdict hooks from cgroup ", *cgroup);
-  }
+  if (*detached > 0) base::logInfo("detached ", *detached, " kernel-held verdict hooks");
   return 0;
 }
 

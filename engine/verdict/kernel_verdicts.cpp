@@ -167,12 +167,7 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
     value.expires_ns = std::min<std::uint64_t>(
         value.expires_ns, now + (host.expiresAt - nowSeconds - 1) * kNsPerSecond);
   }
-  if (bpf_map_lookup_elem(maps_.names, key.remote_addr, &value.name_gen) != 0) {
-    value.name_gen = 0;
-  }
-  value.action = heldAction(action);
-  value.log = row != nullptr;
-  value.hit_counter = hitCounter ? *hitCounter + 1 : 0;
+  // The row first: a decision not held for want of room for it costs no bpf(2) call.
   if (row) {
     std::lock_guard lock(rowsMutex_);
     // Full: not held until maintain() made room (sweeping the rows here would put a walk of
@@ -183,6 +178,12 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
     }
     rows_.insert_or_assign(key, KeptRow{*row, value.epoch, value.expires_ns});
   }
+  if (bpf_map_lookup_elem(maps_.names, key.remote_addr, &value.name_gen) != 0) {
+    value.name_gen = 0;
+  }
+  value.action = heldAction(action);
+  value.log = row != nullptr;
+  value.hit_counter = hitCounter ? *hitCounter + 1 : 0;
   // After the name's number was read: a name changed since the decision either shows here or
   // changes the number after it was read (see forgetAddress).
   if (namesVersion_.load(std::memory_order_acquire) != namesVersion) return;

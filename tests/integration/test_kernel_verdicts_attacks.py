@@ -246,6 +246,36 @@ def test_held_flows_work_through_a_restart_and_the_new_wardend_enforces_its_poli
     assert_all_gone(lab, cgroup)
 
 
+def test_a_restart_configured_with_another_cgroup_detaches_the_hooks_left_on_the_first(
+        lab, cgroup, wardend):
+    """wardend killed while its hooks were on one cgroup, then started again from the same
+    directory (as the unit would be) but configured with another cgroup: the hooks the dead
+    one left on the first (held verdicts outlive a crash there) are detached once the new
+    table is in place; they would otherwise run for every connect in that cgroup for good.
+    The new wardend leaves nothing behind when it stops."""
+    moved = cgroup + "-moved"
+    os.mkdir(moved)
+    try:
+        d = start(lab, wardend, cgroup)
+        assert SOCK_ADDR_HOOKS <= hook_types(cgroup), attached(cgroup)
+        d.kill9()
+        assert SOCK_ADDR_HOOKS <= hook_types(cgroup), \
+            f"a crash must leave the held verdicts' hooks attached: {attached(cgroup)}"
+        d.write_config(engine={"unknown": "deny", "default": "allow", "kernel": "allow"},
+                       attribution={"ebpf": True, "cgroup": moved})
+        d.tag += "-again"
+        d.start()
+        assert SOCK_ADDR_HOOKS <= hook_types(moved), attached(moved)
+        assert attached(cgroup) == [], \
+            f"the killed wardend's hooks stayed on the cgroup it was configured with: " \
+            f"{attached(cgroup)}\n{d.stderr()}"
+        assert "detached 4 hooks" in d.stderr(), d.stderr()
+        assert d.terminate() == 0, d.stderr()
+        assert attached(moved) == [], attached(moved)
+    finally:
+        subprocess.run(["rmdir", moved], check=False)
+
+
 def test_fail_open_held_refusals_outlive_a_killed_wardend_and_new_flows_pass(lab, cgroup,
                                                                              wardend):
     """Denied and rejected TCP and UDP flows of a process, held; wardend killed with SIGKILL
