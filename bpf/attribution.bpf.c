@@ -278,7 +278,8 @@ static __always_inline void current_process(struct current_process *out)
  * every connect(). Only the search of a pid namespace other than the initial one reads through
  * the helper (ns_tgid, ns_thread_id: numbers[] is indexed by a level known at run time).
  * bpf_get_current_task_btf is among the base helpers of every program type that calls this
- * (sock_ops, cgroup sock_addr, cgroup sock, tracepoint): verified by loading on 6.18.
+ * or current_process (sock_ops, cgroup sock_addr, cgroup sock, tracepoint, socket filter):
+ * verified by loading on 6.18.
  */
 static __always_inline void fill_owner(struct warden_owner *owner)
 {
@@ -287,15 +288,18 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	struct task_struct *parent = leader->real_parent;
 	struct inode *exe = current->mm->exe_file->f_inode;
 	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct current_process process;
 
+	current_process(&process);
+	owner->tgid = process.tgid;
+	owner->start_time_ns = process.start_time_ns;
+	owner->exec_id = process.exec_id;
 	if (pidns_initial) {
-		owner->tgid = current->tgid;
 		owner->pid = current->pid;
 		owner->ppid = parent->tgid;
 	} else {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
-		owner->tgid = ns_tgid(task);
 		owner->pid = ns_thread_id(task, owner->tgid);
 		owner->ppid = ns_tgid(BPF_CORE_READ(task, group_leader, real_parent));
 	}
@@ -306,14 +310,12 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	owner->gid = uid_gid >> 32;
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
 	owner->cgroup_id = bpf_get_current_cgroup_id();
-	owner->start_time_ns = leader->start_boottime;
 	owner->parent_start_time_ns = parent->group_leader->start_boottime;
 	owner->exe_ino = exe->i_ino;
 	owner->exe_dev = exe->i_sb->s_dev;
 	/* The top bit of i_ctime_nsec is the kernel's "ctime was queried" flag (multigrain
 	 * timestamps), not part of the time: inode_get_ctime_nsec() masks it, and so do we. */
 	owner->exe_ctime_ns = exe->i_ctime_sec * 1000000000ULL + (exe->i_ctime_nsec & 0x3fffffff);
-	owner->exec_id = leader->self_exec_id;
 	owner->recorded_ns = bpf_ktime_get_boot_ns();
 	owner->generation = next_generation();
 }
@@ -1189,7 +1191,7 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	struct warden_held_verdict *verdict;
 	struct warden_held_socket *armed;
 	struct warden_held_state *state;
-	struct task_struct *task;
+	struct current_process sender;
 	struct packet_ends packet;
 	__u64 now;
 
@@ -1216,9 +1218,9 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	 * inside the connect that armed the word; its retransmissions, from a timer in whatever
 	 * task it interrupted, belong to that connection.) */
 	if (packet.protocol == IPPROTO_UDP) {
-		task = (struct task_struct *)bpf_get_current_task();
-		if (BPF_CORE_READ(task, group_leader, self_exec_id) != armed->key.exec_id ||
-		    leader_start(task) != armed->key.start_time_ns ||
+		current_process(&sender);
+		if (sender.exec_id != armed->key.exec_id ||
+		    sender.start_time_ns != armed->key.start_time_ns ||
 		    (__u32)bpf_get_current_uid_gid() != armed->key.uid)
 			return 0;
 	}
@@ -1259,8 +1261,9 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 
 /* Run by the output chain's xt_bpf matches (through nft_compat) on packets of new flows; see
  * NftTable. Verified on 6.18 by loading: socket filter programs may call get_socket_cookie,
- * get_current_pid_tgid, get_current_uid_gid, get_current_task (and read it with CO-RE),
- * get_netns_cookie, ktime_get_boot_ns and the ring buffer helpers. The cgroup connect and
+ * get_current_pid_tgid, get_current_uid_gid, get_current_task and get_current_task_btf (the
+ * sender's image through current_process), get_netns_cookie, ktime_get_boot_ns and the ring
+ * buffer helpers. The cgroup connect and
  * sendmsg programs may call get_socket_cookie and bpf_setsockopt (SO_MARK among others), and
  * returning 0 from them fails the call with EPERM: a refusal warden does not use, since it
  * would not look like today's (a silent drop, a reset); cgroup/setsockopt programs load too.
