@@ -36,6 +36,7 @@ OUTCOME = {  # what the client sees for each verdict
     "tcp": {"allow": "connected", "deny": "timeout", "reject": "refused"},
     "udp": {"allow": "reply", "deny": "timeout", "reject": "prohibited"},
     "udpc": {"allow": "reply", "deny": "timeout", "reject": "prohibited"},
+    "udpo": {"allow": "reply", "deny": "timeout", "reject": "prohibited"},  # IPv6 options
 }
 # A denied flow is silent whoever decides it: a UDP send() succeeds and no answer comes (a held
 # deny that failed the send() with EPERM would show "blocked"), a TCP connect() times out.
@@ -90,7 +91,7 @@ class Repeater:
     def flow(self, mode, host, port, timeout_ms=ANSWER_WAIT_MS, source_port=None):
         """One new flow (TCP: from source_port when given); returns (outcome, elapsed ms)."""
         command = f"{mode} {host} {port} {timeout_ms}"
-        if mode in ("udp", "udpc"):
+        if mode in ("udp", "udpc", "udpo"):
             Repeater.next_port += 1
             command += f" {Repeater.next_port}"
         elif source_port:
@@ -279,6 +280,30 @@ def test_repeat_flows_of_a_process_are_decided_in_the_kernel(lab, cgroup, warden
         bpf = w.status()["attribution"]["bpf"]
         assert bpf["held_unrecorded"] - bpf_before["held_unrecorded"] == 10, (bpf, bpf_before)
         assert bpf["flow_inserts"] == bpf_before["flow_inserts"], (bpf, bpf_before)
+
+
+def test_ipv6_datagrams_with_an_extension_header_are_decided_in_the_kernel_too(
+        lab, cgroup, wardend):
+    """Datagrams with a destination options header between the IPv6 and the UDP header (what
+    IPV6_DSTOPTS makes): the held matches read past it, so the repeats of an allowed and a
+    denied flow are decided in the kernel like any other, and the queue sees none of them."""
+    program = flow_repeat_copy(lab, "app")
+    w = Warden(lab, wardend, cgroup, default="reject", profiles={"app": profile_text(
+        "app", {"path": program}, default="reject", rules=[
+            {"action": "allow", "ports": 7000},
+            {"action": "deny", "ports": 7001}])})
+    rep = Repeater(lab, cgroup, program, "app")
+    verdicts = {7000: "allow", 7001: "deny"}
+    for port, verdict in verdicts.items():
+        assert seen_as("udpo", verdict, rep.expect("udpo", S6, port, verdict)), port
+    kv = w.wait_held(2)
+    queued, before = w.queued(), hits(kv)
+    for _ in range(3):
+        for port, verdict in verdicts.items():
+            outcome = rep.expect("udpo", S6, port, verdict)
+            assert seen_as("udpo", verdict, outcome), (port, verdict, outcome, w.kv())
+    assert w.queued() == queued, "datagrams with an extension header reached the queue"
+    assert grew(hits(w.kv()), before) == {"allow": 3, "deny": 3, "reject": 0}, w.kv()
 
 
 def test_a_process_older_than_wardend_is_held_after_it_is_described_again(lab, cgroup,

@@ -15,6 +15,9 @@
  *                                     SPORT (0: the kernel's choice), one datagram, its echo
  *                                     awaited: "<outcome> <ms>" (reply, prohibited, timeout...).
  *   udpc HOST PORT TIMEOUT_MS SPORT   the same over a connected socket (connect, send).
+ *   udpo HOST PORT TIMEOUT_MS SPORT   as udp, over IPv6 with a destination options header (an
+ *                                     empty PadN option: IPV6_DSTOPTS, which takes CAP_NET_RAW)
+ *                                     between the IPv6 and the UDP header.
  *   keep HOST PORT TIMEOUT_MS         one datagram with sendto on the one unconnected socket
  *                                     this process keeps for its whole life (made at the first
  *                                     "keep"): several destinations through one socket.
@@ -148,11 +151,19 @@ static enum outcome udp_exchange(int fd, const struct sockaddr_storage* ss, sock
 }
 
 static void udp_flow(const struct sockaddr_storage* ss, socklen_t len, long timeout_ms,
-                     long source_port, int connected) {
+                     long source_port, int connected, int options) {
   double start = now_ms();
   int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     say("error", start);
+    return;
+  }
+  /* next header (the kernel's), length 0 (8 bytes), PadN of 4 zero bytes */
+  static const unsigned char kDestinationOptions[8] = {0, 0, 1, 4, 0, 0, 0, 0};
+  if (options && setsockopt(fd, IPPROTO_IPV6, IPV6_DSTOPTS, kDestinationOptions,
+                            sizeof kDestinationOptions) < 0) {
+    say("error", start);
+    close(fd);
     return;
   }
   recv_err_on(fd, ss->ss_family);
@@ -222,8 +233,9 @@ int main(int argc, char** argv) {
     }
     if (!strcmp(verb, "tcp")) {
       tcp_flow(&ss, len, timeout_ms, fields >= 5 ? source_port : 0);
-    } else if (!strcmp(verb, "udp") || !strcmp(verb, "udpc")) {
-      udp_flow(&ss, len, timeout_ms, fields >= 5 ? source_port : 0, !strcmp(verb, "udpc"));
+    } else if (!strcmp(verb, "udp") || !strcmp(verb, "udpc") || !strcmp(verb, "udpo")) {
+      udp_flow(&ss, len, timeout_ms, fields >= 5 ? source_port : 0, !strcmp(verb, "udpc"),
+               !strcmp(verb, "udpo"));
     } else if (!strcmp(verb, "keep")) {
       keep_flow(&ss, len, timeout_ms);
     } else {
