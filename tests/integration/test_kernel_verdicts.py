@@ -233,6 +233,16 @@ def grew(after, before):
     return {k: after[k] - before[k] for k in before}
 
 
+def allow_deny_reject(lab, wardend, cgroup):
+    """wardend, and a process whose profile allows port 7000, denies 7001 and rejects the rest."""
+    program = flow_repeat_copy(lab, "app")
+    w = Warden(lab, wardend, cgroup, default="reject", profiles={"app": profile_text(
+        "app", {"path": program}, default="reject", rules=[
+            {"action": "allow", "ports": 7000},
+            {"action": "deny", "ports": 7001}])})
+    return w, Repeater(lab, cgroup, program, "app")
+
+
 # ---- 1. repeat flows are decided in the kernel ---------------------------------------------
 
 @pytest.mark.parametrize("server", FAMILIES)
@@ -242,12 +252,7 @@ def test_repeat_flows_of_a_process_are_decided_in_the_kernel(lab, cgroup, warden
     """One process reaches three ports of one server: allowed, denied and rejected by its
     profile. The first flow to each goes through the queue; the next three to each get the
     same outcome while the queue's counters stand still and the kernel-held hits grow."""
-    program = flow_repeat_copy(lab, "app")
-    w = Warden(lab, wardend, cgroup, default="reject", profiles={"app": profile_text(
-        "app", {"path": program}, default="reject", rules=[
-            {"action": "allow", "ports": 7000},
-            {"action": "deny", "ports": 7001}])})
-    rep = Repeater(lab, cgroup, program, "app")
+    w, rep = allow_deny_reject(lab, wardend, cgroup)
     verdicts = {7000: "allow", 7001: "deny", 7002: "reject"}
     for port, verdict in verdicts.items():
         outcome = rep.expect(mode, server, port, verdict)
@@ -287,12 +292,7 @@ def test_ipv6_datagrams_with_an_extension_header_are_decided_in_the_kernel_too(
     """Datagrams with a destination options header between the IPv6 and the UDP header (what
     IPV6_DSTOPTS makes): the held matches read past it, so the repeats of an allowed and a
     denied flow are decided in the kernel like any other, and the queue sees none of them."""
-    program = flow_repeat_copy(lab, "app")
-    w = Warden(lab, wardend, cgroup, default="reject", profiles={"app": profile_text(
-        "app", {"path": program}, default="reject", rules=[
-            {"action": "allow", "ports": 7000},
-            {"action": "deny", "ports": 7001}])})
-    rep = Repeater(lab, cgroup, program, "app")
+    w, rep = allow_deny_reject(lab, wardend, cgroup)
     verdicts = {7000: "allow", 7001: "deny"}
     for port, verdict in verdicts.items():
         assert seen_as("udpo", verdict, rep.expect("udpo", S6, port, verdict)), port
