@@ -84,6 +84,10 @@ class PromptTerminal:
         deadline = time.monotonic() + timeout
         while not self.exited() and time.monotonic() < deadline:
             self._read(0.1)
+        # What it wrote just before it ended may still wait in the terminal: read it too (a
+        # test once missed the "leaving" line this way).
+        while self._read(0):
+            pass
         return self.status
 
     def close(self):
