@@ -570,7 +570,7 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 			count(WARDEN_CTR_HELD_STALE);
 		} else if (bpf_ktime_get_boot_ns() >= verdict->expires_ns) {
 			count(WARDEN_CTR_HELD_EXPIRED);
-		} else if (verdict->name_gen != name_gen(key->remote_addr)) {
+		} else if (name_gen(key->remote_addr) > verdict->name_gen) {
 			count(WARDEN_CTR_HELD_STALE);
 		} else {
 			armed.epoch = verdict->epoch;

@@ -233,8 +233,9 @@ struct warden_exit_event {
 #define WARDEN_HELD_SOCKET_ENTRIES  8192
 #define WARDEN_HELD_EVENTS_BYTES    (256 * 1024) /* their own ring: see held_events */
 /* held_names: remote address (16 bytes) -> a number wardend makes anew (ever increasing) each
- * time DNS gives the address another name. Not LRU: a forgotten number would let an entry
- * decided with the old name apply again. When it is full wardend retires every entry instead. */
+ * time DNS gives the address another name. An entry applies only while its address's number is
+ * not above the entry's name_gen. Not LRU: a forgotten number would let an entry decided with
+ * the old name apply again. When it is full wardend retires every entry instead. */
 #define WARDEN_HELD_NAME_ENTRIES 65536
 
 enum warden_held_action {
@@ -268,8 +269,9 @@ struct warden_held_key {
 struct warden_held_verdict {
 	__u64 epoch; /* the policy it was decided under: valid while warden_held_state says so */
 	__u64 expires_ns; /* bpf_ktime_get_boot_ns() after which it is not used */
-	/* held_names' value for the remote address when it was decided (0: none there): a new
-	 * name for the address changes that value, and the entry stops applying. */
+	/* the last number held_names was given when it was decided (0: none yet): a new name
+	 * for the address later gives it a higher one, and the entry stops applying. (Not the
+	 * address's own number: wardend knows this one without asking the map.) */
 	__u64 name_gen;
 	__u64 hits; /* flows decided by it (added to by the programs) */
 	__u64 last_hit_ns;

@@ -178,14 +178,14 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
     }
     rows_.insert_or_assign(key, KeptRow{*row, value.epoch, value.expires_ns});
   }
-  if (bpf_map_lookup_elem(maps_.names, key.remote_addr, &value.name_gen) != 0) {
-    value.name_gen = 0;
-  }
+  // Every number held_names has now is at most this one; an address that gets a new name from
+  // here on gets a higher one, and the entry stops applying (see forgetAddress).
+  value.name_gen = nameGeneration_.load(std::memory_order_acquire);
   value.action = heldAction(action);
   value.log = row != nullptr;
   value.hit_counter = hitCounter ? *hitCounter + 1 : 0;
-  // After the name's number was read: a name changed since the decision either shows here or
-  // changes the number after it was read (see forgetAddress).
+  // After the number was read: a name changed since the decision either shows here (its
+  // version moved before its number) or gets a number above the one read.
   if (namesVersion_.load(std::memory_order_acquire) != namesVersion) return;
   if (bpf_map_update_elem(maps_.verdicts, &key, &value, BPF_ANY) != 0) {
     writeErrors_.fetch_add(1, std::memory_order_relaxed);
@@ -197,7 +197,7 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
 void KernelVerdicts::forgetAddress(const rules::IpAddress& address) {
   namesVersion_.fetch_add(1, std::memory_order_acq_rel);
   dnsForgotten_.fetch_add(1, std::memory_order_relaxed);
-  const std::uint64_t number = nameGeneration_.fetch_add(1, std::memory_order_relaxed) + 1;
+  const std::uint64_t number = nameGeneration_.fetch_add(1, std::memory_order_acq_rel) + 1;
   if (bpf_map_update_elem(maps_.names, address.bytes.data(), &number, BPF_ANY) == 0) return;
   // Full (or failing): the address's number cannot change, so every entry goes instead.
   namesFull_.store(true, std::memory_order_relaxed);
@@ -347,7 +347,7 @@ std::vector<HeldEntry> KernelVerdicts::entriesOf(std::uint32_t tgid,
     if (value.epoch != current || value.expires_ns <= now) return;
     std::uint64_t number = 0;
     if (bpf_map_lookup_elem(maps_.names, key.remote_addr, &number) != 0) number = 0;
-    if (number != value.name_gen) return;
+    if (number > value.name_gen) return;  // as the hooks compare
     HeldEntry entry;
     entry.action = actionOf(value.action);
     entry.protocol = key.protocol;
