@@ -28,8 +28,8 @@ std::string glibcText(const rules::IpAddress& address) {
 }
 
 TEST(AddressText, WritesWhatUsersKnow) {
-  for (const char* text : {"192.0.2.10", "0.0.0.0", "255.255.255.255", "::", "::1", "1::",
-                           "2001:db8::1", "2001:db8:0:1:0:0:0:1", "fe80::1:0:0:1",
+  for (const char* text : {"192.0.2.10", "0.0.0.0", "255.255.255.255", "::", "::1",
+                           "1::", "2001:db8::1", "2001:db8:0:1:0:0:0:1", "fe80::1:0:0:1",
                            "2001:db8:100::ffff", "::1.2.3.4", "1:2:3:4:5:6:7:8"}) {
     const auto address = rules::IpAddress::parse(text);
     ASSERT_TRUE(address) << text;
