@@ -20,6 +20,11 @@ const char* toString(QueueMethod method);
 
 // The `inet warden` table warden installs. Per hook (output, and input when inbound or dns), a
 // deciding chain at `priority`:
+//   0f. TCP, ct mark says "accepted", and not a SYN without ACK
+//                                      -> our bits of the packet mark cleared (as rule 0),
+//                                         accept: nearly every packet, in one rule. Nothing
+//                                         below would do otherwise: rule 0b takes only such a
+//                                         SYN, 0a, 0c and 0q only UDP, and rule 1 accepts.
 //   0.  every packet: warden's bits of the packet mark cleared (a process can set any packet
 //       mark: SO_MARK, its sendmsg control message and raw sockets need only CAP_NET_RAW)
 //   0a. input only, when dns: UDP from port 53 and ct mark says "accepted"
@@ -71,9 +76,10 @@ const char* toString(QueueMethod method);
 // the ct mark from a queue verdict (no NETFILTER_NETLINK_GLUE_CT). Since rule 0 clears our bits
 // before the deciding chain reads or queues anything, every mark the verdict chain sees was set
 // by a worker (or by the tag of rules 0a and 0q, which the workers clear): no process can claim a
-// verdict by marking its own packets. Rule 1 comes early because nearly every packet of an
-// established flow stops there, except the DNS replies rule 0a hands to the workers to read
-// host names from (they accept them unchanged, tag cleared). Only replies of accepted flows are
+// verdict by marking its own packets (rule 0f clears them as well). Rules 0f and 1 come early
+// because nearly every packet of an established flow stops there, except the DNS replies rule 0a
+// hands to the workers to read host names from (they accept them unchanged, tag cleared), and
+// those of UDP flows, which rule 0c looks at first. Only replies of accepted flows are
 // read, so that a flow still to be decided is never waved through as "DNS"; and rule 0a always
 // bypasses, since an accepted flow must keep working while no wardend listens, whatever `fail`
 // says. Rules 1b and 1c hold the flows `warden reload --redecide` revoked by rewriting their ct
