@@ -195,6 +195,9 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
 }
 
 void KernelVerdicts::forgetAddress(const rules::IpAddress& address) {
+  // Numbers reach held_names in the order they are given: were a number written after a higher
+  // one for the same address, an entry decided with the name between them would apply again.
+  std::lock_guard lock(namesMutex_);
   namesVersion_.fetch_add(1, std::memory_order_acq_rel);
   dnsForgotten_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t number = nameGeneration_.fetch_add(1, std::memory_order_acq_rel) + 1;
@@ -214,6 +217,12 @@ void KernelVerdicts::maintain() {
     });
   }
   if (!namesFull_.exchange(false, std::memory_order_relaxed)) return;
+  // Everything held so far goes first: while the numbers are deleted, one that made an entry
+  // stale would read as "none" and let it apply again. No name changes meanwhile (the lock),
+  // so every entry decided from here on saw every name change there was, and stays right
+  // whatever number its address reads.
+  std::lock_guard lock(namesMutex_);
+  newEpoch(std::nullopt);
   std::vector<rules::IpAddress> addresses;
   rules::IpAddress key, next;
   const void* previous = nullptr;
@@ -223,8 +232,6 @@ void KernelVerdicts::maintain() {
     previous = key.bytes.data();
   }
   for (const auto& address : addresses) bpf_map_delete_elem(maps_.names, address.bytes.data());
-  // An entry decided with a name whose number was just deleted would match "no number" again.
-  newEpoch(std::nullopt);
   base::logInfo("kernel-held verdicts: the table of host-name changes was full; emptied it (",
                 addresses.size(), " addresses) and retired every held verdict");
 }

@@ -183,6 +183,9 @@ class KernelVerdicts {
   std::atomic<bool> enabled_{false};
   std::mutex epochMutex_;                      // serializes newEpoch()
   std::atomic<std::uint32_t> policyEpoch_{0};  // the first epoch of the policy in force
+  // Serializes forgetAddress() and maintain()'s emptying of held_names (taken before
+  // epochMutex_, never after it).
+  std::mutex namesMutex_;
   std::atomic<std::uint64_t> namesVersion_{0};
   std::atomic<std::uint64_t> nameGeneration_{0};
   std::atomic<bool> namesFull_{false};

@@ -287,6 +287,33 @@ TEST_F(KernelVerdictsTest, ANewNameForTheAddressEndsWhatWasDecidedBefore) {
   EXPECT_EQ(live(), 2u);
 }
 
+// held_names has room for WARDEN_HELD_NAME_ENTRIES addresses; the next new name cannot be
+// numbered, so everything held goes, and maintain() empties the table (having retired what was
+// held before it deletes a single number, which would otherwise read as "none" meanwhile).
+TEST_F(KernelVerdictsTest, AFullTableOfNamesIsEmptiedAndWhatWasHeldGoes) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  hold(1, flowTo("192.0.2.2", 443));
+  ASSERT_EQ(live(), 1u);
+  const std::uint32_t before = state().epoch;
+  rules::IpAddress address = *rules::IpAddress::parse("2001:db8:ff::");
+  for (std::uint32_t i = 0; i <= WARDEN_HELD_NAME_ENTRIES; ++i) {
+    address.bytes[12] = static_cast<std::uint8_t>(i >> 24);
+    address.bytes[13] = static_cast<std::uint8_t>(i >> 16);
+    address.bytes[14] = static_cast<std::uint8_t>(i >> 8);
+    address.bytes[15] = static_cast<std::uint8_t>(i);
+    held_->forgetAddress(address);
+  }
+  EXPECT_NE(state().epoch, before);  // the name that found no room retired everything
+  EXPECT_EQ(live(), 0u);
+  held_->maintain();
+  rules::IpAddress key;
+  EXPECT_NE(bpf_map_get_next_key(bpf_->heldNamesFd(), nullptr, key.bytes.data()), 0)
+      << "held_names was not emptied";
+  // Decided from here on: held, whatever number its address had.
+  hold(1, flowTo("192.0.2.2", 443));
+  EXPECT_EQ(live(), 1u);
+}
+
 TEST_F(KernelVerdictsTest, NeverOutlivesTheDnsAnswerItsHostNameCameFrom) {
   ASSERT_TRUE(held_->setPolicy(1, true, 600));
   DnsName host;
