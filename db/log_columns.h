@@ -19,7 +19,4 @@ std::optional<DecidedBy> parseDecidedBy(std::string_view text);
 // "tcp", "udp", "icmp", "icmpv6", "sctp", or the protocol number for anything else.
 std::string protocolName(std::uint8_t ipProto);
 
-// Dotted quad for IPv4-mapped addresses, RFC 5952 text for IPv6.
-std::string addressText(const rules::IpAddress& address);
-
 }  // namespace warden::db

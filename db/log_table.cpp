@@ -80,9 +80,9 @@ void LogInserter::bindRow(Statement& stmt, int base, const LogRow& row) {
   stmt.bindInt64(base + 1, row.timeNs);
   stmt.bindTextNoCopy(base + 2, rules::toString(row.direction));
   stmt.bindText(base + 3, protocolName(row.ipProto));
-  stmt.bindText(base + 4, addressText(row.localAddr));
+  stmt.bindText(base + 4, row.localAddr.toString());
   stmt.bindInt64(base + 5, row.localPort);
-  stmt.bindText(base + 6, addressText(row.remoteAddr));
+  stmt.bindText(base + 6, row.remoteAddr.toString());
   stmt.bindInt64(base + 7, row.remotePort);
   text(8, row.host.view());
   integer(9, row.pid, attributed);

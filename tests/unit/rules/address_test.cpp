@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <random>
+#include <string>
+
 namespace warden::rules {
 namespace {
 
@@ -11,6 +15,16 @@ IpAddress ip(std::string_view text) {
   auto address = IpAddress::parse(text);
   EXPECT_TRUE(address.has_value()) << text;
   return address.value_or(IpAddress{});
+}
+
+std::string glibcText(const IpAddress& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.isV4()) {
+    inet_ntop(AF_INET, address.bytes.data() + 12, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET6, address.bytes.data(), text, sizeof text);
+  }
+  return text;
 }
 
 TEST(IpAddress, ParsesV4AsMapped) {
@@ -119,6 +133,35 @@ TEST(Scope, Internet) {
        {"8.8.8.8", "172.32.0.1", "100.128.0.1", "192.169.0.1", "11.0.0.1", "2001:db8::1",
         "2606:4700::1111", "::2", "128.0.0.1", "255.255.255.254"}) {
     EXPECT_EQ(scopeOf(ip(internet)), Scope::kInternet) << internet;
+  }
+}
+
+// toString() writes what inet_ntop writes, so that log rows, `warden explain` and prompts read
+// the same as before it was written by hand: the addresses users know, then random groups,
+// each zero with probability one half, so that zero runs of every length and place (ties
+// between runs, a run at either end, an address ending in a dotted quad) all occur, and
+// non-zero groups of 1 to 4 digits.
+TEST(IpAddress, WritesItsTextAsInetNtopDoes) {
+  for (const char* text : {"192.0.2.10", "0.0.0.0", "255.255.255.255", "::", "::1",
+                           "1::", "2001:db8::1", "2001:db8:0:1:0:0:0:1", "fe80::1:0:0:1",
+                           "2001:db8:100::ffff", "::1.2.3.4", "1:2:3:4:5:6:7:8"}) {
+    EXPECT_EQ(ip(text).toString(), glibcText(ip(text))) << text;
+  }
+  EXPECT_EQ(ip("2001:db8:0:1:0:0:0:1").toString(), "2001:db8:0:1::1");
+  std::mt19937_64 random(5952);
+  for (int n = 0; n < 200'000; ++n) {
+    std::uint8_t bytes[16];
+    const std::uint64_t zeros = random();
+    for (int group = 0; group < 8; ++group) {
+      const std::uint64_t value = random();
+      const bool zero = (zeros >> group) & 1;
+      const auto word =
+          static_cast<std::uint16_t>(zero ? 0 : (value & 0xffff) >> (4 * ((value >> 16) % 4)));
+      bytes[2 * group] = static_cast<std::uint8_t>(word >> 8);
+      bytes[2 * group + 1] = static_cast<std::uint8_t>(word);
+    }
+    const IpAddress address = IpAddress::fromV6(bytes);
+    ASSERT_EQ(address.toString(), glibcText(address)) << glibcText(address);
   }
 }
 
