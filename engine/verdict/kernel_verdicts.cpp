@@ -217,12 +217,9 @@ void KernelVerdicts::maintain() {
     });
   }
   if (!namesFull_.exchange(false, std::memory_order_relaxed)) return;
-  // Everything held so far goes first: while the numbers are deleted, one that made an entry
-  // stale would read as "none" and let it apply again. No name changes meanwhile (the lock),
-  // so every entry decided from here on saw every name change there was, and stays right
-  // whatever number its address reads.
-  std::lock_guard lock(namesMutex_);
-  newEpoch(std::nullopt);
+  // The addresses first, outside the lock that name changes wait for (a walk of up to 65,536
+  // keys). One renamed meanwhile loses its new number with the rest, which is safe: the
+  // epoch below retires everything decided before it.
   std::vector<rules::IpAddress> addresses;
   rules::IpAddress key, next;
   const void* previous = nullptr;
@@ -231,7 +228,17 @@ void KernelVerdicts::maintain() {
     key = next;
     previous = key.bytes.data();
   }
-  for (const auto& address : addresses) bpf_map_delete_elem(maps_.names, address.bytes.data());
+  // Everything held so far goes before any number does: a deleted number reads as "none" and
+  // would let an entry it made stale apply again. No name changes until the numbers are gone
+  // (the lock), so every entry decided from then on saw every name change there was, and
+  // stays right whatever number its address reads.
+  std::lock_guard lock(namesMutex_);
+  newEpoch(std::nullopt);
+  static_assert(sizeof(rules::IpAddress) == sizeof key.bytes, "held_names keys are packed");
+  auto count = static_cast<std::uint32_t>(addresses.size());
+  if (count > 0 && bpf_map_delete_batch(maps_.names, addresses.data(), &count, nullptr) != 0) {
+    for (const auto& address : addresses) bpf_map_delete_elem(maps_.names, address.bytes.data());
+  }
   base::logInfo("kernel-held verdicts: the table of host-name changes was full; emptied it (",
                 addresses.size(), " addresses) and retired every held verdict");
 }
