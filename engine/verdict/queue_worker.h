@@ -70,6 +70,9 @@ class QueueWorker {
   // First packets parked at most: once every place is taken (a storm of new processes), a
   // packet waits for its description on the worker's thread (describeForVerdict), as bounded.
   static constexpr std::size_t kMaxParked = 128;
+  // Processes the worker remembers (their descriptions and profile choices), direct-mapped by
+  // ProcessKeyHash; bounds what it keeps alive.
+  static constexpr std::size_t kKnownProcesses = 64;
 
   // Serves `source`; `owners` (may be null: then the queue's uid alone separates process from
   // kernel packets) names the process behind each packet. `log` receives one row per decided
@@ -143,7 +146,6 @@ class QueueWorker {
     std::uint64_t selectedIn = ~0ull;  // PolicySlot generation of `selection`
     std::optional<rules::ProfileSelection> selection;
   };
-  static constexpr std::size_t kKnownProcesses = 64;  // direct-mapped; bounds what it keeps alive
   // Descriptions displaced from known_ between two idle moments, at most.
   static constexpr std::size_t kRetiredProcesses = 64;
 

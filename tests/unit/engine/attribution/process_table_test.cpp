@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 namespace warden::engine {
@@ -171,6 +172,25 @@ TEST(ProcessKey, TicksFromKernelNanoseconds) {
   EXPECT_EQ(ticksFromBootNs(perTick - 1), 0u);
   EXPECT_EQ(ticksFromBootNs(perTick * 1234 + 5), 1234u);
   EXPECT_EQ(processKey(42, perTick * 7), (ProcessKey{42, 7}));
+}
+
+// The queue workers keep processes in 64 slots chosen by the hash's low bits. The children of
+// a fork loop start in the same clock tick and differ only in pid: they must not all share a
+// slot (the identity hash of pid << 40 ^ ticks put every one of them in the same).
+TEST(ProcessKeyHash, ProcessesOfOneTickSpreadOverTheLowBits) {
+  for (const std::uint64_t ticks : {0ull, 7ull, 123'456ull}) {
+    std::set<std::size_t> slots;
+    for (std::uint32_t pid = 5000; pid < 5064; ++pid) {
+      slots.insert(ProcessKeyHash{}(ProcessKey{pid, ticks}) % 64);
+    }
+    // 64 keys thrown at random into 64 slots fill about 40 of them.
+    EXPECT_GE(slots.size(), 32u) << "start tick " << ticks;
+  }
+  std::set<std::size_t> slots;
+  for (std::uint64_t ticks = 1000; ticks < 1064; ++ticks) {
+    slots.insert(ProcessKeyHash{}(ProcessKey{5000, ticks}) % 64);
+  }
+  EXPECT_GE(slots.size(), 32u) << "one pid at successive ticks";
 }
 
 }  // namespace

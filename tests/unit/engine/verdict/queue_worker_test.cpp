@@ -351,6 +351,30 @@ cmdline = "--fetch"
   EXPECT_EQ(owners_->describeCalls(), 1);
 }
 
+TEST_F(QueueWorkerTest, ProcessesStartedInOneTickAreEachDescribedOnce) {
+  // Two children of one fork loop: the same start tick, pids one apart. Their flows take
+  // turns, as two busy clients' do; each process is described once, not at every turn.
+  Attribution first = processOwner(300);
+  Attribution second = processOwner(301);
+  second.key.startTicks = first.key.startTicks;
+  second.owner.start_time_ns = first.owner.start_time_ns;
+  ASSERT_NE(ProcessKeyHash{}(first.key) % QueueWorker::kKnownProcesses,
+            ProcessKeyHash{}(second.key) % QueueWorker::kKnownProcesses);
+  for (std::uint16_t i = 0; i < 8; ++i) {
+    owners_->own(41000 + 2 * i, first);
+    owners_->own(41001 + 2 * i, second);
+  }
+  owners_->setDescription(first.key, description(first, kAppPath));
+  owners_->setDescription(second.key, description(second, kAppPath));
+  start(policyOf(kEngine, kApp, 1));
+  for (std::uint16_t port = 41000; port < 41016; ++port) {
+    const std::uint32_t id = connect(port);
+    ASSERT_TRUE(eventually([&] { return decided(id); }));
+    EXPECT_EQ(outcomeOf(id), Outcome::kAllowed);
+  }
+  EXPECT_EQ(owners_->describeCalls(), 2) << "the two processes took one slot in turn";
+}
+
 TEST_F(QueueWorkerTest, ImageHashingIsSetOncePerPolicyRevision) {
   owners_->own(40001, processOwner(100));
   start(policyOf(kEngine, kApp, 1));
