@@ -254,6 +254,38 @@ TEST_F(LogWriterTest, DatabaseErrorsAreCountedAndDescribed) {
   EXPECT_NE(log->lastError()->find("verdict_log"), std::string::npos) << *log->lastError();
 }
 
+TEST_F(LogWriterTest, ABatchThatFailsMidwayLeavesNoneOfItsRows) {
+  // The inserts stop at a failing row and keep the rows before it (OR FAIL, so that SQLite
+  // needs no statement journal): the writer's transaction must roll the whole batch back.
+  {
+    Database db = open();
+    ASSERT_TRUE(db.exec("CREATE TRIGGER refuse_port_7 BEFORE INSERT ON verdict_log "
+                        "WHEN NEW.local_port = 7 BEGIN SELECT RAISE(FAIL, 'refused'); END",
+                        "sabotage")
+                    .has_value());
+  }
+  auto log = writer({.retentionDays = 0});
+  LogProducer producer = log->producer();
+  for (int i = 0; i < 40; ++i) {
+    LogRow row = sampleRow();
+    row.localPort = static_cast<std::uint16_t>(i == 25 ? 7 : 1000 + i);
+    ASSERT_TRUE(producer.tryEnqueue(std::move(row)));
+  }
+  log->start();
+  log->stop();
+  EXPECT_EQ(log->counters().failed, 40u);
+  EXPECT_EQ(log->counters().written, 0u);
+  EXPECT_EQ(rowCount(), 0) << "a prefix of the failed batch was kept";
+
+  // The next batch, without the bad row, is stored whole.
+  auto again = writer({.retentionDays = 0});
+  LogProducer next = again->producer();
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(next.tryEnqueue(sampleRow()));
+  again->start();
+  again->stop();
+  EXPECT_EQ(rowCount(), 40);
+}
+
 TEST_F(LogWriterTest, ManyBatchesFromSeveralThreadsKeepTheFileIntact) {
   auto log =
       writer({.ringCapacity = 1024, .maxBatch = 256, .flushInterval = 2ms, .retentionDays = 30});
