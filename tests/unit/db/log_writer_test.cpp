@@ -255,8 +255,9 @@ TEST_F(LogWriterTest, DatabaseErrorsAreCountedAndDescribed) {
 }
 
 TEST_F(LogWriterTest, ABatchThatFailsMidwayLeavesNoneOfItsRows) {
-  // The inserts stop at a failing row and keep the rows before it (OR FAIL, so that SQLite
-  // needs no statement journal): the writer's transaction must roll the whole batch back.
+  // A row fails in the middle of a multi-row statement, whose earlier rows stay in the
+  // transaction (RAISE(FAIL) keeps them whatever the statement's own conflict clause, as
+  // OR FAIL does for the statement's own constraints): the writer rolls the whole batch back.
   {
     Database db = open();
     ASSERT_TRUE(db.exec("CREATE TRIGGER refuse_port_7 BEFORE INSERT ON verdict_log "
@@ -284,6 +285,33 @@ TEST_F(LogWriterTest, ABatchThatFailsMidwayLeavesNoneOfItsRows) {
   again->start();
   again->stop();
   EXPECT_EQ(rowCount(), 40);
+}
+
+TEST_F(LogWriterTest, AFailingRowStopsItsInsertButNeedsNoUndoOfTheRowsBefore) {
+  // Rows go in OR FAIL, so that SQLite keeps no statement journal (a copy of every page a
+  // statement changes, in case it must undo that statement alone inside a transaction). A
+  // statement's conflict clause also governs the statements its triggers run: here a NOT NULL
+  // failure in a trigger at row 25 of 40 (statements of 16 rows). Undone alone (ABORT), the
+  // failing statement would leave 16 rows in the transaction; OR FAIL leaves the 25 before it.
+  Database db = open();
+  ASSERT_TRUE(db.exec("CREATE TABLE guard (x INTEGER NOT NULL); "
+                      "CREATE TRIGGER refuse_port_7 BEFORE INSERT ON verdict_log "
+                      "WHEN NEW.local_port = 7 BEGIN INSERT INTO guard VALUES (NULL); END",
+                      "sabotage")
+                  .has_value());
+  auto inserter = LogInserter::create(db);
+  ASSERT_TRUE(inserter.has_value());
+  std::vector<LogRow> rows;
+  for (int i = 0; i < 40; ++i) {
+    rows.push_back(sampleRow());
+    rows.back().localPort = static_cast<std::uint16_t>(i == 25 ? 7 : 1000 + i);
+  }
+  auto tx = Transaction::begin(db);
+  ASSERT_TRUE(tx.has_value());
+  EXPECT_FALSE(inserter->insert(rows).has_value());
+  auto inside = db.queryInt("SELECT count(*) FROM verdict_log");
+  ASSERT_TRUE(inside.has_value());
+  EXPECT_EQ(*inside, 25) << "the failing statement was undone alone: a statement journal";
 }
 
 TEST_F(LogWriterTest, ManyBatchesFromSeveralThreadsKeepTheFileIntact) {

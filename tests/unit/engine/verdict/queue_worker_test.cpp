@@ -354,15 +354,23 @@ cmdline = "--fetch"
 TEST_F(QueueWorkerTest, ProcessesStartedInOneTickAreEachDescribedOnce) {
   // Two children of one fork loop: the same start tick, pids one apart. Their flows take
   // turns, as two busy clients' do; each process is described once, not at every turn.
-  Attribution first = processOwner(300);
-  Attribution second = processOwner(301);
-  second.key.startTicks = first.key.startTicks;
-  second.owner.start_time_ns = first.owner.start_time_ns;
-  ASSERT_NE(ProcessKeyHash{}(first.key) % QueueWorker::kKnownProcesses,
-            ProcessKeyHash{}(second.key) % QueueWorker::kKnownProcesses);
+  // The second is the first pid after 300 that the hash puts in another slot, as a fork
+  // loop's next child nearly always is (an identity hash of pid and tick finds none).
+  const Attribution first = processOwner(300);
+  const auto slotOf = [](const Attribution& a) {
+    return ProcessKeyHash{}(a.key) % QueueWorker::kKnownProcesses;
+  };
+  Attribution second;
+  for (std::uint32_t pid = 301; pid < 400; ++pid) {
+    second = processOwner(pid);
+    second.key.startTicks = first.key.startTicks;
+    second.owner.start_time_ns = first.owner.start_time_ns;
+    if (slotOf(second) != slotOf(first)) break;
+  }
+  ASSERT_NE(slotOf(second), slotOf(first)) << "99 pids of one tick share a slot";
   for (std::uint16_t i = 0; i < 8; ++i) {
-    owners_->own(41000 + 2 * i, first);
-    owners_->own(41001 + 2 * i, second);
+    owners_->own(static_cast<std::uint16_t>(41000 + 2 * i), first);
+    owners_->own(static_cast<std::uint16_t>(41001 + 2 * i), second);
   }
   owners_->setDescription(first.key, description(first, kAppPath));
   owners_->setDescription(second.key, description(second, kAppPath));
