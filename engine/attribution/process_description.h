@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/bit_mix.h"
 #include "base/file_identity.h"
 #include "base/unique_fd.h"
 #include "db/log_row.h"
@@ -28,20 +29,13 @@ struct ProcessKey {
   bool operator==(const ProcessKey&) const = default;
 };
 
-// Every bit of the result depends on every bit of the key, so that a table indexed by its low
-// bits (the queue workers' direct-mapped memory of processes) tells apart processes that differ
-// only in pid: the children of one fork loop start in the same clock tick. std::hash of an
-// integer is the integer itself, whose low bits were the start tick's alone.
+// Mixed (base::mixBits), so that a table indexed by the low bits (the queue workers'
+// direct-mapped memory of processes) tells apart processes that differ only in pid: the
+// children of one fork loop start in the same clock tick.
 struct ProcessKeyHash {
   std::size_t operator()(const ProcessKey& key) const noexcept {
-    std::uint64_t x = (static_cast<std::uint64_t>(key.pid) << 40) ^ key.startTicks;
-    // The 64-bit finalizer of MurmurHash3: two rounds of xor-shift and multiply.
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return static_cast<std::size_t>(x);
+    return static_cast<std::size_t>(
+        base::mixBits((static_cast<std::uint64_t>(key.pid) << 40) ^ key.startTicks));
   }
 };
 

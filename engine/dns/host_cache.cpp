@@ -11,6 +11,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "base/bit_mix.h"
 #include "base/clock.h"
 
 namespace warden::engine {
@@ -100,10 +101,8 @@ std::uint64_t HostCache::nowSeconds() {
 
 std::size_t HostCache::home(const rules::IpAddress& address) const {
   const AddressWords w = wordsOf(address);
-  std::uint64_t h = (w.high * 0x9e3779b97f4a7c15ull) ^ (w.low * 0xc2b2ae3d27d4eb4full);
-  h ^= h >> 31;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 29;
+  const std::uint64_t h =
+      base::mixBits((w.high * 0x9e3779b97f4a7c15ull) ^ (w.low * 0xc2b2ae3d27d4eb4full));
   return static_cast<std::size_t>(h) & mask_;
 }
 

@@ -4,15 +4,10 @@
 
 #include <cstring>
 
+#include "base/bit_mix.h"
+
 namespace warden::engine {
 namespace {
-
-std::uint64_t mix(std::uint64_t h) {
-  h ^= h >> 31;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 29;
-  return h;
-}
 
 std::uint64_t addressHash(const rules::IpAddress& address) {
   std::uint64_t high = 0, low = 0;
@@ -56,7 +51,8 @@ std::size_t RecentDecisions::slotOf(const DecisionKey& key) {
   const std::uint64_t ports =
       (std::uint64_t{key.localPort} << 24) | (std::uint64_t{key.remotePort} << 8) | key.ipProto;
   const std::uint64_t h =
-      mix(addressHash(key.local) ^ mix(addressHash(key.remote) + ports * 0x94d049bb133111ebull));
+      base::mixBits(addressHash(key.local) ^
+                    base::mixBits(addressHash(key.remote) + ports * 0x94d049bb133111ebull));
   return static_cast<std::size_t>(h % kSlots);
 }
 
