@@ -178,19 +178,18 @@ struct {
 } events SEC(".maps");
 
 /*
- * How a fork or exit event is handed over: without waking the process tracker, which reads it
- * with the next exec event (whose wake-up is forced), on a worker's request for a process it
- * does not know, or within its 250 ms poll; a ring a quarter full wakes it. A wake-up is
- * irq_work, whose self-interrupt costs a virtual machine an exit: measured on the build machine
- * (kernel.bpf_stats_enabled, bench/storm), fork and exit cost 13 to 17 us a run when they woke
- * the tracker and 0.8 us when they do not; exec, which still wakes it, 18 to 20 us. The ring
- * keeps events in the order they were made, so the tracker still sees a fork before the
- * child's exec and exit.
+ * The commit flags of a record that need not be read at once: no wake-up of the ring's reader
+ * unless the ring is a quarter full. A wake-up is irq_work, whose self-interrupt costs a
+ * virtual machine an exit: on the build machine each fork and exit event cost 13 to 17 us when
+ * it woke the process tracker, 0.8 us when it did not (BENCHMARKS.md, "Process storm"). The
+ * tracker reads fork and exit events with the next exec event (whose wake-up is forced), on a
+ * queue worker's request, or within its poll's timeout; the ring keeps the events' order, so a
+ * fork is still read before the child's exec and exit.
  */
-static __always_inline __u64 quiet_wakeup(void)
+static __always_inline __u64 quiet_wakeup(void *ring)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
-		       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4
+	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >
+		       bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 4
 		   ? BPF_RB_FORCE_WAKEUP
 		   : BPF_RB_NO_WAKEUP;
 }
@@ -918,7 +917,7 @@ int warden_fork(struct bpf_raw_tracepoint_args *ctx)
 	event->parent_start_time_ns = leader_start(parent);
 	event->child_tgid = child_tgid;
 	event->child_start_time_ns = BPF_CORE_READ(child, start_boottime);
-	bpf_ringbuf_submit(event, quiet_wakeup());
+	bpf_ringbuf_submit(event, quiet_wakeup(&events));
 	count(WARDEN_CTR_EVENTS);
 	return 0;
 }
@@ -949,7 +948,7 @@ int warden_exit(void *ctx)
 	event->tgid = tgid;
 	event->exit_code = BPF_CORE_READ(task, exit_code);
 	event->start_time_ns = leader_start(task);
-	bpf_ringbuf_submit(event, quiet_wakeup());
+	bpf_ringbuf_submit(event, quiet_wakeup(&events));
 	count(WARDEN_CTR_EVENTS);
 	return 0;
 }
@@ -1192,12 +1191,9 @@ static __always_inline void held_report(const struct warden_held_socket *armed,
 	event->pad = 0;
 	event->action = action;
 	/* No wake-up per record: at a held flow's pace that would be a context switch each (the
-	 * tracker's poll, which reads them within 250 ms anyway), costing the flow more than the
-	 * queue round trip it saved. A ring a quarter full wakes the reader. */
-	bpf_ringbuf_submit(event, bpf_ringbuf_query(&held_events, BPF_RB_AVAIL_DATA) >
-					  WARDEN_HELD_EVENTS_BYTES / 4
-				      ? BPF_RB_FORCE_WAKEUP
-				      : BPF_RB_NO_WAKEUP);
+	 * tracker's poll reads them within 250 ms anyway), costing the flow more than the queue
+	 * round trip it saved. */
+	bpf_ringbuf_submit(event, quiet_wakeup(&held_events));
 }
 
 /*

@@ -457,6 +457,7 @@ nlohmann::json Attributor::statusJson() const {
                          {"gone_before_proc", load(t.procGone)},
                          {"described_on_request", load(t.requests)},
                          {"described_before_exec", load(t.describedBeforeExec)},
+                         {"described_before_fork", load(t.describedBeforeFork)},
                          {"bound", table_.limits().maxEntries},
                          {"exited_bound", table_.limits().maxExited},
                          {"memory_trims", tracker_->trims()}};

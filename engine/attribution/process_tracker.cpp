@@ -28,6 +28,9 @@ constexpr std::size_t kMaxAncestors = 16;
 constexpr std::size_t kMaxUserNames = 256;
 constexpr std::uint64_t kQuietTrimNs = 10'000'000'000ull;
 constexpr int kTrackerNice = -5;  // as the queue threads (preferQueueThread)
+// The longest the thread sleeps. Fork and exit events do not wake it (bpf/attribution.bpf.c,
+// quiet_wakeup): with no exec event or request after them, this is when they are read.
+constexpr int kEventPollMs = 250;
 
 std::string fixedString(const char* data, std::size_t size) {
   return std::string(data, strnlen(data, size));
@@ -208,7 +211,10 @@ void ProcessTracker::run() {
   while (!stopping_.load()) {
     heartbeat_.beat(base::monotonicNs());
     pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {events_ ? events_->eventsFd() : -1, POLLIN, 0}};
-    const int ready = poll(fds, events_ ? 2 : 1, 250);
+    // The ring's descriptor stays readable while it holds data, a record still being written
+    // included: a wake-up that found an earlier record unfinished (an exec's, behind a fork's
+    // that does not wake) does not put the thread back to sleep before that record is read.
+    const int ready = poll(fds, events_ ? 2 : 1, kEventPollMs);
     if (ready < 0 && errno != EINTR) {
       const base::Error error =
           base::errnoError("process tracker: waiting for process events (poll)");
@@ -318,6 +324,14 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
 
 void ProcessTracker::onFork(const warden_fork_event& event) {
   counters_.forks.fetch_add(1, std::memory_order_relaxed);
+  // Described already, on a verdict's request served before this event (fork events wake no
+  // one: they are read with a later event or request): from /proc, which knows the child as it
+  // is since the fork (a uid or environment of its own), where a copy of the parent might not.
+  if (auto known = table_.find(processKey(event.child_tgid, event.child_start_time_ns));
+      known && known->complete) {
+    counters_.describedBeforeFork.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   auto parent = table_.find(processKey(event.parent_tgid, event.parent_start_time_ns));
   if (!parent) return;  // described on demand if it ever opens a socket
   auto child = std::make_shared<ProcessDescription>(*parent);

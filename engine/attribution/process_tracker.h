@@ -64,6 +64,7 @@ class ProcessTracker {
     std::atomic<std::uint64_t> scanned{0};
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> describedBeforeExec{0};  // on request, ahead of the exec event
+    std::atomic<std::uint64_t> describedBeforeFork{0};  // on request, ahead of the fork event
     std::atomic<std::uint64_t> requestsDropped{0};
     std::atomic<std::uint64_t> hashed{0};
     std::atomic<std::uint64_t> hashErrors{0};

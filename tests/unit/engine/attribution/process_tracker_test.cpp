@@ -365,6 +365,44 @@ TEST_F(TrackerTest, RequestedDescriptionOnTheTrackerThread) {
   EXPECT_EQ(child->source, ProcessSource::kOwnerOnly);
 }
 
+// Fork events do not wake the tracker, so a verdict's request for a child that never exec'd is
+// often served first: the fork event read after it must not replace what /proc said of the
+// child itself with a copy of its parent.
+TEST_F(TrackerTest, AChildDescribedOnRequestIsNotReplacedByItsParentsCopy) {
+  const auto exe = dir_.write("bin/server", "s");
+  fakeProcess(800, 1, 80, exe, "server\0"s, "ROLE=parent\0"sv);
+  feed(execEvent(800, 80, inodeOf(exe), exe.string(), "server\0"s));
+  fakeProcess(801, 800, 81, exe, "server\0--worker\0"s, "ROLE=worker\0"sv);
+  ASSERT_TRUE(tracker_.start(nullptr));
+  warden_owner owner{};
+  owner.tgid = owner.pid = 801;
+  owner.start_time_ns = nsOfTicks(81);
+  owner.ppid = 800;
+  owner.parent_start_time_ns = nsOfTicks(80);
+  owner.exe_ino = inodeOf(exe);
+  owner.exe_dev = 0x0fe00000;
+  tracker_.requestDescribe(owner);
+  auto requested = table_.waitComplete({801, 81}, std::chrono::seconds(5));
+  tracker_.stop();
+  ASSERT_NE(requested, nullptr);
+  EXPECT_EQ(requested->source, ProcessSource::kProcScan);
+  EXPECT_EQ(requested->argv, (std::vector<std::string>{"server", "--worker"}));
+
+  warden_fork_event fork{};
+  fork.head.kind = WARDEN_EVENT_FORK;
+  fork.parent_tgid = 800;
+  fork.parent_start_time_ns = nsOfTicks(80);
+  fork.child_tgid = 801;
+  fork.child_start_time_ns = nsOfTicks(81);
+  feed(fork);
+  auto after = table_.find({801, 81});
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(after->source, ProcessSource::kProcScan);
+  EXPECT_EQ(after->argv, (std::vector<std::string>{"server", "--worker"}));
+  EXPECT_EQ(tracker_.counters().describedBeforeFork.load(), 1u);
+  EXPECT_EQ(tracker_.counters().forks.load(), 1u);
+}
+
 // A verdict's request may be served ahead of the exec event still in the ring (a launch
 // storm): the event then changes nothing, unless it is a later exec than the /proc read saw.
 TEST_F(TrackerTest, AnExecDescribedOnRequestIsNotPublishedBareAgain) {
