@@ -74,6 +74,39 @@ class TrackerTest : public ::testing::Test {
     return event;
   }
 
+  static warden_fork_event forkEvent(std::uint32_t parent, std::uint64_t parentTicks,
+                                     std::uint32_t child, std::uint64_t childTicks) {
+    warden_fork_event event{};
+    event.head.kind = WARDEN_EVENT_FORK;
+    event.head.size = sizeof event;
+    event.parent_tgid = parent;
+    event.parent_start_time_ns = nsOfTicks(parentTicks);
+    event.child_tgid = child;
+    event.child_start_time_ns = nsOfTicks(childTicks);
+    return event;
+  }
+
+  // What a verdict asks for when the flow map names a process the table lacks: described by
+  // the tracker's thread (started by the caller before the process appeared in the fake /proc,
+  // so that the start's scan did not describe it) and stopped here.
+  std::shared_ptr<const ProcessDescription> describeOnRequest(std::uint32_t pid,
+                                                              std::uint64_t ticks,
+                                                              const std::filesystem::path& exe,
+                                                              std::uint32_t ppid = 0,
+                                                              std::uint64_t parentTicks = 0) {
+    warden_owner owner{};
+    owner.tgid = owner.pid = pid;
+    owner.start_time_ns = nsOfTicks(ticks);
+    owner.ppid = ppid;
+    owner.parent_start_time_ns = nsOfTicks(parentTicks);
+    owner.exe_ino = inodeOf(exe);
+    owner.exe_dev = 0x0fe00000;
+    tracker_.requestDescribe(owner);
+    auto described = table_.waitComplete({pid, ticks}, std::chrono::seconds(5));
+    tracker_.stop();
+    return described;
+  }
+
   // What sock_diag attribution asks for: a process known by pid and start time alone.
   std::shared_ptr<const ProcessDescription> describeOnDemand(std::uint32_t pid,
                                                              std::uint64_t ticks) {
@@ -164,13 +197,7 @@ TEST_F(TrackerTest, PathWhereTheHostHasAnotherFileMatchesNoPathKey) {
   EXPECT_TRUE(info->match->argv);
 
   // Its children cannot claim it as parent_path or ancestor_path either.
-  warden_fork_event fork{};
-  fork.head.kind = WARDEN_EVENT_FORK;
-  fork.parent_tgid = 600;
-  fork.parent_start_time_ns = nsOfTicks(300);
-  fork.child_tgid = 601;
-  fork.child_start_time_ns = nsOfTicks(310);
-  feed(fork);
+  feed(forkEvent(600, 300, 601, 310));
   auto child = table_.find({601, 310});
   ASSERT_NE(child, nullptr);
   EXPECT_FALSE(child->match->path);
@@ -245,13 +272,7 @@ TEST_F(TrackerTest, ForkCopiesTheParentAndExitMarks) {
   const auto exe = dir_.write("bin/server", "s");
   fakeProcess(500, 1, 100, exe, "server\0"s);
   feed(execEvent(500, 100, inodeOf(exe), exe.string(), "server\0"s));
-  warden_fork_event fork{};
-  fork.head.kind = WARDEN_EVENT_FORK;
-  fork.parent_tgid = 500;
-  fork.parent_start_time_ns = nsOfTicks(100);
-  fork.child_tgid = 501;
-  fork.child_start_time_ns = nsOfTicks(150);
-  feed(fork);
+  feed(forkEvent(500, 100, 501, 150));
   auto child = table_.find({501, 150});
   ASSERT_NE(child, nullptr);
   EXPECT_EQ(child->source, ProcessSource::kForkEvent);
@@ -353,13 +374,7 @@ TEST_F(TrackerTest, RequestedDescriptionOnTheTrackerThread) {
   EXPECT_TRUE(ghost->path.empty());
   tracker_.stop();
   // Its child copies nothing it could be judged by: still only the kernel's record.
-  warden_fork_event fork{};
-  fork.head.kind = WARDEN_EVENT_FORK;
-  fork.parent_tgid = 601;
-  fork.parent_start_time_ns = nsOfTicks(61);
-  fork.child_tgid = 602;
-  fork.child_start_time_ns = nsOfTicks(62);
-  feed(fork);
+  feed(forkEvent(601, 61, 602, 62));
   auto child = table_.find({602, 62});
   ASSERT_NE(child, nullptr);
   EXPECT_EQ(child->source, ProcessSource::kOwnerOnly);
@@ -372,29 +387,15 @@ TEST_F(TrackerTest, AChildDescribedOnRequestIsNotReplacedByItsParentsCopy) {
   const auto exe = dir_.write("bin/server", "s");
   fakeProcess(800, 1, 80, exe, "server\0"s, "ROLE=parent\0"sv);
   feed(execEvent(800, 80, inodeOf(exe), exe.string(), "server\0"s));
-  fakeProcess(801, 800, 81, exe, "server\0--worker\0"s, "ROLE=worker\0"sv);
   ASSERT_TRUE(tracker_.start(nullptr));
-  warden_owner owner{};
-  owner.tgid = owner.pid = 801;
-  owner.start_time_ns = nsOfTicks(81);
-  owner.ppid = 800;
-  owner.parent_start_time_ns = nsOfTicks(80);
-  owner.exe_ino = inodeOf(exe);
-  owner.exe_dev = 0x0fe00000;
-  tracker_.requestDescribe(owner);
-  auto requested = table_.waitComplete({801, 81}, std::chrono::seconds(5));
-  tracker_.stop();
+  fakeProcess(801, 800, 81, exe, "server\0--worker\0"s, "ROLE=worker\0"sv);
+  auto requested = describeOnRequest(801, 81, exe, 800, 80);
   ASSERT_NE(requested, nullptr);
   EXPECT_EQ(requested->source, ProcessSource::kProcScan);
+  EXPECT_GT(requested->requestReadNs, 0u);  // read for the request, not by the start's scan
   EXPECT_EQ(requested->argv, (std::vector<std::string>{"server", "--worker"}));
 
-  warden_fork_event fork{};
-  fork.head.kind = WARDEN_EVENT_FORK;
-  fork.parent_tgid = 800;
-  fork.parent_start_time_ns = nsOfTicks(80);
-  fork.child_tgid = 801;
-  fork.child_start_time_ns = nsOfTicks(81);
-  feed(fork);
+  feed(forkEvent(800, 80, 801, 81));
   auto after = table_.find({801, 81});
   ASSERT_NE(after, nullptr);
   EXPECT_EQ(after->source, ProcessSource::kProcScan);
@@ -409,14 +410,7 @@ TEST_F(TrackerTest, AnExecDescribedOnRequestIsNotPublishedBareAgain) {
   const auto exe = dir_.write("bin/tool", "t");
   ASSERT_TRUE(tracker_.start(nullptr));
   fakeProcess(700, 1, 70, exe, "tool\0--fetch\0"s);
-  warden_owner owner{};
-  owner.tgid = owner.pid = 700;
-  owner.start_time_ns = nsOfTicks(70);
-  owner.exe_ino = inodeOf(exe);
-  owner.exe_dev = 0x0fe00000;
-  tracker_.requestDescribe(owner);
-  auto requested = table_.waitComplete({700, 70}, std::chrono::seconds(5));
-  tracker_.stop();
+  auto requested = describeOnRequest(700, 70, exe);
   ASSERT_NE(requested, nullptr);
   EXPECT_EQ(requested->source, ProcessSource::kProcScan);
   EXPECT_GT(requested->requestReadNs, 0u);
