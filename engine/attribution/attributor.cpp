@@ -329,25 +329,19 @@ bool Attributor::socketGone(const PacketInfo& packet, std::uint8_t hook) {
 
 std::shared_ptr<const ProcessDescription> Attributor::describe(const Attribution& attribution) {
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
-  auto info = table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
+  auto info = described(attribution);
   if (!info || !info->complete) {
     bump(counters_.describeMisses);
     if (!info) tracker_->requestDescribe(attribution.owner);
-  } else if (needsExecId(*info, attribution)) {
-    tracker_->requestDescribe(attribution.owner);
   }
   return info;
-}
-
-bool needsExecId(const ProcessDescription& info, const Attribution& attribution) {
-  return info.execId == 0 && attribution.via == Attribution::Via::kFlowMap &&
-         attribution.owner.exec_id != 0;
 }
 
 std::shared_ptr<const ProcessDescription> Attributor::described(
     const Attribution& attribution) const {
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
-  return table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino);
+  return table_.find(attribution.key, attribution.owner.exe_dev, attribution.owner.exe_ino,
+                     attribution.owner.exec_id);
 }
 
 std::shared_ptr<const ProcessDescription> Attributor::describeWithin(
@@ -355,7 +349,7 @@ std::shared_ptr<const ProcessDescription> Attributor::describeWithin(
   if (auto info = describe(attribution); info && info->complete) return info;
   if (attribution.kind != OwnerKind::kProcess) return nullptr;
   return table_.waitComplete(attribution.key, wait, attribution.owner.exe_dev,
-                             attribution.owner.exe_ino);
+                             attribution.owner.exe_ino, attribution.owner.exec_id);
 }
 
 std::shared_ptr<const ProcessDescription> Attributor::describePid(std::uint32_t pid) {

@@ -219,12 +219,6 @@ nlohmann::json processJson(const ProcessDescription& info);
 AttributorOptions attributorOptions(const rules::Config& config);
 
 // The flow-map key of an outbound packet, exactly as the BPF programs write it.
-// Whether `info` is a description (a /proc scan's, of a process running before wardend) that
-// does not name the exec generation the socket record `attribution` carries: it is described
-// again from /proc, after that socket call, so that its decisions can be held in the kernel
-// (which keys them by that generation; see KernelVerdicts).
-bool needsExecId(const ProcessDescription& info, const Attribution& attribution);
-
 warden_flow_key outboundFlowKey(const PacketInfo& packet, std::uint64_t netnsCookie);
 warden_listener_key inboundListenerKey(const PacketInfo& packet, std::uint64_t netnsCookie);
 

@@ -15,6 +15,29 @@ bool sameImage(const ProcessDescription& info, std::uint32_t kernelDev, std::uin
   return info.exeKernelDev == 0 || kernelDev == 0 || info.exeKernelDev == kernelDev;
 }
 
+bool describesImage(const ProcessDescription& info, std::uint32_t kernelDev, std::uint64_t inode,
+                    std::uint64_t execId) {
+  if (inode != 0 && info.exeInode != 0 && !sameImage(info, kernelDev, inode)) return false;
+  return execId == 0 || info.execId == execId;
+}
+
+namespace {
+
+// Both generations known, and `info`'s the earlier one.
+bool earlierGeneration(const ProcessDescription& info, const ProcessDescription& than) {
+  return info.execId != 0 && than.execId != 0 && info.execId < than.execId;
+}
+
+// What an exec leaves behind: another file, or the same file exec'd anew.
+bool otherImage(const ProcessDescription& a, const ProcessDescription& b) {
+  if (a.exeInode != 0 && b.exeInode != 0 && !sameImage(a, b.exeKernelDev, b.exeInode)) {
+    return true;
+  }
+  return a.execId != 0 && b.execId != 0 && a.execId != b.execId;
+}
+
+}  // namespace
+
 ProcessTable::ProcessTable(Limits limits) : limits_(limits) {}
 
 void ProcessTable::upsert(std::shared_ptr<const ProcessDescription> info) {
@@ -40,15 +63,20 @@ void ProcessTable::upsert(std::shared_ptr<const ProcessDescription> info) {
         ++counters_.pidReuses;
       }
       byPid_[key.pid] = key;
-    } else if (entry.current && entry.current->exeInode != 0 && info->exeInode != 0 &&
-               !sameImage(*entry.current, info->exeKernelDev, info->exeInode)) {
+    } else if (entry.current && earlierGeneration(*info, *entry.current)) {
+      // A flow recorded before the exec that made the current image, described late: it takes
+      // the place of the same image and generation among the earlier ones, if there.
+      std::erase_if(entry.earlier, [&](const auto& earlier) {
+        return earlier &&
+               describesImage(*earlier, info->exeKernelDev, info->exeInode, info->execId);
+      });
+      keepEarlierLocked(entry, std::move(info));
+      info = nullptr;
+    } else if (entry.current && otherImage(*entry.current, *info)) {
       // A new image (execve): keep the earlier one for flows recorded before.
-      entry.earlier.insert(entry.earlier.begin(), entry.current);
-      if (entry.earlier.size() + 1 > limits_.maxImagesPerProcess) {
-        entry.earlier.resize(limits_.maxImagesPerProcess > 0 ? limits_.maxImagesPerProcess - 1 : 0);
-      }
+      keepEarlierLocked(entry, std::move(entry.current));
     }
-    entry.current = std::move(info);
+    if (info) entry.current = std::move(info);
     if (inserted) {
       evictExitedLocked();
       if (entries_.size() > limits_.maxEntries) evictForBoundLocked();
@@ -56,6 +84,14 @@ void ProcessTable::upsert(std::shared_ptr<const ProcessDescription> info) {
   }
   { std::lock_guard wake(waitMutex_); }
   completed_.notify_all();
+}
+
+void ProcessTable::keepEarlierLocked(Entry& entry,
+                                     std::shared_ptr<const ProcessDescription> earlier) {
+  entry.earlier.insert(entry.earlier.begin(), std::move(earlier));
+  if (entry.earlier.size() + 1 > limits_.maxImagesPerProcess) {
+    entry.earlier.resize(limits_.maxImagesPerProcess > 0 ? limits_.maxImagesPerProcess - 1 : 0);
+  }
 }
 
 void ProcessTable::eraseLocked(std::unordered_map<ProcessKey, Entry, ProcessKeyHash>::iterator it) {
@@ -138,15 +174,17 @@ std::shared_ptr<const ProcessDescription> ProcessTable::find(const ProcessKey& k
 
 std::shared_ptr<const ProcessDescription> ProcessTable::find(const ProcessKey& key,
                                                              std::uint32_t kernelDev,
-                                                             std::uint64_t inode) const {
+                                                             std::uint64_t inode,
+                                                             std::uint64_t execId) const {
   std::shared_lock lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
   const Entry& entry = it->second;
-  if (!entry.current || inode == 0 || entry.current->exeInode == 0) return entry.current;
-  if (sameImage(*entry.current, kernelDev, inode)) return entry.current;
+  if (!entry.current || describesImage(*entry.current, kernelDev, inode, execId)) {
+    return entry.current;
+  }
   for (const auto& earlier : entry.earlier) {
-    if (earlier && sameImage(*earlier, kernelDev, inode)) return earlier;
+    if (earlier && describesImage(*earlier, kernelDev, inode, execId)) return earlier;
   }
   return nullptr;
 }
@@ -167,14 +205,14 @@ bool ProcessTable::exited(const ProcessKey& key) const {
 
 std::shared_ptr<const ProcessDescription> ProcessTable::waitComplete(
     const ProcessKey& key, std::chrono::microseconds timeout, std::uint32_t kernelDev,
-    std::uint64_t inode) const {
+    std::uint64_t inode, std::uint64_t execId) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock wait(waitMutex_);
   for (;;) {
-    auto info = find(key, kernelDev, inode);
+    auto info = find(key, kernelDev, inode, execId);
     if (info && info->complete) return info;
     if (completed_.wait_until(wait, deadline) == std::cv_status::timeout) {
-      return find(key, kernelDev, inode);
+      return find(key, kernelDev, inode, execId);
     }
   }
 }

@@ -55,8 +55,10 @@ class ProcessTable {
   ProcessTable() : ProcessTable(Limits{}) {}
   explicit ProcessTable(Limits limits);
 
-  // Inserts or replaces the description of info->key. An image other than the current one
-  // (by device+inode) becomes the current one and the old one is kept as an earlier image.
+  // Inserts or replaces the description of info->key. An image other than the current one (by
+  // device+inode, or a later exec generation of the same file) becomes the current one and the
+  // old one is kept as an earlier image; one of an earlier generation than the current one
+  // (a flow recorded before an exec, described late) is kept as an earlier image.
   void upsert(std::shared_ptr<const ProcessDescription> info);
   // The process ended at `timeNs` (boot-time ns). Unknown keys are ignored.
   void markExited(const ProcessKey& key, std::uint64_t timeNs);
@@ -65,12 +67,13 @@ class ProcessTable {
 
   // The current description of `key`, or null.
   std::shared_ptr<const ProcessDescription> find(const ProcessKey& key) const;
-  // The description of `key` whose image is (kernelDev, inode), as a flow record names it; an
-  // inode of 0 (or a description without one) accepts the current description. Null when the
-  // process is known only with another image: a fork copy whose exec event is not handled
-  // yet must not stand in for what the process runs now.
+  // The description of `key` whose image is (kernelDev, inode) at exec generation `execId`, as
+  // a flow record names it (see describesImage). Null when the process is known only with
+  // another image or generation: a fork copy whose exec event is not handled yet must not
+  // stand in for what the process runs now, even when it exec'd the same file.
   std::shared_ptr<const ProcessDescription> find(const ProcessKey& key, std::uint32_t kernelDev,
-                                                 std::uint64_t inode) const;
+                                                 std::uint64_t inode,
+                                                 std::uint64_t execId = 0) const;
   // The most recent process the table knows under `pid`, running or not.
   std::shared_ptr<const ProcessDescription> findByPid(std::uint32_t pid) const;
   bool exited(const ProcessKey& key) const;
@@ -80,7 +83,8 @@ class ProcessTable {
   std::shared_ptr<const ProcessDescription> waitComplete(const ProcessKey& key,
                                                          std::chrono::microseconds timeout,
                                                          std::uint32_t kernelDev = 0,
-                                                         std::uint64_t inode = 0) const;
+                                                         std::uint64_t inode = 0,
+                                                         std::uint64_t execId = 0) const;
 
   // Executable paths of the ancestors of `key`, parent first, at most `depth`. When the walk
   // stops at an ancestor the table does not hold, `missing` (if given) names it; otherwise
@@ -103,6 +107,8 @@ class ProcessTable {
   };
 
   void evictForBoundLocked();
+  // Puts `earlier` first among entry's earlier images, within maxImagesPerProcess.
+  void keepEarlierLocked(Entry& entry, std::shared_ptr<const ProcessDescription> earlier);
   // Drops the oldest exited entries while more than `maxExited` have exited.
   void evictExitedLocked();
   // Drops `key`'s entry and its pid's index when that still names it.
@@ -129,5 +135,14 @@ std::uint64_t deviceFromKernel(std::uint32_t kernelDev);
 // Whether `info` describes the image (kernelDev, inode); a zero kernelDev on either side
 // (/proc-only descriptions) compares the inode alone.
 bool sameImage(const ProcessDescription& info, std::uint32_t kernelDev, std::uint64_t inode);
+
+// Whether `info` may describe the flows a record names with the image (kernelDev, inode) and
+// exec generation `execId` (warden_owner.exec_id). An inode of 0 on either side (sock_diag
+// records, descriptions without an image) leaves the image open; an execId of 0 (a record
+// without one) leaves the generation open. A description without a generation (a /proc scan's)
+// does not describe a known one: an exec of the same file under another command line keeps
+// pid, start time and image, and /proc cannot tell which exec it showed.
+bool describesImage(const ProcessDescription& info, std::uint32_t kernelDev, std::uint64_t inode,
+                    std::uint64_t execId);
 
 }  // namespace warden::engine

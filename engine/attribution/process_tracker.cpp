@@ -294,7 +294,8 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   // Described already, on a verdict's request that came before this event (see
   // serveRequests): the same process and image, read from /proc after this exec. Publishing
   // the bare event again would only make its flows wait once more.
-  if (auto known = table_.find(info.key, event.owner.exe_dev, event.owner.exe_ino);
+  if (auto known =
+          table_.find(info.key, event.owner.exe_dev, event.owner.exe_ino, event.owner.exec_id);
       known && known->complete && known->requestReadNs >= event.head.time_ns) {
     counters_.describedBeforeExec.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -358,20 +359,27 @@ void ProcessTracker::onExit(const warden_exit_event& event) {
 
 void ProcessTracker::describeRequested(const warden_owner& owner) {
   const ProcessKey key = processKey(owner.tgid, owner.start_time_ns);
-  // A description that lacks the exec generation (a /proc scan's) is read again: /proc, read
-  // after the socket call, shows that call's image or a later one, so it may carry the call's
+  // Not found: a description of another generation (a fork copy or an earlier exec of the same
+  // file), or one that lacks the generation (a /proc scan's), is read again. /proc, read after
+  // the socket call, shows that call's image or a later one, so it may carry the call's
   // generation (a later image's decisions then sit under a key no flow will have).
-  if (auto known = table_.find(key, owner.exe_dev, owner.exe_ino);
-      known && known->complete && (known->execId != 0 || owner.exec_id == 0)) {
+  if (auto known = table_.find(key, owner.exe_dev, owner.exe_ino, owner.exec_id);
+      known && known->complete) {
     return;
   }
+  // The table knows a later exec of the process than the call's: /proc shows that one (or one
+  // later still), not the call's.
+  const auto current = table_.find(key);
+  const bool procIsLater =
+      current && current->execId != 0 && owner.exec_id != 0 && current->execId > owner.exec_id;
 
   ProcessDescription info;
   fillFromOwner(info, owner);
   ProcessDescription full = info;
   full.requestReadNs = base::bootTimeNs();
   // (exe_ino 0: the request came from sock_diag, which knows no image)
-  if (reader_.complete(full) && (owner.exe_ino == 0 || isImage(full.image, owner))) {
+  if (!procIsLater && reader_.complete(full) &&
+      (owner.exe_ino == 0 || isImage(full.image, owner))) {
     full.source = ProcessSource::kProcScan;
     if (owner.exe_ino != 0) {
       full.exeKernelDev = owner.exe_dev;
@@ -380,8 +388,10 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   } else if (auto parent =
                  table_.find(ProcessKey{owner.ppid, ticksFromBootNs(owner.parent_start_time_ns)});
              parent && parent->source != ProcessSource::kOwnerOnly &&
-             sameImage(*parent, owner.exe_dev, owner.exe_ino)) {
-    // Gone, but a child that never exec'd runs its parent's image with its parent's argv.
+             sameImage(*parent, owner.exe_dev, owner.exe_ino) &&
+             describesImage(*parent, owner.exe_dev, owner.exe_ino, owner.exec_id)) {
+    // Gone, but a child that never exec'd runs its parent's image with its parent's argv (and
+    // generation: fork copies it; an exec of the same file would not match).
     full = *parent;
     fillFromOwner(full, owner);
     full.source = ProcessSource::kForkEvent;

@@ -249,7 +249,7 @@ std::shared_ptr<const ProcessDescription> QueueWorker::describe(const Attributio
   const ProcessKey& key = attribution.key;
   KnownProcess& slot = known_[ProcessKeyHash{}(key) % kKnownProcesses];
   if (slot.info && slot.key == key && slot.exeDev == attribution.owner.exe_dev &&
-      slot.exeIno == attribution.owner.exe_ino && !needsExecId(*slot.info, attribution)) {
+      slot.exeIno == attribution.owner.exe_ino && slot.execId == attribution.owner.exec_id) {
     return slot.info;
   }
   auto info = owners_->describe(attribution);
@@ -262,6 +262,7 @@ std::shared_ptr<const ProcessDescription> QueueWorker::describe(const Attributio
     slot.key = key;
     slot.exeDev = attribution.owner.exe_dev;
     slot.exeIno = attribution.owner.exe_ino;
+    slot.execId = attribution.owner.exec_id;
     slot.info = info;
   }
   return info;

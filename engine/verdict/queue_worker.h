@@ -142,6 +142,7 @@ class QueueWorker {
     ProcessKey key;
     std::uint32_t exeDev = 0;
     std::uint64_t exeIno = 0;
+    std::uint64_t execId = 0;  // the flow records' exec generation (an exec of the same file)
     std::shared_ptr<const ProcessDescription> info;
     std::uint64_t selectedIn = ~0ull;  // PolicySlot generation of `selection`
     std::optional<rules::ProfileSelection> selection;

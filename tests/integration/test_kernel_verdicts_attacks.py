@@ -421,15 +421,9 @@ def hold_x_and_y(d, p, counter):
 # The program a process execs: argv[0] and the words after the ones the test adds.
 EXECED = {"another program": lambda twins: [twins["denied"]],
           "the same program": lambda twins: [twins["allowed"], "--as", "denied"]}
-SAME_IMAGE_GAP = pytest.mark.xfail(strict=True, reason=(
-    "known gap, not of the held verdicts (kernel_verdicts = false fails alike): the flow the "
-    "kept socket carries to X is decided again after an exec only when the image changes "
-    "(another executable); an exec of the same executable under a denied command line rides "
-    "it (README, 'Sockets handed over')"))
 
 
-@pytest.mark.parametrize("execed", [
-    "another program", pytest.param("the same program", marks=SAME_IMAGE_GAP)])
+@pytest.mark.parametrize("execed", list(EXECED))
 def test_an_inherited_udp_socket_does_not_carry_a_held_allow_across_exec(
         lab, cgroup, wardend, twins, counter, execed):
     """The allowed program holds allows for X (on an unconnected socket it keeps without

@@ -120,6 +120,31 @@ TEST(ProcessTable, ExecKeepsTheEarlierImageForFlowsRecordedBefore) {
   EXPECT_EQ(table.find({50, 50}, 0x0fe00000, 111)->path, "/usr/bin/bash");
 }
 
+TEST(ProcessTable, AnExecOfTheSameFileIsAnotherGeneration) {
+  ProcessTable table;
+  auto generation = [](std::uint64_t execId, std::string path) {
+    auto info = std::make_shared<ProcessDescription>(*process(60, 60, std::move(path), 111));
+    info->execId = execId;
+    return std::shared_ptr<const ProcessDescription>(std::move(info));
+  };
+  table.upsert(generation(3, "/usr/bin/app (fork copy)"));
+  table.upsert(generation(4, "/usr/bin/app"));  // execve of the same file
+  EXPECT_EQ(table.find({60, 60}, 0x0fe00000, 111, 4)->path, "/usr/bin/app");
+  EXPECT_EQ(table.find({60, 60}, 0x0fe00000, 111, 3)->path, "/usr/bin/app (fork copy)");
+  EXPECT_EQ(table.find({60, 60}, 0x0fe00000, 111, 5), nullptr) << "a generation not described";
+  EXPECT_EQ(table.find({60, 60}, 0x0fe00000, 111)->path, "/usr/bin/app");  // none asked: current
+
+  // A flow of the earlier generation described late keeps the later one current.
+  table.upsert(generation(3, "/usr/bin/app (read late)"));
+  EXPECT_EQ(table.find({60, 60})->path, "/usr/bin/app");
+  EXPECT_EQ(table.find({60, 60}, 0x0fe00000, 111, 3)->path, "/usr/bin/app (read late)");
+
+  // A description without a generation (a /proc scan's) describes no known one.
+  table.upsert(process(61, 61, "/usr/bin/app", 111));
+  EXPECT_EQ(table.find({61, 61}, 0x0fe00000, 111, 4), nullptr);
+  EXPECT_NE(table.find({61, 61}, 0x0fe00000, 111), nullptr);
+}
+
 TEST(ProcessTable, AncestorsFollowParentKeys) {
   ProcessTable table;
   table.upsert(process(1, 1, "/sbin/init"));

@@ -56,7 +56,8 @@ class TrackerTest : public ::testing::Test {
   static warden_exec_event execEvent(std::uint32_t pid, std::uint64_t ticks, std::uint64_t inode,
                                      std::string_view filename, std::string_view args,
                                      std::uint32_t ppid = 1, std::uint64_t parentTicks = 1,
-                                     std::uint32_t kernelDev = 0x0fe00000) {
+                                     std::uint32_t kernelDev = 0x0fe00000,
+                                     std::uint64_t execId = 0) {
     warden_exec_event event{};
     event.head.kind = WARDEN_EVENT_EXEC;
     event.head.size = sizeof event;
@@ -67,6 +68,7 @@ class TrackerTest : public ::testing::Test {
     event.owner.uid = 1000;
     event.owner.exe_ino = inode;
     event.owner.exe_dev = kernelDev;
+    event.owner.exec_id = execId;
     std::strncpy(event.owner.comm, "x", sizeof event.owner.comm);
     std::memcpy(event.filename, filename.data(), std::min(filename.size(), sizeof event.filename));
     std::memcpy(event.args, args.data(), args.size());
@@ -89,11 +91,9 @@ class TrackerTest : public ::testing::Test {
   // What a verdict asks for when the flow map names a process the table lacks: described by
   // the tracker's thread (started by the caller before the process appeared in the fake /proc,
   // so that the start's scan did not describe it) and stopped here.
-  std::shared_ptr<const ProcessDescription> describeOnRequest(std::uint32_t pid,
-                                                              std::uint64_t ticks,
-                                                              const std::filesystem::path& exe,
-                                                              std::uint32_t ppid = 0,
-                                                              std::uint64_t parentTicks = 0) {
+  std::shared_ptr<const ProcessDescription> describeOnRequest(
+      std::uint32_t pid, std::uint64_t ticks, const std::filesystem::path& exe,
+      std::uint32_t ppid = 0, std::uint64_t parentTicks = 0, std::uint64_t execId = 0) {
     warden_owner owner{};
     owner.tgid = owner.pid = pid;
     owner.start_time_ns = nsOfTicks(ticks);
@@ -101,8 +101,10 @@ class TrackerTest : public ::testing::Test {
     owner.parent_start_time_ns = nsOfTicks(parentTicks);
     owner.exe_ino = inodeOf(exe);
     owner.exe_dev = 0x0fe00000;
+    owner.exec_id = execId;
     tracker_.requestDescribe(owner);
-    auto described = table_.waitComplete({pid, ticks}, std::chrono::seconds(5));
+    auto described = table_.waitComplete({pid, ticks}, std::chrono::seconds(5), owner.exe_dev,
+                                         owner.exe_ino, owner.exec_id);
     tracker_.stop();
     return described;
   }
@@ -402,6 +404,29 @@ TEST_F(TrackerTest, AChildDescribedOnRequestIsNotReplacedByItsParentsCopy) {
   EXPECT_EQ(after->argv, (std::vector<std::string>{"server", "--worker"}));
   EXPECT_EQ(tracker_.counters().describedBeforeFork.load(), 1u);
   EXPECT_EQ(tracker_.counters().forks.load(), 1u);
+}
+
+// A child forks and execs its parent's file under another command line, then sends at once:
+// the verdict's request may be served right after the fork event (read with the exec's
+// wake-up) and before the exec event. The fork copy has the same pid, start time and image,
+// but not the generation the socket record carries: the child is read from /proc.
+TEST_F(TrackerTest, AForkCopyDoesNotStandInForAChildThatExecdTheSameFile) {
+  const auto exe = dir_.write("bin/tool", "t");
+  fakeProcess(900, 1, 90, exe, "tool\0"s);
+  feed(execEvent(900, 90, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 5));
+  feed(forkEvent(900, 90, 901, 91));
+  auto copy = table_.find({901, 91});
+  ASSERT_NE(copy, nullptr);
+  ASSERT_EQ(copy->execId, 5u);
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(901, 900, 91, exe, "tool\0--as\0denied\0"s);
+  auto requested = describeOnRequest(901, 91, exe, 900, 90, /*execId=*/6);
+  ASSERT_NE(requested, nullptr);
+  EXPECT_EQ(requested->source, ProcessSource::kProcScan);
+  EXPECT_EQ(requested->execId, 6u);
+  EXPECT_EQ(requested->argv, (std::vector<std::string>{"tool", "--as", "denied"}));
+  // The child's flows from before its exec still find the copy.
+  EXPECT_EQ(table_.find({901, 91}, 0x0fe00000, inodeOf(exe), 5), copy);
 }
 
 // A verdict's request may be served ahead of the exec event still in the ring (a launch

@@ -137,6 +137,7 @@ std::shared_ptr<const ProcessDescription> description(const Attribution& owner,
   info->argv = std::move(argv);
   info->exeKernelDev = owner.owner.exe_dev;
   info->exeInode = owner.owner.exe_ino;
+  info->execId = owner.owner.exec_id;
   info->source = ProcessSource::kExecEvent;
   info->complete = complete;
   info->match = std::move(match);
@@ -349,6 +350,36 @@ cmdline = "--fetch"
   ASSERT_TRUE(eventually([&] { return decided(afterSecondReload); }));
   EXPECT_EQ(outcomeOf(afterSecondReload), Outcome::kAllowed);
   EXPECT_EQ(owners_->describeCalls(), 1);
+}
+
+TEST_F(QueueWorkerTest, AProcessThatExecdItsOwnFileAnewIsDescribedAgain) {
+  // The same pid, start time and image, but a later exec generation: another command line,
+  // which the worker's memory of the process must not stand in for.
+  const std::string both = std::string(kApp) + R"(
+[[profile]]
+name = "fetcher"
+default = "deny"
+[[profile.match]]
+path = "/usr/bin/app"
+cmdline = "--fetch"
+)";
+  Attribution before = processOwner(110);
+  before.owner.exec_id = 7;
+  Attribution after = before;
+  after.owner.exec_id = 8;
+  owners_->own(42001, before);
+  owners_->own(42002, after);
+  owners_->setDescription(before.key, description(before, kAppPath, {"app"}));
+  start(policyOf(kEngine, both, 1));
+  const std::uint32_t first = connect(42001);
+  ASSERT_TRUE(eventually([&] { return decided(first); }));
+  EXPECT_EQ(outcomeOf(first), Outcome::kAllowed);
+
+  owners_->setDescription(after.key, description(after, kAppPath, {"app", "--fetch"}));
+  const std::uint32_t second = connect(42002);
+  ASSERT_TRUE(eventually([&] { return decided(second); }));
+  EXPECT_EQ(outcomeOf(second), Outcome::kDropped) << "the earlier exec's description was used";
+  EXPECT_EQ(owners_->describeCalls(), 2);
 }
 
 TEST_F(QueueWorkerTest, ProcessesStartedInOneTickAreEachDescribedOnce) {
