@@ -917,6 +917,7 @@ int warden_fork(struct bpf_raw_tracepoint_args *ctx)
 	event->parent_start_time_ns = leader_start(parent);
 	event->child_tgid = child_tgid;
 	event->child_start_time_ns = BPF_CORE_READ(child, start_boottime);
+	event->exec_id = BPF_CORE_READ(child, self_exec_id);
 	bpf_ringbuf_submit(event, quiet_wakeup(&events));
 	count(WARDEN_CTR_EVENTS);
 	return 0;

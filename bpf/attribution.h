@@ -208,6 +208,9 @@ struct warden_fork_event {
 	__u32 child_tgid;
 	__u64 parent_start_time_ns;
 	__u64 child_start_time_ns;
+	/* The child's self_exec_id (its parent's, copied by fork): the generation of the image the
+	 * child runs until it execs, which its socket records carry as warden_owner.exec_id. */
+	__u64 exec_id;
 };
 
 /* The last thread of a process is gone. */

@@ -220,6 +220,11 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
     if (hit) {
       found.kind = OwnerKind::kProcess;
       found.key = processKey(found.owner.tgid, found.owner.start_time_ns);
+      // A listener's record names the exec that bound it, and nothing writes it again when
+      // the process execs and keeps the socket (a re-exec that keeps its listening sockets):
+      // its generation would name a description that is gone. The image still tells the
+      // program the socket was bound by; inbound flows are never held in the kernel.
+      if (inbound) found.owner.exec_id = 0;
       bump(inbound ? counters_.listenerHits : counters_.flowHits);
       return found;
     }

@@ -112,8 +112,8 @@ struct ProcessDescription {
   std::uint32_t exeKernelDev = 0;
   std::uint64_t exeInode = 0;
   // The kernel's exec generation of the image (warden_owner.exec_id), from the event or socket
-  // record it was described for; 0: not known (a /proc scan). A kernel-held verdict is keyed
-  // by it, so only a description that names it can have its decisions held.
+  // record it was described for; 0: not known (a /proc scan), and then it describes no flow
+  // whose record names one (ProcessTable::find). A kernel-held verdict is keyed by it.
   std::uint64_t execId = 0;
   base::FileIdentity image;                  // stat(2) of the image: what hashes are cached by
   bool imageKnown = false;                   // `image` was read

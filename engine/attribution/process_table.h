@@ -58,7 +58,9 @@ class ProcessTable {
   // Inserts or replaces the description of info->key. An image other than the current one (by
   // device+inode, or a later exec generation of the same file) becomes the current one and the
   // old one is kept as an earlier image; one of an earlier generation than the current one
-  // (a flow recorded before an exec, described late) is kept as an earlier image.
+  // (a flow recorded before an exec, described late) is kept as an earlier image, in place of
+  // one of that generation. A description that names no generation (a /proc scan's) replaces
+  // the current one of the same file.
   void upsert(std::shared_ptr<const ProcessDescription> info);
   // The process ended at `timeNs` (boot-time ns). Unknown keys are ignored.
   void markExited(const ProcessKey& key, std::uint64_t timeNs);
@@ -107,7 +109,8 @@ class ProcessTable {
   };
 
   void evictForBoundLocked();
-  // Puts `earlier` first among entry's earlier images, within maxImagesPerProcess.
+  // Puts `earlier` first among entry's earlier images, within maxImagesPerProcess: the last
+  // one goes, which is the oldest unless `earlier` is older still (a flow of it waits now).
   void keepEarlierLocked(Entry& entry, std::shared_ptr<const ProcessDescription> earlier);
   // Drops the oldest exited entries while more than `maxExited` have exited.
   void evictExitedLocked();

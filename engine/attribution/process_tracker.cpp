@@ -304,11 +304,17 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   // Published at once with what the kernel gave, then completed from /proc.
   table_.upsert(std::make_shared<const ProcessDescription>(info));
 
+  // The table may know a later exec of the process already (described on a verdict's
+  // request): /proc shows that one, or one later still.
+  const auto current = table_.find(info.key);
+  const bool procIsLater = current && current->execId != 0 && event.owner.exec_id != 0 &&
+                           current->execId > event.owner.exec_id;
   ProcessDescription full = info;
-  const bool read = reader_.complete(full);
+  const bool read = !procIsLater && reader_.complete(full);
   // /proc may already show a later image (the process exec'd again): then this image's
-  // description rests on the event alone.
-  if (read && isImage(full.image, event.owner)) {
+  // description rests on the event alone. The same file exec'd anew is told apart by its
+  // arguments, when the event has them all.
+  if (read && isImage(full.image, event.owner) && (info.argvTruncated || full.argv == info.argv)) {
     counters_.procCompleted.fetch_add(1, std::memory_order_relaxed);
   } else {
     counters_.procGone.fetch_add(1, std::memory_order_relaxed);
@@ -333,11 +339,20 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
     counters_.describedBeforeFork.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  auto parent = table_.find(processKey(event.parent_tgid, event.parent_start_time_ns));
+  // The parent as it was at the fork: its description of the generation the child inherits,
+  // or one that names none (a /proc scan at wardend's start, which a fork record read after
+  // it may in a rare race predate). Not a later exec of the parent, of the same file or not.
+  const ProcessKey parentKey = processKey(event.parent_tgid, event.parent_start_time_ns);
+  auto parent = table_.find(parentKey, 0, 0, event.exec_id);
+  if (!parent) {
+    parent = table_.find(parentKey);
+    if (parent && parent->execId != 0) parent = nullptr;
+  }
   if (!parent) return;  // described on demand if it ever opens a socket
   auto child = std::make_shared<ProcessDescription>(*parent);
   child->key = processKey(event.child_tgid, event.child_start_time_ns);
   child->startTimeNs = event.child_start_time_ns;
+  if (event.exec_id != 0) child->execId = event.exec_id;
   child->ppid = event.parent_tgid;
   child->parentStartTicks = parent->key.startTicks;
   child->ancestorPaths.clear();
@@ -386,12 +401,15 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
       full.exeInode = owner.exe_ino;
     }
   } else if (auto parent =
-                 table_.find(ProcessKey{owner.ppid, ticksFromBootNs(owner.parent_start_time_ns)});
+                 table_.find(ProcessKey{owner.ppid, ticksFromBootNs(owner.parent_start_time_ns)},
+                             owner.exe_dev, owner.exe_ino, owner.exec_id);
              parent && parent->source != ProcessSource::kOwnerOnly &&
-             sameImage(*parent, owner.exe_dev, owner.exe_ino) &&
-             describesImage(*parent, owner.exe_dev, owner.exe_ino, owner.exec_id)) {
-    // Gone, but a child that never exec'd runs its parent's image with its parent's argv (and
-    // generation: fork copies it; an exec of the same file would not match).
+             sameImage(*parent, owner.exe_dev, owner.exe_ino)) {
+    // Gone, and its fork record not read yet (or its parent unknown then), but a child that
+    // never exec'd runs its parent's image with its parent's argv, and generation: fork copies
+    // it. (Generations count per process: a child that exec'd the file anew and a parent that
+    // did the same reach the same number. Both within the moment before the fork record is
+    // read, and the child gone before /proc could be read: then the parent's argv is taken.)
     full = *parent;
     fillFromOwner(full, owner);
     full.source = ProcessSource::kForkEvent;

@@ -134,7 +134,8 @@ class QueueWorker {
     rules::Flow named() const;
   };
 
-  // A complete description this worker has used, by process and image. Complete descriptions
+  // A complete description this worker has used, by process, image and exec generation (as
+  // the socket record names them). Complete descriptions
   // never change, so a hit needs neither the process table's lock nor the tracker.
   // The profile it gets depends on the process alone, so it is kept here too, for the policy
   // it was chosen under (a reload publishes a new generation).

@@ -160,6 +160,11 @@ TEST_F(BpfPidNamespaceTest, AProcessInsideIsNumberedAsTheNamespaceNumbersIt) {
   ASSERT_EQ(execs.size(), 1u);
   EXPECT_EQ(execs[0].owner.tgid, owner.tgid);
   EXPECT_EQ(execs[0].owner.start_time_ns, owner.start_time_ns);
+  // The generation it forked with (its parent's), one more for its exec, which its socket
+  // record carries.
+  EXPECT_NE(forks[0].exec_id, 0u);
+  EXPECT_EQ(execs[0].owner.exec_id, forks[0].exec_id + 1);
+  EXPECT_EQ(owner.exec_id, execs[0].owner.exec_id);
   ASSERT_EQ(exits.size(), 1u);
   EXPECT_EQ(exits[0].tgid, owner.tgid);
 }

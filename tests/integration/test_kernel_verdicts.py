@@ -309,9 +309,9 @@ def test_ipv6_datagrams_with_an_extension_header_are_decided_in_the_kernel_too(
 def test_a_process_older_than_wardend_is_held_after_it_is_described_again(lab, cgroup,
                                                                           wardend):
     """A process already running when wardend starts is described from /proc, which does not
-    say its exec generation: its first flow is decided by the queue, which then has it described
-    again (after that socket call, with the generation the call carried), and its flows from
-    then on are held like anyone's."""
+    say its exec generation: its first flow waits in the queue for it to be described again
+    (after that socket call, with the generation the call carried), and its flows from then on
+    are held like anyone's."""
     program = flow_repeat_copy(lab, "old")
     rep = Repeater(lab, cgroup, program, "old")  # before wardend
     w = Warden(lab, wardend, cgroup, profiles={"old": profile_text(

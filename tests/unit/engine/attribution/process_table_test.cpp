@@ -145,6 +145,31 @@ TEST(ProcessTable, AnExecOfTheSameFileIsAnotherGeneration) {
   EXPECT_NE(table.find({61, 61}, 0x0fe00000, 111), nullptr);
 }
 
+TEST(ProcessTable, ALateEarlierGenerationTakesItsPlaceAndTheOldestOtherGoes) {
+  ProcessTable table;  // the current image and three earlier ones
+  auto generation = [](std::uint64_t execId) {
+    auto info = std::make_shared<ProcessDescription>(*process(70, 70, "/usr/bin/app", 111));
+    info->execId = execId;
+    info->argv = {"app", std::to_string(execId)};
+    return std::shared_ptr<const ProcessDescription>(std::move(info));
+  };
+  for (std::uint64_t execId : {5, 6, 7, 8}) table.upsert(generation(execId));
+  table.upsert(generation(4));  // a flow of generation 4, described late
+  auto argvOf = [&](std::uint64_t execId) {
+    auto info = table.find({70, 70}, 0x0fe00000, 111, execId);
+    return info ? info->argv.at(1) : std::string("none");
+  };
+  EXPECT_EQ(argvOf(8), "8");
+  EXPECT_EQ(argvOf(7), "7");
+  EXPECT_EQ(argvOf(6), "6");
+  EXPECT_EQ(argvOf(5), "none") << "the oldest other generation goes";
+  EXPECT_EQ(argvOf(4), "4") << "not the one a flow waits for";
+  EXPECT_EQ(table.find({70, 70})->argv.at(1), "8");
+  table.upsert(generation(6));  // again: replaces its own
+  EXPECT_EQ(argvOf(7), "7");
+  EXPECT_EQ(argvOf(4), "4");
+}
+
 TEST(ProcessTable, AncestorsFollowParentKeys) {
   ProcessTable table;
   table.upsert(process(1, 1, "/sbin/init"));

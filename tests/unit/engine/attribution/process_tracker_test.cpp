@@ -134,7 +134,8 @@ TEST_F(TrackerTest, ExecIsCompletedFromProc) {
   const auto exe = dir_.write("bin/python3.11", "#!");
   const std::string app = dir_.write("srv/app.py", "print()").string();
   fakeProcess(200, 1, 5000, exe, "python3\0"s + app + "\0--port\0"s + "8080\0"s);
-  feed(execEvent(200, 5000, inodeOf(exe), "/usr/bin/python3", "python3\0"s + app + "\0"s));
+  feed(execEvent(200, 5000, inodeOf(exe), "/usr/bin/python3",
+                 "python3\0"s + app + "\0--port\0"s + "8080\0"s));
   auto info = table_.find({200, 5000});
   ASSERT_NE(info, nullptr);
   EXPECT_TRUE(info->complete);
@@ -189,7 +190,7 @@ TEST_F(TrackerTest, PathWhereTheHostHasAnotherFileMatchesNoPathKey) {
   const auto host = dir_.write("bin/curl", "the host's curl");
   const auto planted = dir_.write("bin/curl (deleted)", "another program");
   fakeProcess(600, 1, 300, planted, "curl\0https://example.org\0"s);
-  feed(execEvent(600, 300, inodeOf(planted), host.string(), "curl\0"s));
+  feed(execEvent(600, 300, inodeOf(planted), host.string(), "curl\0https://example.org\0"s));
   auto info = table_.find({600, 300});
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->path, host.string());  // what the process sees, for explain and the log
@@ -427,6 +428,45 @@ TEST_F(TrackerTest, AForkCopyDoesNotStandInForAChildThatExecdTheSameFile) {
   EXPECT_EQ(requested->argv, (std::vector<std::string>{"tool", "--as", "denied"}));
   // The child's flows from before its exec still find the copy.
   EXPECT_EQ(table_.find({901, 91}, 0x0fe00000, inodeOf(exe), 5), copy);
+}
+
+// /proc read at the exec event shows a later exec of the same file (another command line):
+// the event's own arguments tell, and the description rests on the event alone.
+TEST_F(TrackerTest, ProcShowingALaterExecOfTheSameFileIsNotMixedIn) {
+  const auto exe = dir_.write("bin/tool", "t");
+  fakeProcess(910, 1, 91, exe, "tool\0--as\0denied\0"s, "ROLE=later\0"sv);
+  feed(execEvent(910, 91, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 3));
+  auto info = table_.find({910, 91}, 0x0fe00000, inodeOf(exe), 3);
+  ASSERT_NE(info, nullptr);
+  EXPECT_TRUE(info->complete);
+  EXPECT_EQ(info->argv, (std::vector<std::string>{"tool"}));
+  EXPECT_FALSE(info->envValue("ROLE"));
+  EXPECT_EQ(tracker_.counters().procGone.load(), 1u);
+}
+
+// A fork record read after the parent's later exec was described (on a verdict's request):
+// the child is a copy of the parent as it was when it forked, the generation it inherits.
+TEST_F(TrackerTest, AForkCopiesTheParentsGenerationAtTheFork) {
+  const auto exe = dir_.write("bin/tool", "t");
+  fakeProcess(920, 1, 92, exe, "tool\0"s);
+  feed(execEvent(920, 92, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 4));
+  auto later = std::make_shared<ProcessDescription>(*table_.find({920, 92}));
+  later->argv = {"tool", "--as", "denied"};
+  later->execId = 5;
+  table_.upsert(later);
+  warden_fork_event fork = forkEvent(920, 92, 921, 93);
+  fork.exec_id = 4;
+  feed(fork);
+  auto child = table_.find({921, 93});
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->execId, 4u);
+  EXPECT_EQ(child->argv, (std::vector<std::string>{"tool"}));
+
+  // A fork of a generation the table does not know makes no copy.
+  fork = forkEvent(920, 92, 922, 94);
+  fork.exec_id = 9;
+  feed(fork);
+  EXPECT_EQ(table_.find({922, 94}), nullptr);
 }
 
 // A verdict's request may be served ahead of the exec event still in the ring (a launch
