@@ -656,6 +656,46 @@ def test_inbound_to_listeners_of_allowed_and_denied_programs(lab, cgroup, warden
         assert r.outcome == "refused", (r, d.status()["attribution"])
 
 
+# Binds PORT, then execs itself again REEXECS times keeping the listening socket (as a daemon
+# that re-executes itself to upgrade or reload does), then says "ready" and accepts.
+REEXEC_LISTENER = r"""
+import os, socket, sys
+port, left = int(sys.argv[1]), int(sys.argv[2])
+if len(sys.argv) > 3:
+    listener = socket.socket(fileno=int(sys.argv[3]))
+else:
+    listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    listener.bind(("::", port))
+    listener.listen(16)
+if left > 0:
+    listener.set_inheritable(True)
+    os.execv(sys.executable, [sys.executable, sys.argv[0], str(port), str(left - 1),
+                              str(listener.detach())])
+print("ready", flush=True)
+while True:
+    listener.accept()[0].close()
+"""
+
+
+def test_inbound_to_a_listener_whose_process_execd_itself_again(lab, cgroup, wardend):
+    """The bind hook's record names the exec that bound the port; a process that execs its own
+    file again, more times than the table keeps earlier images of it, and keeps the listening
+    socket is still described for the flows to that port (not the `unknown` verdict, which
+    denies here)."""
+    d = attributing(lab, wardend, cgroup, inbound=True, kernel="deny")
+    script = os.path.join(lab.tmp, "reexec_listener.py")
+    with open(script, "w") as f:
+        f.write(REEXEC_LISTENER)
+    server = lab.c.spawn(in_cgroup(cgroup, [PYTHON, script, "7420", "5"]), "reexec", lines=True)
+    assert server.wait_line(lambda t: t == "ready", timeout=10), server.stderr_text()
+    hits = d.status()["attribution"]["listener_hits"]
+    for addr in (C4, C6):
+        r = lab.tcp_probe(addr, 7420, ns=lab.s, timeout_ms=DROP_WAIT_MS)
+        assert r.outcome == "connected", (r, d.status()["attribution"])
+    assert d.status()["attribution"]["listener_hits"] >= hits + 2
+
+
 # Connects to HOST PORT once per line read, printing "connected MS" or "failed WHY".
 CONNECTOR = r"""
 import socket, sys, time
