@@ -923,6 +923,80 @@ int warden_fork(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/* ---- exec_windows: execve calls under way (see warden_exec_window) ---------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARDEN_EXEC_WINDOWS);
+	__type(key, __u32);
+	__type(value, struct warden_exec_window);
+} exec_windows SEC(".maps");
+
+/* At the entry of execve, before anything of the new image is in place. */
+static __always_inline int exec_entered(void)
+{
+	struct warden_exec_window *window, fresh = {};
+	struct current_process now;
+
+	current_process(&now);
+	if (!now.tgid)
+		return 0;
+	window = bpf_map_lookup_elem(&exec_windows, &now.tgid);
+	if (window && window->start_time_ns == now.start_time_ns) {
+		__sync_fetch_and_add(&window->begun, 1);
+		return 0;
+	}
+	fresh.start_time_ns = now.start_time_ns;
+	fresh.exec_id = now.exec_id;
+	fresh.begun = 1;
+	if (bpf_map_update_elem(&exec_windows, &now.tgid, &fresh, BPF_ANY) != 0)
+		count(WARDEN_CTR_EXEC_WINDOWS_LOST);
+	return 0;
+}
+
+/* At its return, in the new image or the old one: the generation first, then the end, in
+ * that order (x86 keeps stores in order; volatile keeps the compiler from reordering them): a
+ * reader that copies the value between the two sees begun != ended, or a later copy differ. */
+static __always_inline int exec_returned(void)
+{
+	struct warden_exec_window *window;
+	struct current_process now;
+
+	current_process(&now);
+	if (!now.tgid)
+		return 0;
+	window = bpf_map_lookup_elem(&exec_windows, &now.tgid);
+	if (!window || window->start_time_ns != now.start_time_ns)
+		return 0; /* entered before the programs were attached, or lost (counted) */
+	*(volatile __u64 *)&window->exec_id = now.exec_id;
+	*(volatile __u32 *)&window->ended = *(volatile __u32 *)&window->begun;
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int warden_execve_enter(void *ctx)
+{
+	return exec_entered();
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int warden_execveat_enter(void *ctx)
+{
+	return exec_entered();
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int warden_execve_exit(void *ctx)
+{
+	return exec_returned();
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int warden_execveat_exit(void *ctx)
+{
+	return exec_returned();
+}
+
 SEC("tracepoint/sched/sched_process_exit")
 int warden_exit(void *ctx)
 {
@@ -938,6 +1012,7 @@ int warden_exit(void *ctx)
 		count(WARDEN_CTR_OUTSIDE_PIDNS);
 		return 0;
 	}
+	bpf_map_delete_elem(&exec_windows, &tgid);
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 	if (!event) {
 		count(WARDEN_CTR_EVENTS_LOST);

@@ -437,6 +437,9 @@ nlohmann::json Attributor::statusJson() const {
                      {"held_unrecorded", c[WARDEN_CTR_HELD_UNRECORDED]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
+                     // execve calls exec_windows had no room for: /proc reads on request are
+                     // then not taken for processes it has no entry of
+                     {"exec_windows_lost", c[WARDEN_CTR_EXEC_WINDOWS_LOST]},
                      {"slot_busy", c[WARDEN_CTR_SLOT_BUSY]},
                      {"outside_pid_namespace", c[WARDEN_CTR_OUTSIDE_PIDNS]},
                      {"lookups_by_syscall", bpf_->mirrorMisses()}};
@@ -457,6 +460,7 @@ nlohmann::json Attributor::statusJson() const {
                          {"described_on_request", load(t.requests)},
                          {"described_before_exec", load(t.describedBeforeExec)},
                          {"described_before_fork", load(t.describedBeforeFork)},
+                         {"proc_moved_on", load(t.procMoved)},
                          {"bound", table_.limits().maxEntries},
                          {"exited_bound", table_.limits().maxExited},
                          {"memory_trims", tracker_->trims()}};

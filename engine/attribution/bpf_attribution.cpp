@@ -166,6 +166,11 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
     bpf_program__set_autoload(skel->progs.warden_exec, false);
     bpf_program__set_autoload(skel->progs.warden_fork, false);
     bpf_program__set_autoload(skel->progs.warden_exit, false);
+    for (bpf_program* program :
+         {skel->progs.warden_execve_enter, skel->progs.warden_execveat_enter,
+          skel->progs.warden_execve_exit, skel->progs.warden_execveat_exit}) {
+      bpf_program__set_autoload(program, false);
+    }
   }
 
   // load
@@ -173,6 +178,7 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
     return std::unexpected(libbpfError(err, "loading the attribution BPF programs"));
   }
   self->flowsFd_ = bpf_map__fd(skel->maps.flows);
+  if (options.processEvents) self->execWindowsFd_ = bpf_map__fd(skel->maps.exec_windows);
   self->listenersFd_ = bpf_map__fd(skel->maps.listeners);
   self->countersFd_ = bpf_map__fd(skel->maps.counters);
   self->decidedFd_ = bpf_map__fd(skel->maps.decided);
@@ -252,7 +258,10 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
   }
   std::vector<bpf_program*> tracing;
   if (options.processEvents) {
-    tracing = {skel->progs.warden_exec, skel->progs.warden_fork, skel->progs.warden_exit};
+    tracing = {skel->progs.warden_exec,           skel->progs.warden_fork,
+               skel->progs.warden_exit,           skel->progs.warden_execve_enter,
+               skel->progs.warden_execveat_enter, skel->progs.warden_execve_exit,
+               skel->progs.warden_execveat_exit};
   }
   for (bpf_program* program : tracing) {
     bpf_link* link = bpf_program__attach(program);
@@ -341,6 +350,16 @@ BpfCounters BpfAttribution::counters() const {
   for (std::uint32_t i = 0; i < WARDEN_CTR_COUNT; ++i)
     sums[i] = counter(countersFd_, i).value_or(0);
   return sums;
+}
+
+std::optional<warden_exec_window> BpfAttribution::execWindow(std::uint32_t tgid) const {
+  if (execWindowsFd_ < 0) return std::nullopt;
+  warden_exec_window window{};
+  if (bpf_map_lookup_elem(execWindowsFd_, &tgid, &window) == 0) return window;
+  if (errno != ENOENT) return std::nullopt;
+  const auto lost = counter(countersFd_, WARDEN_CTR_EXEC_WINDOWS_LOST);
+  if (!lost || *lost != 0) return std::nullopt;
+  return warden_exec_window{};
 }
 
 std::optional<std::uint64_t> BpfAttribution::counter(int countersFd, std::uint32_t index) {

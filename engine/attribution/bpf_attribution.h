@@ -102,6 +102,12 @@ class BpfAttribution {
   // Hands every waiting record to the handler, until it asks to stop; returns how many.
   [[nodiscard]] base::Result<int> consumeEvents();
 
+  // What exec_windows holds for process `tgid` (see warden_exec_window): a zeroed window when
+  // it has no entry and none was ever lost (the process has not called execve since the
+  // programs were attached); nullopt when that cannot be told (no process events, a lost
+  // entry, a failed read). One or two bpf(2) calls.
+  std::optional<warden_exec_window> execWindow(std::uint32_t tgid) const;
+
   BpfCounters counters() const;  // summed over CPUs
   // One counter of the programs' per-CPU counters map `countersFd`, summed over CPUs (one
   // bpf(2) call); nullopt when it cannot be read.
@@ -174,6 +180,7 @@ class BpfAttribution {
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   // The maps' descriptors, owned by the skeleton: borrowed, never closed here.
   int flowsFd_ = -1;
+  int execWindowsFd_ = -1;  // -1 without process events
   int listenersFd_ = -1;
   int countersFd_ = -1;
   int decidedFd_ = -1;

@@ -61,6 +61,17 @@ bool isImage(const base::FileIdentity& image, const warden_owner& owner) {
           static_cast<std::uint64_t>(image.ctimeNs) == owner.exe_ctime_ns);
 }
 
+// Whether /proc, read between the exec_windows reads `before` and `after` of its process,
+// showed it at the exec generation `execId` (see warden_exec_window).
+bool procShowedGeneration(const std::optional<warden_exec_window>& before,
+                          const std::optional<warden_exec_window>& after, std::uint64_t startNs,
+                          std::uint64_t execId) {
+  if (!before || !after || std::memcmp(&*before, &*after, sizeof *before) != 0) return false;
+  if (before->begun != before->ended) return false;  // an execve under way
+  if (before->begun == 0) return true;               // none since the programs were attached
+  return before->start_time_ns == startNs && before->exec_id == execId;
+}
+
 // The kernel's part of a description: what the owner record of a socket call or an exec
 // event carries.
 void fillFromOwner(ProcessDescription& info, const warden_owner& owner) {
@@ -160,6 +171,9 @@ base::Result<void> ProcessTracker::start(BpfAttribution* events) {
       return !stopping_.load(std::memory_order_relaxed);
     });
     if (!opened) return opened;
+  }
+  if (!options_.execWindow && events_) {
+    options_.execWindow = [events](std::uint32_t tgid) { return events->execWindow(tgid); };
   }
   scanProc();
   thread_ = std::thread([this] { run(); });
@@ -310,7 +324,7 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   const bool procIsLater = current && current->execId != 0 && event.owner.exec_id != 0 &&
                            current->execId > event.owner.exec_id;
   ProcessDescription full = info;
-  const bool read = !procIsLater && reader_.complete(full);
+  const bool read = !procIsLater && completeForGeneration(full, event.owner);
   // /proc may already show a later image (the process exec'd again): then this image's
   // description rests on the event alone. The same file exec'd anew is told apart by its
   // arguments, when the event has them all.
@@ -393,7 +407,8 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   ProcessDescription full = info;
   full.requestReadNs = base::bootTimeNs();
   // (exe_ino 0: the request came from sock_diag, which knows no image)
-  if (!procIsLater && reader_.complete(full) &&
+  const std::uint64_t movedBefore = counters_.procMoved.load(std::memory_order_relaxed);
+  if (!procIsLater && completeForGeneration(full, owner) &&
       (owner.exe_ino == 0 || isImage(full.image, owner))) {
     full.source = ProcessSource::kProcScan;
     if (owner.exe_ino != 0) {
@@ -414,6 +429,10 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     fillFromOwner(full, owner);
     full.source = ProcessSource::kForkEvent;
     full.requestReadNs = 0;
+  } else if (counters_.procMoved.load(std::memory_order_relaxed) != movedBefore) {
+    // Running, but at a later generation than the call's (or between two): nothing tells what
+    // it was at the call but its exec event, if still to be read. Until then the flow waits.
+    return;
   } else {
     full = info;
     full.source = ProcessSource::kOwnerOnly;
@@ -421,6 +440,16 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   finish(full);
   full.complete = true;
   publish(std::move(full));
+}
+
+bool ProcessTracker::completeForGeneration(ProcessDescription& info, const warden_owner& owner) {
+  if (!options_.execWindow || owner.exec_id == 0) return reader_.complete(info);
+  const auto before = options_.execWindow(owner.tgid);
+  if (!reader_.complete(info)) return false;
+  const auto after = options_.execWindow(owner.tgid);
+  if (procShowedGeneration(before, after, owner.start_time_ns, owner.exec_id)) return true;
+  counters_.procMoved.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
 void ProcessTracker::scanProc() {

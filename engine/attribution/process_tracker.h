@@ -53,6 +53,10 @@ class ProcessTracker {
     // Given, on the tracker thread, each flow a kernel-held verdict decided that is to be
     // logged (WARDEN_EVENT_HELD, which shares the ring with the process events).
     std::function<void(const warden_held_event&)> onHeldFlow = nullptr;
+    // Reads exec_windows (BpfAttribution::execWindow); null: the events' own, when start() is
+    // given them (tests give their own). Without either, /proc is taken to show the generation
+    // it was read for.
+    std::function<std::optional<warden_exec_window>(std::uint32_t tgid)> execWindow = nullptr;
   };
 
   struct Counters {
@@ -65,6 +69,9 @@ class ProcessTracker {
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> describedBeforeExec{0};  // on request, ahead of the exec event
     std::atomic<std::uint64_t> describedBeforeFork{0};  // on request, ahead of the fork event
+    // /proc read for a generation it no longer showed (an execve under way or done since):
+    // not taken.
+    std::atomic<std::uint64_t> procMoved{0};
     std::atomic<std::uint64_t> requestsDropped{0};
     std::atomic<std::uint64_t> hashed{0};
     std::atomic<std::uint64_t> hashErrors{0};
@@ -117,6 +124,10 @@ class ProcessTracker {
   // Gives freed memory back once the table dropped trimAfterDrops descriptions since the last
   // time, or any at all 10 s after the last time (tracker thread).
   void maybeTrim();
+  // Reads /proc into `info` (ProcReader::complete) for the generation `owner` names: false
+  // when it cannot, or when exec_windows says the process was not at that generation all the
+  // while (counted in procMoved).
+  bool completeForGeneration(ProcessDescription& info, const warden_owner& owner);
   // Publishes `info` with its matcher view.
   std::shared_ptr<const ProcessDescription> publish(ProcessDescription info);
 

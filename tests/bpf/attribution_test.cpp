@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 // after netinet/in.h
 #include <linux/netfilter.h>
@@ -25,6 +27,7 @@
 #include "engine/attribution/system_mounts.h"
 #include "engine/netfilter/nft_table.h"
 #include "tests/bpf/bpf_lab.h"
+#include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 
 namespace warden::engine {
@@ -33,6 +36,7 @@ namespace {
 using testing::BpfLab;
 using testing::BpfLabTest;
 using testing::LabClient;
+using warden::testing::eventually;
 
 constexpr uid_t kNobody = 65534;
 
@@ -85,12 +89,13 @@ class BpfAttributionTest : public BpfLabTest {
 
   // The programs alone, attached to the lab cgroup.
   void loadPrograms(std::uint32_t flowEntries = WARDEN_DEFAULT_FLOW_ENTRIES,
-                    std::uint32_t flowSlots = WARDEN_DEFAULT_FLOW_SLOTS) {
+                    std::uint32_t flowSlots = WARDEN_DEFAULT_FLOW_SLOTS,
+                    bool processEvents = false) {
     BpfOptions options;
     options.cgroup = lab_->cgroup();
     options.flowEntries = flowEntries;
     options.flowSlots = flowSlots;
-    options.processEvents = false;
+    options.processEvents = processEvents;
     auto loaded = BpfAttribution::load(options);
     ASSERT_TRUE(loaded) << loaded.error().message();
     bpf_ = std::move(*loaded);
@@ -607,6 +612,44 @@ std::set<__u32> added(const std::set<__u32>& before, const std::set<__u32>& afte
   std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
                       std::inserter(out, out.end()));
   return out;
+}
+
+// exec_windows counts each execve of a process, failed ones too, and is emptied when the
+// process ends; a process that has not called execve since the programs were attached has no
+// entry (this test's own).
+TEST_F(BpfAttributionTest, ExecWindowsFollowEveryExecveOfAProcess) {
+  ASSERT_NO_FATAL_FAILURE(loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, WARDEN_DEFAULT_FLOW_SLOTS,
+                                       /*processEvents=*/true));
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    execl("/nonexistent/program", "program", nullptr);  // fails: counted, and ended
+    execl("/bin/sh", "sh", "-c", "exec /bin/sleep 30", nullptr);
+    _exit(127);
+  }
+  std::optional<warden_exec_window> window;
+  const bool settled = eventually([&] {
+    window = bpf_->execWindow(static_cast<std::uint32_t>(child));
+    return window && window->begun == 3 && window->ended == 3;
+  });
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(settled) << (window ? std::to_string(window->begun) + " begun, " +
+                                        std::to_string(window->ended) + " ended"
+                                  : std::string("no window"));
+  const auto stat = ProcReader("/proc").stat(static_cast<std::uint32_t>(getpid()));
+  ASSERT_TRUE(stat);
+  EXPECT_GT(ticksFromBootNs(window->start_time_ns), stat->startTicks) << "the child's start";
+  EXPECT_NE(window->exec_id, 0u);
+
+  const auto own = bpf_->execWindow(static_cast<std::uint32_t>(getpid()));
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->begun, 0u);
+  EXPECT_TRUE(eventually([&] {
+    const auto gone = bpf_->execWindow(static_cast<std::uint32_t>(child));
+    return gone && gone->begun == 0;
+  })) << "the ended process keeps its entry";
 }
 
 TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {

@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 
 namespace warden::engine {
 namespace {
 
+using warden::testing::eventually;
 using warden::testing::TempDir;
 using namespace std::string_literals;
 using namespace std::string_view_literals;
@@ -125,9 +127,21 @@ class TrackerTest : public ::testing::Test {
         std::span<const std::byte>(reinterpret_cast<const std::byte*>(&event), sizeof event));
   }
 
+  // What exec_windows says of every process (set before the tracker's thread runs): by
+  // default that none called execve since the programs were attached.
+  static warden_exec_window window(std::uint64_t ticks, std::uint64_t execId, std::uint32_t begun,
+                                   std::uint32_t ended) {
+    return warden_exec_window{
+        .start_time_ns = nsOfTicks(ticks), .exec_id = execId, .begun = begun, .ended = ended};
+  }
+  std::optional<warden_exec_window> window_ = warden_exec_window{};
+
   TempDir dir_;
   ProcessTable table_;
-  ProcessTracker tracker_{table_, ProcessTracker::Options{.procRoot = dir_.path().string()}};
+  ProcessTracker tracker_{table_, ProcessTracker::Options{
+                                      .procRoot = dir_.path().string(),
+                                      .execWindow = [this](std::uint32_t) { return window_; },
+                                  }};
 };
 
 TEST_F(TrackerTest, ExecIsCompletedFromProc) {
@@ -467,6 +481,62 @@ TEST_F(TrackerTest, AForkCopiesTheParentsGenerationAtTheFork) {
   fork.exec_id = 9;
   feed(fork);
   EXPECT_EQ(table_.find({922, 94}), nullptr);
+}
+
+// A process sends, then execs its own file again under other arguments before the verdict's
+// request is served: /proc shows the later exec, which exec_windows tells. Nothing is
+// published for the call's generation (its flow waits for the exec event, or gets `unknown`).
+TEST_F(TrackerTest, ARequestForAGenerationTheProcessLeftIsNotReadFromProc) {
+  const auto exe = dir_.write("bin/tool", "t");
+  window_ = window(95, 8, 2, 2);  // two execve calls, the last one left generation 8
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(950, 1, 95, exe, "tool\0--as\0allowed\0"s);
+  warden_owner owner{};
+  owner.tgid = owner.pid = 950;
+  owner.start_time_ns = nsOfTicks(95);
+  owner.exe_ino = inodeOf(exe);
+  owner.exe_dev = 0x0fe00000;
+  owner.exec_id = 7;
+  tracker_.requestDescribe(owner);
+  ASSERT_TRUE(eventually([&] { return tracker_.counters().procMoved.load() == 1; }));
+  tracker_.stop();
+  EXPECT_EQ(table_.find({950, 95}), nullptr);
+
+  // The same request for the generation /proc shows is read.
+  owner.exec_id = 8;
+  ProcessTracker again{table_, ProcessTracker::Options{
+                                   .procRoot = dir_.path().string(),
+                                   .execWindow = [this](std::uint32_t) { return window_; },
+                               }};
+  ASSERT_TRUE(again.start(nullptr));
+  again.requestDescribe(owner);
+  auto described = table_.waitComplete({950, 95}, std::chrono::seconds(5), owner.exe_dev,
+                                       owner.exe_ino, owner.exec_id);
+  again.stop();
+  ASSERT_NE(described, nullptr);
+  EXPECT_EQ(described->argv, (std::vector<std::string>{"tool", "--as", "allowed"}));
+}
+
+// An exec event read while the process is already in another execve (or past it, with the
+// same arguments and another environment): the description rests on the event alone.
+TEST_F(TrackerTest, AnExecEventReadWhileTheProcessExecsAgainRestsOnTheEvent) {
+  const auto exe = dir_.write("bin/tool", "t");
+  fakeProcess(960, 1, 96, exe, "tool\0"s, "ROLE=later\0"sv);
+  window_ = window(96, 3, 2, 1);  // the second execve under way
+  feed(execEvent(960, 96, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 3));
+  auto info = table_.find({960, 96}, 0x0fe00000, inodeOf(exe), 3);
+  ASSERT_NE(info, nullptr);
+  EXPECT_FALSE(info->envValue("ROLE"));
+  EXPECT_EQ(tracker_.counters().procMoved.load(), 1u);
+
+  window_ = window(96, 3, 1, 1);  // settled at the event's generation: /proc is taken
+  warden_exec_event settled =
+      execEvent(960, 96, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 3);
+  settled.head.time_ns = 1;  // (not the exec a request read: that one has a read time)
+  feed(settled);
+  info = table_.find({960, 96}, 0x0fe00000, inodeOf(exe), 3);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->envValue("ROLE"), "later");
 }
 
 // A verdict's request may be served ahead of the exec event still in the ring (a launch

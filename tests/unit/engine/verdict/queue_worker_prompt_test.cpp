@@ -15,6 +15,7 @@
 #include "engine/verdict/queue_worker.h"
 #include "rules/config.h"
 #include "rules/profile_codec.h"
+#include "tests/support/eventually.h"
 #include "tests/unit/engine/verdict/fake_owner_lookup.h"
 #include "tests/unit/engine/verdict/fake_packet_source.h"
 #include "tests/unit/engine/verdict/synthetic_packets.h"
@@ -31,15 +32,7 @@ constexpr std::uint64_t kStartNs = 5'000'000'000'000;
 std::atomic<std::uint64_t> nowNs{kStartNs};
 std::uint64_t fakeNow() { return nowNs.load(); }
 
-template <typename Done>
-bool eventually(Done&& done) {
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using warden::testing::eventually;
 
 // The engine default decides processes without profile; `app` has a profile that allows.
 std::string engineText(std::string_view defaultAction, int hold = 64) {

@@ -22,6 +22,7 @@
 
 #include "rules/config.h"
 #include "rules/profile_codec.h"
+#include "tests/support/eventually.h"
 #include "tests/unit/engine/verdict/fake_owner_lookup.h"
 #include "tests/unit/engine/verdict/fake_packet_source.h"
 #include "tests/unit/engine/verdict/synthetic_packets.h"
@@ -58,15 +59,7 @@ void passTime(std::chrono::nanoseconds by) {
   }
 }
 
-template <typename Done>
-bool eventually(Done&& done) {
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using warden::testing::eventually;
 
 // ---- policies: each outcome names what decided ------------------------------------------
 
