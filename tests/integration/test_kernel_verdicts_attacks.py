@@ -469,6 +469,43 @@ def test_an_inherited_udp_socket_after_fork_is_decided_for_each_child(
     assert d.status()["totals"]["deny"] >= 2, d.status()["totals"]
 
 
+# A flood of short-lived processes, started from the client namespace in cg: N /bin/true, one
+# after the other, in each of two loops.
+STORM = ('cg=$1; n=$2; echo $$ > "$cg/cgroup.procs" || exit 99; '
+         'for l in 1 2; do (i=0; while [ $i -lt $n ]; do /bin/true; i=$((i+1)); done) & done; '
+         'wait')
+
+
+def test_a_datagram_sent_just_before_an_exec_of_the_same_file_is_not_decided_for_the_later_one(
+        lab, cgroup, wardend, counter):
+    """The attacker floods the process tracker with short-lived processes (their exec events
+    wait in the ring) and runs, again and again, a program under a command line a deny profile
+    matches, which sends one datagram and at once execs its own file under a command line only
+    the allow profile matches. /proc shows the later exec by the time the datagram's process is
+    described: none of its datagrams may get through."""
+    racer = install(os.path.join(clients_dir(), "udp_probe"),
+                    os.path.join(lab.tmp, "bin", "racer", "udp_probe"))
+    write_profiles(lab, {"racer": ("allow", {"path": racer}),
+                         "racer-sending": ("deny", {"path": racer, "cmdline": "--no-wait"})})
+    d = start(lab, wardend, cgroup, fail="open", default="deny")
+    # The allowed form of the program gets through: what the counter would see of a leak.
+    assert lab.c.run(in_cgroup(cgroup, [racer, S4, str(COUNTED_Y)])).stdout.split()[0] == "reply"
+    storm = lab.c.spawn(["sh", "-c", STORM, "sh", cgroup, "3000"], "storm")
+    script = ('cg=$1; n=$2; shift 2; echo $$ > "$cg/cgroup.procs" || exit 99; i=0; '
+              'while [ $i -lt $n ]; do "$@" > /dev/null 2>&1; i=$((i+1)); done')
+    try:
+        res = lab.c.run(["sh", "-c", script, "sh", cgroup, "300", racer, S4, str(COUNTED_X),
+                         "--no-wait", "--then-exec", racer, "--as-allowed"],
+                        timeout=120, check=False)
+        assert res.returncode == 0, res.stderr
+    finally:
+        storm.popen.wait(timeout=120)
+    assert counter.seen(COUNTED_X) == 0, (
+        "datagrams of the denied command line got through", d.status()["attribution"])
+    processes = d.status()["attribution"]["processes"]
+    assert processes["execs"] >= 600, processes
+
+
 @pytest.mark.xfail(strict=True, reason=(
     "known gap, not of the held verdicts (kernel_verdicts = false fails alike): a connected UDP "
     "socket's flow is attributed to the process that connected it (the flow key is written at "

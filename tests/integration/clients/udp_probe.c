@@ -1,5 +1,5 @@
 /* udp_probe HOST PORT [--connect | --uring-connect] [--count N] [--timeout-ms N] [--size BYTES]
- *           [--source-port N] [--then-connect PORT2] [--then-exec PROGRAM ARG...]
+ *           [--source-port N] [--then-connect PORT2] [--no-wait] [--then-exec PROGRAM ARG...]
  *
  * Sends COUNT datagrams from one socket (one flow), each waiting up to TIMEOUT for its echo.
  * Prints one line "<outcome> <replies>/<count> <elapsed_ms>" and exits with the outcome's code:
@@ -18,7 +18,8 @@
  * PORT2, once the first COUNT datagrams are echoed, and sends COUNT more there (a second flow
  * from the same local port).
  * --then-exec replaces this process with PROGRAM ARG... once done (same pid, another image);
- * everything after it is PROGRAM's. */
+ * everything after it is PROGRAM's. --no-wait sends without waiting for echoes (outcome
+ * "sent"): with --then-exec, the exec follows the last datagram at once. */
 #include <linux/io_uring.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -31,7 +32,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] "
           "[--ipv6-ext hop|dst] [--source-port N] [--uring-connect] [--then-connect PORT2] "
-          "[--then-exec PROGRAM ARG...]\n");
+          "[--no-wait] [--then-exec PROGRAM ARG...]\n");
   exit(EXIT_USAGE);
 }
 
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
   long size = 32;
   int connected = 0;
   int uring = 0;
+  int no_wait = 0;
   char** then_exec = NULL;
   const char* then_port = NULL;
   long source_port = 0;
@@ -108,6 +110,8 @@ int main(int argc, char** argv) {
       if (parse_int_arg(argv[++i], 1, 65535, &source_port)) usage();
     } else if (!strcmp(argv[i], "--connect")) {
       connected = 1;
+    } else if (!strcmp(argv[i], "--no-wait")) {
+      no_wait = 1;
     } else if (!strcmp(argv[i], "--uring-connect")) {
       connected = uring = 1;
     } else if (!strcmp(argv[i], "--then-connect") && i + 1 < argc) {
@@ -197,6 +201,7 @@ int main(int argc, char** argv) {
         result = q >= 0 ? (enum outcome)q : outcome_from_errno(err);
         break;
       }
+      if (no_wait) continue;
       double deadline = now_ms() + (double)timeout_ms;
       for (;;) {
         int left = (int)(deadline - now_ms());
@@ -232,7 +237,8 @@ int main(int argc, char** argv) {
     }
   }
   double elapsed = now_ms() - start;
-  printf("%s %ld/%ld %.1f", outcome_name(result, "reply"), replies, then_port ? 2 * count : count,
+  printf("%s %ld/%ld %.1f", outcome_name(result, no_wait ? "sent" : "reply"), replies,
+         then_port ? 2 * count : count,
          elapsed);
   if (icmp_type >= 0) printf(" icmp=%d/%d", icmp_type, icmp_code);
   printf("\n");
