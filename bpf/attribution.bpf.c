@@ -17,7 +17,8 @@
  *                    packet. Connected sends skip the sendmsg hook.
  *   inbound          cgroup/post_bind4|6: {netns, proto, port} -> the binder
  *   processes        tracepoints sched_process_exec / sched_process_exit, raw_tp
- *                    sched_process_fork, into one ring buffer
+ *                    sched_process_fork, into one ring buffer; sched_prepare_exec and
+ *                    sched_process_exec keep exec_windows (no syscall tracepoint: see there)
  *
  * Helper availability verified by loading one program per (type, helper) on this kernel:
  * cgroup sock_addr, sock_ops and cgroup_sock (post_bind) may all call get_current_pid_tgid,
@@ -838,6 +839,59 @@ struct {
 	__type(value, struct warden_exec_event);
 } exec_scratch SEC(".maps");
 
+/* ---- exec_windows: execs under way (see warden_exec_window) ------------------------------ */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARDEN_EXEC_WINDOWS);
+	__type(key, __u32);
+	__type(value, struct warden_exec_window);
+} exec_windows SEC(".maps");
+
+/* sched_prepare_exec (6.10 on): an exec past its point of no return, before anything of the
+ * new image is in place (mm, exe_file and comm are still the old ones: /proc shows the old
+ * image until it). No syscall tracepoint: attaching any puts every syscall of every task on
+ * the traced slow path. An exec that fails before this point changes nothing. */
+SEC("tracepoint/sched/sched_prepare_exec")
+int warden_exec_begin(void *ctx)
+{
+	struct warden_exec_window *window, fresh = {};
+	struct current_process now;
+
+	current_process(&now);
+	if (!now.tgid)
+		return 0;
+	window = bpf_map_lookup_elem(&exec_windows, &now.tgid);
+	if (window && window->start_time_ns == now.start_time_ns) {
+		__sync_fetch_and_add(&window->begun, 1);
+		return 0;
+	}
+	fresh.start_time_ns = now.start_time_ns;
+	fresh.exec_id = now.exec_id;
+	fresh.begun = 1;
+	if (bpf_map_update_elem(&exec_windows, &now.tgid, &fresh, BPF_ANY) != 0)
+		count(WARDEN_CTR_EXEC_WINDOWS_LOST);
+	return 0;
+}
+
+/* At sched_process_exec, the new image in place: its generation first, then the end, in that
+ * order (x86 keeps stores in order; volatile keeps the compiler from reordering them), so that
+ * a reader copying the value between the two sees begun != ended, or a later copy differ. */
+static __always_inline void exec_window_ended(void)
+{
+	struct warden_exec_window *window;
+	struct current_process now;
+
+	current_process(&now);
+	if (!now.tgid)
+		return;
+	window = bpf_map_lookup_elem(&exec_windows, &now.tgid);
+	if (!window || window->start_time_ns != now.start_time_ns)
+		return; /* begun before the programs were attached, or lost (counted) */
+	*(volatile __u64 *)&window->exec_id = now.exec_id;
+	*(volatile __u32 *)&window->ended = *(volatile __u32 *)&window->begun;
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int warden_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -847,6 +901,7 @@ int warden_exec(struct trace_event_raw_sched_process_exec *ctx)
 	unsigned long arg_start, arg_end;
 	__u32 len = 0, size;
 
+	exec_window_ended();
 	if (!event)
 		return 0;
 	event->head.kind = WARDEN_EVENT_EXEC;
@@ -921,80 +976,6 @@ int warden_fork(struct bpf_raw_tracepoint_args *ctx)
 	bpf_ringbuf_submit(event, quiet_wakeup(&events));
 	count(WARDEN_CTR_EVENTS);
 	return 0;
-}
-
-/* ---- exec_windows: execve calls under way (see warden_exec_window) ---------------------- */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WARDEN_EXEC_WINDOWS);
-	__type(key, __u32);
-	__type(value, struct warden_exec_window);
-} exec_windows SEC(".maps");
-
-/* At the entry of execve, before anything of the new image is in place. */
-static __always_inline int exec_entered(void)
-{
-	struct warden_exec_window *window, fresh = {};
-	struct current_process now;
-
-	current_process(&now);
-	if (!now.tgid)
-		return 0;
-	window = bpf_map_lookup_elem(&exec_windows, &now.tgid);
-	if (window && window->start_time_ns == now.start_time_ns) {
-		__sync_fetch_and_add(&window->begun, 1);
-		return 0;
-	}
-	fresh.start_time_ns = now.start_time_ns;
-	fresh.exec_id = now.exec_id;
-	fresh.begun = 1;
-	if (bpf_map_update_elem(&exec_windows, &now.tgid, &fresh, BPF_ANY) != 0)
-		count(WARDEN_CTR_EXEC_WINDOWS_LOST);
-	return 0;
-}
-
-/* At its return, in the new image or the old one: the generation first, then the end, in
- * that order (x86 keeps stores in order; volatile keeps the compiler from reordering them): a
- * reader that copies the value between the two sees begun != ended, or a later copy differ. */
-static __always_inline int exec_returned(void)
-{
-	struct warden_exec_window *window;
-	struct current_process now;
-
-	current_process(&now);
-	if (!now.tgid)
-		return 0;
-	window = bpf_map_lookup_elem(&exec_windows, &now.tgid);
-	if (!window || window->start_time_ns != now.start_time_ns)
-		return 0; /* entered before the programs were attached, or lost (counted) */
-	*(volatile __u64 *)&window->exec_id = now.exec_id;
-	*(volatile __u32 *)&window->ended = *(volatile __u32 *)&window->begun;
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_execve")
-int warden_execve_enter(void *ctx)
-{
-	return exec_entered();
-}
-
-SEC("tracepoint/syscalls/sys_enter_execveat")
-int warden_execveat_enter(void *ctx)
-{
-	return exec_entered();
-}
-
-SEC("tracepoint/syscalls/sys_exit_execve")
-int warden_execve_exit(void *ctx)
-{
-	return exec_returned();
-}
-
-SEC("tracepoint/syscalls/sys_exit_execveat")
-int warden_execveat_exit(void *ctx)
-{
-	return exec_returned();
 }
 
 SEC("tracepoint/sched/sched_process_exit")

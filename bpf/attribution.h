@@ -167,7 +167,7 @@ enum warden_counter {
 	WARDEN_CTR_HELD_EXPIRED,
 	WARDEN_CTR_HELD_EVENTS_LOST,  /* held flows not reported for their log row: ring full */
 	WARDEN_CTR_HELD_UNRECORDED,   /* TCP connects a held verdict decides: no owner record */
-	WARDEN_CTR_EXEC_WINDOWS_LOST, /* execve calls exec_windows had no room for */
+	WARDEN_CTR_EXEC_WINDOWS_LOST, /* execs exec_windows had no room for */
 	WARDEN_CTR_COUNT,
 };
 
@@ -218,17 +218,17 @@ struct warden_fork_event {
  * Where a process is in its execs, in exec_windows (keyed by tgid as wardend's pid namespace
  * numbers it; deleted when the process ends). wardend reads it before and after it reads the
  * process's /proc for a socket call of exec generation N: /proc showed generation N only when
- * both reads are the same, no execve was under way (begun == ended) and the last one left N, or
- * the process has not called execve since the programs were attached (no entry, none lost).
+ * both reads are the same, no exec was under way (begun == ended) and the last one left N, or
+ * the process has not exec'd since the programs were attached (no entry, none lost).
  * Without it a process that sends and at once execs its own file again under other arguments
  * or environment would have that call described with what /proc shows of the later exec: the
  * exec event only comes after the new image is in place, and /proc shows it from the start.
  */
 struct warden_exec_window {
 	__u64 start_time_ns; /* the thread group leader's: a reused tgid is another process */
-	__u64 exec_id;	     /* the leader's self_exec_id when the last execve returned */
-	__u32 begun;	     /* execve calls entered */
-	__u32 ended;	     /* set to begun when one returns, failed or not */
+	__u64 exec_id;	     /* the leader's self_exec_id when the last exec was done */
+	__u32 begun;	     /* execs past their point of no return (sched_prepare_exec) */
+	__u32 ended;	     /* set to begun when one is done (sched_process_exec) */
 };
 
 #define WARDEN_EXEC_WINDOWS 32768

@@ -437,7 +437,7 @@ nlohmann::json Attributor::statusJson() const {
                      {"held_unrecorded", c[WARDEN_CTR_HELD_UNRECORDED]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
-                     // execve calls exec_windows had no room for: /proc reads on request are
+                     // execs exec_windows had no room for: /proc reads on request are
                      // then not taken for processes it has no entry of
                      {"exec_windows_lost", c[WARDEN_CTR_EXEC_WINDOWS_LOST]},
                      {"slot_busy", c[WARDEN_CTR_SLOT_BUSY]},

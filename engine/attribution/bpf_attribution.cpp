@@ -166,11 +166,7 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
     bpf_program__set_autoload(skel->progs.warden_exec, false);
     bpf_program__set_autoload(skel->progs.warden_fork, false);
     bpf_program__set_autoload(skel->progs.warden_exit, false);
-    for (bpf_program* program :
-         {skel->progs.warden_execve_enter, skel->progs.warden_execveat_enter,
-          skel->progs.warden_execve_exit, skel->progs.warden_execveat_exit}) {
-      bpf_program__set_autoload(program, false);
-    }
+    bpf_program__set_autoload(skel->progs.warden_exec_begin, false);
   }
 
   // load
@@ -258,10 +254,8 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
   }
   std::vector<bpf_program*> tracing;
   if (options.processEvents) {
-    tracing = {skel->progs.warden_exec,           skel->progs.warden_fork,
-               skel->progs.warden_exit,           skel->progs.warden_execve_enter,
-               skel->progs.warden_execveat_enter, skel->progs.warden_execve_exit,
-               skel->progs.warden_execveat_exit};
+    tracing = {skel->progs.warden_exec_begin, skel->progs.warden_exec, skel->progs.warden_fork,
+               skel->progs.warden_exit};
   }
   for (bpf_program* program : tracing) {
     bpf_link* link = bpf_program__attach(program);

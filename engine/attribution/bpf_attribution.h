@@ -103,7 +103,7 @@ class BpfAttribution {
   [[nodiscard]] base::Result<int> consumeEvents();
 
   // What exec_windows holds for process `tgid` (see warden_exec_window): a zeroed window when
-  // it has no entry and none was ever lost (the process has not called execve since the
+  // it has no entry and none was ever lost (the process has not exec'd since the
   // programs were attached); nullopt when that cannot be told (no process events, a lost
   // entry, a failed read). One or two bpf(2) calls.
   std::optional<warden_exec_window> execWindow(std::uint32_t tgid) const;

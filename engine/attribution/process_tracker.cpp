@@ -67,7 +67,7 @@ bool procShowedGeneration(const std::optional<warden_exec_window>& before,
                           const std::optional<warden_exec_window>& after, std::uint64_t startNs,
                           std::uint64_t execId) {
   if (!before || !after || std::memcmp(&*before, &*after, sizeof *before) != 0) return false;
-  if (before->begun != before->ended) return false;  // an execve under way
+  if (before->begun != before->ended) return false;  // an exec under way
   if (before->begun == 0) return true;               // none since the programs were attached
   return before->start_time_ns == startNs && before->exec_id == execId;
 }

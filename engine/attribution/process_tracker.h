@@ -69,7 +69,7 @@ class ProcessTracker {
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> describedBeforeExec{0};  // on request, ahead of the exec event
     std::atomic<std::uint64_t> describedBeforeFork{0};  // on request, ahead of the fork event
-    // /proc read for a generation it no longer showed (an execve under way or done since):
+    // /proc read for a generation it no longer showed (an exec under way or done since):
     // not taken.
     std::atomic<std::uint64_t> procMoved{0};
     std::atomic<std::uint64_t> requestsDropped{0};

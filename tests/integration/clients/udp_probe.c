@@ -238,8 +238,7 @@ int main(int argc, char** argv) {
   }
   double elapsed = now_ms() - start;
   printf("%s %ld/%ld %.1f", outcome_name(result, no_wait ? "sent" : "reply"), replies,
-         then_port ? 2 * count : count,
-         elapsed);
+         then_port ? 2 * count : count, elapsed);
   if (icmp_type >= 0) printf(" icmp=%d/%d", icmp_type, icmp_code);
   printf("\n");
   if (result == OUT_ERROR && err) fprintf(stderr, "udp_probe: %s\n", strerror(err));

@@ -128,7 +128,7 @@ class TrackerTest : public ::testing::Test {
   }
 
   // What exec_windows says of every process (set before the tracker's thread runs): by
-  // default that none called execve since the programs were attached.
+  // default that none exec'd since the programs were attached.
   static warden_exec_window window(std::uint64_t ticks, std::uint64_t execId, std::uint32_t begun,
                                    std::uint32_t ended) {
     return warden_exec_window{
@@ -488,7 +488,7 @@ TEST_F(TrackerTest, AForkCopiesTheParentsGenerationAtTheFork) {
 // published for the call's generation (its flow waits for the exec event, or gets `unknown`).
 TEST_F(TrackerTest, ARequestForAGenerationTheProcessLeftIsNotReadFromProc) {
   const auto exe = dir_.write("bin/tool", "t");
-  window_ = window(95, 8, 2, 2);  // two execve calls, the last one left generation 8
+  window_ = window(95, 8, 2, 2);  // two execs, the last one left generation 8
   ASSERT_TRUE(tracker_.start(nullptr));
   fakeProcess(950, 1, 95, exe, "tool\0--as\0allowed\0"s);
   warden_owner owner{};
@@ -522,7 +522,7 @@ TEST_F(TrackerTest, ARequestForAGenerationTheProcessLeftIsNotReadFromProc) {
 TEST_F(TrackerTest, AnExecEventReadWhileTheProcessExecsAgainRestsOnTheEvent) {
   const auto exe = dir_.write("bin/tool", "t");
   fakeProcess(960, 1, 96, exe, "tool\0"s, "ROLE=later\0"sv);
-  window_ = window(96, 3, 2, 1);  // the second execve under way
+  window_ = window(96, 3, 2, 1);  // the second exec under way
   feed(execEvent(960, 96, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 3));
   auto info = table_.find({960, 96}, 0x0fe00000, inodeOf(exe), 3);
   ASSERT_NE(info, nullptr);
