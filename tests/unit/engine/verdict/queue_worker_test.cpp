@@ -79,6 +79,15 @@ default = "allow"
 path = "/usr/bin/app"
 )";
 constexpr std::string_view kAppPath = "/usr/bin/app";
+// kApp and, more specific, `fetcher`: /usr/bin/app run with --fetch is denied.
+const std::string kAppAndFetcher = std::string(kApp) + R"(
+[[profile]]
+name = "fetcher"
+default = "deny"
+[[profile.match]]
+path = "/usr/bin/app"
+cmdline = "--fetch"
+)";
 
 std::shared_ptr<const PolicySnapshot> policyOf(std::string_view engine, std::string_view profiles,
                                                std::uint64_t revision) {
@@ -310,14 +319,6 @@ TEST_F(QueueWorkerTest, AKnownProcessIsNotDescribedAgainButAReloadChoosesItsProf
 default = "reject"
 unknown = "reject"
 )";
-  const std::string both = std::string(kApp) + R"(
-[[profile]]
-name = "fetcher"
-default = "deny"
-[[profile.match]]
-path = "/usr/bin/app"
-cmdline = "--fetch"
-)";
   const Attribution app = processOwner(100);
   for (std::uint16_t port : {40001, 40002, 40003, 40004}) owners_->own(port, app);
   owners_->setDescription(app.key, description(app, kAppPath, {"app", "--fetch"}));
@@ -333,7 +334,7 @@ cmdline = "--fetch"
   EXPECT_EQ(outcomeOf(second), Outcome::kAllowed);
   EXPECT_EQ(owners_->describeCalls(), 1) << "a known process was described again";
 
-  store_.publish(policyOf(kEngineRejecting, both, 2));
+  store_.publish(policyOf(kEngineRejecting, kAppAndFetcher, 2));
   const std::uint32_t afterReload = connect(40003);
   ASSERT_TRUE(eventually([&] { return decided(afterReload); }));
   EXPECT_EQ(outcomeOf(afterReload), Outcome::kDropped) << "the profile chosen before was kept";
@@ -348,14 +349,6 @@ cmdline = "--fetch"
 TEST_F(QueueWorkerTest, AProcessThatExecdItsOwnFileAnewIsDescribedAgain) {
   // The same pid, start time and image, but a later exec generation: another command line,
   // which the worker's memory of the process must not stand in for.
-  const std::string both = std::string(kApp) + R"(
-[[profile]]
-name = "fetcher"
-default = "deny"
-[[profile.match]]
-path = "/usr/bin/app"
-cmdline = "--fetch"
-)";
   Attribution before = processOwner(110);
   before.owner.exec_id = 7;
   Attribution after = before;
@@ -363,7 +356,7 @@ cmdline = "--fetch"
   owners_->own(42001, before);
   owners_->own(42002, after);
   owners_->setDescription(before.key, description(before, kAppPath, {"app"}));
-  start(policyOf(kEngine, both, 1));
+  start(policyOf(kEngine, kAppAndFetcher, 1));
   const std::uint32_t first = connect(42001);
   ASSERT_TRUE(eventually([&] { return decided(first); }));
   EXPECT_EQ(outcomeOf(first), Outcome::kAllowed);
