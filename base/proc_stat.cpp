@@ -40,10 +40,12 @@ std::optional<ProcStat> parseStat(std::string_view text) {
     if (j > i) fields.push_back(rest.substr(i, j - i));
     i = j + 1;
   }
-  // fields[0] = state (3), fields[1] = ppid (4), fields[19] = starttime (22)
+  // fields[0] = state (3), fields[1] = ppid (4), fields[6] = flags (9), fields[19] =
+  // starttime (22)
   if (fields.size() < 20 || fields[0].size() != 1) return std::nullopt;
   stat.state = fields[0][0];
-  if (!parseNumber(fields[1], stat.ppid) || !parseNumber(fields[19], stat.startTicks)) {
+  if (!parseNumber(fields[1], stat.ppid) || !parseNumber(fields[6], stat.flags) ||
+      !parseNumber(fields[19], stat.startTicks)) {
     return std::nullopt;
   }
   return stat;

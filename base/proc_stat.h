@@ -13,6 +13,7 @@ struct ProcStat {
   std::string comm;
   char state = '?';
   std::uint32_t ppid = 0;
+  std::uint32_t flags = 0;       // field 9: the task's PF_* flags (PF_EXITING 0x4)
   std::uint64_t startTicks = 0;  // field 22
 };
 

@@ -841,9 +841,12 @@ struct {
 
 /* ---- exec_windows: execs under way (see warden_exec_window) ------------------------------ */
 
+/* Not preallocated: wardend sizes it to pid_max (one entry per live process at most: an
+ * entry goes with its process), and memory is taken only for processes that exec'd. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARDEN_EXEC_WINDOWS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct warden_exec_window);
 } exec_windows SEC(".maps");
@@ -874,22 +877,29 @@ int warden_exec_begin(void *ctx)
 	return 0;
 }
 
-/* At sched_process_exec, the new image in place: its generation first, then the end, in that
- * order (x86 keeps stores in order; volatile keeps the compiler from reordering them), so that
- * a reader copying the value between the two sees begun != ended, or a later copy differ. */
+/* At sched_process_exec, the new image in place: its generation first, then the end (an
+ * atomic exchange: ordered after the store before it), so that a reader copying the value
+ * between the two sees begun != ended, or a later copy differ. */
 static __always_inline void exec_window_ended(void)
 {
-	struct warden_exec_window *window;
+	struct warden_exec_window *window, fresh = {};
 	struct current_process now;
 
 	current_process(&now);
 	if (!now.tgid)
 		return;
 	window = bpf_map_lookup_elem(&exec_windows, &now.tgid);
-	if (!window || window->start_time_ns != now.start_time_ns)
-		return; /* begun before the programs were attached, or lost (counted) */
+	if (!window || window->start_time_ns != now.start_time_ns) {
+		/* Begun before the programs were attached (or lost, counted): it is done now. */
+		fresh.start_time_ns = now.start_time_ns;
+		fresh.exec_id = now.exec_id;
+		fresh.begun = fresh.ended = 1;
+		if (bpf_map_update_elem(&exec_windows, &now.tgid, &fresh, BPF_ANY) != 0)
+			count(WARDEN_CTR_EXEC_WINDOWS_LOST);
+		return;
+	}
 	*(volatile __u64 *)&window->exec_id = now.exec_id;
-	*(volatile __u32 *)&window->ended = *(volatile __u32 *)&window->begun;
+	__sync_lock_test_and_set(&window->ended, *(volatile __u32 *)&window->begun);
 }
 
 SEC("tracepoint/sched/sched_process_exec")

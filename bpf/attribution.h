@@ -231,7 +231,7 @@ struct warden_exec_window {
 	__u32 ended;	     /* set to begun when one is done (sched_process_exec) */
 };
 
-#define WARDEN_EXEC_WINDOWS 32768
+#define WARDEN_EXEC_WINDOWS 32768 /* the least; wardend sets pid_max */
 
 /* The last thread of a process is gone. */
 struct warden_exit_event {

@@ -461,6 +461,7 @@ nlohmann::json Attributor::statusJson() const {
                          {"described_before_exec", load(t.describedBeforeExec)},
                          {"described_before_fork", load(t.describedBeforeFork)},
                          {"proc_moved_on", load(t.procMoved)},
+                         {"exec_window_unknown", load(t.execWindowUnknown)},
                          {"bound", table_.limits().maxEntries},
                          {"exited_bound", table_.limits().maxExited},
                          {"memory_trims", tracker_->trims()}};

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -46,6 +47,21 @@ int printLibbpf(enum libbpf_print_level level, const char* format, va_list args)
 // What onRecord returns to make ring_buffer__consume stop (after the record, which counts as
 // consumed) when the handler asks it to: libbpf passes it on as the call's result.
 constexpr int kStopConsuming = -ECANCELED;
+
+// exec_windows holds at most one entry per live process: as many as there can be pids
+// (/proc/sys/kernel/pid_max), within 256K (its bucket array is allocated whole, 16 bytes an
+// entry, where systemd sets pid_max to 4M; past 256K live processes a lost entry only makes a
+// /proc read be taken as it was before the windows, and is counted).
+std::uint32_t execWindowEntries() {
+  constexpr std::uint32_t kPidMaxLimit = 256u << 10;
+  std::uint32_t pidMax = kPidMaxLimit;
+  if (FILE* file = std::fopen("/proc/sys/kernel/pid_max", "re")) {
+    unsigned value = 0;
+    if (std::fscanf(file, "%u", &value) == 1 && value > 0) pidMax = value;
+    std::fclose(file);
+  }
+  return std::clamp<std::uint32_t>(pidMax, WARDEN_EXEC_WINDOWS, kPidMaxLimit);
+}
 
 // libbpf returns -errno (and sets errno) from its int-returning calls.
 base::Error libbpfError(int result, std::string where) {
@@ -135,6 +151,9 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
   if (int err = bpf_map__set_max_entries(skel->maps.listeners, options.listenerEntries); err) {
     return std::unexpected(libbpfError(err, "sizing the listener map"));
   }
+  if (int err = bpf_map__set_max_entries(skel->maps.exec_windows, execWindowEntries()); err) {
+    return std::unexpected(libbpfError(err, "sizing the map of execs under way"));
+  }
   if (int err = bpf_map__set_max_entries(skel->maps.held_verdicts,
                                          std::max<std::uint32_t>(options.heldEntries, 16));
       err) {
@@ -222,6 +241,21 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
   }
   cgroupFd_ = std::move(*cgroupFd);
 
+  // The process tracepoints first: an exec that the table's hooks could see a process make is
+  // then in exec_windows (warden_exec_begin first of all).
+  std::vector<bpf_program*> tracing;
+  if (options.processEvents) {
+    tracing = {skel->progs.warden_exec_begin, skel->progs.warden_exec, skel->progs.warden_fork,
+               skel->progs.warden_exit};
+  }
+  for (bpf_program* program : tracing) {
+    bpf_link* link = bpf_program__attach(program);
+    if (!link) {
+      return std::unexpected(base::errnoError(std::string("attaching tracepoint program ") +
+                                              bpf_program__name(program)));
+    }
+    links_.emplace_back(link);
+  }
   // The hooks that apply held verdicts (when held at all) are attached so that they outlive
   // wardend: a legacy attachment stays until detached (destructor, detachStaleHooks).
   if (options.heldEntries > 0) {
@@ -249,19 +283,6 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
     if (!link) {
       return std::unexpected(base::errnoError(
           std::string("attaching ") + bpf_program__name(program) + " to cgroup " + options.cgroup));
-    }
-    links_.emplace_back(link);
-  }
-  std::vector<bpf_program*> tracing;
-  if (options.processEvents) {
-    tracing = {skel->progs.warden_exec_begin, skel->progs.warden_exec, skel->progs.warden_fork,
-               skel->progs.warden_exit};
-  }
-  for (bpf_program* program : tracing) {
-    bpf_link* link = bpf_program__attach(program);
-    if (!link) {
-      return std::unexpected(base::errnoError(std::string("attaching tracepoint program ") +
-                                              bpf_program__name(program)));
     }
     links_.emplace_back(link);
   }

@@ -61,15 +61,27 @@ bool isImage(const base::FileIdentity& image, const warden_owner& owner) {
           static_cast<std::uint64_t>(image.ctimeNs) == owner.exe_ctime_ns);
 }
 
-// Whether /proc, read between the exec_windows reads `before` and `after` of its process,
-// showed it at the exec generation `execId` (see warden_exec_window).
-bool procShowedGeneration(const std::optional<warden_exec_window>& before,
-                          const std::optional<warden_exec_window>& after, std::uint64_t startNs,
-                          std::uint64_t execId) {
-  if (!before || !after || std::memcmp(&*before, &*after, sizeof *before) != 0) return false;
-  if (before->begun != before->ended) return false;  // an exec under way
-  if (before->begun == 0) return true;               // none since the programs were attached
-  return before->start_time_ns == startNs && before->exec_id == execId;
+constexpr std::uint32_t kPfExiting = 0x4;  // PF_EXITING, in /proc/PID/stat's flags
+
+// What the exec_windows reads `before` and `after` a /proc read of a process say of the exec
+// generation it showed (see warden_exec_window).
+enum class ProcGeneration {
+  kShown,        // the one asked for
+  kMoved,        // maybe another: an exec was under way, or came between the reads
+  kNoExecSince,  // no entry either time: none since the programs were attached, unless the
+                 // process exec'd and ended in between (which its /proc tells)
+  kCannotTell,   // a window could not be read (no room in the map, a failed read)
+};
+
+ProcGeneration procGeneration(const std::optional<warden_exec_window>& before,
+                              const std::optional<warden_exec_window>& after, std::uint64_t startNs,
+                              std::uint64_t execId) {
+  if (!before || !after) return ProcGeneration::kCannotTell;
+  if (std::memcmp(&*before, &*after, sizeof *before) != 0) return ProcGeneration::kMoved;
+  if (before->begun != before->ended) return ProcGeneration::kMoved;  // an exec under way
+  if (before->begun == 0) return ProcGeneration::kNoExecSince;
+  return before->start_time_ns == startNs && before->exec_id == execId ? ProcGeneration::kShown
+                                                                       : ProcGeneration::kMoved;
 }
 
 // The kernel's part of a description: what the owner record of a socket call or an exec
@@ -431,7 +443,8 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     full.requestReadNs = 0;
   } else if (counters_.procMoved.load(std::memory_order_relaxed) != movedBefore) {
     // Running, but at a later generation than the call's (or between two): nothing tells what
-    // it was at the call but its exec event, if still to be read. Until then the flow waits.
+    // it was at the call but its exec event, if still to be read; the flow waits for it, as
+    // long as a verdict may wait for a description (then it gets `unknown`).
     return;
   } else {
     full = info;
@@ -447,7 +460,26 @@ bool ProcessTracker::completeForGeneration(ProcessDescription& info, const warde
   const auto before = options_.execWindow(owner.tgid);
   if (!reader_.complete(info)) return false;
   const auto after = options_.execWindow(owner.tgid);
-  if (procShowedGeneration(before, after, owner.start_time_ns, owner.exec_id)) return true;
+  switch (procGeneration(before, after, owner.start_time_ns, owner.exec_id)) {
+    case ProcGeneration::kShown:
+      return true;
+    case ProcGeneration::kCannotTell:
+      // Rare (the map is sized to the pids there can be): taken as read before the windows.
+      counters_.execWindowUnknown.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    case ProcGeneration::kNoExecSince: {
+      // An entry goes only when its process ends, after the kernel marks it exiting: one that
+      // is still running, not exiting, had no exec between the reads.
+      const auto stat = reader_.stat(owner.tgid);
+      if (stat && stat->startTicks == info.key.startTicks && stat->state != 'Z' &&
+          stat->state != 'X' && (stat->flags & kPfExiting) == 0) {
+        return true;
+      }
+      break;
+    }
+    case ProcGeneration::kMoved:
+      break;
+  }
   counters_.procMoved.fetch_add(1, std::memory_order_relaxed);
   return false;
 }

@@ -69,9 +69,11 @@ class ProcessTracker {
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> describedBeforeExec{0};  // on request, ahead of the exec event
     std::atomic<std::uint64_t> describedBeforeFork{0};  // on request, ahead of the fork event
-    // /proc read for a generation it no longer showed (an exec under way or done since):
-    // not taken.
+    // /proc read for a generation it may no longer have shown (an exec under way or done
+    // since): not taken.
     std::atomic<std::uint64_t> procMoved{0};
+    // ... and reads exec_windows could not tell about (taken, as before the windows).
+    std::atomic<std::uint64_t> execWindowUnknown{0};
     std::atomic<std::uint64_t> requestsDropped{0};
     std::atomic<std::uint64_t> hashed{0};
     std::atomic<std::uint64_t> hashErrors{0};

@@ -500,10 +500,11 @@ def test_a_datagram_sent_just_before_an_exec_of_the_same_file_is_not_decided_for
         assert res.returncode == 0, res.stderr
     finally:
         storm.popen.wait(timeout=120)
+    status = d.status()
     assert counter.seen(COUNTED_X) == 0, (
-        "datagrams of the denied command line got through", d.status()["attribution"])
-    processes = d.status()["attribution"]["processes"]
-    assert processes["execs"] >= 600, processes
+        "datagrams of the denied command line got through", status["attribution"])
+    # Every racer's datagram was sent and decided (denied: by its profile, or `unknown`).
+    assert status["totals"]["deny"] >= 300, status["totals"]
 
 
 @pytest.mark.xfail(strict=True, reason=(

@@ -33,6 +33,7 @@ TEST(ProcParse, StatWithHostileComm) {
   EXPECT_EQ(stat->comm, "a) b (c");
   EXPECT_EQ(stat->state, 'S');
   EXPECT_EQ(stat->ppid, 7u);
+  EXPECT_EQ(stat->flags, 4194560u);
   EXPECT_EQ(stat->startTicks, 123456u);
   EXPECT_FALSE(base::parseStat("42 (x) S 1 2 3"));
   EXPECT_FALSE(base::parseStat("garbage"));

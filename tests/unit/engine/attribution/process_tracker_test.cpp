@@ -5,6 +5,7 @@
 #include <sys/sysmacros.h>
 
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <string>
 
@@ -135,12 +136,20 @@ class TrackerTest : public ::testing::Test {
         .start_time_ns = nsOfTicks(ticks), .exec_id = execId, .begun = begun, .ended = ended};
   }
   std::optional<warden_exec_window> window_ = warden_exec_window{};
+  // Read first, one a read, before window_ (a window that changes between two reads).
+  std::deque<std::optional<warden_exec_window>> nextWindows_;
+  std::optional<warden_exec_window> readWindow() {
+    if (nextWindows_.empty()) return window_;
+    auto next = nextWindows_.front();
+    nextWindows_.pop_front();
+    return next;
+  }
 
   TempDir dir_;
   ProcessTable table_;
   ProcessTracker tracker_{table_, ProcessTracker::Options{
                                       .procRoot = dir_.path().string(),
-                                      .execWindow = [this](std::uint32_t) { return window_; },
+                                      .execWindow = [this](std::uint32_t) { return readWindow(); },
                                   }};
 };
 
@@ -537,6 +546,39 @@ TEST_F(TrackerTest, AnExecEventReadWhileTheProcessExecsAgainRestsOnTheEvent) {
   info = table_.find({960, 96}, 0x0fe00000, inodeOf(exe), 3);
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->envValue("ROLE"), "later");
+}
+
+// The windows read around the /proc read at an exec event: an exec that began between them,
+// one that ended between them, a process that exec'd and ended between two reads that found no
+// entry, and windows that could not be read (taken: as before there were windows).
+TEST_F(TrackerTest, AnExecEventsProcReadIsTakenOnlyWhenTheWindowsSayItShowedThatExec) {
+  const auto exe = dir_.write("bin/tool", "t");
+  fakeProcess(970, 1, 97, exe, "tool\0"s, "ROLE=read\0"sv);
+  auto described = [&](std::uint32_t time) {
+    warden_exec_event exec =
+        execEvent(970, 97, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 3);
+    exec.head.time_ns = time;
+    feed(exec);
+    auto info = table_.find({970, 97}, 0x0fe00000, inodeOf(exe), 3);
+    return info && info->envValue("ROLE") == "read";
+  };
+  nextWindows_ = {window(97, 3, 1, 1), window(97, 3, 2, 1)};  // one began
+  EXPECT_FALSE(described(1));
+  nextWindows_ = {window(97, 3, 2, 1), window(97, 4, 2, 2)};  // one ended
+  EXPECT_FALSE(described(2));
+  EXPECT_EQ(tracker_.counters().procMoved.load(), 2u);
+
+  window_ = warden_exec_window{};  // no entry: none since the programs were attached ...
+  EXPECT_TRUE(described(3));
+  // ... unless the process is ending (its entry may have gone with an exec in between).
+  const std::string stat = "970 (x) S 1 1 1 0 -1 4 0 0 0 0 0 0 0 0 20 0 1 0 97 0 0\n";
+  dir_.write("970/stat", stat);
+  EXPECT_FALSE(described(4));
+  EXPECT_EQ(tracker_.counters().procMoved.load(), 3u);
+
+  window_ = std::nullopt;  // cannot tell
+  EXPECT_TRUE(described(5));
+  EXPECT_EQ(tracker_.counters().execWindowUnknown.load(), 1u);
 }
 
 // A verdict's request may be served ahead of the exec event still in the ring (a launch
