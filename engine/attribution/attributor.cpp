@@ -437,8 +437,8 @@ nlohmann::json Attributor::statusJson() const {
                      {"held_unrecorded", c[WARDEN_CTR_HELD_UNRECORDED]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
-                     // execs exec_windows had no room for: /proc reads on request are
-                     // then not taken for processes it has no entry of
+                     // execs exec_windows had no room for: /proc reads of processes it
+                     // has no entry of are then taken unchecked (exec_window_unknown)
                      {"exec_windows_lost", c[WARDEN_CTR_EXEC_WINDOWS_LOST]},
                      {"slot_busy", c[WARDEN_CTR_SLOT_BUSY]},
                      {"outside_pid_namespace", c[WARDEN_CTR_OUTSIDE_PIDNS]},

@@ -330,13 +330,8 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   // Published at once with what the kernel gave, then completed from /proc.
   table_.upsert(std::make_shared<const ProcessDescription>(info));
 
-  // The table may know a later exec of the process already (described on a verdict's
-  // request): /proc shows that one, or one later still.
-  const auto current = table_.find(info.key);
-  const bool procIsLater = current && current->execId != 0 && event.owner.exec_id != 0 &&
-                           current->execId > event.owner.exec_id;
   ProcessDescription full = info;
-  const bool read = !procIsLater && completeForGeneration(full, event.owner);
+  const bool read = completeForGeneration(full, event.owner) == ProcRead::kRead;
   // /proc may already show a later image (the process exec'd again): then this image's
   // description rests on the event alone. The same file exec'd anew is told apart by its
   // arguments, when the event has them all.
@@ -408,20 +403,13 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
       known && known->complete) {
     return;
   }
-  // The table knows a later exec of the process than the call's: /proc shows that one (or one
-  // later still), not the call's.
-  const auto current = table_.find(key);
-  const bool procIsLater =
-      current && current->execId != 0 && owner.exec_id != 0 && current->execId > owner.exec_id;
-
   ProcessDescription info;
   fillFromOwner(info, owner);
   ProcessDescription full = info;
   full.requestReadNs = base::bootTimeNs();
   // (exe_ino 0: the request came from sock_diag, which knows no image)
-  const std::uint64_t movedBefore = counters_.procMoved.load(std::memory_order_relaxed);
-  if (!procIsLater && completeForGeneration(full, owner) &&
-      (owner.exe_ino == 0 || isImage(full.image, owner))) {
+  const ProcRead read = completeForGeneration(full, owner);
+  if (read == ProcRead::kRead && (owner.exe_ino == 0 || isImage(full.image, owner))) {
     full.source = ProcessSource::kProcScan;
     if (owner.exe_ino != 0) {
       full.exeKernelDev = owner.exe_dev;
@@ -441,7 +429,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     fillFromOwner(full, owner);
     full.source = ProcessSource::kForkEvent;
     full.requestReadNs = 0;
-  } else if (counters_.procMoved.load(std::memory_order_relaxed) != movedBefore) {
+  } else if (read == ProcRead::kMoved) {
     // Running, but at a later generation than the call's (or between two): nothing tells what
     // it was at the call but its exec event, if still to be read; the flow waits for it, as
     // long as a verdict may wait for a description (then it gets `unknown`).
@@ -455,33 +443,44 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   publish(std::move(full));
 }
 
-bool ProcessTracker::completeForGeneration(ProcessDescription& info, const warden_owner& owner) {
-  if (!options_.execWindow || owner.exec_id == 0) return reader_.complete(info);
+ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescription& info,
+                                                               const warden_owner& owner) {
+  const auto moved = [this] {
+    counters_.procMoved.fetch_add(1, std::memory_order_relaxed);
+    return ProcRead::kMoved;
+  };
+  // The table knows a later exec of the process already (described on a verdict's request):
+  // /proc shows that one, or one later still.
+  if (const auto current = table_.find(info.key);
+      current && current->execId != 0 && owner.exec_id != 0 && current->execId > owner.exec_id) {
+    return moved();
+  }
+  const auto readProc = [&] { return reader_.complete(info) ? ProcRead::kRead : ProcRead::kNone; };
+  if (!options_.execWindow || owner.exec_id == 0) return readProc();
   const auto before = options_.execWindow(owner.tgid);
-  if (!reader_.complete(info)) return false;
+  if (readProc() == ProcRead::kNone) return ProcRead::kNone;
   const auto after = options_.execWindow(owner.tgid);
   switch (procGeneration(before, after, owner.start_time_ns, owner.exec_id)) {
     case ProcGeneration::kShown:
-      return true;
+      return ProcRead::kRead;
     case ProcGeneration::kCannotTell:
       // Rare (the map is sized to the pids there can be): taken as read before the windows.
       counters_.execWindowUnknown.fetch_add(1, std::memory_order_relaxed);
-      return true;
+      return ProcRead::kRead;
     case ProcGeneration::kNoExecSince: {
       // An entry goes only when its process ends, after the kernel marks it exiting: one that
       // is still running, not exiting, had no exec between the reads.
       const auto stat = reader_.stat(owner.tgid);
       if (stat && stat->startTicks == info.key.startTicks && stat->state != 'Z' &&
           stat->state != 'X' && (stat->flags & kPfExiting) == 0) {
-        return true;
+        return ProcRead::kRead;
       }
-      break;
+      return moved();
     }
     case ProcGeneration::kMoved:
       break;
   }
-  counters_.procMoved.fetch_add(1, std::memory_order_relaxed);
-  return false;
+  return moved();
 }
 
 void ProcessTracker::scanProc() {

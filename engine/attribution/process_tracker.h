@@ -126,10 +126,15 @@ class ProcessTracker {
   // Gives freed memory back once the table dropped trimAfterDrops descriptions since the last
   // time, or any at all 10 s after the last time (tracker thread).
   void maybeTrim();
-  // Reads /proc into `info` (ProcReader::complete) for the generation `owner` names: false
-  // when it cannot, or when exec_windows says the process was not at that generation all the
-  // while (counted in procMoved).
-  bool completeForGeneration(ProcessDescription& info, const warden_owner& owner);
+  // What completeForGeneration made of /proc.
+  enum class ProcRead {
+    kRead,   // read, of the generation asked for
+    kNone,   // not there (the process is gone)
+    kMoved,  // not taken: the process may be at another generation (counted in procMoved)
+  };
+  // Reads /proc into `info` (ProcReader::complete) for the exec generation `owner` names,
+  // checked against exec_windows before and after, and against a later exec the table knows.
+  ProcRead completeForGeneration(ProcessDescription& info, const warden_owner& owner);
   // Publishes `info` with its matcher view.
   std::shared_ptr<const ProcessDescription> publish(ProcessDescription info);
 
