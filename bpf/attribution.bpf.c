@@ -312,6 +312,7 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	owner->tgid = process.tgid;
 	owner->start_time_ns = process.start_time_ns;
 	owner->exec_id = process.exec_id;
+	owner->fork_exec_id = leader->parent_exec_id;
 	if (pidns_initial) {
 		owner->pid = current->pid;
 		owner->ppid = parent->tgid;

@@ -67,6 +67,12 @@ struct warden_owner {
 	/* The thread group leader's self_exec_id: one more at every exec, inherited by fork. With
 	 * tgid and start time it names one image a process ran (see warden_held_key). */
 	__u64 exec_id;
+	/* The leader's parent_exec_id: its parent's self_exec_id when the fork made it, which is
+	 * where its own began. Equal to exec_id until the process execs; generations count per
+	 * process, so once it has exec'd, a parent that exec'd as often since may have its number
+	 * (only a child with exec_id == fork_exec_id runs its parent's image of that generation).
+	 */
+	__u64 fork_exec_id;
 	__u32 exe_dev;
 	/* pids as wardend's pid namespace (the one its /proc shows) numbers them, not the kernel's
 	 * initial namespace. tgid 0: the task has no pid there (it runs in an ancestor or sibling

@@ -415,16 +415,11 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
       full.exeKernelDev = owner.exe_dev;
       full.exeInode = owner.exe_ino;
     }
-  } else if (auto parent =
-                 table_.find(ProcessKey{owner.ppid, ticksFromBootNs(owner.parent_start_time_ns)},
-                             owner.exe_dev, owner.exe_ino, owner.exec_id);
-             parent && parent->source != ProcessSource::kOwnerOnly &&
-             sameImage(*parent, owner.exe_dev, owner.exe_ino)) {
+  } else if (auto parent = owner.exec_id == owner.fork_exec_id ? forkParent(owner) : nullptr) {
     // Gone, and its fork record not read yet (or its parent unknown then), but a child that
     // never exec'd runs its parent's image with its parent's argv, and generation: fork copies
-    // it. (Generations count per process: a child that exec'd the file anew and a parent that
-    // did the same reach the same number. Both within the moment before the fork record is
-    // read, and the child gone before /proc could be read: then the parent's argv is taken.)
+    // it. Only such a child: generations count per process, so a child that exec'd the file
+    // its parent runs may have the number of a later exec of the parent, with other argv.
     full = *parent;
     fillFromOwner(full, owner);
     full.source = ProcessSource::kForkEvent;
@@ -441,6 +436,17 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   finish(full);
   full.complete = true;
   publish(std::move(full));
+}
+
+std::shared_ptr<const ProcessDescription> ProcessTracker::forkParent(
+    const warden_owner& owner) const {
+  auto parent = table_.find(ProcessKey{owner.ppid, ticksFromBootNs(owner.parent_start_time_ns)},
+                            owner.exe_dev, owner.exe_ino, owner.exec_id);
+  if (!parent || parent->source == ProcessSource::kOwnerOnly ||
+      !sameImage(*parent, owner.exe_dev, owner.exe_ino)) {
+    return nullptr;
+  }
+  return parent;
 }
 
 ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescription& info,

@@ -135,6 +135,10 @@ class ProcessTracker {
   // Reads /proc into `info` (ProcReader::complete) for the exec generation `owner` names,
   // checked against exec_windows before and after, and against a later exec the table knows.
   ProcRead completeForGeneration(ProcessDescription& info, const warden_owner& owner);
+  // The description of the socket call's process that its parent holds: the parent's of the
+  // call's image and generation, when it is not a bare owner record. Right for a child that
+  // has not exec'd since its fork (the caller checks).
+  std::shared_ptr<const ProcessDescription> forkParent(const warden_owner& owner) const;
   // Publishes `info` with its matcher view.
   std::shared_ptr<const ProcessDescription> publish(ProcessDescription info);
 

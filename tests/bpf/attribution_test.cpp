@@ -146,6 +146,9 @@ class BpfAttributionTest : public BpfLabTest {
     EXPECT_EQ(owner.exe_ino, inodeOf(BpfLab::clientPath()));
     EXPECT_EQ(owner.cgroup_id, inodeOf(lab_->cgroup()));  // cgroup id = its kernfs inode
     EXPECT_EQ(owner.ppid, static_cast<std::uint32_t>(getpid()));
+    // Forked by this test, then one exec: a generation past the one it was forked at.
+    EXPECT_NE(owner.fork_exec_id, 0u);
+    EXPECT_EQ(owner.exec_id, owner.fork_exec_id + 1);
   }
 
   std::unique_ptr<BpfAttribution> bpf_;

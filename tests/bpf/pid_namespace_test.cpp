@@ -165,6 +165,7 @@ TEST_F(BpfPidNamespaceTest, AProcessInsideIsNumberedAsTheNamespaceNumbersIt) {
   EXPECT_NE(forks[0].exec_id, 0u);
   EXPECT_EQ(execs[0].owner.exec_id, forks[0].exec_id + 1);
   EXPECT_EQ(owner.exec_id, execs[0].owner.exec_id);
+  EXPECT_EQ(owner.fork_exec_id, forks[0].exec_id) << "where its generations began";
   ASSERT_EQ(exits.size(), 1u);
   EXPECT_EQ(exits[0].tgid, owner.tgid);
 }

@@ -492,6 +492,45 @@ TEST_F(TrackerTest, AForkCopiesTheParentsGenerationAtTheFork) {
   EXPECT_EQ(table_.find({922, 94}), nullptr);
 }
 
+// A child gone before /proc could be read, its fork record not read yet: one that never
+// exec'd runs its parent's image and argv of the generation it was forked at, and is
+// described as that. One that exec'd its parent's file has a generation of its own, whose
+// number a later exec of the parent may have (they count per process): never its parent's.
+TEST_F(TrackerTest, AGoneChildIsDescribedAsItsParentOnlyIfItNeverExecd) {
+  const auto exe = dir_.write("bin/tool", "t");
+  // (Not in the fake /proc: the start's scan would describe it without a generation.)
+  feed(execEvent(930, 93, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 4));
+  feed(execEvent(930, 93, inodeOf(exe), exe.string(), "tool\0--as\0allowed\0"s, 1, 1, 0x0fe00000,
+                 5));
+  ASSERT_TRUE(tracker_.start(nullptr));
+  const auto request = [&](std::uint32_t pid, std::uint64_t ticks, std::uint64_t forkExecId) {
+    warden_owner owner{};
+    owner.tgid = owner.pid = pid;
+    owner.start_time_ns = nsOfTicks(ticks);
+    owner.ppid = 930;
+    owner.parent_start_time_ns = nsOfTicks(93);
+    owner.exe_ino = inodeOf(exe);
+    owner.exe_dev = 0x0fe00000;
+    owner.exec_id = 5;
+    owner.fork_exec_id = forkExecId;
+    tracker_.requestDescribe(owner);
+    return table_.waitComplete({pid, ticks}, std::chrono::seconds(5), owner.exe_dev, owner.exe_ino,
+                               owner.exec_id);
+  };
+  // Forked at generation 5, no exec since: the parent's copy.
+  auto forked = request(931, 94, 5);
+  ASSERT_NE(forked, nullptr);
+  EXPECT_EQ(forked->source, ProcessSource::kForkEvent);
+  EXPECT_EQ(forked->argv, (std::vector<std::string>{"tool", "--as", "allowed"}));
+  EXPECT_EQ(forked->ppid, 930u);
+  // Forked at generation 4 and exec'd the file itself (under argv nobody read): 5 is its own.
+  auto execd = request(932, 95, 4);
+  tracker_.stop();
+  ASSERT_NE(execd, nullptr);
+  EXPECT_EQ(execd->source, ProcessSource::kOwnerOnly);
+  EXPECT_TRUE(execd->argv.empty());
+}
+
 // A process sends, then execs its own file again under other arguments before the verdict's
 // request is served: /proc shows the later exec, which exec_windows tells. Nothing is
 // published for the call's generation (its flow waits for the exec event, or gets `unknown`).
