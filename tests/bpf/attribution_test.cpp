@@ -655,6 +655,52 @@ TEST_F(BpfAttributionTest, ExecWindowsFollowEveryExecveOfAProcess) {
   })) << "the ended process keeps its entry";
 }
 
+// The generation an exec window ends at is the one the process's socket records carry.
+TEST_F(BpfAttributionTest, AnExecWindowNamesTheGenerationOfTheOwnerRecords) {
+  ASSERT_NO_FATAL_FAILURE(loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, WARDEN_DEFAULT_FLOW_SLOTS,
+                                       /*processEvents=*/true));
+  LabClient client = lab_->run(lab_->nsA(), {"tcp", "127.0.0.1", "9", "--hold"});
+  warden_owner owner{};
+  ASSERT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_TCP, "127.0.0.1", 9), owner));
+  const auto window = bpf_->execWindow(static_cast<std::uint32_t>(client.pid));
+  EXPECT_EQ(client.wait(), 0);
+  ASSERT_TRUE(window);
+  EXPECT_EQ(window->begun, 1u);
+  EXPECT_EQ(window->ended, 1u);
+  EXPECT_EQ(window->exec_id, owner.exec_id);
+  EXPECT_EQ(window->exec_id, owner.fork_exec_id + 1);
+  EXPECT_EQ(window->start_time_ns, owner.start_time_ns);
+}
+
+// An exec from a thread other than the leader (the kernel makes that thread the leader, with
+// the process's pid) is one exec of the process like any other: begun and ended once, and the
+// generation one more than the process had.
+TEST_F(BpfAttributionTest, AnExecFromAThreadIsAnExecOfItsProcess) {
+  ASSERT_NO_FATAL_FAILURE(loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, WARDEN_DEFAULT_FLOW_SLOTS,
+                                       /*processEvents=*/true));
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "python3 is needed to exec a thread";
+  const char* script =
+      "import os, threading\n"
+      "t = threading.Thread(target=lambda: os.execv('/bin/sleep', ['sleep', '30']))\n"
+      "t.start()\n"
+      "t.join()\n";
+  LabClient client =
+      lab_->runProgram(lab_->nsA(), "/usr/bin/python3", {"-c", script}, 0, /*announces=*/false);
+  const auto pid = static_cast<std::uint32_t>(client.pid);
+  std::optional<warden_exec_window> window;
+  const bool settled = eventually([&] {
+    window = bpf_->execWindow(pid);
+    return window && window->begun == 2 && window->ended == 2 &&
+           ProcReader("/proc").stat(pid).value_or(base::ProcStat{}).comm == "sleep";
+  });
+  kill(client.pid, SIGKILL);
+  client.wait();
+  ASSERT_TRUE(settled) << (window ? std::to_string(window->begun) + " begun, " +
+                                        std::to_string(window->ended) + " ended"
+                                  : std::string("no window"));
+  EXPECT_NE(window->exec_id, 0u);
+}
+
 TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   const auto before = wardenPrograms();
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
