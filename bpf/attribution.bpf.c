@@ -842,13 +842,13 @@ struct {
 
 /* ---- exec_windows: execs under way (see warden_exec_window) ------------------------------ */
 
-/* Not preallocated: wardend sizes it to pid_max (one entry per live process at most: an
- * entry goes with its process), and memory is taken only for processes that exec'd. */
+/* Not preallocated: wardend sizes it to pid_max (one entry per process that exec'd, until
+ * wardend has read its exit), and memory is taken only for processes that exec'd. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARDEN_EXEC_WINDOWS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
+	__type(key, struct warden_exec_window_key);
 	__type(value, struct warden_exec_window);
 } exec_windows SEC(".maps");
 
@@ -860,20 +860,22 @@ SEC("tracepoint/sched/sched_prepare_exec")
 int warden_exec_begin(void *ctx)
 {
 	struct warden_exec_window *window, fresh = {};
+	struct warden_exec_window_key key = {};
 	struct current_process now;
 
 	current_process(&now);
 	if (!now.tgid)
 		return 0;
-	window = bpf_map_lookup_elem(&exec_windows, &now.tgid);
-	if (window && window->start_time_ns == now.start_time_ns) {
+	key.tgid = now.tgid;
+	key.start_time_ns = now.start_time_ns;
+	window = bpf_map_lookup_elem(&exec_windows, &key);
+	if (window) {
 		__sync_fetch_and_add(&window->begun, 1);
 		return 0;
 	}
-	fresh.start_time_ns = now.start_time_ns;
 	fresh.exec_id = now.exec_id;
 	fresh.begun = 1;
-	if (bpf_map_update_elem(&exec_windows, &now.tgid, &fresh, BPF_ANY) != 0)
+	if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
 		count(WARDEN_CTR_EXEC_WINDOWS_LOST);
 	return 0;
 }
@@ -884,18 +886,20 @@ int warden_exec_begin(void *ctx)
 static __always_inline void exec_window_ended(void)
 {
 	struct warden_exec_window *window, fresh = {};
+	struct warden_exec_window_key key = {};
 	struct current_process now;
 
 	current_process(&now);
 	if (!now.tgid)
 		return;
-	window = bpf_map_lookup_elem(&exec_windows, &now.tgid);
-	if (!window || window->start_time_ns != now.start_time_ns) {
+	key.tgid = now.tgid;
+	key.start_time_ns = now.start_time_ns;
+	window = bpf_map_lookup_elem(&exec_windows, &key);
+	if (!window) {
 		/* Begun before the programs were attached (or lost, counted): it is done now. */
-		fresh.start_time_ns = now.start_time_ns;
 		fresh.exec_id = now.exec_id;
 		fresh.begun = fresh.ended = 1;
-		if (bpf_map_update_elem(&exec_windows, &now.tgid, &fresh, BPF_ANY) != 0)
+		if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
 			count(WARDEN_CTR_EXEC_WINDOWS_LOST);
 		return;
 	}
@@ -1004,7 +1008,7 @@ int warden_exit(void *ctx)
 		count(WARDEN_CTR_OUTSIDE_PIDNS);
 		return 0;
 	}
-	bpf_map_delete_elem(&exec_windows, &tgid);
+	/* exec_windows keeps the process's entry: wardend deletes it once it has read this. */
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 	if (!event) {
 		count(WARDEN_CTR_EVENTS_LOST);

@@ -221,20 +221,28 @@ struct warden_fork_event {
 };
 
 /*
- * Where a process is in its execs, in exec_windows (keyed by tgid as wardend's pid namespace
- * numbers it; deleted when the process ends). wardend reads it before and after it reads the
- * process's /proc for a socket call of exec generation N: /proc showed generation N only when
- * both reads are the same, no exec was under way (begun == ended) and the last one left N, or
- * the process has not exec'd since the programs were attached (no entry, none lost).
+ * Where a process is in its execs, in exec_windows. wardend reads it before and after it reads
+ * the process's /proc for a socket call of exec generation N: /proc showed generation N only
+ * when both reads are the same, no exec was under way (begun == ended) and the last one left
+ * N, or the process has not exec'd since the programs were attached (no entry, none lost).
  * Without it a process that sends and at once execs its own file again under other arguments
  * or environment would have that call described with what /proc shows of the later exec: the
  * exec event only comes after the new image is in place, and /proc shows it from the start.
+ * An entry outlives its process until wardend has read the process's exit record (it deletes
+ * the entry then, or when it finds the process gone): so that a process that ends while its
+ * /proc is read, which the reads around it cannot tell from one that exec'd, does not lose
+ * what was read. Keyed by the process, not the pid, so that a reused pid is never confused.
  */
+struct warden_exec_window_key {
+	__u32 tgid; /* as wardend's pid namespace numbers it */
+	__u32 pad;
+	__u64 start_time_ns; /* the thread group leader's */
+};
+
 struct warden_exec_window {
-	__u64 start_time_ns; /* the thread group leader's: a reused tgid is another process */
-	__u64 exec_id;	     /* the leader's self_exec_id when the last exec was done */
-	__u32 begun;	     /* execs past their point of no return (sched_prepare_exec) */
-	__u32 ended;	     /* set to begun when one is done (sched_process_exec) */
+	__u64 exec_id; /* the leader's self_exec_id when the last exec was done */
+	__u32 begun;   /* execs past their point of no return (sched_prepare_exec) */
+	__u32 ended;   /* set to begun when one is done (sched_process_exec) */
 };
 
 #define WARDEN_EXEC_WINDOWS 32768 /* the least; wardend sets pid_max */

@@ -466,6 +466,7 @@ nlohmann::json Attributor::statusJson() const {
                          {"described_before_fork", load(t.describedBeforeFork)},
                          {"proc_moved_on", load(t.procMoved)},
                          {"exec_window_unknown", load(t.execWindowUnknown)},
+                         {"exec_windows_swept", load(t.execWindowsSwept)},
                          {"bound", table_.limits().maxEntries},
                          {"exited_bound", table_.limits().maxExited},
                          {"memory_trims", tracker_->trims()}};

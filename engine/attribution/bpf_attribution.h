@@ -102,11 +102,15 @@ class BpfAttribution {
   // Hands every waiting record to the handler, until it asks to stop; returns how many.
   [[nodiscard]] base::Result<int> consumeEvents();
 
-  // What exec_windows holds for process `tgid` (see warden_exec_window): a zeroed window when
-  // it has no entry and none was ever lost (the process has not exec'd since the
-  // programs were attached); nullopt when that cannot be told (no process events, a lost
-  // entry, a failed read). One or two bpf(2) calls.
-  std::optional<warden_exec_window> execWindow(std::uint32_t tgid) const;
+  // What exec_windows holds for process `tgid` started at `startNs` (see warden_exec_window):
+  // a zeroed window when it has no entry and none was ever lost (the process has not exec'd
+  // since the programs were attached); nullopt when that cannot be told (no process events, a
+  // lost entry, a failed read). One or two bpf(2) calls.
+  std::optional<warden_exec_window> execWindow(std::uint32_t tgid, std::uint64_t startNs) const;
+  // Deletes the process's entry (it has ended). One bpf(2) call.
+  void forgetExecWindow(std::uint32_t tgid, std::uint64_t startNs) const;
+  // The processes exec_windows holds an entry for (tgid, start time).
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> execWindowProcesses() const;
 
   BpfCounters counters() const;  // summed over CPUs
   // One counter of the programs' per-CPU counters map `countersFd`, summed over CPUs (one

@@ -69,19 +69,18 @@ enum class ProcGeneration {
   kShown,        // the one asked for
   kMoved,        // maybe another: an exec was under way, or came between the reads
   kNoExecSince,  // no entry either time: none since the programs were attached, unless the
-                 // process exec'd and ended in between (which its /proc tells)
+                 // process ended and its entry was forgotten (which its /proc tells)
   kCannotTell,   // a window could not be read (no room in the map, a failed read)
 };
 
 ProcGeneration procGeneration(const std::optional<warden_exec_window>& before,
-                              const std::optional<warden_exec_window>& after, std::uint64_t startNs,
+                              const std::optional<warden_exec_window>& after,
                               std::uint64_t execId) {
   if (!before || !after) return ProcGeneration::kCannotTell;
   if (std::memcmp(&*before, &*after, sizeof *before) != 0) return ProcGeneration::kMoved;
   if (before->begun != before->ended) return ProcGeneration::kMoved;  // an exec under way
   if (before->begun == 0) return ProcGeneration::kNoExecSince;
-  return before->start_time_ns == startNs && before->exec_id == execId ? ProcGeneration::kShown
-                                                                       : ProcGeneration::kMoved;
+  return before->exec_id == execId ? ProcGeneration::kShown : ProcGeneration::kMoved;
 }
 
 // The kernel's part of a description: what the owner record of a socket call or an exec
@@ -185,7 +184,13 @@ base::Result<void> ProcessTracker::start(BpfAttribution* events) {
     if (!opened) return opened;
   }
   if (!options_.execWindow && events_) {
-    options_.execWindow = [events](std::uint32_t tgid) { return events->execWindow(tgid); };
+    options_.execWindow = [events](std::uint32_t tgid, std::uint64_t startNs) {
+      return events->execWindow(tgid, startNs);
+    };
+    options_.forgetExecWindow = [events](std::uint32_t tgid, std::uint64_t startNs) {
+      events->forgetExecWindow(tgid, startNs);
+    };
+    options_.execWindowProcesses = [events] { return events->execWindowProcesses(); };
   }
   scanProc();
   thread_ = std::thread([this] { run(); });
@@ -268,6 +273,10 @@ void ProcessTracker::run() {
       table_.expire(now);
       lastExpireNs_ = now;
       maybeTrim();
+    }
+    if (now - lastSweepNs_ >= options_.sweepExecWindowsEveryNs) {
+      sweepExecWindows();
+      lastSweepNs_ = now;
     }
   }
 }
@@ -391,6 +400,17 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
 void ProcessTracker::onExit(const warden_exit_event& event) {
   counters_.exits.fetch_add(1, std::memory_order_relaxed);
   table_.markExited(processKey(event.tgid, event.start_time_ns), event.head.time_ns);
+  if (options_.forgetExecWindow) options_.forgetExecWindow(event.tgid, event.start_time_ns);
+}
+
+void ProcessTracker::sweepExecWindows() {
+  if (!options_.execWindowProcesses || !options_.forgetExecWindow) return;
+  for (const auto& [tgid, startNs] : options_.execWindowProcesses()) {
+    const auto stat = reader_.stat(tgid);
+    if (stat && stat->startTicks == ticksFromBootNs(startNs)) continue;
+    options_.forgetExecWindow(tgid, startNs);
+    counters_.execWindowsSwept.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 void ProcessTracker::describeRequested(const warden_owner& owner) {
@@ -463,10 +483,10 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
   }
   const auto readProc = [&] { return reader_.complete(info) ? ProcRead::kRead : ProcRead::kNone; };
   if (!options_.execWindow || owner.exec_id == 0) return readProc();
-  const auto before = options_.execWindow(owner.tgid);
+  const auto before = options_.execWindow(owner.tgid, owner.start_time_ns);
   if (readProc() == ProcRead::kNone) return ProcRead::kNone;
-  const auto after = options_.execWindow(owner.tgid);
-  switch (procGeneration(before, after, owner.start_time_ns, owner.exec_id)) {
+  const auto after = options_.execWindow(owner.tgid, owner.start_time_ns);
+  switch (procGeneration(before, after, owner.exec_id)) {
     case ProcGeneration::kShown:
       return ProcRead::kRead;
     case ProcGeneration::kCannotTell:
@@ -474,8 +494,8 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
       counters_.execWindowUnknown.fetch_add(1, std::memory_order_relaxed);
       return ProcRead::kRead;
     case ProcGeneration::kNoExecSince: {
-      // An entry goes only when its process ends, after the kernel marks it exiting: one that
-      // is still running, not exiting, had no exec between the reads.
+      // An entry goes only once this thread has read its process's exit record, or found it
+      // gone: one that is still running, not exiting, has not exec'd since the attach.
       const auto stat = reader_.stat(owner.tgid);
       if (stat && stat->startTicks == info.key.startTicks && stat->state != 'Z' &&
           stat->state != 'X' && (stat->flags & kPfExiting) == 0) {

@@ -53,10 +53,17 @@ class ProcessTracker {
     // Given, on the tracker thread, each flow a kernel-held verdict decided that is to be
     // logged (WARDEN_EVENT_HELD, which shares the ring with the process events).
     std::function<void(const warden_held_event&)> onHeldFlow = nullptr;
-    // Reads exec_windows (BpfAttribution::execWindow); null: the events' own, when start() is
-    // given them (tests give their own). Without either, /proc is taken to show the generation
-    // it was read for.
-    std::function<std::optional<warden_exec_window>(std::uint32_t tgid)> execWindow = nullptr;
+    // exec_windows (BpfAttribution): a process's window, read around each /proc read of it;
+    // forgetting it once its exit record is read; the processes that have one (swept every
+    // sweepExecWindowsEveryNs of those that are gone, their exit records lost). Null: the
+    // events' own, when start() is given them (tests give their own). Without execWindow,
+    // /proc is taken to show the generation it was read for.
+    std::function<std::optional<warden_exec_window>(std::uint32_t tgid, std::uint64_t startNs)>
+        execWindow = nullptr;
+    std::function<void(std::uint32_t tgid, std::uint64_t startNs)> forgetExecWindow = nullptr;
+    std::function<std::vector<std::pair<std::uint32_t, std::uint64_t>>()> execWindowProcesses =
+        nullptr;
+    std::uint64_t sweepExecWindowsEveryNs = 30'000'000'000;
   };
 
   struct Counters {
@@ -74,6 +81,8 @@ class ProcessTracker {
     std::atomic<std::uint64_t> procMoved{0};
     // ... and reads exec_windows could not tell about (taken, as before the windows).
     std::atomic<std::uint64_t> execWindowUnknown{0};
+    // exec_windows entries of processes found gone by the sweep (their exit record lost).
+    std::atomic<std::uint64_t> execWindowsSwept{0};
     std::atomic<std::uint64_t> requestsDropped{0};
     std::atomic<std::uint64_t> hashed{0};
     std::atomic<std::uint64_t> hashErrors{0};
@@ -139,6 +148,8 @@ class ProcessTracker {
   // call's image and generation, when it is not a bare owner record. Right for a child that
   // has not exec'd since its fork (the caller checks).
   std::shared_ptr<const ProcessDescription> forkParent(const warden_owner& owner) const;
+  // Forgets the exec_windows entries of processes that are gone (tracker thread).
+  void sweepExecWindows();
   // Publishes `info` with its matcher view.
   std::shared_ptr<const ProcessDescription> publish(ProcessDescription info);
 
@@ -164,6 +175,7 @@ class ProcessTracker {
   BpfAttribution* events_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only; bounded
   std::uint64_t lastExpireNs_ = 0;
+  std::uint64_t lastSweepNs_ = 0;
   base::RepeatedLog eventErrors_;  // the tracker thread's: reading exec/exit events failed
   std::thread thread_;
 };

@@ -617,9 +617,18 @@ std::set<__u32> added(const std::set<__u32>& before, const std::set<__u32>& afte
   return out;
 }
 
-// exec_windows counts each exec of a process (not an execve that fails) and is emptied when
-// the process ends; a process that has not exec'd since the programs were attached has no
-// entry (this test's own).
+// The start time exec_windows keys process `tgid` by (its leader's, to the nanosecond, which
+// /proc does not tell), when it holds an entry for it.
+std::optional<std::uint64_t> execWindowStart(const BpfAttribution& bpf, std::uint32_t tgid) {
+  for (const auto& [pid, startNs] : bpf.execWindowProcesses()) {
+    if (pid == tgid) return startNs;
+  }
+  return std::nullopt;
+}
+
+// exec_windows counts each exec of a process (not an execve that fails); its entry outlives
+// the process until wardend forgets it (once it has read the exit); a process that has not
+// exec'd since the programs were attached has no entry (this test's own).
 TEST_F(BpfAttributionTest, ExecWindowsFollowEveryExecveOfAProcess) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, WARDEN_DEFAULT_FLOW_SLOTS,
                                        /*processEvents=*/true));
@@ -630,9 +639,12 @@ TEST_F(BpfAttributionTest, ExecWindowsFollowEveryExecveOfAProcess) {
     execl("/bin/sh", "sh", "-c", "exec /bin/sleep 30", nullptr);
     _exit(127);
   }
+  const auto tgid = static_cast<std::uint32_t>(child);
+  std::optional<std::uint64_t> start;
   std::optional<warden_exec_window> window;
   const bool settled = eventually([&] {
-    window = bpf_->execWindow(static_cast<std::uint32_t>(child));
+    start = execWindowStart(*bpf_, tgid);
+    window = start ? bpf_->execWindow(tgid, *start) : std::nullopt;
     return window && window->begun == 2 && window->ended == 2;
   });
   kill(child, SIGKILL);
@@ -643,16 +655,21 @@ TEST_F(BpfAttributionTest, ExecWindowsFollowEveryExecveOfAProcess) {
                                   : std::string("no window"));
   const auto stat = ProcReader("/proc").stat(static_cast<std::uint32_t>(getpid()));
   ASSERT_TRUE(stat);
-  EXPECT_GT(ticksFromBootNs(window->start_time_ns), stat->startTicks) << "the child's start";
+  EXPECT_GE(ticksFromBootNs(*start), stat->startTicks) << "the child's start";
   EXPECT_NE(window->exec_id, 0u);
+  // Another process on the same pid is not this one.
+  const auto other = bpf_->execWindow(tgid, *start + 1);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->begun, 0u);
 
-  const auto own = bpf_->execWindow(static_cast<std::uint32_t>(getpid()));
-  ASSERT_TRUE(own);
-  EXPECT_EQ(own->begun, 0u);
-  EXPECT_TRUE(eventually([&] {
-    const auto gone = bpf_->execWindow(static_cast<std::uint32_t>(child));
-    return gone && gone->begun == 0;
-  })) << "the ended process keeps its entry";
+  const auto own = execWindowStart(*bpf_, static_cast<std::uint32_t>(getpid()));
+  EXPECT_FALSE(own) << "this test has not exec'd since the attach";
+  // Ended, reaped: the entry stays until it is forgotten.
+  const auto kept = bpf_->execWindow(tgid, *start);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->begun, 2u);
+  bpf_->forgetExecWindow(tgid, *start);
+  EXPECT_FALSE(execWindowStart(*bpf_, tgid));
 }
 
 // The generation an exec window ends at is the one the process's socket records carry.
@@ -662,14 +679,13 @@ TEST_F(BpfAttributionTest, AnExecWindowNamesTheGenerationOfTheOwnerRecords) {
   LabClient client = lab_->run(lab_->nsA(), {"tcp", "127.0.0.1", "9", "--hold"});
   warden_owner owner{};
   ASSERT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_TCP, "127.0.0.1", 9), owner));
-  const auto window = bpf_->execWindow(static_cast<std::uint32_t>(client.pid));
+  const auto window = bpf_->execWindow(owner.tgid, owner.start_time_ns);
   EXPECT_EQ(client.wait(), 0);
   ASSERT_TRUE(window);
   EXPECT_EQ(window->begun, 1u);
   EXPECT_EQ(window->ended, 1u);
   EXPECT_EQ(window->exec_id, owner.exec_id);
   EXPECT_EQ(window->exec_id, owner.fork_exec_id + 1);
-  EXPECT_EQ(window->start_time_ns, owner.start_time_ns);
 }
 
 // An exec from a thread other than the leader (the kernel makes that thread the leader, with
@@ -689,7 +705,8 @@ TEST_F(BpfAttributionTest, AnExecFromAThreadIsAnExecOfItsProcess) {
   const auto pid = static_cast<std::uint32_t>(client.pid);
   std::optional<warden_exec_window> window;
   const bool settled = eventually([&] {
-    window = bpf_->execWindow(pid);
+    const auto start = execWindowStart(*bpf_, pid);
+    window = start ? bpf_->execWindow(pid, *start) : std::nullopt;
     return window && window->begun == 2 && window->ended == 2 &&
            ProcReader("/proc").stat(pid).value_or(base::ProcStat{}).comm == "sleep";
   });

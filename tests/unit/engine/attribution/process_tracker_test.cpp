@@ -7,6 +7,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <mutex>
 #include <string>
 
 #include "tests/support/eventually.h"
@@ -130,10 +131,8 @@ class TrackerTest : public ::testing::Test {
 
   // What exec_windows says of every process (set before the tracker's thread runs): by
   // default that none exec'd since the programs were attached.
-  static warden_exec_window window(std::uint64_t ticks, std::uint64_t execId, std::uint32_t begun,
-                                   std::uint32_t ended) {
-    return warden_exec_window{
-        .start_time_ns = nsOfTicks(ticks), .exec_id = execId, .begun = begun, .ended = ended};
+  static warden_exec_window window(std::uint64_t execId, std::uint32_t begun, std::uint32_t ended) {
+    return warden_exec_window{.exec_id = execId, .begun = begun, .ended = ended};
   }
   std::optional<warden_exec_window> window_ = warden_exec_window{};
   // Read first, one a read, before window_ (a window that changes between two reads).
@@ -145,12 +144,29 @@ class TrackerTest : public ::testing::Test {
     return next;
   }
 
+  // The exec_windows entries the tracker forgot (its thread, or the test's).
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> forgotten() {
+    std::lock_guard lock(forgottenMutex_);
+    return forgotten_;
+  }
+  // What exec_windows holds entries for (set before the tracker's thread runs).
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> windowProcesses_;
+  std::mutex forgottenMutex_;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> forgotten_;
+
   TempDir dir_;
   ProcessTable table_;
-  ProcessTracker tracker_{table_, ProcessTracker::Options{
-                                      .procRoot = dir_.path().string(),
-                                      .execWindow = [this](std::uint32_t) { return readWindow(); },
-                                  }};
+  ProcessTracker tracker_{
+      table_, ProcessTracker::Options{
+                  .procRoot = dir_.path().string(),
+                  .execWindow = [this](std::uint32_t, std::uint64_t) { return readWindow(); },
+                  .forgetExecWindow =
+                      [this](std::uint32_t tgid, std::uint64_t startNs) {
+                        std::lock_guard lock(forgottenMutex_);
+                        forgotten_.emplace_back(tgid, startNs);
+                      },
+                  .execWindowProcesses = [this] { return windowProcesses_; },
+              }};
 };
 
 TEST_F(TrackerTest, ExecIsCompletedFromProc) {
@@ -492,6 +508,33 @@ TEST_F(TrackerTest, AForkCopiesTheParentsGenerationAtTheFork) {
   EXPECT_EQ(table_.find({922, 94}), nullptr);
 }
 
+// exec_windows keeps a process's entry after it ends (so that a /proc read it ended during
+// is not taken for one an exec came between): the tracker forgets it when it reads the exit
+// record, and sweeps the entries of processes found gone (their exit records lost).
+TEST_F(TrackerTest, ExecWindowsAreForgottenAtTheExitRecordOrWhenFoundGone) {
+  warden_exit_event exit{};
+  exit.head.kind = WARDEN_EVENT_EXIT;
+  exit.head.size = sizeof exit;
+  exit.tgid = 940;
+  exit.start_time_ns = nsOfTicks(94) + 123;
+  feed(exit);
+  EXPECT_EQ(forgotten(),
+            (std::vector<std::pair<std::uint32_t, std::uint64_t>>{{940, nsOfTicks(94) + 123}}));
+
+  const auto exe = dir_.write("bin/tool", "t");
+  fakeProcess(941, 1, 95, exe, "tool\0"s);
+  windowProcesses_ = {{941, nsOfTicks(95) + 7},  // running
+                      {942, nsOfTicks(96)},      // gone
+                      {941, nsOfTicks(90)}};     // an earlier process on the pid
+  ASSERT_TRUE(tracker_.start(nullptr));
+  EXPECT_TRUE(eventually([&] { return forgotten().size() == 3; }));
+  tracker_.stop();
+  EXPECT_EQ(forgotten(),
+            (std::vector<std::pair<std::uint32_t, std::uint64_t>>{
+                {940, nsOfTicks(94) + 123}, {942, nsOfTicks(96)}, {941, nsOfTicks(90)}}));
+  EXPECT_EQ(tracker_.counters().execWindowsSwept.load(), 2u);
+}
+
 // A child gone before /proc could be read, its fork record not read yet: one that never
 // exec'd runs its parent's image and argv of the generation it was forked at, and is
 // described as that. One that exec'd its parent's file has a generation of its own, whose
@@ -536,7 +579,7 @@ TEST_F(TrackerTest, AGoneChildIsDescribedAsItsParentOnlyIfItNeverExecd) {
 // published for the call's generation (its flow waits for the exec event, or gets `unknown`).
 TEST_F(TrackerTest, ARequestForAGenerationTheProcessLeftIsNotReadFromProc) {
   const auto exe = dir_.write("bin/tool", "t");
-  window_ = window(95, 8, 2, 2);  // two execs, the last one left generation 8
+  window_ = window(8, 2, 2);  // two execs, the last one left generation 8
   ASSERT_TRUE(tracker_.start(nullptr));
   fakeProcess(950, 1, 95, exe, "tool\0--as\0allowed\0"s);
   warden_owner owner{};
@@ -552,10 +595,11 @@ TEST_F(TrackerTest, ARequestForAGenerationTheProcessLeftIsNotReadFromProc) {
 
   // The same request for the generation /proc shows is read.
   owner.exec_id = 8;
-  ProcessTracker again{table_, ProcessTracker::Options{
-                                   .procRoot = dir_.path().string(),
-                                   .execWindow = [this](std::uint32_t) { return window_; },
-                               }};
+  ProcessTracker again{table_,
+                       ProcessTracker::Options{
+                           .procRoot = dir_.path().string(),
+                           .execWindow = [this](std::uint32_t, std::uint64_t) { return window_; },
+                       }};
   ASSERT_TRUE(again.start(nullptr));
   again.requestDescribe(owner);
   auto described = table_.waitComplete({950, 95}, std::chrono::seconds(5), owner.exe_dev,
@@ -570,14 +614,14 @@ TEST_F(TrackerTest, ARequestForAGenerationTheProcessLeftIsNotReadFromProc) {
 TEST_F(TrackerTest, AnExecEventReadWhileTheProcessExecsAgainRestsOnTheEvent) {
   const auto exe = dir_.write("bin/tool", "t");
   fakeProcess(960, 1, 96, exe, "tool\0"s, "ROLE=later\0"sv);
-  window_ = window(96, 3, 2, 1);  // the second exec under way
+  window_ = window(3, 2, 1);  // the second exec under way
   feed(execEvent(960, 96, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 3));
   auto info = table_.find({960, 96}, 0x0fe00000, inodeOf(exe), 3);
   ASSERT_NE(info, nullptr);
   EXPECT_FALSE(info->envValue("ROLE"));
   EXPECT_EQ(tracker_.counters().procMoved.load(), 1u);
 
-  window_ = window(96, 3, 1, 1);  // settled at the event's generation: /proc is taken
+  window_ = window(3, 1, 1);  // settled at the event's generation: /proc is taken
   warden_exec_event settled =
       execEvent(960, 96, inodeOf(exe), exe.string(), "tool\0"s, 1, 1, 0x0fe00000, 3);
   settled.head.time_ns = 1;  // (not the exec a request read: that one has a read time)
@@ -601,9 +645,9 @@ TEST_F(TrackerTest, AnExecEventsProcReadIsTakenOnlyWhenTheWindowsSayItShowedThat
     auto info = table_.find({970, 97}, 0x0fe00000, inodeOf(exe), 3);
     return info && info->envValue("ROLE") == "read";
   };
-  nextWindows_ = {window(97, 3, 1, 1), window(97, 3, 2, 1)};  // one began
+  nextWindows_ = {window(3, 1, 1), window(3, 2, 1)};  // one began
   EXPECT_FALSE(described(1));
-  nextWindows_ = {window(97, 3, 2, 1), window(97, 4, 2, 2)};  // one ended
+  nextWindows_ = {window(3, 2, 1), window(4, 2, 2)};  // one ended
   EXPECT_FALSE(described(2));
   EXPECT_EQ(tracker_.counters().procMoved.load(), 2u);
 
