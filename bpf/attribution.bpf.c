@@ -428,8 +428,8 @@ static __always_inline void mirror_flow_if_stale(const struct warden_flow_key *k
  * its pid and start time, but is not the owner the flow was decided for). Then nothing is
  * written (counted) and only the mirror is corrected. Counts the write to come otherwise. */
 static __always_inline bool flow_recorded_for(const struct warden_flow_key *key, __u32 tgid,
-					      __u64 start_time_ns, __u32 exec_id, __u64 exe_ino,
-					      __u32 exe_dev)
+					      __u64 start_time_ns, __u64 exec_id, __u32 uid,
+					      __u64 exe_ino, __u32 exe_dev)
 {
 	struct warden_owner *old = bpf_map_lookup_elem(&flows, key);
 
@@ -438,7 +438,7 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 		return false;
 	}
 	if (old->tgid == tgid && old->start_time_ns == start_time_ns && old->exec_id == exec_id &&
-	    old->exe_ino == exe_ino && old->exe_dev == exe_dev) {
+	    old->uid == uid && old->exe_ino == exe_ino && old->exe_dev == exe_dev) {
 		count(WARDEN_CTR_FLOW_UNCHANGED);
 		mirror_flow_if_stale(key, old);
 		return true;
@@ -456,8 +456,8 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 	struct current_process now;
 
 	current_process(&now);
-	if (flow_recorded_for(key, now.tgid, now.start_time_ns, now.exec_id, exe->i_ino,
-			      exe->i_sb->s_dev))
+	if (flow_recorded_for(key, now.tgid, now.start_time_ns, now.exec_id,
+			      (__u32)bpf_get_current_uid_gid(), exe->i_ino, exe->i_sb->s_dev))
 		return;
 	fill_owner(&owner);
 	if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY))
@@ -490,8 +490,8 @@ static __always_inline void record_new_flow(const struct warden_flow_key *key)
 static __always_inline void record_kept_flow(const struct warden_flow_key *key,
 					     struct warden_owner *kept)
 {
-	if (flow_recorded_for(key, kept->tgid, kept->start_time_ns, kept->exec_id, kept->exe_ino,
-			      kept->exe_dev))
+	if (flow_recorded_for(key, kept->tgid, kept->start_time_ns, kept->exec_id, kept->uid,
+			      kept->exe_ino, kept->exe_dev))
 		return;
 	kept->recorded_ns = bpf_ktime_get_boot_ns();
 	kept->generation = next_generation();
@@ -742,6 +742,10 @@ int warden_sendmsg6(struct bpf_sock_addr *ctx)
  * its 32-bit compat entry, io_uring), which all pass this hook; a syscall tracepoint at the
  * connect's exit, used before, missed the last two, and attaching any syscall tracepoint puts
  * every syscall of every task on the machine on the slow path.
+ * Either way the connect's owner is kept until the first datagram, whose sender may not be
+ * the connecting process any more (send(2) on a connected socket passes no hook): the socket
+ * inherited by a child or passed to another process, or its process exec'd or changed its
+ * uid in between. udp_connected_first keys the flow for the sender then.
  */
 static __always_inline void udp_connect(struct bpf_sock_addr *ctx, bool v6)
 {
@@ -758,12 +762,8 @@ static __always_inline void udp_connect(struct bpf_sock_addr *ctx, bool v6)
 
 		udp_key(ctx, bound, v6, &key);
 		record_flow(&key);
-		count(WARDEN_CTR_UDP_CONNECT_DONE);
-		/* What an earlier connect that sent nothing left is for another destination. */
-		if (bpf_map_lookup_elem(&udp_connects, &cookie))
-			bpf_map_delete_elem(&udp_connects, &cookie);
-		return;
 	}
+	/* (Replaces what an earlier connect that sent nothing left, for another destination.) */
 	__builtin_memset(&pending, 0, sizeof(pending));
 	fill_owner(&pending.owner);
 	pending.remote_port = bpf_ntohs((__u16)ctx->user_port);
@@ -1138,6 +1138,18 @@ static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flo
 
 /* ---- UDP in the table: connected sockets' first datagrams, and the reuse check ---------- */
 
+#define WARDEN_PF_KTHREAD 0x00200000 /* PF_KTHREAD, include/linux/sched.h */
+
+/* Whether the calling task is of the process, exec generation and uid `owner` names. */
+static __always_inline bool sent_by(const struct warden_owner *owner)
+{
+	struct current_process now;
+
+	current_process(&now);
+	return now.tgid == owner->tgid && now.start_time_ns == owner->start_time_ns &&
+	       now.exec_id == owner->exec_id && (__u32)bpf_get_current_uid_gid() == owner->uid;
+}
+
 /*
  * The first datagram of a socket udp_connect kept an owner for: its flow is keyed now, with
  * that owner, before any rule reads the key's owner record (the reuse check 0c, the held
@@ -1164,6 +1176,14 @@ static __always_inline void udp_connected_first(struct __sk_buff *skb,
 	if (pending.remote_port != key->remote_port ||
 	    (!same_addr(pending.remote_addr, key->remote_addr) && (any[0] || any[1])))
 		return;
+	/* Sent by another process, exec or uid than the connect's: the sender's flow. (Inside
+	 * its send call: a socket's datagram leaves in the task that sends it. A kernel thread
+	 * sending on a user's socket keeps the connect's owner.) */
+	if (!sent_by(&pending.owner) && !(bpf_get_current_task_btf()->flags & WARDEN_PF_KTHREAD)) {
+		__builtin_memset(&pending.owner, 0, sizeof(pending.owner));
+		fill_owner(&pending.owner);
+		count(WARDEN_CTR_UDP_CONNECT_OTHER_SENDER);
+	}
 	record_kept_flow(key, &pending.owner);
 	bpf_map_delete_elem(&udp_connects, &cookie);
 	count(WARDEN_CTR_UDP_CONNECT_DONE);

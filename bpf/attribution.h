@@ -155,8 +155,7 @@ enum warden_counter {
 	WARDEN_CTR_FLOW_ERRORS,	   /* map update failures */
 	WARDEN_CTR_LISTENER_WRITES,
 	WARDEN_CTR_UDP_CONNECT_PENDING, /* UDP connects seen by the cgroup hook */
-	/* ... and their flows keyed: at the hook when the socket was bound already, else at its
-	 * first datagram, by the table's socket filters */
+	/* ... their first datagrams, keyed by the table's socket filters for their sender */
 	WARDEN_CTR_UDP_CONNECT_DONE,
 	WARDEN_CTR_EVENTS,	/* events written into the ring buffer */
 	WARDEN_CTR_EVENTS_LOST, /* ring buffer full */
@@ -174,6 +173,9 @@ enum warden_counter {
 	WARDEN_CTR_HELD_EVENTS_LOST,  /* held flows not reported for their log row: ring full */
 	WARDEN_CTR_HELD_UNRECORDED,   /* TCP connects a held verdict decides: no owner record */
 	WARDEN_CTR_EXEC_WINDOWS_LOST, /* execs exec_windows had no room for */
+	/* UDP connects whose first datagram another process, exec or uid sent (an inherited or
+	 * passed socket, an exec or setuid in between): keyed for the sender */
+	WARDEN_CTR_UDP_CONNECT_OTHER_SENDER,
 	WARDEN_CTR_COUNT,
 };
 

@@ -437,6 +437,8 @@ nlohmann::json Attributor::statusJson() const {
                      // connected UDP flows recorded: at the connect hook when the socket
                      // was bound already, else at its first datagram, by the table
                      {"udp_connects", c[WARDEN_CTR_UDP_CONNECT_DONE]},
+                     // ... whose first datagram another process, exec or uid sent
+                     {"udp_connect_other_sender", c[WARDEN_CTR_UDP_CONNECT_OTHER_SENDER]},
                      // TCP connects a kernel-held verdict decided: no owner record written
                      {"held_unrecorded", c[WARDEN_CTR_HELD_UNRECORDED]},
                      {"events", c[WARDEN_CTR_EVENTS]},

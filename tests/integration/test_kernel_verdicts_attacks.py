@@ -577,27 +577,25 @@ def test_a_child_that_execd_the_file_its_parent_later_execs_is_not_described_as_
     assert counter.seen(COUNTED_Y) >= rounds, "the parents' datagrams did not arrive"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap, not of the held verdicts (kernel_verdicts = false fails alike): a connected UDP "
-    "socket's flow is attributed to the process that connected it (the flow key is written at "
-    "connect), so the queue decides its first datagram for the allowed program"))
+@pytest.mark.parametrize("bound", ["", "bound"])
 @pytest.mark.parametrize("change", ["exec", "setuid"])
 def test_a_connected_udp_socket_prepared_before_exec_or_setuid_carries_no_allow(
-        lab, cgroup, wardend, twins, counter, change):
+        lab, cgroup, wardend, twins, counter, change, bound):
     """The allowed program holds an allow for Y and connects a UDP socket to Y (the connect
-    hook finds the allow) without sending; then it execs a denied program, or drops to a uid
-    the policy denies, and sends on that socket with send(2), which passes no hook of its own:
-    nothing reaches Y."""
+    hook finds the allow) without sending, bound first or not (then the hook cannot key the
+    flow); then it execs a denied program, or drops to a uid the policy denies, and sends on
+    that socket with send(2), which passes no hook of its own: nothing reaches Y. The table
+    keys the first datagram for its sender."""
     d = twin_policy(lab, wardend, cgroup, twins)
     p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
     for _ in range(2):
         assert p.flow("udp", S4, COUNTED_Y) == "reply"
     wait_held(d, 1)
     # The control: connected, then sent on, by the allowed program itself.
-    fd = p.ask(f"keepc {S4} {COUNTED_Y}").split("fd=")[1]
+    fd = p.ask(f"keepc {S4} {COUNTED_Y} {bound}".strip()).split("fd=")[1]
     assert p.ask(f"sendc {fd} 1500").startswith("reply")
     assert counter.seen(COUNTED_Y) == 3
-    fd = p.ask(f"keepc {S4} {COUNTED_Y}").split("fd=")[1]
+    fd = p.ask(f"keepc {S4} {COUNTED_Y} {bound}".strip()).split("fd=")[1]
     if change == "exec":
         pid = p.ask("pid")
         p.proc.popen.stdin.write(f"exec {twins['denied']}\n".encode())

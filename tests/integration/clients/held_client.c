@@ -44,8 +44,10 @@
  *                                   alt=<n> errors=<n>" (errors: sends that failed, e.g. EPERM)
  *   send FD HOST PORT TIMEOUT_MS    one datagram on the inherited socket FD and its echo
  *                                   -> "<outcome> <ms>"
- *   keepc HOST PORT                 a UDP socket kept open across exec, connected to HOST PORT
- *                                   and nothing sent yet -> "connected fd=<fd>" or the outcome
+ *   keepc HOST PORT [bound]         a UDP socket kept open across exec, connected to HOST PORT
+ *                                   and nothing sent yet -> "connected fd=<fd>" or the outcome;
+ *                                   bound: bound to a port of the kernel's choice first (the
+ *                                   connect hook then knows the flow's key)
  *   sendc FD TIMEOUT_MS             one datagram on the connected socket FD with send(2) (no
  *                                   address: the cgroup sendmsg hook does not run) and its echo
  *                                   -> "<outcome> <ms>"
@@ -509,13 +511,26 @@ static void command_send(char** w, int nw) {
 static void command_keepc(char** w, int nw) {
   struct sockaddr_storage ss;
   socklen_t len;
-  if (nw != 3 || endpoint(w[1], w[2], &ss, &len)) return;
+  if ((nw != 3 && !(nw == 4 && !strcmp(w[3], "bound"))) || endpoint(w[1], w[2], &ss, &len)) {
+    if (nw != 3 && nw != 4) printf("error usage: keepc HOST PORT [bound]\n");
+    return;
+  }
   int fd = socket(ss.ss_family, SOCK_DGRAM, 0); /* no CLOEXEC: it is to be inherited */
   if (fd < 0) {
     printf("error socket: %s\n", strerror(errno));
     return;
   }
   recv_errors_on(fd, ss.ss_family);
+  if (nw == 4) {
+    struct sockaddr_storage any;
+    memset(&any, 0, sizeof any);
+    any.ss_family = ss.ss_family; /* port 0: the kernel's choice */
+    if (bind(fd, (struct sockaddr*)&any, len) < 0) {
+      printf("error bind: %s\n", strerror(errno));
+      close(fd);
+      return;
+    }
+  }
   if (connect(fd, (struct sockaddr*)&ss, len) < 0) {
     printf("%s\n", outcome_name(outcome_from_errno(errno), "connected"));
     close(fd);
