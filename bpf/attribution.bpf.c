@@ -289,6 +289,19 @@ static __always_inline void current_process(struct current_process *out)
 	out->exec_id = leader->self_exec_id;
 }
 
+#define WARDEN_SIGNAL_UNKILLABLE 0x00000040 /* a pid namespace's init (linux/sched/signal.h) */
+
+/* Whether `parent` may have adopted its child rather than forked it: an orphan goes to the
+ * nearest subreaper among its ancestors, else to its pid namespace's init. */
+static __always_inline bool adoptive(struct task_struct *parent)
+{
+	struct signal_struct *signal = parent->signal;
+
+	if (signal->flags & WARDEN_SIGNAL_UNKILLABLE)
+		return true;
+	return BPF_CORE_READ_BITFIELD_PROBED(signal, is_child_subreaper);
+}
+
 /*
  * Everything about the current task that the owner record holds. Read through the task's BTF
  * pointer: each field is a plain load (the verifier makes a fault read 0), where
@@ -312,7 +325,7 @@ static __always_inline void fill_owner(struct warden_owner *owner)
 	owner->tgid = process.tgid;
 	owner->start_time_ns = process.start_time_ns;
 	owner->exec_id = process.exec_id;
-	owner->fork_exec_id = leader->parent_exec_id;
+	owner->fork_exec_id = adoptive(parent) ? 0 : leader->parent_exec_id;
 	if (pidns_initial) {
 		owner->pid = current->pid;
 		owner->ppid = parent->tgid;
@@ -842,8 +855,9 @@ struct {
 
 /* ---- exec_windows: execs under way (see warden_exec_window) ------------------------------ */
 
-/* Not preallocated: wardend sizes it to pid_max (one entry per process that exec'd, until
- * wardend has read its exit), and memory is taken only for processes that exec'd. */
+/* Not preallocated: memory is taken only for processes that exec'd, one entry each until
+ * wardend has read its exit (or found it gone). wardend sizes it as there can be pids, within
+ * 256K; an entry it has no room for is a lost one, and exec_windows_lost_ns says when. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARDEN_EXEC_WINDOWS);
@@ -851,6 +865,16 @@ struct {
 	__type(key, struct warden_exec_window_key);
 	__type(value, struct warden_exec_window);
 } exec_windows SEC(".maps");
+
+/* When an exec_windows insert last failed (boot ns; 0: never): a process with no entry that
+ * started after it may have lost one, a process that started before it had none to lose. */
+__u64 exec_windows_lost_ns = 0;
+
+static __always_inline void exec_window_lost(void)
+{
+	exec_windows_lost_ns = bpf_ktime_get_boot_ns();
+	count(WARDEN_CTR_EXEC_WINDOWS_LOST);
+}
 
 /* sched_prepare_exec (6.10 on): an exec past its point of no return, before anything of the
  * new image is in place (mm, exe_file and comm are still the old ones: /proc shows the old
@@ -876,7 +900,7 @@ int warden_exec_begin(void *ctx)
 	fresh.exec_id = now.exec_id;
 	fresh.begun = 1;
 	if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
-		count(WARDEN_CTR_EXEC_WINDOWS_LOST);
+		exec_window_lost();
 	return 0;
 }
 
@@ -900,7 +924,7 @@ static __always_inline void exec_window_ended(void)
 		fresh.exec_id = now.exec_id;
 		fresh.begun = fresh.ended = 1;
 		if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
-			count(WARDEN_CTR_EXEC_WINDOWS_LOST);
+			exec_window_lost();
 		return;
 	}
 	*(volatile __u64 *)&window->exec_id = now.exec_id;

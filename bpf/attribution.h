@@ -71,6 +71,9 @@ struct warden_owner {
 	 * where its own began. Equal to exec_id until the process execs; generations count per
 	 * process, so once it has exec'd, a parent that exec'd as often since may have its number
 	 * (only a child with exec_id == fork_exec_id runs its parent's image of that generation).
+	 * 0: not told, when the parent may have adopted the process rather than forked it (it is
+	 * a subreaper or a pid namespace's init): that parent's generations are not the ones the
+	 * process began at.
 	 */
 	__u64 fork_exec_id;
 	__u32 exe_dev;

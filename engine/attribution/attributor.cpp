@@ -223,12 +223,10 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
       // A listener's record names the exec that bound it, and nothing writes it again when
       // the process execs and keeps the socket (a re-exec that keeps its listening sockets):
       // its generation would name a description that is gone. The image still tells the
-      // program the socket was bound by; inbound flows are never held in the kernel. (Whether
-      // the binder had exec'd since its fork stays told: fork_exec_id equal to exec_id or not.)
-      if (inbound) {
-        if (found.owner.fork_exec_id == found.owner.exec_id) found.owner.fork_exec_id = 0;
-        found.owner.exec_id = 0;
-      }
+      // program the socket was bound by; inbound flows are never held in the kernel. Without
+      // its generation, a binder gone before it was read is not taken for a copy of its
+      // parent (whose current generation may be a later exec): fork_exec_id 0, not told.
+      if (inbound) found.owner.exec_id = found.owner.fork_exec_id = 0;
       bump(inbound ? counters_.listenerHits : counters_.flowHits);
       return found;
     }

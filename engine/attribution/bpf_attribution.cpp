@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -48,10 +49,11 @@ int printLibbpf(enum libbpf_print_level level, const char* format, va_list args)
 // consumed) when the handler asks it to: libbpf passes it on as the call's result.
 constexpr int kStopConsuming = -ECANCELED;
 
-// exec_windows holds one entry per process that exec'd, until the tracker has read its exit:
-// sized as there can be pids (/proc/sys/kernel/pid_max), within 256K (its bucket array is
-// allocated whole, 16 bytes an entry, where systemd sets pid_max to 4M; past 256K processes a
-// lost entry only makes a /proc read be taken as it was before the windows, and is counted).
+// exec_windows holds one entry per process that exec'd, until the tracker has read its exit
+// (or found it gone): sized as there can be pids (/proc/sys/kernel/pid_max), within 256K (its
+// bucket array is allocated whole, 16 bytes an entry, where systemd sets pid_max to 4M). An
+// entry it had no room for makes /proc reads of processes started before the loss and
+// without an entry be taken unchecked, as before the windows (counted: exec_window_unknown).
 std::uint32_t execWindowEntries() {
   constexpr std::uint32_t kPidMaxLimit = 256u << 10;
   std::uint32_t pidMax = kPidMaxLimit;
@@ -374,27 +376,28 @@ std::optional<warden_exec_window> BpfAttribution::execWindow(std::uint32_t tgid,
   warden_exec_window window{};
   if (bpf_map_lookup_elem(execWindowsFd_, &key, &window) == 0) return window;
   if (errno != ENOENT) return std::nullopt;
-  const auto lost = counter(countersFd_, WARDEN_CTR_EXEC_WINDOWS_LOST);
-  if (!lost || *lost != 0) return std::nullopt;
+  // No entry: none since the attach, unless one of this process's was lost.
+  const std::uint64_t lostNs = std::atomic_ref<__u64>(skeleton_->bss->exec_windows_lost_ns).load();
+  if (lostNs != 0 && lostNs >= startNs) return std::nullopt;
   return warden_exec_window{};
 }
 
-void BpfAttribution::forgetExecWindow(std::uint32_t tgid, std::uint64_t startNs) const {
+void BpfAttribution::forgetExecWindow(const warden_exec_window_key& key) const {
   if (execWindowsFd_ < 0) return;
-  const warden_exec_window_key key{.tgid = tgid, .pad = 0, .start_time_ns = startNs};
   (void)bpf_map_delete_elem(execWindowsFd_, &key);  // ENOENT: it exec'd before the attach
 }
 
-std::vector<std::pair<std::uint32_t, std::uint64_t>> BpfAttribution::execWindowProcesses() const {
-  std::vector<std::pair<std::uint32_t, std::uint64_t>> processes;
-  if (execWindowsFd_ < 0) return processes;
+std::vector<warden_exec_window_key> BpfAttribution::execWindowKeys(
+    const warden_exec_window_key* after, std::size_t max) const {
+  std::vector<warden_exec_window_key> keys;
+  if (execWindowsFd_ < 0) return keys;
   warden_exec_window_key key{};
-  const void* previous = nullptr;
-  while (bpf_map_get_next_key(execWindowsFd_, previous, &key) == 0) {
-    processes.emplace_back(key.tgid, key.start_time_ns);
-    previous = &key;
+  const void* previous = after;
+  while (keys.size() < max && bpf_map_get_next_key(execWindowsFd_, previous, &key) == 0) {
+    keys.push_back(key);
+    previous = &keys.back();
   }
-  return processes;
+  return keys;
 }
 
 std::optional<std::uint64_t> BpfAttribution::counter(int countersFd, std::uint32_t index) {

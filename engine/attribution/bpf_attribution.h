@@ -108,9 +108,11 @@ class BpfAttribution {
   // lost entry, a failed read). One or two bpf(2) calls.
   std::optional<warden_exec_window> execWindow(std::uint32_t tgid, std::uint64_t startNs) const;
   // Deletes the process's entry (it has ended). One bpf(2) call.
-  void forgetExecWindow(std::uint32_t tgid, std::uint64_t startNs) const;
-  // The processes exec_windows holds an entry for (tgid, start time).
-  std::vector<std::pair<std::uint32_t, std::uint64_t>> execWindowProcesses() const;
+  void forgetExecWindow(const warden_exec_window_key& key) const;
+  // Up to `max` of the processes exec_windows holds an entry for, in the map's order, from
+  // the one after `after` (null: from the first; one no longer there: from the first too).
+  std::vector<warden_exec_window_key> execWindowKeys(const warden_exec_window_key* after,
+                                                     std::size_t max) const;
 
   BpfCounters counters() const;  // summed over CPUs
   // One counter of the programs' per-CPU counters map `countersFd`, summed over CPUs (one

@@ -144,6 +144,16 @@ std::optional<base::ProcStat> ProcReader::stat(std::uint32_t pid) const {
   return base::readProcStat(pid, root_);
 }
 
+bool ProcReader::gone(std::uint32_t pid, std::uint64_t startTicks) const {
+  auto fd = base::openFile(root_ + "/" + std::to_string(pid) + "/stat", O_RDONLY);
+  if (!fd) return fd.error().code == ENOENT || fd.error().code == ESRCH;
+  char buffer[1024];
+  const ssize_t n = read(fd->get(), buffer, sizeof buffer - 1);
+  if (n < 0) return errno == ESRCH;
+  const auto stat = base::parseStat(std::string_view(buffer, static_cast<std::size_t>(n)));
+  return stat && stat->startTicks != startTicks;
+}
+
 bool ProcReader::complete(ProcessDescription& info) const {
   auto opened = base::openFile(root_ + "/" + std::to_string(info.key.pid), O_RDONLY | O_DIRECTORY);
   if (!opened) return false;

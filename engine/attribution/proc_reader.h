@@ -34,6 +34,10 @@ class ProcReader {
 
   std::vector<std::uint32_t> listPids() const;
   std::optional<base::ProcStat> stat(std::uint32_t pid) const;
+  // Whether process `pid` started at `startTicks` is gone for sure: its /proc entry does not
+  // exist (ENOENT, ESRCH) or is another process's. False when that cannot be told (a read that
+  // failed for another reason).
+  bool gone(std::uint32_t pid, std::uint64_t startTicks) const;
 
   // Fills `info` from /proc/PID if it still is the process `info.key` names (startTicks 0 =
   // whichever process has the pid; the key is then set from stat). Kernel-provided fields

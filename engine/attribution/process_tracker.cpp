@@ -187,10 +187,12 @@ base::Result<void> ProcessTracker::start(BpfAttribution* events) {
     options_.execWindow = [events](std::uint32_t tgid, std::uint64_t startNs) {
       return events->execWindow(tgid, startNs);
     };
-    options_.forgetExecWindow = [events](std::uint32_t tgid, std::uint64_t startNs) {
-      events->forgetExecWindow(tgid, startNs);
+    options_.forgetExecWindow = [events](const warden_exec_window_key& key) {
+      events->forgetExecWindow(key);
     };
-    options_.execWindowProcesses = [events] { return events->execWindowProcesses(); };
+    options_.execWindowKeys = [events](const warden_exec_window_key* after, std::size_t max) {
+      return events->execWindowKeys(after, max);
+    };
   }
   scanProc();
   thread_ = std::thread([this] { run(); });
@@ -274,10 +276,7 @@ void ProcessTracker::run() {
       lastExpireNs_ = now;
       maybeTrim();
     }
-    if (now - lastSweepNs_ >= options_.sweepExecWindowsEveryNs) {
-      sweepExecWindows();
-      lastSweepNs_ = now;
-    }
+    maybeSweepExecWindows(now);
   }
 }
 
@@ -400,16 +399,45 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
 void ProcessTracker::onExit(const warden_exit_event& event) {
   counters_.exits.fetch_add(1, std::memory_order_relaxed);
   table_.markExited(processKey(event.tgid, event.start_time_ns), event.head.time_ns);
-  if (options_.forgetExecWindow) options_.forgetExecWindow(event.tgid, event.start_time_ns);
+  if (options_.forgetExecWindow) {
+    options_.forgetExecWindow(
+        warden_exec_window_key{.tgid = event.tgid, .pad = 0, .start_time_ns = event.start_time_ns});
+  }
 }
 
-void ProcessTracker::sweepExecWindows() {
-  if (!options_.execWindowProcesses || !options_.forgetExecWindow) return;
-  for (const auto& [tgid, startNs] : options_.execWindowProcesses()) {
-    const auto stat = reader_.stat(tgid);
-    if (stat && stat->startTicks == ticksFromBootNs(startNs)) continue;
-    options_.forgetExecWindow(tgid, startNs);
+void ProcessTracker::maybeSweepExecWindows(std::uint64_t now) {
+  constexpr std::size_t kBatch = 512;
+  constexpr std::uint64_t kBatchEveryNs = 100'000'000;
+  if (!options_.execWindowKeys || !options_.forgetExecWindow) return;
+  if (!sweeping_) {
+    bool due = now - lastSweepNs_ >= options_.sweepExecWindowsEveryNs;
+    if (events_ && now - lastSweepBatchNs_ >= kBatchEveryNs) {
+      // Lost records may be exit records: their entries are not forgotten otherwise.
+      const std::uint64_t lost = events_->counters()[WARDEN_CTR_EVENTS_LOST];
+      due = due || lost != eventsLostSeen_;
+      eventsLostSeen_ = lost;
+      lastSweepBatchNs_ = now;
+    }
+    if (!due) return;
+    sweeping_ = true;
+    sweepAfter_.reset();
+    lastSweepNs_ = now;
+  } else if (now - lastSweepBatchNs_ < kBatchEveryNs) {
+    return;
+  }
+  lastSweepBatchNs_ = now;
+  const auto keys = options_.execWindowKeys(sweepAfter_ ? &*sweepAfter_ : nullptr, kBatch);
+  for (const warden_exec_window_key& key : keys) {
+    if (!reader_.gone(key.tgid, ticksFromBootNs(key.start_time_ns))) continue;
+    options_.forgetExecWindow(key);
     counters_.execWindowsSwept.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The next batch follows the last key listed (forgotten or not: one no longer there starts
+  // the pass over, which only checks again what was kept).
+  if (keys.size() < kBatch) {
+    sweeping_ = false;
+  } else {
+    sweepAfter_ = keys.back();
   }
 }
 
@@ -435,7 +463,9 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
       full.exeKernelDev = owner.exe_dev;
       full.exeInode = owner.exe_ino;
     }
-  } else if (auto parent = owner.exec_id == owner.fork_exec_id ? forkParent(owner) : nullptr) {
+  } else if (auto parent = owner.fork_exec_id != 0 && owner.exec_id == owner.fork_exec_id
+                               ? forkParent(owner)
+                               : nullptr) {
     // Gone, and its fork record not read yet (or its parent unknown then), but a child that
     // never exec'd runs its parent's image with its parent's argv, and generation: fork copies
     // it. Only such a child: generations count per process, so a child that exec'd the file
@@ -490,7 +520,8 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
     case ProcGeneration::kShown:
       return ProcRead::kRead;
     case ProcGeneration::kCannotTell:
-      // Rare (the map is sized to the pids there can be): taken as read before the windows.
+      // An entry this process may have lost (the map was full after it started), or a failed
+      // read: taken as read before the windows.
       counters_.execWindowUnknown.fetch_add(1, std::memory_order_relaxed);
       return ProcRead::kRead;
     case ProcGeneration::kNoExecSince: {

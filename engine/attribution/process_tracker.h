@@ -54,15 +54,18 @@ class ProcessTracker {
     // logged (WARDEN_EVENT_HELD, which shares the ring with the process events).
     std::function<void(const warden_held_event&)> onHeldFlow = nullptr;
     // exec_windows (BpfAttribution): a process's window, read around each /proc read of it;
-    // forgetting it once its exit record is read; the processes that have one (swept every
-    // sweepExecWindowsEveryNs of those that are gone, their exit records lost). Null: the
-    // events' own, when start() is given them (tests give their own). Without execWindow,
-    // /proc is taken to show the generation it was read for.
+    // forgetting it once its exit record is read; the processes that have one (swept of those
+    // found gone: their exit records lost, or not read yet). Null: the events' own, when
+    // start() is given them (tests give their own). Without execWindow, /proc is taken to show
+    // the generation it was read for.
     std::function<std::optional<warden_exec_window>(std::uint32_t tgid, std::uint64_t startNs)>
         execWindow = nullptr;
-    std::function<void(std::uint32_t tgid, std::uint64_t startNs)> forgetExecWindow = nullptr;
-    std::function<std::vector<std::pair<std::uint32_t, std::uint64_t>>()> execWindowProcesses =
-        nullptr;
+    std::function<void(const warden_exec_window_key&)> forgetExecWindow = nullptr;
+    std::function<std::vector<warden_exec_window_key>(const warden_exec_window_key* after,
+                                                      std::size_t max)>
+        execWindowKeys = nullptr;
+    // A sweep passes over every entry, a batch at a time; it begins this long after the last
+    // one did, or at once when process records were lost (exit records among them).
     std::uint64_t sweepExecWindowsEveryNs = 30'000'000'000;
   };
 
@@ -81,7 +84,8 @@ class ProcessTracker {
     std::atomic<std::uint64_t> procMoved{0};
     // ... and reads exec_windows could not tell about (taken, as before the windows).
     std::atomic<std::uint64_t> execWindowUnknown{0};
-    // exec_windows entries of processes found gone by the sweep (their exit record lost).
+    // exec_windows entries of processes the sweep found gone (their exit records lost, or not
+    // read yet).
     std::atomic<std::uint64_t> execWindowsSwept{0};
     std::atomic<std::uint64_t> requestsDropped{0};
     std::atomic<std::uint64_t> hashed{0};
@@ -146,10 +150,12 @@ class ProcessTracker {
   ProcRead completeForGeneration(ProcessDescription& info, const warden_owner& owner);
   // The description of the socket call's process that its parent holds: the parent's of the
   // call's image and generation, when it is not a bare owner record. Right for a child that
-  // has not exec'd since its fork (the caller checks).
+  // has not exec'd since the fork that parent made (the caller checks: fork_exec_id, which is
+  // 0 where the parent may have adopted it).
   std::shared_ptr<const ProcessDescription> forkParent(const warden_owner& owner) const;
-  // Forgets the exec_windows entries of processes that are gone (tracker thread).
-  void sweepExecWindows();
+  // Forgets the exec_windows entries of processes that are gone, a batch at a time (tracker
+  // thread): a pass over 256K entries would hold up the descriptions verdicts wait for.
+  void maybeSweepExecWindows(std::uint64_t now);
   // Publishes `info` with its matcher view.
   std::shared_ptr<const ProcessDescription> publish(ProcessDescription info);
 
@@ -175,7 +181,14 @@ class ProcessTracker {
   BpfAttribution* events_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> userNames_;  // tracker thread only; bounded
   std::uint64_t lastExpireNs_ = 0;
+  // The exec_windows sweep: when the last pass began, whether one is under way and the key
+  // its next batch follows (none: from the first), when its last batch ran, and the lost
+  // record count it last saw.
   std::uint64_t lastSweepNs_ = 0;
+  bool sweeping_ = false;
+  std::optional<warden_exec_window_key> sweepAfter_;
+  std::uint64_t lastSweepBatchNs_ = 0;
+  std::uint64_t eventsLostSeen_ = 0;
   base::RepeatedLog eventErrors_;  // the tracker thread's: reading exec/exit events failed
   std::thread thread_;
 };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -619,10 +620,13 @@ std::set<__u32> added(const std::set<__u32>& before, const std::set<__u32>& afte
 }
 
 // The start time exec_windows keys process `tgid` by (its leader's, to the nanosecond, which
-// /proc does not tell), when it holds an entry for it.
+// /proc tells only in clock ticks), when it holds an entry for the process /proc shows.
 std::optional<std::uint64_t> execWindowStart(const BpfAttribution& bpf, std::uint32_t tgid) {
-  for (const auto& [pid, startNs] : bpf.execWindowProcesses()) {
-    if (pid == tgid) return startNs;
+  const auto stat = ProcReader("/proc").stat(tgid);
+  for (const auto& key : bpf.execWindowKeys(nullptr, 1 << 20)) {
+    if (key.tgid == tgid && (!stat || ticksFromBootNs(key.start_time_ns) == stat->startTicks)) {
+      return key.start_time_ns;
+    }
   }
   return std::nullopt;
 }
@@ -669,7 +673,7 @@ TEST_F(BpfAttributionTest, ExecWindowsFollowEveryExecveOfAProcess) {
   const auto kept = bpf_->execWindow(tgid, *start);
   ASSERT_TRUE(kept);
   EXPECT_EQ(kept->begun, 2u);
-  bpf_->forgetExecWindow(tgid, *start);
+  bpf_->forgetExecWindow({.tgid = tgid, .pad = 0, .start_time_ns = *start});
   EXPECT_FALSE(execWindowStart(*bpf_, tgid));
 }
 
@@ -696,6 +700,11 @@ TEST_F(BpfAttributionTest, AnExecFromAThreadIsAnExecOfItsProcess) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, WARDEN_DEFAULT_FLOW_SLOTS,
                                        /*processEvents=*/true));
   if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "python3 is needed to exec a thread";
+  // This test's own generation: where a process it forks begins.
+  LabClient probe = lab_->run(lab_->nsA(), {"tcp", "127.0.0.1", "9"});
+  ASSERT_EQ(probe.wait(), 0);
+  warden_owner owner{};
+  ASSERT_TRUE(bpf_->lookupFlow(flowKey(probe, IPPROTO_TCP, "127.0.0.1", 9), owner));
   const char* script =
       "import os, threading\n"
       "t = threading.Thread(target=lambda: os.execv('/bin/sleep', ['sleep', '30']))\n"
@@ -716,7 +725,22 @@ TEST_F(BpfAttributionTest, AnExecFromAThreadIsAnExecOfItsProcess) {
   ASSERT_TRUE(settled) << (window ? std::to_string(window->begun) + " begun, " +
                                         std::to_string(window->ended) + " ended"
                                   : std::string("no window"));
-  EXPECT_NE(window->exec_id, 0u);
+  EXPECT_EQ(window->exec_id, owner.fork_exec_id + 2) << "python's exec, then the thread's";
+}
+
+// A parent that may have adopted its child (a subreaper; a pid namespace's init) does not
+// tell where the child's generations began: its owner records leave fork_exec_id 0.
+TEST_F(BpfAttributionTest, AChildOfASubreaperDoesNotTellItsForkGeneration) {
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  LabClient client = lab_->run(lab_->nsA(), {"tcp", "127.0.0.1", "9"});
+  const int status = client.wait();
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  ASSERT_EQ(status, 0);
+  warden_owner owner{};
+  ASSERT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_TCP, "127.0.0.1", 9), owner));
+  EXPECT_NE(owner.exec_id, 0u);
+  EXPECT_EQ(owner.fork_exec_id, 0u);
 }
 
 TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {

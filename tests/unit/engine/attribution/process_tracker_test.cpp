@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -144,13 +146,29 @@ class TrackerTest : public ::testing::Test {
     return next;
   }
 
-  // The exec_windows entries the tracker forgot (its thread, or the test's).
+  // The exec_windows entries the tracker forgot (its thread, or the test's), as (tgid, start).
   std::vector<std::pair<std::uint32_t, std::uint64_t>> forgotten() {
     std::lock_guard lock(forgottenMutex_);
     return forgotten_;
   }
-  // What exec_windows holds entries for (set before the tracker's thread runs).
-  std::vector<std::pair<std::uint32_t, std::uint64_t>> windowProcesses_;
+  // What exec_windows holds entries for (set before the tracker's thread runs; then its
+  // thread's), and the batches the tracker asked for them in.
+  std::vector<warden_exec_window_key> windowKeys_;
+  std::atomic<int> keyBatches_{0};
+  std::vector<warden_exec_window_key> keysAfter(const warden_exec_window_key* after,
+                                                std::size_t max) {
+    ++keyBatches_;
+    auto it = windowKeys_.begin();
+    if (after) {
+      it = std::find_if(windowKeys_.begin(), windowKeys_.end(), [&](const auto& key) {
+        return key.tgid == after->tgid && key.start_time_ns == after->start_time_ns;
+      });
+      it = it == windowKeys_.end() ? windowKeys_.begin() : it + 1;
+    }
+    std::vector<warden_exec_window_key> out;
+    for (; it != windowKeys_.end() && out.size() < max; ++it) out.push_back(*it);
+    return out;
+  }
   std::mutex forgottenMutex_;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> forgotten_;
 
@@ -161,11 +179,17 @@ class TrackerTest : public ::testing::Test {
                   .procRoot = dir_.path().string(),
                   .execWindow = [this](std::uint32_t, std::uint64_t) { return readWindow(); },
                   .forgetExecWindow =
-                      [this](std::uint32_t tgid, std::uint64_t startNs) {
+                      [this](const warden_exec_window_key& key) {
+                        std::erase_if(windowKeys_, [&](const auto& kept) {
+                          return kept.tgid == key.tgid && kept.start_time_ns == key.start_time_ns;
+                        });
                         std::lock_guard lock(forgottenMutex_);
-                        forgotten_.emplace_back(tgid, startNs);
+                        forgotten_.emplace_back(key.tgid, key.start_time_ns);
                       },
-                  .execWindowProcesses = [this] { return windowProcesses_; },
+                  .execWindowKeys = [this](const warden_exec_window_key* after,
+                                           std::size_t max) { return keysAfter(after, max); },
+                  // (at once, whatever the machine's uptime)
+                  .sweepExecWindowsEveryNs = 0,
               }};
 };
 
@@ -523,16 +547,22 @@ TEST_F(TrackerTest, ExecWindowsAreForgottenAtTheExitRecordOrWhenFoundGone) {
 
   const auto exe = dir_.write("bin/tool", "t");
   fakeProcess(941, 1, 95, exe, "tool\0"s);
-  windowProcesses_ = {{941, nsOfTicks(95) + 7},  // running
-                      {942, nsOfTicks(96)},      // gone
-                      {941, nsOfTicks(90)}};     // an earlier process on the pid
+  // 1,100 entries (three batches): the running process, an earlier one on its pid, and
+  // processes that are gone.
+  windowKeys_.push_back({.tgid = 941, .pad = 0, .start_time_ns = nsOfTicks(95) + 7});
+  windowKeys_.push_back({.tgid = 941, .pad = 0, .start_time_ns = nsOfTicks(90)});
+  for (std::uint32_t pid = 2000; pid < 3098; ++pid) {
+    windowKeys_.push_back({.tgid = pid, .pad = 0, .start_time_ns = nsOfTicks(pid)});
+  }
   ASSERT_TRUE(tracker_.start(nullptr));
-  EXPECT_TRUE(eventually([&] { return forgotten().size() == 3; }));
+  EXPECT_TRUE(eventually([&] { return forgotten().size() == 1 + 1099; }));
   tracker_.stop();
-  EXPECT_EQ(forgotten(),
-            (std::vector<std::pair<std::uint32_t, std::uint64_t>>{
-                {940, nsOfTicks(94) + 123}, {942, nsOfTicks(96)}, {941, nsOfTicks(90)}}));
-  EXPECT_EQ(tracker_.counters().execWindowsSwept.load(), 2u);
+  const auto forgot = forgotten();
+  EXPECT_EQ(std::count(forgot.begin(), forgot.end(), std::pair{941u, nsOfTicks(95) + 7}), 0)
+      << "the running process's entry";
+  EXPECT_EQ(std::count(forgot.begin(), forgot.end(), std::pair{941u, nsOfTicks(90)}), 1);
+  EXPECT_EQ(tracker_.counters().execWindowsSwept.load(), 1099u);
+  EXPECT_GE(keyBatches_.load(), 3);
 }
 
 // A child gone before /proc could be read, its fork record not read yet: one that never
@@ -546,7 +576,8 @@ TEST_F(TrackerTest, AGoneChildIsDescribedAsItsParentOnlyIfItNeverExecd) {
   feed(execEvent(930, 93, inodeOf(exe), exe.string(), "tool\0--as\0allowed\0"s, 1, 1, 0x0fe00000,
                  5));
   ASSERT_TRUE(tracker_.start(nullptr));
-  const auto request = [&](std::uint32_t pid, std::uint64_t ticks, std::uint64_t forkExecId) {
+  const auto request = [&](std::uint32_t pid, std::uint64_t ticks, std::uint64_t forkExecId,
+                           std::uint64_t execId = 5) {
     warden_owner owner{};
     owner.tgid = owner.pid = pid;
     owner.start_time_ns = nsOfTicks(ticks);
@@ -554,7 +585,7 @@ TEST_F(TrackerTest, AGoneChildIsDescribedAsItsParentOnlyIfItNeverExecd) {
     owner.parent_start_time_ns = nsOfTicks(93);
     owner.exe_ino = inodeOf(exe);
     owner.exe_dev = 0x0fe00000;
-    owner.exec_id = 5;
+    owner.exec_id = execId;
     owner.fork_exec_id = forkExecId;
     tracker_.requestDescribe(owner);
     return table_.waitComplete({pid, ticks}, std::chrono::seconds(5), owner.exe_dev, owner.exe_ino,
@@ -568,10 +599,16 @@ TEST_F(TrackerTest, AGoneChildIsDescribedAsItsParentOnlyIfItNeverExecd) {
   EXPECT_EQ(forked->ppid, 930u);
   // Forked at generation 4 and exec'd the file itself (under argv nobody read): 5 is its own.
   auto execd = request(932, 95, 4);
+  // Not told where it began (its parent may have adopted it, or an inbound flow's record,
+  // whose generation is left open): never its parent's.
+  auto adopted = request(933, 96, 0);
+  auto inbound = request(934, 97, 0, 0);
   tracker_.stop();
-  ASSERT_NE(execd, nullptr);
-  EXPECT_EQ(execd->source, ProcessSource::kOwnerOnly);
-  EXPECT_TRUE(execd->argv.empty());
+  for (const auto& gone : {execd, adopted, inbound}) {
+    ASSERT_NE(gone, nullptr);
+    EXPECT_EQ(gone->source, ProcessSource::kOwnerOnly);
+    EXPECT_TRUE(gone->argv.empty());
+  }
 }
 
 // A process sends, then execs its own file again under other arguments before the verdict's
