@@ -10,11 +10,12 @@
  *   TCP out          sockops BPF_SOCK_OPS_TCP_CONNECT_CB: full 4-tuple, runs inside connect()
  *                    (no cb flags needed for this callback)
  *   UDP unconnected  cgroup/sendmsg4|6: the local port is already bound there
- *   UDP connected    cgroup/connect4|6: a socket bound already is keyed there; else the
- *                    local port is bound only after that hook, so the hook keeps the owner
- *                    by socket cookie and the table's socket filters (warden_udp_connected,
- *                    warden_udp_reused) key the flow at its first datagram, read from the
- *                    packet. Connected sends skip the sendmsg hook.
+ *   UDP connected    cgroup/connect4|6: the hook keeps the owner by socket cookie (a socket
+ *                    bound already is keyed there too, provisionally; else its local port is
+ *                    bound only after the hook) and the table's socket filters
+ *                    (warden_udp_connected, warden_udp_reused) key the flow at its first
+ *                    datagram, read from the packet, for its sender. Connected sends skip
+ *                    the sendmsg hook.
  *   inbound          cgroup/post_bind4|6: {netns, proto, port} -> the binder
  *   processes        tracepoints sched_process_exec / sched_process_exit, raw_tp
  *                    sched_process_fork, into one ring buffer; sched_prepare_exec and
@@ -97,8 +98,8 @@ struct {
 	__type(value, struct warden_listener_slot);
 } listener_slots SEC(".maps");
 
-/* A UDP socket connected before its local port was bound: who connected it, and where to,
- * until its first datagram keys the flow (see udp_connect). */
+/* A connected UDP socket: who connected it, and where to, until its first datagram keys the
+ * flow for its sender (see udp_connect). */
 struct udp_pending {
 	struct warden_owner owner;
 	__u8 remote_addr[16]; /* v4-mapped for IPv4; all zero: any (the kernel picks one) */
@@ -107,7 +108,8 @@ struct udp_pending {
 };
 
 /* Socket cookie -> its pending connect. LRU so that the entry of a socket that never sends
- * cannot pin a slot; an entry evicted before its datagram costs a sock_diag lookup. */
+ * cannot pin a slot; an entry evicted before its datagram costs a sock_diag lookup (a bound
+ * socket's provisional record sends wardend there too). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -307,7 +309,8 @@ static __always_inline bool adoptive(struct task_struct *parent)
  * pointer: each field is a plain load (the verifier makes a fault read 0), where
  * BPF_CORE_READ calls bpf_probe_read_kernel once per step, about 20 of them, on the path of
  * every connect(). Only the search of a pid namespace other than the initial one reads through
- * the helper (ns_tgid, ns_thread_id: numbers[] is indexed by a level known at run time).
+ * the helper (ns_tgid, ns_thread_id: numbers[] is indexed by a level known at run time), and
+ * so does adoptive() (a bitfield).
  * bpf_get_current_task_btf is among the base helpers of every program type that calls this
  * or current_process (sock_ops, cgroup sock_addr, cgroup sock, tracepoint, socket filter):
  * verified by loading on 6.18.
@@ -451,7 +454,8 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 		return false;
 	}
 	if (old->tgid == tgid && old->start_time_ns == start_time_ns && old->exec_id == exec_id &&
-	    old->uid == uid && old->exe_ino == exe_ino && old->exe_dev == exe_dev) {
+	    old->uid == uid && old->exe_ino == exe_ino && old->exe_dev == exe_dev &&
+	    !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
 		count(WARDEN_CTR_FLOW_UNCHANGED);
 		mirror_flow_if_stale(key, old);
 		return true;
@@ -503,8 +507,11 @@ static __always_inline void record_new_flow(const struct warden_flow_key *key)
 static __always_inline void record_kept_flow(const struct warden_flow_key *key,
 					     struct warden_owner *kept)
 {
+	/* (A provisional record is written whatever is there: its new generation is what makes
+	 * the reuse check decide the flow again.) */
 	if (flow_recorded_for(key, kept->tgid, kept->start_time_ns, kept->exec_id, kept->uid,
-			      kept->exe_ino, kept->exe_dev))
+			      kept->exe_ino, kept->exe_dev) &&
+	    !(kept->flags & WARDEN_OWNER_PROVISIONAL))
 		return;
 	kept->recorded_ns = bpf_ktime_get_boot_ns();
 	kept->generation = next_generation();
@@ -770,15 +777,19 @@ static __always_inline void udp_connect(struct bpf_sock_addr *ctx, bool v6)
 		return;
 	count(WARDEN_CTR_UDP_CONNECT_PENDING);
 	cookie = bpf_get_socket_cookie(ctx);
+	__builtin_memset(&pending, 0, sizeof(pending));
+	fill_owner(&pending.owner);
 	if (bound->src_port) {
+		/* Keyed now, provisionally: the table's reuse check decides a datagram on another
+		 * flow's 4-tuple again even should the entry below be evicted before it. */
 		struct warden_flow_key key;
 
 		udp_key(ctx, bound, v6, &key);
-		record_flow(&key);
+		pending.owner.flags = WARDEN_OWNER_PROVISIONAL;
+		record_kept_flow(&key, &pending.owner);
+		pending.owner.flags = 0;
 	}
 	/* (Replaces what an earlier connect that sent nothing left, for another destination.) */
-	__builtin_memset(&pending, 0, sizeof(pending));
-	fill_owner(&pending.owner);
 	pending.remote_port = bpf_ntohs((__u16)ctx->user_port);
 	if (v6) {
 		__u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
@@ -867,12 +878,22 @@ struct {
 } exec_windows SEC(".maps");
 
 /* When an exec_windows insert last failed (boot ns; 0: never): a process with no entry that
- * started after it may have lost one, a process that started before it had none to lose. */
+ * started before it may have lost one; one that started after it lost none (its loss would
+ * have come later). */
 __u64 exec_windows_lost_ns = 0;
 
 static __always_inline void exec_window_lost(void)
 {
-	exec_windows_lost_ns = bpf_ktime_get_boot_ns();
+	__u64 now = bpf_ktime_get_boot_ns(), seen = exec_windows_lost_ns;
+
+	/* Only ever later: a loss on another CPU at once may not move it back. */
+	for (int i = 0; i < 4 && seen < now; i++) {
+		__u64 was = __sync_val_compare_and_swap(&exec_windows_lost_ns, seen, now);
+
+		if (was == seen)
+			break;
+		seen = was;
+	}
 	count(WARDEN_CTR_EXEC_WINDOWS_LOST);
 }
 
@@ -1200,13 +1221,26 @@ static __always_inline void udp_connected_first(struct __sk_buff *skb,
 	if (pending.remote_port != key->remote_port ||
 	    (!same_addr(pending.remote_addr, key->remote_addr) && (any[0] || any[1])))
 		return;
-	/* Sent by another process, exec or uid than the connect's: the sender's flow. (Inside
-	 * its send call: a socket's datagram leaves in the task that sends it. A kernel thread
-	 * sending on a user's socket keeps the connect's owner.) */
-	if (!sent_by(&pending.owner) && !(bpf_get_current_task_btf()->flags & WARDEN_PF_KTHREAD)) {
-		__builtin_memset(&pending.owner, 0, sizeof(pending.owner));
-		fill_owner(&pending.owner);
-		count(WARDEN_CTR_UDP_CONNECT_OTHER_SENDER);
+	/*
+	 * Sent by another process, exec or uid than the connect's (send(2) on a connected socket
+	 * passes no hook): a socket inherited or passed, an exec or setuid in between. The
+	 * datagram's own send call is nearly always the current task here, and then the flow is
+	 * the sender's. Not always: a packet another NFQUEUE consumer hooked before this table
+	 * handed back continues in that consumer's thread, and one sent from softirq (a kernel
+	 * tunnel over a user's socket) in whatever task it interrupted. So the current task is
+	 * taken for the sender only when it is a user task of the connector's cgroup; otherwise
+	 * the record stays provisional and wardend asks sock_diag who holds the socket.
+	 */
+	if (!sent_by(&pending.owner)) {
+		if (!(bpf_get_current_task_btf()->flags & WARDEN_PF_KTHREAD) &&
+		    bpf_get_current_cgroup_id() == pending.owner.cgroup_id) {
+			__builtin_memset(&pending.owner, 0, sizeof(pending.owner));
+			fill_owner(&pending.owner);
+			count(WARDEN_CTR_UDP_CONNECT_OTHER_SENDER);
+		} else {
+			pending.owner.flags = WARDEN_OWNER_PROVISIONAL;
+			count(WARDEN_CTR_UDP_CONNECT_UNNAMED);
+		}
 	}
 	record_kept_flow(key, &pending.owner);
 	bpf_map_delete_elem(&udp_connects, &cookie);
@@ -1260,7 +1294,10 @@ int warden_udp_reused(struct __sk_buff *skb)
  *
  * Helpers verified on 6.18 by loading this program and warden_udp_reused: socket filter
  * programs may call get_socket_cookie (the skb's socket's), get_netns_cookie, skb_load_bytes,
- * ktime_get_boot_ns and the map lookup, update and delete helpers.
+ * ktime_get_boot_ns, the map lookup, update and delete helpers, and what fill_owner calls
+ * (get_current_task_btf, get_current_uid_gid, get_current_comm, get_current_cgroup_id,
+ * probe_read_kernel): in softirq these name the interrupted task, hence udp_connected_first's
+ * care.
  */
 SEC("socket")
 int warden_udp_connected(struct __sk_buff *skb)

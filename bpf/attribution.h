@@ -86,8 +86,15 @@ struct warden_owner {
 	__u32 ppid; /* the parent's tgid */
 	__u32 uid;
 	__u32 gid;
+	__u32 flags; /* WARDEN_OWNER_* */
 	char comm[WARDEN_COMM_LEN];
 };
+
+/* The record names who connected a UDP socket, not yet who sent on it: written at a bound
+ * socket's connect (so that the table's reuse check decides its flow again), or at its first
+ * datagram when the sender could not be told (see udp_connected_first). wardend asks
+ * sock_diag for the socket's holder instead. */
+#define WARDEN_OWNER_PROVISIONAL 1u
 
 /* Slots of the mirrors (powers of two; the loader may change them). */
 #define WARDEN_DEFAULT_FLOW_SLOTS     4096
@@ -179,6 +186,8 @@ enum warden_counter {
 	/* UDP connects whose first datagram another process, exec or uid sent (an inherited or
 	 * passed socket, an exec or setuid in between): keyed for the sender */
 	WARDEN_CTR_UDP_CONNECT_OTHER_SENDER,
+	/* ... or by a task not known to be the sender: left to sock_diag (provisional record) */
+	WARDEN_CTR_UDP_CONNECT_UNNAMED,
 	WARDEN_CTR_COUNT,
 };
 

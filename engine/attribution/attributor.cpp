@@ -209,6 +209,12 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
       hit = bpf_->lookupFlow(outboundFlowKey(packet, netnsCookie_), found.owner);
       found.via = Attribution::Via::kFlowMap;
     }
+    if (hit && (found.owner.flags & WARDEN_OWNER_PROVISIONAL)) {
+      // Who connected a UDP socket, not who sent its first datagram (bpf/attribution.h):
+      // sock_diag names the socket's holder.
+      hit = false;
+      bump(counters_.provisional);
+    }
     if (hit && found.owner.tgid == 0) {
       // A task outside wardend's pid namespace (bpf/attribution.h): no pid of ours names it,
       // and /proc cannot describe it.
@@ -404,6 +410,7 @@ nlohmann::json Attributor::statusJson() const {
       {"describe_misses", load(counters_.describeMisses)},
       {"decided_errors", load(counters_.decidedErrors)},
       {"outside_pid_namespace", load(counters_.outsidePidNamespace)},
+      {"provisional_records", load(counters_.provisional)},
   };
   // Why eBPF is not what attributes (the fallback took over), when it is not.
   if (!bpf_ && !ebpfProblem_.empty()) status["ebpf_error"] = ebpfProblem_;
@@ -432,11 +439,12 @@ nlohmann::json Attributor::statusJson() const {
                      {"flow_unchanged", c[WARDEN_CTR_FLOW_UNCHANGED]},
                      {"flow_errors", c[WARDEN_CTR_FLOW_ERRORS]},
                      {"listener_writes", c[WARDEN_CTR_LISTENER_WRITES]},
-                     // connected UDP flows recorded: at the connect hook when the socket
-                     // was bound already, else at its first datagram, by the table
+                     // connected UDP flows keyed at their first datagram, by the table
                      {"udp_connects", c[WARDEN_CTR_UDP_CONNECT_DONE]},
                      // ... whose first datagram another process, exec or uid sent
                      {"udp_connect_other_sender", c[WARDEN_CTR_UDP_CONNECT_OTHER_SENDER]},
+                     // ... or by a task not known to be its sender: sock_diag names it
+                     {"udp_connect_unnamed", c[WARDEN_CTR_UDP_CONNECT_UNNAMED]},
                      // TCP connects a kernel-held verdict decided: no owner record written
                      {"held_unrecorded", c[WARDEN_CTR_HELD_UNRECORDED]},
                      {"events", c[WARDEN_CTR_EVENTS]},

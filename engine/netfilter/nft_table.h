@@ -47,9 +47,10 @@ const char* toString(QueueMethod method);
 //                                         not packets only related to the flow
 //   1d. ct state invalid               -> count; drop unless `[engine] invalid = "accept"`
 //   1u. output only, with eBPF: UDP    -> no verdict: the eBPF socket filter keys the flow of a
-//                                         connected socket's first datagram with the owner the
-//                                         connect hook kept (its local port was not bound at
-//                                         the hook), before rules 3h, 4 and 4b read it. Rule
+//                                         connected socket's first datagram for its sender (the
+//                                         connect hook kept the connector, whose local port
+//                                         may not have been bound then), before rules 3h, 4
+//                                         and 4b read it. Rule
 //                                         0c's program does the same for datagrams on accepted
 //                                         flows, before it compares their owner.
 //   3h. output only, with kernel-held verdicts: ct state new, and an eBPF match says a held

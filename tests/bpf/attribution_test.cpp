@@ -191,10 +191,20 @@ TEST_F(BpfAttributionTest, UdpConnectThenSend) {
     warden_owner owner{};
     ASSERT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_UDP, remote, 5354), owner));
     expectOwner(owner, client, 0);
+    EXPECT_EQ(owner.flags, 0u) << "keyed by the table for the datagram's own sender";
   }
+  // Bound first: keyed provisionally at the connect, for good at the first datagram.
+  LabClient bound =
+      lab_->run(lab_->nsA(), {"udp-connect", "127.0.0.1", "5354", "--bind-port", "40010"});
+  ASSERT_EQ(bound.wait(), 0);
+  warden_owner owner{};
+  ASSERT_TRUE(bpf_->lookupFlow(flowKey(bound, IPPROTO_UDP, "127.0.0.1", 5354), owner));
+  expectOwner(owner, bound, 0);
+  EXPECT_EQ(owner.flags, 0u);
   const BpfCounters c = bpf_->counters();
-  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_PENDING], 3u);
-  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_DONE], 3u);
+  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_PENDING], 4u);
+  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_DONE], 4u);
+  EXPECT_EQ(c[WARDEN_CTR_UDP_CONNECT_OTHER_SENDER] + c[WARDEN_CTR_UDP_CONNECT_UNNAMED], 0u);
 }
 
 // Without the table, a connect that binds the socket's port keys nothing: the hook cannot (the
@@ -212,7 +222,9 @@ TEST_F(BpfAttributionTest, UdpConnectOfAnUnboundSocketIsKeyedByTheTable) {
   ASSERT_EQ(bound.wait(), 0);
   ASSERT_TRUE(bpf_->lookupFlow(flowKey(bound, IPPROTO_UDP, "127.0.0.1", 5357), owner));
   expectOwner(owner, bound, 0);
-  // (Its first datagram, which the table would key again for its sender, no program saw.)
+  // Provisionally: its first datagram, which the table would key again for its sender, no
+  // program saw (wardend asks sock_diag for such a record's flow).
+  EXPECT_EQ(owner.flags, WARDEN_OWNER_PROVISIONAL);
   EXPECT_EQ(bpf_->counters()[WARDEN_CTR_UDP_CONNECT_DONE], 0u);
 }
 

@@ -511,10 +511,11 @@ static void command_send(char** w, int nw) {
 static void command_keepc(char** w, int nw) {
   struct sockaddr_storage ss;
   socklen_t len;
-  if ((nw != 3 && !(nw == 4 && !strcmp(w[3], "bound"))) || endpoint(w[1], w[2], &ss, &len)) {
-    if (nw != 3 && nw != 4) printf("error usage: keepc HOST PORT [bound]\n");
+  if (nw != 3 && !(nw == 4 && !strcmp(w[3], "bound"))) {
+    printf("error usage: keepc HOST PORT [bound]\n");
     return;
   }
+  if (endpoint(w[1], w[2], &ss, &len)) return;
   int fd = socket(ss.ss_family, SOCK_DGRAM, 0); /* no CLOEXEC: it is to be inherited */
   if (fd < 0) {
     printf("error socket: %s\n", strerror(errno));
