@@ -211,9 +211,12 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
     }
     if (hit && (found.owner.flags & WARDEN_OWNER_PROVISIONAL)) {
       // Who connected a UDP socket, not who sent its first datagram (bpf/attribution.h):
-      // sock_diag names the socket's holder.
-      hit = false;
+      // sock_diag names the socket's holder. The record stays the one the reuse check
+      // compares, so that the flow's later packets are not decided again.
       bump(counters_.provisional);
+      Attribution held = viaSockDiag(packet, inbound, hasUid);
+      held.recordGeneration = found.owner.generation;
+      return held;
     }
     if (hit && found.owner.tgid == 0) {
       // A task outside wardend's pid namespace (bpf/attribution.h): no pid of ours names it,
@@ -225,6 +228,7 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
     }
     if (hit) {
       found.kind = OwnerKind::kProcess;
+      found.recordGeneration = found.owner.generation;
       found.key = processKey(found.owner.tgid, found.owner.start_time_ns);
       // A listener's record names the exec that bound it, and nothing writes it again when
       // the process execs and keeps the socket (a re-exec that keeps its listening sockets):
@@ -246,7 +250,7 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
 
 void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept {
   if (!bpf_ || flow.ipProto != IPPROTO_UDP || flow.direction != rules::Direction::kOut ||
-      attribution.via != Attribution::Via::kFlowMap || attribution.owner.generation == 0) {
+      attribution.recordGeneration == 0) {
     return;
   }
   warden_flow_key key;
@@ -257,7 +261,7 @@ void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& att
   key.remote_port = flow.remotePort;
   key.protocol = IPPROTO_UDP;
   // A failed update costs the flow's next packet another decision, never a pass.
-  if (!bpf_->markDecided(key, attribution.owner.generation)) {
+  if (!bpf_->markDecided(key, attribution.recordGeneration)) {
     bump(counters_.decidedErrors);
     std::lock_guard lock(errorLogMutex_);
     decidedErrorLog_.note(

@@ -56,6 +56,10 @@ struct Attribution {
   // kProcess via the maps: the kernel's record taken at the socket call. Via sock_diag only
   // tgid, uid and start_time_ns are set.
   warden_owner owner{};
+  // The generation of the flow map's record of this flow, which the table's UDP reuse check
+  // compares with the one noted at its accept (noteUdpAccepted): the owner's, or that of a
+  // provisional record sock_diag stood in for. 0: no record.
+  std::uint64_t recordGeneration = 0;
 };
 
 struct AttributorOptions {

@@ -612,6 +612,60 @@ def test_a_connected_udp_socket_prepared_before_exec_or_setuid_carries_no_allow(
     assert d.status()["totals"]["deny"] >= 1, d.status()["totals"]
 
 
+# Connects a UDP socket to HOST PORT, forks; the child moves itself into the cgroup SUB and
+# sends COUNT datagrams on the connected socket with send(2), each waiting for its echo; prints
+# "<replies>/<count>".
+OTHER_CGROUP_SENDER = """
+import os, socket, sys
+host, port, sub, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((host, port))
+s.settimeout(1.5)
+child = os.fork()
+if child == 0:
+    with open(os.path.join(sub, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+    replies = 0
+    for i in range(count):
+        s.send(b"datagram %d" % i)
+        try:
+            s.recv(100)
+            replies += 1
+        except OSError:
+            pass
+    print(f"{replies}/{count}", flush=True)
+    os._exit(0)
+os.waitpid(child, 0)
+"""
+
+
+def test_a_connected_udp_socket_sent_on_from_another_cgroup_is_named_by_sock_diag(
+        lab, cgroup, wardend, counter):
+    """A process connects a UDP socket; its child moves into another cgroup (below the hooks'
+    one) and sends on it: the sending task is not taken for sure to be the sender there, so the
+    flow record stays provisional and sock_diag names the socket's holder. The flow is decided
+    once: its later datagrams are not queued again (each would be, were the provisional
+    record not noted as the one the flow was accepted for)."""
+    d = start(lab, wardend, cgroup, fail="closed")
+    sub = os.path.join(cgroup, "sender")
+    os.mkdir(sub)
+    try:
+        before = d.status()["totals"]["packets"]
+        res = lab.c.run(in_cgroup(cgroup, [PYTHON, "-c", OTHER_CGROUP_SENDER, S4,
+                                           str(COUNTED_Y), sub, "20"]), timeout=60)
+        assert res.stdout.split() == ["20/20"], (res.stdout, res.stderr)
+    finally:
+        os.rmdir(sub)
+    status = d.status()
+    bpf = status["attribution"]["bpf"]
+    assert bpf["udp_connect_unnamed"] >= 1 and status["attribution"]["provisional_records"] >= 1, \
+        status["attribution"]
+    assert status["attribution"]["fallback_hits"] >= 1, status["attribution"]
+    assert counter.seen(COUNTED_Y) == 20
+    queued = status["totals"]["packets"] - before
+    assert queued <= 3, f"{queued} packets of one flow were queued (the flow decided again)"
+
+
 # ---- unconnected UDP, per datagram --------------------------------------------------------
 
 
