@@ -1185,14 +1185,16 @@ static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flo
 
 #define WARDEN_PF_KTHREAD 0x00200000 /* PF_KTHREAD, include/linux/sched.h */
 
-/* Whether the calling task is of the process, exec generation and uid `owner` names. */
-static __always_inline bool sent_by(const struct warden_owner *owner)
+/* Whether the calling task is of the process (tgid, start time) and exec generation named,
+ * under that uid: what a connected socket's first datagram (udp_connected_first) and a held
+ * word's UDP datagram (held_match) ask of their sender. */
+static __always_inline bool current_is(__u32 tgid, __u64 start_time_ns, __u64 exec_id, __u32 uid)
 {
 	struct current_process now;
 
 	current_process(&now);
-	return now.tgid == owner->tgid && now.start_time_ns == owner->start_time_ns &&
-	       now.exec_id == owner->exec_id && (__u32)bpf_get_current_uid_gid() == owner->uid;
+	return now.tgid == tgid && now.start_time_ns == start_time_ns && now.exec_id == exec_id &&
+	       (__u32)bpf_get_current_uid_gid() == uid;
 }
 
 /*
@@ -1231,7 +1233,8 @@ static __always_inline void udp_connected_first(struct __sk_buff *skb,
 	 * taken for the sender only when it is a user task of the connector's cgroup; otherwise
 	 * the record stays provisional and wardend asks sock_diag who holds the socket.
 	 */
-	if (!sent_by(&pending.owner)) {
+	if (!current_is(pending.owner.tgid, pending.owner.start_time_ns, pending.owner.exec_id,
+			pending.owner.uid)) {
 		if (!(bpf_get_current_task_btf()->flags & WARDEN_PF_KTHREAD) &&
 		    bpf_get_current_cgroup_id() == pending.owner.cgroup_id) {
 			__builtin_memset(&pending.owner, 0, sizeof(pending.owner));
@@ -1361,7 +1364,6 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	struct warden_held_verdict *verdict;
 	struct warden_held_socket *armed;
 	struct warden_held_state *state;
-	struct current_process sender;
 	struct packet_ends packet;
 	__u64 now;
 
@@ -1387,13 +1389,9 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	 * without the sendmsg hook) is not decided by the word left before. (A TCP SYN leaves
 	 * inside the connect that armed the word; its retransmissions, from a timer in whatever
 	 * task it interrupted, belong to that connection.) */
-	if (packet.protocol == IPPROTO_UDP) {
-		current_process(&sender);
-		if (sender.exec_id != armed->key.exec_id ||
-		    sender.start_time_ns != armed->key.start_time_ns ||
-		    (__u32)bpf_get_current_uid_gid() != armed->key.uid)
-			return 0;
-	}
+	if (packet.protocol == IPPROTO_UDP && !current_is(armed->key.tgid, armed->key.start_time_ns,
+							  armed->key.exec_id, armed->key.uid))
+		return 0;
 	state = held_state_now();
 	if (!state || state->epoch != armed->epoch)
 		return 0;
