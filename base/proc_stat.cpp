@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <vector>
 
@@ -51,13 +52,16 @@ std::optional<ProcStat> parseStat(std::string_view text) {
   return stat;
 }
 
-std::optional<ProcStat> readProcStat(std::uint32_t pid, const std::string& procRoot) {
-  auto fd = openFile(procRoot + "/" + std::to_string(pid) + "/stat", O_RDONLY);
-  if (!fd) return std::nullopt;
+Result<ProcStat> readProcStat(std::uint32_t pid, const std::string& procRoot) {
+  const std::string path = procRoot + "/" + std::to_string(pid) + "/stat";
+  auto fd = openFile(path, O_RDONLY);
+  if (!fd) return std::unexpected(std::move(fd.error()));
   char buffer[1024];
   const ssize_t n = read(fd->get(), buffer, sizeof buffer - 1);
-  if (n <= 0) return std::nullopt;
-  return parseStat(std::string_view(buffer, static_cast<std::size_t>(n)));
+  if (n < 0) return std::unexpected(errnoError("reading " + path));
+  auto stat = parseStat(std::string_view(buffer, static_cast<std::size_t>(n)));
+  if (!stat) return std::unexpected(makeError(EINVAL, "parsing " + path));
+  return std::move(*stat);
 }
 
 }  // namespace warden::base

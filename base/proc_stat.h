@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/error.h"
+
 namespace warden::base {
 
 // Fields of /proc/PID/stat warden uses. A process is named by its pid and its start time
@@ -20,7 +22,9 @@ struct ProcStat {
 // Parses the text of /proc/PID/stat: pure, so tests feed it synthetic text.
 std::optional<ProcStat> parseStat(std::string_view text);
 
-// Reads `procRoot`/PID/stat; nullopt when the process is gone or the file is not readable.
-std::optional<ProcStat> readProcStat(std::uint32_t pid, const std::string& procRoot = "/proc");
+// Reads `procRoot`/PID/stat. The error's code tells a process that is gone (ENOENT, or ESRCH
+// when it went while the file was read) from a file that could not be read or parsed (EINVAL).
+[[nodiscard]] Result<ProcStat> readProcStat(std::uint32_t pid,
+                                            const std::string& procRoot = "/proc");
 
 }  // namespace warden::base

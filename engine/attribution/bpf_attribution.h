@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "bpf/attribution.h"
+#include "engine/attribution/exec_windows.h"
 
 struct attribution_bpf;
 struct bpf_link;
@@ -60,7 +61,7 @@ using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;
 // bpf/attribution.h) and fall back to bpf(2) syscalls on map fds; they, counters() and
 // flowEntryCount() may be called from any thread at once. The event calls
 // (consumeEvents/pollEvents) belong to one thread, the one that set the handler.
-class BpfAttribution {
+class BpfAttribution : public ExecWindows {
  public:
   // One ring-buffer record: a warden_event_head followed by the struct its kind names.
   // Returns false to stop consumeEvents() after this record (the rest stays in the ring).
@@ -102,17 +103,13 @@ class BpfAttribution {
   // Hands every waiting record to the handler, until it asks to stop; returns how many.
   [[nodiscard]] base::Result<int> consumeEvents();
 
-  // What exec_windows holds for process `tgid` started at `startNs` (see warden_exec_window):
-  // a zeroed window when it has no entry and none was ever lost (the process has not exec'd
-  // since the programs were attached); nullopt when that cannot be told (no process events, a
-  // lost entry, a failed read). One or two bpf(2) calls.
-  std::optional<warden_exec_window> execWindow(std::uint32_t tgid, std::uint64_t startNs) const;
-  // Deletes the process's entry (it has ended). One bpf(2) call.
-  void forgetExecWindow(const warden_exec_window_key& key) const;
-  // Up to `max` of the processes exec_windows holds an entry for, in the map's order, from
-  // the one after `after` (null: from the first; one no longer there: from the first too).
+  // ExecWindows, over the programs' exec_windows: one or two bpf(2) calls a window (nullopt
+  // also without process events), one a deletion.
+  std::optional<warden_exec_window> execWindow(std::uint32_t tgid,
+                                               std::uint64_t startNs) const override;
+  void forgetExecWindow(const warden_exec_window_key& key) const override;
   std::vector<warden_exec_window_key> execWindowKeys(const warden_exec_window_key* after,
-                                                     std::size_t max) const;
+                                                     std::size_t max) const override;
 
   BpfCounters counters() const;  // summed over CPUs
   // One counter of the programs' per-CPU counters map `countersFd`, summed over CPUs (one

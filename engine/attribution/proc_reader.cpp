@@ -141,20 +141,18 @@ std::vector<std::uint32_t> ProcReader::listPids() const {
 }
 
 std::optional<base::ProcStat> ProcReader::stat(std::uint32_t pid) const {
-  return base::readProcStat(pid, root_);
+  auto stat = base::readProcStat(pid, root_);
+  if (!stat) return std::nullopt;
+  return std::move(*stat);
 }
 
 bool ProcReader::gone(std::uint32_t pid, std::uint64_t startTicks) const {
-  auto fd = base::openFile(root_ + "/" + std::to_string(pid) + "/stat", O_RDONLY);
-  if (!fd) return fd.error().code == ENOENT || fd.error().code == ESRCH;
-  char buffer[1024];
-  const ssize_t n = read(fd->get(), buffer, sizeof buffer - 1);
-  if (n < 0) return errno == ESRCH;
-  const auto stat = base::parseStat(std::string_view(buffer, static_cast<std::size_t>(n)));
-  return stat && stat->startTicks != startTicks;
+  const auto stat = base::readProcStat(pid, root_);
+  if (!stat) return stat.error().code == ENOENT || stat.error().code == ESRCH;
+  return stat->startTicks != startTicks;
 }
 
-bool ProcReader::complete(ProcessDescription& info) const {
+bool ProcReader::complete(ProcessDescription& info, base::ProcStat* lastStat) const {
   auto opened = base::openFile(root_ + "/" + std::to_string(info.key.pid), O_RDONLY | O_DIRECTORY);
   if (!opened) return false;
   const base::UniqueFd dir = std::move(*opened);
@@ -217,7 +215,9 @@ bool ProcReader::complete(ProcessDescription& info) const {
   auto again = readAt(dir.get(), "stat", 4096);
   if (!again) return false;
   auto statAgain = base::parseStat(*again);
-  return statAgain && statAgain->startTicks == stat->startTicks;
+  if (!statAgain || statAgain->startTicks != stat->startTicks) return false;
+  if (lastStat) *lastStat = std::move(*statAgain);
+  return true;
 }
 
 std::optional<std::string> ProcReader::exePath(std::uint32_t pid, std::uint64_t startTicks) const {

@@ -42,8 +42,9 @@ class ProcReader {
   // Fills `info` from /proc/PID if it still is the process `info.key` names (startTicks 0 =
   // whichever process has the pid; the key is then set from stat). Kernel-provided fields
   // already in `info` (argv from the exec event, uid...) are overwritten only by values read
-  // successfully. Returns false when the process is gone or is another one.
-  bool complete(ProcessDescription& info) const;
+  // successfully. Returns false when the process is gone or is another one. `lastStat`, when
+  // given, receives /proc/PID/stat as read last, after everything else.
+  bool complete(ProcessDescription& info, base::ProcStat* lastStat = nullptr) const;
 
   // The executable path of process `pid` if it still started at `startTicks` (" (deleted)"
   // stripped), empty when that path is not its host file (isFileAt); nullopt for kernel

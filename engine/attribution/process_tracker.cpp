@@ -183,17 +183,7 @@ base::Result<void> ProcessTracker::start(BpfAttribution* events) {
     });
     if (!opened) return opened;
   }
-  if (!options_.execWindow && events_) {
-    options_.execWindow = [events](std::uint32_t tgid, std::uint64_t startNs) {
-      return events->execWindow(tgid, startNs);
-    };
-    options_.forgetExecWindow = [events](const warden_exec_window_key& key) {
-      events->forgetExecWindow(key);
-    };
-    options_.execWindowKeys = [events](const warden_exec_window_key* after, std::size_t max) {
-      return events->execWindowKeys(after, max);
-    };
-  }
+  if (!options_.execWindows) options_.execWindows = events_;
   scanProc();
   thread_ = std::thread([this] { run(); });
   return {};
@@ -399,8 +389,8 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
 void ProcessTracker::onExit(const warden_exit_event& event) {
   counters_.exits.fetch_add(1, std::memory_order_relaxed);
   table_.markExited(processKey(event.tgid, event.start_time_ns), event.head.time_ns);
-  if (options_.forgetExecWindow) {
-    options_.forgetExecWindow(
+  if (options_.execWindows) {
+    options_.execWindows->forgetExecWindow(
         warden_exec_window_key{.tgid = event.tgid, .pad = 0, .start_time_ns = event.start_time_ns});
   }
 }
@@ -408,7 +398,7 @@ void ProcessTracker::onExit(const warden_exit_event& event) {
 void ProcessTracker::maybeSweepExecWindows(std::uint64_t now) {
   constexpr std::size_t kBatch = 512;
   constexpr std::uint64_t kBatchEveryNs = 100'000'000;
-  if (!options_.execWindowKeys || !options_.forgetExecWindow) return;
+  if (!options_.execWindows) return;
   if (!sweeping_) {
     bool due = now - lastSweepNs_ >= options_.sweepExecWindowsEveryNs;
     if (events_ && now - lastSweepBatchNs_ >= kBatchEveryNs) {
@@ -426,10 +416,11 @@ void ProcessTracker::maybeSweepExecWindows(std::uint64_t now) {
     return;
   }
   lastSweepBatchNs_ = now;
-  const auto keys = options_.execWindowKeys(sweepAfter_ ? &*sweepAfter_ : nullptr, kBatch);
+  const auto keys =
+      options_.execWindows->execWindowKeys(sweepAfter_ ? &*sweepAfter_ : nullptr, kBatch);
   for (const warden_exec_window_key& key : keys) {
     if (!reader_.gone(key.tgid, ticksFromBootNs(key.start_time_ns))) continue;
-    options_.forgetExecWindow(key);
+    options_.execWindows->forgetExecWindow(key);
     counters_.execWindowsSwept.fetch_add(1, std::memory_order_relaxed);
   }
   // The next batch follows the last key listed (forgotten or not: one no longer there starts
@@ -511,11 +502,14 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
       current && current->execId != 0 && owner.exec_id != 0 && current->execId > owner.exec_id) {
     return moved();
   }
-  const auto readProc = [&] { return reader_.complete(info) ? ProcRead::kRead : ProcRead::kNone; };
-  if (!options_.execWindow || owner.exec_id == 0) return readProc();
-  const auto before = options_.execWindow(owner.tgid, owner.start_time_ns);
+  base::ProcStat lastStat;
+  const auto readProc = [&] {
+    return reader_.complete(info, &lastStat) ? ProcRead::kRead : ProcRead::kNone;
+  };
+  if (!options_.execWindows || owner.exec_id == 0) return readProc();
+  const auto before = options_.execWindows->execWindow(owner.tgid, owner.start_time_ns);
   if (readProc() == ProcRead::kNone) return ProcRead::kNone;
-  const auto after = options_.execWindow(owner.tgid, owner.start_time_ns);
+  const auto after = options_.execWindows->execWindow(owner.tgid, owner.start_time_ns);
   switch (procGeneration(before, after, owner.exec_id)) {
     case ProcGeneration::kShown:
       return ProcRead::kRead;
@@ -524,16 +518,14 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
       // read: taken as read before the windows.
       counters_.execWindowUnknown.fetch_add(1, std::memory_order_relaxed);
       return ProcRead::kRead;
-    case ProcGeneration::kNoExecSince: {
-      // An entry goes only once this thread has read its process's exit record, or found it
-      // gone: one that is still running, not exiting, has not exec'd since the attach.
-      const auto stat = reader_.stat(owner.tgid);
-      if (stat && stat->startTicks == info.key.startTicks && stat->state != 'Z' &&
-          stat->state != 'X' && (stat->flags & kPfExiting) == 0) {
+    case ProcGeneration::kNoExecSince:
+      // An entry goes only once this thread has read its process's exit record (the process
+      // was exiting then, before the first window was read) or found it gone: one that was
+      // still running, not exiting, when /proc was read last has not exec'd since the attach.
+      if (lastStat.state != 'Z' && lastStat.state != 'X' && (lastStat.flags & kPfExiting) == 0) {
         return ProcRead::kRead;
       }
       return moved();
-    }
     case ProcGeneration::kMoved:
       break;
   }

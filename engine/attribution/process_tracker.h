@@ -19,6 +19,7 @@
 #include "bpf/attribution.h"
 #include "engine/attribution/environment_pool.h"
 #include "engine/attribution/exe_hasher.h"
+#include "engine/attribution/exec_windows.h"
 #include "engine/attribution/held_images.h"
 #include "engine/attribution/proc_reader.h"
 #include "engine/attribution/process_table.h"
@@ -53,17 +54,10 @@ class ProcessTracker {
     // Given, on the tracker thread, each flow a kernel-held verdict decided that is to be
     // logged (WARDEN_EVENT_HELD, which shares the ring with the process events).
     std::function<void(const warden_held_event&)> onHeldFlow = nullptr;
-    // exec_windows (BpfAttribution): a process's window, read around each /proc read of it;
-    // forgetting it once its exit record is read; the processes that have one (swept of those
-    // found gone: their exit records lost, or not read yet). Null: the events' own, when
-    // start() is given them (tests give their own). Without execWindow, /proc is taken to show
-    // the generation it was read for.
-    std::function<std::optional<warden_exec_window>(std::uint32_t tgid, std::uint64_t startNs)>
-        execWindow = nullptr;
-    std::function<void(const warden_exec_window_key&)> forgetExecWindow = nullptr;
-    std::function<std::vector<warden_exec_window_key>(const warden_exec_window_key* after,
-                                                      std::size_t max)>
-        execWindowKeys = nullptr;
+    // Borrowed; read around each /proc read of a process, told of each exit record, swept of
+    // processes found gone. Null: the events' own (BpfAttribution), when start() is given
+    // them. Without any, /proc is taken to show the generation it was read for.
+    const ExecWindows* execWindows = nullptr;
     // A sweep passes over every entry, a batch at a time; it begins this long after the last
     // one did, or at once when process records were lost (exit records among them).
     std::uint64_t sweepExecWindowsEveryNs = 30'000'000'000;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <string>
 
@@ -133,6 +134,26 @@ TEST(ProcReader, DeletedImageAndWrongStartTime) {
   EXPECT_FALSE(reader.complete(other));
   EXPECT_TRUE(other.path.empty());
   EXPECT_FALSE(reader.describe(6));
+}
+
+TEST(ProcReader, GoneOnlyWhenTheEntryIsMissingOrAnotherProcess) {
+  TempDir dir;
+  fakeProcess(dir, 5, 1, 900, "/usr/bin/x");
+  dir.write("7/stat", "not a stat line\n");
+  ProcReader reader(dir.path().string());
+  EXPECT_FALSE(reader.gone(5, 900));
+  EXPECT_TRUE(reader.gone(5, 901));  // the pid names another process now
+  EXPECT_TRUE(reader.gone(6, 900));  // no entry
+  // A file that cannot be parsed says nothing for sure.
+  EXPECT_FALSE(reader.gone(7, 900));
+
+  const auto missing = base::readProcStat(6, dir.path().string());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ENOENT);
+  const auto garbled = base::readProcStat(7, dir.path().string());
+  ASSERT_FALSE(garbled);
+  EXPECT_EQ(garbled.error().code, EINVAL);
+  EXPECT_NE(garbled.error().message().find("7/stat"), std::string::npos);
 }
 
 TEST(ProcReader, IsFileAtComparesDeviceAndInode) {

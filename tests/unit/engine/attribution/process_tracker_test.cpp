@@ -172,25 +172,40 @@ class TrackerTest : public ::testing::Test {
   std::mutex forgottenMutex_;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> forgotten_;
 
+  void forget(const warden_exec_window_key& key) {
+    std::erase_if(windowKeys_, [&](const auto& kept) {
+      return kept.tgid == key.tgid && kept.start_time_ns == key.start_time_ns;
+    });
+    std::lock_guard lock(forgottenMutex_);
+    forgotten_.emplace_back(key.tgid, key.start_time_ns);
+  }
+
+  // exec_windows as the test sets it: windows from readWindow(), entries in windowKeys_.
+  class FakeExecWindows : public ExecWindows {
+   public:
+    explicit FakeExecWindows(TrackerTest* test) : test_(test) {}
+    std::optional<warden_exec_window> execWindow(std::uint32_t, std::uint64_t) const override {
+      return test_->readWindow();
+    }
+    void forgetExecWindow(const warden_exec_window_key& key) const override { test_->forget(key); }
+    std::vector<warden_exec_window_key> execWindowKeys(const warden_exec_window_key* after,
+                                                       std::size_t max) const override {
+      return test_->keysAfter(after, max);
+    }
+
+   private:
+    TrackerTest* test_;
+  };
+  FakeExecWindows execWindows_{this};
+
   TempDir dir_;
   ProcessTable table_;
-  ProcessTracker tracker_{
-      table_, ProcessTracker::Options{
-                  .procRoot = dir_.path().string(),
-                  .execWindow = [this](std::uint32_t, std::uint64_t) { return readWindow(); },
-                  .forgetExecWindow =
-                      [this](const warden_exec_window_key& key) {
-                        std::erase_if(windowKeys_, [&](const auto& kept) {
-                          return kept.tgid == key.tgid && kept.start_time_ns == key.start_time_ns;
-                        });
-                        std::lock_guard lock(forgottenMutex_);
-                        forgotten_.emplace_back(key.tgid, key.start_time_ns);
-                      },
-                  .execWindowKeys = [this](const warden_exec_window_key* after,
-                                           std::size_t max) { return keysAfter(after, max); },
-                  // (at once, whatever the machine's uptime)
-                  .sweepExecWindowsEveryNs = 0,
-              }};
+  ProcessTracker tracker_{table_, ProcessTracker::Options{
+                                      .procRoot = dir_.path().string(),
+                                      .execWindows = &execWindows_,
+                                      // (at once, whatever the machine's uptime)
+                                      .sweepExecWindowsEveryNs = 0,
+                                  }};
 };
 
 TEST_F(TrackerTest, ExecIsCompletedFromProc) {
@@ -632,11 +647,10 @@ TEST_F(TrackerTest, ARequestForAGenerationTheProcessLeftIsNotReadFromProc) {
 
   // The same request for the generation /proc shows is read.
   owner.exec_id = 8;
-  ProcessTracker again{table_,
-                       ProcessTracker::Options{
-                           .procRoot = dir_.path().string(),
-                           .execWindow = [this](std::uint32_t, std::uint64_t) { return window_; },
-                       }};
+  ProcessTracker again{table_, ProcessTracker::Options{
+                                   .procRoot = dir_.path().string(),
+                                   .execWindows = &execWindows_,
+                               }};
   ASSERT_TRUE(again.start(nullptr));
   again.requestDescribe(owner);
   auto described = table_.waitComplete({950, 95}, std::chrono::seconds(5), owner.exe_dev,
