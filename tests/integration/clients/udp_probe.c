@@ -1,5 +1,6 @@
 /* udp_probe HOST PORT [--connect | --uring-connect] [--count N] [--timeout-ms N] [--size BYTES]
- *           [--source-port N] [--then-connect PORT2] [--no-wait] [--then-exec PROGRAM ARG...]
+ *           [--source-port N] [--then-connect PORT2] [--no-wait] [--orphan]
+ *           [--then-exec PROGRAM ARG...]
  *
  * Sends COUNT datagrams from one socket (one flow), each waiting up to TIMEOUT for its echo.
  * Prints one line "<outcome> <replies>/<count> <elapsed_ms>" and exits with the outcome's code:
@@ -19,7 +20,10 @@
  * from the same local port).
  * --then-exec replaces this process with PROGRAM ARG... once done (same pid, another image);
  * everything after it is PROGRAM's. --no-wait sends without waiting for echoes (outcome
- * "sent"): with --then-exec, the exec follows the last datagram at once. */
+ * "sent"): with --then-exec, the exec follows the last datagram at once.
+ * --orphan forks first and the parent exits at once (status 0, nothing printed); the child,
+ * a fork of this program that never execs, waits until another process adopted it (at most
+ * 2 s), 20 ms more, and goes on as above. */
 #include <linux/io_uring.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -32,7 +36,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] "
           "[--ipv6-ext hop|dst] [--source-port N] [--uring-connect] [--then-connect PORT2] "
-          "[--no-wait] [--then-exec PROGRAM ARG...]\n");
+          "[--no-wait] [--orphan] [--then-exec PROGRAM ARG...]\n");
   exit(EXIT_USAGE);
 }
 
@@ -86,6 +90,7 @@ int main(int argc, char** argv) {
   int connected = 0;
   int uring = 0;
   int no_wait = 0;
+  int orphan = 0;
   char** then_exec = NULL;
   const char* then_port = NULL;
   long source_port = 0;
@@ -112,6 +117,8 @@ int main(int argc, char** argv) {
       connected = 1;
     } else if (!strcmp(argv[i], "--no-wait")) {
       no_wait = 1;
+    } else if (!strcmp(argv[i], "--orphan")) {
+      orphan = 1;
     } else if (!strcmp(argv[i], "--uring-connect")) {
       connected = uring = 1;
     } else if (!strcmp(argv[i], "--then-connect") && i + 1 < argc) {
@@ -127,6 +134,18 @@ int main(int argc, char** argv) {
   struct sockaddr_storage ss;
   socklen_t len;
   if (parse_endpoint(host, port, &ss, &len)) usage();
+
+  if (orphan) {
+    const pid_t parent = getpid();
+    const pid_t child = fork();
+    if (child < 0) {
+      perror("udp_probe: --orphan");
+      return OUT_ERROR;
+    }
+    if (child > 0) _exit(0);
+    for (int waited = 0; waited < 2000 && getppid() == parent; waited++) usleep(1000);
+    usleep(20000);
+  }
 
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
