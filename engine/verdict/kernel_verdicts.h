@@ -76,9 +76,10 @@ struct HeldSummary {
 //
 // Verdict-log rows of held flows: a decision whose flow is logged keeps its row here (its
 // process, profile and rule), keyed like the entry, and every held flow the programs report
-// gets a copy stamped with its time and local end. At most kMaxRows are kept; a decision
-// whose row finds no room is not held (its flows go on through the queue, and are logged)
-// until maintain() drops the rows of entries that no longer apply.
+// gets a copy stamped with its time and local end. At most kMaxRows are kept; once a decision
+// found them full, no logged decision is held (its flows go on through the queue, and are
+// logged), not even one whose key has a row, until maintain() drops the rows of entries that
+// no longer apply.
 //
 // Thread-safety: hold() and namesVersion() from the workers, logHeld() from the process
 // tracker's thread (the only user of the log producer), forgetAddress() from whichever thread
@@ -202,6 +203,9 @@ class KernelVerdicts {
 
   mutable std::mutex rowsMutex_;
   std::unordered_map<warden_held_key, KeptRow, KeyHash, KeyEqual> rows_;  // guarded
+  // Set when a decision found rows_ full, cleared when maintain() or setPolicy() made room:
+  // read by hold() without the lock.
+  std::atomic<bool> rowsFull_{false};
   db::LogProducer log_;
 
   std::atomic<std::uint64_t> written_{0};

@@ -205,17 +205,20 @@ TEST_F(KernelVerdictsTest, AFullStoreOfLogRowsHoldsNothingNewUntilMaintainSweeps
   EXPECT_EQ(held_->summary().written, kFull);
   holdLogged(kFull);  // no room for its row: not held
   EXPECT_EQ(held_->summary().logFull, 1u);
+  // Nor is a decision whose key has a row (that takes no look among the rows while full).
+  holdLogged(0);
+  EXPECT_EQ(held_->summary().logFull, 2u);
   held_->maintain();  // every row still applies: none goes
   holdLogged(kFull);
-  EXPECT_EQ(held_->summary().logFull, 2u);
+  EXPECT_EQ(held_->summary().logFull, 3u);
   // Retired: their rows no longer apply, but a worker's hold() does not sweep them (that would
   // be a walk of the store on every decision while it stays full); the control thread does.
   held_->retireAll();
   holdLogged(kFull);
-  EXPECT_EQ(held_->summary().logFull, 3u);
+  EXPECT_EQ(held_->summary().logFull, 4u);
   held_->maintain();
   holdLogged(kFull);
-  EXPECT_EQ(held_->summary().logFull, 3u);
+  EXPECT_EQ(held_->summary().logFull, 4u);
   EXPECT_EQ(held_->summary().written, kFull + 1);
 }
 
