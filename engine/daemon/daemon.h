@@ -58,8 +58,10 @@ class Daemon : private ControlCommands {
   // WATCHDOG=1 when systemd asks for it (WatchdogSec=), only while the threads it needs run.
   void startWatchdog();
   void feedWatchdog();
-  // Loads, validates, stores and publishes the policy; false (and logged) if refused.
-  bool loadPolicy();
+  // Loads, validates, stores and publishes the policy; false (and logged) if refused. With
+  // `readAtStart`, its profiles go with that engine configuration (read at start, what the eBPF
+  // hooks were set up with), else warden.toml is read again.
+  bool loadPolicy(std::optional<rules::Config> readAtStart = std::nullopt);
   // Makes `snapshot` the policy in force: the workers' and the kernel-held verdicts'.
   void publishPolicy(std::shared_ptr<PolicySnapshot> snapshot);
   // Starts holding verdicts in the kernel when the eBPF programs can (startUp).

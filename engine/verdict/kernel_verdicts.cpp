@@ -154,14 +154,6 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
   const std::uint64_t current = current_.load(std::memory_order_acquire);
   if ((current >> 32) != (policyGeneration & 0xffffffffu)) return;  // decided under another
   if (namesVersion_.load(std::memory_order_acquire) != namesVersion) return;
-  // No room for the row of a logged decision: not held until maintain() made some. Told
-  // without the lock or a look among the rows (cold in the cache, a miss there cost a worker
-  // about 0.5 us a decision while they stayed full); so a decision of a key whose row is kept
-  // does not renew it meanwhile either.
-  if (row && rowsFull_.load(std::memory_order_relaxed)) {
-    logFull_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
 
   const warden_held_key key = heldKeyOf(flow, owner.attribution.owner, netnsCookie_);
   warden_held_verdict value{};
@@ -175,6 +167,14 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
     if (host.expiresAt <= nowSeconds + 1) return;
     value.expires_ns = std::min<std::uint64_t>(
         value.expires_ns, now + (host.expiresAt - nowSeconds - 1) * kNsPerSecond);
+  }
+  // No room for the row of a logged decision: not held until maintain() or setPolicy() made
+  // some. Told without the lock or a look among the rows (cold in the cache, a miss there cost
+  // a worker about 0.5 us a decision while they stayed full); so a decision of a key whose row
+  // is kept does not renew it meanwhile either.
+  if (row && rowsFull_.load(std::memory_order_relaxed)) {
+    logFull_.fetch_add(1, std::memory_order_relaxed);
+    return;
   }
   // The row first: a decision not held for want of room for it costs no bpf(2) call.
   if (row) {

@@ -79,7 +79,7 @@ struct HeldSummary {
 // gets a copy stamped with its time and local end. At most kMaxRows are kept; once a decision
 // found them full, no logged decision is held (its flows go on through the queue, and are
 // logged), not even one whose key has a row, until maintain() drops the rows of entries that
-// no longer apply.
+// no longer apply (or a new policy drops them all).
 //
 // Thread-safety: hold() and namesVersion() from the workers, logHeld() from the process
 // tracker's thread (the only user of the log producer), forgetAddress() from whichever thread

@@ -588,16 +588,16 @@ def test_a_child_that_execd_the_file_its_parent_later_execs_is_not_described_as_
 
 
 # One round of the adoption attack: a subreaper (PR_SET_CHILD_SUBREAPER, kept across exec)
-# forks 8 children that exec the racer under the denied command line (--no-wait) and each fork
+# forks LINEAGE_CHILDREN children that exec the racer under the denied command line (--no-wait) and each fork
 # a child of their own that never execs (--orphan) and exit; then the subreaper execs the racer
 # under the allowed one, reaching the children's exec generation, and adopts the orphans. Each
 # orphan sends one datagram, once adopted, and ends at once.
 ADOPTION = """
 import ctypes, os, sys
-racer, host, x, y = sys.argv[1:5]
+racer, host, x, y, children = sys.argv[1:6]
 if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
     sys.exit("prctl: " + os.strerror(ctypes.get_errno()))
-for _ in range(8):
+for _ in range(int(children)):
     if os.fork() == 0:
         os.execv(racer, [racer, host, x, "--no-wait", "--orphan"])
 os.execv(racer, [racer, host, y, "--count", "1000", "--timeout-ms", "500"])
@@ -613,7 +613,8 @@ def test_an_orphan_adopted_by_a_subreaper_at_its_parents_generation_is_not_descr
     (With the subreaper check of the owner record's fork generation taken out, 26 and 29 of
     1,200 got through in two runs.)"""
     attack_under_floods(lab, cgroup, wardend, counter, lambda racer: [
-        PYTHON, "-c", ADOPTION, racer, S4, str(COUNTED_X), str(COUNTED_Y)])
+        PYTHON, "-c", ADOPTION, racer, S4, str(COUNTED_X), str(COUNTED_Y),
+        str(LINEAGE_CHILDREN)])
 
 
 @pytest.mark.parametrize("bound", ["", "bound"])
