@@ -235,6 +235,13 @@ bool Daemon::startUp() {
   }
   for (const auto& w : configWarnings) base::logWarning(w.format());
   config_ = std::move(*config);
+  // A policy with an error is refused before anything touches the kernel. It is stored,
+  // compiled and its warnings told once the eBPF programs are loaded (below); the files parsed
+  // now are kept by the loader, which then reads only those that changed meanwhile.
+  if (auto checked = loader_.load(config_); !checked) {
+    refuse(checked.error());
+    return false;
+  }
 
   auto method = NftTable::probeQueueMethod();
   if (!method) {

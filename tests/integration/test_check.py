@@ -192,3 +192,16 @@ def test_daemon_refuses_to_start_on_bad_config(bare_lab, tmp):
     assert res.returncode != 0, "wardend must refuse to start without a good policy"
     assert re.search(re.escape(path) + f":{line}:{col}: error: ", res.stderr), res.stderr
     assert warden_tables(bare_lab.c) == [], "a refused start must not leave a table"
+
+
+def test_daemon_refuses_a_broken_profile_before_touching_the_kernel(bare_lab, tmp):
+    """A good warden.toml and a profile with an error: wardend refuses to start and names the
+    error, before it probes nftables or sets up attribution (no eBPF program is loaded for a
+    start that is refused), and leaves no table."""
+    path = write(tmp, render_config(str(tmp)))
+    profile = write(tmp, 'name = "broken"\n[[match]]\npath = 3\n', name="profiles.d/broken.toml")
+    res = bare_lab.c.run([wardend_path(), "--config", path], timeout=20, check=False)
+    assert res.returncode == 1, res.stderr
+    assert re.search(re.escape(profile) + r":3:8: error: ", res.stderr), res.stderr
+    assert "queue method" not in res.stderr and "attribution" not in res.stderr, res.stderr
+    assert warden_tables(bare_lab.c) == [], "a refused start must not leave a table"
