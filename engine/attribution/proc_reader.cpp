@@ -140,10 +140,8 @@ std::vector<std::uint32_t> ProcReader::listPids() const {
   return pids;
 }
 
-std::optional<base::ProcStat> ProcReader::stat(std::uint32_t pid) const {
-  auto stat = base::readProcStat(pid, root_);
-  if (!stat) return std::nullopt;
-  return std::move(*stat);
+base::Result<base::ProcStat> ProcReader::stat(std::uint32_t pid) const {
+  return base::readProcStat(pid, root_);
 }
 
 bool ProcReader::gone(std::uint32_t pid, std::uint64_t startTicks) const {

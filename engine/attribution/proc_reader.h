@@ -33,7 +33,7 @@ class ProcReader {
   explicit ProcReader(std::string root = "/proc") : root_(std::move(root)) {}
 
   std::vector<std::uint32_t> listPids() const;
-  std::optional<base::ProcStat> stat(std::uint32_t pid) const;
+  base::Result<base::ProcStat> stat(std::uint32_t pid) const;
   // Whether process `pid` started at `startTicks` is gone for sure: its /proc entry does not
   // exist (ENOENT, ESRCH) or is another process's. False when that cannot be told (a read that
   // failed for another reason).

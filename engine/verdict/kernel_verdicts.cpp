@@ -168,19 +168,17 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
     value.expires_ns = std::min<std::uint64_t>(
         value.expires_ns, now + (host.expiresAt - nowSeconds - 1) * kNsPerSecond);
   }
-  // No room for the row of a logged decision: not held until maintain() or setPolicy() made
-  // some. Told without the lock or a look among the rows (cold in the cache, a miss there cost
-  // a worker about 0.5 us a decision while they stayed full); so a decision of a key whose row
-  // is kept does not renew it meanwhile either.
-  if (row && rowsFull_.load(std::memory_order_relaxed)) {
-    logFull_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  // The row first: a decision not held for want of room for it costs no bpf(2) call.
+  // The row first: a decision not held for want of room for it costs no bpf(2) call. Full:
+  // not held until maintain() or setPolicy() made room (sweeping the rows here would put a
+  // walk of kMaxRows on a worker's every decision while they stay full). Once full, told by
+  // the flag without the lock or a look among the rows (cold in the cache, a miss there cost
+  // a worker about 0.5 us a decision), so a key whose row is kept is not renewed meanwhile.
   if (row) {
+    if (rowsFull_.load(std::memory_order_relaxed)) {
+      logFull_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     std::lock_guard lock(rowsMutex_);
-    // Full: not held until maintain() made room (sweeping the rows here would put a walk of
-    // kMaxRows on a worker's every decision while they stay full).
     if (rows_.size() >= kMaxRows && !rows_.contains(key)) {
       rowsFull_.store(true, std::memory_order_relaxed);
       logFull_.fetch_add(1, std::memory_order_relaxed);
