@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace warden::rules {
 namespace {
@@ -133,6 +135,58 @@ TEST(Scope, Internet) {
        {"8.8.8.8", "172.32.0.1", "100.128.0.1", "192.169.0.1", "11.0.0.1", "2001:db8::1",
         "2606:4700::1111", "::2", "128.0.0.1", "255.255.255.254"}) {
     EXPECT_EQ(scopeOf(ip(internet)), Scope::kInternet) << internet;
+  }
+}
+
+// scopeOf reads its blocks as 128-bit masks: it must say what Cidr::contains says of the blocks
+// SPEC section 3 names, at each block's edges (first and last address, one either side) and
+// at random addresses of both families.
+TEST(Scope, AgreesWithTheBlocksAtTheirEdgesAndAtRandom) {
+  const std::vector<std::pair<std::string_view, Scope>> blocks = {
+      {"127.0.0.0/8", Scope::kLocalhost},  {"::1/128", Scope::kLocalhost},
+      {"10.0.0.0/8", Scope::kLan},         {"172.16.0.0/12", Scope::kLan},
+      {"192.168.0.0/16", Scope::kLan},     {"169.254.0.0/16", Scope::kLan},
+      {"100.64.0.0/10", Scope::kLan},      {"224.0.0.0/4", Scope::kLan},
+      {"255.255.255.255/32", Scope::kLan}, {"fc00::/7", Scope::kLan},
+      {"fe80::/10", Scope::kLan},          {"ff00::/8", Scope::kLan}};
+  const auto reference = [&blocks](const IpAddress& address) {
+    for (const Scope scope : {Scope::kLocalhost, Scope::kLan}) {
+      for (const auto& [text, blockScope] : blocks) {
+        if (blockScope == scope && Cidr::parse(text)->contains(address)) return scope;
+      }
+    }
+    return Scope::kInternet;
+  };
+  const auto step = [](IpAddress address, int delta) {
+    for (int i = 15; i >= 0; --i) {
+      const int value = address.bytes[i] + delta;
+      address.bytes[i] = static_cast<std::uint8_t>(value);
+      if (value >= 0 && value <= 0xff) break;
+    }
+    return address;
+  };
+  std::vector<IpAddress> addresses;
+  for (const auto& [text, scope] : blocks) {
+    const Cidr cidr = *Cidr::parse(text);
+    IpAddress last = cidr.base;
+    for (int bit = cidr.prefix; bit < 128; ++bit) {
+      last.bytes[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
+    }
+    for (const IpAddress& edge : {cidr.base, last}) {
+      addresses.insert(addresses.end(), {step(edge, -1), edge, step(edge, 1)});
+    }
+  }
+  std::mt19937 random(7);
+  for (int i = 0; i < 20000; ++i) {
+    IpAddress address;
+    for (auto& byte : address.bytes) byte = static_cast<std::uint8_t>(random());
+    if (i % 2 == 0)
+      address =
+          IpAddress::v4(address.bytes[0], address.bytes[1], address.bytes[2], address.bytes[3]);
+    addresses.push_back(address);
+  }
+  for (const IpAddress& address : addresses) {
+    EXPECT_EQ(scopeOf(address), reference(address)) << address.toString();
   }
 }
 
