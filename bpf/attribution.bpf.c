@@ -291,6 +291,18 @@ static __always_inline void current_process(struct current_process *out)
 	out->exec_id = leader->self_exec_id;
 }
 
+/* Whether the calling task is of the process (tgid, start time) and exec generation named,
+ * under that uid: what a connected socket's first datagram (udp_connected_first) and a held
+ * word's packet (held_match, held_decides) ask of their sender. */
+static __always_inline bool current_is(__u32 tgid, __u64 start_time_ns, __u64 exec_id, __u32 uid)
+{
+	struct current_process now;
+
+	current_process(&now);
+	return now.tgid == tgid && now.start_time_ns == start_time_ns && now.exec_id == exec_id &&
+	       (__u32)bpf_get_current_uid_gid() == uid;
+}
+
 #define WARDEN_SIGNAL_UNKILLABLE 0x00000040 /* a pid namespace's init (linux/sched/signal.h) */
 
 /* Whether `parent` may have adopted its child rather than forked it: an orphan goes to the
@@ -647,7 +659,19 @@ static __always_inline bool held_decides(struct bpf_sock_ops *ctx)
 	socket_key.cookie = bpf_get_socket_cookie(ctx);
 	socket_key.pid_tgid = held_socket_thread(IPPROTO_TCP);
 	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
-	return armed && state->epoch == armed->epoch;
+	if (!armed || state->epoch != armed->epoch)
+		return false;
+	/* This runs in the task that sends the SYN: the connecting one, but with TCP Fast Open's
+	 * deferred connect (TCP_FASTOPEN_CONNECT) whoever writes first, maybe after an exec, a
+	 * setuid or in another process the socket was passed to. The word was looked up for the
+	 * connecting process: for another sender it is taken back and the flow recorded as usual,
+	 * so that the queue decides the SYN for its sender. */
+	if (current_is(armed->key.tgid, armed->key.start_time_ns, armed->key.exec_id,
+		       armed->key.uid))
+		return true;
+	bpf_map_delete_elem(&held_sockets, &socket_key);
+	count(WARDEN_CTR_HELD_OTHER_SENDER);
+	return false;
 }
 
 /* Removes key's owner record from the map and from its mirror slot. The key is nearly always
@@ -1185,18 +1209,6 @@ static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flo
 
 #define WARDEN_PF_KTHREAD 0x00200000 /* PF_KTHREAD, include/linux/sched.h */
 
-/* Whether the calling task is of the process (tgid, start time) and exec generation named,
- * under that uid: what a connected socket's first datagram (udp_connected_first) and a held
- * word's UDP datagram (held_match) ask of their sender. */
-static __always_inline bool current_is(__u32 tgid, __u64 start_time_ns, __u64 exec_id, __u32 uid)
-{
-	struct current_process now;
-
-	current_process(&now);
-	return now.tgid == tgid && now.start_time_ns == start_time_ns && now.exec_id == exec_id &&
-	       (__u32)bpf_get_current_uid_gid() == uid;
-}
-
 /*
  * The first datagram of a socket udp_connect kept an owner for: its flow is keyed now, with
  * that owner, before any rule reads the key's owner record (the reuse check 0c, the held
@@ -1314,18 +1326,34 @@ int warden_udp_connected(struct __sk_buff *skb)
 
 /* ---- Kernel-held verdicts: the table's matches ------------------------------------------- */
 
-/* A UDP flow a held verdict allowed is recorded as decided for its current owner record, as
- * wardend does for the flows it allows (OwnerLookup::noteUdpAccepted): else the table's reuse
- * check (warden_udp_reused) would queue its every later packet. */
-static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct packet_ends *p)
+/* A UDP flow a held verdict allowed is recorded as decided for its sender, as wardend does for
+ * the flows it allows (OwnerLookup::noteUdpAccepted): else the table's reuse check
+ * (warden_udp_reused) would queue its every later packet. The sender is the current task, which
+ * held_match found to be the process the verdict was held for. The key's record is first made
+ * the sender's: the one there may be another socket's, since a flow key has no local address (a
+ * socket on another local address with the same port, sending to the same peer, writes the same
+ * key), and were that record's generation noted as decided, its process could send on this
+ * flow's 4-tuple (its source set with IP_PKTINFO) past the reuse check without a decision. The
+ * record is compared with the held process after the write: another CPU's writer may have
+ * replaced it meanwhile, and then nothing is noted (the flow's next packet is decided again). */
+static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct packet_ends *p,
+					     const struct warden_held_key *held)
 {
 	struct warden_flow_key key;
 	struct warden_owner *owner;
+	__u64 generation;
 
 	udp_key_of(skb, p, &key);
+	record_flow(&key);
 	owner = bpf_map_lookup_elem(&flows, &key);
-	if (owner)
-		bpf_map_update_elem(&decided, &key, &owner->generation, BPF_ANY);
+	if (!owner)
+		return;
+	generation = owner->generation;
+	if (owner->tgid != held->tgid || owner->start_time_ns != held->start_time_ns ||
+	    owner->exec_id != held->exec_id || owner->uid != held->uid ||
+	    (owner->flags & WARDEN_OWNER_PROVISIONAL) || owner->generation != generation)
+		return;
+	bpf_map_update_elem(&decided, &key, &generation, BPF_ANY);
 }
 
 /* The held flow's report, for its log row (`armed`: the word that decided it). */
@@ -1384,14 +1412,6 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 		return 0;
 	if (socket_key.pid_tgid != held_socket_thread(packet.protocol))
 		return 0;
-	/* UDP: the sender still is the process image and uid the hook looked up, so that a
-	 * datagram sent after the thread exec'd or changed its uid (a connected socket sends
-	 * without the sendmsg hook) is not decided by the word left before. (A TCP SYN leaves
-	 * inside the connect that armed the word; its retransmissions, from a timer in whatever
-	 * task it interrupted, belong to that connection.) */
-	if (packet.protocol == IPPROTO_UDP && !current_is(armed->key.tgid, armed->key.start_time_ns,
-							  armed->key.exec_id, armed->key.uid))
-		return 0;
 	state = held_state_now();
 	if (!state || state->epoch != armed->epoch)
 		return 0;
@@ -1407,18 +1427,31 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	 * place in the map instead of evicting another. */
 	if (armed->flags & WARDEN_HELD_SOCKET_SEEN)
 		return 1;
-	if (packet.protocol == IPPROTO_TCP)
-		armed->flags |= WARDEN_HELD_SOCKET_SEEN;
-
+	/* The sender still is the process image and uid the hook looked the verdict up for. UDP:
+	 * a datagram sent after the thread exec'd or changed its uid (a connected socket sends
+	 * without the sendmsg hook) is not decided by the word left before. TCP: the first SYN
+	 * leaves inside the connect that armed the word, except with TCP Fast Open's deferred
+	 * connect (TCP_FASTOPEN_CONNECT), whose SYN leaves with the first write, from whoever
+	 * writes (held_decides has taken the word back then, this is the second guard). */
+	if (!current_is(armed->key.tgid, armed->key.start_time_ns, armed->key.exec_id,
+			armed->key.uid))
+		return 0;
+	/* And the entry still holds what the hook found: the word of a connected UDP socket (or
+	 * of a deferred TCP connect) may be used long after it was armed, and the entry may have
+	 * expired since, with its DNS answer or its TTL, or the address may have another name
+	 * now, or the table's bound may have dropped it. */
 	now = bpf_ktime_get_boot_ns();
 	verdict = bpf_map_lookup_elem(&held_verdicts, &armed->key);
-	if (verdict) {
-		__sync_fetch_and_add(&verdict->hits, 1);
-		verdict->last_hit_ns = now;
-	}
+	if (!verdict || verdict->epoch != armed->epoch || verdict->action != action ||
+	    now >= verdict->expires_ns || name_gen(armed->key.remote_addr) > verdict->name_gen)
+		return 0;
+	if (packet.protocol == IPPROTO_TCP)
+		armed->flags |= WARDEN_HELD_SOCKET_SEEN;
+	__sync_fetch_and_add(&verdict->hits, 1);
+	verdict->last_hit_ns = now;
 	count(WARDEN_CTR_HELD_ALLOW + action - WARDEN_HELD_ALLOW);
 	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_UDP)
-		held_udp_decided(skb, &packet);
+		held_udp_decided(skb, &packet, &armed->key);
 	if (armed->flags & WARDEN_HELD_SOCKET_LOG)
 		held_report(armed, &packet, action, now);
 	/* Last: a deleted LRU entry may be taken by another CPU's insert at once. */

@@ -188,6 +188,9 @@ enum warden_counter {
 	WARDEN_CTR_UDP_CONNECT_OTHER_SENDER,
 	/* ... or by a task not known to be the sender: left to sock_diag (provisional record) */
 	WARDEN_CTR_UDP_CONNECT_UNNAMED,
+	/* TCP connects armed with a held verdict whose SYN another process, exec or uid sent
+	 * (TCP Fast Open's deferred connect): the word taken back, the SYN queued */
+	WARDEN_CTR_HELD_OTHER_SENDER,
 	WARDEN_CTR_COUNT,
 };
 

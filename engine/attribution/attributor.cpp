@@ -451,6 +451,9 @@ nlohmann::json Attributor::statusJson() const {
                      {"udp_connect_unnamed", c[WARDEN_CTR_UDP_CONNECT_UNNAMED]},
                      // TCP connects a kernel-held verdict decided: no owner record written
                      {"held_unrecorded", c[WARDEN_CTR_HELD_UNRECORDED]},
+                     // ... whose SYN another process, exec or uid sent (TCP Fast Open's
+                     // deferred connect): the held verdict not used, the SYN queued
+                     {"held_other_sender", c[WARDEN_CTR_HELD_OTHER_SENDER]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      // execs exec_windows had no room for: /proc reads of processes it

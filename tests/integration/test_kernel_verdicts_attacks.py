@@ -22,6 +22,8 @@ import time
 import pytest
 
 from test_attribution import cgroup, install, in_cgroup, write_profiles  # noqa: F401 (fixture)
+from test_kernel_verdicts import (DNS_NAME, OTHER_NAME, Warden, dns_query, host_profile,
+                                  start_dnsmasq)
 from warden_cli import warden_cli
 from warden_daemon import warden_tables
 from warden_expect import AT_ONCE_MS, DROP_WAIT_MS, wait_until
@@ -723,6 +725,150 @@ def test_threads_sending_on_one_udp_socket_get_each_datagram_decided(lab, cgroup
         assert counter.seen(COUNTED_X) > 0, f"nothing reached X ({host}): {answer}"
     held = kv(d)
     assert held["hits"]["deny"] > 0, f"no datagram for Y was refused by a held deny: {held}"
+
+
+@pytest.mark.parametrize("change", ["exec", "setuid"])
+def test_a_fast_open_connect_deferred_before_exec_or_setuid_carries_no_allow(
+        lab, cgroup, wardend, twins, change):
+    """The allowed program holds an allow for the echo server and connects a TCP socket with TCP
+    Fast Open's deferred connect (TCP_FASTOPEN_CONNECT without a cookie, no privilege needed):
+    connect() passes the connect hook, which finds the allow, and returns without sending; the
+    SYN leaves with the first write. The program execs a denied one, or drops to a uid the
+    policy denies, and writes: the SYN is decided for the writer, and refused."""
+    d = twin_policy(lab, wardend, cgroup, twins)
+    p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
+    for _ in range(2):
+        assert p.flow("tcpx", S4, 7000) == "connected"
+    wait_held(d, 1)
+    # The control: deferred, then written by the allowed program itself, decided in the kernel.
+    before = hits(d)
+    fd = p.ask(f"tfo {S4} 7000").split("fd=")[1]
+    assert p.ask(f"tcpw {fd} 1500").startswith("connected")
+    assert wait_until(lambda: hits(d) > before, timeout=5), kv(d)
+    fd = p.ask(f"tfo {S4} 7000").split("fd=")[1]
+    if change == "exec":
+        pid = p.ask("pid")
+        p.proc.popen.stdin.write(f"exec {twins['denied']}\n".encode())
+        p.proc.popen.stdin.flush()
+        assert p.ask("pid") == pid
+    else:
+        assert p.ask(f"setuid {NOBODY}") == f"uid {NOBODY}"
+    answer = p.ask(f"tcpw {fd} {RETRY_WAIT_MS}", timeout=20)
+    assert refused(answer.split()[0]), \
+        f"after {change}, the connect the allowed program deferred opened for the denied " \
+        f"program's write: {answer}"
+    assert d.status()["attribution"]["bpf"]["held_other_sender"] >= 1, d.status()["attribution"]
+    assert d.status()["totals"]["deny"] >= 1, d.status()["totals"]
+
+
+# Another process on the machine (nobody, no capability) finds the local end of a connected UDP
+# socket to SERVER PORT in /proc/net/udp, as anyone can, binds the same port on 127.0.0.1 (no
+# conflict with a socket bound to another address) and, for each line N read on stdin, sends N
+# datagrams to SERVER PORT whose source address it sets to the socket's with IP_PKTINFO (no
+# privilege needed for a local address): on the wire they are the socket's flow. Prints
+# "bound ADDRESS:PORT" once, then "sent <n>" per line.
+RIDER = r"""
+import socket, struct, sys
+server, port = sys.argv[1], int(sys.argv[2])
+
+def victim():
+    with open("/proc/net/udp") as f:
+        for line in f.read().splitlines()[1:]:
+            local, remote, state = line.split()[1:4]
+            rip, rport = remote.split(":")
+            if state == "01" and int(rport, 16) == port and \
+                    socket.inet_ntoa(struct.pack("<I", int(rip, 16))) == server:
+                lip, lport = local.split(":")
+                return socket.inet_ntoa(struct.pack("<I", int(lip, 16))), int(lport, 16)
+    sys.exit("no connected UDP socket to the server")
+
+address, lport = victim()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", lport))
+IP_PKTINFO = 8  # linux/in.h (the socket module of Python 3.11 lacks it)
+info = struct.pack("=i4s4s", 0, socket.inet_aton(address), bytes(4))
+print(f"bound {address}:{lport}", flush=True)
+for line in sys.stdin:
+    sent = 0
+    for i in range(int(line)):
+        try:
+            s.sendmsg([b"rider %d" % i], [(socket.IPPROTO_IP, IP_PKTINFO, info)], 0,
+                      (server, port))
+            sent += 1
+        except OSError:
+            pass
+    print(f"sent {sent}", flush=True)
+"""
+
+
+def test_a_process_sending_from_another_local_address_rides_no_held_udp_allow(
+        lab, cgroup, wardend, twins, counter):
+    """The allowed program's connected UDP socket to Y sends on a flow its held allow decided.
+    Another process (python as nobody: no profile, denied by default) binds the socket's port on
+    another local address (a flow key has no local address: both sockets write the same key)
+    and sends one datagram while the flow's conntrack entry is gone (timed out; here deleted):
+    refused. The allowed program sends again, a new flow its held allow decides; then the other
+    process sends on that flow's very 4-tuple (its source address set with IP_PKTINFO): each of
+    its datagrams is decided for it, and refused, not taken for the flow the allow decided."""
+    d = twin_policy(lab, wardend, cgroup, twins)
+    p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
+    for _ in range(2):
+        assert p.flow("udp", S4, COUNTED_Y) == "reply"
+    wait_held(d, 1)
+    fd = p.ask(f"keepc {S4} {COUNTED_Y}").split("fd=")[1]
+    assert p.ask(f"sendc {fd} 1500").startswith("reply")
+    assert counter.seen(COUNTED_Y) == 3
+    rider = lab.c.spawn(in_cgroup(cgroup, ATTACKER[:4] + [PYTHON, "-c", RIDER, S4,
+                                                          str(COUNTED_Y)]),
+                        "rider", lines=True, stdin=True)
+    assert rider.wait_line(lambda t: t.startswith("bound "), timeout=10), rider.stderr_text()
+
+    def ride(n):
+        seen = len(rider.lines)
+        rider.popen.stdin.write(f"{n}\n".encode())
+        rider.popen.stdin.flush()
+        assert wait_until(lambda: len(rider.lines) > seen, timeout=20), rider.stderr_text()
+        return rider.lines[seen][1]
+
+    res = lab.c.run(["conntrack", "-D", "-p", "udp", "--orig-port-dst", str(COUNTED_Y)],
+                    check=False)
+    assert "flow entries have been deleted" in res.stderr + res.stdout, res.stderr
+    ride(1)
+    assert counter.seen(COUNTED_Y) == 3, "the rider's first datagram was not refused"
+    assert p.ask(f"sendc {fd} 1500").startswith("reply"), "the allowed flow"
+    assert counter.seen(COUNTED_Y) == 4
+    before = d.status()["totals"]["deny"]
+    ride(20)
+    assert counter.seen(COUNTED_Y) == 4, \
+        "datagrams of a process the policy denies rode the flow a held allow decided"
+    assert d.status()["totals"]["deny"] > before, d.status()["totals"]
+
+
+def test_a_connected_udp_sockets_held_allow_ends_with_a_new_name_for_its_address(
+        lab, cgroup, wardend, twins):
+    """A host rule allows *.test.example. The allowed program connects a UDP socket to the
+    name's address (the connect hook finds the held allow and leaves its word on the socket)
+    and sends on it. Then the address is answered for a name outside the domain, and the flow's
+    conntrack entry goes (timed out; here deleted): the socket's next datagram is decided by
+    the policy with the new name (refused), not by the word its connect left."""
+    start_dnsmasq(lab, ttl=300)
+    w = Warden(lab, wardend, cgroup, profiles={"app": host_profile(twins["allowed"])})
+    p = Holder(lab, cgroup, "allowed", binary=twins["allowed"])
+    assert dns_query(lab, cgroup, DNS_NAME) == [S4B]
+    for _ in range(2):
+        assert p.flow("udp", S4B, 7001) == "reply"
+    w.wait_held(1)
+    fd = p.ask(f"keepc {S4B} 7001").split("fd=")[1]
+    before = w.kv()["hits"]["allow"]
+    assert p.ask(f"sendc {fd} 1500").startswith("reply")
+    assert wait_until(lambda: w.kv()["hits"]["allow"] > before, timeout=5), \
+        f"the connected socket's flow was not decided by the held allow: {w.kv()}"
+    assert dns_query(lab, cgroup, OTHER_NAME) == [S4B]
+    assert wait_until(lambda: w.kv()["invalidations"]["dns"] >= 1, timeout=3), w.kv()
+    lab.c.run(["conntrack", "-D", "-p", "udp", "--orig-port-dst", "7001"], check=False)
+    answer = p.ask(f"sendc {fd} {DROP_WAIT_MS}")
+    assert answer.split()[0] == "prohibited", \
+        f"a word left before the address's new name decided its flow: {answer} {w.kv()}"
 
 
 # ---- the maps -----------------------------------------------------------------------------

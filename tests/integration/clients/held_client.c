@@ -51,18 +51,34 @@
  *   sendc FD TIMEOUT_MS             one datagram on the connected socket FD with send(2) (no
  *                                   address: the cgroup sendmsg hook does not run) and its echo
  *                                   -> "<outcome> <ms>"
+ *   tfo HOST PORT                   a TCP socket kept open across exec, connected with TCP Fast
+ *                                   Open's deferred connect (TCP_FASTOPEN_CONNECT, no cookie):
+ *                                   connect() returns at once and sends nothing; the SYN leaves
+ *                                   with the first write, from whoever writes
+ *                                   -> "deferred fd=<fd>" or the outcome
+ *   tcpw FD TIMEOUT_MS              writes on the TCP socket FD (for a deferred connect: sends
+ *                                   the SYN, with the data) and waits for the echo
+ *                                   -> "<outcome> <ms>" ("connected" when the echo came back)
  *   setuid UID                      drops to UID (groups cleared, real, effective and saved)
  *                                   -> "uid <uid>"
  *   pid                             -> "pid <pid>"
  *   quit                            exits */
 #define _GNU_SOURCE /* setresuid, setresgid */
 #include <grp.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "probe_common.h"
+
+#ifndef TCP_FASTOPEN_CONNECT
+#define TCP_FASTOPEN_CONNECT 30
+#endif
+#ifndef TCP_FASTOPEN_NO_COOKIE
+#define TCP_FASTOPEN_NO_COOKIE 34
+#endif
 
 #define MAX_MARKS 64
 #define MAX_WORDS 72
@@ -554,6 +570,65 @@ static void command_sendc(char** w, int nw) {
   printf("%s %.1f\n", outcome_name(o, "reply"), now_ms() - start);
 }
 
+static void command_tfo(char** w, int nw) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (nw != 3) {
+    printf("error usage: tfo HOST PORT\n");
+    return;
+  }
+  if (endpoint(w[1], w[2], &ss, &len)) return;
+  int fd = socket(ss.ss_family, SOCK_STREAM, 0); /* no CLOEXEC: it is to be inherited */
+  int on = 1;
+  if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &on, sizeof on) ||
+      setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, &on, sizeof on)) {
+    printf("error tfo socket: %s\n", strerror(errno));
+    if (fd >= 0) close(fd);
+    return;
+  }
+  if (connect(fd, (struct sockaddr*)&ss, len) < 0) {
+    printf("%s\n", outcome_name(outcome_from_errno(errno), "connected"));
+    close(fd);
+    return;
+  }
+  printf("deferred fd=%d\n", fd);
+}
+
+static void command_tcpw(char** w, int nw) {
+  long fd, timeout_ms;
+  if (nw != 3 || parse_int_arg(w[1], 0, 65535, &fd) || timeout_arg(w[2], &timeout_ms)) {
+    if (nw != 3) printf("error usage: tcpw FD TIMEOUT_MS\n");
+    return;
+  }
+  static const char ping[] = "held_client tcpw";
+  char in[sizeof ping];
+  size_t got = 0;
+  const double start = now_ms();
+  enum outcome o = OUT_OK;
+  /* MSG_DONTWAIT: a deferred connect's write sends the SYN and returns (EINPROGRESS) instead
+   * of waiting for the handshake; the data goes with the SYN or after it. */
+  if (send((int)fd, ping, sizeof ping, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EINPROGRESS &&
+      errno != EAGAIN)
+    o = outcome_from_errno(errno);
+  while (o == OUT_OK && got < sizeof ping) {
+    int left = (int)(start + (double)timeout_ms - now_ms());
+    struct pollfd p = {(int)fd, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, left) <= 0) {
+      o = OUT_TIMEOUT;
+      break;
+    }
+    ssize_t n = recv((int)fd, in + got, sizeof in - got, MSG_DONTWAIT);
+    if (n > 0) {
+      got += (size_t)n;
+    } else if (n == 0) {
+      o = OUT_ERROR;
+    } else if (errno != EAGAIN && errno != EINTR) {
+      o = outcome_from_errno(errno);
+    }
+  }
+  printf("%s %.1f\n", outcome_name(o, "connected"), now_ms() - start);
+}
+
 static void command_setuid(char** w, int nw) {
   long uid;
   if (nw != 2 || parse_int_arg(w[1], 0, 0x7fffffff, &uid)) {
@@ -635,6 +710,10 @@ int main(int argc, char** argv) {
       command_keepc(w, nw);
     else if (!strcmp(w[0], "sendc"))
       command_sendc(w, nw);
+    else if (!strcmp(w[0], "tfo"))
+      command_tfo(w, nw);
+    else if (!strcmp(w[0], "tcpw"))
+      command_tcpw(w, nw);
     else if (!strcmp(w[0], "setuid"))
       command_setuid(w, nw);
     else if (!strcmp(w[0], "pid"))
