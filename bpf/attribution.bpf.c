@@ -433,6 +433,14 @@ static __always_inline bool same_addr(const __u8 *a, const __u8 *b)
 	return x[0] == y[0] && x[1] == y[1];
 }
 
+/* An owner record's local address that was not known when it was written (all zero). */
+static __always_inline bool addr_unknown(const __u8 *a)
+{
+	const __u64 *x = (const __u64 *)a;
+
+	return !(x[0] | x[1]);
+}
+
 /* Writes key -> owner (what the map holds) into the flow mirror unless its slot already says
  * so. The slot may say otherwise after two processes sent on one key at once (map updates and
  * slot writes can land in different orders, and a busy slot is skipped), or after another key
@@ -457,7 +465,7 @@ static __always_inline void mirror_flow_if_stale(const struct warden_flow_key *k
  * written (counted) and only the mirror is corrected. Counts the write to come otherwise. */
 static __always_inline bool flow_recorded_for(const struct warden_flow_key *key, __u32 tgid,
 					      __u64 start_time_ns, __u64 exec_id, __u32 uid,
-					      __u64 exe_ino, __u32 exe_dev)
+					      __u64 exe_ino, __u32 exe_dev, const __u8 *local)
 {
 	struct warden_owner *old = bpf_map_lookup_elem(&flows, key);
 
@@ -467,7 +475,7 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 	}
 	if (old->tgid == tgid && old->start_time_ns == start_time_ns && old->exec_id == exec_id &&
 	    old->uid == uid && old->exe_ino == exe_ino && old->exe_dev == exe_dev &&
-	    !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
+	    same_addr(old->local_addr, local) && !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
 		count(WARDEN_CTR_FLOW_UNCHANGED);
 		mirror_flow_if_stale(key, old);
 		return true;
@@ -476,9 +484,10 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 	return false;
 }
 
-/* Writes key -> the current task, skipping the write when the same process already owns the
- * key (a UDP socket sending many datagrams to one peer). */
-static __always_inline void record_flow(const struct warden_flow_key *key)
+/* Writes key -> the current task, for a socket of local address `local` (all zero: not known),
+ * skipping the write when the same process already owns the key from that address (a UDP socket
+ * sending many datagrams to one peer). */
+static __always_inline void record_flow(const struct warden_flow_key *key, const __u8 *local)
 {
 	struct inode *exe = bpf_get_current_task_btf()->mm->exe_file->f_inode;
 	struct warden_owner owner = {};
@@ -486,9 +495,11 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
 
 	current_process(&now);
 	if (flow_recorded_for(key, now.tgid, now.start_time_ns, now.exec_id,
-			      (__u32)bpf_get_current_uid_gid(), exe->i_ino, exe->i_sb->s_dev))
+			      (__u32)bpf_get_current_uid_gid(), exe->i_ino, exe->i_sb->s_dev,
+			      local))
 		return;
 	fill_owner(&owner);
+	__builtin_memcpy(owner.local_addr, local, 16);
 	if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY))
 		count(WARDEN_CTR_FLOW_ERRORS);
 	mirror_flow(key, &owner);
@@ -500,17 +511,18 @@ static __always_inline void record_flow(const struct warden_flow_key *key)
  * 4-tuple, or a failed insert) takes record_flow's path, which compares and writes it. That
  * path is rare and pays one owner record more; on a full LRU map the refused insert may also
  * have evicted another key, which costs a miss, never a wrong owner. */
-static __always_inline void record_new_flow(const struct warden_flow_key *key)
+static __always_inline void record_new_flow(const struct warden_flow_key *key, const __u8 *local)
 {
 	struct warden_owner owner = {};
 
 	fill_owner(&owner);
+	__builtin_memcpy(owner.local_addr, local, 16);
 	if (bpf_map_update_elem(&flows, key, &owner, BPF_NOEXIST) == 0) {
 		count(WARDEN_CTR_FLOW_INSERTS);
 		mirror_flow(key, &owner);
 		return;
 	}
-	record_flow(key);
+	record_flow(key, local);
 }
 
 /* record_flow for an owner read earlier (a UDP connect's, kept until its first datagram) and
@@ -522,7 +534,7 @@ static __always_inline void record_kept_flow(const struct warden_flow_key *key,
 	/* (A provisional record is written whatever is there: its new generation is what makes
 	 * the reuse check decide the flow again.) */
 	if (flow_recorded_for(key, kept->tgid, kept->start_time_ns, kept->exec_id, kept->uid,
-			      kept->exe_ino, kept->exe_dev) &&
+			      kept->exe_ino, kept->exe_dev, kept->local_addr) &&
 	    !(kept->flags & WARDEN_OWNER_PROVISIONAL))
 		return;
 	kept->recorded_ns = bpf_ktime_get_boot_ns();
@@ -694,6 +706,7 @@ SEC("sockops")
 int warden_sockops(struct bpf_sock_ops *ctx)
 {
 	struct warden_flow_key key;
+	__u8 local[16];
 
 	if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
 		return 1;
@@ -703,13 +716,18 @@ int warden_sockops(struct bpf_sock_ops *ctx)
 	key.local_port = ctx->local_port; /* host order */
 	/* remote_port holds the network-order port in its upper 16 bits (little endian) */
 	key.remote_port = bpf_ntohl(ctx->remote_port);
+	__builtin_memset(local, 0, sizeof(local));
 	if (ctx->family == AF_INET) {
 		set_v4_mapped(key.remote_addr, ctx->remote_ip4);
+		set_v4_mapped(local, ctx->local_ip4);
 	} else if (ctx->family == AF_INET6) {
 		__u32 ip6[4] = {ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2],
 				ctx->remote_ip6[3]};
+		__u32 local6[4] = {ctx->local_ip6[0], ctx->local_ip6[1], ctx->local_ip6[2],
+				   ctx->local_ip6[3]};
 
 		__builtin_memcpy(key.remote_addr, ip6, 16);
+		__builtin_memcpy(local, local6, 16);
 	} else {
 		return 1;
 	}
@@ -718,7 +736,7 @@ int warden_sockops(struct bpf_sock_ops *ctx)
 		count(WARDEN_CTR_HELD_UNRECORDED);
 		return 1;
 	}
-	record_new_flow(&key);
+	record_new_flow(&key, local);
 	return 1;
 }
 
@@ -747,15 +765,51 @@ static __always_inline void udp_key(struct bpf_sock_addr *ctx, struct bpf_sock *
 	*out = key;
 }
 
+/* The local address a socket is bound or connected to (IPv4 mapped), all zero when it is
+ * bound to the wildcard address; or, when `msg` (a sendmsg hook's call), the source address
+ * its control message names (IP_PKTINFO, IPV6_PKTINFO) if it names one. Each field is read
+ * once, unconditionally, then chosen: the verifier refuses the pointer arithmetic on the
+ * socket that the compiler makes of a field read on only one branch. */
+static __always_inline void call_local(struct bpf_sock_addr *ctx, struct bpf_sock *sk, bool v6,
+				       bool msg, __u8 *out)
+{
+	__builtin_memset(out, 0, 16);
+	if (v6) {
+		__u32 ip6[4] = {sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]};
+
+		if (msg) {
+			__u32 given[4] = {ctx->msg_src_ip6[0], ctx->msg_src_ip6[1],
+					  ctx->msg_src_ip6[2], ctx->msg_src_ip6[3]};
+
+			if (given[0] | given[1] | given[2] | given[3])
+				__builtin_memcpy(ip6, given, 16);
+		}
+		if (ip6[0] | ip6[1] | ip6[2] | ip6[3])
+			__builtin_memcpy(out, ip6, 16);
+	} else {
+		__u32 bound = sk->src_ip4;
+		__u32 given = msg ? ctx->msg_src_ip4 : 0;
+
+		barrier_var(bound);
+		barrier_var(given);
+		if (given)
+			set_v4_mapped(out, given);
+		else if (bound)
+			set_v4_mapped(out, bound);
+	}
+}
+
 static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 {
 	struct bpf_sock *sk = ctx->sk;
 	struct warden_flow_key key;
+	__u8 local[16];
 
 	if (!sk || ctx->protocol != IPPROTO_UDP)
 		return;
 	udp_key(ctx, sk, v6, &key);
-	record_flow(&key);
+	call_local(ctx, sk, v6, true, local);
+	record_flow(&key, local);
 }
 
 SEC("cgroup/sendmsg4")
@@ -809,6 +863,7 @@ static __always_inline void udp_connect(struct bpf_sock_addr *ctx, bool v6)
 		struct warden_flow_key key;
 
 		udp_key(ctx, bound, v6, &key);
+		call_local(ctx, bound, v6, false, pending.owner.local_addr);
 		pending.owner.flags = WARDEN_OWNER_PROVISIONAL;
 		record_kept_flow(&key, &pending.owner);
 		pending.owner.flags = 0;
@@ -844,7 +899,8 @@ int warden_connect6(struct bpf_sock_addr *ctx)
 
 /* ---- inbound: whoever binds a port owns what arrives on it ------------------------------ */
 
-static __always_inline void post_bind(struct bpf_sock *sk)
+/* (v6: a post_bind6 program, which may read src_ip6 only; post_bind4, src_ip4 only.) */
+static __always_inline void post_bind(struct bpf_sock *sk, bool v6)
 {
 	struct warden_listener_key key;
 	struct warden_owner owner = {};
@@ -858,6 +914,20 @@ static __always_inline void post_bind(struct bpf_sock *sk)
 	key.local_port = sk->src_port;
 	key.protocol = sk->protocol;
 	fill_owner(&owner);
+	/* The address bound (a specific one: the wildcard's stays unknown), since the key has
+	 * none: another socket bound to the same port on another address is not this one. */
+	if (v6) {
+		__u32 ip6[4] = {sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]};
+
+		if (ip6[0] | ip6[1] | ip6[2] | ip6[3])
+			__builtin_memcpy(owner.local_addr, ip6, 16);
+	} else {
+		__u32 ip4 = sk->src_ip4;
+
+		barrier_var(ip4);
+		if (ip4)
+			set_v4_mapped(owner.local_addr, ip4);
+	}
 	if (bpf_map_update_elem(&listeners, &key, &owner, BPF_ANY) == 0)
 		count(WARDEN_CTR_LISTENER_WRITES);
 	mirror_listener(&key, &owner);
@@ -866,14 +936,14 @@ static __always_inline void post_bind(struct bpf_sock *sk)
 SEC("cgroup/post_bind4")
 int warden_post_bind4(struct bpf_sock *sk)
 {
-	post_bind(sk);
+	post_bind(sk, false);
 	return 1;
 }
 
 SEC("cgroup/post_bind6")
 int warden_post_bind6(struct bpf_sock *sk)
 {
-	post_bind(sk);
+	post_bind(sk, true);
 	return 1;
 }
 
@@ -1119,11 +1189,8 @@ struct packet_ends {
 #define READ_NO_PORTS -1
 #define READ_UNWALKED -2
 
-/* Reads an outgoing IPv4 or IPv6 packet's end points (skb->data is the network header). The
- * local address only when `local` (a constant: the branch folds away): the flow key has none,
- * and rule 0c's program runs on every packet of accepted UDP flows. */
-static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends *out,
-				       const bool local)
+/* Reads an outgoing IPv4 or IPv6 packet's end points (skb->data is the network header). */
+static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends *out)
 {
 	__u32 offset = 0;
 	__u8 first, next;
@@ -1141,13 +1208,12 @@ static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends
 			return READ_NO_PORTS;
 		if (bpf_ntohs(fragment) & 0x1fff)
 			return READ_NO_PORTS;
-		if (local)
-			set_v4_mapped(out->local_addr, addrs[0]);
+		set_v4_mapped(out->local_addr, addrs[0]);
 		set_v4_mapped(out->remote_addr, addrs[1]);
 		offset = (first & 0x0f) * 4;
 	} else if (first >> 4 == ETH_P_IPV6_VERSION) {
 		if (bpf_skb_load_bytes(skb, 6, &next, 1) ||
-		    (local && bpf_skb_load_bytes(skb, 8, out->local_addr, 16)) ||
+		    bpf_skb_load_bytes(skb, 8, out->local_addr, 16) ||
 		    bpf_skb_load_bytes(skb, 24, out->remote_addr, 16))
 			return READ_NO_PORTS;
 		offset = 40;
@@ -1190,18 +1256,20 @@ static __always_inline void udp_key_of(struct __sk_buff *skb, const struct packe
 	key->protocol = IPPROTO_UDP;
 }
 
-/* Reads the flow key of an outgoing UDP packet: 0, READ_NO_PORTS for anything else, or
- * READ_UNWALKED (see read_packet). */
-static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flow_key *key)
+/* Reads the flow key of an outgoing UDP packet and its source address: 0, READ_NO_PORTS for
+ * anything else, or READ_UNWALKED (see read_packet). */
+static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flow_key *key,
+					__u8 *local)
 {
 	struct packet_ends p;
-	int read = read_packet(skb, &p, false);
+	int read = read_packet(skb, &p);
 
 	if (read)
 		return read;
 	if (p.protocol != IPPROTO_UDP)
 		return READ_NO_PORTS;
 	udp_key_of(skb, &p, key);
+	__builtin_memcpy(local, p.local_addr, 16);
 	return 0;
 }
 
@@ -1216,8 +1284,8 @@ static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flo
  * destination the connect named, so that a datagram sent elsewhere with sendto() (after a
  * connect that failed) keeps the owner its sendmsg hook recorded.
  */
-static __always_inline void udp_connected_first(struct __sk_buff *skb,
-						const struct warden_flow_key *key)
+static __always_inline void
+udp_connected_first(struct __sk_buff *skb, const struct warden_flow_key *key, const __u8 *local)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct udp_pending *found;
@@ -1257,6 +1325,7 @@ static __always_inline void udp_connected_first(struct __sk_buff *skb,
 			count(WARDEN_CTR_UDP_CONNECT_UNNAMED);
 		}
 	}
+	__builtin_memcpy(pending.owner.local_addr, local, 16);
 	record_kept_flow(key, &pending.owner);
 	bpf_map_delete_elem(&udp_connects, &cookie);
 	count(WARDEN_CTR_UDP_CONNECT_DONE);
@@ -1288,16 +1357,21 @@ int warden_udp_reused(struct __sk_buff *skb)
 	struct warden_flow_key key;
 	struct warden_owner *owner;
 	__u64 *generation;
-	int read = read_udp_key(skb, &key);
+	__u8 local[16];
+	int read = read_udp_key(skb, &key, local);
 
 	if (read == READ_UNWALKED)
 		return 1; /* headers we do not walk: decide it rather than guess */
 	if (read)
 		return 0;
-	udp_connected_first(skb, &key);
+	udp_connected_first(skb, &key, local);
 	owner = bpf_map_lookup_elem(&flows, &key);
 	if (!owner)
 		return 0;
+	/* Written for a socket on another local address (same port and peer): not this packet's
+	 * owner, whatever was decided for it. */
+	if (!addr_unknown(owner->local_addr) && !same_addr(owner->local_addr, local))
+		return 1;
 	generation = bpf_map_lookup_elem(&decided, &key);
 	return !generation || *generation != owner->generation;
 }
@@ -1318,9 +1392,10 @@ SEC("socket")
 int warden_udp_connected(struct __sk_buff *skb)
 {
 	struct warden_flow_key key;
+	__u8 local[16];
 
-	if (read_udp_key(skb, &key) == 0)
-		udp_connected_first(skb, &key);
+	if (read_udp_key(skb, &key, local) == 0)
+		udp_connected_first(skb, &key, local);
 	return 0;
 }
 
@@ -1344,13 +1419,14 @@ static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct
 	__u64 generation;
 
 	udp_key_of(skb, p, &key);
-	record_flow(&key);
+	record_flow(&key, p->local_addr);
 	owner = bpf_map_lookup_elem(&flows, &key);
 	if (!owner)
 		return;
 	generation = owner->generation;
 	if (owner->tgid != held->tgid || owner->start_time_ns != held->start_time_ns ||
 	    owner->exec_id != held->exec_id || owner->uid != held->uid ||
+	    !same_addr(owner->local_addr, p->local_addr) ||
 	    (owner->flags & WARDEN_OWNER_PROVISIONAL) || owner->generation != generation)
 		return;
 	bpf_map_update_elem(&decided, &key, &generation, BPF_ANY);
@@ -1408,7 +1484,7 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 		socket_key.pid_tgid = bpf_get_current_pid_tgid();
 		armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
 	}
-	if (!armed || armed->action != action || read_packet(skb, &packet, true))
+	if (!armed || armed->action != action || read_packet(skb, &packet))
 		return 0;
 	if (socket_key.pid_tgid != held_socket_thread(packet.protocol))
 		return 0;

@@ -76,6 +76,14 @@ struct warden_owner {
 	 * process began at.
 	 */
 	__u64 fork_exec_id;
+	/* The local address of the socket the record was written for, when known then (IPv4
+	 * mapped): a TCP connect's, a UDP socket's bound or connected address or the source its
+	 * datagram named (IP_PKTINFO), a packet's own, the address a listener bound. All zero:
+	 * not known (a UDP socket bound to the wildcard address, whose source the route picks
+	 * after the hook; a listener on the wildcard address). The keys have no local address, so
+	 * two sockets on one port of two local addresses (talking to one peer) write the same
+	 * key: a record is a packet's only if the addresses agree. */
+	__u8 local_addr[16];
 	__u32 exe_dev;
 	/* pids as wardend's pid namespace (the one its /proc shows) numbers them, not the kernel's
 	 * initial namespace. tgid 0: the task has no pid there (it runs in an ancestor or sibling

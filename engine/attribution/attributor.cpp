@@ -31,6 +31,14 @@ Attribution kernelOwned() {
 
 bool tracked(std::uint8_t protocol) { return protocol == IPPROTO_TCP || protocol == IPPROTO_UDP; }
 
+// Whether a flow or listener record may be the packet's: written for a socket of the packet's
+// local address (`local`), or when that address was not known (all zero; bpf/attribution.h).
+bool fromRecordedAddress(const warden_owner& owner, const rules::IpAddress& local) {
+  static constexpr std::uint8_t kUnknown[sizeof owner.local_addr] = {};
+  return std::memcmp(owner.local_addr, kUnknown, sizeof kUnknown) == 0 ||
+         std::memcmp(owner.local_addr, local.bytes.data(), sizeof owner.local_addr) == 0;
+}
+
 }  // namespace
 
 const char* toString(AttributionMethod method) {
@@ -208,6 +216,14 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
     } else {
       hit = bpf_->lookupFlow(outboundFlowKey(packet, netnsCookie_), found.owner);
       found.via = Attribution::Via::kFlowMap;
+    }
+    if (hit && !fromRecordedAddress(found.owner, inbound ? packet.destination : packet.source)) {
+      // Another socket's record: one on another local address of this host with the same
+      // port (and peer) writes the same key (bpf/attribution.h, warden_owner.local_addr).
+      // sock_diag names this packet's socket's holder; nothing is noted as decided for the
+      // flow, so that the reuse check decides its next packet again too.
+      bump(counters_.otherAddress);
+      return viaSockDiag(packet, inbound, hasUid);
     }
     if (hit && (found.owner.flags & WARDEN_OWNER_PROVISIONAL)) {
       // Who connected a UDP socket, not who sent its first datagram (bpf/attribution.h):
@@ -415,6 +431,7 @@ nlohmann::json Attributor::statusJson() const {
       {"decided_errors", load(counters_.decidedErrors)},
       {"outside_pid_namespace", load(counters_.outsidePidNamespace)},
       {"provisional_records", load(counters_.provisional)},
+      {"records_of_another_address", load(counters_.otherAddress)},
   };
   // Why eBPF is not what attributes (the fallback took over), when it is not.
   if (!bpf_ && !ebpfProblem_.empty()) status["ebpf_error"] = ebpfProblem_;

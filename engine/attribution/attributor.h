@@ -189,6 +189,7 @@ class Attributor {
     std::atomic<std::uint64_t> outsidePidNamespace{0};
     // Flow records that name who connected a UDP socket, not its sender: left to sock_diag.
     std::atomic<std::uint64_t> provisional{0};
+    std::atomic<std::uint64_t> otherAddress{0};  // records of another local address's socket
   };
 
   AttributorOptions options_;

@@ -18,7 +18,7 @@ import pytest
 from warden_cli import cli
 from warden_daemon import toml_value
 from warden_expect import DROP_WAIT_MS, dropped, wait_until
-from warden_lab import C4, C6, HERE, PYTHON, S4, S6, wardend_path
+from warden_lab import C4, C4B, C6, C6B, HERE, PYTHON, S4, S6, wardend_path
 from warden_sanitizer import SANITIZE
 
 CLIENTS = int(os.environ.get("WARDEN_ATTR_CLIENTS", "500"))
@@ -654,6 +654,32 @@ def test_inbound_to_listeners_of_allowed_and_denied_programs(lab, cgroup, warden
         assert lab.tcp_probe(addr, 7401, ns=lab.s).outcome == "connected"
         r = lab.tcp_probe(addr, 7402, ns=lab.s)
         assert r.outcome == "refused", (r, d.status()["attribution"])
+
+
+@pytest.mark.parametrize("fam", [pytest.param((C4, C4B), id="ipv4"),
+                                 pytest.param((C6, C6B), id="ipv6")])
+def test_inbound_to_a_listener_is_not_decided_for_one_bound_on_another_address(lab, cgroup,
+                                                                             wardend, fam):
+    """A listener's record is keyed by its port, not its address: the last bind of the port
+    writes it. The denied program listens on the port of the client's second address, then the
+    allowed program on the same port of the first (no conflict). A connection to the second
+    address reaches the denied program's socket and is decided for it (refused), not for the
+    allowed program, which bound last."""
+    first, second = fam
+    allowed = install(attr_client_path(), os.path.join(lab.tmp, "bin", "allowed", "server"))
+    denied = install(attr_client_path(), os.path.join(lab.tmp, "bin", "denied", "server"))
+    d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": allowed}),
+                                        "denied": ("reject", {"path": denied})},
+                 inbound=True, kernel="deny")
+    for program, address in ((denied, second), (allowed, first)):
+        p = lab.c.spawn(in_cgroup(cgroup, [program, "listen-at", address, "7430", "--hold"]),
+                        f"listener-{address}", lines=True, stdin=True)
+        assert p.wait_line(lambda t: "result=" in t, timeout=10), p.stderr_text()
+    assert lab.tcp_probe(first, 7430, ns=lab.s).outcome == "connected"
+    r = lab.tcp_probe(second, 7430, ns=lab.s)
+    assert r.outcome == "refused", \
+        f"a connection to the denied program's socket was decided for the allowed one: {r}"
+    assert d.status()["attribution"]["records_of_another_address"] >= 1, d.status()["attribution"]
 
 
 # Binds PORT, then execs itself again REEXECS times keeping the listening socket (as a daemon

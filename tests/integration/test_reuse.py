@@ -3,10 +3,14 @@ section 6). A conntrack entry outlives the socket that made it: once an allowed 
 sent from a local port to a server, a denied program that binds the same port and sends to the
 same server finds that entry, marked "accepted". It must be decided for itself instead.
 TCP's form of this attack (a SYN on an old flow's 4-tuple) is in test_packet_path.py."""
+import time
+
 import pytest
 
-from test_attribution import (FAMILIES, S4, batch, cgroup, profiled,  # noqa: F401 (fixtures)
-                              twin_profiles, twins)
+from test_attribution import (FAMILIES, S4, batch, cgroup, in_cgroup,  # noqa: F401 (fixtures)
+                              profiled, twin_profiles, twins)
+from test_kernel_verdicts_attacks import COUNTED_Y, counter  # noqa: F401 (fixture)
+from warden_lab import C4, C4B, C6, C6B, PYTHON, S6
 
 REUSED_PORT = 45000
 
@@ -91,3 +95,75 @@ def test_a_process_that_execs_another_program_does_not_keep_its_udp_flow(lab, cg
     outcomes = batch(lab, cgroup, [allowed] + tail + ["--then-exec", denied] + tail, 1,
                      timeout=20)
     assert outcomes == ["reply", "prohibited"], (outcomes, d.status()["attribution"])
+
+
+# The client's two local addresses on the link to each server (both reach it).
+LOCAL_ADDRESSES = {S4: (C4, C4B), S6: (C6, C6B)}
+
+
+# Binds LOCAL_ADDRESS:PORT, connects to SERVER SERVER_PORT and sends COUNT datagrams with
+# send(2), each waiting a second for its echo; prints "<echoes>/<count>".
+CONNECTED_SENDER = """
+import socket, sys
+address, port, server, server_port, count = sys.argv[1:6]
+s = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((address, int(port)))
+s.connect((server, int(server_port)))
+s.settimeout(1.0)
+echoes = 0
+for i in range(int(count)):
+    s.send(b"datagram %d" % i)
+    try:
+        s.recv(100)
+        echoes += 1
+    except OSError:
+        pass
+print(f"{echoes}/{count}", flush=True)
+"""
+
+
+def twins_deny(twins, tool):
+    """The twin profiles with the denied program's flows dropped (deny), not rejected: a
+    dropped first packet is sent again by the program's socket, and decided again."""
+    return {"allow": ("allow", {"path": twins[("allowed", tool)]}),
+            "deny": ("deny", {"path": twins[("denied", tool)]})}
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+@pytest.mark.parametrize("tool", ["tcp_probe", "udp_probe"])
+def test_a_flow_is_decided_for_its_own_socket_not_one_on_another_local_address(
+        lab, cgroup, wardend, twins, counter, server, tool):
+    """A flow key has no local address: two sockets on one port of two local addresses, to one
+    server, write the same key. The denied program binds the port on the second address and
+    connects (TCP; or a connected UDP socket): its first packet is dropped. Before it sends
+    again (a TCP SYN a second later, from the kernel's timer; the next datagram), the allowed
+    program sends from the same port on the first address (a TCP connect; a datagram from an
+    unconnected socket), which writes its own record for the key. The denied program's next
+    packet is still decided for it, not taken for the allowed program's flow: the TCP
+    connection is not made, no datagram of the denied program reaches the server."""
+    d = profiled(lab, wardend, cgroup, twins_deny(twins, tool), default="deny")
+    first, second = LOCAL_ADDRESSES[server]
+    port = REUSED_PORT + 20 + (1 if tool == "udp_probe" else 0) + (2 if ":" in server else 0)
+    service = "7000" if tool == "tcp_probe" else str(COUNTED_Y)
+    common = [server, service, "--source-port", str(port)]
+    if tool == "tcp_probe":
+        denied_argv = [twins[("denied", tool)]] + common + ["--source-address", second,
+                                                           "--timeout-ms", "4000"]
+    else:  # udp_probe stops at its first datagram without an echo: this one goes on
+        denied_argv = [PYTHON, "-c", CONNECTED_SENDER, second, str(port), server, service, "3"]
+    denied = lab.c.spawn(in_cgroup(cgroup, denied_argv), "denied", lines=True)
+    time.sleep(0.4)  # its first packet is dropped; it sends again 1 s after it
+    allowed = batch(lab, cgroup, [twins[("allowed", tool)]] + common +
+                    ["--source-address", first, "--timeout-ms", "1000"], 1, timeout=20)
+    assert allowed == ["connected" if tool == "tcp_probe" else "reply"], allowed
+    line = denied.wait_line(lambda t: True, timeout=15)
+    assert line is not None, denied.stderr_text()
+    if tool == "tcp_probe":
+        assert line.split()[0] == "timeout", f"the denied program connected: {line}"
+    else:
+        assert counter.seen(COUNTED_Y) == 1, \
+            f"the denied program's datagrams reached the server ({line}): only the allowed " \
+            "program's should have"
+    attribution = d.status()["attribution"]
+    assert attribution["records_of_another_address"] >= 1, (attribution, d.status()["totals"])

@@ -5,7 +5,8 @@
  *               [--delay-ms N] [--resend]
  *
  * MODE: tcp (connect), udp-sendto, udp-connect (connect + send), listen (bind + listen, or
- * bind for UDP with ADDRESS "udp"), tcp-hold (connect and keep the connection).
+ * bind for UDP with ADDRESS "udp"; the wildcard address of ADDRESS's family), listen-at (bind
+ * ADDRESS itself + listen), tcp-hold (connect and keep the connection).
  * Prints one line "pid=N local_port=P netns_cookie=C result=R" after the socket call (R: ok,
  * or the errno name of a failed connect/send: ECONNREFUSED, ETIMEDOUT...), then exits at
  * once unless --hold, which waits until stdin closes (the test's signal to go). --count sends
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
     address = "::";
   } else {
     family = fill(address, port, &ss, &len);
-    type = (!strncmp(mode, "tcp", 3) || !strcmp(mode, "listen")) ? SOCK_STREAM : SOCK_DGRAM;
+    type = (!strncmp(mode, "tcp", 3) || !strncmp(mode, "listen", 6)) ? SOCK_STREAM : SOCK_DGRAM;
   }
   fd = socket(family, type, 0);
   if (fd < 0) {
@@ -157,8 +158,16 @@ int main(int argc, char** argv) {
         perror("attr_client: send");
         return 4;
       }
-  } else if (!strcmp(mode, "listen")) {
-    bind_port(fd, family, port);
+  } else if (!strcmp(mode, "listen") || !strcmp(mode, "listen-at")) {
+    int one = 1;
+
+    if (!strcmp(mode, "listen")) {
+      bind_port(fd, family, port);
+    } else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+               bind(fd, (struct sockaddr*)&ss, len) != 0) {
+      perror("attr_client: bind");
+      return 3;
+    }
     if (type == SOCK_STREAM && listen(fd, 16) != 0) {
       perror("attr_client: listen");
       return 4;

@@ -193,6 +193,25 @@ static inline int parse_endpoint(const char* host, const char* port, struct sock
   return -1;
 }
 
+/* Binds fd (of `family`) to the local ADDRESS (NULL: the wildcard address) and PORT (0: the
+ * kernel's choice), with SO_REUSEADDR: the probes' --source-address and --source-port. */
+static inline int bind_source(int fd, int family, const char* address, long port) {
+  struct sockaddr_storage local;
+  socklen_t len;
+  char port_text[8];
+  int on = 1;
+  snprintf(port_text, sizeof port_text, "%ld", port ? port : 1);
+  if (parse_endpoint(address ? address : (family == AF_INET ? "0.0.0.0" : "::"), port_text, &local,
+                     &len) ||
+      local.ss_family != family) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (!port) ((struct sockaddr_in*)&local)->sin_port = 0; /* the same offset in sockaddr_in6 */
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  return bind(fd, (struct sockaddr*)&local, len);
+}
+
 static inline int parse_int_arg(const char* s, long min, long max, long* out) {
   char* end = NULL;
   errno = 0;

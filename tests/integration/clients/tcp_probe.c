@@ -1,10 +1,11 @@
-/* tcp_probe HOST PORT [--timeout-ms N] [--source-port N] [--vanish]
+/* tcp_probe HOST PORT [--timeout-ms N] [--source-port N] [--source-address ADDR] [--vanish]
  *
  * Opens one TCP connection and reports how it ended, as one line "<outcome> <elapsed_ms>":
  * connected (exit 0), refused (1, a reset), timeout (2), unreachable (3), prohibited (4, EACCES),
  * blocked (5, local EPERM), error (6). The connection is closed at once after it is made.
- * --source-port binds that local port first (SO_REUSEADDR). --vanish closes the connection
- * without a FIN or a reset (TCP_REPAIR, root only), so that conntrack still holds it open. */
+ * --source-port binds that local port first (SO_REUSEADDR), --source-address that local address.
+ * --vanish closes the connection without a FIN or a reset (TCP_REPAIR, root only), so that
+ * conntrack still holds it open. */
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -13,7 +14,9 @@
 #include "probe_common.h"
 
 static void usage(void) {
-  fprintf(stderr, "usage: tcp_probe HOST PORT [--timeout-ms N] [--source-port N] [--vanish]\n");
+  fprintf(stderr,
+          "usage: tcp_probe HOST PORT [--timeout-ms N] [--source-port N] [--source-address ADDR] "
+          "[--vanish]\n");
   exit(EXIT_USAGE);
 }
 
@@ -23,6 +26,7 @@ int main(int argc, char** argv) {
   const char* port = NULL;
   long timeout_ms = 3000;
   long source_port = 0;
+  const char* source_address = NULL;
   int vanish = 0;
   const char** const positional[] = {&host, &port};
   for (int i = 1; i < argc; i++) {
@@ -30,6 +34,8 @@ int main(int argc, char** argv) {
       if (parse_int_arg(argv[++i], 1, 600000, &timeout_ms)) usage();
     } else if (!strcmp(argv[i], "--source-port") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 65535, &source_port)) usage();
+    } else if (!strcmp(argv[i], "--source-address") && i + 1 < argc) {
+      source_address = argv[++i];
     } else if (!strcmp(argv[i], "--vanish")) {
       vanish = 1;
     } else if (take_positional(argv[i], positional, 2)) {
@@ -46,21 +52,10 @@ int main(int argc, char** argv) {
     perror("tcp_probe: socket");
     return OUT_ERROR;
   }
-  if (source_port) {
-    int one = 1;
-    struct sockaddr_storage local;
-    memset(&local, 0, sizeof local);
-    local.ss_family = ss.ss_family;
-    if (ss.ss_family == AF_INET) {
-      ((struct sockaddr_in*)&local)->sin_port = htons((uint16_t)source_port);
-    } else {
-      ((struct sockaddr_in6*)&local)->sin6_port = htons((uint16_t)source_port);
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr*)&local, len) < 0) {
-      perror("tcp_probe: bind");
-      return OUT_ERROR;
-    }
+  if ((source_port || source_address) &&
+      bind_source(fd, ss.ss_family, source_address, source_port) < 0) {
+    perror("tcp_probe: bind");
+    return OUT_ERROR;
   }
   double start = now_ms();
   enum outcome result = OUT_OK;

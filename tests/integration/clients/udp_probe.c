@@ -1,5 +1,6 @@
 /* udp_probe HOST PORT [--connect | --uring-connect] [--count N] [--timeout-ms N] [--size BYTES]
- *           [--source-port N] [--then-connect PORT2] [--no-wait] [--orphan]
+ *           [--source-port N] [--source-address ADDR] [--then-connect PORT2] [--no-wait]
+ *           [--orphan]
  *           [--then-exec PROGRAM ARG...]
  *
  * Sends COUNT datagrams from one socket (one flow), each waiting up to TIMEOUT for its echo.
@@ -13,8 +14,9 @@
  *
  * --ipv6-ext hop|dst puts an IPv6 hop-by-hop or destination-options extension header (one PadN
  * option, 8 bytes) in front of UDP in every datagram: the packet parser must look past it.
- * --source-port binds that local port first (SO_REUSEADDR). --uring-connect connects through
- * io_uring (IORING_OP_CONNECT) instead of connect(2): the same kernel path without the syscall.
+ * --source-port binds that local port first (SO_REUSEADDR), --source-address that local address.
+ * --uring-connect connects through io_uring (IORING_OP_CONNECT) instead of connect(2): the same
+ * kernel path without the syscall.
  * --then-connect (with --connect or --uring-connect) connects the same socket again, to HOST
  * PORT2, once the first COUNT datagrams are echoed, and sends COUNT more there (a second flow
  * from the same local port).
@@ -35,7 +37,8 @@
 static void usage(void) {
   fprintf(stderr,
           "usage: udp_probe HOST PORT [--connect] [--count N] [--timeout-ms N] [--size BYTES] "
-          "[--ipv6-ext hop|dst] [--source-port N] [--uring-connect] [--then-connect PORT2] "
+          "[--ipv6-ext hop|dst] [--source-port N] [--source-address ADDR] [--uring-connect] "
+          "[--then-connect PORT2] "
           "[--no-wait] [--orphan] [--then-exec PROGRAM ARG...]\n");
   exit(EXIT_USAGE);
 }
@@ -94,6 +97,7 @@ int main(int argc, char** argv) {
   char** then_exec = NULL;
   const char* then_port = NULL;
   long source_port = 0;
+  const char* source_address = NULL;
   int ext_option = 0; /* IPV6_HOPOPTS or IPV6_DSTOPTS */
   const char** const positional[] = {&host, &port};
   for (int i = 1; i < argc; i++) {
@@ -113,6 +117,8 @@ int main(int argc, char** argv) {
         usage();
     } else if (!strcmp(argv[i], "--source-port") && i + 1 < argc) {
       if (parse_int_arg(argv[++i], 1, 65535, &source_port)) usage();
+    } else if (!strcmp(argv[i], "--source-address") && i + 1 < argc) {
+      source_address = argv[++i];
     } else if (!strcmp(argv[i], "--connect")) {
       connected = 1;
     } else if (!strcmp(argv[i], "--no-wait")) {
@@ -158,19 +164,10 @@ int main(int argc, char** argv) {
   else
     setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
 
-  if (source_port) {
-    struct sockaddr_storage local;
-    memset(&local, 0, sizeof local);
-    local.ss_family = ss.ss_family;
-    if (ss.ss_family == AF_INET)
-      ((struct sockaddr_in*)&local)->sin_port = htons((uint16_t)source_port);
-    else
-      ((struct sockaddr_in6*)&local)->sin6_port = htons((uint16_t)source_port);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(fd, (struct sockaddr*)&local, len) < 0) {
-      perror("udp_probe: --source-port");
-      return OUT_ERROR;
-    }
+  if ((source_port || source_address) &&
+      bind_source(fd, ss.ss_family, source_address, source_port) < 0) {
+    perror("udp_probe: --source-address/--source-port");
+    return OUT_ERROR;
   }
 
   if (ext_option) {
