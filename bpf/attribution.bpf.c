@@ -453,16 +453,17 @@ static __always_inline void mirror_flow_if_stale(const struct warden_flow_key *k
 
 	if (!slot)
 		return;
-	if (same_flow_key(&slot->key, key) && slot->owner.tgid == owner->tgid &&
-	    slot->owner.start_time_ns == owner->start_time_ns)
+	if (same_flow_key(&slot->key, key) && slot->owner.generation == owner->generation)
 		return;
 	mirror_flow(key, owner);
 }
 
 /* Before key's record is written for a process: true when the record there already names it,
  * running the same image (a process that exec'd, another program or the same one anew, keeps
- * its pid and start time, but is not the owner the flow was decided for). Then nothing is
- * written (counted) and only the mirror is corrected. Counts the write to come otherwise. */
+ * its pid and start time, but is not the owner the flow was decided for), from the same local
+ * address or with this write's not known (a socket bound to the wildcard address does not
+ * undo what its datagram's own filter wrote). Then nothing is written (counted) and only the
+ * mirror is corrected. Counts the write to come otherwise. */
 static __always_inline bool flow_recorded_for(const struct warden_flow_key *key, __u32 tgid,
 					      __u64 start_time_ns, __u64 exec_id, __u32 uid,
 					      __u64 exe_ino, __u32 exe_dev, const __u8 *local)
@@ -475,7 +476,8 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 	}
 	if (old->tgid == tgid && old->start_time_ns == start_time_ns && old->exec_id == exec_id &&
 	    old->uid == uid && old->exe_ino == exe_ino && old->exe_dev == exe_dev &&
-	    same_addr(old->local_addr, local) && !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
+	    (addr_unknown(local) || same_addr(old->local_addr, local)) &&
+	    !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
 		count(WARDEN_CTR_FLOW_UNCHANGED);
 		mirror_flow_if_stale(key, old);
 		return true;
@@ -647,6 +649,18 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 		bpf_map_delete_elem(&held_sockets, &socket_key);
 }
 
+/* Whether the entry a word was armed with still holds what the hook found: the word of a
+ * connected UDP socket, or of a deferred TCP connect, may be used long after it was armed, and
+ * the entry may have expired since (its DNS answer, its TTL), its address may have another name
+ * now, or the table's bound may have dropped it. */
+static __always_inline bool held_entry_holds(const struct warden_held_socket *armed, __u64 now)
+{
+	struct warden_held_verdict *verdict = bpf_map_lookup_elem(&held_verdicts, &armed->key);
+
+	return verdict && verdict->epoch == armed->epoch && verdict->action == armed->action &&
+	       now < verdict->expires_ns && name_gen(armed->key.remote_addr) <= verdict->name_gen;
+}
+
 /* ---- TCP outbound ---------------------------------------------------------------------- */
 
 /*
@@ -675,15 +689,22 @@ static __always_inline bool held_decides(struct bpf_sock_ops *ctx)
 		return false;
 	/* This runs in the task that sends the SYN: the connecting one, but with TCP Fast Open's
 	 * deferred connect (TCP_FASTOPEN_CONNECT) whoever writes first, maybe after an exec, a
-	 * setuid or in another process the socket was passed to. The word was looked up for the
-	 * connecting process: for another sender it is taken back and the flow recorded as usual,
-	 * so that the queue decides the SYN for its sender. */
-	if (current_is(armed->key.tgid, armed->key.start_time_ns, armed->key.exec_id,
-		       armed->key.uid))
-		return true;
-	bpf_map_delete_elem(&held_sockets, &socket_key);
-	count(WARDEN_CTR_HELD_OTHER_SENDER);
-	return false;
+	 * setuid or in another process the socket was passed to, and maybe long after the
+	 * connect. The word was looked up for the connecting process: for another sender, or an
+	 * entry gone meanwhile, it is taken back and the flow recorded as usual, so that the queue
+	 * decides the SYN for its sender. (The table's match asks again: this program is detached
+	 * when wardend dies, the connect hooks and the table stay.) */
+	if (!current_is(armed->key.tgid, armed->key.start_time_ns, armed->key.exec_id,
+			armed->key.uid)) {
+		bpf_map_delete_elem(&held_sockets, &socket_key);
+		count(WARDEN_CTR_HELD_OTHER_SENDER);
+		return false;
+	}
+	if (!held_entry_holds(armed, bpf_ktime_get_boot_ns())) {
+		bpf_map_delete_elem(&held_sockets, &socket_key);
+		return false;
+	}
+	return true;
 }
 
 /* Removes key's owner record from the map and from its mirror slot. The key is nearly always
@@ -706,7 +727,7 @@ SEC("sockops")
 int warden_sockops(struct bpf_sock_ops *ctx)
 {
 	struct warden_flow_key key;
-	__u8 local[16];
+	__u8 local[16] __attribute__((aligned(8)));
 
 	if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
 		return 1;
@@ -765,37 +786,47 @@ static __always_inline void udp_key(struct bpf_sock_addr *ctx, struct bpf_sock *
 	*out = key;
 }
 
-/* The local address a socket is bound or connected to (IPv4 mapped), all zero when it is
- * bound to the wildcard address; or, when `msg` (a sendmsg hook's call), the source address
- * its control message names (IP_PKTINFO, IPV6_PKTINFO) if it names one. Each field is read
- * once, unconditionally, then chosen: the verifier refuses the pointer arithmetic on the
- * socket that the compiler makes of a field read on only one branch. */
-static __always_inline void call_local(struct bpf_sock_addr *ctx, struct bpf_sock *sk, bool v6,
-				       bool msg, __u8 *out)
+/* The source address of a sendmsg hook's datagram when it is known at the hook (IPv4 mapped;
+ * all zero: not known): what its control message names (IP_PKTINFO, IPV6_PKTINFO), else the
+ * socket's source (connected, or bound to a unicast address), which the kernel has put there
+ * already; a socket bound to the wildcard address leaves it to the route. */
+static __always_inline void sendmsg_local(struct bpf_sock_addr *ctx, bool v6, __u8 *out)
+{
+	__builtin_memset(out, 0, 16);
+	if (v6) {
+		__u32 ip6[4] = {ctx->msg_src_ip6[0], ctx->msg_src_ip6[1], ctx->msg_src_ip6[2],
+				ctx->msg_src_ip6[3]};
+
+		if (ip6[0] | ip6[1] | ip6[2] | ip6[3])
+			__builtin_memcpy(out, ip6, 16);
+	} else {
+		__u32 ip4 = ctx->msg_src_ip4;
+
+		if (ip4)
+			set_v4_mapped(out, ip4);
+	}
+}
+
+/* The unicast address a socket is bound to at its connect hook (all zero: the wildcard, or a
+ * multicast or broadcast group, which is no datagram's source). Each field is read once,
+ * unconditionally: the verifier refuses the pointer arithmetic on the socket that the
+ * compiler makes of a field read on one branch only. */
+static __always_inline void bound_local(struct bpf_sock *sk, bool v6, __u8 *out)
 {
 	__builtin_memset(out, 0, 16);
 	if (v6) {
 		__u32 ip6[4] = {sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]};
+		const __u8 *first = (const __u8 *)ip6;
 
-		if (msg) {
-			__u32 given[4] = {ctx->msg_src_ip6[0], ctx->msg_src_ip6[1],
-					  ctx->msg_src_ip6[2], ctx->msg_src_ip6[3]};
-
-			if (given[0] | given[1] | given[2] | given[3])
-				__builtin_memcpy(ip6, given, 16);
-		}
-		if (ip6[0] | ip6[1] | ip6[2] | ip6[3])
+		if ((ip6[0] | ip6[1] | ip6[2] | ip6[3]) && first[0] != 0xff)
 			__builtin_memcpy(out, ip6, 16);
 	} else {
-		__u32 bound = sk->src_ip4;
-		__u32 given = msg ? ctx->msg_src_ip4 : 0;
+		__u32 ip4 = sk->src_ip4;
 
-		barrier_var(bound);
-		barrier_var(given);
-		if (given)
-			set_v4_mapped(out, given);
-		else if (bound)
-			set_v4_mapped(out, bound);
+		barrier_var(ip4);
+		/* network order: the first byte is the lowest; 224.0.0.0/4 and 255.255.255.255 */
+		if (ip4 && (ip4 & 0xf0) != 0xe0 && ip4 != 0xffffffff)
+			set_v4_mapped(out, ip4);
 	}
 }
 
@@ -803,12 +834,12 @@ static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 {
 	struct bpf_sock *sk = ctx->sk;
 	struct warden_flow_key key;
-	__u8 local[16];
+	__u8 local[16] __attribute__((aligned(8)));
 
 	if (!sk || ctx->protocol != IPPROTO_UDP)
 		return;
 	udp_key(ctx, sk, v6, &key);
-	call_local(ctx, sk, v6, true, local);
+	sendmsg_local(ctx, v6, local);
 	record_flow(&key, local);
 }
 
@@ -863,7 +894,7 @@ static __always_inline void udp_connect(struct bpf_sock_addr *ctx, bool v6)
 		struct warden_flow_key key;
 
 		udp_key(ctx, bound, v6, &key);
-		call_local(ctx, bound, v6, false, pending.owner.local_addr);
+		bound_local(bound, v6, pending.owner.local_addr);
 		pending.owner.flags = WARDEN_OWNER_PROVISIONAL;
 		record_kept_flow(&key, &pending.owner);
 		pending.owner.flags = 0;
@@ -1173,14 +1204,15 @@ int warden_exit(void *ctx)
 #define NEXTHDR_DEST	   60
 #define IPV6_EXT_MAX	   4
 
-/* The end points of a TCP or UDP packet leaving this host. */
+/* The end points of a TCP or UDP packet leaving this host (8-aligned: same_addr reads the
+ * addresses as two 64-bit words, and the verifier checks the alignment of stack accesses). */
 struct packet_ends {
 	__u8 remote_addr[16];
 	__u8 local_addr[16];
 	__u16 local_port;
 	__u16 remote_port;
 	__u8 protocol;
-};
+} __attribute__((aligned(8)));
 
 /* What read_packet() answers besides 0: not TCP or UDP (or not read whole, or a later
  * fragment, which has no ports); or an IPv6 packet that is neither TCP nor UDP after the
@@ -1357,7 +1389,7 @@ int warden_udp_reused(struct __sk_buff *skb)
 	struct warden_flow_key key;
 	struct warden_owner *owner;
 	__u64 *generation;
-	__u8 local[16];
+	__u8 local[16] __attribute__((aligned(8)));
 	int read = read_udp_key(skb, &key, local);
 
 	if (read == READ_UNWALKED)
@@ -1392,7 +1424,7 @@ SEC("socket")
 int warden_udp_connected(struct __sk_buff *skb)
 {
 	struct warden_flow_key key;
-	__u8 local[16];
+	__u8 local[16] __attribute__((aligned(8)));
 
 	if (read_udp_key(skb, &key, local) == 0)
 		udp_connected_first(skb, &key, local);
@@ -1411,6 +1443,19 @@ int warden_udp_connected(struct __sk_buff *skb)
  * flow's 4-tuple (its source set with IP_PKTINFO) past the reuse check without a decision. The
  * record is compared with the held process after the write: another CPU's writer may have
  * replaced it meanwhile, and then nothing is noted (the flow's next packet is decided again). */
+/* Whether the record names the held process (the sender, see held_udp_decided), written for a
+ * socket of the packet's source address or of one not known then (a socket bound to the
+ * wildcard address: its sendmsg hook writes that, and rewriting it here would make the two
+ * take turns, each a new generation the reuse check would decide again). */
+static __always_inline bool held_sender_owns(const struct warden_owner *owner,
+					     const struct warden_held_key *held, const __u8 *local)
+{
+	return owner->tgid == held->tgid && owner->start_time_ns == held->start_time_ns &&
+	       owner->exec_id == held->exec_id && owner->uid == held->uid &&
+	       !(owner->flags & WARDEN_OWNER_PROVISIONAL) &&
+	       (addr_unknown(owner->local_addr) || same_addr(owner->local_addr, local));
+}
+
 static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct packet_ends *p,
 					     const struct warden_held_key *held)
 {
@@ -1419,15 +1464,17 @@ static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct
 	__u64 generation;
 
 	udp_key_of(skb, p, &key);
-	record_flow(&key, p->local_addr);
 	owner = bpf_map_lookup_elem(&flows, &key);
-	if (!owner)
-		return;
+	if (!owner || !held_sender_owns(owner, held, p->local_addr)) {
+		record_flow(&key, p->local_addr);
+		owner = bpf_map_lookup_elem(&flows, &key);
+		if (!owner || !held_sender_owns(owner, held, p->local_addr))
+			return;
+	}
 	generation = owner->generation;
-	if (owner->tgid != held->tgid || owner->start_time_ns != held->start_time_ns ||
-	    owner->exec_id != held->exec_id || owner->uid != held->uid ||
-	    !same_addr(owner->local_addr, p->local_addr) ||
-	    (owner->flags & WARDEN_OWNER_PROVISIONAL) || owner->generation != generation)
+	/* Read again: an LRU element replaced meanwhile may already hold another record. */
+	if (!held_sender_owns(owner, held, p->local_addr) ||
+	    *(volatile __u64 *)&owner->generation != generation)
 		return;
 	bpf_map_update_elem(&decided, &key, &generation, BPF_ANY);
 }
@@ -1505,26 +1552,27 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 		return 1;
 	/* The sender still is the process image and uid the hook looked the verdict up for. UDP:
 	 * a datagram sent after the thread exec'd or changed its uid (a connected socket sends
-	 * without the sendmsg hook) is not decided by the word left before. TCP: the first SYN
-	 * leaves inside the connect that armed the word, except with TCP Fast Open's deferred
-	 * connect (TCP_FASTOPEN_CONNECT), whose SYN leaves with the first write, from whoever
-	 * writes (held_decides has taken the word back then, this is the second guard). */
-	if (!current_is(armed->key.tgid, armed->key.start_time_ns, armed->key.exec_id,
+	 * without the sendmsg hook). TCP: the first SYN leaves inside the connect that armed the
+	 * word, except with TCP Fast Open's deferred connect (TCP_FASTOPEN_CONNECT), whose SYN
+	 * leaves with the first write, from whoever writes (sock_ops takes the word back then, see
+	 * held_decides; this is the guard that stays while wardend is down). Asked of an allow
+	 * only for TCP: a SYN may also leave from a task that is not its sender (a retransmission
+	 * timer, another NFQUEUE consumer handing it back), and a refusal applied there refuses
+	 * what its process was refused. And the entry must still hold (held_entry_holds). */
+	if ((packet.protocol == IPPROTO_UDP || action == WARDEN_HELD_ALLOW) &&
+	    !current_is(armed->key.tgid, armed->key.start_time_ns, armed->key.exec_id,
 			armed->key.uid))
 		return 0;
-	/* And the entry still holds what the hook found: the word of a connected UDP socket (or
-	 * of a deferred TCP connect) may be used long after it was armed, and the entry may have
-	 * expired since, with its DNS answer or its TTL, or the address may have another name
-	 * now, or the table's bound may have dropped it. */
 	now = bpf_ktime_get_boot_ns();
-	verdict = bpf_map_lookup_elem(&held_verdicts, &armed->key);
-	if (!verdict || verdict->epoch != armed->epoch || verdict->action != action ||
-	    now >= verdict->expires_ns || name_gen(armed->key.remote_addr) > verdict->name_gen)
+	if (!held_entry_holds(armed, now))
 		return 0;
 	if (packet.protocol == IPPROTO_TCP)
 		armed->flags |= WARDEN_HELD_SOCKET_SEEN;
-	__sync_fetch_and_add(&verdict->hits, 1);
-	verdict->last_hit_ns = now;
+	verdict = bpf_map_lookup_elem(&held_verdicts, &armed->key);
+	if (verdict) {
+		__sync_fetch_and_add(&verdict->hits, 1);
+		verdict->last_hit_ns = now;
+	}
 	count(WARDEN_CTR_HELD_ALLOW + action - WARDEN_HELD_ALLOW);
 	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_UDP)
 		held_udp_decided(skb, &packet, &armed->key);

@@ -93,6 +93,81 @@ def raw_listener(lab):
 
 
 # TCP segments conntrack calls invalid when they open no known flow.
+# In the server namespace: counts the ICMPv6 neighbour solicitations that carry MARKER (a raw
+# ICMPv6 socket gets a copy of every ICMPv6 message the host receives); prints "ready", then
+# "seen <n>" for each line read on stdin.
+MARKER = b"warden-exfiltration"
+NS_COUNTER = r"""
+import select, socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+print("ready", flush=True)
+seen = 0
+while True:
+    ready, _, _ = select.select([s, sys.stdin], [], [])
+    if s in ready:
+        data = s.recv(4096)
+        if data[:1] == bytes([135]) and %r in data:
+            seen += 1
+    if sys.stdin in ready:
+        if not sys.stdin.readline():
+            break
+        print(f"seen {seen}", flush=True)
+""" % MARKER
+# The attacker: COUNT neighbour solicitations (type 135, which conntrack leaves untracked) to
+# HOST from a raw ICMPv6 socket, each carrying MARKER after the target address: any payload.
+NS_SENDER = r"""
+import socket, sys
+host, count = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+message = bytes([135, 0, 0, 0, 0, 0, 0, 0]) + socket.inet_pton(socket.AF_INET6, host) + %r
+sent = 0
+for _ in range(count):
+    try:
+        s.sendto(message, (host, 0))
+        sent += 1
+    except OSError:
+        pass
+print(f"sent {sent}", flush=True)
+""" % MARKER
+
+
+def test_untracked_icmpv6_from_a_raw_socket_is_decided(lab, wardend):
+    """Conntrack leaves neighbour discovery and MLD messages untracked: no ct state rule takes
+    them for new. The attacker (nobody with CAP_NET_RAW) sends neighbour solicitations with a
+    payload of its own from a raw ICMPv6 socket: they reach the server while no wardend runs
+    (the control), and not once wardend, whose policy denies the attacker, decides them. The
+    kernel's own neighbour discovery still works."""
+    counter = lab.s.spawn([PYTHON, "-c", NS_COUNTER], "ns-counter", lines=True, stdin=True)
+    assert counter.wait_line(lambda t: t == "ready", timeout=10), counter.stderr_text()
+
+    def seen():
+        before = len(counter.lines)
+        counter.popen.stdin.write(b"\n")
+        counter.popen.stdin.flush()
+        assert wait_until(lambda: len(counter.lines) > before, timeout=10), counter.stderr_text()
+        return int(counter.lines[before][1].split()[1])
+
+    def attack(count):
+        res = lab.c.run(ATTACKER + [PYTHON, "-c", NS_SENDER, S6, str(count)], timeout=30,
+                        check=False)
+        assert res.stdout.split() == ["sent", str(count)], (res.stdout, res.stderr)
+        time.sleep(0.3)
+
+    lab.ping(S6)  # the server's link-layer address known: nothing waits on resolving it
+    attack(5)
+    control = wait_until(lambda: (n := seen()) == 5 and n, timeout=5)
+    assert control == 5, f"the control: {seen()} of 5 solicitations arrived without wardend"
+    d = denying(wardend)
+    lab.ping(S6)
+    attack(20)
+    time.sleep(1)
+    assert seen() == control, "neighbour solicitations of the attacker's own got through"
+    assert d.status()["totals"]["deny"] >= 20, d.status()["totals"]
+    lab.c.run(["ip", "-6", "neigh", "flush", "dev", "wtc0"], check=False)
+    assert lab.tcp_probe(S6, ALLOWED_PORT).outcome == "connected", \
+        "the kernel's own neighbour discovery was refused"
+
+
 INVALID_FLAGS = ["none", "SF", "F", "R", "FPU", "SFRPAU"]
 
 

@@ -174,6 +174,11 @@ def test_fail_closed_held_allows_outlive_a_killed_wardend_and_new_flows_are_drop
                 outcome = p.flow(kind, host, 7000)
                 assert outcome == OK[kind], f"held allow {kind} {host}:7000 after SIGKILL: " \
                                             f"{outcome}"
+    # And one unconnected socket (bound to the wildcard address) sending again and again: its
+    # first datagram a new flow the held allow decides, the next ones on that flow.
+    for _ in range(4):
+        answer = p.ask(f"keep {S4} 7000 1500")
+        assert answer.startswith("reply"), f"a held allow's flow after SIGKILL: {answer}"
     # New flows are dropped: another destination of the same process, the same destination of
     # another process.
     for kind, host, port in (("tcp", S4, 7001), ("udp", S4, 7001), ("udpc", S4, 7001),
