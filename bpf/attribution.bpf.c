@@ -808,7 +808,8 @@ static __always_inline void sendmsg_local(struct bpf_sock_addr *ctx, bool v6, __
 }
 
 /* The unicast address a socket is bound to at its connect hook (all zero: the wildcard, or a
- * multicast or broadcast group, which is no datagram's source). Each field is read once,
+ * multicast group or the limited broadcast address, which are no datagram's source; a
+ * subnet's broadcast address is not told apart here). Each field is read once,
  * unconditionally: the verifier refuses the pointer arithmetic on the socket that the
  * compiler makes of a field read on one branch only. */
 static __always_inline void bound_local(struct bpf_sock *sk, bool v6, __u8 *out)
@@ -1433,16 +1434,6 @@ int warden_udp_connected(struct __sk_buff *skb)
 
 /* ---- Kernel-held verdicts: the table's matches ------------------------------------------- */
 
-/* A UDP flow a held verdict allowed is recorded as decided for its sender, as wardend does for
- * the flows it allows (OwnerLookup::noteUdpAccepted): else the table's reuse check
- * (warden_udp_reused) would queue its every later packet. The sender is the current task, which
- * held_match found to be the process the verdict was held for. The key's record is first made
- * the sender's: the one there may be another socket's, since a flow key has no local address (a
- * socket on another local address with the same port, sending to the same peer, writes the same
- * key), and were that record's generation noted as decided, its process could send on this
- * flow's 4-tuple (its source set with IP_PKTINFO) past the reuse check without a decision. The
- * record is compared with the held process after the write: another CPU's writer may have
- * replaced it meanwhile, and then nothing is noted (the flow's next packet is decided again). */
 /* Whether the record names the held process (the sender, see held_udp_decided), written for a
  * socket of the packet's source address or of one not known then (a socket bound to the
  * wildcard address: its sendmsg hook writes that, and rewriting it here would make the two
@@ -1456,6 +1447,17 @@ static __always_inline bool held_sender_owns(const struct warden_owner *owner,
 	       (addr_unknown(owner->local_addr) || same_addr(owner->local_addr, local));
 }
 
+/* A UDP flow a held verdict allowed is recorded as decided for its sender, as wardend does for
+ * the flows it allows (OwnerLookup::noteUdpAccepted): else the table's reuse check
+ * (warden_udp_reused) would queue its every later packet. The sender is the current task, which
+ * held_match found to be the process the verdict was held for. Unless the key's record names
+ * the sender already, it is first made the sender's: the one there may be another socket's,
+ * since a flow key has no local address (a socket on another local address with the same port,
+ * sending to the same peer, writes the same key), and were that record's generation noted as
+ * decided, its process could send on this flow's 4-tuple (its source set with IP_PKTINFO) past
+ * the reuse check without a decision. The record is compared with the held process after the
+ * write: another CPU's writer may have replaced it meanwhile, and then nothing is noted (the
+ * flow's next packet is decided again). */
 static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct packet_ends *p,
 					     const struct warden_held_key *held)
 {
@@ -1504,10 +1506,11 @@ static __always_inline void held_report(const struct warden_held_socket *armed,
 }
 
 /*
- * 1 when the packet is the first of a flow that a held verdict of `action` decides: the
- * thread sending it (the packet of a connect or sendmsg leaves inside that call) made the
- * call a hook armed on this socket, the packet goes to the destination the entry is for,
- * and the policy it was decided under is still in force.
+ * 1 when the packet is the first of a flow that a held verdict of `action` decides: a hook
+ * armed its socket (for UDP, in the thread sending it: the packet of a sendmsg leaves inside
+ * that call), the packet goes to the destination the entry is for, its sender is the process
+ * the entry was held for (UDP, and a TCP allow), the entry still holds and the policy it was
+ * decided under is still in force.
  */
 static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 {
@@ -1545,9 +1548,10 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 		return 0;
 	/* A TCP SYN retransmitted by the kernel's timer is the flow matched already: decided
 	 * alike, counted (hits, log row) once. A new connect arms the socket anew. An allowed
-	 * SYN leaves its flow's ct mark "accepted", which decides its retransmissions before this
-	 * rule (rule 1): the word has served and goes, so that the next connect's word takes its
-	 * place in the map instead of evicting another. */
+	 * SYN leaves its flow's ct mark "accepted", and rule 0b queues a SYN sent again on such a
+	 * flow before this rule sees it: the word has served and goes, so that the next connect's
+	 * word takes its place in the map instead of evicting another (so a held allow's SYN sent
+	 * again is decided by wardend, and dropped while none listens with `fail = "closed"`). */
 	if (armed->flags & WARDEN_HELD_SOCKET_SEEN)
 		return 1;
 	/* The sender still is the process image and uid the hook looked the verdict up for. UDP:

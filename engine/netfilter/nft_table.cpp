@@ -630,19 +630,6 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     countedQueue(rule.get(), plan);
     tx.addRule(rule.get());
   }
-  if (plan.queueing && hook == NF_INET_LOCAL_OUT) {
-    // 4u. an ICMPv6 packet conntrack leaves untracked (neighbour discovery and MLD: no rule
-    //     above takes it for new, invalid or anything else) sent from a user's socket: a raw
-    //     socket (CAP_NET_RAW) can carry any payload in one to any host. Each is queued as a
-    //     flow's first packet (nothing is remembered of an untracked packet); the kernel's own
-    //     have no socket uid, which ends the rule, and pass.
-    RulePtr rule = newRule(name);
-    protocolIs(rule.get(), IPPROTO_ICMPV6);
-    ctStateHas(rule.get(), NF_CT_STATE_UNTRACKED_BIT);
-    loadMeta(rule.get(), NFT_META_SKUID);
-    countedQueue(rule.get(), plan);
-    tx.addRule(rule.get());
-  }
   if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
     // 4b. a later packet, in the direction that opened it, of a flow nobody decided: one
     //     that passed while the queue was full or nobody listened (fail open), or before

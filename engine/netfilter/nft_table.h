@@ -63,9 +63,6 @@ const char* toString(QueueMethod method);
 //                                         so these keep working while no wardend listens.
 //   4.  ct state new                   -> queue (with bypass when failing open); on input only
 //                                         when inbound
-//   4u. output only: ICMPv6 that conntrack leaves untracked (neighbour discovery, MLD), from a
-//       socket with a uid (a raw socket; the kernel's own have none)
-//                                      -> queue, each packet (no conntrack entry remembers it)
 //   4b. ct direction original, none of our bits on the ct mark
 //                                      -> queue: a flow that passed undecided (failing open,
 //                                         before wardend ran, a related flow) is decided now

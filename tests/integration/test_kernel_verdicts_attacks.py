@@ -412,6 +412,18 @@ def twin_policy(lab, wardend, cgroup, twins):
     return start(lab, wardend, cgroup, fail="open", default="deny")
 
 
+def become_denied(p, change, twins):
+    """The allowed program p turns into one the policy denies, keeping its descriptors: it execs
+    the denied program (same pid), or drops to nobody."""
+    if change == "exec":
+        pid = p.ask("pid")
+        p.proc.popen.stdin.write(f"exec {twins['denied']}\n".encode())
+        p.proc.popen.stdin.flush()
+        assert p.ask("pid") == pid
+    else:
+        assert p.ask(f"setuid {NOBODY}") == f"uid {NOBODY}"
+
+
 def hold_x_and_y(d, p, counter):
     """p (the allowed program) sends to X three times on the socket it keeps across exec and
     fork, and to Y twice from fresh sockets: verdicts held for both, a flow of the kept socket
@@ -643,13 +655,7 @@ def test_a_connected_udp_socket_prepared_before_exec_or_setuid_carries_no_allow(
     assert p.ask(f"sendc {fd} 1500").startswith("reply")
     assert counter.seen(COUNTED_Y) == 3
     fd = p.ask(f"keepc {S4} {COUNTED_Y} {bound}".strip()).split("fd=")[1]
-    if change == "exec":
-        pid = p.ask("pid")
-        p.proc.popen.stdin.write(f"exec {twins['denied']}\n".encode())
-        p.proc.popen.stdin.flush()
-        assert p.ask("pid") == pid
-    else:
-        assert p.ask(f"setuid {NOBODY}") == f"uid {NOBODY}"
+    become_denied(p, change, twins)
     answer = p.ask(f"sendc {fd} {DROP_WAIT_MS}")
     assert refused(answer.split()[0]) and counter.seen(COUNTED_Y) == 3, \
         f"after {change}, the socket the allowed program connected took the denied " \
@@ -751,13 +757,7 @@ def test_a_fast_open_connect_deferred_before_exec_or_setuid_carries_no_allow(
     assert p.ask(f"tcpw {fd} 1500").startswith("connected")
     assert wait_until(lambda: hits(d) > before, timeout=5), kv(d)
     fd = p.ask(f"tfo {S4} 7000").split("fd=")[1]
-    if change == "exec":
-        pid = p.ask("pid")
-        p.proc.popen.stdin.write(f"exec {twins['denied']}\n".encode())
-        p.proc.popen.stdin.flush()
-        assert p.ask("pid") == pid
-    else:
-        assert p.ask(f"setuid {NOBODY}") == f"uid {NOBODY}"
+    become_denied(p, change, twins)
     answer = p.ask(f"tcpw {fd} {RETRY_WAIT_MS}", timeout=20)
     assert refused(answer.split()[0]), \
         f"after {change}, the connect the allowed program deferred opened for the denied " \
