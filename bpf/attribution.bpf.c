@@ -649,16 +649,19 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 		bpf_map_delete_elem(&held_sockets, &socket_key);
 }
 
-/* Whether the entry a word was armed with still holds what the hook found: the word of a
- * connected UDP socket, or of a deferred TCP connect, may be used long after it was armed, and
- * the entry may have expired since (its DNS answer, its TTL), its address may have another name
- * now, or the table's bound may have dropped it. */
-static __always_inline bool held_entry_holds(const struct warden_held_socket *armed, __u64 now)
+/* The entry a word was armed with, if it still holds what the hook found (else NULL): the
+ * word of a connected UDP socket, or of a deferred TCP connect, may be used long after it was
+ * armed, and the entry may have expired since (its DNS answer, its TTL), its address may have
+ * another name now, or the table's bound may have dropped it. */
+static __always_inline struct warden_held_verdict *
+held_entry_holding(const struct warden_held_socket *armed, __u64 now)
 {
 	struct warden_held_verdict *verdict = bpf_map_lookup_elem(&held_verdicts, &armed->key);
 
-	return verdict && verdict->epoch == armed->epoch && verdict->action == armed->action &&
-	       now < verdict->expires_ns && name_gen(armed->key.remote_addr) <= verdict->name_gen;
+	if (verdict && verdict->epoch == armed->epoch && verdict->action == armed->action &&
+	    now < verdict->expires_ns && name_gen(armed->key.remote_addr) <= verdict->name_gen)
+		return verdict;
+	return NULL;
 }
 
 /* ---- TCP outbound ---------------------------------------------------------------------- */
@@ -695,16 +698,12 @@ static __always_inline bool held_decides(struct bpf_sock_ops *ctx)
 	 * decides the SYN for its sender. (The table's match asks again: this program is detached
 	 * when wardend dies, the connect hooks and the table stay.) */
 	if (!current_is(armed->key.tgid, armed->key.start_time_ns, armed->key.exec_id,
-			armed->key.uid)) {
-		bpf_map_delete_elem(&held_sockets, &socket_key);
+			armed->key.uid))
 		count(WARDEN_CTR_HELD_OTHER_SENDER);
-		return false;
-	}
-	if (!held_entry_holds(armed, bpf_ktime_get_boot_ns())) {
-		bpf_map_delete_elem(&held_sockets, &socket_key);
-		return false;
-	}
-	return true;
+	else if (held_entry_holding(armed, bpf_ktime_get_boot_ns()))
+		return true;
+	bpf_map_delete_elem(&held_sockets, &socket_key);
+	return false;
 }
 
 /* Removes key's owner record from the map and from its mirror slot. The key is nearly always
@@ -807,9 +806,9 @@ static __always_inline void sendmsg_local(struct bpf_sock_addr *ctx, bool v6, __
 	}
 }
 
-/* The unicast address a socket is bound to at its connect hook (all zero: the wildcard, or a
- * multicast group or the limited broadcast address, which are no datagram's source; a
- * subnet's broadcast address is not told apart here). Each field is read once,
+/* The unicast address a socket is bound to (all zero: the wildcard, or a multicast group or the
+ * limited broadcast address, which name no one socket; a subnet's broadcast address is not told
+ * apart here). Each field is read once,
  * unconditionally: the verifier refuses the pointer arithmetic on the socket that the
  * compiler makes of a field read on one branch only. */
 static __always_inline void bound_local(struct bpf_sock *sk, bool v6, __u8 *out)
@@ -946,20 +945,9 @@ static __always_inline void post_bind(struct bpf_sock *sk, bool v6)
 	key.local_port = sk->src_port;
 	key.protocol = sk->protocol;
 	fill_owner(&owner);
-	/* The address bound (a specific one: the wildcard's stays unknown), since the key has
-	 * none: another socket bound to the same port on another address is not this one. */
-	if (v6) {
-		__u32 ip6[4] = {sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]};
-
-		if (ip6[0] | ip6[1] | ip6[2] | ip6[3])
-			__builtin_memcpy(owner.local_addr, ip6, 16);
-	} else {
-		__u32 ip4 = sk->src_ip4;
-
-		barrier_var(ip4);
-		if (ip4)
-			set_v4_mapped(owner.local_addr, ip4);
-	}
+	/* The address bound, since the key has none: another socket bound to the same port on
+	 * another address is not this one. */
+	bound_local(sk, v6, owner.local_addr);
 	if (bpf_map_update_elem(&listeners, &key, &owner, BPF_ANY) == 0)
 		count(WARDEN_CTR_LISTENER_WRITES);
 	mirror_listener(&key, &owner);
@@ -1562,21 +1550,19 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	 * held_decides; this is the guard that stays while wardend is down). Asked of an allow
 	 * only for TCP: a SYN may also leave from a task that is not its sender (a retransmission
 	 * timer, another NFQUEUE consumer handing it back), and a refusal applied there refuses
-	 * what its process was refused. And the entry must still hold (held_entry_holds). */
+	 * what its process was refused. And the entry must still hold (held_entry_holding). */
 	if ((packet.protocol == IPPROTO_UDP || action == WARDEN_HELD_ALLOW) &&
 	    !current_is(armed->key.tgid, armed->key.start_time_ns, armed->key.exec_id,
 			armed->key.uid))
 		return 0;
 	now = bpf_ktime_get_boot_ns();
-	if (!held_entry_holds(armed, now))
+	verdict = held_entry_holding(armed, now);
+	if (!verdict)
 		return 0;
 	if (packet.protocol == IPPROTO_TCP)
 		armed->flags |= WARDEN_HELD_SOCKET_SEEN;
-	verdict = bpf_map_lookup_elem(&held_verdicts, &armed->key);
-	if (verdict) {
-		__sync_fetch_and_add(&verdict->hits, 1);
-		verdict->last_hit_ns = now;
-	}
+	__sync_fetch_and_add(&verdict->hits, 1);
+	verdict->last_hit_ns = now;
 	count(WARDEN_CTR_HELD_ALLOW + action - WARDEN_HELD_ALLOW);
 	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_UDP)
 		held_udp_decided(skb, &packet, &armed->key);
