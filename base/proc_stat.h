@@ -17,6 +17,12 @@ struct ProcStat {
   std::uint32_t ppid = 0;
   std::uint32_t flags = 0;       // field 9: the task's PF_* flags (PF_EXITING 0x4)
   std::uint64_t startTicks = 0;  // field 22
+
+  // Exiting or dead: PF_EXITING is set before the task lets go of its memory, files and
+  // working directory, and never cleared.
+  bool exiting() const { return state == 'Z' || state == 'X' || (flags & kPfExiting) != 0; }
+
+  static constexpr std::uint32_t kPfExiting = 0x4;
 };
 
 // Parses the text of /proc/PID/stat: pure, so tests feed it synthetic text.

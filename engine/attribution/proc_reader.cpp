@@ -172,7 +172,10 @@ bool ProcReader::complete(ProcessDescription& info, base::ProcStat* lastStat) co
       info.gid = ids->second;
     }
   }
+  // What an exiting process no longer has reads as nothing (see the end).
+  bool exeShown = false, argvShown = false, envShown = false, cwdShown = false;
   if (auto exe = readLinkAt(dir.get(), "exe")) {
+    exeShown = true;
     auto [path, deleted] = stripDeleted(*exe);
     info.path = std::move(path);
     info.pathDeleted = deleted;
@@ -193,8 +196,10 @@ bool ProcReader::complete(ProcessDescription& info, base::ProcStat* lastStat) co
     }
   }
   if (auto cmdline = readAt(dir.get(), "cmdline")) {
-    // Empty for kernel threads and zombies: keep what the exec event gave then.
+    // Empty for kernel threads (and exiting processes: see the end): what the exec event
+    // gave stays.
     if (!cmdline->empty()) {
+      argvShown = true;
       info.argv = splitNulSeparated(*cmdline);
       info.argvTruncated = cmdline->size() >= kMaxProcFile;
     }
@@ -202,8 +207,12 @@ bool ProcReader::complete(ProcessDescription& info, base::ProcStat* lastStat) co
   if (auto environ = readAt(dir.get(), "environ")) {
     info.env = splitNulSeparated(*environ);
     info.envKnown = true;
+    envShown = !environ->empty();
   }
-  if (auto cwd = readLinkAt(dir.get(), "cwd")) info.cwd = stripDeleted(*cwd).first;
+  if (auto cwd = readLinkAt(dir.get(), "cwd")) {
+    info.cwd = stripDeleted(*cwd).first;
+    cwdShown = true;
+  }
   if (auto root = readLinkAt(dir.get(), "root")) info.root = *root;
   if (auto cgroup = readAt(dir.get(), "cgroup", 16384)) {
     if (auto path = parseCgroupV2(*cgroup)) info.cgroupPath = std::move(*path);
@@ -214,6 +223,12 @@ bool ProcReader::complete(ProcessDescription& info, base::ProcStat* lastStat) co
   if (!again) return false;
   auto statAgain = base::parseStat(*again);
   if (!statAgain || statAgain->startTicks != stat->startTicks) return false;
+  // A process that began to exit before or during the reads shows no image, argv,
+  // environment or working directory from the moment it let go of them (the reads of each are
+  // whole or empty): one that came back empty tells what the process no longer had, not what
+  // it ran. An empty argv would match no profile's `cmdline`, a deny's included, so a denied
+  // program that sends and exits at once would be judged by its path alone.
+  if (statAgain->exiting() && !(exeShown && argvShown && envShown && cwdShown)) return false;
   if (lastStat) *lastStat = std::move(*statAgain);
   return true;
 }

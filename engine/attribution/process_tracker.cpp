@@ -61,8 +61,6 @@ bool isImage(const base::FileIdentity& image, const warden_owner& owner) {
           static_cast<std::uint64_t>(image.ctimeNs) == owner.exe_ctime_ns);
 }
 
-constexpr std::uint32_t kPfExiting = 0x4;  // PF_EXITING, in /proc/PID/stat's flags
-
 // What the exec_windows reads `before` and `after` a /proc read of a process say of the exec
 // generation it showed (see warden_exec_window).
 enum class ProcGeneration {
@@ -522,7 +520,7 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
       // An entry goes only once this thread has read its process's exit record (the process
       // was exiting then, before the first window was read) or found it gone: one that was
       // still running, not exiting, when /proc was read last has not exec'd since the attach.
-      if (lastStat.state != 'Z' && lastStat.state != 'X' && (lastStat.flags & kPfExiting) == 0) {
+      if (!lastStat.exiting()) {
         return ProcRead::kRead;
       }
       return moved();

@@ -202,6 +202,51 @@ TEST(ProcReader, UnreadableEnvironmentIsUnknownNotEmpty) {
   EXPECT_EQ(info->envValue("HOME"), std::nullopt);
 }
 
+// A process that exits while it is read: its exe link, cmdline, environ and cwd read as nothing
+// from the moment it let go of them. A read that came back without one of them is no read (an
+// empty argv would match no profile's cmdline, a deny's included); one that got them all
+// before the exit is whole.
+TEST(ProcReader, AnExitingProcessReadWithoutWhatItLetGoOfIsNotRead) {
+  const auto exiting = [](std::string line) {
+    // flags (field 9) with PF_EXITING set
+    return line.replace(line.find(" 4194560 "), 9, " 4194564 ");
+  };
+  const auto read = [](const TempDir& dir, std::uint32_t pid) {
+    ProcessDescription info;
+    info.key = {pid, 10};
+    return ProcReader(dir.path().string()).complete(info);
+  };
+  TempDir dir;
+  fakeProcess(dir, 8, 1, 10, "/bin/x");
+  dir.write("8/stat", exiting(statLine(8, "fake", 1, 10)));
+  EXPECT_TRUE(read(dir, 8));  // everything shown: read before the exit let go of it
+  for (const char* gone : {"cmdline", "environ"}) {
+    TempDir one;
+    fakeProcess(one, 8, 1, 10, "/bin/x");
+    one.write("8/stat", exiting(statLine(8, "fake", 1, 10)));
+    one.write(std::string("8/") + gone, "");
+    EXPECT_FALSE(read(one, 8)) << gone;
+    // Not exiting: what the process shows (an empty environment: env -i).
+    one.write("8/stat", statLine(8, "fake", 1, 10));
+    EXPECT_TRUE(read(one, 8)) << gone;
+  }
+  for (const char* gone : {"exe", "cwd"}) {
+    TempDir one;
+    fakeProcess(one, 8, 1, 10, "/bin/x");
+    std::filesystem::remove(one.path() / "8" / gone);
+    one.write("8/stat", exiting(statLine(8, "fake", 1, 10)));
+    EXPECT_FALSE(read(one, 8)) << gone;
+  }
+  // A zombie: nothing but its stat.
+  TempDir zombie;
+  fakeProcess(zombie, 8, 1, 10, "/bin/x");
+  std::string line = statLine(8, "fake", 1, 10);
+  zombie.write("8/stat", line.replace(line.find(") S "), 4, ") Z "));
+  zombie.write("8/cmdline", "");
+  EXPECT_FALSE(read(zombie, 8));
+  EXPECT_FALSE(ProcReader(zombie.path().string()).describe(8));
+}
+
 TEST(ProcReader, SocketInodesOfTheRealSelf) {
   // The real /proc: a socket this test holds shows up among its descriptors.
   auto fd = base::makeSocket(AF_INET, SOCK_DGRAM, 0, "a socket to look for");
