@@ -218,7 +218,18 @@ void ProcessTracker::serveRequests() {
     requests.swap(requests_);
     requestsWaiting_.store(false, std::memory_order_relaxed);
   }
+  // Each request came after its socket call, so after the exec event of the image that made
+  // it: read what the ring holds now, that event included, before /proc. A process that
+  // sent and exited at once is described by its event, which /proc can no longer show.
+  readEvents();
   for (const warden_owner& owner : requests) describeRequested(owner);
+}
+
+void ProcessTracker::readEvents() {
+  if (!events_) return;
+  if (auto consumed = events_->consumeEvents(); !consumed) {
+    eventErrors_.note("process tracker: ", consumed.error().message());
+  }
 }
 
 void ProcessTracker::run() {
@@ -250,11 +261,7 @@ void ProcessTracker::run() {
       std::uint64_t value = 0;
       (void)!read(wakeFd_.get(), &value, sizeof value);
     }
-    if (events_) {
-      if (auto consumed = events_->consumeEvents(); !consumed) {
-        eventErrors_.note("process tracker: ", consumed.error().message());
-      }
-    }
+    readEvents();
     serveRequests();
     eventErrors_.flush();
 

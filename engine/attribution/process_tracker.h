@@ -121,7 +121,10 @@ class ProcessTracker {
   void onExec(const warden_exec_event& event);
   void onFork(const warden_fork_event& event);
   void onExit(const warden_exit_event& event);
-  // Describes the processes verdicts asked for (requestDescribe), if any wait.
+  // Hands what the ring holds to handleRecord.
+  void readEvents();
+  // Describes the processes verdicts asked for (requestDescribe), if any wait, after reading
+  // the events that came before the requests.
   void serveRequests();
   void describeRequested(const warden_owner& owner);
   // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
