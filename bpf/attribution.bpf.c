@@ -137,8 +137,8 @@ struct {
 
 /* Kernel-held verdicts (attribution.h). held_verdicts is sized by the loader
  * ([engine] kernel_verdicts_entries); LRU, so that the bound costs a queued decision, never
- * a wrong one. held_sockets: what a hook found for a thread's call on a socket, for that
- * call's packets; an entry of a socket long closed is simply never looked up again. */
+ * a wrong one. held_sockets: what a TCP connect found, for its SYN (by socket cookie); an entry
+ * of a socket long closed is simply never looked up again. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, WARDEN_DEFAULT_HELD_ENTRIES);
@@ -149,7 +149,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, WARDEN_HELD_SOCKET_ENTRIES);
-	__type(key, struct warden_held_socket_key);
+	__type(key, __u64); /* bpf_get_socket_cookie: unique for the boot */
 	__type(value, struct warden_held_socket);
 } held_sockets SEC(".maps");
 
@@ -572,30 +572,17 @@ static __always_inline struct warden_held_state *held_state_now(void)
 }
 
 /*
- * The thread part of a held_sockets key. UDP: the calling thread, since threads sharing an
- * unconnected socket send to different destinations at once. TCP: none (0). A TCP socket
- * connects once, to one destination, and its SYN is sent again by the kernel's retransmission
- * timer, in whatever task that timer interrupted: keyed by the thread, a retransmitted SYN of a
- * held deny found no word, went to the queue, and passed while no wardend listened with
- * `fail = "open"` (test_kernel_verdicts_attacks.py). A connect always passes the connect hook,
- * which arms or clears the word first.
- */
-static __always_inline __u64 held_socket_thread(__u32 protocol)
-{
-	return protocol == IPPROTO_TCP ? 0 : bpf_get_current_pid_tgid();
-}
-
-/*
- * Called by the connect and sendmsg hooks for the call in ctx (TCP or UDP, the destination in
- * user_ip4/6 and user_port): finds the held verdict of the calling process for that
- * destination, and leaves it in held_sockets for this call's packets. When there is none (or
- * none that may be used), any word an earlier call of this thread left on the socket is taken
- * back: the socket may have gone to another process image (an exec keeps descriptors) or the
- * policy may have changed since.
+ * Called by the connect hooks for a TCP connect (the destination in user_ip4/6 and user_port):
+ * finds the held verdict of the calling process for that destination, and leaves it in
+ * held_sockets for the connection's SYN, which may leave later and from another task (a
+ * retransmission timer; TCP Fast Open's deferred connect: see held_decides). When there is
+ * none (or none that may be used), any word an earlier connect left on the socket is taken
+ * back. UDP needs no word: a datagram leaves inside the call that sends it, in the sending
+ * thread, so the table's match looks the entry up for the sender itself (held_match_udp).
  */
 static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 {
-	struct warden_held_socket_key socket_key;
+	__u64 socket_key;
 	struct current_process caller;
 	struct warden_held_socket armed;
 	struct warden_held_state *state = held_state_now();
@@ -606,10 +593,9 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 	 * on sockets before names an epoch the matches no longer accept. */
 	if (!state || !state->epoch)
 		return;
-	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
+	if (ctx->protocol != IPPROTO_TCP)
 		return;
-	socket_key.cookie = bpf_get_socket_cookie(ctx);
-	socket_key.pid_tgid = held_socket_thread(ctx->protocol);
+	socket_key = bpf_get_socket_cookie(ctx);
 	__builtin_memset(&armed, 0, sizeof(armed));
 	current_process(&caller);
 	key->tgid = caller.tgid;
@@ -640,7 +626,6 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 		} else {
 			armed.epoch = verdict->epoch;
 			armed.action = verdict->action;
-			armed.flags = verdict->log ? WARDEN_HELD_SOCKET_LOG : 0;
 			bpf_map_update_elem(&held_sockets, &socket_key, &armed, BPF_ANY);
 			return;
 		}
@@ -679,14 +664,13 @@ held_entry_holding(const struct warden_held_socket *armed, __u64 now)
 static __always_inline bool held_decides(struct bpf_sock_ops *ctx)
 {
 	struct warden_held_state *state = held_state_now();
-	struct warden_held_socket_key socket_key;
 	struct warden_held_socket *armed;
+	__u64 socket_key;
 
 	/* The array first: with nothing held (kernel_verdicts off) no connect pays the hash. */
 	if (!state || !state->epoch)
 		return false;
-	socket_key.cookie = bpf_get_socket_cookie(ctx);
-	socket_key.pid_tgid = held_socket_thread(IPPROTO_TCP);
+	socket_key = bpf_get_socket_cookie(ctx);
 	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
 	if (!armed || state->epoch != armed->epoch)
 		return false;
@@ -838,6 +822,12 @@ static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 
 	if (!sk || ctx->protocol != IPPROTO_UDP)
 		return;
+	/* No destination: a connected socket's send with a control message (IP_PKTINFO, a TOS or
+	 * ECN for QUIC) passes this hook too, with none named. Its flow was keyed by its connect
+	 * and is by its first datagram (udp_connected_first); 0.0.0.0:0 would be a key of no flow.
+	 */
+	if (!ctx->user_port)
+		return;
 	udp_key(ctx, sk, v6, &key);
 	sendmsg_local(ctx, v6, local);
 	record_flow(&key, local);
@@ -847,7 +837,6 @@ SEC("cgroup/sendmsg4")
 int warden_sendmsg4(struct bpf_sock_addr *ctx)
 {
 	udp_sendmsg(ctx, false);
-	held_arm(ctx, false);
 	return 1;
 }
 
@@ -855,7 +844,6 @@ SEC("cgroup/sendmsg6")
 int warden_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	udp_sendmsg(ctx, true);
-	held_arm(ctx, true);
 	return 1;
 }
 
@@ -1469,8 +1457,8 @@ static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct
 	bpf_map_update_elem(&decided, &key, &generation, BPF_ANY);
 }
 
-/* The held flow's report, for its log row (`armed`: the word that decided it). */
-static __always_inline void held_report(const struct warden_held_socket *armed,
+/* The held flow's report, for its log row (`key`: the entry that decided it). */
+static __always_inline void held_report(const struct warden_held_key *key,
 					const struct packet_ends *packet, __u32 action, __u64 now)
 {
 	struct warden_held_event *event = bpf_ringbuf_reserve(&held_events, sizeof(*event), 0);
@@ -1482,7 +1470,7 @@ static __always_inline void held_report(const struct warden_held_socket *armed,
 	event->head.kind = WARDEN_EVENT_HELD;
 	event->head.size = sizeof(*event);
 	event->head.time_ns = now;
-	event->key = armed->key;
+	event->key = *key;
 	__builtin_memcpy(event->local_addr, packet->local_addr, 16);
 	event->local_port = packet->local_port;
 	event->pad = 0;
@@ -1493,85 +1481,151 @@ static __always_inline void held_report(const struct warden_held_socket *armed,
 	bpf_ringbuf_submit(event, quiet_wakeup(&held_events));
 }
 
-/*
- * 1 when the packet is the first of a flow that a held verdict of `action` decides: a hook
- * armed its socket (for UDP, in the thread sending it: the packet of a sendmsg leaves inside
- * that call), the packet goes to the destination the entry is for, its sender is the process
- * the entry was held for (UDP, and a TCP allow), the entry still holds and the policy it was
- * decided under is still in force.
- */
-static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
+/* The entry decides a flow: counted on it and in the counters, reported for a log row if its
+ * rule logs. */
+static __always_inline void held_hit(struct warden_held_verdict *verdict,
+				     const struct warden_held_key *key,
+				     const struct packet_ends *packet, __u32 action, __u64 now)
 {
-	struct warden_held_socket_key socket_key;
+	__sync_fetch_and_add(&verdict->hits, 1);
+	verdict->last_hit_ns = now;
+	count(WARDEN_CTR_HELD_ALLOW + action - WARDEN_HELD_ALLOW);
+	if (verdict->log)
+		held_report(key, packet, action, now);
+}
+
+/*
+ * A TCP connection's SYN: decided by the word its connect left (held_arm), provided the SYN
+ * goes where the entry says, its sender is the process the entry was held for (an allow), the
+ * entry still holds and the policy it was decided under is still in force.
+ */
+static __always_inline int held_match_tcp(struct __sk_buff *skb, __u64 socket_key,
+					  struct warden_held_socket *armed, __u32 action)
+{
 	struct warden_held_verdict *verdict;
-	struct warden_held_socket *armed;
 	struct warden_held_state *state;
 	struct packet_ends packet;
 	__u64 now;
 
-	socket_key.cookie = bpf_get_socket_cookie(skb);
-	if (!socket_key.cookie)
-		return 0;
-	/* The word before the packet: nearly every packet these rules see (a new flow's first)
-	 * finds none, and the lookups cost less than reading it. The key's thread part is 0 for
-	 * TCP, the thread for UDP (held_socket_thread); a socket is of one protocol, so whichever
-	 * finds a word names the socket's, and the word's protocol is compared below. */
-	socket_key.pid_tgid = held_socket_thread(IPPROTO_TCP);
-	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
-	if (!armed) {
-		socket_key.pid_tgid = bpf_get_current_pid_tgid();
-		armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
-	}
-	if (!armed || armed->action != action || read_packet(skb, &packet))
-		return 0;
-	if (socket_key.pid_tgid != held_socket_thread(packet.protocol))
+	if (armed->action != action || read_packet(skb, &packet) ||
+	    packet.protocol != IPPROTO_TCP || armed->key.protocol != IPPROTO_TCP)
 		return 0;
 	state = held_state_now();
 	if (!state || state->epoch != armed->epoch)
 		return 0;
-	if (packet.protocol != armed->key.protocol ||
-	    packet.remote_port != armed->key.remote_port ||
+	if (packet.remote_port != armed->key.remote_port ||
 	    !same_addr(packet.remote_addr, armed->key.remote_addr) ||
 	    bpf_get_netns_cookie(skb) != armed->key.netns_cookie)
 		return 0;
-	/* A TCP SYN retransmitted by the kernel's timer is the flow matched already: decided
-	 * alike, counted (hits, log row) once. A new connect arms the socket anew. An allowed
-	 * SYN leaves its flow's ct mark "accepted", and rule 0b queues a SYN sent again on such a
-	 * flow before this rule sees it: the word has served and goes, so that the next connect's
-	 * word takes its place in the map instead of evicting another (so a held allow's SYN sent
+	/* A SYN retransmitted by the kernel's timer is the flow matched already: decided alike,
+	 * counted (hits, log row) once. A new connect arms the socket anew. An allowed SYN leaves
+	 * its flow's ct mark "accepted", and rule 0b queues a SYN sent again on such a flow
+	 * before this rule sees it: the word has served and goes, so that the next connect's word
+	 * takes its place in the map instead of evicting another (so a held allow's SYN sent
 	 * again is decided by wardend, and dropped while none listens with `fail = "closed"`). */
 	if (armed->flags & WARDEN_HELD_SOCKET_SEEN)
 		return 1;
-	/* The sender still is the process image and uid the hook looked the verdict up for. UDP:
-	 * a datagram sent after the thread exec'd or changed its uid (a connected socket sends
-	 * without the sendmsg hook). TCP: the first SYN leaves inside the connect that armed the
-	 * word, except with TCP Fast Open's deferred connect (TCP_FASTOPEN_CONNECT), whose SYN
-	 * leaves with the first write, from whoever writes (sock_ops takes the word back then, see
-	 * held_decides; this is the guard that stays while wardend is down). Asked of an allow
-	 * only for TCP: a SYN may also leave from a task that is not its sender (a retransmission
-	 * timer, another NFQUEUE consumer handing it back), and a refusal applied there refuses
-	 * what its process was refused. And the entry must still hold (held_entry_holding). */
-	if ((packet.protocol == IPPROTO_UDP || action == WARDEN_HELD_ALLOW) &&
-	    !current_is(armed->key.tgid, armed->key.start_time_ns, armed->key.exec_id,
-			armed->key.uid))
+	/* The first SYN leaves inside the connect that armed the word, except with TCP Fast
+	 * Open's deferred connect (TCP_FASTOPEN_CONNECT), whose SYN leaves with the first write,
+	 * from whoever writes (sock_ops takes the word back then, see held_decides; this is the
+	 * guard that stays while wardend is down). Asked of an allow only: a SYN may also leave
+	 * from a task that is not its sender (a retransmission timer, another NFQUEUE consumer
+	 * handing it back), and a refusal applied there refuses what its process was refused.
+	 * And the entry must still hold (held_entry_holding). */
+	if (action == WARDEN_HELD_ALLOW && !current_is(armed->key.tgid, armed->key.start_time_ns,
+						       armed->key.exec_id, armed->key.uid))
 		return 0;
 	now = bpf_ktime_get_boot_ns();
 	verdict = held_entry_holding(armed, now);
 	if (!verdict)
 		return 0;
-	if (packet.protocol == IPPROTO_TCP)
-		armed->flags |= WARDEN_HELD_SOCKET_SEEN;
-	__sync_fetch_and_add(&verdict->hits, 1);
-	verdict->last_hit_ns = now;
-	count(WARDEN_CTR_HELD_ALLOW + action - WARDEN_HELD_ALLOW);
-	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_UDP)
-		held_udp_decided(skb, &packet, &armed->key);
-	if (armed->flags & WARDEN_HELD_SOCKET_LOG)
-		held_report(armed, &packet, action, now);
+	armed->flags |= WARDEN_HELD_SOCKET_SEEN;
+	held_hit(verdict, &armed->key, &packet, action, now);
 	/* Last: a deleted LRU entry may be taken by another CPU's insert at once. */
-	if (action == WARDEN_HELD_ALLOW && packet.protocol == IPPROTO_TCP)
+	if (action == WARDEN_HELD_ALLOW)
 		bpf_map_delete_elem(&held_sockets, &socket_key);
 	return 1;
+}
+
+/*
+ * A UDP datagram: it leaves inside the call that sends it, in the sending thread (send() on a
+ * connected socket too, which passes no hook, and from any thread of the process), so the
+ * entry is looked up here for the current task and the packet's destination: what the
+ * sendmsg hook would look up, with nothing left between the call and the packet for another
+ * thread, an exec, a setuid or another process holding the socket to ride on. Invalidations
+ * (a stale or expired entry) are counted by the rule of the entry's own action only, once.
+ */
+static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
+{
+	struct warden_held_state *state = held_state_now();
+	struct warden_held_verdict *verdict;
+	struct current_process sender;
+	struct warden_held_key key;
+	struct packet_ends packet;
+	__u64 now;
+
+	if (!state || !state->epoch)
+		return 0;
+	if (read_packet(skb, &packet) || packet.protocol != IPPROTO_UDP)
+		return 0;
+	current_process(&sender);
+	if (!sender.tgid)
+		return 0;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.tgid = sender.tgid;
+	key.start_time_ns = sender.start_time_ns;
+	key.exec_id = sender.exec_id;
+	key.uid = (__u32)bpf_get_current_uid_gid();
+	key.netns_cookie = bpf_get_netns_cookie(skb);
+	__builtin_memcpy(key.remote_addr, packet.remote_addr, 16);
+	key.remote_port = packet.remote_port;
+	key.protocol = IPPROTO_UDP;
+	key.direction = WARDEN_HELD_OUT;
+	verdict = bpf_map_lookup_elem(&held_verdicts, &key);
+	if (!verdict || verdict->action != action)
+		return 0;
+	now = bpf_ktime_get_boot_ns();
+	if (verdict->epoch != state->epoch || name_gen(key.remote_addr) > verdict->name_gen) {
+		count(WARDEN_CTR_HELD_STALE);
+		return 0;
+	}
+	if (now >= verdict->expires_ns) {
+		count(WARDEN_CTR_HELD_EXPIRED);
+		return 0;
+	}
+	held_hit(verdict, &key, &packet, action, now);
+	if (action == WARDEN_HELD_ALLOW)
+		held_udp_decided(skb, &packet, &key);
+	return 1;
+}
+
+/* Whether a packet of a socket without a word may be UDP: its protocol byte is not TCP's (an
+ * IPv6 extension header is walked by read_packet). Two loads, so that the first SYN of every
+ * connection without a held verdict, the most common packet these rules see, pays no more. */
+static __always_inline bool maybe_udp(struct __sk_buff *skb)
+{
+	__u8 first, next;
+
+	if (bpf_skb_load_bytes(skb, 0, &first, 1))
+		return false;
+	if (bpf_skb_load_bytes(skb, first >> 4 == 4 ? 9 : 6, &next, 1))
+		return false;
+	return next != IPPROTO_TCP;
+}
+
+/* 1 when the packet is the first of a flow that a held verdict of `action` decides. */
+static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
+{
+	struct warden_held_socket *armed;
+	__u64 socket_key = bpf_get_socket_cookie(skb);
+
+	if (!socket_key)
+		return 0;
+	/* A word names a TCP socket's connect; none, and the packet may be a UDP datagram. */
+	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
+	if (armed)
+		return held_match_tcp(skb, socket_key, armed, action);
+	return maybe_udp(skb) ? held_match_udp(skb, action) : 0;
 }
 
 /* Run by the output chain's xt_bpf matches (through nft_compat) on packets of new flows; see
@@ -1584,7 +1638,7 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
  * would not look like today's (a silent drop, a reset); cgroup/setsockopt programs load too.
  * The connect hook and the packet of a TCP SYN or a UDP datagram run in the calling thread,
  * so the thread and its task are the caller's; a SYN sent again from a timer is not (see
- * held_socket_thread). */
+ * held_match_tcp). */
 SEC("socket")
 int warden_held_allow(struct __sk_buff *skb)
 {

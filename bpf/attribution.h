@@ -282,14 +282,15 @@ struct warden_exit_event {
 
 /* ---- Kernel-held verdicts (SPEC section 12) ------------------------------------------------
  *
- * wardend writes a decision it made for a process into `held_verdicts`; the cgroup connect and
- * sendmsg hooks look the calling process and the call's destination up there and, when a valid
- * entry says what to do, leave word for the packets of that very call in `held_sockets`, keyed
- * by the socket's cookie and (UDP) the calling thread: the output chain's xt_bpf matches
- * (programs warden_held_allow/deny/reject) find it there and accept, drop or reject the flow's
- * first packet (and a TCP SYN's retransmissions) without queueing it, provided the packet goes
- * where the entry says. Nothing of it is a
- * mark: no process can set a cookie, a thread id or a map entry.
+ * wardend writes a decision it made for a process into `held_verdicts`; the output chain's
+ * xt_bpf matches (programs warden_held_allow/deny/reject) accept, drop or reject the first
+ * packet of a flow it decides without queueing it. A UDP datagram leaves inside the call that
+ * sends it, so the match looks the entry up for the sending task and the packet's destination.
+ * A TCP SYN may leave later and from another task (a retransmission timer, a deferred Fast Open
+ * connect): the connect hooks look the entry up for the connecting process and leave word for
+ * the SYN in `held_sockets`, keyed by the socket's cookie, and the match takes it from there
+ * (and for the SYN's retransmissions), provided the packet goes where the entry says. Nothing
+ * of it is a mark: no process can set a cookie, a task's identity or a map entry.
  */
 #define WARDEN_DEFAULT_HELD_ENTRIES 16384
 #define WARDEN_HELD_SOCKET_ENTRIES  8192
@@ -356,22 +357,15 @@ struct warden_held_state {
 	__u32 pad;
 };
 
-struct warden_held_socket_key {
-	__u64 cookie;	/* bpf_get_socket_cookie: unique for the boot */
-	__u64 pid_tgid; /* the thread that made the call; 0 for TCP (see held_socket_thread) */
-};
-
-/* What a hook found for the call a thread is making on a socket. */
+/* What a TCP connect's hook found for the connection's SYN (held_sockets). */
 struct warden_held_socket {
 	struct warden_held_key key; /* the entry, whose destination the packet must have */
 	__u64 epoch;
 	__u32 action;
 	__u32 flags; /* WARDEN_HELD_SOCKET_* */
 };
-/* warden_held_socket.flags: report the flow (the entry's `log`) ... */
-#define WARDEN_HELD_SOCKET_LOG 1
-/* ... and, once a connect's SYN was matched, that its retransmissions (the same flow) are
- * decided alike but not counted or reported again. */
+/* warden_held_socket.flags: the connect's SYN was matched; its retransmissions (the same
+ * flow) are decided alike but not counted or reported again. */
 #define WARDEN_HELD_SOCKET_SEEN 2
 
 /* A flow a held verdict decided, for its verdict-log row: the entry's key, and the local end

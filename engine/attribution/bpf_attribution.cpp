@@ -16,6 +16,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "attribution.skel.h"
 #include "base/logging.h"
@@ -258,8 +259,10 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
     }
     links_.emplace_back(link);
   }
-  // The hooks that apply held verdicts (when held at all) are attached so that they outlive
-  // wardend: a legacy attachment stays until detached (destructor, detachStaleHooks).
+  // The hooks that arm held TCP verdicts, and the sendmsg hooks that keep UDP owner records
+  // current for the table's reuse check (a new sender on an accepted flow's 4-tuple changes
+  // the record, and is queued), are attached so that they outlive wardend when verdicts are
+  // held: a legacy attachment stays until detached (destructor, detachStaleHooks).
   if (options.heldEntries > 0) {
     for (bpf_program* program : {skel->progs.warden_sendmsg4, skel->progs.warden_sendmsg6,
                                  skel->progs.warden_connect4, skel->progs.warden_connect6}) {
@@ -445,16 +448,28 @@ namespace {
 constexpr bpf_attach_type kHeldHookTypes[] = {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT,
                                               BPF_CGROUP_UDP4_SENDMSG, BPF_CGROUP_UDP6_SENDMSG};
 
-// The held_state entry of the program `fd` uses: its owner, when the program is a wardend's.
-std::optional<warden_held_state> heldStateOf(int fd) {
+// A program attached to the cgroup by a legacy attachment: a wardend's (named warden_*) has
+// the maps of the load it came from; those of the connect hooks include held_state, whose
+// entry names the wardend that loaded them.
+struct AttachedProgram {
+  bpf_attach_type type;
+  base::UniqueFd fd;
+  std::vector<std::uint32_t> mapIds;
+  std::optional<warden_held_state> state;
+};
+
+std::optional<AttachedProgram> wardenProgram(bpf_attach_type type, std::uint32_t id) {
+  AttachedProgram program{type, base::UniqueFd(bpf_prog_get_fd_by_id(id)), {}, std::nullopt};
+  if (!program.fd) return std::nullopt;
   std::uint32_t mapIds[16] = {};
   bpf_prog_info info{};
   info.nr_map_ids = std::size(mapIds);
   info.map_ids = reinterpret_cast<std::uintptr_t>(mapIds);
   std::uint32_t size = sizeof info;
-  if (bpf_obj_get_info_by_fd(fd, &info, &size) != 0) return std::nullopt;
+  if (bpf_obj_get_info_by_fd(program.fd.get(), &info, &size) != 0) return std::nullopt;
   if (std::string_view(info.name).substr(0, 7) != "warden_") return std::nullopt;
   for (std::uint32_t i = 0; i < std::min<std::uint32_t>(info.nr_map_ids, std::size(mapIds)); ++i) {
+    program.mapIds.push_back(mapIds[i]);
     base::UniqueFd map(bpf_map_get_fd_by_id(mapIds[i]));
     if (!map) continue;
     bpf_map_info mapInfo{};
@@ -463,14 +478,18 @@ std::optional<warden_held_state> heldStateOf(int fd) {
     if (std::string_view(mapInfo.name) != "held_state") continue;
     warden_held_state state{};
     const std::uint32_t zero = 0;
-    if (bpf_map_lookup_elem(map.get(), &zero, &state) != 0) return std::nullopt;
-    return state;
+    if (bpf_map_lookup_elem(map.get(), &zero, &state) == 0) program.state = state;
   }
-  return std::nullopt;
+  return program;
+}
+
+bool ownerGone(const warden_held_state& state) {
+  const auto stat = base::readProcStat(state.owner_pid);
+  return !stat || stat->startTicks != state.owner_start_ticks;
 }
 
 base::Result<int> detachStale(int cgroupFd) {
-  int detached = 0;
+  std::vector<AttachedProgram> programs;
   for (bpf_attach_type type : kHeldHookTypes) {
     std::uint32_t ids[64] = {};
     std::uint32_t count = std::size(ids);
@@ -479,17 +498,28 @@ base::Result<int> detachStale(int cgroupFd) {
       return std::unexpected(base::errnoError("listing the cgroup's BPF programs"));
     }
     for (std::uint32_t i = 0; i < count; ++i) {
-      base::UniqueFd program(bpf_prog_get_fd_by_id(ids[i]));
-      if (!program) continue;
-      const auto state = heldStateOf(program.get());
-      if (!state) continue;
-      const auto stat = base::readProcStat(state->owner_pid);
-      if (stat && stat->startTicks == state->owner_start_ticks) continue;  // a live wardend's
-      if (bpf_prog_detach2(program.get(), cgroupFd, type) != 0) {
-        return std::unexpected(base::errnoError("detaching a stale held-verdict hook"));
-      }
-      ++detached;
+      if (auto program = wardenProgram(type, ids[i])) programs.push_back(std::move(*program));
     }
+  }
+  // A program without held_state (the sendmsg hooks) is told by the maps it shares with the
+  // connect hooks of its load, which name their wardend.
+  std::vector<std::uint32_t> staleMaps;
+  for (const AttachedProgram& program : programs) {
+    if (program.state && ownerGone(*program.state)) {
+      staleMaps.insert(staleMaps.end(), program.mapIds.begin(), program.mapIds.end());
+    }
+  }
+  int detached = 0;
+  for (const AttachedProgram& program : programs) {
+    const bool stale = program.state ? ownerGone(*program.state)
+                                     : std::ranges::any_of(program.mapIds, [&](std::uint32_t id) {
+                                         return std::ranges::find(staleMaps, id) != staleMaps.end();
+                                       });
+    if (!stale) continue;
+    if (bpf_prog_detach2(program.fd.get(), cgroupFd, program.type) != 0) {
+      return std::unexpected(base::errnoError("detaching a stale held-verdict hook"));
+    }
+    ++detached;
   }
   return detached;
 }

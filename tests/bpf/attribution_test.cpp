@@ -228,6 +228,24 @@ TEST_F(BpfAttributionTest, UdpConnectOfAnUnboundSocketIsKeyedByTheTable) {
   EXPECT_EQ(bpf_->counters()[WARDEN_CTR_UDP_CONNECT_DONE], 0u);
 }
 
+// A connected socket's sendmsg with a control message and no address passes the sendmsg hook
+// with no destination: nothing is keyed for it (0.0.0.0:0 is no flow's key); the flow is keyed
+// by its connect (bound first) and by the table at its first datagram.
+TEST_F(BpfAttributionTest, AConnectedSendWithAControlMessageKeysNoEmptyDestination) {
+  ASSERT_NO_FATAL_FAILURE(loadPrograms());
+  for (const char* remote : {"127.0.0.1", "::1"}) {
+    SCOPED_TRACE(remote);
+    LabClient client = lab_->run(lab_->nsB(), {"udp-connect-cmsg", remote, "5358", "--bind-port",
+                                               std::string(remote) == "::1" ? "40021" : "40020"});
+    ASSERT_EQ(client.wait(), 0);
+    warden_owner owner{};
+    EXPECT_FALSE(bpf_->lookupFlow(
+        flowKey(client, IPPROTO_UDP, std::string(remote) == "::1" ? "::" : "0.0.0.0", 0), owner));
+    ASSERT_TRUE(bpf_->lookupFlow(flowKey(client, IPPROTO_UDP, remote, 5358), owner));
+    EXPECT_EQ(owner.flags, WARDEN_OWNER_PROVISIONAL) << "keyed by the connect alone";
+  }
+}
+
 TEST_F(BpfAttributionTest, ManyDatagramsToOnePeerWriteTheMapOnce) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
   LabClient client = lab_->run(lab_->nsA(), {"udp-sendto", "127.0.0.1", "5355", "--count", "100"});

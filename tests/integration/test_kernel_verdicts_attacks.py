@@ -339,6 +339,34 @@ def test_fail_open_held_refusals_outlive_a_killed_wardend_and_new_flows_pass(lab
     assert p.flow("tcpx", S4, 7001) == "connected"
 
 
+@pytest.mark.parametrize("fail", ["open", "closed"])
+def test_a_connected_udp_sockets_held_verdict_holds_in_every_thread_while_wardend_is_away(
+        lab, cgroup, wardend, counter, fail):
+    """send(2) on a connected UDP socket passes no hook, from whichever thread of the process
+    it comes: the process's held verdict for the destination decides the datagram. With wardend
+    killed, a held refusal (fail open) stays one and a held allow (fail closed) stays one when
+    another thread than the connecting one sends. (Held words keyed by the connecting thread
+    let the refusal through and dropped the allow.)"""
+    allow = fail == "closed"
+    d = start(lab, wardend, cgroup, fail=fail, rules=[
+        {"action": "allow" if allow else "deny", "proto": "udp", "ports": COUNTED_X}])
+    p = Holder(lab, cgroup, "holder")
+    outcome = "reply" if allow else "timeout"
+    for _ in range(2):
+        fd = p.ask(f"keepc {S4} {COUNTED_X}").split("fd=")[1]
+        assert p.ask(f"sendc {fd} {DROP_WAIT_MS}").split()[0] == outcome
+    wait_held(d, 1)
+    d.kill9()
+    for sender in ("", "thread"):
+        fd = p.ask(f"keepc {S4} {COUNTED_X}").split("fd=")[1]
+        answer = p.ask(f"sendc {fd} {DROP_WAIT_MS} {sender}".strip())
+        assert answer.split()[0] == outcome, (sender or "the connecting thread", answer)
+    assert counter.seen(COUNTED_X) == (4 if allow else 0)
+    res = d.cleanup()
+    assert res.returncode == 0, res.stderr
+    assert_all_gone(lab, cgroup)
+
+
 # ---- forgery ------------------------------------------------------------------------------
 
 

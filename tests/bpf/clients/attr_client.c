@@ -6,7 +6,8 @@
  *
  * MODE: tcp (connect), udp-sendto, udp-connect (connect + send), listen (bind + listen, or
  * bind for UDP with ADDRESS "udp"; the wildcard address of ADDRESS's family), listen-at (bind
- * ADDRESS itself + listen), tcp-hold (connect and keep the connection).
+ * ADDRESS itself + listen), tcp-hold (connect and keep the connection), udp-connect-cmsg
+ * (connect, then sendmsg with no address and a control message: IP_TOS or IPV6_TCLASS).
  * Prints one line "pid=N local_port=P netns_cookie=C result=R" after the socket call (R: ok,
  * or the errno name of a failed connect/send: ECONNREFUSED, ETIMEDOUT...), then exits at
  * once unless --hold, which waits until stdin closes (the test's signal to go). --count sends
@@ -158,6 +159,34 @@ int main(int argc, char** argv) {
         perror("attr_client: send");
         return 4;
       }
+  } else if (!strcmp(mode, "udp-connect-cmsg")) {
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } control;
+    struct iovec iov = {"x", 1};
+    struct msghdr msg = {0};
+    struct cmsghdr* cmsg;
+    int tos = 0x10;
+
+    if (connect(fd, (struct sockaddr*)&ss, len) != 0) {
+      perror("attr_client: connect");
+      return 4;
+    }
+    memset(&control, 0, sizeof(control));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+    cmsg->cmsg_type = family == AF_INET ? IP_TOS : IPV6_TCLASS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &tos, sizeof(tos));
+    if (sendmsg(fd, &msg, 0) != 1 && errno != ECONNREFUSED) {
+      perror("attr_client: sendmsg");
+      return 4;
+    }
   } else if (!strcmp(mode, "listen") || !strcmp(mode, "listen-at")) {
     int one = 1;
 

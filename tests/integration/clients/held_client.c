@@ -48,9 +48,9 @@
  *                                   and nothing sent yet -> "connected fd=<fd>" or the outcome;
  *                                   bound: bound to a port of the kernel's choice first (the
  *                                   connect hook then knows the flow's key)
- *   sendc FD TIMEOUT_MS             one datagram on the connected socket FD with send(2) (no
+ *   sendc FD TIMEOUT_MS [thread]    one datagram on the connected socket FD with send(2) (no
  *                                   address: the cgroup sendmsg hook does not run) and its echo
- *                                   -> "<outcome> <ms>"
+ *                                   -> "<outcome> <ms>"; thread: sent by a new thread
  *   tfo HOST PORT                   a TCP socket kept open across exec, connected with TCP Fast
  *                                   Open's deferred connect (TCP_FASTOPEN_CONNECT, no cookie):
  *                                   connect() returns at once and sends nothing; the SYN leaves
@@ -556,18 +556,44 @@ static void command_keepc(char** w, int nw) {
   printf("connected fd=%d\n", fd);
 }
 
-static void command_sendc(char** w, int nw) {
-  long fd, timeout_ms;
-  if (nw != 3 || parse_int_arg(w[1], 0, 65535, &fd) || timeout_arg(w[2], &timeout_ms)) {
-    if (nw != 3) printf("error usage: sendc FD TIMEOUT_MS\n");
-    return;
-  }
+struct exchange {
+  int fd;
+  long timeout_ms;
+  enum outcome outcome;
+};
+
+static void* exchange_on(void* arg) {
+  struct exchange* e = arg;
   struct sockaddr_storage unused;
   memset(&unused, 0, sizeof unused);
+  e->outcome = udp_exchange(e->fd, &unused, 0, 1, e->timeout_ms);
+  return NULL;
+}
+
+/* sendc FD TIMEOUT_MS [thread]: a datagram on the connected socket FD, sent by this thread or
+ * by a new one of this process. */
+static void command_sendc(char** w, int nw) {
+  long fd, timeout_ms;
+  const int threaded = nw == 4 && !strcmp(w[3], "thread");
+  if ((nw != 3 && !threaded) || parse_int_arg(w[1], 0, 65535, &fd) ||
+      timeout_arg(w[2], &timeout_ms)) {
+    if (nw != 3 && !threaded) printf("error usage: sendc FD TIMEOUT_MS [thread]\n");
+    return;
+  }
+  struct exchange e = {(int)fd, timeout_ms, OUT_TIMEOUT};
   drain((int)fd);
   double start = now_ms();
-  enum outcome o = udp_exchange((int)fd, &unused, 0, 1, timeout_ms);
-  printf("%s %.1f\n", outcome_name(o, "reply"), now_ms() - start);
+  if (threaded) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, exchange_on, &e) != 0) {
+      printf("error pthread_create\n");
+      return;
+    }
+    pthread_join(thread, NULL);
+  } else {
+    exchange_on(&e);
+  }
+  printf("%s %.1f\n", outcome_name(e.outcome, "reply"), now_ms() - start);
 }
 
 static void command_tfo(char** w, int nw) {
