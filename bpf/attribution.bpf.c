@@ -466,7 +466,8 @@ static __always_inline void mirror_flow_if_stale(const struct warden_flow_key *k
  * mirror is corrected. Counts the write to come otherwise. */
 static __always_inline bool flow_recorded_for(const struct warden_flow_key *key, __u32 tgid,
 					      __u64 start_time_ns, __u64 exec_id, __u32 uid,
-					      __u64 exe_ino, __u32 exe_dev, const __u8 *local)
+					      __u64 exe_ino, __u32 exe_dev, const __u8 *local,
+					      __u64 cookie)
 {
 	struct warden_owner *old = bpf_map_lookup_elem(&flows, key);
 
@@ -477,7 +478,7 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 	if (old->tgid == tgid && old->start_time_ns == start_time_ns && old->exec_id == exec_id &&
 	    old->uid == uid && old->exe_ino == exe_ino && old->exe_dev == exe_dev &&
 	    (addr_unknown(local) || same_addr(old->local_addr, local)) &&
-	    !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
+	    old->sock_cookie == cookie && !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
 		count(WARDEN_CTR_FLOW_UNCHANGED);
 		mirror_flow_if_stale(key, old);
 		return true;
@@ -486,10 +487,11 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 	return false;
 }
 
-/* Writes key -> the current task, for a socket of local address `local` (all zero: not known),
- * skipping the write when the same process already owns the key from that address (a UDP socket
- * sending many datagrams to one peer). */
-static __always_inline void record_flow(const struct warden_flow_key *key, const __u8 *local)
+/* Writes key -> the current task, for the socket `cookie` of local address `local` (all zero:
+ * not known), skipping the write when the same process already owns the key from that socket
+ * and address (a UDP socket sending many datagrams to one peer). */
+static __always_inline void record_flow(const struct warden_flow_key *key, const __u8 *local,
+					__u64 cookie)
 {
 	struct inode *exe = bpf_get_current_task_btf()->mm->exe_file->f_inode;
 	struct warden_owner owner = {};
@@ -497,11 +499,12 @@ static __always_inline void record_flow(const struct warden_flow_key *key, const
 
 	current_process(&now);
 	if (flow_recorded_for(key, now.tgid, now.start_time_ns, now.exec_id,
-			      (__u32)bpf_get_current_uid_gid(), exe->i_ino, exe->i_sb->s_dev,
-			      local))
+			      (__u32)bpf_get_current_uid_gid(), exe->i_ino, exe->i_sb->s_dev, local,
+			      cookie))
 		return;
 	fill_owner(&owner);
 	__builtin_memcpy(owner.local_addr, local, 16);
+	owner.sock_cookie = cookie;
 	if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY))
 		count(WARDEN_CTR_FLOW_ERRORS);
 	mirror_flow(key, &owner);
@@ -513,18 +516,20 @@ static __always_inline void record_flow(const struct warden_flow_key *key, const
  * 4-tuple, or a failed insert) takes record_flow's path, which compares and writes it. That
  * path is rare and pays one owner record more; on a full LRU map the refused insert may also
  * have evicted another key, which costs a miss, never a wrong owner. */
-static __always_inline void record_new_flow(const struct warden_flow_key *key, const __u8 *local)
+static __always_inline void record_new_flow(const struct warden_flow_key *key, const __u8 *local,
+					    __u64 cookie)
 {
 	struct warden_owner owner = {};
 
 	fill_owner(&owner);
 	__builtin_memcpy(owner.local_addr, local, 16);
+	owner.sock_cookie = cookie;
 	if (bpf_map_update_elem(&flows, key, &owner, BPF_NOEXIST) == 0) {
 		count(WARDEN_CTR_FLOW_INSERTS);
 		mirror_flow(key, &owner);
 		return;
 	}
-	record_flow(key, local);
+	record_flow(key, local, cookie);
 }
 
 /* record_flow for an owner read earlier (a UDP connect's, kept until its first datagram) and
@@ -536,7 +541,7 @@ static __always_inline void record_kept_flow(const struct warden_flow_key *key,
 	/* (A provisional record is written whatever is there: its new generation is what makes
 	 * the reuse check decide the flow again.) */
 	if (flow_recorded_for(key, kept->tgid, kept->start_time_ns, kept->exec_id, kept->uid,
-			      kept->exe_ino, kept->exe_dev, kept->local_addr) &&
+			      kept->exe_ino, kept->exe_dev, kept->local_addr, kept->sock_cookie) &&
 	    !(kept->flags & WARDEN_OWNER_PROVISIONAL))
 		return;
 	kept->recorded_ns = bpf_ktime_get_boot_ns();
@@ -740,7 +745,7 @@ int warden_sockops(struct bpf_sock_ops *ctx)
 		count(WARDEN_CTR_HELD_UNRECORDED);
 		return 1;
 	}
-	record_new_flow(&key, local);
+	record_new_flow(&key, local, bpf_get_socket_cookie(ctx));
 	return 1;
 }
 
@@ -830,7 +835,7 @@ static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 		return;
 	udp_key(ctx, sk, v6, &key);
 	sendmsg_local(ctx, v6, local);
-	record_flow(&key, local);
+	record_flow(&key, local, bpf_get_socket_cookie(ctx));
 }
 
 SEC("cgroup/sendmsg4")
@@ -876,6 +881,7 @@ static __always_inline void udp_connect(struct bpf_sock_addr *ctx, bool v6)
 	cookie = bpf_get_socket_cookie(ctx);
 	__builtin_memset(&pending, 0, sizeof(pending));
 	fill_owner(&pending.owner);
+	pending.owner.sock_cookie = cookie;
 	if (bound->src_port) {
 		/* Keyed now, provisionally: the table's reuse check decides a datagram on another
 		 * flow's 4-tuple again even should the entry below be evicted before it. */
@@ -933,6 +939,7 @@ static __always_inline void post_bind(struct bpf_sock *sk, bool v6)
 	key.local_port = sk->src_port;
 	key.protocol = sk->protocol;
 	fill_owner(&owner);
+	owner.sock_cookie = bpf_get_socket_cookie(sk);
 	/* The address bound, since the key has none: another socket bound to the same port on
 	 * another address is not this one. */
 	bound_local(sk, v6, owner.local_addr);
@@ -1335,6 +1342,7 @@ udp_connected_first(struct __sk_buff *skb, const struct warden_flow_key *key, co
 		}
 	}
 	__builtin_memcpy(pending.owner.local_addr, local, 16);
+	pending.owner.sock_cookie = cookie;
 	record_kept_flow(key, &pending.owner);
 	bpf_map_delete_elem(&udp_connects, &cookie);
 	count(WARDEN_CTR_UDP_CONNECT_DONE);
@@ -1410,10 +1418,9 @@ int warden_udp_connected(struct __sk_buff *skb)
 
 /* ---- Kernel-held verdicts: the table's matches ------------------------------------------- */
 
-/* Whether the record names the held process (the sender, see held_udp_decided), written for a
+/* Whether the record names the held process (the sender, see held_match_udp), written for a
  * socket of the packet's source address or of one not known then (a socket bound to the
- * wildcard address: its sendmsg hook writes that, and rewriting it here would make the two
- * take turns, each a new generation the reuse check would decide again). */
+ * wildcard address, whose source the route picks after the sendmsg hook). */
 static __always_inline bool held_sender_owns(const struct warden_owner *owner,
 					     const struct warden_held_key *held, const __u8 *local)
 {
@@ -1425,36 +1432,20 @@ static __always_inline bool held_sender_owns(const struct warden_owner *owner,
 
 /* A UDP flow a held verdict allowed is recorded as decided for its sender, as wardend does for
  * the flows it allows (OwnerLookup::noteUdpAccepted): else the table's reuse check
- * (warden_udp_reused) would queue its every later packet. The sender is the current task, which
- * held_match found to be the process the verdict was held for. Unless the key's record names
- * the sender already, it is first made the sender's: the one there may be another socket's,
- * since a flow key has no local address (a socket on another local address with the same port,
- * sending to the same peer, writes the same key), and were that record's generation noted as
- * decided, its process could send on this flow's 4-tuple (its source set with IP_PKTINFO) past
- * the reuse check without a decision. The record is compared with the held process after the
- * write: another CPU's writer may have replaced it meanwhile, and then nothing is noted (the
+ * (warden_udp_reused) would queue its every later packet. `owner` is the flow's record, which
+ * held_match_udp found to name the sender; it is read again after its generation: an LRU
+ * element replaced meanwhile may hold another record already, and then nothing is noted (the
  * flow's next packet is decided again). */
-static __always_inline void held_udp_decided(struct __sk_buff *skb, const struct packet_ends *p,
-					     const struct warden_held_key *held)
+static __always_inline void held_udp_decided(const struct warden_flow_key *key,
+					     const struct warden_owner *owner,
+					     const struct warden_held_key *held, const __u8 *local)
 {
-	struct warden_flow_key key;
-	struct warden_owner *owner;
-	__u64 generation;
+	__u64 generation = owner->generation;
 
-	udp_key_of(skb, p, &key);
-	owner = bpf_map_lookup_elem(&flows, &key);
-	if (!owner || !held_sender_owns(owner, held, p->local_addr)) {
-		record_flow(&key, p->local_addr);
-		owner = bpf_map_lookup_elem(&flows, &key);
-		if (!owner || !held_sender_owns(owner, held, p->local_addr))
-			return;
-	}
-	generation = owner->generation;
-	/* Read again: an LRU element replaced meanwhile may already hold another record. */
-	if (!held_sender_owns(owner, held, p->local_addr) ||
+	if (!held_sender_owns(owner, held, local) ||
 	    *(volatile __u64 *)&owner->generation != generation)
 		return;
-	bpf_map_update_elem(&decided, &key, &generation, BPF_ANY);
+	bpf_map_update_elem(&decided, key, &generation, BPF_ANY);
 }
 
 /* The held flow's report, for its log row (`key`: the entry that decided it). */
@@ -1548,21 +1539,30 @@ static __always_inline int held_match_tcp(struct __sk_buff *skb, __u64 socket_ke
 }
 
 /*
- * A UDP datagram: it leaves inside the call that sends it, in the sending thread (send() on a
+ * A UDP datagram: it leaves inside a call on its socket, in the calling thread (send() on a
  * connected socket too, which passes no hook, and from any thread of the process), so the
- * entry is looked up here for the current task and the packet's destination: what the
- * sendmsg hook would look up, with nothing left between the call and the packet for another
- * thread, an exec, a setuid or another process holding the socket to ride on. Invalidations
- * (a stale or expired entry) are counted by the rule of the entry's own action only, once.
+ * entry is looked up here for the current task and the packet's destination, with nothing left
+ * between a hook and the packet for another thread, an exec, a setuid or another process
+ * holding the socket to ride on. But the calling task need not be the datagram's sender: a
+ * datagram corked (UDP_CORK, MSG_MORE) by one process leaves with the call of whoever appends
+ * to it or uncorks the socket, maybe a program with a held allow for that destination; and
+ * another NFQUEUE consumer's verdict hands a packet back in that consumer's task. So the
+ * entry decides only a datagram whose flow record names the current process: the sendmsg
+ * hook wrote it for an unconnected send, rule 1u (udp_connected_first, before these rules)
+ * for a connected socket's first datagram, both in the sender's own task. Else the queue
+ * decides, by the record. Invalidations (a stale or expired entry) are counted by the rule of
+ * the entry's own action only, once.
  */
 static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 {
 	struct warden_held_state *state = held_state_now();
 	struct warden_held_verdict *verdict;
 	struct current_process sender;
+	struct warden_flow_key flow;
+	struct warden_owner *owner;
 	struct warden_held_key key;
 	struct packet_ends packet;
-	__u64 now;
+	__u64 now, cookie;
 
 	if (!state || !state->epoch)
 		return 0;
@@ -1593,9 +1593,24 @@ static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 		count(WARDEN_CTR_HELD_EXPIRED);
 		return 0;
 	}
+	udp_key_of(skb, &packet, &flow);
+	cookie = bpf_get_socket_cookie(skb);
+	owner = bpf_map_lookup_elem(&flows, &flow);
+	if (owner && owner->sock_cookie != cookie) {
+		/* Another socket's record (one on another local address with the same port and
+		 * peer writes the same key, the keys having no local address; or the key's earlier
+		 * socket): not this datagram's. The current task sends on this socket: its own
+		 * record replaces it. A corker's record names the very socket, and stays. */
+		record_flow(&flow, packet.local_addr, cookie);
+		owner = bpf_map_lookup_elem(&flows, &flow);
+	}
+	if (!owner || !held_sender_owns(owner, &key, packet.local_addr)) {
+		count(WARDEN_CTR_HELD_OTHER_SENDER);
+		return 0;
+	}
 	held_hit(verdict, &key, &packet, action, now);
 	if (action == WARDEN_HELD_ALLOW)
-		held_udp_decided(skb, &packet, &key);
+		held_udp_decided(&flow, owner, &key, packet.local_addr);
 	return 1;
 }
 

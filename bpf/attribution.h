@@ -84,6 +84,9 @@ struct warden_owner {
 	 * two sockets on one port of two local addresses (talking to one peer) write the same
 	 * key: a record is a packet's only if the addresses agree. */
 	__u8 local_addr[16];
+	/* The cookie of the socket the record was written for (0: none, a process's exec record):
+	 * tells a packet of that very socket from one of another socket on the same key. */
+	__u64 sock_cookie;
 	__u32 exe_dev;
 	/* pids as wardend's pid namespace (the one its /proc shows) numbers them, not the kernel's
 	 * initial namespace. tgid 0: the task has no pid there (it runs in an ancestor or sibling
@@ -197,7 +200,10 @@ enum warden_counter {
 	/* ... or by a task not known to be the sender: left to sock_diag (provisional record) */
 	WARDEN_CTR_UDP_CONNECT_UNNAMED,
 	/* TCP connects armed with a held verdict whose SYN another process, exec or uid sent
-	 * (TCP Fast Open's deferred connect): the word taken back, the SYN queued */
+	 * (TCP Fast Open's deferred connect): the word taken back, the SYN queued; and UDP
+	 * datagrams whose flow record names another process than the task sending them (a
+	 * corked datagram pushed by another process, a packet another NFQUEUE consumer handed
+	 * back): queued */
 	WARDEN_CTR_HELD_OTHER_SENDER,
 	WARDEN_CTR_COUNT,
 };

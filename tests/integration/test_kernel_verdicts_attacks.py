@@ -367,6 +367,62 @@ def test_a_connected_udp_sockets_held_verdict_holds_in_every_thread_while_warden
     assert_all_gone(lab, cgroup)
 
 
+# The allowed process: two datagrams of its own to HOST PORT (the second decided by its held
+# allow), then it takes a socket over an abstract unix socket NAME and sends nothing on it,
+# which pushes whatever datagram is corked there.
+CORK_PUSHER = """
+import array, socket, sys
+host, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for _ in range(2):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1.5)
+    s.sendto(b"own", (host, port))
+    s.recv(100)
+    s.close()
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind("\\0" + name)
+listener.listen(1)
+print("ready", flush=True)
+conn, _ = listener.accept()
+_, ancillary, _, _ = conn.recvmsg(1, socket.CMSG_LEN(4))
+corked = socket.socket(fileno=array.array("i", ancillary[0][2][:4])[0])
+corked.send(b"")
+print("pushed", flush=True)
+"""
+# The denied process: a datagram to HOST PORT corked (MSG_MORE), its socket passed to NAME.
+CORKER = """
+import array, socket, sys
+host, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"corked", socket.MSG_MORE, (host, port))
+u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+u.connect("\\0" + name)
+u.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [s.fileno()]))])
+u.recv(1)
+"""
+
+
+def test_a_datagram_corked_by_a_denied_process_rides_no_held_allow_of_the_process_pushing_it(
+        lab, cgroup, wardend, counter):
+    """nobody, whom a profile denies, corks a datagram to X (MSG_MORE: the sendmsg hook records
+    the flow for nobody) and passes the socket to a process that holds an allow for X, whose
+    send() of nothing pushes the corked datagram out in its own task. The held allow is the
+    pusher's, the datagram nobody's: it does not get through."""
+    write_profiles(lab, {"nobody": ("deny", {"user": "nobody"})})
+    d = start(lab, wardend, cgroup)
+    name = f"warden-cork-{os.getpid()}"
+    pusher = lab.c.spawn(in_cgroup(cgroup, [PYTHON, "-c", CORK_PUSHER, S4, str(COUNTED_X), name]),
+                         "pusher", lines=True)
+    assert pusher.wait_line(lambda t: t == "ready", timeout=15), pusher.stderr_text()
+    assert counter.seen(COUNTED_X) == 2, "the pusher's own datagrams"
+    wait_held(d, 1)
+    lab.c.run(in_cgroup(cgroup, ATTACKER + [PYTHON, "-c", CORKER, S4, str(COUNTED_X), name]),
+              timeout=15, check=False)
+    assert pusher.wait_line(lambda t: t == "pushed", timeout=15), pusher.stderr_text()
+    time.sleep(0.5)
+    assert counter.seen(COUNTED_X) == 2, "nobody's corked datagram got through"
+
+
 # ---- forgery ------------------------------------------------------------------------------
 
 
