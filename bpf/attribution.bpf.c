@@ -478,7 +478,12 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 	if (old->tgid == tgid && old->start_time_ns == start_time_ns && old->exec_id == exec_id &&
 	    old->uid == uid && old->exe_ino == exe_ino && old->exe_dev == exe_dev &&
 	    (addr_unknown(local) || same_addr(old->local_addr, local)) &&
-	    old->sock_cookie == cookie && !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
+	    !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
+		/* The same owner on another socket of its (two wildcard-bound multicast sockets of
+		 * one daemon on one port, say): the record now names that socket, and keeps its
+		 * generation, so that the flow is not decided again at each alternation. */
+		if (old->sock_cookie != cookie)
+			old->sock_cookie = cookie;
 		count(WARDEN_CTR_FLOW_UNCHANGED);
 		mirror_flow_if_stale(key, old);
 		return true;
@@ -549,6 +554,22 @@ static __always_inline void record_kept_flow(const struct warden_flow_key *key,
 	if (bpf_map_update_elem(&flows, key, kept, BPF_ANY))
 		count(WARDEN_CTR_FLOW_ERRORS);
 	mirror_flow(key, kept);
+}
+
+/* Keys a packet's flow for its socket `cookie` when the record there is another socket's and
+ * nothing says who sends on this one (the current task may not: a packet another NFQUEUE
+ * consumer handed back, a datagram another process corked): provisional, so that wardend asks
+ * sock_diag who holds the socket. */
+static __always_inline void record_provisional(const struct warden_flow_key *key, const __u8 *local,
+					       __u64 cookie)
+{
+	struct warden_owner fresh = {};
+
+	fill_owner(&fresh);
+	fresh.flags = WARDEN_OWNER_PROVISIONAL;
+	fresh.sock_cookie = cookie;
+	__builtin_memcpy(fresh.local_addr, local, 16);
+	record_kept_flow(key, &fresh);
 }
 
 static __always_inline void set_v4_mapped(__u8 *addr, __u32 ip4_network_order)
@@ -1373,7 +1394,7 @@ int warden_udp_reused(struct __sk_buff *skb)
 {
 	struct warden_flow_key key;
 	struct warden_owner *owner;
-	__u64 *generation;
+	__u64 *generation, cookie;
 	__u8 local[16] __attribute__((aligned(8)));
 	int read = read_udp_key(skb, &key, local);
 
@@ -1389,6 +1410,15 @@ int warden_udp_reused(struct __sk_buff *skb)
 	 * owner, whatever was decided for it. */
 	if (!addr_unknown(owner->local_addr) && !same_addr(owner->local_addr, local))
 		return 1;
+	/* Written for another socket: one that took the accepted flow's 4-tuple over without a
+	 * hook naming it (a connected socket whose pending connect was evicted from udp_connects
+	 * before its first datagram; send(2) passes no hook). Keyed provisionally for this one:
+	 * wardend asks sock_diag who holds it, and decides. */
+	cookie = bpf_get_socket_cookie(skb);
+	if (owner->sock_cookie && owner->sock_cookie != cookie) {
+		record_provisional(&key, local, cookie);
+		return 1;
+	}
 	generation = bpf_map_lookup_elem(&decided, &key);
 	return !generation || *generation != owner->generation;
 }
@@ -1546,12 +1576,13 @@ static __always_inline int held_match_tcp(struct __sk_buff *skb, __u64 socket_ke
  * holding the socket to ride on. But the calling task need not be the datagram's sender: a
  * datagram corked (UDP_CORK, MSG_MORE) by one process leaves with the call of whoever appends
  * to it or uncorks the socket, maybe a program with a held allow for that destination; and
- * another NFQUEUE consumer's verdict hands a packet back in that consumer's task. So the
- * entry decides only a datagram whose flow record names the current process: the sendmsg
- * hook wrote it for an unconnected send, rule 1u (udp_connected_first, before these rules)
- * for a connected socket's first datagram, both in the sender's own task. Else the queue
- * decides, by the record. Invalidations (a stale or expired entry) are counted by the rule of
- * the entry's own action only, once.
+ * another NFQUEUE consumer's verdict hands a packet back in that consumer's task. So an
+ * allow decides only a datagram whose flow record, written for this very socket, names the
+ * current process: the sendmsg hook wrote it for an unconnected send, rule 1u
+ * (udp_connected_first, before these rules) for a connected socket's first datagram, both in
+ * the sender's task. Else the queue decides, by the record (another socket's record is
+ * replaced by a provisional one: sock_diag names this socket's holder). Invalidations (a stale
+ * or expired entry) are counted by the rule of the entry's own action only, once.
  */
 static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 {
@@ -1593,24 +1624,29 @@ static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 		count(WARDEN_CTR_HELD_EXPIRED);
 		return 0;
 	}
+	/* A refusal refuses what the current task was refused, whoever authored the datagram
+	 * (as for TCP): it holds while wardend is down even for a socket whose record is gone. */
+	if (action != WARDEN_HELD_ALLOW) {
+		held_hit(verdict, &key, &packet, action, now);
+		return 1;
+	}
 	udp_key_of(skb, &packet, &flow);
 	cookie = bpf_get_socket_cookie(skb);
 	owner = bpf_map_lookup_elem(&flows, &flow);
 	if (owner && owner->sock_cookie != cookie) {
 		/* Another socket's record (one on another local address with the same port and
 		 * peer writes the same key, the keys having no local address; or the key's earlier
-		 * socket): not this datagram's. The current task sends on this socket: its own
-		 * record replaces it. A corker's record names the very socket, and stays. */
-		record_flow(&flow, packet.local_addr, cookie);
-		owner = bpf_map_lookup_elem(&flows, &flow);
+		 * socket): nothing tells this datagram's author. */
+		record_provisional(&flow, packet.local_addr, cookie);
+		count(WARDEN_CTR_HELD_OTHER_SENDER);
+		return 0;
 	}
 	if (!owner || !held_sender_owns(owner, &key, packet.local_addr)) {
 		count(WARDEN_CTR_HELD_OTHER_SENDER);
 		return 0;
 	}
 	held_hit(verdict, &key, &packet, action, now);
-	if (action == WARDEN_HELD_ALLOW)
-		held_udp_decided(&flow, owner, &key, packet.local_addr);
+	held_udp_decided(&flow, owner, &key, packet.local_addr);
 	return 1;
 }
 

@@ -423,6 +423,59 @@ def test_a_datagram_corked_by_a_denied_process_rides_no_held_allow_of_the_proces
     assert counter.seen(COUNTED_X) == 2, "nobody's corked datagram got through"
 
 
+# One datagram to HOST PORT (decided by wardend: the refusal is held), then, told to go on: a
+# socket connected there, its pending connect evicted by OTHERS more connects, and a datagram
+# sent on it. Prints the outcome of each ("reply" or "timeout").
+EVICTED_REFUSAL = """
+import socket, sys
+host, port, others = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+def outcome(s):
+    s.settimeout(1.0)
+    try:
+        s.recv(100)
+        return "reply"
+    except OSError:
+        return "timeout"
+
+first = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+first.sendto(b"first", (host, port))
+print(outcome(first), flush=True)
+sys.stdin.readline()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((host, port))
+for i in range(others):
+    o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    o.bind(("", 20000 + i % 20000))
+    o.connect((host, port))
+    o.close()
+s.send(b"later")
+print(outcome(s), flush=True)
+"""
+
+
+def test_a_held_udp_refusal_holds_for_a_socket_no_record_names_while_wardend_is_away(
+        lab, cgroup, wardend, counter):
+    """A process whose datagrams to X are refused (held), wardend killed (fail open): it connects
+    a socket to X and connects 6,000 more, so that its pending connect is evicted and no owner
+    record names the socket's flow, and sends. The refusal is the process's: it still holds."""
+    d = start(lab, wardend, cgroup, fail="open", rules=[
+        {"action": "deny", "proto": "udp", "ports": COUNTED_X}])
+    p = lab.c.spawn(in_cgroup(cgroup, [PYTHON, "-c", EVICTED_REFUSAL, S4, str(COUNTED_X),
+                                       "6000"]), "evicter", lines=True, stdin=True)
+    assert p.wait_line(lambda t: True, timeout=15) == "timeout", p.stderr_text()
+    wait_held(d, 1)
+    d.kill9()
+    p.popen.stdin.write(b"go\n")
+    p.popen.stdin.flush()
+    assert wait_until(lambda: len(p.lines) >= 2, timeout=60), p.stderr_text()
+    assert p.lines[1][1] == "timeout" and counter.seen(COUNTED_X) == 0, \
+        "the held refusal did not hold for a socket whose flow no record named"
+    res = d.cleanup()
+    assert res.returncode == 0, res.stderr
+    assert_all_gone(lab, cgroup)
+
+
 # ---- forgery ------------------------------------------------------------------------------
 
 

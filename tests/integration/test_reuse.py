@@ -84,6 +84,53 @@ def test_a_reused_udp_4tuple_connected_from_an_unbound_socket_is_decided(lab, cg
     assert connected(allowed, count=3) == "reply"
 
 
+# Connects a UDP socket to SERVER PORT (the namespace's one local port: the 4-tuple of the
+# allowed program's accepted flow), then binds and connects OTHERS sockets (each leaving its
+# pending connect in the hooks' map, LRU) until the first one's is gone, and sends one datagram
+# on it with send(2): prints "<echoes>/1".
+EVICTING_SENDER = """
+import socket, sys
+server, port, others = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+family = socket.AF_INET6 if ":" in server else socket.AF_INET
+s = socket.socket(family, socket.SOCK_DGRAM)
+s.connect((server, port))
+for i in range(others):
+    o = socket.socket(family, socket.SOCK_DGRAM)
+    o.bind(("", 20000 + i % 20000))
+    o.connect((server, port))
+    o.close()
+s.settimeout(1.0)
+s.send(b"x")
+try:
+    s.recv(100)
+    print("1/1", flush=True)
+except OSError:
+    print("0/1", flush=True)
+"""
+
+
+@pytest.mark.parametrize("server", FAMILIES)
+def test_a_connected_udp_socket_whose_connect_was_forgotten_does_not_ride_an_accepted_flow(
+        lab, cgroup, wardend, twins, server):
+    """A socket connected before it was bound is keyed at its first datagram from what its
+    connect left (a map bounded by LRU). A denied program (python, no profile) connects onto
+    the 4-tuple of the allowed program's accepted flow, then connects 6,000 other sockets, so
+    that its own pending connect is evicted, and sends: the owner record is still the allowed
+    program's, decided, but for another socket. The datagram is decided for its own socket's
+    holder, and dropped."""
+    d = profiled(lab, wardend, cgroup, twin_profiles(twins, ("udp_probe",)), default="deny")
+    allowed = twins[("allowed", "udp_probe")]
+    port = REUSED_PORT + 30 + (1 if ":" in server else 0)
+    lab.c.run(["sysctl", "-q", "-w", f"net.ipv4.ip_local_port_range={port} {port}"])
+    outcomes = batch(lab, cgroup, [allowed, server, "7000", "--timeout-ms", "1000", "--count",
+                                   "3", "--connect"], 1, timeout=20)
+    assert outcomes == ["reply"], outcomes
+    res = lab.c.run(in_cgroup(cgroup, [PYTHON, "-c", EVICTING_SENDER, server, "7000", "6000"]),
+                    timeout=60)
+    assert res.stdout.split() == ["0/1"], \
+        (res.stdout, res.stderr, d.status()["attribution"]["bpf"])
+
+
 def test_a_process_that_execs_another_program_does_not_keep_its_udp_flow(lab, cgroup, wardend,
                                                                          twins):
     """Same pid, same start time, another image: the flow is decided for the program it runs
