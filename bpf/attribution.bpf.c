@@ -597,6 +597,37 @@ static __always_inline struct warden_held_state *held_state_now(void)
 	return bpf_map_lookup_elem(&held_state, &zero);
 }
 
+/* The process part of a held key, for the calling task (tgid 0: a task outside wardend's pid
+ * namespace, for which nothing is held), and the direction. */
+static __always_inline void held_key_of_caller(struct warden_held_key *key)
+{
+	struct current_process caller;
+
+	current_process(&caller);
+	key->tgid = caller.tgid;
+	key->start_time_ns = caller.start_time_ns;
+	key->exec_id = caller.exec_id;
+	key->uid = (__u32)bpf_get_current_uid_gid();
+	key->direction = WARDEN_HELD_OUT;
+}
+
+/* Whether the entry found for `key` may decide now: decided under the policy in force
+ * (`epoch`), its address not named anew since, not expired. What stops it is counted. */
+static __always_inline bool held_entry_valid(const struct warden_held_verdict *verdict,
+					     const struct warden_held_key *key, __u64 epoch,
+					     __u64 now)
+{
+	if (verdict->epoch != epoch || name_gen(key->remote_addr) > verdict->name_gen) {
+		count(WARDEN_CTR_HELD_STALE);
+		return false;
+	}
+	if (now >= verdict->expires_ns) {
+		count(WARDEN_CTR_HELD_EXPIRED);
+		return false;
+	}
+	return true;
+}
+
 /*
  * Called by the connect hooks for a TCP connect (the destination in user_ip4/6 and user_port):
  * finds the held verdict of the calling process for that destination, and leaves it in
@@ -609,7 +640,6 @@ static __always_inline struct warden_held_state *held_state_now(void)
 static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 {
 	__u64 socket_key;
-	struct current_process caller;
 	struct warden_held_socket armed;
 	struct warden_held_state *state = held_state_now();
 	struct warden_held_key *key = &armed.key;
@@ -623,15 +653,10 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 		return;
 	socket_key = bpf_get_socket_cookie(ctx);
 	__builtin_memset(&armed, 0, sizeof(armed));
-	current_process(&caller);
-	key->tgid = caller.tgid;
-	key->start_time_ns = caller.start_time_ns;
-	key->exec_id = caller.exec_id;
-	key->uid = (__u32)bpf_get_current_uid_gid();
+	held_key_of_caller(key);
 	key->netns_cookie = bpf_get_netns_cookie(ctx);
 	key->remote_port = bpf_ntohs((__u16)ctx->user_port);
 	key->protocol = ctx->protocol;
-	key->direction = WARDEN_HELD_OUT;
 	if (v6) {
 		__u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
 				ctx->user_ip6[3]};
@@ -642,28 +667,20 @@ static __always_inline void held_arm(struct bpf_sock_addr *ctx, bool v6)
 	}
 
 	verdict = key->tgid ? bpf_map_lookup_elem(&held_verdicts, key) : NULL;
-	if (verdict) {
-		if (verdict->epoch != state->epoch) {
-			count(WARDEN_CTR_HELD_STALE);
-		} else if (bpf_ktime_get_boot_ns() >= verdict->expires_ns) {
-			count(WARDEN_CTR_HELD_EXPIRED);
-		} else if (name_gen(key->remote_addr) > verdict->name_gen) {
-			count(WARDEN_CTR_HELD_STALE);
-		} else {
-			armed.epoch = verdict->epoch;
-			armed.action = verdict->action;
-			bpf_map_update_elem(&held_sockets, &socket_key, &armed, BPF_ANY);
-			return;
-		}
+	if (verdict && held_entry_valid(verdict, key, state->epoch, bpf_ktime_get_boot_ns())) {
+		armed.epoch = verdict->epoch;
+		armed.action = verdict->action;
+		bpf_map_update_elem(&held_sockets, &socket_key, &armed, BPF_ANY);
+		return;
 	}
 	if (bpf_map_lookup_elem(&held_sockets, &socket_key))
 		bpf_map_delete_elem(&held_sockets, &socket_key);
 }
 
 /* The entry a word was armed with, if it still holds what the hook found (else NULL): the
- * word of a connected UDP socket, or of a deferred TCP connect, may be used long after it was
- * armed, and the entry may have expired since (its DNS answer, its TTL), its address may have
- * another name now, or the table's bound may have dropped it. */
+ * word of a deferred TCP connect (Fast Open) may be used long after it was armed, and the
+ * entry may have expired since (its DNS answer, its TTL), its address may have another name
+ * now, or the table's bound may have dropped it. */
 static __always_inline struct warden_held_verdict *
 held_entry_holding(const struct warden_held_socket *armed, __u64 now)
 {
@@ -1588,7 +1605,6 @@ static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 {
 	struct warden_held_state *state = held_state_now();
 	struct warden_held_verdict *verdict;
-	struct current_process sender;
 	struct warden_flow_key flow;
 	struct warden_owner *owner;
 	struct warden_held_key key;
@@ -1599,31 +1615,20 @@ static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 		return 0;
 	if (read_packet(skb, &packet) || packet.protocol != IPPROTO_UDP)
 		return 0;
-	current_process(&sender);
-	if (!sender.tgid)
-		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
-	key.tgid = sender.tgid;
-	key.start_time_ns = sender.start_time_ns;
-	key.exec_id = sender.exec_id;
-	key.uid = (__u32)bpf_get_current_uid_gid();
+	held_key_of_caller(&key);
+	if (!key.tgid)
+		return 0;
 	key.netns_cookie = bpf_get_netns_cookie(skb);
 	__builtin_memcpy(key.remote_addr, packet.remote_addr, 16);
 	key.remote_port = packet.remote_port;
 	key.protocol = IPPROTO_UDP;
-	key.direction = WARDEN_HELD_OUT;
 	verdict = bpf_map_lookup_elem(&held_verdicts, &key);
 	if (!verdict || verdict->action != action)
 		return 0;
 	now = bpf_ktime_get_boot_ns();
-	if (verdict->epoch != state->epoch || name_gen(key.remote_addr) > verdict->name_gen) {
-		count(WARDEN_CTR_HELD_STALE);
+	if (!held_entry_valid(verdict, &key, state->epoch, now))
 		return 0;
-	}
-	if (now >= verdict->expires_ns) {
-		count(WARDEN_CTR_HELD_EXPIRED);
-		return 0;
-	}
 	/* A refusal refuses what the current task was refused, whoever authored the datagram
 	 * (as for TCP): it holds while wardend is down even for a socket whose record is gone. */
 	if (action != WARDEN_HELD_ALLOW) {
