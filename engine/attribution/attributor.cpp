@@ -171,14 +171,19 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
     base::logWarning("attribution: ", self->ebpfProblem_, "; eBPF flow lookups disabled");
     self->bpf_.reset();
   }
-  if (options.fallback || !self->bpf_) {
-    if (auto diag = SockDiag::open(); diag) {
-      self->sockDiag_ = std::move(*diag);
+  // sock_diag also tells which socket receives an inbound flow, to check the listener record
+  // against (attribute()), with or without the fallback.
+  if (auto diag = SockDiag::open(); diag) {
+    self->sockDiag_ = std::move(*diag);
+    if (options.fallback || !self->bpf_) {
       self->inodes_ =
           std::make_unique<SocketInodeIndex>(options.procRoot, options.fallbackScanInterval);
-    } else {
-      base::logWarning("attribution: sock_diag unavailable: ", diag.error().message());
     }
+  } else {
+    base::logWarning("attribution: sock_diag unavailable (", diag.error().message(), ")",
+                     self->bpf_ ? "; an inbound flow is decided for the last program that bound "
+                                  "its port, even where another socket receives it"
+                                : "");
   }
   self->method_ = self->bpf_        ? AttributionMethod::kEbpf
                   : self->sockDiag_ ? AttributionMethod::kSockDiag
@@ -224,6 +229,9 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
       // flow, so that the reuse check decides its next packet again too.
       bump(counters_.otherAddress);
       return viaSockDiag(packet, inbound, hasUid);
+    }
+    if (hit && inbound) {
+      if (auto other = receiverIfNotRecorded(packet, found.owner, hasUid)) return *other;
     }
     if (hit && (found.owner.flags & WARDEN_OWNER_PROVISIONAL)) {
       // Who connected a UDP socket, not who sent its first datagram (bpf/attribution.h):
@@ -290,13 +298,38 @@ int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd(
 
 int Attributor::udpConnectedFd() const { return bpf_ ? bpf_->udpConnectedFd() : -1; }
 
+std::optional<Attribution> Attributor::receiverIfNotRecorded(const PacketInfo& packet,
+                                                             const warden_owner& owner,
+                                                             bool hasUid) {
+  if (!sockDiag_) return std::nullopt;  // nothing to ask: the record stands (logged at start)
+  auto socket = findSocket(packet, true);
+  if (socket && (!*socket || (*socket)->cookie == owner.sock_cookie)) {
+    // The recorded socket receives it, or nobody does (it closed meanwhile: the kernel drops
+    // the packet, unless a new socket binds the port first, whose record is then the newer).
+    return std::nullopt;
+  }
+  // Another socket on the port receives it: one bound to the packet's address where the
+  // record's binder took the wildcard, or another of a SO_REUSEPORT group. Its holder
+  // decides, named as for any flow the maps do not know.
+  bump(counters_.otherListener);
+  return holderOf(socket, true, hasUid);
+}
+
 Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid) {
+  if (!sockDiag_ || !inodes_) {
+    bump(counters_.misses);
+    return Attribution{};
+  }
+  return holderOf(findSocket(packet, inbound), inbound, hasUid);
+}
+
+Attribution Attributor::holderOf(const base::Result<std::optional<DiagSocket>>& socket,
+                                 bool inbound, bool hasUid) {
   Attribution result;
-  if (!sockDiag_) {
+  if (!inodes_) {  // the fallback is off
     bump(counters_.misses);
     return result;
   }
-  auto socket = findSocket(packet, inbound);
   if (!socket) {
     bump(counters_.fallbackErrors);
     bump(counters_.misses);
@@ -432,6 +465,7 @@ nlohmann::json Attributor::statusJson() const {
       {"outside_pid_namespace", load(counters_.outsidePidNamespace)},
       {"provisional_records", load(counters_.provisional)},
       {"records_of_another_address", load(counters_.otherAddress)},
+      {"records_of_another_listener", load(counters_.otherListener)},
   };
   // Why eBPF is not what attributes (the fallback took over), when it is not.
   if (!bpf_ && !ebpfProblem_.empty()) status["ebpf_error"] = ebpfProblem_;

@@ -172,7 +172,17 @@ class Attributor {
 
  private:
   explicit Attributor(const AttributorOptions& options);
+  // The holder of the flow's socket, as sock_diag names it.
   Attribution viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid);
+  // The same for the socket a lookup found.
+  Attribution holderOf(const base::Result<std::optional<DiagSocket>>& socket, bool inbound,
+                       bool hasUid);
+  // A listener record is the last socket bound to its port, which is not always the one that
+  // receives an inbound flow: the kernel delivers to the most specific bind, or by a hash
+  // among a SO_REUSEPORT group. sock_diag asks the kernel which socket that is; nullopt when
+  // it is the record's (or when nobody can tell), else the attribution of the one that is.
+  std::optional<Attribution> receiverIfNotRecorded(const PacketInfo& packet,
+                                                   const warden_owner& owner, bool hasUid);
   // The socket sock_diag finds for the flow (sockDiag_ must be set).
   base::Result<std::optional<DiagSocket>> findSocket(const PacketInfo& packet, bool inbound);
 
@@ -189,7 +199,8 @@ class Attributor {
     std::atomic<std::uint64_t> outsidePidNamespace{0};
     // Flow records that name who connected a UDP socket, not its sender: left to sock_diag.
     std::atomic<std::uint64_t> provisional{0};
-    std::atomic<std::uint64_t> otherAddress{0};  // records of another local address's socket
+    std::atomic<std::uint64_t> otherAddress{0};   // records of another local address's socket
+    std::atomic<std::uint64_t> otherListener{0};  // listener records of a socket not receiving
   };
 
   AttributorOptions options_;

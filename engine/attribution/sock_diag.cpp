@@ -102,7 +102,9 @@ base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std
       }
       if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
         const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
-        return std::optional<DiagSocket>(DiagSocket{diag->idiag_inode, diag->idiag_uid});
+        const std::uint64_t cookie =
+            static_cast<std::uint64_t>(diag->id.idiag_cookie[1]) << 32 | diag->id.idiag_cookie[0];
+        return std::optional<DiagSocket>(DiagSocket{diag->idiag_inode, diag->idiag_uid, cookie});
       }
       if (h->nlmsg_type == NLMSG_DONE) return std::optional<DiagSocket>{};
     }

@@ -27,6 +27,7 @@ struct SocketEnd {
 struct DiagSocket {
   std::uint64_t inode = 0;  // 0 for sockets without a file (kernel sockets, time-wait)
   std::uint32_t uid = 0;
+  std::uint64_t cookie = 0;  // the socket's cookie, as bpf_get_socket_cookie() gives it
 };
 
 // NETLINK_SOCK_DIAG exact lookups (inet_diag by 5-tuple, no dump): the socket the kernel

@@ -3,6 +3,8 @@ wardend runs) are decided by rules with direction = "in"; ports there are local 
 remote address. With inbound = false they are not decided at all."""
 import pytest
 
+from test_attribution import cgroup, write_profiles  # noqa: F401 (fixture)
+from test_kernel_verdicts_attacks import Holder, start, twins  # noqa: F401 (fixture)
 from warden_expect import AT_ONCE_MS, DROP_WAIT_MS, dropped
 from warden_lab import C4, C4B, C6, C6B, S4B, S6B
 
@@ -63,3 +65,74 @@ def test_inbound_engine_default_deny(lab, listeners, wardend):
     # Outbound from the client namespace still allowed by the global out rule.
     assert lab.tcp_probe("192.0.2.2", 7000).outcome == "connected"
     assert d.alive()
+
+
+# Listeners that share a port: the eBPF record of a port names the last socket bound to it,
+# while the kernel delivers to the most specific bind (or, in a SO_REUSEPORT group, by a hash
+# of the 4-tuple). An inbound flow must be decided for the program whose socket receives it.
+SHARED_UDP_PORT, SHARED_TCP_PORT = 7110, 7111
+WILDCARD = {C4: "0.0.0.0", C6: "::"}
+SERVE_MS = 8000
+
+
+def lenders(lab, wardend, cgroup, twins):
+    """allowed/held_client may receive anything, denied/held_client nothing; one of each."""
+    write_profiles(lab, {"allowed": ("allow", {"path": twins["allowed"]}),
+                         "denied": ("deny", {"path": twins["denied"]})})
+    d = start(lab, wardend, cgroup, inbound=True, default="deny")
+    return d, {kind: Holder(lab, cgroup, kind, binary=twins[kind])
+               for kind in ("denied", "allowed")}
+
+
+def bound_fd(holder, line):
+    answer = holder.ask(line)
+    assert answer.startswith("listening fd="), answer
+    return answer.split("=")[1]
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_a_datagram_to_a_denied_programs_address_is_not_decided_for_a_wildcard_binder_of_its_port(
+        lab, cgroup, wardend, twins, fam):
+    """The denied program binds the port on one address, then the allowed one binds it on the
+    wildcard address (both with SO_REUSEADDR, as multicast daemons do): the port's record is
+    the allowed program's. A datagram to that address is the denied program's to receive,
+    and is dropped; one to the host's other address reaches the allowed program."""
+    addr, addr_b = fam
+    d, p = lenders(lab, wardend, cgroup, twins)
+    fds = {"denied": bound_fd(p["denied"], f"listen udp {addr} {SHARED_UDP_PORT} reuseaddr"),
+           "allowed": bound_fd(p["allowed"],
+                               f"listen udp {WILDCARD[addr]} {SHARED_UDP_PORT} reuseaddr")}
+    served = {kind: p[kind].ask_later(f"serve {fds[kind]} {SERVE_MS}") for kind in p}
+    to_denied = lab.udp_probe(addr, SHARED_UDP_PORT, ns=lab.s, timeout_ms=DROP_WAIT_MS)
+    to_allowed = lab.udp_probe(addr_b, SHARED_UDP_PORT, ns=lab.s)
+    counts = {kind: served[kind](SERVE_MS / 1000 + 10) for kind in p}
+    assert counts["denied"] == "served 0" and dropped(to_denied), \
+        f"a datagram reached the denied program: {to_denied}, {counts}"
+    assert (to_allowed.outcome, counts["allowed"]) == ("reply", "served 1"), (to_allowed, counts)
+    assert d.status()["attribution"]["records_of_another_listener"] >= 1
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_a_connection_hashed_to_a_denied_programs_reuseport_listener_is_not_decided_for_another(
+        lab, cgroup, wardend, twins, fam):
+    """The denied program and then the allowed one (same user) listen on one port with
+    SO_REUSEPORT: the kernel spreads connections between them by a hash of the 4-tuple, and
+    the port's record is the allowed program's. Of 12 connections from 12 source ports, the
+    denied program accepts none; the allowed one accepts every one that connected."""
+    addr, _ = fam
+    d, p = lenders(lab, wardend, cgroup, twins)
+    fds = {kind: bound_fd(p[kind], f"listen tcp {WILDCARD[addr]} {SHARED_TCP_PORT} reuseport")
+           for kind in p}
+    served = {kind: p[kind].ask_later(f"serve {fds[kind]} {SERVE_MS}") for kind in p}
+    script = ('for port in $(seq 41001 41012); do "$0" "$1" "$2" --timeout-ms 2500 '
+              '--source-port $port & done; wait')
+    res = lab.s.run(["sh", "-c", script, lab._client("tcp_probe"), addr, str(SHARED_TCP_PORT)],
+                    timeout=20, check=False)
+    outcomes = [line.split()[0] for line in res.stdout.splitlines() if line.split()]
+    counts = {kind: served[kind](SERVE_MS / 1000 + 10) for kind in p}
+    assert len(outcomes) == 12, res
+    assert counts["denied"] == "served 0", \
+        f"the denied program accepted connections: {counts}, outcomes {outcomes}"
+    connected = outcomes.count("connected")
+    assert connected >= 1 and counts["allowed"] == f"served {connected}", (counts, outcomes)
+    assert d.status()["attribution"]["records_of_another_listener"] >= 1, outcomes

@@ -68,17 +68,25 @@ class Holder:
                                 lines=True, stdin=True)
 
     def ask(self, line, timeout=15):
+        return self.ask_later(line)(timeout)
+
+    def ask_later(self, line):
+        """Sends line now; the function returned waits for its answer (for a command that
+        runs while the test does something else)."""
         seen = len(self.proc.lines)
         self.proc.popen.stdin.write((line + "\n").encode())
         self.proc.popen.stdin.flush()
-        deadline = time.monotonic() + timeout
-        while len(self.proc.lines) <= seen:
-            if time.monotonic() > deadline or not self.proc.alive():
-                raise AssertionError(f"{self.tag}: no answer to {line!r} (exit "
-                                     f"{self.proc.popen.poll()}): {self.proc.stderr_text()}")
-            time.sleep(0.01)
-        answer = self.proc.lines[seen][1]
-        assert not answer.startswith("error"), f"{self.tag}: {line!r}: {answer}"
+
+        def answer(timeout=15):
+            deadline = time.monotonic() + timeout
+            while len(self.proc.lines) <= seen:
+                if time.monotonic() > deadline or not self.proc.alive():
+                    raise AssertionError(f"{self.tag}: no answer to {line!r} (exit "
+                                         f"{self.proc.popen.poll()}): {self.proc.stderr_text()}")
+                time.sleep(0.01)
+            said = self.proc.lines[seen][1]
+            assert not said.startswith("error"), f"{self.tag}: {line!r}: {said}"
+            return said
         return answer
 
     def flow(self, kind, host, port, timeout_ms=1500):

@@ -59,6 +59,11 @@
  *   tcpw FD TIMEOUT_MS              writes on the TCP socket FD (for a deferred connect: sends
  *                                   the SYN, with the data) and waits for the echo
  *                                   -> "<outcome> <ms>" ("connected" when the echo came back)
+ *   listen tcp|udp ADDRESS PORT reuseaddr|reuseport
+ *                                   a socket bound to ADDRESS PORT with that option (TCP:
+ *                                   listening) -> "listening fd=<fd>"
+ *   serve FD MS                     for MS milliseconds, accepts the connections (TCP) or echoes
+ *                                   the datagrams (UDP) that arrive on FD -> "served <n>"
  *   setuid UID                      drops to UID (groups cleared, real, effective and saved)
  *                                   -> "uid <uid>"
  *   pid                             -> "pid <pid>"
@@ -669,6 +674,67 @@ static void command_setuid(char** w, int nw) {
   printf("uid %d\n", (int)getuid());
 }
 
+/* ---- listeners ----------------------------------------------------------------------- */
+
+static void command_listen(char** w, int nw) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int tcp = nw == 5 && !strcmp(w[1], "tcp");
+  int option = nw != 5                      ? 0
+               : !strcmp(w[4], "reuseaddr") ? SO_REUSEADDR
+               : !strcmp(w[4], "reuseport") ? SO_REUSEPORT
+                                            : 0;
+  if (!option || (!tcp && strcmp(w[1], "udp"))) {
+    printf("error usage: listen tcp|udp ADDRESS PORT reuseaddr|reuseport\n");
+    return;
+  }
+  if (endpoint(w[2], w[3], &ss, &len)) return;
+  int fd = socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+  int on = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, option, &on, sizeof on) ||
+      bind(fd, (struct sockaddr*)&ss, len) || (tcp && listen(fd, 64))) {
+    printf("error listen: %s\n", strerror(errno));
+    if (fd >= 0) close(fd);
+    return;
+  }
+  printf("listening fd=%d\n", fd);
+}
+
+static void command_serve(char** w, int nw) {
+  long fd, ms;
+  int type;
+  socklen_t tlen = sizeof type;
+  if (nw != 3 || parse_int_arg(w[1], 0, 65535, &fd) || timeout_arg(w[2], &ms) ||
+      getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tlen)) {
+    printf("error usage: serve FD MS (a socket of the listen command)\n");
+    return;
+  }
+  long served = 0;
+  const double deadline = now_ms() + (double)ms;
+  for (;;) {
+    int left = (int)(deadline - now_ms());
+    struct pollfd p = {(int)fd, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, left) <= 0) break;
+    if (type == SOCK_STREAM) {
+      int c = accept4((int)fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (c >= 0) {
+        served++;
+        close(c);
+      }
+    } else {
+      char buf[1500];
+      struct sockaddr_storage peer;
+      socklen_t plen = sizeof peer;
+      ssize_t n = recvfrom((int)fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr*)&peer, &plen);
+      if (n >= 0) {
+        served++;
+        sendto((int)fd, buf, (size_t)n, 0, (struct sockaddr*)&peer, plen);
+      }
+    }
+  }
+  printf("served %ld\n", served);
+}
+
 /* ---- the command loop ----------------------------------------------------------------- */
 
 static void command_flow(char** w, int nw, int kind) {
@@ -740,6 +806,10 @@ int main(int argc, char** argv) {
       command_tfo(w, nw);
     else if (!strcmp(w[0], "tcpw"))
       command_tcpw(w, nw);
+    else if (!strcmp(w[0], "listen"))
+      command_listen(w, nw);
+    else if (!strcmp(w[0], "serve"))
+      command_serve(w, nw);
     else if (!strcmp(w[0], "setuid"))
       command_setuid(w, nw);
     else if (!strcmp(w[0], "pid"))
