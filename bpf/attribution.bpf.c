@@ -117,6 +117,20 @@ struct {
 	__type(value, struct udp_pending);
 } udp_connects SEC(".maps");
 
+/* Socket cookie -> the last process that sent on that UDP socket through a hook (the sendmsg
+ * hook for a send naming its destination, rule 1u for a connected socket's first datagram),
+ * in its own task. A datagram leaves from the task of whoever pushes it out, who need not be
+ * its author (a corked datagram is pushed by whoever sends next on the socket, without a
+ * hook), and a flow's record may be another socket's (keys have no local address, and any
+ * socket on the port writes them): this tells who sent on the packet's own socket. LRU: an
+ * entry evicted costs a sock_diag lookup (record_provisional), never a wrong owner. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct warden_owner);
+} udp_senders SEC(".maps");
+
 /* The generation the next owner record gets (attribution.h, warden_owner.generation). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -572,6 +586,42 @@ static __always_inline void record_provisional(const struct warden_flow_key *key
 	record_kept_flow(key, &fresh);
 }
 
+/* Notes the current task as the last to send on the UDP socket `cookie` through a hook (see
+ * udp_senders), unless it is noted already: one lookup for every datagram after the first. */
+static __always_inline void note_sender(__u64 cookie)
+{
+	struct warden_owner *last = bpf_map_lookup_elem(&udp_senders, &cookie);
+	struct warden_owner sender = {};
+
+	if (last && current_is(last->tgid, last->start_time_ns, last->exec_id, last->uid))
+		return;
+	fill_owner(&sender);
+	sender.sock_cookie = cookie;
+	bpf_map_update_elem(&udp_senders, &cookie, &sender, BPF_ANY);
+}
+
+/* Keys a UDP packet's flow for its socket `cookie` when the key's record is another socket's:
+ * for the last process that sent on this socket through a hook, else provisionally. */
+static __always_inline void record_socket_sender(const struct warden_flow_key *key,
+						 const __u8 *local, __u64 cookie)
+{
+	struct warden_owner *last = bpf_map_lookup_elem(&udp_senders, &cookie);
+	struct warden_owner sender;
+
+	if (!last) {
+		count(WARDEN_CTR_UDP_SENDER_UNKNOWN);
+		record_provisional(key, local, cookie);
+		return;
+	}
+	/* A copy: another send on the socket may rewrite the entry meanwhile. */
+	sender = *last;
+	sender.flags = 0;
+	sender.sock_cookie = cookie;
+	__builtin_memcpy(sender.local_addr, local, 16);
+	count(WARDEN_CTR_UDP_LAST_SENDER);
+	record_kept_flow(key, &sender);
+}
+
 static __always_inline void set_v4_mapped(__u8 *addr, __u32 ip4_network_order)
 {
 	__builtin_memset(addr, 0, 10);
@@ -862,6 +912,7 @@ static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 	struct bpf_sock *sk = ctx->sk;
 	struct warden_flow_key key;
 	__u8 local[16] __attribute__((aligned(8)));
+	__u64 cookie;
 
 	if (!sk || ctx->protocol != IPPROTO_UDP)
 		return;
@@ -873,7 +924,9 @@ static __always_inline void udp_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 		return;
 	udp_key(ctx, sk, v6, &key);
 	sendmsg_local(ctx, v6, local);
-	record_flow(&key, local, bpf_get_socket_cookie(ctx));
+	cookie = bpf_get_socket_cookie(ctx);
+	record_flow(&key, local, cookie);
+	note_sender(cookie);
 }
 
 SEC("cgroup/sendmsg4")
@@ -1382,6 +1435,8 @@ udp_connected_first(struct __sk_buff *skb, const struct warden_flow_key *key, co
 	__builtin_memcpy(pending.owner.local_addr, local, 16);
 	pending.owner.sock_cookie = cookie;
 	record_kept_flow(key, &pending.owner);
+	if (!(pending.owner.flags & WARDEN_OWNER_PROVISIONAL))
+		bpf_map_update_elem(&udp_senders, &cookie, &pending.owner, BPF_ANY);
 	bpf_map_delete_elem(&udp_connects, &cookie);
 	count(WARDEN_CTR_UDP_CONNECT_DONE);
 }
@@ -1429,11 +1484,12 @@ int warden_udp_reused(struct __sk_buff *skb)
 		return 1;
 	/* Written for another socket: one that took the accepted flow's 4-tuple over without a
 	 * hook naming it (a connected socket whose pending connect was evicted from udp_connects
-	 * before its first datagram; send(2) passes no hook). Keyed provisionally for this one:
-	 * wardend asks sock_diag who holds it, and decides. */
+	 * before its first datagram; send(2) passes no hook), or another socket on the port that
+	 * sent to the peer since. Keyed for this one's last sender (or provisionally: wardend asks
+	 * sock_diag who holds it), and decided. */
 	cookie = bpf_get_socket_cookie(skb);
 	if (owner->sock_cookie && owner->sock_cookie != cookie) {
-		record_provisional(&key, local, cookie);
+		record_socket_sender(&key, local, cookie);
 		return 1;
 	}
 	generation = bpf_map_lookup_elem(&decided, &key);
@@ -1443,7 +1499,10 @@ int warden_udp_reused(struct __sk_buff *skb)
 /*
  * Run by the output chain's xt_bpf match on UDP packets that rule 1 did not accept (new flows,
  * and flows still to be decided), before the rules that read a flow's owner (3h, 4, 4b): keys
- * a connected socket's first datagram (udp_connected_first). Never matches.
+ * a connected socket's first datagram (udp_connected_first), and a flow whose record another
+ * socket on the port wrote since this packet's send (two programs on one port, one bound to
+ * the wildcard address, sending to one peer; a datagram corked on a socket whose key another
+ * socket then wrote) for this socket's last sender. Never matches.
  *
  * Helpers verified on 6.18 by loading this program and warden_udp_reused: socket filter
  * programs may call get_socket_cookie (the skb's socket's), get_netns_cookie, skb_load_bytes,
@@ -1456,10 +1515,17 @@ SEC("socket")
 int warden_udp_connected(struct __sk_buff *skb)
 {
 	struct warden_flow_key key;
+	struct warden_owner *owner;
 	__u8 local[16] __attribute__((aligned(8)));
+	__u64 cookie;
 
-	if (read_udp_key(skb, &key, local) == 0)
-		udp_connected_first(skb, &key, local);
+	if (read_udp_key(skb, &key, local))
+		return 0;
+	udp_connected_first(skb, &key, local);
+	cookie = bpf_get_socket_cookie(skb);
+	owner = bpf_map_lookup_elem(&flows, &key);
+	if (cookie && owner && owner->sock_cookie && owner->sock_cookie != cookie)
+		record_socket_sender(&key, local, cookie);
 	return 0;
 }
 
@@ -1598,8 +1664,8 @@ static __always_inline int held_match_tcp(struct __sk_buff *skb, __u64 socket_ke
  * current process: the sendmsg hook wrote it for an unconnected send, rule 1u
  * (udp_connected_first, before these rules) for a connected socket's first datagram, both in
  * the sender's task. Else the queue decides, by the record (another socket's record is
- * replaced by a provisional one: sock_diag names this socket's holder). Invalidations (a stale
- * or expired entry) are counted by the rule of the entry's own action only, once.
+ * replaced by one of this socket's last sender, see record_socket_sender). Invalidations (a
+ * stale or expired entry) are counted by the rule of the entry's own action only, once.
  */
 static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 {
@@ -1641,10 +1707,12 @@ static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 	if (owner && owner->sock_cookie != cookie) {
 		/* Another socket's record (one on another local address with the same port and
 		 * peer writes the same key, the keys having no local address; or the key's earlier
-		 * socket): nothing tells this datagram's author. */
-		record_provisional(&flow, packet.local_addr, cookie);
-		count(WARDEN_CTR_HELD_OTHER_SENDER);
-		return 0;
+		 * socket), written since rule 1u looked: keyed for this socket's last sender, which
+		 * must be the current process for the allow to apply. */
+		record_socket_sender(&flow, packet.local_addr, cookie);
+		owner = bpf_map_lookup_elem(&flows, &flow);
+		if (owner && owner->sock_cookie != cookie)
+			owner = NULL;
 	}
 	if (!owner || !held_sender_owns(owner, &key, packet.local_addr)) {
 		count(WARDEN_CTR_HELD_OTHER_SENDER);

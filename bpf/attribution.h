@@ -205,6 +205,11 @@ enum warden_counter {
 	 * corked datagram pushed by another process, a packet another NFQUEUE consumer handed
 	 * back): queued */
 	WARDEN_CTR_HELD_OTHER_SENDER,
+	/* UDP packets whose flow record was another socket's, keyed for the last process that
+	 * sent on their own socket through a hook (udp_senders) ... */
+	WARDEN_CTR_UDP_LAST_SENDER,
+	/* ... or, with none known, provisionally: sock_diag names the socket's holder */
+	WARDEN_CTR_UDP_SENDER_UNKNOWN,
 	WARDEN_CTR_COUNT,
 };
 

@@ -505,6 +505,11 @@ nlohmann::json Attributor::statusJson() const {
                      // ... whose SYN another process, exec or uid sent (TCP Fast Open's
                      // deferred connect): the held verdict not used, the SYN queued
                      {"held_other_sender", c[WARDEN_CTR_HELD_OTHER_SENDER]},
+                     // UDP packets whose flow record was another socket's: keyed for the
+                     // last process that sent on their own socket through a hook ...
+                     {"udp_last_sender", c[WARDEN_CTR_UDP_LAST_SENDER]},
+                     // ... or, with none known, left to sock_diag
+                     {"udp_sender_unknown", c[WARDEN_CTR_UDP_SENDER_UNKNOWN]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      // execs exec_windows had no room for: /proc reads of processes it

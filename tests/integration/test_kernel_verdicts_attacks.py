@@ -398,24 +398,43 @@ corked.send(b"")
 print("pushed", flush=True)
 """
 # The denied process: a datagram to HOST PORT corked (MSG_MORE), its socket passed to NAME.
+# With "second": the socket bound with SO_REUSEADDR and a second one bound to the same port,
+# on which an empty datagram to HOST PORT is corked too (its sendmsg hook writes the flow's
+# record last, for the second socket), then closed; the first socket is closed once passed,
+# so that only the pusher holds a socket on the port.
 CORKER = """
 import array, socket, sys
-host, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+host, port, name, second = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "second"
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if second:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", 0))
+    s2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s2.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s2.bind(("", s.getsockname()[1]))
 s.sendto(b"corked", socket.MSG_MORE, (host, port))
+if second:
+    s2.sendto(b"", socket.MSG_MORE, (host, port))
+    s2.close()
 u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 u.connect("\\0" + name)
 u.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [s.fileno()]))])
+if second:
+    s.close()
 u.recv(1)
 """
 
 
+@pytest.mark.parametrize("second", ["one socket", "second"])
 def test_a_datagram_corked_by_a_denied_process_rides_no_held_allow_of_the_process_pushing_it(
-        lab, cgroup, wardend, counter):
+        lab, cgroup, wardend, counter, second):
     """nobody, whom a profile denies, corks a datagram to X (MSG_MORE: the sendmsg hook records
     the flow for nobody) and passes the socket to a process that holds an allow for X, whose
     send() of nothing pushes the corked datagram out in its own task. The held allow is the
-    pusher's, the datagram nobody's: it does not get through."""
+    pusher's, the datagram nobody's: it does not get through. Also when nobody made the flow's
+    record another socket's (a second socket on the port corks an empty datagram to X after
+    it, and is closed) and closed its copy of the first: then only the pusher holds a socket
+    on the port, and asking the kernel who holds the flow's socket names the pusher."""
     write_profiles(lab, {"nobody": ("deny", {"user": "nobody"})})
     d = start(lab, wardend, cgroup)
     name = f"warden-cork-{os.getpid()}"
@@ -424,11 +443,13 @@ def test_a_datagram_corked_by_a_denied_process_rides_no_held_allow_of_the_proces
     assert pusher.wait_line(lambda t: t == "ready", timeout=15), pusher.stderr_text()
     assert counter.seen(COUNTED_X) == 2, "the pusher's own datagrams"
     wait_held(d, 1)
-    lab.c.run(in_cgroup(cgroup, ATTACKER + [PYTHON, "-c", CORKER, S4, str(COUNTED_X), name]),
-              timeout=15, check=False)
+    lab.c.run(in_cgroup(cgroup, ATTACKER + [PYTHON, "-c", CORKER, S4, str(COUNTED_X), name,
+                                            second]), timeout=15, check=False)
     assert pusher.wait_line(lambda t: t == "pushed", timeout=15), pusher.stderr_text()
     time.sleep(0.5)
     assert counter.seen(COUNTED_X) == 2, "nobody's corked datagram got through"
+    if second == "second":
+        assert d.status()["attribution"]["bpf"]["udp_last_sender"] >= 1
 
 
 # One datagram to HOST PORT (decided by wardend: the refusal is held), then, told to go on: a
