@@ -799,12 +799,33 @@ static __always_inline void forget_flow(const struct warden_flow_key *key)
 	}
 }
 
+/* A connection is established: the word its connect left (held_arm) has served, its SYNs
+ * sent again included, and goes, so that later connects' words take its place in the map
+ * rather than evict others. (Left to the LRU while wardend is away: this program goes with it,
+ * the connect hooks stay.) */
+static __always_inline void held_established(struct bpf_sock_ops *ctx)
+{
+	struct warden_held_state *state = held_state_now();
+	__u64 socket_key;
+
+	/* The array first: with nothing held (kernel_verdicts off) no connection pays the hash. */
+	if (!state || !state->epoch)
+		return;
+	socket_key = bpf_get_socket_cookie(ctx);
+	if (bpf_map_lookup_elem(&held_sockets, &socket_key))
+		bpf_map_delete_elem(&held_sockets, &socket_key);
+}
+
 SEC("sockops")
 int warden_sockops(struct bpf_sock_ops *ctx)
 {
 	struct warden_flow_key key;
 	__u8 local[16] __attribute__((aligned(8)));
 
+	if (ctx->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		held_established(ctx);
+		return 1;
+	}
 	if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
 		return 1;
 	__builtin_memset(&key, 0, sizeof(key));
@@ -1623,10 +1644,9 @@ static __always_inline int held_match_tcp(struct __sk_buff *skb, __u64 socket_ke
 		return 0;
 	/* A SYN retransmitted by the kernel's timer is the flow matched already: decided alike,
 	 * counted (hits, log row) once. A new connect arms the socket anew. An allowed SYN leaves
-	 * its flow's ct mark "accepted", and rule 0b queues a SYN sent again on such a flow
-	 * before this rule sees it: the word has served and goes, so that the next connect's word
-	 * takes its place in the map instead of evicting another (so a held allow's SYN sent
-	 * again is decided by wardend, and dropped while none listens with `fail = "closed"`). */
+	 * its flow's ct mark "accepted", and a SYN sent again on such a flow is let through by
+	 * rule 0b's program instead (warden_held_syn_again), so that it needs no wardend either;
+	 * the word stays until the connection is established (sock_ops takes it back then). */
 	if (armed->flags & WARDEN_HELD_SOCKET_SEEN)
 		return 1;
 	/* The first SYN leaves inside the connect that armed the word, except with TCP Fast
@@ -1645,9 +1665,6 @@ static __always_inline int held_match_tcp(struct __sk_buff *skb, __u64 socket_ke
 		return 0;
 	armed->flags |= WARDEN_HELD_SOCKET_SEEN;
 	held_hit(verdict, &armed->key, &packet, action, now);
-	/* Last: a deleted LRU entry may be taken by another CPU's insert at once. */
-	if (action == WARDEN_HELD_ALLOW)
-		bpf_map_delete_elem(&held_sockets, &socket_key);
 	return 1;
 }
 
@@ -1750,6 +1767,30 @@ static __always_inline int held_match(struct __sk_buff *skb, __u32 action)
 	if (armed)
 		return held_match_tcp(skb, socket_key, armed, action);
 	return maybe_udp(skb) ? held_match_udp(skb, action) : 0;
+}
+
+/*
+ * Rule 0b's program in the output chain, with kernel-held verdicts: run on a TCP SYN of a flow
+ * conntrack remembers as accepted, which the rule queues to be decided again (a new connection
+ * on an old flow's 4-tuple, maybe another process's) when this returns 1. 0 for the SYN sent
+ * again (from the retransmission timer) of a connection whose first SYN a held allow let
+ * through: its socket's word was seen by warden_held_allow, so the flow accepted is this
+ * socket's own, and no wardend needs to be asked (with `fail = "closed"` and none listening,
+ * the connection would fail when its first SYN was lost). Another socket on the 4-tuple has
+ * no word of its own seen, so it is still queued.
+ */
+SEC("socket")
+int warden_held_syn_again(struct __sk_buff *skb)
+{
+	struct warden_held_state *state = held_state_now();
+	struct warden_held_socket *armed;
+	__u64 socket_key = bpf_get_socket_cookie(skb);
+
+	if (!socket_key || !state || !state->epoch)
+		return 1;
+	armed = bpf_map_lookup_elem(&held_sockets, &socket_key);
+	return !armed || !(armed->flags & WARDEN_HELD_SOCKET_SEEN) ||
+	       armed->action != WARDEN_HELD_ALLOW || armed->epoch != state->epoch;
 }
 
 /* Run by the output chain's xt_bpf matches (through nft_compat) on packets of new flows; see

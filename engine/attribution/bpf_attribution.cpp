@@ -440,7 +440,8 @@ HeldMatchFds BpfAttribution::heldMatchFds() const {
   if (!holdsVerdicts()) return {};
   return {bpf_program__fd(skeleton_->progs.warden_held_allow),
           bpf_program__fd(skeleton_->progs.warden_held_deny),
-          bpf_program__fd(skeleton_->progs.warden_held_reject)};
+          bpf_program__fd(skeleton_->progs.warden_held_reject),
+          bpf_program__fd(skeleton_->progs.warden_held_syn_again)};
 }
 
 namespace {

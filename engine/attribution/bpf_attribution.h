@@ -49,6 +49,7 @@ struct HeldMatchFds {
   int allow = -1;
   int deny = -1;
   int reject = -1;
+  int synAgain = -1;  // rule 0b's: 0 for a SYN sent again of a connection a held allow passed
 };
 
 using BpfCounters = std::array<std::uint64_t, WARDEN_CTR_COUNT>;

@@ -99,6 +99,7 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
     plan.heldAllowFd = held.allow;
     plan.heldDenyFd = held.deny;
     plan.heldRejectFd = held.reject;
+    plan.heldSynAgainFd = held.synAgain;
   }
   plan.marks = MarkBits{config.markMask};
   return plan;

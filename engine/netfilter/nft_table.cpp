@@ -564,10 +564,16 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     //     4-tuple of one whose end conntrack never saw (it ignores such a SYN rather than
     //     starting a new entry), possibly from another process. Decided like any new flow,
     //     not waved through on the old verdict.
+    //     With kernel-held verdicts, a SYN sent again of a connection whose first SYN a held
+    //     allow passed is that connection's, and is let through without asking wardend,
+    //     which may be away (the program, last, runs only for such SYNs).
     RulePtr rule = newRule(name);
     protocolIs(rule.get(), IPPROTO_TCP);
     tcpFlagsAre(rule.get(), kTcpSyn | kTcpAck, kTcpSyn);
     ctMarkIs(rule.get(), marks, marks.accept());
+    if (hook == NF_INET_LOCAL_OUT && plan.heldSynAgainFd >= 0) {
+      bpfMatch(rule.get(), plan.heldSynAgainFd);
+    }
     countedQueue(rule.get(), plan);
     tx.addRule(rule.get());
   }

@@ -29,7 +29,8 @@ const char* toString(QueueMethod method);
 //       mark: SO_MARK, its sendmsg control message and raw sockets need only CAP_NET_RAW)
 //   0a. input only, when dns: UDP from port 53 and ct mark says "accepted"
 //                                      -> tag the packet mark "DNS reply", queue (always bypass)
-//   0b. TCP SYN (no ACK), ct mark says "accepted"
+//   0b. TCP SYN (no ACK), ct mark says "accepted", and on output with kernel-held verdicts
+//       the eBPF match says it is not a SYN sent again of a connection a held allow passed
 //                                      -> queue: a new connection on an old flow's 4-tuple
 //                                         (on input only when inbound)
 //   0c. output only, with eBPF: UDP, ct mark says "accepted", and the eBPF socket filter says
@@ -100,6 +101,7 @@ struct TablePlan {
   int heldAllowFd = -1;
   int heldDenyFd = -1;
   int heldRejectFd = -1;
+  int heldSynAgainFd = -1;  // rule 0b's program on output (kernel-held verdicts only)
   MarkBits marks;
   int priority = 0;      // filter priority of the deciding chains (verdict chains: + 1)
   bool queueing = true;  // false: no rules 0a, 0q, 0b and 4, for draining the queues at shutdown

@@ -776,9 +776,9 @@ TEST_F(BpfAttributionTest, AChildOfASubreaperDoesNotTellItsForkGeneration) {
 TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   const auto before = wardenPrograms();
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
-  // 7 cgroup + the two UDP socket filters (reuse, connected) and the three held-verdict
-  // matches (loaded, not attached)
-  EXPECT_EQ(added(before, wardenPrograms()).size(), 12u);
+  // 7 cgroup + the two UDP socket filters (reuse, connected), the three held-verdict
+  // matches and rule 0b's (loaded, not attached)
+  EXPECT_EQ(added(before, wardenPrograms()).size(), 13u);
   bpf_.reset();
   EXPECT_TRUE(added(before, wardenPrograms()).empty());
   // Attaching fails half-way (no such cgroup): what was loaded is released.

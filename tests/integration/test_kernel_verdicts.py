@@ -424,13 +424,15 @@ def test_one_unconnected_socket_gets_each_destinations_own_verdict(lab, cgroup, 
     assert kv["hits"]["reject"] >= 1 and kv["hits"]["allow"] >= 1, kv
 
 
-def test_a_held_syn_sent_again_through_the_queue_is_named_after_its_own_process(
+def test_a_held_syn_sent_again_is_the_held_connections_not_an_earlier_owners(
         lab, cgroup, wardend):
-    """A held allow decides a connect's SYN, which another table then drops; its retransmission
-    goes to the queue (the held word served the first SYN). No owner record is written for a
-    connect the kernel decides, so the queue must not find the record an earlier connection
-    from the same 4-tuple left: here a process whose profile denies the server, whose verdict
-    the retransmission would then get. It is named after its own process and connects."""
+    """A held allow decides a connect's SYN, which another table then drops; the SYN sent again
+    is on a flow conntrack remembers as accepted, which rule 0b queues to be decided again
+    (a new connection on an old 4-tuple), except that its socket's word says a held allow
+    passed its first SYN: it is let through without the queue. No owner record is written for
+    a connect the kernel decides, and the 4-tuple's earlier connection left one of a process
+    whose profile denies the server: the SYN sent again must get neither that verdict nor
+    another decision. It connects, and its row names its own process."""
     app, other = flow_repeat_copy(lab, "app"), flow_repeat_copy(lab, "other")
     w = Warden(lab, wardend, cgroup, profiles={
         "app": profile_text("app", {"path": app}, default="reject",
@@ -457,7 +459,7 @@ def test_a_held_syn_sent_again_through_the_queue_is_named_after_its_own_process(
         timer.cancel()
         lab.c.run(["nft", "delete", "table", "inet", "heldtest"], check=False)
     assert outcome == "connected", (outcome, w.kv(), w.status()["attribution"])
-    assert w.queued() == queued + 1, "the retransmission was not decided by the queue"
+    assert w.queued() == queued, "the held connection's SYN sent again was queued"
     res = cli(w.d, "log", "--json", "--limit", "0")
     rows = [json.loads(line) for line in res.stdout.splitlines()]
     mine = [r for r in rows if r["local_port"] == sport and r["action"] == "allow"]

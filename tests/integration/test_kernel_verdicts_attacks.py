@@ -206,6 +206,45 @@ def test_fail_closed_held_allows_outlive_a_killed_wardend_and_new_flows_are_drop
     assert q.flow("udp", S4, 7001) == "reply"
 
 
+# A table of the test's own after warden's on the client's output hook: drops SYNs to PORT.
+SYN_DROPPER = ("table inet heldtest {{\n chain out {{\n  type filter hook output priority 10;\n"
+               "  tcp dport {port} tcp flags syn counter drop\n }}\n}}\n")
+
+
+@pytest.mark.parametrize("fail", ["closed", "open"])
+def test_a_held_allows_syn_sent_again_connects_while_wardend_is_away(lab, cgroup, wardend, fail):
+    """A process's connections to X, held as allowed; wardend killed with SIGKILL. The first SYN
+    of its next connection is lost after warden's table let it through (a later table drops
+    SYNs for 0.3 s): the kernel sends it again a second later, on the same connection, which
+    the held allow accepted. It connects, with no wardend to ask (`fail = "closed"` would
+    drop it if it were queued), and another process's connect to X, just after, does not
+    (closed) or does (open) as any new flow."""
+    d = start(lab, wardend, cgroup, fail=fail)
+    p = Holder(lab, cgroup, "holder")
+    for _ in range(2):
+        assert p.flow("tcp", S4, 7000) == "connected"
+    wait_held(d, 1)
+    d.kill9()
+    assert p.flow("tcp", S4, 7000) == "connected", "a held allow after SIGKILL"
+    rules = os.path.join(lab.tmp, "heldtest.nft")
+    with open(rules, "w") as f:
+        f.write(SYN_DROPPER.format(port=7000))
+    lab.c.run(["nft", "-f", rules])
+    try:
+        answer = p.ask_later(f"tcp {S4} 7000 {RETRY_WAIT_MS}")
+        time.sleep(0.3)
+    finally:
+        lab.c.run(["nft", "delete", "table", "inet", "heldtest"], check=False)
+    outcome, ms = answer(RETRY_WAIT_MS / 1000 + 10).split()
+    assert outcome == "connected" and float(ms) > 500, \
+        f"the held allow's SYN sent again: {outcome} after {ms} ms"
+    q = Holder(lab, cgroup, "newcomer")
+    outcome = q.flow("tcp", S4, 7000, timeout_ms=DROP_WAIT_MS)
+    assert refused(outcome) == (fail == "closed"), f"another process's connect: {outcome}"
+    res = d.cleanup()
+    assert res.returncode == 0, res.stderr
+
+
 def test_held_flows_work_through_a_restart_and_the_new_wardend_enforces_its_policy(
         lab, cgroup, wardend):
     """wardend killed, then started again (as systemd would) with a policy that now denies
