@@ -1,12 +1,14 @@
 """inbound = true: new connections from outside to listeners in the client namespace (where
 wardend runs) are decided by rules with direction = "in"; ports there are local ports and ip the
 remote address. With inbound = false they are not decided at all."""
+import time
+
 import pytest
 
 from test_attribution import cgroup, write_profiles  # noqa: F401 (fixture)
 from test_kernel_verdicts_attacks import Holder, start, twins  # noqa: F401 (fixture)
 from warden_expect import AT_ONCE_MS, DROP_WAIT_MS, dropped
-from warden_lab import C4, C4B, C6, C6B, S4B, S6B
+from warden_lab import C4, C4B, C6, C6B, PYTHON, S4B, S6B
 
 LISTEN = (7100, 7101, 7102)
 IN_RULES = [
@@ -136,3 +138,54 @@ def test_a_connection_hashed_to_a_denied_programs_reuseport_listener_is_not_deci
     connected = outcomes.count("connected")
     assert connected >= 1 and counts["allowed"] == f"served {connected}", (counts, outcomes)
     assert d.status()["attribution"]["records_of_another_listener"] >= 1, outcomes
+
+
+# From SOURCE_PORT to HOST PORT, one datagram every 100 ms for SECONDS; prints how many echoes
+# came back.
+STEADY_SENDER = """
+import socket, sys, time
+host, port, sport, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", sport))
+s.setblocking(False)
+echoes = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        s.sendto(b"steady", (host, port))
+    except OSError:
+        pass
+    time.sleep(0.1)
+    while True:
+        try:
+            s.recv(100)
+            echoes += 1
+        except OSError:
+            break
+print(echoes, flush=True)
+"""
+LATE_PORTS = {"denied": 7112, "allowed": 7113}
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_a_port_bound_after_its_peer_began_sending_is_decided_for_its_binder(
+        lab, cgroup, wardend, twins, fam):
+    """A peer sends to a port nobody holds, every 100 ms: the `kernel` verdict (allow here; the
+    kernel answers port unreachable). A second later a program binds the port: what the peer
+    goes on sending on that flow is decided for that program, so the denied program receives
+    none of it, and the allowed one (on another port, the same way) receives it."""
+    addr, _ = fam
+    d, p = lenders(lab, wardend, cgroup, twins)
+    senders = {kind: lab.s.spawn([PYTHON, "-c", STEADY_SENDER, addr, str(LATE_PORTS[kind]),
+                                  str(41100 + LATE_PORTS[kind] - 7100), "4"], f"steady-{kind}",
+                                 lines=True) for kind in p}
+    time.sleep(1.0)
+    fds = {kind: bound_fd(p[kind], f"listen udp {addr} {LATE_PORTS[kind]} reuseaddr")
+           for kind in p}
+    served = {kind: p[kind].ask_later(f"serve {fds[kind]} 2000") for kind in p}
+    counts = {kind: served[kind](15) for kind in p}
+    echoes = {kind: senders[kind].wait_line(lambda t: True, timeout=15) for kind in p}
+    assert counts["denied"] == "served 0", \
+        f"the denied program received what its port's peer went on sending: {counts}, {echoes}"
+    assert counts["allowed"] != "served 0", (counts, echoes)
+    assert d.alive()
