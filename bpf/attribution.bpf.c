@@ -1206,8 +1206,13 @@ int warden_exec(struct trace_event_raw_sched_process_exec *ctx)
 		/* the mask on the very register handed to the helper is what the verifier needs */
 		barrier_var(len);
 		len &= WARDEN_ARGS_LEN - 1;
-		if (bpf_probe_read_user(event->args, len, (void *)arg_start) != 0)
+		/* Unreadable (not seen to happen: the stack is fresh): none of argv is here, which
+		 * is what truncated says, so /proc's argv is taken for this image if it can be
+		 * read, rather than an empty one for the event's. */
+		if (bpf_probe_read_user(event->args, len, (void *)arg_start) != 0) {
 			len = 0;
+			event->args_truncated = 1;
+		}
 	}
 	event->args_len = len;
 	size = sizeof(*event) - WARDEN_ARGS_LEN + len;
@@ -1643,10 +1648,11 @@ static __always_inline int held_match_tcp(struct __sk_buff *skb, __u64 socket_ke
 	    bpf_get_netns_cookie(skb) != armed->key.netns_cookie)
 		return 0;
 	/* A SYN retransmitted by the kernel's timer is the flow matched already: decided alike,
-	 * counted (hits, log row) once. A new connect arms the socket anew. An allowed SYN leaves
-	 * its flow's ct mark "accepted", and a SYN sent again on such a flow is let through by
-	 * rule 0b's program instead (warden_held_syn_again), so that it needs no wardend either;
-	 * the word stays until the connection is established (sock_ops takes it back then). */
+	 * counted (hits, log row) once; that is the SYN sent again after the first was dropped
+	 * before conntrack kept its flow (a later table on this hook). One lost after that finds
+	 * the flow "accepted", and rule 0b's program lets it through (warden_held_syn_again), so
+	 * that neither needs wardend. The word stays until the connection is established
+	 * (sock_ops takes it back then); a new connect arms the socket anew. */
 	if (armed->flags & WARDEN_HELD_SOCKET_SEEN)
 		return 1;
 	/* The first SYN leaves inside the connect that armed the word, except with TCP Fast

@@ -230,7 +230,8 @@ struct warden_event_head {
 /*
  * A new process image. filename is what execve() was given (not yet canonical); args holds
  * argv as NUL-separated strings, cut at WARDEN_ARGS_LEN - 1 bytes (args_truncated then says
- * so), so a process that is gone before /proc can be read is still described. The record in
+ * so, as it does when argv could not be read at all), so a process that is gone before /proc
+ * can be read is still described. The record in
  * the ring buffer ends after args_len bytes of args (head.size says so).
  */
 struct warden_exec_event {
