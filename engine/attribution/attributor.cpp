@@ -1,6 +1,7 @@
 #include "engine/attribution/attributor.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 // after netinet/in.h, which it must not redefine
 #include <linux/netfilter.h>
 
@@ -303,14 +304,21 @@ std::optional<Attribution> Attributor::receiverIfNotRecorded(const PacketInfo& p
                                                              bool hasUid) {
   if (!sockDiag_) return std::nullopt;  // nothing to ask: the record stands (logged at start)
   auto socket = findSocket(packet, true);
-  if (socket && (!*socket || (*socket)->cookie == owner.sock_cookie)) {
-    // The recorded socket receives it, or nobody does (it closed meanwhile: the kernel drops
-    // the packet, unless a new socket binds the port first, whose record is then the newer).
-    return std::nullopt;
+  if (!socket || !*socket) {
+    // No answer (`unknown`), or nobody receives it: the record's socket closed, and the
+    // kernel answers the packet. Not the record's program's to decide (holderOf: `kernel`),
+    // nor remembered as accepted, so that whoever binds the port next is asked about the
+    // flow's next packet.
+    return holderOf(socket, true, hasUid);
   }
-  // Another socket on the port receives it: one bound to the packet's address where the
-  // record's binder took the wildcard, or another of a SO_REUSEPORT group. Its holder
-  // decides, named as for any flow the maps do not know.
+  const DiagSocket& receiver = **socket;
+  if (receiver.cookie == owner.sock_cookie) return std::nullopt;
+  // A connection's own socket on the 4-tuple (TIME_WAIT, a request being answered) is what
+  // an exact lookup finds first; the SYN goes to a listener all the same: no answer here.
+  if (packet.ipProto == IPPROTO_TCP && receiver.state != TCP_LISTEN) return std::nullopt;
+  // Another socket on the port receives it: one bound to the packet's address (or device)
+  // where the record's binder took the wildcard, or another of a SO_REUSEPORT group. Its
+  // holder decides, named as for any flow the maps do not know.
   bump(counters_.otherListener);
   return holderOf(socket, true, hasUid);
 }
@@ -326,10 +334,6 @@ Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool
 Attribution Attributor::holderOf(const base::Result<std::optional<DiagSocket>>& socket,
                                  bool inbound, bool hasUid) {
   Attribution result;
-  if (!inodes_) {  // the fallback is off
-    bump(counters_.misses);
-    return result;
-  }
   if (!socket) {
     bump(counters_.fallbackErrors);
     bump(counters_.misses);
@@ -348,7 +352,7 @@ Attribution Attributor::holderOf(const base::Result<std::optional<DiagSocket>>& 
     bump(counters_.misses);
     return result;
   }
-  if ((*socket)->inode == 0) {
+  if (!inodes_ || (*socket)->inode == 0) {  // the fallback is off, or the socket has no file
     bump(counters_.misses);
     return result;
   }
@@ -384,7 +388,7 @@ base::Result<std::optional<DiagSocket>> Attributor::findSocket(const PacketInfo&
     local = {packet.source.bytes, packet.sourcePort};
     remote = {packet.destination.bytes, packet.destinationPort};
   }
-  return sockDiag_->find(packet.ipProto, local, remote);
+  return sockDiag_->find(packet.ipProto, local, remote, inbound ? packet.inDevice : 0);
 }
 
 bool Attributor::socketGone(const PacketInfo& packet, std::uint8_t hook) {

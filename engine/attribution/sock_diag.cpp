@@ -45,19 +45,21 @@ base::Result<std::unique_ptr<SockDiag>> SockDiag::open() {
 
 base::Result<std::optional<DiagSocket>> SockDiag::find(std::uint8_t protocol,
                                                        const SocketEnd& local,
-                                                       const SocketEnd& remote) {
+                                                       const SocketEnd& remote,
+                                                       std::uint32_t device) {
   const bool v4 = isMapped(remote.address);
   const std::uint8_t family = v4 ? AF_INET : AF_INET6;
   // The kernel's exact lookups are written from the receiving side: TCP
   // (inet_diag_find_one_icsk) takes src = the socket's own end, UDP (udp_dump_one) passes
   // src as the packet source, that is the remote end.
-  if (protocol == IPPROTO_UDP) return query(family, protocol, remote, local);
-  return query(family, protocol, local, remote);
+  if (protocol == IPPROTO_UDP) return query(family, protocol, remote, local, device);
+  return query(family, protocol, local, remote, device);
 }
 
 base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std::uint8_t protocol,
                                                         const SocketEnd& source,
-                                                        const SocketEnd& destination) {
+                                                        const SocketEnd& destination,
+                                                        std::uint32_t device) {
   struct {
     nlmsghdr header;
     inet_diag_req_v2 request;
@@ -74,6 +76,7 @@ base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std
   message.request.id.idiag_dport = htons(destination.port);
   putAddress(message.request.id.idiag_src, source.address, family == AF_INET);
   putAddress(message.request.id.idiag_dst, destination.address, family == AF_INET);
+  message.request.id.idiag_if = device;
   message.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
   message.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
 
@@ -104,7 +107,8 @@ base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std
         const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
         const std::uint64_t cookie =
             static_cast<std::uint64_t>(diag->id.idiag_cookie[1]) << 32 | diag->id.idiag_cookie[0];
-        return std::optional<DiagSocket>(DiagSocket{diag->idiag_inode, diag->idiag_uid, cookie});
+        return std::optional<DiagSocket>(
+            DiagSocket{diag->idiag_inode, diag->idiag_uid, cookie, diag->idiag_state});
       }
       if (h->nlmsg_type == NLMSG_DONE) return std::optional<DiagSocket>{};
     }

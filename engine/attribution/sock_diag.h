@@ -28,6 +28,7 @@ struct DiagSocket {
   std::uint64_t inode = 0;  // 0 for sockets without a file (kernel sockets, time-wait)
   std::uint32_t uid = 0;
   std::uint64_t cookie = 0;  // the socket's cookie, as bpf_get_socket_cookie() gives it
+  std::uint8_t state = 0;    // TCP_LISTEN, TCP_TIME_WAIT, ... (UDP: TCP_CLOSE or established)
 };
 
 // NETLINK_SOCK_DIAG exact lookups (inet_diag by 5-tuple, no dump): the socket the kernel
@@ -39,16 +40,19 @@ class SockDiag {
   SockDiag(const SockDiag&) = delete;
   SockDiag& operator=(const SockDiag&) = delete;
 
-  // nullopt: no such socket. `protocol` is IPPROTO_TCP or IPPROTO_UDP.
+  // nullopt: no such socket. `protocol` is IPPROTO_TCP or IPPROTO_UDP. `device`: the
+  // interface an inbound packet came in on (0: none), without which a socket bound to a
+  // device is never found.
   [[nodiscard]] base::Result<std::optional<DiagSocket>> find(std::uint8_t protocol,
                                                              const SocketEnd& local,
-                                                             const SocketEnd& remote);
+                                                             const SocketEnd& remote,
+                                                             std::uint32_t device = 0);
 
  private:
   explicit SockDiag(base::UniqueFd fd) : fd_(std::move(fd)) {}
   base::Result<std::optional<DiagSocket>> query(std::uint8_t family, std::uint8_t protocol,
                                                 const SocketEnd& source,
-                                                const SocketEnd& destination);
+                                                const SocketEnd& destination, std::uint32_t device);
   std::mutex mutex_;
   base::UniqueFd fd_;
   std::uint32_t sequence_ = 0;  // guarded by mutex_

@@ -67,6 +67,9 @@ int onMessage(const nlmsghdr* nlh, void* data) {
     packet.hasUid = true;
     packet.uid = ntohl(mnl_attr_get_u32(attr[NFQA_UID]));
   }
+  if (attr[NFQA_IFINDEX_INDEV] != nullptr) {
+    packet.inDevice = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+  }
   ctx->out->push_back(packet);
   ++ctx->added;
   return MNL_CB_OK;

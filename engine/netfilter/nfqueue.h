@@ -22,6 +22,7 @@ struct QueuedPacket {
   std::uint32_t mark = 0;
   bool hasUid = false;  // the kernel names a uid only for packets of a process-owned socket
   std::uint32_t uid = 0;
+  std::uint32_t inDevice = 0;  // the interface an inbound packet came in on (0: not told)
 };
 
 // Raises the calling thread's scheduling priority (nice -5) for a thread that serves a queue:

@@ -26,6 +26,10 @@ struct PacketInfo {
   // (the buffer may hold only a prefix of the packet); both 0 when there is no header.
   std::uint32_t transportOffset = 0;
   std::uint32_t transportEnd = 0;
+  // Not from the packet's bytes: the interface an inbound packet came in on, as the queue
+  // tells it (0: not told). The kernel delivers to a socket bound to that device
+  // (SO_BINDTODEVICE, an IPv6 link-local bind) before others, and a socket lookup must say it.
+  std::uint32_t inDevice = 0;
 };
 
 enum class ParseError : std::uint8_t {

@@ -196,7 +196,8 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   pending.id = packet.id;
   pending.mark = packet.mark;
   pending.started = clock_();
-  const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
+  ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
+  parsed.info.inDevice = packet.inDevice;
   if (!parsed.ok) {
     QueueCounters::bump(counters_.malformed);
     return conclude(snapshot, pending, policy.decideUnreadable());
@@ -360,8 +361,9 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
       if (pending.dnsQuery) rememberDnsQuery(pending.query, *dnsQueries_, counters_);
       // An inbound flow no socket receives (the `kernel` verdict: the kernel answers it with a
       // reset or an ICMP error) passes unremembered, its ct mark left without our bits: a
-      // program that binds the port later gets the flow's next packet decided for it (rule
-      // 4b), rather than receiving what the peer goes on sending on the kernel's verdict.
+      // program that binds the port later gets the flow's next packet decided for it (rule 4
+      // while the flow is unanswered, else 4b), rather than receiving what the peer goes on
+      // sending on the kernel's verdict.
       const bool unreceived = pending.flow.direction == rules::Direction::kIn &&
                               pending.owner.attribution.kind == OwnerKind::kKernel;
       const std::uint32_t mark = marks_.withValue(pending.mark, unreceived ? 0 : marks_.accept());

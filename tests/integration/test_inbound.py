@@ -140,6 +140,30 @@ def test_a_connection_hashed_to_a_denied_programs_reuseport_listener_is_not_deci
     assert d.status()["attribution"]["records_of_another_listener"] >= 1, outcomes
 
 
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_a_datagram_to_a_denied_programs_device_bound_socket_is_not_decided_for_a_wildcard_binder(
+        lab, cgroup, wardend, twins, fam):
+    """The allowed program binds the port on the wildcard address, the denied one binds it on
+    the wildcard address too but to the interface the peer's datagrams come in on
+    (SO_BINDTODEVICE, which needs no privilege; both with SO_REUSEADDR), first: the port's
+    record is the allowed program's, the kernel delivers to the device-bound socket. The
+    datagram is dropped, not decided for the allowed program."""
+    addr, _ = fam
+    d, p = lenders(lab, wardend, cgroup, twins)
+    wildcard = WILDCARD[addr]
+    # The denied program first: the port's record is then the allowed program's.
+    fds = {"denied": bound_fd(p["denied"], f"listen udp {wildcard} {DEVICE_PORT} reuseaddr wtc0"),
+           "allowed": bound_fd(p["allowed"], f"listen udp {wildcard} {DEVICE_PORT} reuseaddr")}
+    served = {kind: p[kind].ask_later(f"serve {fds[kind]} 3000") for kind in p}
+    probe = lab.udp_probe(addr, DEVICE_PORT, ns=lab.s, timeout_ms=DROP_WAIT_MS)
+    counts = {kind: served[kind](15) for kind in p}
+    assert counts["denied"] == "served 0" and dropped(probe), \
+        f"a datagram reached the denied program's device-bound socket: {probe}, {counts}"
+    assert d.status()["attribution"]["records_of_another_listener"] >= 1
+
+
+DEVICE_PORT = 7114
+
 # From SOURCE_PORT to HOST PORT, one datagram every 100 ms for SECONDS; prints how many echoes
 # came back.
 STEADY_SENDER = """

@@ -206,19 +206,40 @@ def test_fail_closed_held_allows_outlive_a_killed_wardend_and_new_flows_are_drop
     assert q.flow("udp", S4, 7001) == "reply"
 
 
-# A table of the test's own after warden's on the client's output hook: drops SYNs to PORT.
-SYN_DROPPER = ("table inet heldtest {{\n chain out {{\n  type filter hook output priority 10;\n"
+# A table of the test's own that drops SYNs to PORT on HOOK: after warden's table on the
+# client's output hook, or on the server's input hook.
+SYN_DROPPER = ("table inet heldtest {{\n chain c {{\n  type filter hook {hook} priority 10;\n"
                "  tcp dport {port} tcp flags syn counter drop\n }}\n}}\n")
 
 
+def dropping_first_syn(lab, ns, hook, port, start):
+    """Runs start() (which begins a connect to port) while ns drops SYNs to port on hook, until
+    the first one is dropped; returns what start() returned."""
+    rules = os.path.join(lab.tmp, "heldtest.nft")
+    with open(rules, "w") as f:
+        f.write(SYN_DROPPER.format(hook=hook, port=port))
+    ns.run(["nft", "-f", rules])
+    try:
+        result = start()
+        dropped_one = wait_until(lambda: "packets 0 " not in ns.run(
+            ["nft", "list", "table", "inet", "heldtest"]).stdout, timeout=5)
+        assert dropped_one, "the first SYN was not dropped"
+    finally:
+        ns.run(["nft", "delete", "table", "inet", "heldtest"], check=False)
+    return result
+
+
+@pytest.mark.parametrize("lost", ["after the table", "on the way"])
 @pytest.mark.parametrize("fail", ["closed", "open"])
-def test_a_held_allows_syn_sent_again_connects_while_wardend_is_away(lab, cgroup, wardend, fail):
+def test_a_held_allows_syn_sent_again_connects_while_wardend_is_away(lab, cgroup, wardend, fail,
+                                                                    lost):
     """A process's connections to X, held as allowed; wardend killed with SIGKILL. The first SYN
-    of its next connection is lost after warden's table let it through (a later table drops
-    SYNs for 0.3 s): the kernel sends it again a second later, on the same connection, which
-    the held allow accepted. It connects, with no wardend to ask (`fail = "closed"` would
-    drop it if it were queued), and another process's connect to X, just after, does not
-    (closed) or does (open) as any new flow."""
+    of its next connection is lost: dropped by a later table on the client (before conntrack
+    keeps the flow), or on the way (the server drops it; conntrack keeps the flow, accepted).
+    The kernel sends it again a second later, on the same connection the held allow accepted.
+    It connects, with no wardend to ask (`fail = "closed"` would drop it if it were queued),
+    and another process's connect to X, just after, does not (closed) or does (open), as any
+    new flow."""
     d = start(lab, wardend, cgroup, fail=fail)
     p = Holder(lab, cgroup, "holder")
     for _ in range(2):
@@ -226,15 +247,9 @@ def test_a_held_allows_syn_sent_again_connects_while_wardend_is_away(lab, cgroup
     wait_held(d, 1)
     d.kill9()
     assert p.flow("tcp", S4, 7000) == "connected", "a held allow after SIGKILL"
-    rules = os.path.join(lab.tmp, "heldtest.nft")
-    with open(rules, "w") as f:
-        f.write(SYN_DROPPER.format(port=7000))
-    lab.c.run(["nft", "-f", rules])
-    try:
-        answer = p.ask_later(f"tcp {S4} 7000 {RETRY_WAIT_MS}")
-        time.sleep(0.3)
-    finally:
-        lab.c.run(["nft", "delete", "table", "inet", "heldtest"], check=False)
+    ns, hook = (lab.c, "output") if lost == "after the table" else (lab.s, "input")
+    answer = dropping_first_syn(lab, ns, hook, 7000,
+                                lambda: p.ask_later(f"tcp {S4} 7000 {RETRY_WAIT_MS}"))
     outcome, ms = answer(RETRY_WAIT_MS / 1000 + 10).split()
     assert outcome == "connected" and float(ms) > 500, \
         f"the held allow's SYN sent again: {outcome} after {ms} ms"

@@ -59,9 +59,10 @@
  *   tcpw FD TIMEOUT_MS              writes on the TCP socket FD (for a deferred connect: sends
  *                                   the SYN, with the data) and waits for the echo
  *                                   -> "<outcome> <ms>" ("connected" when the echo came back)
- *   listen tcp|udp ADDRESS PORT reuseaddr|reuseport
+ *   listen tcp|udp ADDRESS PORT reuseaddr|reuseport [DEVICE]
  *                                   a socket bound to ADDRESS PORT with that option (TCP:
- *                                   listening) -> "listening fd=<fd>"
+ *                                   listening), and to the interface DEVICE (SO_BINDTODEVICE)
+ *                                   -> "listening fd=<fd>"
  *   serve FD MS                     for MS milliseconds, accepts the connections (TCP) or echoes
  *                                   the datagrams (UDP) that arrive on FD -> "served <n>"
  *   setuid UID                      drops to UID (groups cleared, real, effective and saved)
@@ -679,19 +680,22 @@ static void command_setuid(char** w, int nw) {
 static void command_listen(char** w, int nw) {
   struct sockaddr_storage ss;
   socklen_t len;
-  int tcp = nw == 5 && !strcmp(w[1], "tcp");
-  int option = nw != 5                      ? 0
+  int tcp = nw >= 5 && !strcmp(w[1], "tcp");
+  const char* device = nw == 6 ? w[5] : NULL;
+  int option = nw != 5 && nw != 6           ? 0
                : !strcmp(w[4], "reuseaddr") ? SO_REUSEADDR
                : !strcmp(w[4], "reuseport") ? SO_REUSEPORT
                                             : 0;
   if (!option || (!tcp && strcmp(w[1], "udp"))) {
-    printf("error usage: listen tcp|udp ADDRESS PORT reuseaddr|reuseport\n");
+    printf("error usage: listen tcp|udp ADDRESS PORT reuseaddr|reuseport [DEVICE]\n");
     return;
   }
   if (endpoint(w[2], w[3], &ss, &len)) return;
   int fd = socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
   int on = 1;
   if (fd < 0 || setsockopt(fd, SOL_SOCKET, option, &on, sizeof on) ||
+      (device &&
+       setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, (socklen_t)strlen(device) + 1)) ||
       bind(fd, (struct sockaddr*)&ss, len) || (tcp && listen(fd, 64))) {
     printf("error listen: %s\n", strerror(errno));
     if (fd >= 0) close(fd);
