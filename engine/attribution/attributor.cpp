@@ -232,7 +232,9 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
       return viaSockDiag(packet, inbound, hasUid);
     }
     if (hit && inbound) {
-      if (auto other = receiverIfNotRecorded(packet, found.owner, hasUid)) return *other;
+      if (auto other = receiverIfNotRecorded(packet, found.owner, hasUid, found.receiverUnseen)) {
+        return *other;
+      }
     }
     if (hit && (found.owner.flags & WARDEN_OWNER_PROVISIONAL)) {
       // Who connected a UDP socket, not who sent its first datagram (bpf/attribution.h):
@@ -300,16 +302,19 @@ int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd(
 int Attributor::udpConnectedFd() const { return bpf_ ? bpf_->udpConnectedFd() : -1; }
 
 std::optional<Attribution> Attributor::receiverIfNotRecorded(const PacketInfo& packet,
-                                                             const warden_owner& owner,
-                                                             bool hasUid) {
+                                                             const warden_owner& owner, bool hasUid,
+                                                             bool& unseen) {
   if (!sockDiag_) return std::nullopt;  // nothing to ask: the record stands (logged at start)
   auto socket = findSocket(packet, true);
-  if (!socket || !*socket) {
-    // No answer (`unknown`), or nobody receives it: the record's socket closed, and the
-    // kernel answers the packet. Not the record's program's to decide (holderOf: `kernel`),
-    // nor remembered as accepted, so that whoever binds the port next is asked about the
-    // flow's next packet.
-    return holderOf(socket, true, hasUid);
+  if (!socket) return holderOf(socket, true, hasUid);  // no answer: `unknown`
+  if (!*socket) {
+    // Nobody receives it as far as the lookup sees: the record's socket closed (the kernel
+    // answers the packet), or one the lookup cannot tell (bound to another device than the
+    // packet's: a local connection to a device-bound socket, a VRF). The record decides, but
+    // an accept is not remembered: whoever holds the port at the flow's next packet is asked
+    // about that one (the queue worker leaves the ct mark unset).
+    unseen = true;
+    return std::nullopt;
   }
   const DiagSocket& receiver = **socket;
   if (receiver.cookie == owner.sock_cookie) return std::nullopt;
@@ -324,7 +329,7 @@ std::optional<Attribution> Attributor::receiverIfNotRecorded(const PacketInfo& p
 }
 
 Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid) {
-  if (!sockDiag_ || !inodes_) {
+  if (!sockDiag_) {
     bump(counters_.misses);
     return Attribution{};
   }

@@ -60,6 +60,11 @@ struct Attribution {
   // compares with the one noted at its accept (noteUdpAccepted): the owner's, or that of a
   // provisional record sock_diag stood in for. 0: no record.
   std::uint64_t recordGeneration = 0;
+  // Inbound: no socket was found to receive the flow (its port's record may name one that
+  // closed, or one the kernel's lookup could not see). Whatever decides, an accept is not
+  // remembered on the flow, so that its next packet is decided again for whoever holds the
+  // port then.
+  bool receiverUnseen = false;
 };
 
 struct AttributorOptions {
@@ -180,9 +185,11 @@ class Attributor {
   // A listener record is the last socket bound to its port, which is not always the one that
   // receives an inbound flow: the kernel delivers to the most specific bind, or by a hash
   // among a SO_REUSEPORT group. sock_diag asks the kernel which socket that is; nullopt when
-  // it is the record's (or when nobody can tell), else the attribution of the one that is.
+  // the record stands (it is the record's, or nobody can tell: then `unseen` is set when the
+  // lookup found no socket at all), else the attribution of the one that is.
   std::optional<Attribution> receiverIfNotRecorded(const PacketInfo& packet,
-                                                   const warden_owner& owner, bool hasUid);
+                                                   const warden_owner& owner, bool hasUid,
+                                                   bool& unseen);
   // The socket sock_diag finds for the flow (sockDiag_ must be set).
   base::Result<std::optional<DiagSocket>> findSocket(const PacketInfo& packet, bool inbound);
 

@@ -359,13 +359,15 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
       // and a DNS query's reply may come back before this thread runs again.
       if (owners_) owners_->noteUdpAccepted(pending.flow, pending.owner.attribution);
       if (pending.dnsQuery) rememberDnsQuery(pending.query, *dnsQueries_, counters_);
-      // An inbound flow no socket receives (the `kernel` verdict: the kernel answers it with a
-      // reset or an ICMP error) passes unremembered, its ct mark left without our bits: a
-      // program that binds the port later gets the flow's next packet decided for it (rule 4
-      // while the flow is unanswered, else 4b), rather than receiving what the peer goes on
-      // sending on the kernel's verdict.
+      // An inbound flow no socket was seen to receive (the `kernel` verdict: the kernel
+      // answers it with a reset or an ICMP error; or a port's record whose socket the lookup
+      // did not find) passes unremembered, its ct mark left without our bits: a program that
+      // binds the port later gets the flow's next packet decided for it (rule 4 while the
+      // flow is unanswered, else 4b), rather than receiving what the peer goes on sending on
+      // a verdict made for nobody, or for a socket that closed.
       const bool unreceived = pending.flow.direction == rules::Direction::kIn &&
-                              pending.owner.attribution.kind == OwnerKind::kKernel;
+                              (pending.owner.attribution.kind == OwnerKind::kKernel ||
+                               pending.owner.attribution.receiverUnseen);
       const std::uint32_t mark = marks_.withValue(pending.mark, unreceived ? 0 : marks_.accept());
       sendVerdict(pending.id, Verdict::kAccept, &mark);
       break;

@@ -432,7 +432,8 @@ TEST_F(QueueWorkerTest, AnUnreadablePacketGetsTheUnknownVerdict) {
 
 // An inbound flow to a port no socket holds gets the `kernel` verdict (allow here) and passes,
 // but its ct mark is not set "accepted": a program that binds the port later must have the
-// flow's next packet decided for it. An inbound flow a process receives is remembered.
+// flow's next packet decided for it. Likewise a flow decided by a port's record whose socket
+// the lookup did not see. An inbound flow a process receives is remembered.
 TEST_F(QueueWorkerTest, AnInboundFlowNoSocketReceivesPassesWithoutBeingRemembered) {
   start(policyOf(kEngine, kApp, 1));
   Attribution nobody;
@@ -441,15 +442,23 @@ TEST_F(QueueWorkerTest, AnInboundFlowNoSocketReceivesPassesWithoutBeingRemembere
   const Attribution app = processOwner(100);
   owners_->setDescription(app.key, description(app, kAppPath));
   owners_->own(7001, app);
+  Attribution unseen = app;  // the port's record, whose socket the lookup did not find
+  unseen.receiverUnseen = true;
+  owners_->own(7002, unseen);
   const std::uint32_t closed =
       source_->push(ipv4TcpSyn(40000, 7000), NF_INET_LOCAL_IN, kForeignMark);
   const std::uint32_t listened =
       source_->push(ipv4TcpSyn(40001, 7001), NF_INET_LOCAL_IN, kForeignMark);
-  ASSERT_TRUE(eventually([&] { return decided(closed) && decided(listened); }));
-  const auto sent = source_->verdictFor(closed);
-  EXPECT_EQ(sent->verdict, Verdict::kAccept);
-  ASSERT_TRUE(sent->mark.has_value());
-  EXPECT_EQ(*sent->mark, kForeignMark) << "passed, but not remembered as accepted";
+  const std::uint32_t recorded =
+      source_->push(ipv4TcpSyn(40002, 7002), NF_INET_LOCAL_IN, kForeignMark);
+  ASSERT_TRUE(
+      eventually([&] { return decided(closed) && decided(listened) && decided(recorded); }));
+  for (const std::uint32_t id : {closed, recorded}) {
+    const auto sent = source_->verdictFor(id);
+    EXPECT_EQ(sent->verdict, Verdict::kAccept);
+    ASSERT_TRUE(sent->mark.has_value());
+    EXPECT_EQ(*sent->mark, kForeignMark) << "passed, but not remembered as accepted";
+  }
   EXPECT_EQ(outcomeOf(listened), Outcome::kAllowed);
 }
 
