@@ -122,8 +122,10 @@ struct {
  * in its own task. A datagram leaves from the task of whoever pushes it out, who need not be
  * its author (a corked datagram is pushed by whoever sends next on the socket, without a
  * hook), and a flow's record may be another socket's (keys have no local address, and any
- * socket on the port writes them): this tells who sent on the packet's own socket. LRU: an
- * entry evicted costs a sock_diag lookup (record_provisional), never a wrong owner. */
+ * socket on the port writes them): this tells who sent on the packet's own socket. LRU, and
+ * nothing removes an entry when its socket closes: an entry evicted (by churn, or on purpose
+ * by a sender that sends on 8,192 other sockets) leaves the flow to a sock_diag lookup
+ * (record_provisional), which names a holder of the socket, not its last sender. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
