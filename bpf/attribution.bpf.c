@@ -62,6 +62,10 @@ const volatile __u32 listener_slot_mask = WARDEN_DEFAULT_LISTENER_SLOTS - 1;
  * /proc/self/ns/pid. Every namespace's inode is on the one nsfs, so the number alone names it
  * (what the kernel's ns_match compares besides is that filesystem's device). */
 const volatile __u32 pidns_inum = 0;
+/* The cookie of wardend's network namespace, whose table runs the socket filter programs: on
+ * the input hook a packet has no socket yet, and bpf_get_netns_cookie of a socket-less skb
+ * names the initial namespace, not the packet's (found by test; 6.18). */
+const volatile __u64 table_netns_cookie = 0;
 /* wardend runs in the initial pid namespace (as on most machines): the task's own numbers are
  * that namespace's, every task has one there, and nothing needs translating. */
 const volatile bool pidns_initial = false;
@@ -132,6 +136,26 @@ struct {
 	__type(key, __u64);
 	__type(value, struct warden_owner);
 } udp_senders SEC(".maps");
+
+/* Socket cookie -> the record of the socket's bind (as `listeners` holds it by port): whose a
+ * socket is that the kernel delivered an inbound flow to (warden_inbound_check). LRU, sized
+ * like `listeners` by the loader; a socket bound before the programs were attached, or evicted,
+ * has none. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WARDEN_DEFAULT_LISTENER_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct warden_owner);
+} bound_sockets SEC(".maps");
+
+/* Inbound flow -> the socket wardend decided it for (attribution.h). LRU: an entry lost costs
+ * the check of that flow's delivery, which the queue's decision then stands alone for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WARDEN_INBOUND_ENTRIES);
+	__type(key, struct warden_inbound_key);
+	__type(value, struct warden_inbound_receiver);
+} inbound_receivers SEC(".maps");
 
 /* The generation the next owner record gets (attribution.h, warden_owner.generation). */
 struct {
@@ -1060,6 +1084,7 @@ static __always_inline void post_bind(struct bpf_sock *sk, bool v6)
 	if (bpf_map_update_elem(&listeners, &key, &owner, BPF_ANY) == 0)
 		count(WARDEN_CTR_LISTENER_WRITES);
 	mirror_listener(&key, &owner);
+	bpf_map_update_elem(&bound_sockets, &owner.sock_cookie, &owner, BPF_ANY);
 }
 
 SEC("cgroup/post_bind4")
@@ -1315,6 +1340,7 @@ struct packet_ends {
 	__u16 local_port;
 	__u16 remote_port;
 	__u8 protocol;
+	__u16 l4_offset; /* where the TCP or UDP header begins */
 } __attribute__((aligned(8)));
 
 /* What read_packet() answers besides 0: not TCP or UDP (or not read whole, or a later
@@ -1374,6 +1400,7 @@ static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends
 	if (bpf_skb_load_bytes(skb, offset, ports, sizeof(ports)))
 		return READ_NO_PORTS;
 	out->protocol = next;
+	out->l4_offset = offset;
 	out->local_port = bpf_ntohs(ports[0]);
 	out->remote_port = bpf_ntohs(ports[1]);
 	return 0;
@@ -1406,6 +1433,89 @@ static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flo
 	udp_key_of(skb, &p, key);
 	__builtin_memcpy(local, p.local_addr, 16);
 	return 0;
+}
+
+/* ---- Inbound flows at delivery: the socket they were decided for ------------------------ */
+
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+
+/* The inbound flow of a packet arriving at a socket, or at the input hook (read_packet reads
+ * a packet's source as the local end: here it is the remote one). Nonzero: not a first packet
+ * this check is for (not TCP or UDP; a TCP segment other than a SYN, which alone picks a
+ * listener; headers not walked). */
+static __always_inline int read_inbound_first(struct __sk_buff *skb, struct warden_inbound_key *key,
+					      __u64 netns_cookie)
+{
+	struct packet_ends p;
+	__u8 flags;
+
+	if (read_packet(skb, &p))
+		return 1;
+	if (p.protocol == IPPROTO_TCP && (bpf_skb_load_bytes(skb, p.l4_offset + 13, &flags, 1) ||
+					  (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN))
+		return 1;
+	__builtin_memset(key, 0, sizeof(*key));
+	key->netns_cookie = netns_cookie;
+	__builtin_memcpy(key->remote_addr, p.local_addr, 16);
+	__builtin_memcpy(key->local_addr, p.remote_addr, 16);
+	key->remote_port = p.local_port;
+	key->local_port = p.remote_port;
+	key->protocol = p.protocol;
+	return 0;
+}
+
+/*
+ * Run when a packet is delivered to a socket of the cgroup tree (cgroup ingress: for a TCP
+ * listener in tcp_filter, after the listener lookup and any SO_REUSEPORT steering; for UDP in
+ * the socket's receive path), with skb->data at the network header. A first packet of an
+ * inbound flow wardend decided for another socket is dropped, unless that socket's process is
+ * this one's (see attribution.h). Verified on 6.18 by loading: cgroup_skb programs may call
+ * get_netns_cookie and get_socket_cookie on the skb (the receiving socket's, which the cgroup
+ * code sets as skb->sk for the run).
+ */
+SEC("cgroup_skb/ingress")
+int warden_inbound_check(struct __sk_buff *skb)
+{
+	struct warden_inbound_key key;
+	struct warden_inbound_receiver *decided;
+	struct warden_owner *bound;
+	__u64 cookie;
+
+	if (read_inbound_first(skb, &key, bpf_get_netns_cookie(skb)))
+		return 1;
+	decided = bpf_map_lookup_elem(&inbound_receivers, &key);
+	if (!decided)
+		return 1;
+	cookie = bpf_get_socket_cookie(skb);
+	if (cookie == decided->sock_cookie)
+		return 1;
+	bound = bpf_map_lookup_elem(&bound_sockets, &cookie);
+	if (bound && bound->tgid && bound->tgid == decided->tgid &&
+	    bound->start_time_ns == decided->start_time_ns)
+		return 1;
+	decided->delivered_cookie = cookie;
+	count(WARDEN_CTR_INBOUND_MISDELIVERED);
+	return 0;
+}
+
+/*
+ * Run by the input chain's xt_bpf match on UDP packets of accepted inbound flows (rule 0i):
+ * whether warden_inbound_check found the flow's datagrams delivered to another process's
+ * socket than the one it was accepted for. Such a flow is queued again and decided for that
+ * socket's holder (a TCP flow's SYN sent again is queued by rule 0b in any case).
+ */
+SEC("socket")
+int warden_inbound_misdelivered(struct __sk_buff *skb)
+{
+	struct warden_inbound_key key;
+	struct warden_inbound_receiver *decided;
+
+	if (read_inbound_first(skb, &key, table_netns_cookie))
+		return 0;
+	decided = bpf_map_lookup_elem(&inbound_receivers, &key);
+	return decided && decided->delivered_cookie &&
+	       decided->delivered_cookie != decided->sock_cookie;
 }
 
 /* ---- UDP in the table: connected sockets' first datagrams, and the reuse check ---------- */

@@ -210,6 +210,9 @@ enum warden_counter {
 	WARDEN_CTR_UDP_LAST_SENDER,
 	/* ... or, with none known, provisionally: sock_diag names the socket's holder */
 	WARDEN_CTR_UDP_SENDER_UNKNOWN,
+	/* Inbound first packets the kernel delivered to another process's socket than the one
+	 * wardend decided the flow for (warden_inbound_check): dropped */
+	WARDEN_CTR_INBOUND_MISDELIVERED,
 	WARDEN_CTR_COUNT,
 };
 
@@ -290,6 +293,44 @@ struct warden_exit_event {
 	__u32 tgid;
 	__u32 exit_code;
 	__u64 start_time_ns;
+};
+
+/* ---- Inbound flows: the socket each was decided for ---------------------------------------
+ *
+ * wardend decides an inbound flow for the socket it finds to receive it (the port's record, or
+ * the one sock_diag's lookup names), but the kernel picks the receiver only at delivery, after
+ * the verdict: a SO_REUSEPORT group's steering program (which any member may attach, without
+ * privilege) runs on the packet there, and so does SO_INCOMING_CPU's choice, neither of which a
+ * lookup from wardend reproduces. So before it accepts an inbound flow's first packet wardend
+ * writes the socket it decided for into `inbound_receivers`, and a cgroup ingress program
+ * (warden_inbound_check) drops a first packet (a TCP SYN; every UDP datagram) that the kernel
+ * delivers to another process's socket, and notes that socket in the entry: the flow's next
+ * packet (a SYN sent again; the table queues it) is decided for its holder. Another socket of
+ * the same process passes (a server with one socket per thread), since it gets the same
+ * verdict.
+ */
+#define WARDEN_INBOUND_ENTRIES 16384
+
+/* An inbound flow as its packets carry it (network namespace, remote and local ends). */
+struct warden_inbound_key {
+	__u64 netns_cookie;
+	__u8 remote_addr[16];
+	__u8 local_addr[16];
+	__u16 remote_port;
+	__u16 local_port;
+	__u8 protocol;
+	__u8 pad[3]; /* always zero: keys are compared bytewise */
+};
+
+struct warden_inbound_receiver {
+	__u64 sock_cookie;   /* the socket wardend decided the flow for */
+	__u64 start_time_ns; /* with tgid, its process (warden_owner's) */
+	/* Written by warden_inbound_check: the socket the kernel delivered a packet of the flow to
+	 * instead (0: none), whose record (bound_sockets) wardend decides the flow's next packet
+	 * for. */
+	__u64 delivered_cookie;
+	__u32 tgid;
+	__u32 pad;
 };
 
 /* ---- Kernel-held verdicts (SPEC section 12) ------------------------------------------------

@@ -117,6 +117,30 @@ warden_listener_key inboundListenerKey(const PacketInfo& packet, std::uint64_t n
   return key;
 }
 
+warden_inbound_key inboundKey(const rules::Flow& flow, std::uint64_t netnsCookie) {
+  warden_inbound_key key;
+  std::memset(&key, 0, sizeof key);
+  key.netns_cookie = netnsCookie;
+  std::memcpy(key.remote_addr, flow.remote.bytes.data(), 16);
+  std::memcpy(key.local_addr, flow.local.bytes.data(), 16);
+  key.remote_port = flow.remotePort;
+  key.local_port = flow.localPort;
+  key.protocol = flow.ipProto;
+  return key;
+}
+
+warden_inbound_key inboundKey(const PacketInfo& packet, std::uint64_t netnsCookie) {
+  warden_inbound_key key;
+  std::memset(&key, 0, sizeof key);
+  key.netns_cookie = netnsCookie;
+  std::memcpy(key.remote_addr, packet.source.bytes.data(), 16);
+  std::memcpy(key.local_addr, packet.destination.bytes.data(), 16);
+  key.remote_port = packet.sourcePort;
+  key.local_port = packet.destinationPort;
+  key.protocol = packet.ipProto;
+  return key;
+}
+
 Attributor::Attributor(const AttributorOptions& options)
     : options_(options),
       hashStore_(options.hashDb.empty() ? nullptr : DbHashStore::open(options.hashDb)),
@@ -214,6 +238,9 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
     return none;
   }
   if (bpf_) {
+    if (inbound) {
+      if (auto receiver = deliveredElsewhere(packet)) return *receiver;
+    }
     Attribution found;
     bool hit;
     if (inbound) {
@@ -263,7 +290,10 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
       // program the socket was bound by; inbound flows are never held in the kernel. Without
       // its generation, a binder gone before it was read is not taken for a copy of its
       // parent (whose current generation may be a later exec): fork_exec_id 0, not told.
-      if (inbound) found.owner.exec_id = found.owner.fork_exec_id = 0;
+      if (inbound) {
+        found.owner.exec_id = found.owner.fork_exec_id = 0;
+        found.receiverCookie = found.owner.sock_cookie;
+      }
       bump(inbound ? counters_.listenerHits : counters_.flowHits);
       return found;
     }
@@ -275,11 +305,41 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
   return viaSockDiag(packet, inbound, hasUid);
 }
 
-void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept {
-  if (!bpf_ || flow.ipProto != IPPROTO_UDP || flow.direction != rules::Direction::kOut ||
-      attribution.recordGeneration == 0) {
+std::optional<Attribution> Attributor::deliveredElsewhere(const PacketInfo& packet) {
+  warden_inbound_key key = inboundKey(packet, netnsCookie_);
+  warden_inbound_receiver receiver;
+  if (!bpf_->lookupInboundReceiver(key, receiver) || receiver.delivered_cookie == 0 ||
+      receiver.delivered_cookie == receiver.sock_cookie) {
+    return std::nullopt;
+  }
+  // The ingress check dropped a packet of this flow at another process's socket than the one
+  // it was accepted for: this packet (a SYN sent again, a datagram after it) is decided for
+  // the holder of that socket, which the kernel will deliver it to.
+  bump(counters_.misdelivered);
+  Attribution found;
+  found.via = Attribution::Via::kListenerMap;
+  found.receiverCookie = receiver.delivered_cookie;
+  if (!bpf_->lookupBoundSocket(receiver.delivered_cookie, found.owner) || found.owner.tgid == 0) {
+    // Bound before the programs were attached, its record evicted, or outside wardend's pid
+    // namespace: nobody to name.
+    bump(counters_.misses);
+    return found;
+  }
+  found.kind = OwnerKind::kProcess;
+  found.recordGeneration = found.owner.generation;
+  found.key = processKey(found.owner.tgid, found.owner.start_time_ns);
+  found.owner.exec_id = found.owner.fork_exec_id = 0;  // as for a listener record
+  bump(counters_.listenerHits);
+  return found;
+}
+
+void Attributor::noteAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept {
+  if (!bpf_) return;
+  if (flow.direction == rules::Direction::kIn) {
+    noteInboundAccepted(flow, attribution);
     return;
   }
+  if (flow.ipProto != IPPROTO_UDP || attribution.recordGeneration == 0) return;
   warden_flow_key key;
   std::memset(&key, 0, sizeof key);
   key.netns_cookie = netnsCookie_;
@@ -297,9 +357,30 @@ void Attributor::noteUdpAccepted(const rules::Flow& flow, const Attribution& att
   }
 }
 
+void Attributor::noteInboundAccepted(const rules::Flow& flow,
+                                     const Attribution& attribution) noexcept {
+  if (attribution.receiverCookie == 0 || !tracked(flow.ipProto)) return;
+  warden_inbound_receiver receiver;
+  std::memset(&receiver, 0, sizeof receiver);
+  receiver.sock_cookie = attribution.receiverCookie;
+  receiver.tgid = attribution.owner.tgid;
+  receiver.start_time_ns = attribution.owner.start_time_ns;
+  // A failed update leaves the flow's delivery unchecked: it goes where the kernel's lookup
+  // sends it, as without the check.
+  if (!bpf_->noteInboundReceiver(inboundKey(flow, netnsCookie_), receiver)) {
+    bump(counters_.decidedErrors);
+    std::lock_guard lock(errorLogMutex_);
+    decidedErrorLog_.note(
+        "attribution: an accepted inbound flow could not be recorded in the eBPF map of their "
+        "receivers; its delivery to another process's socket is not checked");
+  }
+}
+
 int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd() : -1; }
 
 int Attributor::udpConnectedFd() const { return bpf_ ? bpf_->udpConnectedFd() : -1; }
+
+int Attributor::inboundMisdeliveredFd() const { return bpf_ ? bpf_->inboundMisdeliveredFd() : -1; }
 
 std::optional<Attribution> Attributor::receiverIfNotRecorded(const PacketInfo& packet,
                                                              const warden_owner& owner, bool hasUid,
@@ -357,6 +438,7 @@ Attribution Attributor::holderOf(const base::Result<std::optional<DiagSocket>>& 
     bump(counters_.misses);
     return result;
   }
+  if (inbound) result.receiverCookie = (*socket)->cookie;
   if (!inodes_ || (*socket)->inode == 0) {  // the fallback is off, or the socket has no file
     bump(counters_.misses);
     return result;
@@ -475,6 +557,7 @@ nlohmann::json Attributor::statusJson() const {
       {"provisional_records", load(counters_.provisional)},
       {"records_of_another_address", load(counters_.otherAddress)},
       {"records_of_another_listener", load(counters_.otherListener)},
+      {"inbound_redecided_for_receiver", load(counters_.misdelivered)},
   };
   // Why eBPF is not what attributes (the fallback took over), when it is not.
   if (!bpf_ && !ebpfProblem_.empty()) status["ebpf_error"] = ebpfProblem_;
@@ -519,6 +602,9 @@ nlohmann::json Attributor::statusJson() const {
                      {"udp_last_sender", c[WARDEN_CTR_UDP_LAST_SENDER]},
                      // ... or, with none known, left to sock_diag
                      {"udp_sender_unknown", c[WARDEN_CTR_UDP_SENDER_UNKNOWN]},
+                     // inbound first packets delivered to another process's socket than
+                     // the one they were accepted for: dropped
+                     {"inbound_misdelivered", c[WARDEN_CTR_INBOUND_MISDELIVERED]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      // execs exec_windows had no room for: /proc reads of processes it

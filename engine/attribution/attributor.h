@@ -57,7 +57,7 @@ struct Attribution {
   // tgid, uid and start_time_ns are set.
   warden_owner owner{};
   // The generation of the flow map's record of this flow, which the table's UDP reuse check
-  // compares with the one noted at its accept (noteUdpAccepted): the owner's, or that of a
+  // compares with the one noted at its accept (noteAccepted): the owner's, or that of a
   // provisional record sock_diag stood in for. 0: no record.
   std::uint64_t recordGeneration = 0;
   // Inbound: no socket was found to receive the flow (its port's record may name one that
@@ -65,6 +65,10 @@ struct Attribution {
   // remembered on the flow, so that its next packet is decided again for whoever holds the
   // port then.
   bool receiverUnseen = false;
+  // Inbound: the cookie of the socket the flow is decided for (0: none known), which wardend
+  // notes before it accepts the flow, so that the kernel's delivery to another process's
+  // socket is caught (noteAccepted).
+  std::uint64_t receiverCookie = 0;
 };
 
 struct AttributorOptions {
@@ -117,16 +121,21 @@ class Attributor {
   // queue named a uid (only packets of a process-owned socket carry one).
   Attribution attribute(const PacketInfo& packet, std::uint8_t hook, bool hasUid);
 
-  // Called before an outbound UDP flow's first packet is accepted: records the owner record
-  // the verdict was made for, so that the table's reuse check (bpf/attribution.bpf.c,
-  // warden_udp_reused) decides the flow again once another process owns its 4-tuple. One map
-  // update, only for UDP flows attributed through the flow map.
-  void noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept;
+  // Called before a flow's first packet is accepted. For an outbound UDP flow: records the
+  // owner record the verdict was made for, so that the table's reuse check
+  // (bpf/attribution.bpf.c, warden_udp_reused) decides the flow again once another process
+  // owns its 4-tuple (one map update, only for UDP flows attributed through the flow map).
+  // For an inbound one: the socket it was decided for (Attribution::receiverCookie), so that
+  // a delivery to another process's socket is dropped and decided again (bpf/attribution.h,
+  // "Inbound flows"; one map update).
+  void noteAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept;
   // The check's socket filter program for the table's xt_bpf match; -1 without eBPF.
   int udpReuseFilterFd() const;
   // The program that keys connected UDP flows at their first datagram (table rule 1u; see
   // BpfAttribution::udpConnectedFd); -1 without eBPF.
   int udpConnectedFd() const;
+  // The program of rule 0i (BpfAttribution::inboundMisdeliveredFd); -1 without eBPF.
+  int inboundMisdeliveredFd() const;
 
   // Whether no socket holds the flow of `packet` (seen at `hook`) any more, as sock_diag
   // tells: its process closed it, or exited (a connection attempt that never got an answer,
@@ -190,6 +199,10 @@ class Attributor {
   std::optional<Attribution> receiverIfNotRecorded(const PacketInfo& packet,
                                                    const warden_owner& owner, bool hasUid,
                                                    bool& unseen);
+  // When the ingress check found the inbound flow of `packet` delivered to another process's
+  // socket than it was accepted for: the holder of that socket (bpf_ must be set).
+  std::optional<Attribution> deliveredElsewhere(const PacketInfo& packet);
+  void noteInboundAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept;
   // The socket sock_diag finds for the flow (sockDiag_ must be set).
   base::Result<std::optional<DiagSocket>> findSocket(const PacketInfo& packet, bool inbound);
 
@@ -201,13 +214,15 @@ class Attributor {
     std::atomic<std::uint64_t> kernel{0};  // no socket
     std::atomic<std::uint64_t> fallbackErrors{0};
     std::atomic<std::uint64_t> describeMisses{0};
-    std::atomic<std::uint64_t> decidedErrors{0};  // noteUdpAccepted's map update failed
+    std::atomic<std::uint64_t> decidedErrors{0};  // noteAccepted's map update failed
     // Flows of tasks outside wardend's pid namespace (also counted in misses): `unknown`.
     std::atomic<std::uint64_t> outsidePidNamespace{0};
     // Flow records that name who connected a UDP socket, not its sender: left to sock_diag.
     std::atomic<std::uint64_t> provisional{0};
     std::atomic<std::uint64_t> otherAddress{0};   // records of another local address's socket
     std::atomic<std::uint64_t> otherListener{0};  // listener records of a socket not receiving
+    // Inbound flows decided again for the socket the ingress check found receiving them.
+    std::atomic<std::uint64_t> misdelivered{0};
   };
 
   AttributorOptions options_;

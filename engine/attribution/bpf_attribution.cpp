@@ -154,6 +154,9 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
   if (int err = bpf_map__set_max_entries(skel->maps.listeners, options.listenerEntries); err) {
     return std::unexpected(libbpfError(err, "sizing the listener map"));
   }
+  if (int err = bpf_map__set_max_entries(skel->maps.bound_sockets, options.listenerEntries); err) {
+    return std::unexpected(libbpfError(err, "sizing the map of bound sockets"));
+  }
   if (int err = bpf_map__set_max_entries(skel->maps.exec_windows, execWindowEntries()); err) {
     return std::unexpected(libbpfError(err, "sizing the map of execs under way"));
   }
@@ -172,6 +175,11 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
   }
   if (int err = bpf_map__set_max_entries(skel->maps.listener_slots, listenerSlots); err) {
     return std::unexpected(libbpfError(err, "sizing the listener mirror"));
+  }
+  {
+    auto netns = currentNetnsCookie();
+    if (!netns) return std::unexpected(netns.error());
+    skel->rodata->table_netns_cookie = *netns;
   }
   skel->rodata->capture_args = options.captureArgs;
   skel->rodata->flow_slot_mask = flowSlots - 1;
@@ -200,6 +208,8 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
   self->listenersFd_ = bpf_map__fd(skel->maps.listeners);
   self->countersFd_ = bpf_map__fd(skel->maps.counters);
   self->decidedFd_ = bpf_map__fd(skel->maps.decided);
+  self->inboundReceiversFd_ = bpf_map__fd(skel->maps.inbound_receivers);
+  self->boundSocketsFd_ = bpf_map__fd(skel->maps.bound_sockets);
   self->flowEntries_ = options.flowEntries;
   self->heldVerdictsFd_ = bpf_map__fd(skel->maps.held_verdicts);
   self->heldStateFd_ = bpf_map__fd(skel->maps.held_state);
@@ -278,7 +288,8 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
   }
   // The other hooks are bpf_link attachments: they detach when their fd closes.
   std::vector<bpf_program*> linked = {skel->progs.warden_sockops, skel->progs.warden_post_bind4,
-                                      skel->progs.warden_post_bind6};
+                                      skel->progs.warden_post_bind6,
+                                      skel->progs.warden_inbound_check};
   if (options.heldEntries == 0) {
     linked.insert(linked.end(), {skel->progs.warden_sendmsg4, skel->progs.warden_sendmsg6,
                                  skel->progs.warden_connect4, skel->progs.warden_connect6});
@@ -317,6 +328,24 @@ int BpfAttribution::udpReuseFilterFd() const {
 
 int BpfAttribution::udpConnectedFd() const {
   return bpf_program__fd(skeleton_->progs.warden_udp_connected);
+}
+
+bool BpfAttribution::lookupInboundReceiver(const warden_inbound_key& key,
+                                           warden_inbound_receiver& receiver) const noexcept {
+  return bpf_map_lookup_elem(inboundReceiversFd_, &key, &receiver) == 0;
+}
+
+bool BpfAttribution::noteInboundReceiver(const warden_inbound_key& key,
+                                         const warden_inbound_receiver& receiver) const noexcept {
+  return bpf_map_update_elem(inboundReceiversFd_, &key, &receiver, BPF_ANY) == 0;
+}
+
+bool BpfAttribution::lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept {
+  return bpf_map_lookup_elem(boundSocketsFd_, &cookie, &owner) == 0;
+}
+
+int BpfAttribution::inboundMisdeliveredFd() const {
+  return bpf_program__fd(skeleton_->progs.warden_inbound_misdelivered);
 }
 
 bool BpfAttribution::lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept {

@@ -95,6 +95,20 @@ class BpfAttribution : public ExecWindows {
   // local port being bound only after it. Without the table, nothing keys such a flow.
   int udpConnectedFd() const;
 
+  // Inbound flows (bpf/attribution.h, "Inbound flows"): what the map holds for a flow: the
+  // socket it was decided for, and whether the ingress check found it delivered to another
+  // process's socket; one bpf(2) call each. noteInboundReceiver is false when the update
+  // failed (the flow's delivery is then not checked).
+  bool lookupInboundReceiver(const warden_inbound_key& key,
+                             warden_inbound_receiver& receiver) const noexcept;
+  bool noteInboundReceiver(const warden_inbound_key& key,
+                           const warden_inbound_receiver& receiver) const noexcept;
+  // The record of the bind of the socket with that cookie (bpf `bound_sockets`).
+  bool lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept;
+  // The socket filter program that says whether an accepted inbound UDP flow was delivered to
+  // another process's socket (rule 0i).
+  int inboundMisdeliveredFd() const;
+
   // Lookups the mirrors could not answer, which cost a syscall.
   std::uint64_t mirrorMisses() const { return mirrorMisses_.load(std::memory_order_relaxed); }
 
@@ -188,6 +202,8 @@ class BpfAttribution : public ExecWindows {
   int listenersFd_ = -1;
   int countersFd_ = -1;
   int decidedFd_ = -1;
+  int inboundReceiversFd_ = -1;
+  int boundSocketsFd_ = -1;
   std::uint32_t flowEntries_ = 0;
   std::uint32_t pidNamespaceInode_ = 0;
   int heldVerdictsFd_ = -1;

@@ -591,6 +591,22 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     tx.addRule(rule.get());
   }
 
+  if (plan.queueing && hook == NF_INET_LOCAL_IN && plan.inbound &&
+      plan.inboundMisdeliveredFd >= 0) {
+    // 0i. a UDP datagram of an accepted inbound flow that the kernel delivered to another
+    //     process's socket than the one the flow was accepted for (a SO_REUSEPORT group's
+    //     steering program, SO_INCOMING_CPU): the eBPF ingress check dropped it and noted that
+    //     socket, and the flow is decided again for its holder. Only packets in the direction
+    //     that opened the flow: replies to this host's own flows never run the program.
+    RulePtr rule = newRule(name);
+    protocolIs(rule.get(), IPPROTO_UDP);
+    ctMarkIs(rule.get(), marks, marks.accept());
+    ctDirectionIs(rule.get(), IP_CT_DIR_ORIGINAL);
+    bpfMatch(rule.get(), plan.inboundMisdeliveredFd);
+    countedQueue(rule.get(), plan);
+    tx.addRule(rule.get());
+  }
+
   if (hook == NF_INET_LOCAL_OUT && plan.dns && plan.queueing) {
     // 0q. a DNS query of an accepted flow (a later one: the first starts the flow and is
     //     decided): tagged like a reply, so the workers know every query a reply may answer.

@@ -37,6 +37,11 @@ const char* toString(QueueMethod method);
 //       another process than the one the flow was allowed for owns its 4-tuple now (having
 //       first keyed a connected socket's first datagram, as rule 1u does)
 //                                      -> queue: decided again for its new owner
+//   0i. input only, when inbound, with eBPF: UDP, ct mark says "accepted", ct direction
+//       original, and the eBPF match says the ingress check found the flow delivered to
+//       another process's socket than the one it was accepted for (bpf/attribution.h,
+//       "Inbound flows")     -> queue: decided again for the holder of that socket (a TCP
+//                                         flow's SYN sent again takes rule 0b)
 //   0q. output only, when dns: UDP to port 53 and ct mark says "accepted" (after 0c, so that a
 //       query of a process reusing another's 4-tuple is decided first)
 //                                      -> tag the packet mark "DNS reply", queue (always
@@ -97,6 +102,7 @@ struct TablePlan {
   bool dropInvalid = true;    // rule 1d: drop what conntrack calls invalid (else only count it)
   int udpReuseFilterFd = -1;  // rule 0c's socket filter program (eBPF attribution only)
   int udpConnectedFd = -1;    // rule 1u's socket filter program (eBPF attribution only)
+  int inboundMisdeliveredFd = -1;  // rule 0i's (eBPF attribution only)
   // Rules 3h's programs (kernel-held verdicts only; -1: no such rules).
   int heldAllowFd = -1;
   int heldDenyFd = -1;
@@ -131,7 +137,7 @@ class NftTable {
   static constexpr const char* kName = "warden";
   // The named counter of packets conntrack called invalid (rule 1d).
   static constexpr const char* kInvalidCounter = "invalid";
-  // The named counter of packets the queue rules (0a, 0b, 0c, 0q, 4, 4b) sent to the queues.
+  // The named counter of packets the queue rules (0a, 0b, 0c, 0i, 0q, 4, 4b) sent to the queues.
   static constexpr const char* kQueuedCounter = "queued";
 
   // Whether the kernel has the native queue expression: a transaction that would add it is

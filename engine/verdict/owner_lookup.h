@@ -38,10 +38,9 @@ class OwnerLookup {
       const Attribution& attribution) = 0;
   // Whether images are held and hashed from exec on (some profile pins a sha256).
   virtual void setImageHashing(bool enabled) = 0;
-  // Called before an outbound UDP flow's first packet is accepted, with the owner it was
-  // accepted for (see Attributor::noteUdpAccepted).
-  virtual void noteUdpAccepted(const rules::Flow& flow,
-                               const Attribution& attribution) noexcept = 0;
+  // Called before a flow's first packet is accepted, with the owner it was accepted for (see
+  // Attributor::noteAccepted: outbound UDP flows and inbound flows are noted in the kernel).
+  virtual void noteAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept = 0;
 };
 
 // The daemon's lookup: the Attributor every worker shares (which must outlive this).
@@ -65,8 +64,8 @@ class AttributorLookup final : public OwnerLookup {
     return attributor_.describeForVerdict(attribution);
   }
   void setImageHashing(bool enabled) override { attributor_.setImageHashing(enabled); }
-  void noteUdpAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept override {
-    attributor_.noteUdpAccepted(flow, attribution);
+  void noteAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept override {
+    attributor_.noteAccepted(flow, attribution);
   }
 
  private:

@@ -355,9 +355,9 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   switch (decision.enforced) {
     case rules::Action::kAllow: {
       QueueCounters::bump(counters_.allowed);
-      // Before the verdict: the flow's next packet may follow at once (see noteUdpAccepted),
+      // Before the verdict: the flow's next packet may follow at once (see noteAccepted),
       // and a DNS query's reply may come back before this thread runs again.
-      if (owners_) owners_->noteUdpAccepted(pending.flow, pending.owner.attribution);
+      if (owners_) owners_->noteAccepted(pending.flow, pending.owner.attribution);
       if (pending.dnsQuery) rememberDnsQuery(pending.query, *dnsQueries_, counters_);
       // An inbound flow no socket was seen to receive (the `kernel` verdict: the kernel
       // answers it with a reset or an ICMP error; or a port's record whose socket the lookup

@@ -776,9 +776,10 @@ TEST_F(BpfAttributionTest, AChildOfASubreaperDoesNotTellItsForkGeneration) {
 TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   const auto before = wardenPrograms();
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
-  // 7 cgroup + the two UDP socket filters (reuse, connected), the three held-verdict
-  // matches and rule 0b's (loaded, not attached)
-  EXPECT_EQ(added(before, wardenPrograms()).size(), 13u);
+  // 8 cgroup (the inbound check among them) + the three UDP socket filters (reuse,
+  // connected, inbound misdelivered), the three held-verdict matches and rule 0b's (loaded,
+  // not attached)
+  EXPECT_EQ(added(before, wardenPrograms()).size(), 15u);
   bpf_.reset();
   EXPECT_TRUE(added(before, wardenPrograms()).empty());
   // Attaching fails half-way (no such cgroup): what was loaded is released.

@@ -63,6 +63,10 @@
  *                                   a socket bound to ADDRESS PORT with that option (TCP:
  *                                   listening), and to the interface DEVICE (SO_BINDTODEVICE)
  *                                   -> "listening fd=<fd>"
+ *   steer FD INDEX                  attaches to FD's SO_REUSEPORT group a steering program
+ *                                   (SO_ATTACH_REUSEPORT_CBPF, no privilege needed) that sends
+ *                                   every packet to the group's member INDEX (in the order they
+ *                                   joined) -> "steered"
  *   serve FD MS                     for MS milliseconds, accepts the connections (TCP) or echoes
  *                                   the datagrams (UDP) that arrive on FD -> "served <n>"
  *   setuid UID                      drops to UID (groups cleared, real, effective and saved)
@@ -71,6 +75,7 @@
  *   quit                            exits */
 #define _GNU_SOURCE /* setresuid, setresgid */
 #include <grp.h>
+#include <linux/filter.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -704,6 +709,21 @@ static void command_listen(char** w, int nw) {
   printf("listening fd=%d\n", fd);
 }
 
+static void command_steer(char** w, int nw) {
+  long fd, index;
+  if (nw != 3 || parse_int_arg(w[1], 0, 65535, &fd) || parse_int_arg(w[2], 0, 255, &index)) {
+    printf("error usage: steer FD INDEX\n");
+    return;
+  }
+  struct sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, (unsigned)index}};
+  struct sock_fprog program = {1, code};
+  if (setsockopt((int)fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program)) {
+    printf("error steer: %s\n", strerror(errno));
+    return;
+  }
+  printf("steered\n");
+}
+
 static void command_serve(char** w, int nw) {
   long fd, ms;
   int type;
@@ -812,6 +832,8 @@ int main(int argc, char** argv) {
       command_tcpw(w, nw);
     else if (!strcmp(w[0], "listen"))
       command_listen(w, nw);
+    else if (!strcmp(w[0], "steer"))
+      command_steer(w, nw);
     else if (!strcmp(w[0], "serve"))
       command_serve(w, nw);
     else if (!strcmp(w[0], "setuid"))

@@ -92,7 +92,7 @@ class FakeOwnerLookup final : public OwnerLookup {
     std::lock_guard lock(mutex_);
     imageHashing_.push_back(enabled);
   }
-  void noteUdpAccepted(const rules::Flow& flow, const Attribution&) noexcept override {
+  void noteAccepted(const rules::Flow& flow, const Attribution&) noexcept override {
     std::lock_guard lock(mutex_);
     if (flow.ipProto == IPPROTO_UDP) ++udpAccepted_;
   }
