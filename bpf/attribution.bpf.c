@@ -148,8 +148,10 @@ struct {
 	__type(value, struct warden_owner);
 } bound_sockets SEC(".maps");
 
-/* Inbound flow -> the socket wardend decided it for (attribution.h). LRU: an entry lost costs
- * the check of that flow's delivery, which the queue's decision then stands alone for. */
+/* Inbound flow -> the socket wardend decided it for (attribution.h). LRU: a UDP flow whose
+ * entry is lost is decided again at its next datagram (rule 0i); a TCP one is not checked
+ * again (its SYN was, as the entry is written just before it is let through; the ACK that
+ * completes a handshake with SYN cookies is checked only while the entry lasts). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, WARDEN_INBOUND_ENTRIES);
@@ -1340,7 +1342,6 @@ struct packet_ends {
 	__u16 local_port;
 	__u16 remote_port;
 	__u8 protocol;
-	__u16 l4_offset; /* where the TCP or UDP header begins */
 } __attribute__((aligned(8)));
 
 /* What read_packet() answers besides 0: not TCP or UDP (or not read whole, or a later
@@ -1400,7 +1401,6 @@ static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends
 	if (bpf_skb_load_bytes(skb, offset, ports, sizeof(ports)))
 		return READ_NO_PORTS;
 	out->protocol = next;
-	out->l4_offset = offset;
 	out->local_port = bpf_ntohs(ports[0]);
 	out->remote_port = bpf_ntohs(ports[1]);
 	return 0;
@@ -1437,23 +1437,33 @@ static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flo
 
 /* ---- Inbound flows at delivery: the socket they were decided for ------------------------ */
 
-#define TCP_FLAG_SYN 0x02
-#define TCP_FLAG_ACK 0x10
+#define PACKET_HOST 0 /* include/uapi/linux/if_packet.h: to this host alone */
+
+/* A multicast or limited-broadcast address (16 bytes, IPv4 mapped). */
+static __always_inline bool addr_multicast(const __u8 *addr)
+{
+	if (addr[0] == 0xff)
+		return true;
+	return addr[0] == 0 && addr[10] == 0xff && addr[11] == 0xff && addr[12] >= 224;
+}
 
 /* The inbound flow of a packet arriving at a socket, or at the input hook (read_packet reads
- * a packet's source as the local end: here it is the remote one). Nonzero: not a first packet
- * this check is for (not TCP or UDP; a TCP segment other than a SYN, which alone picks a
- * listener; headers not walked). */
-static __always_inline int read_inbound_first(struct __sk_buff *skb, struct warden_inbound_key *key,
-					      __u64 netns_cookie)
+ * a packet's source as the local end: here it is the remote one). 0; READ_UNWALKED for an
+ * IPv6 packet whose extension headers read_packet does not walk; 1 for one this check leaves
+ * alone: not TCP or UDP, or a multicast or broadcast datagram, which every socket bound to its
+ * port and address receives a copy of (the check would refuse all but one). */
+static __always_inline int read_inbound(struct __sk_buff *skb, struct warden_inbound_key *key,
+					__u64 netns_cookie)
 {
 	struct packet_ends p;
-	__u8 flags;
+	int read;
 
-	if (read_packet(skb, &p))
+	if (skb->pkt_type != PACKET_HOST)
 		return 1;
-	if (p.protocol == IPPROTO_TCP && (bpf_skb_load_bytes(skb, p.l4_offset + 13, &flags, 1) ||
-					  (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN))
+	read = read_packet(skb, &p);
+	if (read == READ_UNWALKED)
+		return read;
+	if (read || addr_multicast(p.remote_addr))
 		return 1;
 	__builtin_memset(key, 0, sizeof(*key));
 	key->netns_cookie = netns_cookie;
@@ -1466,13 +1476,15 @@ static __always_inline int read_inbound_first(struct __sk_buff *skb, struct ward
 }
 
 /*
- * Run when a packet is delivered to a socket of the cgroup tree (cgroup ingress: for a TCP
- * listener in tcp_filter, after the listener lookup and any SO_REUSEPORT steering; for UDP in
- * the socket's receive path), with skb->data at the network header. A first packet of an
- * inbound flow wardend decided for another socket is dropped, unless that socket's process is
- * this one's (see attribution.h). Verified on 6.18 by loading: cgroup_skb programs may call
- * get_netns_cookie and get_socket_cookie on the skb (the receiving socket's, which the cgroup
- * code sets as skb->sk for the run).
+ * Run when a packet is delivered to a socket of the cgroup tree (cgroup ingress: for TCP in
+ * tcp_filter, with the listener after its lookup and any SO_REUSEPORT steering, both for a SYN
+ * and for the ACK that completes a handshake, which with SYN cookies is looked up and steered
+ * again; for UDP in the socket's receive path), with skb->data at the network header. A packet
+ * of an inbound flow wardend decided for another socket is dropped, unless that socket's
+ * process is this one's (see attribution.h). Only UDP sockets and TCP listeners are looked at:
+ * a connection's own socket received its flow through a listener. Verified on 6.18 by
+ * loading: cgroup_skb programs may call get_netns_cookie and get_socket_cookie on the skb (the
+ * receiving socket's, which the cgroup code sets as skb->sk for the run) and sk_fullsock.
  */
 SEC("cgroup_skb/ingress")
 int warden_inbound_check(struct __sk_buff *skb)
@@ -1480,20 +1492,35 @@ int warden_inbound_check(struct __sk_buff *skb)
 	struct warden_inbound_key key;
 	struct warden_inbound_receiver *decided;
 	struct warden_owner *bound;
+	struct bpf_sock *sk = skb->sk;
 	__u64 cookie;
+	int read;
 
-	if (read_inbound_first(skb, &key, bpf_get_netns_cookie(skb)))
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (!sk || (sk->protocol != IPPROTO_UDP &&
+		    (sk->protocol != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN)))
+		return 1;
+	read = read_inbound(skb, &key, bpf_get_netns_cookie(skb));
+	if (read == READ_UNWALKED) {
+		/* No ports to look the flow up by (more IPv6 extension headers than are walked
+		 * here, which a peer may send on purpose): refused. */
+		count(WARDEN_CTR_INBOUND_UNWALKED);
+		return 0;
+	}
+	if (read)
 		return 1;
 	decided = bpf_map_lookup_elem(&inbound_receivers, &key);
 	if (!decided)
 		return 1;
 	cookie = bpf_get_socket_cookie(skb);
-	if (cookie == decided->sock_cookie)
-		return 1;
+	if (decided->sock_cookie == 0 || cookie == decided->sock_cookie)
+		return 1; /* (0: accepted for no socket wardend could tell, unchecked) */
 	bound = bpf_map_lookup_elem(&bound_sockets, &cookie);
 	if (bound && bound->tgid && bound->tgid == decided->tgid &&
 	    bound->start_time_ns == decided->start_time_ns)
 		return 1;
+	decided->delivered_ns = bpf_ktime_get_boot_ns();
 	decided->delivered_cookie = cookie;
 	count(WARDEN_CTR_INBOUND_MISDELIVERED);
 	return 0;
@@ -1501,9 +1528,11 @@ int warden_inbound_check(struct __sk_buff *skb)
 
 /*
  * Run by the input chain's xt_bpf match on UDP packets of accepted inbound flows (rule 0i):
- * whether warden_inbound_check found the flow's datagrams delivered to another process's
- * socket than the one it was accepted for. Such a flow is queued again and decided for that
- * socket's holder (a TCP flow's SYN sent again is queued by rule 0b in any case).
+ * whether the flow is to be decided again: warden_inbound_check found its datagrams delivered
+ * to another process's socket than the one it was accepted for (then it is decided for that
+ * socket's holder), or its entry is gone (evicted, say by a flood of new inbound flows meant
+ * to let a datagram reach another socket unchecked; or wardend started anew). A TCP flow's SYN
+ * sent again is queued by rule 0b in any case.
  */
 SEC("socket")
 int warden_inbound_misdelivered(struct __sk_buff *skb)
@@ -1511,11 +1540,28 @@ int warden_inbound_misdelivered(struct __sk_buff *skb)
 	struct warden_inbound_key key;
 	struct warden_inbound_receiver *decided;
 
-	if (read_inbound_first(skb, &key, table_netns_cookie))
-		return 0;
+	if (read_inbound(skb, &key, table_netns_cookie))
+		return 0; /* (not walked: the ingress check refuses it) */
 	decided = bpf_map_lookup_elem(&inbound_receivers, &key);
-	return decided && decided->delivered_cookie &&
-	       decided->delivered_cookie != decided->sock_cookie;
+	return !decided ||
+	       (decided->delivered_cookie && decided->delivered_cookie != decided->sock_cookie);
+}
+
+/* An outgoing UDP packet of a flow not accepted yet: the entry of an inbound flow on the same
+ * ends is gone with that flow (a conntrack entry that expired), or the replies to this one
+ * would be refused at its socket as delivered to another than the old flow's. */
+static __always_inline void forget_inbound_of(const struct warden_flow_key *flow, const __u8 *local)
+{
+	struct warden_inbound_key key;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.netns_cookie = table_netns_cookie;
+	__builtin_memcpy(key.remote_addr, flow->remote_addr, 16);
+	__builtin_memcpy(key.local_addr, local, 16);
+	key.remote_port = flow->remote_port;
+	key.local_port = flow->local_port;
+	key.protocol = IPPROTO_UDP;
+	bpf_map_delete_elem(&inbound_receivers, &key);
 }
 
 /* ---- UDP in the table: connected sockets' first datagrams, and the reuse check ---------- */
@@ -1628,10 +1674,16 @@ int warden_udp_reused(struct __sk_buff *skb)
 	cookie = bpf_get_socket_cookie(skb);
 	if (owner->sock_cookie && owner->sock_cookie != cookie) {
 		record_socket_sender(&key, local, cookie);
+		forget_inbound_of(&key, local);
 		return 1;
 	}
 	generation = bpf_map_lookup_elem(&decided, &key);
-	return !generation || *generation != owner->generation;
+	if (generation && *generation == owner->generation)
+		return 0;
+	/* Decided again: an inbound flow on these ends (a peer's, answered by whoever held the
+	 * port) is this socket's now, whose replies the ingress check must not hold to the old. */
+	forget_inbound_of(&key, local);
+	return 1;
 }
 
 /*
@@ -1640,7 +1692,8 @@ int warden_udp_reused(struct __sk_buff *skb)
  * a connected socket's first datagram (udp_connected_first), and a flow whose record another
  * socket on the port wrote since this packet's send (two programs on one port, one bound to
  * the wildcard address, sending to one peer; a datagram corked on a socket whose key another
- * socket then wrote) for this socket's last sender. Never matches.
+ * socket then wrote) for this socket's last sender; and forgets what an inbound flow on the
+ * same ends left for the ingress check (forget_inbound_of). Never matches.
  *
  * Helpers verified on 6.18 by loading this program and warden_udp_reused: socket filter
  * programs may call get_socket_cookie (the skb's socket's), get_netns_cookie, skb_load_bytes,
@@ -1660,6 +1713,7 @@ int warden_udp_connected(struct __sk_buff *skb)
 	if (read_udp_key(skb, &key, local))
 		return 0;
 	udp_connected_first(skb, &key, local);
+	forget_inbound_of(&key, local);
 	cookie = bpf_get_socket_cookie(skb);
 	owner = bpf_map_lookup_elem(&flows, &key);
 	if (cookie && owner && owner->sock_cookie && owner->sock_cookie != cookie)

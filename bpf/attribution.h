@@ -210,9 +210,12 @@ enum warden_counter {
 	WARDEN_CTR_UDP_LAST_SENDER,
 	/* ... or, with none known, provisionally: sock_diag names the socket's holder */
 	WARDEN_CTR_UDP_SENDER_UNKNOWN,
-	/* Inbound first packets the kernel delivered to another process's socket than the one
-	 * wardend decided the flow for (warden_inbound_check): dropped */
+	/* Inbound packets the kernel delivered to another process's UDP socket or TCP listener than
+	 * the one wardend decided their flow for (warden_inbound_check): dropped */
 	WARDEN_CTR_INBOUND_MISDELIVERED,
+	/* ... and IPv6 datagrams and SYNs whose extension headers it does not walk (more than 4, or
+	 * of kinds it does not know), delivered to a UDP socket or TCP listener: dropped */
+	WARDEN_CTR_INBOUND_UNWALKED,
 	WARDEN_CTR_COUNT,
 };
 
@@ -303,13 +306,14 @@ struct warden_exit_event {
  * privilege) runs on the packet there, and so does SO_INCOMING_CPU's choice, neither of which a
  * lookup from wardend reproduces. So before it accepts an inbound flow's first packet wardend
  * writes the socket it decided for into `inbound_receivers`, and a cgroup ingress program
- * (warden_inbound_check) drops a first packet (a TCP SYN; every UDP datagram) that the kernel
- * delivers to another process's socket, and notes that socket in the entry: the flow's next
- * packet (a SYN sent again; the table queues it) is decided for its holder. Another socket of
- * the same process passes (a server with one socket per thread), since it gets the same
- * verdict.
+ * (warden_inbound_check) drops a packet of the flow that the kernel delivers to another
+ * process's TCP listener (a SYN; with SYN cookies, the ACK that completes the handshake) or
+ * UDP socket, and notes that socket in the entry: the flow's next packet (a SYN sent again,
+ * which the table queues; a datagram, which rule 0i queues) is decided for its holder. Another
+ * socket of the same process passes (a server with one socket per thread), since it gets the
+ * same verdict.
  */
-#define WARDEN_INBOUND_ENTRIES 16384
+#define WARDEN_INBOUND_ENTRIES 65536
 
 /* An inbound flow as its packets carry it (network namespace, remote and local ends). */
 struct warden_inbound_key {
@@ -323,12 +327,13 @@ struct warden_inbound_key {
 };
 
 struct warden_inbound_receiver {
-	__u64 sock_cookie;   /* the socket wardend decided the flow for */
+	__u64 sock_cookie;   /* the socket wardend decided the flow for; 0: none it could tell */
 	__u64 start_time_ns; /* with tgid, its process (warden_owner's) */
 	/* Written by warden_inbound_check: the socket the kernel delivered a packet of the flow to
 	 * instead (0: none), whose record (bound_sockets) wardend decides the flow's next packet
 	 * for. */
 	__u64 delivered_cookie;
+	__u64 delivered_ns; /* bpf_ktime_get_boot_ns() then */
 	__u32 tgid;
 	__u32 pad;
 };

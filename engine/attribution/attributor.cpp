@@ -276,6 +276,7 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
       // A task outside wardend's pid namespace (bpf/attribution.h): no pid of ours names it,
       // and /proc cannot describe it.
       found.kind = OwnerKind::kUnknown;
+      if (inbound) found.receiverCookie = found.owner.sock_cookie;
       bump(counters_.outsidePidNamespace);
       bump(counters_.misses);
       return found;
@@ -309,7 +310,8 @@ std::optional<Attribution> Attributor::deliveredElsewhere(const PacketInfo& pack
   warden_inbound_key key = inboundKey(packet, netnsCookie_);
   warden_inbound_receiver receiver;
   if (!bpf_->lookupInboundReceiver(key, receiver) || receiver.delivered_cookie == 0 ||
-      receiver.delivered_cookie == receiver.sock_cookie) {
+      receiver.delivered_cookie == receiver.sock_cookie ||
+      base::bootTimeNs() - receiver.delivered_ns > kDeliveryNoteLifetimeNs) {
     return std::nullopt;
   }
   // The ingress check dropped a packet of this flow at another process's socket than the one
@@ -319,9 +321,19 @@ std::optional<Attribution> Attributor::deliveredElsewhere(const PacketInfo& pack
   Attribution found;
   found.via = Attribution::Via::kListenerMap;
   found.receiverCookie = receiver.delivered_cookie;
-  if (!bpf_->lookupBoundSocket(receiver.delivered_cookie, found.owner) || found.owner.tgid == 0) {
-    // Bound before the programs were attached, its record evicted, or outside wardend's pid
-    // namespace: nobody to name.
+  if (!bpf_->lookupBoundSocket(receiver.delivered_cookie, found.owner)) {
+    // Bound before the programs were attached, or its record evicted: sock_diag finds it
+    // among the port's sockets by its cookie, and the fd scan names its holder.
+    if (!sockDiag_) {
+      bump(counters_.misses);
+      return found;
+    }
+    // (None: the socket closed meanwhile, and the flow is the kernel's.)
+    return holderOf(
+        sockDiag_->findByCookie(packet.ipProto, packet.destinationPort, receiver.delivered_cookie),
+        true, true);
+  }
+  if (found.owner.tgid == 0) {  // outside wardend's pid namespace: nobody to name
     bump(counters_.misses);
     return found;
   }
@@ -359,15 +371,27 @@ void Attributor::noteAccepted(const rules::Flow& flow, const Attribution& attrib
 
 void Attributor::noteInboundAccepted(const rules::Flow& flow,
                                      const Attribution& attribution) noexcept {
-  if (attribution.receiverCookie == 0 || !tracked(flow.ipProto)) return;
+  if (!tracked(flow.ipProto)) return;
+  const warden_inbound_key key = inboundKey(flow, netnsCookie_);
   warden_inbound_receiver receiver;
   std::memset(&receiver, 0, sizeof receiver);
+  // 0 (the `kernel` verdict for a closed port; a socket sock_diag could not answer for): an
+  // entry that checks nothing, so that what an earlier flow on these ends left does not decide
+  // where this one may go, and the table does not queue the flow again for want of one.
   receiver.sock_cookie = attribution.receiverCookie;
-  receiver.tgid = attribution.owner.tgid;
-  receiver.start_time_ns = attribution.owner.start_time_ns;
+  // The process as the socket's bind record names it, which is what the check compares
+  // another socket's with (sock_diag's holder has its start time only to the clock tick).
+  warden_owner bound;
+  if (bpf_->lookupBoundSocket(attribution.receiverCookie, bound)) {
+    receiver.tgid = bound.tgid;
+    receiver.start_time_ns = bound.start_time_ns;
+  } else {
+    receiver.tgid = attribution.owner.tgid;
+    receiver.start_time_ns = attribution.owner.start_time_ns;
+  }
   // A failed update leaves the flow's delivery unchecked: it goes where the kernel's lookup
   // sends it, as without the check.
-  if (!bpf_->noteInboundReceiver(inboundKey(flow, netnsCookie_), receiver)) {
+  if (!bpf_->noteInboundReceiver(key, receiver)) {
     bump(counters_.decidedErrors);
     std::lock_guard lock(errorLogMutex_);
     decidedErrorLog_.note(
@@ -605,6 +629,8 @@ nlohmann::json Attributor::statusJson() const {
                      // inbound first packets delivered to another process's socket than
                      // the one they were accepted for: dropped
                      {"inbound_misdelivered", c[WARDEN_CTR_INBOUND_MISDELIVERED]},
+                     // ... and inbound packets whose IPv6 extension headers it does not walk
+                     {"inbound_unwalked", c[WARDEN_CTR_INBOUND_UNWALKED]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      // execs exec_windows had no room for: /proc reads of processes it

@@ -340,6 +340,10 @@ bool BpfAttribution::noteInboundReceiver(const warden_inbound_key& key,
   return bpf_map_update_elem(inboundReceiversFd_, &key, &receiver, BPF_ANY) == 0;
 }
 
+void BpfAttribution::forgetInboundReceiver(const warden_inbound_key& key) const noexcept {
+  (void)bpf_map_delete_elem(inboundReceiversFd_, &key);  // ENOENT: nothing was left
+}
+
 bool BpfAttribution::lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept {
   return bpf_map_lookup_elem(boundSocketsFd_, &cookie, &owner) == 0;
 }

@@ -103,6 +103,7 @@ class BpfAttribution : public ExecWindows {
                              warden_inbound_receiver& receiver) const noexcept;
   bool noteInboundReceiver(const warden_inbound_key& key,
                            const warden_inbound_receiver& receiver) const noexcept;
+  void forgetInboundReceiver(const warden_inbound_key& key) const noexcept;
   // The record of the bind of the socket with that cookie (bpf `bound_sockets`).
   bool lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept;
   // The socket filter program that says whether an accepted inbound UDP flow was delivered to

@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -111,6 +112,68 @@ base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std
             DiagSocket{diag->idiag_inode, diag->idiag_uid, cookie, diag->idiag_state});
       }
       if (h->nlmsg_type == NLMSG_DONE) return std::optional<DiagSocket>{};
+    }
+  }
+}
+
+base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t protocol,
+                                                               std::uint16_t localPort,
+                                                               std::uint64_t cookie) {
+  for (const std::uint8_t family : {AF_INET6, AF_INET}) {
+    auto found = dump(family, protocol, localPort, cookie);
+    if (!found || *found) return found;
+  }
+  return std::optional<DiagSocket>{};
+}
+
+base::Result<std::optional<DiagSocket>> SockDiag::dump(std::uint8_t family, std::uint8_t protocol,
+                                                       std::uint16_t localPort,
+                                                       std::uint64_t cookie) {
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 request;
+  } message{};
+  std::lock_guard lock(mutex_);
+  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  message.header.nlmsg_seq = ++sequence_;
+  message.request.sdiag_family = family;
+  message.request.sdiag_protocol = protocol;
+  // A TCP flow reaches a listener; a UDP socket may be in any state.
+  message.request.idiag_states = protocol == IPPROTO_TCP ? 1u << TCP_LISTEN : ~0u;
+
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(fd_.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+             sizeof kernel) < 0) {
+    return std::unexpected(base::errnoError("sending a sock_diag dump request"));
+  }
+  std::optional<DiagSocket> found;
+  alignas(nlmsghdr) char buffer[16384];
+  for (;;) {
+    const ssize_t n = recv(fd_.get(), buffer, sizeof buffer, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(base::errnoError("reading the sock_diag dump"));
+    }
+    int remaining = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, remaining);
+         h = NLMSG_NEXT(h, remaining)) {
+      if (h->nlmsg_seq != sequence_) continue;  // a late answer to an earlier, timed-out query
+      if (h->nlmsg_type == NLMSG_DONE) return found;  // read to the end: nothing left queued
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        const auto* error = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+        if (error->error == 0) continue;
+        return std::unexpected(base::makeError(-error->error, "sock_diag dump"));
+      }
+      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+      const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+      const std::uint64_t itsCookie =
+          static_cast<std::uint64_t>(diag->id.idiag_cookie[1]) << 32 | diag->id.idiag_cookie[0];
+      if (!found && itsCookie == cookie && ntohs(diag->id.idiag_sport) == localPort) {
+        found = DiagSocket{diag->idiag_inode, diag->idiag_uid, itsCookie, diag->idiag_state};
+      }
     }
   }
 }

@@ -31,9 +31,9 @@ struct DiagSocket {
   std::uint8_t state = 0;    // TCP_LISTEN, TCP_TIME_WAIT, ... (UDP: TCP_CLOSE or established)
 };
 
-// NETLINK_SOCK_DIAG exact lookups (inet_diag by 5-tuple, no dump): the socket the kernel
-// would deliver the flow to, in the caller's network namespace. One netlink round trip, no
-// /proc. Thread-safe (one socket, used under a mutex).
+// NETLINK_SOCK_DIAG lookups in the caller's network namespace, no /proc: exact ones (inet_diag
+// by 5-tuple, one netlink round trip) for the socket the kernel would deliver a flow to, and a
+// dump for a socket known by its cookie. Thread-safe (one socket, used under a mutex).
 class SockDiag {
  public:
   [[nodiscard]] static base::Result<std::unique_ptr<SockDiag>> open();
@@ -47,12 +47,20 @@ class SockDiag {
                                                              const SocketEnd& local,
                                                              const SocketEnd& remote,
                                                              std::uint32_t device = 0);
+  // The socket with that cookie among the TCP listeners or UDP sockets (`protocol`) bound to
+  // `localPort`, of either family; nullopt: none. Dumps every such socket of the namespace:
+  // for the rare flow no map names the receiver of, not every flow.
+  [[nodiscard]] base::Result<std::optional<DiagSocket>> findByCookie(std::uint8_t protocol,
+                                                                     std::uint16_t localPort,
+                                                                     std::uint64_t cookie);
 
  private:
   explicit SockDiag(base::UniqueFd fd) : fd_(std::move(fd)) {}
   base::Result<std::optional<DiagSocket>> query(std::uint8_t family, std::uint8_t protocol,
                                                 const SocketEnd& source,
                                                 const SocketEnd& destination, std::uint32_t device);
+  base::Result<std::optional<DiagSocket>> dump(std::uint8_t family, std::uint8_t protocol,
+                                               std::uint16_t localPort, std::uint64_t cookie);
   std::mutex mutex_;
   base::UniqueFd fd_;
   std::uint32_t sequence_ = 0;  // guarded by mutex_

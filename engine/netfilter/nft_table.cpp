@@ -506,12 +506,13 @@ void addHeldRules(Transaction& tx, const char* name, const TablePlan& plan) {
 // transport header is 53 is tagged "DNS" on our mark bits and queued to be read (never
 // decided), always with bypass: an accepted flow must keep working while no wardend listens.
 void addDnsTapRule(Transaction& tx, const char* name, const TablePlan& plan,
-                   std::uint32_t portOffset) {
+                   std::uint32_t portOffset, std::optional<ip_conntrack_dir> direction = {}) {
   const MarkBits& marks = plan.marks;
   RulePtr rule = newRule(name);
   protocolIs(rule.get(), IPPROTO_UDP);
   transportPortIs(rule.get(), portOffset, 53);
   ctMarkIs(rule.get(), marks, marks.accept());
+  if (direction) ctDirectionIs(rule.get(), *direction);
   setPacketMark(rule.get(), marks, marks.dnsReply());
   TablePlan bypassing = plan;
   bypassing.bypass = true;
@@ -555,8 +556,10 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
   }
 
   if (hook == NF_INET_LOCAL_IN && plan.dns && plan.queueing) {
-    // 0a. a DNS reply to an accepted flow: tagged, so the workers read it instead of deciding
-    addDnsTapRule(tx, name, plan, /*portOffset=*/0);  // the source port
+    // 0a. a DNS reply to an accepted flow: tagged, so the workers read it instead of deciding.
+    //     Only in the reply direction: what a peer sends from port 53 on a flow it opened is
+    //     no answer to this host's query (and goes on to rule 0i).
+    addDnsTapRule(tx, name, plan, /*portOffset=*/0, IP_CT_DIR_REPLY);  // the source port
   }
 
   if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {
@@ -596,14 +599,19 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     // 0i. a UDP datagram of an accepted inbound flow that the kernel delivered to another
     //     process's socket than the one the flow was accepted for (a SO_REUSEPORT group's
     //     steering program, SO_INCOMING_CPU): the eBPF ingress check dropped it and noted that
-    //     socket, and the flow is decided again for its holder. Only packets in the direction
-    //     that opened the flow: replies to this host's own flows never run the program.
+    //     socket, and the flow is decided again for its holder; or one whose note of that
+    //     socket is gone (the map's bound), decided again to be noted. Only packets in the
+    //     direction that opened the flow: replies to this host's own flows never run the
+    //     program. Always with bypass, as 0a: an accepted flow keeps working while no wardend
+    //     listens (and its programs' maps keep their entries then).
     RulePtr rule = newRule(name);
     protocolIs(rule.get(), IPPROTO_UDP);
     ctMarkIs(rule.get(), marks, marks.accept());
     ctDirectionIs(rule.get(), IP_CT_DIR_ORIGINAL);
     bpfMatch(rule.get(), plan.inboundMisdeliveredFd);
-    countedQueue(rule.get(), plan);
+    TablePlan bypassing = plan;
+    bypassing.bypass = true;
+    countedQueue(rule.get(), bypassing);
     tx.addRule(rule.get());
   }
 

@@ -268,6 +268,18 @@ TEST_F(BpfAttributionTest, ListenersTcpAndUdp) {
   expectOwner(owner, udp, kNobody);
   key.local_port = 8054;
   EXPECT_FALSE(bpf_->lookupListener(key, owner));
+  // The same record by the socket's cookie (bound_sockets: whose a socket is that receives an
+  // inbound flow), for each socket.
+  warden_owner bound{};
+  ASSERT_TRUE(bpf_->lookupListener(listenerKey(udp, IPPROTO_UDP, 8053), owner));
+  ASSERT_NE(owner.sock_cookie, 0u);
+  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, bound));
+  expectOwner(bound, udp, kNobody);
+  EXPECT_EQ(bound.sock_cookie, owner.sock_cookie);
+  ASSERT_TRUE(bpf_->lookupListener(listenerKey(tcp, IPPROTO_TCP, 8080), owner));
+  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, bound));
+  expectOwner(bound, tcp, kNobody);
+  EXPECT_FALSE(bpf_->lookupBoundSocket(owner.sock_cookie + 1000000, bound));
 }
 
 // The verdict path reads the mirrors, not the maps: every kind of flow and listener must be
