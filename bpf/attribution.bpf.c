@@ -126,10 +126,10 @@ struct {
  * in its own task. A datagram leaves from the task of whoever pushes it out, who need not be
  * its author (a corked datagram is pushed by whoever sends next on the socket, without a
  * hook), and a flow's record may be another socket's (keys have no local address, and any
- * socket on the port writes them): this tells who sent on the packet's own socket. LRU, and
- * nothing removes an entry when its socket closes: an entry evicted (by churn, or on purpose
- * by a sender that sends on 8,192 other sockets) leaves the flow to a sock_diag lookup
- * (record_provisional), which names a holder of the socket, not its last sender. */
+ * socket on the port writes them): this tells who sent on the packet's own socket. LRU; an
+ * entry goes when its socket is released (warden_sock_release), so that only sockets held open
+ * count towards the bound. An entry evicted all the same (a sender holding 8,192 other sockets
+ * it sent on) leaves the flow `unknown` (WARDEN_OWNER_SENDER_UNKNOWN). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -603,12 +603,12 @@ static __always_inline void record_kept_flow(const struct warden_flow_key *key,
  * consumer handed back, a datagram another process corked): provisional, so that wardend asks
  * sock_diag who holds the socket. */
 static __always_inline void record_provisional(const struct warden_flow_key *key, const __u8 *local,
-					       __u64 cookie)
+					       __u64 cookie, __u32 flags)
 {
 	struct warden_owner fresh = {};
 
 	fill_owner(&fresh);
-	fresh.flags = WARDEN_OWNER_PROVISIONAL;
+	fresh.flags = WARDEN_OWNER_PROVISIONAL | flags;
 	fresh.sock_cookie = cookie;
 	__builtin_memcpy(fresh.local_addr, local, 16);
 	record_kept_flow(key, &fresh);
@@ -638,7 +638,7 @@ static __always_inline void record_socket_sender(const struct warden_flow_key *k
 
 	if (!last) {
 		count(WARDEN_CTR_UDP_SENDER_UNKNOWN);
-		record_provisional(key, local, cookie);
+		record_provisional(key, local, cookie, WARDEN_OWNER_SENDER_UNKNOWN);
 		return;
 	}
 	/* A copy: another send on the socket may rewrite the entry meanwhile. */
@@ -844,6 +844,34 @@ static __always_inline void held_established(struct bpf_sock_ops *ctx)
 		bpf_map_delete_elem(&held_sockets, &socket_key);
 }
 
+/* An inbound connection is established: its handshake was checked at the listener, and its
+ * entry in inbound_receivers goes, leaving room in the map. */
+static __always_inline void inbound_established(struct bpf_sock_ops *ctx)
+{
+	struct warden_inbound_key key;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.netns_cookie = bpf_get_netns_cookie(ctx);
+	key.protocol = IPPROTO_TCP;
+	key.local_port = ctx->local_port; /* host order */
+	key.remote_port = bpf_ntohl(ctx->remote_port);
+	if (ctx->family == AF_INET) {
+		set_v4_mapped(key.remote_addr, ctx->remote_ip4);
+		set_v4_mapped(key.local_addr, ctx->local_ip4);
+	} else if (ctx->family == AF_INET6) {
+		__u32 remote6[4] = {ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2],
+				    ctx->remote_ip6[3]};
+		__u32 local6[4] = {ctx->local_ip6[0], ctx->local_ip6[1], ctx->local_ip6[2],
+				   ctx->local_ip6[3]};
+
+		__builtin_memcpy(key.remote_addr, remote6, 16);
+		__builtin_memcpy(key.local_addr, local6, 16);
+	} else {
+		return;
+	}
+	bpf_map_delete_elem(&inbound_receivers, &key);
+}
+
 SEC("sockops")
 int warden_sockops(struct bpf_sock_ops *ctx)
 {
@@ -852,6 +880,10 @@ int warden_sockops(struct bpf_sock_ops *ctx)
 
 	if (ctx->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
 		held_established(ctx);
+		return 1;
+	}
+	if (ctx->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
+		inbound_established(ctx);
 		return 1;
 	}
 	if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
@@ -1103,6 +1135,26 @@ int warden_post_bind6(struct bpf_sock *sk)
 	return 1;
 }
 
+/* What is kept by socket cookie goes with the socket: the last release of a UDP socket or a
+ * TCP listener (its last file reference closed). Other TCP sockets keep nothing here (a
+ * connect's held word goes at its handshake). Attached only while wardend runs. */
+SEC("cgroup/sock_release")
+int warden_sock_release(struct bpf_sock *sk)
+{
+	__u64 cookie;
+
+	if (sk->protocol != IPPROTO_UDP &&
+	    (sk->protocol != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN))
+		return 1;
+	cookie = bpf_get_socket_cookie(sk);
+	bpf_map_delete_elem(&bound_sockets, &cookie);
+	if (sk->protocol == IPPROTO_UDP) {
+		bpf_map_delete_elem(&udp_senders, &cookie);
+		bpf_map_delete_elem(&udp_connects, &cookie);
+	}
+	return 1;
+}
+
 /* ---- process events ---------------------------------------------------------------------- */
 
 /* Exec events are built here and copied into the ring buffer only as long as their argv:
@@ -1342,6 +1394,7 @@ struct packet_ends {
 	__u16 local_port;
 	__u16 remote_port;
 	__u8 protocol;
+	__u16 l4_offset; /* where the TCP or UDP header begins */
 } __attribute__((aligned(8)));
 
 /* What read_packet() answers besides 0: not TCP or UDP (or not read whole, or a later
@@ -1401,6 +1454,7 @@ static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends
 	if (bpf_skb_load_bytes(skb, offset, ports, sizeof(ports)))
 		return READ_NO_PORTS;
 	out->protocol = next;
+	out->l4_offset = offset;
 	out->local_port = bpf_ntohs(ports[0]);
 	out->remote_port = bpf_ntohs(ports[1]);
 	return 0;
@@ -1437,7 +1491,7 @@ static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flo
 
 /* ---- Inbound flows at delivery: the socket they were decided for ------------------------ */
 
-#define PACKET_HOST 0 /* include/uapi/linux/if_packet.h: to this host alone */
+#define TCP_FLAG_SYN 0x02
 
 /* A multicast or limited-broadcast address (16 bytes, IPv4 mapped). */
 static __always_inline bool addr_multicast(const __u8 *addr)
@@ -1448,22 +1502,25 @@ static __always_inline bool addr_multicast(const __u8 *addr)
 }
 
 /* The inbound flow of a packet arriving at a socket, or at the input hook (read_packet reads
- * a packet's source as the local end: here it is the remote one). 0; READ_UNWALKED for an
- * IPv6 packet whose extension headers read_packet does not walk; 1 for one this check leaves
- * alone: not TCP or UDP, or a multicast or broadcast datagram, which every socket bound to its
- * port and address receives a copy of (the check would refuse all but one). */
+ * a packet's source as the local end: here it is the remote one), and a TCP segment's flags.
+ * 0; READ_UNWALKED for an IPv6 packet whose extension headers read_packet does not walk; 1 for
+ * one this check leaves alone: not TCP or UDP, or a datagram to a multicast or the limited
+ * broadcast address, which every socket bound to its port receives a copy of (the check would
+ * refuse all but one). Told by the address, not the frame (skb->pkt_type): a unicast datagram
+ * in a broadcast frame, which a peer on the link may send, is delivered as unicast. */
 static __always_inline int read_inbound(struct __sk_buff *skb, struct warden_inbound_key *key,
-					__u64 netns_cookie)
+					__u64 netns_cookie, __u8 *tcp_flags)
 {
 	struct packet_ends p;
 	int read;
 
-	if (skb->pkt_type != PACKET_HOST)
-		return 1;
 	read = read_packet(skb, &p);
 	if (read == READ_UNWALKED)
 		return read;
 	if (read || addr_multicast(p.remote_addr))
+		return 1;
+	*tcp_flags = 0;
+	if (p.protocol == IPPROTO_TCP && bpf_skb_load_bytes(skb, p.l4_offset + 13, tcp_flags, 1))
 		return 1;
 	__builtin_memset(key, 0, sizeof(*key));
 	key->netns_cookie = netns_cookie;
@@ -1481,10 +1538,12 @@ static __always_inline int read_inbound(struct __sk_buff *skb, struct warden_inb
  * and for the ACK that completes a handshake, which with SYN cookies is looked up and steered
  * again; for UDP in the socket's receive path), with skb->data at the network header. A packet
  * of an inbound flow wardend decided for another socket is dropped, unless that socket's
- * process is this one's (see attribution.h). Only UDP sockets and TCP listeners are looked at:
- * a connection's own socket received its flow through a listener. Verified on 6.18 by
- * loading: cgroup_skb programs may call get_netns_cookie and get_socket_cookie on the skb (the
- * receiving socket's, which the cgroup code sets as skb->sk for the run) and sk_fullsock.
+ * process is this one's (see attribution.h). Looked at: UDP sockets, TCP listeners, and TCP
+ * sockets connecting (SYN_SENT), which a peer's SYN on the same 4-tuple reaches first (a
+ * simultaneous open); a connection's own socket received its flow through one of these.
+ * Verified on 6.18 by loading: cgroup_skb programs may call get_netns_cookie and
+ * get_socket_cookie on the skb (the receiving socket's, which the cgroup code sets as skb->sk
+ * for the run) and sk_fullsock.
  */
 SEC("cgroup_skb/ingress")
 int warden_inbound_check(struct __sk_buff *skb)
@@ -1493,15 +1552,17 @@ int warden_inbound_check(struct __sk_buff *skb)
 	struct warden_inbound_receiver *decided;
 	struct warden_owner *bound;
 	struct bpf_sock *sk = skb->sk;
+	__u8 tcp_flags;
 	__u64 cookie;
 	int read;
 
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
 	if (!sk || (sk->protocol != IPPROTO_UDP &&
-		    (sk->protocol != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN)))
+		    (sk->protocol != IPPROTO_TCP ||
+		     (sk->state != BPF_TCP_LISTEN && sk->state != BPF_TCP_SYN_SENT))))
 		return 1;
-	read = read_inbound(skb, &key, bpf_get_netns_cookie(skb));
+	read = read_inbound(skb, &key, bpf_get_netns_cookie(skb), &tcp_flags);
 	if (read == READ_UNWALKED) {
 		/* No ports to look the flow up by (more IPv6 extension headers than are walked
 		 * here, which a peer may send on purpose): refused. */
@@ -1511,8 +1572,17 @@ int warden_inbound_check(struct __sk_buff *skb)
 	if (read)
 		return 1;
 	decided = bpf_map_lookup_elem(&inbound_receivers, &key);
-	if (!decided)
+	if (!decided) {
+		/* At a listener, a segment other than a SYN (the ACK of a handshake answered with a
+		 * SYN cookie) of a flow whose entry is gone (evicted, by a flood of flows meant to
+		 * let it be steered unchecked): refused, where its SYN was checked. */
+		if (sk->protocol == IPPROTO_TCP && sk->state == BPF_TCP_LISTEN &&
+		    !(tcp_flags & TCP_FLAG_SYN)) {
+			count(WARDEN_CTR_INBOUND_MISDELIVERED);
+			return 0;
+		}
 		return 1;
+	}
 	cookie = bpf_get_socket_cookie(skb);
 	if (decided->sock_cookie == 0 || cookie == decided->sock_cookie)
 		return 1; /* (0: accepted for no socket wardend could tell, unchecked) */
@@ -1539,19 +1609,24 @@ int warden_inbound_misdelivered(struct __sk_buff *skb)
 {
 	struct warden_inbound_key key;
 	struct warden_inbound_receiver *decided;
+	__u8 tcp_flags;
 
-	if (read_inbound(skb, &key, table_netns_cookie))
+	if (read_inbound(skb, &key, table_netns_cookie, &tcp_flags))
 		return 0; /* (not walked: the ingress check refuses it) */
 	decided = bpf_map_lookup_elem(&inbound_receivers, &key);
 	return !decided ||
 	       (decided->delivered_cookie && decided->delivered_cookie != decided->sock_cookie);
 }
 
-/* An outgoing UDP packet of a flow not accepted yet: the entry of an inbound flow on the same
- * ends is gone with that flow (a conntrack entry that expired), or the replies to this one
- * would be refused at its socket as delivered to another than the old flow's. */
-static __always_inline void forget_inbound_of(const struct warden_flow_key *flow, const __u8 *local)
+/* An outgoing UDP packet of a flow not accepted yet, or decided again, from socket `cookie`:
+ * an entry an inbound flow on the same ends left for another socket goes (the flow expired,
+ * or another socket answers it now), or the replies to this one would be refused at its
+ * socket as delivered to another than the old flow's. This socket's own entry stays: a server
+ * answering the flow it was decided for. */
+static __always_inline void forget_inbound_of(const struct warden_flow_key *flow, const __u8 *local,
+					      __u64 cookie)
 {
+	struct warden_inbound_receiver *decided;
 	struct warden_inbound_key key;
 
 	__builtin_memset(&key, 0, sizeof(key));
@@ -1561,7 +1636,9 @@ static __always_inline void forget_inbound_of(const struct warden_flow_key *flow
 	key.remote_port = flow->remote_port;
 	key.local_port = flow->local_port;
 	key.protocol = IPPROTO_UDP;
-	bpf_map_delete_elem(&inbound_receivers, &key);
+	decided = bpf_map_lookup_elem(&inbound_receivers, &key);
+	if (decided && decided->sock_cookie != cookie)
+		bpf_map_delete_elem(&inbound_receivers, &key);
 }
 
 /* ---- UDP in the table: connected sockets' first datagrams, and the reuse check ---------- */
@@ -1674,7 +1751,7 @@ int warden_udp_reused(struct __sk_buff *skb)
 	cookie = bpf_get_socket_cookie(skb);
 	if (owner->sock_cookie && owner->sock_cookie != cookie) {
 		record_socket_sender(&key, local, cookie);
-		forget_inbound_of(&key, local);
+		forget_inbound_of(&key, local, cookie);
 		return 1;
 	}
 	generation = bpf_map_lookup_elem(&decided, &key);
@@ -1682,7 +1759,7 @@ int warden_udp_reused(struct __sk_buff *skb)
 		return 0;
 	/* Decided again: an inbound flow on these ends (a peer's, answered by whoever held the
 	 * port) is this socket's now, whose replies the ingress check must not hold to the old. */
-	forget_inbound_of(&key, local);
+	forget_inbound_of(&key, local, cookie);
 	return 1;
 }
 
@@ -1713,8 +1790,8 @@ int warden_udp_connected(struct __sk_buff *skb)
 	if (read_udp_key(skb, &key, local))
 		return 0;
 	udp_connected_first(skb, &key, local);
-	forget_inbound_of(&key, local);
 	cookie = bpf_get_socket_cookie(skb);
+	forget_inbound_of(&key, local, cookie);
 	owner = bpf_map_lookup_elem(&flows, &key);
 	if (cookie && owner && owner->sock_cookie && owner->sock_cookie != cookie)
 		record_socket_sender(&key, local, cookie);

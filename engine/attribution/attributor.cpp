@@ -97,6 +97,10 @@ AttributorOptions attributorOptions(const rules::Config& config) {
   return options;
 }
 
+// TCP_NEW_SYN_RECV (include/net/tcp_states.h): a request socket, which sock_diag reports by
+// that state; the uapi headers do not name it.
+constexpr std::uint8_t kTcpNewSynRecv = 12;
+
 warden_flow_key outboundFlowKey(const PacketInfo& packet, std::uint64_t netnsCookie) {
   warden_flow_key key;
   std::memset(&key, 0, sizeof key);  // padding included: the kernel compares bytes
@@ -263,6 +267,16 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
         return *other;
       }
     }
+    if (hit && (found.owner.flags & WARDEN_OWNER_SENDER_UNKNOWN)) {
+      // Another socket's record, and who sent on this one not known (bpf/attribution.h): no
+      // holder sock_diag could name is known to be the sender. The record stays the one the
+      // reuse check compares.
+      found.kind = OwnerKind::kUnknown;
+      found.recordGeneration = found.owner.generation;
+      bump(counters_.senderUnknown);
+      bump(counters_.misses);
+      return found;
+    }
     if (hit && (found.owner.flags & WARDEN_OWNER_PROVISIONAL)) {
       // Who connected a UDP socket, not who sent its first datagram (bpf/attribution.h):
       // sock_diag names the socket's holder. The record stays the one the reuse check
@@ -310,13 +324,19 @@ std::optional<Attribution> Attributor::deliveredElsewhere(const PacketInfo& pack
   warden_inbound_key key = inboundKey(packet, netnsCookie_);
   warden_inbound_receiver receiver;
   if (!bpf_->lookupInboundReceiver(key, receiver) || receiver.delivered_cookie == 0 ||
-      receiver.delivered_cookie == receiver.sock_cookie ||
-      base::bootTimeNs() - receiver.delivered_ns > kDeliveryNoteLifetimeNs) {
+      receiver.delivered_cookie == receiver.sock_cookie) {
     return std::nullopt;
   }
   // The ingress check dropped a packet of this flow at another process's socket than the one
   // it was accepted for: this packet (a SYN sent again, a datagram after it) is decided for
-  // the holder of that socket, which the kernel will deliver it to.
+  // the holder of that socket, which the kernel will deliver it to. The note is used once:
+  // an accept writes the entry anew for that socket; after a refusal, the flow's next packet
+  // is decided as any (and, delivered there again, noted again), so that a note does not
+  // outlast the steering that made it.
+  const std::uint64_t delivered = receiver.delivered_cookie;
+  receiver.delivered_cookie = 0;
+  (void)bpf_->noteInboundReceiver(key, receiver);
+  receiver.delivered_cookie = delivered;
   bump(counters_.misdelivered);
   Attribution found;
   found.via = Attribution::Via::kListenerMap;
@@ -423,9 +443,15 @@ std::optional<Attribution> Attributor::receiverIfNotRecorded(const PacketInfo& p
   }
   const DiagSocket& receiver = **socket;
   if (receiver.cookie == owner.sock_cookie) return std::nullopt;
-  // A connection's own socket on the 4-tuple (TIME_WAIT, a request being answered) is what
-  // an exact lookup finds first; the SYN goes to a listener all the same: no answer here.
-  if (packet.ipProto == IPPROTO_TCP && receiver.state != TCP_LISTEN) return std::nullopt;
+  // A socket in TIME_WAIT, or a request being answered, on the 4-tuple is what an exact lookup
+  // finds first; the SYN goes to a listener all the same: no answer here. A connecting socket
+  // (SYN_SENT: a simultaneous open, where the peer's SYN meets this host's own) or a
+  // connection's is the one that receives it.
+  if (packet.ipProto == IPPROTO_TCP &&
+      (receiver.state == TCP_TIME_WAIT || receiver.state == TCP_SYN_RECV ||
+       receiver.state == kTcpNewSynRecv)) {
+    return std::nullopt;
+  }
   // Another socket on the port receives it: one bound to the packet's address (or device)
   // where the record's binder took the wildcard, or another of a SO_REUSEPORT group. Its
   // holder decides, named as for any flow the maps do not know.
@@ -582,6 +608,7 @@ nlohmann::json Attributor::statusJson() const {
       {"records_of_another_address", load(counters_.otherAddress)},
       {"records_of_another_listener", load(counters_.otherListener)},
       {"inbound_redecided_for_receiver", load(counters_.misdelivered)},
+      {"flows_of_unknown_sender", load(counters_.senderUnknown)},
   };
   // Why eBPF is not what attributes (the fallback took over), when it is not.
   if (!bpf_ && !ebpfProblem_.empty()) status["ebpf_error"] = ebpfProblem_;
@@ -624,7 +651,7 @@ nlohmann::json Attributor::statusJson() const {
                      // UDP packets whose flow record was another socket's: keyed for the
                      // last process that sent on their own socket through a hook ...
                      {"udp_last_sender", c[WARDEN_CTR_UDP_LAST_SENDER]},
-                     // ... or, with none known, left to sock_diag
+                     // ... or, with none known: `unknown`
                      {"udp_sender_unknown", c[WARDEN_CTR_UDP_SENDER_UNKNOWN]},
                      // inbound first packets delivered to another process's socket than
                      // the one they were accepted for: dropped

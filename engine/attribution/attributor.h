@@ -200,10 +200,7 @@ class Attributor {
                                                    const warden_owner& owner, bool hasUid,
                                                    bool& unseen);
   // When the ingress check found the inbound flow of `packet` delivered to another process's
-  // socket than it was accepted for, within kDeliveryNoteLifetimeNs: the holder of that socket
-  // (bpf_ must be set). The note outlives the SYNs a connection sends again (1, 3, 7, 15, 31
-  // and 63 s after its first, by default), not a later connection on the same ends by long.
-  static constexpr std::uint64_t kDeliveryNoteLifetimeNs = 64'000'000'000ull;
+  // socket than it was accepted for: the holder of that socket (bpf_ must be set).
   std::optional<Attribution> deliveredElsewhere(const PacketInfo& packet);
   void noteInboundAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept;
   // The socket sock_diag finds for the flow (sockDiag_ must be set).
@@ -226,6 +223,8 @@ class Attributor {
     std::atomic<std::uint64_t> otherListener{0};  // listener records of a socket not receiving
     // Inbound flows decided again for the socket the ingress check found receiving them.
     std::atomic<std::uint64_t> misdelivered{0};
+    // UDP flows of a socket another socket's record stood on, its last sender not known.
+    std::atomic<std::uint64_t> senderUnknown{0};
   };
 
   AttributorOptions options_;

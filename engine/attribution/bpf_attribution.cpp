@@ -287,9 +287,9 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
     }
   }
   // The other hooks are bpf_link attachments: they detach when their fd closes.
-  std::vector<bpf_program*> linked = {skel->progs.warden_sockops, skel->progs.warden_post_bind4,
-                                      skel->progs.warden_post_bind6,
-                                      skel->progs.warden_inbound_check};
+  std::vector<bpf_program*> linked = {
+      skel->progs.warden_sockops, skel->progs.warden_post_bind4, skel->progs.warden_post_bind6,
+      skel->progs.warden_inbound_check, skel->progs.warden_sock_release};
   if (options.heldEntries == 0) {
     linked.insert(linked.end(), {skel->progs.warden_sendmsg4, skel->progs.warden_sendmsg6,
                                  skel->progs.warden_connect4, skel->progs.warden_connect6});

@@ -292,15 +292,64 @@ def test_a_udp_flow_whose_delivery_note_is_gone_is_decided_again(
     assert counts["allowed"] != "served 0", (counts, echoes)
 
 
+SIMULTANEOUS_PORT, PEER_PORT = 7118, 41801
+# From PEER_PORT, TCP connects to HOST PORT, each for 800 ms, for SECONDS; prints the outcome of
+# the last (a simultaneous open meets a socket connecting from PORT to PEER_PORT).
+PEER_CONNECTS = """
+import socket, sys, time
+host, port, sport, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+end, outcome = time.monotonic() + seconds, "timeout"
+while time.monotonic() < end and outcome != "connected":
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", sport))
+    s.settimeout(0.8)
+    try:
+        s.connect((host, port))
+        outcome = "connected"
+    except OSError as e:
+        outcome = type(e).__name__
+        time.sleep(0.2)
+    s.close()
+print(outcome, flush=True)
+"""
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_a_simultaneous_open_does_not_hand_a_denied_program_an_allowed_listeners_port(
+        lab, cgroup, wardend, twins, fam):
+    """The denied program binds a port with SO_REUSEPORT, the allowed one listens on it after
+    (the port's record is the allowed program's), and the denied program connects from the
+    port to a peer (its SYN is refused; the socket waits in SYN_SENT). The peer connects from
+    that very port to the host's: its SYN meets the connecting socket (a simultaneous open),
+    which the kernel delivers it to ahead of the listener. It is decided for the denied
+    program: the denied program's connect never completes."""
+    addr, _ = fam
+    d, p = lenders(lab, wardend, cgroup, twins)
+    peer = S4 if addr == C4 else S6
+    denied = p["denied"].ask_later(f"connectfrom {SIMULTANEOUS_PORT} {peer} {PEER_PORT} 6000")
+    time.sleep(0.3)  # (bound before the listener)
+    fd = bound_fd(p["allowed"], f"listen tcp {WILDCARD[addr]} {SIMULTANEOUS_PORT} reuseport")
+    served = p["allowed"].ask_later(f"serve {fd} 5000")
+    res = lab.s.run([PYTHON, "-c", PEER_CONNECTS, addr, str(SIMULTANEOUS_PORT), str(PEER_PORT),
+                     "5"], timeout=20, check=False)
+    outcome = denied(20).split()[0]
+    assert outcome != "connected", f"the denied program connected: {outcome}, peer {res.stdout}"
+    served(15)
+    assert d.alive()
+
+
 BROADCAST_PORT = 7116
-# Ten datagrams to the client network's broadcast address, 50 ms apart, from one source port.
+# Ten datagrams to the limited broadcast address out of the server namespace's veth, 50 ms
+# apart, from one source port.
 BROADCASTER = """
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"wts0")
 s.bind(("", 41501))
 for _ in range(10):
-    s.sendto(b"to all", ("192.0.2.255", int(sys.argv[1])))
+    s.sendto(b"to all", ("255.255.255.255", int(sys.argv[1])))
     time.sleep(0.05)
 """
 

@@ -63,6 +63,10 @@
  *                                   a socket bound to ADDRESS PORT with that option (TCP:
  *                                   listening), and to the interface DEVICE (SO_BINDTODEVICE)
  *                                   -> "listening fd=<fd>"
+ *   connectfrom PORT HOST HPORT TIMEOUT_MS
+ *                                   a TCP connect to HOST HPORT from local PORT (bound with
+ *                                   SO_REUSEPORT, so beside a listener of that port of the same
+ *                                   user) -> "<outcome> <ms>"
  *   steer FD INDEX                  attaches to FD's SO_REUSEPORT group a steering program
  *                                   (SO_ATTACH_REUSEPORT_CBPF, no privilege needed) that sends
  *                                   every packet to the group's member INDEX (in the order they
@@ -709,6 +713,45 @@ static void command_listen(char** w, int nw) {
   printf("listening fd=%d\n", fd);
 }
 
+static void command_connectfrom(char** w, int nw) {
+  struct sockaddr_storage ss, local;
+  socklen_t len, llen;
+  long port, timeout_ms;
+  if (nw != 5 || parse_int_arg(w[1], 1, 65535, &port) || endpoint(w[2], w[3], &ss, &len) ||
+      timeout_arg(w[4], &timeout_ms)) {
+    if (nw != 5) printf("error usage: connectfrom PORT HOST HPORT TIMEOUT_MS\n");
+    return;
+  }
+  if (endpoint(ss.ss_family == AF_INET ? "0.0.0.0" : "::", w[1], &local, &llen)) return;
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int on = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) ||
+      bind(fd, (struct sockaddr*)&local, llen)) {
+    printf("error connectfrom: %s\n", strerror(errno));
+    if (fd >= 0) close(fd);
+    return;
+  }
+  double start = now_ms();
+  enum outcome o = OUT_OK;
+  if (connect(fd, (struct sockaddr*)&ss, len) < 0) {
+    if (errno != EINPROGRESS) {
+      o = outcome_from_errno(errno);
+    } else {
+      struct pollfd p = {fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t elen = sizeof err;
+      if (poll(&p, 1, (int)timeout_ms) <= 0) {
+        o = OUT_TIMEOUT;
+      } else {
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+        if (err) o = outcome_from_errno(err);
+      }
+    }
+  }
+  close(fd);
+  printf("%s %.1f\n", outcome_name(o, "connected"), now_ms() - start);
+}
+
 static void command_steer(char** w, int nw) {
   long fd, index;
   if (nw != 3 || parse_int_arg(w[1], 0, 65535, &fd) || parse_int_arg(w[2], 0, 255, &index)) {
@@ -832,6 +875,8 @@ int main(int argc, char** argv) {
       command_tcpw(w, nw);
     else if (!strcmp(w[0], "listen"))
       command_listen(w, nw);
+    else if (!strcmp(w[0], "connectfrom"))
+      command_connectfrom(w, nw);
     else if (!strcmp(w[0], "steer"))
       command_steer(w, nw);
     else if (!strcmp(w[0], "serve"))
