@@ -129,7 +129,8 @@ struct {
  * socket on the port writes them): this tells who sent on the packet's own socket. LRU; an
  * entry goes when its socket is released (warden_sock_release), so that only sockets held open
  * count towards the bound. An entry evicted all the same (a sender holding 8,192 other sockets
- * it sent on) leaves the flow `unknown` (WARDEN_OWNER_SENDER_UNKNOWN). */
+ * it sent on) leaves the flow to a sock_diag lookup (record_provisional), which names a holder
+ * of the socket, not its last sender. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -603,12 +604,12 @@ static __always_inline void record_kept_flow(const struct warden_flow_key *key,
  * consumer handed back, a datagram another process corked): provisional, so that wardend asks
  * sock_diag who holds the socket. */
 static __always_inline void record_provisional(const struct warden_flow_key *key, const __u8 *local,
-					       __u64 cookie, __u32 flags)
+					       __u64 cookie)
 {
 	struct warden_owner fresh = {};
 
 	fill_owner(&fresh);
-	fresh.flags = WARDEN_OWNER_PROVISIONAL | flags;
+	fresh.flags = WARDEN_OWNER_PROVISIONAL;
 	fresh.sock_cookie = cookie;
 	__builtin_memcpy(fresh.local_addr, local, 16);
 	record_kept_flow(key, &fresh);
@@ -638,7 +639,7 @@ static __always_inline void record_socket_sender(const struct warden_flow_key *k
 
 	if (!last) {
 		count(WARDEN_CTR_UDP_SENDER_UNKNOWN);
-		record_provisional(key, local, cookie, WARDEN_OWNER_SENDER_UNKNOWN);
+		record_provisional(key, local, cookie);
 		return;
 	}
 	/* A copy: another send on the socket may rewrite the entry meanwhile. */
@@ -1135,22 +1136,29 @@ int warden_post_bind6(struct bpf_sock *sk)
 	return 1;
 }
 
-/* What is kept by socket cookie goes with the socket: the last release of a UDP socket or a
- * TCP listener (its last file reference closed). Other TCP sockets keep nothing here (a
- * connect's held word goes at its handshake). Attached only while wardend runs. */
+/* Deletes `cookie` from `map` if it is there: a lookup takes no lock, a delete of an absent
+ * key its bucket's. */
+#define forget_by_cookie(map, cookie)                                                              \
+	do {                                                                                       \
+		if (bpf_map_lookup_elem(map, cookie))                                              \
+			bpf_map_delete_elem(map, cookie);                                          \
+	} while (0)
+
+/* What is kept by socket cookie goes with the socket, at its last release (its last file
+ * reference closed, in whichever process). A connect's held word goes at its handshake.
+ * Attached only while wardend runs. */
 SEC("cgroup/sock_release")
 int warden_sock_release(struct bpf_sock *sk)
 {
 	__u64 cookie;
 
-	if (sk->protocol != IPPROTO_UDP &&
-	    (sk->protocol != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN))
+	if (sk->protocol != IPPROTO_UDP && sk->protocol != IPPROTO_TCP)
 		return 1;
 	cookie = bpf_get_socket_cookie(sk);
-	bpf_map_delete_elem(&bound_sockets, &cookie);
+	forget_by_cookie(&bound_sockets, &cookie);
 	if (sk->protocol == IPPROTO_UDP) {
-		bpf_map_delete_elem(&udp_senders, &cookie);
-		bpf_map_delete_elem(&udp_connects, &cookie);
+		forget_by_cookie(&udp_senders, &cookie);
+		forget_by_cookie(&udp_connects, &cookie);
 	}
 	return 1;
 }
@@ -1394,7 +1402,6 @@ struct packet_ends {
 	__u16 local_port;
 	__u16 remote_port;
 	__u8 protocol;
-	__u16 l4_offset; /* where the TCP or UDP header begins */
 } __attribute__((aligned(8)));
 
 /* What read_packet() answers besides 0: not TCP or UDP (or not read whole, or a later
@@ -1454,7 +1461,6 @@ static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends
 	if (bpf_skb_load_bytes(skb, offset, ports, sizeof(ports)))
 		return READ_NO_PORTS;
 	out->protocol = next;
-	out->l4_offset = offset;
 	out->local_port = bpf_ntohs(ports[0]);
 	out->remote_port = bpf_ntohs(ports[1]);
 	return 0;
@@ -1491,8 +1497,6 @@ static __always_inline int read_udp_key(struct __sk_buff *skb, struct warden_flo
 
 /* ---- Inbound flows at delivery: the socket they were decided for ------------------------ */
 
-#define TCP_FLAG_SYN 0x02
-
 /* A multicast or limited-broadcast address (16 bytes, IPv4 mapped). */
 static __always_inline bool addr_multicast(const __u8 *addr)
 {
@@ -1502,14 +1506,14 @@ static __always_inline bool addr_multicast(const __u8 *addr)
 }
 
 /* The inbound flow of a packet arriving at a socket, or at the input hook (read_packet reads
- * a packet's source as the local end: here it is the remote one), and a TCP segment's flags.
- * 0; READ_UNWALKED for an IPv6 packet whose extension headers read_packet does not walk; 1 for
- * one this check leaves alone: not TCP or UDP, or a datagram to a multicast or the limited
- * broadcast address, which every socket bound to its port receives a copy of (the check would
- * refuse all but one). Told by the address, not the frame (skb->pkt_type): a unicast datagram
- * in a broadcast frame, which a peer on the link may send, is delivered as unicast. */
+ * a packet's source as the local end: here it is the remote one). 0; READ_UNWALKED for an IPv6
+ * packet whose extension headers read_packet does not walk; 1 for one this check leaves alone: not
+ * TCP or UDP, or a datagram to a multicast or the limited broadcast address, which every socket
+ * bound to its port receives a copy of (the check would refuse all but one). Told by the address,
+ * not the frame (skb->pkt_type): a unicast datagram in a broadcast frame, which a peer on the link
+ * may send, is delivered as unicast. */
 static __always_inline int read_inbound(struct __sk_buff *skb, struct warden_inbound_key *key,
-					__u64 netns_cookie, __u8 *tcp_flags)
+					__u64 netns_cookie)
 {
 	struct packet_ends p;
 	int read;
@@ -1518,9 +1522,6 @@ static __always_inline int read_inbound(struct __sk_buff *skb, struct warden_inb
 	if (read == READ_UNWALKED)
 		return read;
 	if (read || addr_multicast(p.remote_addr))
-		return 1;
-	*tcp_flags = 0;
-	if (p.protocol == IPPROTO_TCP && bpf_skb_load_bytes(skb, p.l4_offset + 13, tcp_flags, 1))
 		return 1;
 	__builtin_memset(key, 0, sizeof(*key));
 	key->netns_cookie = netns_cookie;
@@ -1552,7 +1553,6 @@ int warden_inbound_check(struct __sk_buff *skb)
 	struct warden_inbound_receiver *decided;
 	struct warden_owner *bound;
 	struct bpf_sock *sk = skb->sk;
-	__u8 tcp_flags;
 	__u64 cookie;
 	int read;
 
@@ -1562,7 +1562,7 @@ int warden_inbound_check(struct __sk_buff *skb)
 		    (sk->protocol != IPPROTO_TCP ||
 		     (sk->state != BPF_TCP_LISTEN && sk->state != BPF_TCP_SYN_SENT))))
 		return 1;
-	read = read_inbound(skb, &key, bpf_get_netns_cookie(skb), &tcp_flags);
+	read = read_inbound(skb, &key, bpf_get_netns_cookie(skb));
 	if (read == READ_UNWALKED) {
 		/* No ports to look the flow up by (more IPv6 extension headers than are walked
 		 * here, which a peer may send on purpose): refused. */
@@ -1572,17 +1572,8 @@ int warden_inbound_check(struct __sk_buff *skb)
 	if (read)
 		return 1;
 	decided = bpf_map_lookup_elem(&inbound_receivers, &key);
-	if (!decided) {
-		/* At a listener, a segment other than a SYN (the ACK of a handshake answered with a
-		 * SYN cookie) of a flow whose entry is gone (evicted, by a flood of flows meant to
-		 * let it be steered unchecked): refused, where its SYN was checked. */
-		if (sk->protocol == IPPROTO_TCP && sk->state == BPF_TCP_LISTEN &&
-		    !(tcp_flags & TCP_FLAG_SYN)) {
-			count(WARDEN_CTR_INBOUND_MISDELIVERED);
-			return 0;
-		}
-		return 1;
-	}
+	if (!decided)
+		return 1; /* not decided here (another namespace's, inbound off), or evicted */
 	cookie = bpf_get_socket_cookie(skb);
 	if (decided->sock_cookie == 0 || cookie == decided->sock_cookie)
 		return 1; /* (0: accepted for no socket wardend could tell, unchecked) */
@@ -1609,20 +1600,20 @@ int warden_inbound_misdelivered(struct __sk_buff *skb)
 {
 	struct warden_inbound_key key;
 	struct warden_inbound_receiver *decided;
-	__u8 tcp_flags;
 
-	if (read_inbound(skb, &key, table_netns_cookie, &tcp_flags))
+	if (read_inbound(skb, &key, table_netns_cookie))
 		return 0; /* (not walked: the ingress check refuses it) */
 	decided = bpf_map_lookup_elem(&inbound_receivers, &key);
 	return !decided ||
 	       (decided->delivered_cookie && decided->delivered_cookie != decided->sock_cookie);
 }
 
-/* An outgoing UDP packet of a flow not accepted yet, or decided again, from socket `cookie`:
- * an entry an inbound flow on the same ends left for another socket goes (the flow expired,
- * or another socket answers it now), or the replies to this one would be refused at its
- * socket as delivered to another than the old flow's. This socket's own entry stays: a server
- * answering the flow it was decided for. */
+/* An outgoing UDP flow from socket `cookie` accepted by a held verdict (wardend does the same
+ * for those it accepts): an entry an inbound flow on the same ends left for another socket
+ * goes (the flow expired, or another socket answers it now), or the replies to this one would
+ * be refused at its socket as delivered to another than the old flow's. This socket's own
+ * entry stays: a server answering the flow it was decided for. Only once the flow is accepted:
+ * a refused sender must not clear the way for a datagram to its socket. */
 static __always_inline void forget_inbound_of(const struct warden_flow_key *flow, const __u8 *local,
 					      __u64 cookie)
 {
@@ -1751,16 +1742,10 @@ int warden_udp_reused(struct __sk_buff *skb)
 	cookie = bpf_get_socket_cookie(skb);
 	if (owner->sock_cookie && owner->sock_cookie != cookie) {
 		record_socket_sender(&key, local, cookie);
-		forget_inbound_of(&key, local, cookie);
 		return 1;
 	}
 	generation = bpf_map_lookup_elem(&decided, &key);
-	if (generation && *generation == owner->generation)
-		return 0;
-	/* Decided again: an inbound flow on these ends (a peer's, answered by whoever held the
-	 * port) is this socket's now, whose replies the ingress check must not hold to the old. */
-	forget_inbound_of(&key, local, cookie);
-	return 1;
+	return !generation || *generation != owner->generation;
 }
 
 /*
@@ -1769,8 +1754,7 @@ int warden_udp_reused(struct __sk_buff *skb)
  * a connected socket's first datagram (udp_connected_first), and a flow whose record another
  * socket on the port wrote since this packet's send (two programs on one port, one bound to
  * the wildcard address, sending to one peer; a datagram corked on a socket whose key another
- * socket then wrote) for this socket's last sender; and forgets what an inbound flow on the
- * same ends left for the ingress check (forget_inbound_of). Never matches.
+ * socket then wrote) for this socket's last sender. Never matches.
  *
  * Helpers verified on 6.18 by loading this program and warden_udp_reused: socket filter
  * programs may call get_socket_cookie (the skb's socket's), get_netns_cookie, skb_load_bytes,
@@ -1791,7 +1775,6 @@ int warden_udp_connected(struct __sk_buff *skb)
 		return 0;
 	udp_connected_first(skb, &key, local);
 	cookie = bpf_get_socket_cookie(skb);
-	forget_inbound_of(&key, local, cookie);
 	owner = bpf_map_lookup_elem(&flows, &key);
 	if (cookie && owner && owner->sock_cookie && owner->sock_cookie != cookie)
 		record_socket_sender(&key, local, cookie);
@@ -1820,7 +1803,8 @@ static __always_inline bool held_sender_owns(const struct warden_owner *owner,
  * flow's next packet is decided again). */
 static __always_inline void held_udp_decided(const struct warden_flow_key *key,
 					     const struct warden_owner *owner,
-					     const struct warden_held_key *held, const __u8 *local)
+					     const struct warden_held_key *held, const __u8 *local,
+					     __u64 cookie)
 {
 	__u64 generation = owner->generation;
 
@@ -1828,6 +1812,7 @@ static __always_inline void held_udp_decided(const struct warden_flow_key *key,
 	    *(volatile __u64 *)&owner->generation != generation)
 		return;
 	bpf_map_update_elem(&decided, key, &generation, BPF_ANY);
+	forget_inbound_of(key, local, cookie);
 }
 
 /* The held flow's report, for its log row (`key`: the entry that decided it). */
@@ -1985,7 +1970,7 @@ static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 		return 0;
 	}
 	held_hit(verdict, &key, &packet, action, now);
-	held_udp_decided(&flow, owner, &key, packet.local_addr);
+	held_udp_decided(&flow, owner, &key, packet.local_addr, bpf_get_socket_cookie(skb));
 	return 1;
 }
 

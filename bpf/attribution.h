@@ -106,12 +106,6 @@ struct warden_owner {
  * datagram when the sender could not be told (see udp_connected_first). wardend asks
  * sock_diag for the socket's holder instead. */
 #define WARDEN_OWNER_PROVISIONAL 1u
-/* With WARDEN_OWNER_PROVISIONAL: written for a UDP packet whose flow record was another
- * socket's, when who last sent on the packet's own socket is not known (its udp_senders entry
- * gone: evicted, or never written, for a socket that sent through no hook). The flow gets the
- * `unknown` verdict: sock_diag would name a holder of the socket, who may be the process that
- * pushed out a datagram another corked on it (see udp_senders). */
-#define WARDEN_OWNER_SENDER_UNKNOWN 2u
 
 /* Slots of the mirrors (powers of two; the loader may change them). */
 #define WARDEN_DEFAULT_FLOW_SLOTS     4096
@@ -214,7 +208,7 @@ enum warden_counter {
 	/* UDP packets whose flow record was another socket's, keyed for the last process that
 	 * sent on their own socket through a hook (udp_senders) ... */
 	WARDEN_CTR_UDP_LAST_SENDER,
-	/* ... or, with none known, `unknown` (WARDEN_OWNER_SENDER_UNKNOWN) */
+	/* ... or, with none known, provisionally: sock_diag names the socket's holder */
 	WARDEN_CTR_UDP_SENDER_UNKNOWN,
 	/* Inbound packets the kernel delivered to another process's UDP socket or TCP listener than
 	 * the one wardend decided their flow for (warden_inbound_check): dropped */

@@ -97,10 +97,6 @@ AttributorOptions attributorOptions(const rules::Config& config) {
   return options;
 }
 
-// TCP_NEW_SYN_RECV (include/net/tcp_states.h): a request socket, which sock_diag reports by
-// that state; the uapi headers do not name it.
-constexpr std::uint8_t kTcpNewSynRecv = 12;
-
 warden_flow_key outboundFlowKey(const PacketInfo& packet, std::uint64_t netnsCookie) {
   warden_flow_key key;
   std::memset(&key, 0, sizeof key);  // padding included: the kernel compares bytes
@@ -267,16 +263,6 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
         return *other;
       }
     }
-    if (hit && (found.owner.flags & WARDEN_OWNER_SENDER_UNKNOWN)) {
-      // Another socket's record, and who sent on this one not known (bpf/attribution.h): no
-      // holder sock_diag could name is known to be the sender. The record stays the one the
-      // reuse check compares.
-      found.kind = OwnerKind::kUnknown;
-      found.recordGeneration = found.owner.generation;
-      bump(counters_.senderUnknown);
-      bump(counters_.misses);
-      return found;
-    }
     if (hit && (found.owner.flags & WARDEN_OWNER_PROVISIONAL)) {
       // Who connected a UDP socket, not who sent its first datagram (bpf/attribution.h):
       // sock_diag names the socket's holder. The record stays the one the reuse check
@@ -371,7 +357,19 @@ void Attributor::noteAccepted(const rules::Flow& flow, const Attribution& attrib
     noteInboundAccepted(flow, attribution);
     return;
   }
-  if (flow.ipProto != IPPROTO_UDP || attribution.recordGeneration == 0) return;
+  if (flow.ipProto != IPPROTO_UDP) return;
+  {
+    // An entry an inbound flow on these ends left for another socket than this flow's goes
+    // (the flow expired, or another socket answers it now): else the ingress check would
+    // refuse this flow's replies as delivered to another than the old flow's.
+    const warden_inbound_key key = inboundKey(flow, netnsCookie_);
+    warden_inbound_receiver receiver;
+    if (bpf_->lookupInboundReceiver(key, receiver) &&
+        receiver.sock_cookie != attribution.owner.sock_cookie) {
+      bpf_->forgetInboundReceiver(key);
+    }
+  }
+  if (attribution.recordGeneration == 0) return;
   warden_flow_key key;
   std::memset(&key, 0, sizeof key);
   key.netns_cookie = netnsCookie_;
@@ -443,13 +441,12 @@ std::optional<Attribution> Attributor::receiverIfNotRecorded(const PacketInfo& p
   }
   const DiagSocket& receiver = **socket;
   if (receiver.cookie == owner.sock_cookie) return std::nullopt;
-  // A socket in TIME_WAIT, or a request being answered, on the 4-tuple is what an exact lookup
-  // finds first; the SYN goes to a listener all the same: no answer here. A connecting socket
-  // (SYN_SENT: a simultaneous open, where the peer's SYN meets this host's own) or a
-  // connection's is the one that receives it.
-  if (packet.ipProto == IPPROTO_TCP &&
-      (receiver.state == TCP_TIME_WAIT || receiver.state == TCP_SYN_RECV ||
-       receiver.state == kTcpNewSynRecv)) {
+  // A connection's own socket on the 4-tuple (TIME_WAIT, a request being answered, one
+  // closing) is what an exact lookup finds first; the SYN goes to a listener all the same (or
+  // is answered with an ACK): no answer here. A connecting socket (SYN_SENT: a simultaneous
+  // open, where the peer's SYN meets this host's own) is the one that receives it.
+  if (packet.ipProto == IPPROTO_TCP && receiver.state != TCP_LISTEN &&
+      receiver.state != TCP_SYN_SENT) {
     return std::nullopt;
   }
   // Another socket on the port receives it: one bound to the packet's address (or device)
@@ -608,7 +605,6 @@ nlohmann::json Attributor::statusJson() const {
       {"records_of_another_address", load(counters_.otherAddress)},
       {"records_of_another_listener", load(counters_.otherListener)},
       {"inbound_redecided_for_receiver", load(counters_.misdelivered)},
-      {"flows_of_unknown_sender", load(counters_.senderUnknown)},
   };
   // Why eBPF is not what attributes (the fallback took over), when it is not.
   if (!bpf_ && !ebpfProblem_.empty()) status["ebpf_error"] = ebpfProblem_;
@@ -651,7 +647,7 @@ nlohmann::json Attributor::statusJson() const {
                      // UDP packets whose flow record was another socket's: keyed for the
                      // last process that sent on their own socket through a hook ...
                      {"udp_last_sender", c[WARDEN_CTR_UDP_LAST_SENDER]},
-                     // ... or, with none known: `unknown`
+                     // ... or, with none known, left to sock_diag
                      {"udp_sender_unknown", c[WARDEN_CTR_UDP_SENDER_UNKNOWN]},
                      // inbound first packets delivered to another process's socket than
                      // the one they were accepted for: dropped

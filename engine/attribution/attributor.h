@@ -223,8 +223,6 @@ class Attributor {
     std::atomic<std::uint64_t> otherListener{0};  // listener records of a socket not receiving
     // Inbound flows decided again for the socket the ingress check found receiving them.
     std::atomic<std::uint64_t> misdelivered{0};
-    // UDP flows of a socket another socket's record stood on, its last sender not known.
-    std::atomic<std::uint64_t> senderUnknown{0};
   };
 
   AttributorOptions options_;
