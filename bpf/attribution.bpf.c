@@ -160,6 +160,23 @@ struct {
 	__type(value, struct warden_inbound_receiver);
 } inbound_receivers SEC(".maps");
 
+/* Local ports wardend has noted inbound flows to (attribution.h, WARDEN_INBOUND_PORT_WORDS). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, WARDEN_INBOUND_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} inbound_ports SEC(".maps");
+
+static __always_inline bool inbound_port_noted(__u32 port)
+{
+	__u32 word = (port >> 6) & (WARDEN_INBOUND_PORT_WORDS - 1);
+	__u64 *bits = bpf_map_lookup_elem(&inbound_ports, &word);
+
+	return bits && (*bits & (1ULL << (port & 63)));
+}
+
 /* The generation the next owner record gets (attribution.h, warden_owner.generation). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -851,6 +868,8 @@ static __always_inline void inbound_established(struct bpf_sock_ops *ctx)
 {
 	struct warden_inbound_key key;
 
+	if (!inbound_port_noted(ctx->local_port))
+		return;
 	__builtin_memset(&key, 0, sizeof(key));
 	key.netns_cookie = bpf_get_netns_cookie(ctx);
 	key.protocol = IPPROTO_TCP;
@@ -1145,14 +1164,17 @@ int warden_post_bind6(struct bpf_sock *sk)
 	} while (0)
 
 /* What is kept by socket cookie goes with the socket, at its last release (its last file
- * reference closed, in whichever process). A connect's held word goes at its handshake.
- * Attached only while wardend runs. */
+ * reference closed, in whichever process): a UDP socket's, a TCP listener's. A connect's held
+ * word goes at its handshake. Attached only while wardend runs. */
 SEC("cgroup/sock_release")
 int warden_sock_release(struct bpf_sock *sk)
 {
 	__u64 cookie;
 
-	if (sk->protocol != IPPROTO_UDP && sk->protocol != IPPROTO_TCP)
+	/* (Of TCP sockets only listeners: a connection's close is the common case, and a bind
+	 * record of a socket that connected instead of listening only waits for eviction.) */
+	if (sk->protocol != IPPROTO_UDP &&
+	    (sk->protocol != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN))
 		return 1;
 	cookie = bpf_get_socket_cookie(sk);
 	forget_by_cookie(&bound_sockets, &cookie);
@@ -1558,9 +1580,11 @@ int warden_inbound_check(struct __sk_buff *skb)
 
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
-	if (!sk || (sk->protocol != IPPROTO_UDP &&
-		    (sk->protocol != IPPROTO_TCP ||
-		     (sk->state != BPF_TCP_LISTEN && sk->state != BPF_TCP_SYN_SENT))))
+	if (!sk ||
+	    (sk->protocol != IPPROTO_UDP &&
+	     (sk->protocol != IPPROTO_TCP ||
+	      (sk->state != BPF_TCP_LISTEN && sk->state != BPF_TCP_SYN_SENT))) ||
+	    !inbound_port_noted(sk->src_port))
 		return 1;
 	read = read_inbound(skb, &key, bpf_get_netns_cookie(skb));
 	if (read == READ_UNWALKED) {

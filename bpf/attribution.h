@@ -314,6 +314,10 @@ struct warden_exit_event {
  * same verdict.
  */
 #define WARDEN_INBOUND_ENTRIES 65536
+/* inbound_ports: a bit per local port (word port / 64, bit port % 64), set by wardend (in its
+ * mapping of the array) before it first notes a flow to that port and never cleared: the
+ * programs leave every other port's packets alone without reading them. */
+#define WARDEN_INBOUND_PORT_WORDS 1024
 
 /* An inbound flow as its packets carry it (network namespace, remote and local ends). */
 struct warden_inbound_key {

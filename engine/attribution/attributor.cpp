@@ -409,6 +409,7 @@ void Attributor::noteInboundAccepted(const rules::Flow& flow,
   }
   // A failed update leaves the flow's delivery unchecked: it goes where the kernel's lookup
   // sends it, as without the check.
+  bpf_->noteInboundPort(flow.localPort);
   if (!bpf_->noteInboundReceiver(key, receiver)) {
     bump(counters_.decidedErrors);
     std::lock_guard lock(errorLogMutex_);

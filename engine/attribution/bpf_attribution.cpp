@@ -117,6 +117,7 @@ BpfAttribution::~BpfAttribution() {
       base::logWarning("detaching a held-verdict hook: ", std::strerror(errno));
     }
   }
+  if (inboundPorts_ != nullptr) munmap(inboundPorts_, inboundPortsBytes_);
 }
 
 template <typename Slot>
@@ -235,6 +236,19 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
     return std::unexpected(mapped.error());
   }
 
+  {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t bytes =
+        (sizeof(std::uint64_t) * WARDEN_INBOUND_PORT_WORDS + page - 1) / page * page;
+    void* mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                        bpf_map__fd(skel->maps.inbound_ports), 0);
+    if (mapped == MAP_FAILED) {
+      return std::unexpected(base::errnoError("mapping the map of inbound ports"));
+    }
+    self->inboundPorts_ = static_cast<std::uint64_t*>(mapped);
+    self->inboundPortsBytes_ = bytes;
+  }
+
   // attach
   if (auto attached = self->attach(options); !attached) {
     return std::unexpected(attached.error());
@@ -338,6 +352,12 @@ bool BpfAttribution::lookupInboundReceiver(const warden_inbound_key& key,
 bool BpfAttribution::noteInboundReceiver(const warden_inbound_key& key,
                                          const warden_inbound_receiver& receiver) const noexcept {
   return bpf_map_update_elem(inboundReceiversFd_, &key, &receiver, BPF_ANY) == 0;
+}
+
+void BpfAttribution::noteInboundPort(std::uint16_t port) const noexcept {
+  std::atomic_ref<std::uint64_t> word(inboundPorts_[port / 64]);
+  const std::uint64_t bit = std::uint64_t{1} << (port % 64);
+  if ((word.load(std::memory_order_relaxed) & bit) == 0) word.fetch_or(bit);
 }
 
 void BpfAttribution::forgetInboundReceiver(const warden_inbound_key& key) const noexcept {

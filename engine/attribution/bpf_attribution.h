@@ -104,6 +104,9 @@ class BpfAttribution : public ExecWindows {
   bool noteInboundReceiver(const warden_inbound_key& key,
                            const warden_inbound_receiver& receiver) const noexcept;
   void forgetInboundReceiver(const warden_inbound_key& key) const noexcept;
+  // Marks local `port` as one inbound flows are noted for (bpf `inbound_ports`): before the
+  // first note to it. No syscall: a bit set in wardend's mapping of the array.
+  void noteInboundPort(std::uint16_t port) const noexcept;
   // The record of the bind of the socket with that cookie (bpf `bound_sockets`).
   bool lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept;
   // The socket filter program that says whether an accepted inbound UDP flow was delivered to
@@ -189,6 +192,8 @@ class BpfAttribution : public ExecWindows {
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
   Mirror<warden_flow_slot> flowMirror_;
   Mirror<warden_listener_slot> listenerMirror_;
+  std::uint64_t* inboundPorts_ = nullptr;  // bpf `inbound_ports`, mapped writable
+  std::size_t inboundPortsBytes_ = 0;
   mutable std::atomic<std::uint64_t> mirrorMisses_{0};
   struct EventReader {
     EventHandler handler;
