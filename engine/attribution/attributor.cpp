@@ -117,28 +117,30 @@ warden_listener_key inboundListenerKey(const PacketInfo& packet, std::uint64_t n
   return key;
 }
 
-warden_inbound_key inboundKey(const rules::Flow& flow, std::uint64_t netnsCookie) {
+// A flow's ends, remote first, as bpf `inbound_receivers` keys them.
+warden_inbound_key inboundKey(const rules::IpAddress& remote, std::uint16_t remotePort,
+                              const rules::IpAddress& local, std::uint16_t localPort,
+                              std::uint8_t protocol, std::uint64_t netnsCookie) {
   warden_inbound_key key;
   std::memset(&key, 0, sizeof key);
   key.netns_cookie = netnsCookie;
-  std::memcpy(key.remote_addr, flow.remote.bytes.data(), 16);
-  std::memcpy(key.local_addr, flow.local.bytes.data(), 16);
-  key.remote_port = flow.remotePort;
-  key.local_port = flow.localPort;
-  key.protocol = flow.ipProto;
+  std::memcpy(key.remote_addr, remote.bytes.data(), 16);
+  std::memcpy(key.local_addr, local.bytes.data(), 16);
+  key.remote_port = remotePort;
+  key.local_port = localPort;
+  key.protocol = protocol;
   return key;
 }
 
+warden_inbound_key inboundKey(const rules::Flow& flow, std::uint64_t netnsCookie) {
+  return inboundKey(flow.remote, flow.remotePort, flow.local, flow.localPort, flow.ipProto,
+                    netnsCookie);
+}
+
+// An inbound packet's: its source is the remote end.
 warden_inbound_key inboundKey(const PacketInfo& packet, std::uint64_t netnsCookie) {
-  warden_inbound_key key;
-  std::memset(&key, 0, sizeof key);
-  key.netns_cookie = netnsCookie;
-  std::memcpy(key.remote_addr, packet.source.bytes.data(), 16);
-  std::memcpy(key.local_addr, packet.destination.bytes.data(), 16);
-  key.remote_port = packet.sourcePort;
-  key.local_port = packet.destinationPort;
-  key.protocol = packet.ipProto;
-  return key;
+  return inboundKey(packet.source, packet.sourcePort, packet.destination, packet.destinationPort,
+                    packet.ipProto, netnsCookie);
 }
 
 Attributor::Attributor(const AttributorOptions& options)

@@ -57,19 +57,16 @@ base::Result<std::optional<DiagSocket>> SockDiag::find(std::uint8_t protocol,
   return query(family, protocol, local, remote, device);
 }
 
+struct SockDiag::Request {
+  nlmsghdr header;
+  inet_diag_req_v2 request;
+};
+
 base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std::uint8_t protocol,
                                                         const SocketEnd& source,
                                                         const SocketEnd& destination,
                                                         std::uint32_t device) {
-  struct {
-    nlmsghdr header;
-    inet_diag_req_v2 request;
-  } message{};
-  std::lock_guard lock(mutex_);
-  message.header.nlmsg_len = sizeof message;
-  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  message.header.nlmsg_flags = NLM_F_REQUEST;
-  message.header.nlmsg_seq = ++sequence_;
+  Request message{};
   message.request.sdiag_family = family;
   message.request.sdiag_protocol = protocol;
   message.request.idiag_states = ~0u;
@@ -80,100 +77,76 @@ base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std
   message.request.id.idiag_if = device;
   message.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
   message.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(fd_.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
-             sizeof kernel) < 0) {
-    return std::unexpected(base::errnoError("sending a sock_diag request"));
-  }
-  alignas(nlmsghdr) char buffer[8192];
-  for (;;) {
-    const ssize_t n = recv(fd_.get(), buffer, sizeof buffer, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(base::errnoError("reading the sock_diag answer"));
-    }
-    int remaining = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, remaining);
-         h = NLMSG_NEXT(h, remaining)) {
-      if (h->nlmsg_seq != sequence_) continue;  // a late answer to an earlier, timed-out query
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        const auto* error = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-        if (error->error == 0) continue;
-        if (error->error == -ENOENT) return std::optional<DiagSocket>{};
-        return std::unexpected(base::makeError(-error->error, "sock_diag lookup"));
-      }
-      if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-        const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
-        const std::uint64_t cookie =
-            static_cast<std::uint64_t>(diag->id.idiag_cookie[1]) << 32 | diag->id.idiag_cookie[0];
-        return std::optional<DiagSocket>(
-            DiagSocket{diag->idiag_inode, diag->idiag_uid, cookie, diag->idiag_state});
-      }
-      if (h->nlmsg_type == NLMSG_DONE) return std::optional<DiagSocket>{};
-    }
-  }
+  std::optional<DiagSocket> found;
+  auto asked = exchange(message, NLM_F_REQUEST, "sock_diag lookup", [&](const DiagSocket& socket) {
+    found = socket;
+    return true;  // the one answer
+  });
+  if (!asked && asked.error().code == ENOENT) return std::optional<DiagSocket>{};
+  if (!asked) return std::unexpected(asked.error());
+  return found;
 }
 
 base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t protocol,
                                                                std::uint16_t localPort,
                                                                std::uint64_t cookie) {
   for (const std::uint8_t family : {AF_INET6, AF_INET}) {
-    auto found = dump(family, protocol, localPort, cookie);
-    if (!found || *found) return found;
+    Request message{};
+    message.request.sdiag_family = family;
+    message.request.sdiag_protocol = protocol;
+    // A TCP flow reaches a listener; a UDP socket may be in any state.
+    message.request.idiag_states = protocol == IPPROTO_TCP ? 1u << TCP_LISTEN : ~0u;
+    std::optional<DiagSocket> found;
+    auto dumped = exchange(message, NLM_F_REQUEST | NLM_F_DUMP, "sock_diag dump",
+                           [&](const DiagSocket& socket) {
+                             if (socket.cookie == cookie && socket.port == localPort) {
+                               found = socket;
+                             }
+                             return false;  // read to the end: nothing is left queued
+                           });
+    if (!dumped) return std::unexpected(dumped.error());
+    if (found) return found;
   }
   return std::optional<DiagSocket>{};
 }
 
-base::Result<std::optional<DiagSocket>> SockDiag::dump(std::uint8_t family, std::uint8_t protocol,
-                                                       std::uint16_t localPort,
-                                                       std::uint64_t cookie) {
-  struct {
-    nlmsghdr header;
-    inet_diag_req_v2 request;
-  } message{};
+base::Result<void> SockDiag::exchange(Request& message, std::uint16_t flags, const char* what,
+                                      const std::function<bool(const DiagSocket&)>& each) {
   std::lock_guard lock(mutex_);
   message.header.nlmsg_len = sizeof message;
   message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  message.header.nlmsg_flags = flags;
   message.header.nlmsg_seq = ++sequence_;
-  message.request.sdiag_family = family;
-  message.request.sdiag_protocol = protocol;
-  // A TCP flow reaches a listener; a UDP socket may be in any state.
-  message.request.idiag_states = protocol == IPPROTO_TCP ? 1u << TCP_LISTEN : ~0u;
-
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (sendto(fd_.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
              sizeof kernel) < 0) {
-    return std::unexpected(base::errnoError("sending a sock_diag dump request"));
+    return std::unexpected(base::errnoError(std::string("sending a ") + what + " request"));
   }
-  std::optional<DiagSocket> found;
   alignas(nlmsghdr) char buffer[16384];
   for (;;) {
     const ssize_t n = recv(fd_.get(), buffer, sizeof buffer, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return std::unexpected(base::errnoError("reading the sock_diag dump"));
+      return std::unexpected(base::errnoError(std::string("reading the ") + what + " answer"));
     }
     int remaining = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, remaining);
          h = NLMSG_NEXT(h, remaining)) {
       if (h->nlmsg_seq != sequence_) continue;  // a late answer to an earlier, timed-out query
-      if (h->nlmsg_type == NLMSG_DONE) return found;  // read to the end: nothing left queued
+      if (h->nlmsg_type == NLMSG_DONE) return {};
       if (h->nlmsg_type == NLMSG_ERROR) {
         const auto* error = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
         if (error->error == 0) continue;
-        return std::unexpected(base::makeError(-error->error, "sock_diag dump"));
+        return std::unexpected(base::makeError(-error->error, what));
       }
       if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
       const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
-      const std::uint64_t itsCookie =
-          static_cast<std::uint64_t>(diag->id.idiag_cookie[1]) << 32 | diag->id.idiag_cookie[0];
-      if (!found && itsCookie == cookie && ntohs(diag->id.idiag_sport) == localPort) {
-        found = DiagSocket{diag->idiag_inode, diag->idiag_uid, itsCookie, diag->idiag_state};
-      }
+      const DiagSocket socket{
+          diag->idiag_inode, diag->idiag_uid,
+          static_cast<std::uint64_t>(diag->id.idiag_cookie[1]) << 32 | diag->id.idiag_cookie[0],
+          diag->idiag_state, ntohs(diag->id.idiag_sport)};
+      if (each(socket)) return {};
     }
   }
 }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,7 @@ struct DiagSocket {
   std::uint32_t uid = 0;
   std::uint64_t cookie = 0;  // the socket's cookie, as bpf_get_socket_cookie() gives it
   std::uint8_t state = 0;    // TCP_LISTEN, TCP_TIME_WAIT, ... (UDP: TCP_CLOSE or established)
+  std::uint16_t port = 0;    // its own (local) port
 };
 
 // NETLINK_SOCK_DIAG lookups in the caller's network namespace, no /proc: exact ones (inet_diag
@@ -59,8 +61,12 @@ class SockDiag {
   base::Result<std::optional<DiagSocket>> query(std::uint8_t family, std::uint8_t protocol,
                                                 const SocketEnd& source,
                                                 const SocketEnd& destination, std::uint32_t device);
-  base::Result<std::optional<DiagSocket>> dump(std::uint8_t family, std::uint8_t protocol,
-                                               std::uint16_t localPort, std::uint64_t cookie);
+  struct Request;  // a request as it goes on the wire; exchange() fills in the header
+  // Sends the request with `flags` and hands each socket of the answer to `each` until it
+  // returns true or the answer ends. `what` names the request in errors; an error the kernel
+  // answers keeps its errno (ENOENT: no such socket).
+  base::Result<void> exchange(Request& message, std::uint16_t flags, const char* what,
+                              const std::function<bool(const DiagSocket&)>& each);
   std::mutex mutex_;
   base::UniqueFd fd_;
   std::uint32_t sequence_ = 0;  // guarded by mutex_
