@@ -1605,7 +1605,6 @@ int warden_inbound_check(struct __sk_buff *skb)
 	if (bound && bound->tgid && bound->tgid == decided->tgid &&
 	    bound->start_time_ns == decided->start_time_ns)
 		return 1;
-	decided->delivered_ns = bpf_ktime_get_boot_ns();
 	decided->delivered_cookie = cookie;
 	count(WARDEN_CTR_INBOUND_MISDELIVERED);
 	return 0;
@@ -1644,6 +1643,8 @@ static __always_inline void forget_inbound_of(const struct warden_flow_key *flow
 	struct warden_inbound_receiver *decided;
 	struct warden_inbound_key key;
 
+	if (!inbound_port_noted(flow->local_port))
+		return; /* (a client's port, nearly always: no note to look for) */
 	__builtin_memset(&key, 0, sizeof(key));
 	key.netns_cookie = table_netns_cookie;
 	__builtin_memcpy(key.remote_addr, flow->remote_addr, 16);

@@ -337,7 +337,6 @@ struct warden_inbound_receiver {
 	 * instead (0: none), whose record (bound_sockets) wardend decides the flow's next packet
 	 * for. */
 	__u64 delivered_cookie;
-	__u64 delivered_ns; /* bpf_ktime_get_boot_ns() then */
 	__u32 tgid;
 	__u32 pad;
 };

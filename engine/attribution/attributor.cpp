@@ -360,10 +360,11 @@ void Attributor::noteAccepted(const rules::Flow& flow, const Attribution& attrib
     return;
   }
   if (flow.ipProto != IPPROTO_UDP) return;
-  {
+  if (bpf_->inboundPortNoted(flow.localPort)) {
     // An entry an inbound flow on these ends left for another socket than this flow's goes
     // (the flow expired, or another socket answers it now): else the ingress check would
-    // refuse this flow's replies as delivered to another than the old flow's.
+    // refuse this flow's replies as delivered to another than the old flow's. (A port no
+    // inbound flow was noted for, a client's, has none to look for.)
     const warden_inbound_key key = inboundKey(flow, netnsCookie_);
     warden_inbound_receiver receiver;
     if (bpf_->lookupInboundReceiver(key, receiver) &&
@@ -399,19 +400,20 @@ void Attributor::noteInboundAccepted(const rules::Flow& flow,
   // entry that checks nothing, so that what an earlier flow on these ends left does not decide
   // where this one may go, and the table does not queue the flow again for want of one.
   receiver.sock_cookie = attribution.receiverCookie;
+  receiver.tgid = attribution.owner.tgid;
+  receiver.start_time_ns = attribution.owner.start_time_ns;
   // The process as the socket's bind record names it, which is what the check compares
-  // another socket's with (sock_diag's holder has its start time only to the clock tick).
+  // another socket's with: sock_diag's holder has its start time only to the clock tick (a
+  // map's record is that bind record already).
   warden_owner bound;
-  if (bpf_->lookupBoundSocket(attribution.receiverCookie, bound)) {
+  if (attribution.via == Attribution::Via::kSockDiag &&
+      bpf_->lookupBoundSocket(attribution.receiverCookie, bound)) {
     receiver.tgid = bound.tgid;
     receiver.start_time_ns = bound.start_time_ns;
-  } else {
-    receiver.tgid = attribution.owner.tgid;
-    receiver.start_time_ns = attribution.owner.start_time_ns;
   }
+  bpf_->noteInboundPort(flow.localPort);
   // A failed update leaves the flow's delivery unchecked: it goes where the kernel's lookup
   // sends it, as without the check.
-  bpf_->noteInboundPort(flow.localPort);
   if (!bpf_->noteInboundReceiver(key, receiver)) {
     bump(counters_.decidedErrors);
     std::lock_guard lock(errorLogMutex_);

@@ -360,6 +360,11 @@ void BpfAttribution::noteInboundPort(std::uint16_t port) const noexcept {
   if ((word.load(std::memory_order_relaxed) & bit) == 0) word.fetch_or(bit);
 }
 
+bool BpfAttribution::inboundPortNoted(std::uint16_t port) const noexcept {
+  return (std::atomic_ref<std::uint64_t>(inboundPorts_[port / 64]).load(std::memory_order_relaxed) &
+          std::uint64_t{1} << (port % 64)) != 0;
+}
+
 void BpfAttribution::forgetInboundReceiver(const warden_inbound_key& key) const noexcept {
   (void)bpf_map_delete_elem(inboundReceiversFd_, &key);  // ENOENT: nothing was left
 }

@@ -107,6 +107,8 @@ class BpfAttribution : public ExecWindows {
   // Marks local `port` as one inbound flows are noted for (bpf `inbound_ports`): before the
   // first note to it. No syscall: a bit set in wardend's mapping of the array.
   void noteInboundPort(std::uint16_t port) const noexcept;
+  // Whether it was (else no inbound flow to that port has a note to look for).
+  bool inboundPortNoted(std::uint16_t port) const noexcept;
   // The record of the bind of the socket with that cookie (bpf `bound_sockets`).
   bool lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept;
   // The socket filter program that says whether an accepted inbound UDP flow was delivered to
