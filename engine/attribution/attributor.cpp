@@ -337,9 +337,9 @@ std::optional<Attribution> Attributor::deliveredElsewhere(const PacketInfo& pack
       return found;
     }
     // (None: the socket closed meanwhile, and the flow is the kernel's.)
-    return holderOf(
-        sockDiag_->findByCookie(packet.ipProto, packet.destinationPort, receiver.delivered_cookie),
-        true, true);
+    return holderOf(sockDiag_->findByCookie(packet.ipProto, packet.destinationPort,
+                                            receiver.delivered_cookie, packet.ipVersion == 4),
+                    true, true);
   }
   if (found.owner.tgid == 0) {  // outside wardend's pid namespace: nobody to name
     bump(counters_.misses);

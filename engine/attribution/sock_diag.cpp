@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace warden::engine {
@@ -60,6 +61,19 @@ base::Result<std::optional<DiagSocket>> SockDiag::find(std::uint8_t protocol,
 struct SockDiag::Request {
   nlmsghdr header;
   inet_diag_req_v2 request;
+  // For a dump: INET_DIAG_REQ_BYTECODE keeping only the sockets whose own port is `port`.
+  // inet_diag_bc_run() walks the ops, jumping `yes` or `no` bytes, and keeps a socket when
+  // it lands exactly on the end: S_EQ (its port in the second op's `no`) jumps 8 to the end
+  // when it holds, else 12, past it.
+  nlattr filterHeader;
+  inet_diag_bc_op filter[2];
+
+  void keepOnlyPort(std::uint16_t port) {
+    filterHeader.nla_type = INET_DIAG_REQ_BYTECODE;
+    filterHeader.nla_len = sizeof filterHeader + sizeof filter;
+    filter[0] = {INET_DIAG_BC_S_EQ, sizeof filter, sizeof filter + 4};
+    filter[1] = {0, 0, port};
+  }
 };
 
 base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std::uint8_t protocol,
@@ -89,9 +103,13 @@ base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std
 
 base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t protocol,
                                                                std::uint16_t localPort,
-                                                               std::uint64_t cookie) {
+                                                               std::uint64_t cookie, bool ipv4) {
+  // An IPv4 packet reaches IPv4 sockets and IPv6 ones bound to the wildcard address; an IPv6
+  // packet only IPv6 ones.
   for (const std::uint8_t family : {AF_INET6, AF_INET}) {
+    if (family == AF_INET && !ipv4) break;
     Request message{};
+    message.keepOnlyPort(localPort);
     message.request.sdiag_family = family;
     message.request.sdiag_protocol = protocol;
     // A TCP flow reaches a listener; a UDP socket may be in any state.
@@ -112,15 +130,20 @@ base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t prot
 
 base::Result<void> SockDiag::exchange(Request& message, std::uint16_t flags, const char* what,
                                       const std::function<bool(const DiagSocket&)>& each) {
+  static_assert(
+      offsetof(Request, filterHeader) == NLMSG_ALIGN(sizeof(nlmsghdr) + sizeof(inet_diag_req_v2)),
+      "the filter attribute follows the request with no padding");
+  const bool filtered = message.filterHeader.nla_type == INET_DIAG_REQ_BYTECODE;
+  const std::size_t length = filtered ? sizeof message : offsetof(Request, filterHeader);
   std::lock_guard lock(mutex_);
-  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_len = length;
   message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   message.header.nlmsg_flags = flags;
   message.header.nlmsg_seq = ++sequence_;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (sendto(fd_.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
-             sizeof kernel) < 0) {
+  if (sendto(fd_.get(), &message, length, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) <
+      0) {
     return std::unexpected(base::errnoError(std::string("sending a ") + what + " request"));
   }
   alignas(nlmsghdr) char buffer[16384];

@@ -50,11 +50,13 @@ class SockDiag {
                                                              const SocketEnd& remote,
                                                              std::uint32_t device = 0);
   // The socket with that cookie among the TCP listeners or UDP sockets (`protocol`) bound to
-  // `localPort`, of either family; nullopt: none. Dumps every such socket of the namespace:
-  // for the rare flow no map names the receiver of, not every flow.
+  // `localPort` that a packet of the family (`ipv4` or not) can reach; nullopt: none. A dump
+  // that the kernel filters by port, so only that port's sockets are read: for the rare flow
+  // no map names the receiver of, not every flow.
   [[nodiscard]] base::Result<std::optional<DiagSocket>> findByCookie(std::uint8_t protocol,
                                                                      std::uint16_t localPort,
-                                                                     std::uint64_t cookie);
+                                                                     std::uint64_t cookie,
+                                                                     bool ipv4);
 
  private:
   explicit SockDiag(base::UniqueFd fd) : fd_(std::move(fd)) {}
