@@ -554,3 +554,34 @@ def test_datagrams_behind_extension_headers_reach_an_allowed_server(lab, cgroup,
         send_with_extension_headers(lab, C6, STEERED_PORT, 41641 + headers * 4, 4, headers)
     assert served(20) == "served 13"
     assert d.status()["attribution"]["bpf"]["inbound_unwalked"] == 0
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_a_peers_flow_from_port_53_is_decided_again_for_a_new_receiver(
+        lab, cgroup, wardend, twins, fam):
+    """A peer sends from port 53 (as a DNS server would) to an allowed server, and its flow is
+    accepted for that server's socket. Another process of the program joins the port's
+    SO_REUSEPORT group and steers it to itself: the flow's next datagram is dropped there, and
+    the rest decided again for it (rule 0i), as from any other port. Rule 0a, which hands DNS
+    replies to the workers to read and accepts them unchanged, takes only replies to a flow of
+    ours: taking this flow's datagrams it would have kept them from being decided again, each
+    dropped at the new receiver."""
+    addr, _ = fam
+    write_profiles(lab, {"allowed": ("allow", {"path": twins["allowed"]})})
+    d = start(lab, wardend, cgroup, inbound=True, default="deny")
+    first = Holder(lab, cgroup, "first", binary=twins["allowed"])
+    fd = bound_fd(first, f"listen udp {WILDCARD[addr]} {STEERED_PORT} reuseport")
+    served = {"first": first.ask_later(f"serve {fd} 8000")}
+    sender = lab.s.spawn([PYTHON, "-c", STEADY_SENDER, addr, str(STEERED_PORT), "53", "5"],
+                         "from-53", lines=True)
+    time.sleep(1.5)
+    later = Holder(lab, cgroup, "later", binary=twins["allowed"])
+    fd = bound_fd(later, f"listen udp {WILDCARD[addr]} {STEERED_PORT} reuseport")
+    assert later.ask(f"steer {fd} 1") == "steered"
+    served["later"] = later.ask_later(f"serve {fd} 5000")
+    echoes = int(sender.wait_line(lambda t: True, timeout=20))
+    counts = {kind: int(served[kind](20).split()[1]) for kind in served}
+    # About 15 datagrams before the steering, 30 after it, of which one is lost.
+    assert counts["first"] >= 5 and counts["later"] >= 15, (counts, echoes)
+    assert echoes == counts["first"] + counts["later"], (counts, echoes)
+    assert d.status()["attribution"]["inbound_redecided_for_receiver"] >= 1
