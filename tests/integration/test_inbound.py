@@ -585,3 +585,27 @@ def test_a_peers_flow_from_port_53_is_decided_again_for_a_new_receiver(
     assert counts["first"] >= 5 and counts["later"] >= 15, (counts, echoes)
     assert echoes == counts["first"] + counts["later"], (counts, echoes)
     assert d.status()["attribution"]["inbound_redecided_for_receiver"] >= 1
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_a_group_steering_syn_cookie_handshakes_apart_gets_a_denied_program_nothing(
+        lab, cgroup, wardend, twins, fam):
+    """With SYN cookies (here always sent: tcp_syncookies = 2, as under a SYN flood) a listener
+    keeps nothing of a handshake, and the ACK that completes it is looked up, and steered,
+    anew. The denied program joins the allowed server's SO_REUSEPORT group and steers SYNs to
+    the allowed listener, the rest to itself: SYNs are decided for the allowed program and
+    answered, and each completing ACK would make a connection at the denied program's
+    listener. They are dropped there: it accepts none."""
+    addr, _ = fam
+    lab.c.run(["sysctl", "-qw", "net.ipv4.tcp_syncookies=2"])
+    d, p = lenders(lab, wardend, cgroup, twins)
+    fds = {kind: bound_fd(p[kind], f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseport")
+           for kind in ("denied", "allowed")}
+    assert p["denied"].ask(f"steer {fds['denied']} 0 1") == "steered"
+    served = {kind: p[kind].ask_later(f"serve {fds[kind]} 5000") for kind in p}
+    outcomes = connect_from_ports(lab, addr, STEERED_PORT, 41901, count=6)
+    counts = {kind: served[kind](20) for kind in p}
+    assert counts["denied"] == "served 0", \
+        f"the denied program accepted handshakes steered to it: {counts}, outcomes {outcomes}"
+    status = d.status()["attribution"]
+    assert status["bpf"]["inbound_misdelivered"] >= 1, status

@@ -67,10 +67,11 @@
  *                                   a TCP connect to HOST HPORT from local PORT (bound with
  *                                   SO_REUSEPORT, so beside a listener of that port of the same
  *                                   user) -> "<outcome> <ms>"
- *   steer FD INDEX                  attaches to FD's SO_REUSEPORT group a steering program
+ *   steer FD INDEX [SYN-INDEX]      attaches to FD's SO_REUSEPORT group a steering program
  *                                   (SO_ATTACH_REUSEPORT_CBPF, no privilege needed) that sends
  *                                   every packet to the group's member INDEX (in the order they
- *                                   joined) -> "steered"
+ *                                   joined), or with SYN-INDEX, TCP segments with SYN set to
+ *                                   that member and the rest to INDEX -> "steered"
  *   serve FD MS                     for MS milliseconds, accepts the connections (TCP) or echoes
  *                                   the datagrams (UDP) that arrive on FD -> "served <n>"
  *   setuid UID                      drops to UID (groups cleared, real, effective and saved)
@@ -753,13 +754,32 @@ static void command_connectfrom(char** w, int nw) {
 }
 
 static void command_steer(char** w, int nw) {
-  long fd, index;
-  if (nw != 3 || parse_int_arg(w[1], 0, 65535, &fd) || parse_int_arg(w[2], 0, 255, &index)) {
-    printf("error usage: steer FD INDEX\n");
+  long fd, index, syn_index = -1;
+  if ((nw != 3 && nw != 4) || parse_int_arg(w[1], 0, 65535, &fd) ||
+      parse_int_arg(w[2], 0, 255, &index) || (nw == 4 && parse_int_arg(w[3], 0, 255, &syn_index))) {
+    printf("error usage: steer FD INDEX [SYN-INDEX]\n");
     return;
   }
+  /* The program runs on the packet past its transport header; SKF_NET_OFF reads from the
+   * network header: the TCP flags are at 20 + 13 (IPv4 without options) or 40 + 13 (IPv6
+   * without extension headers). */
+  struct sock_filter by_flags[] = {
+      {BPF_LD | BPF_B | BPF_ABS, 0, 0, (unsigned)SKF_NET_OFF},
+      {BPF_ALU | BPF_RSH | BPF_K, 0, 0, 4},
+      {BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 4},
+      {BPF_LD | BPF_B | BPF_ABS, 0, 0, (unsigned)(SKF_NET_OFF + 33)},
+      {BPF_JMP | BPF_JA | BPF_K, 0, 0, 1},
+      {BPF_LD | BPF_B | BPF_ABS, 0, 0, (unsigned)(SKF_NET_OFF + 53)},
+      {BPF_JMP | BPF_JSET | BPF_K, 0, 1, 0x02},
+      {BPF_RET | BPF_K, 0, 0, (unsigned)syn_index},
+      {BPF_RET | BPF_K, 0, 0, (unsigned)index},
+  };
   struct sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, (unsigned)index}};
   struct sock_fprog program = {1, code};
+  if (syn_index >= 0) {
+    program.len = sizeof by_flags / sizeof by_flags[0];
+    program.filter = by_flags;
+  }
   if (setsockopt((int)fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program)) {
     printf("error steer: %s\n", strerror(errno));
     return;
