@@ -58,7 +58,7 @@ BoundSocket bindSocket(int type, const char* address, std::uint16_t port, bool v
   }
   socklen_t size = sizeof bound.cookie;
   EXPECT_EQ(getsockopt(bound.fd.get(), SOL_SOCKET, SO_COOKIE, &bound.cookie, &size), 0);
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(fstat(bound.fd.get(), &st), 0);
   bound.inode = st.st_ino;
   return bound;
