@@ -228,11 +228,13 @@ def test_a_steered_udp_flow_is_decided_again_for_its_receiver(lab, cgroup, warde
     served = [h.ask_later(f"serve {fd} 6000") for h, fd in zip(holders, fds)]
     senders = [lab.s.spawn([PYTHON, "-c", STEADY_SENDER, addr, str(STEERED_PORT),
                             str(41401 + i), "2"], f"steady-{i}", lines=True) for i in range(12)]
-    echoes = [int(s.wait_line(lambda t: True, timeout=15)) for s in senders]
+    answered = [s.wait_line(lambda t: True, timeout=15).split() for s in senders]
+    echoes = [int(echoed) for echoed, _ in answered]
     counts = [s(20) for s in served]
-    # Of about 20 datagrams a flow, one may be lost: the first, if it was accepted for the
-    # first process and delivered to the second.
-    assert min(echoes) >= 12, echoes
+    # Of a flow's datagrams one may be lost: the first, if it was accepted for the first
+    # process and delivered to the second.
+    lost = [int(sent) - int(echoed) for echoed, sent in answered]
+    assert max(lost) <= 1 and min(echoes) >= 15, answered
     assert counts[0] == "served 0" and int(counts[1].split()[1]) >= sum(echoes), (counts, echoes)
     # sock_diag picks one of the two sockets by hash: all 12 flows on the other's is 1 in 2^12
     status = d.status()["attribution"]
@@ -286,7 +288,7 @@ def test_a_udp_flow_whose_delivery_note_is_gone_is_decided_again(
     fd = bound_fd(late, f"listen udp {WILDCARD[addr]} {STEERED_PORT} reuseport")
     assert late.ask(f"steer {fd} 2") == "steered"
     served["late"] = late.ask_later(f"serve {fd} 5000")
-    echoes = [int(s.wait_line(lambda t: True, timeout=20)) for s in senders]
+    echoes = [int(s.wait_line(lambda t: True, timeout=20).split()[0]) for s in senders]
     counts = {kind: served[kind](20) for kind in served}
     assert counts["denied"] == counts["late"] == "served 0", (counts, echoes)
     assert counts["allowed"] != "served 0", (counts, echoes)
@@ -442,21 +444,26 @@ host, port, sport, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), fl
 s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("", sport))
 s.setblocking(False)
-echoes = 0
+echoes = sent = 0
 end = time.monotonic() + seconds
-while time.monotonic() < end:
-    try:
-        s.sendto(b"steady", (host, port))
-    except OSError:
-        pass
-    time.sleep(0.1)
+while True:
+    done = time.monotonic() >= end
+    if not done:
+        try:
+            s.sendto(b"steady", (host, port))
+            sent += 1
+        except OSError:
+            pass
+    time.sleep(0.5 if done else 0.1)  # at the end, time for the last echo
     while True:
         try:
             s.recv(100)
             echoes += 1
         except OSError:
             break
-print(echoes, flush=True)
+    if done:
+        break
+print(echoes, sent, flush=True)
 """
 LATE_PORTS = {"denied": 7112, "allowed": 7113}
 
@@ -579,7 +586,7 @@ def test_a_peers_flow_from_port_53_is_decided_again_for_a_new_receiver(
     fd = bound_fd(later, f"listen udp {WILDCARD[addr]} {STEERED_PORT} reuseport")
     assert later.ask(f"steer {fd} 1") == "steered"
     served["later"] = later.ask_later(f"serve {fd} 5000")
-    echoes = int(sender.wait_line(lambda t: True, timeout=20))
+    echoes = int(sender.wait_line(lambda t: True, timeout=20).split()[0])
     counts = {kind: int(served[kind](20).split()[1]) for kind in served}
     # About 15 datagrams before the steering, 30 after it, of which one is lost.
     assert counts["first"] >= 5 and counts["later"] >= 15, (counts, echoes)
