@@ -466,7 +466,21 @@ Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool
     bump(counters_.misses);
     return Attribution{};
   }
-  return holderOf(findSocket(packet, inbound), inbound, hasUid);
+  auto socket = findSocket(packet, inbound);
+  constexpr std::uint8_t kSyn = 0x02, kAck = 0x10;
+  if (inbound && packet.ipProto == IPPROTO_TCP && (packet.tcpFlags & (kSyn | kAck)) == kSyn &&
+      socket && *socket && (*socket)->inode == 0) {
+    // An earlier connection's socket on the 4-tuple, which has no file and so no holder: one
+    // in TIME_WAIT (a server that closes first leaves one for each connection), which hands a
+    // SYN with a later sequence number or timestamp on to the listener. An exact lookup finds
+    // it first; asked for no peer port, it finds the listener, whose holder decides. (Of a
+    // SO_REUSEPORT group, the member the hash picks for that port: the ingress check sends a
+    // SYN delivered to another process's member back to be decided for it.)
+    PacketInfo toListener = packet;
+    toListener.sourcePort = 0;
+    socket = findSocket(toListener, true);
+  }
+  return holderOf(socket, inbound, hasUid);
 }
 
 Attribution Attributor::holderOf(const base::Result<std::optional<DiagSocket>>& socket,

@@ -616,3 +616,59 @@ def test_a_group_steering_syn_cookie_handshakes_apart_gets_a_denied_program_noth
         f"the denied program accepted handshakes steered to it: {counts}, outcomes {outcomes}"
     status = d.status()["attribution"]
     assert status["bpf"]["inbound_misdelivered"] >= 1, status
+
+
+# From one source port, connects to HOST PORT twice, each time reading until the server closes
+# (so that the server's side of the first ends in TIME_WAIT, and the second's SYN meets it);
+# prints each outcome.
+TWICE_FROM_ONE_PORT = """
+import socket, sys
+host, port, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+outcomes = []
+for _ in range(2):
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", sport))
+    s.settimeout(4)
+    try:
+        s.connect((host, port))
+        while s.recv(100):
+            pass
+        outcomes.append("connected")
+    except OSError as e:
+        outcomes.append(type(e).__name__)
+    s.close()
+print(" ".join(outcomes), flush=True)
+"""
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+@pytest.mark.parametrize("bound", ["before", "after", "without-ebpf"])
+def test_a_connection_on_the_4_tuple_of_a_time_wait_socket_is_decided_for_the_listener(
+        lab, cgroup, wardend, twins, fam, bound):
+    """An allowed server accepts and closes at once, so each connection's socket on its side
+    ends in TIME_WAIT; a peer connects again from the same port, and the kernel hands that SYN
+    on to the listener (its sequence number or timestamp is past the old connection's). What
+    sock_diag finds on the 4-tuple first is the TIME_WAIT socket, which has no holder: the
+    flow is decided for the listener all the same, whether the server bound its port before
+    wardend started (no bind record: sock_diag names it), after, or without eBPF at all. (It
+    was decided `unknown`, and refused, while the TIME_WAIT socket lasted.)"""
+    addr, _ = fam
+    write_profiles(lab, {"allowed": ("allow", {"path": twins["allowed"]})})
+    server = None
+    if bound != "after":
+        server = Holder(lab, cgroup, "server", binary=twins["allowed"])
+        fd = bound_fd(server, f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseaddr")
+    if bound == "without-ebpf":
+        d = wardend(engine={"unknown": "deny", "default": "deny", "kernel": "allow",
+                            "inbound": True}, attribution={"ebpf": False})
+    else:
+        d = start(lab, wardend, cgroup, inbound=True, default="deny")
+    if server is None:
+        server = Holder(lab, cgroup, "server", binary=twins["allowed"])
+        fd = bound_fd(server, f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseaddr")
+    served = server.ask_later(f"serve {fd} 6000")
+    res = lab.s.run([PYTHON, "-c", TWICE_FROM_ONE_PORT, addr, str(STEERED_PORT), "41951"],
+                    timeout=20)
+    assert res.stdout.split() == ["connected", "connected"], (res.stdout, d.status()["attribution"])
+    assert served(20) == "served 2"
