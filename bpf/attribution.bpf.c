@@ -160,21 +160,37 @@ struct {
 	__type(value, struct warden_inbound_receiver);
 } inbound_receivers SEC(".maps");
 
-/* Local ports wardend has noted inbound flows to (attribution.h, WARDEN_INBOUND_PORT_WORDS). */
+/* Bitmaps of local ports (attribution.h, WARDEN_PORT_WORDS), mapped by wardend. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, WARDEN_INBOUND_PORT_WORDS);
+	__uint(max_entries, WARDEN_PORT_WORDS *WARDEN_PORT_BITMAPS);
 	__type(key, __u32);
 	__type(value, __u64);
-} inbound_ports SEC(".maps");
+} port_bits SEC(".maps");
+
+static __always_inline __u64 *port_word(enum warden_port_bitmap bitmap, __u32 port)
+{
+	__u32 word = bitmap * WARDEN_PORT_WORDS + ((port >> 6) & (WARDEN_PORT_WORDS - 1));
+
+	return bpf_map_lookup_elem(&port_bits, &word);
+}
 
 static __always_inline bool inbound_port_noted(__u32 port)
 {
-	__u32 word = (port >> 6) & (WARDEN_INBOUND_PORT_WORDS - 1);
-	__u64 *bits = bpf_map_lookup_elem(&inbound_ports, &word);
+	__u64 *bits = port_word(WARDEN_PORTS_NOTED, port);
 
 	return bits && (*bits & (1ULL << (port & 63)));
+}
+
+/* Sets `port`'s bit in `bitmap` (an atomic or, taken only while it is clear). */
+static __always_inline void mark_port(enum warden_port_bitmap bitmap, __u32 port)
+{
+	__u64 *bits = port_word(bitmap, port);
+	__u64 bit = 1ULL << (port & 63);
+
+	if (bits && !(*bits & bit))
+		__sync_fetch_and_or(bits, bit);
 }
 
 /* The generation the next owner record gets (attribution.h, warden_owner.generation). */
@@ -1130,6 +1146,7 @@ static __always_inline void post_bind(struct bpf_sock *sk, bool v6)
 	key.netns_cookie = bpf_get_netns_cookie(sk);
 	key.local_port = sk->src_port;
 	key.protocol = sk->protocol;
+	mark_port(WARDEN_PORTS_BOUND, sk->src_port);
 	fill_owner(&owner);
 	owner.sock_cookie = bpf_get_socket_cookie(sk);
 	/* The address bound, since the key has none: another socket bound to the same port on
@@ -1605,6 +1622,9 @@ int warden_inbound_check(struct __sk_buff *skb)
 	if (bound && bound->tgid && bound->tgid == decided->tgid &&
 	    bound->start_time_ns == decided->start_time_ns)
 		return 1;
+	/* The port's bit before the note: wardend, which looks for notes on marked ports only,
+	 * must not miss one. */
+	mark_port(WARDEN_PORTS_MISDELIVERED, key.local_port);
 	decided->delivered_cookie = cookie;
 	count(WARDEN_CTR_INBOUND_MISDELIVERED);
 	return 0;

@@ -314,10 +314,23 @@ struct warden_exit_event {
  * same verdict.
  */
 #define WARDEN_INBOUND_ENTRIES 65536
-/* inbound_ports: a bit per local port (word port / 64, bit port % 64), set by wardend (in its
- * mapping of the array) before it first notes a flow to that port and never cleared: the
- * programs leave every other port's packets alone without reading them. */
-#define WARDEN_INBOUND_PORT_WORDS 1024
+/* port_bits: bitmaps of local ports, each WARDEN_PORT_WORDS words (port / 64, bit port % 64),
+ * one after the other; no bit is cleared while the programs are loaded, so each says "maybe"
+ * and its absence "no":
+ *  - WARDEN_PORTS_NOTED, set by wardend (in its mapping of the array) before it first notes an
+ *    inbound flow to the port: the programs leave every other port's packets alone unread;
+ *  - WARDEN_PORTS_BOUND, set by post_bind for every socket bound to the port (of any network
+ *    namespace): a port without it has no listener or bind record, which wardend then does
+ *    not ask the maps for (a syscall each);
+ *  - WARDEN_PORTS_MISDELIVERED, set by the ingress check before it notes a flow to the port as
+ *    delivered to another socket: wardend looks for such notes only on those ports. */
+#define WARDEN_PORT_WORDS 1024
+enum warden_port_bitmap {
+	WARDEN_PORTS_NOTED,
+	WARDEN_PORTS_BOUND,
+	WARDEN_PORTS_MISDELIVERED,
+	WARDEN_PORT_BITMAPS,
+};
 
 /* An inbound flow as its packets carry it (network namespace, remote and local ends). */
 struct warden_inbound_key {

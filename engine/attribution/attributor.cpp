@@ -309,6 +309,8 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
 }
 
 std::optional<Attribution> Attributor::deliveredElsewhere(const PacketInfo& packet) {
+  // (Only the ports the ingress check marked can have such a note: no syscall for the rest.)
+  if (!bpf_->portMisdelivered(packet.destinationPort)) return std::nullopt;
   warden_inbound_key key = inboundKey(packet, netnsCookie_);
   warden_inbound_receiver receiver;
   if (!bpf_->lookupInboundReceiver(key, receiver) || receiver.delivered_cookie == 0 ||
@@ -329,7 +331,7 @@ std::optional<Attribution> Attributor::deliveredElsewhere(const PacketInfo& pack
   Attribution found;
   found.via = Attribution::Via::kListenerMap;
   found.receiverCookie = receiver.delivered_cookie;
-  if (!bpf_->lookupBoundSocket(receiver.delivered_cookie, found.owner)) {
+  if (!bpf_->lookupBoundSocket(receiver.delivered_cookie, packet.destinationPort, found.owner)) {
     // Bound before the programs were attached, or its record evicted: sock_diag finds it
     // among the port's sockets by its cookie, and the fd scan names its holder.
     if (!sockDiag_) {
@@ -407,7 +409,7 @@ void Attributor::noteInboundAccepted(const rules::Flow& flow,
   // map's record is that bind record already).
   warden_owner bound;
   if (attribution.via == Attribution::Via::kSockDiag &&
-      bpf_->lookupBoundSocket(attribution.receiverCookie, bound)) {
+      bpf_->lookupBoundSocket(attribution.receiverCookie, flow.localPort, bound)) {
     receiver.tgid = bound.tgid;
     receiver.start_time_ns = bound.start_time_ns;
   }

@@ -117,20 +117,25 @@ BpfAttribution::~BpfAttribution() {
       base::logWarning("detaching a held-verdict hook: ", std::strerror(errno));
     }
   }
-  if (inboundPorts_ != nullptr) munmap(inboundPorts_, inboundPortsBytes_);
+  if (portBits_ != nullptr) munmap(portBits_, portBitsBytes_);
+}
+
+base::Result<void*> BpfAttribution::mapArray(int mapFd, std::size_t bytes, int protection,
+                                             std::size_t& mapped, const char* what) {
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  mapped = (bytes + page - 1) / page * page;
+  void* address = mmap(nullptr, mapped, protection, MAP_SHARED, mapFd, 0);
+  if (address == MAP_FAILED) return std::unexpected(base::errnoError(what));
+  return address;
 }
 
 template <typename Slot>
 base::Result<void> BpfAttribution::mapMirror(int mapFd, std::uint32_t slots, Mirror<Slot>& mirror) {
-  // An array map's values are 8-byte aligned and the mapping is whole pages.
-  static_assert(sizeof(Slot) % 8 == 0);
-  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  const std::size_t bytes = (sizeof(Slot) * slots + page - 1) / page * page;
-  void* mapped = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, mapFd, 0);
-  if (mapped == MAP_FAILED)
-    return std::unexpected(base::errnoError("mapping an attribution mirror"));
-  mirror.slots = static_cast<const Slot*>(mapped);
-  mirror.bytes = bytes;
+  static_assert(sizeof(Slot) % 8 == 0);  // an array map's values are 8-byte aligned
+  auto mapped = mapArray(mapFd, sizeof(Slot) * slots, PROT_READ, mirror.bytes,
+                         "mapping an attribution mirror");
+  if (!mapped) return std::unexpected(mapped.error());
+  mirror.slots = static_cast<const Slot*>(*mapped);
   mirror.mask = slots - 1;
   return {};
 }
@@ -236,17 +241,14 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
     return std::unexpected(mapped.error());
   }
 
-  {
-    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    const std::size_t bytes =
-        (sizeof(std::uint64_t) * WARDEN_INBOUND_PORT_WORDS + page - 1) / page * page;
-    void* mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                        bpf_map__fd(skel->maps.inbound_ports), 0);
-    if (mapped == MAP_FAILED) {
-      return std::unexpected(base::errnoError("mapping the map of inbound ports"));
-    }
-    self->inboundPorts_ = static_cast<std::uint64_t*>(mapped);
-    self->inboundPortsBytes_ = bytes;
+  if (auto mapped = mapArray(bpf_map__fd(skel->maps.port_bits),
+                             sizeof(std::uint64_t) * WARDEN_PORT_WORDS * WARDEN_PORT_BITMAPS,
+                             PROT_READ | PROT_WRITE, self->portBitsBytes_,
+                             "mapping the bitmaps of local ports");
+      mapped) {
+    self->portBits_ = static_cast<std::uint64_t*>(*mapped);
+  } else {
+    return std::unexpected(mapped.error());
   }
 
   // attach
@@ -355,21 +357,34 @@ bool BpfAttribution::noteInboundReceiver(const warden_inbound_key& key,
 }
 
 void BpfAttribution::noteInboundPort(std::uint16_t port) const noexcept {
-  std::atomic_ref<std::uint64_t> word(inboundPorts_[port / 64]);
+  std::atomic_ref<std::uint64_t> word(
+      portBits_[WARDEN_PORTS_NOTED * WARDEN_PORT_WORDS + port / 64]);
   const std::uint64_t bit = std::uint64_t{1} << (port % 64);
   if ((word.load(std::memory_order_relaxed) & bit) == 0) word.fetch_or(bit);
 }
 
-bool BpfAttribution::inboundPortNoted(std::uint16_t port) const noexcept {
-  return (std::atomic_ref<std::uint64_t>(inboundPorts_[port / 64]).load(std::memory_order_relaxed) &
+bool BpfAttribution::portMarked(warden_port_bitmap bitmap, std::uint16_t port) const noexcept {
+  // Acquire: a bit the programs set before writing what it announces (a note) is seen with it.
+  return (std::atomic_ref<std::uint64_t>(portBits_[bitmap * WARDEN_PORT_WORDS + port / 64])
+              .load(std::memory_order_acquire) &
           std::uint64_t{1} << (port % 64)) != 0;
+}
+
+bool BpfAttribution::inboundPortNoted(std::uint16_t port) const noexcept {
+  return portMarked(WARDEN_PORTS_NOTED, port);
+}
+
+bool BpfAttribution::portMisdelivered(std::uint16_t port) const noexcept {
+  return portMarked(WARDEN_PORTS_MISDELIVERED, port);
 }
 
 void BpfAttribution::forgetInboundReceiver(const warden_inbound_key& key) const noexcept {
   (void)bpf_map_delete_elem(inboundReceiversFd_, &key);  // ENOENT: nothing was left
 }
 
-bool BpfAttribution::lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept {
+bool BpfAttribution::lookupBoundSocket(std::uint64_t cookie, std::uint16_t port,
+                                       warden_owner& owner) const noexcept {
+  if (!portMarked(WARDEN_PORTS_BOUND, port)) return false;
   return bpf_map_lookup_elem(boundSocketsFd_, &cookie, &owner) == 0;
 }
 
@@ -386,6 +401,7 @@ bool BpfAttribution::lookupFlow(const warden_flow_key& key, warden_owner& owner)
 bool BpfAttribution::lookupListener(const warden_listener_key& key,
                                     warden_owner& owner) const noexcept {
   if (mirroredListener(key, owner)) return true;
+  if (!portMarked(WARDEN_PORTS_BOUND, key.local_port)) return false;
   mirrorMisses_.fetch_add(1, std::memory_order_relaxed);
   return bpf_map_lookup_elem(listenersFd_, &key, &owner) == 0;
 }

@@ -77,7 +77,9 @@ class BpfAttribution : public ExecWindows {
   BpfAttribution& operator=(const BpfAttribution&) = delete;
 
   // The owner recorded for a flow / a bound port: from the mirror when its slot holds the key
-  // (no syscall), else one bpf(BPF_MAP_LOOKUP_ELEM) on the hash map.
+  // (no syscall), else one bpf(BPF_MAP_LOOKUP_ELEM) on the hash map; for a port no socket was
+  // bound to since the programs were loaded (a server bound before wardend started), none
+  // without asking.
   bool lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept;
   bool lookupListener(const warden_listener_key& key, warden_owner& owner) const noexcept;
   // The mirrors alone (what the lookups try first).
@@ -104,13 +106,20 @@ class BpfAttribution : public ExecWindows {
   bool noteInboundReceiver(const warden_inbound_key& key,
                            const warden_inbound_receiver& receiver) const noexcept;
   void forgetInboundReceiver(const warden_inbound_key& key) const noexcept;
-  // Marks local `port` as one inbound flows are noted for (bpf `inbound_ports`): before the
-  // first note to it. No syscall: a bit set in wardend's mapping of the array.
+  // Marks local `port` as one inbound flows are noted for (bpf `port_bits`,
+  // WARDEN_PORTS_NOTED): before the first note to it. No syscall: a bit set in wardend's
+  // mapping of the array.
   void noteInboundPort(std::uint16_t port) const noexcept;
   // Whether it was (else no inbound flow to that port has a note to look for).
   bool inboundPortNoted(std::uint16_t port) const noexcept;
-  // The record of the bind of the socket with that cookie (bpf `bound_sockets`).
-  bool lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept;
+  // Whether the ingress check may have found a flow to `port` delivered to another socket
+  // (WARDEN_PORTS_MISDELIVERED; else no note of the port's says so).
+  bool portMisdelivered(std::uint16_t port) const noexcept;
+  // The record of the bind of the socket with that cookie, bound to `port` (bpf
+  // `bound_sockets`): none without asking where no socket was bound to the port since the
+  // programs were loaded.
+  bool lookupBoundSocket(std::uint64_t cookie, std::uint16_t port,
+                         warden_owner& owner) const noexcept;
   // The socket filter program that says whether an accepted inbound UDP flow was delivered to
   // another process's socket (rule 0i).
   int inboundMisdeliveredFd() const;
@@ -186,6 +195,11 @@ class BpfAttribution : public ExecWindows {
   };
   template <typename Slot>
   static base::Result<void> mapMirror(int mapFd, std::uint32_t slots, Mirror<Slot>& mirror);
+  // Maps `bytes` of an array map (BPF_F_MMAPABLE) with `protection`; whole pages, as the
+  // kernel maps them, whose length is returned in `mapped`.
+  static base::Result<void*> mapArray(int mapFd, std::size_t bytes, int protection,
+                                      std::size_t& mapped, const char* what);
+  bool portMarked(warden_port_bitmap bitmap, std::uint16_t port) const noexcept;
 
   // Declaration order is destruction order reversed: ring reader and links go before the
   // skeleton that owns the maps and programs.
@@ -194,8 +208,8 @@ class BpfAttribution : public ExecWindows {
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
   Mirror<warden_flow_slot> flowMirror_;
   Mirror<warden_listener_slot> listenerMirror_;
-  std::uint64_t* inboundPorts_ = nullptr;  // bpf `inbound_ports`, mapped writable
-  std::size_t inboundPortsBytes_ = 0;
+  std::uint64_t* portBits_ = nullptr;  // bpf `port_bits`, mapped writable
+  std::size_t portBitsBytes_ = 0;
   mutable std::atomic<std::uint64_t> mirrorMisses_{0};
   struct EventReader {
     EventHandler handler;

@@ -266,20 +266,25 @@ TEST_F(BpfAttributionTest, ListenersTcpAndUdp) {
   key = listenerKey(udp, IPPROTO_UDP, 8053);
   ASSERT_TRUE(bpf_->lookupListener(key, owner));
   expectOwner(owner, udp, kNobody);
+  // A port nothing was bound to since the programs were loaded has no record, and is not
+  // asked for (the bitmap of bound ports says so): no syscall.
   key.local_port = 8054;
+  const std::uint64_t syscalls = bpf_->mirrorMisses();
   EXPECT_FALSE(bpf_->lookupListener(key, owner));
+  EXPECT_EQ(bpf_->mirrorMisses(), syscalls);
   // The same record by the socket's cookie (bound_sockets: whose a socket is that receives an
   // inbound flow), for each socket.
   warden_owner bound{};
   ASSERT_TRUE(bpf_->lookupListener(listenerKey(udp, IPPROTO_UDP, 8053), owner));
   ASSERT_NE(owner.sock_cookie, 0u);
-  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, bound));
+  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, 8053, bound));
   expectOwner(bound, udp, kNobody);
   EXPECT_EQ(bound.sock_cookie, owner.sock_cookie);
+  EXPECT_FALSE(bpf_->lookupBoundSocket(owner.sock_cookie, 8054, bound));
   ASSERT_TRUE(bpf_->lookupListener(listenerKey(tcp, IPPROTO_TCP, 8080), owner));
-  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, bound));
+  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, 8080, bound));
   expectOwner(bound, tcp, kNobody);
-  EXPECT_FALSE(bpf_->lookupBoundSocket(owner.sock_cookie + 1000000, bound));
+  EXPECT_FALSE(bpf_->lookupBoundSocket(owner.sock_cookie + 1000000, 8080, bound));
 }
 
 // The verdict path reads the mirrors, not the maps: every kind of flow and listener must be
