@@ -164,7 +164,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, WARDEN_PORT_WORDS *WARDEN_PORT_BITMAPS);
+	__uint(max_entries, (WARDEN_PORT_WORDS * WARDEN_PORT_BITMAPS));
 	__type(key, __u32);
 	__type(value, __u64);
 } port_bits SEC(".maps");
@@ -183,14 +183,19 @@ static __always_inline bool inbound_port_noted(__u32 port)
 	return bits && (*bits & (1ULL << (port & 63)));
 }
 
-/* Sets `port`'s bit in `bitmap` (an atomic or, taken only while it is clear). */
+/* Sets `port`'s bit in `bitmap`, taken only while it is clear, by an atomic or whose result is
+ * used (by an empty asm): clang then emits BPF_OR | BPF_FETCH, which is fully ordered, where a
+ * plain BPF_OR is not; so what the caller writes after it is seen only with the bit. */
 static __always_inline void mark_port(enum warden_port_bitmap bitmap, __u32 port)
 {
 	__u64 *bits = port_word(bitmap, port);
 	__u64 bit = 1ULL << (port & 63);
+	__u64 before;
 
-	if (bits && !(*bits & bit))
-		__sync_fetch_and_or(bits, bit);
+	if (!bits || (*bits & bit))
+		return;
+	before = __sync_fetch_and_or(bits, bit);
+	asm volatile("" : : "r"(before));
 }
 
 /* The generation the next owner record gets (attribution.h, warden_owner.generation). */
@@ -1146,6 +1151,7 @@ static __always_inline void post_bind(struct bpf_sock *sk, bool v6)
 	key.netns_cookie = bpf_get_netns_cookie(sk);
 	key.local_port = sk->src_port;
 	key.protocol = sk->protocol;
+	/* The port's bit before its records: wardend asks the maps only about marked ports. */
 	mark_port(WARDEN_PORTS_BOUND, sk->src_port);
 	fill_owner(&owner);
 	owner.sock_cookie = bpf_get_socket_cookie(sk);

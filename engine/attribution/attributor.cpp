@@ -331,7 +331,9 @@ std::optional<Attribution> Attributor::deliveredElsewhere(const PacketInfo& pack
   Attribution found;
   found.via = Attribution::Via::kListenerMap;
   found.receiverCookie = receiver.delivered_cookie;
-  if (!bpf_->lookupBoundSocket(receiver.delivered_cookie, packet.destinationPort, found.owner)) {
+  // (By cookie alone: the receiving socket's port need not be the packet's where a TPROXY rule
+  // or an sk_lookup program picked it.)
+  if (!bpf_->lookupBoundSocket(receiver.delivered_cookie, found.owner)) {
     // Bound before the programs were attached, or its record evicted: sock_diag finds it
     // among the port's sockets by its cookie, and the fd scan names its holder.
     if (!sockDiag_) {
@@ -408,8 +410,8 @@ void Attributor::noteInboundAccepted(const rules::Flow& flow,
   // another socket's with: sock_diag's holder has its start time only to the clock tick (a
   // map's record is that bind record already).
   warden_owner bound;
-  if (attribution.via == Attribution::Via::kSockDiag &&
-      bpf_->lookupBoundSocket(attribution.receiverCookie, flow.localPort, bound)) {
+  if (attribution.via == Attribution::Via::kSockDiag && bpf_->portBound(flow.localPort) &&
+      bpf_->lookupBoundSocket(attribution.receiverCookie, bound)) {
     receiver.tgid = bound.tgid;
     receiver.start_time_ns = bound.start_time_ns;
   }
@@ -469,20 +471,37 @@ Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool
     return Attribution{};
   }
   auto socket = findSocket(packet, inbound);
-  constexpr std::uint8_t kSyn = 0x02, kAck = 0x10;
-  if (inbound && packet.ipProto == IPPROTO_TCP && (packet.tcpFlags & (kSyn | kAck)) == kSyn &&
-      socket && *socket && (*socket)->inode == 0) {
-    // An earlier connection's socket on the 4-tuple, which has no file and so no holder: one
-    // in TIME_WAIT (a server that closes first leaves one for each connection), which hands a
-    // SYN with a later sequence number or timestamp on to the listener. An exact lookup finds
-    // it first; asked for no peer port, it finds the listener, whose holder decides. (Of a
-    // SO_REUSEPORT group, the member the hash picks for that port: the ingress check sends a
-    // SYN delivered to another process's member back to be decided for it.)
-    PacketInfo toListener = packet;
-    toListener.sourcePort = 0;
-    socket = findSocket(toListener, true);
+  if (inbound && packet.ipProto == IPPROTO_TCP &&
+      (packet.tcpFlags & (kTcpSyn | kTcpAck)) == kTcpSyn && socket && *socket &&
+      (*socket)->inode == 0) {
+    socket = listenerBehind(packet, std::move(socket));
   }
   return holderOf(socket, inbound, hasUid);
+}
+
+base::Result<std::optional<DiagSocket>> Attributor::listenerBehind(
+    const PacketInfo& packet, base::Result<std::optional<DiagSocket>> found) {
+  // What the exact lookup found first is a socket of an earlier connection on the 4-tuple
+  // with no file, and so no holder: one in TIME_WAIT (a server that closes first leaves one
+  // for each connection), which hands a SYN with a later sequence number or timestamp on to
+  // the listener; a request being answered, whose SYN sent again the listener answers; or
+  // one closing, which answers the SYN itself (nothing is delivered to a process then). The
+  // listener's holder decides: asked for no peer port, the exact lookup finds the listener
+  // of the packet's address and device.
+  PacketInfo toListener = packet;
+  toListener.sourcePort = 0;
+  auto listener = findSocket(toListener, true);
+  if (!listener) return found;
+  if (!*listener) return listener;  // none: the kernel answers the SYN
+  if (!bpf_) {
+    // Of a SO_REUSEPORT group, the member the lookup picks by its hash of the peer's port,
+    // which is not the packet's: with eBPF the ingress check sends a SYN delivered to another
+    // process's member back to be decided for it; without, nothing would. Named only where
+    // one listener holds the port.
+    auto all = sockDiag_->boundTo(IPPROTO_TCP, packet.destinationPort, packet.ipVersion == 4);
+    if (!all || all->size() != 1) return found;
+  }
+  return listener;
 }
 
 Attribution Attributor::holderOf(const base::Result<std::optional<DiagSocket>>& socket,

@@ -203,6 +203,10 @@ class Attributor {
   // socket than it was accepted for: the holder of that socket (bpf_ must be set).
   std::optional<Attribution> deliveredElsewhere(const PacketInfo& packet);
   void noteInboundAccepted(const rules::Flow& flow, const Attribution& attribution) noexcept;
+  // For an inbound SYN whose 4-tuple sock_diag finds held by an earlier connection's socket
+  // without a file (`found`): the listener the kernel hands such a SYN to, or `found`.
+  base::Result<std::optional<DiagSocket>> listenerBehind(
+      const PacketInfo& packet, base::Result<std::optional<DiagSocket>> found);
   // The socket sock_diag finds for the flow (sockDiag_ must be set).
   base::Result<std::optional<DiagSocket>> findSocket(const PacketInfo& packet, bool inbound);
 

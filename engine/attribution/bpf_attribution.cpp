@@ -241,15 +241,12 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
     return std::unexpected(mapped.error());
   }
 
-  if (auto mapped = mapArray(bpf_map__fd(skel->maps.port_bits),
-                             sizeof(std::uint64_t) * WARDEN_PORT_WORDS * WARDEN_PORT_BITMAPS,
-                             PROT_READ | PROT_WRITE, self->portBitsBytes_,
-                             "mapping the bitmaps of local ports");
-      mapped) {
-    self->portBits_ = static_cast<std::uint64_t*>(*mapped);
-  } else {
-    return std::unexpected(mapped.error());
-  }
+  auto portBits =
+      mapArray(bpf_map__fd(skel->maps.port_bits),
+               sizeof(std::uint64_t) * WARDEN_PORT_WORDS * WARDEN_PORT_BITMAPS,
+               PROT_READ | PROT_WRITE, self->portBitsBytes_, "mapping the bitmaps of local ports");
+  if (!portBits) return std::unexpected(portBits.error());
+  self->portBits_ = static_cast<std::uint64_t*>(*portBits);
 
   // attach
   if (auto attached = self->attach(options); !attached) {
@@ -382,9 +379,11 @@ void BpfAttribution::forgetInboundReceiver(const warden_inbound_key& key) const 
   (void)bpf_map_delete_elem(inboundReceiversFd_, &key);  // ENOENT: nothing was left
 }
 
-bool BpfAttribution::lookupBoundSocket(std::uint64_t cookie, std::uint16_t port,
-                                       warden_owner& owner) const noexcept {
-  if (!portMarked(WARDEN_PORTS_BOUND, port)) return false;
+bool BpfAttribution::portBound(std::uint16_t port) const noexcept {
+  return portMarked(WARDEN_PORTS_BOUND, port);
+}
+
+bool BpfAttribution::lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept {
   return bpf_map_lookup_elem(boundSocketsFd_, &cookie, &owner) == 0;
 }
 
@@ -401,7 +400,7 @@ bool BpfAttribution::lookupFlow(const warden_flow_key& key, warden_owner& owner)
 bool BpfAttribution::lookupListener(const warden_listener_key& key,
                                     warden_owner& owner) const noexcept {
   if (mirroredListener(key, owner)) return true;
-  if (!portMarked(WARDEN_PORTS_BOUND, key.local_port)) return false;
+  if (!portBound(key.local_port)) return false;
   mirrorMisses_.fetch_add(1, std::memory_order_relaxed);
   return bpf_map_lookup_elem(listenersFd_, &key, &owner) == 0;
 }

@@ -77,9 +77,9 @@ class BpfAttribution : public ExecWindows {
   BpfAttribution& operator=(const BpfAttribution&) = delete;
 
   // The owner recorded for a flow / a bound port: from the mirror when its slot holds the key
-  // (no syscall), else one bpf(BPF_MAP_LOOKUP_ELEM) on the hash map; for a port no socket was
-  // bound to since the programs were loaded (a server bound before wardend started), none
-  // without asking.
+  // (no syscall), else one bpf(BPF_MAP_LOOKUP_ELEM) on the hash map. (A listener of a port no
+  // socket was bound to since the programs were loaded, a server bound before wardend
+  // started, is none without asking: see portBound.)
   bool lookupFlow(const warden_flow_key& key, warden_owner& owner) const noexcept;
   bool lookupListener(const warden_listener_key& key, warden_owner& owner) const noexcept;
   // The mirrors alone (what the lookups try first).
@@ -115,11 +115,11 @@ class BpfAttribution : public ExecWindows {
   // Whether the ingress check may have found a flow to `port` delivered to another socket
   // (WARDEN_PORTS_MISDELIVERED; else no note of the port's says so).
   bool portMisdelivered(std::uint16_t port) const noexcept;
-  // The record of the bind of the socket with that cookie, bound to `port` (bpf
-  // `bound_sockets`): none without asking where no socket was bound to the port since the
-  // programs were loaded.
-  bool lookupBoundSocket(std::uint64_t cookie, std::uint16_t port,
-                         warden_owner& owner) const noexcept;
+  // Whether a socket may have been bound to `port` since the programs were loaded
+  // (WARDEN_PORTS_BOUND; else no listener or bind record of the port exists).
+  bool portBound(std::uint16_t port) const noexcept;
+  // The record of the bind of the socket with that cookie (bpf `bound_sockets`).
+  bool lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept;
   // The socket filter program that says whether an accepted inbound UDP flow was delivered to
   // another process's socket (rule 0i).
   int inboundMisdeliveredFd() const;

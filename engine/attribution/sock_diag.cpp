@@ -101,11 +101,11 @@ base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std
   return found;
 }
 
-base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t protocol,
-                                                               std::uint16_t localPort,
-                                                               std::uint64_t cookie, bool ipv4) {
-  // An IPv4 packet reaches IPv4 sockets and IPv6 ones bound to the wildcard address; an IPv6
-  // packet only IPv6 ones.
+base::Result<std::vector<DiagSocket>> SockDiag::boundTo(std::uint8_t protocol,
+                                                        std::uint16_t localPort, bool ipv4) {
+  std::vector<DiagSocket> sockets;
+  // An IPv4 packet reaches IPv4 sockets and IPv6 ones bound to the wildcard address (or an
+  // IPv4-mapped one); an IPv6 packet only IPv6 ones.
   for (const std::uint8_t family : {AF_INET6, AF_INET}) {
     if (family == AF_INET && !ipv4) break;
     Request message{};
@@ -114,16 +114,23 @@ base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t prot
     message.request.sdiag_protocol = protocol;
     // A TCP flow reaches a listener; a UDP socket may be in any state.
     message.request.idiag_states = protocol == IPPROTO_TCP ? 1u << TCP_LISTEN : ~0u;
-    std::optional<DiagSocket> found;
     auto dumped = exchange(message, NLM_F_REQUEST | NLM_F_DUMP, "sock_diag dump",
                            [&](const DiagSocket& socket) {
-                             if (socket.cookie == cookie && socket.port == localPort) {
-                               found = socket;
-                             }
+                             sockets.push_back(socket);
                              return false;  // read to the end: nothing is left queued
                            });
     if (!dumped) return std::unexpected(dumped.error());
-    if (found) return found;
+  }
+  return sockets;
+}
+
+base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t protocol,
+                                                               std::uint16_t localPort,
+                                                               std::uint64_t cookie, bool ipv4) {
+  auto sockets = boundTo(protocol, localPort, ipv4);
+  if (!sockets) return std::unexpected(sockets.error());
+  for (const DiagSocket& socket : *sockets) {
+    if (socket.cookie == cookie) return std::optional<DiagSocket>{socket};
   }
   return std::optional<DiagSocket>{};
 }

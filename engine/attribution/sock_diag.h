@@ -49,10 +49,12 @@ class SockDiag {
                                                              const SocketEnd& local,
                                                              const SocketEnd& remote,
                                                              std::uint32_t device = 0);
-  // The socket with that cookie among the TCP listeners or UDP sockets (`protocol`) bound to
-  // `localPort` that a packet of the family (`ipv4` or not) can reach; nullopt: none. A dump
-  // that the kernel filters by port, so only that port's sockets are read: for the rare flow
-  // no map names the receiver of, not every flow.
+  // The TCP listeners or UDP sockets (`protocol`) bound to `localPort` that a packet of the
+  // family (`ipv4` or not) can reach: a dump the kernel filters by port, so only that port's
+  // sockets are read. For the rare flow no map names the receiver of, not every flow.
+  [[nodiscard]] base::Result<std::vector<DiagSocket>> boundTo(std::uint8_t protocol,
+                                                              std::uint16_t localPort, bool ipv4);
+  // The one of them with that cookie; nullopt: none.
   [[nodiscard]] base::Result<std::optional<DiagSocket>> findByCookie(std::uint8_t protocol,
                                                                      std::uint16_t localPort,
                                                                      std::uint64_t cookie,

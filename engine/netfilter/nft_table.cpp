@@ -2,6 +2,7 @@
 
 #include "base/logging.h"
 #include "base/proc_stat.h"
+#include "engine/netfilter/packet.h"
 
 // netinet/in.h before the linux/ headers, which otherwise redefine its types.
 #include <netinet/in.h>
@@ -321,8 +322,6 @@ ChainPtr newChain(const char* name, std::uint32_t hook, int priority) {
 }
 
 constexpr std::uint32_t kTcpFlagsOffset = 13;  // the TCP header's flags byte
-constexpr std::uint8_t kTcpSyn = 0x02;
-constexpr std::uint8_t kTcpAck = 0x10;
 
 // Loads `length` bytes of the transport header at `offset` into register 1.
 void loadTransport(nftnl_rule* rule, std::uint32_t offset, std::uint32_t length) {

@@ -11,6 +11,10 @@ namespace warden::engine {
 
 // What the decision needs from the first packet of a flow: addresses, protocol, ports.
 // Parsed in place from the queued payload; no allocation.
+// TCP header flags, as PacketInfo::tcpFlags holds them.
+inline constexpr std::uint8_t kTcpSyn = 0x02;
+inline constexpr std::uint8_t kTcpAck = 0x10;
+
 struct PacketInfo {
   std::uint8_t ipVersion = 0;  // 4 or 6
   std::uint8_t ipProto = 0;    // transport protocol after any IPv6 extension headers

@@ -277,14 +277,17 @@ TEST_F(BpfAttributionTest, ListenersTcpAndUdp) {
   warden_owner bound{};
   ASSERT_TRUE(bpf_->lookupListener(listenerKey(udp, IPPROTO_UDP, 8053), owner));
   ASSERT_NE(owner.sock_cookie, 0u);
-  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, 8053, bound));
+  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, bound));
   expectOwner(bound, udp, kNobody);
   EXPECT_EQ(bound.sock_cookie, owner.sock_cookie);
-  EXPECT_FALSE(bpf_->lookupBoundSocket(owner.sock_cookie, 8054, bound));
   ASSERT_TRUE(bpf_->lookupListener(listenerKey(tcp, IPPROTO_TCP, 8080), owner));
-  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, 8080, bound));
+  ASSERT_TRUE(bpf_->lookupBoundSocket(owner.sock_cookie, bound));
   expectOwner(bound, tcp, kNobody);
-  EXPECT_FALSE(bpf_->lookupBoundSocket(owner.sock_cookie + 1000000, 8080, bound));
+  EXPECT_FALSE(bpf_->lookupBoundSocket(owner.sock_cookie + 1000000, bound));
+  // The bitmap of bound ports says which ports may have records.
+  EXPECT_TRUE(bpf_->portBound(8080));
+  EXPECT_TRUE(bpf_->portBound(8053));
+  EXPECT_FALSE(bpf_->portBound(8054));
 }
 
 // The verdict path reads the mirrors, not the maps: every kind of flow and listener must be

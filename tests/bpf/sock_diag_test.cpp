@@ -102,6 +102,16 @@ TEST_F(SockDiagTest, FindsAUdpSocketByCookieAmongThePortsSocketsOfThePacketsFami
   BoundSocket v6Only = bindSocket(SOCK_DGRAM, "::1", 41102, true);
   if (HasFailure()) return;
 
+  // The kernel's filter: the port's sockets and no other, of both families for IPv4.
+  auto bound = diag_->boundTo(IPPROTO_UDP, 41000, true);
+  ASSERT_TRUE(bound) << bound.error().message();
+  ASSERT_EQ(bound->size(), 2u);
+  for (const DiagSocket& socket : *bound) EXPECT_EQ(socket.port, 41000);
+  bound = diag_->boundTo(IPPROTO_UDP, 41000, false);
+  ASSERT_TRUE(bound);
+  ASSERT_EQ(bound->size(), 1u);
+  EXPECT_EQ(bound->front().cookie, others[1].cookie);
+
   auto found = find(IPPROTO_UDP, 41100, v4.cookie, true);
   ASSERT_TRUE(found);
   EXPECT_EQ(found->cookie, v4.cookie);
@@ -127,13 +137,11 @@ TEST_F(SockDiagTest, FindsAUdpSocketByCookieAmongThePortsSocketsOfThePacketsFami
 TEST_F(SockDiagTest, FindsATcpListenerByCookieAndNoOtherState) {
   if (stopped()) return;
   BoundSocket listener = bindSocket(SOCK_STREAM, "127.0.0.1", 41200);
-  BoundSocket udp = bindSocket(SOCK_DGRAM, "127.0.0.1", 41201);
   if (HasFailure()) return;
   auto found = find(IPPROTO_TCP, 41200, listener.cookie, true);
   ASSERT_TRUE(found);
   EXPECT_EQ(found->inode, listener.inode);
-  // A socket of the other protocol is not a listener, nor one that only connected.
-  EXPECT_FALSE(find(IPPROTO_TCP, 41201, udp.cookie, true));
+  // A connection the listener accepted has its port too, and is not a listener.
   auto client = base::makeSocket(AF_INET, SOCK_STREAM, 0, "a test client");
   ASSERT_TRUE(client);
   sockaddr_in to{};
@@ -141,13 +149,16 @@ TEST_F(SockDiagTest, FindsATcpListenerByCookieAndNoOtherState) {
   to.sin_port = htons(41200);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(client->get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
-  sockaddr_in mine{};
-  socklen_t size = sizeof mine;
-  ASSERT_EQ(getsockname(client->get(), reinterpret_cast<sockaddr*>(&mine), &size), 0);
+  base::UniqueFd accepted(accept(listener.fd.get(), nullptr, nullptr));
+  ASSERT_TRUE(accepted) << std::strerror(errno);
   std::uint64_t cookie = 0;
-  size = sizeof cookie;
-  ASSERT_EQ(getsockopt(client->get(), SOL_SOCKET, SO_COOKIE, &cookie, &size), 0);
-  EXPECT_FALSE(find(IPPROTO_TCP, ntohs(mine.sin_port), cookie, true));
+  socklen_t size = sizeof cookie;
+  ASSERT_EQ(getsockopt(accepted.get(), SOL_SOCKET, SO_COOKIE, &cookie, &size), 0);
+  EXPECT_FALSE(find(IPPROTO_TCP, 41200, cookie, true));
+  auto bound = diag_->boundTo(IPPROTO_TCP, 41200, true);
+  ASSERT_TRUE(bound);
+  ASSERT_EQ(bound->size(), 1u);
+  EXPECT_EQ(bound->front().cookie, listener.cookie);
 }
 
 }  // namespace

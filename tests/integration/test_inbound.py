@@ -618,28 +618,25 @@ def test_a_group_steering_syn_cookie_handshakes_apart_gets_a_denied_program_noth
     assert status["bpf"]["inbound_misdelivered"] >= 1, status
 
 
-# From one source port, connects to HOST PORT twice, each time reading until the server closes
-# (so that the server's side of the first ends in TIME_WAIT, and the second's SYN meets it);
-# prints each outcome.
-TWICE_FROM_ONE_PORT = """
+# From SPORT, connects to HOST PORT and reads until the server closes (so that the server's side
+# of the connection ends in TIME_WAIT); prints the outcome.
+FROM_ONE_PORT = """
 import socket, sys
 host, port, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-outcomes = []
-for _ in range(2):
-    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("", sport))
-    s.settimeout(4)
-    try:
-        s.connect((host, port))
-        while s.recv(100):
-            pass
-        outcomes.append("connected")
-    except OSError as e:
-        outcomes.append(type(e).__name__)
-    s.close()
-print(" ".join(outcomes), flush=True)
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", sport))
+s.settimeout(4)
+try:
+    s.connect((host, port))
+    while s.recv(100):
+        pass
+    print("connected", flush=True)
+except OSError as e:
+    print(type(e).__name__, flush=True)
+s.close()
 """
+TIME_WAIT_PEER_PORT = 41951
 
 
 @pytest.mark.parametrize("fam", FAMILIES)
@@ -650,25 +647,30 @@ def test_a_connection_on_the_4_tuple_of_a_time_wait_socket_is_decided_for_the_li
     ends in TIME_WAIT; a peer connects again from the same port, and the kernel hands that SYN
     on to the listener (its sequence number or timestamp is past the old connection's). What
     sock_diag finds on the 4-tuple first is the TIME_WAIT socket, which has no holder: the
-    flow is decided for the listener all the same, whether the server bound its port before
-    wardend started (no bind record: sock_diag names it), after, or without eBPF at all. (It
-    was decided `unknown`, and refused, while the TIME_WAIT socket lasted.)"""
+    flow is decided for the listener's program all the same (every engine verdict here
+    refuses), whether the server bound its port before wardend started (no bind record:
+    sock_diag names it), after, or without eBPF at all. (It was decided `unknown`, and
+    refused, while the TIME_WAIT socket lasted.)"""
     addr, _ = fam
     write_profiles(lab, {"allowed": ("allow", {"path": twins["allowed"]})})
     server = None
     if bound != "after":
         server = Holder(lab, cgroup, "server", binary=twins["allowed"])
         fd = bound_fd(server, f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseaddr")
+    engine = {"unknown": "deny", "default": "deny", "kernel": "deny", "inbound": True}
     if bound == "without-ebpf":
-        d = wardend(engine={"unknown": "deny", "default": "deny", "kernel": "allow",
-                            "inbound": True}, attribution={"ebpf": False})
+        d = wardend(engine=engine, attribution={"ebpf": False})
     else:
-        d = start(lab, wardend, cgroup, inbound=True, default="deny")
+        d = start(lab, wardend, cgroup, **engine)
     if server is None:
         server = Holder(lab, cgroup, "server", binary=twins["allowed"])
         fd = bound_fd(server, f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseaddr")
-    served = server.ask_later(f"serve {fd} 6000")
-    res = lab.s.run([PYTHON, "-c", TWICE_FROM_ONE_PORT, addr, str(STEERED_PORT), "41951"],
-                    timeout=20)
-    assert res.stdout.split() == ["connected", "connected"], (res.stdout, d.status()["attribution"])
+    served = server.ask_later(f"serve {fd} 8000")
+    connect = [PYTHON, "-c", FROM_ONE_PORT, addr, str(STEERED_PORT), str(TIME_WAIT_PEER_PORT)]
+    assert lab.s.run(connect, timeout=20).stdout.split() == ["connected"]
+    waiting = lab.c.run(["ss", "-Htan", "state", "time-wait",
+                         f"dport = :{TIME_WAIT_PEER_PORT}"]).stdout
+    assert str(STEERED_PORT) in waiting, f"no TIME_WAIT socket for the second SYN: {waiting!r}"
+    again = lab.s.run(connect, timeout=20).stdout.split()
+    assert again == ["connected"], (again, d.status()["attribution"])
     assert served(20) == "served 2"
