@@ -353,18 +353,25 @@ bool BpfAttribution::noteInboundReceiver(const warden_inbound_key& key,
   return bpf_map_update_elem(inboundReceiversFd_, &key, &receiver, BPF_ANY) == 0;
 }
 
-void BpfAttribution::noteInboundPort(std::uint16_t port) const noexcept {
-  std::atomic_ref<std::uint64_t> word(
-      portBits_[WARDEN_PORTS_NOTED * WARDEN_PORT_WORDS + port / 64]);
+std::atomic_ref<std::uint64_t> BpfAttribution::portWord(warden_port_bitmap bitmap,
+                                                        std::uint16_t port) const noexcept {
+  return std::atomic_ref<std::uint64_t>(portBits_[bitmap * WARDEN_PORT_WORDS + port / 64]);
+}
+
+void BpfAttribution::markPort(warden_port_bitmap bitmap, std::uint16_t port) const noexcept {
+  const auto word = portWord(bitmap, port);
   const std::uint64_t bit = std::uint64_t{1} << (port % 64);
   if ((word.load(std::memory_order_relaxed) & bit) == 0) word.fetch_or(bit);
 }
 
+void BpfAttribution::noteInboundPort(std::uint16_t port) const noexcept {
+  markPort(WARDEN_PORTS_NOTED, port);
+}
+
 bool BpfAttribution::portMarked(warden_port_bitmap bitmap, std::uint16_t port) const noexcept {
   // Acquire: a bit the programs set before writing what it announces (a note) is seen with it.
-  return (std::atomic_ref<std::uint64_t>(portBits_[bitmap * WARDEN_PORT_WORDS + port / 64])
-              .load(std::memory_order_acquire) &
-          std::uint64_t{1} << (port % 64)) != 0;
+  return (portWord(bitmap, port).load(std::memory_order_acquire) & std::uint64_t{1}
+                                                                       << (port % 64)) != 0;
 }
 
 bool BpfAttribution::inboundPortNoted(std::uint16_t port) const noexcept {

@@ -199,7 +199,12 @@ class BpfAttribution : public ExecWindows {
   // kernel maps them, whose length is returned in `mapped`.
   static base::Result<void*> mapArray(int mapFd, std::size_t bytes, int protection,
                                       std::size_t& mapped, const char* what);
+  // The word of `bitmap` in `port_bits` that holds `port`'s bit.
+  std::atomic_ref<std::uint64_t> portWord(warden_port_bitmap bitmap,
+                                          std::uint16_t port) const noexcept;
   bool portMarked(warden_port_bitmap bitmap, std::uint16_t port) const noexcept;
+  // Sets `port`'s bit in `bitmap` (a fully ordered read-modify-write, only while it is clear).
+  void markPort(warden_port_bitmap bitmap, std::uint16_t port) const noexcept;
 
   // Declaration order is destruction order reversed: ring reader and links go before the
   // skeleton that owns the maps and programs.
