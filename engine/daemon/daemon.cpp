@@ -38,6 +38,10 @@ constexpr std::size_t kControlLogRows = 256;
 // The rows of flows kernel-held verdicts decided, as the process tracker's thread hands them
 // over, up to a ring's quarter at once (see held_events): room for that burst, not a queue's 8192
 constexpr std::size_t kHeldLogRows = 2048;
+// How long the writer of kernel-held verdicts gathers the workers' entries before one bpf(2)
+// call writes them: at most this much later than the decision, a flow to the same destination
+// is decided in the kernel (until then, by the queue as before).
+constexpr std::chrono::microseconds kHeldWriteInterval{1000};
 
 std::int64_t monotonicMs() { return static_cast<std::int64_t>(base::monotonicNs() / 1'000'000); }
 
@@ -194,6 +198,8 @@ void Daemon::startHolding() {
       bpf->heldCapacity(), attributor_->netnsCookie(),
       logWriter_ ? logWriter_->producer(kHeldLogRows) : db::LogProducer{});
   heldSink_.store(held_.get(), std::memory_order_release);
+  // A worker queues what it holds; a thread writes them, a millisecond's worth a bpf(2) call.
+  held_->startWriter(kHeldWriteInterval);
   hosts_->onChange(
       [held = held_.get()](const rules::IpAddress& address) { held->forgetAddress(address); });
   held_->setPolicy(policy_.generation(), config_.kernelVerdicts, config_.kernelVerdictsTtlS);
@@ -441,6 +447,7 @@ void Daemon::shutDown(bool failed) {
     queues.add(worker->queueNumber(), worker->counters(), kernel.value_or(KernelQueueStats{}));
   }
   workers_.clear();
+  if (held_) held_->stopWriter();  // what the workers held is written while the maps are there
   promptDesk_.reset();
   prompts_.reset();     // after the workers, which released what they held for it
   attributor_.reset();  // BPF links detached, maps freed, tracker thread stopped

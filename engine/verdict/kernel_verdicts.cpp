@@ -106,6 +106,73 @@ KernelVerdicts::KernelVerdicts(Maps maps, std::uint32_t capacity, std::uint64_t 
                                db::LogProducer log)
     : maps_(maps), capacity_(capacity), netnsCookie_(netnsCookie), log_(std::move(log)) {}
 
+KernelVerdicts::~KernelVerdicts() { stopWriter(); }
+
+void KernelVerdicts::startWriter(std::chrono::microseconds interval) {
+  if (writer_.joinable()) return;
+  {
+    std::lock_guard lock(queueMutex_);
+    writerStopping_ = false;
+  }
+  deferred_.store(true, std::memory_order_release);
+  writer_ = std::thread([this, interval] { writerLoop(interval); });
+}
+
+void KernelVerdicts::stopWriter() {
+  if (!writer_.joinable()) return;
+  {
+    std::lock_guard lock(queueMutex_);
+    writerStopping_ = true;
+  }
+  queueFilled_.notify_one();
+  writer_.join();
+  deferred_.store(false, std::memory_order_release);
+  flush();  // what a worker queued as the thread ended
+}
+
+void KernelVerdicts::writerLoop(std::chrono::microseconds interval) {
+  std::unique_lock lock(queueMutex_);
+  while (!writerStopping_) {
+    queueFilled_.wait(lock, [&] { return writerStopping_ || !queued_.keys.empty(); });
+    // What else comes within the interval goes in the same call (one wake-up a batch: hold()
+    // wakes the thread only when it finds the queue empty).
+    queueFilled_.wait_for(lock, interval, [&] { return writerStopping_; });
+    lock.unlock();
+    flush();
+    lock.lock();
+  }
+}
+
+void KernelVerdicts::flush() {
+  std::lock_guard order(flushMutex_);
+  Batch batch;
+  {
+    std::lock_guard lock(queueMutex_);
+    std::swap(batch, queued_);
+  }
+  write(batch);
+}
+
+void KernelVerdicts::write(Batch& batch) {
+  auto count = static_cast<std::uint32_t>(batch.keys.size());
+  if (count == 0) return;
+  LIBBPF_OPTS(bpf_map_batch_opts, options, .elem_flags = BPF_ANY);
+  const int rc = bpf_map_update_batch(maps_.verdicts, batch.keys.data(), batch.values.data(),
+                                      &count, &options);
+  // On an error, `count` says how many were written before it; the rest go one by one.
+  std::uint32_t done = rc == 0 ? static_cast<std::uint32_t>(batch.keys.size()) : count;
+  written_.fetch_add(done, std::memory_order_relaxed);
+  for (; done < batch.keys.size(); ++done) {
+    if (bpf_map_update_elem(maps_.verdicts, &batch.keys[done], &batch.values[done], BPF_ANY) != 0) {
+      writeErrors_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      written_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  batch.keys.clear();
+  batch.values.clear();
+}
+
 std::uint32_t KernelVerdicts::epoch() const {
   return static_cast<std::uint32_t>(current_.load(std::memory_order_acquire));
 }
@@ -195,6 +262,22 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVer
   // After the number was read: a name changed since the decision either shows here (its
   // version moved before its number) or gets a number above the one read.
   if (namesVersion_.load(std::memory_order_acquire) != namesVersion) return;
+  if (deferred_.load(std::memory_order_acquire)) {
+    bool wake;
+    {
+      std::lock_guard lock(queueMutex_);
+      // A writer that fell a whole table behind: what is past it is not held.
+      if (queued_.keys.size() >= capacity_) {
+        writeErrors_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      wake = queued_.keys.empty();
+      queued_.keys.push_back(key);
+      queued_.values.push_back(value);
+    }
+    if (wake) queueFilled_.notify_one();
+    return;
+  }
   if (bpf_map_update_elem(maps_.verdicts, &key, &value, BPF_ANY) != 0) {
     writeErrors_.fetch_add(1, std::memory_order_relaxed);
     return;

@@ -1,9 +1,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -102,6 +105,20 @@ class KernelVerdicts {
   KernelVerdicts(Maps maps, std::uint32_t capacity, std::uint64_t netnsCookie, db::LogProducer log);
   KernelVerdicts(const KernelVerdicts&) = delete;
   KernelVerdicts& operator=(const KernelVerdicts&) = delete;
+  ~KernelVerdicts();
+
+  // From here on hold() queues its entries and a thread of this object writes them, the
+  // entries of up to `interval` in one bpf(2) call: a worker makes no syscall to hold, and a
+  // burst of decisions costs one call, not one each. Without it, hold() writes each entry at
+  // once. An entry carries everything that decides whether it applies (epoch, name number,
+  // expiry), so written late it is as right as written at once: one decided under a policy
+  // replaced meanwhile is written, and never applies.
+  void startWriter(std::chrono::microseconds interval);
+  // Writes what is queued and stops that thread; before the maps go (the destructor calls it
+  // too, for tests: the daemon's maps are gone by then).
+  void stopWriter();
+  // Writes what hold() queued so far (the writer's turn; tests).
+  void flush();
 
   // The policy in force (its PolicySlot generation), and whether to hold at all; what was held
   // before stops applying. False when the kernel's state could not be written.
@@ -117,7 +134,7 @@ class KernelVerdicts {
   // address (empty: none), whose expiry bounds the entry's. `hitCounter`: the policy's hit
   // counter of the deciding rule (RuleHits::counterOf), which creditHits() adds its flows to.
   // `row`: the flow's verdict-log row when it is logged. Call after the flow's verdict was
-  // given: it makes bpf(2) calls.
+  // given: it makes a bpf(2) call unless a writer thread was started.
   void hold(std::uint64_t policyGeneration, std::uint64_t namesVersion, const rules::Flow& flow,
             const DnsName& host, const FlowOwner& owner, rules::Action action,
             std::optional<std::uint32_t> hitCounter, const db::LogRow* row);
@@ -169,6 +186,15 @@ class KernelVerdicts {
   // Calls `visit(key, value)` for every entry of held_verdicts.
   template <typename Visit>
   void walk(Visit visit) const;
+  // Entries hold() queued for the writer, in the order they were decided: keys and values
+  // apart, as bpf_map_update_batch takes them.
+  struct Batch {
+    std::vector<warden_held_key> keys;
+    std::vector<warden_held_verdict> values;
+  };
+  // Writes `batch` into held_verdicts and empties it.
+  void write(Batch& batch);
+  void writerLoop(std::chrono::microseconds interval);
   // Starts a new epoch (for the same policy unless `policyGeneration` is given) and writes it
   // into held_state: everything held before stops applying.
   bool newEpoch(std::optional<std::uint64_t> policyGeneration);
@@ -207,6 +233,16 @@ class KernelVerdicts {
   // read by hold() without the lock.
   std::atomic<bool> rowsFull_{false};
   db::LogProducer log_;
+
+  // The writer (startWriter): hold() appends to queued_ and wakes it when it was empty; it
+  // takes the whole batch at each turn. flushMutex_ keeps batches written in their order.
+  std::atomic<bool> deferred_{false};
+  std::mutex queueMutex_;
+  std::condition_variable queueFilled_;
+  Batch queued_;                 // guarded by queueMutex_
+  bool writerStopping_ = false;  // guarded by queueMutex_
+  std::mutex flushMutex_;
+  std::thread writer_;
 
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> writeErrors_{0};

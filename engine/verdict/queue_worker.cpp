@@ -392,8 +392,8 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   if (wantsLogRow(snapshot.config(), decision)) {
     row.emplace(verdictRow(snapshot, decision, pending.named(), elapsed, pending.owner));
   }
-  // After the verdict, so that its bpf(2) calls cost the flow no latency. Not what a connected
-  // prompt client is to be asked about: its next flow is a question too.
+  // After the verdict (without a writer thread, hold() makes a bpf(2) call). Not what a
+  // connected prompt client is to be asked about: its next flow is a question too.
   if (kernelVerdicts_ && holdable(snapshot.config(), decision, pending.owner, pending.flow) &&
       !(prompts_ && prompts_->active() && asksAbout(decision, pending.owner))) {
     kernelVerdicts_->hold(policy_.generation(), pending.namesVersion, pending.flow, pending.host,

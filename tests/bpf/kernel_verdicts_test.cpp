@@ -9,8 +9,10 @@
 
 #include <fcntl.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -288,6 +290,66 @@ TEST_F(KernelVerdictsTest, ANewNameForTheAddressEndsWhatWasDecidedBefore) {
   EXPECT_NE(number, 0u);
   EXPECT_GE(again->name_gen, number);
   EXPECT_EQ(live(), 2u);
+}
+
+// With a writer thread, hold() only queues: the entry reaches the map at the writer's turn
+// (flush() here, or its interval), in one batch, and is then what hold() would have written.
+TEST_F(KernelVerdictsTest, AWriterWritesQueuedEntriesInBatchesAsHoldWould) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  held_->startWriter(std::chrono::hours(1));  // its turn never comes in this test: flush() does
+  constexpr int kEntries = 300;
+  for (int i = 0; i < kEntries; ++i) {
+    hold(1, flowTo("192.0.2.2", static_cast<std::uint16_t>(1000 + i)), rules::Action::kReject);
+  }
+  EXPECT_FALSE(stored(flowTo("192.0.2.2", 1000)));
+  EXPECT_EQ(held_->summary().written, 0u);
+  held_->flush();
+  EXPECT_EQ(held_->summary().written, static_cast<std::uint64_t>(kEntries));
+  EXPECT_EQ(live(), static_cast<std::size_t>(kEntries));
+  const auto value = stored(flowTo("192.0.2.2", 1000 + kEntries - 1));
+  ASSERT_TRUE(value);
+  EXPECT_EQ(value->epoch, state().epoch);
+  EXPECT_EQ(value->action, static_cast<std::uint32_t>(WARDEN_HELD_REJECT));
+  // What is queued when the writer stops is written then.
+  hold(1, flowTo("192.0.2.3", 443));
+  held_->stopWriter();
+  EXPECT_TRUE(stored(flowTo("192.0.2.3", 443)));
+  // Stopped: hold() writes at once again.
+  hold(1, flowTo("192.0.2.4", 443));
+  EXPECT_TRUE(stored(flowTo("192.0.2.4", 443)));
+}
+
+TEST_F(KernelVerdictsTest, TheWriterThreadWritesWithinItsInterval) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  held_->startWriter(std::chrono::milliseconds(1));
+  hold(1, flowTo("192.0.2.2", 443));
+  for (int i = 0; i < 2000 && !stored(flowTo("192.0.2.2", 443)); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(stored(flowTo("192.0.2.2", 443)));
+  EXPECT_EQ(live(), 1u);
+}
+
+// Written late, an entry is as right as written at once: one decided under a policy replaced,
+// or with a name changed, before the writer's turn is written and never applies.
+TEST_F(KernelVerdictsTest, AnEntryWrittenAfterAReloadOrARenameDoesNotApply) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  held_->startWriter(std::chrono::hours(1));
+  hold(1, flowTo("192.0.2.2", 443));
+  hold(1, flowTo("192.0.2.3", 443));
+  held_->forgetAddress(*rules::IpAddress::parse("192.0.2.3"));
+  held_->flush();
+  ASSERT_TRUE(stored(flowTo("192.0.2.3", 443)));
+  auto entries = held_->entriesOf(owner_.attribution.owner.tgid, owner_.attribution.key.startTicks);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].remote.toString(), "192.0.2.2");
+
+  hold(1, flowTo("192.0.2.4", 443));
+  ASSERT_TRUE(held_->setPolicy(2, true, 60));
+  held_->flush();
+  ASSERT_TRUE(stored(flowTo("192.0.2.4", 443)));
+  EXPECT_NE(stored(flowTo("192.0.2.4", 443))->epoch, state().epoch);
+  EXPECT_EQ(live(), 0u);
 }
 
 // held_names has room for WARDEN_HELD_NAME_ENTRIES addresses; the next new name cannot be
