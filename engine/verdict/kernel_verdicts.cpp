@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <netinet/in.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -131,6 +132,7 @@ void KernelVerdicts::stopWriter() {
 }
 
 void KernelVerdicts::writerLoop(std::chrono::microseconds interval) {
+  pthread_setname_np(pthread_self(), "wardend-held");
   std::unique_lock lock(queueMutex_);
   while (!writerStopping_) {
     queueFilled_.wait(lock, [&] { return writerStopping_ || !queued_.keys.empty(); });
