@@ -108,12 +108,16 @@ ParseResult parseIpv6(std::span<const std::uint8_t> p, std::size_t wireLength) {
   for (int hops = 0;; ++hops) {
     if (hops > kMaxExtensionHeaders) return fail(ParseError::kBadExtension);
     switch (next) {
+      // The headers the kernel walks past to the transport (ipv6_ext_hdr(), which conntrack's
+      // ipv6_skip_exthdr() and nftables' meta l4proto go by), and no others: the mobility
+      // header (135), HIP (139) and shim6 (140) are extension headers to IANA, but to this
+      // kernel they are the protocol, which no TCP or UDP socket receives and whose ct entry
+      // (addresses and protocol only) passes whatever follows once accepted. Read as
+      // headers, a raw socket's packet of protocol 135 wrapping a TCP header would be decided
+      // as that TCP flow, and go out on its verdict.
       case IPPROTO_HOPOPTS:
       case IPPROTO_ROUTING:
       case IPPROTO_DSTOPTS:
-      case 135:  // mobility header
-      case 139:  // host identity protocol
-      case 140:  // shim6
         if (offset + 8 > end) return fail(ParseError::kBadExtension);
         next = p[offset];
         offset += (static_cast<std::size_t>(p[offset + 1]) + 1) * 8;

@@ -1,8 +1,10 @@
 """Attacks on the packet path (SPEC section 6) by a process that holds only CAP_NET_RAW and runs
 as nobody: marking its own packets with warden's "accepted" value (SO_MARK, the SO_MARK control
-message of sendmsg, a raw socket), tagging them as DNS replies, and sending TCP segments that
-conntrack calls invalid. None of it may get a packet past the table without a decision."""
+message of sendmsg, a raw socket), tagging them as DNS replies, sending TCP segments that
+conntrack calls invalid, and sending another protocol behind what looks like a TCP header. None
+of it may get a packet past the table without a decision, or on another flow's."""
 import os
+import socket
 import time
 
 import pytest
@@ -142,3 +144,68 @@ def test_a_flow_that_passed_undecided_is_decided_at_its_next_packet(lab, wardend
     assert recent and not any(t.startswith("fail") for t in recent), recent
     totals = d.status()["totals"]
     assert totals["deny"] >= 1 and totals["allow"] >= 1, totals
+
+
+# Sends COUNT IPv6 packets of protocol PROTO to HOST from a raw socket: an 8-byte header that
+# names TCP as the next one, then a TCP SYN from port 50000 to PORT, then MARKER.
+DISGUISED_SENDER = """
+import socket, struct, sys, time
+host, port, proto, count, marker = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \\
+    int(sys.argv[4]), sys.argv[5].encode()
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, proto)
+header = bytes([socket.IPPROTO_TCP, 0, 0, 0, 0, 0, 0, 0])
+syn = struct.pack("!HHIIBBHHH", 50000, port, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+sent = 0
+for _ in range(count):
+    try:
+        s.sendto(header + syn + marker, (host, 0))
+        sent += 1
+    except PermissionError:
+        pass  # dropped on the way out, inside sendto
+    time.sleep(0.05)
+print("sent", sent, flush=True)
+"""
+# Prints "ready", then "got PROTO" for each IPv6 packet on DEVICE that carries MARKER (read off
+# the link, before the receiving stack looks at it).
+LINK_COUNTER = """
+import socket, sys
+device, marker = sys.argv[1], sys.argv[2].encode()
+s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86DD))
+s.bind((device, 0))
+print("ready", flush=True)
+while True:
+    packet = s.recv(65535)
+    if marker in packet:
+        print("got", packet[6], flush=True)
+"""
+
+
+@pytest.mark.parametrize("protocol", [135, 139, 140])
+def test_a_protocol_disguised_as_a_tcp_flow_the_policy_allows_gets_no_packet_through(
+        lab, wardend, protocol):
+    """IANA lists the mobility header (135), HIP (139) and shim6 (140) as IPv6 extension
+    headers; to this kernel they are the packet's protocol (conntrack keys it by addresses and
+    protocol only, and nothing walks past it to a TCP header). nobody, with CAP_NET_RAW, sends
+    packets of such a protocol whose first bytes are a header naming TCP, then a SYN to the one
+    port the policy allows TCP to. They are not that TCP flow: none may leave. The control: the
+    same bytes behind a destination-options header (which the kernel does walk) are the TCP
+    flow, and leave."""
+    marker = f"warden-disguised-{os.getpid()}"
+    wardend(engine={"default": "deny", "unknown": "deny", "kernel": "deny"}, rules=[
+        {"action": "allow", "proto": "tcp", "ports": ALLOWED_PORT, "comment": "tcp only"}])
+    counter = lab.s.spawn([PYTHON, "-c", LINK_COUNTER, "wts0", marker], "link-counter",
+                          lines=True)
+    assert counter.wait_line(lambda t: t == "ready", timeout=10), counter.stderr_text()
+
+    def send(proto):
+        res = lab.c.run(ATTACKER + [PYTHON, "-c", DISGUISED_SENDER, S6, str(ALLOWED_PORT),
+                                    str(proto), "5", marker], timeout=20, check=False)
+        assert res.stdout.startswith("sent"), (res.returncode, res.stderr)
+
+    send(socket.IPPROTO_DSTOPTS)
+    assert counter.wait_line(lambda t: t == f"got {socket.IPPROTO_DSTOPTS}", timeout=3), \
+        ("the control did not arrive", counter.lines, counter.stderr_text())
+    send(protocol)
+    time.sleep(DROP_WAIT_MS / 1000 + 0.5)
+    arrived = [t for _, t in counter.lines if t == f"got {protocol}"]
+    assert arrived == [], f"{len(arrived)} packets of protocol {protocol} got through"

@@ -126,6 +126,30 @@ TEST(PacketParser, Ipv6ExtensionHeaderChain) {
   EXPECT_EQ(r.info.destinationPort, 4321);
 }
 
+// Mobility (135), HIP (139) and shim6 (140) are what the packet carries to the kernel
+// (conntrack, nftables, delivery), not headers in front of a TCP or UDP one: a TCP header
+// behind one of them has no ports here either.
+TEST(PacketParser, Ipv6HeadersTheKernelDoesNotWalkAreTheProtocol) {
+  for (const std::uint8_t protocol : {135, 139, 140}) {
+    Bytes chain = {IPPROTO_TCP, 0, 0, 0, 0, 0, 0, 0};
+    const Bytes t = tcp(50000, 443);
+    chain.insert(chain.end(), t.begin(), t.end());
+    const ParseResult r = parsePacket(ipv6(protocol, chain));
+    ASSERT_TRUE(r.ok) << int{protocol};
+    EXPECT_EQ(r.info.ipProto, protocol);
+    EXPECT_EQ(r.info.sourcePort, 0) << int{protocol};
+    EXPECT_EQ(r.info.destinationPort, 0) << int{protocol};
+  }
+  // Behind one the kernel does walk (destination options), the same TCP header is the flow.
+  Bytes chain = {IPPROTO_TCP, 0, 0, 0, 0, 0, 0, 0};
+  const Bytes t = tcp(50000, 443);
+  chain.insert(chain.end(), t.begin(), t.end());
+  const ParseResult r = parsePacket(ipv6(IPPROTO_DSTOPTS, chain));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.info.ipProto, IPPROTO_TCP);
+  EXPECT_EQ(r.info.destinationPort, 443);
+}
+
 TEST(PacketParser, Ipv6NonFirstFragment) {
   Bytes chain = {IPPROTO_UDP, 0, 0x05, 0x00, 0, 0, 0, 1, 1, 2, 3, 4};  // offset 160
   const ParseResult r = parsePacket(ipv6(IPPROTO_FRAGMENT, chain));
