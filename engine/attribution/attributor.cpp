@@ -562,7 +562,14 @@ base::Result<std::optional<DiagSocket>> Attributor::findSocket(const PacketInfo&
     local = {packet.source.bytes, packet.sourcePort};
     remote = {packet.destination.bytes, packet.destinationPort};
   }
-  return sockDiag_->find(packet.ipProto, local, remote, inbound ? packet.inDevice : 0);
+  const std::uint32_t device = inbound ? packet.inDevice : 0;
+  auto found = sockDiag_->find(packet.ipProto, local, remote, device);
+  // Without the interface (an outbound packet; a flow conntrack remembers, which keeps none),
+  // the exact lookup never finds a socket bound to a device (SO_BINDTODEVICE, which needs no
+  // privilege): looked for among the port's sockets, whatever their device. (Rare: the maps
+  // name nearly every outbound flow's owner.)
+  if (found && !*found && device == 0) return sockDiag_->onAnyDevice(packet.ipProto, local, remote);
+  return found;
 }
 
 bool Attributor::socketGone(const PacketInfo& packet, std::uint8_t hook) {

@@ -25,6 +25,25 @@ bool isMapped(const std::array<std::uint8_t, 16>& a) {
   return std::memcmp(a.data(), kPrefix, sizeof kPrefix) == 0;
 }
 
+// An address as inet_diag gives it (`family`'s), IPv4 mapped.
+std::array<std::uint8_t, 16> takeAddress(const __be32 (&in)[4], std::uint8_t family) {
+  std::array<std::uint8_t, 16> address{};
+  if (family == AF_INET) {
+    address[10] = address[11] = 0xff;
+    std::memcpy(address.data() + 12, &in[0], 4);
+  } else {
+    std::memcpy(address.data(), in, 16);
+  }
+  return address;
+}
+
+// The unspecified address of either family (a socket bound to no address in particular).
+bool isAny(const std::array<std::uint8_t, 16>& a) {
+  static constexpr std::uint8_t kZero[16] = {};
+  return std::memcmp(a.data(), kZero, 16) == 0 ||
+         (isMapped(a) && std::memcmp(a.data() + 12, kZero, 4) == 0);
+}
+
 void putAddress(__be32 (&out)[4], const std::array<std::uint8_t, 16>& address, bool v4) {
   std::memset(out, 0, sizeof out);
   if (v4) {
@@ -124,6 +143,37 @@ base::Result<std::vector<DiagSocket>> SockDiag::boundTo(std::uint8_t protocol,
   return sockets;
 }
 
+base::Result<std::optional<DiagSocket>> SockDiag::onAnyDevice(std::uint8_t protocol,
+                                                              const SocketEnd& local,
+                                                              const SocketEnd& remote) {
+  std::optional<DiagSocket> connected, bound;
+  // An IPv4 flow may be an IPv6 socket's (dual stack, addresses mapped): both families.
+  for (const std::uint8_t family : {AF_INET6, AF_INET}) {
+    if (family == AF_INET && !isMapped(remote.address)) break;
+    Request message{};
+    message.keepOnlyPort(local.port);
+    message.request.sdiag_family = family;
+    message.request.sdiag_protocol = protocol;
+    message.request.idiag_states = ~0u;
+    auto dumped = exchange(message, NLM_F_REQUEST | NLM_F_DUMP, "sock_diag dump",
+                           [&](const DiagSocket& socket) {
+                             if (socket.address != local.address && !isAny(socket.address)) {
+                               return false;
+                             }
+                             if (socket.peer.port == remote.port &&
+                                 socket.peer.address == remote.address) {
+                               if (!connected) connected = socket;
+                             } else if (protocol == IPPROTO_UDP && socket.peer.port == 0 &&
+                                        !bound) {
+                               bound = socket;
+                             }
+                             return false;  // read to the end: nothing is left queued
+                           });
+    if (!dumped) return std::unexpected(dumped.error());
+  }
+  return connected ? connected : bound;
+}
+
 base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t protocol,
                                                                std::uint16_t localPort,
                                                                std::uint64_t cookie, bool ipv4) {
@@ -173,9 +223,13 @@ base::Result<void> SockDiag::exchange(Request& message, std::uint16_t flags, con
       if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
       const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
       const DiagSocket socket{
-          diag->idiag_inode, diag->idiag_uid,
+          diag->idiag_inode,
+          diag->idiag_uid,
           static_cast<std::uint64_t>(diag->id.idiag_cookie[1]) << 32 | diag->id.idiag_cookie[0],
-          diag->idiag_state, ntohs(diag->id.idiag_sport)};
+          diag->idiag_state,
+          ntohs(diag->id.idiag_sport),
+          takeAddress(diag->id.idiag_src, diag->idiag_family),
+          {takeAddress(diag->id.idiag_dst, diag->idiag_family), ntohs(diag->id.idiag_dport)}};
       if (each(socket)) return {};
     }
   }

@@ -31,6 +31,8 @@ struct DiagSocket {
   std::uint64_t cookie = 0;  // the socket's cookie, as bpf_get_socket_cookie() gives it
   std::uint8_t state = 0;    // TCP_LISTEN, TCP_TIME_WAIT, ... (UDP: TCP_CLOSE or established)
   std::uint16_t port = 0;    // its own (local) port
+  std::array<std::uint8_t, 16> address{};  // its own address (IPv4 mapped; zero: any)
+  SocketEnd peer;                          // what it is connected to (zero: nothing)
 };
 
 // NETLINK_SOCK_DIAG lookups in the caller's network namespace, no /proc: exact ones (inet_diag
@@ -54,6 +56,14 @@ class SockDiag {
   // sockets are read. For the rare flow no map names the receiver of, not every flow.
   [[nodiscard]] base::Result<std::vector<DiagSocket>> boundTo(std::uint8_t protocol,
                                                               std::uint16_t localPort, bool ipv4);
+  // The socket of the flow between `local` and `remote` whatever device it is bound to, for a
+  // caller that does not know the flow's interface (find() without one never finds a socket
+  // bound to a device): a dump of the local port's sockets (filtered by the kernel), the one
+  // connected to `remote` from `local`'s address; for UDP, else one bound there and not
+  // connected. nullopt: none.
+  [[nodiscard]] base::Result<std::optional<DiagSocket>> onAnyDevice(std::uint8_t protocol,
+                                                                    const SocketEnd& local,
+                                                                    const SocketEnd& remote);
   // The one of them with that cookie; nullopt: none.
   [[nodiscard]] base::Result<std::optional<DiagSocket>> findByCookie(std::uint8_t protocol,
                                                                      std::uint16_t localPort,

@@ -200,7 +200,7 @@ void Daemon::startHolding() {
       bpf->heldCapacity(), attributor_->netnsCookie(),
       logWriter_ ? logWriter_->producer(kHeldLogRows) : db::LogProducer{});
   heldSink_.store(held_.get(), std::memory_order_release);
-  // A worker queues what it holds; a thread writes them, a millisecond's worth a bpf(2) call.
+  // A worker queues what it holds; a thread writes them, kHeldWriteInterval's worth a call.
   held_->startWriter(kHeldWriteInterval);
   hosts_->onChange(
       [held = held_.get()](const rules::IpAddress& address) { held->forgetAddress(address); });

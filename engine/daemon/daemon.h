@@ -110,7 +110,8 @@ class Daemon : private ControlCommands {
   QueueMethod method_ = QueueMethod::kXtCompat;
   // Kernel-held verdicts (null: not held). Destroyed after the attributor, whose process
   // tracker hands it the held flows' events (through heldSink_); its maps are the
-  // attributor's, which it does not touch once the workers are gone.
+  // attributor's, which it does not touch once the workers are gone and its writer stopped
+  // (shutDown() stops it between the two).
   std::unique_ptr<KernelVerdicts> held_;
   std::atomic<KernelVerdicts*> heldSink_{nullptr};
   bool promptsActive_ = false;  // a `warden prompt` client was connected at the last turn

@@ -147,12 +147,12 @@ void KernelVerdicts::writerLoop(std::chrono::microseconds interval) {
 
 void KernelVerdicts::flush() {
   std::lock_guard order(flushMutex_);
-  Batch batch;
   {
     std::lock_guard lock(queueMutex_);
-    std::swap(batch, queued_);
+    // The emptied vectors of the last turn go back: the workers append without growing them.
+    std::swap(writing_, queued_);
   }
-  write(batch);
+  write(writing_);
 }
 
 void KernelVerdicts::write(Batch& batch) {
@@ -161,8 +161,11 @@ void KernelVerdicts::write(Batch& batch) {
   LIBBPF_OPTS(bpf_map_batch_opts, options, .elem_flags = BPF_ANY);
   const int rc = bpf_map_update_batch(maps_.verdicts, batch.keys.data(), batch.values.data(),
                                       &count, &options);
-  // On an error, `count` says how many were written before it; the rest go one by one.
-  std::uint32_t done = rc == 0 ? static_cast<std::uint32_t>(batch.keys.size()) : count;
+  // On an error partway, `count` says how many were written before it; one the kernel raised
+  // before it began (EINVAL, ENOMEM, ...) leaves `count` as it was, and says nothing (libbpf's
+  // bpf.h). The rest go one by one, each counted written or failed.
+  const auto size = static_cast<std::uint32_t>(batch.keys.size());
+  std::uint32_t done = rc == 0 ? size : (count < size ? count : 0);
   written_.fetch_add(done, std::memory_order_relaxed);
   for (; done < batch.keys.size(); ++done) {
     if (bpf_map_update_elem(maps_.verdicts, &batch.keys[done], &batch.values[done], BPF_ANY) != 0) {

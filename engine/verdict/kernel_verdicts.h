@@ -108,14 +108,16 @@ class KernelVerdicts {
   ~KernelVerdicts();
 
   // From here on hold() queues its entries and a thread of this object writes them, the
-  // entries of up to `interval` in one bpf(2) call: a worker makes no syscall to hold, and a
-  // burst of decisions costs one call, not one each. Without it, hold() writes each entry at
+  // entries of up to `interval` in one bpf(2) call: a worker makes no bpf(2) call to hold (it
+  // wakes the thread when it finds the queue empty, a futex call a turn), and a burst of
+  // decisions costs one call, not one each. Without it, hold() writes each entry at
   // once. An entry carries everything that decides whether it applies (epoch, name number,
   // expiry), so written late it is as right as written at once: one decided under a policy
   // replaced meanwhile is written, and never applies.
   void startWriter(std::chrono::microseconds interval);
-  // Writes what is queued and stops that thread; before the maps go (the destructor calls it
-  // too, for tests: the daemon's maps are gone by then).
+  // Writes what is queued and stops that thread; call it once no worker calls hold() any
+  // more (an entry queued after it would never be written), and before the maps go (the
+  // destructor calls it too, for tests: the daemon's maps are gone by then).
   void stopWriter();
   // Writes what hold() queued so far (the writer's turn; tests).
   void flush();
@@ -242,6 +244,7 @@ class KernelVerdicts {
   Batch queued_;                 // guarded by queueMutex_
   bool writerStopping_ = false;  // guarded by queueMutex_
   std::mutex flushMutex_;
+  Batch writing_;  // guarded by flushMutex_: the batch being written, emptied after
   std::thread writer_;
 
   std::atomic<std::uint64_t> written_{0};

@@ -4,9 +4,9 @@ reload, and are decided again under the new policy with --redecide: those it den
 rest keep working. The counts are printed, every revoked flow gets a log row, conntrack mark
 bits outside warden's mask survive, learn mode revokes nothing, and a broken policy is refused
 with nothing redecided. A flow no socket holds any more (a connection attempt nobody answered,
-whose process has exited) is counted gone, not decided for an owner nobody can name."""
+whose process has exited) is counted gone, not decided for an owner nobody can name; one whose
+socket is bound to a device (which conntrack does not keep) is decided, not counted gone."""
 import json
-import os
 import re
 import time
 
@@ -305,3 +305,104 @@ def test_attempts_whose_process_has_exited_are_gone_not_revoked(lab, wardend):
     assert not [r for r in all_log_rows(d) if r["action"] != "allow"]
     text = redecide(d).stdout
     assert "0 revoked" in text and "2 gone meanwhile" in text, text
+
+
+# A TCP session on a socket bound to DEVICE (SO_BINDTODEVICE: no privilege needed on a socket
+# not yet bound to one): connected to HOST PORT, a message every 100 ms, each echo awaited 1 s.
+# Prints "connected", then "ok <seq>" or "fail <seq> <why>"; ends at the first failure.
+DEVICE_SESSION = r"""
+import socket, sys, time
+host, port, device = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+s.settimeout(5.0)  # the SYN waits for its verdict, and for neighbour discovery over IPv6
+s.connect((host, port))
+s.settimeout(1.0)
+print("connected", flush=True)
+seq = 0
+while True:
+    msg = b"device %d\n" % seq
+    try:
+        s.sendall(msg)
+        got = b""
+        while len(got) < len(msg):
+            chunk = s.recv(100)
+            if not chunk:
+                raise OSError("closed")
+            got += chunk
+        print("ok", seq, flush=True)
+    except (socket.timeout, OSError) as e:
+        print("fail", seq, "timeout" if isinstance(e, socket.timeout) else e, flush=True)
+        break
+    seq += 1
+    time.sleep(0.1)
+"""
+# A TCP echo server on PORT whose listener is bound to DEVICE; prints "listening".
+DEVICE_ECHO = r"""
+import socket, sys, threading
+port, device = int(sys.argv[1]), sys.argv[2]
+l = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+l.bind(("::", port))
+l.listen(8)
+print("listening", flush=True)
+
+def serve(c):
+    while True:
+        data = c.recv(4096)
+        if not data:
+            return
+        c.sendall(data)
+
+while True:
+    c, _ = l.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def device_session(ns, host, port, tag, prefix=()):
+    p = ns.spawn(list(prefix) + [PYTHON, "-c", DEVICE_SESSION, host, str(port), ns_device(ns)],
+                 tag, lines=True)
+    assert p.wait_line(lambda t: t.startswith("ok"), timeout=10), \
+        p.stdout_text() + p.stderr_text()
+    return p
+
+
+def ns_device(ns):
+    return "wtc0" if ns.name.endswith("c") else "wts0"
+
+
+@pytest.mark.parametrize("host", [S4, S6])
+def test_a_connection_on_a_socket_bound_to_a_device_is_redecided_not_gone(lab, wardend, host):
+    """nobody binds its socket to the interface (SO_BINDTODEVICE, no privilege needed) before
+    it connects. conntrack keeps no interface, and a socket lookup without one never finds a
+    socket bound to a device: counted "gone", the connection kept its verdict through every
+    `reload --redecide`. It is cut like any other, and a session on an unbound socket to the
+    port the new policy keeps goes on."""
+    d = wardend()
+    cut = device_session(lab.c, host, CUT, "device-session", prefix=NOBODY)
+    keep = device_session(lab.c, host, KEEP, "device-session-keep", prefix=NOBODY)
+    d.write_config(rules=[deny("tcp", CUT)])
+    res = redecide(d)
+    since = time.monotonic()
+    assert "1 revoked (1 denied, 0 rejected)" in res.stdout, res.stdout
+    assert failed_since(cut, since - 0.2).split()[2] == "timeout", cut.stdout_text()
+    assert working_since(keep, since, oks=10), keep.stdout_text()
+
+
+def test_an_inbound_connection_to_a_listener_bound_to_a_device_is_redecided(lab, wardend):
+    """The same for a server whose listener is bound to the interface: the connection's own
+    socket is bound to it too, and the inbound flow is decided again, not counted gone (nor
+    left to the `kernel` verdict for want of a socket)."""
+    server = lab.c.spawn([PYTHON, "-c", DEVICE_ECHO, "7102", "wtc0"], "device-echo", lines=True)
+    assert server.wait_line(lambda t: t == "listening", timeout=10), server.stderr_text()
+    d = wardend(engine={"inbound": True, "kernel": "allow"})
+    cut = device_session(lab.s, C4, 7102, "device-peer")
+    d.write_config(engine={"inbound": True, "kernel": "allow"},
+                   rules=[deny("tcp", 7102, direction="in")])
+    res = redecide(d)
+    since = time.monotonic()
+    assert "1 revoked (1 denied, 0 rejected)" in res.stdout, res.stdout
+    assert failed_since(cut, since - 0.2).split()[2] == "timeout", cut.stdout_text()
