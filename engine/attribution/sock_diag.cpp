@@ -155,20 +155,18 @@ base::Result<std::optional<DiagSocket>> SockDiag::onAnyDevice(std::uint8_t proto
     message.request.sdiag_family = family;
     message.request.sdiag_protocol = protocol;
     message.request.idiag_states = ~0u;
-    auto dumped = exchange(message, NLM_F_REQUEST | NLM_F_DUMP, "sock_diag dump",
-                           [&](const DiagSocket& socket) {
-                             if (socket.address != local.address && !isAny(socket.address)) {
-                               return false;
-                             }
-                             if (socket.peer.port == remote.port &&
-                                 socket.peer.address == remote.address) {
-                               if (!connected) connected = socket;
-                             } else if (protocol == IPPROTO_UDP && socket.peer.port == 0 &&
-                                        !bound) {
-                               bound = socket;
-                             }
-                             return false;  // read to the end: nothing is left queued
-                           });
+    auto dumped = exchange(
+        message, NLM_F_REQUEST | NLM_F_DUMP, "sock_diag dump", [&](const DiagSocket& socket) {
+          if (socket.address != local.address && !isAny(socket.address)) {
+            return false;
+          }
+          if (socket.peer.port == remote.port && socket.peer.address == remote.address) {
+            if (!connected) connected = socket;
+          } else if (protocol == IPPROTO_UDP && socket.peer.port == 0 && !bound) {
+            bound = socket;
+          }
+          return false;  // read to the end: nothing is left queued
+        });
     if (!dumped) return std::unexpected(dumped.error());
   }
   return connected ? connected : bound;
