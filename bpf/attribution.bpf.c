@@ -129,8 +129,9 @@ struct {
  * socket on the port writes them): this tells who sent on the packet's own socket. LRU; an
  * entry goes when its socket is released (warden_sock_release), so that only sockets held open
  * count towards the bound. An entry evicted all the same (a sender holding 8,192 other sockets
- * it sent on) leaves the flow to a sock_diag lookup (record_provisional), which names a holder
- * of the socket, not its last sender. */
+ * it sent on) leaves the flow provisional with WARDEN_OWNER_SENDER_UNKNOWN: its first datagram
+ * (which may be corked by a process that then passed the socket) is decided `unknown`, the
+ * next ones for the holder sock_diag names. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -642,12 +643,12 @@ static __always_inline void record_kept_flow(const struct warden_flow_key *key,
  * consumer handed back, a datagram another process corked): provisional, so that wardend asks
  * sock_diag who holds the socket. */
 static __always_inline void record_provisional(const struct warden_flow_key *key, const __u8 *local,
-					       __u64 cookie)
+					       __u64 cookie, __u32 flags)
 {
 	struct warden_owner fresh = {};
 
 	fill_owner(&fresh);
-	fresh.flags = WARDEN_OWNER_PROVISIONAL;
+	fresh.flags = WARDEN_OWNER_PROVISIONAL | flags;
 	fresh.sock_cookie = cookie;
 	__builtin_memcpy(fresh.local_addr, local, 16);
 	record_kept_flow(key, &fresh);
@@ -677,7 +678,7 @@ static __always_inline void record_socket_sender(const struct warden_flow_key *k
 
 	if (!last) {
 		count(WARDEN_CTR_UDP_SENDER_UNKNOWN);
-		record_provisional(key, local, cookie);
+		record_provisional(key, local, cookie, WARDEN_OWNER_SENDER_UNKNOWN);
 		return;
 	}
 	/* A copy: another send on the socket may rewrite the entry meanwhile. */

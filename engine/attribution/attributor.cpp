@@ -265,6 +265,16 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
         return *other;
       }
     }
+    if (hit && (found.owner.flags & WARDEN_OWNER_SENDER_UNKNOWN) && firstOfRecord(found.owner)) {
+      // Nobody is known to have sent on the packet's socket, and the flow's record was
+      // another socket's (bpf/attribution.h): the datagram may be one a process corked on
+      // the socket and passed on (whose own entry it pushed out of the map), which sock_diag
+      // would take for its holder's. `unknown`, once: the socket's next datagram is its
+      // holder's to decide for.
+      bump(counters_.senderUnknown);
+      bump(counters_.misses);
+      return Attribution{};
+    }
     if (hit && (found.owner.flags & WARDEN_OWNER_PROVISIONAL)) {
       // Who connected a UDP socket, not who sent its first datagram (bpf/attribution.h):
       // sock_diag names the socket's holder. The record stays the one the reuse check
@@ -465,6 +475,14 @@ std::optional<Attribution> Attributor::receiverIfNotRecorded(const PacketInfo& p
   return holderOf(socket, true, hasUid);
 }
 
+bool Attributor::firstOfRecord(const warden_owner& owner) {
+  std::lock_guard lock(senderUnknownMutex_);
+  // Bounded: when full, forgotten all at once; a record read again then is refused again,
+  // which costs its socket a datagram more, never lets one through.
+  if (senderUnknownSeen_.size() >= kSenderUnknownRecords) senderUnknownSeen_.clear();
+  return senderUnknownSeen_.emplace(owner.sock_cookie, owner.generation).second;
+}
+
 Attribution Attributor::viaSockDiag(const PacketInfo& packet, bool inbound, bool hasUid) {
   if (!sockDiag_) {
     bump(counters_.misses);
@@ -652,6 +670,9 @@ nlohmann::json Attributor::statusJson() const {
       {"records_of_another_address", load(counters_.otherAddress)},
       {"records_of_another_listener", load(counters_.otherListener)},
       {"inbound_redecided_for_receiver", load(counters_.misdelivered)},
+      // UDP datagrams of a socket nobody was known to send on, on another socket's flow
+      // record: decided `unknown` (the first of each such record)
+      {"sender_unknown", load(counters_.senderUnknown)},
   };
   // Why eBPF is not what attributes (the fallback took over), when it is not.
   if (!bpf_ && !ebpfProblem_.empty()) status["ebpf_error"] = ebpfProblem_;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -209,6 +210,9 @@ class Attributor {
       const PacketInfo& packet, base::Result<std::optional<DiagSocket>> found);
   // The socket sock_diag finds for the flow (sockDiag_ must be set).
   base::Result<std::optional<DiagSocket>> findSocket(const PacketInfo& packet, bool inbound);
+  // Whether this is the first time a flow record marked WARDEN_OWNER_SENDER_UNKNOWN (its
+  // socket and generation) is read.
+  bool firstOfRecord(const warden_owner& owner);
 
   struct Counters {
     std::atomic<std::uint64_t> flowHits{0};
@@ -227,6 +231,8 @@ class Attributor {
     std::atomic<std::uint64_t> otherListener{0};  // listener records of a socket not receiving
     // Inbound flows decided again for the socket the ingress check found receiving them.
     std::atomic<std::uint64_t> misdelivered{0};
+    // Datagrams of a record marked WARDEN_OWNER_SENDER_UNKNOWN, decided `unknown`.
+    std::atomic<std::uint64_t> senderUnknown{0};
   };
 
   AttributorOptions options_;
@@ -248,6 +254,11 @@ class Attributor {
   std::mutex errorLogMutex_;
   base::RepeatedLog fallbackErrorLog_{base::LogLevel::kWarning};  // guarded by errorLogMutex_
   base::RepeatedLog decidedErrorLog_{base::LogLevel::kWarning};   // guarded by errorLogMutex_
+
+  // The records marked WARDEN_OWNER_SENDER_UNKNOWN already read (socket cookie, generation).
+  static constexpr std::size_t kSenderUnknownRecords = 4096;
+  std::mutex senderUnknownMutex_;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> senderUnknownSeen_;  // guarded
 
   // flowEntryCount() walks the whole map: status reuses a count for a second.
   mutable std::mutex entriesMutex_;
