@@ -1,7 +1,9 @@
 """What peers send to servers behind wardend, checked where the kernel delivers it: IPv6
 extension headers past what the ingress check walks, a flow from port 53 (rule 0a takes only
 replies), the handshake's ACK under SYN cookies, and a reconnect whose SYN meets a TIME_WAIT
-socket. Helpers in test_inbound.py; the steering tests in test_inbound_delivery.py."""
+socket (also in a SO_REUSEPORT group without eBPF). Helpers in test_inbound.py; the steering
+tests in test_inbound_delivery.py."""
+import json
 import time
 
 import pytest
@@ -11,6 +13,8 @@ from test_inbound import (FAMILIES, STEADY_SENDER, WILDCARD, bound_fd, connect_f
                           lenders)
 from test_inbound_delivery import STEERED_PORT
 from test_kernel_verdicts_attacks import Holder, start, twins  # noqa: F401 (fixture)
+from warden_cli import cli
+from warden_expect import wait_until
 from warden_lab import C6, C6B, PYTHON, S6, S6B
 
 # Sends, from one source port each, datagrams whose IPv6 header is followed by `headers`
@@ -195,3 +199,81 @@ def test_a_connection_on_the_4_tuple_of_a_time_wait_socket_is_decided_for_the_li
     again = lab.s.run(connect, timeout=20).stdout.split()
     assert again == ["connected"], (again, d.status()["attribution"])
     assert served(20) == "served 2"
+
+
+# From each SPORT at once, connects to HOST PORT and reads until the server closes; prints
+# "<sport> <outcome>" for each.
+FROM_PORTS = """
+import socket, sys, threading
+host, port, sports = sys.argv[1], int(sys.argv[2]), [int(p) for p in sys.argv[3:]]
+def one(sport):
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", sport))
+    s.settimeout(3)
+    try:
+        s.connect((host, port))
+        while s.recv(100):
+            pass
+        outcome = "connected"
+    except OSError as e:
+        outcome = type(e).__name__
+    s.close()
+    outcomes[sport] = outcome
+outcomes = {}
+threads = [threading.Thread(target=one, args=(p,)) for p in sports]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+for sport in sports:
+    print(sport, outcomes[sport])
+"""
+
+
+def from_ports(lab, addr, port, sports):
+    res = lab.s.run([PYTHON, "-c", FROM_PORTS, addr, str(port)] + [str(p) for p in sports],
+                    timeout=30)
+    return {int(sport): outcome for sport, outcome in
+            (line.split() for line in res.stdout.splitlines())}
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_without_ebpf_a_reconnect_onto_time_wait_in_a_reuseport_group_is_not_guessed(
+        lab, cgroup, wardend, twins, fam):
+    """Without eBPF nothing checks where the kernel delivers an inbound flow. A SYN that meets
+    a TIME_WAIT socket is decided for the listener behind it only where one listener holds the
+    port: in a SO_REUSEPORT group of the allowed and the denied program, the lookup asked
+    without the peer's port picks a member by another hash than the kernel's, which may hand
+    the SYN to the other. So such a reconnect is decided `unknown` (refused here), never by a
+    member's profile, while the first connections were decided for the member the kernel
+    gave each (the allowed one took some, and only those connected)."""
+    addr, _ = fam
+    write_profiles(lab, {"allowed": ("allow", {"path": twins["allowed"]}),
+                         "denied": ("deny", {"path": twins["denied"]})})
+    p = {kind: Holder(lab, cgroup, kind, binary=twins[kind]) for kind in ("denied", "allowed")}
+    fds = {kind: bound_fd(p[kind], f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseport")
+           for kind in p}
+    engine = {"unknown": "deny", "default": "deny", "kernel": "deny", "inbound": True}
+    d = wardend(engine=engine, attribution={"ebpf": False})
+    for kind in p:
+        p[kind].ask_later(f"serve {fds[kind]} 20000")
+    sports = list(range(41961, 41973))
+    first = from_ports(lab, addr, STEERED_PORT, sports)
+    took = [sport for sport, outcome in first.items() if outcome == "connected"]
+    assert 0 < len(took) < len(sports), first  # each member got some: a hash, not a rule
+    again = from_ports(lab, addr, STEERED_PORT, took)
+    assert set(again.values()) == {"TimeoutError"}, again
+
+    def rows():
+        out = cli(d, "log", "--json", "--limit", "0").stdout
+        return [json.loads(line) for line in out.splitlines()]
+    def reconnect_rows():
+        found = [r for r in rows() if r["remote_port"] in took and r["decided_by"] == "unknown"]
+        return found if {r["remote_port"] for r in found} == set(took) else None
+    assert wait_until(reconnect_rows, timeout=5), [
+        (r["remote_port"], r["action"], r["decided_by"], r.get("profile")) for r in rows()]
+    by_profile = {(r["remote_port"], r["action"]) for r in rows()
+                  if r["remote_port"] in sports and r["decided_by"] != "unknown"}
+    assert by_profile == {(sport, "allow" if sport in took else "deny") for sport in sports}, \
+        by_profile
