@@ -218,13 +218,15 @@ bool KernelVerdicts::setPolicy(std::uint64_t policyGeneration, bool enabled, std
   return written;
 }
 
-void KernelVerdicts::hold(std::uint64_t policyGeneration, std::uint64_t namesVersion,
+void KernelVerdicts::hold(std::uint64_t policyGeneration, const Ticket& ticket,
                           const rules::Flow& flow, const DnsName& host, const FlowOwner& owner,
                           rules::Action action, std::optional<std::uint32_t> hitCounter,
                           const db::LogRow* row) {
   if (!enabled_.load(std::memory_order_relaxed)) return;
   const std::uint64_t current = current_.load(std::memory_order_acquire);
   if ((current >> 32) != (policyGeneration & 0xffffffffu)) return;  // decided under another
+  if (current != ticket.epoch) return;  // an epoch began since the decision began
+  const std::uint64_t namesVersion = ticket.namesVersion;
   if (namesVersion_.load(std::memory_order_acquire) != namesVersion) return;
 
   const warden_held_key key = heldKeyOf(flow, owner.attribution.owner, netnsCookie_);

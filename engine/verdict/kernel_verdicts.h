@@ -84,7 +84,7 @@ struct HeldSummary {
 // logged), not even one whose key has a row, until maintain() drops the rows of entries that
 // no longer apply (or a new policy drops them all).
 //
-// Thread-safety: hold() and namesVersion() from the workers, logHeld() from the process
+// Thread-safety: hold() and ticket() from the workers, logHeld() from the process
 // tracker's thread (the only user of the log producer), forgetAddress() from whichever thread
 // records DNS answers, the rest from the control thread.
 class KernelVerdicts {
@@ -126,10 +126,21 @@ class KernelVerdicts {
   // before stops applying. False when the kernel's state could not be written.
   bool setPolicy(std::uint64_t policyGeneration, bool enabled, std::uint32_t ttlS);
 
-  // Changes with every forgetAddress(): a worker reads it before it looks up the name of a
-  // flow's remote address, and hands it to hold(), which holds nothing when a name changed
-  // meanwhile (the decision may rest on the old one).
-  std::uint64_t namesVersion() const { return namesVersion_.load(std::memory_order_acquire); }
+  // What a worker reads before it decides a flow (before it looks up the name of the remote
+  // address, and before it asks whether a prompt client is connected), and hands to hold(),
+  // which holds nothing when a name changed meanwhile (the decision may rest on the old one)
+  // or a new epoch began (a policy, retireAll(): a prompt client that connected after the
+  // worker found none would otherwise see the decision held under the epoch meant to retire
+  // what was decided without it).
+  struct Ticket {
+    std::uint64_t namesVersion = 0;  // changes with every forgetAddress()
+    std::uint64_t epoch = 0;         // current_: changes with every new epoch
+  };
+  Ticket ticket() const {
+    // The epoch first: a rename's new epoch (held_names full) shows in one or the other.
+    const std::uint64_t epoch = current_.load(std::memory_order_acquire);
+    return {namesVersion_.load(std::memory_order_acquire), epoch};
+  }
 
   // Holds `action` for the flow, decided for `owner` under the policy of generation
   // `policyGeneration` (see holdable()); `host` is the name the decision saw for the remote
@@ -137,7 +148,7 @@ class KernelVerdicts {
   // counter of the deciding rule (RuleHits::counterOf), which creditHits() adds its flows to.
   // `row`: the flow's verdict-log row when it is logged. Call after the flow's verdict was
   // given: it makes a bpf(2) call unless a writer thread was started.
-  void hold(std::uint64_t policyGeneration, std::uint64_t namesVersion, const rules::Flow& flow,
+  void hold(std::uint64_t policyGeneration, const Ticket& ticket, const rules::Flow& flow,
             const DnsName& host, const FlowOwner& owner, rules::Action action,
             std::optional<std::uint32_t> hitCounter, const db::LogRow* row);
 

@@ -204,8 +204,8 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   }
   pending.flow = flowOf(parsed.info, packet.hook);
   pending.portsNameFlow = portsNameFlow(parsed.info);
-  if (kernelVerdicts_)
-    pending.namesVersion = kernelVerdicts_->namesVersion();  // before the name is looked up
+  // Before the name is looked up, and before the decision asks about prompt clients.
+  if (kernelVerdicts_) pending.heldTicket = kernelVerdicts_->ticket();
   nameRemote(hosts_, pending.flow, pending.host);
   pending.flow.host = {};
   // The first query of a DNS flow: its replies will have to answer it.
@@ -396,7 +396,7 @@ void QueueWorker::conclude(const PolicySnapshot& snapshot, const Pending& pendin
   // connected prompt client is to be asked about: its next flow is a question too.
   if (kernelVerdicts_ && holdable(snapshot.config(), decision, pending.owner, pending.flow) &&
       !(prompts_ && prompts_->active() && asksAbout(decision, pending.owner))) {
-    kernelVerdicts_->hold(policy_.generation(), pending.namesVersion, pending.flow, pending.host,
+    kernelVerdicts_->hold(policy_.generation(), pending.heldTicket, pending.flow, pending.host,
                           pending.owner, decision.enforced,
                           snapshot.policy->hits().counterOf(decision), row ? &*row : nullptr);
   }

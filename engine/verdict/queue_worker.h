@@ -127,7 +127,7 @@ class QueueWorker {
     FlowOwner owner;
     bool portsNameFlow = false;  // see recentDecisions_
     bool dnsQuery = false;       // the packet is a DNS query: remembered if the flow is accepted
-    std::uint64_t namesVersion = 0;  // KernelVerdicts::namesVersion() before `host` was read
+    KernelVerdicts::Ticket heldTicket;  // KernelVerdicts::ticket() before `host` was read
     DnsExchange query;
 
     // The flow with its host name (a view into `host`, so taken after every move).

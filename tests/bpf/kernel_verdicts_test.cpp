@@ -98,7 +98,7 @@ class KernelVerdictsTest : public testing::BpfLabTest {
   }
   void hold(std::uint64_t generation, const rules::Flow& flow,
             rules::Action action = rules::Action::kAllow, const DnsName& host = DnsName{}) {
-    held_->hold(generation, held_->namesVersion(), flow, host, owner_, action, std::nullopt,
+    held_->hold(generation, held_->ticket(), flow, host, owner_, action, std::nullopt,
                 nullptr);
   }
 
@@ -135,7 +135,7 @@ ports = 443
   const auto counter = policy->hits().counterOf(policy->decide(rules::Subject::process(app), flow));
   ASSERT_TRUE(counter);
   auto holdIt = [&](std::uint64_t generation) {
-    held_->hold(generation, held_->namesVersion(), flow, DnsName{}, owner_, rules::Action::kAllow,
+    held_->hold(generation, held_->ticket(), flow, DnsName{}, owner_, rules::Action::kAllow,
                 counter, nullptr);
     ASSERT_TRUE(stored(flow));
   };
@@ -198,7 +198,7 @@ TEST_F(KernelVerdictsTest, AFullStoreOfLogRowsHoldsNothingNewUntilMaintainSweeps
   ASSERT_TRUE(held_->setPolicy(1, true, 60));
   const db::LogRow row;
   auto holdLogged = [&](std::size_t i) {
-    held_->hold(1, held_->namesVersion(), flowTo("192.0.2.2", static_cast<std::uint16_t>(1000 + i)),
+    held_->hold(1, held_->ticket(), flowTo("192.0.2.2", static_cast<std::uint16_t>(1000 + i)),
                 DnsName{}, owner_, rules::Action::kAllow, std::nullopt, &row);
   };
   constexpr std::size_t kFull = KernelVerdicts::kMaxRows;
@@ -274,7 +274,7 @@ TEST_F(KernelVerdictsTest, ANewNameForTheAddressEndsWhatWasDecidedBefore) {
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].remote.toString(), "192.0.2.3");
   // A decision that began before the name changed is not held at all.
-  const std::uint64_t before = held_->namesVersion();
+  const KernelVerdicts::Ticket before = held_->ticket();
   held_->forgetAddress(*rules::IpAddress::parse("192.0.2.9"));
   held_->hold(1, before, flowTo("192.0.2.9", 443), DnsName{}, owner_, rules::Action::kAllow,
               std::nullopt, nullptr);
@@ -392,6 +392,21 @@ TEST_F(KernelVerdictsTest, NeverOutlivesTheDnsAnswerItsHostNameCameFrom) {
   host.expiresAt = HostCache::nowSeconds() + 1;
   hold(1, flowTo("192.0.2.4", 443), rules::Action::kAllow, host);
   EXPECT_FALSE(stored(flowTo("192.0.2.4", 443)));
+}
+
+// A worker takes its ticket before it decides (and asks whether a prompt client is there):
+// an epoch that began since, for the same policy (a prompt client connected: retireAll()), is
+// not the one its decision may be held under.
+TEST_F(KernelVerdictsTest, ADecisionBegunBeforeANewEpochIsNotHeld) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  const KernelVerdicts::Ticket before = held_->ticket();
+  held_->retireAll();
+  held_->hold(1, before, flowTo("192.0.2.2", 443), DnsName{}, owner_, rules::Action::kAllow,
+              std::nullopt, nullptr);
+  EXPECT_FALSE(stored(flowTo("192.0.2.2", 443)));
+  hold(1, flowTo("192.0.2.2", 443));  // one begun after it is
+  EXPECT_TRUE(stored(flowTo("192.0.2.2", 443)));
+  EXPECT_EQ(live(), 1u);
 }
 
 TEST_F(KernelVerdictsTest, RetiringEverythingMovesTheEpochForTheSamePolicy) {
