@@ -98,8 +98,7 @@ class KernelVerdictsTest : public testing::BpfLabTest {
   }
   void hold(std::uint64_t generation, const rules::Flow& flow,
             rules::Action action = rules::Action::kAllow, const DnsName& host = DnsName{}) {
-    held_->hold(generation, held_->ticket(), flow, host, owner_, action, std::nullopt,
-                nullptr);
+    held_->hold(generation, held_->ticket(), flow, host, owner_, action, std::nullopt, nullptr);
   }
 
   std::unique_ptr<BpfAttribution> bpf_;
