@@ -668,17 +668,32 @@ static __always_inline void note_sender(__u64 cookie)
 	bpf_map_update_elem(&udp_senders, &cookie, &sender, BPF_ANY);
 }
 
+/* Whether the packet's socket is a connected one (UDP: TCP_ESTABLISHED). A socket filter may
+ * read the state off skb->sk (verified on 6.18 by loading). */
+static __always_inline bool socket_connected(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	return sk && sk->state == BPF_TCP_ESTABLISHED;
+}
+
 /* Keys a UDP packet's flow for its socket `cookie` when the key's record is another socket's:
- * for the last process that sent on this socket through a hook, else provisionally. */
+ * for the last process that sent on this socket through a hook, else provisionally. Of an
+ * unconnected socket with no sender noted, flagged WARDEN_OWNER_SENDER_UNKNOWN: every send
+ * that names a destination notes its task first (the sendmsg hook, in the same call), so such
+ * a datagram is one corked earlier and pushed by a send naming none, whose stager's note is
+ * gone (pushed out of the map by 8,192 sockets held open). A connected socket's send passes no
+ * hook at all, and its datagrams go to sock_diag as before (a stager on it is not told from
+ * the pusher: README). */
 static __always_inline void record_socket_sender(const struct warden_flow_key *key,
-						 const __u8 *local, __u64 cookie)
+						 const __u8 *local, __u64 cookie, bool connected)
 {
 	struct warden_owner *last = bpf_map_lookup_elem(&udp_senders, &cookie);
 	struct warden_owner sender;
 
 	if (!last) {
 		count(WARDEN_CTR_UDP_SENDER_UNKNOWN);
-		record_provisional(key, local, cookie, WARDEN_OWNER_SENDER_UNKNOWN);
+		record_provisional(key, local, cookie, connected ? 0 : WARDEN_OWNER_SENDER_UNKNOWN);
 		return;
 	}
 	/* A copy: another send on the socket may rewrite the entry meanwhile. */
@@ -1793,7 +1808,7 @@ int warden_udp_reused(struct __sk_buff *skb)
 	 * sock_diag who holds it), and decided. */
 	cookie = bpf_get_socket_cookie(skb);
 	if (owner->sock_cookie && owner->sock_cookie != cookie) {
-		record_socket_sender(&key, local, cookie);
+		record_socket_sender(&key, local, cookie, socket_connected(skb));
 		return 1;
 	}
 	generation = bpf_map_lookup_elem(&decided, &key);
@@ -1829,7 +1844,7 @@ int warden_udp_connected(struct __sk_buff *skb)
 	cookie = bpf_get_socket_cookie(skb);
 	owner = bpf_map_lookup_elem(&flows, &key);
 	if (cookie && owner && owner->sock_cookie && owner->sock_cookie != cookie)
-		record_socket_sender(&key, local, cookie);
+		record_socket_sender(&key, local, cookie, socket_connected(skb));
 	return 0;
 }
 
@@ -2012,7 +2027,7 @@ static __always_inline int held_match_udp(struct __sk_buff *skb, __u32 action)
 		 * peer writes the same key, the keys having no local address; or the key's earlier
 		 * socket), written since rule 1u looked: keyed for this socket's last sender, which
 		 * must be the current process for the allow to apply. */
-		record_socket_sender(&flow, packet.local_addr, cookie);
+		record_socket_sender(&flow, packet.local_addr, cookie, socket_connected(skb));
 		owner = bpf_map_lookup_elem(&flows, &flow);
 		if (owner && owner->sock_cookie != cookie)
 			owner = NULL;

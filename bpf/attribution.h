@@ -106,11 +106,11 @@ struct warden_owner {
  * datagram when the sender could not be told (see udp_connected_first). wardend asks
  * sock_diag for the socket's holder instead. */
 #define WARDEN_OWNER_PROVISIONAL 1u
-/* With PROVISIONAL: written for a socket whose last sender is not known (udp_senders has no
- * entry for it: evicted, or none ever sent on it through a hook) when the flow's record was
- * another socket's. The datagram may be one another process corked on the socket and passed
- * it on, whose pusher sock_diag would name: wardend decides the first one it reads of each
- * such record `unknown`, and asks sock_diag only for the next. */
+/* With PROVISIONAL: written for an unconnected socket whose last sender is not known
+ * (udp_senders has no entry for it: evicted) when the flow's record was another socket's.
+ * The datagram is one corked on the socket, perhaps by another process that passed it on,
+ * whose pusher sock_diag would name: wardend decides the first one it reads of each such
+ * record `unknown`, and asks sock_diag only for the next. */
 #define WARDEN_OWNER_SENDER_UNKNOWN 2u
 
 /* Slots of the mirrors (powers of two; the loader may change them). */

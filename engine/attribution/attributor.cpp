@@ -580,14 +580,21 @@ base::Result<std::optional<DiagSocket>> Attributor::findSocket(const PacketInfo&
     local = {packet.source.bytes, packet.sourcePort};
     remote = {packet.destination.bytes, packet.destinationPort};
   }
-  const std::uint32_t device = inbound ? packet.inDevice : 0;
-  auto found = sockDiag_->find(packet.ipProto, local, remote, device);
-  // Without the interface (an outbound packet; a flow conntrack remembers, which keeps none),
-  // the exact lookup never finds a socket bound to a device (SO_BINDTODEVICE, which needs no
-  // privilege): looked for among the port's sockets, whatever their device. (Rare: the maps
-  // name nearly every outbound flow's owner.)
-  if (found && !*found && device == 0) return sockDiag_->onAnyDevice(packet.ipProto, local, remote);
-  return found;
+  auto found = sockDiag_->find(packet.ipProto, local, remote, inbound ? packet.inDevice : 0);
+  if (!found || *found || !packet.remembered) return found;
+  // A flow conntrack remembers has no interface, and the exact lookup without one never finds
+  // a socket bound to a device (SO_BINDTODEVICE, which needs no privilege): the socket
+  // connected on the flow's 4-tuple is looked for among the port's sockets, whatever their
+  // device. Only then: a dump per miss is not for the packet path, where the flow maps name
+  // the owners and a miss is a closed socket.
+  auto connected = sockDiag_->connectedOnAnyDevice(packet.ipProto, local, remote);
+  if (!connected) return std::unexpected(connected.error());
+  if (connected->empty()) return std::optional<DiagSocket>{};
+  if (connected->size() > 1) {
+    // Several sockets connected on one 4-tuple (SO_REUSEPORT): none is named.
+    return std::unexpected(base::makeError(EEXIST, "sock_diag: several sockets on the flow"));
+  }
+  return std::optional<DiagSocket>{connected->front()};
 }
 
 bool Attributor::socketGone(const PacketInfo& packet, std::uint8_t hook) {

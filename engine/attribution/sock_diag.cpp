@@ -37,13 +37,6 @@ std::array<std::uint8_t, 16> takeAddress(const __be32 (&in)[4], std::uint8_t fam
   return address;
 }
 
-// The unspecified address of either family (a socket bound to no address in particular).
-bool isAny(const std::array<std::uint8_t, 16>& a) {
-  static constexpr std::uint8_t kZero[16] = {};
-  return std::memcmp(a.data(), kZero, 16) == 0 ||
-         (isMapped(a) && std::memcmp(a.data() + 12, kZero, 4) == 0);
-}
-
 void putAddress(__be32 (&out)[4], const std::array<std::uint8_t, 16>& address, bool v4) {
   std::memset(out, 0, sizeof out);
   if (v4) {
@@ -143,10 +136,10 @@ base::Result<std::vector<DiagSocket>> SockDiag::boundTo(std::uint8_t protocol,
   return sockets;
 }
 
-base::Result<std::optional<DiagSocket>> SockDiag::onAnyDevice(std::uint8_t protocol,
-                                                              const SocketEnd& local,
-                                                              const SocketEnd& remote) {
-  std::optional<DiagSocket> connected, bound;
+base::Result<std::vector<DiagSocket>> SockDiag::connectedOnAnyDevice(std::uint8_t protocol,
+                                                                     const SocketEnd& local,
+                                                                     const SocketEnd& remote) {
+  std::vector<DiagSocket> connected;
   // An IPv4 flow may be an IPv6 socket's (dual stack, addresses mapped): both families.
   for (const std::uint8_t family : {AF_INET6, AF_INET}) {
     if (family == AF_INET && !isMapped(remote.address)) break;
@@ -157,19 +150,15 @@ base::Result<std::optional<DiagSocket>> SockDiag::onAnyDevice(std::uint8_t proto
     message.request.idiag_states = ~0u;
     auto dumped = exchange(
         message, NLM_F_REQUEST | NLM_F_DUMP, "sock_diag dump", [&](const DiagSocket& socket) {
-          if (socket.address != local.address && !isAny(socket.address)) {
-            return false;
-          }
-          if (socket.peer.port == remote.port && socket.peer.address == remote.address) {
-            if (!connected) connected = socket;
-          } else if (protocol == IPPROTO_UDP && socket.peer.port == 0 && !bound) {
-            bound = socket;
+          if (socket.address == local.address && socket.peer.address == remote.address &&
+              socket.peer.port == remote.port) {
+            connected.push_back(socket);
           }
           return false;  // read to the end: nothing is left queued
         });
     if (!dumped) return std::unexpected(dumped.error());
   }
-  return connected ? connected : bound;
+  return connected;
 }
 
 base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t protocol,

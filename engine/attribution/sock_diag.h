@@ -56,14 +56,13 @@ class SockDiag {
   // sockets are read. For the rare flow no map names the receiver of, not every flow.
   [[nodiscard]] base::Result<std::vector<DiagSocket>> boundTo(std::uint8_t protocol,
                                                               std::uint16_t localPort, bool ipv4);
-  // The socket of the flow between `local` and `remote` whatever device it is bound to, for a
-  // caller that does not know the flow's interface (find() without one never finds a socket
-  // bound to a device): a dump of the local port's sockets (filtered by the kernel), the one
-  // connected to `remote` from `local`'s address; for UDP, else one bound there and not
-  // connected. nullopt: none.
-  [[nodiscard]] base::Result<std::optional<DiagSocket>> onAnyDevice(std::uint8_t protocol,
-                                                                    const SocketEnd& local,
-                                                                    const SocketEnd& remote);
+  // The sockets connected from `local` to `remote` (both address and port), whatever device
+  // they are bound to, for a caller that does not know the flow's interface (find() without
+  // one never finds a socket bound to a device): a dump of the local port's sockets (filtered
+  // by the kernel). Sockets not connected (listeners, unconnected UDP) are not among them.
+  [[nodiscard]] base::Result<std::vector<DiagSocket>> connectedOnAnyDevice(std::uint8_t protocol,
+                                                                           const SocketEnd& local,
+                                                                           const SocketEnd& remote);
   // The one of them with that cookie; nullopt: none.
   [[nodiscard]] base::Result<std::optional<DiagSocket>> findByCookie(std::uint8_t protocol,
                                                                      std::uint16_t localPort,

@@ -34,6 +34,9 @@ struct PacketInfo {
   // tells it (0: not told). The kernel delivers to a socket bound to that device
   // (SO_BINDTODEVICE, an IPv6 link-local bind) before others, and a socket lookup must say it.
   std::uint32_t inDevice = 0;
+  // Not a packet: the first packet of a flow conntrack remembers (reload --redecide), whose
+  // interface is not known either way; a socket lookup then also finds sockets bound to one.
+  bool remembered = false;
 };
 
 enum class ParseError : std::uint8_t {

@@ -45,6 +45,7 @@ PacketInfo firstPacketOf(const ConntrackTuple& original) {
   info.destination = original.destination;
   info.sourcePort = original.sourcePort;
   info.destinationPort = original.destinationPort;
+  info.remembered = true;
   return info;
 }
 

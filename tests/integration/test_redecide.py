@@ -379,8 +379,8 @@ def test_a_connection_on_a_socket_bound_to_a_device_is_redecided_not_gone(lab, w
     """nobody binds its socket to the interface (SO_BINDTODEVICE, no privilege needed) before
     it connects. conntrack keeps no interface, and a socket lookup without one never finds a
     socket bound to a device: counted "gone", the connection kept its verdict through every
-    `reload --redecide`. It is cut like any other, and a session on an unbound socket to the
-    port the new policy keeps goes on."""
+    `reload --redecide`. It is cut like any other, and another such session, to the port the
+    new policy keeps, goes on."""
     d = wardend()
     cut = device_session(lab.c, host, CUT, "device-session", prefix=NOBODY)
     keep = device_session(lab.c, host, KEEP, "device-session-keep", prefix=NOBODY)
