@@ -113,19 +113,19 @@ base::Result<std::optional<DiagSocket>> SockDiag::query(std::uint8_t family, std
   return found;
 }
 
-base::Result<std::vector<DiagSocket>> SockDiag::boundTo(std::uint8_t protocol,
-                                                        std::uint16_t localPort, bool ipv4) {
+base::Result<std::vector<DiagSocket>> SockDiag::dumpPort(std::uint8_t protocol,
+                                                         std::uint16_t localPort, bool ipv4,
+                                                         std::uint32_t states) {
   std::vector<DiagSocket> sockets;
-  // An IPv4 packet reaches IPv4 sockets and IPv6 ones bound to the wildcard address (or an
-  // IPv4-mapped one); an IPv6 packet only IPv6 ones.
+  // An IPv4 packet reaches IPv4 sockets and IPv6 ones (bound to the wildcard address or an
+  // IPv4-mapped one: dual stack); an IPv6 packet only IPv6 ones.
   for (const std::uint8_t family : {AF_INET6, AF_INET}) {
     if (family == AF_INET && !ipv4) break;
     Request message{};
     message.keepOnlyPort(localPort);
     message.request.sdiag_family = family;
     message.request.sdiag_protocol = protocol;
-    // A TCP flow reaches a listener; a UDP socket may be in any state.
-    message.request.idiag_states = protocol == IPPROTO_TCP ? 1u << TCP_LISTEN : ~0u;
+    message.request.idiag_states = states;
     auto dumped = exchange(message, NLM_F_REQUEST | NLM_F_DUMP, "sock_diag dump",
                            [&](const DiagSocket& socket) {
                              sockets.push_back(socket);
@@ -136,29 +136,22 @@ base::Result<std::vector<DiagSocket>> SockDiag::boundTo(std::uint8_t protocol,
   return sockets;
 }
 
+base::Result<std::vector<DiagSocket>> SockDiag::boundTo(std::uint8_t protocol,
+                                                        std::uint16_t localPort, bool ipv4) {
+  // A TCP flow reaches a listener; a UDP socket may be in any state.
+  return dumpPort(protocol, localPort, ipv4, protocol == IPPROTO_TCP ? 1u << TCP_LISTEN : ~0u);
+}
+
 base::Result<std::vector<DiagSocket>> SockDiag::connectedOnAnyDevice(std::uint8_t protocol,
                                                                      const SocketEnd& local,
                                                                      const SocketEnd& remote) {
-  std::vector<DiagSocket> connected;
-  // An IPv4 flow may be an IPv6 socket's (dual stack, addresses mapped): both families.
-  for (const std::uint8_t family : {AF_INET6, AF_INET}) {
-    if (family == AF_INET && !isMapped(remote.address)) break;
-    Request message{};
-    message.keepOnlyPort(local.port);
-    message.request.sdiag_family = family;
-    message.request.sdiag_protocol = protocol;
-    message.request.idiag_states = ~0u;
-    auto dumped = exchange(
-        message, NLM_F_REQUEST | NLM_F_DUMP, "sock_diag dump", [&](const DiagSocket& socket) {
-          if (socket.address == local.address && socket.peer.address == remote.address &&
-              socket.peer.port == remote.port) {
-            connected.push_back(socket);
-          }
-          return false;  // read to the end: nothing is left queued
-        });
-    if (!dumped) return std::unexpected(dumped.error());
-  }
-  return connected;
+  auto sockets = dumpPort(protocol, local.port, isMapped(remote.address), ~0u);
+  if (!sockets) return sockets;
+  std::erase_if(*sockets, [&](const DiagSocket& socket) {
+    return socket.address != local.address || socket.peer.address != remote.address ||
+           socket.peer.port != remote.port;
+  });
+  return sockets;
 }
 
 base::Result<std::optional<DiagSocket>> SockDiag::findByCookie(std::uint8_t protocol,

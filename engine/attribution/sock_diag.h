@@ -74,6 +74,10 @@ class SockDiag {
   base::Result<std::optional<DiagSocket>> query(std::uint8_t family, std::uint8_t protocol,
                                                 const SocketEnd& source,
                                                 const SocketEnd& destination, std::uint32_t device);
+  // The sockets of `localPort` in `states` (a bit per TCP state) a packet of the family can
+  // reach: a dump the kernel filters by port.
+  base::Result<std::vector<DiagSocket>> dumpPort(std::uint8_t protocol, std::uint16_t localPort,
+                                                 bool ipv4, std::uint32_t states);
   struct Request;  // a request as it goes on the wire; exchange() fills in the header
   // Sends the request with `flags` and hands each socket of the answer to `each` until it
   // returns true or the answer ends. `what` names the request in errors; an error the kernel

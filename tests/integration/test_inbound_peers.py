@@ -143,66 +143,8 @@ def test_a_group_steering_syn_cookie_handshakes_apart_gets_a_denied_program_noth
     assert status["bpf"]["inbound_misdelivered"] >= 1, status
 
 
-# From SPORT, connects to HOST PORT and reads until the server closes (so that the server's side
-# of the connection ends in TIME_WAIT); prints the outcome.
-FROM_ONE_PORT = """
-import socket, sys
-host, port, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("", sport))
-s.settimeout(4)
-try:
-    s.connect((host, port))
-    while s.recv(100):
-        pass
-    print("connected", flush=True)
-except OSError as e:
-    print(type(e).__name__, flush=True)
-s.close()
-"""
-TIME_WAIT_PEER_PORT = 41951
-
-
-@pytest.mark.parametrize("fam", FAMILIES)
-@pytest.mark.parametrize("bound", ["before", "after", "without-ebpf"])
-def test_a_connection_on_the_4_tuple_of_a_time_wait_socket_is_decided_for_the_listener(
-        lab, cgroup, wardend, twins, fam, bound):
-    """An allowed server accepts and closes at once, so each connection's socket on its side
-    ends in TIME_WAIT; a peer connects again from the same port, and the kernel hands that SYN
-    on to the listener (its sequence number or timestamp is past the old connection's). What
-    sock_diag finds on the 4-tuple first is the TIME_WAIT socket, which has no holder: the
-    flow is decided for the listener's program all the same (every engine verdict here
-    refuses), whether the server bound its port before wardend started (no bind record:
-    sock_diag names it), after, or without eBPF at all. (It was decided `unknown`, and
-    refused, while the TIME_WAIT socket lasted.)"""
-    addr, _ = fam
-    write_profiles(lab, {"allowed": ("allow", {"path": twins["allowed"]})})
-    server = None
-    if bound != "after":
-        server = Holder(lab, cgroup, "server", binary=twins["allowed"])
-        fd = bound_fd(server, f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseaddr")
-    engine = {"unknown": "deny", "default": "deny", "kernel": "deny", "inbound": True}
-    if bound == "without-ebpf":
-        d = wardend(engine=engine, attribution={"ebpf": False})
-    else:
-        d = start(lab, wardend, cgroup, **engine)
-    if server is None:
-        server = Holder(lab, cgroup, "server", binary=twins["allowed"])
-        fd = bound_fd(server, f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseaddr")
-    served = server.ask_later(f"serve {fd} 8000")
-    connect = [PYTHON, "-c", FROM_ONE_PORT, addr, str(STEERED_PORT), str(TIME_WAIT_PEER_PORT)]
-    assert lab.s.run(connect, timeout=20).stdout.split() == ["connected"]
-    waiting = lab.c.run(["ss", "-Htan", "state", "time-wait",
-                         f"dport = :{TIME_WAIT_PEER_PORT}"]).stdout
-    assert str(STEERED_PORT) in waiting, f"no TIME_WAIT socket for the second SYN: {waiting!r}"
-    again = lab.s.run(connect, timeout=20).stdout.split()
-    assert again == ["connected"], (again, d.status()["attribution"])
-    assert served(20) == "served 2"
-
-
-# From each SPORT at once, connects to HOST PORT and reads until the server closes; prints
-# "<sport> <outcome>" for each.
+# From each SPORT at once, connects to HOST PORT and reads until the server closes (so that
+# the server's side of the connection ends in TIME_WAIT); prints "<sport> <outcome>" for each.
 FROM_PORTS = """
 import socket, sys, threading
 host, port, sports = sys.argv[1], int(sys.argv[2]), [int(p) for p in sys.argv[3:]]
@@ -236,6 +178,46 @@ def from_ports(lab, addr, port, sports):
                     timeout=30)
     return {int(sport): outcome for sport, outcome in
             (line.split() for line in res.stdout.splitlines())}
+
+
+TIME_WAIT_PEER_PORT = 41951
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+@pytest.mark.parametrize("bound", ["before", "after", "without-ebpf"])
+def test_a_connection_on_the_4_tuple_of_a_time_wait_socket_is_decided_for_the_listener(
+        lab, cgroup, wardend, twins, fam, bound):
+    """An allowed server accepts and closes at once, so each connection's socket on its side
+    ends in TIME_WAIT; a peer connects again from the same port, and the kernel hands that SYN
+    on to the listener (its sequence number or timestamp is past the old connection's). What
+    sock_diag finds on the 4-tuple first is the TIME_WAIT socket, which has no holder: the
+    flow is decided for the listener's program all the same (every engine verdict here
+    refuses), whether the server bound its port before wardend started (no bind record:
+    sock_diag names it), after, or without eBPF at all. (It was decided `unknown`, and
+    refused, while the TIME_WAIT socket lasted.)"""
+    addr, _ = fam
+    write_profiles(lab, {"allowed": ("allow", {"path": twins["allowed"]})})
+    server = None
+    if bound != "after":
+        server = Holder(lab, cgroup, "server", binary=twins["allowed"])
+        fd = bound_fd(server, f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseaddr")
+    engine = {"unknown": "deny", "default": "deny", "kernel": "deny", "inbound": True}
+    if bound == "without-ebpf":
+        d = wardend(engine=engine, attribution={"ebpf": False})
+    else:
+        d = start(lab, wardend, cgroup, **engine)
+    if server is None:
+        server = Holder(lab, cgroup, "server", binary=twins["allowed"])
+        fd = bound_fd(server, f"listen tcp {WILDCARD[addr]} {STEERED_PORT} reuseaddr")
+    served = server.ask_later(f"serve {fd} 8000")
+    connected = {TIME_WAIT_PEER_PORT: "connected"}
+    assert from_ports(lab, addr, STEERED_PORT, [TIME_WAIT_PEER_PORT]) == connected
+    waiting = lab.c.run(["ss", "-Htan", "state", "time-wait",
+                         f"dport = :{TIME_WAIT_PEER_PORT}"]).stdout
+    assert str(STEERED_PORT) in waiting, f"no TIME_WAIT socket for the second SYN: {waiting!r}"
+    again = from_ports(lab, addr, STEERED_PORT, [TIME_WAIT_PEER_PORT])
+    assert again == connected, (again, d.status()["attribution"])
+    assert served(20) == "served 2"
 
 
 @pytest.mark.parametrize("fam", FAMILIES)
