@@ -93,25 +93,30 @@ nlohmann::json Daemon::heldStatus() const {
   }
   const HeldSummary s = held_->summary();
   const BpfCounters c = attributor_->bpf()->counters();
-  return {{"enabled", s.enabled},
-          {"entries", s.entries},
-          {"stored", s.stored},
-          {"capacity", s.capacity},
-          {"ttl", s.ttlS},
-          {"written", s.written},
-          {"write_errors", s.writeErrors},
-          {"hits",
-           {{"allow", c[WARDEN_CTR_HELD_ALLOW]},
-            {"deny", c[WARDEN_CTR_HELD_DENY]},
-            {"reject", c[WARDEN_CTR_HELD_REJECT]}}},
-          {"invalidations",
-           {{"reload", s.reloads},
-            {"dns", s.dnsForgotten},
-            {"stale", c[WARDEN_CTR_HELD_STALE]},
-            {"expired", c[WARDEN_CTR_HELD_EXPIRED]}}},
-          {"logged", s.logged},
-          {"unlogged", s.unlogged + c[WARDEN_CTR_HELD_EVENTS_LOST]},
-          {"not_held_log_full", s.logFull}};
+  nlohmann::json held = {{"enabled", s.enabled},
+                         {"entries", s.entries},
+                         {"stored", s.stored},
+                         {"capacity", s.capacity},
+                         {"ttl", s.ttlS},
+                         {"written", s.written},
+                         {"write_errors", s.writeErrors},
+                         {"hits",
+                          {{"allow", c[WARDEN_CTR_HELD_ALLOW]},
+                           {"deny", c[WARDEN_CTR_HELD_DENY]},
+                           {"reject", c[WARDEN_CTR_HELD_REJECT]}}},
+                         {"invalidations",
+                          {{"reload", s.reloads},
+                           {"dns", s.dnsForgotten},
+                           {"stale", c[WARDEN_CTR_HELD_STALE]},
+                           {"expired", c[WARDEN_CTR_HELD_EXPIRED]}}},
+                         {"logged", s.logged},
+                         {"unlogged", s.unlogged + c[WARDEN_CTR_HELD_EVENTS_LOST]},
+                         {"not_held_log_full", s.logFull},
+                         {"state_errors", s.epochErrors}};
+  if (!s.enabled && s.epochErrors > 0) {
+    held["reason"] = "the kernel refused the held-verdict state; off until the next reload";
+  }
+  return held;
 }
 
 nlohmann::json Daemon::controlStatus() const {

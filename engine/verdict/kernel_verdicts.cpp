@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "base/clock.h"
 #include "base/logging.h"
@@ -195,16 +196,43 @@ bool KernelVerdicts::newEpoch(std::optional<std::uint64_t> policyGeneration) {
   if (policyGeneration) policyEpoch_.store(next, std::memory_order_relaxed);
   warden_held_state state{};
   const std::uint32_t zero = 0;
-  if (bpf_map_lookup_elem(maps_.state, &zero, &state) != 0) {
-    base::logError("reading the held-verdict state: ", std::strerror(errno));
-    return false;
+  const char* failed = "reading";
+  if (bpf_map_lookup_elem(maps_.state, &zero, &state) == 0) {
+    state.epoch = enabled_.load(std::memory_order_relaxed) ? next : 0;
+    if (bpf_map_update_elem(maps_.state, &zero, &state, BPF_ANY) == 0) return true;
+    failed = "writing";
   }
-  state.epoch = enabled_.load(std::memory_order_relaxed) ? next : 0;
-  if (bpf_map_update_elem(maps_.state, &zero, &state, BPF_ANY) != 0) {
-    base::logError("writing the held-verdict state: ", std::strerror(errno));
-    return false;
+  const int error = errno;
+  // The hooks go on naming the epoch before, whose entries may allow what the policy in force
+  // refuses: they all go instead, and nothing is held until a policy's epoch is written.
+  epochErrors_.fetch_add(1, std::memory_order_relaxed);
+  enabled_.store(false, std::memory_order_relaxed);
+  const std::size_t left = removeAll();
+  base::logError(failed, " the held-verdict state: ", std::strerror(error),
+                 "; held verdicts are off until the next reload (",
+                 left == 0 ? std::string("every entry removed")
+                           : std::to_string(left) + " entries could not be removed",
+                 ")");
+  return false;
+}
+
+std::size_t KernelVerdicts::removeAll() {
+  // The writer's batch in flight lands before (flushMutex_), and what is queued is dropped:
+  // it was decided under the epoch the hooks still name. hold() checks the epoch again under
+  // queueMutex_ (and under flushMutex_ when it writes itself), so nothing of it comes after.
+  std::lock_guard order(flushMutex_);
+  {
+    std::lock_guard lock(queueMutex_);
+    queued_.keys.clear();
+    queued_.values.clear();
   }
-  return true;
+  std::vector<warden_held_key> keys;
+  walk([&](const warden_held_key& key, const warden_held_verdict&) { keys.push_back(key); });
+  std::size_t left = 0;
+  for (const warden_held_key& key : keys) {
+    if (bpf_map_delete_elem(maps_.verdicts, &key) != 0 && errno != ENOENT) ++left;
+  }
+  return left;
 }
 
 bool KernelVerdicts::setPolicy(std::uint64_t policyGeneration, bool enabled, std::uint32_t ttlS) {
@@ -273,6 +301,7 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, const Ticket& ticket,
     bool wake;
     {
       std::lock_guard lock(queueMutex_);
+      if (current_.load(std::memory_order_acquire) != current) return;  // see removeAll()
       // A writer that fell a whole table behind: what is past it is not held.
       if (queued_.keys.size() >= capacity_) {
         writeErrors_.fetch_add(1, std::memory_order_relaxed);
@@ -285,6 +314,8 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, const Ticket& ticket,
     if (wake) queueFilled_.notify_one();
     return;
   }
+  std::lock_guard order(flushMutex_);
+  if (current_.load(std::memory_order_acquire) != current) return;  // see removeAll()
   if (bpf_map_update_elem(maps_.verdicts, &key, &value, BPF_ANY) != 0) {
     writeErrors_.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -441,6 +472,7 @@ HeldSummary KernelVerdicts::summary() const {
   });
   s.written = written_.load(std::memory_order_relaxed);
   s.writeErrors = writeErrors_.load(std::memory_order_relaxed);
+  s.epochErrors = epochErrors_.load(std::memory_order_relaxed);
   s.reloads = reloads_.load(std::memory_order_relaxed);
   s.dnsForgotten = dnsForgotten_.load(std::memory_order_relaxed);
   s.logged = logged_.load(std::memory_order_relaxed);

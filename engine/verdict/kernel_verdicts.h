@@ -58,6 +58,7 @@ struct HeldSummary {
   std::uint64_t stored = 0;   // in the map, live or not (the LRU drops the rest by and by)
   std::uint64_t written = 0;
   std::uint64_t writeErrors = 0;
+  std::uint64_t epochErrors = 0;   // held_state not written: every entry removed, holding off
   std::uint64_t reloads = 0;       // policies replaced: everything held before stopped applying
   std::uint64_t dnsForgotten = 0;  // entries dropped because their address's name changed
   std::uint64_t logged = 0;        // rows of held flows handed to the log
@@ -209,8 +210,13 @@ class KernelVerdicts {
   void write(Batch& batch);
   void writerLoop(std::chrono::microseconds interval);
   // Starts a new epoch (for the same policy unless `policyGeneration` is given) and writes it
-  // into held_state: everything held before stops applying.
+  // into held_state: everything held before stops applying. Should the kernel refuse that
+  // write, every entry is removed instead and nothing is held until a later call succeeds
+  // (false).
   bool newEpoch(std::optional<std::uint64_t> policyGeneration);
+  // Removes every entry of held_verdicts and what is queued for it; the entries that could
+  // not be removed.
+  std::size_t removeAll();
   std::uint32_t epoch() const;
 
   const Maps maps_;
@@ -260,6 +266,7 @@ class KernelVerdicts {
 
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> writeErrors_{0};
+  std::atomic<std::uint64_t> epochErrors_{0};
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> dnsForgotten_{0};
   std::atomic<std::uint64_t> logged_{0};

@@ -418,6 +418,47 @@ TEST_F(KernelVerdictsTest, RetiringEverythingMovesTheEpochForTheSamePolicy) {
   EXPECT_EQ(live(), 1u);
 }
 
+// Should the kernel refuse the new epoch, the hooks would go on applying every entry of the
+// epoch before, whatever the new policy says: those entries go instead, and nothing is held
+// until a policy's epoch is written. (A descriptor of held_state opened read-only makes the
+// kernel refuse the write.)
+TEST_F(KernelVerdictsTest, AnEpochTheKernelRefusesRemovesEverythingHeldBefore) {
+  ASSERT_TRUE(held_->setPolicy(1, true, 60));
+  held_->startWriter(std::chrono::milliseconds(1));
+  hold(1, flowTo("192.0.2.2", 443));
+  held_->flush();
+  ASSERT_TRUE(stored(flowTo("192.0.2.2", 443)));
+
+  bpf_map_info info{};
+  std::uint32_t length = sizeof info;
+  ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_->heldStateFd(), &info, &length), 0);
+  LIBBPF_OPTS(bpf_get_fd_by_id_opts, readOnly, .open_flags = BPF_F_RDONLY);
+  const base::UniqueFd stateFd(bpf_map_get_fd_by_id_opts(info.id, &readOnly));
+  ASSERT_TRUE(stateFd) << std::strerror(errno);
+  held_->stopWriter();
+  held_.reset();
+  held_ = std::make_unique<KernelVerdicts>(
+      KernelVerdicts::Maps{bpf_->heldVerdictsFd(), stateFd.get(), bpf_->heldNamesFd(),
+                           bpf_->countersFd()},
+      bpf_->heldCapacity(), kCookie, db::LogProducer{});
+  held_->startWriter(std::chrono::milliseconds(1));
+  const std::uint32_t before = state().epoch;
+  ASSERT_NE(before, 0u);
+
+  EXPECT_FALSE(held_->setPolicy(2, true, 60));
+  EXPECT_EQ(state().epoch, before);                // the hooks still name it
+  EXPECT_FALSE(stored(flowTo("192.0.2.2", 443)));  // but nothing of it is left
+  hold(2, flowTo("192.0.2.3", 443));               // and nothing new is held
+  held_->flush();
+  EXPECT_FALSE(stored(flowTo("192.0.2.3", 443)));
+  const HeldSummary summary = held_->summary();
+  EXPECT_FALSE(summary.enabled);
+  EXPECT_EQ(summary.epochErrors, 1u);
+  EXPECT_EQ(summary.stored, 0u);
+  held_->stopWriter();
+  held_.reset();  // before the descriptor it borrows
+}
+
 // The programs attached to `cgroup` for `type` (not through links alone: every attachment).
 std::vector<__u32> attachedTo(const std::string& cgroup, bpf_attach_type type) {
   const base::UniqueFd fd(open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
