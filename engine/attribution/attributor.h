@@ -124,8 +124,8 @@ class Attributor {
 
   // Called before a flow's first packet is accepted. For an outbound UDP flow: records the
   // owner record the verdict was made for, so that the table's reuse check
-  // (bpf/attribution.bpf.c, warden_udp_reused) decides the flow again once another process
-  // owns its 4-tuple (one map update, only for UDP flows attributed through the flow map).
+  // (bpf/attribution/udp_table.bpf.h, warden_udp_reused) decides the flow again once another
+  // process owns its 4-tuple (one map update, only for UDP flows attributed through the flow map).
   // For an inbound one: the socket it was decided for (Attribution::receiverCookie), so that
   // a delivery to another process's socket is dropped and decided again (bpf/attribution.h,
   // "Inbound flows"; one map update).

@@ -11,9 +11,9 @@
 namespace warden::engine {
 
 // The pid namespace whose numbers wardend's /proc shows, which the eBPF programs translate
-// every pid into (bpf/attribution.bpf.c, ns_pid): in a container it is the container's, not the
-// kernel's initial one that the programs' context speaks.
-// The initial pid namespace's nsfs inode (the kernel's PROC_PID_INIT_INO): no translation.
+// every pid into (bpf/attribution/task.bpf.h, ns_pid): in a container it is the container's, not
+// the kernel's initial one that the programs' context speaks. The initial pid namespace's nsfs
+// inode (the kernel's PROC_PID_INIT_INO): no translation.
 constexpr std::uint32_t kInitialPidNamespaceInode = 0xEFFFFFFCu;
 
 struct PidNamespace {

@@ -28,7 +28,7 @@ constexpr std::size_t kMaxAncestors = 16;
 constexpr std::size_t kMaxUserNames = 256;
 constexpr std::uint64_t kQuietTrimNs = 10'000'000'000ull;
 constexpr int kTrackerNice = -5;  // as the queue threads (preferQueueThread)
-// The longest the thread sleeps. Fork and exit events do not wake it (bpf/attribution.bpf.c,
+// The longest the thread sleeps. Fork and exit events do not wake it (bpf/attribution/maps.bpf.h,
 // quiet_wakeup): with no exec event or request after them, this is when they are read.
 constexpr int kEventPollMs = 250;
 

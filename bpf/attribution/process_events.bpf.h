@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Part of attribution.bpf.c, which includes the parts in order: each may use what the
+ * parts before it define. */
+#pragma once
+
+/* ---- process events ---------------------------------------------------------------------- */
+
+/* Exec events are built here and copied into the ring buffer only as long as their argv:
+ * most are a few hundred bytes, not the 2.4 KB of the whole struct. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct warden_exec_event);
+} exec_scratch SEC(".maps");
+
+/* ---- exec_windows: execs under way (see warden_exec_window) ------------------------------ */
+
+/* Not preallocated: memory is taken only for processes that exec'd, one entry each until
+ * wardend has read its exit (or found it gone). wardend sizes it as there can be pids, within
+ * 256K; an entry it has no room for is a lost one, and exec_windows_lost_ns says when. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARDEN_EXEC_WINDOWS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct warden_exec_window_key);
+	__type(value, struct warden_exec_window);
+} exec_windows SEC(".maps");
+
+/* When an exec_windows insert last failed (boot ns; 0: never): a process with no entry that
+ * started before it may have lost one; one that started after it lost none (its loss would
+ * have come later). */
+__u64 exec_windows_lost_ns = 0;
+
+static __always_inline void exec_window_lost(void)
+{
+	__u64 now = bpf_ktime_get_boot_ns(), seen = exec_windows_lost_ns;
+
+	/* Only ever later: a loss on another CPU at once may not move it back. */
+	for (int i = 0; i < 4 && seen < now; i++) {
+		__u64 was = __sync_val_compare_and_swap(&exec_windows_lost_ns, seen, now);
+
+		if (was == seen)
+			break;
+		seen = was;
+	}
+	count(WARDEN_CTR_EXEC_WINDOWS_LOST);
+}
+
+/* sched_prepare_exec (6.10 on): an exec past its point of no return, before anything of the
+ * new image is in place (mm, exe_file and comm are still the old ones: /proc shows the old
+ * image until it). No syscall tracepoint: attaching any puts every syscall of every task on
+ * the traced slow path. An exec that fails before this point changes nothing. */
+SEC("tracepoint/sched/sched_prepare_exec")
+int warden_exec_begin(void *ctx)
+{
+	struct warden_exec_window *window, fresh = {};
+	struct warden_exec_window_key key = {};
+	struct current_process now;
+
+	current_process(&now);
+	if (!now.tgid)
+		return 0;
+	key.tgid = now.tgid;
+	key.start_time_ns = now.start_time_ns;
+	window = bpf_map_lookup_elem(&exec_windows, &key);
+	if (window) {
+		__sync_fetch_and_add(&window->begun, 1);
+		return 0;
+	}
+	fresh.exec_id = now.exec_id;
+	fresh.begun = 1;
+	if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
+		exec_window_lost();
+	return 0;
+}
+
+/* At sched_process_exec, the new image in place: its generation first, then the end (an
+ * atomic exchange: ordered after the store before it), so that a reader copying the value
+ * between the two sees begun != ended, or a later copy differ. */
+static __always_inline void exec_window_ended(void)
+{
+	struct warden_exec_window *window, fresh = {};
+	struct warden_exec_window_key key = {};
+	struct current_process now;
+
+	current_process(&now);
+	if (!now.tgid)
+		return;
+	key.tgid = now.tgid;
+	key.start_time_ns = now.start_time_ns;
+	window = bpf_map_lookup_elem(&exec_windows, &key);
+	if (!window) {
+		/* Begun before the programs were attached (or lost, counted): it is done now. */
+		fresh.exec_id = now.exec_id;
+		fresh.begun = fresh.ended = 1;
+		if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
+			exec_window_lost();
+		return;
+	}
+	*(volatile __u64 *)&window->exec_id = now.exec_id;
+	__sync_lock_test_and_set(&window->ended, *(volatile __u32 *)&window->begun);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int warden_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	const __u32 zero = 0;
+	struct warden_exec_event *event = bpf_map_lookup_elem(&exec_scratch, &zero);
+	struct task_struct *task;
+	unsigned long arg_start, arg_end;
+	__u32 len = 0, size;
+
+	exec_window_ended();
+	if (!event)
+		return 0;
+	event->head.kind = WARDEN_EVENT_EXEC;
+	event->head.time_ns = bpf_ktime_get_boot_ns();
+	fill_owner(&event->owner);
+	if (!event->owner.tgid) /* wardend cannot describe it (counted by fill_owner) */
+		return 0;
+	bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
+				  (void *)ctx + (ctx->__data_loc_filename & 0xffff));
+	event->args_truncated = 0;
+	if (capture_args) {
+		/* The new image's argv is on its fresh stack: present, so readable here. */
+		task = (struct task_struct *)bpf_get_current_task();
+		arg_start = BPF_CORE_READ(task, mm, arg_start);
+		arg_end = BPF_CORE_READ(task, mm, arg_end);
+		len = arg_end > arg_start ? arg_end - arg_start : 0;
+		if (len > WARDEN_ARGS_LEN - 1) {
+			len = WARDEN_ARGS_LEN - 1;
+			event->args_truncated = 1;
+		}
+		/* the mask on the very register handed to the helper is what the verifier needs */
+		barrier_var(len);
+		len &= WARDEN_ARGS_LEN - 1;
+		/* Unreadable (not seen to happen: the stack is fresh): none of argv is here, which
+		 * is what truncated says, so /proc's argv is taken for this image if it can be
+		 * read, rather than an empty one for the event's. */
+		if (bpf_probe_read_user(event->args, len, (void *)arg_start) != 0) {
+			len = 0;
+			event->args_truncated = 1;
+		}
+	}
+	event->args_len = len;
+	size = sizeof(*event) - WARDEN_ARGS_LEN + len;
+	barrier_var(size);
+	if (size > sizeof(*event))
+		return 0;
+	event->head.size = size;
+	/* Forced: the description is read from /proc at once, before a short-lived process is
+	 * gone; the default wakes the reader only when it has read everything before this event,
+	 * which a fork or exit left unread (quiet_wakeup) prevents. */
+	if (bpf_ringbuf_output(&events, event, size, BPF_RB_FORCE_WAKEUP) != 0) {
+		count(WARDEN_CTR_EVENTS_LOST);
+		return 0;
+	}
+	count(WARDEN_CTR_EVENTS);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_fork")
+int warden_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	struct warden_fork_event *event;
+	__u32 child_tgid;
+
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid)) /* a thread, not a process */
+		return 0;
+	child_tgid = ns_tgid(child);
+	if (!child_tgid) {
+		count(WARDEN_CTR_OUTSIDE_PIDNS);
+		return 0;
+	}
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(WARDEN_CTR_EVENTS_LOST);
+		return 0;
+	}
+	event->head.kind = WARDEN_EVENT_FORK;
+	event->head.size = sizeof(*event);
+	event->head.time_ns = bpf_ktime_get_boot_ns();
+	event->parent_tgid = ns_tgid(parent);
+	event->parent_start_time_ns = leader_start(parent);
+	event->child_tgid = child_tgid;
+	event->child_start_time_ns = BPF_CORE_READ(child, start_boottime);
+	event->exec_id = BPF_CORE_READ(child, self_exec_id);
+	bpf_ringbuf_submit(event, quiet_wakeup(&events));
+	count(WARDEN_CTR_EVENTS);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int warden_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct warden_exit_event *event;
+	__u32 tgid;
+
+	/* Every thread passes here; signal->live reaches 0 when the last one does. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	tgid = ns_tgid(task);
+	if (!tgid) {
+		count(WARDEN_CTR_OUTSIDE_PIDNS);
+		return 0;
+	}
+	/* exec_windows keeps the process's entry: wardend deletes it once it has read this. */
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(WARDEN_CTR_EVENTS_LOST);
+		return 0;
+	}
+	event->head.kind = WARDEN_EVENT_EXIT;
+	event->head.size = sizeof(*event);
+	event->head.time_ns = bpf_ktime_get_boot_ns();
+	event->tgid = tgid;
+	event->exit_code = BPF_CORE_READ(task, exit_code);
+	event->start_time_ns = leader_start(task);
+	bpf_ringbuf_submit(event, quiet_wakeup(&events));
+	count(WARDEN_CTR_EVENTS);
+	return 0;
+}
