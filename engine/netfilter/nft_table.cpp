@@ -2,6 +2,8 @@
 
 #include "base/logging.h"
 #include "base/proc_stat.h"
+#include "engine/netfilter/nft_batch.h"
+#include "engine/netfilter/nft_rules.h"
 #include "engine/netfilter/packet.h"
 
 // netinet/in.h before the linux/ headers, which otherwise redefine its types.
@@ -10,27 +12,18 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
-#include <libnftnl/expr.h>
 #include <libnftnl/object.h>
-#include <libnftnl/rule.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/xt_NFQUEUE.h>
-#include <linux/netfilter/xt_bpf.h>
-#include <poll.h>
-#include <time.h>
 
 #include <unistd.h>
 
 #include <cerrno>
 #include <cinttypes>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -41,372 +34,31 @@
 namespace warden::engine {
 namespace {
 
-constexpr std::size_t kBatchBufferSize = 1 << 16;
-constexpr int kAckTimeoutMs = 5000;
-
-struct MnlSocketCloser {
-  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
-};
-using MnlSocket = std::unique_ptr<mnl_socket, MnlSocketCloser>;
-
-struct NftnlTableFree {
-  void operator()(nftnl_table* t) const { nftnl_table_free(t); }
-};
-struct NftnlChainFree {
-  void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
-};
-struct NftnlRuleFree {
-  void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
-};
-using TablePtr = std::unique_ptr<nftnl_table, NftnlTableFree>;
-using ChainPtr = std::unique_ptr<nftnl_chain, NftnlChainFree>;
-struct NftnlObjFree {
-  void operator()(nftnl_obj* o) const { nftnl_obj_free(o); }
-};
-using RulePtr = std::unique_ptr<nftnl_rule, NftnlRuleFree>;
-using ObjPtr = std::unique_ptr<nftnl_obj, NftnlObjFree>;
-
-base::Result<MnlSocket> openNetfilterSocket() {
-  MnlSocket socket(mnl_socket_open(NETLINK_NETFILTER));
-  if (!socket) return std::unexpected(base::errnoError("opening a netfilter netlink socket"));
-  if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return std::unexpected(base::errnoError("binding a netfilter netlink socket"));
-  }
-  return socket;
-}
-
-// One nf_tables transaction: begin, messages (each asking for an ack), end.
-class Transaction {
- public:
-  Transaction() : buffer_(kBatchBufferSize) {
-    batch_ = mnl_nlmsg_batch_start(buffer_.data(), buffer_.size());
-    seq_ = static_cast<std::uint32_t>(::time(nullptr));
-    nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), seq_++);
-    mnl_nlmsg_batch_next(batch_);
-  }
-  ~Transaction() { mnl_nlmsg_batch_stop(batch_); }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-
-  std::uint32_t addTable(std::uint16_t type, std::uint16_t flags, std::string_view owner = {}) {
-    TablePtr table(nftnl_table_alloc());
-    nftnl_table_set_u32(table.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
-    nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, NftTable::kName);
-    if (!owner.empty()) {
-      nftnl_table_set_data(table.get(), NFTNL_TABLE_USERDATA, owner.data(),
-                           static_cast<std::uint32_t>(owner.size()));
-    }
-    nlmsghdr* nlh = header(type, flags);
-    nftnl_table_nlmsg_build_payload(nlh, table.get());
-    return commit();
-  }
-
-  std::uint32_t addChain(const nftnl_chain* chain, std::uint16_t type, std::uint16_t flags) {
-    nlmsghdr* nlh = header(type, flags);
-    nftnl_chain_nlmsg_build_payload(nlh, chain);
-    return commit();
-  }
-
-  // A named counter object; one that exists already keeps its count.
-  std::uint32_t addCounter(const char* name) {
-    ObjPtr counter(nftnl_obj_alloc());
-    nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_FAMILY, NFPROTO_INET);
-    nftnl_obj_set_str(counter.get(), NFTNL_OBJ_TABLE, NftTable::kName);
-    nftnl_obj_set_str(counter.get(), NFTNL_OBJ_NAME, name);
-    nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-    nlmsghdr* nlh = header(NFT_MSG_NEWOBJ, NLM_F_CREATE);
-    nftnl_obj_nlmsg_build_payload(nlh, counter.get());
-    return commit();
-  }
-
-  std::uint32_t addRule(nftnl_rule* rule, std::uint16_t type = NFT_MSG_NEWRULE,
-                        std::uint16_t flags = NLM_F_CREATE | NLM_F_APPEND) {
-    nlmsghdr* nlh = header(type, flags);
-    nftnl_rule_nlmsg_build_payload(nlh, rule);
-    return commit();
-  }
-
-  // Sends the transaction and collects one answer per message: sequence -> errno (0 = ok).
-  base::Result<std::map<std::uint32_t, int>> run() {
-    nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), seq_++);
-    mnl_nlmsg_batch_next(batch_);
-
-    auto socket = openNetfilterSocket();
-    if (!socket) return std::unexpected(socket.error());
-    if (mnl_socket_sendto(socket->get(), mnl_nlmsg_batch_head(batch_),
-                          mnl_nlmsg_batch_size(batch_)) < 0) {
-      return std::unexpected(base::errnoError("sending an nf_tables transaction"));
-    }
-    std::map<std::uint32_t, int> answers;
-    std::vector<char> reply(MNL_SOCKET_BUFFER_SIZE);
-    const int fd = mnl_socket_get_fd(socket->get());
-    while (answers.size() < expected_) {
-      pollfd pfd{fd, POLLIN, 0};
-      const int ready = ::poll(&pfd, 1, kAckTimeoutMs);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) return std::unexpected(base::makeError(ETIMEDOUT, "waiting for nf_tables"));
-      const ssize_t n = mnl_socket_recvfrom(socket->get(), reply.data(), reply.size());
-      if (n < 0) return std::unexpected(base::errnoError("reading nf_tables answers"));
-      int length = static_cast<int>(n);
-      for (auto* nlh = reinterpret_cast<nlmsghdr*>(reply.data()); mnl_nlmsg_ok(nlh, length);
-           nlh = mnl_nlmsg_next(nlh, &length)) {
-        if (nlh->nlmsg_type != NLMSG_ERROR) continue;
-        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        answers[nlh->nlmsg_seq] = -err->error;
-      }
-    }
-    return answers;
-  }
-
- private:
-  nlmsghdr* header(std::uint16_t type, std::uint16_t flags) {
-    return nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), type,
-                                 NFPROTO_INET, flags | NLM_F_ACK, seq_);
-  }
-  std::uint32_t commit() {
-    mnl_nlmsg_batch_next(batch_);
-    ++expected_;
-    return seq_++;
-  }
-
-  std::vector<char> buffer_;
-  mnl_nlmsg_batch* batch_ = nullptr;
-  std::uint32_t seq_ = 0;
-  std::size_t expected_ = 0;
-};
-
-// Small builders for the expressions the table uses. Each appends to `rule`, which owns them.
-void loadMeta(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
-  nftnl_expr* e = nftnl_expr_alloc("meta");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
-  nftnl_rule_add_expr(rule, e);
-}
-
-void storeMeta(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
-  nftnl_expr* e = nftnl_expr_alloc("meta");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, reg);
-  nftnl_rule_add_expr(rule, e);
-}
-
-void loadCt(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
-  nftnl_expr* e = nftnl_expr_alloc("ct");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
-  nftnl_rule_add_expr(rule, e);
-}
-
-void storeCt(nftnl_rule* rule, std::uint32_t key, std::uint32_t reg = NFT_REG_1) {
-  nftnl_expr* e = nftnl_expr_alloc("ct");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, reg);
-  nftnl_rule_add_expr(rule, e);
-}
-
-// register 1 = (register 1 & mask) ^ xorValue, over sizeof(T) bytes.
-template <typename T>
-void bitwise(nftnl_rule* rule, T mask, T xorValue) {
-  nftnl_expr* e = nftnl_expr_alloc("bitwise");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(T));
-  nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof mask);
-  nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, &xorValue, sizeof xorValue);
-  nftnl_rule_add_expr(rule, e);
-}
-
-template <typename T>
-void compare(nftnl_rule* rule, std::uint32_t op, T value) {
-  nftnl_expr* e = nftnl_expr_alloc("cmp");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-  nftnl_expr_set_data(e, NFTNL_EXPR_CMP_DATA, &value, sizeof value);
-  nftnl_rule_add_expr(rule, e);
-}
-
-// register 1 & mask compared with `value`, over sizeof(T) bytes: how every condition on some
-// of a value's bits (marks, ct state, TCP flags) ends, after the load of that value.
-template <typename T>
-void maskedCompare(nftnl_rule* rule, std::uint32_t op, T mask, T value) {
-  bitwise<T>(rule, mask, T{0});
-  compare(rule, op, value);
-}
-
-void verdict(nftnl_rule* rule, int code) {
-  nftnl_expr* e = nftnl_expr_alloc("immediate");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<std::uint32_t>(code));
-  nftnl_rule_add_expr(rule, e);
-}
-
-void reject(nftnl_rule* rule, std::uint32_t type, std::uint8_t code) {
-  nftnl_expr* e = nftnl_expr_alloc("reject");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
-  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
-  nftnl_rule_add_expr(rule, e);
-}
-
-enum class XtKind { kMatch, kTarget };
-
-// An xtables match or target through nft_compat, with its info struct (already padded to the
-// xtables alignment). Unlike other attributes, libnftnl keeps (and later frees) the info
-// pointer: it gets a copy of its own.
-void xtablesExpr(nftnl_rule* rule, XtKind kind, const char* name, std::uint32_t revision,
-                 const void* data, std::size_t size) {
-  // The attribute numbers of the two kinds are different enums in libnftnl.
-  const bool match = kind == XtKind::kMatch;
-  const std::uint16_t nameAttr = match ? +NFTNL_EXPR_MT_NAME : +NFTNL_EXPR_TG_NAME;
-  const std::uint16_t revAttr = match ? +NFTNL_EXPR_MT_REV : +NFTNL_EXPR_TG_REV;
-  const std::uint16_t infoAttr = match ? +NFTNL_EXPR_MT_INFO : +NFTNL_EXPR_TG_INFO;
-  nftnl_expr* e = nftnl_expr_alloc(match ? "match" : "target");
-  nftnl_expr_set_str(e, nameAttr, name);
-  nftnl_expr_set_u32(e, revAttr, revision);
-  void* info = std::malloc(size);
-  std::memcpy(info, data, size);
-  nftnl_expr_set_data(e, infoAttr, info, static_cast<std::uint32_t>(size));
-  nftnl_rule_add_expr(rule, e);
-}
-
-void queue(nftnl_rule* rule, const TablePlan& plan) {
-  if (plan.method == QueueMethod::kNative) {
-    nftnl_expr* e = nftnl_expr_alloc("queue");
-    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, plan.firstQueue);
-    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, plan.queueCount);
-    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, plan.bypass ? NFT_QUEUE_FLAG_BYPASS : 0);
-    nftnl_rule_add_expr(rule, e);
-    return;
-  }
-  // xt_NFQUEUE revision 3; nft_compat wants the info padded to the xtables alignment (8).
-  struct {
-    xt_NFQ_info_v3 info;
-    std::uint16_t padding;
-  } target{};
-  static_assert(sizeof target == 8);
-  target.info.queuenum = plan.firstQueue;
-  target.info.queues_total = plan.queueCount;
-  target.info.flags = plan.bypass ? NFQ_FLAG_BYPASS : 0;
-  xtablesExpr(rule, XtKind::kTarget, "NFQUEUE", 3, &target, sizeof target);
-}
-
-// The xtables `bpf` match (xt_bpf revision 1, through nft_compat) running the socket filter
-// program `programFd` of this process: the rule goes on while the program returns non-zero.
-void bpfMatch(nftnl_rule* rule, int programFd) {
-  xt_bpf_info_v1 match{};
-  match.mode = XT_BPF_MODE_FD_ELF;
-  match.fd = programFd;
-  static_assert(sizeof match % 8 == 0, "nft_compat wants the info at the xtables alignment");
-  xtablesExpr(rule, XtKind::kMatch, "bpf", 1, &match, sizeof match);
-}
-
-RulePtr newRule(const char* chain) {
-  RulePtr rule(nftnl_rule_alloc());
-  nftnl_rule_set_u32(rule.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
-  nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, NftTable::kName);
-  nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, chain);
-  return rule;
-}
-
-ChainPtr newChain(const char* name, std::uint32_t hook, int priority) {
-  ChainPtr chain(nftnl_chain_alloc());
-  nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, NftTable::kName);
-  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, name);
-  if (hook != ~0u) {
-    nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, hook);
-    nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, priority);
-    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, "filter");
-    nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
-  }
-  return chain;
-}
-
-constexpr std::uint32_t kTcpFlagsOffset = 13;  // the TCP header's flags byte
-
-// Loads `length` bytes of the transport header at `offset` into register 1.
-void loadTransport(nftnl_rule* rule, std::uint32_t offset, std::uint32_t length) {
-  nftnl_expr* e = nftnl_expr_alloc("payload");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, length);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-  nftnl_rule_add_expr(rule, e);
-}
-
-// The conditions a rule is made of, each a load into register 1 and a comparison. On the marks
-// only warden's bits count.
-void ctMarkIs(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
-  loadCt(rule, NFT_CT_MARK);
-  maskedCompare(rule, NFT_CMP_EQ, marks.mask, value);
-}
-
-void packetMarkIs(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
-  loadMeta(rule, NFT_META_MARK);
-  maskedCompare(rule, NFT_CMP_EQ, marks.mask, value);
-}
-
-// Any of the ct state `bits` (NF_CT_STATE_*BIT*) is set.
-void ctStateHas(nftnl_rule* rule, std::uint32_t bits) {
-  loadCt(rule, NFT_CT_STATE);
-  maskedCompare(rule, NFT_CMP_NEQ, bits, 0u);
-}
-
-// None of the ct state `bits` is set.
-void ctStateLacks(nftnl_rule* rule, std::uint32_t bits) {
-  loadCt(rule, NFT_CT_STATE);
-  maskedCompare(rule, NFT_CMP_EQ, bits, 0u);
-}
-
-void ctDirectionIs(nftnl_rule* rule, ip_conntrack_dir direction) {
-  loadCt(rule, NFT_CT_DIRECTION);
-  compare(rule, NFT_CMP_EQ, static_cast<std::uint8_t>(direction));
-}
-
-void protocolIs(nftnl_rule* rule, std::uint8_t protocol) {
-  loadMeta(rule, NFT_META_L4PROTO);
-  compare(rule, NFT_CMP_EQ, protocol);
-}
-
-// The TCP flags under `mask` are `flags`.
-void tcpFlagsAre(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags) {
-  loadTransport(rule, kTcpFlagsOffset, 1);
-  maskedCompare(rule, NFT_CMP_EQ, mask, flags);
-}
-
-// The transport header's port at `offset` (0: source, 2: destination) is `port`.
-void transportPortIs(nftnl_rule* rule, std::uint32_t offset, std::uint16_t port) {
-  loadTransport(rule, offset, sizeof(std::uint16_t));
-  compare(rule, NFT_CMP_EQ, htons(port));
-}
-
-// Actions: warden's bits of the packet's, or its flow's, mark set to `value`, the others kept.
-void setPacketMark(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
-  loadMeta(rule, NFT_META_MARK);
-  bitwise<std::uint32_t>(rule, ~marks.mask, value);
-  storeMeta(rule, NFT_META_MARK);
-}
-
-void setCtMark(nftnl_rule* rule, const MarkBits& marks, std::uint32_t value) {
-  loadCt(rule, NFT_CT_MARK);
-  bitwise<std::uint32_t>(rule, ~marks.mask, value);
-  storeCt(rule, NFT_CT_MARK);
-}
-
-// Adds `counter name "<name>"` to the rule: the named counter object the table holds.
-void namedCounter(nftnl_rule* rule, const char* name) {
-  nftnl_expr* e = nftnl_expr_alloc("objref");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
-  nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, name);
-  nftnl_rule_add_expr(rule, e);
-}
-
-// A queue rule's verdict, counted first in the named counter of every packet a rule sent to
-// the queues: those that never entered one passed undecided (see NftTable::queuedPackets).
-// The counter changes nothing of the rule's effect.
-void countedQueue(nftnl_rule* rule, const TablePlan& plan) {
-  namedCounter(rule, NftTable::kQueuedCounter);
-  queue(rule, plan);
-}
+using nft::bpfMatch;
+using nft::ChainPtr;
+using nft::countedQueue;
+using nft::ctDirectionIs;
+using nft::ctMarkIs;
+using nft::ctStateHas;
+using nft::ctStateLacks;
+using nft::namedCounter;
+using nft::newChain;
+using nft::newRule;
+using nft::ObjPtr;
+using nft::openNetfilterSocket;
+using nft::packetMarkIs;
+using nft::protocolIs;
+using nft::queue;
+using nft::reject;
+using nft::RulePtr;
+using nft::setCtMark;
+using nft::setPacketMark;
+using nft::TablePtr;
+using nft::tcpFlagsAre;
+using nft::tcpFlagsAreNot;
+using nft::Transaction;
+using nft::transportPortIs;
+using nft::verdict;
 
 // Rules 1b and 1c of TablePlan: a flow `warden reload --redecide` revoked is dropped, or
 // rejected, at each of its packets. The reject spares packets the conntrack entry only relates
@@ -535,9 +187,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     RulePtr rule = newRule(name);
     ctMarkIs(rule.get(), marks, marks.accept());
     protocolIs(rule.get(), IPPROTO_TCP);
-    loadTransport(rule.get(), kTcpFlagsOffset, 1);
-    maskedCompare(rule.get(), NFT_CMP_NEQ, static_cast<std::uint8_t>(kTcpSyn | kTcpAck),
-                  static_cast<std::uint8_t>(kTcpSyn));
+    tcpFlagsAreNot(rule.get(), kTcpSyn | kTcpAck, kTcpSyn);
     setPacketMark(rule.get(), marks, 0);
     verdict(rule.get(), NF_ACCEPT);
     tx.addRule(rule.get());
