@@ -97,8 +97,8 @@ base::Result<std::map<std::uint32_t, int>> Transaction::run() {
 
   auto socket = openNetfilterSocket();
   if (!socket) return std::unexpected(socket.error());
-  if (mnl_socket_sendto(socket->get(), mnl_nlmsg_batch_head(batch_),
-                        mnl_nlmsg_batch_size(batch_)) < 0) {
+  const void* batch = mnl_nlmsg_batch_head(batch_);
+  if (mnl_socket_sendto(socket->get(), batch, mnl_nlmsg_batch_size(batch_)) < 0) {
     return std::unexpected(base::errnoError("sending an nf_tables transaction"));
   }
   std::map<std::uint32_t, int> answers;
