@@ -281,6 +281,14 @@ struct warden_fork_event {
  * the entry then, or when it finds the process gone): so that a process that ends while its
  * /proc is read, which the reads around it cannot tell from one that exec'd, does not lose
  * what was read. Keyed by the process, not the pid, so that a reused pid is never confused.
+ *
+ * The entry also names the image the last exec put in place. The image a socket call's record
+ * names is the task's mm->exe_file at the call, which a process may replace without an exec:
+ * prctl(PR_SET_MM, PR_SET_MM_MAP or PR_SET_MM_EXE_FILE) needs CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE only in the caller's own user namespace, which any user can make
+ * (unshare -Ur), once the process has unmapped its own file. So a record whose generation is
+ * the entry's but whose image is not was made by such a process (or one whose files the
+ * checkpoint/restore tools put back), and wardend describes it from neither (`unknown`).
  */
 struct warden_exec_window_key {
 	__u32 tgid; /* as wardend's pid namespace numbers it */
@@ -292,6 +300,9 @@ struct warden_exec_window {
 	__u64 exec_id; /* the leader's self_exec_id when the last exec was done */
 	__u32 begun;   /* execs past their point of no return (sched_prepare_exec) */
 	__u32 ended;   /* set to begun when one is done (sched_process_exec) */
+	__u64 exe_ino; /* the image the last exec put in place (warden_owner.exe_ino, exe_dev); */
+	__u32 exe_dev; /* 0 until an exec was done since the entry was made */
+	__u32 pad;
 };
 
 #define WARDEN_EXEC_WINDOWS 32768 /* the least; wardend sets pid_max */

@@ -126,6 +126,11 @@ void printIdentity(const json& p, std::ostream& out) {
   line(out, "cgroup", text(p, "cgroup", "unknown"));
   line(out, "described",
        "from " + text(p, "source") + (flag(p, "complete") ? "" : " (incomplete: /proc unread)"));
+  if (flag(p, "image_replaced")) {
+    line(out, "",
+         "its executable was replaced without an exec (prctl PR_SET_MM): not described from "
+         "/proc, and every flow of it is decided as `unknown`");
+  }
 }
 
 // The verdicts held in the kernel for the process (SPEC section 12): one line each.

@@ -75,14 +75,17 @@ int warden_exec_begin(void *ctx)
 	return 0;
 }
 
-/* At sched_process_exec, the new image in place: its generation first, then the end (an
- * atomic exchange: ordered after the store before it), so that a reader copying the value
+/* At sched_process_exec, the new image in place: its generation and image first, then the end
+ * (an atomic exchange: ordered after the stores before it), so that a reader copying the value
  * between the two sees begun != ended, or a later copy differ. */
 static __always_inline void exec_window_ended(void)
 {
 	struct warden_exec_window *window, fresh = {};
 	struct warden_exec_window_key key = {};
 	struct current_process now;
+	struct inode *exe = bpf_get_current_task_btf()->mm->exe_file->f_inode;
+	__u64 exe_ino = exe->i_ino;
+	__u32 exe_dev = exe->i_sb->s_dev; /* as fill_owner reads them */
 
 	current_process(&now);
 	if (!now.tgid)
@@ -94,11 +97,15 @@ static __always_inline void exec_window_ended(void)
 		/* Begun before the programs were attached (or lost, counted): it is done now. */
 		fresh.exec_id = now.exec_id;
 		fresh.begun = fresh.ended = 1;
+		fresh.exe_ino = exe_ino;
+		fresh.exe_dev = exe_dev;
 		if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
 			exec_window_lost();
 		return;
 	}
 	*(volatile __u64 *)&window->exec_id = now.exec_id;
+	*(volatile __u64 *)&window->exe_ino = exe_ino;
+	*(volatile __u32 *)&window->exe_dev = exe_dev;
 	__sync_lock_test_and_set(&window->ended, *(volatile __u32 *)&window->begun);
 }
 

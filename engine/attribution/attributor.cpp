@@ -82,6 +82,7 @@ nlohmann::json processJson(const ProcessDescription& info) {
       {"ancestors", info.ancestorPaths},
       {"tags", info.tags},
       {"source", std::string(toString(info.source))},
+      {"image_replaced", info.imageReplaced},
       {"complete", info.complete},
   };
 }
@@ -756,6 +757,7 @@ nlohmann::json Attributor::statusJson() const {
                          {"described_before_fork", load(t.describedBeforeFork)},
                          {"proc_moved_on", load(t.procMoved)},
                          {"exec_window_unknown", load(t.execWindowUnknown)},
+                         {"image_replaced", load(t.imageReplaced)},
                          {"exec_windows_swept", load(t.execWindowsSwept)},
                          {"bound", table_.limits().maxEntries},
                          {"exited_bound", table_.limits().maxExited},

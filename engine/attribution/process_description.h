@@ -120,6 +120,10 @@ struct ProcessDescription {
   std::shared_ptr<ImageHandle> imageHandle;  // set when hashes may be needed
 
   ProcessSource source = ProcessSource::kOwnerOnly;
+  // Its image is not the one its exec put in place (PR_SET_MM_EXE_FILE or PR_SET_MM_MAP: see
+  // warden_exec_window): described by the socket call's record alone (kOwnerOnly), so that
+  // every flow of it is `unknown`, and `warden explain` says why.
+  bool imageReplaced = false;
   bool complete = false;  // /proc was read (or could not be: the process was already gone)
   // Boot-time ns when the tracker began reading /proc for a verdict's request (0: it did
   // not): a description read after an exec describes that exec's image.

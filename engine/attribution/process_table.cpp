@@ -189,6 +189,25 @@ std::shared_ptr<const ProcessDescription> ProcessTable::find(const ProcessKey& k
   return nullptr;
 }
 
+std::shared_ptr<const ProcessDescription> ProcessTable::otherImageAt(const ProcessKey& key,
+                                                                     std::uint32_t kernelDev,
+                                                                     std::uint64_t inode,
+                                                                     std::uint64_t execId) const {
+  if (execId == 0 || inode == 0) return nullptr;
+  const auto contradicts = [&](const std::shared_ptr<const ProcessDescription>& info) {
+    return info && info->execId == execId && info->exeInode != 0 &&
+           !sameImage(*info, kernelDev, inode);
+  };
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  if (contradicts(it->second.current)) return it->second.current;
+  for (const auto& earlier : it->second.earlier) {
+    if (contradicts(earlier)) return earlier;
+  }
+  return nullptr;
+}
+
 std::shared_ptr<const ProcessDescription> ProcessTable::findByPid(std::uint32_t pid) const {
   std::shared_lock lock(mutex_);
   auto key = byPid_.find(pid);

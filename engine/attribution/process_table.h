@@ -76,6 +76,13 @@ class ProcessTable {
   std::shared_ptr<const ProcessDescription> find(const ProcessKey& key, std::uint32_t kernelDev,
                                                  std::uint64_t inode,
                                                  std::uint64_t execId = 0) const;
+  // A description of `key` at exec generation `execId` (not 0) whose image the kernel named
+  // (from an exec or fork event, or a socket call's record) and is not (kernelDev, inode):
+  // what a record of that generation naming another image contradicts. Null when none.
+  std::shared_ptr<const ProcessDescription> otherImageAt(const ProcessKey& key,
+                                                         std::uint32_t kernelDev,
+                                                         std::uint64_t inode,
+                                                         std::uint64_t execId) const;
   // The most recent process the table knows under `pid`, running or not.
   std::shared_ptr<const ProcessDescription> findByPid(std::uint32_t pid) const;
   bool exited(const ProcessKey& key) const;

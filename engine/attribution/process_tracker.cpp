@@ -449,10 +449,25 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   }
   ProcessDescription info;
   fillFromOwner(info, owner);
+  // The table knows what this generation ran, and it is not what the call names: the image
+  // was replaced without an exec (warden_exec_window). /proc shows the replacement. A child
+  // that has not exec'd since the fork (fork_exec_id: 0 where its parent may have adopted it)
+  // runs what its parent ran at that generation.
+  const bool unexecutedChild = owner.fork_exec_id != 0 && owner.exec_id == owner.fork_exec_id;
+  if (table_.otherImageAt(key, owner.exe_dev, owner.exe_ino, owner.exec_id) ||
+      (unexecutedChild && table_.otherImageAt(processKey(owner.ppid, owner.parent_start_time_ns),
+                                              owner.exe_dev, owner.exe_ino, owner.exec_id))) {
+    publishReplaced(std::move(info));
+    return;
+  }
   ProcessDescription full = info;
   full.requestReadNs = base::bootTimeNs();
   // (exe_ino 0: the request came from sock_diag, which knows no image)
   const ProcRead read = completeForGeneration(full, owner);
+  if (read == ProcRead::kReplaced) {
+    publishReplaced(std::move(info));
+    return;
+  }
   if (read == ProcRead::kRead && (owner.exe_ino == 0 || isImage(full.image, owner))) {
     full.source = ProcessSource::kProcScan;
     if (owner.exe_ino != 0) {
@@ -482,6 +497,18 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   finish(full);
   full.complete = true;
   publish(std::move(full));
+}
+
+void ProcessTracker::publishReplaced(ProcessDescription info) {
+  counters_.imageReplaced.fetch_add(1, std::memory_order_relaxed);
+  replacedLog_.note("process ", info.key.pid, " (", info.comm,
+                    ") runs an image its exec did not put in place (replaced with prctl "
+                    "PR_SET_MM): its flows are decided `unknown`");
+  info.source = ProcessSource::kOwnerOnly;
+  info.imageReplaced = true;
+  finish(info);
+  info.complete = true;
+  publish(std::move(info));
 }
 
 std::shared_ptr<const ProcessDescription> ProcessTracker::forkParent(
@@ -517,6 +544,11 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
   const auto after = options_.execWindows->execWindow(owner.tgid, owner.start_time_ns);
   switch (procGeneration(before, after, owner.exec_id)) {
     case ProcGeneration::kShown:
+      // The exec that began this generation put another image in place.
+      if (before->exe_ino != 0 && owner.exe_ino != 0 &&
+          (before->exe_ino != owner.exe_ino || before->exe_dev != owner.exe_dev)) {
+        return ProcRead::kReplaced;
+      }
       return ProcRead::kRead;
     case ProcGeneration::kCannotTell:
       // An entry this process may have lost (the map was full after it started), or a failed
@@ -528,6 +560,13 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
       // was exiting then, before the first window was read) or found it gone: one that was
       // still running, not exiting, when /proc was read last has not exec'd since the attach.
       if (!lastStat.exiting()) {
+        // So it runs what the scan found it running (after the attach), unless replaced.
+        if (const auto scanned = table_.find(info.key);
+            scanned && scanned->source == ProcessSource::kProcScan && scanned->execId == 0 &&
+            owner.exe_ino != 0 && scanned->exeInode != 0 &&
+            !sameImage(*scanned, owner.exe_dev, owner.exe_ino)) {
+          return ProcRead::kReplaced;
+        }
         return ProcRead::kRead;
       }
       return moved();

@@ -78,6 +78,9 @@ class ProcessTracker {
     std::atomic<std::uint64_t> procMoved{0};
     // ... and reads exec_windows could not tell about (taken, as before the windows).
     std::atomic<std::uint64_t> execWindowUnknown{0};
+    // Socket calls whose image was not the one their exec put in place (see
+    // warden_exec_window): described as `imageReplaced`.
+    std::atomic<std::uint64_t> imageReplaced{0};
     // exec_windows entries of processes the sweep found gone (their exit records lost, or not
     // read yet).
     std::atomic<std::uint64_t> execWindowsSwept{0};
@@ -138,9 +141,10 @@ class ProcessTracker {
   void maybeTrim();
   // What completeForGeneration made of /proc.
   enum class ProcRead {
-    kRead,   // read, of the generation asked for
-    kNone,   // not there (the process is gone)
-    kMoved,  // not taken: the process may be at another generation (counted in procMoved)
+    kRead,      // read, of the generation asked for
+    kNone,      // not there (the process is gone)
+    kMoved,     // not taken: the process may be at another generation (counted in procMoved)
+    kReplaced,  // not taken: the call's image is not the one its generation's exec put in place
   };
   // Reads /proc into `info` (ProcReader::complete) for the exec generation `owner` names,
   // checked against exec_windows before and after, and against a later exec the table knows.
@@ -150,6 +154,9 @@ class ProcessTracker {
   // has not exec'd since the fork that parent made (the caller checks: fork_exec_id, which is
   // 0 where the parent may have adopted it).
   std::shared_ptr<const ProcessDescription> forkParent(const warden_owner& owner) const;
+  // Publishes the socket call's process described by its record alone, as one whose image
+  // was replaced without an exec (ProcessDescription::imageReplaced): its flows get `unknown`.
+  void publishReplaced(ProcessDescription info);
   // Forgets the exec_windows entries of processes that are gone, a batch at a time (tracker
   // thread): a pass over 256K entries would hold up the descriptions verdicts wait for.
   void maybeSweepExecWindows(std::uint64_t now);
@@ -187,6 +194,7 @@ class ProcessTracker {
   std::uint64_t lastSweepBatchNs_ = 0;
   std::uint64_t eventsLostSeen_ = 0;
   base::RepeatedLog eventErrors_;  // the tracker thread's: reading exec/exit events failed
+  base::RepeatedLog replacedLog_{base::LogLevel::kWarning};  // publishReplaced's (its thread)
   std::thread thread_;
 };
 

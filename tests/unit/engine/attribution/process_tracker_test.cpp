@@ -715,6 +715,96 @@ TEST_F(TrackerTest, AnExecEventsProcReadIsTakenOnlyWhenTheWindowsSayItShowedThat
   EXPECT_EQ(tracker_.counters().execWindowUnknown.load(), 1u);
 }
 
+// A process can make another file its exe_file without exec (prctl PR_SET_MM_MAP, in a user
+// namespace of its own): its socket calls then name that file at the generation of the exec
+// that ran its own, and /proc shows that file too. The image the generation began with is
+// known from the exec's event, from exec_windows, or (for a process running since before the
+// programs were attached) from the start's scan: a record naming another one is described by
+// the kernel's record alone, as replaced, so that its flows are `unknown`.
+TEST_F(TrackerTest, AnImageTheExecEventDidNotNameIsReplaced) {
+  const auto own = dir_.write("bin/own", "o");
+  const auto allowed = dir_.write("bin/allowed", "a");
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(980, 1, 98, allowed, "own\0"s);  // /proc shows the file it swapped in
+  feed(execEvent(980, 98, inodeOf(own), own.string(), "own\0"s, 1, 1, 0x0fe00000, 3));
+  auto described = describeOnRequest(980, 98, allowed, 1, 1, 3);
+  ASSERT_NE(described, nullptr);
+  EXPECT_TRUE(described->imageReplaced);
+  EXPECT_EQ(described->source, ProcessSource::kOwnerOnly);
+  EXPECT_EQ(described->path, "");
+  EXPECT_EQ(tracker_.counters().imageReplaced.load(), 1u);
+}
+
+// A child whose fork record was not read (lost, or still in the ring) and that has not exec'd
+// since: it runs what its parent's exec put in place.
+TEST_F(TrackerTest, AnUnexecutedChildsImageOtherThanItsParentsIsReplaced) {
+  const auto own = dir_.write("bin/own", "o");
+  const auto allowed = dir_.write("bin/allowed", "a");
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(990, 1, 99, own, "own\0"s);
+  feed(execEvent(990, 99, inodeOf(own), own.string(), "own\0"s, 1, 1, 0x0fe00000, 3));
+  fakeProcess(991, 990, 100, allowed, "own\0"s);
+  warden_owner owner{};
+  owner.tgid = owner.pid = 991;
+  owner.start_time_ns = nsOfTicks(100);
+  owner.ppid = 990;
+  owner.parent_start_time_ns = nsOfTicks(99);
+  owner.exe_ino = inodeOf(allowed);
+  owner.exe_dev = 0x0fe00000;
+  owner.exec_id = owner.fork_exec_id = 3;
+  tracker_.requestDescribe(owner);
+  auto described = table_.waitComplete({991, 100}, std::chrono::seconds(5), owner.exe_dev,
+                                       owner.exe_ino, owner.exec_id);
+  tracker_.stop();
+  ASSERT_NE(described, nullptr);
+  EXPECT_TRUE(described->imageReplaced);
+  EXPECT_EQ(tracker_.counters().imageReplaced.load(), 1u);
+}
+
+TEST_F(TrackerTest, AnImageItsExecWindowDoesNotNameIsReplaced) {
+  const auto own = dir_.write("bin/own", "o");
+  const auto allowed = dir_.write("bin/allowed", "a");
+  // The exec event not read yet (a storm): the window says what the exec put in place.
+  window_ = window(3, 1, 1);
+  window_->exe_ino = inodeOf(own);
+  window_->exe_dev = 0x0fe00000;
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(981, 1, 98, allowed, "own\0"s);
+  auto described = describeOnRequest(981, 98, allowed, 1, 1, 3);
+  ASSERT_NE(described, nullptr);
+  EXPECT_TRUE(described->imageReplaced);
+  EXPECT_EQ(tracker_.counters().imageReplaced.load(), 1u);
+}
+
+TEST_F(TrackerTest, TheImageItsExecWindowNamesIsDescribedFromProc) {
+  const auto own = dir_.write("bin/own", "o");
+  window_ = window(3, 1, 1);
+  window_->exe_ino = inodeOf(own);
+  window_->exe_dev = 0x0fe00000;
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(982, 1, 98, own, "own\0"s);
+  auto described = describeOnRequest(982, 98, own, 1, 1, 3);
+  ASSERT_NE(described, nullptr);
+  EXPECT_FALSE(described->imageReplaced);
+  EXPECT_EQ(described->source, ProcessSource::kProcScan);
+  EXPECT_EQ(described->path, own.string());
+  EXPECT_EQ(tracker_.counters().imageReplaced.load(), 0u);
+}
+
+TEST_F(TrackerTest, AnImageOtherThanTheScanFoundWithoutAnExecSinceIsReplaced) {
+  const auto own = dir_.write("bin/own", "o");
+  const auto allowed = dir_.write("bin/allowed", "a");
+  fakeProcess(983, 1, 98, own, "own\0"s);
+  ASSERT_TRUE(tracker_.start(nullptr));  // the scan finds it running its own file
+  std::filesystem::remove(dir_.path() / "983" / "exe");
+  std::filesystem::create_symlink(allowed, dir_.path() / "983" / "exe");
+  // No exec since the programs were attached (window_: no entry, none lost).
+  auto described = describeOnRequest(983, 98, allowed, 1, 1, 3);
+  ASSERT_NE(described, nullptr);
+  EXPECT_TRUE(described->imageReplaced);
+  EXPECT_EQ(tracker_.counters().imageReplaced.load(), 1u);
+}
+
 // A verdict's request may be served ahead of the exec event still in the ring (a launch
 // storm): the event then changes nothing, unless it is a later exec than the /proc read saw.
 TEST_F(TrackerTest, AnExecDescribedOnRequestIsNotPublishedBareAgain) {
