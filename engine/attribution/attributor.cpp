@@ -221,6 +221,12 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
   trackerOptions.procRoot = options.procRoot;
   trackerOptions.onFailure = options.onTrackerFailure;
   trackerOptions.onHeldFlow = options.onHeldFlow;
+  // /proc/PID/cgroup paths are relative to the cgroup2 root, whose directories tags trust.
+  if (auto root = cgroup2MountPoint()) {
+    trackerOptions.cgroupRoot = *root;
+  } else {
+    base::logWarning("attribution: ", root.error().message(), ": no systemd or container tags");
+  }
   self->tracker_ = std::make_unique<ProcessTracker>(self->table_, trackerOptions, &self->hasher_);
   if (auto started = self->tracker_->start(self->bpf_.get()); !started) {
     base::logWarning("attribution: process events unavailable: ", started.error().message());

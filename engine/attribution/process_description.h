@@ -115,6 +115,10 @@ struct ProcessDescription {
   // record it was described for; 0: not known (a /proc scan), and then it describes no flow
   // whose record names one (ProcessTable::find). A kernel-held verdict is keyed by it.
   std::uint64_t execId = 0;
+  // The parent's exec generation when it forked this process (warden_owner.fork_exec_id):
+  // which of its images parent_path and ancestor_path see. 0: not known (a /proc scan, or a
+  // parent that may have adopted it).
+  std::uint64_t forkExecId = 0;
   base::FileIdentity image;                  // stat(2) of the image: what hashes are cached by
   bool imageKnown = false;                   // `image` was read
   std::shared_ptr<ImageHandle> imageHandle;  // set when hashes may be needed

@@ -238,21 +238,41 @@ std::shared_ptr<const ProcessDescription> ProcessTable::waitComplete(
 
 std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
                                                      std::uint64_t parentStartTicks,
-                                                     std::size_t depth, ProcessKey* missing) const {
+                                                     std::size_t depth, ProcessKey* missing,
+                                                     std::uint64_t parentExecId,
+                                                     std::uint64_t* missingGeneration) const {
   std::vector<std::string> paths;
   std::shared_lock lock(mutex_);
   ProcessKey key{ppid, parentStartTicks};
+  std::uint64_t generation = parentExecId;
   if (missing) *missing = ProcessKey{};
   while (paths.size() < depth && key.pid != 0) {
     auto it = entries_.find(key);
     if (it == entries_.end() || !it->second.current) {
       if (missing) *missing = key;
+      if (missingGeneration) *missingGeneration = generation;
       break;
     }
-    const ProcessDescription& info = *it->second.current;
-    paths.push_back(info.pathOnHost ? info.path : std::string());
-    if (info.ppid == key.pid) break;
-    key = ProcessKey{info.ppid, info.parentStartTicks};
+    const Entry& entry = it->second;
+    // The image it forked with: a process that forks and then execs a trusted program must
+    // not lend that program to the child.
+    const ProcessDescription* info = entry.current.get();
+    if (generation != 0 && info->execId != generation) {
+      const ProcessDescription* then = nullptr;
+      for (const auto& earlier : entry.earlier) {
+        if (earlier && earlier->execId == generation) then = earlier.get();
+      }
+      if (then) {
+        info = then;
+      } else if (info->execId != 0) {
+        info = nullptr;  // exec'd since, and that image is no longer held
+      }
+    }
+    const ProcessDescription& known = info ? *info : *entry.current;
+    paths.push_back(info && info->pathOnHost ? info->path : std::string());
+    if (known.ppid == key.pid) break;
+    key = ProcessKey{known.ppid, known.parentStartTicks};
+    generation = known.forkExecId;
   }
   return paths;
 }

@@ -97,10 +97,15 @@ class ProcessTable {
 
   // Executable paths of the ancestors of `key`, parent first, at most `depth`. When the walk
   // stops at an ancestor the table does not hold, `missing` (if given) names it; otherwise
-  // it is left {0, 0}.
+  // it is left {0, 0}. Each ancestor's path is that of the image it ran when it forked the
+  // one below it (`parentExecId` for the parent, then each description's forkExecId), not of
+  // one it exec'd since: "" when the table no longer holds that image, or the ancestor is
+  // known to have exec'd since. Where the generation is not known (0), its current image.
+  // `missingGeneration` (if given): the generation of `missing` that the walk wanted (0: any).
   std::vector<std::string> ancestorPaths(std::uint32_t ppid, std::uint64_t parentStartTicks,
-                                         std::size_t depth = 16,
-                                         ProcessKey* missing = nullptr) const;
+                                         std::size_t depth = 16, ProcessKey* missing = nullptr,
+                                         std::uint64_t parentExecId = 0,
+                                         std::uint64_t* missingGeneration = nullptr) const;
 
   Stats stats() const;
   const Limits& limits() const { return limits_; }

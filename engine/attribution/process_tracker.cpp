@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/logging.h"
 #include "engine/attribution/bpf_attribution.h"
+#include "engine/attribution/tag_evidence.h"
 #include "engine/attribution/tags.h"
 
 namespace warden::engine {
@@ -95,6 +96,7 @@ void fillFromOwner(ProcessDescription& info, const warden_owner& owner) {
   info.exeKernelDev = owner.exe_dev;
   info.exeInode = owner.exe_ino;
   info.execId = owner.exec_id;
+  info.forkExecId = owner.fork_exec_id;
 }
 
 // For a process gone before /proc could be read: the path execve() was given, when it is
@@ -377,6 +379,7 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
   child->key = processKey(event.child_tgid, event.child_start_time_ns);
   child->startTimeNs = event.child_start_time_ns;
   if (event.exec_id != 0) child->execId = event.exec_id;
+  child->forkExecId = event.exec_id;
   child->ppid = event.parent_tgid;
   child->parentStartTicks = parent->key.startTicks;
   child->ancestorPaths.clear();
@@ -499,6 +502,33 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   publish(std::move(full));
 }
 
+std::string ProcessTracker::trustedCgroupPath(const ProcessDescription& info) {
+  if (options_.cgroupRoot.empty() || info.cgroupPath.empty()) return {};
+  if (info.cgroupId != 0) {
+    if (auto known = trustedCgroups_.find(info.cgroupId); known != trustedCgroups_.end()) {
+      return known->second;
+    }
+  }
+  std::string trusted =
+      engine::trustedCgroupPath(options_.cgroupRoot, info.cgroupPath, options_.trustedOwner);
+  if (info.cgroupId != 0) {
+    constexpr std::size_t kMaxTrustedCgroups = 4096;
+    if (trustedCgroups_.size() >= kMaxTrustedCgroups) trustedCgroups_.clear();
+    trustedCgroups_.emplace(info.cgroupId, trusted);
+  }
+  return trusted;
+}
+
+std::string ProcessTracker::flatpakAppOf(const ProcessDescription& info) const {
+  // The scope's name only says which app to look for; the executable must be its file.
+  const auto claimed = flatpakAppId(info.cgroupPath);
+  if (!claimed || !flatpakInstalled(options_.flatpakRoot, *claimed, info.path, info.exeKernelDev,
+                                    info.exeInode, options_.trustedOwner)) {
+    return {};
+  }
+  return *claimed;
+}
+
 void ProcessTracker::publishReplaced(ProcessDescription info) {
   counters_.imageReplaced.fetch_add(1, std::memory_order_relaxed);
   replacedLog_.note("process ", info.key.pid, " (", info.comm,
@@ -609,7 +639,27 @@ void ProcessTracker::scanProc() {
 // /proc, here on the tracker thread. Without a start time to compare, an ancestor must have
 // started no later than its child, or the pid was reused and the walk stops.
 void ProcessTracker::appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
-                                             std::uint64_t childStartTicks) const {
+                                             std::uint64_t childStartTicks,
+                                             std::uint64_t generation) const {
+  // /proc shows what the first of them runs now, while the walk wants what it ran at
+  // `generation` (when it forked the process below), which /proc cannot tell apart from a
+  // later exec: its path is not known (""), and the walk goes on from its parent.
+  if (generation != 0 && key.pid != 0) {
+    if (paths.size() >= kMaxAncestors) return;
+    paths.emplace_back();
+    auto stat = reader_.stat(key.pid);
+    if (!stat || (key.startTicks != 0 && stat->startTicks != key.startTicks) ||
+        stat->ppid == key.pid) {
+      return;
+    }
+    key = ProcessKey{stat->ppid, 0};
+    childStartTicks = stat->startTicks;
+  }
+  appendAncestorsFromProcNow(paths, key, childStartTicks);
+}
+
+void ProcessTracker::appendAncestorsFromProcNow(std::vector<std::string>& paths, ProcessKey key,
+                                                std::uint64_t childStartTicks) const {
   while (paths.size() < kMaxAncestors && key.pid != 0) {
     auto stat = reader_.stat(key.pid);
     if (!stat) break;
@@ -630,18 +680,23 @@ void ProcessTracker::finish(ProcessDescription& info) {
   info.user = userName(info.uid);
   if (info.ppid != 0) {
     ProcessKey missing;
-    info.ancestorPaths =
-        table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors, &missing);
+    std::uint64_t missingGeneration = 0;
+    info.ancestorPaths = table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors,
+                                              &missing, info.forkExecId, &missingGeneration);
     if (missing.pid != 0) {
-      appendAncestorsFromProc(info.ancestorPaths, missing, info.key.startTicks);
+      appendAncestorsFromProc(info.ancestorPaths, missing, info.key.startTicks, missingGeneration);
     }
   }
+  const std::string trustedCgroup = trustedCgroupPath(info);
+  const std::string flatpakApp = flatpakAppOf(info);
   TagInput input;
   input.path = info.path;
+  input.pathOnHost = info.pathOnHost;
   input.argv = &info.argv;
   input.env = info.envKnown ? &info.env : nullptr;
   input.cwd = info.cwd;
-  input.cgroupPath = info.cgroupPath;
+  input.trustedCgroupPath = trustedCgroup;
+  input.flatpakApp = flatpakApp;
   info.tags = computeTags(input);
   // A script tag names a file of the host, like a path key: not one bind-mounted over it in a
   // mount namespace of the process's own. Checked while the process runs; once it is gone

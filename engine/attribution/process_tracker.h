@@ -61,6 +61,12 @@ class ProcessTracker {
     // A sweep passes over every entry, a batch at a time; it begins this long after the last
     // one did, or at once when process records were lost (exit records among them).
     std::uint64_t sweepExecWindowsEveryNs = 30'000'000'000;
+    // Where tags look for what only root could have made (TagInput): the cgroup v2 mount
+    // (empty: no cgroup component is trusted, so no systemd or container tag), the system-wide
+    // Flatpak installation, and the owner such directories must have (tests: their own).
+    std::string cgroupRoot;
+    std::string flatpakRoot = "/var/lib/flatpak";
+    std::uint32_t trustedOwner = 0;
   };
 
   struct Counters {
@@ -132,8 +138,13 @@ class ProcessTracker {
   void describeRequested(const warden_owner& owner);
   // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
   void finish(ProcessDescription& info);
+  // `generation`: the image of `key` the walk wants (the one it forked the process below
+  // with; 0: any).
   void appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
-                               std::uint64_t childStartTicks) const;
+                               std::uint64_t childStartTicks, std::uint64_t generation) const;
+  // The same, each ancestor's current image.
+  void appendAncestorsFromProcNow(std::vector<std::string>& paths, ProcessKey key,
+                                  std::uint64_t childStartTicks) const;
   std::string userName(std::uint32_t uid);
   void maybeHash(const ProcessDescription& info);
   // Gives freed memory back once the table dropped trimAfterDrops descriptions since the last
@@ -154,6 +165,12 @@ class ProcessTracker {
   // has not exec'd since the fork that parent made (the caller checks: fork_exec_id, which is
   // 0 where the parent may have adopted it).
   std::shared_ptr<const ProcessDescription> forkParent(const warden_owner& owner) const;
+  // The leading part of the process's cgroup path that only root could have named (see
+  // TagInput::trustedCgroupPath); remembered by cgroup id.
+  std::string trustedCgroupPath(const ProcessDescription& info);
+  // The Flatpak app whose system-wide installation holds the executable, when the process's
+  // scope claims one ("": none).
+  std::string flatpakAppOf(const ProcessDescription& info) const;
   // Publishes the socket call's process described by its record alone, as one whose image
   // was replaced without an exec (ProcessDescription::imageReplaced): its flows get `unknown`.
   void publishReplaced(ProcessDescription info);
@@ -195,6 +212,9 @@ class ProcessTracker {
   std::uint64_t eventsLostSeen_ = 0;
   base::RepeatedLog eventErrors_;  // the tracker thread's: reading exec/exit events failed
   base::RepeatedLog replacedLog_{base::LogLevel::kWarning};  // publishReplaced's (its thread)
+  // trustedCgroupPath()'s answers by cgroup id (a cgroup's id is never reused); emptied when
+  // it reaches kMaxTrustedCgroups. Tracker thread only.
+  std::unordered_map<std::uint64_t, std::string> trustedCgroups_;
   std::thread thread_;
 };
 

@@ -54,8 +54,7 @@ std::optional<std::string> hexIdIn(std::string_view component) {
 
 }  // namespace
 
-std::optional<std::string> flatpakAppId(std::string_view cgroupPath,
-                                        const std::vector<std::string>* env) {
+std::optional<std::string> flatpakAppId(std::string_view cgroupPath) {
   // systemd scopes of flatpak apps: "app-flatpak-org.mozilla.firefox-12345.scope"
   constexpr std::string_view kPrefix = "app-flatpak-";
   for (std::string_view part : components(cgroupPath)) {
@@ -63,25 +62,23 @@ std::optional<std::string> flatpakAppId(std::string_view cgroupPath,
     std::string_view rest = part.substr(kPrefix.size());
     if (rest.ends_with(".scope")) rest.remove_suffix(6);
     const std::size_t dash = rest.rfind('-');
-    if (dash != std::string_view::npos && dash > 0) return std::string(rest.substr(0, dash));
+    if (dash == std::string_view::npos || dash == 0) continue;
+    const std::string_view id = rest.substr(0, dash);
+    // An app id is dot-separated names; nothing that could walk a path.
+    if (id.find('/') == std::string_view::npos && id.find("..") == std::string_view::npos &&
+        id.front() != '.') {
+      return std::string(id);
+    }
   }
-  if (auto id = envLookup(env, "FLATPAK_ID"); id && !id->empty()) return std::string(*id);
   return std::nullopt;
 }
 
-std::optional<std::string> snapName(std::string_view path, std::string_view cgroupPath,
-                                    const std::vector<std::string>* env) {
-  // "snap.firefox.firefox-<uuid>.scope", "snap.lxd.daemon.service"
-  for (std::string_view part : components(cgroupPath)) {
-    if (!part.starts_with("snap.")) continue;
-    std::string_view rest = part.substr(5);
-    const std::size_t dot = rest.find('.');
-    if (dot != std::string_view::npos && dot > 0) return std::string(rest.substr(0, dot));
-  }
-  if (auto name = envLookup(env, "SNAP_NAME"); name && !name->empty()) return std::string(*name);
-  // /snap/<name>/<revision>/...
+std::optional<std::string> snapName(std::string_view path, bool pathOnHost) {
+  // /snap/<name>/<revision>/...: snapd's read-only mounts, root's. Neither the scope a snap
+  // runs in (a user's manager names it) nor SNAP_NAME (anyone sets it) says it.
+  if (!pathOnHost) return std::nullopt;
   const auto parts = components(path);
-  if (path.starts_with("/snap/") && parts.size() >= 3) return std::string(parts[1]);
+  if (path.starts_with("/snap/") && parts.size() >= 4) return std::string(parts[1]);
   return std::nullopt;
 }
 
@@ -93,7 +90,6 @@ std::optional<std::string> appImagePath(std::string_view path,
   if (image && !image->empty() && path.find("/.mount_") != std::string_view::npos) {
     return std::string(*image);
   }
-  if (image && !image->empty() && envLookup(env, "APPDIR")) return std::string(*image);
   return std::nullopt;
 }
 
@@ -122,12 +118,11 @@ std::optional<std::string> containerId(std::string_view cgroupPath) {
 
 std::vector<std::string> computeTags(const TagInput& input) {
   std::vector<std::string> tags;
-  if (auto id = flatpakAppId(input.cgroupPath, input.env)) tags.push_back("flatpak:" + *id);
-  if (auto name = snapName(input.path, input.cgroupPath, input.env))
-    tags.push_back("snap:" + *name);
+  if (!input.flatpakApp.empty()) tags.push_back("flatpak:" + std::string(input.flatpakApp));
+  if (auto name = snapName(input.path, input.pathOnHost)) tags.push_back("snap:" + *name);
   if (auto image = appImagePath(input.path, input.env)) tags.push_back("appimage:" + *image);
-  if (auto unit = systemdUnit(input.cgroupPath)) tags.push_back("systemd:" + *unit);
-  if (auto id = containerId(input.cgroupPath)) tags.push_back("container:" + *id);
+  if (auto unit = systemdUnit(input.trustedCgroupPath)) tags.push_back("systemd:" + *unit);
+  if (auto id = containerId(input.trustedCgroupPath)) tags.push_back("container:" + *id);
   if (input.argv) {
     if (auto script = interpretedScript(input.path, *input.argv, input.env, input.cwd)) {
       tags.push_back("script:" + *script);

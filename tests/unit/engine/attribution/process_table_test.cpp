@@ -183,6 +183,32 @@ TEST(ProcessTable, AncestorsFollowParentKeys) {
   EXPECT_TRUE(table.ancestorPaths(30, 41).empty());
 }
 
+// parent_path and ancestor_path see the image an ancestor forked with: a shell that forks a
+// program and then execs a trusted launcher in its own place does not lend it the launcher.
+TEST(ProcessTable, AncestorsAreTheImagesTheyForkedWith) {
+  ProcessTable table;
+  table.upsert(process(1, 1, "/sbin/init"));
+  const auto withGeneration = [](std::shared_ptr<const ProcessDescription> info,
+                                 std::uint64_t execId, std::uint64_t forkExecId) {
+    auto copy = std::make_shared<ProcessDescription>(*info);
+    copy->execId = execId;
+    copy->forkExecId = forkExecId;
+    return copy;
+  };
+  table.upsert(withGeneration(process(10, 20, "/bin/sh", 100, 1, 1), 3, 7));
+  table.upsert(withGeneration(process(10, 20, "/opt/launcher", 101, 1, 1), 4, 7));
+  EXPECT_EQ(table.ancestorPaths(10, 20, 16, nullptr, 3),
+            (std::vector<std::string>{"/bin/sh", "/sbin/init"}));
+  EXPECT_EQ(table.ancestorPaths(10, 20, 16, nullptr, 4),
+            (std::vector<std::string>{"/opt/launcher", "/sbin/init"}));
+  // A generation the table no longer holds: not known, and the walk goes on.
+  EXPECT_EQ(table.ancestorPaths(10, 20, 16, nullptr, 2),
+            (std::vector<std::string>{"", "/sbin/init"}));
+  // Not known which (0): what it runs now.
+  EXPECT_EQ(table.ancestorPaths(10, 20, 16, nullptr, 0),
+            (std::vector<std::string>{"/opt/launcher", "/sbin/init"}));
+}
+
 TEST(ProcessTable, AnAncestorSeenAtAPathThatIsNotItsHostFileKeepsOnlyItsPlace) {
   ProcessTable table;
   table.upsert(process(1, 1, "/sbin/init"));

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -199,12 +200,21 @@ class TrackerTest : public ::testing::Test {
   FakeExecWindows execWindows_{this};
 
   TempDir dir_;
+  // A cgroup v2 tree and a Flatpak installation of the test's own (it stands for root).
+  bool madeTrees_ = [this] {
+    dir_.write("cgroup/system.slice/demo.service/cgroup.procs", "");
+    dir_.write("flatpak/app/.keep", "");
+    return true;
+  }();
   ProcessTable table_;
   ProcessTracker tracker_{table_, ProcessTracker::Options{
                                       .procRoot = dir_.path().string(),
                                       .execWindows = &execWindows_,
                                       // (at once, whatever the machine's uptime)
                                       .sweepExecWindowsEveryNs = 0,
+                                      .cgroupRoot = (dir_.path() / "cgroup").string(),
+                                      .flatpakRoot = (dir_.path() / "flatpak").string(),
+                                      .trustedOwner = static_cast<std::uint32_t>(getuid()),
                                   }};
 };
 
@@ -803,6 +813,33 @@ TEST_F(TrackerTest, AnImageOtherThanTheScanFoundWithoutAnExecSinceIsReplaced) {
   ASSERT_NE(described, nullptr);
   EXPECT_TRUE(described->imageReplaced);
   EXPECT_EQ(tracker_.counters().imageReplaced.load(), 1u);
+}
+
+// Tags from the cgroup path take only what root named: a component whose parent directory
+// someone else may write (a subtree handed to a user's manager) ends the trusted part, so a
+// user cannot name a cgroup after a system unit or a container for a program of their own.
+TEST_F(TrackerTest, TagsTakeOnlyTheCgroupComponentsRootNamed) {
+  const auto exe = dir_.write("bin/tool", "t");
+  const std::string hex(64, 'a');
+  const std::string user = "user.slice/user-1000.slice/user@1000.service";
+  dir_.write("cgroup/" + user + "/app.slice/docker-" + hex + ".scope/cgroup.procs", "");
+  // systemd hands user@1000.service to the user: simulated by its mode.
+  ::chmod((dir_.path() / "cgroup" / user).c_str(), 0775);
+  fakeProcess(1000, 1, 100, exe, "tool\0"s);
+  dir_.write("1000/cgroup", "0::/" + user + "/app.slice/docker-" + hex + ".scope\n");
+  feed(execEvent(1000, 100, inodeOf(exe), exe.string(), "tool\0"s));
+  auto info = table_.find({1000, 100});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->tags, (std::vector<std::string>{"systemd:user@1000.service"}));
+  // The same path, all root's: the container's scope is trusted.
+  ::chmod((dir_.path() / "cgroup" / user).c_str(), 0755);
+  fakeProcess(1001, 1, 101, exe, "tool\0"s);
+  dir_.write("1001/cgroup", "0::/" + user + "/app.slice/docker-" + hex + ".scope\n");
+  feed(execEvent(1001, 101, inodeOf(exe), exe.string(), "tool\0"s));
+  info = table_.find({1001, 101});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->tags,
+            (std::vector<std::string>{"systemd:user@1000.service", "container:" + hex}));
 }
 
 // A verdict's request may be served ahead of the exec event still in the ring (a launch
