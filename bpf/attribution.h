@@ -300,9 +300,10 @@ struct warden_exec_window {
 	__u64 exec_id; /* the leader's self_exec_id when the last exec was done */
 	__u32 begun;   /* execs past their point of no return (sched_prepare_exec) */
 	__u32 ended;   /* set to begun when one is done (sched_process_exec) */
-	__u64 exe_ino; /* the image the last exec put in place (warden_owner.exe_ino, exe_dev); */
-	__u32 exe_dev; /* 0 until an exec was done since the entry was made */
+	__u64 exe_ino; /* the image the last exec put in place (warden_owner.exe_ino, exe_dev, */
+	__u32 exe_dev; /* exe_ctime_ns); 0 until an exec was done since the entry was made */
 	__u32 pad;
+	__u64 exe_ctime_ns;
 };
 
 #define WARDEN_EXEC_WINDOWS 32768 /* the least; wardend sets pid_max */

@@ -86,6 +86,7 @@ static __always_inline void exec_window_ended(void)
 	struct inode *exe = bpf_get_current_task_btf()->mm->exe_file->f_inode;
 	__u64 exe_ino = exe->i_ino;
 	__u32 exe_dev = exe->i_sb->s_dev; /* as fill_owner reads them */
+	__u64 exe_ctime_ns = exe->i_ctime_sec * 1000000000ULL + (exe->i_ctime_nsec & 0x3fffffff);
 
 	current_process(&now);
 	if (!now.tgid)
@@ -99,6 +100,7 @@ static __always_inline void exec_window_ended(void)
 		fresh.begun = fresh.ended = 1;
 		fresh.exe_ino = exe_ino;
 		fresh.exe_dev = exe_dev;
+		fresh.exe_ctime_ns = exe_ctime_ns;
 		if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
 			exec_window_lost();
 		return;
@@ -106,6 +108,7 @@ static __always_inline void exec_window_ended(void)
 	*(volatile __u64 *)&window->exec_id = now.exec_id;
 	*(volatile __u64 *)&window->exe_ino = exe_ino;
 	*(volatile __u32 *)&window->exe_dev = exe_dev;
+	*(volatile __u64 *)&window->exe_ctime_ns = exe_ctime_ns;
 	__sync_lock_test_and_set(&window->ended, *(volatile __u32 *)&window->begun);
 }
 

@@ -111,6 +111,7 @@ struct ProcessDescription {
   // inode): what flow records carry. Not always st_dev (btrfs subvolumes, overlayfs).
   std::uint32_t exeKernelDev = 0;
   std::uint64_t exeInode = 0;
+  std::uint64_t exeCtimeNs = 0;  // the kernel's record's (warden_owner.exe_ctime_ns); 0: none
   // The kernel's exec generation of the image (warden_owner.exec_id), from the event or socket
   // record it was described for; 0: not known (a /proc scan), and then it describes no flow
   // whose record names one (ProcessTable::find). A kernel-held verdict is keyed by it.
@@ -119,6 +120,10 @@ struct ProcessDescription {
   // which of its images parent_path and ancestor_path see. 0: not known (a /proc scan, or a
   // parent that may have adopted it).
   std::uint64_t forkExecId = 0;
+  // Boot-time ns of the exec event that put this image in place; 0: not known (before
+  // wardend, or described without its event). An ancestor whose image came after the process
+  // below it started did not fork it with that image.
+  std::uint64_t execTimeNs = 0;
   base::FileIdentity image;                  // stat(2) of the image: what hashes are cached by
   bool imageKnown = false;                   // `image` was read
   std::shared_ptr<ImageHandle> imageHandle;  // set when hashes may be needed

@@ -208,6 +208,22 @@ std::shared_ptr<const ProcessDescription> ProcessTable::otherImageAt(const Proce
   return nullptr;
 }
 
+std::uint64_t ProcessTable::forkGeneration(const ProcessKey& key, std::uint32_t ppid,
+                                           std::uint64_t parentStartTicks) const {
+  const auto names = [&](const std::shared_ptr<const ProcessDescription>& info) {
+    return info && info->forkExecId != 0 && info->ppid == ppid &&
+           info->parentStartTicks == parentStartTicks;
+  };
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return 0;
+  if (names(it->second.current)) return it->second.current->forkExecId;
+  for (const auto& earlier : it->second.earlier) {
+    if (names(earlier)) return earlier->forkExecId;
+  }
+  return 0;
+}
+
 std::shared_ptr<const ProcessDescription> ProcessTable::findByPid(std::uint32_t pid) const {
   std::shared_lock lock(mutex_);
   auto key = byPid_.find(pid);
@@ -240,7 +256,8 @@ std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
                                                      std::uint64_t parentStartTicks,
                                                      std::size_t depth, ProcessKey* missing,
                                                      std::uint64_t parentExecId,
-                                                     std::uint64_t* missingGeneration) const {
+                                                     std::uint64_t* missingGeneration,
+                                                     std::uint64_t childStartNs) const {
   std::vector<std::string> paths;
   std::shared_lock lock(mutex_);
   ProcessKey key{ppid, parentStartTicks};
@@ -267,12 +284,15 @@ std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
       } else if (info->execId != 0) {
         info = nullptr;  // exec'd since, and that image is no longer held
       }
+    } else if (generation == 0 && childStartNs != 0 && info->execTimeNs > childStartNs) {
+      info = nullptr;  // this image came after the process below started: not its forker
     }
     const ProcessDescription& known = info ? *info : *entry.current;
     paths.push_back(info && info->pathOnHost ? info->path : std::string());
     if (known.ppid == key.pid) break;
     key = ProcessKey{known.ppid, known.parentStartTicks};
     generation = known.forkExecId;
+    childStartNs = known.startTimeNs;
   }
   return paths;
 }

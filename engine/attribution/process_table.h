@@ -83,6 +83,10 @@ class ProcessTable {
                                                          std::uint32_t kernelDev,
                                                          std::uint64_t inode,
                                                          std::uint64_t execId) const;
+  // The parent's generation when it forked `key` (ProcessDescription::forkExecId), from any
+  // description of it that names one and the same parent; 0 when none does.
+  std::uint64_t forkGeneration(const ProcessKey& key, std::uint32_t ppid,
+                               std::uint64_t parentStartTicks) const;
   // The most recent process the table knows under `pid`, running or not.
   std::shared_ptr<const ProcessDescription> findByPid(std::uint32_t pid) const;
   bool exited(const ProcessKey& key) const;
@@ -100,12 +104,15 @@ class ProcessTable {
   // it is left {0, 0}. Each ancestor's path is that of the image it ran when it forked the
   // one below it (`parentExecId` for the parent, then each description's forkExecId), not of
   // one it exec'd since: "" when the table no longer holds that image, or the ancestor is
-  // known to have exec'd since. Where the generation is not known (0), its current image.
+  // known to have exec'd since. Where the generation is not known (0), its current image,
+  // unless that was exec'd after the process below it started (`childStartNs` for the
+  // first; 0: not known): then "" too.
   // `missingGeneration` (if given): the generation of `missing` that the walk wanted (0: any).
   std::vector<std::string> ancestorPaths(std::uint32_t ppid, std::uint64_t parentStartTicks,
                                          std::size_t depth = 16, ProcessKey* missing = nullptr,
                                          std::uint64_t parentExecId = 0,
-                                         std::uint64_t* missingGeneration = nullptr) const;
+                                         std::uint64_t* missingGeneration = nullptr,
+                                         std::uint64_t childStartNs = 0) const;
 
   Stats stats() const;
   const Limits& limits() const { return limits_; }

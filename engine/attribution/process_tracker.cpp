@@ -97,6 +97,7 @@ void fillFromOwner(ProcessDescription& info, const warden_owner& owner) {
   info.exeInode = owner.exe_ino;
   info.execId = owner.exec_id;
   info.forkExecId = owner.fork_exec_id;
+  info.exeCtimeNs = owner.exe_ctime_ns;
 }
 
 // For a process gone before /proc could be read: the path execve() was given, when it is
@@ -319,6 +320,7 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
   ProcessDescription info;
   fillFromOwner(info, event.owner);
   info.source = ProcessSource::kExecEvent;
+  info.execTimeNs = event.head.time_ns;
   const std::size_t argsLen = std::min<std::size_t>(event.args_len, sizeof event.args);
   info.argv = splitNulSeparated(std::string_view(event.args, argsLen));
   info.argvTruncated = event.args_truncated != 0;
@@ -397,6 +399,7 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
 void ProcessTracker::onExit(const warden_exit_event& event) {
   counters_.exits.fetch_add(1, std::memory_order_relaxed);
   table_.markExited(processKey(event.tgid, event.start_time_ns), event.head.time_ns);
+  scanImages_.erase(processKey(event.tgid, event.start_time_ns));
   if (options_.execWindows) {
     options_.execWindows->forgetExecWindow(
         warden_exec_window_key{.tgid = event.tgid, .pad = 0, .start_time_ns = event.start_time_ns});
@@ -511,7 +514,11 @@ std::string ProcessTracker::trustedCgroupPath(const ProcessDescription& info) {
   }
   std::string trusted =
       engine::trustedCgroupPath(options_.cgroupRoot, info.cgroupPath, options_.trustedOwner);
-  if (info.cgroupId != 0) {
+  // Remembered only for the cgroup the path names now (a cgroup's id is its directory's inode
+  // number): the process may have moved between the record of its id and the /proc read.
+  struct stat st {};
+  const std::string dir = options_.cgroupRoot + std::string(info.cgroupPath);
+  if (info.cgroupId != 0 && ::stat(dir.c_str(), &st) == 0 && st.st_ino == info.cgroupId) {
     constexpr std::size_t kMaxTrustedCgroups = 4096;
     if (trustedCgroups_.size() >= kMaxTrustedCgroups) trustedCgroups_.clear();
     trustedCgroups_.emplace(info.cgroupId, trusted);
@@ -523,7 +530,7 @@ std::string ProcessTracker::flatpakAppOf(const ProcessDescription& info) const {
   // The scope's name only says which app to look for; the executable must be its file.
   const auto claimed = flatpakAppId(info.cgroupPath);
   if (!claimed || !flatpakInstalled(options_.flatpakRoot, *claimed, info.path, info.exeKernelDev,
-                                    info.exeInode, options_.trustedOwner)) {
+                                    info.exeInode, info.exeCtimeNs, options_.trustedOwner)) {
     return {};
   }
   return *claimed;
@@ -568,17 +575,16 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
   const auto readProc = [&] {
     return reader_.complete(info, &lastStat) ? ProcRead::kRead : ProcRead::kNone;
   };
-  if (!options_.execWindows || owner.exec_id == 0) return readProc();
+  if (!options_.execWindows) return readProc();
   const auto before = options_.execWindows->execWindow(owner.tgid, owner.start_time_ns);
   if (readProc() == ProcRead::kNone) return ProcRead::kNone;
   const auto after = options_.execWindows->execWindow(owner.tgid, owner.start_time_ns);
+  if (imageContradicted(info, owner, before, after, lastStat.exiting())) {
+    return ProcRead::kReplaced;
+  }
+  if (owner.exec_id == 0) return ProcRead::kRead;
   switch (procGeneration(before, after, owner.exec_id)) {
     case ProcGeneration::kShown:
-      // The exec that began this generation put another image in place.
-      if (before->exe_ino != 0 && owner.exe_ino != 0 &&
-          (before->exe_ino != owner.exe_ino || before->exe_dev != owner.exe_dev)) {
-        return ProcRead::kReplaced;
-      }
       return ProcRead::kRead;
     case ProcGeneration::kCannotTell:
       // An entry this process may have lost (the map was full after it started), or a failed
@@ -590,13 +596,6 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
       // was exiting then, before the first window was read) or found it gone: one that was
       // still running, not exiting, when /proc was read last has not exec'd since the attach.
       if (!lastStat.exiting()) {
-        // So it runs what the scan found it running (after the attach), unless replaced.
-        if (const auto scanned = table_.find(info.key);
-            scanned && scanned->source == ProcessSource::kProcScan && scanned->execId == 0 &&
-            owner.exe_ino != 0 && scanned->exeInode != 0 &&
-            !sameImage(*scanned, owner.exe_dev, owner.exe_ino)) {
-          return ProcRead::kReplaced;
-        }
         return ProcRead::kRead;
       }
       return moved();
@@ -606,6 +605,55 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
   return moved();
 }
 
+bool ProcessTracker::imageContradicted(const ProcessDescription& info, const warden_owner& owner,
+                                       const std::optional<warden_exec_window>& before,
+                                       const std::optional<warden_exec_window>& after,
+                                       bool exiting) const {
+  // Only windows read the same twice, with no exec under way, say what the process runs.
+  if (!before || !after || std::memcmp(&*before, &*after, sizeof *before) != 0 ||
+      before->begun != before->ended) {
+    return false;
+  }
+  // Images are compared as each side names them: the kernel's (inode and superblock device,
+  // records and windows alike) with the kernel's, stat(2)'s with stat(2)'s (device numbers
+  // differ between the two on btrfs). Not by ctime: unlinking a running binary (a package
+  // upgrade) changes its ctime, not the file.
+  const auto recordNames = [&](std::uint64_t inode, std::uint32_t dev) {
+    return owner.exe_ino == inode && owner.exe_dev == dev;
+  };
+  const auto procShows = [&](const base::FileIdentity& image) {
+    return !info.imageKnown ||
+           (info.image.inode == image.inode && info.image.device == image.device);
+  };
+  if (before->begun != 0) {
+    if (before->exe_ino == 0 || owner.exe_ino == 0) return false;
+    // A record of the last exec's generation names that exec's image. One that names no
+    // generation (a listener's, whose socket an earlier exec may have bound) does too when
+    // /proc shows its image now: the process runs it, and its last exec did not put it there.
+    const bool current = owner.exec_id != 0 ? owner.exec_id == before->exec_id
+                                            : info.imageKnown && isImage(info.image, owner);
+    return current && !recordNames(before->exe_ino, before->exe_dev);
+  }
+  // No exec since the programs were attached (an entry also goes once its process's exit was
+  // read: not for one exiting). Running then, it runs what the start's scan found.
+  if (exiting) return false;
+  if (const auto scanned = scanImages_.find(info.key); scanned != scanImages_.end()) {
+    return !procShows(scanned->second);
+  }
+  // Born since, and never exec'd: it runs what its parent ran when it forked it (fork_exec_id;
+  // 0 where the parent may have adopted it): the parent's window tells while that was its last
+  // exec; the scan, when the parent has not exec'd since the attach.
+  if (owner.fork_exec_id == 0 || owner.exec_id != owner.fork_exec_id) return false;
+  const auto parent = options_.execWindows->execWindow(owner.ppid, owner.parent_start_time_ns);
+  if (!parent || parent->begun != parent->ended) return false;
+  if (parent->begun != 0) {
+    return parent->exec_id == owner.fork_exec_id && parent->exe_ino != 0 && owner.exe_ino != 0 &&
+           !recordNames(parent->exe_ino, parent->exe_dev);
+  }
+  const auto scannedParent = scanImages_.find(processKey(owner.ppid, owner.parent_start_time_ns));
+  return scannedParent != scanImages_.end() && !procShows(scannedParent->second);
+}
+
 void ProcessTracker::scanProc() {
   std::vector<ProcessDescription> found;
   std::unordered_map<std::uint32_t, std::uint64_t> startOf;
@@ -613,6 +661,9 @@ void ProcessTracker::scanProc() {
     auto info = reader_.describe(pid);
     if (!info) continue;
     startOf[pid] = info->key.startTicks;
+    // What each process runs when the programs are attached already: the image an executable
+    // replaced since is told against (imageContradicted).
+    if (info->imageKnown) scanImages_.insert_or_assign(info->key, info->image);
     found.push_back(std::move(*info));
   }
   // Parents start before their children: inserting in start order lets each process find
@@ -681,8 +732,14 @@ void ProcessTracker::finish(ProcessDescription& info) {
   if (info.ppid != 0) {
     ProcessKey missing;
     std::uint64_t missingGeneration = 0;
-    info.ancestorPaths = table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors,
-                                              &missing, info.forkExecId, &missingGeneration);
+    // Not told by the record (a parent that may have adopted it: a subreaper, which any
+    // process may make itself): the fork event's, when it was the same parent.
+    if (info.forkExecId == 0) {
+      info.forkExecId = table_.forkGeneration(info.key, info.ppid, info.parentStartTicks);
+    }
+    info.ancestorPaths =
+        table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors, &missing,
+                             info.forkExecId, &missingGeneration, info.startTimeNs);
     if (missing.pid != 0) {
       appendAncestorsFromProc(info.ancestorPaths, missing, info.key.startTicks, missingGeneration);
     }

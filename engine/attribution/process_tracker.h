@@ -171,6 +171,14 @@ class ProcessTracker {
   // The Flatpak app whose system-wide installation holds the executable, when the process's
   // scope claims one ("": none).
   std::string flatpakAppOf(const ProcessDescription& info) const;
+  // Whether the exec_windows reads `before` and `after` a /proc read into `info` contradict
+  // the image it showed or the one `owner` (the socket call's record) names: an executable
+  // replaced without exec (warden_exec_window). Told against the image the process's last
+  // exec put in place; with no exec since the attach, against the start's scan; for a child
+  // that never exec'd, against its parent's. `exiting`: the process was exiting at the read.
+  bool imageContradicted(const ProcessDescription& info, const warden_owner& owner,
+                         const std::optional<warden_exec_window>& before,
+                         const std::optional<warden_exec_window>& after, bool exiting) const;
   // Publishes the socket call's process described by its record alone, as one whose image
   // was replaced without an exec (ProcessDescription::imageReplaced): its flows get `unknown`.
   void publishReplaced(ProcessDescription info);
@@ -215,6 +223,9 @@ class ProcessTracker {
   // trustedCgroupPath()'s answers by cgroup id (a cgroup's id is never reused); emptied when
   // it reaches kMaxTrustedCgroups. Tracker thread only.
   std::unordered_map<std::uint64_t, std::string> trustedCgroups_;
+  // The image of each process the start's scan found (the starting thread's, then the
+  // tracker thread's), until its exit is read.
+  std::unordered_map<ProcessKey, base::FileIdentity, ProcessKeyHash> scanImages_;
   std::thread thread_;
 };
 

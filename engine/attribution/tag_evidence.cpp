@@ -35,7 +35,7 @@ std::string trustedCgroupPath(const std::string& cgroupRoot, std::string_view cg
 
 bool flatpakInstalled(const std::string& flatpakRoot, const std::string& appId,
                       std::string_view path, std::uint32_t kernelDev, std::uint64_t inode,
-                      std::uint32_t owner) {
+                      std::uint64_t ctimeNs, std::uint32_t owner) {
   constexpr std::string_view kApp = "/app/";
   if (!path.starts_with(kApp) || inode == 0 || appId.empty()) return false;
   if (appId.find('/') != std::string::npos || appId.front() == '.') return false;
@@ -50,7 +50,10 @@ bool flatpakInstalled(const std::string& flatpakRoot, const std::string& appId,
     struct stat st {};
     if (::stat(candidate.c_str(), &st) != 0 || st.st_ino != inode) return false;
     // The kernel's dev_t is major << 20 | minor.
-    return kernelDev == 0 || st.st_dev == makedev(kernelDev >> 20, kernelDev & 0xfffff);
+    if (kernelDev != 0 && st.st_dev == makedev(kernelDev >> 20, kernelDev & 0xfffff)) return true;
+    const std::uint64_t ctime =
+        static_cast<std::uint64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+    return ctimeNs != 0 && ctime == ctimeNs;
   };
   // <arch>/<branch>/<commit>: a few of each (and the "current" and "active" links beside
   // them); the walk is bounded all the same. The directories inside an installation are

@@ -24,8 +24,10 @@ std::string trustedCgroupPath(const std::string& cgroupRoot, std::string_view cg
 // installation of app `appId` under `flatpakRoot` (<root>/app/<id>/<arch>/<branch>/<commit>/
 // files), every directory on the way `owner`'s alone. A per-user installation is its user's
 // to change and does not count.
+// (kernelDev, inode, ctimeNs) as the kernel's record names the image: a device that is not
+// stat(2)'s (btrfs subvolumes) is made up for by the ctime.
 bool flatpakInstalled(const std::string& flatpakRoot, const std::string& appId,
                       std::string_view path, std::uint32_t kernelDev, std::uint64_t inode,
-                      std::uint32_t owner);
+                      std::uint64_t ctimeNs, std::uint32_t owner);
 
 }  // namespace warden::engine

@@ -211,7 +211,7 @@ bool KernelVerdicts::newEpoch(std::optional<std::uint64_t> policyGeneration) {
   base::logError(failed, " the held-verdict state: ", std::strerror(error),
                  "; held verdicts are off until the next reload (",
                  left == 0 ? std::string("every entry removed")
-                           : std::to_string(left) + " entries could not be removed",
+                           : "at least " + std::to_string(left) + " entries could not be removed",
                  ")");
   return false;
 }
@@ -227,8 +227,9 @@ std::size_t KernelVerdicts::removeAll() {
     queued_.values.clear();
   }
   std::vector<warden_held_key> keys;
-  walk([&](const warden_held_key& key, const warden_held_verdict&) { keys.push_back(key); });
-  std::size_t left = 0;
+  const bool whole =
+      walk([&](const warden_held_key& key, const warden_held_verdict&) { keys.push_back(key); });
+  std::size_t left = whole ? 0 : 1;  // (unknown how many the walk did not reach: at least one)
   for (const warden_held_key& key : keys) {
     if (bpf_map_delete_elem(maps_.verdicts, &key) != 0 && errno != ENOENT) ++left;
   }
@@ -440,7 +441,7 @@ void KernelVerdicts::logHeld(const warden_held_event& event) {
 // In batches (BPF_MAP_LOOKUP_BATCH): a full table of 16,384 entries read one key at a time took
 // two syscalls an entry, some 30 ms of a reload (which credits the entries' hits first).
 template <typename Visit>
-void KernelVerdicts::walk(Visit visit) const {
+bool KernelVerdicts::walk(Visit visit) const {
   // More than any one hash bucket holds (the kernel refuses a batch smaller than a bucket).
   constexpr std::uint32_t kBatch = 256;
   std::vector<warden_held_key> keys(kBatch);
@@ -451,12 +452,13 @@ void KernelVerdicts::walk(Visit visit) const {
     std::uint32_t count = kBatch;
     const int rc = bpf_map_lookup_batch(maps_.verdicts, resume, &token, keys.data(), values.data(),
                                         &count, nullptr);
-    if (rc != 0 && errno != ENOENT) return;  // a failure: what came before is all there is
+    if (rc != 0 && errno != ENOENT) return false;  // a failure: what came before is all
     for (std::uint32_t i = 0; i < count; ++i) visit(keys[i], values[i]);
-    if (rc != 0) return;  // ENOENT: that batch was the last
+    if (rc != 0) return true;  // ENOENT: that batch was the last
     visited += count;
     resume = &token;
   }
+  return true;
 }
 
 HeldSummary KernelVerdicts::summary() const {

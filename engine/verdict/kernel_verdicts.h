@@ -197,9 +197,10 @@ class KernelVerdicts {
   // The flows the programs counted as decided by a held verdict (WARDEN_CTR_HELD_ALLOW to
   // _REJECT); nullopt when unknown.
   std::optional<std::uint64_t> heldFlows() const;
-  // Calls `visit(key, value)` for every entry of held_verdicts.
+  // Calls `visit(key, value)` for every entry of held_verdicts; false when a failed read ended
+  // the walk early.
   template <typename Visit>
-  void walk(Visit visit) const;
+  bool walk(Visit visit) const;
   // Entries hold() queued for the writer, in the order they were decided: keys and values
   // apart, as bpf_map_update_batch takes them.
   struct Batch {

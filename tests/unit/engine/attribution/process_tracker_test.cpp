@@ -786,6 +786,37 @@ TEST_F(TrackerTest, AnImageItsExecWindowDoesNotNameIsReplaced) {
   EXPECT_EQ(tracker_.counters().imageReplaced.load(), 1u);
 }
 
+// A listener's record names no generation (an earlier exec may have bound the socket): when
+// /proc shows the record's image and the last exec put another in place, it was replaced; when
+// /proc shows the last exec's own (a re-exec that kept the socket), it was not.
+TEST_F(TrackerTest, AListenersImageIsToldAgainstTheLastExec) {
+  const auto own = dir_.write("bin/own", "o");
+  const auto allowed = dir_.write("bin/allowed", "a");
+  window_ = window(3, 1, 1);
+  window_->exe_ino = inodeOf(own);
+  window_->exe_dev = 0x0fe00000;
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(984, 1, 98, allowed, "own\0"s);
+  auto replaced = describeOnRequest(984, 98, allowed, 1, 1, /*execId=*/0);
+  ASSERT_NE(replaced, nullptr);
+  EXPECT_TRUE(replaced->imageReplaced);
+}
+
+TEST_F(TrackerTest, AListenerBoundBeforeAReExecIsNotTakenForAReplacement) {
+  const auto before = dir_.write("bin/server-1", "1");
+  const auto now = dir_.write("bin/server-2", "2");
+  window_ = window(4, 2, 2);
+  window_->exe_ino = inodeOf(now);
+  window_->exe_dev = 0x0fe00000;
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(985, 1, 98, now, "server\0"s);
+  // The record names the image that bound the socket; /proc shows the one it runs now.
+  auto described = describeOnRequest(985, 98, before, 1, 1, /*execId=*/0);
+  ASSERT_NE(described, nullptr);
+  EXPECT_FALSE(described->imageReplaced);
+  EXPECT_EQ(tracker_.counters().imageReplaced.load(), 0u);
+}
+
 TEST_F(TrackerTest, TheImageItsExecWindowNamesIsDescribedFromProc) {
   const auto own = dir_.write("bin/own", "o");
   window_ = window(3, 1, 1);

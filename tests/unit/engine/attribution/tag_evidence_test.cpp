@@ -56,13 +56,22 @@ TEST(TagEvidence, AFlatpakAppIsItsInstallationsFileOnly) {
   const std::string root = (dir.path() / "flatpak").string();
   const auto check = [&](const std::string& id, std::string_view path,
                          const std::filesystem::path& file) {
-    return flatpakInstalled(root, id, path, kernelDevOf(file), inodeOf(file), kOwner);
+    return flatpakInstalled(root, id, path, kernelDevOf(file), inodeOf(file), 0, kOwner);
   };
   EXPECT_TRUE(check("org.example.App", "/app/bin/app", installed));
   EXPECT_FALSE(check("org.example.App", "/app/bin/app", other));      // the user's own file
   EXPECT_FALSE(check("org.other.App", "/app/bin/app", installed));    // another app's claim
   EXPECT_FALSE(check("org.example.App", "/usr/bin/app", installed));  // not in a sandbox
   EXPECT_FALSE(check("../../home", "/app/bin/app", installed));
+  // Another device number than stat(2)'s (btrfs): the ctime tells.
+  struct stat st {};
+  ASSERT_EQ(stat(installed.c_str(), &st), 0);
+  const std::uint64_t ctime =
+      static_cast<std::uint64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  EXPECT_TRUE(flatpakInstalled(root, "org.example.App", "/app/bin/app", kernelDevOf(installed) + 1,
+                               inodeOf(installed), ctime, kOwner));
+  EXPECT_FALSE(flatpakInstalled(root, "org.example.App", "/app/bin/app", kernelDevOf(installed) + 1,
+                                inodeOf(installed), ctime + 1, kOwner));
   // An installation someone else may write is no evidence.
   ::chmod((dir.path() / "flatpak/app/org.example.App").c_str(), 0777);
   EXPECT_FALSE(check("org.example.App", "/app/bin/app", installed));
