@@ -6,11 +6,13 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <linux/if_arp.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
 #include <linux/netfilter/xt_bpf.h>
+#include <linux/rtnetlink.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -219,6 +221,25 @@ void tcpFlagsAre(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags) {
 void tcpFlagsAreNot(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags) {
   loadTransport(rule, kTcpFlagsOffset, 1);
   maskedCompare(rule, NFT_CMP_NEQ, mask, flags);
+}
+
+void inputIsLoopback(nftnl_rule* rule, bool loopback) {
+  loadMeta(rule, NFT_META_IIFTYPE);
+  compare(rule, loopback ? NFT_CMP_EQ : NFT_CMP_NEQ, static_cast<std::uint16_t>(ARPHRD_LOOPBACK));
+}
+
+void sourceIsLocal(nftnl_rule* rule) {
+  nftnl_expr* e = nftnl_expr_alloc("fib");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_SADDR);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+  nftnl_rule_add_expr(rule, e);
+  compare(rule, NFT_CMP_EQ, static_cast<std::uint32_t>(RTN_LOCAL));
+}
+
+void ctStatusHas(nftnl_rule* rule, std::uint32_t bits) {
+  loadCt(rule, NFT_CT_STATUS);
+  maskedCompare(rule, NFT_CMP_NEQ, bits, 0u);
 }
 
 void transportPortIs(nftnl_rule* rule, std::uint32_t offset, std::uint16_t port) {

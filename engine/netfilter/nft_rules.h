@@ -46,6 +46,12 @@ void protocolIs(nftnl_rule* rule, std::uint8_t protocol);
 // The TCP flags under `mask` are `flags`; are not `flags`.
 void tcpFlagsAre(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags);
 void tcpFlagsAreNot(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags);
+// The packet came in on a loopback device (it was sent by this host), or did not.
+void inputIsLoopback(nftnl_rule* rule, bool loopback);
+// Its source address is one of this host's (the routing table's "local" type).
+void sourceIsLocal(nftnl_rule* rule);
+// Any of the conntrack status `bits` (IPS_*) is set.
+void ctStatusHas(nftnl_rule* rule, std::uint32_t bits);
 // The transport header's port at `offset` (0: source, 2: destination) is `port`.
 void transportPortIs(nftnl_rule* rule, std::uint32_t offset, std::uint16_t port);
 // The xtables `bpf` match (xt_bpf revision 1, through nft_compat) running the socket filter

@@ -41,6 +41,8 @@ using nft::ctDirectionIs;
 using nft::ctMarkIs;
 using nft::ctStateHas;
 using nft::ctStateLacks;
+using nft::ctStatusHas;
+using nft::inputIsLoopback;
 using nft::namedCounter;
 using nft::newChain;
 using nft::newRule;
@@ -53,6 +55,7 @@ using nft::reject;
 using nft::RulePtr;
 using nft::setCtMark;
 using nft::setPacketMark;
+using nft::sourceIsLocal;
 using nft::TablePtr;
 using nft::tcpFlagsAre;
 using nft::tcpFlagsAreNot;
@@ -156,14 +159,38 @@ void addHeldRules(Transaction& tx, const char* name, const TablePlan& plan) {
 // Rules 0a and 0q: a UDP packet of an accepted flow whose port at `portOffset` of the
 // transport header is 53 is tagged "DNS" on our mark bits and queued to be read (never
 // decided), always with bypass: an accepted flow must keep working while no wardend listens.
+// `arrival`, for replies on input: which ones are read (see TapArrival).
+enum class TapArrival {
+  kAny,
+  kFromOutside,     // not on a loopback device
+  kLocalSource,     // on loopback, from one of this host's addresses
+  kRedirectedHere,  // on loopback, on a flow a NAT rule sent to a local server
+};
+
 void addDnsTapRule(Transaction& tx, const char* name, const TablePlan& plan,
-                   std::uint32_t portOffset, std::optional<ip_conntrack_dir> direction = {}) {
+                   std::uint32_t portOffset, std::optional<ip_conntrack_dir> direction = {},
+                   TapArrival arrival = TapArrival::kAny) {
   const MarkBits& marks = plan.marks;
   RulePtr rule = newRule(name);
   protocolIs(rule.get(), IPPROTO_UDP);
   transportPortIs(rule.get(), portOffset, 53);
   ctMarkIs(rule.get(), marks, marks.accept());
   if (direction) ctDirectionIs(rule.get(), *direction);
+  switch (arrival) {
+    case TapArrival::kAny:
+      break;
+    case TapArrival::kFromOutside:
+      inputIsLoopback(rule.get(), false);
+      break;
+    case TapArrival::kLocalSource:
+      inputIsLoopback(rule.get(), true);
+      sourceIsLocal(rule.get());
+      break;
+    case TapArrival::kRedirectedHere:
+      inputIsLoopback(rule.get(), true);
+      ctStatusHas(rule.get(), IPS_DST_NAT);
+      break;
+  }
   setPacketMark(rule.get(), marks, marks.dnsReply());
   TablePlan bypassing = plan;
   bypassing.bypass = true;
@@ -208,7 +235,14 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     // 0a. a DNS reply to an accepted flow: tagged, so the workers read it instead of deciding.
     //     Only in the reply direction: what a peer sends from port 53 on a flow it opened is
     //     no answer to this host's query (and goes on to rule 0i).
-    addDnsTapRule(tx, name, plan, /*portOffset=*/0, IP_CT_DIR_REPLY);  // the source port
+    //     A reply that comes in on loopback was sent by a process of this host: from one of
+    //     its addresses (a local resolver), or on a flow a NAT rule redirected to a local
+    //     server. One with another source address was forged (IP_FREEBIND lets any process
+    //     send from an address that is not the host's, and CAP_NET_BIND_SERVICE from port
+    //     53): it is let through on its flow's verdict (rule 1), unread.
+    addDnsTapRule(tx, name, plan, /*portOffset=*/0, IP_CT_DIR_REPLY, TapArrival::kFromOutside);
+    addDnsTapRule(tx, name, plan, 0, IP_CT_DIR_REPLY, TapArrival::kLocalSource);
+    addDnsTapRule(tx, name, plan, 0, IP_CT_DIR_REPLY, TapArrival::kRedirectedHere);
   }
 
   if (plan.queueing && (hook == NF_INET_LOCAL_OUT || plan.inbound)) {

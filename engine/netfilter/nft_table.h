@@ -27,7 +27,10 @@ const char* toString(QueueMethod method);
 //                                         SYN, 0a, 0c and 0q only UDP, and rule 1 accepts.
 //   0.  every packet: warden's bits of the packet mark cleared (a process can set any packet
 //       mark: SO_MARK, its sendmsg control message and raw sockets need only CAP_NET_RAW)
-//   0a. input only, when dns: UDP from port 53, ct mark says "accepted", ct direction reply
+//   0a. input only, when dns: UDP from port 53, ct mark says "accepted", ct direction reply,
+//       and not in on loopback, or in on loopback from a local address, or in on loopback on
+//       a flow a NAT rule redirected (three rules: anything else on loopback was sent from an
+//       address not the host's, a forged answer, and goes on unread)
 //                                      -> tag the packet mark "DNS reply", queue (always bypass)
 //   0b. TCP SYN (no ACK), ct mark says "accepted", and on output with kernel-held verdicts
 //       the eBPF match says it is not a SYN sent again of a connection a held allow passed

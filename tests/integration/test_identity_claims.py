@@ -141,10 +141,20 @@ def test_shipped_firefox_profile_by_environment(lab, cgroup, wardend):
     assert all(r["profile"] != "firefox" for r in logged), rows
 
 
-def test_parent_path_given_by_a_parent_that_execs_after_the_fork(lab, cgroup, wardend):
+# PR_SET_CHILD_SUBREAPER (36): no privilege needed, and kept across exec.
+SUBREAPER = ("import ctypes, os, sys; ctypes.CDLL(None).prctl(36, 1, 0, 0, 0); "
+             "os.execvp(sys.argv[1], sys.argv[1:])")
+
+
+@pytest.mark.parametrize("subreaper", [pytest.param(False, id="parent"),
+                                       pytest.param(True, id="subreaper-parent")])
+def test_parent_path_given_by_a_parent_that_execs_after_the_fork(lab, cgroup, wardend,
+                                                                 subreaper):
     """parent_path: "the executable of the direct parent (curl run by this shell)". nobody's
     shell forks the user's own program and then execs the trusted launcher in its place: the
-    launcher never started anything, yet the child's parent now runs it."""
+    launcher never started anything, yet the child's parent now runs it. With `subreaper`
+    the shell first made itself a subreaper: the kernel then cannot tell its children from
+    ones it adopted, so their records do not say which of its images forked them."""
     tool = _tool(lab)
     launcher = install(shutil.which("sleep"), os.path.join(lab.tmp, "bin", "trusted",
                                                            "launcher"))
@@ -155,33 +165,11 @@ def test_parent_path_given_by_a_parent_that_execs_after_the_fork(lab, cgroup, wa
     out, res = _probe_as_nobody(lab, cgroup, ["sh", "-c", 'exec "$0" "$@"', tool, S4, "7000",
                                               "--timeout-ms", "1500"])
     assert out == ["timeout"], (res.stdout, res.stderr)
-    out, res = _probe_as_nobody(lab, cgroup, ["sh", "-c", 'sh -c "$0" & exec "$1" 3',
-                                              f'sleep 0.5; exec {tool} {S4} 7001 '
-                                              '--timeout-ms 1500', launcher])
+    prefix = ["python3", "-c", SUBREAPER] if subreaper else []
+    out, res = _probe_as_nobody(lab, cgroup, prefix + ["sh", "-c", 'sh -c "$0" & exec "$1" 3',
+                                                       f'sleep 0.5; exec {tool} {S4} 7001 '
+                                                       '--timeout-ms 1500', launcher])
     logged = logged_rows(d, {7000, 7001}) or []
-    rows = [(r["remote_port"], r["profile"], r["action"]) for r in logged]
-    assert out != ["connected"], f"reached {S4}:7001 as via-launcher; log {rows}"
-    assert all(r["profile"] != "via-launcher" for r in logged), rows
-
-
-def test_parent_path_given_by_a_subreaper_parent_that_execs_after_the_fork(lab, cgroup,
-                                                                          wardend):
-    """The same, from a parent that first made itself a subreaper (PR_SET_CHILD_SUBREAPER, no
-    privilege needed, kept across exec): the kernel then cannot tell its children from ones it
-    adopted, so their records do not say which of its images forked them."""
-    tool = _tool(lab)
-    launcher = install(shutil.which("sleep"), os.path.join(lab.tmp, "bin", "trusted",
-                                                           "launcher"))
-    _reachable_by_everyone(lab, launcher)
-    write_profiles(lab, {"via-launcher": ("allow", {"parent_path": launcher})})
-    d = attributing(lab, wardend, cgroup, default="deny")
-    subreaper = ("import ctypes, os, sys; ctypes.CDLL(None).prctl(36, 1, 0, 0, 0); "
-                 "os.execvp(sys.argv[1], sys.argv[1:])")
-    out, res = _probe_as_nobody(lab, cgroup, ["python3", "-c", subreaper, "sh", "-c",
-                                              'sh -c "$0" & exec "$1" 3',
-                                              f'sleep 0.5; exec {tool} {S4} 7001 '
-                                              '--timeout-ms 1500', launcher])
-    logged = logged_rows(d, {7001}) or []
     rows = [(r["remote_port"], r["profile"], r["action"]) for r in logged]
     assert out != ["connected"], f"reached {S4}:7001 as via-launcher; log {rows}"
     assert all(r["profile"] != "via-launcher" for r in logged), rows

@@ -137,6 +137,13 @@ class TrackerTest : public ::testing::Test {
   static warden_exec_window window(std::uint64_t execId, std::uint32_t begun, std::uint32_t ended) {
     return warden_exec_window{.exec_id = execId, .begun = begun, .ended = ended};
   }
+  // A process whose last exec (generation `execId`) put `exe` in place, and is done.
+  static warden_exec_window execWindow(std::uint64_t execId, const std::filesystem::path& exe) {
+    warden_exec_window done = window(execId, 1, 1);
+    done.exe_ino = inodeOf(exe);
+    done.exe_dev = 0x0fe00000;
+    return done;
+  }
   std::optional<warden_exec_window> window_ = warden_exec_window{};
   // Read first, one a read, before window_ (a window that changes between two reads).
   std::deque<std::optional<warden_exec_window>> nextWindows_;
@@ -775,9 +782,7 @@ TEST_F(TrackerTest, AnImageItsExecWindowDoesNotNameIsReplaced) {
   const auto own = dir_.write("bin/own", "o");
   const auto allowed = dir_.write("bin/allowed", "a");
   // The exec event not read yet (a storm): the window says what the exec put in place.
-  window_ = window(3, 1, 1);
-  window_->exe_ino = inodeOf(own);
-  window_->exe_dev = 0x0fe00000;
+  window_ = execWindow(3, own);
   ASSERT_TRUE(tracker_.start(nullptr));
   fakeProcess(981, 1, 98, allowed, "own\0"s);
   auto described = describeOnRequest(981, 98, allowed, 1, 1, 3);
@@ -792,9 +797,7 @@ TEST_F(TrackerTest, AnImageItsExecWindowDoesNotNameIsReplaced) {
 TEST_F(TrackerTest, AListenersImageIsToldAgainstTheLastExec) {
   const auto own = dir_.write("bin/own", "o");
   const auto allowed = dir_.write("bin/allowed", "a");
-  window_ = window(3, 1, 1);
-  window_->exe_ino = inodeOf(own);
-  window_->exe_dev = 0x0fe00000;
+  window_ = execWindow(3, own);
   ASSERT_TRUE(tracker_.start(nullptr));
   fakeProcess(984, 1, 98, allowed, "own\0"s);
   auto replaced = describeOnRequest(984, 98, allowed, 1, 1, /*execId=*/0);
@@ -805,9 +808,7 @@ TEST_F(TrackerTest, AListenersImageIsToldAgainstTheLastExec) {
 TEST_F(TrackerTest, AListenerBoundBeforeAReExecIsNotTakenForAReplacement) {
   const auto before = dir_.write("bin/server-1", "1");
   const auto now = dir_.write("bin/server-2", "2");
-  window_ = window(4, 2, 2);
-  window_->exe_ino = inodeOf(now);
-  window_->exe_dev = 0x0fe00000;
+  window_ = execWindow(4, now);
   ASSERT_TRUE(tracker_.start(nullptr));
   fakeProcess(985, 1, 98, now, "server\0"s);
   // The record names the image that bound the socket; /proc shows the one it runs now.
@@ -819,9 +820,7 @@ TEST_F(TrackerTest, AListenerBoundBeforeAReExecIsNotTakenForAReplacement) {
 
 TEST_F(TrackerTest, TheImageItsExecWindowNamesIsDescribedFromProc) {
   const auto own = dir_.write("bin/own", "o");
-  window_ = window(3, 1, 1);
-  window_->exe_ino = inodeOf(own);
-  window_->exe_dev = 0x0fe00000;
+  window_ = execWindow(3, own);
   ASSERT_TRUE(tracker_.start(nullptr));
   fakeProcess(982, 1, 98, own, "own\0"s);
   auto described = describeOnRequest(982, 98, own, 1, 1, 3);
