@@ -158,8 +158,7 @@ def _rows_to(d, address, port):
     return [r for r in rows if r["remote_addr"] == address and r["remote_port"] == port]
 
 
-def test_a_local_forger_with_cap_net_bind_service_teaches_no_name(lab, cgroup,
-                                                                             wardend):
+def test_a_local_forger_with_cap_net_bind_service_teaches_no_name(lab, cgroup, wardend):
     """A local process holding CAP_NET_BIND_SERVICE and nothing else (no CAP_NET_RAW): it asks
     the only resolver it may reach (S6) and answers itself from [S6]:53 with IPV6_FREEBIND.
     wardend learns `x.test.example AAAA 2001:db8:1::2` and the probe profile reaches it."""
