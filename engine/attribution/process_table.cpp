@@ -23,6 +23,19 @@ bool describesImage(const ProcessDescription& info, std::uint32_t kernelDev, std
 
 namespace {
 
+using Description = std::shared_ptr<const ProcessDescription>;
+
+// An entry's current description, else the most recent of its earlier ones, that `holds`.
+template <typename Holds>
+const Description* firstHolding(const Description& current, const std::vector<Description>& earlier,
+                                Holds holds) {
+  if (current && holds(*current)) return &current;
+  for (const auto& one : earlier) {
+    if (one && holds(*one)) return &one;
+  }
+  return nullptr;
+}
+
 // Both generations known, and `info`'s the earlier one.
 bool earlierGeneration(const ProcessDescription& info, const ProcessDescription& than) {
   return info.execId != 0 && than.execId != 0 && info.execId < than.execId;
@@ -180,13 +193,11 @@ std::shared_ptr<const ProcessDescription> ProcessTable::find(const ProcessKey& k
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
   const Entry& entry = it->second;
-  if (!entry.current || describesImage(*entry.current, kernelDev, inode, execId)) {
-    return entry.current;
-  }
-  for (const auto& earlier : entry.earlier) {
-    if (earlier && describesImage(*earlier, kernelDev, inode, execId)) return earlier;
-  }
-  return nullptr;
+  if (!entry.current) return nullptr;
+  const auto* found = firstHolding(entry.current, entry.earlier, [&](const auto& info) {
+    return describesImage(info, kernelDev, inode, execId);
+  });
+  return found ? *found : nullptr;
 }
 
 std::shared_ptr<const ProcessDescription> ProcessTable::otherImageAt(const ProcessKey& key,
@@ -194,34 +205,24 @@ std::shared_ptr<const ProcessDescription> ProcessTable::otherImageAt(const Proce
                                                                      std::uint64_t inode,
                                                                      std::uint64_t execId) const {
   if (execId == 0 || inode == 0) return nullptr;
-  const auto contradicts = [&](const std::shared_ptr<const ProcessDescription>& info) {
-    return info && info->execId == execId && info->exeInode != 0 &&
-           !sameImage(*info, kernelDev, inode);
-  };
   std::shared_lock lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
-  if (contradicts(it->second.current)) return it->second.current;
-  for (const auto& earlier : it->second.earlier) {
-    if (contradicts(earlier)) return earlier;
-  }
-  return nullptr;
+  const auto* found = firstHolding(it->second.current, it->second.earlier, [&](const auto& info) {
+    return info.execId == execId && info.exeInode != 0 && !sameImage(info, kernelDev, inode);
+  });
+  return found ? *found : nullptr;
 }
 
 std::uint64_t ProcessTable::forkGeneration(const ProcessKey& key, std::uint32_t ppid,
                                            std::uint64_t parentStartTicks) const {
-  const auto names = [&](const std::shared_ptr<const ProcessDescription>& info) {
-    return info && info->forkExecId != 0 && info->ppid == ppid &&
-           info->parentStartTicks == parentStartTicks;
-  };
   std::shared_lock lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return 0;
-  if (names(it->second.current)) return it->second.current->forkExecId;
-  for (const auto& earlier : it->second.earlier) {
-    if (names(earlier)) return earlier->forkExecId;
-  }
-  return 0;
+  const auto* found = firstHolding(it->second.current, it->second.earlier, [&](const auto& info) {
+    return info.forkExecId != 0 && info.ppid == ppid && info.parentStartTicks == parentStartTicks;
+  });
+  return found ? (*found)->forkExecId : 0;
 }
 
 std::shared_ptr<const ProcessDescription> ProcessTable::findByPid(std::uint32_t pid) const {
@@ -275,12 +276,9 @@ std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
     // not lend that program to the child.
     const ProcessDescription* info = entry.current.get();
     if (generation != 0 && info->execId != generation) {
-      const ProcessDescription* then = nullptr;
-      for (const auto& earlier : entry.earlier) {
-        if (earlier && earlier->execId == generation) then = earlier.get();
-      }
-      if (then) {
-        info = then;
+      if (const auto* then = firstHolding(
+              nullptr, entry.earlier, [&](const auto& one) { return one.execId == generation; })) {
+        info = then->get();
       } else if (info->execId != 0) {
         info = nullptr;  // exec'd since, and that image is no longer held
       }
