@@ -25,15 +25,21 @@ namespace {
 
 using Description = std::shared_ptr<const ProcessDescription>;
 
+// The most recent of an entry's earlier descriptions that `holds`.
+template <typename Holds>
+const Description* firstEarlier(const std::vector<Description>& earlier, Holds holds) {
+  for (const auto& one : earlier) {
+    if (one && holds(*one)) return &one;
+  }
+  return nullptr;
+}
+
 // An entry's current description, else the most recent of its earlier ones, that `holds`.
 template <typename Holds>
 const Description* firstHolding(const Description& current, const std::vector<Description>& earlier,
                                 Holds holds) {
   if (current && holds(*current)) return &current;
-  for (const auto& one : earlier) {
-    if (one && holds(*one)) return &one;
-  }
-  return nullptr;
+  return firstEarlier(earlier, holds);
 }
 
 // Both generations known, and `info`'s the earlier one.
@@ -276,8 +282,8 @@ std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
     // not lend that program to the child.
     const ProcessDescription* info = entry.current.get();
     if (generation != 0 && info->execId != generation) {
-      if (const auto* then = firstHolding(
-              nullptr, entry.earlier, [&](const auto& one) { return one.execId == generation; })) {
+      if (const auto* then = firstEarlier(
+              entry.earlier, [&](const auto& one) { return one.execId == generation; })) {
         info = then->get();
       } else if (info->execId != 0) {
         info = nullptr;  // exec'd since, and that image is no longer held
