@@ -35,7 +35,7 @@ constexpr std::array kQueueCounters = {
     Counter{"max_latency_us", "MAX_US"},
 };
 // Totals the lines below mention by name; any other is listed as it comes.
-constexpr std::array<std::string_view, 23> kKnownTotals = {
+constexpr std::array<std::string_view, 25> kKnownTotals = {
     "packets",         "allow",          "deny",
     "reject",          "learn",          "kernel",
     "malformed",       "queue_drops",    "passed_undecided",
@@ -43,7 +43,8 @@ constexpr std::array<std::string_view, 23> kKnownTotals = {
     "waiting",         "misses",         "max_latency_us",
     "dns_replies",     "dns_answers",    "dns_malformed",
     "dns_unsolicited", "dns_queries",    "dns_queries_evicted",
-    "invalid",         "repeats",
+    "invalid",         "repeats",        "dns_confirmations",
+    "dns_unconfirmed",
 };
 
 std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
@@ -161,16 +162,19 @@ void printDns(const json& status, std::ostream& out) {
   const std::uint64_t replies = count(totals, "dns_replies");
   const std::uint64_t answers = count(totals, "dns_answers");
   const std::uint64_t evicted = count(totals, "dns_queries_evicted");
+  const std::uint64_t unconfirmed = count(totals, "dns_unconfirmed");
   // Replies that answer no query of their flow teach nothing (SPEC section 7).
-  line(out, "dns",
-       std::to_string(queries) + (queries == 1 ? " query, " : " queries, ") +
-           std::to_string(replies) + (replies == 1 ? " reply" : " replies") + " read, " +
-           std::to_string(answers) + (answers == 1 ? " address" : " addresses") + " learned, " +
-           std::to_string(count(totals, "dns_malformed")) + " malformed, " +
-           std::to_string(count(totals, "dns_unsolicited")) + " unsolicited" +
-           (evicted ? ", " + std::to_string(evicted) + " unanswered queries pushed out" : "") +
-           "; " + std::to_string(count(dns, "hosts")) + " of " +
-           std::to_string(count(dns, "capacity")) + " host names kept");
+  line(
+      out, "dns",
+      std::to_string(queries) + (queries == 1 ? " query, " : " queries, ") +
+          std::to_string(replies) + (replies == 1 ? " reply" : " replies") + " read, " +
+          std::to_string(answers) + (answers == 1 ? " address" : " addresses") + " learned, " +
+          std::to_string(count(totals, "dns_malformed")) + " malformed, " +
+          std::to_string(count(totals, "dns_unsolicited")) + " unsolicited" +
+          (unconfirmed ? ", " + std::to_string(unconfirmed) + " not confirmed by the server" : "") +
+          (evicted ? ", " + std::to_string(evicted) + " unanswered queries pushed out" : "") +
+          "; " + std::to_string(count(dns, "hosts")) + " of " +
+          std::to_string(count(dns, "capacity")) + " host names kept");
 }
 
 // The decisions held in the kernel (the daemon's "kernel_verdicts" object; SPEC section 12).

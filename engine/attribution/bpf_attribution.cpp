@@ -614,8 +614,8 @@ base::Result<int> BpfAttribution::detachStaleHooks(const std::string& cgroup) {
 }
 
 base::Result<std::uint64_t> BpfAttribution::currentNetnsCookie() {
-  // Any socket carries its network namespace's cookie; a unix one keeps wardend free of
-  // internet sockets, so that the unit can forbid them (RestrictAddressFamilies=).
+  // Any socket carries its network namespace's cookie; a unix one needs nothing of the
+  // network (the unit allows internet sockets only for DnsConfirmer's queries).
   auto fd = base::makeSocket(AF_UNIX, SOCK_DGRAM, 0, "creating a socket for SO_NETNS_COOKIE");
   if (!fd) return std::unexpected(fd.error());
   std::uint64_t cookie = 0;

@@ -361,6 +361,13 @@ bool Daemon::startUp() {
                                       logWriter_ ? logWriter_->producer() : db::LogProducer{},
                                       attributor_.get(), hosts_.get(), dnsQueries_.get()));
   }
+  // Every worker's confirming sockets before the first worker starts: each must know them all.
+  for (auto& worker : workers_) {
+    if (auto confirming = worker->confirmDns(dnsPorts_); !confirming) {
+      base::logError(confirming.error().message(),
+                     ": DNS replies from other hosts will teach no names");
+    }
+  }
   for (std::size_t slot = 0; slot < workers_.size(); ++slot) {
     auto& worker = workers_[slot];
     worker->servePrompts(prompts_.get(), slot);

@@ -118,6 +118,7 @@ class Daemon : private ControlCommands {
   std::unique_ptr<Attributor> attributor_;  // outlives the workers, which use it
   std::unique_ptr<HostCache> hosts_;        // names from DNS replies; outlives the workers too
   std::unique_ptr<PendingDnsQueries> dnsQueries_;  // what those replies must answer; same
+  DnsConfirmerPorts dnsPorts_;  // the workers' DNS confirming sockets' ports; outlives them
   std::unique_ptr<PromptBroker> prompts_;  // flows held for `warden prompt`; outlives them too
   std::optional<PromptDesk> promptDesk_;   // its prompt clients' side (control thread)
   std::vector<std::unique_ptr<QueueWorker>> workers_;

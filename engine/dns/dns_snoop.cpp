@@ -30,17 +30,18 @@ std::span<const std::uint8_t> udpPayload(const QueuedPacket& packet, const Packe
 }
 
 // Reads a reply from `info.source` to `info.destination`.
-void readReply(const QueuedPacket& packet, const PacketInfo& info, PendingDnsQueries& queries,
-               HostCache& hosts, QueueCounters& counters) {
+DnsRead readReply(const QueuedPacket& packet, const PacketInfo& info, PendingDnsQueries& queries,
+                  HostCache& hosts, QueueCounters& counters, UnconfirmedReply& unconfirmed) {
   QueueCounters::bump(counters.dnsReplies);
   const auto message = udpPayload(packet, info);
-  DnsResponse response;
+  DnsResponse& response = unconfirmed.response;
   if (message.empty() || parseDnsResponse(message, response) == DnsStatus::kMalformed) {
     QueueCounters::bump(counters.dnsMalformed);
-    return;
+    return DnsRead::kDone;
   }
-  if (!response.hasQuestion) return;  // not a response to one question: answers nothing
-  DnsExchange reply;
+  if (!response.hasQuestion)
+    return DnsRead::kDone;  // not a response to one question: answers nothing
+  DnsExchange& reply = unconfirmed.exchange;
   reply.client = info.destination;
   reply.clientPort = info.destinationPort;
   reply.server = info.source;
@@ -49,12 +50,15 @@ void readReply(const QueuedPacket& packet, const PacketInfo& info, PendingDnsQue
   // Matched even when it teaches nothing (an NXDOMAIN): the query has had its answer.
   if (!queries.answer(reply, base::monotonicNs())) {
     QueueCounters::bump(counters.dnsUnsolicited);
-    return;
+    return DnsRead::kUnsolicited;
   }
+  if (response.addressCount == 0) return DnsRead::kDone;
+  if (!repliedOverLoopback(packet.inDevice)) return DnsRead::kUnconfirmed;
   for (const DnsAddress& answer : response.answers()) {
     hosts.record(answer.address, response.question.name.view(), answer.ttl);
   }
   QueueCounters::bump(counters.dnsAnswers, response.addressCount);
+  return DnsRead::kDone;
 }
 
 }  // namespace
@@ -78,24 +82,33 @@ void rememberDnsQuery(const DnsExchange& query, PendingDnsQueries& queries,
   }
 }
 
-void readDnsPacket(const QueuedPacket& packet, PendingDnsQueries& queries, HostCache& hosts,
-                   QueueCounters& counters) {
+DnsRead readDnsPacket(const QueuedPacket& packet, PendingDnsQueries& queries, HostCache& hosts,
+                      QueueCounters& counters, const DnsConfirmerPorts* own,
+                      UnconfirmedReply& unconfirmed) {
   const ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
   // The hook tells the direction: the table tags queries on output, replies on input (a query
   // over loopback passes input too, but its source port is not 53, so it is not tagged there).
-  if (packet.hook == NF_INET_LOCAL_OUT) {
-    DnsExchange query;
-    if (parsed.ok && readDnsQuery(packet, parsed.info, query)) {
-      rememberDnsQuery(query, queries, counters);
+  const bool query = packet.hook == NF_INET_LOCAL_OUT;
+  // wardend's own exchanges: its port is the local one, the source of a query, the
+  // destination of a reply (no other socket may have it, see DnsConfirmerPorts).
+  if (parsed.ok && own &&
+      own->contains(!parsed.info.source.isV4(),
+                    query ? parsed.info.sourcePort : parsed.info.destinationPort)) {
+    return DnsRead::kDone;
+  }
+  if (query) {
+    DnsExchange sent;
+    if (parsed.ok && readDnsQuery(packet, parsed.info, sent)) {
+      rememberDnsQuery(sent, queries, counters);
     }
-    return;
+    return DnsRead::kDone;
   }
   if (!parsed.ok) {
     QueueCounters::bump(counters.dnsReplies);
     QueueCounters::bump(counters.dnsMalformed);
-    return;
+    return DnsRead::kDone;
   }
-  readReply(packet, parsed.info, queries, hosts, counters);
+  return readReply(packet, parsed.info, queries, hosts, counters, unconfirmed);
 }
 
 }  // namespace warden::engine

@@ -39,6 +39,10 @@ struct alignas(64) QueueCounters {
   // Well-formed replies that answer no query their flow sent (another id, question, server or
   // port, an answer given twice, or one too late): they teach nothing.
   std::atomic<std::uint64_t> dnsUnsolicited{0};
+  // Replies from other hosts that wardend asked the server again (DnsConfirmer), and the
+  // addresses they gave that its own answer did not (or that it could not ask about).
+  std::atomic<std::uint64_t> dnsConfirmations{0};
+  std::atomic<std::uint64_t> dnsUnconfirmed{0};
   // Queries of accepted flows remembered for their replies, and those pushed out unanswered
   // because the table of pending queries was full.
   std::atomic<std::uint64_t> dnsQueries{0};
@@ -77,6 +81,8 @@ inline constexpr std::array kQueueCounterFields = {
     QueueCounterField{"dns_answers", &QueueCounters::dnsAnswers},
     QueueCounterField{"dns_malformed", &QueueCounters::dnsMalformed},
     QueueCounterField{"dns_unsolicited", &QueueCounters::dnsUnsolicited},
+    QueueCounterField{"dns_confirmations", &QueueCounters::dnsConfirmations},
+    QueueCounterField{"dns_unconfirmed", &QueueCounters::dnsUnconfirmed},
     QueueCounterField{"dns_queries", &QueueCounters::dnsQueries},
     QueueCounterField{"dns_queries_evicted", &QueueCounters::dnsQueriesEvicted},
     QueueCounterField{"parked", &QueueCounters::parked},

@@ -59,6 +59,8 @@ QueueWorker::QueueWorker(std::unique_ptr<PacketSource> source, const PolicySlot&
       overruns_(base::LogLevel::kWarning, base::RepeatedLog::kDefaultInterval, clock) {
   batch_.reserve(kBatchReserve);
   parked_.reserve(kMaxParked);
+  confirmed_.reserve(DnsConfirmer::kMaxInFlight);
+  if (hosts_) unconfirmed_ = std::make_unique<UnconfirmedReply>();
 }
 
 QueueWorker::QueueWorker(NfQueue queue, const PolicySlot& policy, MarkBits marks,
@@ -84,6 +86,14 @@ base::Result<void> QueueWorker::start() {
   return {};
 }
 
+base::Result<void> QueueWorker::confirmDns(DnsConfirmerPorts& ports) {
+  auto confirmer = std::make_unique<DnsConfirmer>();
+  if (auto opened = confirmer->open(ports); !opened) return opened;
+  confirmer_ = std::move(confirmer);
+  ownDnsPorts_ = &ports;
+  return {};
+}
+
 void QueueWorker::drainAndStop() {
   const std::uint64_t one = 1;
   // Fails only without start() (no eventfd) or with the counter at its maximum (never: one
@@ -105,9 +115,11 @@ void QueueWorker::run() {
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   preferQueueThread();
   const std::string queue = "NFQUEUE " + std::to_string(source_->number());
-  pollfd fds[3] = {{source_->fd(), POLLIN, 0},
+  pollfd fds[5] = {{source_->fd(), POLLIN, 0},
                    {stopFd_.get(), POLLIN, 0},
-                   {prompts_ ? prompts_->wakeFd(promptSlot_) : -1, POLLIN, 0}};
+                   {prompts_ ? prompts_->wakeFd(promptSlot_) : -1, POLLIN, 0},
+                   {confirmer_ ? confirmer_->fd4() : -1, POLLIN, 0},
+                   {confirmer_ ? confirmer_->fd6() : -1, POLLIN, 0}};
   for (;;) {
     // The queue has been emptied (or nothing came yet): a moment to free what packets' paths
     // put off, and to report errors that were only counted.
@@ -116,7 +128,7 @@ void QueueWorker::run() {
     verdictLoss_.flush();
     overruns_.flush();
     // While packets are parked, look at their descriptions every millisecond.
-    if (poll(fds, 3, pollTimeoutMs()) < 0) {
+    if (poll(fds, 5, pollTimeoutMs()) < 0) {
       if (errno == EINTR) continue;
       return fail(base::errnoError(queue + ": waiting for packets (poll)"));
     }
@@ -131,7 +143,14 @@ void QueueWorker::run() {
     }
     if (!parked_.empty()) serveParked();
     if (!held_.empty() || (fds[2].revents & POLLIN)) serveHeld(false);
+    // Anything that came to a confirming socket is read, also with nothing in flight (a late
+    // or stray datagram would otherwise wake the loop for good).
+    if (confirmer_ && (confirmer_->inFlight() > 0 || fds[3].revents != 0 || fds[4].revents != 0)) {
+      serveConfirmations(false);
+    }
   }
+  // Replies held for a confirmation go now, unconfirmed: nothing waits once stopping.
+  if (confirmer_) serveConfirmations(true);
   // Nothing waits for a prompt's answer once stopping: the engine verdict, now.
   holding_ = false;
   if (prompts_) serveHeld(true);
@@ -179,6 +198,7 @@ void QueueWorker::fail(const base::Error& error) {
   // what is known of their processes (the verdict of a process not described is `unknown`).
   for (Pending& pending : parked_) pending.deadline = 0;
   if (!parked_.empty()) serveParked();
+  if (confirmer_) serveConfirmations(true);
   if (onFailure_) {
     onFailure_(error);
   } else {
@@ -188,7 +208,6 @@ void QueueWorker::fail(const base::Error& error) {
 
 void QueueWorker::handle(const QueuedPacket& packet) {
   if (marks_.isDnsReply(packet.mark)) return passDns(packet);
-  QueueCounters::bump(counters_.packets);
   const PolicySnapshot& snapshot = policy_.get();
   const rules::CompiledPolicy& policy = *snapshot.policy;
 
@@ -199,10 +218,18 @@ void QueueWorker::handle(const QueuedPacket& packet) {
   ParseResult parsed = parsePacket(packet.payload, packet.wireLength);
   parsed.info.inDevice = packet.inDevice;
   if (!parsed.ok) {
+    QueueCounters::bump(counters_.packets);
     QueueCounters::bump(counters_.malformed);
     return conclude(snapshot, pending, policy.decideUnreadable());
   }
   pending.flow = flowOf(parsed.info, packet.hook);
+  if (ownDnsPorts_ && ownDnsQuery(packet, parsed.info, pending.owner.attribution)) {
+    // Neither decided nor logged: wardend's own question, whose answer it needs.
+    if (owners_) owners_->noteAccepted(pending.flow, pending.owner.attribution);
+    const std::uint32_t mark = marks_.withValue(packet.mark, marks_.accept());
+    return sendVerdict(packet.id, Verdict::kAccept, &mark);
+  }
+  QueueCounters::bump(counters_.packets);
   pending.portsNameFlow = portsNameFlow(parsed.info);
   // Before the name is looked up, and before the decision asks about prompt clients.
   if (kernelVerdicts_) pending.heldTicket = kernelVerdicts_->ticket();
@@ -522,8 +549,9 @@ void QueueWorker::serveHeld(bool releaseAll) {
 
 int QueueWorker::pollTimeoutMs() const {
   if (!parked_.empty()) return kParkedPollMs;
-  if (held_.empty()) return kIdlePollMs;
-  std::uint64_t next = held_.front().deadline;
+  const std::uint64_t confirming = confirmer_ ? confirmer_->nextDeadline() : 0;
+  if (held_.empty() && confirming == 0) return kIdlePollMs;
+  std::uint64_t next = confirming != 0 ? confirming : held_.front().deadline;
   for (const Held& held : held_) next = std::min(next, held.deadline);
   const std::uint64_t now = clock_();
   if (next <= now) return 0;
@@ -540,10 +568,60 @@ rules::Flow QueueWorker::Pending::named() const {
 
 // A DNS query or reply of an accepted flow, queued only to be read: it is never decided nor
 // logged, and is accepted whatever it holds, with the tag in our mark bits cleared again.
+// A reply from another host whose answers it confirms is held until the confirmation ends
+// (DnsConfirmer): the program reads it once its name is known. Meanwhile any other reply to
+// the same query is dropped, so that it cannot overtake the one held (a program takes the
+// first reply that comes; before, the first reply came first).
 void QueueWorker::passDns(const QueuedPacket& packet) {
-  if (hosts_ && dnsQueries_) readDnsPacket(packet, *dnsQueries_, *hosts_, counters_);
   const std::uint32_t mark = marks_.withValue(packet.mark, 0);
+  if (hosts_ && dnsQueries_) {
+    UnconfirmedReply& read = *unconfirmed_;
+    switch (readDnsPacket(packet, *dnsQueries_, *hosts_, counters_, ownDnsPorts_, read)) {
+      case DnsRead::kDone:
+        break;
+      case DnsRead::kUnconfirmed:
+        if (confirmer_ && confirmer_->begin(read.exchange, packet.inDevice, read.response,
+                                            {packet.id, mark}, clock_(), counters_)) {
+          return;  // its verdict when the confirmation ends
+        }
+        QueueCounters::bump(counters_.dnsUnconfirmed, read.response.addressCount);
+        break;
+      case DnsRead::kUnsolicited:
+        if (confirmer_ && confirmer_->holdsAnswerTo(read.exchange)) {
+          return sendVerdict(packet.id, Verdict::kDrop, nullptr);
+        }
+        break;
+    }
+  }
   sendVerdict(packet.id, Verdict::kAccept, &mark);
+}
+
+// wardend's own: a UDP packet out from one of the confirmers' ports, of a socket root holds
+// (NFQA_UID), and, where attribution works, of this very process. No other socket can have
+// those ports (they are bound to the wildcard address, without SO_REUSEADDR or
+// SO_REUSEPORT); the uid and the owner keep out a raw socket's forgery.
+bool QueueWorker::ownDnsQuery(const QueuedPacket& packet, const PacketInfo& info,
+                              Attribution& owner) {
+  if (packet.hook != NF_INET_LOCAL_OUT || !packet.hasUid || packet.uid != 0 ||
+      info.ipProto != IPPROTO_UDP ||
+      !ownDnsPorts_->contains(!info.source.isV4(), info.sourcePort)) {
+    return false;
+  }
+  if (!owners_) return true;
+  owner = owners_->attribute(info, packet.hook, packet.hasUid);
+  return owner.kind == OwnerKind::kProcess && owner.key.pid == static_cast<std::uint32_t>(getpid());
+}
+
+void QueueWorker::serveConfirmations(bool releaseAll) {
+  confirmed_.clear();
+  if (releaseAll) {
+    confirmer_->releaseAll(counters_, confirmed_);
+  } else {
+    confirmer_->serve(clock_(), *hosts_, counters_, confirmed_);
+  }
+  for (const DnsConfirmer::Held& held : confirmed_) {
+    sendVerdict(held.packetId, Verdict::kAccept, &held.mark);
+  }
 }
 
 }  // namespace warden::engine

@@ -15,6 +15,8 @@
 #include "base/unique_fd.h"
 #include "db/log_producer.h"
 #include "engine/attribution/attributor.h"
+#include "engine/dns/dns_confirmer.h"
+#include "engine/dns/dns_snoop.h"
 #include "engine/dns/host_cache.h"
 #include "engine/dns/pending_dns_queries.h"
 #include "engine/netfilter/marks.h"
@@ -101,6 +103,10 @@ class QueueWorker {
   // Before start(): also holds its decisions in the kernel (see KernelVerdicts), which must
   // outlive the worker.
   void holdVerdicts(KernelVerdicts* kernelVerdicts) { kernelVerdicts_ = kernelVerdicts; }
+  // Before start(), with host names: opens the worker's DnsConfirmer, whose ports it adds to
+  // `ports`, the set every worker shares (it must outlive them, and be filled by every
+  // worker before the first starts). Without it, replies from other hosts teach nothing.
+  [[nodiscard]] base::Result<void> confirmDns(DnsConfirmerPorts& ports);
   // Before start(). Without a handler a failure is only logged.
   void onFailure(FailureHandler handler) { onFailure_ = std::move(handler); }
   [[nodiscard]] base::Result<void> start();
@@ -177,6 +183,11 @@ class QueueWorker {
   std::shared_ptr<const ProcessDescription> describe(const Attribution& attribution);
   void handle(const QueuedPacket& packet);
   void passDns(const QueuedPacket& packet);
+  // Whether the first packet of a flow is one of wardend's own confirming queries; `owner`
+  // is its attribution when one was made.
+  bool ownDnsQuery(const QueuedPacket& packet, const PacketInfo& info, Attribution& owner);
+  // Replies whose confirmation ended get their verdict; all of them with `releaseAll`.
+  void serveConfirmations(bool releaseAll);
   void followHashing(const PolicySnapshot& snapshot);
   // `mayHold`: false for a held packet let go without an answer (it is not asked about again).
   void decideAttributed(const PolicySnapshot& snapshot, const Pending& pending,
@@ -192,11 +203,15 @@ class QueueWorker {
   PolicySlot::Reader policy_;
   MarkBits marks_;
   db::LogProducer log_;
-  std::unique_ptr<OwnerLookup> owners_;      // process attribution (null: none)
-  HostCache* hosts_ = nullptr;               // host names from DNS (thread-safe, shared)
-  PendingDnsQueries* dnsQueries_ = nullptr;  // what DNS replies must answer (same)
-  Clock clock_;                              // what waits and latencies are timed by
-  std::uint64_t hashingRevision_ = ~0ull;    // policy revision image hashing was set for
+  std::unique_ptr<OwnerLookup> owners_;             // process attribution (null: none)
+  HostCache* hosts_ = nullptr;                      // host names from DNS (thread-safe, shared)
+  PendingDnsQueries* dnsQueries_ = nullptr;         // what DNS replies must answer (same)
+  std::unique_ptr<DnsConfirmer> confirmer_;         // this worker's (null: not confirming)
+  const DnsConfirmerPorts* ownDnsPorts_ = nullptr;  // every worker's confirmers' ports
+  std::unique_ptr<UnconfirmedReply> unconfirmed_;   // a reply read, allocated once
+  std::vector<DnsConfirmer::Held> confirmed_;       // replies to let go, allocated once
+  Clock clock_;                                     // what waits and latencies are timed by
+  std::uint64_t hashingRevision_ = ~0ull;           // policy revision image hashing was set for
   // Lost verdicts and overruns are counted, and logged at most once a minute each.
   base::RepeatedLog verdictLoss_;
   base::RepeatedLog overruns_;

@@ -8,7 +8,9 @@ A local process needs no CAP_NET_RAW for it: an IPv6 socket with IPV6_FREEBIND m
 resolver's address (port 53 with CAP_NET_BIND_SERVICE alone) and send to itself over loopback.
 Such a reply, in on loopback from an address that is not the host's, is not read (the table's
 rule 0a). A remote peer able to send from the resolver's address (on the same link, or where
-spoofed sources are not filtered) is a limitation the README states.
+spoofed sources are not filtered) is beaten by asking again: wardend learns a reply from another
+host only once the server has given the same addresses to wardend's own query (its id and
+letter case unknown to the program), engine/dns/dns_confirmer.h.
 
 The policy follows the README's advice (only the resolver may be reached on port 53), and a
 profile may reach `*.test.example` and nothing else. The test runs controls first (the same
@@ -20,7 +22,7 @@ import os
 
 from test_attribution import NOBODY, cgroup, in_cgroup, logged_rows, write_profiles
 from warden_expect import DROP_WAIT_MS, wait_until
-from warden_lab import C6, PYTHON, S4, S4B, S6, S6B, clients_dir
+from warden_lab import C4, C6, PYTHON, S4, S4B, S6, S6B, clients_dir
 
 assert cgroup  # the fixture, imported for pytest
 
@@ -187,6 +189,127 @@ def test_a_local_forger_with_cap_net_bind_service_teaches_no_name(lab, cgroup, w
         f"BYPASS: the probe profile reached [{S6B}]:{PORT + 1} under a name a local forger "
         f"taught; attacker saw: {attack.stdout!r}; log: {rows}; dns: {d.status()['totals']}; "
         f"resolver: {resolver.stdout_text()!r}")
+
+
+# ---- a remote peer spoofing the resolver's address ----------------------------------------
+#
+# The server namespace plays both the resolver and a peer on the link that can send from the
+# resolver's address: one script at S4:53. It answers every question honestly (NXDOMAIN after
+# DELAY seconds; REAL_NAME at once with REAL_ADDRESS, whatever the port it was asked from), and
+# a query that comes from the attacker's agreed source port (APORT) it also answers at once, as
+# the spoofer would, with its id and question copied and one A record for FORGED_ADDRESS. On the
+# wire that is exactly a peer that sees (or was told) the attacker's query and beats the
+# resolver to the answer. Queries from any other port (wardend's own, say) get only the honest
+# answer.
+SPOOFING_RESOLVER = DNS + r"""
+import sys, threading, time
+addr, delay, aport, forged_address, real_name, real_address = sys.argv[1:7]
+delay, aport = float(delay), int(aport)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, 53))
+print("ready", flush=True)
+def question(q):
+    labels, i = [], 12
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode())
+        i += 1 + q[i]
+    return ".".join(labels), struct.unpack("!H", q[i + 1:i + 3])[0], i + 5
+def honest(q, peer):
+    name, qtype, end = question(q)
+    if name.lower() == real_name and qtype == 1:
+        s.sendto(forged(struct.unpack("!H", q[:2])[0], name, 1, real_address), peer)
+        print("answered", q[:2].hex(), name, peer[0], peer[1], real_address, flush=True)
+        return
+    time.sleep(delay)
+    s.sendto(q[:2] + struct.pack("!HHHHH", 0x8183, 1, 0, 0, 0) + q[12:end], peer)
+    print("answered", q[:2].hex(), name, peer[0], peer[1], "nxdomain", flush=True)
+while True:
+    q, peer = s.recvfrom(4096)
+    name, qtype, _ = question(q)
+    print("query", q[:2].hex(), name, qtype, peer[0], peer[1], flush=True)
+    if peer[1] == aport:
+        s.sendto(forged(struct.unpack("!H", q[:2])[0], name, qtype, forged_address), peer)
+        print("forged", q[:2].hex(), name, peer[0], peer[1], forged_address, flush=True)
+    threading.Thread(target=honest, args=(q, peer), daemon=True).start()
+"""
+
+# A program's query for an A record: from CLIENT:CPORT (0: any port) to SERVER:53 with id TXID,
+# then every reply it gets within WAIT seconds, one line each ("reply <from> rcode=N answers=A").
+ASK = DNS + r"""
+import sys, time
+client, cport, server, txid, name, wait = sys.argv[1:7]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((client, int(cport)))
+s.settimeout(0.1)
+s.sendto(query(int(txid, 16), name, 1), (server, 53))
+print("sent", s.getsockname()[1], flush=True)
+end = time.monotonic() + float(wait)
+while time.monotonic() < end:
+    try:
+        r, peer = s.recvfrom(4096)
+    except socket.timeout:
+        continue
+    print("reply", peer[0], describe(r), flush=True)
+print("done", flush=True)
+"""
+
+REAL_NAME = "real.test.example"  # the resolver's honest answer: S4
+APORT = 40055                    # the attacker's agreed source port
+
+
+def _ask(lab, cg, cport, txid, name, wait=1.5):
+    """ASK run as nobody in cg and the client namespace."""
+    res = lab.c.run(in_cgroup(cg, NOBODY + [PYTHON, "-c", ASK, C4, str(cport), S4, txid, name,
+                                            str(wait)]), timeout=wait + 20, check=False)
+    assert res.stdout.startswith("sent"), (res.stdout, res.stderr)
+    return res
+
+
+def test_a_remote_peer_spoofing_the_resolvers_address_teaches_no_name(lab, cgroup, wardend):
+    """A peer that sends from the resolver's address (S4:53) answers the attacker's query for
+    `x.test.example` with `A 198.51.100.2` before the (honest, slow) resolver says NXDOMAIN. The
+    attacker chose the query's port, id and question, so the forged reply matches them all; the
+    resolver never gave that address, so wardend must not learn the name and the probe profile
+    must not reach 198.51.100.2. Control: a name the resolver really answers (real.test.example
+    -> S4, also when asked again from another port) is learned and lets the profile reach S4."""
+    resolver = lab.s.spawn([PYTHON, "-c", SPOOFING_RESOLVER, S4, "0.3", str(APORT), S4B,
+                            REAL_NAME, S4], "spoofing-resolver", lines=True)
+    assert resolver.wait_line(lambda t: t == "ready", timeout=10), resolver.stderr_text()
+    d = _host_policy(lab, wardend, cgroup, S4, default="deny")
+
+    # Before any answer neither address has a name: the profile's default denies both.
+    outcome, res = _probe(lab, cgroup, S4, PORT, timeout_ms=DROP_WAIT_MS)
+    assert outcome == "timeout", (res.stdout, res.stderr)
+    outcome, res = _probe(lab, cgroup, S4B, PORT, timeout_ms=DROP_WAIT_MS)
+    assert outcome == "timeout", (res.stdout, res.stderr)
+
+    # Control: an honest answer, asked from a port the spoofer ignores, is learned.
+    control = _ask(lab, cgroup, 0, "5a11", REAL_NAME, wait=1.0)
+    assert f"reply {S4} rcode=0 answers={S4}" in control.stdout, (control.stdout,
+                                                                    control.stderr)
+    outcome, res = _probe(lab, cgroup, S4, PORT + 1)
+    rows = _rows_to(d, S4, PORT + 1)
+    assert outcome == "connected", (res.stdout, res.stderr, rows, d.status()["totals"],
+                                    resolver.stdout_text())
+    assert [(r["action"], r["host"]) for r in rows] == [("allow", REAL_NAME)], rows
+
+    # The attack: the spoofer answers the query from APORT at once, the resolver 0.3 s later.
+    attack = _ask(lab, cgroup, APORT, "4344", NAME, wait=1.5)
+    assert resolver.wait_line(lambda t: t.startswith("forged 4344"), timeout=5), \
+        resolver.stdout_text()
+    assert resolver.wait_line(lambda t: t.startswith("answered 4344"), timeout=5), \
+        resolver.stdout_text()
+
+    outcome, res = _probe(lab, cgroup, S4B, PORT + 2, timeout_ms=DROP_WAIT_MS)
+    rows = _rows_to(d, S4B, PORT + 2)
+    assert outcome == "timeout", (
+        f"BYPASS: the probe profile reached {S4B}:{PORT + 2} under a name a remote peer "
+        f"spoofing the resolver taught; attacker saw: {attack.stdout!r}; log: {rows}; "
+        f"dns: {d.status()['totals']}; resolver: {resolver.stdout_text()!r}")
+    assert [(r["action"], r["host"]) for r in rows] == [("deny", None)], rows
+    # Both answers were asked again by wardend; the forged address was not given back.
+    totals = d.status()["totals"]
+    assert totals["dns_confirmations"] >= 2 and totals["dns_unconfirmed"] >= 1, totals
 
 
 # ---- MPTCP: a candidate that did NOT work (kept as regression checks; both pass) ----------

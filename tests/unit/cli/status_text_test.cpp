@@ -187,6 +187,15 @@ TEST_F(StatusText, DnsShowsRepliesAddressesAndHostNamesKept) {
   EXPECT_NE(text.find("5 unsolicited, 2 unanswered queries pushed out; 4 of 4096"),
             std::string::npos)
       << text;
+  status["totals"]["dns_confirmations"] = 4;
+  status["totals"]["dns_unconfirmed"] = 7;
+  text = print(status);
+  EXPECT_NE(text.find("5 unsolicited, 7 not confirmed by the server, 2 unanswered queries"),
+            std::string::npos)
+      << text;
+  for (const char* key : {"dns_confirmations", "dns_unconfirmed"}) {
+    EXPECT_EQ(text.find(key), std::string::npos) << key << ": not repeated as an unknown counter";
+  }
   status["dns"]["enabled"] = false;
   text = print(status);
   EXPECT_NE(text.find("dns          off: no flow has a host name"), std::string::npos) << text;

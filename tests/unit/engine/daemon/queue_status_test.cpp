@@ -39,6 +39,8 @@ const std::set<std::string> kTotalKeys = {"packets",
                                           "dns_answers",
                                           "dns_malformed",
                                           "dns_unsolicited",
+                                          "dns_confirmations",
+                                          "dns_unconfirmed",
                                           "dns_queries",
                                           "dns_queries_evicted",
                                           "parked",
@@ -67,6 +69,8 @@ TEST(QueueStatus, QueueObjectHasEveryCounterUnderItsKey) {
   c.dnsUnsolicited = 17;
   c.dnsQueries = 18;
   c.dnsQueriesEvicted = 19;
+  c.dnsConfirmations = 23;
+  c.dnsUnconfirmed = 24;
   QueueStatus status;
   status.add(3, c, KernelQueueStats{.queueDropped = 20, .userDropped = 1, .waiting = 9});
 
@@ -75,6 +79,7 @@ TEST(QueueStatus, QueueObjectHasEveryCounterUnderItsKey) {
       "queue": 3, "packets": 10, "allow": 6, "deny": 3, "reject": 1, "learn": 4, "kernel": 2,
       "malformed": 5, "enobufs": 7, "queue_drops": 21, "waiting": 9, "verdict_errors": 8,
       "verdict_retries": 22,      "dns_replies": 14, "dns_answers": 15, "dns_malformed": 16, "dns_unsolicited": 17,
+      "dns_confirmations": 23, "dns_unconfirmed": 24,
       "dns_queries": 18, "dns_queries_evicted": 19, "parked": 11, "parked_undescribed": 12,
       "repeats": 13, "max_latency_us": 88})"));
 }

@@ -94,12 +94,21 @@ struct Snoop {
   HostCache cache{64};
   PendingDnsQueries queries{16};
   QueueCounters counters;
+  // Loopback: replies are believed at once (from elsewhere they wait for a DnsConfirmer).
+  std::uint32_t inDevice = 1;
+  const DnsConfirmerPorts* own = nullptr;
+  UnconfirmedReply unconfirmed;
+  DnsRead read = DnsRead::kDone;
 
   void send(const Bytes& packet) {
-    readDnsPacket(queued(packet, NF_INET_LOCAL_OUT), queries, cache, counters);
+    EXPECT_EQ(readDnsPacket(queued(packet, NF_INET_LOCAL_OUT), queries, cache, counters, own,
+                            unconfirmed),
+              DnsRead::kDone);
   }
   void receive(const Bytes& packet, std::size_t wireLength = 0) {
-    readDnsPacket(queued(packet, NF_INET_LOCAL_IN, wireLength), queries, cache, counters);
+    QueuedPacket reply = queued(packet, NF_INET_LOCAL_IN, wireLength);
+    reply.inDevice = inDevice;
+    read = readDnsPacket(reply, queries, cache, counters, own, unconfirmed);
   }
   std::string hostOf(const char* address) const {
     DnsName name;
@@ -119,6 +128,52 @@ TEST(DnsSnoop, AReplyToTheFlowsQueryTeachesItsAnswers) {
   EXPECT_EQ(s.counters.dnsMalformed.load(), 0u);
   EXPECT_EQ(s.counters.dnsUnsolicited.load(), 0u);
   EXPECT_EQ(s.counters.packets.load(), 0u) << "a reply read is not a flow decided";
+}
+
+TEST(DnsSnoop, AReplyFromAnotherHostIsLeftForItsConfirmation) {
+  Snoop s;
+  s.inDevice = 2;
+  s.send(queryPacket(dnsQuery(0xbeef, "files.test.example")));
+  s.receive(replyPacket(dnsAnswer(0xbeef, "files.test.example")));
+  EXPECT_EQ(s.read, DnsRead::kUnconfirmed);
+  EXPECT_EQ(s.hostOf("198.51.100.7"), "(none)") << "learned before the server said it again";
+  EXPECT_EQ(s.unconfirmed.exchange.server, *rules::IpAddress::parse(kServer));
+  EXPECT_EQ(s.unconfirmed.exchange.serverPort, 53);
+  EXPECT_EQ(s.unconfirmed.exchange.question.name.view(), "files.test.example");
+  ASSERT_EQ(s.unconfirmed.response.addressCount, 1u);
+  EXPECT_EQ(s.unconfirmed.response.addresses[0].address, *rules::IpAddress::parse("198.51.100.7"));
+  EXPECT_EQ(s.counters.dnsAnswers.load(), 0u);
+  // Its query was answered all the same: a second reply is unsolicited, and left alone.
+  s.receive(replyPacket(dnsAnswer(0xbeef, "files.test.example")));
+  EXPECT_EQ(s.read, DnsRead::kUnsolicited);
+  EXPECT_EQ(s.unconfirmed.exchange.question.id, 0xbeef) << "what the caller compares";
+  EXPECT_EQ(s.counters.dnsUnsolicited.load(), 1u);
+}
+
+TEST(DnsSnoop, AReplyWithoutAddressesNeedsNoConfirmation) {
+  Snoop s;
+  s.inDevice = 2;
+  s.send(queryPacket(dnsQuery(0xbeef, "files.test.example")));
+  s.receive(replyPacket(dnsMessage(0xbeef, 0x8183, "files.test.example")));  // NXDOMAIN
+  EXPECT_EQ(s.read, DnsRead::kDone);
+}
+
+TEST(DnsSnoop, PacketsOfWardendsOwnExchangesAreNotRead) {
+  DnsConfirmerPorts ports;
+  ports.add(false, kClientPort);
+  Snoop s;
+  s.own = &ports;
+  s.send(queryPacket(dnsQuery(0xbeef, "files.test.example")));
+  EXPECT_EQ(s.counters.dnsQueries.load(), 0u);
+  s.receive(replyPacket(dnsAnswer(0xbeef, "files.test.example")));
+  EXPECT_EQ(s.counters.dnsReplies.load(), 0u);
+  EXPECT_EQ(s.counters.dnsUnsolicited.load(), 0u);
+  // The same port of the other family is another socket's.
+  DnsConfirmerPorts v6;
+  v6.add(true, kClientPort);
+  s.own = &v6;
+  s.send(queryPacket(dnsQuery(0xbeef, "files.test.example")));
+  EXPECT_EQ(s.counters.dnsQueries.load(), 1u);
 }
 
 TEST(DnsSnoop, AReplyNobodyAskedForTeachesNothing) {

@@ -8,11 +8,15 @@
 
 #include <gtest/gtest.h>
 #include <linux/netfilter.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -34,6 +38,7 @@ using namespace std::chrono_literals;
 using testing::FakeOwnerLookup;
 using testing::FakePacketSource;
 using testing::ipv4TcpSyn;
+using testing::ipv4Udp;
 using testing::ipv6Udp;
 
 // ---- the clock the worker reads: moved by the test only ---------------------------------
@@ -179,12 +184,14 @@ class QueueWorkerTest : public ::testing::Test {
     EXPECT_EQ(source_->strayVerdicts(), 0) << "a packet got two verdicts, or one never read";
   }
 
-  void start(std::shared_ptr<const PolicySnapshot> policy) {
+  // `dns`: with host names, learned from DNS replies (confirmed from other hosts).
+  void start(std::shared_ptr<const PolicySnapshot> policy, bool dns = false) {
     ASSERT_NE(policy, nullptr);
     store_.publish(std::move(policy));
-    worker_ =
-        std::make_unique<QueueWorker>(std::move(ownedSource_), store_, kMarks, db::LogProducer{},
-                                      std::move(ownedOwners_), nullptr, nullptr, fakeNow);
+    worker_ = std::make_unique<QueueWorker>(
+        std::move(ownedSource_), store_, kMarks, db::LogProducer{}, std::move(ownedOwners_),
+        dns ? &hosts_ : nullptr, dns ? &dnsQueries_ : nullptr, fakeNow);
+    if (dns) ASSERT_TRUE(worker_->confirmDns(dnsPorts_).has_value());
     worker_->onFailure([this](const base::Error& error) {
       failureMessage_ = error.message();
       failures_.fetch_add(1);
@@ -216,6 +223,9 @@ class QueueWorkerTest : public ::testing::Test {
   std::chrono::nanoseconds describeWait() const { return owners_->describeWait(); }
 
   PolicySlot store_;
+  HostCache hosts_{64};
+  PendingDnsQueries dnsQueries_{16};
+  DnsConfirmerPorts dnsPorts_;
   FakePacketSource* source_ = nullptr;  // owned by the worker once it is made
   FakeOwnerLookup* owners_ = nullptr;
   std::unique_ptr<FakePacketSource> ownedSource_;
@@ -609,6 +619,170 @@ TEST_F(QueueWorkerTest, AnIdleWorkerBeatsAtLeastOnceASecondAndABusyOneOnEveryBat
   const std::uint32_t id = connect(40001);
   ASSERT_TRUE(eventually([&] { return decided(id); }));
   EXPECT_EQ(worker_->heartbeat().lastNs(), nowNs.load());
+}
+
+// ---- DNS replies from other hosts (DnsConfirmer) ------------------------------------------
+
+namespace dns {
+
+using testing::Bytes;
+
+constexpr std::uint8_t kClient[4] = {127, 0, 0, 1};
+constexpr std::uint8_t kResolver[4] = {127, 0, 0, 77};  // any loopback address answers
+constexpr std::uint16_t kClientPort = 40000;
+constexpr std::uint16_t kDnsPort = 53;
+
+Bytes message(std::uint16_t id, std::uint16_t flags, std::uint16_t answers) {
+  Bytes m = {static_cast<std::uint8_t>(id >> 8),
+             static_cast<std::uint8_t>(id),
+             static_cast<std::uint8_t>(flags >> 8),
+             static_cast<std::uint8_t>(flags),
+             0,
+             1,
+             0,
+             static_cast<std::uint8_t>(answers),
+             0,
+             0,
+             0,
+             0};
+  for (const char* label : {"files", "test", "example"}) {
+    m.push_back(static_cast<std::uint8_t>(std::strlen(label)));
+    m.insert(m.end(), label, label + std::strlen(label));
+  }
+  m.insert(m.end(), {0, 0, 1, 0, 1});
+  return m;
+}
+// An answer giving 198.51.100.`last`.
+Bytes answer(std::uint16_t id, std::uint8_t last) {
+  Bytes m = message(id, 0x8180, 1);
+  m.insert(m.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 198, 51, 100, last});
+  return m;
+}
+
+}  // namespace dns
+
+// The program's query goes out on an allowed flow; the reply from the server, not over
+// loopback, is held while wardend asks the server itself, a second reply to the same query
+// is dropped meanwhile, and the server's own answer lets the first go and teaches only what
+// both said.
+TEST_F(QueueWorkerTest, AReplyFromAnotherHostIsHeldUntilTheServerSaysItAgain) {
+  base::UniqueFd resolver(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_port = htons(dns::kDnsPort);
+  std::memcpy(&at.sin_addr, dns::kResolver, 4);
+  if (bind(resolver.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) != 0) {
+    GTEST_SKIP() << "cannot bind port 53 of 127.0.0.77 (not root?): " << std::strerror(errno);
+  }
+  const Attribution app = processOwner(7);
+  owners_->own(dns::kClientPort, app);
+  owners_->setDescription(app.key, description(app, kAppPath));
+  start(policyOf(kEngine, kApp, 1), /*dns=*/true);
+
+  const std::uint32_t query = source_->push(ipv4Udp(dns::kClient, dns::kClientPort, dns::kResolver,
+                                                    dns::kDnsPort, dns::message(0xbeef, 0x0100, 0)),
+                                            NF_INET_LOCAL_OUT, kForeignMark);
+  ASSERT_TRUE(eventually([&] { return outcomeOf(query) == Outcome::kAllowed; }));
+  const auto reply = [&](std::uint8_t last) {
+    return source_->push(ipv4Udp(dns::kResolver, dns::kDnsPort, dns::kClient, dns::kClientPort,
+                                 dns::answer(0xbeef, last)),
+                         NF_INET_LOCAL_IN, kForeignMark | kMarks.dnsReply());
+  };
+  const std::uint32_t first = reply(7);
+
+  // wardend's own question reaches the server; the reply waits for its answer.
+  pollfd p{resolver.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 5000), 1) << "wardend did not ask the server";
+  testing::Bytes asked(512);
+  sockaddr_in from{};
+  socklen_t fromLength = sizeof from;
+  const ssize_t got = recvfrom(resolver.get(), asked.data(), asked.size(), 0,
+                               reinterpret_cast<sockaddr*>(&from), &fromLength);
+  ASSERT_GT(got, 12);
+  asked.resize(static_cast<std::size_t>(got));
+  EXPECT_TRUE(dnsPorts_.contains(false, ntohs(from.sin_port)));
+  const std::uint32_t second = reply(9);  // another "answer" to the program's query
+  ASSERT_TRUE(eventually([&] { return outcomeOf(second) == Outcome::kDropped; }));
+  EXPECT_FALSE(decided(first)) << "let go before the server answered wardend";
+  DnsName name;
+  EXPECT_FALSE(hosts_.lookup(*rules::IpAddress::parse("198.51.100.7"), name));
+
+  // The server answers wardend's question as asked (id and letter case), with .7 and .8.
+  const std::size_t questionEnd = asked.size() - 11;  // before the EDNS record
+  testing::Bytes answer(asked.begin(), asked.begin() + static_cast<std::ptrdiff_t>(questionEnd));
+  answer[2] = 0x81, answer[3] = 0x80, answer[7] = 2, answer[11] = 0;
+  for (std::uint8_t last : {7, 8}) {
+    answer.insert(answer.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 198, 51, 100, last});
+  }
+  sendto(resolver.get(), answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&from),
+         fromLength);
+  ASSERT_TRUE(eventually([&] { return decided(first); }));
+  const auto sent = source_->verdictFor(first);
+  EXPECT_EQ(sent->verdict, Verdict::kAccept);
+  EXPECT_EQ(sent->mark, kForeignMark) << "our bits cleared, the others kept";
+  ASSERT_TRUE(hosts_.lookup(*rules::IpAddress::parse("198.51.100.7"), name));
+  EXPECT_EQ(name.view(), "files.test.example");
+  EXPECT_FALSE(hosts_.lookup(*rules::IpAddress::parse("198.51.100.8"), name))
+      << "the program was not told it";
+  EXPECT_FALSE(hosts_.lookup(*rules::IpAddress::parse("198.51.100.9"), name));
+  EXPECT_EQ(worker_->counters().dnsConfirmations.load(), 1u);
+  EXPECT_EQ(worker_->counters().dnsAnswers.load(), 1u);
+  EXPECT_EQ(worker_->counters().packets.load(), 1u) << "replies are not decided";
+}
+
+// With no answer from the server, the reply goes unconfirmed when its wait is over.
+TEST_F(QueueWorkerTest, AReplyTheServerDoesNotConfirmGoesAtTheDeadlineTeachingNothing) {
+  const Attribution app = processOwner(7);
+  owners_->own(dns::kClientPort, app);
+  owners_->setDescription(app.key, description(app, kAppPath));
+  start(policyOf(kEngine, kApp, 1), /*dns=*/true);
+  const std::uint32_t query = source_->push(ipv4Udp(dns::kClient, dns::kClientPort, dns::kResolver,
+                                                    dns::kDnsPort, dns::message(0xbeef, 0x0100, 0)),
+                                            NF_INET_LOCAL_OUT, kForeignMark);
+  ASSERT_TRUE(eventually([&] { return outcomeOf(query) == Outcome::kAllowed; }));
+  const std::uint32_t reply = source_->push(ipv4Udp(dns::kResolver, dns::kDnsPort, dns::kClient,
+                                                    dns::kClientPort, dns::answer(0xbeef, 7)),
+                                            NF_INET_LOCAL_IN, kForeignMark | kMarks.dnsReply());
+  ASSERT_TRUE(eventually([&] { return worker_->counters().dnsConfirmations.load() == 1; }));
+  passTime(std::chrono::nanoseconds(DnsConfirmer::kWaitNs / 2));
+  EXPECT_FALSE(decided(reply));
+  passTime(std::chrono::nanoseconds(DnsConfirmer::kWaitNs));
+  ASSERT_TRUE(eventually([&] { return decided(reply); }));
+  EXPECT_EQ(source_->verdictFor(reply)->verdict, Verdict::kAccept);
+  DnsName name;
+  EXPECT_FALSE(hosts_.lookup(*rules::IpAddress::parse("198.51.100.7"), name));
+  EXPECT_EQ(worker_->counters().dnsUnconfirmed.load(), 1u);
+}
+
+// wardend's own question, the first packet of its flow: accepted without a decision, whatever
+// the policy says of root's processes, and only from its own port and process.
+TEST_F(QueueWorkerTest, WardendsOwnQuestionsPassAndNoOneElsesDo) {
+  start(policyOf(kEngine, kApp, 1), /*dns=*/true);  // the engine default denies
+  // The port of the confirming socket: found from the ports every worker shares.
+  std::uint16_t ownPort = 0;
+  for (std::uint32_t port = 1024; port < 65536 && ownPort == 0; ++port) {
+    if (dnsPorts_.contains(false, static_cast<std::uint16_t>(port))) {
+      ownPort = static_cast<std::uint16_t>(port);
+    }
+  }
+  ASSERT_NE(ownPort, 0);
+  Attribution self = processOwner(static_cast<std::uint32_t>(getpid()));
+  self.key.pid = static_cast<std::uint32_t>(getpid());
+  owners_->own(ownPort, self);
+  const auto question = [&] {
+    return source_->push(ipv4Udp(dns::kClient, ownPort, dns::kResolver, dns::kDnsPort,
+                                 dns::message(0x1234, 0x0100, 0)),
+                         NF_INET_LOCAL_OUT, kForeignMark);
+  };
+  const std::uint32_t own = question();
+  ASSERT_TRUE(eventually([&] { return outcomeOf(own) == Outcome::kAllowed; }));
+  EXPECT_EQ(worker_->counters().packets.load(), 0u) << "not a decision";
+  // Another process holding that port (it cannot, but say it did): decided, and denied.
+  const Attribution other9 = processOwner(9);
+  owners_->own(ownPort, other9);
+  owners_->setDescription(other9.key, description(other9, "/usr/bin/other"));
+  const std::uint32_t other = question();
+  ASSERT_TRUE(eventually([&] { return outcomeOf(other) == Outcome::kDropped; }));
 }
 
 }  // namespace

@@ -48,4 +48,21 @@ inline Bytes ipv6Udp(std::uint16_t localPort, std::uint16_t remotePort) {
   return b;
 }
 
+// A UDP datagram carrying `payload` from `from`:`fromPort` to `to`:`toPort` (IPv4).
+inline Bytes ipv4Udp(const std::uint8_t (&from)[4], std::uint16_t fromPort,
+                     const std::uint8_t (&to)[4], std::uint16_t toPort, const Bytes& payload) {
+  Bytes b(28, 0);
+  b[0] = 0x45;
+  put16(b, 2, static_cast<std::uint16_t>(28 + payload.size()));
+  b[8] = 64;
+  b[9] = IPPROTO_UDP;
+  std::copy(from, from + 4, b.begin() + 12);
+  std::copy(to, to + 4, b.begin() + 16);
+  put16(b, 20, fromPort);
+  put16(b, 22, toPort);
+  put16(b, 24, static_cast<std::uint16_t>(8 + payload.size()));
+  b.insert(b.end(), payload.begin(), payload.end());
+  return b;
+}
+
 }  // namespace warden::engine::testing

@@ -1,0 +1,310 @@
+#include "engine/dns/dns_confirmer.h"
+
+// netinet/in.h before the linux/ headers, which otherwise redefine its types.
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+#include "base/logging.h"
+
+namespace warden::engine {
+namespace {
+
+constexpr std::size_t kHeaderSize = 12;
+constexpr std::size_t kMaxReply = 65535;
+constexpr std::uint16_t kFlagResponse = 0x8000;
+constexpr std::uint16_t kFlagRecursionDesired = 0x0100;
+constexpr std::uint16_t kTypeOpt = 41;
+constexpr std::uint16_t kEdnsPayload = 1232;  // the DNS flag day's size: no fragments
+// Loopback's interface index, the same in every network namespace (LOOPBACK_IFINDEX).
+constexpr std::uint32_t kLoopbackIndex = 1;
+
+void put16(std::uint8_t* p, std::uint16_t value) {
+  p[0] = static_cast<std::uint8_t>(value >> 8);
+  p[1] = static_cast<std::uint8_t>(value);
+}
+
+std::uint16_t get16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+
+// The question of `name` (lower case) in wire form, each letter's case from one bit of
+// `random`: false when the name has a label no DNS name may have.
+bool writeQuestion(std::string_view name, std::uint16_t type, std::uint16_t qclass,
+                   const std::uint8_t* random, std::uint8_t* out, std::uint8_t& length) {
+  std::size_t pos = 0;
+  std::size_t letter = 0;
+  while (!name.empty()) {
+    const std::size_t dot = name.find('.');
+    const std::string_view label = name.substr(0, dot);
+    if (label.empty() || label.size() > 63) return false;
+    out[pos++] = static_cast<std::uint8_t>(label.size());
+    for (const char c : label) {
+      auto byte = static_cast<std::uint8_t>(c);
+      if (std::isalpha(byte) && ((random[letter / 8] >> (letter % 8)) & 1) != 0) {
+        byte = static_cast<std::uint8_t>(std::toupper(byte));
+      }
+      letter += std::isalpha(byte) ? 1 : 0;
+      out[pos++] = byte;
+    }
+    name = dot == std::string_view::npos ? std::string_view{} : name.substr(dot + 1);
+  }
+  out[pos++] = 0;
+  put16(out + pos, type);
+  put16(out + pos + 2, qclass);
+  length = static_cast<std::uint8_t>(pos + 4);
+  return true;
+}
+
+bool isV6(const rules::IpAddress& address) { return !address.isV4(); }
+
+base::Result<base::UniqueFd> openBound(int family) {
+  auto fd = base::makeSocket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0,
+                             family == AF_INET6 ? "the IPv6 socket that confirms DNS answers"
+                                                : "the IPv4 socket that confirms DNS answers");
+  if (!fd) return fd;
+  sockaddr_storage any{};
+  socklen_t length = 0;
+  if (family == AF_INET6) {
+    const int on = 1;
+    if (setsockopt(fd->get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) {
+      return std::unexpected(base::errnoError("IPV6_V6ONLY on the DNS confirming socket"));
+    }
+    reinterpret_cast<sockaddr_in6&>(any).sin6_family = AF_INET6;
+    length = sizeof(sockaddr_in6);
+  } else {
+    reinterpret_cast<sockaddr_in&>(any).sin_family = AF_INET;
+    length = sizeof(sockaddr_in);
+  }
+  // Port 0: the kernel picks one now, so that its packets are known from the first.
+  if (bind(fd->get(), reinterpret_cast<sockaddr*>(&any), length) != 0) {
+    return std::unexpected(base::errnoError("binding the DNS confirming socket"));
+  }
+  return fd;
+}
+
+std::uint16_t localPort(int fd) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return 0;
+  return ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(local).sin6_port
+                                           : reinterpret_cast<sockaddr_in&>(local).sin_port);
+}
+
+// `address`:`port` as a socket address; `scope` for a link-local IPv6 address.
+socklen_t socketAddress(const rules::IpAddress& address, std::uint16_t port, std::uint32_t scope,
+                        sockaddr_storage& out) {
+  out = {};
+  if (address.isV4()) {
+    auto& in = reinterpret_cast<sockaddr_in&>(out);
+    in.sin_family = AF_INET;
+    in.sin_port = htons(port);
+    std::memcpy(&in.sin_addr, address.bytes.data() + 12, 4);
+    return sizeof in;
+  }
+  auto& in6 = reinterpret_cast<sockaddr_in6&>(out);
+  in6.sin6_family = AF_INET6;
+  in6.sin6_port = htons(port);
+  std::memcpy(&in6.sin6_addr, address.bytes.data(), 16);
+  if (address.bytes[0] == 0xfe && (address.bytes[1] & 0xc0) == 0x80) in6.sin6_scope_id = scope;
+  return sizeof in6;
+}
+
+// The sender of a datagram, as an address and port.
+bool peerOf(const sockaddr_storage& from, rules::IpAddress& address, std::uint16_t& port) {
+  if (from.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(from);
+    address = rules::IpAddress::fromV4(in.sin_addr.s_addr);
+    port = ntohs(in.sin_port);
+    return true;
+  }
+  if (from.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(from);
+    std::uint8_t raw[16];
+    std::memcpy(raw, &in6.sin6_addr, 16);
+    address = rules::IpAddress::fromV6(raw);
+    port = ntohs(in6.sin6_port);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool DnsConfirmerPorts::contains(bool v6, std::uint16_t port) const {
+  const auto& ports = v6 ? v6_ : v4_;
+  return port != 0 && std::find(ports.begin(), ports.end(), port) != ports.end();
+}
+
+DnsConfirmer::DnsConfirmer() : confirmations_(kMaxInFlight), buffer_(kMaxReply) {}
+
+base::Result<void> DnsConfirmer::open(DnsConfirmerPorts& ports) {
+  auto v4 = openBound(AF_INET);
+  auto v6 = openBound(AF_INET6);
+  if (!v4 && !v6) return std::unexpected(v4.error());
+  if (v4) {
+    socket4_ = std::move(*v4);
+    ports.add(false, localPort(socket4_.get()));
+  }
+  if (v6) {
+    socket6_ = std::move(*v6);
+    ports.add(true, localPort(socket6_.get()));
+  }
+  return {};
+}
+
+bool DnsConfirmer::begin(const DnsExchange& reply, std::uint32_t inDevice,
+                         const DnsResponse& response, Held held, std::uint64_t nowNs,
+                         QueueCounters& counters) {
+  const int fd = isV6(reply.server) ? socket6_.get() : socket4_.get();
+  if (fd < 0 || inFlight_ == confirmations_.size()) return false;
+  auto place = std::find_if(confirmations_.begin(), confirmations_.end(),
+                            [](const Confirmation& c) { return !c.active; });
+  Confirmation& c = *place;
+  // The id and one bit per letter: 2 + 32 bytes covers a 253-character name.
+  std::array<std::uint8_t, 2 + 32> random{};
+  if (getrandom(random.data(), random.size(), GRND_NONBLOCK) !=
+      static_cast<ssize_t>(random.size())) {
+    return false;
+  }
+  if (!writeQuestion(reply.question.name.view(), reply.question.type, reply.question.qclass,
+                     random.data() + 2, c.question.data(), c.questionLength)) {
+    return false;
+  }
+  c.id = get16(random.data());
+  std::array<std::uint8_t, kHeaderSize + kMaxQuestion + 11> query{};
+  put16(&query[0], c.id);
+  put16(&query[2], kFlagRecursionDesired);
+  put16(&query[4], 1);   // one question
+  put16(&query[10], 1);  // one additional record: EDNS, so that a long answer is not cut
+  std::memcpy(&query[kHeaderSize], c.question.data(), c.questionLength);
+  std::uint8_t* opt = &query[kHeaderSize + c.questionLength];
+  opt[0] = 0;  // the root name
+  put16(opt + 1, kTypeOpt);
+  put16(opt + 3, kEdnsPayload);
+  // TTL (extended code, version, flags) and data length stay zero.
+  const std::size_t length = kHeaderSize + c.questionLength + 11;
+
+  sockaddr_storage server{};
+  const socklen_t serverLength = socketAddress(reply.server, reply.serverPort, inDevice, server);
+  if (sendto(fd, query.data(), length, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&server),
+             serverLength) != static_cast<ssize_t>(length)) {
+    return false;
+  }
+  QueueCounters::bump(counters.dnsConfirmations);
+  c.active = true;
+  c.held = held;
+  c.program = reply;
+  c.server = reply.server;
+  c.serverPort = reply.serverPort;
+  c.deadline = nowNs + kWaitNs;
+  c.name = reply.question.name;
+  c.answerCount = 0;
+  for (const DnsAddress& answer : response.answers()) c.answers[c.answerCount++] = answer;
+  ++inFlight_;
+  return true;
+}
+
+void DnsConfirmer::serve(std::uint64_t nowNs, HostCache& hosts, QueueCounters& counters,
+                         std::vector<Held>& released) {
+  if (socket4_) receive(socket4_.get(), hosts, counters, released);
+  if (socket6_) receive(socket6_.get(), hosts, counters, released);
+  for (Confirmation& c : confirmations_) {
+    if (c.active && nowNs >= c.deadline) {
+      QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);
+      end(c, released);
+    }
+  }
+}
+
+void DnsConfirmer::releaseAll(QueueCounters& counters, std::vector<Held>& released) {
+  for (Confirmation& c : confirmations_) {
+    if (!c.active) continue;
+    QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);
+    end(c, released);
+  }
+}
+
+bool DnsConfirmer::holdsAnswerTo(const DnsExchange& exchange) const {
+  return inFlight_ > 0 &&
+         std::any_of(confirmations_.begin(), confirmations_.end(), [&](const Confirmation& c) {
+           return c.active && c.program.question.id == exchange.question.id &&
+                  c.program.clientPort == exchange.clientPort &&
+                  c.program.serverPort == exchange.serverPort &&
+                  c.program.client == exchange.client && c.program.server == exchange.server;
+         });
+}
+
+std::uint64_t DnsConfirmer::nextDeadline() const {
+  std::uint64_t next = 0;
+  for (const Confirmation& c : confirmations_) {
+    if (c.active && (next == 0 || c.deadline < next)) next = c.deadline;
+  }
+  return next;
+}
+
+// Every datagram waiting on `fd`: one that answers a confirmation in flight (from its server
+// and port, with its id, and its question in the very case it was asked) ends it.
+void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
+                           std::vector<Held>& released) {
+  for (;;) {
+    sockaddr_storage from{};
+    socklen_t fromLength = sizeof from;
+    const ssize_t got = recvfrom(fd, buffer_.data(), buffer_.size(), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&from), &fromLength);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return;  // EAGAIN: nothing more; an ICMP error (ECONNREFUSED...): the wait ends it
+    }
+    rules::IpAddress sender;
+    std::uint16_t senderPort = 0;
+    const auto size = static_cast<std::size_t>(got);
+    if (!peerOf(from, sender, senderPort) || size < kHeaderSize ||
+        (get16(&buffer_[2]) & kFlagResponse) == 0) {
+      continue;
+    }
+    const std::uint16_t id = get16(&buffer_[0]);
+    for (Confirmation& c : confirmations_) {
+      if (!c.active || c.id != id || c.server != sender || c.serverPort != senderPort ||
+          size < kHeaderSize + c.questionLength ||
+          std::memcmp(&buffer_[kHeaderSize], c.question.data(), c.questionLength) != 0) {
+        continue;
+      }
+      DnsResponse confirmed;
+      const bool answers =
+          parseDnsResponse({buffer_.data(), size}, confirmed) == DnsStatus::kAnswers;
+      std::size_t learned = 0;
+      for (std::size_t i = 0; i < c.answerCount; ++i) {
+        const DnsAddress& told = c.answers[i];
+        const auto found =
+            !answers ? confirmed.answers().end()
+                     : std::find_if(
+                           confirmed.answers().begin(), confirmed.answers().end(),
+                           [&](const DnsAddress& again) { return again.address == told.address; });
+        if (found == confirmed.answers().end()) continue;
+        hosts.record(told.address, c.name.view(), std::min(told.ttl, found->ttl));
+        ++learned;
+      }
+      QueueCounters::bump(counters.dnsAnswers, learned);
+      QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount - learned);
+      end(c, released);
+      break;
+    }
+  }
+}
+
+void DnsConfirmer::end(Confirmation& confirmation, std::vector<Held>& released) {
+  released.push_back(confirmation.held);
+  confirmation.active = false;
+  --inFlight_;
+}
+
+bool repliedOverLoopback(std::uint32_t inDevice) { return inDevice == kLoopbackIndex; }
+
+}  // namespace warden::engine

@@ -1,0 +1,274 @@
+#include "engine/dns/dns_confirmer.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cctype>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+
+namespace warden::engine {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+constexpr const char* kName = "files.test.example";
+
+// A resolver on loopback that the test answers by hand.
+struct FakeResolver {
+  base::UniqueFd fd;
+  std::uint16_t port = 0;
+
+  FakeResolver() {
+    fd = base::UniqueFd(socket(AF_INET, SOCK_DGRAM, 0));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t length = sizeof address;
+    getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+  }
+
+  // The next query, and where it came from.
+  Bytes receive(sockaddr_in& from) {
+    pollfd p{fd.get(), POLLIN, 0};
+    EXPECT_EQ(poll(&p, 1, 2000), 1) << "no query came";
+    Bytes query(4096);
+    socklen_t length = sizeof from;
+    const ssize_t got = recvfrom(fd.get(), query.data(), query.size(), 0,
+                                 reinterpret_cast<sockaddr*>(&from), &length);
+    query.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    return query;
+  }
+
+  void send(const Bytes& message, const sockaddr_in& to) {
+    sendto(fd.get(), message.data(), message.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+           sizeof to);
+  }
+};
+
+// The question of `query` (header included) as the reply repeats it.
+std::size_t questionEnd(const Bytes& query) {
+  std::size_t pos = 12;
+  while (pos < query.size() && query[pos] != 0) pos += query[pos] + 1;
+  return pos + 1 + 4;
+}
+
+// An answer to `query` with one A record per last byte in `lasts` (198.51.100.x).
+Bytes answer(const Bytes& query, std::initializer_list<std::uint8_t> lasts) {
+  Bytes m(query.begin(), query.begin() + static_cast<std::ptrdiff_t>(questionEnd(query)));
+  m[2] = 0x81;
+  m[3] = 0x80;
+  m[6] = 0;
+  m[7] = static_cast<std::uint8_t>(lasts.size());
+  m[10] = m[11] = 0;  // no additional records
+  for (std::uint8_t last : lasts) {
+    m.insert(m.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 198, 51, 100, last});
+  }
+  return m;
+}
+
+std::string questionName(const Bytes& query) {
+  std::string name;
+  for (std::size_t pos = 12; pos < query.size() && query[pos] != 0; pos += query[pos] + 1) {
+    if (!name.empty()) name += '.';
+    name.append(reinterpret_cast<const char*>(&query[pos + 1]), query[pos]);
+  }
+  return name;
+}
+
+struct Confirming {
+  DnsConfirmerPorts ports;
+  DnsConfirmer confirmer;
+  FakeResolver resolver;
+  HostCache hosts{64};
+  QueueCounters counters;
+  std::vector<DnsConfirmer::Held> released;
+  DnsExchange reply;
+  DnsResponse response;
+
+  Confirming() {
+    EXPECT_TRUE(confirmer.open(ports).has_value());
+    reply.server = *rules::IpAddress::parse("127.0.0.1");
+    reply.serverPort = resolver.port;
+    reply.client = *rules::IpAddress::parse("127.0.0.1");
+    reply.clientPort = 40000;
+    reply.question.id = 0x1234;
+    reply.question.type = 1;
+    reply.question.qclass = 1;
+    reply.question.name.assign(kName);
+    response.status = DnsStatus::kAnswers;
+    response.hasQuestion = true;
+    response.question = reply.question;
+    for (std::uint8_t last : {7, 8}) {
+      DnsAddress& a = response.addresses[response.addressCount++];
+      a.address = *rules::IpAddress::parse("198.51.100." + std::to_string(last));
+      a.ttl = 300;
+    }
+  }
+
+  bool begin(std::uint32_t packetId = 5) {
+    return confirmer.begin(reply, 0, response, {packetId, 0x10}, base::monotonicNs(), counters);
+  }
+  // Serves until the confirmer has nothing in flight or `rounds` polls passed.
+  void serve(std::uint64_t now = 0) {
+    for (int i = 0; i < 50 && confirmer.inFlight() > 0; ++i) {
+      pollfd p{confirmer.fd4(), POLLIN, 0};
+      poll(&p, 1, 20);
+      confirmer.serve(now ? now : base::monotonicNs(), hosts, counters, released);
+      if (now) break;
+    }
+  }
+  std::string hostOf(const char* address) const {
+    DnsName name;
+    if (!hosts.lookup(*rules::IpAddress::parse(address), name)) return "(none)";
+    return std::string(name.view());
+  }
+};
+
+TEST(DnsConfirmer, LearnsOnlyTheAddressesTheServerGivesAgain) {
+  Confirming c;
+  ASSERT_TRUE(c.begin(5));
+  EXPECT_EQ(c.counters.dnsConfirmations.load(), 1u);
+  EXPECT_EQ(c.confirmer.inFlight(), 1u);
+  sockaddr_in from{};
+  const Bytes query = c.resolver.receive(from);
+  ASSERT_GT(query.size(), 12u);
+  EXPECT_NE((query[0] << 8 | query[1]), 0x1234) << "the program's id is known to it";
+  EXPECT_EQ(query[2], 0x01) << "recursion desired";
+  std::string asked = questionName(query);
+  for (char& ch : asked) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  EXPECT_EQ(asked, kName);
+  EXPECT_TRUE(c.ports.contains(false, ntohs(from.sin_port))) << "sent from the socket's port";
+  // Before any answer, nothing is learned and the reply stays held.
+  c.confirmer.serve(base::monotonicNs(), c.hosts, c.counters, c.released);
+  EXPECT_TRUE(c.released.empty());
+
+  c.resolver.send(answer(query, {7, 9}), from);
+  c.serve();
+  ASSERT_EQ(c.released.size(), 1u);
+  EXPECT_EQ(c.released[0].packetId, 5u);
+  EXPECT_EQ(c.released[0].mark, 0x10u);
+  EXPECT_EQ(c.hostOf("198.51.100.7"), kName);
+  EXPECT_EQ(c.hostOf("198.51.100.8"), "(none)") << "the server did not say it again";
+  EXPECT_EQ(c.hostOf("198.51.100.9"), "(none)") << "the program was not told it";
+  EXPECT_EQ(c.counters.dnsAnswers.load(), 1u);
+  EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 1u);
+  EXPECT_EQ(c.confirmer.inFlight(), 0u);
+  EXPECT_EQ(c.confirmer.nextDeadline(), 0u);
+}
+
+TEST(DnsConfirmer, TheLettersCaseIsRandom) {
+  Confirming c;
+  std::vector<std::string> asked;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(c.begin(static_cast<std::uint32_t>(i)));
+    sockaddr_in from{};
+    asked.push_back(questionName(c.resolver.receive(from)));
+  }
+  bool differ = false;
+  for (const auto& one : asked) differ = differ || one != asked[0];
+  EXPECT_TRUE(differ) << "four questions asked in one case: " << asked[0];
+}
+
+// What a peer that knows the program's query but not wardend's would send.
+TEST(DnsConfirmer, AnswersThatDoNotMatchItsQueryTeachNothing) {
+  Confirming c;
+  ASSERT_TRUE(c.begin());
+  sockaddr_in from{};
+  const Bytes query = c.resolver.receive(from);
+  Bytes otherId = answer(query, {7, 8});
+  otherId[1] ^= 1;
+  c.resolver.send(otherId, from);
+  Bytes otherCase = answer(query, {7, 8});
+  for (std::size_t i = 13; i < questionEnd(query) - 4; ++i) {
+    if (std::isalpha(otherCase[i])) {
+      otherCase[i] ^= 0x20;
+      break;
+    }
+  }
+  c.resolver.send(otherCase, from);
+  FakeResolver elsewhere;  // the right answer from another port
+  elsewhere.send(answer(query, {7, 8}), from);
+  Bytes notAResponse = answer(query, {7, 8});
+  notAResponse[2] &= 0x7f;
+  c.resolver.send(notAResponse, from);
+  for (int i = 0; i < 5; ++i) {
+    pollfd p{c.confirmer.fd4(), POLLIN, 0};
+    poll(&p, 1, 20);
+    c.confirmer.serve(base::monotonicNs(), c.hosts, c.counters, c.released);
+  }
+  EXPECT_TRUE(c.released.empty());
+  EXPECT_EQ(c.confirmer.inFlight(), 1u);
+  EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)");
+  // Its wait over, the reply goes unconfirmed.
+  c.serve(c.confirmer.nextDeadline());
+  ASSERT_EQ(c.released.size(), 1u);
+  EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)");
+  EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 2u);
+  EXPECT_EQ(c.counters.dnsAnswers.load(), 0u);
+}
+
+TEST(DnsConfirmer, AnErrorAnswerConfirmsNothing) {
+  Confirming c;
+  ASSERT_TRUE(c.begin());
+  sockaddr_in from{};
+  Bytes nx = answer(c.resolver.receive(from), {});
+  nx[3] = 0x83;  // NXDOMAIN
+  c.resolver.send(nx, from);
+  c.serve();
+  ASSERT_EQ(c.released.size(), 1u);
+  EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)");
+  EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 2u);
+}
+
+TEST(DnsConfirmer, BoundedInFlightAndAllReleasedOnStop) {
+  Confirming c;
+  for (std::size_t i = 0; i < DnsConfirmer::kMaxInFlight; ++i) {
+    ASSERT_TRUE(c.begin(static_cast<std::uint32_t>(i)));
+  }
+  EXPECT_FALSE(c.begin(99)) << "past its bound";
+  EXPECT_EQ(c.counters.dnsConfirmations.load(), DnsConfirmer::kMaxInFlight);
+  c.confirmer.releaseAll(c.counters, c.released);
+  EXPECT_EQ(c.released.size(), DnsConfirmer::kMaxInFlight);
+  EXPECT_EQ(c.confirmer.inFlight(), 0u);
+  EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 2 * DnsConfirmer::kMaxInFlight);
+  EXPECT_TRUE(c.begin(100)) << "places are free again";
+}
+
+TEST(DnsConfirmer, ANameItCannotAskAgainIsNotConfirmed) {
+  Confirming c;
+  c.reply.question.name.assign("a..b");
+  EXPECT_FALSE(c.begin());
+  EXPECT_EQ(c.confirmer.inFlight(), 0u);
+}
+
+TEST(DnsConfirmer, KnowsTheProgramsExchangeItHoldsTheAnswerTo) {
+  Confirming c;
+  EXPECT_FALSE(c.confirmer.holdsAnswerTo(c.reply));
+  ASSERT_TRUE(c.begin());
+  EXPECT_TRUE(c.confirmer.holdsAnswerTo(c.reply));
+  DnsExchange other = c.reply;
+  other.question.id ^= 1;
+  EXPECT_FALSE(c.confirmer.holdsAnswerTo(other));
+  other = c.reply;
+  other.clientPort += 1;
+  EXPECT_FALSE(c.confirmer.holdsAnswerTo(other));
+  c.confirmer.releaseAll(c.counters, c.released);
+  EXPECT_FALSE(c.confirmer.holdsAnswerTo(c.reply));
+}
+
+TEST(DnsConfirmer, OnlyLoopbackRepliesAreBelievedAtOnce) {
+  EXPECT_TRUE(repliedOverLoopback(1));
+  EXPECT_FALSE(repliedOverLoopback(0));
+  EXPECT_FALSE(repliedOverLoopback(2));
+}
+
+}  // namespace
+}  // namespace warden::engine
