@@ -49,7 +49,7 @@ while True:
 
 # DNS messages, shared by the scripts below (prepended to them).
 DNS = r"""
-import socket, struct
+import socket, struct, time
 def qname(name):
     return b"".join(bytes([len(l)]) + l for l in name.encode().split(b".")) + b"\0"
 def query(txid, name, qtype):
@@ -69,6 +69,15 @@ def describe(reply):
     tail = reply[-16:] if len(reply) >= 16 and reply[-18:-16] == b"\x00\x10" else reply[-4:]
     fam = socket.AF_INET6 if len(tail) == 16 else socket.AF_INET
     return "rcode=%d answers=%s" % (rcode, socket.inet_ntop(fam, tail))
+def print_replies(s, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            r, peer = s.recvfrom(4096)
+        except socket.timeout:
+            continue
+        print("reply", peer[0], describe(r), flush=True)
+    print("done", flush=True)
 """
 
 # The local program's query: from CLIENT:CPORT to SERVER:53 with id TXID, then every reply it
@@ -105,14 +114,7 @@ except OSError as e:
     sys.exit(0)
 f.sendto(forged(int(txid, 16), name, 28, address), (client, int(cport)))
 print("forged", flush=True)
-end = time.monotonic() + 1.5
-while time.monotonic() < end:
-    try:
-        r, peer = s.recvfrom(4096)
-    except socket.timeout:
-        continue
-    print("reply", peer[0], describe(r), flush=True)
-print("done", flush=True)
+print_replies(s, 1.5)
 """
 
 
@@ -207,7 +209,11 @@ addr, delay, aport, forged_address, real_name, real_address = sys.argv[1:7]
 delay, aport = float(delay), int(aport)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((addr, 53))
-print("ready", flush=True)
+lock = threading.Lock()
+def say(*words):  # one whole line at a time: two threads print
+    with lock:
+        print(*words, flush=True)
+say("ready")
 def question(q):
     labels, i = [], 12
     while q[i]:
@@ -218,39 +224,32 @@ def honest(q, peer):
     name, qtype, end = question(q)
     if name.lower() == real_name and qtype == 1:
         s.sendto(forged(struct.unpack("!H", q[:2])[0], name, 1, real_address), peer)
-        print("answered", q[:2].hex(), name, peer[0], peer[1], real_address, flush=True)
+        say("answered", q[:2].hex(), name, peer[0], peer[1], real_address)
         return
     time.sleep(delay)
     s.sendto(q[:2] + struct.pack("!HHHHH", 0x8183, 1, 0, 0, 0) + q[12:end], peer)
-    print("answered", q[:2].hex(), name, peer[0], peer[1], "nxdomain", flush=True)
+    say("answered", q[:2].hex(), name, peer[0], peer[1], "nxdomain")
 while True:
     q, peer = s.recvfrom(4096)
     name, qtype, _ = question(q)
-    print("query", q[:2].hex(), name, qtype, peer[0], peer[1], flush=True)
+    say("query", q[:2].hex(), name, qtype, peer[0], peer[1])
     if peer[1] == aport:
         s.sendto(forged(struct.unpack("!H", q[:2])[0], name, qtype, forged_address), peer)
-        print("forged", q[:2].hex(), name, peer[0], peer[1], forged_address, flush=True)
+        say("forged", q[:2].hex(), name, peer[0], peer[1], forged_address)
     threading.Thread(target=honest, args=(q, peer), daemon=True).start()
 """
 
 # A program's query for an A record: from CLIENT:CPORT (0: any port) to SERVER:53 with id TXID,
 # then every reply it gets within WAIT seconds, one line each ("reply <from> rcode=N answers=A").
 ASK = DNS + r"""
-import sys, time
+import sys
 client, cport, server, txid, name, wait = sys.argv[1:7]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((client, int(cport)))
 s.settimeout(0.1)
 s.sendto(query(int(txid, 16), name, 1), (server, 53))
 print("sent", s.getsockname()[1], flush=True)
-end = time.monotonic() + float(wait)
-while time.monotonic() < end:
-    try:
-        r, peer = s.recvfrom(4096)
-    except socket.timeout:
-        continue
-    print("reply", peer[0], describe(r), flush=True)
-print("done", flush=True)
+print_replies(s, float(wait))
 """
 
 REAL_NAME = "real.test.example"  # the resolver's honest answer: S4

@@ -661,11 +661,28 @@ Bytes answer(std::uint16_t id, std::uint8_t last) {
 
 }  // namespace dns
 
+class QueueWorkerDnsTest : public QueueWorkerTest {
+ protected:
+  // Starts a worker with host names; the program /usr/bin/app (allowed) asks the resolver
+  // for files.test.example (id 0xbeef) from port kClientPort.
+  void startAndAsk() {
+    const Attribution app = processOwner(7);
+    owners_->own(dns::kClientPort, app);
+    owners_->setDescription(app.key, description(app, kAppPath));
+    start(policyOf(kEngine, kApp, 1), /*dns=*/true);
+    const std::uint32_t query =
+        source_->push(ipv4Udp(dns::kClient, dns::kClientPort, dns::kResolver, dns::kDnsPort,
+                              dns::message(0xbeef, 0x0100, 0)),
+                      NF_INET_LOCAL_OUT, kForeignMark);
+    ASSERT_TRUE(eventually([&] { return outcomeOf(query) == Outcome::kAllowed; }));
+  }
+};
+
 // The program's query goes out on an allowed flow; the reply from the server, not over
 // loopback, is held while wardend asks the server itself, a second reply to the same query
 // is dropped meanwhile, and the server's own answer lets the first go and teaches only what
 // both said.
-TEST_F(QueueWorkerTest, AReplyFromAnotherHostIsHeldUntilTheServerSaysItAgain) {
+TEST_F(QueueWorkerDnsTest, AReplyFromAnotherHostIsHeldUntilTheServerSaysItAgain) {
   base::UniqueFd resolver(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   sockaddr_in at{};
   at.sin_family = AF_INET;
@@ -674,15 +691,7 @@ TEST_F(QueueWorkerTest, AReplyFromAnotherHostIsHeldUntilTheServerSaysItAgain) {
   if (bind(resolver.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) != 0) {
     GTEST_SKIP() << "cannot bind port 53 of 127.0.0.77 (not root?): " << std::strerror(errno);
   }
-  const Attribution app = processOwner(7);
-  owners_->own(dns::kClientPort, app);
-  owners_->setDescription(app.key, description(app, kAppPath));
-  start(policyOf(kEngine, kApp, 1), /*dns=*/true);
-
-  const std::uint32_t query = source_->push(ipv4Udp(dns::kClient, dns::kClientPort, dns::kResolver,
-                                                    dns::kDnsPort, dns::message(0xbeef, 0x0100, 0)),
-                                            NF_INET_LOCAL_OUT, kForeignMark);
-  ASSERT_TRUE(eventually([&] { return outcomeOf(query) == Outcome::kAllowed; }));
+  ASSERT_NO_FATAL_FAILURE(startAndAsk());
   const auto reply = [&](std::uint8_t last) {
     return source_->push(ipv4Udp(dns::kResolver, dns::kDnsPort, dns::kClient, dns::kClientPort,
                                  dns::answer(0xbeef, last)),
@@ -731,15 +740,8 @@ TEST_F(QueueWorkerTest, AReplyFromAnotherHostIsHeldUntilTheServerSaysItAgain) {
 }
 
 // With no answer from the server, the reply goes unconfirmed when its wait is over.
-TEST_F(QueueWorkerTest, AReplyTheServerDoesNotConfirmGoesAtTheDeadlineTeachingNothing) {
-  const Attribution app = processOwner(7);
-  owners_->own(dns::kClientPort, app);
-  owners_->setDescription(app.key, description(app, kAppPath));
-  start(policyOf(kEngine, kApp, 1), /*dns=*/true);
-  const std::uint32_t query = source_->push(ipv4Udp(dns::kClient, dns::kClientPort, dns::kResolver,
-                                                    dns::kDnsPort, dns::message(0xbeef, 0x0100, 0)),
-                                            NF_INET_LOCAL_OUT, kForeignMark);
-  ASSERT_TRUE(eventually([&] { return outcomeOf(query) == Outcome::kAllowed; }));
+TEST_F(QueueWorkerDnsTest, AReplyTheServerDoesNotConfirmGoesAtTheDeadlineTeachingNothing) {
+  ASSERT_NO_FATAL_FAILURE(startAndAsk());
   const std::uint32_t reply = source_->push(ipv4Udp(dns::kResolver, dns::kDnsPort, dns::kClient,
                                                     dns::kClientPort, dns::answer(0xbeef, 7)),
                                             NF_INET_LOCAL_IN, kForeignMark | kMarks.dnsReply());
@@ -756,7 +758,7 @@ TEST_F(QueueWorkerTest, AReplyTheServerDoesNotConfirmGoesAtTheDeadlineTeachingNo
 
 // wardend's own question, the first packet of its flow: accepted without a decision, whatever
 // the policy says of root's processes, and only from its own port and process.
-TEST_F(QueueWorkerTest, WardendsOwnQuestionsPassAndNoOneElsesDo) {
+TEST_F(QueueWorkerDnsTest, WardendsOwnQuestionsPassAndNoOneElsesDo) {
   start(policyOf(kEngine, kApp, 1), /*dns=*/true);  // the engine default denies
   // The port of the confirming socket: found from the ports every worker shares.
   std::uint16_t ownPort = 0;
