@@ -272,8 +272,19 @@ void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
     const std::uint16_t id = get16(&buffer_[0]);
     for (Confirmation& c : confirmations_) {
       if (!c.active || c.id != id || c.server != sender || c.serverPort != senderPort ||
-          size < kHeaderSize + c.questionLength ||
-          std::memcmp(&buffer_[kHeaderSize], c.question.data(), c.questionLength) != 0) {
+          size < kHeaderSize + c.questionLength) {
+        continue;
+      }
+      const std::uint8_t* question = &buffer_[kHeaderSize];
+      if (std::memcmp(question, c.question.data(), c.questionLength) != 0) {
+        const bool caseOnly = std::equal(
+            question, question + c.questionLength, c.question.data(),
+            [](std::uint8_t a, std::uint8_t b) { return std::tolower(a) == std::tolower(b); });
+        if (caseOnly) {
+          caseChanged_.note("the DNS server ", sender.toString(),
+                            " answers in another letter case than it was asked (DNS 0x20): "
+                            "wardend cannot confirm its answers, which teach no names");
+        }
         continue;
       }
       DnsResponse confirmed;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/repeated_log.h"
 #include "base/unique_fd.h"
 #include "engine/dns/dns.h"
 #include "engine/dns/host_cache.h"
@@ -44,7 +45,8 @@ bool repliedOverLoopback(std::uint32_t inDevice);
 //
 // A resolver that answers with another letter case than it was asked (rare: 0x20 has been
 // kept by BIND, Unbound, dnsmasq, systemd-resolved and the public resolvers for a decade)
-// confirms nothing: its names are not learned, counted as dns_unconfirmed.
+// confirms nothing: its names are not learned, counted as dns_unconfirmed, and a warning
+// names it (at most once a minute).
 //
 // Owned by one queue worker: not thread-safe. Bounded: kMaxInFlight confirmations, their
 // places allocated once; a reply beyond that is let go unlearned.
@@ -119,6 +121,7 @@ class DnsConfirmer {
   std::vector<Confirmation> confirmations_;
   std::size_t inFlight_ = 0;
   std::vector<std::uint8_t> buffer_;
+  base::RepeatedLog caseChanged_{base::LogLevel::kWarning};
 };
 
 }  // namespace warden::engine
