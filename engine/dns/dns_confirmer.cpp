@@ -142,19 +142,42 @@ bool DnsConfirmerPorts::contains(bool v6, std::uint16_t port) const {
   return port != 0 && std::find(ports.begin(), ports.end(), port) != ports.end();
 }
 
+void DnsConfirmerPorts::asking(std::uint16_t port, const rules::IpAddress& server) {
+  std::lock_guard lock(mutex_);
+  asking_.push_back({port, server});
+}
+
+void DnsConfirmerPorts::forget(std::uint16_t port, const rules::IpAddress& server) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(asking_.begin(), asking_.end(),
+                         [&](const Asking& a) { return a.port == port && a.server == server; });
+  if (it == asking_.end()) return;
+  *it = asking_.back();
+  asking_.pop_back();
+}
+
+bool DnsConfirmerPorts::isAsking(std::uint16_t port, const rules::IpAddress& server) const {
+  std::lock_guard lock(mutex_);
+  return std::any_of(asking_.begin(), asking_.end(),
+                     [&](const Asking& a) { return a.port == port && a.server == server; });
+}
+
 DnsConfirmer::DnsConfirmer() : confirmations_(kMaxInFlight), buffer_(kMaxReply) {}
 
 base::Result<void> DnsConfirmer::open(DnsConfirmerPorts& ports) {
   auto v4 = openBound(AF_INET);
   auto v6 = openBound(AF_INET6);
   if (!v4 && !v6) return std::unexpected(v4.error());
+  ports_ = &ports;
   if (v4) {
     socket4_ = std::move(*v4);
-    ports.add(false, localPort(socket4_.get()));
+    port4_ = localPort(socket4_.get());
+    ports.add(false, port4_);
   }
   if (v6) {
     socket6_ = std::move(*v6);
-    ports.add(true, localPort(socket6_.get()));
+    port6_ = localPort(socket6_.get());
+    ports.add(true, port6_);
   }
   return {};
 }
@@ -162,49 +185,70 @@ base::Result<void> DnsConfirmer::open(DnsConfirmerPorts& ports) {
 bool DnsConfirmer::begin(const DnsExchange& reply, std::uint32_t inDevice,
                          const DnsResponse& response, Held held, std::uint64_t nowNs,
                          QueueCounters& counters) {
-  const int fd = isV6(reply.server) ? socket6_.get() : socket4_.get();
+  const bool v6 = isV6(reply.server);
+  const int fd = v6 ? socket6_.get() : socket4_.get();
   if (fd < 0 || inFlight_ == confirmations_.size()) return false;
-  auto place = std::find_if(confirmations_.begin(), confirmations_.end(),
-                            [](const Confirmation& c) { return !c.active; });
-  Confirmation& c = *place;
-  // The id and one bit per letter: 2 + 32 bytes covers a 253-character name.
-  std::array<std::uint8_t, 2 + 32> random{};
-  if (getrandom(random.data(), random.size(), GRND_NONBLOCK) !=
-      static_cast<ssize_t>(random.size())) {
-    return false;
+  // One confirmation of a question at a time: a peer forging answers could otherwise set
+  // many going and try each guess against them all.
+  const bool asked = std::any_of(confirmations_.begin(), confirmations_.end(), [&](const auto& c) {
+    return c.active && c.program.server == reply.server &&
+           c.program.question.type == reply.question.type &&
+           c.program.question.name.view() == reply.question.name.view();
+  });
+  if (asked) return false;
+  Confirmation& c = *std::find_if(confirmations_.begin(), confirmations_.end(),
+                                  [](const Confirmation& one) { return !one.active; });
+  std::array<std::array<std::uint8_t, kHeaderSize + kMaxQuestion + 11>, 2> queries{};
+  std::array<std::size_t, 2> lengths{};
+  for (std::size_t a = 0; a < c.asks.size(); ++a) {
+    Ask& ask = c.asks[a];
+    // The id and one bit per letter: 2 + 32 bytes covers a 253-character name.
+    std::array<std::uint8_t, 2 + 32> random{};
+    if (getrandom(random.data(), random.size(), GRND_NONBLOCK) !=
+        static_cast<ssize_t>(random.size())) {
+      return false;
+    }
+    if (!writeQuestion(reply.question.name.view(), reply.question.type, reply.question.qclass,
+                       random.data() + 2, ask.question.data(), ask.questionLength)) {
+      return false;
+    }
+    ask.id = get16(random.data());
+    if (a == 1 && ask.id == c.asks[0].id) ask.id ^= 1;  // two answers, not one taken twice
+    ask.answered = false;
+    ask.given = 0;
+    auto& query = queries[a];
+    put16(&query[0], ask.id);
+    put16(&query[2], kFlagRecursionDesired);
+    put16(&query[4], 1);   // one question
+    put16(&query[10], 1);  // one additional record: EDNS, so that a long answer is not cut
+    std::memcpy(&query[kHeaderSize], ask.question.data(), ask.questionLength);
+    std::uint8_t* opt = &query[kHeaderSize + ask.questionLength];
+    opt[0] = 0;  // the root name
+    put16(opt + 1, kTypeOpt);
+    put16(opt + 3, kEdnsPayload);
+    // TTL (extended code, version, flags) and data length stay zero.
+    lengths[a] = kHeaderSize + ask.questionLength + 11;
   }
-  if (!writeQuestion(reply.question.name.view(), reply.question.type, reply.question.qclass,
-                     random.data() + 2, c.question.data(), c.questionLength)) {
-    return false;
-  }
-  c.id = get16(random.data());
-  std::array<std::uint8_t, kHeaderSize + kMaxQuestion + 11> query{};
-  put16(&query[0], c.id);
-  put16(&query[2], kFlagRecursionDesired);
-  put16(&query[4], 1);   // one question
-  put16(&query[10], 1);  // one additional record: EDNS, so that a long answer is not cut
-  std::memcpy(&query[kHeaderSize], c.question.data(), c.questionLength);
-  std::uint8_t* opt = &query[kHeaderSize + c.questionLength];
-  opt[0] = 0;  // the root name
-  put16(opt + 1, kTypeOpt);
-  put16(opt + 3, kEdnsPayload);
-  // TTL (extended code, version, flags) and data length stay zero.
-  const std::size_t length = kHeaderSize + c.questionLength + 11;
-
   sockaddr_storage server{};
   const socklen_t serverLength = socketAddress(reply.server, reply.serverPort, inDevice, server);
-  if (sendto(fd, query.data(), length, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&server),
-             serverLength) != static_cast<ssize_t>(length)) {
-    return false;
+  const std::uint16_t localPort = v6 ? port6_ : port4_;
+  // Known before the first packet leaves: it is the first of a flow, which a worker decides.
+  ports_->asking(localPort, reply.server);
+  for (std::size_t a = 0; a < queries.size(); ++a) {
+    if (sendto(fd, queries[a].data(), lengths[a], MSG_DONTWAIT,
+               reinterpret_cast<sockaddr*>(&server),
+               serverLength) != static_cast<ssize_t>(lengths[a])) {
+      ports_->forget(localPort, reply.server);
+      return false;
+    }
   }
   QueueCounters::bump(counters.dnsConfirmations);
   c.active = true;
   c.held = held;
+  c.held.contradicted = false;
   c.program = reply;
-  c.server = reply.server;
-  c.serverPort = reply.serverPort;
+  c.localPort = localPort;
   c.deadline = nowNs + kWaitNs;
-  c.name = reply.question.name;
   c.answerCount = 0;
   for (const DnsAddress& answer : response.answers()) c.answers[c.answerCount++] = answer;
   ++inFlight_;
@@ -249,11 +293,13 @@ std::uint64_t DnsConfirmer::nextDeadline() const {
   return next;
 }
 
-// Every datagram waiting on `fd`: one that answers a confirmation in flight (from its server
-// and port, with its id, and its question in the very case it was asked) ends it.
+// The datagrams waiting on `fd` (kMaxReads at most: the rest wait for the next turn, so that
+// a flood of them cannot keep the worker from its queue): one that answers an ask in flight
+// (from its server and port, with its id, and its question in the very case it was asked)
+// is its answer.
 void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
                            std::vector<Held>& released) {
-  for (;;) {
+  for (std::size_t reads = 0; reads < kMaxReads; ++reads) {
     sockaddr_storage from{};
     socklen_t fromLength = sizeof from;
     const ssize_t got = recvfrom(fd, buffer_.data(), buffer_.size(), MSG_DONTWAIT,
@@ -271,47 +317,67 @@ void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
     }
     const std::uint16_t id = get16(&buffer_[0]);
     for (Confirmation& c : confirmations_) {
-      if (!c.active || c.id != id || c.server != sender || c.serverPort != senderPort ||
-          size < kHeaderSize + c.questionLength) {
+      if (!c.active || c.program.server != sender || c.program.serverPort != senderPort) {
         continue;
       }
-      const std::uint8_t* question = &buffer_[kHeaderSize];
-      if (std::memcmp(question, c.question.data(), c.questionLength) != 0) {
-        const bool caseOnly = std::equal(
-            question, question + c.questionLength, c.question.data(),
-            [](std::uint8_t a, std::uint8_t b) { return std::tolower(a) == std::tolower(b); });
-        if (caseOnly) {
+      for (Ask& ask : c.asks) {
+        if (ask.answered || ask.id != id || size < kHeaderSize + ask.questionLength) continue;
+        const std::uint8_t* question = &buffer_[kHeaderSize];
+        if (std::memcmp(question, ask.question.data(), ask.questionLength) == 0) {
+          answered(c, ask, {buffer_.data(), size}, hosts, counters, released);
+        } else if (std::equal(question, question + ask.questionLength, ask.question.data(),
+                              [](std::uint8_t a, std::uint8_t b) {
+                                return std::tolower(a) == std::tolower(b);
+                              })) {
+          // The server's own answer, in its own case: nothing can be confirmed, so nothing
+          // is waited for.
           caseChanged_.note("the DNS server ", sender.toString(),
                             " answers in another letter case than it was asked (DNS 0x20): "
                             "wardend cannot confirm its answers, which teach no names");
+          QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);
+          end(c, released);
         }
-        continue;
+        break;
       }
-      DnsResponse confirmed;
-      const bool answers =
-          parseDnsResponse({buffer_.data(), size}, confirmed) == DnsStatus::kAnswers;
-      std::size_t learned = 0;
-      for (std::size_t i = 0; i < c.answerCount; ++i) {
-        const DnsAddress& told = c.answers[i];
-        const auto found =
-            !answers ? confirmed.answers().end()
-                     : std::find_if(
-                           confirmed.answers().begin(), confirmed.answers().end(),
-                           [&](const DnsAddress& again) { return again.address == told.address; });
-        if (found == confirmed.answers().end()) continue;
-        hosts.record(told.address, c.name.view(), std::min(told.ttl, found->ttl));
-        ++learned;
-      }
-      QueueCounters::bump(counters.dnsAnswers, learned);
-      QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount - learned);
-      end(c, released);
-      break;
     }
   }
 }
 
+void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint8_t> answer,
+                            HostCache& hosts, QueueCounters& counters,
+                            std::vector<Held>& released) {
+  ask.answered = true;
+  DnsResponse confirmed;
+  if (parseDnsResponse(answer, confirmed) == DnsStatus::kAnswers) {
+    for (std::size_t i = 0; i < c.answerCount; ++i) {
+      for (const DnsAddress& again : confirmed.answers()) {
+        if (again.address != c.answers[i].address) continue;
+        ask.given |= 1u << i;
+        ask.ttl[i] = again.ttl;
+        break;
+      }
+    }
+  }
+  if (!c.asks[0].answered || !c.asks[1].answered) return;
+  const std::uint32_t all = c.answerCount == 32 ? ~0u : (1u << c.answerCount) - 1;
+  if ((c.asks[0].given & c.asks[1].given) != all) {
+    // The server does not stand by every address of the reply: a forgery, or an answer that
+    // changed meanwhile. The reply is dropped (the program asks again) and teaches nothing.
+    c.held.contradicted = true;
+    QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);
+    return end(c, released);
+  }
+  for (std::size_t i = 0; i < c.answerCount; ++i) {
+    const std::uint32_t ttl = std::min({c.answers[i].ttl, c.asks[0].ttl[i], c.asks[1].ttl[i]});
+    hosts.record(c.answers[i].address, c.program.question.name.view(), ttl);
+  }
+  QueueCounters::bump(counters.dnsAnswers, c.answerCount);
+  end(c, released);
+}
+
 void DnsConfirmer::end(Confirmation& confirmation, std::vector<Held>& released) {
   released.push_back(confirmation.held);
+  ports_->forget(confirmation.localPort, confirmation.program.server);
   confirmation.active = false;
   --inFlight_;
 }

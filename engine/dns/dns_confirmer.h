@@ -3,6 +3,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <span>
 #include <vector>
 
 #include "base/error.h"
@@ -15,17 +17,31 @@
 
 namespace warden::engine {
 
-// The local ports of every worker's DnsConfirmer: the packets of wardend's own DNS exchanges
-// are known by them on whichever queue they land (the kernel spreads flows over the queues).
-// Filled before the workers start, read-only after; no lock.
+// The local ports of every worker's DnsConfirmer, and the servers each is asking now: the
+// packets of wardend's own DNS exchanges are known by them on whichever queue they land (the
+// kernel spreads flows over the queues). Ports are added before the workers start; the
+// servers come and go with the confirmations, under a mutex (only wardend's own packets and
+// the confirmations take it).
 class DnsConfirmerPorts {
  public:
   void add(bool v6, std::uint16_t port) { (v6 ? v6_ : v4_).push_back(port); }
   bool contains(bool v6, std::uint16_t port) const;
 
+  // A confirmation from `port` asks `server` (port 53) from now on; until forget().
+  void asking(std::uint16_t port, const rules::IpAddress& server);
+  void forget(std::uint16_t port, const rules::IpAddress& server);
+  // Whether a confirmation from `port` is asking `server` now.
+  bool isAsking(std::uint16_t port, const rules::IpAddress& server) const;
+
  private:
+  struct Asking {
+    std::uint16_t port = 0;
+    rules::IpAddress server;
+  };
   std::vector<std::uint16_t> v4_;
   std::vector<std::uint16_t> v6_;
+  mutable std::mutex mutex_;
+  std::vector<Asking> asking_;  // one per confirmation in flight, across the workers
 };
 
 // Whether a reply came in on loopback (interface `inDevice`): from this host, which the table
@@ -36,12 +52,21 @@ bool repliedOverLoopback(std::uint32_t inDevice);
 // The program that sent a query chose every field its reply must match (ends, id, question),
 // so a peer that can send from the resolver's address (on the same link, or where spoofed
 // sources pass) and is told the query by that program could answer first with addresses of
-// its choice. wardend asks the same server the same question from a socket of its own, with
-// an id and a letter case (DNS 0x20) that only it knows, and learns only the addresses that
-// both answers give. The reply waits in the queue meanwhile (at most kWaitNs), so that the
-// program reads its answer after wardend has learned from it: its first connection finds the
-// name. Replies over loopback need none of this: the table reads only those from this host's
-// own addresses (or a flow NAT sent to it), which no unprivileged process can forge.
+// its choice. wardend asks the same server the same question twice from a socket of its own,
+// each time with an id and a letter case (DNS 0x20) that only it knows, and learns the
+// reply's addresses only when both answers give every one of them. A peer must then guess
+// two ids and two case patterns at once, in the moment the server takes to answer from its
+// cache; one confirmation per question at a time, so that it cannot try against many.
+//
+// The reply waits in the queue meanwhile (at most kWaitNs), so that the program reads it after
+// wardend has learned from it: its first connection finds the name. A reply the server
+// contradicts (an address either answer lacks) is dropped, not delivered: a local caching
+// resolver would otherwise keep the forged answer and hand it on over loopback, which is
+// believed. Without both answers (no answer in time, a second reply for a question already
+// being confirmed, every place taken) the reply goes on, teaching nothing.
+//
+// Replies over loopback need none of this: the table reads only those from this host's own
+// addresses (or a flow NAT sent to it), which no unprivileged process can forge.
 //
 // A resolver that answers with another letter case than it was asked (rare: 0x20 has been
 // kept by BIND, Unbound, dnsmasq, systemd-resolved and the public resolvers for a decade)
@@ -49,16 +74,19 @@ bool repliedOverLoopback(std::uint32_t inDevice);
 // names it (at most once a minute).
 //
 // Owned by one queue worker: not thread-safe. Bounded: kMaxInFlight confirmations, their
-// places allocated once; a reply beyond that is let go unlearned.
+// places allocated once; at most kMaxReads datagrams read per serve().
 class DnsConfirmer {
  public:
   static constexpr std::size_t kMaxInFlight = 32;
   static constexpr std::uint64_t kWaitNs = 1'000'000'000;
+  static constexpr std::size_t kMaxReads = 64;
 
-  // The reply a confirmation holds: its packet id and mark, handed back when it ends.
+  // The reply a confirmation holds: its packet id and mark, handed back when it ends, and
+  // whether it is to be dropped (the server contradicted it) rather than accepted.
   struct Held {
     std::uint32_t packetId = 0;
     std::uint32_t mark = 0;
+    bool contradicted = false;
   };
 
   DnsConfirmer();
@@ -66,19 +94,23 @@ class DnsConfirmer {
   DnsConfirmer& operator=(const DnsConfirmer&) = delete;
 
   // Opens the IPv4 socket and, where the host has IPv6, the IPv6 one, each bound to a port
-  // the kernel picks; adds their ports to `ports`. An error only when neither could be had.
+  // the kernel picks; adds their ports to `ports` (which must outlive the confirmer). An error
+  // only when neither could be had.
   [[nodiscard]] base::Result<void> open(DnsConfirmerPorts& ports);
 
-  // Sends the confirming query for `reply` (a pending query's answer, from `reply.server`,
+  // Sends the confirming queries for `reply` (a pending query's answer, from `reply.server`,
   // which came in on interface `inDevice`) whose answers are `response`, and holds `held`
-  // until it ends. False when it cannot (every place taken, no socket of that family, a
-  // question it cannot ask again, the send failed): the caller lets the reply go unlearned.
+  // until it ends. False when it cannot (every place taken, the same question being
+  // confirmed already, no socket of that family, a question it cannot ask again, the send
+  // failed): the caller lets the reply go unlearned.
   bool begin(const DnsExchange& reply, std::uint32_t inDevice, const DnsResponse& response,
              Held held, std::uint64_t nowNs, QueueCounters& counters);
 
-  // Reads what came to the sockets and ends the confirmations answered (recording in `hosts`
-  // the addresses both answers give, for the shorter of their TTLs) and those whose wait is
-  // over (recording nothing); appends each one's reply to `released`.
+  // Reads what came to the sockets and ends the confirmations answered twice (recording in
+  // `hosts` the reply's addresses when both answers gave them all, for the shortest TTL;
+  // marking the reply contradicted when one lacked any), those the server answered in
+  // another letter case and those whose wait is over (recording nothing); appends each one's
+  // reply to `released`.
   void serve(std::uint64_t nowNs, HostCache& hosts, QueueCounters& counters,
              std::vector<Held>& released);
   // Ends every confirmation now, unconfirmed (the worker stops).
@@ -98,24 +130,37 @@ class DnsConfirmer {
   // The question as sent (name in its random case, type, class), compared byte for byte.
   static constexpr std::size_t kMaxQuestion = DnsName::kMaxLength + 2 + 4;
 
+  // One of a confirmation's two queries.
+  struct Ask {
+    std::uint16_t id = 0;
+    std::array<std::uint8_t, kMaxQuestion> question{};
+    std::uint8_t questionLength = 0;
+    bool answered = false;
+    // The reply's answers this ask's answer gave (bit i: answers[i]), and their TTLs.
+    std::uint32_t given = 0;
+    std::array<std::uint32_t, DnsResponse::kMaxAddresses> ttl{};
+  };
+
   struct Confirmation {
     bool active = false;
     Held held;
     DnsExchange program;  // the exchange of the reply held
-    rules::IpAddress server;
-    std::uint16_t serverPort = 0;
-    std::uint16_t id = 0;
-    std::array<std::uint8_t, kMaxQuestion> question{};
-    std::uint8_t questionLength = 0;
+    std::uint16_t localPort = 0;
+    std::array<Ask, 2> asks;
     std::uint64_t deadline = 0;
-    DnsName name;  // lower case: what is learned
     std::array<DnsAddress, DnsResponse::kMaxAddresses> answers{};
     std::uint8_t answerCount = 0;
   };
 
   void receive(int fd, HostCache& hosts, QueueCounters& counters, std::vector<Held>& released);
+  // `answer` (from the server) to `ask` of `c`; ends `c` once both are answered.
+  void answered(Confirmation& c, Ask& ask, std::span<const std::uint8_t> answer, HostCache& hosts,
+                QueueCounters& counters, std::vector<Held>& released);
   void end(Confirmation& confirmation, std::vector<Held>& released);
 
+  DnsConfirmerPorts* ports_ = nullptr;
+  std::uint16_t port4_ = 0;
+  std::uint16_t port6_ = 0;
   base::UniqueFd socket4_;
   base::UniqueFd socket6_;
   std::vector<Confirmation> confirmations_;

@@ -596,15 +596,18 @@ void QueueWorker::passDns(const QueuedPacket& packet) {
   sendVerdict(packet.id, Verdict::kAccept, &mark);
 }
 
-// wardend's own: a UDP packet out from one of the confirmers' ports, of a socket root holds
-// (NFQA_UID), and, where attribution works, of this very process. No other socket can have
-// those ports (they are bound to the wildcard address, without SO_REUSEADDR or
-// SO_REUSEPORT); the uid and the owner keep out a raw socket's forgery.
+// wardend's own: a UDP packet out from one of the confirmers' ports to port 53 of a server
+// a confirmation from that port is asking now, of a socket root holds (NFQA_UID), and, where
+// attribution works, of this very process. No other socket can have those ports (they are
+// bound to the wildcard address, without SO_REUSEADDR or SO_REUSEPORT). A raw socket of a
+// root process with CAP_NET_RAW can still forge such a packet (the kernel's lookups then
+// name wardend's socket), but only to that server's port 53, and only while it is asked.
 bool QueueWorker::ownDnsQuery(const QueuedPacket& packet, const PacketInfo& info,
                               Attribution& owner) {
   if (packet.hook != NF_INET_LOCAL_OUT || !packet.hasUid || packet.uid != 0 ||
-      info.ipProto != IPPROTO_UDP ||
-      !ownDnsPorts_->contains(!info.source.isV4(), info.sourcePort)) {
+      info.ipProto != IPPROTO_UDP || info.destinationPort != 53 ||
+      !ownDnsPorts_->contains(!info.source.isV4(), info.sourcePort) ||
+      !ownDnsPorts_->isAsking(info.sourcePort, info.destination)) {
     return false;
   }
   if (!owners_) return true;
@@ -620,7 +623,11 @@ void QueueWorker::serveConfirmations(bool releaseAll) {
     confirmer_->serve(clock_(), *hosts_, counters_, confirmed_);
   }
   for (const DnsConfirmer::Held& held : confirmed_) {
-    sendVerdict(held.packetId, Verdict::kAccept, &held.mark);
+    if (held.contradicted) {
+      sendVerdict(held.packetId, Verdict::kDrop, nullptr);
+    } else {
+      sendVerdict(held.packetId, Verdict::kAccept, &held.mark);
+    }
   }
 }
 

@@ -114,9 +114,14 @@ struct Confirming {
   }
 
   bool begin(std::uint32_t packetId = 5) {
-    return confirmer.begin(reply, 0, response, {packetId, 0x10}, base::monotonicNs(), counters);
+    return confirmer.begin(reply, 0, response, {packetId, 0x10, false}, base::monotonicNs(),
+                           counters);
   }
-  // Serves until the confirmer has nothing in flight or `rounds` polls passed.
+  // The two queries of a confirmation, as the server gets them.
+  std::vector<Bytes> queries(sockaddr_in& from) {
+    return {resolver.receive(from), resolver.receive(from)};
+  }
+  // Serves until the confirmer has nothing in flight, or once at `now`.
   void serve(std::uint64_t now = 0) {
     for (int i = 0; i < 50 && confirmer.inFlight() > 0; ++i) {
       pollfd p{confirmer.fd4(), POLLIN, 0};
@@ -132,45 +137,84 @@ struct Confirming {
   }
 };
 
-TEST(DnsConfirmer, LearnsOnlyTheAddressesTheServerGivesAgain) {
+std::uint16_t idOf(const Bytes& m) { return static_cast<std::uint16_t>(m[0] << 8 | m[1]); }
+
+TEST(DnsConfirmer, LearnsTheReplyWhenBothAnswersGiveAllItsAddresses) {
   Confirming c;
   ASSERT_TRUE(c.begin(5));
   EXPECT_EQ(c.counters.dnsConfirmations.load(), 1u);
   EXPECT_EQ(c.confirmer.inFlight(), 1u);
   sockaddr_in from{};
-  const Bytes query = c.resolver.receive(from);
-  ASSERT_GT(query.size(), 12u);
-  EXPECT_NE((query[0] << 8 | query[1]), 0x1234) << "the program's id is known to it";
-  EXPECT_EQ(query[2], 0x01) << "recursion desired";
-  std::string asked = questionName(query);
-  for (char& ch : asked) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  EXPECT_EQ(asked, kName);
+  const auto asked = c.queries(from);
   EXPECT_TRUE(c.ports.contains(false, ntohs(from.sin_port))) << "sent from the socket's port";
-  // Before any answer, nothing is learned and the reply stays held.
-  c.confirmer.serve(base::monotonicNs(), c.hosts, c.counters, c.released);
+  EXPECT_TRUE(c.ports.isAsking(ntohs(from.sin_port), c.reply.server));
+  for (const Bytes& query : asked) {
+    ASSERT_GT(query.size(), 12u);
+    EXPECT_NE(idOf(query), 0x1234) << "the program's id is known to it";
+    EXPECT_EQ(query[2], 0x01) << "recursion desired";
+    std::string name = questionName(query);
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    EXPECT_EQ(name, kName);
+  }
+  EXPECT_NE(idOf(asked[0]), idOf(asked[1]));
+  // One answer is not enough: the reply stays held, nothing is learned.
+  c.resolver.send(answer(asked[0], {7, 8, 9}), from);
+  for (int i = 0; i < 3; ++i) {
+    pollfd p{c.confirmer.fd4(), POLLIN, 0};
+    poll(&p, 1, 20);
+    c.confirmer.serve(base::monotonicNs(), c.hosts, c.counters, c.released);
+  }
   EXPECT_TRUE(c.released.empty());
+  EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)");
 
-  c.resolver.send(answer(query, {7, 9}), from);
+  c.resolver.send(answer(asked[1], {8, 7}), from);
   c.serve();
   ASSERT_EQ(c.released.size(), 1u);
   EXPECT_EQ(c.released[0].packetId, 5u);
   EXPECT_EQ(c.released[0].mark, 0x10u);
+  EXPECT_FALSE(c.released[0].contradicted);
   EXPECT_EQ(c.hostOf("198.51.100.7"), kName);
-  EXPECT_EQ(c.hostOf("198.51.100.8"), "(none)") << "the server did not say it again";
+  EXPECT_EQ(c.hostOf("198.51.100.8"), kName);
   EXPECT_EQ(c.hostOf("198.51.100.9"), "(none)") << "the program was not told it";
-  EXPECT_EQ(c.counters.dnsAnswers.load(), 1u);
-  EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 1u);
+  EXPECT_EQ(c.counters.dnsAnswers.load(), 2u);
+  EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 0u);
   EXPECT_EQ(c.confirmer.inFlight(), 0u);
   EXPECT_EQ(c.confirmer.nextDeadline(), 0u);
+  EXPECT_FALSE(c.ports.isAsking(ntohs(from.sin_port), c.reply.server));
+}
+
+// A forged reply (or one the server no longer stands by) is dropped, so that no local cache
+// keeps it, and teaches nothing: an address one answer lacks, or an error answer.
+TEST(DnsConfirmer, AReplyTheServerContradictsIsDroppedAndTeachesNothing) {
+  for (const bool error : {false, true}) {
+    Confirming c;
+    ASSERT_TRUE(c.begin());
+    sockaddr_in from{};
+    const auto asked = c.queries(from);
+    c.resolver.send(answer(asked[0], {7, 8}), from);
+    Bytes second = answer(asked[1], {7});
+    if (error) {
+      second = answer(asked[1], {});
+      second[3] = 0x83;  // NXDOMAIN
+    }
+    c.resolver.send(second, from);
+    c.serve();
+    ASSERT_EQ(c.released.size(), 1u) << error;
+    EXPECT_TRUE(c.released[0].contradicted) << error;
+    EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)") << error;
+    EXPECT_EQ(c.hostOf("198.51.100.8"), "(none)") << error;
+    EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 2u) << error;
+  }
 }
 
 TEST(DnsConfirmer, TheLettersCaseIsRandom) {
   Confirming c;
   std::vector<std::string> asked;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(c.begin(static_cast<std::uint32_t>(i)));
     sockaddr_in from{};
-    asked.push_back(questionName(c.resolver.receive(from)));
+    for (const Bytes& query : c.queries(from)) asked.push_back(questionName(query));
+    c.confirmer.releaseAll(c.counters, c.released);
   }
   bool differ = false;
   for (const auto& one : asked) differ = differ || one != asked[0];
@@ -178,27 +222,24 @@ TEST(DnsConfirmer, TheLettersCaseIsRandom) {
 }
 
 // What a peer that knows the program's query but not wardend's would send.
-TEST(DnsConfirmer, AnswersThatDoNotMatchItsQueryTeachNothing) {
+TEST(DnsConfirmer, AnswersThatDoNotMatchItsQueriesAreIgnored) {
   Confirming c;
   ASSERT_TRUE(c.begin());
   sockaddr_in from{};
-  const Bytes query = c.resolver.receive(from);
-  Bytes otherId = answer(query, {7, 8});
-  otherId[1] ^= 1;
-  c.resolver.send(otherId, from);
-  Bytes otherCase = answer(query, {7, 8});
-  for (std::size_t i = 13; i < questionEnd(query) - 4; ++i) {
-    if (std::isalpha(otherCase[i])) {
-      otherCase[i] ^= 0x20;
-      break;
-    }
+  const auto asked = c.queries(from);
+  for (const Bytes& query : asked) {
+    Bytes otherId = answer(query, {7, 8});
+    otherId[1] ^= 2;
+    c.resolver.send(otherId, from);
+    FakeResolver elsewhere;  // the right answer from another port
+    elsewhere.send(answer(query, {7, 8}), from);
+    Bytes notAResponse = answer(query, {7, 8});
+    notAResponse[2] &= 0x7f;
+    c.resolver.send(notAResponse, from);
+    Bytes anotherName = answer(query, {7, 8});
+    anotherName[13] = anotherName[13] == 'x' ? 'y' : 'x';
+    c.resolver.send(anotherName, from);
   }
-  c.resolver.send(otherCase, from);
-  FakeResolver elsewhere;  // the right answer from another port
-  elsewhere.send(answer(query, {7, 8}), from);
-  Bytes notAResponse = answer(query, {7, 8});
-  notAResponse[2] &= 0x7f;
-  c.resolver.send(notAResponse, from);
   for (int i = 0; i < 5; ++i) {
     pollfd p{c.confirmer.fd4(), POLLIN, 0};
     poll(&p, 1, 20);
@@ -207,32 +248,50 @@ TEST(DnsConfirmer, AnswersThatDoNotMatchItsQueryTeachNothing) {
   EXPECT_TRUE(c.released.empty());
   EXPECT_EQ(c.confirmer.inFlight(), 1u);
   EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)");
-  // Its wait over, the reply goes unconfirmed.
+  // Its wait over, the reply goes on unconfirmed.
   c.serve(c.confirmer.nextDeadline());
   ASSERT_EQ(c.released.size(), 1u);
+  EXPECT_FALSE(c.released[0].contradicted);
   EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)");
   EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 2u);
   EXPECT_EQ(c.counters.dnsAnswers.load(), 0u);
 }
 
-TEST(DnsConfirmer, AnErrorAnswerConfirmsNothing) {
+// A resolver that lowercases the question: nothing can be confirmed, and nothing waits.
+TEST(DnsConfirmer, AnAnswerInAnotherLetterCaseEndsItAtOnceUnconfirmed) {
   Confirming c;
   ASSERT_TRUE(c.begin());
   sockaddr_in from{};
-  Bytes nx = answer(c.resolver.receive(from), {});
-  nx[3] = 0x83;  // NXDOMAIN
-  c.resolver.send(nx, from);
+  const auto asked = c.queries(from);
+  Bytes lowered = answer(asked[0], {7, 8});
+  for (std::size_t i = 12; i < questionEnd(asked[0]) - 4; ++i) {
+    lowered[i] = static_cast<std::uint8_t>(std::tolower(lowered[i]));
+  }
+  lowered[13] = 'F';  // surely another case than asked, wherever the random bits fell
+  c.resolver.send(lowered, from);
   c.serve();
   ASSERT_EQ(c.released.size(), 1u);
+  EXPECT_FALSE(c.released[0].contradicted);
   EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)");
   EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 2u);
+}
+
+TEST(DnsConfirmer, OneConfirmationOfAQuestionAtATime) {
+  Confirming c;
+  ASSERT_TRUE(c.begin(1));
+  EXPECT_FALSE(c.begin(2)) << "the same question, to the same server";
+  c.reply.question.type = 28;
+  EXPECT_TRUE(c.begin(3)) << "another type is another question";
+  EXPECT_EQ(c.confirmer.inFlight(), 2u);
 }
 
 TEST(DnsConfirmer, BoundedInFlightAndAllReleasedOnStop) {
   Confirming c;
   for (std::size_t i = 0; i < DnsConfirmer::kMaxInFlight; ++i) {
+    c.reply.question.name.assign("n" + std::to_string(i) + ".test.example");
     ASSERT_TRUE(c.begin(static_cast<std::uint32_t>(i)));
   }
+  c.reply.question.name.assign("past.test.example");
   EXPECT_FALSE(c.begin(99)) << "past its bound";
   EXPECT_EQ(c.counters.dnsConfirmations.load(), DnsConfirmer::kMaxInFlight);
   c.confirmer.releaseAll(c.counters, c.released);

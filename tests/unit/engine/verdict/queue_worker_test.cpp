@@ -699,16 +699,20 @@ TEST_F(QueueWorkerDnsTest, AReplyFromAnotherHostIsHeldUntilTheServerSaysItAgain)
   };
   const std::uint32_t first = reply(7);
 
-  // wardend's own question reaches the server; the reply waits for its answer.
-  pollfd p{resolver.get(), POLLIN, 0};
-  ASSERT_EQ(poll(&p, 1, 5000), 1) << "wardend did not ask the server";
-  testing::Bytes asked(512);
+  // wardend's own two questions reach the server; the reply waits for their answers.
+  std::vector<testing::Bytes> asked;
   sockaddr_in from{};
-  socklen_t fromLength = sizeof from;
-  const ssize_t got = recvfrom(resolver.get(), asked.data(), asked.size(), 0,
-                               reinterpret_cast<sockaddr*>(&from), &fromLength);
-  ASSERT_GT(got, 12);
-  asked.resize(static_cast<std::size_t>(got));
+  for (int i = 0; i < 2; ++i) {
+    pollfd p{resolver.get(), POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 5000), 1) << "wardend did not ask the server";
+    testing::Bytes query(512);
+    socklen_t fromLength = sizeof from;
+    const ssize_t got = recvfrom(resolver.get(), query.data(), query.size(), 0,
+                                 reinterpret_cast<sockaddr*>(&from), &fromLength);
+    ASSERT_GT(got, 12);
+    query.resize(static_cast<std::size_t>(got));
+    asked.push_back(std::move(query));
+  }
   EXPECT_TRUE(dnsPorts_.contains(false, ntohs(from.sin_port)));
   const std::uint32_t second = reply(9);  // another "answer" to the program's query
   ASSERT_TRUE(eventually([&] { return outcomeOf(second) == Outcome::kDropped; }));
@@ -716,15 +720,17 @@ TEST_F(QueueWorkerDnsTest, AReplyFromAnotherHostIsHeldUntilTheServerSaysItAgain)
   DnsName name;
   EXPECT_FALSE(hosts_.lookup(*rules::IpAddress::parse("198.51.100.7"), name));
 
-  // The server answers wardend's question as asked (id and letter case), with .7 and .8.
-  const std::size_t questionEnd = asked.size() - 11;  // before the EDNS record
-  testing::Bytes answer(asked.begin(), asked.begin() + static_cast<std::ptrdiff_t>(questionEnd));
-  answer[2] = 0x81, answer[3] = 0x80, answer[7] = 2, answer[11] = 0;
-  for (std::uint8_t last : {7, 8}) {
-    answer.insert(answer.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 198, 51, 100, last});
+  // The server answers wardend's questions as asked (id and letter case), with .7 and .8.
+  for (const testing::Bytes& query : asked) {
+    const std::size_t questionEnd = query.size() - 11;  // before the EDNS record
+    testing::Bytes answer(query.begin(), query.begin() + static_cast<std::ptrdiff_t>(questionEnd));
+    answer[2] = 0x81, answer[3] = 0x80, answer[7] = 2, answer[11] = 0;
+    for (std::uint8_t last : {7, 8}) {
+      answer.insert(answer.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 198, 51, 100, last});
+    }
+    sendto(resolver.get(), answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&from),
+           sizeof from);
   }
-  sendto(resolver.get(), answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&from),
-         fromLength);
   ASSERT_TRUE(eventually([&] { return decided(first); }));
   const auto sent = source_->verdictFor(first);
   EXPECT_EQ(sent->verdict, Verdict::kAccept);
@@ -771,14 +777,20 @@ TEST_F(QueueWorkerDnsTest, WardendsOwnQuestionsPassAndNoOneElsesDo) {
   Attribution self = processOwner(static_cast<std::uint32_t>(getpid()));
   self.key.pid = static_cast<std::uint32_t>(getpid());
   owners_->own(ownPort, self);
+  owners_->setDescription(self.key, description(self, "/usr/sbin/wardend"));
   const auto question = [&] {
     return source_->push(ipv4Udp(dns::kClient, ownPort, dns::kResolver, dns::kDnsPort,
                                  dns::message(0x1234, 0x0100, 0)),
                          NF_INET_LOCAL_OUT, kForeignMark);
   };
+  // Not while no confirmation from that port asks that server: decided, and denied.
+  const std::uint32_t unasked = question();
+  ASSERT_TRUE(eventually([&] { return outcomeOf(unasked) == Outcome::kDropped; }));
+  const auto resolver = *rules::IpAddress::parse("127.0.0.77");
+  dnsPorts_.asking(ownPort, resolver);
   const std::uint32_t own = question();
   ASSERT_TRUE(eventually([&] { return outcomeOf(own) == Outcome::kAllowed; }));
-  EXPECT_EQ(worker_->counters().packets.load(), 0u) << "not a decision";
+  EXPECT_EQ(worker_->counters().packets.load(), 1u) << "the one before only";
   // Another process holding that port (it cannot, but say it did): decided, and denied.
   const Attribution other9 = processOwner(9);
   owners_->own(ownPort, other9);
