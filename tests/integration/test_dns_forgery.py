@@ -19,6 +19,9 @@ query without the forged reply teaches nothing) and fails when the forged answer
 At the end, two checks that MPTCP subflows are not taken for the kernel's sockets.
 """
 import os
+import shutil
+
+import pytest
 
 from test_attribution import NOBODY, cgroup, in_cgroup, logged_rows, write_profiles
 from warden_expect import DROP_WAIT_MS, wait_until
@@ -148,7 +151,8 @@ def _host_policy(lab, wardend, cg, resolver, default):
     os.chmod(path, 0o644)
     for server in (S4, S6, S4B, S6B):
         lab.ping(server)
-    rules = [{"action": "allow", "proto": "udp", "ports": [53], "ip": [resolver]},
+    resolvers = resolver if isinstance(resolver, list) else [resolver]
+    rules = [{"action": "allow", "proto": "udp", "ports": [53], "ip": resolvers},
              {"action": "deny", "proto": "udp", "ports": [53]}]
     d = wardend(engine={"unknown": "deny", "default": default, "kernel": "allow", "dns": True},
                 attribution={"ebpf": True, "cgroup": cg}, rules=rules)
@@ -199,7 +203,9 @@ def test_a_local_forger_with_cap_net_bind_service_teaches_no_name(lab, cgroup, w
 # resolver's address: one script at S4:53. It answers every question honestly (NXDOMAIN after
 # DELAY seconds; REAL_NAME at once with REAL_ADDRESS, whatever the port it was asked from), and
 # a query that comes from the attacker's agreed source port (APORT) it also answers at once, as
-# the spoofer would, with its id and question copied and one A record for FORGED_ADDRESS. On the
+# the spoofer would, with its id and question copied and one A record for FORGED_ADDRESS
+# (APORT -1: any query for another name than REAL_NAME in lower case, as a local stub
+# resolver forwards it; wardend's own queries come in random case). On the
 # wire that is exactly a peer that sees (or was told) the attacker's query and beats the
 # resolver to the answer. Queries from any other port (wardend's own, say) get only the honest
 # answer.
@@ -233,7 +239,7 @@ while True:
     q, peer = s.recvfrom(4096)
     name, qtype, _ = question(q)
     say("query", q[:2].hex(), name, qtype, peer[0], peer[1])
-    if peer[1] == aport:
+    if peer[1] == aport or (aport < 0 and name.islower() and name != real_name):
         s.sendto(forged(struct.unpack("!H", q[:2])[0], name, qtype, forged_address), peer)
         say("forged", q[:2].hex(), name, peer[0], peer[1], forged_address)
     threading.Thread(target=honest, args=(q, peer), daemon=True).start()
@@ -256,10 +262,10 @@ REAL_NAME = "real.test.example"  # the resolver's honest answer: S4
 APORT = 40055                    # the attacker's agreed source port
 
 
-def _ask(lab, cg, cport, txid, name, wait=1.5):
+def _ask(lab, cg, cport, txid, name, wait=1.5, client=C4, server=S4):
     """ASK run as nobody in cg and the client namespace."""
-    res = lab.c.run(in_cgroup(cg, NOBODY + [PYTHON, "-c", ASK, C4, str(cport), S4, txid, name,
-                                            str(wait)]), timeout=wait + 20, check=False)
+    res = lab.c.run(in_cgroup(cg, NOBODY + [PYTHON, "-c", ASK, client, str(cport), server, txid,
+                                            name, str(wait)]), timeout=wait + 20, check=False)
     assert res.stdout.startswith("sent"), (res.stdout, res.stderr)
     return res
 
@@ -309,6 +315,46 @@ def test_a_remote_peer_spoofing_the_resolvers_address_teaches_no_name(lab, cgrou
     # Both answers were asked again by wardend; the forged address was not given back.
     totals = d.status()["totals"]
     assert totals["dns_confirmations"] >= 2 and totals["dns_unconfirmed"] >= 1, totals
+
+
+def test_a_forged_answer_refused_upstream_does_not_reach_a_local_stub_resolver(lab, cgroup,
+                                                                               wardend):
+    """Review of the first confirmation: a local stub resolver (dnsmasq on 127.0.0.1, forwarding
+    to S4) is answered by the spoofing peer first; wardend refused to learn that answer but let
+    it through, the stub kept it, and handed it to a program over loopback, which wardend
+    believes. A reply the server contradicts must not reach the stub at all."""
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    if not os.access(dnsmasq, os.X_OK):
+        pytest.skip("dnsmasq is not installed (scripts/install-deps installs it)")
+    resolver = lab.s.spawn([PYTHON, "-c", SPOOFING_RESOLVER, S4, "0.3", "-1", S4B, REAL_NAME,
+                            S4], "spoofing-resolver", lines=True)
+    assert resolver.wait_line(lambda t: t == "ready", timeout=10), resolver.stderr_text()
+    stub = lab.c.spawn([dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--no-resolv",
+                        "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1",
+                        "--port=53", "--pid-file=", "--user=root", f"--server={S4}"],
+                       "stub-dnsmasq")
+    d = _host_policy(lab, wardend, cgroup, [S4, "127.0.0.1"], default="deny")
+
+    # Control: the stub's honest answer is learned from its loopback reply.
+    control = _ask(lab, cgroup, 0, "5a11", REAL_NAME, wait=1.0, client="127.0.0.1",
+                   server="127.0.0.1")
+    assert f"answers={S4}" in control.stdout, (control.stdout, stub.stderr_text(),
+                                              resolver.stdout_text())
+    outcome, res = _probe(lab, cgroup, S4, PORT + 1)
+    assert outcome == "connected", (res.stdout, res.stderr, d.status()["totals"])
+
+    # The attack: the stub's upstream query is answered first by the spoofer.
+    attack = _ask(lab, cgroup, 0, "4344", NAME, wait=1.5, client="127.0.0.1",
+                  server="127.0.0.1")
+    assert resolver.wait_line(lambda t: t.startswith("forged") and NAME in t, timeout=5), \
+        resolver.stdout_text()
+    assert f"answers={S4B}" not in attack.stdout, (
+        f"the stub handed on the forged answer: {attack.stdout!r}; "
+        f"resolver: {resolver.stdout_text()!r}; dns: {d.status()['totals']}")
+    outcome, res = _probe(lab, cgroup, S4B, PORT + 2, timeout_ms=DROP_WAIT_MS)
+    rows = _rows_to(d, S4B, PORT + 2)
+    assert outcome == "timeout", (attack.stdout, rows, d.status()["totals"])
+    assert [(r["action"], r["host"]) for r in rows] == [("deny", None)], rows
 
 
 # ---- MPTCP: a candidate that did NOT work (kept as regression checks; both pass) ----------
