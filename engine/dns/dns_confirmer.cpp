@@ -360,10 +360,13 @@ void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint
   }
   if (!c.asks[0].answered || !c.asks[1].answered) return;
   const std::uint32_t all = c.answerCount == 32 ? ~0u : (1u << c.answerCount) - 1;
-  if ((c.asks[0].given & c.asks[1].given) != all) {
-    // The server does not stand by every address of the reply: a forgery, or an answer that
-    // changed meanwhile. The reply is dropped (the program asks again) and teaches nothing.
-    c.held.contradicted = true;
+  const std::uint32_t given = c.asks[0].given;
+  if ((given & c.asks[1].given) != all) {
+    // Twice the same answer without some address of the reply: the server does not stand by
+    // it (a forgery, or an answer that changed meanwhile), so the reply is dropped (the
+    // program asks again). Two answers that differ (a server that rotates subsets of a large
+    // set): nothing is known for sure, the reply goes on unlearned.
+    c.held.contradicted = given == c.asks[1].given;
     QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);
     return end(c, released);
   }

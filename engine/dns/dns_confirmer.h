@@ -60,10 +60,11 @@ bool repliedOverLoopback(std::uint32_t inDevice);
 //
 // The reply waits in the queue meanwhile (at most kWaitNs), so that the program reads it after
 // wardend has learned from it: its first connection finds the name. A reply the server
-// contradicts (an address either answer lacks) is dropped, not delivered: a local caching
+// contradicts (both answers lack an address of it) is dropped, not delivered: a local caching
 // resolver would otherwise keep the forged answer and hand it on over loopback, which is
-// believed. Without both answers (no answer in time, a second reply for a question already
-// being confirmed, every place taken) the reply goes on, teaching nothing.
+// believed. Without two answers that give all its addresses (no answer in time, two answers
+// that differ, a second reply for a question already being confirmed, every place taken) the
+// reply goes on, teaching nothing.
 //
 // Replies over loopback need none of this: the table reads only those from this host's own
 // addresses (or a flow NAT sent to it), which no unprivileged process can forge.

@@ -184,20 +184,21 @@ TEST(DnsConfirmer, LearnsTheReplyWhenBothAnswersGiveAllItsAddresses) {
 }
 
 // A forged reply (or one the server no longer stands by) is dropped, so that no local cache
-// keeps it, and teaches nothing: an address one answer lacks, or an error answer.
+// keeps it, and teaches nothing: an address both answers lack, or an error answer.
 TEST(DnsConfirmer, AReplyTheServerContradictsIsDroppedAndTeachesNothing) {
   for (const bool error : {false, true}) {
     Confirming c;
     ASSERT_TRUE(c.begin());
     sockaddr_in from{};
     const auto asked = c.queries(from);
-    c.resolver.send(answer(asked[0], {7, 8}), from);
-    Bytes second = answer(asked[1], {7});
-    if (error) {
-      second = answer(asked[1], {});
-      second[3] = 0x83;  // NXDOMAIN
+    for (const Bytes& query : asked) {
+      Bytes reply = answer(query, {7, 9});  // 8 missing, twice
+      if (error) {
+        reply = answer(query, {});
+        reply[3] = 0x83;  // NXDOMAIN
+      }
+      c.resolver.send(reply, from);
     }
-    c.resolver.send(second, from);
     c.serve();
     ASSERT_EQ(c.released.size(), 1u) << error;
     EXPECT_TRUE(c.released[0].contradicted) << error;
@@ -205,6 +206,23 @@ TEST(DnsConfirmer, AReplyTheServerContradictsIsDroppedAndTeachesNothing) {
     EXPECT_EQ(c.hostOf("198.51.100.8"), "(none)") << error;
     EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 2u) << error;
   }
+}
+
+// A server whose answers differ from one query to the next (subsets of a large set): the
+// reply is neither believed nor dropped.
+TEST(DnsConfirmer, TwoAnswersThatDifferLetTheReplyGoUnlearned) {
+  Confirming c;
+  ASSERT_TRUE(c.begin());
+  sockaddr_in from{};
+  const auto asked = c.queries(from);
+  c.resolver.send(answer(asked[0], {7, 9}), from);
+  c.resolver.send(answer(asked[1], {8, 9}), from);
+  c.serve();
+  ASSERT_EQ(c.released.size(), 1u);
+  EXPECT_FALSE(c.released[0].contradicted);
+  EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)");
+  EXPECT_EQ(c.hostOf("198.51.100.8"), "(none)");
+  EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 2u);
 }
 
 TEST(DnsConfirmer, TheLettersCaseIsRandom) {
