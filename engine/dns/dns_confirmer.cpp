@@ -17,9 +17,13 @@ namespace warden::engine {
 namespace {
 
 constexpr std::size_t kHeaderSize = 12;
-constexpr std::size_t kMaxReply = 65535;
+// Its queries offer kEdnsPayload bytes: a longer datagram is no answer to them.
+constexpr std::size_t kMaxReply = 4096;
 constexpr std::uint16_t kFlagResponse = 0x8000;
 constexpr std::uint16_t kFlagRecursionDesired = 0x0100;
+constexpr std::uint8_t kFlagTruncated = 0x02;  // in the flags' first byte
+constexpr unsigned kRcodeOk = 0;
+constexpr unsigned kRcodeNxDomain = 3;
 constexpr std::uint16_t kTypeOpt = 41;
 constexpr std::uint16_t kEdnsPayload = 1232;  // the DNS flag day's size: no fragments
 // Loopback's interface index, the same in every network namespace (LOOPBACK_IFINDEX).
@@ -302,12 +306,14 @@ void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
   for (std::size_t reads = 0; reads < kMaxReads; ++reads) {
     sockaddr_storage from{};
     socklen_t fromLength = sizeof from;
-    const ssize_t got = recvfrom(fd, buffer_.data(), buffer_.size(), MSG_DONTWAIT,
+    // MSG_TRUNC: the datagram's whole length, to tell one cut short.
+    const ssize_t got = recvfrom(fd, buffer_.data(), buffer_.size(), MSG_DONTWAIT | MSG_TRUNC,
                                  reinterpret_cast<sockaddr*>(&from), &fromLength);
     if (got < 0) {
       if (errno == EINTR) continue;
       return;  // EAGAIN: nothing more; an ICMP error (ECONNREFUSED...): the wait ends it
     }
+    if (static_cast<std::size_t>(got) > buffer_.size()) continue;  // longer than it offered
     rules::IpAddress sender;
     std::uint16_t senderPort = 0;
     const auto size = static_cast<std::size_t>(got);
@@ -347,6 +353,13 @@ void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint
                             HostCache& hosts, QueueCounters& counters,
                             std::vector<Held>& released) {
   ask.answered = true;
+  // Only a whole answer, or NXDOMAIN, says what the name is: a truncated one (TC), a server
+  // failure or a refusal says nothing either way, and nothing is waited for.
+  const unsigned rcode = answer[3] & 0xfu;
+  if ((answer[2] & kFlagTruncated) != 0 || (rcode != kRcodeOk && rcode != kRcodeNxDomain)) {
+    QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);
+    return end(c, released);
+  }
   DnsResponse confirmed;
   if (parseDnsResponse(answer, confirmed) == DnsStatus::kAnswers) {
     for (std::size_t i = 0; i < c.answerCount; ++i) {

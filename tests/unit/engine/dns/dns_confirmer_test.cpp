@@ -225,6 +225,25 @@ TEST(DnsConfirmer, TwoAnswersThatDifferLetTheReplyGoUnlearned) {
   EXPECT_EQ(c.counters.dnsUnconfirmed.load(), 2u);
 }
 
+// A server failure, a refusal or a truncated answer says nothing about the name.
+TEST(DnsConfirmer, AnAnswerThatSaysNothingLetsTheReplyGoUnlearned) {
+  for (const int kind : {0, 1, 2}) {
+    Confirming c;
+    ASSERT_TRUE(c.begin());
+    sockaddr_in from{};
+    const auto asked = c.queries(from);
+    Bytes reply = answer(asked[0], {});
+    if (kind == 0) reply[3] = 0x82;   // SERVFAIL
+    if (kind == 1) reply[3] = 0x85;   // REFUSED
+    if (kind == 2) reply[2] |= 0x02;  // TC
+    c.resolver.send(reply, from);
+    c.serve();
+    ASSERT_EQ(c.released.size(), 1u) << kind;
+    EXPECT_FALSE(c.released[0].contradicted) << kind;
+    EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)") << kind;
+  }
+}
+
 TEST(DnsConfirmer, TheLettersCaseIsRandom) {
   Confirming c;
   std::vector<std::string> asked;
