@@ -149,7 +149,9 @@ void QueueWorker::run() {
       serveConfirmations(false);
     }
   }
-  // Replies held for a confirmation go now, unconfirmed: nothing waits once stopping.
+  // Replies held for a confirmation go now, unconfirmed: nothing waits once stopping (nor
+  // is held from now on: the drain below does not wait for answers).
+  confirming_ = false;
   if (confirmer_) serveConfirmations(true);
   // Nothing waits for a prompt's answer once stopping: the engine verdict, now.
   holding_ = false;
@@ -198,6 +200,7 @@ void QueueWorker::fail(const base::Error& error) {
   // what is known of their processes (the verdict of a process not described is `unknown`).
   for (Pending& pending : parked_) pending.deadline = 0;
   if (!parked_.empty()) serveParked();
+  confirming_ = false;
   if (confirmer_) serveConfirmations(true);
   if (onFailure_) {
     onFailure_(error);
@@ -580,8 +583,9 @@ void QueueWorker::passDns(const QueuedPacket& packet) {
       case DnsRead::kDone:
         break;
       case DnsRead::kUnconfirmed:
-        if (confirmer_ && confirmer_->begin(read.exchange, packet.inDevice, read.response,
-                                            {packet.id, mark}, clock_(), counters_)) {
+        if (confirming_ && confirmer_ &&
+            confirmer_->begin(read.exchange, packet.inDevice, read.response, {packet.id, mark},
+                              clock_(), counters_)) {
           return;  // its verdict when the confirmation ends
         }
         QueueCounters::bump(counters_.dnsUnconfirmed, read.response.addressCount);

@@ -210,8 +210,9 @@ class QueueWorker {
   const DnsConfirmerPorts* ownDnsPorts_ = nullptr;  // every worker's confirmers' ports
   std::unique_ptr<UnconfirmedReply> unconfirmed_;   // a reply read, allocated once
   std::vector<DnsConfirmer::Held> confirmed_;       // replies to let go, allocated once
-  Clock clock_;                                     // what waits and latencies are timed by
-  std::uint64_t hashingRevision_ = ~0ull;           // policy revision image hashing was set for
+  bool confirming_ = true;                 // false once stopping: replies are no longer held
+  Clock clock_;                            // what waits and latencies are timed by
+  std::uint64_t hashingRevision_ = ~0ull;  // policy revision image hashing was set for
   // Lost verdicts and overruns are counted, and logged at most once a minute each.
   base::RepeatedLog verdictLoss_;
   base::RepeatedLog overruns_;
