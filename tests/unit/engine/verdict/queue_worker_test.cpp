@@ -762,6 +762,22 @@ TEST_F(QueueWorkerDnsTest, AReplyTheServerDoesNotConfirmGoesAtTheDeadlineTeachin
   EXPECT_EQ(worker_->counters().dnsUnconfirmed.load(), 1u);
 }
 
+// A reply that met the table an instant before the queue stopped is read while the worker
+// drains it: it is let go at once, not held for answers the drain would not wait for.
+TEST_F(QueueWorkerDnsTest, NoReplyIsHeldOnceStopping) {
+  ASSERT_NO_FATAL_FAILURE(startAndAsk());
+  const std::uint32_t reply = source_->push(ipv4Udp(dns::kResolver, dns::kDnsPort, dns::kClient,
+                                                    dns::kClientPort, dns::answer(0xbeef, 7)),
+                                            NF_INET_LOCAL_IN, kForeignMark | kMarks.dnsReply(),
+                                            /*quietly=*/true);
+  worker_->drainAndStop();
+  worker_->join();
+  ASSERT_TRUE(decided(reply)) << "a packet left without a verdict";
+  EXPECT_EQ(source_->verdictFor(reply)->verdict, Verdict::kAccept);
+  EXPECT_EQ(worker_->counters().dnsConfirmations.load(), 0u);
+  EXPECT_EQ(worker_->counters().dnsUnconfirmed.load(), 1u);
+}
+
 // wardend's own question, the first packet of its flow: accepted without a decision, whatever
 // the policy says of root's processes, and only from its own port and process.
 TEST_F(QueueWorkerDnsTest, WardendsOwnQuestionsPassAndNoOneElsesDo) {
