@@ -249,7 +249,6 @@ bool DnsConfirmer::begin(const DnsExchange& reply, std::uint32_t inDevice,
   QueueCounters::bump(counters.dnsConfirmations);
   c.active = true;
   c.held = held;
-  c.held.contradicted = false;
   c.program = reply;
   c.localPort = localPort;
   c.deadline = nowNs + kWaitNs;
@@ -259,10 +258,10 @@ bool DnsConfirmer::begin(const DnsExchange& reply, std::uint32_t inDevice,
   return true;
 }
 
-void DnsConfirmer::serve(std::uint64_t nowNs, HostCache& hosts, QueueCounters& counters,
-                         std::vector<Held>& released) {
-  if (socket4_) receive(socket4_.get(), hosts, counters, released);
-  if (socket6_) receive(socket6_.get(), hosts, counters, released);
+void DnsConfirmer::serve(std::uint64_t nowNs, bool readable, HostCache& hosts,
+                         QueueCounters& counters, std::vector<Held>& released) {
+  if (readable && socket4_) receive(socket4_.get(), hosts, counters, released);
+  if (readable && socket6_) receive(socket6_.get(), hosts, counters, released);
   for (Confirmation& c : confirmations_) {
     if (c.active && nowNs >= c.deadline) {
       QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);

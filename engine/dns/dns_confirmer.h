@@ -107,12 +107,13 @@ class DnsConfirmer {
   bool begin(const DnsExchange& reply, std::uint32_t inDevice, const DnsResponse& response,
              Held held, std::uint64_t nowNs, QueueCounters& counters);
 
-  // Reads what came to the sockets and ends the confirmations answered twice (recording in
+  // Reads what came to the sockets when `readable` (poll said so: a turn of the worker's loop
+  // without it costs no syscall) and ends the confirmations answered twice (recording in
   // `hosts` the reply's addresses when both answers gave them all, for the shortest TTL;
-  // marking the reply contradicted when one lacked any), those the server answered in
+  // marking the reply contradicted when both lacked one), those the server answered in
   // another letter case and those whose wait is over (recording nothing); appends each one's
   // reply to `released`.
-  void serve(std::uint64_t nowNs, HostCache& hosts, QueueCounters& counters,
+  void serve(std::uint64_t nowNs, bool readable, HostCache& hosts, QueueCounters& counters,
              std::vector<Held>& released);
   // Ends every confirmation now, unconfirmed (the worker stops).
   void releaseAll(QueueCounters& counters, std::vector<Held>& released);

@@ -39,8 +39,8 @@ DnsRead readReply(const QueuedPacket& packet, const PacketInfo& info, PendingDns
     QueueCounters::bump(counters.dnsMalformed);
     return DnsRead::kDone;
   }
-  if (!response.hasQuestion)
-    return DnsRead::kDone;  // not a response to one question: answers nothing
+  // Not a response to one question: it answers nothing.
+  if (!response.hasQuestion) return DnsRead::kDone;
   DnsExchange& reply = unconfirmed.exchange;
   reply.client = info.destination;
   reply.clientPort = info.destinationPort;

@@ -145,8 +145,9 @@ void QueueWorker::run() {
     if (!held_.empty() || (fds[2].revents & POLLIN)) serveHeld(false);
     // Anything that came to a confirming socket is read, also with nothing in flight (a late
     // or stray datagram would otherwise wake the loop for good).
-    if (confirmer_ && (confirmer_->inFlight() > 0 || fds[3].revents != 0 || fds[4].revents != 0)) {
-      serveConfirmations(false);
+    const bool confirmerReadable = fds[3].revents != 0 || fds[4].revents != 0;
+    if (confirmer_ && (confirmer_->inFlight() > 0 || confirmerReadable)) {
+      serveConfirmations(false, confirmerReadable);
     }
   }
   // Replies held for a confirmation go now, unconfirmed: nothing waits once stopping (nor
@@ -619,12 +620,12 @@ bool QueueWorker::ownDnsQuery(const QueuedPacket& packet, const PacketInfo& info
   return owner.kind == OwnerKind::kProcess && owner.key.pid == static_cast<std::uint32_t>(getpid());
 }
 
-void QueueWorker::serveConfirmations(bool releaseAll) {
+void QueueWorker::serveConfirmations(bool releaseAll, bool readable) {
   confirmed_.clear();
   if (releaseAll) {
     confirmer_->releaseAll(counters_, confirmed_);
   } else {
-    confirmer_->serve(clock_(), *hosts_, counters_, confirmed_);
+    confirmer_->serve(clock_(), readable, *hosts_, counters_, confirmed_);
   }
   for (const DnsConfirmer::Held& held : confirmed_) {
     if (held.contradicted) {

@@ -187,7 +187,8 @@ class QueueWorker {
   // is its attribution when one was made.
   bool ownDnsQuery(const QueuedPacket& packet, const PacketInfo& info, Attribution& owner);
   // Replies whose confirmation ended get their verdict; all of them with `releaseAll`.
-  void serveConfirmations(bool releaseAll);
+  // `readable`: poll found something on the confirmer's sockets.
+  void serveConfirmations(bool releaseAll, bool readable = false);
   void followHashing(const PolicySnapshot& snapshot);
   // `mayHold`: false for a held packet let go without an answer (it is not asked about again).
   void decideAttributed(const PolicySnapshot& snapshot, const Pending& pending,
