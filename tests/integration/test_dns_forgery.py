@@ -166,6 +166,17 @@ def _rows_to(d, address, port):
     return [r for r in rows if r["remote_addr"] == address and r["remote_port"] == port]
 
 
+def _assert_not_reached(lab, cg, d, address, port, taught_by, context):
+    """The probe profile, whose only allow is `host = "*.test.example"`, does not reach
+    address:port, and the log row says so with no host name: the forged name taught nothing."""
+    outcome, res = _probe(lab, cg, address, port, timeout_ms=DROP_WAIT_MS)
+    rows = _rows_to(d, address, port)
+    assert outcome == "timeout", (
+        f"BYPASS: the probe profile reached {address} port {port} under a name {taught_by} "
+        f"taught; log: {rows}; dns: {d.status()['totals']}; {context}")
+    assert [(r["action"], r["host"]) for r in rows] == [("deny", None)], rows
+
+
 def test_a_local_forger_with_cap_net_bind_service_teaches_no_name(lab, cgroup, wardend):
     """A local process holding CAP_NET_BIND_SERVICE and nothing else (no CAP_NET_RAW): it asks
     the only resolver it may reach (S6) and answers itself from [S6]:53 with IPV6_FREEBIND.
@@ -189,12 +200,8 @@ def test_a_local_forger_with_cap_net_bind_service_teaches_no_name(lab, cgroup, w
     assert "forged" in attack.stdout, (attack.stdout, attack.stderr)
     assert "'65534'" in attack.stdout and "0000000000000400" in attack.stdout, attack.stdout
 
-    outcome, res = _probe(lab, cgroup, S6B, PORT + 1, timeout_ms=DROP_WAIT_MS)
-    rows = _rows_to(d, S6B, PORT + 1)
-    assert outcome == "timeout", (
-        f"BYPASS: the probe profile reached [{S6B}]:{PORT + 1} under a name a local forger "
-        f"taught; attacker saw: {attack.stdout!r}; log: {rows}; dns: {d.status()['totals']}; "
-        f"resolver: {resolver.stdout_text()!r}")
+    _assert_not_reached(lab, cgroup, d, S6B, PORT + 1, "a local forger",
+                        f"attacker saw: {attack.stdout!r}; resolver: {resolver.stdout_text()!r}")
 
 
 # ---- a remote peer spoofing the resolver's address ----------------------------------------
@@ -305,13 +312,8 @@ def test_a_remote_peer_spoofing_the_resolvers_address_teaches_no_name(lab, cgrou
     assert resolver.wait_line(lambda t: t.startswith("answered 4344"), timeout=5), \
         resolver.stdout_text()
 
-    outcome, res = _probe(lab, cgroup, S4B, PORT + 2, timeout_ms=DROP_WAIT_MS)
-    rows = _rows_to(d, S4B, PORT + 2)
-    assert outcome == "timeout", (
-        f"BYPASS: the probe profile reached {S4B}:{PORT + 2} under a name a remote peer "
-        f"spoofing the resolver taught; attacker saw: {attack.stdout!r}; log: {rows}; "
-        f"dns: {d.status()['totals']}; resolver: {resolver.stdout_text()!r}")
-    assert [(r["action"], r["host"]) for r in rows] == [("deny", None)], rows
+    _assert_not_reached(lab, cgroup, d, S4B, PORT + 2, "a remote peer spoofing the resolver",
+                        f"attacker saw: {attack.stdout!r}; resolver: {resolver.stdout_text()!r}")
     # Both answers were asked again by wardend; the forged address was not given back.
     totals = d.status()["totals"]
     assert totals["dns_confirmations"] >= 2 and totals["dns_unconfirmed"] >= 1, totals
@@ -351,10 +353,8 @@ def test_a_forged_answer_refused_upstream_does_not_reach_a_local_stub_resolver(l
     assert f"answers={S4B}" not in attack.stdout, (
         f"the stub handed on the forged answer: {attack.stdout!r}; "
         f"resolver: {resolver.stdout_text()!r}; dns: {d.status()['totals']}")
-    outcome, res = _probe(lab, cgroup, S4B, PORT + 2, timeout_ms=DROP_WAIT_MS)
-    rows = _rows_to(d, S4B, PORT + 2)
-    assert outcome == "timeout", (attack.stdout, rows, d.status()["totals"])
-    assert [(r["action"], r["host"]) for r in rows] == [("deny", None)], rows
+    _assert_not_reached(lab, cgroup, d, S4B, PORT + 2, "a spoofing peer, through the stub,",
+                        f"attacker saw: {attack.stdout!r}; resolver: {resolver.stdout_text()!r}")
 
 
 # ---- MPTCP: a candidate that did NOT work (kept as regression checks; both pass) ----------
