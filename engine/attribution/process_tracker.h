@@ -64,7 +64,7 @@ class ProcessTracker {
     // Where tags look for what only root could have made (TagInput): the cgroup v2 mount
     // (empty: no cgroup component is trusted, so no systemd or container tag), the system-wide
     // Flatpak installation, and the owner such directories must have (tests: their own).
-    std::string cgroupRoot;
+    std::string cgroupRoot = {};
     std::string flatpakRoot = "/var/lib/flatpak";
     std::uint32_t trustedOwner = 0;
   };

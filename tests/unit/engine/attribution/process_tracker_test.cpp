@@ -135,7 +135,11 @@ class TrackerTest : public ::testing::Test {
   // What exec_windows says of every process (set before the tracker's thread runs): by
   // default that none exec'd since the programs were attached.
   static warden_exec_window window(std::uint64_t execId, std::uint32_t begun, std::uint32_t ended) {
-    return warden_exec_window{.exec_id = execId, .begun = begun, .ended = ended};
+    warden_exec_window w{};
+    w.exec_id = execId;
+    w.begun = begun;
+    w.ended = ended;
+    return w;
   }
   // A process whose last exec (generation `execId`) put `exe` in place, and is done.
   static warden_exec_window execWindow(std::uint64_t execId, const std::filesystem::path& exe) {

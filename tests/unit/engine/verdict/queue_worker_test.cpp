@@ -191,7 +191,9 @@ class QueueWorkerTest : public ::testing::Test {
     worker_ = std::make_unique<QueueWorker>(
         std::move(ownedSource_), store_, kMarks, db::LogProducer{}, std::move(ownedOwners_),
         dns ? &hosts_ : nullptr, dns ? &dnsQueries_ : nullptr, fakeNow);
-    if (dns) ASSERT_TRUE(worker_->confirmDns(dnsPorts_).has_value());
+    if (dns) {
+      ASSERT_TRUE(worker_->confirmDns(dnsPorts_).has_value());
+    }
     worker_->onFailure([this](const base::Error& error) {
       failureMessage_ = error.message();
       failures_.fetch_add(1);
