@@ -669,10 +669,36 @@ std::set<__u32> wardenPrograms() {
   return ids;
 }
 
+// The programs another live process holds a file descriptor of (a program's own, or a link's):
+// wardend or another test loading warden's programs at the same moment, never this one's.
+std::set<__u32> heldElsewhere() {
+  std::set<__u32> ids;
+  const std::string self = std::to_string(getpid());
+  // Processes come and go meanwhile: every step takes an error code instead of throwing.
+  namespace fs = std::filesystem;
+  std::error_code ignored;
+  for (fs::directory_iterator process("/proc", ignored), end; process != end;
+       process.increment(ignored)) {
+    const std::string pid = process->path().filename();
+    if (pid == self || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    for (fs::directory_iterator fd(process->path() / "fdinfo", ignored); fd != end;
+         fd.increment(ignored)) {
+      std::ifstream info(fd->path());
+      for (std::string line; std::getline(info, line);) {
+        if (line.starts_with("prog_id:")) ids.insert(std::stoul(line.substr(8)));
+      }
+    }
+  }
+  return ids;
+}
+
+// What `after` holds that `before` did not, and that no other process holds: this process's
+// programs, or programs nobody holds any more (leaked, e.g. left attached).
 std::set<__u32> added(const std::set<__u32>& before, const std::set<__u32>& after) {
   std::set<__u32> out;
   std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
                       std::inserter(out, out.end()));
+  for (const __u32 id : heldElsewhere()) out.erase(id);
   return out;
 }
 
