@@ -371,22 +371,27 @@ void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint
     }
   }
   if (!c.asks[0].answered || !c.asks[1].answered) return;
-  const std::uint32_t all = c.answerCount == 32 ? ~0u : (1u << c.answerCount) - 1;
-  const std::uint32_t given = c.asks[0].given;
-  if ((given & c.asks[1].given) != all) {
-    // Twice the same answer without some address of the reply: the server does not stand by
-    // it (a forgery, or an answer that changed meanwhile), so the reply is dropped (the
-    // program asks again). Two answers that differ (a server that rotates subsets of a large
-    // set): nothing is known for sure, the reply goes on unlearned.
-    c.held.contradicted = given == c.asks[1].given;
-    QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);
-    return end(c, released);
-  }
+  // What both answers gave is learned, for the shortest TTL. What neither gave, the server does
+  // not stand by (a forgery, or an answer that changed meanwhile): refused, so that no reply
+  // teaches it while a local cache may still hand the forgery on. What one answer gave and the
+  // other not (a server rotating subsets of a large set) teaches nothing either way. The reply
+  // itself always goes on: a resolver that hands each asker another subset (anycast caches)
+  // must not have its answers dropped, which would fail the program's lookup.
+  const std::uint32_t both = c.asks[0].given & c.asks[1].given;
+  const std::uint32_t either = c.asks[0].given | c.asks[1].given;
+  std::size_t learned = 0;
   for (std::size_t i = 0; i < c.answerCount; ++i) {
-    const std::uint32_t ttl = std::min({c.answers[i].ttl, c.asks[0].ttl[i], c.asks[1].ttl[i]});
-    hosts.record(c.answers[i].address, c.program.question.name.view(), ttl);
+    const std::uint32_t bit = 1u << i;
+    if ((both & bit) != 0) {
+      const std::uint32_t ttl = std::min({c.answers[i].ttl, c.asks[0].ttl[i], c.asks[1].ttl[i]});
+      hosts.record(c.answers[i].address, c.program.question.name.view(), ttl);
+      ++learned;
+    } else if ((either & bit) == 0) {
+      hosts.refuse(c.answers[i].address, c.program.question.name.view(), c.answers[i].ttl);
+    }
   }
-  QueueCounters::bump(counters.dnsAnswers, c.answerCount);
+  QueueCounters::bump(counters.dnsAnswers, learned);
+  QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount - learned);
   end(c, released);
 }
 

@@ -59,12 +59,13 @@ bool repliedOverLoopback(std::uint32_t inDevice);
 // cache; one confirmation per question at a time, so that it cannot try against many.
 //
 // The reply waits in the queue meanwhile (at most kWaitNs), so that the program reads it after
-// wardend has learned from it: its first connection finds the name. A reply the server
-// contradicts (both answers lack an address of it) is dropped, not delivered: a local caching
-// resolver would otherwise keep the forged answer and hand it on over loopback, which is
-// believed. Without two answers that give all its addresses (no answer in time, two answers
-// that differ, a second reply for a question already being confirmed, every place taken) the
-// reply goes on, teaching nothing.
+// wardend has learned from it: its first connection finds the name. Only addresses both
+// answers give are learned; one neither gives is refused (HostCache::refuse): no reply teaches
+// it for its TTL, not even one over loopback, where a local caching resolver would otherwise
+// hand on a forged answer it kept. The reply itself always goes on (a resolver whose caches
+// give each asker another subset of a large set is not a forger): without two answers (none in
+// time, a second reply for a question already being confirmed, every place taken) it teaches
+// nothing.
 //
 // Replies over loopback need none of this: the table reads only those from this host's own
 // addresses (or a flow NAT sent to it), which no unprivileged process can forge.
@@ -82,12 +83,11 @@ class DnsConfirmer {
   static constexpr std::uint64_t kWaitNs = 1'000'000'000;
   static constexpr std::size_t kMaxReads = 64;
 
-  // The reply a confirmation holds: its packet id and mark, handed back when it ends, and
-  // whether it is to be dropped (the server contradicted it) rather than accepted.
+  // The reply a confirmation holds: its packet id and mark, handed back (accepted) when it
+  // ends.
   struct Held {
     std::uint32_t packetId = 0;
     std::uint32_t mark = 0;
-    bool contradicted = false;
   };
 
   DnsConfirmer();
@@ -109,8 +109,8 @@ class DnsConfirmer {
 
   // Reads what came to the sockets when `readable` (poll said so: a turn of the worker's loop
   // without it costs no syscall) and ends the confirmations answered twice (recording in
-  // `hosts` the reply's addresses when both answers gave them all, for the shortest TTL;
-  // marking the reply contradicted when both lacked one), those the server answered in
+  // `hosts` the reply's addresses both answers gave, for the shortest TTL, and refusing those
+  // neither gave), those the server answered in
   // another letter case and those whose wait is over (recording nothing); appends each one's
   // reply to `released`.
   void serve(std::uint64_t nowNs, bool readable, HostCache& hosts, QueueCounters& counters,

@@ -54,10 +54,16 @@ DnsRead readReply(const QueuedPacket& packet, const PacketInfo& info, PendingDns
   }
   if (response.addressCount == 0) return DnsRead::kDone;
   if (!repliedOverLoopback(packet.inDevice)) return DnsRead::kUnconfirmed;
+  // From this host (a local resolver), so believed; but not what a server contradicted when
+  // wardend asked it (a local cache may have kept a forged answer from upstream).
+  std::size_t learned = 0;
   for (const DnsAddress& answer : response.answers()) {
+    if (hosts.refused(answer.address, response.question.name.view())) continue;
     hosts.record(answer.address, response.question.name.view(), answer.ttl);
+    ++learned;
   }
-  QueueCounters::bump(counters.dnsAnswers, response.addressCount);
+  QueueCounters::bump(counters.dnsAnswers, learned);
+  QueueCounters::bump(counters.dnsUnconfirmed, response.addressCount - learned);
   return DnsRead::kDone;
 }
 

@@ -33,10 +33,10 @@ enum class DnsRead : std::uint8_t {
 // or from port 53, tagged with MarkBits::dnsReply): a query the flow sends is remembered in
 // `queries`; a reply it receives that answers one of those queries (same ends, id and
 // question; the query is then forgotten) and parses whole is believed: its addresses are
-// recorded in `hosts` when it came over loopback (repliedOverLoopback), else they are left in
-// `unconfirmed`. Packets of wardend's own exchanges (`own`'s ports; may be null) are not
-// read. Counts what it saw in `counters`. Gives no verdict. No allocation; locks: `queries`'
-// and the cache's writer mutex.
+// recorded in `hosts` when it came over loopback (repliedOverLoopback) and the cache has not
+// refused them (HostCache::refuse), else they are left in `unconfirmed`. Packets of wardend's
+// own exchanges (`own`'s ports; may be null) are not read. Counts what it saw in `counters`.
+// Gives no verdict. No allocation; locks: `queries`' and the cache's mutexes.
 DnsRead readDnsPacket(const QueuedPacket& packet, PendingDnsQueries& queries, HostCache& hosts,
                       QueueCounters& counters, const DnsConfirmerPorts* own,
                       UnconfirmedReply& unconfirmed);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <bit>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <optional>
 #include <type_traits>
@@ -109,6 +110,13 @@ std::size_t HostCache::home(const rules::IpAddress& address) const {
 void HostCache::record(const rules::IpAddress& address, std::string_view name, std::uint32_t ttl,
                        std::uint64_t nowSeconds) {
   if (name.empty() || name.size() > DnsName::kMaxLength) return;
+  {  // The pair is confirmed now: a refusal of it ends.
+    const std::scoped_lock refusals(refusalsMutex_);
+    if (Refusal* refusal = refusalOf(address, std::hash<std::string_view>{}(name), nowSeconds,
+                                     /*take=*/false)) {
+      refusal->expiresAt = 0;
+    }
+  }
   const std::uint64_t expires = nowSeconds + std::clamp(ttl, kMinTtl, kMaxTtl);
   const AddressWords want = wordsOf(address);
 
@@ -217,6 +225,40 @@ bool HostCache::lookup(const rules::IpAddress& address, DnsName& out,
     }
   }
   return false;
+}
+
+// A pair's places: kRefusalWindow in a row from its hash's. Under refusalsMutex_.
+HostCache::Refusal* HostCache::refusalOf(const rules::IpAddress& address, std::uint64_t name,
+                                         std::uint64_t now, bool take) const {
+  constexpr std::size_t kRefusalWindow = 8;
+  const std::size_t base = static_cast<std::size_t>(base::mixBits(home(address) ^ name));
+  Refusal* oldest = nullptr;
+  for (std::size_t i = 0; i < kRefusalWindow; ++i) {
+    Refusal& place = refusals_[(base + i) % refusals_.size()];
+    if (place.expiresAt > now && place.name == name && place.address == address) return &place;
+    if (!oldest || place.expiresAt < oldest->expiresAt) oldest = &place;
+  }
+  return take ? oldest : nullptr;
+}
+
+void HostCache::refuse(const rules::IpAddress& address, std::string_view name, std::uint32_t ttl,
+                       std::uint64_t nowSeconds) {
+  const std::uint64_t hash = std::hash<std::string_view>{}(name);
+  const std::scoped_lock lock(refusalsMutex_);
+  Refusal* place = refusalOf(address, hash, nowSeconds, /*take=*/true);
+  const bool same =
+      place->expiresAt > nowSeconds && place->name == hash && place->address == address;
+  const std::uint64_t expires = nowSeconds + std::clamp(ttl, kMinTtl, kMaxTtl);
+  place->address = address;
+  place->name = hash;
+  place->expiresAt = same ? std::max(place->expiresAt, expires) : expires;
+}
+
+bool HostCache::refused(const rules::IpAddress& address, std::string_view name,
+                        std::uint64_t nowSeconds) const {
+  const std::scoped_lock lock(refusalsMutex_);
+  return refusalOf(address, std::hash<std::string_view>{}(name), nowSeconds, /*take=*/false) !=
+         nullptr;
 }
 
 }  // namespace warden::engine

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "engine/dns/dns.h"
 #include "rules/address.h"
@@ -50,6 +51,24 @@ class HostCache {
     record(address, name, ttl, nowSeconds());
   }
 
+  // What a server contradicted: wardend asked it again (DnsConfirmer) and neither answer gave
+  // `address` for `name`. For `ttl` seconds (clamped as an entry's) no reply teaches the pair,
+  // not even one over loopback: a local caching resolver may have kept the forged answer and
+  // hands it on from there. A record() of the pair (a confirmation that gave it) ends the
+  // refusal. Bounded: kRefusals places, a few per pair's hash; when those are taken, the
+  // refusal closest to its end gives way. Under their own mutex (only DNS replies take it).
+  static constexpr std::size_t kRefusals = 1024;
+  void refuse(const rules::IpAddress& address, std::string_view name, std::uint32_t ttl,
+              std::uint64_t nowSeconds);
+  void refuse(const rules::IpAddress& address, std::string_view name, std::uint32_t ttl) {
+    refuse(address, name, ttl, nowSeconds());
+  }
+  bool refused(const rules::IpAddress& address, std::string_view name,
+               std::uint64_t nowSeconds) const;
+  bool refused(const rules::IpAddress& address, std::string_view name) const {
+    return refused(address, name, nowSeconds());
+  }
+
   // Copies the name of `address` into `out`; false (and `out` empty) if none is known or it
   // expired.
   bool lookup(const rules::IpAddress& address, DnsName& out, std::uint64_t nowSeconds) const;
@@ -81,6 +100,17 @@ class HostCache {
   std::atomic<std::size_t> entries_{0};
   std::mutex writer_;
   ChangeObserver onChange_;
+
+  struct Refusal {
+    rules::IpAddress address;
+    std::uint64_t name = 0;       // the name's hash
+    std::uint64_t expiresAt = 0;  // 0: a free place
+  };
+  // The place the pair's refusal has (or, with `free`, may take); null when none may be had.
+  Refusal* refusalOf(const rules::IpAddress& address, std::uint64_t name, std::uint64_t now,
+                     bool take) const;
+  mutable std::mutex refusalsMutex_;
+  mutable std::vector<Refusal> refusals_ = std::vector<Refusal>(kRefusals);
 };
 
 }  // namespace warden::engine

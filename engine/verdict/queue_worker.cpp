@@ -628,11 +628,7 @@ void QueueWorker::serveConfirmations(bool releaseAll, bool readable) {
     confirmer_->serve(clock_(), readable, *hosts_, counters_, confirmed_);
   }
   for (const DnsConfirmer::Held& held : confirmed_) {
-    if (held.contradicted) {
-      sendVerdict(held.packetId, Verdict::kDrop, nullptr);
-    } else {
-      sendVerdict(held.packetId, Verdict::kAccept, &held.mark);
-    }
+    sendVerdict(held.packetId, Verdict::kAccept, &held.mark);
   }
 }
 

@@ -319,12 +319,14 @@ def test_a_remote_peer_spoofing_the_resolvers_address_teaches_no_name(lab, cgrou
     assert totals["dns_confirmations"] >= 2 and totals["dns_unconfirmed"] >= 1, totals
 
 
-def test_a_forged_answer_refused_upstream_does_not_reach_a_local_stub_resolver(lab, cgroup,
-                                                                               wardend):
+def test_a_forged_answer_refused_upstream_teaches_nothing_through_a_local_stub_resolver(
+        lab, cgroup, wardend):
     """Review of the first confirmation: a local stub resolver (dnsmasq on 127.0.0.1, forwarding
     to S4) is answered by the spoofing peer first; wardend refused to learn that answer but let
     it through, the stub kept it, and handed it to a program over loopback, which wardend
-    believes. A reply the server contradicts must not reach the stub at all."""
+    believes. What the server contradicted must not be learned from the stub's reply either.
+    (The forged reply itself reaches the stub: replies are never dropped, see the rotating
+    resolver's test below.)"""
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     if not os.access(dnsmasq, os.X_OK):
         pytest.skip("dnsmasq is not installed (scripts/install-deps installs it)")
@@ -350,11 +352,54 @@ def test_a_forged_answer_refused_upstream_does_not_reach_a_local_stub_resolver(l
                   server="127.0.0.1")
     assert resolver.wait_line(lambda t: t.startswith("forged") and NAME in t, timeout=5), \
         resolver.stdout_text()
-    assert f"answers={S4B}" not in attack.stdout, (
-        f"the stub handed on the forged answer: {attack.stdout!r}; "
-        f"resolver: {resolver.stdout_text()!r}; dns: {d.status()['totals']}")
+    # The stub kept the forged answer and handed it on over loopback: what the test is about.
+    assert f"answers={S4B}" in attack.stdout, (attack.stdout, stub.stderr_text(),
+                                               resolver.stdout_text())
     _assert_not_reached(lab, cgroup, d, S4B, PORT + 2, "a spoofing peer, through the stub,",
                         f"attacker saw: {attack.stdout!r}; resolver: {resolver.stdout_text()!r}")
+
+
+# A resolver whose caches give each asker another address for one name (anycast resolvers with
+# many caches, round-robin pools): the first question (the program's) gets FIRST, every later
+# one (wardend's two) another address of 198.51.100.0/24.
+ROTATING_RESOLVER = DNS + r"""
+import sys
+addr, first = sys.argv[1:3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, 53))
+print("ready", flush=True)
+n = 0
+while True:
+    q, peer = s.recvfrom(4096)
+    labels, i = [], 12
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode())
+        i += 1 + q[i]
+    address = first if n == 0 else "198.51.100.%d" % (100 + n)
+    n += 1
+    s.sendto(forged(struct.unpack("!H", q[:2])[0], ".".join(labels), 1, address), peer)
+    print("answered", peer[1], address, flush=True)
+"""
+
+
+def test_a_resolver_that_answers_each_asker_differently_still_answers_the_program(
+        lab, cgroup, wardend):
+    """wardend's two questions get other addresses than the program's reply, the same two: the
+    reply was dropped as contradicted, so every lookup of such a name through such a resolver
+    failed. It must reach the program, and teach nothing (wardend cannot tell it from a
+    forgery)."""
+    resolver = lab.s.spawn([PYTHON, "-c", ROTATING_RESOLVER, S4, S4B], "rotating-resolver",
+                           lines=True)
+    assert resolver.wait_line(lambda t: t == "ready", timeout=10), resolver.stderr_text()
+    d = _host_policy(lab, wardend, cgroup, S4, default="deny")
+    asked = _ask(lab, cgroup, 0, "5a12", NAME, wait=2.0)
+    assert f"reply {S4} rcode=0 answers={S4B}" in asked.stdout, (
+        f"the program got no answer: {asked.stdout!r}; resolver: {resolver.stdout_text()!r}; "
+        f"dns: {d.status()['totals']}")
+    totals = d.status()["totals"]
+    assert totals["dns_confirmations"] == 1 and totals["dns_unconfirmed"] == 1, totals
+    _assert_not_reached(lab, cgroup, d, S4B, PORT + 3, "a rotating resolver",
+                        f"resolver: {resolver.stdout_text()!r}")
 
 
 # ---- MPTCP: a candidate that did NOT work (kept as regression checks; both pass) ----------

@@ -130,6 +130,23 @@ TEST(DnsSnoop, AReplyToTheFlowsQueryTeachesItsAnswers) {
   EXPECT_EQ(s.counters.packets.load(), 0u) << "a reply read is not a flow decided";
 }
 
+// A local caching resolver that kept a forged answer from upstream hands it on over loopback:
+// what a server contradicted when wardend asked it is not learned from there either.
+TEST(DnsSnoop, AReplyOverLoopbackDoesNotTeachWhatTheServerContradicted) {
+  Snoop s;
+  s.cache.refuse(*rules::IpAddress::parse("198.51.100.7"), "files.test.example", 300);
+  s.send(queryPacket(dnsQuery(0xbeef, "files.test.example")));
+  s.receive(replyPacket(dnsAnswer(0xbeef, "files.test.example")));
+  EXPECT_EQ(s.read, DnsRead::kDone);
+  EXPECT_EQ(s.hostOf("198.51.100.7"), "(none)");
+  EXPECT_EQ(s.counters.dnsAnswers.load(), 0u);
+  EXPECT_EQ(s.counters.dnsUnconfirmed.load(), 1u);
+  // Another name of the address is not refused.
+  s.send(queryPacket(dnsQuery(0xbeef, "other.test.example")));
+  s.receive(replyPacket(dnsAnswer(0xbeef, "other.test.example")));
+  EXPECT_EQ(s.hostOf("198.51.100.7"), "other.test.example");
+}
+
 TEST(DnsSnoop, AReplyFromAnotherHostIsLeftForItsConfirmation) {
   Snoop s;
   s.inDevice = 2;

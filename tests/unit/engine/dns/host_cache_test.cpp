@@ -120,6 +120,38 @@ TEST(HostCache, FixedCapacityKeepsTheNewestAndLongestLived) {
 
 // Readers never lock; while a writer rewrites the same slots over and over, every name a
 // reader gets must be one that address was given, whole (no torn copy of two names).
+TEST(HostCache, ARefusalHoldsForItsTtlUntilThePairIsConfirmed) {
+  HostCache cache(64);
+  const auto forged = ip("198.51.100.66");
+  cache.refuse(forged, "files.test.example", 300, kNow);
+  EXPECT_TRUE(cache.refused(forged, "files.test.example", kNow));
+  EXPECT_TRUE(cache.refused(forged, "files.test.example", kNow + 299));
+  EXPECT_FALSE(cache.refused(forged, "files.test.example", kNow + 300)) << "expired";
+  EXPECT_FALSE(cache.refused(forged, "other.test.example", kNow)) << "another name";
+  EXPECT_FALSE(cache.refused(ip("198.51.100.67"), "files.test.example", kNow));
+  // The floor of an entry's TTL applies: a forger's TTL of 1 s does not end it at once.
+  cache.refuse(forged, "short.test.example", 1, kNow);
+  EXPECT_TRUE(cache.refused(forged, "short.test.example", kNow + HostCache::kMinTtl - 1));
+  // A refusal again does not shorten it.
+  cache.refuse(forged, "files.test.example", 60, kNow + 1);
+  EXPECT_TRUE(cache.refused(forged, "files.test.example", kNow + 299));
+  // A confirmation of the pair ends it.
+  cache.record(forged, "files.test.example", 300, kNow + 2);
+  EXPECT_FALSE(cache.refused(forged, "files.test.example", kNow + 3));
+  EXPECT_EQ(lookup(cache, forged, kNow + 3), "files.test.example");
+}
+
+TEST(HostCache, RefusalsAreBoundedAndTheNewestStay) {
+  HostCache cache(64);
+  const std::uint32_t many = static_cast<std::uint32_t>(HostCache::kRefusals) * 4;
+  for (std::uint32_t n = 0; n < many; ++n) cache.refuse(nth(n), nameOf(n), 300 + n, kNow);
+  std::size_t kept = 0;
+  for (std::uint32_t n = 0; n < many; ++n) kept += cache.refused(nth(n), nameOf(n), kNow) ? 1 : 0;
+  EXPECT_LE(kept, HostCache::kRefusals);
+  EXPECT_GE(kept, HostCache::kRefusals / 2);
+  EXPECT_TRUE(cache.refused(nth(many - 1), nameOf(many - 1), kNow)) << "the newest stays";
+}
+
 TEST(HostCache, ConcurrentReadersSeeWholeNamesOnly) {
   HostCache cache(64);  // small, so that writes keep landing on the slots being read
   constexpr std::uint32_t kAddresses = 48;

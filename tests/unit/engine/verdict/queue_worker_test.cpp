@@ -678,6 +678,58 @@ class QueueWorkerDnsTest : public QueueWorkerTest {
                       NF_INET_LOCAL_OUT, kForeignMark);
     ASSERT_TRUE(eventually([&] { return outcomeOf(query) == Outcome::kAllowed; }));
   }
+
+  // The resolver's port 53 on 127.0.0.77, where wardend's own questions go; false when it
+  // cannot be had (not root).
+  bool bindResolver() {
+    resolver_ = base::UniqueFd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(dns::kDnsPort);
+    std::memcpy(&at.sin_addr, dns::kResolver, 4);
+    return bind(resolver_.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) == 0;
+  }
+  // A reply from the resolver to the program's query, with 198.51.100.`last`.
+  std::uint32_t reply(std::uint8_t last) {
+    return source_->push(ipv4Udp(dns::kResolver, dns::kDnsPort, dns::kClient, dns::kClientPort,
+                                 dns::answer(0xbeef, last)),
+                         NF_INET_LOCAL_IN, kForeignMark | kMarks.dnsReply());
+  }
+  // wardend's two questions, as the resolver gets them (their sender in `asker_`).
+  void receiveQuestions() {
+    asked_.clear();
+    for (int i = 0; i < 2; ++i) {
+      pollfd p{resolver_.get(), POLLIN, 0};
+      ASSERT_EQ(poll(&p, 1, 5000), 1) << "wardend did not ask the server";
+      testing::Bytes query(512);
+      socklen_t fromLength = sizeof asker_;
+      const ssize_t got = recvfrom(resolver_.get(), query.data(), query.size(), 0,
+                                   reinterpret_cast<sockaddr*>(&asker_), &fromLength);
+      ASSERT_GT(got, 12);
+      query.resize(static_cast<std::size_t>(got));
+      asked_.push_back(std::move(query));
+    }
+  }
+  // The resolver answers them as asked (id and letter case) with 198.51.100.`lasts`.
+  void answerQuestions(std::initializer_list<std::uint8_t> lasts) {
+    for (const testing::Bytes& query : asked_) {
+      const std::size_t questionEnd = query.size() - 11;  // before the EDNS record
+      testing::Bytes answer(query.begin(),
+                            query.begin() + static_cast<std::ptrdiff_t>(questionEnd));
+      answer[2] = 0x81, answer[3] = 0x80, answer[11] = 0;
+      answer[7] = static_cast<std::uint8_t>(lasts.size());
+      for (std::uint8_t last : lasts) {
+        answer.insert(answer.end(),
+                      {0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 198, 51, 100, last});
+      }
+      sendto(resolver_.get(), answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&asker_),
+             sizeof asker_);
+    }
+  }
+
+  base::UniqueFd resolver_;
+  sockaddr_in asker_{};
+  std::vector<testing::Bytes> asked_;
 };
 
 // The program's query goes out on an allowed flow; the reply from the server, not over
@@ -685,54 +737,23 @@ class QueueWorkerDnsTest : public QueueWorkerTest {
 // is dropped meanwhile, and the server's own answer lets the first go and teaches only what
 // both said.
 TEST_F(QueueWorkerDnsTest, AReplyFromAnotherHostIsHeldUntilTheServerSaysItAgain) {
-  base::UniqueFd resolver(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in at{};
-  at.sin_family = AF_INET;
-  at.sin_port = htons(dns::kDnsPort);
-  std::memcpy(&at.sin_addr, dns::kResolver, 4);
-  if (bind(resolver.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) != 0) {
+  if (!bindResolver()) {
     GTEST_SKIP() << "cannot bind port 53 of 127.0.0.77 (not root?): " << std::strerror(errno);
   }
   ASSERT_NO_FATAL_FAILURE(startAndAsk());
-  const auto reply = [&](std::uint8_t last) {
-    return source_->push(ipv4Udp(dns::kResolver, dns::kDnsPort, dns::kClient, dns::kClientPort,
-                                 dns::answer(0xbeef, last)),
-                         NF_INET_LOCAL_IN, kForeignMark | kMarks.dnsReply());
-  };
   const std::uint32_t first = reply(7);
 
   // wardend's own two questions reach the server; the reply waits for their answers.
-  std::vector<testing::Bytes> asked;
-  sockaddr_in from{};
-  for (int i = 0; i < 2; ++i) {
-    pollfd p{resolver.get(), POLLIN, 0};
-    ASSERT_EQ(poll(&p, 1, 5000), 1) << "wardend did not ask the server";
-    testing::Bytes query(512);
-    socklen_t fromLength = sizeof from;
-    const ssize_t got = recvfrom(resolver.get(), query.data(), query.size(), 0,
-                                 reinterpret_cast<sockaddr*>(&from), &fromLength);
-    ASSERT_GT(got, 12);
-    query.resize(static_cast<std::size_t>(got));
-    asked.push_back(std::move(query));
-  }
-  EXPECT_TRUE(dnsPorts_.contains(false, ntohs(from.sin_port)));
+  ASSERT_NO_FATAL_FAILURE(receiveQuestions());
+  EXPECT_TRUE(dnsPorts_.contains(false, ntohs(asker_.sin_port)));
   const std::uint32_t second = reply(9);  // another "answer" to the program's query
   ASSERT_TRUE(eventually([&] { return outcomeOf(second) == Outcome::kDropped; }));
   EXPECT_FALSE(decided(first)) << "let go before the server answered wardend";
   DnsName name;
   EXPECT_FALSE(hosts_.lookup(*rules::IpAddress::parse("198.51.100.7"), name));
 
-  // The server answers wardend's questions as asked (id and letter case), with .7 and .8.
-  for (const testing::Bytes& query : asked) {
-    const std::size_t questionEnd = query.size() - 11;  // before the EDNS record
-    testing::Bytes answer(query.begin(), query.begin() + static_cast<std::ptrdiff_t>(questionEnd));
-    answer[2] = 0x81, answer[3] = 0x80, answer[7] = 2, answer[11] = 0;
-    for (std::uint8_t last : {7, 8}) {
-      answer.insert(answer.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 198, 51, 100, last});
-    }
-    sendto(resolver.get(), answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&from),
-           sizeof from);
-  }
+  // The server answers wardend's questions with .7 and .8.
+  answerQuestions({7, 8});
   ASSERT_TRUE(eventually([&] { return decided(first); }));
   const auto sent = source_->verdictFor(first);
   EXPECT_EQ(sent->verdict, Verdict::kAccept);
@@ -745,6 +766,26 @@ TEST_F(QueueWorkerDnsTest, AReplyFromAnotherHostIsHeldUntilTheServerSaysItAgain)
   EXPECT_EQ(worker_->counters().dnsConfirmations.load(), 1u);
   EXPECT_EQ(worker_->counters().dnsAnswers.load(), 1u);
   EXPECT_EQ(worker_->counters().packets.load(), 1u) << "replies are not decided";
+}
+
+// A reply the server does not stand by (it answers wardend with other addresses: a forgery,
+// or a resolver whose caches give each asker another subset) still goes to the program, so
+// that its lookup never fails for it; what the server contradicted is refused.
+TEST_F(QueueWorkerDnsTest, AReplyTheServerContradictsGoesOnTeachingNothing) {
+  if (!bindResolver()) {
+    GTEST_SKIP() << "cannot bind port 53 of 127.0.0.77 (not root?): " << std::strerror(errno);
+  }
+  ASSERT_NO_FATAL_FAILURE(startAndAsk());
+  const std::uint32_t held = reply(7);
+  ASSERT_NO_FATAL_FAILURE(receiveQuestions());
+  answerQuestions({8});
+  ASSERT_TRUE(eventually([&] { return decided(held); }));
+  EXPECT_EQ(source_->verdictFor(held)->verdict, Verdict::kAccept);
+  DnsName name;
+  EXPECT_FALSE(hosts_.lookup(*rules::IpAddress::parse("198.51.100.7"), name));
+  EXPECT_TRUE(hosts_.refused(*rules::IpAddress::parse("198.51.100.7"), "files.test.example"));
+  EXPECT_EQ(worker_->counters().dnsUnconfirmed.load(), 1u);
+  EXPECT_EQ(worker_->counters().dnsAnswers.load(), 0u);
 }
 
 // With no answer from the server, the reply goes unconfirmed when its wait is over.
