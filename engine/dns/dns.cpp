@@ -6,7 +6,7 @@
 namespace warden::engine {
 namespace {
 
-constexpr std::size_t kHeaderSize = 12;
+constexpr std::size_t kHeaderSize = kDnsHeaderSize;
 constexpr std::size_t kRecordFixedSize = 10;  // type, class, ttl, rdlength after the owner
 constexpr std::size_t kMaxMessage = 65535;    // what a UDP datagram can carry
 constexpr int kMaxPointerHops = 32;      // pointers already only go backwards; this caps the work
@@ -17,9 +17,18 @@ constexpr std::uint16_t kTypeA = 1;
 constexpr std::uint16_t kTypeCname = 5;
 constexpr std::uint16_t kTypeAaaa = 28;
 constexpr std::uint16_t kClassIn = 1;
+constexpr std::uint16_t kTypeOpt = 41;
+constexpr std::uint16_t kFlagResponse = 0x8000;
+constexpr std::uint16_t kFlagTruncated = 0x0200;
+constexpr std::uint16_t kFlagRecursionDesired = 0x0100;
 
 std::uint16_t read16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+
+void write16(std::uint8_t* p, std::uint16_t value) {
+  p[0] = static_cast<std::uint8_t>(value >> 8);
+  p[1] = static_cast<std::uint8_t>(value);
 }
 
 std::uint32_t read32(const std::uint8_t* p) {
@@ -146,7 +155,7 @@ bool parseDnsQuery(std::span<const std::uint8_t> m, DnsQuestion& out) {
   out.name.length = 0;
   if (m.size() < kHeaderSize || m.size() > kMaxMessage) return false;
   const std::uint16_t flags = read16(&m[2]);
-  const bool response = (flags & 0x8000) != 0;
+  const bool response = (flags & kFlagResponse) != 0;
   const unsigned opcode = (flags >> 11) & 0xf;
   if (response || opcode != 0 || read16(&m[4]) != 1) return false;
   std::size_t pos = 0;
@@ -159,7 +168,7 @@ DnsStatus parseDnsResponse(std::span<const std::uint8_t> m, DnsResponse& out) {
   out.addressCount = 0;
   if (m.size() < kHeaderSize || m.size() > kMaxMessage) return finish(out, DnsStatus::kMalformed);
   const std::uint16_t flags = read16(&m[2]);
-  const bool response = (flags & 0x8000) != 0;
+  const bool response = (flags & kFlagResponse) != 0;
   const unsigned opcode = (flags >> 11) & 0xf;
   const unsigned rcode = flags & 0xf;
   const std::uint16_t questions = read16(&m[4]);
@@ -279,6 +288,62 @@ DnsStatus parseDnsResponse(std::span<const std::uint8_t> m, DnsResponse& out) {
     }
   }
   return finish(out, DnsStatus::kAnswers);
+}
+
+bool readDnsHeader(std::span<const std::uint8_t> m, DnsHeader& out) {
+  if (m.size() < kHeaderSize) return false;
+  const std::uint16_t flags = read16(&m[2]);
+  out.id = read16(&m[0]);
+  out.response = (flags & kFlagResponse) != 0;
+  out.truncated = (flags & kFlagTruncated) != 0;
+  out.rcode = static_cast<std::uint8_t>(flags & 0xf);
+  return true;
+}
+
+std::size_t writeDnsQuestion(std::string_view name, std::uint16_t type, std::uint16_t qclass,
+                             std::span<const std::uint8_t> caseBits,
+                             std::span<std::uint8_t, kMaxDnsQuestion> out) {
+  if (name.size() > DnsName::kMaxLength) return 0;
+  std::size_t pos = 0;
+  std::size_t letter = 0;
+  while (!name.empty()) {
+    const std::size_t dot = name.find('.');
+    const std::string_view label = name.substr(0, dot);
+    if (label.empty() || label.size() > 63) return 0;
+    out[pos++] = static_cast<std::uint8_t>(label.size());
+    for (const char c : label) {
+      auto byte = static_cast<std::uint8_t>(c);
+      if (byte >= 'a' && byte <= 'z') {
+        if (letter / 8 < caseBits.size() && ((caseBits[letter / 8] >> (letter % 8)) & 1) != 0) {
+          byte = static_cast<std::uint8_t>(byte - 'a' + 'A');
+        }
+        ++letter;
+      }
+      out[pos++] = byte;
+    }
+    name = dot == std::string_view::npos ? std::string_view{} : name.substr(dot + 1);
+  }
+  out[pos++] = 0;
+  write16(&out[pos], type);
+  write16(&out[pos + 2], qclass);
+  return pos + 4;
+}
+
+std::size_t writeDnsQuery(std::uint16_t id, std::span<const std::uint8_t> question,
+                          std::uint16_t ednsPayload, std::span<std::uint8_t, kMaxDnsQuery> out) {
+  if (question.size() > kMaxDnsQuestion) return 0;
+  std::fill(out.begin(), out.begin() + kHeaderSize, std::uint8_t{0});
+  write16(&out[0], id);
+  write16(&out[2], kFlagRecursionDesired);
+  write16(&out[4], 1);   // one question
+  write16(&out[10], 1);  // one additional record: EDNS, so that a long answer is not cut
+  std::copy(question.begin(), question.end(), out.begin() + kHeaderSize);
+  std::uint8_t* opt = &out[kHeaderSize + question.size()];
+  opt[0] = 0;  // the root name
+  write16(opt + 1, kTypeOpt);
+  write16(opt + 3, ednsPayload);
+  std::fill(opt + 5, opt + 11, std::uint8_t{0});  // TTL (extended code, version, flags), length
+  return kHeaderSize + question.size() + 11;
 }
 
 }  // namespace warden::engine

@@ -83,4 +83,32 @@ DnsStatus parseDnsResponse(std::span<const std::uint8_t> message, DnsResponse& o
 // a host name). False when the message is anything else. Same care and bounds as above.
 bool parseDnsQuery(std::span<const std::uint8_t> message, DnsQuestion& out);
 
+// The fixed header every DNS message begins with; its question follows at kDnsHeaderSize.
+inline constexpr std::size_t kDnsHeaderSize = 12;
+struct DnsHeader {
+  std::uint16_t id = 0;
+  bool response = false;
+  bool truncated = false;  // TC: the answer did not fit
+  std::uint8_t rcode = 0;
+};
+// False when `message` is shorter than a header.
+bool readDnsHeader(std::span<const std::uint8_t> message, DnsHeader& out);
+
+// The most a question takes on the wire: the name's labels and root, type and class.
+inline constexpr std::size_t kMaxDnsQuestion = DnsName::kMaxLength + 2 + 4;
+// The question of `name` (lower case, as DnsName holds it) in wire form into `out`, each
+// letter in upper case where the next bit of `caseBits` is set (bit i of byte i / 8: DNS 0x20);
+// `caseBits` must hold a bit per letter (32 bytes always do). Its length, or 0 when the name
+// has a label no DNS name may have (empty, or longer than 63).
+std::size_t writeDnsQuestion(std::string_view name, std::uint16_t type, std::uint16_t qclass,
+                             std::span<const std::uint8_t> caseBits,
+                             std::span<std::uint8_t, kMaxDnsQuestion> out);
+
+// A standard query with recursion desired: `id`, the one `question` (in wire form), and an
+// EDNS record offering `ednsPayload` bytes for the answer. Written into `out`; its length.
+inline constexpr std::size_t kDnsQueryOverhead = kDnsHeaderSize + 11;  // header, EDNS record
+inline constexpr std::size_t kMaxDnsQuery = kDnsQueryOverhead + kMaxDnsQuestion;
+std::size_t writeDnsQuery(std::uint16_t id, std::span<const std::uint8_t> question,
+                          std::uint16_t ednsPayload, std::span<std::uint8_t, kMaxDnsQuery> out);
+
 }  // namespace warden::engine

@@ -16,55 +16,13 @@
 namespace warden::engine {
 namespace {
 
-constexpr std::size_t kHeaderSize = 12;
 // Its queries offer kEdnsPayload bytes: a longer datagram is no answer to them.
 constexpr std::size_t kMaxReply = 4096;
-constexpr std::uint16_t kFlagResponse = 0x8000;
-constexpr std::uint16_t kFlagRecursionDesired = 0x0100;
-constexpr std::uint8_t kFlagTruncated = 0x02;  // in the flags' first byte
 constexpr unsigned kRcodeOk = 0;
 constexpr unsigned kRcodeNxDomain = 3;
-constexpr std::uint16_t kTypeOpt = 41;
 constexpr std::uint16_t kEdnsPayload = 1232;  // the DNS flag day's size: no fragments
 // Loopback's interface index, the same in every network namespace (LOOPBACK_IFINDEX).
 constexpr std::uint32_t kLoopbackIndex = 1;
-
-void put16(std::uint8_t* p, std::uint16_t value) {
-  p[0] = static_cast<std::uint8_t>(value >> 8);
-  p[1] = static_cast<std::uint8_t>(value);
-}
-
-std::uint16_t get16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
-
-// The question of `name` (lower case) in wire form, each letter's case from one bit of
-// `random`: false when the name has a label no DNS name may have.
-bool writeQuestion(std::string_view name, std::uint16_t type, std::uint16_t qclass,
-                   const std::uint8_t* random, std::uint8_t* out, std::uint8_t& length) {
-  std::size_t pos = 0;
-  std::size_t letter = 0;
-  while (!name.empty()) {
-    const std::size_t dot = name.find('.');
-    const std::string_view label = name.substr(0, dot);
-    if (label.empty() || label.size() > 63) return false;
-    out[pos++] = static_cast<std::uint8_t>(label.size());
-    for (const char c : label) {
-      auto byte = static_cast<std::uint8_t>(c);
-      if (std::isalpha(byte) && ((random[letter / 8] >> (letter % 8)) & 1) != 0) {
-        byte = static_cast<std::uint8_t>(std::toupper(byte));
-      }
-      letter += std::isalpha(byte) ? 1 : 0;
-      out[pos++] = byte;
-    }
-    name = dot == std::string_view::npos ? std::string_view{} : name.substr(dot + 1);
-  }
-  out[pos++] = 0;
-  put16(out + pos, type);
-  put16(out + pos + 2, qclass);
-  length = static_cast<std::uint8_t>(pos + 4);
-  return true;
-}
 
 bool isV6(const rules::IpAddress& address) { return !address.isV4(); }
 
@@ -202,7 +160,7 @@ bool DnsConfirmer::begin(const DnsExchange& reply, std::uint32_t inDevice,
   if (asked) return false;
   Confirmation& c = *std::find_if(confirmations_.begin(), confirmations_.end(),
                                   [](const Confirmation& one) { return !one.active; });
-  std::array<std::array<std::uint8_t, kHeaderSize + kMaxQuestion + 11>, 2> queries{};
+  std::array<std::array<std::uint8_t, kMaxDnsQuery>, 2> queries{};
   std::array<std::size_t, 2> lengths{};
   for (std::size_t a = 0; a < c.asks.size(); ++a) {
     Ask& ask = c.asks[a];
@@ -212,26 +170,17 @@ bool DnsConfirmer::begin(const DnsExchange& reply, std::uint32_t inDevice,
         static_cast<ssize_t>(random.size())) {
       return false;
     }
-    if (!writeQuestion(reply.question.name.view(), reply.question.type, reply.question.qclass,
-                       random.data() + 2, ask.question.data(), ask.questionLength)) {
-      return false;
-    }
-    ask.id = get16(random.data());
+    const std::size_t length =
+        writeDnsQuestion(reply.question.name.view(), reply.question.type, reply.question.qclass,
+                         std::span(random).subspan(2), ask.question);
+    if (length == 0) return false;
+    ask.questionLength = static_cast<std::uint16_t>(length);
+    ask.id = static_cast<std::uint16_t>((random[0] << 8) | random[1]);
     if (a == 1 && ask.id == c.asks[0].id) ask.id ^= 1;  // two answers, not one taken twice
     ask.answered = false;
     ask.given = 0;
-    auto& query = queries[a];
-    put16(&query[0], ask.id);
-    put16(&query[2], kFlagRecursionDesired);
-    put16(&query[4], 1);   // one question
-    put16(&query[10], 1);  // one additional record: EDNS, so that a long answer is not cut
-    std::memcpy(&query[kHeaderSize], ask.question.data(), ask.questionLength);
-    std::uint8_t* opt = &query[kHeaderSize + ask.questionLength];
-    opt[0] = 0;  // the root name
-    put16(opt + 1, kTypeOpt);
-    put16(opt + 3, kEdnsPayload);
-    // TTL (extended code, version, flags) and data length stay zero.
-    lengths[a] = kHeaderSize + ask.questionLength + 11;
+    lengths[a] =
+        writeDnsQuery(ask.id, std::span(ask.question).first(length), kEdnsPayload, queries[a]);
   }
   sockaddr_storage server{};
   const socklen_t serverLength = socketAddress(reply.server, reply.serverPort, inDevice, server);
@@ -316,20 +265,21 @@ void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
     rules::IpAddress sender;
     std::uint16_t senderPort = 0;
     const auto size = static_cast<std::size_t>(got);
-    if (!peerOf(from, sender, senderPort) || size < kHeaderSize ||
-        (get16(&buffer_[2]) & kFlagResponse) == 0) {
+    DnsHeader header;
+    const std::span<const std::uint8_t> message(buffer_.data(), size);
+    if (!peerOf(from, sender, senderPort) || !readDnsHeader(message, header) || !header.response) {
       continue;
     }
-    const std::uint16_t id = get16(&buffer_[0]);
+    const std::uint16_t id = header.id;
     for (Confirmation& c : confirmations_) {
       if (!c.active || c.program.server != sender || c.program.serverPort != senderPort) {
         continue;
       }
       for (Ask& ask : c.asks) {
-        if (ask.answered || ask.id != id || size < kHeaderSize + ask.questionLength) continue;
-        const std::uint8_t* question = &buffer_[kHeaderSize];
+        if (ask.answered || ask.id != id || size < kDnsHeaderSize + ask.questionLength) continue;
+        const std::uint8_t* question = &buffer_[kDnsHeaderSize];
         if (std::memcmp(question, ask.question.data(), ask.questionLength) == 0) {
-          answered(c, ask, {buffer_.data(), size}, hosts, counters, released);
+          answered(c, ask, message, header, hosts, counters, released);
         } else if (std::equal(question, question + ask.questionLength, ask.question.data(),
                               [](std::uint8_t a, std::uint8_t b) {
                                 return std::tolower(a) == std::tolower(b);
@@ -349,13 +299,12 @@ void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
 }
 
 void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint8_t> answer,
-                            HostCache& hosts, QueueCounters& counters,
+                            const DnsHeader& header, HostCache& hosts, QueueCounters& counters,
                             std::vector<Held>& released) {
   ask.answered = true;
   // Only a whole answer, or NXDOMAIN, says what the name is: a truncated one (TC), a server
   // failure or a refusal says nothing either way, and nothing is waited for.
-  const unsigned rcode = answer[3] & 0xfu;
-  if ((answer[2] & kFlagTruncated) != 0 || (rcode != kRcodeOk && rcode != kRcodeNxDomain)) {
+  if (header.truncated || (header.rcode != kRcodeOk && header.rcode != kRcodeNxDomain)) {
     QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);
     return end(c, released);
   }

@@ -129,14 +129,12 @@ class DnsConfirmer {
   std::uint64_t nextDeadline() const;
 
  private:
-  // The question as sent (name in its random case, type, class), compared byte for byte.
-  static constexpr std::size_t kMaxQuestion = DnsName::kMaxLength + 2 + 4;
-
   // One of a confirmation's two queries.
   struct Ask {
     std::uint16_t id = 0;
-    std::array<std::uint8_t, kMaxQuestion> question{};
-    std::uint8_t questionLength = 0;
+    // The question as sent (name in its random case, type, class), compared byte for byte.
+    std::array<std::uint8_t, kMaxDnsQuestion> question{};
+    std::uint16_t questionLength = 0;
     bool answered = false;
     // The reply's answers this ask's answer gave (bit i: answers[i]), and their TTLs.
     std::uint32_t given = 0;
@@ -156,8 +154,9 @@ class DnsConfirmer {
 
   void receive(int fd, HostCache& hosts, QueueCounters& counters, std::vector<Held>& released);
   // `answer` (from the server) to `ask` of `c`; ends `c` once both are answered.
-  void answered(Confirmation& c, Ask& ask, std::span<const std::uint8_t> answer, HostCache& hosts,
-                QueueCounters& counters, std::vector<Held>& released);
+  void answered(Confirmation& c, Ask& ask, std::span<const std::uint8_t> answer,
+                const DnsHeader& header, HostCache& hosts, QueueCounters& counters,
+                std::vector<Held>& released);
   void end(Confirmation& confirmation, std::vector<Held>& released);
 
   DnsConfirmerPorts* ports_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -369,6 +370,68 @@ TEST(DnsHostile, PointersForwardIntoTheHeaderOrOutOfRange) {
   half[7] = 1;
   half.push_back(0xc0);
   EXPECT_EQ(statusOf(half), DnsStatus::kMalformed);
+}
+
+// wardend's own queries (DnsConfirmer): what it writes parses back as the question it asked.
+TEST(DnsQueryWriting, AQueryReadsBackAsItsQuestion) {
+  const std::uint8_t everyLetterUp[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  const std::uint8_t alternate[32] = {0x55, 0x55, 0x55, 0x55};
+  std::array<std::uint8_t, kMaxDnsQuestion> question{};
+  std::array<std::uint8_t, kMaxDnsQuery> query{};
+  for (const std::string& name : {std::string("files.test.example"), std::string("a-1.b_2.c3"),
+                                  std::string(63, 'x') + "." + std::string(63, 'y') + "." +
+                                      std::string(63, 'z') + "." + std::string(61, 'w')}) {
+    for (const std::span<const std::uint8_t> bits :
+         {std::span<const std::uint8_t>(everyLetterUp), std::span<const std::uint8_t>(alternate)}) {
+      const std::size_t length = writeDnsQuestion(name, 28, 1, bits, question);
+      ASSERT_EQ(length, name.size() + 2 + 4) << name;
+      const std::size_t size =
+          writeDnsQuery(0xbeef, std::span(question).first(length), 1232, query);
+      ASSERT_EQ(size, length + kDnsQueryOverhead);
+      DnsQuestion parsed;
+      ASSERT_TRUE(parseDnsQuery(std::span(query).first(size), parsed)) << name;
+      EXPECT_EQ(parsed.id, 0xbeef);
+      EXPECT_EQ(parsed.type, 28);
+      EXPECT_EQ(parsed.qclass, 1);
+      EXPECT_EQ(parsed.name.view(), name) << "read back in lower case";
+      DnsHeader header;
+      ASSERT_TRUE(readDnsHeader(std::span(query).first(size), header));
+      EXPECT_EQ(header.id, 0xbeef);
+      EXPECT_FALSE(header.response);
+      EXPECT_EQ(query[2], 0x01) << "recursion desired";
+      EXPECT_EQ(query[11], 1) << "one additional record: EDNS";
+      EXPECT_EQ((query[size - 8] << 8) | query[size - 7], 1232) << "the payload EDNS offers";
+    }
+  }
+  // The case of each letter follows its bit; other characters take none.
+  const std::size_t length = writeDnsQuestion("ab-cd.e", 1, 1, alternate, question);
+  ASSERT_EQ(length, 13u);
+  EXPECT_EQ(std::string(question.begin() + 1, question.begin() + 6), "Ab-Cd");
+  EXPECT_EQ(question[7], 'E');
+}
+
+TEST(DnsQueryWriting, NamesNoQueryMayAskAreRefused) {
+  std::array<std::uint8_t, kMaxDnsQuestion> question{};
+  const std::uint8_t bits[32] = {};
+  EXPECT_EQ(writeDnsQuestion("a..b", 1, 1, bits, question), 0u);
+  EXPECT_EQ(writeDnsQuestion(".a", 1, 1, bits, question), 0u);
+  EXPECT_EQ(writeDnsQuestion(std::string(64, 'a') + ".b", 1, 1, bits, question), 0u);
+  EXPECT_EQ(writeDnsQuestion(std::string(254, 'a'), 1, 1, bits, question), 0u);
+}
+
+TEST(DnsQueryWriting, TheHeaderOfAnAnswer) {
+  Bytes answer = {0x12, 0x34, 0x83, 0x83, 0, 0, 0, 0, 0, 0, 0, 0};
+  DnsHeader header;
+  ASSERT_TRUE(readDnsHeader(answer, header));
+  EXPECT_EQ(header.id, 0x1234);
+  EXPECT_TRUE(header.response);
+  EXPECT_TRUE(header.truncated);
+  EXPECT_EQ(header.rcode, 3);
+  answer.pop_back();
+  EXPECT_FALSE(readDnsHeader(answer, header));
 }
 
 TEST(DnsHostile, LabelsAndNamesBeyondTheirLimits) {
