@@ -21,6 +21,10 @@ constexpr std::size_t kMaxReply = 4096;
 constexpr unsigned kRcodeOk = 0;
 constexpr unsigned kRcodeNxDomain = 3;
 constexpr std::uint16_t kEdnsPayload = 1232;  // the DNS flag day's size: no fragments
+// How long a confirmation whose answers lack an address of the reply waits on for the server's
+// own reply to the program's query: its answers' round trip, within these bounds.
+constexpr std::uint64_t kMinSettleNs = 20'000'000;
+constexpr std::uint64_t kMaxSettleNs = 250'000'000;
 // Loopback's interface index, the same in every network namespace (LOOPBACK_IFINDEX).
 constexpr std::uint32_t kLoopbackIndex = 1;
 
@@ -178,6 +182,7 @@ bool DnsConfirmer::begin(const DnsExchange& reply, std::uint32_t inDevice,
     ask.id = static_cast<std::uint16_t>((random[0] << 8) | random[1]);
     if (a == 1 && ask.id == c.asks[0].id) ask.id ^= 1;  // two answers, not one taken twice
     ask.answered = false;
+    ask.gaveNone = false;
     ask.given = 0;
     lengths[a] =
         writeDnsQuery(ask.id, std::span(ask.question).first(length), kEdnsPayload, queries[a]);
@@ -200,8 +205,11 @@ bool DnsConfirmer::begin(const DnsExchange& reply, std::uint32_t inDevice,
   c.held = held;
   c.program = reply;
   c.localPort = localPort;
+  c.sentAt = nowNs;
   c.deadline = nowNs + kWaitNs;
   c.answerCount = 0;
+  c.otherReply = false;
+  c.settling = false;
   for (const DnsAddress& answer : response.answers()) c.answers[c.answerCount++] = answer;
   ++inFlight_;
   return true;
@@ -209,10 +217,13 @@ bool DnsConfirmer::begin(const DnsExchange& reply, std::uint32_t inDevice,
 
 void DnsConfirmer::serve(std::uint64_t nowNs, bool readable, HostCache& hosts,
                          QueueCounters& counters, std::vector<Held>& released) {
-  if (readable && socket4_) receive(socket4_.get(), hosts, counters, released);
-  if (readable && socket6_) receive(socket6_.get(), hosts, counters, released);
+  if (readable && socket4_) receive(socket4_.get(), nowNs, hosts, counters, released);
+  if (readable && socket6_) receive(socket6_.get(), nowNs, hosts, counters, released);
   for (Confirmation& c : confirmations_) {
-    if (c.active && nowNs >= c.deadline) {
+    if (!c.active || nowNs < c.deadline) continue;
+    if (c.settling) {
+      settle(c, hosts, counters, released);
+    } else {
       QueueCounters::bump(counters.dnsUnconfirmed, c.answerCount);
       end(c, released);
     }
@@ -227,14 +238,18 @@ void DnsConfirmer::releaseAll(QueueCounters& counters, std::vector<Held>& releas
   }
 }
 
-bool DnsConfirmer::holdsAnswerTo(const DnsExchange& exchange) const {
-  return inFlight_ > 0 &&
-         std::any_of(confirmations_.begin(), confirmations_.end(), [&](const Confirmation& c) {
-           return c.active && c.program.question.id == exchange.question.id &&
-                  c.program.clientPort == exchange.clientPort &&
-                  c.program.serverPort == exchange.serverPort &&
-                  c.program.client == exchange.client && c.program.server == exchange.server;
-         });
+bool DnsConfirmer::anotherReply(const DnsExchange& exchange) {
+  if (inFlight_ == 0) return false;
+  for (Confirmation& c : confirmations_) {
+    if (c.active && c.program.question.id == exchange.question.id &&
+        c.program.clientPort == exchange.clientPort &&
+        c.program.serverPort == exchange.serverPort && c.program.client == exchange.client &&
+        c.program.server == exchange.server) {
+      c.otherReply = true;
+      return true;
+    }
+  }
+  return false;
 }
 
 std::uint64_t DnsConfirmer::nextDeadline() const {
@@ -249,7 +264,7 @@ std::uint64_t DnsConfirmer::nextDeadline() const {
 // a flood of them cannot keep the worker from its queue): one that answers an ask in flight
 // (from its server and port, with its id, and its question in the very case it was asked)
 // is its answer.
-void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
+void DnsConfirmer::receive(int fd, std::uint64_t nowNs, HostCache& hosts, QueueCounters& counters,
                            std::vector<Held>& released) {
   for (std::size_t reads = 0; reads < kMaxReads; ++reads) {
     sockaddr_storage from{};
@@ -279,7 +294,7 @@ void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
         if (ask.answered || ask.id != id || size < kDnsHeaderSize + ask.questionLength) continue;
         const std::uint8_t* question = &buffer_[kDnsHeaderSize];
         if (std::memcmp(question, ask.question.data(), ask.questionLength) == 0) {
-          answered(c, ask, message, header, hosts, counters, released);
+          answered(c, ask, message, header, nowNs, hosts, counters, released);
         } else if (std::equal(question, question + ask.questionLength, ask.question.data(),
                               [](std::uint8_t a, std::uint8_t b) {
                                 return std::tolower(a) == std::tolower(b);
@@ -299,8 +314,8 @@ void DnsConfirmer::receive(int fd, HostCache& hosts, QueueCounters& counters,
 }
 
 void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint8_t> answer,
-                            const DnsHeader& header, HostCache& hosts, QueueCounters& counters,
-                            std::vector<Held>& released) {
+                            const DnsHeader& header, std::uint64_t nowNs, HostCache& hosts,
+                            QueueCounters& counters, std::vector<Held>& released) {
   ask.answered = true;
   // Only a whole answer, or NXDOMAIN, says what the name is: a truncated one (TC), a server
   // failure or a refusal says nothing either way, and nothing is waited for.
@@ -309,7 +324,9 @@ void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint
     return end(c, released);
   }
   DnsResponse confirmed;
-  if (parseDnsResponse(answer, confirmed) == DnsStatus::kAnswers) {
+  const bool answers = parseDnsResponse(answer, confirmed) == DnsStatus::kAnswers;
+  ask.gaveNone = !answers || confirmed.addressCount == 0;
+  if (answers) {
     for (std::size_t i = 0; i < c.answerCount; ++i) {
       for (const DnsAddress& again : confirmed.answers()) {
         if (again.address != c.answers[i].address) continue;
@@ -320,14 +337,32 @@ void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint
     }
   }
   if (!c.asks[0].answered || !c.asks[1].answered) return;
-  // What both answers gave is learned, for the shortest TTL. What neither gave, the server does
-  // not stand by (a forgery, or an answer that changed meanwhile): refused, so that no reply
-  // teaches it while a local cache may still hand the forgery on. What one answer gave and the
-  // other not (a server rotating subsets of a large set) teaches nothing either way. The reply
-  // itself always goes on: a resolver that hands each asker another subset (anycast caches)
-  // must not have its answers dropped, which would fail the program's lookup.
+  const std::uint32_t all = c.answerCount == 32 ? ~0u : (1u << c.answerCount) - 1;
+  const bool empty = c.asks[0].gaveNone && c.asks[1].gaveNone;
+  if ((c.asks[0].given & c.asks[1].given) == all || empty || c.otherReply) {
+    return settle(c, hosts, counters, released);
+  }
+  // Some address of the reply the server did not give again, though it has addresses for the
+  // name: a forgery, or a server whose caches give each asker another subset. The server's
+  // own reply to the program's query comes about when its answers to wardend's do (it was
+  // asked first): wait as long again for it, the sign that the reply held was forged.
+  c.settling = true;
+  const std::uint64_t roundTrip = nowNs > c.sentAt ? nowNs - c.sentAt : 0;
+  c.deadline = std::min(c.deadline, nowNs + std::clamp(roundTrip, kMinSettleNs, kMaxSettleNs));
+}
+
+void DnsConfirmer::settle(Confirmation& c, HostCache& hosts, QueueCounters& counters,
+                          std::vector<Held>& released) {
+  // What both answers gave is learned, for the shortest TTL. What neither gave is refused
+  // (no reply teaches it, not even a local cache's over loopback that may have kept a forged
+  // answer) when the server said so plainly: no address at all for the name (NXDOMAIN, no
+  // data), or its own reply to the program's query came besides the one held. Else the
+  // server may just give each asker another subset of a large set (anycast caches,
+  // round-robin pools): not learned, not refused, so that a local cache's answer still
+  // teaches. The reply itself always goes on: dropping it would fail the program's lookup.
   const std::uint32_t both = c.asks[0].given & c.asks[1].given;
   const std::uint32_t either = c.asks[0].given | c.asks[1].given;
+  const bool refuse = (c.asks[0].gaveNone && c.asks[1].gaveNone) || c.otherReply;
   std::size_t learned = 0;
   for (std::size_t i = 0; i < c.answerCount; ++i) {
     const std::uint32_t bit = 1u << i;
@@ -335,7 +370,7 @@ void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint
       const std::uint32_t ttl = std::min({c.answers[i].ttl, c.asks[0].ttl[i], c.asks[1].ttl[i]});
       hosts.record(c.answers[i].address, c.program.question.name.view(), ttl);
       ++learned;
-    } else if ((either & bit) == 0) {
+    } else if (refuse && (either & bit) == 0) {
       hosts.refuse(c.answers[i].address, c.program.question.name.view(), c.answers[i].ttl);
     }
   }

@@ -53,19 +53,22 @@ bool repliedOverLoopback(std::uint32_t inDevice);
 // so a peer that can send from the resolver's address (on the same link, or where spoofed
 // sources pass) and is told the query by that program could answer first with addresses of
 // its choice. wardend asks the same server the same question twice from a socket of its own,
-// each time with an id and a letter case (DNS 0x20) that only it knows, and learns the
-// reply's addresses only when both answers give every one of them. A peer must then guess
+// each time with an id and a letter case (DNS 0x20) that only it knows, and learns a reply's
+// address only when both answers give it. A peer must then guess
 // two ids and two case patterns at once, in the moment the server takes to answer from its
 // cache; one confirmation per question at a time, so that it cannot try against many.
 //
 // The reply waits in the queue meanwhile (at most kWaitNs), so that the program reads it after
 // wardend has learned from it: its first connection finds the name. Only addresses both
-// answers give are learned; one neither gives is refused (HostCache::refuse): no reply teaches
+// answers give are learned. One neither gives is refused (HostCache::refuse: no reply teaches
 // it for its TTL, not even one over loopback, where a local caching resolver would otherwise
-// hand on a forged answer it kept. The reply itself always goes on (a resolver whose caches
-// give each asker another subset of a large set is not a forger): without two answers (none in
-// time, a second reply for a question already being confirmed, every place taken) it teaches
-// nothing.
+// hand on a forged answer it kept) when the server disowned the reply: it has no address for
+// the name, or its own reply to the program's query came besides the one held (a forger's came
+// first). Answers with other addresses and no such reply may be a server whose caches give
+// each asker another subset of a large set: the reply waits about a round trip more for the
+// server's own, then goes unlearned and unrefused. The reply itself always goes on (dropping
+// it would fail the program's lookup); without two answers (none in time, a second reply for
+// a question already being confirmed, every place taken) it teaches nothing.
 //
 // Replies over loopback need none of this: the table reads only those from this host's own
 // addresses (or a flow NAT sent to it), which no unprivileged process can forge.
@@ -118,9 +121,10 @@ class DnsConfirmer {
   // Ends every confirmation now, unconfirmed (the worker stops).
   void releaseAll(QueueCounters& counters, std::vector<Held>& released);
 
-  // Whether a confirmation in flight holds a reply to the program's query `exchange` (the
-  // same ends and id).
-  bool holdsAnswerTo(const DnsExchange& exchange) const;
+  // Another reply came to the program's query `exchange` (the same ends and id): true when a
+  // confirmation in flight holds one, which then takes it as a sign of forgery (the server's
+  // own reply coming after a forger's; see settle()).
+  bool anotherReply(const DnsExchange& exchange);
 
   int fd4() const { return socket4_.get(); }
   int fd6() const { return socket6_.get(); }
@@ -136,6 +140,7 @@ class DnsConfirmer {
     std::array<std::uint8_t, kMaxDnsQuestion> question{};
     std::uint16_t questionLength = 0;
     bool answered = false;
+    bool gaveNone = false;  // its answer gave no address at all (NXDOMAIN, no data)
     // The reply's answers this ask's answer gave (bit i: answers[i]), and their TTLs.
     std::uint32_t given = 0;
     std::array<std::uint32_t, DnsResponse::kMaxAddresses> ttl{};
@@ -147,16 +152,24 @@ class DnsConfirmer {
     DnsExchange program;  // the exchange of the reply held
     std::uint16_t localPort = 0;
     std::array<Ask, 2> asks;
+    std::uint64_t sentAt = 0;
     std::uint64_t deadline = 0;
     std::array<DnsAddress, DnsResponse::kMaxAddresses> answers{};
     std::uint8_t answerCount = 0;
+    bool otherReply = false;  // another reply came to the program's query meanwhile
+    bool settling = false;    // both answered; waits until `deadline` for another reply
   };
 
-  void receive(int fd, HostCache& hosts, QueueCounters& counters, std::vector<Held>& released);
-  // `answer` (from the server) to `ask` of `c`; ends `c` once both are answered.
+  void receive(int fd, std::uint64_t nowNs, HostCache& hosts, QueueCounters& counters,
+               std::vector<Held>& released);
+  // `answer` (from the server) to `ask` of `c`; settles `c` once both are answered.
   void answered(Confirmation& c, Ask& ask, std::span<const std::uint8_t> answer,
-                const DnsHeader& header, HostCache& hosts, QueueCounters& counters,
-                std::vector<Held>& released);
+                const DnsHeader& header, std::uint64_t nowNs, HostCache& hosts,
+                QueueCounters& counters, std::vector<Held>& released);
+  // Both answered: learns what both gave and, where the server has said the reply is not
+  // its own, refuses what neither gave; then ends `c`.
+  void settle(Confirmation& c, HostCache& hosts, QueueCounters& counters,
+              std::vector<Held>& released);
   void end(Confirmation& confirmation, std::vector<Held>& released);
 
   DnsConfirmerPorts* ports_ = nullptr;

@@ -592,7 +592,7 @@ void QueueWorker::passDns(const QueuedPacket& packet) {
         QueueCounters::bump(counters_.dnsUnconfirmed, read.response.addressCount);
         break;
       case DnsRead::kUnsolicited:
-        if (confirmer_ && confirmer_->holdsAnswerTo(read.exchange)) {
+        if (confirmer_ && confirmer_->anotherReply(read.exchange)) {
           return sendVerdict(packet.id, Verdict::kDrop, nullptr);
         }
         break;

@@ -402,6 +402,35 @@ def test_a_resolver_that_answers_each_asker_differently_still_answers_the_progra
                         f"resolver: {resolver.stdout_text()!r}")
 
 
+def test_a_local_stub_behind_a_resolver_that_answers_each_asker_differently_still_teaches(
+        lab, cgroup, wardend):
+    """The desktop's usual set-up (a caching stub on loopback, such as systemd-resolved or
+    dnsmasq, forwarding to an anycast resolver whose caches differ): the stub's upstream reply
+    cannot be confirmed (wardend's questions get other addresses), but nothing says it was
+    forged, so the stub's answer over loopback must still teach the name and the profile's
+    `host` rule must let the program reach the address."""
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    if not os.access(dnsmasq, os.X_OK):
+        pytest.skip("dnsmasq is not installed (scripts/install-deps installs it)")
+    resolver = lab.s.spawn([PYTHON, "-c", ROTATING_RESOLVER, S4, S4B], "rotating-resolver",
+                           lines=True)
+    assert resolver.wait_line(lambda t: t == "ready", timeout=10), resolver.stderr_text()
+    stub = lab.c.spawn([dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--no-resolv",
+                        "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1",
+                        "--port=53", "--pid-file=", "--user=root", f"--server={S4}"],
+                       "stub-dnsmasq")
+    d = _host_policy(lab, wardend, cgroup, [S4, "127.0.0.1"], default="deny")
+    asked = _ask(lab, cgroup, 0, "5a13", NAME, wait=1.5, client="127.0.0.1",
+                 server="127.0.0.1")
+    assert f"answers={S4B}" in asked.stdout, (asked.stdout, stub.stderr_text(),
+                                              resolver.stdout_text())
+    outcome, res = _probe(lab, cgroup, S4B, PORT + 1)  # an echo server listens there
+    rows = _rows_to(d, S4B, PORT + 1)
+    assert outcome == "connected", (res.stdout, res.stderr, rows, d.status()["totals"],
+                                    resolver.stdout_text())
+    assert [(r["action"], r["host"]) for r in rows] == [("allow", NAME)], rows
+
+
 # ---- MPTCP: a candidate that did NOT work (kept as regression checks; both pass) ----------
 #
 # engine/attribution/attributor.cpp, Attributor::attribute: an outbound TCP or UDP packet the
