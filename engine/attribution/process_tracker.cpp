@@ -349,6 +349,10 @@ void ProcessTracker::onExec(const warden_exec_event& event) {
     full = info;
     full.path = verifiedExecPath(filename, event.owner.exe_dev, event.owner.exe_ino);
     full.pathOnHost = !full.path.empty();
+    // Without a path it ran, what the process is cannot be known (a relative or unresolvable
+    // execve path): its flows are decided `unknown`, as for a process known by its socket
+    // alone, never by the engine default a profile of its path would have overridden.
+    if (full.path.empty()) full.source = ProcessSource::kOwnerOnly;
   }
   full.exeKernelDev = event.owner.exe_dev;
   full.exeInode = event.owner.exe_ino;

@@ -279,6 +279,11 @@ TEST_F(TrackerTest, UnverifiablePathIsLeftEmpty) {
   feed(execEvent(303, 7003, inodeOf(other), other.string(), "a\0"s, 1, 1, kernelDevOf(other) + 1));
   EXPECT_EQ(table_.find({303, 7003})->path, "");
   EXPECT_FALSE(table_.find({303, 7003})->pathOnHost);
+  // Known by its socket alone, for the policy: `unknown`, never the engine default that a
+  // profile of its path (a refusing one, say) would have overridden.
+  for (const std::uint32_t pid : {301u, 302u, 303u}) {
+    EXPECT_EQ(table_.find({pid, pid + 6700})->source, ProcessSource::kOwnerOnly) << pid;
+  }
 }
 
 // From outside, a binary bind-mounted over a path in a mount namespace of its own looks like
