@@ -220,8 +220,12 @@ NodeOption nodeOption(std::string_view name) {
                    "--version", "-h", "--help", "--v8-options", "--completion-bash"})) {
     return NodeOption::kRefused;
   }
-  // The inspector lets whoever connects to it run code in the process.
-  if (name.starts_with("--inspect") || name.starts_with("--debug")) return NodeOption::kRefused;
+  // The inspector lets whoever connects to it run code in the process. An env file may hold
+  // NODE_OPTIONS (--inspect, --require) that the process's environment does not show.
+  if (name.starts_with("--inspect") || name.starts_with("--debug") ||
+      name.starts_with("--env-file")) {
+    return NodeOption::kRefused;
+  }
   if (oneOf(name, {"-r",
                    "--require",
                    "--import",
@@ -231,8 +235,6 @@ NodeOption nodeOption(std::string_view name) {
                    "--conditions",
                    "--input-type",
                    "--title",
-                   "--env-file",
-                   "--env-file-if-exists",
                    "--icu-data-dir",
                    "--openssl-config",
                    "--redirect-warnings",
@@ -343,11 +345,17 @@ NodeOption nodeOption(std::string_view name) {
 bool acceptNodeOption(const std::vector<std::string_view>& words, std::size_t& i) {
   const std::string_view word = words[i];
   const std::size_t eq = word.find('=');
-  switch (nodeOption(word.substr(0, eq))) {
+  const std::string_view name = word.substr(0, eq);
+  switch (nodeOption(name)) {
     case NodeOption::kRefused:
       return false;
-    case NodeOption::kValue:
-      return eq != std::string_view::npos || ++i < words.size();
+    case NodeOption::kValue: {
+      if (eq == std::string_view::npos && ++i >= words.size()) return false;
+      // A module given as a data: URL is code written inline.
+      const std::string_view value = eq == std::string_view::npos ? words[i] : word.substr(eq + 1);
+      return !(oneOf(name, {"-r", "--require", "--import", "--loader", "--experimental-loader"}) &&
+               value.starts_with("data:"));
+    }
     case NodeOption::kFlag:
       return eq == std::string_view::npos;
   }
@@ -394,7 +402,11 @@ ScriptIndex shellScript(const Args& argv, const Args& env) {
   // bash runs BASH_ENV before a script, and an exported function replaces the command of its
   // name for the script; SHELLOPTS can turn on xtrace, which expands PS4 (command
   // substitutions included) before every command.
-  if (envSet(env, "BASH_ENV") || envSet(env, "SHELLOPTS")) return std::nullopt;
+  // PS4 itself is refused too: xtrace may also come from the command line (-x, -o xtrace) or
+  // from the script's own `set -x`, and dash and zsh expand it as well.
+  if (envSet(env, "BASH_ENV") || envSet(env, "SHELLOPTS") || envSet(env, "PS4")) {
+    return std::nullopt;
+  }
   for (const std::string& entry : env) {
     if (entry.starts_with("BASH_FUNC_")) return std::nullopt;
   }

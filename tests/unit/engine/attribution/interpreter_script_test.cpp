@@ -165,6 +165,13 @@ TEST(InterpreterScript, Node) {
       {"node"},
       {"node", "--some-new-option", "/opt/t.js"},  // may take the next word
       {"node", "--require"},
+      // A module given as a data: URL is inline code; an env file may hold NODE_OPTIONS.
+      {"node", "--import", "data:text/javascript,evil()", "/opt/t.js"},
+      {"node", "--import=data:text/javascript,evil()", "/opt/t.js"},
+      {"node", "-r", "data:text/javascript,evil()", "/opt/t.js"},
+      {"node", "--experimental-loader", "data:text/javascript,evil()", "/opt/t.js"},
+      {"node", "--env-file=/tmp/evil.env", "/opt/t.js"},
+      {"node", "--env-file-if-exists", "/tmp/evil.env", "/opt/t.js"},
   };
   for (const Strings& argv : forms) {
     EXPECT_EQ(scriptOf(kNode, argv), std::nullopt) << ::testing::PrintToString(argv);
@@ -173,6 +180,10 @@ TEST(InterpreterScript, Node) {
   EXPECT_EQ(scriptOf(kNode, {"node", "/opt/t.js"}, "/", inspect), std::nullopt);
   const Strings require = {"NODE_OPTIONS=--require /opt/x.js --no-warnings"};
   EXPECT_EQ(scriptOf(kNode, {"node", "/opt/t.js"}, "/", require), "/opt/t.js");
+  const Strings inlineImport = {"NODE_OPTIONS=--import=data:text/javascript,evil()"};
+  EXPECT_EQ(scriptOf(kNode, {"node", "/opt/t.js"}, "/", inlineImport), std::nullopt);
+  EXPECT_EQ(scriptOf(kNode, {"node", "--import", "./data:x.mjs", "/opt/t.js"}), "/opt/t.js")
+      << "a file whose name has data: in it is a file";
 }
 
 TEST(InterpreterScript, Shells) {
@@ -202,11 +213,17 @@ TEST(InterpreterScript, Shells) {
   for (const Strings& argv : forms) {
     EXPECT_EQ(scriptOf(kBash, argv), std::nullopt) << ::testing::PrintToString(argv);
   }
-  for (const std::string variable :
-       {"BASH_ENV=/tmp/evil.sh", "BASH_FUNC_curl%%=() { evil; }", "SHELLOPTS=xtrace"}) {
+  for (const std::string variable : {"BASH_ENV=/tmp/evil.sh", "BASH_FUNC_curl%%=() { evil; }",
+                                     "SHELLOPTS=xtrace", "PS4=+$(evil)"}) {
     const Strings env = {variable};
     EXPECT_EQ(scriptOf(kBash, {"bash", "/opt/t.sh"}, "/", env), std::nullopt) << variable;
   }
+  // xtrace from the command line, or the script's own `set -x`, expands PS4 too: in bash,
+  // dash and zsh alike.
+  const Strings ps4 = {"PS4=+$(evil)"};
+  EXPECT_EQ(scriptOf(kBash, {"bash", "-x", "/opt/t.sh"}, "/", ps4), std::nullopt);
+  EXPECT_EQ(scriptOf(kDash, {"sh", "-o", "xtrace", "/opt/t.sh"}, "/", ps4), std::nullopt);
+  EXPECT_EQ(scriptOf("/usr/bin/zsh", {"zsh", "/opt/t.sh"}, "/", ps4), std::nullopt);
 }
 
 TEST(InterpreterScript, OtherProgramsAndUnknownEnvironmentsHaveNone) {
