@@ -220,6 +220,17 @@ std::shared_ptr<const ProcessDescription> ProcessTable::otherImageAt(const Proce
   return found ? *found : nullptr;
 }
 
+bool ProcessTable::forkedByAnother(const ProcessKey& key, std::uint32_t ppid,
+                                   std::uint64_t parentStartTicks) const {
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  return firstHolding(it->second.current, it->second.earlier, [&](const auto& info) {
+           return (info.source == ProcessSource::kForkEvent || info.forkExecId != 0) &&
+                  (info.ppid != ppid || info.parentStartTicks != parentStartTicks);
+         }) != nullptr;
+}
+
 std::uint64_t ProcessTable::forkGeneration(const ProcessKey& key, std::uint32_t ppid,
                                            std::uint64_t parentStartTicks) const {
   std::shared_lock lock(mutex_);

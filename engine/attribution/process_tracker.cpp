@@ -741,11 +741,20 @@ void ProcessTracker::finish(ProcessDescription& info) {
     if (info.forkExecId == 0) {
       info.forkExecId = table_.forkGeneration(info.key, info.ppid, info.parentStartTicks);
     }
-    info.ancestorPaths =
-        table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors, &missing,
-                             info.forkExecId, &missingGeneration, info.startTimeNs);
-    if (missing.pid != 0) {
-      appendAncestorsFromProc(info.ancestorPaths, missing, info.key.startTicks, missingGeneration);
+    if (info.forkExecId == 0 &&
+        table_.forkedByAnother(info.key, info.ppid, info.parentStartTicks)) {
+      // Adopted: its parent did not start it, so it lends the process nothing (no parent_path
+      // or ancestor_path key holds). Else any program could be made a launcher: run it as a
+      // subreaper, or as init of a pid namespace of one's own, and hand it an orphan.
+      info.ancestorPaths.clear();
+    } else {
+      info.ancestorPaths =
+          table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors, &missing,
+                               info.forkExecId, &missingGeneration, info.startTimeNs);
+      if (missing.pid != 0) {
+        appendAncestorsFromProc(info.ancestorPaths, missing, info.key.startTicks,
+                                missingGeneration);
+      }
     }
   }
   const std::string trustedCgroup = trustedCgroupPath(info);

@@ -413,6 +413,34 @@ TEST_F(TrackerTest, ScanInsertsParentsBeforeChildren) {
   EXPECT_EQ(tracker_.counters().scanned.load(), 3u);
 }
 
+// Attack review: a shell forks a helper and execs a trusted launcher made a subreaper (or init
+// of a pid namespace of one's own); the helper forks the tool's process and exits, and the
+// launcher adopts it. Its adopter did not start it: no parent_path or ancestor_path key holds.
+TEST_F(TrackerTest, AnAdoptedProcessIsLentNothingByItsAdopter) {
+  const auto shell = dir_.write("bin/sh", "s");
+  const auto launcher = dir_.write("bin/launcher", "l");
+  const auto tool = dir_.write("bin/tool", "t");
+  fakeProcess(700, 1, 70, shell, "sh\0"s);
+  fakeProcess(701, 1, 71, launcher, "launcher\0"s);
+  tracker_.scanProc();
+  feed(forkEvent(700, 70, 702, 72));
+  // Its exec record names the launcher, and no fork generation (an adoptive parent).
+  feed(execEvent(702, 72, inodeOf(tool), tool.string(), "tool\0"s, 701, 71, kernelDevOf(tool)));
+  auto adopted = table_.find({702, 72});
+  ASSERT_NE(adopted, nullptr);
+  EXPECT_EQ(adopted->ppid, 701u);
+  EXPECT_EQ(adopted->ancestorPaths, std::vector<std::string>{});
+  ASSERT_NE(adopted->match, nullptr);
+  EXPECT_FALSE(adopted->match->ancestors);
+  // Control: a process the launcher forked itself is its child.
+  feed(forkEvent(701, 71, 703, 73));
+  feed(execEvent(703, 73, inodeOf(tool), tool.string(), "tool\0"s, 701, 71, kernelDevOf(tool)));
+  auto child = table_.find({703, 73});
+  ASSERT_NE(child, nullptr);
+  ASSERT_FALSE(child->ancestorPaths.empty());
+  EXPECT_EQ(child->ancestorPaths.front(), launcher.string());
+}
+
 TEST_F(TrackerTest, AncestorsTheTableLacksAreReadFromProc) {
   // Described on demand (as with sock_diag): the parent's start time is unknown, and neither
   // parent nor grandparent is in the table.
