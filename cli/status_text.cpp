@@ -35,7 +35,7 @@ constexpr std::array kQueueCounters = {
     Counter{"max_latency_us", "MAX_US"},
 };
 // Totals the lines below mention by name; any other is listed as it comes.
-constexpr std::array<std::string_view, 25> kKnownTotals = {
+constexpr std::array<std::string_view, 26> kKnownTotals = {
     "packets",         "allow",          "deny",
     "reject",          "learn",          "kernel",
     "malformed",       "queue_drops",    "passed_undecided",
@@ -44,7 +44,7 @@ constexpr std::array<std::string_view, 25> kKnownTotals = {
     "dns_replies",     "dns_answers",    "dns_malformed",
     "dns_unsolicited", "dns_queries",    "dns_queries_evicted",
     "invalid",         "repeats",        "dns_confirmations",
-    "dns_unconfirmed",
+    "dns_unconfirmed", "foreign_source",
 };
 
 std::string text(const json& object, std::string_view key, std::string_view fallback = "?") {
@@ -323,6 +323,10 @@ void printStatus(const json& status, std::int64_t nowNs, std::ostream& out,
   if (totals.contains("invalid")) {  // counted by the table (rule 1d), not by the workers
     problems += ", " + std::to_string(count(totals, "invalid")) + " invalid packets " +
                 (text(status, "invalid") == "accept" ? "accepted" : "dropped");
+  }
+  if (count(totals, "foreign_source") > 0) {  // rule 1f: sent from an address not the host's
+    problems += ", " + std::to_string(count(totals, "foreign_source")) +
+                " new flows from a foreign source address dropped";
   }
   line(out, "problems", problems);
   std::string others;

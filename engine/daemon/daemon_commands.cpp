@@ -41,6 +41,7 @@ nlohmann::json Daemon::status() {
   totals["passed_undecided"] = passed;
   // Counted by the table itself (rule 1d), not by a worker: such packets are never queued.
   totals["invalid"] = NftTable::invalidPackets().value_or(0);
+  totals["foreign_source"] = NftTable::foreignSourcePackets().value_or(0);  // rule 1f's
   json log = {{"enabled", logWriter_ != nullptr}, {"db", config_.logDb.string()}};
   if (logWriter_) {
     const db::LogCounters c = logWriter_->counters();

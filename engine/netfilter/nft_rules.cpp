@@ -228,13 +228,26 @@ void inputIsLoopback(nftnl_rule* rule, bool loopback) {
   compare(rule, loopback ? NFT_CMP_EQ : NFT_CMP_NEQ, static_cast<std::uint16_t>(ARPHRD_LOOPBACK));
 }
 
-void sourceIsLocal(nftnl_rule* rule) {
+namespace {
+
+void loadSourceType(nftnl_rule* rule) {
   nftnl_expr* e = nftnl_expr_alloc("fib");
   nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_SADDR);
   nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
   nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
   nftnl_rule_add_expr(rule, e);
+}
+
+}  // namespace
+
+void sourceIsLocal(nftnl_rule* rule) {
+  loadSourceType(rule);
   compare(rule, NFT_CMP_EQ, static_cast<std::uint32_t>(RTN_LOCAL));
+}
+
+void sourceIsNotLocal(nftnl_rule* rule) {
+  loadSourceType(rule);
+  compare(rule, NFT_CMP_NEQ, static_cast<std::uint32_t>(RTN_LOCAL));
 }
 
 void ctStatusHas(nftnl_rule* rule, std::uint32_t bits) {

@@ -50,6 +50,8 @@ void tcpFlagsAreNot(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags);
 void inputIsLoopback(nftnl_rule* rule, bool loopback);
 // Its source address is one of this host's (the routing table's "local" type).
 void sourceIsLocal(nftnl_rule* rule);
+// Its source address is not one of this host's.
+void sourceIsNotLocal(nftnl_rule* rule);
 // Any of the conntrack status `bits` (IPS_*) is set.
 void ctStatusHas(nftnl_rule* rule, std::uint32_t bits);
 // The transport header's port at `offset` (0: source, 2: destination) is `port`.

@@ -56,6 +56,7 @@ using nft::RulePtr;
 using nft::setCtMark;
 using nft::setPacketMark;
 using nft::sourceIsLocal;
+using nft::sourceIsNotLocal;
 using nft::TablePtr;
 using nft::tcpFlagsAre;
 using nft::tcpFlagsAreNot;
@@ -322,6 +323,21 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     if (plan.dropInvalid) verdict(rule.get(), NF_DROP);
     tx.addRule(rule.get());
   }
+  if (plan.queueing && hook == NF_INET_LOCAL_OUT) {
+    // 1f. the first packet of a new flow this host sends from an address that is not its own:
+    //     a socket bound with IPV6_FREEBIND (no privilege needed) or IP_TRANSPARENT to another
+    //     host's address. Counted and dropped, never decided: a flow is judged by its remote
+    //     end, and this one's is its source too. The kernel would answer it, a datagram to a
+    //     closed local port say, with an ICMP error to that forged source, quoting whatever
+    //     the program sent (related to the flow, so no rule would decide it): data carried to
+    //     a peer the policy refuses (verified on this kernel by test_packet_path.py).
+    RulePtr rule = newRule(name);
+    ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
+    sourceIsNotLocal(rule.get());
+    namedCounter(rule.get(), NftTable::kForeignSourceCounter);
+    verdict(rule.get(), NF_DROP);
+    tx.addRule(rule.get());
+  }
   if (plan.queueing && hook == NF_INET_LOCAL_OUT && plan.udpConnectedFd >= 0) {
     // 1u. a UDP packet of a flow not accepted (rule 1 took those; rule 0c's program keyed a
     //     connected socket's first datagram on one): the eBPF socket filter keys the flow of a
@@ -395,11 +411,12 @@ void addVerdictChain(Transaction& tx, const char* name, std::uint32_t hook, cons
   }
 }
 
-// The named counter objects (rule 1d's, and the queue rules'); creating one that exists keeps
-// its count.
+// The named counter objects (rules 1d's and 1f's, and the queue rules'); creating one that exists
+// keeps its count.
 void addCounters(Transaction& tx) {
   tx.addCounter(NftTable::kInvalidCounter);
   tx.addCounter(NftTable::kQueuedCounter);
+  tx.addCounter(NftTable::kForeignSourceCounter);
 }
 
 bool wantsInput(const TablePlan& plan) { return plan.inbound || plan.dns; }
@@ -579,6 +596,10 @@ base::Result<bool> NftTable::exists(const char* chain) {
 }
 
 base::Result<std::uint64_t> NftTable::invalidPackets() { return counterPackets(kInvalidCounter); }
+
+base::Result<std::uint64_t> NftTable::foreignSourcePackets() {
+  return counterPackets(kForeignSourceCounter);
+}
 
 base::Result<std::uint64_t> NftTable::queuedPackets() { return counterPackets(kQueuedCounter); }
 

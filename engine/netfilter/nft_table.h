@@ -140,6 +140,8 @@ class NftTable {
   static constexpr const char* kName = "warden";
   // The named counter of packets conntrack called invalid (rule 1d).
   static constexpr const char* kInvalidCounter = "invalid";
+  // The named counter of new outbound flows from an address not this host's (rule 1f).
+  static constexpr const char* kForeignSourceCounter = "foreign-source";
   // The named counter of packets the queue rules (0a, 0b, 0c, 0i, 0q, 4, 4b) sent to the queues.
   static constexpr const char* kQueuedCounter = "queued";
 
@@ -158,6 +160,8 @@ class NftTable {
 
   // Packets rule 1d counted as invalid since the table was created.
   [[nodiscard]] static base::Result<std::uint64_t> invalidPackets();
+  // The packets rule 1f dropped: new outbound flows from an address not this host's.
+  [[nodiscard]] static base::Result<std::uint64_t> foreignSourcePackets();
   // Packets the queue rules sent to the queues since the table was created, whether they
   // entered a queue or not: the kernel passes one without a queue entry when the queue is full
   // and fails open (NFQA_CFG_F_FAIL_OPEN) or nobody listens (bypass), and drops one when the

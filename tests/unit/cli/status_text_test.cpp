@@ -50,6 +50,22 @@ class StatusText : public ::testing::Test {
   }
 };
 
+// Rule 1f's drops (new flows sent from an address not the host's) are a problem line item
+// only when there are any.
+TEST_F(StatusText, ForeignSourceDropsAreNamedWhenThereAreAny) {
+  auto status = sampleStatus();
+  EXPECT_EQ(print(status).find("foreign source"), std::string::npos);
+  status["totals"]["foreign_source"] = 0;
+  EXPECT_EQ(print(status).find("foreign source"), std::string::npos);
+  status["totals"]["foreign_source"] = 2;
+  const std::string text = print(status);
+  EXPECT_NE(text.find("3 invalid packets dropped, 2 new flows from a foreign source address "
+                      "dropped\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("foreign_source 2"), std::string::npos) << "not among the unknown totals";
+}
+
 TEST_F(StatusText, ShowsStateMethodsPolicyAndCounters) {
   const std::string text = print(sampleStatus());
   for (const char* expected : {
