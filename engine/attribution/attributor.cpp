@@ -289,6 +289,19 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
       bump(counters_.provisional);
       Attribution held = viaSockDiag(packet, inbound, hasUid);
       held.recordGeneration = found.owner.generation;
+      // The holder sock_diag names may be the process that connected, though another task
+      // sent (it would have been named here otherwise): if it exec'd since, what it runs now
+      // is neither what connected nor what sent (a socket kept across an exec of an allowed
+      // program, its datagram sent by a child moved to another cgroup). `unknown`. (A
+      // process described by the start's scan has no known generation: taken as it is.)
+      if (held.kind == OwnerKind::kProcess && found.owner.exec_id != 0 &&
+          held.key == processKey(found.owner.tgid, found.owner.start_time_ns)) {
+        const auto now = table_.find(held.key);
+        if (!now || (now->execId != 0 && now->execId != found.owner.exec_id)) {
+          bump(counters_.misses);
+          return Attribution{};
+        }
+      }
       return held;
     }
     if (hit && found.owner.tgid == 0) {

@@ -3,7 +3,9 @@ an attack review (SPEC 4, 5): a trusted launcher's path as parent_path or ancest
 orphan the launcher adopts, as a subreaper or as init of a pid namespace of the user's own),
 the engine `default` for a program a profile refuses (exec'd by a relative name, gone before
 /proc was read: its path cannot be known, so `unknown`), and a trusted script's `script:` tag
-for code the user wrote (PS4 run by bash's xtrace, a data: URL given to node's --import).
+for code the user wrote (PS4 run by bash's xtrace, a data: URL given to node's --import), and
+an allowed program's identity for a datagram its child sent (a connected UDP socket kept across
+the exec, the child moved to another cgroup).
 
 Each test runs a control (the same thing without the trick is refused) and FAILS when the trick
 works, with "BYPASS" in its message and the log rows it saw."""
@@ -17,7 +19,7 @@ import pytest
 
 from test_attribution import (NOBODY, _reachable_by_everyone, _userns_allowed, attributing,
                               cgroup, in_cgroup, install, write_profiles)
-from test_identity_claims import SUBREAPER
+from test_identity_claims import SUBREAPER, _rmtree_cgroup
 from warden_cli import cli
 from warden_expect import wait_until
 from warden_lab import PYTHON, S4
@@ -318,3 +320,65 @@ def test_node_import_of_a_data_url(lab, cgroup, wardend):
         all(r["profile"] != "trusted-app" for r in rows if r["remote_port"] == 7001), (
             f"BYPASS: inline code given as a data: URL to --import connected as trusted-app; "
             f"stdout {atk.stdout!r}; rows {brief(rows)}")
+
+
+# ---- 4. a connected UDP socket kept across an exec, its datagram sent from another cgroup ---
+# send(2) on a connected socket passes no hook: the eBPF socket filter takes the sending task
+# for the flow's owner only when it is in the connector's cgroup; else wardend asks sock_diag
+# who holds the socket. Here the connector keeps the socket across an exec of an allowed
+# program, and its child, moved to another cgroup of the user's delegated subtree, sends the
+# first datagram and closes its copy: the holder left is the allowed program.
+
+HANDOFF = r"""
+import os, socket, sys, time
+allowed, host, port, move, execs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], \
+    sys.argv[5]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((host, port))
+s.set_inheritable(True)
+if os.fork() == 0:
+    time.sleep(0.5)
+    if move != "-":
+        with open(move, "w") as f:
+            f.write(str(os.getpid()))
+    s.send(b"handed over")
+    s.close()
+    os._exit(0)
+if execs == "1":
+    os.execv(allowed, [allowed, "2"])
+time.sleep(2)
+"""
+
+
+@pytest.mark.parametrize("move,execs", [
+    pytest.param(False, True, id="control-same-cgroup"),
+    pytest.param(True, False, id="control-no-exec"),
+    pytest.param(True, True, id="attack"),
+])
+def test_connected_udp_first_datagram_from_another_cgroup(lab, cgroup, wardend, move, execs):
+    allowed = launcher(lab)
+    delegated = os.path.join(cgroup, "user@65534.service")
+    os.mkdir(delegated)
+    try:
+        for scope in ("a.scope", "b.scope"):
+            os.mkdir(os.path.join(delegated, scope))
+        for sub in ("", "a.scope", "b.scope"):
+            for f in ("", "cgroup.procs", "cgroup.threads"):
+                os.chown(os.path.join(delegated, sub, f), 65534, 65534)
+        write_profiles(lab, {"allowed": ("allow", {"path": allowed})})
+        d = attributing(lab, wardend, cgroup, default="deny")
+        port = 7000 + 2 * int(move) + int(execs) - 1  # 7000, 7001, 7002
+        target = os.path.join(delegated, "b.scope", "cgroup.procs") if move else "-"
+        res = lab.c.run(in_cgroup(os.path.join(delegated, "a.scope"),
+                                  NOBODY + [PYTHON, "-c", HANDOFF, allowed, S4, str(port),
+                                            target, str(int(execs))]),
+                        timeout=30, check=False)
+        assert res.returncode == 0, (res.stdout, res.stderr)
+        rows = rows_for(d, {port})
+        print("rows", brief(rows))
+        assert rows, "the datagram was never decided"
+        assert all(r["profile"] != "allowed" and r["action"] != "allow" for r in rows), (
+            f"BYPASS: a datagram sent by the child from another cgroup was decided as the "
+            f"allowed program its parent exec'd; rows {brief(rows)}")
+    finally:
+        _rmtree_cgroup(delegated)
