@@ -224,8 +224,8 @@ def test_icmpv6_error_reflects_a_freebind_datagram_to_a_refused_peer(lab, cgroup
     """The confined program may not reach S6B. It binds a UDP socket to [S6B]:40000 with
     IPV6_FREEBIND and sends a datagram to a closed port of TARGET (loopback, allowed for all by
     the shipped global rule; or the host's LAN address, allowed by its profile). The kernel
-    answers with an ICMPv6 port unreachable to S6B that quotes the datagram: RELATED to the
-    accepted flow, it leaves through rule 1 without a decision."""
+    answered with an ICMPv6 port unreachable to S6B that quoted the datagram: RELATED to the
+    accepted flow, it left through rule 1 without a decision. Rule 1f now drops the datagram."""
     _add_lan_address(lab)
     marker = f"WX{os.getpid()}-"
     d = _confined(lab, wardend, cgroup, inbound=inbound, kernel=kernel,
