@@ -319,6 +319,23 @@ def test_a_remote_peer_spoofing_the_resolvers_address_teaches_no_name(lab, cgrou
     assert totals["dns_confirmations"] >= 2 and totals["dns_unconfirmed"] >= 1, totals
 
 
+def _dnsmasq():
+    """dnsmasq's path; skips the test where it is missing."""
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    if not os.access(dnsmasq, os.X_OK):
+        pytest.skip("dnsmasq is not installed (scripts/install-deps installs it)")
+    return dnsmasq
+
+
+def _stub_resolver(lab):
+    """A local caching stub resolver (dnsmasq on 127.0.0.1:53 of the client namespace, as
+    systemd-resolved or NetworkManager's dnsmasq are) forwarding to S4."""
+    return lab.c.spawn([_dnsmasq(), "--no-daemon", "--conf-file=/dev/null", "--no-resolv",
+                        "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1",
+                        "--port=53", "--pid-file=", "--user=root", f"--server={S4}"],
+                       "stub-dnsmasq")
+
+
 def test_a_forged_answer_refused_upstream_teaches_nothing_through_a_local_stub_resolver(
         lab, cgroup, wardend):
     """Review of the first confirmation: a local stub resolver (dnsmasq on 127.0.0.1, forwarding
@@ -327,16 +344,11 @@ def test_a_forged_answer_refused_upstream_teaches_nothing_through_a_local_stub_r
     believes. What the server contradicted must not be learned from the stub's reply either.
     (The forged reply itself reaches the stub: replies are never dropped, see the rotating
     resolver's test below.)"""
-    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-    if not os.access(dnsmasq, os.X_OK):
-        pytest.skip("dnsmasq is not installed (scripts/install-deps installs it)")
+    _dnsmasq()
     resolver = lab.s.spawn([PYTHON, "-c", SPOOFING_RESOLVER, S4, "0.3", "-1", S4B, REAL_NAME,
                             S4], "spoofing-resolver", lines=True)
     assert resolver.wait_line(lambda t: t == "ready", timeout=10), resolver.stderr_text()
-    stub = lab.c.spawn([dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--no-resolv",
-                        "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1",
-                        "--port=53", "--pid-file=", "--user=root", f"--server={S4}"],
-                       "stub-dnsmasq")
+    stub = _stub_resolver(lab)
     d = _host_policy(lab, wardend, cgroup, [S4, "127.0.0.1"], default="deny")
 
     # Control: the stub's honest answer is learned from its loopback reply.
@@ -409,16 +421,11 @@ def test_a_local_stub_behind_a_resolver_that_answers_each_asker_differently_stil
     cannot be confirmed (wardend's questions get other addresses), but nothing says it was
     forged, so the stub's answer over loopback must still teach the name and the profile's
     `host` rule must let the program reach the address."""
-    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-    if not os.access(dnsmasq, os.X_OK):
-        pytest.skip("dnsmasq is not installed (scripts/install-deps installs it)")
+    _dnsmasq()
     resolver = lab.s.spawn([PYTHON, "-c", ROTATING_RESOLVER, S4, S4B], "rotating-resolver",
                            lines=True)
     assert resolver.wait_line(lambda t: t == "ready", timeout=10), resolver.stderr_text()
-    stub = lab.c.spawn([dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--no-resolv",
-                        "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1",
-                        "--port=53", "--pid-file=", "--user=root", f"--server={S4}"],
-                       "stub-dnsmasq")
+    stub = _stub_resolver(lab)
     d = _host_policy(lab, wardend, cgroup, [S4, "127.0.0.1"], default="deny")
     asked = _ask(lab, cgroup, 0, "5a13", NAME, wait=1.5, client="127.0.0.1",
                  server="127.0.0.1")
