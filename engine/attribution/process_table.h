@@ -83,14 +83,14 @@ class ProcessTable {
                                                          std::uint32_t kernelDev,
                                                          std::uint64_t inode,
                                                          std::uint64_t execId) const;
-  // The parent's generation when it forked `key` (ProcessDescription::forkExecId), from any
-  // description of it that names one and the same parent; 0 when none does.
   // Whether a description of `key` made at or soon after its fork (its fork event, or a
   // record that named the exec generation it forked from) names another parent than
   // (ppid, parentStartTicks): the process that started it exited and another adopted it (a
   // subreaper, a pid namespace's init), or it was cloned with CLONE_PARENT.
   bool forkedByAnother(const ProcessKey& key, std::uint32_t ppid,
                        std::uint64_t parentStartTicks) const;
+  // The parent's generation when it forked `key` (ProcessDescription::forkExecId), from any
+  // description of it that names one and the same parent; 0 when none does.
   std::uint64_t forkGeneration(const ProcessKey& key, std::uint32_t ppid,
                                std::uint64_t parentStartTicks) const;
   // The most recent process the table knows under `pid`, running or not.

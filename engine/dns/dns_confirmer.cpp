@@ -325,7 +325,9 @@ void DnsConfirmer::answered(Confirmation& c, Ask& ask, std::span<const std::uint
   }
   DnsResponse confirmed;
   const bool answers = parseDnsResponse(answer, confirmed) == DnsStatus::kAnswers;
-  ask.gaveNone = !answers || confirmed.addressCount == 0;
+  // No address at all for the name: NXDOMAIN, or a whole answer without one. An answer that
+  // does not parse says nothing either way.
+  ask.gaveNone = header.rcode == kRcodeNxDomain || (answers && confirmed.addressCount == 0);
   if (answers) {
     for (std::size_t i = 0; i < c.answerCount; ++i) {
       for (const DnsAddress& again : confirmed.answers()) {

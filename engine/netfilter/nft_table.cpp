@@ -330,7 +330,7 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     //     end, and this one's is its source too. The kernel would answer it, a datagram to a
     //     closed local port say, with an ICMP error to that forged source, quoting whatever
     //     the program sent (related to the flow, so no rule would decide it): data carried to
-    //     a peer the policy refuses (verified on this kernel by test_packet_path.py).
+    //     a peer the policy refuses (verified on this kernel by test_packet_tricks.py).
     RulePtr rule = newRule(name);
     ctStateHas(rule.get(), NF_CT_STATE_BIT(IP_CT_NEW));
     sourceIsNotLocal(rule.get());

@@ -289,7 +289,23 @@ TEST(DnsConfirmer, AnAnswerThatSaysNothingLetsTheReplyGoUnlearned) {
     c.serve();
     ASSERT_EQ(c.released.size(), 1u) << kind;
     EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)") << kind;
+    EXPECT_FALSE(c.refused("198.51.100.7")) << kind;
   }
+  // Two answers that do not parse (a byte after the last record) say nothing either: the
+  // reply's addresses are not refused, as they would be after two that give none.
+  Confirming c;
+  ASSERT_TRUE(c.begin());
+  sockaddr_in from{};
+  for (const Bytes& query : c.queries(from)) {
+    Bytes reply = answer(query, {9});
+    reply.push_back(0);
+    c.resolver.send(reply, from);
+  }
+  c.serve();
+  ASSERT_EQ(c.released.size(), 1u);
+  EXPECT_EQ(c.hostOf("198.51.100.7"), "(none)");
+  EXPECT_FALSE(c.refused("198.51.100.7"));
+  EXPECT_FALSE(c.refused("198.51.100.8"));
 }
 
 TEST(DnsConfirmer, TheLettersCaseIsRandom) {
