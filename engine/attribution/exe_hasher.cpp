@@ -62,7 +62,21 @@ std::size_t ImageHashLru::size() const {
   return lru_.size();
 }
 
+namespace {
+
+base::Error unpinnedError(const char* filesystem) {
+  return base::makeError(0, std::string("the image is on ") + filesystem +
+                                ", whose contents can change unseen: no hash of it is trusted");
+}
+
+}  // namespace
+
 base::Result<std::string> ExeHasher::hashImage(int fd) {
+  const auto fsType = filesystemTypeOfFd(fd);
+  if (!fsType) return std::unexpected(base::errnoError("statfs of the image"));
+  if (const char* unpinned = unpinnedImageFilesystem(*fsType)) {
+    return std::unexpected(unpinnedError(unpinned));
+  }
   auto identity = identityOfFd(fd);
   if (!identity) return std::unexpected(base::errnoError("stat of the image"));
   if (auto cached = cache_.find(*identity)) return *cached;
@@ -75,7 +89,11 @@ base::Result<std::string> ExeHasher::hashImage(int fd) {
 }
 
 base::Result<std::string> ExeHasher::hashOf(const ImageRef& info, const std::string& procRoot) {
-  if (info.imageKnown) {
+  if (const char* unpinned = unpinnedImageFilesystem(info.imageFsType)) {
+    return std::unexpected(unpinnedError(unpinned));
+  }
+  // The identity alone finds a cached hash only when its filesystem was read with it.
+  if (info.imageKnown && info.imageFsType != 0) {
     if (auto cached = cache_.find(info.image)) return *cached;
   }
   if (info.handle && info.handle->fd() >= 0) return hashImage(info.handle->fd());

@@ -60,10 +60,11 @@ struct ImageRef {
   ProcessKey key;
   base::FileIdentity image;
   bool imageKnown = false;
+  std::int64_t imageFsType = 0;
   std::shared_ptr<ImageHandle> handle;
 
   static ImageRef of(const ProcessDescription& info) {
-    return ImageRef{info.key, info.image, info.imageKnown, info.imageHandle};
+    return ImageRef{info.key, info.image, info.imageKnown, info.imageFsType, info.imageHandle};
   }
 };
 
@@ -74,7 +75,8 @@ class ExeHasher {
  public:
   explicit ExeHasher(ImageHashLru& cache) : cache_(cache) {}
 
-  // The hash of the image `fd` refers to; cached by the identity fstat gives.
+  // The hash of the image `fd` refers to; cached by the identity fstat gives. An error for an
+  // image on a filesystem unpinnedImageFilesystem names, which is neither read nor cached.
   [[nodiscard]] base::Result<std::string> hashImage(int fd);
 
   // The hash of what `info` runs: through its held image handle when it has one, else

@@ -124,8 +124,12 @@ struct ProcessDescription {
   // wardend, or described without its event). An ancestor whose image came after the process
   // below it started did not fork it with that image.
   std::uint64_t execTimeNs = 0;
-  base::FileIdentity image;                  // stat(2) of the image: what hashes are cached by
-  bool imageKnown = false;                   // `image` was read
+  base::FileIdentity image;  // stat(2) of the image: what hashes are cached by
+  bool imageKnown = false;   // `image` was read
+  // statfs(2) f_type of the image's filesystem, read with `image`; 0: not read. Hashes are
+  // neither taken nor cached for images on filesystems whose bytes can change unseen
+  // (unpinnedImageFilesystem).
+  std::int64_t imageFsType = 0;
   std::shared_ptr<ImageHandle> imageHandle;  // set when hashes may be needed
 
   ProcessSource source = ProcessSource::kOwnerOnly;

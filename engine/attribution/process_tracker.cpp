@@ -777,11 +777,15 @@ void ProcessTracker::finish(ProcessDescription& info) {
   if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
     if (auto image = reader_.openImage(info.key.pid)) {
       auto identity = identityOfFd(image->get());
-      if (identity && (info.exeInode == 0 || identity->inode == info.exeInode)) {
+      const auto fsType = filesystemTypeOfFd(image->get());
+      if (identity && fsType && (info.exeInode == 0 || identity->inode == info.exeInode)) {
         info.image = *identity;
         info.imageKnown = true;
+        info.imageFsType = *fsType;
         // An image whose hash is known needs no descriptor: the hash is found by identity.
-        if (!hasher_ || !hasher_->cache().findInMemory(*identity)) {
+        // Nor does one whose hash is never trusted.
+        if (!unpinnedImageFilesystem(*fsType) &&
+            (!hasher_ || !hasher_->cache().findInMemory(*identity))) {
           info.imageHandle = heldImages_.hold(*identity, std::move(*image));
         }
       }
@@ -832,7 +836,10 @@ void ProcessTracker::maybeTrim() {
 
 void ProcessTracker::maybeHash(const ProcessDescription& info) {
   if (!hasher_ || !hashing_.load(std::memory_order_relaxed) || !info.imageHandle) return;
-  if (info.imageKnown && hasher_->cache().findInMemory(info.image)) return;
+  if (unpinnedImageFilesystem(info.imageFsType)) return;
+  if (info.imageKnown && info.imageFsType != 0 && hasher_->cache().findInMemory(info.image)) {
+    return;
+  }
   if (auto hash = hasher_->hashImage(info.imageHandle->fd()); hash) {
     counters_.hashed.fetch_add(1, std::memory_order_relaxed);
   } else {

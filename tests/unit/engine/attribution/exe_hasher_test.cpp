@@ -125,5 +125,53 @@ TEST(ExeHasher, RunningProcessThroughProcExe) {
   EXPECT_FALSE(hasher.hashOf(info));
 }
 
+TEST(UnpinnedImageFilesystem, NamesTheFilesystemsWhoseBytesChangeUnseen) {
+  EXPECT_STREQ(unpinnedImageFilesystem(0x01021994), "tmpfs");
+  EXPECT_STREQ(unpinnedImageFilesystem(0x858458f6), "ramfs");
+  EXPECT_STREQ(unpinnedImageFilesystem(0x958458f6), "hugetlbfs");
+  EXPECT_STREQ(unpinnedImageFilesystem(0x794c7630), "overlayfs");
+  EXPECT_STREQ(unpinnedImageFilesystem(0x65735546), "FUSE");
+  EXPECT_EQ(unpinnedImageFilesystem(0xef53), nullptr);      // ext4
+  EXPECT_EQ(unpinnedImageFilesystem(0x58465342), nullptr);  // xfs
+  EXPECT_EQ(unpinnedImageFilesystem(0), nullptr);           // not read
+}
+
+// A file on tmpfs can be rewritten through a shared mapping with no change of identity: its
+// hash is never taken, so that nothing is cached for the next file of that identity.
+TEST(ExeHasher, NoHashOfAnImageOnTmpfs) {
+  char path[] = "/dev/shm/warden-hasher-test-XXXXXX";
+  base::UniqueFd fd(mkstemp(path));
+  if (!fd) GTEST_SKIP() << "no /dev/shm here";
+  unlink(path);
+  ASSERT_EQ(write(fd.get(), "abc", 3), 3);
+  ASSERT_EQ(filesystemTypeOfFd(fd.get()), 0x01021994);
+  ImageHashLru cache;
+  ExeHasher hasher(cache);
+  auto hash = hasher.hashImage(fd.get());
+  ASSERT_FALSE(hash);
+  EXPECT_NE(hash.error().message().find("tmpfs"), std::string::npos) << hash.error().message();
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+// Nor does a cached hash of the same identity answer for a description whose image is on such
+// a filesystem, and a description that says nothing of its filesystem is looked at first.
+TEST(ExeHasher, NoCachedHashForAnImageOnTmpfsOrOfAnUnreadFilesystem) {
+  ImageHashLru cache;
+  ExeHasher hasher(cache);
+  ProcessDescription info;
+  info.key = {999999, 1};  // no such process
+  info.image = identity(5);
+  info.imageKnown = true;
+  cache.insert(info.image, kAbc);
+  info.imageFsType = 0xef53;  // ext4: found by identity
+  EXPECT_EQ(hasher.hashOf(info).value(), kAbc);
+  info.imageFsType = 0x01021994;
+  auto refused = hasher.hashOf(info);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("tmpfs"), std::string::npos);
+  info.imageFsType = 0;
+  EXPECT_FALSE(hasher.hashOf(info));  // the process is gone: nothing to look at
+}
+
 }  // namespace
 }  // namespace warden::engine
