@@ -179,11 +179,13 @@ void Daemon::publishPolicy(std::shared_ptr<PolicySnapshot> snapshot) {
   if (const auto going = policy_.current(); held_ && going) {
     held_->creditHits(going->policy->hits());
   }
+  const auto until = snapshot->policy->policy().nextExpiry;
   policy_.publish(std::move(snapshot));
   // What was held under the policy before stops applying; only decisions made under this one
-  // are held from now on.
+  // are held from now on, and none past the first rule's expiry.
   if (held_) {
-    held_->setPolicy(policy_.generation(), config_.kernelVerdicts, config_.kernelVerdictsTtlS);
+    held_->setPolicy(policy_.generation(), config_.kernelVerdicts, config_.kernelVerdictsTtlS,
+                     until);
   }
 }
 
@@ -204,7 +206,9 @@ void Daemon::startHolding() {
   held_->startWriter(kHeldWriteInterval);
   hosts_->onChange(
       [held = held_.get()](const rules::IpAddress& address) { held->forgetAddress(address); });
-  held_->setPolicy(policy_.generation(), config_.kernelVerdicts, config_.kernelVerdictsTtlS);
+  const auto current = policy_.current();
+  held_->setPolicy(policy_.generation(), config_.kernelVerdicts, config_.kernelVerdictsTtlS,
+                   current ? current->policy->policy().nextExpiry : std::nullopt);
   base::logInfo("kernel-held verdicts: up to ", bpf->heldCapacity(), " for ",
                 config_.kernelVerdictsTtlS, " s each");
 }

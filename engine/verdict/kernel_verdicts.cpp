@@ -236,10 +236,12 @@ std::size_t KernelVerdicts::removeAll() {
   return left;
 }
 
-bool KernelVerdicts::setPolicy(std::uint64_t policyGeneration, bool enabled, std::uint32_t ttlS) {
+bool KernelVerdicts::setPolicy(std::uint64_t policyGeneration, bool enabled, std::uint32_t ttlS,
+                               std::optional<std::chrono::sys_seconds> until) {
   if (epoch() != 0) reloads_.fetch_add(1, std::memory_order_relaxed);
   enabled_.store(enabled, std::memory_order_relaxed);
   ttlS_.store(ttlS, std::memory_order_relaxed);
+  untilUnixS_.store(until ? until->time_since_epoch().count() : 0, std::memory_order_relaxed);
   const bool written = newEpoch(policyGeneration);
   std::lock_guard lock(rowsMutex_);
   rows_.clear();
@@ -263,6 +265,19 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, const Ticket& ticket,
   value.epoch = static_cast<std::uint32_t>(current);
   const std::uint64_t now = base::bootTimeNs();
   value.expires_ns = now + ttlS_.load(std::memory_order_relaxed) * kNsPerSecond;
+  if (const std::int64_t until = untilUnixS_.load(std::memory_order_relaxed); until != 0) {
+    // A rule of the policy expires then (a wall-clock date), which wardend meets with a
+    // reload and a new epoch; were it down then, the entry would outlive the rule. A second
+    // is taken off, as for the name below.
+    const std::int64_t leftNs =
+        until * static_cast<std::int64_t>(kNsPerSecond) -
+        std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    if (leftNs <= static_cast<std::int64_t>(kNsPerSecond)) return;
+    value.expires_ns = std::min<std::uint64_t>(
+        value.expires_ns, now + static_cast<std::uint64_t>(leftNs) - kNsPerSecond);
+  }
   if (host.length > 0) {
     // The name's expiry is in whole seconds of another clock: a second is taken off, so that
     // the entry never outlives the answer.

@@ -124,8 +124,11 @@ class KernelVerdicts {
   void flush();
 
   // The policy in force (its PolicySlot generation), and whether to hold at all; what was held
-  // before stops applying. False when the kernel's state could not be written.
-  bool setPolicy(std::uint64_t policyGeneration, bool enabled, std::uint32_t ttlS);
+  // before stops applying. False when the kernel's state could not be written. `until`: when
+  // its first rule expires (Policy::nextExpiry), past which nothing held under it applies: a
+  // held verdict must not outlive the rule it rested on while no wardend runs to reload.
+  bool setPolicy(std::uint64_t policyGeneration, bool enabled, std::uint32_t ttlS,
+                 std::optional<std::chrono::sys_seconds> until = std::nullopt);
 
   // What a worker reads before it decides a flow (before it looks up the name of the remote
   // address, and before it asks whether a prompt client is connected), and hands to hold(),
@@ -227,6 +230,7 @@ class KernelVerdicts {
   // half; 0 never, as held_state's 0 means "nothing held"): read together by the workers.
   std::atomic<std::uint64_t> current_{0};
   std::atomic<std::uint32_t> ttlS_{600};
+  std::atomic<std::int64_t> untilUnixS_{0};  // setPolicy's `until`; 0: no rule expires
   std::atomic<bool> enabled_{false};
   std::mutex epochMutex_;                      // serializes newEpoch()
   std::atomic<std::uint32_t> policyEpoch_{0};  // the first epoch of the policy in force
