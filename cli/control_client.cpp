@@ -93,6 +93,19 @@ Outcome<base::UniqueFd> connectTo(const std::filesystem::path& socket,
   if (::connect(opened->get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) < 0) {
     return std::unexpected(connectFailure(socket, errno));
   }
+  // wardend runs as root: anyone else listening there would answer reloads and prompts in its
+  // name (a user who can write the socket's directory can bind their own socket there).
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  if (getsockopt(opened->get(), SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) {
+    return std::unexpected(failure(
+        ExitCode::kError, "cannot tell who serves " + socket.string() + ": " + errnoText(errno)));
+  }
+  if (peer.uid != 0) {
+    return std::unexpected(failure(
+        ExitCode::kError, socket.string() + " is served by uid " + std::to_string(peer.uid) +
+                              " (pid " + std::to_string(peer.pid) + "), not root: not wardend"));
+  }
   return std::move(*opened);
 }
 

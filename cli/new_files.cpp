@@ -66,13 +66,32 @@ Outcome<void> writeOne(int dirFd, const std::filesystem::path& dir, const NewFil
 
 }  // namespace
 
-Outcome<void> writeNewFiles(const std::filesystem::path& dir, const std::vector<NewFile>& files) {
+Outcome<void> writeNewFiles(const std::filesystem::path& dir, const std::vector<NewFile>& files,
+                            const std::vector<std::filesystem::path>& refused) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return std::unexpected(failure(dir, "create directory", errno));
   }
-  auto opened = base::openFile(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // Not through a symbolic link: a user who made `dir` one (`review -> /etc/warden/profiles.d`)
+  // would have root's drafts put in force (found by attack).
+  auto opened = base::openFile(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat link {};
+  if (!opened && ::lstat(dir.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    return std::unexpected(
+        Failure{ExitCode::kError, dir.string() + " is a symbolic link: name the directory itself"});
+  }
   if (!opened) return std::unexpected(failure(dir, "open directory", opened.error().code));
   const base::UniqueFd dirFd = std::move(*opened);
+  struct stat opens {};
+  if (::fstat(dirFd.get(), &opens) != 0) return std::unexpected(failure(dir, "stat", errno));
+  for (const auto& other : refused) {
+    struct stat st {};
+    if (::stat(other.c_str(), &st) == 0 && st.st_dev == opens.st_dev && st.st_ino == opens.st_ino) {
+      return std::unexpected(Failure{
+          ExitCode::kError, dir.string() + " is " + other.string() +
+                                ", whose files are in force as soon as they are there: drafts "
+                                "go elsewhere, to be read first"});
+    }
+  }
 
   std::string existing;
   for (const NewFile& file : files) {

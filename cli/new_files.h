@@ -18,8 +18,11 @@ struct NewFile {
 // file is written to a temporary file in `dir`, fsynced, made 0644 (policy files writable by
 // others are refused by wardend) and moved to its name with renameat2(RENAME_NOREPLACE), so
 // that a file that appeared meanwhile is not overwritten either; then the directory is
-// fsynced. A failure part-way removes the files this call already put in place.
+// fsynced. A failure part-way removes the files this call already put in place. `dir` itself
+// must not be a symbolic link, nor one of `refused` (directories whose files take effect by
+// themselves: the policy's), so that whoever made the path cannot point the files elsewhere.
 [[nodiscard]] Outcome<void> writeNewFiles(const std::filesystem::path& dir,
-                                          const std::vector<NewFile>& files);
+                                          const std::vector<NewFile>& files,
+                                          const std::vector<std::filesystem::path>& refused = {});
 
 }  // namespace warden::cli

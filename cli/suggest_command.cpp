@@ -125,7 +125,9 @@ int runSuggest(const std::filesystem::path& configPath, const SuggestOptions& op
     files.push_back({draft.fileName(), draftToml(draft, head)});
 
   if (options.out && !files.empty()) {
-    if (auto ok = writeNewFiles(*options.out, files); !ok) {
+    const std::vector<std::filesystem::path> policyDirs{config->profilesDir,
+                                                        configPath.parent_path()};
+    if (auto ok = writeNewFiles(*options.out, files, policyDirs); !ok) {
       return reportFailure(ok.error(), json, out, err);
     }
   }

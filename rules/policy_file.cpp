@@ -9,6 +9,8 @@
 #include <cstring>
 #include <utility>
 
+#include "base/trusted_path.h"
+
 namespace warden::rules {
 namespace {
 
@@ -20,6 +22,13 @@ Diagnostic fileError(const std::filesystem::path& file, std::string message) {
 }
 
 std::string errnoText(int error) { return std::strerror(error); }
+
+// Why a user could put another file in the place of `path`: a directory on the way to it.
+std::optional<std::string> unsafeWay(const std::filesystem::path& path) {
+  auto why = base::whyOthersCanRedirect(path);
+  if (!why) return std::nullopt;
+  return "on a path others can change: " + *why + " (chown root, chmod go-w)";
+}
 
 std::string octal(std::uint32_t mode) {
   char buffer[8];
@@ -40,7 +49,15 @@ std::optional<std::string> unsafeOwnership(std::uint32_t ownerUid, std::uint32_t
 }
 
 std::expected<PolicyFile, Diagnostic> PolicyFile::open(const std::filesystem::path& file) {
-  auto fd = base::openFile(file, O_RDONLY | O_NOCTTY);
+  if (::geteuid() == 0) {
+    if (auto why = unsafeWay(file)) {
+      return std::unexpected(fileError(file, "refusing policy file " + *why));
+    }
+  }
+  // O_NONBLOCK: a FIFO (or a device) put where a policy file was expected must not hold the
+  // reading thread until someone writes to it; such a file is refused below, and for a
+  // regular file the flag changes nothing.
+  auto fd = base::openFile(file, O_RDONLY | O_NOCTTY | O_NONBLOCK);
   if (!fd) return std::unexpected(fileError(file, "cannot open: " + errnoText(fd.error().code)));
   PolicyFile opened(file, std::move(*fd), base::FileIdentity{});
   struct stat info {};
@@ -92,6 +109,9 @@ std::optional<Diagnostic> checkPolicyDirectory(const std::filesystem::path& dire
   if (!S_ISDIR(info.st_mode)) return fileError(directory, "not a directory");
   if (::geteuid() == 0) {
     if (auto why = unsafeOwnership(info.st_uid, info.st_mode)) {
+      return fileError(directory, "refusing policy directory " + *why);
+    }
+    if (auto why = unsafeWay(directory)) {
       return fileError(directory, "refusing policy directory " + *why);
     }
   }

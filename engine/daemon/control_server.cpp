@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/logging.h"
+#include "base/trusted_path.h"
 
 namespace warden::engine {
 namespace {
@@ -56,6 +57,22 @@ base::Result<ControlServer> ControlServer::open(const std::filesystem::path& pat
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return std::unexpected(base::makeError(ec.value(), where));
+  if (geteuid() == 0) {
+    // Whoever can write the socket's directory (unless it is sticky: root's socket is then
+    // root's to remove) can remove wardend's socket and serve their own under its name, and
+    // answer `warden reload` and `warden prompt` in its place (found by attack).
+    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+    std::optional<std::string> why = base::whyOthersCanRedirect(dir);
+    struct stat st {};
+    if (!why && stat(dir.c_str(), &st) == 0 &&
+        (st.st_uid != 0 || ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0))) {
+      why = dir.string() + " is another user's or writable by others";
+    }
+    if (why) {
+      return std::unexpected(base::makeError(
+          0, where + ": on a path others can change: " + *why + " (chown root, chmod go-w)"));
+    }
+  }
 
   auto fd = base::makeSocket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, where);
   if (!fd) return std::unexpected(fd.error());

@@ -20,6 +20,7 @@
 
 #include "base/clock.h"
 #include "base/logging.h"
+#include "base/trusted_path.h"
 #include "db/policy_store.h"
 #include "db/store.h"
 #include "engine/attribution/attributor.h"
@@ -54,21 +55,42 @@ std::string queueRange(const std::vector<std::uint16_t>& queues) {
 
 // Creates the database's directory (0700) when missing, and takes group and other access away
 // from a database (and its WAL and shared-memory files) that an older run left readable.
-void keepPrivate(const std::filesystem::path& db) {
+// Returns why the database is not root's alone, when it is not (as root): its directory, or
+// one on the way to it, is another user's or writable by others, or one of its files is
+// another user's or not a regular file. Whoever could write it would write the log (and
+// delete the rows of their refused flows) and the cache of executable hashes that sha256 keys
+// are matched by (found by attack: a state directory made group-writable before wardend's
+// first start let a user create warden.db, which wardend then used).
+std::optional<std::string> keepPrivate(const std::filesystem::path& db) {
+  const std::filesystem::path dir = db.has_parent_path() ? db.parent_path() : ".";
   std::error_code ec;
-  if (db.has_parent_path() && !std::filesystem::exists(db.parent_path(), ec)) {
-    if (std::filesystem::create_directories(db.parent_path(), ec)) {
-      std::filesystem::permissions(db.parent_path(), std::filesystem::perms::owner_all, ec);
+  if (!std::filesystem::exists(dir, ec)) {
+    if (std::filesystem::create_directories(dir, ec)) {
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    }
+  }
+  const bool root = geteuid() == 0;
+  if (root) {
+    if (auto why = base::whyOthersCanRedirect(dir)) return "on a path others can change: " + *why;
+    struct stat st {};
+    // Not even a sticky directory: others could make its -wal file before SQLite does.
+    if (stat(dir.c_str(), &st) == 0 && (st.st_uid != 0 || (st.st_mode & 022) != 0)) {
+      return dir.string() + " is another user's or writable by others (chown root, chmod go-w)";
     }
   }
   for (const char* suffix : {"", "-wal", "-shm"}) {
     const std::filesystem::path file = db.string() + suffix;
     struct stat st {};
-    if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0) continue;
+    if (lstat(file.c_str(), &st) != 0) continue;
+    if (root && (!S_ISREG(st.st_mode) || st.st_uid != 0)) {
+      return file.string() + " is not a regular file of root's";
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) == 0) continue;
     if (chmod(file.c_str(), st.st_mode & 0700) == 0) {
       base::logWarning(file.string(), ": was readable by other users; access now owner-only");
     }
   }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -215,7 +237,8 @@ void Daemon::startHolding() {
 
 void Daemon::openLog() {
   // Two connections: the writer thread's, and the control thread's for policy revisions.
-  auto store = db::openStore(config_.logDb);
+  auto store = logProblem_.empty() ? db::openStore(config_.logDb)
+                                   : std::unexpected(base::makeError(0, logProblem_));
   if (!store) {
     logProblem_ = store.error().message();
   } else if (auto writerDb = db::openStore(config_.logDb); !writerDb) {
@@ -322,7 +345,11 @@ bool Daemon::startUp() {
   // The log names executables, command lines, hosts and users: root's alone, like the
   // directory it lives in (created here when missing, as StateDirectory= would). Before the
   // attributor, whose cache of executable hashes is the first to open the database.
-  keepPrivate(config_.logDb);
+  if (auto unsafe = keepPrivate(config_.logDb)) {
+    // Neither the log nor the hash cache: a file others could write decides nothing.
+    logProblem_ = "not opening " + config_.logDb.string() + ": " + *unsafe;
+    attribution.hashDb.clear();
+  }
   attributor_ = Attributor::create(attribution);
   if (!attributor_->bpf()) ownHooks.clear();
 

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "tests/support/temp_dir.h"
 #include "tests/unit/rules/test_files.h"
@@ -472,6 +473,17 @@ TEST(LoadConfig, AsRootRefusesFilesOthersCanWrite) {
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error()[0].message,
             "refusing policy file owned by uid 1000, not root (chown root)");
+}
+
+// Opened without waiting for a writer (O_NONBLOCK), then refused: a FIFO where a policy file
+// was expected held the reading thread, wardend's control thread, until someone wrote to it.
+TEST(LoadConfig, AFifoIsRefusedWithoutWaitingForAWriter) {
+  const TempDir dir;
+  const auto file = dir.file("warden.toml");
+  ASSERT_EQ(::mkfifo(file.c_str(), 0600), 0);
+  const auto config = loadConfig(file);
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error()[0].message, "not a regular file");
 }
 
 TEST(LoadConfig, ShippedConfigIsValid) {
