@@ -99,7 +99,7 @@ std::optional<std::string> whyOthersCanRedirect(const std::filesystem::path& pat
       pushFront(rest, to);
       continue;
     }
-    if (rest.empty()) return std::nullopt;         // the last component: the caller's to judge
+    if (rest.empty()) return std::nullopt;          // the last component: the caller's to judge
     if (!S_ISDIR(st.st_mode)) return std::nullopt;  // not a directory: nothing opens through it
     if (auto why = unsafeDirectory(next, st, sticky, openSticky)) return why;
     dir = next;

@@ -17,6 +17,8 @@
  *                    datagram, read from the packet, for its sender. Connected sends skip
  *                    the sendmsg hook.
  *   inbound          cgroup/post_bind4|6: {netns, proto, port} -> the binder
+ *   ICMP echo        cgroup/sock_create marks ping and raw sockets; the table's socket filter
+ *                    (warden_icmp_echo) keys an echo request for its sending task
  *   processes        tracepoints sched_process_exec / sched_process_exit, raw_tp
  *                    sched_process_fork, into one ring buffer; sched_prepare_exec and
  *                    sched_process_exec keep exec_windows (no syscall tracepoint: see there)
@@ -47,10 +49,14 @@
 
 #include "attribution.h"
 
-#define AF_INET	    2
-#define AF_INET6    10
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
+#define AF_INET		  2
+#define AF_INET6	  10
+#define IPPROTO_TCP	  6
+#define IPPROTO_UDP	  17
+#define IPPROTO_ICMP	  1
+#define IPPROTO_ICMPV6	  58
+#define WARDEN_SOCK_DGRAM 2 /* enum sock_type, include/linux/net.h */
+#define WARDEN_SOCK_RAW	  3
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -96,4 +102,5 @@ const volatile bool pidns_initial = false;
 #include "attribution/packets.bpf.h"
 #include "attribution/inbound_check.bpf.h"
 #include "attribution/udp_table.bpf.h"
+#include "attribution/icmp_out.bpf.h"
 #include "attribution/held_matches.bpf.h"

@@ -222,6 +222,8 @@ enum warden_counter {
 	/* ... and IPv6 datagrams and SYNs whose extension headers it does not walk (more than 4, or
 	 * of kinds it does not know), delivered to a UDP socket or TCP listener: dropped */
 	WARDEN_CTR_INBOUND_UNWALKED,
+	/* ICMP echo requests of ping and raw sockets keyed for their sender (warden_icmp_echo) */
+	WARDEN_CTR_ECHO_RECORDED,
 	WARDEN_CTR_COUNT,
 };
 

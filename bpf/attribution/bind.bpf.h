@@ -62,6 +62,14 @@ int warden_sock_release(struct bpf_sock *sk)
 {
 	__u64 cookie;
 
+	/* Ping and raw sockets (warden_echo_socket marked them). */
+	if (sk->type == WARDEN_SOCK_RAW ||
+	    (sk->type == WARDEN_SOCK_DGRAM &&
+	     (sk->protocol == IPPROTO_ICMP || sk->protocol == IPPROTO_ICMPV6))) {
+		cookie = bpf_get_socket_cookie(sk);
+		forget_by_cookie(&echo_sockets, &cookie);
+		return 1;
+	}
 	/* (Of TCP sockets only listeners: a connection's close is the common case, and a bind
 	 * record of a socket that connected instead of listening only waits for eviction.) */
 	if (sk->protocol != IPPROTO_UDP &&

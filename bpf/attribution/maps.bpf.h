@@ -74,6 +74,17 @@ struct {
 	__type(value, struct warden_owner);
 } udp_senders SEC(".maps");
 
+/* Socket cookie -> the cgroup of the task that created it, for the ping and raw sockets made in
+ * the attached cgroup tree (warden_echo_socket): the sockets whose echo requests
+ * warden_icmp_echo keys for their sender. LRU: an entry goes when its socket is released
+ * (warden_sock_release); one evicted all the same leaves the flow nobody's (`unknown`). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} echo_sockets SEC(".maps");
+
 /* Socket cookie -> the record of the socket's bind (as `listeners` holds it by port): whose a
  * socket is that the kernel delivered an inbound flow to (warden_inbound_check). LRU, sized
  * like `listeners` by the loader; a socket bound before the programs were attached, or evicted,

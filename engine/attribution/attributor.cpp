@@ -239,6 +239,9 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
 
 Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, bool hasUid) {
   const bool inbound = hook == NF_INET_LOCAL_IN;
+  if (bpf_ && !inbound && hasUid && isEchoRequest(packet)) {
+    if (auto sender = echoSender(packet)) return *sender;
+  }
   if (!tracked(packet.ipProto)) {
     // Only TCP and UDP flows are recorded by the hooks and found by sock_diag.
     Attribution none;
@@ -336,6 +339,29 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
     return kernelOwned();
   }
   return viaSockDiag(packet, inbound, hasUid);
+}
+
+std::optional<Attribution> Attributor::echoSender(const PacketInfo& packet) {
+  // Keyed by rule 1i's program (bpf/attribution/icmp_out.bpf.h) as a flow whose local port is
+  // the echo identifier; a ping socket's identifier is its port, a raw socket's its writer's
+  // choice.
+  warden_flow_key key;
+  std::memset(&key, 0, sizeof key);
+  key.netns_cookie = netnsCookie_;
+  std::memcpy(key.remote_addr, packet.destination.bytes.data(), 16);
+  key.local_port = packet.icmpEchoId;
+  key.protocol = packet.ipProto;
+  Attribution found;
+  found.via = Attribution::Via::kFlowMap;
+  if (!bpf_->lookupFlow(key, found.owner) || !fromRecordedAddress(found.owner, packet.source) ||
+      found.owner.tgid == 0) {
+    return std::nullopt;
+  }
+  found.kind = OwnerKind::kProcess;
+  found.recordGeneration = found.owner.generation;
+  found.key = processKey(found.owner.tgid, found.owner.start_time_ns);
+  bump(counters_.flowHits);
+  return found;
 }
 
 std::optional<Attribution> Attributor::deliveredElsewhere(const PacketInfo& packet) {
@@ -460,6 +486,8 @@ void Attributor::noteInboundAccepted(const rules::Flow& flow,
 int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd() : -1; }
 
 int Attributor::udpConnectedFd() const { return bpf_ ? bpf_->udpConnectedFd() : -1; }
+
+int Attributor::icmpEchoFd() const { return bpf_ ? bpf_->icmpEchoFd() : -1; }
 
 int Attributor::inboundMisdeliveredFd() const { return bpf_ ? bpf_->inboundMisdeliveredFd() : -1; }
 
@@ -749,6 +777,7 @@ nlohmann::json Attributor::statusJson() const {
                      {"inbound_misdelivered", c[WARDEN_CTR_INBOUND_MISDELIVERED]},
                      // ... and inbound packets whose IPv6 extension headers it does not walk
                      {"inbound_unwalked", c[WARDEN_CTR_INBOUND_UNWALKED]},
+                     {"echo_recorded", c[WARDEN_CTR_ECHO_RECORDED]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      // execs exec_windows had no room for: /proc reads of processes it

@@ -135,6 +135,8 @@ class Attributor {
   // The program that keys connected UDP flows at their first datagram (table rule 1u; see
   // BpfAttribution::udpConnectedFd); -1 without eBPF.
   int udpConnectedFd() const;
+  // Rule 1i's socket filter (BpfAttribution::icmpEchoFd); -1 without eBPF.
+  int icmpEchoFd() const;
   // The program of rule 0i (BpfAttribution::inboundMisdeliveredFd); -1 without eBPF.
   int inboundMisdeliveredFd() const;
 
@@ -200,6 +202,9 @@ class Attributor {
   std::optional<Attribution> receiverIfNotRecorded(const PacketInfo& packet,
                                                    const warden_owner& owner, bool hasUid,
                                                    bool& unseen);
+  // An ICMP echo request's sender, as rule 1i's program keyed it; nullopt when it did not
+  // (bpf_ must be set).
+  std::optional<Attribution> echoSender(const PacketInfo& packet);
   // When the ingress check found the inbound flow of `packet` delivered to another process's
   // socket than it was accepted for: the holder of that socket (bpf_ must be set).
   std::optional<Attribution> deliveredElsewhere(const PacketInfo& packet);

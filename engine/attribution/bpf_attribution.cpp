@@ -301,8 +301,9 @@ base::Result<void> BpfAttribution::attach(const BpfOptions& options) {
   }
   // The other hooks are bpf_link attachments: they detach when their fd closes.
   std::vector<bpf_program*> linked = {
-      skel->progs.warden_sockops, skel->progs.warden_post_bind4, skel->progs.warden_post_bind6,
-      skel->progs.warden_inbound_check, skel->progs.warden_sock_release};
+      skel->progs.warden_sockops,      skel->progs.warden_post_bind4,
+      skel->progs.warden_post_bind6,   skel->progs.warden_inbound_check,
+      skel->progs.warden_sock_release, skel->progs.warden_echo_socket};
   if (options.heldEntries == 0) {
     linked.insert(linked.end(), {skel->progs.warden_sendmsg4, skel->progs.warden_sendmsg6,
                                  skel->progs.warden_connect4, skel->progs.warden_connect6});
@@ -333,6 +334,10 @@ bool BpfAttribution::mirroredListener(const warden_listener_key& key,
 bool BpfAttribution::markDecided(const warden_flow_key& key,
                                  std::uint64_t generation) const noexcept {
   return bpf_map_update_elem(decidedFd_, &key, &generation, BPF_ANY) == 0;
+}
+
+int BpfAttribution::icmpEchoFd() const {
+  return bpf_program__fd(skeleton_->progs.warden_icmp_echo);
 }
 
 int BpfAttribution::udpReuseFilterFd() const {

@@ -91,6 +91,9 @@ class BpfAttribution : public ExecWindows {
   bool markDecided(const warden_flow_key& key, std::uint64_t generation) const noexcept;
   // The socket filter program of that check, for the table's xt_bpf match (rule 0c). It also
   // keys the flow of a connected UDP socket's first datagram, as the next one does.
+  // Rule 1i's socket filter: keys the first echo request of a ping or raw socket's ICMP flow
+  // for its sending task (bpf/attribution/icmp_out.bpf.h). Never matches.
+  int icmpEchoFd() const;
   int udpReuseFilterFd() const;
   // The socket filter program that keys a connected UDP socket's flow at its first datagram
   // when that is not on an accepted flow (rule 1u): the connect hook could not, the socket's

@@ -349,6 +349,17 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     bpfMatch(rule.get(), plan.udpConnectedFd);
     tx.addRule(rule.get());
   }
+  if (plan.queueing && hook == NF_INET_LOCAL_OUT && plan.icmpEchoFd >= 0) {
+    // 1i. an ICMP packet of a flow not accepted: the eBPF socket filter keys an echo request of
+    //     a ping or raw socket for its sender (no hook records those), before rule 4 queues
+    //     it. Never matches; ICMP only.
+    for (const int protocol : {int{IPPROTO_ICMP}, int{IPPROTO_ICMPV6}}) {
+      RulePtr rule = newRule(name);
+      protocolIs(rule.get(), static_cast<std::uint8_t>(protocol));
+      bpfMatch(rule.get(), plan.icmpEchoFd);
+      tx.addRule(rule.get());
+    }
+  }
   if (plan.queueing && hook == NF_INET_LOCAL_OUT && plan.heldAllowFd >= 0) {
     addHeldRules(tx, name, plan);
   }

@@ -62,6 +62,11 @@ const char* toString(QueueMethod method);
 //                                         and 4b read it. Rule
 //                                         0c's program does the same for datagrams on accepted
 //                                         flows, before it compares their owner.
+//   1i. output only, with eBPF: ICMP and ICMPv6 (two rules)
+//                                      -> no verdict: the eBPF socket filter keys the flow of an
+//                                         echo request of a ping or raw socket made in the
+//                                         attached cgroup tree for its sending task (nothing
+//                                         else records those), before rule 4 queues it
 //   3h. output only, with kernel-held verdicts: ct state new, and an eBPF match says a held
 //       verdict decides the packet (the hook of the very connect or sendmsg that sends it
 //       found one for its process and destination, see bpf/attribution.h)
@@ -105,6 +110,7 @@ struct TablePlan {
   bool dropInvalid = true;    // rule 1d: drop what conntrack calls invalid (else only count it)
   int udpReuseFilterFd = -1;  // rule 0c's socket filter program (eBPF attribution only)
   int udpConnectedFd = -1;    // rule 1u's socket filter program (eBPF attribution only)
+  int icmpEchoFd = -1;        // rule 1i's socket filter program (eBPF attribution only)
   int inboundMisdeliveredFd = -1;  // rule 0i's (eBPF attribution only)
   // Rules 3h's programs (kernel-held verdicts only; -1: no such rules).
   int heldAllowFd = -1;

@@ -54,6 +54,7 @@ ParseResult parseTransport(PacketInfo info, const std::uint8_t* p, std::size_t o
       if (available < 4) return fail(ParseError::kTruncatedL4);
       info.icmpType = l4[0];
       info.icmpCode = l4[1];
+      if (available >= 8) info.icmpEchoId = readBe16(l4 + 4);
       break;
     default:
       break;  // other protocols carry no ports; the decision sees only addresses

@@ -24,6 +24,7 @@ struct PacketInfo {
   std::uint16_t destinationPort = 0;  // TCP/UDP only
   std::uint8_t icmpType = 0;          // ICMP/ICMPv6 only
   std::uint8_t icmpCode = 0;
+  std::uint16_t icmpEchoId = 0;  // an echo request's or reply's identifier (ICMP/ICMPv6)
   std::uint8_t tcpFlags = 0;
   bool fragment = false;  // a non-first fragment: no transport header to read
   // Where the transport header starts in the buffer, and where the packet's data ends in it
@@ -38,6 +39,12 @@ struct PacketInfo {
   // interface is not known either way; a socket lookup then also finds sockets bound to one.
   bool remembered = false;
 };
+
+// An ICMP echo request (IPv4 type 8, ICMPv6 type 128): what ping sends.
+inline bool isEchoRequest(const PacketInfo& packet) {
+  return (packet.ipProto == 1 && packet.icmpType == 8) ||
+         (packet.ipProto == 58 && packet.icmpType == 128);
+}
 
 enum class ParseError : std::uint8_t {
   kTooShort,      // shorter than the IP header it claims to be

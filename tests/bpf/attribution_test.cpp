@@ -829,10 +829,10 @@ TEST_F(BpfAttributionTest, AChildOfASubreaperDoesNotTellItsForkGeneration) {
 TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   const auto before = wardenPrograms();
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
-  // 9 cgroup (the inbound check and the socket release among them) + the three UDP socket
-  // filters (reuse, connected, inbound misdelivered), the three held-verdict matches and rule
-  // 0b's (loaded, not attached)
-  EXPECT_EQ(added(before, wardenPrograms()).size(), 16u);
+  // 10 cgroup (the inbound check, the socket release and the ping sockets' mark among them) +
+  // the four socket filters (UDP reuse, UDP connected, inbound misdelivered, ICMP echo), the
+  // three held-verdict matches and rule 0b's (loaded, not attached)
+  EXPECT_EQ(added(before, wardenPrograms()).size(), 18u);
   bpf_.reset();
   EXPECT_TRUE(added(before, wardenPrograms()).empty());
   // Attaching fails half-way (no such cgroup): what was loaded is released.

@@ -4,14 +4,16 @@ keeps ssh in both directions, DNS and ping working on its first start, and still
 shipped profiles. The client namespace plays the machine: a real sshd listens on port 22 there; the
 server namespace plays the rest of the world (192.0.2.0/24 is "internet" scope, as an
 administrator's address is for a rented server): a real sshd, a real DNS server (dnsmasq) and a
-web server on port 80. Attribution is the sock_diag fallback (ebpf = false), since the shipped
-`cgroup = "auto"` would attach the hooks to the host's root cgroup."""
+web server on port 80. The eBPF hooks attach to the test's cgroup (the shipped `cgroup = "auto"`
+would attach them to the host's root cgroup): the machine's own pings are sent from there, the
+rest of its programs are attributed through sock_diag."""
 import json
 import os
 import shutil
 
 import pytest
 
+from test_attribution import cgroup, in_cgroup  # noqa: F401 (cgroup: a fixture)
 from warden_cli import _cli_built, cli  # noqa: F401 (_cli_built: a fixture)
 from warden_daemon import Daemon
 from warden_expect import DROP_WAIT_MS, wait_until
@@ -23,16 +25,16 @@ SSH_SERVER_NAME = "ssh-server.test"
 WEB_NAME = "www.test"
 
 
-def shipped_config(d):
+def shipped_config(d, cg):
     """The shipped warden.toml with its database, socket and profile paths in d's folder (the
-    package points them at /var/lib/warden, /run/warden and /etc/warden/profiles.d), and the
-    shipped profiles copied beside it."""
+    package points them at /var/lib/warden, /run/warden and /etc/warden/profiles.d), its eBPF
+    hooks on the test's cgroup `cg`, and the shipped profiles copied beside it."""
     with open(os.path.join(SHIPPED, "warden.toml")) as f:
         text = f.read()
     for old, new in (('"../../var/warden.db"', f'"{d.dir}/warden.db"'),
                      ('"../../var/control.sock"', f'"{d.socket_path}"'),
                      ('dir = "profiles.d"', f'dir = "{d.dir}/profiles.d"'),
-                     ("ebpf   = true", "ebpf   = false")):
+                     ('cgroup = "auto"', f'cgroup = "{cg}"')):
         assert old in text, f"the shipped warden.toml no longer holds {old}"
         text = text.replace(old, new)
     for name in sorted(os.listdir(os.path.join(SHIPPED, "profiles.d"))):
@@ -92,17 +94,18 @@ def world(lab):
 
 def logged(d, profile, action, direction):
     """Rows of the verdict log decided by PROFILE with ACTION in DIRECTION."""
-    res = cli(d, "log", "--json", "--profile", profile, "--limit", "50")
+    res = cli(d, "log", "--json", *(["--profile", profile] if profile else []), "--limit", "50")
     assert res.returncode == 0, res.stderr
     rows = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
     return [r for r in rows if r.get("action") == action and r.get("direction") == direction]
 
 
-def test_first_start_keeps_ssh_and_dns_and_enforces_the_profiles(world, wardend, request):
+def test_first_start_keeps_ssh_and_dns_and_enforces_the_profiles(world, cgroup, wardend,
+                                                                  request):
     lab = world
     d = Daemon(lab, tag="shipped")
     request.node.warden_daemons.append(d)  # checked at teardown like the fixture's own
-    shipped_config(d)
+    shipped_config(d, cgroup)
     checked = d.check()
     assert checked.returncode == 0, checked.stderr
     d.start()
@@ -131,9 +134,15 @@ def test_first_start_keeps_ssh_and_dns_and_enforces_the_profiles(world, wardend,
                     timeout=15, check=False)
     assert web.returncode == 0, f"curl http://{WEB_NAME}/ failed: {web.stderr.strip()}"
 
-    # ICMP (no process owns it in warden's eyes): the machine pings and answers pings.
+    # ICMP: a program's pings are its own (ping has no profile: the engine default allows
+    # them), and the machine answers pings (the kernel's flow: a global rule allows it).
     for address in (S4, S6):
-        assert lab.ping(address).outcome == "reply", f"ping {address} from the machine"
+        res = lab.c.run(in_cgroup(cgroup, ["ping", "-n", "-c", "1", "-W", "2", address]),
+                        timeout=10, check=False)
+        assert res.returncode == 0, f"ping {address} from the machine: {res.stdout}"
+    assert wait_until(lambda: any(r["protocol"].startswith("icmp") and r["pid"]
+                                  for r in logged(d, "", "allow", "out")), timeout=5), \
+        "no row of ping's own flow"
     for address in (C4, C6):
         assert lab.ping(address, ns=lab.s).outcome == "reply", f"ping of the machine {address}"
 

@@ -23,8 +23,10 @@ static double ms_now(void) {
 
 static void errq_on(int fd, int family) {
   int on = 1;
-  if (family == AF_INET) setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof on);
-  else setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+  if (family == AF_INET)
+    setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof on);
+  else
+    setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
 }
 
 /* Waits for one datagram on fd (an echo) or an error; returns the outcome. */
@@ -78,8 +80,8 @@ static int ring_init(struct ring* r, int sqpoll) {
   size_t sqsz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
   size_t cqsz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
   if (cqsz > sqsz) sqsz = cqsz;
-  char* sq = mmap(0, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
-                  IORING_OFF_SQ_RING);
+  char* sq =
+      mmap(0, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
   if (sq == MAP_FAILED) return -1;
   char* cq = sq;
   r->sqes = mmap(0, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
@@ -276,9 +278,12 @@ static void cmd_uring(char** w) {
   sqe.personality = (unsigned short)pers;
   int res = ring_run(&kept_ring, &sqe, tmo);
   enum outcome o;
-  if (res == -ETIME) o = OUT_TIMEOUT;
-  else if (res < 0) o = outcome_from_errno(-res);
-  else o = tcp ? OUT_OK : wait_echo(fd, tmo, NULL);
+  if (res == -ETIME)
+    o = OUT_TIMEOUT;
+  else if (res < 0)
+    o = outcome_from_errno(-res);
+  else
+    o = tcp ? OUT_OK : wait_echo(fd, tmo, NULL);
   close(fd);
   printf("%s res=%d\n", outcome_name(o, tcp ? "connected" : "reply"), res);
 }
@@ -289,8 +294,10 @@ static void cmd_ringpers(void) {
     return;
   }
   int id = (int)syscall(__NR_io_uring_register, kept_ring.fd, IORING_REGISTER_PERSONALITY, NULL, 0);
-  if (id < 0) printf("error personality %s\n", strerror(errno));
-  else printf("pers %d\n", id);
+  if (id < 0)
+    printf("error personality %s\n", strerror(errno));
+  else
+    printf("pers %d\n", id);
 }
 
 /* tfosend HOST PORT TMO: a new TCP socket, sendto(MSG_FASTOPEN) naming HOST PORT (the SYN
@@ -308,7 +315,8 @@ static void cmd_tfosend(char** w) {
     o = outcome_from_errno(errno);
   if (o == OUT_OK) {
     struct pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, (int)atol(w[3])) <= 0) o = OUT_TIMEOUT;
+    if (poll(&p, 1, (int)atol(w[3])) <= 0)
+      o = OUT_TIMEOUT;
     else {
       char buf[64];
       ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -341,20 +349,30 @@ int main(int argc, char** argv) {
     for (char* t = strtok(line, " \t\n"); t && nw < 31; t = strtok(NULL, " \t\n")) w[nw++] = t;
     w[nw] = NULL;
     if (!nw) continue;
-    if (!strcmp(w[0], "udp") && nw == 4) cmd_udp(w);
-    else if (!strcmp(w[0], "mmsg") && nw == 5) cmd_mmsg(w);
-    else if (!strcmp(w[0], "unspec") && nw == 5) cmd_unspec(w);
-    else if (!strcmp(w[0], "mapped") && nw == 4) cmd_mapped(w);
-    else if (!strcmp(w[0], "uring") && nw == 7) cmd_uring(w);
-    else if (!strcmp(w[0], "ringpers")) cmd_ringpers();
-    else if (!strcmp(w[0], "tfosend") && nw == 4) cmd_tfosend(w);
-    else if (!strcmp(w[0], "setuid") && nw == 2) cmd_setuid(w);
+    if (!strcmp(w[0], "udp") && nw == 4)
+      cmd_udp(w);
+    else if (!strcmp(w[0], "mmsg") && nw == 5)
+      cmd_mmsg(w);
+    else if (!strcmp(w[0], "unspec") && nw == 5)
+      cmd_unspec(w);
+    else if (!strcmp(w[0], "mapped") && nw == 4)
+      cmd_mapped(w);
+    else if (!strcmp(w[0], "uring") && nw == 7)
+      cmd_uring(w);
+    else if (!strcmp(w[0], "ringpers"))
+      cmd_ringpers();
+    else if (!strcmp(w[0], "tfosend") && nw == 4)
+      cmd_tfosend(w);
+    else if (!strcmp(w[0], "setuid") && nw == 2)
+      cmd_setuid(w);
     else if (!strcmp(w[0], "exec") && nw >= 2) {
       fflush(stdout);
       execv(w[1], &w[1]);
       printf("error exec %s\n", strerror(errno));
-    } else if (!strcmp(w[0], "quit")) return 0;
-    else printf("error unknown %s\n", w[0]);
+    } else if (!strcmp(w[0], "quit"))
+      return 0;
+    else
+      printf("error unknown %s\n", w[0]);
   }
   return 0;
 }

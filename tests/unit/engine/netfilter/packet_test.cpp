@@ -78,10 +78,15 @@ TEST(PacketParser, Ipv4UdpAndIcmp) {
   const ParseResult u = parsePacket(ipv4(IPPROTO_UDP, udp(5353, 53)));
   ASSERT_TRUE(u.ok);
   EXPECT_EQ(u.info.destinationPort, 53);
-  const ParseResult i = parsePacket(ipv4(IPPROTO_ICMP, Bytes{8, 0, 0, 0, 0, 1, 0, 1}));
+  const ParseResult i = parsePacket(ipv4(IPPROTO_ICMP, Bytes{8, 0, 0, 0, 0x12, 0x34, 0, 1}));
   ASSERT_TRUE(i.ok);
   EXPECT_EQ(i.info.icmpType, 8);
+  EXPECT_EQ(i.info.icmpEchoId, 0x1234);  // what rule 1i keys an echo request's flow by
+  EXPECT_TRUE(isEchoRequest(i.info));
   EXPECT_EQ(i.info.sourcePort, 0);
+  // An echo reply, and a header too short to hold the identifier.
+  EXPECT_FALSE(isEchoRequest(parsePacket(ipv4(IPPROTO_ICMP, Bytes{0, 0, 0, 0, 0, 1})).info));
+  EXPECT_EQ(parsePacket(ipv4(IPPROTO_ICMP, Bytes{8, 0, 0, 0, 0, 1})).info.icmpEchoId, 0);
 }
 
 TEST(PacketParser, Ipv4WithOptionsSkipsThem) {
@@ -163,6 +168,8 @@ TEST(PacketParser, Icmpv6) {
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.info.ipProto, IPPROTO_ICMPV6);
   EXPECT_EQ(r.info.icmpType, 128);
+  EXPECT_EQ(r.info.icmpEchoId, 1);
+  EXPECT_TRUE(isEchoRequest(r.info));
 }
 
 TEST(PacketParser, RejectsTruncatedAndBogus) {
