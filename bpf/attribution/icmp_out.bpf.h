@@ -41,43 +41,18 @@ int warden_echo_socket(struct bpf_sock *sk)
 static __always_inline int read_echo_key(struct __sk_buff *skb, struct warden_flow_key *key,
 					 __u8 *local)
 {
-	__u8 first, next, type, request;
+	__u8 next = 0, type;
 	__u16 id;
-	__u32 offset;
+	__u32 offset = 0;
+	int version;
 
 	__builtin_memset(key, 0, sizeof(*key));
-	if (bpf_skb_load_bytes(skb, 0, &first, 1))
+	version = read_ip_header(skb, local, key->remote_addr, &next, &offset);
+	if (!(version == 4 && next == IPPROTO_ICMP) && !(version == 6 && next == IPPROTO_ICMPV6))
 		return -1;
-	if (first >> 4 == 4) {
-		__u32 addrs[2];
-		__u16 fragment;
-
-		if (bpf_skb_load_bytes(skb, 9, &next, 1) ||
-		    bpf_skb_load_bytes(skb, 6, &fragment, 2) ||
-		    bpf_skb_load_bytes(skb, 12, addrs, sizeof(addrs)))
-			return -1;
-		if (bpf_ntohs(fragment) & 0x1fff)
-			return -1;
-		set_v4_mapped(local, addrs[0]);
-		set_v4_mapped(key->remote_addr, addrs[1]);
-		offset = (first & 0x0f) * 4;
-		if (next != IPPROTO_ICMP)
-			return -1;
-		request = ICMP_ECHO_REQUEST;
-	} else if (first >> 4 == ETH_P_IPV6_VERSION) {
-		if (bpf_skb_load_bytes(skb, 6, &next, 1) ||
-		    bpf_skb_load_bytes(skb, 8, local, 16) ||
-		    bpf_skb_load_bytes(skb, 24, key->remote_addr, 16))
-			return -1;
-		offset = 40;
-		if (next != IPPROTO_ICMPV6)
-			return -1;
-		request = ICMPV6_ECHO_REQUEST;
-	} else {
-		return -1;
-	}
 	if (bpf_skb_load_bytes(skb, offset, &type, 1) ||
-	    bpf_skb_load_bytes(skb, offset + 4, &id, 2) || type != request)
+	    bpf_skb_load_bytes(skb, offset + 4, &id, 2) ||
+	    type != (version == 4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST))
 		return -1;
 	key->netns_cookie = bpf_get_netns_cookie(skb);
 	key->protocol = next;

@@ -29,34 +29,50 @@ struct packet_ends {
 #define READ_NO_PORTS -1
 #define READ_UNWALKED -2
 
-/* Reads an outgoing IPv4 or IPv6 packet's end points (skb->data is the network header). */
-static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends *out)
+/* Reads an outgoing packet's IP header (skb->data is the network header): its addresses (IPv4
+ * mapped), the protocol the header names and where what it names begins. 4 or 6, the version;
+ * 0 for anything else, and for an IPv4 fragment other than the first. */
+static __always_inline int read_ip_header(struct __sk_buff *skb, __u8 *local, __u8 *remote,
+					  __u8 *next, __u32 *offset)
 {
-	__u32 offset = 0;
-	__u8 first, next;
-	__u16 ports[2];
+	__u8 first;
 
 	if (bpf_skb_load_bytes(skb, 0, &first, 1))
-		return READ_NO_PORTS;
+		return 0;
 	if (first >> 4 == 4) {
 		__u32 addrs[2];
 		__u16 fragment;
 
-		if (bpf_skb_load_bytes(skb, 9, &next, 1) ||
+		if (bpf_skb_load_bytes(skb, 9, next, 1) ||
 		    bpf_skb_load_bytes(skb, 6, &fragment, 2) ||
 		    bpf_skb_load_bytes(skb, 12, addrs, sizeof(addrs)))
-			return READ_NO_PORTS;
+			return 0;
 		if (bpf_ntohs(fragment) & 0x1fff)
-			return READ_NO_PORTS;
-		set_v4_mapped(out->local_addr, addrs[0]);
-		set_v4_mapped(out->remote_addr, addrs[1]);
-		offset = (first & 0x0f) * 4;
-	} else if (first >> 4 == ETH_P_IPV6_VERSION) {
-		if (bpf_skb_load_bytes(skb, 6, &next, 1) ||
-		    bpf_skb_load_bytes(skb, 8, out->local_addr, 16) ||
-		    bpf_skb_load_bytes(skb, 24, out->remote_addr, 16))
-			return READ_NO_PORTS;
-		offset = 40;
+			return 0;
+		set_v4_mapped(local, addrs[0]);
+		set_v4_mapped(remote, addrs[1]);
+		*offset = (first & 0x0f) * 4;
+		return 4;
+	}
+	if (first >> 4 == ETH_P_IPV6_VERSION) {
+		if (bpf_skb_load_bytes(skb, 6, next, 1) || bpf_skb_load_bytes(skb, 8, local, 16) ||
+		    bpf_skb_load_bytes(skb, 24, remote, 16))
+			return 0;
+		*offset = 40;
+		return 6;
+	}
+	return 0;
+}
+
+/* Reads an outgoing IPv4 or IPv6 packet's end points (skb->data is the network header). */
+static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends *out)
+{
+	__u32 offset = 0;
+	__u8 next = 0;
+	__u16 ports[2];
+	int version = read_ip_header(skb, out->local_addr, out->remote_addr, &next, &offset);
+
+	if (version == 6) {
 #pragma unroll
 		for (int i = 0; i < IPV6_EXT_MAX; i++) {
 			__u8 ext[2];
@@ -71,7 +87,7 @@ static __always_inline int read_packet(struct __sk_buff *skb, struct packet_ends
 		}
 		if (next != IPPROTO_TCP && next != IPPROTO_UDP)
 			return READ_UNWALKED;
-	} else {
+	} else if (version != 4) {
 		return READ_NO_PORTS;
 	}
 	if (next != IPPROTO_TCP && next != IPPROTO_UDP)

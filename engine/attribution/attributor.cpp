@@ -344,13 +344,9 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
 std::optional<Attribution> Attributor::echoSender(const PacketInfo& packet) {
   // Keyed by rule 1i's program (bpf/attribution/icmp_out.bpf.h) as a flow whose local port is
   // the echo identifier; a ping socket's identifier is its port, a raw socket's its writer's
-  // choice.
-  warden_flow_key key;
-  std::memset(&key, 0, sizeof key);
-  key.netns_cookie = netnsCookie_;
-  std::memcpy(key.remote_addr, packet.destination.bytes.data(), 16);
+  // choice. (Its ports read 0: no remote port.)
+  warden_flow_key key = outboundFlowKey(packet, netnsCookie_);
   key.local_port = packet.icmpEchoId;
-  key.protocol = packet.ipProto;
   Attribution found;
   found.via = Attribution::Via::kFlowMap;
   if (!bpf_->lookupFlow(key, found.owner) || !fromRecordedAddress(found.owner, packet.source) ||

@@ -289,6 +289,21 @@ def read_log(path):
         return f.read()
 
 
+def assert_attack_refused(d, res, logpath, what):
+    """FUSE_ATTACK's controls (the pinned copy allowed, the other program refused) and its
+    attack (the FUSE file run: refused); returns the server's log."""
+    text = res.stdout + res.stderr
+    log = read_log(logpath)
+    print(text, "\n--- server log ---\n", log, "\n--- attribution ---\n",
+          d.status()["attribution"])
+    assert outcome(text, "pinned") == "reply", (text, log)
+    assert outcome(text, "control") not in (None, "connected"), (text, log)
+    rows = [(r["remote_port"], r["profile"], r["action"]) for r in logged_rows(d, {7001}) or []]
+    assert outcome(text, "attack") not in (None, "connected"), (
+        f"BYPASS through {what}: {text!r}; rows {rows}; log:\n{log}")
+    return log
+
+
 def test_a_fuse_file_of_a_user_namespace_gets_no_pinned_hash(lab, cgroup, wardend):
     """(a) nobody mounts a FUSE file system in a user namespace of its own and runs a file of it
     whose server hands the pinned bytes to uid 0 and the other program to everyone else."""
@@ -300,15 +315,7 @@ def test_a_fuse_file_of_a_user_namespace_gets_no_pinned_hash(lab, cgroup, warden
     argv = NOBODY + ["unshare", "-Urm", PYTHON, server, "userns", mnt, devfuse, pinned, other,
                      logpath, "--", "sh", "-c", FUSE_ATTACK, "sh", mnt, pinned, other, scratch]
     res = lab.c.run(in_cgroup(cgroup, argv), timeout=60, check=False)
-    text = res.stdout + res.stderr
-    log = read_log(logpath)
-    print(text, "\n--- server log ---\n", log, "\n--- attribution ---\n",
-          d.status()["attribution"])
-    assert outcome(text, "pinned") == "reply", (text, log)
-    assert outcome(text, "control") not in (None, "connected"), (text, log)
-    rows = [(r["remote_port"], r["profile"], r["action"]) for r in logged_rows(d, {7001}) or []]
-    assert outcome(text, "attack") not in (None, "connected"), (
-        f"BYPASS through a FUSE file of a user namespace: {text!r}; rows {rows}; log:\n{log}")
+    log = assert_attack_refused(d, res, logpath, "a FUSE file of a user namespace")
     assert "op=15" in log and " uid=0 " in log, f"the exec read nothing?\n{log}"
 
 
@@ -338,12 +345,4 @@ def test_a_fuse_file_served_by_nobody_gets_no_pinned_hash(lab, cgroup, wardend):
                 os.waitpid(server_pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-    text = res.stdout + res.stderr
-    log = read_log(logpath)
-    print(text, "\n--- server log ---\n", log, "\n--- attribution ---\n",
-          d.status()["attribution"])
-    assert outcome(text, "pinned") == "reply", (text, log)
-    assert outcome(text, "control") not in (None, "connected"), (text, log)
-    rows = [(r["remote_port"], r["profile"], r["action"]) for r in logged_rows(d, {7001}) or []]
-    assert outcome(text, "attack") not in (None, "connected"), (
-        f"BYPASS through a FUSE file served by nobody: {text!r}; rows {rows}; log:\n{log}")
+    assert_attack_refused(d, res, logpath, "a FUSE file served by nobody")

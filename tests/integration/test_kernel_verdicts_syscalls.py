@@ -12,18 +12,9 @@ import pytest
 
 from test_attribution import cgroup, install  # noqa: F401 (cgroup: a fixture)
 from test_kernel_verdicts_attacks import Holder, hits, kv, refused, start, wait_held
+from test_kernel_verdicts_expiry import write_profile
 from warden_expect import DROP_WAIT_MS, wait_until
 from warden_lab import S4, clients_dir
-
-
-def write_profile(lab, name, text, tag="wardend"):
-    directory = os.path.join(lab.tmp, tag, "profiles.d")
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"{name}.toml")
-    with open(path + ".new", "w") as f:
-        f.write(text)
-    os.chmod(path + ".new", 0o644)
-    os.rename(path + ".new", path)
 
 
 @pytest.fixture
