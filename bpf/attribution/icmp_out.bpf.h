@@ -17,8 +17,8 @@
  * {protocol, identifier as the local port, remote port 0, destination} for that task.
  */
 
-#define ICMP_ECHO_REQUEST    8
-#define ICMPV6_ECHO_REQUEST  128
+#define ICMP_ECHO_REQUEST   8
+#define ICMPV6_ECHO_REQUEST 128
 
 SEC("cgroup/sock_create")
 int warden_echo_socket(struct bpf_sock *sk)
