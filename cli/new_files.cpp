@@ -7,8 +7,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <string_view>
 
+#include "base/trusted_path.h"
 #include "base/unique_fd.h"
 
 namespace warden::cli {
@@ -66,23 +69,53 @@ Outcome<void> writeOne(int dirFd, const std::filesystem::path& dir, const NewFil
 
 }  // namespace
 
-Outcome<void> writeNewFiles(const std::filesystem::path& dir, const std::vector<NewFile>& files,
+Outcome<void> writeNewFiles(const std::filesystem::path& given, const std::vector<NewFile>& files,
                             const std::vector<std::filesystem::path>& refused) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+  // "review/" and "review/." name the same directory, and a trailing slash makes the kernel
+  // follow a symbolic link whatever O_NOFOLLOW says: opened by its last name from its parent.
+  std::filesystem::path dir = given.lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();
+  const std::filesystem::path parent = dir.has_parent_path() ? dir.parent_path() : ".";
+  const std::string name = dir.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    return std::unexpected(
+        Failure{ExitCode::kUsage, given.string() + ": name the directory the drafts go in"});
+  }
+  auto parentOpened = base::openFile(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (!parentOpened) {
+    return std::unexpected(failure(parent, "open directory", parentOpened.error().code));
+  }
+  if (::mkdirat(parentOpened->get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
     return std::unexpected(failure(dir, "create directory", errno));
   }
   // Not through a symbolic link: a user who made `dir` one (`review -> /etc/warden/profiles.d`)
   // would have root's drafts put in force (found by attack).
-  auto opened = base::openFile(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  struct stat link {};
-  if (!opened && ::lstat(dir.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
-    return std::unexpected(
-        Failure{ExitCode::kError, dir.string() + " is a symbolic link: name the directory itself"});
+  base::UniqueFd dirFd(
+      ::openat(parentOpened->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dirFd) {
+    const int error = errno;
+    struct stat link {};
+    if (::fstatat(parentOpened->get(), name.c_str(), &link, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(link.st_mode)) {
+      return std::unexpected(Failure{
+          ExitCode::kError, dir.string() + " is a symbolic link: name the directory itself"});
+    }
+    return std::unexpected(failure(dir, "open directory", error));
   }
-  if (!opened) return std::unexpected(failure(dir, "open directory", opened.error().code));
-  const base::UniqueFd dirFd = std::move(*opened);
   struct stat opens {};
   if (::fstat(dirFd.get(), &opens) != 0) return std::unexpected(failure(dir, "stat", errno));
+  if (::geteuid() == 0) {
+    // Root's drafts, read and then copied into the policy: nobody else may change them in
+    // between (found by attack: a user made the directory first, and owned what root wrote).
+    std::optional<std::string> why = base::whyOthersCanRedirect(dir);
+    if (!why && (opens.st_uid != 0 || (opens.st_mode & (S_IWGRP | S_IWOTH)) != 0)) {
+      why = dir.string() + " is another user's or writable by others";
+    }
+    if (why) {
+      return std::unexpected(Failure{
+          ExitCode::kError, "not writing root's drafts where others can change them: " + *why});
+    }
+  }
   for (const auto& other : refused) {
     struct stat st {};
     if (::stat(other.c_str(), &st) == 0 && st.st_dev == opens.st_dev && st.st_ino == opens.st_ino) {

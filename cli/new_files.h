@@ -19,8 +19,10 @@ struct NewFile {
 // others are refused by wardend) and moved to its name with renameat2(RENAME_NOREPLACE), so
 // that a file that appeared meanwhile is not overwritten either; then the directory is
 // fsynced. A failure part-way removes the files this call already put in place. `dir` itself
-// must not be a symbolic link, nor one of `refused` (directories whose files take effect by
-// themselves: the policy's), so that whoever made the path cannot point the files elsewhere.
+// must not be a symbolic link (a trailing slash included), nor one of `refused` (directories
+// whose files take effect by themselves: the policy's), and as root nor a directory another
+// user could change (base/trusted_path.h), so that whoever made the path can neither point the
+// files elsewhere nor change them before they are read.
 [[nodiscard]] Outcome<void> writeNewFiles(const std::filesystem::path& dir,
                                           const std::vector<NewFile>& files,
                                           const std::vector<std::filesystem::path>& refused = {});

@@ -1,5 +1,6 @@
 #include "cli/suggest_command.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <iostream>
@@ -8,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/file_identity.h"
+#include "base/unique_fd.h"
 #include "cli/config_files.h"
 #include "cli/file_digest.h"
 #include "cli/json_output.h"
@@ -30,6 +32,17 @@ void pinHash(ProfileDraft& draft, db::Database& db) {
   if (::stat(draft.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     draft.sha256Note = draft.path + " was not a readable file when warden suggest ran";
     return;
+  }
+  // A program on a filesystem whose bytes can change unseen is never matched by sha256
+  // (base::unpinnedImageFilesystem): nothing to pin, and root's read of a FUSE file is
+  // whatever its server chooses to give root.
+  if (base::UniqueFd at(::open(draft.path.c_str(), O_PATH | O_CLOEXEC)); at) {
+    if (const char* unpinned =
+            base::unpinnedImageFilesystem(base::filesystemTypeOfFd(at.get()).value_or(0))) {
+      draft.sha256Note = draft.path + " is on " + unpinned +
+                         ", where no sha256 key holds (its bytes can change unseen): not pinned";
+      return;
+    }
   }
   const std::string when = "the file at that path as it was on disk when warden suggest ran";
   if (auto cache = db::HashCache::create(db)) {

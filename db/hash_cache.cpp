@@ -23,7 +23,7 @@ bool isHexDigest(std::string_view text) {
 base::Result<HashCache> HashCache::create(Database& db) {
   auto lookup = db.prepare(
       "SELECT sha256 FROM exe_hash WHERE device = ? AND inode = ? AND size = ? "
-      "AND mtime_ns = ? AND ctime_ns = ?");
+      "AND mtime_ns = ? AND ctime_ns = ? AND ctime_ns <= seen_at_ns - ?");
   if (!lookup) return std::unexpected(std::move(lookup.error()));
   auto store = db.prepare(
       "INSERT INTO exe_hash (device, inode, size, mtime_ns, ctime_ns, sha256, seen_at_ns) "
@@ -40,7 +40,10 @@ base::Result<std::optional<std::string>> HashCache::lookup(const base::FileIdent
       .bindInt64(2, asStored(file.inode))
       .bindInt64(3, file.size)
       .bindInt64(4, file.mtimeNs)
-      .bindInt64(5, file.ctimeNs);
+      .bindInt64(5, file.ctimeNs)
+      // Only a row stored once the file had settled (FileIdentity::settledAt): one an older
+      // wardend stored in the tick of the file's last change may name other bytes.
+      .bindInt64(6, base::FileIdentity::kSettledAfterNs);
   auto row = lookup_.step();
   std::optional<std::string> hash;
   if (row && *row) hash = std::string(lookup_.columnText(0));

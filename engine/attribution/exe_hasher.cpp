@@ -72,24 +72,33 @@ base::Error unpinnedError(const char* filesystem) {
 }  // namespace
 
 base::Result<std::string> ExeHasher::hashImage(int fd) {
-  const auto fsType = filesystemTypeOfFd(fd);
+  const auto fsType = base::filesystemTypeOfFd(fd);
   if (!fsType) return std::unexpected(base::errnoError("statfs of the image"));
-  if (const char* unpinned = unpinnedImageFilesystem(*fsType)) {
+  if (const char* unpinned = base::unpinnedImageFilesystem(*fsType)) {
     return std::unexpected(unpinnedError(unpinned));
   }
   auto identity = identityOfFd(fd);
   if (!identity) return std::unexpected(base::errnoError("stat of the image"));
+  const std::int64_t now = now_();
   if (auto cached = cache_.find(*identity)) return *cached;
+  if (identity->size > kMaxHashedBytes) {
+    return std::unexpected(base::makeError(
+        0, "the image is " + std::to_string(identity->size) +
+               " bytes, more than wardend hashes (512 MiB): no hash of it is taken"));
+  }
   auto hash = base::sha256HexOfFd(fd);
   if (!hash) return hash;
-  // Hashed while it changed? Then the bytes belong to no single version: do not cache.
+  // Hashed while it changed? Then the bytes belong to no single version: do not cache. Nor
+  // when a write in the same timestamp tick could still leave the identity as it is.
   auto after = identityOfFd(fd);
-  if (after && *after == *identity) cache_.insert(*identity, *hash);
+  if (after && *after == *identity && identity->settledAt(now)) {
+    cache_.insert(*identity, *hash);
+  }
   return hash;
 }
 
 base::Result<std::string> ExeHasher::hashOf(const ImageRef& info, const std::string& procRoot) {
-  if (const char* unpinned = unpinnedImageFilesystem(info.imageFsType)) {
+  if (const char* unpinned = base::unpinnedImageFilesystem(info.imageFsType)) {
     return std::unexpected(unpinnedError(unpinned));
   }
   // The identity alone finds a cached hash only when its filesystem was read with it.

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "engine/attribution/process_description.h"
 
@@ -73,10 +74,19 @@ struct ImageRef {
 // call it on the verdict path.
 class ExeHasher {
  public:
-  explicit ExeHasher(ImageHashLru& cache) : cache_(cache) {}
+  // Larger images are not hashed (no sha256 key matches them): hashing can run on a queue
+  // worker, and an image with a sparse tail of gigabytes, which costs its maker nothing, held
+  // a worker for seconds while new flows queued past it (found by attack). The largest
+  // programs (browsers) are a few hundred megabytes.
+  static constexpr std::int64_t kMaxHashedBytes = std::int64_t{512} << 20;
 
-  // The hash of the image `fd` refers to; cached by the identity fstat gives. An error for an
-  // image on a filesystem unpinnedImageFilesystem names, which is neither read nor cached.
+  using Clock = std::int64_t (*)();  // realtime ns: what a hash is cached once settled against
+  explicit ExeHasher(ImageHashLru& cache, Clock now = base::realtimeNs)
+      : cache_(cache), now_(now) {}
+
+  // The hash of the image `fd` refers to; cached by the identity fstat gives once that settled
+  // (FileIdentity::settledAt). An error for an image on a filesystem unpinnedImageFilesystem
+  // names, which is neither read nor cached.
   [[nodiscard]] base::Result<std::string> hashImage(int fd);
 
   // The hash of what `info` runs: through its held image handle when it has one, else
@@ -93,6 +103,7 @@ class ExeHasher {
 
  private:
   ImageHashLru& cache_;
+  Clock now_;
 };
 
 }  // namespace warden::engine

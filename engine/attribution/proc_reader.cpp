@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -111,30 +110,6 @@ std::optional<std::string> parseCgroupV2(std::string_view text) {
   return std::nullopt;
 }
 
-const char* unpinnedImageFilesystem(std::int64_t fsType) {
-  // The kernel's magic numbers (include/uapi/linux/magic.h).
-  switch (fsType) {
-    case 0x01021994:
-      return "tmpfs";
-    case 0x858458f6:
-      return "ramfs";
-    case 0x958458f6:
-      return "hugetlbfs";
-    case 0x794c7630:
-      return "overlayfs";
-    case 0x65735546:
-      return "FUSE";
-    default:
-      return nullptr;
-  }
-}
-
-std::optional<std::int64_t> filesystemTypeOfFd(int fd) {
-  struct statfs info {};
-  if (fstatfs(fd, &info) != 0) return std::nullopt;
-  return static_cast<std::int64_t>(info.f_type);
-}
-
 namespace {
 
 // The statfs(2) type of the filesystem of /proc/PID/exe (`dir`: /proc/PID); 0 when unknown.
@@ -142,7 +117,7 @@ namespace {
 std::int64_t imageFilesystemAt(int dir) {
   base::UniqueFd image(openat(dir, "exe", O_PATH | O_CLOEXEC));
   if (!image) return 0;
-  return filesystemTypeOfFd(image.get()).value_or(0);
+  return base::filesystemTypeOfFd(image.get()).value_or(0);
 }
 
 }  // namespace

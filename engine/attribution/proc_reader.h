@@ -72,24 +72,6 @@ class ProcReader {
 // stat(2) fields of an open image.
 std::optional<base::FileIdentity> identityOfFd(int fd);
 
-// Why an image on a filesystem of statfs(2) type `fsType` has no trustworthy hash: the name
-// of a filesystem whose file contents can change while every value its identity (device,
-// inode, size, mtime, ctime) is made of stays the same, or can differ between two readers.
-// Null for the others. Found by attack (tests/integration/test_image_trust.py):
-//   tmpfs (also /dev/shm and memfd), ramfs, hugetlbfs: a write through a shared mapping of a
-//     page already mapped changes no timestamp (shmem has no page_mkwrite), so a copy of a
-//     pinned binary, hashed when it ran, could be rewritten and run again under its hash;
-//   overlayfs: the upper layer's file can be written beside the overlay (a user's overlay
-//     in a user namespace over a tmpfs upper layer is the case above);
-//   FUSE: its server answers each reader with the bytes it likes (the kernel's exec one
-//     program, wardend's read another).
-// Any user can make a file on the first three, and on the last two in a namespace of their
-// own or with fusermount: a sha256 key never matches what runs from them.
-const char* unpinnedImageFilesystem(std::int64_t fsType);
-
-// statfs(2) f_type of the filesystem `fd` is on; nullopt when it could not be read.
-std::optional<std::int64_t> filesystemTypeOfFd(int fd);
-
 // Whether `path`, looked up in the caller's mount namespace, is the file with this st_dev and
 // st_ino: a process's /proc/PID/exe names the path as the process sees it, which in a mount
 // namespace of its own may hold another file than the host's.

@@ -777,14 +777,14 @@ void ProcessTracker::finish(ProcessDescription& info) {
   if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
     if (auto image = reader_.openImage(info.key.pid)) {
       auto identity = identityOfFd(image->get());
-      const auto fsType = filesystemTypeOfFd(image->get());
+      const auto fsType = base::filesystemTypeOfFd(image->get());
       if (identity && fsType && (info.exeInode == 0 || identity->inode == info.exeInode)) {
         info.image = *identity;
         info.imageKnown = true;
         info.imageFsType = *fsType;
         // An image whose hash is known needs no descriptor: the hash is found by identity.
         // Nor does one whose hash is never trusted.
-        if (!unpinnedImageFilesystem(*fsType) &&
+        if (!base::unpinnedImageFilesystem(*fsType) &&
             (!hasher_ || !hasher_->cache().findInMemory(*identity))) {
           info.imageHandle = heldImages_.hold(*identity, std::move(*image));
         }
@@ -836,7 +836,7 @@ void ProcessTracker::maybeTrim() {
 
 void ProcessTracker::maybeHash(const ProcessDescription& info) {
   if (!hasher_ || !hashing_.load(std::memory_order_relaxed) || !info.imageHandle) return;
-  if (unpinnedImageFilesystem(info.imageFsType)) return;
+  if (base::unpinnedImageFilesystem(info.imageFsType)) return;
   if (info.imageKnown && info.imageFsType != 0 && hasher_->cache().findInMemory(info.image)) {
     return;
   }

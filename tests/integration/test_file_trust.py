@@ -553,3 +553,69 @@ def test_suggest_out_refuses_a_users_symlink_and_the_profiles_dir(open_lab):
     res = lab.c.run([warden_cli(), "suggest", "--out", drafts, "--config", d.config_path],
                     timeout=20, check=False)
     assert res.returncode == 0 and os.listdir(drafts), res
+
+
+def _suggest_setup(lab):
+    d = Daemon(lab)
+    d.write_config(text=render_config(d.dir, engine={"default": "reject", "unknown": "reject"}))
+    d.start()
+    profiles = os.path.join(d.dir, "profiles.d")
+    os.chmod(profiles, 0o755)
+    mine = _user_copy(lab)
+    assert probe(lab, program=mine) == "refused"
+    assert logged_rows(d, {7000})
+    return d, profiles, os.path.dirname(mine)
+
+
+def test_suggest_out_with_a_trailing_slash_refuses_a_users_symlink(open_lab):
+    """nobody makes `review` a symbolic link to a directory of root's (here one standing for
+    any root-owned directory that is not the policy's); root runs `warden suggest --out
+    .../review/`. O_NOFOLLOW did not refuse `review/`: the trailing slash makes the kernel
+    follow the link, and root's drafts landed where nobody pointed them. Now the directory is
+    opened by its last name from its parent."""
+    lab = open_lab
+    d, profiles, udir = _suggest_setup(lab)
+    elsewhere = os.path.join(lab.tmp, "root-only")
+    os.mkdir(elsewhere, 0o755)
+    review = os.path.join(udir, "review")
+    out = as_nobody(lab, ["ln", "-s", elsewhere, review])
+    assert out.returncode == 0, out.stderr
+    # CONTROL: without the slash, refused.
+    res = lab.c.run([warden_cli(), "suggest", "--out", review, "--config", d.config_path],
+                    timeout=20, check=False)
+    assert res.returncode != 0 and "is a symbolic link" in res.stdout + res.stderr, res
+    assert os.listdir(elsewhere) == []
+    res = lab.c.run([warden_cli(), "suggest", "--out", review + "/", "--config", d.config_path],
+                    timeout=20, check=False)
+    written = os.listdir(elsewhere)
+    assert res.returncode != 0 and written == [], (
+        f"BYPASS of the no-symlink rule: root's drafts went through nobody's link {review} "
+        f"into {elsewhere}: {written}; rc {res.returncode} {res.stdout!r} {res.stderr!r}")
+    assert os.listdir(profiles) == []
+
+
+def test_suggest_out_refuses_a_directory_another_user_owns(open_lab):
+    """nobody made the directory root names in `--out` (an admin's `--out /tmp/drafts`; here in
+    nobody's own directory). root's drafts are written there, nobody can rewrite them after
+    root read them and before root copies them into profiles.d (man warden(8): `cp
+    /root/drafts/*.toml /etc/warden/profiles.d/ && warden check && warden reload`).
+    Now refused, as wardend refuses such policy directories."""
+    lab = open_lab
+    d, profiles, udir = _suggest_setup(lab)
+    review = os.path.join(udir, "review")
+    out = as_nobody(lab, ["mkdir", "-m", "0755", review])
+    assert out.returncode == 0, out.stderr
+    res = lab.c.run([warden_cli(), "suggest", "--out", review, "--config", d.config_path],
+                    timeout=20, check=False)
+    written = os.listdir(review)
+    swapped = None
+    if written:
+        # nobody replaces the draft root is about to copy (the directory is nobody's).
+        name = written[0]
+        out = as_nobody(lab, ["sh", "-c", 'printf "%s\\n" "# nobody was here" > "$0.new" && '
+                                          'mv -f "$0.new" "$0"', os.path.join(review, name)])
+        with open(os.path.join(review, name)) as f:
+            swapped = "nobody was here" in f.read()
+    assert res.returncode != 0 and written == [], (
+        f"root's drafts were written into nobody's directory {review}: {written}; nobody "
+        f"replaced one: {swapped}; rc {res.returncode} {res.stdout!r} {res.stderr!r}")

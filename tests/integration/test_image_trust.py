@@ -346,3 +346,131 @@ def test_a_fuse_file_served_by_nobody_gets_no_pinned_hash(lab, cgroup, wardend):
             except (ProcessLookupError, ChildProcessError):
                 pass
     assert_attack_refused(d, res, logpath, "a FUSE file served by nobody")
+
+
+# ---------------------------------------------------------------------------------------------
+# A filesystem with one-second timestamps: a rewrite in the second of the hash keeps the identity.
+
+# As nobody. argv: dir (nobody's, on the coarse filesystem), pinned, other (same size), S4,
+# "1": rewrite in the same second as the pinned run, "0": a second and more later (control).
+SAME_SECOND = r"""
+import os, subprocess, sys, time
+d, pinned, other, s4, same = sys.argv[1:6]
+same = same == "1"
+app = os.path.join(d, "app")
+P = open(pinned, "rb").read()
+O = open(other, "rb").read()
+assert len(P) == len(O)
+
+def ident():
+    s = os.stat(app)
+    return (s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
+
+def run(path, port):
+    r = subprocess.run([path, s4, str(port), "--timeout-ms", "1500"], capture_output=True,
+                       text=True)
+    return (r.stdout.split() or ["none"])[0]
+
+# CONTROL: the other program, as itself on the same filesystem, is refused.
+ctl = os.path.join(d, "control")
+with open(ctl, "wb") as f:
+    f.write(O)
+os.chmod(ctl, 0o755)
+print("control:", run(ctl, 7002))
+for attempt in range(5):
+    while time.time() % 1 > 0.1:  # start at the beginning of a second
+        time.sleep(0.01)
+    try:
+        os.unlink(app)
+    except FileNotFoundError:
+        pass
+    fd = os.open(app, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755)
+    os.write(fd, P)
+    os.close(fd)
+    before = ident()
+    pinned_out = run(app, 7000)        # wardend hashes the pinned bytes: allowed
+    if not same:
+        time.sleep(1.2)
+    fd = os.open(app, os.O_WRONLY)     # same size, in place: no truncation
+    os.write(fd, O)
+    os.close(fd)
+    after = ident()
+    if (before == after) == same:
+        break
+print("pinned:", pinned_out)
+print("same=%d attempts=%d before=%s after=%s" % (before == after, attempt + 1, before, after))
+print("attack:", run(app, 7001))       # the other program under the cached identity
+"""
+
+
+@pytest.fixture
+def coarse_fs(lab):
+    """An ext4 with 128-byte inodes (one-second timestamps), loop-mounted, with a directory
+    nobody owns: a data partition made by an older mke2fs, or mke2fs -I 128."""
+    base = os.path.join(lab.tmp, "coarse")
+    os.makedirs(base)
+    image = os.path.join(base, "fs.img")
+    mnt = os.path.join(base, "mnt")
+    os.makedirs(mnt)
+    with open(image, "wb") as f:
+        f.truncate(32 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-I", "128", image], check=True,
+                   capture_output=True, timeout=60)
+    subprocess.run(["mount", "-o", "loop,nodev,nosuid", image, mnt], check=True, timeout=30)
+    try:
+        udir = os.path.join(mnt, "u")
+        os.mkdir(udir)
+        os.chown(udir, 65534, 65534)
+        os.chmod(mnt, 0o755)
+        _reachable_by_everyone(lab, udir)
+        yield udir
+    finally:
+        subprocess.run(["umount", mnt], check=False, timeout=30)
+        if os.path.ismount(mnt):
+            subprocess.run(["umount", "-l", mnt], check=False, timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _coarse_attack(lab, cgroup, wardend, udir, same):
+    pinned = install(lab._client("udp_probe"), os.path.join(lab.tmp, "bin", "pinned",
+                                                             "udp_probe"))
+    other = same_size_other_program(lab, pinned)
+    script = os.path.join(lab.tmp, "bin", "same_second.py")
+    with open(script, "w") as f:
+        f.write(SAME_SECOND)
+    os.chmod(script, 0o644)
+    _reachable_by_everyone(lab, pinned, other, script)
+    d = profiled(lab, wardend, cgroup, {"pinned": ("allow", {"sha256": [sha256_of(pinned)]})},
+                 default="deny")
+    res = lab.c.run(in_cgroup(cgroup, NOBODY + [PYTHON, script, udir, pinned, other, S4,
+                                                "1" if same else "0"]),
+                    timeout=90, check=False)
+    text = res.stdout + res.stderr
+    print(text)
+    return d, text
+
+
+def test_a_rewrite_in_the_second_of_its_hash_on_a_one_second_filesystem_gets_no_pinned_hash(
+        lab, cgroup, coarse_fs, wardend):
+    """nobody copies the pinned program to its directory on an ext4 with 128-byte inodes
+    (whole-second timestamps), runs it (hashed, allowed), and within the same second writes the
+    other program over it in place (same size): device, inode, size, mtime and ctime all stay
+    as they were, and the next run got the sha256 profile from the cache. A hash is now cached
+    only once the file's ctime is two seconds old (FileIdentity::settledAt)."""
+    d, text = _coarse_attack(lab, cgroup, wardend, coarse_fs, same=True)
+    assert outcome(text, "control") not in (None, "connected"), text
+    assert outcome(text, "pinned") == "reply", text
+    assert "same=1" in text, f"the identity changed on every attempt: {text}"
+    rows = [(r["remote_port"], r["profile"], r["action"]) for r in logged_rows(d, {7001}) or []]
+    assert outcome(text, "attack") not in (None, "connected"), (
+        f"BYPASS: other bytes rewritten in the same second on a one-second filesystem got the "
+        f"pinned sha256 profile: {text!r}; log rows (port, profile, action): {rows}")
+
+
+def test_control_a_rewrite_a_second_later_on_a_one_second_filesystem_is_refused(
+        lab, cgroup, coarse_fs, wardend):
+    """CONTROL: the same rewrite 1.2 s later changes mtime and ctime: refused."""
+    d, text = _coarse_attack(lab, cgroup, wardend, coarse_fs, same=False)
+    assert outcome(text, "pinned") == "reply", text
+    assert "same=0" in text, text
+    assert outcome(text, "attack") not in (None, "connected"), text

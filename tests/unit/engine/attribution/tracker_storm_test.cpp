@@ -72,7 +72,8 @@ class TrackerStormTest : public ::testing::Test {
   TempDir dir_;
   ProcessTable table_;
   ImageHashLru cache_{64};
-  ExeHasher hasher_{cache_};
+  // Three seconds on: the test's images, written just now, have settled (FileIdentity).
+  ExeHasher hasher_{cache_, [] { return base::realtimeNs() + 3'000'000'000; }};
   ProcessTracker tracker_{
       table_, ProcessTracker::Options{.procRoot = dir_.path().string(), .maxHeldImages = 8},
       &hasher_};
