@@ -29,9 +29,9 @@ std::string parentOf(const std::string& dir) {
   return slash == 0 || slash == std::string::npos ? "/" : dir.substr(0, slash);
 }
 
-// A directory the walk passes: why it is unsafe, or nullopt. `openSticky` is set when others
-// may write it but only remove their own entries (the sticky bit), where the entry taken from
-// it must then be root's.
+// A directory: why it is unsafe, or nullopt. `openSticky` is set when others may write it but
+// only remove their own entries (the sticky bit, when `sticky` trusts it), where the entry
+// taken from it must then be root's.
 std::optional<std::string> unsafeDirectory(const std::string& path, const struct stat& st,
                                            Sticky sticky, bool& openSticky) {
   openSticky = false;
@@ -54,7 +54,8 @@ void pushFront(std::deque<std::string>& rest, const std::filesystem::path& path)
 
 }  // namespace
 
-std::optional<std::string> whyOthersCanRedirect(const std::filesystem::path& path, Sticky sticky) {
+std::optional<std::string> whyOthersCanRedirect(const std::filesystem::path& path) {
+  constexpr Sticky sticky = Sticky::kTrusted;  // on the way: root's entries are root's
   std::error_code error;
   const std::filesystem::path absolute =
       path.is_absolute() ? path : std::filesystem::absolute(path, error);
@@ -105,6 +106,14 @@ std::optional<std::string> whyOthersCanRedirect(const std::filesystem::path& pat
     dir = next;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> whyOthersCanChange(const std::filesystem::path& dir, Sticky sticky) {
+  if (auto why = whyOthersCanRedirect(dir)) return why;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return std::nullopt;  // nothing there: opening fails
+  bool openSticky = false;
+  return unsafeDirectory(dir.string(), st, sticky, openSticky);
 }
 
 }  // namespace warden::base

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -107,11 +106,7 @@ Outcome<void> writeNewFiles(const std::filesystem::path& given, const std::vecto
   if (::geteuid() == 0) {
     // Root's drafts, read and then copied into the policy: nobody else may change them in
     // between (found by attack: a user made the directory first, and owned what root wrote).
-    std::optional<std::string> why = base::whyOthersCanRedirect(dir);
-    if (!why && (opens.st_uid != 0 || (opens.st_mode & (S_IWGRP | S_IWOTH)) != 0)) {
-      why = dir.string() + " is another user's or writable by others";
-    }
-    if (why) {
+    if (auto why = base::whyOthersCanChange(dir, base::Sticky::kRefused)) {
       return std::unexpected(Failure{
           ExitCode::kError, "not writing root's drafts where others can change them: " + *why});
     }

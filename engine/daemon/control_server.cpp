@@ -62,13 +62,7 @@ base::Result<ControlServer> ControlServer::open(const std::filesystem::path& pat
     // root's to remove) can remove wardend's socket and serve their own under its name, and
     // answer `warden reload` and `warden prompt` in its place (found by attack).
     const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-    std::optional<std::string> why = base::whyOthersCanRedirect(dir);
-    struct stat st {};
-    if (!why && stat(dir.c_str(), &st) == 0 &&
-        (st.st_uid != 0 || ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0))) {
-      why = dir.string() + " is another user's or writable by others";
-    }
-    if (why) {
+    if (auto why = base::whyOthersCanChange(dir, base::Sticky::kTrusted)) {
       return std::unexpected(base::makeError(
           0, where + ": on a path others can change: " + *why + " (chown root, chmod go-w)"));
     }

@@ -71,11 +71,9 @@ std::optional<std::string> keepPrivate(const std::filesystem::path& db) {
   }
   const bool root = geteuid() == 0;
   if (root) {
-    if (auto why = base::whyOthersCanRedirect(dir)) return "on a path others can change: " + *why;
-    struct stat st {};
     // Not even a sticky directory: others could make its -wal file before SQLite does.
-    if (stat(dir.c_str(), &st) == 0 && (st.st_uid != 0 || (st.st_mode & 022) != 0)) {
-      return dir.string() + " is another user's or writable by others (chown root, chmod go-w)";
+    if (auto why = base::whyOthersCanChange(dir, base::Sticky::kRefused)) {
+      return "on a path others can change: " + *why + " (chown root, chmod go-w)";
     }
   }
   for (const char* suffix : {"", "-wal", "-shm"}) {

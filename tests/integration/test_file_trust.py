@@ -352,7 +352,7 @@ def test_a_database_in_a_directory_others_can_write_is_not_used(open_lab):
         f"poisoning said {out.stdout!r} {out.stderr[-300:]!r}; nobody's own program got "
         f"{result} under the profile pinned to another sha256")
     problem = d.status()["log"].get("error", "")
-    assert "not opening" in problem and f"{state} is another user's or writable" in problem, \
+    assert "not opening" in problem and f"{state} is writable by group or others (mode 0775)" in problem, \
         d.status()["log"]
     assert "running without a verdict log" in d.stderr()
 
@@ -483,7 +483,7 @@ def test_a_control_socket_directory_others_can_write_is_refused(open_lab):
     d.socket_path = sock
     with pytest.raises(AssertionError) as refused:
         d.start()
-    assert f"{rundir} is another user's or writable by others" in str(refused.value), \
+    assert f"{rundir} is writable by group or others (mode 0775)" in str(refused.value), \
         str(refused.value)
 
 

@@ -77,12 +77,30 @@ TEST_F(TrustedPath, SymbolicLinksAreFollowedAndTheirTargetsWalked) {
 TEST_F(TrustedPath, AStickyDirectoryPassesOnlyRootsEntries) {
   ::chmod(dir_.file("etc").c_str(), 01777);
   EXPECT_EQ(whyOthersCanRedirect(config()), std::nullopt);
-  EXPECT_TRUE(whyOthersCanRedirect(config(), Sticky::kRefused));
   ASSERT_EQ(::chown(dir_.file("etc/warden").c_str(), 65534, 0), 0);
   ::chmod(dir_.file("etc/warden").c_str(), 0755);
   auto why = whyOthersCanRedirect(config());
   ASSERT_TRUE(why);
   EXPECT_NE(why->find("in a directory anyone may write to"), std::string::npos) << *why;
+}
+
+// A directory root keeps files in: the walk, then the directory itself, whose sticky bit
+// passes only when its caller trusts it.
+TEST_F(TrustedPath, ADirectoryItselfIsJudgedToo) {
+  const auto warden = dir_.file("etc/warden");
+  EXPECT_EQ(whyOthersCanChange(warden, Sticky::kRefused), std::nullopt);
+  ::chmod(warden.c_str(), 01777);
+  EXPECT_EQ(whyOthersCanChange(warden, Sticky::kTrusted), std::nullopt);
+  auto why = whyOthersCanChange(warden, Sticky::kRefused);
+  ASSERT_TRUE(why);
+  EXPECT_EQ(*why, warden.string() + " is writable by group or others (mode 1777)");
+  ::chmod(warden.c_str(), 0755);
+  ASSERT_EQ(::chown(warden.c_str(), 65534, 0), 0);
+  EXPECT_TRUE(whyOthersCanChange(warden, Sticky::kTrusted));
+  // And the way to it.
+  ASSERT_EQ(::chown(warden.c_str(), 0, 0), 0);
+  ::chmod(dir_.file("etc").c_str(), 0775);
+  EXPECT_TRUE(whyOthersCanChange(warden, Sticky::kTrusted));
 }
 
 TEST_F(TrustedPath, MissingComponentsEndTheWalkWithoutComplaint) {
