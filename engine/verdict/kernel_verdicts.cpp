@@ -269,10 +269,8 @@ void KernelVerdicts::hold(std::uint64_t policyGeneration, const Ticket& ticket,
     // A rule of the policy expires then (a wall-clock date), which wardend meets with a
     // reload and a new epoch; were it down then, the entry would outlive the rule. A second
     // is taken off, as for the name below.
-    const std::int64_t leftNs = until * static_cast<std::int64_t>(kNsPerSecond) -
-                                std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
+    const std::int64_t leftNs =
+        until * static_cast<std::int64_t>(kNsPerSecond) - base::realtimeNs();
     if (leftNs <= static_cast<std::int64_t>(kNsPerSecond)) return;
     value.expires_ns = std::min<std::uint64_t>(
         value.expires_ns, now + static_cast<std::uint64_t>(leftNs) - kNsPerSecond);
