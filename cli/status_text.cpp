@@ -145,6 +145,14 @@ void printAttribution(const json& status, std::ostream& out) {
                std::to_string(count(held, "bound")) + ", " +
                std::to_string(count(held, "refused")) + " refused");
     }
+    // Processes whose /proc made wardend wait: worth a line once one did.
+    const json& reads = member(a, "proc_reads");
+    if (count(reads, "late") > 0 || count(reads, "refused") > 0) {
+      line(out, "",
+           std::to_string(count(reads, "late")) + " /proc reads past their deadline, " +
+               std::to_string(count(reads, "stuck")) + " still waiting in the kernel, " +
+               std::to_string(count(reads, "refused")) + " not started for them");
+    }
   }
 }
 

@@ -228,6 +228,7 @@ std::unique_ptr<Attributor> Attributor::create(const AttributorOptions& options)
     base::logWarning("attribution: ", root.error().message(), ": no systemd or container tags");
   }
   self->tracker_ = std::make_unique<ProcessTracker>(self->table_, trackerOptions, &self->hasher_);
+  self->hasher_.readProcThrough(self->tracker_->reader());
   if (auto started = self->tracker_->start(self->bpf_.get()); !started) {
     base::logWarning("attribution: process events unavailable: ", started.error().message());
     (void)self->tracker_->start(nullptr);
@@ -674,7 +675,7 @@ std::shared_ptr<const ProcessDescription> Attributor::describeWithin(
 
 std::shared_ptr<const ProcessDescription> Attributor::describePid(std::uint32_t pid) {
   auto info = table_.findByPid(pid);
-  ProcReader reader(options_.procRoot);
+  const DeadlinedProcReader& reader = tracker_->reader();
   const auto stat = reader.stat(pid);
   if (stat && (!info || info->key.startTicks != stat->startTicks)) {
     if (auto fresh = reader.describe(pid)) {
@@ -811,6 +812,12 @@ nlohmann::json Attributor::statusJson() const {
       {"held", held.held()}, {"bound", held.maxHeld()}, {"refused", held.refused()}};
   status["hash_cache"] = {
       {"entries", hashCache_.size()}, {"hits", hashCache_.hits()}, {"misses", hashCache_.misses()}};
+  // Reads of /proc/PID that its process kept waiting (ProcReadDeadlines).
+  const ProcReadDeadlines::Counters reads = tracker_->reader().counters();
+  status["proc_reads"] = {{"late", reads.late},
+                          {"refused", reads.refused},
+                          {"stuck", reads.stuck},
+                          {"threads", reads.threads}};
   if (inodes_) status["proc_fd_scans"] = inodes_->scans();
   return status;
 }

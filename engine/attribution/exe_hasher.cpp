@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "base/sha256.h"
+#include "engine/attribution/deadlined_proc_reader.h"
 #include "engine/attribution/proc_reader.h"
 
 namespace warden::engine {
@@ -106,8 +107,9 @@ base::Result<std::string> ExeHasher::hashOf(const ImageRef& info, const std::str
     if (auto cached = cache_.find(info.image)) return *cached;
   }
   if (info.handle && info.handle->fd() >= 0) return hashImage(info.handle->fd());
-  ProcReader reader(procRoot);
-  auto image = reader.openImage(info.key.pid);
+  const ProcReader direct(procRoot);
+  auto image =
+      reader_ ? reader_->openImage(info.key.pid, std::nullopt) : direct.openImage(info.key.pid);
   if (!image) {
     return std::unexpected(base::makeError(
         image.error().code, "opening the image of pid " + std::to_string(info.key.pid)));
@@ -115,7 +117,7 @@ base::Result<std::string> ExeHasher::hashOf(const ImageRef& info, const std::str
   const int fd = image->get();
   // Still the image this description names? (The pid may have exec'd or been reused.)
   auto identity = identityOfFd(fd);
-  auto stat = reader.stat(info.key.pid);
+  auto stat = reader_ ? reader_->stat(info.key.pid) : direct.stat(info.key.pid);
   if (!identity || !stat || stat->startTicks != info.key.startTicks ||
       (info.imageKnown && !(*identity == info.image))) {
     return std::unexpected(base::makeError(

@@ -16,6 +16,8 @@
 
 namespace warden::engine {
 
+class DeadlinedProcReader;
+
 // Where hashes outlive the daemon (the database's executable-hash table). Calls may block;
 // they are made only off the verdict path. Implementations decide their own thread-safety:
 // ImageHashLru calls them with its lock released, possibly from several threads.
@@ -101,9 +103,14 @@ class ExeHasher {
 
   ImageHashLru& cache() { return cache_; }
 
+  // /proc/PID/exe is opened through `reader` (borrowed; set before any hashOf): with its
+  // deadline, on the queue worker too. Without it, directly.
+  void readProcThrough(const DeadlinedProcReader& reader) { reader_ = &reader; }
+
  private:
   ImageHashLru& cache_;
   Clock now_;
+  const DeadlinedProcReader* reader_ = nullptr;
 };
 
 }  // namespace warden::engine

@@ -162,6 +162,13 @@ bool ProcReader::gone(std::uint32_t pid, std::uint64_t startTicks) const {
   return stat->startTicks != startTicks;
 }
 
+std::optional<std::pair<std::uint32_t, std::uint32_t>> ProcReader::ids(std::uint32_t pid) const {
+  auto opened = base::openFile(root_ + "/" + std::to_string(pid), O_RDONLY | O_DIRECTORY);
+  if (!opened) return std::nullopt;
+  auto status = readAt(opened->get(), "status", 16384);
+  return status ? parseStatusIds(*status) : std::nullopt;
+}
+
 bool ProcReader::complete(ProcessDescription& info, base::ProcStat* lastStat) const {
   auto opened = base::openFile(root_ + "/" + std::to_string(info.key.pid), O_RDONLY | O_DIRECTORY);
   if (!opened) return false;

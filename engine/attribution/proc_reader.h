@@ -38,6 +38,8 @@ class ProcReader {
   // exist (ENOENT, ESRCH) or is another process's. False when that cannot be told (a read that
   // failed for another reason).
   bool gone(std::uint32_t pid, std::uint64_t startTicks) const;
+  // Real uid and gid from /proc/PID/status.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> ids(std::uint32_t pid) const;
 
   // Fills `info` from /proc/PID if it still is the process `info.key` names (startTicks 0 =
   // whichever process has the pid; the key is then set from stat). Kernel-provided fields

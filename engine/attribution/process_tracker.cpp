@@ -158,7 +158,7 @@ ProcessTracker::ProcessTracker(ProcessTable& table, Options options, ExeHasher* 
     : table_(table),
       options_(std::move(options)),
       hasher_(hasher),
-      reader_(options_.procRoot),
+      reader_(options_.procRoot, options_.procReads),
       heldImages_(options_.maxHeldImages) {
   // Made here rather than in start(), so that requestDescribe() may be called from any thread
   // at any time; a failure is start()'s to report.
@@ -577,10 +577,13 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
   }
   base::ProcStat lastStat;
   const auto readProc = [&] {
-    return reader_.complete(info, &lastStat) ? ProcRead::kRead : ProcRead::kNone;
+    return reader_.complete(info, &lastStat, /*uidKnown=*/true) ? ProcRead::kRead : ProcRead::kNone;
   };
   if (!options_.execWindows) return readProc();
   const auto before = options_.execWindows->execWindow(owner.tgid, owner.start_time_ns);
+  // An exec under way: /proc will not show this generation (procGeneration), and its reads
+  // wait for that exec to end, for good for one stuck in it.
+  if (owner.exec_id != 0 && before && before->begun != before->ended) return moved();
   if (readProc() == ProcRead::kNone) return ProcRead::kNone;
   const auto after = options_.execWindows->execWindow(owner.tgid, owner.start_time_ns);
   if (imageContradicted(info, owner, before, after, lastStat.exiting())) {
@@ -772,10 +775,11 @@ void ProcessTracker::finish(ProcessDescription& info) {
   // mount namespace of the process's own. Checked while the process runs; once it is gone
   // nothing can be checked, and it gets no such tag.
   std::erase_if(info.tags, [&](const std::string& tag) {
-    return tag.starts_with("script:") && !reader_.seesHostFile(info.key.pid, tag.substr(7));
+    return tag.starts_with("script:") &&
+           !reader_.seesHostFile(info.key.pid, info.uid, tag.substr(7));
   });
   if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
-    if (auto image = reader_.openImage(info.key.pid)) {
+    if (auto image = reader_.openImage(info.key.pid, info.uid)) {
       auto identity = identityOfFd(image->get());
       const auto fsType = base::filesystemTypeOfFd(image->get());
       if (identity && fsType && (info.exeInode == 0 || identity->inode == info.exeInode)) {

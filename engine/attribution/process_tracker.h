@@ -17,6 +17,7 @@
 #include "base/repeated_log.h"
 #include "base/unique_fd.h"
 #include "bpf/attribution.h"
+#include "engine/attribution/deadlined_proc_reader.h"
 #include "engine/attribution/environment_pool.h"
 #include "engine/attribution/exe_hasher.h"
 #include "engine/attribution/exec_windows.h"
@@ -41,6 +42,8 @@ class ProcessTracker {
  public:
   struct Options {
     std::string procRoot = "/proc";
+    // Each read of a process's /proc has a deadline (see ProcReadDeadlines).
+    ProcReadDeadlines::Options procReads = {};
     std::size_t maxPendingRequests = 1024;
     std::uint64_t expireEveryNs = 1'000'000'000;
     std::size_t maxHeldImages = HeldImages::kDefaultMaxHeld;
@@ -123,6 +126,8 @@ class ProcessTracker {
   // Beaten (monotonic ns) at every turn of the thread's loop: at least every 250 ms.
   const base::Heartbeat& heartbeat() const { return heartbeat_; }
   const HeldImages& heldImages() const { return heldImages_; }
+  // Its reads of /proc, for other threads' reads of processes (they share the deadlines).
+  const DeadlinedProcReader& reader() const { return reader_; }
   std::uint64_t trims() const { return trims_.load(std::memory_order_relaxed); }
 
  private:
@@ -191,7 +196,7 @@ class ProcessTracker {
   ProcessTable& table_;
   Options options_;
   ExeHasher* hasher_;
-  ProcReader reader_;
+  DeadlinedProcReader reader_;
   Counters counters_;
   base::Heartbeat heartbeat_;
   std::atomic<bool> hashing_{false};

@@ -14,7 +14,7 @@
 
 #include "base/error.h"
 #include "base/unique_fd.h"
-#include "engine/attribution/proc_reader.h"
+#include "engine/attribution/deadlined_proc_reader.h"
 
 namespace warden::engine {
 
@@ -135,7 +135,7 @@ class SocketInodeIndex {
   bool scanRecentOwners(const std::vector<std::uint64_t>& wanted);
   void noteOwner(const Owner& owner);  // scanning thread only
 
-  ProcReader reader_;
+  DeadlinedProcReader reader_;
   const std::chrono::milliseconds minInterval_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;

@@ -1,5 +1,6 @@
 #include "engine/attribution/process_tracker.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
@@ -220,6 +222,7 @@ class TrackerTest : public ::testing::Test {
   ProcessTable table_;
   ProcessTracker tracker_{table_, ProcessTracker::Options{
                                       .procRoot = dir_.path().string(),
+                                      .procReads = {.deadline = std::chrono::milliseconds(100)},
                                       .execWindows = &execWindows_,
                                       // (at once, whatever the machine's uptime)
                                       .sweepExecWindowsEveryNs = 0,
@@ -266,6 +269,48 @@ TEST_F(TrackerTest, ProcessGoneBeforeProcKeepsTheKernelsDescription) {
   EXPECT_FALSE(info->envKnown);  // an env key can then never match
   EXPECT_EQ(info->uid, 1000u);
   EXPECT_EQ(tracker_.counters().procGone.load(), 1u);
+}
+
+// A read of /proc/PID the kernel keeps waiting (a process stuck in execve holds the lock its
+// environ is read under; here a FIFO, whose open waits for a writer): the process is described
+// by its exec event, as one gone before /proc was read, and the tracker goes on to the next.
+TEST_F(TrackerTest, AProcessWhoseProcReadWaitsIsDescribedByItsEventAndHoldsUpNothing) {
+  const auto exe = dir_.write("bin/client", "ELF");
+  fakeProcess(310, 1, 7100, exe, "client\0"s, "ROLE=stuck\0"sv);
+  const auto fifo = dir_.path() / "310" / "environ";
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  feed(execEvent(310, 7100, inodeOf(exe), exe.string(), "client\0"s, 1, 1, kernelDevOf(exe)));
+  auto info = table_.find({310, 7100});
+  ASSERT_NE(info, nullptr);
+  EXPECT_TRUE(info->complete);
+  EXPECT_EQ(info->path, exe.string());
+  EXPECT_FALSE(info->envKnown);
+  EXPECT_EQ(tracker_.counters().procGone.load(), 1u);
+  EXPECT_EQ(tracker_.reader().counters().stuck, 1u);
+
+  // Another process is read meanwhile; the stuck one is not read again while its read waits.
+  fakeProcess(311, 1, 7101, exe, "client\0"s, "ROLE=fine\0"sv);
+  feed(execEvent(311, 7101, inodeOf(exe), exe.string(), "client\0"s, 1, 1, kernelDevOf(exe)));
+  auto other = table_.find({311, 7101});
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->envValue("ROLE"), "fine");
+  auto again =
+      execEvent(310, 7100, inodeOf(exe), exe.string(), "client\0"s, 1, 1, kernelDevOf(exe));
+  again.head.time_ns = 2;
+  feed(again);
+  EXPECT_EQ(tracker_.reader().counters().refused, 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+
+  // The kernel lets it go: it is read again.
+  const int writer = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+  ASSERT_GE(writer, 0);
+  close(writer);
+  for (int i = 0; i < 1000 && tracker_.reader().counters().stuck != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(tracker_.reader().counters().stuck, 0u);
 }
 
 TEST_F(TrackerTest, UnverifiablePathIsLeftEmpty) {
@@ -752,8 +797,9 @@ TEST_F(TrackerTest, AnExecEventsProcReadIsTakenOnlyWhenTheWindowsSayItShowedThat
   };
   nextWindows_ = {window(3, 1, 1), window(3, 2, 1)};  // one began
   EXPECT_FALSE(described(1));
-  nextWindows_ = {window(3, 2, 1), window(4, 2, 2)};  // one ended
+  nextWindows_ = {window(3, 2, 1)};  // one under way: /proc, which waits for it, is not read
   EXPECT_FALSE(described(2));
+  EXPECT_TRUE(nextWindows_.empty());
   EXPECT_EQ(tracker_.counters().procMoved.load(), 2u);
 
   window_ = warden_exec_window{};  // no entry: none since the programs were attached ...

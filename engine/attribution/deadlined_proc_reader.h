@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/proc_stat.h"
+#include "base/unique_fd.h"
+#include "engine/attribution/proc_read_deadlines.h"
+#include "engine/attribution/proc_reader.h"
+#include "engine/attribution/process_description.h"
+
+namespace warden::engine {
+
+// ProcReader's reads of a process, each run by ProcReadDeadlines: a read the process keeps
+// waiting (see there) tells what one of a process that could not be read tells (gone, none,
+// an error ETIMEDOUT), after the deadline or at once. `uid`: the process's real uid, where the
+// caller knows it from the kernel; without it the read is charged to no user.
+//
+// Thread-safety: as ProcReadDeadlines (any thread); copies share their readers.
+class DeadlinedProcReader {
+ public:
+  explicit DeadlinedProcReader(std::string root = "/proc",
+                               ProcReadDeadlines::Options options = {});
+
+  const ProcReader& unbounded() const { return reader_; }
+  // /proc's own directory: no process makes it wait.
+  std::vector<std::uint32_t> listPids() const { return reader_.listPids(); }
+
+  base::Result<base::ProcStat> stat(std::uint32_t pid,
+                                    std::optional<std::uint32_t> uid = std::nullopt) const;
+  // False also when it could not be told in time.
+  bool gone(std::uint32_t pid, std::uint64_t startTicks) const;
+  // ProcReader::complete, charged to info.uid when `uidKnown`. Nothing of `info` changes unless
+  // the read ended in time.
+  bool complete(ProcessDescription& info, base::ProcStat* lastStat, bool uidKnown) const;
+  std::optional<std::string> exePath(std::uint32_t pid, std::uint64_t startTicks) const;
+  // The process's real uid (its status: which no exec under way makes wait) is read first.
+  std::optional<ProcessDescription> describe(std::uint32_t pid) const;
+  std::vector<std::uint64_t> socketInodes(std::uint32_t pid) const;
+  [[nodiscard]] base::Result<base::UniqueFd> openImage(std::uint32_t pid,
+                                                       std::optional<std::uint32_t> uid) const;
+  bool seesHostFile(std::uint32_t pid, std::optional<std::uint32_t> uid,
+                    const std::string& path) const;
+
+  ProcReadDeadlines::Counters counters() const { return deadlines_->counters(); }
+
+ private:
+  std::optional<std::uint32_t> uidOf(std::uint32_t pid) const;
+
+  ProcReader reader_;
+  std::shared_ptr<ProcReadDeadlines> deadlines_;
+};
+
+}  // namespace warden::engine

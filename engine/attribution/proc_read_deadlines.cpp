@@ -1,0 +1,158 @@
+#include "engine/attribution/proc_read_deadlines.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace warden::engine {
+namespace {
+
+struct Job {
+  std::function<void()> work;
+  std::uint32_t pid = 0;
+  std::optional<std::uint32_t> uid;
+  // Guarded by Shared::mutex.
+  bool done = false;
+  bool late = false;  // its caller gave up waiting: the process counts as stuck until it ends
+  std::condition_variable ended;
+};
+
+struct Reader {
+  std::thread thread;
+  std::condition_variable given;  // a job, or closing
+  std::shared_ptr<Job> job;       // guarded by Shared::mutex
+};
+
+}  // namespace
+
+struct ProcReadDeadlines::Shared {
+  explicit Shared(Options o) : options(o) {}
+
+  const Options options;
+  std::mutex mutex;
+  // Guarded by mutex.
+  std::vector<std::shared_ptr<Reader>> idle;
+  std::vector<std::shared_ptr<Reader>> all;
+  std::unordered_map<std::uint32_t, std::size_t> stuckPids;
+  std::unordered_map<std::uint32_t, std::size_t> stuckUsers;
+  std::size_t stuck = 0;
+  std::uint64_t late = 0;
+  std::uint64_t refused = 0;
+  bool closing = false;
+
+  void unstick(const Job& job) {
+    --stuck;
+    if (auto it = stuckPids.find(job.pid); it != stuckPids.end() && --it->second == 0) {
+      stuckPids.erase(it);
+    }
+    if (!job.uid) return;
+    if (auto it = stuckUsers.find(*job.uid); it != stuckUsers.end() && --it->second == 0) {
+      stuckUsers.erase(it);
+    }
+  }
+};
+
+namespace {
+
+void serve(std::shared_ptr<ProcReadDeadlines::Shared> shared, std::shared_ptr<Reader> self) {
+  std::unique_lock lock(shared->mutex);
+  for (;;) {
+    self->given.wait(lock, [&] { return self->job || shared->closing; });
+    if (!self->job) return;
+    const std::shared_ptr<Job> job = self->job;
+    lock.unlock();
+    job->work();
+    job->work = nullptr;  // what the read captured goes here, not under the lock
+    lock.lock();
+    self->job.reset();
+    job->done = true;
+    if (job->late) {
+      shared->unstick(*job);
+    } else {
+      job->ended.notify_one();
+    }
+    if (shared->closing) return;  // detached when the owner went
+    shared->idle.push_back(self);
+  }
+}
+
+}  // namespace
+
+ProcReadDeadlines::ProcReadDeadlines(Options options)
+    : shared_(std::make_shared<Shared>(options)) {}
+
+ProcReadDeadlines::~ProcReadDeadlines() {
+  std::vector<std::shared_ptr<Reader>> idle;
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->closing = true;
+    for (auto& reader : shared_->all) {
+      if (reader->job) {
+        reader->thread.detach();  // waits in the kernel: it ends when its process lets it
+      } else {
+        reader->given.notify_one();
+        idle.push_back(reader);
+      }
+    }
+    shared_->all.clear();
+    shared_->idle.clear();
+  }
+  for (auto& reader : idle) reader->thread.join();
+}
+
+ProcReadDeadlines::Outcome ProcReadDeadlines::runErased(std::uint32_t pid,
+                                                        std::optional<std::uint32_t> uid,
+                                                        std::function<void()> work) {
+  Shared& s = *shared_;
+  std::unique_lock lock(s.mutex);
+  const auto userStuck = [&] {
+    if (!uid) return false;
+    const auto it = s.stuckUsers.find(*uid);
+    return it != s.stuckUsers.end() && it->second >= s.options.maxStuckPerUser;
+  };
+  if (s.stuckPids.contains(pid) || userStuck() || s.stuck >= s.options.maxStuck) {
+    ++s.refused;
+    return Outcome::kRefused;
+  }
+  std::shared_ptr<Reader> reader;
+  if (!s.idle.empty()) {
+    reader = std::move(s.idle.back());
+    s.idle.pop_back();
+  } else {
+    reader = std::make_shared<Reader>();
+    try {
+      reader->thread = std::thread(serve, shared_, reader);
+    } catch (const std::system_error&) {  // no thread to be had: nothing read
+      ++s.refused;
+      return Outcome::kRefused;
+    }
+    s.all.push_back(reader);
+  }
+  auto job = std::make_shared<Job>();
+  job->work = std::move(work);
+  job->pid = pid;
+  job->uid = uid;
+  reader->job = job;
+  reader->given.notify_one();
+  const auto deadline = std::chrono::steady_clock::now() + s.options.deadline;
+  if (job->ended.wait_until(lock, deadline, [&] { return job->done; })) return Outcome::kDone;
+  job->late = true;
+  ++s.late;
+  ++s.stuck;
+  ++s.stuckPids[pid];
+  if (uid) ++s.stuckUsers[*uid];
+  return Outcome::kLate;
+}
+
+ProcReadDeadlines::Counters ProcReadDeadlines::counters() const {
+  std::lock_guard lock(shared_->mutex);
+  return Counters{.late = shared_->late,
+                  .refused = shared_->refused,
+                  .stuck = shared_->stuck,
+                  .threads = shared_->all.size()};
+}
+
+}  // namespace warden::engine

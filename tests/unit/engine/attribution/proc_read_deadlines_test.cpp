@@ -1,0 +1,154 @@
+#include "engine/attribution/proc_read_deadlines.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace warden::engine {
+namespace {
+
+using namespace std::chrono_literals;
+using Outcome = ProcReadDeadlines::Outcome;
+
+// Stands for the kernel keeping a read waiting until the process lets it go.
+class Gate {
+ public:
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  void pass() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = false;
+};
+
+// A read that waits at `gate` (it owns its share of it, as a real read must).
+auto heldAt(std::shared_ptr<Gate> gate) {
+  return [gate] {
+    gate->pass();
+    return 1;
+  };
+}
+
+bool eventually(const std::function<bool()>& test) {
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!test()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+ProcReadDeadlines::Options quick(std::size_t maxStuck = 64, std::size_t perUser = 4) {
+  return {.deadline = 50ms, .maxStuck = maxStuck, .maxStuckPerUser = perUser};
+}
+
+TEST(ProcReadDeadlines, AReadThatEndsInTimeGivesItsValue) {
+  ProcReadDeadlines reads(quick());
+  Outcome outcome = Outcome::kRefused;
+  auto value = reads.run(10, 1000, [] { return std::string("cmdline"); }, &outcome);
+  ASSERT_TRUE(value.has_value());
+  EXPECT_EQ(*value, "cmdline");
+  EXPECT_EQ(outcome, Outcome::kDone);
+}
+
+TEST(ProcReadDeadlines, OneReaderServesReadsOneAfterAnother) {
+  ProcReadDeadlines reads(quick());
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(reads.run(10 + i, 1000, [i] { return i; }), i);
+  EXPECT_EQ(reads.counters().threads, 1u);
+}
+
+TEST(ProcReadDeadlines, AStuckReadCostsItsCallerTheDeadlineAndBlocksOnlyItsProcess) {
+  ProcReadDeadlines reads(quick());
+  auto gate = std::make_shared<Gate>();
+  Outcome outcome = Outcome::kDone;
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(reads.run(10, 1000, heldAt(gate), &outcome).has_value());
+  EXPECT_EQ(outcome, Outcome::kLate);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 50ms);
+  EXPECT_EQ(reads.counters().stuck, 1u);
+  EXPECT_EQ(reads.counters().late, 1u);
+
+  // The same process again: refused at once, not another reader left waiting.
+  const auto t1 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(reads.run(10, 1000, [] { return 2; }, &outcome).has_value());
+  EXPECT_EQ(outcome, Outcome::kRefused);
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, 40ms);
+  EXPECT_EQ(reads.counters().refused, 1u);
+
+  // Other processes, of that user too, are read meanwhile, by another reader.
+  EXPECT_EQ(reads.run(11, 1000, [] { return 3; }), 3);
+  EXPECT_EQ(reads.counters().threads, 2u);
+
+  // Once the kernel lets it go, the process is read again, and its reader serves again.
+  gate->open();
+  ASSERT_TRUE(eventually([&] { return reads.counters().stuck == 0; }));
+  EXPECT_EQ(reads.run(10, 1000, [] { return 4; }), 4);
+  EXPECT_EQ(reads.run(12, 1000, [] { return 5; }), 5);
+  EXPECT_EQ(reads.counters().threads, 2u);
+}
+
+TEST(ProcReadDeadlines, AUserWithTooManyStuckReadsIsNotReadAnyMoreOthersAre) {
+  ProcReadDeadlines reads(quick(64, 2));
+  auto gate = std::make_shared<Gate>();
+  EXPECT_FALSE(reads.run(10, 1000, heldAt(gate)).has_value());
+  EXPECT_FALSE(reads.run(11, 1000, heldAt(gate)).has_value());
+  Outcome outcome = Outcome::kDone;
+  EXPECT_FALSE(reads.run(12, 1000, [] { return 1; }, &outcome).has_value());
+  EXPECT_EQ(outcome, Outcome::kRefused);
+  EXPECT_EQ(reads.run(13, 1001, [] { return 2; }), 2);
+  EXPECT_EQ(reads.run(14, std::nullopt, [] { return 3; }), 3);
+  gate->open();
+  ASSERT_TRUE(eventually([&] { return reads.counters().stuck == 0; }));
+  EXPECT_EQ(reads.run(12, 1000, [] { return 4; }), 4);
+}
+
+TEST(ProcReadDeadlines, NoMoreStuckReadersThanTheBound) {
+  ProcReadDeadlines reads(quick(3, 4));
+  auto gate = std::make_shared<Gate>();
+  for (std::uint32_t pid = 10; pid < 13; ++pid) {
+    EXPECT_FALSE(reads.run(pid, pid, heldAt(gate)).has_value());
+  }
+  Outcome outcome = Outcome::kDone;
+  EXPECT_FALSE(reads.run(20, 20, [] { return 1; }, &outcome).has_value());
+  EXPECT_EQ(outcome, Outcome::kRefused);
+  EXPECT_EQ(reads.counters().threads, 3u);
+  gate->open();
+  ASSERT_TRUE(eventually([&] { return reads.counters().stuck == 0; }));
+  EXPECT_EQ(reads.run(20, 20, [] { return 2; }), 2);
+  EXPECT_EQ(reads.counters().threads, 3u);
+}
+
+TEST(ProcReadDeadlines, GoingAwayDoesNotWaitForAStuckReadWhichEndsLaterUnharmed) {
+  auto gate = std::make_shared<Gate>();
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  {
+    ProcReadDeadlines reads(quick());
+    EXPECT_FALSE(reads.run(10, 1000, [gate, ended] {
+                        gate->pass();
+                        ended->store(true);
+                        return 1;
+                      })
+                     .has_value());
+    EXPECT_EQ(reads.run(11, 1000, [] { return 2; }), 2);
+  }
+  gate->open();
+  EXPECT_TRUE(eventually([&] { return ended->load(); }));
+}
+
+}  // namespace
+}  // namespace warden::engine
