@@ -1,0 +1,300 @@
+"""A user's process that makes wardend's reads of its /proc wait (SPEC sections 5 and 9: hostile
+input never stalls wardend; a restart must not leave flows to `fail` for long).
+
+Where users may open /dev/fuse (mode 0666, as fuse3 installs it on desktops), a user mounts a
+FUSE file system of its own in a user namespace, opens one of its files close-on-exec and
+execs: execve, past its point of no return (exec_mmap took signal->exec_update_lock for
+writing), closes its close-on-exec files (begin_new_exec -> do_close_on_exec -> fuse_flush)
+and waits for the server's answer to FLUSH, which never comes. Every read of its
+/proc/PID/stat, exe, cwd, root and environ waits as long. Before the deadlines
+(ProcReadDeadlines) the start-up scan of a restarted wardend waited there for good, so it never
+served its queues and `fail` decided every new flow; `warden explain PID` held the control
+thread for good; the tracker's sweep of exec windows held the tracker, and every new program's
+first flow got `unknown`.
+
+The attacker is nobody (uid 65534), in the test's cgroup; the /dev/fuse it opens is a 0666 copy
+of the device node in the test's directory. The control of each test: the same process, its
+exec answered.
+"""
+import os
+import subprocess
+import time
+
+import pytest
+
+from test_attribution import (NOBODY, _reachable_by_everyone, _userns_allowed, cgroup,  # noqa: F401
+                              in_cgroup, install, profiled)
+from warden_expect import wait_until
+from warden_lab import PYTHON, S4
+
+pytestmark = pytest.mark.skipif(not _userns_allowed(),
+                                reason="unprivileged user namespaces are not allowed here")
+
+# nobody's FUSE server, mounted in its own user namespace: serves one file, `f`, and once
+# armed never answers FLUSH (mode "stall") or answers it (mode "answer"). Its child opens `f`
+# close-on-exec and execs /bin/sleep: stuck in that execve in mode "stall".
+FUSE_SERVER = r"""
+import ctypes, os, signal, struct, sys, threading, time
+dev, mnt, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+then = sys.argv[4:]  # what the stuck child execs first (it inherits fd 3 then)
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(dev, os.O_RDWR)
+opts = b"fd=%d,rootmode=40000,user_id=0,group_id=0" % fd
+if libc.mount(b"stallfs", mnt.encode(), b"fuse", 2 | 4, opts) != 0:  # MS_NOSUID|MS_NODEV
+    print("mount-failed", os.strerror(ctypes.get_errno()), flush=True)
+    sys.exit(1)
+armed = threading.Event()
+flushes = [0]
+
+def attr(ino):
+    if ino == 1:
+        mode_, size, nlink = 0o040755, 0, 2
+    else:
+        mode_, size, nlink = 0o100644, 4096, 1
+    return struct.pack("<QQQQQQIIIIIIIIII", ino, size, 8, 0, 0, 0, 0, 0, 0, mode_, nlink,
+                       0, 0, 0, 4096, 0)
+
+def reply(unique, error=0, body=b""):
+    os.write(fd, struct.pack("<IiQ", 16 + len(body), error, unique) + body)
+
+def serve():
+    while True:
+        try:
+            buf = os.read(fd, 1 << 21)
+        except OSError:
+            return
+        length, op, unique, nodeid = struct.unpack_from("<IIQQ", buf)
+        arg = buf[40:length]
+        if op == 26:  # INIT
+            major, minor, ra, flags = struct.unpack_from("<IIII", arg)
+            reply(unique, 0, struct.pack("<IIIIHHIIHHI", 7, 31, ra, 0, 16, 12, 65536, 1, 32,
+                                         0, 0) + b"\0" * 28)
+        elif op == 1:  # LOOKUP
+            if arg.rstrip(b"\0") == b"f":
+                reply(unique, 0, struct.pack("<QQQQII", 2, 0, 100, 100, 0, 0) + attr(2))
+            else:
+                reply(unique, -2)
+        elif op == 3:  # GETATTR
+            reply(unique, 0, struct.pack("<QII", 100, 0, 0) + attr(nodeid))
+        elif op in (14, 27):  # OPEN, OPENDIR
+            reply(unique, 0, struct.pack("<QIi", 1, 0, 0))
+        elif op == 15:  # READ
+            fh, offset, size = struct.unpack_from("<QQI", arg)
+            reply(unique, 0, b"\0" * max(0, min(size, 4096 - offset)))
+        elif op == 25:  # FLUSH
+            flushes[0] += 1
+            if armed.is_set() and mode == "stall":
+                print("flush-held", flush=True)
+                continue  # never answered
+            reply(unique, 0)
+        elif op in (18, 29, 38):  # RELEASE, RELEASEDIR, DESTROY
+            reply(unique, 0)
+        elif op in (2, 36, 42):  # FORGET, INTERRUPT, BATCH_FORGET: no answer
+            continue
+        else:
+            reply(unique, -38)  # ENOSYS
+
+threading.Thread(target=serve, daemon=True).start()
+f = os.open(os.path.join(mnt, "f"), os.O_RDONLY)  # close-on-exec (Python's default)
+if then:
+    os.dup2(f, 3)  # inheritable: survives the first exec; `then` sets FD_CLOEXEC and execs
+    os.close(f)  # answered: not armed yet
+armed.set()
+pid = os.fork()
+if pid == 0:
+    if then:
+        os.execv(then[0], then)
+    os.execv("/bin/sleep", ["sleep", "1000"])
+    os._exit(127)
+print("child", pid, flush=True)
+signal.pause()
+"""
+
+
+def fuse_device(lab):
+    """A 0666 copy of /dev/fuse (char 10,229), as a desktop has it."""
+    d = os.path.join(lab.tmp, "devfuse")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "fuse")
+    os.mknod(path, 0o666 | 0o020000, os.makedev(10, 229))
+    os.chmod(path, 0o666)
+    _reachable_by_everyone(lab, path)
+    return path
+
+
+class StuckExec:
+    """nobody's FUSE server and its child, stuck in execve (mode "stall") or not ("answer")."""
+
+    def __init__(self, lab, cg, mode, tag="fuse"):
+        self.lab = lab
+        dev = fuse_device(lab)
+        mnt = os.path.join(lab.tmp, f"mnt-{tag}")
+        os.makedirs(mnt)
+        os.chown(mnt, 65534, 65534)
+        _reachable_by_everyone(lab, mnt)
+        script = os.path.join(lab.tmp, f"{tag}.py")
+        with open(script, "w") as f:
+            f.write(FUSE_SERVER)
+        os.chmod(script, 0o644)
+        _reachable_by_everyone(lab, script)
+        argv = in_cgroup(cg, NOBODY + ["unshare", "-Urm", PYTHON, script, dev, mnt, mode])
+        self.server = lab.spawn(argv, tag, lines=True)
+        line = self.server.wait_line(lambda t: t.startswith(("child", "mount-failed")),
+                                     timeout=10)
+        if not line or not line.startswith("child"):
+            self.close()
+            raise AssertionError(f"FUSE server: {line!r} {self.server.stderr_text()!r}")
+        self.child = int(line.split()[1])
+        # The child's comm changes once its exec is done (after the close-on-exec files).
+        time.sleep(0.5)
+        self.comm = comm(self.child)
+        want = "python3" if mode == "stall" else "sleep"
+        if not (self.comm or "").startswith(want[:6]):
+            self.close()
+            raise AssertionError(f"the child is not where it should be: comm {self.comm!r}")
+
+    def close(self):
+        """Aborts the FUSE connection (fusectl), so that nothing waits on it any more (the stuck
+        execve, any reader of its /proc, the server's own exit, which closes `f`), then kills
+        the server and its child."""
+        minors = set()
+        try:
+            with open(f"/proc/{self.server.pid}/mountinfo") as f:  # the server's: never waits
+                for line in f:
+                    if " - fuse stallfs " in line:
+                        minors.add(line.split()[2].split(":")[1])
+        except OSError:
+            pass
+        mounted = False
+        if minors and not os.listdir("/sys/fs/fuse/connections"):
+            mounted = subprocess.run(["mount", "-t", "fusectl", "none",
+                                      "/sys/fs/fuse/connections"]).returncode == 0
+        try:
+            for minor in minors:
+                try:
+                    with open(f"/sys/fs/fuse/connections/{minor}/abort", "w") as f:
+                        f.write("1")
+                except OSError:
+                    pass
+        finally:
+            if mounted:
+                subprocess.run(["umount", "/sys/fs/fuse/connections"])
+        try:
+            os.kill(self.child, 9)
+        except OSError:
+            pass
+        self.server.kill()
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def udp_twins(lab):
+    bins = {}
+    for kind in ("allowed", "denied"):
+        bins[kind] = install(lab._client("udp_probe"),
+                             os.path.join(lab.tmp, "bin", kind, "udp_probe"))
+    _reachable_by_everyone(lab, *bins.values())
+    return bins
+
+
+def twin_profiles(bins):
+    return {"allowed": ("allow", {"path": bins["allowed"]}),
+            "denied": ("deny", {"path": bins["denied"]})}
+
+
+def probe_as_nobody(lab, cg, program, port, timeout_ms=1000):
+    res = lab.c.run(in_cgroup(cg, NOBODY + [program, S4, str(port), "--timeout-ms",
+                                            str(timeout_ms)]),
+                    timeout=timeout_ms / 1000 + 15, check=False)
+    words = res.stdout.split()
+    return words[0] if words else f"no-output rc={res.returncode} {res.stderr.strip()!r}"
+
+
+def proc_reads(d):
+    return d.status()["attribution"].get("proc_reads", {})
+
+
+def decides(lab, cg, bins, d):
+    """The allowed program gets its reply and the denied one does not."""
+    allowed = probe_as_nobody(lab, cg, bins["allowed"], 7000)
+    denied = probe_as_nobody(lab, cg, bins["denied"], 7001)
+    assert (allowed, denied != "reply") == ("reply", True), (
+        f"allowed: {allowed}, denied: {denied}; attribution {d.status()['attribution']}")
+
+
+MODES = [pytest.param("answer", id="control-exec-completes"),
+         pytest.param("stall", id="exec-stuck-in-flush")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_wardend_starts_and_decides_while_a_users_process_is_stuck_in_execve(lab, cgroup,
+                                                                            wardend, mode):
+    """A wardend started (or restarted by systemd after a crash or a hung thread) while the
+    process is stuck: its scan of /proc reads the process, waits its deadline, and goes on, so
+    wardend gets ready and decides."""
+    bins = udp_twins(lab)
+    stuck = StuckExec(lab, cgroup, mode)
+    try:
+        t0 = time.monotonic()
+        d = profiled(lab, wardend, cgroup, twin_profiles(bins), fail="open")
+        print(f"ready in {time.monotonic() - t0:.2f} s; proc_reads {proc_reads(d)}")
+        decides(lab, cgroup, bins, d)
+        reads = proc_reads(d)
+        if mode == "stall":
+            assert reads["late"] >= 1 and reads["stuck"] >= 1, reads
+        else:
+            assert reads["late"] == 0 and reads["stuck"] == 0, reads
+    finally:
+        stuck.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_explain_of_a_process_stuck_in_execve_answers(lab, cgroup, wardend, mode):
+    """`warden explain PID` reads the process's /proc on the control thread: it answers, and
+    the control socket and the verdicts go on."""
+    bins = udp_twins(lab)
+    d = profiled(lab, wardend, cgroup, twin_profiles(bins), fail="open")
+    stuck = StuckExec(lab, cgroup, mode)
+    try:
+        for _ in range(2):  # the second is refused at once: the first read still waits
+            t0 = time.monotonic()
+            answer = d.request("explain", pid=stuck.child)
+            took = time.monotonic() - t0
+            print(f"explain answered in {took:.2f} s: {str(answer)[:200]}")
+            assert took < 3, f"explain took {took:.1f} s"
+        decides(lab, cgroup, bins, d)
+        reads = proc_reads(d)
+        if mode == "stall":
+            assert reads["late"] >= 1 and reads["refused"] >= 1, reads
+        else:
+            assert reads["late"] == 0, reads
+    finally:
+        stuck.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tracker_goes_on_past_a_process_stuck_in_execve(lab, cgroup, wardend, mode):
+    """The tracker's sweep of exec windows reads /proc/PID/stat of every process with a window
+    (every 30 s): the stuck one has one, begun at its execve. The sweep's read waits its
+    deadline, and the tracker goes on describing new programs."""
+    bins = udp_twins(lab)
+    d = profiled(lab, wardend, cgroup, twin_profiles(bins), fail="open")
+    stuck = StuckExec(lab, cgroup, mode)
+    try:
+        if mode == "stall":
+            # (Before the deadlines the sweep's read never ended: it counted nothing.)
+            wait_until(lambda: proc_reads(d).get("late", 0) >= 1, timeout=45, interval=0.5)
+        else:
+            time.sleep(1)
+        decides(lab, cgroup, bins, d)
+        reads = proc_reads(d)
+        if mode == "stall":
+            assert reads["late"] >= 1 and reads["stuck"] == 1, reads
+    finally:
+        stuck.close()
