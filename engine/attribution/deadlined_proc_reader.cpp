@@ -7,8 +7,8 @@ namespace warden::engine {
 namespace {
 
 base::Error notReadInTime(std::uint32_t pid) {
-  return base::makeError(ETIMEDOUT, "reading /proc/" + std::to_string(pid) +
-                                        " (its reads wait in the kernel)");
+  return base::makeError(
+      ETIMEDOUT, "reading /proc/" + std::to_string(pid) + " (its reads wait in the kernel)");
 }
 
 }  // namespace
@@ -59,9 +59,7 @@ std::optional<std::string> DeadlinedProcReader::exePath(std::uint32_t pid,
 }
 
 std::optional<std::uint32_t> DeadlinedProcReader::uidOf(std::uint32_t pid) const {
-  return deadlines_
-      ->run(pid, std::nullopt,
-            [reader = reader_, pid] { return reader.ids(pid); })
+  return deadlines_->run(pid, std::nullopt, [reader = reader_, pid] { return reader.ids(pid); })
       .value_or(std::nullopt)
       .transform([](const auto& ids) { return ids.first; });
 }
@@ -90,8 +88,7 @@ base::Result<base::UniqueFd> DeadlinedProcReader::openImage(
 bool DeadlinedProcReader::seesHostFile(std::uint32_t pid, std::optional<std::uint32_t> uid,
                                        const std::string& path) const {
   return deadlines_
-      ->run(pid, uid,
-            [reader = reader_, pid, path] { return reader.seesHostFile(pid, path); })
+      ->run(pid, uid, [reader = reader_, pid, path] { return reader.seesHostFile(pid, path); })
       .value_or(false);
 }
 

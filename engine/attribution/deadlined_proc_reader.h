@@ -23,8 +23,7 @@ namespace warden::engine {
 // Thread-safety: as ProcReadDeadlines (any thread); copies share their readers.
 class DeadlinedProcReader {
  public:
-  explicit DeadlinedProcReader(std::string root = "/proc",
-                               ProcReadDeadlines::Options options = {});
+  explicit DeadlinedProcReader(std::string root = "/proc", ProcReadDeadlines::Options options = {});
 
   const ProcReader& unbounded() const { return reader_; }
   // /proc's own directory: no process makes it wait.

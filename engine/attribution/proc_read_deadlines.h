@@ -30,15 +30,15 @@ class ProcReadDeadlines {
     std::size_t maxStuckPerUser = 4;
   };
   enum class Outcome {
-    kDone,      // the read ended in time
-    kLate,      // it did not (it goes on; the process counts as stuck until it ends)
-    kRefused,   // not started: a read of the process, or too many of its user's, are stuck
+    kDone,     // the read ended in time
+    kLate,     // it did not (it goes on; the process counts as stuck until it ends)
+    kRefused,  // not started: a read of the process, or too many of its user's, are stuck
   };
   struct Counters {
-    std::uint64_t late = 0;      // reads that did not end by their deadline
-    std::uint64_t refused = 0;   // reads not started for reads stuck before them
-    std::uint64_t stuck = 0;     // reads under way past their deadline now
-    std::uint64_t threads = 0;   // reader threads, idle or not
+    std::uint64_t late = 0;     // reads that did not end by their deadline
+    std::uint64_t refused = 0;  // reads not started for reads stuck before them
+    std::uint64_t stuck = 0;    // reads under way past their deadline now
+    std::uint64_t threads = 0;  // reader threads, idle or not
   };
 
   ProcReadDeadlines() : ProcReadDeadlines(Options{}) {}
@@ -54,9 +54,8 @@ class ProcReadDeadlines {
            Outcome* outcome = nullptr) -> std::optional<decltype(read())> {
     using Value = decltype(read());
     auto result = std::make_shared<std::optional<Value>>();
-    const Outcome ran = runErased(pid, uid, [read = std::move(read), result]() mutable {
-      result->emplace(read());
-    });
+    const Outcome ran = runErased(
+        pid, uid, [read = std::move(read), result]() mutable { result->emplace(read()); });
     if (outcome) *outcome = ran;
     if (ran != Outcome::kDone) return std::nullopt;
     return std::move(*result);

@@ -60,7 +60,8 @@ ProcReadDeadlines::Options quick(std::size_t maxStuck = 64, std::size_t perUser 
 TEST(ProcReadDeadlines, AReadThatEndsInTimeGivesItsValue) {
   ProcReadDeadlines reads(quick());
   Outcome outcome = Outcome::kRefused;
-  auto value = reads.run(10, 1000, [] { return std::string("cmdline"); }, &outcome);
+  auto value = reads.run(
+      10, 1000, [] { return std::string("cmdline"); }, &outcome);
   ASSERT_TRUE(value.has_value());
   EXPECT_EQ(*value, "cmdline");
   EXPECT_EQ(outcome, Outcome::kDone);
@@ -85,7 +86,10 @@ TEST(ProcReadDeadlines, AStuckReadCostsItsCallerTheDeadlineAndBlocksOnlyItsProce
 
   // The same process again: refused at once, not another reader left waiting.
   const auto t1 = std::chrono::steady_clock::now();
-  EXPECT_FALSE(reads.run(10, 1000, [] { return 2; }, &outcome).has_value());
+  EXPECT_FALSE(reads
+                   .run(
+                       10, 1000, [] { return 2; }, &outcome)
+                   .has_value());
   EXPECT_EQ(outcome, Outcome::kRefused);
   EXPECT_LT(std::chrono::steady_clock::now() - t1, 40ms);
   EXPECT_EQ(reads.counters().refused, 1u);
@@ -108,7 +112,10 @@ TEST(ProcReadDeadlines, AUserWithTooManyStuckReadsIsNotReadAnyMoreOthersAre) {
   EXPECT_FALSE(reads.run(10, 1000, heldAt(gate)).has_value());
   EXPECT_FALSE(reads.run(11, 1000, heldAt(gate)).has_value());
   Outcome outcome = Outcome::kDone;
-  EXPECT_FALSE(reads.run(12, 1000, [] { return 1; }, &outcome).has_value());
+  EXPECT_FALSE(reads
+                   .run(
+                       12, 1000, [] { return 1; }, &outcome)
+                   .has_value());
   EXPECT_EQ(outcome, Outcome::kRefused);
   EXPECT_EQ(reads.run(13, 1001, [] { return 2; }), 2);
   EXPECT_EQ(reads.run(14, std::nullopt, [] { return 3; }), 3);
@@ -124,7 +131,10 @@ TEST(ProcReadDeadlines, NoMoreStuckReadersThanTheBound) {
     EXPECT_FALSE(reads.run(pid, pid, heldAt(gate)).has_value());
   }
   Outcome outcome = Outcome::kDone;
-  EXPECT_FALSE(reads.run(20, 20, [] { return 1; }, &outcome).has_value());
+  EXPECT_FALSE(reads
+                   .run(
+                       20, 20, [] { return 1; }, &outcome)
+                   .has_value());
   EXPECT_EQ(outcome, Outcome::kRefused);
   EXPECT_EQ(reads.counters().threads, 3u);
   gate->open();
@@ -138,11 +148,13 @@ TEST(ProcReadDeadlines, GoingAwayDoesNotWaitForAStuckReadWhichEndsLaterUnharmed)
   auto ended = std::make_shared<std::atomic<bool>>(false);
   {
     ProcReadDeadlines reads(quick());
-    EXPECT_FALSE(reads.run(10, 1000, [gate, ended] {
-                        gate->pass();
-                        ended->store(true);
-                        return 1;
-                      })
+    EXPECT_FALSE(reads
+                     .run(10, 1000,
+                          [gate, ended] {
+                            gate->pass();
+                            ended->store(true);
+                            return 1;
+                          })
                      .has_value());
     EXPECT_EQ(reads.run(11, 1000, [] { return 2; }), 2);
   }
