@@ -72,7 +72,11 @@ Decision CompiledPolicy::decide(const Subject& subject, const Flow& flow) const 
     case Subject::Kind::kProcess:
       break;
   }
-  return decideByProfile(selectionOf(subject), view);
+  const ProfileSelection selection = selectionOf(subject);
+  if (selection.digestPending) {
+    return engineVerdict(policy_.config.unknownAction, DecidedBy::kUnknown);
+  }
+  return decideByProfile(selection, view);
 }
 
 Decision CompiledPolicy::decideUnreadable() const {
@@ -82,8 +86,10 @@ Decision CompiledPolicy::decideUnreadable() const {
 ProfileSelection CompiledPolicy::selectionOf(const Subject& subject) const {
   std::optional<ProfileSelection>* remembered = subject.remembered();
   if (remembered == nullptr) return selector_->select(subject.processInfo());
-  if (!*remembered) *remembered = selector_->select(subject.processInfo());
-  return **remembered;
+  if (*remembered) return **remembered;
+  const ProfileSelection selection = selector_->select(subject.processInfo());
+  if (!selection.digestPending) *remembered = selection;
+  return selection;
 }
 
 Decision CompiledPolicy::decideByProfile(const ProfileSelection& selection,

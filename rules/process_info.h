@@ -64,6 +64,24 @@ class Environment {
 // it. Every attribute is optional: one the engine could not obtain is left empty, and a
 // [[match]] key that needs it does not hold (SPEC section 4). Built once per process by
 // the engine and only read by the matcher; `sha256` may be called from a worker thread.
+// What the engine can tell of an image's digest when the matcher asks for it: the digest, none
+// (it cannot be had: a key that needs it does not hold), or not yet (it is being computed: which
+// profile the process gets cannot be told, and the flow gets the engine `unknown` verdict, as
+// one whose process was not described in time).
+struct DigestAnswer {
+  DigestAnswer() = default;
+  DigestAnswer(std::optional<Sha256> known) : digest(known) {}  // NOLINT: the digest, or none
+  static DigestAnswer notYet() {
+    DigestAnswer answer;
+    answer.pending = true;
+    return answer;
+  }
+  explicit operator bool() const { return digest.has_value(); }
+
+  std::optional<Sha256> digest;
+  bool pending = false;
+};
+
 struct ProcessInfo {
   std::optional<std::string> path;  // /proc/PID/exe, " (deleted)" stripped
   std::optional<std::vector<std::string>> argv;
@@ -75,7 +93,7 @@ struct ProcessInfo {
   std::optional<std::vector<std::string>> ancestors;  // executables: [0] = the parent, ...
   // Digest of the executed image, asked for only when a candidate [[match]] has `sha256`;
   // empty or returning nothing = unknown.
-  std::function<std::optional<Sha256>()> sha256;
+  std::function<DigestAnswer()> sha256;
 
   void setArgv(std::vector<std::string> args);
 };

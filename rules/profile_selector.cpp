@@ -97,12 +97,17 @@ class ProfileSelector::Search {
   const Sha256* digest() {
     if (!digestAsked_) {
       digestAsked_ = true;
-      if (process_.sha256) digest_ = process_.sha256();
+      if (process_.sha256) {
+        DigestAnswer answer = process_.sha256();
+        digest_ = answer.digest;
+        digestPending_ = answer.pending;
+      }
     }
     return digest_ ? &*digest_ : nullptr;
   }
 
   const Candidate* best() const { return best_; }
+  bool digestPending() const { return digestPending_; }
 
   // Runs every cmdline regex of the policy over the cmdline in one RE2::Set pass, once.
   // Returns the ids that matched, or nothing if the set could not be used (then each
@@ -189,6 +194,7 @@ class ProfileSelector::Search {
   bool setUsable_ = false;
   std::uint64_t generation_ = 0;
   bool digestAsked_ = false;
+  bool digestPending_ = false;
   std::optional<Sha256> digest_;
 };
 
@@ -316,6 +322,7 @@ ProfileSelection ProfileSelector::select(const ProcessInfo& process) const {
     }
   }
   if (!rest_.empty() && search.couldBeat(candidates_[rest_.front()].score)) search.consider(rest_);
+  if (search.digestPending()) return ProfileSelection{.digestPending = true};
   const Candidate* best = search.best();
   if (best == nullptr) return {};
   return ProfileSelection{best->profile, best->matchIndex, best->score};

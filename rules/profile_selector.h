@@ -25,6 +25,9 @@ struct ProfileSelection {
   std::int32_t profile = -1;  // index into the profiles, -1: none
   std::int32_t match = -1;    // index of the winning [[match]] within that profile
   int score = 0;
+  // The image's digest was asked for and is not known yet (DigestAnswer::pending): another
+  // profile might have won. Decided `unknown`, and never remembered.
+  bool digestPending = false;
 };
 
 // Finds the most specific profile for a process. Candidates come from indexes, so a

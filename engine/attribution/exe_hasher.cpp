@@ -126,4 +126,23 @@ base::Result<std::string> ExeHasher::hashOf(const ImageRef& info, const std::str
   return hashImage(fd);
 }
 
+std::optional<base::Result<std::string>> ExeHasher::hashWithin(const ImageRef& info,
+                                                               std::chrono::milliseconds wait,
+                                                               const std::string& procRoot) {
+  // What needs no reading is answered here.
+  if (const char* unpinned = base::unpinnedImageFilesystem(info.imageFsType)) {
+    return std::unexpected(unpinnedError(unpinned));
+  }
+  if (info.imageKnown && info.imageFsType != 0) {
+    if (auto cached = cache_.find(info.image)) return *cached;
+  }
+  if (!hashes_) return std::nullopt;
+  // One hash an image: keyed by its identity, else by its process (the high bit apart).
+  const std::uint64_t key = info.imageKnown
+                                ? (base::FileIdentityHash{}(info.image) & ~(std::uint64_t{1} << 63))
+                                : (std::uint64_t{1} << 63 | info.key.pid);
+  return hashes_->run(
+      key, info.uid, [this, info, procRoot] { return hashOf(info, procRoot); }, nullptr, wait);
+}
+
 }  // namespace warden::engine

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -12,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "engine/attribution/bounded_waits.h"
 #include "engine/attribution/process_description.h"
 
 namespace warden::engine {
@@ -65,15 +67,17 @@ struct ImageRef {
   bool imageKnown = false;
   std::int64_t imageFsType = 0;
   std::shared_ptr<ImageHandle> handle;
+  std::uint32_t uid = 0;  // the process's real uid: whose hashes wait (BoundedWaits)
 
   static ImageRef of(const ProcessDescription& info) {
-    return ImageRef{info.key, info.image, info.imageKnown, info.imageFsType, info.imageHandle};
+    return ImageRef{info.key,         info.image,       info.imageKnown,
+                    info.imageFsType, info.imageHandle, info.uid};
   }
 };
 
 // Hashes running images on demand (base/sha256.h, as `warden hash` does), through the cache.
-// Thread-safe (the cache is; hashing itself uses only the caller's descriptors). Reads files: never
-// call it on the verdict path.
+// Thread-safe (the cache is; hashing itself uses only the caller's descriptors). hashOf() reads
+// files: the verdict path and the tracker use hashWithin(), which waits as long as they choose.
 class ExeHasher {
  public:
   // Larger images are not hashed (no sha256 key matches them): hashing can run on a queue
@@ -101,6 +105,20 @@ class ExeHasher {
     return hashOf(ImageRef::of(info), procRoot);
   }
 
+  // hashOf() on a hashing thread, waited for at most `wait` (0: not at all): nullopt when the
+  // hash is not known by then. It goes on, and is cached when done; until then no other hash of
+  // that image starts (asking again gives nullopt at once), nor more than 2 of one user's, 16 in
+  // all. A user can make an image of 512 MiB at no cost (a sparse file): on a queue worker its
+  // hash held new flows for a second each, while the queue filled and `fail` passed them.
+  [[nodiscard]] std::optional<base::Result<std::string>> hashWithin(
+      const ImageRef& info, std::chrono::milliseconds wait, const std::string& procRoot = "/proc");
+  // Waits for the hashes under way (each ends by itself, 512 MiB at most) and starts no more:
+  // before what they read through (readProcThrough) goes.
+  void stop() { hashes_.reset(); }
+  BoundedWaits::Counters hashCounters() const {
+    return hashes_ ? hashes_->counters() : BoundedWaits::Counters{};
+  }
+
   ImageHashLru& cache() { return cache_; }
 
   // /proc/PID/exe is opened through `reader` (borrowed; set before any hashOf): with its
@@ -111,6 +129,12 @@ class ExeHasher {
   ImageHashLru& cache_;
   Clock now_;
   const DeadlinedProcReader* reader_ = nullptr;
+  std::unique_ptr<BoundedWaits> hashes_ = std::make_unique<BoundedWaits>(BoundedWaits::Options{
+      .deadline = std::chrono::milliseconds(50),
+      .maxStuck = 16,
+      .maxStuckPerUser = 2,
+      .joinAtExit = true,
+  });
 };
 
 }  // namespace warden::engine

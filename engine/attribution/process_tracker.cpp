@@ -27,6 +27,10 @@ namespace {
 
 constexpr std::size_t kMaxAncestors = 16;
 constexpr std::size_t kMaxUserNames = 256;
+// How long a queue worker waits for an image's hash (as for a description: see
+// Attributor::describeForVerdict), and the tracker, which hashes at exec what profiles pin.
+constexpr std::chrono::milliseconds kVerdictHashWait{50};
+constexpr std::chrono::milliseconds kTrackerHashWait{20};
 constexpr std::uint64_t kQuietTrimNs = 10'000'000'000ull;
 constexpr int kTrackerNice = -5;  // as the queue threads (preferQueueThread)
 // The longest the thread sleeps. Fork and exit events do not wake it (bpf/attribution/maps.bpf.h,
@@ -142,13 +146,14 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
   if (!info.ancestorPaths.empty()) view->ancestors = info.ancestorPaths;
   if (hasher) {
     // Called by the matcher only when a candidate [[match]] pins sha256: from the cache when
-    // the tracker hashed the image in the background, else read now from the held image (or
-    // /proc/PID/exe while it is still the same image).
-    view->sha256 = [hasher, image = ImageRef::of(info),
-                    procRoot]() -> std::optional<rules::Sha256> {
-      auto hex = hasher->hashOf(image, procRoot);
-      if (!hex) return std::nullopt;
-      return rules::parseSha256(*hex);
+    // the tracker hashed the image in the background, else on a hashing thread from the held
+    // image (or /proc/PID/exe while it is still the same image), waited for a while: a hash
+    // not known by then leaves the flow `unknown` (DigestAnswer::pending).
+    view->sha256 = [hasher, image = ImageRef::of(info), procRoot]() -> rules::DigestAnswer {
+      auto hex = hasher->hashWithin(image, kVerdictHashWait, procRoot);
+      if (!hex) return rules::DigestAnswer::notYet();
+      if (!*hex) return rules::DigestAnswer();
+      return rules::parseSha256(**hex);
     };
   }
   return view;
@@ -844,7 +849,10 @@ void ProcessTracker::maybeHash(const ProcessDescription& info) {
   if (info.imageKnown && info.imageFsType != 0 && hasher_->cache().findInMemory(info.image)) {
     return;
   }
-  if (auto hash = hasher_->hashImage(info.imageHandle->fd()); hash) {
+  // A small image is hashed by the time the wait ends; a large one goes on without this thread.
+  const auto hash = hasher_->hashWithin(ImageRef::of(info), kTrackerHashWait, options_.procRoot);
+  if (!hash) return;
+  if (*hash) {
     counters_.hashed.fetch_add(1, std::memory_order_relaxed);
   } else {
     counters_.hashErrors.fetch_add(1, std::memory_order_relaxed);

@@ -7,7 +7,7 @@ execs: execve, past its point of no return (exec_mmap took signal->exec_update_l
 writing), closes its close-on-exec files (begin_new_exec -> do_close_on_exec -> fuse_flush)
 and waits for the server's answer to FLUSH, which never comes. Every read of its
 /proc/PID/stat, exe, cwd, root and environ waits as long. Before the deadlines
-(ProcReadDeadlines) the start-up scan of a restarted wardend waited there for good, so it never
+(BoundedWaits) the start-up scan of a restarted wardend waited there for good, so it never
 served its queues and `fail` decided every new flow; `warden explain PID` held the control
 thread for good; the tracker's sweep of exec windows held the tracker, and every new program's
 first flow got `unknown`.
@@ -22,13 +22,15 @@ import time
 
 import pytest
 
+import hashlib
+
 from test_attribution import (NOBODY, _reachable_by_everyone, _userns_allowed, cgroup,  # noqa: F401
-                              in_cgroup, install, profiled)
+                              in_cgroup, install, logged_rows, profiled)
 from warden_expect import wait_until
 from warden_lab import PYTHON, S4
 
-pytestmark = pytest.mark.skipif(not _userns_allowed(),
-                                reason="unprivileged user namespaces are not allowed here")
+needs_userns = pytest.mark.skipif(not _userns_allowed(),
+                                  reason="unprivileged user namespaces are not allowed here")
 
 # nobody's FUSE server, mounted in its own user namespace: serves one file, `f`, and once
 # armed never answers FLUSH (mode "stall") or answers it (mode "answer"). Its child opens `f`
@@ -232,6 +234,7 @@ MODES = [pytest.param("answer", id="control-exec-completes"),
          pytest.param("stall", id="exec-stuck-in-flush")]
 
 
+@needs_userns
 @pytest.mark.parametrize("mode", MODES)
 def test_wardend_starts_and_decides_while_a_users_process_is_stuck_in_execve(lab, cgroup,
                                                                             wardend, mode):
@@ -254,6 +257,7 @@ def test_wardend_starts_and_decides_while_a_users_process_is_stuck_in_execve(lab
         stuck.close()
 
 
+@needs_userns
 @pytest.mark.parametrize("mode", MODES)
 def test_explain_of_a_process_stuck_in_execve_answers(lab, cgroup, wardend, mode):
     """`warden explain PID` reads the process's /proc on the control thread: it answers, and
@@ -278,6 +282,7 @@ def test_explain_of_a_process_stuck_in_execve_answers(lab, cgroup, wardend, mode
         stuck.close()
 
 
+@needs_userns
 @pytest.mark.parametrize("mode", MODES)
 def test_tracker_goes_on_past_a_process_stuck_in_execve(lab, cgroup, wardend, mode):
     """The tracker's sweep of exec windows reads /proc/PID/stat of every process with a window
@@ -298,3 +303,42 @@ def test_tracker_goes_on_past_a_process_stuck_in_execve(lab, cgroup, wardend, mo
             assert reads["late"] >= 1 and reads["stuck"] == 1, reads
     finally:
         stuck.close()
+
+
+def test_a_large_images_hash_is_not_waited_for_on_the_verdict_path(lab, cgroup, wardend):
+    """SPEC 5: the hash is computed off the verdict path when possible; 4: lacking knowledge is
+    never more permissive than knowing. nobody's own program with 448 MiB of sparse file
+    appended (no disk used; under the 512 MiB wardend hashes) takes a hashing thread a good
+    part of a second. Before, a queue worker hashed it before its next verdict, a second a
+    fresh copy, while new flows queued behind it and, with fail = "open", passed undecided
+    once the queue was full. Now the worker waits 50 ms: its first flow, whose profile cannot
+    be told until the hash is known, gets the engine `unknown` verdict, and once the hash is
+    done (cached) its flows get the profile that pins it."""
+    big = install(lab._client("udp_probe"), os.path.join(lab.tmp, "bin", "big", "udp_probe"))
+    with open(big, "r+b") as f:
+        f.truncate(os.path.getsize(big) + (448 << 20))
+    _reachable_by_everyone(lab, big)
+    written = time.monotonic()
+    digest = hashlib.sha256()
+    with open(big, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            digest.update(chunk)
+    # A hash is cached once its file has not changed for 2 s (FileIdentity::settledAt).
+    time.sleep(max(0.0, written + 2.5 - time.monotonic()))
+    d = profiled(lab, wardend, cgroup, {"pinned": ("allow", {"sha256": [digest.hexdigest()]})},
+                 unknown="deny", default="deny", fail="open")
+    first = probe_as_nobody(lab, cgroup, big, 7000)
+    waits = d.status()["attribution"].get("hash_waits", {})
+    assert first != "reply", (
+        f"the first flow waited for the hash on the worker: {first}; hash_waits {waits}")
+    def hashed():
+        return d.status()["attribution"].get("hash_waits", {}).get("under_way", 0) == 0
+    assert wait_until(hashed, timeout=60, interval=0.2), d.status()["attribution"]
+    second = probe_as_nobody(lab, cgroup, big, 7001)
+    rows = logged_rows(d, [7000, 7001])
+    assert rows, "no log rows"
+    by_port = {r["remote_port"]: r for r in rows}
+    print(f"first {first}, second {second}; hash_waits {waits}; "
+          f"{[(p, r.get('decided_by'), r.get('profile')) for p, r in by_port.items()]}")
+    assert by_port[7000].get("decided_by") == "unknown", by_port[7000]
+    assert second == "reply" and by_port[7001].get("profile") == "pinned", (second, by_port)

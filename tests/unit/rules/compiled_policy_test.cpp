@@ -501,6 +501,45 @@ path = "/usr/bin/wget"
   EXPECT_EQ(profileOf(*policy, p), "");
 }
 
+// A digest being computed (a large image, hashed off the queue worker): the pinned profile may
+// or may not be the process's, so the flow gets the engine `unknown` verdict, never the profile
+// a missing digest would leave (here `plain`, whose default allows), and the choice is not
+// remembered: the next flow, once the digest is known, gets the pinned profile.
+TEST(MatchKeys, ADigestNotKnownYetIsDecidedUnknownAndNotRemembered) {
+  const auto policy = compile("[engine]\nunknown = 'deny'\ndefault = 'deny'\n", R"(
+[[profile]]
+name = "pinned"
+default = "deny"
+[[profile.match]]
+sha256 = [")" + kHashA + R"("]
+[[profile]]
+name = "plain"
+default = "allow"
+[[profile.match]]
+path = "/usr/bin/curl"
+)");
+  ProcessInfo p = processAt("/usr/bin/curl");
+  bool known = false;
+  p.sha256 = [&known]() -> DigestAnswer {
+    if (!known) return DigestAnswer::notYet();
+    return parseSha256(kHashA);
+  };
+  std::optional<ProfileSelection> remembered;
+  const Decision pending = policy->decide(Subject::process(p, &remembered), flowTo("8.8.8.8"));
+  EXPECT_EQ(pending.by, DecidedBy::kUnknown);
+  EXPECT_EQ(pending.action, Action::kDeny);
+  EXPECT_FALSE(remembered.has_value());
+  EXPECT_TRUE(policy->selectProfile(p).digestPending);
+  known = true;
+  const Decision later = policy->decide(Subject::process(p, &remembered), flowTo("8.8.8.8"));
+  EXPECT_EQ(later.profile, "pinned");
+  ASSERT_TRUE(remembered.has_value());
+  EXPECT_FALSE(remembered->digestPending);
+  // A digest that cannot be had (an unreadable image): the key does not hold, as before.
+  p.sha256 = [] { return DigestAnswer(); };
+  EXPECT_EQ(profileOf(*policy, p), "plain");
+}
+
 TEST(MatchKeys, EnvExactAndPresent) {
   const auto policy = compile("", R"(
 [[profile]]

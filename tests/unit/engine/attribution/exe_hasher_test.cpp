@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
 #include <map>
+#include <thread>
 
 #include "base/sha256.h"
 #include "base/unique_fd.h"
@@ -202,6 +205,47 @@ TEST(ExeHasher, NoCachedHashForAnImageOnTmpfsOrOfAnUnreadFilesystem) {
   EXPECT_NE(refused.error().message().find("tmpfs"), std::string::npos);
   info.imageFsType = 0;
   EXPECT_FALSE(hasher.hashOf(info));  // the process is gone: nothing to look at
+}
+
+}  // namespace
+}  // namespace warden::engine
+
+namespace warden::engine {
+namespace {
+
+// A large image (a sparse file: what a user makes at no cost) is hashed on a hashing thread:
+// who asks waits only as long as it says, asking again meanwhile starts no second hash, and the
+// hash is cached once done.
+TEST(ExeHasher, AHashNotDoneInTimeGoesOnAloneAndIsCachedOnceDone) {
+  TempDir dir;
+  const auto file = dir.write("big", "ELF");
+  std::filesystem::resize_file(file, std::uint64_t{256} << 20);
+  ProcessDescription info;
+  info.key = {999999, 1};
+  auto image = base::openFile(file, O_RDONLY);
+  ASSERT_TRUE(image) << image.error().message();
+  const auto identity = identityOfFd(image->get());
+  ASSERT_TRUE(identity);
+  info.image = *identity;
+  info.imageKnown = true;
+  info.imageFsType = base::filesystemTypeOfFd(image->get()).value_or(0);
+  if (base::unpinnedImageFilesystem(info.imageFsType)) GTEST_SKIP() << "a tmpfs test directory";
+  info.imageHandle = std::make_shared<ImageHandle>(std::move(*image));
+  ImageHashLru cache;
+  ExeHasher hasher(cache, [] { return base::realtimeNs() + 3'000'000'000; });
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(hasher.hashWithin(ImageRef::of(info), std::chrono::milliseconds(0)).has_value());
+  EXPECT_FALSE(hasher.hashWithin(ImageRef::of(info), std::chrono::milliseconds(0)).has_value());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));
+  EXPECT_EQ(hasher.hashCounters().refused, 1u);
+  std::optional<base::Result<std::string>> done;
+  for (int i = 0; i < 600 && !(done && *done); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    done = hasher.hashWithin(ImageRef::of(info), std::chrono::milliseconds(0));
+  }
+  ASSERT_TRUE(done && *done);
+  EXPECT_EQ(**done, hasher.hashOf(info).value());
+  EXPECT_EQ(cache.size(), 1u);
 }
 
 }  // namespace

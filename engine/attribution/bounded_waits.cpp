@@ -1,4 +1,4 @@
-#include "engine/attribution/proc_read_deadlines.h"
+#include "engine/attribution/bounded_waits.h"
 
 #include <condition_variable>
 #include <mutex>
@@ -12,7 +12,7 @@ namespace {
 
 struct Job {
   std::function<void()> work;
-  std::uint32_t pid = 0;
+  std::uint64_t key = 0;
   std::optional<std::uint32_t> uid;
   // Guarded by Shared::mutex.
   bool done = false;
@@ -28,7 +28,7 @@ struct Reader {
 
 }  // namespace
 
-struct ProcReadDeadlines::Shared {
+struct BoundedWaits::Shared {
   explicit Shared(Options o) : options(o) {}
 
   const Options options;
@@ -36,7 +36,7 @@ struct ProcReadDeadlines::Shared {
   // Guarded by mutex.
   std::vector<std::shared_ptr<Reader>> idle;
   std::vector<std::shared_ptr<Reader>> all;
-  std::unordered_map<std::uint32_t, std::size_t> stuckPids;
+  std::unordered_map<std::uint64_t, std::size_t> stuckKeys;
   std::unordered_map<std::uint32_t, std::size_t> stuckUsers;
   std::size_t stuck = 0;
   std::uint64_t late = 0;
@@ -45,8 +45,8 @@ struct ProcReadDeadlines::Shared {
 
   void unstick(const Job& job) {
     --stuck;
-    if (auto it = stuckPids.find(job.pid); it != stuckPids.end() && --it->second == 0) {
-      stuckPids.erase(it);
+    if (auto it = stuckKeys.find(job.key); it != stuckKeys.end() && --it->second == 0) {
+      stuckKeys.erase(it);
     }
     if (!job.uid) return;
     if (auto it = stuckUsers.find(*job.uid); it != stuckUsers.end() && --it->second == 0) {
@@ -57,7 +57,7 @@ struct ProcReadDeadlines::Shared {
 
 namespace {
 
-void serve(std::shared_ptr<ProcReadDeadlines::Shared> shared, std::shared_ptr<Reader> self) {
+void serve(std::shared_ptr<BoundedWaits::Shared> shared, std::shared_ptr<Reader> self) {
   std::unique_lock lock(shared->mutex);
   for (;;) {
     self->given.wait(lock, [&] { return self->job || shared->closing; });
@@ -81,31 +81,30 @@ void serve(std::shared_ptr<ProcReadDeadlines::Shared> shared, std::shared_ptr<Re
 
 }  // namespace
 
-ProcReadDeadlines::ProcReadDeadlines(Options options)
-    : shared_(std::make_shared<Shared>(options)) {}
+BoundedWaits::BoundedWaits(Options options) : shared_(std::make_shared<Shared>(options)) {}
 
-ProcReadDeadlines::~ProcReadDeadlines() {
-  std::vector<std::shared_ptr<Reader>> idle;
+BoundedWaits::~BoundedWaits() {
+  std::vector<std::shared_ptr<Reader>> joined;
   {
     std::lock_guard lock(shared_->mutex);
     shared_->closing = true;
     for (auto& reader : shared_->all) {
-      if (reader->job) {
+      if (reader->job && !shared_->options.joinAtExit) {
         reader->thread.detach();  // waits in the kernel: it ends when its process lets it
       } else {
         reader->given.notify_one();
-        idle.push_back(reader);
+        joined.push_back(reader);
       }
     }
     shared_->all.clear();
     shared_->idle.clear();
   }
-  for (auto& reader : idle) reader->thread.join();
+  for (auto& reader : joined) reader->thread.join();
 }
 
-ProcReadDeadlines::Outcome ProcReadDeadlines::runErased(std::uint32_t pid,
-                                                        std::optional<std::uint32_t> uid,
-                                                        std::function<void()> work) {
+BoundedWaits::Outcome BoundedWaits::runErased(std::uint64_t key, std::optional<std::uint32_t> uid,
+                                              std::function<void()> work,
+                                              std::optional<std::chrono::milliseconds> wait) {
   Shared& s = *shared_;
   std::unique_lock lock(s.mutex);
   const auto userStuck = [&] {
@@ -113,7 +112,7 @@ ProcReadDeadlines::Outcome ProcReadDeadlines::runErased(std::uint32_t pid,
     const auto it = s.stuckUsers.find(*uid);
     return it != s.stuckUsers.end() && it->second >= s.options.maxStuckPerUser;
   };
-  if (s.stuckPids.contains(pid) || userStuck() || s.stuck >= s.options.maxStuck) {
+  if (s.stuckKeys.contains(key) || userStuck() || s.stuck >= s.options.maxStuck) {
     ++s.refused;
     return Outcome::kRefused;
   }
@@ -133,21 +132,21 @@ ProcReadDeadlines::Outcome ProcReadDeadlines::runErased(std::uint32_t pid,
   }
   auto job = std::make_shared<Job>();
   job->work = std::move(work);
-  job->pid = pid;
+  job->key = key;
   job->uid = uid;
   reader->job = job;
   reader->given.notify_one();
-  const auto deadline = std::chrono::steady_clock::now() + s.options.deadline;
+  const auto deadline = std::chrono::steady_clock::now() + wait.value_or(s.options.deadline);
   if (job->ended.wait_until(lock, deadline, [&] { return job->done; })) return Outcome::kDone;
   job->late = true;
   ++s.late;
   ++s.stuck;
-  ++s.stuckPids[pid];
+  ++s.stuckKeys[key];
   if (uid) ++s.stuckUsers[*uid];
   return Outcome::kLate;
 }
 
-ProcReadDeadlines::Counters ProcReadDeadlines::counters() const {
+BoundedWaits::Counters BoundedWaits::counters() const {
   std::lock_guard lock(shared_->mutex);
   return Counters{.late = shared_->late,
                   .refused = shared_->refused,

@@ -1,4 +1,4 @@
-#include "engine/attribution/proc_read_deadlines.h"
+#include "engine/attribution/bounded_waits.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@ namespace warden::engine {
 namespace {
 
 using namespace std::chrono_literals;
-using Outcome = ProcReadDeadlines::Outcome;
+using Outcome = BoundedWaits::Outcome;
 
 // Stands for the kernel keeping a read waiting until the process lets it go.
 class Gate {
@@ -53,12 +53,12 @@ bool eventually(const std::function<bool()>& test) {
   return true;
 }
 
-ProcReadDeadlines::Options quick(std::size_t maxStuck = 64, std::size_t perUser = 4) {
+BoundedWaits::Options quick(std::size_t maxStuck = 64, std::size_t perUser = 4) {
   return {.deadline = 50ms, .maxStuck = maxStuck, .maxStuckPerUser = perUser};
 }
 
-TEST(ProcReadDeadlines, AReadThatEndsInTimeGivesItsValue) {
-  ProcReadDeadlines reads(quick());
+TEST(BoundedWaits, AReadThatEndsInTimeGivesItsValue) {
+  BoundedWaits reads(quick());
   Outcome outcome = Outcome::kRefused;
   auto value = reads.run(
       10, 1000, [] { return std::string("cmdline"); }, &outcome);
@@ -67,14 +67,14 @@ TEST(ProcReadDeadlines, AReadThatEndsInTimeGivesItsValue) {
   EXPECT_EQ(outcome, Outcome::kDone);
 }
 
-TEST(ProcReadDeadlines, OneReaderServesReadsOneAfterAnother) {
-  ProcReadDeadlines reads(quick());
+TEST(BoundedWaits, OneReaderServesReadsOneAfterAnother) {
+  BoundedWaits reads(quick());
   for (int i = 0; i < 200; ++i) ASSERT_EQ(reads.run(10 + i, 1000, [i] { return i; }), i);
   EXPECT_EQ(reads.counters().threads, 1u);
 }
 
-TEST(ProcReadDeadlines, AStuckReadCostsItsCallerTheDeadlineAndBlocksOnlyItsProcess) {
-  ProcReadDeadlines reads(quick());
+TEST(BoundedWaits, AStuckReadCostsItsCallerTheDeadlineAndBlocksOnlyItsProcess) {
+  BoundedWaits reads(quick());
   auto gate = std::make_shared<Gate>();
   Outcome outcome = Outcome::kDone;
   const auto t0 = std::chrono::steady_clock::now();
@@ -106,8 +106,8 @@ TEST(ProcReadDeadlines, AStuckReadCostsItsCallerTheDeadlineAndBlocksOnlyItsProce
   EXPECT_EQ(reads.counters().threads, 2u);
 }
 
-TEST(ProcReadDeadlines, AUserWithTooManyStuckReadsIsNotReadAnyMoreOthersAre) {
-  ProcReadDeadlines reads(quick(64, 2));
+TEST(BoundedWaits, AUserWithTooManyStuckReadsIsNotReadAnyMoreOthersAre) {
+  BoundedWaits reads(quick(64, 2));
   auto gate = std::make_shared<Gate>();
   EXPECT_FALSE(reads.run(10, 1000, heldAt(gate)).has_value());
   EXPECT_FALSE(reads.run(11, 1000, heldAt(gate)).has_value());
@@ -124,8 +124,8 @@ TEST(ProcReadDeadlines, AUserWithTooManyStuckReadsIsNotReadAnyMoreOthersAre) {
   EXPECT_EQ(reads.run(12, 1000, [] { return 4; }), 4);
 }
 
-TEST(ProcReadDeadlines, NoMoreStuckReadersThanTheBound) {
-  ProcReadDeadlines reads(quick(3, 4));
+TEST(BoundedWaits, NoMoreStuckReadersThanTheBound) {
+  BoundedWaits reads(quick(3, 4));
   auto gate = std::make_shared<Gate>();
   for (std::uint32_t pid = 10; pid < 13; ++pid) {
     EXPECT_FALSE(reads.run(pid, pid, heldAt(gate)).has_value());
@@ -143,11 +143,11 @@ TEST(ProcReadDeadlines, NoMoreStuckReadersThanTheBound) {
   EXPECT_EQ(reads.counters().threads, 3u);
 }
 
-TEST(ProcReadDeadlines, GoingAwayDoesNotWaitForAStuckReadWhichEndsLaterUnharmed) {
+TEST(BoundedWaits, GoingAwayDoesNotWaitForAStuckReadWhichEndsLaterUnharmed) {
   auto gate = std::make_shared<Gate>();
   auto ended = std::make_shared<std::atomic<bool>>(false);
   {
-    ProcReadDeadlines reads(quick());
+    BoundedWaits reads(quick());
     EXPECT_FALSE(reads
                      .run(10, 1000,
                           [gate, ended] {
