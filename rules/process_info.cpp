@@ -58,9 +58,6 @@ Environment::Map& Environment::own() {
   return *map_;
 }
 
-void ProcessInfo::setArgv(std::vector<std::string> args) {
-  cmdline = joinArgv(args);
-  argv = std::move(args);
-}
+void ProcessInfo::setArgv(const std::vector<std::string>& args) { cmdline = joinArgv(args); }
 
 }  // namespace warden::rules

@@ -84,8 +84,9 @@ struct DigestAnswer {
 
 struct ProcessInfo {
   std::optional<std::string> path;  // /proc/PID/exe, " (deleted)" stripped
-  std::optional<std::vector<std::string>> argv;
-  std::optional<std::string> cmdline;  // argv joined by single spaces; setArgv fills it
+  // argv joined by single spaces (setArgv): all the matcher reads of argv. The list itself is
+  // the description's, not kept again here (a process of 128 Ki arguments made it megabytes).
+  std::optional<std::string> cmdline;
   std::optional<Environment> env;
   std::optional<std::vector<std::string>> tags;  // "flatpak:org.mozilla.firefox", ...
   std::optional<std::uint32_t> uid;
@@ -95,7 +96,7 @@ struct ProcessInfo {
   // empty or returning nothing = unknown.
   std::function<DigestAnswer()> sha256;
 
-  void setArgv(std::vector<std::string> args);
+  void setArgv(const std::vector<std::string>& args);
 };
 
 // argv joined by single spaces, the text `cmdline` regexes see.

@@ -22,7 +22,6 @@ TEST(ProcessInfo, ArgvIsJoinedBySingleSpaces) {
   ProcessInfo process;
   process.setArgv({"curl", "--proxy", "http://p:3128", ""});
   EXPECT_EQ(process.cmdline, "curl --proxy http://p:3128 ");
-  EXPECT_EQ(process.argv->size(), 4u);
   EXPECT_EQ(joinArgv({}), "");
   EXPECT_EQ(joinArgv({"", "x"}), " x");
 }

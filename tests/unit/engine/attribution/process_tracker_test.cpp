@@ -346,7 +346,7 @@ TEST_F(TrackerTest, PathWhereTheHostHasAnotherFileMatchesNoPathKey) {
   EXPECT_FALSE(info->pathOnHost);
   ASSERT_NE(info->match, nullptr);
   EXPECT_FALSE(info->match->path);  // path and path_glob keys cannot hold
-  EXPECT_TRUE(info->match->argv);
+  EXPECT_EQ(info->match->cmdline, "curl https://example.org");
 
   // Its children cannot claim it as parent_path or ancestor_path either.
   feed(forkEvent(600, 300, 601, 310));
