@@ -222,6 +222,7 @@ bool ProcReader::complete(ProcessDescription& info, base::ProcStat* lastStat) co
       argvShown = true;
       info.argv = splitNulSeparated(*cmdline);
       info.argvTruncated = cmdline->size() >= kMaxProcFile;
+      info.argvCut = false;
     }
   }
   if (auto environ = readAt(dir.get(), "environ")) {

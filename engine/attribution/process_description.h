@@ -94,10 +94,18 @@ struct ProcessDescription {
   bool pathOnHost = false;
   std::vector<std::string> argv;
   bool argvTruncated = false;
+  // Once published, argv keeps its first kMaxKeptArgs arguments (explain, prompts); the
+  // matcher's command line and the log's argv were made from all of it. A copy (a fork's)
+  // takes its command line from `match`.
+  bool argvCut = false;
+  static constexpr std::size_t kMaxKeptArgs = 1024;
   // "KEY=value" as read; once published, the environment lives in `match` only (envValue()
-  // looks there), so a table full of exited processes does not hold it twice.
+  // looks there), so a table full of exited processes does not hold it twice, and only its
+  // first kMaxKeptVariables variables: an environment is the process's to make, so one it
+  // fills with tens of thousands gains it nothing but the cost of its own stack.
   std::vector<std::string> env;
   bool envKnown = false;  // false: the environment could not be read (match nothing)
+  static constexpr std::size_t kMaxKeptVariables = 1024;
   std::string cwd;
   std::string root;        // /proc/PID/root: "/" unless chrooted or in another mount namespace
   std::string cgroupPath;  // cgroup v2 path, "/system.slice/foo.service"

@@ -126,10 +126,15 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
   auto view = std::make_shared<rules::ProcessInfo>();
   // A path the process sees another file at than the host does names nothing a profile means.
   if (!info.path.empty() && info.pathOnHost) view->path = info.path;
-  if (!info.argv.empty()) view->setArgv(info.argv);
+  if (info.argvCut && info.match && info.match->cmdline) {
+    view->cmdline = info.match->cmdline;
+  } else if (!info.argv.empty()) {
+    view->setArgv(info.argv);
+  }
   if (info.envKnown && !info.env.empty()) {
     rules::Environment::Map env;
     for (const std::string& entry : info.env) {
+      if (env.size() == ProcessDescription::kMaxKeptVariables) break;
       const std::size_t eq = entry.find('=');
       if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
     }
@@ -820,11 +825,25 @@ std::string ProcessTracker::userName(std::uint32_t uid) {
 
 std::shared_ptr<const ProcessDescription> ProcessTracker::publish(ProcessDescription info) {
   info.match = matchView(info, hasher_, options_.procRoot, &environments_);
-  info.logged = nullptr;  // rebuilt: a copy of another description (a fork's) carries its
+  // Rebuilt: a copy of another description (a fork's) carries its source's, whose argv it
+  // keeps when its own was cut.
+  const std::shared_ptr<const db::LogProcess> source = std::move(info.logged);
+  info.logged = nullptr;
   info.logged = loggedProcess(info);
-  // The environment is kept once, in the matcher's view.
+  if (info.argvCut && source) {
+    auto logged = std::make_shared<db::LogProcess>(*info.logged);
+    logged->argv = source->argv;
+    info.logged = std::move(logged);
+  }
+  // The environment is kept once, in the matcher's view; argv whole in the matcher's command
+  // line and the log's copy.
   info.env.clear();
   info.env.shrink_to_fit();
+  if (info.argv.size() > ProcessDescription::kMaxKeptArgs) {
+    info.argv.resize(ProcessDescription::kMaxKeptArgs);
+    info.argv.shrink_to_fit();
+    info.argvCut = true;
+  }
   auto published = std::make_shared<const ProcessDescription>(std::move(info));
   table_.upsert(published);
   return published;

@@ -342,3 +342,48 @@ def test_a_large_images_hash_is_not_waited_for_on_the_verdict_path(lab, cgroup, 
           f"{[(p, r.get('decided_by'), r.get('profile')) for p, r in by_port.items()]}")
     assert by_port[7000].get("decided_by") == "unknown", by_port[7000]
     assert second == "reply" and by_port[7001].get("profile") == "pinned", (second, by_port)
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def handled_execs(d):
+    p = d.status()["attribution"]["processes"]
+    return p["completed_at_exec"] + p["gone_before_proc"] + p["described_before_exec"]
+
+
+@pytest.mark.parametrize("heavy", [pytest.param(False, id="control-small-argv"),
+                                   pytest.param(True, id="huge-argv-and-environment")])
+def test_processes_of_huge_argv_and_environment_cost_wardend_little(lab, cgroup, wardend, heavy):
+    """SPEC 9 and 10: hostile input never makes wardend grow without bound. 12 sleeping
+    processes of nobody, each exec'd with 128 Ki one-byte arguments and 32 Ki tiny variables
+    (each costs its user about 2 MiB of stack). wardend kept argv three times over as lists
+    of strings and the environment as a map of every variable: 150 MB more. It now keeps the
+    command line and the log's argv (256 KiB each at most), the first 1,024 arguments and the
+    first 1,024 variables: about 1.5 MB a process."""
+    program = install(lab._client("heavy_exec"),
+                      os.path.join(lab.tmp, "bin", "heavy", "heavy_exec"))
+    _reachable_by_everyone(lab, program)
+    d = profiled(lab, wardend, cgroup, {})
+    time.sleep(0.5)
+    before = rss_kb(d.proc.pid)
+    execs = handled_execs(d)
+    nargs, nvars = (128 * 1024, 32 * 1024) if heavy else (4, 4)
+    holder = lab.c.spawn(in_cgroup(cgroup, NOBODY + [program, "hold", "12", "20000", str(nargs),
+                                                     str(nvars)]), "hold", lines=True)
+    try:
+        assert holder.wait_line(lambda t: t.startswith("started"), timeout=20), \
+            holder.stderr_text()
+        assert wait_until(lambda: handled_execs(d) >= execs + 12, timeout=60, interval=0.05), \
+            d.status()["attribution"]["processes"]
+        time.sleep(1.0)
+        grown = (rss_kb(d.proc.pid) - before) / 1024
+        print(f"wardend RSS +{grown:.1f} MB for 12 processes")
+        assert grown <= 24, f"12 processes of nobody grew wardend's RSS by {grown:.0f} MB"
+    finally:
+        holder.kill()

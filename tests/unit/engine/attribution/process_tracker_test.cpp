@@ -313,6 +313,44 @@ TEST_F(TrackerTest, AProcessWhoseProcReadWaitsIsDescribedByItsEventAndHoldsUpNot
   EXPECT_EQ(tracker_.reader().counters().stuck, 0u);
 }
 
+// A process of thousands of arguments and variables (each costs it a few bytes of stack) is
+// kept at a bounded cost: the matcher sees its whole command line and the log its whole argv,
+// explain and prompts the first 1,024 arguments, and profiles its first 1,024 variables; its
+// forks see what it did.
+TEST_F(TrackerTest, AHugeArgvAndEnvironmentAreKeptAtABoundedCost) {
+  const auto exe = dir_.write("bin/heavy", "ELF");
+  std::string args = "heavy\0"s, joined = "heavy", environ;
+  for (int i = 0; i < 3000; ++i) {
+    args += "a\0"s;
+    joined += " a";
+  }
+  args += "--last\0"s;
+  joined += " --last";
+  for (int i = 0; i < 2000; ++i) environ += "V" + std::to_string(i) + "=x" + '\0';
+  fakeProcess(320, 1, 7200, exe, args, environ);
+  auto exec = execEvent(320, 7200, inodeOf(exe), exe.string(), "heavy\0"s, 1, 1, kernelDevOf(exe));
+  exec.args_truncated = 1;  // the kernel's record holds the first arguments only
+  feed(exec);
+  auto info = table_.find({320, 7200});
+  ASSERT_NE(info, nullptr);
+  ASSERT_NE(info->match, nullptr);
+  EXPECT_EQ(info->match->cmdline, joined);
+  EXPECT_EQ(info->argv.size(), ProcessDescription::kMaxKeptArgs);
+  EXPECT_TRUE(info->argvCut);
+  ASSERT_NE(info->logged, nullptr);
+  EXPECT_EQ(info->logged->argv, args);
+  ASSERT_TRUE(info->match->env);
+  EXPECT_EQ(info->match->env->size(), ProcessDescription::kMaxKeptVariables);
+
+  feed(forkEvent(320, 7200, 321, 7201));
+  auto child = table_.find({321, 7201});
+  ASSERT_NE(child, nullptr);
+  ASSERT_NE(child->match, nullptr);
+  EXPECT_EQ(child->match->cmdline, joined);
+  ASSERT_NE(child->logged, nullptr);
+  EXPECT_EQ(child->logged->argv, args);
+}
+
 TEST_F(TrackerTest, UnverifiablePathIsLeftEmpty) {
   const auto other = dir_.write("bin/other", "x");
   feed(execEvent(301, 7001, inodeOf(other) + 12345, other.string(), "a\0"s));
