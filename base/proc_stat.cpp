@@ -7,6 +7,7 @@
 #include <charconv>
 #include <vector>
 
+#include "base/bounded_waits.h"
 #include "base/unique_fd.h"
 
 namespace warden::base {
@@ -62,6 +63,16 @@ Result<ProcStat> readProcStat(std::uint32_t pid, const std::string& procRoot) {
   auto stat = parseStat(std::string_view(buffer, static_cast<std::size_t>(n)));
   if (!stat) return std::unexpected(makeError(EINVAL, "parsing " + path));
   return std::move(*stat);
+}
+
+Result<ProcStat> readOtherProcStat(std::uint32_t pid) {
+  static BoundedWaits reads;
+  auto read = reads.run(pid, std::nullopt, [pid] { return readProcStat(pid); });
+  if (!read) {
+    return std::unexpected(
+        makeError(ETIMEDOUT, "reading /proc/" + std::to_string(pid) + "/stat (it waits)"));
+  }
+  return std::move(*read);
 }
 
 }  // namespace warden::base

@@ -33,4 +33,9 @@ std::optional<ProcStat> parseStat(std::string_view text);
 [[nodiscard]] Result<ProcStat> readProcStat(std::uint32_t pid,
                                             const std::string& procRoot = "/proc");
 
+// The same for a process that is not wardend's own, read on a thread of its own and waited for
+// 250 ms (BoundedWaits): a process stuck in execve keeps its stat's readers waiting for as long
+// as it is stuck. ETIMEDOUT when not read in time.
+[[nodiscard]] Result<ProcStat> readOtherProcStat(std::uint32_t pid);
+
 }  // namespace warden::base

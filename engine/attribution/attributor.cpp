@@ -813,14 +813,14 @@ nlohmann::json Attributor::statusJson() const {
       {"held", held.held()}, {"bound", held.maxHeld()}, {"refused", held.refused()}};
   status["hash_cache"] = {
       {"entries", hashCache_.size()}, {"hits", hashCache_.hits()}, {"misses", hashCache_.misses()}};
-  // Reads of /proc/PID that its process kept waiting (BoundedWaits).
-  const BoundedWaits::Counters reads = tracker_->reader().counters();
+  // Reads of /proc/PID that its process kept waiting (base::BoundedWaits).
+  const base::BoundedWaits::Counters reads = tracker_->reader().counters();
   status["proc_reads"] = {{"late", reads.late},
                           {"refused", reads.refused},
                           {"stuck", reads.stuck},
                           {"threads", reads.threads}};
   // Hashes that outlived their caller's wait (ExeHasher::hashWithin).
-  const BoundedWaits::Counters hashes = hasher_.hashCounters();
+  const base::BoundedWaits::Counters hashes = hasher_.hashCounters();
   status["hash_waits"] = {{"late", hashes.late},
                           {"refused", hashes.refused},
                           {"under_way", hashes.stuck},

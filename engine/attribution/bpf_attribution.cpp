@@ -570,7 +570,8 @@ std::optional<AttachedProgram> wardenProgram(bpf_attach_type type, std::uint32_t
 }
 
 bool ownerGone(const warden_held_state& state) {
-  const auto stat = base::readProcStat(state.owner_pid);
+  // Not read in time: not a wardend (see TableOwner::alive).
+  const auto stat = base::readOtherProcStat(state.owner_pid);
   return !stat || stat->startTicks != state.owner_start_ticks;
 }
 

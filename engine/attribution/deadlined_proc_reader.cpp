@@ -13,8 +13,8 @@ base::Error notReadInTime(std::uint32_t pid) {
 
 }  // namespace
 
-DeadlinedProcReader::DeadlinedProcReader(std::string root, BoundedWaits::Options options)
-    : reader_(std::move(root)), deadlines_(std::make_shared<BoundedWaits>(options)) {}
+DeadlinedProcReader::DeadlinedProcReader(std::string root, base::BoundedWaits::Options options)
+    : reader_(std::move(root)), deadlines_(std::make_shared<base::BoundedWaits>(options)) {}
 
 base::Result<base::ProcStat> DeadlinedProcReader::stat(std::uint32_t pid,
                                                        std::optional<std::uint32_t> uid) const {

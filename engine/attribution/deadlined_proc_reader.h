@@ -6,24 +6,25 @@
 #include <string>
 #include <vector>
 
+#include "base/bounded_waits.h"
 #include "base/error.h"
 #include "base/proc_stat.h"
 #include "base/unique_fd.h"
-#include "engine/attribution/bounded_waits.h"
 #include "engine/attribution/proc_reader.h"
 #include "engine/attribution/process_description.h"
 
 namespace warden::engine {
 
-// ProcReader's reads of a process, each run by BoundedWaits: a read the process keeps
+// ProcReader's reads of a process, each run by base::BoundedWaits: a read the process keeps
 // waiting (see there) tells what one of a process that could not be read tells (gone, none,
 // an error ETIMEDOUT), after the deadline or at once. `uid`: the process's real uid, where the
 // caller knows it from the kernel; without it the read is charged to no user.
 //
-// Thread-safety: as BoundedWaits (any thread); copies share their readers.
+// Thread-safety: as base::BoundedWaits (any thread); copies share their readers.
 class DeadlinedProcReader {
  public:
-  explicit DeadlinedProcReader(std::string root = "/proc", BoundedWaits::Options options = {});
+  explicit DeadlinedProcReader(std::string root = "/proc",
+                               base::BoundedWaits::Options options = {});
 
   const ProcReader& unbounded() const { return reader_; }
   // /proc's own directory: no process makes it wait.
@@ -45,13 +46,13 @@ class DeadlinedProcReader {
   bool seesHostFile(std::uint32_t pid, std::optional<std::uint32_t> uid,
                     const std::string& path) const;
 
-  BoundedWaits::Counters counters() const { return deadlines_->counters(); }
+  base::BoundedWaits::Counters counters() const { return deadlines_->counters(); }
 
  private:
   std::optional<std::uint32_t> uidOf(std::uint32_t pid) const;
 
   ProcReader reader_;
-  std::shared_ptr<BoundedWaits> deadlines_;
+  std::shared_ptr<base::BoundedWaits> deadlines_;
 };
 
 }  // namespace warden::engine

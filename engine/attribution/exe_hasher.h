@@ -11,9 +11,9 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/bounded_waits.h"
 #include "base/clock.h"
 #include "base/error.h"
-#include "engine/attribution/bounded_waits.h"
 #include "engine/attribution/process_description.h"
 
 namespace warden::engine {
@@ -67,7 +67,7 @@ struct ImageRef {
   bool imageKnown = false;
   std::int64_t imageFsType = 0;
   std::shared_ptr<ImageHandle> handle;
-  std::uint32_t uid = 0;  // the process's real uid: whose hashes wait (BoundedWaits)
+  std::uint32_t uid = 0;  // the process's real uid: whose hashes wait (base::BoundedWaits)
 
   static ImageRef of(const ProcessDescription& info) {
     return ImageRef{info.key,         info.image,       info.imageKnown,
@@ -115,8 +115,8 @@ class ExeHasher {
   // Waits for the hashes under way (each ends by itself, 512 MiB at most) and starts no more:
   // before what they read through (readProcThrough) goes.
   void stop() { hashes_.reset(); }
-  BoundedWaits::Counters hashCounters() const {
-    return hashes_ ? hashes_->counters() : BoundedWaits::Counters{};
+  base::BoundedWaits::Counters hashCounters() const {
+    return hashes_ ? hashes_->counters() : base::BoundedWaits::Counters{};
   }
 
   ImageHashLru& cache() { return cache_; }
@@ -129,12 +129,13 @@ class ExeHasher {
   ImageHashLru& cache_;
   Clock now_;
   const DeadlinedProcReader* reader_ = nullptr;
-  std::unique_ptr<BoundedWaits> hashes_ = std::make_unique<BoundedWaits>(BoundedWaits::Options{
-      .deadline = std::chrono::milliseconds(50),
-      .maxStuck = 16,
-      .maxStuckPerUser = 2,
-      .joinAtExit = true,
-  });
+  std::unique_ptr<base::BoundedWaits> hashes_ =
+      std::make_unique<base::BoundedWaits>(base::BoundedWaits::Options{
+          .deadline = std::chrono::milliseconds(50),
+          .maxStuck = 16,
+          .maxStuckPerUser = 2,
+          .joinAtExit = true,
+      });
 };
 
 }  // namespace warden::engine

@@ -42,8 +42,8 @@ class ProcessTracker {
  public:
   struct Options {
     std::string procRoot = "/proc";
-    // Each read of a process's /proc has a deadline (see BoundedWaits).
-    BoundedWaits::Options procReads = {};
+    // Each read of a process's /proc has a deadline (see base::BoundedWaits).
+    base::BoundedWaits::Options procReads = {};
     std::size_t maxPendingRequests = 1024;
     std::uint64_t expireEveryNs = 1'000'000'000;
     std::size_t maxHeldImages = HeldImages::kDefaultMaxHeld;

@@ -673,8 +673,10 @@ std::string TableOwner::toString() const {
 }
 
 bool TableOwner::alive() const {
-  const auto start = processStartTime(pid);
-  return start && *start == startTime;
+  // Not readable in time: a process stuck in execve (a wardend never execs), which may hold
+  // the pid of a wardend that died, so that the next one never starts serving.
+  const auto stat = base::readOtherProcStat(static_cast<std::uint32_t>(pid));
+  return stat && stat->startTicks == startTime;
 }
 
 }  // namespace warden::engine

@@ -8,7 +8,7 @@
 #include <optional>
 #include <utility>
 
-namespace warden::engine {
+namespace warden::base {
 
 // Runs calls the kernel may keep waiting on threads of its own, and waits for each until a
 // deadline. Two kinds use it: reads of another process's /proc, which wait for as long as that
@@ -79,4 +79,4 @@ class BoundedWaits {
   std::shared_ptr<Shared> shared_;
 };
 
-}  // namespace warden::engine
+}  // namespace warden::base

@@ -1,4 +1,4 @@
-#include "engine/attribution/bounded_waits.h"
+#include "base/bounded_waits.h"
 
 #include <condition_variable>
 #include <mutex>
@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace warden::engine {
+namespace warden::base {
 namespace {
 
 struct Job {
@@ -154,4 +154,4 @@ BoundedWaits::Counters BoundedWaits::counters() const {
                   .threads = shared_->all.size()};
 }
 
-}  // namespace warden::engine
+}  // namespace warden::base

@@ -1,4 +1,4 @@
-#include "engine/attribution/bounded_waits.h"
+#include "base/bounded_waits.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-namespace warden::engine {
+namespace warden::base {
 namespace {
 
 using namespace std::chrono_literals;
@@ -163,4 +163,4 @@ TEST(BoundedWaits, GoingAwayDoesNotWaitForAStuckReadWhichEndsLaterUnharmed) {
 }
 
 }  // namespace
-}  // namespace warden::engine
+}  // namespace warden::base
