@@ -15,21 +15,21 @@
 #include <time.h>
 #include <unistd.h>
 
-static char **arguments(const char *ms, int nargs) {
-  char **v = calloc((size_t)nargs + 4, sizeof *v);
+static char** arguments(const char* ms, int nargs) {
+  char** v = calloc((size_t)nargs + 4, sizeof *v);
   if (!v) exit(2);
   v[0] = "heavy_exec";
   v[1] = "sleep";
-  v[2] = (char *)ms;
+  v[2] = (char*)ms;
   for (int i = 0; i < nargs; i++) v[3 + i] = "a";
   return v;
 }
 
-static char **variables(int nvars, int tag) {
-  char **e = calloc((size_t)nvars + 2, sizeof *e);
-  char *text = malloc((size_t)nvars * 12 + 32);
+static char** variables(int nvars, int tag) {
+  char** e = calloc((size_t)nvars + 2, sizeof *e);
+  char* text = malloc((size_t)nvars * 12 + 32);
   if (!e || !text) exit(2);
-  char *p = text;
+  char* p = text;
   for (int i = 0; i < nvars; i++) {
     e[i] = p;
     p += sprintf(p, "%x=", i) + 1;
@@ -39,7 +39,7 @@ static char **variables(int nvars, int tag) {
   return e;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc >= 3 && strcmp(argv[1], "sleep") == 0) {
     const long ms = atol(argv[2]);
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
   const rlim_t want = (rlim_t)64 << 20;
   stack.rlim_cur = stack.rlim_max == RLIM_INFINITY || stack.rlim_max > want ? want : stack.rlim_max;
   setrlimit(RLIMIT_STACK, &stack);
-  char **args = arguments(argv[3], nargs);
+  char** args = arguments(argv[3], nargs);
   for (int i = 0; i < count; i++) {
     const pid_t pid = fork();
     if (pid == 0) {
