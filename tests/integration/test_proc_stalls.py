@@ -17,6 +17,7 @@ of the device node in the test's directory. The control of each test: the same p
 exec answered.
 """
 import os
+import signal
 import subprocess
 import time
 
@@ -25,7 +26,8 @@ import pytest
 import hashlib
 
 from test_attribution import (NOBODY, _reachable_by_everyone, _userns_allowed, cgroup,  # noqa: F401
-                              in_cgroup, install, logged_rows, profiled)
+                              attributing, in_cgroup, install, logged_rows, profiled,
+                              write_profiles)
 from warden_expect import wait_until
 from warden_lab import PYTHON, S4
 
@@ -96,20 +98,29 @@ def serve():
         else:
             reply(unique, -38)  # ENOSYS
 
+on_signal = mode == "stall-on-signal"  # a stuck child at each SIGUSR1, not one at once
+if on_signal:
+    mode = "stall"
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})  # for sigwait, every thread
 threading.Thread(target=serve, daemon=True).start()
 f = os.open(os.path.join(mnt, "f"), os.O_RDONLY)  # close-on-exec (Python's default)
 if then:
     os.dup2(f, 3)  # inheritable: survives the first exec; `then` sets FD_CLOEXEC and execs
     os.close(f)  # answered: not armed yet
 armed.set()
-pid = os.fork()
-if pid == 0:
-    if then:
-        os.execv(then[0], then)
-    os.execv("/bin/sleep", ["sleep", "1000"])
-    os._exit(127)
-print("child", pid, flush=True)
-signal.pause()
+while True:
+    if on_signal:
+        print("waiting", flush=True)
+        signal.sigwait({signal.SIGUSR1})
+    pid = os.fork()
+    if pid == 0:
+        if then:
+            os.execv(then[0], then)
+        os.execv("/bin/sleep", ["sleep", "1000"])
+        os._exit(127)
+    print("child", pid, flush=True)
+    if not on_signal:
+        signal.pause()
 """
 
 
@@ -127,7 +138,8 @@ def fuse_device(lab):
 class StuckExec:
     """nobody's FUSE server and its child, stuck in execve (mode "stall") or not ("answer")."""
 
-    def __init__(self, lab, cg, mode, tag="fuse"):
+    def __init__(self, lab, cg, mode, tag="fuse", pid=None):
+        """pid: the stuck child is to have this pid (mode "stall" only)."""
         self.lab = lab
         dev = fuse_device(lab)
         mnt = os.path.join(lab.tmp, f"mnt-{tag}")
@@ -139,8 +151,13 @@ class StuckExec:
             f.write(FUSE_SERVER)
         os.chmod(script, 0o644)
         _reachable_by_everyone(lab, script)
-        argv = in_cgroup(cg, NOBODY + ["unshare", "-Urm", PYTHON, script, dev, mnt, mode])
+        server_mode = "stall-on-signal" if pid is not None else mode
+        argv = in_cgroup(cg, NOBODY + ["unshare", "-Urm", PYTHON, script, dev, mnt, server_mode])
         self.server = lab.spawn(argv, tag, lines=True)
+        if pid is not None:
+            self.child = self.fork_as(pid)
+            self.comm = comm(self.child)
+            return
         line = self.server.wait_line(lambda t: t.startswith(("child", "mount-failed")),
                                      timeout=10)
         if not line or not line.startswith("child"):
@@ -154,6 +171,31 @@ class StuckExec:
         if not (self.comm or "").startswith(want[:6]):
             self.close()
             raise AssertionError(f"the child is not where it should be: comm {self.comm!r}")
+
+    def fork_as(self, wanted):
+        """Has the server fork stuck children until one gets pid `wanted` (the kernel gives the
+        next fork ns_last_pid + 1, unless another process forks in between: tried again)."""
+        def nth(prefix, n):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                found = [t for _, t in list(self.server.lines) if t.startswith(prefix)]
+                if len(found) > n:
+                    return found[n]
+                time.sleep(0.01)
+            return None
+        for attempt in range(50):
+            if nth("waiting", attempt) is None:
+                self.close()
+                raise AssertionError(f"FUSE server: {self.server.stderr_text()!r}")
+            with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                f.write(str(wanted - 1))
+            os.kill(self.server.pid, signal.SIGUSR1)
+            line = nth("child", attempt)
+            if line and int(line.split()[1]) == wanted:
+                time.sleep(0.5)
+                return wanted
+        self.close()
+        raise AssertionError(f"no stuck child got pid {wanted}")
 
     def close(self):
         """Aborts the FUSE connection (fusectl), so that nothing waits on it any more (the stuck
@@ -387,3 +429,29 @@ def test_processes_of_huge_argv_and_environment_cost_wardend_little(lab, cgroup,
         assert grown <= 24, f"12 processes of nobody grew wardend's RSS by {grown:.0f} MB"
     finally:
         holder.kill()
+
+
+@needs_userns
+def test_a_process_stuck_in_execve_under_a_dead_wardends_pid_does_not_hold_the_next(
+        lab, cgroup, wardend):
+    """wardend is killed (a crash, or the watchdog's SIGKILL), and systemd starts the next. The
+    table records its owner by pid and start time, and the next wardend reads that pid's stat
+    to tell a running owner from a dead one. nobody's process stuck in execve with the dead
+    wardend's pid (pids are reused; here the test hands it the pid through ns_last_pid, which
+    a user gets by forking until the pid comes round) made that read wait for good: the next
+    wardend never served its queues, and `fail` decided every new flow."""
+    bins = udp_twins(lab)
+    first = profiled(lab, wardend, cgroup, twin_profiles(bins), fail="open")
+    dead = first.proc.pid
+    os.kill(dead, signal.SIGKILL)
+    first.proc.popen.wait(timeout=10)
+    stuck = StuckExec(lab, cgroup, "stall", pid=dead)
+    try:
+        assert stuck.child == dead and (stuck.comm or "").startswith("python"), stuck.comm
+        t0 = time.monotonic()
+        write_profiles(lab, twin_profiles(bins), tag="wardend1")  # the next one's directory
+        d = attributing(lab, wardend, cgroup, fail="open")
+        print(f"the next wardend was ready in {time.monotonic() - t0:.2f} s")
+        decides(lab, cgroup, bins, d)
+    finally:
+        stuck.close()
