@@ -444,6 +444,12 @@ void ProcessTracker::maybeSweepExecWindows(std::uint64_t now) {
   const auto keys =
       options_.execWindows->execWindowKeys(sweepAfter_ ? &*sweepAfter_ : nullptr, kBatch);
   for (const warden_exec_window_key& key : keys) {
+    // A process whose exec is under way runs; and a read of its /proc would wait for that exec
+    // to end (the deadline, for one stuck in it, and one of the few stuck reads allowed).
+    if (const auto window = options_.execWindows->execWindow(key.tgid, key.start_time_ns);
+        window && window->begun != window->ended) {
+      continue;
+    }
     if (!reader_.gone(key.tgid, ticksFromBootNs(key.start_time_ns))) continue;
     options_.execWindows->forgetExecWindow(key);
     counters_.execWindowsSwept.fetch_add(1, std::memory_order_relaxed);

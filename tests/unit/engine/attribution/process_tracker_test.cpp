@@ -717,6 +717,21 @@ TEST_F(TrackerTest, ExecWindowsAreForgottenAtTheExitRecordOrWhenFoundGone) {
   EXPECT_GE(keyBatches_.load(), 3);
 }
 
+// A process in the middle of an exec runs: the sweep does not read its /proc (which waits for
+// that exec to end: for good, for one stuck in it).
+TEST_F(TrackerTest, TheSweepDoesNotReadAProcessWhoseExecIsUnderWay) {
+  window_ = window(3, 2, 1);
+  for (std::uint32_t pid = 2000; pid < 2010; ++pid) {
+    windowKeys_.push_back({.tgid = pid, .pad = 0, .start_time_ns = nsOfTicks(pid)});
+  }
+  ASSERT_TRUE(tracker_.start(nullptr));
+  EXPECT_TRUE(eventually([&] { return keyBatches_.load() >= 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  tracker_.stop();
+  EXPECT_TRUE(forgotten().empty());
+  EXPECT_EQ(tracker_.counters().execWindowsSwept.load(), 0u);
+}
+
 // A child gone before /proc could be read, its fork record not read yet: one that never
 // exec'd runs its parent's image and argv of the generation it was forked at, and is
 // described as that. One that exec'd its parent's file has a generation of its own, whose
