@@ -76,7 +76,9 @@ Result<std::string> sha256Hex(std::string_view bytes) {
   return hash->finishHex();
 }
 
-Result<std::string> sha256HexOfFd(int fd) {
+Result<std::string> sha256HexOfFd(int fd) { return sha256HexOfFd(fd, UINT64_MAX); }
+
+Result<std::string> sha256HexOfFd(int fd, std::uint64_t maxBytes) {
   auto hash = Sha256::start();
   if (!hash) return std::unexpected(hash.error());
   auto buffer = std::make_unique<char[]>(kReadChunk);
@@ -88,6 +90,9 @@ Result<std::string> sha256HexOfFd(int fd) {
       return std::unexpected(errnoError("reading the file to hash"));
     }
     if (n == 0) break;
+    if (static_cast<std::uint64_t>(offset) + static_cast<std::uint64_t>(n) > maxBytes) {
+      return std::unexpected(makeError(EFBIG, "the file grew while it was hashed"));
+    }
     auto updated = hash->update(std::string_view(buffer.get(), static_cast<std::size_t>(n)));
     if (!updated) return std::unexpected(updated.error());
     offset += n;

@@ -43,6 +43,9 @@ class Sha256 {
 // The digest of everything `fd` refers to, read from offset 0 in 64 KiB chunks with pread, so
 // that a descriptor shared with others keeps its offset.
 [[nodiscard]] Result<std::string> sha256HexOfFd(int fd);
+// The same, refused (EFBIG) once more than `maxBytes` were read: a file that grows while it is
+// hashed (a sparse file, at no cost) would keep the reader going for as long as it grows.
+[[nodiscard]] Result<std::string> sha256HexOfFd(int fd, std::uint64_t maxBytes);
 // The digest of the file at `path` (symbolic links followed).
 [[nodiscard]] Result<std::string> sha256HexOfFile(const std::filesystem::path& path);
 

@@ -18,6 +18,7 @@ DeadlinedProcReader::DeadlinedProcReader(std::string root, base::BoundedWaits::O
 
 base::Result<base::ProcStat> DeadlinedProcReader::stat(std::uint32_t pid,
                                                        std::optional<std::uint32_t> uid) const {
+  if (!uid) uid = uidOf(pid);
   auto read = deadlines_->run(pid, uid, [reader = reader_, pid] { return reader.stat(pid); });
   if (!read) return std::unexpected(notReadInTime(pid));
   return std::move(*read);
@@ -25,7 +26,7 @@ base::Result<base::ProcStat> DeadlinedProcReader::stat(std::uint32_t pid,
 
 bool DeadlinedProcReader::gone(std::uint32_t pid, std::uint64_t startTicks) const {
   return deadlines_
-      ->run(pid, std::nullopt,
+      ->run(pid, uidOf(pid),
             [reader = reader_, pid, startTicks] { return reader.gone(pid, startTicks); })
       .value_or(false);
 }
@@ -37,13 +38,14 @@ bool DeadlinedProcReader::complete(ProcessDescription& info, base::ProcStat* las
     ProcessDescription info;
     base::ProcStat lastStat;
   };
-  auto read = deadlines_->run(info.key.pid, uidKnown ? std::optional(info.uid) : std::nullopt,
-                              [reader = reader_, info]() mutable {
-                                Read out;
-                                out.complete = reader.complete(info, &out.lastStat);
-                                out.info = std::move(info);
-                                return out;
-                              });
+  auto read =
+      deadlines_->run(info.key.pid, uidKnown ? std::optional(info.uid) : uidOf(info.key.pid),
+                      [reader = reader_, info]() mutable {
+                        Read out;
+                        out.complete = reader.complete(info, &out.lastStat);
+                        out.info = std::move(info);
+                        return out;
+                      });
   if (!read || !read->complete) return false;
   info = std::move(read->info);
   if (lastStat) *lastStat = std::move(read->lastStat);
@@ -53,7 +55,7 @@ bool DeadlinedProcReader::complete(ProcessDescription& info, base::ProcStat* las
 std::optional<std::string> DeadlinedProcReader::exePath(std::uint32_t pid,
                                                         std::uint64_t startTicks) const {
   return deadlines_
-      ->run(pid, std::nullopt,
+      ->run(pid, uidOf(pid),
             [reader = reader_, pid, startTicks] { return reader.exePath(pid, startTicks); })
       .value_or(std::nullopt);
 }
@@ -73,7 +75,7 @@ std::optional<ProcessDescription> DeadlinedProcReader::describe(std::uint32_t pi
 
 std::vector<std::uint64_t> DeadlinedProcReader::socketInodes(std::uint32_t pid) const {
   return deadlines_
-      ->run(pid, std::nullopt, [reader = reader_, pid] { return reader.socketInodes(pid); })
+      ->run(pid, uidOf(pid), [reader = reader_, pid] { return reader.socketInodes(pid); })
       .value_or(std::vector<std::uint64_t>{});
 }
 

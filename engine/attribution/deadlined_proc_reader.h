@@ -17,8 +17,9 @@ namespace warden::engine {
 
 // ProcReader's reads of a process, each run by base::BoundedWaits: a read the process keeps
 // waiting (see there) tells what one of a process that could not be read tells (gone, none,
-// an error ETIMEDOUT), after the deadline or at once. `uid`: the process's real uid, where the
-// caller knows it from the kernel; without it the read is charged to no user.
+// an error ETIMEDOUT), after the deadline or at once. Each is charged to the process's real
+// uid: the caller's, from the kernel, or read first from its status (which no exec under way
+// makes wait), so that one user's stuck processes cannot take every user's reads.
 //
 // Thread-safety: as base::BoundedWaits (any thread); copies share their readers.
 class DeadlinedProcReader {

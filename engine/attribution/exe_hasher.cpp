@@ -87,7 +87,9 @@ base::Result<std::string> ExeHasher::hashImage(int fd) {
         0, "the image is " + std::to_string(identity->size) +
                " bytes, more than wardend hashes (512 MiB): no hash of it is taken"));
   }
-  auto hash = base::sha256HexOfFd(fd);
+  // No more than the size seen: a file that grows meanwhile is not read on (after it, not
+  // cached either: its identity changed).
+  auto hash = base::sha256HexOfFd(fd, static_cast<std::uint64_t>(identity->size));
   if (!hash) return hash;
   // Hashed while it changed? Then the bytes belong to no single version: do not cache. Nor
   // when a write in the same timestamp tick could still leave the identity as it is.
@@ -109,7 +111,7 @@ base::Result<std::string> ExeHasher::hashOf(const ImageRef& info, const std::str
   if (info.handle && info.handle->fd() >= 0) return hashImage(info.handle->fd());
   const ProcReader direct(procRoot);
   auto image =
-      reader_ ? reader_->openImage(info.key.pid, std::nullopt) : direct.openImage(info.key.pid);
+      reader_ ? reader_->openImage(info.key.pid, info.uid) : direct.openImage(info.key.pid);
   if (!image) {
     return std::unexpected(base::makeError(
         image.error().code, "opening the image of pid " + std::to_string(info.key.pid)));
@@ -117,7 +119,7 @@ base::Result<std::string> ExeHasher::hashOf(const ImageRef& info, const std::str
   const int fd = image->get();
   // Still the image this description names? (The pid may have exec'd or been reused.)
   auto identity = identityOfFd(fd);
-  auto stat = reader_ ? reader_->stat(info.key.pid) : direct.stat(info.key.pid);
+  auto stat = reader_ ? reader_->stat(info.key.pid, info.uid) : direct.stat(info.key.pid);
   if (!identity || !stat || stat->startTicks != info.key.startTicks ||
       (info.imageKnown && !(*identity == info.image))) {
     return std::unexpected(base::makeError(

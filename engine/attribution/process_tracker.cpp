@@ -156,7 +156,10 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
     // not known by then leaves the flow `unknown` (DigestAnswer::pending).
     view->sha256 = [hasher, image = ImageRef::of(info), procRoot]() -> rules::DigestAnswer {
       auto hex = hasher->hashWithin(image, kVerdictHashWait, procRoot);
-      if (!hex) return rules::DigestAnswer::notYet();
+      // Not known yet: being hashed, or its /proc not read in time (ETIMEDOUT). Either may be
+      // known at the next flow; a hash that can never be had (an image on tmpfs, over the
+      // size cap, gone) is none, and a key that needs it does not hold.
+      if (!hex || (!*hex && hex->error().code == ETIMEDOUT)) return rules::DigestAnswer::notYet();
       if (!*hex) return rules::DigestAnswer();
       return rules::parseSha256(**hex);
     };
