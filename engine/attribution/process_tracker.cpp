@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "base/clock.h"
 #include "base/logging.h"
@@ -154,14 +155,30 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
     // the tracker hashed the image in the background, else on a hashing thread from the held
     // image (or /proc/PID/exe while it is still the same image), waited for a while: a hash
     // not known by then leaves the flow `unknown` (DigestAnswer::pending).
-    view->sha256 = [hasher, image = ImageRef::of(info), procRoot]() -> rules::DigestAnswer {
+    // Once known, the digest is this process's for good (the image it runs cannot be written
+    // while it runs, and no hash of an image on a filesystem where it could is taken): kept
+    // here, so that an image the cache never takes (one touched again and again, never
+    // settled) is hashed once a process, not once a flow.
+    struct Known {
+      std::mutex mutex;
+      std::optional<rules::Sha256> digest;  // guarded by mutex
+    };
+    view->sha256 = [hasher, image = ImageRef::of(info), procRoot,
+                    known = std::make_shared<Known>()]() -> rules::DigestAnswer {
+      {
+        std::lock_guard lock(known->mutex);
+        if (known->digest) return known->digest;
+      }
       auto hex = hasher->hashWithin(image, kVerdictHashWait, procRoot);
       // Not known yet: being hashed, or its /proc not read in time (ETIMEDOUT). Either may be
       // known at the next flow; a hash that can never be had (an image on tmpfs, over the
       // size cap, gone) is none, and a key that needs it does not hold.
       if (!hex || (!*hex && hex->error().code == ETIMEDOUT)) return rules::DigestAnswer::notYet();
       if (!*hex) return rules::DigestAnswer();
-      return rules::parseSha256(**hex);
+      const auto digest = rules::parseSha256(**hex);
+      std::lock_guard lock(known->mutex);
+      known->digest = digest;
+      return digest;
     };
   }
   return view;

@@ -297,3 +297,34 @@ TEST(Sha256, AFileIsReadNoFurtherThanItsBound) {
 
 }  // namespace
 }  // namespace warden::engine
+
+namespace warden::engine {
+namespace {
+
+// A process's digest, once known, is kept with its description: an image the cache does not
+// take (changed in the last two seconds, again and again) is hashed once a process, not once a
+// flow. (A running image cannot be written on the filesystems hashes are taken on; this file is
+// written only to tell a second hash from none.)
+TEST(ExeHasher, AProcessIsHashedOnceWhateverItsImageDoesAfter) {
+  TempDir dir;
+  const auto file = dir.write("prog", "abc");
+  auto image = base::openFile(file, O_RDONLY);
+  ASSERT_TRUE(image);
+  ProcessDescription info;
+  info.key = {999999, 1};
+  info.imageHandle = std::make_shared<ImageHandle>(std::move(*image));
+  ImageHashLru cache;
+  ExeHasher hasher(cache);  // the real clock: the file, just written, has not settled
+  const auto view = matchView(info, &hasher);
+  const rules::DigestAnswer first = view->sha256();
+  ASSERT_TRUE(first.digest);
+  EXPECT_EQ(rules::toHex(*first.digest), kAbc);
+  EXPECT_EQ(cache.size(), 0u);
+  dir.write("prog", "xyz");
+  const rules::DigestAnswer second = view->sha256();
+  ASSERT_TRUE(second.digest);
+  EXPECT_EQ(rules::toHex(*second.digest), kAbc);
+}
+
+}  // namespace
+}  // namespace warden::engine
