@@ -689,11 +689,14 @@ std::shared_ptr<const ProcessDescription> Attributor::describePid(std::uint32_t 
 nlohmann::json Attributor::explainJson(const ProcessDescription& process) {
   nlohmann::json out = processJson(process);
   out["exited"] = table_.exited(process.key);
-  if (auto hash = hasher_.hashOf(process, options_.procRoot); hash) {
-    out["sha256"] = *hash;
+  // On a hashing thread: the control thread waits a few seconds at most (512 MiB).
+  const auto hash =
+      hasher_.hashWithin(ImageRef::of(process), std::chrono::seconds(3), options_.procRoot);
+  if (hash && *hash) {
+    out["sha256"] = **hash;
   } else {
     out["sha256"] = nullptr;
-    out["sha256_error"] = hash.error().message();
+    out["sha256_error"] = hash ? hash->error().message() : "still being hashed: ask again";
   }
   return out;
 }

@@ -135,8 +135,10 @@ std::optional<base::Result<std::string>> ExeHasher::hashWithin(const ImageRef& i
   if (const char* unpinned = base::unpinnedImageFilesystem(info.imageFsType)) {
     return std::unexpected(unpinnedError(unpinned));
   }
+  // From memory only: the database's copy is looked up on the hashing thread (hashOf), not
+  // on a queue worker.
   if (info.imageKnown && info.imageFsType != 0) {
-    if (auto cached = cache_.find(info.image)) return *cached;
+    if (auto cached = cache_.findInMemory(info.image)) return *cached;
   }
   if (!hashes_) return std::nullopt;
   // One hash an image: keyed by its identity, else by its process (the high bit apart).

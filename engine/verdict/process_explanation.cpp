@@ -31,6 +31,13 @@ std::optional<nlohmann::json> explainProcess(Attributor& attributor, std::uint32
 void explainProfile(const rules::CompiledPolicy& policy, const rules::ProcessInfo& process,
                     nlohmann::json& out) {
   const rules::ProfileSelection selection = policy.selectProfile(process);
+  if (selection.digestPending) {
+    out["profile"] = nullptr;
+    out["profile_reason"] =
+        "its image is being hashed, and a profile that pins sha256 may be its: until the hash "
+        "is known its flows get the engine `unknown` verdict";
+    return;
+  }
   if (selection.profile < 0) {
     out["profile"] = nullptr;
     out["profile_reason"] = "no profile's [[match]] holds: the engine default applies";

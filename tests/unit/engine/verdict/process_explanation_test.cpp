@@ -49,5 +49,27 @@ TEST(ExplainProfile, NoProfileSaysWhy) {
             R"(default applies"})");
 }
 
+// A digest being computed: explain says that the flows are `unknown` until it is known, not
+// that the engine default applies.
+TEST(ExplainProfile, ADigestNotKnownYetSaysSo) {
+  rules::Policy policy;
+  policy.config = *rules::parseConfig("", "/t/warden.toml");
+  policy.profiles = *rules::parseProfiles(R"(
+name = "pinned"
+[[match]]
+sha256 = ["ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"]
+)",
+                                          "/t/profiles.d/10-pinned.toml");
+  const auto compiled = *rules::CompiledPolicy::compile(std::move(policy), 3);
+  rules::ProcessInfo process;
+  process.path = "/opt/big";
+  process.sha256 = [] { return rules::DigestAnswer::notYet(); };
+  nlohmann::json out = nlohmann::json::object();
+  explainProfile(*compiled, process, out);
+  EXPECT_TRUE(out["profile"].is_null());
+  EXPECT_NE(out["profile_reason"].get<std::string>().find("unknown"), std::string::npos)
+      << out.dump();
+}
+
 }  // namespace
 }  // namespace warden::engine
