@@ -1,6 +1,7 @@
 #include "engine/attribution/exe_hasher.h"
 
 #include <cerrno>
+#include <charconv>
 
 #include "base/sha256.h"
 #include "engine/attribution/deadlined_proc_reader.h"
@@ -64,6 +65,21 @@ std::size_t ImageHashLru::size() const {
 }
 
 namespace {
+
+// An image's key among the hashes under way: 64 bits of the SHA-256 of its identity, so that
+// no user can make one of their images' keys that of another user's (a late hash refuses
+// every other hash of its key until it ends), as size and timestamps, theirs to set, would
+// allow with a plain mix.
+std::uint64_t identityKey(const base::FileIdentity& image) {
+  const std::int64_t fields[] = {static_cast<std::int64_t>(image.device),
+                                 static_cast<std::int64_t>(image.inode), image.size, image.mtimeNs,
+                                 image.ctimeNs};
+  const auto hex =
+      base::sha256Hex(std::string_view(reinterpret_cast<const char*>(fields), sizeof fields));
+  std::uint64_t key = 0;
+  if (hex) std::from_chars(hex->data(), hex->data() + 16, key, 16);
+  return key;
+}
 
 base::Error unpinnedError(const char* filesystem) {
   return base::makeError(0, std::string("the image is on ") + filesystem +
@@ -142,9 +158,8 @@ std::optional<base::Result<std::string>> ExeHasher::hashWithin(const ImageRef& i
   }
   if (!hashes_) return std::nullopt;
   // One hash an image: keyed by its identity, else by its process (the high bit apart).
-  const std::uint64_t key = info.imageKnown
-                                ? (base::FileIdentityHash{}(info.image) & ~(std::uint64_t{1} << 63))
-                                : (std::uint64_t{1} << 63 | info.key.pid);
+  const std::uint64_t key = info.imageKnown ? identityKey(info.image) & ~(std::uint64_t{1} << 63)
+                                            : std::uint64_t{1} << 63 | info.key.pid;
   return hashes_->run(
       key, info.uid, [this, info, procRoot] { return hashOf(info, procRoot); }, nullptr, wait);
 }
