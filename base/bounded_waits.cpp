@@ -1,6 +1,7 @@
 #include "base/bounded_waits.h"
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -43,14 +44,34 @@ struct BoundedWaits::Shared {
   std::uint64_t refused = 0;
   bool closing = false;
 
+  // Late calls that ended but still count against their user (Options::userChargeAfterEnd),
+  // by when they stop: in that order, as all are held as long.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint32_t>> charges;
+
   void unstick(const Job& job) {
     --stuck;
     if (auto it = stuckKeys.find(job.key); it != stuckKeys.end() && --it->second == 0) {
       stuckKeys.erase(it);
     }
     if (!job.uid) return;
-    if (auto it = stuckUsers.find(*job.uid); it != stuckUsers.end() && --it->second == 0) {
+    if (options.userChargeAfterEnd.count() > 0) {
+      charges.emplace_back(std::chrono::steady_clock::now() + options.userChargeAfterEnd, *job.uid);
+    } else {
+      uncharge(*job.uid);
+    }
+  }
+
+  void uncharge(std::uint32_t uid) {
+    if (auto it = stuckUsers.find(uid); it != stuckUsers.end() && --it->second == 0) {
       stuckUsers.erase(it);
+    }
+  }
+
+  void expireCharges() {
+    const auto now = std::chrono::steady_clock::now();
+    while (!charges.empty() && charges.front().first <= now) {
+      uncharge(charges.front().second);
+      charges.pop_front();
     }
   }
 };
@@ -107,6 +128,7 @@ BoundedWaits::Outcome BoundedWaits::runErased(std::uint64_t key, std::optional<s
                                               std::optional<std::chrono::milliseconds> wait) {
   Shared& s = *shared_;
   std::unique_lock lock(s.mutex);
+  s.expireCharges();
   const auto userStuck = [&] {
     if (!uid) return false;
     const auto it = s.stuckUsers.find(*uid);

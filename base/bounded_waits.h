@@ -33,6 +33,10 @@ class BoundedWaits {
     // The destructor waits for late calls too: for calls that end by themselves (hashes of
     // bounded size), which may then touch what outlives this object only.
     bool joinAtExit = false;
+    // How long a late call still counts against its user's maxStuckPerUser once it ended: so
+    // that a user whose processes let their readers go and get stuck again (each a deadline
+    // of the caller's) gets no more than maxStuckPerUser late calls in that time.
+    std::chrono::milliseconds userChargeAfterEnd{0};
   };
   enum class Outcome {
     kDone,     // the call ended in time

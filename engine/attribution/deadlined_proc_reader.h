@@ -24,8 +24,11 @@ namespace warden::engine {
 // Thread-safety: as base::BoundedWaits (any thread); copies share their readers.
 class DeadlinedProcReader {
  public:
+  // (By default each late read counts against its user for a minute after it ended.)
   explicit DeadlinedProcReader(std::string root = "/proc",
-                               base::BoundedWaits::Options options = {});
+                               base::BoundedWaits::Options options = kDefaultOptions);
+  static constexpr base::BoundedWaits::Options kDefaultOptions{.userChargeAfterEnd =
+                                                                   std::chrono::minutes(1)};
 
   const ProcReader& unbounded() const { return reader_; }
   // /proc's own directory: no process makes it wait.

@@ -43,7 +43,7 @@ class ProcessTracker {
   struct Options {
     std::string procRoot = "/proc";
     // Each read of a process's /proc has a deadline (see base::BoundedWaits).
-    base::BoundedWaits::Options procReads = {};
+    base::BoundedWaits::Options procReads = DeadlinedProcReader::kDefaultOptions;
     std::size_t maxPendingRequests = 1024;
     std::uint64_t expireEveryNs = 1'000'000'000;
     std::size_t maxHeldImages = HeldImages::kDefaultMaxHeld;

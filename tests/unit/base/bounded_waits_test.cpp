@@ -124,6 +124,29 @@ TEST(BoundedWaits, AUserWithTooManyStuckReadsIsNotReadAnyMoreOthersAre) {
   EXPECT_EQ(reads.run(12, 1000, [] { return 4; }), 4);
 }
 
+// A user whose stuck processes let their readers go and get stuck again: each late call still
+// counts against the user for a while after it ended, so the user gets no more late calls
+// (each a deadline of its caller's) than the bound in that time.
+TEST(BoundedWaits, ALateCallCountsAgainstItsUserForAWhileAfterItEnded) {
+  BoundedWaits::Options options = quick(64, 1);
+  options.userChargeAfterEnd = 200ms;
+  BoundedWaits reads(options);
+  auto gate = std::make_shared<Gate>();
+  EXPECT_FALSE(reads.run(10, 1000, heldAt(gate)).has_value());
+  gate->open();
+  ASSERT_TRUE(eventually([&] { return reads.counters().stuck == 0; }));
+  Outcome outcome = Outcome::kDone;
+  EXPECT_FALSE(reads
+                   .run(
+                       11, 1000, [] { return 1; }, &outcome)
+                   .has_value());
+  EXPECT_EQ(outcome, Outcome::kRefused);
+  EXPECT_EQ(reads.run(12, 1001, [] { return 2; }), 2);          // other users are read
+  EXPECT_EQ(reads.run(10, std::nullopt, [] { return 3; }), 3);  // and the process, unowned
+  std::this_thread::sleep_for(250ms);
+  EXPECT_EQ(reads.run(11, 1000, [] { return 4; }), 4);
+}
+
 TEST(BoundedWaits, NoMoreStuckReadersThanTheBound) {
   BoundedWaits reads(quick(3, 4));
   auto gate = std::make_shared<Gate>();
