@@ -14,7 +14,7 @@ namespace warden::base {
 // deadline. Two kinds use it: reads of another process's /proc, which wait for as long as that
 // process makes them (one stuck in execve holds its exec_update_lock: its own FUSE server never
 // answers the FLUSH of a close-on-exec file, and its stat, exe, cwd, root, environ, maps and io
-// wait for it, killably only; a FUSE page mapped over its argv makes cmdline wait on that
+// wait for it, killably only; a FUSE page mapped over its argv can make cmdline wait on that
 // server), and hashes of executable images (up to 512 MiB, which a user makes as a sparse file
 // at no cost). A call costs its caller the deadline, not the thread: it goes on alone, and until
 // it returns no other call of the same key (the process, or the image) is started, nor more
@@ -47,7 +47,7 @@ class BoundedWaits {
     std::uint64_t late = 0;     // calls that did not end by their deadline
     std::uint64_t refused = 0;  // calls not started for calls stuck before them
     std::uint64_t stuck = 0;    // calls under way past their deadline now
-    std::uint64_t threads = 0;  // reader threads, idle or not
+    std::uint64_t threads = 0;  // its threads, idle or not
   };
 
   BoundedWaits() : BoundedWaits(Options{}) {}
