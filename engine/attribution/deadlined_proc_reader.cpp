@@ -79,6 +79,20 @@ std::vector<std::uint64_t> DeadlinedProcReader::socketInodes(std::uint32_t pid) 
       .value_or(std::vector<std::uint64_t>{});
 }
 
+std::optional<DeadlinedProcReader::Sockets> DeadlinedProcReader::sockets(std::uint32_t pid) const {
+  return deadlines_
+      ->run(pid, uidOf(pid),
+            [reader = reader_, pid]() -> std::optional<Sockets> {
+              Sockets out{.inodes = reader.socketInodes(pid)};
+              if (out.inodes.empty()) return out;
+              auto stat = reader.stat(pid);
+              if (!stat) return std::nullopt;
+              out.startTicks = stat->startTicks;
+              return out;
+            })
+      .value_or(std::nullopt);
+}
+
 base::Result<base::UniqueFd> DeadlinedProcReader::openImage(
     std::uint32_t pid, std::optional<std::uint32_t> uid) const {
   // The descriptor of a late open is closed by its reader, wherever the open ends.

@@ -45,6 +45,12 @@ class DeadlinedProcReader {
   // The process's real uid (its status: which no exec under way makes wait) is read first.
   std::optional<ProcessDescription> describe(std::uint32_t pid) const;
   std::vector<std::uint64_t> socketInodes(std::uint32_t pid) const;
+  // Its socket inodes and its start (stat), in one read: nullopt when gone or not read in time.
+  struct Sockets {
+    std::vector<std::uint64_t> inodes;
+    std::uint64_t startTicks = 0;
+  };
+  std::optional<Sockets> sockets(std::uint32_t pid) const;
   [[nodiscard]] base::Result<base::UniqueFd> openImage(std::uint32_t pid,
                                                        std::optional<std::uint32_t> uid) const;
   bool seesHostFile(std::uint32_t pid, std::optional<std::uint32_t> uid,

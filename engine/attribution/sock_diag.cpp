@@ -321,16 +321,15 @@ void SocketInodeIndex::scan(std::vector<std::uint64_t> wanted) {
   std::sort(pids.rbegin(), pids.rend());  // newest first, mostly
   std::size_t found = 0;
   for (std::uint32_t pid : pids) {
-    const auto inodes = reader_.socketInodes(pid);
-    if (inodes.empty()) continue;
-    auto stat = reader_.stat(pid);
-    if (!stat) continue;
-    for (std::uint64_t inode : inodes) {
+    const auto sockets = reader_.sockets(pid);  // one read of the process: fd/ and stat
+    if (!sockets || sockets->inodes.empty()) continue;
+    const Owner owner{pid, sockets->startTicks};
+    for (std::uint64_t inode : sockets->inodes) {
       // The lowest pid sharing a socket (usually the parent that made it) keeps it.
-      (*map)[inode] = Owner{pid, stat->startTicks};
+      (*map)[inode] = owner;
       if (std::find(wanted.begin(), wanted.end(), inode) != wanted.end()) {
         ++found;
-        noteOwner(Owner{pid, stat->startTicks});
+        noteOwner(owner);
       }
     }
     if (!full && found >= wanted.size()) break;
