@@ -119,7 +119,9 @@ void printIdentity(const json& p, std::ostream& out) {
   if (flag(p, "env_known")) {
     const auto names = p.find("env_names");
     const std::size_t count = names != p.end() && names->is_array() ? names->size() : 0;
-    line(out, "environment", std::to_string(count) + " variables (values not shown)");
+    line(out, "environment",
+         std::to_string(count) + " variables (values not shown)" +
+             (flag(p, "env_truncated") ? ", and more not read" : ""));
   } else {
     line(out, "environment", "unknown (`env` matches do not hold)");
   }
@@ -159,6 +161,16 @@ void printProfile(const Explanation& e, std::ostream& out) {
   if (selected == p.end()) return;  // wardend selected nothing: no policy to select with
   if (!selected->is_object()) {
     line(out, "profile", "none: " + text(p, "profile_reason", "no profile's [[match]] holds"));
+    if (flag(p, "profile_unsettled")) {
+      // Which profile is the process's cannot be told (yet): the engine `unknown` verdict.
+      const std::optional<rules::Action> unknown =
+          e.policy != nullptr ? e.policy->engineUnknown : std::nullopt;
+      line(out, "",
+           "its flows get the global rules, then " +
+               (unknown ? std::string(rules::toString(*unknown)) + " ([engine] unknown)"
+                        : std::string("the [engine] unknown verdict")));
+      return;
+    }
     line(out, "", "its flows get the global rules, then " + otherwise(nullptr, e.policy));
     return;
   }

@@ -93,6 +93,7 @@ PolicyView viewOfFiles(const rules::Policy& policy) {
 
 void addFileDetails(PolicyView& view, const rules::Policy& policy) {
   view.engineDefault = policy.config.defaultAction;
+  view.engineUnknown = policy.config.unknownAction;
   view.engineMode = policy.config.mode;
   for (const auto& p : policy.profiles) {
     for (auto& profile : view.profiles) {

@@ -47,6 +47,7 @@ struct PolicyView {
   std::int64_t loadedAtNs = 0;
   std::string configPath;
   std::optional<rules::Action> engineDefault;  // known from the files only
+  std::optional<rules::Action> engineUnknown;  // known from the files only
   std::optional<rules::Mode> engineMode;       // known from the files only
   bool hitsKnown = false;                      // RuleView::hits filled (see rule_hits_view.h)
   std::vector<RuleView> globalRules;

@@ -73,7 +73,7 @@ Decision CompiledPolicy::decide(const Subject& subject, const Flow& flow) const 
       break;
   }
   const ProfileSelection selection = selectionOf(subject);
-  if (selection.digestPending) {
+  if (selection.unsettled()) {
     return engineVerdict(policy_.config.unknownAction, DecidedBy::kUnknown);
   }
   return decideByProfile(selection, view);

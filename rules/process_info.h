@@ -95,6 +95,15 @@ struct ProcessInfo {
   // Digest of the executed image, asked for only when a candidate [[match]] has `sha256`;
   // empty or returning nothing = unknown.
   std::function<DigestAnswer()> sha256;
+  // The command line, or the environment, was read only in part: /proc gives a process's
+  // first 256 KiB of either, an exec event its first WARDEN_ARGS_LEN bytes of argv, and a
+  // description keeps the first 1,024 variables. A `cmdline` regex over what was read may hold
+  // where the whole would not, or not hold where it would, and a variable may sit past the
+  // cut: a [[match]] whose other keys hold and that needs the rest cannot be told to hold or
+  // not (ProfileSelection::attributeCut). What was read is whole: the environment's last,
+  // possibly cut, variable is left out.
+  bool cmdlineCut = false;
+  bool envCut = false;
 
   void setArgv(const std::vector<std::string>& args);
 };

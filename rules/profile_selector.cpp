@@ -108,6 +108,11 @@ class ProfileSelector::Search {
 
   const Candidate* best() const { return best_; }
   bool digestPending() const { return digestPending_; }
+  // Whether a match that needs the unread part of a cut command line or environment ranks
+  // before the best one that holds: then the winner cannot be told.
+  bool undeterminedWins() const {
+    return undetermined_ != nullptr && (best_ == nullptr || ranksBefore(*undetermined_, *best_));
+  }
 
   // Runs every cmdline regex of the policy over the cmdline in one RE2::Set pass, once.
   // Returns the ids that matched, or nothing if the set could not be used (then each
@@ -118,13 +123,16 @@ class ProfileSelector::Search {
   }
 
  private:
-  bool beats(const Candidate& c) const {
-    if (best_ == nullptr) return true;
-    return std::tuple(-c.score, c.profile, c.matchIndex) <
-           std::tuple(-best_->score, best_->profile, best_->matchIndex);
+  static bool ranksBefore(const Candidate& a, const Candidate& b) {
+    return std::tuple(-a.score, a.profile, a.matchIndex) <
+           std::tuple(-b.score, b.profile, b.matchIndex);
   }
 
-  // Every key of the match, cheapest first; a key needing a missing attribute fails.
+  bool beats(const Candidate& c) const { return best_ == nullptr || ranksBefore(c, *best_); }
+
+  // Every key of the match, cheapest first; a key needing a missing attribute fails. A key
+  // over the unread part of a cut command line or environment fails nothing: a match whose
+  // other keys hold is then undetermined, and noted instead of taken.
   bool holds(const Candidate& candidate) {
     const Match& m = *candidate.match;
     const ProcessInfo& p = process_;
@@ -139,11 +147,16 @@ class ProfileSelector::Search {
         (!p.ancestors || std::ranges::find(*p.ancestors, *m.ancestorPath) == p.ancestors->end())) {
       return false;
     }
+    bool undetermined = false;
     if (!m.env.empty()) {
       if (!p.env) return false;
       for (const EnvRequirement& requirement : m.env) {
+        // A variable read is its first occurrence, the one the process itself sees.
         const auto it = p.env->find(requirement.name);
-        if (it == p.env->end() || (requirement.value && it->second != *requirement.value)) {
+        if (it == p.env->end()) {
+          if (!p.envCut) return false;
+          undetermined = true;
+        } else if (requirement.value && it->second != *requirement.value) {
           return false;
         }
       }
@@ -155,10 +168,22 @@ class ProfileSelector::Search {
       }
     }
     if (candidate.glob && (!p.path || !candidate.glob->matches(*p.path))) return false;
-    if (candidate.regex && !regexMatches(candidate)) return false;
+    if (candidate.regex) {
+      if (p.cmdline && p.cmdlineCut) {
+        undetermined = true;
+      } else if (!regexMatches(candidate)) {
+        return false;
+      }
+    }
     if (!m.sha256.empty()) {
       const Sha256* actual = digest();
       if (!actual || std::ranges::find(m.sha256, *actual) == m.sha256.end()) return false;
+    }
+    if (undetermined) {
+      if (undetermined_ == nullptr || ranksBefore(candidate, *undetermined_)) {
+        undetermined_ = &candidate;
+      }
+      return false;
     }
     return true;
   }
@@ -190,6 +215,7 @@ class ProfileSelector::Search {
   const ProfileSelector& selector_;
   const ProcessInfo& process_;
   const Candidate* best_ = nullptr;
+  const Candidate* undetermined_ = nullptr;  // the first-ranked undetermined match
   bool regexesRun_ = false;
   bool setUsable_ = false;
   std::uint64_t generation_ = 0;
@@ -311,7 +337,11 @@ ProfileSelection ProfileSelector::select(const ProcessInfo& process) const {
     }
   }
   if (regexBucketBest_ > 0 && process.cmdline && search.couldBeat(regexBucketBest_)) {
-    if (const std::vector<int>* hits = search.regexHits()) {
+    if (process.cmdlineCut) {
+      // What was read tells nothing of what was not: every match whose other keys hold
+      // is undetermined.
+      for (const Bucket& bucket : byRegex_) search.consider(bucket);
+    } else if (const std::vector<int>* hits = search.regexHits()) {
       for (const int id : *hits) search.consider(byRegex_[id]);
     } else {
       for (std::size_t id = 0; id < byRegex_.size(); ++id) {
@@ -323,6 +353,7 @@ ProfileSelection ProfileSelector::select(const ProcessInfo& process) const {
   }
   if (!rest_.empty() && search.couldBeat(candidates_[rest_.front()].score)) search.consider(rest_);
   if (search.digestPending()) return ProfileSelection{.digestPending = true};
+  if (search.undeterminedWins()) return ProfileSelection{.attributeCut = true};
   const Candidate* best = search.best();
   if (best == nullptr) return {};
   return ProfileSelection{best->profile, best->matchIndex, best->score};

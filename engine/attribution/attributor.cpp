@@ -75,6 +75,7 @@ nlohmann::json processJson(const ProcessDescription& info) {
       {"argv", info.argv},
       {"argv_truncated", info.argvTruncated},
       {"env_known", info.envKnown},
+      {"env_truncated", info.envTruncated || (info.match && info.match->envCut)},
       {"env_names", std::move(env)},
       {"cwd", info.cwd},
       {"root", info.root},

@@ -228,6 +228,7 @@ bool ProcReader::complete(ProcessDescription& info, base::ProcStat* lastStat) co
   if (auto environ = readAt(dir.get(), "environ")) {
     info.env = splitNulSeparated(*environ);
     info.envKnown = true;
+    info.envTruncated = environ->size() >= kMaxProcFile;
     envShown = !environ->empty();
   }
   if (auto cwd = readLinkAt(dir.get(), "cwd")) {

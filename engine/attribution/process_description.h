@@ -105,6 +105,9 @@ struct ProcessDescription {
   // fills with tens of thousands gains it nothing but the cost of its own stack.
   std::vector<std::string> env;
   bool envKnown = false;  // false: the environment could not be read (match nothing)
+  // The environment as read ends where the read stopped (256 KiB), not where it ends: its
+  // last variable may be cut too, and more may follow (rules::ProcessInfo::envCut).
+  bool envTruncated = false;
   static constexpr std::size_t kMaxKeptVariables = 1024;
   std::string cwd;
   std::string root;        // /proc/PID/root: "/" unless chrooted or in another mount namespace

@@ -132,10 +132,18 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
   } else if (!info.argv.empty()) {
     view->setArgv(info.argv);
   }
+  view->cmdlineCut = info.argvTruncated;
   if (info.envKnown && !info.env.empty()) {
+    // A read that stopped short may have stopped inside its last variable: left out.
+    const std::size_t whole = info.env.size() - (info.envTruncated ? 1 : 0);
+    view->envCut = info.envTruncated;
     rules::Environment::Map env;
-    for (const std::string& entry : info.env) {
-      if (env.size() == ProcessDescription::kMaxKeptVariables) break;
+    for (std::size_t i = 0; i < whole; ++i) {
+      if (env.size() == ProcessDescription::kMaxKeptVariables) {
+        view->envCut = true;
+        break;
+      }
+      const std::string& entry = info.env[i];
       const std::size_t eq = entry.find('=');
       if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
     }
@@ -143,6 +151,7 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
     view->env = environments ? environments->intern(std::move(built)) : std::move(built);
   } else if (info.envKnown && info.match && info.match->env) {
     view->env = info.match->env;  // a copy of a published description (fork)
+    view->envCut = info.match->envCut;
   } else if (info.envKnown) {
     view->env = rules::Environment{};
   }
@@ -801,8 +810,10 @@ void ProcessTracker::finish(ProcessDescription& info) {
   TagInput input;
   input.path = info.path;
   input.pathOnHost = info.pathOnHost;
-  input.argv = &info.argv;
-  input.env = info.envKnown ? &info.env : nullptr;
+  // Only a command line and an environment read whole tell what an interpreter runs: the
+  // cut part may hold the script's real name or a variable that makes it run other code.
+  input.argv = info.argvTruncated ? nullptr : &info.argv;
+  input.env = info.envKnown && !info.envTruncated ? &info.env : nullptr;
   input.cwd = info.cwd;
   input.trustedCgroupPath = trustedCgroup;
   input.flatpakApp = flatpakApp;

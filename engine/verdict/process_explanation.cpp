@@ -31,11 +31,15 @@ std::optional<nlohmann::json> explainProcess(Attributor& attributor, std::uint32
 void explainProfile(const rules::CompiledPolicy& policy, const rules::ProcessInfo& process,
                     nlohmann::json& out) {
   const rules::ProfileSelection selection = policy.selectProfile(process);
-  if (selection.digestPending) {
+  if (selection.unsettled()) {
     out["profile"] = nullptr;
+    out["profile_unsettled"] = true;
     out["profile_reason"] =
-        "its image is being hashed, and a profile that pins sha256 may be its: until the hash "
-        "is known its flows get the engine `unknown` verdict";
+        selection.digestPending
+            ? "its image is being hashed, and a profile that pins sha256 may be its: until the "
+              "hash is known its flows get the engine `unknown` verdict"
+            : "its command line or environment was read only in part, and a profile whose "
+              "[[match]] needs the rest may be its: its flows get the engine `unknown` verdict";
     return;
   }
   if (selection.profile < 0) {

@@ -122,6 +122,23 @@ TEST(Explanation, NoProfileMeansTheEngineDefault) {
   EXPECT_TRUE(explanationJson(e)["profile"].is_null());
 }
 
+// A process whose profile cannot be told (its image being hashed, its command line read in
+// part): its flows get the engine `unknown` verdict, not the default.
+TEST(Explanation, AnUnsettledProfileMeansTheEngineUnknownVerdict) {
+  auto process = curlProcess();
+  process["profile"] = nullptr;
+  process["profile_unsettled"] = true;
+  process["profile_reason"] = "its command line or environment was read only in part";
+  process["env_truncated"] = true;
+  PolicyView view = revisionNine();
+  view.engineUnknown = rules::Action::kDeny;
+  const std::string text = print(Explanation{process, &view});
+  expectLines(text, {"variables (values not shown), and more not read\n",
+                     "profile      none: its command line or environment was read only in part\n",
+                     "its flows get the global rules, then deny ([engine] unknown)\n"});
+  EXPECT_EQ(print(Explanation{process, nullptr}).find("([engine] default)"), std::string::npos);
+}
+
 TEST(Explanation, ListsTheVerdictsHeldInTheKernelAfterTheProfile) {
   auto process = curlProcess();
   process["kernel_verdicts"] = nlohmann::json::parse(R"([

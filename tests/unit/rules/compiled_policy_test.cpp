@@ -540,6 +540,104 @@ path = "/usr/bin/curl"
   EXPECT_EQ(profileOf(*policy, p), "plain");
 }
 
+// A command line read only in part (a process's /proc file stops at 256 KiB): a regex over
+// the part read may hold where the whole would not (`trusted-mode$` at the cut) or fail where it
+// would (a deny profile's pattern past the cut, leaving the process to a profile that allows).
+// Either way which profile is the process's cannot be told: the engine `unknown` verdict, and
+// remembered (the command line does not change). A profile that ranks before every
+// undetermined match still wins, and one whose other keys fail is no obstacle.
+TEST(MatchKeys, ACutCommandLineLeavesARegexMatchUndetermined) {
+  const auto policy = compile("[engine]\nunknown = 'deny'\ndefault = 'deny'\n", R"(
+[[profile]]
+name = "python-trusted"
+default = "allow"
+[[profile.match]]
+path = "/usr/bin/python3"
+cmdline = "trusted-mode$"
+[[profile]]
+name = "untrusted-code"
+default = "deny"
+[[profile.match]]
+cmdline = "^\\S+ -c "
+[[profile]]
+name = "python"
+default = "allow"
+[[profile.match]]
+path = "/usr/bin/python3"
+[[profile]]
+name = "curl-pinned"
+default = "allow"
+[[profile.match]]
+path = "/usr/bin/curl"
+sha256 = [")" + kHashA + R"("]
+)");
+  ProcessInfo p = processAt("/usr/bin/python3");
+  p.setArgv({"python3", "app.py", "trusted-mode"});
+  EXPECT_EQ(profileOf(*policy, p), "python-trusted");
+  p.cmdlineCut = true;
+  std::optional<ProfileSelection> remembered;
+  const Decision cut = policy->decide(Subject::process(p, &remembered), flowTo("8.8.8.8"));
+  EXPECT_EQ(cut.by, DecidedBy::kUnknown);
+  EXPECT_EQ(cut.action, Action::kDeny);
+  ASSERT_TRUE(remembered.has_value());
+  EXPECT_TRUE(remembered->attributeCut);
+  // Not matching what was read proves nothing either: `python-trusted` (path + cmdline)
+  // ranks before `python`.
+  p.setArgv({"python3", "app.py"});
+  EXPECT_TRUE(policy->selectProfile(p).attributeCut);
+  // A deny profile only a regex picks (score 1) ranks after `python` (4): told.
+  p = processAt("/usr/bin/perl");
+  p.setArgv({"perl", "-e", "1"});
+  p.cmdlineCut = true;
+  EXPECT_TRUE(policy->selectProfile(p).attributeCut);  // `untrusted-code` may be its
+  p.cmdline.reset();  // a command line not read at all: the key does not hold (SPEC 4)
+  EXPECT_EQ(profileOf(*policy, p), "");
+  // Outranked: the pinned image's profile (path + sha256) wins over every regex.
+  p = processAt("/usr/bin/curl");
+  p.setArgv({"curl", "-c", "x"});
+  p.cmdlineCut = true;
+  p.sha256 = [] { return parseSha256(kHashA); };
+  EXPECT_EQ(profileOf(*policy, p), "curl-pinned");
+  EXPECT_FALSE(policy->selectProfile(p).attributeCut);
+}
+
+// An environment read only in part: a variable a match needs that is not among those read may
+// be past the cut; one read (its first occurrence, as the process sees it) is known.
+TEST(MatchKeys, ACutEnvironmentLeavesAMissingVariableUndetermined) {
+  const auto policy = compile("[engine]\nunknown = 'deny'\n", R"(
+[[profile]]
+name = "preloaded"
+default = "deny"
+[[profile.match]]
+path = "/usr/bin/app"
+env = { LD_PRELOAD = "*" }
+[[profile]]
+name = "snap"
+[[profile.match]]
+path = "/usr/bin/app"
+env = { SNAP_NAME = "app" }
+[[profile]]
+name = "app"
+default = "allow"
+[[profile.match]]
+path = "/usr/bin/app"
+)");
+  ProcessInfo p = processAt("/usr/bin/app");
+  p.env = Environment{{"HOME", "/root"}};
+  EXPECT_EQ(profileOf(*policy, p), "app");
+  p.envCut = true;
+  EXPECT_TRUE(policy->selectProfile(p).attributeCut);
+  const Decision cut = policy->decide(Subject::process(p, nullptr), flowTo("8.8.8.8"));
+  EXPECT_EQ(cut.by, DecidedBy::kUnknown);
+  // Read, with another value: told, though the environment was cut.
+  p.env = Environment{{"LD_PRELOAD", "/lib/x.so"}};
+  EXPECT_EQ(profileOf(*policy, p), "preloaded");
+  p.env = Environment{{"SNAP_NAME", "other"}};
+  EXPECT_TRUE(policy->selectProfile(p).attributeCut);  // LD_PRELOAD may follow
+  p.envCut = false;
+  EXPECT_EQ(profileOf(*policy, p), "app");
+}
+
 TEST(MatchKeys, EnvExactAndPresent) {
   const auto policy = compile("", R"(
 [[profile]]

@@ -341,14 +341,59 @@ TEST_F(TrackerTest, AHugeArgvAndEnvironmentAreKeptAtABoundedCost) {
   EXPECT_EQ(info->logged->argv, args);
   ASSERT_TRUE(info->match->env);
   EXPECT_EQ(info->match->env->size(), ProcessDescription::kMaxKeptVariables);
+  // Variables past those kept may be what an `env` key names: the matcher is told. The
+  // command line was read whole (/proc, not the kernel's cut record).
+  EXPECT_TRUE(info->match->envCut);
+  EXPECT_FALSE(info->match->cmdlineCut);
 
   feed(forkEvent(320, 7200, 321, 7201));
   auto child = table_.find({321, 7201});
   ASSERT_NE(child, nullptr);
   ASSERT_NE(child->match, nullptr);
   EXPECT_EQ(child->match->cmdline, joined);
+  EXPECT_TRUE(child->match->envCut);
+  EXPECT_FALSE(child->match->cmdlineCut);
   ASSERT_NE(child->logged, nullptr);
   EXPECT_EQ(child->logged->argv, args);
+}
+
+// A command line and an environment longer than what /proc is read of (256 KiB): the matcher
+// is told both were cut, the environment's last variable read (perhaps cut inside its value) is
+// left out, and an interpreter's script is not named (the unread part may set PYTHONINSPECT).
+TEST_F(TrackerTest, ACommandLineAndEnvironmentReadInPartAreMarkedCut) {
+  const auto exe = dir_.write("bin/python3", "ELF");
+  const auto script = dir_.write("app/run.py", "print()");
+  const std::string pad(100'000, 'x');
+  const std::string args =
+      "python3\0"s + script.string() + '\0' + pad + '\0' + pad + '\0' + pad + '\0';
+  const std::string environ =
+      "A=" + pad + '\0' + "B=" + pad + '\0' + "LAST=" + pad + '\0' + "PYTHONINSPECT=1" + '\0';
+  fakeProcess(330, 1, 7300, exe, args, environ);
+  auto exec =
+      execEvent(330, 7300, inodeOf(exe), exe.string(), "python3\0"s, 1, 1, kernelDevOf(exe));
+  exec.args_truncated = 1;
+  feed(exec);
+  auto info = table_.find({330, 7300});
+  ASSERT_NE(info, nullptr);
+  ASSERT_NE(info->match, nullptr);
+  EXPECT_TRUE(info->argvTruncated);
+  EXPECT_TRUE(info->match->cmdlineCut);
+  EXPECT_TRUE(info->match->envCut);
+  ASSERT_TRUE(info->match->env);
+  EXPECT_EQ(info->match->env->size(), 2u);  // A and B; LAST was cut inside its value
+  EXPECT_EQ(info->match->env->find("LAST"), info->match->env->end());
+  for (const std::string& tag : info->tags) EXPECT_FALSE(tag.starts_with("script:")) << tag;
+
+  // Read whole, the same script is named.
+  const std::string shortArgs = "python3\0"s + script.string() + '\0';
+  fakeProcess(331, 1, 7301, exe, shortArgs, "A=1\0"s);
+  feed(execEvent(331, 7301, inodeOf(exe), exe.string(), shortArgs, 1, 1, kernelDevOf(exe)));
+  auto whole = table_.find({331, 7301});
+  ASSERT_NE(whole, nullptr);
+  ASSERT_NE(whole->match, nullptr);
+  EXPECT_FALSE(whole->match->cmdlineCut);
+  EXPECT_FALSE(whole->match->envCut);
+  EXPECT_NE(std::ranges::find(whole->tags, "script:" + script.string()), whole->tags.end());
 }
 
 TEST_F(TrackerTest, UnverifiablePathIsLeftEmpty) {
