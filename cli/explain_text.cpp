@@ -113,7 +113,8 @@ void printIdentity(const json& p, std::ostream& out) {
   line(out, "command", command.empty() ? "unknown" : command);
   // An ancestor seen at a path that is not its host file comes as "".
   const std::string parents = joined(p, "ancestors", ", ", "(unknown, or not the host's file)");
-  line(out, "parents", parents.empty() ? "unknown" : parents);
+  line(out, "parents",
+       parents.empty() ? "unknown" : parents + (flag(p, "ancestors_cut") ? ", …" : ""));
   const std::string tags = joined(p, "tags", ", ");
   line(out, "tags", tags.empty() ? "none" : tags);
   if (flag(p, "env_known")) {

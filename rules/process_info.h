@@ -104,6 +104,8 @@ struct ProcessInfo {
   // possibly cut, variable is left out.
   bool cmdlineCut = false;
   bool envCut = false;
+  // Likewise the ancestors: more than the 16 nearest, which are all `ancestors` holds.
+  bool ancestorsCut = false;
 
   void setArgv(const std::vector<std::string>& args);
 };

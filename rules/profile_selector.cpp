@@ -131,8 +131,8 @@ class ProfileSelector::Search {
   bool beats(const Candidate& c) const { return best_ == nullptr || ranksBefore(c, *best_); }
 
   // Every key of the match, cheapest first; a key needing a missing attribute fails. A key
-  // over the unread part of a cut command line or environment fails nothing: a match whose
-  // other keys hold is then undetermined, and noted instead of taken.
+  // over the unread part of a cut command line, environment or ancestry fails nothing: a
+  // match whose other keys hold is then undetermined, and noted instead of taken.
   bool holds(const Candidate& candidate) {
     const Match& m = *candidate.match;
     const ProcessInfo& p = process_;
@@ -143,11 +143,12 @@ class ProfileSelector::Search {
         (!p.ancestors || p.ancestors->empty() || p.ancestors->front() != *m.parentPath)) {
       return false;
     }
+    bool undetermined = false;
     if (m.ancestorPath &&
         (!p.ancestors || std::ranges::find(*p.ancestors, *m.ancestorPath) == p.ancestors->end())) {
-      return false;
+      if (!p.ancestors || !p.ancestorsCut) return false;
+      undetermined = true;  // perhaps above the ancestors kept
     }
-    bool undetermined = false;
     if (!m.env.empty()) {
       if (!p.env) return false;
       for (const EnvRequirement& requirement : m.env) {

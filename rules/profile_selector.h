@@ -28,10 +28,11 @@ struct ProfileSelection {
   // The image's digest was asked for and is not known yet (DigestAnswer::pending): another
   // profile might have won. Decided `unknown`, and never remembered.
   bool digestPending = false;
-  // A [[match]] that would win if the part of the command line or environment that was not
-  // read (ProcessInfo::cmdlineCut, envCut) agreed with it: which profile the process has cannot
-  // be told. Decided `unknown` (SPEC section 4: missing data never more permissive than
-  // knowing), and remembered: the process's command line and environment do not change.
+  // A [[match]] that would win if what was not read of the command line or environment, or
+  // not kept of the ancestry (ProcessInfo::cmdlineCut, envCut, ancestorsCut), agreed with it:
+  // which profile the process has cannot be told. Decided `unknown` (SPEC section 4: missing
+  // data never more permissive than knowing), and remembered: what the process was started
+  // with does not change.
   bool attributeCut = false;
 
   bool unsettled() const { return digestPending || attributeCut; }

@@ -81,6 +81,7 @@ nlohmann::json processJson(const ProcessDescription& info) {
       {"root", info.root},
       {"cgroup", info.cgroupPath},
       {"ancestors", info.ancestorPaths},
+      {"ancestors_cut", info.ancestorsCut},
       {"tags", info.tags},
       {"source", std::string(toString(info.source))},
       {"image_replaced", info.imageReplaced},

@@ -116,6 +116,9 @@ struct ProcessDescription {
   // Executables of the parent first, then its parent, ...; an ancestor whose path is not its
   // host file (pathOnHost) is kept as an empty string, so that [0] stays the parent.
   std::vector<std::string> ancestorPaths;
+  // More ancestors than the kMaxAncestors kept: one an `ancestor_path` key names may be above
+  // them (rules::ProcessInfo::ancestorsCut).
+  bool ancestorsCut = false;
   std::vector<std::string> tags;  // SPEC section 5
 
   // The image as the kernel names it (exe_file's super_block dev_t, raw kernel encoding, and

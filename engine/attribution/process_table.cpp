@@ -275,7 +275,7 @@ std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
                                                      std::size_t depth, ProcessKey* missing,
                                                      std::uint64_t parentExecId,
                                                      std::uint64_t* missingGeneration,
-                                                     std::uint64_t childStartNs) const {
+                                                     std::uint64_t childStartNs, bool* cut) const {
   std::vector<std::string> paths;
   std::shared_lock lock(mutex_);
   ProcessKey key{ppid, parentStartTicks};
@@ -309,6 +309,7 @@ std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
     generation = known.forkExecId;
     childStartNs = known.startTimeNs;
   }
+  if (cut) *cut = paths.size() >= depth && key.pid != 0;
   return paths;
 }
 

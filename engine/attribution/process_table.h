@@ -114,11 +114,12 @@ class ProcessTable {
   // unless that was exec'd after the process below it started (`childStartNs` for the
   // first; 0: not known): then "" too.
   // `missingGeneration` (if given): the generation of `missing` that the walk wanted (0: any).
+  // `cut` (if given): whether the walk stopped at `depth` with more ancestors above.
   std::vector<std::string> ancestorPaths(std::uint32_t ppid, std::uint64_t parentStartTicks,
                                          std::size_t depth = 16, ProcessKey* missing = nullptr,
                                          std::uint64_t parentExecId = 0,
                                          std::uint64_t* missingGeneration = nullptr,
-                                         std::uint64_t childStartNs = 0) const;
+                                         std::uint64_t childStartNs = 0, bool* cut = nullptr) const;
 
   Stats stats() const;
   const Limits& limits() const { return limits_; }

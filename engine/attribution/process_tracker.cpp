@@ -159,6 +159,7 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
   view->uid = info.uid;
   if (!info.user.empty()) view->user = info.user;
   if (!info.ancestorPaths.empty()) view->ancestors = info.ancestorPaths;
+  view->ancestorsCut = info.ancestorsCut;
   if (hasher) {
     // Called by the matcher only when a candidate [[match]] pins sha256: from the cache when
     // the tracker hashed the image in the background, else on a hashing thread from the held
@@ -433,6 +434,7 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
     if (child->ancestorPaths.size() >= kMaxAncestors) break;
     child->ancestorPaths.push_back(path);
   }
+  child->ancestorsCut = parent->ancestorsCut || parent->ancestorPaths.size() + 1 > kMaxAncestors;
   // A copy of a parent known only by its socket record knows no more than it did.
   if (parent->source != ProcessSource::kOwnerOnly) child->source = ProcessSource::kForkEvent;
   child->requestReadNs = 0;
@@ -741,27 +743,27 @@ void ProcessTracker::scanProc() {
 // a description made on demand knows its parent's pid but not its start time) are read from
 // /proc, here on the tracker thread. Without a start time to compare, an ancestor must have
 // started no later than its child, or the pid was reused and the walk stops.
-void ProcessTracker::appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
+bool ProcessTracker::appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
                                              std::uint64_t childStartTicks,
                                              std::uint64_t generation) const {
   // /proc shows what the first of them runs now, while the walk wants what it ran at
   // `generation` (when it forked the process below), which /proc cannot tell apart from a
   // later exec: its path is not known (""), and the walk goes on from its parent.
   if (generation != 0 && key.pid != 0) {
-    if (paths.size() >= kMaxAncestors) return;
+    if (paths.size() >= kMaxAncestors) return true;
     paths.emplace_back();
     auto stat = reader_.stat(key.pid);
     if (!stat || (key.startTicks != 0 && stat->startTicks != key.startTicks) ||
         stat->ppid == key.pid) {
-      return;
+      return false;
     }
     key = ProcessKey{stat->ppid, 0};
     childStartTicks = stat->startTicks;
   }
-  appendAncestorsFromProcNow(paths, key, childStartTicks);
+  return appendAncestorsFromProcNow(paths, key, childStartTicks);
 }
 
-void ProcessTracker::appendAncestorsFromProcNow(std::vector<std::string>& paths, ProcessKey key,
+bool ProcessTracker::appendAncestorsFromProcNow(std::vector<std::string>& paths, ProcessKey key,
                                                 std::uint64_t childStartTicks) const {
   while (paths.size() < kMaxAncestors && key.pid != 0) {
     auto stat = reader_.stat(key.pid);
@@ -773,10 +775,11 @@ void ProcessTracker::appendAncestorsFromProcNow(std::vector<std::string>& paths,
     auto path = reader_.exePath(key.pid, stat->startTicks);
     if (!path) break;  // a kernel thread, or gone
     paths.push_back(std::move(*path));
-    if (stat->ppid == key.pid) break;
+    if (stat->ppid == key.pid) return false;
     childStartTicks = stat->startTicks;
     key = ProcessKey{stat->ppid, 0};
   }
+  return paths.size() >= kMaxAncestors && key.pid != 0;
 }
 
 void ProcessTracker::finish(ProcessDescription& info) {
@@ -795,13 +798,14 @@ void ProcessTracker::finish(ProcessDescription& info) {
       // or ancestor_path key holds). Else any program could be made a launcher: run it as a
       // subreaper, or as init of a pid namespace of one's own, and hand it an orphan.
       info.ancestorPaths.clear();
+      info.ancestorsCut = false;
     } else {
-      info.ancestorPaths =
-          table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors, &missing,
-                               info.forkExecId, &missingGeneration, info.startTimeNs);
+      info.ancestorPaths = table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors,
+                                                &missing, info.forkExecId, &missingGeneration,
+                                                info.startTimeNs, &info.ancestorsCut);
       if (missing.pid != 0) {
-        appendAncestorsFromProc(info.ancestorPaths, missing, info.key.startTicks,
-                                missingGeneration);
+        info.ancestorsCut = appendAncestorsFromProc(info.ancestorPaths, missing,
+                                                    info.key.startTicks, missingGeneration);
       }
     }
   }

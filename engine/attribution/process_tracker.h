@@ -144,11 +144,11 @@ class ProcessTracker {
   // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
   void finish(ProcessDescription& info);
   // `generation`: the image of `key` the walk wants (the one it forked the process below
-  // with; 0: any).
-  void appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
+  // with; 0: any). Returns whether the walk stopped at kMaxAncestors with more above.
+  bool appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
                                std::uint64_t childStartTicks, std::uint64_t generation) const;
   // The same, each ancestor's current image.
-  void appendAncestorsFromProcNow(std::vector<std::string>& paths, ProcessKey key,
+  bool appendAncestorsFromProcNow(std::vector<std::string>& paths, ProcessKey key,
                                   std::uint64_t childStartTicks) const;
   std::string userName(std::uint32_t uid);
   void maybeHash(const ProcessDescription& info);

@@ -1,4 +1,4 @@
-"""A command line or an environment too long to be read whole (SPEC sections 4 and 5).
+"""A command line, an environment or an ancestry too long to be read whole (SPEC sections 4, 5).
 
 wardend reads a process's /proc/PID/cmdline and environ up to 256 KiB each. A process makes
 both as long as it likes (up to a quarter of its stack limit), so an unprivileged user can
@@ -14,6 +14,8 @@ place what matters past the end of what wardend reads:
   forged its way into and the second by the profile it fell back to. Now which profile is the
   process's cannot be told: the engine `unknown` verdict (SPEC section 4: missing data never
   more permissive than knowing).
+- An `ancestor_path` key naming an ancestor above the 16 nearest, which are all wardend keeps:
+  a chain of shells below a launcher whose children a deny profile names.
 
 Each attack is run as nobody (uid 65534); each has a control that shows the profile it aims at
 allows. Nothing listens on the ports the attacks connect to: a connection let through is
@@ -161,3 +163,51 @@ def test_a_cmdline_regex_over_a_cut_command_line_decides_unknown(lab, cgroup, wa
         assert by_port[port]["profile"] is None and by_port[port]["action"] == "deny", \
             by_port[port]
         assert by_port[port]["decided_by"] == "unknown", by_port[port]
+
+
+CHAIN = """#!/bin/sh
+# chain.sh N PROGRAM...: N shells, each the child of the one before, then PROGRAM.
+n=$1; shift
+if [ "$n" -gt 0 ]; then "$0" $((n - 1)) "$@"; exit $?; fi
+exec "$@"
+"""
+
+
+def test_an_ancestor_path_above_the_ancestors_kept_decides_unknown(lab, cgroup, wardend):
+    """wardend keeps a process's 16 nearest ancestors. A deny profile for what a launcher starts
+    (`ancestor_path`) was escaped by starting the program below a chain of 17 shells: the
+    launcher was not among the ancestors kept, so the key failed and the program fell back to
+    its own profile, which allows. Now the key is undetermined there: `unknown`."""
+    python = os.path.realpath(PYTHON)
+    launcher = os.path.join(lab.tmp, "bin", "launcher")
+    os.makedirs(os.path.dirname(launcher), exist_ok=True)
+    with open(os.path.realpath("/bin/sh"), "rb") as src, open(launcher, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(launcher, 0o755)
+    chain = _script(lab, "chain.sh", CHAIN)
+    os.chmod(chain, 0o755)
+    _reachable_by_everyone(lab, launcher)
+    d = profiled(lab, wardend, cgroup, {
+        "from-launcher": ("deny", {"path": python, "ancestor_path": launcher}),
+        "python": ("allow", {"path": python}),
+    }, default="deny", unknown="deny")
+    code = CONNECT + "attempt(int(sys.argv[2]))\n"
+
+    # Controls: python started by itself is allowed; a few shells below the launcher, denied.
+    ok = _as_nobody(lab, cgroup, [PYTHON, "-c", code, S4, "7301"])
+    assert _outcome(ok) == "ConnectionRefusedError", (ok.stdout, ok.stderr)
+    near = _as_nobody(lab, cgroup, [launcher, chain, "3", PYTHON, "-c", code, S4, "7302"])
+    assert _outcome(near) == "TimeoutError", (near.stdout, near.stderr)
+
+    # The attack: 17 shells between the launcher and python.
+    far = _as_nobody(lab, cgroup, [launcher, chain, "17", PYTHON, "-c", code, S4, "7303"])
+    assert _outcome(far) == "TimeoutError", \
+        ("BYPASS: the launcher's deny profile escaped by a chain of shells", far.stdout,
+         far.stderr)
+
+    rows = logged_rows(d, {7301, 7302, 7303})
+    assert rows, cli(d, "log", "--json", "--limit", "0").stdout
+    by_port = {r["remote_port"]: r for r in rows}
+    assert by_port[7302]["profile"] == "from-launcher", by_port[7302]
+    assert by_port[7303]["profile"] is None and by_port[7303]["decided_by"] == "unknown", \
+        by_port[7303]

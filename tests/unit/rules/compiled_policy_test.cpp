@@ -638,6 +638,34 @@ path = "/usr/bin/app"
   EXPECT_EQ(profileOf(*policy, p), "app");
 }
 
+// More ancestors than those kept: one an `ancestor_path` key names may be above them.
+TEST(MatchKeys, ACutAncestryLeavesAnAncestorMatchUndetermined) {
+  const auto policy = compile("[engine]\nunknown = 'deny'\n", R"(
+[[profile]]
+name = "curl-from-cron"
+default = "deny"
+[[profile.match]]
+path = "/usr/bin/curl"
+ancestor_path = "/usr/sbin/cron"
+[[profile]]
+name = "curl"
+default = "allow"
+[[profile.match]]
+path = "/usr/bin/curl"
+)");
+  ProcessInfo p = processAt("/usr/bin/curl");
+  p.ancestors = std::vector<std::string>(16, "/bin/sh");
+  EXPECT_EQ(profileOf(*policy, p), "curl");
+  p.ancestorsCut = true;
+  EXPECT_TRUE(policy->selectProfile(p).attributeCut);
+  EXPECT_EQ(policy->decide(Subject::process(p, nullptr), flowTo("8.8.8.8")).by,
+            DecidedBy::kUnknown);
+  p.ancestors->back() = "/usr/sbin/cron";  // among those kept: told
+  EXPECT_EQ(profileOf(*policy, p), "curl-from-cron");
+  p.ancestors.reset();  // none known (an adopted process): the key does not hold
+  EXPECT_EQ(profileOf(*policy, p), "curl");
+}
+
 TEST(MatchKeys, EnvExactAndPresent) {
   const auto policy = compile("", R"(
 [[profile]]

@@ -585,6 +585,69 @@ TEST_F(TrackerTest, AncestorsTheTableLacksAreReadFromProc) {
   EXPECT_EQ(info->ancestorPaths, (std::vector<std::string>{shell.string(), init.string()}));
 }
 
+// The 16 nearest ancestors are kept. A process started below more of them is marked, so that
+// an `ancestor_path` key naming one above them is not taken for failing (a deny profile of
+// "anything cron starts" escaped by a chain of shells); one exactly 16 below init is whole.
+TEST_F(TrackerTest, AncestryDeeperThanTheKeptAncestorsIsMarkedCut) {
+  const auto init = dir_.write("bin/init", "i");
+  const auto cron = dir_.write("bin/cron", "c");
+  const auto shell = dir_.write("bin/sh", "s");
+  const auto tool = dir_.write("bin/tool", "t");
+  fakeProcess(1, 0, 1, init, "init\0"s);
+  fakeProcess(2, 1, 2, cron, "cron\0"s);
+  std::uint32_t pid = 2;
+  for (std::uint32_t level = 0; level < 20; ++level) {
+    fakeProcess(10 + level, pid, 10 + level, shell, "sh\0"s);
+    pid = 10 + level;
+  }
+  fakeProcess(90, pid, 90, tool, "tool\0"s);  // 20 shells, cron and init above it
+  fakeProcess(91, 23, 91, tool, "tool\0"s);   // 14 shells, cron and init: 16 in all
+  tracker_.scanProc();
+  auto deep = table_.find({90, 90});
+  ASSERT_NE(deep, nullptr);
+  EXPECT_EQ(deep->ancestorPaths.size(), 16u);
+  EXPECT_TRUE(deep->ancestorsCut);
+  ASSERT_NE(deep->match, nullptr);
+  EXPECT_TRUE(deep->match->ancestorsCut);
+  auto whole = table_.find({91, 91});
+  ASSERT_NE(whole, nullptr);
+  EXPECT_EQ(whole->ancestorPaths.size(), 16u);
+  EXPECT_EQ(whole->ancestorPaths.back(), init.string());
+  EXPECT_FALSE(whole->ancestorsCut);
+  // Its child is one further down: cut. The deep one's child stays cut.
+  feed(forkEvent(91, 91, 92, 92));
+  feed(forkEvent(90, 90, 93, 93));
+  for (const ProcessKey key : {ProcessKey{92, 92}, ProcessKey{93, 93}}) {
+    auto child = table_.find(key);
+    ASSERT_NE(child, nullptr) << key.pid;
+    EXPECT_EQ(child->ancestorPaths.size(), 16u) << key.pid;
+    EXPECT_TRUE(child->ancestorsCut) << key.pid;
+  }
+}
+
+TEST_F(TrackerTest, AncestryReadFromProcDeeperThanTheKeptAncestorsIsMarkedCut) {
+  const auto init = dir_.write("bin/init", "i");
+  const auto shell = dir_.write("bin/sh", "s");
+  const auto tool = dir_.write("bin/tool", "t");
+  ASSERT_TRUE(tracker_.start(nullptr));  // its scan of /proc finds nothing yet
+  fakeProcess(1, 0, 1, init, "init\0"s);
+  std::uint32_t pid = 1;
+  for (std::uint32_t level = 0; level < 20; ++level) {
+    fakeProcess(10 + level, pid, 10 + level, shell, "sh\0"s);
+    pid = 10 + level;
+  }
+  fakeProcess(90, pid, 90, tool, "tool\0"s);
+  fakeProcess(91, 24, 91, tool, "tool\0"s);  // 15 shells and init
+  auto deep = describeOnDemand(90, 90);
+  ASSERT_NE(deep, nullptr);
+  EXPECT_EQ(deep->ancestorPaths.size(), 16u);
+  EXPECT_TRUE(deep->ancestorsCut);
+  auto whole = describeOnDemand(91, 91);
+  ASSERT_NE(whole, nullptr);
+  EXPECT_EQ(whole->ancestorPaths.size(), 16u);
+  EXPECT_FALSE(whole->ancestorsCut);
+}
+
 TEST_F(TrackerTest, AncestorWalkStopsAtAReusedPid) {
   // pid 80 is now a process younger than its supposed child: the parent died and its pid was
   // taken again, so it is nobody's ancestor.
