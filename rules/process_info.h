@@ -104,8 +104,17 @@ struct ProcessInfo {
   // possibly cut, variable is left out.
   bool cmdlineCut = false;
   bool envCut = false;
+  // Variables the environment holds more than once with different values (execve takes any
+  // list): `env` has the first, but which one the program uses is its own affair (getenv
+  // takes the first, a shell the last), so a key that wants a value of one is undetermined.
+  // Empty for nearly every process.
+  std::vector<std::string> envConflicts;
   // Likewise the ancestors: more than the 16 nearest, which are all `ancestors` holds.
   bool ancestorsCut = false;
+  // And a `script:` tag: what was read names a script, but the unread part may name another
+  // program or set a variable that runs other code, so it was not given; nor can it be said
+  // not to be the process's.
+  bool scriptTagCut = false;
 
   void setArgv(const std::vector<std::string>& args);
 };

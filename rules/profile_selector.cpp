@@ -152,11 +152,13 @@ class ProfileSelector::Search {
     if (!m.env.empty()) {
       if (!p.env) return false;
       for (const EnvRequirement& requirement : m.env) {
-        // A variable read is its first occurrence, the one the process itself sees.
         const auto it = p.env->find(requirement.name);
         if (it == p.env->end()) {
           if (!p.envCut) return false;
           undetermined = true;
+        } else if (requirement.value && !p.envConflicts.empty() &&
+                   std::ranges::find(p.envConflicts, requirement.name) != p.envConflicts.end()) {
+          undetermined = true;  // set twice, to different values
         } else if (requirement.value && it->second != *requirement.value) {
           return false;
         }
@@ -165,13 +167,15 @@ class ProfileSelector::Search {
     if (!m.tags.empty()) {
       if (!p.tags) return false;
       for (const std::string& tag : m.tags) {
-        if (std::ranges::find(*p.tags, tag) == p.tags->end()) return false;
+        if (std::ranges::find(*p.tags, tag) != p.tags->end()) continue;
+        if (!p.scriptTagCut || !tag.starts_with("script:")) return false;
+        undetermined = true;
       }
     }
     if (candidate.glob && (!p.path || !candidate.glob->matches(*p.path))) return false;
     if (candidate.regex) {
       if (p.cmdline && p.cmdlineCut) {
-        undetermined = true;
+        if (!matchesBeforeTheCut(candidate)) undetermined = true;
       } else if (!regexMatches(candidate)) {
         return false;
       }
@@ -187,6 +191,16 @@ class ProfileSelector::Search {
       return false;
     }
     return true;
+  }
+
+  // Over a command line read in part: a match that ends before the end of what was read is in
+  // the whole command line too (what follows cannot undo it: RE2 has no lookahead, and `$` or
+  // `\b` there would have needed the end or the next byte). One that does not tells nothing.
+  bool matchesBeforeTheCut(const Candidate& candidate) const {
+    const re2::StringPiece text = piece(*process_.cmdline);
+    re2::StringPiece found;
+    return candidate.regex->Match(text, 0, text.size(), RE2::UNANCHORED, &found, 1) &&
+           found.data() + found.size() < text.data() + text.size();
   }
 
   bool regexMatches(const Candidate& candidate) {

@@ -18,19 +18,23 @@ bool oneOf(std::string_view text, std::initializer_list<std::string_view> set) {
 
 bool isOneOf(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
 
-std::optional<std::string_view> envLookup(const Args& env, std::string_view name) {
+// Every value of variable `name`: an environment may hold it more than once (execve takes any
+// list), and which copy a program sees is its own affair (getenv takes the first, a shell's
+// import the last).
+std::vector<std::string_view> envValues(const Args& env, std::string_view name) {
+  std::vector<std::string_view> values;
   for (const std::string& entry : env) {
     if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
         entry[name.size()] == '=') {
-      return std::string_view(entry).substr(name.size() + 1);
+      values.push_back(std::string_view(entry).substr(name.size() + 1));
     }
   }
-  return std::nullopt;
+  return values;
 }
 
+// Whether any copy of `name` is set to something.
 bool envSet(const Args& env, std::string_view name) {
-  auto value = envLookup(env, name);
-  return value && !value->empty();
+  return std::ranges::any_of(envValues(env, name), [](auto value) { return !value.empty(); });
 }
 
 // The word after option `i` when it takes its value from there; false when there is none.
@@ -376,8 +380,8 @@ std::vector<std::string_view> splitWords(std::string_view text) {
 // node (src/node_options.cc): no clustering; an option's value follows "=" or is the next word.
 ScriptIndex nodeScript(const Args& argv, const Args& env) {
   // NODE_OPTIONS holds more options (not -e/-p, but --inspect and --require).
-  if (auto options = envLookup(env, "NODE_OPTIONS")) {
-    const auto words = splitWords(*options);
+  for (const std::string_view options : envValues(env, "NODE_OPTIONS")) {
+    const auto words = splitWords(options);
     for (std::size_t i = 0; i < words.size(); ++i) {
       if (!acceptNodeOption(words, i)) return std::nullopt;
     }
@@ -466,10 +470,13 @@ ScriptIndex scriptIndex(std::string_view path, const Args& argv, const Args& env
 }  // namespace
 
 std::optional<std::string> interpretedScript(std::string_view path, const Args& argv,
-                                             const Args* env, std::string_view cwd) {
+                                             const Args* env, std::string_view cwd, bool argvCut) {
   if (!env) return std::nullopt;  // it may hold code the interpreter runs
   const ScriptIndex index = scriptIndex(path, argv, *env);
   if (!index || argv[*index].empty()) return std::nullopt;
+  // Of a command line read in part, the last word may be cut short; the words before the
+  // script are whole when it is not the last (every interpreter here stops at the script).
+  if (argvCut && *index + 1 >= argv.size()) return std::nullopt;
   std::filesystem::path script(argv[*index]);
   // ".." after a symbolic link leads elsewhere than the same text without it: no tag.
   for (const auto& part : script) {

@@ -18,11 +18,13 @@ namespace warden::engine {
 // script), from a module (python -m), through a debugger (perl -d, node --inspect), from a file
 // found elsewhere than named (perl/ruby -S, ruby -C), from environment variables the
 // interpreter runs code from (PYTHONINSPECT, PERL5OPT, NODE_OPTIONS' --inspect, BASH_ENV,
-// exported bash functions), for options it does not know, and when `env` is unknown (null).
+// exported bash functions; any copy of one, as an environment may hold a variable twice), for
+// options it does not know, and when `env` is unknown (null): pass null for an environment read
+// only in part. `argvCut`: argv was read only in part, so its last word may be cut short.
 // Pure.
 std::optional<std::string> interpretedScript(std::string_view path,
                                              const std::vector<std::string>& argv,
                                              const std::vector<std::string>* env,
-                                             std::string_view cwd);
+                                             std::string_view cwd, bool argvCut = false);
 
 }  // namespace warden::engine

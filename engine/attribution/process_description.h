@@ -120,6 +120,7 @@ struct ProcessDescription {
   // them (rules::ProcessInfo::ancestorsCut).
   bool ancestorsCut = false;
   std::vector<std::string> tags;  // SPEC section 5
+  bool scriptTagCut = false;      // see rules::ProcessInfo::scriptTagCut
 
   // The image as the kernel names it (exe_file's super_block dev_t, raw kernel encoding, and
   // inode): what flow records carry. Not always st_dev (btrfs subvolumes, overlayfs).

@@ -145,17 +145,24 @@ std::shared_ptr<const rules::ProcessInfo> matchView(const ProcessDescription& in
       }
       const std::string& entry = info.env[i];
       const std::size_t eq = entry.find('=');
-      if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+      if (eq == std::string::npos) continue;
+      const auto [it, added] = env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+      if (!added && it->second != std::string_view(entry).substr(eq + 1) &&
+          std::ranges::find(view->envConflicts, it->first) == view->envConflicts.end()) {
+        view->envConflicts.push_back(it->first);
+      }
     }
     rules::Environment built(std::move(env));
     view->env = environments ? environments->intern(std::move(built)) : std::move(built);
   } else if (info.envKnown && info.match && info.match->env) {
     view->env = info.match->env;  // a copy of a published description (fork)
     view->envCut = info.match->envCut;
+    view->envConflicts = info.match->envConflicts;
   } else if (info.envKnown) {
     view->env = rules::Environment{};
   }
   view->tags = info.tags;
+  view->scriptTagCut = info.scriptTagCut;
   view->uid = info.uid;
   if (!info.user.empty()) view->user = info.user;
   if (!info.ancestorPaths.empty()) view->ancestors = info.ancestorPaths;
@@ -519,6 +526,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   }
   ProcessDescription full = info;
   full.requestReadNs = base::bootTimeNs();
+  std::shared_ptr<const ProcessDescription> copied;  // the parent a child that never exec'd copies
   // (exe_ino 0: the request came from sock_diag, which knows no image)
   const ProcRead read = completeForGeneration(full, owner);
   if (read == ProcRead::kReplaced) {
@@ -542,6 +550,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     fillFromOwner(full, owner);
     full.source = ProcessSource::kForkEvent;
     full.requestReadNs = 0;
+    copied = parent;
   } else if (read == ProcRead::kMoved) {
     // Running, but at a later generation than the call's (or between two): nothing tells what
     // it was at the call but its exec event, if still to be read; the flow waits for it, as
@@ -552,6 +561,12 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     full.source = ProcessSource::kOwnerOnly;
   }
   finish(full);
+  if (copied != nullptr) {
+    // Its parent's tags, as onFork gives them: the copy's environment lives in its matcher's
+    // view only, so the tags made again here would not see a variable that withheld one.
+    full.tags = copied->tags;
+    full.scriptTagCut = copied->scriptTagCut;
+  }
   full.complete = true;
   publish(std::move(full));
 }
@@ -816,12 +831,15 @@ void ProcessTracker::finish(ProcessDescription& info) {
   input.pathOnHost = info.pathOnHost;
   // Only a command line and an environment read whole tell what an interpreter runs: the
   // cut part may hold the script's real name or a variable that makes it run other code.
-  input.argv = info.argvTruncated ? nullptr : &info.argv;
-  input.env = info.envKnown && !info.envTruncated ? &info.env : nullptr;
+  input.argv = &info.argv;
+  input.argvCut = info.argvTruncated;
+  input.env = info.envKnown ? &info.env : nullptr;
+  input.envCut = info.envTruncated;
   input.cwd = info.cwd;
   input.trustedCgroupPath = trustedCgroup;
   input.flatpakApp = flatpakApp;
   info.tags = computeTags(input);
+  info.scriptTagCut = scriptTagCut(input, info.tags);
   // A script tag names a file of the host, like a path key: not one bind-mounted over it in a
   // mount namespace of the process's own. Checked while the process runs; once it is gone
   // nothing can be checked, and it gets no such tag.

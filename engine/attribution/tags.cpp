@@ -123,12 +123,22 @@ std::vector<std::string> computeTags(const TagInput& input) {
   if (auto image = appImagePath(input.path, input.env)) tags.push_back("appimage:" + *image);
   if (auto unit = systemdUnit(input.trustedCgroupPath)) tags.push_back("systemd:" + *unit);
   if (auto id = containerId(input.trustedCgroupPath)) tags.push_back("container:" + *id);
-  if (input.argv) {
-    if (auto script = interpretedScript(input.path, *input.argv, input.env, input.cwd)) {
+  if (input.argv && !input.envCut) {
+    if (auto script =
+            interpretedScript(input.path, *input.argv, input.env, input.cwd, input.argvCut)) {
       tags.push_back("script:" + *script);
     }
   }
   return tags;
+}
+
+bool scriptTagCut(const TagInput& input, const std::vector<std::string>& tags) {
+  if (!input.argv || (!input.argvCut && !input.envCut)) return false;
+  if (std::ranges::any_of(tags,
+                          [](const std::string& tag) { return tag.starts_with("script:"); })) {
+    return false;
+  }
+  return interpretedScript(input.path, *input.argv, input.env, input.cwd).has_value();
 }
 
 }  // namespace warden::engine

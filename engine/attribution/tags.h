@@ -20,8 +20,10 @@ struct TagInput {
   std::string_view path;    // the executable
   bool pathOnHost = false;  // `path` is the host's file at that path (see ProcessDescription)
   const std::vector<std::string>* argv = nullptr;
+  bool argvCut = false;  // argv was read only in part (its last word may be cut short)
   const std::vector<std::string>* env = nullptr;  // "KEY=value"; null when unknown
-  std::string_view cwd;                           // resolves a relative script path
+  bool envCut = false;   // env was read only in part: what the interpreter runs cannot be told
+  std::string_view cwd;  // resolves a relative script path
   // The cgroup v2 path's leading components whose names only root could have chosen: each
   // one's parent directory is root's and writable by no one else.
   std::string_view trustedCgroupPath;
@@ -31,6 +33,11 @@ struct TagInput {
 // The tags of SPEC section 5, each at most once, in a fixed order: flatpak, snap, appimage,
 // systemd, container, script. Pure.
 std::vector<std::string> computeTags(const TagInput& input);
+
+// Whether a `script:` tag is missing from `tags` only because argv or the environment was read
+// in part: what was read names a script, and the rest may or may not let it be the whole
+// program (rules::ProcessInfo::scriptTagCut). Pure.
+bool scriptTagCut(const TagInput& input, const std::vector<std::string>& tags);
 
 // The pieces, exposed for tests and for `warden explain`.
 // The app a Flatpak scope's name ("app-flatpak-<id>-<n>.scope") claims: a claim only, which

@@ -1,4 +1,4 @@
-"""A command line, an environment or an ancestry too long to be read whole (SPEC sections 4, 5).
+"""What a process says of itself, read in part or said twice (SPEC sections 4 and 5).
 
 wardend reads a process's /proc/PID/cmdline and environ up to 256 KiB each. A process makes
 both as long as it likes (up to a quarter of its stack limit), so an unprivileged user can
@@ -14,6 +14,7 @@ place what matters past the end of what wardend reads:
   forged its way into and the second by the profile it fell back to. Now which profile is the
   process's cannot be told: the engine `unknown` verdict (SPEC section 4: missing data never
   more permissive than knowing).
+- A variable set twice (execve takes any list): a shell takes the last copy, getenv the first.
 - An `ancestor_path` key naming an ancestor above the 16 nearest, which are all wardend keeps:
   a chain of shells below a launcher whose children a deny profile names.
 
@@ -21,6 +22,7 @@ Each attack is run as nobody (uid 65534); each has a control that shows the prof
 allows. Nothing listens on the ports the attacks connect to: a connection let through is
 refused by the server's kernel at once, a dropped one times out.
 """
+import json
 import os
 import re
 
@@ -211,3 +213,44 @@ def test_an_ancestor_path_above_the_ancestors_kept_decides_unknown(lab, cgroup, 
     assert by_port[7302]["profile"] == "from-launcher", by_port[7302]
     assert by_port[7303]["profile"] is None and by_port[7303]["decided_by"] == "unknown", \
         by_port[7303]
+
+
+# execve with exactly the environment given, duplicates and all (Python's own exec functions
+# take a dict): RAW_EXEC ENV_JSON PROGRAM ARGS...
+RAW_EXEC = r"""
+import ctypes, json, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def strings(items):
+    return (ctypes.c_char_p * (len(items) + 1))(*[s.encode() for s in items], None)
+env = json.loads(sys.argv[1])
+libc.execve(sys.argv[2].encode(), strings(sys.argv[2:]), strings(env))
+print("execve failed", ctypes.get_errno(), flush=True)
+"""
+
+TRY_TCP = '{ exec 3<>"/dev/tcp/$1/$2"; } 2>/dev/null && echo connected || echo failed\n'
+
+
+def test_a_variable_set_twice_withholds_the_script_tag_by_either_copy(lab, cgroup, wardend):
+    """execve takes any environment list, so BASH_ENV can come twice: empty first, then a file
+    of the user's. bash imports the environment in order (the last copy wins) and runs that
+    file before the script; wardend looked at the first copy only, saw BASH_ENV empty and gave
+    the trusted script its tag. The file's code then connected with the script's profile."""
+    bash = os.path.realpath("/bin/bash")
+    trusted = _script(lab, "trusted.sh", TRY_TCP)
+    evil = _script(lab, "evil.sh", TRY_TCP.replace('$1/$2', '$1/7402'))
+    d = profiled(lab, wardend, cgroup, {"trusted": ("allow", {"tags": [f"script:{trusted}"]})},
+                 default="deny")
+    ok = _as_nobody(lab, cgroup, ["timeout", "5", bash, trusted, S4, "7401"],
+                    env={"PATH": "/usr/bin:/bin"})
+    assert ok.stdout.strip() == "failed", (ok.stdout, ok.stderr)  # refused: let through
+
+    env = ["PATH=/usr/bin:/bin", "BASH_ENV=", f"BASH_ENV={evil}"]
+    res = _as_nobody(lab, cgroup, ["timeout", "5", PYTHON, "-c", RAW_EXEC, json.dumps(env), bash,
+                                   trusted, S4, "7403"])
+    assert "execve failed" not in res.stdout, res.stdout
+    rows = logged_rows(d, {7401, 7402})
+    assert rows, (res.stdout, res.stderr, cli(d, "log", "--json", "--limit", "0").stdout)
+    by_port = {r["remote_port"]: r for r in rows}
+    assert by_port[7401]["profile"] == "trusted", by_port[7401]
+    assert by_port[7402]["profile"] is None and by_port[7402]["action"] == "deny", \
+        ("BYPASS: BASH_ENV's second copy ran with the trusted script's profile", by_port[7402])

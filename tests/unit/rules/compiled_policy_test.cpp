@@ -599,6 +599,11 @@ sha256 = [")" + kHashA + R"("]
   p.sha256 = [] { return parseSha256(kHashA); };
   EXPECT_EQ(profileOf(*policy, p), "curl-pinned");
   EXPECT_FALSE(policy->selectProfile(p).attributeCut);
+  // A match that ends before the end of what was read is in the whole command line too.
+  p = processAt("/usr/bin/perl");
+  p.setArgv({"perl", "-c", "x"});
+  p.cmdlineCut = true;
+  EXPECT_EQ(profileOf(*policy, p), "untrusted-code");
 }
 
 // An environment read only in part: a variable a match needs that is not among those read may
@@ -636,6 +641,38 @@ path = "/usr/bin/app"
   EXPECT_TRUE(policy->selectProfile(p).attributeCut);  // LD_PRELOAD may follow
   p.envCut = false;
   EXPECT_EQ(profileOf(*policy, p), "app");
+  // Set twice, to "other" and to "app": which one the program reads is its own affair. Being
+  // set at all is known.
+  p.envConflicts = {"SNAP_NAME"};
+  EXPECT_TRUE(policy->selectProfile(p).attributeCut);
+  p.env = Environment{{"SNAP_NAME", "other"}, {"LD_PRELOAD", "x"}};
+  p.envConflicts = {"SNAP_NAME", "LD_PRELOAD"};
+  EXPECT_EQ(profileOf(*policy, p), "preloaded");
+}
+
+// A `script:` tag withheld because argv or the environment was read in part may still be the
+// process's: a profile that names it and would win is undetermined.
+TEST(MatchKeys, AScriptTagWithheldForACutReadLeavesItsMatchUndetermined) {
+  const auto policy = compile("[engine]\nunknown = 'deny'\n", R"(
+[[profile]]
+name = "retired-script"
+default = "deny"
+[[profile.match]]
+path = "/usr/bin/python3"
+tags = ["script:/opt/old.py"]
+[[profile]]
+name = "python"
+default = "allow"
+[[profile.match]]
+path = "/usr/bin/python3"
+)");
+  ProcessInfo p = processAt("/usr/bin/python3");
+  p.tags = std::vector<std::string>{};
+  EXPECT_EQ(profileOf(*policy, p), "python");
+  p.scriptTagCut = true;
+  EXPECT_TRUE(policy->selectProfile(p).attributeCut);
+  p.tags = std::vector<std::string>{"script:/opt/old.py"};
+  EXPECT_EQ(profileOf(*policy, p), "retired-script");
 }
 
 // More ancestors than those kept: one an `ancestor_path` key names may be above them.

@@ -232,6 +232,33 @@ TEST(InterpreterScript, OtherProgramsAndUnknownEnvironmentsHaveNone) {
   EXPECT_EQ(interpretedScript(kPython, {"python3", "/opt/t.py"}, nullptr, "/"), std::nullopt);
 }
 
+// execve takes any list, so a variable may come twice; a shell takes the last copy, getenv the
+// first: any copy that would run other code withholds the tag (from review: an empty BASH_ENV
+// first and bash running the second).
+TEST(InterpreterScript, AVariableSetTwiceCountsByEitherCopy) {
+  for (const Strings& env : {Strings{"BASH_ENV=", "BASH_ENV=/tmp/evil.sh"},
+                             Strings{"BASH_ENV=/tmp/evil.sh", "BASH_ENV="}}) {
+    EXPECT_EQ(scriptOf(kBash, {"bash", "/opt/t.sh"}, "/", env), std::nullopt)
+        << ::testing::PrintToString(env);
+  }
+  EXPECT_EQ(scriptOf(kPython, {"python3", "/opt/t.py"}, "/", {"PYTHONINSPECT=", "PYTHONINSPECT=1"}),
+            std::nullopt);
+  EXPECT_EQ(scriptOf(kNode, {"node", "/opt/t.js"}, "/",
+                     {"NODE_OPTIONS=--max-old-space-size=64", "NODE_OPTIONS=--inspect"}),
+            std::nullopt);
+  EXPECT_EQ(scriptOf(kBash, {"bash", "/opt/t.sh"}, "/", {"BASH_ENV=", "BASH_ENV="}), "/opt/t.sh");
+}
+
+// A command line read in part: its last word may be cut short ("/opt/t.py" of
+// "/opt/t.pyc-evil"), the words before it are whole.
+TEST(InterpreterScript, ACutCommandLineNamesAScriptOnlyBeforeItsLastWord) {
+  const Strings env;
+  EXPECT_EQ(interpretedScript(kPython, {"python3", "/opt/t.py"}, &env, "/", true), std::nullopt);
+  EXPECT_EQ(interpretedScript(kPython, {"python3", "/opt/t.py", "--p"}, &env, "/", true),
+            "/opt/t.py");
+  EXPECT_EQ(interpretedScript(kPython, {"python3", "/opt/t.py"}, &env, "/", false), "/opt/t.py");
+}
+
 TEST(InterpreterScript, PathsAreMadeAbsoluteWithoutGuessingAtLinks) {
   EXPECT_EQ(scriptOf(kPython, {"python3", "./a/./b.py"}, "/srv"), "/srv/a/b.py");
   // "/tmp/link/../x" is not "/tmp/x" when link is a symbolic link.

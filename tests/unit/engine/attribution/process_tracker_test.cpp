@@ -383,6 +383,8 @@ TEST_F(TrackerTest, ACommandLineAndEnvironmentReadInPartAreMarkedCut) {
   EXPECT_EQ(info->match->env->size(), 2u);  // A and B; LAST was cut inside its value
   EXPECT_EQ(info->match->env->find("LAST"), info->match->env->end());
   for (const std::string& tag : info->tags) EXPECT_FALSE(tag.starts_with("script:")) << tag;
+  EXPECT_TRUE(info->scriptTagCut);  // what was read names the script: a key on it is open
+  EXPECT_TRUE(info->match->scriptTagCut);
 
   // Read whole, the same script is named.
   const std::string shortArgs = "python3\0"s + script.string() + '\0';
@@ -393,6 +395,7 @@ TEST_F(TrackerTest, ACommandLineAndEnvironmentReadInPartAreMarkedCut) {
   ASSERT_NE(whole->match, nullptr);
   EXPECT_FALSE(whole->match->cmdlineCut);
   EXPECT_FALSE(whole->match->envCut);
+  EXPECT_FALSE(whole->scriptTagCut);
   EXPECT_NE(std::ranges::find(whole->tags, "script:" + script.string()), whole->tags.end());
 }
 
