@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "cli/table.h"
+
 namespace warden::cli {
 namespace {
 
@@ -14,12 +16,18 @@ std::string text(const json& value, const char* key, std::string fallback = "-")
   return it->dump();
 }
 
+// What a question says for the terminal: a process names its own argv (and its executable's
+// path, within limits), and a DNS answer its host name; control characters in them could
+// rewrite what the user reads before answering (escape sequences that move the cursor, a
+// newline and a forged "program" line). Escaped as `warden log` and `explain` do.
+std::string shown(const json& value, const char* key) { return printable(text(value, key)); }
+
 std::string joined(const json& list) {
   if (!list.is_array() || list.empty()) return "-";
   std::string out;
   for (const auto& item : list) {
     if (!out.empty()) out += ' ';
-    out += item.is_string() ? item.get<std::string>() : item.dump();
+    out += printable(item.is_string() ? item.get<std::string>() : item.dump());
   }
   return out;
 }
@@ -48,36 +56,37 @@ std::optional<std::uint64_t> PromptView::current() const {
 }
 
 std::string PromptView::target(const json& q) const {
-  const std::string remote = text(q, "remote");
+  const std::string remote = shown(q, "remote");
   const bool v6 = remote.find(':') != std::string::npos;
-  std::string where = (v6 ? "[" + remote + "]" : remote) + ":" + text(q, "remote_port");
-  if (text(q, "direction") == "in")
-    where = "local port " + text(q, "local_port") + " from " + remote;
+  std::string where = (v6 ? "[" + remote + "]" : remote) + ":" + shown(q, "remote_port");
+  if (shown(q, "direction") == "in")
+    where = "local port " + shown(q, "local_port") + " from " + remote;
   std::string out =
-      text(q, "exe") + " " + text(q, "direction") + " " + text(q, "proto") + " " + where;
-  if (q.contains("host") && q["host"].is_string()) out += " (" + q["host"].get<std::string>() + ")";
+      shown(q, "exe") + " " + shown(q, "direction") + " " + shown(q, "proto") + " " + where;
+  if (q.contains("host") && q["host"].is_string())
+    out += " (" + printable(q["host"].get<std::string>()) + ")";
   return out;
 }
 
 std::string PromptView::show() const {
   if (questions_.empty()) return "";
   const json& q = questions_.front().body;
-  std::string out = "\nquestion " + text(q, "id") + ": " + text(q, "exe") + " wants " +
-                    (text(q, "direction") == "in" ? "to accept " : "to connect to ") +
-                    text(q, "proto") + " ";
-  const std::string remote = text(q, "remote");
+  std::string out = "\nquestion " + shown(q, "id") + ": " + shown(q, "exe") + " wants " +
+                    (shown(q, "direction") == "in" ? "to accept " : "to connect to ") +
+                    shown(q, "proto") + " ";
+  const std::string remote = shown(q, "remote");
   const bool v6 = remote.find(':') != std::string::npos;
-  if (text(q, "direction") == "in") {
-    out += "local port " + text(q, "local_port") + " from " + remote;
+  if (shown(q, "direction") == "in") {
+    out += "local port " + shown(q, "local_port") + " from " + remote;
   } else {
-    out += (v6 ? "[" + remote + "]" : remote) + ":" + text(q, "remote_port");
+    out += (v6 ? "[" + remote + "]" : remote) + ":" + shown(q, "remote_port");
   }
-  out += "\n  host       " + text(q, "host");
-  out += "\n  program    " + text(q, "exe");
+  out += "\n  host       " + shown(q, "host");
+  out += "\n  program    " + shown(q, "exe");
   out += "\n  argv       " + joined(q.value("argv", json::array()));
-  out += "\n  pid        " + text(q, "pid") + ", user " + text(q, "user") + " (uid " +
-         text(q, "uid") + ")";
-  out += "\n  parent     " + text(q, "parent");
+  out += "\n  pid        " + shown(q, "pid") + ", user " + shown(q, "user") + " (uid " +
+         shown(q, "uid") + ")";
+  out += "\n  parent     " + shown(q, "parent");
   out += "\n  tags       " + joined(q.value("tags", json::array()));
   out += "\n  time left  " + std::to_string(q.value("timeout_ms", std::uint64_t{0}) / 1000) +
          " s (then the engine verdict)";

@@ -49,6 +49,22 @@ TEST(PromptView, ShowsTheFirstQuestionWithEverythingAndTheKeys) {
   EXPECT_EQ(view.current(), 1u);
 }
 
+// A process names its own argv and a DNS answer its host name: control characters in them
+// must not rewrite the question the user reads (a cleared line, a forged "program" line).
+TEST(PromptView, WhatAProcessOrTheNetworkNamedIsShownEscaped) {
+  json q = json::parse(question(1));
+  q["argv"] = {"/opt/tool/bin/tool", "\r\x1b[2K\x1b[1A\n  program    /usr/bin/firefox"};
+  q["host"] = "evil.example\x1b]0;title\x07";
+  q["exe"] = "/tmp/x\x1b[8m";
+  PromptView view;
+  const std::string shown = view.received(q.dump());
+  EXPECT_EQ(shown.find('\x1b'), std::string::npos) << shown;
+  EXPECT_EQ(shown.find('\r'), std::string::npos) << shown;
+  EXPECT_EQ(shown.find('\x07'), std::string::npos) << shown;
+  EXPECT_THAT(shown, Not(HasSubstr("\n  program    /usr/bin/firefox")));
+  EXPECT_THAT(shown, HasSubstr("\n  program    /tmp/x\\x1b[8m"));
+}
+
 TEST(PromptView, EachKeyAnswersTheQuestionShown) {
   const std::pair<char, json> cases[] = {
       {'a', {{"answer", 1}, {"action", "allow"}, {"scope", "once"}}},
