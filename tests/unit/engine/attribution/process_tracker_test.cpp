@@ -889,6 +889,42 @@ TEST_F(TrackerTest, AGoneChildIsDescribedAsItsParentOnlyIfItNeverExecd) {
   }
 }
 
+// From review: a child described on request as a copy of its parent (it never exec'd before the
+// call, and /proc shows something else by now) keeps its parent's tags. Made again, they saw an
+// empty environment (a published description keeps it in its matcher's view only) and gave the
+// script tag that PYTHONINSPECT had withheld from the parent.
+TEST_F(TrackerTest, AForkCopyDescribedOnRequestKeepsItsParentsTags) {
+  const auto python = dir_.write("bin/python3", "p");
+  const auto other = dir_.write("bin/other", "o");
+  const std::string script = dir_.write("srv/trusted.py", "print()").string();
+  const std::string args = "python3\0"s + script + '\0';
+  fakeProcess(960, 1, 96, python, args, "PYTHONINSPECT=1\0"sv);
+  feed(execEvent(960, 96, inodeOf(python), python.string(), args, 1, 1, kernelDevOf(python), 6));
+  auto parent = table_.find({960, 96});
+  ASSERT_NE(parent, nullptr);
+  ASSERT_TRUE(parent->complete);
+  for (const std::string& tag : parent->tags) EXPECT_FALSE(tag.starts_with("script:")) << tag;
+  std::filesystem::remove_all(dir_.path() / "960");  // gone before the scan
+  ASSERT_TRUE(tracker_.start(nullptr));
+  // The child runs another image by now: /proc does not describe the call's.
+  fakeProcess(961, 960, 97, other, "other\0"s);
+  warden_owner owner{};
+  owner.tgid = owner.pid = 961;
+  owner.start_time_ns = nsOfTicks(97);
+  owner.ppid = 960;
+  owner.parent_start_time_ns = nsOfTicks(96);
+  owner.exe_ino = inodeOf(python);
+  owner.exe_dev = kernelDevOf(python);
+  owner.exec_id = owner.fork_exec_id = 6;
+  tracker_.requestDescribe(owner);
+  auto child = table_.waitComplete({961, 97}, std::chrono::seconds(5), owner.exe_dev, owner.exe_ino,
+                                   owner.exec_id);
+  tracker_.stop();
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->source, ProcessSource::kForkEvent);
+  EXPECT_EQ(child->tags, parent->tags);
+}
+
 // A process sends, then execs its own file again under other arguments before the verdict's
 // request is served: /proc shows the later exec, which exec_windows tells. Nothing is
 // published for the call's generation (its flow waits for the exec event, or gets `unknown`).
