@@ -97,6 +97,23 @@ class TrackerTest : public ::testing::Test {
     return event;
   }
 
+  // A socket call's record of a child of ppid: generation execId, forked at forkExecId.
+  static warden_owner childOwner(std::uint32_t pid, std::uint64_t ticks, std::uint32_t ppid,
+                                 std::uint64_t parentTicks, std::uint64_t inode,
+                                 std::uint32_t kernelDev, std::uint64_t execId,
+                                 std::uint64_t forkExecId) {
+    warden_owner owner{};
+    owner.tgid = owner.pid = pid;
+    owner.start_time_ns = nsOfTicks(ticks);
+    owner.ppid = ppid;
+    owner.parent_start_time_ns = nsOfTicks(parentTicks);
+    owner.exe_ino = inode;
+    owner.exe_dev = kernelDev;
+    owner.exec_id = execId;
+    owner.fork_exec_id = forkExecId;
+    return owner;
+  }
+
   // What a verdict asks for when the flow map names a process the table lacks: described by
   // the tracker's thread (started by the caller before the process appeared in the fake /proc,
   // so that the start's scan did not describe it) and stopped here.
@@ -856,15 +873,8 @@ TEST_F(TrackerTest, AGoneChildIsDescribedAsItsParentOnlyIfItNeverExecd) {
   ASSERT_TRUE(tracker_.start(nullptr));
   const auto request = [&](std::uint32_t pid, std::uint64_t ticks, std::uint64_t forkExecId,
                            std::uint64_t execId = 5) {
-    warden_owner owner{};
-    owner.tgid = owner.pid = pid;
-    owner.start_time_ns = nsOfTicks(ticks);
-    owner.ppid = 930;
-    owner.parent_start_time_ns = nsOfTicks(93);
-    owner.exe_ino = inodeOf(exe);
-    owner.exe_dev = 0x0fe00000;
-    owner.exec_id = execId;
-    owner.fork_exec_id = forkExecId;
+    const warden_owner owner =
+        childOwner(pid, ticks, 930, 93, inodeOf(exe), 0x0fe00000, execId, forkExecId);
     tracker_.requestDescribe(owner);
     return table_.waitComplete({pid, ticks}, std::chrono::seconds(5), owner.exe_dev, owner.exe_ino,
                                owner.exec_id);
@@ -908,14 +918,8 @@ TEST_F(TrackerTest, AForkCopyDescribedOnRequestKeepsItsParentsTags) {
   ASSERT_TRUE(tracker_.start(nullptr));
   // The child runs another image by now: /proc does not describe the call's.
   fakeProcess(961, 960, 97, other, "other\0"s);
-  warden_owner owner{};
-  owner.tgid = owner.pid = 961;
-  owner.start_time_ns = nsOfTicks(97);
-  owner.ppid = 960;
-  owner.parent_start_time_ns = nsOfTicks(96);
-  owner.exe_ino = inodeOf(python);
-  owner.exe_dev = kernelDevOf(python);
-  owner.exec_id = owner.fork_exec_id = 6;
+  const warden_owner owner =
+      childOwner(961, 97, 960, 96, inodeOf(python), kernelDevOf(python), 6, 6);
   tracker_.requestDescribe(owner);
   auto child = table_.waitComplete({961, 97}, std::chrono::seconds(5), owner.exe_dev, owner.exe_ino,
                                    owner.exec_id);
@@ -1044,14 +1048,7 @@ TEST_F(TrackerTest, AnUnexecutedChildsImageOtherThanItsParentsIsReplaced) {
   fakeProcess(990, 1, 99, own, "own\0"s);
   feed(execEvent(990, 99, inodeOf(own), own.string(), "own\0"s, 1, 1, 0x0fe00000, 3));
   fakeProcess(991, 990, 100, allowed, "own\0"s);
-  warden_owner owner{};
-  owner.tgid = owner.pid = 991;
-  owner.start_time_ns = nsOfTicks(100);
-  owner.ppid = 990;
-  owner.parent_start_time_ns = nsOfTicks(99);
-  owner.exe_ino = inodeOf(allowed);
-  owner.exe_dev = 0x0fe00000;
-  owner.exec_id = owner.fork_exec_id = 3;
+  const warden_owner owner = childOwner(991, 100, 990, 99, inodeOf(allowed), 0x0fe00000, 3, 3);
   tracker_.requestDescribe(owner);
   auto described = table_.waitComplete({991, 100}, std::chrono::seconds(5), owner.exe_dev,
                                        owner.exe_ino, owner.exec_id);
