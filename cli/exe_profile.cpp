@@ -107,6 +107,12 @@ FileProfile profileForFile(const std::vector<rules::Profile>& profiles,
   return result;
 }
 
+void unreserved(std::string& name) {
+  for (const std::string_view suffix : {".local", ".suggested"}) {
+    if (name.ends_with(suffix)) name[name.size() - suffix.size()] = '-';
+  }
+}
+
 std::string profileNameFor(const std::filesystem::path& exe,
                            const std::function<bool(const std::string&)>& taken) {
   std::string base = exe.filename().string();
@@ -115,6 +121,7 @@ std::string profileNameFor(const std::filesystem::path& exe,
   }
   if (base.empty() || !rules::isValidProfileName(base.substr(0, 1))) base = "app-" + base;
   if (base.size() > 100) base.resize(100);
+  unreserved(base);
   std::string name = base;
   for (int n = 2; taken(name); ++n) name = base + "-" + std::to_string(n);
   return name;

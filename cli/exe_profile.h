@@ -36,8 +36,13 @@ FileProfile profileForFile(const std::vector<rules::Profile>& profiles,
                            const std::filesystem::path& exe,
                            const std::function<std::optional<rules::Sha256>()>& digest);
 
+// A name ending as the files warden writes beside a profile do (NAME.local.toml, its drop-in;
+// NAME.suggested.toml, a draft's addition to it) would have its own file taken for one of
+// those: "curl.local" becomes "curl-local".
+void unreserved(std::string& name);
+
 // A profile name made from a file's base name ("curl", "python3.11"): the characters a
-// profile name may hold, others as '-', not taken by `taken` (then "-2", "-3", ...).
+// profile name may hold, others as '-', unreserved, not taken by `taken` (then "-2", "-3"...).
 std::string profileNameFor(const std::filesystem::path& exe,
                            const std::function<bool(const std::string&)>& taken);
 

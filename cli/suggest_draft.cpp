@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "cli/exe_profile.h"
 #include "cli/host_domain.h"
 #include "rules/address.h"
 #include "rules/rule_codec.h"
@@ -89,7 +90,9 @@ std::string profileNameFor(const std::string& executable) {
   const auto start = std::ranges::find_if(base, nameStart);
   std::string name(start, base.end());
   if (name.size() > kMaxNameLength) name.resize(kMaxNameLength);
-  return name.empty() ? "program" : name;
+  if (name.empty()) return "program";
+  unreserved(name);
+  return name;
 }
 
 std::vector<rules::PortRange> mergePorts(const std::set<std::uint16_t>& ports) {

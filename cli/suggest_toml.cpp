@@ -2,10 +2,16 @@
 
 #include <cstdio>
 
+#include "cli/table.h"
 #include "cli/time_text.h"
 
 namespace warden::cli {
 namespace {
+
+// A comment line of a draft. Its text may hold a path a user named (a directory whose name
+// holds a newline and TOML): a control character would end the comment and start policy, so
+// each is written escaped (printable()), as `warden log` shows them.
+std::string comment(std::string_view text) { return "# " + printable(text) + "\n"; }
 
 std::string portText(const rules::PortRange& range) {
   if (range.first == range.last) return std::to_string(range.first);
@@ -134,11 +140,11 @@ bool writable(const ProfileDraft& draft) {
 
 std::string draftToml(const ProfileDraft& draft, std::string_view header) {
   std::string out(header);
-  out += "# " + draft.name + ": " + flowsText(draft.flows) + " observed from " +
-         isoTime(draft.firstNs) + " to " + isoTime(draft.lastNs) + ".\n";
+  out += comment(draft.name + ": " + flowsText(draft.flows) + " observed from " +
+                 isoTime(draft.firstNs) + " to " + isoTime(draft.lastNs) + ".");
   if (draft.kind == DraftKind::kAddition) {
-    out += "# Allows flows that profile " + draft.name +
-           " refused; its rules are checked before that profile's own.\n";
+    out += comment("Allows flows that profile " + draft.name +
+                   " refused; its rules are checked before that profile's own.");
     out += "extends = " + tomlString(draft.name) + "\n";
   } else {
     out += "name = " + tomlString(draft.name) + "\n";
@@ -149,10 +155,10 @@ std::string draftToml(const ProfileDraft& draft, std::string_view header) {
     out += "\n[[match]]\n";
     out += "path = " + tomlString(draft.path) + "\n";
     if (draft.sha256) {
-      if (!draft.sha256Note.empty()) out += "# " + draft.sha256Note + "\n";
+      if (!draft.sha256Note.empty()) out += comment(draft.sha256Note);
       out += "sha256 = [" + tomlString(*draft.sha256) + "]\n";
     } else if (!draft.sha256Note.empty()) {
-      out += "# No sha256: " + draft.sha256Note + "\n";
+      out += comment("No sha256: " + draft.sha256Note);
     }
     if (!draft.tags.empty()) out += "tags = " + stringArray(draft.tags) + "\n";
   }

@@ -216,3 +216,36 @@ def test_suggest_prints_toml_and_json_and_filters_by_profile(lab, dns, wardend):
     # Nothing since a moment from now.
     none = cli(d, "suggest", "--since", "2099-01-01")
     assert none.returncode == 0 and "Nothing to suggest" in none.stdout, none
+
+
+def test_drafts_never_take_the_file_of_a_profile_or_of_a_drop_in(lab, wardend, tmp_path):
+    """Attack review: a draft's file is named after the program, and a user names programs. A
+    program named like a file of the profiles directory ("40-shipped") had its draft named
+    "40-shipped.toml", which `mv`, as the drafts' header says, put over that file; one named
+    "tcp_probe.suggested" took the file of the draft of additions to profile tcp_probe, and
+    `suggest --out` then wrote nothing; one named "curl.local" took curl's drop-in file."""
+    probe = os.path.realpath(os.path.join(clients_dir(), "tcp_probe"))
+    d = wardend(engine={"mode": "learn", "default": "allow"})
+    profiles = os.path.join(d.dir, "profiles.d")
+    with open(os.path.join(profiles, "40-shipped.toml"), "w") as f:
+        f.write('name = "shipped"\ndefault = "deny"\n[[match]]\npath = "/usr/bin/true"\n')
+    with open(os.path.join(profiles, "10-probe.toml"), "w") as f:
+        f.write(f'name = "tcp_probe"\ndefault = "deny"\n[[match]]\npath = "{probe}"\n')
+    assert cli(d, "reload").returncode == 0
+    lab.tcp_probe(S4B, 7000)  # refused by tcp_probe's profile: a draft of additions to it
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("40-shipped", "tcp_probe.suggested", "curl.local"):
+        exe = bin_dir / name
+        shutil.copyfile(probe, exe)
+        os.chmod(exe, 0o755)
+        lab.c.run([str(exe), S4B, "7001", "--timeout-ms", "1500"], check=False)
+    out = tmp_path / "drafts"
+    assert wait_until(lambda: cli(d, "suggest", "--json").stdout.count('"path"') >= 3, timeout=10)
+    res = cli(d, "suggest", "--out", str(out))
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    written = sorted(os.listdir(out))
+    assert "40-shipped.toml" not in written and "curl.local.toml" not in written, written
+    assert written.count("tcp_probe.suggested.toml") == 1, written
+    assert {"40-shipped-2.toml", "tcp_probe-suggested.toml", "curl-local.toml"} <= set(written), \
+        written

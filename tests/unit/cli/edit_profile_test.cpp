@@ -86,6 +86,8 @@ TEST(ProfileForFile, NamesFromTheFileAreValidAndUnique) {
   EXPECT_EQ(profileNameFor("/usr/bin/curl", taken), "curl-3");
   EXPECT_EQ(profileNameFor("/opt/my app!", taken), "my-app-");
   EXPECT_EQ(profileNameFor("/opt/_x", taken), "app-_x");
+  EXPECT_EQ(profileNameFor("/tmp/curl.local", taken), "curl-local");
+  EXPECT_EQ(profileNameFor("/tmp/x.suggested", taken), "x-suggested");
 }
 
 TEST(RuleOptions, ValuesAreCheckedByTheProfileCodec) {

@@ -234,6 +234,10 @@ TEST(ProfileNameForTest, TheBaseNameMadeValid) {
   EXPECT_EQ(profileNameFor("/usr/bin/python3.11"), "python3.11");
   EXPECT_EQ(profileNameFor("/x/__"), "program");
   EXPECT_EQ(profileNameFor(std::string(300, 'a')).size(), 120u);
+  // Not the name of another profile's drop-in or draft addition file (attack review: a program
+  // named "curl.local" had its draft written as curl's drop-in file).
+  EXPECT_EQ(profileNameFor("/tmp/curl.local"), "curl-local");
+  EXPECT_EQ(profileNameFor("/tmp/tcp_probe.suggested"), "tcp_probe-suggested");
 }
 
 TEST(MergePortsTest, RunsOfThreeOrMoreBecomeRanges) {

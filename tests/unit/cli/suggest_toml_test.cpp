@@ -55,6 +55,28 @@ TEST(IsUtf8Test, RefusesWhatATomlFileCannotHold) {
   EXPECT_FALSE(writable(draft));
 }
 
+// From an attack review: a user runs a program from a directory whose name holds a newline and
+// TOML; the draft's notes name the path in comments, which a newline would end, so the rest
+// became keys of the draft (a profile of every program, allowing all). Read back, the draft
+// holds one [[match]] of that exact path and nothing else.
+TEST(DraftTomlTest, APathInANoteCannotEndItsComment) {
+  const std::string path =
+      "/tmp/a\n[[match]]\npath_glob = \"/**\"\n[[rule]]\naction = \"allow\"\n#b";
+  ProfileDraft draft;
+  draft.name = "b";
+  draft.path = path;
+  draft.sha256Note = path + " was not a readable file when warden suggest ran";
+  const std::string text = draftToml(draft, "");
+  const rules::Profile profile = parseOne(text);
+  ASSERT_EQ(profile.matches.size(), 1u) << text;
+  EXPECT_EQ(profile.matches[0].path, path);
+  EXPECT_FALSE(profile.matches[0].pathGlob.has_value());
+  EXPECT_TRUE(profile.rules.empty()) << text;
+  draft.sha256 = std::string(64, 'a');
+  draft.sha256Note = "sha256 of " + path;
+  EXPECT_EQ(parseOne(draftToml(draft, "")).matches.size(), 1u);
+}
+
 TEST(DraftTomlTest, ANewProfileReadsBackAndAllowsExactlyWhatWasObserved) {
   const std::vector<Row> rows = {
       {.exe = "/opt/my \"app\"/run", .port = 443, .host = "a.cdn.example.org"},
