@@ -1,5 +1,8 @@
 #include "cli/edit_command.h"
 
+#include <cinttypes>
+#include <cstdio>
+
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -29,7 +32,8 @@ std::string ruleSummary(rules::Rule rule) {
 }  // namespace
 
 int runEdit(const std::filesystem::path& configPath, const std::string& exe,
-            const RuleOptions& options, bool json, std::ostream& out, std::ostream& err) {
+            const RuleOptions& options, bool json, std::ostream& out, std::ostream& err,
+            const std::optional<std::string>& sameFile) {
   auto config = readConfig(configPath, err);
   if (!config) return reportFailure(config.error(), json, out, err);
   const std::int64_t nowNs = base::realtimeNs();
@@ -38,7 +42,19 @@ int runEdit(const std::filesystem::path& configPath, const std::string& exe,
   const char* path = std::getenv("PATH");
   auto file = resolveExecutable(exe, path ? path : "/usr/local/bin:/usr/bin:/bin");
   if (!file) return reportFailure(file.error(), json, out, err);
-  auto edited = applyRuleEdit(configPath, *config, RuleEdit{*file, *rule});
+  RuleEdit request{*file, *rule, std::nullopt};
+  if (sameFile) {
+    SameFile identity;
+    char tail = 0;
+    if (std::sscanf(sameFile->c_str(), "%" SCNu64 ":%" SCNu64 "%c", &identity.device,
+                    &identity.inode, &tail) != 2 ||
+        identity.inode == 0) {
+      return reportFailure({ExitCode::kUsage, "--same-file: expected DEVICE:INODE, two numbers"},
+                           json, out, err);
+    }
+    request.sameFile = identity;
+  }
+  auto edited = applyRuleEdit(configPath, *config, request);
   if (!edited) return reportFailure(edited.error(), json, out, err);
 
   const std::string where = edited->file.string() + ":" + std::to_string(edited->line);
@@ -108,6 +124,7 @@ std::vector<Command> addEditCommands(CLI::App& app, std::string& configPath) {
     auto exe = std::make_shared<std::string>();
     auto options = std::make_shared<RuleOptions>();
     auto json = std::make_shared<bool>(false);
+    auto sameFile = std::make_shared<std::optional<std::string>>();
     options->action = action;
     command
         ->add_option("EXE", *exe,
@@ -144,8 +161,15 @@ std::vector<Command> addEditCommands(CLI::App& app, std::string& configPath) {
     command->add_flag("--json", *json,
                       "one JSON object: ok, profile, created_profile, file, line, exe, rule, "
                       "expires, replaced, reloaded, revision, notes");
-    commands.push_back({command, [&configPath, exe, options, json] {
-                          return runEdit(configPath, *exe, *options, *json, std::cout, std::cerr);
+    command
+        ->add_option("--same-file", *sameFile,
+                     "refuse unless EXE is still the file of this st_dev:st_ino (before and after "
+                     "it is read) and no profile matches it yet: what `warden prompt` passes, "
+                     "so that a rule is written for the program it asked about")
+        ->type_name("DEV:INO");
+    commands.push_back({command, [&configPath, exe, options, json, sameFile] {
+                          return runEdit(configPath, *exe, *options, *json, std::cout, std::cerr,
+                                         *sameFile);
                         }});
   }
   return commands;

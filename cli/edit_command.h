@@ -19,6 +19,7 @@ namespace warden::cli {
 std::vector<Command> addEditCommands(CLI::App& app, std::string& configPath);
 
 int runEdit(const std::filesystem::path& configPath, const std::string& exe,
-            const RuleOptions& options, bool json, std::ostream& out, std::ostream& err);
+            const RuleOptions& options, bool json, std::ostream& out, std::ostream& err,
+            const std::optional<std::string>& sameFile = std::nullopt);
 
 }  // namespace warden::cli

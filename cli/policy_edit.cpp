@@ -78,6 +78,18 @@ std::string newDropInText(const std::string& profile) {
 
 Outcome<EditResult> applyRuleEdit(const std::filesystem::path& configFile,
                                   const rules::Config& config, const RuleEdit& edit) {
+  const auto stillTheFile = [&]() -> std::optional<Failure> {
+    if (!edit.sameFile) return std::nullopt;
+    struct stat st {};
+    if (::stat(edit.exe.c_str(), &st) == 0 && st.st_dev == edit.sameFile->device &&
+        st.st_ino == edit.sameFile->inode) {
+      return std::nullopt;
+    }
+    return Failure{ExitCode::kError, edit.exe.string() +
+                                         " is no longer the file the question was about (it was "
+                                         "replaced or moved since); nothing was changed"};
+  };
+  if (auto failure = stillTheFile()) return std::unexpected(*failure);
   const std::filesystem::path& directory = config.profilesDir;
   auto lock = base::lockFile(directory / rules::kEditLockName);
   if (!lock) return std::unexpected(writeFailure(lock.error(), directory));
@@ -100,6 +112,14 @@ Outcome<EditResult> applyRuleEdit(const std::filesystem::path& configFile,
     return digestText ? rules::parseSha256(*digestText) : std::nullopt;
   };
   const FileProfile found = profileForFile(current->profiles, edit.exe, digest);
+  if (edit.sameFile && (found.profile || !found.undecidable.empty())) {
+    const auto& p = current->profiles[found.profile ? *found.profile : found.undecidable.front()];
+    return std::unexpected(
+        Failure{ExitCode::kError, edit.exe.string() + " is now matched by profile '" + p.name +
+                                      "' (" + p.file +
+                                      "), which the question's program was not (its file was "
+                                      "rewritten since?); nothing was changed"});
+  }
 
   EditResult result;
   for (const std::size_t i : found.undecidable) {
@@ -201,6 +221,8 @@ Outcome<EditResult> applyRuleEdit(const std::filesystem::path& configFile,
                                       " changed while warden was editing it; nothing was written. "
                                       "Run the command again"});
   }
+  // Read (hashed) since the first look: still the same file.
+  if (auto failure = stillTheFile()) return std::unexpected(*failure);
   if (auto written = base::replaceFile(result.file, text, kPolicyFileMode); !written) {
     return std::unexpected(writeFailure(written.error(), directory));
   }

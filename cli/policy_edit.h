@@ -19,9 +19,21 @@ namespace warden::cli {
 // with the new text in place; any error refuses the edit. Edits of one profiles directory are
 // serialised by a lock file in it, and a file changed meanwhile by someone not taking it
 // (an editor) refuses the edit: nothing is ever half-written (temporary file, fsync, rename).
+// The file a `warden prompt` question was about (--same-file DEV:INO): stat(2)'s st_dev and
+// st_ino of the executable that ran.
+struct SameFile {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+};
+
 struct RuleEdit {
   std::filesystem::path exe;  // resolved (resolveExecutable)
   rules::Rule rule;
+  // Refuse unless `exe` is still that file, before and after it is read, and no profile
+  // already matches it (a question is asked only about a program no profile matched): a user
+  // may swap the path for a link to another program, or write another program's bytes into
+  // the file, while the question waits.
+  std::optional<SameFile> sameFile = std::nullopt;
 };
 
 struct EditResult {

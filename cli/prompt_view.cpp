@@ -83,6 +83,11 @@ std::string PromptView::show() const {
   }
   out += "\n  host       " + shown(q, "host");
   out += "\n  program    " + shown(q, "exe");
+  if (q.value("exe_on_host", true) == false) {
+    out +=
+        " (not the host's file at that path: a mount namespace of its own; no rule can "
+        "name it)";
+  }
   out += "\n  argv       " + joined(q.value("argv", json::array()));
   out += "\n  pid        " + shown(q, "pid") + ", user " + shown(q, "user") + " (uid " +
          shown(q, "uid") + ")";
@@ -160,6 +165,13 @@ std::vector<std::string> PromptView::editArguments(const json& q, std::string_vi
     args.insert(args.end(), {"--ip", text(q, "remote")});
   }
   if (!duration.empty()) args.insert(args.end(), {"--for", std::string(duration)});
+  // The file the question was about, not whatever its path names by the time a key is
+  // pressed (a user may swap it for a symbolic link to another program, or rewrite it).
+  if (q.value("exe_ino", std::uint64_t{0}) != 0) {
+    args.insert(args.end(),
+                {"--same-file", std::to_string(q.value("exe_dev", std::uint64_t{0})) + ":" +
+                                    std::to_string(q.value("exe_ino", std::uint64_t{0}))});
+  }
   return args;
 }
 
@@ -206,6 +218,15 @@ PromptView::Keyed PromptView::key(char key) {
   }
   const json& q = questions_.front().body;
   const std::uint64_t id = q.value("id", std::uint64_t{0});
+  if (edit &&
+      (q.value("exe_on_host", true) == false || q.value("exe_ino", std::uint64_t{0}) == 0)) {
+    // A rule names a file of the host by path; this process runs another file there (or one
+    // wardend could not tell apart): the rule would be another program's.
+    keyed.text = "question " + std::to_string(id) + ": " + shown(q, "exe") +
+                 " is not known to be the host's file at that path: no rule can name it; "
+                 "answer once (a, d) or until wardend restarts (r, R)\n";
+    return keyed;
+  }
   // The held flow gets the verdict from wardend at once; the rule for the flows after it is
   // written into the policy files as `warden allow|deny` does.
   keyed.send = json{{"answer", id}, {"action", action}, {"scope", scope}}.dump();

@@ -17,7 +17,7 @@ _warden_command_options() {
     reload) echo "--redecide --json" ;;
     log) echo "--follow -f --profile --action --since --until --limit -n --json" ;;
     allow | deny | reject)
-      echo "--proto --port --host --ip --scope --direction --for --json"
+      echo "--proto --port --host --ip --scope --direction --for --same-file --json"
       ;;
     suggest) echo "--since --profile --out --json" ;;
   esac
@@ -73,7 +73,7 @@ _warden() {
     word=${COMP_WORDS[i]}
     case $word in
       --config | --color | --profile | --action | --since | --until | --limit | -n | \
-        --proto | --port | --host | --ip | --scope | --direction | --for | --out)
+        --proto | --port | --host | --ip | --scope | --direction | --for | --same-file | --out)
         if [[ ${COMP_WORDS[i + 1]} == "=" ]]; then ((i++)); fi
         ((i + 1 < cword)) && [[ $word == --config ]] && config=${COMP_WORDS[i + 1]}
         ((i++))

@@ -44,6 +44,12 @@ struct PromptQuestion {
   std::vector<std::string> argv;
   std::string parent;  // the parent's executable; empty when not known
   std::vector<std::string> tags;
+  // Whether target.exe is the host's file at that path (ProcessDescription::pathOnHost), and
+  // then that file's identity (st_dev, st_ino): what a rule written from the answer must name,
+  // and nothing a user swaps in at that path while the question waits.
+  bool exeOnHost = false;
+  std::uint64_t exeDevice = 0;
+  std::uint64_t exeInode = 0;
   std::uint64_t deadlineNs = 0;  // monotonic: when the engine verdict is given instead
   std::uint16_t queue = 0;
 };

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -490,6 +491,16 @@ bool QueueWorker::hold(const PolicySnapshot& snapshot, const Pending& pending) {
   question.argv = process.argv;
   if (!process.ancestorPaths.empty()) question.parent = process.ancestorPaths.front();
   question.tags = process.tags;
+  question.exeOnHost = process.pathOnHost;
+  if (process.pathOnHost && process.imageKnown) {
+    question.exeDevice = process.image.device;
+    question.exeInode = process.image.inode;
+  } else if (process.pathOnHost && process.exeInode != 0) {
+    // The kernel's dev_t is major << 20 | minor; stat(2)'s is makedev's (and pathOnHost says
+    // the two name the same file).
+    question.exeDevice = makedev(process.exeKernelDev >> 20, process.exeKernelDev & 0xfffff);
+    question.exeInode = process.exeInode;
+  }
   question.queue = source_->number();
   const std::uint64_t now = clock_();
   question.deadlineNs = now + snapshot.config().promptTimeoutS * 1'000'000'000ull;

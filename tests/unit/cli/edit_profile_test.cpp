@@ -183,6 +183,29 @@ TEST_F(PolicyEdit, ANewProfilePinsTheFile) {
   EXPECT_EQ(parsed->front().rules.size(), 1u);
 }
 
+// From an attack review: `warden prompt` names the file its question was about; a rule is
+// written only while the path is that file and no profile matches it (a user swapped the path
+// for a link to another program while the question waited, or wrote a pinned program's bytes
+// into it).
+TEST_F(PolicyEdit, ARuleForTheFileAQuestionWasAboutOnly) {
+  struct stat st {};
+  ASSERT_EQ(::stat(exe_.c_str(), &st), 0);
+  RuleEdit other{exe_, rule(rules::Action::kAllow, 443)};
+  other.sameFile = SameFile{st.st_dev, st.st_ino + 1};
+  auto refused = applyRuleEdit(configFile_, config_, other);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("no longer the file the question was about"));
+  EXPECT_FALSE(std::filesystem::exists(profilesDir_ / "tool.toml"));
+
+  RuleEdit same{exe_, rule(rules::Action::kAllow, 443)};
+  same.sameFile = SameFile{st.st_dev, st.st_ino};
+  ASSERT_TRUE(applyRuleEdit(configFile_, config_, same));
+  // Now a profile matches it: another answer about that file is refused.
+  auto again = applyRuleEdit(configFile_, config_, same);
+  ASSERT_FALSE(again);
+  EXPECT_THAT(again.error().message, HasSubstr("is now matched by profile 'tool'"));
+}
+
 TEST_F(PolicyEdit, APolicyErrorElsewhereWritesNothing) {
   dir_.write("profiles.d/tool.toml", "name = 'tool'\n[[match]]\npath = '" + exe_.string() + "'\n");
   dir_.write("profiles.d/zz.toml", "extends = 'tool'\n[[rule]]\naction = 'maybe'\n");

@@ -18,6 +18,9 @@ std::string question(std::uint64_t id, std::string exe = "/opt/tool/bin/tool") {
               {"uid", 1000},
               {"user", "alice"},
               {"exe", exe},
+              {"exe_on_host", true},
+              {"exe_dev", 2049},
+              {"exe_ino", 1234},
               {"argv", {exe, "--fetch"}},
               {"parent", "/usr/bin/bash"},
               {"tags", {"systemd:demo.service"}},
@@ -93,26 +96,45 @@ TEST(PromptView, TenMinutesAndAlwaysWriteTheRuleAsWardenAllowDoes) {
   view.received(question(1));
   EXPECT_EQ(view.key('t').edit,
             (std::vector<std::string>{"allow", "/opt/tool/bin/tool", "--proto", "tcp", "--port",
-                                      "7100", "--host", "example.org", "--for", "10m"}));
+                                      "7100", "--host", "example.org", "--for", "10m",
+                                      "--same-file", "2049:1234"}));
   auto q = json::parse(question(2));
   q["host"] = nullptr;
   q["proto"] = "udp";
   view.received(q.dump());
   EXPECT_EQ(view.key('D').edit,
             (std::vector<std::string>{"deny", "/opt/tool/bin/tool", "--proto", "udp", "--port",
-                                      "7100", "--ip", "192.0.2.2"}));
+                                      "7100", "--ip", "192.0.2.2", "--same-file", "2049:1234"}));
   q["id"] = 3;
   q["direction"] = "in";
   q["local_port"] = 22;
   q["proto"] = "icmpv6";
   view.received(q.dump());
-  EXPECT_EQ(view.key('A').edit,
-            (std::vector<std::string>{"allow", "/opt/tool/bin/tool", "--proto", "icmp",
-                                      "--direction", "in", "--ip", "192.0.2.2"}));
+  EXPECT_EQ(view.key('A').edit, (std::vector<std::string>{
+                                    "allow", "/opt/tool/bin/tool", "--proto", "icmp", "--direction",
+                                    "in", "--ip", "192.0.2.2", "--same-file", "2049:1234"}));
   view.received(question(4));
   EXPECT_TRUE(view.key('a').edit.empty());
   view.received(question(5));
   EXPECT_TRUE(view.key('r').edit.empty());
+}
+
+// A process that runs another file at the path than the host has there (a bind mount in a
+// mount namespace of its own), or one whose file wardend could not tell: the question says so,
+// and no key writes a rule, which would name the host's file (another program).
+TEST(PromptView, NoRuleIsWrittenForAPathThatIsNotTheHostsFile) {
+  auto q = json::parse(question(1, "/usr/bin/firefox"));
+  q["exe_on_host"] = false;
+  q["exe_ino"] = 0;
+  PromptView view;
+  EXPECT_THAT(view.received(q.dump()), HasSubstr("/usr/bin/firefox (not the host's file"));
+  for (const char key : {'t', 'A', 'T', 'D'}) {
+    const auto keyed = view.key(key);
+    EXPECT_FALSE(keyed.send.has_value()) << key;
+    EXPECT_TRUE(keyed.edit.empty()) << key;
+    EXPECT_THAT(keyed.text, HasSubstr("no rule can name it")) << key;
+  }
+  EXPECT_TRUE(view.key('a').send.has_value());  // once: the held flow only
 }
 
 TEST(PromptView, SaysWhatWasDoneOnceWardendConfirms) {
