@@ -102,9 +102,13 @@ base::Result<base::UniqueFd> DeadlinedProcReader::openImage(
 }
 
 bool DeadlinedProcReader::seesHostFile(std::uint32_t pid, std::optional<std::uint32_t> uid,
-                                       const std::string& path) const {
+                                       const std::string& path,
+                                       std::optional<std::string> cwd) const {
   return deadlines_
-      ->run(pid, uid, [reader = reader_, pid, path] { return reader.seesHostFile(pid, path); })
+      ->run(pid, uid,
+            [reader = reader_, pid, path, cwd] {
+              return reader.seesHostFile(pid, path, cwd ? &*cwd : nullptr);
+            })
       .value_or(false);
 }
 

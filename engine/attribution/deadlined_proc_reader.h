@@ -53,8 +53,8 @@ class DeadlinedProcReader {
   std::optional<Sockets> sockets(std::uint32_t pid) const;
   [[nodiscard]] base::Result<base::UniqueFd> openImage(std::uint32_t pid,
                                                        std::optional<std::uint32_t> uid) const;
-  bool seesHostFile(std::uint32_t pid, std::optional<std::uint32_t> uid,
-                    const std::string& path) const;
+  bool seesHostFile(std::uint32_t pid, std::optional<std::uint32_t> uid, const std::string& path,
+                    std::optional<std::string> cwd = std::nullopt) const;
 
   base::BoundedWaits::Counters counters() const { return deadlines_->counters(); }
 

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -134,11 +136,30 @@ bool isFileAt(const std::string& path, std::uint64_t device, std::uint64_t inode
   return ::stat(path.c_str(), &st) == 0 && st.st_dev == device && st.st_ino == inode;
 }
 
-bool ProcReader::seesHostFile(std::uint32_t pid, const std::string& path) const {
+bool ProcReader::seesHostFile(std::uint32_t pid, const std::string& path,
+                              const std::string* cwd) const {
   if (path.empty() || path.front() != '/') return false;
-  struct stat seen {};
-  const std::string through = root_ + "/" + std::to_string(pid) + "/root" + path;
-  return ::stat(through.c_str(), &seen) == 0 && isFileAt(path, seen.st_dev, seen.st_ino);
+  const std::string dir = root_ + "/" + std::to_string(pid);
+  const base::UniqueFd root(::open((dir + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return false;
+  // Resolved with the process's root as "/": its absolute symbolic links stay in its tree.
+  const auto inItsRoot = [&](const std::string& name) -> std::optional<struct stat> {
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    const base::UniqueFd fd(
+        static_cast<int>(::syscall(SYS_openat2, root.get(), name.c_str(), &how, sizeof how)));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) return std::nullopt;
+    return st;
+  };
+  const auto seen = inItsRoot(path);
+  if (!seen || !isFileAt(path, seen->st_dev, seen->st_ino)) return false;
+  if (cwd == nullptr) return true;
+  struct stat actual {};
+  const auto named = inItsRoot(*cwd);
+  return ::stat((dir + "/cwd").c_str(), &actual) == 0 && named && named->st_dev == actual.st_dev &&
+         named->st_ino == actual.st_ino;
 }
 
 std::vector<std::uint32_t> ProcReader::listPids() const {

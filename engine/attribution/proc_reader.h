@@ -62,10 +62,15 @@ class ProcReader {
   // A read-only descriptor of the running image (works for deleted binaries too).
   [[nodiscard]] base::Result<base::UniqueFd> openImage(std::uint32_t pid) const;
 
-  // Whether the absolute `path`, looked up as process `pid` sees it (through /proc/PID/root,
-  // so in its own mount namespace), is the file found at that path in ours: false for a file
-  // bind-mounted over it in a namespace of the process's own, and when either is missing.
-  bool seesHostFile(std::uint32_t pid, const std::string& path) const;
+  // Whether the absolute `path`, looked up as process `pid` sees it (from its /proc/PID/root,
+  // so in its own mount namespace, and with its symbolic links resolved there too: an absolute
+  // one leads to the process's root, not to ours), is the file found at that path in ours:
+  // false for a file bind-mounted over it in a namespace of the process's own, and when either
+  // is missing. With `cwd` (a path named relative to the process's working directory, made
+  // absolute against the directory's name): also whether that name still leads to the
+  // directory the process is in, which a mount over it since it entered hides.
+  bool seesHostFile(std::uint32_t pid, const std::string& path,
+                    const std::string* cwd = nullptr) const;
 
  private:
   std::string root_;
