@@ -1,8 +1,6 @@
 #include "cli/edit_command.h"
 
-#include <cinttypes>
-#include <cstdio>
-
+#include <charconv>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -15,6 +13,7 @@
 #include "cli/json_output.h"
 #include "cli/option_checks.h"
 #include "cli/policy_edit.h"
+#include "cli/table.h"
 #include "cli/time_text.h"
 #include "rules/rule_text.h"
 
@@ -45,12 +44,22 @@ int runEdit(const std::filesystem::path& configPath, const std::string& exe,
   RuleEdit request{*file, *rule, std::nullopt};
   if (sameFile) {
     SameFile identity;
-    char tail = 0;
-    if (std::sscanf(sameFile->c_str(), "%" SCNu64 ":%" SCNu64 "%c", &identity.device,
-                    &identity.inode, &tail) != 2 ||
-        identity.inode == 0) {
-      return reportFailure({ExitCode::kUsage, "--same-file: expected DEVICE:INODE, two numbers"},
-                           json, out, err);
+    std::string_view text = *sameFile;
+    // DEV:INO or DEV:INO:CTIME_NS, decimal.
+    const auto number = [&text](auto& value) {
+      const std::size_t colon = text.find(':');
+      const std::string_view digits = text.substr(0, colon);
+      text = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+      const auto [end, error] =
+          std::from_chars(digits.data(), digits.data() + digits.size(), value);
+      return !digits.empty() && error == std::errc{} && end == digits.data() + digits.size();
+    };
+    const bool parsed = number(identity.device) && number(identity.inode) &&
+                        (text.empty() || (number(identity.ctimeNs) && text.empty()));
+    if (!parsed || identity.inode == 0 || identity.ctimeNs < 0) {
+      return reportFailure(
+          {ExitCode::kUsage, "--same-file: expected DEV:INO or DEV:INO:CTIME_NS, in decimal"}, json,
+          out, err);
     }
     request.sameFile = identity;
   }
@@ -87,7 +96,7 @@ int runEdit(const std::filesystem::path& configPath, const std::string& exe,
     out << jsonLine(shown) << '\n';
   } else {
     if (edited->createdProfile) {
-      out << "created profile " << edited->profile << " for " << file->string() << " in "
+      out << "created profile " << edited->profile << " for " << printable(file->string()) << " in "
           << edited->file.string() << "\n";
     }
     for (const auto& old : edited->replaced) out << "replaced: " << old << "\n";
@@ -166,7 +175,7 @@ std::vector<Command> addEditCommands(CLI::App& app, std::string& configPath) {
                      "refuse unless EXE is still the file of this st_dev:st_ino (before and after "
                      "it is read) and no profile matches it yet: what `warden prompt` passes, "
                      "so that a rule is written for the program it asked about")
-        ->type_name("DEV:INO");
+        ->type_name("DEV:INO[:CTIME]");
     commands.push_back({command, [&configPath, exe, options, json, sameFile] {
                           return runEdit(configPath, *exe, *options, *json, std::cout, std::cerr,
                                          *sameFile);

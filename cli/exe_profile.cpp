@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 
+#include "cli/table.h"
 #include "rules/profile_codec.h"
 #include "rules/profile_selector.h"
 
@@ -47,7 +48,7 @@ Outcome<std::filesystem::path> resolveExecutable(std::string_view exe,
     }
     if (!found) {
       return std::unexpected(
-          Failure{ExitCode::kError, std::string(exe) + ": no such program in PATH"});
+          Failure{ExitCode::kError, printable(exe) + ": no such program in PATH"});
     }
     file = *found;
   }
@@ -55,15 +56,17 @@ Outcome<std::filesystem::path> resolveExecutable(std::string_view exe,
   if (::realpath(file.c_str(), resolved) == nullptr) {
     const int error = errno;
     return std::unexpected(
-        Failure{exitCodeForErrno(error), file.string() + ": " + std::strerror(error)});
+        Failure{exitCodeForErrno(error), printable(file.string()) + ": " + std::strerror(error)});
   }
   file = resolved;
   struct stat info {};
   if (::stat(file.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
-    return std::unexpected(Failure{ExitCode::kError, file.string() + ": not a regular file"});
+    return std::unexpected(
+        Failure{ExitCode::kError, printable(file.string()) + ": not a regular file"});
   }
   if ((info.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) {
-    return std::unexpected(Failure{ExitCode::kError, file.string() + ": not executable"});
+    return std::unexpected(
+        Failure{ExitCode::kError, printable(file.string()) + ": not executable"});
   }
   return file;
 }

@@ -1,5 +1,6 @@
 #include "cli/policy_edit.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -9,8 +10,11 @@
 #include "base/atomic_file.h"
 #include "base/file_identity.h"
 #include "base/file_lock.h"
+#include "base/sha256.h"
+#include "base/unique_fd.h"
 #include "cli/exe_profile.h"
 #include "cli/file_digest.h"
+#include "cli/table.h"
 #include "rules/policy_file.h"
 #include "rules/policy_loader.h"
 #include "rules/profile_codec.h"
@@ -78,16 +82,22 @@ std::string newDropInText(const std::string& profile) {
 
 Outcome<EditResult> applyRuleEdit(const std::filesystem::path& configFile,
                                   const rules::Config& config, const RuleEdit& edit) {
+  const auto isTheFile = [&](const struct stat& st) {
+    const std::int64_t ctimeNs =
+        static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+    return st.st_dev == edit.sameFile->device && st.st_ino == edit.sameFile->inode &&
+           (edit.sameFile->ctimeNs == 0 || ctimeNs == edit.sameFile->ctimeNs);
+  };
+  const auto notTheFile = [&] {
+    return Failure{ExitCode::kError, printable(edit.exe.string()) +
+                                         " is no longer the file the question was about (it was "
+                                         "replaced, moved or written since); nothing was changed"};
+  };
   const auto stillTheFile = [&]() -> std::optional<Failure> {
     if (!edit.sameFile) return std::nullopt;
     struct stat st {};
-    if (::stat(edit.exe.c_str(), &st) == 0 && st.st_dev == edit.sameFile->device &&
-        st.st_ino == edit.sameFile->inode) {
-      return std::nullopt;
-    }
-    return Failure{ExitCode::kError, edit.exe.string() +
-                                         " is no longer the file the question was about (it was "
-                                         "replaced or moved since); nothing was changed"};
+    if (::stat(edit.exe.c_str(), &st) == 0 && isTheFile(st)) return std::nullopt;
+    return notTheFile();
   };
   if (auto failure = stillTheFile()) return std::unexpected(*failure);
   const std::filesystem::path& directory = config.profilesDir;
@@ -103,20 +113,41 @@ Outcome<EditResult> applyRuleEdit(const std::filesystem::path& configFile,
   }
   std::optional<std::string> digestText;
   std::optional<Failure> digestFailure;
+  // The file a question was about is hashed through one descriptor that is checked to be it,
+  // unchanged, before and after: not a file swapped in at the path meanwhile.
+  const auto hashTheFile = [&]() -> Outcome<std::string> {
+    const base::UniqueFd fd(::open(edit.exe.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat before {};
+    if (!fd || ::fstat(fd.get(), &before) != 0 || !isTheFile(before)) {
+      return std::unexpected(notTheFile());
+    }
+    auto hex = base::sha256HexOfFd(fd.get());
+    if (!hex) {
+      return std::unexpected(
+          Failure{ExitCode::kError, printable(edit.exe.string()) + ": " + hex.error().message()});
+    }
+    struct stat after {};
+    if (::fstat(fd.get(), &after) != 0 || !isTheFile(after) || after.st_size != before.st_size ||
+        after.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
+        after.st_mtim.tv_sec != before.st_mtim.tv_sec) {
+      return std::unexpected(notTheFile());
+    }
+    return *hex;
+  };
   const auto digest = [&]() -> std::optional<rules::Sha256> {
     if (!digestText && !digestFailure) {
-      auto hex = sha256File(edit.exe);
+      auto hex = edit.sameFile ? hashTheFile() : sha256File(edit.exe);
       if (hex) digestText = *hex;
       if (!hex) digestFailure = hex.error();
     }
     return digestText ? rules::parseSha256(*digestText) : std::nullopt;
   };
   const FileProfile found = profileForFile(current->profiles, edit.exe, digest);
-  if (edit.sameFile && (found.profile || !found.undecidable.empty())) {
-    const auto& p = current->profiles[found.profile ? *found.profile : found.undecidable.front()];
+  if (edit.sameFile && found.profile) {
+    const auto& p = current->profiles[*found.profile];
     return std::unexpected(
-        Failure{ExitCode::kError, edit.exe.string() + " is now matched by profile '" + p.name +
-                                      "' (" + p.file +
+        Failure{ExitCode::kError, printable(edit.exe.string()) + " is now matched by profile '" +
+                                      p.name + "' (" + p.file +
                                       "), which the question's program was not (its file was "
                                       "rewritten since?); nothing was changed"});
   }
@@ -131,7 +162,7 @@ Outcome<EditResult> applyRuleEdit(const std::filesystem::path& configFile,
   if (!found.profile && !found.undecidable.empty()) {
     return std::unexpected(
         Failure{ExitCode::kError,
-                "cannot tell from " + edit.exe.string() +
+                "cannot tell from " + printable(edit.exe.string()) +
                     " alone which profile a process running it gets: profile '" +
                     current->profiles[found.undecidable.front()].name +
                     "' matches it only with keys of a running process (cmdline, env, tags, user or "

@@ -24,15 +24,17 @@ namespace warden::cli {
 struct SameFile {
   std::uint64_t device = 0;
   std::uint64_t inode = 0;
+  std::int64_t ctimeNs = 0;  // st_ctim in ns when the question was asked; 0: not compared
 };
 
 struct RuleEdit {
   std::filesystem::path exe;  // resolved (resolveExecutable)
   rules::Rule rule;
-  // Refuse unless `exe` is still that file, before and after it is read, and no profile
-  // already matches it (a question is asked only about a program no profile matched): a user
-  // may swap the path for a link to another program, or write another program's bytes into
-  // the file, while the question waits.
+  // Refuse unless `exe` is still that file, unchanged since (its ctime), before and after it
+  // is read (through one descriptor, which is what is hashed), and no profile already matches
+  // it (a question is asked only about a program no profile matched): a user may swap the
+  // path for a link to another program, or write another program's bytes into the file,
+  // while the question waits.
   std::optional<SameFile> sameFile = std::nullopt;
 };
 

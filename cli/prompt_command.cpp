@@ -19,6 +19,7 @@
 #include "cli/config_files.h"
 #include "cli/control_client.h"
 #include "cli/prompt_view.h"
+#include "cli/table.h"
 
 extern char** environ;
 
@@ -112,7 +113,7 @@ int runEdit(const std::vector<std::string>& args, const std::filesystem::path& c
 
 std::string shellWords(const std::vector<std::string>& args) {
   std::string out = "warden";
-  for (const std::string& arg : args) out += " " + arg;
+  for (const std::string& arg : args) out += " " + printable(arg);  // a path a user named
   return out;
 }
 

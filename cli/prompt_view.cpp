@@ -167,10 +167,14 @@ std::vector<std::string> PromptView::editArguments(const json& q, std::string_vi
   if (!duration.empty()) args.insert(args.end(), {"--for", std::string(duration)});
   // The file the question was about, not whatever its path names by the time a key is
   // pressed (a user may swap it for a symbolic link to another program, or rewrite it).
-  if (q.value("exe_ino", std::uint64_t{0}) != 0) {
-    args.insert(args.end(),
-                {"--same-file", std::to_string(q.value("exe_dev", std::uint64_t{0})) + ":" +
-                                    std::to_string(q.value("exe_ino", std::uint64_t{0}))});
+  const std::uint64_t inode = q.value("exe_ino", std::uint64_t{0});
+  if (inode != 0) {
+    std::string identity =
+        std::to_string(q.value("exe_dev", std::uint64_t{0})) + ":" + std::to_string(inode);
+    if (const std::int64_t ctime = q.value("exe_ctime_ns", std::int64_t{0}); ctime > 0) {
+      identity += ":" + std::to_string(ctime);
+    }
+    args.insert(args.end(), {"--same-file", identity});
   }
   return args;
 }

@@ -66,9 +66,9 @@ class ProcReader {
   // so in its own mount namespace, and with its symbolic links resolved there too: an absolute
   // one leads to the process's root, not to ours), is the file found at that path in ours:
   // false for a file bind-mounted over it in a namespace of the process's own, and when either
-  // is missing. With `cwd` (a path named relative to the process's working directory, made
-  // absolute against the directory's name): also whether that name still leads to the
-  // directory the process is in, which a mount over it since it entered hides.
+  // is missing. With `cwd` (the name of the process's working directory, against which a
+  // relative path was made absolute): also whether that name leads to the directory the
+  // process is in, which a mount over it since it entered hides.
   bool seesHostFile(std::uint32_t pid, const std::string& path,
                     const std::string* cwd = nullptr) const;
 

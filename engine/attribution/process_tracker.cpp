@@ -844,14 +844,14 @@ void ProcessTracker::finish(ProcessDescription& info) {
   // mount namespace of the process's own, nor one a symbolic link there leads elsewhere from.
   // A script named relative to the working directory was made absolute against the
   // directory's name: that name must still lead to the directory the process is in (a mount
-  // over it since would show the trusted directory's name for another one). Checked while the
-  // process runs; once it is gone nothing can be checked, and it gets no such tag.
+  // over it since would show the trusted directory's name for another one). Whether the name
+  // was relative is not told apart (argv may hold the absolute name elsewhere too): the
+  // working directory is checked for every script. Checked while the process runs; once it
+  // is gone nothing can be checked, and it gets no such tag.
   std::erase_if(info.tags, [&](const std::string& tag) {
-    if (!tag.starts_with("script:")) return false;
-    const std::string script = tag.substr(7);
-    const bool named = std::ranges::find(info.argv, script) != info.argv.end();
-    return !reader_.seesHostFile(info.key.pid, info.uid, script,
-                                 named ? std::nullopt : std::optional<std::string>(info.cwd));
+    return tag.starts_with("script:") &&
+           !reader_.seesHostFile(info.key.pid, info.uid, tag.substr(7),
+                                 info.cwd.empty() ? std::nullopt : std::optional(info.cwd));
   });
   if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
     if (auto image = reader_.openImage(info.key.pid, info.uid)) {

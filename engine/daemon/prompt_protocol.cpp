@@ -34,6 +34,7 @@ std::string questionLine(const PromptQuestion& q, std::uint64_t nowNs) {
                {"exe_on_host", q.exeOnHost},
                {"exe_dev", q.exeDevice},
                {"exe_ino", q.exeInode},
+               {"exe_ctime_ns", q.exeCtimeNs},
                {"argv", q.argv},
                {"parent", orNull(q.parent)},
                {"tags", q.tags},

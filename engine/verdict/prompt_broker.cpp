@@ -19,9 +19,12 @@ bool sameFlow(const rules::Flow& a, const rules::Flow& b) {
 
 }  // namespace
 
-PromptTarget promptTargetOf(const std::string& exe, const rules::Flow& flow) {
+PromptTarget promptTargetOf(const std::string& exe, std::uint32_t exeKernelDev,
+                            std::uint64_t exeInode, const rules::Flow& flow) {
   PromptTarget target;
   target.exe = exe;
+  target.exeKernelDev = exeKernelDev;
+  target.exeInode = exeInode;
   target.direction = flow.direction;
   target.ipProto = flow.ipProto;
   target.port = flow.direction == rules::Direction::kOut ? flow.remotePort : flow.localPort;

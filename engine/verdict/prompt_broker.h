@@ -21,6 +21,11 @@ namespace warden::engine {
 // when DNS gave one, else the address), protocol, direction and port.
 struct PromptTarget {
   std::string exe;
+  // The image the kernel ran (its record's superblock device and inode): an until-restart
+  // answer is recalled for that file only, not for another a user bind-mounts at the path in
+  // a mount namespace of its own.
+  std::uint32_t exeKernelDev = 0;
+  std::uint64_t exeInode = 0;
   rules::Direction direction = rules::Direction::kOut;
   std::uint8_t ipProto = 0;
   std::uint16_t port = 0;  // the remote port (out) or the local port (in)
@@ -30,8 +35,9 @@ struct PromptTarget {
   bool operator==(const PromptTarget&) const = default;
 };
 
-// The target of `flow` for a process running `exe`.
-PromptTarget promptTargetOf(const std::string& exe, const rules::Flow& flow);
+// The target of `flow` for a process running `exe`, the image of that kernel device and inode.
+PromptTarget promptTargetOf(const std::string& exe, std::uint32_t exeKernelDev,
+                            std::uint64_t exeInode, const rules::Flow& flow);
 
 // One question: a new flow of a process that no profile matches, its first packet held.
 struct PromptQuestion {
@@ -50,6 +56,7 @@ struct PromptQuestion {
   bool exeOnHost = false;
   std::uint64_t exeDevice = 0;
   std::uint64_t exeInode = 0;
+  std::int64_t exeCtimeNs = 0;   // its st_ctim in ns, when known (0: not)
   std::uint64_t deadlineNs = 0;  // monotonic: when the engine verdict is given instead
   std::uint16_t queue = 0;
 };

@@ -345,7 +345,9 @@ void QueueWorker::decideAttributed(const PolicySnapshot& snapshot, const Pending
   if (prompts_ && asksAbout(decision, owner)) {
     // An until-restart answer decides without a question, prompt client or not.
     if (prompts_->hasRemembered()) {
-      if (auto action = prompts_->recall(promptTargetOf(owner.process->path, pending.named()))) {
+      const ProcessDescription& process = *owner.process;
+      if (auto action = prompts_->recall(promptTargetOf(process.path, process.exeKernelDev,
+                                                        process.exeInode, pending.named()))) {
         return conclude(snapshot, pending, promptDecision(*action));
       }
     }
@@ -484,7 +486,8 @@ bool QueueWorker::hold(const PolicySnapshot& snapshot, const Pending& pending) {
   const ProcessDescription& process = *pending.owner.process;
   PromptQuestion question;
   question.flow = pending.flow;
-  question.target = promptTargetOf(process.path, pending.named());
+  question.target =
+      promptTargetOf(process.path, process.exeKernelDev, process.exeInode, pending.named());
   question.pid = pending.owner.attribution.owner.tgid;
   question.uid = process.uid;
   question.user = process.user;
@@ -495,11 +498,13 @@ bool QueueWorker::hold(const PolicySnapshot& snapshot, const Pending& pending) {
   if (process.pathOnHost && process.imageKnown) {
     question.exeDevice = process.image.device;
     question.exeInode = process.image.inode;
+    question.exeCtimeNs = process.image.ctimeNs;
   } else if (process.pathOnHost && process.exeInode != 0) {
     // The kernel's dev_t is major << 20 | minor; stat(2)'s is makedev's (and pathOnHost says
     // the two name the same file).
     question.exeDevice = makedev(process.exeKernelDev >> 20, process.exeKernelDev & 0xfffff);
     question.exeInode = process.exeInode;
+    question.exeCtimeNs = static_cast<std::int64_t>(process.exeCtimeNs);
   }
   question.queue = source_->number();
   const std::uint64_t now = clock_();

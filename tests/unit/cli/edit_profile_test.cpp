@@ -197,8 +197,17 @@ TEST_F(PolicyEdit, ARuleForTheFileAQuestionWasAboutOnly) {
   EXPECT_THAT(refused.error().message, HasSubstr("no longer the file the question was about"));
   EXPECT_FALSE(std::filesystem::exists(profilesDir_ / "tool.toml"));
 
+  // The same file, written since the question (its ctime is later).
+  const std::int64_t ctimeNs =
+      static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  RuleEdit written{exe_, rule(rules::Action::kAllow, 443)};
+  written.sameFile = SameFile{st.st_dev, st.st_ino, ctimeNs - 1};
+  auto stale = applyRuleEdit(configFile_, config_, written);
+  ASSERT_FALSE(stale);
+  EXPECT_THAT(stale.error().message, HasSubstr("replaced, moved or written since"));
+
   RuleEdit same{exe_, rule(rules::Action::kAllow, 443)};
-  same.sameFile = SameFile{st.st_dev, st.st_ino};
+  same.sameFile = SameFile{st.st_dev, st.st_ino, ctimeNs};
   ASSERT_TRUE(applyRuleEdit(configFile_, config_, same));
   // Now a profile matches it: another answer about that file is refused.
   auto again = applyRuleEdit(configFile_, config_, same);

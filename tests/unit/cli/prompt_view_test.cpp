@@ -113,6 +113,14 @@ TEST(PromptView, TenMinutesAndAlwaysWriteTheRuleAsWardenAllowDoes) {
   EXPECT_EQ(view.key('A').edit, (std::vector<std::string>{
                                     "allow", "/opt/tool/bin/tool", "--proto", "icmp", "--direction",
                                     "in", "--ip", "192.0.2.2", "--same-file", "2049:1234"}));
+  // With the file's ctime, the rule is for that file unwritten since.
+  auto timed = json::parse(question(5));
+  timed["id"] = 4;
+  timed["exe_ctime_ns"] = 1700000000123456789;
+  view.received(timed.dump());
+  const auto edit = view.key('A').edit;
+  ASSERT_GE(edit.size(), 2u);
+  EXPECT_EQ(edit.back(), "2049:1234:1700000000123456789");
   view.received(question(4));
   EXPECT_TRUE(view.key('a').edit.empty());
   view.received(question(5));

@@ -328,6 +328,14 @@ TEST_F(QueueWorkerPromptTest, AnUntilRestartAnswerDecidesTheNextFlowsWithoutAQue
   const std::uint32_t other = source_->push(ipv4TcpSyn(40002, 8443), NF_INET_LOCAL_OUT);
   ASSERT_TRUE(eventually([&] { return decided(other); }));
   EXPECT_EQ(outcomeOf(other), Outcome::kDropped);
+  // Nor is another file at the same path (review: a user bind-mounts its own binary over the
+  // path in a mount namespace of its own; remembered by path text, the answer was its too).
+  const Attribution impostor = processOwner(300);
+  owners_->own(40003, impostor);
+  owners_->setDescription(impostor.key, description(impostor, "/opt/tool/bin/tool"));
+  const std::uint32_t forged = connect(40003);
+  ASSERT_TRUE(eventually([&] { return decided(forged); }));
+  EXPECT_EQ(outcomeOf(forged), Outcome::kDropped);
 }
 
 TEST_F(QueueWorkerPromptTest, StoppingGivesHeldFlowsTheEngineVerdict) {
