@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <memory>
@@ -147,8 +148,14 @@ bool ProcReader::seesHostFile(std::uint32_t pid, const std::string& path,
     open_how how{};
     how.flags = O_PATH | O_CLOEXEC;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    const base::UniqueFd fd(
-        static_cast<int>(::syscall(SYS_openat2, root.get(), name.c_str(), &how, sizeof how)));
+    // EAGAIN: a rename or mount elsewhere raced a ".." step (RESOLVE_IN_ROOT then refuses
+    // rather than risk leaving the root); it is asked again a few times.
+    int opened = -1;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      opened = static_cast<int>(::syscall(SYS_openat2, root.get(), name.c_str(), &how, sizeof how));
+      if (opened >= 0 || errno != EAGAIN) break;
+    }
+    const base::UniqueFd fd(opened);
     struct stat st {};
     if (!fd || ::fstat(fd.get(), &st) != 0) return std::nullopt;
     return st;
