@@ -83,10 +83,9 @@ std::string newDropInText(const std::string& profile) {
 Outcome<EditResult> applyRuleEdit(const std::filesystem::path& configFile,
                                   const rules::Config& config, const RuleEdit& edit) {
   const auto isTheFile = [&](const struct stat& st) {
-    const std::int64_t ctimeNs =
-        static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
-    return st.st_dev == edit.sameFile->device && st.st_ino == edit.sameFile->inode &&
-           (edit.sameFile->ctimeNs == 0 || ctimeNs == edit.sameFile->ctimeNs);
+    const base::FileIdentity seen = base::FileIdentity::of(st);
+    return seen.device == edit.sameFile->device && seen.inode == edit.sameFile->inode &&
+           (edit.sameFile->ctimeNs == 0 || seen.ctimeNs == edit.sameFile->ctimeNs);
   };
   const auto notTheFile = [&] {
     return Failure{ExitCode::kError, printable(edit.exe.string()) +
@@ -127,10 +126,9 @@ Outcome<EditResult> applyRuleEdit(const std::filesystem::path& configFile,
           Failure{ExitCode::kError, printable(edit.exe.string()) + ": " + hex.error().message()});
     }
     struct stat after {};
-    if (::fstat(fd.get(), &after) != 0 || !isTheFile(after) || after.st_size != before.st_size ||
-        after.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
-        after.st_mtim.tv_sec != before.st_mtim.tv_sec) {
-      return std::unexpected(notTheFile());
+    if (::fstat(fd.get(), &after) != 0 ||
+        base::FileIdentity::of(after) != base::FileIdentity::of(before)) {
+      return std::unexpected(notTheFile());  // written while it was read
     }
     return *hex;
   };

@@ -93,16 +93,18 @@ int runSuggest(const std::filesystem::path& configPath, const SuggestOptions& op
   if (!policy) return reportFailure(policy.error(), json, out, err);
   std::set<std::string> names;
   for (const ProfileView& profile : policy->profiles) names.insert(profile.name);
-  // And every file of the profiles directory by its stem: a draft "40-apt.toml" moved in
-  // (`mv`, as the header says) would replace the shipped 40-apt.toml whatever profile it holds.
+  // Names a draft may not take: the profiles', and every file of the profiles directory by its
+  // stem (a draft "40-apt.toml" moved in, with `mv` as the header says, would replace the
+  // shipped 40-apt.toml whatever profile it holds).
+  std::set<std::string> taken = names;
   std::error_code listing;
   for (const auto& entry : std::filesystem::directory_iterator(config->profilesDir, listing)) {
-    if (entry.path().extension() == ".toml") names.insert(entry.path().stem().string());
+    if (entry.path().extension() == ".toml") taken.insert(entry.path().stem().string());
   }
   auto db = openLogDatabase(*config);
   if (!db) return reportFailure(db.error(), json, out, err);
 
-  PolicyDrafter drafter(names);
+  PolicyDrafter drafter(taken);
   // Programs that got a profile since some of their rows were logged: by the policy files
   // (the rules themselves are not stored with a revision). Unreadable files claim nothing.
   if (auto files = rules::loadPolicy(*config)) {

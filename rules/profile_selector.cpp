@@ -353,8 +353,8 @@ ProfileSelection ProfileSelector::select(const ProcessInfo& process) const {
   }
   if (regexBucketBest_ > 0 && process.cmdline && search.couldBeat(regexBucketBest_)) {
     if (process.cmdlineCut) {
-      // What was read tells nothing of what was not: every match whose other keys hold
-      // is undetermined.
+      // Every regex match is looked at: what was read may end before a match would (holds()
+      // takes one that ends before the cut, and notes the others as undetermined).
       for (const Bucket& bucket : byRegex_) search.consider(bucket);
     } else if (const std::vector<int>* hits = search.regexHits()) {
       for (const int id : *hits) search.consider(byRegex_[id]);

@@ -526,7 +526,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
   }
   ProcessDescription full = info;
   full.requestReadNs = base::bootTimeNs();
-  std::shared_ptr<const ProcessDescription> copied;  // the parent a child that never exec'd copies
+  bool copied = false;  // a copy of its parent: a child that never exec'd
   // (exe_ino 0: the request came from sock_diag, which knows no image)
   const ProcRead read = completeForGeneration(full, owner);
   if (read == ProcRead::kReplaced) {
@@ -550,7 +550,7 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     fillFromOwner(full, owner);
     full.source = ProcessSource::kForkEvent;
     full.requestReadNs = 0;
-    copied = parent;
+    copied = true;
   } else if (read == ProcRead::kMoved) {
     // Running, but at a later generation than the call's (or between two): nothing tells what
     // it was at the call but its exec event, if still to be read; the flow waits for it, as
@@ -560,13 +560,9 @@ void ProcessTracker::describeRequested(const warden_owner& owner) {
     full = info;
     full.source = ProcessSource::kOwnerOnly;
   }
-  finish(full);
-  if (copied != nullptr) {
-    // Its parent's tags, as onFork gives them: the copy's environment lives in its matcher's
-    // view only, so the tags made again here would not see a variable that withheld one.
-    full.tags = copied->tags;
-    full.scriptTagCut = copied->scriptTagCut;
-  }
+  // A copy keeps its parent's tags, as onFork's do: its environment lives in its matcher's view
+  // only, so tags made again would not see a variable that withheld one.
+  finish(full, /*tagsCopied=*/copied);
   full.complete = true;
   publish(std::move(full));
 }
@@ -797,33 +793,7 @@ bool ProcessTracker::appendAncestorsFromProcNow(std::vector<std::string>& paths,
   return paths.size() >= kMaxAncestors && key.pid != 0;
 }
 
-void ProcessTracker::finish(ProcessDescription& info) {
-  info.user = userName(info.uid);
-  if (info.ppid != 0) {
-    ProcessKey missing;
-    std::uint64_t missingGeneration = 0;
-    // Not told by the record (a parent that may have adopted it: a subreaper, which any
-    // process may make itself): the fork event's, when it was the same parent.
-    if (info.forkExecId == 0) {
-      info.forkExecId = table_.forkGeneration(info.key, info.ppid, info.parentStartTicks);
-    }
-    if (info.forkExecId == 0 &&
-        table_.forkedByAnother(info.key, info.ppid, info.parentStartTicks)) {
-      // Adopted: its parent did not start it, so it lends the process nothing (no parent_path
-      // or ancestor_path key holds). Else any program could be made a launcher: run it as a
-      // subreaper, or as init of a pid namespace of one's own, and hand it an orphan.
-      info.ancestorPaths.clear();
-      info.ancestorsCut = false;
-    } else {
-      info.ancestorPaths = table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors,
-                                                &missing, info.forkExecId, &missingGeneration,
-                                                info.startTimeNs, &info.ancestorsCut);
-      if (missing.pid != 0) {
-        info.ancestorsCut = appendAncestorsFromProc(info.ancestorPaths, missing,
-                                                    info.key.startTicks, missingGeneration);
-      }
-    }
-  }
+void ProcessTracker::tag(ProcessDescription& info) {
   const std::string trustedCgroup = trustedCgroupPath(info);
   const std::string flatpakApp = flatpakAppOf(info);
   TagInput input;
@@ -853,6 +823,36 @@ void ProcessTracker::finish(ProcessDescription& info) {
            !reader_.seesHostFile(info.key.pid, info.uid, tag.substr(7),
                                  info.cwd.empty() ? std::nullopt : std::optional(info.cwd));
   });
+}
+
+void ProcessTracker::finish(ProcessDescription& info, bool tagsCopied) {
+  info.user = userName(info.uid);
+  if (info.ppid != 0) {
+    ProcessKey missing;
+    std::uint64_t missingGeneration = 0;
+    // Not told by the record (a parent that may have adopted it: a subreaper, which any
+    // process may make itself): the fork event's, when it was the same parent.
+    if (info.forkExecId == 0) {
+      info.forkExecId = table_.forkGeneration(info.key, info.ppid, info.parentStartTicks);
+    }
+    if (info.forkExecId == 0 &&
+        table_.forkedByAnother(info.key, info.ppid, info.parentStartTicks)) {
+      // Adopted: its parent did not start it, so it lends the process nothing (no parent_path
+      // or ancestor_path key holds). Else any program could be made a launcher: run it as a
+      // subreaper, or as init of a pid namespace of one's own, and hand it an orphan.
+      info.ancestorPaths.clear();
+      info.ancestorsCut = false;
+    } else {
+      info.ancestorPaths = table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors,
+                                                &missing, info.forkExecId, &missingGeneration,
+                                                info.startTimeNs, &info.ancestorsCut);
+      if (missing.pid != 0) {
+        info.ancestorsCut = appendAncestorsFromProc(info.ancestorPaths, missing,
+                                                    info.key.startTicks, missingGeneration);
+      }
+    }
+  }
+  if (!tagsCopied) tag(info);
   if (hashing_.load(std::memory_order_relaxed) && !info.imageHandle) {
     if (auto image = reader_.openImage(info.key.pid, info.uid)) {
       auto identity = identityOfFd(image->get());

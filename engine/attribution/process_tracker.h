@@ -142,7 +142,10 @@ class ProcessTracker {
   void serveRequests();
   void describeRequested(const warden_owner& owner);
   // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
-  void finish(ProcessDescription& info);
+  // `tagsCopied`: a copy of its parent's description keeps the parent's tags (tag()).
+  void finish(ProcessDescription& info, bool tagsCopied = false);
+  // The tags of SPEC section 5, and whether a script tag was withheld for a read in part.
+  void tag(ProcessDescription& info);
   // `generation`: the image of `key` the walk wants (the one it forked the process below
   // with; 0: any). Returns whether the walk stopped at kMaxAncestors with more above.
   bool appendAncestorsFromProc(std::vector<std::string>& paths, ProcessKey key,
