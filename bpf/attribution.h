@@ -291,6 +291,12 @@ struct warden_fork_event {
  * (unshare -Ur), once the process has unmapped its own file. So a record whose generation is
  * the entry's but whose image is not was made by such a process (or one whose files the
  * checkpoint/restore tools put back), and wardend describes it from neither (`unknown`).
+ *
+ * A process forked since the attach has an entry from its fork (begun 0): the image it
+ * inherits, which is its forker's exec record's while that is the generation it forks at (so
+ * a forker that replaced its own image passes on the one its exec put in place), else the
+ * forker's mm->exe_file. It says what the child runs until it execs even when nothing else
+ * does: a child adopted after its forker exited, whose description wardend no longer holds.
  */
 struct warden_exec_window_key {
 	__u32 tgid; /* as wardend's pid namespace numbers it */
@@ -302,8 +308,9 @@ struct warden_exec_window {
 	__u64 exec_id; /* the leader's self_exec_id when the last exec was done */
 	__u32 begun;   /* execs past their point of no return (sched_prepare_exec) */
 	__u32 ended;   /* set to begun when one is done (sched_process_exec) */
-	__u64 exe_ino; /* the image the last exec put in place (warden_owner.exe_ino, exe_dev, */
-	__u32 exe_dev; /* exe_ctime_ns); 0 until an exec was done since the entry was made */
+	__u64
+	    exe_ino; /* the image the last exec (or the fork) put in place (warden_owner.exe_ino, */
+	__u32 exe_dev; /* exe_dev, exe_ctime_ns); 0 while not known: an entry an exec began */
 	__u32 pad;
 	__u64 exe_ctime_ns;
 };

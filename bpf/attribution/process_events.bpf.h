@@ -170,6 +170,44 @@ int warden_exec(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
+/* The fork's entry in exec_windows (see warden_exec_window): the image the child inherits.
+ * The tracepoint fires before the child first runs. `forker` is the calling task, which
+ * raw_tp's first argument names (with CLONE_PARENT it is not the child's parent). */
+static __always_inline void exec_window_forked(struct task_struct *child, __u32 child_tgid)
+{
+	struct warden_exec_window fresh = {}, *forker;
+	struct warden_exec_window_key key = {};
+	struct current_process now;
+	struct inode *exe;
+
+	current_process(&now);
+	key.tgid = now.tgid;
+	key.start_time_ns = now.start_time_ns;
+	forker = now.tgid ? bpf_map_lookup_elem(&exec_windows, &key) : NULL;
+	/* What the forker's last exec put in place, when that is the generation the child gets
+	 * and no exec is under way: a forker that replaced its own image (PR_SET_MM) passes on
+	 * its exec's, not the replacement. */
+	if (forker && forker->begun == forker->ended && forker->exe_ino != 0 &&
+	    forker->exec_id == now.exec_id) {
+		fresh.exe_ino = *(volatile __u64 *)&forker->exe_ino;
+		fresh.exe_dev = *(volatile __u32 *)&forker->exe_dev;
+		fresh.exe_ctime_ns = *(volatile __u64 *)&forker->exe_ctime_ns;
+	} else {
+		exe = BPF_CORE_READ(child, mm, exe_file, f_inode);
+		if (!exe) /* no mm: a kernel thread */
+			return;
+		fresh.exe_ino = BPF_CORE_READ(exe, i_ino);
+		fresh.exe_dev = BPF_CORE_READ(exe, i_sb, s_dev);
+		fresh.exe_ctime_ns = BPF_CORE_READ(exe, i_ctime_sec) * 1000000000ULL +
+				     (BPF_CORE_READ(exe, i_ctime_nsec) & 0x3fffffff);
+	}
+	fresh.exec_id = BPF_CORE_READ(child, self_exec_id);
+	key.tgid = child_tgid;
+	key.start_time_ns = BPF_CORE_READ(child, start_boottime);
+	if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
+		exec_window_lost();
+}
+
 SEC("raw_tp/sched_process_fork")
 int warden_fork(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -185,6 +223,7 @@ int warden_fork(struct bpf_raw_tracepoint_args *ctx)
 		count(WARDEN_CTR_OUTSIDE_PIDNS);
 		return 0;
 	}
+	exec_window_forked(child, child_tgid);
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 	if (!event) {
 		count(WARDEN_CTR_EVENTS_LOST);

@@ -700,7 +700,13 @@ bool ProcessTracker::imageContradicted(const ProcessDescription& info, const war
     return current && !recordNames(before->exe_ino, before->exe_dev);
   }
   // No exec since the programs were attached (an entry also goes once its process's exit was
-  // read: not for one exiting). Running then, it runs what the start's scan found.
+  // read: not for one exiting). Forked since, its entry names the image the fork passed on,
+  // whoever its parent is by now (an adopted child included): it runs that one until it execs.
+  if (before->exe_ino != 0 && owner.exe_ino != 0 && owner.exec_id != 0 &&
+      owner.exec_id == before->exec_id && !recordNames(before->exe_ino, before->exe_dev)) {
+    return true;
+  }
+  // Running then, it runs what the start's scan found.
   if (exiting) return false;
   if (const auto scanned = scanImages_.find(info.key); scanned != scanImages_.end()) {
     return !procShows(scanned->second);

@@ -760,6 +760,39 @@ TEST_F(BpfAttributionTest, ExecWindowsFollowEveryExecveOfAProcess) {
   EXPECT_FALSE(execWindowStart(*bpf_, tgid));
 }
 
+// A process forked since the attach has an entry from its fork, before any exec: the image it
+// inherits and the generation it forks at, which tell what it runs until it execs.
+TEST_F(BpfAttributionTest, AForkedChildsEntryNamesTheImageItInherits) {
+  ASSERT_NO_FATAL_FAILURE(loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, WARDEN_DEFAULT_FLOW_SLOTS,
+                                       /*processEvents=*/true));
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  const auto tgid = static_cast<std::uint32_t>(child);
+  std::optional<std::uint64_t> start;
+  std::optional<warden_exec_window> window;
+  const bool found = eventually([&] {
+    start = execWindowStart(*bpf_, tgid);
+    window = start ? bpf_->execWindow(tgid, *start) : std::nullopt;
+    return window.has_value();
+  });
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(found) << "no entry for a forked child";
+  if (start) bpf_->forgetExecWindow({.tgid = tgid, .pad = 0, .start_time_ns = *start});
+  struct stat self {};
+  ASSERT_EQ(stat("/proc/self/exe", &self), 0);
+  EXPECT_EQ(window->begun, 0u);
+  EXPECT_EQ(window->ended, 0u);
+  EXPECT_EQ(window->exe_ino, self.st_ino);
+  EXPECT_NE(window->exe_dev, 0u);
+  EXPECT_NE(window->exec_id, 0u) << "the generation the test runs at (it was exec'd)";
+}
+
 // The generation an exec window ends at is the one the process's socket records carry.
 TEST_F(BpfAttributionTest, AnExecWindowNamesTheGenerationOfTheOwnerRecords) {
   ASSERT_NO_FATAL_FAILURE(loadPrograms(WARDEN_DEFAULT_FLOW_ENTRIES, WARDEN_DEFAULT_FLOW_SLOTS,

@@ -125,3 +125,44 @@ def test_explain_says_the_executable_was_replaced(lab, cgroup, wardend):
     out = cli(d, "explain", str(pid))
     assert "replaced without an exec" in out.stdout, (out.stdout, out.stderr)
     p.wait(30)
+
+
+FLOOD = 8400  # more live processes than the process table holds (8,192)
+
+
+def test_an_adopted_child_pushed_out_of_the_process_table_that_replaces_its_executable(
+        lab, cgroup, wardend):
+    """The attacker's child never execs: its forker exits (the child is adopted, so no parent
+    tells what it forked with), a flood of 8,400 sleeping processes of the same user pushes its
+    description out of wardend's process table, and only then does it make the allowed binary
+    its executable and connect. /proc shows the allowed binary, the socket call names it, and
+    nothing in the table says otherwise: the image its fork passed on (exec_windows) must."""
+    allowed, planted = programs(lab)
+    flooder = install(lab._client("heavy_exec"), os.path.join(lab.tmp, "bin", "flood",
+                                                               "heavy_exec"))
+    _reachable_by_everyone(lab, flooder)
+    d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": allowed})},
+                 default="deny")
+    go = os.path.join(lab.tmp, "go-adopted")
+    attack = lab.c.spawn(["env", f"EXE_SWAP_WAIT_FOR={go}", "EXE_SWAP_ORPHAN=1"]
+                         + attacker(cgroup, planted, allowed, 7004), "exe-swap-adopted",
+                         lines=True)
+    assert attack.wait_line(lambda t: t == "parent-exits", timeout=20), attack.stderr_text()
+    evicted = d.status()["attribution"]["processes"]["evicted"]
+    flood = lab.c.spawn(in_cgroup(cgroup, NOBODY + [flooder, "forks", str(FLOOD), "120000"]),
+                        "flood", lines=True)
+    try:
+        assert flood.wait_line(lambda t: t.startswith("started"), timeout=120), \
+            flood.stderr_text()
+        # wardend has read the flood's forks once it evicted the processes they displaced.
+        deadline = time.monotonic() + 60
+        while (d.status()["attribution"]["processes"]["evicted"] - evicted < FLOOD - 1000
+               and time.monotonic() < deadline):
+            time.sleep(0.5)
+        with open(go, "w"):
+            pass
+        line = attack.wait_line(lambda t: t.startswith("prctl="), timeout=60)
+        assert line, (attack.stdout_text(), attack.stderr_text())
+    finally:
+        flood.kill()
+    assert_refused(d, swap_result(line), line, 7004)

@@ -7,8 +7,11 @@
  * own user namespace (run it under `unshare -Ur`), once no mapping of the old executable is
  * left: a forked child unmaps them and makes its calls from a few instructions copied to an
  * anonymous mapping (x86-64 only). "-" for EXE: no swap (the control).
- * EXE_SWAP_WAIT_FOR=PATH in the environment: the child waits (up to 20 s) until PATH exists
- * before it swaps, so that a test can start wardend in between.
+ * EXE_SWAP_WAIT_FOR=PATH in the environment: the child waits (up to 60 s) until PATH exists
+ * before it swaps, so that a test can start wardend (or anything else) in between.
+ * EXE_SWAP_ORPHAN=1: the child is forked by a middle process that exits at once, so that it
+ * is adopted (by init or a subreaper) before it swaps; "parent-exits" is printed then, and the
+ * result once the child is gone.
  * Prints "prctl=<rc> connect=<rc> write=<rc> read=<rc> echo=<text>" (rc: the syscall's return,
  * -errno on failure). */
 #define _GNU_SOURCE
@@ -132,12 +135,22 @@ int main(int argc, char** argv) {
   inet_pton(AF_INET, argv[2], &s->addr.sin_addr);
   strcpy(s->msg, "exe-swap-secret");
 
+  const int orphan = getenv("EXE_SWAP_ORPHAN") != NULL;
+  int gone[2] = {-1, -1}; /* orphan: the child holds the write end until it exits */
+  if (orphan && pipe(gone) != 0) {
+    perror("pipe");
+    return 1;
+  }
   pid_t child = fork();
+  if (child == 0 && orphan) {
+    close(gone[0]);
+    if (fork() != 0) _exit(0); /* the middle process */
+  }
   if (child == 0) {
-    /* EXE_SWAP_WAIT_FOR=path: wait (up to 20 s) until the file exists, so that the test
+    /* EXE_SWAP_WAIT_FOR=path: wait (up to 60 s) until the file exists, so that the test
      * can start wardend between this process's start and its swap. */
     const char* wait_for = getenv("EXE_SWAP_WAIT_FOR");
-    for (int i = 0; wait_for && access(wait_for, F_OK) != 0 && i < 400; i++) usleep(50000);
+    for (int i = 0; wait_for && access(wait_for, F_OK) != 0 && i < 1200; i++) usleep(50000);
     if (swap) {
       /* Every mapping of the executable goes (the kernel refuses the swap while
        * the old file is mapped). */
@@ -183,6 +196,14 @@ int main(int argc, char** argv) {
   }
   int status = 0;
   waitpid(child, &status, 0);
+  if (orphan) {
+    close(gone[1]);
+    printf("parent-exits\n");
+    fflush(stdout);
+    char byte;
+    while (read(gone[0], &byte, 1) > 0) {
+    }
+  }
   long prctl_rc = s->prctl_index >= 0 ? s->calls[s->prctl_index].ret : 0;
   long read_rc = s->calls[s->read_index].ret;
   if (read_rc > 0) s->buf[read_rc] = 0;

@@ -1,5 +1,9 @@
 /* heavy_exec hold COUNT MS NARGS NVARS
+ * heavy_exec forks COUNT MS
  * heavy_exec sleep MS [ARG...]
+ *
+ * forks: starts COUNT processes that sleep MS without an exec (copies of this one), and waits
+ * for them. Prints "started COUNT" once all were forked.
  *
  * hold: starts COUNT processes, each this program exec'd as `heavy_exec sleep MS` followed by
  * NARGS one-byte arguments, with NVARS tiny distinct variables of its own (one more makes each
@@ -47,8 +51,28 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (argc == 4 && strcmp(argv[1], "forks") == 0) {
+    const int count = atoi(argv[2]);
+    const long ms = atol(argv[3]);
+    for (int i = 0; i < count; i++) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+        while (nanosleep(&t, &t) != 0) {
+        }
+        _exit(0);
+      }
+      if (pid < 0) return 1;
+    }
+    printf("started %d\n", count);
+    fflush(stdout);
+    while (wait(NULL) > 0) {
+    }
+    return 0;
+  }
   if (argc != 6 || strcmp(argv[1], "hold") != 0) {
-    fprintf(stderr, "usage: heavy_exec hold COUNT MS NARGS NVARS | sleep MS [ARG...]\n");
+    fprintf(stderr,
+            "usage: heavy_exec hold COUNT MS NARGS NVARS | forks COUNT MS | sleep MS [ARG...]\n");
     return 2;
   }
   const int count = atoi(argv[2]), nargs = atoi(argv[4]), nvars = atoi(argv[5]);

@@ -167,6 +167,13 @@ class TrackerTest : public ::testing::Test {
     done.exe_dev = 0x0fe00000;
     return done;
   }
+  // A process forked at generation `execId`, not exec'd since: the image its fork passed on.
+  static warden_exec_window forkWindow(std::uint64_t execId, const std::filesystem::path& exe) {
+    warden_exec_window forked = window(execId, 0, 0);
+    forked.exe_ino = inodeOf(exe);
+    forked.exe_dev = 0x0fe00000;
+    return forked;
+  }
   std::optional<warden_exec_window> window_ = warden_exec_window{};
   // Read first, one a read, before window_ (a window that changes between two reads).
   std::deque<std::optional<warden_exec_window>> nextWindows_;
@@ -1056,6 +1063,41 @@ TEST_F(TrackerTest, AnUnexecutedChildsImageOtherThanItsParentsIsReplaced) {
   ASSERT_NE(described, nullptr);
   EXPECT_TRUE(described->imageReplaced);
   EXPECT_EQ(tracker_.counters().imageReplaced.load(), 1u);
+}
+
+// A child adopted after its forker exited (fork_exec_id 0), whose fork copy the table no
+// longer holds, that made another file its executable: its fork's entry names what it runs.
+TEST_F(TrackerTest, AnAdoptedChildsImageOtherThanItsForkPassedOnIsReplaced) {
+  const auto own = dir_.write("bin/own", "o");
+  const auto allowed = dir_.write("bin/allowed", "a");
+  window_ = forkWindow(3, own);
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(993, 1, 100, allowed, "own\0"s);  // /proc shows the file it swapped in
+  const warden_owner owner = childOwner(993, 100, 1, 1, inodeOf(allowed), 0x0fe00000, 3, 0);
+  tracker_.requestDescribe(owner);
+  auto described = table_.waitComplete({993, 100}, std::chrono::seconds(5), owner.exe_dev,
+                                       owner.exe_ino, owner.exec_id);
+  tracker_.stop();
+  ASSERT_NE(described, nullptr);
+  EXPECT_TRUE(described->imageReplaced);
+  EXPECT_EQ(tracker_.counters().imageReplaced.load(), 1u);
+}
+
+TEST_F(TrackerTest, TheImageItsForkPassedOnIsDescribedFromProc) {
+  const auto own = dir_.write("bin/own", "o");
+  window_ = forkWindow(3, own);
+  ASSERT_TRUE(tracker_.start(nullptr));
+  fakeProcess(994, 1, 100, own, "own\0"s);
+  const warden_owner owner = childOwner(994, 100, 1, 1, inodeOf(own), 0x0fe00000, 3, 0);
+  tracker_.requestDescribe(owner);
+  auto described = table_.waitComplete({994, 100}, std::chrono::seconds(5), owner.exe_dev,
+                                       owner.exe_ino, owner.exec_id);
+  tracker_.stop();
+  ASSERT_NE(described, nullptr);
+  EXPECT_FALSE(described->imageReplaced);
+  EXPECT_EQ(described->source, ProcessSource::kProcScan);
+  EXPECT_EQ(described->path, own.string());
+  EXPECT_EQ(tracker_.counters().imageReplaced.load(), 0u);
 }
 
 TEST_F(TrackerTest, AnImageItsExecWindowDoesNotNameIsReplaced) {
