@@ -127,6 +127,17 @@ class ConfigReader {
     enumeration(table, "default", parseAction, kActions, config_.defaultAction);
     enumeration(table, "unknown", parseAction, kActions, config_.unknownAction);
     enumeration(table, "kernel", parseAction, kActions, config_.kernelAction);
+    // `unknown` decides for a process that cannot be told (SPEC section 4), which any program
+    // can arrange for itself: laxer than `default`, it is a way past every profile.
+    if (const auto* value = table.get("unknown"); value &&
+                                                  config_.unknownAction == Action::kAllow &&
+                                                  config_.defaultAction != Action::kAllow) {
+      reader_.warning(reader_.at(*value),
+                      "'unknown = \"allow\"' is laxer than 'default = \"" +
+                          std::string(toString(config_.defaultAction)) +
+                          "\"': any program can make itself unknown (a command line longer than "
+                          "wardend reads, an executable replaced without exec) and be allowed");
+    }
     enumeration(table, "fail", parseFailMode, "open or closed", config_.fail);
     if (const auto* value = table.get("queues")) readQueues(*value);
     boolean(table, "inbound", config_.inbound);

@@ -11,6 +11,7 @@ namespace warden::rules {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using warden::testing::TempDir;
 
@@ -159,6 +160,22 @@ log = false
   EXPECT_EQ(second.host, "*.example.org");
   EXPECT_FALSE(second.log);
   EXPECT_EQ(second.where.line, 37);
+}
+
+TEST(Config, AnUnknownVerdictLaxerThanTheDefaultIsWarnedOf) {
+  Diagnostics warnings;
+  ASSERT_TRUE(parseConfig("[engine]\ndefault = \"deny\"\nunknown = \"allow\"\n", kFile, &warnings));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].severity, Severity::kWarning);
+  EXPECT_EQ(warnings[0].where.line, 3);
+  EXPECT_THAT(warnings[0].message, HasSubstr("laxer than 'default = \"deny\"'"));
+  for (const char* text : {"[engine]\nunknown = \"allow\"\n",  // default allow
+                           "[engine]\ndefault = \"deny\"\nunknown = \"reject\"\n",
+                           "[engine]\ndefault = \"reject\"\n"}) {
+    warnings.clear();
+    ASSERT_TRUE(parseConfig(text, kFile, &warnings)) << text;
+    EXPECT_THAT(warnings, IsEmpty()) << text;
+  }
 }
 
 TEST(Config, SingleValuesForIpAndPorts) {
