@@ -11,6 +11,9 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <mutex>
+
+#include "base/logging.h"
 
 namespace warden::engine {
 namespace {
@@ -154,6 +157,15 @@ bool ProcReader::seesHostFile(std::uint32_t pid, const std::string& path,
     for (int attempt = 0; attempt < 4; ++attempt) {
       opened = static_cast<int>(::syscall(SYS_openat2, root.get(), name.c_str(), &how, sizeof how));
       if (opened >= 0 || errno != EAGAIN) break;
+    }
+    if (opened < 0 && errno == ENOSYS) {
+      // A kernel before 5.6: no script is ever seen to be the host's file. Said once.
+      static std::once_flag said;
+      std::call_once(said, [] {
+        base::logWarning(
+            "this kernel has no openat2(2) (Linux 5.6 and later): no interpreter "
+            "gets a script: tag, and profiles that want one match nothing");
+      });
     }
     const base::UniqueFd fd(opened);
     struct stat st {};
