@@ -313,6 +313,14 @@ struct warden_exec_window {
 	__u32 exe_dev; /* exe_dev, exe_ctime_ns); 0 while not known: an entry an exec began */
 	__u32 pad;
 	__u64 exe_ctime_ns;
+	/* The working directory the last exec left it in (the one a script it was given by a
+	 * relative name is opened in): inode and mount id, as statx(2) tells them (stx_ino,
+	 * stx_mnt_id); a fork's entry has its forker's exec's. cwd_mnt_id 0: not known. cwd_shared:
+	 * the directory was shared with another process (clone CLONE_FS), which may have moved
+	 * it between the exec and the script's open. */
+	__u64 cwd_ino;
+	__u32 cwd_mnt_id;
+	__u32 cwd_shared;
 };
 
 #define WARDEN_EXEC_WINDOWS 32768 /* the least; wardend sets pid_max */

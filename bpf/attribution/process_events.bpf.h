@@ -75,6 +75,24 @@ int warden_exec_begin(void *ctx)
 	return 0;
 }
 
+/* The calling task's working directory, for an exec window (see warden_exec_window). Read
+ * without fs->seq: only a process sharing the fs_struct moves it meanwhile, and such a one is
+ * marked shared anyway. struct mount is the kernel's own (fs/mount.h): the vfsmount a path
+ * holds is its member `mnt`. */
+static __always_inline void exec_window_cwd(struct warden_exec_window *window)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	struct vfsmount *mnt = BPF_CORE_READ(fs, pwd.mnt);
+	struct mount *mount = (void *)mnt - bpf_core_field_offset(struct mount, mnt);
+
+	if (!fs || !mnt)
+		return;
+	window->cwd_ino = BPF_CORE_READ(fs, pwd.dentry, d_inode, i_ino);
+	window->cwd_mnt_id = BPF_CORE_READ(mount, mnt_id);
+	window->cwd_shared = BPF_CORE_READ(fs, users) > 1;
+}
+
 /* At sched_process_exec, the new image in place: its generation and image first, then the end
  * (an atomic exchange: ordered after the stores before it), so that a reader copying the value
  * between the two sees begun != ended, or a later copy differ. */
@@ -101,14 +119,19 @@ static __always_inline void exec_window_ended(void)
 		fresh.exe_ino = exe_ino;
 		fresh.exe_dev = exe_dev;
 		fresh.exe_ctime_ns = exe_ctime_ns;
+		exec_window_cwd(&fresh);
 		if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)
 			exec_window_lost();
 		return;
 	}
+	exec_window_cwd(&fresh);
 	*(volatile __u64 *)&window->exec_id = now.exec_id;
 	*(volatile __u64 *)&window->exe_ino = exe_ino;
 	*(volatile __u32 *)&window->exe_dev = exe_dev;
 	*(volatile __u64 *)&window->exe_ctime_ns = exe_ctime_ns;
+	*(volatile __u64 *)&window->cwd_ino = fresh.cwd_ino;
+	*(volatile __u32 *)&window->cwd_mnt_id = fresh.cwd_mnt_id;
+	*(volatile __u32 *)&window->cwd_shared = fresh.cwd_shared;
 	__sync_lock_test_and_set(&window->ended, *(volatile __u32 *)&window->begun);
 }
 
@@ -192,6 +215,9 @@ static __always_inline void exec_window_forked(struct task_struct *child, __u32 
 		fresh.exe_ino = *(volatile __u64 *)&forker->exe_ino;
 		fresh.exe_dev = *(volatile __u32 *)&forker->exe_dev;
 		fresh.exe_ctime_ns = *(volatile __u64 *)&forker->exe_ctime_ns;
+		fresh.cwd_ino = *(volatile __u64 *)&forker->cwd_ino;
+		fresh.cwd_mnt_id = *(volatile __u32 *)&forker->cwd_mnt_id;
+		fresh.cwd_shared = *(volatile __u32 *)&forker->cwd_shared;
 	} else {
 		exe = BPF_CORE_READ(child, mm, exe_file, f_inode);
 		if (!exe) /* no mm: a kernel thread */

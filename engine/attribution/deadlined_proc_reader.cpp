@@ -112,4 +112,12 @@ bool DeadlinedProcReader::seesHostFile(std::uint32_t pid, std::optional<std::uin
       .value_or(false);
 }
 
+bool DeadlinedProcReader::cwdIs(std::uint32_t pid, std::optional<std::uint32_t> uid,
+                                std::uint32_t mountId, std::uint64_t inode) const {
+  return deadlines_
+      ->run(pid, uid,
+            [reader = reader_, pid, mountId, inode] { return reader.cwdIs(pid, mountId, inode); })
+      .value_or(false);
+}
+
 }  // namespace warden::engine

@@ -55,6 +55,9 @@ class DeadlinedProcReader {
                                                        std::optional<std::uint32_t> uid) const;
   bool seesHostFile(std::uint32_t pid, std::optional<std::uint32_t> uid, const std::string& path,
                     std::optional<std::string> cwd = std::nullopt) const;
+  // ProcReader::cwdIs; false when not told in time.
+  bool cwdIs(std::uint32_t pid, std::optional<std::uint32_t> uid, std::uint32_t mountId,
+             std::uint64_t inode) const;
 
   base::BoundedWaits::Counters counters() const { return deadlines_->counters(); }
 

@@ -181,6 +181,13 @@ bool ProcReader::seesHostFile(std::uint32_t pid, const std::string& path,
          named->st_ino == actual.st_ino;
 }
 
+bool ProcReader::cwdIs(std::uint32_t pid, std::uint32_t mountId, std::uint64_t inode) const {
+  struct statx st {};
+  const std::string cwd = root_ + "/" + std::to_string(pid) + "/cwd";
+  return ::statx(AT_FDCWD, cwd.c_str(), 0, STATX_INO | STATX_MNT_ID, &st) == 0 &&
+         (st.stx_mask & STATX_MNT_ID) != 0 && st.stx_mnt_id == mountId && st.stx_ino == inode;
+}
+
 std::vector<std::uint32_t> ProcReader::listPids() const {
   std::vector<std::uint32_t> pids;
   Dir dir(opendir(root_.c_str()));

@@ -71,6 +71,9 @@ class ProcReader {
   // process is in, which a mount over it since it entered hides.
   bool seesHostFile(std::uint32_t pid, const std::string& path,
                     const std::string* cwd = nullptr) const;
+  // Whether process `pid`'s working directory is the directory of mount id `mountId` (as
+  // statx(2)'s stx_mnt_id tells it) and inode `inode`.
+  bool cwdIs(std::uint32_t pid, std::uint32_t mountId, std::uint64_t inode) const;
 
  private:
   std::string root_;

@@ -110,6 +110,15 @@ struct ProcessDescription {
   bool envTruncated = false;
   static constexpr std::size_t kMaxKeptVariables = 1024;
   std::string cwd;
+  // The working directory the exec of this generation left it in (exec_windows), where an
+  // interpreter opened a script named relative to it; mountId 0: not known. `shared`: another
+  // process shared it then (clone CLONE_FS) and may have moved it under the exec.
+  struct DirectoryAtExec {
+    std::uint32_t mountId = 0;
+    std::uint64_t inode = 0;
+    bool shared = false;
+  };
+  DirectoryAtExec cwdAtExec;
   std::string root;        // /proc/PID/root: "/" unless chrooted or in another mount namespace
   std::string cgroupPath;  // cgroup v2 path, "/system.slice/foo.service"
   std::uint64_t cgroupId = 0;

@@ -647,6 +647,14 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
   if (imageContradicted(info, owner, before, after, lastStat.exiting())) {
     return ProcRead::kReplaced;
   }
+  // The directory the exec of the call's generation left it in (its forker's exec, for a fork
+  // that has not exec'd since), when the windows read the same twice.
+  if (owner.exec_id != 0 && before && after &&
+      std::memcmp(&*before, &*after, sizeof *before) == 0 && before->begun == before->ended &&
+      before->exec_id == owner.exec_id && before->cwd_mnt_id != 0) {
+    info.cwdAtExec = {
+        .mountId = before->cwd_mnt_id, .inode = before->cwd_ino, .shared = before->cwd_shared != 0};
+  }
   if (owner.exec_id == 0) return ProcRead::kRead;
   switch (procGeneration(before, after, owner.exec_id)) {
     case ProcGeneration::kShown:
@@ -812,6 +820,17 @@ void ProcessTracker::tag(ProcessDescription& info) {
   input.env = info.envKnown ? &info.env : nullptr;
   input.envCut = info.envTruncated;
   input.cwd = info.cwd;
+  // An interpreter opened a script named relative to its working directory in the one its
+  // exec left it in: the one it has now says nothing of that if it moved since (a subshell
+  // forked after a `cd`, described from /proc), or if another process shared it then (clone
+  // CLONE_FS: it may have been moved between the exec and the open). Then only a script named
+  // by its absolute path gets a tag. Not known (a process running since before wardend):
+  // resolved against the one it has now.
+  if (const auto& atExec = info.cwdAtExec;
+      atExec.mountId != 0 &&
+      (atExec.shared || !reader_.cwdIs(info.key.pid, info.uid, atExec.mountId, atExec.inode))) {
+    input.cwd = {};
+  }
   input.trustedCgroupPath = trustedCgroup;
   input.flatpakApp = flatpakApp;
   info.tags = computeTags(input);

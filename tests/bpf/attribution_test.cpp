@@ -745,6 +745,12 @@ TEST_F(BpfAttributionTest, ExecWindowsFollowEveryExecveOfAProcess) {
   ASSERT_TRUE(stat);
   EXPECT_GE(ticksFromBootNs(*start), stat->startTicks) << "the child's start";
   EXPECT_NE(window->exec_id, 0u);
+  // The directory the exec left it in: this test's, as statx(2) names it.
+  struct statx cwd {};
+  ASSERT_EQ(::statx(AT_FDCWD, ".", 0, STATX_INO | STATX_MNT_ID, &cwd), 0);
+  EXPECT_EQ(window->cwd_ino, cwd.stx_ino);
+  EXPECT_EQ(window->cwd_mnt_id, cwd.stx_mnt_id);
+  EXPECT_EQ(window->cwd_shared, 0u);
   // Another process on the same pid is not this one.
   const auto other = bpf_->execWindow(tgid, *start + 1);
   ASSERT_TRUE(other);

@@ -11,6 +11,12 @@ made another file look like the trusted script, found by an attack review.
   one, enters it, and binds the trusted one back on top: /proc/PID/cwd reads as the trusted
   directory's name, and that name + job.sh is the host's trusted file, but bash opens job.sh
   in the directory it is in. The name is now checked to lead to that directory.
+- A subshell forked after a `cd` (no namespace at all): nobody runs `bash job.sh` in its own
+  directory, and its job.sh does `cd` into the trusted directory and connects from a subshell.
+  Described from /proc on its flow's request (its fork event not read yet), the subshell has
+  bash's argv and the trusted directory as its working directory: job.sh there is the trusted
+  script. A relative name now counts only in the directory the exec left the process in,
+  which the eBPF programs record at the exec (and pass on at a fork).
 
 Both run as nobody in a user namespace of its own; the trusted script connects to the echo
 port, the attacker's to a port nothing listens on (refused at once: let through; a timeout:
@@ -116,3 +122,30 @@ def test_a_relative_script_name_in_a_covered_working_directory(lab, cgroup, ward
                                                 os.path.dirname(scripts["evil"])]),
                     timeout=30, check=False)
     _assert_dropped(d, res, 7102)
+
+
+SUBSHELL_AFTER_CD = """echo evil running
+cd {trusted_dir}
+( exec 3<>/dev/tcp/{host}/{port} && echo evil connected )
+"""
+
+
+def test_a_subshell_forked_after_a_cd_into_the_trusted_directory_is_not_its_script(
+        lab, cgroup, wardend):
+    """Run four times: the subshell is described from /proc only when its flow's request is
+    served before its fork event is read (two runs in three on the build before the fix)."""
+    scripts = _scripts(lab, 7105)
+    d = _profiled(lab, wardend, cgroup, scripts)
+    home = os.path.join(lab.tmp, "home-nobody")
+    os.makedirs(home)
+    job = os.path.join(home, "job.sh")
+    with open(job, "w") as f:
+        f.write(SUBSHELL_AFTER_CD.format(trusted_dir=os.path.dirname(scripts["trusted"]),
+                                         host=S4, port=7105))
+    os.chmod(job, 0o644)
+    _reachable_by_everyone(lab, job)
+    for attempt in range(4):
+        res = lab.c.run(in_cgroup(cgroup, NOBODY + ["sh", "-c",
+                                                    f"cd {home} && exec timeout 4 {BASH} job.sh"]),
+                        timeout=30, check=False)
+        _assert_dropped(d, res, 7105)

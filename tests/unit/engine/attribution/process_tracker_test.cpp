@@ -530,6 +530,44 @@ TEST_F(TrackerTest, AScriptTheProcessSeesAsAnotherFileGetsNoTag) {
   EXPECT_EQ(info->tags, (std::vector<std::string>{"systemd:demo.service"}));
 }
 
+// A script named relative to the working directory was opened in the one its exec left: a
+// process in another one now (a subshell forked after a `cd`, described from /proc) gets no
+// tag for it, nor one whose directory another process shared at the exec (clone CLONE_FS).
+TEST_F(TrackerTest, ARelativeScriptIsResolvedOnlyInTheDirectoryTheExecLeft) {
+  const auto exe = dir_.write("bin/bash", "#!");
+  const std::string trusted = dir_.write("trusted/job.sh", "echo").string();
+  const std::string evil = dir_.write("evil/job.sh", "echo").string();
+  struct statx evilDir {};
+  ASSERT_EQ(
+      ::statx(AT_FDCWD, (dir_.path() / "evil").c_str(), 0, STATX_INO | STATX_MNT_ID, &evilDir), 0);
+  warden_exec_window exec = execWindow(3, exe);
+  exec.cwd_mnt_id = static_cast<std::uint32_t>(evilDir.stx_mnt_id);
+  exec.cwd_ino = evilDir.stx_ino;
+  window_ = exec;
+  const auto run = [&](std::uint32_t pid, const std::string& cwd) {
+    fakeProcess(pid, 1, pid, exe, "bash\0job.sh\0"s);
+    std::filesystem::remove(dir_.path() / std::to_string(pid) / "cwd");
+    std::filesystem::create_symlink(cwd, dir_.path() / std::to_string(pid) / "cwd");
+    feed(execEvent(pid, pid, inodeOf(exe), exe.string(), "bash\0job.sh\0"s, 1, 1, 0x0fe00000, 3));
+    auto info = table_.find({pid, pid});
+    return info ? info->tags : std::vector<std::string>{"not described"};
+  };
+  EXPECT_EQ(run(230, dir_.path() / "evil"),
+            (std::vector<std::string>{"systemd:demo.service", "script:" + evil}));
+  EXPECT_EQ(run(231, dir_.path() / "trusted"), (std::vector<std::string>{"systemd:demo.service"}))
+      << trusted;
+  exec.cwd_shared = 1;
+  window_ = exec;
+  EXPECT_EQ(run(232, dir_.path() / "evil"), (std::vector<std::string>{"systemd:demo.service"}));
+  // A script named by its absolute path is the file it names, wherever the process is.
+  fakeProcess(233, 1, 233, exe, "bash\0"s + trusted + "\0"s);
+  feed(execEvent(233, 233, inodeOf(exe), exe.string(), "bash\0"s + trusted + "\0"s, 1, 1,
+                 0x0fe00000, 3));
+  ASSERT_NE(table_.find({233, 233}), nullptr);
+  EXPECT_EQ(table_.find({233, 233})->tags,
+            (std::vector<std::string>{"systemd:demo.service", "script:" + trusted}));
+}
+
 TEST_F(TrackerTest, ForkCopiesTheParentAndExitMarks) {
   const auto exe = dir_.write("bin/server", "s");
   fakeProcess(500, 1, 100, exe, "server\0"s);
