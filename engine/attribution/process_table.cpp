@@ -220,15 +220,24 @@ std::shared_ptr<const ProcessDescription> ProcessTable::otherImageAt(const Proce
   return found ? *found : nullptr;
 }
 
-bool ProcessTable::forkedByAnother(const ProcessKey& key, std::uint32_t ppid,
-                                   std::uint64_t parentStartTicks) const {
+std::optional<ProcessTable::Forker> ProcessTable::forkerOtherThan(const Entry& entry,
+                                                                  std::uint32_t ppid,
+                                                                  std::uint64_t parentStartTicks) {
+  const auto* found = firstHolding(entry.current, entry.earlier, [&](const auto& info) {
+    return (info.source == ProcessSource::kForkEvent || info.forkExecId != 0) &&
+           (info.ppid != ppid || info.parentStartTicks != parentStartTicks);
+  });
+  if (!found) return std::nullopt;
+  return Forker{.key = ProcessKey{(*found)->ppid, (*found)->parentStartTicks},
+                .execId = (*found)->forkExecId};
+}
+
+std::optional<ProcessTable::Forker> ProcessTable::forkedByAnother(
+    const ProcessKey& key, std::uint32_t ppid, std::uint64_t parentStartTicks) const {
   std::shared_lock lock(mutex_);
   auto it = entries_.find(key);
-  if (it == entries_.end()) return false;
-  return firstHolding(it->second.current, it->second.earlier, [&](const auto& info) {
-           return (info.source == ProcessSource::kForkEvent || info.forkExecId != 0) &&
-                  (info.ppid != ppid || info.parentStartTicks != parentStartTicks);
-         }) != nullptr;
+  if (it == entries_.end()) return std::nullopt;
+  return forkerOtherThan(it->second, ppid, parentStartTicks);
 }
 
 std::uint64_t ProcessTable::forkGeneration(const ProcessKey& key, std::uint32_t ppid,
@@ -304,9 +313,19 @@ std::vector<std::string> ProcessTable::ancestorPaths(std::uint32_t ppid,
     }
     const ProcessDescription& known = info ? *info : *entry.current;
     paths.push_back(info && info->pathOnHost ? info->path : std::string());
-    if (known.ppid == key.pid) break;
-    key = ProcessKey{known.ppid, known.parentStartTicks};
+    ProcessKey above{known.ppid, known.parentStartTicks};
     generation = known.forkExecId;
+    // Adopted since its fork, it names its adopter as its parent: the walk goes on from the
+    // process that forked it. Else any program run as a subreaper or a pid namespace's init
+    // would be lent to what the orphans it adopts start once they exec again.
+    if (known.forkExecId == 0) {
+      if (const auto forker = forkerOtherThan(entry, known.ppid, known.parentStartTicks)) {
+        above = forker->key;
+        generation = forker->execId;
+      }
+    }
+    if (above.pid == key.pid) break;
+    key = above;
     childStartNs = known.startTimeNs;
   }
   if (cut) *cut = paths.size() >= depth && key.pid != 0;

@@ -83,12 +83,17 @@ class ProcessTable {
                                                          std::uint32_t kernelDev,
                                                          std::uint64_t inode,
                                                          std::uint64_t execId) const;
-  // Whether a description of `key` made at or soon after its fork (its fork event, or a
-  // record that named the exec generation it forked from) names another parent than
-  // (ppid, parentStartTicks): the process that started it exited and another adopted it (a
-  // subreaper, a pid namespace's init), or it was cloned with CLONE_PARENT.
-  bool forkedByAnother(const ProcessKey& key, std::uint32_t ppid,
-                       std::uint64_t parentStartTicks) const;
+  // The process that forked `key`, and its generation then, when a description of `key` made
+  // at or soon after its fork (its fork event, or a record that named the exec generation it
+  // forked from) names another parent than (ppid, parentStartTicks): the process that started
+  // it exited and another adopted it (a subreaper, a pid namespace's init), or it was cloned
+  // with CLONE_PARENT. nullopt when none does.
+  struct Forker {
+    ProcessKey key;
+    std::uint64_t execId = 0;
+  };
+  std::optional<Forker> forkedByAnother(const ProcessKey& key, std::uint32_t ppid,
+                                        std::uint64_t parentStartTicks) const;
   // The parent's generation when it forked `key` (ProcessDescription::forkExecId), from any
   // description of it that names one and the same parent; 0 when none does.
   std::uint64_t forkGeneration(const ProcessKey& key, std::uint32_t ppid,
@@ -115,6 +120,8 @@ class ProcessTable {
   // first; 0: not known): then "" too.
   // `missingGeneration` (if given): the generation of `missing` that the walk wanted (0: any).
   // `cut` (if given): whether the walk stopped at `depth` with more ancestors above.
+  // An ancestor adopted since its fork (forkedByAnother) is followed to the process that
+  // forked it, not to its adopter.
   std::vector<std::string> ancestorPaths(std::uint32_t ppid, std::uint64_t parentStartTicks,
                                          std::size_t depth = 16, ProcessKey* missing = nullptr,
                                          std::uint64_t parentExecId = 0,
@@ -135,6 +142,9 @@ class ProcessTable {
   };
 
   void evictForBoundLocked();
+  // forkedByAnother's answer from an entry (under the caller's lock).
+  static std::optional<Forker> forkerOtherThan(const Entry& entry, std::uint32_t ppid,
+                                               std::uint64_t parentStartTicks);
   // Puts `earlier` first among entry's earlier images, within maxImagesPerProcess: the last
   // one goes, which is the oldest unless `earlier` is older still (a flow of it waits now).
   void keepEarlierLocked(Entry& entry, std::shared_ptr<const ProcessDescription> earlier);

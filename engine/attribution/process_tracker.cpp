@@ -860,21 +860,25 @@ void ProcessTracker::finish(ProcessDescription& info, bool tagsCopied) {
     if (info.forkExecId == 0) {
       info.forkExecId = table_.forkGeneration(info.key, info.ppid, info.parentStartTicks);
     }
-    if (info.forkExecId == 0 &&
-        table_.forkedByAnother(info.key, info.ppid, info.parentStartTicks)) {
-      // Adopted: its parent did not start it, so it lends the process nothing (no parent_path
-      // or ancestor_path key holds). Else any program could be made a launcher: run it as a
-      // subreaper, or as init of a pid namespace of one's own, and hand it an orphan.
-      info.ancestorPaths.clear();
-      info.ancestorsCut = false;
-    } else {
-      info.ancestorPaths = table_.ancestorPaths(info.ppid, info.parentStartTicks, kMaxAncestors,
-                                                &missing, info.forkExecId, &missingGeneration,
-                                                info.startTimeNs, &info.ancestorsCut);
-      if (missing.pid != 0) {
-        info.ancestorsCut = appendAncestorsFromProc(info.ancestorPaths, missing,
-                                                    info.key.startTicks, missingGeneration);
+    ProcessKey forker{info.ppid, info.parentStartTicks};
+    std::uint64_t forkGeneration = info.forkExecId;
+    // Adopted (or cloned with CLONE_PARENT): its parent did not start it, so it lends the
+    // process nothing, and its ancestry is that of the process that forked it, which the fork
+    // record names. Else any program could be made a launcher (run it as a subreaper, or as
+    // init of a pid namespace of one's own, and hand it an orphan), and a double fork would
+    // leave a deny profile for what a launcher starts.
+    if (info.forkExecId == 0) {
+      if (const auto other = table_.forkedByAnother(info.key, info.ppid, info.parentStartTicks)) {
+        forker = other->key;
+        forkGeneration = other->execId;
       }
+    }
+    info.ancestorPaths =
+        table_.ancestorPaths(forker.pid, forker.startTicks, kMaxAncestors, &missing, forkGeneration,
+                             &missingGeneration, info.startTimeNs, &info.ancestorsCut);
+    if (missing.pid != 0) {
+      info.ancestorsCut = appendAncestorsFromProc(info.ancestorPaths, missing, info.key.startTicks,
+                                                  missingGeneration);
     }
   }
   if (!tagsCopied) tag(info);

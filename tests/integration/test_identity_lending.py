@@ -168,6 +168,70 @@ def test_adopted_by_a_pid_namespace_init_running_the_launcher(lab, cgroup, warde
         holder.kill()
 
 
+# A second attack review: the launcher adopts an orphan that execs a shell, which runs the tool
+# as its child. The orphan is lent nothing, but the walk up from the tool went through the
+# orphan's parent as it is now, its adopter; it now goes to the process that forked it.
+STAGE = """#!/bin/sh
+sleep 0.5
+exec /bin/sh -c '"$@"; true' sh "$@"
+"""
+
+
+@pytest.mark.parametrize("how", [pytest.param("subreaper", id="subreaper"),
+                                 pytest.param("pidns", id="pidns-init")])
+def test_grandchild_of_an_orphan_the_launcher_adopted(lab, cgroup, wardend, how):
+    if how == "pidns":
+        need_userns()
+    t = tool(lab)
+    lnch = launcher(lab)
+    stage = os.path.join(lab.tmp, "bin", "user", "stage.sh")
+    with open(stage, "w") as f:
+        f.write(STAGE)
+    os.chmod(stage, 0o755)
+    _reachable_by_everyone(lab, stage)
+    write_profiles(lab, {"via-launcher": ("allow", {"ancestor_path": lnch})})
+    d = attributing(lab, wardend, cgroup, default="deny")
+
+    out, res = as_nobody(lab, cgroup, ["sh", "-c", '"$@"; true', "sh", t, S4, "7000",
+                                       "--timeout-ms", "1500"])
+    assert out == ["timeout"], ("control", res.stdout, res.stderr)
+
+    orphan = f"sleep 0.5; {stage} {t} {S4} 7001 --timeout-ms 1500 & exit 0"
+    prefix = [PYTHON, "-c", SUBREAPER] if how == "subreaper" else ["unshare", "-Urpf"]
+    out, res = as_nobody(lab, cgroup, prefix + ["sh", "-c", OUTER, orphan, lnch])
+    rows = rows_for(d, {7000, 7001})
+    print("rows", brief(rows), "stdout", res.stdout, "stderr", res.stderr)
+    assert out != ["connected"] and all(r["profile"] != "via-launcher" for r in rows), (
+        f"BYPASS ({how}): the tool, started by an orphan {lnch} adopted, connected as "
+        f"via-launcher (ancestor_path); stdout {res.stdout!r}; rows {brief(rows)}")
+
+
+def test_a_double_fork_stays_below_the_launcher_that_started_it(lab, cgroup, wardend):
+    """from-launcher: deny everything the launcher starts (ancestor_path), engine default
+    allow. The launcher's job forks a child and exits; the child, adopted by init, execs the
+    tool: its ancestry is its forker's, so the deny profile still holds (it was dropped as
+    'adopted', and the tool left the profile)."""
+    t = tool(lab)
+    lnch = install(os.path.realpath("/bin/sh"), os.path.join(lab.tmp, "bin", "trusted",
+                                                             "launcher"))
+    _reachable_by_everyone(lab, lnch)
+    write_profiles(lab, {"from-launcher": ("deny", {"ancestor_path": lnch})})
+    d = attributing(lab, wardend, cgroup, default="allow")
+
+    out, res = as_nobody(lab, cgroup, [lnch, "-c", f'sh -c "{t} {S4} 7101 --timeout-ms 1500;'
+                                                   ' true"; true'])
+    assert out == ["timeout"], ("control: run by the launcher", res.stdout, res.stderr)
+    out, res = as_nobody(lab, cgroup, [lnch, "-c", f"(sleep 0.5; exec {t} {S4} 7102 "
+                                                   "--timeout-ms 1500) & exit 0"])
+    # The orphan's output goes to the pipe the test reads: run() returns when it closes.
+    rows = rows_for(d, {7101, 7102})
+    print("rows", brief(rows), "stdout", res.stdout, "stderr", res.stderr)
+    assert out == ["timeout"] and all(r["profile"] == "from-launcher" for r in rows
+                                      if r["remote_port"] == 7102), (
+        f"BYPASS: a double fork took the tool out of reach of from-launcher (ancestor_path "
+        f"{lnch}); stdout {res.stdout!r}; rows {brief(rows)}")
+
+
 # ---- 2. engine `default` for a refused program whose /proc it could not read ---------------
 # test_launch_storm: "A description that comes too late gets the engine `unknown` verdict,
 # never the engine `default`". A program a profile refuses by path sends one datagram and exits

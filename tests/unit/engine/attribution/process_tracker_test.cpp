@@ -608,7 +608,7 @@ TEST_F(TrackerTest, ScanInsertsParentsBeforeChildren) {
 
 // Attack review: a shell forks a helper and execs a trusted launcher made a subreaper (or init
 // of a pid namespace of one's own); the helper forks the tool's process and exits, and the
-// launcher adopts it. Its adopter did not start it: no parent_path or ancestor_path key holds.
+// launcher adopts it. Its adopter did not start it: its ancestry is its forker's.
 TEST_F(TrackerTest, AnAdoptedProcessIsLentNothingByItsAdopter) {
   const auto shell = dir_.write("bin/sh", "s");
   const auto launcher = dir_.write("bin/launcher", "l");
@@ -622,9 +622,8 @@ TEST_F(TrackerTest, AnAdoptedProcessIsLentNothingByItsAdopter) {
   auto adopted = table_.find({702, 72});
   ASSERT_NE(adopted, nullptr);
   EXPECT_EQ(adopted->ppid, 701u);
-  EXPECT_EQ(adopted->ancestorPaths, std::vector<std::string>{});
+  EXPECT_EQ(adopted->ancestorPaths, std::vector<std::string>{shell.string()});
   ASSERT_NE(adopted->match, nullptr);
-  EXPECT_FALSE(adopted->match->ancestors);
   // Control: a process the launcher forked itself is its child.
   feed(forkEvent(701, 71, 703, 73));
   feed(execEvent(703, 73, inodeOf(tool), tool.string(), "tool\0"s, 701, 71, kernelDevOf(tool)));
@@ -632,6 +631,32 @@ TEST_F(TrackerTest, AnAdoptedProcessIsLentNothingByItsAdopter) {
   ASSERT_NE(child, nullptr);
   ASSERT_FALSE(child->ancestorPaths.empty());
   EXPECT_EQ(child->ancestorPaths.front(), launcher.string());
+}
+
+// Attack review: the launcher adopts an orphan (its forker, a helper, exited) that execs a
+// shell, which starts the tool as its child. The walk up from the tool reaches the orphan,
+// whose description names its adopter as its parent: it goes on from the orphan's forker.
+TEST_F(TrackerTest, AnAncestorsAdopterIsNotLentToWhatItStarts) {
+  const auto shell = dir_.write("bin/sh", "s");
+  const auto launcher = dir_.write("bin/launcher", "l");
+  const auto stage = dir_.write("bin/stage", "g");
+  const auto tool = dir_.write("bin/tool", "t");
+  fakeProcess(800, 1, 80, shell, "sh\0"s);
+  fakeProcess(801, 1, 81, launcher, "launcher\0"s);
+  tracker_.scanProc();
+  feed(forkEvent(800, 80, 802, 82));  // the helper
+  feed(forkEvent(802, 82, 803, 83));  // the orphan-to-be
+  // Adopted by the launcher, it execs: its record names the launcher and no fork generation.
+  feed(execEvent(803, 83, inodeOf(stage), stage.string(), "stage\0"s, 801, 81, kernelDevOf(stage),
+                 2));
+  warden_fork_event fork = forkEvent(803, 83, 804, 84);
+  fork.exec_id = 2;
+  feed(fork);
+  feed(execEvent(804, 84, inodeOf(tool), tool.string(), "tool\0"s, 803, 83, kernelDevOf(tool), 3));
+  auto info = table_.find({804, 84});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->ancestorPaths,
+            (std::vector<std::string>{stage.string(), shell.string(), shell.string()}));
 }
 
 TEST_F(TrackerTest, AncestorsTheTableLacksAreReadFromProc) {
