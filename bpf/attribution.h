@@ -224,6 +224,9 @@ enum warden_counter {
 	WARDEN_CTR_INBOUND_UNWALKED,
 	/* ICMP echo requests of ping and raw sockets keyed for their sender (warden_icmp_echo) */
 	WARDEN_CTR_ECHO_RECORDED,
+	/* ... and echo requests on an accepted flow keyed for another socket than theirs (a ping
+	 * socket bound to the identifier of another's flow; warden_icmp_reused): decided again */
+	WARDEN_CTR_ECHO_REUSED,
 	WARDEN_CTR_COUNT,
 };
 

@@ -488,6 +488,7 @@ int Attributor::udpReuseFilterFd() const { return bpf_ ? bpf_->udpReuseFilterFd(
 int Attributor::udpConnectedFd() const { return bpf_ ? bpf_->udpConnectedFd() : -1; }
 
 int Attributor::icmpEchoFd() const { return bpf_ ? bpf_->icmpEchoFd() : -1; }
+int Attributor::icmpReusedFd() const { return bpf_ ? bpf_->icmpReusedFd() : -1; }
 
 int Attributor::inboundMisdeliveredFd() const { return bpf_ ? bpf_->inboundMisdeliveredFd() : -1; }
 
@@ -781,6 +782,7 @@ nlohmann::json Attributor::statusJson() const {
                      // ... and inbound packets whose IPv6 extension headers it does not walk
                      {"inbound_unwalked", c[WARDEN_CTR_INBOUND_UNWALKED]},
                      {"echo_recorded", c[WARDEN_CTR_ECHO_RECORDED]},
+                     {"echo_reused", c[WARDEN_CTR_ECHO_REUSED]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      // execs exec_windows had no room for: /proc reads of processes it

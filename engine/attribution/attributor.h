@@ -137,6 +137,8 @@ class Attributor {
   int udpConnectedFd() const;
   // Rule 1i's socket filter (BpfAttribution::icmpEchoFd); -1 without eBPF.
   int icmpEchoFd() const;
+  // Rule 0e's socket filter (BpfAttribution::icmpReusedFd); -1 without eBPF.
+  int icmpReusedFd() const;
   // The program of rule 0i (BpfAttribution::inboundMisdeliveredFd); -1 without eBPF.
   int inboundMisdeliveredFd() const;
 

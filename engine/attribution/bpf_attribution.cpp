@@ -340,6 +340,10 @@ int BpfAttribution::icmpEchoFd() const {
   return bpf_program__fd(skeleton_->progs.warden_icmp_echo);
 }
 
+int BpfAttribution::icmpReusedFd() const {
+  return bpf_program__fd(skeleton_->progs.warden_icmp_reused);
+}
+
 int BpfAttribution::udpReuseFilterFd() const {
   return bpf_program__fd(skeleton_->progs.warden_udp_reused);
 }

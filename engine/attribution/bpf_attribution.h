@@ -94,6 +94,7 @@ class BpfAttribution : public ExecWindows {
   // Rule 1i's socket filter: keys the first echo request of a ping or raw socket's ICMP flow
   // for its sending task (bpf/attribution/icmp_out.bpf.h). Never matches.
   int icmpEchoFd() const;
+  int icmpReusedFd() const;
   int udpReuseFilterFd() const;
   // The socket filter program that keys a connected UDP socket's flow at its first datagram
   // when that is not on an accepted flow (rule 1u): the connect hook could not, the socket's

@@ -120,6 +120,7 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
   plan.udpReuseFilterFd = attributor_ ? attributor_->udpReuseFilterFd() : -1;
   plan.udpConnectedFd = attributor_ ? attributor_->udpConnectedFd() : -1;
   plan.icmpEchoFd = attributor_ ? attributor_->icmpEchoFd() : -1;
+  plan.icmpReusedFd = attributor_ ? attributor_->icmpReusedFd() : -1;
   plan.inboundMisdeliveredFd = attributor_ ? attributor_->inboundMisdeliveredFd() : -1;
   if (BpfAttribution* bpf = attributor_ ? attributor_->bpf() : nullptr;
       bpf && bpf->holdsVerdicts() && config.kernelVerdicts) {

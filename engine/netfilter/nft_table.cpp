@@ -278,6 +278,21 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     tx.addRule(rule.get());
   }
 
+  if (plan.queueing && hook == NF_INET_LOCAL_OUT && plan.icmpReusedFd >= 0) {
+    // 0e. an ICMP echo request of an accepted flow sent through another socket than the one the
+    //     flow was accepted for: a ping socket bound to the identifier another program's ping
+    //     used (readable in /proc/net/icmp), on the conntrack entry that ping left accepted.
+    //     The eBPF socket filter keys it for its sender and matches; decided like a new flow.
+    for (const int protocol : {int{IPPROTO_ICMP}, int{IPPROTO_ICMPV6}}) {
+      RulePtr rule = newRule(name);
+      protocolIs(rule.get(), static_cast<std::uint8_t>(protocol));
+      ctMarkIs(rule.get(), marks, marks.accept());
+      bpfMatch(rule.get(), plan.icmpReusedFd);
+      countedQueue(rule.get(), plan);
+      tx.addRule(rule.get());
+    }
+  }
+
   if (plan.queueing && hook == NF_INET_LOCAL_IN && plan.inbound &&
       plan.inboundMisdeliveredFd >= 0) {
     // 0i. a UDP datagram of an accepted inbound flow that the kernel delivered to another

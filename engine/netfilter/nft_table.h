@@ -111,6 +111,7 @@ struct TablePlan {
   int udpReuseFilterFd = -1;  // rule 0c's socket filter program (eBPF attribution only)
   int udpConnectedFd = -1;    // rule 1u's socket filter program (eBPF attribution only)
   int icmpEchoFd = -1;        // rule 1i's socket filter program (eBPF attribution only)
+  int icmpReusedFd = -1;      // rule 0e's socket filter program (eBPF attribution only)
   int inboundMisdeliveredFd = -1;  // rule 0i's (eBPF attribution only)
   // Rules 3h's programs (kernel-held verdicts only; -1: no such rules).
   int heldAllowFd = -1;

