@@ -112,6 +112,11 @@ struct warden_owner {
  * whose pusher sock_diag would name: wardend decides the first one it reads of each such
  * record `unknown`, and asks sock_diag only for the next. */
 #define WARDEN_OWNER_SENDER_UNKNOWN 2u
+/* A TCP connect a kernel worker made for an MPTCP connection: a join subflow, which the
+ * kernel opens to an address the peer announced (ADD_ADDR) or of its own endpoints. The
+ * worker owns nothing; the record names no process, and wardend decides the flow `unknown`
+ * (never `kernel`, nor a profile or the engine default for the worker). */
+#define WARDEN_OWNER_KERNEL_JOIN 4u
 
 /* Slots of the mirrors (powers of two; the loader may change them). */
 #define WARDEN_DEFAULT_FLOW_SLOTS     4096
@@ -227,6 +232,9 @@ enum warden_counter {
 	/* ... and echo requests on an accepted flow keyed for another socket than theirs (a ping
 	 * socket bound to the identifier of another's flow; warden_icmp_reused): decided again */
 	WARDEN_CTR_ECHO_REUSED,
+	/* TCP connects of MPTCP join subflows, which a kernel worker makes
+	   (WARDEN_OWNER_KERNEL_JOIN) */
+	WARDEN_CTR_KERNEL_JOINS,
 	WARDEN_CTR_COUNT,
 };
 

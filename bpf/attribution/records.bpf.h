@@ -175,6 +175,23 @@ static __always_inline void record_new_flow(const struct warden_flow_key *key, c
 	record_flow(key, local, cookie);
 }
 
+/* An MPTCP join subflow's record (WARDEN_OWNER_KERNEL_JOIN): no process, only the socket. */
+static __always_inline void record_kernel_join(const struct warden_flow_key *key, const __u8 *local,
+					       __u64 cookie)
+{
+	struct warden_owner owner = {};
+
+	owner.flags = WARDEN_OWNER_KERNEL_JOIN;
+	__builtin_memcpy(owner.local_addr, local, 16);
+	owner.sock_cookie = cookie;
+	owner.recorded_ns = bpf_ktime_get_boot_ns();
+	owner.generation = next_generation();
+	if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY))
+		count(WARDEN_CTR_FLOW_ERRORS);
+	mirror_flow(key, &owner);
+	count(WARDEN_CTR_KERNEL_JOINS);
+}
+
 /* record_flow for an owner read earlier (a UDP connect's, kept until its first datagram) and
  * written now from another context: the same comparison with the key's record, against the
  * kept owner instead of the current task. `kept` gets this write's time and generation. */

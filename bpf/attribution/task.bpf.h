@@ -87,6 +87,8 @@ static __always_inline bool current_is(__u32 tgid, __u64 start_time_ns, __u64 ex
 	       (__u32)bpf_get_current_uid_gid() == uid;
 }
 
+#define WARDEN_PF_KTHREAD 0x00200000 /* PF_KTHREAD, include/linux/sched.h */
+
 #define WARDEN_SIGNAL_UNKILLABLE 0x00000040 /* a pid namespace's init (linux/sched/signal.h) */
 
 /* Whether `parent` may have adopted its child rather than forked it: an orphan goes to the

@@ -144,6 +144,21 @@ int warden_sockops(struct bpf_sock_ops *ctx)
 	} else {
 		return 1;
 	}
+	/* A connect a kernel thread makes owns nothing of the thread: an MPTCP join subflow of a
+	 * user's connection (its worker opens them), recorded as such; or a kernel socket's (NFS,
+	 * iSCSI), left without a record: no process owns its flow (the `kernel` verdict).
+	 * bpf_skc_to_mptcp_sock names the MPTCP connection of a subflow, NULL for any other
+	 * socket (verified by loading on 6.18: sock_ops may call it). */
+	if (bpf_get_current_task_btf()->flags & WARDEN_PF_KTHREAD) {
+		struct bpf_sock *sk = ctx->sk;
+
+		forget_flow(&key);
+		barrier_var(
+		    sk); /* one read, tested and passed: the verifier knows it is not NULL */
+		if (sk && bpf_skc_to_mptcp_sock(sk))
+			record_kernel_join(&key, local, bpf_get_socket_cookie(ctx));
+		return 1;
+	}
 	if (held_decides(ctx)) {
 		forget_flow(&key);
 		count(WARDEN_CTR_HELD_UNRECORDED);

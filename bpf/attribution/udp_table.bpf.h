@@ -5,8 +5,6 @@
 
 /* ---- UDP in the table: connected sockets' first datagrams, and the reuse check ---------- */
 
-#define WARDEN_PF_KTHREAD 0x00200000 /* PF_KTHREAD, include/linux/sched.h */
-
 /*
  * The first datagram of a socket udp_connect kept an owner for: its flow is keyed now, with
  * that owner, before any rule reads the key's owner record (the reuse check 0c, the held

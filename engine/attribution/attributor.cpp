@@ -279,6 +279,15 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
         return *other;
       }
     }
+    if (hit && (found.owner.flags & WARDEN_OWNER_KERNEL_JOIN)) {
+      // An MPTCP join subflow a kernel worker opened for a user's connection: no process is
+      // named, and none can be asked (the subflow has no file). `unknown`: never `kernel`,
+      // which would let any program reach an address its profile refuses by having its peer
+      // announce it.
+      bump(counters_.kernelJoins);
+      bump(counters_.misses);
+      return Attribution{};
+    }
     if (hit && (found.owner.flags & WARDEN_OWNER_SENDER_UNKNOWN) && firstOfRecord(found.owner)) {
       // Nobody is known to have sent on the packet's socket, and the flow's record was
       // another socket's (bpf/attribution.h): the datagram may be one a process corked on
@@ -725,6 +734,7 @@ nlohmann::json Attributor::statusJson() const {
       {"describe_misses", load(counters_.describeMisses)},
       {"decided_errors", load(counters_.decidedErrors)},
       {"outside_pid_namespace", load(counters_.outsidePidNamespace)},
+      {"mptcp_joins", load(counters_.kernelJoins)},
       {"provisional_records", load(counters_.provisional)},
       {"records_of_another_address", load(counters_.otherAddress)},
       {"records_of_another_listener", load(counters_.otherListener)},
@@ -783,6 +793,7 @@ nlohmann::json Attributor::statusJson() const {
                      {"inbound_unwalked", c[WARDEN_CTR_INBOUND_UNWALKED]},
                      {"echo_recorded", c[WARDEN_CTR_ECHO_RECORDED]},
                      {"echo_reused", c[WARDEN_CTR_ECHO_REUSED]},
+                     {"kernel_joins", c[WARDEN_CTR_KERNEL_JOINS]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      // execs exec_windows had no room for: /proc reads of processes it

@@ -232,6 +232,8 @@ class Attributor {
     std::atomic<std::uint64_t> decidedErrors{0};  // noteAccepted's map update failed
     // Flows of tasks outside wardend's pid namespace (also counted in misses): `unknown`.
     std::atomic<std::uint64_t> outsidePidNamespace{0};
+    // MPTCP join subflows (also counted in misses): `unknown`.
+    std::atomic<std::uint64_t> kernelJoins{0};
     // Flow records that name who connected a UDP socket, not its sender: left to sock_diag.
     std::atomic<std::uint64_t> provisional{0};
     std::atomic<std::uint64_t> otherAddress{0};   // records of another local address's socket
