@@ -869,9 +869,9 @@ TEST_F(BpfAttributionTest, NothingOutlivesTheOwnerAlsoOnFailure) {
   const auto before = wardenPrograms();
   ASSERT_NO_FATAL_FAILURE(loadPrograms());
   // 10 cgroup (the inbound check, the socket release and the ping sockets' mark among them) +
-  // the four socket filters (UDP reuse, UDP connected, inbound misdelivered, ICMP echo), the
-  // three held-verdict matches and rule 0b's (loaded, not attached)
-  EXPECT_EQ(added(before, wardenPrograms()).size(), 18u);
+  // the five socket filters (UDP reuse, UDP connected, inbound misdelivered, ICMP echo, ICMP
+  // reuse), the three held-verdict matches and rule 0b's (loaded, not attached)
+  EXPECT_EQ(added(before, wardenPrograms()).size(), 19u);
   bpf_.reset();
   EXPECT_TRUE(added(before, wardenPrograms()).empty());
   // Attaching fails half-way (no such cgroup): what was loaded is released.
