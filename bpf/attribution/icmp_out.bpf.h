@@ -91,16 +91,19 @@ int warden_icmp_echo(struct __sk_buff *skb)
 
 /*
  * Run by the output chain's xt_bpf match on each ICMP and ICMPv6 packet of a flow conntrack
- * remembers as accepted (rule 0e): 1 ("decide it again") for an echo request sent through
- * another socket than the one whose owner record the flow was keyed for. A ping's flow is
- * {identifier, destination}, and the identifier of a ping socket is its bound "port": any
- * user who reads another program's from /proc/net/icmp can bind its own ping socket to it once
- * that program closed its socket, and send echo requests on the flow conntrack still holds
- * accepted (30 s from the last packet, kept alive by sending), carrying what it likes. Such a
- * request is keyed for its sender first (as warden_icmp_echo keys a new flow's), so that it is
- * decided for it; one whose record is gone is decided again too (a decision more, never a
- * pass). Packets of sockets no task of the attached cgroup tree created answer 0, as
- * warden_udp_reused's unrecorded keys do: there is no owner to compare.
+ * remembers as accepted (rule 0e): 1 ("decide it again") for an echo request unless its flow
+ * is keyed for its own socket and wardend accepted it for that very record (`decided`, which
+ * wardend writes for an echo flow as for a UDP one). A ping's flow is {identifier,
+ * destination}, and the identifier of a ping socket is its bound "port": any user who reads
+ * another program's from /proc/net/icmp can bind its own ping socket to it once that program
+ * closed its socket, and send echo requests on the flow conntrack still holds accepted (30 s
+ * from the last packet, kept alive by sending), carrying what it likes. Such a request is
+ * keyed for its sender first (as warden_icmp_echo keys a new flow's), so that it is decided for
+ * it, and its next ones are decided again until one is accepted; one whose sender cannot be
+ * told (a socket of another cgroup than the sender's, a kernel thread, a socket no task of the
+ * attached tree created) leaves the flow without a record: nobody's, `unknown`. A flow with no
+ * record, sent on a socket that was never marked, answers 0: a ping running since before
+ * wardend's programs were attached keeps its accepted flow.
  */
 SEC("socket")
 int warden_icmp_reused(struct __sk_buff *skb)
@@ -109,19 +112,23 @@ int warden_icmp_reused(struct __sk_buff *skb)
 	struct warden_owner *owner;
 	__u8 local[16] __attribute__((aligned(8)));
 	__u64 cookie = bpf_get_socket_cookie(skb);
-	__u64 *cgroup;
+	__u64 *cgroup, *generation;
 
-	if (!cookie)
-		return 0;
-	cgroup = bpf_map_lookup_elem(&echo_sockets, &cookie);
-	if (!cgroup || read_echo_key(skb, &key, local))
+	if (!cookie || read_echo_key(skb, &key, local))
 		return 0;
 	owner = bpf_map_lookup_elem(&flows, &key);
-	if (owner && owner->sock_cookie == cookie)
+	if (owner && owner->sock_cookie == cookie) {
+		generation = bpf_map_lookup_elem(&decided, &key);
+		return !generation || *generation != owner->generation;
+	}
+	cgroup = bpf_map_lookup_elem(&echo_sockets, &cookie);
+	if (!owner && !cgroup)
 		return 0;
-	if (*cgroup == bpf_get_current_cgroup_id() &&
+	if (cgroup && *cgroup == bpf_get_current_cgroup_id() &&
 	    !(bpf_get_current_task_btf()->flags & WARDEN_PF_KTHREAD))
 		record_flow(&key, local, cookie);
+	else
+		forget_flow(&key);
 	count(WARDEN_CTR_ECHO_REUSED);
 	return 1;
 }

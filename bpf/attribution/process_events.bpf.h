@@ -16,8 +16,9 @@ struct {
 
 /* ---- exec_windows: execs under way (see warden_exec_window) ------------------------------ */
 
-/* Not preallocated: memory is taken only for processes that exec'd, one entry each until
- * wardend has read its exit (or found it gone). wardend sizes it as there can be pids, within
+/* Not preallocated: memory is taken only for processes forked or exec'd since the attach, one
+ * entry each until wardend has read its exit (or found it gone; or at once, when the exit
+ * record could not be written). wardend sizes it as there can be pids, within
  * 256K; an entry it has no room for is a lost one, and exec_windows_lost_ns says when. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -283,9 +284,18 @@ int warden_exit(void *ctx)
 		count(WARDEN_CTR_OUTSIDE_PIDNS);
 		return 0;
 	}
-	/* exec_windows keeps the process's entry: wardend deletes it once it has read this. */
+	/* exec_windows keeps the process's entry: wardend deletes it once it has read this. A
+	 * record that cannot be written takes the entry with it: else only wardend's sweep would
+	 * find it, and a flood of short-lived processes that fills the ring buffer would fill the
+	 * map too (every fork makes an entry), leaving later processes' windows unwritten. */
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 	if (!event) {
+		struct warden_exec_window_key key = {
+		    .tgid = tgid,
+		    .start_time_ns = leader_start(task),
+		};
+
+		bpf_map_delete_elem(&exec_windows, &key);
 		count(WARDEN_CTR_EVENTS_LOST);
 		return 0;
 	}

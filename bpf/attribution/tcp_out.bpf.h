@@ -107,6 +107,25 @@ static __always_inline void inbound_established(struct bpf_sock_ops *ctx)
 	bpf_map_delete_elem(&inbound_receivers, &key);
 }
 
+/* Whether the connecting socket is a join subflow of an MPTCP connection: bpf_skc_to_mptcp_sock
+ * names the connection of any of its subflows (NULL for a plain TCP socket; sock_ops may call
+ * it on 6.18, verified by loading), whose `first` is the subflow its own connect made. Told by
+ * socket cookie: ours is made by asking for it, and so is the same subflow's. */
+static __always_inline bool mptcp_join(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct mptcp_sock *msk;
+
+	barrier_var(sk); /* one read, tested and passed */
+	if (!sk)
+		return false;
+	msk = bpf_skc_to_mptcp_sock(sk);
+	if (!msk)
+		return false;
+	return BPF_CORE_READ(msk, first, __sk_common.skc_cookie.counter) !=
+	       bpf_get_socket_cookie(ctx);
+}
+
 SEC("sockops")
 int warden_sockops(struct bpf_sock_ops *ctx)
 {
@@ -144,19 +163,19 @@ int warden_sockops(struct bpf_sock_ops *ctx)
 	} else {
 		return 1;
 	}
-	/* A connect a kernel thread makes owns nothing of the thread: an MPTCP join subflow of a
-	 * user's connection (its worker opens them), recorded as such; or a kernel socket's (NFS,
-	 * iSCSI), left without a record: no process owns its flow (the `kernel` verdict).
-	 * bpf_skc_to_mptcp_sock names the MPTCP connection of a subflow, NULL for any other
-	 * socket (verified by loading on 6.18: sock_ops may call it). */
-	if (bpf_get_current_task_btf()->flags & WARDEN_PF_KTHREAD) {
-		struct bpf_sock *sk = ctx->sk;
-
+	/* An MPTCP join subflow (any subflow of a connection but its first) is connected by the
+	 * kernel for the connection, in whatever task asks for it: the MPTCP worker (addresses the
+	 * peer announced), or the process that adds an endpoint over netlink (ip, mptcpd,
+	 * NetworkManager). Neither is the connection's owner: the record says so. A connect a
+	 * kernel thread makes for any other socket is a kernel socket's (NFS, iSCSI), left without
+	 * a record: no process owns its flow (the `kernel` verdict). */
+	if (mptcp_join(ctx)) {
 		forget_flow(&key);
-		barrier_var(
-		    sk); /* one read, tested and passed: the verifier knows it is not NULL */
-		if (sk && bpf_skc_to_mptcp_sock(sk))
-			record_kernel_join(&key, local, bpf_get_socket_cookie(ctx));
+		record_kernel_join(&key, local, bpf_get_socket_cookie(ctx));
+		return 1;
+	}
+	if (bpf_get_current_task_btf()->flags & WARDEN_PF_KTHREAD) {
+		forget_flow(&key);
 		return 1;
 	}
 	if (held_decides(ctx)) {

@@ -369,6 +369,7 @@ std::optional<Attribution> Attributor::echoSender(const PacketInfo& packet) {
   found.kind = OwnerKind::kProcess;
   found.recordGeneration = found.owner.generation;
   found.key = processKey(found.owner.tgid, found.owner.start_time_ns);
+  found.echoId = packet.icmpEchoId;
   bump(counters_.flowHits);
   return found;
 }
@@ -428,8 +429,10 @@ void Attributor::noteAccepted(const rules::Flow& flow, const Attribution& attrib
     noteInboundAccepted(flow, attribution);
     return;
   }
-  if (flow.ipProto != IPPROTO_UDP) return;
-  if (bpf_->inboundPortNoted(flow.localPort)) {
+  // An ICMP echo flow keyed by rule 1i's or 0e's program, under its identifier.
+  const bool echo = attribution.echoId.has_value();
+  if (flow.ipProto != IPPROTO_UDP && !echo) return;
+  if (!echo && bpf_->inboundPortNoted(flow.localPort)) {
     // An entry an inbound flow on these ends left for another socket than this flow's goes
     // (the flow expired, or another socket answers it now): else the ingress check would
     // refuse this flow's replies as delivered to another than the old flow's. (A port no
@@ -446,16 +449,16 @@ void Attributor::noteAccepted(const rules::Flow& flow, const Attribution& attrib
   std::memset(&key, 0, sizeof key);
   key.netns_cookie = netnsCookie_;
   std::memcpy(key.remote_addr, flow.remote.bytes.data(), 16);
-  key.local_port = flow.localPort;
-  key.remote_port = flow.remotePort;
-  key.protocol = IPPROTO_UDP;
+  key.local_port = echo ? *attribution.echoId : flow.localPort;
+  key.remote_port = echo ? 0 : flow.remotePort;
+  key.protocol = echo ? flow.ipProto : static_cast<std::uint8_t>(IPPROTO_UDP);
   // A failed update costs the flow's next packet another decision, never a pass.
   if (!bpf_->markDecided(key, attribution.recordGeneration)) {
     bump(counters_.decidedErrors);
     std::lock_guard lock(errorLogMutex_);
     decidedErrorLog_.note(
-        "attribution: an accepted UDP flow could not be recorded in the eBPF flow map; its next "
-        "packet is decided again");
+        "attribution: an accepted UDP or ICMP echo flow could not be recorded in the eBPF flow "
+        "map; its next packet is decided again");
   }
 }
 
@@ -793,7 +796,7 @@ nlohmann::json Attributor::statusJson() const {
                      {"inbound_unwalked", c[WARDEN_CTR_INBOUND_UNWALKED]},
                      {"echo_recorded", c[WARDEN_CTR_ECHO_RECORDED]},
                      {"echo_reused", c[WARDEN_CTR_ECHO_REUSED]},
-                     {"kernel_joins", c[WARDEN_CTR_KERNEL_JOINS]},
+                     {"mptcp_joins_recorded", c[WARDEN_CTR_KERNEL_JOINS]},
                      {"events", c[WARDEN_CTR_EVENTS]},
                      {"events_lost", c[WARDEN_CTR_EVENTS_LOST]},
                      // execs exec_windows had no room for: /proc reads of processes it

@@ -70,6 +70,9 @@ struct Attribution {
   // notes before it accepts the flow, so that the kernel's delivery to another process's
   // socket is caught (noteAccepted).
   std::uint64_t receiverCookie = 0;
+  // An ICMP echo flow's identifier, its flow key's local port (echoSender): noteAccepted marks
+  // the flow decided under that key, which rule 0e's program compares.
+  std::optional<std::uint16_t> echoId;
 };
 
 struct AttributorOptions {

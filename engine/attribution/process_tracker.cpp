@@ -820,20 +820,28 @@ void ProcessTracker::tag(ProcessDescription& info) {
   input.env = info.envKnown ? &info.env : nullptr;
   input.envCut = info.envTruncated;
   input.cwd = info.cwd;
+  input.trustedCgroupPath = trustedCgroup;
+  input.flatpakApp = flatpakApp;
+  info.tags = computeTags(input);
   // An interpreter opened a script named relative to its working directory in the one its
   // exec left it in: the one it has now says nothing of that if it moved since (a subshell
   // forked after a `cd`, described from /proc), or if another process shared it then (clone
   // CLONE_FS: it may have been moved between the exec and the open). Then only a script named
   // by its absolute path gets a tag. Not known (a process running since before wardend):
-  // resolved against the one it has now.
+  // resolved against the one it has now. Asked only of a tag that needed the directory.
   if (const auto& atExec = info.cwdAtExec;
-      atExec.mountId != 0 &&
-      (atExec.shared || !reader_.cwdIs(info.key.pid, info.uid, atExec.mountId, atExec.inode))) {
-    input.cwd = {};
+      atExec.mountId != 0 && std::ranges::any_of(info.tags, [](const std::string& tag) {
+        return tag.starts_with("script:");
+      })) {
+    TagInput absolute = input;
+    absolute.cwd = {};
+    auto withoutCwd = computeTags(absolute);
+    if (withoutCwd != info.tags &&
+        (atExec.shared || !reader_.cwdIs(info.key.pid, info.uid, atExec.mountId, atExec.inode))) {
+      info.tags = std::move(withoutCwd);
+      input.cwd = {};
+    }
   }
-  input.trustedCgroupPath = trustedCgroup;
-  input.flatpakApp = flatpakApp;
-  info.tags = computeTags(input);
   info.scriptTagCut = scriptTagCut(input, info.tags);
   // A script tag names a file of the host, like a path key: not one bind-mounted over it in a
   // mount namespace of the process's own, nor one a symbolic link there leads elsewhere from.

