@@ -112,10 +112,10 @@ struct warden_owner {
  * whose pusher sock_diag would name: wardend decides the first one it reads of each such
  * record `unknown`, and asks sock_diag only for the next. */
 #define WARDEN_OWNER_SENDER_UNKNOWN 2u
-/* A TCP connect a kernel worker made for an MPTCP connection: a join subflow, which the
- * kernel opens to an address the peer announced (ADD_ADDR) or of its own endpoints. The
- * worker owns nothing; the record names no process, and wardend decides the flow `unknown`
- * (never `kernel`, nor a profile or the engine default for the worker). */
+/* The TCP connect of an MPTCP join subflow, which the kernel opens for a connection to an
+ * address the peer announced (ADD_ADDR) or of the host's endpoints, in its worker or in the
+ * task that adds an endpoint: neither owns the connection. The record names no process, and
+ * wardend decides the flow `unknown` (never `kernel`, nor a profile or the engine default). */
 #define WARDEN_OWNER_KERNEL_JOIN 4u
 
 /* Slots of the mirrors (powers of two; the loader may change them). */
@@ -232,8 +232,7 @@ enum warden_counter {
 	/* ... and echo requests on an accepted flow keyed for another socket than theirs (a ping
 	 * socket bound to the identifier of another's flow; warden_icmp_reused): decided again */
 	WARDEN_CTR_ECHO_REUSED,
-	/* TCP connects of MPTCP join subflows, which a kernel worker makes
-	   (WARDEN_OWNER_KERNEL_JOIN) */
+	/* TCP connects of MPTCP join subflows (WARDEN_OWNER_KERNEL_JOIN) */
 	WARDEN_CTR_KERNEL_JOINS,
 	WARDEN_CTR_COUNT,
 };
@@ -319,9 +318,8 @@ struct warden_exec_window {
 	__u64 exec_id; /* the leader's self_exec_id when the last exec was done */
 	__u32 begun;   /* execs past their point of no return (sched_prepare_exec) */
 	__u32 ended;   /* set to begun when one is done (sched_process_exec) */
-	__u64
-	    exe_ino; /* the image the last exec (or the fork) put in place (warden_owner.exe_ino, */
-	__u32 exe_dev; /* exe_dev, exe_ctime_ns); 0 while not known: an entry an exec began */
+	__u64 exe_ino; /* the image the last exec (or the fork) put in place (warden_owner */
+	__u32 exe_dev; /* .exe_ino, exe_dev, exe_ctime_ns); 0: not known yet (an exec began) */
 	__u32 pad;
 	__u64 exe_ctime_ns;
 	/* The working directory the last exec left it in (the one a script it was given by a

@@ -280,8 +280,8 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
       }
     }
     if (hit && (found.owner.flags & WARDEN_OWNER_KERNEL_JOIN)) {
-      // An MPTCP join subflow a kernel worker opened for a user's connection: no process is
-      // named, and none can be asked (the subflow has no file). `unknown`: never `kernel`,
+      // An MPTCP join subflow the kernel opened for a user's connection: no process is named,
+      // and none can be asked (the subflow has no file). `unknown`: never `kernel`,
       // which would let any program reach an address its profile refuses by having its peer
       // announce it.
       bump(counters_.kernelJoins);

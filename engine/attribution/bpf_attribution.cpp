@@ -53,9 +53,9 @@ constexpr int kStopConsuming = -ECANCELED;
 // exec_windows holds one entry per process forked or exec'd since the attach, until the tracker
 // has read its exit (or found it gone): sized as there can be pids (/proc/sys/kernel/pid_max),
 // within 256K (its bucket array is allocated whole, 16 bytes an entry, where systemd sets
-// pid_max to 4M). An
-// entry it had no room for makes /proc reads of processes started before the loss and
-// without an entry be taken unchecked, as before the windows (counted: exec_window_unknown).
+// pid_max to 4M). An entry it had no room for makes /proc reads of processes started before
+// the loss and without an entry be taken unchecked, as before the windows (counted:
+// exec_window_unknown).
 std::uint32_t execWindowEntries() {
   constexpr std::uint32_t kPidMaxLimit = 256u << 10;
   std::uint32_t pidMax = kPidMaxLimit;

@@ -94,6 +94,8 @@ class BpfAttribution : public ExecWindows {
   // Rule 1i's socket filter: keys the first echo request of a ping or raw socket's ICMP flow
   // for its sending task (bpf/attribution/icmp_out.bpf.h). Never matches.
   int icmpEchoFd() const;
+  // Rule 0e's socket filter: matches an echo request on an accepted flow that its own socket's
+  // record was not accepted for (bpf/attribution/icmp_out.bpf.h).
   int icmpReusedFd() const;
   int udpReuseFilterFd() const;
   // The socket filter program that keys a connected UDP socket's flow at its first datagram

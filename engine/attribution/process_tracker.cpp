@@ -647,16 +647,16 @@ ProcessTracker::ProcRead ProcessTracker::completeForGeneration(ProcessDescriptio
   if (imageContradicted(info, owner, before, after, lastStat.exiting())) {
     return ProcRead::kReplaced;
   }
+  if (owner.exec_id == 0) return ProcRead::kRead;
+  const ProcGeneration generation = procGeneration(before, after, owner.exec_id);
   // The directory the exec of the call's generation left it in (its forker's exec, for a fork
-  // that has not exec'd since), when the windows read the same twice.
-  if (owner.exec_id != 0 && before && after &&
-      std::memcmp(&*before, &*after, sizeof *before) == 0 && before->begun == before->ended &&
+  // that has not exec'd since): what the windows, read the same twice, say of that generation.
+  if ((generation == ProcGeneration::kShown || generation == ProcGeneration::kNoExecSince) &&
       before->exec_id == owner.exec_id && before->cwd_mnt_id != 0) {
     info.cwdAtExec = {
         .mountId = before->cwd_mnt_id, .inode = before->cwd_ino, .shared = before->cwd_shared != 0};
   }
-  if (owner.exec_id == 0) return ProcRead::kRead;
-  switch (procGeneration(before, after, owner.exec_id)) {
+  switch (generation) {
     case ProcGeneration::kShown:
       return ProcRead::kRead;
     case ProcGeneration::kCannotTell:

@@ -282,7 +282,8 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     // 0e. an ICMP echo request of an accepted flow sent through another socket than the one the
     //     flow was accepted for: a ping socket bound to the identifier another program's ping
     //     used (readable in /proc/net/icmp), on the conntrack entry that ping left accepted.
-    //     The eBPF socket filter keys it for its sender and matches; decided like a new flow.
+    //     The eBPF socket filter keys it for its sender and matches until wardend accepted the
+    //     flow for that record (`decided`, as for UDP): decided like a new flow.
     for (const int protocol : {int{IPPROTO_ICMP}, int{IPPROTO_ICMPV6}}) {
       RulePtr rule = newRule(name);
       protocolIs(rule.get(), static_cast<std::uint8_t>(protocol));

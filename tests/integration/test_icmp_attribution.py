@@ -14,14 +14,13 @@ attack review): a ping socket's identifier is its bound "port", which any user r
 /proc/net/icmp and binds a ping socket of its own to once that program is done; conntrack
 still holds the flow accepted (30 s from its last packet), and rule 1 let the request out
 undecided, with whatever it carried. It is decided for its sender now."""
-import json
 import os
 import shutil
 
 import pytest
 
 from test_attribution import cgroup, in_cgroup, install, logged_rows, profiled  # noqa: F401
-from warden_cli import cli
+from test_identity_lending import all_rows
 from warden_lab import PYTHON, S4, S6
 
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
@@ -153,11 +152,6 @@ def _pinger(lab, cg, *args):
     return res.stdout.strip() + res.stderr.strip()
 
 
-def _rows(d):
-    out = cli(d, "log", "--json", "--limit", "0")
-    return [json.loads(line) for line in out.stdout.splitlines()]
-
-
 def test_an_echo_request_on_another_programs_accepted_icmp_flow_is_decided(lab, cgroup, wardend):
     """The allowed ping (a copy of ping(8) whose profile allows everything) pings S4: its flow
     (C4, S4, echo identifier X) is accepted and conntrack keeps it for 30 s. The attacker
@@ -183,7 +177,12 @@ def test_an_echo_request_on_another_programs_accepted_icmp_flow_is_decided(lab, 
     assert idents, "no ping socket seen"
     outcomes = [_pinger(lab, cgroup, "ride", S4, ident) for ident in idents]
     rows = [(r.get("action"), r.get("protocol"), r.get("remote_addr"), r.get("local_port"),
-             r.get("profile"), r.get("decided_by")) for r in _rows(d)]
+             r.get("profile"), r.get("decided_by")) for r in all_rows(d)]
     print("idents", idents, "outcomes", outcomes, "rows", rows)
     assert not any("reply" in o for o in outcomes), \
         f"BYPASS: the attacker's echo request rode the allowed ping's flow: {outcomes} {rows}"
+    # Each request of each ride was decided, for the attacker (no profile: the engine default),
+    # besides its own ping of the control.
+    refused = [r for r in rows if r[:3] == ("deny", "icmp", S4) and r[4:] == (None,
+                                                                               "engine-default")]
+    assert len(refused) >= 1 + 3 * len(idents), rows

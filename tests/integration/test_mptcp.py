@@ -17,7 +17,7 @@ import time
 import pytest
 
 from test_attribution import NOBODY, cgroup, in_cgroup, write_profiles
-from warden_cli import cli
+from test_identity_lending import all_rows
 from warden_expect import wait_until
 from warden_lab import PYTHON, S4, S4B, S6
 
@@ -78,11 +78,6 @@ except OSError as e:
     print("stalled", e, flush=True)
 print("echoed", n, flush=True)
 """
-
-
-def _rows(d):
-    out = cli(d, "log", "--json", "--limit", "0")
-    return [json.loads(line) for line in out.stdout.splitlines()]
 
 
 def _summary(rows):
@@ -189,7 +184,7 @@ def test_mptcp_subflow_to_an_announced_denied_address_is_not_allowed(
         t.join()
         lab.s.run(["ip", "route", "del", "blackhole", "192.0.2.1/32"], check=False)
     time.sleep(0.5)
-    rows = _rows(d)
+    rows = all_rows(d)
     summary = _summary(rows)
     to_b = [r for r in rows if r.get("remote_addr") == S4B and r.get("action") == "allow"]
     print("client", res.get("out"), "joined", joined, "bytes via S4B", via_denied)
