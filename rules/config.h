@@ -27,7 +27,7 @@ struct Config {
   Action unknownAction = Action::kDeny;
   Action kernelAction = Action::kAllow;
   FailMode fail = FailMode::kOpen;
-  std::vector<std::uint16_t> queues = {0, 1};  // consecutive, ascending
+  std::vector<std::uint16_t> queues = {0};  // consecutive, ascending
   bool inbound = true;
   // Read the DNS replies of accepted flows to learn remote host names (for `host` rules and
   // the log's host column). Off: no flow has a host name, so no `host` rule matches.

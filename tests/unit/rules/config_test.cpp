@@ -48,7 +48,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(config.unknownAction, Action::kDeny);
   EXPECT_EQ(config.kernelAction, Action::kAllow);
   EXPECT_EQ(config.fail, FailMode::kOpen);
-  EXPECT_EQ(config.queues, (std::vector<std::uint16_t>{0, 1}));
+  EXPECT_EQ(config.queues, (std::vector<std::uint16_t>{0}));
   EXPECT_TRUE(config.inbound);
   EXPECT_TRUE(config.dns);
   EXPECT_TRUE(config.dropInvalid);
