@@ -307,6 +307,10 @@ struct warden_fork_event {
  * a forker that replaced its own image passes on the one its exec put in place), else the
  * forker's mm->exe_file. It says what the child runs until it execs even when nothing else
  * does: a child adopted after its forker exited, whose description wardend no longer holds.
+ * It also names that forker and its generation then, which stay through the child's execs: the
+ * child's parent until it is adopted, and what a process adopted since (by a subreaper, or a
+ * pid namespace's init, whose records name no fork generation) takes its ancestry from when
+ * wardend holds no record of the fork (lost, or pushed out by a flood of processes).
  */
 struct warden_exec_window_key {
 	__u32 tgid; /* as wardend's pid namespace numbers it */
@@ -330,6 +334,12 @@ struct warden_exec_window {
 	__u64 cwd_ino;
 	__u32 cwd_mnt_id;
 	__u32 cwd_shared;
+	/* The process that forked it (0: not seen, it began before the attach or its fork's entry
+	 * was lost), as the key names a process, and its self_exec_id then. */
+	__u32 forker_tgid;
+	__u32 pad2;
+	__u64 forker_start_time_ns;
+	__u64 fork_exec_id;
 };
 
 #define WARDEN_EXEC_WINDOWS 32768 /* the least; wardend sets pid_max */

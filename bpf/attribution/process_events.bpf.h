@@ -229,6 +229,9 @@ static __always_inline void exec_window_forked(struct task_struct *child, __u32 
 				     (BPF_CORE_READ(exe, i_ctime_nsec) & 0x3fffffff);
 	}
 	fresh.exec_id = BPF_CORE_READ(child, self_exec_id);
+	fresh.forker_tgid = now.tgid;
+	fresh.forker_start_time_ns = now.start_time_ns;
+	fresh.fork_exec_id = now.exec_id;
 	key.tgid = child_tgid;
 	key.start_time_ns = BPF_CORE_READ(child, start_boottime);
 	if (bpf_map_update_elem(&exec_windows, &key, &fresh, BPF_ANY) != 0)

@@ -144,6 +144,12 @@ struct ProcessDescription {
   // which of its images parent_path and ancestor_path see. 0: not known (a /proc scan, or a
   // parent that may have adopted it).
   std::uint64_t forkExecId = 0;
+  // The process that forked it and its generation then, from its exec_windows entry (see
+  // warden_exec_window), where that is not its parent (it was adopted since) and the table held
+  // no record of the fork: the process its ancestry is taken from. pid 0: not needed, or not
+  // known.
+  ProcessKey forkedBy;
+  std::uint64_t forkedByExecId = 0;
   // Boot-time ns of the exec event that put this image in place; 0: not known (before
   // wardend, or described without its event). An ancestor whose image came after the process
   // below it started did not fork it with that image.

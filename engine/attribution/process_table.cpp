@@ -227,9 +227,17 @@ std::optional<ProcessTable::Forker> ProcessTable::forkerOtherThan(const Entry& e
     return (info.source == ProcessSource::kForkEvent || info.forkExecId != 0) &&
            (info.ppid != ppid || info.parentStartTicks != parentStartTicks);
   });
+  if (found) {
+    return Forker{.key = ProcessKey{(*found)->ppid, (*found)->parentStartTicks},
+                  .execId = (*found)->forkExecId};
+  }
+  // No record of the fork is held any more, but the kernel's entry named the forker.
+  const ProcessKey parent{ppid, parentStartTicks};
+  found = firstHolding(entry.current, entry.earlier, [&](const auto& info) {
+    return info.forkedBy.pid != 0 && info.forkedBy != parent;
+  });
   if (!found) return std::nullopt;
-  return Forker{.key = ProcessKey{(*found)->ppid, (*found)->parentStartTicks},
-                .execId = (*found)->forkExecId};
+  return Forker{.key = (*found)->forkedBy, .execId = (*found)->forkedByExecId};
 }
 
 std::optional<ProcessTable::Forker> ProcessTable::forkedByAnother(

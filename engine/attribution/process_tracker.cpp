@@ -103,6 +103,8 @@ void fillFromOwner(ProcessDescription& info, const warden_owner& owner) {
   info.execId = owner.exec_id;
   info.forkExecId = owner.fork_exec_id;
   info.exeCtimeNs = owner.exe_ctime_ns;
+  info.forkedBy = {};  // finish() asks exec_windows (a copy of the parent has the parent's)
+  info.forkedByExecId = 0;
 }
 
 // For a process gone before /proc could be read: the path execve() was given, when it is
@@ -433,6 +435,8 @@ void ProcessTracker::onFork(const warden_fork_event& event) {
   child->startTimeNs = event.child_start_time_ns;
   if (event.exec_id != 0) child->execId = event.exec_id;
   child->forkExecId = event.exec_id;
+  child->forkedBy = {};  // its parent forked it
+  child->forkedByExecId = 0;
   child->ppid = event.parent_tgid;
   child->parentStartTicks = parent->key.startTicks;
   child->ancestorPaths.clear();
@@ -879,6 +883,13 @@ void ProcessTracker::finish(ProcessDescription& info, bool tagsCopied) {
       if (const auto other = table_.forkedByAnother(info.key, info.ppid, info.parentStartTicks)) {
         forker = other->key;
         forkGeneration = other->execId;
+      } else if (const auto named = forkerInWindow(info); named && named->key != forker) {
+        // The table no longer holds that fork (pushed out by a flood of processes, or its
+        // event lost), but the kernel's entry of the process names who forked it.
+        forker = named->key;
+        forkGeneration = named->execId;
+        info.forkedBy = named->key;
+        info.forkedByExecId = named->execId;
       }
     }
     info.ancestorPaths =
@@ -907,6 +918,15 @@ void ProcessTracker::finish(ProcessDescription& info, bool tagsCopied) {
       }
     }
   }
+}
+
+std::optional<ProcessTable::Forker> ProcessTracker::forkerInWindow(
+    const ProcessDescription& info) const {
+  if (!options_.execWindows) return std::nullopt;
+  const auto window = options_.execWindows->execWindow(info.key.pid, info.startTimeNs);
+  if (!window || window->forker_tgid == 0) return std::nullopt;
+  return ProcessTable::Forker{.key = processKey(window->forker_tgid, window->forker_start_time_ns),
+                              .execId = window->fork_exec_id};
 }
 
 std::string ProcessTracker::userName(std::uint32_t uid) {

@@ -144,6 +144,10 @@ class ProcessTracker {
   // Fills what depends on other processes and on the reader: user, ancestors, tags, image.
   // `tagsCopied`: a copy of its parent's description keeps the parent's tags (tag()).
   void finish(ProcessDescription& info, bool tagsCopied = false);
+  // The process that forked `info`'s and its generation then, as its exec_windows entry names
+  // them (a fork since the attach, read once its table record is gone); nullopt when it has
+  // no such entry, or is known only to /proc's precision (its start time names no entry).
+  std::optional<ProcessTable::Forker> forkerInWindow(const ProcessDescription& info) const;
   // The tags of SPEC section 5, and whether a script tag was withheld for a read in part.
   void tag(ProcessDescription& info);
   // `generation`: the image of `key` the walk wants (the one it forked the process below

@@ -659,6 +659,54 @@ TEST_F(TrackerTest, AnAncestorsAdopterIsNotLentToWhatItStarts) {
             (std::vector<std::string>{stage.string(), shell.string(), shell.string()}));
 }
 
+// The same, where the table holds no record of the orphan's fork (a flood of processes pushed
+// it out, or its event was lost): its exec_windows entry names the helper that forked it, and
+// its ancestry, and its children's, is taken from there, not from its adopter.
+TEST_F(TrackerTest, AnAdoptedProcessWhoseForkTheTableLostIsLentNothingByItsAdopter) {
+  const auto shell = dir_.write("bin/sh", "s");
+  const auto launcher = dir_.write("bin/launcher", "l");
+  const auto stage = dir_.write("bin/stage", "g");
+  const auto tool = dir_.write("bin/tool", "t");
+  fakeProcess(810, 1, 80, shell, "sh\0"s);
+  fakeProcess(811, 1, 81, launcher, "launcher\0"s);
+  tracker_.scanProc();
+  const auto forkedBy = [](std::uint32_t pid, std::uint64_t ticks, warden_exec_window window) {
+    window.forker_tgid = pid;
+    window.forker_start_time_ns = nsOfTicks(ticks);
+    window.fork_exec_id = 1;
+    return window;
+  };
+  // 813 was forked by the helper 812 (gone: neither in the table nor in /proc), and the
+  // launcher adopted it; its exec record names the launcher, and no fork generation.
+  fakeProcess(813, 811, 83, stage, "stage\0"s);
+  window_ = forkedBy(812, 82, execWindow(2, stage));
+  feed(execEvent(813, 83, inodeOf(stage), stage.string(), "stage\0"s, 811, 81, kernelDevOf(stage),
+                 2));
+  auto adopted = table_.find({813, 83});
+  ASSERT_NE(adopted, nullptr);
+  EXPECT_EQ(adopted->ppid, 811u);
+  EXPECT_EQ(adopted->forkedBy, (ProcessKey{812, 82}));
+  // What the helper ran when it forked cannot be known any more: not the launcher.
+  EXPECT_EQ(adopted->ancestorPaths, std::vector<std::string>{""});
+  // What it starts is not the launcher's either.
+  feed(forkEvent(813, 83, 814, 84));
+  fakeProcess(814, 813, 84, tool, "tool\0"s);
+  window_ = forkedBy(813, 83, execWindow(3, tool));
+  feed(execEvent(814, 84, inodeOf(tool), tool.string(), "tool\0"s, 813, 83, kernelDevOf(tool), 3));
+  auto grandchild = table_.find({814, 84});
+  ASSERT_NE(grandchild, nullptr);
+  EXPECT_EQ(grandchild->ancestorPaths, (std::vector<std::string>{stage.string(), ""}));
+  // Control: a process the launcher forked itself, whose fork the table lost too, is its child.
+  fakeProcess(815, 811, 85, tool, "tool\0"s);
+  window_ = forkedBy(811, 81, execWindow(2, tool));
+  feed(execEvent(815, 85, inodeOf(tool), tool.string(), "tool\0"s, 811, 81, kernelDevOf(tool), 2));
+  auto child = table_.find({815, 85});
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->forkedBy, ProcessKey{});
+  ASSERT_FALSE(child->ancestorPaths.empty());
+  EXPECT_EQ(child->ancestorPaths.front(), launcher.string());
+}
+
 TEST_F(TrackerTest, AncestorsTheTableLacksAreReadFromProc) {
   // Described on demand (as with sock_diag): the parent's start time is unknown, and neither
   // parent nor grandparent is in the table.
