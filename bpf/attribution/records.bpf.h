@@ -119,9 +119,21 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 	    !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
 		/* The same owner on another socket of its (two wildcard-bound multicast sockets of
 		 * one daemon on one port, say): the record now names that socket, and keeps its
-		 * generation, so that the flow is not decided again at each alternation. */
-		if (old->sock_cookie != cookie)
+		 * generation, so that the flow is not decided again at each alternation. Nor does
+		 * it keep the other socket's local address, where this one's is not known: a packet
+		 * of this socket from another address would send wardend to sock_diag, which names
+		 * whichever process holds the socket (one the owner handed it to) rather than the
+		 * one that sent on it. Not known, the address matches any (the mirror is written
+		 * again: its generation is the same). */
+		if (old->sock_cookie != cookie) {
 			old->sock_cookie = cookie;
+			if (addr_unknown(local) && !addr_unknown(old->local_addr)) {
+				__builtin_memset(old->local_addr, 0, sizeof(old->local_addr));
+				count(WARDEN_CTR_FLOW_UNCHANGED);
+				mirror_flow(key, old);
+				return true;
+			}
+		}
 		count(WARDEN_CTR_FLOW_UNCHANGED);
 		mirror_flow_if_stale(key, old);
 		return true;

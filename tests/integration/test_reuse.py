@@ -3,12 +3,15 @@ section 6). A conntrack entry outlives the socket that made it: once an allowed 
 sent from a local port to a server, a denied program that binds the same port and sends to the
 same server finds that entry, marked "accepted". It must be decided for itself instead.
 TCP's form of this attack (a SYN on an old flow's 4-tuple) is in test_packet_path.py."""
+import os
+import shutil
 import time
 
 import pytest
 
-from test_attribution import (FAMILIES, S4, batch, cgroup, in_cgroup,  # noqa: F401 (fixtures)
-                              profiled, twin_profiles, twins)
+from test_attribution import (FAMILIES, NOBODY, S4, _reachable_by_everyone, batch,  # noqa: F401
+                              cgroup, in_cgroup, install, logged_rows, profiled, twin_profiles,
+                              twins)
 from test_kernel_verdicts_attacks import COUNTED_Y, counter  # noqa: F401 (fixture)
 from warden_lab import C4, C4B, C6, C6B, PYTHON, S6
 
@@ -221,3 +224,58 @@ def test_a_flow_is_decided_for_its_own_socket_not_one_on_another_local_address(
     noticed = attribution["records_of_another_address"] if tool == "tcp_probe" else \
         attribution["bpf"]["udp_last_sender"]
     assert noticed >= 1, (attribution, d.status()["totals"])
+
+
+# The denied program binds one UDP port twice (SO_REUSEADDR): socket B on the second local
+# address, socket A on the wildcard. B sends to the server; A at once too, from the first
+# address. A's sendmsg hook found the key's record naming this very process (its own local
+# address not known there) and changed only its socket, which left B's address in it: A's
+# datagram was then not from the record's address, and wardend asked sock_diag who holds A. With
+# `holder`, the program first forked an allowed program (a copy of sleep) that inherited A and
+# only sleeps: named by the /proc scan, it had A's datagram decided for it (found by an attack
+# review). README: "New flows on such a socket are decided for the process that sends them."
+SHARED_SENDER = r"""
+import os, select, socket, sys, time
+second, port, server, service, holder = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+def udp(addr):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    return s
+b = udp(second)
+a = udp("0.0.0.0")
+child = None
+if holder != "-":
+    os.set_inheritable(a.fileno(), True)
+    child = os.fork()
+    if child == 0:
+        os.execv(holder, [holder, "6"])
+    time.sleep(0.7)  # the holder runs, described
+b.sendto(b"first", (server, service))
+a.sendto(b"secret", (server, service))
+ready, _, _ = select.select([a], [], [], 2.5)
+print("reply" if ready and a.recv(100) == b"secret" else "none", flush=True)
+if child:
+    os.kill(child, 9)
+    os.waitpid(child, 0)
+"""
+
+
+@pytest.mark.parametrize("holder", [pytest.param(False, id="control"),
+                                    pytest.param(True, id="allowed-holder")])
+def test_a_datagram_is_not_decided_for_another_holder_of_its_socket(lab, cgroup, wardend,
+                                                                    holder):
+    sleeper = install(shutil.which("sleep"), os.path.join(lab.tmp, "bin", "allowed", "holder"))
+    _reachable_by_everyone(lab, sleeper)
+    d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": sleeper})},
+                 default="deny")
+    port = REUSED_PORT + 40 + int(holder)
+    res = lab.c.run(in_cgroup(cgroup, NOBODY + [PYTHON, "-c", SHARED_SENDER, C4B, str(port), S4,
+                                                "7000", sleeper if holder else "-"]),
+                    timeout=30, check=False)
+    rows = [(r["local_port"], r["pid"], r["profile"], r["action"])
+            for r in logged_rows(d, {7000}) or []]
+    assert res.stdout.split()[:1] == ["none"], (
+        f"BYPASS: the denied program's datagram reached the server; log (local port, pid, "
+        f"profile, action): {rows}; stderr {res.stderr!r}")
+    assert rows and all(r[2] is None and r[3] == "deny" for r in rows), rows
