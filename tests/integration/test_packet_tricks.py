@@ -14,6 +14,7 @@ inbound flow or a TCP handshake riding a forged source) were refused before it t
 """
 import json
 import os
+import socket
 import time
 
 import pytest
@@ -21,7 +22,7 @@ import pytest
 from test_attribution import NOBODY, cgroup, in_cgroup, write_profiles
 from warden_cli import cli
 from warden_expect import DROP_WAIT_MS, wait_until
-from warden_lab import C6, PYTHON, S4, S4B, S6, S6B
+from warden_lab import C4, C6, PYTHON, S4, S4B, S6, S6B
 
 assert cgroup  # the fixture, imported for pytest
 
@@ -635,3 +636,118 @@ def test_other_tricks_against_a_port_rule(lab, cgroup, wardend):
     assert "first reply" in results["reconnect"][0], results
     assert "second reply" not in results["reconnect"][0], f"BYPASS reconnect: {results} {rows}"
     assert results["udplite-seen"] == [], f"BYPASS udplite: {results} {rows}"
+
+
+# ---- multicast group reports ---------------------------------------------------------------
+
+# Server side: prints "ready", then "mld <group>" for each MLD report group record and
+# "igmp <group>" for each IGMP report group seen on DEVICE (frames this namespace did not send).
+GROUP_SNIFFER = r"""
+import socket, struct, sys
+dev = sys.argv[1]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(3))
+s.bind((dev, 0))
+print("ready", flush=True)
+while True:
+    p, addr = s.recvfrom(65535)
+    if addr[2] == 4:
+        continue
+    if addr[1] == 0x86DD:
+        nh, off = p[6], 40
+        if nh == 0:  # hop-by-hop (router alert)
+            nh, off = p[40], 40 + (p[41] + 1) * 8
+        if nh != 58:
+            continue
+        t = p[off]
+        if t == 143:  # MLDv2 report: records of 4 + 16 bytes
+            n = struct.unpack("!H", p[off + 6:off + 8])[0]
+            r = off + 8
+            for _ in range(n):
+                aux, ns = p[r + 1], struct.unpack("!H", p[r + 2:r + 4])[0]
+                print("mld", socket.inet_ntop(socket.AF_INET6, p[r + 4:r + 20]), flush=True)
+                r += 20 + ns * 16 + aux * 4
+        elif t == 131:
+            print("mld", socket.inet_ntop(socket.AF_INET6, p[off + 8:off + 24]), flush=True)
+    elif addr[1] == 0x0800 and p[9] == 2:
+        hl = (p[0] & 15) * 4
+        t = p[hl]
+        if t == 0x22:
+            n = struct.unpack("!H", p[hl + 6:hl + 8])[0]
+            r = hl + 8
+            for _ in range(n):
+                aux, ns = p[r + 1], struct.unpack("!H", p[r + 2:r + 4])[0]
+                print("igmp", socket.inet_ntoa(p[r + 4:r + 8]), flush=True)
+                r += 8 + ns * 4 + aux * 4
+        elif t in (0x12, 0x16):
+            print("igmp", socket.inet_ntoa(p[hl + 4:hl + 8]), flush=True)
+"""
+
+# Run as nobody: joins each group given (IPv6 groups on ifindex of DEV, IPv4 ones on the
+# address ADDR4), holds them a second, prints "joined N".
+JOINER = r"""
+import socket, struct, sys, time
+dev, addr4, groups = sys.argv[1], sys.argv[2], sys.argv[3:]
+idx = socket.if_nametoindex(dev)
+keep = []
+for g in groups:
+    if ":" in g:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                     socket.inet_pton(socket.AF_INET6, g) + struct.pack("@I", idx))
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                     socket.inet_aton(g) + socket.inet_aton(addr4))
+    keep.append(s)
+print("joined", len(keep), flush=True)
+time.sleep(1.5)
+"""
+
+
+def _sniffer(lab):
+    p = lab.s.spawn([PYTHON, "-c", GROUP_SNIFFER, "wts0"], "group-sniffer", lines=True)
+    assert p.wait_line(lambda t: t == "ready", timeout=10), p.stderr_text()
+    return p
+
+
+def _join(lab, cg, *groups):
+    res = lab.c.run(in_cgroup(cg, NOBODY + [PYTHON, "-c", JOINER, "wtc0", C4] + list(groups)),
+                    timeout=20, check=False)
+    assert res.stdout.startswith("joined"), (res.stdout, res.stderr)
+
+
+# A message of a denied program, 14 bytes per IPv6 group (ff0e:: + 112 bits of its choosing).
+SECRET = b"warden-secret!"
+
+
+def _secret_group():
+    return socket.inet_ntop(socket.AF_INET6, b"\xff\x0e" + SECRET)
+
+
+@pytest.mark.parametrize("kernel", ["deny", "allow"])
+def test_multicast_reports_are_decided_as_kernel_traffic(lab, cgroup, wardend, kernel):
+    """The confined program (python as nobody) may reach nothing but the LAN; the policy
+    refuses kernel traffic (`kernel = "deny"`). It joins an IPv6 multicast group whose address
+    holds 14 bytes of its choosing (no privilege needed): the kernel sends MLD reports naming
+    the group to the link. conntrack leaves MLD untracked, and no rule of the table decided
+    them: they left undecided, carrying the program's bytes to the server namespace (found by
+    an attack review). IGMP's (tracked) are decided by `kernel` as new flows. With `kernel =
+    "allow"` both pass, and both are logged as kernel traffic."""
+    d = _confined(lab, wardend, cgroup, kernel=kernel)
+    group6 = _secret_group()
+    group4 = "239.119.97.114"  # "war"
+    sniff = _sniffer(lab)
+    _join(lab, cgroup, group4, group6)
+    time.sleep(1.5)
+    seen = [t for _, t in sniff.lines]
+    rows = _row_summary(_rows(d))
+    print("seen:", seen, "rows:", rows)
+    if kernel == "deny":
+        assert f"igmp {group4}" not in seen, f"IGMP report passed kernel=deny: {seen} {rows}"
+        assert f"mld {group6}" not in seen, (
+            f"BYPASS: MLD report carrying {SECRET!r} left undecided under kernel=deny: {seen}")
+    else:
+        assert f"igmp {group4}" in seen and f"mld {group6}" in seen, (seen, rows)
+    mld = [r for r in _rows(d) if r["protocol"] == "icmpv6" and r["remote_addr"] == "ff02::16"]
+    assert mld and all(r["decided_by"] == "kernel" and r["action"] == kernel
+                       for r in mld), rows
