@@ -99,9 +99,8 @@ static __always_inline void mirror_flow_if_stale(const struct warden_flow_key *k
 /* Before key's record is written for a process: true when the record there already names it,
  * running the same image (a process that exec'd, another program or the same one anew, keeps
  * its pid and start time, but is not the owner the flow was decided for), from the same local
- * address or with this write's not known (a socket bound to the wildcard address does not
- * undo what its datagram's own filter wrote). Then nothing is written (counted) and only the
- * mirror is corrected. Counts the write to come otherwise. */
+ * address (both not known included). Then nothing is written (counted) and only the mirror is
+ * corrected. Counts the write to come otherwise. */
 static __always_inline bool flow_recorded_for(const struct warden_flow_key *key, __u32 tgid,
 					      __u64 start_time_ns, __u64 exec_id, __u32 uid,
 					      __u64 exe_ino, __u32 exe_dev, const __u8 *local,
@@ -113,27 +112,19 @@ static __always_inline bool flow_recorded_for(const struct warden_flow_key *key,
 		count(WARDEN_CTR_FLOW_INSERTS);
 		return false;
 	}
+	/* A local address is kept only as written: a send whose address the hook does not know
+	 * (a wildcard-bound socket, no IP_PKTINFO) over a record naming one rewrites it as not
+	 * known (a new generation), since its datagram may leave from another address, which
+	 * would send wardend to sock_diag, and so to whichever process holds the socket (one the
+	 * owner handed it to) rather than the one that sent on it. Not known, it matches any. */
 	if (old->tgid == tgid && old->start_time_ns == start_time_ns && old->exec_id == exec_id &&
 	    old->uid == uid && old->exe_ino == exe_ino && old->exe_dev == exe_dev &&
-	    (addr_unknown(local) || same_addr(old->local_addr, local)) &&
-	    !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
+	    same_addr(old->local_addr, local) && !(old->flags & WARDEN_OWNER_PROVISIONAL)) {
 		/* The same owner on another socket of its (two wildcard-bound multicast sockets of
 		 * one daemon on one port, say): the record now names that socket, and keeps its
-		 * generation, so that the flow is not decided again at each alternation. Nor does
-		 * it keep the other socket's local address, where this one's is not known: a packet
-		 * of this socket from another address would send wardend to sock_diag, which names
-		 * whichever process holds the socket (one the owner handed it to) rather than the
-		 * one that sent on it. Not known, the address matches any (the mirror is written
-		 * again: its generation is the same). */
-		if (old->sock_cookie != cookie) {
+		 * generation, so that the flow is not decided again at each alternation. */
+		if (old->sock_cookie != cookie)
 			old->sock_cookie = cookie;
-			if (addr_unknown(local) && !addr_unknown(old->local_addr)) {
-				__builtin_memset(old->local_addr, 0, sizeof(old->local_addr));
-				count(WARDEN_CTR_FLOW_UNCHANGED);
-				mirror_flow(key, old);
-				return true;
-			}
-		}
 		count(WARDEN_CTR_FLOW_UNCHANGED);
 		mirror_flow_if_stale(key, old);
 		return true;

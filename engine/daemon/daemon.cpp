@@ -117,6 +117,8 @@ TablePlan Daemon::tablePlan(const rules::Config& config) const {
   plan.inbound = config.inbound;
   plan.dns = config.dns;
   plan.dropInvalid = config.dropInvalid;
+  plan.dropMld =
+      config.kernelAction != rules::Action::kAllow && config.mode == rules::Mode::kEnforce;
   plan.udpReuseFilterFd = attributor_ ? attributor_->udpReuseFilterFd() : -1;
   plan.udpConnectedFd = attributor_ ? attributor_->udpConnectedFd() : -1;
   plan.icmpEchoFd = attributor_ ? attributor_->icmpEchoFd() : -1;

@@ -340,20 +340,21 @@ void addHookChain(Transaction& tx, const char* name, std::uint32_t hook, const T
     if (plan.dropInvalid) verdict(rule.get(), NF_DROP);
     tx.addRule(rule.get());
   }
-  if (plan.queueing && hook == NF_INET_LOCAL_OUT) {
+  if (plan.dropMld && hook == NF_INET_LOCAL_OUT) {
     // 1m. an MLD message (listener query, report, done; MLDv2 report), which conntrack leaves
     //     untracked, so that no rule below sees it: the kernel sends reports naming each group
     //     a process joins, which any process may (IPV6_JOIN_GROUP needs no privilege), and a
-    //     group address holds 112 bits of its choosing, carried to the link. Queued, each, to
-    //     be decided as kernel traffic (or, sent from a raw socket, for its holder) and logged,
-    //     as IGMP's are (tracked, they are new flows). Neighbour discovery (133 to 137) stays
-    //     out: it needs a raw socket to forge (README).
+    //     group address holds 112 bits of its choosing, carried to the link. Kernel traffic:
+    //     decided here by `kernel` when it refuses (nothing to attribute, no flow to keep a
+    //     verdict for, so nothing queued), also while wardend is away; IGMP's, tracked, are
+    //     queued as new flows. Neighbour discovery (133 to 137) stays out: it needs a raw
+    //     socket to forge (README).
     for (const auto& [low, high] : {std::pair<std::uint8_t, std::uint8_t>{130, 132}, {143, 143}}) {
       RulePtr rule = newRule(name);
       ctStateHas(rule.get(), NF_CT_STATE_UNTRACKED_BIT);
       protocolIs(rule.get(), IPPROTO_ICMPV6);
       icmpTypeWithin(rule.get(), low, high);
-      countedQueue(rule.get(), plan);
+      verdict(rule.get(), NF_DROP);
       tx.addRule(rule.get());
     }
   }

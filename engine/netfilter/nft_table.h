@@ -55,6 +55,8 @@ const char* toString(QueueMethod method);
 //   1c. ct mark says "revoked: reject" -> reject (TCP reset, else ICMP admin prohibited), but
 //                                         not packets only related to the flow
 //   1d. ct state invalid               -> count; drop unless `[engine] invalid = "accept"`
+//   1m. output only, `kernel` refusing in enforce mode: untracked ICMPv6 MLD (130 to 132, 143;
+//       two rules)                     -> drop (kernel traffic conntrack does not track)
 //   1u. output only, with eBPF: UDP    -> no verdict: the eBPF socket filter keys the flow of a
 //                                         connected socket's first datagram for its sender (the
 //                                         connect hook kept the connector, whose local port
@@ -108,6 +110,7 @@ struct TablePlan {
   bool inbound = true;
   bool dns = true;            // rules 0a and 0q: queue DNS replies and queries to read them
   bool dropInvalid = true;    // rule 1d: drop what conntrack calls invalid (else only count it)
+  bool dropMld = false;       // rule 1m: drop MLD messages (`kernel` refuses, mode enforce)
   int udpReuseFilterFd = -1;  // rule 0c's socket filter program (eBPF attribution only)
   int udpConnectedFd = -1;    // rule 1u's socket filter program (eBPF attribution only)
   int icmpEchoFd = -1;        // rule 1i's socket filter program (eBPF attribution only)

@@ -67,9 +67,7 @@ def test_a_ping_sockets_echo_request_is_decided_by_its_senders_profile(lab, cgro
         "a ping of a program the policy refuses got through"
     rows = logged_rows(d, {0})
     assert rows, "no log row"
-    # (The kernel's MLD reports are logged too, to their groups.)
-    decided = {(r["profile"], r["action"]) for r in rows
-               if r["protocol"].startswith("icmp") and r["remote_addr"] == host}
+    decided = {(r["profile"], r["action"]) for r in rows if r["protocol"].startswith("icmp")}
     assert decided == {("allowed", "allow"), ("denied", "deny")}, rows
     assert d.status()["attribution"]["bpf"]["echo_recorded"] >= 2, d.status()["attribution"]
 
@@ -86,8 +84,7 @@ def test_a_raw_sockets_echo_request_is_decided_by_its_senders_profile(lab, cgrou
             "a raw ping of a program the policy refuses got through"
         rows = logged_rows(d, {0})
         assert rows and {r["profile"] for r in rows
-                         if r["protocol"].startswith("icmp") and r["remote_addr"] == host} \
-            == {"allowed", "denied"}, rows
+                         if r["protocol"].startswith("icmp")} == {"allowed", "denied"}, rows
     finally:
         ping_sockets(lab, True)
 

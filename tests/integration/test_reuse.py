@@ -234,9 +234,11 @@ def test_a_flow_is_decided_for_its_own_socket_not_one_on_another_local_address(
 # `holder`, the program first forked an allowed program (a copy of sleep) that inherited A and
 # only sleeps: named by the /proc scan, it had A's datagram decided for it (found by an attack
 # review). README: "New flows on such a socket are decided for the process that sends them."
+# `pktinfo`: A alone, its first datagram sent from the second address (IP_PKTINFO), the next
+# from the first (found by a review of the fix).
 SHARED_SENDER = r"""
 import os, select, socket, sys, time
-second, port, server, service, holder = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+second, port, server, service, holder, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 def udp(addr):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -251,7 +253,12 @@ if holder != "-":
     if child == 0:
         os.execv(holder, [holder, "6"])
     time.sleep(0.7)  # the holder runs, described
-b.sendto(b"first", (server, service))
+if mode == "pktinfo":  # one socket: its first datagram from the second address, named
+    import struct
+    info = struct.pack("@I4s4s", 0, socket.inet_aton(second), bytes(4))
+    a.sendmsg([b"first"], [(socket.IPPROTO_IP, 8, info)], 0, (server, service))  # IP_PKTINFO
+else:
+    b.sendto(b"first", (server, service))
 a.sendto(b"secret", (server, service))
 ready, _, _ = select.select([a], [], [], 2.5)
 print("reply" if ready and a.recv(100) == b"secret" else "none", flush=True)
@@ -261,20 +268,21 @@ if child:
 """
 
 
+@pytest.mark.parametrize("mode", ["two-sockets", "pktinfo"])
 @pytest.mark.parametrize("holder", [pytest.param(False, id="control"),
                                     pytest.param(True, id="allowed-holder")])
 def test_a_datagram_is_not_decided_for_another_holder_of_its_socket(lab, cgroup, wardend,
-                                                                    holder):
+                                                                    holder, mode):
     sleeper = install(shutil.which("sleep"), os.path.join(lab.tmp, "bin", "allowed", "holder"))
     _reachable_by_everyone(lab, sleeper)
     d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": sleeper})},
                  default="deny")
-    port = REUSED_PORT + 40 + int(holder)
+    port = REUSED_PORT + 40 + int(holder) + (2 if mode == "pktinfo" else 0)
     res = lab.c.run(in_cgroup(cgroup, NOBODY + [PYTHON, "-c", SHARED_SENDER, C4B, str(port), S4,
-                                                "7000", sleeper if holder else "-"]),
+                                                "7000", sleeper if holder else "-", mode]),
                     timeout=30, check=False)
     rows = [(r["local_port"], r["pid"], r["profile"], r["action"])
-            for r in logged_rows(d, {7000}) or []]
+            for r in logged_rows(d, {7000}) or [] if r["remote_port"] == 7000]
     assert res.stdout.split()[:1] == ["none"], (
         f"BYPASS: the denied program's datagram reached the server; log (local port, pid, "
         f"profile, action): {rows}; stderr {res.stderr!r}")
