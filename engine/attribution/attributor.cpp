@@ -272,6 +272,25 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
       // sock_diag names this packet's socket's holder; nothing is noted as decided for the
       // flow, so that the reuse check decides its next packet again too.
       bump(counters_.otherAddress);
+      if (!inbound && packet.ipProto == IPPROTO_UDP && sockDiag_) {
+        // A datagram is its socket's last sender's (the hook noted it at the send, in
+        // udp_senders), not whichever process the /proc scan finds holding the socket: one it
+        // was handed to, say. The record may be that very sender's, rewritten meanwhile for
+        // its other socket on another address (sent on right after this one).
+        auto socket = findSocket(packet, false);
+        warden_owner sender{};
+        if (socket && *socket && (*socket)->cookie != 0 &&
+            bpf_->lookupUdpSender((*socket)->cookie, sender) && sender.tgid != 0) {
+          Attribution named;
+          named.kind = OwnerKind::kProcess;
+          named.via = Attribution::Via::kFlowMap;
+          named.owner = sender;
+          named.key = processKey(sender.tgid, sender.start_time_ns);
+          bump(counters_.flowHits);
+          return named;
+        }
+        return holderOf(socket, inbound, hasUid);
+      }
       return viaSockDiag(packet, inbound, hasUid);
     }
     if (hit && inbound) {

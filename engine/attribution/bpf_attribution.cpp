@@ -217,6 +217,7 @@ base::Result<std::unique_ptr<BpfAttribution>> BpfAttribution::load(const BpfOpti
   self->decidedFd_ = bpf_map__fd(skel->maps.decided);
   self->inboundReceiversFd_ = bpf_map__fd(skel->maps.inbound_receivers);
   self->boundSocketsFd_ = bpf_map__fd(skel->maps.bound_sockets);
+  self->udpSendersFd_ = bpf_map__fd(skel->maps.udp_senders);
   self->flowEntries_ = options.flowEntries;
   self->heldVerdictsFd_ = bpf_map__fd(skel->maps.held_verdicts);
   self->heldStateFd_ = bpf_map__fd(skel->maps.held_state);
@@ -402,6 +403,10 @@ bool BpfAttribution::portBound(std::uint16_t port) const noexcept {
 
 bool BpfAttribution::lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept {
   return bpf_map_lookup_elem(boundSocketsFd_, &cookie, &owner) == 0;
+}
+
+bool BpfAttribution::lookupUdpSender(std::uint64_t cookie, warden_owner& owner) const noexcept {
+  return bpf_map_lookup_elem(udpSendersFd_, &cookie, &owner) == 0;
 }
 
 int BpfAttribution::inboundMisdeliveredFd() const {

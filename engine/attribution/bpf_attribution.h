@@ -126,6 +126,9 @@ class BpfAttribution : public ExecWindows {
   bool portBound(std::uint16_t port) const noexcept;
   // The record of the bind of the socket with that cookie (bpf `bound_sockets`).
   bool lookupBoundSocket(std::uint64_t cookie, warden_owner& owner) const noexcept;
+  // The last process that sent on the UDP socket with that cookie through a hook (bpf
+  // `udp_senders`).
+  bool lookupUdpSender(std::uint64_t cookie, warden_owner& owner) const noexcept;
   // The socket filter program that says whether an accepted inbound UDP flow was delivered to
   // another process's socket (rule 0i).
   int inboundMisdeliveredFd() const;
@@ -237,6 +240,7 @@ class BpfAttribution : public ExecWindows {
   int decidedFd_ = -1;
   int inboundReceiversFd_ = -1;
   int boundSocketsFd_ = -1;
+  int udpSendersFd_ = -1;
   std::uint32_t flowEntries_ = 0;
   std::uint32_t pidNamespaceInode_ = 0;
   int heldVerdictsFd_ = -1;

@@ -235,7 +235,8 @@ def test_a_flow_is_decided_for_its_own_socket_not_one_on_another_local_address(
 # only sleeps: named by the /proc scan, it had A's datagram decided for it (found by an attack
 # review). README: "New flows on such a socket are decided for the process that sends them."
 # `pktinfo`: A alone, its first datagram sent from the second address (IP_PKTINFO), the next
-# from the first (found by a review of the fix).
+# from the first; `bab`: B sends again right after A, rewriting the record for B's address
+# before wardend reads it for A's datagram (both found by a review of the fix).
 SHARED_SENDER = r"""
 import os, select, socket, sys, time
 second, port, server, service, holder, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
@@ -260,6 +261,8 @@ if mode == "pktinfo":  # one socket: its first datagram from the second address,
 else:
     b.sendto(b"first", (server, service))
 a.sendto(b"secret", (server, service))
+if mode == "bab":  # B's record again while A's datagram waits for its verdict
+    b.sendto(b"again", (server, service))
 ready, _, _ = select.select([a], [], [], 2.5)
 print("reply" if ready and a.recv(100) == b"secret" else "none", flush=True)
 if child:
@@ -268,7 +271,7 @@ if child:
 """
 
 
-@pytest.mark.parametrize("mode", ["two-sockets", "pktinfo"])
+@pytest.mark.parametrize("mode", ["two-sockets", "pktinfo", "bab"])
 @pytest.mark.parametrize("holder", [pytest.param(False, id="control"),
                                     pytest.param(True, id="allowed-holder")])
 def test_a_datagram_is_not_decided_for_another_holder_of_its_socket(lab, cgroup, wardend,
@@ -277,7 +280,7 @@ def test_a_datagram_is_not_decided_for_another_holder_of_its_socket(lab, cgroup,
     _reachable_by_everyone(lab, sleeper)
     d = profiled(lab, wardend, cgroup, {"allowed": ("allow", {"path": sleeper})},
                  default="deny")
-    port = REUSED_PORT + 40 + int(holder) + (2 if mode == "pktinfo" else 0)
+    port = REUSED_PORT + 40 + int(holder) + 2 * ["two-sockets", "pktinfo", "bab"].index(mode)
     res = lab.c.run(in_cgroup(cgroup, NOBODY + [PYTHON, "-c", SHARED_SENDER, C4B, str(port), S4,
                                                 "7000", sleeper if holder else "-", mode]),
                     timeout=30, check=False)
