@@ -269,8 +269,9 @@ Attribution Attributor::attribute(const PacketInfo& packet, std::uint8_t hook, b
     if (hit && !fromRecordedAddress(found.owner, inbound ? packet.destination : packet.source)) {
       // Another socket's record: one on another local address of this host with the same
       // port (and peer) writes the same key (bpf/attribution.h, warden_owner.local_addr).
-      // sock_diag names this packet's socket's holder; nothing is noted as decided for the
-      // flow, so that the reuse check decides its next packet again too.
+      // sock_diag finds this packet's socket, decided for its last sender (a UDP one's) or its
+      // holder; nothing is noted as decided for the flow, so that the reuse check decides its
+      // next packet again too.
       bump(counters_.otherAddress);
       if (!inbound && packet.ipProto == IPPROTO_UDP && sockDiag_) {
         // A datagram is its socket's last sender's (the hook noted it at the send, in

@@ -218,15 +218,15 @@ void tcpFlagsAre(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags) {
   maskedCompare(rule, NFT_CMP_EQ, mask, flags);
 }
 
+void tcpFlagsAreNot(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags) {
+  loadTransport(rule, kTcpFlagsOffset, 1);
+  maskedCompare(rule, NFT_CMP_NEQ, mask, flags);
+}
+
 void icmpTypeWithin(nftnl_rule* rule, std::uint8_t low, std::uint8_t high) {
   loadTransport(rule, 0, 1);
   compare(rule, NFT_CMP_GTE, low);
   compare(rule, NFT_CMP_LTE, high);
-}
-
-void tcpFlagsAreNot(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags) {
-  loadTransport(rule, kTcpFlagsOffset, 1);
-  maskedCompare(rule, NFT_CMP_NEQ, mask, flags);
 }
 
 void inputIsLoopback(nftnl_rule* rule, bool loopback) {

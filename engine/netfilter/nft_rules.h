@@ -45,9 +45,9 @@ void ctDirectionIs(nftnl_rule* rule, std::uint8_t direction);
 void protocolIs(nftnl_rule* rule, std::uint8_t protocol);
 // The TCP flags under `mask` are `flags`; are not `flags`.
 void tcpFlagsAre(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags);
+void tcpFlagsAreNot(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags);
 // The first byte of the transport header (an ICMP or ICMPv6 type) is within [low, high].
 void icmpTypeWithin(nftnl_rule* rule, std::uint8_t low, std::uint8_t high);
-void tcpFlagsAreNot(nftnl_rule* rule, std::uint8_t mask, std::uint8_t flags);
 // The packet came in on a loopback device (it was sent by this host), or did not.
 void inputIsLoopback(nftnl_rule* rule, bool loopback);
 // Its source address is one of this host's (the routing table's "local" type).
